@@ -149,21 +149,27 @@ function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
  * The timeline of `cap`. `dialectFor` gives the RSU dialect of each port that is not the card reader's
  * (it may throw, e.g. for a port that does not say its protocol). Each port is deframed with the limits
  * `opts` give, else those its capture recorded, else INTER_BYTE_MS and its framing's largest frame.
+ *
+ * A capture of several runs (firmware-bridge/capture/read-capture.ts) is shown run after run, each
+ * starting with a line naming it and its files; each run's ports are deframed as that run's files
+ * describe them, by deframers of their own, as the lane started again had new ones.
  */
 export function captureTimeline(
   cap: Capture,
   dialectFor: (port: CapturePort) => Dialect,
   opts: TimelineOptions = {},
 ): TimelineEntry[] {
+  const portKey = (run: number, name: string): string => `${run}/${name}`;
+  const ports = new Map(cap.ports.map((p) => [portKey(p.run ?? 0, p.name), p]));
   const readerPorts = new Set(
-    cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => p.name),
+    cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => portKey(p.run ?? 0, p.name)),
   );
   const dialects = new Map(
-    cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
+    [...ports].filter(([key]) => !readerPorts.has(key)).map(([key, p]) => [key, dialectFor(p)]),
   );
-  const limitsOf = (name: string): Limits => {
-    const port = cap.ports.find((p) => p.name === name);
-    const reader = readerPorts.has(name);
+  const limitsOf = (key: string): Limits => {
+    const port = ports.get(key);
+    const reader = readerPorts.has(key);
     return {
       interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
       maxFrameLength:
@@ -178,6 +184,7 @@ export function captureTimeline(
     lastT: number;
     lastWallMs: number;
   }
+  /** the current run's streams, by port and direction */
   const streams = new Map<string, Stream>();
   const out: TimelineEntry[] = [];
   const emit = (t: number, wallMs: number, port: string, dir: "tx" | "rx", lines: Decoded[]): void => {
@@ -198,7 +205,32 @@ export function captureTimeline(
       emit(s.lastT + ms, s.lastWallMs + ms, s.port, s.dir, s.decoder.tick(t));
     }
   };
+  const runs = cap.runs ?? [];
+  /** A capture of several runs says where each starts, naming it and its files. */
+  const announce = (i: number): void => {
+    const r = runs[i];
+    if (runs.length < 2 || r === undefined) return;
+    const time = r.wallMs !== undefined ? { time: new Date(r.wallMs).toISOString() } : {};
+    out.push({ t: r.t, json: { t: round3(r.t), ...time, run: r.name, files: r.files }, complete: true });
+  };
+  /** the run whose records are being read */
+  let current: number | undefined;
+  /**
+   * The records of `run` come next: the run before it is over (its half frames expire after its last
+   * record, as at the end of the capture), and every run up to it is announced.
+   */
+  const enter = (run: number): void => {
+    if (run === current) return;
+    if (current !== undefined) {
+      expireBefore(Number.POSITIVE_INFINITY);
+      streams.clear();
+    }
+    for (let i = (current ?? -1) + 1; i <= run; i++) announce(i);
+    current = run;
+  };
   for (const r of cap.records) {
+    const run = r.run ?? 0;
+    enter(run);
     expireBefore(r.t);
     if (r.dir === "state") {
       out.push({
@@ -220,9 +252,10 @@ export function captureTimeline(
     const key = `${r.port}/${r.dir}`;
     let s = streams.get(key);
     if (!s) {
-      const decoder = readerPorts.has(r.port)
-        ? readerDecoder(r.dir, limitsOf(r.port))
-        : rsuDecoder(dialects.get(r.port) as Dialect, limitsOf(r.port));
+      const port = portKey(run, r.port);
+      const decoder = readerPorts.has(port)
+        ? readerDecoder(r.dir, limitsOf(port))
+        : rsuDecoder(dialects.get(port) as Dialect, limitsOf(port));
       s = { port: r.port, dir: r.dir, decoder, lastT: r.t, lastWallMs: r.wallMs };
       streams.set(key, s);
     }
@@ -246,6 +279,8 @@ export function captureTimeline(
     }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }
+  // Runs with no record at the end are announced too.
+  enter(Math.max(current ?? 0, runs.length - 1));
   // Half frames still buffered at the end of the capture: their timeouts ran out after it.
   expireBefore(Number.POSITIVE_INFINITY);
   return out;

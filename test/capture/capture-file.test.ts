@@ -110,8 +110,10 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     // Every flush past the 300-byte mark started a file: 12 files, the newest two kept.
     expect(kept.map((f) => f.slice(-11))).toEqual(["-011.pcapng", "-012.pcapng"]);
     const cap = readCapture(kept);
+    // one run (the files are named alike up to their number), its port described once
+    expect(cap.runs?.map((r) => r.files)).toEqual([kept]);
     expect(cap.ports).toEqual([
-      { name: "rsu", description: "protocol=national", protocol: "national", speaks: "national" },
+      { run: 0, name: "rsu", description: "protocol=national", protocol: "national", speaks: "national" },
     ]);
     const firsts = cap.records.map((r) => r.bytes[0]);
     expect(firsts).toEqual([...firsts].sort((a, b) => (a as number) - (b as number)));
