@@ -2,11 +2,13 @@
  * The capture as a transport decorator: any port (the RSU's, the card reader's) wrapped with
  * `capturingTransport(inner, writer, name, description)` behaves exactly as `inner`, and every byte
  * it writes or reads, and every state change, goes to the capture with a monotonic timestamp.
- * Written bytes are recorded when the port accepted them, read bytes when they arrived (the chunks read
- * together in one event-loop turn at the time of the first: ./capture-writer.ts). A write that
- * failed is recorded too, when it failed, with a comment `write failed: <why>`, unless the port refused it
- * before any byte went out (`details.nothingWritten`, firmware-bridge/errors.ts): a drain that failed
- * comes after the bytes left, so the peer may have them (a DEBIT, a C6).
+ * Written bytes are stamped when the lane handed them to the port (recorded once the write settled: a
+ * write that resolves only after a drain, firmware-bridge/transport/serial.ts, would otherwise be stamped
+ * after the peer's answer to it), read bytes when they arrived (the chunks read together in one
+ * event-loop turn at the time of the first: ./capture-writer.ts). A write that failed is recorded too,
+ * stamped the same way, with a comment `write failed: <why>`, unless the port refused it before any byte
+ * went out (`details.nothingWritten`, firmware-bridge/errors.ts): a drain that failed comes after the
+ * bytes left, so the peer may have them (a DEBIT, a C6).
  */
 import type { Observable } from "rxjs";
 import { wroteNothing } from "../errors.js";
@@ -58,16 +60,17 @@ class CapturingTransport implements Transport {
   }
 
   async write(bytes: Buffer): Promise<void> {
+    const at = this.writer.time();
     try {
       await this.inner.write(bytes);
     } catch (e) {
       if (!wroteNothing(e)) {
         const why = e instanceof Error ? e.message : String(e);
-        this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes, `write failed: ${why}`);
+        this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes, `write failed: ${why}`, at);
       }
       throw e;
     }
-    this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes);
+    this.writer.record(this.iface, RTAC_EVENT.dataTx, bytes, undefined, at);
   }
 
   close(): Promise<void> {

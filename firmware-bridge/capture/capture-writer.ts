@@ -203,13 +203,26 @@ export class CaptureWriter {
   }
 
   /**
-   * Queues one chunk (or a state change) on port `iface`, stamped now, or, for a chunk read together
-   * with the ones before it (see above), with the time of the first of them.
+   * The writer's clock now: the time a chunk recorded later is stamped with when given to `record()` (a
+   * write is stamped when the lane handed it to the port, and recorded once the write settled).
    */
-  record(iface: number, event: number, bytes: Buffer, comment?: string): void {
+  time(): number {
+    return this.now();
+  }
+
+  /**
+   * Queues one chunk (or a state change) on port `iface`, stamped `time` (from `time()`) when given, else
+   * now, or, for a chunk read together with the ones before it (see above), with the time of the first of
+   * them. The reader puts a run's records in time order, so a chunk stamped before others were recorded
+   * takes its place among them.
+   */
+  record(iface: number, event: number, bytes: Buffer, comment?: string, time?: number): void {
     if (this.failed || this.closed) return;
     let at: number;
-    if (event === RTAC_EVENT.dataRx) {
+    if (time !== undefined) {
+      this.readTogetherAt = undefined;
+      at = time;
+    } else if (event === RTAC_EVENT.dataRx) {
       if (this.readTogetherAt === undefined) {
         const first = this.now();
         this.readTogetherAt = first;

@@ -1,13 +1,25 @@
 /**
- * Reading captures back: one or more capture files (a rotated capture's files in order) as one
- * timeline of records per port and direction. `etc-lane decode --capture` and `etc-sim replay` use it.
+ * Reading captures back: one or more capture files as one timeline of records per port and direction.
+ * `etc-lane decode --capture` and `etc-sim replay` use it.
+ *
+ * The files are read as runs, in the order given. A run is what one capture writer wrote (one start of
+ * the lane, ./capture-writer.ts): its files are named alike up to their file number
+ * (`<prefix>-r<run>-<start>-<n>.pcapng`), and the files given one after another with the same name up to
+ * it are one run (a rotated capture). A file named otherwise is a run of its own. Each run has its own
+ * timestamp base (the wall clock read once at its start, which a lane booted with its clock behind reads
+ * years early), so records are put in time order within a run only, and the runs follow each other in the
+ * order given, the next starting where the previous ended; each run's ports are described by its own
+ * files (a restart may have changed the protocol, the dialect or the deframer limits).
  */
 import { readFileSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Variant } from "../framing/types.js";
 import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
 
 export interface CapturePort {
+  /** which of the capture's runs it belongs to (an index into `Capture.runs`); absent: the first */
+  readonly run?: number;
   readonly name: string;
   readonly description: string;
   /** from the description's "protocol=legacy|national", when it says */
@@ -26,8 +38,13 @@ export interface CapturePort {
 }
 
 export interface CaptureRecord {
-  /** ms since the first record of the capture (monotonic within a capture) */
+  /**
+   * ms since the first record of the capture (never decreasing): within a run the recorded time since its
+   * first record, and each run starts where the previous one ended (their clocks cannot be compared)
+   */
   readonly t: number;
+  /** which of the capture's runs it belongs to (an index into `Capture.runs`); absent: the first */
+  readonly run?: number;
   /** wall clock ms */
   readonly wallMs: number;
   readonly port: string;
@@ -43,8 +60,23 @@ export interface CaptureRecord {
   readonly note?: string;
 }
 
+/** One run of the lane: the files one capture writer wrote (see above). */
+export interface CaptureRun {
+  /** the file name up to its file number (`lane-4301-0102-03-r000002-20261202T162412.021`), else the file's name */
+  readonly name: string;
+  /** its files, in the order given */
+  readonly files: string[];
+  /** `t` of its first record: where the previous run ended */
+  readonly t: number;
+  /** the wall clock of its first record, as recorded; absent when it has none */
+  readonly wallMs?: number;
+}
+
 export interface Capture {
   readonly files: string[];
+  /** the runs, in the order their files were given; absent: one run */
+  readonly runs?: CaptureRun[];
+  /** every run's ports, each as its run's files describe it */
   readonly ports: CapturePort[];
   readonly records: CaptureRecord[];
   /**
@@ -58,15 +90,50 @@ export interface Capture {
   readonly skipped: string[];
 }
 
+/** A capture writer's file name: the run's name (1) and the file number. */
+const WRITER_FILE = /^(.+-\d{8}T\d{6}\.\d{3})-\d+\.pcapng$/;
+
+/** What tells `file`'s run: its directory and name up to the file number, else the file itself. */
+function runOf(file: string): { key: string; name: string } {
+  const name = WRITER_FILE.exec(basename(file))?.[1];
+  return name === undefined ? { key: file, name: basename(file) } : { key: join(dirname(file), name), name };
+}
+
+function describePort(run: number, name: string, description: string): CapturePort {
+  const m = /protocol=(legacy|national)\b/.exec(description);
+  const speaks = /protocol=([a-z0-9-]+)/.exec(description)?.[1];
+  const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(description)?.[1];
+  const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(description)?.[1];
+  const dialect = dialectFromTerms(description);
+  return {
+    run,
+    name,
+    description,
+    protocol: m?.[1] as Variant | undefined,
+    speaks,
+    ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
+    ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
+    ...(Object.keys(dialect).length > 0 ? { dialect } : {}),
+  };
+}
+
+interface RawRecord {
+  us: bigint;
+  port: string;
+  dir: CaptureRecord["dir"];
+  bytes: Buffer;
+  state?: string;
+  note?: string;
+}
+
 export function readCapture(files: string[]): Capture {
-  const ports = new Map<string, CapturePort>();
-  const raw: {
-    us: bigint;
-    port: string;
-    dir: CaptureRecord["dir"];
-    bytes: Buffer;
-    state?: string;
-    note?: string;
+  /** per run, in the order given: its files, its ports by name (the first description of a name), its records */
+  const runs: {
+    key: string;
+    name: string;
+    files: string[];
+    ports: Map<string, CapturePort>;
+    raw: RawRecord[];
   }[] = [];
   const truncated: string[] = [];
   const skipped: string[] = [];
@@ -77,6 +144,14 @@ export function readCapture(files: string[]): Capture {
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
+    const { key, name } = runOf(file);
+    let run = runs.at(-1);
+    if (run?.key !== key) {
+      run = { key, name, files: [], ports: new Map(), raw: [] };
+      runs.push(run);
+    }
+    run.files.push(file);
+    const index = runs.length - 1;
     if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
     // This file's skipped blocks, in file order.
     const bad = [...parsed.skipped];
@@ -84,21 +159,8 @@ export function readCapture(files: string[]): Capture {
       bad.push({ offset, why });
     };
     for (const i of parsed.interfaces) {
-      if (ports.has(i.name)) continue;
-      const m = /protocol=(legacy|national)\b/.exec(i.description);
-      const speaks = /protocol=([a-z0-9-]+)/.exec(i.description)?.[1];
-      const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(i.description)?.[1];
-      const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(i.description)?.[1];
-      const dialect = dialectFromTerms(i.description);
-      ports.set(i.name, {
-        name: i.name,
-        description: i.description,
-        protocol: m?.[1] as Variant | undefined,
-        speaks,
-        ...(interByteMs !== undefined ? { interByteMs: Number(interByteMs) } : {}),
-        ...(maxFrameLength !== undefined ? { maxFrameLength: Number(maxFrameLength) } : {}),
-        ...(Object.keys(dialect).length > 0 ? { dialect } : {}),
-      });
+      // every file of a run describes its ports again (./capture-writer.ts): the first description counts
+      if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(index, i.name, i.description));
     }
     for (const p of parsed.packets) {
       const dir =
@@ -120,7 +182,7 @@ export function readCapture(files: string[]): Capture {
         );
         continue;
       }
-      raw.push({
+      run.raw.push({
         us: p.us,
         port: p.iface.name,
         dir,
@@ -135,17 +197,40 @@ export function readCapture(files: string[]): Capture {
     bad.sort((a, b) => a.offset - b.offset);
     for (const b of bad) skipped.push(`${file}: skipped block at byte ${b.offset}: ${b.why}`);
   }
-  // Files are given in order and each is in time order; a stable sort keeps same-instant records in order.
-  raw.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : 0));
-  const us0 = raw[0]?.us ?? 0n;
-  const records = raw.map((r) => ({
-    t: Number(r.us - us0) / 1000,
-    wallMs: Number(r.us / 1000n),
-    port: r.port,
-    dir: r.dir,
-    bytes: r.bytes,
-    ...(r.state !== undefined ? { state: r.state } : {}),
-    ...(r.note !== undefined ? { note: r.note } : {}),
-  }));
-  return { files, ports: [...ports.values()], records, truncated, skipped };
+  const records: CaptureRecord[] = [];
+  const captureRuns: CaptureRun[] = [];
+  let start = 0;
+  for (const [index, run] of runs.entries()) {
+    // Within a run, by time (a stable sort keeps same-instant records in file order); never across runs,
+    // whose clocks cannot be compared.
+    run.raw.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : 0));
+    const us0 = run.raw[0]?.us;
+    captureRuns.push({
+      name: run.name,
+      files: run.files,
+      t: start,
+      ...(us0 !== undefined ? { wallMs: Number(us0 / 1000n) } : {}),
+    });
+    for (const r of run.raw) {
+      records.push({
+        t: start + Number(r.us - (us0 as bigint)) / 1000,
+        run: index,
+        wallMs: Number(r.us / 1000n),
+        port: r.port,
+        dir: r.dir,
+        bytes: r.bytes,
+        ...(r.state !== undefined ? { state: r.state } : {}),
+        ...(r.note !== undefined ? { note: r.note } : {}),
+      });
+    }
+    start = records.at(-1)?.t ?? start;
+  }
+  return {
+    files,
+    runs: captureRuns,
+    ports: runs.flatMap((r) => [...r.ports.values()]),
+    records,
+    truncated,
+    skipped,
+  };
 }

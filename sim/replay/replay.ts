@@ -32,6 +32,12 @@ export interface ReplayStep {
   /** recorded gap from the previous step, or from the last of `after`, to these bytes */
   delayMs: number;
   /**
+   * true: the first step of a run after the first (firmware-bridge/capture/read-capture.ts): the recorded
+   * lane had started again, so nothing before it is joined to it, and its gap is counted from the run's
+   * start, never across the runs' clocks
+   */
+  newRun?: boolean;
+  /**
    * true: an RSU repeat, one whole frame byte for byte the same as the end of the previous step's bytes
    * with no lane frame between: the recorded RSU sent it again because the recorded lane had not
    * answered yet (run() leaves it out when the lane under test already has)
@@ -62,19 +68,31 @@ export function replayScript(
   rsuSide: "rx" | "tx" = "rx",
 ): ReplayScript {
   const laneSide = rsuSide === "rx" ? "tx" : "rx";
-  const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+  let deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
   const steps: ReplayStep[] = [];
   let pending: LaneFrameRef[] = [];
   let prevT = 0;
+  /** the run of the records read, and whether a step of it was made */
+  let run = 0;
+  let runHasStep = true;
   const records = cap.records.filter((r: CaptureRecord) => r.port === port);
   for (const r of records) {
+    if ((r.run ?? 0) !== run) {
+      // A run after the first (the lane started again): its clock is its own, so its first step's gap is
+      // counted from its start, as the first run's is from the capture's; a half frame of the run before
+      // is gone with the lane that read it.
+      run = r.run ?? 0;
+      prevT = cap.runs?.[run]?.t ?? r.t;
+      deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+      runHasStep = false;
+    }
     if (r.dir === laneSide) {
       // A half frame older than the inter-byte timeout goes first, as the lane's timer drops it
       // (push() never expires: firmware-bridge/framing/types.ts).
       for (const ev of [...deframer.tick(r.t), ...deframer.push(r.bytes, r.t)])
         if (ev.kind === "frame") pending.push({ type: frameType(ev.frame.data, d), t: r.t });
     } else if (r.dir === rsuSide) {
-      const prev = steps.at(-1);
+      const prev = runHasStep ? steps.at(-1) : undefined;
       if (prev && pending.length === 0 && r.t - prevT < 1) {
         // Less than 1 ms after the previous bytes with no lane frame between: they arrived together
         // (a duplicated frame, a frame split in two reads) and go out as one write.
@@ -83,10 +101,12 @@ export function replayScript(
       }
       const from = Math.max(prevT, pending.at(-1)?.t ?? 0);
       const step: ReplayStep = { t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) };
+      if (!runHasStep && steps.length > 0) step.newRun = true;
       if (prev && pending.length === 0 && isRepeatOf(r.bytes, prev.bytes, d)) step.repeat = true;
       steps.push(step);
       pending = [];
       prevT = r.t;
+      runHasStep = true;
     }
   }
   return { port, steps, trailing: pending };
@@ -313,12 +333,14 @@ export class CaptureReplay {
         first = false;
       }
     };
-    const deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
+    let deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
     for (const [i, step] of script.steps.entries()) {
       if (this.stopped) break;
       await wait(step.after);
       await this.sleep(step.delayMs / speed);
       if (this.stopped) break;
+      // the recorded RSU's bytes of a new run are named without a half frame of the run before
+      if (step.newRun) deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
       const frames = deframer
         .push(step.bytes, step.t)
         .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, this.opts.dialect)] : []));

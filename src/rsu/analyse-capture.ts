@@ -38,6 +38,8 @@ interface StreamDecoder {
   push(bytes: Buffer, t: number): Decoded[];
   /** a half frame's expiry: what its deframer drops once `t` is past its last byte + the inter-byte timeout */
   tick(t: number): Decoded[];
+  /** a half frame dropped as the port opened again: what its deframer held, `why` being the reason given */
+  reset(why: string): Decoded[];
   /** bytes buffered (a half frame), waiting for more */
   readonly buffered: number;
   /** the inter-byte timeout its deframer applies (ms) */
@@ -91,6 +93,7 @@ function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
+    reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
     get buffered() {
       return deframer.buffered;
     },
@@ -134,6 +137,7 @@ function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
   return {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
+    reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
     get buffered() {
       return deframer.buffered;
     },
@@ -145,21 +149,27 @@ function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
  * The timeline of `cap`. `dialectFor` gives the RSU dialect of each port that is not the card reader's
  * (it may throw, e.g. for a port that does not say its protocol). Each port is deframed with the limits
  * `opts` give, else those its capture recorded, else INTER_BYTE_MS and its framing's largest frame.
+ *
+ * A capture of several runs (firmware-bridge/capture/read-capture.ts) is shown run after run, each
+ * starting with a line naming it and its files; each run's ports are deframed as that run's files
+ * describe them, by deframers of their own, as the lane started again had new ones.
  */
 export function captureTimeline(
   cap: Capture,
   dialectFor: (port: CapturePort) => Dialect,
   opts: TimelineOptions = {},
 ): TimelineEntry[] {
+  const portKey = (run: number, name: string): string => `${run}/${name}`;
+  const ports = new Map(cap.ports.map((p) => [portKey(p.run ?? 0, p.name), p]));
   const readerPorts = new Set(
-    cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => p.name),
+    cap.ports.filter((p) => p.speaks === READER_CAPTURE_PROTOCOL).map((p) => portKey(p.run ?? 0, p.name)),
   );
   const dialects = new Map(
-    cap.ports.filter((p) => !readerPorts.has(p.name)).map((p) => [p.name, dialectFor(p)]),
+    [...ports].filter(([key]) => !readerPorts.has(key)).map(([key, p]) => [key, dialectFor(p)]),
   );
-  const limitsOf = (name: string): Limits => {
-    const port = cap.ports.find((p) => p.name === name);
-    const reader = readerPorts.has(name);
+  const limitsOf = (key: string): Limits => {
+    const port = ports.get(key);
+    const reader = readerPorts.has(key);
     return {
       interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
       maxFrameLength:
@@ -174,6 +184,7 @@ export function captureTimeline(
     lastT: number;
     lastWallMs: number;
   }
+  /** the current run's streams, by port and direction */
   const streams = new Map<string, Stream>();
   const out: TimelineEntry[] = [];
   const emit = (t: number, wallMs: number, port: string, dir: "tx" | "rx", lines: Decoded[]): void => {
@@ -194,7 +205,32 @@ export function captureTimeline(
       emit(s.lastT + ms, s.lastWallMs + ms, s.port, s.dir, s.decoder.tick(t));
     }
   };
+  const runs = cap.runs ?? [];
+  /** A capture of several runs says where each starts, naming it and its files. */
+  const announce = (i: number): void => {
+    const r = runs[i];
+    if (runs.length < 2 || r === undefined) return;
+    const time = r.wallMs !== undefined ? { time: new Date(r.wallMs).toISOString() } : {};
+    out.push({ t: r.t, json: { t: round3(r.t), ...time, run: r.name, files: r.files }, complete: true });
+  };
+  /** the run whose records are being read */
+  let current: number | undefined;
+  /**
+   * The records of `run` come next: the run before it is over (its half frames expire after its last
+   * record, as at the end of the capture), and every run up to it is announced.
+   */
+  const enter = (run: number): void => {
+    if (run === current) return;
+    if (current !== undefined) {
+      expireBefore(Number.POSITIVE_INFINITY);
+      streams.clear();
+    }
+    for (let i = (current ?? -1) + 1; i <= run; i++) announce(i);
+    current = run;
+  };
   for (const r of cap.records) {
+    const run = r.run ?? 0;
+    enter(run);
     expireBefore(r.t);
     if (r.dir === "state") {
       out.push({
@@ -202,14 +238,24 @@ export function captureTimeline(
         json: { t: round3(r.t), time: new Date(r.wallMs).toISOString(), port: r.port, state: r.state },
         complete: true,
       });
+      // The lane drops a half frame when the port opens (again): its link's and its reader channel's
+      // receivers start afresh (firmware-bridge/link/rsu-link.ts, firmware-bridge/reader/framed-card-reader.ts).
+      if (r.state === "open") {
+        for (const dir of ["tx", "rx"] as const) {
+          const s = streams.get(`${r.port}/${dir}`);
+          if (s !== undefined && s.decoder.buffered > 0)
+            emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
+        }
+      }
       continue;
     }
     const key = `${r.port}/${r.dir}`;
     let s = streams.get(key);
     if (!s) {
-      const decoder = readerPorts.has(r.port)
-        ? readerDecoder(r.dir, limitsOf(r.port))
-        : rsuDecoder(dialects.get(r.port) as Dialect, limitsOf(r.port));
+      const port = portKey(run, r.port);
+      const decoder = readerPorts.has(port)
+        ? readerDecoder(r.dir, limitsOf(port))
+        : rsuDecoder(dialects.get(port) as Dialect, limitsOf(port));
       s = { port: r.port, dir: r.dir, decoder, lastT: r.t, lastWallMs: r.wallMs };
       streams.set(key, s);
     }
@@ -233,6 +279,8 @@ export function captureTimeline(
     }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
   }
+  // Runs with no record at the end are announced too.
+  enter(Math.max(current ?? 0, runs.length - 1));
   // Half frames still buffered at the end of the capture: their timeouts ran out after it.
   expireBefore(Number.POSITIVE_INFINITY);
   return out;

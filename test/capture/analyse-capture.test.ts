@@ -201,3 +201,60 @@ describe("capture timeline of an RSU port: a frame with a bad checksum", () => {
     expect(lines[0]?.why).toMatch(/^CRC mismatch: frame says [0-9a-f]{4}, bytes give [0-9a-f]{4}$/);
   });
 });
+
+describe("capture timeline of an RSU port that opens again", () => {
+  // half a B2 (legacy and national alike start FFFF), then the port lost and opened again 200 ms later,
+  // then a whole B2: the lane's receiver drops the half frame as the port opens (its inter-byte timeout,
+  // 500 ms here, had not run out), so the timeline does too, at the reopen, not as a checksum failure
+  function reopened(variant: "legacy" | "national") {
+    const b2 =
+      variant === "legacy"
+        ? encodeLegacy(0x08, Buffer.from("b201020304b0", "hex"))
+        : encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    const state = (t: number, s: string) => ({
+      t,
+      wallMs: W0 + t,
+      port: "rsu",
+      dir: "state" as const,
+      bytes: Buffer.alloc(0),
+      state: s,
+    });
+    const rx = (t: number, bytes: Buffer) => ({ t, wallMs: W0 + t, port: "rsu", dir: "rx" as const, bytes });
+    const cap: Capture = {
+      files: [],
+      ports: [
+        {
+          name: "rsu",
+          description: `x protocol=${variant} inter-byte-ms=500`,
+          protocol: variant,
+          speaks: variant,
+          interByteMs: 500,
+        },
+      ],
+      records: [
+        rx(0, Buffer.from("ffff08b201", "hex")),
+        state(10, "disconnected: pair:lane: device disconnected"),
+        state(210, "open"),
+        rx(220, b2),
+      ],
+      truncated: [],
+      skipped: [],
+    };
+    const lines = captureTimeline(cap, () =>
+      variant === "legacy" ? DEFAULT_LEGACY_DIALECT : DEFAULT_NATIONAL_DIALECT,
+    ).map((e) => e.json);
+    return lines.map((l) => [l.t, l.state ?? l.type ?? l.discarded, l.why]);
+  }
+
+  it.each(["legacy", "national"] as const)(
+    "%s: the half frame is dropped at the reopen, then the B2",
+    (v) => {
+      expect(reopened(v)).toEqual([
+        [10, "disconnected: pair:lane: device disconnected", undefined],
+        [210, "open", undefined],
+        [210, "ffff08b201", "port reopened"],
+        [220, "B2", undefined],
+      ]);
+    },
+  );
+});

@@ -110,8 +110,10 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     // Every flush past the 300-byte mark started a file: 12 files, the newest two kept.
     expect(kept.map((f) => f.slice(-11))).toEqual(["-011.pcapng", "-012.pcapng"]);
     const cap = readCapture(kept);
+    // one run (the files are named alike up to their number), its port described once
+    expect(cap.runs?.map((r) => r.files)).toEqual([kept]);
     expect(cap.ports).toEqual([
-      { name: "rsu", description: "protocol=national", protocol: "national", speaks: "national" },
+      { run: 0, name: "rsu", description: "protocol=national", protocol: "national", speaks: "national" },
     ]);
     const firsts = cap.records.map((r) => r.bytes[0]);
     expect(firsts).toEqual([...firsts].sort((a, b) => (a as number) - (b as number)));
@@ -412,6 +414,52 @@ describe("the capture as a transport decorator", () => {
       "tx c401",
       "rx b0",
       "state disconnected: pair:lane: device disconnected",
+    ]);
+  });
+
+  it("a write is stamped when it was handed to the port: the answer read before the write resolved comes after it", async () => {
+    const dir = tmp();
+    const { w, advance } = writer(dir);
+    const pair = createTransportPair();
+    let drained!: () => void;
+    const drain = new Promise<void>((resolve) => {
+      drained = resolve;
+    });
+    // serial.ts's library path: the write resolves once the port drained, after the bytes were on the line
+    const port: Transport = {
+      name: pair.lane.name,
+      data$: pair.lane.data$,
+      state$: pair.lane.state$,
+      get status() {
+        return pair.lane.status;
+      },
+      open: () => pair.lane.open(),
+      close: () => pair.lane.close(),
+      async write(b: Buffer) {
+        await pair.lane.write(b);
+        await drain;
+      },
+    };
+    const lane = capturingTransport(port, w, "rsu", "protocol=legacy");
+    const got: string[] = [];
+    lane.data$.subscribe((b) => got.push(b.toString("hex")));
+    await lane.open();
+    await pair.device.open();
+    const writing = lane.write(Buffer.from("c6", "hex"));
+    advance(9); // the line time of the frame
+    await pair.device.write(Buffer.from("b5", "hex")); // the RSU's answer
+    await Promise.resolve();
+    expect(got).toEqual(["b5"]); // read before the write resolved
+    advance(3); // the drain's round trip
+    drained();
+    await writing;
+    w.close();
+    const cap = readCapture(files(dir));
+    expect(
+      cap.records.filter((r) => r.dir !== "state").map((r) => [r.dir, r.bytes.toString("hex"), r.t]),
+    ).toEqual([
+      ["tx", "c6", 0],
+      ["rx", "b5", 9],
     ]);
   });
 

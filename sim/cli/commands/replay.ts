@@ -41,7 +41,10 @@ export function registerReplay(program: Command): void {
   program
     .command("replay")
     .description("play a wire capture's RSU side back against a lane, at the recorded pace")
-    .argument("<files...>", "the capture (pcapng; a rotated capture's files in order)")
+    .argument(
+      "<files...>",
+      "the capture (pcapng files in order; the files of several runs are played run after run)",
+    )
     .option("--port <path>", "serial device to open (115200 8N1)")
     .option("--pty", "create a pseudo-terminal for the lane; prints `lane-port: /dev/pts/N` first")
     .option("--tcp <host:port>", "listen; the lane connects as client")
@@ -78,25 +81,42 @@ export function registerReplay(program: Command): void {
       const cap = readCapture(files);
       for (const why of cap.skipped) process.stderr.write(`${why}\n`);
       for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
-      const port = cap.ports.find((p) => p.name === o.capturePort);
+      // the port in every run that has it (several files of several runs: each run describes its own ports)
+      const described = cap.ports.filter((p) => p.name === o.capturePort);
+      const port = described[0];
       if (!port) {
+        const names = [...new Set(cap.ports.map((p) => p.name))];
         throw new UsageError(
-          `the capture has no port "${o.capturePort}" (it has: ${cap.ports.map((p) => p.name).join(", ") || "none"})`,
+          `the capture has no port "${o.capturePort}" (it has: ${names.join(", ") || "none"})`,
         );
       }
       // a port that says it speaks something else (the booth card reader's etc-reader) is no RSU port:
       // no --protocol makes its frames RSU frames
-      if (port.protocol === undefined && port.speaks !== undefined) {
-        const rsuPorts = cap.ports.filter((p) => p.protocol !== undefined).map((p) => p.name);
-        const what = port.speaks === READER_CAPTURE_PROTOCOL ? "the booth card reader's" : "not an RSU's";
-        throw new UsageError(
-          `--capture-port: port "${port.name}" is ${what} (protocol=${port.speaks}); the replay plays an RSU port ` +
-            `(this capture has: ${rsuPorts.join(", ") || "none"})`,
-        );
+      for (const p of described) {
+        if (p.protocol === undefined && p.speaks !== undefined) {
+          const rsuPorts = [...new Set(cap.ports.filter((q) => q.protocol !== undefined).map((q) => q.name))];
+          const what = p.speaks === READER_CAPTURE_PROTOCOL ? "the booth card reader's" : "not an RSU's";
+          throw new UsageError(
+            `--capture-port: port "${p.name}" is ${what} (protocol=${p.speaks}); the replay plays an RSU port ` +
+              `(this capture has: ${rsuPorts.join(", ") || "none"})`,
+          );
+        }
       }
       const dialect = capturePortDialect(port, o.protocol, o);
       if (dialect === undefined) {
         throw new UsageError(`capture port "${port.name}" does not say its protocol: give --protocol`);
+      }
+      // One dialect reads the lane under test's frames for the whole replay: runs whose port was set up
+      // differently (the lane restarted with another protocol or layout) are replayed one at a time.
+      for (const p of described.slice(1)) {
+        const other = capturePortDialect(p, o.protocol, o);
+        if (JSON.stringify(other) !== JSON.stringify(dialect)) {
+          const files = (q: typeof p): string => cap.runs?.[q.run ?? 0]?.files[0] ?? "?";
+          throw new UsageError(
+            `port "${port.name}" is "${port.description}" in ${files(port)} but "${p.description}" in ${files(p)}: ` +
+              "a replay reads the lane with one dialect; replay those runs' files one at a time",
+          );
+        }
       }
       const script = replayScript(cap, dialect, port.name, o.rsuSide);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;

@@ -101,7 +101,10 @@ export function registerDecode(program: Command): void {
       "--protocol <variant>",
       "wire format: legacy (BCC) or national (CRC16); a capture says its own, and the lane's dialect (the options below override it)",
     )
-    .option("--capture <files...>", "a wire capture (pcapng; a rotated capture's files in order)")
+    .option(
+      "--capture <files...>",
+      "a wire capture (pcapng files in order; the files of several runs are read run after run)",
+    )
     .option("--station-length <n>", "legacy C6 Station width: 40 or 36 (C3 Station is always 36)")
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option(
@@ -221,7 +224,9 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(e.json))}\n`);
     if (!e.complete) incomplete++;
   }
-  if (timeline.length === 0) process.stderr.write("the capture holds no bytes\n");
+  // the lines naming the runs of a capture of several are not bytes
+  const empty = timeline.every((e) => e.json.run !== undefined);
+  if (empty) process.stderr.write("the capture holds no bytes\n");
   if (incomplete > 0)
     process.stderr.write(
       `${incomplete} entr${incomplete === 1 ? "y" : "ies"} not fully decoded (see "reason" and "discarded")\n`,
@@ -235,6 +240,5 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${cap.truncated.length} capture file(s) not read to their end (what comes after the place named above is not shown)\n`,
     );
-  if (incomplete > 0 || timeline.length === 0 || cap.skipped.length > 0 || cap.truncated.length > 0)
-    process.exitCode = 1;
+  if (incomplete > 0 || empty || cap.skipped.length > 0 || cap.truncated.length > 0) process.exitCode = 1;
 }
