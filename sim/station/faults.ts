@@ -49,8 +49,13 @@ export function faultMs(field: "slowMs" | "durationMs", v: unknown): number | un
   if (v === undefined) return undefined;
   if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_FAULT_MS) return v;
   throw new RangeError(
-    `${field}: expected a whole number of milliseconds from 0 to ${MAX_FAULT_MS}, got ${JSON.stringify(v)}`,
+    `${field}: expected a whole number of milliseconds from 0 to ${MAX_FAULT_MS}, got ${shownValue(v)}`,
   );
+}
+
+/** A refused option's value as given: a number as itself (JSON.stringify makes NaN and Infinity "null"). */
+export function shownValue(v: unknown): string {
+  return typeof v === "number" ? String(v) : JSON.stringify(v);
 }
 
 /** The current fault and the /api/* requests it holds unanswered. */

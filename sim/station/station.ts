@@ -20,7 +20,7 @@ import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
 import { BundleStore, MAX_PAGE_SIZE } from "./bundles.js";
 import { openStationDb } from "./db.js";
-import { FaultInjector, type FaultMode, faultMs, faultTradeId } from "./faults.js";
+import { FaultInjector, type FaultMode, faultMs, faultTradeId, shownValue } from "./faults.js";
 import { StationListener } from "./listener.js";
 import { type ReceivedRecord, ReceivedStore } from "./received.js";
 import { stationRouter } from "./router.js";
@@ -103,7 +103,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
   // the manifest carries it: the lane takes a whole number of bytes alone (src/uplink/station-client.ts)
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE)
     throw new RangeError(
-      `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${JSON.stringify(opts.pageSize)}`,
+      `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${shownValue(opts.pageSize)}`,
     );
   const bundles = new BundleStore(opts.statusListDir, pageSize, (name) =>
     log.warn(

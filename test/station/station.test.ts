@@ -239,7 +239,8 @@ describe("station simulator", () => {
 
   it("refuses a pageSize that is no whole number of bytes from 1 to 1 GiB with a RangeError naming it", async () => {
     // before: a station with pageSize 1.5 started, and the lane refused each of its manifests
-    for (const pageSize of [1.5, 0, 2 ** 30 + 1])
+    // NaN and Infinity named as such (before: "got null")
+    for (const pageSize of [1.5, 0, 2 ** 30 + 1, Number.NaN, Number.POSITIVE_INFINITY])
       await expect(startStation({ pageSize }), String(pageSize)).rejects.toThrow(
         new RangeError(`pageSize: expected a whole number of bytes from 1 to 1073741824, got ${pageSize}`),
       );
