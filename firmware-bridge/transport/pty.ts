@@ -214,8 +214,9 @@ function setRaw(path: string): Promise<void> {
 function noBackend(cause: Error): EtcError {
   return new EtcError(
     ErrorCodes.PortOpenFailed,
-    `no pseudo-terminal: node-pty could not be loaded (${cause.message}); run \`npm install\` to build it, ` +
-      "or install socat (apt-get install socat) to use it instead",
+    `no pseudo-terminal: node-pty could not be loaded (${cause.message}); run \`npm install\` to build it ` +
+      "(it needs python3, make and a C++ compiler: README.md), or install socat (apt-get install socat) to use it " +
+      "instead",
     {},
     { cause },
   );

@@ -190,8 +190,9 @@ export async function loadStatusList(
 /**
  * Every debit the card made is in the journal once (a transaction with its TAC, or a suspect record
  * for a debit whose answer was lost), and every transaction record is a debit the card made. A suspect of
- * the same card id, amount and transTime as a debit is a record of that debit: a debit with a transaction
- * and such a suspect, or two such suspects, is recorded twice. A suspect of a card never debited matches
+ * the same card id, amount and transTime as a debit is a record of that debit, and so is one carrying the
+ * debit's TAC (an ORPHAN_B5, with no card id or the debit's, and the debit's offline serial or none): a debit
+ * with a transaction and such a suspect, or two such suspects, is recorded twice. A suspect of a card never debited matches
  * no debit and is no record of one.
  */
 export function expectJournalMatchesLedger(records: StoredRecord[], ledger: LedgerEntry[]): void {
@@ -201,13 +202,16 @@ export function expectJournalMatchesLedger(records: StoredRecord[], ledger: Ledg
   const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
   const transactionsOf = (l: LedgerEntry): StoredRecord[] =>
     tx.filter((r) => r.tac === l.tac && r.cardId === l.cardId);
+  // a suspect of this debit: one of its card, amount and time (a debit intent), or one carrying its TAC (an
+  // ORPHAN_B5: no card id, amount 0, the TAC and serials of the B5 or B8 it keeps)
   const suspectsOf = (l: LedgerEntry): StoredRecord[] =>
     suspects.filter(
       (r) =>
         !usedSuspects.has(r.seq) &&
-        r.cardId === l.cardId &&
-        r.amount === l.amount &&
-        r.transTime === l.transTime,
+        ((r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime) ||
+          (r.tac === l.tac &&
+            (r.cardId === null || r.cardId === l.cardId) &&
+            (r.iccPaySerial === null || r.iccPaySerial === hex(l.iccPaySerial, 4)))),
     );
   // each debit with no transaction takes one suspect of its own first, so that another debit of the same
   // card, amount and time does not count it as a second record below

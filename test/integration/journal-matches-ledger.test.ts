@@ -1,7 +1,7 @@
 /**
  * The integration harness's money check (expectJournalMatchesLedger, ./harness.ts) on a hand-made journal and
  * ledger: a debit recorded twice is caught when one of its records is a suspect (a transaction and a suspect
- * of the same card, amount and time, or two such suspects); a suspect of a card that was never debited, and a
+ * of the same card, amount and time, or two such suspects, or an ORPHAN_B5 with its TAC); a suspect of a card that was never debited, and a
  * torn debit's one suspect, are not a second record of anything.
  */
 import { expect, it } from "vitest";
@@ -62,6 +62,27 @@ it("a debit with its transaction and a suspect of the same card, amount and time
     ),
   ).toThrow(
     // the harness's assertion failed on the list of debits not recorded once: this one, as it says
+    expect.objectContaining({
+      actual: [`debit 1 (card ${A}, TAC aaaa0001, done): 1 transaction(s), 1 suspect(s)`],
+    }),
+  );
+});
+
+it("a debit with its transaction and an ORPHAN_B5 of its B5 (no card id, its TAC and serial) is recorded twice", () => {
+  const orphan = {
+    seq: 2,
+    tradeId: "S2",
+    kind: "suspect",
+    outcome: "ORPHAN_B5",
+    cardId: null,
+    tac: "aaaa0001",
+    iccPaySerial: "0011",
+    amount: 0,
+    transTime: at,
+  } as unknown as StoredRecord;
+  expect(() =>
+    expectJournalMatchesLedger([transaction(1, A, "aaaa0001"), orphan], [debit(1, A, "aaaa0001", "done")]),
+  ).toThrow(
     expect.objectContaining({
       actual: [`debit 1 (card ${A}, TAC aaaa0001, done): 1 transaction(s), 1 suspect(s)`],
     }),

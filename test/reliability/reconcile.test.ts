@@ -2,7 +2,8 @@
  * The reconciliation of the reliability run (./reconcile.ts) on a hand-made station and ledger: a suspect
  * the lane settled in place is one record (its second revision is not a re-send) matched to its debit;
  * each fault the run's money checks rely on it to report (a debit lost, a debit recorded twice - as two
- * transactions, a transaction and a suspect, or two suspects -, a record no card made, a card charged twice)
+ * transactions, a transaction and a suspect, or two suspects, an ORPHAN_B5 among them -, a record no card made,
+ * a card charged twice)
  * is reported, exactly; a suspect of a card that was never debited is not a second record of anything; a debit
  * in a crash window is not "lost".
  */
@@ -141,6 +142,29 @@ it("a debit recorded as a transaction and a suspect, or as two suspects, is reco
   ]);
   expect(r).toMatchObject({ matched: 2, matchedSuspect: 1, suspectsWithoutDebit: 2 });
   expect([r.lost, r.duplicates, r.extras]).toEqual([[], [], []]);
+});
+
+it("a debit recorded as its transaction and as an ORPHAN_B5 of its B5 (no card id, amount 0, its TAC and serial) is recorded twice", () => {
+  const A = "43010000000000000001";
+  const ledger = [debit(1, A, "aaaa0001")];
+  const station: StationTxn[] = [
+    record(1, A, "aaaa0001", { revision: 1, arrivals: 1, updates: 0 }),
+    // the same B5 answered again to a restarted lane that did not find its record: an ORPHAN_B5 of it, which
+    // the station settles as debited (a second charge of the card)
+    {
+      tradeId: "S2",
+      lane: "4301-0102-03",
+      seq: 2,
+      kind: "suspect",
+      revision: 1,
+      arrivals: 1,
+      updates: 0,
+      record: { cardId: null, tac: "AAAA0001", iccPaySerial: "0011", amount: 0, transTime: "20250716103000" },
+    },
+  ];
+  const r = reconcile(ledger, station, []);
+  expect(r.recordedTwice).toEqual([{ ledgerSeq: 1, cardId: A, transactions: ["T1"], suspects: ["S2"] }]);
+  expect(r).toMatchObject({ matched: 1, suspectsWithoutDebit: 0 });
 });
 
 it("a debit with no record whose C6 was followed by a restart's C0 is a crash window, not lost; a second debit of that card is a double charge after a crash window", () => {

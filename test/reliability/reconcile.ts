@@ -55,7 +55,8 @@ export interface Reconciliation {
   duplicates: { key: string; tradeIds: string[] }[];
   /**
    * ledger debits the station holds more than one record of, counting transactions (card id + offline
-   * serial + TAC) and suspects (card id + amount + transTime) together: a transaction and a suspect of the
+   * serial + TAC) and suspects (card id + amount + transTime, or the debit's TAC with its offline serial or
+   * none and its card id or none: an ORPHAN_B5 of its B5 or B8) together: a transaction and a suspect of the
    * same debit, or two suspects of it (a second restart recovering the same debit intent), as well as the
    * two transactions `duplicates` lists. A suspect of a card that was never debited matches no debit and is
    * not counted here (it is in `suspectsWithoutDebit`).
@@ -158,11 +159,18 @@ export function reconcile(ledger: LedgerEntry[], station: StationTxn[], frames: 
     doubleCharged: [],
     suspectsWithoutDebit: 0,
   };
+  // a suspect of this debit: one of its card, amount and purchase time (a debit intent the lane recorded), or
+  // one carrying its TAC (an ORPHAN_B5: no card id, amount 0, the TAC and serials of the B5 or B8 it keeps)
   const suspectsOf = (l: LedgerEntry): StationTxn[] =>
     suspects.filter((s) => {
       if (usedSuspects.has(s.tradeId)) return false;
       const r = rec(s);
-      return r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime;
+      if (r.cardId === l.cardId && r.amount === l.amount && r.transTime === l.transTime) return true;
+      return (
+        r.tac === l.tac.toLowerCase() &&
+        (r.cardId === null || r.cardId === l.cardId) &&
+        (r.serial === null || r.serial === l.iccPaySerial)
+      );
     });
   // first pass: each debit without a transaction takes one suspect of its own, so that a later debit of the
   // same card, amount and time does not take it as a second record in the second pass
