@@ -1724,6 +1724,47 @@ describe("a restored debit the restarted lane answers with its own C8 (review fi
   });
 });
 
+describe("a restored debit whose C8 never left: the RSU's repeated B5 gets that C8 (review round 2, finding 2)", () => {
+  it("killed during the fdatasync of the intent rewritten for the C8: the restart sends the C8 from a new intent write, and the B8 records the debit", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    const uncertain = b5({ errorCode: 0x01, result: "uncertain", iccPaySerial: 17 });
+    j.durable = () => new Promise<boolean>(() => {}); // the rewrite's fdatasync never ends: killed in it
+    first.link.frame(ev.b5(uncertain));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.link.answersTo("trade")).toEqual([]); // the C8 never left
+    const [intent] = [...j.intents.values()];
+    expect(JSON.parse(intent!.payload).state).toMatchObject({ phase: "await-b8", epSerial: 17 });
+    j.durable = () => Promise.resolve(true);
+    const r = rig({ journal: j }); // recoveryListenMs 800, b8TimeoutMs 1000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    await r.advance(300); // within the listen window
+    r.link.frame(ev.b5(uncertain)); // the RSU repeats the B5 nothing answered
+    await r.settle();
+    // before: a restored await-b8 ignored it, and the window's end made a CRASH_RECOVERED suspect
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    // the intent rewritten before this C8: a process killed after it listens from this write
+    expect(JSON.parse(j.intents.get(intent!.id)!.payload)).toMatchObject({
+      writtenAtMs: Date.now(),
+      state: { phase: "await-b8", epSerial: 17 },
+    });
+    await r.advance(800); // past the listen window, within this C8's b8TimeoutMs
+    expect(kinds(j)).toEqual([]);
+    expect(r.link.inits()).toBe(0);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(j.records[0]).toMatchObject({ tac: "0badcafe", iccPaySerial: "0011" });
+    expect(j.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.link.inits()).toBe(1); // nothing in flight now: C0
+  });
+});
+
 describe("a stop while restored debits wait for the listen window (review finding 4)", () => {
   /** A debit in flight when the process was killed: its intent stays for the next start. */
   async function killedWithDebit(j: FakeJournal): Promise<void> {
