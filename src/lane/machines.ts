@@ -112,7 +112,9 @@ export class Machines {
   /** Move `m` with `ev` (`inc`: the frame that carried it, to be answered). */
   async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
     const before = m.state;
-    const t = transition(before, ev, this.d.ctx());
+    // a B5 reaching a debit still waiting for a killed process's answer says so (obu-machine.ts onAwaitB8)
+    const seen: ObuEvent = m.recovered && ev.kind === "trade" ? { ...ev, restored: true } : ev;
+    const t = transition(before, seen, this.d.ctx());
     const entered = t.state !== before;
     m.state = t.state;
     if (entered || t.timeoutMs !== undefined) {

@@ -157,7 +157,12 @@ export type ObuEvent =
   | { kind: "obu"; info: ObuInfo }
   | { kind: "vehicle"; info: VehicleInfo }
   | { kind: "card"; info: CardInfo; raw: string }
-  | { kind: "trade"; info: TradeResult; raw: string }
+  /**
+   * A B5. `restored`: it reached a debit restored from a killed process's intent and still waiting for
+   * that process's answer (machines.ts `recovered`): a restored await-b8 answers the RSU's repeat of the B5
+   * its C8 asks about with that C8, which the killed process may never have sent.
+   */
+  | { kind: "trade"; info: TradeResult; raw: string; restored?: true }
   | { kind: "tac"; info: TacResult; raw: string }
   /** the deadline `timeoutMs` asked for has passed */
   | { kind: "timeout" }

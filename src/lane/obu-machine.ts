@@ -497,19 +497,32 @@ function uncertain(
   const answeringB5 = b5 !== null; // a B5 to answer (C8 or C2); after a timeout nothing is owed
   if (b5 === null || b5.iccPaySerial === null)
     return suspect(s, why, b5, rawB5, null, answeringB5, ctx, problem);
-  const epSerial = b5.iccPaySerial;
-  const command: RsuCommand = { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial };
-  return {
-    state: {
+  return askTac(
+    {
       phase: "await-b8",
       debit: s.debit,
       b5,
       rawB5,
       why,
-      epSerial,
+      epSerial: b5.iccPaySerial,
       ...(problem !== undefined ? { problem } : {}),
       ...commonOf(s),
     },
+    ctx,
+  );
+}
+
+type AwaitB8 = Extract<ObuState, { phase: "await-b8" }>;
+
+/**
+ * Enter `s`: the C8 (GET TRANSACTION PROVE) of the serial it asks about, in reply to the B5 that named it,
+ * and `b8TimeoutMs` to wait for its B8. A new state object, so machines.ts rewrites the intent before the
+ * C8 leaves (a restart listens from that write: recovery.ts).
+ */
+function askTac(s: AwaitB8, ctx: MachineCtx): Transition {
+  const command: RsuCommand = { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial: s.epSerial };
+  return {
+    state: s,
     effects: [{ kind: "reply", command, stage: "c8Out" }],
     timeoutMs: ctx.options.b8TimeoutMs,
   };
@@ -575,7 +588,7 @@ function replayAnswer(
   return { state: t.state, effects };
 }
 
-function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ctx: MachineCtx): Transition {
+function onAwaitB8(s: AwaitB8, ev: ObuEvent, ctx: MachineCtx): Transition {
   const sent = sentByMachine(s.debit, ctx.utcOffsetMinutes, s.epSerial);
   if (ev.kind === "timeout" || ev.kind === "superseded")
     return suspect(s, s.why, s.b5, s.rawB5, null, false, ctx, s.problem);
@@ -589,6 +602,12 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
     // A late B5 (the RSU was slow, or a retransmission got through) settles it when it is complete and
     // is the purchase the C8 asks about (its serial, the PurchaseTime, the balance).
     const late = ev.info;
+    // Restored from a killed process's intent, rewritten before its C8 (debit-intents.ts), and that C8 may
+    // never have left (killed during the rewrite's fdatasync): the RSU repeating the B5 it asks about (any
+    // result) was not answered. This process sends it, from a new intent write, and waits for its B8 until
+    // its own deadline; before, nothing answered it and the window's end made a CRASH_RECOVERED suspect of a
+    // debit the C8 could prove. A C8 sent twice is a question asked twice: it debits nothing.
+    if (ev.restored && sameB5(late, s.b5)) return askTac({ ...s }, ctx);
     if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
     // the B5 the C8 answered, sent again (another frame of it): not a contradiction, keeps waiting for the B8
     // (a note: the effect runner logs it)
@@ -627,7 +646,7 @@ function onAwaitB8(s: Extract<ObuState, { phase: "await-b8" }>, ev: ObuEvent, ct
 }
 
 /** The await-b8 state's own problem (its B5's), and then the answer's. */
-function alsoProblem(s: Extract<ObuState, { phase: "await-b8" }>, problem: string): string {
+function alsoProblem(s: AwaitB8, problem: string): string {
   return s.problem === undefined ? problem : `${s.problem}; ${problem}`;
 }
 

@@ -6,8 +6,9 @@
  * `recoveryListenMs` after the newest intent was last written (before its C6, or before the C8 that
  * rewrote it: the RSU's repeats follow that command, so the window counts from it, not from when this
  * process starts listening, when an old intent's answer is long given up): a B5 (or B8) that arrives
- * settles its debit as an ordinary transaction; whatever is still open when the window closes becomes a
- * CRASH_RECOVERED suspect.
+ * settles its debit as an ordinary transaction, and one this process answers with its own C8 (a B5 that
+ * does not prove it) runs on that C8's deadline from then on (machines.ts `recovered`); whatever still waits
+ * for the dead process's answer when the window closes becomes a CRASH_RECOVERED suspect.
  * An intent that holds its answer (the previous process received the B5/B8 that ended the debit, wrote it
  * into the intent and replied, and died before its commit) needs no listening: the controller records the
  * debit from that answer at start, as the dead process would have.
@@ -83,7 +84,10 @@ export interface RecoveryDeps {
   schedule(ms: number, fn: () => Promise<void> | void): () => void;
   /** `ids`: the card and OBU the alarm is about (its audit entry's data) */
   alarm(code: string, message: string, ids?: EntryIds): void;
-  /** the window is over (or was never needed): end what is still open, then C0 may go out */
+  /**
+   * the window is over (or was never needed): end the debits still waiting for the dead process's answer,
+   * then C0 may go out once no debit is in flight
+   */
   onWindowOver(why: string): Promise<void>;
 }
 
@@ -337,7 +341,10 @@ export class Recovery {
     this.cancel = this.d.schedule(ms, () => this.end("listen window over"));
   }
 
-  /** End the window now (every restored debit settled, the RSU restarted, or the window is over). */
+  /**
+   * End the window now (every restored debit settled or answered by this process, the RSU restarted, or the
+   * window is over).
+   */
   async end(why: string): Promise<void> {
     if (!this.listening) return;
     this.phase = "done";

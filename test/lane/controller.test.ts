@@ -1724,6 +1724,113 @@ describe("a restored debit the restarted lane answers with its own C8 (review fi
   });
 });
 
+describe("a restored debit whose C8 never left: the RSU's repeated B5 gets that C8 (review round 2, finding 2)", () => {
+  it("killed during the fdatasync of the intent rewritten for the C8: the restart sends the C8 from a new intent write, and the B8 records the debit", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first);
+    const uncertain = b5({ errorCode: 0x01, result: "uncertain", iccPaySerial: 17 });
+    j.durable = () => new Promise<boolean>(() => {}); // the rewrite's fdatasync never ends: killed in it
+    first.link.frame(ev.b5(uncertain));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(first.link.answersTo("trade")).toEqual([]); // the C8 never left
+    const [intent] = [...j.intents.values()];
+    expect(JSON.parse(intent!.payload).state).toMatchObject({ phase: "await-b8", epSerial: 17 });
+    j.durable = () => Promise.resolve(true);
+    const r = rig({ journal: j }); // recoveryListenMs 800, b8TimeoutMs 1000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    await r.advance(300); // within the listen window
+    r.link.frame(ev.b5(uncertain)); // the RSU repeats the B5 nothing answered
+    await r.settle();
+    // before: a restored await-b8 ignored it, and the window's end made a CRASH_RECOVERED suspect
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    // the intent rewritten before this C8: a process killed after it listens from this write
+    expect(JSON.parse(j.intents.get(intent!.id)!.payload)).toMatchObject({
+      writtenAtMs: Date.now(),
+      state: { phase: "await-b8", epSerial: 17 },
+    });
+    await r.advance(800); // past the listen window, within this C8's b8TimeoutMs
+    expect(kinds(j)).toEqual([]);
+    expect(r.link.inits()).toBe(0);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(j.records[0]).toMatchObject({ tac: "0badcafe", iccPaySerial: "0011" });
+    expect(j.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.link.inits()).toBe(1); // nothing in flight now: C0
+  });
+});
+
+describe("two restored debits, one answered with this lane's C8, the other still waiting (review round 2, note)", () => {
+  const OTHER = b2({ obuId: "0000beef", contractSerial: "4301010000000777" });
+  const OTHER_CARD = "43010000000000005678";
+  /**
+   * Two debits killed after their C6, restarted: the RSU repeats the first's B5, uncertain with its serial
+   * (this lane's C8); nothing comes for the second (0000beef).
+   */
+  async function restarted(j: FakeJournal): Promise<Rig> {
+    const first = rig({ journal: j, transaction: { b5TimeoutMs: 60_000 } });
+    await open(first);
+    await toDebit(first);
+    await toDebit(first, OTHER, b4({ card: { cardSerial: OTHER_CARD.slice(4) } }));
+    expect(j.intents.size).toBe(2);
+    const r = rig({ journal: j }); // recoveryListenMs 800, b8TimeoutMs 1000, initTimeoutMs 1000
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain", iccPaySerial: 17 })));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    expect(r.link.inits()).toBe(0); // the second still waits: the window stays open
+    return r;
+  }
+
+  it("the window's end on its timer records only the one still waiting; C0 waits for the C8's B8", async () => {
+    const j = new FakeJournal();
+    const r = await restarted(j);
+    await r.advance(800); // the listen window's end, on its timer
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(j.records[0]).toMatchObject({ obuId: "0000beef", cardId: OTHER_CARD });
+    expect(r.link.inits()).toBe(0); // the C8 is out: C0 held
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED", "transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(j.records[1]).toMatchObject({ obuId: OBU_ID, cardId: CARD_ID, tac: "0badcafe" });
+    expect(j.intents.size).toBe(0);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    expect(r.ctl.guards.isHeld(OTHER_CARD)).toBe(true);
+    expect(r.link.inits()).toBe(1); // nothing in flight now: C0
+  });
+
+  it("an RSU reboot meanwhile: the one still waiting is recorded, one C0 goes out, the C8's debit ends on its own deadline, no second C0", async () => {
+    const j = new FakeJournal();
+    const r = await restarted(j);
+    await r.advance(300); // within the listen window
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    // the rebooted RSU answers nothing it had in flight: the window ends, and the reboot's C0 goes out
+    // though the C8's debit is still in flight (nothing will answer it now)
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+    expect(j.records[0]).toMatchObject({ obuId: "0000beef" });
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    await r.advance(700); // b8TimeoutMs after the C8, within the C0's initTimeoutMs
+    expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED", "suspect:B5_NO_DSRC"]);
+    expect(j.records[1]).toMatchObject({ obuId: OBU_ID, iccPaySerial: "0011" });
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.link.inits()).toBe(1); // the C0 already out waits for its B0: no second one
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.link.inits()).toBe(1);
+  });
+});
+
 describe("a stop while restored debits wait for the listen window (review finding 4)", () => {
   /** A debit in flight when the process was killed: its intent stays for the next start. */
   async function killedWithDebit(j: FakeJournal): Promise<void> {

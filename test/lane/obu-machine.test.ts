@@ -873,6 +873,26 @@ describe("OBU machine: a debit restored after a crash (answer kept in the intent
     expect(commits(r.steps.at(-1)!)[0]).toMatchObject({ iccPaySerial: "0011", tac: null });
   });
 
+  it("restored in await-b8, the B5 its C8 asks about repeated (any result): that C8 from a new state (its intent rewritten), b8TimeoutMs; another B5 is not it", () => {
+    const c8 = { kind: "reply", command: { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }, stage: "c8Out" };
+    for (const named of [
+      b5({ errorCode: 1, result: "uncertain", tac: null }), // B5_NO_DSRC
+      b5({ balanceAfter: 8500 }), // B5_MISMATCH: a B5 00 the C8 answered
+    ]) {
+      const s = run(exit, [...upToB5, E.trade(named)]).state;
+      expect(s.phase).toBe("await-b8");
+      const again = transition(s, { kind: "trade", info: { ...named }, raw: "b5raw", restored: true }, exit);
+      expect(again.state).toEqual(s);
+      expect(again.state).not.toBe(s); // entered again: machines.ts rewrites the intent before the C8
+      expect(again.effects).toEqual([c8]);
+      expect(again.timeoutMs).toBe(exit.options.b8TimeoutMs);
+      // of another card offline serial, uncertain: not the B5 the C8 asks about, nothing sent
+      const other = b5({ errorCode: 1, result: "uncertain", tac: null, iccPaySerial: 5 });
+      const ignored = transition(s, { kind: "trade", info: other, raw: "x", restored: true }, exit);
+      expect(ignored).toEqual({ state: s, effects: [] });
+    }
+  });
+
   it("no answer: a CRASH_RECOVERED suspect, the card stays held", () => {
     const r = run(exit, [...upToB5, recovered()]);
     expect(r.state).toEqual({ phase: "done", kind: "suspect", outcome: "CRASH_RECOVERED" });

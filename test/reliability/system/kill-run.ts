@@ -59,7 +59,8 @@ export function killRun(): void {
       const cwUnmatched = c.crashWindows.filter((w) => w.recordedAs !== "transaction").length;
       expect(c.matched + c.matchedSuspect + cwUnmatched).toBe(c.ledgerDebits);
       // a debit in a crash window is recorded all the same: the restarted lane found its debit intent and
-      // either heard the RSU repeat the B5 (a transaction) or wrote a CRASH_RECOVERED suspect
+      // heard the RSU repeat the B5 (a transaction), answered that B5 with its own C8 (the transaction of
+      // the B8, EXIT_DEBIT_TAC_REFETCHED, or the suspect of that B5), or wrote a CRASH_RECOVERED suspect
       expect(c.crashWindows.filter((w) => w.recordedAs === "none")).toEqual([]);
       // and no card paid twice (every vehicle has its own card)
       expect(c.doubleCharged).toEqual([]);
