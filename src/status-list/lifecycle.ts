@@ -448,9 +448,10 @@ export class ListLifecycle {
    * rebuilds it from the database and saves it; either way it completes it with the keys in `added`
    * before it answers (filter-fill.ts openFilter). In the job queue, so no delta commits between that
    * replay and the filter's installation here; a delta queued before it ran with no filter and its keys
-   * are in `added`. Lookups query SQLite until then. If the job fails (the worker died, the file cannot be
-   * read nor the rebuild saved), lookups keep querying SQLite, filterReady() rejects with the error, and
-   * the load is tried again after FILTER_RETRY_FIRST_MS, doubled after each failure up to
+   * are in `added`. Lookups query SQLite until then. A rebuild whose save failed is installed all the same
+   * (it is complete; filter-fill.ts rebuildFilter). If the job fails (the worker died, the database could
+   * not be read), so that there is no filter, lookups keep querying SQLite, filterReady() rejects with the
+   * error, and the load is tried again after FILTER_RETRY_FIRST_MS, doubled after each failure up to
    * FILTER_RETRY_MAX_MS, while the list is served without a filter.
    */
   private startFilterLoad(): void {
@@ -470,10 +471,16 @@ export class ListLifecycle {
         a.filter = f;
         this.filterRetryMs = FILTER_RETRY_FIRST_MS;
         if (r.refused === null) this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter loaded");
-        else
+        else if (r.saveFailed === null)
           this.log.warn(
             { db: a.name, bytes: f.bytes, refused: r.refused },
             "status-list filter file not usable: rebuilt from the database (lookups queried SQLite meanwhile)",
+          );
+        else
+          this.log.warn(
+            { db: a.name, bytes: f.bytes, refused: r.refused, saveFailed: r.saveFailed },
+            "status-list filter file not usable: rebuilt from the database and in use, but it could not be " +
+              "saved (the next open rebuilds it again)",
           );
       }
     }).catch((e: unknown) => {
