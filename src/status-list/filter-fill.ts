@@ -3,7 +3,7 @@
  * database's main tables (a rebuild), and the keys deltas added since the full list or the last overlay
  * merge that emptied the overlay (the `added` table: the saved filter holds the main tables' keys as of
  * when it was written, and the overlay's are not there). The lane thread only installs what the worker
- * returns (lifecycle.ts): it never loops over `added`, which grows with every delta in between.
+ * returns (filter-load.ts): it never loops over `added`, which grows with every delta in between.
  * Invariant: every row in the active database has its bits set.
  */
 import { renameSync, rmSync } from "node:fs";

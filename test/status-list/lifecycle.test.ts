@@ -1,7 +1,7 @@
 /**
- * The life cycle of the active list (src/status-list/lifecycle.ts, run-worker.ts): the swap and the old
- * file's deletion, the filter completed or rebuilt on open, leftovers of crashed builds, the worker's
- * start, and the options open refuses.
+ * The life cycle of the active list (src/status-list/lifecycle.ts, filter-load.ts, run-worker.ts): the
+ * swap and the old file's deletion, the filter completed or rebuilt on open (and a failed load's retry),
+ * leftovers of crashed builds, the worker's start, and the options open refuses.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,8 +11,8 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { workerExecArgv } from "../../src/module-worker.js";
 import { BloomFilter } from "../../src/status-list/filter.js";
 import { addToFilter } from "../../src/status-list/filter-fill.js";
+import { FILTER_RETRY_FIRST_MS } from "../../src/status-list/filter-load.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
-import { FILTER_RETRY_FIRST_MS } from "../../src/status-list/lifecycle.js";
 import type { RunningJob } from "../../src/status-list/run-worker.js";
 import * as runWorker from "../../src/status-list/run-worker.js";
 import type { Progress } from "../../src/status-list/types.js";
