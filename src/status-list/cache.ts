@@ -8,7 +8,7 @@
  *   cache.health() / cache.health$           // ok | stale | missing | past-hard-age | failed
  *
  * This file composes the parts: lookup.ts (the hot lookup), lifecycle.ts (activate, swap, checkpoints,
- * compaction, the job queue), apply.ts (updates), health.ts (staleness and health); the worker side is
+ * compaction, the job queue, the filter load), apply.ts (updates), health.ts (staleness and health); the worker side is
  * bundle-stream.ts, full-build.ts, delta-apply.ts, compaction.ts, filter-fill.ts over store.ts.
  */
 import { readFileSync, statSync } from "node:fs";
@@ -193,8 +193,7 @@ export class StatusListCache {
 
   /**
    * Resolves when the in-memory filter is in place (after open or a rebuild), or when there is none to load;
-   * rejects when the load failed (lookups keep querying SQLite; the load is retried: lifecycle.ts
-   * startFilterLoad).
+   * rejects when the load failed (lookups keep querying SQLite; the load is retried: filter-load.ts).
    */
   filterReady(): Promise<void> {
     return this.life.filterReady();

@@ -3,7 +3,7 @@
  * database's main tables (a rebuild), and the keys deltas added since the full list or the last overlay
  * merge that emptied the overlay (the `added` table: the saved filter holds the main tables' keys as of
  * when it was written, and the overlay's are not there). The lane thread only installs what the worker
- * returns (lifecycle.ts): it never loops over `added`, which grows with every delta in between.
+ * returns (filter-load.ts): it never loops over `added`, which grows with every delta in between.
  * Invariant: every row in the active database has its bits set.
  */
 import { renameSync, rmSync } from "node:fs";
@@ -37,13 +37,13 @@ export function addToFilter(f: BloomFilter, r: RawRecord): void {
  * that can be used (filter.ts read: of this list and of the database's filter generation, intact), else
  * one rebuilt from the database (rebuildFilter); either way completed with the keys in `added`. Run in
  * the job queue, so no delta commits meanwhile. `refused`: why the file was not used (it was rebuilt),
- * or null.
+ * or null; `saveFailed`: why the rebuilt filter could not be saved (rebuildFilter), or null.
  */
 export function openFilter(
   dir: string,
   dbName: string,
   fullVersion: string,
-): { filter: BloomFilter; refused: string | null } {
+): { filter: BloomFilter; refused: string | null; saveFailed: string | null } {
   const db = new Database(join(dir, dbName), { readonly: true });
   let refused: string;
   try {
@@ -51,13 +51,13 @@ export function openFilter(
     const saved = BloomFilter.read(join(dir, `${dbName}.filter`), tag);
     if ("filter" in saved) {
       replayAdded(db, saved.filter);
-      return { filter: saved.filter, refused: null };
+      return { filter: saved.filter, refused: null, saveFailed: null };
     }
     refused = saved.refused;
   } finally {
     db.close();
   }
-  return { filter: rebuildFilter(dir, dbName, fullVersion), refused };
+  return { ...rebuildFilter(dir, dbName, fullVersion), refused };
 }
 
 /**
@@ -124,9 +124,17 @@ function saveFilter(dir: string, tag: FilterTag, f: BloomFilter): void {
  * Rebuild a filter from a database (when its filter file is missing, stale or damaged) and save it beside
  * it: a temporary file of its own name (store.ts filterTempName), synced, renamed over `<db>.filter`, then
  * the directory synced. The file holds the main tables' keys; the filter returned also the keys in
- * `added` (the overlay's adds).
+ * `added` (the overlay's adds). A save that fails (a full or read-only disk, the name taken by a
+ * directory) leaves no file under the filter's name (saveFilter) and does not fail the rebuild: the filter
+ * is complete in memory, so it is returned with `saveFailed` saying why, and the next open, finding no
+ * usable file, rebuilds it again. Throwing it away instead would leave the lane with no filter and each
+ * retry rebuilding it (the whole database read) only to fail the same way.
  */
-export function rebuildFilter(dir: string, dbName: string, fullVersion: string): BloomFilter {
+export function rebuildFilter(
+  dir: string,
+  dbName: string,
+  fullVersion: string,
+): { filter: BloomFilter; saveFailed: string | null } {
   const db = new Database(join(dir, dbName), { readonly: true });
   try {
     const meta = db.prepare("SELECT cards, obus FROM meta WHERE id = 1").get() as MetaRow;
@@ -148,9 +156,14 @@ export function rebuildFilter(dir: string, dbName: string, fullVersion: string):
       addObuKey(f, row[0]);
     }
     // the generation the database is at: the file holds the main tables' keys as they are now
-    saveFilter(dir, { db: dbName, fullVersion, generation: filterGeneration(db) }, f);
+    let saveFailed: string | null = null;
+    try {
+      saveFilter(dir, { db: dbName, fullVersion, generation: filterGeneration(db) }, f);
+    } catch (e) {
+      saveFailed = e instanceof Error ? e.message : String(e);
+    }
     replayAdded(db, f);
-    return f;
+    return { filter: f, saveFailed };
   } finally {
     db.close();
   }

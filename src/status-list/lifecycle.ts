@@ -2,8 +2,8 @@
  * The life cycle of the active list on the lane thread: open (leftover cleanup, the worker started early,
  * the list `current` names), activation and swap (a new database, its statements and filter in one
  * assignment; the old one closed and deleted), what follows a delta or a merge batch (snapshot renewal,
- * WAL checkpoint), the filter installed once the worker has loaded or rebuilt it. The overlay merge
- * schedule is overlay-merge.ts, the one queue that serialises every worker job job-queue.ts. One process
+ * WAL checkpoint). The filter load and its retry are filter-load.ts, the overlay merge schedule is
+ * overlay-merge.ts, the one queue that serialises every worker job job-queue.ts. One process
  * writes a data directory (src/datadir/lock.ts); only that owner cleans up, migrates, compacts and loads or
  * rebuilds the filter (a read-only tool answers from SQLite). The jobs themselves run in the worker
  * (worker.ts); lookups are lookup.ts.
@@ -17,6 +17,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
+import { FilterLoader } from "./filter-load.js";
 import type { BuildResult } from "./full-build.js";
 import { JobQueue } from "./job-queue.js";
 import { type ActiveList, beginSnapshot, loadReasons, prepareLookups, renewSnapshot } from "./lookup.js";
@@ -34,14 +35,6 @@ import {
   readPointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
-import type { FilterJobResult } from "./worker.js";
-
-/**
- * A filter load that failed is tried again after this long, doubled after each failure up to
- * FILTER_RETRY_MAX_MS; lookups query SQLite meanwhile (startFilterLoad).
- */
-export const FILTER_RETRY_FIRST_MS = 5_000;
-export const FILTER_RETRY_MAX_MS = 600_000;
 
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
@@ -61,10 +54,7 @@ export class ListLifecycle {
   closed = false;
   private readonly jobs = new JobQueue();
   private readonly merges: OverlayMergeSchedule;
-  private filterPromise: Promise<void> = Promise.resolve();
-  /** the wait before the next retry of a failed filter load, and its timer while one is due */
-  private filterRetryMs = FILTER_RETRY_FIRST_MS;
-  private filterRetry: NodeJS.Timeout | null = null;
+  private readonly filters: FilterLoader;
   /** the deletions of replaced lists' files still running (activate); never rejects */
   private removals: Promise<void> = Promise.resolve();
 
@@ -90,6 +80,13 @@ export class ListLifecycle {
       active: () => this.active,
       closed: () => this.closed,
       batchMerged: (a) => this.batchMerged(a),
+    });
+    this.filters = new FilterLoader({
+      dir,
+      log,
+      jobs: this.jobs,
+      active: () => this.active,
+      closed: () => this.closed,
     });
   }
 
@@ -173,7 +170,7 @@ export class ListLifecycle {
 
   /**
    * Open a database file and make it active; the filter comes from the build, or (owner only) from the
-   * worker, which loads its file or rebuilds it and completes it with `added` (startFilterLoad); lookups
+   * worker, which loads its file or rebuilds it and completes it with `added` (filter-load.ts); lookups
    * query SQLite until it is in place. All or nothing: if it throws, the list served and every other
    * field are as they were.
    */
@@ -200,7 +197,7 @@ export class ListLifecycle {
             `key this lane trusts (${this.trustedKeyId}): not served; a full list signed by the lane's key replaces it`,
           { keyId: meta.key_id, trusted: this.trustedKeyId },
         );
-      // a new full list's (its `added` is empty); any other comes from the worker (startFilterLoad)
+      // a new full list's (its `added` is empty); any other comes from the worker (filter-load.ts)
       const filter: BloomFilter | null = built ? new BloomFilter(built.buffer, built.log2Bits) : null;
       beginSnapshot(db);
       const layout = cardLayout(db);
@@ -263,14 +260,11 @@ export class ListLifecycle {
       }
     }
     this.removals = Promise.all(removals).then(() => undefined);
-    // a failed load's retry (startFilterLoad) was for the list replaced: the new list's load starts afresh
-    if (this.filterRetry) clearTimeout(this.filterRetry);
-    this.filterRetry = null;
-    this.filterRetryMs = FILTER_RETRY_FIRST_MS;
+    // a failed load's retry was for the list replaced: the new list's load starts afresh
+    this.filters.reset();
     // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
-    // rebuilds it (a rebuild writes the file the running lane loads)
-    if (!next.filter && this.owner) this.startFilterLoad();
-    else this.filterPromise = Promise.resolve(); // in place (built), or none to load (read-only)
+    // rebuilds it (a rebuild writes the file the running lane loads). A built filter is in place
+    if (!next.filter && this.owner) this.filters.start(next);
     this.compactIfDue(next);
     this.onChange();
   }
@@ -423,7 +417,7 @@ export class ListLifecycle {
   /**
    * The worker re-adds the keys in `added` to `f` (filter-fill.ts replayAddedInto), then `f` is the
    * filter again. Called inside a queued job (an apply): run at once, not queued. If it fails, a new filter
-   * is loaded (startFilterLoad) and lookups query SQLite until it is in place.
+   * is loaded (filter-load.ts) and lookups query SQLite until it is in place.
    */
   private async refill(a: ActiveList, f: BloomFilter): Promise<void> {
     try {
@@ -437,64 +431,10 @@ export class ListLifecycle {
     } catch (e) {
       if (this.closed || this.active !== a) return;
       this.log.error({ err: e }, "status-list filter replay failed: lookups query SQLite; loading it again");
-      this.startFilterLoad();
+      this.filters.start(a);
       return;
     }
     if (this.active === a && !this.closed && a.filter === null) a.filter = f;
-  }
-
-  /**
-   * The worker loads the active list's filter file (its checksum checked) or, when it cannot be used,
-   * rebuilds it from the database and saves it; either way it completes it with the keys in `added`
-   * before it answers (filter-fill.ts openFilter). In the job queue, so no delta commits between that
-   * replay and the filter's installation here; a delta queued before it ran with no filter and its keys
-   * are in `added`. Lookups query SQLite until then. If the job fails (the worker died, the file cannot be
-   * read nor the rebuild saved), lookups keep querying SQLite, filterReady() rejects with the error, and
-   * the load is tried again after FILTER_RETRY_FIRST_MS, doubled after each failure up to
-   * FILTER_RETRY_MAX_MS, while the list is served without a filter.
-   */
-  private startFilterLoad(): void {
-    const a = this.active;
-    if (!a) return;
-    const load = this.enqueue(async () => {
-      if (this.active !== a || this.closed) return;
-      const job = runJob<FilterJobResult>({
-        type: "filter",
-        dir: this.dir,
-        dbName: a.name,
-        fullVersion: a.full,
-      });
-      const r = await this.track(job);
-      if (this.active === a && !this.closed) {
-        const f = new BloomFilter(r.buffer, r.log2Bits);
-        a.filter = f;
-        this.filterRetryMs = FILTER_RETRY_FIRST_MS;
-        if (r.refused === null) this.log.info({ db: a.name, bytes: f.bytes }, "status-list filter loaded");
-        else
-          this.log.warn(
-            { db: a.name, bytes: f.bytes, refused: r.refused },
-            "status-list filter file not usable: rebuilt from the database (lookups queried SQLite meanwhile)",
-          );
-      }
-    }).catch((e: unknown) => {
-      // closed, or another list activated (it has its filter or loads its own): nothing to wait for
-      if (this.closed || this.active !== a) return;
-      const ms = this.filterRetryMs;
-      this.filterRetryMs = Math.min(2 * ms, FILTER_RETRY_MAX_MS);
-      this.log.error(
-        { err: e, db: a.name, retryInMs: ms },
-        "status-list filter load failed; lookups keep querying SQLite, and the load is tried again",
-      );
-      this.filterRetry = setTimeout(() => {
-        this.filterRetry = null;
-        if (this.active === a && !this.closed && a.filter === null) this.startFilterLoad();
-      }, ms);
-      this.filterRetry.unref();
-      throw e;
-    });
-    // the rejection is for filterReady()'s callers; none is needed (the failure is logged above)
-    load.catch(() => undefined);
-    this.filterPromise = load;
   }
 
   /**
@@ -532,11 +472,11 @@ export class ListLifecycle {
   /**
    * Resolves when the in-memory filter is in place (after open or a rebuild), or when there is none to
    * load (no list, closed, a read-only open); rejects with the error when the load failed: lookups keep
-   * querying SQLite and the load is tried again (startFilterLoad); a call made once that retry has
+   * querying SQLite and the load is tried again (filter-load.ts); a call made once that retry has
    * started waits for it.
    */
   filterReady(): Promise<void> {
-    return this.filterPromise;
+    return this.filters.ready();
   }
 
   /** Resolves when the files of every list replaced so far have been deleted (or their deletion failed). */
@@ -557,8 +497,7 @@ export class ListLifecycle {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.filterRetry) clearTimeout(this.filterRetry);
-    this.filterRetry = null;
+    this.filters.stop();
     this.merges.stop();
     await this.jobs.close();
     await this.removals;

@@ -49,12 +49,14 @@ export type Job =
 
 /**
  * The "filter" job's answer: the filter's bits (shared with the lane thread), completed with `added`;
- * `refused`: why its saved file was not used (then it was rebuilt and saved), or null
+ * `refused`: why its saved file was not used (then it was rebuilt), or null; `saveFailed`: why the
+ * rebuilt filter could not be saved (it is complete all the same: filter-fill.ts rebuildFilter), or null
  */
 export interface FilterJobResult {
   buffer: SharedArrayBuffer;
   log2Bits: number;
   refused: string | null;
+  saveFailed: string | null;
 }
 
 export type WorkerMessage =
@@ -81,8 +83,8 @@ function run(job: Job, id: number): unknown {
     case "ready":
       return true; // the worker is up and its modules loaded
     case "filter": {
-      const { filter: f, refused } = openFilter(job.dir, job.dbName, job.fullVersion);
-      return { buffer: f.buffer, log2Bits: f.log2Bits, refused } satisfies FilterJobResult;
+      const { filter: f, refused, saveFailed } = openFilter(job.dir, job.dbName, job.fullVersion);
+      return { buffer: f.buffer, log2Bits: f.log2Bits, refused, saveFailed } satisfies FilterJobResult;
     }
     case "replay":
       return replayAddedInto(job.dbPath, new BloomFilter(job.filter.buffer, job.filter.log2Bits));

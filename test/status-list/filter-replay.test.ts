@@ -75,8 +75,8 @@ describe("the filter the worker returns", () => {
 
   it("holds the ids deltas added, rebuilt from the database (their rows are in the overlay)", () => {
     expect([
-      holds(rebuildFilter(dir, db, V), cardRecord),
-      holds(rebuildFilter(dir, db, V), obuRecord),
+      holds(rebuildFilter(dir, db, V).filter, cardRecord),
+      holds(rebuildFilter(dir, db, V).filter, obuRecord),
     ]).toEqual([true, true]);
   });
 });

@@ -103,7 +103,7 @@ it("a directory fsync failing after the pointer's rename keeps the new list (nev
   }
 });
 
-it("a filter rebuild cut short (its file's fsync fails) leaves no file under the filter's name; a leftover temporary file goes at the next open", async () => {
+it("a filter rebuild whose save is cut short (its file's fsync fails) returns its complete filter and leaves no file under the filter's name; a leftover temporary file goes at the next open", async () => {
   const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
   await cache.applyBundle(full(V1, [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
   await cache.close();
@@ -122,12 +122,16 @@ it("a filter rebuild cut short (its file's fsync fails) leaves no file under the
     if (filterFds.has(fd)) throw Object.assign(new Error("EIO: i/o error, fsync"), { code: "EIO" });
     real.fsyncSync(fd);
   });
-  expect(() => rebuildFilter(dir, db, V1)).toThrow(/EIO/);
+  // the save fails, not the rebuild: the filter it built is complete and returned with the save's error
+  const unsaved = rebuildFilter(dir, db, V1);
+  expect(unsaved.saveFailed).toMatch(/EIO/);
   expect(existsSync(filter)).toBe(false);
   expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
   vi.mocked(fsyncSync).mockImplementation(real.fsyncSync);
-  const f = rebuildFilter(dir, db, V1);
+  const { filter: f, saveFailed } = rebuildFilter(dir, db, V1);
+  expect(saveFailed).toBeNull();
   expect(BloomFilter.load(filter, { db, fullVersion: V1, generation: 0 })?.words).toEqual(f.words);
+  expect(unsaved.filter.words).toEqual(f.words); // the unsaved one was complete
   // a rebuild's temporary file left by a crash is deleted when the list is opened (the name earlier
   // versions wrote too)
   writeFileSync(`${filter}.0badf00d.tmp`, "half a filter");

@@ -1,7 +1,7 @@
 /**
- * The life cycle of the active list (src/status-list/lifecycle.ts, run-worker.ts): the swap and the old
- * file's deletion, the filter completed or rebuilt on open, leftovers of crashed builds, the worker's
- * start, and the options open refuses.
+ * The life cycle of the active list (src/status-list/lifecycle.ts, filter-load.ts, run-worker.ts): the
+ * swap and the old file's deletion, the filter completed or rebuilt on open (and a failed load's retry),
+ * leftovers of crashed builds, the worker's start, and the options open refuses.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -11,8 +11,13 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { workerExecArgv } from "../../src/module-worker.js";
 import { BloomFilter } from "../../src/status-list/filter.js";
 import { addToFilter } from "../../src/status-list/filter-fill.js";
+import { FILTER_RETRY_FIRST_MS } from "../../src/status-list/filter-load.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
-import { FILTER_RETRY_FIRST_MS } from "../../src/status-list/lifecycle.js";
+import type { RunningJob } from "../../src/status-list/run-worker.js";
+import * as runWorker from "../../src/status-list/run-worker.js";
+import type { Progress } from "../../src/status-list/types.js";
+import type { Job } from "../../src/status-list/worker.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 const V1 = "202507300000";
@@ -28,6 +33,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
   await cache.close();
   tmp.cleanup();
 });
@@ -107,28 +113,65 @@ describe("StatusListCache: the filter on open", () => {
     expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true);
   });
 
-  it("a filter load that failed: lookups query SQLite, filterReady() rejects, and the load is tried again", async () => {
+  it("a rebuild whose file cannot be saved is installed at once, complete with `added`: no retry, no rebuild thrown away", async () => {
+    await cache.applyBundle(delta(D1, V2, [{ kind: "obu", id: obu(0xfeed), listType: 1, reason: "x" }]));
     const db = cache.info().db as string;
     await cache.close();
     // the filter's name taken by a directory that is not empty: it cannot be read as a filter, and the
-    // rebuild cannot rename its file over it, so the worker's filter job fails
+    // rebuild cannot rename its file over it (as with a full or read-only disk, its save fails)
     const path = join(tmp.dir, "status-list", `${db}.filter`);
     rmSync(path);
     mkdirSync(path);
     writeFileSync(join(path, "x"), "");
+    const lines: LogLine[] = [];
+    // no timer is advanced: a filter in place at once was not a retry's
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    cache = await StatusListCache.open({
+      dataDir: tmp.dir,
+      publicKeyPem: stationPub,
+      logger: recordingLogger(lines),
+    });
+    await cache.filterReady();
+    expect(cache.info().filter.loaded).toBe(true);
+    // answered by the filter now: the delta's OBU (from `added`) and a full-list card pass it, others not
+    expect(cache.lookup({ obuId: obu(0xfeed) }).listed).toBe(true);
+    expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
+    expect(cache.lookup({ cardId: card(9_000_001) }).listed).toBe(false);
+    expect(lines.filter((l) => l.level === "error")).toEqual([]);
+    expect(lines.find((l) => l.level === "warn" && /could not be saved/.test(l.msg))?.obj).toMatchObject({
+      db,
+      saveFailed: expect.stringMatching(/./),
+    });
+    expect(readdirSync(path)).toEqual(["x"]); // nothing saved under the filter's name
+  });
+
+  it("a filter load that yields no filter: lookups query SQLite, filterReady() rejects, and the load is tried again", async () => {
+    const db = cache.info().db as string;
+    await cache.close();
+    rmSync(join(tmp.dir, "status-list", `${db}.filter`));
+    // the first filter job fails as when the worker dies in it; the later ones run
+    const realRunJob = runWorker.runJob;
+    let failures = 1;
+    vi.spyOn(runWorker, "runJob").mockImplementation(<T>(job: Job, onProgress?: (p: Progress) => void) => {
+      if (job.type === "filter" && failures-- > 0)
+        return {
+          result: Promise.reject(new Error("status-list worker exited (code 1) without an answer")),
+          terminate: async () => undefined,
+        } satisfies RunningJob<T>;
+      return realRunJob<T>(job, onProgress);
+    });
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
     cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
-    await expect(cache.filterReady()).rejects.toThrow(/filter/);
+    await expect(cache.filterReady()).rejects.toThrow(/worker exited/);
     expect(cache.info().filter.loaded).toBe(false);
     expect(cache.lookup({ cardId: card(10) }).listed).toBe(true); // from SQLite
     expect(cache.lookup({ cardId: card(9_000_001) }).listed).toBe(false);
-    // the cause goes; the retry is due FILTER_RETRY_FIRST_MS after the failure
-    rmSync(path, { recursive: true });
+    // the retry is due FILTER_RETRY_FIRST_MS after the failure
     await vi.advanceTimersByTimeAsync(FILTER_RETRY_FIRST_MS);
     await cache.filterReady();
     expect(cache.info().filter.loaded).toBe(true);
     expect(cache.lookup({ cardId: card(10) }).listed).toBe(true);
-    expect(existsSync(path)).toBe(true); // rebuilt and saved
+    expect(existsSync(join(tmp.dir, "status-list", `${db}.filter`))).toBe(true); // rebuilt and saved
   });
 });
 
