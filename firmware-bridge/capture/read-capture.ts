@@ -13,7 +13,8 @@
  * its start, which a lane booted with its clock behind reads years early), so records are put in time
  * order within a run only, and the runs follow each other in the order the first of their interfaces was
  * given, the next starting where the previous ended; each run's ports are described by its own interfaces (a
- * restart may have changed the protocol, the dialect or the deframer limits).
+ * restart may have changed the protocol, the dialect or the deframer limits). A run given after one of
+ * the same prefix with a run number as high or higher gets a warning (`Capture.warnings`).
  */
 import { readFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
@@ -102,10 +103,19 @@ export interface Capture {
   readonly truncated: string[];
   /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
   readonly skipped: string[];
+  /**
+   * what may have been given in the wrong order: a run given after another of the same prefix whose run
+   * number is as high or higher (newest files first, or two collections whose numbering started again),
+   * naming both runs and a file of each; absent: none
+   */
+  readonly warnings?: string[];
 }
 
 /** A capture writer's file name: the run's name (1) and the file number. */
 const WRITER_FILE = /^(.+-\d{8}T\d{6}\.\d{3})-\d+\.pcapng$/;
+
+/** A run's name: its prefix (1) and run number (2). */
+const RUN_NAME = /^(.+)-r(\d+)-\d{8}T\d{6}\.\d{3}$/;
 
 /**
  * What tells the run of a file that does not name it: its directory (resolved: `dir/x` and `./dir/x` are
@@ -287,5 +297,36 @@ export function readCapture(files: string[]): Capture {
     records,
     truncated,
     skipped,
+    warnings: outOfOrder(runs),
   };
+}
+
+/**
+ * A warning for each run given after one of the same prefix whose run number is as high or higher (the
+ * highest of them): the files were given newest first, or come from two collections of one lane's files
+ * whose run numbers started again (./capture-writer.ts numbers from r000001 in a directory left without
+ * the lane's files). The runs are read in the order given all the same.
+ */
+function outOfOrder(runs: RunRead[]): string[] {
+  const numbered = runs.map((r) => {
+    const m = RUN_NAME.exec(r.name);
+    return m === null ? undefined : { run: r, prefix: m[1] as string, n: Number(m[2]) };
+  });
+  const warnings: string[] = [];
+  for (const [j, later] of numbered.entries()) {
+    if (later === undefined) continue;
+    let before: (typeof numbered)[number];
+    for (const e of numbered.slice(0, j)) {
+      if (e?.prefix === later.prefix && e.n >= later.n && (before === undefined || e.n > before.n))
+        before = e;
+    }
+    if (before === undefined) continue;
+    warnings.push(
+      `${later.run.files[0]}: run ${later.run.name} is given after run ${before.run.name} (${before.run.files[0]}), ` +
+        `whose run number is ${before.n > later.n ? "higher" : "the same"}: the runs are read in the order given; ` +
+        "give each lane's files in the order they were written (a directory left without the lane's capture " +
+        "files numbers its runs from r000001 again: keep each collection in its own folder)",
+    );
+  }
+  return warnings;
 }

@@ -313,6 +313,7 @@ describe("which run a record belongs to, told by the files themselves", () => {
       "open",
       "B2",
     ]);
+    expect(cap.warnings).toEqual([]);
   });
 
   it("two runs' interfaces merged into one section (mergecap: one header, naming the first run) are read as the two runs", () => {
@@ -417,5 +418,37 @@ describe("which run a record belongs to, told by the files themselves", () => {
       return to;
     });
     expect(readCapture(renamed).runs?.map((r) => r.name)).toEqual(["part0.pcapng", "part1.pcapng"]);
+  });
+});
+
+describe("runs given out of order", () => {
+  const run = (wall: string): { wall: string; rsu: string; recs: Rec[] } => ({
+    wall,
+    rsu: "x protocol=legacy",
+    recs: [[0, STATE, "", "open"]],
+  });
+  const advice =
+    "the runs are read in the order given; give each lane's files in the order they were written (a directory " +
+    "left without the lane's capture files numbers its runs from r000001 again: keep each collection in its own folder)";
+
+  it("a run given after a higher-numbered one of the same lane is warned about, naming both, by decode --capture too", async () => {
+    const [first, second] = await lane([run("2026-12-02T10:00:00Z"), run("2026-12-02T11:00:00Z")]);
+    const warning =
+      `${first}: run lane-r000001-20261202T100000.000 is given after run lane-r000002-20261202T110000.000 ` +
+      `(${second}), whose run number is higher: ${advice}`;
+    expect(readCapture([first as string, second as string]).warnings).toEqual([]);
+    expect(readCapture([second as string, first as string]).warnings).toEqual([warning]);
+    const r = await runCli("etc-lane", ["decode", "--capture", second as string, first as string]);
+    expect(r.stderr).toBe(`${warning}\n`);
+    expect(r.code).toBe(0);
+  }, 20_000);
+
+  it("two runs numbered alike (a directory whose numbering started again) are warned about", async () => {
+    const [dec] = await lane([run("2026-12-02T10:00:00Z")]);
+    const [jan] = await lane([run("2027-01-05T08:00:00Z")]);
+    expect(readCapture([dec as string, jan as string]).warnings).toEqual([
+      `${jan}: run lane-r000001-20270105T080000.000 is given after run lane-r000001-20261202T100000.000 ` +
+        `(${dec}), whose run number is the same: ${advice}`,
+    ]);
   });
 });
