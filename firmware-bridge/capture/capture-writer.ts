@@ -49,7 +49,7 @@ import {
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
-import { interfaceDescription, packet, RTAC_EVENT, sectionHeader } from "./pcapng.js";
+import { interfaceDescription, packet, RTAC_EVENT, runComment, sectionHeader } from "./pcapng.js";
 
 /** The capture directory's mode when the writer creates it, and every capture file's. */
 export const CAPTURE_DIR_MODE = 0o700;
@@ -198,7 +198,7 @@ export class CaptureWriter {
   /** A port captured from now on; returns its interface number. */
   addPort(name: string, description: string): number {
     this.ports.push({ name, description });
-    if (this.fd !== undefined) this.queue.push(interfaceDescription(name, description));
+    if (this.fd !== undefined) this.queue.push(this.interfaceBlock({ name, description }));
     return this.ports.length - 1;
   }
 
@@ -349,17 +349,15 @@ export class CaptureWriter {
       closeSync(fd);
     }
     this.fileIndex++;
-    this.current = join(
-      this.dir,
-      `${this.prefix}-r${String(this.run).padStart(6, "0")}-${this.stamp}-${String(this.fileIndex).padStart(3, "0")}.pcapng`,
-    );
+    this.current = join(this.dir, `${this.runName()}-${String(this.fileIndex).padStart(3, "0")}.pcapng`);
     this.fd = openSync(this.current, "wx", CAPTURE_FILE_MODE);
     const head = Buffer.concat([
-      sectionHeader(
-        this.application,
+      sectionHeader(this.application, [
         "timestamps: wall clock at capture start + monotonic time since; RTAC event 01 = written by this side, 02 = read",
-      ),
-      ...this.ports.map((p) => interfaceDescription(p.name, p.description)),
+        // which run wrote it, whatever the file is renamed to or put together with (./read-capture.ts)
+        runComment(this.runName()),
+      ]),
+      ...this.ports.map((p) => this.interfaceBlock(p)),
     ]);
     writeAll(this.fd, head);
     this.fileBytes = head.length;
@@ -367,6 +365,20 @@ export class CaptureWriter {
     this.queue = this.queue.filter((b) => b.readUInt32LE(0) !== 0x00000001);
     this.prune();
     this.log.info({ file: this.current }, "wire capture file started");
+  }
+
+  /** The run's name: its files' names up to the file number, `<prefix>-r<run>-<start>`. */
+  private runName(): string {
+    return `${this.prefix}-r${String(this.run).padStart(6, "0")}-${this.stamp}`;
+  }
+
+  /**
+   * A port's interface description block, naming the run in its comment as the section header does: a
+   * merge of two runs' files into one section (`mergecap`) keeps each run's interfaces apart and says
+   * which run each belongs to (./read-capture.ts), where the merged section header names only the first.
+   */
+  private interfaceBlock(p: Port): Buffer {
+    return interfaceDescription(p.name, p.description, [runComment(this.runName())]);
   }
 
   /** This prefix's capture files in the directory (a name without a run number: run 0). */

@@ -58,8 +58,29 @@ function block(type: number, body: Buffer): Buffer {
   return out;
 }
 
-/** Section Header Block: starts every capture file. */
-export function sectionHeader(application: string, comment: string): Buffer {
+/**
+ * The comment naming the run that wrote a section header and each interface description after it (one
+ * start of a capture writer, ./capture-writer.ts): `capture run: <prefix>-r<run>-<start>`, the names of
+ * the run's files up to their file number. The files of a run say it whatever they are renamed to, and a
+ * file holding several runs (sections one after another, or interfaces merged into one section) says
+ * which run each record belongs to (./read-capture.ts).
+ */
+export const runComment = (run: string): string => `capture run: ${run}`;
+
+/** The run a block's comments name (see runComment), if one does. */
+export function runOfComments(comments: readonly string[]): string | undefined {
+  for (const c of comments) {
+    const m = /^capture run: (\S+)$/.exec(c);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * Section Header Block: starts every capture file (and every section of a file that holds several). Each
+ * comment is an `opt_comment` of its own (pcapng lets a block repeat it; Wireshark shows each).
+ */
+export function sectionHeader(application: string, comments: string[]): Buffer {
   const fixed = Buffer.alloc(16);
   fixed.writeUInt32LE(BYTE_ORDER_MAGIC, 0);
   fixed.writeUInt16LE(1, 4); // major
@@ -71,14 +92,14 @@ export function sectionHeader(application: string, comment: string): Buffer {
       fixed,
       options([
         { code: SHB_USERAPPL, value: Buffer.from(application) },
-        { code: OPT_COMMENT, value: Buffer.from(comment) },
+        ...comments.map((c) => ({ code: OPT_COMMENT, value: Buffer.from(c) })),
       ]),
     ]),
   );
 }
 
-/** Interface Description Block: one per port; timestamps in microseconds. */
-export function interfaceDescription(name: string, description: string): Buffer {
+/** Interface Description Block: one per port; timestamps in microseconds; each comment an `opt_comment`. */
+export function interfaceDescription(name: string, description: string, comments: string[] = []): Buffer {
   const fixed = Buffer.alloc(8);
   fixed.writeUInt16LE(LINKTYPE_RTAC_SERIAL, 0);
   fixed.writeUInt16LE(0, 2);
@@ -91,6 +112,7 @@ export function interfaceDescription(name: string, description: string): Buffer 
         { code: IF_NAME, value: Buffer.from(name) },
         { code: IF_DESCRIPTION, value: Buffer.from(description) },
         { code: IF_TSRESOL, value: Buffer.from([6]) },
+        ...comments.map((c) => ({ code: OPT_COMMENT, value: Buffer.from(c) })),
       ]),
     ]),
   );
@@ -130,9 +152,13 @@ export function packet(iface: number, us: bigint, event: number, bytes: Buffer, 
 export interface CaptureInterface {
   /** index within its section */
   readonly id: number;
+  /** its section: an index into `ParsedCapture.sections` */
+  readonly section: number;
   readonly linkType: number;
   readonly name: string;
   readonly description: string;
+  /** its comments (`opt_comment`), in the order written */
+  readonly comments: string[];
 }
 
 export interface CapturePacket {
@@ -155,8 +181,21 @@ export interface SkippedBlock {
   readonly why: string;
 }
 
-export interface ParsedCapture {
+/** One section of the file: a section header and the blocks after it, up to the next one. */
+export interface CaptureSection {
+  /** where its section header starts in the file */
+  readonly offset: number;
+  /** its `shb_userappl`, "" when it has none */
   readonly application: string;
+  /** its comments (`opt_comment`, which may be repeated), in the order written */
+  readonly comments: string[];
+}
+
+export interface ParsedCapture {
+  /** the last section's `shb_userappl` (the last one that had it) */
+  readonly application: string;
+  /** the file's sections, in file order (one for a file a capture writer wrote) */
+  readonly sections: CaptureSection[];
   readonly interfaces: CaptureInterface[];
   readonly packets: CapturePacket[];
   /** blocks whose length was sound but whose content was not, each skipped */
@@ -171,15 +210,23 @@ export interface ParsedCapture {
 /** The largest time a JavaScript Date holds (ms since the epoch), in µs: a later timestamp is damage. */
 const MAX_US = 8_640_000_000_000_000_000n;
 
-function readOptions(buf: Buffer, from: number, to: number, le: boolean): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
+/** The options of a block: the first of each code, and in `all` every one of each code (some repeat). */
+function readOptions(
+  buf: Buffer,
+  from: number,
+  to: number,
+  le: boolean,
+): Map<number, Buffer> & { all: Map<number, Buffer[]> } {
+  const out = Object.assign(new Map<number, Buffer>(), { all: new Map<number, Buffer[]>() });
   let o = from;
   while (o + 4 <= to) {
     const code = le ? buf.readUInt16LE(o) : buf.readUInt16BE(o);
     const len = le ? buf.readUInt16LE(o + 2) : buf.readUInt16BE(o + 2);
     if (code === OPT_END) break;
     if (o + 4 + len > to) break;
-    if (!out.has(code)) out.set(code, buf.subarray(o + 4, o + 4 + len));
+    const value = buf.subarray(o + 4, o + 4 + len);
+    if (!out.has(code)) out.set(code, value);
+    out.all.set(code, [...(out.all.get(code) ?? []), value]);
     o += 4 + pad4(len);
   }
   return out;
@@ -214,7 +261,8 @@ function cutBeforeItsHeader(buf: Buffer): string | undefined {
  */
 export function parsePcapng(buf: Buffer): ParsedCapture {
   const cut = cutBeforeItsHeader(buf);
-  if (cut !== undefined) return { application: "", interfaces: [], packets: [], skipped: [], truncated: cut };
+  if (cut !== undefined)
+    return { application: "", sections: [], interfaces: [], packets: [], skipped: [], truncated: cut };
   if (buf.length < 12 || buf.readUInt32LE(0) !== BLOCK_SHB) {
     throw new Error("not a pcapng capture (no section header block at the start)");
   }
@@ -223,6 +271,7 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
   }
   let le = true;
   let application = "";
+  const sections: CaptureSection[] = [];
   let interfaces: CaptureInterface[] = [];
   const all: CaptureInterface[] = [];
   const tsUnits: bigint[] = [];
@@ -269,6 +318,8 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       if (magic !== BYTE_ORDER_MAGIC && buf.readUInt32BE(body) !== BYTE_ORDER_MAGIC) {
         // Its interfaces follow it: they are numbered from 0 again, in the byte order we had.
         skip(`section header with a bad byte-order magic (${magic.toString(16).padStart(8, "0")})`);
+        // a section of its own, whose header says nothing
+        sections.push({ offset: at, application: "", comments: [] });
         interfaces = [];
         tsUnits.length = 0;
         continue;
@@ -282,6 +333,11 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       tsUnits.length = 0;
       const opts = readOptions(buf, body + 16, end, le);
       application = opts.get(SHB_USERAPPL)?.toString() ?? application;
+      sections.push({
+        offset: at,
+        application: opts.get(SHB_USERAPPL)?.toString() ?? "",
+        comments: (opts.all.get(OPT_COMMENT) ?? []).map((c) => c.toString()),
+      });
     } else if (btype === BLOCK_IDB) {
       if (body + 8 > end) {
         skip(`interface description of ${total} bytes, too short`);
@@ -294,9 +350,11 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       tsUnits.push(res & 0x80 ? 1n << BigInt(res & 0x7f) : 10n ** BigInt(res));
       const iface: CaptureInterface = {
         id: interfaces.length,
+        section: sections.length - 1,
         linkType,
         name: opts.get(IF_NAME)?.toString() ?? `if${interfaces.length}`,
         description: opts.get(IF_DESCRIPTION)?.toString() ?? "",
+        comments: (opts.all.get(OPT_COMMENT) ?? []).map((c) => c.toString()),
       };
       interfaces.push(iface);
       all.push(iface);
@@ -340,5 +398,5 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       });
     }
   }
-  return { application, interfaces: all, packets, skipped, ...(truncated ? { truncated } : {}) };
+  return { application, sections, interfaces: all, packets, skipped, ...(truncated ? { truncated } : {}) };
 }

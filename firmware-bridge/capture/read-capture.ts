@@ -2,20 +2,32 @@
  * Reading captures back: one or more capture files as one timeline of records per port and direction.
  * `etc-lane decode --capture` and `etc-sim replay` use it.
  *
- * The files are read as runs, in the order given. A run is what one capture writer wrote (one start of
- * the lane, ./capture-writer.ts): its files are named alike up to their file number
- * (`<prefix>-r<run>-<start>-<n>.pcapng`), and the files given one after another with the same name up to
- * it are one run (a rotated capture). A file named otherwise is a run of its own. Each run has its own
- * timestamp base (the wall clock read once at its start, which a lane booted with its clock behind reads
- * years early), so records are put in time order within a run only, and the runs follow each other in the
- * order given, the next starting where the previous ended; each run's ports are described by its own
- * files (a restart may have changed the protocol, the dialect or the deframer limits).
+ * The files are read as runs. A run is what one capture writer wrote (one start of the lane,
+ * ./capture-writer.ts). Its files name it in their section header and in each interface description
+ * (`capture run: <prefix>-r<run>-<start>`, ./pcapng.ts), so each record belongs to the run its interface
+ * names, else the run its section names: a run's files renamed (`editcap` splits), a file holding several
+ * runs (files put one after another, or merged by `mergecap`) are still read run by run. Files written
+ * before the writer named its run in them go by their names: the files of one directory named alike up to
+ * their file number (`<prefix>-r<run>-<start>-<n>.pcapng`) are one run (a rotated capture), and a file
+ * named otherwise is a run of its own. Each run has its own timestamp base (the wall clock read once at
+ * its start, which a lane booted with its clock behind reads years early), so records are put in time
+ * order within a run only, and the runs follow each other in the order the first of their interfaces was
+ * given, the next starting where the previous ended; each run's ports are described by its own interfaces (a
+ * restart may have changed the protocol, the dialect or the deframer limits). A run given after one of
+ * the same prefix with a run number as high or higher gets a warning (`Capture.warnings`).
  */
 import { readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { Variant } from "../framing/types.js";
 import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
-import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "./pcapng.js";
+import {
+  type CaptureInterface,
+  LINKTYPE_RTAC_SERIAL,
+  type ParsedCapture,
+  parsePcapng,
+  RTAC_EVENT,
+  runOfComments,
+} from "./pcapng.js";
 
 export interface CapturePort {
   /** which of the capture's runs it belongs to (an index into `Capture.runs`); absent: the first */
@@ -62,9 +74,12 @@ export interface CaptureRecord {
 
 /** One run of the lane: the files one capture writer wrote (see above). */
 export interface CaptureRun {
-  /** the file name up to its file number (`lane-4301-0102-03-r000002-20261202T162412.021`), else the file's name */
+  /**
+   * the run its files name (`lane-4301-0102-03-r000002-20261202T162412.021`); for files that do not name
+   * it, the file name up to its file number, else the file's name
+   */
   readonly name: string;
-  /** its files, in the order given */
+  /** the files that hold its records or describe its ports, in the order given */
   readonly files: string[];
   /** `t` of its first record: where the previous run ended */
   readonly t: number;
@@ -88,15 +103,43 @@ export interface Capture {
   readonly truncated: string[];
   /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
   readonly skipped: string[];
+  /**
+   * what may have been given in the wrong order: a run given after another of the same prefix whose run
+   * number is as high or higher (newest files first, or two collections whose numbering started again),
+   * naming both runs and a file of each; absent: none
+   */
+  readonly warnings?: string[];
 }
 
 /** A capture writer's file name: the run's name (1) and the file number. */
 const WRITER_FILE = /^(.+-\d{8}T\d{6}\.\d{3})-\d+\.pcapng$/;
 
-/** What tells `file`'s run: its directory and name up to the file number, else the file itself. */
-function runOf(file: string): { key: string; name: string } {
+/** A run's name: its prefix (1) and run number (2). */
+const RUN_NAME = /^(.+)-r(\d+)-\d{8}T\d{6}\.\d{3}$/;
+
+/**
+ * What tells the run of a file that does not name it: its directory (resolved: `dir/x` and `./dir/x` are
+ * one) and its name up to the file number, else the file itself.
+ */
+function runOfFile(file: string): { key: string; name: string } {
   const name = WRITER_FILE.exec(basename(file))?.[1];
-  return name === undefined ? { key: file, name: basename(file) } : { key: join(dirname(file), name), name };
+  return name === undefined
+    ? { key: `file:${resolve(file)}`, name: basename(file) }
+    : { key: `file:${join(resolve(dirname(file)), name)}`, name };
+}
+
+/**
+ * What tells the run of interface `iface` of a file: the run its description names, else the run its
+ * section header names, else the file's name.
+ */
+function runOfInterface(
+  file: string,
+  parsed: ParsedCapture,
+  iface: CaptureInterface,
+): { key: string; name: string } {
+  const named =
+    runOfComments(iface.comments) ?? runOfComments(parsed.sections[iface.section]?.comments ?? []);
+  return named === undefined ? runOfFile(file) : { key: `run:${named}`, name: named };
 }
 
 function describePort(run: number, name: string, description: string): CapturePort {
@@ -126,15 +169,31 @@ interface RawRecord {
   note?: string;
 }
 
+/** A run as its files are read: its files, its ports by name (the first description of a name), its records. */
+interface RunRead {
+  index: number;
+  key: string;
+  name: string;
+  files: string[];
+  ports: Map<string, CapturePort>;
+  raw: RawRecord[];
+}
+
 export function readCapture(files: string[]): Capture {
-  /** per run, in the order given: its files, its ports by name (the first description of a name), its records */
-  const runs: {
-    key: string;
-    name: string;
-    files: string[];
-    ports: Map<string, CapturePort>;
-    raw: RawRecord[];
-  }[] = [];
+  /** the runs, in the order the first of their interfaces was given */
+  const runs: RunRead[] = [];
+  const byKey = new Map<string, RunRead>();
+  const runOf = (key: string, name: string): RunRead => {
+    let run = byKey.get(key);
+    if (run === undefined) {
+      run = { index: runs.length, key, name, files: [], ports: new Map(), raw: [] };
+      runs.push(run);
+      byKey.set(key, run);
+    }
+    return run;
+  };
+  /** by what tells a file's run from its name: the run of the first file so named (for files with nothing in them) */
+  const byFileName = new Map<string, RunRead>();
   const truncated: string[] = [];
   const skipped: string[] = [];
   for (const file of files) {
@@ -144,24 +203,30 @@ export function readCapture(files: string[]): Capture {
     } catch (e) {
       throw new Error(`${file}: ${(e as Error).message}`);
     }
-    const { key, name } = runOf(file);
-    let run = runs.at(-1);
-    if (run?.key !== key) {
-      run = { key, name, files: [], ports: new Map(), raw: [] };
-      runs.push(run);
+    const named = runOfFile(file);
+    const inFile = (run: RunRead): void => {
+      if (run.files.at(-1) !== file) run.files.push(file);
+    };
+    /** each interface's run */
+    const runOfIface = new Map<CaptureInterface, RunRead>();
+    for (const i of parsed.interfaces) {
+      const { key, name } = runOfInterface(file, parsed, i);
+      const run = runOf(key, name);
+      runOfIface.set(i, run);
+      inFile(run);
+      if (!byFileName.has(named.key)) byFileName.set(named.key, run);
+      // every file of a run describes its ports again (./capture-writer.ts): the first description counts
+      if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(run.index, i.name, i.description));
     }
-    run.files.push(file);
-    const index = runs.length - 1;
+    // a file that describes no port (cut before its section header, or right after it) says no run: the
+    // run of the files named as it is, else one of its own
+    if (parsed.interfaces.length === 0) inFile(byFileName.get(named.key) ?? runOf(named.key, named.name));
     if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
     // This file's skipped blocks, in file order.
     const bad = [...parsed.skipped];
     const skip = (offset: number, why: string): void => {
       bad.push({ offset, why });
     };
-    for (const i of parsed.interfaces) {
-      // every file of a run describes its ports again (./capture-writer.ts): the first description counts
-      if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(index, i.name, i.description));
-    }
     for (const p of parsed.packets) {
       const dir =
         p.event === RTAC_EVENT.dataTx
@@ -182,7 +247,7 @@ export function readCapture(files: string[]): Capture {
         );
         continue;
       }
-      run.raw.push({
+      (runOfIface.get(p.iface) as RunRead).raw.push({
         us: p.us,
         port: p.iface.name,
         dir,
@@ -232,5 +297,36 @@ export function readCapture(files: string[]): Capture {
     records,
     truncated,
     skipped,
+    warnings: outOfOrder(runs),
   };
+}
+
+/**
+ * A warning for each run given after one of the same prefix whose run number is as high or higher (the
+ * highest of them): the files were given newest first, or come from two collections of one lane's files
+ * whose run numbers started again (./capture-writer.ts numbers from r000001 in a directory left without
+ * the lane's files). The runs are read in the order given all the same.
+ */
+function outOfOrder(runs: RunRead[]): string[] {
+  const numbered = runs.map((r) => {
+    const m = RUN_NAME.exec(r.name);
+    return m === null ? undefined : { run: r, prefix: m[1] as string, n: Number(m[2]) };
+  });
+  const warnings: string[] = [];
+  for (const [j, later] of numbered.entries()) {
+    if (later === undefined) continue;
+    let before: (typeof numbered)[number];
+    for (const e of numbered.slice(0, j)) {
+      if (e?.prefix === later.prefix && e.n >= later.n && (before === undefined || e.n > before.n))
+        before = e;
+    }
+    if (before === undefined) continue;
+    warnings.push(
+      `${later.run.files[0]}: run ${later.run.name} is given after run ${before.run.name} (${before.run.files[0]}), ` +
+        `whose run number is ${before.n > later.n ? "higher" : "the same"}: the runs are read in the order given; ` +
+        "give each lane's files in the order they were written (a directory left without the lane's capture " +
+        "files numbers its runs from r000001 again: keep each collection in its own folder)",
+    );
+  }
+  return warnings;
 }

@@ -5,12 +5,18 @@
  * deframed as its own files describe its ports, and a replay does not play the jump between two runs'
  * clocks as a wait.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
-import { RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
+import {
+  interfaceDescription,
+  packet,
+  parsePcapng,
+  RTAC_EVENT,
+  sectionHeader,
+} from "../../firmware-bridge/capture/pcapng.js";
 import { type Capture, readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { DEFAULT_LEGACY_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
@@ -245,5 +251,204 @@ describe("replaying a capture of several runs", () => {
       { t: 105, bytes: legacyB2, after: ["C0"], delayMs: 15, newRun: undefined },
     ]);
     expect(script.trailing).toEqual([]);
+  });
+});
+
+describe("which run a record belongs to, told by the files themselves", () => {
+  const runs = [
+    {
+      wall: "2026-12-02T10:00:00Z",
+      rsu: "etc-lane t rsu port x protocol=legacy station-length=40",
+      recs: [
+        [0, STATE, "", "open"],
+        [100, RX, legacyB2],
+      ] as Rec[],
+    },
+    {
+      wall: "2020-01-01T00:00:10Z",
+      rsu: "etc-lane t rsu port x protocol=national b2-antenna-id=1",
+      recs: [
+        [0, STATE, "", "open"],
+        [132, RX, nationalB2],
+      ] as Rec[],
+    },
+  ];
+  const run1 = "lane-r000001-20261202T100000.000";
+  const run2 = "lane-r000002-20200101T000010.000";
+
+  it("the writer names its run in the section header and in each interface description", async () => {
+    const [file] = await lane([runs[0]!]);
+    const parsed = parsePcapng(readFileSync(file as string));
+    expect(parsed.sections.map((s) => s.comments)).toEqual([
+      [expect.stringMatching(/^timestamps: /), `capture run: ${run1}`],
+    ]);
+    expect(parsed.interfaces.map((i) => [i.name, i.comments])).toEqual([["rsu", [`capture run: ${run1}`]]]);
+  });
+
+  it("one file holding two runs one after another (cat r1 r2 > all) is read as the two runs", async () => {
+    const files = await lane(runs);
+    const all = join(mkdtempSync(join(tmpdir(), "capture-runs-")), "all.pcapng");
+    dirs.push(join(all, ".."));
+    writeFileSync(all, Buffer.concat(files.map((f) => readFileSync(f))));
+    const cap = readCapture([all]);
+    expect(cap.runs?.map((r) => [r.name, r.files, r.t])).toEqual([
+      [run1, [all], 0],
+      [run2, [all], 100],
+    ]);
+    expect(cap.records.map((r) => [r.run, r.t, r.state ?? r.bytes.toString("hex")])).toEqual([
+      [0, 0, "open"],
+      [0, 100, legacyB2],
+      [1, 100, "open"],
+      [1, 232, nationalB2],
+    ]);
+    expect(cap.ports).toEqual([
+      expect.objectContaining({ run: 0, name: "rsu", protocol: "legacy" }),
+      expect.objectContaining({ run: 1, name: "rsu", protocol: "national", dialect: { b2AntennaId: true } }),
+    ]);
+    expect(timeline(cap).map((l) => l.run ?? l.state ?? l.type ?? l.discarded)).toEqual([
+      run1,
+      "open",
+      "B2",
+      run2,
+      "open",
+      "B2",
+    ]);
+    expect(cap.warnings).toEqual([]);
+  });
+
+  it("two runs' interfaces merged into one section (mergecap: one header, naming the first run) are read as the two runs", () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-runs-"));
+    dirs.push(dir);
+    const file = join(dir, "merged.pcapng");
+    const us = (iso: string, ms: number): bigint => BigInt(Date.parse(iso) + ms) * 1000n;
+    writeFileSync(
+      file,
+      Buffer.concat([
+        sectionHeader("Mergecap", [`capture run: ${run1}`]),
+        interfaceDescription("rsu", runs[0]!.rsu, [`capture run: ${run1}`]),
+        interfaceDescription("rsu", runs[1]!.rsu, [`capture run: ${run2}`]),
+        // in time order across the two clocks, as a chronological merge puts them
+        packet(1, us(runs[1]!.wall, 0), STATE, Buffer.alloc(0), "open"),
+        packet(1, us(runs[1]!.wall, 132), RX, Buffer.from(nationalB2, "hex")),
+        packet(0, us(runs[0]!.wall, 0), STATE, Buffer.alloc(0), "open"),
+        packet(0, us(runs[0]!.wall, 100), RX, Buffer.from(legacyB2, "hex")),
+      ]),
+    );
+    const cap = readCapture([file]);
+    // the runs in the order of their interfaces; each with its own port and clock
+    expect(cap.runs?.map((r) => r.name)).toEqual([run1, run2]);
+    expect(cap.records.map((r) => [r.run, r.t, r.state ?? r.bytes.toString("hex")])).toEqual([
+      [0, 0, "open"],
+      [0, 100, legacyB2],
+      [1, 100, "open"],
+      [1, 232, nationalB2],
+    ]);
+    expect(timeline(cap).filter((l) => l.type !== undefined)).toEqual([
+      expect.objectContaining({ type: "B2", obuId: "01020304" }),
+      expect.objectContaining({ type: "B2", antennaId: 1 }),
+    ]);
+  });
+
+  it("a run's rotated files renamed (a.pcapng, b.pcapng) are one run: a frame split across them is read whole", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-runs-"));
+    dirs.push(dir);
+    let mono = 0;
+    // past one byte a file is full: each flush after the first starts the next file
+    const w = new CaptureWriter({
+      dir,
+      prefix: "lane",
+      maxFileBytes: 1,
+      now: () => mono,
+      wallNow: () => Date.parse("2026-12-02T10:00:00Z"),
+    });
+    const rsu = w.addPort("rsu", "etc-lane t rsu port x protocol=legacy inter-byte-ms=50");
+    w.record(rsu, STATE, Buffer.alloc(0), "open");
+    mono = 10;
+    w.record(rsu, RX, Buffer.from(legacyB2.slice(0, 10), "hex"));
+    w.flush();
+    await Promise.resolve();
+    mono = 20;
+    w.record(rsu, RX, Buffer.from(legacyB2.slice(10), "hex"));
+    w.close();
+    const written = readdirSync(dir).sort();
+    expect(written).toEqual([`${run1}-001.pcapng`, `${run1}-002.pcapng`]);
+    const files = ["a.pcapng", "b.pcapng"].map((f, i) => {
+      renameSync(join(dir, written[i] as string), join(dir, f));
+      return join(dir, f);
+    });
+    const cap = readCapture(files);
+    expect(cap.runs?.map((r) => [r.name, r.files])).toEqual([[run1, files]]);
+    expect(timeline(cap).map((l) => [l.t, l.state ?? l.type ?? l.discarded])).toEqual([
+      [0, "open"],
+      [20, "B2"],
+    ]);
+  });
+
+  it("files that do not name their run (written before) go by their names, the directory resolved", () => {
+    const dir = mkdtempSync(join(tmpdir(), "capture-runs-"));
+    dirs.push(dir);
+    const wall = Date.parse("2026-12-02T10:00:00Z");
+    const head = Buffer.concat([
+      sectionHeader("etc-lane", ["timestamps: wall clock at capture start + monotonic time since"]),
+      interfaceDescription("rsu", "x protocol=legacy inter-byte-ms=50"),
+    ]);
+    const files = [
+      [1, 10, legacyB2.slice(0, 10)],
+      [2, 20, legacyB2.slice(10)],
+    ].map(([n, ms, hex]) => {
+      const f = join(dir, `${run1}-00${n}.pcapng`);
+      writeFileSync(
+        f,
+        Buffer.concat([
+          head,
+          packet(0, BigInt(wall + Number(ms)) * 1000n, RX, Buffer.from(hex as string, "hex")),
+        ]),
+      );
+      return f;
+    });
+    // the second given relative to the working directory: the same directory
+    const given = [files[0] as string, relative(process.cwd(), files[1] as string)];
+    const cap = readCapture(given);
+    expect(cap.runs?.map((r) => [r.name, r.files])).toEqual([[run1, given]]);
+    expect(timeline(cap).map((l) => [l.t, l.type ?? l.discarded])).toEqual([[10, "B2"]]);
+    // named otherwise, each file is a run of its own
+    const renamed = files.map((f, i) => {
+      const to = join(dir, `part${i}.pcapng`);
+      renameSync(f, to);
+      return to;
+    });
+    expect(readCapture(renamed).runs?.map((r) => r.name)).toEqual(["part0.pcapng", "part1.pcapng"]);
+  });
+});
+
+describe("runs given out of order", () => {
+  const run = (wall: string): { wall: string; rsu: string; recs: Rec[] } => ({
+    wall,
+    rsu: "x protocol=legacy",
+    recs: [[0, STATE, "", "open"]],
+  });
+  const advice =
+    "the runs are read in the order given; give each lane's files in the order they were written (a directory " +
+    "left without the lane's capture files numbers its runs from r000001 again: keep each collection in its own folder)";
+
+  it("a run given after a higher-numbered one of the same lane is warned about, naming both, by decode --capture too", async () => {
+    const [first, second] = await lane([run("2026-12-02T10:00:00Z"), run("2026-12-02T11:00:00Z")]);
+    const warning =
+      `${first}: run lane-r000001-20261202T100000.000 is given after run lane-r000002-20261202T110000.000 ` +
+      `(${second}), whose run number is higher: ${advice}`;
+    expect(readCapture([first as string, second as string]).warnings).toEqual([]);
+    expect(readCapture([second as string, first as string]).warnings).toEqual([warning]);
+    const r = await runCli("etc-lane", ["decode", "--capture", second as string, first as string]);
+    expect(r.stderr).toBe(`${warning}\n`);
+    expect(r.code).toBe(0);
+  }, 20_000);
+
+  it("two runs numbered alike (a directory whose numbering started again) are warned about", async () => {
+    const [dec] = await lane([run("2026-12-02T10:00:00Z")]);
+    const [jan] = await lane([run("2027-01-05T08:00:00Z")]);
+    expect(readCapture([dec as string, jan as string]).warnings).toEqual([
+      `${jan}: run lane-r000001-20270105T080000.000 is given after run lane-r000001-20261202T100000.000 ` +
+        `(${dec}), whose run number is the same: ${advice}`,
+    ]);
   });
 });

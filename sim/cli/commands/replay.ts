@@ -81,6 +81,7 @@ export function registerReplay(program: Command): void {
       const cap = readCapture(files);
       for (const why of cap.skipped) process.stderr.write(`${why}\n`);
       for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
+      for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
       // the port in every run that has it (several files of several runs: each run describes its own ports)
       const described = cap.ports.filter((p) => p.name === o.capturePort);
       const port = described[0];

@@ -209,6 +209,7 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   checkFrameLimitPerPort(cap.ports, limits.maxFrameLength, opts.maxFrameLength);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
+  for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
   const timeline = captureTimeline(
     cap,
     (port) => {
