@@ -5,28 +5,14 @@
  * torn debit's one suspect, are not a second record of anything.
  */
 import { expect, it } from "vitest";
-import type { LedgerEntry } from "../../sim/ledger/ledger.js";
 import type { StoredRecord } from "../../src/journal/types.js";
+import { LEDGER_DEBIT_TIME, ledgerDebit } from "../helpers/ledger-debit.js";
 import { expectJournalMatchesLedger } from "./harness.js";
 
 const [A, B, C] = ["43010000000000000001", "43010000000000000002", "43010000000000000003"];
-const at = "20250716103000";
+const at = LEDGER_DEBIT_TIME;
 
-const debit = (seq: number, cardId: string, tac: string, outcome: LedgerEntry["outcome"]): LedgerEntry =>
-  ({
-    seq,
-    vehicleId: `v${seq}`,
-    obuId: `0000000${seq}`,
-    cardId,
-    amount: 1425,
-    iccPaySerial: 17,
-    psamNo: "010203040506",
-    psamTransSerial: 99,
-    balanceAfter: 8575,
-    transTime: at,
-    tac,
-    outcome,
-  }) as unknown as LedgerEntry;
+const debit = ledgerDebit;
 
 const transaction = (seq: number, cardId: string, tac: string): StoredRecord =>
   ({

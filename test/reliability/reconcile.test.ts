@@ -9,24 +9,10 @@
  */
 import { expect, it } from "vitest";
 import type { StationTxn } from "../../sim/harness/procs.js";
-import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import { ledgerDebit } from "../helpers/ledger-debit.js";
 import { type FrameLine, reconcile } from "./reconcile.js";
 
-const debit = (seq: number, cardId: string, tac: string): LedgerEntry =>
-  ({
-    seq,
-    vehicleId: `v${seq}`,
-    obuId: `0000000${seq}`,
-    cardId,
-    amount: 1425,
-    iccPaySerial: 17,
-    psamNo: "010203040506",
-    psamTransSerial: 99,
-    balanceAfter: 8575,
-    transTime: "20250716103000",
-    tac,
-    outcome: "done",
-  }) as unknown as LedgerEntry;
+const debit = ledgerDebit;
 
 const record = (
   seq: number,
