@@ -67,7 +67,7 @@ export interface BoothInit {
   readerCounters?: () => Readonly<Record<string, number | Readonly<Record<string, number>>>>;
 }
 
-/** How often the queue is checked for cases past `caseMaxAgeMinutes` (ms). */
+/** How often the queue is checked for cases past `caseMaxAgeMinutes`, and refused notes retried (ms). */
 const AGE_CHECK_MS = 60_000;
 
 /** The booth's state (runtime.booth.status(), read by the status service once per snapshot). */
@@ -150,10 +150,10 @@ export class Booth {
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
       },
-      trySettle: async (seq, s, intentId) => {
+      trySettle: async (seq, s, closeCases) => {
         const quietMs = await this.fx.quietMoment();
         const c0 = now();
-        const r = this.fx.trySettle(seq, s, intentId);
+        const r = this.fx.trySettle(seq, s, closeCases);
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
       },
@@ -219,7 +219,12 @@ export class Booth {
       this.init.reader.state$.subscribe((s) => this.loop.onLink(s)),
       this.init.reader.cardEvents$.subscribe((e) => this.loop.onCardEvent(e)),
     );
-    this.ageTimer = setInterval(() => this.desk.expire(), AGE_CHECK_MS);
+    // every minute: cases past their age leave, and the notes of cases closed as paid that the journal
+    // refused are tried again (case-desk.ts noteClosed: durable before a restart can bring them back)
+    this.ageTimer = setInterval(() => {
+      this.desk.expire();
+      this.desk.retryNotes();
+    }, AGE_CHECK_MS);
     this.ageTimer.unref?.();
     await this.loop.open(this.init.readerPort);
   }

@@ -31,7 +31,7 @@ import { readerUnfit } from "./reader-fit.js";
 import { sameStationWrite } from "./record-0019.js";
 import type { CardWatch, PendingDebit } from "./recover.js";
 import type { RecoverySlot } from "./recovery-book.js";
-import { attemptOf, settleSuspect } from "./settle.js";
+import { attemptOf, type Judged, type JudgedCloses, settleSuspect } from "./settle.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
@@ -56,7 +56,9 @@ export type LoopDesk = Pick<
   | "isTaken"
   | "workEnded"
   | "paidAtBooth"
-  | "earlierTripPaid"
+  | "paidTripCases"
+  | "earlierTripCases"
+  | "unnotedHolds"
 >;
 
 /** The recovery book's side the loop uses (recovery-book.ts). */
@@ -449,8 +451,24 @@ export class CardLoop implements DeskWork, RecoverySlot {
         pay = payCaseOf(open, c, other ? picked : undefined);
         return pay;
       };
+      // the cases the judgement closes are noted closed in the journal in its own write (settle.ts
+      // JudgedCloses): those seqs need no note of their own when they close below
+      const closingOf = (j: Judged) => this.closing(j, open, c, card, picked, pay);
+      let inJournal: ReadonlySet<number> = new Set();
+      const closes: JudgedCloses = {
+        notes: (j) => closingOf(j).flatMap((x) => (x.c.seq === null ? [] : [{ seq: x.c.seq, why: x.why }])),
+        written: (notes) => {
+          inJournal = new Set(notes.map((n) => n.seq));
+        },
+      };
+      const closeAll = (j: Judged): void => {
+        for (const x of closingOf(j)) {
+          desk.release(x.c);
+          desk.closeForGood(x.c, x.why, x.c.seq !== null && inJournal.has(x.c.seq));
+        }
+      };
       try {
-        r = await settleSuspect(ctx, open, c, card, signal, atBooth);
+        r = await settleSuspect(ctx, open, c, card, signal, atBooth, closes);
       } catch (e) {
         // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
         // journal is written only once the evidence is in); the collector puts the card back
@@ -466,15 +484,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
       }
       this.setMoney(false);
       if (r === "debited" || r === "paid-unsettled" || r === "settled-meanwhile" || r === "paid-listed") {
-        // the vehicle has paid: its cases close (the suspect's own, the one at hand, and a case the
-        // collector took for the card that names no OBU: taken to be this vehicle, settle.ts onward); a
-        // card or OBU on the status list now keeps the barrier closed (settle.ts listedNow) and the beep
-        // says refused
-        for (const x of new Set([c, desk.get(`s${open.seq}`), pay]))
-          if (x) desk.closeForGood(x, `paid: suspect ${open.tradeId} ${r}`);
-        // and so do the vehicle's other cases (a DSRC stop of its OBU the suspect held: UNSETTLED_DEBIT), as
-        // after a DEBIT that answered: none is paid again by another card
-        desk.paidAtBooth(c.id, { obuSerial: open.obuSerial, cardId: card.cardId });
+        // the vehicle has paid: its cases close (closing "paid"); a card or OBU on the status list now keeps
+        // the barrier closed (settle.ts listedNow) and the beep says refused
+        closeAll("paid");
         desk.release(c);
         await ctx.signal(r === "paid-listed" ? "refused" : "done");
         return;
@@ -485,48 +497,32 @@ export class CardLoop implements DeskWork, RecoverySlot {
         await ctx.signal("refused");
         return;
       }
-      const paidTrip = { obuSerial: open.obuSerial, cardId: open.cardId };
-      if (r === "paid-earlier") {
-        // the suspect's trip is paid: its cases (those of its OBU or card recorded before the case the
-        // vehicle pays its later trip on) close, whether or not that charge completes
-        const p = payCaseOf(open, c, picked);
-        const why = `paid on an earlier trip: suspect ${open.tradeId}`;
-        desk.earlierTripPaid(p, paidTrip, why);
-        c = this.payingCase(open, c, p, why);
-      } else if (r === "paid-other") {
-        // the suspect's trip, the one its card is still on, is paid: every case of its OBU or card closes
-        // (a DSRC stop of the vehicle its suspect held, UNSETTLED_DEBIT above all), as in the paid branch
-        // above; the other vehicle's case the collector took stays, that vehicle pays on it
-        const p = pay ?? c;
-        desk.paidAtBooth(c.id, paidTrip, new Set([p.id]));
-        c = this.payingCase(
-          open,
-          c,
-          p,
-          `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`,
-        );
-      } else {
-        // on the case atBooth gave (the one the settlement named)
-        const p = pay ?? c;
-        c = this.payingCase(
-          open,
-          c,
-          p,
-          `suspect ${open.tradeId} settled not debited on case ${c.id}: the vehicle at the booth pays on ${p.id === c.id ? "it" : `case ${p.id}`}`,
-        );
-      }
+      const j: Judged = r === "paid-earlier" || r === "paid-other" ? r : "not-debited";
+      // on the case the vehicle at the booth pays on (closing), which becomes the active one
+      const p = r === "paid-earlier" ? payCaseOf(open, c, picked) : (pay ?? c);
+      closeAll(j);
+      if (this.active) this.active.c = p;
+      c = p;
     }
     // a card or OBU held by an unsettled debit is not charged. The journal (a suspect or an open booth
     // intent naming either) is asked before every charge, as the DSRC path asks it: the suspect just
     // settled no longer holds anything there, another one still does. The guards' memory is asked too,
     // unless the case's OBU is the settled suspect's own, which the settlement released from it (with the
-    // suspect's card): another vehicle's case (payingCase), or one that names the suspect's card with
-    // another OBU, may have its OBU held by a debit of its own
+    // suspect's card): another vehicle's case (the one it pays on), or one that names the suspect's card with
+    // another OBU, may have its OBU held by a debit of its own. So is a card or OBU that a case closed as
+    // paid names while the journal has not taken its note (case-desk.ts noteClosed: the trip it paid must
+    // not be charged again, on another case, before the journal can say it was paid)
     // the payments noted from here on (after a settlement's own): one of the case's OBU over DSRC before
     // the DEBIT closes the case (caseOpen below)
     const paidMark = ctx.lane.guards.paidMark();
-    if (this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
-      showHeld(ctx, c, card.cardId);
+    const unnoted = desk.unnotedHolds({ cardId: card.cardId, obuSerial: c.obuSerial });
+    if (unnoted !== null || this.held(card.cardId, c.obuSerial, !open || c.obuSerial !== open.obuSerial)) {
+      showHeld(
+        ctx,
+        c,
+        card.cardId,
+        unnoted === null ? undefined : `by case ${unnoted}, closed as paid and not noted in the journal yet`,
+      );
       await ctx.signal("refused");
       return;
     }
@@ -595,30 +591,61 @@ export class CardLoop implements DeskWork, RecoverySlot {
   }
 
   /**
-   * The vehicle at the booth pays on `pay` (payCaseOf), once the suspect `open` was settled on case
-   * `settled`: the suspect's trip's cases other than that one close for good (`why`; noted, so the queue
-   * rebuilt at start agrees, cases.ts; a "not debited" settlement that named another case to pay closes the
-   * suspect's own there by itself: the note is a second line of defence).
+   * The cases that close for good once suspect `open`, worked on case `settled` with `card`, is judged `j`
+   * (settle.ts Judged), each with why: asked right before the judgement is written, to note them closed in
+   * its own transaction (settle.ts JudgedCloses), and again once it is, to close them (`handle`). `picked`:
+   * the case the desk picked for the card; `pay`: the case of the vehicle at the booth (settle.ts atBooth).
    *
-   * - debited on an earlier trip (settle.ts "paid-earlier"), or on this trip with another vehicle's case
-   *   taken for the card ("paid-other": `pay` is that case): the suspect's trip is paid.
-   * - not debited: `pay` is the case the settlement named, which stays until this vehicle pays, also after a
-   *   restart (the settlement closes nothing: cases.ts linkOf); when it is another case of the same vehicle
-   *   than the suspect's own, it stands for the vehicle.
-   *
-   * The case to charge becomes the active one, so a cancel of it is refused while it may be debited. When
-   * it is another case, `handle` asks whether its OBU is held (held()) before charging it, and the checks
-   * look its OBU up on the status list.
+   * - "paid" (the card showed the suspect debited on its trip, settled as paid or not): the suspect's own
+   *   case, the one at hand and a case the collector took for the card that names no OBU (taken to be this
+   *   vehicle, settle.ts onward), and the vehicle's other cases, as after a DEBIT that answered
+   *   (case-desk.ts paidTripCases: a DSRC stop of its OBU the suspect held, UNSETTLED_DEBIT): none is paid
+   *   again by another card.
+   * - "paid-earlier" (debited on an earlier trip: the card has moved on since): the suspect's trip is paid;
+   *   its cases (those of its OBU or card recorded before the case the vehicle pays its later trip on,
+   *   payCaseOf: case-desk.ts earlierTripCases), whether or not that charge completes, and the suspect's own
+   *   and the one at hand unless that is the case to pay.
+   * - "paid-other" (debited on this trip, another vehicle's case taken for the card): every case of the
+   *   suspect's OBU or card, as for "paid", but that taken case (`pay`), whose vehicle pays on it.
+   * - "not-debited": the suspect's own case and the one at hand, unless that is the case to pay (`pay`,
+   *   the one the settlement names: a restart's rebuild closes the suspect's own from the settlement
+   *   itself too, cases.ts linkOf); when `pay` is another case of the same vehicle than the suspect's own,
+   *   it stands for the vehicle.
    */
-  private payingCase(open: CommittedRecord, settled: BoothCase, pay: BoothCase, why: string): BoothCase {
+  private closing(
+    j: Judged,
+    open: CommittedRecord,
+    settled: BoothCase,
+    card: CardRead,
+    picked: BoothCase | undefined,
+    pay: BoothCase | undefined,
+  ): { c: BoothCase; why: string }[] {
     const desk = this.d.desk;
-    for (const x of [settled, desk.get(`s${open.seq}`)])
-      if (x && x.id !== pay.id) {
-        desk.release(x);
-        desk.closeForGood(x, why);
-      }
-    if (this.active) this.active.c = pay;
-    return pay;
+    const out = new Map<string, { c: BoothCase; why: string }>();
+    const add = (x: BoothCase | undefined, why: string): void => {
+      if (x && !out.has(x.id)) out.set(x.id, { c: x, why });
+    };
+    const own = desk.get(`s${open.seq}`);
+    const paidTrip = { obuSerial: open.obuSerial, cardId: open.cardId };
+    const atBooth = `paid at the booth on case ${settled.id}`;
+    if (j === "paid") {
+      for (const x of [settled, own, pay]) add(x, `paid: suspect ${open.tradeId} debited`);
+      for (const x of desk.paidTripCases(settled.id, { obuSerial: open.obuSerial, cardId: card.cardId }))
+        add(x, atBooth);
+      return [...out.values()];
+    }
+    const p = j === "paid-earlier" ? payCaseOf(open, settled, picked) : (pay ?? settled);
+    const why =
+      j === "paid-earlier"
+        ? `paid on an earlier trip: suspect ${open.tradeId}`
+        : j === "paid-other"
+          ? `paid: suspect ${open.tradeId} debited on this trip; the vehicle at the booth is case ${p.id}'s`
+          : `suspect ${open.tradeId} settled not debited on case ${settled.id}: the vehicle at the booth pays on ${p.id === settled.id ? "it" : `case ${p.id}`}`;
+    if (j === "paid-earlier") for (const x of desk.earlierTripCases(p, paidTrip)) add(x, why);
+    if (j === "paid-other")
+      for (const x of desk.paidTripCases(settled.id, paidTrip, new Set([p.id]))) add(x, atBooth);
+    for (const x of [settled, own]) if (x && x.id !== p.id) add(x, why);
+    return [...out.values()];
   }
 
   private async money<T>(f: () => Promise<T>): Promise<T> {

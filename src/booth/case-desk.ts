@@ -51,7 +51,7 @@ export interface CaseDeskDeps {
   rec: RecordContext;
   fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded">;
   events: { next(e: BoothEvent): void };
-  counters: Pick<BoothCounters, "cancelled">;
+  counters: Pick<BoothCounters, "cancelled" | "journalFailures">;
   log: Logger;
   wallNow: () => number;
   work: DeskWork;
@@ -74,6 +74,11 @@ export class CaseDesk {
    * sees it closed (`get`: no DEBIT), and it leaves the queue once that work ends (`workEnded`).
    */
   private readonly paidMeanwhile = new Map<string, string>();
+  /**
+   * Cases closed for good because their vehicle paid whose note the journal refused (noteClosed), by seq:
+   * retried (retryNotes), and until noted they hold the OBU and card they name (unnotedHolds).
+   */
+  private readonly unnoted = new Map<number, { c: BoothCase; why: string }>();
 
   constructor(private readonly d: CaseDeskDeps) {
     this.queue = new BoothCases(d.options.queueMax);
@@ -100,34 +105,44 @@ export class CaseDesk {
 
   /**
    * The vehicle paid at the booth on case `on` (a DEBIT that answered, a lost answer recovered or recorded
-   * from its intent: recovery-book.ts, a suspect the card showed debited: card-loop.ts): its other cases,
-   * those naming the OBU or the card of `k` (none in `keep`), close for good too (a stop the DSRC path
-   * recorded for it while the booth charged it or held it, `UNSETTLED_DEBIT` above all), as the queue
+   * from its intent: recovery-book.ts): its other cases (paidTripCases) close for good, as the queue
    * rebuilt at start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its
-   * cases; the note keeps one the rebuild would keep, behind a suspect the booth settled in place, closed
-   * too).
+   * cases; the note is a second line of defence).
    */
   paidAtBooth(
     on: string,
     k: { obuSerial: string | null; cardId: string | null },
     keep: ReadonlySet<string> = new Set(),
   ): void {
-    for (const x of this.queue.matching(k))
-      if (x.id !== on && !keep.has(x.id)) this.closeForGood(x, `paid at the booth on case ${on}`);
+    for (const x of this.paidTripCases(on, k, keep)) this.closeForGood(x, `paid at the booth on case ${on}`);
+  }
+
+  /**
+   * The cases a payment at the booth on case `on` closes for good: those naming the OBU or the card of `k`
+   * (none in `keep`), a stop the DSRC path recorded for the vehicle while the booth charged it or held it,
+   * `UNSETTLED_DEBIT` above all (paidAtBooth; card-loop.ts closing, for a suspect the card showed debited,
+   * whose settlement keeps its seq below theirs: noted closed in the settlement's own write).
+   */
+  paidTripCases(
+    on: string,
+    k: { obuSerial: string | null; cardId: string | null },
+    keep: ReadonlySet<string> = new Set(),
+  ): BoothCase[] {
+    return this.queue.matching(k).filter((x) => x.id !== on && !keep.has(x.id));
   }
 
   /**
    * A suspect's debit on an earlier trip of its card was shown (settle.ts "paid-earlier"), and the vehicle at
    * the booth pays its later trip on `pay` (card-loop.ts payCaseOf): the cases naming the suspect's OBU or
    * card (`k`) recorded before `pay` (all of them when `pay` has no record: a walk-up, made now) are that
-   * paid trip's, and close for good (`why`; noted, as closeForGood does), so that none is paid again by
-   * another card whether or not the charge on `pay` completes. `pay` stays, and so do the cases recorded
-   * after it (its own trip's: a charge that answers closes them, paidAtBooth).
+   * paid trip's, and close for good (card-loop.ts closing), so that none is paid again by another card
+   * whether or not the charge on `pay` completes. `pay` is not among them, nor the cases recorded after it
+   * (its own trip's: a charge that answers closes them, paidAtBooth).
    */
-  earlierTripPaid(pay: BoothCase, k: { obuSerial: string | null; cardId: string | null }, why: string): void {
-    for (const x of this.queue.matching(k))
-      if (x.id !== pay.id && x.seq !== null && (pay.seq === null || x.seq < pay.seq))
-        this.closeForGood(x, why);
+  earlierTripCases(pay: BoothCase, k: { obuSerial: string | null; cardId: string | null }): BoothCase[] {
+    return this.queue
+      .matching(k)
+      .filter((x) => x.id !== pay.id && x.seq !== null && (pay.seq === null || x.seq < pay.seq));
   }
 
   /**
@@ -310,12 +325,12 @@ export class CaseDesk {
       // vehicle (the UNSETTLED_DEBIT stop its hold caused, another card): the booth's check of a payment
       // after the case's record asks by seq (journal-holds.ts paidAfter) and does not see it. The queue
       // rebuilt at start closes that case from the settlement itself (cases.ts settledInPlace: up to its
-      // lastSeq); the note, written without an fsync of its own, is kept for the one the rebuild would
-      // not find, a case matched by card alone to a suspect older than the records rebuilt from (restore)
+      // lastSeq); the note (durable, noteClosed) is kept for the one the rebuild would not find, a case
+      // matched by card alone to a suspect older than the records rebuilt from (restore)
       const inPlace = r.revision > 1;
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId })) {
         const why = `paid over DSRC (record ${r.seq})`;
-        if (inPlace && c.seq !== null && c.seq > r.seq) this.noteClosed(c, why);
+        if (inPlace && c.seq !== null && c.seq > r.seq) this.noteClosed(c, why, true);
         close(c, why);
       }
       const own = this.queue.get(`s${r.seq}`);
@@ -465,13 +480,13 @@ export class CaseDesk {
 
   /**
    * `dropped` left a full queue to make room for `c`: an alarm and an audit entry name it, and the journal
-   * notes it closed (closeForGood's note), so the queue rebuilt at start does not take it back in place of
-   * a newer one. Its vehicle, if it is still there, is a walk-up (`booth take --walk-up`); its suspect, if it
+   * notes it closed (noteClosed, durable; a refusal only logged: the case is a trip still to pay), so the
+   * queue rebuilt at start does not take it back in place of a newer one. Its vehicle, if it is still there, is a walk-up (`booth take --walk-up`); its suspect, if it
    * is one, stays open and is settled from its card whatever the queue holds (card-loop.ts).
    */
   private pushedOut(dropped: BoothCase, c: BoothCase): void {
     const why = `queue full (${this.d.options.queueMax}): pushed out by case ${c.id}`;
-    this.noteClosed(dropped, why);
+    this.noteClosed(dropped, why, false);
     this.closedEvent(dropped, why);
     this.d.fx.alarm(
       "BOOTH_QUEUE_FULL",
@@ -506,29 +521,81 @@ export class CaseDesk {
 
   /**
    * The case leaves the queue for good with no record naming it (the vehicle paid: its suspect's debit
-   * shown by the card without its TAC, or settled by the lane meanwhile; an earlier trip's case): the
-   * journal notes it closed first, so the queue rebuilt at start does not take it back (cases.ts
-   * rebuildCases). A journal that cannot note it leaves the case to come back after a restart (logged),
-   * never the other way.
+   * shown by the card without its TAC, or settled by the lane or the booth; an earlier trip's case): the
+   * journal notes it closed first, durably, so the queue rebuilt at start does not take it back (cases.ts
+   * rebuildCases). `noted`: the journal has the note already, written in the transaction that closed it (a
+   * booth settlement, a debit shown: settle.ts JudgedCloses). A journal that cannot note it: noteClosed.
    */
-  closeForGood(c: BoothCase, why: string): void {
-    if (this.queue.get(c.id)) this.noteClosed(c, why);
+  closeForGood(c: BoothCase, why: string, noted = false): void {
+    if (!noted && this.queue.get(c.id)) this.noteClosed(c, why, true);
     this.remove(c, why);
   }
 
-  /** The journal notes the case closed (its booth_closed); a journal that cannot is logged, never thrown. */
-  private noteClosed(c: BoothCase, why: string): void {
-    if (c.seq !== null) {
-      try {
-        if (!this.d.journal.noteCaseClosed(c.seq, why))
-          this.d.log.warn({ case: c.id, seq: c.seq }, "booth: no record to note the case closed on");
-      } catch (e) {
+  /**
+   * The journal notes the case closed (its booth_closed, durable on return). One it refuses is never thrown.
+   * For a case closed because its vehicle paid (`paid`), the note is what keeps another card from paying
+   * the trip again after a restart, so a refusal is not only logged: the case stays closed here, the
+   * BOOTH_JOURNAL_FAILED alarm says so, the note is tried again (retryNotes, and before every charge), and
+   * until the journal takes it no card is charged on the OBU or card the case names (unnotedHolds). That is
+   * the conservative choice: opening the case again would let the collector charge the paid trip now, and
+   * only holding its OBU and card keeps this process from charging that trip on another case (a walk-up,
+   * say) while the journal cannot say it was paid. A restart before the note is taken still brings the case
+   * back, as the alarm tells the operator; the cases that matter most do not depend on it: a booth
+   * settlement or a debit shown notes its cases in its own transaction (settle.ts JudgedCloses), and a
+   * payment recorded after a case closes it at the rebuild (cases.ts rebuildCases). A case pushed out of a
+   * full queue (`paid` false) is only logged: it comes back at the next start, as a trip still to pay.
+   */
+  private noteClosed(c: BoothCase, why: string, paid: boolean): void {
+    if (c.seq === null) return;
+    try {
+      if (!this.d.journal.noteCaseClosed(c.seq, why))
+        this.d.log.warn({ case: c.id, seq: c.seq }, "booth: no record to note the case closed on");
+    } catch (e) {
+      if (!paid) {
         this.d.log.warn(
           { err: errText(e), case: c.id, seq: c.seq },
           "booth: could not note the case closed; it comes back at the next start",
         );
+        return;
       }
+      this.unnoted.set(c.seq, { c, why });
+      this.d.counters.journalFailures++;
+      this.d.fx.alarm(
+        "BOOTH_JOURNAL_FAILED",
+        `booth case ${c.id} (${caseText(c)}) closed as paid (${why}), but the journal could not note it (${errText(e)}): ` +
+          "its OBU and card are not charged until the note is written; a restart before then brings the case back",
+        { obuSerial: c.obuSerial, cardId: c.cardId, obuId: c.obuId },
+      );
     }
+  }
+
+  /** The notes the journal refused (noteClosed) are tried again: those it takes hold nothing any more. */
+  retryNotes(): void {
+    for (const [seq, { c, why }] of this.unnoted) {
+      try {
+        this.d.journal.noteCaseClosed(seq, why);
+      } catch (e) {
+        this.d.log.warn(
+          { err: errText(e), case: c.id, seq },
+          "booth: the case's note still cannot be written",
+        );
+        return; // the journal refuses: the others would be refused too
+      }
+      this.unnoted.delete(seq);
+      this.d.log.info({ case: c.id, seq }, "booth: the case closed as paid is noted in the journal now");
+    }
+  }
+
+  /**
+   * A case closed as paid whose note the journal has not taken (noteClosed) names this card or OBU: its id
+   * (nothing is charged on them), or null. The notes are tried again first.
+   */
+  unnotedHolds(k: { cardId: string; obuSerial: string | null }): string | null {
+    if (this.unnoted.size === 0) return null;
+    this.retryNotes();
+    for (const { c } of this.unnoted.values())
+      if (c.cardId === k.cardId || (k.obuSerial !== null && c.obuSerial === k.obuSerial)) return c.id;
+    return null;
   }
 
   /** The collector's choice of this case is over (it was paid, cancelled or became a recovery). */

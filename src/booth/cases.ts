@@ -11,7 +11,7 @@
  * note closed. A suspect the lane settled paid in place (a late B5 or B8) keeps its seq and closes the
  * vehicle's cases recorded after it, up to its settlement (settledInPlace). A suspect the booth settled
  * "not debited" closes nothing by a link: its settlement names
- * the case the vehicle at the booth pays on (card-loop.ts payingCase), which still has to pay, and when
+ * the case the vehicle at the booth pays on (card-loop.ts payCaseOf), which still has to pay, and when
  * that is the suspect's own case, the settled record is still a case (notDebitedOwnCase).
  */
 import type { CommittedRecord } from "../journal/types.js";
@@ -139,7 +139,7 @@ export function linkOf(r: CommittedRecord): CaseLink | null {
  * case, as the running desk keeps it (the suspect's, card-loop.ts), with the outcome and amount the record
  * had before (extra.settlement.previous). Null for any other record: one whose settlement names another case
  * (of its vehicle, standing for it, or another vehicle's the card pays on) has its own closed by that
- * settlement, in the same write as the verdict (card-loop.ts payingCase notes it too).
+ * settlement, in the same write as the verdict (card-loop.ts closing notes it closed in that write too).
  */
 function notDebitedOwnCase(r: CommittedRecord): BoothCase | null {
   const s = (r.extra as SettlementExtra | undefined)?.settlement;

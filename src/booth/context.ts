@@ -10,7 +10,7 @@ import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
 import type { EntryIds } from "../audit/events.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
 import type { Tariff } from "../tariff/tariff.js";
 import type { RecordContext } from "./booth-records.js";
@@ -133,8 +133,15 @@ export interface BoothContext {
   tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
   /** the last tryCommit/trySettle: how long it waited for a quiet moment, how long the commit took */
   lastCommit: { quietMs: number; commitMs: number };
-  /** as tryCommit; "refused": the suspect was settled meanwhile (nothing changed, no alarm) */
-  trySettle(seq: number, s: Settlement, intentId?: number): Promise<CommittedRecord | "refused" | undefined>;
+  /**
+   * as tryCommit; "refused": the suspect was settled meanwhile (nothing changed, no alarm). `closeCases`,
+   * asked right before the write: the booth cases the settlement closes, noted closed in its transaction
+   */
+  trySettle(
+    seq: number,
+    s: Settlement,
+    closeCases?: () => readonly CaseClosedNote[],
+  ): Promise<CommittedRecord | "refused" | undefined>;
   /**
    * Wait on the reader's events: resolves on the next one, at once when one came since generation `since`
    * (see gen()), or after `ms`.

@@ -11,7 +11,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { type EntryIds, idsData } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
@@ -150,11 +150,18 @@ export class BoothEffects {
   /**
    * "refused": the record is no longer an open suspect (the lane settled it meanwhile from a late B5):
    * nothing changed and the journal is healthy, so no alarm. undefined: the journal failed (alarm, and the
-   * screen says so as for a record not written: nothing is charged after it).
+   * screen says so as for a record not written: nothing is charged after it). `closeCases` is asked here,
+   * right before the write, for the booth cases the settlement closes: noted closed in its transaction, so
+   * that neither is written without the other (case-desk.ts closeForGood).
    */
-  trySettle(seq: number, s: Settlement, intentId?: number): CommittedRecord | "refused" | undefined {
+  trySettle(
+    seq: number,
+    s: Settlement,
+    closeCases?: () => readonly CaseClosedNote[],
+  ): CommittedRecord | "refused" | undefined {
+    const notes = closeCases?.() ?? [];
     try {
-      return this.d.journal.settle(seq, s, intentId === undefined ? undefined : { intentId });
+      return this.d.journal.settle(seq, s, notes.length > 0 ? { closeCases: notes } : undefined);
     } catch (e) {
       if ((e as { code?: unknown }).code === JournalErrorCodes.JournalSettleRefused) {
         this.d.log.warn(

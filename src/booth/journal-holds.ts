@@ -55,10 +55,18 @@ export function paidAfterCase(
   return journal.paidAfter(c.obuSerial, c.seq);
 }
 
-/** The card (or the case's OBU) is held by an unsettled debit: `存在未确认交易`, audit code HELD, nothing charged. */
-export function showHeld(ctx: BoothContext, c: BoothCase, cardId: string): void {
+/**
+ * The card (or the case's OBU) is held by an unsettled debit (or `by`, what else holds it:
+ * card-loop.ts): `存在未确认交易`, audit code HELD, nothing charged.
+ */
+export function showHeld(
+  ctx: BoothContext,
+  c: BoothCase,
+  cardId: string,
+  by = "by an unsettled debit",
+): void {
   ctx.show(PROMPTS.held(), c);
-  ctx.audit("booth.refused", "warn", `booth: card ${cardId} is held by an unsettled debit`, {
+  ctx.audit("booth.refused", "warn", `booth: card ${cardId} is held ${by}`, {
     case: caseLink(c),
     code: "HELD",
     ...idsData({ cardId, obuSerial: c.obuSerial, obuId: c.obuId }),

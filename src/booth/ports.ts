@@ -5,15 +5,22 @@
  */
 import type { Observable } from "rxjs";
 import type { AuditEventInput } from "../audit/entry.js";
-import type { CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, NewLaneRecord, PurchaseQuery } from "../journal/types.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import type { Settlement } from "../lane/ports.js";
 
 export interface BoothJournal {
   /** durable on return; `intentId` is deleted in the same transaction */
   commit(rec: NewLaneRecord, opts?: { intentId?: number | undefined }): CommittedRecord;
-  /** a suspect settled in place (same seq and trade id, revision + 1) */
-  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord;
+  /**
+   * a suspect settled in place (same seq and trade id, revision + 1); `closeCases`, the booth cases the
+   * settlement closes, noted closed in its own transaction (neither is written without the other)
+   */
+  settle(
+    seq: number,
+    s: Settlement,
+    opts?: { intentId?: number | undefined; closeCases?: readonly CaseClosedNote[] | undefined },
+  ): CommittedRecord;
   writeIntent(key: string, payload: string, id?: number): number;
   /** true once the intents written so far are on disk (an fdatasync in the thread pool), false if it failed */
   intentDurable(): Promise<boolean>;
@@ -40,13 +47,14 @@ export interface BoothJournal {
   /**
    * the card showed this suspect's debit without its TAC: it stays a suspect and holds nothing any more.
    * `entry`, the booth's `booth.evidence` entry saying so, commits with the note (the journal bound to the
-   * trail the booth's audit writes to, as the lane runs them: src/lane/runtime.ts); false when `seq` is not
-   * an unsettled suspect (nothing noted, the entry not written)
+   * trail the booth's audit writes to, as the lane runs them: src/lane/runtime.ts), and so do the notes of
+   * the booth cases `closeCases` it closes (durable on return then); false when `seq` is not an unsettled
+   * suspect (nothing noted, the entry and the case notes not written)
    */
-  noteDebitShown(seq: number, entry: AuditEventInput): boolean;
+  noteDebitShown(seq: number, entry: AuditEventInput, closeCases?: readonly CaseClosedNote[]): boolean;
   /**
    * the booth closed the case of record `seq` with no record naming it (a vehicle that paid): the queue
-   * rebuilt at start leaves it out; false when there is no such record
+   * rebuilt at start leaves it out; durable on return (its own fsync); false when there is no such record
    */
   noteCaseClosed(seq: number, why: string): boolean;
   /** the records created at or after `since` whose case noteCaseClosed noted */

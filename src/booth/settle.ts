@@ -19,7 +19,7 @@
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
-import type { CommittedRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
 import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
@@ -63,6 +63,30 @@ export type SettleResult =
 
 /** Where the vehicle at the booth goes on from a suspect whose debit happened; null: it has paid. */
 type Onward = Extract<SettleResult, "paid-earlier" | "paid-other"> | null;
+
+/**
+ * What the booth judged of a suspect, as far as the cases it closes go (card-loop.ts closing): its debit
+ * happened and the vehicle has paid ("paid"), its debit happened and the vehicle at the booth goes on
+ * (`Onward`), or it was not debited and the vehicle pays afresh ("not-debited").
+ */
+export type Judged = "paid" | NonNullable<Onward> | "not-debited";
+
+/**
+ * The booth cases the judgement of a suspect closes for good (card-loop.ts): noted closed in the journal in
+ * the same transaction as the write of that judgement (the settlement; the note of a debit the card showed
+ * without its TAC, which releases the suspect's hold), so that neither reaches the disk without the other:
+ * a power cut, or a journal that refuses the write, never leaves a paid trip's case to come back after a
+ * restart for another card to pay it again (before, the notes were written after, without an fsync of
+ * their own, and a journal that refused them only logged it).
+ */
+export interface JudgedCloses {
+  /** the notes of judgement `j`: asked right before its write, with the queue as it is then */
+  notes(j: Judged): readonly CaseClosedNote[];
+  /** the judgement was written with `notes` (they are in the journal, durably) */
+  written(notes: readonly CaseClosedNote[]): void;
+}
+
+const NO_CLOSES: JudgedCloses = { notes: () => [], written: () => {} };
 
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
@@ -225,6 +249,7 @@ export async function settleSuspect(
   card: CardRead,
   signal: AbortSignal,
   atBooth: (later: boolean) => BoothCase = () => c,
+  closes: JudgedCloses = NO_CLOSES,
 ): Promise<SettleResult> {
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
@@ -263,14 +288,24 @@ export async function settleSuspect(
   const about = { ...data, ...recordIds(s) };
   const psamUnknown = v.kind === "debited" ? psamSerialUnknown(s, v) : null;
   if (v.kind === "debited" && v.tac !== null && psamUnknown === null) {
-    const settled = await ctx.trySettle(s.seq, debitedSettlement(s, { ...v, tac: v.tac }, c, role, data));
+    // where the vehicle goes on is known before the write: the cases it closes are noted in it
+    const on = onward();
+    let notes: readonly CaseClosedNote[] = [];
+    const settled = await ctx.trySettle(
+      s.seq,
+      debitedSettlement(s, { ...v, tac: v.tac }, c, role, data),
+      () => {
+        notes = closes.notes(on ?? "paid");
+        return notes;
+      },
+    );
     if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true);
     if (!settled) return "journal-failed";
+    closes.written(notes);
     ctx.counters.settledDebited++;
     ctx.lane.guards.release(key);
     ctx.lane.guards.rememberTraded(key);
     if (s.obuId) ctx.lane.guards.noteDebit(s.obuId, s.seq);
-    const on = onward();
     if (on) {
       ctx.recorded(settled, false, null);
       ctx.audit(
@@ -305,29 +340,38 @@ export async function settleSuspect(
     } as const;
     // the debit is known to have happened: the card and OBU are no longer held for it (the record stays a
     // suspect for the back office). The note commits with this entry (its binding to the trail: docs/audit.md,
-    // "Journal binding"); a journal that cannot note it keeps the hold, never the other way, and the entry
-    // is written alone
+    // "Journal binding") and with the notes of the cases it closes (`closes`: with the hold gone, only they
+    // keep another card from paying the trip again after a restart); a journal that cannot note it keeps the
+    // hold, never the other way, and the entry is written alone
+    const on = onward();
+    const notes = closes.notes(on ?? "paid");
     let noted = false;
     try {
-      noted = ctx.journal.noteDebitShown(s.seq, evidence);
+      noted = ctx.journal.noteDebitShown(s.seq, evidence, notes);
     } catch (e) {
       ctx.log.warn(
         { err: errText(e), seq: s.seq },
         "booth: could not note the card's evidence; the hold stays",
       );
     }
-    if (noted) ctx.lane.guards.release(key);
-    else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
-    const on = onward();
+    if (noted) {
+      closes.written(notes);
+      ctx.lane.guards.release(key);
+    } else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
     if (on) return on;
     const bar = listedNow(ctx, card, s);
     if (!bar) ctx.show(PROMPTS.paidUnsettled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "paid-unsettled");
   }
   if (v.kind === "not-debited") {
-    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, atBooth(later), data));
+    let notes: readonly CaseClosedNote[] = [];
+    const settled = await ctx.trySettle(s.seq, notDebitedSettlement(v.why, atBooth(later), data), () => {
+      notes = closes.notes("not-debited");
+      return notes;
+    });
     if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, false);
     if (!settled) return "journal-failed";
+    closes.written(notes);
     ctx.counters.settledNotDebited++;
     ctx.lane.guards.release(key);
     ctx.recorded(settled, false, null);

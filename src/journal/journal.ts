@@ -43,6 +43,7 @@ import { rebuiltSuspect } from "./rebuilt-suspect.js";
 import { type ListQuery, RecordQueries, Records } from "./records.js";
 import { laneKey } from "./trade-id.js";
 import type {
+  CaseClosedNote,
   CommittedRecord,
   GuardRow,
   JournalStats,
@@ -433,13 +434,17 @@ export class Journal implements Outbox {
 
   /**
    * The card showed suspect `seq`'s debit without its TAC: it stays a suspect and holds nothing; `entry`
-   * (the booth's `booth.evidence` entry) commits with the note when a trail is bound (Records).
+   * (the booth's `booth.evidence` entry) commits with the note when a trail is bound, and so do the booth
+   * cases `closeCases` it closes (noted closed; durable on return then) (Records).
    */
-  noteDebitShown(seq: number, entry?: AuditEventInput): boolean {
-    return this.records.noteDebitShown(seq, this.h.now(), entry);
+  noteDebitShown(seq: number, entry?: AuditEventInput, closeCases?: readonly CaseClosedNote[]): boolean {
+    return this.records.noteDebitShown(seq, this.h.now(), entry, closeCases);
   }
 
-  /** The booth closed the case of record `seq` with no record naming it: not rebuilt at start (Records). */
+  /**
+   * The booth closed the case of record `seq` with no record naming it: not rebuilt at start; durable on
+   * return (Records).
+   */
   noteCaseClosed(seq: number, why: string): boolean {
     return this.records.noteCaseClosed(seq, this.h.now(), why);
   }
@@ -453,12 +458,16 @@ export class Journal implements Outbox {
    * Updates an unsettled suspect in place (same seq and trade id, revision + 1, back into the outbox). A
    * suspect this file lacks that it keeps from the audit trail (./behind-trail.ts; keptSuspect) is settled
    * from its rebuilt record: the settlement becomes its row (Records.settleRebuilt) and it holds nothing
-   * more.
+   * more. `closeCases`: the booth cases the settlement closes, noted closed in its own transaction.
    */
-  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+  settle(
+    seq: number,
+    s: Settlement,
+    opts?: { intentId?: number | undefined; closeCases?: readonly CaseClosedNote[] | undefined },
+  ): CommittedRecord {
     const kept = this.keptSuspect(seq);
     if (kept !== null && opts?.intentId === undefined && this.records.get(seq) === null)
-      return this.records.settleRebuilt(kept, s, () => this.behind.dropSuspectInTx(seq));
+      return this.records.settleRebuilt(kept, s, () => this.behind.dropSuspectInTx(seq), opts?.closeCases);
     return this.records.settle(seq, s, opts);
   }
 

@@ -18,6 +18,7 @@ import { type JournalOutbox, type ReadGuard, unguarded } from "./outbox.js";
 import { tacMissing } from "./tac.js";
 import { formatTradeId } from "./trade-id.js";
 import {
+  type CaseClosedNote,
   type CommittedRecord,
   type GuardRow,
   type NewLaneRecord,
@@ -455,6 +456,7 @@ export class Records extends RecordQueries {
   private stmtBarrier: Database.Statement | undefined;
   private stmtNoteShown: Database.Statement | undefined;
   private stmtInsertAt: Database.Statement | undefined;
+  private stmtNoteClosed: Database.Statement | undefined;
   private readonly txCommit: (rows: Row[], intentId?: number, slot?: RecordSlot) => void;
   private readonly stmtSettleRead: Database.Statement<
     [number],
@@ -472,7 +474,8 @@ export class Records extends RecordQueries {
     next: CommittedRecord,
     json: string,
     fromRevision: number,
-    intentId?: number,
+    intentId: number | undefined,
+    closeCases: readonly CaseClosedNote[],
     slot?: RecordSlot,
   ) => Requeued;
 
@@ -516,7 +519,14 @@ export class Records extends RecordQueries {
     );
     this.txSettle = h.db
       .transaction(
-        (next: CommittedRecord, json: string, fromRevision: number, intentId?: number, slot?: RecordSlot) => {
+        (
+          next: CommittedRecord,
+          json: string,
+          fromRevision: number,
+          intentId: number | undefined,
+          closeCases: readonly CaseClosedNote[],
+          slot?: RecordSlot,
+        ) => {
           const changed = this.stmtSettle.run(
             next.kind,
             next.outcome,
@@ -536,6 +546,7 @@ export class Records extends RecordQueries {
           if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
           const moved = this.outbox.requeueInTx(next.seq, this.h.now().getTime());
           if (intentId !== undefined) this.intents.deleteInTx(intentId);
+          this.noteClosedInTx(closeCases);
           if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
           return moved;
         },
@@ -696,12 +707,21 @@ export class Records extends RecordQueries {
    * booth's `booth.evidence` entry saying so (verdict `debited`, `seq`): with a trail bound it commits in
    * the note's transaction (AuditTrail.bindEvent), which is the note's binding (`audit verify` holds each
    * suspect_evidence row of an unsettled suspect to such an entry: src/audit/verify-evidence.ts); unbound
-   * (tools, tests) the note is written alone. Written without an fsync of its own (a power cut can only
-   * lose the note with its entry, and the hold comes back: never the other way). False when `seq` is not
-   * an unsettled suspect (nothing written, the entry neither). A trail that refuses the entry before the
+   * (tools, tests) the note is written alone. `closeCases`: the booth cases the debit shown closes for good
+   * (the vehicle paid: its trip's other cases, docs/booth.md §4), noted closed (booth_closed) in the same
+   * transaction, so that the note that releases the suspect's hold never reaches the disk without them.
+   * Without `closeCases`, written without an fsync of its own (a power cut can only lose the note with its
+   * entry, and the hold comes back: never the other way); with them, durable on return (synchronous=FULL):
+   * the booth tells the vehicle it has paid after this. False when `seq` is not an unsettled suspect
+   * (nothing written, the entry and the case notes neither). A trail that refuses the entry before the
    * transaction (closed) throws as it is, nothing written, the journal healthy.
    */
-  noteDebitShown(seq: number, at: Date, entry?: AuditEventInput): boolean {
+  noteDebitShown(
+    seq: number,
+    at: Date,
+    entry?: AuditEventInput,
+    closeCases: readonly CaseClosedNote[] = [],
+  ): boolean {
     this.h.assertWritable();
     const cur = this.h.read("noteDebitShown", () => this.stmtSettleRead.get(seq));
     if (cur?.kind !== "suspect") return false;
@@ -711,12 +731,14 @@ export class Records extends RecordQueries {
     const st = this.stmtNoteShown;
     const tx = this.h.db.transaction((bound?: BoundEntry) => {
       st.run(seq, at.getTime());
+      this.noteClosedInTx(closeCases, at);
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     });
     const binder = entry ? this.audit.binder : null;
+    const sync = <T>(write: () => T): T => (closeCases.length > 0 ? write() : this.h.withoutOwnFsync(write));
     let inTx = false;
     try {
-      this.h.withoutOwnFsync(() => {
+      sync(() => {
         if (binder && entry)
           binder.bindEvent(entry, (bound) => {
             inTx = true;
@@ -736,24 +758,38 @@ export class Records extends RecordQueries {
 
   /**
    * The booth closed the case of record `seq` (a stop or a suspect) with no record naming it (docs/booth.md
-   * §4): the queue rebuilt at start leaves it out (closedCasesSince). Written without an fsync of its own,
-   * as noteDebitShown: a power cut can only lose the note, and the case with it comes back, never the
-   * other way. False when there is no record `seq`.
+   * §4): the queue rebuilt at start leaves it out (closedCasesSince). Durable on return (synchronous=FULL,
+   * its own fsync): for a case closed because its vehicle paid, the note is what keeps another card from
+   * paying the trip again after a restart, so a power cut must not lose it once the booth has gone on. The
+   * notes a booth settlement or a debit shown causes are not written here but in that write's own
+   * transaction (settle `closeCases`, noteDebitShown), so that neither reaches the disk without the other.
+   * False when there is no record `seq`; an unhealthy journal refuses it (E601), as every other write.
    */
   noteCaseClosed(seq: number, at: Date, why: string): boolean {
     this.h.assertWritable();
     const cur = this.h.read("noteCaseClosed", () => this.stmtSettleRead.get(seq));
     if (!cur) return false;
     try {
-      this.h.withoutOwnFsync(() =>
-        this.h.db
-          .prepare("INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) VALUES (?, ?, ?)")
-          .run(seq, at.getTime(), why),
-      );
+      this.h.db
+        .prepare("INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) VALUES (?, ?, ?)")
+        .run(seq, at.getTime(), why);
     } catch (e) {
       throw this.h.fail("noteCaseClosed", e); // a write that failed turns the journal unhealthy, as every other
     }
     return true;
+  }
+
+  /**
+   * Notes booth cases closed (booth_closed) inside the caller's transaction: each whose record exists (as
+   * noteCaseClosed, which answers false for one that does not), at `at` (now by default).
+   */
+  private noteClosedInTx(notes: readonly CaseClosedNote[], at: Date = this.h.now()): void {
+    if (notes.length === 0) return;
+    this.stmtNoteClosed ??= this.h.db.prepare(
+      "INSERT OR IGNORE INTO booth_closed (seq, at_ms, why) " +
+        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM records WHERE seq = ?)",
+    );
+    for (const n of notes) this.stmtNoteClosed.run(n.seq, at.getTime(), n.why, n.seq);
   }
 
   /** The seqs of the records created at or after `since` whose booth case was noted closed (noteCaseClosed). */
@@ -777,15 +813,22 @@ export class Records extends RecordQueries {
    * proof) or a `stop` (proven not debited: amount 0), its revision goes up by one, and it goes back into
    * the outbox so that the station replaces the suspect it holds. What it was, when and by what it was
    * settled, and the evidence are kept in `extra.settlement`. One durable transaction (synchronous=FULL),
-   * which also deletes the debit intent `opts.intentId`.
+   * which also deletes the debit intent `opts.intentId` and notes closed the booth cases
+   * `opts.closeCases` (booth_closed, as noteCaseClosed: the cases the booth's settlement closes, so that
+   * the settlement never reaches the disk without them, nor they without it).
    *
    * Refused with E607_JOURNAL_SETTLE_REFUSED (nothing changed) for a record that does not exist or is not
    * an unsettled suspect, with E609 (nothing changed) when `opts.intentId` is not in the journal, and with
    * E605 for a settlement that is not valid (a settled transaction needs
    * what clearing needs: TAC, card offline serial, PSAM number and serial, transaction time).
    */
-  settle(seq: number, s: Settlement, opts?: { intentId?: number | undefined }): CommittedRecord {
+  settle(
+    seq: number,
+    s: Settlement,
+    opts?: { intentId?: number | undefined; closeCases?: readonly CaseClosedNote[] | undefined },
+  ): CommittedRecord {
     this.h.assertWritable();
+    const closeCases = opts?.closeCases ?? [];
     const cur = this.h.read("settle", () => this.stmtSettleRead.get(seq));
     if (!cur) throw settleRefused(seq, `there is no record ${seq}`);
     if (cur.kind !== "suspect") {
@@ -810,12 +853,12 @@ export class Records extends RecordQueries {
           { ...recordBinding("settle", next, json), supersedes: cur.audit_seq },
           (slot) => {
             inTx = true;
-            return this.txSettle(next, json, cur.revision, opts?.intentId, slot);
+            return this.txSettle(next, json, cur.revision, opts?.intentId, closeCases, slot);
           },
         );
       else {
         inTx = true;
-        moved = this.txSettle(next, json, cur.revision, opts?.intentId);
+        moved = this.txSettle(next, json, cur.revision, opts?.intentId, closeCases);
       }
     } catch (e) {
       if (!inTx || isEtcError(e, JournalErrorCodes.JournalIntentGone)) throw e;
@@ -833,9 +876,15 @@ export class Records extends RecordQueries {
    * higher revision: the station replaces what it holds of it, or stores it), and bound to a
    * `record.settle` entry after the trail's commit entry of it. `inTx` runs in the same transaction (the
    * kept suspect dropped from meta.behind_trail); what it returns runs once the transaction committed.
-   * Refused with E607 (nothing changed) when journal.db has a row `prev.seq`.
+   * `closeCases` are noted closed in it too, as settle() notes them. Refused with E607 (nothing changed)
+   * when journal.db has a row `prev.seq`.
    */
-  settleRebuilt(prev: CommittedRecord, s: Settlement, inTx: () => () => void): CommittedRecord {
+  settleRebuilt(
+    prev: CommittedRecord,
+    s: Settlement,
+    inTx: () => () => void,
+    closeCases: readonly CaseClosedNote[] = [],
+  ): CommittedRecord {
     this.h.assertWritable();
     const cur = this.h.read("settle", () => this.stmtSettleRead.get(prev.seq));
     if (cur) throw settleRefused(prev.seq, `record ${prev.seq} is in journal.db: it is settled from its row`);
@@ -878,6 +927,7 @@ export class Records extends RecordQueries {
         slot?.ms ?? null,
       );
       this.outbox.enqueueInTx(next.seq, now);
+      this.noteClosedInTx(closeCases);
       after = inTx();
       if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);
     });

@@ -162,6 +162,16 @@ export interface Settlement {
   evidence?: Record<string, unknown>;
 }
 
+/**
+ * A booth case closed with no record naming it (docs/booth.md §4): the seq of its record, and why. Noted in
+ * the journal's `booth_closed` (Journal.noteCaseClosed), or in the transaction of the write that closed it
+ * (a booth settlement: Journal.settle `closeCases`; a suspect's debit the card showed: noteDebitShown).
+ */
+export interface CaseClosedNote {
+  seq: number;
+  why: string;
+}
+
 /** What record.extra.settlement holds after Journal.settle. */
 export interface SettlementNote {
   settledBy: Settlement["settledBy"];

@@ -81,7 +81,7 @@ function rig(o: {
         if (e.type === "booth" && e.action === "closed") closed.push({ id: e.case.id, why: e.why ?? "" });
       },
     },
-    counters: { cancelled: 0 },
+    counters: { cancelled: 0, journalFailures: 0 },
     log: silentLogger,
     wallNow: () => now,
     work: {

@@ -450,6 +450,55 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("the same with the journal refusing the note of the stop the payment closes: the stop stays closed, BOOTH_JOURNAL_FAILED, and card OTHER is not charged (a walk-up) until the note is written", async () => {
+    await boothTest(
+      { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        const obuSerial = t.records()[0]!.obuSerial!;
+        let stop: CommittedRecord | undefined;
+        const sub = atMac1(t, () => {
+          stop = t.lane.journal.commit({
+            ...sampleRecord(8, "stop"),
+            outcome: "UNSETTLED_DEBIT",
+            obuSerial,
+            cardId: OTHER,
+          });
+          toBooth(t, stop);
+        });
+        const refused = vi.spyOn(t.lane.journal, "noteCaseClosed").mockImplementation(() => {
+          throw new Error("E601 the journal is unhealthy");
+        });
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        sub.unsubscribe();
+        t.reader.remove();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        // before: the refusal was only logged
+        const alarms = t.outputs.filter((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED");
+        expect(alarms.map((a) => (a as { message: string }).message)).toEqual([
+          expect.stringContaining(`booth case s${stop!.seq}`),
+        ]);
+        const user = { name: "op", uid: 1 };
+        expect(await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user })).toMatchObject({ ok: true });
+        t.reader.present(OTHER);
+        // before: PAID, the trip the stop was of debited again on card OTHER
+        await t.prompt("HELD");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(1);
+        t.reader.remove();
+        // the journal takes notes again: the next card read writes the note first, and the hold ends
+        refused.mockRestore();
+        t.reader.present(OTHER);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        expect(t.lane.journal.closedCasesSince(new Date(0))).toEqual([stop!.seq]);
+        expect(debitsSent(t)).toBe(2);
+      },
+    );
+  });
+
   /** A DSRC stop of the vehicle's OBU with card OTHER, met by a hold on the OBU at its B4 (UNSETTLED_DEBIT). */
   const unsettledStop = (t: BoothTestContext, obuSerial: string): CommittedRecord => {
     const stop = t.lane.journal.commit({
@@ -506,6 +555,122 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       // the queue rebuilt at start agrees (the stop was noted closed)
       await t.restartLane();
       expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
+  /**
+   * A power cut right after the booth's writes: it loses the rows written without an fsync of their own
+   * (JournalDb.withoutOwnFsync: their WAL frames not on disk yet) of the tables that keep a paid trip's
+   * cases closed, booth_closed, and suspect_evidence (the note of a debit shown, which releases its hold).
+   * `cut()` deletes those rows through a raw connection, as the next start would find the file.
+   */
+  const powerCut = (t: BoothTestContext): { cut(): void } => {
+    const h = t.lane.journal["h"];
+    const tables = ["booth_closed", "suspect_evidence"] as const;
+    const rows = (table: string): Set<number> =>
+      new Set(h.db.prepare(`SELECT seq FROM ${table}`).pluck().all() as number[]);
+    const unsynced = new Map<string, Set<number>>(tables.map((x) => [x, new Set<number>()]));
+    const original = h.withoutOwnFsync.bind(h);
+    const spy = vi.spyOn(h, "withoutOwnFsync").mockImplementation(<T>(write: () => T): T => {
+      const before = tables.map((x) => rows(x));
+      try {
+        return original(write);
+      } finally {
+        tables.forEach((x, i) => {
+          for (const seq of rows(x)) if (!before[i]!.has(seq)) unsynced.get(x)!.add(seq);
+        });
+      }
+    });
+    return {
+      cut: () => {
+        spy.mockRestore();
+        const raw = new Database(t.lane.journal.path);
+        try {
+          for (const [table, seqs] of unsynced)
+            for (const seq of seqs) raw.prepare(`DELETE FROM ${table} WHERE seq = ?`).run(seq);
+        } finally {
+          raw.close();
+        }
+      },
+    };
+  };
+
+  /** A DSRC debit without a B5 (B5_MISSING): the card shows it, with no PSAM serial for its TAC (PAID_UNSETTLED). */
+  const b5MissingVehicle = {
+    ...b5LostVehicle(SERIAL),
+    faults: [{ kind: "b5-lost", lingerMs: 0, b5: "none" }],
+  };
+
+  // a suspect the booth judges paid keeps its seq, below the stop its hold caused (a case of another card):
+  // only the note of that stop keeps it closed across a restart. It is written in the transaction of the
+  // judgement (the settlement; the note of the debit shown, which releases the hold: settle.ts JudgedCloses)
+  it.each([
+    ["settled paid from the card (SETTLED)", "B5_NO_DSRC", "SETTLED", "lost"],
+    ["settled paid from the card (SETTLED)", "B5_NO_DSRC", "SETTLED", "refused"],
+    ["shown debited without its TAC (PAID_UNSETTLED)", "B5_MISSING", "PAID_UNSETTLED", "lost"],
+    ["shown debited without its TAC (PAID_UNSETTLED)", "B5_MISSING", "PAID_UNSETTLED", "refused"],
+  ] as const)(
+    "a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the suspect %s, then a power cut or a journal refusing a note of its own (%s, %s, %s) and a restart: no case of the trip waits, the other card is not debited",
+    async (_what, reason, prompt, how) => {
+      const vehicle = reason === "B5_MISSING" ? b5MissingVehicle : b5LostVehicle(SERIAL);
+      const opts = { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [vehicle] } } };
+      await boothTest(opts, async (t) => {
+        await t.caseQueued(reason);
+        const [suspect] = t.records();
+        const stop = unsettledStop(t, suspect!.obuSerial!);
+        expect(t.lane.booth?.cases().map((c) => c.reason)).toEqual([reason, "UNSETTLED_DEBIT"]);
+        const power = how === "lost" ? powerCut(t) : undefined;
+        // a journal that refuses a note of its own (noteCaseClosed), as an unhealthy one does
+        const refused = vi.spyOn(t.lane.journal, "noteCaseClosed");
+        if (how === "refused")
+          refused.mockImplementation(() => {
+            throw new Error("E601 the journal is unhealthy");
+          });
+        t.reader.present(CARD);
+        await t.prompt(prompt);
+        await t.boothIdle();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        refused.mockRestore();
+        t.reader.remove();
+        power?.cut();
+        // before: the stop's note was written after the judgement, without an fsync of its own, and a
+        // journal that refused it only logged that: the stop came back at the restart, and card OTHER paid
+        // the trip again
+        expect(t.lane.journal.closedCasesSince(new Date(0))).toContain(stop.seq);
+        await t.restartLane();
+        expect(t.lane.booth?.cases()).toEqual([]);
+        t.reader.present(OTHER);
+        await t.prompt("NO_CASE");
+        await t.boothIdle();
+        expect(debitsSent(t)).toBe(0);
+      });
+    },
+  );
+
+  it("the settlement's write failing on the note of the stop it closes (the journal unhealthy): nothing is settled and nothing closed, both cases wait, nothing is debited", async () => {
+    const opts = { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL)] } } };
+    await boothTest(opts, async (t) => {
+      await t.caseQueued("B5_NO_DSRC");
+      const [suspect] = t.records();
+      const stop = unsettledStop(t, suspect!.obuSerial!);
+      // a write of booth_closed fails (as a full disk fails it)
+      const raw = new Database(t.lane.journal.path);
+      try {
+        raw.exec(
+          "CREATE TRIGGER note_fails BEFORE INSERT ON booth_closed BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        );
+      } finally {
+        raw.close();
+      }
+      t.reader.present(CARD);
+      // before: the settlement was written, then its note failed (logged): the stop closed with no note
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      expect(t.lane.journal.get(suspect!.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+      expect(t.lane.journal.closedCasesSince(new Date(0))).toEqual([]);
+      expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([`s${suspect!.seq}`, `s${stop.seq}`]);
+      expect(t.outputs.some((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED")).toBe(true);
+      expect(debitsSent(t)).toBe(0);
     });
   });
 

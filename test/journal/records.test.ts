@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
 import { GUARD_SQL, PAID_AFTER_SQL, SETTLED_PAID_BELOW_SQL } from "../../src/journal/records.js";
@@ -601,6 +601,117 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     j.settle(suspect.seq, debited);
     expect([j.heldCount(), j.queueDepth()]).toEqual([0, 1]);
     expect(j.get(suspect.seq)?.held).toBeNull();
+  });
+});
+
+describe("booth cases noted closed (booth_closed): as durable as what closed them", () => {
+  const debited: Settlement = {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "booth-prove",
+    fields: { tac: "1A2B3C4D" },
+  };
+  const shown = (seq: number) => ({
+    type: "booth.evidence",
+    severity: "warn" as const,
+    message: `suspect ${seq}: the card shows the debit`,
+    data: { seq },
+  });
+
+  /**
+   * The synchronous level (2 FULL: the commit's own fsync; 1 NORMAL: none) each INSERT into these tables runs
+   * under, by table.
+   */
+  function syncAtInsert(j: Journal, tables: readonly string[]): Record<string, number[]> {
+    const db = j["h"].db;
+    const prepare = db.prepare.bind(db);
+    const seen: Record<string, number[]> = Object.fromEntries(tables.map((t) => [t, []]));
+    vi.spyOn(db, "prepare").mockImplementation(((sql: string) => {
+      const st = prepare(sql);
+      const table = tables.find((t) => sql.includes(`INTO ${t} `));
+      if (table === undefined) return st;
+      const run = st.run.bind(st);
+      st.run = (...args: unknown[]) => {
+        seen[table]!.push(Number(db.pragma("synchronous", { simple: true })));
+        return run(...args);
+      };
+      return st;
+    }) as typeof db.prepare);
+    return seen;
+  }
+
+  /** The note's INSERT fails inside SQLite (as an I/O error would): a trigger refuses it. */
+  const notesFail = (j: Journal): void => {
+    j["h"].db.exec(
+      "CREATE TEMP TRIGGER refuse_note BEFORE INSERT ON main.booth_closed BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END",
+    );
+  };
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("noteCaseClosed is durable on return: written with synchronous=FULL, its own fsync (before: NORMAL, which a power cut could lose once the booth had gone on)", () => {
+    const j = openJournal();
+    const stop = j.commit(sampleRecord(1, "stop"));
+    const seen = syncAtInsert(j, ["booth_closed"]);
+    expect(j.noteCaseClosed(stop.seq, "paid at the booth on case s9")).toBe(true);
+    expect(seen.booth_closed).toEqual([2]);
+    expect(j.closedCasesSince(new Date(0))).toEqual([stop.seq]);
+  });
+
+  it("settle notes the cases it closes (closeCases) in its own transaction: written with it, durable with it; a settle that fails on a note, or is refused, writes neither", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(1, "suspect"));
+    const stop = j.commit({ ...sampleRecord(2, "stop"), outcome: "UNSETTLED_DEBIT" });
+    const other = j.commit(sampleRecord(3, "stop"));
+    const refused = j.commit(sampleRecord(4, "suspect"));
+    const failing = j.commit(sampleRecord(5, "suspect"));
+    const seen = syncAtInsert(j, ["booth_closed"]);
+    const closeCases = [
+      { seq: stop.seq, why: "paid at the booth on case s1" },
+      { seq: 99, why: "no such record: not noted" },
+    ];
+    // before: closeCases was not a settle option, and the booth noted the stop after it, on its own
+    j.settle(suspect.seq, debited, { closeCases });
+    expect(j.get(suspect.seq)).toMatchObject({ kind: "transaction", revision: 2 });
+    expect(j.closedCasesSince(new Date(0))).toEqual([stop.seq]);
+    expect(seen.booth_closed).toEqual([2, 2]); // in the settlement's transaction, under FULL
+    // refused (its intent gone, E609): nothing changed, no note
+    expect(() =>
+      j.settle(refused.seq, debited, { intentId: 12_345, closeCases: [{ seq: other.seq, why: "x" }] }),
+    ).toThrow(expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }));
+    expect(j.get(refused.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+    // a note that cannot be written fails the settlement: E601, the suspect stays a suspect
+    notesFail(j);
+    expect(() => j.settle(failing.seq, debited, { closeCases: [{ seq: other.seq, why: "x" }] })).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    expect(j.get(failing.seq)).toMatchObject({ kind: "suspect", revision: 1 });
+    expect(j.openSuspectOf({ cardId: failing.cardId })).not.toBeNull();
+    expect(j.closedCasesSince(new Date(0))).toEqual([stop.seq]);
+  });
+
+  it("noteDebitShown notes the cases it closes (closeCases) in its own transaction, durable on return; a note that cannot be written leaves the debit shown unnoted too (the suspect still holds)", () => {
+    const j = openJournal();
+    const suspect = j.commit({ ...sampleRecord(1, "suspect"), cardId: "43010000000000000001" });
+    const stop = j.commit({ ...sampleRecord(2, "stop"), outcome: "UNSETTLED_DEBIT" });
+    const failing = j.commit({ ...sampleRecord(3, "suspect"), cardId: "43010000000000000003" });
+    const plain = j.commit({ ...sampleRecord(4, "suspect"), cardId: "43010000000000000004" });
+    const seen = syncAtInsert(j, ["booth_closed", "suspect_evidence"]);
+    // before: the third argument was ignored, and the booth noted the stop after, on its own
+    expect(j.noteDebitShown(suspect.seq, shown(suspect.seq), [{ seq: stop.seq, why: "paid" }])).toBe(true);
+    expect(j.closedCasesSince(new Date(0))).toEqual([stop.seq]);
+    expect(j.openSuspectOf({ cardId: suspect.cardId })).toBeNull();
+    expect(seen).toEqual({ booth_closed: [2], suspect_evidence: [2] }); // one transaction, under FULL
+    // with no case to close: as before, no fsync of its own (a power cut loses the note, the hold comes back)
+    expect(j.noteDebitShown(plain.seq, shown(plain.seq))).toBe(true);
+    expect(seen.suspect_evidence).toEqual([2, 1]);
+    notesFail(j);
+    expect(() => j.noteDebitShown(failing.seq, shown(failing.seq), [{ seq: stop.seq, why: "x" }])).toThrow(
+      expect.objectContaining({ code: "E601_JOURNAL_WRITE" }),
+    );
+    expect(j.openSuspectOf({ cardId: failing.cardId })).toBe(failing.seq);
   });
 });
 
