@@ -752,9 +752,13 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
   );
 
   it("a DSRC stop of the vehicle its suspect held (UNSETTLED_DEBIT, another card), the card put on for another vehicle's case the collector took: the suspect's trip is paid, no case of it waits, the other card is not debited", async () => {
-    const a1 = { ...noCardVehicle("A1", SERIAL, 4500), class: 2 };
+    const a1 = { ...noCardVehicle("A1", SERIAL), class: 2 };
     await boothTest(
-      { cards: [boothCard(OTHER)], scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL), a1] } } },
+      {
+        cards: [boothCard(OTHER)],
+        scenario: { traffic: { vehicles: [b5LostVehicle(SERIAL)] } },
+        afterFirstCase: [a1],
+      },
       async (t) => {
         await t.caseQueued("B5_NO_DSRC");
         const atBooth = await t.caseQueued("OBU_NO_CARD");
