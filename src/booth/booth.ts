@@ -233,6 +233,8 @@ export class Booth {
     if (this.loop.closed()) return;
     clearInterval(this.ageTimer);
     await this.loop.stop();
+    // notes put off to a quiet moment (case-desk.ts noteSoon) are written before the journal closes
+    this.desk.writeSoon();
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
     await this.init.reader.close();

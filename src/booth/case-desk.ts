@@ -49,7 +49,7 @@ export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
   journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince" | "settledPaidBelow">;
   rec: RecordContext;
-  fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded">;
+  fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded" | "quietMoment">;
   events: { next(e: BoothEvent): void };
   counters: Pick<BoothCounters, "cancelled" | "journalFailures">;
   log: Logger;
@@ -79,6 +79,13 @@ export class CaseDesk {
    * retried (retryNotes), and until noted they hold the OBU and card they name (unnotedHolds).
    */
   private readonly unnoted = new Map<number, { c: BoothCase; why: string }>();
+  /**
+   * Notes of cases closed on the lane's record path (noteSoon), by seq: written at the booth's next quiet
+   * moment, not while the lane's reply to the RSU waits; a case closed as paid among them holds its OBU and
+   * card until written (unnotedHolds writes them first).
+   */
+  private readonly soon = new Map<number, { c: BoothCase; why: string; paid: boolean }>();
+  private soonScheduled = false;
 
   constructor(private readonly d: CaseDeskDeps) {
     this.queue = new BoothCases(d.options.queueMax);
@@ -330,7 +337,7 @@ export class CaseDesk {
       const inPlace = r.revision > 1;
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId })) {
         const why = `paid over DSRC (record ${r.seq})`;
-        if (inPlace && c.seq !== null && c.seq > r.seq) this.noteClosed(c, why, true);
+        if (inPlace && c.seq !== null && c.seq > r.seq) this.noteSoon(c, why, true);
         close(c, why);
       }
       const own = this.queue.get(`s${r.seq}`);
@@ -486,7 +493,7 @@ export class CaseDesk {
    */
   private pushedOut(dropped: BoothCase, c: BoothCase): void {
     const why = `queue full (${this.d.options.queueMax}): pushed out by case ${c.id}`;
-    this.noteClosed(dropped, why, false);
+    this.noteSoon(dropped, why, false);
     this.closedEvent(dropped, why);
     this.d.fx.alarm(
       "BOOTH_QUEUE_FULL",
@@ -569,6 +576,39 @@ export class CaseDesk {
     }
   }
 
+  /**
+   * A case closed on the lane's record path (onLaneRecord: a late B5 or B8 settled its suspect in place; a
+   * full queue pushed it out of `add`): its note has an fsync of its own, and the lane's reply to the RSU
+   * (the late B5's C1) waits for what runs there, so it is written at the booth's next quiet moment
+   * (effects.ts quietMoment: no DSRC transaction open), as the booth's own commits are. Meanwhile a case
+   * closed as paid is a note not yet taken: no card is charged on its OBU or card before it is written
+   * (unnotedHolds writes the waiting notes first), and the booth's close writes them.
+   */
+  private noteSoon(c: BoothCase, why: string, paid: boolean): void {
+    if (c.seq === null) return;
+    this.soon.set(c.seq, { c, why, paid });
+    if (this.soonScheduled) return;
+    this.soonScheduled = true;
+    void this.d.fx.quietMoment().then(
+      () => {
+        this.soonScheduled = false;
+        this.writeSoon();
+      },
+      (e: unknown) => {
+        this.soonScheduled = false;
+        this.d.log.warn({ err: errText(e) }, "booth: waiting to note cases closed failed; noting them now");
+        this.writeSoon();
+      },
+    );
+  }
+
+  /** The notes noteSoon put off, written now (noteClosed: a refused one of a paid case holds as before). */
+  writeSoon(): void {
+    const waiting = [...this.soon.values()];
+    this.soon.clear();
+    for (const x of waiting) this.noteClosed(x.c, x.why, x.paid);
+  }
+
   /** The notes the journal refused (noteClosed) are tried again: those it takes hold nothing any more. */
   retryNotes(): void {
     for (const [seq, { c, why }] of this.unnoted) {
@@ -591,6 +631,7 @@ export class CaseDesk {
    * (nothing is charged on them), or null. The notes are tried again first.
    */
   unnotedHolds(k: { cardId: string; obuSerial: string | null }): string | null {
+    this.writeSoon();
     if (this.unnoted.size === 0) return null;
     this.retryNotes();
     for (const { c } of this.unnoted.values())

@@ -32,6 +32,8 @@ function rig(o: {
   records?: CommittedRecord[];
   /** the journal's records beyond `records` (settledPaidBelow answers from them) */
   older?: CommittedRecord[];
+  /** noteCaseClosed throws this (a journal refusing writes) */
+  refuseNotes?: Error;
 }) {
   const alarms: { code: string; message: string }[] = [];
   const audits: { type: string; message: string; data: Record<string, unknown> | undefined }[] = [];
@@ -39,6 +41,8 @@ function rig(o: {
   const closed: { id: string; why: string }[] = [];
   const committed: NewLaneRecord[] = [];
   let now = T0;
+  // the booth's quiet moment (effects.ts quietMoment), given by the test (quiet())
+  const quietWaits: (() => void)[] = [];
   const desk = new CaseDesk({
     options: {
       queueMax: o.queueMax,
@@ -49,6 +53,7 @@ function rig(o: {
     journal: {
       list: () => o.records ?? [],
       noteCaseClosed: (seq, why) => {
+        if (o.refuseNotes) throw o.refuseNotes;
         noted.push({ seq, why });
         return true;
       },
@@ -75,6 +80,7 @@ function rig(o: {
         return { ...rec, seq: 100, tradeId: "T100", revision: 1 } as CommittedRecord;
       },
       recorded: () => undefined,
+      quietMoment: () => new Promise<number>((resolve) => quietWaits.push(() => resolve(0))),
     },
     events: {
       next: (e) => {
@@ -104,11 +110,16 @@ function rig(o: {
     at: (minutes: number) => {
       now = T0 + minutes * 60_000;
     },
+    /** the quiet moments waited for come, and what waited runs */
+    async quiet() {
+      for (const go of quietWaits.splice(0)) go();
+      await new Promise((resolve) => setImmediate(resolve));
+    },
   };
 }
 
 describe("a full booth queue", () => {
-  it("keeps the case being charged and pushes out the oldest waiting one, naming it in an alarm and the audit trail", () => {
+  it("keeps the case being charged and pushes out the oldest waiting one, naming it in an alarm and the audit trail", async () => {
     const r = rig({ queueMax: 2, active: () => "s1" });
     r.desk.onLaneRecord(stop(1, "A")); // the card on the reader is being charged on s1
     r.desk.onLaneRecord(stop(2, "B"));
@@ -121,7 +132,10 @@ describe("a full booth queue", () => {
     const entry = r.audits.find((a) => a.data?.closed === "queue-full");
     expect(entry?.type).toBe("booth.case");
     expect(entry?.data).toMatchObject({ case: "s2", seq: 2, obuSerial: "B", for: "s3" });
-    // noted closed: the queue rebuilt at start does not take it back in place of a newer case
+    // noted closed (at the booth's next quiet moment: the lane's record path does not wait for the note's
+    // fsync): the queue rebuilt at start does not take it back in place of a newer case
+    expect(r.noted).toEqual([]);
+    await r.quiet();
     expect(r.noted.map((n) => n.seq)).toEqual([2]);
   });
 
@@ -146,10 +160,11 @@ describe("a full booth queue", () => {
     expect(r.audits.find((a) => a.data?.closed === "queue-full")?.data).toMatchObject({ case: "s2" });
   });
 
-  it("rebuilt at start beyond queueMax, keeps the newest and notes the pushed-out ones closed", () => {
+  it("rebuilt at start beyond queueMax, keeps the newest and notes the pushed-out ones closed", async () => {
     const r = rig({ queueMax: 2, records: [stop(1, "A"), stop(2, "B"), stop(3, "C")] });
     r.desk.restore();
     expect(r.ids()).toEqual(["s2", "s3"]);
+    await r.quiet();
     expect(r.noted.map((n) => n.seq)).toEqual([1]);
     expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
   });
@@ -186,6 +201,45 @@ describe("the queue rebuilt at start", () => {
     const later = rig({ queueMax: 10, records, older: [settled(4)] });
     later.desk.restore();
     expect(later.ids()).toEqual(["s5", "s6"]);
+  });
+});
+
+describe("a suspect the lane settles paid in place (a late B5): the vehicle's later case", () => {
+  // suspect 2 of OBU A, its UNSETTLED_DEBIT stop 5 queued, then the late B5 settles 2 in place (revision 2)
+  const settledInPlace = {
+    ...stop(2, "A"),
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    cardId: "43012200000000000001",
+    revision: 2,
+  } as CommittedRecord;
+
+  it("closes now, and its note (an fsync) waits for the booth's quiet moment, not the lane's reply to the B5", async () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(5, "A"));
+    r.desk.onLaneRecord(settledInPlace);
+    expect(r.ids()).toEqual([]);
+    // before: noted here, inside the settlement's outcome, while the late B5's C1 waited
+    expect(r.noted).toEqual([]);
+    await r.quiet();
+    expect(r.noted).toEqual([{ seq: 5, why: "paid over DSRC (record 2)" }]);
+  });
+
+  it("a charge asked for before the quiet moment writes the note first", () => {
+    const r = rig({ queueMax: 10 });
+    r.desk.onLaneRecord(stop(5, "A"));
+    r.desk.onLaneRecord(settledInPlace);
+    expect(r.desk.unnotedHolds({ cardId: "43012200000000000009", obuSerial: "A" })).toBeNull();
+    expect(r.noted.map((n) => n.seq)).toEqual([5]);
+  });
+
+  it("a note the journal refuses at the quiet moment holds the OBU and card, with the alarm", async () => {
+    const r = rig({ queueMax: 10, refuseNotes: new Error("SQLITE_FULL: database or disk is full") });
+    r.desk.onLaneRecord(stop(5, "A"));
+    r.desk.onLaneRecord(settledInPlace);
+    await r.quiet();
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_JOURNAL_FAILED"]);
+    expect(r.desk.unnotedHolds({ cardId: "43012200000000000009", obuSerial: "A" })).toBe("s5");
   });
 });
 

@@ -115,6 +115,7 @@ function rig(o: { listed: boolean }) {
       alarm: () => undefined,
       tryCommit: () => undefined,
       recorded: () => undefined,
+      quietMoment: async () => 0,
     },
     events: { next: () => undefined },
     counters,
