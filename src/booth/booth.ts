@@ -143,10 +143,10 @@ export class Booth {
       alarm: (code, message, ids) => this.fx.alarm(code, message, ids),
       recorded: (rec, barrier, commitMs) => this.fx.recorded(rec, barrier, commitMs),
       lastCommit: { quietMs: 0, commitMs: 0 },
-      tryCommit: async (rec, intentId) => {
+      tryCommit: async (rec, intentId, closeCases) => {
         const quietMs = await this.fx.quietMoment();
         const c0 = now();
-        const r = this.fx.tryCommit(rec, intentId);
+        const r = this.fx.tryCommit(rec, intentId, closeCases);
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
       },
@@ -156,6 +156,10 @@ export class Booth {
         const r = this.fx.trySettle(seq, s, closeCases);
         this.ctx.lastCommit = { quietMs, commitMs: now() - c0 };
         return r;
+      },
+      noteShown: async (seq, entry, closeCases) => {
+        await this.fx.quietMoment();
+        return init.journal.noteDebitShown(seq, entry, closeCases());
       },
       wait: (ms, signal, since) => wakeup.wait(ms, signal, since),
       gen: () => wakeup.generation,

@@ -569,7 +569,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
       desk.closeForGood(c, `paid after its record (record ${r.paidBy})`);
     if (r.kind === "paid") {
       desk.release(c);
-      desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId });
+      desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId }, r.record);
       desk.remove(c, "paid at the booth");
       await ctx.signal("done");
       return;

@@ -11,7 +11,7 @@ import type { CommittedRecord } from "../journal/types.js";
 import { operatorLabel } from "../lane/operator-close.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
-import { type BoothCase, BoothCases, caseOf, rebuildCases, recordCase } from "./cases.js";
+import { type BoothCase, BoothCases, caseOf, paidAfter, rebuildCases, recordCase } from "./cases.js";
 import { type BoothCounters, type BoothOptions, errText } from "./context.js";
 import { type BoothEffects, yieldToIo } from "./effects.js";
 import type { BoothJournal } from "./ports.js";
@@ -111,17 +111,25 @@ export class CaseDesk {
   }
 
   /**
-   * The vehicle paid at the booth on case `on` (a DEBIT that answered, a lost answer recovered or recorded
-   * from its intent: recovery-book.ts): its other cases (paidTripCases) close for good, as the queue
-   * rebuilt at start has it (cases.ts rebuildCases: a later transaction of the OBU or card closes its
-   * cases; the note is a second line of defence).
+   * The vehicle paid at the booth on case `on` with record `paid` (a DEBIT that answered, a lost answer
+   * recovered or recorded from its intent: recovery-book.ts): its other cases (paidTripCases) close for
+   * good. No note is written for a case the rebuild closes from the booth's paid record itself (cases.ts
+   * paidAfter: a transaction of its OBU or card recorded after it), nor for one noted already in the paid
+   * record's own transaction (`noted`, by seq: a settlement in place, gone-intent.ts): a note of its own
+   * would cost an fsync and keep nothing closed that the journal does not already keep closed. Only a case
+   * recorded after the paid record (a record an earlier try wrote, found again through a gone intent) gets
+   * one (noteClosed, its own fsync).
    */
   paidAtBooth(
     on: string,
     k: { obuSerial: string | null; cardId: string | null },
-    keep: ReadonlySet<string> = new Set(),
+    paid: CommittedRecord | undefined,
+    noted: ReadonlySet<number> = new Set(),
   ): void {
-    for (const x of this.paidTripCases(on, k, keep)) this.closeForGood(x, `paid at the booth on case ${on}`);
+    for (const x of this.paidTripCases(on, k)) {
+      const closed = paid !== undefined && paidAfter(paid, x);
+      this.closeForGood(x, `paid at the booth on case ${on}`, closed || (x.seq !== null && noted.has(x.seq)));
+    }
   }
 
   /**

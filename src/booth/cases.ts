@@ -173,6 +173,22 @@ export function settledInPlace(r: CommittedRecord): ((c: CommittedRecord) => boo
     before(c);
 }
 
+/**
+ * Whether transaction `r` closes case `c` at the rebuild (rebuildCases): a payment of its OBU or card
+ * recorded after it. The running desk needs no note for such a case (case-desk.ts paidAtBooth).
+ */
+export function paidAfter(
+  r: Pick<CommittedRecord, "kind" | "seq" | "obuSerial" | "cardId">,
+  c: Pick<BoothCase, "seq" | "obuSerial" | "cardId">,
+): boolean {
+  return (
+    r.kind === "transaction" &&
+    c.seq !== null &&
+    c.seq < r.seq &&
+    ((!!r.obuSerial && c.obuSerial === r.obuSerial) || (!!r.cardId && c.cardId === r.cardId))
+  );
+}
+
 export class BoothCases {
   private readonly byId = new Map<string, BoothCase>();
 
@@ -276,11 +292,7 @@ export function rebuildCases(
   const out: BoothCase[] = [];
   for (const r of sorted) {
     if (r.kind === "transaction") {
-      for (let i = out.length - 1; i >= 0; i--) {
-        const c = out[i] as BoothCase;
-        if ((r.obuSerial && c.obuSerial === r.obuSerial) || (r.cardId && c.cardId === r.cardId))
-          out.splice(i, 1);
-      }
+      for (let i = out.length - 1; i >= 0; i--) if (paidAfter(r, out[i] as BoothCase)) out.splice(i, 1);
       continue;
     }
     if (closed.has(r.seq) || settled.some((closes) => closes(r))) continue;

@@ -11,6 +11,7 @@
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
+import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import {
   BOOTH_INTENT_PREFIX,
@@ -37,7 +38,7 @@ import {
 import { encodeRecord } from "./record-0019.js";
 
 export type ChargeResult =
-  | { kind: "paid" }
+  | { kind: "paid"; record: CommittedRecord }
   | { kind: "refused"; code: string }
   | { kind: "psam-error" }
   /** a reader or card error before DEBIT: no money moved */
@@ -415,7 +416,7 @@ async function recordPaid(
       "booth: an error after the record was committed (the record stands)",
     );
   }
-  return { kind: "paid" };
+  return { kind: "paid", record: committed };
 }
 
 /**

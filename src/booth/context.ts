@@ -9,6 +9,7 @@ import type { EtcError } from "../../firmware-bridge/errors.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import type { AuditEventInput } from "../audit/entry.js";
 import type { EntryIds } from "../audit/events.js";
 import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
@@ -128,9 +129,14 @@ export interface BoothContext {
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void;
   /**
    * Commit, after letting pending I/O (an RSU frame already read) run first: the commit's fsync is
-   * synchronous. On failure: logged in full, counted, alarm; resolves undefined.
+   * synchronous. On failure: logged in full, counted, alarm; resolves undefined. `closeCases`: see
+   * effects.ts tryCommit (a paid record that settles its purchase's suspect in place).
    */
-  tryCommit(rec: NewLaneRecord, intentId?: number): Promise<CommittedRecord | undefined>;
+  tryCommit(
+    rec: NewLaneRecord,
+    intentId?: number,
+    closeCases?: () => readonly CaseClosedNote[],
+  ): Promise<CommittedRecord | undefined>;
   /** the last tryCommit/trySettle: how long it waited for a quiet moment, how long the commit took */
   lastCommit: { quietMs: number; commitMs: number };
   /**
@@ -142,6 +148,16 @@ export interface BoothContext {
     s: Settlement,
     closeCases?: () => readonly CaseClosedNote[],
   ): Promise<CommittedRecord | "refused" | undefined>;
+  /**
+   * journal.noteDebitShown after the same quiet moment as trySettle (with case notes it has an fsync of its
+   * own, and no RSU frame waits on it); `closeCases`, asked right before the write, as trySettle's. Throws
+   * as noteDebitShown does.
+   */
+  noteShown(
+    seq: number,
+    entry: AuditEventInput,
+    closeCases: () => readonly CaseClosedNote[],
+  ): Promise<boolean>;
   /**
    * Wait on the reader's events: resolves on the next one, at once when one came since generation `since`
    * (see gen()), or after `ms`.

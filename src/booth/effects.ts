@@ -127,16 +127,22 @@ export class BoothEffects {
    * Commits `rec`, deleting its debit intent `intentId` in the same transaction. An intent the journal no
    * longer has (E609: resolved already, nothing written) is resolved by gone-intent.ts: the purchase's
    * record if it is there (a suspect of it settled with the TAC of a paid one), else `rec` without the
-   * intent; never a second record of one debit, never a debit without one.
+   * intent; never a second record of one debit, never a debit without one. `closeCases`, asked only when
+   * the paid record settles a suspect of the purchase in place (its seq below the cases the payment
+   * closes): their notes, written in that settlement's transaction.
    */
-  tryCommit(rec: NewLaneRecord, intentId?: number): CommittedRecord | undefined {
+  tryCommit(
+    rec: NewLaneRecord,
+    intentId?: number,
+    closeCases?: () => readonly CaseClosedNote[],
+  ): CommittedRecord | undefined {
     try {
       if (intentId === undefined) return this.d.journal.commit(rec);
       try {
         return this.d.journal.commit(rec, { intentId });
       } catch (e) {
         if (!isEtcError(e, JournalErrorCodes.JournalIntentGone)) throw e;
-        return recordWithGoneIntent(this.d.journal, rec, intentId, this.d.log);
+        return recordWithGoneIntent(this.d.journal, rec, intentId, this.d.log, closeCases);
       }
     } catch (e) {
       this.d.counters.journalFailures++;

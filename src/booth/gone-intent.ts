@@ -8,7 +8,8 @@
  *
  * - the purchase's record is in the journal (same card, PSAM terminal and PSAM transaction serial: one
  *   MAC1, one DEBIT): that is the debit's record, returned as the one committed; a paid record (the TAC)
- *   over a suspect of the purchase settles that suspect with the TAC instead (booth-prove, in place);
+ *   over a suspect of the purchase settles that suspect with the TAC instead (booth-prove, in place), the
+ *   booth cases the payment closes (`closeCases`) noted closed in that settlement's transaction;
  * - there is none: the record is committed without the intent.
  *
  * A suspect written for a purchase whose paid record is there already returns that paid record. A paid
@@ -16,7 +17,7 @@
  * card proved the debit: never dropped).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { Settlement } from "../lane/ports.js";
 import { BOOTH_OUTCOMES } from "./booth-records.js";
 import type { BoothJournal } from "./ports.js";
@@ -32,6 +33,7 @@ export function recordWithGoneIntent(
   rec: NewLaneRecord,
   intentId: number,
   log: Logger,
+  closeCases?: () => readonly CaseClosedNote[],
 ): CommittedRecord {
   const found = findPurchase(journal, rec);
   if (!found) {
@@ -46,7 +48,15 @@ export function recordWithGoneIntent(
       { intentId, seq: found.seq, tradeId: found.tradeId, outcome: rec.outcome },
       "booth intent gone, its purchase recorded as a suspect: settled with the TAC",
     );
-    return journal.settle(found.seq, settlementOf(rec, intentId));
+    // the settlement keeps the suspect's seq, below the vehicle's cases recorded since (the UNSETTLED_DEBIT
+    // stop its hold caused): the rebuild does not close those from it (cases.ts settledInPlace is the
+    // lane's only), so the cases the payment closes (`closeCases`) are noted closed in its transaction
+    const notes = closeCases?.() ?? [];
+    return journal.settle(
+      found.seq,
+      settlementOf(rec, intentId),
+      notes.length > 0 ? { closeCases: notes } : undefined,
+    );
   }
   if (found.kind === "stop" && rec.kind === "transaction") {
     // its suspect was settled "not debited" (an operator, as the back office saw it) while the card now

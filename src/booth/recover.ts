@@ -29,7 +29,7 @@ import type { CardActivation } from "../../firmware-bridge/reader/card-reader.js
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
 import { tacMissing } from "../journal/tac.js";
-import type { CommittedRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, intentIds, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
@@ -58,6 +58,13 @@ export interface PendingDebit {
   deadline: number;
   /** the BOOTH_DEBIT_UNCONFIRMED suspect the recovery wrote ("unconfirmed"): a case from then on */
   unconfirmed?: CommittedRecord;
+  /** the debit's paid record, once committed (recovery-book.ts: the cases the payment closes) */
+  paid?: CommittedRecord;
+  /**
+   * the notes of the cases the payment closes, asked when the paid record settles its purchase's suspect
+   * in place (gone-intent.ts): written in that settlement's transaction (recovery-book.ts sets it)
+   */
+  closeCases?: () => readonly CaseClosedNote[];
 }
 
 export type RecoverResult =
@@ -294,11 +301,12 @@ async function onOriginal(
         "BOOTH_MAC2_REJECTED",
         `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
       );
-    const committed = await ctx.tryCommit(rec, pd.intentId);
+    const committed = await ctx.tryCommit(rec, pd.intentId, pd.closeCases);
     if (!committed) {
       keepPaid(ctx, pd, rec);
       return "journal-failed";
     }
+    pd.paid = committed;
     const commitMs = ctx.lastCommit.commitMs;
     return afterCommit(ctx, committed, () => recordedPaid(ctx, pd, committed, commitMs, card));
   }
@@ -412,8 +420,9 @@ async function commitPaid(
   watch: CardWatch,
   signal: AbortSignal,
 ): Promise<RecoverResult> {
-  const committed = await ctx.tryCommit(rec, pd.intentId);
+  const committed = await ctx.tryCommit(rec, pd.intentId, pd.closeCases);
   if (!committed) return "journal-failed";
+  pd.paid = committed;
   const commitMs = ctx.lastCommit.commitMs;
   const card = await originalOnReader(ctx, pd, watch, signal).catch(() => null);
   return afterCommit(ctx, committed, () => recordedPaid(ctx, pd, committed, commitMs, card));

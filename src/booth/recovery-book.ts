@@ -6,7 +6,7 @@
  * (card-loop.ts), each reached through a narrow interface.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import type { CommittedRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
 import {
   BOOTH_INTENT_PREFIX,
   type BoothIntentPayload,
@@ -25,7 +25,13 @@ export interface RecoveryDesk {
   linkedTo(k: { seq: number | null; id: string }): BoothCase | undefined;
   openRecovery(c: BoothCase, linked: BoothCase | undefined): void;
   remove(c: BoothCase, why: string): void;
-  paidAtBooth(on: string, k: { obuSerial: string | null; cardId: string | null }): void;
+  paidTripCases(on: string, k: { obuSerial: string | null; cardId: string | null }): BoothCase[];
+  paidAtBooth(
+    on: string,
+    k: { obuSerial: string | null; cardId: string | null },
+    paid: CommittedRecord | undefined,
+    noted?: ReadonlySet<number>,
+  ): void;
   reopenTaken(c: BoothCase): void;
   queueSuspect(s: CommittedRecord): void;
 }
@@ -178,6 +184,18 @@ export class RecoveryBook {
 
   /** Drive one recovery (recover.ts), then close its case; proven not debited, the case pays afresh. */
   async run(pd: PendingDebit, slot: RecoverySlot, signal: AbortSignal): Promise<void> {
+    const k = { obuSerial: pd.payload.obuSerial, cardId: pd.payload.cardId };
+    // a paid record that settles its purchase's suspect in place (gone-intent.ts) keeps the suspect's seq,
+    // below the cases the payment closes: they are noted closed in that settlement's transaction
+    let noted: readonly CaseClosedNote[] = [];
+    pd.closeCases = () => {
+      noted = this.d.desk
+        .paidTripCases(pd.case.id, k)
+        .flatMap((x) =>
+          x.seq === null ? [] : [{ seq: x.seq, why: `paid at the booth on case ${pd.case.id}` }],
+        );
+      return noted;
+    };
     const r = await slot.asActive(pd.case, true, signal, (s) => recover(this.d.ctx, pd, slot.watch, s));
     if (r === "closed") return;
     if (r === "journal-failed") {
@@ -190,8 +208,7 @@ export class RecoveryBook {
     // the money moved (its record written): the vehicle's other cases close, as after a DEBIT that answered
     // (card-loop.ts): a DSRC stop of its OBU met the recovery's hold (UNSETTLED_DEBIT) and must not be paid
     // again by another card
-    if (recorded)
-      this.d.desk.paidAtBooth(pd.case.id, { obuSerial: pd.payload.obuSerial, cardId: pd.payload.cardId });
+    if (recorded) this.d.desk.paidAtBooth(pd.case.id, k, pd.paid, new Set(noted.map((n) => n.seq)));
     // the unconfirmed suspect is a case from now on, as the queue rebuilt at start has it (cases.ts)
     if (r === "unconfirmed" && pd.unconfirmed) this.d.desk.queueSuspect(pd.unconfirmed);
     if (r === "not-debited") {

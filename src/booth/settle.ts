@@ -342,12 +342,16 @@ export async function settleSuspect(
     // suspect for the back office). The note commits with this entry (its binding to the trail: docs/audit.md,
     // "Journal binding") and with the notes of the cases it closes (`closes`: with the hold gone, only they
     // keep another card from paying the trip again after a restart); a journal that cannot note it keeps the
-    // hold, never the other way, and the entry is written alone
+    // hold, never the other way, and the entry is written alone. Written after the booth's quiet moment, as a
+    // settlement is (ctx.noteShown: its notes' fsync), the notes taken right before the write
     const on = onward();
-    const notes = closes.notes(on ?? "paid");
+    let notes: readonly CaseClosedNote[] = [];
     let noted = false;
     try {
-      noted = ctx.journal.noteDebitShown(s.seq, evidence, notes);
+      noted = await ctx.noteShown(s.seq, evidence, () => {
+        notes = closes.notes(on ?? "paid");
+        return notes;
+      });
     } catch (e) {
       ctx.log.warn(
         { err: errText(e), seq: s.seq },

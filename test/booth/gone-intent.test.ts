@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../firmware-bridge/log.js";
+import { DEFAULT_BOOTH_REASONS, rebuildCases } from "../../src/booth/cases.js";
 import { recordWithGoneIntent } from "../../src/booth/gone-intent.js";
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import { useJournalDir } from "../journal/helpers.js";
@@ -89,6 +90,33 @@ describe("recordWithGoneIntent on a real journal", () => {
       extra: { settlement: { settledBy: "booth-prove" } },
     });
     expect(j.list().map((x) => [x.seq, x.kind])).toEqual([[s.seq, "transaction"]]);
+  });
+
+  it("a suspect settled with the TAC in place: the cases the payment closes are noted in the settlement's transaction, and a restart's rebuild leaves them out", () => {
+    const j = jd.open();
+    const id = j.writeIntent(`booth:${paid.cardId}`, "{}");
+    const s = j.commit(suspect, { intentId: id });
+    // the suspect held the OBU: a DSRC pass of it meanwhile was stopped, a case above the suspect's seq
+    const stop = j.commit({
+      ...sampleRecord(8),
+      kind: "stop",
+      outcome: "UNSETTLED_DEBIT",
+      obuSerial: paid.obuSerial,
+      cardId: null,
+      tac: null,
+    });
+    const asked: number[] = [];
+    const r = recordWithGoneIntent(j, paid, id, silentLogger, () => {
+      asked.push(stop.seq);
+      return [{ seq: stop.seq, why: "paid at the booth" }];
+    });
+    expect(r).toMatchObject({ seq: s.seq, revision: 2, extra: { settlement: { settledBy: "booth-prove" } } });
+    expect(asked).toEqual([stop.seq]);
+    // before: settled with no closeCases, nothing noted, and the rebuild (the settlement's seq below the
+    // stop's, booth-prove not a lane settlement in place) brought the stop back for another card to pay
+    expect(j.closedCasesSince(new Date(0))).toEqual([stop.seq]);
+    const reasons = new Set<string>(DEFAULT_BOOTH_REASONS);
+    expect(rebuildCases(j.list(), reasons, j.closedCasesSince(new Date(0)))).toEqual([]);
   });
 
   it("a suspect of the purchase settled 'not debited' meanwhile (an operator), and now its TAC: the paid record is written beside the stop, never dropped", () => {

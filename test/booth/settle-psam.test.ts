@@ -86,11 +86,9 @@ async function settle(s: CommittedRecord) {
       settled.push(x);
       return { ...s, kind: "transaction", revision: 2 };
     },
-    journal: {
-      noteDebitShown: (_seq: number, e: { message: string }) => {
-        noted.push(e);
-        return true;
-      },
+    noteShown: async (_seq: number, e: { message: string }) => {
+      noted.push(e);
+      return true;
     },
     counters: { settledDebited: 0, paidUnsettled: 0 },
     lane: {
