@@ -340,8 +340,9 @@ export class CaseDesk {
       // vehicle (the UNSETTLED_DEBIT stop its hold caused, another card): the booth's check of a payment
       // after the case's record asks by seq (journal-holds.ts paidAfter) and does not see it. The queue
       // rebuilt at start closes that case from the settlement itself (cases.ts settledInPlace: up to its
-      // lastSeq); the note (durable, noteClosed) is kept for the one the rebuild would not find, a case
-      // matched by card alone to a suspect older than the records rebuilt from (restore)
+      // lastSeq); the note (durable, at the booth's next quiet moment: noteSoon, not while the late B5's C1
+      // waits) is kept for the one the rebuild would not find, a case matched by card alone to a suspect
+      // older than the records rebuilt from (restore)
       const inPlace = r.revision > 1;
       for (const c of this.queue.matching({ obuSerial: r.obuSerial, cardId: r.cardId })) {
         const why = `paid over DSRC (record ${r.seq})`;
@@ -495,9 +496,11 @@ export class CaseDesk {
 
   /**
    * `dropped` left a full queue to make room for `c`: an alarm and an audit entry name it, and the journal
-   * notes it closed (noteClosed, durable; a refusal only logged: the case is a trip still to pay), so the
-   * queue rebuilt at start does not take it back in place of a newer one. Its vehicle, if it is still there, is a walk-up (`booth take --walk-up`); its suspect, if it
-   * is one, stays open and is settled from its card whatever the queue holds (card-loop.ts).
+   * notes it closed (noteSoon: durable, at the booth's next quiet moment, as `c` may come on the lane's
+   * record path; a refusal only logged: the case is a trip still to pay), so the queue rebuilt at start
+   * does not take it back in place of a newer one. Its vehicle, if it is still there, is a walk-up (`booth
+   * take --walk-up`); its suspect, if it is one, stays open and is settled from its card whatever the queue
+   * holds (card-loop.ts).
    */
   private pushedOut(dropped: BoothCase, c: BoothCase): void {
     const why = `queue full (${this.d.options.queueMax}): pushed out by case ${c.id}`;
