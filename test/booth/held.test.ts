@@ -425,19 +425,25 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  /** A DSRC stop of the vehicle's OBU with card OTHER, met by a hold on the OBU at its B4 (UNSETTLED_DEBIT). */
+  const unsettledStop = (t: BoothTestContext, obuSerial: string): CommittedRecord => {
+    const stop = t.lane.journal.commit({
+      ...sampleRecord(8, "stop"),
+      outcome: "UNSETTLED_DEBIT",
+      obuSerial,
+      cardId: OTHER,
+    });
+    toBooth(t, stop);
+    return stop;
+  };
+
   it("a DSRC stop of the vehicle the booth charges (UNSETTLED_DEBIT at its B4, another card): after PAID no second case waits for it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
       const obuSerial = t.records()[0]!.obuSerial!;
       let stop: CommittedRecord | undefined;
       const sub = atMac1(t, () => {
-        stop = t.lane.journal.commit({
-          ...sampleRecord(8, "stop"),
-          outcome: "UNSETTLED_DEBIT",
-          obuSerial,
-          cardId: OTHER,
-        });
-        toBooth(t, stop);
+        stop = unsettledStop(t, obuSerial);
       });
       t.reader.present(CARD);
       await t.prompt("PAID");
@@ -458,13 +464,7 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
         const obuSerial = t.records()[0]!.obuSerial!;
         let stop: CommittedRecord | undefined;
         const sub = atMac1(t, () => {
-          stop = t.lane.journal.commit({
-            ...sampleRecord(8, "stop"),
-            outcome: "UNSETTLED_DEBIT",
-            obuSerial,
-            cardId: OTHER,
-          });
-          toBooth(t, stop);
+          stop = unsettledStop(t, obuSerial);
         });
         const refused = vi.spyOn(t.lane.journal, "noteCaseClosed").mockImplementation(() => {
           throw new Error("E601 the journal is unhealthy");
@@ -489,18 +489,6 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       },
     );
   });
-
-  /** A DSRC stop of the vehicle's OBU with card OTHER, met by a hold on the OBU at its B4 (UNSETTLED_DEBIT). */
-  const unsettledStop = (t: BoothTestContext, obuSerial: string): CommittedRecord => {
-    const stop = t.lane.journal.commit({
-      ...sampleRecord(8, "stop"),
-      outcome: "UNSETTLED_DEBIT",
-      obuSerial,
-      cardId: OTHER,
-    });
-    toBooth(t, stop);
-    return stop;
-  };
 
   it("a DSRC stop of the vehicle while the booth recovers its lost DEBIT answer (UNSETTLED_DEBIT, another card): after RECOVERED no case waits for it, the other card is not debited", async () => {
     await boothTest(
