@@ -232,6 +232,18 @@ describe("the booth asks the journal again after its hold: a DSRC debit of the c
 });
 
 /**
+ * The lane restarted: no case of the trip waits, and card OTHER put on the reader meets no case (NO_CASE),
+ * so it is not charged for the trip (the caller counts the DEBITs sent).
+ */
+async function restartThenOtherCard(t: BoothTestContext): Promise<void> {
+  await t.restartLane();
+  expect(t.lane.booth?.cases()).toEqual([]);
+  t.reader.present(OTHER);
+  await t.prompt("NO_CASE");
+  await t.boothIdle();
+}
+
+/**
  * Review r2 (lane findings 2 and 3): the booth's hold while it debits was the windowed unsettled hold, which
  * `unsettledHoldMs` expires and any release() of the same key removes; a DSRC payment of the case's OBU
  * during the charge did not close the case; a DSRC stop of the vehicle during the charge stayed a case after
@@ -480,11 +492,7 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
         expect(refused).not.toHaveBeenCalled();
         expect(t.outputs.filter((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED")).toEqual([]);
         refused.mockRestore();
-        await t.restartLane();
-        expect(t.lane.booth?.cases()).toEqual([]);
-        t.reader.present(OTHER);
-        await t.prompt("NO_CASE");
-        await t.boothIdle();
+        await restartThenOtherCard(t);
         expect(debitsSent(t)).toBe(1);
       },
     );
@@ -616,11 +624,7 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
         // journal that refused it only logged that: the stop came back at the restart, and card OTHER paid
         // the trip again
         expect(t.lane.journal.closedCasesSince(new Date(0))).toContain(stop.seq);
-        await t.restartLane();
-        expect(t.lane.booth?.cases()).toEqual([]);
-        t.reader.present(OTHER);
-        await t.prompt("NO_CASE");
-        await t.boothIdle();
+        await restartThenOtherCard(t);
         expect(debitsSent(t)).toBe(0);
       });
     },
@@ -671,11 +675,7 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
       expect(t.lane.booth?.cases()).toEqual([]);
       // before: the stop came back at the next start (the settled suspect's seq is below it), and card
       // OTHER on the reader paid the trip again
-      await t.restartLane();
-      expect(t.lane.booth?.cases()).toEqual([]);
-      t.reader.present(OTHER);
-      await t.prompt("NO_CASE");
-      await t.boothIdle();
+      await restartThenOtherCard(t);
       expect(debitsSent(t)).toBe(0);
     });
   });
@@ -720,11 +720,7 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
           raw.close();
         }
         // before: the stop came back (only the note kept it closed), and card OTHER paid the trip again
-        await t.restartLane();
-        expect(t.lane.booth?.cases()).toEqual([]);
-        t.reader.present(OTHER);
-        await t.prompt("NO_CASE");
-        await t.boothIdle();
+        await restartThenOtherCard(t);
         expect(debitsSent(t)).toBe(0);
       });
     },
