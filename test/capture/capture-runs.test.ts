@@ -70,27 +70,27 @@ const { dataRx: RX, dataTx: TX, statusChange: STATE } = RTAC_EVENT;
 const legacyB2 = encodeLegacy(0x08, Buffer.from("b201020304b0", "hex")).toString("hex");
 const nationalB2 = encodeNational(0x02, Buffer.from("b2a1b2c3d40001", "hex")).toString("hex"); // with AntennaID
 
-describe("a capture of several runs", () => {
-  // Run 1 on a legacy RSU; run 2 (the lane booted with its clock years behind) on a national one.
-  const runs = [
-    {
-      wall: "2026-12-02T10:00:00Z",
-      rsu: "etc-lane t rsu port x protocol=legacy station-length=40",
-      recs: [
-        [0, STATE, "", "open"],
-        [100, RX, legacyB2],
-      ] as Rec[],
-    },
-    {
-      wall: "2020-01-01T00:00:10Z",
-      rsu: "etc-lane t rsu port x protocol=national b2-antenna-id=1",
-      recs: [
-        [0, STATE, "", "open"],
-        [132, RX, nationalB2],
-      ] as Rec[],
-    },
-  ];
+// Run 1 on a legacy RSU; run 2 (the lane booted with its clock years behind) on a national one.
+const runs = [
+  {
+    wall: "2026-12-02T10:00:00Z",
+    rsu: "etc-lane t rsu port x protocol=legacy station-length=40",
+    recs: [
+      [0, STATE, "", "open"],
+      [100, RX, legacyB2],
+    ] as Rec[],
+  },
+  {
+    wall: "2020-01-01T00:00:10Z",
+    rsu: "etc-lane t rsu port x protocol=national b2-antenna-id=1",
+    recs: [
+      [0, STATE, "", "open"],
+      [132, RX, nationalB2],
+    ] as Rec[],
+  },
+];
 
+describe("a capture of several runs", () => {
   it("reads the runs in the order given, each with its own port description and clock", async () => {
     const files = await lane(runs);
     expect(files.map((f) => basename(f))).toEqual([
@@ -255,24 +255,6 @@ describe("replaying a capture of several runs", () => {
 });
 
 describe("which run a record belongs to, told by the files themselves", () => {
-  const runs = [
-    {
-      wall: "2026-12-02T10:00:00Z",
-      rsu: "etc-lane t rsu port x protocol=legacy station-length=40",
-      recs: [
-        [0, STATE, "", "open"],
-        [100, RX, legacyB2],
-      ] as Rec[],
-    },
-    {
-      wall: "2020-01-01T00:00:10Z",
-      rsu: "etc-lane t rsu port x protocol=national b2-antenna-id=1",
-      recs: [
-        [0, STATE, "", "open"],
-        [132, RX, nationalB2],
-      ] as Rec[],
-    },
-  ];
   const run1 = "lane-r000001-20261202T100000.000";
   const run2 = "lane-r000002-20200101T000010.000";
 
