@@ -1,10 +1,32 @@
+import { readdirSync, readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import LongestFirstSequencer from "./test/sequencer.js";
 
+const EXCLUDE = ["test/bench/**", "node_modules/**", "dist/**"];
+
+/**
+ * Test files that replace modules, globals or environment variables for the file (vi.mock, vi.doMock,
+ * vi.stubGlobal, vi.stubEnv, vi.resetModules...): each runs in its own module graph, as vitest runs every
+ * file by default. Found by reading the files, so a new test that mocks a module is isolated without a
+ * list to keep; test/tooling/vitest-projects.test.ts checks the split.
+ */
+export const REPLACES_MODULES =
+  /\bvi\.(mock|doMock|unmock|doUnmock|hoisted|stubGlobal|stubEnv|resetModules)\(/;
+
+export function isolatedTestFiles(root = "test"): string[] {
+  return readdirSync(root, { recursive: true, encoding: "utf8" })
+    .map((f) => `${root}/${f.replaceAll("\\", "/")}`)
+    .filter((f) => f.endsWith(".test.ts") && !f.startsWith("test/bench/"))
+    .filter((f) => REPLACES_MODULES.test(readFileSync(f, "utf8")))
+    .sort();
+}
+
+const isolated = isolatedTestFiles();
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    exclude: ["test/bench/**", "node_modules/**", "dist/**"],
+    // which files: each project's own include and exclude (a project that extends this config would add
+    // to, not replace, an include given here)
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,
@@ -14,5 +36,22 @@ export default defineConfig({
     // are printed, never asserted) are one file, so never beside each other; started first, beside the rest
     sequence: { sequencer: LongestFirstSequencer },
     reporters: ["default", "./test/summary-reporter.ts"],
+    projects: [
+      // the files that replace a module or a global: a fresh module graph each (vitest's default)
+      { extends: true, test: { name: "isolated", include: isolated, exclude: EXCLUDE, isolate: true } },
+      // every other file: a worker keeps the modules it loaded for the next file instead of loading
+      // them again for each of ~250 files (import time of the whole suite 145 s -> 20 s, docs/benchmarks.md
+      // "npm test"); test/helpers/between-files.ts puts back the timers and spies a file may leave behind
+      {
+        extends: true,
+        test: {
+          name: "shared",
+          include: ["test/**/*.test.ts"],
+          exclude: [...EXCLUDE, ...isolated],
+          isolate: false,
+          setupFiles: ["test/helpers/between-files.ts"],
+        },
+      },
+    ],
   },
 });
