@@ -22,8 +22,6 @@ import {
 } from "../../config/preflight.js";
 import { laneTariffPath } from "../../config/schema.js";
 import { checkLaneStart } from "../../datadir/lane-start.js";
-import { tuneLaneProcess } from "../../lane/process-tuning.js";
-import { openLane } from "../../lane/runtime.js";
 import { openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
 import { takeStopSignals } from "../stop-signals.js";
@@ -86,6 +84,12 @@ export function registerRun(program: Command): void {
           { dataDir: config.dataDir },
           "first start of this lane (--init): a new journal in dataDir",
         );
+      // the lane's modules (the RSU link, journal, status list, booth) are loaded here, by `run` only, so
+      // every other command (decode, status, audit, ...) starts without them
+      const [{ tuneLaneProcess }, { openLane }] = await Promise.all([
+        import("../../lane/process-tuning.js"),
+        import("../../lane/runtime.js"),
+      ]);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
       const lane = await openLane(config, { logger, configFile });
