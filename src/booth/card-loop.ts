@@ -564,9 +564,13 @@ export class CardLoop implements DeskWork, RecoverySlot {
     if (r.kind === "case-closed" && paidOver()) desk.remove(c, "paid over DSRC while at the booth");
     // the journal has its OBU paid after the case's record: that record may have passed the desk already (a
     // suspect settled in place, with a seq above the case's) or never reach it, so the case leaves now, for
-    // good (noted), as the queue rebuilt at start has it (cases.ts rebuildCases)
+    // good, as the queue rebuilt at start has it. With no note of its own (noted true): that paying record,
+    // a transaction of the case's OBU with a higher seq, is what closes the case at the rebuild (cases.ts
+    // paidAfter, rebuildCases; case-desk.ts restore reads every record after the case), so a note would cost
+    // an fsync outside the quiet moment, and a note the journal refused would hold the OBU and card for
+    // nothing (case-desk.ts noteClosed)
     else if (r.kind === "case-closed" && r.paidBy !== undefined)
-      desk.closeForGood(c, `paid after its record (record ${r.paidBy})`);
+      desk.closeForGood(c, `paid after its record (record ${r.paidBy})`, true);
     if (r.kind === "paid") {
       desk.release(c);
       desk.paidAtBooth(c.id, { obuSerial: c.obuSerial, cardId: card.cardId }, r.record);

@@ -168,15 +168,21 @@ export class CaseDesk {
    * settlement (cases.ts settledInPlace), as `onLaneRecord` closed them: one older than those records is
    * asked for by the OBU of each case rebuilt (the journal's settledPaidBelow), and the queue is rebuilt
    * again with it.
+   *
+   * The window is chosen by wall time but read by seq (windowRecords), as `paidAfter` orders: every record
+   * after a case of the window is read, whatever its time, so a payment recorded after the wall clock
+   * stepped back still closes the case it paid. A case whose own record is older than the window (written
+   * after such a step) is not rebuilt, as the running desk would let it leave for its age (`expire`).
    */
   restore(): void {
     const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
     try {
-      const records = this.d.journal.list({ since });
+      const records = this.windowRecords(since);
       const noted = this.d.journal.closedCasesSince(since);
-      let cases = rebuildCases(records, this.reasons, noted);
+      const inWindow = (cs: BoothCase[]) => cs.filter((c) => c.openedAt >= since.getTime());
+      let cases = inWindow(rebuildCases(records, this.reasons, noted));
       const older = this.settledBefore(cases, records);
-      if (older.length > 0) cases = rebuildCases([...older, ...records], this.reasons, noted);
+      if (older.length > 0) cases = inWindow(rebuildCases([...older, ...records], this.reasons, noted));
       for (const c of cases) {
         const { dropped } = this.queue.add(c, this.kept());
         if (dropped) this.pushedOut(dropped, c);
@@ -184,6 +190,17 @@ export class CaseDesk {
     } catch (e) {
       this.d.log.error({ err: errText(e) }, "booth queue not rebuilt from the journal");
     }
+  }
+
+  /**
+   * The records the rebuild reads: from the first one (by seq) created at or after `since` on, every record
+   * by seq. After the wall clock stepped back, a record with a higher seq than a case may carry an earlier
+   * time than the case (src/journal/records.ts prepareRow: createdAt is the commit's wall time); read by
+   * time, the window would hold the case without the payment that closed it (cases.ts paidAfter).
+   */
+  private windowRecords(since: Date): CommittedRecord[] {
+    const first = this.d.journal.list({ since, limit: 1 })[0];
+    return first ? this.d.journal.list({ since: first.seq }) : [];
   }
 
   /**

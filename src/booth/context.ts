@@ -151,7 +151,8 @@ export interface BoothContext {
   /**
    * journal.noteDebitShown after the same quiet moment as trySettle (with case notes it has an fsync of its
    * own, and no RSU frame waits on it); `closeCases`, asked right before the write, as trySettle's. Throws
-   * as noteDebitShown does.
+   * as noteDebitShown does; false, nothing written, when the record is no longer a suspect (settled
+   * meanwhile: settle.ts settledMeanwhile).
    */
   noteShown(
     seq: number,

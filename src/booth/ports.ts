@@ -66,8 +66,11 @@ export interface BoothJournal {
   purchaseRecord(q: PurchaseQuery): CommittedRecord | null;
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
-  /** records created at or after `since` (the queue is rebuilt from them at start) */
-  list(q: { since?: Date | number }): CommittedRecord[];
+  /**
+   * records in seq order: created at or after `since` (a Date), or with a seq at or above it (a number), at
+   * most `limit` (the queue is rebuilt from them at start: case-desk.ts restore)
+   */
+  list(q: { since?: Date | number; limit?: number }): CommittedRecord[];
   /**
    * the suspects naming this OBU contract serial settled in place as paid, with a seq below `belowSeq`,
    * oldest first: the rebuild at start asks for a case's OBU (case-desk.ts restore)

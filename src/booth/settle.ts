@@ -330,7 +330,6 @@ export async function settleSuspect(
     return paidOrListed(ctx, s, c, bar, "debited");
   }
   if (v.kind === "debited") {
-    ctx.counters.paidUnsettled++;
     const why = v.noTac ?? psamUnknown ?? "the record cannot become a transaction";
     const evidence = {
       type: "booth.evidence",
@@ -346,7 +345,8 @@ export async function settleSuspect(
     // settlement is (ctx.noteShown: its notes' fsync), the notes taken right before the write
     const on = onward();
     let notes: readonly CaseClosedNote[] = [];
-    let noted = false;
+    // "threw": the journal could not note it (the hold stays, the entry is written alone)
+    let noted: boolean | "threw" = "threw";
     try {
       noted = await ctx.noteShown(s.seq, evidence, () => {
         notes = closes.notes(on ?? "paid");
@@ -358,7 +358,12 @@ export async function settleSuspect(
         "booth: could not note the card's evidence; the hold stays",
       );
     }
-    if (noted) {
+    // nothing written because the record is no longer a suspect (journal noteDebitShown false): settled
+    // meanwhile, a late B5 or B8 having won the quiet moment the note waited for, as trySettle's "refused":
+    // the entry says what the record is now, and one settled otherwise than as paid does not pass
+    if (noted === false) return settledMeanwhile(ctx, s, c, card, data, onward, true);
+    ctx.counters.paidUnsettled++;
+    if (noted === true) {
       closes.written(notes);
       ctx.lane.guards.release(key);
     } else ctx.audit(evidence.type, evidence.severity, evidence.message, evidence.data);
@@ -400,7 +405,8 @@ export async function settleSuspect(
 }
 
 /**
- * The journal refused the booth's settlement: the suspect was settled meanwhile (the lane, from a late B5).
+ * The journal refused the booth's settlement, or wrote nothing of its note of a debit shown (noteShown
+ * false): the suspect was settled meanwhile (the lane, from a late B5 or B8).
  * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
  * vehicle's case taken for the card: that vehicle pays its own trip, `onward`). Anything else: the case is refused with what the record says now, and nothing is charged
  * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)

@@ -51,7 +51,16 @@ function rig(o: {
       originalCardWaitMs: 1000,
     },
     journal: {
-      list: () => o.records ?? [],
+      // as the journal's list (src/journal/records.ts buildList): a Date by created time, a number by seq
+      list: (q) =>
+        (o.records ?? [])
+          .filter((r) =>
+            q.since instanceof Date
+              ? Date.parse(r.createdAt) >= q.since.getTime()
+              : q.since === undefined || r.seq >= q.since,
+          )
+          .sort((a, b) => a.seq - b.seq)
+          .slice(0, q.limit),
       noteCaseClosed: (seq, why) => {
         if (o.refuseNotes) throw o.refuseNotes;
         noted.push({ seq, why });
@@ -109,6 +118,9 @@ function rig(o: {
     ids: () => desk.views().map((c) => c.id),
     at: (minutes: number) => {
       now = T0 + minutes * 60_000;
+    },
+    atMs: (ms: number) => {
+      now = ms;
     },
     /** the quiet moments waited for come, and what waited runs */
     async quiet() {
@@ -201,6 +213,38 @@ describe("the queue rebuilt at start", () => {
     const later = rig({ queueMax: 10, records, older: [settled(4)] });
     later.desk.restore();
     expect(later.ids()).toEqual(["s5", "s6"]);
+  });
+
+  it("a card-only case paid by its card after the wall clock stepped back (its paid record older by wall time) stays closed when the window falls between the two", () => {
+    const CARD = "43012200000000000001";
+    // case s5 at T0: a stop naming card K and no OBU serial; then NTP steps the clock back 5 s, and K pays
+    // at the booth (s6, its seq after s5's, its time before)
+    const caseT = { ...stop(5, "A"), obuSerial: null, cardId: CARD } as CommittedRecord;
+    const paidR = {
+      ...stop(6, "B"),
+      kind: "transaction",
+      outcome: "BOOTH_EXIT_DEBIT",
+      cardId: CARD,
+      createdAt: new Date(T0 - 5_000).toISOString(),
+    } as CommittedRecord;
+    const r = rig({ queueMax: 10, records: [caseT, paidR] });
+    // the lane restarts when the window (caseMaxAgeMinutes, 120) starts 2 s before s5: s6 is older than that
+    r.atMs(T0 + 120 * 60_000 - 2_000);
+    r.desk.restore();
+    // before: s5 came back (read by time, s6 was not read), and card K on the reader was charged for it again
+    expect(r.ids()).toEqual([]);
+    expect(r.desk.pick(CARD)).toBeUndefined();
+  });
+
+  it("a case whose own record is older than the window (written after the clock stepped back) is not rebuilt, as it would leave for its age", () => {
+    // s5 at T0, s6 (another vehicle) at T0 - 5 s after the step back: the window starts 2 s before s5
+    const r = rig({
+      queueMax: 10,
+      records: [stop(5, "A"), { ...stop(6, "B"), createdAt: new Date(T0 - 5_000).toISOString() }],
+    });
+    r.atMs(T0 + 120 * 60_000 - 2_000);
+    r.desk.restore();
+    expect(r.ids()).toEqual(["s5"]);
   });
 });
 

@@ -416,6 +416,44 @@ describe("the booth's charge against DSRC outcomes of the same vehicle meanwhile
     });
   });
 
+  it("a payment of the case's OBU the journal has after the case's record, with the journal refusing every note: the case needs none (the rebuild closes it from that record), so no alarm and a later card on that OBU is not held", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const obuSerial = t.records()[0]!.obuSerial!;
+      // card OTHER in the case's OBU paid over DSRC after the case's record, before the booth's DEBIT
+      t.lane.journal.commit({ ...sampleRecord(7), obuSerial, cardId: OTHER });
+      const refused = vi.spyOn(t.lane.journal, "noteCaseClosed").mockImplementation(() => {
+        throw new Error("E601 the journal is unhealthy");
+      });
+      t.reader.present(CARD);
+      await t.prompt("CASE_CLOSED");
+      await t.boothIdle();
+      t.reader.remove();
+      expect(t.lane.booth?.cases()).toEqual([]);
+      // before: a note of its own, refused here: BOOTH_JOURNAL_FAILED, and the OBU held until the journal took it
+      expect(refused).not.toHaveBeenCalled();
+      expect(t.outputs.filter((o) => o.type === "alarm" && o.code === "BOOTH_JOURNAL_FAILED")).toEqual([]);
+      // the vehicle's next trip: a stop of that OBU, its card on the reader pays it (before: HELD)
+      toBooth(
+        t,
+        t.lane.journal.commit({
+          ...sampleRecord(9, "stop"),
+          outcome: "OBU_NO_CARD",
+          obuSerial,
+          cardId: null,
+        }),
+      );
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(1);
+      expect(t.lane.booth?.cases()).toEqual([]);
+      refused.mockRestore();
+      await t.restartLane();
+      expect(t.lane.booth?.cases()).toEqual([]);
+    });
+  });
+
   it("the journal cannot say whether the case's OBU paid after its record: a journal failure (REFUSED_SYSTEM, BOOTH_JOURNAL_FAILED), no DEBIT, the case waits", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");

@@ -7,7 +7,7 @@
  * B5 never came (B5_MISSING), its card then put on the booth's reader.
  */
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
 import { laneKey } from "../audit/helpers.js";
@@ -102,6 +102,36 @@ describe("a suspect whose debit the card showed (noted)", () => {
       expect(t.records().find((r) => r.outcome === "B5_MISSING")).toMatchObject({ kind: "suspect" });
       await t.restartLane();
       expect(t.lane.booth?.cases().map((c) => c.id)).toEqual([waiting]);
+    });
+  });
+
+  it("its note waits for a moment with no DSRC transaction in flight (booth.ts noteShown, effects.ts quietMoment): not written while one is", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
+      await t.caseQueued("B5_MISSING");
+      // the booth's view of the lane (src/booth/wiring.ts: the controller's inFlight): another vehicle's DSRC
+      // transaction in flight when the booth first asks, none when it asks again
+      const lane = (t.lane.booth as unknown as { fx: { d: { lane: { inFlight(): readonly unknown[] } } } }).fx
+        .d.lane;
+      const order: string[] = [];
+      let held = true;
+      vi.spyOn(lane, "inFlight").mockImplementation(() => {
+        const now = held ? [{ obuId: "0badcafe", phase: "await-b5" }] : [];
+        held = false;
+        order.push(now.length > 0 ? "in-flight" : "none");
+        return now;
+      });
+      const j = t.lane.journal;
+      const note = j.noteDebitShown.bind(j);
+      vi.spyOn(j, "noteDebitShown").mockImplementation((...a) => {
+        order.push("noteDebitShown");
+        return note(...a);
+      });
+      t.reader.present(CARD);
+      await t.prompt("PAID_UNSETTLED");
+      await t.boothIdle();
+      // not written while the transaction was in flight: only once the booth found none
+      expect(order).toEqual(["in-flight", "none", "noteDebitShown"]);
+      expect(j.openSuspectOf({ cardId: CARD })).toBeNull();
     });
   });
 

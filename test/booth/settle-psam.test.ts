@@ -74,10 +74,19 @@ function mismatch(
   } as CommittedRecord;
 }
 
-async function settle(s: CommittedRecord) {
+async function settle(
+  s: CommittedRecord,
+  o: {
+    /** what noteShown answers (journal noteDebitShown: false when the record is no longer a suspect) */
+    noteShown?: boolean;
+    /** the record as the journal has it now (journal.get) */
+    now?: CommittedRecord;
+  } = {},
+) {
   vi.mocked(gatherEvidence).mockResolvedValue(evidence);
   const settled: Settlement[] = [];
   const noted: { message: string }[] = [];
+  const audits: { type: string; severity: string; message: string; data: Record<string, unknown> }[] = [];
   const ctx = {
     rec: { lane: { role: "exit" } },
     reader: {},
@@ -87,16 +96,20 @@ async function settle(s: CommittedRecord) {
       return { ...s, kind: "transaction", revision: 2 };
     },
     noteShown: async (_seq: number, e: { message: string }) => {
+      if (o.noteShown === false) return false;
       noted.push(e);
       return true;
     },
+    journal: { get: () => o.now ?? s },
     counters: { settledDebited: 0, paidUnsettled: 0 },
     lane: {
       guards: { release: () => undefined, rememberTraded: () => undefined, noteDebit: () => undefined },
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
-    audit: () => undefined,
+    audit: (type: string, severity: string, message: string, data: Record<string, unknown>) => {
+      audits.push({ type, severity, message, data });
+    },
     alarm: () => undefined,
     show: () => undefined,
     log: silentLogger,
@@ -104,7 +117,7 @@ async function settle(s: CommittedRecord) {
   const c = { id: "s1", seq: 1, reason: "B5_MISMATCH" } as BoothCase;
   const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
   const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
-  return { r, settled, noted, counters: ctx.counters };
+  return { r, settled, noted, audits, counters: ctx.counters };
 }
 
 describe("a B5_MISMATCH suspect the card proves debited (settle.ts)", () => {
@@ -212,5 +225,55 @@ describe("a suspect with another B5 the lane did not verify (B5_INCOMPLETE, B5_N
     );
     expect(r).toBe("debited");
     expect(settled).toHaveLength(1);
+  });
+});
+
+// review (round 3, finding 2): the note of a debit shown waits for the booth's quiet moment (no DSRC
+// transaction open), exactly when a late B5 or B8 of the same OBU settles the suspect; the journal then
+// writes nothing (noteDebitShown false), and that was taken for a refused note: the vehicle passed as paid
+describe("a suspect shown debited without its TAC, settled meanwhile before its note is written (settle.ts)", () => {
+  // a B5_MISMATCH suspect whose B5 is another purchase: the card's TAC cannot make it a transaction
+  const suspect = mismatch({
+    transTime: "20251203094000",
+    psamNo: "430100000002",
+    iccPaySerial: "0063",
+    psamTransSerial: "00001234",
+  });
+
+  it("settled as not debited (a late B8, a stop): the vehicle does not pass as paid, and the entry says the record and the card disagree", async () => {
+    const stop = { ...suspect, kind: "stop", outcome: "SUSPECT_NOT_DEBITED", revision: 2 } as CommittedRecord;
+    const { r, audits, counters } = await settle(suspect, { noteShown: false, now: stop });
+    // before: "paid-unsettled" (the barrier opened), with the note's standalone "not charged again" entry
+    expect(r).toBe("unknown");
+    expect(counters.paidUnsettled).toBe(0);
+    expect(audits).toEqual([
+      expect.objectContaining({
+        type: "booth.evidence",
+        severity: "warn",
+        data: expect.objectContaining({
+          settledMeanwhile: { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", revision: 2 },
+        }),
+      }),
+    ]);
+  });
+
+  it("settled as paid (a late B5): the vehicle has paid, and the entry names that settlement", async () => {
+    const paid = {
+      ...suspect,
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      revision: 2,
+    } as CommittedRecord;
+    const { r, audits } = await settle(suspect, { noteShown: false, now: paid });
+    expect(r).toBe("settled-meanwhile");
+    expect(audits).toEqual([
+      expect.objectContaining({
+        type: "booth.evidence",
+        severity: "info",
+        data: expect.objectContaining({
+          settledMeanwhile: { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED", revision: 2 },
+        }),
+      }),
+    ]);
   });
 });
