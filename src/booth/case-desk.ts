@@ -47,7 +47,10 @@ export interface DeskWork {
 
 export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
-  journal: Pick<BoothJournal, "list" | "noteCaseClosed" | "closedCasesSince" | "settledPaidBelow">;
+  journal: Pick<
+    BoothJournal,
+    "list" | "firstSeqCreatedBetween" | "noteCaseClosed" | "closedCasesSince" | "settledPaidBelow"
+  >;
   rec: RecordContext;
   fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded" | "quietMoment">;
   events: { next(e: BoothEvent): void };
@@ -193,14 +196,18 @@ export class CaseDesk {
   }
 
   /**
-   * The records the rebuild reads: from the first one (by seq) created at or after `since` on, every record
-   * by seq. After the wall clock stepped back, a record with a higher seq than a case may carry an earlier
+   * The records the rebuild reads: from the first one (by seq) created in the window on, every record by
+   * seq. After the wall clock stepped back, a record with a higher seq than a case may carry an earlier
    * time than the case (src/journal/records.ts prepareRow: createdAt is the commit's wall time); read by
    * time, the window would hold the case without the payment that closed it (cases.ts paidAfter).
+   * The window ends a window's length after now: a record dated later than that (written while the clock
+   * was that far ahead, put back since) does not choose where the reading starts, or every start would read
+   * every record since it, days of traffic; a case of it is not rebuilt unless it comes after that start.
    */
   private windowRecords(since: Date): CommittedRecord[] {
-    const first = this.d.journal.list({ since, limit: 1 })[0];
-    return first ? this.d.journal.list({ since: first.seq }) : [];
+    const span = this.d.options.caseMaxAgeMinutes * 60_000;
+    const first = this.d.journal.firstSeqCreatedBetween(since.getTime(), this.d.wallNow() + span);
+    return first === null ? [] : this.d.journal.list({ since: first });
   }
 
   /**

@@ -67,10 +67,12 @@ export interface BoothJournal {
   /** one record as it is now (a suspect settled meanwhile by the lane, say) */
   get(seq: number): CommittedRecord | null;
   /**
-   * records in seq order: created at or after `since` (a Date), or with a seq at or above it (a number), at
-   * most `limit` (the queue is rebuilt from them at start: case-desk.ts restore)
+   * records in seq order: created at or after `since` (a Date), or with a seq at or above it (a number)
+   * (the queue is rebuilt from them at start: case-desk.ts restore)
    */
-  list(q: { since?: Date | number; limit?: number }): CommittedRecord[];
+  list(q: { since?: Date | number }): CommittedRecord[];
+  /** the lowest seq of the records created in [fromMs, toMs], or null (where the rebuild starts reading) */
+  firstSeqCreatedBetween(fromMs: number, toMs: number): number | null;
   /**
    * the suspects naming this OBU contract serial settled in place as paid, with a seq below `belowSeq`,
    * oldest first: the rebuild at start asks for a case's OBU (case-desk.ts restore)

@@ -299,7 +299,7 @@ export async function settleSuspect(
         return notes;
       },
     );
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true);
+    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true, "its settlement");
     if (!settled) return "journal-failed";
     closes.written(notes);
     ctx.counters.settledDebited++;
@@ -359,9 +359,11 @@ export async function settleSuspect(
       );
     }
     // nothing written because the record is no longer a suspect (journal noteDebitShown false): settled
-    // meanwhile, a late B5 or B8 having won the quiet moment the note waited for, as trySettle's "refused":
-    // the entry says what the record is now, and one settled otherwise than as paid does not pass
-    if (noted === false) return settledMeanwhile(ctx, s, c, card, data, onward, true);
+    // meanwhile during the quiet moment the note waited for, as paid by a late B5 or B8, or by an operator
+    // by hand (etc-lane journal settle); as trySettle's "refused": the entry says what the record is now,
+    // and one settled otherwise than as paid does not pass
+    if (noted === false)
+      return settledMeanwhile(ctx, s, c, card, data, onward, true, "its note of the debit shown");
     ctx.counters.paidUnsettled++;
     if (noted === true) {
       closes.written(notes);
@@ -378,7 +380,8 @@ export async function settleSuspect(
       notes = closes.notes("not-debited");
       return notes;
     });
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, false);
+    if (settled === "refused")
+      return settledMeanwhile(ctx, s, c, card, data, onward, false, "its settlement");
     if (!settled) return "journal-failed";
     closes.written(notes);
     ctx.counters.settledNotDebited++;
@@ -406,7 +409,8 @@ export async function settleSuspect(
 
 /**
  * The journal refused the booth's settlement, or wrote nothing of its note of a debit shown (noteShown
- * false): the suspect was settled meanwhile (the lane, from a late B5 or B8).
+ * false): the suspect was settled meanwhile (as paid by the lane, from a late B5 or B8; or by an operator
+ * by hand, etc-lane journal settle). `tried` names what the booth's write was, for the entry.
  * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
  * vehicle's case taken for the card: that vehicle pays its own trip, `onward`). Anything else: the case is refused with what the record says now, and nothing is charged
  * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
@@ -421,13 +425,14 @@ function settledMeanwhile(
   data: Record<string, unknown>,
   onward: () => Onward,
   cardDebited: boolean,
+  tried: "its settlement" | "its note of the debit shown",
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
   const paid = now?.kind === "transaction";
   ctx.audit(
     "booth.evidence",
     paid && cardDebited ? "info" : "warn",
-    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's settlement changed nothing` +
+    `suspect ${s.tradeId} was settled meanwhile (${now?.outcome ?? "record not found"}): the booth's write (${tried}) changed nothing` +
       (paid && !cardDebited ? "; the card shows it was not debited" : ""),
     {
       ...data,

@@ -449,6 +449,11 @@ export class Journal implements Outbox {
     return this.records.noteCaseClosed(seq, this.h.now(), why);
   }
 
+  /** The lowest seq of the records created in [fromMs, toMs], or null (RecordQueries). */
+  firstSeqCreatedBetween(fromMs: number, toMs: number): number | null {
+    return this.records.firstSeqCreatedBetween(fromMs, toMs);
+  }
+
   /** The records created at or after `since` whose booth case was noted closed (noteCaseClosed). */
   closedCasesSince(since: Date): number[] {
     return this.records.closedCasesSince(since);

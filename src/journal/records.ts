@@ -114,6 +114,10 @@ export const SETTLED_PAID_BELOW_SQL =
   "LEFT JOIN acks a ON a.seq = r.seq LEFT JOIN held h ON h.seq = r.seq " +
   "WHERE r.kind = 'transaction' AND r.obu_serial = ? AND r.seq < ? AND r.revision > 1 ORDER BY r.seq";
 
+/** RecordQueries.firstSeqCreatedBetween: a range of the created-time index, whose rowid is the seq. */
+export const FIRST_SEQ_CREATED_BETWEEN_SQL =
+  "SELECT min(seq) FROM records INDEXED BY records_created WHERE created_at_ms BETWEEN ? AND ?";
+
 /** The read side of the records, on any handle (the lane's, or the CLI's read-only one). */
 export class RecordQueries {
   private stmtSuspectBy: { card: Database.Statement; obu: Database.Statement } | undefined;
@@ -148,6 +152,24 @@ export class RecordQueries {
       params.push(q.limit);
     }
     return { sql, params };
+  }
+
+  /**
+   * The lowest seq of the records created in [fromMs, toMs], or null when there is none: read from the
+   * created-time index alone (the seq is its rowid), never the table, however many records it holds (the
+   * booth's queue rebuilt at start: src/booth/case-desk.ts restore).
+   */
+  firstSeqCreatedBetween(fromMs: number, toMs: number): number | null {
+    this.assertOpen();
+    const seq = this.guard("firstSeqCreatedBetween", () =>
+      this.db
+        .prepare(
+          "SELECT min(seq) FROM records INDEXED BY records_created WHERE created_at_ms BETWEEN ? AND ?",
+        )
+        .pluck()
+        .get(fromMs, toMs),
+    ) as number | null;
+    return seq ?? null;
   }
 
   /** Records in sequence order (all kinds unless filtered). */

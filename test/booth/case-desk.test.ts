@@ -40,6 +40,8 @@ function rig(o: {
   const noted: { seq: number; why: string }[] = [];
   const closed: { id: string; why: string }[] = [];
   const committed: NewLaneRecord[] = [];
+  // what each journal.list was asked from (a Date, a seq)
+  const listed: (Date | number | undefined)[] = [];
   let now = T0;
   // the booth's quiet moment (effects.ts quietMoment), given by the test (quiet())
   const quietWaits: (() => void)[] = [];
@@ -52,15 +54,22 @@ function rig(o: {
     },
     journal: {
       // as the journal's list (src/journal/records.ts buildList): a Date by created time, a number by seq
-      list: (q) =>
-        (o.records ?? [])
+      list: (q) => {
+        listed.push(q.since);
+        return (o.records ?? [])
           .filter((r) =>
             q.since instanceof Date
               ? Date.parse(r.createdAt) >= q.since.getTime()
               : q.since === undefined || r.seq >= q.since,
           )
-          .sort((a, b) => a.seq - b.seq)
-          .slice(0, q.limit),
+          .sort((a, b) => a.seq - b.seq);
+      },
+      firstSeqCreatedBetween: (fromMs, toMs) => {
+        const seqs = (o.records ?? [])
+          .filter((r) => Date.parse(r.createdAt) >= fromMs && Date.parse(r.createdAt) <= toMs)
+          .map((r) => r.seq);
+        return seqs.length > 0 ? Math.min(...seqs) : null;
+      },
       noteCaseClosed: (seq, why) => {
         if (o.refuseNotes) throw o.refuseNotes;
         noted.push({ seq, why });
@@ -115,6 +124,7 @@ function rig(o: {
     noted,
     closed,
     committed,
+    listed,
     ids: () => desk.views().map((c) => c.id),
     at: (minutes: number) => {
       now = T0 + minutes * 60_000;
@@ -245,6 +255,20 @@ describe("the queue rebuilt at start", () => {
     r.atMs(T0 + 120 * 60_000 - 2_000);
     r.desk.restore();
     expect(r.ids()).toEqual(["s5"]);
+  });
+
+  it("a record dated far in the future (the clock was ahead, put back since) does not make every start read every record after it", () => {
+    // s1 written while the clock was 30 days ahead, then s2..s500 two to three hours ago, then s501 a minute ago
+    const records = [
+      { ...stop(1, "Z"), kind: "transaction", createdAt: new Date(T0 + 30 * 86_400_000).toISOString() },
+      ...Array.from({ length: 499 }, (_, i) => stop(i + 2, `V${i}`, -180 + i * 0.1)),
+      stop(501, "A", -1),
+    ] as CommittedRecord[];
+    const r = rig({ queueMax: 10, records });
+    r.desk.restore();
+    // before (review round 2, finding 1): the reading started at s1, all 501 records read at every start
+    expect(r.listed).toEqual([501]);
+    expect(r.ids()).toEqual(["s501"]);
   });
 });
 

@@ -104,6 +104,7 @@ function rig(o: { listed: boolean }) {
     },
     journal: {
       list: () => [],
+      firstSeqCreatedBetween: () => null,
       noteCaseClosed: () => true,
       closedCasesSince: () => [],
       settledPaidBelow: () => [],

@@ -229,8 +229,9 @@ describe("a suspect with another B5 the lane did not verify (B5_INCOMPLETE, B5_N
 });
 
 // review (round 3, finding 2): the note of a debit shown waits for the booth's quiet moment (no DSRC
-// transaction open), exactly when a late B5 or B8 of the same OBU settles the suspect; the journal then
-// writes nothing (noteDebitShown false), and that was taken for a refused note: the vehicle passed as paid
+// transaction open), exactly when a late B5 or B8 of the same OBU settles the suspect (as paid), or an
+// operator settles it by hand; the journal then writes nothing (noteDebitShown false), and that was taken
+// for a refused note: the vehicle passed as paid
 describe("a suspect shown debited without its TAC, settled meanwhile before its note is written (settle.ts)", () => {
   // a B5_MISMATCH suspect whose B5 is another purchase: the card's TAC cannot make it a transaction
   const suspect = mismatch({
@@ -240,8 +241,14 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
     psamTransSerial: "00001234",
   });
 
-  it("settled as not debited (a late B8, a stop): the vehicle does not pass as paid, and the entry says the record and the card disagree", async () => {
-    const stop = { ...suspect, kind: "stop", outcome: "SUSPECT_NOT_DEBITED", revision: 2 } as CommittedRecord;
+  it("settled by hand as not debited (an operator's journal settle, a stop): the vehicle does not pass as paid, and the entry says the record and the card disagree", async () => {
+    const stop = {
+      ...suspect,
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      revision: 2,
+      extra: { settlement: { settledBy: "operator" } },
+    } as CommittedRecord;
     const { r, audits, counters } = await settle(suspect, { noteShown: false, now: stop });
     // before: "paid-unsettled" (the barrier opened), with the note's standalone "not charged again" entry
     expect(r).toBe("unknown");
@@ -250,6 +257,8 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
       expect.objectContaining({
         type: "booth.evidence",
         severity: "warn",
+        // the booth tried no settlement here, only its note of the debit shown (round-2 review, finding 2)
+        message: expect.stringContaining("the booth's write (its note of the debit shown) changed nothing"),
         data: expect.objectContaining({
           settledMeanwhile: { kind: "stop", outcome: "SUSPECT_NOT_DEBITED", revision: 2 },
         }),
@@ -270,6 +279,7 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
       expect.objectContaining({
         type: "booth.evidence",
         severity: "info",
+        message: expect.stringContaining("the booth's write (its note of the debit shown) changed nothing"),
         data: expect.objectContaining({
           settledMeanwhile: { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED", revision: 2 },
         }),

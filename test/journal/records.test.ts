@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { type Journal, JournalReader } from "../../src/journal/journal.js";
-import { GUARD_SQL, PAID_AFTER_SQL, SETTLED_PAID_BELOW_SQL } from "../../src/journal/records.js";
+import {
+  FIRST_SEQ_CREATED_BETWEEN_SQL,
+  GUARD_SQL,
+  PAID_AFTER_SQL,
+  SETTLED_PAID_BELOW_SQL,
+} from "../../src/journal/records.js";
 import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
 import type { CommittedRecord, NewLaneRecord, RecordKind, Settlement } from "../../src/journal/types.js";
 import { acksOf, useJournalDir } from "./helpers.js";
@@ -97,6 +102,26 @@ describe("sequence numbers and trade ids", () => {
     expect(j.list({ since: 5 }).map((r) => r.seq)).toEqual([5, 6]);
     expect(j.list({ since: new Date("2026-01-01T00:00:03Z") }).map((r) => r.seq)).toEqual([4, 5, 6]);
     expect(j.list({ limit: 2 }).map((r) => r.seq)).toEqual([1, 2]);
+  });
+
+  it("firstSeqCreatedBetween: the lowest seq created in the range, whatever the order of the times, from the index alone", () => {
+    // seq 1 at +10 s (the clock ahead), 2 and 3 at +0 s and +1 s (put back), 4 at +20 s
+    const at = [10, 0, 1, 20].map((s) => new Date(Date.parse("2026-01-01T00:00:00Z") + s * 1000));
+    let i = 0;
+    const j = openJournal({ now: () => at[Math.min(i, at.length - 1)] as Date });
+    for (; i < at.length; i++) j.commit(sampleRecord(i, "stop"));
+    const ms = (s: number) => Date.parse("2026-01-01T00:00:00Z") + s * 1000;
+    expect(j.firstSeqCreatedBetween(ms(0), ms(30))).toBe(1);
+    expect(j.firstSeqCreatedBetween(ms(0), ms(5))).toBe(2);
+    expect(j.firstSeqCreatedBetween(ms(1), ms(15))).toBe(1);
+    expect(j.firstSeqCreatedBetween(ms(21), ms(30))).toBeNull();
+    // a range scan of records_created with no lookup of the rows (the seq is the index's rowid)
+    const plan = j["h"].db.prepare(`EXPLAIN QUERY PLAN ${FIRST_SEQ_CREATED_BETWEEN_SQL}`).all(0, 1) as {
+      detail: string;
+    }[];
+    expect(plan.map((p) => p.detail)).toEqual([
+      "SEARCH records USING COVERING INDEX records_created (created_at_ms>? AND created_at_ms<?)",
+    ]);
   });
 });
 
