@@ -17,7 +17,7 @@ import {
   LANE_STATUS_LABEL,
   localTime,
   maskCardId,
-  maskCardIds,
+  maskCardIdsIn,
   ms3,
   offsetLabel,
   yuan,
@@ -51,7 +51,11 @@ interface Show {
 type Row = string[];
 
 /** The human form of a snapshot: one aligned block, then the booth queue and the last transactions. */
-export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
+export function formatStatus(snapshot: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
+  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
+  // may name a card: masked as the page masks it (src/service/page/render.ts), in the values, before the
+  // table escapes a newline as \x0a and the number after it would no longer stand alone
+  const s = o.fullIds ? snapshot : (maskCardIdsIn(snapshot) as LaneSnapshot);
   const off = s.lane.utcOffsetMinutes;
   const show: Show = {
     t: (ms) => localTime(ms, off),
@@ -71,10 +75,7 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
     ...boothCasesBlock(s, show),
     ...lastTransactionsBlock(s, show),
   ];
-  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
-  // may name a card: masked as the page masks it (src/service/page/render.ts)
-  const text = `${out.join("\n")}\n`;
-  return o.fullIds ? text : maskCardIds(text);
+  return `${out.join("\n")}\n`;
 }
 
 /** The lane's state, why, and who closed it. */
