@@ -1,6 +1,6 @@
 /**
  * `etc-lane status [--json] [--full-ids]`: the running lane's state for a person (aligned, local time in
- * the lane's UTC offset, card numbers masked) or as the JSON snapshot. It asks the lane over its control
+ * the lane's UTC offset, card numbers masked) or as the JSON snapshot (card numbers masked too). It asks the lane over its control
  * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3,
  * or 4 when a lane holds the data directory but does not answer (starting or stopping, or its socket
  * removed); a lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
@@ -364,8 +364,11 @@ export function registerStatus(program: Command): void {
       .description(
         "the running lane's state: trading or not and why, links and counters, status list, upload queue, booth queue, last transactions",
       )
-      .option("--json", "the lane's status snapshot as JSON (the same as GET /status)")
-      .option("--full-ids", "show card numbers in full (masked by default)"),
+      .option(
+        "--json",
+        "the lane's status snapshot as JSON (as GET /status, but card numbers masked unless --full-ids)",
+      )
+      .option("--full-ids", "show card numbers in full, in the text and in --json (masked by default)"),
   ).action(async (o: StatusOpts) => {
     const loc = locateLane(o);
     // a mistyped --data-dir is refused (exit 1), not answered "lane not running" (exit 3)
@@ -382,7 +385,9 @@ export function registerStatus(program: Command): void {
       notAnswering(loc.dataDir, path, loc.how, o.json === true);
       return;
     }
-    if (o.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
+    // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps
+    // them in full for scripts
+    if (o.json) process.stdout.write(`${JSON.stringify(o.fullIds ? snapshot : maskCardIdsIn(snapshot))}\n`);
     else process.stdout.write(formatStatus(snapshot, { fullIds: o.fullIds === true }));
   });
 }
