@@ -14,6 +14,7 @@ import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/
 import { maskCardId, maskCardIdsIn } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { maskFrameCards } from "../mask-frames.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { columnWidths, tableLine } from "../text-table.js";
 
@@ -168,6 +169,8 @@ export function registerTransactions(program: Command): void {
         q.limit = n;
       }
       const loc = locateLane(o);
+      // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as status and audit do
+      requireDataDir(loc);
       const j = JournalReader.openReadOnly(loc.dataDir);
       try {
         const since = parseSince(o.since, journalOffset(loc, j));
