@@ -13,6 +13,7 @@ import {
 } from "../service/control/client.js";
 import type { ControlReply } from "../service/control/protocol.js";
 import { controlSocketPath, OPERATOR_REASON_MAX } from "../service/control/protocol.js";
+import { maskCardIdsIn } from "../service/format.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps } from "./direct-session.js";
 import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
@@ -134,6 +135,14 @@ export function printOutcomeLine(out: OperatorOutcome): void {
   const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
   if (out.result.ok) process.stdout.write(line);
   else process.stderr.write(line);
+}
+
+/**
+ * The outcome with every card number in its message and data masked (src/service/format.ts maskCardIdsIn),
+ * for a command printing it without `--full-ids`.
+ */
+export function maskedOutcome(out: OperatorOutcome): OperatorOutcome {
+  return { ...out, result: maskCardIdsIn(out.result) as OperatorResult };
 }
 
 export function printOutcome(out: OperatorOutcome, json: boolean | undefined): void {

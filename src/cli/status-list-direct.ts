@@ -6,11 +6,16 @@
  * `status-list.applied` or `status-list.refused` with source "operator"; ./direct-session.ts opens the
  * trail). A data directory no lane has run in yet (a list loaded before the first start) has no trail to
  * record it in, and is taken only with `init` (`--init`), which also creates it when missing: without it,
- * a missing data directory or journal is refused as a mistyped --data-dir, with nothing created.
+ * a missing data directory or journal is refused as a mistyped --data-dir, with nothing created. A
+ * directory holding a lane's audit trail but no journal.db is one whose journal was lost, not one no lane
+ * has run in: refused with or without `init`, as `etc-lane run` refuses it (src/datadir/lane-start.ts).
  */
 import { resolve } from "node:path";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import { LaneEvents } from "../audit/index.js";
 import type { LaneConfig } from "../config/schema.js";
+import { trailWithoutJournal } from "../datadir/lane-start.js";
+import { DataDirErrors } from "../datadir/lock.js";
 import { auditApplied, auditApplyFailed } from "../lane/status-list-audit.js";
 import { currentUser } from "../service/control/client.js";
 import type { ImportProgress, OperatorResult } from "../service/lane-view.js";
@@ -33,6 +38,18 @@ export async function importStatusListDirect(
   onProgress?: (p: ImportProgress) => void,
   o: { init?: boolean } = {},
 ): Promise<{ result: OperatorResult; recorded: boolean }> {
+  const dir = resolve(dataDir);
+  const trail = trailWithoutJournal(dir);
+  if (trail.length > 0)
+    throw new EtcError(
+      DataDirErrors.Missing,
+      `a lane has run in ${dir} (its audit trail is here: ${trail.join(", ")}) but its journal.db is missing: ` +
+        `put back this lane's journal.db (from a backup; docs/journal.md, "A journal behind the audit trail") ` +
+        "before importing a list here. Not --init: this is no lane's first start, and etc-lane run refuses " +
+        "this directory until the journal is back. If this lane ran elsewhere, is the data directory right? " +
+        "Nothing was applied",
+      { dataDir: dir },
+    );
   const lock = await dataDirLock(dataDir, "etc-lane status-list import", {
     init: o.init === true,
     hint: "to load a list into a data directory before the lane's first start, give --init",

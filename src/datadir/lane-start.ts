@@ -33,6 +33,15 @@ export interface LaneStartOptions {
   euid?: number;
 }
 
+/**
+ * The lane's audit-trail files (`audit-key.pem`, `audit/`) in `dir` when it holds no journal.db: a lane has
+ * run there and its journal is gone. Empty when there is a journal, or no trail.
+ */
+export function trailWithoutJournal(dir: string): string[] {
+  if (existsSync(join(dir, JOURNAL_FILE))) return [];
+  return [AUDIT_KEY_FILE, AUDIT_DIR].filter((f) => existsSync(join(dir, f)));
+}
+
 const FIRST_START = "a lane's first start takes --init (etc-lane run --init --config FILE)";
 
 /**
@@ -50,8 +59,8 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
     hint: `${FIRST_START}, which creates it; if this lane ran before, is its data disk mounted?`,
   });
   const journal = existsSync(join(dir, JOURNAL_FILE));
-  const trail = [AUDIT_KEY_FILE, AUDIT_DIR].filter((f) => existsSync(join(dir, f)));
-  if (!journal && trail.length > 0)
+  const trail = trailWithoutJournal(dir);
+  if (trail.length > 0)
     throw new EtcError(
       DataDirErrors.Missing,
       `a lane has run in dataDir ${dir} (its audit trail is here: ${trail.join(", ")}) but its ${JOURNAL_FILE} ` +

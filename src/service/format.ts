@@ -28,6 +28,24 @@ export function maskCardIds(text: string): string {
 }
 
 /**
+ * A value with every card id in it masked as maskCardIds masks a text: each string (an object's keys too),
+ * through objects and arrays, after a toJSON as JSON.stringify calls it. Mask a value with it first, then
+ * serialise or escape it (JSON.stringify, a table's terminalSafe): an escape writes the character before a
+ * number as a letter or digit (a newline as `\n` in JSON, `\x0a` in a table), and maskCardIds, which masks
+ * a number standing alone only, would then leave it in full. Every JSON the CLI prints (unless `--full-ids`),
+ * `etc-lane status` and the page's live feed (./service-feed.ts) are masked through it. Two keys that mask
+ * alike (two card numbers sharing their first and last four digits) are shown as one.
+ */
+export function maskCardIdsIn(value: unknown): unknown {
+  if (typeof value === "string") return maskCardIds(value);
+  if (value === null || typeof value !== "object") return value;
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === "function") return maskCardIdsIn(toJSON.call(value));
+  if (Array.isArray(value)) return value.map(maskCardIdsIn);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [maskCardIds(k), maskCardIdsIn(v)]));
+}
+
+/**
  * A card number as someone typed it (the page's search field, `--card`), masked for showing back: when
  * it holds more than 8 hex digits, every hex digit but the first 4 and the last 4 becomes "*", and the
  * rest (a comma, a space, a letter past f) stays where it was, so a refusal can still show what is wrong

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import { FeedPump, type FeedSink } from "./feed-pump.js";
-import { maskCardIds } from "./format.js";
+import { maskCardIdsIn } from "./format.js";
 import { History } from "./history.js";
 import type { LaneView } from "./lane-view.js";
 import { LaneMetrics } from "./metrics.js";
@@ -106,8 +106,9 @@ function liveFeedSink(sse: SseHub, view: LaneView): FeedSink {
         });
       } else {
         // the event as JSON, every card id in it masked: an alarm's message ("uncertain debit ... on
-        // card <id>"), a booth case's card and detail; /status keeps them in full for scripts
-        events.push({ event: ev.type, data: maskCardIds(JSON.stringify(ev)) });
+        // card <id>"), a booth case's card and detail; /status keeps them in full for scripts. Masked
+        // before JSON writes a newline as \n, after which a number would no longer stand alone.
+        events.push({ event: ev.type, data: JSON.stringify(maskCardIdsIn(ev)) });
       }
     }
     sse.broadcast(events);

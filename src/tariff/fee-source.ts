@@ -4,6 +4,10 @@
  * fare. So a fee must be written as a plain integer (digits, a leading `+` allowed) that YAML reads as the
  * number those digits say; a decimal point, an exponent, a hex form, or a form YAML reads as another number
  * (`01500` under `%YAML 1.1` is octal: 832) is refused, naming the field.
+ *
+ * A class written once as a number and once as a string (`1:` and `"1":`) is refused too: YAML keeps them as
+ * two keys (1 !== "1"), the parsed object as one property "1" holding whichever came last, so the schema
+ * (src/tariff/tariff.ts) never sees the other fee.
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
 
@@ -19,8 +23,14 @@ function deref(doc: Document, node: unknown): unknown {
   return isAlias(node) ? node.resolve(doc) : node;
 }
 
+/** A key as written: a string in quotes, a number as YAML read it. */
+function keyText(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
 /**
- * Every `routes.N.fees.<class>` whose number is not written as a plain integer, or is read as another number
+ * Every `routes.N.fees.<class>` listed twice under keys that become one property once parsed, and every one
+ * whose number is not written as a plain integer, or is read as another number
  * than the decimal digits written.
  */
 export function feeSourceIssues(doc: Document): FeeSourceIssue[] {
@@ -32,7 +42,18 @@ export function feeSourceIssues(doc: Document): FeeSourceIssue[] {
     if (!isMap(route)) return;
     const fees = deref(doc, route.get("fees", true));
     if (!isMap(fees)) return;
+    const keys = new Map<string, unknown>(); // property name -> the key value that first gave it
     for (const pair of fees.items) {
+      const k = deref(doc, pair.key);
+      if (isScalar(k)) {
+        const name = String(k.value);
+        if (keys.has(name)) {
+          issues.push({
+            path: ["routes", i, "fees", name],
+            message: `class ${name} listed twice (as ${keyText(keys.get(name))} and ${keyText(k.value)}); expected one fee per class`,
+          });
+        } else keys.set(name, k.value);
+      }
       const value = deref(doc, pair.value as Node | null);
       if (!isScalar(value) || typeof value.value !== "number") continue; // the schema names a non-number
       const written = value.source ?? String(value.value);

@@ -9,13 +9,16 @@
  */
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { registerJournal } from "../../src/cli/commands/journal.js";
 import { directDeps } from "../../src/cli/direct-session.js";
 import { resolveKeptIntentDirect } from "../../src/cli/kept-intent.js";
 import { runDirect } from "../../src/cli/stopped-lane-operator.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import type { OperatorSettleRequest } from "../../src/lane/operator-settlement.js";
+import { captureOutput } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
 import {
@@ -292,5 +295,26 @@ describe("a debit intent journal.db held when found behind the audit trail, reso
     } finally {
       await lane.close();
     }
+  });
+  // session 30 review: the result named the intent's key, booth:<card id>, in full, with no --full-ids
+  it.each([
+    [[], false],
+    [["--json"], false],
+    [["--full-ids"], true],
+    [["--json", "--full-ids"], true],
+  ])("the CLI's result %j names its card masked unless --full-ids", async (extra, full) => {
+    const { intentId } = await wentOnBehind({ intent: CARD, resolvedAfter: true });
+    const io = captureOutput();
+    const program = new Command("etc-lane").exitOverride();
+    registerJournal(program);
+    const args = ["journal", "resolve-intent", String(intentId), "--resolved", "--reason", "paid record 3"];
+    try {
+      await program.parseAsync(["node", "etc-lane", ...args, "--data-dir", data, ...extra]);
+    } finally {
+      io.restore();
+    }
+    expect(io.err).toBe("");
+    expect(io.out).toContain(`booth:${full ? CARD : "4301************3456"}`);
+    expect(io.out.includes(CARD)).toBe(full);
   });
 });

@@ -5,7 +5,7 @@
  * them as, exit 1, and write nothing: run as root beside a lane that runs as its own user they would
  * leave root's files the lane cannot open. Run in this process (commander), the effective uid is mocked.
  */
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { Command } from "commander";
@@ -185,6 +185,30 @@ describe("a data directory that does not exist, or that no lane has run in (a mi
     io.out = "";
     expect(await etcLane(["status-list", "info", "--data-dir", typo, ...key])).toBe(0);
     expect(JSON.parse(io.out)).toMatchObject({ versions: { full: "202507160000" } });
+  });
+
+  // session 30 review: with --init the list was applied to a directory whose journal.db was lost, without a
+  // trail record, saying no lane had run there and there was no trail
+  it("status-list import refuses a directory holding a lane's audit trail but no journal.db, --init or not, writing nothing", async () => {
+    const bundle = bundleFile(t.dir, CARD, "full", "202507160000");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    const dataDir = join(t.dir, "data");
+    await openBoundTrail(dataDir).close();
+    for (const f of readdirSync(dataDir)) if (f.startsWith(JOURNAL_FILE)) rmSync(join(dataDir, f));
+    const before = tree(dataDir);
+    for (const init of [["--init"], []]) {
+      io.err = "";
+      expect(await etcLane(["status-list", "import", bundle, ...init, "--data-dir", dataDir, ...key])).toBe(
+        1,
+      );
+      expect(io.err).toMatch(
+        new RegExp(
+          `^etc-lane: a lane has run in ${dataDir} \\(its audit trail is here: [^)]*audit[^)]*\\) but its journal\\.db is missing: put back this lane's journal\\.db .*Nothing was applied \\[E412_DATA_DIR_MISSING\\]\n$`,
+        ),
+      );
+      expect(io.out).toBe("");
+      expect(tree(dataDir)).toEqual(before);
+    }
   });
 
   it("lane close and journal requeue-held refuse a missing data directory, creating nothing", async () => {

@@ -12,6 +12,7 @@ import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerAudit } from "../../src/cli/commands/audit.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
+import { registerTransactions } from "../../src/cli/commands/transactions.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { tempDir, writeLaneConfig } from "../audit/helpers.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
@@ -34,6 +35,7 @@ async function etcLane(args: string[]): Promise<number> {
   registerAudit(program);
   registerStatus(program);
   registerStatusList(program);
+  registerTransactions(program);
   process.exitCode = undefined;
   await runCli(program, ["node", "etc-lane", ...args]);
   return Number(process.exitCode ?? 0);
@@ -87,6 +89,25 @@ describe("a data directory that does not exist", () => {
       );
     }
     expect(existsSync(nope)).toBe(false);
+  });
+
+  // session 30 review: transactions list opened the journal first, and its error said "is --data-dir
+  // right?" of a directory the config named
+  it("transactions list refuses it as the others do, naming the config's dataDir when it came from there", async () => {
+    const typo = join(t.dir, "var", "lane3");
+    expect(await etcLane(["transactions", "list", "--data-dir", typo])).toBe(1);
+    expect(io.err).toBe(
+      `etc-lane: no data directory ${typo} (lane found by --data-dir ${typo}): is --data-dir right? [E412_DATA_DIR_MISSING]\n`,
+    );
+    io.err = "";
+    const cfg = writeLaneConfig(t.dir, "no-such-data");
+    expect(await etcLane(["transactions", "list", "--config", cfg])).toBe(1);
+    expect(io.err).toBe(
+      `etc-lane: no data directory ${resolve(t.dir, "no-such-data")} (lane found by --config ${cfg}): is the config's dataDir right? [E412_DATA_DIR_MISSING]\n`,
+    );
+    expect(io.out).toBe("");
+    expect(existsSync(join(t.dir, "var"))).toBe(false);
+    expect(existsSync(join(t.dir, "no-such-data"))).toBe(false);
   });
 
   it("refuses a file given as the data directory", async () => {

@@ -123,6 +123,27 @@ describe("tariff", () => {
     expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
   });
 
+  // session 30 review: YAML keeps `1` and `"1"` as two keys, the JS object as one: the later fee was charged
+  it('refuses a class written once as 1 and once as "1" in the YAML, naming the field, in either order', () => {
+    const yaml = (fees: string[]): string =>
+      ['station: "4301-0102"', 'version: "v"', "routes:", '  - from: "4301-0101"', "    fees:", ...fees].join(
+        "\n",
+      );
+    for (const fees of [
+      ["      1: 1500", '      "1": 2000'],
+      ['      "1": 2000', "      1: 1500"],
+    ]) {
+      expect(() => Tariff.fromYaml(yaml(fees), "t.yaml")).toThrow(
+        /t\.yaml: invalid configuration\n {2}routes\.0\.fees\.1: class 1 listed twice \(as (1 and "1"|"1" and 1)\); expected one fee per class$/,
+      );
+    }
+    // one of them alone is class 1
+    expect(Tariff.fromYaml(yaml(["      1: 1500", '      "2": 2000'])).fee("4301", "0101", 1)).toMatchObject({
+      ok: true,
+      fee: 1500,
+    });
+  });
+
   it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
     expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes: [] }, "t.yaml")).toThrow(
       /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,

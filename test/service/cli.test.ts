@@ -78,7 +78,9 @@ describe("etc-lane status", () => {
     expect(col(a, "4301*")).toBe(col(b, "4301*"));
   });
 
-  it("--json is the snapshot, --full-ids shows card numbers", async () => {
+  // session 30 review: --json printed every card number in full, while booth list --json masks them
+  it("--json is the snapshot, card numbers masked; --full-ids shows them, in the text and in --json", async () => {
+    rig.lane.pass({ plate: "湘A12345", cardId: "43010000000000009001", amount: 1250 });
     const j = await runCli("etc-lane", ["status", "--json", "--data-dir", rig.dataDir]);
     expect(j.code).toBe(0);
     const snap = JSON.parse(j.stdout) as LaneSnapshot;
@@ -86,6 +88,11 @@ describe("etc-lane status", () => {
     expect(snap.lastTransactions.map((t) => t.seq)).toEqual(
       rig.lane.snapshot().lastTransactions.map((t) => t.seq),
     );
+    expect(snap.lastTransactions[0]!.cardId).toBe("4301************9001");
+    expect(j.stdout).not.toContain("43010000000000009001");
+    const fj = await runCli("etc-lane", ["status", "--json", "--full-ids", "--data-dir", rig.dataDir]);
+    expect(fj.code).toBe(0);
+    expect((JSON.parse(fj.stdout) as LaneSnapshot).lastTransactions[0]!.cardId).toBe("43010000000000009001");
     const f = await runCli("etc-lane", ["status", "--full-ids", "--data-dir", rig.dataDir]);
     expect(f.stdout).toContain("43010000000000009001");
   });

@@ -181,4 +181,32 @@ describe("the live feed masks card numbers", () => {
     ]);
     expect(text).not.toContain(CARD);
   });
+  // session 30 review: the event was masked after JSON.stringify wrote a newline as \n, so a number right
+  // after one did not stand alone and went out in full
+  it("in an alarm message where the card number follows a newline, a tab or ESC", async () => {
+    rig = await startRig();
+    const abort = new AbortController();
+    const res = await fetch(new URL("/events", rig.service.url), { signal: abort.signal });
+    const reader = res.body!.getReader();
+    const at = rig.lane.state.at;
+    const message = `SUSPECT_B5_MISSING: uncertain debit, card:\n${CARD}\t${CARD}\u001b${CARD}`;
+    rig.lane.feed.next({ type: "alarm", at, code: "SUSPECT_B5_MISSING", message });
+    rig.service.pump.drain();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (!text.includes("event: alarm")) {
+      const { value, done } = await reader.read();
+      expect(done).toBe(false);
+      text += decoder.decode(value, { stream: true });
+    }
+    abort.abort();
+    const frame = text.split("\n\n").find((f) => f.startsWith("event: alarm"))!;
+    expect(JSON.parse(frame.slice(frame.indexOf("data: ") + 6))).toEqual({
+      type: "alarm",
+      at,
+      code: "SUSPECT_B5_MISSING",
+      message: `SUSPECT_B5_MISSING: uncertain debit, card:\n${MASKED}\t${MASKED}\u001b${MASKED}`,
+    });
+    expect(text).not.toContain(CARD);
+  });
 });

@@ -25,7 +25,7 @@ import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "..
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
-import { maskCardIds } from "../../service/format.js";
+import { maskCardIdsIn } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
@@ -133,24 +133,35 @@ function headings(offset: number | null): string[] {
   return COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h));
 }
 
-function rowCells(r: TimelineRow, full: boolean): string[] {
-  const m = (s: string | null): string => (s === null ? "-" : full ? s : maskCardIds(s));
+/**
+ * What an entry shows, its card numbers masked unless `full`: in every field and in its data, before a
+ * table, JSON or CSV escapes them (a number after a newline written `\n` or `\x0a` no longer stands alone
+ * for maskCardIds), as src/service/format.ts maskCardIdsIn says.
+ */
+function shown(e: AuditEntry, r: TimelineRow, full: boolean): { r: TimelineRow; data: unknown } {
+  return full ? { r, data: e.data } : { r: maskCardIdsIn(r) as TimelineRow, data: maskCardIdsIn(e.data) };
+}
+
+function rowCells(e: AuditEntry, row: TimelineRow, full: boolean): string[] {
+  const { r } = shown(e, row, full);
   return [
     displayLocal(r.time),
     String(r.seq),
     r.severity,
     r.kind,
     r.reason ?? "-",
-    m(r.card),
+    r.card ?? "-",
     r.obu ?? "-",
     r.plate ?? "-",
     r.amount === null ? "-" : yuan(r.amount),
-    m(r.message),
+    r.message,
   ].map(terminalSafe);
 }
 
-function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {
-  const text = JSON.stringify({
+/** One entry as a JSON line; card numbers masked unless `full`. */
+function jsonLine(e: AuditEntry, row: TimelineRow, full: boolean): string {
+  const { r, data } = shown(e, row, full);
+  return `${JSON.stringify({
     seq: r.seq,
     time: r.time,
     utc: r.utc,
@@ -165,9 +176,8 @@ function jsonLine(e: AuditEntry, r: TimelineRow, full: boolean): string {
     amount: r.amount,
     tradeId: r.tradeId,
     message: r.message,
-    ...(e.data !== undefined ? { data: e.data } : {}),
-  });
-  return `${full ? text : maskCardIds(text)}\n`;
+    ...(data !== undefined ? { data } : {}),
+  })}\n`;
 }
 
 /**
@@ -181,11 +191,11 @@ function emitAll(entries: AuditEntry[], o: OutputOpts, offset: number | null): (
     for (const e of entries) one(e);
     return one;
   }
-  const rows = entries.map((e) => rowCells(toRow(e), full));
+  const rows = entries.map((e) => rowCells(e, toRow(e), full));
   const table = new Table(headings(offset), rows);
   out(table.header());
   for (const r of rows) out(table.line(r));
-  return (e) => out(table.line(rowCells(toRow(e), full)));
+  return (e) => out(table.line(rowCells(e, toRow(e), full)));
 }
 
 function addFilterOptions(cmd: Command): Command {
@@ -433,14 +443,22 @@ function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { f
   for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
     const r = toRow(entry);
     if (!matches(entry, r, f)) continue;
-    if (o.format === "json") out(`${full ? line.toString("utf8") : maskCardIds(line.toString("utf8"))}\n`);
+    if (o.format === "json") out(`${full ? line.toString("utf8") : maskedLine(line.toString("utf8"))}\n`);
     else out(`${csvLine(entry, r, full)}\n`);
   }
 }
 
+/**
+ * A trail line with its card numbers masked: parsed, masked, written again (for reading only: its hash no
+ * longer verifies), as its text would hide a number after an escaped newline from maskCardIds.
+ */
+function maskedLine(line: string): string {
+  return JSON.stringify(maskCardIdsIn(JSON.parse(line)));
+}
+
 /** One entry as a CSV line, card numbers masked unless `full`. */
-function csvLine(entry: AuditEntry, r: ReturnType<typeof toRow>, full: boolean): string {
-  const m = (s: string | null): string | null => (s === null || full ? s : maskCardIds(s));
+function csvLine(entry: AuditEntry, row: TimelineRow, full: boolean): string {
+  const { r, data } = shown(entry, row, full);
   const cells = [
     r.seq,
     r.time,
@@ -449,14 +467,14 @@ function csvLine(entry: AuditEntry, r: ReturnType<typeof toRow>, full: boolean):
     r.type,
     r.kind,
     r.reason,
-    m(r.card),
+    r.card,
     r.obu,
     r.obuId,
     r.plate,
     r.amount,
     r.tradeId,
-    m(r.message),
-    entry.data === undefined ? null : m(JSON.stringify(entry.data)),
+    r.message,
+    data === undefined ? null : JSON.stringify(data),
     entry.hash,
   ];
   return cells.map(csvCell).join(",");

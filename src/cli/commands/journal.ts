@@ -19,6 +19,7 @@ import {
   addOperatorOptions,
   answerTimeoutMs,
   checkReasonLength,
+  maskedOutcome,
   operatorCall,
   printOutcome,
 } from "../operator-call.js";
@@ -65,6 +66,7 @@ export function settleRequest(seqArg: string, o: SettleOpts): OperatorSettleRequ
 
 interface ResolveIntentOpts extends LaneLocationOptions {
   json?: boolean;
+  fullIds?: boolean;
   resolved?: boolean;
   recover?: boolean;
   reason?: string;
@@ -167,12 +169,17 @@ export function registerJournal(program: Command): void {
       .option("--resolved", "a record missing from journal.db resolved it: delete it, record nothing")
       .option("--recover", "no missing record resolved it: the lane recovers it at its next start")
       .option("--reason <text>", "what the back office established (required)")
-      .option("--json", "print the result as JSON"),
+      .option("--json", "print the result as JSON")
+      .option(
+        "--full-ids",
+        "print the intent's whole card number (its key, booth:<card>; masked by default, in the line and in JSON)",
+      ),
   ).action(async (idArg: string, o: ResolveIntentOpts) => {
     const req = resolveIntentRequest(idArg, o);
     const loc = locateLane(o);
     const result = await resolveKeptIntentDirect(directDeps(loc.dataDir, loc.config), req);
-    printOutcome({ via: "direct", result }, o.json);
+    const out = { via: "direct" as const, result };
+    printOutcome(o.fullIds ? out : maskedOutcome(out), o.json);
   });
   addOperatorOptions(settle.option("--json", "print the result as JSON")).action(
     async (seqArg: string, o: SettleOpts) => {

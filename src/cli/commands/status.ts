@@ -1,6 +1,6 @@
 /**
  * `etc-lane status [--json] [--full-ids]`: the running lane's state for a person (aligned, local time in
- * the lane's UTC offset, card numbers masked) or as the JSON snapshot. It asks the lane over its control
+ * the lane's UTC offset, card numbers masked) or as the JSON snapshot (card numbers masked too). It asks the lane over its control
  * socket; when no lane answers it says so, shows what the data directory's journal holds, and exits 3,
  * or 4 when a lane holds the data directory but does not answer (starting or stopping, or its socket
  * removed); a lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
@@ -17,7 +17,7 @@ import {
   LANE_STATUS_LABEL,
   localTime,
   maskCardId,
-  maskCardIds,
+  maskCardIdsIn,
   ms3,
   offsetLabel,
   yuan,
@@ -51,7 +51,11 @@ interface Show {
 type Row = string[];
 
 /** The human form of a snapshot: one aligned block, then the booth queue and the last transactions. */
-export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
+export function formatStatus(snapshot: LaneSnapshot, o: { fullIds?: boolean } = {}): string {
+  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
+  // may name a card: masked as the page masks it (src/service/page/render.ts), in the values, before the
+  // table escapes a newline as \x0a and the number after it would no longer stand alone
+  const s = o.fullIds ? snapshot : (maskCardIdsIn(snapshot) as LaneSnapshot);
   const off = s.lane.utcOffsetMinutes;
   const show: Show = {
     t: (ms) => localTime(ms, off),
@@ -71,10 +75,7 @@ export function formatStatus(s: LaneSnapshot, o: { fullIds?: boolean } = {}): st
     ...boothCasesBlock(s, show),
     ...lastTransactionsBlock(s, show),
   ];
-  // the free text the lane wrote (why it is closed, the link's and the uplink's errors, booth details)
-  // may name a card: masked as the page masks it (src/service/page/render.ts)
-  const text = `${out.join("\n")}\n`;
-  return o.fullIds ? text : maskCardIds(text);
+  return `${out.join("\n")}\n`;
 }
 
 /** The lane's state, why, and who closed it. */
@@ -363,8 +364,11 @@ export function registerStatus(program: Command): void {
       .description(
         "the running lane's state: trading or not and why, links and counters, status list, upload queue, booth queue, last transactions",
       )
-      .option("--json", "the lane's status snapshot as JSON (the same as GET /status)")
-      .option("--full-ids", "show card numbers in full (masked by default)"),
+      .option(
+        "--json",
+        "the lane's status snapshot as JSON (as GET /status, but card numbers masked unless --full-ids)",
+      )
+      .option("--full-ids", "show card numbers in full, in the text and in --json (masked by default)"),
   ).action(async (o: StatusOpts) => {
     const loc = locateLane(o);
     // a mistyped --data-dir is refused (exit 1), not answered "lane not running" (exit 3)
@@ -381,7 +385,9 @@ export function registerStatus(program: Command): void {
       notAnswering(loc.dataDir, path, loc.how, o.json === true);
       return;
     }
-    if (o.json) process.stdout.write(`${JSON.stringify(snapshot)}\n`);
+    // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps
+    // them in full for scripts
+    if (o.json) process.stdout.write(`${JSON.stringify(o.fullIds ? snapshot : maskCardIdsIn(snapshot))}\n`);
     else process.stdout.write(formatStatus(snapshot, { fullIds: o.fullIds === true }));
   });
 }

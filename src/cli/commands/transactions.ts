@@ -11,9 +11,10 @@ import { offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
 import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
-import { maskCardId, maskCardIds } from "../../service/format.js";
+import { maskCardId, maskCardIdsIn } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { maskFrameCards } from "../mask-frames.js";
+import { requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { columnWidths, tableLine } from "../text-table.js";
 
@@ -79,7 +80,9 @@ function row(r: StoredRecord, fullIds: boolean): string[] {
 
 /**
  * One record as a JSON line; card numbers masked unless fullIds: the cardId field, any in the text, and
- * the card's file 0015 inside the raw B4 (and the record's number wherever it stands in rawB4/rawB5).
+ * the card's file 0015 inside the raw B4 (and the record's number wherever it stands in rawB4/rawB5). The
+ * values are masked before they are written as JSON (maskCardIdsIn): a number after a newline in a settle
+ * reason would no longer stand alone once written `\n`.
  */
 export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
   if (fullIds) return `${JSON.stringify(r)}\n`;
@@ -90,7 +93,7 @@ export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
     // a B5 carries no file 0015: only the record's number, should it stand there
     rawB5: maskFrameCards(r.rawB5, r.rsuProtocol, r.cardId, false),
   };
-  return `${maskCardIds(JSON.stringify(masked))}\n`;
+  return `${JSON.stringify(maskCardIdsIn(masked))}\n`;
 }
 
 /**
@@ -166,6 +169,8 @@ export function registerTransactions(program: Command): void {
         q.limit = n;
       }
       const loc = locateLane(o);
+      // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as status and audit do
+      requireDataDir(loc);
       const j = JournalReader.openReadOnly(loc.dataDir);
       try {
         const since = parseSince(o.since, journalOffset(loc, j));

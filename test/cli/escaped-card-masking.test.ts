@@ -1,0 +1,103 @@
+/**
+ * Card numbers are masked before a value is escaped (src/service/format.ts maskCardIdsIn): JSON writes a
+ * newline as `\n`, a table as `\x0a`, and a number right after it no longer stands alone for maskCardIds.
+ * Session 30 review: a settle reason or a station's error holding "\n" + a card number was printed in full
+ * by `transactions list --json`, `audit tail|search --json`, `audit export --format json|csv` and `status`.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import { formatStatus } from "../../src/cli/commands/status.js";
+import { jsonRecordLine } from "../../src/cli/commands/transactions.js";
+import type { StoredRecord } from "../../src/journal/types.js";
+import { maskCardIdsIn } from "../../src/service/format.js";
+import { openTrail, runEtcLane, tempDir } from "../audit/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { FakeLane } from "../service/fake-lane.js";
+
+const CARD = "43010000000000009001";
+const MASKED = "4301************9001";
+const ESC = "\u001b";
+
+let cleanup: (() => void) | undefined;
+afterEach(() => {
+  cleanup?.();
+  cleanup = undefined;
+});
+
+describe("maskCardIdsIn", () => {
+  it("masks every string of a value, keys too, through objects and arrays, and leaves the rest", () => {
+    expect(maskCardIdsIn({ a: [`x\n${CARD}`, 1, null, true], [CARD]: { b: `\t${CARD}` } })).toEqual({
+      a: [`x\n${MASKED}`, 1, null, true],
+      [MASKED]: { b: `\t${MASKED}` },
+    });
+    // as JSON.stringify would write it: toJSON first
+    expect(maskCardIdsIn({ at: new Date(0), s: { toJSON: () => `${ESC}${CARD}` } })).toEqual({
+      at: "1970-01-01T00:00:00.000Z",
+      s: `${ESC}${MASKED}`,
+    });
+  });
+});
+
+describe("a card number right after a newline, tab or ESC is masked", () => {
+  it("in transactions list --json (a settle reason), and in full with --full-ids", () => {
+    const r: StoredRecord = {
+      ...sampleRecord(5),
+      seq: 5,
+      tradeId: "430101020320261126080000000005",
+      createdAt: "2026-11-26T08:00:00.000+08:00",
+      lane: { network: "4301", station: "0102", lane: 3 },
+      revision: 2,
+      uploadedAt: null,
+      held: null,
+      extra: { settlement: { evidence: { reason: `bank ticket 4711:\n${CARD}\t${CARD} not debited` } } },
+    };
+    const line = jsonRecordLine(r, false);
+    expect(line).not.toContain(CARD);
+    expect(JSON.parse(line).extra.settlement.evidence.reason).toBe(
+      `bank ticket 4711:\n${MASKED}\t${MASKED} not debited`,
+    );
+    expect(JSON.parse(jsonRecordLine(r, true)).extra.settlement.evidence.reason).toContain(`\n${CARD}`);
+  });
+
+  it.each([
+    [["audit", "tail", "--json"]],
+    [["audit", "search", "--json", "--kind", "lane.notice"]],
+    // the table: its REASON column (an event's data.reason) was not masked at all
+    [["audit", "search", "--kind", "lane.notice"]],
+    [["audit", "export", "--format", "json", "--kind", "lane.notice"]],
+    [["audit", "export", "--format", "csv", "--kind", "lane.notice"]],
+  ])("in %j (a trail entry's message and data)", async (command) => {
+    const t = tempDir("etc-cli-escaped-mask-");
+    cleanup = t.cleanup;
+    const trail = openTrail(t.dir);
+    trail.append({
+      type: "lane.notice",
+      severity: "info",
+      message: `refused:\n${CARD}`,
+      data: { reason: `ticket:\n${CARD}`, raw: `${ESC}${CARD}` },
+    });
+    await trail.close();
+    const r = await runEtcLane([...command, "--data-dir", t.dir]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("lane.notice");
+    expect(r.out).not.toContain(CARD);
+    expect(r.out).toContain(MASKED);
+    const full = await runEtcLane([...command, "--data-dir", t.dir, "--full-ids"]);
+    expect(full.out).toContain(CARD);
+  });
+
+  it("in etc-lane status (the uplink's last error, a booth case's detail)", () => {
+    const lane = new FakeLane();
+    const s = lane.snapshot();
+    const c = s.booth.cases[0]!;
+    const snapshot = {
+      ...s,
+      uplink: { ...s.uplink, lastError: { code: "E_STATION_4XX", message: `refused:\n${CARD}`, at: s.at } },
+      booth: { ...s.booth, cases: [{ ...c, detail: `卡\t${CARD}` }] },
+    };
+    const text = formatStatus(snapshot);
+    expect(text).not.toContain(CARD);
+    expect(text).toContain(`refused:\\x0a${MASKED}`);
+    expect(text).toContain(`卡\\x09${MASKED}`);
+    expect(formatStatus(snapshot, { fullIds: true })).toContain(`refused:\\x0a${CARD}`);
+  });
+});
