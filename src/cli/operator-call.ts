@@ -145,8 +145,18 @@ export function maskedOutcome(out: OperatorOutcome): OperatorOutcome {
   return { ...out, result: maskCardIdsIn(out.result) as OperatorResult };
 }
 
-export function printOutcome(out: OperatorOutcome, json: boolean | undefined): void {
-  if (json) process.stdout.write(`${JSON.stringify({ via: out.via, ...out.result })}\n`);
-  else printOutcomeLine(out);
+/**
+ * The outcome of an operator command, as a line or as JSON; every card number in it masked unless
+ * `fullIds` (the commands with `--full-ids`): a result may quote text another operator typed (`lane
+ * close` on a lane already closed repeats that close's reason), which `etc-lane status` masks too.
+ */
+export function printOutcome(
+  out: OperatorOutcome,
+  json: boolean | undefined,
+  o: { fullIds?: boolean } = {},
+): void {
+  const shown = o.fullIds === true ? out : maskedOutcome(out);
+  if (json) process.stdout.write(`${JSON.stringify({ via: shown.via, ...shown.result })}\n`);
+  else printOutcomeLine(shown);
   if (!out.result.ok) process.exitCode = 1;
 }

@@ -10,7 +10,7 @@
 import { resolve } from "node:path";
 import type { ImportProgress } from "../service/lane-view.js";
 import type { LaneLocation } from "./lane-locate.js";
-import { type OperatorOutcome, operatorCall, printOutcomeLine } from "./operator-call.js";
+import { maskedOutcome, type OperatorOutcome, operatorCall, printOutcomeLine } from "./operator-call.js";
 
 export async function importStatusListThroughLane(
   loc: LaneLocation,
@@ -34,7 +34,9 @@ export async function importStatusListThroughLane(
   return out.via === "none" ? null : out;
 }
 
-export function printImportOutcome(out: OperatorOutcome, json: boolean | undefined): void {
+export function printImportOutcome(outcome: OperatorOutcome, json: boolean | undefined): void {
+  // card numbers masked, as every operator command's outcome (./operator-call.ts printOutcome)
+  const out = maskedOutcome(outcome);
   if (json)
     process.stdout.write(
       `${JSON.stringify({ via: out.via, ok: out.result.ok, message: out.result.message, result: out.result.data ?? null })}\n`,

@@ -695,6 +695,17 @@ export function journalAuditSchema(
   }
 }
 
+/** How openReadOnlyDb opens a journal. */
+export interface ReadOnlyOpenOptions {
+  /** a file whose `user_version` is not SCHEMA_VERSION too */
+  anyVersion?: boolean;
+  /**
+   * how the command found the lane (src/cli/lane-locate.ts), for the message of a file that cannot be
+   * opened: "is the config's dataDir right?" when the config named it, not "is --data-dir right?"
+   */
+  found?: { how: string; dataDirFrom: string };
+}
+
 /**
  * Read-only handle (CLI, tools): works while the lane process has the journal open. `anyVersion`: open a
  * file whose `user_version` is not SCHEMA_VERSION too (`audit verify`, which decides from the schema's
@@ -702,7 +713,7 @@ export function journalAuditSchema(
  */
 export function openReadOnlyDb(
   dataDir: string,
-  o: { anyVersion?: boolean } = {},
+  o: ReadOnlyOpenOptions = {},
 ): { db: Database.Database; path: string } {
   const path = join(dataDir, JOURNAL_FILE);
   let db: Database.Database;
@@ -711,7 +722,10 @@ export function openReadOnlyDb(
     db.pragma("busy_timeout = 5000");
     db.prepare("SELECT 1 FROM records LIMIT 1").all();
   } catch (e) {
-    throw openError(path, "cannot open for reading (is --data-dir right?)", e);
+    const where = o.found
+      ? `lane found by ${o.found.how}): is ${o.found.dataDirFrom} right?`
+      : "is --data-dir right?)";
+    throw openError(path, `cannot open for reading (${where}`, e);
   }
   const uv = Number(db.pragma("user_version", { simple: true }));
   if (uv !== SCHEMA_VERSION && !o.anyVersion) {

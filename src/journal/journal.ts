@@ -28,7 +28,15 @@ import {
   JournalBindingRows,
 } from "./audit-binding.js";
 import { BehindTrail, REBUILT_INTENT_PREFIX, type TrailOnlySuspect } from "./behind-trail.js";
-import { DAMAGED_FILE, JournalDb, type JournalHealth, openError, openReadOnlyDb, readMeta } from "./db.js";
+import {
+  DAMAGED_FILE,
+  JournalDb,
+  type JournalHealth,
+  openError,
+  openReadOnlyDb,
+  type ReadOnlyOpenOptions,
+  readMeta,
+} from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
 import { type DebitIntent, Intents } from "./intents.js";
 import {
@@ -132,7 +140,7 @@ export class JournalReader {
     this.outbox = new OutboxQueries(db, assertOpen);
   }
 
-  static openReadOnly(dataDir: string, o: { anyVersion?: boolean } = {}): JournalReader {
+  static openReadOnly(dataDir: string, o: ReadOnlyOpenOptions = {}): JournalReader {
     const { db, path } = openReadOnlyDb(dataDir, o);
     return new JournalReader(db, path);
   }

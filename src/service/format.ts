@@ -14,9 +14,12 @@ export function maskCardId(id: string | null): string {
 /**
  * 20-character card ids (network 4 + serial 16) standing alone, not inside a longer id or hash: digits, and
  * hex letters too (a card whose 0015 is not BCD is read as hex, src/rsu/driver-common.ts, and is still a
- * card number to keep off a screen).
+ * card number to keep off a screen). An escape right before the number (`\n`, `\t`, `\x0a`, `\u000a`)
+ * counts as a boundary: text that arrived escaped (a station's JSON error body, kept as the lane got it)
+ * has a letter or digit there, which would otherwise hide the number.
  */
-const CARD_RE = /(?<![0-9A-Za-z])([0-9A-Fa-f]{4})[0-9A-Fa-f]{12}([0-9A-Fa-f]{4})(?![0-9A-Za-z])/g;
+const CARD_RE =
+  /(?:(?<![0-9A-Za-z])|(?<=\\[nrtbfv0])|(?<=\\x[0-9A-Fa-f]{2})|(?<=\\u[0-9A-Fa-f]{4}))([0-9A-Fa-f]{4})[0-9A-Fa-f]{12}([0-9A-Fa-f]{4})(?![0-9A-Za-z])/g;
 
 /**
  * Every card id in a text masked as maskCardId does ("4301************9001"): the messages the lane writes
@@ -32,7 +35,8 @@ export function maskCardIds(text: string): string {
  * through objects and arrays, after a toJSON as JSON.stringify calls it. Mask a value with it first, then
  * serialise or escape it (JSON.stringify, a table's terminalSafe): an escape writes the character before a
  * number as a letter or digit (a newline as `\n` in JSON, `\x0a` in a table), and maskCardIds, which masks
- * a number standing alone only, would then leave it in full. Every JSON the CLI prints (unless `--full-ids`),
+ * a number standing alone only, would then leave it in full. The records, trail entries and status the CLI
+ * prints (unless `--full-ids`), the operator commands' outcomes (src/cli/operator-call.ts printOutcome),
  * `etc-lane status` and the page's live feed (./service-feed.ts) are masked through it. Two keys that mask
  * alike (two card numbers sharing their first and last four digits) are shown as one.
  */

@@ -121,7 +121,7 @@ export class StationClient {
         const text = await this.readText(what, res, timeoutMs).catch(() => "");
         throw new EtcError(
           JournalErrorCodes.StationProtocol,
-          `station ${what}: HTTP ${res.status} ${text.slice(0, 200)}`,
+          `station ${what}: HTTP ${res.status} ${cutBody(text, 200)}`,
           {
             status: res.status,
           },
@@ -279,4 +279,19 @@ export class StationClient {
       },
     );
   }
+}
+
+const ALNUM = /^[0-9A-Za-z]$/;
+
+/**
+ * At most `max` characters of a station's error body for a message, never ending inside a run of letters
+ * and digits: a card number cut there would leave up to 19 of its 20 digits, which the masking of the
+ * outputs (src/service/format.ts maskCardIds: whole card numbers only) would not recognise. A body cut
+ * short ends with "…".
+ */
+export function cutBody(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let end = max;
+  while (end > 0 && ALNUM.test(text.charAt(end - 1)) && ALNUM.test(text.charAt(end))) end--;
+  return `${text.slice(0, end)}…`;
 }

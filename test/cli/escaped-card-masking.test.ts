@@ -100,4 +100,38 @@ describe("a card number right after a newline, tab or ESC is masked", () => {
     expect(text).toContain(`卡\\x09${MASKED}`);
     expect(formatStatus(snapshot, { fullIds: true })).toContain(`refused:\\x0a${CARD}`);
   });
+
+  // round-2 review, finding 1: the station's error body is JSON, kept as the lane got it, so its line break
+  // is already the two characters \ and n when it reaches an output
+  it("already escaped in the text (a station's JSON error body): status, status --json, transactions list --json", () => {
+    const body = JSON.stringify({ error: "BAD_REQUEST", message: `card blocked:\n${CARD}` });
+    const message = `station upload: HTTP 400 ${body}`;
+    expect(message).toContain(`\\n${CARD}`);
+    const lane = new FakeLane();
+    const s = lane.snapshot();
+    const snapshot = {
+      ...s,
+      uplink: { ...s.uplink, lastError: { code: "E_STATION_4XX", message, at: s.at } },
+    };
+    expect(formatStatus(snapshot)).not.toContain(CARD);
+    expect(JSON.stringify(maskCardIdsIn(snapshot))).not.toContain(CARD);
+    const r: StoredRecord = {
+      ...sampleRecord(6),
+      seq: 6,
+      tradeId: "430101020320261126080000000006",
+      createdAt: "2026-11-26T08:00:00.000+08:00",
+      lane: { network: "4301", station: "0102", lane: 3 },
+      revision: 1,
+      uploadedAt: null,
+      held: { code: "E_STATION_4XX", message, at: "2026-11-26T08:00:01.000+08:00" },
+    };
+    const line = jsonRecordLine(r, false);
+    expect(line).not.toContain(CARD);
+    expect(JSON.parse(line).held.message).toContain(`\\n${MASKED}`);
+    // an escape's letters and digits still count as a boundary only right before the number: a longer id
+    // after one stays as it is
+    expect(maskCardIdsIn(`\\n${CARD}12`)).toBe(`\\n${CARD}12`);
+    expect(maskCardIdsIn(`\\x0a${CARD}`)).toBe(`\\x0a${MASKED}`);
+    expect(maskCardIdsIn(`\\u000a${CARD}`)).toBe(`\\u000a${MASKED}`);
+  });
 });

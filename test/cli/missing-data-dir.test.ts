@@ -4,7 +4,7 @@
  * (src/cli/require-data-dir.ts), as the commands that write do, instead of answering as if a lane had
  * run there: `audit verify` ("FAILED: no public key"), `status` ("lane not running", exit 3).
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -108,6 +108,20 @@ describe("a data directory that does not exist", () => {
     expect(io.out).toBe("");
     expect(existsSync(join(t.dir, "var"))).toBe(false);
     expect(existsSync(join(t.dir, "no-such-data"))).toBe(false);
+  });
+
+  // round-2 review: a config's dataDir that exists but holds no journal (the lanes' parent directory) still
+  // got "is --data-dir right?", not how the lane was found
+  it("transactions list names how the lane was found when its existing dataDir holds no journal", async () => {
+    const parent = join(t.dir, "lanes");
+    mkdirSync(parent);
+    const cfg = writeLaneConfig(t.dir, "lanes");
+    expect(await etcLane(["transactions", "list", "--config", cfg])).toBe(1);
+    expect(io.err).toContain(
+      `cannot open for reading (lane found by --config ${cfg}): is the config's dataDir right?`,
+    );
+    expect(io.err).not.toContain("--data-dir");
+    expect(existsSync(join(parent, "journal.db"))).toBe(false);
   });
 
   it("refuses a file given as the data directory", async () => {

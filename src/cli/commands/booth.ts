@@ -94,7 +94,7 @@ export function registerBooth(program: Command): void {
     );
     const cases = (out.result.data?.cases ?? []) as BoothCaseLine[];
     if (o.json || !out.result.ok || cases.length === 0) {
-      printOutcome(o.fullIds ? out : withCardsMasked(out, cases), o.json);
+      printOutcome(o.fullIds ? out : withCardsMasked(out, cases), o.json, { fullIds: o.fullIds });
       return;
     }
     process.stdout.write(`${caseTable(cases, o.fullIds === true).join("\n")}\n`);
@@ -129,7 +129,7 @@ export function registerBooth(program: Command): void {
       },
       { command: "etc-lane booth take", timeoutMs: answerTimeoutMs(o) },
     );
-    printOutcome(o.fullIds ? out : withTakenCardMasked(out), o.json);
+    printOutcome(o.fullIds ? out : withTakenCardMasked(out), o.json, { fullIds: o.fullIds });
   });
   addOperatorOptions(
     booth

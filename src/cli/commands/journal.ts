@@ -19,7 +19,6 @@ import {
   addOperatorOptions,
   answerTimeoutMs,
   checkReasonLength,
-  maskedOutcome,
   operatorCall,
   printOutcome,
 } from "../operator-call.js";
@@ -179,7 +178,7 @@ export function registerJournal(program: Command): void {
     const loc = locateLane(o);
     const result = await resolveKeptIntentDirect(directDeps(loc.dataDir, loc.config), req);
     const out = { via: "direct" as const, result };
-    printOutcome(o.fullIds ? out : maskedOutcome(out), o.json);
+    printOutcome(out, o.json, { fullIds: o.fullIds });
   });
   addOperatorOptions(settle.option("--json", "print the result as JSON")).action(
     async (seqArg: string, o: SettleOpts) => {

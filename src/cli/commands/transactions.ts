@@ -171,7 +171,8 @@ export function registerTransactions(program: Command): void {
       const loc = locateLane(o);
       // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as status and audit do
       requireDataDir(loc);
-      const j = JournalReader.openReadOnly(loc.dataDir);
+      // a directory that exists but holds no journal (the lane's parent directory, say): named the same way
+      const j = JournalReader.openReadOnly(loc.dataDir, { found: loc });
       try {
         const since = parseSince(o.since, journalOffset(loc, j));
         if (since !== undefined) q.since = since;
