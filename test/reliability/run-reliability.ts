@@ -357,7 +357,13 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
       return termNow !== undefined;
     };
     // the scripted vehicles come first: only their SIGTERMs until they have all left the zone
-    const scriptedDone = (): boolean => left() >= SCRIPTED.vehicles.length;
+    // counted by their own ids, not by how many vehicles left: with 20 s in the zone the scripted ones leave
+    // after the first random ones (which come from 30 s on, 3 s each), and a count of any nine let the random
+    // kills start at about 34 s, while blip-3, term-3, blip-4 and unsettled-b were still in the zone (a
+    // fresh-clone run of 2026-12-06 saw blip-4 never debited, its transactions cut by kill after kill)
+    const scriptedLeft = new RegExp(`\\] (${SCRIPTED.vehicles.map((v) => v.id).join("|")}) left obu `);
+    const scriptedDone = (): boolean =>
+      (rsu?.proc.lines.filter((l) => scriptedLeft.test(l.text)).length ?? 0) >= SCRIPTED.vehicles.length;
     while (!trafficDone()) {
       const behind = kills < (o.minKills * left()) / total;
       const up = behind ? o.minUpMs : o.minUpMs + random() * (o.maxUpMs - o.minUpMs);
