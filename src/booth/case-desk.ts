@@ -49,7 +49,12 @@ export interface CaseDeskDeps {
   options: Pick<BoothOptions, "queueMax" | "offerFor" | "caseMaxAgeMinutes" | "originalCardWaitMs">;
   journal: Pick<
     BoothJournal,
-    "list" | "firstSeqCreatedBetween" | "noteCaseClosed" | "closedCasesSince" | "settledPaidBelow"
+    | "list"
+    | "firstSeqCreatedBetween"
+    | "newestCreatedMs"
+    | "noteCaseClosed"
+    | "closedCasesSince"
+    | "settledPaidBelow"
   >;
   rec: RecordContext;
   fx: Pick<BoothEffects, "show" | "appendAudit" | "alarm" | "tryCommit" | "recorded" | "quietMoment">;
@@ -200,13 +205,18 @@ export class CaseDesk {
    * seq. After the wall clock stepped back, a record with a higher seq than a case may carry an earlier
    * time than the case (src/journal/records.ts prepareRow: createdAt is the commit's wall time); read by
    * time, the window would hold the case without the payment that closed it (cases.ts paidAfter).
-   * The window ends a window's length after now: a record dated later than that (written while the clock
-   * was that far ahead, put back since) does not choose where the reading starts, or every start would read
-   * every record since it, days of traffic; a case of it is not rebuilt unless it comes after that start.
+   * The window ends a window's length after the later of now and the newest record's time: a record dated
+   * later than that (written while the clock was that far ahead, put back since) does not choose where the
+   * reading starts, or every start would read every record since it, days of traffic; a case of it is not
+   * rebuilt unless it comes after that start. From the newest record's time, not now alone: a clock behind
+   * at start (a lane computer whose clock came up hours late) would otherwise leave every recent record
+   * outside the window and rebuild no case.
    */
   private windowRecords(since: Date): CommittedRecord[] {
     const span = this.d.options.caseMaxAgeMinutes * 60_000;
-    const first = this.d.journal.firstSeqCreatedBetween(since.getTime(), this.d.wallNow() + span);
+    const newest = this.d.journal.newestCreatedMs() ?? Number.NEGATIVE_INFINITY;
+    const until = Math.max(this.d.wallNow(), newest) + span;
+    const first = this.d.journal.firstSeqCreatedBetween(since.getTime(), until);
     return first === null ? [] : this.d.journal.list({ since: first });
   }
 

@@ -73,6 +73,8 @@ export interface BoothJournal {
   list(q: { since?: Date | number }): CommittedRecord[];
   /** the lowest seq of the records created in [fromMs, toMs], or null (where the rebuild starts reading) */
   firstSeqCreatedBetween(fromMs: number, toMs: number): number | null;
+  /** the created time (ms) of the record with the highest seq, or null */
+  newestCreatedMs(): number | null;
   /**
    * the suspects naming this OBU contract serial settled in place as paid, with a seq below `belowSeq`,
    * oldest first: the rebuild at start asks for a case's OBU (case-desk.ts restore)

@@ -457,6 +457,11 @@ export class Journal implements Outbox {
     return this.records.noteCaseClosed(seq, this.h.now(), why);
   }
 
+  /** The created time (ms) of the record with the highest seq, or null (RecordQueries). */
+  newestCreatedMs(): number | null {
+    return this.records.newestCreatedMs();
+  }
+
   /** The lowest seq of the records created in [fromMs, toMs], or null (RecordQueries). */
   firstSeqCreatedBetween(fromMs: number, toMs: number): number | null {
     return this.records.firstSeqCreatedBetween(fromMs, toMs);

@@ -162,14 +162,18 @@ export class RecordQueries {
   firstSeqCreatedBetween(fromMs: number, toMs: number): number | null {
     this.assertOpen();
     const seq = this.guard("firstSeqCreatedBetween", () =>
-      this.db
-        .prepare(
-          "SELECT min(seq) FROM records INDEXED BY records_created WHERE created_at_ms BETWEEN ? AND ?",
-        )
-        .pluck()
-        .get(fromMs, toMs),
+      this.db.prepare(FIRST_SEQ_CREATED_BETWEEN_SQL).pluck().get(fromMs, toMs),
     ) as number | null;
     return seq ?? null;
+  }
+
+  /** The created time (ms) of the record with the highest seq, or null when there is none. */
+  newestCreatedMs(): number | null {
+    this.assertOpen();
+    const ms = this.guard("newestCreatedMs", () =>
+      this.db.prepare("SELECT created_at_ms FROM records ORDER BY seq DESC LIMIT 1").pluck().get(),
+    ) as number | undefined;
+    return ms ?? null;
   }
 
   /** Records in sequence order (all kinds unless filtered). */

@@ -64,6 +64,10 @@ function rig(o: {
           )
           .sort((a, b) => a.seq - b.seq);
       },
+      newestCreatedMs: () => {
+        const newest = [...(o.records ?? [])].sort((a, b) => b.seq - a.seq)[0];
+        return newest ? Date.parse(newest.createdAt) : null;
+      },
       firstSeqCreatedBetween: (fromMs, toMs) => {
         const seqs = (o.records ?? [])
           .filter((r) => Date.parse(r.createdAt) >= fromMs && Date.parse(r.createdAt) <= toMs)
@@ -269,6 +273,15 @@ describe("the queue rebuilt at start", () => {
     // before (review round 2, finding 1): the reading started at s1, all 501 records read at every start
     expect(r.listed).toEqual([501]);
     expect(r.ids()).toEqual(["s501"]);
+  });
+
+  it("a clock behind at start (hours late) still rebuilds the cases of the newest records", () => {
+    // s7 and s8 recorded at T0 and T0 + 1 min; the lane restarts with its clock 3 h behind
+    const r = rig({ queueMax: 10, records: [stop(7, "A"), stop(8, "B", 1)] });
+    r.atMs(T0 - 3 * 3_600_000);
+    r.desk.restore();
+    // before (review of 88cf8bd): both lay more than a window after now, no case was rebuilt
+    expect(r.ids()).toEqual(["s7", "s8"]);
   });
 });
 

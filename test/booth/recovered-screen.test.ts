@@ -105,6 +105,7 @@ function rig(o: { listed: boolean }) {
     journal: {
       list: () => [],
       firstSeqCreatedBetween: () => null,
+      newestCreatedMs: () => null,
       noteCaseClosed: () => true,
       closedCasesSince: () => [],
       settledPaidBelow: () => [],

@@ -124,6 +124,17 @@ describe("a data directory that does not exist", () => {
     expect(existsSync(join(parent, "journal.db"))).toBe(false);
   });
 
+  it("status names how the lane was found when no lane runs and its existing dataDir holds no journal", async () => {
+    mkdirSync(join(t.dir, "lanes"));
+    const cfg = writeLaneConfig(t.dir, "lanes");
+    expect(await etcLane(["status", "--config", cfg])).toBe(3);
+    // before (review of 8dfa993): "(is --data-dir right?)", an option the user never gave
+    expect(io.out).toContain(
+      `cannot open for reading (lane found by --config ${cfg}): is the config's dataDir right?`,
+    );
+    expect(io.out).not.toContain("--data-dir");
+  });
+
   it("refuses a file given as the data directory", async () => {
     const file = join(t.dir, "lane.yaml");
     writeFileSync(file, "");

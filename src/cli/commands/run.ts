@@ -84,8 +84,9 @@ export function registerRun(program: Command): void {
           { dataDir: config.dataDir },
           "first start of this lane (--init): a new journal in dataDir",
         );
-      // the lane's modules (the RSU link, journal, status list, booth) are loaded here, by `run` only, so
-      // every other command (decode, status, audit, ...) starts without them
+      // the lane's runtime (the RSU link, controller, booth, uplink) is loaded here, by `run` only, so the
+      // other commands (decode, status, audit, ...) start without it (those that read the journal or the
+      // status list still load them)
       const [{ tuneLaneProcess }, { openLane }] = await Promise.all([
         import("../../lane/process-tuning.js"),
         import("../../lane/runtime.js"),

@@ -278,10 +278,14 @@ function lastTransactionsBlock(s: LaneSnapshot, { t, card }: Show): string[] {
 }
 
 /** What the data directory shows when no lane is running (the journal, read-only). */
-function offlineSummary(dataDir: string): { text: string; json: Record<string, unknown> } {
+function offlineSummary(
+  dataDir: string,
+  found: { how: string; dataDirFrom: string },
+): { text: string; json: Record<string, unknown> } {
   let reader: JournalReader;
   try {
-    reader = JournalReader.openReadOnly(dataDir);
+    // a directory with no journal: named by how the lane was found (the config's dataDir, say)
+    reader = JournalReader.openReadOnly(dataDir, { found });
   } catch (e) {
     return { text: `  journal: ${(e as Error).message}\n`, json: { journal: null } };
   }
@@ -311,8 +315,14 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * Nobody here, but a holder file of another host: exit 3, "not running here", naming that holder as a
  * question (src/datadir/lock.ts holderElsewhere).
  */
-function notAnswering(dataDir: string, path: string, how: string, json: boolean): void {
-  const off = offlineSummary(dataDir);
+function notAnswering(
+  dataDir: string,
+  path: string,
+  loc: { how: string; dataDirFrom: string },
+  json: boolean,
+): void {
+  const how = loc.how;
+  const off = offlineSummary(dataDir, loc);
   const held = dataDirHolder(dataDir);
   // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
   // (a lane takes the lock first thing), is a lane that does not answer
@@ -382,7 +392,7 @@ export function registerStatus(program: Command): void {
       snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
     } catch (e) {
       if (!(e instanceof LaneNotRunning)) throw e;
-      notAnswering(loc.dataDir, path, loc.how, o.json === true);
+      notAnswering(loc.dataDir, path, loc, o.json === true);
       return;
     }
     // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps
