@@ -31,7 +31,12 @@ describe("the reader channel on a pty when the event loop stalls mid-frame", () 
     cleanup.push(() => pty.close());
     const lane = createSerialTransport({ path: pty.lanePath, lock: false });
     cleanup.push(() => lane.close());
-    const ch = new ReaderChannel({ transport: lane, deframer: { interByteTimeoutMs: 50 } });
+    // 300 ms, not the 50 of a real reader: the fresh timeout a late timer waits is the margin the read of
+    // the second half has to come in; on this loaded 2-core machine 50 ms was once not enough (a fresh-clone
+    // CI run of 2026-12-06 saw the half frame truncated). The overdue timer still runs before that read
+    // whatever the timeout's length (timers before I/O in the loop's turn), so the test still fails
+    // without the fix
+    const ch = new ReaderChannel({ transport: lane, deframer: { interByteTimeoutMs: 300 } });
     ch.start();
     cleanup.push(async () => ch.stop());
     await Promise.all([lane.open(), pty.device.open()]);
@@ -48,7 +53,7 @@ describe("the reader channel on a pty when the event loop stalls mid-frame", () 
     await pty.device.write(reply.subarray(0, 7));
     expect((await firstRead).equals(reply.subarray(0, 7))).toBe(true); // the channel holds a half frame
     await pty.device.write(reply.subarray(7)); // the rest is in the OS now...
-    blockLoop(80); // ...while the loop is busy: the 50 ms expiry timer is overdue when it comes back
+    blockLoop(400); // ...while the loop is busy: the 300 ms expiry timer is overdue when it comes back
     expect(await outcome).toBe(`frame:${reply.toString("hex")}`);
     expect(ch.counters).toMatchObject({ frames: 1, truncated: 0, discardedBytes: 0 });
   });
