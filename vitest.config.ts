@@ -40,8 +40,9 @@ export default defineConfig({
       // the files that replace a module or a global: a fresh module graph each (vitest's default)
       { extends: true, test: { name: "isolated", include: isolated, exclude: EXCLUDE, isolate: true } },
       // every other file: a worker keeps the modules it loaded for the next file instead of loading
-      // them again for each of ~250 files (import time of the whole suite 145 s -> 20 s, docs/benchmarks.md
-      // "npm test"); test/helpers/between-files.ts puts back the timers and spies a file may leave behind
+      // them again for each of ~250 files (vitest's import time of the whole suite 145 s -> 34-36 s,
+      // docs/benchmarks.md "Reliability"); test/helpers/between-files.ts puts back the timers and spies a
+      // file may leave behind
       {
         extends: true,
         test: {
