@@ -17,6 +17,19 @@ const CARD = "43010000000000009001";
 const MASKED = "4301************9001";
 const ESC = "\u001b";
 
+/** A stored record of lane 4301-0102-3 (revision 1, not uploaded, not held unless `over` says so). */
+const storedRecord = (seq: number, over: Partial<StoredRecord>): StoredRecord => ({
+  ...sampleRecord(seq),
+  seq,
+  tradeId: `4301010203202611260800000000${String(seq).padStart(2, "0")}`,
+  createdAt: "2026-11-26T08:00:00.000+08:00",
+  lane: { network: "4301", station: "0102", lane: 3 },
+  revision: 1,
+  uploadedAt: null,
+  held: null,
+  ...over,
+});
+
 let cleanup: (() => void) | undefined;
 afterEach(() => {
   cleanup?.();
@@ -39,17 +52,10 @@ describe("maskCardIdsIn", () => {
 
 describe("a card number right after a newline, tab or ESC is masked", () => {
   it("in transactions list --json (a settle reason), and in full with --full-ids", () => {
-    const r: StoredRecord = {
-      ...sampleRecord(5),
-      seq: 5,
-      tradeId: "430101020320261126080000000005",
-      createdAt: "2026-11-26T08:00:00.000+08:00",
-      lane: { network: "4301", station: "0102", lane: 3 },
+    const r = storedRecord(5, {
       revision: 2,
-      uploadedAt: null,
-      held: null,
       extra: { settlement: { evidence: { reason: `bank ticket 4711:\n${CARD}\t${CARD} not debited` } } },
-    };
+    });
     const line = jsonRecordLine(r, false);
     expect(line).not.toContain(CARD);
     expect(JSON.parse(line).extra.settlement.evidence.reason).toBe(
@@ -115,16 +121,9 @@ describe("a card number right after a newline, tab or ESC is masked", () => {
     };
     expect(formatStatus(snapshot)).not.toContain(CARD);
     expect(JSON.stringify(maskCardIdsIn(snapshot))).not.toContain(CARD);
-    const r: StoredRecord = {
-      ...sampleRecord(6),
-      seq: 6,
-      tradeId: "430101020320261126080000000006",
-      createdAt: "2026-11-26T08:00:00.000+08:00",
-      lane: { network: "4301", station: "0102", lane: 3 },
-      revision: 1,
-      uploadedAt: null,
+    const r = storedRecord(6, {
       held: { code: "E_STATION_4XX", message, at: "2026-11-26T08:00:01.000+08:00" },
-    };
+    });
     const line = jsonRecordLine(r, false);
     expect(line).not.toContain(CARD);
     expect(JSON.parse(line).held.message).toContain(`\\n${MASKED}`);
