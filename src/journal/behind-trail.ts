@@ -198,6 +198,18 @@ export class BehindTrail {
   }
 }
 
+/**
+ * The trail-only suspects kept in a journal's meta `behind_trail` value (`raw`, undefined when the file
+ * was never found behind), oldest first: what a read-only reader lists (`etc-lane transactions list`,
+ * ./journal.ts JournalReader.keptSuspects). Throws when the value is not what this file writes.
+ */
+export function keptSuspectsIn(raw: string | undefined): TrailOnlySuspect[] {
+  return raw === undefined ? [] : parse(raw).suspects;
+}
+
+/** The meta key the kept suspects and intents are stored under. */
+export const BEHIND_TRAIL_META_KEY = META_KEY;
+
 function parse(raw: string): Stored {
   const v = JSON.parse(raw) as Partial<Stored> | null;
   if (v?.v !== 1 || !Array.isArray(v.suspects) || !Array.isArray(v.intents))

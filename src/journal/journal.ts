@@ -27,7 +27,13 @@ import {
   JournalAuditSpoolView,
   JournalBindingRows,
 } from "./audit-binding.js";
-import { BehindTrail, REBUILT_INTENT_PREFIX, type TrailOnlySuspect } from "./behind-trail.js";
+import {
+  BEHIND_TRAIL_META_KEY,
+  BehindTrail,
+  keptSuspectsIn,
+  REBUILT_INTENT_PREFIX,
+  type TrailOnlySuspect,
+} from "./behind-trail.js";
 import {
   DAMAGED_FILE,
   JournalDb,
@@ -173,6 +179,34 @@ export class JournalReader {
 
   oldestPendingAgeMs(now: Date = new Date()): number | null {
     return this.outbox.oldestPendingAgeMs(now);
+  }
+
+  /**
+   * The unsettled suspects this file lacks and keeps from the audit trail (it was found behind the trail
+   * and an operator went on with it: ./behind-trail.ts), each as the lane rebuilds it to settle it
+   * (./rebuilt-suspect.ts; `utcOffsetMinutes` dates one kept without its entry's time by its trade id),
+   * oldest first; none on a file never found behind. They have no row: `etc-lane transactions list`
+   * lists them among the rows by seq.
+   */
+  keptSuspects(utcOffsetMinutes: number): CommittedRecord[] {
+    this.assertOpen();
+    let kept: TrailOnlySuspect[];
+    try {
+      kept = keptSuspectsIn(readMeta(this.db, BEHIND_TRAIL_META_KEY));
+    } catch (e) {
+      throw new EtcError(
+        JournalErrorCodes.JournalOpen,
+        `journal ${this.path}: what it keeps from the audit trail cannot be read: ${(e as Error).message}`,
+      );
+    }
+    if (kept.length === 0) return [];
+    const lane = this.identity();
+    if (lane === null)
+      throw new EtcError(
+        JournalErrorCodes.JournalOpen,
+        `journal ${this.path} keeps suspects from the audit trail but stores no lane identity`,
+      );
+    return kept.map((k) => rebuiltSuspect(k, lane, utcOffsetMinutes));
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * `etc-lane transactions list`: every journal record (transactions, stops, suspect transactions) with its
  * outcome or stop reason, card id, OBU id, amount, TAC and card offline serial. A table by default, one JSON
- * object per line with --json (a table's columns as wide as their widest cell, formatTable). Card numbers are masked (network and last four digits kept) unless
+ * object per line with --json (a table's columns as wide as their widest cell, formatTable); with them, by
+ * seq, the suspects a journal found behind the audit trail keeps without a row (listedRecords, `KEPT`). Card numbers are masked (network and last four digits kept) unless
  * --full-ids, as in `status` and `audit`: in the JSON also inside the raw B4 frame (../mask-frames.ts). Reads the journal read-only, so it works while the lane is running. Finds
  * the lane by its config like every maintenance command (../lane-locate.ts). `--since` reads a time in the
  * lane's UTC offset, as the audit commands do (journalOffset, parseSince).
@@ -10,7 +11,12 @@ import type { Command } from "commander";
 import { offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { JournalReader, type ListQuery } from "../../journal/journal.js";
-import { RECORD_KINDS, type RecordKind, type StoredRecord } from "../../journal/types.js";
+import {
+  type CommittedRecord,
+  RECORD_KINDS,
+  type RecordKind,
+  type StoredRecord,
+} from "../../journal/types.js";
 import { maskCardId, maskCardIdsIn } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { maskFrameCards } from "../mask-frames.js";
@@ -62,7 +68,53 @@ export function parseSince(
 
 const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));
 
-function row(r: StoredRecord, fullIds: boolean): string[] {
+/**
+ * A record as the listing gives it: a journal row, or (`keptBehindTrail`) a suspect the file lacks and
+ * keeps from the audit trail, rebuilt from the trail's entry (JournalReader.keptSuspects): it holds its
+ * card and OBU at this lane until an operator settles it (`etc-lane journal settle SEQ`), and nothing
+ * uploads it until then.
+ */
+export type ListedRecord = StoredRecord & { keptBehindTrail?: true };
+
+/**
+ * The records `q` asks for, oldest first: the journal's rows and, merged among them by seq, the kept
+ * suspects that match `q` (the kinds, `since`); `--pending` (records waiting for the station) lists none
+ * of them, as nothing uploads them before they are settled. `limit` counts both.
+ */
+export function* listedRecords(
+  rows: (q: ListQuery) => Iterable<StoredRecord>,
+  kept: readonly CommittedRecord[],
+  q: ListQuery,
+): Generator<ListedRecord> {
+  const { limit, ...rest } = q;
+  const since = q.since;
+  const wanted = kept.filter(
+    (k) =>
+      q.pending === undefined &&
+      (q.kinds === undefined || q.kinds.includes(k.kind)) &&
+      (since === undefined ||
+        (typeof since === "number" ? k.seq >= since : Date.parse(k.createdAt) >= since.getTime())),
+  );
+  let n = 0;
+  let i = 0;
+  const take = (): boolean => limit === undefined || n++ < limit;
+  for (const r of rows(wanted.length === 0 ? q : rest)) {
+    while (i < wanted.length && wanted[i]!.seq < r.seq) {
+      if (!take()) return;
+      yield { ...wanted[i++]!, uploadedAt: null, held: null, keptBehindTrail: true };
+    }
+    // settled while this was read (its row written and dropped from the kept in one transaction): the row
+    if (i < wanted.length && wanted[i]!.seq === r.seq) i++;
+    if (!take()) return;
+    yield r;
+  }
+  while (i < wanted.length) {
+    if (!take()) return;
+    yield { ...wanted[i++]!, uploadedAt: null, held: null, keptBehindTrail: true };
+  }
+}
+
+function row(r: ListedRecord, fullIds: boolean): string[] {
   return [
     String(r.seq),
     r.tradeId,
@@ -74,7 +126,7 @@ function row(r: StoredRecord, fullIds: boolean): string[] {
     yuan(r.amount),
     r.tac ?? "-",
     r.iccPaySerial ?? "-",
-    r.uploadedAt ? "acked" : r.held ? "HELD" : "pending",
+    r.keptBehindTrail ? "KEPT" : r.uploadedAt ? "acked" : r.held ? "HELD" : "pending",
   ];
 }
 
@@ -84,7 +136,7 @@ function row(r: StoredRecord, fullIds: boolean): string[] {
  * values are masked before they are written as JSON (maskCardIdsIn): a number after a newline in a settle
  * reason would no longer stand alone once written `\n`.
  */
-export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
+export function jsonRecordLine(r: ListedRecord, fullIds: boolean): string {
   if (fullIds) return `${JSON.stringify(r)}\n`;
   const masked = {
     ...r,
@@ -104,7 +156,7 @@ export function jsonRecordLine(r: StoredRecord, fullIds: boolean): string {
  * listing). A record settled between the two reads into a longer outcome keeps it whole on its line.
  */
 export function formatTable(
-  read: () => Iterable<StoredRecord>,
+  read: () => Iterable<ListedRecord>,
   write: (s: string) => void,
   fullIds = false,
 ): number {
@@ -180,10 +232,19 @@ export function registerTransactions(program: Command): void {
           process.stdout.write(s);
         };
         const full = o.fullIds === true;
-        if (o.json) for (const r of j.iterate(q)) out(jsonRecordLine(r, full));
+        const kept = j.keptSuspects(journalOffset(loc, j));
+        const read = (): Iterable<ListedRecord> => listedRecords((x) => j.iterate(x), kept, q);
+        if (o.json) for (const r of read()) out(jsonRecordLine(r, full));
         else {
-          const n = formatTable(() => j.iterate(q), out, full);
-          process.stderr.write(`${n} record(s); ${j.stats().pending} awaiting upload\n`);
+          const n = formatTable(read, out, full);
+          process.stderr.write(
+            `${n} record(s); ${j.stats().pending} awaiting upload` +
+              (kept.length
+                ? `; ${kept.length} suspect(s) kept from the audit trail (KEPT: no row, journal.db was found ` +
+                  "behind the trail; each holds its card and OBU until etc-lane journal settle SEQ)"
+                : "") +
+              "\n",
+          );
         }
       } finally {
         j.close();
