@@ -110,6 +110,28 @@ describe("the page masks card numbers in the text the lane wrote", () => {
     expect(html).not.toContain(`on card ${CARD}`);
   });
 
+  it("in the trail search's outcome column, where an event's reason stands (an operator's free text)", async () => {
+    rig = await startRig();
+    rig.lane.trail.push({
+      seq: 9002,
+      at: rig.lane.state.at,
+      type: "operator.lane.close",
+      severity: "warn",
+      message: "lane closed by operator ops",
+      outcome: `dispute card ${CARD}`,
+      cardId: null,
+      obuId: null,
+      plate: null,
+      amount: null,
+      tradeId: null,
+    });
+    const html = await (await rig.get("/search?kind=operator")).text();
+    const results = html.slice(html.indexOf('data-testid="search-results"'));
+    expect(results).toContain('data-trail-seq="9002"');
+    expect(results).toContain(`dispute card ${MASKED}`);
+    expect(html).not.toContain(CARD);
+  });
+
   it("in the booth queue's details", async () => {
     rig = await startRig();
     const c = rig.lane.state.booth.cases[0]!;

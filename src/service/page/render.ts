@@ -432,8 +432,8 @@ export function renderSearchResults(
     .map(
       (x) =>
         `<tr data-trail-seq="${esc(x.seq)}" class="sev-${esc(x.severity)}"><td class="num">${esc(x.seq)}</td>` +
-        `<td>${esc(localTime(x.at, utcOffsetMinutes))}</td><td>${esc(x.type)}</td><td class="code">${esc(x.outcome ?? "-")}</td>` +
-        `<td class="mono">${esc(maskCardId(x.cardId))}</td><td class="mono">${esc(x.obuId ?? "-")}</td><td>${esc(x.plate ?? "-")}</td>` +
+        `<td>${esc(localTime(x.at, utcOffsetMinutes))}</td><td>${esc(x.type)}</td><td class="code">${esc(maskCardIds(x.outcome ?? "-"))}</td>` +
+        `<td class="mono">${esc(maskCardId(x.cardId))}</td><td class="mono">${esc(x.obuId ?? "-")}</td><td>${esc(maskCardIds(x.plate ?? "-"))}</td>` +
         `<td class="num">${esc(yuan(x.amount))}</td><td>${esc(maskCardIds(x.message))}</td></tr>`,
     )
     .join("");
