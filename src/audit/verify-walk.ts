@@ -150,7 +150,7 @@ export class ChainWalk {
           e.seq,
           file,
           lineNo,
-          `seq ${e.seq} follows seq ${expect - 1}: entries ${expect}..${e.seq - 1} are missing (lines deleted)`,
+          `seq ${e.seq} follows seq ${expect - 1}: entries ${expect}..${e.seq - 1} are missing here (lines deleted, or moved further down)`,
         );
       this.problems.note(e.seq, file, lineNo, `the lane recorded: ${e.message}`);
       this.head = e.prev; // the gap entry continues from the head copy: check what follows it
