@@ -11,12 +11,15 @@ import { compareRecords, type RawRecord } from "../../src/status-list/bundle.js"
 describe("syntheticRecords", () => {
   it("makes OBU ids of 16 decimal digits whose record keys are their BCD bytes, in strictly increasing key order", () => {
     const obus: { rec: RawRecord; id: string }[] = [];
-    let prev: RawRecord | null = null;
+    const all: RawRecord[] = [];
     for (const g of syntheticRecords({ cards: 300, obus: 20_000, seed: 7 }, () => true)) {
-      if (prev) expect(compareRecords(prev, g.rec)).toBeLessThan(0);
-      prev = { ...g.rec };
-      if (g.rec.kind === 2) obus.push({ rec: prev, id: g.id as string });
+      const rec = { ...g.rec };
+      all.push(rec);
+      if (rec.kind === 2) obus.push({ rec, id: g.id as string });
     }
+    expect(all).toHaveLength(20_300);
+    const outOfOrder = all.slice(1).flatMap((r, i) => (compareRecords(all[i]!, r) < 0 ? [] : [i + 1]));
+    expect(outOfOrder).toEqual([]);
     expect(obus).toHaveLength(20_000);
     const bad = obus.filter((o) => !/^\d{16}$/.test(o.id));
     expect(bad.map((o) => o.id)).toEqual([]);
