@@ -37,8 +37,8 @@ export function maskCardIds(text: string): string {
  * number as a letter or digit (a newline as `\n` in JSON, `\x0a` in a table), and maskCardIds, which masks
  * a number standing alone only, would then leave it in full. The records, trail entries and status the CLI
  * prints (unless `--full-ids`), the operator commands' outcomes (src/cli/operator-call.ts printOutcome),
- * `etc-lane status` and the page's live feed (./service-feed.ts) are masked through it. Two keys that mask
- * alike (two card numbers sharing their first and last four digits) are shown as one.
+ * `etc-lane status` and the page's live feed (./service-feed.ts) are masked through it. A key that masks
+ * like one before it (two card numbers sharing their first and last four digits) is numbered: "... #2".
  */
 export function maskCardIdsIn(value: unknown): unknown {
   if (typeof value === "string") return maskCardIds(value);
@@ -46,7 +46,16 @@ export function maskCardIdsIn(value: unknown): unknown {
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") return maskCardIdsIn(toJSON.call(value));
   if (Array.isArray(value)) return value.map(maskCardIdsIn);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [maskCardIds(k), maskCardIdsIn(v)]));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const masked = maskCardIds(k);
+    let key = masked;
+    // a second key that masks alike (two card numbers sharing their first and last four digits) is
+    // numbered, not written over the first
+    for (let n = 2; key in out; n++) key = `${masked} #${n}`;
+    out[key] = maskCardIdsIn(v);
+  }
+  return out;
 }
 
 /**

@@ -42,6 +42,10 @@ describe("maskCardIdsIn", () => {
       a: [`x\n${MASKED}`, 1, null, true],
       [MASKED]: { b: `\t${MASKED}` },
     });
+    // two keys that mask alike both stay, the second numbered
+    const other = `${CARD.slice(0, 4)}9${CARD.slice(5)}`;
+    expect(other).not.toBe(CARD);
+    expect(maskCardIdsIn({ [CARD]: 1, [other]: 2 })).toEqual({ [MASKED]: 1, [`${MASKED} #2`]: 2 });
     // as JSON.stringify would write it: toJSON first
     expect(maskCardIdsIn({ at: new Date(0), s: { toJSON: () => `${ESC}${CARD}` } })).toEqual({
       at: "1970-01-01T00:00:00.000Z",
