@@ -608,9 +608,8 @@ function onAwaitB8(s: AwaitB8, ev: ObuEvent, ctx: MachineCtx): Transition {
     // its own deadline; before, nothing answered it and the window's end made a CRASH_RECOVERED suspect of a
     // debit the C8 could prove. A C8 sent twice is a question asked twice: it debits nothing.
     if (ev.restored && sameB5(late, s.b5)) return askTac({ ...s }, ctx);
-    if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
-    // the B5 the C8 answered, sent again (another frame of it): not a contradiction, keeps waiting for the B8
-    // (a note: the effect runner logs it)
+    // the B5 the C8 answered, sent again (another frame of it, whatever its result): not a contradiction,
+    // keeps waiting for the B8 (a note: the effect runner logs it)
     if (sameB5(late, s.b5))
       return {
         state: s,
@@ -622,6 +621,7 @@ function onAwaitB8(s: AwaitB8, ev: ObuEvent, ctx: MachineCtx): Transition {
           },
         ],
       };
+    if (late.result !== "ok") return { state: s, effects: [] }; // keeps waiting for the B8
     const v = b5Verdict(sent, late);
     if (v.proves) return success(s, late, ev.raw, null, ctx);
     if (v.why === "incomplete") return { state: s, effects: [] }; // keeps waiting for the B8

@@ -782,6 +782,25 @@ describe("OBU machine: an answer proves only the debit it agrees with (review fi
     expect(transition(again.state, E.tac(), exit).state).toMatchObject({ kind: "transaction" });
   });
 
+  it("in await-b8 after an uncertain B5 (01), the same B5 01 again: ignored with its B5_REPEATED note; another uncertain B5 silently", () => {
+    const uncertain = b5({ errorCode: 1, result: "uncertain", tac: null });
+    const r = run(exit, [...upToB5, E.trade(uncertain)]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_NO_DSRC" });
+    const again = transition(r.state, { kind: "trade", info: { ...uncertain }, raw: "b5raw-seq2" }, exit);
+    expect(again.state).toBe(r.state);
+    expect(again.effects).toEqual([
+      {
+        kind: "note",
+        code: "B5_REPEATED",
+        message: "the B5 the C8 answered, sent again: ignored, waiting for the B8",
+      },
+    ]);
+    // an uncertain B5 of another serial is no repeat: still no reply, no note, the C8 keeps waiting
+    const other = transition(r.state, E.trade({ ...uncertain, iccPaySerial: 5 }), exit);
+    expect(other.state).toBe(r.state);
+    expect(other.effects).toEqual([]);
+  });
+
   it("in await-b8, a complete B5 00 of the serial asked about whose balance disagrees: a suspect, never paid", () => {
     const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
     const r = run(exit, [...upToB5, uncertainB5, E.trade(b5({ balanceAfter: 1 }))]);
