@@ -701,7 +701,7 @@ describe("writes that never complete or fail", () => {
     expect(o.error?.message).toMatch(/CARD_APDU not sent: .*write while closed/);
   });
 
-  it("a resend after BAD_CHECKSUM refused before any byte: executed unknown (the first attempt went out)", async () => {
+  it("a resend after BAD_CHECKSUM refused before any byte: executed no (the NAKed attempt ran nothing)", async () => {
     const r = await faultyRig({});
     r.device.onCommand = (f) => {
       r.port.mode = "refuse";
@@ -709,8 +709,26 @@ describe("writes that never complete or fail", () => {
     };
     const o = outcome(r.reader.cardApdu(DEBIT));
     await settle();
+    expect(r.device.nonInfo.map((f) => f.data)).toEqual([DEBIT]);
     expect(r.reader.counters.nakResends).toBe(1);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "no" } });
+    expect(commandMayHaveRun(o.error)).toBe(false);
+    expect(o.error?.message).toMatch(/CARD_APDU not sent: .*write while closed/);
+  });
+
+  it("a resend after BAD_CHECKSUM whose write failed after its bytes went out: executed unknown", async () => {
+    const r = await faultyRig({});
+    r.device.onCommand = (f) => {
+      if (r.port.mode === "pass") {
+        r.port.mode = "fail-after";
+        r.device.reply(f, ReaderStatus.badChecksum);
+      }
+    };
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    expect(r.device.nonInfo.map((f) => f.data)).toEqual([DEBIT, DEBIT]);
     expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "unknown" } });
+    expect(commandMayHaveRun(o.error)).toBe(true);
   });
 });
 
