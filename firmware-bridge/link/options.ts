@@ -4,6 +4,7 @@
  * Tests shorten them through these options, never by patching.
  */
 import { ErrorCodes, EtcError } from "../errors.js";
+import { longestFrame } from "../frames/frame-size.js";
 import { checkedNumber } from "../options-check.js";
 
 /**
@@ -22,6 +23,19 @@ export const DEDUPE_MARGIN_MS = RSU_RETRANSMIT_INTERVAL_MS;
 export const DEFAULT_DEDUPE_WINDOW_MS =
   RSU_RETRANSMIT_RETRIES * RSU_RETRANSMIT_INTERVAL_MS + DEDUPE_MARGIN_MS;
 
+/**
+ * The longest frame either protocol's catalogue declares, on the wire (firmware-bridge/frames/frame-size.ts):
+ * a national B4 with EF04, 284 bytes (a legacy B4 is at most 221 with every byte escaped). The smallest
+ * `deframer.maxFrameLength`: below it (64 was accepted before) every such frame was discarded as
+ * `too-long`, and no vehicle could pay.
+ */
+const LONGEST = (["national", "legacy"] as const)
+  .map((variant) => ({ variant, ...longestFrame(variant) }))
+  .reduce((a, b) => (b.bytes > a.bytes ? b : a));
+export const MIN_RSU_FRAME_LENGTH = LONGEST.bytes;
+/** The largest `deframer.maxFrameLength`. */
+export const MAX_RSU_FRAME_LENGTH = 65_536;
+
 export interface ReconnectOptions {
   /** First delay after a failed open or an unplug. Default 200 ms; 10..60000. */
   initialDelayMs: number;
@@ -34,7 +48,10 @@ export interface ReconnectOptions {
 }
 
 export interface DeframerLimits {
-  /** Largest raw frame accepted. Default 1024 bytes; 64..65536. */
+  /**
+   * Largest raw frame accepted (legacy: as escaped on the wire). Default 1024 bytes;
+   * MIN_RSU_FRAME_LENGTH (284, the longest declared frame)..65536.
+   */
   maxFrameLength: number;
   /** A half frame is dropped after this much silence. Default 50 ms; 1..5000. */
   interByteTimeoutMs: number;
@@ -123,7 +140,7 @@ export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkO
       jitter: num("reconnect.jitter", r.jitter, 0, 1, false),
     },
     deframer: {
-      maxFrameLength: num("deframer.maxFrameLength", f.maxFrameLength, 64, 65_536, true),
+      maxFrameLength: frameLimit(f.maxFrameLength),
       interByteTimeoutMs: num("deframer.interByteTimeoutMs", f.interByteTimeoutMs, 1, 5000, false),
     },
     answerHeartbeat: input.answerHeartbeat ?? d.answerHeartbeat,
@@ -138,6 +155,18 @@ export function resolveRsuLinkOptions(input: RsuLinkOptionsInput = {}): RsuLinkO
     );
   }
   return opts;
+}
+
+/** `deframer.maxFrameLength`, refused below the longest declared frame with what that frame is. */
+function frameLimit(v: unknown): number {
+  if (typeof v === "number" && Number.isInteger(v) && v < MIN_RSU_FRAME_LENGTH && v >= 0) {
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `RsuLink options.deframer.maxFrameLength must be an integer in ${MIN_RSU_FRAME_LENGTH}..${MAX_RSU_FRAME_LENGTH}, got ${v}: the longest frame the protocols declare, a ${LONGEST.variant} ${LONGEST.type}, is ${LONGEST.bytes} bytes, and a smaller limit discards every one`,
+      { field: "deframer.maxFrameLength", value: v },
+    );
+  }
+  return num("deframer.maxFrameLength", v, MIN_RSU_FRAME_LENGTH, MAX_RSU_FRAME_LENGTH, true);
 }
 
 /** Delay before reconnect attempt `n` (0-based), with jitter from `random` in [0, 1). */

@@ -258,6 +258,10 @@ export class CommandRunner {
         { cmd: job.label, seq: f.seq, attempt: job.nakResends },
         "reader got the command corrupted: resent",
       );
+      // The reader ran nothing of this attempt, nor of the earlier ones (each NAKed too): the job is
+      // unwritten again until send() hands the resend to the port, so a resend the port refuses before
+      // any byte goes out is executed "no".
+      job.written = false;
       this.send(job);
       return;
     }

@@ -222,6 +222,14 @@ export class ReaderDeframer {
     candidate: number,
     crc?: { frame: number; computed: number },
   ): void {
+    if (this.blame !== undefined && candidate <= this.blame.bytes) {
+      // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
+      // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
+      // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
+      // reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below.
+      this.drop(events, 1, this.blame.reason);
+      return;
+    }
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -242,7 +250,7 @@ export class ReaderDeframer {
       this.drop(events, 1, reason);
     }
     // The rest of the failed candidate is rescanned; bytes of it that turn out to be noise are
-    // reported under the candidate's reason.
+    // reported under the candidate's reason (a candidate judged here ends past any outer one's blame).
     this.blame = { reason, bytes: Math.max(0, candidate - 1) };
   }
 

@@ -410,13 +410,13 @@ describe("etc-lane decode --capture: the deframer limits", () => {
     w.close();
     const file = join(dir, readdirSync(dir)[0] as string);
     try {
-      const small = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "100"]);
+      const small = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "300"]);
       expect(small.stderr).toContain(
-        '--max-frame-length: the capture\'s reader port "reader" takes 512..65544 (reader.link.maxFrameLength), got "100"',
+        '--max-frame-length: the capture\'s reader port "reader" takes 512..65544 (reader.link.maxFrameLength), got "300"',
       );
       expect(small.code).toBe(1);
       const big = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "65540"]);
-      expect(big.stderr).toContain('--max-frame-length: the capture\'s RSU port "rsu" takes 64..65536');
+      expect(big.stderr).toContain('--max-frame-length: the capture\'s RSU port "rsu" takes 284..65536');
       expect(big.code).toBe(1);
       const fits = await runCli("etc-lane", ["decode", "--capture", file, "--max-frame-length", "600"]);
       expect(jsonLines(fits.stdout).map((l) => l.type)).toEqual(["B2"]);
@@ -428,7 +428,7 @@ describe("etc-lane decode --capture: the deframer limits", () => {
 
   it("refuses a value out of range, and the options without --capture", async () => {
     const bad = await runCli("etc-lane", ["decode", "--capture", "x.pcapng", "--max-frame-length", "10"]);
-    expect(bad.stderr).toContain('--max-frame-length: expected an integer 64..65544, got "10"');
+    expect(bad.stderr).toContain('--max-frame-length: expected an integer 284..65544, got "10"');
     expect(bad.code).not.toBe(0);
     const hex = await runCli("etc-lane", [
       "decode",

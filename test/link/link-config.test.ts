@@ -1,10 +1,19 @@
-/** The `rsu.link` section of the lane config and where the lane passes it to the link and the transport. */
+/**
+ * The `rsu.link` section of the lane config and where the lane passes it to the link and the transport;
+ * the link's own floor on `deframer.maxFrameLength`.
+ */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { isEtcError } from "../../firmware-bridge/errors.js";
+import { ErrorCodes, isEtcError } from "../../firmware-bridge/errors.js";
+import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { longestFrame } from "../../firmware-bridge/frames/frame-size.js";
+import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { silenceAction } from "../../firmware-bridge/link/link-supervisor.js";
+import { resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { loadLaneConfig, parseLaneConfig } from "../../src/config/index.js";
@@ -125,5 +134,45 @@ describe("rsu.link config", () => {
     );
     const t = transportFor(c);
     expect([t.kind, (t as unknown as { keepAliveMs: number }).keepAliveMs]).toEqual(["tcp", 7000]);
+  });
+});
+
+describe("the RSU link's deframer.maxFrameLength admits the longest declared frame", () => {
+  it("a limit below it is refused, naming the field, the range and the frame it would drop", () => {
+    for (const v of [64, 256, 283]) {
+      expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: v } })).toThrow(
+        expect.objectContaining({
+          code: ErrorCodes.ConfigInvalid,
+          message: `RsuLink options.deframer.maxFrameLength must be an integer in 284..65536, got ${v}: the longest frame the protocols declare, a national B4, is 284 bytes, and a smaller limit discards every one`,
+        }),
+      );
+    }
+    expect(resolveRsuLinkOptions({ deframer: { maxFrameLength: 284 } }).deframer.maxFrameLength).toBe(284);
+    expect(() => resolveRsuLinkOptions({ deframer: { maxFrameLength: 65_537 } })).toThrow(
+      /deframer\.maxFrameLength must be an integer in 284\.\.65536, got 65537$/,
+    );
+  });
+
+  it("the floor is the widest B4 each catalogue declares, as the frame codec lays it out", () => {
+    expect(longestFrame("national")).toEqual({ type: "B4", bytes: 284 });
+    expect(longestFrame("legacy")).toEqual({ type: "B4", bytes: 221 });
+    // A national B4 DATA of 274 bytes is every field, EF04 and the full 0019 included, nothing left over.
+    const national = Buffer.alloc(274);
+    national[0] = 0xb4;
+    const n = decodeData(national, DEFAULT_NATIONAL_DIALECT);
+    expect(n).toMatchObject({ ok: true, frame: { type: "B4" } });
+    expect(n.ok && n.frame.type === "B4" && Object.keys(n.frame)).toEqual(
+      expect.arrayContaining(["ef04Info", "issuerInfo", "lastStation"]),
+    );
+    expect(n.ok && "extra" in n.frame).toBe(false);
+    expect(encodeNational(0, national).length).toBe(284);
+    // A legacy B4 DATA of 107 bytes ends with its 4-byte reserve; all FF after the type byte, so escaped.
+    const legacy = Buffer.alloc(107, 0xff);
+    legacy[0] = 0xb4;
+    const l = decodeData(legacy, DEFAULT_LEGACY_DIALECT);
+    expect(l).toMatchObject({ ok: true, frame: { type: "B4", reserved: "ffffffff" } });
+    expect(l.ok && "extra" in l.frame).toBe(false);
+    expect(encodeLegacy(0xff, legacy).length).toBeLessThanOrEqual(221);
+    expect(encodeLegacy(0xff, legacy).length).toBeGreaterThan(2 * 107);
   });
 });

@@ -701,7 +701,7 @@ describe("writes that never complete or fail", () => {
     expect(o.error?.message).toMatch(/CARD_APDU not sent: .*write while closed/);
   });
 
-  it("a resend after BAD_CHECKSUM refused before any byte: executed unknown (the first attempt went out)", async () => {
+  it("a resend after BAD_CHECKSUM refused before any byte: executed no (the NAKed attempt ran nothing)", async () => {
     const r = await faultyRig({});
     r.device.onCommand = (f) => {
       r.port.mode = "refuse";
@@ -709,8 +709,26 @@ describe("writes that never complete or fail", () => {
     };
     const o = outcome(r.reader.cardApdu(DEBIT));
     await settle();
+    expect(r.device.nonInfo.map((f) => f.data)).toEqual([DEBIT]);
     expect(r.reader.counters.nakResends).toBe(1);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "no" } });
+    expect(commandMayHaveRun(o.error)).toBe(false);
+    expect(o.error?.message).toMatch(/CARD_APDU not sent: .*write while closed/);
+  });
+
+  it("a resend after BAD_CHECKSUM whose write failed after its bytes went out: executed unknown", async () => {
+    const r = await faultyRig({});
+    r.device.onCommand = (f) => {
+      if (r.port.mode === "pass") {
+        r.port.mode = "fail-after";
+        r.device.reply(f, ReaderStatus.badChecksum);
+      }
+    };
+    const o = outcome(r.reader.cardApdu(DEBIT));
+    await settle();
+    expect(r.device.nonInfo.map((f) => f.data)).toEqual([DEBIT, DEBIT]);
     expect(o.error).toMatchObject({ code: ReaderErrorCodes.LinkDown, details: { executed: "unknown" } });
+    expect(commandMayHaveRun(o.error)).toBe(true);
   });
 });
 
@@ -765,13 +783,14 @@ describe("bad input on the reader port", () => {
     expect(o.value).toEqual(h("9000"));
     // Every injected byte is discarded, none of the good frame. The command's SEQ is 02, so when the
     // corrupted frame and the cut one are rescanned from their second byte, their SEQ byte opens one more
-    // (false) candidate each: an oversize LEN 0x1200, and a second truncated candidate.
+    // (false) candidate each, which fails inside them and is part of them: not counted, not noise
+    // (docs/reader.md §2.2).
     expect(r.reader.counters).toMatchObject({
       discardedBytes: 3 + corrupted.length + 6 + 4,
-      noiseBytes: 5,
+      noiseBytes: 3,
       checksumErrors: 1,
-      oversize: 2,
-      truncated: 2,
+      oversize: 1,
+      truncated: 1,
       frames: 2,
     });
     const warned = r.log

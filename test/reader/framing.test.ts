@@ -221,6 +221,67 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     expect(discards(evs).reduce((n, e) => n + e.bytes.length, 0)).toBe(bad.length);
   });
 
+  it("a false STX inside a corrupted frame keeps the frame's reason: one checksum failure, no noise", () => {
+    // DATA aa 02 00 01 ...: the 02 opens a candidate with LEN 1 (malformed) inside the bad frame.
+    const reply = encodeReaderFrame(5, 0x12, 0, h("aa020001bbccddeeff11223344556677889000"));
+    const bad = Buffer.from(reply);
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const d = new ReaderDeframer();
+    const evs = d.push(Buffer.concat([bad, good]), 0);
+    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([good.toString("hex")]);
+    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+      ["checksum", bad.toString("hex")],
+    ]);
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      discardedBytes: bad.length,
+      noiseBytes: 0,
+      checksumErrors: 1,
+      malformed: 0,
+      oversize: 0,
+      truncated: 0,
+    });
+  });
+
+  it("a false STX inside a corrupted frame that waits for more at the silence stays in that frame", () => {
+    // DATA aa 02 00 30 ...: the 02 opens a candidate with LEN 0x30 that the line never completes.
+    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa020030bb9000")));
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+    const evs = [...d.push(bad, 0), ...d.tick(51)];
+    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+      ["checksum", bad.subarray(0, 7).toString("hex")],
+      ["checksum", bad.subarray(7).toString("hex")],
+    ]);
+    expect(d.counters).toMatchObject({
+      discardedBytes: bad.length,
+      noiseBytes: 0,
+      checksumErrors: 1,
+      truncated: 0,
+    });
+  });
+
+  it("a false STX inside a corrupted frame whose candidate reaches past it is judged on its own", () => {
+    // The same 02 00 30, now with 60 more bytes on the line: its 54-byte candidate ends 45 bytes past the
+    // bad frame, has no ETX there, and is a malformed candidate of its own; what follows it is noise.
+    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa020030bb9000")));
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const line = Buffer.concat([bad, Buffer.alloc(60)]);
+    const d = new ReaderDeframer();
+    const evs = d.push(line, 0);
+    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+      ["checksum", line.subarray(0, 7).toString("hex")],
+      ["malformed", line.subarray(7, 7 + 54).toString("hex")],
+      ["noise", line.subarray(7 + 54).toString("hex")],
+    ]);
+    expect(d.counters).toMatchObject({
+      discardedBytes: line.length,
+      noiseBytes: 15,
+      checksumErrors: 1,
+      malformed: 1,
+    });
+  });
+
   it("a missing ETX is malformed", () => {
     const bad = Buffer.from(good);
     bad[bad.length - 1] = 0x04;

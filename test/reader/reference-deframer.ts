@@ -1,7 +1,8 @@
 /**
  * The reader deframer as it was before it checked candidates in place (firmware-bridge/reader/deframer.ts
- * at b8f60d0, unchanged but for its imports and name): each candidate read in its two parts by a fresh
- * `ByteLengthParser`, its LEN bytes copied before the ETX check. Kept only as the oracle of
+ * at b8f60d0, unchanged but for its imports, its name and the rule both now share for a failed candidate
+ * nested in a failed one: no count, no event, the outer reason): each candidate read in its two parts by
+ * a fresh `ByteLengthParser`, its LEN bytes copied before the ETX check. Kept only as the oracle of
  * ./framing.property.test.ts, which checks that the current deframer gives exactly the same events.
  * Its push() still expires a stale half frame first; the property calls tick() before every push, so
  * that never differs.
@@ -203,13 +204,18 @@ export class ReferenceReaderDeframer {
     reason: ReaderDiscardReason,
     crc?: { frame: number; computed: number },
   ): void {
+    const ph = this.phase;
+    const candidate = ph.kind === "hunt" ? 1 : ph.fed;
+    this.phase = { kind: "hunt" };
+    if (this.blame !== undefined && candidate <= this.blame.bytes) {
+      // A failed candidate nested in a failed one: the rule added since (the current deframer's fail()).
+      this.drop(events, 1, this.blame.reason);
+      return;
+    }
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
     else if (reason === "truncated") this.c.truncated++;
-    const ph = this.phase;
-    const candidate = ph.kind === "hunt" ? 1 : ph.fed;
-    this.phase = { kind: "hunt" };
     if (reason === "checksum" && ph.kind === "body") {
       // Reported on its own (not merged), with the header, before the rest is rescanned.
       this.c.discardedBytes++;

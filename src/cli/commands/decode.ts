@@ -11,6 +11,7 @@ import type { Command } from "commander";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import { escapeRawBytesInJson } from "../../../firmware-bridge/frames/gbk-text.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
+import { MAX_RSU_FRAME_LENGTH, MIN_RSU_FRAME_LENGTH } from "../../../firmware-bridge/link/options.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
@@ -41,7 +42,15 @@ function limitsFromOptions(o: DecodeOpts): TimelineOptions {
       ? { interByteMs: num("--inter-byte-ms", o.interByteMs, 1, 5000, false) }
       : {}),
     ...(o.maxFrameLength !== undefined
-      ? { maxFrameLength: num("--max-frame-length", o.maxFrameLength, 64, 65_544, true) }
+      ? {
+          maxFrameLength: num(
+            "--max-frame-length",
+            o.maxFrameLength,
+            MIN_RSU_FRAME_LENGTH,
+            MAX_READER_FRAME_LENGTH,
+            true,
+          ),
+        }
       : {}),
   };
 }
@@ -49,7 +58,7 @@ function limitsFromOptions(o: DecodeOpts): TimelineOptions {
 /**
  * `--max-frame-length` applies to every port of the capture: each port's kind has its own range, the one
  * the lane's config accepts for it (the reader's `reader.link.maxFrameLength` 512..65544, src/config/schema.ts;
- * the RSU link's `deframer.maxFrameLength` 64..65536, firmware-bridge/link/options.ts). A value no lane could
+ * the RSU link's `deframer.maxFrameLength` 284..65536, firmware-bridge/link/options.ts). A value no lane could
  * have run that port with is refused, naming the port.
  */
 function checkFrameLimitPerPort(
@@ -62,7 +71,7 @@ function checkFrameLimitPerPort(
     const reader = p.speaks === READER_CAPTURE_PROTOCOL;
     const [lo, hi, setting] = reader
       ? [MIN_READER_FRAME_LENGTH, MAX_READER_FRAME_LENGTH, "reader.link.maxFrameLength"]
-      : [64, 65_536, "the RSU link's deframer.maxFrameLength"];
+      : [MIN_RSU_FRAME_LENGTH, MAX_RSU_FRAME_LENGTH, "the RSU link's deframer.maxFrameLength"];
     if (max < lo || max > hi)
       throw new UsageError(
         `--max-frame-length: the capture's ${reader ? "reader" : "RSU"} port "${p.name}" takes ${lo}..${hi} (${setting}), got "${given}"`,
