@@ -1,0 +1,277 @@
+/**
+ * docs/maintenance.md "Alarms and notices" lists every alarm and notice code the lane's production code
+ * (`src/`) raises, and every entry type of alarm severity (the `code` label of `etc_lane_alarms_total`
+ * when an entry has no `data.code`). This reads the codes from the source and fails naming any code the
+ * table lacks, or a row naming a code the source no longer raises:
+ * - literal codes: `alarm("CODE", ...)`, `alarmLater("CODE", ...)`, `notice("CODE", ...)`, the audit
+ *   trail's recovery alarms (`alarms.push({ code: "CODE" ...`, `alarm: { code: "CODE" ...`), and a
+ *   constant named as the code (`alarm(VERIFY_FAILED_CODE, ...)`, resolved from its `const`);
+ * - every other call (a template, a variable, a forwarding wrapper) must be one of INDIRECT below, which
+ *   says what codes it raises: a template by its expansions, each checked against the source's own type
+ *   or list (LaneClosedReason, SUSPECT_REASONS, the stop reasons' alarm flag, ALARM_REFUSALS, the list
+ *   health states), so a new value of a type is a new code the table must have;
+ * - entry types: `type: "t", severity: <an expression naming "alarm">` and the positional form
+ *   (`emit("t", <severity>, ...)`, `audit("t", "alarm", ...)`).
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ALARM_REFUSALS } from "../../src/booth/checks.js";
+import type { LaneClosedReason } from "../../src/lane/lane-gate.js";
+import { listHealthCode } from "../../src/lane/list-policy.js";
+import { STOP_REASONS, SUSPECT_REASONS } from "../../src/lane/stop-reasons.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const DOC = "docs/maintenance.md";
+
+function* files(dir: string): Generator<string> {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) yield* files(p);
+    else if (e.isFile() && e.name.endsWith(".ts")) yield p;
+  }
+}
+
+const SOURCES: { file: string; text: string }[] = [...files(join(ROOT, "src"))].map((p) => ({
+  file: relative(ROOT, p).replaceAll("\\", "/"),
+  text: readFileSync(p, "utf8"),
+}));
+const source = (file: string): string => {
+  const s = SOURCES.find((x) => x.file === file);
+  if (!s) throw new Error(`${file} not found`);
+  return s.text;
+};
+
+type Severity = "alarm" | "notice";
+
+// ---- the expansions of the template codes, each checked against the source below -------------------
+
+/** The lane's close reasons that raise `LANE_CLOSED_<REASON>`: true; false for those that raise none. */
+const LANE_CLOSED_RAISES: Record<LaneClosedReason, boolean> = {
+  "rsu-down": true,
+  "rsu-init": true,
+  "rsu-fault": true,
+  journal: true,
+  "status-list": true,
+  operator: false,
+  stopping: false,
+  stopped: false,
+};
+const laneClosedCode = (r: string): string => `LANE_CLOSED_${r.toUpperCase().replace("-", "_")}`;
+const LANE_CLOSED_CODES = Object.entries(LANE_CLOSED_RAISES)
+  .filter(([, raises]) => raises)
+  .map(([r]) => laneClosedCode(r));
+
+/** The list health states ListPolicy.onHealth alarms on (src/lane/list-policy.ts). */
+const LIST_HEALTH_ALARMED = ["missing", "past-hard-age", "failed"];
+
+const STOP_ALARMS = Object.entries(STOP_REASONS)
+  .filter(([, info]) => info.alarm)
+  .map(([code]) => code);
+
+/**
+ * Every call site whose code is not a literal: `file|first argument` (as the source spells it, up to its
+ * first `,` or `)`) and the codes it raises ([] for a wrapper that forwards codes raised elsewhere, or a
+ * message).
+ */
+const INDIRECT: Record<string, string[]> = {
+  // forwarders: the codes are those their callers pass, read at the callers
+  "src/audit/trail.ts|a.code": [], // the recovery's alarms (`alarms.push({ code: ...`)
+  "src/booth/booth.ts|code": [],
+  "src/lane/controller.ts|code": [],
+  "src/lane/effect-runner.ts|e.code": [], // the machine's alarm effects (`kind: "alarm", code: ...`)
+  "src/lane/loop-errors.ts|`${what} threw: ${msg}`": [], // messages: the code is LANE_LOOP_ERROR
+  "src/lane/loop-errors.ts|this.last": [],
+  // codes from a type or a list
+  "src/booth/charge.ts|code": [...ALARM_REFUSALS],
+  "src/lane/lane-gate.ts|`LANE_CLOSED_${next.reason.toUpperCase(": LANE_CLOSED_CODES,
+  'src/lane/list-policy.ts|listHealthCode("past-hard-age"': [listHealthCode("past-hard-age")],
+  "src/lane/list-policy.ts|listHealthCode(h.state": LIST_HEALTH_ALARMED.map(listHealthCode),
+  "src/lane/obu-outcomes.ts|effect reason": STOP_ALARMS,
+  "src/lane/obu-outcomes.ts|effect `SUSPECT_${why}`": SUSPECT_REASONS.map((r) => `SUSPECT_${r}`),
+};
+
+// ---- what the source raises ------------------------------------------------------------------------
+
+interface Found {
+  codes: Map<string, { severity: Severity; files: Set<string> }>;
+  indirect: Set<string>;
+  types: Map<string, Set<string>>;
+}
+
+const CODE = /^[A-Z][A-Z0-9_]*$/;
+
+function addCode(f: Found, code: string, severity: Severity, file: string): void {
+  const had = f.codes.get(code);
+  if (had && had.severity !== severity)
+    throw new Error(`${code} is raised both as ${had.severity} and as ${severity} (${file})`);
+  const e = had ?? { severity, files: new Set<string>() };
+  e.files.add(file);
+  f.codes.set(code, e);
+}
+
+/** The value of `const NAME = "..."` in src, or undefined. */
+function constant(name: string): string | undefined {
+  for (const s of SOURCES) {
+    const m = new RegExp(`\\bconst ${name}\\s*=\\s*"([A-Z][A-Z0-9_]*)"`).exec(s.text);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+const namesAlarm = (severityExpr: string): boolean => /"alarm"/.test(severityExpr);
+
+function scan(): Found {
+  const f: Found = { codes: new Map(), indirect: new Set(), types: new Map() };
+  const addType = (t: string, file: string): void => {
+    const set = f.types.get(t) ?? new Set<string>();
+    set.add(file);
+    f.types.set(t, set);
+  };
+  for (const { file, text } of SOURCES) {
+    // alarm("CODE", ...), alarmLater(...), notice(...): a literal, a constant, or an indirect site
+    for (const m of text.matchAll(/\b(alarm|alarmLater|notice)\(\s*([^,)]*)/g)) {
+      const severity: Severity = m[1] === "notice" ? "notice" : "alarm";
+      const arg = (m[2] ?? "").trim();
+      const lit = /^"([^"]*)"$/.exec(arg);
+      if (lit?.[1] !== undefined && CODE.test(lit[1])) addCode(f, lit[1], severity, file);
+      else if (/^[A-Za-z_]\w*\??\s*:/.test(arg))
+        continue; // a declaration: `alarm(code: string, ...)`
+      else if (CODE.test(arg) && constant(arg) !== undefined) addCode(f, constant(arg) ?? "", severity, file);
+      else f.indirect.add(`${file}|${arg}`);
+    }
+    // the trail's recovery alarms, raised by AuditTrail.open
+    for (const m of text.matchAll(/(?:alarms\.push\(|\balarm:\s*)\{\s*code:\s*"([A-Z][A-Z0-9_]*)"/g))
+      addCode(f, m[1] ?? "", "alarm", file);
+    // the OBU machine's alarm effects (run by src/lane/effect-runner.ts)
+    for (const m of text.matchAll(/kind:\s*"alarm",\s*code:\s*([^,\n]*)/g)) {
+      const arg = (m[1] ?? "").trim();
+      const lit = /^"([A-Z][A-Z0-9_]*)"$/.exec(arg);
+      if (lit?.[1]) addCode(f, lit[1], "alarm", file);
+      else f.indirect.add(`${file}|effect ${arg}`);
+    }
+    // entry types of alarm severity
+    for (const m of text.matchAll(/type:\s*"([a-z][a-z.-]*)",\s*severity(?::\s*([^,}\n]*))?\s*[,}]/g)) {
+      const expr = m[2] ?? /\bconst severity\s*=([^;]*);/.exec(text)?.[1] ?? "";
+      if (namesAlarm(expr)) addType(m[1] ?? "", file);
+    }
+    for (const m of text.matchAll(/\b(?:emit|audit|appendAudit)\(\s*"([a-z][a-z.-]*)",\s*([^,]*),/g))
+      if (namesAlarm(m[2] ?? "")) addType(m[1] ?? "", file);
+  }
+  for (const site of f.indirect) for (const code of INDIRECT[site] ?? []) addCode(f, code, "alarm", site);
+  // lane.alarm always carries its code: its rows are the codes
+  f.types.delete("lane.alarm");
+  return f;
+}
+
+// ---- what the table says ---------------------------------------------------------------------------
+
+interface Catalogue {
+  codes: Map<string, Severity>;
+  types: Set<string>;
+}
+
+/** The section "Alarms and notices" of `doc`: the code rows (severity alarm/notice) and the entry types. */
+function catalogue(doc: string): Catalogue {
+  const start = doc.indexOf("\n## Alarms and notices\n");
+  if (start < 0) throw new Error(`${DOC} has no section "Alarms and notices"`);
+  const end = doc.indexOf("\n## ", start + 1);
+  const section = doc.slice(start, end < 0 ? undefined : end);
+  const out: Catalogue = { codes: new Map(), types: new Set() };
+  for (const line of section.split("\n")) {
+    if (!line.startsWith("| ") || line.startsWith("| ---")) continue;
+    const cells = line.split(" | ").map((c) => c.replace(/^\| |\s*\|$/g, "").trim());
+    const [first = "", second = ""] = cells;
+    const names = [...first.matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? "");
+    if (second === "alarm" || second === "notice") {
+      for (const n of names) out.codes.set(n, second);
+    } else if (names.length > 0 && names.every((n) => /^[a-z][a-z.-]*$/.test(n))) {
+      for (const n of names) out.types.add(n);
+    }
+  }
+  return out;
+}
+
+/** What the table lacks or has wrong, and what it names that the source does not raise. */
+function compare(found: Found, cat: Catalogue): string[] {
+  const problems: string[] = [];
+  for (const [code, { severity, files: where }] of [...found.codes].sort(([a], [b]) => a.localeCompare(b))) {
+    const row = cat.codes.get(code);
+    if (row === undefined)
+      problems.push(`${code} (${severity}, ${[...where].join(", ")}) is not in the table`);
+    else if (row !== severity) problems.push(`${code} is listed as ${row}, raised as ${severity}`);
+  }
+  for (const code of cat.codes.keys())
+    if (!found.codes.has(code)) problems.push(`${code} is in the table but raised nowhere in src/`);
+  for (const [t, where] of [...found.types].sort(([a], [b]) => a.localeCompare(b)))
+    if (!cat.types.has(t))
+      problems.push(`entry type ${t} (alarm severity, ${[...where].join(", ")}) is not in the table`);
+  for (const t of cat.types)
+    if (!found.types.has(t))
+      problems.push(`entry type ${t} is in the table but no alarm entry of it is written in src/`);
+  return problems;
+}
+
+const doc = readFileSync(join(ROOT, DOC), "utf8");
+const found = scan();
+
+describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
+  it("lists every code src/ raises, with its severity, and every entry type of alarm severity", () => {
+    expect(found.codes.size).toBeGreaterThan(50);
+    expect(found.types.size).toBeGreaterThan(10);
+    expect(compare(found, catalogue(doc))).toEqual([]);
+  });
+
+  it("knows every call site whose code is not a literal (a new one: add it to INDIRECT with its codes)", () => {
+    expect([...found.indirect].sort()).toEqual(Object.keys(INDIRECT).sort());
+  });
+
+  it("expands the templates from the source's own types and lists", () => {
+    // LaneClosedReason, as lane-gate.ts declares it, and the reasons it raises no alarm for
+    const gate = source("src/lane/lane-gate.ts");
+    const union = /export type LaneClosedReason =([^;]*);/.exec(gate)?.[1] ?? "";
+    const reasons = [...union.matchAll(/"([a-z-]+)"/g)].map((m) => m[1]);
+    expect(reasons.sort()).toEqual(Object.keys(LANE_CLOSED_RAISES).sort());
+    const at = gate.indexOf("`LANE_CLOSED_${");
+    const guard = gate.slice(gate.lastIndexOf("if (", at), at);
+    const silent = [...guard.matchAll(/next\.reason !== "([a-z-]+)"/g)].map((m) => m[1]);
+    const raisesNone = Object.entries(LANE_CLOSED_RAISES).filter(([, r]) => !r);
+    expect(silent.sort()).toEqual(raisesNone.map(([k]) => k).sort());
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the source's template, read as its text
+    expect(gate).toContain('`LANE_CLOSED_${next.reason.toUpperCase().replace("-", "_")}`');
+    // SUSPECT_<why>: `why` is a SuspectReason (stop-reasons.ts SUSPECT_REASONS)
+    expect(source("src/lane/obu-outcomes.ts")).toMatch(/export function suspect\([^)]*\bwhy: SuspectReason,/);
+    expect(source("src/lane/stop-reasons.ts")).toContain(
+      "export type SuspectReason = (typeof SUSPECT_REASONS)[number];",
+    );
+    // the stop's alarm is its reason's code when the reason's alarm flag is set
+    expect(source("src/lane/obu-outcomes.ts")).toMatch(
+      /if \(info\.alarm\)\s*effects\.push\(\{\s*kind: "alarm",\s*code: reason,/,
+    );
+    // the booth alarms the refusals of ALARM_REFUSALS, with the refusal's code
+    expect(source("src/booth/charge.ts")).toMatch(/if \(ALARM_REFUSALS\.has\(code\)\)\s*ctx\.alarm\(code,/);
+    // the list health states ListPolicy.onHealth alarms on
+    const policy = source("src/lane/list-policy.ts");
+    const healthGuard =
+      /if \((h\.state !== "[a-z-]+"(?: && h\.state !== "[a-z-]+")*)\) return;\s*this\.d\.alarm\(listHealthCode\(h\.state\)/.exec(
+        policy,
+      )?.[1];
+    const states = [...(healthGuard ?? "").matchAll(/"([a-z-]+)"/g)].map((m) => m[1]);
+    expect(states.sort()).toEqual([...LIST_HEALTH_ALARMED].sort());
+  });
+
+  it("would name a code missing from the table, and one the table lists that nothing raises", () => {
+    const without = doc.replace(/^\| `LANE_CLOSED_JOURNAL` \|.*\n/m, "");
+    expect(without).not.toBe(doc);
+    expect(compare(found, catalogue(without))).toEqual([
+      "LANE_CLOSED_JOURNAL (alarm, src/lane/lane-gate.ts|`LANE_CLOSED_${next.reason.toUpperCase() is not in the table",
+    ]);
+    const withExtra = doc.replace(
+      "\n| `RSU_FAULT` |",
+      "\n| `RSU_GONE` | alarm | x | x | x | x |\n| `RSU_FAULT` |",
+    );
+    expect(compare(found, catalogue(withExtra))).toEqual([
+      "RSU_GONE is in the table but raised nowhere in src/",
+    ]);
+  });
+});
