@@ -70,4 +70,20 @@ describe("the simulated collector", () => {
     expect(handed).toEqual([]);
     collector.stop();
   });
+
+  it("takes no card of a vehicle that drove off before the lane's C2 (B4 01, OBU left)", async () => {
+    const { sim, lane, collector, handed } = await setup({
+      name: "left-early",
+      traffic: {
+        vehicles: [{ id: "early", zoneMs: 60_000, card: { inHand: true }, faults: ["leave-before-b4"] }],
+      },
+    });
+    const { b4, obuId } = await walkToB4(lane);
+    expect(b4.frame.errorCode).toBe(0x01);
+    const ended = next(sim.events$, (e: SimEvent) => e.type === "ended");
+    await lane.send(lane.c2(obuId), b4);
+    expect(await until(ended)).toMatchObject({ vehicleId: "early", outcome: "failed", endedBy: "C2" });
+    expect(handed).toEqual([]);
+    collector.stop();
+  });
 });
