@@ -330,8 +330,15 @@ export class TrafficPlan {
     const spec =
       balance !== undefined && merged.card?.type !== CREDIT_CARD ? mergeSpecs(merged, { balance }) : merged;
     if (!spec.faults) spec.faults = drawRandomFaults(this.scenario.faults?.random, this.faultRng);
-    const v = buildVehicle(spec, this.index, Math.round(this.lastAt), this.ctx);
-    this.index++;
-    return v;
+    return buildVehicle(spec, this.takeIndex(), Math.round(this.lastAt), this.ctx);
+  }
+
+  /**
+   * The next vehicle index of the run (it makes the default card serial, OBU contract serial, plate and
+   * id): the plan's random vehicles and the vehicles added at run time (../rsu/traffic.ts `add`) take
+   * theirs from this one counter, after the scenario's vehicles, so no two vehicles of a run share them.
+   */
+  takeIndex(): number {
+    return this.index++;
   }
 }

@@ -338,6 +338,58 @@ describe.each(["legacy", "national"] as const)("%s scenario runs", (protocol) =>
   }, 60_000);
 });
 
+describe("vehicles added at run time", () => {
+  onFakeTime();
+  it("an added vehicle shares no card id, OBU contract serial or plate with a scenario vehicle (more than 1000 of them)", () => {
+    const scenario = parseScenario({
+      traffic: { vehicles: Array.from({ length: 1001 }, () => ({})) },
+    });
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({ transport: pair.device, protocol: "legacy", scenario });
+    cleanup.push(() => sim.stop());
+    const added = sim.addVehicle({});
+    expect(added.id).toBe("added1");
+    // the scenario's vehicles do not depend on the seed for these fields: the same plan, drawn in full
+    const plan = new TrafficPlan(
+      scenario,
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    );
+    const planned = Array.from({ length: 1001 }, () => plan.next());
+    expect(planned.filter((v) => v?.cardId === added.cardId)).toEqual([]);
+    expect(planned.filter((v) => v?.obu.serial === added.obu.serial)).toEqual([]);
+    expect(planned.filter((v) => v?.obu.vehicleFile.plate === added.obu.vehicleFile.plate)).toEqual([]);
+  });
+
+  it("a random stream past 1000 vehicles gives none of them an added vehicle's card", async () => {
+    const scenario: ScenarioInput = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: { random: { ratePerMinute: 60_000, count: 1001, template: { zoneMs: 1 } } },
+    };
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({
+      transport: pair.device,
+      protocol: "legacy",
+      scenario,
+      seed: 3,
+      timing: { heartbeatMs: 600_000 },
+    });
+    const lane = new LaneDriver(pair.lane, "legacy");
+    await lane.open();
+    await sim.start();
+    cleanup.push(async () => {
+      lane.close();
+      await sim.stop();
+    });
+    const added = sim.addVehicle({ zoneMs: 1 });
+    await until(lane.init());
+    await until(sim.done);
+    const all = sim.vehicles();
+    expect(all).toHaveLength(1002);
+    expect(all.filter((v) => v.cardId === added.cardId).map((v) => v.id)).toEqual([added.id]);
+  }, 60_000);
+});
+
 describe("determinism", () => {
   onFakeTime();
   it("the same scenario and seed give byte-identical frame logs (timestamps aside)", async () => {
