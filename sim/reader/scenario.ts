@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { scriptStepSchema } from "./script.js";
+import { parseScriptStep, scriptStepSchema } from "./script.js";
 
 export const readerScenarioSchema = z.strictObject({
   name: z.string().optional(),
@@ -36,6 +36,11 @@ export const readerScenarioSchema = z.strictObject({
 export type ReaderScenario = z.output<typeof readerScenarioSchema>;
 
 export function parseReaderScenario(input: unknown, where = "scenario"): ReaderScenario {
+  // Each step against the branch its key names first, so an error names the real problem (a fault's
+  // `ins` written as a number...), not only that the step is no step.
+  const script = (input as { script?: unknown } | null)?.script;
+  if (Array.isArray(script))
+    for (const [i, step] of script.entries()) parseScriptStep(step, `${where}: script.${i}`);
   const r = readerScenarioSchema.safeParse(input ?? {});
   if (r.success) return r.data;
   const i = r.error.issues[0];

@@ -18,6 +18,7 @@
  *  - ./rsu-faults.ts: reboot, unplug, heartbeat stop, noise, slow RSU; ./heartbeat.ts.
  */
 import { BehaviorSubject, type Observable, type Subscription } from "rxjs";
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import {
@@ -47,6 +48,7 @@ import {
   heartbeatFrame,
   type RsuIdentity,
 } from "./rsu-frames.js";
+import { scaledTimeIssue } from "./time-limits.js";
 import { Traffic } from "./traffic.js";
 import { type C8Ef04, DsrcTransactions } from "./transaction.js";
 import {
@@ -133,6 +135,12 @@ class SimulatedRsu implements RsuSimulator {
     this.events$ = this.ctx.events$;
     // Parsing is idempotent, so a parsed scenario goes through the same validation.
     this.scenario = parseScenario(opts.scenario ?? {}, "(options)");
+    const late = scaledTimeIssue(this.scenario, timing.timeScale, "timing.timeScale");
+    if (late)
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `invalid scenario (options):\n  ${late.path}: ${late.message}`,
+      );
     const sr = this.scenario.rsu ?? {};
     this.identity = {
       ...DEFAULT_IDENTITY,

@@ -128,8 +128,9 @@ export class Traffic {
     const merged = mergeSpecs(this.scenario.defaults as never, parsed.data as never);
     // Its own faults, else `defaults.faults`; an added vehicle draws no random faults.
     merged.faults ??= [];
-    const index = 1000 + this.enterCounter + this.extraAdded++;
-    const model = buildVehicle(merged, index, parsed.data.at ?? 0, this.buildCtx);
+    // the plan's index space: its card serial, OBU contract serial and plate are no plan vehicle's
+    const model = buildVehicle(merged, this.plan.takeIndex(), parsed.data.at ?? 0, this.buildCtx);
+    this.extraAdded++;
     if (!spec.id) model.id = `added${this.extraAdded}`;
     this.expected++;
     this.ctx.after(parsed.data.at ?? 0, () => this.enter(model));

@@ -248,19 +248,19 @@ export class DsrcTransactions {
    * Ends the current transaction; then the transaction set aside for a C8 goes on, or (none) the RSU
    * searches for the next OBU.
    */
-  private end(outcome: VehicleOutcome, detail?: string): void {
+  private end(outcome: VehicleOutcome, detail?: string, endedBy?: "C2"): void {
     const t = this.cur;
     if (!t) return;
     if (this.link.pending?.v === t.v) this.link.dropPending();
     this.cancelAir();
     this.cur = undefined;
-    this.close(t, outcome, detail);
+    this.close(t, outcome, detail, endedBy);
     if (!this.resume()) this.trySearch();
     this.host.updateMode();
   }
 
   /** A transaction is over (the current one, or one set aside): its OBU's outcome, the events. */
-  private close(t: Txn, outcome: VehicleOutcome, detail?: string): void {
+  private close(t: Txn, outcome: VehicleOutcome, detail?: string, endedBy?: "C2"): void {
     const v = t.v;
     // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
     v.outcome = outcome;
@@ -274,6 +274,7 @@ export class DsrcTransactions {
       obuId: v.m.obu.obuId,
       outcome,
       detail,
+      ...(endedBy ? { endedBy } : {}),
     });
     this.traffic.maybeComplete(v);
   }
@@ -405,7 +406,7 @@ export class DsrcTransactions {
       this.trySearch();
       return "no OBU in transaction: nothing to stop";
     }
-    this.end(this.settled(t, t.error ? "failed" : "stopped"), `C2 stop type ${stopType}`);
+    this.end(this.settled(t, t.error ? "failed" : "stopped"), `C2 stop type ${stopType}`, "C2");
     return undefined;
   }
 

@@ -107,7 +107,16 @@ export type VehicleOutcome =
 
 export type SimEvent =
   | { type: "entered" | "left"; at: number; vehicleId: string; obuId: string }
-  | { type: "ended"; at: number; vehicleId: string; obuId: string; outcome: VehicleOutcome; detail?: string }
+  | {
+      type: "ended";
+      at: number;
+      vehicleId: string;
+      obuId: string;
+      outcome: VehicleOutcome;
+      detail?: string;
+      /** "C2": the lane's C2 (stop type 1, 3 or 4) ended it, whatever the outcome (`failed` after an error frame) */
+      endedBy?: "C2";
+    }
   | { type: "done"; at: number; vehicleId: string; obuId: string; outcome: VehicleOutcome }
   /** The RSU stopped repeating `frame`: no answer after all retries. `waitedFor` names the answers it took. */
   | { type: "gaveUp"; at: number; frame: string; waitedFor: string; vehicleId?: string; obuId?: string }

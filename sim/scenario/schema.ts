@@ -34,7 +34,16 @@ const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v
  */
 const BCD4_MESSAGE = 'expected 4 decimal digits (BCD, e.g. "4301"): it makes the card and OBU serials';
 const cardNetwork = code4.refine((s) => /^\d{4}$/.test(s), { message: BCD4_MESSAGE });
-const ms = z.number().nonnegative();
+/**
+ * The longest wait a timer keeps (2^31 - 1 ms, about 24.8 days): Node runs a longer one after 1 ms, so a
+ * scenario time beyond it would do the opposite of what it says (sim/rsu/time-limits.ts for times the
+ * time scale stretches).
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const ms = z
+  .number()
+  .nonnegative()
+  .max(MAX_TIMER_MS, { message: `expected 0..${MAX_TIMER_MS} ms (the longest timer, about 24.8 days)` });
 
 /** Bytes the plate fields hold: B3 PlateNumber, 0015 and 0019 plate (docs/protocol.md §3). */
 const PLATE_BYTES = 12;

@@ -267,6 +267,19 @@ export function drawRandomFaults(rates: RandomFaultRates | undefined, rng: Rng):
 }
 
 /**
+ * When each scenario vehicle arrives (ms after the first C4 01, unscaled), in the scenario's order: its
+ * `at`, else the previous one's plus `traffic.gapMs` (the first at 0).
+ */
+export function explicitArrivals(scenario: Scenario): number[] {
+  const gap = scenario.traffic?.gapMs ?? DEFAULT_GAP_MS;
+  let at = 0;
+  return (scenario.traffic?.vehicles ?? []).map((v, i) => {
+    at = v.at ?? (i === 0 ? 0 : at + gap);
+    return at;
+  });
+}
+
+/**
  * The run's traffic: explicit vehicles first (in order of `at`), then Poisson arrivals. `next()` hands
  * out vehicles lazily so an unbounded random stream costs nothing.
  */
@@ -287,10 +300,9 @@ export class TrafficPlan {
     this.arrivals = rng.fork("arrivals");
     this.faultRng = rng.fork("faults");
     this.fieldRng = rng.fork("fields");
-    const gap = scenario.traffic?.gapMs ?? DEFAULT_GAP_MS;
-    let at = 0;
+    const arrivals = explicitArrivals(scenario);
     this.explicit = (scenario.traffic?.vehicles ?? []).map((v, i) => {
-      at = v.at ?? (i === 0 ? 0 : at + gap);
+      const at = arrivals[i] ?? 0;
       const spec = mergeSpecs(scenario.defaults as Partial<Fields>, v as Partial<Fields>);
       // The vehicle's own faults, else `defaults.faults` (both in spec), else a random draw.
       if (!spec.faults) spec.faults = drawRandomFaults(scenario.faults?.random, this.faultRng);
@@ -330,8 +342,15 @@ export class TrafficPlan {
     const spec =
       balance !== undefined && merged.card?.type !== CREDIT_CARD ? mergeSpecs(merged, { balance }) : merged;
     if (!spec.faults) spec.faults = drawRandomFaults(this.scenario.faults?.random, this.faultRng);
-    const v = buildVehicle(spec, this.index, Math.round(this.lastAt), this.ctx);
-    this.index++;
-    return v;
+    return buildVehicle(spec, this.takeIndex(), Math.round(this.lastAt), this.ctx);
+  }
+
+  /**
+   * The next vehicle index of the run (it makes the default card serial, OBU contract serial, plate and
+   * id): the plan's random vehicles and the vehicles added at run time (../rsu/traffic.ts `add`) take
+   * theirs from this one counter, after the scenario's vehicles, so no two vehicles of a run share them.
+   */
+  takeIndex(): number {
+    return this.index++;
   }
 }

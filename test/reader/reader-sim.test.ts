@@ -17,8 +17,10 @@ import { createTransportPair, type TransportPair } from "../../firmware-bridge/t
 import { CardStore } from "../../sim/card/card-store.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
+import { parseReaderFault, type ReaderFault } from "../../sim/reader/faults.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
 import { ReaderSimulator, type ReaderSimulatorOptions } from "../../sim/reader/reader-simulator.js";
+import { parseReaderScenario } from "../../sim/reader/scenario.js";
 import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
@@ -423,6 +425,24 @@ describe("hold: the command runs, nothing is answered until release", () => {
       mac2: entry?.mac2,
     });
     expect(r.reader.counters.staleReplies).toBe(0);
+  });
+
+  it("a fault's ins written as a number (YAML reads 54 as decimal) is refused, naming ins and saying to quote it; quoted, it is the byte its digits say and re-parses as itself", () => {
+    const quote = /: expected 2 hex digits in quotes, e\.g\. "54" \(DEBIT\): a number is not taken, quote it/;
+    expect(() => step("{fault: {kind: hold, when: {target: card, ins: 54}}}")).toThrow(
+      new RegExp(`^line\\.fault\\.when\\.ins${quote.source}`),
+    );
+    expect(() => step("{fault: {kind: psam-error, when: {target: psam, ins: 70}, sw: '6581'}}")).toThrow(
+      /^line\.fault\.when\.ins: .*YAML reads ins: 70 as decimal 70/,
+    );
+    expect(() =>
+      parseReaderScenario({ script: [{ fault: { kind: "card-mute", when: { ins: 54 } } }] }),
+    ).toThrow(/^scenario: script\.0\.fault\.when\.ins: expected 2 hex digits in quotes/);
+    const quoted = step('{fault: {kind: hold, when: {target: card, ins: "54"}}}');
+    expect(quoted).toEqual({ fault: { kind: "hold", when: { target: "card", ins: 0x54 } } });
+    // `inject` parses the fault a script step parsed already: the same fault
+    const parsed = (quoted as { fault: ReaderFault }).fault;
+    expect(parseReaderFault(parsed)).toEqual(parsed);
   });
 
   it("a hold not fired yet is disarmed by release: the purchase then goes through", async () => {

@@ -338,6 +338,106 @@ describe.each(["legacy", "national"] as const)("%s scenario runs", (protocol) =>
   }, 60_000);
 });
 
+describe("scenario times and the longest timer", () => {
+  it("refuses a millisecond field beyond 2^31 - 1 ms (Node would fire it after 1 ms), naming the field", () => {
+    const bad = (input: unknown) => () => parseScenario(input);
+    const range = /expected 0\.\.2147483647 ms \(the longest timer/;
+    expect(bad({ traffic: { vehicles: [{ zoneMs: 2 ** 31 }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.zoneMs: expected 0\.\./,
+    );
+    expect(bad({ traffic: { vehicles: [{ zoneMs: 2 ** 31 }] } })).toThrow(range);
+    expect(bad({ faults: { events: [{ kind: "unplug", at: 0, durationMs: 2 ** 31 }] } })).toThrow(
+      /faults\.events\[0\]\.durationMs: expected 0\.\./,
+    );
+    expect(bad({ faults: { events: [{ kind: "reboot", at: 3e9 }] } })).toThrow(/faults\.events\[0\]\.at: /);
+    expect(bad({ traffic: { vehicles: [{ faults: [{ kind: "b5-lost", lingerMs: 2 ** 31 }] }] } })).toThrow(
+      /traffic\.vehicles\[0\]\.faults\[0\]\.lingerMs: expected 0\.\./,
+    );
+    expect(bad({ traffic: { gapMs: 2 ** 31 } })).toThrow(/traffic\.gapMs: expected 0\.\./);
+    // the longest timer itself is taken
+    expect(
+      parseScenario({ traffic: { vehicles: [{ zoneMs: 2 ** 31 - 1 }] } }).traffic?.vehicles?.[0]?.zoneMs,
+    ).toBe(2 ** 31 - 1);
+  });
+
+  it("refuses a time the time scale stretches beyond the longest timer, naming the field and the scale", () => {
+    const start = (scenario: ScenarioInput, timeScale: number) => () =>
+      createRsuSimulator({
+        transport: createTransportPair().device,
+        protocol: "legacy",
+        scenario,
+        timing: { timeScale },
+      });
+    // an event at 50 minutes, at a thousandth of real time: 3e9 ms
+    const event: ScenarioInput = { faults: { events: [{ kind: "reboot", at: 3_000_000 }] } };
+    expect(start(event, 0.001)).toThrow(
+      /faults\.events\[0\]\.at: 3000000 ms at timing\.timeScale 0\.001 is 3000000000 ms of real time, beyond the longest timer/,
+    );
+    expect(start(event, 0.01)).not.toThrow();
+    // a vehicle's own `at`, and one whose arrival comes from traffic.gapMs
+    expect(start({ traffic: { vehicles: [{}, { at: 3_000_000 }] } }, 0.001)).toThrow(
+      /traffic\.vehicles\[1\]\.at: vehicle 1's wait .* is 3000000000 ms of real time/,
+    );
+    expect(start({ traffic: { gapMs: 3_000_000, vehicles: [{}, {}] } }, 0.001)).toThrow(
+      /traffic\.gapMs: vehicle 1's wait .* is 3000000000 ms of real time/,
+    );
+    // arrivals wait from the one before: many vehicles a gap apart are no longer wait
+    expect(start({ traffic: { gapMs: 2_000_000, vehicles: [{}, {}, {}, {}] } }, 0.001)).not.toThrow();
+  });
+});
+
+describe("vehicles added at run time", () => {
+  onFakeTime();
+  it("an added vehicle shares no card id, OBU contract serial or plate with a scenario vehicle (more than 1000 of them)", () => {
+    const scenario = parseScenario({
+      traffic: { vehicles: Array.from({ length: 1001 }, () => ({})) },
+    });
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({ transport: pair.device, protocol: "legacy", scenario });
+    cleanup.push(() => sim.stop());
+    const added = sim.addVehicle({});
+    expect(added.id).toBe("added1");
+    // the scenario's vehicles do not depend on the seed for these fields: the same plan, drawn in full
+    const plan = new TrafficPlan(
+      scenario,
+      { dialect: defaultDialect("legacy"), wallStart: 0, ids: new Rng(1).fork("ids") },
+      new Rng(1).fork("traffic"),
+    );
+    const planned = Array.from({ length: 1001 }, () => plan.next());
+    expect(planned.filter((v) => v?.cardId === added.cardId)).toEqual([]);
+    expect(planned.filter((v) => v?.obu.serial === added.obu.serial)).toEqual([]);
+    expect(planned.filter((v) => v?.obu.vehicleFile.plate === added.obu.vehicleFile.plate)).toEqual([]);
+  });
+
+  it("a random stream past 1000 vehicles gives none of them an added vehicle's card", async () => {
+    const scenario: ScenarioInput = {
+      startTime: "2025-01-02T10:00:00+08:00",
+      traffic: { random: { ratePerMinute: 60_000, count: 1001, template: { zoneMs: 1 } } },
+    };
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({
+      transport: pair.device,
+      protocol: "legacy",
+      scenario,
+      seed: 3,
+      timing: { heartbeatMs: 600_000 },
+    });
+    const lane = new LaneDriver(pair.lane, "legacy");
+    await lane.open();
+    await sim.start();
+    cleanup.push(async () => {
+      lane.close();
+      await sim.stop();
+    });
+    const added = sim.addVehicle({ zoneMs: 1 });
+    await until(lane.init());
+    await until(sim.done);
+    const all = sim.vehicles();
+    expect(all).toHaveLength(1002);
+    expect(all.filter((v) => v.cardId === added.cardId).map((v) => v.id)).toEqual([added.id]);
+  }, 60_000);
+});
+
 describe("determinism", () => {
   onFakeTime();
   it("the same scenario and seed give byte-identical frame logs (timestamps aside)", async () => {

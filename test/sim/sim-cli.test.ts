@@ -5,6 +5,8 @@
  * EPIPE ignored (sim/cli/stdout-epipe.ts).
  */
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { describe, expect, it } from "vitest";
@@ -40,6 +42,24 @@ describe("etc-sim --tcp", () => {
       expect(ep.where).toMatch(/^tcp: 127\.0\.0\.1:\d+$/);
     } finally {
       await ep.close();
+    }
+  });
+});
+
+describe("etc-sim rsu --time-scale", () => {
+  it("refuses a scenario time it stretches beyond the longest timer, naming the field and --time-scale", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-sim-scale-"));
+    try {
+      const file = join(dir, "late.yaml");
+      writeFileSync(file, "faults:\n  events:\n    - { kind: reboot, at: 3000000 }\n");
+      const r = await runCli("etc-sim", ["rsu", "--pty", "--scenario", file, "--time-scale", "0.001"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `etc-sim: ${file}: faults.events[0].at: 3000000 ms at --time-scale 0.001 is 3000000000 ms of real time, beyond the longest timer (2147483647 ms, about 24.8 days): give a larger --time-scale or a shorter time\n`,
+      );
+      expect(r.stdout).toBe("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -15,6 +15,7 @@ import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
+import { scaledTimeIssue } from "../../rsu/time-limits.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
 import { openEndpoint } from "../endpoint.js";
 import { type ReaderBeside, startReaderBeside } from "../reader-beside.js";
@@ -168,6 +169,8 @@ export function registerRsu(program: Command): void {
       const hb = num("--heartbeat-s", o.heartbeatS, o.protocol === "legacy" ? 3 : 1, 60);
       const timeScale = num("--time-scale", o.timeScale, 0.001, 10_000);
       const scenario = o.scenario ? loadScenarioFile(o.scenario) : parseScenario({ name: "empty" });
+      const late = scaledTimeIssue(scenario, timeScale ?? 1, "--time-scale");
+      if (late) throw new UsageError(`${o.scenario}: ${late.path}: ${late.message}`);
       const keys = loadCardKeys(o.keys);
       const { variant: _v, ...dialect } = dialectFromOptions(o);
       const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
