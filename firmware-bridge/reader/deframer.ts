@@ -222,11 +222,14 @@ export class ReaderDeframer {
     candidate: number,
     crc?: { frame: number; computed: number },
   ): void {
-    if (this.blame !== undefined && candidate <= this.blame.bytes) {
+    if (this.blame !== undefined && candidate <= this.blame.bytes && reason !== "checksum") {
       // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
       // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
       // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
-      // reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below.
+      // reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below; so is one
+      // whose LEN and ETX check out and only its CRC fails: a real frame that came corrupted behind a
+      // false STX, far likelier than a false STX with an ETX where its LEN ends (1 in 256). Its header
+      // is what a reader answers BAD_CHECKSUM with.
       this.drop(events, 1, this.blame.reason);
       return;
     }

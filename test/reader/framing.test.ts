@@ -282,6 +282,23 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     });
   });
 
+  it("a corrupted frame behind a false STX whose LEN reaches across it is still a checksum failure, with its header", () => {
+    // 02 00 40: a noise candidate of 70 bytes that the silence cuts; the real reply inside it has its LEN
+    // and ETX right and only its CRC wrong: the reader answers BAD_CHECKSUM with its SEQ and CMD.
+    const reply = encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11223344556677889000"));
+    const bad = Buffer.from(reply);
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+    const evs = [...d.push(Buffer.concat([h("020040"), bad]), 0), ...d.tick(51)];
+    const checksum = discards(evs).filter((e) => e.reason === "checksum");
+    expect(checksum.map((e) => e.header?.toString("hex"))).toEqual([bad.subarray(0, 6).toString("hex")]);
+    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+      ["truncated", "020040"],
+      ["checksum", bad.toString("hex")],
+    ]);
+    expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, discardedBytes: 3 + bad.length });
+  });
+
   it("a missing ETX is malformed", () => {
     const bad = Buffer.from(good);
     bad[bad.length - 1] = 0x04;

@@ -207,8 +207,9 @@ export class ReferenceReaderDeframer {
     const ph = this.phase;
     const candidate = ph.kind === "hunt" ? 1 : ph.fed;
     this.phase = { kind: "hunt" };
-    if (this.blame !== undefined && candidate <= this.blame.bytes) {
-      // A failed candidate nested in a failed one: the rule added since (the current deframer's fail()).
+    if (this.blame !== undefined && candidate <= this.blame.bytes && reason !== "checksum") {
+      // A failed candidate nested in a failed one, unless only its CRC failed: the rule added since (the
+      // current deframer's fail()).
       this.drop(events, 1, this.blame.reason);
       return;
     }
