@@ -46,16 +46,19 @@ export function maskCardIdsIn(value: unknown): unknown {
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === "function") return maskCardIdsIn(toJSON.call(value));
   if (Array.isArray(value)) return value.map(maskCardIdsIn);
-  const out: Record<string, unknown> = {};
+  const used = new Set<string>();
+  const pairs: [string, unknown][] = [];
   for (const [k, v] of Object.entries(value)) {
     const masked = maskCardIds(k);
     let key = masked;
     // a second key that masks alike (two card numbers sharing their first and last four digits) is
-    // numbered, not written over the first
-    for (let n = 2; key in out; n++) key = `${masked} #${n}`;
-    out[key] = maskCardIdsIn(v);
+    // numbered, not written over the first (a Set: `in` on an object would see "constructor" there)
+    for (let n = 2; used.has(key); n++) key = `${masked} #${n}`;
+    used.add(key);
+    pairs.push([key, maskCardIdsIn(v)]);
   }
-  return out;
+  // fromEntries defines each key as its own property ("__proto__" too), as JSON.parse made it
+  return Object.fromEntries(pairs);
 }
 
 /**

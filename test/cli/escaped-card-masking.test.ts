@@ -46,6 +46,9 @@ describe("maskCardIdsIn", () => {
     const other = `${CARD.slice(0, 4)}9${CARD.slice(5)}`;
     expect(other).not.toBe(CARD);
     expect(maskCardIdsIn({ [CARD]: 1, [other]: 2 })).toEqual({ [MASKED]: 1, [`${MASKED} #2`]: 2 });
+    // keys an object has by its prototype are no collision; "__proto__" stays an own key
+    expect(maskCardIdsIn({ constructor: 1, toString: 2 })).toEqual({ constructor: 1, toString: 2 });
+    expect(Object.keys(maskCardIdsIn(JSON.parse('{"__proto__":1}')) as object)).toEqual(["__proto__"]);
     // as JSON.stringify would write it: toJSON first
     expect(maskCardIdsIn({ at: new Date(0), s: { toJSON: () => `${ESC}${CARD}` } })).toEqual({
       at: "1970-01-01T00:00:00.000Z",
