@@ -11,7 +11,16 @@
  * is read for its lane, schema version and damage note: ./journal-owner.ts). Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { dataDirFileSystemNote } from "../datadir/fs-type.js";
@@ -95,17 +104,25 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   }
 
   // rsu.port, reader.port: a device path the lane opens as written, so an absolute one; a relative one
-  // would be opened against the process's working directory (/ under systemd), not the config's
+  // would be opened against the process's working directory (/ under systemd), not the config's. Only the
+  // RSU may be on the network (tcp://host:port, the schema's form); the booth reader is serial only
+  // (src/booth/wiring.ts opens it as a serial port).
   for (const [field, port] of [
     ["rsu.port", c.rsu.port],
     ["reader.port", c.reader?.port],
-  ] as const)
-    if (port !== undefined && !port.startsWith("tcp:") && !isAbsolute(port))
+  ] as const) {
+    if (port === undefined || (field === "rsu.port" && port.startsWith("tcp:"))) continue;
+    if (!isAbsolute(port))
       add(
         field,
         `expected an absolute device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/..., got "${port}" (a relative ` +
           "one would be opened against the lane's working directory, not the config's)",
       );
+    else {
+      const notDevice = notCharacterDevice(port);
+      if (notDevice !== null) add(field, notDevice);
+    }
+  }
 
   // reader.port: another device than rsu.port, also when one of them names it through a link
   // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written
@@ -191,6 +208,32 @@ function sameDevice(c: LaneConfig): string | null {
     `${c.rsu.port === rsu ? "" : ` (rsu.port ${via(c.rsu.port)})`}; the RSU and the booth reader each need ` +
     "their own serial port"
   );
+}
+
+/**
+ * Why the existing `port` cannot be a serial port or pty, or null: a path that exists (through its links:
+ * a /dev/serial/by-id/... link, a pty link) and is no character device, such as a directory or a regular
+ * file, can never be opened as one. A port that does not exist (yet) is null: the lane waits for it.
+ */
+function notCharacterDevice(port: string): string | null {
+  let st: Stats;
+  try {
+    st = statSync(port);
+  } catch {
+    return null; // missing (an unplugged adapter, a dangling by-id link) or not reachable: waited for at run
+  }
+  if (st.isCharacterDevice()) return null;
+  return `expected a serial device (a character device such as /dev/ttyUSB0), but ${port} is ${fileKind(st)}`;
+}
+
+/** What a non-character-device file is, for a message: "a directory", "a regular file"... */
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFile()) return "a regular file";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "not a character device";
 }
 
 /**

@@ -317,9 +317,13 @@ export const ReaderSection = z
     port: z
       .string({ error: "expected a serial device path" })
       .min(1, { error: "expected a serial device path" })
-      .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !BARE_HOST_PORT.test(p), {
-        error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
-      }),
+      // tcp:... (the RSU's network form, with or without its //) too: the reader has no network
+      .refine(
+        (p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !/^tcp:/i.test(p) && !BARE_HOST_PORT.test(p),
+        {
+          error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
+        },
+      ),
     baudRate: baudRate.default(115_200),
     /** The reader slot (1..) of the PSAM the booth debits with. */
     psamSlot: int(1, 255, "a PSAM slot number").default(1),
