@@ -156,21 +156,12 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         `${MAX_SOCKET_PATH - CONTROL_SOCKET_FILE.length - 1} bytes`,
     );
   }
-  const notDir = firstNonDirectory(c.dataDir);
+  const notDir = notDirectoryPathProblem(c.dataDir);
   if (notDir !== null) {
-    add(
-      "dataDir",
-      notDir === c.dataDir
-        ? `expected a directory, but ${c.dataDir} is a file`
-        : `expected a directory path, but ${notDir} (on the way to ${c.dataDir}) is a file`,
-    );
+    add("dataDir", notDir);
   } else {
     // the journal, the audit trail and the lock are created in it
-    const problem = existsSync(c.dataDir)
-      ? writeInProblem(c.dataDir)
-      : isLink(c.dataDir)
-        ? `expected a directory, but ${c.dataDir} is a symbolic link to a path that does not exist`
-        : creatableProblem(c.dataDir);
+    const problem = writableDirectoryProblem(c.dataDir);
     if (problem !== null) add("dataDir", problem);
     // a journal there already: this lane's, not damaged, not newer than this software
     for (const p of dataDirJournalProblems(c)) add("dataDir", p);
@@ -178,6 +169,10 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     const start = opts.start ? laneStartProblem(c.dataDir, opts.start) : null;
     if (start !== null) add("dataDir", start);
   }
+  // capture.dir (when the capture is on): a directory as dataDir is, where the capture writer creates its
+  // files (firmware-bridge/capture/capture-writer.ts); its default, <dataDir>/capture, is dataDir's
+  const capture = captureDirProblem(c);
+  if (capture !== null) add("capture.dir", capture);
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
     const problem = appendProblem(c.log.file);
@@ -208,6 +203,34 @@ function sameDevice(c: LaneConfig): string | null {
     `${c.rsu.port === rsu ? "" : ` (rsu.port ${via(c.rsu.port)})`}; the RSU and the booth reader each need ` +
     "their own serial port"
   );
+}
+
+/** Why `dir` is no directory path (it, or a path on the way to it, is a file), or null. */
+function notDirectoryPathProblem(dir: string): string | null {
+  const notDir = firstNonDirectory(dir);
+  if (notDir === null) return null;
+  return notDir === dir
+    ? `expected a directory, but ${dir} is a file`
+    : `expected a directory path, but ${notDir} (on the way to ${dir}) is a file`;
+}
+
+/**
+ * Why this process cannot write in the directory path `dir` (one with no file on the way), or create it,
+ * or null.
+ */
+function writableDirectoryProblem(dir: string): string | null {
+  if (existsSync(dir)) return writeInProblem(dir);
+  if (isLink(dir)) return `expected a directory, but ${dir} is a symbolic link to a path that does not exist`;
+  return creatableProblem(dir);
+}
+
+/**
+ * Why the wire capture cannot write in `capture.dir`, or null: checked as dataDir is, when the capture is
+ * enabled and the field is given (its default, <dataDir>/capture, is made in dataDir).
+ */
+export function captureDirProblem(c: LaneConfig): string | null {
+  if (!c.capture.enabled || c.capture.dir === undefined) return null;
+  return notDirectoryPathProblem(c.capture.dir) ?? writableDirectoryProblem(c.capture.dir);
 }
 
 /**
@@ -305,7 +328,9 @@ function creatableProblem(path: string): string | null {
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const notes = [...configNotes(c), ...dataDirNotes(c), ...captureRoomNotes(c)];
+  // no room note for a capture.dir the capture cannot write in (a problem, named by laneConfigProblems)
+  const capture = captureDirProblem(c) === null ? captureRoomNotes(c) : [];
+  const notes = [...configNotes(c), ...dataDirNotes(c), ...capture];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {

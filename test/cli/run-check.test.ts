@@ -70,6 +70,7 @@ interface Cfg {
   tariff: string;
   log?: Section;
   reader?: Section;
+  capture?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -322,6 +323,52 @@ describe("etc-lane run --check", () => {
       expect(r).toEqual({ ok: false, err: expect.stringMatching(expected) });
     });
   }
+
+  // review: a capture.dir that was a file passed with a note on the room "in" it, and the capture then
+  // wrote nothing
+  it("refuses an enabled capture.dir that is a file or under one, naming it, with no room note", async () => {
+    for (const [capDir, expected] of [
+      [join(dir, "a-file"), /\n {2}capture\.dir: expected a directory, but \S+a-file is a file/],
+      [
+        join(dir, "a-file", "capture"),
+        /\n {2}capture\.dir: expected a directory path, but \S+a-file \(on the way to \S+a-file\/capture\) is a file/,
+      ],
+      [
+        "/proc/self/etc-lane-capture",
+        /\n {2}capture\.dir: cannot create \/proc\/self\/etc-lane-capture: \/proc\/self is not writable/,
+      ],
+    ] as const) {
+      const r = await check(
+        config((c) => {
+          c.capture = { enabled: true, dir: capDir };
+        }),
+      );
+      expect(r, capDir).toEqual({ ok: false, err: expect.stringMatching(expected) });
+      expect(r.err, capDir).not.toMatch(/capture: the capture may use/);
+    }
+  });
+
+  it("passes a capture.dir that does not exist yet, with its room note, and creates nothing; a disabled one is not looked at", async () => {
+    const capDir = join(dir, "capture-never-created", "wire");
+    const on = await check(
+      config((c) => {
+        c.capture = { enabled: true, dir: capDir };
+      }),
+    );
+    expect(on).toMatchObject({
+      ok: true,
+      err: expect.stringMatching(
+        /note: capture: the capture may use up to 128 MiB in \S+capture-never-created\/wire/,
+      ),
+    });
+    expect(existsSync(join(dir, "capture-never-created"))).toBe(false);
+    const off = await check(
+      config((c) => {
+        c.capture = { enabled: false, dir: join(dir, "a-file") };
+      }),
+    );
+    expect(off).toMatchObject({ ok: true, err: "" });
+  });
 
   it("reports every problem at once", async () => {
     const r = await check(
