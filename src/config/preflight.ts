@@ -358,7 +358,9 @@ export function dataDirNotes(
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
  * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
- * log under a log.level that drops its lines; an entry lane's `tariff`, which the lane does not use. `run`
+ * log under a log.level that drops its lines; a `station.statusListPollMs` at least
+ * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); an entry lane's `tariff`, which
+ * the lane does not use. `run`
  * logs them at start, before it opens the lane (at warn, or at error under log.level error).
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
@@ -392,6 +394,21 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
     notes.push({
       path: "outputs.sink",
       message: `"log" writes the barrier, lights and display as log lines at level info, which log.level ${c.log.level} drops: nothing reading the log sees them; set log.level to info (or lower), or use "console"`,
+    });
+  // the list's age is counted from the newest update's issue time (src/status-list/health.ts): polled no
+  // more often than deltaMaxAgeMinutes, it is stale for part of every poll (one as long as the hard age
+  // is refused by the schema)
+  const pollMs = c.station?.statusListPollMs;
+  const deltaMs = c.statusList.deltaMaxAgeMinutes * 60_000;
+  if (pollMs !== undefined && pollMs >= deltaMs)
+    notes.push({
+      path: "station.statusListPollMs",
+      message:
+        `${pollMs} ms is at least statusList.deltaMaxAgeMinutes (${c.statusList.deltaMaxAgeMinutes} min = ` +
+        `${deltaMs} ms): the lane asks for status-list deltas less often than its list may age, so the list ` +
+        "is stale for part of every poll, with the STATUS_LIST_STALE alarm on every vehicle then (repeated " +
+        `every statusList.alarmRepeatSeconds, ${c.statusList.alarmRepeatSeconds} s) on a healthy station link; ` +
+        "lower statusListPollMs below it, or raise deltaMaxAgeMinutes",
     });
   const ignored = ignoredTariff(c);
   if (ignored !== null)

@@ -680,6 +680,22 @@ export const LaneConfigSchema = z
         path: ["tariff"],
         message: `${TARIFF_ERROR}: an exit lane charges with it`,
       });
+    // the list's age is counted from the newest update's issue time (src/status-list/health.ts): a lane
+    // that asks for updates no more often than its hard age reaches past-hard-age before every poll, and
+    // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
+    // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
+    // configNotes), not a refusal.
+    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000)
+      ctx.addIssue({
+        code: "custom",
+        path: ["station", "statusListPollMs"],
+        message:
+          `expected less than statusList.hardMaxAgeMinutes (${c.statusList.hardMaxAgeMinutes} min = ` +
+          `${c.statusList.hardMaxAgeMinutes * 60_000} ms), and less than statusList.deltaMaxAgeMinutes ` +
+          `(${c.statusList.deltaMaxAgeMinutes} min) for a list that is never stale: a lane that asks for ` +
+          "status-list updates no more often than that finds its list past its hard age before every poll " +
+          `(whenPastHardAge: ${c.statusList.whenPastHardAge}), got ${c.station.statusListPollMs}`,
+      });
     // one serial device cannot carry both links: each would read the other's frames
     if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
       ctx.addIssue({

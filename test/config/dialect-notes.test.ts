@@ -58,3 +58,37 @@ describe("outputs.sink log with a log level that drops its lines", () => {
     expect(configNotes(withLog("console", "error"))).toEqual([]);
   });
 });
+
+// review: an hourly poll with the default 30 min delta age passed run --check without a word, and the list
+// was then stale (STATUS_LIST_STALE on every vehicle) for half of every hour
+describe("station.statusListPollMs against statusList.deltaMaxAgeMinutes", () => {
+  const polled = (statusListPollMs: number | undefined) =>
+    parseLaneConfig(
+      {
+        ...MINIMAL_LANE_CONFIG,
+        station: { url: "http://st:8640", ...(statusListPollMs === undefined ? {} : { statusListPollMs }) },
+      },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
+
+  it("a poll at or past the delta age: a note naming both fields", () => {
+    for (const ms of [1_800_000, 3_600_000])
+      expect(configNotes(polled(ms)), String(ms)).toEqual([
+        {
+          path: "station.statusListPollMs",
+          message: expect.stringMatching(
+            new RegExp(
+              `^${ms} ms is at least statusList\\.deltaMaxAgeMinutes \\(30 min = 1800000 ms\\): .*stale for part of every poll, with the STATUS_LIST_STALE alarm .*statusList\\.alarmRepeatSeconds, 60 s`,
+            ),
+          ),
+        },
+      ]);
+  });
+
+  it("a shorter poll, the default, or no station: no note", () => {
+    expect(configNotes(polled(1_799_999))).toEqual([]);
+    expect(configNotes(polled(undefined))).toEqual([]);
+    expect(configNotes(parseLaneConfig(MINIMAL_LANE_CONFIG, "lane.yaml", "/etc/etc-lane"))).toEqual([]);
+  });
+});
