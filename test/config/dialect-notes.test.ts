@@ -1,7 +1,8 @@
 /**
  * Notes on settings taken but doing nothing. A dialect key of the other protocol changes nothing on the wire (b4Ef04, b2AntennaId are
  * read by national frames only, stationLength, lastStationLength by legacy ones): `run --check` and `run`
- * note it (src/config/preflight.ts configNotes), naming the field; so is a log sink whose lines log.level drops.
+ * note it (src/config/preflight.ts configNotes), naming the field; so is a log sink whose lines log.level drops,
+ * and a status-list poll no more often than the list's delta age (the list stale for part of every poll).
  */
 import { describe, expect, it } from "vitest";
 import { parseLaneConfig } from "../../src/config/index.js";
