@@ -47,8 +47,9 @@ import {
   unlinkSync,
   writeSync,
 } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, join } from "node:path";
 import { type Logger, silentLogger } from "../log.js";
+import { makeParentDirectories } from "../make-parents.js";
 import { interfaceDescription, packet, RTAC_EVENT, runComment, sectionHeader } from "./pcapng.js";
 
 /** The capture directory's mode when the writer creates it, and every capture file's. */
@@ -161,12 +162,13 @@ export class CaptureWriter {
   }
 
   /**
-   * Creates the directory 0700 (its parents, when missing too, with the ordinary mode). An existing one
+   * Creates the directory 0700 (its parents, when missing too, with the ordinary mode, one level at a
+   * time: ../make-parents.ts). An existing one
    * keeps its mode: open to other users, it gets a warning, and the earlier files of this prefix in it
    * are made 0600.
    */
   private makeDir(): void {
-    mkdirSync(dirname(this.dir), { recursive: true });
+    makeParentDirectories(this.dir);
     try {
       mkdirSync(this.dir, { mode: CAPTURE_DIR_MODE });
       return;

@@ -11,7 +11,16 @@
  * is read for its lane, schema version and damage note: ./journal-owner.ts). Every problem is reported at
  * once, each as `field: what was expected`, as the schema's errors are.
  */
-import { accessSync, constants, existsSync, lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  readFileSync,
+  realpathSync,
+  type Stats,
+  statSync,
+} from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { dataDirFileSystemNote } from "../datadir/fs-type.js";
@@ -95,17 +104,25 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   }
 
   // rsu.port, reader.port: a device path the lane opens as written, so an absolute one; a relative one
-  // would be opened against the process's working directory (/ under systemd), not the config's
+  // would be opened against the process's working directory (/ under systemd), not the config's. Only the
+  // RSU may be on the network (tcp://host:port, the schema's form); the booth reader is serial only
+  // (src/booth/wiring.ts opens it as a serial port).
   for (const [field, port] of [
     ["rsu.port", c.rsu.port],
     ["reader.port", c.reader?.port],
-  ] as const)
-    if (port !== undefined && !port.startsWith("tcp:") && !isAbsolute(port))
+  ] as const) {
+    if (port === undefined || (field === "rsu.port" && port.startsWith("tcp:"))) continue;
+    if (!isAbsolute(port))
       add(
         field,
         `expected an absolute device path, e.g. /dev/ttyUSB0 or /dev/serial/by-id/..., got "${port}" (a relative ` +
           "one would be opened against the lane's working directory, not the config's)",
       );
+    else {
+      const notDevice = notCharacterDevice(port);
+      if (notDevice !== null) add(field, notDevice);
+    }
+  }
 
   // reader.port: another device than rsu.port, also when one of them names it through a link
   // (/dev/serial/by-id/... -> ../../ttyUSB0): the schema compares the paths as written
@@ -139,21 +156,12 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
         `${MAX_SOCKET_PATH - CONTROL_SOCKET_FILE.length - 1} bytes`,
     );
   }
-  const notDir = firstNonDirectory(c.dataDir);
+  const notDir = notDirectoryPathProblem(c.dataDir);
   if (notDir !== null) {
-    add(
-      "dataDir",
-      notDir === c.dataDir
-        ? `expected a directory, but ${c.dataDir} is a file`
-        : `expected a directory path, but ${notDir} (on the way to ${c.dataDir}) is a file`,
-    );
+    add("dataDir", notDir);
   } else {
     // the journal, the audit trail and the lock are created in it
-    const problem = existsSync(c.dataDir)
-      ? writeInProblem(c.dataDir)
-      : isLink(c.dataDir)
-        ? `expected a directory, but ${c.dataDir} is a symbolic link to a path that does not exist`
-        : creatableProblem(c.dataDir);
+    const problem = writableDirectoryProblem(c.dataDir);
     if (problem !== null) add("dataDir", problem);
     // a journal there already: this lane's, not damaged, not newer than this software
     for (const p of dataDirJournalProblems(c)) add("dataDir", p);
@@ -161,6 +169,10 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     const start = opts.start ? laneStartProblem(c.dataDir, opts.start) : null;
     if (start !== null) add("dataDir", start);
   }
+  // capture.dir (when the capture is on): a directory as dataDir is, where the capture writer creates its
+  // files (firmware-bridge/capture/capture-writer.ts); its default, <dataDir>/capture, is dataDir's
+  const capture = captureDirProblem(c);
+  if (capture !== null) add("capture.dir", capture);
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
     const problem = appendProblem(c.log.file);
@@ -191,6 +203,60 @@ function sameDevice(c: LaneConfig): string | null {
     `${c.rsu.port === rsu ? "" : ` (rsu.port ${via(c.rsu.port)})`}; the RSU and the booth reader each need ` +
     "their own serial port"
   );
+}
+
+/** Why `dir` is no directory path (it, or a path on the way to it, is a file), or null. */
+function notDirectoryPathProblem(dir: string): string | null {
+  const notDir = firstNonDirectory(dir);
+  if (notDir === null) return null;
+  return notDir === dir
+    ? `expected a directory, but ${dir} is a file`
+    : `expected a directory path, but ${notDir} (on the way to ${dir}) is a file`;
+}
+
+/**
+ * Why this process cannot write in the directory path `dir` (one with no file on the way), or create it,
+ * or null.
+ */
+function writableDirectoryProblem(dir: string): string | null {
+  if (existsSync(dir)) return writeInProblem(dir);
+  if (isLink(dir)) return `expected a directory, but ${dir} is a symbolic link to a path that does not exist`;
+  return creatableProblem(dir);
+}
+
+/**
+ * Why the wire capture cannot write in `capture.dir`, or null: checked as dataDir is, when the capture is
+ * enabled and the field is given (its default, <dataDir>/capture, is made in dataDir).
+ */
+export function captureDirProblem(c: LaneConfig): string | null {
+  if (!c.capture.enabled || c.capture.dir === undefined) return null;
+  return notDirectoryPathProblem(c.capture.dir) ?? writableDirectoryProblem(c.capture.dir);
+}
+
+/**
+ * Why the existing `port` cannot be a serial port or pty, or null: a path that exists (through its links:
+ * a /dev/serial/by-id/... link, a pty link) and is no character device, such as a directory or a regular
+ * file, can never be opened as one. A port that does not exist (yet) is null: the lane waits for it.
+ */
+function notCharacterDevice(port: string): string | null {
+  let st: Stats;
+  try {
+    st = statSync(port);
+  } catch {
+    return null; // missing (an unplugged adapter, a dangling by-id link) or not reachable: waited for at run
+  }
+  if (st.isCharacterDevice()) return null;
+  return `expected a serial device (a character device such as /dev/ttyUSB0), but ${port} is ${fileKind(st)}`;
+}
+
+/** What a non-character-device file is, for a message: "a directory", "a regular file"... */
+function fileKind(st: Stats): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFile()) return "a regular file";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isSocket()) return "a socket";
+  return "not a character device";
 }
 
 /**
@@ -262,7 +328,9 @@ function creatableProblem(path: string): string | null {
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
-  const notes = [...configNotes(c), ...dataDirNotes(c), ...captureRoomNotes(c)];
+  // no room note for a capture.dir the capture cannot write in (a problem, named by laneConfigProblems)
+  const capture = captureDirProblem(c) === null ? captureRoomNotes(c) : [];
+  const notes = [...configNotes(c), ...dataDirNotes(c), ...capture];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {
@@ -290,7 +358,9 @@ export function dataDirNotes(
  * The notes of `c` that need no file read: `rsu.dialect.heartbeatCode`, a simulator option earlier
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
  * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
- * log under a log.level that drops its lines; an entry lane's `tariff`, which the lane does not use. `run`
+ * log under a log.level that drops its lines; a `station.statusListPollMs` at least
+ * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); an entry lane's `tariff`, which
+ * the lane does not use. `run`
  * logs them at start, before it opens the lane (at warn, or at error under log.level error).
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
@@ -324,6 +394,21 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
     notes.push({
       path: "outputs.sink",
       message: `"log" writes the barrier, lights and display as log lines at level info, which log.level ${c.log.level} drops: nothing reading the log sees them; set log.level to info (or lower), or use "console"`,
+    });
+  // the list's age is counted from the newest update's issue time (src/status-list/health.ts): polled no
+  // more often than deltaMaxAgeMinutes, it is stale for part of every poll (one as long as the hard age
+  // is refused by the schema)
+  const pollMs = c.station?.statusListPollMs;
+  const deltaMs = c.statusList.deltaMaxAgeMinutes * 60_000;
+  if (pollMs !== undefined && pollMs >= deltaMs)
+    notes.push({
+      path: "station.statusListPollMs",
+      message:
+        `${pollMs} ms is at least statusList.deltaMaxAgeMinutes (${c.statusList.deltaMaxAgeMinutes} min = ` +
+        `${deltaMs} ms): the lane asks for status-list deltas less often than its list may age, so the list ` +
+        "is stale for part of every poll, with the STATUS_LIST_STALE alarm on every vehicle then (repeated " +
+        `every statusList.alarmRepeatSeconds, ${c.statusList.alarmRepeatSeconds} s) on a healthy station link; ` +
+        "lower statusListPollMs below it, or raise deltaMaxAgeMinutes",
     });
   const ignored = ignoredTariff(c);
   if (ignored !== null)

@@ -317,9 +317,13 @@ export const ReaderSection = z
     port: z
       .string({ error: "expected a serial device path" })
       .min(1, { error: "expected a serial device path" })
-      .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !BARE_HOST_PORT.test(p), {
-        error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
-      }),
+      // tcp:... (the RSU's network form, with or without its //) too: the reader has no network
+      .refine(
+        (p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !/^tcp:/i.test(p) && !BARE_HOST_PORT.test(p),
+        {
+          error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
+        },
+      ),
     baudRate: baudRate.default(115_200),
     /** The reader slot (1..) of the PSAM the booth debits with. */
     psamSlot: int(1, 255, "a PSAM slot number").default(1),
@@ -675,6 +679,22 @@ export const LaneConfigSchema = z
         code: "custom",
         path: ["tariff"],
         message: `${TARIFF_ERROR}: an exit lane charges with it`,
+      });
+    // the list's age is counted from the newest update's issue time (src/status-list/health.ts): a lane
+    // that asks for updates no more often than its hard age reaches past-hard-age before every poll, and
+    // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
+    // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
+    // configNotes), not a refusal.
+    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000)
+      ctx.addIssue({
+        code: "custom",
+        path: ["station", "statusListPollMs"],
+        message:
+          `expected less than statusList.hardMaxAgeMinutes (${c.statusList.hardMaxAgeMinutes} min = ` +
+          `${c.statusList.hardMaxAgeMinutes * 60_000} ms), and less than statusList.deltaMaxAgeMinutes ` +
+          `(${c.statusList.deltaMaxAgeMinutes} min) for a list that is never stale: a lane that asks for ` +
+          "status-list updates no more often than that finds its list past its hard age before every poll " +
+          `(whenPastHardAge: ${c.statusList.whenPastHardAge}), got ${c.station.statusListPollMs}`,
       });
     // one serial device cannot carry both links: each would read the other's frames
     if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))

@@ -4,6 +4,7 @@
  * pruning, a file cut short by a crash read up to its last whole block, and a write that failed after its
  * bytes may have left recorded with why.
  */
+import { spawnSync } from "node:child_process";
 import {
   chmodSync,
   mkdirSync,
@@ -27,6 +28,7 @@ import { CARD_APDU } from "../../firmware-bridge/reader/commands.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { openLane } from "../../src/lane/runtime.js";
@@ -147,6 +149,36 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
         r.bytes.toString("hex"),
       );
     expect([read(1001), read(1002), read(1003)]).toEqual([["e8"], ["e9"], ["ee"]]);
+  });
+
+  // review: its parents were made with mkdir's recursive, which on Node 20 never returns under /proc: the
+  // lane spun at start. In a child (a spin blocks the thread; the child is killed at the timeout).
+  it("a directory whose parent cannot be made (under /proc): the writer logs its error and returns", () => {
+    const writer = join(ROOT, "dist/firmware-bridge/capture/capture-writer.js");
+    const script = `
+      import { CaptureWriter } from ${JSON.stringify(writer)};
+      const errors = [];
+      const log = { trace() {}, debug() {}, info() {}, warn() {}, error: (o, m) => errors.push([o.err, m]), child: () => log };
+      const w = new CaptureWriter({ dir: "/proc/etc-lane-no-such/capture", logger: log });
+      w.close();
+      console.log(JSON.stringify(errors));
+    `;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+    });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({
+      status: 0,
+      signal: null,
+      stderr: "",
+    });
+    expect(JSON.parse(r.stdout)).toEqual([
+      [
+        expect.stringMatching(/^ENOENT/),
+        "wire capture cannot be written: capturing stops (the lane goes on)",
+      ],
+    ]);
   });
 
   it("prunes by run, not by the wall clock: a run started with the clock years behind keeps its own files", () => {

@@ -70,6 +70,7 @@ interface Cfg {
   tariff: string;
   log?: Section;
   reader?: Section;
+  capture?: Section;
 }
 
 function config(over: (c: Cfg) => void = () => {}): Cfg {
@@ -176,6 +177,15 @@ describe("etc-lane run --check", () => {
         c.reader = { port: "ttyUSB1" };
       },
       /reader\.port: expected an absolute device path, .*got "ttyUSB1"/,
+    ],
+    [
+      // review: tcp: was let through for reader.port as for rsu.port; the booth then opened it as a serial
+      // path relative to the working directory and retried for ever
+      "reader.port tcp:host:port (the reader is serial only)",
+      (c) => {
+        c.reader = { port: "tcp:10.0.0.5:4001" };
+      },
+      /\n {2}reader\.port: expected a serial device path \(the booth reader is on a serial port, no network\), got "tcp:10\.0\.0\.5:4001"/,
     ],
     [
       "station.url ftp://",
@@ -314,6 +324,52 @@ describe("etc-lane run --check", () => {
     });
   }
 
+  // review: a capture.dir that was a file passed with a note on the room "in" it, and the capture then
+  // wrote nothing
+  it("refuses an enabled capture.dir that is a file or under one, naming it, with no room note", async () => {
+    for (const [capDir, expected] of [
+      [join(dir, "a-file"), /\n {2}capture\.dir: expected a directory, but \S+a-file is a file/],
+      [
+        join(dir, "a-file", "capture"),
+        /\n {2}capture\.dir: expected a directory path, but \S+a-file \(on the way to \S+a-file\/capture\) is a file/,
+      ],
+      [
+        "/proc/self/etc-lane-capture",
+        /\n {2}capture\.dir: cannot create \/proc\/self\/etc-lane-capture: \/proc\/self is not writable/,
+      ],
+    ] as const) {
+      const r = await check(
+        config((c) => {
+          c.capture = { enabled: true, dir: capDir };
+        }),
+      );
+      expect(r, capDir).toEqual({ ok: false, err: expect.stringMatching(expected) });
+      expect(r.err, capDir).not.toMatch(/capture: the capture may use/);
+    }
+  });
+
+  it("passes a capture.dir that does not exist yet, with its room note, and creates nothing; a disabled one is not looked at", async () => {
+    const capDir = join(dir, "capture-never-created", "wire");
+    const on = await check(
+      config((c) => {
+        c.capture = { enabled: true, dir: capDir };
+      }),
+    );
+    expect(on).toMatchObject({
+      ok: true,
+      err: expect.stringMatching(
+        /note: capture: the capture may use up to 128 MiB in \S+capture-never-created\/wire/,
+      ),
+    });
+    expect(existsSync(join(dir, "capture-never-created"))).toBe(false);
+    const off = await check(
+      config((c) => {
+        c.capture = { enabled: false, dir: join(dir, "a-file") };
+      }),
+    );
+    expect(off).toMatchObject({ ok: true, err: "" });
+  });
+
   it("reports every problem at once", async () => {
     const r = await check(
       config((c) => {
@@ -450,6 +506,38 @@ describe("etc-lane run --check", () => {
       expect(r.err).toMatch(
         /\n {2}reader\.port: expected another device than rsu\.port \(\/dev\/null\): \S+usb-FTDI_FT232R-if00-port0 is \/dev\/null too/,
       );
+    });
+
+    // review: a directory (a by-id path with the name left off) or a regular file passed, and run retried
+    // the open for ever
+    it("refuses an existing path that is no character device, naming the field and what it is", async () => {
+      const r = await check(
+        config((c) => {
+          c.rsu.port = dir;
+          c.reader = { port: join(dir, "a-file") };
+        }),
+      );
+      assert(!r.ok, "check passed a directory and a regular file as serial ports");
+      expect(r.err).toMatch(
+        /\n {2}rsu\.port: expected a serial device \(a character device such as \/dev\/ttyUSB0\), but \S+ is a directory\n/,
+      );
+      expect(r.err).toMatch(
+        /\n {2}reader\.port: expected a serial device \(a character device such as \/dev\/ttyUSB0\), but \S+a-file is a regular file/,
+      );
+    });
+
+    it("passes a link to a character device (a pty's, a by-id link) and a dangling link (waited for)", async () => {
+      const pty = join(dir, "pty-link");
+      if (!existsSync(pty)) symlinkSync("/dev/zero", pty); // stands for a link to /dev/pts/N
+      const unplugged = join(dir, "usb-unplugged-if00-port0");
+      if (!existsSync(unplugged)) symlinkSync(join(dir, "no-such-ttyUSB9"), unplugged);
+      const r = await check(
+        config((c) => {
+          c.rsu.port = pty;
+          c.reader = { port: unplugged };
+        }),
+      );
+      expect(r).toMatchObject({ ok: true });
     });
 
     it("passes two devices, and a port that does not exist yet (the lane waits for it)", async () => {

@@ -1,7 +1,8 @@
 /**
  * Notes on settings taken but doing nothing. A dialect key of the other protocol changes nothing on the wire (b4Ef04, b2AntennaId are
  * read by national frames only, stationLength, lastStationLength by legacy ones): `run --check` and `run`
- * note it (src/config/preflight.ts configNotes), naming the field; so is a log sink whose lines log.level drops.
+ * note it (src/config/preflight.ts configNotes), naming the field; so is a log sink whose lines log.level drops,
+ * and a status-list poll no more often than the list's delta age (the list stale for part of every poll).
  */
 import { describe, expect, it } from "vitest";
 import { parseLaneConfig } from "../../src/config/index.js";
@@ -56,5 +57,39 @@ describe("outputs.sink log with a log level that drops its lines", () => {
       ]);
     expect(configNotes(withLog("log", "info"))).toEqual([]);
     expect(configNotes(withLog("console", "error"))).toEqual([]);
+  });
+});
+
+// review: an hourly poll with the default 30 min delta age passed run --check without a word, and the list
+// was then stale (STATUS_LIST_STALE on every vehicle) for half of every hour
+describe("station.statusListPollMs against statusList.deltaMaxAgeMinutes", () => {
+  const polled = (statusListPollMs: number | undefined) =>
+    parseLaneConfig(
+      {
+        ...MINIMAL_LANE_CONFIG,
+        station: { url: "http://st:8640", ...(statusListPollMs === undefined ? {} : { statusListPollMs }) },
+      },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
+
+  it("a poll at or past the delta age: a note naming both fields", () => {
+    for (const ms of [1_800_000, 3_600_000])
+      expect(configNotes(polled(ms)), String(ms)).toEqual([
+        {
+          path: "station.statusListPollMs",
+          message: expect.stringMatching(
+            new RegExp(
+              `^${ms} ms is at least statusList\\.deltaMaxAgeMinutes \\(30 min = 1800000 ms\\): .*stale for part of every poll, with the STATUS_LIST_STALE alarm .*statusList\\.alarmRepeatSeconds, 60 s`,
+            ),
+          ),
+        },
+      ]);
+  });
+
+  it("a shorter poll, the default, or no station: no note", () => {
+    expect(configNotes(polled(1_799_999))).toEqual([]);
+    expect(configNotes(polled(undefined))).toEqual([]);
+    expect(configNotes(parseLaneConfig(MINIMAL_LANE_CONFIG, "lane.yaml", "/etc/etc-lane"))).toEqual([]);
   });
 });

@@ -1,8 +1,10 @@
 /** The data directory is created 0700 when missing (src/datadir/create.ts), by the lock and the journal. */
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ROOT } from "../../sim/harness/procs.js";
 import { ensureDataDir } from "../../src/datadir/create.js";
 import { acquireDataDirLock, DataDirErrors } from "../../src/datadir/lock.js";
 import { openLaneJournal } from "../audit/helpers.js";
@@ -30,6 +32,27 @@ describe("the data directory's mode", () => {
     mkdirSync(existing, { mode: 0o755 });
     ensureDataDir(existing);
     expect(mode(existing)).toBe(0o755);
+  });
+
+  // review: its parents were made with mkdir's recursive, which on Node 20 never returns under /proc. In a
+  // child (a spin blocks the thread; the child is killed at the timeout).
+  it("a parent that cannot be made (under /proc): throws, does not hang", () => {
+    const create = join(ROOT, "dist/src/datadir/create.js");
+    const script = `
+      import { ensureDataDir } from ${JSON.stringify(create)};
+      try { ensureDataDir("/proc/etc-lane-no-such/lane3"); console.log("made"); }
+      catch (e) { console.log(e.code); }
+    `;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      encoding: "utf8",
+      timeout: 30_000,
+      killSignal: "SIGKILL",
+    });
+    expect({ status: r.status, signal: r.signal, stdout: r.stdout }).toEqual({
+      status: 0,
+      signal: null,
+      stdout: "ENOENT\n",
+    });
   });
 
   it("a maintenance command's lock (create: false) refuses a missing one and creates nothing", () => {

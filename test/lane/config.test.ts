@@ -57,6 +57,39 @@ describe("lane config", () => {
     expect(m).toMatch(/station\.breakerCoolDownMs: expected milliseconds in 1\.\.3600000/);
   });
 
+  // review: a poll interval past the list's ages was taken without a word; the list was then past its
+  // hard age before every poll (the lane closed, or traded on it, every day)
+  it("refuses station.statusListPollMs at or past statusList.hardMaxAgeMinutes, naming both", () => {
+    const m = errorOf({ ...minimal, station: { url: "http://st:8640", statusListPollMs: 86_400_000 } });
+    expect(m).toMatch(
+      /station\.statusListPollMs: expected less than statusList\.hardMaxAgeMinutes \(1440 min = 86400000 ms\), and less than statusList\.deltaMaxAgeMinutes \(30 min\) .*past its hard age before every poll \(whenPastHardAge: trade\), got 86400000/,
+    );
+    const h = errorOf({
+      ...minimal,
+      station: { url: "http://st:8640", statusListPollMs: 7_200_000 },
+      statusList: {
+        publicKey: "k.pem",
+        deltaMaxAgeMinutes: 60,
+        hardMaxAgeMinutes: 120,
+        whenPastHardAge: "close",
+      },
+    });
+    expect(h).toMatch(
+      /station\.statusListPollMs: expected less than statusList\.hardMaxAgeMinutes \(120 min = 7200000 ms\).*\(whenPastHardAge: close\), got 7200000/,
+    );
+    // just under the hard age: taken (a note: test/config/dialect-notes.test.ts)
+    const c = parseLaneConfig(
+      {
+        ...minimal,
+        station: { url: "http://st:8640", statusListPollMs: 7_199_999 },
+        statusList: { publicKey: "k.pem", deltaMaxAgeMinutes: 60, hardMaxAgeMinutes: 120 },
+      },
+      "lane.yaml",
+      "/etc/etc-lane",
+    );
+    expect(c.station?.statusListPollMs).toBe(7_199_999);
+  });
+
   it("status list: staleness limits and the overlay limit, defaults and a bad value named", () => {
     const c = parseLaneConfig(minimal, "lane.yaml", "/etc/etc-lane");
     expect(c.statusList).toEqual({
