@@ -31,6 +31,17 @@ export type ReaderDiscardReason =
   /** a half frame followed by silence longer than the inter-byte timeout */
   | "truncated";
 
+/**
+ * Bytes of a failed candidate still to be rescanned (counted from buf[0]) and why it failed, for their
+ * discard reason; `outer`: the failed candidate a nested frame that failed only its CRC sits in, whose
+ * reason its bytes after that frame keep.
+ */
+interface Blame {
+  reason: ReaderDiscardReason;
+  bytes: number;
+  outer?: Blame;
+}
+
 export type ReaderDeframerEvent =
   | { readonly kind: "frame"; readonly frame: ReaderWireFrame }
   | {
@@ -81,7 +92,7 @@ export class ReaderDeframer {
   private buf: Buffer = Buffer.alloc(0);
   private lastByteAt = Number.NEGATIVE_INFINITY;
   /** Bytes of a failed candidate still to be rescanned, and why it failed (for their discard reason). */
-  private blame: { reason: ReaderDiscardReason; bytes: number } | undefined;
+  private blame: Blame | undefined;
   /** The discarded run the call in progress is still extending: its event's index and its parts. */
   private run: { index: number; parts: Buffer[] } | undefined;
   private readonly c: ReaderDeframerCounters = {
@@ -222,7 +233,9 @@ export class ReaderDeframer {
     candidate: number,
     crc?: { frame: number; computed: number },
   ): void {
-    if (this.blame !== undefined && candidate <= this.blame.bytes && reason !== "checksum") {
+    const held = this.blame;
+    const nested = held !== undefined && candidate <= held.bytes;
+    if (held !== undefined && nested && reason !== "checksum") {
       // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
       // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
       // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
@@ -230,9 +243,11 @@ export class ReaderDeframer {
       // whose LEN and ETX check out and only its CRC fails: a real frame that came corrupted behind a
       // false STX, far likelier than a false STX with an ETX where its LEN ends (1 in 256). Its header
       // is what a reader answers BAD_CHECKSUM with.
-      this.drop(events, 1, this.blame.reason);
+      this.drop(events, 1, held.reason);
       return;
     }
+    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
+    const outer = nested ? held : undefined;
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -253,8 +268,13 @@ export class ReaderDeframer {
       this.drop(events, 1, reason);
     }
     // The rest of the failed candidate is rescanned; bytes of it that turn out to be noise are
-    // reported under the candidate's reason (a candidate judged here ends past any outer one's blame).
-    this.blame = { reason, bytes: Math.max(0, candidate - 1) };
+    // reported under the candidate's reason (one judged here ends past any outer candidate, but a frame
+    // that failed only its CRC inside one: the outer keeps its reason after it).
+    this.blame = {
+      reason,
+      bytes: Math.max(0, candidate - 1),
+      ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
+    };
   }
 
   /** Drop the first `n` bytes, reporting them as one run per reason. */
@@ -311,9 +331,8 @@ export class ReaderDeframer {
   }
 
   private advanceBlame(n: number): void {
-    if (!this.blame) return;
-    this.blame.bytes -= n;
-    if (this.blame.bytes <= 0) this.blame = undefined;
+    for (let b = this.blame; b !== undefined; b = b.outer) b.bytes -= n;
+    while (this.blame !== undefined && this.blame.bytes <= 0) this.blame = this.blame.outer;
   }
 }
 

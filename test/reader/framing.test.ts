@@ -299,6 +299,23 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, discardedBytes: 3 + bad.length });
   });
 
+  it("after a corrupted frame inside a false candidate, the rest of that candidate keeps its reason", () => {
+    const reply = encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11223344556677889000"));
+    const bad = Buffer.from(reply);
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    // noise bytes after it, then a false STX of its own (02 00 01: LEN 1), all inside 02 00 40's 67 bytes
+    for (const tail of [h("11223344556677889911"), h("1122020001aabb")]) {
+      const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+      const evs = [...d.push(Buffer.concat([h("020040"), bad, tail]), 0), ...d.tick(51)];
+      expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+        ["truncated", "020040"],
+        ["checksum", bad.toString("hex")],
+        ["truncated", tail.toString("hex")],
+      ]);
+      expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, malformed: 0, noiseBytes: 0 });
+    }
+  });
+
   it("a missing ETX is malformed", () => {
     const bad = Buffer.from(good);
     bad[bad.length - 1] = 0x04;

@@ -16,6 +16,13 @@ import type {
 } from "../../firmware-bridge/reader/deframer.js";
 import { ETX, HEADER_LENGTH, MIN_LEN, STX } from "../../firmware-bridge/reader/frame.js";
 
+/** As the current deframer's: a failed candidate's bytes still to rescan, and the one it sits in. */
+interface Blame {
+  reason: ReaderDiscardReason;
+  bytes: number;
+  outer?: Blame;
+}
+
 type ReaderDeframerCounters = {
   frames: number;
   discardedBytes: number;
@@ -42,7 +49,7 @@ export class ReferenceReaderDeframer {
   private phase: Phase = { kind: "hunt" };
   private lastByteAt = Number.NEGATIVE_INFINITY;
   /** Bytes of a failed candidate still to be rescanned, and why it failed (for their discard reason). */
-  private blame: { reason: ReaderDiscardReason; bytes: number } | undefined;
+  private blame: Blame | undefined;
   private readonly c: ReaderDeframerCounters = {
     frames: 0,
     discardedBytes: 0,
@@ -207,12 +214,16 @@ export class ReferenceReaderDeframer {
     const ph = this.phase;
     const candidate = ph.kind === "hunt" ? 1 : ph.fed;
     this.phase = { kind: "hunt" };
-    if (this.blame !== undefined && candidate <= this.blame.bytes && reason !== "checksum") {
+    const held = this.blame;
+    const nested = held !== undefined && candidate <= held.bytes;
+    if (held !== undefined && nested && reason !== "checksum") {
       // A failed candidate nested in a failed one, unless only its CRC failed: the rule added since (the
       // current deframer's fail()).
-      this.drop(events, 1, this.blame.reason);
+      this.drop(events, 1, held.reason);
       return;
     }
+    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
+    const outer = nested ? held : undefined;
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -234,7 +245,11 @@ export class ReferenceReaderDeframer {
     }
     // The rest of the failed candidate is rescanned; bytes of it that turn out to be noise are
     // reported under the candidate's reason.
-    this.blame = { reason, bytes: Math.max(0, candidate - 1) };
+    this.blame = {
+      reason,
+      bytes: Math.max(0, candidate - 1),
+      ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
+    };
   }
 
   /** Drop the first `n` bytes, reporting them as one run per reason. */
@@ -271,8 +286,7 @@ export class ReferenceReaderDeframer {
   }
 
   private advanceBlame(n: number): void {
-    if (!this.blame) return;
-    this.blame.bytes -= n;
-    if (this.blame.bytes <= 0) this.blame = undefined;
+    for (let b = this.blame; b !== undefined; b = b.outer) b.bytes -= n;
+    while (this.blame !== undefined && this.blame.bytes <= 0) this.blame = this.blame.outer;
   }
 }
