@@ -212,6 +212,11 @@ const VehicleFields = {
   faults: z.array(FaultEntry).optional(),
   /** Trade this OBU again if it is still in the zone after its transaction ended (default false). */
   retradeWhileInZone: z.boolean().optional(),
+  /**
+   * The driver drives off instead of coming to the booth when the lane stops the vehicle: the simulated
+   * collector (sim/booth/collector.ts) never gets this vehicle's card (default false).
+   */
+  drivesOff: z.boolean().optional(),
 };
 export const VehicleSpecSchema = z.strictObject(VehicleFields);
 
