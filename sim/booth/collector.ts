@@ -1,7 +1,8 @@
 /**
  * A simulated toll collector at the booth (docs/simulator.md, "The booth beside the RSU"): every vehicle
- * the lane stopped (the RSU's transaction ended by the lane's C2, after an error frame too, the vehicle still
- * in range) that carries a card is handed over, in the order they were stopped;
+ * the lane stopped (the RSU's transaction ended by the lane's C2, after an error frame too, its OBU in the
+ * zone or already out of it) that carries a card is handed over, in the order they were stopped, unless
+ * the scenario says its driver drives off (`drivesOff`);
  * the collector puts the card on the reader, and takes it off when the reader beeps: green (done) moves
  * on to the next card; red (refused) tries the same card again after a pause, a few times, then moves on.
  * For system tests that run the lane's booth without a person (test/reliability/system/booth-crash-run.ts),
@@ -60,11 +61,12 @@ export class SimCollector {
     this.events$ = this.subject.asObservable();
     this.subs.push(
       rsu.events$.subscribe((e) => {
-        // the lane's C2 ended it: `stopped`, or `failed` when it stopped after an error frame (B4 11, no card);
-        // not a vehicle that had driven off before (its OBU left, B4 01): its driver is not at the booth
+        // the lane's C2 ended it: `stopped`, or `failed` when it stopped after an error frame (B4 11, no card),
+        // its OBU in the zone or not (stopped at a barrier, the car waits out of the antenna's zone and the
+        // driver comes to the booth); not a vehicle whose scenario says its driver drives off
         if (e.type !== "ended" || e.endedBy !== "C2") return;
         const v = rsu.vehicles().find((x) => x.id === e.vehicleId);
-        if (!v?.cardId || v.phase === "left" || !reader.store.has(v.cardId)) return;
+        if (!v?.cardId || v.drivesOff || !reader.store.has(v.cardId)) return;
         const h = { cardId: v.cardId, vehicleId: v.id };
         const takes = this.takes;
         if (!takes) {

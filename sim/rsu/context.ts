@@ -6,11 +6,17 @@ import { type Observable, Subject } from "rxjs";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { FrameLogRecord, FrameLogSink } from "../framelog/frame-log.js";
+import { MAX_TIMER_MS } from "../scenario/schema.js";
 import type { SimClock } from "./clock.js";
 import type { RsuMode, RsuTiming, SimEvent } from "./types.js";
 
+/** A wait of `after`: the clock's handle of its current timer (the last of a chain, for a long wait). */
+interface Timer {
+  h: unknown;
+}
+
 export class SimContext {
-  private readonly timers = new Set<unknown>();
+  private readonly timers = new Set<Timer>();
   private readonly eventsSubject = new Subject<SimEvent>();
   readonly events$: Observable<SimEvent> = this.eventsSubject.asObservable();
   /** Monotonic ms when the RSU powered on; frame-log and event times count from here. */
@@ -37,20 +43,37 @@ export class SimContext {
     this.eventsSubject.next(e);
   }
 
-  /** Run `fn` after `ms` unless the simulator stopped meanwhile; the handle is for `cancel`. */
+  /**
+   * Run `fn` after `ms` unless the simulator stopped meanwhile; the handle is for `cancel`. A wait longer
+   * than a timer keeps (MAX_TIMER_MS; Node would run it after 1 ms) runs as a chain of timers, so a
+   * random arrival gap or a sum of delays never fires early.
+   */
   after(ms: number, fn: () => void): unknown {
-    const h = this.clock.set(() => {
-      this.timers.delete(h);
-      if (!this.stopped) fn();
-    }, ms);
-    this.timers.add(h);
-    return h;
+    const t: Timer = { h: undefined };
+    const arm = (left: number): void => {
+      t.h = this.clock.set(
+        () => {
+          const rest = left - MAX_TIMER_MS;
+          if (rest > 0 && !this.stopped) {
+            arm(rest);
+            return;
+          }
+          this.timers.delete(t);
+          if (!this.stopped) fn();
+        },
+        Math.min(left, MAX_TIMER_MS),
+      );
+    };
+    arm(Math.max(0, ms));
+    this.timers.add(t);
+    return t;
   }
 
   cancel(h: unknown): void {
     if (h === undefined) return;
-    this.clock.clear(h);
-    this.timers.delete(h);
+    const t = h as Timer;
+    this.clock.clear(t.h);
+    this.timers.delete(t);
   }
 
   logFrame(rec: Omit<FrameLogRecord, "t" | "mode">): void {
@@ -60,7 +83,7 @@ export class SimContext {
   /** Stopping: every pending timer is cancelled and no new one will run. */
   halt(): void {
     this.stopped = true;
-    for (const h of this.timers) this.clock.clear(h);
+    for (const t of this.timers) this.clock.clear(t.h);
     this.timers.clear();
   }
 

@@ -2,8 +2,9 @@
  * Scenario times the time scale stretches (`timing.timeScale`, `etc-sim rsu --time-scale`): the RSU
  * events' `at` (./traffic.ts `start`) and the wait from one scenario vehicle's arrival to the next
  * (./traffic.ts `scheduleNextArrival`) are divided by the scale. The schema bounds each time at the
- * longest timer (../scenario/schema.ts MAX_TIMER_MS); a scale below 1 can stretch one beyond it, and
- * Node would run that timer after 1 ms, so such a run is refused, naming the field.
+ * longest timer (../scenario/schema.ts MAX_TIMER_MS); a scale below 1 can stretch one beyond it. The
+ * simulator's timers would chain such a wait (./context.ts `after`), but a run that stretched is refused
+ * as a field beyond the bound is, naming the field and the scale.
  */
 import { MAX_TIMER_MS, type Scenario } from "../scenario/schema.js";
 import { explicitArrivals } from "../vehicles/vehicles.js";

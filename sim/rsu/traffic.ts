@@ -53,6 +53,7 @@ function statusOf(v: VState): VehicleStatus {
     phase: v.phase,
     outcome: v.outcome,
     complete: v.complete,
+    drivesOff: v.m.drivesOff,
   };
 }
 

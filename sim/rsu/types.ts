@@ -157,6 +157,8 @@ export interface VehicleStatus {
   phase: "coming" | "in-zone" | "left";
   outcome: VehicleOutcome | undefined;
   complete: boolean;
+  /** the scenario's `drivesOff`: stopped, the driver drives off instead of coming to the booth */
+  drivesOff: boolean;
 }
 
 export interface RsuSimulatorOptions {

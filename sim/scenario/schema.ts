@@ -35,9 +35,10 @@ const code4 = z.union([z.string(), z.number().int().nonnegative()]).transform((v
 const BCD4_MESSAGE = 'expected 4 decimal digits (BCD, e.g. "4301"): it makes the card and OBU serials';
 const cardNetwork = code4.refine((s) => /^\d{4}$/.test(s), { message: BCD4_MESSAGE });
 /**
- * The longest wait a timer keeps (2^31 - 1 ms, about 24.8 days): Node runs a longer one after 1 ms, so a
- * scenario time beyond it would do the opposite of what it says (sim/rsu/time-limits.ts for times the
- * time scale stretches).
+ * The longest wait a timer keeps (2^31 - 1 ms, about 24.8 days): Node runs a longer one after 1 ms. A
+ * scenario time beyond it is refused, naming the field (sim/rsu/time-limits.ts for times the time scale
+ * stretches); a longer wait the simulator works out itself runs as a chain of timers
+ * (sim/rsu/context.ts `after`).
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 const ms = z
@@ -212,6 +213,11 @@ const VehicleFields = {
   faults: z.array(FaultEntry).optional(),
   /** Trade this OBU again if it is still in the zone after its transaction ended (default false). */
   retradeWhileInZone: z.boolean().optional(),
+  /**
+   * The driver drives off instead of coming to the booth when the lane stops the vehicle: the simulated
+   * collector (sim/booth/collector.ts) never gets this vehicle's card (default false).
+   */
+  drivesOff: z.boolean().optional(),
 };
 export const VehicleSpecSchema = z.strictObject(VehicleFields);
 

@@ -56,6 +56,8 @@ export interface VehicleModel {
   cardInObu: boolean;
   faults: VehicleFault[];
   retradeWhileInZone: boolean;
+  /** the driver drives off instead of coming to the booth: the collector never gets this card */
+  drivesOff: boolean;
 }
 
 export const DEFAULT_ZONE_MS = 3000;
@@ -206,6 +208,7 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
     cardInObu: cardPresent,
     faults: spec.faults ?? [],
     retradeWhileInZone: spec.retradeWhileInZone ?? false,
+    drivesOff: spec.drivesOff ?? false,
   };
 }
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { type CollectorEvent, SimCollector } from "../../sim/booth/collector.js";
 import { CardStore } from "../../sim/card/card-store.js";
@@ -71,7 +71,27 @@ describe("the simulated collector", () => {
     collector.stop();
   });
 
-  it("takes no card of a vehicle that drove off before the lane's C2 (B4 01, OBU left)", async () => {
+  it("takes the card of a vehicle whose OBU left the zone before the lane's C2 (stopped at the barrier)", async () => {
+    const { sim, lane, collector, handed } = await setup({
+      name: "late-c2",
+      traffic: { vehicles: [{ id: "slow-lane", zoneMs: 50, card: { present: false, inHand: true } }] },
+    });
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    // the lane decides after the zone time (50 ms) and before the B2's repeat (120 ms)
+    await vi.advanceTimersByTimeAsync(60);
+    expect(sim.vehicles().find((v) => v.id === "slow-lane")?.phase).toBe("left");
+    const ended = next(sim.events$, (e: SimEvent) => e.type === "ended");
+    await lane.send(lane.c2(obuId), b2);
+    expect(await until(ended)).toMatchObject({ vehicleId: "slow-lane", outcome: "stopped", endedBy: "C2" });
+    const cardId = sim.vehicles().find((v) => v.id === "slow-lane")?.cardId;
+    expect(cardId).toBeDefined();
+    expect(handed).toEqual([{ type: "handed", cardId, vehicleId: "slow-lane" }]);
+    collector.stop();
+  });
+
+  it("takes the card of a vehicle the lane stopped after its OBU left (B4 01): its driver comes to the booth", async () => {
     const { sim, lane, collector, handed } = await setup({
       name: "left-early",
       traffic: {
@@ -83,6 +103,25 @@ describe("the simulated collector", () => {
     const ended = next(sim.events$, (e: SimEvent) => e.type === "ended");
     await lane.send(lane.c2(obuId), b4);
     expect(await until(ended)).toMatchObject({ vehicleId: "early", outcome: "failed", endedBy: "C2" });
+    const cardId = sim.vehicles().find((v) => v.id === "early")?.cardId;
+    expect(cardId).toBeDefined();
+    expect(handed).toEqual([{ type: "handed", cardId, vehicleId: "early" }]);
+    collector.stop();
+  });
+
+  it("takes no card of a vehicle whose driver drives off (drivesOff), though the lane stopped it with C2", async () => {
+    const { sim, lane, collector, handed } = await setup({
+      name: "drives-off",
+      traffic: {
+        vehicles: [{ id: "off", zoneMs: 60_000, drivesOff: true, card: { present: false, inHand: true } }],
+      },
+    });
+    const { b4, obuId } = await walkToB4(lane);
+    expect(b4.frame.errorCode).toBe(0x11);
+    const ended = next(sim.events$, (e: SimEvent) => e.type === "ended");
+    await lane.send(lane.c2(obuId), b4);
+    expect(await until(ended)).toMatchObject({ vehicleId: "off", outcome: "failed", endedBy: "C2" });
+    expect(sim.vehicles().find((v) => v.id === "off")).toMatchObject({ drivesOff: true, phase: "in-zone" });
     expect(handed).toEqual([]);
     collector.stop();
   });

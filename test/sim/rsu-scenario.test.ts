@@ -6,11 +6,14 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
 import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { frameLogLine, memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { Rng } from "../../sim/rsu/clock.js";
+import { Rng, realClock } from "../../sim/rsu/clock.js";
+import { SimContext } from "../../sim/rsu/context.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
+import type { RsuTiming } from "../../sim/rsu/types.js";
 import {
   loadScenarioFile,
+  MAX_TIMER_MS,
   parseScenario,
   parseScenarioYaml,
   type ScenarioInput,
@@ -383,6 +386,69 @@ describe("scenario times and the longest timer", () => {
     );
     // arrivals wait from the one before: many vehicles a gap apart are no longer wait
     expect(start({ traffic: { gapMs: 2_000_000, vehicles: [{}, {}, {}, {}] } }, 0.001)).not.toThrow();
+  });
+});
+
+describe("waits longer than the longest timer", () => {
+  onFakeTime();
+
+  it("a wait of 3e9 ms runs as a chain of timers: not after 1 ms, at 3e9 ms; cancel and stop reach every link", async () => {
+    const ctx = new SimContext(
+      realClock(),
+      silentLogger,
+      defaultDialect("legacy"),
+      {} as RsuTiming,
+      undefined,
+    );
+    const fired: string[] = [];
+    ctx.after(3e9, () => fired.push("long"));
+    const cancelled = ctx.after(3e9, () => fired.push("cancelled"));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS); // the second link is armed now
+    ctx.cancel(cancelled);
+    await vi.advanceTimersByTimeAsync(3e9 - 2 - MAX_TIMER_MS);
+    expect(fired).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fired).toEqual(["long"]);
+    ctx.after(3e9, () => fired.push("halted"));
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS + 1);
+    ctx.halt();
+    await vi.advanceTimersByTimeAsync(3e9);
+    expect(fired).toEqual(["long"]);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it("summed slow faults beyond the longest timer hold the B2 back, not send it after 1 ms", async () => {
+    const pair = createTransportPair();
+    const sim = createRsuSimulator({
+      transport: pair.device,
+      protocol: "national",
+      scenario: {
+        traffic: {
+          vehicles: [
+            {
+              zoneMs: MAX_TIMER_MS,
+              faults: [
+                { kind: "slow", delayMs: 2_000_000_000 },
+                { kind: "slow", delayMs: 2_000_000_000 },
+              ],
+            },
+          ],
+        },
+      },
+      timing: { heartbeatMs: 60_000 },
+    });
+    const lane = new LaneDriver(pair.lane, "national");
+    await lane.open();
+    await sim.start();
+    cleanup.push(async () => {
+      lane.close();
+      await sim.stop();
+    });
+    await until(lane.init());
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lane.received.map((r) => r.frame.type)).not.toContain("B2");
   });
 });
 
