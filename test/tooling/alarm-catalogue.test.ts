@@ -16,7 +16,8 @@
  *   (`{ type: "alarm", code, ... }`, `{ type: "notice", ... }`) and a `lane.alarm` / `lane.notice` entry
  *   (`{ type: "lane.alarm", ..., data: { code } }`, `appendAudit("lane.alarm", "alarm", m, { code })`).
  *   A literal `code: "CODE"` (or a constant) in it is a code; every other such site must be one of WRITERS
- *   below, the forwarders whose codes are read at their callers.
+ *   below, the forwarders whose codes are read at their callers; any other mention of those entry types
+ *   must be one of ENTRY_TYPE_MENTIONS (their declarations).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -113,6 +114,16 @@ const WRITERS = [
   "src/service/runtime-feed.ts|alarm a.code", // the trail's alarm entries, to the feed
 ];
 
+/**
+ * Every other mention of `"lane.alarm"` / `"lane.notice"` in src/ (`file|the line`): the declarations of the
+ * entry types, which write nothing. A new mention (a constant holding the type, say) must be read here.
+ */
+const ENTRY_TYPE_MENTIONS = [
+  'src/audit/events.ts|"lane.alarm": { code: string; [k: string]: unknown };', // LaneEventData
+  'src/audit/events.ts|"lane.alarm",', // LANE_EVENT_KINDS
+  'src/service/trail-filters.ts|"lane.notice",', // AUDIT_ENTRY_TYPES
+];
+
 // ---- what the source raises ------------------------------------------------------------------------
 
 interface Found {
@@ -120,6 +131,8 @@ interface Found {
   indirect: Set<string>;
   /** the alarm/notice objects and lane.alarm/lane.notice entries written with a code that is no literal */
   writers: Set<string>;
+  /** the lines that mention "lane.alarm" / "lane.notice" other than where such an entry is written */
+  mentions: Set<string>;
   types: Map<string, Set<string>>;
 }
 
@@ -171,7 +184,13 @@ function constant(name: string): string | undefined {
 const namesAlarm = (severityExpr: string): boolean => /"alarm"/.test(severityExpr);
 
 function scan(sources: { file: string; text: string }[] = SOURCES): Found {
-  const f: Found = { codes: new Map(), indirect: new Set(), writers: new Set(), types: new Map() };
+  const f: Found = {
+    codes: new Map(),
+    indirect: new Set(),
+    writers: new Set(),
+    mentions: new Set(),
+    types: new Map(),
+  };
   const addType = (t: string, file: string): void => {
     const set = f.types.get(t) ?? new Set<string>();
     set.add(file);
@@ -205,6 +224,13 @@ function scan(sources: { file: string; text: string }[] = SOURCES): Found {
       ...text.matchAll(/\btype:\s*"(alarm|notice|lane\.alarm|lane\.notice)"(?!\s*;)/g),
       ...text.matchAll(/\b\w+\(\s*"(lane\.alarm|lane\.notice)"/g),
     ];
+    const writtenAt = new Set(written.map((m) => (m.index ?? 0) + m[0].indexOf('"')));
+    for (const m of text.matchAll(/"lane\.(?:alarm|notice)"/g)) {
+      if (writtenAt.has(m.index ?? 0)) continue;
+      const from = text.lastIndexOf("\n", m.index ?? 0) + 1;
+      const to = text.indexOf("\n", m.index ?? 0);
+      f.mentions.add(`${file}|${text.slice(from, to < 0 ? undefined : to).trim()}`);
+    }
     for (const m of written) {
       const kind = m[1] ?? "";
       const severity: Severity = kind.endsWith("notice") ? "notice" : "alarm";
@@ -291,6 +317,7 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
 
   it("knows every site writing an alarm or notice object or a lane.alarm/lane.notice entry (a new one: add it to WRITERS)", () => {
     expect([...found.writers].sort()).toEqual([...WRITERS].sort());
+    expect([...found.mentions].sort()).toEqual([...ENTRY_TYPE_MENTIONS].sort());
   });
 
   it("expands the templates from the source's own types and lists", () => {
@@ -356,6 +383,7 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
         'audit.append({ type: "lane.notice", severity: "info", message, data: { code: "BOARD_NOTE" } });',
         'this.subject.next({ type: "alarm", code: boardCode, message, at });',
         'fx.appendAudit("lane.alarm", "alarm", m, { path: "board" });',
+        'const BOARD_ENTRY = "lane.alarm";',
       ].join("\n"),
     };
     const more = scan([...SOURCES, board]);
@@ -367,6 +395,9 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
     expect([...more.writers].filter((w) => !WRITERS.includes(w)).sort()).toEqual([
       "src/outputs/io-board.ts|alarm boardCode",
       "src/outputs/io-board.ts|lane.alarm (no code)",
+    ]);
+    expect([...more.mentions].filter((w) => !ENTRY_TYPE_MENTIONS.includes(w))).toEqual([
+      'src/outputs/io-board.ts|const BOARD_ENTRY = "lane.alarm";',
     ]);
   });
 });
