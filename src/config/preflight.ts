@@ -50,6 +50,12 @@ export interface PreflightOptions {
    * refusal keeps its own code (E412, E413).
    */
   start?: LaneStartOptions;
+  /**
+   * `run` itself (not `--check`): an enabled `capture.dir` the lane cannot write in or create is no problem
+   * but a note (captureDirNotes, logged at error): the lane starts and captures nothing. One that is a file
+   * or lies under a file is refused either way.
+   */
+  atRun?: boolean;
 }
 
 const reason = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -170,8 +176,10 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
     if (start !== null) add("dataDir", start);
   }
   // capture.dir (when the capture is on): a directory as dataDir is, where the capture writer creates its
-  // files (firmware-bridge/capture/capture-writer.ts); its default, <dataDir>/capture, is dataDir's
-  const capture = captureDirProblem(c);
+  // files (firmware-bridge/capture/capture-writer.ts); its default, <dataDir>/capture, is dataDir's. At
+  // `run`, one the lane cannot write in or create (a capture disk not mounted) is a note: a debugging aid
+  // does not decide whether the lane trades
+  const capture = opts.atRun ? captureDirPathProblem(c) : captureDirProblem(c);
   if (capture !== null) add("capture.dir", capture);
   // log.file: a file run can append to, or one it can create (with the directories on the way)
   if (c.log.file !== undefined) {
@@ -229,8 +237,31 @@ function writableDirectoryProblem(dir: string): string | null {
  * enabled and the field is given (its default, <dataDir>/capture, is made in dataDir).
  */
 export function captureDirProblem(c: LaneConfig): string | null {
+  return captureDirPathProblem(c) ?? captureDirWriteProblem(c);
+}
+
+/** Why the enabled `capture.dir` is no directory path (a file, or under a file), or null: never heals. */
+function captureDirPathProblem(c: LaneConfig): string | null {
   if (!c.capture.enabled || c.capture.dir === undefined) return null;
-  return notDirectoryPathProblem(c.capture.dir) ?? writableDirectoryProblem(c.capture.dir);
+  return notDirectoryPathProblem(c.capture.dir);
+}
+
+/** Why this process cannot write in the enabled `capture.dir` or create it, or null. */
+function captureDirWriteProblem(c: LaneConfig): string | null {
+  if (!c.capture.enabled || c.capture.dir === undefined) return null;
+  return writableDirectoryProblem(c.capture.dir);
+}
+
+/**
+ * The note `run` logs at error for an enabled `capture.dir` it cannot write in or create (with no file on
+ * the way, which it refuses): the lane starts and the capture captures nothing (its writer logs that too).
+ */
+export function captureDirNotes(c: LaneConfig): LaneConfigProblem[] {
+  if (captureDirPathProblem(c) !== null) return [];
+  const problem = captureDirWriteProblem(c);
+  return problem === null
+    ? []
+    : [{ path: "capture.dir", message: `${problem}: the lane starts and captures nothing` }];
 }
 
 /**

@@ -24,7 +24,13 @@ import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal } from "../journal/index.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { SyncFile } from "../journal/wal-sync.js";
-import { consoleOutputs, guardedOutputs, type LaneOutputs, logOutputs } from "../outputs/outputs.js";
+import {
+  consoleOutputs,
+  guardedOutputs,
+  type LaneOutputEvent,
+  type LaneOutputs,
+  logOutputs,
+} from "../outputs/outputs.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
 import {
@@ -139,7 +145,14 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       ...statusListTuning(c.statusList),
     });
     cleanups.unshift(() => statusList.close());
-    const outputsForAlarms: { emit?: LaneOutputs["emit"] } = {};
+    // the trail raises its recovery alarms (AUDIT_DAMAGED, AUDIT_JOURNAL_BEHIND, ...) while it opens, before
+    // the outputs exist: they wait here and go out once the outputs are built (docs/audit.md)
+    const alarmsBeforeOutputs: LaneOutputEvent[] = [];
+    const outputsForAlarms: { emit: LaneOutputs["emit"] } = {
+      emit: (ev) => {
+        alarmsBeforeOutputs.push(ev);
+      },
+    };
     const audit = openLaneTrail(
       c,
       journal,
@@ -147,7 +160,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dialect.utcOffsetMinutes,
       deps,
       logger,
-      (code, message) => outputsForAlarms.emit?.({ type: "alarm", code, message, at: Date.now() }),
+      (code, message) => outputsForAlarms.emit({ type: "alarm", code, message, at: Date.now() }),
     );
     late.audit = audit;
     cleanups.unshift(() => audit.close());
@@ -160,6 +173,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       logger,
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
+    for (const ev of alarmsBeforeOutputs.splice(0)) outputs.emit(ev);
     // an IO board's close (lower the barrier, the light red, its port released): after the controller and
     // the booth stopped (added later, closed first), before the trail
     cleanups.unshift(() => outputs.close?.());

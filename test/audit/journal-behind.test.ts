@@ -17,6 +17,7 @@ import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
 import { DAMAGED_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { journalView } from "../../src/service/runtime-snapshot.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
@@ -243,6 +244,28 @@ describe("journal.db behind the audit trail", () => {
     await expect(openLane(c, { transport: createTransportPair().lane, uplink: false })).rejects.toThrow(
       /journal behind the audit trail/,
     );
+  });
+
+  it("AUDIT_JOURNAL_BEHIND, raised while the trail opens (before the outputs exist), reaches the lane's outputs", async () => {
+    const data = join(dir, "data");
+    const c = exitLaneConfig(dir, data);
+    let lane = await openExitLane(c);
+    lane.journal.commit(sampleRecord(1));
+    await lane.close();
+    copyJournal(data, backup.dir);
+    lane = await openExitLane(c);
+    lane.journal.commit(sampleRecord(2));
+    await lane.close();
+    copyJournal(backup.dir, data);
+
+    const emitted: LaneOutputEvent[] = [];
+    lane = await openLane(c, {
+      transport: createTransportPair().lane,
+      uplink: false,
+      outputs: { emit: (e) => emitted.push(e) },
+    });
+    await lane.close();
+    expect(emitted.flatMap((e) => (e.type === "alarm" ? [e.code] : []))).toEqual(["AUDIT_JOURNAL_BEHIND"]);
   });
 
   it("going on with it: a booth debit intent a lost record resolved is not recorded a second time, its card held", async () => {

@@ -1,7 +1,8 @@
 /**
  * What `etc-lane run` says in its log at start about the config (src/cli/commands/run.ts, the notes of
  * src/config/preflight.ts): each a warn line naming the field (an error line under log.level error, which
- * drops warn lines); a tariff's free passage from the tariff the
+ * drops warn lines); an enabled capture.dir the lane cannot write in or create, at error, the lane started;
+ * a tariff's free passage from the tariff the
  * lane opened. The lane, its service, the process tuning and the logger are stubs; the lane is stopped by a
  * SIGTERM as it starts.
  */
@@ -21,6 +22,8 @@ const h = vi.hoisted(() => ({
   errors: [] as { obj: unknown; msg: string | undefined }[],
   /** the tariff the lane opened (src/lane/runtime.ts), the one it charges */
   tariff: null as { freePassage(): string[] } | null,
+  /** how many times run opened the lane */
+  opened: 0,
 }));
 
 vi.mock("../../src/log.js", () => {
@@ -39,6 +42,7 @@ vi.mock("../../src/log.js", () => {
 vi.mock("../../src/lane/process-tuning.js", () => ({ tuneLaneProcess: async () => ({}) }));
 vi.mock("../../src/lane/runtime.js", () => ({
   openLane: async () => ({
+    opened: h.opened++,
     controller: {
       status$: new Subject(),
       // stopped as it starts: no status service
@@ -66,6 +70,7 @@ beforeEach(() => {
   h.warns = [];
   h.errors = [];
   h.tariff = null;
+  h.opened = 0;
 });
 
 let n = 0;
@@ -151,4 +156,30 @@ it("outputs.sink log with log.level warn: the note at warn, which that level kee
   await run(config);
   expect(h.errors).toEqual([]);
   expect(h.warns.map((w) => w.obj)).toEqual([{ field: "outputs.sink", config }]);
+});
+
+// second review of the config checks: a capture.dir the lane user cannot write in (a capture disk not mounted,
+// its mount point root's) refused run, and a debugging aid kept the lane from trading
+it("an enabled capture.dir the lane cannot write in or create: run starts the lane (capturing nothing), with an error line naming capture.dir", async () => {
+  // not creatable whoever runs the test, root included
+  const config = configWith({ capture: { enabled: true, dir: "/proc/self/etc-lane-capture" } });
+  await run(config);
+  expect(h.opened).toBe(1);
+  expect(h.errors).toEqual([
+    {
+      obj: { field: "capture.dir", config },
+      msg: expect.stringMatching(
+        /^capture\.dir: cannot create \/proc\/self\/etc-lane-capture: \/proc\/self is not writable .*: the lane starts and captures nothing$/,
+      ),
+    },
+  ]);
+});
+
+it("an enabled capture.dir that is a file or under one: run refuses it, naming capture.dir, and opens nothing", async () => {
+  const file = join(dir, "a-file");
+  writeFileSync(file, "x");
+  await expect(run(configWith({ capture: { enabled: true, dir: join(file, "capture") } }))).rejects.toThrow(
+    /\n {2}capture\.dir: expected a directory path, but \S+a-file \(on the way to \S+a-file\/capture\) is a file/,
+  );
+  expect(h.opened).toBe(0);
 });

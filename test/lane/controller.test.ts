@@ -113,6 +113,28 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
     const lane = r.outputs.flatMap((o) => (o.type === "lane" ? [o.status] : []));
     expect(lane).toEqual(["open", "closed", "open"]);
   });
+
+  it("an RSU that reboots while open and comes back not ready: LANE_CLOSED_RSU_INIT, then RSU_FAULT alone (docs/maintenance.md)", async () => {
+    const r = rig();
+    await open(r);
+    const reasons: string[] = [];
+    const sub = r.ctl.status$.subscribe((st) => {
+      if (st.status === "closed") reasons.push(st.reason);
+    });
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    r.link.frame(ev.b0({ rsuStatus: 1 })); // the answer to the reboot's C0: not ready
+    await r.settle();
+    sub.unsubscribe();
+    // the B0 is checked only once the lane is closed (rsu-init): no LANE_CLOSED_RSU_FAULT is raised, and the
+    // reason goes from rsu-init to rsu-fault (a second lane.closed entry in the trail, src/audit/lane-trail.ts)
+    expect(r.outputs.flatMap((o) => (o.type === "alarm" ? [o.code] : []))).toEqual([
+      "LANE_CLOSED_RSU_INIT",
+      "RSU_FAULT",
+    ]);
+    expect(reasons).toEqual(["rsu-init", "rsu-fault"]);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-fault" });
+  });
 });
 
 describe("a B0 with bytes after its declared fields (docs/protocol.md §7, B0)", () => {

@@ -11,7 +11,13 @@
  *   or list (LaneClosedReason, SUSPECT_REASONS, the stop reasons' alarm flag, ALARM_REFUSALS, the list
  *   health states), so a new value of a type is a new code the table must have;
  * - entry types: `type: "t", severity: <an expression naming "alarm">` and the positional form
- *   (`emit("t", <severity>, ...)`, `audit("t", "alarm", ...)`).
+ *   (`emit("t", <severity>, ...)`, `audit("t", "alarm", ...)`);
+ * - the other ways an alarm or notice is written without those helpers: an output or event object
+ *   (`{ type: "alarm", code, ... }`, `{ type: "notice", ... }`) and a `lane.alarm` / `lane.notice` entry
+ *   (`{ type: "lane.alarm", ..., data: { code } }`, `appendAudit("lane.alarm", "alarm", m, { code })`).
+ *   A literal `code: "CODE"` (or a constant) in it is a code; every other such site must be one of WRITERS
+ *   below, the forwarders whose codes are read at their callers; any other mention of those entry types
+ *   must be one of ENTRY_TYPE_MENTIONS (their declarations).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join, relative } from "node:path";
@@ -91,12 +97,68 @@ const INDIRECT: Record<string, string[]> = {
   "src/lane/obu-outcomes.ts|effect `SUSPECT_${why}`": SUSPECT_REASONS.map((r) => `SUSPECT_${r}`),
 };
 
+/**
+ * Every site that writes an alarm or notice output/event object or a `lane.alarm` / `lane.notice` entry
+ * with a code that is not a literal: `file|kind code-expression` (kind: `alarm`, `notice`, `lane.alarm`,
+ * `lane.notice`). Each forwards the code its own callers pass (read at those callers above).
+ */
+const WRITERS = [
+  "src/audit/events.ts|lane.alarm code", // LaneEvents.alarm
+  "src/booth/effects.ts|alarm code", // BoothEffects.alarm
+  "src/booth/effects.ts|lane.alarm code",
+  "src/lane/controller.ts|alarm code", // LaneController.alarm: the outputs and the lane's events
+  "src/lane/controller.ts|lane.alarm code",
+  "src/lane/controller.ts|notice code", // LaneController.notice
+  "src/lane/controller.ts|lane.notice code",
+  "src/lane/runtime.ts|alarm code", // the audit trail's onAlarm, to the outputs
+  "src/service/runtime-feed.ts|alarm a.code", // the trail's alarm entries, to the feed
+];
+
+/**
+ * Every other mention of `"lane.alarm"` / `"lane.notice"` in src/ (`file|the line`): the declarations of the
+ * entry types, which write nothing. A new mention (a constant holding the type, say) must be read here.
+ */
+const ENTRY_TYPE_MENTIONS = [
+  'src/audit/events.ts|"lane.alarm": { code: string; [k: string]: unknown };', // LaneEventData
+  'src/audit/events.ts|"lane.alarm",', // LANE_EVENT_KINDS
+  'src/service/trail-filters.ts|"lane.notice",', // AUDIT_ENTRY_TYPES
+];
+
 // ---- what the source raises ------------------------------------------------------------------------
 
 interface Found {
   codes: Map<string, { severity: Severity; files: Set<string> }>;
   indirect: Set<string>;
+  /** the alarm/notice objects and lane.alarm/lane.notice entries written with a code that is no literal */
+  writers: Set<string>;
+  /** the lines that mention "lane.alarm" / "lane.notice" other than where such an entry is written */
+  mentions: Set<string>;
   types: Map<string, Set<string>>;
+}
+
+/** The rest of the expression `text` holds at `from`: up to the bracket that closes what encloses it. */
+function restOfEnclosing(text: string, from: number): string {
+  let depth = 0;
+  for (let i = from; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"' || ch === "'" || ch === "`") {
+      const end = text.indexOf(ch, i + 1);
+      if (end < 0) return text.slice(from);
+      i = end;
+    } else if (ch === "(" || ch === "{" || ch === "[") depth++;
+    else if (ch === ")" || ch === "}" || ch === "]") {
+      depth--;
+      if (depth < 0) return text.slice(from, i);
+    }
+  }
+  return text.slice(from);
+}
+
+/** The expression of the `code` property in `expr` (`code` when shorthand), or undefined. */
+function codeExpression(expr: string): string | undefined {
+  const m = /(?<![.\w])code(?:\s*:\s*([^,}\n]+?))?\s*[,}\n]/.exec(`${expr}\n`);
+  if (!m) return undefined;
+  return (m[1] ?? "code").trim();
 }
 
 const CODE = /^[A-Z][A-Z0-9_]*$/;
@@ -121,14 +183,20 @@ function constant(name: string): string | undefined {
 
 const namesAlarm = (severityExpr: string): boolean => /"alarm"/.test(severityExpr);
 
-function scan(): Found {
-  const f: Found = { codes: new Map(), indirect: new Set(), types: new Map() };
+function scan(sources: { file: string; text: string }[] = SOURCES): Found {
+  const f: Found = {
+    codes: new Map(),
+    indirect: new Set(),
+    writers: new Set(),
+    mentions: new Set(),
+    types: new Map(),
+  };
   const addType = (t: string, file: string): void => {
     const set = f.types.get(t) ?? new Set<string>();
     set.add(file);
     f.types.set(t, set);
   };
-  for (const { file, text } of SOURCES) {
+  for (const { file, text } of sources) {
     // alarm("CODE", ...), alarmLater(...), notice(...): a literal, a constant, or an indirect site
     for (const m of text.matchAll(/\b(alarm|alarmLater|notice)\(\s*([^,)]*)/g)) {
       const severity: Severity = m[1] === "notice" ? "notice" : "alarm";
@@ -149,6 +217,27 @@ function scan(): Found {
       const lit = /^"([A-Z][A-Z0-9_]*)"$/.exec(arg);
       if (lit?.[1]) addCode(f, lit[1], "alarm", file);
       else f.indirect.add(`${file}|effect ${arg}`);
+    }
+    // alarm/notice objects and lane.alarm/lane.notice entries written without the helpers; `type: "alarm";`
+    // in a type declaration writes nothing
+    const written = [
+      ...text.matchAll(/\btype:\s*"(alarm|notice|lane\.alarm|lane\.notice)"(?!\s*;)/g),
+      ...text.matchAll(/\b\w+\(\s*"(lane\.alarm|lane\.notice)"/g),
+    ];
+    const writtenAt = new Set(written.map((m) => (m.index ?? 0) + m[0].indexOf('"')));
+    for (const m of text.matchAll(/"lane\.(?:alarm|notice)"/g)) {
+      if (writtenAt.has(m.index ?? 0)) continue;
+      const from = text.lastIndexOf("\n", m.index ?? 0) + 1;
+      const to = text.indexOf("\n", m.index ?? 0);
+      f.mentions.add(`${file}|${text.slice(from, to < 0 ? undefined : to).trim()}`);
+    }
+    for (const m of written) {
+      const kind = m[1] ?? "";
+      const severity: Severity = kind.endsWith("notice") ? "notice" : "alarm";
+      const expr = codeExpression(restOfEnclosing(text, (m.index ?? 0) + m[0].length)) ?? "(no code)";
+      const lit = /^"([A-Z][A-Z0-9_]*)"$/.exec(expr)?.[1] ?? (CODE.test(expr) ? constant(expr) : undefined);
+      if (lit !== undefined) addCode(f, lit, severity, file);
+      else f.writers.add(`${file}|${kind} ${expr}`);
     }
     // entry types of alarm severity
     for (const m of text.matchAll(/type:\s*"([a-z][a-z.-]*)",\s*severity(?::\s*([^,}\n]*))?\s*[,}]/g)) {
@@ -226,6 +315,11 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
     expect([...found.indirect].sort()).toEqual(Object.keys(INDIRECT).sort());
   });
 
+  it("knows every site writing an alarm or notice object or a lane.alarm/lane.notice entry (a new one: add it to WRITERS)", () => {
+    expect([...found.writers].sort()).toEqual([...WRITERS].sort());
+    expect([...found.mentions].sort()).toEqual([...ENTRY_TYPE_MENTIONS].sort());
+  });
+
   it("expands the templates from the source's own types and lists", () => {
     // LaneClosedReason, as lane-gate.ts declares it, and the reasons it raises no alarm for
     const gate = source("src/lane/lane-gate.ts");
@@ -272,6 +366,38 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
     );
     expect(compare(found, catalogue(withExtra))).toEqual([
       "RSU_GONE is in the table but raised nowhere in src/",
+    ]);
+  });
+
+  it("would name a code written as an output or an entry without the helpers, and a new site writing one", () => {
+    const board = {
+      file: "src/outputs/io-board.ts",
+      text: [
+        'outputs.emit({ type: "alarm", code: "IO_BOARD_FAULT", message, at });',
+        "fx.appendAudit(",
+        '  "lane.alarm",',
+        '  "alarm",',
+        "  m,",
+        '  { code: "BOOTH_X" },',
+        ");",
+        'audit.append({ type: "lane.notice", severity: "info", message, data: { code: "BOARD_NOTE" } });',
+        'this.subject.next({ type: "alarm", code: boardCode, message, at });',
+        'fx.appendAudit("lane.alarm", "alarm", m, { path: "board" });',
+        'const BOARD_ENTRY = "lane.alarm";',
+      ].join("\n"),
+    };
+    const more = scan([...SOURCES, board]);
+    expect(compare(more, catalogue(doc))).toEqual([
+      "BOARD_NOTE (notice, src/outputs/io-board.ts) is not in the table",
+      "BOOTH_X (alarm, src/outputs/io-board.ts) is not in the table",
+      "IO_BOARD_FAULT (alarm, src/outputs/io-board.ts) is not in the table",
+    ]);
+    expect([...more.writers].filter((w) => !WRITERS.includes(w)).sort()).toEqual([
+      "src/outputs/io-board.ts|alarm boardCode",
+      "src/outputs/io-board.ts|lane.alarm (no code)",
+    ]);
+    expect([...more.mentions].filter((w) => !ENTRY_TYPE_MENTIONS.includes(w))).toEqual([
+      'src/outputs/io-board.ts|const BOARD_ENTRY = "lane.alarm";',
     ]);
   });
 });

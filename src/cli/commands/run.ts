@@ -3,7 +3,8 @@
  * schema, then the files and paths it names (src/config/preflight.ts: station key, tariff, token files,
  * the control socket's path), before anything is opened; then whether the lane may start in its dataDir:
  * one that holds its journal, or a missing or empty one only with `--init`, the lane's first start; and only
- * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops.
+ * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops; it also
+ * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
  * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
@@ -13,6 +14,7 @@
 import type { Command } from "commander";
 import { readLaneConfig } from "../../config/load.js";
 import {
+  captureDirNotes,
   checkLaneConfig,
   configNotes,
   dataDirNotes,
@@ -56,7 +58,9 @@ export function registerRun(program: Command): void {
         for (const n of notes) process.stderr.write(`${opts.config}: note: ${n.path}: ${n.message}\n`);
         return;
       }
-      checkLaneConfig(config, opts.config);
+      // a capture.dir the lane cannot write in or create is not refused here (--check refuses it): logged
+      // at error below, and the lane starts capturing nothing
+      checkLaneConfig(config, opts.config, { atRun: true });
       // a missing or empty dataDir only with --init (a data disk not mounted is not a new lane), and only as
       // its owner: E412 or E413, nothing created (src/datadir/lane-start.ts)
       checkLaneStart(config.dataDir, { init });
@@ -72,6 +76,8 @@ export function registerRun(program: Command): void {
       const note = (n: LaneConfigProblem): void =>
         logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       for (const n of configNotes(config)) note(n);
+      for (const n of captureDirNotes(config))
+        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
       // a dataDir on a network file system: taken, but said loudly (an error line); on another FUSE mount,
       // as a note (src/datadir/fs-type.ts)
       for (const n of dataDirNotes(config))
