@@ -234,8 +234,10 @@ export class ReaderDeframer {
     crc?: { frame: number; computed: number },
   ): void {
     const held = this.blame;
-    const nested = held !== undefined && candidate <= held.bytes;
-    if (held !== undefined && nested && reason !== "checksum") {
+    // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
+    let enclosing = held;
+    while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
+    if (held !== undefined && enclosing !== undefined && reason !== "checksum") {
       // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
       // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
       // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
@@ -247,7 +249,7 @@ export class ReaderDeframer {
       return;
     }
     // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
-    const outer = nested ? held : undefined;
+    const outer = enclosing;
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;

@@ -316,6 +316,21 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     }
   });
 
+  it("a false STX inside that corrupted frame, ending past it but inside the false candidate, is not counted", () => {
+    // the reply's DATA holds 02 00 10: a 22-byte candidate that ends 10 bytes past the reply, within 02 00 40's 70
+    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11020010556677889000")));
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const tail = h("112233445566778899aabbccddeeff0011223344");
+    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+    const evs = [...d.push(Buffer.concat([h("020040"), bad, tail]), 0), ...d.tick(51)];
+    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+      ["truncated", "020040"],
+      ["checksum", bad.toString("hex")],
+      ["truncated", tail.toString("hex")],
+    ]);
+    expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, malformed: 0, noiseBytes: 0 });
+  });
+
   it("a missing ETX is malformed", () => {
     const bad = Buffer.from(good);
     bad[bad.length - 1] = 0x04;

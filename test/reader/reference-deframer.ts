@@ -215,15 +215,17 @@ export class ReferenceReaderDeframer {
     const candidate = ph.kind === "hunt" ? 1 : ph.fed;
     this.phase = { kind: "hunt" };
     const held = this.blame;
-    const nested = held !== undefined && candidate <= held.bytes;
-    if (held !== undefined && nested && reason !== "checksum") {
+    // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
+    let enclosing = held;
+    while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
+    if (held !== undefined && enclosing !== undefined && reason !== "checksum") {
       // A failed candidate nested in a failed one, unless only its CRC failed: the rule added since (the
       // current deframer's fail()).
       this.drop(events, 1, held.reason);
       return;
     }
     // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
-    const outer = nested ? held : undefined;
+    const outer = enclosing;
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
