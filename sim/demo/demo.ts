@@ -110,7 +110,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   write(
     `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
       `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
-      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}`,
+      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}` +
+      (temp ? " (removed at the end; --data-dir DIR keeps it)" : ""),
   );
   if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
   write(headerLine());
