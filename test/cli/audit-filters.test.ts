@@ -102,7 +102,7 @@ describe("audit search / export filters", () => {
 
   it("a filter that passes reaches the lane look-up (the trail is read only then)", async () => {
     const e = await auditError(["search", "--card", "43010000000000001234", "--kind", "uplink"]);
-    expect((e as Error).message).toMatch(/^no audit trail in \/nonexistent-etc-lane/);
+    expect((e as Error).message).toMatch(/^no data directory \/nonexistent-etc-lane /);
   });
 
   it("knows every entry type the lane writes (a literal type in src/)", () => {

@@ -10,6 +10,9 @@ import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
 import { registerAudit } from "../../src/cli/commands/audit.js";
+import { registerBooth } from "../../src/cli/commands/booth.js";
+import { registerJournal } from "../../src/cli/commands/journal.js";
+import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { registerTransactions } from "../../src/cli/commands/transactions.js";
@@ -36,12 +39,97 @@ async function etcLane(args: string[]): Promise<number> {
   registerStatus(program);
   registerStatusList(program);
   registerTransactions(program);
+  registerBooth(program);
+  registerLane(program);
+  registerJournal(program);
   process.exitCode = undefined;
   await runCli(program, ["node", "etc-lane", ...args]);
   return Number(process.exitCode ?? 0);
 }
 
 describe("a data directory that does not exist", () => {
+  /** each command refuses `typo` with the one E412 line, writes nothing on stdout and creates nothing */
+  async function expectRefusedFirst(cmds: string[][], typo: string): Promise<void> {
+    for (const cmd of cmds) {
+      io.err = "";
+      io.out = "";
+      expect({ cmd, exit: await etcLane([...cmd, "--data-dir", typo]), err: io.err, out: io.out }).toEqual({
+        cmd,
+        exit: 1,
+        err: `etc-lane: no data directory ${typo} (lane found by --data-dir ${typo}): is --data-dir right? [E412_DATA_DIR_MISSING]\n`,
+        out: "",
+      });
+    }
+    expect(existsSync(typo)).toBe(false);
+  }
+
+  // walk-through (session 31): booth list said "no lane is running ... start it with etc-lane run", without
+  // etc-lane: or E412; lane and journal actions said "is --data-dir (or the config's dataDir) right?
+  // Nothing was created"
+  it("the operator commands (booth, lane, journal) refuse it first, as status does", async () => {
+    await expectRefusedFirst(
+      [
+        ["booth", "list"],
+        ["booth", "list", "--json"],
+        ["booth", "take", "--class", "2"],
+        ["booth", "cancel", "--reason", "cash"],
+        ["lane", "open"],
+        ["lane", "close", "--reason", "barrier"],
+        ["journal", "requeue-held"],
+        ["journal", "retention", "--now"],
+        ["journal", "settle", "3", "--not-debited", "--reason", "bank"],
+        ["journal", "resolve-intent", "1", "--recover", "--reason", "bank"],
+      ],
+      join(t.dir, "var", "lane3"),
+    );
+  });
+
+  it("an existing directory no lane runs in still gets booth's own answer", async () => {
+    expect(await etcLane(["booth", "list", "--data-dir", t.dir])).toBe(1);
+    expect(io.err).toMatch(/^no lane is running on .*: etc-lane booth list acts on a running lane; start it/);
+  });
+
+  // walk-through (session 31): audit tail, search and export said "no audit trail in DIR/audit ...; has the
+  // lane run there?", where audit verify said E412
+  it("audit tail, search and export refuse it as audit verify does", async () => {
+    await expectRefusedFirst(
+      [
+        ["audit", "tail", "-n", "5"],
+        ["audit", "search", "--since", "today"],
+        ["audit", "list", "--kind", "transaction"],
+        ["audit", "export", "--format", "csv"],
+        ["audit", "export", "--format", "json", "--since", "today"],
+      ],
+      join(t.dir, "var", "lane3"),
+    );
+  });
+
+  it("an existing directory no lane ran in still gets audit tail's own answer", async () => {
+    expect(await etcLane(["audit", "tail", "--data-dir", t.dir])).toBe(1);
+    expect(io.err).toContain(`no audit trail in ${join(t.dir, "audit")}`);
+    expect(io.err).toContain("has the lane run there?");
+  });
+
+  // walk-through (session 31): status-list info asked for --public-key first, and said E412 only once a
+  // key was given; import without --init refused it in words of its own
+  it("status-list info, lookup and import (without --init) refuse it before asking for the key", async () => {
+    await expectRefusedFirst(
+      [
+        ["status-list", "info"],
+        ["status-list", "lookup", "--obu", "00112233aabbccdd"],
+        ["status-list", "lookup", "--card", "43010000000000009001"],
+      ],
+      join(t.dir, "var", "lane3"),
+    );
+    // import, without --init, names --init too
+    const typo = join(t.dir, "var", "lane3");
+    io.err = "";
+    expect(await etcLane(["status-list", "import", join(t.dir, "bundle.bin"), "--data-dir", typo])).toBe(1);
+    expect(io.err).toBe(
+      `etc-lane: no data directory ${typo} (lane found by --data-dir ${typo}): is --data-dir right?; to load a list into a data directory before the lane's first start, give --init [E412_DATA_DIR_MISSING]\n`,
+    );
+  });
+
   // review: verify said "FAILED: no public key ... also: no journal", status "lane not running" (exit 3)
   it("audit verify and status refuse it, naming --data-dir, and create nothing", async () => {
     const typo = join(t.dir, "var", "lane3");

@@ -28,8 +28,8 @@ import { laneKey } from "../../journal/trade-id.js";
 import { maskCardIdsIn } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
-import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
-import { requireDataDir } from "../require-data-dir.js";
+import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 
 interface OutputOpts {
@@ -393,7 +393,8 @@ async function tailAction(
 ): Promise<void> {
   const n = Number(o.lines);
   if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
-  const loc = locateLane(o);
+  // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
+  const loc = locateExistingLane(o);
   const dir = trailDir(loc);
   const entries = lastEntries(dir, n);
   const emit = emitAll(
@@ -408,7 +409,7 @@ async function tailAction(
 function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): void {
   const o = trimmedFilters(given);
   checkAuditFilters(o);
-  const loc = locateLane(o);
+  const loc = locateExistingLane(o);
   const dir = trailDir(loc);
   const offset = laneOffset(loc, dir);
   const f = filterFrom(o, offset);
@@ -432,7 +433,7 @@ function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { f
     throw new UsageError(`--format: expected csv or json, got "${given.format}"`);
   const o = trimmedFilters(given);
   checkAuditFilters(o);
-  const loc = locateLane(o);
+  const loc = locateExistingLane(o);
   const dir = trailDir(loc);
   const f = filterFrom(o, laneOffset(loc, dir));
   const full = !!o.fullIds;
@@ -482,9 +483,8 @@ function csvLine(entry: AuditEntry, row: TimelineRow, full: boolean): string {
 
 /** `audit verify [--key FILE]`: the whole trail checked; exit 1 naming the first bad record. */
 function verifyAction(o: LaneLocationOptions & { key?: string; json?: boolean }): void {
-  const loc = locateLane(o);
   // a mistyped --data-dir is refused, not reported as a trail without its key and journal
-  requireDataDir(loc);
+  const loc = locateExistingLane(o);
   const dir = auditDir(loc.dataDir);
   const { key, keyNote } = verifyKey(loc.dataDir, o.key);
   // the unsealed tail is judged by the lane's own checkpoint settings when its config is known

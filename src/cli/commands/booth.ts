@@ -3,13 +3,14 @@
  * control socket (src/service/control/booth-actions.ts, docs/booth.md §6). The booth works the case at
  * the head of its queue as soon as a card is put on the reader; `take` chooses another case, a walk-up
  * vehicle, or gives the vehicle class; `cancel` closes a case without a card payment. Without a running
- * lane there is no booth: the command says so and exits 1.
+ * lane there is no booth: the command says so and exits 1; a data directory that does not exist (a mistyped
+ * `--data-dir`) is refused before that, as every maintenance command refuses it (../require-data-dir.ts).
  */
 import type { Command } from "commander";
 import type { BoothCaseLine } from "../../service/control/booth-actions.js";
 import { maskCardId, maskCardIds } from "../../service/format.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../../tariff/vehicle-class.js";
-import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import type { LaneLocationOptions } from "../lane-locate.js";
 import {
   addOperatorOptions,
   answerTimeoutMs,
@@ -17,6 +18,7 @@ import {
   operatorCall,
   printOutcome,
 } from "../operator-call.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { table } from "../text-table.js";
 
@@ -88,7 +90,7 @@ export function registerBooth(program: Command): void {
       .option("--full-ids", "print whole card numbers (masked by default, in the table and in JSON)"),
   ).action(async (o: Opts) => {
     const out = await operatorCall(
-      locateLane(o),
+      locateExistingLane(o),
       { action: "booth.list" },
       { command: "etc-lane booth list", timeoutMs: answerTimeoutMs(o) },
     );
@@ -120,7 +122,7 @@ export function registerBooth(program: Command): void {
     }
     if (o.walkUp && id) throw new UsageError("--walk-up makes a new case: give no case id");
     const out = await operatorCall(
-      locateLane(o),
+      locateExistingLane(o),
       {
         action: "booth.take",
         ...(id ? { id } : {}),
@@ -144,7 +146,7 @@ export function registerBooth(program: Command): void {
     if (!reason) throw new UsageError("--reason: say why the case closes (it goes into the journal)");
     printOutcome(
       await operatorCall(
-        locateLane(o),
+        locateExistingLane(o),
         { action: "booth.cancel", ...(id ? { id } : {}), reason },
         { command: "etc-lane booth cancel", timeoutMs: answerTimeoutMs(o) },
       ),

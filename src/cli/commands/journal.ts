@@ -14,7 +14,7 @@ import {
 import { directDeps } from "../direct-session.js";
 import { type ResolveIntentRequest, resolveKeptIntentDirect } from "../kept-intent.js";
 import type { LaneLocationOptions } from "../lane-locate.js";
-import { addLaneOptions, locateLane } from "../lane-locate.js";
+import { addLaneOptions } from "../lane-locate.js";
 import {
   addOperatorOptions,
   answerTimeoutMs,
@@ -22,6 +22,7 @@ import {
   operatorCall,
   printOutcome,
 } from "../operator-call.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
@@ -104,7 +105,7 @@ export function registerJournal(program: Command): void {
   ).action(async (o: Opts) => {
     printOutcome(
       await operatorCall(
-        locateLane(o),
+        locateExistingLane(o),
         { action: "journal.requeue-held" },
         {
           command: "etc-lane journal requeue-held",
@@ -130,7 +131,7 @@ export function registerJournal(program: Command): void {
       );
     printOutcome(
       await operatorCall(
-        locateLane(o),
+        locateExistingLane(o),
         { action: "journal.retention" },
         {
           command: "etc-lane journal retention --now",
@@ -175,7 +176,7 @@ export function registerJournal(program: Command): void {
       ),
   ).action(async (idArg: string, o: ResolveIntentOpts) => {
     const req = resolveIntentRequest(idArg, o);
-    const loc = locateLane(o);
+    const loc = locateExistingLane(o);
     const result = await resolveKeptIntentDirect(directDeps(loc.dataDir, loc.config), req);
     const out = { via: "direct" as const, result };
     printOutcome(out, o.json, { fullIds: o.fullIds });
@@ -185,7 +186,7 @@ export function registerJournal(program: Command): void {
       const req = settleRequest(seqArg, o);
       printOutcome(
         await operatorCall(
-          locateLane(o),
+          locateExistingLane(o),
           { action: "journal.settle", ...req },
           {
             command: "etc-lane journal settle",

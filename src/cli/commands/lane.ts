@@ -6,7 +6,6 @@
  */
 import type { Command } from "commander";
 import type { LaneLocationOptions } from "../lane-locate.js";
-import { locateLane } from "../lane-locate.js";
 import {
   addOperatorOptions,
   answerTimeoutMs,
@@ -14,6 +13,7 @@ import {
   operatorCall,
   printOutcome,
 } from "../operator-call.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 
 interface Opts extends LaneLocationOptions {
@@ -36,7 +36,7 @@ export function registerLane(program: Command): void {
   ).action(async (o: Opts) => {
     printOutcome(
       await operatorCall(
-        locateLane(o),
+        locateExistingLane(o),
         { action: "lane.open" },
         {
           command: "etc-lane lane open",
@@ -62,7 +62,7 @@ export function registerLane(program: Command): void {
     checkReasonLength(reason);
     printOutcome(
       await operatorCall(
-        locateLane(o),
+        locateExistingLane(o),
         { action: "lane.close", reason },
         {
           command: "etc-lane lane close",

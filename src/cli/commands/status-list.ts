@@ -10,10 +10,9 @@
  * in the lane's trail (../status-list-direct.ts), never over a list another key signed unless the config
  * names the key (../status-list-direct-check.ts); a data directory no lane has run
  * in (no journal, or none at all: a mistyped --data-dir) only with `--init`, before the lane's first start.
- * With a config, a `--public-key` other than its key is refused before anything. `lookup` and `info` only
- * read, without the lock, and work beside a running lane; a data directory that does not exist is refused
- * (../require-data-dir.ts),
- * and a lookup that could not check (no list served) fails with the reason instead of answering.
+ * With a config, a `--public-key` other than its key is refused before anything else; then a data directory
+ * that does not exist, by every one of them (`import` unless `--init`; ../require-data-dir.ts), before the
+ * key is asked for or a lane asked. `lookup` and `info` only read, without the lock, and work beside a running lane, and a lookup that could not check (no list served) fails with the reason instead of answering.
  */
 import { existsSync, readFileSync } from "node:fs";
 import cliProgress from "cli-progress";
@@ -33,7 +32,7 @@ import {
 } from "../../status-list/index.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
 import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
-import { requireDataDir } from "../require-data-dir.js";
+import { locateExistingLane, requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
@@ -78,15 +77,14 @@ function checkKeyIsTheLanes(o: StoreOpts, loc: LaneLocation): void {
   );
 }
 
-/** The data directory and the station key: from the options, else from the lane's config. */
-function store(o: StoreOpts): { loc: LaneLocation; publicKey: string } {
-  const loc = locateLane(o);
+/** The station key: from the options, else from the lane's config. */
+function stationKey(o: StoreOpts, loc: LaneLocation): string {
   const publicKey = o.publicKey ?? loc.config?.statusList.publicKey;
   if (publicKey === undefined)
     throw new UsageError(
       `which key signs the lists? give --public-key FILE, or --config FILE (its statusList.publicKey); lane found by ${loc.how}`,
     );
-  return { loc, publicKey };
+  return publicKey;
 }
 
 /**
@@ -201,6 +199,10 @@ export function registerStatusList(program: Command): void {
     // would not serve it: src/status-list/lifecycle.ts); checked before a running lane is asked too, which
     // verifies with its own key whatever --public-key says
     checkKeyIsTheLanes(o, loc);
+    // a mistyped --data-dir is refused as every maintenance command refuses it (E412), before a lane is
+    // asked or a key asked for, unless --init is to create it
+    if (o.init !== true)
+      requireDataDir(loc, "to load a list into a data directory before the lane's first start, give --init");
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
     const viaLane = await importStatusListThroughLane(loc, file, {
@@ -212,7 +214,7 @@ export function registerStatusList(program: Command): void {
       printImportOutcome(viaLane, o.json);
       return;
     }
-    const { publicKey } = store(o);
+    const publicKey = stationKey(o, loc);
     const created = o.init === true && !existsSync(loc.dataDir);
     let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
@@ -254,8 +256,9 @@ export function registerStatusList(program: Command): void {
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     if (o.card !== undefined) checkCardOption(o.card);
-    const { loc, publicKey } = store(o);
-    requireDataDir(loc);
+    // the directory before the key: a mistyped --data-dir is not reported only once a key is given
+    const loc = locateExistingLane(o);
+    const publicKey = stationKey(o, loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       const q: { cardId?: string; obuId?: string } = {};
       if (o.card !== undefined) q.cardId = o.card;
@@ -279,8 +282,9 @@ export function registerStatusList(program: Command): void {
           "config's statusList limits as the lane judges it (the built-in ones with --data-dir alone)",
       ),
   ).action(async (o: StoreOpts) => {
-    const { loc, publicKey } = store(o);
-    requireDataDir(loc);
+    // the directory before the key: a mistyped --data-dir is not reported only once a key is given
+    const loc = locateExistingLane(o);
+    const publicKey = stationKey(o, loc);
     await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
       process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
     });

@@ -24,9 +24,9 @@ import {
 } from "../../service/format.js";
 import type { LaneSnapshot } from "../../service/lane-view.js";
 import { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../exit-codes.js";
-import { type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import type { LaneLocationOptions } from "../lane-locate.js";
 import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
-import { requireDataDir } from "../require-data-dir.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { table } from "../text-table.js";
 
 export { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING };
@@ -380,9 +380,8 @@ export function registerStatus(program: Command): void {
       )
       .option("--full-ids", "show card numbers in full, in the text and in --json (masked by default)"),
   ).action(async (o: StatusOpts) => {
-    const loc = locateLane(o);
     // a mistyped --data-dir is refused (exit 1), not answered "lane not running" (exit 3)
-    requireDataDir(loc);
+    const loc = locateExistingLane(o);
     const timeoutMs = answerTimeoutMs(o);
     const path = controlSocketPath(loc.dataDir);
     let snapshot: LaneSnapshot;

@@ -18,9 +18,9 @@ import {
   type StoredRecord,
 } from "../../journal/types.js";
 import { maskCardId, maskCardIdsIn } from "../../service/format.js";
-import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
+import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
 import { maskFrameCards } from "../mask-frames.js";
-import { requireDataDir } from "../require-data-dir.js";
+import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { columnWidths, tableLine } from "../text-table.js";
 
@@ -220,9 +220,9 @@ export function registerTransactions(program: Command): void {
           throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
         q.limit = n;
       }
-      const loc = locateLane(o);
-      // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as status and audit do
-      requireDataDir(loc);
+      // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as every
+      // maintenance command does (../require-data-dir.ts)
+      const loc = locateExistingLane(o);
       // a directory that exists but holds no journal (the lane's parent directory, say): named the same way
       const j = JournalReader.openReadOnly(loc.dataDir, { found: loc });
       try {
