@@ -5,7 +5,7 @@
  * simulators on one card store, a fresh data directory and a small synthetic status list. The
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
@@ -82,6 +82,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const { config, file: configFile } = readLaneConfig(opts.config);
   const scenario = parseScenarioYaml(readFileSync(opts.scenario, "utf8"), opts.scenario);
   const temp = opts.dataDir === undefined;
+  // the summary compares this run's ledger with the journal's paid records, and the same seed gives the
+  // same cards again: a journal of an earlier run would be counted and would hold those cards
+  if (opts.dataDir !== undefined && existsSync(join(opts.dataDir, "journal.db")))
+    throw new Error(
+      `--data-dir ${opts.dataDir} already holds a lane's journal (an earlier demo?): the demo needs a new or ` +
+        "empty directory, as it compares the journal's paid records with this run's card debits",
+    );
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etc-lane-demo-"));
   const pair = createTransportPair();
   // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
@@ -95,7 +102,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     desk,
     write,
   );
-  await applyDemoStatusList(lane);
+  try {
+    await applyDemoStatusList(lane);
+  } catch (e) {
+    await served?.close();
+    await lane.close();
+    await desk.stop();
+    store.close();
+    throw e;
+  }
   const sim = createRsuSimulator({
     transport: pair.device,
     protocol: config.rsu.protocol,

@@ -4,6 +4,8 @@
  * lane sends to the booth pay there (one table line each, columns aligned); every debit in the
  * simulators' ledger is one paid record in the journal; the demo ends by itself, after its stay.
  */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { runDemo } from "../../sim/demo/demo.js";
@@ -78,6 +80,9 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
       /^tampered +湘A99999 +1 {2}0101->0102 +14\.25 {2}人工 booth {2}扣费成功 ok \(booth\)$/,
     ),
   ]);
+  // its data directory was a temporary one, named on the first line and gone at the end
+  expect(out[0]).toContain(`data in ${r.dataDir} (removed at the end; --data-dir DIR keeps it)`);
+  expect(existsSync(r.dataDir)).toBe(false);
   const stay = out.findIndex((l) => l.startsWith("the lane stays open"));
   expect(stay).toBeGreaterThan(header);
   expect(out.at(-1)).toMatch(
@@ -87,3 +92,21 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
     ),
   );
 }, 120_000);
+
+it("a --data-dir that already holds a journal (an earlier demo) is refused before anything opens", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "etc-demo-again-"));
+  try {
+    writeFileSync(join(dir, "journal.db"), "");
+    await expect(
+      runDemo({
+        config: join(ROOT, "config/lane.example.yaml"),
+        scenario: join(ROOT, "config/scenarios/demo.yaml"),
+        dataDir: dir,
+        serve: false,
+        write: () => {},
+      }),
+    ).rejects.toThrow(`--data-dir ${dir} already holds a lane's journal (an earlier demo?)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
