@@ -47,8 +47,9 @@ export function requireDataDir(
 
 /**
  * The lane the options name (lane-locate.ts), its data directory required to exist (requireDataDir): what
- * every maintenance command on a data directory does once its own arguments have passed their usage checks,
- * before anything else it asks for, reads or writes (a key, a running lane, the trail), so a mistyped
+ * every maintenance command on a data directory does once its arguments and filters have passed their
+ * usage checks (booth's, lane's and journal's `--timeout` is read after it), before anything else it asks
+ * for, reads or writes (a key, a running lane, the trail), so a mistyped
  * `--data-dir` is reported first and the same way by every command (docs/maintenance.md). An operator
  * command that only talks to a running lane refuses it too: no lane answers on a socket in a directory
  * that does not exist.
