@@ -77,24 +77,33 @@ const STOP_ALARMS = Object.entries(STOP_REASONS)
 
 /**
  * Every call site whose code is not a literal: `file|first argument` (as the source spells it, up to its
- * first `,` or `)`) and the codes it raises ([] for a wrapper that forwards codes raised elsewhere, or a
+ * first `,` or `)`), how many sites read so (each counted: a second one is a new site), and the codes it raises ([] for a wrapper that forwards codes raised elsewhere, or a
  * message).
  */
-const INDIRECT: Record<string, string[]> = {
+const INDIRECT: Record<string, { sites: number; codes: string[] }> = {
   // forwarders: the codes are those their callers pass, read at the callers
-  "src/audit/trail.ts|a.code": [], // the recovery's alarms (`alarms.push({ code: ...`)
-  "src/booth/booth.ts|code": [],
-  "src/lane/controller.ts|code": [],
-  "src/lane/effect-runner.ts|e.code": [], // the machine's alarm effects (`kind: "alarm", code: ...`)
-  "src/lane/loop-errors.ts|`${what} threw: ${msg}`": [], // messages: the code is LANE_LOOP_ERROR
-  "src/lane/loop-errors.ts|this.last": [],
+  "src/audit/trail.ts|a.code": { sites: 1, codes: [] }, // the recovery's alarms (`alarms.push({ code: ...`)
+  "src/booth/booth.ts|code": { sites: 1, codes: [] },
+  "src/lane/controller.ts|code": { sites: 3, codes: [] }, // the alarm, notice and alarmLater wrappers it hands its parts
+  "src/lane/effect-runner.ts|e.code": { sites: 1, codes: [] }, // the machine's alarm effects (`kind: "alarm", code: ...`)
+  "src/lane/loop-errors.ts|`${what} threw: ${msg}`": { sites: 1, codes: [] }, // messages: the code is LANE_LOOP_ERROR
+  "src/lane/loop-errors.ts|this.last": { sites: 1, codes: [] },
   // codes from a type or a list
-  "src/booth/charge.ts|code": [...ALARM_REFUSALS],
-  "src/lane/lane-gate.ts|`LANE_CLOSED_${next.reason.toUpperCase(": LANE_CLOSED_CODES,
-  'src/lane/list-policy.ts|listHealthCode("past-hard-age"': [listHealthCode("past-hard-age")],
-  "src/lane/list-policy.ts|listHealthCode(h.state": LIST_HEALTH_ALARMED.map(listHealthCode),
-  "src/lane/obu-outcomes.ts|effect reason": STOP_ALARMS,
-  "src/lane/obu-outcomes.ts|effect `SUSPECT_${why}`": SUSPECT_REASONS.map((r) => `SUSPECT_${r}`),
+  "src/booth/charge.ts|code": { sites: 1, codes: [...ALARM_REFUSALS] },
+  "src/lane/lane-gate.ts|`LANE_CLOSED_${next.reason.toUpperCase(": { sites: 1, codes: LANE_CLOSED_CODES },
+  'src/lane/list-policy.ts|listHealthCode("past-hard-age"': {
+    sites: 1,
+    codes: [listHealthCode("past-hard-age")],
+  },
+  "src/lane/list-policy.ts|listHealthCode(h.state": {
+    sites: 1,
+    codes: LIST_HEALTH_ALARMED.map(listHealthCode),
+  },
+  "src/lane/obu-outcomes.ts|effect reason": { sites: 1, codes: STOP_ALARMS },
+  "src/lane/obu-outcomes.ts|effect `SUSPECT_${why}`": {
+    sites: 1,
+    codes: SUSPECT_REASONS.map((r) => `SUSPECT_${r}`),
+  },
 };
 
 /**
@@ -141,7 +150,8 @@ const ENTRY_TYPE_MENTIONS = [
 
 interface Found {
   codes: Map<string, { severity: Severity; files: Set<string> }>;
-  indirect: Set<string>;
+  /** one entry per call site whose code is not a literal */
+  indirect: string[];
   /** the alarm/notice objects and lane.alarm/lane.notice entries written with a code that is no literal: one per site */
   writers: string[];
   /** the lines that mention "lane.alarm" / "lane.notice" other than where such an entry is written */
@@ -199,7 +209,7 @@ const namesAlarm = (severityExpr: string): boolean => /"alarm"/.test(severityExp
 function scan(sources: { file: string; text: string }[] = SOURCES): Found {
   const f: Found = {
     codes: new Map(),
-    indirect: new Set(),
+    indirect: [],
     writers: [],
     mentions: new Set(),
     types: new Map(),
@@ -219,7 +229,7 @@ function scan(sources: { file: string; text: string }[] = SOURCES): Found {
       else if (/^[A-Za-z_]\w*\??\s*:/.test(arg))
         continue; // a declaration: `alarm(code: string, ...)`
       else if (CODE.test(arg) && constant(arg) !== undefined) addCode(f, constant(arg) ?? "", severity, file);
-      else f.indirect.add(`${file}|${arg}`);
+      else f.indirect.push(`${file}|${arg}`);
     }
     // the trail's recovery alarms, raised by AuditTrail.open
     for (const m of text.matchAll(/(?:alarms\.push\(|\balarm:\s*)\{\s*code:\s*"([A-Z][A-Z0-9_]*)"/g))
@@ -229,7 +239,7 @@ function scan(sources: { file: string; text: string }[] = SOURCES): Found {
       const arg = (m[1] ?? "").trim();
       const lit = /^"([A-Z][A-Z0-9_]*)"$/.exec(arg);
       if (lit?.[1]) addCode(f, lit[1], "alarm", file);
-      else f.indirect.add(`${file}|effect ${arg}`);
+      else f.indirect.push(`${file}|effect ${arg}`);
     }
     // alarm/notice objects and lane.alarm/lane.notice entries written without the helpers; `type: "alarm";`
     // in a type declaration writes nothing
@@ -260,7 +270,8 @@ function scan(sources: { file: string; text: string }[] = SOURCES): Found {
     for (const m of text.matchAll(/\b(?:emit|audit|appendAudit)\(\s*"([a-z][a-z.-]*)",\s*([^,]*),/g))
       if (namesAlarm(m[2] ?? "")) addType(m[1] ?? "", file);
   }
-  for (const site of f.indirect) for (const code of INDIRECT[site] ?? []) addCode(f, code, "alarm", site);
+  for (const site of new Set(f.indirect))
+    for (const code of INDIRECT[site]?.codes ?? []) addCode(f, code, "alarm", site);
   // lane.alarm always carries its code: its rows are the codes
   f.types.delete("lane.alarm");
   return f;
@@ -325,7 +336,9 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
   });
 
   it("knows every call site whose code is not a literal (a new one: add it to INDIRECT with its codes)", () => {
-    expect([...found.indirect].sort()).toEqual(Object.keys(INDIRECT).sort());
+    const listed = Object.entries(INDIRECT).flatMap(([site, { sites }]) => Array<string>(sites).fill(site));
+    expect(beyond(found.indirect, listed)).toEqual([]);
+    expect(beyond(listed, found.indirect)).toEqual([]);
   });
 
   it("knows every site writing an alarm or notice object or a lane.alarm/lane.notice entry (a new one: add it to WRITERS)", () => {
@@ -406,6 +419,16 @@ describe(`the alarm and notice catalogue (${DOC} "Alarms and notices")`, () => {
       "BOOTH_X (alarm, src/outputs/io-board.ts) is not in the table",
       "IO_BOARD_FAULT (alarm, src/outputs/io-board.ts) is not in the table",
     ]);
+    // a second site of a call already listed, its code from a local constant, is a new site too
+    const call = scan([
+      ...SOURCES,
+      {
+        file: "src/lane/controller.ts",
+        text: 'const code = "RSU_ANTENNA_FAULT";\nthis.alarm(code, message);',
+      },
+    ]);
+    const listed = Object.entries(INDIRECT).flatMap(([site, { sites }]) => Array<string>(sites).fill(site));
+    expect(beyond(call.indirect, listed)).toEqual(["src/lane/controller.ts|code"]);
     // a second site of a kind already listed (the shorthand `code`, set from a local constant) is a new site
     const second = scan([
       ...SOURCES,
