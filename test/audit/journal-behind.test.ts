@@ -59,6 +59,21 @@ async function restoredFromBackup(data: string, before: number, after: number): 
   copyJournal(backup.dir, data);
 }
 
+/** An exit lane that committed record 1, was backed up, committed record 2; then the backup put back. */
+async function laneRestoredFromBackup(): Promise<ReturnType<typeof exitLaneConfig>> {
+  const data = join(dir, "data");
+  const c = exitLaneConfig(dir, data);
+  let lane = await openExitLane(c);
+  lane.journal.commit(sampleRecord(1));
+  await lane.close();
+  copyJournal(data, backup.dir);
+  lane = await openExitLane(c);
+  lane.journal.commit(sampleRecord(2));
+  await lane.close();
+  copyJournal(backup.dir, data);
+  return c;
+}
+
 describe("journal.db behind the audit trail", () => {
   it("the start records audit.journal-behind (AUDIT_JOURNAL_BEHIND) naming both numbers, raises last_seq past the trail's and refuses the journal", async () => {
     await restoredFromBackup(dir, 2, 2);
@@ -222,18 +237,8 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("the lane opened on it stays closed (journal), and its next start is refused", async () => {
-    const data = join(dir, "data");
-    const c = exitLaneConfig(dir, data);
-    let lane = await openExitLane(c);
-    lane.journal.commit(sampleRecord(1));
-    await lane.close();
-    copyJournal(data, backup.dir);
-    lane = await openExitLane(c);
-    lane.journal.commit(sampleRecord(2));
-    await lane.close();
-    copyJournal(backup.dir, data);
-
-    lane = await openExitLane(c);
+    const c = await laneRestoredFromBackup();
+    const lane = await openExitLane(c);
     try {
       await lane.controller.start();
       expect(lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
@@ -247,19 +252,9 @@ describe("journal.db behind the audit trail", () => {
   });
 
   it("AUDIT_JOURNAL_BEHIND, raised while the trail opens (before the outputs exist), reaches the lane's outputs", async () => {
-    const data = join(dir, "data");
-    const c = exitLaneConfig(dir, data);
-    let lane = await openExitLane(c);
-    lane.journal.commit(sampleRecord(1));
-    await lane.close();
-    copyJournal(data, backup.dir);
-    lane = await openExitLane(c);
-    lane.journal.commit(sampleRecord(2));
-    await lane.close();
-    copyJournal(backup.dir, data);
-
+    const c = await laneRestoredFromBackup();
     const emitted: LaneOutputEvent[] = [];
-    lane = await openLane(c, {
+    const lane = await openLane(c, {
       transport: createTransportPair().lane,
       uplink: false,
       outputs: { emit: (e) => emitted.push(e) },

@@ -22,6 +22,27 @@ import { encodeReaderFrame, nextCommandSeq } from "../../firmware-bridge/reader/
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ""), "hex");
 const frames = (evs: ReaderDeframerEvent[]) => evs.flatMap((e) => (e.kind === "frame" ? [e.frame] : []));
 const discards = (evs: ReaderDeframerEvent[]) => evs.flatMap((e) => (e.kind === "discarded" ? [e] : []));
+/** A reply (SEQ 5, CMD 0x12) of this DATA whose CRC's low byte is flipped: LEN and ETX right, the CRC wrong. */
+function crcFlipped(dataHex: string): Buffer {
+  const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h(dataHex)));
+  bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+  return bad;
+}
+
+/**
+ * `02 00 40` (a false candidate of 70 bytes the silence cuts), the corrupted reply `bad` and `tail` inside
+ * it: the reply is one checksum failure and every other byte keeps the false candidate's reason.
+ */
+function expectOneCorruptedReplyInFalseCandidate(bad: Buffer, tail: Buffer): void {
+  const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
+  const evs = [...d.push(Buffer.concat([h("020040"), bad, tail]), 0), ...d.tick(51)];
+  expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
+    ["truncated", "020040"],
+    ["checksum", bad.toString("hex")],
+    ["truncated", tail.toString("hex")],
+  ]);
+  expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, malformed: 0, noiseBytes: 0 });
+}
 
 /** Golden vectors: [name, seq, cmd, p, data hex, wire hex]. */
 const GOLDEN: [string, number, number, number, string, string][] = [
@@ -223,9 +244,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
 
   it("a false STX inside a corrupted frame keeps the frame's reason: one checksum failure, no noise", () => {
     // DATA aa 02 00 01 ...: the 02 opens a candidate with LEN 1 (malformed) inside the bad frame.
-    const reply = encodeReaderFrame(5, 0x12, 0, h("aa020001bbccddeeff11223344556677889000"));
-    const bad = Buffer.from(reply);
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const bad = crcFlipped("aa020001bbccddeeff11223344556677889000");
     const d = new ReaderDeframer();
     const evs = d.push(Buffer.concat([bad, good]), 0);
     expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([good.toString("hex")]);
@@ -245,8 +264,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
 
   it("a false STX inside a corrupted frame that waits for more at the silence stays in that frame", () => {
     // DATA aa 02 00 30 ...: the 02 opens a candidate with LEN 0x30 that the line never completes.
-    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa020030bb9000")));
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const bad = crcFlipped("aa020030bb9000");
     const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
     const evs = [...d.push(bad, 0), ...d.tick(51)];
     expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
@@ -264,8 +282,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
   it("a false STX inside a corrupted frame whose candidate reaches past it is judged on its own", () => {
     // The same 02 00 30, now with 60 more bytes on the line: its 54-byte candidate ends 45 bytes past the
     // bad frame, has no ETX there, and is a malformed candidate of its own; what follows it is noise.
-    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa020030bb9000")));
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const bad = crcFlipped("aa020030bb9000");
     const line = Buffer.concat([bad, Buffer.alloc(60)]);
     const d = new ReaderDeframer();
     const evs = d.push(line, 0);
@@ -285,9 +302,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
   it("a corrupted frame behind a false STX whose LEN reaches across it is still a checksum failure, with its header", () => {
     // 02 00 40: a noise candidate of 70 bytes that the silence cuts; the real reply inside it has its LEN
     // and ETX right and only its CRC wrong: the reader answers BAD_CHECKSUM with its SEQ and CMD.
-    const reply = encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11223344556677889000"));
-    const bad = Buffer.from(reply);
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const bad = crcFlipped("aa0b0001bbccddeeff11223344556677889000");
     const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
     const evs = [...d.push(Buffer.concat([h("020040"), bad]), 0), ...d.tick(51)];
     const checksum = discards(evs).filter((e) => e.reason === "checksum");
@@ -300,35 +315,16 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
   });
 
   it("after a corrupted frame inside a false candidate, the rest of that candidate keeps its reason", () => {
-    const reply = encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11223344556677889000"));
-    const bad = Buffer.from(reply);
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
+    const bad = crcFlipped("aa0b0001bbccddeeff11223344556677889000");
     // noise bytes after it, then a false STX of its own (02 00 01: LEN 1), all inside 02 00 40's 67 bytes
-    for (const tail of [h("11223344556677889911"), h("1122020001aabb")]) {
-      const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
-      const evs = [...d.push(Buffer.concat([h("020040"), bad, tail]), 0), ...d.tick(51)];
-      expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
-        ["truncated", "020040"],
-        ["checksum", bad.toString("hex")],
-        ["truncated", tail.toString("hex")],
-      ]);
-      expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, malformed: 0, noiseBytes: 0 });
-    }
+    expectOneCorruptedReplyInFalseCandidate(bad, h("11223344556677889911"));
+    expectOneCorruptedReplyInFalseCandidate(bad, h("1122020001aabb"));
   });
 
   it("a false STX inside that corrupted frame, ending past it but inside the false candidate, is not counted", () => {
     // the reply's DATA holds 02 00 10: a 22-byte candidate that ends 10 bytes past the reply, within 02 00 40's 70
-    const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h("aa0b0001bbccddeeff11020010556677889000")));
-    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01;
-    const tail = h("112233445566778899aabbccddeeff0011223344");
-    const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
-    const evs = [...d.push(Buffer.concat([h("020040"), bad, tail]), 0), ...d.tick(51)];
-    expect(discards(evs).map((e) => [e.reason, e.bytes.toString("hex")])).toEqual([
-      ["truncated", "020040"],
-      ["checksum", bad.toString("hex")],
-      ["truncated", tail.toString("hex")],
-    ]);
-    expect(d.counters).toMatchObject({ checksumErrors: 1, truncated: 1, malformed: 0, noiseBytes: 0 });
+    const bad = crcFlipped("aa0b0001bbccddeeff11020010556677889000");
+    expectOneCorruptedReplyInFalseCandidate(bad, h("112233445566778899aabbccddeeff0011223344"));
   });
 
   it("a missing ETX is malformed", () => {
