@@ -87,7 +87,11 @@ export class RecordUpload {
         })),
       );
     }
-    if (acked.length > 0 || refused.length > 0) this.d.queueAge.leftQueue(batch);
+    // only the records that left the queue: one the station did not name is still queued, and so still
+    // the head the queue's age watches (a station that keeps storing the rest never hides it)
+    const refusedIds = new Set(refused.map((r) => r.tradeId));
+    const left = batch.filter((r) => ackedIds.has(r.tradeId) || refusedIds.has(r.tradeId));
+    if (left.length > 0) this.d.queueAge.leftQueue(left);
     if (acked.length === 0 && refused.length === 0) {
       throw new EtcError(
         JournalErrorCodes.StationProtocol,

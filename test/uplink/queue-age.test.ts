@@ -138,6 +138,41 @@ it("the wall clock set back an hour: a queue that does not move is still degrade
   expect(uplink.status()).toMatchObject({ state: "degraded", oldestPendingAgeMs: 61_000 });
 });
 
+it("the wall clock set back, and the station names every record of a batch but the head: the head's wait is still counted", async () => {
+  // the first upload is answered once released, naming all but the first record; later ones get no answer
+  let release: (() => void) | null = null;
+  let uploads = 0;
+  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
+    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
+    const n = uploads++;
+    return new Promise<Response>((resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
+      if (n === 0)
+        release = () => {
+          const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
+          const accepted = body.records.slice(1).map((r) => ({ tradeId: r.tradeId, status: "stored" }));
+          resolve(new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 }));
+        };
+    });
+  }) as unknown as typeof fetch;
+  const { journal, uplink } = openLane(f);
+  const head = journal.commit(sampleRecord(1));
+  journal.commit(sampleRecord(2));
+  uplink.start();
+  await until(() => release !== null);
+  wall -= HOUR;
+  mono += 30_000;
+  expect(uplink.status()).toMatchObject({ state: "online", queueDepth: 2, oldestPendingAgeMs: 30_000 });
+  const answered = uploads;
+  (release as unknown as () => void)();
+  // the partial answer is recorded, and the head goes again (unanswered)
+  await until(() => uploads === answered + 1);
+  expect(journal.list({ pending: true }).map((r) => r.seq)).toEqual([head.seq]);
+  mono += 31_000;
+  expect(journal.oldestPendingAgeMs()).toBe(0);
+  expect(uplink.status()).toMatchObject({ state: "degraded", queueDepth: 1, oldestPendingAgeMs: 61_000 });
+});
+
 it("the wall clock set back, then a record settled ahead of the queue: the head the uplink watched still waits behind it", async () => {
   const st = station();
   const { journal, uplink } = openLane(st.fetch);
