@@ -1,9 +1,10 @@
 /** The process logger: pino, configured once by the CLI entry point and injected everywhere else. */
-import { existsSync, fstatSync, mkdirSync, openSync, writeSync } from "node:fs";
+import { fstatSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { destination, pino } from "pino";
 import { ErrorCodes, EtcError } from "../firmware-bridge/errors.js";
 import type { Logger } from "../firmware-bridge/log.js";
+import { makeDirectories } from "../firmware-bridge/make-parents.js";
 
 export interface LogOptions {
   level?: string;
@@ -31,7 +32,8 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const options = { name, level, base: { pid: process.pid } };
   if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
   const file = opts.file;
-  makeDirectories(dirname(file));
+  // each missing directory 0700, one level at a time (firmware-bridge/make-parents.ts: not mkdir's recursive)
+  makeDirectories(dirname(file), LOG_DIR_MODE);
   const fd = openSync(file, "a", LOG_FILE_MODE);
   const readable = readableByOthers(fd);
   const dest = destination({ dest: fd, sync: false });
@@ -107,18 +109,4 @@ export function openLogger(name: string, opts: LogOptions, source = "config"): L
       `${source}: invalid configuration\n  log.file: cannot open ${opts.file} for append (${(e as Error).message})`,
     );
   }
-}
-
-/**
- * Creates the missing directories of `dir`, one level at a time, each 0700. Not mkdir's `recursive`: on Node 20 a
- * recursive mkdir under /proc never returns, and the lane would hang before its first log line.
- */
-function makeDirectories(dir: string): void {
-  const missing: string[] = [];
-  let d = dir;
-  while (!existsSync(d) && dirname(d) !== d) {
-    missing.unshift(d);
-    d = dirname(d);
-  }
-  for (const m of missing) mkdirSync(m, { mode: LOG_DIR_MODE });
 }
