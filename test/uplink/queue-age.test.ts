@@ -71,6 +71,31 @@ function station() {
   };
 }
 
+/**
+ * A station whose first upload is answered `answer(its body)` once `release()` is called, and whose later
+ * uploads get no answer (until the uplink stops); `uploads()` counts the requests so far.
+ */
+function answeredOnceReleased(answer: (body: string) => Response) {
+  let release: (() => void) | null = null;
+  let uploads = 0;
+  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
+    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
+    const n = uploads++;
+    return new Promise<Response>((resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
+      if (n === 0) release = () => resolve(answer(init.body));
+    });
+  }) as unknown as typeof fetch;
+  return {
+    fetch: f,
+    uploads: () => uploads,
+    release: () => {
+      if (release === null) throw new Error("no upload to answer yet");
+      release();
+    },
+  };
+}
+
 function openLane(f: typeof fetch) {
   const journal = Journal.open({
     dataDir: dir,
@@ -140,33 +165,22 @@ it("the wall clock set back an hour: a queue that does not move is still degrade
 
 it("the wall clock set back, and the station names every record of a batch but the head: the head's wait is still counted", async () => {
   // the first upload is answered once released, naming all but the first record; later ones get no answer
-  let release: (() => void) | null = null;
-  let uploads = 0;
-  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
-    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
-    const n = uploads++;
-    return new Promise<Response>((resolve, reject) => {
-      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
-      if (n === 0)
-        release = () => {
-          const body = JSON.parse(init.body) as { records: { tradeId: string }[] };
-          const accepted = body.records.slice(1).map((r) => ({ tradeId: r.tradeId, status: "stored" }));
-          resolve(new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 }));
-        };
-    });
-  }) as unknown as typeof fetch;
-  const { journal, uplink } = openLane(f);
+  const st = answeredOnceReleased((body) => {
+    const { records } = JSON.parse(body) as { records: { tradeId: string }[] };
+    const accepted = records.slice(1).map((r) => ({ tradeId: r.tradeId, status: "stored" }));
+    return new Response(JSON.stringify({ accepted, rejected: [] }), { status: 200 });
+  });
+  const { journal, uplink } = openLane(st.fetch);
   const head = journal.commit(sampleRecord(1));
   journal.commit(sampleRecord(2));
   uplink.start();
-  await until(() => release !== null);
+  await until(() => st.uploads() === 1);
   wall -= HOUR;
   mono += 30_000;
   expect(uplink.status()).toMatchObject({ state: "online", queueDepth: 2, oldestPendingAgeMs: 30_000 });
-  const answered = uploads;
-  (release as unknown as () => void)();
+  st.release();
   // the partial answer is recorded, and the head goes again (unanswered)
-  await until(() => uploads === answered + 1);
+  await until(() => st.uploads() === 2);
   expect(journal.list({ pending: true }).map((r) => r.seq)).toEqual([head.seq]);
   mono += 31_000;
   expect(journal.oldestPendingAgeMs()).toBe(0);
@@ -195,28 +209,19 @@ it("the wall clock set back, then a record settled ahead of the queue: the head 
 
 it("the head the uplink watched is acknowledged after a record was settled ahead of it: the queue's age is that record's", async () => {
   // the first upload waits for release(); the next gets no answer (the status is read while it waits)
-  let release: (() => void) | null = null;
-  let uploads = 0;
-  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
-    if (new URL(url).pathname.endsWith("/heartbeat")) return new Response("{}", { status: 200 });
-    const n = uploads++;
-    return new Promise<Response>((resolve, reject) => {
-      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
-      if (n === 0) release = () => resolve(storedAll(init.body));
-    });
-  }) as unknown as typeof fetch;
-  const { journal, uplink } = openLane(f);
+  const st = answeredOnceReleased(storedAll);
+  const { journal, uplink } = openLane(st.fetch);
   const suspect = journal.commit(sampleRecord(1, "suspect"));
   expect(journal.markUploaded(acksOf(suspect))).toBe(1);
   journal.commit(sampleRecord(2)); // the head the uplink watches
   uplink.start();
-  await until(() => release !== null);
+  await until(() => st.uploads() === 1);
   wall += 50_000;
   mono += 50_000;
   expect(uplink.status()).toMatchObject({ oldestPendingAgeMs: 50_000 }); // the uplink watches rec
   journal.settle(suspect.seq, settlement); // queued again, ahead of rec
-  (release as unknown as () => void)();
-  await until(() => uploads === 2); // rec acknowledged; the settled suspect's upload is on its way
+  st.release();
+  await until(() => st.uploads() === 2); // rec acknowledged; the settled suspect's upload is on its way
   expect(journal.queueAge()).toEqual({ oldestMs: 0, head: { seq: suspect.seq, ageMs: 0 } });
   expect(uplink.status()).toMatchObject({ state: "online", queueDepth: 1, oldestPendingAgeMs: 0 });
 });
