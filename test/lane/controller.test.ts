@@ -1744,6 +1744,21 @@ describe("a restored debit the restarted lane answers with its own C8 (review fi
     expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
     expect(r.link.stopped).toBe(true);
   });
+  it("killed again after this lane's C8: the third process's record marks each earlier stage time once", async () => {
+    const j = new FakeJournal();
+    await killedAtC6(j); // the second process sent its C8, its intent rewritten with the first's times
+    const r = rig({ journal: j }); // killed again: the third process
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    const keys = Object.keys(j.records[0]!.stageTimes);
+    // before: the first process's times came back as beforeRestart.beforeRestart.*
+    expect(keys.filter((k) => k.includes("beforeRestart.beforeRestart."))).toEqual([]);
+    expect(keys).toEqual(expect.arrayContaining(["beforeRestart.b4In", "beforeRestart.b5In", "b8In"]));
+  });
 });
 
 describe("a restored debit whose C8 never left: the RSU's repeated B5 gets that C8 (review round 2, finding 2)", () => {
