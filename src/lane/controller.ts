@@ -654,7 +654,7 @@ export class LaneController {
       m = undefined;
       if (this.status.status !== "open") {
         this.counters.laneClosedRefusals++;
-        await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+        await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1, timeMs: this.wallNow() });
         if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
         await this.afterSteps();
         return;
@@ -757,7 +757,8 @@ export class LaneController {
     const refused = this.journalHealthy === true;
     const failure = this.journalReadFailed ? "read" : "write";
     const first = this.gate.journalFailedNow(refused, failure);
-    if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+    if (inc && !inc.answered)
+      await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1, timeMs: this.wallNow() });
     if (!first) {
       await this.updateLane(); // a status that said "writable again" says the failure again
       return;
