@@ -656,6 +656,8 @@ export class LaneController {
         this.counters.laneClosedRefusals++;
         await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1, timeMs: this.wallNow() });
         if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
+        // a restored debit this B2 superseded may have been the last the listen window waits for
+        await this.endListenIfSettled();
         await this.afterSteps();
         return;
       }
@@ -687,9 +689,14 @@ export class LaneController {
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
     if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
+    await this.endListenIfSettled();
+    await this.afterSteps();
+  }
+
+  /** Ends the crash-recovery listen window once no restored debit waits for the dead process's answer. */
+  private async endListenIfSettled(): Promise<void> {
     if (this.recovery.listening && !this.machines.anyRecovered())
       await this.recovery.end("every restored debit settled or answered by this process");
-    await this.afterSteps();
   }
 
   // ---- the machine step ------------------------------------------------------------------------

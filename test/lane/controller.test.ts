@@ -1453,7 +1453,12 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "stopping" });
     r.link.frame(ev.b2(b2({ obuId: "0000beef" })));
     await r.settle();
-    expect(r.link.answersTo("obu").at(-1)).toEqual({ kind: "stop", obuId: "0000beef", stopType: 1, timeMs: NOW });
+    expect(r.link.answersTo("obu").at(-1)).toEqual({
+      kind: "stop",
+      obuId: "0000beef",
+      stopType: 1,
+      timeMs: NOW,
+    });
     expect(r.link.antenna()).toEqual([true]);
     r.link.frame(ev.b5());
     await stopped;
@@ -1945,6 +1950,27 @@ describe("a stop while restored debits wait for the listen window (review findin
     await stopped;
     expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
     expect(r.link.stopped).toBe(true);
+  });
+});
+
+describe("a restored debit a new B2 supersedes in the listen window (review finding, session 32)", () => {
+  it("the window ends at once: its SUPERSEDED suspect, then C0, without waiting for the window's timer", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const r = rig({ journal: j }); // recoveryListenMs 800
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(0); // listening
+    r.link.frame(ev.b2()); // the RSU starts over with that OBU
+    await r.settle();
+    expect(kinds(j)).toEqual(["suspect:SUPERSEDED"]);
+    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+    // before: C0 waited for the window's timer (800 ms) although nothing was left to listen for
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
   });
 });
 
