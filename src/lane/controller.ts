@@ -654,8 +654,10 @@ export class LaneController {
       m = undefined;
       if (this.status.status !== "open") {
         this.counters.laneClosedRefusals++;
-        await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+        await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1, timeMs: this.wallNow() });
         if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
+        // a restored debit this B2 superseded may have been the last the listen window waits for
+        await this.endListenIfSettled();
         await this.afterSteps();
         return;
       }
@@ -687,9 +689,14 @@ export class LaneController {
     if (stageIn) m.stage[m.stage[stageIn] === undefined ? stageIn : `${stageIn}2`] = inc.at;
     await this.machines.step(m, obuEvent, inc);
     if (restarted) await this.machines.step(restarted, { kind: "superseded" }, undefined);
+    await this.endListenIfSettled();
+    await this.afterSteps();
+  }
+
+  /** Ends the crash-recovery listen window once no restored debit waits for the dead process's answer. */
+  private async endListenIfSettled(): Promise<void> {
     if (this.recovery.listening && !this.machines.anyRecovered())
       await this.recovery.end("every restored debit settled or answered by this process");
-    await this.afterSteps();
   }
 
   // ---- the machine step ------------------------------------------------------------------------
@@ -757,7 +764,8 @@ export class LaneController {
     const refused = this.journalHealthy === true;
     const failure = this.journalReadFailed ? "read" : "write";
     const first = this.gate.journalFailedNow(refused, failure);
-    if (inc && !inc.answered) await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1 });
+    if (inc && !inc.answered)
+      await this.runner.reply(inc, { kind: "stop", obuId, stopType: 1, timeMs: this.wallNow() });
     if (!first) {
       await this.updateLane(); // a status that said "writable again" says the failure again
       return;

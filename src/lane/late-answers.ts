@@ -62,7 +62,12 @@ export class LateAnswers {
     if (ev.kind === "trade") return this.onB5(inc, ev.info, ev.raw);
     if (ev.kind === "tac") return this.onB8(inc, ev.info, ev.raw);
     if (ev.kind === "vehicle" || ev.kind === "card") {
-      await this.d.runner.reply(inc, { kind: "stop", obuId: ev.info.obuId, stopType: 1 });
+      await this.d.runner.reply(inc, {
+        kind: "stop",
+        obuId: ev.info.obuId,
+        stopType: 1,
+        timeMs: this.d.wallNow(),
+      });
       return;
     }
     await inc.ack().catch(() => undefined);

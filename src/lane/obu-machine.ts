@@ -284,7 +284,11 @@ function incompleteRead(
     return {
       state: { ...s, resends: 1 },
       effects: [
-        { kind: "reply", command: { kind: "stop", obuId: s.obu.obuId, stopType: 2 }, stage: "c2Resend" },
+        {
+          kind: "reply",
+          command: { kind: "stop", obuId: s.obu.obuId, stopType: 2, timeMs: ctx.nowMs },
+          stage: "c2Resend",
+        },
       ],
       timeoutMs: ctx.options.obuTimeoutMs,
     };

@@ -136,7 +136,7 @@ export class Recovery {
         // the OBU MAC as its frames carried it (the intent's key may be in another case: older journals)
         obuId: d.obu.obuId,
         state,
-        stage: Object.fromEntries(Object.entries(p.stage ?? {}).map(([k, v]) => [`beforeRestart.${k}`, v])),
+        stage: earlierStages(p.stage ?? {}),
         intentId: it.id,
         payload: it.payload,
         ...(p.answer ? { answer: p.answer } : {}),
@@ -353,4 +353,19 @@ export class Recovery {
     this.d.log.info({ why }, "crash recovery done");
     await this.d.onWindowOver(why);
   }
+}
+
+const EARLIER = "beforeRestart.";
+
+/**
+ * The stage times of an intent another process wrote, marked as earlier than this process's (their
+ * monotonic clock is not this one's). A time already marked (the intent of a debit restored once and
+ * rewritten before its C8) keeps its one mark; where two earlier processes timed the same stage, the
+ * later one's time is kept (the rewrite's own).
+ */
+function earlierStages(stage: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(stage)) if (k.startsWith(EARLIER)) out[k] = v;
+  for (const [k, v] of Object.entries(stage)) if (!k.startsWith(EARLIER)) out[EARLIER + k] = v;
+  return out;
 }

@@ -135,14 +135,13 @@ export function createNationalCodec(
         case "continue":
           return { type: "C1", obuId: cmd.obuId, obuDivFactor: cmd.divFactor };
         case "stop":
-          return cmd.timeMs === undefined
-            ? { type: "C2", obuId: cmd.obuId, stopType: cmd.stopType }
-            : {
-                type: "C2",
-                obuId: cmd.obuId,
-                stopType: cmd.stopType,
-                unixTime: toWireUnix(dialect, cmd.timeMs),
-              };
+          // always with its UnixTime: one C2 form on every path (docs/protocol.md §3)
+          return {
+            type: "C2",
+            obuId: cmd.obuId,
+            stopType: cmd.stopType,
+            unixTime: toWireUnix(dialect, cmd.timeMs),
+          };
         case "debit":
           if (cmd.via === "c3") {
             return {

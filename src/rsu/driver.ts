@@ -146,7 +146,11 @@ export type RsuCommand =
   | { kind: "init"; params: InitParams }
   | { kind: "antenna"; on: boolean }
   | { kind: "continue"; obuId: string; divFactor: string }
-  | { kind: "stop"; obuId: string; stopType: 1 | 2 | 3 | 4; timeMs?: number }
+  /**
+   * C2. `timeMs` (wall ms) is the national C2's UnixTime: the lane sends it in every C2, so a national
+   * RSU gets one form (9 DATA bytes) whatever stopped the OBU (docs/protocol.md §3); legacy C2 has none.
+   */
+  | { kind: "stop"; obuId: string; stopType: 1 | 2 | 3 | 4; timeMs: number }
   | {
       kind: "debit";
       via: "c6" | "c3";

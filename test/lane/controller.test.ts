@@ -7,8 +7,11 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
+import { encodeData } from "../../firmware-bridge/frames/catalogue.js";
+import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { localStamp } from "../../src/local-time.js";
 import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
+import { createNationalCodec } from "../../src/rsu/driver-national.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { boothIntentPayload, FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, b8, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
@@ -1450,7 +1453,12 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "stopping" });
     r.link.frame(ev.b2(b2({ obuId: "0000beef" })));
     await r.settle();
-    expect(r.link.answersTo("obu").at(-1)).toEqual({ kind: "stop", obuId: "0000beef", stopType: 1 });
+    expect(r.link.answersTo("obu").at(-1)).toEqual({
+      kind: "stop",
+      obuId: "0000beef",
+      stopType: 1,
+      timeMs: NOW,
+    });
     expect(r.link.antenna()).toEqual([true]);
     r.link.frame(ev.b5());
     await stopped;
@@ -1566,6 +1574,38 @@ describe("a journal read that fails on the late path (review finding 2)", () => 
     ]);
     expect(r.outputs.some((o) => o.type === "alarm" && o.code === "LATE_B8_UNPLACED")).toBe(true);
     expect(r.ctl.counters.journalFailures).toBe(0);
+  });
+});
+
+describe("one C2 form on every path (review finding, session 32)", () => {
+  it("a national RSU gets C2 with its UnixTime whatever stopped the OBU: closed lane, StopType 2 resend, late B4, a stop with a record", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b2()); // the lane is not open yet (no B0): C2
+    await r.settle();
+    r.link.frame(ev.b0());
+    await r.settle();
+    r.link.frame(ev.b4()); // a B4 of an OBU without a transaction: C2
+    await r.settle();
+    r.list.listed.add(CARD_ID);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.link.frame(ev.b4({ ...b4(), issuance: null })); // incomplete: C2 StopType 2
+    await r.settle();
+    r.link.frame(ev.b4()); // listed: a stop with its record, C2 StopType 1
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:CARD_ON_STATUS_LIST"]);
+    const stops = r.link.answers.flatMap((a) => (a.cmd !== "ACK" && a.cmd.kind === "stop" ? [a.cmd] : []));
+    expect(stops.map((c) => c.stopType)).toEqual([1, 1, 2, 1]);
+    const national = createNationalCodec(DEFAULT_NATIONAL_DIALECT);
+    const c2 = stops.map((c) => encodeData(national.encode(c), DEFAULT_NATIONAL_DIALECT));
+    // before: the first three went without UnixTime (6 bytes with the type byte), the last with it (10)
+    expect(c2.map((b) => b.length)).toEqual([10, 10, 10, 10]);
+    expect(c2.map((b) => b.readUInt32BE(6))).toEqual(stops.map(() => Math.floor(NOW / 1000)));
   });
 });
 
@@ -1744,6 +1784,21 @@ describe("a restored debit the restarted lane answers with its own C8 (review fi
     expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
     expect(r.link.stopped).toBe(true);
   });
+  it("killed again after this lane's C8: the third process's record marks each earlier stage time once", async () => {
+    const j = new FakeJournal();
+    await killedAtC6(j); // the second process sent its C8, its intent rewritten with the first's times
+    const r = rig({ journal: j }); // killed again: the third process
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    const keys = Object.keys(j.records[0]!.stageTimes);
+    // before: the first process's times came back as beforeRestart.beforeRestart.*
+    expect(keys.filter((k) => k.includes("beforeRestart.beforeRestart."))).toEqual([]);
+    expect(keys).toEqual(expect.arrayContaining(["beforeRestart.b4In", "beforeRestart.b5In", "b8In"]));
+  });
 });
 
 describe("a restored debit whose C8 never left: the RSU's repeated B5 gets that C8 (review round 2, finding 2)", () => {
@@ -1895,6 +1950,27 @@ describe("a stop while restored debits wait for the listen window (review findin
     await stopped;
     expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
     expect(r.link.stopped).toBe(true);
+  });
+});
+
+describe("a restored debit a new B2 supersedes in the listen window (review finding, session 32)", () => {
+  it("the window ends at once: its SUPERSEDED suspect, then C0, without waiting for the window's timer", async () => {
+    const j = new FakeJournal();
+    const first = rig({ journal: j });
+    await open(first);
+    await toDebit(first); // killed here: the intent stays
+    const r = rig({ journal: j }); // recoveryListenMs 800
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(0); // listening
+    r.link.frame(ev.b2()); // the RSU starts over with that OBU
+    await r.settle();
+    expect(kinds(j)).toEqual(["suspect:SUPERSEDED"]);
+    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
+    // before: C0 waited for the window's timer (800 ms) although nothing was left to listen for
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
   });
 });
 
@@ -2202,7 +2278,7 @@ describe("an operator's close (LaneOperator.closeLane / openLane)", () => {
     expect(r.link.antenna()).toEqual([true, false]);
     r.link.frame(ev.b2());
     await r.settle();
-    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1 }]);
+    expect(r.link.answersTo("obu")).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 1, timeMs: NOW }]);
     // no alarm: an operator's close is meant (a notice says who and why)
     expect(r.outputs.some((o) => o.type === "alarm")).toBe(false);
     // a restart on the same journal: the RSU initialises, the lane stays closed, the antenna off

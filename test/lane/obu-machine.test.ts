@@ -394,7 +394,7 @@ describe("OBU machine: every stop case", () => {
     const bad = E.card({ ...b4(), issuance: null });
     const r = run(exit, [E.obu(), E.veh(), bad]);
     expect(r.state.phase).toBe("await-b4");
-    expect(replies(r.steps[2]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 2 }]);
+    expect(replies(r.steps[2]!)).toEqual([{ kind: "stop", obuId: OBU_ID, stopType: 2, timeMs: NOW }]);
     expect(run(exit, [E.obu(), E.veh(), bad, E.card()]).state.phase).toBe("await-b5");
   });
 
