@@ -48,6 +48,11 @@ export type Verdict =
       kind: "debited";
       offlineSerial: number;
       /**
+       * the transaction type of the card's 0018 record of the purchase: composite (09, TRANS_TYPE_COMPOSITE),
+       * the only one isAttempt matches; a composite purchase commits the 0019 cached with it (settle.ts movedOn)
+       */
+      transType: number;
+      /**
        * the TAC when GET TRANSACTION PROVE gave it (only while the debit is the card's last); never one of
        * all zeros (a missing TAC, docs/protocol.md §6)
        */
@@ -131,6 +136,7 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
     return {
       kind: "debited",
       offlineSerial: d.offlineSerial,
+      transType: d.transType,
       tac: proved ? proved.tac : null,
       mac2: proved ? proved.mac2 : null,
       balanceAfter: last ? ev.balance : null,

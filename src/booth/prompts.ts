@@ -19,6 +19,13 @@ const yuan = (fen: number): string => `${Math.floor(fen / 100)}.${String(fen % 1
 /** The last four digits of a card id: the collector compares it with the card in hand. */
 export const tail = (cardId: string): string => `****${cardId.slice(-4)}`;
 
+/**
+ * Why a recovered debit stays unconfirmed (recover.ts): "not-back", the original card was not put back in
+ * time; "reader-down", the reader's link was down until then (the card could not be asked);
+ * "card-cannot-say", the original card was read and could not say.
+ */
+export type UnconfirmedHow = "not-back" | "reader-down" | "card-cannot-say";
+
 const p = (
   step: string,
   text: string,
@@ -101,14 +108,16 @@ export const PROMPTS = {
       "warn",
       "done",
     ),
-  /** `cardRead`: the original card was read and could not say (else it was not put back in time) */
-  unconfirmed: (cardId: string, cardRead: boolean) =>
+  /** why the debit stays unconfirmed: UnconfirmedHow */
+  unconfirmed: (cardId: string, how: UnconfirmedHow) =>
     p(
       "UNCONFIRMED",
       "扣款未确认",
-      cardRead
+      how === "card-cannot-say"
         ? `原卡 ${tail(cardId)} 无法确认扣款：已记为待核实交易，请上报，勿重复收费`
-        : `原卡 ${tail(cardId)} 未放回：已记为待核实交易，请上报`,
+        : how === "reader-down"
+          ? "读卡器未连接，无法确认扣款：已记为待核实交易，请上报，勿重复收费"
+          : `原卡 ${tail(cardId)} 未放回：已记为待核实交易，请上报`,
       "stop",
       "refused",
     ),

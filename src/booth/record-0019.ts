@@ -85,16 +85,23 @@ export function decodeRecord(b: Buffer, d: Dialect): EntryExitRecord | null {
   return recordOf(r[0], d);
 }
 
-/** Whether a 0019 record read from the card is the one this booth purchase (or a DSRC debit) wrote. */
-export function sameStationWrite(rec: EntryExitRecord | null, w: StationWrite): boolean {
+/**
+ * Whether a 0019 record read from the card was written at the place of write `w` (network, station, lane)
+ * with its status (entry 03 / exit 04), whatever its time: a write there stamps that station's clock only.
+ */
+export function samePlace(rec: EntryExitRecord | null, w: StationWrite): boolean {
   return (
     rec !== null &&
     rec.network.toLowerCase() === w.network.toLowerCase() &&
     rec.station.toLowerCase() === w.station.toLowerCase() &&
     rec.lane === w.lane &&
-    Math.floor(rec.timeMs / 1000) === Math.floor(w.timeMs / 1000) &&
     rec.status === w.status
   );
+}
+
+/** Whether a 0019 record read from the card is the one this booth purchase (or a DSRC debit) wrote. */
+export function sameStationWrite(rec: EntryExitRecord | null, w: StationWrite): boolean {
+  return rec !== null && samePlace(rec, w) && Math.floor(rec.timeMs / 1000) === Math.floor(w.timeMs / 1000);
 }
 
 /**

@@ -12,7 +12,9 @@
  *      debited -> the intent goes and the case pays once, afresh; the card cannot tell -> a
  *      BOOTH_DEBIT_UNCONFIRMED suspect (the intent deleted in the same transaction), card held;
  *   4. the original card not back in time: the same suspect. When the card comes back later, settle.ts
- *      settles that record from the card.
+ *      settles that record from the card. The reader's link down at the deadline (its last read or poll
+ *      answered "link down"): the same suspect, which says the reader could not be reached (the card was
+ *      never asked), not that the card was not put back.
  *
  * After a restart the intent drives the same procedure; the PSAM session is gone then (the record says
  * so), and the TAC is still what clearing checks.
@@ -37,7 +39,7 @@ import type { BoothCase } from "./cases.js";
 import { keepPaidInIntent, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
-import { PROMPTS } from "./prompts.js";
+import { PROMPTS, type UnconfirmedHow } from "./prompts.js";
 import { evidenceData, listedNow } from "./settle.js";
 
 /** A card read that failed for another reason than "no card" is tried again after this long (ms). */
@@ -117,17 +119,29 @@ export async function recover(
    * a contact card's is empty)
    */
   let refusedUid: Buffer | undefined;
+  /**
+   * the reader's last answer to a read, a poll or the evidence was "link down" (none answered since): at the
+   * deadline the card could not be asked, which is what the suspect then says (not "not put back")
+   */
+  let readerDown = false;
   for (;;) {
     if (signal.aborted) return "closed";
     const gen = ctx.gen(); // an event from now on ends a wait below at once
     const left = pd.deadline - ctx.now();
     if (left <= 0)
-      return unconfirmed(
-        ctx,
-        pd,
-        "not-back",
-        `the original card ${p.cardId} was not put back within ${ctx.options.originalCardWaitMs} ms`,
-      );
+      return readerDown
+        ? unconfirmed(
+            ctx,
+            pd,
+            "reader-down",
+            `the card reader was not reachable within ${ctx.options.originalCardWaitMs} ms: the card could not be asked`,
+          )
+        : unconfirmed(
+            ctx,
+            pd,
+            "not-back",
+            `the original card ${p.cardId} was not put back within ${ctx.options.originalCardWaitMs} ms`,
+          );
     const secs = Math.ceil(left / 1000);
     if (watch.state === "absent" || watch.state === "done") {
       // "not the original" while the card refused lies on the reader, else "put the original back"; the
@@ -144,16 +158,22 @@ export async function recover(
       polled = false;
       // a card event ends the wait at once; without one, the reader is asked again every POLL_MS
       await ctx.wait(Math.min(POLL_MS, left), signal, gen);
-      if (ctx.gen() === gen && !signal.aborted)
-        polled = await pollReader(ctx, watch, gen, refusedUid, signal);
+      if (ctx.gen() === gen && !signal.aborted) {
+        const answer = await pollReader(ctx, watch, gen, refusedUid, signal);
+        polled = answer === "answered";
+        if (answer === "link-down") readerDown = true;
+        else if (answer !== "failed") readerDown = false;
+      }
       continue;
     }
     waiting = false;
     let card: CardRead;
     try {
       card = await readCard(ctx.reader, ctx.dialect, p.layout, signal);
+      readerDown = false;
     } catch (e) {
       if (isEtcError(e, ReaderErrorCodes.NoCard) || isEtcError(e, ReaderErrorCodes.CardRemoved)) {
+        readerDown = false;
         // a card put back while this read was answered "no card" has set the watch already
         // (card-loop.ts onCardEvent, which also moves the event generation): the answer is stale then and
         // must not mark that card absent; the loop reads it again at once
@@ -165,6 +185,7 @@ export async function recover(
       // reader, a card that did not answer this time); never wait for the collector to put it on again
       watch.state = "unknown";
       if (isEtcError(e, ReaderErrorCodes.LinkDown)) {
+        readerDown = true;
         ctx.show(PROMPTS.readerDown(errText(e)), c);
         await ctx.wait(left, signal, gen);
       } else {
@@ -204,6 +225,7 @@ export async function recover(
     } catch (e) {
       // the card left or the reader failed during the evidence: ask again (nothing was sent that moves money);
       // a card event since the read began (the card lifted and put back) has said where the card is
+      if (isEtcError(e, ReaderErrorCodes.LinkDown)) readerDown = true;
       if (ctx.gen() === gen)
         watch.state =
           isEtcError(e, ReaderErrorCodes.CardRemoved) || isEtcError(e, ReaderErrorCodes.NoCard)
@@ -222,8 +244,10 @@ export async function recover(
  * ("absent"), so the next card put on is found and read. A card found where it says "done" is read when
  * its UID is not the one refused (`refusedUid`: another card put on in its place within one poll, both
  * card events lost); the card refused still lying there stays "done" (not read and refused again at every
- * poll; a contact card has no UID to tell two apart). True when the reader answered (a card or none) with no card event since `gen`; an answer after one is stale and changes nothing, and any other
- * failure (the link down, a busy reader) leaves the watch as it is until the next poll: false.
+ * poll; a contact card has no UID to tell two apart). "answered" when the reader answered (a card or
+ * none) with no card event since `gen`; an answer after one is stale and changes nothing ("stale"), and any
+ * other failure leaves the watch as it is until the next poll: "link-down" (the reader could not be reached),
+ * "failed" (a busy reader, ...).
  */
 async function pollReader(
   ctx: BoothContext,
@@ -231,20 +255,22 @@ async function pollReader(
   gen: number,
   refusedUid: Buffer | undefined,
   signal: AbortSignal,
-): Promise<boolean> {
+): Promise<"answered" | "stale" | "link-down" | "failed"> {
   let found: CardActivation | null;
   try {
     found = await ctx.reader.activate(signal);
   } catch (e) {
-    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved)) return false;
+    if (isEtcError(e, ReaderErrorCodes.LinkDown)) return "link-down";
+    if (!isEtcError(e, ReaderErrorCodes.NoCard) && !isEtcError(e, ReaderErrorCodes.CardRemoved))
+      return "failed";
     found = null;
   }
-  if (ctx.gen() !== gen) return false;
+  if (ctx.gen() !== gen) return "stale";
   if (found && watch.state === "absent") watch.state = "unknown";
   else if (!found && watch.state === "done") watch.state = "absent";
   else if (found && watch.state === "done" && refusedUid !== undefined && !found.uid.equals(refusedUid))
     watch.state = "unknown";
-  return true;
+  return "answered";
 }
 
 /**
@@ -374,13 +400,14 @@ function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothInt
 
 /**
  * The debit stays unconfirmed: a suspect. `how` is what the screen says: the original card was not put back
- * in time (step 4), or it was read and could not say whether it debited (step 3: it is in the collector's
- * hand or on the reader; not "not put back").
+ * in time (step 4), the reader could not be reached until then (step 4 with its link down: the card was
+ * never asked; not "not put back"), or it was read and could not say whether it debited (step 3: it is in
+ * the collector's hand or on the reader; not "not put back").
  */
 async function unconfirmed(
   ctx: BoothContext,
   pd: PendingDebit,
-  how: "not-back" | "card-cannot-say",
+  how: UnconfirmedHow,
   why: string,
   data: Record<string, unknown> = {},
 ): Promise<RecoverResult> {
@@ -402,7 +429,7 @@ async function unconfirmed(
     `booth debit of ${p.prepared.amount} fen on card ${p.cardId} unconfirmed: ${why}`,
     intentIds(p),
   );
-  ctx.show(PROMPTS.unconfirmed(p.cardId, how === "card-cannot-say"), pd.case);
+  ctx.show(PROMPTS.unconfirmed(p.cardId, how), pd.case);
   return "unconfirmed";
 }
 

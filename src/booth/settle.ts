@@ -9,8 +9,8 @@
  *   TAC of all zeros, which proves nothing (evidence.ts), or the PSAM serial is unknown: no frame reported
  *   it, or only a B5 the lane did not verify that is not shown to be this purchase): nothing
  *   is charged, the evidence goes to the audit trail, the record stays a suspect for the back office.
- * - debited (either way above), but the card has moved on since (its 0019 is a later write than the
- *   attempt's): the vehicle at hand is on a later trip and pays for it once ("paid-earlier"); still on
+ * - debited (either way above), but the card has moved on since (its 0019 a write made after the
+ *   attempt's: movedOn): the vehicle at hand is on a later trip and pays for it once ("paid-earlier"); still on
  *   that trip, but the collector took another vehicle's case for the card (one naming another OBU): that
  *   vehicle is not passed on the debit and pays its own trip ("paid-other").
  * - not debited: settled as a stop (SUSPECT_NOT_DEBITED, settledBy booth-card); the vehicle pays once
@@ -20,6 +20,7 @@
  */
 import { idsData } from "../audit/events.js";
 import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
+import { TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
@@ -28,7 +29,7 @@ import type { RefusalCode } from "./checks.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, type CardEvidence, judge, type Verdict } from "./evidence.js";
 import { PROMPTS } from "./prompts.js";
-import { sameEntry, sameStationWrite } from "./record-0019.js";
+import { sameEntry, samePlace, sameStationWrite } from "./record-0019.js";
 
 export type SettleResult =
   | "debited"
@@ -40,7 +41,7 @@ export type SettleResult =
   | "settled-meanwhile"
   /**
    * the suspect's debit happened (settled as paid, or shown by the card without its TAC), but the card has
-   * moved on since (its 0019 is a later write than the attempt's): the vehicle at hand is on a later trip,
+   * moved on since (its 0019 a write made after the attempt's: movedOn): the vehicle at hand is on a later trip,
    * and pays for it now
    */
   | "paid-earlier"
@@ -130,9 +131,20 @@ function paidOrListed(
 
 /**
  * The card has moved on since the attempt of suspect `s`: its 0019 is a write made after the attempt (a new
- * entry, another exit), judged without comparing the clocks of different stations.
- * - debited: the debit committed the attempt's write with it (UPDATE CAPP DATA CACHE), so a card still on
- *   the attempt's trip shows that write; a later one means it has moved on.
+ * entry, another exit), judged without comparing the clocks of different stations. Why, for the settlement's
+ * evidence; null when it has not.
+ * - debited: the card's record of the debit is a composite purchase (`v.transType` 09), and the lane sends
+ *   the attempt's 0019 with every composite purchase (the C6/C3 station, the booth's UPDATE CAPP DATA CACHE
+ *   before its DEBIT, purchase.ts), which the DEBIT commits with it: a card still on the attempt's trip shows
+ *   that write, so a 0019 written at another place (network, station, lane or status) than the attempt's
+ *   was written after it, whatever its time says (another station's clock). Before, a time later than the
+ *   attempt's was needed there too, and a later entry at a station whose clock ran behind passed the
+ *   vehicle's later trip as paid (test/booth/settle-moved-on.test.ts). The time is still compared, as
+ *   before, for a 0019 at the attempt's own place (one station's clock: a 0019 there that is not exactly
+ *   the write reconstructed, `a.write`, may still be the attempt's own), for one that is the entry the
+ *   suspect kept of the card at the attempt (`s.entry`: what the card showed before it), and for a record
+ *   of another type (nothing shows the write committed with it). Judged moved on wrongly, the vehicle would
+ *   be charged for a trip the suspect's debit paid; so only where the 0019 can be neither.
  * - not debited: the attempt's write never reached the card, so a card still on the trip shows what it
  *   showed at the attempt: the entry the suspect kept (`s.entry`, another station's write, stamped by that
  *   station's clock). The card has moved on only when its 0019 is neither that entry nor the attempt's
@@ -141,11 +153,22 @@ function paidOrListed(
  * Without the attempt's write (debited) or a 0019 on the card, it has not: the vehicle is taken to be the
  * suspect's own, as before.
  */
-function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, debited: boolean): boolean {
+function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, v: Verdict): string | null {
   const now = ev.record0019;
-  if (now === null || now.status === 0) return false;
-  if (debited) return a.write !== null && !sameStationWrite(now, a.write) && now.timeMs > a.write.timeMs;
-  return !(a.write !== null && sameStationWrite(now, a.write)) && !sameEntry(now, s.entry);
+  if (now === null || now.status === 0) return null;
+  if (v.kind === "debited") {
+    const w = a.write;
+    if (w === null || sameStationWrite(now, w)) return null;
+    const committedWrite = v.transType === TRANS_TYPE_COMPOSITE;
+    if (committedWrite && !sameEntry(now, s.entry) && !samePlace(now, w))
+      return "the card's 0019 was written at another place than the write the attempt's composite purchase committed, so after it: the vehicle pays this trip";
+    return now.timeMs > w.timeMs
+      ? "the card's 0019 is a later write than the attempt's: the vehicle pays this trip"
+      : null;
+  }
+  if (a.write !== null && sameStationWrite(now, a.write)) return null;
+  if (sameEntry(now, s.entry)) return null;
+  return "the card's 0019 is neither the attempt's write nor the entry it held at the attempt: the vehicle pays this trip";
 }
 
 /**
@@ -257,21 +280,15 @@ export async function settleSuspect(
   const ev = await gatherEvidence(ctx.reader, attempt, terminalNo, ctx.psam.keys.keyIndex, card.last, signal);
   const v = judge(attempt, ev);
   // whatever the verdict: a card proved not debited on a trip it has left is on a later one now too
-  const later = movedOn(s, attempt, ev, v.kind === "debited");
+  const movedOnWhy = movedOn(s, attempt, ev, v);
+  const later = movedOnWhy !== null;
   const data = {
     seq: s.seq,
     tradeId: s.tradeId,
     outcome: s.outcome,
     ...evidenceData(ev, v),
     why: v.why,
-    ...(later
-      ? {
-          movedOn:
-            v.kind === "debited"
-              ? "the card's 0019 is a later write than the attempt's: the vehicle pays this trip"
-              : "the card's 0019 is neither the attempt's write nor the entry it held at the attempt: the vehicle pays this trip",
-        }
-      : {}),
+    ...(later ? { movedOn: movedOnWhy } : {}),
   };
   /**
    * the suspect's debit happened: the vehicle at the booth is on a later trip, or another vehicle (the case

@@ -48,6 +48,12 @@ function rig(wakeup?: Wakeup) {
   const watch: CardWatch = { state: "unknown" };
   const abort = new AbortController();
   const shown: string[] = [];
+  /** every screen's detail line, in order */
+  const details: string[] = [];
+  const audits: { type: string; message: string; data: Record<string, unknown> }[] = [];
+  const alarms: { code: string; message: string }[] = [];
+  /** the records committed, as written */
+  const records: { outcome: string; extra?: { booth?: Record<string, unknown> } }[] = [];
   /** the seconds left each PUT_BACK / NOT_ORIGINAL screen said, in order */
   const seconds: number[] = [];
   const committed: string[] = [];
@@ -87,18 +93,21 @@ function rig(wakeup?: Wakeup) {
         }),
     show: (p: { step: string; detail: string }) => {
       shown.push(p.step);
+      details.push(p.detail);
       const left = /剩余 (\d+) 秒/.exec(p.detail);
       if (left) seconds.push(Number(left[1]));
     },
     signal: async () => undefined,
-    audit: () => undefined,
-    alarm: () => undefined,
+    audit: (type: string, _severity: string, message: string, data: Record<string, unknown>) =>
+      audits.push({ type, message, data }),
+    alarm: (code: string, message: string) => alarms.push({ code, message }),
     log: silentLogger,
     counters: { recoveries: 0, unconfirmed: 0 },
     lane: { guards: { hold: () => undefined } },
     recorded: () => undefined,
     tryCommit: async (rec: { outcome: string }) => {
       committed.push(rec.outcome);
+      records.push(rec);
       return { seq: 9, ...rec };
     },
     lastCommit: { quietMs: 0, commitMs: 0 },
@@ -123,7 +132,22 @@ function rig(wakeup?: Wakeup) {
     deadline: (wakeup ? Date.now() : 0) + WAIT_MS,
   };
   const run = () => recover(ctx, pd, watch, abort.signal);
-  return { watch, abort, shown, seconds, committed, waits, cardEvent, apdus, activate, run };
+  return {
+    watch,
+    abort,
+    shown,
+    details,
+    audits,
+    alarms,
+    records,
+    seconds,
+    committed,
+    waits,
+    cardEvent,
+    apdus,
+    activate,
+    run,
+  };
 }
 
 /** The UIDs the cards answer an activate with. */
@@ -287,6 +311,50 @@ describe("the reader polled while a recovery waits for the original card (its ca
     expect(r.seconds).toEqual([120, 116]);
     r.abort.abort();
     expect(await result).toBe("closed");
+  });
+
+  // review: with the reader's link down until the deadline the card was never asked, yet the screen, the
+  // alarm, the audit entry and the suspect said the original card "was not put back"
+  it.each([
+    ["lies on the reader as it goes down (its reads fail)", "unknown"],
+    ["was lifted before it went down (the polls fail)", "absent"],
+  ] as const)(
+    "the reader's link down until the deadline, the card %s: unconfirmed, and everything says the reader could not be reached, not that the card was not put back",
+    async (_, state) => {
+      const r = rig(new Wakeup());
+      r.watch.state = state;
+      reads.mockRejectedValue(err(ReaderErrorCodes.LinkDown));
+      r.activate.mockRejectedValue(err(ReaderErrorCodes.LinkDown));
+      const result = r.run();
+      await vi.advanceTimersByTimeAsync(WAIT_MS + POLL_MS);
+      expect(await result).toBe("unconfirmed");
+      expect(r.committed).toEqual(["BOOTH_DEBIT_UNCONFIRMED"]);
+      expect(r.shown.at(-1)).toBe("UNCONFIRMED");
+      const detail = r.details.at(-1);
+      // before: 原卡 ****0001 未放回：已记为待核实交易，请上报
+      expect(detail).toBe("读卡器未连接，无法确认扣款：已记为待核实交易，请上报，勿重复收费");
+      const why = `the card reader was not reachable within ${WAIT_MS} ms: the card could not be asked`;
+      expect(r.alarms).toEqual([{ code: "BOOTH_DEBIT_UNCONFIRMED", message: expect.stringContaining(why) }]);
+      expect(r.audits).toEqual([
+        expect.objectContaining({ type: "booth.recovery", message: expect.stringContaining(why) }),
+      ]);
+      expect(r.records[0]?.extra?.booth?.unconfirmed).toBe(why);
+    },
+  );
+
+  it("the reader's link down for a while, then answering 'no card' until the deadline: the original card was not put back", async () => {
+    const r = rig(new Wakeup());
+    r.watch.state = "absent";
+    r.activate.mockRejectedValue(err(ReaderErrorCodes.LinkDown));
+    const result = r.run();
+    await vi.advanceTimersByTimeAsync(3 * POLL_MS + POLL_MS / 2);
+    r.activate.mockRejectedValue(err(ReaderErrorCodes.NoCard));
+    await vi.advanceTimersByTimeAsync(WAIT_MS);
+    expect(await result).toBe("unconfirmed");
+    expect(r.details.at(-1)).toBe("原卡 ****0001 未放回：已记为待核实交易，请上报");
+    expect(r.alarms).toEqual([
+      { code: "BOOTH_DEBIT_UNCONFIRMED", message: expect.stringContaining("was not put back within") },
+    ]);
   });
 
   // review: in "done" a poll that found a card kept "done", whichever card it was

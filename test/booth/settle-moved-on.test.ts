@@ -1,12 +1,14 @@
 /**
- * A DSRC suspect the card proves not debited (src/booth/settle.ts settleSuspect): whether the card has moved
- * on since the attempt (the vehicle at the booth on a later trip), and what the booth does when the lane
- * settled the suspect meanwhile from a late B5 although the card says "not debited".
+ * A DSRC suspect the card proves not debited, or shows debited without its TAC (src/booth/settle.ts
+ * settleSuspect): whether the card has moved on since the attempt (the vehicle at the booth on a later trip),
+ * and what the booth does when the lane settled the suspect meanwhile from a late B5 although the card says
+ * "not debited".
  *
  * The card's evidence is stubbed (card-probe.ts gatherEvidence): this is the settlement, not the reading.
  */
 import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../firmware-bridge/log.js";
+import type { Detail0018 } from "../../src/booth/apdus.js";
 import { type CardRead, gatherEvidence } from "../../src/booth/card-probe.js";
 import type { BoothCase } from "../../src/booth/cases.js";
 import type { BoothContext } from "../../src/booth/context.js";
@@ -82,7 +84,7 @@ const notDebited = (record0019: EntryExitRecord | null): CardEvidence => ({
  */
 async function settle(s: CommittedRecord, ev: CardEvidence, meanwhile?: Partial<CommittedRecord>) {
   vi.mocked(gatherEvidence).mockResolvedValue(ev);
-  const audits: { type: string; severity: string; message: string }[] = [];
+  const audits: { type: string; severity: string; message: string; data?: Record<string, unknown> }[] = [];
   const ctx = {
     rec: { lane: { role: "exit" } },
     reader: {},
@@ -95,7 +97,8 @@ async function settle(s: CommittedRecord, ev: CardEvidence, meanwhile?: Partial<
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
-    audit: (type: string, severity: string, message: string) => audits.push({ type, severity, message }),
+    audit: (type: string, severity: string, message: string, data?: Record<string, unknown>) =>
+      audits.push({ type, severity, message, data }),
     alarm: () => undefined,
     show: () => undefined,
     log: silentLogger,
@@ -139,6 +142,102 @@ describe("a suspect the card proves not debited: has the card moved on since? (s
   ] as const)("its 0019 %s: %s", async (_, expected, atAttempt, now) => {
     const { r } = await settle(suspect(atAttempt), notDebited(now));
     expect(r).toBe(expected);
+  });
+});
+
+/** A 0018 record of a composite purchase (09). */
+const detail = (
+  offlineSerial: number,
+  amount: number,
+  terminalNo: string,
+  transTime: string,
+): Detail0018 => ({
+  offlineSerial,
+  amount,
+  transType: 0x09,
+  terminalNo,
+  transTime,
+});
+
+/** The suspect's attempt as the card keeps it: 1425 fen at 10:15:00 on the lane's PSAM, serial 100. */
+const ATTEMPT_DETAIL = detail(100, 1425, "430100000001", "20251203101500");
+
+/**
+ * The card's evidence: it paid the attempt (its 0018 record is there), then made `after` (newest first), the
+ * newest proved by GET TRANSACTION PROVE; its 0019 `record0019`.
+ */
+const debited = (record0019: EntryExitRecord, after: Detail0018[]): CardEvidence => {
+  const newest = after[0];
+  return {
+    balance: 5000 - 1425,
+    nextSerial: 101 + after.length,
+    details: [...after, ATTEMPT_DETAIL],
+    detailsComplete: false,
+    record0019,
+    ...(newest
+      ? { proof: { offlineSerial: newest.offlineSerial, tac: "a1b2c3d4", mac2: Buffer.alloc(4) } }
+      : {}),
+  };
+};
+
+/** The 0019 the attempt's own lane writes (exit 4301/0102 lane 3, status 04) at `time` by its own clock. */
+const exitHere = (time: string): EntryExitRecord => ({
+  ...entryAt("0102", time),
+  lane: 3,
+  status: 4,
+});
+
+// review: for "debited" the debit committed the attempt's 0019 write with it, so a 0019 written at another
+// place is later, whatever that station's clock says; before, its time had to be after the attempt's, and
+// an entry station whose clock ran behind passed the vehicle's later trip as paid by the earlier debit
+describe("a suspect the card shows debited without its TAC: has the card moved on since? (settle.ts movedOn)", () => {
+  it("a new entry at 0201, whose clock is an hour behind (stamped 09:40, before the attempt): the vehicle pays the trip it is on (paid-earlier)", async () => {
+    const entry0201 = entryAt("0201", "09:40:00");
+    const { r, audits } = await settle(
+      suspect(entryAt("0101", "09:00:00")),
+      debited(entry0201, [detail(101, 0, "430100000201", "20251203094000")]),
+    );
+    // before: "paid-unsettled", the trip 0201 -> 0102 passed as paid by the earlier trip's debit
+    expect(r).toBe("paid-earlier");
+    expect(audits).toEqual([
+      expect.objectContaining({
+        type: "booth.evidence",
+        data: expect.objectContaining({ movedOn: expect.stringContaining("another place") }),
+      }),
+    ]);
+  });
+
+  it.each([
+    [
+      "the entry the suspect kept of the card at the attempt (what it showed before it), stamped before the attempt",
+      (s: CommittedRecord) => s,
+      entryAt("0101", "09:00:00"),
+    ],
+    [
+      "at the attempt's own place (exit 0102 lane 3), stamped a second before the attempt's write",
+      (s: CommittedRecord) => s,
+      exitHere("10:14:59"),
+    ],
+    [
+      "a new entry elsewhere, but the suspect does not know the attempt's write (no purchase time)",
+      (s: CommittedRecord) =>
+        ({ ...s, extra: { uncertain: true, b5TransTime: "20251203101500" } }) as CommittedRecord,
+      entryAt("0201", "09:40:00"),
+    ],
+  ] as const)("its 0019 %s: still on its trip, paid and unsettled, not charged", async (_, edit, now) => {
+    const { r, audits } = await settle(edit(suspect(entryAt("0101", "09:00:00"))), debited(now, []));
+    expect(r).toBe("paid-unsettled");
+    expect(audits).toEqual([
+      expect.objectContaining({
+        type: "booth.evidence",
+        data: expect.not.objectContaining({ movedOn: expect.anything() }),
+      }),
+    ]);
+  });
+
+  it("at the attempt's own place, stamped after the attempt (one station's clock): moved on (paid-earlier), as before", async () => {
+    const { r } = await settle(suspect(entryAt("0101", "09:00:00")), debited(exitHere("11:30:00"), []));
+    expect(r).toBe("paid-earlier");
   });
 });
 
