@@ -29,14 +29,23 @@ export interface TrailOnlySuspect {
   digest: string;
   /** the entry's time (the lane's local time with its offset): when the suspect was recorded */
   recordedAt: string;
+  /**
+   * the audit seq of its `record.commit` entry (the oldest of its entries in the kept trail): with no row
+   * to bind it, the kept suspect keeps that entry from audit retention itself (Journal.auditFloor), so that
+   * a later restore of a file without it finds it there again
+   */
+  auditSeq: number;
 }
 
 /** The unsettled suspects among journal records after `lastSeq` in the kept trail, oldest first. */
 export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: number): TrailOnlySuspect[] {
   const seen = new Set<number>();
   const out: TrailOnlySuspect[] = [];
+  // newest first: the last entry met of a record is its oldest, its record.commit
+  const firstEntry = new Map<number, number>();
   for (const { entry: e, jseq } of entriesAfterLastSeq(segments, lastSeq)) {
     if (jseq === null || jseq <= lastSeq) continue;
+    firstEntry.set(jseq, e.seq);
     if (seen.has(jseq)) continue;
     seen.add(jseq);
     const d = e.data as Record<string, unknown> & {
@@ -55,8 +64,10 @@ export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: num
       revision: typeof d.rec.revision === "number" ? d.rec.revision : 1,
       digest: typeof d.rec.digest === "string" ? d.rec.digest : "",
       recordedAt: e.time,
+      auditSeq: e.seq,
     });
   }
+  for (const s of out) s.auditSeq = firstEntry.get(s.jseq) ?? s.auditSeq;
   return byJseq(out);
 }
 

@@ -393,7 +393,8 @@ export class JournalBindingRows implements JournalBindingView {
   }
 
   *evidenceRows(): Iterable<EvidenceRow> {
-    // a journal from before schema 4 (`audit verify` reads any version) has no suspect_evidence
+    // a journal from before schema 4 (`audit verify` reads any version), or one at 4..8 of 6285aed..73c4119's
+    // version 4 not yet migrated to 9 (src/journal/db.ts, migration 9), has no suspect_evidence
     const has = this.db
       .prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'suspect_evidence'")
       .get();

@@ -118,6 +118,17 @@ export class BehindTrail {
     return this.stored.suspects;
   }
 
+  /**
+   * The lowest audit seq of a kept suspect's `record.commit` entry, or null when none is kept: audit
+   * retention keeps that entry (./journal.ts auditFloor), the one thing a later restore of a file without
+   * meta.behind_trail finds the suspect by (src/audit/trail-only-suspects.ts).
+   */
+  auditFloor(): number | null {
+    let floor: number | null = null;
+    for (const s of this.stored.suspects) if (floor === null || s.auditSeq < floor) floor = s.auditSeq;
+    return floor;
+  }
+
   /** The ids of the open debit intents kept (not recovered until an operator resolves each), oldest first. */
   intentIds(): number[] {
     return this.stored.intents.map((i) => i.id);
@@ -214,7 +225,9 @@ function parse(raw: string): Stored {
   const v = JSON.parse(raw) as Partial<Stored> | null;
   if (v?.v !== 1 || !Array.isArray(v.suspects) || !Array.isArray(v.intents))
     throw new Error(`meta ${META_KEY} is not what this version writes`);
-  // a suspect kept before its entry's revision, digest, plate and time were kept: what rebuilding it needs
+  // a suspect kept before its entry's revision, digest, plate and time were kept: what rebuilding it needs;
+  // and before its entry's audit seq was: 1, the lowest there is, so that audit retention keeps its entry
+  // wherever it is (Journal.auditFloor: every segment kept until it is settled)
   const suspects = (v.suspects as Partial<TrailOnlySuspect>[]).map(
     (x): TrailOnlySuspect => ({
       ...(x as TrailOnlySuspect),
@@ -222,6 +235,7 @@ function parse(raw: string): Stored {
       revision: x.revision ?? 1,
       digest: x.digest ?? "",
       recordedAt: x.recordedAt ?? "",
+      auditSeq: typeof x.auditSeq === "number" ? x.auditSeq : 1,
     }),
   );
   return { v: 1, suspects, intents: v.intents };

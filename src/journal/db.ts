@@ -23,7 +23,7 @@ export const JOURNAL_FILE = "journal.db";
  * write or the quick_check after open): the lane refuses to open the journal (E602) while it is there.
  */
 export const DAMAGED_FILE = "journal.db.damaged";
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 /** the first version with the audit binding (records.audit_seq, audit_tail): src/audit/verify-lane.ts */
 export const AUDIT_BINDING_SINCE = 3;
 
@@ -136,7 +136,20 @@ CREATE INDEX outbox_queued ON outbox(queued_at_ms);
   8: `
 CREATE INDEX records_traded_obu_serial ON records(obu_serial) WHERE kind = 'transaction';
 `,
+  /**
+   * 9: `suspect_evidence` in every file. Migration 4 as first committed (6285aed, and the two commits after
+   * it, 5718762 and 73c4119) was only the index; the table joined the same version 4 afterwards (9dd304a),
+   * so a file those commits stamped version 4 lacks it, and so does one later code took on to 5..8: every
+   * hold query failed on it ("no such table: suspect_evidence"). `IF NOT EXISTS`: the table as migration 4
+   * creates it now where it is missing, nothing where it is there (migrate() logs when it added it).
+   */
+  9: `
+CREATE TABLE IF NOT EXISTS suspect_evidence (seq INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, verdict TEXT NOT NULL);
+`,
 };
+
+/** The version whose migration adds `suspect_evidence` where migration 4 did not (6285aed..73c4119). */
+const EVIDENCE_REPAIR = 9;
 
 export interface JournalHealth {
   healthy: boolean;
@@ -613,16 +626,28 @@ function migrate(db: Database.Database, path: string, log: Logger): void {
   for (let v = uv + 1; v <= SCHEMA_VERSION; v++) {
     const t0 = performance.now();
     const records = (db.prepare("SELECT COUNT(*) AS n FROM records").get() as { n: number }).n;
+    const lackedEvidence = v === EVIDENCE_REPAIR && !hasTable(db, "suspect_evidence");
     db.transaction(() => {
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v}`);
     }).immediate();
+    if (lackedEvidence)
+      log.info(
+        { path, from: v - 1, to: v },
+        "journal: suspect_evidence added (a version 4 file of 6285aed..73c4119, or one later code took on from it)",
+      );
     if (records > 0)
       log.info(
         { path, from: v - 1, to: v, records, ms: Math.round(performance.now() - t0) },
         "journal schema migrated",
       );
   }
+}
+
+function hasTable(db: Database.Database, name: string): boolean {
+  return (
+    db.prepare("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = ?").get(name) !== undefined
+  );
 }
 
 /**

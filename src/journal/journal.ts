@@ -450,13 +450,17 @@ export class Journal implements Outbox {
   }
 
   /**
-   * The lowest audit seq a kept row is bound to, or null when no row is kept: audit retention keeps that
-   * entry's segment. A closed journal throws (JournalClosed) rather than answer null, which would let every file past
-   * its age go.
+   * The lowest audit seq a kept row is bound to or a kept suspect's `record.commit` entry has (a suspect
+   * the file lacks, kept from the trail: ./behind-trail.ts), or null when there is neither: audit retention
+   * keeps that entry's segment. A closed journal throws (JournalClosed) rather than answer null, which would
+   * let every file past its age go.
    */
   auditFloor(): number | null {
     this.h.assertOpen();
-    return this.audit.spool.floor();
+    const rows = this.audit.spool.floor();
+    const kept = this.behind.auditFloor();
+    if (rows === null) return kept;
+    return kept === null ? rows : Math.min(rows, kept);
   }
 
   auditSpoolView(): JournalAuditSpoolView {

@@ -205,7 +205,7 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     expect(r.journal).toEqual({ bound: 5, checkedRows: 3, legacyRows: 0 });
     expect(problems()).toEqual([
       `${entryOf.get("commit:4")}: journal record 4 was deleted: this entry records it and no journal.retention entry names its deletion`,
-      "null: journal.db says schema version 2 but has the audit binding of versions 3-8 (its user_version was changed)",
+      "null: journal.db says schema version 2 but has the audit binding of versions 3-9 (its user_version was changed)",
     ]);
   });
 
@@ -362,7 +362,7 @@ describe("what the verifier reads of journal.db is not trusted to turn its check
     expect(r.ok).toBe(false);
     expect(r.journal).toBeNull();
     expect(problems()).toEqual([
-      "null: journal.db has no audit_tail (schema version 8): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them",
+      "null: journal.db has no audit_tail (schema version 9): the journal rows (and the head copy) cannot be checked; start the lane once on this version to bind them",
     ]);
   });
 });

@@ -11,14 +11,17 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { commitJseq } from "../../src/audit/recovery-journal-seqs.js";
 import { JournalDb } from "../../src/journal/db.js";
 import { JournalErrorCodes } from "../../src/journal/errors.js";
-import { DAMAGED_FILE } from "../../src/journal/journal.js";
+import { DAMAGED_FILE, JOURNAL_FILE } from "../../src/journal/journal.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { journalView } from "../../src/service/runtime-snapshot.js";
+import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { boothIntentPayload } from "../lane/controller-fakes.js";
 import {
@@ -234,6 +237,52 @@ describe("journal.db behind the audit trail", () => {
     const third = openBoundTrail(dir);
     expect(third.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
     await third.close();
+  });
+
+  // review: a kept suspect has no row, so auditFloor() (the rows' lowest audit seq) did not protect its
+  // record.commit entry: once the restored rows were deleted, audit retention could delete the segment
+  // holding it, and a later restore of a file without meta.behind_trail then held nothing for its card
+  it("going on with it: a kept suspect's record.commit entry stays under the audit floor after the rows below it are deleted", async () => {
+    const DAY = 86_400_000;
+    let t = Date.UTC(2026, 10, 20, 0, 0, 0);
+    const open = () =>
+      openBoundTrail(dir, { now: () => t }, { now: () => new Date(t), retention: { days: 1 } });
+    let l = open();
+    const early = [1, 2].map((i) => l.journal.commit(sampleRecord(i)));
+    l.journal.markUploaded(acksOf(...early), new Date(t));
+    await l.close();
+    copyJournal(dir, backup.dir);
+    l = open();
+    l.journal.commit(sampleRecord(3, "suspect"));
+    await l.close();
+    copyJournal(backup.dir, dir);
+    await open().close(); // refused: behind the trail
+    rmSync(join(dir, DAMAGED_FILE));
+
+    l = open();
+    const s3 = sampleRecord(3, "suspect");
+    expect(l.journal.openSuspectOf({ cardId: s3.cardId })).toBe(3);
+    const commit3 = entries(dir).find((e) => e.type === "record.commit" && commitJseq(e.data) === 3)!.seq;
+    const r4 = l.journal.commit(sampleRecord(4));
+    l.journal.markUploaded(acksOf(r4), new Date(t + 2 * DAY));
+    t += 2 * DAY;
+    expect((await l.journal.runRetention()).deleted).toBe(2);
+    expect(l.journal.list().map((r) => r.seq)).toEqual([4]);
+    const row4 = l.journal.auditBindingView().auditSeqOf(4)!;
+    expect(row4).toBeGreaterThan(commit3);
+    expect(l.journal.auditFloor()).toBe(commit3);
+    await l.close();
+    // kept before a kept suspect carried its entry's audit seq: 1, every segment kept until it is settled
+    const raw = new Database(join(dir, JOURNAL_FILE));
+    const kept = JSON.parse(
+      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
+    ) as { suspects: { auditSeq?: number }[] };
+    for (const k of kept.suspects) delete k.auditSeq;
+    raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
+    raw.close();
+    l = open();
+    expect(l.journal.auditFloor()).toBe(1);
+    await l.close();
   });
 
   it("the lane opened on it stays closed (journal), and its next start is refused", async () => {

@@ -324,7 +324,7 @@ describe("a data directory of schema version 6 (the outbox without queued_at_ms)
     ro.close();
 
     t += DAY;
-    const lane = openLane(); // migrates to version 8: the queued rows stamped with their records' creation
+    const lane = openLane(); // migrates to version 9: the queued rows stamped with their records' creation
     expect(lane.journal.queueAge()).toEqual({ oldestMs: DAY, head: { seq: 3, ageMs: DAY } });
     expect(lane.journal.markUploaded(acksOf(recs[4]!), new Date(t))).toBe(1);
     await lane.close();

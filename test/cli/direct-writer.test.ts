@@ -234,7 +234,7 @@ describe("a data directory an older version left (journal schema 6)", () => {
     expect(await etcLane(["journal", "requeue-held", "--config", cfg])).toBe(0);
     expect(await etcLane(["lane", "close", "--reason", "barrier maintenance", "--config", cfg])).toBe(0);
     const db = new Database(join(dataDir, JOURNAL_FILE), { readonly: true });
-    expect(db.pragma("user_version", { simple: true })).toBe(8);
+    expect(db.pragma("user_version", { simple: true })).toBe(9);
     db.close();
   });
 });

@@ -6,7 +6,9 @@ import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { journalSchemaVersion } from "../../src/journal/db.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
+import { withoutSuspectEvidence, writeV4Journal6285aed } from "./fixtures/journal-v4.js";
 import { acksOf, asSchemaVersion6, LANE, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
 
@@ -50,7 +52,7 @@ describe("journal durability settings", () => {
     expect(journalSchemaVersion(jd.dir())).toBe(6);
     // its own lane still opens it, and migrates it
     openJournal().close();
-    expect(journalSchemaVersion(jd.dir())).toBe(8);
+    expect(journalSchemaVersion(jd.dir())).toBe(9);
   });
 
   it("refuses another lane's version 1 journal (the first release's) before migrating it", () => {
@@ -133,10 +135,10 @@ describe("schema migrations", () => {
     );
   };
 
-  it("a version 1 journal opens at version 8: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept and stamped", () => {
+  it("a version 1 journal opens at version 9: revisions, OBU serials, guard rows, intents, booth cases noted closed, audit slots, the queue kept and stamped", () => {
     v1();
     const j = openJournal();
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(8);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(9);
     expect(j.list().map((r) => [r.seq, r.kind, r.revision])).toEqual([
       [1, "transaction", 1],
       [2, "suspect", 1],
@@ -194,7 +196,7 @@ describe("schema migrations", () => {
     const cols = j["h"].db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
     expect(cols).toContain("audit_ms");
     j.close();
-    // reopening a version 8 file changes nothing
+    // reopening a version 9 file changes nothing
     const again = openJournal();
     expect(again.list().map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(again.closedCasesSince(new Date(t0))).toEqual([2]);
@@ -212,13 +214,13 @@ describe("schema migrations", () => {
   // review: the code of 2026-11-23..26 stamped version 1 on schemas without `intents` (and 8626220 kept
   // the upload state in records.uploaded_at_ms): migration 2 failed with "no such table: intents"
   it.each(["5453b21", "48d0279", "8626220"] as const)(
-    "a version 1 journal as the code of %s wrote it opens at version 8, its queue and acknowledgements kept",
+    "a version 1 journal as the code of %s wrote it opens at version 9, its queue and acknowledgements kept",
     (schema) => {
       const recs = [sampleRecord(1), sampleRecord(2, "suspect"), sampleRecord(3, "stop"), sampleRecord(4)];
       writeV1Journal(jd.dir(), recs, { startMs: t0, acked: [1, 3], schema });
       const j = openJournal();
       const db = j["h"].db;
-      expect(Number(db.pragma("user_version", { simple: true }))).toBe(8);
+      expect(Number(db.pragma("user_version", { simple: true }))).toBe(9);
       const cols = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
       expect(cols).not.toContain("uploaded_at_ms");
       expect(j.list().map((r) => [r.seq, r.uploadedAt !== null])).toEqual([
@@ -276,7 +278,7 @@ describe("schema migrations", () => {
     expect(j.get(1)?.uploadedAt).toBe(new Date(t0 + 5_000).toISOString());
   });
 
-  it("a version 6 journal opens at version 8: its queued records stamped with their creation, a record settled after at its settlement", () => {
+  it("a version 6 journal opens at version 9: its queued records stamped with their creation, a record settled after at its settlement", () => {
     let t = t0;
     const first = openJournal({ now: () => new Date(t) });
     const suspect = first.commit(sampleRecord(1, "suspect"));
@@ -287,7 +289,7 @@ describe("schema migrations", () => {
     asSchemaVersion6(jd.dir());
     t += 86_400_000;
     const j = openJournal({ now: () => new Date(t) });
-    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(8);
+    expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(9);
     expect(j["h"].db.prepare("SELECT seq, queued_at_ms FROM outbox").all()).toEqual([
       { seq: waiting.seq, queued_at_ms: t0 + 60_000 },
     ]);
@@ -301,11 +303,54 @@ describe("schema migrations", () => {
     expect(j.queueAge()).toEqual({ oldestMs: 86_400_000, head: { seq: suspect.seq, ageMs: 0 } });
   });
 
+  // review: migration 4 as 6285aed..73c4119 had it was only the index; 9dd304a added suspect_evidence to the
+  // same version 4, so those files (and later code's 5..8 of them) lacked it: every hold query threw
+  // "no such table: suspect_evidence"
+  it.each([
+    [
+      "a version 4 file of 6285aed",
+      () => writeV4Journal6285aed(jd.dir(), [sampleRecord(1)], { startMs: t0 }),
+    ],
+    [
+      "a version 8 file later code took on from one",
+      () => {
+        const first = openJournal({ now: () => new Date(t0) });
+        first.commit(sampleRecord(1));
+        first.close();
+        withoutSuspectEvidence(jd.dir(), 8);
+      },
+    ],
+  ] as const)(
+    "%s without suspect_evidence opens at version 9 with it: suspects hold, are noted shown, retention runs",
+    async (_, write) => {
+      write();
+      const log: LogLine[] = [];
+      const j = openJournal({ now: () => new Date(t0 + 3_600_000), logger: recordingLogger(log) });
+      expect(Number(j["h"].db.pragma("user_version", { simple: true }))).toBe(9);
+      expect(log.filter((l) => /suspect_evidence added/.test(l.msg)).map((l) => l.level)).toEqual(["info"]);
+      const s = sampleRecord(2, "suspect");
+      const { seq } = j.commit(s);
+      expect(j.openSuspectOf({ cardId: s.cardId })).toBe(seq);
+      expect(j.unsettledSince(0).map((g) => g.seq)).toEqual([seq]);
+      expect(j.findOpenSuspect({ cardId: s.cardId!, exceptShown: true })?.seq).toBe(seq);
+      expect(j.noteDebitShown(seq)).toBe(true);
+      expect(j.openSuspectOf({ cardId: s.cardId })).toBeNull();
+      expect(j.unsettledSince(0)).toEqual([]);
+      expect((await j.runRetention()).error).toBeNull();
+      expect(j.healthy).toBe(true);
+      j.close();
+      // a file that has it: nothing to add, nothing logged
+      const again: LogLine[] = [];
+      openJournal({ logger: recordingLogger(again) }).close();
+      expect(again.filter((l) => /suspect_evidence/.test(l.msg))).toEqual([]);
+    },
+  );
+
   it("refuses a file written by newer software", () => {
     openJournal().close();
     const raw = new Database(join(jd.dir(), JOURNAL_FILE));
-    raw.pragma("user_version = 9");
+    raw.pragma("user_version = 10");
     raw.close();
-    expect(() => openJournal()).toThrow(/schema version 9 is newer than this software \(8\)/);
+    expect(() => openJournal()).toThrow(/schema version 10 is newer than this software \(9\)/);
   });
 });
