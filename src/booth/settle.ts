@@ -141,9 +141,10 @@ function paidOrListed(
  *   attempt's was needed there too, and a later entry at a station whose clock ran behind passed the
  *   vehicle's later trip as paid (test/booth/settle-moved-on.test.ts). The time is still compared, as
  *   before, for a 0019 at the attempt's own place (one station's clock: a 0019 there that is not exactly
- *   the write reconstructed, `a.write`, may still be the attempt's own), for one that is the entry the
- *   suspect kept of the card at the attempt (`s.entry`: what the card showed before it), and for a record
- *   of another type (nothing shows the write committed with it). Judged moved on wrongly, the vehicle would
+ *   the write reconstructed, `a.write`, may still be the attempt's own) and for a record of another type
+ *   (nothing shows the write committed with it). The entry the suspect kept of the card at the attempt
+ *   (`s.entry`: what the card showed before it) is never a later write, whatever the time its station's
+ *   clock stamped (before, an entry station whose clock ran ahead of the attempt made it one). Judged moved on wrongly, the vehicle would
  *   be charged for a trip the suspect's debit paid; so only where the 0019 can be neither.
  * - not debited: the attempt's write never reached the card, so a card still on the trip shows what it
  *   showed at the attempt: the entry the suspect kept (`s.entry`, another station's write, stamped by that
@@ -158,9 +159,10 @@ function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, v: Verdict): 
   if (now === null || now.status === 0) return null;
   if (v.kind === "debited") {
     const w = a.write;
-    if (w === null || sameStationWrite(now, w)) return null;
+    // the entry the card showed before the attempt is no later write, whatever its station's clock says
+    if (w === null || sameStationWrite(now, w) || sameEntry(now, s.entry)) return null;
     const committedWrite = v.transType === TRANS_TYPE_COMPOSITE;
-    if (committedWrite && !sameEntry(now, s.entry) && !samePlace(now, w))
+    if (committedWrite && !samePlace(now, w))
       return "the card's 0019 was written at another place than the write the attempt's composite purchase committed, so after it: the vehicle pays this trip";
     return now.timeMs > w.timeMs
       ? "the card's 0019 is a later write than the attempt's: the vehicle pays this trip"

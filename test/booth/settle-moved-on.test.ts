@@ -224,8 +224,14 @@ describe("a suspect the card shows debited without its TAC: has the card moved o
         ({ ...s, extra: { uncertain: true, b5TransTime: "20251203101500" } }) as CommittedRecord,
       entryAt("0201", "09:40:00"),
     ],
+    [
+      "the entry the suspect kept, stamped after the attempt by an entry station whose clock runs ahead",
+      (s: CommittedRecord) => s,
+      entryAt("0101", "11:00:00"),
+    ],
   ] as const)("its 0019 %s: still on its trip, paid and unsettled, not charged", async (_, edit, now) => {
-    const { r, audits } = await settle(edit(suspect(entryAt("0101", "09:00:00"))), debited(now, []));
+    const kept = now.station === "0101" ? now : entryAt("0101", "09:00:00");
+    const { r, audits } = await settle(edit(suspect(kept)), debited(now, []));
     expect(r).toBe("paid-unsettled");
     expect(audits).toEqual([
       expect.objectContaining({
