@@ -16,6 +16,7 @@
  */
 import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
+import { realStamp } from "../local-time.js";
 
 export const SETTLE_VERDICTS = ["debited", "not-debited"] as const;
 export type SettleVerdict = (typeof SETTLE_VERDICTS)[number];
@@ -135,6 +136,9 @@ export function operatorSettlement(
     if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
     // decided (docs/protocol.md §6): an all-zero TAC proves nothing; the journal would refuse it (E605)
     if (f === "tac" && tacMissing(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
+    // a purchase time that names no real time is refused, never rolled over (the journal would refuse it, E605)
+    if (f === "transTime" && !realStamp(v))
+      return refuse(`${form.option} must be a real time YYYYMMDDhhmmss, got "${raw}"`);
     const have = rec[f];
     if (have !== null && have !== undefined && have.toLowerCase() !== v)
       return refuse(

@@ -134,6 +134,50 @@ describe("operatorSettlement", () => {
     expect(!plan.ok && plan.message).toContain("already has trans-time 20261123185914");
   });
 
+  // review (session 32): --trans-time was checked only as 14 digits, and month 13 became a paid record's time
+  it.each([
+    ["month 13", "20261399999999"],
+    ["minutes and seconds in the hour", "20261207453520"],
+    ["February 30", "20260230120000"],
+    ["February 29 of a common year", "20270229120000"],
+  ])("refuses a --trans-time that names no real time (%s), as the CLI refuses --since", (_what, time) => {
+    const plan = operatorSettlement(
+      suspect({ transTime: null }),
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "bank 4711",
+        proof: { tac: "12ab34cd", iccPaySerial: "0008", psamTransSerial: "00000009", transTime: time },
+      },
+      "exit",
+      user,
+    );
+    expect(plan).toEqual({
+      ok: false,
+      message: `suspect 7 not settled: --trans-time must be a real time YYYYMMDDhhmmss, got "${time}"`,
+    });
+  });
+
+  it("takes a --trans-time that names a real time (February 29 of a leap year, 23:59:59)", () => {
+    const plan = operatorSettlement(
+      suspect({ transTime: null }),
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "bank 4711",
+        proof: {
+          tac: "12ab34cd",
+          iccPaySerial: "0008",
+          psamTransSerial: "00000009",
+          transTime: "20280229235959",
+        },
+      },
+      "exit",
+      user,
+    );
+    expect(plan.ok && plan.settlement.fields.transTime).toBe("20280229235959");
+  });
+
   it("refuses malformed proof, proof with --not-debited, an empty reason, an ORPHAN_B5 debit and a record that is not a suspect", () => {
     const bad = (r: Parameters<typeof operatorSettlement>[1], rec: CommittedRecord | null = suspect()) => {
       const p = operatorSettlement(rec, r, "exit", user);
