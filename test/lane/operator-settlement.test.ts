@@ -113,7 +113,7 @@ describe("operatorSettlement", () => {
     });
   });
 
-  it("refuses a proof value that differs from the one the RSU reported (another debit)", () => {
+  it("refuses a proof value that differs from the one the suspect has (another debit)", () => {
     const plan = operatorSettlement(
       suspect(),
       {
@@ -131,7 +131,34 @@ describe("operatorSettlement", () => {
       user,
     );
     expect(plan.ok).toBe(false);
-    expect(!plan.ok && plan.message).toContain("already has trans-time 20261123185914");
+    const message = !plan.ok && plan.message;
+    // review (session 32): the trans-time is the one the lane sent, not one an RSU frame reported
+    expect(message).toContain(
+      "already has trans-time 20261123185914 (the purchase time the lane sent in C6/C3, which the TAC covers): 20261126081503 would name another debit",
+    );
+    expect(message).not.toContain("RSU");
+  });
+
+  it("names where a value the suspect already has came from: the RSU for a DSRC suspect, the card and PSAM at the booth", () => {
+    const refusal = (rec: CommittedRecord, proof: Record<string, string>) => {
+      const p = operatorSettlement(
+        rec,
+        { seq: 7, verdict: "debited", reason: "r", proof: { tac: "12ab34cd", ...proof } },
+        "exit",
+        user,
+      );
+      return p.ok ? "accepted" : p.message;
+    };
+    expect(refusal(suspect({ iccPaySerial: "0007" }), { iccPaySerial: "0008" })).toContain(
+      "already has icc-pay-serial 0007 (as the RSU reported it): 0008 would name another debit",
+    );
+    const booth = suspect({ outcome: "BOOTH_DEBIT_UNCONFIRMED", iccPaySerial: "0007" });
+    expect(refusal(booth, { iccPaySerial: "0008" })).toContain(
+      "already has icc-pay-serial 0007 (as the card and PSAM gave it at the booth)",
+    );
+    expect(refusal(booth, { transTime: "20261126081503" })).toContain(
+      "already has trans-time 20261123185914 (the purchase time the lane sent in the booth's DEBIT, which the TAC covers)",
+    );
   });
 
   // review (session 32): --trans-time was checked only as 14 digits, and month 13 became a paid record's time
