@@ -9,7 +9,7 @@ import type Database from "better-sqlite3";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { AuditEventInput } from "../audit/entry.js";
 import { type BoundEntry, type RecordSlot, recordBinding } from "../audit/records.js";
-import { localIso, realStamp } from "../local-time.js";
+import { localIso } from "../local-time.js";
 import type { JournalAudit } from "./audit-binding.js";
 import type { JournalDb } from "./db.js";
 import { JournalErrorCodes } from "./errors.js";
@@ -461,8 +461,6 @@ function clearingRefusal(rec: Pick<NewLaneRecord, ClearingField>): string | null
     return `malformed ${malformed.map((f) => `${f} ${JSON.stringify(rec[f])} (${CLEARING_FORMS[f].expected})`).join(", ")}`;
   // decided (docs/protocol.md §6, ./tac.ts): a TAC of zeros proves nothing
   if (tacMissing(rec.tac)) return `tac ${JSON.stringify(rec.tac)} is all zeros (proves nothing)`;
-  if (!realStamp(rec.transTime as string))
-    return `transTime ${JSON.stringify(rec.transTime)} names no real time (yyyyMMddhhmmss)`;
   return null;
 }
 

@@ -153,7 +153,7 @@ export function operatorSettlement(
     if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
     // decided (docs/protocol.md §6): an all-zero TAC proves nothing; the journal would refuse it (E605)
     if (f === "tac" && tacMissing(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
-    // a purchase time that names no real time is refused, never rolled over (the journal would refuse it, E605)
+    // a purchase time that names no real time is refused, never rolled over (the journal takes any 14 digits)
     if (f === "transTime" && !realStamp(v))
       return refuse(`${form.option} must be a real time YYYYMMDDhhmmss, got "${raw}"`);
     const have = rec[f];
