@@ -47,3 +47,26 @@ export function localIso(ms: number, offsetMinutes: number): string {
     `${p2(t.getUTCMinutes())}:${p2(t.getUTCSeconds())}.${p3(t.getUTCMilliseconds())}${offsetText(offsetMinutes)}`
   );
 }
+
+/**
+ * Whether year, month, day, hour, minute, second name a real time: month 1-12, a day the month has,
+ * hour 0-23, minute and second 0-59. Date.UTC and Date.parse roll "2026-11-34" or "29:70" (and
+ * Date.parse "02-30", "24:00") over into another day instead of refusing them; the lane refuses a time
+ * that does not exist wherever one is typed or stored (`--since`/`--until`, `journal settle --trans-time`).
+ */
+export function realCalendarTime(y: number, mo: number, d: number, h = 0, mi = 0, sec = 0): boolean {
+  if (mo < 1 || mo > 12 || d < 1) return false;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  const daysInMonth = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
+  return d <= daysInMonth && h < 24 && mi < 60 && sec < 60;
+}
+
+const STAMP_RE = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
+
+/** Whether `stamp` is yyyymmddhhmmss (localStamp's form, a purchase time) naming a real time. */
+export function realStamp(stamp: string): boolean {
+  const m = STAMP_RE.exec(stamp);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  return realCalendarTime(y, mo, d, h, mi, sec);
+}

@@ -4,7 +4,7 @@
  * `--since`/`--until` in the same offset.
  */
 
-import { localIso, offsetText } from "../local-time.js";
+import { localIso, offsetText, realCalendarTime } from "../local-time.js";
 
 export { localIso, offsetText };
 
@@ -70,17 +70,11 @@ const ISO_HEAD_RE = /^(\d{4})-(\d{2})-(\d{2})T(?:(\d{2}):(\d{2})(?::(\d{2}))?)?/
 
 /**
  * Whether year, month, day, hour, minute, second (groups 1-6 of LOCAL_RE or ISO_HEAD_RE; the time ones
- * may be absent) name a real time: month 1-12, a day the month has, hour 0-23, minute and second 0-59.
- * Date.UTC and Date.parse roll "2026-11-34" or "29:70" (and Date.parse "02-30", "24:00") over into
- * another day instead of refusing them.
+ * may be absent) name a real time (src/local-time.ts realCalendarTime, the lane's one calendar check).
  */
 function realTime(m: RegExpExecArray): boolean {
   const n = (i: number): number => Number(m[i] ?? 0);
-  const [y, mo, d, h, mi, sec] = [n(1), n(2), n(3), n(4), n(5), n(6)];
-  if (mo < 1 || mo > 12 || d < 1) return false;
-  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
-  const daysInMonth = mo === 2 ? (leap ? 29 : 28) : [4, 6, 9, 11].includes(mo) ? 30 : 31;
-  return d <= daysInMonth && h < 24 && mi < 60 && sec < 60;
+  return realCalendarTime(n(1), n(2), n(3), n(4), n(5), n(6));
 }
 
 /**

@@ -35,6 +35,12 @@ export interface FileEnd {
 /** The lines past the file's end that verify took (VerifyReport.pendingFromSpool). */
 export type PendingLines = { from: number; to: number; fromRows: number } | null;
 
+/** A line past the file's end: its entry, and the line as the lane will append it (no newline). */
+export interface PastLine {
+  entry: AuditEntry;
+  line: string;
+}
+
 /**
  * The lines after the file's last entry (`lastSeq`, hash `head`) as the lane appends them at its next
  * start (./recovery.ts): each seq's spooled line, or the line of the journal record whose row names it
@@ -46,12 +52,12 @@ function linesPastEnd(
   lastSeq: number,
   head: string,
   offsetMinutes: number,
-): { entries: AuditEntry[]; fromRows: number } {
+): { lines: PastLine[]; fromRows: number } {
   const bySeq = new Map<number, SpooledLine>();
   for (const l of spooled) if (l.seq > lastSeq) bySeq.set(l.seq, l);
   const rowBySeq = new Map<number, RowRecord>();
   for (const r of rows) if (r.seq > lastSeq) rowBySeq.set(r.seq, r);
-  const entries: AuditEntry[] = [];
+  const lines: PastLine[] = [];
   let fromRows = 0;
   let prev = head;
   for (let seq = lastSeq + 1; ; seq++) {
@@ -67,13 +73,38 @@ function linesPastEnd(
         break; // a row that is not JSON: named with the rows
       }
     }
-    const r = checkLine(Buffer.from(line.replace(/\n$/, "")));
+    const text = line.replace(/\n$/, "");
+    const r = checkLine(Buffer.from(text));
     if ("problem" in r || r.entry.seq !== seq || r.entry.prev !== prev) break;
-    entries.push(r.entry);
+    lines.push({ entry: r.entry, line: text });
     if (rebuilt) fromRows++;
     prev = r.entry.hash;
   }
-  return { entries, fromRows };
+  return { lines, fromRows };
+}
+
+/**
+ * The lines past the file's end that verify takes (and `audit search|export|tail` show,
+ * ./trail-not-in-files.ts): the spooled lines and the journal records' lines built from the rows `spool`
+ * gives (read in the snapshot the spool was read in), as long as they follow on from `end`, chain, and
+ * reach the head copy; none when they do not reach it (verify then reports a truncation).
+ */
+export function linesPastFileEnd(
+  spool: AuditSpoolView | null | undefined,
+  spoolLines: readonly SpooledLine[],
+  headCopy: AuditHead | null,
+  end: Pick<FileEnd, "last" | "lastSeq" | "head">,
+): { lines: PastLine[]; fromRows: number } {
+  const { last, lastSeq } = end;
+  if (!last) return { lines: [], fromRows: 0 };
+  // journal records whose row holds its entry's seq and time (their line is built after the commit)
+  const rowLines: RowRecord[] = spool?.rowRecords?.(lastSeq + 1) ?? [];
+  const past = linesPastEnd(spoolLines, rowLines, lastSeq, end.head, offsetOf(last.time) ?? 0);
+  const reachesHeadCopy =
+    !headCopy ||
+    headCopy.seq <= lastSeq ||
+    past.lines.some((l) => l.entry.seq === headCopy.seq && l.entry.hash === headCopy.hash);
+  return reachesHeadCopy ? past : { lines: [], fromRows: 0 };
 }
 
 /** The lines past the file's end that reach the head copy, checked as the file's are; false: a Stop. */
@@ -86,20 +117,12 @@ export function checkLinesPastEnd(
   complete: TrailCompleteness,
   checkEntry: (e: AuditEntry, file: string, line: number) => void,
 ): { pending: PendingLines; intact: boolean } {
-  // spooled, and journal records' built from the rows the spool's snapshot holds, reported at SPOOL_FILE;
-  // when one breaks the chain, what follows cannot be judged
-  const { last, lastSeq } = end;
-  if (!last) return { pending: null, intact: true };
-  // journal records whose row holds its entry's seq and time (their line is built after the commit)
-  // past the files' end: read in the snapshot the spool was read in (verify-lane.ts holds it open)
-  const rowLines: RowRecord[] = spool?.rowRecords?.(lastSeq + 1) ?? [];
-  const past = linesPastEnd(spoolLines, rowLines, lastSeq, end.head, offsetOf(last.time) ?? 0);
-  const reachesHeadCopy =
-    !headCopy ||
-    headCopy.seq <= lastSeq ||
-    past.entries.some((e) => e.seq === headCopy.seq && e.hash === headCopy.hash);
-  if (!reachesHeadCopy || past.entries.length === 0) return { pending: null, intact: true };
-  const spooled = past.entries;
+  // spooled, and journal records' built from the rows the spool's snapshot holds (verify-lane.ts holds it
+  // open), reported at SPOOL_FILE; when one breaks the chain, what follows cannot be judged
+  const { lastSeq } = end;
+  const past = linesPastFileEnd(spool, spoolLines, headCopy, end);
+  if (past.lines.length === 0) return { pending: null, intact: true };
+  const spooled = past.lines.map((l) => l.entry);
   const pending = { from: lastSeq + 1, to: spooled[spooled.length - 1]!.seq, fromRows: past.fromRows };
   // the same checks as for the file's lines: a record's row, a checkpoint's seal, an incident
   try {

@@ -7,15 +7,18 @@
  *
  * - `debited`: a transaction, so it must carry what clearing needs (TAC, card offline serial, PSAM number
  *   and serial, purchase time): the operator gives the ones the suspect lacks; a value the suspect already
- *   has (reported by the RSU) cannot be replaced by another, which would name another debit. An
+ *   has (a serial the RSU reported, the purchase time the lane sent) cannot be replaced by another, which
+ *   would name another debit. An
  *   `ORPHAN_B5` names no card and no amount: only the station can settle it as debited.
  * - `not-debited`: a stop, amount 0; the card may then pay once.
  *
  * Both need a reason; the settlement keeps it with the operator's name in `extra.settlement.evidence`, and
  * the action's own audit record names them too (src/service/operator-audit.ts).
  */
+import { BOOTH_OUTCOMES } from "../booth/booth-records.js";
 import { tacMissing } from "../journal/tac.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
+import { realStamp } from "../local-time.js";
 
 export const SETTLE_VERDICTS = ["debited", "not-debited"] as const;
 export type SettleVerdict = (typeof SETTLE_VERDICTS)[number];
@@ -79,6 +82,21 @@ export function settledResult(
 
 const STORED_VALUE = 22;
 
+/**
+ * Where a suspect's value of each proof field came from, for the refusal to replace it: the serials and
+ * the PSAM number are what the RSU's B5 reported (src/lane/obu-outcomes.ts), or at the booth what the card
+ * and PSAM gave before DEBIT (src/booth/booth-records.ts); the purchase time is the one the lane itself
+ * sent, which the TAC covers (a B5's own TransTime is kept apart, in `extra.b5TransTime`).
+ */
+function sourceOf(f: ProofField, rec: CommittedRecord): string {
+  const booth = rec.outcome === BOOTH_OUTCOMES.unconfirmed;
+  if (f === "transTime")
+    return booth
+      ? "the purchase time the lane sent in the booth's DEBIT, which the TAC covers"
+      : "the purchase time the lane sent in C6/C3, which the TAC covers";
+  return booth ? "as the card and PSAM gave it at the booth" : "as the RSU reported it";
+}
+
 /** The settlement of suspect `rec` the operator asks for, or why it is refused (nothing changes then). */
 export function operatorSettlement(
   rec: CommittedRecord | null,
@@ -135,10 +153,13 @@ export function operatorSettlement(
     if (!form.re.test(v)) return refuse(`${form.option} must be ${form.expected}, got "${raw}"`);
     // decided (docs/protocol.md §6): an all-zero TAC proves nothing; the journal would refuse it (E605)
     if (f === "tac" && tacMissing(v)) return refuse(`--tac ${v} is all zeros: it proves no debit`);
+    // a purchase time that names no real time is refused, never rolled over (the journal takes any 14 digits)
+    if (f === "transTime" && !realStamp(v))
+      return refuse(`${form.option} must be a real time YYYYMMDDhhmmss, got "${raw}"`);
     const have = rec[f];
     if (have !== null && have !== undefined && have.toLowerCase() !== v)
       return refuse(
-        `the suspect already has ${form.option.slice(2)} ${have} (as the RSU reported it): ${v} would name another debit`,
+        `the suspect already has ${form.option.slice(2)} ${have} (${sourceOf(f, rec)}): ${v} would name another debit`,
       );
     fields[f] = v;
   }

@@ -3,7 +3,7 @@
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateLane } from "../../src/cli/lane-locate.js";
@@ -11,6 +11,7 @@ import { Journal } from "../../src/journal/journal.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
+  allLines,
   LANE,
   openBoundTrail,
   openTrail,
@@ -340,6 +341,64 @@ describe("audit tail and search output", () => {
       await t.close();
     }
     expect(f.messages()).toEqual(["first", "second", "third"]);
+  });
+
+  // review (session 32): after a kill, search, export and tail left out the newest entries, those only in
+  // journal.db until the next start, which audit verify reports as "not yet in the file"
+  it("search, export and tail include the entries not yet in the trail's files, from journal.db, and say so on stderr", async () => {
+    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
+    await lane.trail.flush();
+    lane.journal.commit({ ...sampleRecord(2), cardId: "43010000000000009002" });
+    const seq = lane.trail.status().lastSeq;
+    // the record's line is built on the next turn: copy the data directory now, as a kill -9 would leave it
+    const killed = join(dir, "killed");
+    cpSync(data(), killed, { recursive: true });
+    await lane.close();
+    const written = allLines(data()).find((l) => l.text.startsWith(`{"seq":${seq},`))!.text;
+    expect(allLines(killed).map((l) => l.text)).not.toContain(written);
+    const note = `etc-lane: seq ${seq} is not yet in the trail's files: built from journal.db, as the lane will write them at its next start`;
+
+    const search = await runEtcLane([
+      "audit",
+      "search",
+      "--card",
+      "43010000000000009002",
+      "--data-dir",
+      killed,
+    ]);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain("4301************9002");
+    expect(search.err).toContain("1 entry\n");
+    expect(search.err).toContain(note);
+    const records = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", killed]);
+    expect(
+      records.out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    ).toEqual([seq - 1, seq]);
+    // the line exactly as the lane writes it at its next start
+    const exported = await runEtcLane([
+      "audit",
+      "export",
+      "--format",
+      "json",
+      "--full-ids",
+      "--data-dir",
+      killed,
+    ]);
+    expect(exported.out.trim().split("\n").at(-1)).toBe(written);
+    expect(exported.err).toContain(note);
+    const tail = await runEtcLane(["audit", "tail", "-n", "1", "--json", "--data-dir", killed]);
+    expect((JSON.parse(tail.out) as { seq: number }).seq).toBe(seq);
+    expect(tail.err).toContain(note);
+
+    // the next start writes it: the same entries, and nothing to say
+    await openBoundTrail(killed).close();
+    const after = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", killed]);
+    expect(after.out).toBe(records.out);
+    expect(after.err).toBe("");
   });
 
   it("says which lane it looked in when there is no trail", async () => {

@@ -6,9 +6,10 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
+import { displayLocal, localIso, offsetOf } from "../../src/audit/time.js";
 import type { StoredRecord } from "../../src/journal/types.js";
 import { laneTest, type ScenarioVehicle, vehicle as v } from "../integration/harness.js";
-import { allLines, runEtcLane } from "./helpers.js";
+import { allLines, runEtcLane, writeLaneConfig } from "./helpers.js";
 
 const BLACK_CARD = "43010000000000009001";
 
@@ -171,6 +172,53 @@ describe("search and export over a simulated run", () => {
         const got = await search(dataDir, window);
         expect(got.map((x) => x.seq)).toEqual(inWindow.map((x) => x.e.seq));
         expect(recordIds(got)).toEqual(tradeIds(recs.slice(2, 5)));
+
+        // the same windows in the lane's local time, without an offset (issue 13): read in the offset of the
+        // trail's newest entry (--data-dir alone) or of the config (--config), to the millisecond. One ms
+        // after each bound as well: the third record's entry drops out and the sixth's comes in, so a lost
+        // fraction or a wrong offset shifts the result
+        const unique = [...new Map(entries.map((x) => [x.e.seq, x])).values()];
+        const offset = offsetOf(recEntries[0]!.e.time)!;
+        const local = (e: AuditEntry, plusMs: number): string =>
+          displayLocal(localIso(Date.parse(e.utc) + plusMs, offset));
+        const config = writeLaneConfig(t.dir);
+        for (const plusMs of [0, 1]) {
+          const from = Date.parse(since) + plusMs;
+          const to = Date.parse(until) + plusMs;
+          const want = unique
+            .filter((x) => Date.parse(x.e.utc) >= from && Date.parse(x.e.utc) < to)
+            .map((x) => x.e.seq);
+          expect(want.includes(recEntries[2]!.e.seq)).toBe(plusMs === 0);
+          expect(want.includes(recEntries[5]!.e.seq)).toBe(plusMs === 1);
+          const localWindow = [
+            "--since",
+            local(recEntries[2]!.e, plusMs),
+            "--until",
+            local(recEntries[5]!.e, plusMs),
+          ];
+          expect(localWindow[1]).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/);
+          const byTrail = await search(dataDir, localWindow);
+          expect(
+            byTrail.map((x) => x.seq),
+            `${localWindow.join(" ")}, the trail's offset`,
+          ).toEqual(want);
+          const byConfig = await runEtcLane([
+            "audit",
+            "search",
+            "--config",
+            config,
+            "--json",
+            ...localWindow,
+          ]);
+          expect(byConfig.code, byConfig.err).toBe(0);
+          expect(
+            byConfig.out
+              .trim()
+              .split("\n")
+              .map((l) => (JSON.parse(l) as Out).seq),
+            `${localWindow.join(" ")}, the config's offset`,
+          ).toEqual(want);
+        }
 
         // export: JSON lines are the trail's own lines; CSV has one row per entry
         const json = await runEtcLane([

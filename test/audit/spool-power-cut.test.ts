@@ -23,6 +23,7 @@ import {
   entries,
   openBoundTrail,
   restartAlarms,
+  runEtcLane,
   segmentPaths,
   tempDir,
   verifyLane,
@@ -110,6 +111,19 @@ describe("a power cut within spoolBatchMs of an event that a durable journal com
       problems: [],
       pendingFromSpool: { from: evSeq, to: last, fromRows: 1 },
     });
+    // audit search reads the same lines before the next start (the event's spooled, the record's built)
+    const found = await runEtcLane(["audit", "search", "--json", "--full-ids", "--data-dir", copy]);
+    const bySeq = found.out
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as AuditEntry);
+    expect(bySeq.slice(-2).map((e) => [e.seq, e.type])).toEqual([
+      [evSeq, "lane.alarm"],
+      [last, "record.commit"],
+    ]);
+    expect(found.err).toContain(
+      `etc-lane: seq ${evSeq}..${last} are not yet in the trail's files: built from journal.db`,
+    );
     expect(await restartAlarms(copy)).toEqual([]);
     expect(lineOf(copy, evSeq)).toBe(evLine);
     const after = entries(copy);

@@ -113,7 +113,7 @@ describe("operatorSettlement", () => {
     });
   });
 
-  it("refuses a proof value that differs from the one the RSU reported (another debit)", () => {
+  it("refuses a proof value that differs from the one the suspect has (another debit)", () => {
     const plan = operatorSettlement(
       suspect(),
       {
@@ -131,7 +131,78 @@ describe("operatorSettlement", () => {
       user,
     );
     expect(plan.ok).toBe(false);
-    expect(!plan.ok && plan.message).toContain("already has trans-time 20261123185914");
+    const message = !plan.ok && plan.message;
+    // review (session 32): the trans-time is the one the lane sent, not one an RSU frame reported
+    expect(message).toContain(
+      "already has trans-time 20261123185914 (the purchase time the lane sent in C6/C3, which the TAC covers): 20261126081503 would name another debit",
+    );
+    expect(message).not.toContain("RSU");
+  });
+
+  it("names where a value the suspect already has came from: the RSU for a DSRC suspect, the card and PSAM at the booth", () => {
+    const refusal = (rec: CommittedRecord, proof: Record<string, string>) => {
+      const p = operatorSettlement(
+        rec,
+        { seq: 7, verdict: "debited", reason: "r", proof: { tac: "12ab34cd", ...proof } },
+        "exit",
+        user,
+      );
+      return p.ok ? "accepted" : p.message;
+    };
+    expect(refusal(suspect({ iccPaySerial: "0007" }), { iccPaySerial: "0008" })).toContain(
+      "already has icc-pay-serial 0007 (as the RSU reported it): 0008 would name another debit",
+    );
+    const booth = suspect({ outcome: "BOOTH_DEBIT_UNCONFIRMED", iccPaySerial: "0007" });
+    expect(refusal(booth, { iccPaySerial: "0008" })).toContain(
+      "already has icc-pay-serial 0007 (as the card and PSAM gave it at the booth)",
+    );
+    expect(refusal(booth, { transTime: "20261126081503" })).toContain(
+      "already has trans-time 20261123185914 (the purchase time the lane sent in the booth's DEBIT, which the TAC covers)",
+    );
+  });
+
+  // review (session 32): --trans-time was checked only as 14 digits, and month 13 became a paid record's time
+  it.each([
+    ["month 13", "20261399999999"],
+    ["minutes and seconds in the hour", "20261207453520"],
+    ["February 30", "20260230120000"],
+    ["February 29 of a common year", "20270229120000"],
+  ])("refuses a --trans-time that names no real time (%s), as the CLI refuses --since", (_what, time) => {
+    const plan = operatorSettlement(
+      suspect({ transTime: null }),
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "bank 4711",
+        proof: { tac: "12ab34cd", iccPaySerial: "0008", psamTransSerial: "00000009", transTime: time },
+      },
+      "exit",
+      user,
+    );
+    expect(plan).toEqual({
+      ok: false,
+      message: `suspect 7 not settled: --trans-time must be a real time YYYYMMDDhhmmss, got "${time}"`,
+    });
+  });
+
+  it("takes a --trans-time that names a real time (February 29 of a leap year, 23:59:59)", () => {
+    const plan = operatorSettlement(
+      suspect({ transTime: null }),
+      {
+        seq: 7,
+        verdict: "debited",
+        reason: "bank 4711",
+        proof: {
+          tac: "12ab34cd",
+          iccPaySerial: "0008",
+          psamTransSerial: "00000009",
+          transTime: "20280229235959",
+        },
+      },
+      "exit",
+      user,
+    );
+    expect(plan.ok && plan.settlement.fields.transTime).toBe("20280229235959");
   });
 
   it("refuses malformed proof, proof with --not-debited, an empty reason, an ORPHAN_B5 debit and a record that is not a suspect", () => {

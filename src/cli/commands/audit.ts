@@ -2,7 +2,8 @@
  * `etc-lane audit tail|search|export|verify`: the lane's audit trail for a person at a terminal and for
  * scripts (docs/audit.md, "Operator guide"). Transactions and events share one timeline in the lane's
  * local time; card numbers are masked unless --full-ids. `audit list` is kept as another name for
- * `audit search`. Every command finds the lane by its config (../lane-locate.ts).
+ * `audit search`. Every command finds the lane by its config (../lane-locate.ts). `tail`, `search` and
+ * `export` read the entries not yet in the trail's files after those in them (notInFiles below).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +21,9 @@ import {
 import { auditDir, listSegments } from "../../audit/segments.js";
 import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import { TrailFollower } from "../../audit/trail-follower.js";
+import { entriesNotInFiles } from "../../audit/trail-not-in-files.js";
 import type { VerifyReport } from "../../audit/verify.js";
+import type { PastLine } from "../../audit/verify-file-end.js";
 import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "../../audit/verify-guards.js";
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
@@ -337,6 +340,35 @@ function trailReading(since: number | undefined): Parameters<typeof readTrail>[1
   };
 }
 
+/**
+ * The entries after `last` (the files' last entry) that are not yet in the trail's files: after a kill or
+ * a power cut they are only in journal.db until the lane starts again (src/audit/trail-not-in-files.ts, the
+ * lines `audit verify` reports as "not yet in the file"). `note`: the stderr line naming their seqs (or
+ * saying that the journal could not be read for them), null when there are none.
+ */
+function notInFiles(dataDir: string, last: AuditEntry | null): { lines: PastLine[]; note: string | null } {
+  try {
+    const r = entriesNotInFiles(dataDir, last);
+    if (r.lines.length === 0) return { lines: [], note: null };
+    const from = r.lines[0]!.entry.seq;
+    const to = r.lines[r.lines.length - 1]!.entry.seq;
+    return {
+      lines: r.lines,
+      note:
+        `etc-lane: seq ${from === to ? `${from} is` : `${from}..${to} are`} not yet in the trail's files: built from ` +
+        `${r.source}, as the lane will write them at its next start (a running lane writes them within milliseconds)\n`,
+    };
+  } catch (e) {
+    return {
+      lines: [],
+      note: terminalSafe(
+        `etc-lane: the entries not yet in the trail's files cannot be read (${(e as Error).message}): ` +
+          "any there are, are left out; audit verify tells more\n",
+      ),
+    };
+  }
+}
+
 export function registerAudit(program: Command): void {
   const audit = program
     .command("audit")
@@ -396,13 +428,13 @@ async function tailAction(
   // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
   const loc = locateExistingLane(o);
   const dir = trailDir(loc);
-  const entries = lastEntries(dir, n);
-  const emit = emitAll(
-    entries.map((x) => x.entry),
-    o,
-    o.json ? null : laneOffset(loc, dir),
-  );
-  if (o.follow) await follow(dir, entries.at(-1)?.entry.seq ?? lastEntries(dir, 1)[0]?.entry.seq ?? 0, emit);
+  const inFiles = lastEntries(dir, n).map((x) => x.entry);
+  const past = notInFiles(loc.dataDir, (n > 0 ? inFiles.at(-1) : lastEntries(dir, 1)[0]?.entry) ?? null);
+  const newest = [...inFiles, ...past.lines.map((l) => l.entry)];
+  const entries = n === 0 ? [] : newest.slice(-n);
+  const emit = emitAll(entries, o, o.json ? null : laneOffset(loc, dir));
+  if (past.note) process.stderr.write(past.note);
+  if (o.follow) await follow(dir, newest.at(-1)?.seq ?? 0, emit);
 }
 
 /** `audit search`: the entries matching the filters, oldest first, as a table or JSON lines. */
@@ -416,15 +448,23 @@ function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): voi
   // JSON lines go out as they are found; a table is sized to what was found, so it waits for all of it
   const found: AuditEntry[] = [];
   const json = o.json ? emitAll([], o, null) : null;
-  for (const { entry } of readTrail(dir, trailReading(f.since))) {
-    if (!matches(entry, toRow(entry), f)) continue;
+  const take = (entry: AuditEntry): void => {
+    if (!matches(entry, toRow(entry), f)) return;
     if (json) json(entry);
     else found.push(entry);
+  };
+  let last: AuditEntry | null = null;
+  for (const { entry } of readTrail(dir, trailReading(f.since))) {
+    take(entry);
+    last = entry;
   }
+  const past = notInFiles(loc.dataDir, last);
+  for (const { entry } of past.lines) take(entry);
   if (!json) {
     emitAll(found, o, offset);
     process.stderr.write(`${found.length} entr${found.length === 1 ? "y" : "ies"}\n`);
   }
+  if (past.note) process.stderr.write(past.note);
 }
 
 /** `audit export --format csv|json`: the entries matching the filters, one line each. */
@@ -441,12 +481,21 @@ function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { f
     out(
       "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash\n",
     );
-  for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
+  const take = (entry: AuditEntry, line: string): void => {
     const r = toRow(entry);
-    if (!matches(entry, r, f)) continue;
-    if (o.format === "json") out(`${full ? line.toString("utf8") : maskedLine(line.toString("utf8"))}\n`);
+    if (!matches(entry, r, f)) return;
+    if (o.format === "json") out(`${full ? line : maskedLine(line)}\n`);
     else out(`${csvLine(entry, r, full)}\n`);
+  };
+  let last: AuditEntry | null = null;
+  for (const { entry, line } of readTrail(dir, trailReading(f.since))) {
+    take(entry, line.toString("utf8"));
+    last = entry;
   }
+  // the lines as the lane will append them: with --full-ids, JSON lines still the trail's own
+  const past = notInFiles(loc.dataDir, last);
+  for (const { entry, line } of past.lines) take(entry, line);
+  if (past.note) process.stderr.write(past.note);
 }
 
 /**
