@@ -82,18 +82,36 @@ const notDebited = (record0019: EntryExitRecord | null): CardEvidence => ({
  * Settles `s` against evidence `ev`; `meanwhile`: the lane settled the suspect first (the booth's settlement
  * refused), the record now as it says.
  */
-async function settle(s: CommittedRecord, ev: CardEvidence, meanwhile?: Partial<CommittedRecord>) {
+async function settle(
+  s: CommittedRecord,
+  ev: CardEvidence,
+  meanwhile?: Partial<CommittedRecord>,
+  o: { noteThrows?: boolean } = {},
+) {
   vi.mocked(gatherEvidence).mockResolvedValue(ev);
-  const audits: { type: string; severity: string; message: string; data?: Record<string, unknown> }[] = [];
+  type Entry = { type: string; severity: string; message: string; data?: Record<string, unknown> };
+  const audits: Entry[] = [];
+  /** the evidence entries the journal noted with the debit shown (ctx.noteShown), and the holds released */
+  const noted: Entry[] = [];
+  const released: unknown[] = [];
   const ctx = {
     rec: { lane: { role: "exit" } },
     reader: {},
     psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
     trySettle: async () => (meanwhile ? "refused" : { ...s, kind: "stop", revision: 2 }),
+    noteShown: async (_seq: number, e: Entry) => {
+      if (o.noteThrows) throw new Error("SQLITE_FULL: database or disk is full");
+      noted.push(e);
+      return true;
+    },
     journal: { get: () => (meanwhile ? { ...s, ...meanwhile } : s) },
     counters: { settledDebited: 0, settledNotDebited: 0, paidUnsettled: 0 },
     lane: {
-      guards: { release: () => undefined, rememberTraded: () => undefined, noteDebit: () => undefined },
+      guards: {
+        release: (k: unknown) => released.push(k),
+        rememberTraded: () => undefined,
+        noteDebit: () => undefined,
+      },
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
@@ -106,7 +124,7 @@ async function settle(s: CommittedRecord, ev: CardEvidence, meanwhile?: Partial<
   const c = { id: "s1", seq: 1, reason: "B5_NO_DSRC" } as BoothCase;
   const card = { cardId: CARD_ID, last: ev.record0019 } as unknown as CardRead;
   const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
-  return { r, audits };
+  return { r, audits, noted, released };
 }
 
 // review: for "not debited" the card's 0019 is still the entry it held at the attempt (another station's
@@ -193,18 +211,39 @@ const exitHere = (time: string): EntryExitRecord => ({
 describe("a suspect the card shows debited without its TAC: has the card moved on since? (settle.ts movedOn)", () => {
   it("a new entry at 0201, whose clock is an hour behind (stamped 09:40, before the attempt): the vehicle pays the trip it is on (paid-earlier)", async () => {
     const entry0201 = entryAt("0201", "09:40:00");
-    const { r, audits } = await settle(
+    const { r, audits, noted, released } = await settle(
       suspect(entryAt("0101", "09:00:00")),
       debited(entry0201, [detail(101, 0, "430100000201", "20251203094000")]),
     );
     // before: "paid-unsettled", the trip 0201 -> 0102 passed as paid by the earlier trip's debit
     expect(r).toBe("paid-earlier");
+    // the evidence noted with the debit shown (committed with its entry), the hold on the card released
+    expect(noted).toEqual([
+      expect.objectContaining({
+        type: "booth.evidence",
+        data: expect.objectContaining({ movedOn: expect.stringContaining("another place") }),
+      }),
+    ]);
+    expect(audits).toEqual([]);
+    expect(released).toHaveLength(1);
+  });
+
+  it("the journal cannot note the debit shown: the evidence entry is written alone and the hold stays", async () => {
+    const { r, audits, noted, released } = await settle(
+      suspect(entryAt("0101", "09:00:00")),
+      debited(entryAt("0201", "09:40:00"), [detail(101, 0, "430100000201", "20251203094000")]),
+      undefined,
+      { noteThrows: true },
+    );
+    expect(r).toBe("paid-earlier");
+    expect(noted).toEqual([]);
     expect(audits).toEqual([
       expect.objectContaining({
         type: "booth.evidence",
         data: expect.objectContaining({ movedOn: expect.stringContaining("another place") }),
       }),
     ]);
+    expect(released).toEqual([]);
   });
 
   it.each([
@@ -231,9 +270,10 @@ describe("a suspect the card shows debited without its TAC: has the card moved o
     ],
   ] as const)("its 0019 %s: still on its trip, paid and unsettled, not charged", async (_, edit, now) => {
     const kept = now.station === "0101" ? now : entryAt("0101", "09:00:00");
-    const { r, audits } = await settle(edit(suspect(kept)), debited(now, []));
+    const { r, audits, noted } = await settle(edit(suspect(kept)), debited(now, []));
     expect(r).toBe("paid-unsettled");
-    expect(audits).toEqual([
+    expect(audits).toEqual([]);
+    expect(noted).toEqual([
       expect.objectContaining({
         type: "booth.evidence",
         data: expect.not.objectContaining({ movedOn: expect.anything() }),
