@@ -66,11 +66,13 @@ export interface TrailHost {
    * unsettled suspects it lacks: ./trail-only-suspects.ts) and its open debit intents for the lane that
    * goes on with it, raises its last seq to `trailJseq` and refuses itself as a damaged journal is refused
    * (unhealthy now, its note refusing the next open); `heldIntents` (./trail-held-intents.ts): the
-   * intents kept for the back office the trail names, each kept as an intent rebuilt from its alarm
+   * intents kept for the back office the trail names, each kept as an intent rebuilt from its alarm;
+   * `trailSeq`: the trail's newest entry (each kept intent keeps the alarms after it from retention)
    */
   refuseBehindTrail(b: {
     lastSeq: number;
     trailJseq: number;
+    trailSeq: number;
     suspects: readonly TrailOnlySuspect[];
     heldIntents?: readonly TrailHeldIntent[];
   }): void;
@@ -127,6 +129,7 @@ export function openJournalTrail(
     journal.refuseBehindTrail({
       lastSeq: behind.lastSeq,
       trailJseq: behind.newestCommit.jseq,
+      trailSeq: trail.status().lastSeq,
       suspects: behind.suspects,
       heldIntents: behind.heldIntents,
     });

@@ -3,8 +3,9 @@
  *  - a newer segment exists (the current one is never deleted), so the oldest kept file begins with an
  *    anchor (the checkpoint that closed the deleted one) and verifies from its own first line;
  *  - the segment's last entry (its closing checkpoint, the next file's anchor) is older than the cutoff;
- *  - no kept journal row is bound to an entry in it, nor does it hold a kept suspect's commit entry (`floor`: the
- *    lowest audit seq a kept row names or a suspect kept from the trail has, src/journal/journal.ts auditFloor).
+ *  - no kept journal row is bound to an entry in it, nor does it hold a kept suspect's commit entry or a kept
+ *    intent's alarms (`floor`: the lowest audit seq a kept row names or a suspect or intent kept from the trail
+ *    has, src/journal/journal.ts auditFloor).
  * The trail writes an `audit.retention` entry naming each file (entries, bytes, SHA-256), seals it with a
  * checkpoint and fsyncs it before deleting anything; `audit verify` accepts a trail that begins after
  * `deletedThrough` only when such a sealed entry says so. The entry also restates the journal's binding

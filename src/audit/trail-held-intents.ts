@@ -10,6 +10,9 @@
  *
  * Read newest first (./trail-behind-entries.ts): an alarm is taken unless a newer record entry names its
  * card or OBU (`record.commit`: the intent became that record, or was resolved and the card traded since).
+ * The journal keeps the audit seq of the oldest alarm of each taken intent (older ones of the same card or
+ * OBU with no record entry naming it in between: each start raises it again) from audit retention
+ * (src/journal/journal.ts auditFloor), so that a later restore's scan finds an alarm naming it again.
  */
 
 import type { SegmentFile } from "./segments.js";
@@ -30,7 +33,15 @@ export interface TrailHeldIntent {
   /** the alarm's message (it names the intent's id in the lost journal.db) and time */
   message: string;
   at: string;
+  /**
+   * the audit seq of the oldest alarm of it in the kept trail (that one and every newer alarm of it, its
+   * alarm each start raises again, the next scan reads): the journal keeps it from audit retention
+   */
+  auditSeq: number;
 }
+
+const keysOf = (cardId: string | null, obuSerial: string | null): string[] =>
+  [cardId && `c${cardId}`, obuSerial && `o${obuSerial}`].filter((k): k is string => !!k);
 
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
 
@@ -38,6 +49,9 @@ const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? 
 export function trailHeldIntents(segments: readonly SegmentFile[], lastSeq: number): TrailHeldIntent[] {
   const traded = new Set<string>();
   const out: TrailHeldIntent[] = [];
+  // the taken intents by card and OBU, until an older record entry names them (its alarms older than that
+  // are of an intent resolved before)
+  const taken = new Map<string, TrailHeldIntent>();
   const marks = KEPT_INTENT_ALARMS.map((c) => `"code":"${c}"`);
   for (const { entry: e, jseq } of entriesAfterLastSeq(segments, lastSeq, marks)) {
     const d = (e.data ?? {}) as Record<string, unknown>;
@@ -46,17 +60,36 @@ export function trailHeldIntents(segments: readonly SegmentFile[], lastSeq: numb
     if (jseq !== null) {
       // a settlement shows no trade of the card; a commit does (or the intent's own record)
       if (e.type !== "record.commit") continue;
-      if (cardId) traded.add(`c${cardId}`);
-      if (obuSerial) traded.add(`o${obuSerial}`);
+      for (const k of keysOf(cardId, obuSerial)) {
+        traded.add(k);
+        taken.delete(k);
+      }
       continue;
     }
     if (typeof d.code !== "string" || !KEPT_INTENT_ALARMS.includes(d.code)) continue;
     if (cardId === null && obuSerial === null) continue;
-    const keys = [cardId && `c${cardId}`, obuSerial && `o${obuSerial}`].filter((k): k is string => !!k);
-    if (keys.some((k) => traded.has(k))) continue;
-    // an older alarm of the same card and OBU (each start raises it again) adds nothing
-    for (const k of keys) traded.add(k);
-    out.push({ code: d.code, cardId, obuSerial, message: e.message, at: e.time });
+    const keys = keysOf(cardId, obuSerial);
+    if (keys.some((k) => traded.has(k))) {
+      // an older alarm of an intent taken (each start raises it again): its oldest is the one kept
+      for (const k of keys) {
+        const t = taken.get(k);
+        if (t) t.auditSeq = e.seq;
+      }
+      continue;
+    }
+    const t: TrailHeldIntent = {
+      code: d.code,
+      cardId,
+      obuSerial,
+      message: e.message,
+      at: e.time,
+      auditSeq: e.seq,
+    };
+    for (const k of keys) {
+      traded.add(k);
+      taken.set(k, t);
+    }
+    out.push(t);
   }
   return out.reverse();
 }

@@ -68,9 +68,9 @@ export interface AuditTrailOptions {
   /** how often retention runs; default 1 h; 0: only when runRetention() is called */
   retentionCheckMs?: number;
   /**
-   * The journal's lowest audit seq still referenced by a kept row or a suspect kept from the trail (null:
-   * none): retention never deletes a segment holding an entry a kept journal row is bound to, nor a kept
-   * suspect's commit entry.
+   * The journal's lowest audit seq still referenced by a kept row or a suspect or intent kept from the trail
+   * (null: none): retention never deletes a segment holding an entry a kept journal row is bound to, nor a
+   * kept suspect's commit entry or a kept intent's alarms.
    */
   boundFloor?: () => number | null;
   /** false when the lane has no station: checkpoints are not queued for it; default true */

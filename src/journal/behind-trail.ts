@@ -41,10 +41,21 @@ const META_KEY = "behind_trail";
  */
 export const REBUILT_INTENT_PREFIX = "trail:";
 
+/**
+ * A kept intent: its id and creation time in this file, and an audit seq at or below the oldest alarm
+ * naming it that a later restore's scan reads (src/audit/trail-held-intents.ts): audit retention keeps it
+ * (auditFloor). 1 for one kept before that was stored (every segment kept until it is resolved).
+ */
+interface KeptIntent {
+  id: number;
+  createdAtMs: number;
+  auditSeq: number;
+}
+
 interface Stored {
   v: 1;
   suspects: TrailOnlySuspect[];
-  intents: { id: number; createdAtMs: number }[];
+  intents: KeptIntent[];
 }
 
 export class BehindTrail {
@@ -119,13 +130,15 @@ export class BehindTrail {
   }
 
   /**
-   * The lowest audit seq of a kept suspect's `record.commit` entry, or null when none is kept: audit
-   * retention keeps that entry (./journal.ts auditFloor), the one thing a later restore of a file without
-   * meta.behind_trail finds the suspect by (src/audit/trail-only-suspects.ts).
+   * The lowest audit seq of a kept suspect's `record.commit` entry or of a kept intent's oldest alarm, or
+   * null when nothing is kept: audit retention keeps that entry (./journal.ts auditFloor), the one thing a
+   * later restore of a file without meta.behind_trail finds the suspect by (src/audit/trail-only-suspects.ts),
+   * or the intent by when the restored file lacks it (src/audit/trail-held-intents.ts).
    */
   auditFloor(): number | null {
     let floor: number | null = null;
-    for (const s of this.stored.suspects) if (floor === null || s.auditSeq < floor) floor = s.auditSeq;
+    for (const { auditSeq } of [...this.stored.suspects, ...this.stored.intents])
+      if (floor === null || auditSeq < floor) floor = auditSeq;
     return floor;
   }
 
@@ -151,19 +164,25 @@ export class BehindTrail {
   /**
    * Adds what the trail shows and the intents open now, and inserts one kept intent for each of
    * `rebuilt` (an intent the trail's alarms name that the file may lack: src/audit/trail-held-intents.ts),
-   * in one transaction; durable on return, E601 when it cannot.
+   * in one transaction; durable on return, E601 when it cannot. `trailSeq`: the trail's newest entry now.
+   * Each alarm naming an intent open now comes after it (the lane raises one at every start that keeps the
+   * intent: src/lane/recovery.ts, src/booth/recovery-book.ts), so the intent keeps `trailSeq + 1` from
+   * audit retention (one kept already keeps its own); a rebuilt one keeps its oldest alarm's (`auditSeq`).
    */
   note(
     suspects: readonly TrailOnlySuspect[],
     intents: readonly { id: number; createdAtMs: number }[],
-    rebuilt: readonly { key: string; payload: string }[] = [],
+    trailSeq: number,
+    rebuilt: readonly { key: string; payload: string; auditSeq: number }[] = [],
     table?: Intents,
   ): void {
     this.h.assertWritable();
     const s = new Map(this.stored.suspects.map((x) => [x.jseq, x]));
     for (const x of suspects) s.set(x.jseq, x);
     const i = [...this.stored.intents];
-    for (const x of intents) if (!i.some((y) => y.id === x.id && y.createdAtMs === x.createdAtMs)) i.push(x);
+    for (const x of intents)
+      if (!i.some((y) => y.id === x.id && y.createdAtMs === x.createdAtMs))
+        i.push({ id: x.id, createdAtMs: x.createdAtMs, auditSeq: trailSeq + 1 });
     let after: () => void = () => {};
     try {
       this.h.db
@@ -171,7 +190,7 @@ export class BehindTrail {
           const at = this.h.now().getTime();
           for (const r of rebuilt) {
             if (!table) throw new Error("no intents table to rebuild intents in");
-            i.push({ id: table.insertInTx(r.key, at, r.payload), createdAtMs: at });
+            i.push({ id: table.insertInTx(r.key, at, r.payload), createdAtMs: at, auditSeq: r.auditSeq });
           }
           after = this.writeInTx({
             v: 1,
@@ -238,5 +257,9 @@ function parse(raw: string): Stored {
       auditSeq: typeof x.auditSeq === "number" ? x.auditSeq : 1,
     }),
   );
-  return { v: 1, suspects, intents: v.intents };
+  // a kept intent stored before its alarm's audit seq was: 1 likewise (every segment kept until it is resolved)
+  const intents = (v.intents as Partial<KeptIntent>[]).map(
+    (x): KeptIntent => ({ ...(x as KeptIntent), auditSeq: typeof x.auditSeq === "number" ? x.auditSeq : 1 }),
+  );
+  return { v: 1, suspects, intents };
 }

@@ -410,6 +410,8 @@ export class Journal implements Outbox {
   refuseBehindTrail(b: {
     lastSeq: number;
     trailJseq: number;
+    /** the trail's newest entry now: every alarm naming an intent open in the file comes after it */
+    trailSeq: number;
     suspects: readonly TrailOnlySuspect[];
     heldIntents?: readonly TrailHeldIntent[];
   }): void {
@@ -425,7 +427,7 @@ export class Journal implements Outbox {
       // the note first: a process that dies after the raise and before refuse() must not leave a file the
       // next start trades on without the operator's decision (a note without the raise only refuses again)
       this.h.writeRefusalNote(op, code, behindMessage(b, intents, held, true));
-      this.behind.note(b.suspects, intents, held.map(rebuiltIntent), this.intents);
+      this.behind.note(b.suspects, intents, b.trailSeq, held.map(rebuiltIntent), this.intents);
       this.records.raiseLastSeq(b.trailJseq);
       kept = true;
     } catch {
@@ -450,9 +452,9 @@ export class Journal implements Outbox {
   }
 
   /**
-   * The lowest audit seq a kept row is bound to or a kept suspect's `record.commit` entry has (a suspect
-   * the file lacks, kept from the trail: ./behind-trail.ts), or null when there is neither: audit retention
-   * keeps that entry's segment. A closed journal throws (JournalClosed) rather than answer null, which would
+   * The lowest audit seq a kept row is bound to, a kept suspect's `record.commit` entry has (a suspect
+   * the file lacks, kept from the trail: ./behind-trail.ts) or a kept intent's alarms start at, or null when
+   * there is none: audit retention keeps that entry's segment. A closed journal throws (JournalClosed) rather than answer null, which would
    * let every file past its age go.
    */
   auditFloor(): number | null {
@@ -856,8 +858,9 @@ const heldWhat = (h: TrailHeldIntent): string =>
  * OBU where an RSU intent has them, so openIntentOf holds them and the lane's start pins and names them
  * (src/lane/recovery.ts: kept, it is never read as a debit); `rebuiltFromTrail` says what it stands for.
  */
-function rebuiltIntent(h: TrailHeldIntent): { key: string; payload: string } {
+function rebuiltIntent(h: TrailHeldIntent): { key: string; payload: string; auditSeq: number } {
   return {
+    auditSeq: h.auditSeq,
     key: `${REBUILT_INTENT_PREFIX}${h.cardId ?? h.obuSerial}`,
     payload: JSON.stringify({
       state: { debit: { card: { cardId: h.cardId }, obu: { obuSerial: h.obuSerial } } },

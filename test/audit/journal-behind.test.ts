@@ -147,9 +147,9 @@ describe("journal.db behind the audit trail", () => {
       throw new Error("the process died here");
     });
     try {
-      expect(() => journal.refuseBehindTrail({ lastSeq: 2, trailJseq: 4, suspects: [] })).toThrow(
-        "the process died here",
-      );
+      expect(() =>
+        journal.refuseBehindTrail({ lastSeq: 2, trailJseq: 4, trailSeq: 0, suspects: [] }),
+      ).toThrow("the process died here");
     } finally {
       died.mockRestore();
       await journal.close();
@@ -281,6 +281,98 @@ describe("journal.db behind the audit trail", () => {
     raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
     raw.close();
     l = open();
+    expect(l.journal.auditFloor()).toBe(1);
+    await l.close();
+  });
+
+  // review: a kept intent is found by a later restore only by an alarm naming it (each start raises one):
+  // with no row to bind it, once journal retention deleted the rows bound below it audit retention could
+  // delete its segment, and a second restore of the same backup then held nothing for the intent's card
+  it("going on with it: a kept intent's oldest alarm stays under the audit floor, so a second restore of the backup holds its card again", async () => {
+    const DAY = 86_400_000;
+    const CARD = "43011234567890123456";
+    const OBU = "4301000000000077";
+    let t = Date.UTC(2026, 10, 20, 0, 0, 0);
+    const open = () =>
+      openBoundTrail(
+        dir,
+        { now: () => t, checkpointEvery: 2, segmentMaxBytes: 1500, retentionDays: 1 },
+        { now: () => new Date(t), retention: { days: 1 } },
+      );
+    const restoreAndGoOn = async () => {
+      copyJournal(backup.dir, dir);
+      await open().close(); // refused: behind the trail
+      rmSync(join(dir, DAMAGED_FILE));
+    };
+    let l = open();
+    l.journal.markUploaded(acksOf(l.journal.commit(sampleRecord(1))), new Date(t));
+    await l.close();
+    copyJournal(dir, backup.dir);
+    // after the backup: an intent of CARD the lost journal.db kept for the back office, alarmed as the lane
+    // does at each start (twice here: the oldest alarm is the one kept)
+    l = open();
+    const raise = () =>
+      l.trail.events.alarm("DEBIT_INTENT_UNREADABLE", "debit intent 7 cannot be recovered: kept", {
+        cardId: CARD,
+        obuSerial: OBU,
+      });
+    raise();
+    l.journal.commit(sampleRecord(2));
+    raise();
+    await l.close();
+    const alarm = entries(dir).find((e) => e.data?.code === "DEBIT_INTENT_UNREADABLE")!.seq;
+    await restoreAndGoOn();
+
+    l = open();
+    expect(l.journal.openIntentOf({ cardId: CARD })).not.toBeNull();
+    for (let i = 3; i <= 12; i++)
+      l.journal.markUploaded(acksOf(l.journal.commit(sampleRecord(i))), new Date(t));
+    await l.trail.recordsWritten();
+    t += 2 * DAY;
+    l.journal.commit(sampleRecord(13));
+    await l.trail.recordsWritten();
+    await l.trail.checkpointNow();
+    expect((await l.journal.runRetention()).deleted).toBe(11);
+    expect(l.journal.auditBindingView().auditSeqOf(13)).toBeGreaterThan(alarm);
+    expect(l.journal.auditFloor()).toBe(alarm);
+    expect((await l.trail.runRetention())?.deletedThrough).toBeLessThan(alarm);
+    await l.close();
+
+    await restoreAndGoOn();
+    l = open();
+    try {
+      const kept = l.journal.openIntents();
+      expect(kept.map((i) => i.key)).toEqual([`trail:${CARD}`]);
+      expect(l.journal.openIntentOf({ cardId: CARD })).toBe(kept[0]!.id);
+    } finally {
+      await l.close();
+    }
+  });
+
+  it("going on with it: a kept intent stored before its alarm's audit seq was keeps every segment until it is resolved", async () => {
+    const CARD = "43011234567890123456";
+    let l = openBoundTrail(dir);
+    l.journal.commit(sampleRecord(1));
+    l.journal.writeIntent(`booth:${CARD}`, boothIntentPayload(CARD, null, "a1b2c3d4"));
+    await l.close();
+    copyJournal(dir, backup.dir);
+    l = openBoundTrail(dir);
+    l.journal.commit(sampleRecord(2));
+    await l.close();
+    const last = entries(dir).at(-1)!.seq;
+    copyJournal(backup.dir, dir);
+    await openBoundTrail(dir).close(); // refused: behind the trail
+    rmSync(join(dir, DAMAGED_FILE));
+    // kept now: each alarm the lane raises for it comes after the trail's end at the refusal
+    const raw = new Database(join(dir, JOURNAL_FILE));
+    const kept = JSON.parse(
+      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
+    ) as { intents: { auditSeq?: number }[] };
+    expect(kept.intents[0]!.auditSeq).toBeGreaterThan(last);
+    for (const k of kept.intents) delete k.auditSeq;
+    raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
+    raw.close();
+    l = openBoundTrail(dir);
     expect(l.journal.auditFloor()).toBe(1);
     await l.close();
   });
