@@ -8,10 +8,11 @@
  * happened unrecorded: the journal keeps one intent rebuilt from each (src/journal/behind-trail.ts), so
  * that its card and OBU stay held until an operator resolves it.
  *
- * Read newest first (./trail-behind-entries.ts): an alarm is taken unless a newer record entry names its
- * card or OBU (`record.commit`: the intent became that record, or was resolved and the card traded since).
+ * Read newest first (./trail-behind-entries.ts): an alarm is taken unless a newer record entry of a
+ * transaction or a suspect names its card or OBU (`record.commit`: the intent became that record, or was
+ * resolved and the card traded since); a stop's does not (a held card's vehicle is stopped while held).
  * The journal keeps the audit seq of the oldest alarm of each taken intent (older ones of the same card or
- * OBU with no record entry naming it in between: each start raises it again) from audit retention
+ * OBU with no transaction or suspect entry naming it in between: each start raises it again) from audit retention
  * (src/journal/journal.ts auditFloor), so that a later restore's scan finds an alarm naming it again.
  */
 
@@ -58,8 +59,10 @@ export function trailHeldIntents(segments: readonly SegmentFile[], lastSeq: numb
     const cardId = str(d.cardId);
     const obuSerial = str(d.obuSerial);
     if (jseq !== null) {
-      // a settlement shows no trade of the card; a commit does (or the intent's own record)
-      if (e.type !== "record.commit") continue;
+      // a settlement shows no trade of the card; a transaction's or a suspect's commit does (or the intent's
+      // own record). A stop does not: a held card's vehicle back at the lane is stopped (UNSETTLED_DEBIT), a
+      // booth case of it closed unpaid, and neither says the intent was resolved
+      if (e.type !== "record.commit" || d.kind === "stop") continue;
       for (const k of keysOf(cardId, obuSerial)) {
         traded.add(k);
         taken.delete(k);
