@@ -3,7 +3,7 @@
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateLane } from "../../src/cli/lane-locate.js";
@@ -399,6 +399,15 @@ describe("audit tail and search output", () => {
     const after = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", killed]);
     expect(after.out).toBe(records.out);
     expect(after.err).toBe("");
+    // review (session 32): a read-only connection to the stopped lane's journal left journal.db-wal and
+    // -shm behind; reading writes nothing and leaves the data directory as it found it
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+    const verified = await runEtcLane(["audit", "verify", "--data-dir", killed]);
+    expect(verified.code).toBe(0);
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+    const listed = await runEtcLane(["transactions", "list", "--data-dir", killed]);
+    expect(listed.code).toBe(0);
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
   });
 
   it("says which lane it looked in when there is no trail", async () => {
