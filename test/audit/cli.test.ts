@@ -410,6 +410,19 @@ describe("audit tail and search output", () => {
     expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
   });
 
+  // review (session 32): the note ended with a literal \x0a and no line end (terminalSafe took its newline)
+  it("prints the files' entries and a whole stderr line when journal.db cannot be read", async () => {
+    await smallTrail();
+    writeFileSync(join(data(), "journal.db"), "not a database");
+    const search = await runEtcLane(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain("STATUS_LIST_STALE");
+    expect(search.err).toMatch(
+      /etc-lane: the entries not yet in the trail's files cannot be read \(.+\): any there are, are left out; audit verify tells more\n$/,
+    );
+    expect(search.err).not.toContain("\\x0a");
+  });
+
   it("says which lane it looked in when there is no trail", async () => {
     mkdirSync(data(), { recursive: true });
     const r = await runEtcLane(["audit", "search", "--data-dir", data()]);

@@ -361,10 +361,12 @@ function notInFiles(dataDir: string, last: AuditEntry | null): { lines: PastLine
   } catch (e) {
     return {
       lines: [],
-      note: terminalSafe(
-        `etc-lane: the entries not yet in the trail's files cannot be read (${(e as Error).message}): ` +
-          "any there are, are left out; audit verify tells more\n",
-      ),
+      // the line's end outside: terminalSafe shows a newline as \x0a
+      note:
+        terminalSafe(
+          `etc-lane: the entries not yet in the trail's files cannot be read (${(e as Error).message}): ` +
+            "any there are, are left out; audit verify tells more",
+        ) + "\n",
     };
   }
 }
