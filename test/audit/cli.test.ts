@@ -38,11 +38,13 @@ function bytesRead(pid: number): number {
   return Number(m[1]);
 }
 
-/** `etc-lane audit tail -f -n 1 --json` on data() in a child process: what it printed, waited for. */
-function followCli(): {
+/** `etc-lane audit tail -f -n 1 --json` on `dataDir` in a child process: what it printed, waited for. */
+function followCli(dataDir = data()): {
   pid: number;
-  seen(text: string): Promise<void>;
+  /** until it printed `text` (a pattern: matched against all it printed) */
+  seen(text: string | RegExp): Promise<void>;
   messages(): string[];
+  seqs(): number[];
   stop(): Promise<void>;
 } {
   const child = spawn(
@@ -57,16 +59,18 @@ function followCli(): {
       "-n",
       "1",
       "--data-dir",
-      data(),
+      dataDir,
       "--json",
     ],
     { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
-  let waiting: { text: string; resolve: () => void } | null = null;
+  let waiting: { text: string | RegExp; resolve: () => void } | null = null;
+  const has = (text: string | RegExp): boolean =>
+    typeof text === "string" ? out.includes(text) : text.test(out);
   child.stdout.on("data", (d: Buffer) => {
     out += d.toString();
-    if (waiting && out.includes(waiting.text)) waiting.resolve();
+    if (waiting && has(waiting.text)) waiting.resolve();
   });
   const exited = new Promise<number | null>((r) => child.once("exit", r));
   return {
@@ -75,7 +79,7 @@ function followCli(): {
       Promise.race([
         new Promise<void>((resolve) => {
           waiting = { text, resolve };
-          if (out.includes(text)) resolve();
+          if (has(text)) resolve();
         }),
         exited.then((c) => Promise.reject(new Error(`tail exited (${c}) before printing ${text}: ${out}`))),
       ]),
@@ -84,6 +88,11 @@ function followCli(): {
         .trim()
         .split("\n")
         .map((l) => (JSON.parse(l) as { message: string }).message),
+    seqs: () =>
+      out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
     async stop() {
       child.kill("SIGTERM");
       await exited;
@@ -433,6 +442,32 @@ describe("audit tail and search output", () => {
       .trim()
       .split("\n")
       .map((l) => (JSON.parse(l) as { seq: number }).seq);
+
+  // review (session 32): tail -f after the entries not yet in the files goes on after the newest one it
+  // printed, so the lane's next start, which writes them, prints none twice
+  it("tail -f prints an entry not yet in the files once, then what the lane writes after it", async () => {
+    const { killed, seq } = await killedAfterCommit();
+    const f = followCli(killed);
+    try {
+      await f.seen(`{"seq":${seq},`); // built from journal.db
+      const lane = openBoundTrail(killed); // its start appends seq to the file
+      try {
+        lane.journal.commit({ ...sampleRecord(3), cardId: "43010000000000009003" });
+        await lane.trail.flush();
+        const next = lane.trail.status().lastSeq;
+        await f.seen(new RegExp(`^\\{"seq":${next},.*\\n`, "m")); // the whole line
+        const seqs = f.seqs();
+        expect(seqs[0]).toBe(seq);
+        expect(seqs.at(-1)).toBe(next);
+        // each once, in order, none skipped
+        expect(seqs).toEqual(Array.from({ length: next - seq + 1 }, (_, i) => seq + i));
+      } finally {
+        await lane.close();
+      }
+    } finally {
+      await f.stop();
+    }
+  });
 
   // review (session 32): with the files' last line changed (its hash member kept), the lines past it were
   // built on that line's hash member, while the next start goes on from the line's own hash: export
