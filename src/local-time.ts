@@ -52,7 +52,8 @@ export function localIso(ms: number, offsetMinutes: number): string {
  * Whether year, month, day, hour, minute, second name a real time: month 1-12, a day the month has,
  * hour 0-23, minute and second 0-59. Date.UTC and Date.parse roll "2026-11-34" or "29:70" (and
  * Date.parse "02-30", "24:00") over into another day instead of refusing them; the lane refuses a time
- * that does not exist wherever one is typed or stored (`--since`/`--until`, `journal settle --trans-time`).
+ * that does not exist wherever a person types one (`--since`/`--until`, `journal settle --trans-time`);
+ * the journal stores what a card or an RSU reported as it is (docs/journal.md).
  */
 export function realCalendarTime(y: number, mo: number, d: number, h = 0, mi = 0, sec = 0): boolean {
   if (mo < 1 || mo > 12 || d < 1) return false;

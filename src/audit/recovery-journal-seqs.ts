@@ -85,13 +85,18 @@ export interface NewestCommit {
  * or the `journal.bound` entry with no commit since (as a commit of the record before its `boundFrom`:
  * the records from it on are committed after it); null when the kept trail names neither (audit
  * retention deleted what did). What a record.commit line appended at start must follow (./recovery.ts).
+ * `atOrBefore`: only entries up to that seq (./trail-not-in-files.ts: the files' end as it read it, while a
+ * running lane may have written more since).
  */
-export function newestCommit(segments: readonly SegmentFile[]): NewestCommit | null {
+export function newestCommit(
+  segments: readonly SegmentFile[],
+  atOrBefore = Number.MAX_SAFE_INTEGER,
+): NewestCommit | null {
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       if (!line.includes(MARKS[0]!) && !line.includes(MARKS[2]!)) continue;
       const e = parseEntry(line.toString("utf8"));
-      if (!e) continue;
+      if (!e || e.seq > atOrBefore) continue;
       if (e.type === "record.commit") {
         const jseq = commitJseq(e.data);
         if (jseq !== null) return { jseq, seq: e.seq };

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { openForReading } from "../journal/read-connection.js";
 import { AuditErrorCodes } from "./errors.js";
 import type { JournalSeqs } from "./recovery-journal-seqs.js";
 import { auditDir } from "./segments.js";
@@ -156,7 +157,7 @@ export function readLegacySpool(dataDir: string): AuditSpoolView | null {
   if (!existsSync(path)) return null;
   let legacy: ReturnType<typeof readLegacy>;
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = openForReading(path); // writes nothing, leaves no -wal or -shm behind
     try {
       legacy = readLegacy(db);
     } finally {

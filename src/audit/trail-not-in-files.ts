@@ -5,10 +5,20 @@
  * starts again, the newest entries are only in journal.db. They are the lines `audit verify` reports as
  * "not yet in the file" (./verify-file-end.ts linesPastFileEnd: the same code), read without writing
  * anything, the spool, the head copy and the rows in one snapshot of the journal (as ./verify-lane.ts).
+ *
+ * None of them is shown, and `leftOut` says why, where the next start (./recovery.ts) would not append
+ * them as they are: the files' last line does not check (recovery goes on from that line's own hash, so
+ * the rows' lines get another `prev`), a `record.commit` line among them would commit a journal record
+ * the trail committed already, or an older one (recovery refuses it: commitOutOfOrder), or they stop short
+ * of the head copy (recovery appends them, then records the gap).
  */
 import { JournalReader, journalAuditSchema } from "../journal/journal.js";
-import type { AuditEntry } from "./entry.js";
-import { readLegacySpool } from "./spool.js";
+import { type AuditEntry, checkLine, parseEntry } from "./entry.js";
+import { RECORD_TYPES } from "./records.js";
+import { commitJseq, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
+import { completeEnd } from "./search.js";
+import { auditDir, linesBackwards, listSegments } from "./segments.js";
+import { type AuditHead, readLegacySpool } from "./spool.js";
 import { linesPastFileEnd, type PastLine } from "./verify-file-end.js";
 import { readSpoolMeta } from "./verify-guards.js";
 
@@ -19,6 +29,8 @@ export interface NotInFiles {
   fromRows: number;
   /** where they were read: journal.db, or the legacy spool of a lane not yet started on this version */
   source: string;
+  /** why they were all left out (see above), or null */
+  leftOut: string | null;
 }
 
 /**
@@ -27,32 +39,93 @@ export interface NotInFiles {
  * Throws when the journal cannot be read.
  */
 export function entriesNotInFiles(dataDir: string, last: AuditEntry | null): NotInFiles {
-  const none: NotInFiles = { lines: [], fromRows: 0, source: "journal.db" };
+  const none: NotInFiles = { lines: [], fromRows: 0, source: "journal.db", leftOut: null };
   if (last === null) return none;
+  const dir = auditDir(dataDir);
   const end = { last, lastSeq: last.seq, head: last.hash };
+  const damaged = endDoesNotCheck(dir, last);
+  if (damaged !== null) return { ...none, leftOut: damaged };
   const schema = journalAuditSchema(dataDir);
   if (schema === null) return none;
   if (!schema.auditSeq || !schema.auditTail) {
     // a journal not bound yet: the spool is still audit/spool.db, and no row names an entry
     const spool = readLegacySpool(dataDir);
-    const past = linesPastFileEnd(
-      spool,
-      spool ? spool.tail(last.seq + 1) : [],
-      readSpoolMeta(spool).head,
-      end,
-    );
-    return { ...past, source: "audit/spool.db" };
+    const headCopy = readSpoolMeta(spool).head;
+    const past = linesPastFileEnd(spool, spool ? spool.tail(last.seq + 1) : [], headCopy, end);
+    return asRecoveryAppends(dir, last, { ...past, source: "audit/spool.db", leftOut: null }, headCopy);
   }
   const reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
+  let read: { past: NotInFiles; headCopy: AuditHead | null };
   try {
-    return reader.snapshot(() => {
+    read = reader.snapshot(() => {
       const spool = reader.auditSpoolView();
-      return {
-        ...linesPastFileEnd(spool, spool.tail(last.seq + 1), readSpoolMeta(spool).head, end),
-        source: "journal.db",
-      };
+      const headCopy = readSpoolMeta(spool).head;
+      const past = linesPastFileEnd(spool, spool.tail(last.seq + 1), headCopy, end);
+      return { past: { ...past, source: "journal.db", leftOut: null }, headCopy };
     });
   } finally {
     reader.close();
   }
+  return asRecoveryAppends(dir, last, read.past, read.headCopy);
+}
+
+/** The files' last complete line (a torn fragment after it is not one), null when they hold none. */
+function lastFileLine(dir: string): Buffer | null {
+  const segs = listSegments(dir);
+  for (let i = segs.length - 1; i >= 0; i--) {
+    for (const { line } of linesBackwards(segs[i]!.path, completeEnd(segs[i]!.path))) return line;
+  }
+  return null;
+}
+
+/**
+ * Why the files' end is not what recovery goes on from (./recovery.ts lastIntactEntry: a last line that
+ * does not check is kept, and the chain goes on from its own hash), or null. A last line that checks and
+ * is newer than `last` is a running lane's, written since the files were read.
+ */
+function endDoesNotCheck(dir: string, last: AuditEntry): string | null {
+  const raw = lastFileLine(dir);
+  if (raw === null || "entry" in checkLine(raw)) return null;
+  const e = parseEntry(raw.toString("utf8"));
+  return `the trail's last line does not check (${e ? `seq ${e.seq}` : `after seq ${last.seq}`})`;
+}
+
+/**
+ * `past` as it is, or none with the reason, when recovery would not append its lines as they are (see
+ * above).
+ */
+function asRecoveryAppends(
+  dir: string,
+  last: AuditEntry,
+  past: NotInFiles,
+  headCopy: AuditHead | null,
+): NotInFiles {
+  const none = { ...past, lines: [], fromRows: 0 };
+  if (headCopy !== null && headCopy.seq > last.seq && past.lines.length === 0) {
+    // linesPastFileEnd gives none that do not reach it; unless a running lane wrote them to the files
+    // (and deleted them from the spool) between the files' read and the journal's
+    const now = lastFileLine(dir);
+    const e = now === null ? null : parseEntry(now.toString("utf8"));
+    if (e !== null && e.seq >= headCopy.seq) return past;
+    return {
+      ...none,
+      leftOut: `the trail's files end at seq ${last.seq}, and what journal.db holds past them does not reach its head copy (seq ${headCopy.seq})`,
+    };
+  }
+  // a record's commit entries in journal-seq order, after the newest the files hold (./recovery.ts
+  // fillFromSpoolAndRows, commitOutOfOrder)
+  let newest: NewestCommit | null | undefined;
+  for (const { entry } of past.lines) {
+    if (entry.type !== RECORD_TYPES.commit) continue;
+    const jseq = commitJseq(entry.data);
+    if (jseq === null) continue;
+    newest ??= newestCommit(listSegments(dir), last.seq);
+    if (newest !== null && jseq <= newest.jseq)
+      return {
+        ...none,
+        leftOut: `entry ${entry.seq} would commit journal record ${jseq}, but the trail committed journal records up to ${newest.jseq} (seq ${newest.seq})`,
+      };
+    newest = { jseq, seq: entry.seq };
+  }
+  return past;
 }

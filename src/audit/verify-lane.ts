@@ -155,7 +155,9 @@ function verifyLaneData(dataDir: string, key: KeyObject | null, o: LaneVerifyOpt
     }
     return { report, journalNote: null };
   } finally {
-    reader.close();
+    // the second connection found the first's -wal and is read-only; the first closes last, so that on a
+    // stopped lane's journal its close removes the -wal and -shm it made (src/journal/read-connection.ts)
     freshReader.close();
+    reader.close();
   }
 }

@@ -13,6 +13,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { JournalErrorCodes } from "./errors.js";
+import { openForReading, UnwritableDirectoryError } from "./read-connection.js";
 import { canonicalLane, validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 import { type SyncFile, WalSyncer } from "./wal-sync.js";
@@ -686,7 +687,7 @@ function completeV1(db: Database.Database, path: string, log: Logger): void {
 export function journalSchemaVersion(dataDir: string): number | null {
   const path = join(dataDir, JOURNAL_FILE);
   if (!existsSync(path)) return null;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openForReading(path);
   try {
     return Number(db.pragma("user_version", { simple: true }));
   } finally {
@@ -704,7 +705,7 @@ export function journalAuditSchema(
 ): { userVersion: number; auditSeq: boolean; auditTail: boolean } | null {
   const path = join(dataDir, JOURNAL_FILE);
   if (!existsSync(path)) return null;
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openForReading(path);
   try {
     const cols = db.prepare("SELECT name FROM pragma_table_info('records')").all() as { name: string }[];
     const tail = db
@@ -731,10 +732,19 @@ export interface ReadOnlyOpenOptions {
   found?: { how: string; dataDirFrom: string };
 }
 
+/** A journal that could not be opened or read: is the data directory the lane's? */
+function cannotOpen(path: string, o: ReadOnlyOpenOptions, e: unknown): EtcError {
+  const where = o.found
+    ? `lane found by ${o.found.how}): is ${o.found.dataDirFrom} right?`
+    : "is --data-dir right?)";
+  return openError(path, `cannot open for reading (${where}`, e);
+}
+
 /**
- * Read-only handle (CLI, tools): works while the lane process has the journal open. `anyVersion`: open a
- * file whose `user_version` is not SCHEMA_VERSION too (`audit verify`, which decides from the schema's
- * features and reports a version that disagrees with them).
+ * Read-only handle (CLI, tools): works while the lane process has the journal open, writes nothing and
+ * leaves the data directory as it found it (./read-connection.ts). `anyVersion`: open a file whose
+ * `user_version` is not SCHEMA_VERSION too (`audit verify`, which decides from the schema's features and
+ * reports a version that disagrees with them).
  */
 export function openReadOnlyDb(
   dataDir: string,
@@ -743,14 +753,17 @@ export function openReadOnlyDb(
   const path = join(dataDir, JOURNAL_FILE);
   let db: Database.Database;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma("busy_timeout = 5000");
+    db = openForReading(path);
+  } catch (e) {
+    // the directory, not the data directory's name, is what is wrong: the error says so
+    if (e instanceof UnwritableDirectoryError) throw openError(path, "cannot open for reading", e);
+    throw cannotOpen(path, o, e);
+  }
+  try {
     db.prepare("SELECT 1 FROM records LIMIT 1").all();
   } catch (e) {
-    const where = o.found
-      ? `lane found by ${o.found.how}): is ${o.found.dataDirFrom} right?`
-      : "is --data-dir right?)";
-    throw openError(path, `cannot open for reading (${where}`, e);
+    db.close();
+    throw cannotOpen(path, o, e);
   }
   const uv = Number(db.pragma("user_version", { simple: true }));
   if (uv !== SCHEMA_VERSION && !o.anyVersion) {

@@ -3,8 +3,9 @@
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateLane } from "../../src/cli/lane-locate.js";
 import { Journal } from "../../src/journal/journal.js";
@@ -37,11 +38,13 @@ function bytesRead(pid: number): number {
   return Number(m[1]);
 }
 
-/** `etc-lane audit tail -f -n 1 --json` on data() in a child process: what it printed, waited for. */
-function followCli(): {
+/** `etc-lane audit tail -f -n 1 --json` on `dataDir` in a child process: what it printed, waited for. */
+function followCli(dataDir = data()): {
   pid: number;
-  seen(text: string): Promise<void>;
+  /** until it printed `text` (a pattern: matched against all it printed) */
+  seen(text: string | RegExp): Promise<void>;
   messages(): string[];
+  seqs(): number[];
   stop(): Promise<void>;
 } {
   const child = spawn(
@@ -56,16 +59,18 @@ function followCli(): {
       "-n",
       "1",
       "--data-dir",
-      data(),
+      dataDir,
       "--json",
     ],
     { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
-  let waiting: { text: string; resolve: () => void } | null = null;
+  let waiting: { text: string | RegExp; resolve: () => void } | null = null;
+  const has = (text: string | RegExp): boolean =>
+    typeof text === "string" ? out.includes(text) : text.test(out);
   child.stdout.on("data", (d: Buffer) => {
     out += d.toString();
-    if (waiting && out.includes(waiting.text)) waiting.resolve();
+    if (waiting && has(waiting.text)) waiting.resolve();
   });
   const exited = new Promise<number | null>((r) => child.once("exit", r));
   return {
@@ -74,7 +79,7 @@ function followCli(): {
       Promise.race([
         new Promise<void>((resolve) => {
           waiting = { text, resolve };
-          if (out.includes(text)) resolve();
+          if (has(text)) resolve();
         }),
         exited.then((c) => Promise.reject(new Error(`tail exited (${c}) before printing ${text}: ${out}`))),
       ]),
@@ -83,6 +88,11 @@ function followCli(): {
         .trim()
         .split("\n")
         .map((l) => (JSON.parse(l) as { message: string }).message),
+    seqs: () =>
+      out
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
     async stop() {
       child.kill("SIGTERM");
       await exited;
@@ -399,6 +409,140 @@ describe("audit tail and search output", () => {
     const after = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", killed]);
     expect(after.out).toBe(records.out);
     expect(after.err).toBe("");
+    // review (session 32): a read-only connection to the stopped lane's journal left journal.db-wal and
+    // -shm behind; reading writes nothing and leaves the data directory as it found it
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+    const verified = await runEtcLane(["audit", "verify", "--data-dir", killed]);
+    expect(verified.code).toBe(0);
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+    const listed = await runEtcLane(["transactions", "list", "--data-dir", killed]);
+    expect(listed.code).toBe(0);
+    expect(readdirSync(killed).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+  });
+
+  /**
+   * The data directory as a kill -9 leaves it right after record 2's commit (record 1's line flushed),
+   * copied to `killed`; the lane then closed. seq: record 2's entry, only in journal.db there.
+   */
+  async function killedAfterCommit(): Promise<{ killed: string; seq: number }> {
+    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
+    await lane.trail.flush();
+    lane.journal.commit({ ...sampleRecord(2), cardId: "43010000000000009002" });
+    const seq = lane.trail.status().lastSeq;
+    const killed = join(dir, "killed");
+    cpSync(data(), killed, { recursive: true });
+    await lane.close();
+    return { killed, seq };
+  }
+  const exportJson = (d: string) =>
+    runEtcLane(["audit", "export", "--format", "json", "--full-ids", "--data-dir", d]);
+  const seqsOf = (out: string): number[] =>
+    out
+      .trim()
+      .split("\n")
+      .map((l) => (JSON.parse(l) as { seq: number }).seq);
+
+  // review (session 32): tail -f after the entries not yet in the files goes on after the newest one it
+  // printed, so the lane's next start, which writes them, prints none twice
+  it("tail -f prints an entry not yet in the files once, then what the lane writes after it", async () => {
+    const { killed, seq } = await killedAfterCommit();
+    const f = followCli(killed);
+    try {
+      await f.seen(`{"seq":${seq},`); // built from journal.db
+      const lane = openBoundTrail(killed); // its start appends seq to the file
+      try {
+        lane.journal.commit({ ...sampleRecord(3), cardId: "43010000000000009003" });
+        await lane.trail.flush();
+        const next = lane.trail.status().lastSeq;
+        await f.seen(new RegExp(`^\\{"seq":${next},.*\\n`, "m")); // the whole line
+        const seqs = f.seqs();
+        expect(seqs[0]).toBe(seq);
+        expect(seqs.at(-1)).toBe(next);
+        // each once, in order, none skipped
+        expect(seqs).toEqual(Array.from({ length: next - seq + 1 }, (_, i) => seq + i));
+      } finally {
+        await lane.close();
+      }
+    } finally {
+      await f.stop();
+    }
+  });
+
+  // review (session 32): with the files' last line changed (its hash member kept), the lines past it were
+  // built on that line's hash member, while the next start goes on from the line's own hash: export
+  // printed a seq N+1 line the lane never writes, and said it would
+  it("leaves out the entries not in the files when the files' last line does not check, and says why", async () => {
+    const { killed, seq } = await killedAfterCommit();
+    const newest = segmentPaths(killed).at(-1)!;
+    const lines = readFileSync(newest, "utf8").split("\n");
+    const at = lines.length - 2; // the last line (the file ends with a newline)
+    expect(JSON.parse(lines[at]!).seq).toBe(seq - 1);
+    lines[at] = lines[at]!.replace(
+      /"message":"(.)/,
+      (_m, c: string) => `"message":"${c === "X" ? "Y" : "X"}`,
+    );
+    writeFileSync(newest, lines.join("\n"));
+    const before = await exportJson(killed);
+    expect(before.code).toBe(0);
+    expect(seqsOf(before.out).at(-1)).toBe(seq - 1);
+    expect(before.err).toContain(
+      `etc-lane: the trail's last line does not check (seq ${seq - 1}): any entries not yet in the trail's files are left out; audit verify tells more\n`,
+    );
+    const tail = await runEtcLane(["audit", "tail", "-n", "1", "--json", "--data-dir", killed]);
+    expect(seqsOf(tail.out)).toEqual([seq - 1]);
+    expect(tail.err).toContain("does not check");
+    // what the next start writes at that seq is another line than any the export could have built
+    await openBoundTrail(killed).close();
+    const after = await exportJson(killed);
+    expect(seqsOf(after.out)).toContain(seq);
+  });
+
+  // review (session 32): recovery refuses a record.commit line for a record the trail committed already
+  // (src/audit/recovery.ts commitOutOfOrder); search printed it as the line the lane would write
+  it("leaves out the entries not in the files when a row would commit a record the trail committed already", async () => {
+    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
+    lane.journal.commit({ ...sampleRecord(2), cardId: "43010000000000009002" });
+    await lane.close();
+    const last = JSON.parse(allLines(data()).at(-1)!.text) as { seq: number };
+    const db = new Database(join(data(), "journal.db"));
+    db.prepare("UPDATE records SET audit_seq = ? WHERE seq = 1").run(last.seq + 1);
+    db.close();
+    const search = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", data()]);
+    expect(seqsOf(search.out)).toHaveLength(2);
+    expect(search.err).toMatch(
+      new RegExp(
+        `etc-lane: entry ${last.seq + 1} would commit journal record 1, but the trail committed journal records up to 2 \\(seq \\d+\\): any entries not yet in the trail's files are left out; audit verify tells more\n`,
+      ),
+    );
+  });
+
+  // review (session 32): past lines that stop short of the head copy were left out without a word
+  it("says so when what journal.db holds past the files does not reach the head copy", async () => {
+    await smallTrail();
+    const newest = segmentPaths(data()).at(-1)!;
+    const lines = readFileSync(newest, "utf8").split("\n");
+    const cut = JSON.parse(lines.at(-2)!) as { seq: number };
+    writeFileSync(newest, `${lines.slice(0, -2).join("\n")}\n`);
+    const search = await runEtcLane(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.err).toContain(
+      `etc-lane: the trail's files end at seq ${cut.seq - 1}, and what journal.db holds past them does not reach its head copy (seq ${cut.seq}): any entries not yet in the trail's files are left out; audit verify tells more\n`,
+    );
+  });
+
+  // review (session 32): the note ended with a literal \x0a and no line end (terminalSafe took its newline)
+  it("prints the files' entries and a whole stderr line when journal.db cannot be read", async () => {
+    await smallTrail();
+    writeFileSync(join(data(), "journal.db"), "not a database");
+    const search = await runEtcLane(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain("STATUS_LIST_STALE");
+    expect(search.err).toMatch(
+      /etc-lane: the entries not yet in the trail's files cannot be read \(.+\): any there are, are left out; audit verify tells more\n$/,
+    );
+    expect(search.err).not.toContain("\\x0a");
   });
 
   it("says which lane it looked in when there is no trail", async () => {

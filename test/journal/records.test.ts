@@ -619,6 +619,22 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect(j.settle(suspect.seq, debited).revision).toBe(2);
   });
 
+  // review (session 32): e435b25 took the calendar check back out of the journal (docs/journal.md, E605):
+  // a card's or an RSU's purchase time is stored as it came, since refusing a paid record for it would
+  // leave a debit without its record. A calendar check put back into clearingRefusal fails here.
+  it("commits and settles a paid record whose transTime is 14 digits of no real time, as the card or the RSU gave it", () => {
+    const j = openJournal();
+    const odd = "20261399999999"; // month 13, hour 99
+    const paid = j.commit({ ...sampleRecord(5), transTime: odd });
+    expect([paid.kind, paid.transTime]).toEqual(["transaction", odd]);
+    const suspect = j.commit(sampleRecord(6, "suspect"));
+    const settled = j.settle(suspect.seq, { ...debited, fields: { tac: "1A2B3C4D", transTime: odd } });
+    expect([settled.kind, settled.tac, settled.transTime]).toEqual(["transaction", "1A2B3C4D", odd]);
+    expect(j.get(paid.seq)?.transTime).toBe(odd);
+    expect(j.get(suspect.seq)?.transTime).toBe(odd);
+    expect(j.healthy).toBe(true);
+  });
+
   it("a held suspect that is settled goes back into the queue", () => {
     const j = openJournal();
     const suspect = j.commit(sampleRecord(4, "suspect"));

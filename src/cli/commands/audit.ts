@@ -344,11 +344,16 @@ function trailReading(since: number | undefined): Parameters<typeof readTrail>[1
  * The entries after `last` (the files' last entry) that are not yet in the trail's files: after a kill or
  * a power cut they are only in journal.db until the lane starts again (src/audit/trail-not-in-files.ts, the
  * lines `audit verify` reports as "not yet in the file"). `note`: the stderr line naming their seqs (or
- * saying that the journal could not be read for them), null when there are none.
+ * saying that the journal could not be read for them, or why they were left out), null when there are none.
  */
 function notInFiles(dataDir: string, last: AuditEntry | null): { lines: PastLine[]; note: string | null } {
   try {
     const r = entriesNotInFiles(dataDir, last);
+    if (r.leftOut !== null)
+      return {
+        lines: [],
+        note: `${terminalSafe(`etc-lane: ${r.leftOut}: any entries not yet in the trail's files are left out; audit verify tells more`)}\n`,
+      };
     if (r.lines.length === 0) return { lines: [], note: null };
     const from = r.lines[0]!.entry.seq;
     const to = r.lines[r.lines.length - 1]!.entry.seq;
@@ -361,10 +366,12 @@ function notInFiles(dataDir: string, last: AuditEntry | null): { lines: PastLine
   } catch (e) {
     return {
       lines: [],
-      note: terminalSafe(
-        `etc-lane: the entries not yet in the trail's files cannot be read (${(e as Error).message}): ` +
-          "any there are, are left out; audit verify tells more\n",
-      ),
+      // the line's end outside: terminalSafe shows a newline as \x0a
+      note:
+        terminalSafe(
+          `etc-lane: the entries not yet in the trail's files cannot be read (${(e as Error).message}): ` +
+            "any there are, are left out; audit verify tells more",
+        ) + "\n",
     };
   }
 }
