@@ -3,8 +3,9 @@
  * (docs/audit.md, "Operator guide"): a record's line is built from its journal row after the commit, and
  * event lines wait in the spool until the file has them, so after a kill or a power cut, until the lane
  * starts again, the newest entries are only in journal.db. They are the lines `audit verify` reports as
- * "not yet in the file" (./verify-file-end.ts linesPastFileEnd: the same code), read without writing
- * anything, the spool, the head copy and the rows in one snapshot of the journal (as ./verify-lane.ts).
+ * "not yet in the file" (./verify-file-end.ts linesPastFileEnd: the same code), read without writing a
+ * row (../journal/read-connection.ts), the spool, the head copy and the rows in one snapshot of the
+ * journal (as ./verify-lane.ts).
  *
  * None of them is shown, and `leftOut` says why, where the next start (./recovery.ts) would not append
  * them as they are: the files' last line does not check (recovery goes on from that line's own hash, so

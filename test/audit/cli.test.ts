@@ -3,7 +3,16 @@
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -543,6 +552,61 @@ describe("audit tail and search output", () => {
       /etc-lane: the entries not yet in the trail's files cannot be read \(.+\): any there are, are left out; audit verify tells more\n$/,
     );
     expect(search.err).not.toContain("\\x0a");
+  });
+
+  // review (session 32, second round): with the data directory writable but journal.db not, SQLite opened
+  // the file read-only without a word, created journal.db-wal and -shm and left them (mode 0444), and the
+  // lane's next start then refused a journal.db that was writable again ("journal not writable")
+  it("refuses to read a journal.db this user cannot write in a directory it can, and leaves no -wal or -shm", async () => {
+    await smallTrail();
+    const file = join(data(), "journal.db");
+    // the lane's user owns its data directory; the file is read-only (root writes any file: the command
+    // runs as nobody then, as test/journal/db.test.ts does)
+    const asRoot = process.getuid?.() === 0;
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (asRoot) {
+      chmodSync(dir, 0o755);
+      chownSync(data(), 65534, 65534);
+      for (const f of readdirSync(data(), { recursive: true, encoding: "utf8" }))
+        chownSync(join(data(), f), 65534, 65534);
+    }
+    chmodSync(file, 0o444);
+    const run = (args: string[]) =>
+      new Promise<{ out: string; err: string; code: number | null }>((resolve, reject) => {
+        const child = spawn(process.execPath, ["dist/src/cli/etc-lane.js", ...args], {
+          ...user,
+          cwd: PROJECT_ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        child.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ out, err, code }));
+      });
+    const walAndShm = () => readdirSync(data()).filter((n) => /^journal\.db-(wal|shm)$/.test(n));
+    const why = `${file} cannot be written by this user, and SQLite would leave its -wal and -shm beside it`;
+
+    const search = await run(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain("STATUS_LIST_STALE"); // the files' entries
+    expect(search.err).toContain(`etc-lane: the entries not yet in the trail's files cannot be read (${why}`);
+    expect(walAndShm()).toEqual([]);
+    const listed = await run(["transactions", "list", "--data-dir", data()]);
+    expect(listed.code).not.toBe(0);
+    expect(listed.err).toContain(`journal ${file}: cannot open for reading: ${why}`);
+    expect(walAndShm()).toEqual([]);
+
+    // writable again: the lane opens it, nothing lost
+    chmodSync(file, 0o644);
+    const lane = openBoundTrail(data());
+    expect(lane.journal.lastSeq()).toBe(1);
+    await lane.close();
   });
 
   it("says which lane it looked in when there is no trail", async () => {
