@@ -103,11 +103,13 @@ function asRecoveryAppends(
 ): NotInFiles {
   const none = { ...past, lines: [], fromRows: 0 };
   if (headCopy !== null && headCopy.seq > last.seq && past.lines.length === 0) {
-    // linesPastFileEnd gives none that do not reach it; unless a running lane wrote them to the files
-    // (and deleted them from the spool) between the files' read and the journal's
+    // linesPastFileEnd gives none that do not reach it; unless a running lane wrote some to the files
+    // (and deleted them from the spool) between the files' read and the journal's: files that grew past
+    // `last` are a running lane's progress, even short of the head copy (the lines it fsynced left the
+    // spool, and its newest may not be in the file yet); a stopped lane's files do not grow
     const now = lastFileLine(dir);
     const e = now === null ? null : parseEntry(now.toString("utf8"));
-    if (e !== null && e.seq >= headCopy.seq) return past;
+    if (e !== null && e.seq > last.seq) return past;
     return {
       ...none,
       leftOut: `the trail's files end at seq ${last.seq}, and what journal.db holds past them does not reach its head copy (seq ${headCopy.seq})`,
