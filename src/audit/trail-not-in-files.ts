@@ -10,8 +10,8 @@
  * None of them is shown, and `leftOut` says why, where the next start (./recovery.ts) would not append
  * them as they are: the files' last line does not check (recovery goes on from that line's own hash, so
  * the rows' lines get another `prev`), a `record.commit` line among them would commit a journal record
- * the trail committed already, or an older one (recovery refuses it: commitOutOfOrder), or they stop short
- * of the head copy (recovery appends them, then records the gap).
+ * the trail (or an earlier line among them) committed already, or an older one (recovery refuses it:
+ * commitOutOfOrder), or they stop short of the head copy (recovery appends them, then records the gap).
  */
 import { JournalReader, journalAuditSchema } from "../journal/journal.js";
 import { type AuditEntry, checkLine, parseEntry } from "./entry.js";
@@ -112,7 +112,7 @@ function asRecoveryAppends(
     if (e !== null && e.seq > last.seq) return past;
     return {
       ...none,
-      leftOut: `the trail's files end at seq ${last.seq}, and what journal.db holds past them does not reach its head copy (seq ${headCopy.seq})`,
+      leftOut: `the trail's files end at seq ${last.seq}, and what ${past.source} holds past them does not reach its head copy (seq ${headCopy.seq})`,
     };
   }
   // a record's commit entries in journal-seq order, after the newest the files hold (./recovery.ts
@@ -126,7 +126,11 @@ function asRecoveryAppends(
     if (newest !== null && jseq <= newest.jseq)
       return {
         ...none,
-        leftOut: `entry ${entry.seq} would commit journal record ${jseq}, but the trail committed journal records up to ${newest.jseq} (seq ${newest.seq})`,
+        // newest: the files' newest commit, or one of these lines (not in the files either)
+        leftOut:
+          newest.seq > last.seq
+            ? `entry ${entry.seq} would commit journal record ${jseq}, but entry ${newest.seq} before it, not yet in the trail's files either, commits journal record ${newest.jseq}`
+            : `entry ${entry.seq} would commit journal record ${jseq}, but the trail committed journal records up to ${newest.jseq} (seq ${newest.seq})`,
       };
     newest = { jseq, seq: entry.seq };
   }
