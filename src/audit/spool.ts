@@ -157,7 +157,7 @@ export function readLegacySpool(dataDir: string): AuditSpoolView | null {
   if (!existsSync(path)) return null;
   let legacy: ReturnType<typeof readLegacy>;
   try {
-    const db = openForReading(path); // writes nothing, leaves no -wal or -shm behind
+    const db = openForReading(path); // writes no row, leaves no -wal or -shm behind
     try {
       legacy = readLegacy(db);
     } finally {

@@ -3,14 +3,15 @@
  * (docs/audit.md, "Operator guide"): a record's line is built from its journal row after the commit, and
  * event lines wait in the spool until the file has them, so after a kill or a power cut, until the lane
  * starts again, the newest entries are only in journal.db. They are the lines `audit verify` reports as
- * "not yet in the file" (./verify-file-end.ts linesPastFileEnd: the same code), read without writing
- * anything, the spool, the head copy and the rows in one snapshot of the journal (as ./verify-lane.ts).
+ * "not yet in the file" (./verify-file-end.ts linesPastFileEnd: the same code), read without writing a
+ * row (../journal/read-connection.ts), the spool, the head copy and the rows in one snapshot of the
+ * journal (as ./verify-lane.ts).
  *
  * None of them is shown, and `leftOut` says why, where the next start (./recovery.ts) would not append
  * them as they are: the files' last line does not check (recovery goes on from that line's own hash, so
  * the rows' lines get another `prev`), a `record.commit` line among them would commit a journal record
- * the trail committed already, or an older one (recovery refuses it: commitOutOfOrder), or they stop short
- * of the head copy (recovery appends them, then records the gap).
+ * the trail (or an earlier line among them) committed already, or an older one (recovery refuses it:
+ * commitOutOfOrder), or they stop short of the head copy (recovery appends them, then records the gap).
  */
 import { JournalReader, journalAuditSchema } from "../journal/journal.js";
 import { type AuditEntry, checkLine, parseEntry } from "./entry.js";
@@ -102,14 +103,16 @@ function asRecoveryAppends(
 ): NotInFiles {
   const none = { ...past, lines: [], fromRows: 0 };
   if (headCopy !== null && headCopy.seq > last.seq && past.lines.length === 0) {
-    // linesPastFileEnd gives none that do not reach it; unless a running lane wrote them to the files
-    // (and deleted them from the spool) between the files' read and the journal's
+    // linesPastFileEnd gives none that do not reach it; unless a running lane wrote some to the files
+    // (and deleted them from the spool) between the files' read and the journal's: files that grew past
+    // `last` are a running lane's progress, even short of the head copy (the lines it fsynced left the
+    // spool, and its newest may not be in the file yet); a stopped lane's files do not grow
     const now = lastFileLine(dir);
     const e = now === null ? null : parseEntry(now.toString("utf8"));
-    if (e !== null && e.seq >= headCopy.seq) return past;
+    if (e !== null && e.seq > last.seq) return past;
     return {
       ...none,
-      leftOut: `the trail's files end at seq ${last.seq}, and what journal.db holds past them does not reach its head copy (seq ${headCopy.seq})`,
+      leftOut: `the trail's files end at seq ${last.seq}, and what ${past.source} holds past them does not reach its head copy (seq ${headCopy.seq})`,
     };
   }
   // a record's commit entries in journal-seq order, after the newest the files hold (./recovery.ts
@@ -123,7 +126,11 @@ function asRecoveryAppends(
     if (newest !== null && jseq <= newest.jseq)
       return {
         ...none,
-        leftOut: `entry ${entry.seq} would commit journal record ${jseq}, but the trail committed journal records up to ${newest.jseq} (seq ${newest.seq})`,
+        // newest: the files' newest commit, or one of these lines (not in the files either)
+        leftOut:
+          newest.seq > last.seq
+            ? `entry ${entry.seq} would commit journal record ${jseq}, but entry ${newest.seq} before it, not yet in the trail's files either, commits journal record ${newest.jseq}`
+            : `entry ${entry.seq} would commit journal record ${jseq}, but the trail committed journal records up to ${newest.jseq} (seq ${newest.seq})`,
       };
     newest = { jseq, seq: entry.seq };
   }

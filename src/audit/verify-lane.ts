@@ -1,8 +1,8 @@
 /**
  * `audit verify` on a lane's data directory: the trail's files, the spool and head copy the journal
- * hosts, and the journal rows bound to the trail, read without writing anything (safe beside a running
- * lane). The spool and the rows are read in one snapshot of the journal (verify-journal.ts explains why
- * that matters while the lane writes).
+ * hosts, and the journal rows bound to the trail, read without writing a row (safe beside a running
+ * lane; ../journal/read-connection.ts). The spool and the rows are read in one snapshot of the journal
+ * (verify-journal.ts explains why that matters while the lane writes).
  *
  * - No `journal.db`: the rows cannot be checked, and a trail whose records cannot be checked is not
  *   called intact (fail closed, as without a key).

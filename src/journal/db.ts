@@ -13,7 +13,7 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { JournalErrorCodes } from "./errors.js";
-import { openForReading, UnwritableDirectoryError } from "./read-connection.js";
+import { openForReading, UnwritableDirectoryError, UnwritableFileError } from "./read-connection.js";
 import { canonicalLane, validateLaneIdentity } from "./trade-id.js";
 import type { LaneIdentity } from "./types.js";
 import { type SyncFile, WalSyncer } from "./wal-sync.js";
@@ -741,8 +741,9 @@ function cannotOpen(path: string, o: ReadOnlyOpenOptions, e: unknown): EtcError 
 }
 
 /**
- * Read-only handle (CLI, tools): works while the lane process has the journal open, writes nothing and
- * leaves the data directory as it found it (./read-connection.ts). `anyVersion`: open a file whose
+ * Read-only handle (CLI, tools): works while the lane process has the journal open, writes no row and
+ * leaves no -wal or -shm that were not there (./read-connection.ts, which says when its close copies a
+ * lane's WAL into the file). `anyVersion`: open a file whose
  * `user_version` is not SCHEMA_VERSION too (`audit verify`, which decides from the schema's features and
  * reports a version that disagrees with them).
  */
@@ -755,8 +756,9 @@ export function openReadOnlyDb(
   try {
     db = openForReading(path);
   } catch (e) {
-    // the directory, not the data directory's name, is what is wrong: the error says so
-    if (e instanceof UnwritableDirectoryError) throw openError(path, "cannot open for reading", e);
+    // the directory or the file's access, not the data directory's name, is what is wrong: the error says so
+    if (e instanceof UnwritableDirectoryError || e instanceof UnwritableFileError)
+      throw openError(path, "cannot open for reading", e);
     throw cannotOpen(path, o, e);
   }
   try {

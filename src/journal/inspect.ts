@@ -4,7 +4,8 @@
  * start (src/config/preflight.ts, `etc-lane run --check`) compares them with the config, so that a config
  * whose `dataDir` holds another lane's, a damaged or a newer journal is refused there, naming `dataDir`.
  *
- * It writes nothing and leaves the data directory as it found it (./read-connection.ts).
+ * It writes no row and leaves no -wal or -shm that were not there (./read-connection.ts, which says when
+ * its close copies a lane's WAL into the file).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -26,7 +27,7 @@ export interface JournalFacts {
  * The facts of the journal in `dataDir`, or null when there is no journal there. With a damage note, the
  * file itself is not read (identity null, version 0): the lane refuses it for the note alone. Throws
  * SQLite's error when the file cannot be read (not a database, damaged where these are kept, no access),
- * or ./read-connection.ts's UnwritableDirectoryError.
+ * or ./read-connection.ts's UnwritableDirectoryError or UnwritableFileError.
  */
 export function inspectJournal(dataDir: string): JournalFacts | null {
   const path = join(dataDir, JOURNAL_FILE);

@@ -3,13 +3,23 @@
  */
 import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateLane } from "../../src/cli/lane-locate.js";
 import { Journal } from "../../src/journal/journal.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
+import { writeV1Journal } from "../journal/fixtures/journal-v1.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
   allLines,
@@ -532,6 +542,60 @@ describe("audit tail and search output", () => {
     );
   });
 
+  // review (session 32, second round): when a past line is out of order against an earlier past line
+  // (not against the files), the note named that line's seq as one "the trail committed", though it is
+  // one of the entries left out
+  it("names a record.commit line not yet in the files as such when a later one is out of order against it", async () => {
+    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
+    lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
+    await lane.trail.flush();
+    const last = lane.trail.status().lastSeq;
+    lane.journal.commit({ ...sampleRecord(2), cardId: "43010000000000009002" }); // entry last + 1
+    lane.journal.commit({ ...sampleRecord(3), cardId: "43010000000000009003" }); // entry last + 2
+    // as a kill -9 leaves it: the two records' lines are built on the next turn
+    const killed = join(dir, "killed");
+    cpSync(data(), killed, { recursive: true });
+    await lane.close();
+    // the rows swapped: entry last + 1 commits record 3, entry last + 2 record 2
+    const db = new Database(join(killed, "journal.db"));
+    db.prepare("UPDATE records SET audit_seq = -1 WHERE seq = 2").run();
+    db.prepare("UPDATE records SET audit_seq = ? WHERE seq = 3").run(last + 1);
+    db.prepare("UPDATE records SET audit_seq = ? WHERE seq = 2").run(last + 2);
+    db.close();
+    const search = await runEtcLane(["audit", "search", "--kind", "record", "--json", "--data-dir", killed]);
+    expect(search.code).toBe(0);
+    expect(seqsOf(search.out)).toEqual([last]);
+    expect(search.err).toContain(
+      `etc-lane: entry ${last + 2} would commit journal record 2, but entry ${last + 1} before it, not yet in the trail's files either, commits journal record 3: any entries not yet in the trail's files are left out; audit verify tells more\n`,
+    );
+    expect(search.err).not.toContain("the trail committed");
+  });
+
+  // review (session 32, second round): on a lane not yet started on this version the entries past the
+  // files are read from audit/spool.db, and its head copy is that spool's; the note named journal.db
+  it("names audit/spool.db when what a legacy spool holds past the files does not reach its head copy", async () => {
+    writeV1Journal(data(), [sampleRecord(1)], { startMs: Date.UTC(2026, 4, 1) }); // not bound
+    const t = openTrail(data());
+    t.events.alarm("STATUS_LIST_STALE", "status list is stale");
+    await t.close();
+    const last = JSON.parse(allLines(data()).at(-1)!.text) as { seq: number };
+    // the spool as the previous version kept it: a head copy past the files, no line
+    const spool = new Database(join(data(), "audit", "spool.db"));
+    spool.exec(
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;" +
+        "CREATE TABLE audit_tail (seq INTEGER PRIMARY KEY, line TEXT NOT NULL);",
+    );
+    spool
+      .prepare("INSERT INTO meta (key, value) VALUES ('audit_head', ?)")
+      .run(JSON.stringify({ seq: last.seq + 1, hash: "a".repeat(64) }));
+    spool.close();
+    const search = await runEtcLane(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.err).toContain(
+      `etc-lane: the trail's files end at seq ${last.seq}, and what audit/spool.db holds past them does not reach its head copy (seq ${last.seq + 1}): any entries not yet in the trail's files are left out; audit verify tells more\n`,
+    );
+  });
+
   // review (session 32): the note ended with a literal \x0a and no line end (terminalSafe took its newline)
   it("prints the files' entries and a whole stderr line when journal.db cannot be read", async () => {
     await smallTrail();
@@ -543,6 +607,61 @@ describe("audit tail and search output", () => {
       /etc-lane: the entries not yet in the trail's files cannot be read \(.+\): any there are, are left out; audit verify tells more\n$/,
     );
     expect(search.err).not.toContain("\\x0a");
+  });
+
+  // review (session 32, second round): with the data directory writable but journal.db not, SQLite opened
+  // the file read-only without a word, created journal.db-wal and -shm and left them (mode 0444), and the
+  // lane's next start then refused a journal.db that was writable again ("journal not writable")
+  it("refuses to read a journal.db this user cannot write in a directory it can, and leaves no -wal or -shm", async () => {
+    await smallTrail();
+    const file = join(data(), "journal.db");
+    // the lane's user owns its data directory; the file is read-only (root writes any file: the command
+    // runs as nobody then, as test/journal/db.test.ts does)
+    const asRoot = process.getuid?.() === 0;
+    const user = asRoot ? { uid: 65534, gid: 65534 } : {};
+    if (asRoot) {
+      chmodSync(dir, 0o755);
+      chownSync(data(), 65534, 65534);
+      for (const f of readdirSync(data(), { recursive: true, encoding: "utf8" }))
+        chownSync(join(data(), f), 65534, 65534);
+    }
+    chmodSync(file, 0o444);
+    const run = (args: string[]) =>
+      new Promise<{ out: string; err: string; code: number | null }>((resolve, reject) => {
+        const child = spawn(process.execPath, ["dist/src/cli/etc-lane.js", ...args], {
+          ...user,
+          cwd: PROJECT_ROOT,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        let err = "";
+        child.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+        });
+        child.stderr.on("data", (d: Buffer) => {
+          err += d.toString();
+        });
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ out, err, code }));
+      });
+    const walAndShm = () => readdirSync(data()).filter((n) => /^journal\.db-(wal|shm)$/.test(n));
+    const why = `${file} cannot be written by this user, and SQLite would leave its -wal and -shm beside it`;
+
+    const search = await run(["audit", "search", "--data-dir", data()]);
+    expect(search.code).toBe(0);
+    expect(search.out).toContain("STATUS_LIST_STALE"); // the files' entries
+    expect(search.err).toContain(`etc-lane: the entries not yet in the trail's files cannot be read (${why}`);
+    expect(walAndShm()).toEqual([]);
+    const listed = await run(["transactions", "list", "--data-dir", data()]);
+    expect(listed.code).not.toBe(0);
+    expect(listed.err).toContain(`journal ${file}: cannot open for reading: ${why}`);
+    expect(walAndShm()).toEqual([]);
+
+    // writable again: the lane opens it, nothing lost
+    chmodSync(file, 0o644);
+    const lane = openBoundTrail(data());
+    expect(lane.journal.lastSeq()).toBe(1);
+    await lane.close();
   });
 
   it("says which lane it looked in when there is no trail", async () => {

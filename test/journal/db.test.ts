@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, readdirSync } from "node:fs";
+import { chmodSync, chownSync, copyFileSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { journalSchemaVersion } from "../../src/journal/db.js";
 import { JOURNAL_FILE, JournalReader } from "../../src/journal/journal.js";
+import { openForReading } from "../../src/journal/read-connection.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { writeV1Journal } from "./fixtures/journal-v1.js";
 import { withoutSuspectEvidence, writeV4Journal6285aed } from "./fixtures/journal-v4.js";
@@ -122,6 +123,30 @@ describe("a journal the lane cannot write is refused at open (E602)", () => {
     const again = openJournal(); // the space is back
     expect([again.lastSeq(), again.healthy]).toEqual([last, true]);
     expect(again.commit(sampleRecord(1)).seq).toBe(last + 1);
+  });
+});
+
+// review (session 32, second round): the read-write query_only reader of a stopped lane's journal is the
+// last connection when a lane that started while it was open has stopped, so its close checkpoints that
+// lane's WAL into journal.db (src/journal/read-connection.ts says so)
+describe("a reader opened on a stopped lane's journal, which then runs and stops", () => {
+  it("the reader's close copies the lane's WAL into journal.db and removes -wal and -shm", async () => {
+    openJournal().close();
+    const file = join(jd.dir(), JOURNAL_FILE);
+    const reader = openForReading(file); // no -wal: read-write, query_only
+    const j = openJournal();
+    const rec = j.commit(sampleRecord(1));
+    await j.close(); // the reader still has the file open: the lane's close leaves its WAL
+    expect(readdirSync(jd.dir()).filter((n) => /^journal\.db-wal$/.test(n))).toEqual(["journal.db-wal"]);
+    reader.close();
+    expect(readdirSync(jd.dir()).filter((n) => /^journal\.db-(wal|shm)$/.test(n))).toEqual([]);
+    // journal.db alone holds the record
+    const alone = join(jd.dir(), "alone");
+    mkdirSync(alone);
+    copyFileSync(file, join(alone, JOURNAL_FILE));
+    const db = new Database(join(alone, JOURNAL_FILE), { readonly: true });
+    expect(db.prepare("SELECT seq FROM records").all()).toEqual([{ seq: rec.seq }]);
+    db.close();
   });
 });
 
