@@ -5,14 +5,16 @@
  * simulators on one card store, a fresh data directory and a small synthetic status list. The
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { dialectFromConfig, readLaneConfig } from "../../src/config/load.js";
 import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
+import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
@@ -20,7 +22,7 @@ import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { CardStore } from "../card/card-store.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
-import { parseScenarioYaml } from "../scenario/schema.js";
+import { loadScenarioFile, type Scenario } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { type DemoCollector, startDemoCollector, startDemoReader } from "./booth-side.js";
 import { type DemoLine, describeRecord, headerLine, tableLine, yuan } from "./table.js";
@@ -50,21 +52,35 @@ export interface DemoOptions {
   stayUntil?: Promise<void>;
 }
 
+/**
+ * What the demo ends with. Everything is read at the end, after the stay (`stayUntil`): what an operator
+ * did meanwhile (a suspect settled, a booth case cancelled) is in it.
+ */
 export interface DemoResult {
-  /** one per lane decision over DSRC (path "dsrc") and one per booth outcome (path "booth") */
+  /**
+   * one per record the lane reported: over DSRC (path "dsrc": its decisions at the antenna and the records
+   * it wrote later, see DemoLine.decided) and at the booth (path "booth")
+   */
   lines: DemoLine[];
+  /** the vehicles the simulated RSU drove through the zone (the scenario's, random ones included) */
+  vehicles: number;
   /** debits in the simulators' one ledger: DSRC and booth */
   ledgerDebits: number;
   /** transaction records in the lane's journal at the end: DSRC and booth */
   paidRecords: number;
-  /** the lane controller's counters (DSRC) */
-  transactions: number;
-  stops: number;
-  suspects: number;
-  /** booth transactions (new records) and DSRC suspects the booth settled as debited */
+  /** the lane's decisions at the antenna (lines decided "antenna"), by kind; a vehicle may have several */
+  antenna: { transactions: number; stops: number; suspects: number };
+  /** debits at the booth (new transaction records) */
   boothPaid: number;
-  /** booth cases no card came for by the end (e.g. a vehicle that drove off) */
+  /** suspects settled (at the booth, by a late answer or by an operator): as debited, as not debited */
+  settled: { debited: number; notDebited: number };
+  /** booth cases still open at the end (e.g. a vehicle that drove off) */
   boothCasesOpen: { id: string; reason: string; vehicle: string }[];
+  /** suspects still open at the end */
+  suspectsOpen: { seq: number; reason: string; vehicle: string }[];
+  /** the cards whose debits in the ledger and paid records in the journal differ at the end */
+  unmatched: { vehicle: string; debits: number; paidRecords: number; openSuspect: number | null }[];
+  /** the lane's decision time at the antenna (lines decided "antenna") */
   decisionMs: { p50: number; max: number };
   dataDir: string;
 }
@@ -80,8 +96,17 @@ type Write = (line: string) => void;
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
   const { config, file: configFile } = readLaneConfig(opts.config);
-  const scenario = parseScenarioYaml(readFileSync(opts.scenario, "utf8"), opts.scenario);
+  const scenario = loadScenarioFile(opts.scenario);
   const temp = opts.dataDir === undefined;
+  if (opts.dataDir !== undefined) {
+    const file = firstNonDirectory(opts.dataDir);
+    if (file !== null)
+      throw new EtcError(
+        DataDirErrors.Missing,
+        `--data-dir ${opts.dataDir}: ${file} is not a directory: the demo needs a new or empty directory`,
+        { dataDir: opts.dataDir },
+      );
+  }
   // the summary compares this run's ledger with the journal's paid records, and the same seed gives the
   // same cards again: a journal of an earlier run would be counted and would hold those cards
   if (opts.dataDir !== undefined && existsSync(join(opts.dataDir, "journal.db")))
@@ -94,13 +119,15 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
   const store = new CardStore({ seed: scenario.seed ?? 1 });
   const desk = await startDemoReader(store);
+  // --verbose: the lane's events from its opening on (the booth's first screen) wait for the heading
+  const verbose = heldLines(write);
   const { lane, booth, served } = await openDemoLane(
     opts,
     { config, configFile },
     dataDir,
     pair.lane,
     desk,
-    write,
+    verbose.write,
   );
   try {
     await applyDemoStatusList(lane);
@@ -129,26 +156,22 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       (temp ? " (removed at the end; --data-dir DIR keeps it)" : ""),
   );
   if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
+  verbose.release();
   write(headerLine());
   lane.controller.outcomes$.subscribe((o) => table.show(o.record, "dsrc", o.decisionMs));
   booth.outcomes$.subscribe((o) => table.show(o.record, "booth", null));
   let collector: DemoCollector | undefined;
-  let boothCasesOpen: DemoResult["boothCasesOpen"] = [];
-  let paidRecords = 0;
+  let end: DemoEnd;
   try {
     collector = startDemoCollector(sim, desk.reader, lane);
     if (opts.verbose) showCollector(collector, write);
     await runScenario(sim, lane, booth, collector);
-    boothCasesOpen = booth.cases().map((c) => ({
-      id: c.id,
-      reason: c.reason,
-      vehicle: c.obuId ? table.idOf(c.obuId) : (c.plate ?? "-"),
-    }));
-    paidRecords = lane.journal.list({ kinds: ["transaction"] }).length;
     if (served && opts.stayUntil) {
       write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
       await opts.stayUntil;
     }
+    // after the stay: what the operator did meanwhile counts
+    end = demoEnd(lane, booth, store, table.idOf);
   } finally {
     collector?.stop();
     await served?.close();
@@ -157,21 +180,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     await desk.stop();
     store.close();
   }
-  const c = lane.controller.counters;
   const lines = table.lines;
-  const ds = lines
-    .filter((l) => l.path === "dsrc")
-    .map((l) => l.decisionMs ?? 0)
-    .sort((a, b) => a - b);
+  const atAntenna = lines.filter((l) => l.decided === "antenna");
+  const ds = atAntenna.map((l) => l.decisionMs ?? 0).sort((a, b) => a - b);
   const result: DemoResult = {
     lines,
-    ledgerDebits: store.ledger().length,
-    paidRecords,
-    transactions: c.transactions,
-    stops: c.stops,
-    suspects: c.suspects,
-    boothPaid: lines.filter((l) => l.path === "booth" && l.kind === "transaction").length,
-    boothCasesOpen,
+    vehicles: sim.vehicles().length,
+    ...end,
+    antenna: {
+      transactions: atAntenna.filter((l) => l.kind === "transaction").length,
+      stops: atAntenna.filter((l) => l.kind === "stop").length,
+      suspects: atAntenna.filter((l) => l.kind === "suspect").length,
+    },
+    boothPaid: lines.filter((l) => l.path === "booth" && l.kind === "transaction" && l.revision === 1).length,
+    settled: {
+      debited: lines.filter((l) => l.revision > 1 && l.kind === "transaction").length,
+      notDebited: lines.filter((l) => l.revision > 1 && l.kind !== "transaction").length,
+    },
     decisionMs: { p50: ds[Math.floor(ds.length / 2)] ?? 0, max: ds[ds.length - 1] ?? 0 },
     dataDir,
   };
@@ -251,7 +276,7 @@ async function applyDemoStatusList(lane: DemoLane): Promise<void> {
 /** The printed table: a line per record, named by the scenario's vehicle ids and plates. */
 function demoTable(
   sim: DemoSim,
-  scenario: ReturnType<typeof parseScenarioYaml>,
+  scenario: Scenario,
   config: LaneConfig,
   write: Write,
 ): {
@@ -265,6 +290,9 @@ function demoTable(
     r.plate ?? scenario.traffic?.vehicles?.find((x) => x.id === idOf(r.obuId))?.plate ?? "-";
   const lines: DemoLine[] = [];
   const show = (r: CommittedRecord, path: DemoLine["path"], decisionMs: number | null): void => {
+    // a settlement (revision > 1) or a late B5's ORPHAN_B5 is no decision on a vehicle in the zone
+    const decided: DemoLine["decided"] =
+      path === "booth" ? "booth" : r.revision > 1 || r.outcome === "ORPHAN_B5" ? "later" : "antenna";
     const line: DemoLine = {
       vehicle: r.obuId ? idOf(r.obuId) : "-",
       plate: plateOf(r),
@@ -274,7 +302,9 @@ function demoTable(
       charged: r.kind === "transaction" ? r.amount : 0,
       outcome: describeRecord(r, path),
       path,
-      decisionMs,
+      decisionMs: decided === "antenna" ? decisionMs : null,
+      decided,
+      revision: r.revision,
     };
     lines.push(line);
     write(tableLine(line));
@@ -327,25 +357,143 @@ async function runScenario(
   ]);
 }
 
-/** The cases still open and the summary line: the journal's paid records against the ledger's debits. */
-function writeSummary(result: DemoResult, write: Write): void {
-  const dsrcVehicles = result.lines.filter((l) => l.path === "dsrc").length;
-  const charged = result.lines.reduce((n, l) => n + l.charged, 0);
-  for (const o of result.boothCasesOpen)
+/** The first existing path on the way to `dir` (itself included) that is not a directory, else null. */
+function firstNonDirectory(dir: string): string | null {
+  for (let p = dir; ; p = dirname(p)) {
+    try {
+      return statSync(p).isDirectory() ? null : p;
+    } catch {
+      // missing: the lane creates it; look at its parent
+    }
+    if (dirname(p) === p) return null;
+  }
+}
+
+/** Lines held back until `release()`, then written as they come. */
+function heldLines(write: Write): { write: Write; release: () => void } {
+  let held: string[] | null = [];
+  return {
+    write: (l) => {
+      if (held) held.push(l);
+      else write(l);
+    },
+    release: () => {
+      for (const l of held ?? []) write(l);
+      held = null;
+    },
+  };
+}
+
+type DemoEnd = Pick<
+  DemoResult,
+  "ledgerDebits" | "paidRecords" | "boothCasesOpen" | "suspectsOpen" | "unmatched"
+>;
+
+/**
+ * The journal, the booth's cases and the ledger at the end (after the stay, before the lane closes); the
+ * cards whose ledger debits and paid records differ, each with its open suspect if it has one.
+ */
+function demoEnd(
+  lane: DemoLane,
+  booth: NonNullable<DemoLane["booth"]>,
+  store: CardStore,
+  idOf: (obuId: string) => string,
+): DemoEnd {
+  const paid = lane.journal.list({ kinds: ["transaction"] });
+  const suspects = lane.journal.list({ kinds: ["suspect"] });
+  const ledger = store.ledger();
+  const cards = new Map<string, { vehicle: string; debits: number; paidRecords: number }>();
+  const card = (id: string, vehicle: string) => {
+    const c = cards.get(id) ?? { vehicle, debits: 0, paidRecords: 0 };
+    cards.set(id, c);
+    return c;
+  };
+  for (const e of ledger) card(e.cardId, e.vehicleId).debits++;
+  for (const r of paid) card(r.cardId ?? "-", r.obuId ? idOf(r.obuId) : "-").paidRecords++;
+  return {
+    ledgerDebits: ledger.length,
+    paidRecords: paid.length,
+    boothCasesOpen: booth.cases().map((c) => ({
+      id: c.id,
+      reason: c.reason,
+      vehicle: c.obuId ? idOf(c.obuId) : (c.plate ?? "-"),
+    })),
+    suspectsOpen: suspects.map((r) => ({
+      seq: r.seq,
+      reason: r.outcome,
+      vehicle: r.obuId ? idOf(r.obuId) : "-",
+    })),
+    unmatched: [...cards]
+      .filter(([, c]) => c.debits !== c.paidRecords)
+      .map(([id, c]) => ({ ...c, openSuspect: suspects.find((r) => r.cardId === id)?.seq ?? null })),
+  };
+}
+
+const count = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** "a", "a and b", "a, b and c" */
+const andList = (xs: string[]): string =>
+  xs.length <= 1 ? (xs[0] ?? "") : `${xs.slice(0, -1).join(", ")} and ${xs[xs.length - 1]}`;
+
+/**
+ * The open booth cases and suspects, and the summary line. Its counts say what they count: the vehicles the
+ * simulator drove, the lane's decisions at the antenna (a vehicle may have several), the debits at the booth
+ * (each vehicle named with what it was at the antenna: it is in both counts), the suspects settled, and the
+ * journal's paid records against the ledger's debits, with the cards that make them differ.
+ */
+function writeSummary(r: DemoResult, write: Write): void {
+  for (const o of r.boothCasesOpen)
     write(`booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: no card came to the booth for it`);
+  for (const o of r.suspectsOpen)
+    write(
+      `suspect seq ${o.seq} (${o.vehicle}, ${o.reason}) still open: not settled as debited or as not debited`,
+    );
+  const { transactions, stops, suspects } = r.antenna;
+  const paid = r.lines.filter((l) => l.kind === "transaction");
+  const charged = paid.reduce((n, l) => n + l.charged, 0);
+  const late = r.lines.filter((l) => l.decided === "later" && l.revision === 1).length;
+  const settled = r.settled.debited + r.settled.notDebited;
   write(
-    `summary: ${dsrcVehicles} vehicles, ${result.transactions + result.boothPaid} paid (${yuan(charged)} CNY; ` +
-      `${result.boothPaid} at the booth), ${result.stops} stopped at the antenna` +
-      `${boothBoth(result.boothPaid)}, ${result.suspects} suspect; ` +
-      `paid records in the journal: ${result.paidRecords}, card debits in the simulator's ledger: ${result.ledgerDebits}; ` +
-      `lane decision time p50 ${result.decisionMs.p50.toFixed(2)} ms, max ${result.decisionMs.max.toFixed(2)} ms`,
+    `summary: ${count(r.vehicles, "vehicle")}; at the antenna ${count(transactions + stops + suspects, "decision")} ` +
+      `(${transactions} paid, ${stops} stopped, ${suspects} suspect)` +
+      (late > 0 ? `, ${count(late, "late answer")} recorded later` : "") +
+      `; ${r.boothPaid} paid at the booth${boothAtAntenna(r.lines)}` +
+      (settled > 0
+        ? `; ${count(settled, "suspect")} settled (${r.settled.debited} as debited, ${r.settled.notDebited} as not debited)`
+        : "") +
+      `; ${paid.length} paid in all (${yuan(charged)} CNY); ` +
+      `paid records in the journal: ${r.paidRecords}, card debits in the simulators' ledger: ${r.ledgerDebits}` +
+      difference(r.unmatched) +
+      `; lane decision time p50 ${r.decisionMs.p50.toFixed(2)} ms, max ${r.decisionMs.max.toFixed(2)} ms`,
   );
 }
 
-/** The vehicles stopped at the antenna and then charged at the booth are in both counts of the summary. */
-function boothBoth(boothPaid: number): string {
-  if (boothPaid === 0) return "";
-  return boothPaid === 1
-    ? " (the one the booth then charged counts in both)"
-    : ` (the ${boothPaid} the booth then charged count in both)`;
+/**
+ * The vehicles the booth debited, with what each was at the antenna (" (at the antenna: no-card and
+ * tampered stopped)"): they are in both counts.
+ */
+function boothAtAntenna(lines: DemoLine[]): string {
+  const groups = new Map<string, string[]>();
+  for (const b of lines)
+    if (b.path === "booth" && b.kind === "transaction" && b.revision === 1) {
+      const was = lines
+        .filter((l) => l.decided === "antenna" && l.vehicle === b.vehicle)
+        .map((l) => ({ transaction: "paid", stop: "stopped", suspect: "suspect" })[l.kind]);
+      const key = was.length > 0 ? was.join(" then ") : "no decision";
+      groups.set(key, [...(groups.get(key) ?? []), b.vehicle]);
+    }
+  if (groups.size === 0) return "";
+  return ` (at the antenna: ${[...groups].map(([was, vs]) => `${andList(vs)} ${was}`).join("; ")})`;
+}
+
+/** Why the journal's paid records and the ledger's debits differ: card by card. */
+function difference(unmatched: DemoResult["unmatched"]): string {
+  if (unmatched.length === 0) return "";
+  return `; the difference: ${unmatched
+    .map(
+      (u) =>
+        `${u.vehicle}'s card, ${count(u.debits, "debit")} in the ledger and ${count(u.paidRecords, "paid record")}` +
+        (u.openSuspect !== null ? ` (suspect seq ${u.openSuspect} still open)` : ""),
+    )
+    .join("; ")}`;
 }

@@ -16,8 +16,19 @@ export interface DemoLine {
   outcome: string;
   /** where the record was decided: the lane over DSRC, or the booth's card reader */
   path: "dsrc" | "booth";
-  /** the lane's decision time over DSRC (ms); null for the booth (its time is the collector's) */
+  /**
+   * the lane's decision time at the antenna (ms); null for the booth (its time is the collector's) and
+   * for a record the lane wrote without deciding on a vehicle at the antenna (see `decided`)
+   */
   decisionMs: number | null;
+  /**
+   * "antenna": the lane's decision on a vehicle in the zone; "booth": a booth outcome; "later": a record
+   * the lane wrote afterwards, not deciding on a vehicle in the zone: a suspect settled by a late B5 or B8
+   * or by an operator (its revision > 1), or a late B5 recorded as ORPHAN_B5
+   */
+  decided: "antenna" | "booth" | "later";
+  /** the record's revision: > 1 when it settles a suspect */
+  revision: number;
 }
 
 export const yuan = (fen: number): string => `${(fen / 100).toFixed(2)}`;
@@ -46,6 +57,10 @@ export function describeRecord(r: CommittedRecord, path: DemoLine["path"]): stri
     if (r.kind === "suspect") return `疑似交易 suspect (booth, ${r.outcome})`;
     return `未收费 not paid (booth, ${r.outcome})`;
   }
+  if (r.revision > 1)
+    return r.kind === "transaction"
+      ? `已确认扣费 settled (${r.outcome})`
+      : `未收费 not paid (settled, ${r.outcome})`;
   if (r.kind === "transaction") return r.outcome === "ENTRY_WRITE" ? "入口已写 ok" : "扣费成功 ok";
   if (r.kind === "suspect") return `疑似交易 suspect (${r.outcome})`;
   const info = STOP_REASONS[r.outcome as StopReason];
@@ -63,7 +78,8 @@ export function headerLine(): string {
 }
 
 export function tableLine(l: DemoLine): string {
-  const decision = l.path === "booth" ? "人工 booth" : `${(l.decisionMs ?? 0).toFixed(2)}ms`;
+  const decision =
+    l.path === "booth" ? "人工 booth" : l.decisionMs === null ? "-" : `${l.decisionMs.toFixed(2)}ms`;
   return (
     `${padEnd(l.vehicle, 17)}${padEnd(l.plate, 11)}${padStart(String(l.vehicleClass ?? "-"), 5)}  ${padEnd(l.route, 10)}` +
     `${padStart(l.kind === "transaction" ? yuan(l.charged) : "-", 9)}  ${padStart(decision, 10)}  ${l.outcome}`

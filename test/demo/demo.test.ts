@@ -54,8 +54,9 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
 
   // one debit in the ledger per paid record, DSRC and booth
   expect(r.boothPaid).toBe(2);
-  expect(r.paidRecords).toBe(r.transactions + r.boothPaid);
+  expect(r.paidRecords).toBe(r.antenna.transactions + r.boothPaid + r.settled.debited);
   expect(r.ledgerDebits).toBe(r.paidRecords);
+  expect(r.unmatched).toEqual([]);
   // the vehicle that drove off before the lane's decision left a case no card came for
   expect(r.boothCasesOpen).toEqual([
     { id: expect.any(String), reason: "CARD_READ_FAILED", vehicle: "left-early" },
@@ -87,8 +88,10 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
   expect(stay).toBeGreaterThan(header);
   expect(out.at(-1)).toMatch(
     new RegExp(
-      `^summary: 14 vehicles, ${r.paidRecords} paid \\(\\d+\\.\\d\\d CNY; 2 at the booth\\), .*` +
-        `paid records in the journal: ${r.paidRecords}, card debits in the simulator's ledger: ${r.ledgerDebits};`,
+      "^summary: 14 vehicles; at the antenna 14 decisions \\(.*\\); 2 paid at the booth " +
+        "\\(at the antenna: no-card and tampered stopped\\)(; \\d+ suspects? settled \\(.*\\))?; " +
+        `${r.paidRecords} paid in all \\(\\d+\\.\\d\\d CNY\\); ` +
+        `paid records in the journal: ${r.paidRecords}, card debits in the simulators' ledger: ${r.ledgerDebits}; lane`,
     ),
   );
 }, 120_000);
