@@ -18,7 +18,7 @@ const HEX4 = /^[0-9A-Fa-f]{4}$/;
  * README.md's "a bad field is named with what was expected" reads best; just `expected ...` for a field
  * left out. A long value (a list or a section where one value was expected) is cut at 60 characters.
  */
-export function withGot(expected: string): (i: { input?: unknown }) => string {
+function withGot(expected: string): (i: { input?: unknown }) => string {
   return (i) => {
     if (i.input === undefined) return expected;
     const v = JSON.stringify(i.input) ?? String(i.input);
