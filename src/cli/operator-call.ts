@@ -128,13 +128,16 @@ export async function operatorCall(
   return { via: "direct", result };
 }
 
-/** The result line, with where it was done: on stdout, or on stderr when refused or failed. */
+/**
+ * The result line, with where it was done: on stdout, or on stderr when refused or failed, there after
+ * `etc-lane: ` as every other refusal and error the CLI prints (./run-cli.ts).
+ */
 export function printOutcomeLine(out: OperatorOutcome): void {
   const where = out.via === "lane" ? "lane" : out.via === "direct" ? "data directory (no lane running)" : "";
   // the message may quote a plate or OBU id: control characters shown, not acted on
   const line = `${terminalSafe(out.result.message)}${where ? ` [${where}]` : ""}\n`;
   if (out.result.ok) process.stdout.write(line);
-  else process.stderr.write(line);
+  else process.stderr.write(`etc-lane: ${line}`);
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   openedData,
   operatorCloseBy,
   operatorDetail,
-  operatorLabel,
+  operatorWithUid,
   parseOperatorClose,
 } from "../lane/operator-close.js";
 import { operatorSettlement, settledResult } from "../lane/operator-settlement.js";
@@ -48,7 +48,7 @@ export function stoppedLaneOperator(
       j.writeSetting(OPERATOR_CLOSE_SETTING, null);
       return {
         ok: true,
-        message: `close lifted by ${operatorLabel(user.name, user.sudoUser)}; the lane opens when it starts (RSU up, journal writable)`,
+        message: `close lifted by ${operatorWithUid(user.name, user.sudoUser, user.uid)}; the lane opens when it starts (RSU up, journal writable)`,
         data: openedData(was),
       };
     },

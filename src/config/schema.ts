@@ -13,23 +13,36 @@ import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
+/**
+ * A field's error as `expected ...` followed by the value given (`, got 1234`, `, got "x"`), as
+ * README.md's "a bad field is named with what was expected" reads best; just `expected ...` for a field
+ * left out. A long value (a list or a section where one value was expected) is cut at 60 characters.
+ */
+function withGot(expected: string): (i: { input?: unknown }) => string {
+  return (i) => {
+    if (i.input === undefined) return expected;
+    const v = JSON.stringify(i.input) ?? String(i.input);
+    return `${expected}, got ${v.length > 60 ? `${v.slice(0, 60)}...` : v}`;
+  };
+}
+
 const hex4 = (what: string, example: string) =>
   z
-    .string({ error: `expected ${what} as a 4-hex-digit string in quotes, e.g. "${example}"` })
-    .regex(HEX4, { error: `expected ${what} as 4 hex digits as on the wire, e.g. "${example}"` })
+    .string({ error: withGot(`expected ${what} as a 4-hex-digit string in quotes, e.g. "${example}"`) })
+    .regex(HEX4, { error: withGot(`expected ${what} as 4 hex digits as on the wire, e.g. "${example}"`) })
     .transform((s) => s.toLowerCase());
 
 const int = (min: number, max: number, what = "an integer") =>
   z
-    .number({ error: `expected ${what} in ${min}..${max}` })
-    .int({ error: `expected ${what} in ${min}..${max}` })
-    .min(min, { error: `expected ${what} in ${min}..${max}` })
-    .max(max, { error: `expected ${what} in ${min}..${max}` });
+    .number({ error: withGot(`expected ${what} in ${min}..${max}`) })
+    .int({ error: withGot(`expected ${what} in ${min}..${max}`) })
+    .min(min, { error: withGot(`expected ${what} in ${min}..${max}`) })
+    .max(max, { error: withGot(`expected ${what} in ${min}..${max}`) });
 
 /** The rates a UART is set to (an RSU or reader set to another would never be understood). */
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600];
 const baudRate = z
-  .number({ error: `expected a baud rate: one of ${BAUD_RATES.join(", ")}` })
+  .number({ error: withGot(`expected a baud rate: one of ${BAUD_RATES.join(", ")}`) })
   .refine((b) => BAUD_RATES.includes(b), {
     error: (i) => `expected a baud rate: one of ${BAUD_RATES.join(", ")}, got ${i.input}`,
   });
@@ -38,7 +51,7 @@ export const LaneSection = z.strictObject({
   network: hex4("the road network number", "4301"),
   station: hex4("the station number", "0102"),
   lane: int(0, 99, "a lane number"),
-  role: z.enum(["entry", "exit"], { error: 'expected "entry" or "exit"' }),
+  role: z.enum(["entry", "exit"], { error: withGot('expected "entry" or "exit"') }),
 });
 
 const RESULT_CODE_KEY = /^0x(?!00$)[0-9a-fA-F]{2}$/;
@@ -47,7 +60,7 @@ const resultCodeClasses = z
   .record(
     z.string().regex(RESULT_CODE_KEY),
     z.enum(["failed", "uncertain"], {
-      error: 'expected "failed" (card untouched) or "uncertain" (the debit may have happened)',
+      error: withGot('expected "failed" (card untouched) or "uncertain" (the debit may have happened)'),
     }),
     {
       error: (i) =>
@@ -85,9 +98,11 @@ export const ResultCodesSection = z.strictObject({
 
 export const DialectSection = z.strictObject({
   /** Variant A C6 Station width (C3 Station is always 36: docs/protocol.md §3). */
-  stationLength: z.union([z.literal(36), z.literal(40)], { error: "expected 36 or 40" }).optional(),
+  stationLength: z.union([z.literal(36), z.literal(40)], { error: withGot("expected 36 or 40") }).optional(),
   /** Variant A B4 LastStation width. */
-  lastStationLength: z.union([z.literal(39), z.literal(43)], { error: "expected 39 or 43" }).optional(),
+  lastStationLength: z
+    .union([z.literal(39), z.literal(43)], { error: withGot("expected 39 or 43") })
+    .optional(),
   /**
    * Not a lane option: the ErrorCode the simulated RSU sends in its heartbeat B2 (sim/rsu/rsu-frames.ts).
    * The lane sends no heartbeat and takes 0x80 and 0x08 alike. Earlier examples set it, so a config naming
@@ -99,7 +114,9 @@ export const DialectSection = z.strictObject({
       error: "expected 128 (0x80) or 8; a simulator option the lane ignores: remove it",
     })
     .optional(),
-  timeBase: z.enum(["local-as-utc", "utc"], { error: 'expected "local-as-utc" or "utc"' }).optional(),
+  timeBase: z
+    .enum(["local-as-utc", "utc"], { error: withGot('expected "local-as-utc" or "utc"') })
+    .optional(),
   /** every zone's offset is a whole quarter hour */
   utcOffsetMinutes: int(-720, 840, "minutes")
     .refine((m) => m % 15 === 0, {
@@ -107,11 +124,11 @@ export const DialectSection = z.strictObject({
     })
     .optional(),
   /** Variant B: B4 carries the 91-byte EF04 block. */
-  b4Ef04: z.boolean({ error: "expected true or false" }).optional(),
+  b4Ef04: z.boolean({ error: withGot("expected true or false") }).optional(),
   /** B5/B8 ErrorCode -> "failed" | "uncertain", over the variant's defaults. */
   resultCodes: ResultCodesSection.optional(),
   /** Variant B: B2 carries a 1-byte AntennaID after ErrorCode (docs/protocol.md §4, §7 row B2). */
-  b2AntennaId: z.boolean({ error: "expected true or false" }).optional(),
+  b2AntennaId: z.boolean({ error: withGot("expected true or false") }).optional(),
 });
 
 export const RsuTimingSection = z.strictObject({
@@ -225,15 +242,17 @@ export const RsuSection = z
         }
       }),
     baudRate: baudRate.default(115_200),
-    protocol: z.enum(["legacy", "national"], { error: 'expected "legacy" or "national"' }),
+    protocol: z.enum(["legacy", "national"], { error: withGot('expected "legacy" or "national"') }),
     dialect: DialectSection.default({}),
     timing: RsuTimingSection.prefault({}),
     c0: C0Section.prefault({}),
     link: RsuLinkSection.prefault({}),
     /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
-    entryWrite: z.enum(["c6", "c3"], { error: 'expected "c6" or "c3"' }).default("c6"),
+    entryWrite: z.enum(["c6", "c3"], { error: withGot('expected "c6" or "c3"') }).default("c6"),
     /** C2 StopType for an OBU that already traded here recently: 1 (search again) or 3 (lane dialect). */
-    alreadyTradedStopType: z.union([z.literal(1), z.literal(3)], { error: "expected 1 or 3" }).default(1),
+    alreadyTradedStopType: z
+      .union([z.literal(1), z.literal(3)], { error: withGot("expected 1 or 3") })
+      .default(1),
   })
   .superRefine((r, ctx) => {
     const p = r.c0.pllChannelId;
@@ -371,12 +390,12 @@ export const BoothSection = z.strictObject({
    * Lc 24; national ETC cards) or 1 (card serial only, Lc 1C), as the key file's `diversificationLevels`.
    */
   diversificationLevels: z
-    .union([z.literal(1), z.literal(2)], { error: "expected 1 or 2 (diversification levels)" })
+    .union([z.literal(1), z.literal(2)], { error: withGot("expected 1 or 2 (diversification levels)") })
     .default(2),
   /** The 0019 record layout: by card version and network ("auto"), or one layout for every card. */
   layout0019: z
     .enum(["auto", "aa43", "guangdong60", "legacy63"], {
-      error: 'expected "auto", "aa43", "guangdong60" or "legacy63"',
+      error: withGot('expected "auto", "aa43", "guangdong60" or "legacy63"'),
     })
     .default("auto"),
 });
@@ -419,7 +438,7 @@ export const TransactionSection = z.strictObject({
   /** Exit: entries older than this are "timeout vehicles" (超时车辆); 0 disables the check. */
   maxTripHours: int(0, 24 * 30, "hours").default(0),
   /** OBU battery low: "warn" trades and shows a notice; "stop" sends the vehicle to manual. */
-  lowBattery: z.enum(["warn", "stop"], { error: 'expected "warn" or "stop"' }).default("warn"),
+  lowBattery: z.enum(["warn", "stop"], { error: withGot('expected "warn" or "stop"') }).default("warn"),
   /**
    * The B2 tamper byte (ESAM system info byte 27, after OBUStatus): no reference gives its values, so the
    * lane judges it only when told how this lane's OBUs encode it: "ignore" (OBUStatus bit 1 alone, the
@@ -428,7 +447,7 @@ export const TransactionSection = z.strictObject({
    */
   tamperByte: z
     .enum(["ignore", "stop-nonzero", "stop-zero"], {
-      error: 'expected "ignore", "stop-nonzero" or "stop-zero"',
+      error: withGot('expected "ignore", "stop-nonzero" or "stop-zero"'),
     })
     .default("ignore"),
 });
@@ -506,7 +525,7 @@ export const JournalSection = z.strictObject({
   recoverProbeSeconds: int(1, 3600, "seconds").default(30),
 });
 
-const closeOrTrade = z.enum(["close", "trade"], { error: 'expected "close" or "trade"' });
+const closeOrTrade = z.enum(["close", "trade"], { error: withGot('expected "close" or "trade"') });
 
 /** The status list: the station's key, staleness limits, the policy with no list or a too old one. */
 export const StatusListSection = z
@@ -517,7 +536,7 @@ export const StatusListSection = z
      * true: `etc-lane run` accepts the simulator's test key (config/keys/station-test.pub.pem, whose
      * private key is public in this repository) as publicKey; for simulator and demo lanes only
      */
-    allowTestKey: z.boolean({ error: "expected true or false" }).default(false),
+    allowTestKey: z.boolean({ error: withGot("expected true or false") }).default(false),
     /** staleness alarm when the full list is older than this (from its issue time) */
     fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
     /** staleness alarm when the newest delta (or the full list, before any) is older than this */
@@ -577,7 +596,7 @@ export const AuditSection = z.strictObject({
 
 /** Wire capture (docs/capture.md): every byte on each serial port, both directions, to rotating files. */
 export const CaptureSection = z.strictObject({
-  enabled: z.boolean({ error: "expected true or false" }).default(false),
+  enabled: z.boolean({ error: withGot("expected true or false") }).default(false),
   /** directory of the capture files; default <dataDir>/capture */
   dir: z
     .string({ error: "expected a directory path" })
@@ -660,7 +679,9 @@ export const LaneConfigSchema = z
     capture: CaptureSection.prefault({}),
     outputs: z
       .strictObject({
-        sink: z.enum(["console", "log"], { error: 'expected "console" or "log"' }).default("console"),
+        sink: z
+          .enum(["console", "log"], { error: withGot('expected "console" or "log"') })
+          .default("console"),
       })
       .prefault({}),
     audit: AuditSection.prefault({}),

@@ -88,13 +88,17 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
     );
 }
 
-/** checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null. */
+/**
+ * checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null. Its code is appended
+ * unless it is E401_CONFIG_INVALID, the code `run --check` ends its whole answer with
+ * (src/config/preflight.ts, checkLaneConfig): said once, not twice.
+ */
 export function laneStartProblem(dataDir: string, o: LaneStartOptions): string | null {
   try {
     checkLaneStart(dataDir, o);
     return null;
   } catch (e) {
     if (!(e instanceof EtcError)) throw e;
-    return `${e.message} [${e.code}]`;
+    return e.code === ErrorCodes.ConfigInvalid ? e.message : `${e.message} [${e.code}]`;
   }
 }

@@ -49,6 +49,14 @@ export function operatorLabel(name: string, sudoUser?: string): string {
   return sudoUser && sudoUser !== name ? `${sudoUser} (as ${name})` : name;
 }
 
+/**
+ * The operator as a close and its lift name them: "operator wang (uid 1000)", "operator wang (as etclane)
+ * (uid 998)" after `sudo -u etclane`.
+ */
+export function operatorWithUid(name: string, sudoUser: string | undefined, uid: number): string {
+  return `operator ${operatorLabel(name, sudoUser)} (uid ${uid})`;
+}
+
 /** The answer to an operator action (the maintenance service's OperatorResult has this shape). */
 export interface OperatorOutcome {
   ok: boolean;
@@ -159,7 +167,11 @@ export class OperatorCloseKeeper {
         closedAt: was.at,
       },
     );
-    return { ok: true, message: `close lifted by ${by}`, data: openedData(was) };
+    return {
+      ok: true,
+      message: `close lifted by ${operatorWithUid(user.name, user.sudoUser, user.uid)}`,
+      data: openedData(was),
+    };
   }
 }
 
@@ -177,7 +189,7 @@ export function parseOperatorClose(v: string): OperatorClose {
  * `sudo -u etclane`, as the lane's notices and answers say it.
  */
 export function operatorDetail(o: OperatorClose): string {
-  return `closed by operator ${operatorLabel(o.user, o.sudoUser)} (uid ${o.uid})${o.reason ? `: ${o.reason}` : ""}`;
+  return `closed by ${operatorWithUid(o.user, o.sudoUser, o.uid)}${o.reason ? `: ${o.reason}` : ""}`;
 }
 
 /** The data of the answer to a lift of close `was`: who had closed the lane. */

@@ -95,7 +95,7 @@ async function applyChecked(
         throw slError(
           StatusListErrors.NoFullList,
           // why none is: the list on disk not served (damaged, missing, another key), or no list yet
-          `delta refused: no full list is active to apply it to (${life.notServed ?? "no full list imported yet"})`,
+          `no full list is active to apply the delta to (${life.notServed ?? "no full list imported yet"})`,
         );
       const job = runJob<DeltaResult>(
         {

@@ -130,7 +130,7 @@ export class BodyStream {
       const room = this.buf.length - this.len;
       const got = this.reader.read(this.buf.subarray(this.len), Math.min(room, left), this.pos);
       if (got <= 0) {
-        throw slError(StatusListErrors.Truncated, `status-list bundle truncated at byte ${this.pos}`);
+        throw slError(StatusListErrors.Truncated, `truncated at byte ${this.pos}`);
       }
       this.hash.update(this.buf.subarray(this.len, this.len + got));
       this.pos += got;
@@ -139,7 +139,7 @@ export class BodyStream {
   }
 
   private bad(msg: string): never {
-    throw slError(StatusListErrors.Malformed, `status-list bundle malformed: ${msg}`);
+    throw slError(StatusListErrors.Malformed, `malformed: ${msg}`);
   }
 
   /** The next record, or null at the end; with `copy`, its 16 bytes are also copied to copy[16 * index]. */
@@ -152,7 +152,7 @@ export class BodyStream {
       if (!digest.equals(this.header.digest)) {
         throw slError(
           StatusListErrors.Digest,
-          "status-list bundle body does not match its signed SHA-256 digest (tampered or corrupted): refused",
+          "its body does not match its signed SHA-256 digest (tampered or corrupted)",
         );
       }
       return null;
@@ -167,7 +167,7 @@ export class BodyStream {
 }
 
 export function recordError(index: number, problem: string): never {
-  throw slError(StatusListErrors.Malformed, `status-list bundle malformed: record ${index}: ${problem}`, {
+  throw slError(StatusListErrors.Malformed, `malformed: record ${index}: ${problem}`, {
     index,
   });
 }

@@ -55,7 +55,7 @@ export function isValidVersion(v: string): boolean {
 }
 
 function malformed(msg: string, details?: Record<string, unknown>): never {
-  throw slError(StatusListErrors.Malformed, `status-list bundle malformed: ${msg}`, details);
+  throw slError(StatusListErrors.Malformed, `malformed: ${msg}`, details);
 }
 
 export function encodeHeader(h: BundleHeader): Buffer {
@@ -82,11 +82,12 @@ export function decodeHeader(buf: Buffer, fileLength?: number): BundleHeader {
   if (buf.length < HEADER_LEN) {
     throw slError(
       StatusListErrors.Truncated,
-      `status-list bundle truncated: ${buf.length} bytes, shorter than the ${HEADER_LEN}-byte header`,
+      `truncated: ${buf.length} bytes, shorter than the ${HEADER_LEN}-byte header`,
       { length: buf.length },
     );
   }
-  if (!buf.subarray(0, 8).equals(MAGIC)) malformed("bad magic (not a status-list bundle)");
+  if (!buf.subarray(0, 8).equals(MAGIC))
+    throw slError(StatusListErrors.Malformed, "not a status-list bundle (bad magic)");
   const fv = buf.readUInt8(8);
   if (fv !== FORMAT_VERSION)
     malformed(`unsupported format version ${fv} (this lane reads ${FORMAT_VERSION})`);
@@ -123,7 +124,7 @@ export function decodeHeader(buf: Buffer, fileLength?: number): BundleHeader {
     if (fileLength < want) {
       throw slError(
         StatusListErrors.Truncated,
-        `status-list bundle truncated: ${fileLength} bytes, the header announces ${want}`,
+        `truncated: ${fileLength} bytes, the header announces ${want}`,
         { length: fileLength, expected: want },
       );
     }
@@ -178,20 +179,20 @@ export function loadPublicKey(pem: string | Buffer): TrustedKey {
  */
 export function checkSignature(header: Buffer, signature: Buffer, trusted: TrustedKey): void {
   if (signature.length < SIG_LEN) {
-    throw slError(StatusListErrors.Truncated, "status-list bundle truncated inside the signature");
+    throw slError(StatusListErrors.Truncated, "truncated inside the signature");
   }
   const sig = signature.subarray(0, SIG_LEN);
   const keyId = header.subarray(92, 100);
   if (sig.every((x) => x === 0)) {
-    throw slError(StatusListErrors.Unsigned, "status-list bundle is unsigned (empty signature): refused");
+    throw slError(StatusListErrors.Unsigned, "unsigned (empty signature)");
   }
   const ok = verify(null, header.subarray(0, HEADER_LEN), trusted.key, sig);
   if (ok && !keyId.equals(trusted.keyId)) {
     // signed by the lane's key but naming another: the header must name the key that signed it (§2)
     throw slError(
       StatusListErrors.BadSignature,
-      `status-list bundle names key ${keyId.toString("hex")} in its header, but was signed by the station ` +
-        `key this lane trusts (${trusted.keyId.toString("hex")}): a bundle must name the key that signed it; refused`,
+      `it names key ${keyId.toString("hex")} in its header, but was signed by the station ` +
+        `key this lane trusts (${trusted.keyId.toString("hex")}): a bundle must name the key that signed it`,
       { keyId: keyId.toString("hex"), trusted: trusted.keyId.toString("hex") },
     );
   }
@@ -199,15 +200,12 @@ export function checkSignature(header: Buffer, signature: Buffer, trusted: Trust
   if (!keyId.equals(trusted.keyId)) {
     throw slError(
       StatusListErrors.BadSignature,
-      `status-list bundle signed by key ${keyId.toString("hex")}, not by the station key this lane trusts ` +
-        `(${trusted.keyId.toString("hex")}): refused`,
+      `signed by key ${keyId.toString("hex")}, not by the station key this lane trusts ` +
+        `(${trusted.keyId.toString("hex")})`,
       { keyId: keyId.toString("hex"), trusted: trusted.keyId.toString("hex") },
     );
   }
-  throw slError(
-    StatusListErrors.BadSignature,
-    "status-list bundle signature does not verify (header altered or corrupted): refused",
-  );
+  throw slError(StatusListErrors.BadSignature, "its signature does not verify (header altered or corrupted)");
 }
 
 /** Sign a 128-byte header with the station's Ed25519 private key (PEM); returns the 64-byte signature. */

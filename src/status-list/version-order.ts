@@ -29,7 +29,7 @@ export function checkNotAhead(h: BundleHeader, now: number): void {
     throw slError(
       StatusListErrors.AheadOfClock,
       `${h.kind === "full" ? "full list" : "delta"} ${h.version} was made ${new Date(h.createdAt).toISOString()}, ` +
-        `ahead of the lane's clock (${new Date(now).toISOString()}): refused; the station's clock or the lane's is wrong`,
+        `ahead of the lane's clock (${new Date(now).toISOString()}); the station's clock or the lane's is wrong`,
       { version: h.version, createdAt: h.createdAt, now },
     );
   }
@@ -50,29 +50,26 @@ export function checkNewer(h: BundleHeader, current: { full: string | null; delt
     if (holds !== null && h.version <= holds) {
       throw slError(
         StatusListErrors.NotNewer,
-        `full list ${h.version} is not newer than the version the lane holds (${held}): refused`,
+        `full list ${h.version} is not newer than the version the lane holds (${held})`,
         { version: h.version, holds, full: current.full, delta: current.delta },
       );
     }
     return;
   }
   if (holds === null) {
-    throw slError(
-      StatusListErrors.NoFullList,
-      `delta ${h.version} refused: no full list is active to apply it to`,
-    );
+    throw slError(StatusListErrors.NoFullList, `no full list is active to apply delta ${h.version} to`);
   }
   if (h.version <= holds) {
     throw slError(
       StatusListErrors.NotNewer,
-      `delta ${h.version} is not newer than the version the lane holds (${holds}): refused`,
+      `delta ${h.version} is not newer than the version the lane holds (${holds})`,
       { version: h.version, holds },
     );
   }
   if (h.base !== holds) {
     throw slError(
       StatusListErrors.NotChaining,
-      `delta ${h.version} applies on ${h.base}, but the lane holds ${holds}: refused (does not chain)`,
+      `delta ${h.version} does not chain: it applies on ${h.base}, but the lane holds ${holds}`,
       { version: h.version, base: h.base, holds },
     );
   }
@@ -103,7 +100,7 @@ export function checkFullOrder(
     throw slError(
       StatusListErrors.NotNewer,
       `full list ${h.version} is older than the list the pointer names (${onDisk.db}, full ${onDisk.full}), ` +
-        `which the lane does not serve: refused; a full list at least as new as ${onDisk.full} replaces it`,
+        `which the lane does not serve; a full list at least as new as ${onDisk.full} replaces it`,
       { version: h.version, pointer: onDisk.full, db: onDisk.db },
     );
   }

@@ -86,7 +86,9 @@ describe("a data directory that does not exist", () => {
 
   it("an existing directory no lane runs in still gets booth's own answer", async () => {
     expect(await etcLane(["booth", "list", "--data-dir", t.dir])).toBe(1);
-    expect(io.err).toMatch(/^no lane is running on .*: etc-lane booth list acts on a running lane; start it/);
+    expect(io.err).toMatch(
+      /^etc-lane: no lane is running on .*: etc-lane booth list acts on a running lane; start it/,
+    );
   });
 
   // walk-through (session 31): audit tail, search and export said "no audit trail in DIR/audit ...; has the

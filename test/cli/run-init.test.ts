@@ -25,7 +25,7 @@ import { Command } from "commander";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
 import { registerRun } from "../../src/cli/commands/run.js";
-import { checkLaneStart } from "../../src/datadir/lane-start.js";
+import { checkLaneStart, laneStartProblem } from "../../src/datadir/lane-start.js";
 import { JOURNAL_FILE } from "../../src/journal/db.js";
 
 let dir: string;
@@ -194,3 +194,16 @@ it("a dataDir with the lane's audit trail but no journal.db: E412 saying journal
   expect(check.status).toBe(1);
   expect(check.stderr).toContain(`dataDir: a lane has run in dataDir ${dataDir}`);
 }, 60_000);
+
+// walk-through (session 32): `run --check --init` where a lane has run ended "... [E401_CONFIG_INVALID]
+// [E401_CONFIG_INVALID]": the dataDir line carried the code run --check's whole answer ends with
+it("run --check's dataDir line: another code (E412) is kept, E401 (the answer's own code) is not repeated", () => {
+  const dataDir = join(dir, "data");
+  mkdirSync(dataDir);
+  const euid = statSync(dir).uid;
+  expect(laneStartProblem(dataDir, { init: false, euid })).toMatch(/ \[E412_DATA_DIR_MISSING\]$/);
+  writeFileSync(join(dataDir, JOURNAL_FILE), "");
+  const init = laneStartProblem(dataDir, { init: true, euid });
+  expect(init).toMatch(/^--init, but a lane has run in dataDir /);
+  expect(init).not.toContain("E401_CONFIG_INVALID");
+});

@@ -73,6 +73,31 @@ describe("config field messages", () => {
     );
   });
 
+  // walk-through (session 32): station, lane and role named what was expected but not the value given
+  it("a bad lane field repeats the value given, as rsu.baudRate does; a missing one just says what was expected", () => {
+    const m = errorOf({
+      ...minimal,
+      lane: { network: "4301", station: "12", lane: "x", role: "both" },
+      rsu: { ...minimal.rsu, baudRate: 1234 },
+    });
+    expect(m).toContain(
+      'lane.station: expected the station number as 4 hex digits as on the wire, e.g. "0102", got "12"',
+    );
+    expect(m).toContain('lane.lane: expected a lane number in 0..99, got "x"');
+    expect(m).toContain('lane.role: expected "entry" or "exit", got "both"');
+    expect(m).toContain(
+      "rsu.baudRate: expected a baud rate: one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 921600, got 1234",
+    );
+    expect(errorOf({ ...minimal, lane: { ...minimal.lane, lane: 100 } })).toContain(
+      "lane.lane: expected a lane number in 0..99, got 100",
+    );
+    expect(errorOf({ ...minimal, lane: { ...minimal.lane, network: ["43", "01"] } })).toContain(
+      'lane.network: expected the road network number as a 4-hex-digit string in quotes, e.g. "4301", got ["43","01"]',
+    );
+    const { role: _left, ...withoutRole } = minimal.lane;
+    expect(errorOf({ ...minimal, lane: withoutRole })).toMatch(/lane\.role: expected "entry" or "exit"$/m);
+  });
+
   it("transaction.repeatedB5WindowMs: its own window, at least a minute, whatever recentTradeWindowMs is", () => {
     const withTx = (transaction: unknown) => ({ ...minimal, transaction });
     const c = parseLaneConfig(withTx({ recentTradeWindowMs: 0 }));

@@ -118,7 +118,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
       expect(await etcLane(["import", full, "--config", cfg])).toBe(1);
       expect(io.out).toBe("");
       expect(io.err).toMatch(
-        /^status-list bundle refused: .*not newer than the version.* \[data directory \(no lane running\)\]\n$/,
+        /^etc-lane: status-list bundle refused: .*not newer than the version.* \[data directory \(no lane running\)\]\n$/,
       );
       const es = operatorEntries(dataDir);
       expect(es.map((e) => [e.type, (e.data as { ok?: boolean; via?: string }).via ?? null])).toEqual([

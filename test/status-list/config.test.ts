@@ -28,7 +28,7 @@ describe("statusList config", () => {
 
   it("names the field and what was expected", () => {
     expect(() => parseLaneConfig(base({ whenMissing: "open", whenPastHardAge: 1 }), "lane.yaml")).toThrow(
-      /lane\.yaml: invalid configuration\n {2}statusList\.whenMissing: expected "close" or "trade"\n {2}statusList\.whenPastHardAge: expected "close" or "trade"/,
+      /lane\.yaml: invalid configuration\n {2}statusList\.whenMissing: expected "close" or "trade", got "open"\n {2}statusList\.whenPastHardAge: expected "close" or "trade", got 1$/,
     );
     expect(() => parseLaneConfig(base({ hardMaxAgeMinutes: 0 }), "lane.yaml")).toThrow(
       /statusList\.hardMaxAgeMinutes: expected minutes in 1\.\.525600/,
