@@ -8,46 +8,19 @@
 
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
-import { runCli } from "../../src/cli/run-cli.js";
 import { OperatorCloseKeeper } from "../../src/lane/operator-close.js";
 import { openBoundTrail } from "../audit/helpers.js";
-import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
-import { tempDir } from "../journal/helpers.js";
+import { inProcessEtcLane } from "../helpers/in-process-cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
-let io: CapturedOutput;
-let t: ReturnType<typeof tempDir>;
-const logLevel = process.env.ETC_LOG_LEVEL;
-beforeEach(() => {
-  t = tempDir("etc-outcome-line-");
-  io = captureOutput();
-  process.env.ETC_LOG_LEVEL = "silent";
-});
-afterEach(() => {
-  io.restore();
-  if (logLevel === undefined) delete process.env.ETC_LOG_LEVEL;
-  else process.env.ETC_LOG_LEVEL = logLevel;
-  process.exitCode = undefined;
-  t.cleanup();
-});
-
-async function etcLane(args: string[]): Promise<number> {
-  const program = new Command("etc-lane");
-  registerLane(program);
-  registerJournal(program);
-  process.exitCode = undefined;
-  io.out = "";
-  io.err = "";
-  await runCli(program, ["node", "etc-lane", ...args]);
-  return Number(process.exitCode ?? 0);
-}
+const cli = inProcessEtcLane("etc-outcome-line-", [registerLane, registerJournal]);
+const etcLane = cli.run;
 
 async function stoppedLane(): Promise<string> {
-  const dataDir = join(t.dir, "data");
+  const dataDir = join(cli.dir(), "data");
   const lane = openBoundTrail(dataDir, { utcOffsetMinutes: 480 }, { utcOffsetMinutes: 480 });
   lane.journal.commit(sampleRecord(1));
   await lane.close();
@@ -57,10 +30,14 @@ async function stoppedLane(): Promise<string> {
 it("lane open names the operator as lane close does: operator NAME (uid N)", async () => {
   const dataDir = await stoppedLane();
   const me = userInfo();
-  expect(await etcLane(["lane", "close", "--reason", "barrier", "--data-dir", dataDir]), io.err).toBe(0);
-  expect(io.out).toMatch(new RegExp(`^lane closed by operator ${me.username} \\(uid ${me.uid}\\): barrier`));
-  expect(await etcLane(["lane", "open", "--data-dir", dataDir]), io.err).toBe(0);
-  expect(io.out).toMatch(
+  expect(await etcLane(["lane", "close", "--reason", "barrier", "--data-dir", dataDir]), cli.io().err).toBe(
+    0,
+  );
+  expect(cli.io().out).toMatch(
+    new RegExp(`^lane closed by operator ${me.username} \\(uid ${me.uid}\\): barrier`),
+  );
+  expect(await etcLane(["lane", "open", "--data-dir", dataDir]), cli.io().err).toBe(0);
+  expect(cli.io().out).toMatch(
     new RegExp(`^close lifted by operator ${me.username} \\(uid ${me.uid}\\); the lane opens`),
   );
 });
@@ -86,6 +63,6 @@ it("a refused action's line goes to stderr after etc-lane:, as every other refus
   expect(
     await etcLane(["journal", "settle", "1", "--not-debited", "--reason", "x", "--data-dir", dataDir]),
   ).toBe(1);
-  expect(io.out).toBe("");
-  expect(io.err).toMatch(/^etc-lane: .*give --config FILE.* \[data directory \(no lane running\)\]\n$/);
+  expect(cli.io().out).toBe("");
+  expect(cli.io().err).toMatch(/^etc-lane: .*give --config FILE.* \[data directory \(no lane running\)\]\n$/);
 });
