@@ -366,15 +366,8 @@ describe("audit tail and search output", () => {
   // review (session 32): after a kill, search, export and tail left out the newest entries, those only in
   // journal.db until the next start, which audit verify reports as "not yet in the file"
   it("search, export and tail include the entries not yet in the trail's files, from journal.db, and say so on stderr", async () => {
-    const lane = openBoundTrail(data(), { now: () => Date.UTC(2026, 10, 26, 0, 15, 2, 123) });
-    lane.journal.commit({ ...sampleRecord(1), cardId: "43010000000000009001" });
-    await lane.trail.flush();
-    lane.journal.commit({ ...sampleRecord(2), cardId: "43010000000000009002" });
-    const seq = lane.trail.status().lastSeq;
-    // the record's line is built on the next turn: copy the data directory now, as a kill -9 would leave it
-    const killed = join(dir, "killed");
-    cpSync(data(), killed, { recursive: true });
-    await lane.close();
+    // the record's line is built on the next turn: the data directory copied before it, as a kill -9 leaves it
+    const { killed, seq } = await killedAfterCommit();
     const written = allLines(data()).find((l) => l.text.startsWith(`{"seq":${seq},`))!.text;
     expect(allLines(killed).map((l) => l.text)).not.toContain(written);
     const note = `etc-lane: seq ${seq} is not yet in the trail's files: built from journal.db, as the lane will write them at its next start`;
