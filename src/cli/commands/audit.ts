@@ -436,12 +436,15 @@ async function tailAction(
   const loc = locateExistingLane(o);
   const dir = trailDir(loc);
   const inFiles = lastEntries(dir, n).map((x) => x.entry);
-  const past = notInFiles(loc.dataDir, (n > 0 ? inFiles.at(-1) : lastEntries(dir, 1)[0]?.entry) ?? null);
+  const lastInFiles = (n > 0 ? inFiles.at(-1) : lastEntries(dir, 1)[0]?.entry) ?? null;
+  const past = notInFiles(loc.dataDir, lastInFiles);
   const newest = [...inFiles, ...past.lines.map((l) => l.entry)];
   const entries = n === 0 ? [] : newest.slice(-n);
   const emit = emitAll(entries, o, o.json ? null : laneOffset(loc, dir));
   if (past.note) process.stderr.write(past.note);
-  if (o.follow) await follow(dir, newest.at(-1)?.seq ?? 0, emit);
+  // -f goes on after the newest entry there is, printed or not (-n 0 prints none of those before it)
+  const after = past.lines.at(-1)?.entry.seq ?? lastInFiles?.seq ?? 0;
+  if (o.follow) await follow(dir, after, emit);
 }
 
 /** `audit search`: the entries matching the filters, oldest first, as a table or JSON lines. */
