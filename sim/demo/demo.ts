@@ -5,14 +5,15 @@
  * simulators on one card store, a fresh data directory and a small synthetic status list. The
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { dialectFromConfig, readLaneConfig } from "../../src/config/load.js";
+import { firstNonDirectory } from "../../src/config/preflight.js";
 import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
@@ -355,18 +356,6 @@ async function runScenario(
       ).unref(),
     ),
   ]);
-}
-
-/** The first existing path on the way to `dir` (itself included) that is not a directory, else null. */
-function firstNonDirectory(dir: string): string | null {
-  for (let p = dir; ; p = dirname(p)) {
-    try {
-      return statSync(p).isDirectory() ? null : p;
-    } catch {
-      // missing: the lane creates it; look at its parent
-    }
-    if (dirname(p) === p) return null;
-  }
 }
 
 /** Lines held back until `release()`, then written as they come. */

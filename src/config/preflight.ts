@@ -488,7 +488,7 @@ function readKeyFile(path: string): Buffer {
 }
 
 /** The first existing path on the way to `dir` (itself included) that is not a directory, else null. */
-function firstNonDirectory(dir: string): string | null {
+export function firstNonDirectory(dir: string): string | null {
   let p = dir;
   for (;;) {
     try {

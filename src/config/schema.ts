@@ -32,20 +32,15 @@ const hex4 = (what: string, example: string) =>
     .regex(HEX4, { error: withGot(`expected ${what} as 4 hex digits as on the wire, e.g. "${example}"`) })
     .transform((s) => s.toLowerCase());
 
-const int = (min: number, max: number, what = "an integer") =>
-  z
-    .number({ error: withGot(`expected ${what} in ${min}..${max}`) })
-    .int({ error: withGot(`expected ${what} in ${min}..${max}`) })
-    .min(min, { error: withGot(`expected ${what} in ${min}..${max}`) })
-    .max(max, { error: withGot(`expected ${what} in ${min}..${max}`) });
+const int = (min: number, max: number, what = "an integer") => {
+  const error = withGot(`expected ${what} in ${min}..${max}`);
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
 
 /** The rates a UART is set to (an RSU or reader set to another would never be understood). */
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600];
-const baudRate = z
-  .number({ error: withGot(`expected a baud rate: one of ${BAUD_RATES.join(", ")}`) })
-  .refine((b) => BAUD_RATES.includes(b), {
-    error: (i) => `expected a baud rate: one of ${BAUD_RATES.join(", ")}, got ${i.input}`,
-  });
+const baudError = withGot(`expected a baud rate: one of ${BAUD_RATES.join(", ")}`);
+const baudRate = z.number({ error: baudError }).refine((b) => BAUD_RATES.includes(b), { error: baudError });
 
 export const LaneSection = z.strictObject({
   network: hex4("the road network number", "4301"),
