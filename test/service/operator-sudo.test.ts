@@ -84,7 +84,7 @@ describe("sudo -u etclane: the person is named, not only the account", () => {
     const lifted = await op2.openLane(asEtclane("li"));
     expect(lifted).toMatchObject({
       ok: true,
-      message: expect.stringMatching(/^close lifted by li \(as etclane\)/),
+      message: expect.stringMatching(/^close lifted by operator li \(as etclane\) \(uid 998\)/),
     });
     expect(notices(events2).at(-1)).toBe("operator li (as etclane) lifted the close wang (as etclane) made");
 
