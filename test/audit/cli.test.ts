@@ -18,7 +18,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { locateLane } from "../../src/cli/lane-locate.js";
 import { Journal } from "../../src/journal/journal.js";
-import { PROJECT_ROOT } from "../helpers/cli.js";
+import { PROJECT_ROOT, runCli } from "../helpers/cli.js";
 import { writeV1Journal } from "../journal/fixtures/journal-v1.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import {
@@ -619,24 +619,10 @@ describe("audit tail and search output", () => {
         chownSync(join(data(), f), 65534, 65534);
     }
     chmodSync(file, 0o444);
-    const run = (args: string[]) =>
-      new Promise<{ out: string; err: string; code: number | null }>((resolve, reject) => {
-        const child = spawn(process.execPath, ["dist/src/cli/etc-lane.js", ...args], {
-          ...user,
-          cwd: PROJECT_ROOT,
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        let err = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-        });
-        child.stderr.on("data", (d: Buffer) => {
-          err += d.toString();
-        });
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ out, err, code }));
-      });
+    const run = async (args: string[]) => {
+      const r = await runCli("etc-lane", args, user);
+      return { out: r.stdout, err: r.stderr, code: r.code };
+    };
     const walAndShm = () => readdirSync(data()).filter((n) => /^journal\.db-(wal|shm)$/.test(n));
     const why = `${file} cannot be written by this user, and SQLite would leave its -wal and -shm beside it`;
 

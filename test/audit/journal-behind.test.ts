@@ -77,6 +77,35 @@ async function laneRestoredFromBackup(): Promise<ReturnType<typeof exitLaneConfi
   return c;
 }
 
+/** What meta `behind_trail` holds of the kept suspects and intents (src/journal/behind-trail.ts), as stored. */
+interface BehindTrailMeta {
+  suspects: { auditSeq?: number }[];
+  intents: { auditSeq?: number }[];
+}
+
+function behindTrail(dataDir: string): BehindTrailMeta {
+  const raw = new Database(join(dataDir, JOURNAL_FILE), { readonly: true });
+  try {
+    return JSON.parse(
+      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
+    ) as BehindTrailMeta;
+  } finally {
+    raw.close();
+  }
+}
+
+/** Rewrites meta `behind_trail` as `edit` leaves it (an older version's value, say). */
+function editBehindTrail(dataDir: string, edit: (kept: BehindTrailMeta) => void): void {
+  const kept = behindTrail(dataDir);
+  edit(kept);
+  const raw = new Database(join(dataDir, JOURNAL_FILE));
+  try {
+    raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
+  } finally {
+    raw.close();
+  }
+}
+
 describe("journal.db behind the audit trail", () => {
   it("the start records audit.journal-behind (AUDIT_JOURNAL_BEHIND) naming both numbers, raises last_seq past the trail's and refuses the journal", async () => {
     await restoredFromBackup(dir, 2, 2);
@@ -273,13 +302,9 @@ describe("journal.db behind the audit trail", () => {
     expect(l.journal.auditFloor()).toBe(commit3);
     await l.close();
     // kept before a kept suspect carried its entry's audit seq: 1, every segment kept until it is settled
-    const raw = new Database(join(dir, JOURNAL_FILE));
-    const kept = JSON.parse(
-      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
-    ) as { suspects: { auditSeq?: number }[] };
-    for (const k of kept.suspects) delete k.auditSeq;
-    raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
-    raw.close();
+    editBehindTrail(dir, (kept) => {
+      for (const k of kept.suspects) delete k.auditSeq;
+    });
     l = open();
     expect(l.journal.auditFloor()).toBe(1);
     await l.close();
@@ -364,14 +389,10 @@ describe("journal.db behind the audit trail", () => {
     await openBoundTrail(dir).close(); // refused: behind the trail
     rmSync(join(dir, DAMAGED_FILE));
     // kept now: each alarm the lane raises for it comes after the trail's end at the refusal
-    const raw = new Database(join(dir, JOURNAL_FILE));
-    const kept = JSON.parse(
-      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
-    ) as { intents: { auditSeq?: number }[] };
-    expect(kept.intents[0]!.auditSeq).toBeGreaterThan(last);
-    for (const k of kept.intents) delete k.auditSeq;
-    raw.prepare("UPDATE meta SET value = ? WHERE key = 'behind_trail'").run(JSON.stringify(kept));
-    raw.close();
+    expect(behindTrail(dir).intents[0]!.auditSeq).toBeGreaterThan(last);
+    editBehindTrail(dir, (kept) => {
+      for (const k of kept.intents) delete k.auditSeq;
+    });
     l = openBoundTrail(dir);
     expect(l.journal.auditFloor()).toBe(1);
     await l.close();
@@ -450,11 +471,7 @@ describe("journal.db behind the audit trail", () => {
     // the audit seq kept for it (src/journal/behind-trail.ts) is at or below its first alarm's, so audit
     // retention keeps that alarm for a later restore (review, session 32: the bound pinned from above too)
     const alarmSeq = alarms.find((e) => e.data?.code === "DEBIT_INTENT_BEHIND_TRAIL")!.seq;
-    const raw = new Database(join(data, JOURNAL_FILE), { readonly: true });
-    const kept = JSON.parse(
-      raw.prepare("SELECT value FROM meta WHERE key = 'behind_trail'").pluck().get() as string,
-    ) as { intents: { auditSeq?: number }[] };
-    raw.close();
+    const kept = behindTrail(data);
     expect(kept.intents).toHaveLength(1);
     expect(kept.intents[0]!.auditSeq).toBeLessThanOrEqual(alarmSeq);
   });

@@ -20,10 +20,19 @@ export interface CliResult {
 export function runCli(
   bin: keyof typeof ENTRY,
   args: string[],
-  opts: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: {
+    input?: string;
+    env?: Record<string, string>;
+    timeoutMs?: number;
+    /** run as this user (the test runs as root) */
+    uid?: number;
+    gid?: number;
+  } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [ENTRY[bin], ...args], {
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
       cwd: ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
