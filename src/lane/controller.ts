@@ -25,6 +25,7 @@
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { DEFAULT_DEDUPE_WINDOW_MS } from "../../firmware-bridge/link/options.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { type EntryIds, idsData } from "../audit/events.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
@@ -105,6 +106,12 @@ export interface LaneControllerOptions {
   };
   entryWrite: "c6" | "c3";
   alreadyTradedStopType: 1 | 3;
+  /**
+   * The RSU repeats an unanswered frame within this long of its first copy: the link's
+   * `rsu.link.dedupeWindowMs` (default 480: 3 repeats 120 ms apart and one interval of margin). A repeat of
+   * the B5 a C8 answered within it gets that C8 again (obu-machine.ts resendC8).
+   */
+  rsuRepeatWindowMs?: number;
   logger?: Logger;
   audit?: AuditPort;
   /** monotonic ms (stage times, windows, latency); default performance.now() */
@@ -124,6 +131,8 @@ export interface LaneCounters {
   /** B5 repeats of debits already recorded (answered, not recorded again) */
   repeatedB5: number;
   alreadyTraded: number;
+  /** C8s sent again: the RSU repeated the B5 a C8 answered within its retransmission schedule */
+  c8Resent: number;
   laneClosedRefusals: number;
   orphanFrames: number;
   journalFailures: number;
@@ -162,6 +171,7 @@ export class LaneController {
     settled: 0,
     repeatedB5: 0,
     alreadyTraded: 0,
+    c8Resent: 0,
     laneClosedRefusals: 0,
     orphanFrames: 0,
     journalFailures: 0,
@@ -299,6 +309,7 @@ export class LaneController {
       journalFailed,
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
+      rsuRepeatWindowMs: opts.rsuRepeatWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
     });
     this.recovery = new Recovery({
       journal: opts.journal,

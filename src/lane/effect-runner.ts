@@ -49,6 +49,8 @@ export interface RunnerCounters {
   suspects: number;
   settled: number;
   alreadyTraded: number;
+  /** C8s sent again for the RSU's repeat of the B5 they answered (obu-machine.ts resendC8) */
+  c8Resent: number;
   journalFailures: number;
 }
 
@@ -257,6 +259,7 @@ export class EffectRunner {
           break;
         case "note":
           if (e.code === "ALREADY_TRADED") this.d.counters.alreadyTraded++;
+          else if (e.code === "C8_RESENT") this.d.counters.c8Resent++;
           this.d.log.info({ code: e.code, obuId: m.obuId }, e.message);
           break;
       }

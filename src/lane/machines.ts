@@ -30,6 +30,11 @@ export interface Machine {
    * which it runs on its own deadline like any debit in flight.
    */
   recovered?: boolean;
+  /**
+   * When (the link's monotonic stamp) the B5 this process answered with the machine's C8 arrived: a
+   * repeat of that B5 within `rsuRepeatWindowMs` of it is the RSU retransmitting it, the C8 not received.
+   */
+  c8AnsweredAt?: number;
 }
 
 export interface MachinesDeps {
@@ -44,6 +49,11 @@ export interface MachinesDeps {
   afterTimeout(): Promise<void>;
   /** holds a card and OBU whose debit could not be followed (its intent could not be rewritten) */
   guards: Pick<TradeGuards, "pin">;
+  /**
+   * The RSU repeats an unanswered frame within this long of its first copy (3 x 120 ms and one interval
+   * of margin: the link's rsu.link.dedupeWindowMs, firmware-bridge/link/options.ts)
+   */
+  rsuRepeatWindowMs: number;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
@@ -109,14 +119,29 @@ export class Machines {
     for (const m of this.map.values()) m.cancelTimer?.();
   }
 
+  /**
+   * `ev` as the machine sees it. A B5 reaching a debit still waiting for a killed process's answer says so
+   * (`restored`); one reaching this process's C8 within the RSU's retransmission schedule of the B5 that
+   * C8 answered says that (`withinRetries`): obu-machine.ts onAwaitB8.
+   */
+  private seen(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): ObuEvent {
+    if (ev.kind !== "trade") return ev;
+    if (m.recovered) return { ...ev, restored: true };
+    const answeredAt = m.state.phase === "await-b8" ? m.c8AnsweredAt : undefined;
+    if (inc && answeredAt !== undefined && inc.at - answeredAt <= this.d.rsuRepeatWindowMs)
+      return { ...ev, withinRetries: true };
+    return ev;
+  }
+
   /** Move `m` with `ev` (`inc`: the frame that carried it, to be answered). */
   async step(m: Machine, ev: ObuEvent, inc: IncomingFrameLike | undefined): Promise<void> {
     const before = m.state;
-    // a B5 reaching a debit still waiting for a killed process's answer says so (obu-machine.ts onAwaitB8)
-    const seen: ObuEvent = m.recovered && ev.kind === "trade" ? { ...ev, restored: true } : ev;
-    const t = transition(before, seen, this.d.ctx());
+    const t = transition(before, this.seen(m, ev, inc), this.d.ctx());
     const entered = t.state !== before;
     m.state = t.state;
+    // the B5 a C8 answers: the RSU's repeats of it are timed from its arrival (a new await-b8 state is a
+    // new C8, in reply to `inc`; a C8 sent again keeps the state and this time)
+    if (entered && t.state.phase === "await-b8") m.c8AnsweredAt = inc?.at;
     if (entered || t.timeoutMs !== undefined) {
       m.cancelTimer?.();
       m.cancelTimer = undefined;

@@ -160,9 +160,12 @@ export type ObuEvent =
   /**
    * A B5. `restored`: it reached a debit restored from a killed process's intent and still waiting for
    * that process's answer (machines.ts `recovered`): a restored await-b8 answers the RSU's repeat of the B5
-   * its C8 asks about with that C8, which the killed process may never have sent.
+   * its C8 asks about with that C8, which the killed process may never have sent. `withinRetries`: it came
+   * within the RSU's retransmission schedule of the B5 this process answered with the await-b8's C8
+   * (machines.ts `c8AnsweredAt`): the RSU repeating that B5 then has not received the C8, which is sent
+   * again.
    */
-  | { kind: "trade"; info: TradeResult; raw: string; restored?: true }
+  | { kind: "trade"; info: TradeResult; raw: string; restored?: true; withinRetries?: true }
   | { kind: "tac"; info: TacResult; raw: string }
   /** the deadline `timeoutMs` asked for has passed */
   | { kind: "timeout" }

@@ -524,11 +524,37 @@ type AwaitB8 = Extract<ObuState, { phase: "await-b8" }>;
  * C8 leaves (a restart listens from that write: recovery.ts).
  */
 function askTac(s: AwaitB8, ctx: MachineCtx): Transition {
-  const command: RsuCommand = { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial: s.epSerial };
   return {
     state: s,
-    effects: [{ kind: "reply", command, stage: "c8Out" }],
+    effects: [{ kind: "reply", command: c8Of(s), stage: "c8Out" }],
     timeoutMs: ctx.options.b8TimeoutMs,
+  };
+}
+
+/** The C8 of an await-b8 state: the one command askTac sends and resendC8 sends again. */
+function c8Of(s: AwaitB8): RsuCommand {
+  return { kind: "fetch-tac", obuId: s.debit.obu.obuId, epSerial: s.epSerial };
+}
+
+/**
+ * The RSU repeated, within its retransmission schedule, the B5 this process answered with `s`'s C8: it has
+ * not received that C8 (lost on the wire, or refused by a link lost before it was written, whose answer
+ * cache the loss cleared). The same C8 answers the repeat, and nothing else happens: the same state (no
+ * intent write), its deadline kept (no timeoutMs: b8TimeoutMs still counts from the first C8), no record.
+ * A C8 sent twice only asks twice; the one B8 that comes ends the debit. Counted and logged (the note).
+ */
+function resendC8(s: AwaitB8): Transition {
+  return {
+    state: s,
+    effects: [
+      { kind: "reply", command: c8Of(s), stage: "c8Resend" },
+      {
+        kind: "note",
+        code: "C8_RESENT",
+        message:
+          "the B5 the C8 answered, repeated within the RSU's retransmission schedule: the same C8 sent again",
+      },
+    ],
   };
 }
 
@@ -612,8 +638,11 @@ function onAwaitB8(s: AwaitB8, ev: ObuEvent, ctx: MachineCtx): Transition {
     // its own deadline; before, nothing answered it and the window's end made a CRASH_RECOVERED suspect of a
     // debit the C8 could prove. A C8 sent twice is a question asked twice: it debits nothing.
     if (ev.restored && sameB5(late, s.b5)) return askTac({ ...s }, ctx);
-    // the B5 the C8 answered, sent again (another frame of it, whatever its result): not a contradiction,
-    // keeps waiting for the B8 (a note: the effect runner logs it)
+    // the B5 the C8 answered, sent again (another frame of it, whatever its result): not a contradiction.
+    // Within the RSU's retransmission schedule of the B5 answered, the RSU is repeating it because the C8
+    // did not reach it: the same C8 again. Later, it keeps waiting for the B8 (a note: the effect runner
+    // logs it)
+    if (sameB5(late, s.b5) && ev.withinRetries) return resendC8(s);
     if (sameB5(late, s.b5))
       return {
         state: s,

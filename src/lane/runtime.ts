@@ -321,6 +321,7 @@ function newLaneController(
     transaction: c.transaction,
     entryWrite: c.rsu.entryWrite,
     alreadyTradedStopType: c.rsu.alreadyTradedStopType,
+    rsuRepeatWindowMs: c.rsu.link.dedupeWindowMs,
     logger: d.logger,
     audit: d.audit,
     ...(deps.wallNow ? { wallNow: deps.wallNow } : {}),

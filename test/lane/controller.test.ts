@@ -1842,6 +1842,93 @@ describe("a restored debit whose C8 never left: the RSU's repeated B5 gets that 
   });
 });
 
+describe("a live await-b8: the RSU repeating the B5 its C8 answered (b5repeat, session 33)", () => {
+  const uncertain = b5({ errorCode: 0x01, result: "uncertain", iccPaySerial: 17 });
+  const C8 = { kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 };
+
+  /**
+   * A debit whose uncertain B5 was answered C8 while the link was lost (refused before a byte was written,
+   * E302): the RSU never got its question. The link is up again, and its answer cache, cleared by the
+   * loss, takes the RSU's next repeat of that B5 for a new frame and hands it to the lane.
+   */
+  async function c8Lost(lines: LogLine[] = []): Promise<Rig> {
+    const r = rig({ logger: recordingLogger(lines) }); // b8TimeoutMs 1000
+    await open(r);
+    await toDebit(r);
+    r.link.refuseReply = (cmd) =>
+      cmd.kind === "fetch-tac"
+        ? new EtcError(
+            ErrorCodes.LinkDown,
+            "B5 received before the RSU link was lost; not sending C8",
+            NOTHING_WRITTEN,
+          )
+        : undefined;
+    r.link.frame(ev.b5(uncertain));
+    r.link.down();
+    await r.settle();
+    r.link.refuseReply = undefined;
+    r.link.up();
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([]); // the C8 never reached the RSU
+    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b8" }]);
+    return r;
+  }
+
+  it("the repeat within the RSU's retransmission schedule gets the same C8, without a new intent write; the B8 records the debit", async () => {
+    const lines: LogLine[] = [];
+    const r = await c8Lost(lines);
+    const [intent] = [...r.journal.intents.values()];
+    const writes = vi.spyOn(r.journal, "writeIntent");
+    await r.advance(240); // the RSU's second repeat (the first was lost with the link)
+    r.link.frame(ev.b5({ ...uncertain }));
+    await r.settle();
+    // before: logged B5_REPEATED and left unanswered; no B8 could come, and b8TimeoutMs made a suspect
+    expect(r.link.answersTo("trade")).toEqual([C8]);
+    expect(writes).not.toHaveBeenCalled(); // no business logic run again: the intent is as it was
+    expect(r.journal.intents.get(intent!.id)).toEqual(intent);
+    expect(r.ctl.counters.c8Resent).toBe(1);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: "info", obj: expect.objectContaining({ code: "C8_RESENT" }) }),
+    );
+    expect(r.journal.records).toEqual([]);
+    r.link.frame(ev.b8());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_TAC_REFETCHED"]);
+    expect(r.journal.records[0]).toMatchObject({ tac: "0badcafe", iccPaySerial: "0011" });
+    expect(r.journal.intents.size).toBe(0);
+  });
+
+  it("the C8 sent again does not extend b8TimeoutMs: the debit is the suspect its B5 made, once", async () => {
+    const r = await c8Lost();
+    await r.advance(360); // the RSU's last repeat
+    r.link.frame(ev.b5(uncertain));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([C8]);
+    await r.advance(640); // b8TimeoutMs after the first C8
+    expect(kinds(r.journal)).toEqual(["suspect:B5_NO_DSRC"]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    await r.advance(1000);
+    expect(r.journal.records).toHaveLength(1);
+  });
+
+  it("past the RSU's retransmission schedule, or a B5 that is not the one answered: no reply, as before", async () => {
+    const lines: LogLine[] = [];
+    const r = await c8Lost(lines);
+    r.link.frame(ev.b5({ ...uncertain, errorCode: 0x02 })); // another B5 within the schedule
+    await r.settle();
+    await r.advance(481); // past 3 x 120 ms + one interval of margin (rsu.link.dedupeWindowMs)
+    r.link.frame(ev.b5(uncertain));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([]);
+    expect(r.ctl.counters.c8Resent).toBe(0);
+    expect(lines).toContainEqual(
+      expect.objectContaining({ obj: expect.objectContaining({ code: "B5_REPEATED" }) }),
+    );
+    await r.advance(519); // b8TimeoutMs after the C8
+    expect(kinds(r.journal)).toEqual(["suspect:B5_NO_DSRC"]);
+  });
+});
+
 describe("two restored debits, one answered with this lane's C8, the other still waiting (review round 2, note)", () => {
   const OTHER = b2({ obuId: "0000beef", contractSerial: "4301010000000777" });
   const OTHER_CARD = "43010000000000005678";

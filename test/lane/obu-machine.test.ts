@@ -801,6 +801,38 @@ describe("OBU machine: an answer proves only the debit it agrees with (review fi
     expect(other.effects).toEqual([]);
   });
 
+  it("in await-b8, the B5 the C8 answered repeated within the RSU's retransmission schedule: the same C8 again, same state, deadline kept", () => {
+    const uncertain = b5({ errorCode: 1, result: "uncertain", tac: null });
+    const r = run(exit, [...upToB5, E.trade(uncertain)]);
+    expect(r.state).toMatchObject({ phase: "await-b8", why: "B5_NO_DSRC" });
+    const c8 = replies(r.steps[3]!);
+    expect(c8).toEqual([{ kind: "fetch-tac", obuId: OBU_ID, epSerial: 17 }]);
+    const again = transition(
+      r.state,
+      { kind: "trade", info: { ...uncertain }, raw: "b5raw", withinRetries: true },
+      exit,
+    );
+    // the same state object: no intent write (machines.ts writes one on a new debit state), no new deadline
+    expect(again.state).toBe(r.state);
+    expect(again.timeoutMs).toBeUndefined();
+    expect(replies(again.effects)).toEqual(c8);
+    expect(again.effects).toEqual([
+      { kind: "reply", command: c8[0], stage: "c8Resend" },
+      expect.objectContaining({ kind: "note", code: "C8_RESENT" }),
+    ]);
+    expect(commits(again.effects)).toEqual([]);
+    // a B5 that is not the one answered keeps its handling (no reply), within the schedule too
+    const other = transition(
+      r.state,
+      { kind: "trade", info: { ...uncertain, errorCode: 2 }, raw: "b5raw", withinRetries: true },
+      exit,
+    );
+    expect(other.state).toBe(r.state);
+    expect(other.effects).toEqual([]);
+    // ... and the B8 still settles the debit
+    expect(transition(again.state, E.tac(), exit).state).toMatchObject({ kind: "transaction" });
+  });
+
   it("in await-b8, a complete B5 00 of the serial asked about whose balance disagrees: a suspect, never paid", () => {
     const uncertainB5 = E.trade(b5({ errorCode: 1, result: "uncertain", tac: null }));
     const r = run(exit, [...upToB5, uncertainB5, E.trade(b5({ balanceAfter: 1 }))]);
