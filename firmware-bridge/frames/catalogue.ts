@@ -139,11 +139,13 @@ export function encodeData(frame: Frame, d: Dialect): Buffer {
   const v = frame as unknown as Record<string, unknown>;
   const fields = def.fields as readonly AnyField[];
   const extra = typeof v.extra === "string" ? Buffer.from(v.extra, "hex") : undefined;
-  const n = 1 + sizeFields(fields, v, d) + (extra?.length ?? 0);
-  const out = Buffer.allocUnsafe(n); // every byte is written below (text fields pad their own NULs)
-  out[0] = def.code;
+  let n: number;
+  let out: Buffer;
   let o: number;
   try {
+    n = 1 + sizeFields(fields, v, d) + (extra?.length ?? 0);
+    out = Buffer.allocUnsafe(n); // every byte is written below (text fields pad their own NULs)
+    out[0] = def.code;
     o = encodeFields(fields, v, out, 1, d);
   } catch (e) {
     if (e instanceof EtcError) throw new EtcError(e.code, `${def.type}.${e.message}`);

@@ -303,16 +303,49 @@ export function decodeFields(
   return { value: out, next: o };
 }
 
+/**
+ * `fields[i]`, an optional field `v` leaves out, ends the frame: later fields cannot follow a gap. A value
+ * given for a later field (one its dialect has) would be dropped without a word (a B5 without TransType
+ * going out with no TAC), so it is refused, naming the gap and that field.
+ */
+function endAtGap(fields: readonly AnyField[], i: number, v: Record<string, unknown>, d: Dialect): void {
+  for (let j = i + 1; j < fields.length; j++) {
+    const later = fields[j] as AnyField;
+    if (presentIn(later, d) && v[later.name] !== undefined) {
+      throw bad(
+        `${(fields[i] as AnyField).name}: missing, but the later field "${later.name}" is given (later fields cannot follow a gap)`,
+      );
+    }
+  }
+}
+
+function missingRequired(f: AnyField): EtcError {
+  return bad(`${f.name}: missing, and the field is required`);
+}
+
+/** Throws EtcError(FieldValue) as `encodeFields` does, naming the field, before any byte is written. */
 export function sizeFields(fields: readonly AnyField[], v: Record<string, unknown>, d: Dialect): number {
   let n = 0;
-  for (const f of fields) {
-    if (f.presentIn !== undefined && !f.presentIn(d)) continue;
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as AnyField;
+    if (!presentIn(f, d)) continue;
     const x = v[f.name];
     if (x === undefined) {
-      if (f.optional) break;
-      throw bad(`field "${f.name}" is required`);
+      if (!f.optional) throw missingRequired(f);
+      endAtGap(fields, i, v, d);
+      break;
     }
-    n += f.codec.fixed?.(d) ?? f.codec.size(x, d);
+    const w = f.codec.fixed?.(d);
+    if (w !== undefined) {
+      n += w;
+      continue;
+    }
+    try {
+      n += f.codec.size(x, d);
+    } catch (e) {
+      if (e instanceof EtcError) throw new EtcError(e.code, `${f.name}: ${e.message}`);
+      throw e;
+    }
   }
   return n;
 }
@@ -325,12 +358,14 @@ export function encodeFields(
   d: Dialect,
 ): number {
   let o = off;
-  for (const f of fields) {
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i] as AnyField;
     if (!presentIn(f, d)) continue;
     const x = v[f.name];
     if (x === undefined) {
-      if (f.optional) break; // optional fields end the frame: later fields cannot follow a gap
-      throw bad(`field "${f.name}" is required`);
+      if (!f.optional) throw missingRequired(f);
+      endAtGap(fields, i, v, d); // optional fields end the frame: later fields cannot follow a gap
+      break;
     }
     try {
       o = f.codec.encode(x, buf, o, d, v);

@@ -154,6 +154,71 @@ describe("encodeData writes every byte it sends", () => {
     const c3 = { type: "C3", obuId: "01020304", station, enTime: "20250102100000" } as Frame;
     expect(() => encodeData(c3, DEFAULT_NATIONAL_DIALECT)).toThrow(/C3\.station: .*"reserved"/);
   });
+
+  // An optional field left out ends the frame (docs/protocol.md §2, "Encoding"): a value given after
+  // it would be dropped, the frame sent short without a word.
+  const refused = (message: RegExp) =>
+    expect.objectContaining({ code: ErrorCodes.FieldValue, message: expect.stringMatching(message) });
+
+  it("a B5 without TransType but with a TAC is refused, not sent as a success without TAC", () => {
+    const b5 = {
+      type: "B5",
+      obuId: "01020304",
+      errorCode: 0,
+      wrFileTime: 1,
+      psamNo: "010203040506",
+      transTime: "20240101120000",
+      tac: "aabbccdd",
+      iccPaySerial: 7,
+      psamTransSerial: 8,
+      cardBalance: 100,
+    } as Frame;
+    expect(() => encodeData(b5, DEFAULT_LEGACY_DIALECT)).toThrow(
+      refused(/^B5\.transType: missing, but the later field "tac" is given/),
+    );
+    // with its TransType the same B5 is whole: 1 + 37 bytes (40 RSCTL..BCC)
+    expect(encodeData({ ...b5, transType: 9 } as Frame, DEFAULT_LEGACY_DIALECT)).toHaveLength(38);
+  });
+
+  it("a national B2 without the AntennaID its dialect has, but with OBU fields, is refused", () => {
+    const d = { ...DEFAULT_NATIONAL_DIALECT, b2AntennaId: true };
+    const b2 = {
+      type: "B2",
+      obuId: "01020304",
+      errorCode: 0,
+      deviceType: 1,
+      issuerIdentifier: "0102030405060708",
+    };
+    expect(() => encodeData(b2 as Frame, d)).toThrow(
+      refused(/^B2\.antennaId: missing, but the later field "deviceType" is given/),
+    );
+    // the minimal heartbeat B2 (OBUID, ErrorCode) still ends at the gap, as a frame may
+    expect(encodeData({ type: "B2", obuId: "01020304", errorCode: 0 } as Frame, d).toString("hex")).toBe(
+      "b20102030400",
+    );
+  });
+
+  it("a missing required field is refused naming the frame type and the field's path", () => {
+    expect(() =>
+      encodeData({ type: "B5", errorCode: 0 } as unknown as Frame, DEFAULT_LEGACY_DIALECT),
+    ).toThrow(refused(/^B5\.obuId: missing, and the field is required/));
+    // inside a list of records (national B0 PSAMs): the path down to the field
+    const b0 = {
+      type: "B0",
+      rsuStatus: 0,
+      psamNum: 1,
+      psams: [{ channel: 1, version: 1, authStatus: 0 }],
+      rsuAlgId: 0,
+      rsuManuId: 8,
+      rsuId: "000001",
+      rsuVersion: "0100",
+      workStatus: 0,
+      flagId: "000000",
+    } as Frame;
+    expect(() => encodeData(b0, DEFAULT_NATIONAL_DIALECT)).toThrow(
+      refused(/^B0\.psams: terminalId: missing, and the field is required/),
+    );
+  });
 });
 
 describe("legacy B4 decodes 0015 and 0019 into named fields", () => {
