@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { withListChange } from "./apply-change.js";
+import { unservedListError, withListChange } from "./apply-change.js";
 import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
@@ -154,8 +154,8 @@ async function applyChecked(
       life.activate(r.db, r.filter);
     } catch (e) {
       // the pointer may name the new list although no answer came (or it could not be activated)
-      life.resyncAfterFailedFull();
-      throw e;
+      const resync = life.resyncAfterFailedFull();
+      throw unservedListError(e, before, resync.state === "unserved" ? resync : null);
     }
     log.info(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },

@@ -11,6 +11,7 @@ import {
   decodeHeader,
   HEADER_LEN,
   loadPublicKey,
+  MAX_REASON_BYTES,
   PREFIX_LEN,
   type RawRecord,
   RECORD_LEN,
@@ -107,6 +108,8 @@ export class BodyStream {
     for (let i = 0; i < header.reasonCount; i++) {
       this.need(2, `reason ${i} (inside its 2-byte length)`);
       const len = this.buf.readUInt16BE(this.off);
+      // the 2-byte length could say 65,535; the format allows 255 (docs/status-list.md section 2)
+      if (len > MAX_REASON_BYTES) this.bad(`reason ${i} is ${len} bytes, at most ${MAX_REASON_BYTES}`);
       this.off += 2;
       this.need(len, `reason ${i} (its length says ${len} bytes)`);
       this.reasons.push(this.buf.toString("utf8", this.off, this.off + len));

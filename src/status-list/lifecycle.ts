@@ -36,6 +36,14 @@ import {
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
 
+/**
+ * What ListLifecycle.resyncAfterFailedFull found: `current` names the list served (or cannot be read), or
+ * another list, now served (`switched`) or not, for `error` (`unserved`).
+ */
+export type FullResync =
+  | { state: "same" | "switched" }
+  | { state: "unserved"; db: string; fullVersion: string; error: unknown };
+
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
   active: ActiveList | null = null;
@@ -276,10 +284,11 @@ export class ListLifecycle {
    * worker checks against the database `current` names) and every delta on it (E507) until a newer full
    * list came. So when `current` names a database other than the one served, it is activated (activate
    * checks its meta and its key and loads or rebuilds its filter); if that fails, the list served stays,
-   * and an error says why. Returns whether the lane switched.
+   * an error is logged, and the result names the list and the failure (apply-change.ts
+   * unservedListError: the failed apply is then the lane's, tried again, and each try comes back here).
    */
-  resyncAfterFailedFull(): boolean {
-    if (this.closed) return false;
+  resyncAfterFailedFull(): FullResync {
+    if (this.closed) return { state: "same" };
     let p: Pointer | null;
     try {
       p = readPointer(this.dir);
@@ -288,9 +297,9 @@ export class ListLifecycle {
         { err: e, served: this.active?.name ?? null },
         "status-list full job failed and the pointer cannot be read: the list served stays",
       );
-      return false;
+      return { state: "same" };
     }
-    if (p === null || p.db === (this.active?.name ?? this.notServedDb)) return false;
+    if (p === null || p.db === (this.active?.name ?? this.notServedDb)) return { state: "same" };
     try {
       this.activate(p.db, null);
     } catch (e) {
@@ -302,13 +311,13 @@ export class ListLifecycle {
         "status-list full job failed after switching the pointer, and the list it names cannot be " +
           "served: the list served stays (a restart opens the one the pointer names)",
       );
-      return false;
+      return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error: e };
     }
     this.log.warn(
       { db: p.db, versions: this.active?.versions },
       "status-list full job failed after switching the pointer: the list it names is served",
     );
-    return true;
+    return { state: "switched" };
   }
 
   /**

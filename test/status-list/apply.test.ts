@@ -10,11 +10,13 @@ import {
   decodeHeader,
   encodeHeader,
   HEADER_LEN,
+  OP_ADD,
   PREFIX_LEN,
   publicKeyIdFromPrivate,
   RECORD_LEN,
   sha256,
   signHeader,
+  writeRecord,
 } from "../../src/status-list/bundle.js";
 import { importAppliedMessage } from "../../src/status-list/import-message.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
@@ -167,6 +169,58 @@ describe("StatusListCache: a reason table that overruns the body", () => {
       message: expect.stringMatching(/body ends inside reason 0 \(its length says 20 bytes\)/),
     });
     expect(cache.versions()).toEqual({ full: null, delta: null });
+  });
+});
+
+describe("StatusListCache: a reason longer than 255 bytes (docs/status-list.md section 2)", () => {
+  /**
+   * A signed bundle with one reason of `bytes` bytes ("x" each) and one add of card(1) with that reason,
+   * written by hand: encodeReasons refuses a reason past 255 bytes.
+   */
+  function oneReason(bytes: number, kind: "full" | "delta", version: string, base: string | null): Buffer {
+    const body = Buffer.alloc(2 + bytes + RECORD_LEN, "x");
+    body.writeUInt16BE(bytes, 0);
+    writeRecord(body, 2 + bytes, {
+      kind: 1,
+      op: OP_ADD,
+      listType: 1,
+      net: 3201,
+      reason: 0,
+      hi32: 0,
+      lo32: 1,
+    });
+    const header = encodeHeader({
+      kind,
+      version,
+      base,
+      createdAt: Date.now(),
+      recordCount: 1,
+      reasonCount: 1,
+      bodyLength: body.length,
+      digest: sha256().update(body).digest(),
+      keyId: publicKeyIdFromPrivate(stationKey),
+    });
+    return Buffer.concat([header, signHeader(header, stationKey), body]);
+  }
+
+  it("refuses a full list with one, naming the reason, and takes one of 255", async () => {
+    await expect(cache.applyBundle(oneReason(256, "full", V1, null))).rejects.toMatchObject({
+      code: StatusListErrors.Malformed,
+      message: expect.stringMatching(/reason 0 is 256 bytes, at most 255/),
+    });
+    expect(cache.versions()).toEqual({ full: null, delta: null });
+    await cache.applyBundle(oneReason(255, "full", V1, null));
+    expect(cache.lookup({ cardId: card(1) }).entry?.reason).toBe("x".repeat(255));
+  });
+
+  it("refuses a delta with one, the list left as it was", async () => {
+    await cache.applyBundle(full(V2, sampleRows(10)));
+    const before = snapshot(cache, [{ cardId: card(1) }]);
+    await expect(cache.applyBundle(oneReason(256, "delta", D1, V2))).rejects.toMatchObject({
+      code: StatusListErrors.Malformed,
+      message: expect.stringMatching(/reason 0 is 256 bytes, at most 255/),
+    });
+    expect(snapshot(cache, [{ cardId: card(1) }])).toEqual(before);
   });
 });
 

@@ -2,7 +2,9 @@
  * A full-list job that switched the `current` pointer but whose answer was lost (the worker died after the
  * rename) or could not be installed (activate threw) leaves the lane on the list `current` names
  * (src/status-list/lifecycle.ts resyncAfterFailedFull): its cards are listed, the same list is refused as
- * held, the next delta applies. If that list cannot be served, the lane keeps the list it had.
+ * held, the next delta applies. If that list cannot be served, the lane keeps the list it had, and the
+ * same full list offered again fails as the lane's failure (E511), which the uplink tries again
+ * (src/uplink/bundle-failures.ts), not as a refusal of the bundle.
  */
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { buildFull } from "../../src/status-list/full-build.js";
 import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
+import { isBundleRefusal } from "../../src/uplink/bundle-failures.js";
 import type { LogLine } from "../reader/harness.js";
 import { recordingLogger } from "../reader/harness.js";
 import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
@@ -105,13 +108,61 @@ it("a full job whose result cannot be activated on the lane thread: the list `cu
   expect(cache.health().state).toBe("ok");
 });
 
+it("a full list whose activation keeps failing: offered again, it fails as the lane's failure (tried again), not as a refusal; once it opens, the lane serves it", async () => {
+  const life = (cache as unknown as { life: ListLifecycle }).life;
+  const real = life.activate.bind(life);
+  const emfile = (): never => {
+    throw new Error("EMFILE: too many open files");
+  };
+  // the job's activate and the resync after it; then the resync of the same list offered again
+  vi.spyOn(life, "activate")
+    .mockImplementationOnce(emfile)
+    .mockImplementationOnce(emfile)
+    .mockImplementationOnce(emfile)
+    .mockImplementation(real);
+  const F2 = newer();
+  const first = await cache.applyBundle(F2).catch((x: unknown) => x);
+  expect(first).toMatchObject({ message: expect.stringMatching(/EMFILE/) });
+  expect(isBundleRefusal(first)).toBe(false);
+  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  // the uplink tries it again (a local failure): the worker refuses it as not newer than the list
+  // `current` names, which the lane still cannot open. Were that a refusal, the uplink would not try the
+  // bundle again while the station offers it first, and it does (the lane asks with the versions served)
+  const again = await cache.applyBundle(F2).catch((x: unknown) => x);
+  expect(again).toMatchObject({
+    code: "E511_STORE",
+    message: expect.stringMatching(
+      /^full list 202611240000 not applied: the list `current` names \(sl-202611240000-[0-9a-f]{8}\.db, full 202611240000\) cannot be served \(EMFILE: too many open files\); the lane serves delta 202611230005 on full 202611230000 until it can/,
+    ),
+  });
+  expect(isBundleRefusal(again)).toBe(false);
+  expect(listChangeOf(again)).toBeNull();
+  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
+  // the next try, the lane's condition gone: the list `current` names is served, and the error says so
+  const last = await cache.applyBundle(F2).catch((x: unknown) => x);
+  expect(listChangeOf(last)).toMatchObject({ kind: "full", version: V2, before: { full: V1, delta: D1 } });
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.lookup({ cardId: X }).listed).toBe(true);
+});
+
 it("when the list `current` names cannot be served, the lane keeps its list, every id on it listed, and says why", async () => {
   const built = buildLosingTheAnswer(newer());
   writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41)); // not a database
   const e = await cache.applyBundle(newer()).catch((x: unknown) => x);
-  expect(e).toMatchObject({ code: "E506_BUNDLE_NOT_NEWER" });
-  expect(listChangeOf(e)).toBeNull(); // a refusal: the list served did not move
+  // the lane's failure, not the bundle's (the previous test): the list served did not move
+  expect(e).toMatchObject({
+    code: "E511_STORE",
+    message: expect.stringMatching(
+      new RegExp(`the list \`current\` names \\(${built}, full ${V2}\\) cannot be served`),
+    ),
+  });
+  expect(listChangeOf(e)).toBeNull();
   expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  // a full list not newer than the list served is refused for itself, as ever
+  await expect(cache.applyBundle(full(V1, sampleRows(20)))).rejects.toMatchObject({
+    code: "E506_BUNDLE_NOT_NEWER",
+  });
   expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
   expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
   expect(cache.health().state).toBe("ok");
