@@ -25,8 +25,8 @@ export interface HttpListenerOptions {
   onUnavailable?: ((message: string) => void) | undefined;
   /** HTTP listens after having been unavailable */
   onAvailable?: ((url: string) => void) | undefined;
-  /** wall clock for the rate of the server's error lines (./server-errors.ts); default Date.now */
-  now?: (() => number) | undefined;
+  /** monotonic clock for the rate of the server's error lines (./server-errors.ts); default performance.now */
+  monotonicNow?: (() => number) | undefined;
 }
 
 export class HttpListener {
@@ -86,7 +86,7 @@ export class HttpListener {
           logServerErrors(server, {
             what: "lane status service (HTTP)",
             log: this.o.log,
-            ...(this.o.now ? { now: this.o.now } : {}),
+            monotonicNow: this.o.monotonicNow,
           });
         }
         const a = server.address() as AddressInfo;

@@ -5,13 +5,15 @@
  * until that window ends, whatever it sends, the right token too; the same wrong token again (a stale
  * cookie in an open page, a scraper with an old token file) tells a guesser nothing and counts once.
  * Refused requests are logged at most once a window, with how many there were since the previous line,
- * so a client without the token cannot fill the lane's log.
+ * so a client without the token cannot fill the lane's log. Windows are measured on a monotonic clock: a wall
+ * clock stepped back (chrony's makestep, `date -s`) neither stretches a lock-out nor silences its log lines,
+ * nor does one stepped forward end a window early.
  */
 import { createHash } from "node:crypto";
 
 export interface LoginGuardOptions {
-  /** wall clock, ms */
-  now: () => number;
+  /** monotonic clock, ms; default performance.now */
+  monotonicNow?: () => number;
   /** default 5 */
   maxFailures?: number;
   /** default 60 000 */
@@ -32,7 +34,7 @@ export class LoginGuard {
   private readonly unloggedFrom = new Set<string>();
 
   constructor(o: LoginGuardOptions) {
-    this.now = o.now;
+    this.now = o.monotonicNow ?? (() => performance.now());
     this.maxFailures = o.maxFailures ?? 5;
     this.windowMs = o.windowMs ?? 60_000;
     this.maxAddresses = o.maxAddresses ?? 4096;

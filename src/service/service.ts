@@ -56,11 +56,14 @@ export interface LaneServiceOptions {
   logger?: Logger;
   /** process_* / nodejs_* metrics; default true (tests that start several services turn them off) */
   processMetrics?: boolean;
-  /**
-   * wall clock for the history points, the sign-in limits and the page's relative search times ("-2h");
-   * default Date.now
-   */
+  /** wall clock for the history points and the page's relative search times ("-2h"); default Date.now */
   now?: () => number;
+  /**
+   * monotonic clock for the windows that must not move with the wall clock (a clock stepped back or forward):
+   * the guessing limits (./login-guard.ts) and the rate of the failed-request and server-error log lines;
+   * default performance.now
+   */
+  monotonicNow?: () => number;
   /**
    * After `service.listen` could not be bound, try again this often; default 10 000 ms. 0: no retry,
    * startLaneService throws instead (the demo, which falls back to a free port).
@@ -193,6 +196,7 @@ function httpListener(
     token: h.token,
     listenHost: h.address.host,
     now: h.now,
+    monotonicNow: o.monotonicNow,
     logger: o.logger ?? silentLogger,
   });
   // a connection past this is closed as it arrives: clients cannot hold the lane's file descriptors
@@ -204,7 +208,7 @@ function httpListener(
     log: h.log,
     onUnavailable: o.onUnavailable,
     onAvailable: o.onAvailable,
-    now: h.now,
+    monotonicNow: o.monotonicNow,
   });
 }
 
@@ -240,6 +244,7 @@ function startControlSocket(o: LaneServiceOptions): Promise<ControlServer> {
     operator: o.operator,
     ...(o.booth ? { booth: o.booth } : {}),
     ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.monotonicNow ? { monotonicNow: o.monotonicNow } : {}),
     ...(o.onRefusedRequest ? { onRefused: o.onRefusedRequest } : {}),
     ...(o.onCutShortAction ? { onCutShort: o.onCutShortAction } : {}),
   });

@@ -66,6 +66,25 @@ async function silentLane(): Promise<{ requests: string[] }> {
   return { requests };
 }
 
+/** A lane that answers each request (a line) with a result: the CLI returns once the lane has it. */
+async function answeringLane(): Promise<{ requests: string[] }> {
+  const requests: string[] = [];
+  const srv = createServer((s) => {
+    s.on("error", () => undefined);
+    s.setEncoding("utf8");
+    let line = "";
+    s.on("data", (d: string) => {
+      line += d;
+      if (!line.endsWith("\n")) return;
+      requests.push(line);
+      s.end(`${JSON.stringify({ kind: "result", ok: true, message: "done" })}\n`);
+    });
+  });
+  await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
+  servers.push(srv);
+  return { requests };
+}
+
 describe("a lane that does not answer within --timeout", () => {
   it("status gives up with exit 5 (not 'not running')", async () => {
     await silentLane();
@@ -154,6 +173,20 @@ describe("a lane that does not answer within --timeout", () => {
     );
     expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
       "journal.settle",
+    ]);
+  });
+
+  // review: booth cancel sent it, and the lane refused it as a bad request naming the JSON field
+  it("booth cancel --reason over 500 characters: the same usage error, nothing asked of the lane; 500 is sent", async () => {
+    const lane = await answeringLane();
+    const cancel = ["booth", "cancel", "s42", "--data-dir", dataDir, "--reason"];
+    expect(await etcLane([...cancel, "x".repeat(501)])).toBe(1);
+    expect(io.err).toContain("--reason: at most 500 characters, got 501");
+    expect(lane.requests).toEqual([]);
+    // 500 is taken: the lane gets it and answers
+    expect(await etcLane([...cancel, "x".repeat(500)])).toBe(0);
+    expect(lane.requests.map((r) => JSON.parse(r) as { action: string; reason: string })).toEqual([
+      expect.objectContaining({ action: "booth.cancel", id: "s42", reason: "x".repeat(500) }),
     ]);
   });
 });

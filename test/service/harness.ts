@@ -24,7 +24,7 @@ export interface Rig {
 export async function startRig(
   config: Partial<ServiceConfig> = {},
   processMetrics = false,
-  extra: Pick<LaneServiceOptions, "now" | "logger"> = {},
+  extra: Pick<LaneServiceOptions, "now" | "monotonicNow" | "logger"> = {},
 ): Promise<Rig> {
   const dataDir = mkdtempSync(join(tmpdir(), "etc-svc-"));
   const lane = new FakeLane();

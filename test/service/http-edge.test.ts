@@ -1,7 +1,8 @@
 /**
  * Malformed requests a client without the token can send (src/service/http/router.ts): each is answered
  * as the client's mistake (400, 401, 421), and none makes the service write a line to the lane's log.
- * A request that does fail (500) is logged at most once a minute. The service's clock is the test's.
+ * A request that does fail (500) is logged at most once a minute. The service's clocks (the monotonic one
+ * the rate uses, the wall clock) are the test's.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -92,7 +93,7 @@ describe("a request that fails unexpectedly (500)", () => {
   it("is logged at most once a minute, its URL cut short, the next line counting those not logged", async () => {
     let t = Date.UTC(2026, 10, 26);
     const { logger, lines } = capture();
-    rig = await startRig({}, false, { now: () => t, logger });
+    rig = await startRig({}, false, { monotonicNow: () => t, logger });
     vi.spyOn(rig.service.metrics, "text").mockRejectedValue(new Error("registry broken"));
     const path = `/metrics?${"a".repeat(8000)}`;
     const errors = () => lines.filter((l) => l.level === "error");
@@ -117,5 +118,22 @@ describe("a request that fails unexpectedly (500)", () => {
       msg: "service request failed (and 3 more, not logged, since the previous such line)",
       obj: { url: "/metrics", unlogged: 3 },
     });
+  });
+
+  // review: the minute was measured on the wall clock; one stepped back an hour silenced the line for the hour
+  it("a wall clock stepped back does not silence the line: the next is logged a monotonic minute after the previous", async () => {
+    let wall = Date.UTC(2026, 10, 26);
+    let mono = 5_000;
+    const { logger, lines } = capture();
+    rig = await startRig({}, false, { now: () => wall, monotonicNow: () => mono, logger });
+    vi.spyOn(rig.service.metrics, "text").mockRejectedValue(new Error("registry broken"));
+    expect((await rig.get("/metrics")).status).toBe(500);
+    wall -= 3_600_000;
+    mono += 60_000;
+    expect((await rig.get("/metrics")).status).toBe(500);
+    expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+      "service request failed",
+      "service request failed",
+    ]);
   });
 });

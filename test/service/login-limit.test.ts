@@ -1,8 +1,8 @@
 /**
  * The limits on guessing the token (src/service/login-guard.ts through POST /login, bearer tokens and
  * the sign-in cookie): 5 different wrong tokens from an address within a minute, then 429 until the
- * minute has passed; refusals logged at most once a minute, with their count. The service's clock is the
- * test's.
+ * minute has passed; refusals logged at most once a minute, with their count. The service's clocks (the
+ * monotonic one the limits use, the wall clock) are the test's.
  */
 import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
@@ -40,7 +40,7 @@ describe("POST /login limits", () => {
     chmodSync(tokenFile, 0o600);
     let t = Date.UTC(2026, 10, 26);
     const { logger, warns } = capture();
-    rig = await startRig({ tokenFile }, false, { now: () => t, logger });
+    rig = await startRig({ tokenFile }, false, { monotonicNow: () => t, logger });
     const url = new URL("/login", rig.service.url);
     const login = async (token: string) => {
       const res = await fetch(url, {
@@ -104,7 +104,7 @@ describe("POST /login limits", () => {
 
   it("counts each address on its own and forgets an address once its minute has passed", () => {
     let t = 0;
-    const g = new LoginGuard({ now: () => t, maxFailures: 2, windowMs: 60_000, maxAddresses: 2 });
+    const g = new LoginGuard({ monotonicNow: () => t, maxFailures: 2, windowMs: 60_000, maxAddresses: 2 });
     g.failed("a", "t1");
     g.failed("a", "t2");
     expect(g.waitMs("a")).toBe(60_000);
@@ -118,7 +118,7 @@ describe("POST /login limits", () => {
 
   it("counts the same wrong token from an address once in its window", () => {
     let t = 0;
-    const g = new LoginGuard({ now: () => t, maxFailures: 2, windowMs: 60_000 });
+    const g = new LoginGuard({ monotonicNow: () => t, maxFailures: 2, windowMs: 60_000 });
     for (let i = 0; i < 10; i++) g.failed("a", "stale");
     expect(g.waitMs("a")).toBe(0);
     g.failed("a", "guess");
@@ -129,12 +129,15 @@ describe("POST /login limits", () => {
 });
 
 describe("bearer tokens and the sign-in cookie", () => {
-  async function tokenRig(now: () => number, logger: Logger): Promise<Rig> {
+  function tokenFileOf(): string {
     const dir = mkdtempSync(join(tmpdir(), "etc-login-"));
     const tokenFile = join(dir, "token");
     writeFileSync(tokenFile, `${TOKEN}\n`);
     chmodSync(tokenFile, 0o600);
-    return startRig({ tokenFile }, false, { now, logger });
+    return tokenFile;
+  }
+  function tokenRig(monotonicNow: () => number, logger: Logger): Promise<Rig> {
+    return startRig({ tokenFile: tokenFileOf() }, false, { monotonicNow, logger });
   }
   /** `value` as the sign-in cookie of `r`'s service (named after its port) */
   const cookie = (r: Rig, value: string) =>
@@ -216,6 +219,45 @@ describe("bearer tokens and the sign-in cookie", () => {
     expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
     expect((await status(r, { authorization: "Bearer guess-7" })).status).toBe(401);
     expect(warns.map((w) => (w.obj as { refused: number }).refused)).toEqual([1, 10]);
+  });
+
+  // review: the minute was measured on the wall clock; stepped back an hour (chrony's makestep, `date -s`) it
+  // locked the address out, the right token included, for an hour and a minute and silenced the log lines
+  it("a wall clock stepped back does not stretch the minute: 429 for what is left of it, then the right token passes and refusals are logged", async () => {
+    let wall = Date.UTC(2026, 10, 26);
+    let mono = 5_000;
+    const { logger, warns } = capture();
+    const r = await startRig({ tokenFile: tokenFileOf() }, false, {
+      now: () => wall,
+      monotonicNow: () => mono,
+      logger,
+    });
+    rig = r;
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) codes.push((await status(r, { authorization: `Bearer guess-${i}` })).status);
+    expect(codes).toEqual([401, 401, 401, 401, 401]);
+    wall -= 3_600_000;
+    expect(await status(r, { authorization: `Bearer ${TOKEN}` })).toEqual({ status: 429, retryAfter: "60" });
+    mono += 60_000; // the minute from the first wrong token has passed
+    expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(200);
+    expect((await status(r, { authorization: "Bearer guess-5" })).status).toBe(401);
+    const lines = warns.filter((w) => /refused sign-in/.test(w.msg ?? ""));
+    expect(lines.map((w) => (w.obj as { refused: number }).refused)).toEqual([1, 6]);
+  });
+
+  it("a wall clock stepped forward does not end the minute early: the guesser gets no fresh tries", async () => {
+    let wall = Date.UTC(2026, 10, 26);
+    const { logger } = capture();
+    const r = await startRig({ tokenFile: tokenFileOf() }, false, {
+      now: () => wall,
+      monotonicNow: () => 5_000,
+      logger,
+    });
+    rig = r;
+    for (let i = 0; i < 5; i++) await status(r, { authorization: `Bearer guess-${i}` });
+    wall += 3_600_000;
+    expect(await status(r, { authorization: "Bearer guess-5" })).toEqual({ status: 429, retryAfter: "60" });
+    expect((await status(r, { authorization: `Bearer ${TOKEN}` })).status).toBe(429);
   });
 
   it("the same wrong token again (a stale cookie, a scraper's old token file) counts once: the address is not refused", async () => {

@@ -2,7 +2,7 @@
  * An 'error' a listening server emits (a connection it could not accept: ENOBUFS, EPERM, ...) is logged,
  * at most a line a minute (src/service/server-errors.ts), and both servers keep serving: without a
  * listener it would throw and end the lane process. The servers are the ones startLaneService made,
- * taken as they listen; the service's clock is the test's.
+ * taken as they listen; the service's clocks (the monotonic one the rate uses, the wall clock) are the test's.
  */
 import { Server as HttpServer } from "node:http";
 import { Server } from "node:net";
@@ -35,7 +35,7 @@ describe("server errors after listening", () => {
     const listen = vi.spyOn(Server.prototype, "listen");
     let t = Date.UTC(2026, 10, 26);
     const { logger, errors } = capture();
-    rig = await startRig({}, false, { now: () => t, logger });
+    rig = await startRig({}, false, { monotonicNow: () => t, logger });
     const servers = listen.mock.contexts as Server[];
     const http = servers.find((s) => s instanceof HttpServer);
     const control = servers.find((s) => !(s instanceof HttpServer));
@@ -71,5 +71,31 @@ describe("server errors after listening", () => {
       msg: "lane status service (HTTP): server error, still listening (and 2 more, not logged, since the previous such line)",
     });
     expect((await rig.get("/health")).status).toBe(200);
+  });
+
+  // review: the minute was measured on the wall clock (the control socket's on Date.now); one stepped back
+  // an hour silenced every line for the hour
+  it("a wall clock stepped back does not silence the lines: the next is logged a monotonic minute after the previous", async () => {
+    const listen = vi.spyOn(Server.prototype, "listen");
+    let wall = Date.UTC(2026, 10, 26);
+    let mono = 5_000;
+    const { logger, errors } = capture();
+    rig = await startRig({}, false, { now: () => wall, monotonicNow: () => mono, logger });
+    const servers = listen.mock.contexts as Server[];
+    const http = servers.find((s) => s instanceof HttpServer);
+    const control = servers.find((s) => !(s instanceof HttpServer));
+    http?.emit("error", acceptFailed());
+    control?.emit("error", acceptFailed());
+    expect(errors).toHaveLength(2);
+    wall -= 3_600_000;
+    mono += 60_000;
+    http?.emit("error", acceptFailed());
+    control?.emit("error", acceptFailed());
+    expect(errors.map((e) => e.msg)).toEqual([
+      "lane status service (HTTP): server error, still listening",
+      "control socket: server error, still listening",
+      "lane status service (HTTP): server error, still listening",
+      "control socket: server error, still listening",
+    ]);
   });
 });

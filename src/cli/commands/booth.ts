@@ -14,6 +14,7 @@ import type { LaneLocationOptions } from "../lane-locate.js";
 import {
   addOperatorOptions,
   answerTimeoutMs,
+  checkReasonLength,
   type OperatorOutcome,
   operatorCall,
   printOutcome,
@@ -144,6 +145,8 @@ export function registerBooth(program: Command): void {
   ).action(async (id: string | undefined, o: Opts) => {
     const reason = (o.reason ?? "").trim();
     if (!reason) throw new UsageError("--reason: say why the case closes (it goes into the journal)");
+    // refused here as `lane close` refuses it, not by the lane as a bad request (protocol.ts OPERATOR_REASON_MAX)
+    checkReasonLength(reason);
     printOutcome(
       await operatorCall(
         locateExistingLane(o),

@@ -80,8 +80,11 @@ const caseId = z
   .string()
   .regex(/^[srw]\d{1,12}$/, { error: 'expected a case id as `etc-lane booth list` shows it, e.g. "s42"' });
 
-/** The booth's requests, for the control protocol's union (protocol.ts passes its `user` schema). */
-export function boothRequestSchemas<U extends z.ZodType>(user: U) {
+/**
+ * The booth's requests, for the control protocol's union (protocol.ts passes its `user` schema and its
+ * operator reason's, OPERATOR_REASON_MAX long at most: one limit for every reason).
+ */
+export function boothRequestSchemas<U extends z.ZodType, R extends z.ZodType>(user: U, reason: R) {
   return [
     z.strictObject({ v: z.literal(1), action: z.literal("booth.list"), user }),
     z.strictObject({
@@ -98,7 +101,7 @@ export function boothRequestSchemas<U extends z.ZodType>(user: U) {
       action: z.literal("booth.cancel"),
       user,
       id: caseId.optional(),
-      reason: z.string().min(1).max(500),
+      reason,
     }),
   ] as const;
 }

@@ -15,14 +15,17 @@ import { boothRequestSchemas } from "./booth-actions.js";
 export const CONTROL_SOCKET_FILE = "control.sock";
 export const MAX_REQUEST_LINE = 64 * 1024;
 export const MAX_ANSWER_LINE = 16 * 1024 * 1024;
-/** The actions that only read (nothing to record when one is not run) */
 /**
- * The longest reason an operator may give (`lane close`, `journal settle`): the socket refuses a longer one,
- * and the CLI refuses it before asking either the lane or the data directory (src/cli/operator-call.ts
- * checkReasonLength), so no reason is taken by one path and refused by the other.
+ * The longest reason an operator may give (`lane close`, `journal settle`, `booth cancel`): the socket
+ * refuses a longer one, and the CLI refuses it before asking either the lane or the data directory
+ * (src/cli/operator-call.ts checkReasonLength), so no reason is taken by one path and refused by the other.
  */
 export const OPERATOR_REASON_MAX = 500;
 
+/** An operator's reason, as every request that carries one takes it (booth-actions.ts is passed it too). */
+const OperatorReason = z.string().min(1).max(OPERATOR_REASON_MAX);
+
+/** The actions that only read (nothing to record when one is not run) */
 export const READ_ONLY_ACTIONS: ReadonlySet<string> = new Set(["status", "booth.list"]);
 /** sun_path holds 108 bytes on Linux, the terminating NUL included */
 export const MAX_SOCKET_PATH = 107;
@@ -46,7 +49,7 @@ export const ControlRequest = z.discriminatedUnion("action", [
     v: z.literal(1),
     action: z.literal("lane.close"),
     user: User,
-    reason: z.string().min(1).max(OPERATOR_REASON_MAX),
+    reason: OperatorReason,
   }),
   z.strictObject({
     v: z.literal(1),
@@ -67,11 +70,11 @@ export const ControlRequest = z.discriminatedUnion("action", [
     user: User,
     seq: z.number().int().min(1),
     verdict: z.enum(SETTLE_VERDICTS),
-    reason: z.string().min(1).max(OPERATOR_REASON_MAX),
+    reason: OperatorReason,
     /** checked against the suspect by the lane (src/lane/operator-settlement.ts) */
     proof: z.partialRecord(z.enum(PROOF_FIELDS), z.string().max(32)).optional(),
   }),
-  ...boothRequestSchemas(User),
+  ...boothRequestSchemas(User, OperatorReason),
 ]);
 export type ControlRequest = z.infer<typeof ControlRequest>;
 

@@ -47,6 +47,8 @@ export interface ControlServerOptions {
   /** the booth's operator actions (booth-actions.ts); absent: the lane has no booth */
   booth?: BoothOperator;
   logger?: Logger;
+  /** monotonic clock for the rate of the server's error lines (../server-errors.ts); default performance.now */
+  monotonicNow?: () => number;
   /** a request refused before any action (malformed, a bad argument): the lane records it in its trail */
   onRefused?: (r: RefusedRequest) => void;
   /**
@@ -152,7 +154,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
     renameSync(bound, o.path);
     ino = lstatSync(o.path).ino;
     // from here on an error (a connection it could not accept) is logged, never thrown
-    logServerErrors(server, { what: "control socket", log });
+    logServerErrors(server, { what: "control socket", log, monotonicNow: o.monotonicNow });
   } catch (e) {
     server.close();
     throw e;

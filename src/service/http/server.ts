@@ -33,11 +33,13 @@ export interface ServiceHttpDeps {
   history: History;
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
-  /**
-   * wall clock for the sign-in form's limits, the failed-request log line's and the page's relative search
-   * times ("-2h"); default Date.now
-   */
+  /** wall clock for the page's relative search times ("-2h"); default Date.now */
   now?: () => number;
+  /**
+   * monotonic clock for the guessing limits (../login-guard.ts) and the rate of the failed-request log line
+   * (./failure-log.ts); default performance.now
+   */
+  monotonicNow?: (() => number) | undefined;
   /** service.listen's host ("127.0.0.1", "::1", "localhost"): a Host header may name it */
   listenHost: string;
   logger?: Logger;
@@ -53,11 +55,11 @@ export function createServiceHttpServer(deps: ServiceHttpDeps): Server {
     sse: deps.sse,
     history: deps.history,
     assets: loadAssets(),
-    auth: new TokenAuth({ token: deps.token, now, hostNames: names, log }),
+    auth: new TokenAuth({ token: deps.token, monotonicNow: deps.monotonicNow, hostNames: names, log }),
     hostNames: names,
     now,
   });
-  const requestFailed = failedRequestLogger(log, now);
+  const requestFailed = failedRequestLogger(log, deps.monotonicNow);
 
   const server = createServer((req, res) => {
     route(req, res).catch((e: unknown) => {

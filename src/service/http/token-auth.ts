@@ -102,8 +102,8 @@ export type Access = "ok" | "none" | "wrong" | number;
 export interface TokenAuthOptions {
   /** null: no authentication (loopback only; config validation enforces it) */
   token: string | null;
-  /** wall clock for the guessing limits */
-  now: () => number;
+  /** monotonic clock for the guessing limits (../login-guard.ts); default performance.now */
+  monotonicNow?: (() => number) | undefined;
   /** the names the service answers to in a Host header (./host-origin.ts hostNames) */
   hostNames: ReadonlySet<string>;
   log: Logger;
@@ -121,7 +121,7 @@ export class TokenAuth {
     this.expected = o.token === null ? null : digest(o.token);
     const value = o.token === null ? null : signInCookieValue(o.token);
     this.cookie = value === null ? null : { value, digest: digest(value) };
-    this.guard = new LoginGuard({ now: o.now });
+    this.guard = new LoginGuard(o.monotonicNow ? { monotonicNow: o.monotonicNow } : {});
     this.names = o.hostNames;
     this.log = o.log;
   }
