@@ -6,6 +6,7 @@
  * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
  * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
+import { EventEmitter, once } from "node:events";
 import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
@@ -54,16 +55,31 @@ async function etcLane(args: string[]): Promise<number> {
 }
 
 /** A lane that takes every connection and its request, and never answers. */
-async function silentLane(): Promise<{ requests: string[] }> {
+/**
+ * A lane that reads each request (a line) and never answers. `received(n)` resolves once `n` requests
+ * have arrived: the CLI gives up on its own clock, which may come before this side's read of the request.
+ */
+async function silentLane(): Promise<{ requests: string[]; received(n: number): Promise<void> }> {
   const requests: string[] = [];
+  const arrived = new EventEmitter();
   const srv = createServer((s) => {
     s.on("error", () => undefined);
     s.setEncoding("utf8");
-    s.on("data", (d: string) => requests.push(d));
+    let line = "";
+    s.on("data", (d: string) => {
+      line += d;
+      if (!line.endsWith("\n")) return;
+      requests.push(line);
+      line = "";
+      arrived.emit("request");
+    });
   });
   await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
   servers.push(srv);
-  return { requests };
+  const received = async (n: number): Promise<void> => {
+    while (requests.length < n) await once(arrived, "request");
+  };
+  return { requests, received };
 }
 
 /** A lane that answers each request (a line) with a result: the CLI returns once the lane has it. */
@@ -115,6 +131,7 @@ describe("a lane that does not answer within --timeout", () => {
         /the lane did not answer within 0\.05 s; the action may still run \(control socket /,
       );
     }
+    await lane.received(actions.length);
     expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
       "lane.close",
       "journal.requeue-held",
@@ -171,6 +188,7 @@ describe("a lane that does not answer within --timeout", () => {
     expect(await etcLane([...settle.slice(0, -1), "x".repeat(500), "--timeout", "0.05"])).toBe(
       EXIT_NO_ANSWER_IN_TIME,
     );
+    await lane.received(1);
     expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
       "journal.settle",
     ]);
