@@ -399,6 +399,7 @@ describe("waits longer than the longest timer", () => {
       defaultDialect("legacy"),
       {} as RsuTiming,
       undefined,
+      0,
     );
     const fired: string[] = [];
     ctx.after(3e9, () => fired.push("long"));
