@@ -544,6 +544,16 @@ describe("determinism", () => {
   }, 60_000);
 });
 
+describe("seeds", () => {
+  it("every uint32 seed is its own stream: 0 is not 2654435769 (0x9e3779b9)", () => {
+    const zero = new Rng(0);
+    const golden = new Rng(0x9e3779b9);
+    const a = [zero.next(), zero.next(), zero.next()];
+    const b = [golden.next(), golden.next(), golden.next()];
+    expect(a).not.toEqual(b);
+  });
+});
+
 describe("TCP", () => {
   it("serves the same frames to a lane connecting over TCP", async () => {
     const server = await createTcpServer({ port: 0 });

@@ -1,6 +1,6 @@
 /**
  * `etc-sim` as a user meets it: `--tcp` and `--port` name themselves when their value is wrong
- * (sim/cli/endpoint.ts); a replay stopped while it waits
+ * (sim/cli/endpoint.ts), as `--seed` does (sim/cli/commands/rsu.ts); a replay stopped while it waits
  * without a limit says so (sim/replay/replay.ts); and a simulator whose stdout reader went away
  * (`etc-sim reader --pty | head -2`) still shuts down cleanly on SIGTERM, its EPIPE ignored
  * (sim/cli/stdout-epipe.ts).
@@ -55,6 +55,19 @@ describe("etc-sim --port", () => {
     expect((e as Error).message).toBe(
       '--port: expected the PATH of a serial port, e.g. /dev/ttyUSB0, got ""',
     );
+  });
+});
+
+describe("etc-sim rsu --seed", () => {
+  it("refuses a seed that is not an integer 0..4294967295, naming --seed (1.5 ran as 1, 4294967296 as 0)", async () => {
+    for (const seed of ["1.5", "-1", "4294967296", ""]) {
+      const r = await runCli("etc-sim", ["rsu", "--pty", "--seed", seed]);
+      expect([r.code, r.stderr, r.stdout], seed).toEqual([
+        1,
+        `etc-sim: --seed: expected an integer 0..4294967295, got "${seed}"\n`,
+        "",
+      ]);
+    }
   });
 });
 
