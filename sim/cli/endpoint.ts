@@ -45,7 +45,8 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
       close: () => pty.close(),
     };
   }
-  if (o.tcp) {
+  // `--tcp ""` (say `--tcp=$RSU_ADDR` with the variable unset) is a TCP address, a wrong one
+  if (o.tcp !== undefined) {
     const m = /^(.+):(\d{1,5})$/.exec(o.tcp);
     if (!m || Number(m[2]) > 65535)
       throw new UsageError(
@@ -91,8 +92,9 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
       close: () => server.close(),
     };
   }
+  if (!o.port) throw new UsageError('--port: expected the PATH of a serial port, e.g. /dev/ttyUSB0, got ""');
   return {
-    transport: createSerialTransport({ path: o.port as string }),
+    transport: createSerialTransport({ path: o.port }),
     kind: "port",
     where: `port: ${o.port}`,
     close: async () => {},

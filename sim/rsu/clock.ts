@@ -34,7 +34,8 @@ export function realClock(opts: { unref?: boolean } = {}): SimClock {
 export class Rng {
   private s: number;
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    // mulberry32 runs from any state, 0 included: every uint32 seed is its own stream
+    this.s = seed >>> 0;
   }
   /** Uniform in [0, 1). */
   next(): number {

@@ -1,6 +1,6 @@
 /**
  * What every part of the simulated RSU shares: the clock and its timers (all cancelled on stop), the
- * event stream, the frame log, the logger, the dialect and the timing.
+ * RSU's wall clock, the event stream, the frame log, the logger, the dialect and the timing.
  */
 import { type Observable, Subject } from "rxjs";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
@@ -31,11 +31,21 @@ export class SimContext {
     readonly dialect: Dialect,
     readonly timing: RsuTiming,
     private readonly frameLog: FrameLogSink | undefined,
+    /** Wall clock (epoch ms) at power-on: the scenario's startTime, else the real time at construction. */
+    readonly wallStart: number,
   ) {}
 
   /** ms since power-on. */
   rel(): number {
     return this.clock.now() - this.t0;
+  }
+
+  /**
+   * The RSU's own wall clock (epoch ms): `wallStart` plus the time since power-on on `clock` (not scaled
+   * by `timing.timeScale`), so a scenario's startTime and fake timers set it as they set everything else.
+   */
+  wallNow(): number {
+    return this.wallStart + this.rel();
   }
 
   event(e: SimEvent): void {

@@ -130,11 +130,13 @@ class SimulatedRsu implements RsuSimulator {
     validateTiming(timing);
     const log = (opts.logger ?? silentLogger).child({ ns: "sim-rsu" });
     const frameLog = typeof opts.frameLog === "string" ? fileFrameLog(opts.frameLog) : opts.frameLog;
-    this.ctx = new SimContext(opts.clock ?? realClock(), log, this.dialect, timing, frameLog);
-    this.ctx.mode = () => this.modeSubject.value;
-    this.events$ = this.ctx.events$;
     // Parsing is idempotent, so a parsed scenario goes through the same validation.
     this.scenario = parseScenario(opts.scenario ?? {}, "(options)");
+    const wallStart =
+      opts.wallClockStart ?? (this.scenario.startTime ? Date.parse(this.scenario.startTime) : Date.now());
+    this.ctx = new SimContext(opts.clock ?? realClock(), log, this.dialect, timing, frameLog, wallStart);
+    this.ctx.mode = () => this.modeSubject.value;
+    this.events$ = this.ctx.events$;
     const late = scaledTimeIssue(this.scenario, timing.timeScale, "timing.timeScale");
     if (late)
       throw new EtcError(
@@ -154,8 +156,6 @@ class SimulatedRsu implements RsuSimulator {
     };
     const seed = opts.seed ?? this.scenario.seed ?? 1;
     const rng = new Rng(seed);
-    const wallStart =
-      opts.wallClockStart ?? (this.scenario.startTime ? Date.parse(this.scenario.startTime) : Date.now());
     const buildCtx = { dialect: this.dialect, wallStart, ids: rng.fork("ids") };
     this.channel = new FrameChannel({
       transport: this.transport,

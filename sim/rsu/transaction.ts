@@ -440,7 +440,8 @@ export class DsrcTransactions {
     if (this.preSendFaults(v, "B5")) return;
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
-    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, Date.now());
+    // a record time of 0 (the lane lets the RSU stamp it): the RSU's own clock, the scenario's
+    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
     // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
     const shortFacts: B5ShortFacts = {
       psamNo: psam?.terminalNo ?? "000000000000",

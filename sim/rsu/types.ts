@@ -180,7 +180,10 @@ export interface RsuSimulatorOptions {
   identity?: Partial<RsuIdentity>;
   /** Cards and PSAM; default sim/card with config/keys/card-test-keys.json. */
   cards?: CardEnvironment;
-  /** Wall clock (epoch ms) entry times count from; default the scenario's startTime, else Date.now(). */
+  /**
+   * Wall clock (epoch ms) entry times count from, and the RSU's own clock at power-on (it then runs on
+   * `clock`); default the scenario's startTime, else Date.now().
+   */
   wallClockStart?: number;
   /**
    * Send the power-on B0 unasked (legacy RSCTL 0x98, the power-on mark; national SEQ 01). `true`: at

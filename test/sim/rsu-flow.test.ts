@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
@@ -408,6 +409,22 @@ describe("legacy RSU: C3 entry write", () => {
     const card = sim.cards()[0];
     expect(card?.balance).toBe(5000);
     expect(card?.file0019).toMatchObject({ status: 3, station: "0301", lane: 2, reserved: "00000000" });
+  });
+});
+
+describe("legacy RSU: a C6 whose Station time is 0 (the lane lets the RSU stamp it)", () => {
+  it("B5 WrFileTime is the RSU's clock: the scenario's startTime plus the time since power-on, not the host's", async () => {
+    // the host's clock (vitest's fake Date) far from the scenario's 2025-01-02
+    vi.setSystemTime(Date.UTC(2031, 5, 1));
+    const { lane, sim, frameLog } = await setup("legacy");
+    const { b4 } = await walkToB4(lane);
+    const c6 = lane.c6(b4.frame, 100, PURCHASE_TIME) as Frame & { station: Record<string, unknown> };
+    await lane.send({ ...c6, station: { ...c6.station, time: 0 } } as Frame, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    const tx = frameLog.records.find((r) => r.dir === "tx" && r.frame?.type === "B5");
+    const at = Date.parse(ONE.startTime as string) + (tx?.t ?? Number.NaN);
+    expect(b5.frame.wrFileTime).toBe(toWireUnix(sim.dialect, at));
   });
 });
 

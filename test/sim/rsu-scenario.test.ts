@@ -399,6 +399,7 @@ describe("waits longer than the longest timer", () => {
       defaultDialect("legacy"),
       {} as RsuTiming,
       undefined,
+      0,
     );
     const fired: string[] = [];
     ctx.after(3e9, () => fired.push("long"));
@@ -541,6 +542,16 @@ describe("determinism", () => {
     expect(a.ledger).toEqual(b.ledger);
     expect(c.frames).not.toEqual(a.frames);
   }, 60_000);
+});
+
+describe("seeds", () => {
+  it("every uint32 seed is its own stream: 0 is not 2654435769 (0x9e3779b9)", () => {
+    const zero = new Rng(0);
+    const golden = new Rng(0x9e3779b9);
+    const a = [zero.next(), zero.next(), zero.next()];
+    const b = [golden.next(), golden.next(), golden.next()];
+    expect(a).not.toEqual(b);
+  });
 });
 
 describe("TCP", () => {

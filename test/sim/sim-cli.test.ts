@@ -1,8 +1,9 @@
 /**
- * `etc-sim` as a user meets it: `--tcp` names itself when its address is wrong (sim/cli/endpoint.ts); a
- * replay stopped while it waits without a limit says so (sim/replay/replay.ts); and a simulator whose
- * stdout reader went away (`etc-sim reader --pty | head -2`) still shuts down cleanly on SIGTERM, its
- * EPIPE ignored (sim/cli/stdout-epipe.ts).
+ * `etc-sim` as a user meets it: `--tcp` and `--port` name themselves when their value is wrong
+ * (sim/cli/endpoint.ts), as `--seed` does (sim/cli/commands/rsu.ts); a replay stopped while it waits
+ * without a limit says so (sim/replay/replay.ts); and a simulator whose stdout reader went away
+ * (`etc-sim reader --pty | head -2`) still shuts down cleanly on SIGTERM, its EPIPE ignored
+ * (sim/cli/stdout-epipe.ts).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -21,7 +22,8 @@ import { runCli } from "../helpers/cli.js";
 
 describe("etc-sim --tcp", () => {
   it("refuses a port out of range or no port, naming --tcp and what it takes", async () => {
-    for (const tcp of ["127.0.0.1:99999", "127.0.0.1", ":21003", "127.0.0.1:-1"]) {
+    // "": `--tcp=$RSU_ADDR` with the variable unset (it fell through to the serial port's error)
+    for (const tcp of ["127.0.0.1:99999", "127.0.0.1", ":21003", "127.0.0.1:-1", ""]) {
       const e = await openEndpoint({ tcp }, silentLogger).catch((x: unknown) => x);
       expect(e, tcp).toBeInstanceOf(UsageError);
       expect((e as Error).message).toBe(
@@ -42,6 +44,29 @@ describe("etc-sim --tcp", () => {
       expect(ep.where).toMatch(/^tcp: 127\.0\.0\.1:\d+$/);
     } finally {
       await ep.close();
+    }
+  });
+});
+
+describe("etc-sim --port", () => {
+  it("refuses an empty path, naming --port (not a serial transport the user never asked for)", async () => {
+    const e = await openEndpoint({ port: "" }, silentLogger).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toBe(
+      '--port: expected the PATH of a serial port, e.g. /dev/ttyUSB0, got ""',
+    );
+  });
+});
+
+describe("etc-sim rsu --seed", () => {
+  it("refuses a seed that is not an integer 0..4294967295, naming --seed (1.5 ran as 1, 4294967296 as 0)", async () => {
+    for (const seed of ["1.5", "-1", "4294967296", ""]) {
+      const r = await runCli("etc-sim", ["rsu", "--pty", "--seed", seed]);
+      expect([r.code, r.stderr, r.stdout], seed).toEqual([
+        1,
+        `etc-sim: --seed: expected an integer 0..4294967295, got "${seed}"\n`,
+        "",
+      ]);
     }
   });
 });

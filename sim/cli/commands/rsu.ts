@@ -56,6 +56,18 @@ function num(name: string, v: string | undefined, min: number, max: number): num
   return n;
 }
 
+/**
+ * `--seed`: an integer 0..4294967295, the seeds that give distinct runs (the RSU's generator takes the
+ * seed as a uint32, sim/rsu/clock.ts: 1.5 would run as 1, 4294967296 as 0, -1 as 4294967295).
+ */
+function seedOption(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff)
+    throw new UsageError(`--seed: expected an integer 0..4294967295, got "${v}"`);
+  return n;
+}
+
 /** One stdout line per event worth a line (vehicles, payments, faults, the lane's mistakes, notices). */
 export function describeEvent(e: SimEvent): string | undefined {
   const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
@@ -122,10 +134,10 @@ export function registerRsu(program: Command): void {
     .option("--tcp <host:port>", "serve the same frames over TCP (the lane connects as client)")
     .option("--protocol <variant>", "legacy (BCC) or national (CRC16)", "legacy")
     .option("--scenario <file>", "scenario YAML (traffic, cards, faults)")
-    .option("--seed <n>", "random seed (overrides the scenario's)")
+    .option("--seed <n>", "random seed, an integer 0..4294967295 (overrides the scenario's)")
     .option("--ledger <file>", "append every card purchase as a JSON line")
     .option("--frame-log <file>", "append every frame in and out as a JSON line")
-    .option("--heartbeat-s <n>", "heartbeat period in seconds (legacy 3-60, default 10)")
+    .option("--heartbeat-s <n>", "heartbeat period in seconds (legacy 3-60, national 1-60; default 10)")
     .option("--time-scale <x>", "run scenario traffic x times faster (protocol timing stays real)")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option(
@@ -165,7 +177,7 @@ export function registerRsu(program: Command): void {
       if (o.protocol !== "legacy" && o.protocol !== "national") {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
-      const seed = num("--seed", o.seed, -(2 ** 31), 2 ** 32);
+      const seed = seedOption(o.seed);
       const hb = num("--heartbeat-s", o.heartbeatS, o.protocol === "legacy" ? 3 : 1, 60);
       const timeScale = num("--time-scale", o.timeScale, 0.001, 10_000);
       const scenario = o.scenario ? loadScenarioFile(o.scenario) : parseScenario({ name: "empty" });
