@@ -24,6 +24,7 @@ import {
 } from "../../config/preflight.js";
 import { laneTariffPath } from "../../config/schema.js";
 import { checkLaneStart } from "../../datadir/lane-start.js";
+import { laneLabel } from "../../journal/trade-id.js";
 import { openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
 import { takeStopSignals } from "../stop-signals.js";
@@ -52,9 +53,7 @@ export function registerRun(program: Command): void {
         // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
         // passage: said, not refused
         const notes = laneConfigNotes(config);
-        process.stdout.write(
-          `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
-        );
+        process.stdout.write(`${opts.config}: OK (lane ${laneLabel(config.lane)}, ${config.lane.role})\n`);
         for (const n of notes) process.stderr.write(`${opts.config}: note: ${n.path}: ${n.message}\n`);
         return;
       }
