@@ -697,6 +697,8 @@ export const LaneConfigSchema = z
         level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
         // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
         file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
+        // card numbers in full in the log (bench debugging); masked by default (src/log.ts)
+        fullIds: z.boolean({ error: withGot("expected true or false") }).default(false),
       })
       .prefault({}),
     service: ServiceSection.prefault({}),

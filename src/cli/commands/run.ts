@@ -25,7 +25,7 @@ import {
 import { laneTariffPath } from "../../config/schema.js";
 import { checkLaneStart } from "../../datadir/lane-start.js";
 import { laneLabel } from "../../journal/trade-id.js";
-import { openLogger } from "../../log.js";
+import { laneLogOptions, openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
 import { takeStopSignals } from "../stop-signals.js";
 
@@ -64,11 +64,7 @@ export function registerRun(program: Command): void {
       // its owner: E412 or E413, nothing created (src/datadir/lane-start.ts)
       checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
-      const logger = openLogger(
-        "etc-lane",
-        { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
-        opts.config,
-      );
+      const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
       // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
       // one (outputs.sink log under log.level error is itself such a note)
       const noteAt = config.log.level === "error" ? "error" : "warn";
