@@ -1,18 +1,71 @@
-/** The process logger: pino, configured once by the CLI entry point and injected everywhere else. */
+/**
+ * The process logger: pino, configured once by the CLI entry point and injected everywhere else. Card
+ * numbers in its lines are masked as the CLI masks them (src/service/format.ts maskCardIds,
+ * "4301************9001") unless `fullIds` (`log.fullIds`): a log shipped off the lane carries no customer's
+ * card number. The journal and the audit trail keep them in full (they are the record), and so does a log
+ * line that holds a record the journal could not write (recordInFull).
+ */
 import { fstatSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { destination, pino } from "pino";
+import { destination, type LoggerOptions, pino } from "pino";
 import { ErrorCodes, EtcError } from "../firmware-bridge/errors.js";
 import type { Logger } from "../firmware-bridge/log.js";
 import { makeDirectories } from "../firmware-bridge/make-parents.js";
+import { maskCardIds } from "./service/format.js";
 
 export interface LogOptions {
   level?: string;
   /**
    * Write to this file instead of stderr (appended to; created 0600, its missing directories 0700: its
-   * lines may name card ids, as the data directory's files do).
+   * lines may name card ids, as the data directory's files do: a record the journal refused, every card
+   * with `fullIds`).
    */
   file?: string;
+  /** Card numbers in full in every line (`log.fullIds`, bench debugging); default masked. */
+  fullIds?: boolean;
+}
+
+/** The logger options of a lane config's `log` section (`etc-lane run`, src/cli/commands/run.ts). */
+export function laneLogOptions(log: {
+  level: string;
+  file?: string | undefined;
+  fullIds: boolean;
+}): LogOptions {
+  return { level: log.level, fullIds: log.fullIds, ...(log.file !== undefined ? { file: log.file } : {}) };
+}
+
+/** The mark recordInFull puts on a line's fields (a symbol: pino writes no field for it). */
+const IN_FULL = Symbol("etc-lane log line in full");
+
+/**
+ * `fields` marked to be logged with their card numbers in full whatever `log.fullIds` says: for the line
+ * that keeps a record the journal could not write (src/lane/effect-runner.ts, src/booth/effects.ts), the
+ * only copy of it, which the station or an operator settles from as from the journal.
+ */
+export function recordInFull<T extends object>(fields: T): T {
+  return Object.assign({ ...fields }, { [IN_FULL]: true });
+}
+
+/**
+ * pino's hooks that mask the card numbers of each line as written (the message, every field, a child's
+ * bindings), except in a line whose fields recordInFull marked. Both hooks run synchronously in one call:
+ * logMethod marks the line, streamWrite gets it serialised.
+ */
+function cardMasking(): NonNullable<LoggerOptions["hooks"]> {
+  let inFull = 0;
+  return {
+    logMethod(args, method) {
+      const first: unknown = args[0];
+      if (typeof first !== "object" || first === null || !(IN_FULL in first)) return method.apply(this, args);
+      inFull++;
+      try {
+        method.apply(this, args);
+      } finally {
+        inFull--;
+      }
+    },
+    streamWrite: (line) => (inFull > 0 ? line : maskCardIds(line)),
+  };
 }
 
 /** A log file's mode when the lane creates it, and its missing directories': the lane user's alone. */
@@ -29,7 +82,12 @@ export const LOG_DIR_MODE = 0o700;
  */
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.ETC_LOG_LEVEL ?? "info";
-  const options = { name, level, base: { pid: process.pid } };
+  const options: LoggerOptions = {
+    name,
+    level,
+    base: { pid: process.pid },
+    ...(opts.fullIds === true ? {} : { hooks: cardMasking() }),
+  };
   if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
   const file = opts.file;
   // each missing directory 0700, one level at a time (firmware-bridge/make-parents.ts: not mkdir's recursive)

@@ -17,6 +17,7 @@ import { firstNonDirectory } from "../../src/config/preflight.js";
 import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
+import { laneLabel } from "../../src/journal/trade-id.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
@@ -151,7 +152,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   });
   const table = demoTable(sim, scenario, config, write);
   write(
-    `etc-lane demo: ${config.lane.role} lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ` +
+    `etc-lane demo: ${config.lane.role} lane ${laneLabel(config.lane)}, ` +
       `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
       `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}` +
       (temp ? " (removed at the end; --data-dir DIR keeps it)" : ""),

@@ -13,6 +13,7 @@ import { type EntryIds, idsData } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
+import { recordInFull } from "../log.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
 import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
@@ -146,7 +147,7 @@ export class BoothEffects {
       }
     } catch (e) {
       this.d.counters.journalFailures++;
-      this.d.log.error({ err: errText(e), record: rec }, "BOOTH JOURNAL COMMIT FAILED");
+      this.d.log.error(recordInFull({ err: errText(e), record: rec }), "BOOTH JOURNAL COMMIT FAILED");
       this.alarm("BOOTH_JOURNAL_FAILED", `booth record not written: ${errText(e)}`);
       this.show(PROMPTS.refused("SYSTEM", "系统故障", "记录未写入：请联系维护人员"), null);
       return undefined;

@@ -12,6 +12,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { LaneConfig } from "../config/schema.js";
 import { FREE_SPACE_MARGIN } from "../datadir/free-space.js";
+import { laneLabel } from "../journal/trade-id.js";
 
 /** The limits the port's deframer applies; the capture's description records them for `decode --capture`. */
 export interface CaptureFraming {
@@ -40,7 +41,7 @@ export interface WireCapture {
 /** The capture the config asks for, or undefined when `capture.enabled` is false. */
 export function openWireCapture(c: LaneConfig, logger?: Logger): WireCapture | undefined {
   if (!c.capture.enabled) return undefined;
-  const lane = `${c.lane.network}-${c.lane.station}-${String(c.lane.lane).padStart(2, "0")}`;
+  const lane = laneLabel(c.lane);
   const writer = new CaptureWriter({
     dir: c.capture.dir ?? join(c.dataDir, "capture"),
     prefix: `lane-${lane}`,

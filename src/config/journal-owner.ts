@@ -11,15 +11,9 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { SCHEMA_VERSION } from "../journal/db.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { inspectJournal } from "../journal/inspect.js";
-import { canonicalLane } from "../journal/trade-id.js";
+import { canonicalLane, laneLabel } from "../journal/trade-id.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { LaneConfig } from "./schema.js";
-
-/** A lane as people read it: "4301-0102-03". */
-export function laneLabel(id: LaneIdentity): string {
-  const c = canonicalLane(id);
-  return `${c.network}-${c.station}-${String(c.lane).padStart(2, "0")}`;
-}
 
 /**
  * null when `stored` (a journal's lane identity) is the lane `c.lane` names; otherwise what differs, naming

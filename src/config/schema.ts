@@ -9,7 +9,7 @@ import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js"
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
-import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
+import { RECORDED_STOP_REASONS, STOP_REASON_CODES, UNRECORDED_STOPS } from "../lane/stop-reasons.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -366,13 +366,25 @@ export const BoothSection = z.strictObject({
    * one being worked on, the taken one or a debit being recovered (docs/booth.md §4).
    */
   queueMax: int(1, 1000, "a case count").default(100),
-  /** Stop reasons that send a vehicle to the booth (suspect debits always do). */
+  /**
+   * Stop reasons that send a vehicle to the booth (suspect debits always do): recorded ones only, as the
+   * booth's cases are journal records (UNRECORDED_STOPS, src/lane/stop-reasons.ts).
+   */
   offerFor: z
     .array(
-      z.string().refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
-        error: (i) =>
-          `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
-      }),
+      z
+        .string()
+        .refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
+          error: (i) =>
+            `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
+          abort: true,
+        })
+        .refine((v) => !Object.hasOwn(UNRECORDED_STOPS, v), {
+          error: (i) =>
+            `${String(i.input)} stops are not written to the journal ` +
+            `(${UNRECORDED_STOPS[i.input as keyof typeof UNRECORDED_STOPS]}), so the booth never sees them; ` +
+            `expected one of ${RECORDED_STOP_REASONS.join(", ")}`,
+        }),
     )
     .default([...DEFAULT_BOOTH_REASONS]),
   /**
@@ -685,6 +697,8 @@ export const LaneConfigSchema = z
         level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
         // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
         file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
+        // card numbers in full in the log (bench debugging); masked by default (src/log.ts)
+        fullIds: z.boolean({ error: withGot("expected true or false") }).default(false),
       })
       .prefault({}),
     service: ServiceSection.prefault({}),

@@ -51,7 +51,7 @@ export const DataDirErrors = {
 export interface DataDirHolder {
   pid: number;
   role: "lane" | "cli";
-  /** what holds it, e.g. "lane 4301-0102-3" or "etc-lane status-list import" */
+  /** what holds it, e.g. "lane 4301-0102-03" or "etc-lane status-list import" */
   command: string;
   /** the holder's command line (process.argv), at most 300 characters */
   argv: string;

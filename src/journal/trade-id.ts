@@ -26,6 +26,16 @@ export function laneKey(id: LaneIdentity): string {
   return `${id.network.toUpperCase()}${id.station.toUpperCase()}${String(id.lane).padStart(2, "0")}`;
 }
 
+/**
+ * The lane as people read it, e.g. "4301-0102-03" (hex upper case as in laneKey, the lane in two digits). The
+ * one form of it in text: messages, the data-directory lock's holder, `etc-lane status`, the maintenance
+ * page, capture file names.
+ */
+export function laneLabel(id: LaneIdentity): string {
+  const c = canonicalLane(id);
+  return `${c.network}-${c.station}-${String(c.lane).padStart(2, "0")}`;
+}
+
 /** The lane identity in the case of laneKey (network and station hex upper case). */
 export function canonicalLane(id: LaneIdentity): LaneIdentity {
   return { network: id.network.toUpperCase(), station: id.station.toUpperCase(), lane: id.lane };

@@ -14,6 +14,7 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import type { EntryIds } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
+import { recordInFull } from "../log.js";
 import type { LaneOutputs } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
 import type { Effect } from "./obu-machine-types.js";
@@ -110,9 +111,10 @@ export class EffectRunner {
       return this.d.journal.commit(rec, intentId === undefined ? undefined : { intentId });
     } catch (e) {
       this.d.counters.journalFailures++;
-      // The record is not on disk: keep it in the log so nothing is lost without a trace.
+      // The record is not on disk: keep it in the log so nothing is lost without a trace, its card number in
+      // full whatever log.fullIds says (it is the record: src/log.ts recordInFull)
       this.d.log.error(
-        { err: (e as Error).message, code: (e as EtcError).code, record: rec },
+        recordInFull({ err: (e as Error).message, code: (e as EtcError).code, record: rec }),
         "JOURNAL COMMIT FAILED",
       );
       return undefined;

@@ -22,6 +22,7 @@ import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
 import { acquireDataDirLock, type DataDirLock } from "../datadir/lock.js";
 import { JOURNAL_FILE, Journal } from "../journal/index.js";
+import { laneLabel } from "../journal/trade-id.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { SyncFile } from "../journal/wal-sync.js";
 import {
@@ -122,7 +123,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
   const laneIdentity = { network: c.lane.network, station: c.lane.station, lane: c.lane.lane };
   const dataDirLock = acquireDataDirLock(c.dataDir, {
     role: "lane",
-    command: `lane ${c.lane.network}-${c.lane.station}-${c.lane.lane}`,
+    command: `lane ${laneLabel(c.lane)}`,
   });
   const cleanups: (() => Promise<void> | void)[] = [() => dataDirLock.release()];
   // the journal's retention reports to the trail and asks the controller, both opened after it

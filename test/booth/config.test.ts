@@ -51,6 +51,18 @@ describe("booth config", () => {
     ).toEqual(["LANE_CLOSED"]);
   });
 
+  it("offerFor refuses the stops the journal does not record, which the booth never sees, naming the field", () => {
+    expect(errorOf({ ...minimal, booth: { offerFor: ["OBU_NO_CARD", "JOURNAL_FAILED"] } })).toMatch(
+      /booth\.offerFor\.1: JOURNAL_FAILED stops are not written to the journal \(the journal could not write this vehicle's record\), so the booth never sees them; expected one of OBU_READ_FAILED, .*OBU_NO_CARD, .*LANE_CLOSED, DEBIT_NOT_SENT, STATUS_LIST_FAILED$/m,
+    );
+    expect(errorOf({ ...minimal, booth: { offerFor: ["ALREADY_TRADED"] } })).toMatch(
+      /booth\.offerFor\.0: ALREADY_TRADED stops are not written to the journal \(its vehicle just paid: .*\), so the booth never sees them; expected one of /,
+    );
+    const expected = errorOf({ ...minimal, booth: { offerFor: ["JOURNAL_FAILED"] } });
+    expect(expected).not.toMatch(/expected one of .*JOURNAL_FAILED/);
+    expect(expected).not.toMatch(/expected one of .*ALREADY_TRADED/);
+  });
+
   it("the booth block of config/lane.example.yaml is valid and says the defaults", () => {
     const text = readFileSync(join(PROJECT_ROOT, "config/lane.example.yaml"), "utf8");
     const example = parseYaml(text) as { booth: unknown };

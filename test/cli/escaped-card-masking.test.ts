@@ -17,7 +17,7 @@ const CARD = "43010000000000009001";
 const MASKED = "4301************9001";
 const ESC = "\u001b";
 
-/** A stored record of lane 4301-0102-3 (revision 1, not uploaded, not held unless `over` says so). */
+/** A stored record of lane 4301-0102-03 (revision 1, not uploaded, not held unless `over` says so). */
 const storedRecord = (seq: number, over: Partial<StoredRecord>): StoredRecord => ({
   ...sampleRecord(seq),
   seq,

@@ -216,14 +216,14 @@ describe("status when nothing answers on the control socket", () => {
   });
 
   it("a lane that holds the data directory without answering (starting or stopping, or its socket removed): exit 4, naming its pid", async () => {
-    const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
     holders.push(h);
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
     expect(EXIT_NOT_ANSWERING).toBe(4);
     expect(io.out).toMatch(
       new RegExp(
         `^lane pid ${h.pid} holds the data directory but does not answer \\(starting or stopping, or its control socket is gone\\): ` +
-          `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-3, running since \\S+\\)\\n`,
+          `nothing answers on ${controlSocketPath(dataDir)} \\(found by --data-dir ${dataDir}; lane 4301-0102-03, running since \\S+\\)\\n`,
       ),
     );
     io.out = "";
@@ -232,7 +232,7 @@ describe("status when nothing answers on the control socket", () => {
       running: true,
       answering: false,
       pid: h.pid,
-      holder: { role: "lane", command: "lane 4301-0102-3" },
+      holder: { role: "lane", command: "lane 4301-0102-03" },
       dataDir,
     });
   });
@@ -240,7 +240,7 @@ describe("status when nothing answers on the control socket", () => {
   // review: a lane in its stop (control socket no longer listening, its file still there, the lock held
   // while it drains) was reported as "starting"
   it("a lane in its stop (its control socket closed, the file still there, the lock held): says it may be stopping, exit 4", async () => {
-    const h = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
     holders.push(h);
     // as src/service/control/server.ts binds it: a private path renamed into place, so closing the server
     // leaves control.sock on disk while the lane stops
@@ -287,7 +287,7 @@ describe("status when nothing answers on the control socket", () => {
       `${JSON.stringify({
         pid: 4242,
         role: "lane",
-        command: "lane 4301-0102-3",
+        command: "lane 4301-0102-03",
         argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
         since: "2026-12-06T08:00:00.000Z",
         host: "etc-lane-no-such-host-c2",
@@ -296,7 +296,7 @@ describe("status when nothing answers on the control socket", () => {
     );
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
     expect(io.out).toMatch(
-      /^lane not running here: nothing answers on \S+ \(found by --data-dir \S+\); the holder file names lane 4301-0102-3 \(pid 4242\) on host etc-lane-no-such-host-c2 since 2026-12-06T08:00:00\.000Z: running there\? .*container with its own process namespace/,
+      /^lane not running here: nothing answers on \S+ \(found by --data-dir \S+\); the holder file names lane 4301-0102-03 \(pid 4242\) on host etc-lane-no-such-host-c2 since 2026-12-06T08:00:00\.000Z: running there\? .*container with its own process namespace/,
     );
     io.out = "";
     expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_RUNNING);

@@ -129,7 +129,7 @@ describe("etc-lane run --check", () => {
     const r = await check(config());
     expect(r).toEqual({
       ok: true,
-      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, exit\)\n$/),
       err: "",
     });
     expect(existsSync(join(dir, "data-never-created"))).toBe(false);
@@ -416,7 +416,7 @@ describe("etc-lane run --check", () => {
     );
     expect(r).toEqual({
       ok: true,
-      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, entry\)\n$/),
       err: expect.stringMatching(
         /^\S+: note: tariff: ignored: an entry lane charges nothing and does not read it \(.*nope\.yaml\); leave it out\n$/,
       ),
@@ -432,7 +432,7 @@ describe("etc-lane run --check", () => {
     );
     expect(r).toEqual({
       ok: true,
-      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, exit\)\n$/),
       err: `${join(dir, `lane-${n}.yaml`)}: note: rsu.dialect.heartbeatCode: a simulator option (the heartbeat B2 ErrorCode the simulated RSU sends); the lane ignores it: remove it\n`,
     });
   });
@@ -446,7 +446,7 @@ describe("etc-lane run --check", () => {
     );
     expect(r).toEqual({
       ok: true,
-      out: expect.stringMatching(/: OK \(lane 4301-0102-3, entry\)\n$/),
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, entry\)\n$/),
       err: "",
     });
   });
@@ -487,7 +487,7 @@ describe("etc-lane run --check", () => {
       ),
     ).toEqual({
       ok: true,
-      out: expect.stringMatching(/: OK \(lane 4301-0102-3, exit\)\n$/),
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, exit\)\n$/),
       err: `${join(dir, `lane-${n}.yaml`)}: note: tariff: allowZeroFee: true in ${file}: free passage (charged 0 fen) for 4301-0101 class 2 (a fee of 0 fen)\n`,
     });
   });

@@ -77,10 +77,11 @@ it("a log.file whose writes fail: the lines it could not write come out on stder
   // the lines are logged before the first write fails (it is asynchronous): they sit in the destination's
   // queue when the error comes, and are what a full disk would otherwise lose
   const script = [
-    `import { createLogger } from ${JSON.stringify(join(ROOT, "dist/src/log.js"))};`,
+    `import { createLogger, recordInFull } from ${JSON.stringify(join(ROOT, "dist/src/log.js"))};`,
     `const log = createLogger("t", { file: "/dev/full" });`,
     `log.info("vehicle 1 paid");`,
-    `log.error({ record: { tac: "12AB34CD", cardId: "43010000000000009001" } }, "JOURNAL COMMIT FAILED");`,
+    // as src/lane/effect-runner.ts logs it: the record in full (its only copy), whatever log.fullIds says
+    `log.error(recordInFull({ record: { tac: "12AB34CD", cardId: "43010000000000009001" } }), "JOURNAL COMMIT FAILED");`,
   ].join("\n");
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
     encoding: "utf8",

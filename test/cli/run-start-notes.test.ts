@@ -37,7 +37,7 @@ vi.mock("../../src/log.js", () => {
     fatal: () => {},
     child: () => logger,
   };
-  return { openLogger: () => logger };
+  return { openLogger: () => logger, laneLogOptions: (log: unknown) => log };
 });
 vi.mock("../../src/lane/process-tuning.js", () => ({ tuneLaneProcess: async () => ({}) }));
 vi.mock("../../src/lane/runtime.js", () => ({

@@ -135,7 +135,7 @@ describe("describeHolder", () => {
   const standby: DataDirHolder = {
     pid: 4242,
     role: "lane",
-    command: "lane 4301-0102-3",
+    command: "lane 4301-0102-03",
     argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
     since: "2026-12-06T08:00:00.000Z",
     host: "lane3-standby",
@@ -147,7 +147,7 @@ describe("describeHolder", () => {
   it("a holder file of another host, and no owner this host's kernel names: that host's pid, per its holder file, another computer or a container", () => {
     const d = describeHolder(standby, null, { isAlive: () => false, host: "lane3-main" });
     expect(d.what).toBe(
-      "lane 4301-0102-3 (pid 4242 on host lane3-standby, per its holder file, since 2026-12-06T08:00:00.000Z: " +
+      "lane 4301-0102-03 (pid 4242 on host lane3-standby, per its holder file, since 2026-12-06T08:00:00.000Z: " +
         "a lock held from another computer through a network file system, or from a container with its own process namespace)",
     );
     expect(d.pid).toBe(4242);

@@ -37,7 +37,7 @@ const take = (role: "lane" | "cli" = "cli", command = "test"): DataDirLock => {
 
 describe("data-directory lock", () => {
   it("a child process holding the lock refuses a second writer, naming its pid, command and start time", async () => {
-    const h = await holdLock(tmp.dir, "lane", "lane 4301-0102-3");
+    const h = await holdLock(tmp.dir, "lane", "lane 4301-0102-03");
     holders.push(h);
     const err = (() => {
       try {
@@ -50,7 +50,7 @@ describe("data-directory lock", () => {
     expect(err).toMatchObject({ code: DataDirErrors.InUse, details: { pid: h.pid } });
     expect((err as Error).message).toMatch(
       new RegExp(
-        `^the data directory ${tmp.dir} is in use by lane 4301-0102-3 \\(pid ${h.pid}, running since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: .*lock-child\\.ts.*\\); stop the lane first, ` +
+        `^the data directory ${tmp.dir} is in use by lane 4301-0102-03 \\(pid ${h.pid}, running since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: .*lock-child\\.ts.*\\); stop the lane first, ` +
           "or act through it: a running lane takes status-list bundles \\(etc-lane status-list import --config FILE\\), " +
           `held records and retention runs through its control socket ${tmp.dir}/control\\.sock$`,
       ),
@@ -86,7 +86,7 @@ describe("data-directory lock", () => {
   });
 
   it("names the kernel's lock owner when the details file belongs to someone else", async () => {
-    const h = await holdLock(tmp.dir, "lane", "lane 4301-0102-3");
+    const h = await holdLock(tmp.dir, "lane", "lane 4301-0102-03");
     holders.push(h);
     writeFileSync(
       join(tmp.dir, HOLDER_FILE),
@@ -121,10 +121,10 @@ describe("data-directory lock", () => {
     try {
       expect(lane.dataDirLock.holder).toMatchObject({
         role: "lane",
-        command: "lane 4301-0102-3",
+        command: "lane 4301-0102-03",
         pid: process.pid,
       });
-      expect(() => take()).toThrow(/in use by lane 4301-0102-3 \(pid \d+, running since/);
+      expect(() => take()).toThrow(/in use by lane 4301-0102-03 \(pid \d+, running since/);
       // a second lane on the same directory is refused before it touches anything
       await expect(
         openLane(config, { transport: createTransportPair().lane, uplink: false }),

@@ -7,7 +7,7 @@ import {
   PAID_AFTER_SQL,
   SETTLED_PAID_BELOW_SQL,
 } from "../../src/journal/records.js";
-import { formatTradeId, parseTradeId } from "../../src/journal/trade-id.js";
+import { formatTradeId, laneLabel, parseTradeId } from "../../src/journal/trade-id.js";
 import type { CommittedRecord, NewLaneRecord, RecordKind, Settlement } from "../../src/journal/types.js";
 import { acksOf, useJournalDir } from "./helpers.js";
 import { sampleRecord } from "./sample-record.js";
@@ -48,6 +48,11 @@ describe("sequence numbers and trade ids", () => {
     expect(formatTradeId({ network: "4301", station: "0a0b", lane: 7 }, at, 1_234_567, 480)).toBe(
       "43010A0B0720260102030405234567",
     );
+  });
+
+  it("labels a lane for people in the trade id's case, the lane in two digits", () => {
+    expect(laneLabel({ network: "4301", station: "0a0b", lane: 7 })).toBe("4301-0A0B-07");
+    expect(laneLabel({ network: "4301", station: "0102", lane: 12 })).toBe("4301-0102-12");
   });
 
   it("stores the full record as JSON and the common fields as columns", () => {

@@ -212,10 +212,10 @@ describe("status-list CLIs", () => {
     const dataDir = join(tmp.dir, "data");
     const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
     await run("lane", ["import", f1, "--init", ...store]);
-    const lane = await holdLock(dataDir, "lane", "lane 4301-0102-3");
+    const lane = await holdLock(dataDir, "lane", "lane 4301-0102-03");
     try {
       await expect(run("lane", ["import", f2, "--init", ...store])).rejects.toThrow(
-        new RegExp(`data directory .* is in use by lane 4301-0102-3 \\(pid ${lane.pid}, running since `),
+        new RegExp(`data directory .* is in use by lane 4301-0102-03 \\(pid ${lane.pid}, running since `),
       );
       io.out = "";
       await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);

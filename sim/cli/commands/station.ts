@@ -70,7 +70,7 @@ export function registerStation(program: Command): void {
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
       const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
-      const logger = createLogger("etc-sim-station");
+      const logger = createLogger("etc-sim-station", { fullIds: true }); // test cards: etc-sim masks none (src/cli/run-cli.ts)
       const st = await startStation({
         host,
         port,

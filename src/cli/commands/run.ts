@@ -24,7 +24,8 @@ import {
 } from "../../config/preflight.js";
 import { laneTariffPath } from "../../config/schema.js";
 import { checkLaneStart } from "../../datadir/lane-start.js";
-import { openLogger } from "../../log.js";
+import { laneLabel } from "../../journal/trade-id.js";
+import { laneLogOptions, openLogger } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
 import { takeStopSignals } from "../stop-signals.js";
 
@@ -52,9 +53,7 @@ export function registerRun(program: Command): void {
         // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
         // passage: said, not refused
         const notes = laneConfigNotes(config);
-        process.stdout.write(
-          `${opts.config}: OK (lane ${config.lane.network}-${config.lane.station}-${config.lane.lane}, ${config.lane.role})\n`,
-        );
+        process.stdout.write(`${opts.config}: OK (lane ${laneLabel(config.lane)}, ${config.lane.role})\n`);
         for (const n of notes) process.stderr.write(`${opts.config}: note: ${n.path}: ${n.message}\n`);
         return;
       }
@@ -65,11 +64,7 @@ export function registerRun(program: Command): void {
       // its owner: E412 or E413, nothing created (src/datadir/lane-start.ts)
       checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
-      const logger = openLogger(
-        "etc-lane",
-        { level: config.log.level, ...(config.log.file ? { file: config.log.file } : {}) },
-        opts.config,
-      );
+      const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
       // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
       // one (outputs.sink log under log.level error is itself such a note)
       const noteAt = config.log.level === "error" ? "error" : "warn";

@@ -8,6 +8,7 @@
 import type { Command } from "commander";
 import { type DataDirHolder, dataDirHolder, holderElsewhere } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
+import { laneLabel } from "../../journal/trade-id.js";
 import { operatorLabel } from "../../lane/operator-close.js";
 import { LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
@@ -80,7 +81,7 @@ export function formatStatus(snapshot: LaneSnapshot, o: { fullIds?: boolean } = 
 
 /** The lane's state, why, and who closed it. */
 function laneRows(s: LaneSnapshot, { t }: Show): Row[] {
-  const lane = `${s.lane.network}-${s.lane.station}-${String(s.lane.lane).padStart(2, "0")}`;
+  const lane = laneLabel(s.lane);
   const st = LANE_STATUS_LABEL[s.state.status] ?? { zh: s.state.status, en: s.state.status };
   const rows: Row[] = [
     [

@@ -8,6 +8,7 @@
  */
 
 import { showRawBytes } from "../../../firmware-bridge/frames/gbk-text.js";
+import { laneLabel } from "../../journal/trade-id.js";
 import { operatorLabel } from "../../lane/operator-close.js";
 import {
   duration,
@@ -53,8 +54,7 @@ export function esc(s: unknown): string {
 const bi = (zh: string, en: string): string => `${esc(zh)} <span class="en">${esc(en)}</span>`;
 
 export function laneName(s: LaneSnapshot): string {
-  const l = s.lane;
-  return `${l.network}-${l.station}-${String(l.lane).padStart(2, "0")}`;
+  return laneLabel(s.lane);
 }
 
 // ---- the live feed ---------------------------------------------------------------------------------
