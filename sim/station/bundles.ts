@@ -47,13 +47,17 @@ export function compareVersions(a: string, b: string): number {
 
 export class BundleStore {
   private readonly cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
-  /** `.bundle` files already told to `onSkipped` (once each) */
+  /** `.bundle` entries already told to `onSkipped` (once each; an unreadable one again once it was served) */
   private readonly skipped = new Set<string>();
   constructor(
     readonly dir: string | undefined,
     readonly pageSize: number,
-    /** a `.bundle` file whose name is neither full-<version> nor delta-<base>-<version>: never served */
-    private readonly onSkipped?: (name: string) => void,
+    /**
+     * a `.bundle` entry not served: its name is neither full-<version> nor delta-<base>-<version>
+     * (`unreadable` null), or it is no regular file that can be read (a dangling link, a directory, a file
+     * gone between the directory's read and its own: `unreadable` says why); the others are served
+     */
+    private readonly onSkipped?: (name: string, unreadable: string | null) => void,
   ) {}
 
   list(): BundleInfo[] {
@@ -71,11 +75,22 @@ export class BundleStore {
       if (!f && !d) {
         if (name.endsWith(".bundle") && !this.skipped.has(name)) {
           this.skipped.add(name);
-          this.onSkipped?.(name);
+          this.onSkipped?.(name, null);
         }
         continue;
       }
-      out.push(this.info(this.dir, name, statSync(join(this.dir, name))));
+      // one entry that cannot be read must not fail the whole manifest: the rest is served
+      try {
+        const st = statSync(join(this.dir, name));
+        if (!st.isFile()) throw new Error("not a regular file");
+        out.push(this.info(this.dir, name, st));
+        this.skipped.delete(name);
+      } catch (e) {
+        if (!this.skipped.has(name)) {
+          this.skipped.add(name);
+          this.onSkipped?.(name, (e as Error).message);
+        }
+      }
     }
     return out;
   }

@@ -105,11 +105,16 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     throw new RangeError(
       `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${shownValue(opts.pageSize)}`,
     );
-  const bundles = new BundleStore(opts.statusListDir, pageSize, (name) =>
-    log.warn(
-      { file: name, dir: opts.statusListDir },
-      "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",
-    ),
+  const bundles = new BundleStore(opts.statusListDir, pageSize, (name, unreadable) =>
+    unreadable === null
+      ? log.warn(
+          { file: name, dir: opts.statusListDir },
+          "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",
+        )
+      : log.warn(
+          { file: name, dir: opts.statusListDir, err: unreadable },
+          "status-list bundle not served: not a regular file that can be read",
+        ),
   );
   const db = openStationDb(opts.dbPath);
   const received = new ReceivedStore(db);

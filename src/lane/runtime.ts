@@ -220,7 +220,16 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
             logger,
           })
         : null;
-    if (uplink) cleanups.unshift(() => uplink.stop());
+    if (uplink)
+      cleanups.unshift(async () => {
+        await uplink.stop();
+        // a status-list apply the uplink started is not waited for (a full list's build takes tens of
+        // seconds): closing the list abandons it (its worker job terminated, the list served unchanged, or
+        // the one the worker switched `current` to served at the next start: src/status-list/apply.ts), and
+        // its outcome is recorded before the trail closes
+        if (uplink.applyingStatusList) await statusList.close();
+        await uplink.statusListApplied();
+      });
     return {
       controller,
       link,

@@ -4,11 +4,17 @@
  * BundleDownload it owns, ./bundle-download.ts), hands it to the sink, and records `status-list.applied`
  * and `status-list.refused` in the audit trail. Its view (`status()`) is the uplink status's `statusList`.
  * When to poll is the uplink's (./uplink.ts step).
+ *
+ * The sink's apply runs beside the polls (`applying`): a full list's build takes tens of seconds
+ * (docs/benchmarks.md), and a poll that waited for it would hold the uplink's loop (uploads, heartbeats,
+ * checkpoints) as long. One apply at a time: while one runs, a poll asks nothing and fetches nothing; its
+ * outcome is recorded once, when it settles, and the uplink polls again then (./uplink.ts).
  */
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
+import { StatusListErrors } from "../status-list/errors.js";
 import { type Unmatched, unmatchedFields, unmatchedMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
@@ -40,6 +46,8 @@ export interface StatusListStatus {
   bundlesApplied: number;
   /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
   download: { name: string; pages: number; pagesDone: number } | null;
+  /** the bundle the sink is applying now (downloaded, its outcome not known yet); null: none */
+  applying: string | null;
   /**
    * the last poll's failure, until a poll goes through: the station's (a bad manifest, a bad bundle, the
    * sink's refusal of the bundle itself) or, `local` true, the lane's own (E615: the download directory
@@ -67,6 +75,10 @@ export class StatusListPoller {
   private readonly downloads: BundleDownload;
   /** the bundle the sink did not apply, refused or to be tried again (./bundle-failures.ts) */
   private readonly failures = new BundleFailures();
+  /** the sink's apply under way, resolving once its outcome is recorded (applyBeside); null: none */
+  private apply: Promise<boolean> | null = null;
+  /** the uplink stopped: no apply starts, and one the lane's close abandons is not the lane's failure */
+  private stopped = false;
 
   constructor(private readonly d: StatusListPollerDeps) {
     this.downloads = new BundleDownload(d.downloadDir, d.client, d.log);
@@ -76,6 +88,7 @@ export class StatusListPoller {
       lastPollAt: null,
       bundlesApplied: 0,
       download: null,
+      applying: null,
       lastError: null,
     };
   }
@@ -85,30 +98,55 @@ export class StatusListPoller {
   }
 
   /**
+   * The sink's apply under way, resolving (never rejecting) once its outcome is recorded, to whether more
+   * bundles wait (poll again at once), as a poll's answer; null: none.
+   */
+  get applying(): Promise<boolean> | null {
+    return this.apply;
+  }
+
+  /**
+   * The uplink stops: no apply starts after this; one under way goes on until it settles (the lane's close
+   * abandons it, src/lane/runtime.ts), and its abandonment (E512, the cache closed) is not recorded as a
+   * failure of the lane's.
+   */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /**
    * One poll. Returns true if more bundles are waiting (poll again at once). Throws when the station cannot
    * be reached (E611): a link failure like any other (tried again after the backoff, an upload batch first
    * if one waits). Anything else is noted in `lastError` and tried again at the next poll: the station's
    * (a bad manifest or one whose `latest` it offers no chain to, a bad bundle), or the lane's own (E615 from the download, or any error that is not an
-   * EtcError: a local error, neither the station's `lastError` nor a failure for its breaker).
+   * EtcError: a local error, neither the station's `lastError` nor a failure for its breaker). A poll that
+   * completes a bundle's download hands it to the sink and returns false at once: the apply goes on beside
+   * (`applying`, whose answer replaces this one). While it does, a poll asks nothing and returns false.
    */
   async poll(): Promise<boolean> {
+    if (this.apply) return false;
     try {
       return await this.pollOnce();
     } catch (e) {
       if (isEtcError(e) && e.code === JournalErrorCodes.StationUnreachable) throw e;
-      const local = !isEtcError(e) || e.code === JournalErrorCodes.StatusListLocal;
-      const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal;
-      const message = e instanceof Error ? e.message : String(e);
-      this.sl.download = this.downloads.progress;
-      this.sl.lastError = { code, message, at: new Date(this.d.now()).toISOString(), local };
-      this.d.log.error({ code, err: message, local }, "status-list poll failed");
+      this.pollFailed(e);
       return false;
     }
   }
 
+  /** A poll or an apply failed (not E611): in `lastError` until a poll goes through. */
+  private pollFailed(e: unknown): void {
+    const local = !isEtcError(e) || e.code === JournalErrorCodes.StatusListLocal;
+    const code = isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal;
+    const message = e instanceof Error ? e.message : String(e);
+    this.sl.download = this.downloads.progress;
+    this.sl.lastError = { code, message, at: new Date(this.d.now()).toISOString(), local };
+    this.d.log.error({ code, err: message, local }, "status-list poll failed");
+  }
+
   private async pollOnce(): Promise<boolean> {
-    const sink = this.d.sink;
     const sl = this.sl;
+    const sink = this.d.sink;
     const held = sink.versions();
     const m = await this.d.client.manifest(held);
     sl.lastPollAt = new Date(this.d.now()).toISOString();
@@ -144,6 +182,32 @@ export class StatusListPoller {
     const file = await this.downloads.step(b, this.d.pagesPerStep); // E611 here counts as a station failure
     sl.download = this.downloads.progress;
     if (file === null) return true;
+    if (this.stopped) {
+      this.downloads.release(); // kept: the next start takes it up from its file
+      return false;
+    }
+    this.applyBeside(b, file);
+    return false;
+  }
+
+  /** Hands the downloaded bundle to the sink, beside the polls (`applying`); its outcome recorded once. */
+  private applyBeside(b: BundleInfo, file: string): void {
+    this.sl.applying = b.name;
+    this.apply = this.applyNow(b, file)
+      .catch((e: unknown) => {
+        this.pollFailed(e);
+        return false;
+      })
+      .finally(() => {
+        this.sl.applying = null;
+        this.apply = null;
+      });
+  }
+
+  /** The sink applies the bundle: its outcome recorded; true if more bundles may wait (poll at once). */
+  private async applyNow(b: BundleInfo, file: string): Promise<boolean> {
+    const sink = this.d.sink;
+    const sl = this.sl;
     let applied: unknown;
     try {
       applied = await sink.applyBundle(file);
@@ -158,6 +222,15 @@ export class StatusListPoller {
       if (isBundleRefusal(e)) {
         await this.finishDownload();
         this.refused(b, e);
+      } else if (this.stopped && isEtcError(e) && e.code === StatusListErrors.Closed) {
+        // the lane's close abandoned it (src/lane/runtime.ts): nothing applied, nothing failed; the
+        // download is kept for the next start
+        this.downloads.release();
+        sl.download = null;
+        this.d.log.warn(
+          { bundle: b.name },
+          "status-list bundle not applied: the lane stopped during its apply",
+        );
       } else this.failedLocally(b, e); // the download is kept for the next try
       Object.assign(sl, sink.versions());
       return false;

@@ -66,6 +66,8 @@ export class Uplink {
   private stopping = false;
   private wake: (() => void) | null = null;
   private wakeOnCommit = false;
+  /** the sleep under way ends when the status list's apply settles (not a backoff's: sleep) */
+  private wakeOnApplied = false;
   private publishQueued = false;
   private nextHeartbeatAt = 0;
   private nextPollAt = 0;
@@ -171,9 +173,15 @@ export class Uplink {
     });
   }
 
-  /** Stops the loop; an in-flight request is aborted (its records stay queued and are re-sent later). */
+  /**
+   * Stops the loop; an in-flight request is aborted (its records stay queued and are re-sent later). A
+   * status-list apply under way (a full list's build: tens of seconds) is not waited for and goes on:
+   * `statusListApplied()` resolves once its outcome is recorded (the lane's close abandons it first,
+   * src/lane/runtime.ts). No other apply starts.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.poller?.stop();
     this.abort.abort();
     this.wake?.();
     this.commitSub?.unsubscribe();
@@ -181,6 +189,16 @@ export class Uplink {
     await this.loop;
     this.loop = null;
     this.board.complete();
+  }
+
+  /** A status-list apply is under way (./status-list-poller.ts `applying`). */
+  get applyingStatusList(): boolean {
+    return this.poller?.applying != null;
+  }
+
+  /** Resolves once the status-list apply under way, if any, has settled and its outcome is recorded. */
+  async statusListApplied(): Promise<void> {
+    await this.poller?.applying;
   }
 
   /** Resolves when the outbox is empty (or rejects after timeoutMs). */
@@ -206,18 +224,24 @@ export class Uplink {
     }
   }
 
-  private sleep(ms: number, wakeOnCommit: boolean): Promise<void> {
+  /**
+   * Sleeps `ms`; a commit or a checkpoint queued ends it (`wakeOnCommit`: the loop is idle), as does the
+   * status-list apply settling unless it is a backoff's sleep (`wakeOnApplied`).
+   */
+  private sleep(ms: number, wakeOnCommit: boolean, wakeOnApplied = true): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(t);
         this.wake = null;
         this.wakeOnCommit = false;
+        this.wakeOnApplied = false;
         resolve();
       };
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
+      this.wakeOnApplied = wakeOnApplied;
       if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due())) done();
     });
   }
@@ -245,12 +269,12 @@ export class Uplink {
           if (e.op !== "pending")
             this.log.error({ err: e.message }, "the journal failed to record the station's answer");
           this.board.publish();
-          await this.sleep(this.backoff.next(), false);
+          await this.sleep(this.backoff.next(), false, false);
           continue;
         }
         this.onFailure(e);
         this.board.publish();
-        await this.sleep(this.backoff.next(), false);
+        await this.sleep(this.backoff.next(), false, false);
         continue;
       }
       if (worked) {
@@ -394,8 +418,11 @@ export class Uplink {
   }
 
   /**
-   * One status-list poll (one bundle). Throws when the station cannot be reached: tried again after the
-   * backoff, or, the poll having gone while the breaker was open (`breakerOpen`), at its interval.
+   * One status-list poll (one bundle, or a few pages of it). Throws when the station cannot be reached:
+   * tried again after the backoff, or, the poll having gone while the breaker was open (`breakerOpen`), at
+   * its interval. A poll that hands a downloaded bundle to the sink does not wait for the apply (a full
+   * list's build takes tens of seconds): uploads, heartbeats and checkpoints go on meanwhile, no poll is
+   * due until it settles (one apply at a time), and then the next is due as its answer says (applied).
    */
   private async poll(breakerOpen: boolean): Promise<boolean> {
     const poller = this.poller!;
@@ -408,8 +435,26 @@ export class Uplink {
       if (breakerOpen) this.nextPollAt = this.mono() + this.pollMs;
       throw e;
     }
-    this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
+    const applying = poller.applying;
+    if (applying === null) this.pollNext(more);
+    else {
+      this.nextPollAt = Number.POSITIVE_INFINITY;
+      void applying.then((more) => this.applied(more));
+    }
     return true;
+  }
+
+  /** The next status-list poll: at once when more bundles may wait, else an interval from now. */
+  private pollNext(more: boolean): void {
+    this.nextPollAt = more ? 0 : this.mono() + this.pollMs;
+  }
+
+  /** The status list's apply settled (its outcome recorded): the next poll is due as its answer says. */
+  private applied(more: boolean): void {
+    if (this.stopping) return;
+    this.pollNext(more);
+    this.board.publish();
+    if (this.wakeOnApplied) this.wake?.();
   }
 
   /**

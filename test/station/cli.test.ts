@@ -88,6 +88,22 @@ describe("etc-sim station --admin-listen", () => {
   });
 });
 
+describe("etc-sim station --admin-listen HOST:0", () => {
+  it("prints the admin URL with the port it got", async () => {
+    const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], {
+      name: "station",
+      env: { ETC_LOG_LEVEL: "warn" },
+    });
+    proc = p;
+    const line = await p.waitLine((l) => l.text.startsWith("admin on "), 20_000, "admin line");
+    const admin = line.text.slice("admin on ".length).trim();
+    expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    const res = await fetch(`${admin}/admin/fault`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ mode: "none" });
+  });
+});
+
 describe("etc-sim station --admin-listen on a port that is taken", () => {
   it("fails naming the option and the reason, exit 1, the station closed (the process ends)", async () => {
     const taken = await new Promise<Server>((resolve) => {

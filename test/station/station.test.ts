@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -339,6 +339,34 @@ describe("station simulator", () => {
 });
 
 describe("the station's status-list manifest (BundleStore.manifest)", () => {
+  it("serves the bundles it can read beside a dangling link and a directory named like bundles (200, not 500)", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const dir = join(t.dir, "lists");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "full-202611260800.bundle"), Buffer.alloc(2500, 7));
+    symlinkSync(join(t.dir, "gone.bundle"), join(dir, "full-202611260900.bundle"));
+    mkdirSync(join(dir, "full-202611261000.bundle"));
+    st = await startStation({ statusListDir: dir, pageSize: 1000 });
+    const res = await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { full: { name: string } }).full.name).toBe("full-202611260800.bundle");
+  });
+
+  it("tells once of an entry it cannot read, naming why", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      symlinkSync(join(dir, "gone"), join(dir, "full-202611260900.bundle"));
+      const skipped: [string, string | null][] = [];
+      const store = new BundleStore(dir, 1000, (name, why) => skipped.push([name, why]));
+      store.manifest({ full: null, delta: null });
+      expect(store.manifest({ full: null, delta: null }).full).toBeNull();
+      expect(skipped).toEqual([["full-202611260900.bundle", expect.stringContaining("ENOENT")]]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   // review: a bundle written as full.bundle (as the README's example had it) was left out without a word
   it("tells once of a .bundle file whose name does not carry its versions, and never serves it", () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));

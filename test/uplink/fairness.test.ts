@@ -7,9 +7,10 @@ import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { filter, firstValueFrom } from "rxjs";
 import { afterEach, expect, it } from "vitest";
+import { EtcError } from "../../firmware-bridge/errors.js";
 import type { StatusListSink } from "../../src/uplink/uplink.js";
 import { tempDir } from "../journal/helpers.js";
-import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
+import { makeRig, type Rig, stationMatchesJournal, statusWhere } from "./rig.js";
 
 let rig: Rig | undefined;
 const cleanups: (() => void)[] = [];
@@ -38,7 +39,7 @@ class ChainSink implements StatusListSink {
   versions() {
     return { full: this.full, delta: this.delta };
   }
-  async applyBundle(): Promise<unknown> {
+  async applyBundle(_file: string): Promise<unknown> {
     return {};
   }
 }
@@ -106,12 +107,17 @@ it("status-list bundles and upload batches take turns: a batch goes between two 
   rig.uplink.start();
   await rig.uplink.whenDrained(20_000);
   expect(stationMatchesJournal(rig).ok).toBe(true);
+  await statusWhere(rig.uplink, (s) => s.statusList?.bundlesApplied === 3, "the chain applied");
+  // each bundle is one page: one step; its apply runs beside the loop, so more than one batch may go
+  // before the next bundle, never two bundles in a row while records wait
   const steps = calls
     .map((p) => (p.includes("/bundles/") ? "bundle" : p.endsWith("/transactions") ? "upload" : null))
-    .filter((x) => x !== null)
-    .filter((x, i, a) => i === 0 || x === "upload" || a[i - 1] !== "bundle"); // a bundle's pages: one step
+    .filter((x) => x !== null);
   expect(applied).toBe(3);
-  expect(steps.slice(0, 6)).toEqual(["bundle", "upload", "bundle", "upload", "bundle", "upload"]);
+  expect(steps.filter((x) => x === "bundle")).toHaveLength(3);
+  expect(steps.slice(0, 2)).toEqual(["bundle", "upload"]);
+  const whileWaiting = steps.slice(0, steps.lastIndexOf("upload") + 1);
+  expect(whileWaiting.filter((x, i) => x === "bundle" && whileWaiting[i - 1] === "bundle")).toEqual([]);
 });
 
 it("a long bundle comes a few pages per poll, upload batches between, and a failed page is asked for again", async () => {
@@ -179,4 +185,115 @@ it("a download left unfinished goes once the station has nothing newer", async (
   rig.uplink.start();
   await firstValueFrom(rig.uplink.status$.pipe(filter((s) => s.statusList?.confirmedAt != null)));
   expect(readdirSync(dl)).toEqual([]);
+});
+
+/**
+ * A sink whose apply the test settles by hand (a full list's build takes tens of seconds): `called`
+ * resolves when the uplink hands it the bundle.
+ */
+function handSettledSink() {
+  const sink = new ChainSink();
+  const calls: string[] = [];
+  let settle!: { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+  let onCall!: () => void;
+  const called = new Promise<void>((r) => {
+    onCall = r;
+  });
+  sink.applyBundle = (file: string) =>
+    new Promise((resolve, reject) => {
+      calls.push(file);
+      settle = {
+        resolve: (v) => {
+          sink.full = "202611230000";
+          resolve(v);
+        },
+        reject,
+      };
+      onCall();
+    });
+  return { sink, calls, called, settle: () => settle };
+}
+
+it("a status-list apply under way (a full list's build) holds up neither uploads nor heartbeats", async () => {
+  const h = handSettledSink();
+  const audited: { type: string }[] = [];
+  rig = await makeRig(
+    {
+      statusList: h.sink,
+      statusListPollMs: 150_000,
+      heartbeatIntervalMs: 20,
+      downloadDir: listsDir([]),
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: listsDir(["full-202611230000.bundle"]) },
+  );
+  rig.uplink.start();
+  await h.called;
+  const beats = rig.station.stats().heartbeats;
+  rig.commit(5);
+  await rig.uplink.whenDrained(10_000);
+  expect(rig.uplink.status().statusList?.applying).toBe("full-202611230000.bundle");
+  expect(stationMatchesJournal(rig).ok).toBe(true);
+  await statusWhere(
+    rig.uplink,
+    (s) => s.counters.heartbeats > beats + 1,
+    "a heartbeat during the apply",
+    10_000,
+  );
+  expect(rig.station.stats().heartbeats).toBeGreaterThan(beats);
+  expect(h.calls).toHaveLength(1); // one apply at a time: no second one while it runs
+  h.settle().resolve({});
+  const s = await statusWhere(rig.uplink, (x) => x.statusList?.confirmedAt != null, "the list confirmed");
+  expect(s.statusList).toMatchObject({ full: "202611230000", bundlesApplied: 1, applying: null });
+  expect(h.calls).toHaveLength(1);
+  expect(audited.filter((e) => e.type === "status-list.applied")).toHaveLength(1);
+});
+
+it("stop() does not wait for a status-list apply under way; its outcome is recorded once when it settles", async () => {
+  const h = handSettledSink();
+  const audited: { type: string }[] = [];
+  rig = await makeRig(
+    {
+      statusList: h.sink,
+      statusListPollMs: 150_000,
+      downloadDir: listsDir([]),
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: listsDir(["full-202611230000.bundle"]) },
+  );
+  rig.uplink.start();
+  await h.called;
+  await rig.uplink.stop();
+  expect(rig.uplink.applyingStatusList).toBe(true);
+  h.settle().resolve({});
+  await rig.uplink.statusListApplied();
+  expect(rig.uplink.applyingStatusList).toBe(false);
+  expect(audited.filter((e) => e.type === "status-list.applied")).toHaveLength(1);
+  expect(h.calls).toHaveLength(1);
+});
+
+it("an apply the lane's close abandons after stop() (E512) is no failure: no alarm, its download kept for the next start", async () => {
+  const h = handSettledSink();
+  const audited: { type: string }[] = [];
+  const dl = listsDir([]);
+  rig = await makeRig(
+    {
+      statusList: h.sink,
+      statusListPollMs: 150_000,
+      downloadDir: dl,
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: listsDir(["full-202611230000.bundle"]) },
+  );
+  rig.uplink.start();
+  await h.called;
+  await rig.uplink.stop();
+  h.settle().reject(new EtcError("E512_CLOSED", "status-list full job abandoned"));
+  await rig.uplink.statusListApplied();
+  expect(audited.filter((e) => e.type.startsWith("status-list."))).toEqual([]);
+  expect(rig.uplink.status().statusList?.lastError).toBeNull();
+  expect(readdirSync(dl).sort()).toEqual([
+    "full-202611230000.bundle.download",
+    "full-202611230000.bundle.download.json",
+  ]);
 });

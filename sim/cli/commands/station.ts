@@ -4,6 +4,7 @@
  * on the --admin-listen address (or the main one, except that "down" closes the main listener).
  */
 import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
@@ -95,7 +96,9 @@ export function registerStation(program: Command): void {
           await st.close(); // nothing keeps running: the command failed
           throw new Error(`--admin-listen ${o.adminListen}: cannot listen (${(e as Error).message})`);
         }
-        process.stdout.write(`admin on http://${a.host}:${a.port}\n`);
+        // the port it got (`:0` asks for a free one), an IPv6 host bracketed, as the main URL (station.ts)
+        const port = (admin.address() as AddressInfo).port;
+        process.stdout.write(`admin on http://${a.host.includes(":") ? `[${a.host}]` : a.host}:${port}\n`);
       }
       // runs until SIGINT or SIGTERM, listening or not: a "down" fault closes the main listener, and the
       // timer that ends it keeps no process alive (sim/station/station.ts setFault)
