@@ -150,6 +150,8 @@ export class EffectRunner {
     let barrierAt: number | null = null;
     let commitMs: number | null = null;
     const pending: Promise<void>[] = [];
+    // whether the last reply awaited here was written (a note about it, C8_RESENT, says what happened)
+    let replied: boolean | undefined;
     for (let i = 0; i < effects.length; i++) {
       const e = effects[i] as Effect;
       switch (e.kind) {
@@ -168,6 +170,7 @@ export class EffectRunner {
             );
           } else {
             const r = await sending;
+            replied = r.sent;
             if (r.sent) {
               m.stage[stage] = r.at;
               m.decisionMs += r.at - inc.at;
@@ -260,6 +263,14 @@ export class EffectRunner {
           this.d.alarm(e.code, e.message, e.ids);
           break;
         case "note":
+          if (e.code === "C8_RESENT" && replied === false) {
+            // the reply's refusal is logged (reply): no C8 left, none is counted as sent again
+            this.d.log.info(
+              { code: e.code, obuId: m.obuId },
+              "the C8 to send again for the repeated B5 did not leave",
+            );
+            break;
+          }
           if (e.code === "ALREADY_TRADED") this.d.counters.alreadyTraded++;
           else if (e.code === "C8_RESENT") this.d.counters.c8Resent++;
           this.d.log.info({ code: e.code, obuId: m.obuId }, e.message);

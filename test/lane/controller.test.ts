@@ -1911,6 +1911,35 @@ describe("a live await-b8: the RSU repeating the B5 its C8 answered (b5repeat, s
     expect(r.journal.records).toHaveLength(1);
   });
 
+  // review round 2: a resend the link refused was counted and logged as "sent again"
+  it("a C8 to send again that the link refuses is not counted as sent again", async () => {
+    const lines: LogLine[] = [];
+    const r = await c8Lost(lines);
+    r.link.refuseReply = (cmd) =>
+      cmd.kind === "fetch-tac"
+        ? new EtcError(
+            ErrorCodes.LinkDown,
+            "B5 received before the RSU link was lost; not sending C8",
+            NOTHING_WRITTEN,
+          )
+        : undefined;
+    await r.advance(240);
+    r.link.frame(ev.b5(uncertain));
+    await r.settle();
+    expect(r.link.answersTo("trade")).toEqual([]);
+    expect(r.ctl.counters.c8Resent).toBe(0);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: "info",
+        obj: expect.objectContaining({ code: "C8_RESENT" }),
+        msg: "the C8 to send again for the repeated B5 did not leave",
+      }),
+    );
+    expect(lines).not.toContainEqual(
+      expect.objectContaining({ msg: expect.stringContaining("the same C8 sent again") }),
+    );
+  });
+
   it("past the RSU's retransmission schedule, or a B5 that is not the one answered: no reply, as before", async () => {
     const lines: LogLine[] = [];
     const r = await c8Lost(lines);
