@@ -1,10 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
-import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { describeEvent } from "../../sim/cli/commands/rsu.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
@@ -319,6 +321,29 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     await until(left);
     expect(sentTo(frameLog, "B2", b2.frame.obuId as string)).toHaveLength(1);
   });
+});
+
+describe("a lane frame that does not decode is an illegal lane frame: stdout names it (docs/simulator.md)", () => {
+  it.each([
+    // C0 one byte short (no TransClass), as a lane written for another dialect sends it
+    ["legacy", "C0", encodeLegacy(0x80, Buffer.from("c06b165e8c20261207072148040115", "hex"))],
+    ["legacy", "C6", encodeLegacy(0x80, Buffer.from("c600", "hex"))],
+    ["national", "C6", encodeNational(0x10, Buffer.from("c600", "hex"))],
+  ] as const)(
+    "%s: a too short %s is logged, ignored, and gets a `lane sent` line",
+    async (protocol, type, bytes) => {
+      const { pair, sim, frameLog } = await setup(protocol);
+      const illegal = next(sim.events$, (e) => e.type === "illegal");
+      await pair.lane.write(bytes);
+      const e = await until(illegal);
+      const handling = frameLog.records.find((r) => r.note === "undecodable")?.handling;
+      expect(handling).toMatch(new RegExp(`^ignored: ${type} frame too short: `));
+      expect(e).toMatchObject({ frame: type, handling });
+      expect(describeEvent(e)).toMatch(
+        new RegExp(`^\\[ *[0-9.]+s\\] lane sent ${type}: ignored: ${type} frame too short: `),
+      );
+    },
+  );
 });
 
 describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel 1, 02H channel 2)", () => {
