@@ -3,12 +3,14 @@ import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import type { Logger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
@@ -344,6 +346,58 @@ describe("a lane frame that does not decode is an illegal lane frame: stdout nam
       );
     },
   );
+});
+
+describe("RSU over TCP with no lane connected (the switch a TCP server hands its connections to)", () => {
+  /** Messages of the warnings the simulator logged (pino's level 40 and above). */
+  function warningsLogger(warnings: string[]): Logger {
+    const noop = (): void => {};
+    const l: Logger = {
+      trace: noop,
+      debug: noop,
+      info: noop,
+      warn: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+      error: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+      child: () => l,
+    };
+    return l;
+  }
+
+  it("the heartbeats that fail while no lane is connected give one warning per disconnection", async () => {
+    const warnings: string[] = [];
+    const sw = new SwitchTransport("tcp-test");
+    const sim = createRsuSimulator({
+      transport: sw,
+      protocol: "legacy",
+      scenario: { name: "empty" },
+      timing: { heartbeatMs: 1000 },
+      logger: warningsLogger(warnings),
+    });
+    const connect = async (): Promise<{ lane: LaneDriver; disconnect: () => void }> => {
+      const pair = createTransportPair();
+      await pair.device.open();
+      expect(sw.attach(pair.device)).toBe(true);
+      const lane = new LaneDriver(pair.lane, "legacy");
+      await lane.open();
+      running.push({ sim, lane });
+      return { lane, disconnect: () => pair.unplug() };
+    };
+    await sim.start();
+    const first = await connect();
+    await until(first.lane.init());
+    await until(first.lane.expectFrame("HB", 2000));
+    const failed = (): string[] => warnings.filter((w) => w.includes("write failed"));
+    expect(failed()).toEqual([]);
+    first.disconnect(); // the lane is gone: the switch drops its connection
+    await vi.advanceTimersByTimeAsync(3500); // three heartbeats, none with a lane to go to
+    expect(failed()).toHaveLength(1);
+    expect(failed()[0]).toContain("no lane connected");
+    const again = await connect();
+    await until(again.lane.expectFrame("HB", 2000)); // written: the failures are over
+    again.disconnect();
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(failed()).toHaveLength(2);
+  });
 });
 
 describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel 1, 02H channel 2)", () => {
