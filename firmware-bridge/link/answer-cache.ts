@@ -38,7 +38,10 @@ export interface IncomingFrame {
    * answers it by itself only where the frame's rule allows an empty ACK (B0, at the deadline).
    */
   readonly needsAnswer: boolean;
-  /** The B0 an RSU sends after a reboot (legacy RSCTL 0x98): the controller should send C0 again. */
+  /**
+   * The B0 an RSU sends after a reboot (legacy RSCTL 0x98) answering no C0 of the lane: the controller should
+   * send C0 again. False for the 0x98 B0 answering the lane's C0 (a freshly powered RSU's answer).
+   */
   readonly rsuRebooted: boolean;
   /** True once a reply (the application's, or the link's automatic ACK to a B0) has been cached. */
   readonly answered: boolean;
@@ -189,8 +192,9 @@ export class AnswerCache {
   /**
    * A decoded RSU frame that is not a heartbeat. Returns the IncomingFrame to deliver, or undefined
    * when it is an RSU repeat (absorbed here: the cached reply is resent, or nothing while undecided).
+   * `answersC0`: a B0 that answers the lane's C0 (then a 0x98 one is the power-on answer, not a reboot).
    */
-  receive(rf: ReceivedFrame): IncomingFrame | undefined {
+  receive(rf: ReceivedFrame, answersC0 = false): IncomingFrame | undefined {
     const { frame, wire } = rf;
     const informational = needsAnswer(frame, this.dialect.variant);
     const rebooted = this.legacy && isRebootB0(frame.type, wire.seq);
@@ -207,7 +211,7 @@ export class AnswerCache {
       }
     }
     const ordinal = informational ? ++this.received : 0;
-    const inc = new Incoming(this, rf, informational, rebooted, ordinal, this.epoch);
+    const inc = new Incoming(this, rf, informational, rebooted && !answersC0, ordinal, this.epoch);
     if (rebooted) {
       // The RSU's sequence restarted: older frames must not be taken for repeats of new ones.
       for (const old of this.recent.values()) if (!old.deadline) this.recent.delete(old.wire.seq);

@@ -12,13 +12,13 @@
  *    ./frame-channel.ts); lane-initiated frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ
  *    10..90 (national); `request()` registers its waiter before the write, starts the timer after the
  *    write resolved, runs one at a time, fails fast when the transport is not open, and honours an
- *    AbortSignal.
+ *    AbortSignal; a legacy B0 with RSCTL 0x98 is a reboot unless it answers a C0 the lane sent (below).
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
-import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.js";
 import { type Frame, frameDef, isHeartbeat, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
-import { LANE_INITIATED_RSCTL } from "../framing/legacy.js";
+import { isRebootB0, LANE_INITIATED_RSCTL } from "../framing/legacy.js";
 import { nextLaneSeq, replySeq } from "../framing/national.js";
 import type { WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
@@ -161,12 +161,23 @@ export class RsuLink {
   readonly incoming$: Observable<IncomingFrame>;
   /** Every heartbeat (legacy B2 0x80/0x08, national B1 whatever its body), repeats included. */
   readonly heartbeat$: Observable<Heartbeat>;
-  /** B0 with RSCTL 0x98: the RSU rebooted and needs C0 again. Also emitted on incoming$. */
+  /**
+   * B0 with RSCTL 0x98 that answers no C0 of the lane: the RSU rebooted and needs C0 again. Also emitted on
+   * incoming$. The 0x98 B0 answering the lane's C0 (a freshly powered RSU) is no reboot: not emitted here.
+   */
   readonly rsuRebooted$: Observable<IncomingFrame>;
   /** Malformed input (bad checksum, noise, timeouts, undecodable frames): counted, logged, skipped. */
   readonly problems$: Observable<ChannelProblem>;
 
   private laneSeq = 0;
+  /**
+   * A C0 went out (or is going out) and no B0 came since: the next B0 answers it. A legacy RSU powered on
+   * answers its first C0 with RSCTL 0x98 (docs/protocol.md "Sequence numbers"); that B0 is not a reboot.
+   * Cleared by any B0, by a C0 write that wrote nothing, and by a link loss or stop.
+   */
+  private c0Unanswered = false;
+  /** C0 sends so far: a failed write clears `c0Unanswered` only when no later C0 was sent meanwhile */
+  private c0Sends = 0;
   private readonly waiters = new Set<Waiter>();
   private requestLock: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
@@ -206,6 +217,7 @@ export class RsuLink {
         opened: () => this.channel.resetReceiver(),
         lost: (reason) => {
           this.answers.clear();
+          this.c0Unanswered = false;
           this.failWaiters(
             new EtcError(ErrorCodes.LinkDown, `${this.transport.name}: RSU link down (${reason})`),
           );
@@ -298,6 +310,7 @@ export class RsuLink {
 
   private onStopped(): void {
     this.answers.clear();
+    this.c0Unanswered = false;
     this.failWaiters(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: RSU link stopped`));
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
@@ -312,6 +325,18 @@ export class RsuLink {
    */
   send(frame: Frame): Promise<SentFrame> {
     if (!this.supervisor.isOpen) return Promise.reject(this.downError(frame.type));
+    if (frame.type !== "C0") return this.write(frame);
+    // set before the write: the B0 may arrive while the write is in progress
+    const nth = ++this.c0Sends;
+    this.c0Unanswered = true;
+    const sent = this.write(frame);
+    sent.catch((e: unknown) => {
+      if (nth === this.c0Sends && wroteNothing(e)) this.c0Unanswered = false;
+    });
+    return sent;
+  }
+
+  private write(frame: Frame): Promise<SentFrame> {
     if (this.legacy) return this.mirrorHold.send(frame, frameDef(frame.type, "legacy")?.replies ?? []);
     // An RSU may number the frame answering ours (the B0 answering C0) with our SEQ swapped, as the
     // lane numbers its replies (docs/protocol.md §1). Should that number be the SEQ of an information
@@ -411,11 +436,15 @@ export class RsuLink {
       this.onHeartbeat(rf, rf.frame.type);
       return;
     }
-    const inc = this.answers.receive(rf);
+    const answersC0 = this.c0Unanswered && rf.frame.type === "B0";
+    const inc = this.answers.receive(rf, answersC0);
     if (!inc) return; // an RSU repeat, absorbed by the answer cache
+    if (answersC0) this.c0Unanswered = false;
     if (inc.rsuRebooted) {
       this.c.rsuReboots++;
       this.log.warn({ seq: rf.wire.seq }, "RSU rebooted (B0 with RSCTL 0x98): it needs C0 again");
+    } else if (answersC0 && this.legacy && isRebootB0(rf.frame.type, rf.wire.seq)) {
+      this.log.info({ seq: rf.wire.seq }, "B0 answering C0 carries RSCTL 0x98: the RSU was powered on");
     }
     if (this.waiters.size > 0) this.offerToWaiters(inc);
     this.incomingSubject.next(inc);

@@ -105,6 +105,11 @@ export class RsuLinkSide {
   private heartbeatSeq: number | undefined;
   /** Fates not told yet (`settleFates` tells them when the RSU stops). */
   private readonly untold = new Set<Fate>();
+  /**
+   * The last write failed: the next failures are logged at debug only, until a write succeeds (over TCP
+   * with no lane connected, each heartbeat fails: one warning, not one per heartbeat).
+   */
+  private writesFailing = false;
 
   constructor(
     private readonly ctx: SimContext,
@@ -146,7 +151,8 @@ export class RsuLinkSide {
   }
 
   /**
-   * Writes bytes (a frame, a damaged frame, noise) and logs them; a failed write is logged as lost.
+   * Writes bytes (a frame, a damaged frame, noise) and logs them; a failed write is logged as lost in the
+   * frame log, and warned about when it begins a run of failures (the rest at debug).
    * Resolves true once written, false when the write failed.
    */
   private write(raw: Buffer, frame: Frame | undefined, seq: number, note?: string): Promise<boolean> {
@@ -158,12 +164,19 @@ export class RsuLinkSide {
     });
     const p = frame ? this.channel.sendEncoded(frame, seq, raw) : this.transport.write(raw);
     return p.then(
-      () => true,
+      () => {
+        this.writesFailing = false;
+        return true;
+      },
       (e: unknown) => {
-        this.ctx.log.warn(
-          { err: (e as Error).message, hex: raw.toString("hex") },
-          "write failed (port closed?)",
-        );
+        const detail = { err: (e as Error).message, hex: raw.toString("hex") };
+        if (this.writesFailing) this.ctx.log.debug(detail, "write failed");
+        else
+          this.ctx.log.warn(
+            detail,
+            "write failed; further failed writes are logged at debug until a write succeeds",
+          );
+        this.writesFailing = true;
         this.ctx.logFrame({ dir: "tx", hex: "", note: `lost: ${(e as Error).message}` });
         return false;
       },

@@ -426,13 +426,12 @@ class SimulatedRsu implements RsuSimulator {
       // Shown as far as it decodes: the fields that fit, the rest and why (as `etc-lane decode`).
       const w = p.wire;
       const header = this.dialect.variant === "national" ? { ver: w.ver, len: w.data.length } : undefined;
-      this.ctx.logFrame({
-        dir: "rx",
-        hex: w.raw.toString("hex"),
-        frame: dataToJson(w.data, w.seq, true, this.dialect, header).json,
-        note: "undecodable",
-        handling: `ignored: ${p.error.message}`,
-      });
+      const frame = dataToJson(w.data, w.seq, true, this.dialect, header).json;
+      const handling = `ignored: ${p.error.message}`;
+      this.ctx.logFrame({ dir: "rx", hex: w.raw.toString("hex"), frame, note: "undecodable", handling });
+      // an illegal lane frame like any other (stdout's `lane sent C0: ignored: ...`): a frame a dialect
+      // setting makes too short is the commonest mistake of a lane under test
+      this.ctx.event({ type: "illegal", at: this.ctx.rel(), frame: String(frame.type), handling });
     } else if (p.kind === "checksum-error") {
       this.ctx.logFrame({
         dir: "rx",

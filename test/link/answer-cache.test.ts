@@ -6,7 +6,7 @@ import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
 import type { Heartbeat, IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
 import { createLegacyCodec } from "../../src/rsu/driver-legacy.js";
-import { frameBytes, L, linksPerTest, N, type Rig, ScriptedTransport, settle } from "./harness.js";
+import { C0_FRAME, frameBytes, L, linksPerTest, N, type Rig, ScriptedTransport, settle } from "./harness.js";
 
 const C1: Frame = { type: "C1", obuId: "01020304", obuDivFactor: "1122334455667788" } as Frame;
 const { rig, scriptedLink } = linksPerTest();
@@ -456,6 +456,84 @@ describe("RsuLink RSU reboot", () => {
       [0x98, true, true],
       [0x9f, false, false],
     ]);
+  });
+});
+
+describe("RsuLink: the 0x98 B0 answering the lane's C0 is the power-on answer, not a reboot", () => {
+  const REBOOT_WARNING = /RSU rebooted/;
+  const isB0 = (f: Frame): boolean => f.type === "B0";
+
+  function watch(r: Rig): { all: IncomingFrame[]; reboots: IncomingFrame[] } {
+    const all: IncomingFrame[] = [];
+    const reboots: IncomingFrame[] = [];
+    r.link.incoming$.subscribe((f) => all.push(f));
+    r.link.rsuRebooted$.subscribe((f) => reboots.push(f));
+    return { all, reboots };
+  }
+
+  it("C0 by send() (as the lane sends it), answered with RSCTL 0x98: no reboot, no warning", async () => {
+    const r = await rig("legacy");
+    const w = watch(r);
+    await r.link.send(C0_FRAME.legacy);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(w.all.map((f) => [f.wire.seq, f.rsuRebooted])).toEqual([[0x98, false]]);
+    expect(w.reboots).toHaveLength(0);
+    expect(r.link.counters.rsuReboots).toBe(0);
+    expect(r.warnings.filter((m) => REBOOT_WARNING.test(m))).toEqual([]);
+  });
+
+  it("C0 by request(), answered with RSCTL 0x98: the request gets it, no reboot counted", async () => {
+    const r = await rig("legacy");
+    const w = watch(r);
+    const answer = r.link.request(C0_FRAME.legacy, isB0, { timeoutMs: 1000 });
+    await settle();
+    await r.rsu(0x98, L.b0);
+    expect((await answer).wire.seq).toBe(0x98);
+    expect(w.reboots).toHaveLength(0);
+    expect(r.link.counters.rsuReboots).toBe(0);
+    expect(r.warnings.filter((m) => REBOOT_WARNING.test(m))).toEqual([]);
+  });
+
+  it("a 0x98 B0 after the C0 was answered is a reboot: counted, warned, on rsuRebooted$", async () => {
+    const r = await rig("legacy");
+    const w = watch(r);
+    await r.link.send(C0_FRAME.legacy);
+    await r.rsu(0x98, L.b0); // the power-on answer
+    await settle();
+    await vi.advanceTimersByTimeAsync(resolveRsuLinkOptions({}).dedupeWindowMs + 1);
+    await r.rsu(0x98, L.b0); // no C0 pending: the RSU rebooted
+    await settle();
+    expect(w.all.map((f) => f.rsuRebooted)).toEqual([false, true]);
+    expect(w.reboots).toHaveLength(1);
+    expect(r.link.counters.rsuReboots).toBe(1);
+    expect(r.warnings.filter((m) => REBOOT_WARNING.test(m))).toHaveLength(1);
+  });
+
+  it("a C0 answered by an ordinary B0 leaves nothing pending: a later 0x98 B0 is a reboot", async () => {
+    const r = await rig("legacy");
+    const w = watch(r);
+    await r.link.send(C0_FRAME.legacy);
+    await r.rsu(0x18, L.b0);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(w.all.map((f) => f.rsuRebooted)).toEqual([false, true]);
+    expect(r.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("a C0 sent before the link was lost answers nothing after it: a 0x98 B0 then is a reboot", async () => {
+    const r = await rig("legacy");
+    const w = watch(r);
+    await r.link.send(C0_FRAME.legacy);
+    r.pair.unplug();
+    r.pair.replug();
+    await r.pair.device.open();
+    await vi.advanceTimersByTimeAsync(resolveRsuLinkOptions({}).reconnect.maxDelayMs);
+    expect(r.link.state.status).toBe("up");
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(w.all.map((f) => f.rsuRebooted)).toEqual([true]);
+    expect(r.link.counters.rsuReboots).toBe(1);
   });
 });
 

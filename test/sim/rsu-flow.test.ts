@@ -1,12 +1,16 @@
 import { describe, expect, it, vi } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
-import { LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import type { Logger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { describeEvent } from "../../sim/cli/commands/rsu.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
@@ -318,6 +322,81 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     await lane.send({ type: "ACK" }, b2);
     await until(left);
     expect(sentTo(frameLog, "B2", b2.frame.obuId as string)).toHaveLength(1);
+  });
+});
+
+describe("a lane frame that does not decode is an illegal lane frame: stdout names it (docs/simulator.md)", () => {
+  it.each([
+    // C0 one byte short (no TransClass), as a lane written for another dialect sends it
+    ["legacy", "C0", encodeLegacy(0x80, Buffer.from("c06b165e8c20261207072148040115", "hex"))],
+    ["legacy", "C6", encodeLegacy(0x80, Buffer.from("c600", "hex"))],
+    ["national", "C6", encodeNational(0x10, Buffer.from("c600", "hex"))],
+  ] as const)(
+    "%s: a too short %s is logged, ignored, and gets a `lane sent` line",
+    async (protocol, type, bytes) => {
+      const { pair, sim, frameLog } = await setup(protocol);
+      const illegal = next(sim.events$, (e) => e.type === "illegal");
+      await pair.lane.write(bytes);
+      const e = await until(illegal);
+      const handling = frameLog.records.find((r) => r.note === "undecodable")?.handling;
+      expect(handling).toMatch(new RegExp(`^ignored: ${type} frame too short: `));
+      expect(e).toMatchObject({ frame: type, handling });
+      expect(describeEvent(e)).toMatch(
+        new RegExp(`^\\[ *[0-9.]+s\\] lane sent ${type}: ignored: ${type} frame too short: `),
+      );
+    },
+  );
+});
+
+describe("RSU over TCP with no lane connected (the switch a TCP server hands its connections to)", () => {
+  /** Messages of the warnings the simulator logged (pino's level 40 and above). */
+  function warningsLogger(warnings: string[]): Logger {
+    const noop = (): void => {};
+    const l: Logger = {
+      trace: noop,
+      debug: noop,
+      info: noop,
+      warn: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+      error: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+      child: () => l,
+    };
+    return l;
+  }
+
+  it("the heartbeats that fail while no lane is connected give one warning per disconnection", async () => {
+    const warnings: string[] = [];
+    const sw = new SwitchTransport("tcp-test");
+    const sim = createRsuSimulator({
+      transport: sw,
+      protocol: "legacy",
+      scenario: { name: "empty" },
+      timing: { heartbeatMs: 1000 },
+      logger: warningsLogger(warnings),
+    });
+    const connect = async (): Promise<{ lane: LaneDriver; disconnect: () => void }> => {
+      const pair = createTransportPair();
+      await pair.device.open();
+      expect(sw.attach(pair.device)).toBe(true);
+      const lane = new LaneDriver(pair.lane, "legacy");
+      await lane.open();
+      running.push({ sim, lane });
+      return { lane, disconnect: () => pair.unplug() };
+    };
+    await sim.start();
+    const first = await connect();
+    await until(first.lane.init());
+    await until(first.lane.expectFrame("HB", 2000));
+    const failed = (): string[] => warnings.filter((w) => w.includes("write failed"));
+    expect(failed()).toEqual([]);
+    first.disconnect(); // the lane is gone: the switch drops its connection
+    await vi.advanceTimersByTimeAsync(3500); // three heartbeats, none with a lane to go to
+    expect(failed()).toHaveLength(1);
+    expect(failed()[0]).toContain("no lane connected");
+    const again = await connect();
+    await until(again.lane.expectFrame("HB", 2000)); // written: the failures are over
+    again.disconnect();
+    await vi.advanceTimersByTimeAsync(3500);
+    expect(failed()).toHaveLength(2);
   });
 });
 

@@ -71,6 +71,21 @@ describe("etc-sim rsu --seed", () => {
   });
 });
 
+describe("etc-sim --log-level", () => {
+  it.each([
+    ["rsu", "--pty"],
+    ["reader", "--pty"],
+    ["replay", "capture.jsonl", "--pty"],
+  ])("%s refuses a level pino does not have, naming --log-level and the levels it takes", async (...args) => {
+    const r = await runCli("etc-sim", [...args, "--log-level", "loud"]);
+    expect([r.code, r.stderr, r.stdout]).toEqual([
+      1,
+      'etc-sim: --log-level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"\n',
+      "",
+    ]);
+  });
+});
+
 describe("etc-sim rsu --time-scale", () => {
   it("refuses a scenario time it stretches beyond the longest timer, naming the field and --time-scale", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-sim-scale-"));

@@ -9,9 +9,7 @@
  * `{...}` step), run in order. Logs go to stderr.
  */
 import type { Command } from "commander";
-import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
-import type { Logger } from "../../../firmware-bridge/log.js";
 import { createPtyPair, type PtyPair } from "../../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../../firmware-bridge/transport/types.js";
@@ -21,6 +19,7 @@ import { loadCardKeys } from "../../card/crypto/keys.js";
 import { createReaderSimulator, type ReaderSimEvent } from "../../reader/reader-simulator.js";
 import { loadReaderScenarioFile, parseReaderScenario, type ReaderScenario } from "../../reader/scenario.js";
 import { runScript, runStepsFrom } from "../../reader/script.js";
+import { LOG_LEVEL_HELP, stderrLogger } from "../log-level.js";
 
 interface ReaderOpts {
   port?: string;
@@ -83,8 +82,9 @@ export function registerReader(program: Command): void {
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option("--no-stdin", "do not read script steps from stdin")
     .option("--exit-when-done", "exit once the scenario's script has run")
-    .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
+    .option("--log-level <level>", LOG_LEVEL_HELP, "warn")
     .action(async (o: ReaderOpts) => {
+      const logger = stderrLogger(o.logLevel); // first: a bad --log-level is refused before any file is read
       if ((o.port !== undefined) === (o.pty === true))
         throw new UsageError("give exactly one of --port PATH, --pty");
       const baud = Number(o.baud);
@@ -95,7 +95,6 @@ export function registerReader(program: Command): void {
       if (seedArg !== undefined && !Number.isInteger(seedArg))
         throw new UsageError(`--seed: expected an integer, got "${o.seed}"`);
       const scenario = o.scenario ? loadReaderScenarioFile(o.scenario) : DEFAULT_READER_SCENARIO;
-      const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
       const store = new CardStore({
         keys: loadCardKeys(o.keys),
         seed: seedArg ?? scenario.seed ?? 1,

@@ -6,14 +6,13 @@
  * capture was read whole.
  */
 import type { Command } from "commander";
-import pino from "pino";
 import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
-import type { Logger } from "../../../firmware-bridge/log.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CaptureReplay, replayScript } from "../../replay/replay.js";
 import { openEndpoint } from "../endpoint.js";
+import { LOG_LEVEL_HELP, stderrLogger } from "../log-level.js";
 
 /** The dialect options that change frame layouts (times are not read by a replay). */
 type LayoutOptions = Pick<DialectOptions, "stationLength" | "lastStationLength" | "ef04" | "b2AntennaId">;
@@ -73,8 +72,9 @@ export function registerReplay(program: Command): void {
       "--verbatim",
       "send every byte as recorded (default: a lone B5 frame gets the TransTime of the lane's last C6/C3)",
     )
-    .option("--log-level <level>", "stderr log level", "warn")
+    .option("--log-level <level>", LOG_LEVEL_HELP, "warn")
     .action(async (files: string[], o: ReplayOpts) => {
+      const logger = stderrLogger(o.logLevel); // first: a bad --log-level is refused before any file is read
       if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
@@ -120,7 +120,6 @@ export function registerReplay(program: Command): void {
         }
       }
       const script = replayScript(cap, dialect, port.name, o.rsuSide);
-      const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
       const endpoint = await openEndpoint(o, logger);
       const replay = new CaptureReplay({
         transport: endpoint.transport,

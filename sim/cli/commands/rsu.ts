@@ -6,9 +6,7 @@
  * `port: PATH`); then one line per vehicle event. Logs go to stderr.
  */
 import type { Command } from "commander";
-import pino from "pino";
 import { ErrorCodes, EtcError } from "../../../firmware-bridge/errors.js";
-import type { Logger } from "../../../firmware-bridge/log.js";
 import { dialectFromOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CardStore } from "../../card/card-store.js";
@@ -18,6 +16,7 @@ import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { scaledTimeIssue } from "../../rsu/time-limits.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
 import { openEndpoint } from "../endpoint.js";
+import { LOG_LEVEL_HELP, stderrLogger } from "../log-level.js";
 import { type ReaderBeside, startReaderBeside } from "../reader-beside.js";
 
 interface RsuOpts {
@@ -145,7 +144,7 @@ export function registerRsu(program: Command): void {
       "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty after the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
     )
     .option("--exit-when-done", "exit once every scenario vehicle has passed")
-    .option("--log-level <level>", "stderr log level (error, warn, info, debug)", "warn")
+    .option("--log-level <level>", LOG_LEVEL_HELP, "warn")
     .option(
       "--station-length <n>",
       "legacy C6 Station width the lane sends: 40 or 36 (C3 Station is always 36)",
@@ -174,6 +173,7 @@ export function registerRsu(program: Command): void {
     .option("--reader-latency-ms <n>", "with --reader-pty: the reader answers every command after this long")
     .addHelpText("after", SESSION)
     .action(async (o: RsuOpts) => {
+      const logger = stderrLogger(o.logLevel); // first: a bad --log-level is refused before any file is read
       if (o.protocol !== "legacy" && o.protocol !== "national") {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
@@ -185,7 +185,6 @@ export function registerRsu(program: Command): void {
       if (late) throw new UsageError(`${o.scenario}: ${late.path}: ${late.message}`);
       const keys = loadCardKeys(o.keys);
       const { variant: _v, ...dialect } = dialectFromOptions(o);
-      const logger = pino({ level: o.logLevel }, pino.destination(2)) as unknown as Logger;
 
       if (!o.readerPty && (o.readerScenario || o.collector || o.readerLatencyMs || o.collectorPauseMs))
         throw new UsageError(
