@@ -319,6 +319,24 @@ function endAtGap(fields: readonly AnyField[], i: number, v: Record<string, unkn
   }
 }
 
+/**
+ * An error of field `name`'s value, named by the path to it: `psams[1].terminalId: ...` when it came from
+ * an item of a list (repeat), else `name: ...`.
+ */
+function underField(name: string, e: EtcError): EtcError {
+  return new EtcError(e.code, `${name}${e.message.startsWith("[") ? "" : ": "}${e.message}`);
+}
+
+/**
+ * An error of item `i` of a list of `item` records, naming the item: `[1].terminalId: ...` when it names
+ * one of the record's fields, else `[1]: ...`.
+ */
+function inItem(i: number, item: readonly AnyField[], e: EtcError): EtcError {
+  const m = e.message;
+  const named = item.some((f) => m.startsWith(f.name) && /^[:.[]/.test(m.slice(f.name.length)));
+  return new EtcError(e.code, `[${i}]${named ? "." : ": "}${m}`);
+}
+
 function missingRequired(f: AnyField): EtcError {
   return bad(`${f.name}: missing, and the field is required`);
 }
@@ -343,7 +361,7 @@ export function sizeFields(fields: readonly AnyField[], v: Record<string, unknow
     try {
       n += f.codec.size(x, d);
     } catch (e) {
-      if (e instanceof EtcError) throw new EtcError(e.code, `${f.name}: ${e.message}`);
+      if (e instanceof EtcError) throw underField(f.name, e);
       throw e;
     }
   }
@@ -370,7 +388,7 @@ export function encodeFields(
     try {
       o = f.codec.encode(x, buf, o, d, v);
     } catch (e) {
-      if (e instanceof EtcError) throw new EtcError(e.code, `${f.name}: ${e.message}`);
+      if (e instanceof EtcError) throw underField(f.name, e);
       throw e;
     }
   }
@@ -427,7 +445,15 @@ export function repeat<F extends readonly AnyField[]>(
   const one = struct(item);
   return {
     shape: { kind: "repeat", countField, item },
-    size: (v, d) => v.reduce((n, x) => n + one.size(x, d), 0),
+    size: (v, d) =>
+      v.reduce((n, x, i) => {
+        try {
+          return n + one.size(x, d);
+        } catch (e) {
+          if (e instanceof EtcError) throw inItem(i, item, e);
+          throw e;
+        }
+      }, 0),
     decode(buf, off, end, d, ctx) {
       const n = ctx[countField];
       if (typeof n !== "number") return undefined;
@@ -448,7 +474,14 @@ export function repeat<F extends readonly AnyField[]>(
         );
       }
       let o = off;
-      for (const x of v) o = one.encode(x, buf, o, d, ctx);
+      for (const [i, x] of v.entries()) {
+        try {
+          o = one.encode(x, buf, o, d, ctx);
+        } catch (e) {
+          if (e instanceof EtcError) throw inItem(i, item, e);
+          throw e;
+        }
+      }
       return o;
     },
   };

@@ -12,6 +12,7 @@ import { createTcpServer, type TcpServer } from "../../firmware-bridge/transport
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { UsageError } from "../../src/cli/run-cli.js";
 import { SwitchTransport } from "../rsu/switch-transport.js";
+import { portOption } from "./options.js";
 
 export interface EndpointOptions {
   port?: string;
@@ -92,11 +93,11 @@ export async function openEndpoint(o: EndpointOptions, logger: Logger): Promise<
       close: () => server.close(),
     };
   }
-  if (!o.port) throw new UsageError('--port: expected the PATH of a serial port, e.g. /dev/ttyUSB0, got ""');
+  const path = portOption(o.port ?? "");
   return {
-    transport: createSerialTransport({ path: o.port }),
+    transport: createSerialTransport({ path }),
     kind: "port",
-    where: `port: ${o.port}`,
+    where: `port: ${path}`,
     close: async () => {},
   };
 }

@@ -7,12 +7,13 @@ import { readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { READER_SEEDS, seedSchema } from "../seed.js";
 import { parseScriptStep, scriptStepSchema } from "./script.js";
 
 export const readerScenarioSchema = z.strictObject({
   name: z.string().optional(),
-  /** Seed of the cards' INIT random numbers. */
-  seed: z.number().int().optional(),
+  /** Seed of the cards' INIT random numbers; READER_SEEDS (sim/seed.ts). */
+  seed: seedSchema(READER_SEEDS).optional(),
   reader: z
     .strictObject({ vendor: z.string(), model: z.string(), firmware: z.string(), serial: z.string() })
     .partial()

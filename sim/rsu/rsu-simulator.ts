@@ -33,6 +33,7 @@ import type { CardSnapshot } from "../card/types.js";
 import { fileFrameLog } from "../framelog/frame-log.js";
 import { fileLedger, type LedgerEntry } from "../ledger/ledger.js";
 import { parseScenario, type Scenario, type VehicleSpecInput } from "../scenario/schema.js";
+import { isSeed, RSU_SEEDS, seedExpected } from "../seed.js";
 import { TrafficPlan, type VehicleModel } from "../vehicles/vehicles.js";
 import { cardEnvironment } from "./cards.js";
 import { Rng, realClock } from "./clock.js";
@@ -128,6 +129,11 @@ class SimulatedRsu implements RsuSimulator {
       dsrcMs: { ...DEFAULT_TIMING.dsrcMs, ...(t.dsrcMs ?? {}) },
     };
     validateTiming(timing);
+    if (opts.seed !== undefined && !isSeed(opts.seed, RSU_SEEDS))
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `invalid options: seed: ${seedExpected(RSU_SEEDS)}, got ${JSON.stringify(opts.seed)}`,
+      );
     const log = (opts.logger ?? silentLogger).child({ ns: "sim-rsu" });
     const frameLog = typeof opts.frameLog === "string" ? fileFrameLog(opts.frameLog) : opts.frameLog;
     // Parsing is idempotent, so a parsed scenario goes through the same validation.

@@ -168,7 +168,7 @@ export interface RsuSimulatorOptions {
   dialect?: Partial<Omit<Dialect, "variant">>;
   /** A parsed scenario or a plain object (validated). Default: no traffic (add vehicles with addVehicle). */
   scenario?: Scenario | ScenarioInput;
-  /** Default: the scenario's seed, else 1. */
+  /** An integer 0..4294967295 (RSU_SEEDS, sim/seed.ts; else refused). Default: the scenario's seed, else 1. */
   seed?: number;
   /** A file path (JSON lines, appended) or a sink. Entries are also kept in memory (ledger()). */
   ledger?: string | LedgerSink;

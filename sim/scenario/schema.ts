@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { codePointName, encodeGbk } from "../../firmware-bridge/frames/gbk-text.js";
+import { RSU_SEEDS, seedSchema } from "../seed.js";
 
 const hexN = (bytes: number) =>
   z
@@ -329,8 +330,8 @@ export const ScenarioSchema = z
   .strictObject({
     name: z.string().default("scenario"),
     description: z.string().optional(),
-    /** Used when neither the CLI nor the API gives a seed. */
-    seed: z.number().int().optional(),
+    /** Used when neither the CLI nor the API gives a seed; RSU_SEEDS (sim/seed.ts). */
+    seed: seedSchema(RSU_SEEDS).optional(),
     /** Wall-clock start (ISO). Entry times are relative to it; default: the real time at start. */
     startTime: z.string().datetime({ offset: true }).optional(),
     rsu: z

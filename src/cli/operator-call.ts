@@ -8,6 +8,7 @@ import type { ControlCall } from "../service/control/client.js";
 import {
   callLane,
   DEFAULT_ANSWER_TIMEOUT_MS,
+  LaneNotConnected,
   LaneNotRunning,
   LaneTimeout,
 } from "../service/control/client.js";
@@ -16,7 +17,7 @@ import { controlSocketPath, OPERATOR_REASON_MAX } from "../service/control/proto
 import { maskCardIdsIn } from "../service/format.js";
 import type { ImportProgress, LaneOperator, OperatorResult, OperatorUser } from "../service/lane-view.js";
 import { type DirectLaneDeps, directDeps } from "./direct-session.js";
-import { EXIT_NO_ANSWER_IN_TIME } from "./exit-codes.js";
+import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING } from "./exit-codes.js";
 import { terminalSafe } from "./format.js";
 import { addLaneOptions, type LaneLocation } from "./lane-locate.js";
 import { CommandExit, UsageError } from "./run-cli.js";
@@ -32,7 +33,8 @@ export function addTimeoutOption(cmd: Command): Command {
   return cmd.option(
     "--timeout <seconds>",
     `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit, else at least 0.001. ` +
-      `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run)`,
+      `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run), ` +
+      `or ${EXIT_NOT_ANSWERING} when the lane had not taken the connection (nothing was sent)`,
   );
 }
 
@@ -63,7 +65,8 @@ export function checkReasonLength(reason: string): void {
 
 /**
  * callLane (the control socket) with the command's answer timeout: a lane that took the request but does
- * not answer in time ends the command with EXIT_NO_ANSWER_IN_TIME and the client's words.
+ * not answer in time ends the command with EXIT_NO_ANSWER_IN_TIME and the client's words; one that had not
+ * taken the connection by then (the request not sent) with EXIT_NOT_ANSWERING and the client's words.
  */
 export async function askLane(
   path: string,
@@ -77,6 +80,7 @@ export async function askLane(
     return await callLane(path, call, o.onProgress, { timeoutMs: o.timeoutMs });
   } catch (e) {
     if (e instanceof LaneTimeout) throw new CommandExit(e.code, e.message, EXIT_NO_ANSWER_IN_TIME);
+    if (e instanceof LaneNotConnected) throw new CommandExit(e.code, e.message, EXIT_NOT_ANSWERING);
     throw e;
   }
 }

@@ -2,7 +2,9 @@
  * The commands that ask the running lane over its control socket when the lane does not answer: a lane
  * that took the connection and says nothing (stopped, stuck) is given up after --timeout, exit 5, saying
  * an action may still run (src/cli/operator-call.ts, askLane). Run in this process (commander) against a
- * socket that never answers, with a short --timeout: each command ends when the timeout fires. And
+ * socket that never answers, with a short --timeout run on fake timers once the lane has the request: each
+ * command ends when the timeout fires. One whose timeout runs out before the connection is made sent
+ * nothing: exit 4. And
  * `status` when nothing answers at all: no lane (exit 3), or a lane that holds the data directory but
  * does not answer (exit 4), told apart by the data-directory lock's holder (a child process holds it).
  */
@@ -19,7 +21,7 @@ import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
-import { answerTimeoutMs } from "../../src/cli/operator-call.js";
+import { answerTimeoutMs, askLane } from "../../src/cli/operator-call.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
@@ -39,6 +41,7 @@ beforeEach(() => {
   io = captureOutput();
 });
 afterEach(async () => {
+  vi.useRealTimers();
   vi.restoreAllMocks();
   process.exitCode = undefined;
   for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
@@ -54,12 +57,15 @@ async function etcLane(args: string[]): Promise<number> {
   return Number(process.exitCode ?? 0);
 }
 
-/** A lane that takes every connection and its request, and never answers. */
 /**
  * A lane that reads each request (a line) and never answers. `received(n)` resolves once `n` requests
- * have arrived: the CLI gives up on its own clock, which may come before this side's read of the request.
+ * have arrived.
  */
-async function silentLane(): Promise<{ requests: string[]; received(n: number): Promise<void> }> {
+interface SilentLane {
+  requests: string[];
+  received(n: number): Promise<void>;
+}
+async function silentLane(): Promise<SilentLane> {
   const requests: string[] = [];
   const arrived = new EventEmitter();
   const srv = createServer((s) => {
@@ -80,6 +86,21 @@ async function silentLane(): Promise<{ requests: string[]; received(n: number): 
     while (requests.length < n) await once(arrived, "request");
   };
   return { requests, received };
+}
+
+/**
+ * `etc-lane ARGS --timeout 0.05` against the silent lane, the CLI's timer on fake time: it runs out once the
+ * lane has the request, so a connect slowed by the machine's load cannot make the CLI give up before
+ * sending it (that case, exit 4, is tested on its own below).
+ */
+async function askSilent(lane: SilentLane, args: string[]): Promise<number> {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+  const exit = etcLane([...args, "--timeout", "0.05"]);
+  await lane.received(lane.requests.length + 1);
+  vi.advanceTimersByTime(50);
+  const status = await exit;
+  vi.useRealTimers();
+  return status;
 }
 
 /** A lane that answers each request (a line) with a result: the CLI returns once the lane has it. */
@@ -103,10 +124,8 @@ async function answeringLane(): Promise<{ requests: string[] }> {
 
 describe("a lane that does not answer within --timeout", () => {
   it("status gives up with exit 5 (not 'not running')", async () => {
-    await silentLane();
-    expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", "0.05"])).toBe(
-      EXIT_NO_ANSWER_IN_TIME,
-    );
+    const lane = await silentLane();
+    expect(await askSilent(lane, ["status", "--data-dir", dataDir])).toBe(EXIT_NO_ANSWER_IN_TIME);
     expect(EXIT_NO_ANSWER_IN_TIME).toBe(5);
     expect(io.err).toMatch(
       /^etc-lane: the lane did not answer within 0\.05 s \(control socket .*\) \[E912_CONTROL_TIMEOUT\]\n$/,
@@ -124,14 +143,11 @@ describe("a lane that does not answer within --timeout", () => {
     ];
     for (const args of actions) {
       io.err = "";
-      expect(await etcLane([...args, "--data-dir", dataDir, "--timeout", "0.05"])).toBe(
-        EXIT_NO_ANSWER_IN_TIME,
-      );
+      expect(await askSilent(lane, [...args, "--data-dir", dataDir])).toBe(EXIT_NO_ANSWER_IN_TIME);
       expect(io.err).toMatch(
         /the lane did not answer within 0\.05 s; the action may still run \(control socket /,
       );
     }
-    await lane.received(actions.length);
     expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
       "lane.close",
       "journal.requeue-held",
@@ -139,6 +155,26 @@ describe("a lane that does not answer within --timeout", () => {
       "status-list.import",
     ]);
     expect(io.out).toBe("");
+  });
+
+  // second review: a timeout run out before the connection was made (this process stalled past it) said
+  // "the action may still run" with exit 5, about a request never sent
+  it("a timeout run out before the connection is made: exit 4, saying nothing was sent", async () => {
+    await silentLane();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const asked = askLane(
+      controlSocketPath(dataDir),
+      { action: "lane.close", reason: "barrier maintenance" },
+      { timeoutMs: 1 },
+    );
+    vi.advanceTimersByTime(1); // before the connect event is handled
+    await expect(asked).rejects.toMatchObject({
+      exitCode: EXIT_NOT_ANSWERING,
+      code: "E913_CONTROL_NOT_CONNECTED",
+      message: expect.stringMatching(
+        /^the lane did not take the connection within 0\.001 s; nothing was sent \(control socket /,
+      ),
+    });
   });
 
   it("--timeout takes seconds, 0 for no limit; anything else is a usage error", async () => {
@@ -185,10 +221,7 @@ describe("a lane that does not answer within --timeout", () => {
     expect(io.err).toContain("--reason: at most 500 characters, got 501");
     expect(lane.requests).toEqual([]);
     // 500 is taken: asked of the lane (which does not answer here)
-    expect(await etcLane([...settle.slice(0, -1), "x".repeat(500), "--timeout", "0.05"])).toBe(
-      EXIT_NO_ANSWER_IN_TIME,
-    );
-    await lane.received(1);
+    expect(await askSilent(lane, [...settle.slice(0, -1), "x".repeat(500)])).toBe(EXIT_NO_ANSWER_IN_TIME);
     expect(lane.requests.map((r) => (JSON.parse(r) as { action: string }).action)).toEqual([
       "journal.settle",
     ]);

@@ -216,7 +216,19 @@ describe("encodeData writes every byte it sends", () => {
       flagId: "000000",
     } as Frame;
     expect(() => encodeData(b0, DEFAULT_NATIONAL_DIALECT)).toThrow(
-      refused(/^B0\.psams: terminalId: missing, and the field is required/),
+      refused(/^B0\.psams\[0\]\.terminalId: missing, and the field is required/),
+    );
+    // second review: with two PSAMs the path names the one that lacks it
+    const two = {
+      ...b0,
+      psamNum: 2,
+      psams: [
+        { channel: 1, terminalId: "010203040506", version: 1, authStatus: 0 },
+        { channel: 2, version: 1, authStatus: 0 },
+      ],
+    } as Frame;
+    expect(() => encodeData(two, DEFAULT_NATIONAL_DIALECT)).toThrow(
+      refused(/^B0\.psams\[1\]\.terminalId: missing, and the field is required/),
     );
   });
 });

@@ -459,6 +459,18 @@ describe("hold: the command runs, nothing is answered until release", () => {
   });
 });
 
+// second review: a reader scenario's seed took any integer; the cards' xorshift32 runs 0 as 1, and
+// 4294967297 as 1 too
+describe("a reader scenario's seed", () => {
+  it("is an integer 1..4294967295, else refused naming seed and the range", () => {
+    for (const seed of [0, -1, 4294967296, 1.5])
+      expect(() => parseReaderScenario({ seed }), String(seed)).toThrow(
+        `scenario: seed: expected an integer 1..4294967295, got ${seed}`,
+      );
+    expect(parseReaderScenario({ seed: 4294967295 }).seed).toBe(4294967295);
+  });
+});
+
 describe("line faults", () => {
   it("a reply with a bad checksum is discarded by the host: the command times out (E806)", async () => {
     const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });

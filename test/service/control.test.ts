@@ -1,11 +1,18 @@
 import { spawn } from "node:child_process";
+import { EventEmitter, once } from "node:events";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createConnection, createServer, type Socket } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { BoothCaseLine, BoothOperator } from "../../src/service/control/booth-actions.js";
-import { callLane, currentUser, LaneNotRunning, LaneTimeout } from "../../src/service/control/client.js";
+import {
+  callLane,
+  currentUser,
+  LaneNotConnected,
+  LaneNotRunning,
+  LaneTimeout,
+} from "../../src/service/control/client.js";
 import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
 import { ABANDONED, startControlServer } from "../../src/service/control/server.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
@@ -17,6 +24,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "etc-ctl-"));
 });
 afterEach(async () => {
+  vi.useRealTimers();
   for (const c of closers) await c();
   closers = [];
   rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
@@ -416,7 +424,9 @@ describe("control socket", () => {
 
   it("a client gives up on a lane that does not answer within its timeout, saying the action may still run", async () => {
     const path = join(dir, "control.sock");
-    // a lane that takes the connection and never answers (a stopped lane's kernel does the same)
+    // a lane that takes the connection, reads each request and never answers (a stopped lane's kernel
+    // does the same)
+    const arrived = new EventEmitter();
     let clientLeft!: () => void;
     const left = new Promise<void>((r) => {
       clientLeft = r;
@@ -424,16 +434,21 @@ describe("control socket", () => {
     const silent = createServer((s) => {
       s.on("error", () => undefined);
       s.on("close", () => clientLeft());
-      s.resume(); // reads the request (and sees the client leave), answers nothing
+      s.on("data", () => arrived.emit("request")); // answers nothing
     });
     await new Promise<void>((resolve) => silent.listen(path, () => resolve()));
     closers.push(() => new Promise((resolve) => silent.close(() => resolve())));
-    const err = await callLane(path, { action: "lane.close", reason: "x" }, undefined, {
+    // the client's timer runs out only once the lane has the request (a slow connect is not this case)
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const closing = callLane(path, { action: "lane.close", reason: "x" }, undefined, {
       timeoutMs: 50,
     }).then(
       () => null,
       (e: unknown) => e,
     );
+    await once(arrived, "request");
+    vi.advanceTimersByTime(50);
+    const err = await closing;
     expect(err).toBeInstanceOf(LaneTimeout);
     expect(err).toMatchObject({
       code: "E912_CONTROL_TIMEOUT",
@@ -443,9 +458,50 @@ describe("control socket", () => {
     });
     await left; // the client closed its side: the lane, when it comes to the request, does not run it
     // a read-only request is just not answered
-    await expect(callLane(path, { action: "status" }, undefined, { timeoutMs: 50 })).rejects.toThrow(
-      /^the lane did not answer within 0\.05 s \(control socket /,
+    const status = callLane(path, { action: "status" }, undefined, { timeoutMs: 50 });
+    await once(arrived, "request");
+    vi.advanceTimersByTime(50);
+    await expect(status).rejects.toThrow(/^the lane did not answer within 0\.05 s \(control socket /);
+  });
+
+  // second review: the timer runs from the call, and when it ran out before the connection was made (the
+  // request written only then) the client said "the action may still run" about a request never sent
+  it("a client whose timeout runs out before the connection is made says nothing was sent; the lane gets nothing", async () => {
+    const path = join(dir, "control.sock");
+    let got = "";
+    let clientLeft!: () => void;
+    const left = new Promise<void>((r) => {
+      clientLeft = r;
+    });
+    const silent = createServer((s) => {
+      s.on("error", () => undefined);
+      s.setEncoding("utf8");
+      s.on("data", (d: string) => {
+        got += d;
+      });
+      s.on("close", () => clientLeft());
+    });
+    await new Promise<void>((resolve) => silent.listen(path, () => resolve()));
+    closers.push(() => new Promise((resolve) => silent.close(() => resolve())));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const closing = callLane(path, { action: "lane.close", reason: "x" }, undefined, {
+      timeoutMs: 1,
+    }).then(
+      () => null,
+      (e: unknown) => e,
     );
+    // the timer runs out before the connect event is handled: as when this process stalls past it
+    vi.advanceTimersByTime(1);
+    const err = await closing;
+    expect(err).toBeInstanceOf(LaneNotConnected);
+    expect(err).toMatchObject({
+      code: "E913_CONTROL_NOT_CONNECTED",
+      message: expect.stringMatching(
+        /^the lane did not take the connection within 0\.001 s; nothing was sent \(control socket .*control\.sock\)$/,
+      ),
+    });
+    await left;
+    expect(got).toBe("");
   });
 
   it("counts each progress line as an answer: a long import is not given up while it reports progress", async () => {

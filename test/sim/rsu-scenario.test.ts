@@ -552,6 +552,21 @@ describe("seeds", () => {
     const b = [golden.next(), golden.next(), golden.next()];
     expect(a).not.toEqual(b);
   });
+
+  // second review: only --seed was checked; a scenario's `seed: -1` ran as 4294967295 and 4294967296 as 0
+  it("a scenario's seed and the API's seed are integers 0..4294967295, else refused naming seed and the range", () => {
+    for (const seed of [-1, 4294967296, 1.5]) {
+      expect(() => parseScenario({ name: "s", seed }), String(seed)).toThrow(
+        `invalid scenario (inline):\n  seed: expected an integer 0..4294967295, got ${seed}`,
+      );
+      expect(
+        () => createRsuSimulator({ transport: createTransportPair().device, protocol: "legacy", seed }),
+        String(seed),
+      ).toThrow(`invalid options: seed: expected an integer 0..4294967295, got ${seed}`);
+    }
+    expect(parseScenario({ name: "s", seed: 0 }).seed).toBe(0);
+    expect(parseScenario({ name: "s", seed: 4294967295 }).seed).toBe(4294967295);
+  });
 });
 
 describe("TCP", () => {

@@ -1,6 +1,7 @@
 /**
  * `etc-sim` as a user meets it: `--tcp` and `--port` name themselves when their value is wrong
- * (sim/cli/endpoint.ts), as `--seed` does (sim/cli/commands/rsu.ts); a replay stopped while it waits
+ * (sim/cli/endpoint.ts, sim/cli/options.ts), as `--seed` does (sim/cli/options.ts, for `rsu` and
+ * `reader`); a replay stopped while it waits
  * without a limit says so (sim/replay/replay.ts); and a simulator whose stdout reader went away
  * (`etc-sim reader --pty | head -2`) still shuts down cleanly on SIGTERM, its EPIPE ignored
  * (sim/cli/stdout-epipe.ts).
@@ -81,6 +82,38 @@ describe("etc-sim --log-level", () => {
     expect([r.code, r.stderr, r.stdout]).toEqual([
       1,
       'etc-sim: --log-level: expected one of trace, debug, info, warn, error, fatal, silent, got "loud"\n',
+      "",
+    ]);
+  });
+});
+
+// second review: the reader kept both defects the rsu's fix closed: "" ran as seed 1, -1 as 4294967295,
+// 4294967296 as 1 (0 and 1 too, the cards' xorshift32 cannot run from 0); an empty --port got the serial
+// transport's error
+describe("etc-sim reader --seed and --port", () => {
+  it("refuses a seed that is not an integer 1..4294967295, naming --seed", async () => {
+    for (const seed of ["", "-1", "4294967296", "1.5", "0"]) {
+      const r = await runCli("etc-sim", [
+        "reader",
+        "--pty",
+        "--no-stdin",
+        "--exit-when-done",
+        "--seed",
+        seed,
+      ]);
+      expect([r.code, r.stderr, r.stdout], seed).toEqual([
+        1,
+        `etc-sim: --seed: expected an integer 1..4294967295, got "${seed}"\n`,
+        "",
+      ]);
+    }
+  });
+
+  it("refuses an empty --port, naming it", async () => {
+    const r = await runCli("etc-sim", ["reader", "--port", ""]);
+    expect([r.code, r.stderr, r.stdout]).toEqual([
+      1,
+      'etc-sim: --port: expected the PATH of a serial port, e.g. /dev/ttyUSB0, got ""\n',
       "",
     ]);
   });

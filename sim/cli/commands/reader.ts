@@ -19,7 +19,9 @@ import { loadCardKeys } from "../../card/crypto/keys.js";
 import { createReaderSimulator, type ReaderSimEvent } from "../../reader/reader-simulator.js";
 import { loadReaderScenarioFile, parseReaderScenario, type ReaderScenario } from "../../reader/scenario.js";
 import { runScript, runStepsFrom } from "../../reader/script.js";
+import { READER_SEEDS } from "../../seed.js";
 import { LOG_LEVEL_HELP, stderrLogger } from "../log-level.js";
+import { portOption, seedOption } from "../options.js";
 
 interface ReaderOpts {
   port?: string;
@@ -77,7 +79,10 @@ export function registerReader(program: Command): void {
     .option("--pty", "create a linked pty pair; prints `lane-port: /dev/pts/N` first")
     .option("--baud <n>", "baud rate of --port", "115200")
     .option("--scenario <file>", "reader scenario YAML (reader, PSAMs, cards, script)")
-    .option("--seed <n>", "seed of the cards' INIT random numbers (overrides the scenario's)")
+    .option(
+      "--seed <n>",
+      "seed of the cards' INIT random numbers, an integer 1..4294967295 (overrides the scenario's)",
+    )
     .option("--ledger <file>", "append every debit the cards made as a JSON line")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option("--no-stdin", "do not read script steps from stdin")
@@ -91,9 +96,8 @@ export function registerReader(program: Command): void {
       if (!Number.isInteger(baud) || baud < 1200 || baud > 4_000_000) {
         throw new UsageError(`--baud: expected 1200..4000000, got "${o.baud}"`);
       }
-      const seedArg = o.seed === undefined ? undefined : Number(o.seed);
-      if (seedArg !== undefined && !Number.isInteger(seedArg))
-        throw new UsageError(`--seed: expected an integer, got "${o.seed}"`);
+      const port = o.port === undefined ? undefined : portOption(o.port);
+      const seedArg = seedOption(o.seed, READER_SEEDS);
       const scenario = o.scenario ? loadReaderScenarioFile(o.scenario) : DEFAULT_READER_SCENARIO;
       const store = new CardStore({
         keys: loadCardKeys(o.keys),
@@ -116,8 +120,8 @@ export function registerReader(program: Command): void {
         transport = createSerialTransport({ path: pty.devicePath, lock: false });
         where = `lane-port: ${pty.lanePath}`;
       } else {
-        transport = createSerialTransport({ path: o.port as string, baudRate: baud });
-        where = `port: ${o.port}`;
+        transport = createSerialTransport({ path: port as string, baudRate: baud });
+        where = `port: ${port}`;
       }
       const sim = createReaderSimulator({
         transport,

@@ -15,8 +15,10 @@ import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { scaledTimeIssue } from "../../rsu/time-limits.js";
 import { loadScenarioFile, parseScenario } from "../../scenario/schema.js";
+import { RSU_SEEDS } from "../../seed.js";
 import { openEndpoint } from "../endpoint.js";
 import { LOG_LEVEL_HELP, stderrLogger } from "../log-level.js";
+import { seedOption } from "../options.js";
 import { type ReaderBeside, startReaderBeside } from "../reader-beside.js";
 
 interface RsuOpts {
@@ -52,18 +54,6 @@ function num(name: string, v: string | undefined, min: number, max: number): num
   const n = Number(v);
   if (!Number.isFinite(n) || n < min || n > max)
     throw new UsageError(`${name}: expected a number ${min}..${max}, got "${v}"`);
-  return n;
-}
-
-/**
- * `--seed`: an integer 0..4294967295, the seeds that give distinct runs (the RSU's generator takes the
- * seed as a uint32, sim/rsu/clock.ts: 1.5 would run as 1, 4294967296 as 0, -1 as 4294967295).
- */
-function seedOption(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < 0 || n > 0xffff_ffff)
-    throw new UsageError(`--seed: expected an integer 0..4294967295, got "${v}"`);
   return n;
 }
 
@@ -177,7 +167,7 @@ export function registerRsu(program: Command): void {
       if (o.protocol !== "legacy" && o.protocol !== "national") {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
-      const seed = seedOption(o.seed);
+      const seed = seedOption(o.seed, RSU_SEEDS);
       const hb = num("--heartbeat-s", o.heartbeatS, o.protocol === "legacy" ? 3 : 1, 60);
       const timeScale = num("--time-scale", o.timeScale, 0.001, 10_000);
       const scenario = o.scenario ? loadScenarioFile(o.scenario) : parseScenario({ name: "empty" });

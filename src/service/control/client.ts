@@ -3,7 +3,8 @@
  * the socket: the CLI then works on the data directory directly, under the data-directory lock.
  * `LaneTimeout` means a lane accepted the connection but sent nothing for `timeoutMs` (stopped, or stuck):
  * the client gives up and closes; the lane does not start an action whose client has gone, but one it had
- * started runs on.
+ * started runs on. `LaneNotConnected` means `timeoutMs` passed before the connection was made: the request
+ * was never written, so nothing was asked of the lane.
  */
 import { createConnection } from "node:net";
 import { userInfo } from "node:os";
@@ -25,6 +26,21 @@ export class LaneTimeout extends EtcError {
         ? `the lane did not answer within ${s} (control socket ${path})`
         : `the lane did not answer within ${s}; the action may still run (control socket ${path}): ` +
             `etc-lane status and the audit trail (operator.${action}) tell whether it did`,
+      { path, timeoutMs, action },
+    );
+  }
+}
+
+/**
+ * `timeoutMs` passed before the connection to the control socket was made: the request was not written, so
+ * no action can run (a Unix socket that takes no connections answers at once with an error, so this is a
+ * lane, or this process, stalled for that long).
+ */
+export class LaneNotConnected extends EtcError {
+  constructor(path: string, timeoutMs: number, action: string) {
+    super(
+      "E913_CONTROL_NOT_CONNECTED",
+      `the lane did not take the connection within ${timeoutMs / 1000} s; nothing was sent (control socket ${path})`,
       { path, timeoutMs, action },
     );
   }
@@ -61,7 +77,8 @@ export function currentUser(env: NodeJS.ProcessEnv = process.env): ControlReques
  * One request to the lane: resolves with its final line, after handing each progress line to
  * `onProgress`. Rejects LaneNotRunning when nothing listens on `path`, and LaneTimeout when the lane sends
  * nothing for `timeoutMs` (default DEFAULT_ANSWER_TIMEOUT_MS; 0: no limit), counted from the call and
- * again from each line or part of one it sends.
+ * again from each line or part of one it sends; LaneNotConnected when `timeoutMs` passes before the
+ * connection is made (the request is written once it is, so it was not sent).
  */
 export function callLane(
   path: string,
@@ -74,12 +91,18 @@ export function callLane(
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let timer: NodeJS.Timeout | undefined;
+    // set with the request's write (the 'connect' handler): once true, the lane may have the request
+    let connected = false;
     const quiet = (): void => {
       if (timeoutMs <= 0) return;
       clearTimeout(timer);
       timer = setTimeout(() => {
         sock.destroy();
-        reject(new LaneTimeout(path, timeoutMs, call.action));
+        reject(
+          connected
+            ? new LaneTimeout(path, timeoutMs, call.action)
+            : new LaneNotConnected(path, timeoutMs, call.action),
+        );
       }, timeoutMs);
     };
     quiet();
@@ -88,7 +111,6 @@ export function callLane(
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let final: Exclude<ControlReply, { kind: "progress" }> | undefined;
-    let connected = false;
     const fail = (message: string): void => {
       sock.destroy();
       reject(new EtcError("E910_CONTROL_PROTOCOL", `control socket ${path}: ${message}`));
