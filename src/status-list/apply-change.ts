@@ -96,8 +96,7 @@ export function lanesFullError(
           "again is built anew)";
   return slError(
     StatusListErrors.Store,
-    `${version === null ? "full list" : `full list ${version}`} not applied (the lane's own failure): the list ` +
-      `\`current\` named (${resync.db}, full ${resync.fullVersion}) cannot be served (${messageOf(resync.error)}); ${next}`,
+    `${version === null ? "" : `full list ${version}: `}the list \`current\` named (${resync.db}, full ${resync.fullVersion}) cannot be served (${messageOf(resync.error)}); ${next}`,
     {
       ...(version === null ? {} : { version }),
       pointer: resync.db,

@@ -127,7 +127,7 @@ it("a full list whose activation keeps failing: the lane's failure (E511, not a 
   expect(first).toMatchObject({
     code: "E511_STORE",
     message: expect.stringMatching(
-      /^full list 202611240000 not applied \(the lane's own failure\): the list `current` named \(sl-202611240000-[0-9a-f]{8}\.db, full 202611240000\) cannot be served \(EMFILE: too many open files\); the lane serves delta 202611230005 on full 202611230000, `current` names it again and that database is deleted: the full list offered again \(the uplink's next try, or an import of it again\) is built anew$/,
+      /^full list 202611240000: the list `current` named \(sl-202611240000-[0-9a-f]{8}\.db, full 202611240000\) cannot be served \(EMFILE: too many open files\); the lane serves delta 202611230005 on full 202611230000, `current` names it again and that database is deleted: the full list offered again \(the uplink's next try, or an import of it again\) is built anew$/,
     ),
     details: { version: V2, pointer: dead, pointerFull: V2, pointerRestored: true },
   });
@@ -158,7 +158,7 @@ it("when the list `current` names cannot be opened at all, the lane keeps its li
     code: "E511_STORE",
     message: expect.stringMatching(
       new RegExp(
-        `^full list ${V2} not applied \\(the lane's own failure\\): the list \`current\` named \\(${built}, full ${V2}\\) cannot be served \\(file is not a database\\); the lane serves delta ${D1} on full ${V1}, \`current\` names it again`,
+        `^full list ${V2}: the list \`current\` named \\(${built}, full ${V2}\\) cannot be served \\(file is not a database\\); the lane serves delta ${D1} on full ${V1}, \`current\` names it again`,
       ),
     ),
   });
