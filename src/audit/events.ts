@@ -56,7 +56,10 @@ export interface LaneEventData {
     cardsNoNetwork?: number;
     cardNoNetworkExample?: string;
   };
-  /** `local`: a bundle from the station the lane failed to apply for its own reason (tried again) */
+  /**
+   * `local`: a bundle the lane failed to apply for its own reason, not refused for itself (one from the
+   * station is tried again; src/uplink/bundle-failures.ts)
+   */
   "status-list.refused": {
     bundle: string;
     kind?: string;
@@ -377,7 +380,7 @@ export class LaneEvents {
     return this.emit(
       "status-list.refused",
       "alarm",
-      `status-list bundle ${d.bundle} refused: ${d.reason ?? d.code ?? "?"}`,
+      `status-list bundle ${d.bundle} ${d.local ? "not applied (the lane's own failure)" : "refused"}: ${d.reason ?? d.code ?? "?"}`,
       d,
     );
   }

@@ -7,6 +7,7 @@
  */
 import type { LaneEvents } from "../audit/index.js";
 import { listChangeOf } from "../status-list/apply-change.js";
+import { isBundleRefusal } from "../status-list/errors.js";
 import { unmatchedFields } from "../status-list/import-message.js";
 import type { ApplyResult } from "../status-list/types.js";
 
@@ -29,7 +30,8 @@ export function auditApplied(events: StatusListEvents, r: ApplyResult, bundle: s
 
 /**
  * A failed apply: `status-list.applied` with the failure when the list served changed all the same,
- * else `status-list.refused`.
+ * else `status-list.refused`, `local: true` when the failure is the lane's own, not a refusal of the
+ * bundle (src/status-list/errors.ts isBundleRefusal).
  */
 export function auditApplyFailed(events: StatusListEvents, e: unknown, bundle: string, source: string): void {
   const code = (e as { code?: unknown } | null)?.code;
@@ -46,5 +48,12 @@ export function auditApplyFailed(events: StatusListEvents, e: unknown, bundle: s
       before: change.before,
       failure: { reason, ...codeField },
     });
-  else events.statusListRefused({ bundle, reason, ...codeField, source });
+  else
+    events.statusListRefused({
+      bundle,
+      reason,
+      ...codeField,
+      source,
+      ...(isBundleRefusal(e) ? {} : { local: true as const }),
+    });
 }

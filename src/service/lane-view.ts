@@ -258,6 +258,13 @@ export interface VehicleStages {
   b5Barrier?: number;
 }
 
+/**
+ * What became of a status-list bundle, on the feed: applied (or a failed job that changed the list all
+ * the same), `rejected` (refused for itself: src/status-list/errors.ts isBundleRefusal), or `failed` (not
+ * applied for the lane's own failure: an operator's import; the uplink's show in the status instead).
+ */
+export type StatusListAction = "applied" | "rejected" | "failed";
+
 export type LaneFeedEvent =
   | {
       type: "vehicle";
@@ -294,7 +301,7 @@ export type LaneFeedEvent =
   | {
       type: "status-list";
       at: number;
-      action: "applied" | "rejected";
+      action: StatusListAction;
       versions: { full: string | null; delta: string | null };
       reason: string | null;
     }

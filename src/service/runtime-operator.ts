@@ -6,13 +6,18 @@
 import type { OperatorRef } from "../lane/operator-close.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
+import { isBundleRefusal } from "../status-list/errors.js";
 import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
-import type { ImportProgress, LaneOperator, OperatorUser } from "./lane-view.js";
+import type { ImportProgress, LaneOperator, OperatorUser, StatusListAction } from "./lane-view.js";
 import { runRetentionNow } from "./retention-now.js";
 
-/** Who puts an operator's import and its outcome on the feed (LaneRuntimeView.notifyStatusList). */
+/**
+ * Who puts an operator's import and its outcome on the feed (LaneRuntimeView.notifyStatusList): applied
+ * (or a failed job that changed the list all the same), the bundle refused for itself (`rejected`), or
+ * not applied for the lane's own failure (`failed`).
+ */
 export interface StatusListNotifier {
-  notifyStatusList(action: "applied" | "rejected", reason: string | null): void;
+  notifyStatusList(action: StatusListAction, reason: string | null): void;
 }
 
 /**
@@ -22,7 +27,9 @@ export interface StatusListNotifier {
  * "operator"; src/lane/status-list-audit.ts), as the uplink does for the lists it fetches: the trail's
  * status-list entries are every change of the list, whoever asked. A failed import that changed the list
  * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
- * and the operator is told both (ok: false).
+ * and the operator is told both (ok: false); one that failed for the lane's own reason, not the bundle's,
+ * is `status-list.refused` with `local: true` in the trail, `failed` on the page, "not applied (the lane's
+ * own failure)" to the operator.
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier): LaneOperator {
   // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
@@ -41,9 +48,13 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
         view?.notifyStatusList("applied", null);
         return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
       } catch (e) {
-        // a failed job that changed the list served all the same is a change of the list for the page
+        // a failed job that changed the list served all the same is a change of the list for the page;
+        // the lane's own failure is no refusal of the bundle
         const result = importFailedResult(e);
-        view?.notifyStatusList(listChangeOf(e) ? "applied" : "rejected", result.message);
+        view?.notifyStatusList(
+          listChangeOf(e) ? "applied" : isBundleRefusal(e) ? "rejected" : "failed",
+          result.message,
+        );
         return result;
       }
     },

@@ -33,6 +33,7 @@ import type {
   LaneFeedEvent,
   LaneSnapshot,
   LaneView,
+  StatusListAction,
   TrailQuery,
   TrailSearchResult,
   VerifyView,
@@ -174,7 +175,7 @@ export class LaneRuntimeView implements LaneView {
   }
 
   /** The operator's import and its outcome go to the feed too. */
-  notifyStatusList(action: "applied" | "rejected", reason: string | null): void {
+  notifyStatusList(action: StatusListAction, reason: string | null): void {
     this.extra.next({
       type: "status-list",
       at: this.now(),

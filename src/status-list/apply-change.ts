@@ -7,11 +7,12 @@
  * records the apply (the uplink, the operator's import, src/lane/status-list-audit.ts) records such a
  * failure as a change of the list, not as a refusal.
  *
- * And the one refusal that is the lane's failure, not the bundle's (unservedListError): a full list
- * refused as not newer (E506) only because `current` names a list the lane could not serve.
+ * And a failed full job whose list `current` named could not be activated (lanesFullError): the lane's
+ * failure, not the bundle's, whatever the job's error was.
  */
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
-import { StatusListErrors, slError } from "./errors.js";
+import { isBundleRefusal, StatusListErrors, slError } from "./errors.js";
+import type { FullResync } from "./lifecycle.js";
 import type { ListVersions } from "./types.js";
 
 export interface ListChange {
@@ -49,31 +50,63 @@ export function listChangeOf(e: unknown): ListChange | null {
 }
 
 /**
- * The error of a failed full-list apply, given what resyncAfterFailedFull found after it
- * (lifecycle.ts): when `current` names a list the lane cannot serve (`unserved`, its activation failed)
- * and the bundle was refused as not newer (E506) than that list only, being newer than the versions
- * the lane serves (`served`), the bundle is not at fault: the failure is the lane's, E511 naming the
- * list and why it cannot be served, `e` its cause. A refusal would have the uplink leave the bundle
- * alone (src/uplink/bundle-failures.ts) while the station, asked with the versions served, offers it
- * first: the lane would stay on its list with no update. A failure of the lane's is tried again, and each
- * try activates the list again. `e` itself otherwise.
+ * The error of a failed full-list apply, given what resyncAfterFailedFull found after it (lifecycle.ts)
+ * and the version of the list the job built (`built`, null when no answer came): when `current` named a
+ * list the lane could not activate (`restored` or `unserved`), the failure is the lane's, not the
+ * bundle's, whatever `e` is (the job's own activate error, or E506: the bundle not newer than that list
+ * only): E511 naming the list, why it cannot be served, what the lane serves and what happens next, `e`
+ * its cause. So the uplink tries the bundle again (src/uplink/bundle-failures.ts: a refusal it would
+ * leave alone while the station, asked with the versions served, offers it first), and the operator is
+ * not told the bundle was refused (import-message.ts). `e` itself when it refuses the bundle for itself
+ * (any refusal but that E506: a full list not newer than the versions served stays E506), or when
+ * `current` named no such list.
  */
-export function unservedListError(
+export function lanesFullError(
   e: unknown,
   served: ListVersions,
-  unserved: { db: string; fullVersion: string; error: unknown } | null,
+  resync: FullResync,
+  built: string | null,
 ): unknown {
-  if (unserved === null || !isEtcError(e) || e.code !== StatusListErrors.NotNewer) return e;
+  if (resync.state !== "restored" && resync.state !== "unserved") return e;
   const holds = served.delta ?? served.full;
-  const version = e.details?.version;
-  if (holds === null || typeof version !== "string" || version <= holds) return e;
-  const why = unserved.error instanceof Error ? unserved.error.message : String(unserved.error);
-  const held = served.delta ? `delta ${served.delta} on full ${served.full}` : `full ${served.full}`;
+  const refused = isEtcError(e) && typeof e.details?.version === "string" ? e.details.version : null;
+  const notNewerThanPointer =
+    isEtcError(e) &&
+    e.code === StatusListErrors.NotNewer &&
+    holds !== null &&
+    refused !== null &&
+    refused > holds;
+  if (isBundleRefusal(e) && !notNewerThanPointer) return e;
+  const version = refused ?? built;
+  const held =
+    served.full === null
+      ? "no list"
+      : served.delta
+        ? `delta ${served.delta} on full ${served.full}`
+        : `full ${served.full}`;
+  const again = "the full list offered again (the uplink's next try, or an import of it again) is built anew";
+  const next =
+    resync.state === "restored"
+      ? `the lane serves ${held}, \`current\` names it again and that database is deleted: ${again}`
+      : served.full === null
+        ? `the lane serves no list: ${again}`
+        : `\`current\` could not be pointed back at the list served (${messageOf(resync.pointerError)}): the ` +
+          `lane serves ${held}; each full list offered again tries again to serve that list or to point \`current\` ` +
+          "back, and a restart serves it (or, when it cannot be opened, no list until that full list offered " +
+          "again is built anew)";
   return slError(
     StatusListErrors.Store,
-    `full list ${version} not applied: the list \`current\` names (${unserved.db}, full ${unserved.fullVersion}) ` +
-      `cannot be served (${why}); the lane serves ${held} until it can, and tries again at each full list applied`,
-    { version, pointer: unserved.db, pointerFull: unserved.fullVersion },
+    `${version === null ? "" : `full list ${version}: `}the list \`current\` named (${resync.db}, full ${resync.fullVersion}) cannot be served (${messageOf(resync.error)}); ${next}`,
+    {
+      ...(version === null ? {} : { version }),
+      pointer: resync.db,
+      pointerFull: resync.fullVersion,
+      pointerRestored: resync.state === "restored",
+    },
     e,
   );
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { unservedListError, withListChange } from "./apply-change.js";
+import { lanesFullError, withListChange } from "./apply-change.js";
 import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
@@ -147,15 +147,15 @@ async function applyChecked(
       },
       onProgress,
     );
-    let r: BuildResult;
+    let r: BuildResult | null = null;
     try {
       r = await life.track(job);
       if (life.closed) throw slError(StatusListErrors.Closed, "status-list cache closed during the import");
       life.activate(r.db, r.filter);
     } catch (e) {
-      // the pointer may name the new list although no answer came (or it could not be activated)
-      const resync = life.resyncAfterFailedFull();
-      throw unservedListError(e, before, resync.state === "unserved" ? resync : null);
+      // the pointer may name the new list although no answer came (or it could not be activated): the
+      // resync serves it, or points `current` back at the list served; its error then says so
+      throw lanesFullError(e, before, life.resyncAfterFailedFull(), r?.header.version ?? null);
     }
     log.info(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },

@@ -3,7 +3,7 @@
  * Every bundle rejection leaves the active list exactly as it was, unless `current` already named another
  * list (lifecycle.ts resyncAfterFailedFull).
  */
-import { EtcError } from "../../firmware-bridge/errors.js";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 
 export const StatusListErrors = {
   /** the bundle is shorter than its header says (or than a header) */
@@ -51,4 +51,25 @@ export function slError(
   cause?: unknown,
 ): EtcError {
   return new EtcError(code, message, details, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * The codes that refuse the bundle itself (E501-E508: its format, signature or key, digest, version order,
+ * base): the same bytes would be refused again whatever the lane does. Any other failure of an apply is
+ * the lane's own (its store or disk, its worker, its clock, the cache closed, an error without a code).
+ */
+export const BUNDLE_REFUSALS: ReadonlySet<string> = new Set<string>([
+  StatusListErrors.Truncated,
+  StatusListErrors.Malformed,
+  StatusListErrors.Unsigned,
+  StatusListErrors.BadSignature,
+  StatusListErrors.Digest,
+  StatusListErrors.NotNewer,
+  StatusListErrors.NotChaining,
+  StatusListErrors.NoFullList,
+]);
+
+/** Whether an apply's error `e` refuses the bundle itself (BUNDLE_REFUSALS; else the failure is the lane's). */
+export function isBundleRefusal(e: unknown): boolean {
+  return isEtcError(e) && BUNDLE_REFUSALS.has(String(e.code));
 }

@@ -6,6 +6,7 @@
  * and the audit's (`status-list.applied`).
  */
 import { type ListChange, listChangeOf } from "./apply-change.js";
+import { isBundleRefusal } from "./errors.js";
 import type { ApplyResult, ListVersions } from "./types.js";
 
 export function importAppliedMessage(
@@ -70,11 +71,16 @@ export function cardsNoNetworkMessage(n: number, example: string | null): string
   );
 }
 
-/** The list's refusal (the list served unchanged), with its code when it has one. */
+/**
+ * A failed import that changed nothing (the list served unchanged), with its code when it has one: the
+ * bundle refused for itself (errors.ts isBundleRefusal), or not applied for the lane's own failure (its
+ * store or disk, its worker, a list it built but cannot serve: the error says what happens next).
+ */
 export function importRefusedMessage(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
-  return `status-list bundle refused: ${message}${typeof code === "string" ? ` [${code}]` : ""}`;
+  const what = isBundleRefusal(e) ? "refused" : "not applied (the lane's own failure)";
+  return `status-list bundle ${what}: ${message}${typeof code === "string" ? ` [${code}]` : ""}`;
 }
 
 /**
@@ -96,9 +102,9 @@ function held(v: ListVersions): string {
 }
 
 /**
- * A failed import as the operator is told (ok: false, the command exits 1, no apply result): refused, or,
- * when the job changed the list served all the same, that change (the trail's `status-list.applied`
- * entry holds it as data).
+ * A failed import as the operator is told (ok: false, the command exits 1, no apply result): refused, not
+ * applied for the lane's own failure, or, when the job changed the list served all the same, that change
+ * (the trail's `status-list.applied` entry holds it as data).
  */
 export function importFailedResult(e: unknown): { ok: false; message: string } {
   const change = listChangeOf(e);

@@ -33,16 +33,20 @@ import {
   type Pointer,
   parsePointer,
   readPointer,
+  writePointer,
 } from "./store.js";
 import type { OverlayCompaction } from "./types.js";
 
 /**
  * What ListLifecycle.resyncAfterFailedFull found: `current` names the list served (or cannot be read), or
- * another list, now served (`switched`) or not, for `error` (`unserved`).
+ * another list (`db`, `fullVersion`), now served (`switched`), or that could not be activated for
+ * `error`: then `current` names the list served again and `db` is deleted (`restored`), or, when no list
+ * is served or the pointer could not be written (`pointerError`), `current` still names `db` (`unserved`).
  */
 export type FullResync =
   | { state: "same" | "switched" }
-  | { state: "unserved"; db: string; fullVersion: string; error: unknown };
+  | { state: "restored"; db: string; fullVersion: string; error: unknown }
+  | { state: "unserved"; db: string; fullVersion: string; error: unknown; pointerError: unknown };
 
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
@@ -254,20 +258,7 @@ export class ListLifecycle {
         this.log.warn({ err: e, db: old.name }, "could not close the previous status-list database");
       }
     }
-    // not awaited (activate is synchronous, and lookups already answer from the new list); kept so
-    // filesSettled() and close() can wait for them
-    const removals: Promise<void>[] = [this.removals];
-    for (const gone of [old?.name, ...unserved]) {
-      if (!gone || gone === name) continue;
-      for (const s of ["", "-wal", "-shm", ".filter"]) {
-        removals.push(
-          rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
-            this.log.warn({ err: e }, "could not delete the previous status-list file"),
-          ),
-        );
-      }
-    }
-    this.removals = Promise.all(removals).then(() => undefined);
+    this.removeLists([old?.name, ...unserved].filter((gone) => gone !== name));
     // a failed load's retry was for the list replaced: the new list's load starts afresh
     this.filters.reset();
     // a read-only tool (not the owner) answers from SQLite: it neither loads the lane's filter nor
@@ -283,15 +274,19 @@ export class ListLifecycle {
    * threw on the lane thread). Serving the old list then would refuse that full list again (E506: the
    * worker checks against the database `current` names) and every delta on it (E507) until a newer full
    * list came. So when `current` names a database other than the one served, it is activated (activate
-   * checks its meta and its key and loads or rebuilds its filter); if that fails, the list served stays,
-   * an error is logged, and the result names the list and the failure (apply-change.ts
-   * unservedListError: the failed apply is then the lane's, tried again, and each try comes back here).
+   * checks its meta and its key and loads or rebuilds its filter). If that fails too (the database
+   * damaged, missing, or the lane short of file descriptors or memory), `current` is pointed back at the
+   * list served (restorePointer), and the database it named is deleted: the same full list offered again
+   * is then newer than everything `current` names and is built anew, so the lane recovers at its next try
+   * without a restart, whether the failure lasts or not (apply-change.ts lanesFullError says so).
+   * Returns what it found (FullResync).
    */
   resyncAfterFailedFull(): FullResync {
     if (this.closed) return { state: "same" };
     let p: Pointer | null;
     try {
-      p = readPointer(this.dir);
+      // not readPointer: a pointer naming a missing database is such a list that cannot be activated
+      p = parsePointer(this.dir);
     } catch (e) {
       this.log.error(
         { err: e, served: this.active?.name ?? null },
@@ -303,21 +298,76 @@ export class ListLifecycle {
     try {
       this.activate(p.db, null);
     } catch (e) {
-      // its files go when a list is activated (activate): until then they would count against the room
-      // of every later full build (build-room.ts), and nothing else deletes them before a restart
-      this.switchedUnserved.add(p.db);
-      this.log.error(
-        { err: e, db: p.db, served: this.active?.name ?? null },
-        "status-list full job failed after switching the pointer, and the list it names cannot be " +
-          "served: the list served stays (a restart opens the one the pointer names)",
-      );
-      return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error: e };
+      return this.restorePointer(p, e);
     }
     this.log.warn(
       { db: p.db, versions: this.active?.versions },
       "status-list full job failed after switching the pointer: the list it names is served",
     );
     return { state: "switched" };
+  }
+
+  /**
+   * `current` names `p`, which could not be activated (`error`), while the lane serves another list:
+   * `current` is written back to name the list served (atomically, as a full build writes it:
+   * store.ts writePointer; that database is whole, it holds the deltas served), then `p`'s files are
+   * deleted. A crash before the rename leaves `current` naming `p` (a whole list as it was built; the
+   * restart opens it or serves none, and a full list at least as new replaces it); after it, naming the
+   * list served, `p`'s files then leftovers the next open deletes (store.ts cleanStale). The served list is
+   * the one the lane already answers from, so no lookup answers from an older list than before. With no
+   * list served (nothing to point back at: pointing at none would let an older full list in), or when
+   * the pointer cannot be written, `current` keeps naming `p`; its files go when a list is activated.
+   */
+  private restorePointer(p: Pointer, error: unknown): FullResync {
+    const served = this.active;
+    let pointerError: unknown = null;
+    if (served && this.owner) {
+      try {
+        writePointer(this.dir, { db: served.name, fullVersion: served.full });
+      } catch (e) {
+        pointerError = e;
+      }
+      if (pointerError === null) {
+        this.removeLists([p.db]);
+        this.log.error(
+          { err: error, db: p.db, served: served.name },
+          "status-list full job failed after switching the pointer, and the list it names cannot be " +
+            "served: the pointer names the list served again and that list's files are deleted; the same " +
+            "full list offered again is built anew",
+        );
+        return { state: "restored", db: p.db, fullVersion: p.fullVersion, error };
+      }
+    }
+    // its files go when a list is activated (activate): until then they would count against the room
+    // of every later full build (build-room.ts), and nothing else deletes them before a restart
+    this.switchedUnserved.add(p.db);
+    this.log.error(
+      { err: error, db: p.db, served: served?.name ?? null, pointerErr: pointerError },
+      "status-list full job failed after switching the pointer, and the list it names cannot be " +
+        (served
+          ? "served nor the pointer written back: the list served stays (a restart opens the one the pointer names)"
+          : "served: no list is served; the same full list offered again is built anew"),
+    );
+    return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error, pointerError };
+  }
+
+  /**
+   * Delete the files of the lists named (not awaited: lookups answer from another list already; kept so
+   * filesSettled() and close() can wait for them).
+   */
+  private removeLists(names: readonly (string | null | undefined)[]): void {
+    const removals: Promise<void>[] = [this.removals];
+    for (const gone of names) {
+      if (!gone) continue;
+      for (const s of ["", "-wal", "-shm", ".filter"]) {
+        removals.push(
+          rm(join(this.dir, gone + s), { force: true }).catch((e: unknown) =>
+            this.log.warn({ err: e }, "could not delete the previous status-list file"),
+          ),
+        );
+      }
+    }
+    this.removals = Promise.all(removals).then(() => undefined);
   }
 
   /**

@@ -1,8 +1,8 @@
 /**
  * What the status-list poller (./status-list-poller.ts) does with a bundle the sink did not apply, while
  * the manifest goes on offering it first (docs/station-api.md "Status lists"):
- * - a refusal of the bundle itself (BUNDLE_REFUSALS: its format, signature or key, digest, version order,
- *   base): the same bytes would be refused again whatever the lane does, so the bundle is not fetched
+ * - a refusal of the bundle itself (src/status-list/errors.ts isBundleRefusal: its format, signature or
+ *   key, digest, version order, base): the same bytes would be refused again whatever the lane does, so the bundle is not fetched
  *   again until the manifest offers another;
  * - any other failure is the lane's (its disk or store full, its worker died, the cache closed, the bundle
  *   ahead of the lane's clock, an error without a code): the bundle is tried again, the first time at the
@@ -10,32 +10,12 @@
  *   lasts neither stops the list's updates nor has the lane try the bundle at every poll.
  * Forgotten when the manifest offers another bundle first (or none), and at restart.
  */
-import { isEtcError } from "../../firmware-bridge/errors.js";
-import { StatusListErrors } from "../status-list/errors.js";
-
-/** The sink's codes that refuse the bundle itself (src/status-list/errors.ts: E501-E508). */
-export const BUNDLE_REFUSALS: ReadonlySet<string> = new Set<string>([
-  StatusListErrors.Truncated,
-  StatusListErrors.Malformed,
-  StatusListErrors.Unsigned,
-  StatusListErrors.BadSignature,
-  StatusListErrors.Digest,
-  StatusListErrors.NotNewer,
-  StatusListErrors.NotChaining,
-  StatusListErrors.NoFullList,
-]);
-
 /**
  * The most polls between two tries of a bundle the lane failed to apply: 20 minutes at the default 2.5 min,
  * under the default delta age limit (statusList.deltaMaxAgeMinutes, 30), so a list whose cause is gone
  * moves on before a fresh one is overdue.
  */
 export const RETRY_MAX_POLLS = 8;
-
-/** Whether the sink's error `e` refuses the bundle itself (else the failure is the lane's). */
-export function isBundleRefusal(e: unknown): boolean {
-  return isEtcError(e) && BUNDLE_REFUSALS.has(String(e.code));
-}
 
 type Named = { name: string; sha256: string };
 

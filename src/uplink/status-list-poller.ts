@@ -14,11 +14,11 @@ import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
-import { StatusListErrors } from "../status-list/errors.js";
+import { isBundleRefusal, StatusListErrors } from "../status-list/errors.js";
 import { type Unmatched, unmatchedFields, unmatchedMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
-import { BundleFailures, isBundleRefusal } from "./bundle-failures.js";
+import { BundleFailures } from "./bundle-failures.js";
 import type { BundleInfo, StationClient } from "./station-client.js";
 
 /** What the uplink needs from the status-list cache (src/status-list implements it). */

@@ -279,4 +279,70 @@ describe("status-list import, lookup and info by the lane's config", () => {
       );
     });
   });
+
+  it("an import the lane fails for its own reason (a list it built but cannot open): not called a refusal, the page told it failed, the trail's refusal local; imported again, it is built anew and applied", async () => {
+    await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+      const before = t.lane.statusList.versions();
+      const file = bundleFile(t.dir, CARD, "full", "202507170000");
+      // a full job whose worker switched `current` to the new list and died before its answer, the new
+      // database then damaged before the lane opened it (src/status-list/full-build.ts)
+      const built = buildFull(
+        dataDir,
+        { path: file },
+        readFileSync(TEST_PUBLIC_KEY_PATH, "utf8"),
+        before,
+        () => {},
+        Date.now(),
+      );
+      writeFileSync(join(dataDir, "status-list", built.db), Buffer.alloc(8192, 0x41));
+      const page: [string, string | null][] = [];
+      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
+      const op = auditedOperator(
+        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
+        t.lane.audit,
+      );
+      const user = { name: "op", uid: 1000, pid: 1, via: "socket" as const };
+      const r = await op.importStatusList(file, user);
+      expect(r).toEqual({
+        ok: false,
+        message: expect.stringMatching(
+          new RegExp(
+            "^status-list bundle not applied \\(the lane's own failure\\): full list 202507170000: the list `current` " +
+              `named \\(${built.db}, full 202507170000\\) cannot be served \\(file is not a database\\); the lane ` +
+              `serves full ${before.full}, \`current\` names it again and that database is deleted: the full list offered ` +
+              "again \\(the uplink's next try, or an import of it again\\) is built anew \\[E511_STORE\\]$",
+          ),
+        ),
+      });
+      expect(t.lane.statusList.versions()).toEqual(before);
+      expect(page).toEqual([["failed", r.message]]);
+      const refused = operatorEntries(dataDir).filter((e) => e.type === "status-list.refused");
+      expect(refused.map((e) => [e.severity, e.data])).toEqual([
+        [
+          "alarm",
+          {
+            bundle: file,
+            source: "operator",
+            code: "E511_STORE",
+            reason: expect.stringMatching(/^full list 202507170000: the list `current` named/),
+            local: true,
+          },
+        ],
+      ]);
+      expect(refused[0]!.message).toMatch(
+        new RegExp(
+          `^status-list bundle ${file} not applied \\(the lane's own failure\\): full list 202507170000`,
+        ),
+      );
+      // imported again: built anew, applied
+      const again = await op.importStatusList(file, user);
+      expect(again).toMatchObject({
+        ok: true,
+        message: expect.stringMatching(/^status-list full 202507170000 applied/),
+      });
+      expect(t.lane.statusList.versions()).toEqual({ full: "202507170000", delta: null });
+      expect(page[1]).toEqual(["applied", null]);
+    });
+  });
 });

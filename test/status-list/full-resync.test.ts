@@ -2,18 +2,19 @@
  * A full-list job that switched the `current` pointer but whose answer was lost (the worker died after the
  * rename) or could not be installed (activate threw) leaves the lane on the list `current` names
  * (src/status-list/lifecycle.ts resyncAfterFailedFull): its cards are listed, the same list is refused as
- * held, the next delta applies. If that list cannot be served, the lane keeps the list it had, and the
- * same full list offered again fails as the lane's failure (E511), which the uplink tries again
- * (src/uplink/bundle-failures.ts), not as a refusal of the bundle.
+ * held, the next delta applies. If that list cannot be served, the lane keeps the list it had and points
+ * `current` back at it, the dead database deleted: the failure is the lane's (E511), which the uplink
+ * tries again (src/uplink/bundle-failures.ts), not a refusal of the bundle, and that try builds the list
+ * anew.
  */
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import { isBundleRefusal } from "../../src/status-list/errors.js";
 import { buildFull } from "../../src/status-list/full-build.js";
 import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
-import { isBundleRefusal } from "../../src/uplink/bundle-failures.js";
 import type { LogLine } from "../reader/harness.js";
 import { recordingLogger } from "../reader/harness.js";
 import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
@@ -108,57 +109,63 @@ it("a full job whose result cannot be activated on the lane thread: the list `cu
   expect(cache.health().state).toBe("ok");
 });
 
-it("a full list whose activation keeps failing: offered again, it fails as the lane's failure (tried again), not as a refusal; once it opens, the lane serves it", async () => {
+it("a full list whose activation keeps failing: the lane's failure (E511, not a refusal), `current` names the list served again, and the next try builds it anew and serves it", async () => {
   const life = (cache as unknown as { life: ListLifecycle }).life;
   const real = life.activate.bind(life);
-  const emfile = (): never => {
-    throw new Error("EMFILE: too many open files");
-  };
-  // the job's activate and the resync after it; then the resync of the same list offered again
-  vi.spyOn(life, "activate")
-    .mockImplementationOnce(emfile)
-    .mockImplementationOnce(emfile)
-    .mockImplementationOnce(emfile)
-    .mockImplementation(real);
+  // the first database built for V2 never opens on the lane thread (a lasting failure, not a passing one)
+  let dead: string | null = null;
+  const activate = vi.spyOn(life, "activate").mockImplementation((name, built) => {
+    if (dead === null && name.startsWith(`sl-${V2}-`)) dead = name;
+    if (name === dead) throw new Error("EMFILE: too many open files");
+    real(name, built);
+  });
+  const served = cache.info().db as string;
   const F2 = newer();
   const first = await cache.applyBundle(F2).catch((x: unknown) => x);
-  expect(first).toMatchObject({ message: expect.stringMatching(/EMFILE/) });
-  expect(isBundleRefusal(first)).toBe(false);
-  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
-  // the uplink tries it again (a local failure): the worker refuses it as not newer than the list
-  // `current` names, which the lane still cannot open. Were that a refusal, the uplink would not try the
-  // bundle again while the station offers it first, and it does (the lane asks with the versions served)
-  const again = await cache.applyBundle(F2).catch((x: unknown) => x);
-  expect(again).toMatchObject({
+  // the job's own activate, then its resync's: the error names the list and what comes next
+  expect(activate.mock.calls.map((c) => c[0])).toEqual([dead, dead]);
+  expect(first).toMatchObject({
     code: "E511_STORE",
     message: expect.stringMatching(
-      /^full list 202611240000 not applied: the list `current` names \(sl-202611240000-[0-9a-f]{8}\.db, full 202611240000\) cannot be served \(EMFILE: too many open files\); the lane serves delta 202611230005 on full 202611230000 until it can/,
+      /^full list 202611240000: the list `current` named \(sl-202611240000-[0-9a-f]{8}\.db, full 202611240000\) cannot be served \(EMFILE: too many open files\); the lane serves delta 202611230005 on full 202611230000, `current` names it again and that database is deleted: the full list offered again \(the uplink's next try, or an import of it again\) is built anew$/,
     ),
+    details: { version: V2, pointer: dead, pointerFull: V2, pointerRestored: true },
   });
-  expect(isBundleRefusal(again)).toBe(false);
-  expect(listChangeOf(again)).toBeNull();
+  expect(isBundleRefusal(first)).toBe(false);
+  expect(listChangeOf(first)).toBeNull();
   expect(cache.versions()).toEqual({ full: V1, delta: D1 });
   expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
-  // the next try, the lane's condition gone: the list `current` names is served, and the error says so
-  const last = await cache.applyBundle(F2).catch((x: unknown) => x);
-  expect(listChangeOf(last)).toMatchObject({ kind: "full", version: V2, before: { full: V1, delta: D1 } });
+  // `current` names the list served again (a restart serves it), and the dead database is gone
+  expect(readPointer(listDir(tmp.dir))).toEqual({ db: served, fullVersion: V1 });
+  await cache.filesSettled();
+  expect(readdirSync(listDir(tmp.dir)).filter((f) => f.startsWith(dead as unknown as string))).toEqual([]);
+  // the next try (the uplink's, or the operator's import again): built anew, into another database, served
+  const r = await cache.applyBundle(F2);
+  expect(r).toMatchObject({ kind: "full", version: V2 });
   expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.info().db).not.toBe(dead);
   expect(cache.lookup({ cardId: X }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
 });
 
-it("when the list `current` names cannot be served, the lane keeps its list, every id on it listed, and says why", async () => {
+it("when the list `current` names cannot be opened at all, the lane keeps its list, every id on it listed, points `current` back at it, and the same full list offered again replaces it", async () => {
+  const served = cache.info().db as string;
   const built = buildLosingTheAnswer(newer());
   writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41)); // not a database
   const e = await cache.applyBundle(newer()).catch((x: unknown) => x);
-  // the lane's failure, not the bundle's (the previous test): the list served did not move
+  // the lane's failure, not the bundle's (refused as not newer than the list `current` named only)
   expect(e).toMatchObject({
     code: "E511_STORE",
     message: expect.stringMatching(
-      new RegExp(`the list \`current\` names \\(${built}, full ${V2}\\) cannot be served`),
+      new RegExp(
+        `^full list ${V2}: the list \`current\` named \\(${built}, full ${V2}\\) cannot be served \\(file is not a database\\); the lane serves delta ${D1} on full ${V1}, \`current\` names it again`,
+      ),
     ),
   });
+  expect(isBundleRefusal(e)).toBe(false);
   expect(listChangeOf(e)).toBeNull();
   expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  expect(readPointer(listDir(tmp.dir))).toEqual({ db: served, fullVersion: V1 });
   // a full list not newer than the list served is refused for itself, as ever
   await expect(cache.applyBundle(full(V1, sampleRows(20)))).rejects.toMatchObject({
     code: "E506_BUNDLE_NOT_NEWER",
@@ -167,15 +174,77 @@ it("when the list `current` names cannot be served, the lane keeps its list, eve
   expect(cache.lookup({ cardId: card(1) }).listed).toBe(true);
   expect(cache.health().state).toBe("ok");
   const err = lines.find((l) => l.level === "error" && /list it names cannot be served/.test(l.msg));
-  expect(err?.obj).toMatchObject({ db: built, served: cache.info().db });
-  // a newer full list replaces both, and the files of both go (the one never served too: left, they would
-  // count against the room of every later full build until a restart)
-  const served = cache.info().db as string;
-  await cache.applyBundle(full("202611250000", [{ kind: "card", id: X, listType: 1, reason: "挂失" }]));
-  expect(cache.versions()).toEqual({ full: "202611250000", delta: null });
+  expect(err?.obj).toMatchObject({ db: built, served });
+  await cache.filesSettled();
+  expect(readdirSync(listDir(tmp.dir)).filter((f) => f.startsWith(built))).toEqual([]);
+  // the same full list offered again is built anew and served; the old list's files go
+  await cache.applyBundle(newer());
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
   expect(cache.lookup({ cardId: X }).listed).toBe(true);
   await cache.filesSettled();
   const files = readdirSync(listDir(tmp.dir));
   expect(files.filter((f) => f.startsWith(built) || f.startsWith(served))).toEqual([]);
   expect(files.some((f) => f.startsWith(cache.info().db as string))).toBe(true);
+});
+
+it("when the database `current` names is missing: pointed back at the list served, and the same full list offered again is built anew", async () => {
+  const served = cache.info().db as string;
+  const built = buildLosingTheAnswer(newer());
+  rmSync(join(listDir(tmp.dir), built));
+  await expect(cache.applyBundle(newer())).rejects.toMatchObject({
+    code: "E511_STORE",
+    details: { pointer: built, pointerRestored: true },
+  });
+  expect(readPointer(listDir(tmp.dir))).toEqual({ db: served, fullVersion: V1 });
+  await cache.applyBundle(newer());
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.lookup({ cardId: X }).listed).toBe(true);
+});
+
+it("a restart after `current` was pointed back serves the list the lane served, with its deltas", async () => {
+  const built = buildLosingTheAnswer(newer());
+  writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41));
+  await expect(cache.applyBundle(newer())).rejects.toMatchObject({ code: "E511_STORE" });
+  await cache.close();
+  cache = await StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    logger: recordingLogger(lines),
+  });
+  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  expect(cache.lookup({ cardId: card(500) }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
+});
+
+it("when `current` cannot be pointed back, it keeps naming the list that cannot be served: the same full list offered again is the lane's failure, tried again, until the pointer is written", async () => {
+  const served = cache.info().db as string;
+  const built = buildLosingTheAnswer(newer());
+  writeFileSync(join(listDir(tmp.dir), built), Buffer.alloc(8192, 0x41));
+  // the pointer's temporary file cannot be created (store.ts writePointer): a directory in its place
+  const tmpPointer = join(listDir(tmp.dir), "current.tmp");
+  mkdirSync(tmpPointer);
+  const e = await cache.applyBundle(newer()).catch((x: unknown) => x);
+  expect(e).toMatchObject({
+    code: "E511_STORE",
+    message: expect.stringMatching(
+      /cannot be served \(file is not a database\); `current` could not be pointed back at the list served \(EISDIR[^)]*\): the lane serves delta 202611230005 on full 202611230000; .* a restart serves it/,
+    ),
+    details: { pointer: built, pointerRestored: false },
+  });
+  expect(readPointer(listDir(tmp.dir))?.db).toBe(built);
+  expect(cache.versions()).toEqual({ full: V1, delta: D1 });
+  // offered again: still the lane's failure (not a refusal the uplink would leave alone)
+  const again = await cache.applyBundle(newer()).catch((x: unknown) => x);
+  expect(again).toMatchObject({ code: "E511_STORE", details: { pointer: built, pointerRestored: false } });
+  expect(isBundleRefusal(again)).toBe(false);
+  // once the pointer can be written: pointed back, then the next try builds the list anew
+  rmSync(tmpPointer, { recursive: true });
+  await expect(cache.applyBundle(newer())).rejects.toMatchObject({
+    code: "E511_STORE",
+    details: { pointer: built, pointerRestored: true },
+  });
+  expect(readPointer(listDir(tmp.dir))?.db).toBe(served);
+  await cache.applyBundle(newer());
+  expect(cache.versions()).toEqual({ full: V2, delta: null });
+  expect(cache.lookup({ cardId: X }).listed).toBe(true);
 });

@@ -1,13 +1,15 @@
 /**
  * A refused bundle as the operator reads it (`status-list import`, src/status-list/import-message.ts) and as
  * the trail records it (src/audit/events.ts): "status-list bundle refused: <why> [code]". The reason says
- * why once: it neither ends in a second ": refused" nor starts with "status-list bundle" again.
+ * why once: it neither ends in a second ": refused" nor starts with "status-list bundle" again. A failure
+ * that is the lane's own, not the bundle's, reads "status-list bundle not applied (the lane's own failure)".
  * Walk-through (session 32): "... (202612070600): refused [E506_BUNDLE_NOT_NEWER]", "status-list bundle
  * refused: status-list bundle malformed: bad magic ...", "... refused (does not chain)".
  */
 import { expect, it } from "vitest";
 import { buildBundle } from "../../sim/status-list/index.js";
 import { checkSignature, decodeHeader, HEADER_LEN, loadPublicKey } from "../../src/status-list/bundle.js";
+import { StatusListErrors, slError } from "../../src/status-list/errors.js";
 import { importRefusedMessage } from "../../src/status-list/import-message.js";
 import { checkFullOrder, checkNewer, checkNotAhead } from "../../src/status-list/version-order.js";
 import { card, otherKeyPair, stationPub } from "./helpers.js";
@@ -52,7 +54,6 @@ it("each refusal names its reason once: no second 'refused', no 'status-list bun
     E508: refusal(() =>
       checkNewer(header("delta", "202612080000", "202612070300"), { full: null, delta: null }),
     ),
-    E509: refusal(() => checkNotAhead(header("full", "202612070000"), Date.parse("2026-12-01T00:00:00Z"))),
     E502: refusal(() => decodeHeader(Buffer.from("full,card,32010000000000000001,1,x\n".repeat(8)))),
     unsigned: refusal(() => {
       const b = buildBundle({ kind: "full", version: "202612070000", rows, privateKeyPem: null });
@@ -81,4 +82,29 @@ it("each refusal names its reason once: no second 'refused', no 'status-list bun
     expect(m.match(/refused/g), `${what}: ${m}`).toHaveLength(1);
     expect(m, what).not.toMatch(/refused: status-list bundle/);
   }
+});
+
+it("a failure that is the lane's own, not the bundle's, is not called a refusal: 'not applied (the lane's own failure)'", () => {
+  // the lane's clock behind the bundle (E509: after an RTC reset the lane's clock is the wrong one), as
+  // the uplink takes it (src/uplink/bundle-failures.ts)
+  const ahead = refusal(() =>
+    checkNotAhead(header("full", "202612070000"), Date.parse("2026-12-01T00:00:00Z")),
+  );
+  expect(ahead).toMatch(
+    /^status-list bundle not applied \(the lane's own failure\): full list 202612070000 was made .*, ahead of the lane's clock .* \[E509_BUNDLE_AHEAD_OF_CLOCK\]$/,
+  );
+  // a list the lane built but cannot serve (src/status-list/apply-change.ts lanesFullError), an error without a code
+  expect(
+    importRefusedMessage(
+      slError(
+        StatusListErrors.Store,
+        "full list 202612070000: the list `current` named (x) cannot be served (y); z",
+      ),
+    ),
+  ).toBe(
+    "status-list bundle not applied (the lane's own failure): full list 202612070000: the list `current` named (x) cannot be served (y); z [E511_STORE]",
+  );
+  expect(importRefusedMessage(new Error("EMFILE: too many open files"))).toBe(
+    "status-list bundle not applied (the lane's own failure): EMFILE: too many open files",
+  );
 });
