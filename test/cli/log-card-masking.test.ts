@@ -6,16 +6,15 @@
  * (src/log-frames.ts). The config's `log.fullIds` is validated like the other log fields and reaches the
  * logger (laneLogOptions, as `etc-lane run` opens it).
  */
-import { type EventEmitter, once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
-import { afterEach, assert, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { createLogger, laneLogOptions, recordInFull } from "../../src/log.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
+import { logFileText } from "../helpers/log-file.js";
 import { CARD, legacyB4, MASKED } from "./b4-frame.js";
 
 /** The public national-network lane sample B4, 182-byte form (test/cli/mask-frames.test.ts). */
@@ -34,16 +33,6 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The log file's text, once the logger's destination has written it all and closed it. */
-async function textOf(logger: Logger, file: string): Promise<string> {
-  const dest = (logger as unknown as Record<symbol, EventEmitter & { end(): void }>)[pino.symbols.streamSym];
-  assert(dest, "the logger's destination");
-  const closed = once(dest, "close");
-  dest.end();
-  await closed;
-  return readFileSync(file, "utf8");
-}
-
 /** Lines as the lane writes them: a card id in a field, in the message, and in a child's bindings. */
 function writeCardLines(logger: Logger): void {
   logger.error({ err: "database is locked", cardId: CARD }, "booth journal query failed");
@@ -59,7 +48,7 @@ it("masks card numbers in the lane log by default: message, fields and bindings"
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
   writeCardLines(logger);
-  const text = await textOf(logger, file);
+  const text = await logFileText(logger, file);
   expect(text).not.toContain(CARD);
   expect(
     text
@@ -77,7 +66,7 @@ it("writes them in full with log.fullIds: true", async () => {
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({ fullIds: true }).log, file }));
   writeCardLines(logger);
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -96,7 +85,7 @@ it("keeps a record the journal could not write in full, its mark writing no fiel
     "JOURNAL COMMIT FAILED",
   );
   logger.error({ cardId: CARD }, "after it");
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -131,7 +120,7 @@ it("masks a card number inside a frame's hex in the link's warnings; bytes that 
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
   writeFrameLines(logger);
-  const text = await textOf(logger, file);
+  const text = await logFileText(logger, file);
   expect(text).not.toContain(NATIONAL_CARD);
   expect(text).not.toContain(CARD);
   const [undecodable, discarded] = text
@@ -151,7 +140,7 @@ it("masks the number in a frame's extra bytes too, and extra bytes without their
   const extra = NATIONAL_B4.slice(NATIONAL_B4.indexOf(NATIONAL_CARD));
   logger.warn({ dir: "<-", type: "B4", extra, hex: NATIONAL_B4 }, "B4 is longer than its declaration");
   logger.warn({ dir: "<-", type: "B4", extra }, "B4 longer than its declaration");
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -169,7 +158,7 @@ it("writes a frame's hex in full with log.fullIds: true", async () => {
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({ fullIds: true }).log, file }));
   writeFrameLines(logger);
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
