@@ -1,8 +1,8 @@
 /**
  * The process logger: pino, configured once by the CLI entry point and injected everywhere else. Card
  * numbers in its lines are masked as the CLI masks them (src/service/format.ts maskCardIds,
- * "4301************9001") unless `fullIds` (`log.fullIds`): a log shipped off the lane carries no customer's
- * card number. The journal and the audit trail keep them in full (they are the record), and so does a log
+ * "4301************9001"), and so are those inside a frame's bytes (src/log-frames.ts), unless `fullIds`
+ * (`log.fullIds`): a log shipped off the lane carries no customer's card number. The journal and the audit trail keep them in full (they are the record), and so does a log
  * line that holds a record the journal could not write (recordInFull).
  */
 import { fstatSync, openSync, writeSync } from "node:fs";
@@ -11,6 +11,7 @@ import { destination, type LoggerOptions, pino } from "pino";
 import { ErrorCodes, EtcError } from "../firmware-bridge/errors.js";
 import type { Logger } from "../firmware-bridge/log.js";
 import { makeDirectories } from "../firmware-bridge/make-parents.js";
+import { maskFrameFields } from "./log-frames.js";
 import { maskCardIds } from "./service/format.js";
 
 export interface LogOptions {
@@ -68,6 +69,14 @@ function cardMasking(): NonNullable<LoggerOptions["hooks"]> {
   };
 }
 
+/**
+ * pino's `formatters.log` step: a line's frame bytes (`hex`, `extra`) as src/log-frames.ts shows them, except
+ * in a line recordInFull marked. Its fields are serialised after it, so streamWrite still masks the rest.
+ */
+function frameMasking(fields: Record<string, unknown>): Record<string, unknown> {
+  return IN_FULL in fields ? fields : maskFrameFields(fields);
+}
+
 /** A log file's mode when the lane creates it, and its missing directories': the lane user's alone. */
 export const LOG_FILE_MODE = 0o600;
 export const LOG_DIR_MODE = 0o700;
@@ -86,7 +95,7 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     name,
     level,
     base: { pid: process.pid },
-    ...(opts.fullIds === true ? {} : { hooks: cardMasking() }),
+    ...(opts.fullIds === true ? {} : { hooks: cardMasking(), formatters: { log: frameMasking } }),
   };
   if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
   const file = opts.file;

@@ -60,6 +60,9 @@ export interface CaptureWriterOptions {
   dir: string;
   /**
    * File names: `<prefix>-r<run, 6 digits>-<start, UTC yyyymmddThhmmss.sss>-<n>.pcapng`. Default "capture".
+   * The prefix's files in `dir` are found whatever the case of its letters (a lane's hex network and
+   * station, written in lower case by releases before the lane label's upper case): counted, pruned and
+   * numbered on as its own.
    */
   prefix?: string;
   /** Start a new file past this size. Default 16 MiB. */
@@ -114,7 +117,7 @@ export class CaptureWriter {
   private readonly stamp: string;
   /**
    * the names of this prefix's capture files: the run number (1, absent in a name written before it),
-   * the start stamp (2), the file number (3)
+   * the start stamp (2), the file number (3); the prefix matched without regard to case
    */
   private readonly names: RegExp;
   /** this writer's run number: one past the highest of its prefix's files in the directory at the start */
@@ -152,6 +155,7 @@ export class CaptureWriter {
     this.stamp = new Date(wall).toISOString().replace(/[-:]/g, "").replace("Z", "");
     this.names = new RegExp(
       `^${escapeRegExp(this.prefix)}-(?:r(\\d+)-)?(\\d{8}T\\d{6}\\.\\d{3})-(\\d+)\\.pcapng$`,
+      "i",
     );
     try {
       this.makeDir();

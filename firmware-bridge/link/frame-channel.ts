@@ -250,7 +250,9 @@ export class FrameChannel {
             {
               dir: "<-",
               hex: ev.frame.raw.toString("hex"),
-              err: r.error.message,
+              // the reason in words: the error's message repeats the fields that fitted and the bytes
+              // left, which may hold a card number that the lane's log masks only in `hex`
+              err: r.partial.reason,
               ...(fits.length > 0 ? { dialectSetting: fits.map((f) => f.setting) } : {}),
             },
             fits.length > 0
@@ -322,7 +324,7 @@ export class FrameChannel {
         hex: wire.raw.toString("hex"),
         ...(fits.length > 0 ? { dialectSetting: fits.map((f) => f.setting) } : {}),
       },
-      `${type} is ${extra.length / 2} byte(s) longer than its declaration (extra ${extra}); ${fitHint(fits)}; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type`,
+      `${type} is ${extra.length / 2} byte(s) longer than its declaration (those bytes in extra); ${fitHint(fits)}; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type`,
     );
   }
 

@@ -25,6 +25,7 @@ import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { dataDirFileSystemNote } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
+import { UNRECORDED_STOPS } from "../lane/stop-reasons.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
@@ -390,8 +391,9 @@ export function dataDirNotes(
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
  * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
  * log under a log.level that drops its lines; a `station.statusListPollMs` at least
- * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); an entry lane's `tariff`, which
- * the lane does not use. `run`
+ * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); a `booth.offerFor` entry naming
+ * a stop the journal does not record (UNRECORDED_STOPS), which the booth never sees; an entry lane's
+ * `tariff`, which the lane does not use. `run`
  * logs them at start, before it opens the lane (at warn, or at error under log.level error).
  */
 export function configNotes(c: LaneConfig): LaneConfigProblem[] {
@@ -441,6 +443,13 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
         `every statusList.alarmRepeatSeconds, ${c.statusList.alarmRepeatSeconds} s) on a healthy station link; ` +
         "lower statusListPollMs below it, or raise deltaMaxAgeMinutes",
     });
+  // a stop the journal never records is never a booth case (src/booth/cases.ts: cases are journal records)
+  for (const [i, reason] of c.booth.offerFor.entries())
+    if (Object.hasOwn(UNRECORDED_STOPS, reason))
+      notes.push({
+        path: `booth.offerFor.${i}`,
+        message: `${reason}: ignored: these stops are not written to the journal (${UNRECORDED_STOPS[reason as keyof typeof UNRECORDED_STOPS]}), so the booth never sees them; remove it`,
+      });
   const ignored = ignoredTariff(c);
   if (ignored !== null)
     notes.push({

@@ -9,7 +9,7 @@ import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js"
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
-import { RECORDED_STOP_REASONS, STOP_REASON_CODES, UNRECORDED_STOPS } from "../lane/stop-reasons.js";
+import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -367,24 +367,16 @@ export const BoothSection = z.strictObject({
    */
   queueMax: int(1, 1000, "a case count").default(100),
   /**
-   * Stop reasons that send a vehicle to the booth (suspect debits always do): recorded ones only, as the
-   * booth's cases are journal records (UNRECORDED_STOPS, src/lane/stop-reasons.ts).
+   * Stop reasons that send a vehicle to the booth (suspect debits always do). The booth's cases are journal
+   * records, so one the journal never records (UNRECORDED_STOPS, src/lane/stop-reasons.ts) has no effect:
+   * taken, with a note (src/config/preflight.ts configNotes).
    */
   offerFor: z
     .array(
-      z
-        .string()
-        .refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
-          error: (i) =>
-            `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
-          abort: true,
-        })
-        .refine((v) => !Object.hasOwn(UNRECORDED_STOPS, v), {
-          error: (i) =>
-            `${String(i.input)} stops are not written to the journal ` +
-            `(${UNRECORDED_STOPS[i.input as keyof typeof UNRECORDED_STOPS]}), so the booth never sees them; ` +
-            `expected one of ${RECORDED_STOP_REASONS.join(", ")}`,
-        }),
+      z.string().refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
+        error: (i) =>
+          `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
+      }),
     )
     .default([...DEFAULT_BOOTH_REASONS]),
   /**

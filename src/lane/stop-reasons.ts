@@ -123,7 +123,7 @@ export const STOP_REASON_CODES = Object.keys(STOP_REASONS) as StopReason[];
 /**
  * The stops that end a transaction with no journal record, and why: the booth, whose cases are journal
  * records (src/booth/cases.ts, rebuilt from them at start by src/booth/case-desk.ts), never sees them, so
- * `booth.offerFor` refuses them (src/config/schema.ts).
+ * a `booth.offerFor` entry naming one has no effect, which `run` notes (src/config/preflight.ts configNotes).
  */
 export const UNRECORDED_STOPS = {
   // src/lane/machines.ts (its write-ahead note failed), src/lane/effect-runner.ts (its record's commit failed)
@@ -131,9 +131,6 @@ export const UNRECORDED_STOPS = {
   // src/lane/obu-machine.ts alreadyTraded
   ALREADY_TRADED: "its vehicle just paid: answered with C2 and a note",
 } as const satisfies Partial<Record<StopReason, string>>;
-
-/** The stop reasons the journal records: those the booth can be offered. */
-export const RECORDED_STOP_REASONS = STOP_REASON_CODES.filter((c) => !Object.hasOwn(UNRECORDED_STOPS, c));
 
 export function stopInfo(reason: StopReason): StopReasonInfo {
   return STOP_REASONS[reason];

@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_BOOTH_REASONS } from "../../src/booth/cases.js";
 import { parseLaneConfig } from "../../src/config/index.js";
+import { configNotes } from "../../src/config/preflight.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { PROJECT_ROOT } from "../helpers/cli.js";
 import { boothTest, noCardVehicle } from "./harness.js";
@@ -51,16 +52,28 @@ describe("booth config", () => {
     ).toEqual(["LANE_CLOSED"]);
   });
 
-  it("offerFor refuses the stops the journal does not record, which the booth never sees, naming the field", () => {
-    expect(errorOf({ ...minimal, booth: { offerFor: ["OBU_NO_CARD", "JOURNAL_FAILED"] } })).toMatch(
-      /booth\.offerFor\.1: JOURNAL_FAILED stops are not written to the journal \(the journal could not write this vehicle's record\), so the booth never sees them; expected one of OBU_READ_FAILED, .*OBU_NO_CARD, .*LANE_CLOSED, DEBIT_NOT_SENT, STATUS_LIST_FAILED$/m,
+  it("offerFor takes a stop the journal does not record, which the booth never sees, with a note naming the entry", () => {
+    const c = parseLaneConfig(
+      { ...minimal, booth: { offerFor: ["OBU_NO_CARD", "JOURNAL_FAILED", "ALREADY_TRADED"] } },
+      "lane.yaml",
+      "/etc",
     );
-    expect(errorOf({ ...minimal, booth: { offerFor: ["ALREADY_TRADED"] } })).toMatch(
-      /booth\.offerFor\.0: ALREADY_TRADED stops are not written to the journal \(its vehicle just paid: .*\), so the booth never sees them; expected one of /,
-    );
-    const expected = errorOf({ ...minimal, booth: { offerFor: ["JOURNAL_FAILED"] } });
-    expect(expected).not.toMatch(/expected one of .*JOURNAL_FAILED/);
-    expect(expected).not.toMatch(/expected one of .*ALREADY_TRADED/);
+    expect(c.booth.offerFor).toEqual(["OBU_NO_CARD", "JOURNAL_FAILED", "ALREADY_TRADED"]);
+    expect(configNotes(c).filter((n) => n.path.startsWith("booth."))).toEqual([
+      {
+        path: "booth.offerFor.1",
+        message:
+          "JOURNAL_FAILED: ignored: these stops are not written to the journal (the journal could not write this vehicle's record), so the booth never sees them; remove it",
+      },
+      {
+        path: "booth.offerFor.2",
+        message:
+          "ALREADY_TRADED: ignored: these stops are not written to the journal (its vehicle just paid: answered with C2 and a note), so the booth never sees them; remove it",
+      },
+    ]);
+    expect(
+      configNotes(parseLaneConfig(minimal, "lane.yaml", "/etc")).filter((n) => n.path.startsWith("booth.")),
+    ).toEqual([]);
   });
 
   it("the booth block of config/lane.example.yaml is valid and says the defaults", () => {

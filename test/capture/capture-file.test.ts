@@ -18,7 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, assert, describe, expect, it } from "vitest";
 import { capturingTransport } from "../../firmware-bridge/capture/capture-transport.js";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { LINKTYPE_RTAC_SERIAL, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
@@ -30,9 +30,11 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import { openWireCapture } from "../../src/capture/wire-capture.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { captureTimeline } from "../../src/rsu/analyse-capture.js";
+import { MINIMAL_LANE_CONFIG } from "../config/helpers.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 const dirs: string[] = [];
@@ -359,6 +361,38 @@ describe("the lane's RSU port in the capture", () => {
     expect(cap.ports[0]?.description).toContain(
       "protocol=legacy station-length=36 last-station-length=39 ef04=0 b2-antenna-id=0 time-base=utc utc-offset=540",
     );
+  });
+});
+
+describe("the lane's capture file names", () => {
+  it("name the lane in upper-case hex; its earlier lower-case files are counted, pruned and numbered on", async () => {
+    const dir = tmp();
+    // a release before laneLabel wrote the config's lower-case hex (station 0a0b)
+    const old = [1, 2, 3].map((n) => `lane-4301-0a0b-03-r000007-20261201T000000.000-00${n}.pcapng`);
+    for (const f of old) writeFileSync(join(dir, f), "");
+    const config = parseLaneConfig(
+      {
+        ...MINIMAL_LANE_CONFIG,
+        lane: { ...MINIMAL_LANE_CONFIG.lane, station: "0a0b" },
+        capture: { enabled: true, dir, maxFiles: 3 },
+      },
+      "lane.yaml",
+      dir,
+    );
+    const cap = openWireCapture(config);
+    assert(cap, "capture enabled");
+    const pair = createTransportPair();
+    const rsu = cap.wrap(pair.lane, "rsu", "legacy");
+    await rsu.open();
+    await pair.device.open();
+    await rsu.write(Buffer.from("c401", "hex"));
+    cap.close();
+    const now = readdirSync(dir).sort();
+    expect(now).toEqual([
+      expect.stringMatching(/^lane-4301-0A0B-03-r000008-\d{8}T\d{6}\.\d{3}-001\.pcapng$/),
+      old[1],
+      old[2],
+    ]);
   });
 });
 

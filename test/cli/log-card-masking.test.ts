@@ -1,38 +1,37 @@
 /**
  * Card numbers in the lane's log (src/log.ts): masked as the CLI masks them ("4301************9001") in the
  * message, the fields and a child's bindings, unless `log.fullIds: true`; the line that keeps a record the
- * journal could not write (recordInFull) keeps them in full either way. The config's `log.fullIds` is
- * validated like the other log fields and reaches the logger (laneLogOptions, as `etc-lane run` opens it).
+ * journal could not write (recordInFull) keeps them in full either way. Inside a frame's hex (the link's
+ * warnings) they are masked where the bytes decode, and only the first bytes are shown where they do not
+ * (src/log-frames.ts). The config's `log.fullIds` is validated like the other log fields and reaches the
+ * logger (laneLogOptions, as `etc-lane run` opens it).
  */
-import { type EventEmitter, once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
-import { afterEach, assert, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { createLogger, laneLogOptions, recordInFull } from "../../src/log.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
+import { logFileText } from "../helpers/log-file.js";
+import { CARD, legacyB4, MASKED } from "./b4-frame.js";
 
-const CARD = "43010000000000009001";
-const MASKED = "4301************9001";
+/** The public national-network lane sample B4, 182-byte form (test/cli/mask-frames.test.ts). */
+const NATIONAL_B4 =
+  "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
+  "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
+  "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
+  "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb";
+const NATIONAL_CARD = "37011901230211225128";
+/** A legacy B4 cut short inside its file 0015 after the card number: no frame in it decodes. */
+const HALF_B4 = legacyB4().slice(0, legacyB4().indexOf(CARD) + CARD.length + 8);
 
 let dir: string;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "etc-log-mask-"));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-/** The log file's text, once the logger's destination has written it all and closed it. */
-async function textOf(logger: Logger, file: string): Promise<string> {
-  const dest = (logger as unknown as Record<symbol, EventEmitter & { end(): void }>)[pino.symbols.streamSym];
-  assert(dest, "the logger's destination");
-  const closed = once(dest, "close");
-  dest.end();
-  await closed;
-  return readFileSync(file, "utf8");
-}
 
 /** Lines as the lane writes them: a card id in a field, in the message, and in a child's bindings. */
 function writeCardLines(logger: Logger): void {
@@ -49,7 +48,7 @@ it("masks card numbers in the lane log by default: message, fields and bindings"
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
   writeCardLines(logger);
-  const text = await textOf(logger, file);
+  const text = await logFileText(logger, file);
   expect(text).not.toContain(CARD);
   expect(
     text
@@ -67,7 +66,7 @@ it("writes them in full with log.fullIds: true", async () => {
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({ fullIds: true }).log, file }));
   writeCardLines(logger);
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -86,7 +85,7 @@ it("keeps a record the journal could not write in full, its mark writing no fiel
     "JOURNAL COMMIT FAILED",
   );
   logger.error({ cardId: CARD }, "after it");
-  const lines = (await textOf(logger, file))
+  const lines = (await logFileText(logger, file))
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l));
@@ -102,4 +101,66 @@ it("log.fullIds defaults to false and takes only true or false, naming the field
   expect(configErrorOf({ ...MINIMAL_LANE_CONFIG, log: { fullIds: "yes" } })).toMatch(
     /log\.fullIds: expected true or false/,
   );
+});
+
+/**
+ * The link's warnings with a B4's bytes: "undecodable frame" of the 182-byte national B4 on a lane with
+ * `b4Ef04: true` (it decodes as the other form), and bytes discarded of a half legacy B4.
+ */
+function writeFrameLines(logger: Logger): void {
+  logger.warn(
+    { dir: "<-", hex: NATIONAL_B4, err: "the body ends inside field ..." },
+    "undecodable frame: B4 is 91 byte(s) shorter than its declaration",
+  );
+  logger.warn({ dir: "<-", reason: "timeout", len: HALF_B4.length / 2, hex: HALF_B4 }, "bytes discarded");
+}
+
+it("masks a card number inside a frame's hex in the link's warnings; bytes that do not decode only by their head", async () => {
+  expect(HALF_B4).toContain(CARD);
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
+  writeFrameLines(logger);
+  const text = await logFileText(logger, file);
+  expect(text).not.toContain(NATIONAL_CARD);
+  expect(text).not.toContain(CARD);
+  const [undecodable, discarded] = text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(undecodable.hex).toBe(NATIONAL_B4.replace(NATIONAL_CARD, "3701************5128"));
+  expect(discarded).toMatchObject({
+    len: HALF_B4.length / 2,
+    hex: `${HALF_B4.slice(0, 18)}... (${HALF_B4.length / 2} bytes, not decoded: not logged past the header as it may hold a card number; log.fullIds: true logs it in full)`,
+  });
+});
+
+it("masks the number in a frame's extra bytes too, and extra bytes without their frame only by their head", async () => {
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", { file });
+  const extra = NATIONAL_B4.slice(NATIONAL_B4.indexOf(NATIONAL_CARD));
+  logger.warn({ dir: "<-", type: "B4", extra, hex: NATIONAL_B4 }, "B4 is longer than its declaration");
+  logger.warn({ dir: "<-", type: "B4", extra }, "B4 longer than its declaration");
+  const lines = (await logFileText(logger, file))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  const masked = "3701************5128";
+  expect(lines.map((l) => [l.extra, l.hex])).toEqual([
+    [extra.replace(NATIONAL_CARD, masked), NATIONAL_B4.replace(NATIONAL_CARD, masked)],
+    [
+      `... (${extra.length / 2} bytes, not decoded: not logged as it may hold a card number; log.fullIds: true logs it in full)`,
+      undefined,
+    ],
+  ]);
+});
+
+it("writes a frame's hex in full with log.fullIds: true", async () => {
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({ fullIds: true }).log, file }));
+  writeFrameLines(logger);
+  const lines = (await logFileText(logger, file))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.hex)).toEqual([NATIONAL_B4, HALF_B4]);
 });

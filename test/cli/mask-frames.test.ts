@@ -1,6 +1,6 @@
-/** Card numbers inside raw RSU frames, masked for the CLI's JSON (src/cli/mask-frames.ts). */
+/** Card numbers inside raw RSU frames, masked for the CLI's JSON (src/rsu/mask-frames.ts). */
 import { describe, expect, it } from "vitest";
-import { cardNumbersInFrame, maskFrameCards } from "../../src/cli/mask-frames.js";
+import { cardNumbersInFrame, maskFrameCards } from "../../src/rsu/mask-frames.js";
 import { CARD, legacyB4, MASKED } from "./b4-frame.js";
 
 /** The public national-network lane sample B4 (test/cli/decode.test.ts), 182-byte form without EF04. */

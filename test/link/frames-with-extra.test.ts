@@ -28,7 +28,7 @@ describe("a frame longer than its declaration", () => {
     expect(r.link.counters).toMatchObject({ framesWithExtra: 2, decodeErrors: 0 });
     const warns = r.warnings.filter((w) => EXTRA.test(w));
     expect(warns).toEqual([
-      "B2 is 1 byte(s) longer than its declaration (extra 01); with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (the fields after the one it changes were read shifted); delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type",
+      "B2 is 1 byte(s) longer than its declaration (those bytes in extra); with b2AntennaId: true it decodes exactly: check the dialect setting b2AntennaId (the fields after the one it changes were read shifted); delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type",
     ]);
   });
 
@@ -67,7 +67,7 @@ describe("a frame longer than its declaration", () => {
     await settle();
     expect(r.link.counters.framesWithExtra).toBe(2);
     expect(r.warnings.filter((w) => EXTRA.test(w))).toEqual([
-      "B5 is 2 byte(s) longer than its declaration (extra abcd); no single dialect setting explains the length; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type",
+      "B5 is 2 byte(s) longer than its declaration (those bytes in extra); no single dialect setting explains the length; delivered with the surplus as extra; each one is counted in framesWithExtra, this is logged once per frame type",
     ]);
   });
 

@@ -17,9 +17,9 @@ import {
   type RecordKind,
   type StoredRecord,
 } from "../../journal/types.js";
+import { maskFrameCards } from "../../rsu/mask-frames.js";
 import { maskCardId, maskCardIdsIn } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
-import { maskFrameCards } from "../mask-frames.js";
 import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { columnWidths, tableLine } from "../text-table.js";

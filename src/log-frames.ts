@@ -1,0 +1,49 @@
+/**
+ * The frame bytes in the lane's log lines, as they can be shown without a card number (src/log.ts, unless
+ * `log.fullIds`). A B4's file 0015 holds the card number as 20 hex digits inside the frame's hex, where
+ * maskCardIds (a number standing alone) does not see it. The fields that carry a frame's raw bytes:
+ * - `hex`: the whole frame, or the bytes discarded, on the RSU link (firmware-bridge/link/frame-channel.ts:
+ *   tx, rx, undecodable frame, checksum error, bytes discarded, echo, longer or shorter than declared,
+ *   misfit heartbeat) and on the card reader's (firmware-bridge/reader/reader-channel.ts tx, rx, bytes
+ *   discarded; framed-card-reader.ts unknown frame, malformed CARD_EVENT; command-runner.ts echo);
+ * - `extra`: a frame's bytes after its last declared field (frame-channel.ts, longer than declared).
+ * Bytes that read as RSU frames are shown with the card numbers of their B4s masked as maskCardId masks
+ * them (src/rsu/mask-frames.ts, the CLI's rule), in `extra` too; others (bytes discarded, an undecodable
+ * frame, any card reader frame) by their length and frame header (HEADERS). The wire
+ * capture (docs/capture.md) keeps every byte. `rawB5`/`rawB8` (src/lane/late-answers.ts) are left: a B5
+ * or B8 carries no card number, and those lines are what the station settles a late answer from.
+ */
+import { frameForLog, maskNumbers } from "./rsu/mask-frames.js";
+
+/**
+ * The header shown of bytes that do not decode, when they start as a frame does: an RSU frame's (national:
+ * STX FFFF, VER, SEQ, LEN 4, then its type byte; legacy: STX, SEQ, type and the OBU id) and a card
+ * reader frame's (firmware-bridge/reader/frame.ts: STX 02, LEN 2, SEQ, CMD, P). Bytes that start otherwise
+ * (noise, a frame's tail, `extra`) show none: they might start with a card number.
+ */
+const HEADERS: readonly { start: string; bytes: number }[] = [
+  { start: "ffff", bytes: 9 },
+  { start: "02", bytes: 6 },
+];
+
+/**
+ * `fields` with their `hex` and `extra` as they can be shown (a copy; the same object when it has
+ * neither, so other lines pay one look-up each).
+ */
+export function maskFrameFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const { hex, extra } = fields;
+  if (typeof hex !== "string" && typeof extra !== "string") return fields;
+  const shown = typeof hex === "string" ? frameForLog(hex) : null;
+  const out = { ...fields };
+  if (typeof hex === "string") out.hex = shown ? shown.hex : headOf(hex, true);
+  if (typeof extra === "string") out.extra = shown ? maskNumbers(extra, shown.numbers) : headOf(extra, false);
+  return out;
+}
+
+/** Hex that did not decode: its length and, when it starts as a frame, its header; saying where the rest is. */
+function headOf(hex: string, asFrame: boolean): string {
+  const lower = hex.slice(0, 4).toLowerCase();
+  const header = asFrame ? HEADERS.find((h) => lower.startsWith(h.start)) : undefined;
+  const shown = header ? hex.slice(0, header.bytes * 2) : "";
+  return `${shown}... (${Math.ceil(hex.length / 2)} bytes, not decoded: not logged${shown ? " past the header" : ""} as it may hold a card number; log.fullIds: true logs it in full)`;
+}
