@@ -45,7 +45,10 @@ export interface StatusListStatus {
   confirmedAt: string | null;
   lastPollAt: string | null;
   bundlesApplied: number;
-  /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
+  /**
+   * the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none (also once it is
+   * in and being applied: `applying`)
+   */
   download: { name: string; pages: number; pagesDone: number } | null;
   /** the bundle the sink is applying now (downloaded, its outcome not known yet); null: none */
   applying: string | null;
@@ -193,6 +196,8 @@ export class StatusListPoller {
 
   /** Hands the downloaded bundle to the sink, beside the polls (`applying`); its outcome recorded once. */
   private applyBeside(b: BundleInfo, file: string): void {
+    // status only: the download's files are kept or removed by the outcome (applyNow)
+    this.sl.download = null;
     this.sl.applying = b.name;
     this.apply = this.applyNow(b, file)
       .catch((e: unknown) => {

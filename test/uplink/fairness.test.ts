@@ -232,7 +232,11 @@ it("a status-list apply under way (a full list's build) holds up neither uploads
   const beats = rig.station.stats().heartbeats;
   rig.commit(5);
   await rig.uplink.whenDrained(10_000);
-  expect(rig.uplink.status().statusList?.applying).toBe("full-202611230000.bundle");
+  // applied, no longer downloading: staff see the apply, not a download stuck at its last page
+  expect(rig.uplink.status().statusList).toMatchObject({
+    applying: "full-202611230000.bundle",
+    download: null,
+  });
   expect(stationMatchesJournal(rig).ok).toBe(true);
   await statusWhere(
     rig.uplink,
