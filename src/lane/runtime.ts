@@ -44,7 +44,7 @@ import { type LoadedTariff, Tariff } from "../tariff/tariff.js";
 import { Uplink } from "../uplink/index.js";
 import { APP_VERSION } from "../version.js";
 import { LaneController } from "./controller.js";
-import { auditApplied, auditApplyFailed } from "./status-list-audit.js";
+import { LaneStatusListApplies } from "./status-list-applies.js";
 
 export interface LaneRuntimeDeps {
   /** overrides rsu.port (the demo's in-process pair, a test pty) */
@@ -84,7 +84,8 @@ export interface LaneRuntime {
   /**
    * Applies a signed bundle (a path or its bytes) that does not come from the station's uplink (an
    * operator's import, a demo's list) and records it in the trail: `status-list.applied` with the versions
-   * the lane then holds, or `status-list.refused` with the reason (and rethrows). The uplink records the
+   * the lane then holds, or `status-list.refused` with the reason (and rethrows); one the lane's close
+   * abandons (E512) is no refusal and has no entry (./status-list-applies.ts). The uplink records the
    * lists it fetches itself (src/uplink/status-list-poller.ts), with the bundle's name and size.
    */
   applyStatusList(bundle: string | Uint8Array, source: string, opts?: ApplyOptions): Promise<ApplyResult>;
@@ -220,16 +221,13 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
             logger,
           })
         : null;
-    if (uplink)
-      cleanups.unshift(async () => {
-        await uplink.stop();
-        // a status-list apply the uplink started is not waited for (a full list's build takes tens of
-        // seconds): closing the list abandons it (its worker job terminated, the list served unchanged, or
-        // the one the worker switched `current` to served at the next start: src/status-list/apply.ts), and
-        // its outcome is recorded before the trail closes
-        if (uplink.applyingStatusList) await statusList.close();
-        await uplink.statusListApplied();
-      });
+    // the first close step: the uplink stopped, then the status list closed before the trail, abandoning an
+    // apply under way, the uplink's or an operator's, not waited for (a full list's build takes tens of
+    // seconds; the list served unchanged, or the one the worker switched `current` to served at the next
+    // start: src/status-list/apply.ts), and each apply's outcome recorded before the trail closes
+    // (./status-list-applies.ts)
+    const applies = new LaneStatusListApplies(statusList, audit, logger);
+    cleanups.unshift(() => applies.close(uplink));
     return {
       controller,
       link,
@@ -241,7 +239,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDirLock,
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
-      applyStatusList: statusListApplier(statusList, audit, logger),
+      applyStatusList: (bundle, source, opts) => applies.apply(bundle, source, opts),
       close: async () => {
         await booth?.close();
         await controller.stop();
@@ -485,36 +483,4 @@ function startUplink(
   });
   uplink.start();
   return uplink;
-}
-
-/**
- * LaneRuntime.applyStatusList: the bundle applied, and `status-list.applied` or `.refused` in the trail
- * (./status-list-audit.ts: a failed job that changed the list served is an `applied` naming the failure).
- * Rejects as the list did.
- */
-function statusListApplier(
-  statusList: StatusListCache,
-  audit: AuditTrail,
-  logger: Logger,
-): LaneRuntime["applyStatusList"] {
-  return async (bundle, source, opts = {}) => {
-    const name = typeof bundle === "string" ? bundle : `${bundle.byteLength} bytes`;
-    let r: ApplyResult;
-    try {
-      r = await statusList.applyBundle(bundle, opts);
-    } catch (e) {
-      try {
-        auditApplyFailed(audit.events, e, name, source);
-      } catch (ae) {
-        logger.error({ err: (ae as Error).message }, "audit append failed");
-      }
-      throw e;
-    }
-    try {
-      auditApplied(audit.events, r, name, source);
-    } catch (ae) {
-      logger.error({ err: (ae as Error).message }, "audit append failed");
-    }
-    return r;
-  };
 }

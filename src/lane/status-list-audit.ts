@@ -2,8 +2,8 @@
  * What an apply of a status-list bundle did to the list, in the audit trail: `status-list.applied` when
  * the list served changed (an accepted bundle, or a failed job that changed it all the same:
  * src/status-list/apply-change.ts, the failure named), `status-list.refused` (an alarm) when it did not.
- * The running lane's applies (src/lane/runtime.ts) and the import without a lane (src/cli/status-list-direct.ts)
- * write them so; the trail's status-list entries are every change of the list (docs/audit.md).
+ * The running lane's applies (./status-list-applies.ts, which records no entry for one its close
+ * abandons) and the import without a lane (src/cli/status-list-direct.ts) write them so; the trail's status-list entries are every change of the list (docs/audit.md).
  */
 import type { LaneEvents } from "../audit/index.js";
 import { listChangeOf } from "../status-list/apply-change.js";

@@ -85,6 +85,11 @@ export interface StatusListView {
   cardsNoNetwork: number | null;
   /** the bundle the uplink is downloading, a few pages per poll; null when none (or no station) */
   download: { name: string; pages: number; pagesDone: number } | null;
+  /**
+   * the bundle the uplink downloaded and the list is applying now (a full list's build takes tens of
+   * seconds); null when none (or no station)
+   */
+  applying: string | null;
 }
 
 export interface UplinkView {

@@ -115,7 +115,7 @@ export function readerView(reader: LaneRuntime["reader"], seen: ReaderLinkState 
     : null;
 }
 
-/** `statusList`: the list's health, its counts and import time, the uplink's download. */
+/** `statusList`: the list's health, its counts and import time, the uplink's download and apply. */
 export function statusListView(
   health: ReturnType<LaneRuntime["statusList"]["health"]>,
   info: StatusListInfo,
@@ -130,6 +130,7 @@ export function statusListView(
     counts: info.counts,
     cardsNoNetwork: health.cardsNoNetwork,
     download: up?.statusList?.download ?? null,
+    applying: up?.statusList?.applying ?? null,
   };
 }
 

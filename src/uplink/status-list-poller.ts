@@ -28,7 +28,8 @@ export interface StatusListSink {
    * the downloaded, length- and SHA-256-checked bundle file; the uplink deletes it once applied or refused,
    * and keeps it for another try after the lane's own failure (./bundle-failures.ts). Answers what it
    * applied (the list's ApplyResult): its `obusNotDecimal` or `cardsNoNetwork`, when a number above 0,
-   * makes the `status-list.applied` entry an alarm (`cardNoNetworkExample` names one such card)
+   * makes the `status-list.applied` entry an alarm (`cardNoNetworkExample` names one such card); its
+   * `versions` are the ones the entry says the lane holds after it (else `versions()`, read as it answers)
    */
   applyBundle(file: string): Promise<unknown>;
 }
@@ -44,7 +45,10 @@ export interface StatusListStatus {
   confirmedAt: string | null;
   lastPollAt: string | null;
   bundlesApplied: number;
-  /** the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none */
+  /**
+   * the bundle being downloaded, a few pages per poll (./bundle-download.ts); null: none (also once it is
+   * in and being applied: `applying`)
+   */
   download: { name: string; pages: number; pagesDone: number } | null;
   /** the bundle the sink is applying now (downloaded, its outcome not known yet); null: none */
   applying: string | null;
@@ -192,6 +196,8 @@ export class StatusListPoller {
 
   /** Hands the downloaded bundle to the sink, beside the polls (`applying`); its outcome recorded once. */
   private applyBeside(b: BundleInfo, file: string): void {
+    // status only: the download's files are kept or removed by the outcome (applyNow)
+    this.sl.download = null;
     this.sl.applying = b.name;
     this.apply = this.applyNow(b, file)
       .catch((e: unknown) => {
@@ -212,12 +218,15 @@ export class StatusListPoller {
     try {
       applied = await sink.applyBundle(file);
     } catch (e) {
+      // read before any await: the lane's close may close the list meanwhile (src/lane/runtime.ts), and a
+      // closed list answers no versions
+      const held = sink.versions();
       const change = listChangeOf(e);
       if (change) {
         await this.finishDownload();
         this.failures.clear();
         const { code, message } = errorOf(e);
-        return this.changedThoughFailed(b, change, code, message, sl, sink);
+        return this.changedThoughFailed(b, change, code, message, sl);
       }
       if (isBundleRefusal(e)) {
         await this.finishDownload();
@@ -232,13 +241,16 @@ export class StatusListPoller {
           "status-list bundle not applied: the lane stopped during its apply",
         );
       } else this.failedLocally(b, e); // the download is kept for the next try
-      Object.assign(sl, sink.versions());
+      Object.assign(sl, held);
       return false;
     }
+    // the versions the apply answered (else read now, before any await): the lane's close may close the
+    // list while the download's files go, and a closed list answers no versions
+    const versions = versionsOf(applied) ?? sink.versions();
     await this.finishDownload();
     this.failures.clear();
     sl.bundlesApplied++;
-    Object.assign(sl, sink.versions());
+    Object.assign(sl, versions);
     this.d.log.info({ bundle: b.name, version: b.version }, "status-list bundle applied");
     const unmatched = unmatchedOf(applied);
     const why = unmatchedMessage(unmatched);
@@ -255,7 +267,7 @@ export class StatusListPoller {
         version: b.version,
         bytes: b.bytes,
         source: "station",
-        versions: sink.versions(),
+        versions,
         ...unmatchedFields(unmatched),
       },
     });
@@ -340,7 +352,6 @@ export class StatusListPoller {
     code: string,
     message: string,
     sl: StatusListStatus,
-    sink: StatusListSink,
   ): boolean {
     this.d.log.warn(
       { bundle: b.name, code, err: message, versions: change.versions },
@@ -362,7 +373,7 @@ export class StatusListPoller {
       },
     });
     sl.bundlesApplied++;
-    Object.assign(sl, sink.versions());
+    Object.assign(sl, change.versions);
     return false;
   }
 }
@@ -379,6 +390,16 @@ function errorOf(e: unknown): { code: string; message: string } {
     code: isEtcError(e) ? String(e.code) : JournalErrorCodes.StatusListLocal,
     message: e instanceof Error ? e.message : String(e),
   };
+}
+
+/** The versions an apply answers (ApplyResult.versions); null when it answers none. */
+function versionsOf(applied: unknown): { full: string | null; delta: string | null } | null {
+  const v = (applied as { versions?: unknown } | null | undefined)?.versions as
+    | { full?: unknown; delta?: unknown }
+    | null
+    | undefined;
+  const ok = (x: unknown): x is string | null => x === null || typeof x === "string";
+  return v && ok(v.full) && ok(v.delta) ? { full: v.full, delta: v.delta } : null;
 }
 
 /**

@@ -13,6 +13,21 @@ it("the status-list row names the bundle being downloaded and its pages in so fa
   expect(listRow(formatStatus(s))).toMatch(/; downloading full-202611270000\.bundle, page 120\/480$/);
 });
 
+it("the status-list row and the page's status-list card name the bundle being applied, once downloaded", () => {
+  const s = baseSnapshot();
+  expect(renderState(s, [], null)).not.toContain("status-list-update");
+  s.statusList.download = { name: "full-202611270000.bundle", pages: 480, pagesDone: 120 };
+  expect(renderState(s, [], null)).toContain(
+    'data-testid="status-list-update">downloading full-202611270000.bundle, page 120/480<',
+  );
+  s.statusList.download = null;
+  s.statusList.applying = "full-202611270000.bundle";
+  expect(listRow(formatStatus(s))).toMatch(/; applying full-202611270000\.bundle$/);
+  expect(renderState(s, [], null)).toContain(
+    'data-testid="status-list-update">applying full-202611270000.bundle<',
+  );
+});
+
 it("card numbers in the lane's free text are masked as in their columns, unless --full-ids", () => {
   const card = "43010000000000009001";
   const s = baseSnapshot();

@@ -66,6 +66,7 @@ export function baseSnapshot(at = T0): LaneSnapshot {
       counts: { cards: 20_000_000, obus: 10_000_000 },
       cardsNoNetwork: 2,
       download: null,
+      applying: null,
     },
     uplink: {
       state: "online",

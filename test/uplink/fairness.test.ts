@@ -232,7 +232,11 @@ it("a status-list apply under way (a full list's build) holds up neither uploads
   const beats = rig.station.stats().heartbeats;
   rig.commit(5);
   await rig.uplink.whenDrained(10_000);
-  expect(rig.uplink.status().statusList?.applying).toBe("full-202611230000.bundle");
+  // applied, no longer downloading: staff see the apply, not a download stuck at its last page
+  expect(rig.uplink.status().statusList).toMatchObject({
+    applying: "full-202611230000.bundle",
+    download: null,
+  });
   expect(stationMatchesJournal(rig).ok).toBe(true);
   await statusWhere(
     rig.uplink,
@@ -296,4 +300,32 @@ it("an apply the lane's close abandons after stop() (E512) is no failure: no ala
     "full-202611230000.bundle.download",
     "full-202611230000.bundle.download.json",
   ]);
+});
+
+it("an apply whose outcome comes after the lane's close closed the list records the versions the apply answered", async () => {
+  const h = handSettledSink();
+  // a closed list answers no versions (src/status-list/lifecycle.ts close)
+  let closed = false;
+  const held = h.sink.versions.bind(h.sink);
+  h.sink.versions = () => (closed ? { full: null, delta: null } : held());
+  const audited: { type: string; data?: unknown }[] = [];
+  rig = await makeRig(
+    {
+      statusList: h.sink,
+      statusListPollMs: 150_000,
+      downloadDir: listsDir([]),
+      audit: { append: (e) => audited.push(e) },
+    },
+    { statusListDir: listsDir(["full-202611230000.bundle"]) },
+  );
+  rig.uplink.start();
+  await h.called;
+  await rig.uplink.stop();
+  closed = true;
+  h.settle().resolve({ versions: { full: "202611230000", delta: null } });
+  await rig.uplink.statusListApplied();
+  const applied = audited.filter((e) => e.type === "status-list.applied");
+  expect(applied).toHaveLength(1);
+  expect(applied[0]!.data).toMatchObject({ versions: { full: "202611230000", delta: null } });
+  expect(rig.uplink.status().statusList).toMatchObject({ full: "202611230000", delta: null });
 });

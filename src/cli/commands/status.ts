@@ -135,7 +135,8 @@ function deviceRows(s: LaneSnapshot): Row[] {
       (sl.state === "ok" ? "" : `; ${sl.reason}`) +
       (sl.download
         ? `; downloading ${sl.download.name}, page ${sl.download.pagesDone}/${sl.download.pages}`
-        : ""),
+        : "") +
+      (sl.applying ? `; applying ${sl.applying}` : ""),
   ]);
   return rows;
 }

@@ -177,6 +177,13 @@ export function renderState(
       )
     : "";
   const sl = s.statusList;
+  // the uplink's download of a bundle, then its apply (a full list's build takes tens of seconds)
+  const update =
+    sl.applying !== null
+      ? `applying ${sl.applying}`
+      : sl.download !== null
+        ? `downloading ${sl.download.name}, page ${sl.download.pagesDone}/${sl.download.pages}`
+        : null;
   const statusList = card(
     bi("黑名单", "status list"),
     kv([
@@ -193,6 +200,14 @@ export function renderState(
         `<span class="mono">${esc(sl.versions.delta ?? "-")}</span> · ${esc(duration(sl.ages.deltaMs))}`,
       ],
       [bi("条目", "entries"), sl.counts ? esc(`${sl.counts.cards} cards, ${sl.counts.obus} OBUs`) : "-"],
+      ...(update !== null
+        ? [
+            [bi("更新", "update"), `<span data-testid="status-list-update">${esc(update)}</span>`] as [
+              string,
+              string,
+            ],
+          ]
+        : []),
     ]),
     "status-list",
   );
