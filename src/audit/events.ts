@@ -5,6 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { digestOf, type FileDigest } from "../file-digest.js";
+import { notAppliedWhy } from "../status-list/errors.js";
 import { unmatchedMessage } from "../status-list/import-message.js";
 import type { AuditEventInput, AuditSeverity } from "./entry.js";
 
@@ -380,7 +381,7 @@ export class LaneEvents {
     return this.emit(
       "status-list.refused",
       "alarm",
-      `status-list bundle ${d.bundle} ${d.local ? "not applied (the lane's own failure)" : "refused"}: ${d.reason ?? d.code ?? "?"}`,
+      `status-list bundle ${d.bundle} ${d.local ? `not applied (${notAppliedWhy(d.code)})` : "refused"}: ${d.reason ?? d.code ?? "?"}`,
       d,
     );
   }

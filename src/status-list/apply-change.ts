@@ -8,7 +8,7 @@
  * failure as a change of the list, not as a refusal.
  *
  * And a failed full job whose list `current` named could not be activated (lanesFullError): the lane's
- * failure, not the bundle's, whatever the job's error was.
+ * failure, not the bundle's, when that list failed the job; the job's own error kept otherwise.
  */
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { isBundleRefusal, StatusListErrors, slError } from "./errors.js";
@@ -51,15 +51,19 @@ export function listChangeOf(e: unknown): ListChange | null {
 
 /**
  * The error of a failed full-list apply, given what resyncAfterFailedFull found after it (lifecycle.ts)
- * and the version of the list the job built (`built`, null when no answer came): when `current` named a
+ * and the version of the list the job built (`built`, null when no answer came). When `current` named a
  * list the lane could not activate (`restored` or `unserved`), the failure is the lane's, not the
- * bundle's, whatever `e` is (the job's own activate error, or E506: the bundle not newer than that list
- * only): E511 naming the list, why it cannot be served, what the lane serves and what happens next, `e`
- * its cause. So the uplink tries the bundle again (src/uplink/bundle-failures.ts: a refusal it would
- * leave alone while the station, asked with the versions served, offers it first), and the operator is
- * not told the bundle was refused (import-message.ts). `e` itself when it refuses the bundle for itself
- * (any refusal but that E506: a full list not newer than the versions served stays E506), or when
- * `current` named no such list.
+ * bundle's, when that list is what failed the job: the job's own activate error (its answer came), a job
+ * that switched `current` itself (a database no earlier failed job had found unservable: its answer lost,
+ * or lost with an error after the rename), or E506 against that list only (the bundle newer than the
+ * versions served, not than the list `current` named). The error is then E511 naming the list, why it
+ * cannot be served, what the lane serves and what happens next, `e` its cause. So the uplink tries the
+ * bundle again (src/uplink/bundle-failures.ts: a refusal it would leave alone while the station, asked
+ * with the versions served, offers it first), and the operator is not told the bundle was refused
+ * (import-message.ts). Any other failure of the job keeps its own code and message (a bundle made ahead
+ * of the clock, too little room for the build, the worker lost, a refusal of the bundle for itself), the
+ * pointer's state appended to a failure that is not a refusal (`details.pointer`), never put in its place.
+ * `e` itself when `current` named no such list.
  */
 export function lanesFullError(
   e: unknown,
@@ -77,7 +81,34 @@ export function lanesFullError(
     refused !== null &&
     refused > holds;
   if (isBundleRefusal(e) && !notNewerThanPointer) return e;
+  const pointerDetails = {
+    pointer: resync.db,
+    pointerFull: resync.fullVersion,
+    pointerRestored: resync.state === "restored",
+  };
+  const state = `the list \`current\` named (${resync.db}, full ${resync.fullVersion}) cannot be served (${messageOf(resync.error)}); ${next(served, resync)}`;
+  if (built === null && resync.known && !notNewerThanPointer) {
+    // the job failed for a reason of its own: that reason stays, the pointer's state said besides
+    if (isEtcError(e))
+      return new EtcError(
+        e.code,
+        `${e.message}; besides, ${state}`,
+        { ...e.details, ...pointerDetails },
+        { cause: e },
+      );
+    return slError(StatusListErrors.Store, `${messageOf(e)}; besides, ${state}`, pointerDetails, e);
+  }
   const version = refused ?? built;
+  return slError(
+    StatusListErrors.Store,
+    `${version === null ? "" : `full list ${version}: `}${state}`,
+    { ...(version === null ? {} : { version }), ...pointerDetails },
+    e,
+  );
+}
+
+/** What the lane serves after resyncAfterFailedFull found `current` naming a list it cannot serve, and what comes next. */
+function next(served: ListVersions, resync: Extract<FullResync, { state: "restored" | "unserved" }>): string {
   const held =
     served.full === null
       ? "no list"
@@ -85,25 +116,14 @@ export function lanesFullError(
         ? `delta ${served.delta} on full ${served.full}`
         : `full ${served.full}`;
   const again = "the full list offered again (the uplink's next try, or an import of it again) is built anew";
-  const next =
-    resync.state === "restored"
-      ? `the lane serves ${held}, \`current\` names it again and that database is deleted: ${again}`
-      : served.full === null
-        ? `the lane serves no list: ${again}`
-        : `\`current\` could not be pointed back at the list served (${messageOf(resync.pointerError)}): the ` +
-          `lane serves ${held}; each full list offered again tries again to serve that list or to point \`current\` ` +
-          "back, and a restart serves it (or, when it cannot be opened, no list until that full list offered " +
-          "again is built anew)";
-  return slError(
-    StatusListErrors.Store,
-    `${version === null ? "" : `full list ${version}: `}the list \`current\` named (${resync.db}, full ${resync.fullVersion}) cannot be served (${messageOf(resync.error)}); ${next}`,
-    {
-      ...(version === null ? {} : { version }),
-      pointer: resync.db,
-      pointerFull: resync.fullVersion,
-      pointerRestored: resync.state === "restored",
-    },
-    e,
+  if (resync.state === "restored")
+    return `the lane serves ${held}, \`current\` names it again and that database is deleted: ${again}`;
+  if (served.full === null) return `the lane serves no list: ${again}`;
+  return (
+    `\`current\` could not be pointed back at the list served (${messageOf(resync.pointerError)}): the ` +
+    `lane serves ${held}; each full list offered again tries again to serve that list or to point \`current\` ` +
+    "back, and a restart serves it (or, when it cannot be opened, no list until that full list offered " +
+    "again is built anew)"
   );
 }
 

@@ -73,3 +73,15 @@ export const BUNDLE_REFUSALS: ReadonlySet<string> = new Set<string>([
 export function isBundleRefusal(e: unknown): boolean {
   return isEtcError(e) && BUNDLE_REFUSALS.has(String(e.code));
 }
+
+/**
+ * Why an apply that failed for a reason that is no refusal of the bundle (isBundleRefusal false) was not
+ * applied, as the operator and the trail read it: "not applied (WHY)". A bundle made ahead of the lane's
+ * clock (E509) is not the lane's failure for certain: either clock may be the wrong one, so both are named;
+ * any other such failure is the lane's own (its store or disk, its worker, a list it built but cannot serve).
+ */
+export function notAppliedWhy(code: unknown): string {
+  return code === StatusListErrors.AheadOfClock
+    ? "the bundle's time is ahead of the lane's clock: one of the two clocks is wrong, check both the station's and the lane's; nothing applied"
+    : "the lane's own failure";
+}

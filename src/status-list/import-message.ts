@@ -6,7 +6,7 @@
  * and the audit's (`status-list.applied`).
  */
 import { type ListChange, listChangeOf } from "./apply-change.js";
-import { isBundleRefusal } from "./errors.js";
+import { isBundleRefusal, notAppliedWhy } from "./errors.js";
 import type { ApplyResult, ListVersions } from "./types.js";
 
 export function importAppliedMessage(
@@ -73,13 +73,14 @@ export function cardsNoNetworkMessage(n: number, example: string | null): string
 
 /**
  * A failed import that changed nothing (the list served unchanged), with its code when it has one: the
- * bundle refused for itself (errors.ts isBundleRefusal), or not applied for the lane's own failure (its
- * store or disk, its worker, a list it built but cannot serve: the error says what happens next).
+ * bundle refused for itself (errors.ts isBundleRefusal), or not applied (errors.ts notAppliedWhy): the bundle
+ * made ahead of the lane's clock (either clock wrong), or the lane's own failure (its store or disk, its
+ * worker, a list it built but cannot serve: the error says what happens next).
  */
 export function importRefusedMessage(e: unknown): string {
   const code = (e as { code?: unknown } | null)?.code;
   const message = e instanceof Error ? e.message : String(e);
-  const what = isBundleRefusal(e) ? "refused" : "not applied (the lane's own failure)";
+  const what = isBundleRefusal(e) ? "refused" : `not applied (${notAppliedWhy(code)})`;
   return `status-list bundle ${what}: ${message}${typeof code === "string" ? ` [${code}]` : ""}`;
 }
 

@@ -41,12 +41,21 @@ import type { OverlayCompaction } from "./types.js";
  * What ListLifecycle.resyncAfterFailedFull found: `current` names the list served (or cannot be read), or
  * another list (`db`, `fullVersion`), now served (`switched`), or that could not be activated for
  * `error`: then `current` names the list served again and `db` is deleted (`restored`), or, when no list
- * is served or the pointer could not be written (`pointerError`), `current` still names `db` (`unserved`).
+ * is served or the pointer could not be written (`pointerError`), `current` still names `db` (`unserved`;
+ * with no list served `db`'s files are deleted all the same). `known`: an earlier failed full job had
+ * found `db` unservable already (so the job that failed now did not switch `current` to it).
  */
 export type FullResync =
   | { state: "same" | "switched" }
-  | { state: "restored"; db: string; fullVersion: string; error: unknown }
-  | { state: "unserved"; db: string; fullVersion: string; error: unknown; pointerError: unknown };
+  | { state: "restored"; db: string; fullVersion: string; error: unknown; known: boolean }
+  | {
+      state: "unserved";
+      db: string;
+      fullVersion: string;
+      error: unknown;
+      pointerError: unknown;
+      known: boolean;
+    };
 
 export class ListLifecycle {
   /** the list lookups answer from; replaced in one assignment (activate) */
@@ -295,10 +304,11 @@ export class ListLifecycle {
       return { state: "same" };
     }
     if (p === null || p.db === (this.active?.name ?? this.notServedDb)) return { state: "same" };
+    const known = this.switchedUnserved.has(p.db);
     try {
       this.activate(p.db, null);
     } catch (e) {
-      return this.restorePointer(p, e);
+      return this.restorePointer(p, e, known);
     }
     this.log.warn(
       { db: p.db, versions: this.active?.versions },
@@ -315,11 +325,13 @@ export class ListLifecycle {
    * restart opens it or serves none, and a full list at least as new replaces it); after it, naming the
    * list served, `p`'s files then leftovers the next open deletes (store.ts cleanStale). The served list is
    * the one the lane already answers from, so no lookup answers from an older list than before. With no
-   * list served (nothing to point back at: pointing at none would let an older full list in), or when
-   * the pointer cannot be written, `current` keeps naming `p`; its files go when a list is activated.
+   * list served (nothing to point back at: pointing at none would let an older full list in), `current`
+   * keeps naming `p` and `p`'s files are deleted (unservedNoList). When the pointer cannot be written,
+   * `current` keeps naming `p` and its files stay (a restart opens it); they go when a list is activated.
    */
-  private restorePointer(p: Pointer, error: unknown): FullResync {
+  private restorePointer(p: Pointer, error: unknown, known: boolean): FullResync {
     const served = this.active;
+    if (!served) return this.unservedNoList(p, error, known);
     let pointerError: unknown = null;
     if (served && this.owner) {
       try {
@@ -335,20 +347,39 @@ export class ListLifecycle {
             "served: the pointer names the list served again and that list's files are deleted; the same " +
             "full list offered again is built anew",
         );
-        return { state: "restored", db: p.db, fullVersion: p.fullVersion, error };
+        return { state: "restored", db: p.db, fullVersion: p.fullVersion, error, known };
       }
     }
     // its files go when a list is activated (activate): until then they would count against the room
     // of every later full build (build-room.ts), and nothing else deletes them before a restart
     this.switchedUnserved.add(p.db);
     this.log.error(
-      { err: error, db: p.db, served: served?.name ?? null, pointerErr: pointerError },
-      "status-list full job failed after switching the pointer, and the list it names cannot be " +
-        (served
-          ? "served nor the pointer written back: the list served stays (a restart opens the one the pointer names)"
-          : "served: no list is served; the same full list offered again is built anew"),
+      { err: error, db: p.db, served: served.name, pointerErr: pointerError },
+      "status-list full job failed after switching the pointer, and the list it names cannot be served " +
+        "nor the pointer written back: the list served stays (a restart opens the one the pointer names)",
     );
-    return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error, pointerError };
+    return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error, pointerError, known };
+  }
+
+  /**
+   * `current` names `p`, which could not be activated (`error`), and no list is served: `current` keeps
+   * naming `p` (pointing at none would let an older full list in), and `p`'s files are deleted, with those
+   * of the list `current` named before (notServedDb), so they do not take the room of the build meant to
+   * replace it (build-room.ts). A pointer naming a missing database still names its version: a full list
+   * at least as new replaces it (version-order.ts checkFullOrder through store.ts listOnDisk), and a
+   * restart serves no list (start: readPointer throws, so nothing older is served, "not checked"). The
+   * lane then stands as after an open whose list cannot be served (refuse): health says why, and a later
+   * failed full job finds `current` naming that list (`same`), its own error kept (apply-change.ts).
+   */
+  private unservedNoList(p: Pointer, error: unknown, known: boolean): FullResync {
+    if (this.owner) this.removeLists([this.notServedDb, p.db]);
+    this.refuse(
+      p.db,
+      `status list ${p.db} (full ${p.fullVersion}) cannot be served: ${error instanceof Error ? error.message : String(error)}: ` +
+        `not served, its files deleted; a full list at least as new as ${p.fullVersion} replaces it`,
+      error,
+    );
+    return { state: "unserved", db: p.db, fullVersion: p.fullVersion, error, pointerError: null, known };
   }
 
   /**

@@ -14,7 +14,7 @@ import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import { type ListChange, listChangeOf } from "../status-list/apply-change.js";
-import { isBundleRefusal, StatusListErrors } from "../status-list/errors.js";
+import { isBundleRefusal, notAppliedWhy, StatusListErrors } from "../status-list/errors.js";
 import { type Unmatched, unmatchedFields, unmatchedMessage } from "../status-list/import-message.js";
 import { type AuditSink, appendSafe } from "./audit-sink.js";
 import { BundleDownload } from "./bundle-download.js";
@@ -317,7 +317,7 @@ export class StatusListPoller {
     };
     this.d.log.error(
       { bundle: b.name, code, err: message, failures, nextTryInPolls },
-      "status-list bundle not applied: the lane's own failure, tried again",
+      `status-list bundle not applied (${notAppliedWhy(code)}), tried again`,
     );
     if (failures === 1) this.auditRefused(b, code, message, true);
   }
@@ -327,7 +327,7 @@ export class StatusListPoller {
       type: "status-list.refused",
       severity: "alarm",
       message: local
-        ? `status-list bundle ${b.name} not applied (the lane's own failure, tried again): ${message}`
+        ? `status-list bundle ${b.name} not applied (${notAppliedWhy(code)}; tried again): ${message}`
         : `status-list bundle ${b.name} refused: ${message}`,
       data: {
         bundle: b.name,

@@ -14,7 +14,7 @@ import { isBundleRefusal } from "../../src/status-list/errors.js";
 import { buildFull } from "../../src/status-list/full-build.js";
 import { listChangeOf, StatusListCache } from "../../src/status-list/index.js";
 import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
-import { listDir, readPointer } from "../../src/status-list/store.js";
+import { listDir, parsePointer, readPointer } from "../../src/status-list/store.js";
 import type { LogLine } from "../reader/harness.js";
 import { recordingLogger } from "../reader/harness.js";
 import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
@@ -22,6 +22,8 @@ import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js
 const V1 = "202611230000";
 const D1 = "202611230005";
 const V2 = "202611240000";
+/** a full list made far ahead of the lane's clock (E509_BUNDLE_AHEAD_OF_CLOCK) */
+const AHEAD = "209912310000";
 /** listed in the newer full list only */
 const X = card(9_000_001);
 
@@ -237,6 +239,19 @@ it("when `current` cannot be pointed back, it keeps naming the list that cannot 
   const again = await cache.applyBundle(newer()).catch((x: unknown) => x);
   expect(again).toMatchObject({ code: "E511_STORE", details: { pointer: built, pointerRestored: false } });
   expect(isBundleRefusal(again)).toBe(false);
+  // a full list that fails for a reason of its own (made ahead of the clock) keeps it: the pointer's
+  // state said besides, never in its place (src/status-list/apply-change.ts lanesFullError)
+  const ahead = await cache.applyBundle(full(AHEAD, sampleRows(20))).catch((x: unknown) => x);
+  expect(ahead).toMatchObject({
+    code: "E509_BUNDLE_AHEAD_OF_CLOCK",
+    message: expect.stringMatching(
+      new RegExp(
+        `^full list ${AHEAD} was made .*ahead of the lane's clock.*; besides, the list \`current\` named \\(${built}, full ${V2}\\) cannot be served`,
+      ),
+    ),
+    details: { pointer: built, pointerRestored: false },
+  });
+  expect(readPointer(listDir(tmp.dir))?.db).toBe(built);
   // once the pointer can be written: pointed back, then the next try builds the list anew
   rmSync(tmpPointer, { recursive: true });
   await expect(cache.applyBundle(newer())).rejects.toMatchObject({
@@ -247,4 +262,74 @@ it("when `current` cannot be pointed back, it keeps naming the list that cannot 
   await cache.applyBundle(newer());
   expect(cache.versions()).toEqual({ full: V2, delta: null });
   expect(cache.lookup({ cardId: X }).listed).toBe(true);
+});
+
+it("with no list served, a full list whose database cannot be activated: `current` keeps naming its version, its files are deleted, a later job's own failure keeps its code, a restart serves no list (never an older one), and the list offered again is built anew", async () => {
+  const empty = tempDir("etc-sl-full-resync-empty-");
+  let fresh = await StatusListCache.open({
+    dataDir: empty.dir,
+    publicKeyPem: stationPub,
+    logger: recordingLogger(lines),
+  });
+  try {
+    const life = (fresh as unknown as { life: ListLifecycle }).life;
+    const real = life.activate.bind(life);
+    let dead: string | null = null;
+    vi.spyOn(life, "activate").mockImplementation((name, built) => {
+      if (dead === null && name.startsWith(`sl-${V2}-`)) dead = name;
+      if (name === dead) throw new Error("disk I/O error");
+      real(name, built);
+    });
+    const F2 = newer();
+    await expect(fresh.applyBundle(F2)).rejects.toMatchObject({
+      code: "E511_STORE",
+      message: expect.stringMatching(/cannot be served \(disk I\/O error\); the lane serves no list: /),
+      details: { version: V2, pointerRestored: false },
+    });
+    // `current` still names V2 (no older full list gets in), the dead database's files are gone (their
+    // room is the rebuild's), no list is served and health says why
+    const dir = listDir(empty.dir);
+    expect(parsePointer(dir)).toEqual({ db: dead, fullVersion: V2 });
+    await fresh.filesSettled();
+    expect(readdirSync(dir).filter((f) => f.startsWith(`sl-${V2}-`))).toEqual([]);
+    expect(fresh.versions()).toEqual({ full: null, delta: null });
+    expect(fresh.lookup({ cardId: X })).toMatchObject({ listed: false, noList: true });
+    expect(fresh.health()).toMatchObject({
+      state: "missing",
+      reason: expect.stringMatching(/disk I\/O error/),
+    });
+    // a later full job's own failure keeps its code and message (not the pointer's E511)
+    const ahead = await fresh.applyBundle(full(AHEAD, sampleRows(20))).catch((x: unknown) => x);
+    expect(ahead).toMatchObject({
+      code: "E509_BUNDLE_AHEAD_OF_CLOCK",
+      message: expect.stringMatching(/ahead of the lane's clock/),
+    });
+    expect((ahead as Error).message).not.toMatch(/current/);
+    // an older full list than the one `current` names is refused, as ever
+    await expect(fresh.applyBundle(full(V1, sampleRows(20)))).rejects.toMatchObject({
+      code: "E506_BUNDLE_NOT_NEWER",
+    });
+    // a restart: the pointer names a missing database, so no list is served ("not checked"), never an older one
+    vi.restoreAllMocks();
+    await fresh.close();
+    fresh = await StatusListCache.open({
+      dataDir: empty.dir,
+      publicKeyPem: stationPub,
+      logger: recordingLogger(lines),
+    });
+    expect(fresh.versions()).toEqual({ full: null, delta: null });
+    expect(fresh.lookup({ cardId: X })).toMatchObject({ listed: false, noList: true });
+    expect(fresh.health().state).toBe("missing");
+    await expect(fresh.applyBundle(full(V1, sampleRows(20)))).rejects.toMatchObject({
+      code: "E506_BUNDLE_NOT_NEWER",
+    });
+    // the same full list offered again is built anew and served
+    await fresh.applyBundle(F2);
+    expect(fresh.versions()).toEqual({ full: V2, delta: null });
+    expect(fresh.lookup({ cardId: X }).listed).toBe(true);
+    expect(fresh.health().state).toBe("ok");
+  } finally {
+    await fresh.close();
+    empty.cleanup();
+  }
 });

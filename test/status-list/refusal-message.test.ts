@@ -2,12 +2,15 @@
  * A refused bundle as the operator reads it (`status-list import`, src/status-list/import-message.ts) and as
  * the trail records it (src/audit/events.ts): "status-list bundle refused: <why> [code]". The reason says
  * why once: it neither ends in a second ": refused" nor starts with "status-list bundle" again. A failure
- * that is the lane's own, not the bundle's, reads "status-list bundle not applied (the lane's own failure)".
+ * that is the lane's own, not the bundle's, reads "status-list bundle not applied (the lane's own failure)";
+ * a bundle made ahead of the lane's clock (E509), where either clock may be wrong, names both clocks.
  * Walk-through (session 32): "... (202612070600): refused [E506_BUNDLE_NOT_NEWER]", "status-list bundle
  * refused: status-list bundle malformed: bad magic ...", "... refused (does not chain)".
  */
 import { expect, it } from "vitest";
 import { buildBundle } from "../../sim/status-list/index.js";
+import type { AuditEventInput } from "../../src/audit/entry.js";
+import { LaneEvents } from "../../src/audit/events.js";
 import { checkSignature, decodeHeader, HEADER_LEN, loadPublicKey } from "../../src/status-list/bundle.js";
 import { StatusListErrors, slError } from "../../src/status-list/errors.js";
 import { importRefusedMessage } from "../../src/status-list/import-message.js";
@@ -84,15 +87,34 @@ it("each refusal names its reason once: no second 'refused', no 'status-list bun
   }
 });
 
-it("a failure that is the lane's own, not the bundle's, is not called a refusal: 'not applied (the lane's own failure)'", () => {
-  // the lane's clock behind the bundle (E509: after an RTC reset the lane's clock is the wrong one), as
-  // the uplink takes it (src/uplink/bundle-failures.ts)
+it("a bundle made ahead of the lane's clock (E509) is not applied, and not called the lane's own failure: both clocks are named", () => {
+  // the station's clock or the lane's (an RTC reset, NTP off on either) may be the wrong one; the uplink
+  // tries it again all the same (src/uplink/bundle-failures.ts), and the trail keeps `local: true`
   const ahead = refusal(() =>
     checkNotAhead(header("full", "202612070000"), Date.parse("2026-12-01T00:00:00Z")),
   );
   expect(ahead).toMatch(
-    /^status-list bundle not applied \(the lane's own failure\): full list 202612070000 was made .*, ahead of the lane's clock .* \[E509_BUNDLE_AHEAD_OF_CLOCK\]$/,
+    /^status-list bundle not applied \(the bundle's time is ahead of the lane's clock: one of the two clocks is wrong, check both the station's and the lane's; nothing applied\): full list 202612070000 was made .*, ahead of the lane's clock .* \[E509_BUNDLE_AHEAD_OF_CLOCK\]$/,
   );
+  expect(ahead).not.toMatch(/own failure/);
+  // the trail, as the operator's import writes it (src/lane/status-list-audit.ts)
+  const got: AuditEventInput[] = [];
+  new LaneEvents({ append: (e) => got.push(e) }).statusListRefused({
+    bundle: "full-202612070000.bundle",
+    reason: "full list 202612070000 was made ahead of the lane's clock",
+    code: StatusListErrors.AheadOfClock,
+    source: "operator",
+    local: true,
+  });
+  expect(got[0]).toMatchObject({
+    type: "status-list.refused",
+    message:
+      "status-list bundle full-202612070000.bundle not applied (the bundle's time is ahead of the lane's clock: one of the two clocks is wrong, check both the station's and the lane's; nothing applied): full list 202612070000 was made ahead of the lane's clock",
+    data: { local: true },
+  });
+});
+
+it("a failure that is the lane's own, not the bundle's, is not called a refusal: 'not applied (the lane's own failure)'", () => {
   // a list the lane built but cannot serve (src/status-list/apply-change.ts lanesFullError), an error without a code
   expect(
     importRefusedMessage(

@@ -66,7 +66,7 @@ function station(offer: () => Map<string, Buffer>) {
 function pollerOf(sink: StatusListSink, client: ReturnType<typeof station>["client"]) {
   const t = tempDir("etc-sl-retry-");
   cleanups.push(t.cleanup);
-  const audited: { type: string; severity: string; data?: Record<string, unknown> }[] = [];
+  const audited: { type: string; severity: string; message?: string; data?: Record<string, unknown> }[] = [];
   const downloadDir = join(t.dir, "downloads");
   const poller = new StatusListPoller({
     sink,
@@ -232,9 +232,21 @@ it("a bundle refused as made ahead of the lane's clock (E509: an RTC reset) appl
   cleanups.push(() => cache.close());
   const d = delta("202611230005", "202611230000", [], { createdAt: t0 });
   const { client } = station(() => new Map([[D, d]]));
-  const { poller } = pollerOf(cache, client);
+  const { poller, audited } = pollerOf(cache, client);
   await pollThrough(poller);
   expect(poller.status().lastError).toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK", local: true });
+  // the trail's alarm names both clocks, not the lane's own failure (either clock may be the wrong one)
+  expect(audited).toEqual([
+    expect.objectContaining({
+      type: "status-list.refused",
+      message: expect.stringMatching(
+        new RegExp(
+          `^status-list bundle ${D} not applied \\(the bundle's time is ahead of the lane's clock: one of the two clocks is wrong, check both the station's and the lane's; nothing applied; tried again\\): `,
+        ),
+      ),
+      data: expect.objectContaining({ code: "E509_BUNDLE_AHEAD_OF_CLOCK", local: true }),
+    }),
+  ]);
   wall = t0 + 60_000; // NTP puts the clock right
   expect(await pollThrough(poller)).toBe(true);
   expect(cache.versions()).toEqual({ full: "202611230000", delta: "202611230005" });
