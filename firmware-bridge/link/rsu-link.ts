@@ -12,10 +12,10 @@
  *    ./frame-channel.ts); lane-initiated frames (`send()`) use RSCTL 0x80 (legacy) or the next lane SEQ
  *    10..90 (national); `request()` registers its waiter before the write, starts the timer after the
  *    write resolved, runs one at a time, fails fast when the transport is not open, and honours an
- *    AbortSignal; a legacy B0 with RSCTL 0x98 is a reboot unless it answers a C0 the lane sent (below).
+ *    AbortSignal; a legacy B0 with RSCTL 0x98 is a reboot unless a C0 of the lane awaits its answer (below).
  */
 import { type Observable, Subject, type Subscription } from "rxjs";
-import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../errors.js";
 import { type Frame, frameDef, isHeartbeat, type PartialFrame } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { isRebootB0, LANE_INITIATED_RSCTL } from "../framing/legacy.js";
@@ -120,6 +120,15 @@ export interface RsuLinkInit {
   channel?: string;
 }
 
+export interface SendOptions {
+  /**
+   * C0 only: how long the RSU has to answer it (the lane's initTimeoutMs). Once it has passed, a B0 no
+   * longer answers this C0: a legacy one with RSCTL 0x98 is then a reboot. Without it the C0 waits for its
+   * B0 until a B0, a failed write, a later C0, a link loss or stop() ends the wait.
+   */
+  answerWithinMs?: number;
+}
+
 export interface RequestOptions {
   /** Time allowed after the write resolved. */
   timeoutMs: number;
@@ -135,6 +144,8 @@ interface Waiter {
   readonly reject: (e: unknown) => void;
   settled: boolean;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** the C0 this request sent (its number in c0Sends): settling without an answer ends its wait */
+  c0?: number;
   /** Resolves when the waiter settles, whichever way (releases the request lock). */
   readonly done: Promise<void>;
   release: () => void;
@@ -162,8 +173,9 @@ export class RsuLink {
   /** Every heartbeat (legacy B2 0x80/0x08, national B1 whatever its body), repeats included. */
   readonly heartbeat$: Observable<Heartbeat>;
   /**
-   * B0 with RSCTL 0x98 that answers no C0 of the lane: the RSU rebooted and needs C0 again. Also emitted on
-   * incoming$. The 0x98 B0 answering the lane's C0 (a freshly powered RSU) is no reboot: not emitted here.
+   * B0 with RSCTL 0x98 while no C0 of the lane awaits its answer: the RSU rebooted and needs C0 again. Also
+   * emitted on incoming$. One while a C0 awaits its answer (a freshly powered RSU's answer, or a reboot that
+   * dropped the C0: the lane sends C0 once more, src/lane/rsu-session.ts) is not emitted here.
    */
   readonly rsuRebooted$: Observable<IncomingFrame>;
   /** Malformed input (bad checksum, noise, timeouts, undecodable frames): counted, logged, skipped. */
@@ -171,13 +183,16 @@ export class RsuLink {
 
   private laneSeq = 0;
   /**
-   * A C0 went out (or is going out) and no B0 came since: the next B0 answers it. A legacy RSU powered on
-   * answers its first C0 with RSCTL 0x98 (docs/protocol.md "Sequence numbers"); that B0 is not a reboot.
-   * Cleared by any B0, by a C0 write that wrote nothing, and by a link loss or stop.
+   * A C0 went out (or is going out, held or being written) and no B0 came since: the next B0 answers it. A
+   * legacy RSU powered on answers its first C0 with RSCTL 0x98 (docs/protocol.md "Sequence numbers"); that
+   * B0 is not counted as a reboot. Ended (endC0Wait) by any B0, by the C0's failed write (whatever it
+   * wrote), when its `answerWithinMs` passed or its request() settled without an answer, and by a link loss
+   * or stop: the wait ends when the lane's does (src/lane/rsu-session.ts), so both count reboots alike.
    */
   private c0Unanswered = false;
-  /** C0 sends so far: a failed write clears `c0Unanswered` only when no later C0 was sent meanwhile */
+  /** C0 sends so far: a C0's wait is ended by its write, window or request only while it is the last one */
   private c0Sends = 0;
+  private c0Timer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters = new Set<Waiter>();
   private requestLock: Promise<void> = Promise.resolve();
   private subs: Subscription[] = [];
@@ -217,7 +232,7 @@ export class RsuLink {
         opened: () => this.channel.resetReceiver(),
         lost: (reason) => {
           this.answers.clear();
-          this.c0Unanswered = false;
+          this.endC0Wait();
           this.failWaiters(
             new EtcError(ErrorCodes.LinkDown, `${this.transport.name}: RSU link down (${reason})`),
           );
@@ -310,7 +325,7 @@ export class RsuLink {
 
   private onStopped(): void {
     this.answers.clear();
-    this.c0Unanswered = false;
+    this.endC0Wait();
     this.failWaiters(new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: RSU link stopped`));
     for (const s of this.subs) s.unsubscribe();
     this.subs = [];
@@ -323,17 +338,30 @@ export class RsuLink {
    * because of watchdog silence, frames are still sent (an RSU may wait for C0 before it talks). Legacy:
    * a frame whose answer mirrored as `08` would be absorbed as a repeat waits (./mirrored-answer-hold.ts).
    */
-  send(frame: Frame): Promise<SentFrame> {
+  send(frame: Frame, opts: SendOptions = {}): Promise<SentFrame> {
     if (!this.supervisor.isOpen) return Promise.reject(this.downError(frame.type));
     if (frame.type !== "C0") return this.write(frame);
-    // set before the write: the B0 may arrive while the write is in progress
+    return this.sendC0(frame, opts.answerWithinMs).sent;
+  }
+
+  /** C0: its wait for the B0 begins before the write (the B0 may arrive while the write is in progress). */
+  private sendC0(frame: Frame, answerWithinMs?: number): { sent: Promise<SentFrame>; nth: number } {
+    this.endC0Wait();
     const nth = ++this.c0Sends;
     this.c0Unanswered = true;
+    if (answerWithinMs !== undefined) this.c0Timer = setTimeout(() => this.endC0Wait(nth), answerWithinMs);
     const sent = this.write(frame);
-    sent.catch((e: unknown) => {
-      if (nth === this.c0Sends && wroteNothing(e)) this.c0Unanswered = false;
-    });
-    return sent;
+    // a failed write, whatever it wrote, is a C0 the lane takes as not sent (it sends another)
+    sent.catch(() => this.endC0Wait(nth));
+    return { sent, nth };
+  }
+
+  /** The C0 awaiting its B0 (only C0 `nth`, when given, and only while no later C0 was sent) awaits no more. */
+  private endC0Wait(nth?: number): void {
+    if (nth !== undefined && nth !== this.c0Sends) return;
+    this.c0Unanswered = false;
+    if (this.c0Timer) clearTimeout(this.c0Timer);
+    this.c0Timer = undefined;
   }
 
   private write(frame: Frame): Promise<SentFrame> {
@@ -404,7 +432,11 @@ export class RsuLink {
         }
         this.waiters.add(w); // before the write: an answer may arrive while the write is in progress
         try {
-          await this.send(frame);
+          if (frame.type === "C0") {
+            const c0 = this.sendC0(frame);
+            w.c0 = c0.nth;
+            await c0.sent;
+          } else await this.write(frame);
         } catch (e) {
           this.settle(w, e);
           return;
@@ -439,12 +471,15 @@ export class RsuLink {
     const answersC0 = this.c0Unanswered && rf.frame.type === "B0";
     const inc = this.answers.receive(rf, answersC0);
     if (!inc) return; // an RSU repeat, absorbed by the answer cache
-    if (answersC0) this.c0Unanswered = false;
+    if (answersC0) this.endC0Wait();
     if (inc.rsuRebooted) {
       this.c.rsuReboots++;
       this.log.warn({ seq: rf.wire.seq }, "RSU rebooted (B0 with RSCTL 0x98): it needs C0 again");
     } else if (answersC0 && this.legacy && isRebootB0(rf.frame.type, rf.wire.seq)) {
-      this.log.info({ seq: rf.wire.seq }, "B0 answering C0 carries RSCTL 0x98: the RSU was powered on");
+      this.log.info(
+        { seq: rf.wire.seq },
+        "B0 with RSCTL 0x98 while a C0 awaits its answer: the RSU powered on or rebooted (not counted as a reboot)",
+      );
     }
     if (this.waiters.size > 0) this.offerToWaiters(inc);
     this.incomingSubject.next(inc);
@@ -484,6 +519,7 @@ export class RsuLink {
     w.settled = true;
     this.waiters.delete(w);
     if (w.timer) clearTimeout(w.timer);
+    if (!value && w.c0 !== undefined) this.endC0Wait(w.c0);
     w.cleanup();
     w.release();
     if (value) w.resolve(value);

@@ -34,7 +34,7 @@ export function addTimeoutOption(cmd: Command): Command {
     "--timeout <seconds>",
     `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit, else at least 0.001. ` +
       `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run), ` +
-      `or ${EXIT_NOT_ANSWERING} when the lane had not taken the connection (nothing was sent)`,
+      `or ${EXIT_NOT_ANSWERING} when the connection to it had not completed (nothing was sent)`,
   );
 }
 
@@ -65,8 +65,8 @@ export function checkReasonLength(reason: string): void {
 
 /**
  * callLane (the control socket) with the command's answer timeout: a lane that took the request but does
- * not answer in time ends the command with EXIT_NO_ANSWER_IN_TIME and the client's words; one that had not
- * taken the connection by then (the request not sent) with EXIT_NOT_ANSWERING and the client's words.
+ * not answer in time ends the command with EXIT_NO_ANSWER_IN_TIME and the client's words; a connection that
+ * had not completed by then (the request not sent) with EXIT_NOT_ANSWERING and the client's words.
  */
 export async function askLane(
   path: string,

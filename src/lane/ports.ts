@@ -27,7 +27,11 @@ export interface RsuLinkPort {
   }>;
   start(): Promise<void> | void;
   stop(): Promise<void> | void;
-  send(frame: Frame): Promise<{ at: number }>;
+  /**
+   * `answerWithinMs` (C0 only): how long the RSU has to answer it; after that a B0 no longer answers this C0
+   * (firmware-bridge/link/rsu-link.ts SendOptions)
+   */
+  send(frame: Frame, opts?: { answerWithinMs?: number }): Promise<{ at: number }>;
 }
 
 // the journal's own row types, as the controller reads them (src/journal/types.ts): a guard row seeds the

@@ -6,6 +6,8 @@
  *
  *   idle --begin--> awaiting-b0 --B0 ok--> ready
  *   awaiting-b0 --no B0 in initTimeoutMs / B0 not ok / C0 not sent--> retry-wait --initRetryMs--> awaiting-b0
+ *   awaiting-b0 --B0 with the reboot mark (legacy RSCTL 0x98)--> awaiting-b0 (C0 once more; after
+ *     MAX_MARKED_ANSWERS such answers in a row the B0 is checked as an answer, with a warning)
  *   retry-wait --B0 ok (a late answer to our C0)--> ready
  *   ready --unsolicited B0 (reboot)--> awaiting-b0;   ready --unsolicited B0 (no reboot mark)--> idle
  *   any --link down, port lost--> down --link up--> idle
@@ -23,6 +25,12 @@ import type { RsuLinkPort } from "./ports.js";
 
 /** after the first three C0s of an unanswered series, their lines are logged once per this many */
 const LOG_EVERY = 60;
+
+/**
+ * C0s in a row answered by a B0 with the reboot mark (legacy RSCTL 0x98) before the lane opens on such a
+ * B0 all the same, with a warning (an RSU that marks every B0 so would otherwise keep the lane closed).
+ */
+export const MAX_MARKED_ANSWERS = 3;
 
 export type SessionState = "down" | "idle" | "awaiting-b0" | "retry-wait" | "ready" | "stopped";
 
@@ -54,6 +62,8 @@ export class RsuSession {
   private lastStatus: RsuStatus | undefined;
   /** the last B0 received, whatever it said and whatever the session made of it */
   private lastB0Status: RsuStatus | undefined;
+  /** C0s in a row answered by a B0 with the reboot mark (reset by begin(), which starts a new series) */
+  private markedAnswers = 0;
 
   constructor(private readonly d: RsuSessionDeps) {}
 
@@ -104,7 +114,12 @@ export class RsuSession {
   }
 
   /** Send C0 (from idle, or again after an RSU restart). */
-  async begin(): Promise<void> {
+  begin(): Promise<void> {
+    this.markedAnswers = 0;
+    return this.sendC0();
+  }
+
+  private async sendC0(): Promise<void> {
     if (this.st === "down" || this.st === "stopped") return;
     this.clearTimer();
     this.attempt++;
@@ -129,6 +144,8 @@ export class RsuSession {
           kind: "init",
           params: { timeMs: this.d.wallNow(), laneMode: this.d.role === "entry" ? 3 : 4, ...this.d.c0 },
         }),
+        // the link's wait for this C0's B0 ends with the session's: both count a later 0x98 B0 as a reboot
+        { answerWithinMs: this.d.timing.initTimeoutMs },
       );
       if (loud) this.d.log.info({ attempt, laneMode: this.d.role === "entry" ? 3 : 4 }, "C0 sent");
     } catch (e) {
@@ -185,8 +202,33 @@ export class RsuSession {
           await this.begin();
           return undefined;
         }
+        if (this.st === "awaiting-b0" && rebooted) return this.markedAnswer(st);
         return this.check(st);
     }
+  }
+
+  /**
+   * A B0 with the reboot mark (legacy RSCTL 0x98) while C0 awaits its answer. A freshly powered RSU answers
+   * its first C0 so, but an RSU whose boot ends sends the same B0 unasked, having dropped the C0 sent while
+   * it booted: the two cannot be told apart. C0 goes out once more and the lane opens on the answer to that
+   * one (no mark). After MAX_MARKED_ANSWERS marked answers in a row the B0 is taken as the answer all the
+   * same, with a warning. Not counted as a reboot (the link does not count it either, docs/link.md).
+   */
+  private async markedAnswer(st: RsuStatus): Promise<undefined> {
+    this.markedAnswers++;
+    if (this.markedAnswers < MAX_MARKED_ANSWERS) {
+      this.d.log.info(
+        { markedAnswers: this.markedAnswers },
+        "B0 with the reboot mark (RSCTL 0x98) while C0 awaits its answer: the RSU powered on, or rebooted and dropped the C0; sending C0 once more",
+      );
+      await this.sendC0();
+      return undefined;
+    }
+    this.d.log.warn(
+      { markedAnswers: this.markedAnswers },
+      `${this.markedAnswers} C0s in a row answered by a B0 with the reboot mark (RSCTL 0x98): taking the last as the answer`,
+    );
+    return this.check(st);
   }
 
   private async check(st: RsuStatus): Promise<undefined> {

@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, writeFileSync } from "n
 import { createServer, type Server } from "node:net";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerBooth } from "../../src/cli/commands/booth.js";
 import { registerJournal } from "../../src/cli/commands/journal.js";
@@ -172,9 +172,52 @@ describe("a lane that does not answer within --timeout", () => {
       exitCode: EXIT_NOT_ANSWERING,
       code: "E913_CONTROL_NOT_CONNECTED",
       message: expect.stringMatching(
-        /^the lane did not take the connection within 0\.001 s; nothing was sent \(control socket /,
+        /^the connection to the control socket did not complete within 0\.001 s; nothing was sent \(control socket /,
       ),
     });
+  });
+
+  /**
+   * `etc-lane ARGS --timeout 0.001` whose timer runs out before the connection completes: the timer is
+   * advanced as soon as the CLI armed it, before the event loop can handle the 'connect' event.
+   */
+  async function notConnected(args: string[]): Promise<number> {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const exit = etcLane([...args, "--timeout", "0.001"]);
+    // the command reaches callLane through promise turns only (no I/O): its timer is armed within them
+    for (let i = 0; i < 1000 && vi.getTimerCount() === 0; i++) await Promise.resolve();
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(1);
+    const status = await exit;
+    vi.useRealTimers();
+    return status;
+  }
+
+  // third review: E913 left `status --json` at exit 4 with nothing on stdout, where every other exit 4
+  // prints the answering:false line
+  it("status with a connection not completed in time: exit 4 with its answering:false JSON line, nothing sent", async () => {
+    const lane = await silentLane();
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
+    onTestFinished(() => h.kill());
+    expect(await notConnected(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
+    expect(JSON.parse(io.out)).toMatchObject({
+      running: true,
+      answering: false,
+      pid: h.pid,
+      holder: { role: "lane", command: "lane 4301-0102-03" },
+      notConnected: expect.stringMatching(
+        /^the connection to the control socket did not complete within 0\.001 s; nothing was sent \(control socket /,
+      ),
+      dataDir,
+    });
+    io.out = "";
+    expect(await notConnected(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+    expect(io.out).toMatch(
+      new RegExp(
+        `^lane pid ${h.pid} holds the data directory; the connection to the control socket did not complete within 0\\.001 s; nothing was sent`,
+      ),
+    );
+    expect(lane.requests).toEqual([]);
   });
 
   it("--timeout takes seconds, 0 for no limit; anything else is a usage error", async () => {

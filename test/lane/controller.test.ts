@@ -254,6 +254,88 @@ describe("a reboot B0 during the crash-recovery listen window (review finding 2)
   });
 });
 
+describe("a B0 with the reboot mark (legacy RSCTL 0x98) while C0 awaits its answer", () => {
+  // The link hands such a B0 over as an answer (no rsuRebooted, docs/link.md); its status carries the mark.
+  const marked = (): RsuEvent => ev.b0({ rebooted: true });
+
+  it("a normal power-on: the marked answer to the first C0 brings one more C0, whose answer opens the lane", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1);
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.status.status).toBe("closed");
+    expect(r.link.antenna()).toEqual([]);
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.ctl.counters.rsuReboots).toBe(0);
+    await r.advance(10_000); // no start-up timer left to send another C0
+    expect(r.link.inits()).toBe(2);
+  });
+
+  it("an RSU whose boot ends while the lane awaits the answer to a C0 it dropped is not taken as initialised", async () => {
+    const r = rig();
+    await open(r);
+    r.link.silent(); // the watchdog trips while the RSU boots: C0 at once, and the booting RSU drops it
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    r.link.up(); // its boot ends: the unasked B0 with the reboot mark, within initTimeoutMs of that C0
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(3);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "rsu-down" });
+    expect(r.link.antenna()).toEqual([true]);
+    r.link.frame(ev.b0()); // the answer to the C0 it did get
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.link.antenna()).toEqual([true, true]);
+  });
+
+  it("an RSU that marks every answer opens the lane on the third, with a warning", async () => {
+    const lines: LogLine[] = [];
+    const r = rig({ logger: recordingLogger(lines) });
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(marked());
+    await r.settle();
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(3);
+    expect(r.ctl.status.status).toBe("closed");
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(3);
+    expect(r.ctl.status.status).toBe("open");
+    const warned = lines.filter((l) => l.level === "warn" && l.msg.includes("reboot mark"));
+    expect(warned.map((l) => l.msg)).toEqual([
+      "3 C0s in a row answered by a B0 with the reboot mark (RSCTL 0x98): taking the last as the answer",
+    ]);
+  });
+
+  it("a C0 left unanswered ends the row: the count of marked answers starts again", async () => {
+    const r = rig();
+    await r.ctl.start();
+    r.link.up();
+    await r.settle();
+    r.link.frame(marked());
+    await r.settle();
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(3);
+    await r.advance(4000); // no B0 within initTimeoutMs, then initRetryMs: C0 again
+    expect(r.link.inits()).toBe(4);
+    r.link.frame(marked());
+    await r.settle();
+    expect(r.link.inits()).toBe(5);
+    expect(r.ctl.status.status).toBe("closed");
+  });
+});
+
 describe("a silent RSU on an open port (serial or pty watchdog trip, docs/link.md States)", () => {
   it("C0 goes on every initTimeoutMs + initRetryMs while the port is open; the B0 that answers one reopens the lane", async () => {
     const r = rig();

@@ -1,6 +1,6 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
 import { describe, expect, it, vi } from "vitest";
-import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
@@ -534,6 +534,86 @@ describe("RsuLink: the 0x98 B0 answering the lane's C0 is the power-on answer, n
     await settle();
     expect(w.all.map((f) => f.rsuRebooted)).toEqual([true]);
     expect(r.link.counters.rsuReboots).toBe(1);
+  });
+});
+
+describe("RsuLink: a C0's wait for its B0 ends when the lane's does (src/lane/rsu-session.ts)", () => {
+  const isB0 = (f: Frame): boolean => f.type === "B0";
+  /** E205 as the serial transport rejects a failed write or drain: not marked nothing written. */
+  const WRITE_FAILED = new EtcError(ErrorCodes.PortClosed, "scripted:rsu: write failed: EIO");
+  /** A refusal before any byte was written (firmware-bridge/errors.ts NOTHING_WRITTEN). */
+  const NOTHING = new EtcError(ErrorCodes.PortClosed, "scripted:rsu: not written", { ...NOTHING_WRITTEN });
+
+  async function scripted() {
+    const t = new ScriptedTransport();
+    const link = scriptedLink(t, {}, defaultDialect("legacy"));
+    await link.start();
+    const rsu = async (seq: number, dataHex: string): Promise<void> => {
+      t.data.next(frameBytes("legacy", seq, dataHex));
+      await settle();
+    };
+    return { t, link, rsu };
+  }
+
+  it("a request(C0) that timed out: a later 0x98 B0 is a reboot, counted", async () => {
+    const r = await rig("legacy");
+    const answer = r.link.request(C0_FRAME.legacy, isB0, { timeoutMs: 100 });
+    const failed = expect(answer).rejects.toMatchObject({ code: ErrorCodes.LinkTimeout });
+    await vi.advanceTimersByTimeAsync(101);
+    await failed;
+    const seen: boolean[] = [];
+    r.link.incoming$.subscribe((f) => seen.push(f.rsuRebooted));
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(seen).toEqual([true]);
+    expect(r.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("send(C0, { answerWithinMs }): a 0x98 B0 within the window answers it, one after it is a reboot", async () => {
+    const r = await rig("legacy");
+    const seen: boolean[] = [];
+    r.link.incoming$.subscribe((f) => seen.push(f.rsuRebooted));
+    await r.link.send(C0_FRAME.legacy, { answerWithinMs: 1000 });
+    await vi.advanceTimersByTimeAsync(999);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    await vi.advanceTimersByTimeAsync(resolveRsuLinkOptions({}).dedupeWindowMs + 1);
+    await r.link.send(C0_FRAME.legacy, { answerWithinMs: 1000 });
+    await vi.advanceTimersByTimeAsync(1000);
+    await r.rsu(0x98, L.b0);
+    await settle();
+    expect(seen).toEqual([false, true]);
+    expect(r.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("a C0 whose write wrote nothing awaits nothing: a 0x98 B0 then is a reboot", async () => {
+    const s = await scripted();
+    s.t.failWrites = NOTHING;
+    await expect(s.link.send(C0_FRAME.legacy)).rejects.toBe(NOTHING);
+    s.t.failWrites = undefined;
+    await s.rsu(0x98, L.b0);
+    expect(s.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("a C0 whose write failed part-way (E205, may have written) awaits nothing either, as the lane sends another", async () => {
+    const s = await scripted();
+    s.t.failWrites = WRITE_FAILED;
+    await expect(s.link.send(C0_FRAME.legacy)).rejects.toBe(WRITE_FAILED);
+    s.t.failWrites = undefined;
+    await s.rsu(0x98, L.b0);
+    expect(s.link.counters.rsuReboots).toBe(1);
+  });
+
+  it("a failed write of a C0 that a later C0 followed leaves the later one awaiting its B0", async () => {
+    const s = await scripted();
+    s.t.failWrites = NOTHING;
+    const first = s.link.send(C0_FRAME.legacy); // written at once, its rejection settles later
+    s.t.failWrites = undefined;
+    const second = s.link.send(C0_FRAME.legacy);
+    await expect(first).rejects.toBe(NOTHING);
+    await second;
+    await s.rsu(0x98, L.b0); // the answer to the second C0
+    expect(s.link.counters.rsuReboots).toBe(0);
   });
 });
 

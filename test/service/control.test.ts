@@ -497,7 +497,7 @@ describe("control socket", () => {
     expect(err).toMatchObject({
       code: "E913_CONTROL_NOT_CONNECTED",
       message: expect.stringMatching(
-        /^the lane did not take the connection within 0\.001 s; nothing was sent \(control socket .*control\.sock\)$/,
+        /^the connection to the control socket did not complete within 0\.001 s; nothing was sent \(control socket .*control\.sock\)$/,
       ),
     });
     await left;

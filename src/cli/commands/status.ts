@@ -10,7 +10,7 @@ import { type DataDirHolder, dataDirHolder, holderElsewhere } from "../../datadi
 import { JournalReader } from "../../journal/journal.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import { operatorLabel } from "../../lane/operator-close.js";
-import { LaneNotRunning } from "../../service/control/client.js";
+import { CONTROL_NOT_CONNECTED, LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {
   duration,
@@ -28,6 +28,7 @@ import { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../exit-codes.js";
 import type { LaneLocationOptions } from "../lane-locate.js";
 import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
 import { locateExistingLane } from "../require-data-dir.js";
+import { CommandExit } from "../run-cli.js";
 import { table } from "../text-table.js";
 
 export { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING };
@@ -316,12 +317,16 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * exit 3 and exit 4 it is, is told by the data-directory lock's holder, read without taking the lock.
  * Nobody here, but a holder file of another host: exit 3, "not running here", naming that holder as a
  * question (src/datadir/lock.ts holderElsewhere).
+ * `notConnected`: the connection to the socket did not complete within --timeout (LaneNotConnected, this
+ * process held up): told the same way, with that message instead of the guess at why (`--json`:
+ * `answering: false` and `notConnected`).
  */
 function notAnswering(
   dataDir: string,
   path: string,
   loc: { how: string; dataDirFrom: string },
   json: boolean,
+  notConnected?: string,
 ): void {
   const how = loc.how;
   const off = offlineSummary(dataDir, loc);
@@ -333,13 +338,14 @@ function notAnswering(
   // own process namespace) may hold it out of sight, or one killed there left the file; said, not decided
   const elsewhere = held === null ? holderElsewhere(dataDir) : null;
   if (json) {
-    const base = { dataDir, ...off.json };
+    const base = { dataDir, ...(notConnected ? { notConnected } : {}), ...off.json };
     process.stdout.write(
       `${JSON.stringify(
         lane
           ? { running: true, answering: false, pid: held.pid, holder: holderJson(held.holder), ...base }
           : {
               running: false,
+              ...(notConnected ? { answering: false } : {}),
               ...(held ? { heldBy: { pid: held.pid, ...holderJson(held.holder) } } : {}),
               ...(elsewhere ? { holderFileElsewhere: { pid: elsewhere.pid, ...holderJson(elsewhere) } } : {}),
               ...base,
@@ -349,8 +355,10 @@ function notAnswering(
   } else if (lane) {
     const who = held.holder ? `${held.holder.command}, running since ${held.holder.since}` : "not named yet";
     process.stdout.write(
-      `lane pid ${held.pid} holds the data directory but does not answer (starting or stopping, or its control socket is gone): ` +
-        `nothing answers on ${path} (found by ${how}; ${who})\n${off.text}`,
+      (notConnected
+        ? `lane pid ${held.pid} holds the data directory; ${notConnected} (found by ${how}; ${who})`
+        : `lane pid ${held.pid} holds the data directory but does not answer (starting or stopping, or its control socket is gone): ` +
+          `nothing answers on ${path} (found by ${how}; ${who})`) + `\n${off.text}`,
     );
   } else if (elsewhere)
     process.stdout.write(
@@ -364,6 +372,7 @@ function notAnswering(
     process.stdout.write(
       `lane not running: nothing answers on ${path} (found by ${how})` +
         (held ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory` : "") +
+        (notConnected ? `; ${notConnected}` : "") +
         `\n${off.text}`,
     );
   process.exitCode = lane ? EXIT_NOT_ANSWERING : EXIT_NOT_RUNNING;
@@ -392,8 +401,12 @@ export function registerStatus(program: Command): void {
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
       snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
     } catch (e) {
-      if (!(e instanceof LaneNotRunning)) throw e;
-      notAnswering(loc.dataDir, path, loc, o.json === true);
+      // a connection that did not complete within --timeout (nothing sent) is told as a lane that does not
+      // answer, so that exit 4 comes with its --json line as it always did
+      const notConnected =
+        e instanceof CommandExit && e.code === CONTROL_NOT_CONNECTED ? e.message : undefined;
+      if (!(e instanceof LaneNotRunning) && notConnected === undefined) throw e;
+      notAnswering(loc.dataDir, path, loc, o.json === true, notConnected);
       return;
     }
     // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps

@@ -31,16 +31,20 @@ export class LaneTimeout extends EtcError {
   }
 }
 
+/** LaneNotConnected's code (askLane passes it on in the CommandExit it throws instead). */
+export const CONTROL_NOT_CONNECTED = "E913_CONTROL_NOT_CONNECTED";
+
 /**
- * `timeoutMs` passed before the connection to the control socket was made: the request was not written, so
- * no action can run (a Unix socket that takes no connections answers at once with an error, so this is a
- * lane, or this process, stalled for that long).
+ * `timeoutMs` passed before the connection to the control socket completed: the request was not written, so
+ * no action can run. The message says only what this process knows: a Unix socket's connection completes
+ * (or fails) at once, a stopped lane's too, so this is this process held up for that long (a loaded
+ * machine), not something the lane did.
  */
 export class LaneNotConnected extends EtcError {
   constructor(path: string, timeoutMs: number, action: string) {
     super(
-      "E913_CONTROL_NOT_CONNECTED",
-      `the lane did not take the connection within ${timeoutMs / 1000} s; nothing was sent (control socket ${path})`,
+      CONTROL_NOT_CONNECTED,
+      `the connection to the control socket did not complete within ${timeoutMs / 1000} s; nothing was sent (control socket ${path})`,
       { path, timeoutMs, action },
     );
   }
@@ -78,7 +82,7 @@ export function currentUser(env: NodeJS.ProcessEnv = process.env): ControlReques
  * `onProgress`. Rejects LaneNotRunning when nothing listens on `path`, and LaneTimeout when the lane sends
  * nothing for `timeoutMs` (default DEFAULT_ANSWER_TIMEOUT_MS; 0: no limit), counted from the call and
  * again from each line or part of one it sends; LaneNotConnected when `timeoutMs` passes before the
- * connection is made (the request is written once it is, so it was not sent).
+ * connection completes (the request is written once it does, so it was not sent).
  */
 export function callLane(
   path: string,
