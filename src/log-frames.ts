@@ -5,7 +5,8 @@
  * - `hex`: the whole frame, or the bytes discarded, on the RSU link (firmware-bridge/link/frame-channel.ts:
  *   tx, rx, undecodable frame, checksum error, bytes discarded, echo, longer or shorter than declared,
  *   misfit heartbeat) and on the card reader's (firmware-bridge/reader/reader-channel.ts tx, rx, bytes
- *   discarded; framed-card-reader.ts unknown frame, malformed CARD_EVENT; command-runner.ts echo);
+ *   discarded; framed-card-reader.ts unknown frame, malformed CARD_EVENT; command-runner.ts echo) and the
+ *   frame whose handling threw (src/lane/loop-errors.ts, "lane loop error");
  * - `extra`: a frame's bytes after its last declared field (frame-channel.ts, longer than declared).
  * Bytes that read as RSU frames are shown with the card numbers of their B4s masked as maskCardId masks
  * them (src/rsu/mask-frames.ts, the CLI's rule), in `extra` too; others (bytes discarded, an undecodable
