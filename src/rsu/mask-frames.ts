@@ -110,7 +110,8 @@ function framesOf(bytes: Buffer, v: Variant): Buffer[] | null {
  * is decoded (the one frame with a file 0015), once; other frames are shown as they are.
  */
 export function frameForLog(raw: string): { hex: string; numbers: string[] } | null {
-  if (!HEX_RE.test(raw)) return null;
+  // both protocols' frames start FF FF: other bytes (a card reader frame, noise, a frame's tail) are none
+  if (!/^ffff/i.test(raw) || !HEX_RE.test(raw)) return null;
   const bytes = Buffer.from(raw, "hex");
   // a national frame's third byte is its VER (0), a legacy one's its RSCTL (never 0): that one first
   const variants: readonly Variant[] = bytes[2] === 0 ? ["national", "legacy"] : ["legacy", "national"];
