@@ -5,11 +5,14 @@
  * - `hex`: the whole frame, or the bytes discarded, on the RSU link (firmware-bridge/link/frame-channel.ts:
  *   tx, rx, undecodable frame, checksum error, bytes discarded, echo, longer or shorter than declared,
  *   misfit heartbeat) and on the card reader's (firmware-bridge/reader/reader-channel.ts tx, rx, bytes
- *   discarded; framed-card-reader.ts unknown frame, malformed CARD_EVENT; command-runner.ts echo);
+ *   discarded; framed-card-reader.ts unknown frame, malformed CARD_EVENT; command-runner.ts echo) and the
+ *   frame whose handling threw (src/lane/loop-errors.ts, "lane loop error");
  * - `extra`: a frame's bytes after its last declared field (frame-channel.ts, longer than declared).
- * Bytes that read as RSU frames are shown with the card numbers of their B4s masked as maskCardId masks
- * them (src/rsu/mask-frames.ts, the CLI's rule), in `extra` too; others (bytes discarded, an undecodable
- * frame, any card reader frame) by their length and frame header (HEADERS). The wire
+ * Bytes that are RSU frames of declared types, each B4 among them decoding exactly as one of its layouts,
+ * are shown with the card numbers of those B4s masked as maskCardId masks them (src/rsu/mask-frames.ts
+ * frameForLog), in `extra` too; others (bytes discarded, a frame of an undeclared type, a B4 cut short,
+ * longer than declared or of another layout, any card reader frame) by their length and frame header
+ * (HEADERS). The wire
  * capture (docs/capture.md) keeps every byte. `rawB5`/`rawB8` (src/lane/late-answers.ts) are left: a B5
  * or B8 carries no card number, and those lines are what the station settles a late answer from.
  */

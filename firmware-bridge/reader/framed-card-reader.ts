@@ -292,12 +292,21 @@ export class FramedCardReader implements CardReader {
   }
 }
 
+/** The bytes of malformed reply data quoted: too few to hold a card number (10 bytes). */
+const REPLY_HEAD_BYTES = 3;
+
+/**
+ * Reply data that does not decode, told by its length and first bytes only (an APDU list's count and first
+ * length): the rest may be a card's file 0015, and an error's message is logged as it is (the wire capture
+ * keeps every byte).
+ */
 function badReply(port: string, name: string, f: ReaderWireFrame): EtcError {
+  const head = f.data.subarray(0, REPLY_HEAD_BYTES).toString("hex");
   return readerError(
     ReaderErrorCodes.BadReply,
-    `${port}: ${name} reply data is malformed (${f.data.length} bytes: ${f.data.toString("hex").slice(0, 64)})`,
+    `${port}: ${name} reply data is malformed (${f.data.length} bytes${head ? `, starting ${head}` : ""})`,
     "unknown",
-    { hex: f.raw.toString("hex") },
+    { length: f.data.length },
   );
 }
 

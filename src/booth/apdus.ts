@@ -130,12 +130,21 @@ export function divisor(issuerId: string): Buffer {
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
+/**
+ * An answer that is not the one expected, told by its data length and SW, never its data: a READ BINARY 0015
+ * answered with SW 6281 or the wrong length carries the card's file 0015, whose card number the lane's log
+ * would not find inside a run of hex to mask (src/log.ts).
+ */
 function bad(what: string, r: Buffer, expected: string): EtcError {
-  return new EtcError(
-    BoothErrorCodes.CardAnswer,
-    `${what}: expected ${expected}, got ${r.toString("hex") || "nothing"}`,
-    { sw: swOf(r) },
-  );
+  const got =
+    r.length === 0
+      ? "nothing"
+      : r.length < 2
+        ? `${r.length} byte(s) and no SW`
+        : `${dataOf(r).length} byte(s) and ${swOf(r)}`;
+  return new EtcError(BoothErrorCodes.CardAnswer, `${what}: expected ${expected}, got ${got}`, {
+    sw: swOf(r),
+  });
 }
 
 /** INIT's answer: balance 4, offline serial 2, overdraft limit 3, key version 1, algorithm id 1, random 4. */

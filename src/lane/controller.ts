@@ -419,7 +419,8 @@ export class LaneController {
       this.o.link.incoming$.subscribe((inc) =>
         this.queue.enqueue(
           () => this.onFrame(inc),
-          () => ({ frame: inc.frame.type, raw: inc.wire.raw.toString("hex") }),
+          // `hex`: the field the lane's log masks a card number in (src/log-frames.ts)
+          () => ({ frame: inc.frame.type, hex: inc.wire.raw.toString("hex") }),
         ),
       ),
       this.o.link.state$.subscribe((s) =>

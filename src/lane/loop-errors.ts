@@ -1,7 +1,8 @@
 /**
  * A task of the lane's queue (./serial-queue.ts: a frame, a timer, a link change) that threw: a defect in
  * the lane's handling, not a state it knows. Logged in full (the stack, and for a frame its type and
- * bytes, so a B5 whose handling threw is not lost from sight), counted (`loopErrors`, in /metrics as
+ * bytes, `frame` and `hex`, so a B5 whose handling threw is not lost from sight; a B4's card number in `hex`
+ * is masked as in every frame line, src/log-frames.ts), counted (`loopErrors`, in /metrics as
  * etc_lane_lane_events_total{counter="loop_errors"}) and alarmed (LANE_LOOP_ERROR, into the audit trail
  * too) at most every `repeatMs`, with the count since the last alarm: failures the window held back are
  * alarmed when it ends, also when no failure follows them.

@@ -121,7 +121,7 @@ export function dataToJson(
 }
 
 /** SEQ, header and DATA of a candidate whose checksum failed, so its fields can still be shown. */
-function candidateData(
+export function candidateData(
   candidate: Buffer,
   d: Dialect,
 ): { seq: number; data: Buffer; header?: FrameHeader } | undefined {

@@ -9,7 +9,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, assert, beforeEach, expect, it } from "vitest";
+import { createDeframer, encodeLegacy, encodeNational } from "../../firmware-bridge/framing/index.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { createLogger, laneLogOptions, recordInFull } from "../../src/log.js";
@@ -163,4 +164,61 @@ it("writes a frame's hex in full with log.fullIds: true", async () => {
     .split("\n")
     .map((l) => JSON.parse(l));
   expect(lines.map((l) => l.hex)).toEqual([NATIONAL_B4, HALF_B4]);
+});
+
+/** NATIONAL_B4 with `n` zero bytes inserted just before its file 0015 (a layout the lane does not know), re-framed. */
+function nationalShifted(n: number): string {
+  const wire = Buffer.from(NATIONAL_B4, "hex");
+  const data = wire.subarray(8, wire.length - 2);
+  const at = data.indexOf(Buffer.from("c9bdb6ab37010001", "hex")); // file 0015's issuer id
+  return encodeNational(
+    wire[3] as number,
+    Buffer.concat([data.subarray(0, at), Buffer.alloc(n), data.subarray(at)]),
+  ).toString("hex");
+}
+
+/** The legacy B4 (./b4-frame.ts) with `n` zero bytes inserted just before its file 0015, re-framed. */
+function legacyShifted(n: number): string {
+  const [ev] = createDeframer("legacy").push(Buffer.from(legacyB4(), "hex"), 0);
+  assert(ev?.kind === "frame");
+  const data = ev.frame.data;
+  const at = data.indexOf(Buffer.from("bafec4cf43010001", "hex")); // file 0015's issuer id
+  return encodeLegacy(
+    0x18,
+    Buffer.concat([data.subarray(0, at), Buffer.alloc(n), data.subarray(at)]),
+  ).toString("hex");
+}
+
+const headOnly = (hex: string): string =>
+  `${hex.slice(0, 18)}... (${hex.length / 2} bytes, not decoded: not logged past the header as it may hold a card number; log.fullIds: true logs it in full)`;
+
+it("a B4 whose file 0015 is not where a layout puts it, or that is cut short, is shown only by its header", async () => {
+  const shifted = [1, 4, 8, 12, 20].map(nationalShifted);
+  const legacy4 = legacyShifted(4); // decodes whole, the last 4 bytes read as the reserve: a card type 0x43
+  const short = legacyB4({ lastStation: false });
+  expect(shifted.filter((hex) => !hex.includes(NATIONAL_CARD))).toEqual([]);
+  expect(legacy4).toContain(CARD);
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
+  for (const hex of [...shifted, legacy4, short]) logger.warn({ dir: "<-", hex }, "undecodable frame");
+  const text = await logFileText(logger, file);
+  expect(text).not.toContain(NATIONAL_CARD);
+  expect(text).not.toContain(CARD);
+  const lines = text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.hex)).toEqual([...shifted, legacy4, short].map(headOnly));
+});
+
+it("the 182-byte B4 with 91 bytes before its file 0015 is the 273-byte form: its number masked where it stands", async () => {
+  const hex = nationalShifted(91);
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", { file });
+  logger.warn({ dir: "<-", hex }, "rx");
+  const [line] = (await logFileText(logger, file))
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(line.hex).toBe(hex.replace(NATIONAL_CARD, "3701************5128"));
 });

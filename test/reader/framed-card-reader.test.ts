@@ -222,6 +222,28 @@ describe("statuses become reader errors that say whether the command may have ru
     });
   });
 
+  it("a CARD_APDU_LIST reply whose lengths do not add up: its length and first bytes told, not a card's 0015 in it", async () => {
+    const r = await rig();
+    const card = "43010000000000009001";
+    // SELECT's answer short, then the card's file 0015 (issuer id, type, version, number, ...) and a list
+    // length one byte too long
+    const data = h(
+      `02 0002 9000 002d c9bdb6ab43010001 1640 ${card} 2020010120300101 ${"41".repeat(12)} 000001 9000 ff`,
+    );
+    r.device.onCommand = (f) => r.device.reply(f, 0, data);
+    const err = (await r.reader
+      .cardApduList([h("00a40000021001"), h("00b095002b")])
+      .catch((e: EtcError) => e)) as EtcError;
+    expect(err).toMatchObject({
+      code: ReaderErrorCodes.BadReply,
+      message: expect.stringContaining(
+        `CARD_APDU_LIST reply data is malformed (${data.length} bytes, starting 020002)`,
+      ),
+      details: { executed: "unknown", length: data.length },
+    });
+    expect(JSON.stringify({ message: err.message, details: err.details })).not.toContain(card);
+  });
+
   it("BAD_CHECKSUM: the command is resent under a new SEQ, up to nakRetries times, then E813", async () => {
     const r = await rig({ nakRetries: 2 });
     r.device.onCommand = (f) => r.device.reply(f, ReaderStatus.badChecksum);
