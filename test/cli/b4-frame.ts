@@ -1,4 +1,4 @@
-/** A legacy B4 frame carrying a card's file 0015, as hex (tests of card-number masking). */
+/** B4 frames carrying a card's file 0015, as hex (tests of card-number masking): a legacy one built here, the national sample. */
 import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 
@@ -55,3 +55,11 @@ export function legacyB4(o: { lastStation?: boolean } = {}): string {
     DEFAULT_LEGACY_DIALECT,
   ).toString("hex");
 }
+
+/** The public national-network lane sample B4 (test/cli/decode.test.ts), 182-byte form without EF04. */
+export const NATIONAL_B4 =
+  "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
+  "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
+  "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
+  "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb";
+export const NATIONAL_CARD = "37011901230211225128";

@@ -7,7 +7,7 @@ import { afterEach, expect, it, vi } from "vitest";
 import * as catalogue from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import { maskFrameFields } from "../../src/log-frames.js";
-import { CARD, legacyB4, MASKED } from "./b4-frame.js";
+import { CARD, legacyB4, MASKED, NATIONAL_B4, NATIONAL_CARD } from "./b4-frame.js";
 
 vi.mock("../../firmware-bridge/frames/catalogue.js", async (importOriginal) => {
   const m = await importOriginal<typeof import("../../firmware-bridge/frames/catalogue.js")>();
@@ -16,14 +16,6 @@ vi.mock("../../firmware-bridge/frames/catalogue.js", async (importOriginal) => {
 
 const decodeData = vi.mocked(catalogue.decodeData);
 afterEach(() => decodeData.mockClear());
-
-/** The public national-network lane sample B4, 182-byte form (test/cli/mask-frames.test.ts). */
-const NATIONAL_B4 =
-  "ffff0007000000b7b4652bc7a30010c2b34c3731523836000000000000010000431714040200260000050000007d5fbfbc" +
-  "d10864e0b0f73c107100000000000000000000000000000d6b0000000000000000000000007a983d0a0332f56dfa0a1e33" +
-  "c9bdb6ab370100011710370119012302112251282020112420301124c2b34c37315238360000000000000100000000000000" +
-  "aa2900c3b5d1269fc842345b0e5e089628000e54e0cdf2bcafcdf2bcaf1601110100000000000000072020e5cb";
-const NATIONAL_CARD = "37011901230211225128";
 
 it("a B4's body is decoded once, under the layout its length gives", () => {
   expect(maskFrameFields({ hex: NATIONAL_B4 }).hex).toBe(
