@@ -111,8 +111,8 @@ export class StatusListPoller {
 
   /**
    * The uplink stops: no apply starts after this; one under way goes on until it settles (the lane's close
-   * abandons it, src/lane/runtime.ts), and its abandonment (E512, the cache closed) is not recorded as a
-   * failure of the lane's.
+   * abandons it, src/lane/status-list-applies.ts), and its abandonment (E512, the cache closed) is not
+   * recorded as a failure of the lane's.
    */
   stop(): void {
     this.stopped = true;
@@ -218,8 +218,8 @@ export class StatusListPoller {
     try {
       applied = await sink.applyBundle(file);
     } catch (e) {
-      // read before any await: the lane's close may close the list meanwhile (src/lane/runtime.ts), and a
-      // closed list answers no versions
+      // read before any await: the lane's close may close the list meanwhile
+      // (src/lane/status-list-applies.ts), and a closed list answers no versions
       const held = sink.versions();
       const change = listChangeOf(e);
       if (change) {
@@ -232,8 +232,8 @@ export class StatusListPoller {
         await this.finishDownload();
         this.refused(b, e);
       } else if (this.stopped && isEtcError(e) && e.code === StatusListErrors.Closed) {
-        // the lane's close abandoned it (src/lane/runtime.ts): nothing applied, nothing failed; the
-        // download is kept for the next start
+        // the lane's close abandoned it (src/lane/status-list-applies.ts): nothing applied, nothing
+        // failed; the download is kept for the next start
         this.downloads.release();
         sl.download = null;
         this.d.log.warn(
