@@ -14,7 +14,8 @@ import { runRetentionNow } from "./retention-now.js";
 /**
  * Who puts an operator's import and its outcome on the feed (LaneRuntimeView.notifyStatusList): applied
  * (or a failed job that changed the list all the same), the bundle refused for itself (`rejected`), or
- * not applied for the lane's own failure (`failed`).
+ * not applied for a reason not the bundle's: the lane's own failure, or a bundle made ahead of the lane's
+ * clock, E509 (`failed`).
  */
 export interface StatusListNotifier {
   notifyStatusList(action: StatusListAction, reason: string | null): void;
@@ -29,7 +30,8 @@ export interface StatusListNotifier {
  * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
  * and the operator is told both (ok: false); one that failed for the lane's own reason, not the bundle's,
  * is `status-list.refused` with `local: true` in the trail, `failed` on the page, "not applied (the lane's
- * own failure)" to the operator.
+ * own failure)" to the operator (for E509, that one of the two clocks is wrong: src/status-list/errors.ts
+ * notAppliedWhy).
  */
 export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier): LaneOperator {
   // the person behind `sudo -u` goes with the account: the close kept, the notices, /status name them
