@@ -303,6 +303,11 @@ describe("etc-lane decode --capture", () => {
     const lines = await decodeCaptureLines([file]);
     const frames = lines.filter((l) => "type" in l);
     expect(frames.map((f) => `${f.dir} ${f.type}`)).toEqual([
+      // a freshly powered legacy RSU answers the first C0 with RSCTL 0x98, which the lane cannot tell from
+      // a reboot's B0: C0 once more, and the lane opens on its answer (src/lane/rsu-session.ts markedAnswer)
+      "tx C0",
+      "rx B0",
+      "tx ACK",
       "tx C0",
       "rx B0",
       "tx ACK",
