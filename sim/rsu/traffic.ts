@@ -22,7 +22,11 @@ export interface VState {
   phase: "coming" | "in-zone" | "left";
   enteredSeq: number;
   leaveTimer: unknown;
-  /** Its transaction ended: not traded again while in the zone (unless retradeWhileInZone). */
+  /**
+   * Its transaction ended: not traded again while in the zone (unless retradeWhileInZone). Not set by an
+   * abort, nor by a give-up before any payment of a vehicle with retradeAfterGiveUp (./transaction.ts
+   * `close`).
+   */
   ended: boolean;
   outcome: VehicleOutcome | undefined;
   complete: boolean;

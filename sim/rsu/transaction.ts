@@ -264,7 +264,9 @@ export class DsrcTransactions {
     const v = t.v;
     // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
     v.outcome = outcome;
-    v.ended = outcome !== "aborted";
+    // An abort (C0, reboot) and, for a vehicle with retradeAfterGiveUp, a give-up before any payment
+    // (settled() made a paid one `traded`) release nothing: the OBU answers the next BST.
+    v.ended = outcome !== "aborted" && !(outcome === "gave-up" && v.m.retradeAfterGiveUp);
     if (outcome === "traded" || outcome === "ef04-written")
       this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
     this.ctx.event({

@@ -215,6 +215,12 @@ const VehicleFields = {
   /** Trade this OBU again if it is still in the zone after its transaction ended (default false). */
   retradeWhileInZone: z.boolean().optional(),
   /**
+   * The RSU gave up on one of this OBU's frames before any payment (the lane never answered it): the OBU
+   * got no release (EVENT_REPORT), answers the next BST and is traded again if still in the zone, as a
+   * new transaction (default false: the RSU keeps it out until it leaves, as it does a traded one).
+   */
+  retradeAfterGiveUp: z.boolean().optional(),
+  /**
    * The driver drives off instead of coming to the booth when the lane stops the vehicle: the simulated
    * collector (sim/booth/collector.ts) never gets this vehicle's card (default false).
    */

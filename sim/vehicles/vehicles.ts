@@ -56,6 +56,8 @@ export interface VehicleModel {
   cardInObu: boolean;
   faults: VehicleFault[];
   retradeWhileInZone: boolean;
+  /** traded again while in the zone after the RSU gave up on it before any payment */
+  retradeAfterGiveUp: boolean;
   /** the driver drives off instead of coming to the booth: the collector never gets this card */
   drivesOff: boolean;
 }
@@ -208,6 +210,7 @@ export function buildVehicle(spec: Fields, index: number, at: number, ctx: Build
     cardInObu: cardPresent,
     faults: spec.faults ?? [],
     retradeWhileInZone: spec.retradeWhileInZone ?? false,
+    retradeAfterGiveUp: spec.retradeAfterGiveUp ?? false,
     drivesOff: spec.drivesOff ?? false,
   };
 }

@@ -157,13 +157,19 @@ const UNSETTLED_CARD = { network: "4301", serial: "9900000000000001" };
 export const SCRIPTED = (() => {
   // 20 s in the zone: a vehicle that arrives while the lane restarts after a SIGTERM is still served when
   // the restart is slow (one took more than 5 s while other suites loaded both CPUs, and blip-2 left the
-  // zone untraded); a paid vehicle stays in the zone, not traded again, until its time is up
+  // zone untraded); a paid vehicle stays in the zone, not traded again, until its time is up.
+  // retradeAfterGiveUp: a restarted lane on a loaded host can take longer than the RSU's three repeats
+  // (about 480 ms) to answer its first frames; the RSU then gives up on that vehicle before any payment,
+  // and without this it would never trade it again (2026-12-06: blip-4 met the lane 12 ms after its open,
+  // its B3 was answered 490 ms later, and it was never debited). As on the air, the OBU that got no
+  // release answers the next BST and is traded as a new transaction.
   const v = (id: string, at: number, obuId: string, extra: Record<string, unknown>) => ({
     id,
     at,
     zoneMs: 20_000,
     obu: { obuId },
     balance: 50_000,
+    retradeAfterGiveUp: true,
     ...extra,
   });
   const unplug = { kind: "unplug", before: "B5", durationMs: 150 };

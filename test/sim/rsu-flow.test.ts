@@ -173,6 +173,41 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     ]);
   });
 
+  it("retradeAfterGiveUp: a B3 given up before any payment is followed by a new transaction that pays", async () => {
+    const scenario: ScenarioInput = {
+      ...ONE,
+      traffic: {
+        vehicles: [{ id: "car", plate: "湘A12345", balance: 5000, zoneMs: 8000, retradeAfterGiveUp: true }],
+      },
+    };
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c1(obuId), b2);
+    // The lane goes quiet after B3 (as one restarting would): three repeats, then the RSU gives up.
+    for (let i = 0; i < 4; i++) await until(lane.expectFrame("B3"));
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B3", obuId });
+    // Not released: the OBU answers the next BST, and the RSU reports it as a new transaction.
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.frame.obuId).toBe(obuId);
+    expect(sentTo(frameLog, "B2", obuId).map((r) => r.note)).toEqual([undefined, undefined]);
+    const traded = next(sim.events$, (e) => e.type === "ended");
+    await lane.send(lane.c1(obuId), again);
+    const b3 = await until(lane.expectFrame("B3"));
+    await lane.send(lane.c1(obuId), b3);
+    const b4 = await until(lane.expectFrame("B4"));
+    await lane.send(lane.c6(b4.frame, 1234, PURCHASE_TIME), b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    await lane.send(lane.c1(obuId), b5);
+    expect(await until(traded)).toMatchObject({ outcome: "traded", obuId });
+    expect(sim.ledger()).toMatchObject([{ obuId, amount: 1234, outcome: "done" }]);
+    // Paid: not traded again while it stays in the zone.
+    await until(next(sim.events$, (e) => e.type === "left"));
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(2);
+  });
+
   it("C2 stop type 1 ends the vehicle: no B3, the OBU is not traded again in the zone", async () => {
     const { lane, sim, frameLog } = await setup(protocol);
     const ended = next(sim.events$, (e) => e.type === "ended");
