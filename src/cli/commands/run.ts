@@ -6,7 +6,7 @@
  * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops; it also
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
- * control socket: src/service/serve-lane.ts), and runs until SIGINT/SIGTERM (taken from before the lane
+ * control socket: src/service/serve-lane.ts), starts the controller, and runs until SIGINT/SIGTERM (taken from before the lane
  * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
  * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
@@ -85,12 +85,16 @@ export function registerRun(program: Command): void {
           { dataDir: config.dataDir },
           "first start of this lane (--init): a new journal in dataDir",
         );
-      // the lane's runtime (the RSU link, controller, booth, uplink) is loaded here, by `run` only, so the
-      // other commands (decode, status, audit, ...) start without it (those that read the journal or the
-      // status list still load them)
-      const [{ tuneLaneProcess }, { openLane }] = await Promise.all([
+      // the lane's runtime (the RSU link, controller, booth, uplink) and its status service are loaded
+      // here, by `run` only, so the other commands (decode, status, audit, ...) start without them (those
+      // that read the journal or the status list still load them). All of it before the lane opens: the
+      // service's modules (HTTP, metrics, page) took 94-741 ms of the lane thread when they were loaded
+      // after the open, while a restarted lane's first vehicle waited for its answers and the RSU gave up
+      // on it (docs/maintenance.md)
+      const [{ tuneLaneProcess }, { openLane }, { serveLane }] = await Promise.all([
         import("../../lane/process-tuning.js"),
         import("../../lane/runtime.js"),
+        import("../../service/serve-lane.js"),
       ]);
       const tuning = await tuneLaneProcess();
       logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
@@ -107,14 +111,13 @@ export function registerRun(program: Command): void {
       try {
         let served: ServedLane | null = null;
         try {
+          // the status service, page and control socket (docs/maintenance.md), up before the controller
+          // starts: its set-up is done before the lane opens and answers a vehicle, and the page shows a
+          // lane that is starting (or stays closed: an RSU that never answers) too
+          if (!stop.requested) served = await serveLane(lane, config, { logger });
           await lane.controller.start();
-          if (!stop.requested) {
-            // the status service, page and control socket (docs/maintenance.md); its modules (HTTP, metrics,
-            // page) are loaded once the lane is on its way, so they never delay a restart's first vehicle
-            const { serveLane } = await import("../../service/serve-lane.js");
-            served = await serveLane(lane, config, { logger });
-          }
         } catch (e) {
+          await served?.close();
           await lane.close();
           throw e;
         }
