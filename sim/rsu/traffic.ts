@@ -24,7 +24,7 @@ export interface VState {
   leaveTimer: unknown;
   /**
    * Its transaction ended: not traded again while in the zone (unless retradeWhileInZone). Not set by an
-   * abort, nor by a give-up before any payment of a vehicle with retradeAfterGiveUp (./transaction.ts
+   * abort, nor by a give-up on the B2, B3 or B4 of a vehicle with retradeAfterGiveUp (./transaction.ts
    * `close`).
    */
   ended: boolean;

@@ -264,9 +264,13 @@ export class DsrcTransactions {
     const v = t.v;
     // SetMMI + EVENT_REPORT (release) happen on the air here; the lane sees nothing of them.
     v.outcome = outcome;
-    // An abort (C0, reboot) and, for a vehicle with retradeAfterGiveUp, a give-up before any payment
-    // (settled() made a paid one `traded`) release nothing: the OBU answers the next BST.
-    v.ended = outcome !== "aborted" && !(outcome === "gave-up" && v.m.retradeAfterGiveUp);
+    // An abort (C0, reboot) and, for a vehicle with retradeAfterGiveUp, a give-up on its B2, B3 or B4
+    // (before the lane's C6 or C8 was taken: nothing debited, no EF04 written) release nothing: the OBU
+    // answers the next BST. A give-up on a B5 or B8 does not: the card may have paid (a purchase torn
+    // after the debit reports `gave-up` too), and the lane's C8 is what follows it.
+    const beforePurchase = t.step === "b2" || t.step === "b3" || t.step === "b4";
+    v.ended =
+      outcome !== "aborted" && !(outcome === "gave-up" && beforePurchase && v.m.retradeAfterGiveUp);
     if (outcome === "traded" || outcome === "ef04-written")
       this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
     this.ctx.event({

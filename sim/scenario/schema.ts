@@ -215,9 +215,10 @@ const VehicleFields = {
   /** Trade this OBU again if it is still in the zone after its transaction ended (default false). */
   retradeWhileInZone: z.boolean().optional(),
   /**
-   * The RSU gave up on one of this OBU's frames before any payment (the lane never answered it): the OBU
-   * got no release (EVENT_REPORT), answers the next BST and is traded again if still in the zone, as a
-   * new transaction (default false: the RSU keeps it out until it leaves, as it does a traded one).
+   * The RSU gave up on this OBU's B2, B3 or B4 (the lane never answered it; nothing debited, no EF04
+   * written): the OBU got no release (EVENT_REPORT), answers the next BST and is traded again if still in
+   * the zone, as a new transaction (default false: the RSU keeps it out until it leaves, as it does a
+   * traded one). A give-up on a B5 or B8 never brings a new transaction: the card may have paid.
    */
   retradeAfterGiveUp: z.boolean().optional(),
   /**

@@ -56,7 +56,7 @@ export interface VehicleModel {
   cardInObu: boolean;
   faults: VehicleFault[];
   retradeWhileInZone: boolean;
-  /** traded again while in the zone after the RSU gave up on it before any payment */
+  /** traded again while in the zone after the RSU gave up on its B2, B3 or B4 */
   retradeAfterGiveUp: boolean;
   /** the driver drives off instead of coming to the booth: the collector never gets this card */
   drivesOff: boolean;

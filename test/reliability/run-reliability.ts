@@ -159,7 +159,7 @@ export const SCRIPTED = (() => {
   // the restart is slow (one took more than 5 s while other suites loaded both CPUs, and blip-2 left the
   // zone untraded); a paid vehicle stays in the zone, not traded again, until its time is up.
   // retradeAfterGiveUp: a restarted lane on a loaded host can take longer than the RSU's three repeats
-  // (about 480 ms) to answer its first frames; the RSU then gives up on that vehicle before any payment,
+  // (about 480 ms) to answer its first frames; the RSU then gives up on that vehicle's B2, B3 or B4,
   // and without this it would never trade it again (2026-12-06: blip-4 met the lane 12 ms after its open,
   // its B3 was answered 490 ms later, and it was never debited). As on the air, the OBU that got no
   // release answers the next BST and is traded as a new transaction.

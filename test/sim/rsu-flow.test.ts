@@ -208,6 +208,52 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(sentTo(frameLog, "B2", obuId)).toHaveLength(2);
   });
 
+  // review: every `gave-up` was re-traded, a purchase torn after the debit (its card paid) included
+  it("retradeAfterGiveUp: a B5 given up (a purchase torn after the debit) brings no new transaction", async () => {
+    const scenario: ScenarioInput = {
+      ...ONE,
+      traffic: {
+        vehicles: [
+          {
+            id: "car",
+            balance: 5000,
+            zoneMs: 8000,
+            retradeAfterGiveUp: true,
+            faults: [{ kind: "b5-lost", b5: "error", lingerMs: 3000 }],
+          },
+        ],
+      },
+    };
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const left = next(sim.events$, (e) => e.type === "left");
+    const { b4, obuId } = await walkToB4(lane);
+    await lane.send(lane.c6(b4.frame, 1234, PURCHASE_TIME), b4);
+    // the uncertain B5 and its three repeats, unanswered (a lane restarting)
+    for (let i = 0; i < 4; i++) await until(lane.expectFrame("B5"));
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B5", obuId });
+    expect(sim.ledger()).toMatchObject([{ obuId, amount: 1234, outcome: "torn-after-debit" }]);
+    await until(left);
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+  });
+
+  it("retradeAfterGiveUp: a B5 00 given up is a paid vehicle, not traded again (recentSuccessMs 0)", async () => {
+    const scenario: ScenarioInput = {
+      ...ONE,
+      rsu: { recentSuccessMs: 0 },
+      traffic: { vehicles: [{ id: "car", balance: 5000, zoneMs: 4000, retradeAfterGiveUp: true }] },
+    };
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const left = next(sim.events$, (e) => e.type === "left");
+    const { b4, obuId } = await walkToB4(lane);
+    await lane.send(lane.c6(b4.frame, 1234, PURCHASE_TIME), b4);
+    for (let i = 0; i < 4; i++) await until(lane.expectFrame("B5"));
+    expect(await until(ended)).toMatchObject({ outcome: "traded", detail: "no answer to B5", obuId });
+    await until(left);
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+  });
+
   it("C2 stop type 1 ends the vehicle: no B3, the OBU is not traded again in the zone", async () => {
     const { lane, sim, frameLog } = await setup(protocol);
     const ended = next(sim.events$, (e) => e.type === "ended");
