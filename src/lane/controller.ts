@@ -181,6 +181,7 @@ export class LaneController {
   };
   /** the recent-trade and unsettled holds (isHeld for the booth) */
   readonly guards: TradeGuards;
+  private guardsSeeded = false;
   private readonly gate: LaneGate;
   private readonly operatorClose: OperatorCloseKeeper;
   private readonly listPolicy: ListPolicy;
@@ -380,13 +381,24 @@ export class LaneController {
     return this.machines.all().map((m) => ({ obuId: m.obuId, phase: m.state.phase }));
   }
 
-  async start(): Promise<void> {
+  /**
+   * The trade guards seeded from the journal (recent trades, unsettled holds), once. The runtime calls it
+   * before the booth's reader goes live (src/lane/runtime.ts), so a card the booth reads while the lane
+   * starts is judged with them; `start` calls it too (a caller that never did).
+   */
+  seedGuards(): void {
+    if (this.guardsSeeded) return;
+    this.guardsSeeded = true;
     const j = this.o.journal;
     const since = this.guards.seedSince(this.wallNow());
     this.guards.seed(
       { traded: j.tradedSince(since.traded), unsettled: j.unsettledSince(since.unsettled) },
       this.wallNow(),
     );
+  }
+
+  async start(): Promise<void> {
+    this.seedGuards();
     this.operatorClose.restore();
     for (const r of this.recovery.restore()) {
       const m = this.machines.restore(r);

@@ -190,6 +190,9 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       logger,
     });
     late.controller = controller;
+    // before the booth's reader goes live: a card read while the lane starts (the status service starts
+    // before the controller: src/cli/commands/run.ts) meets the guards of the trades before the restart
+    controller.seedGuards();
     // the booth: the card reader of the `reader` section and the collector's cases (docs/booth.md)
     const booth = c.reader
       ? await openBooth(c, {

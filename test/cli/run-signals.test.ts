@@ -1,7 +1,8 @@
 /**
  * `etc-lane run` takes SIGINT/SIGTERM from before the lane trades (src/cli/commands/run.ts,
- * src/cli/stop-signals.ts): a stop that comes while the lane or its status service is still starting
- * closes them in order once that is done (or failed), never leaves the process to Node's default action;
+ * src/cli/stop-signals.ts): a stop that comes while the status service starts (before the controller) keeps
+ * the controller from starting, one while the controller starts closes both in order once that is done
+ * (or failed); neither leaves the process to Node's default action;
  * the lane controller stops (no new vehicles, drain) beside the service's close, the lane closes after both.
  * The lane, its service and the process tuning are stubs; the signals are emitted on this process (no
  * listener of vitest's own takes them).
@@ -21,6 +22,8 @@ const h = vi.hoisted(() => ({
   steps: [] as string[],
   /** SIGTERM listeners when the lane started trading */
   listenersAtStart: -1,
+  /** SIGTERM listeners when run asked for the status service */
+  listenersAtServe: -1,
   start: async (): Promise<void> => {},
   /** the lane controller's graceful stop (no new vehicles, drain, antenna off) */
   stop: async (): Promise<void> => {},
@@ -72,6 +75,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 beforeEach(() => {
   h.steps = [];
   h.listenersAtStart = -1;
+  h.listenersAtServe = -1;
   h.start = async () => {};
   h.stop = async () => {};
 });
@@ -108,6 +112,7 @@ function pendingService(): {
   h.serve = () =>
     new Promise((resolve, reject) => {
       h.steps.push("service.start");
+      h.listenersAtServe = process.listenerCount("SIGTERM");
       s.up = () =>
         resolve({
           service: { listening: true, url: "http://127.0.0.1:9641/" },
@@ -122,24 +127,18 @@ function pendingService(): {
   return s;
 }
 
-// review: the handlers were installed only after the status service was up, the lane trading before that
-it("a SIGTERM while the status service starts: the service, then the lane, closed once it is up", async () => {
+// review: the handlers were installed only after the status service was up, the lane trading before that;
+// since the service starts before the controller, a stop in that time keeps the controller from starting
+it("a SIGTERM while the status service starts: the controller never starts; the service, then the lane, closed", async () => {
   const service = pendingService();
   const done = run();
   await service.started;
-  expect(h.listenersAtStart).toBe(1);
+  expect(h.listenersAtServe).toBe(1);
   process.emit("SIGTERM", "SIGTERM");
   h.steps.push("SIGTERM");
   service.up();
   await done;
-  expect(h.steps).toEqual([
-    "lane.start",
-    "service.start",
-    "SIGTERM",
-    "service.close",
-    "controller.stop",
-    "lane.close",
-  ]);
+  expect(h.steps).toEqual(["service.start", "SIGTERM", "service.close", "controller.stop", "lane.close"]);
 });
 
 // second review: the lane traded on while the service waited for operator actions, and closed only after
@@ -160,23 +159,30 @@ it("a SIGTERM: the lane controller stops at once, beside the service's wait; the
       stopped = r;
     });
   };
+  let laneStarted!: () => void;
+  const started = new Promise<void>((r) => {
+    laneStarted = r;
+  });
+  h.start = async () => laneStarted();
   const done = run();
   await service.started;
   service.close = async () => {
     await serviceWait;
     h.steps.push("service closed");
   };
-  process.emit("SIGTERM", "SIGTERM");
   service.up();
+  await started;
+  expect(h.listenersAtStart).toBe(1);
+  process.emit("SIGTERM", "SIGTERM");
   // the service still waits (an import, a retention run) while the lane stops trading
   await stopCalled;
-  expect(h.steps).toEqual(["lane.start", "service.start", "service.close", "controller.stop"]);
+  expect(h.steps).toEqual(["service.start", "lane.start", "service.close", "controller.stop"]);
   serviceClosed();
   stopped();
   await done;
   expect(h.steps).toEqual([
-    "lane.start",
     "service.start",
+    "lane.start",
     "service.close",
     "controller.stop",
     "service closed",
@@ -191,18 +197,41 @@ it("a SIGINT while the status service starts and it fails: the lane closed, run 
   process.emit("SIGINT", "SIGINT");
   service.fail(new Error("listen EADDRINUSE"));
   await expect(done).rejects.toThrow("listen EADDRINUSE");
-  expect(h.steps).toEqual(["lane.start", "service.start", "lane.close"]);
+  expect(h.steps).toEqual(["service.start", "lane.close"]);
 });
 
-it("a SIGTERM while the lane starts: no status service, the lane closed once it is started", async () => {
-  h.serve = async () => {
-    h.steps.push("service.start");
-    throw new Error("the status service was started after the stop");
-  };
+it("a SIGTERM while the controller starts: the service and the lane closed once it is started", async () => {
+  const service = pendingService();
   h.start = async () => {
     process.emit("SIGTERM", "SIGTERM");
     h.steps.push("SIGTERM");
   };
-  await run();
-  expect(h.steps).toEqual(["lane.start", "SIGTERM", "controller.stop", "lane.close"]);
+  const done = run();
+  await service.started;
+  service.up();
+  await done;
+  expect(h.steps).toEqual([
+    "service.start",
+    "lane.start",
+    "SIGTERM",
+    "service.close",
+    "controller.stop",
+    "lane.close",
+  ]);
+});
+
+// review: a service close that failed after a failed start skipped the lane's close and hid the start's error
+it("a controller start that fails, then a service close that fails: the lane still closed, the start's error", async () => {
+  const service = pendingService();
+  h.start = async () => {
+    throw new Error("RSU port busy");
+  };
+  service.close = async () => {
+    throw new Error("socket close failed");
+  };
+  const done = run();
+  await service.started;
+  service.up();
+  await expect(done).rejects.toThrow("RSU port busy");
+  expect(h.steps).toEqual(["service.start", "lane.start", "service.close", "lane.close"]);
 });

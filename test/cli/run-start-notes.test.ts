@@ -4,7 +4,7 @@
  * drops warn lines); an enabled capture.dir the lane cannot write in or create, at error, the lane started;
  * a tariff's free passage from the tariff the
  * lane opened. The lane, its service, the process tuning and the logger are stubs; the lane is stopped by a
- * SIGTERM as it starts.
+ * SIGTERM as its status service starts (the controller never starts).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -45,9 +45,9 @@ vi.mock("../../src/lane/runtime.js", () => ({
     opened: h.opened++,
     controller: {
       status$: new Subject(),
-      // stopped as it starts: no status service
+      // stopped as the status service starts: the controller never starts
       start: async () => {
-        process.emit("SIGTERM", "SIGTERM");
+        throw new Error("the controller was started after the stop");
       },
       stop: async () => {},
     },
@@ -56,8 +56,9 @@ vi.mock("../../src/lane/runtime.js", () => ({
   }),
 }));
 vi.mock("../../src/service/serve-lane.js", () => ({
-  serveLane: () => {
-    throw new Error("the status service was started after the stop");
+  serveLane: async () => {
+    process.emit("SIGTERM", "SIGTERM");
+    return { service: { listening: true, url: "http://127.0.0.1:9641/" }, close: async () => {} };
   },
 }));
 

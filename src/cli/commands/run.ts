@@ -105,19 +105,24 @@ export function registerRun(program: Command): void {
       if (lane.tariff !== null && tariffFile !== null)
         for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      // SIGINT/SIGTERM are taken before the lane trades: one that comes while the lane or its status service
-      // starts closes them in order once that is done (or failed), never ends the process midway
+      // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
+      // keeps the controller from starting (the lane never opens), one while the controller starts closes
+      // both in order once that is done (or failed); neither ends the process midway
       const stop = takeStopSignals();
       try {
         let served: ServedLane | null = null;
         try {
           // the status service, page and control socket (docs/maintenance.md), up before the controller
-          // starts: its set-up is done before the lane opens and answers a vehicle, and the page shows a
-          // lane that is starting (or stays closed: an RSU that never answers) too
+          // starts: its set-up is done before the lane opens and answers a vehicle
           if (!stop.requested) served = await serveLane(lane, config, { logger });
-          await lane.controller.start();
+          if (!stop.requested) await lane.controller.start();
         } catch (e) {
-          await served?.close();
+          // the start's error is the one reported; the lane's journal, trail and list close all the same
+          try {
+            await served?.close();
+          } catch (c) {
+            logger.warn({ err: (c as Error).message }, "status service close failed");
+          }
           await lane.close();
           throw e;
         }
