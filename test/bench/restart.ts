@@ -3,9 +3,9 @@
  * from dist/, as the reliability kill test (test/reliability/run-reliability.ts) runs them through
  * sim/harness/procs.ts: the station simulator with a status list, `etc-sim rsu --pty` (real air times,
  * steady random traffic, no faults, a frame log) and `etc-lane run` (first start with --init, the status
- * service on 127.0.0.1:0). The first lane trades BASELINE_MS; then, N times (10 x scale, at least 3), the
- * lane trades a seeded random 2-3 s after its "lane open" log line, is SIGKILLed and started again at once;
- * the last one trades BASELINE_MS more and is stopped.
+ * service on 127.0.0.1:0). The lane is SIGKILLed and started again at once N times (10 x scale, at least
+ * 3): the first lane after it traded BASELINE_MS, each restarted one a seeded random 2-3 s after its "lane
+ * open" log line; the last one trades BASELINE_MS and is stopped.
  *
  * Figures:
  * - start-up of each restart: spawn -> "lane status" starting (process start, module loading, journal,
@@ -20,7 +20,7 @@
  *   1000 ms after that B0 to KILL_MARGIN_MS before the lane was killed or stopped (an answer cut off by
  *   the kill is no latency). A first send with no answer before the RSU's next frame for that OBU or the
  *   lane's next C0 is counted as given up, not as a latency sample: the RSU gave up on it after 3 repeats
- *   120 ms apart (or the lane answered it with a C2 the RSU could not take).
+ *   120 ms apart (a lane frame the RSU did not take, with a `handling` in the frame log, is no answer).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
