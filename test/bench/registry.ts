@@ -9,6 +9,7 @@ import { laneDecisionBench, laneRateBench } from "./lane.js";
 import { linkBench } from "./link.js";
 import { outageBench } from "./outage.js";
 import { ptyBench } from "./pty.js";
+import { restartBench } from "./restart.js";
 import { serviceBench, servicePacedBench } from "./service.js";
 import { statusListBench, statusListSmallBench } from "./status-list.js";
 
@@ -26,6 +27,7 @@ export const benchmarks: Benchmark[] = [
   laneDecisionBench,
   laneRateBench,
   outageBench,
+  restartBench,
   serviceBench,
   servicePacedBench,
   boothBench,

@@ -109,8 +109,8 @@ export interface ReliabilityResult {
   seconds: number;
 }
 
-/** mulberry32: the kill schedule is reproducible from the seed. */
-function rng(seed: number): () => number {
+/** mulberry32: the kill schedule is reproducible from the seed (test/bench/restart.ts uses it too). */
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -262,9 +262,10 @@ const isFrame = (f: FrameLine, dir: "rx" | "tx", type: string, obuId: string): b
 
 /**
  * The station's status list: one full list naming card serial 50 (of either card type, so whichever the
- * seed gives that vehicle) and two ids no vehicle has. The lane downloads it at its first start.
+ * seed gives that vehicle) and two ids no vehicle has. The lane downloads it at its first start (the
+ * restart benchmark, test/bench/restart.ts, serves it too).
  */
-function writeStatusList(dir: string): void {
+export function writeStatusList(dir: string): void {
   mkdirSync(dir);
   const version = "202501010000";
   const rows = [

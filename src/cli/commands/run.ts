@@ -87,10 +87,10 @@ export function registerRun(program: Command): void {
         );
       // the lane's runtime (the RSU link, controller, booth, uplink) and its status service are loaded
       // here, by `run` only, so the other commands (decode, status, audit, ...) start without them (those
-      // that read the journal or the status list still load them). All of it before the lane opens: the
-      // service's modules (HTTP, metrics, page) took 94-741 ms of the lane thread when they were loaded
-      // after the open, while a restarted lane's first vehicle waited for its answers and the RSU gave up
-      // on it (docs/maintenance.md)
+      // that read the journal or the status list still load them). All of it before the controller starts,
+      // so that no loading of the service's modules (HTTP, metrics, page) runs on the lane thread while it
+      // initialises the RSU and answers its first vehicles; the restart benchmark (test/bench/restart.ts)
+      // compares this with the ordering before 2026-12-07 (docs/benchmarks.md, "Lane restart")
       const [{ tuneLaneProcess }, { openLane }, { serveLane }] = await Promise.all([
         import("../../lane/process-tuning.js"),
         import("../../lane/runtime.js"),
