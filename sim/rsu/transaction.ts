@@ -269,8 +269,7 @@ export class DsrcTransactions {
     // answers the next BST. A give-up on a B5 or B8 does not: the card may have paid (a purchase torn
     // after the debit reports `gave-up` too), and the lane's C8 is what follows it.
     const beforePurchase = t.step === "b2" || t.step === "b3" || t.step === "b4";
-    v.ended =
-      outcome !== "aborted" && !(outcome === "gave-up" && beforePurchase && v.m.retradeAfterGiveUp);
+    v.ended = outcome !== "aborted" && !(outcome === "gave-up" && beforePurchase && v.m.retradeAfterGiveUp);
     if (outcome === "traded" || outcome === "ef04-written")
       this.recentSuccess.set(v.m.obu.obuId, this.ctx.clock.now());
     this.ctx.event({
