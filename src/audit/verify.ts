@@ -291,7 +291,7 @@ function entryChecks(v: Verification): (e: AuditEntry, file: string, lineNo: num
         rep.tornRepaired++;
         return;
       case "audit.retention":
-        v.auditRetentions.push(auditRetentionAt(e, file, lineNo));
+        v.auditRetentions.push(auditRetentionAt(e, file, lineNo, v.segs));
         journal.statement(e, file, lineNo);
         return;
       case "journal.bound":
