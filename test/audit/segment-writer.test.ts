@@ -195,6 +195,10 @@ describe("the trail's recovery at open", () => {
   it("fdatasyncs the newest segment before the witness reads it: the lines a killed lane wrote without its fdatasync, and a file it created, with the directory", async () => {
     const spool = new MemoryAuditSpool();
     expect(await openLogged(spool)).toEqual([
+      // the first start's key files and the data directory (src/audit/lane-key.ts)
+      "fsyncSync audit-key.pem",
+      "fsyncSync audit-key.pub.pem",
+      `fsyncSync ${basename(dir)}`,
       `fdatasyncSync ${seg1}`,
       `fsyncSync ${basename(join(dir, "audit"))}`,
       `readFile ${seg1}`,
