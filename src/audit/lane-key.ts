@@ -18,7 +18,17 @@
  * A key is created only where nothing shows one existed: the data directory's first start.
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import {
@@ -32,6 +42,7 @@ import {
 import { parseEntry } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
 import { checkpointsBackwards, findLastCheckpoint } from "./recovery.js";
+import { syncDirNow } from "./segment-writer.js";
 import { listSegments } from "./segments.js";
 import type { AuditSpool } from "./spool.js";
 
@@ -102,7 +113,7 @@ function refuse(path: string, message: string): EtcError {
 export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | null = () => null): LaneKey {
   const privPath = join(dataDir, AUDIT_KEY_FILE);
   const pubPath = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
-  // an empty file is what a power cut during its first write leaves (written without a flush): absent. An
+  // an empty file is what a power cut during its first write leaves (before its fsync below): absent. An
   // empty public key file is written again from the private key; an empty private key file is made again
   // only while nothing shows a key signed (below)
   const present = (path: string): boolean => existsSync(path) && statSync(path).size > 0;
@@ -124,10 +135,7 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
     privateKey = generateKeyPairSync("ed25519").privateKey;
     try {
       if (existsSync(privPath)) unlinkSync(privPath); // empty: the first start's write cut short
-      writeFileSync(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), {
-        mode: 0o600,
-        flag: "wx",
-      });
+      writeSynced(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), 0o600, "wx");
       chmodSync(privPath, 0o600);
     } catch (e) {
       throw refuse(privPath, `audit key ${privPath}: ${(e as Error).message}`);
@@ -163,12 +171,27 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
   }
   if (besideId === null) {
     try {
-      writeFileSync(pubPath, publicKeyPem, { mode: 0o644 });
+      writeSynced(pubPath, publicKeyPem, 0o644, "w");
     } catch (e) {
       throw refuse(pubPath, `audit key ${pubPath}: ${(e as Error).message}`);
     }
   }
+  // the files' names: a checkpoint signed with a key whose file a power cut took (or left empty) would
+  // refuse every later start (E623, no backup of a key seconds old), while the trail's fdatasync and the
+  // station already hold that checkpoint
+  if (!loaded || besideId === null) syncDirNow(dataDir);
   return { privateKey, publicKey, publicKeyPem, keyId };
+}
+
+/** Writes `data` to a new `path` and fsyncs it before it returns (the directory is the caller's). */
+function writeSynced(path: string, data: string | Buffer, mode: number, flag: "w" | "wx"): void {
+  const fd = openSync(path, flag, mode);
+  try {
+    writeFileSync(fd, data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function publicKeyIdIn(path: string): string {

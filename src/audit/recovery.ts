@@ -24,9 +24,10 @@
  *    (journal.db restored from a backup or copied back) an `audit.journal-behind` alarm entry, and the
  *    journal is refused (./journal-trail.ts).
  * 4. The last checkpoint is found by reading the newest segment backwards (findLastCheckpoint), and
- *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuse: a
+ *    whether an entry after its range is one `audit verify` accepts only sealed (unsealedExcuses: a
  *    retention entry the lane wrote just before it died, before its checkpoint): the trail then seals at
- *    once.
+ *    once. An unsealed `audit.retention` entry whose deletion already happened is not the lane's (its
+ *    retention seals before it deletes): `audit.damaged`, alarm (./recovery-retention.ts).
  * 5. The newest segment is fdatasync'ed, and the directory when a file changed here (makeDurable): what
  *    the file holds at open counts as synced from then on.
  *
@@ -52,7 +53,7 @@ import {
   type SignedCheckpoint,
   statementProblem,
 } from "./checkpoint.js";
-import { type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
+import { type AuditEntry, type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
 import { RECORD_TYPES, recordLineOfRow } from "./records.js";
 import {
   commitJseq,
@@ -62,6 +63,7 @@ import {
   type NewestCommit,
   newestCommit,
 } from "./recovery-journal-seqs.js";
+import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -117,19 +119,20 @@ export const SEAL_AT_ONCE: ReadonlySet<string> = new Set(["journal.retention", "
 const EXCUSE_MARKS = [...SEAL_AT_ONCE].map((t) => `"type":"${t}"`);
 const SEQ_PREFIX = /^\{"seq":(\d+),/;
 
-/** Whether an entry after seq `to` (the last checkpoint's range) is one of SEAL_AT_ONCE. */
-export function unsealedExcuse(segments: readonly SegmentFile[], to: number): boolean {
+/** The entries after seq `to` (the last checkpoint's range) that are one of SEAL_AT_ONCE, newest first. */
+export function unsealedExcuses(segments: readonly SegmentFile[], to: number): AuditEntry[] {
+  const found: AuditEntry[] = [];
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       const m = SEQ_PREFIX.exec(line.subarray(0, 32).toString("latin1"));
       if (!m) continue;
-      if (Number(m[1]) <= to) return false;
+      if (Number(m[1]) <= to) return found;
       if (!EXCUSE_MARKS.some((k) => line.includes(k))) continue;
       const e = parseEntry(line.toString("utf8"));
-      if (e && SEAL_AT_ONCE.has(e.type)) return true;
+      if (e && SEAL_AT_ONCE.has(e.type)) found.push(e);
     }
   }
-  return false;
+  return found;
 }
 
 /** Finds a file's last newline; returns the length up to and including it (0 if none). */
@@ -251,6 +254,14 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     rec.alarms.push(behind.alarm);
   }
   const lastCheckpoint = findLastCheckpoint(kept);
+  const excuses = unsealedExcuses(kept, lastCheckpoint.to);
+  for (const e of excuses.reverse()) {
+    const forged = e.type === "audit.retention" ? retentionNotTheLanes(e, dir, kept) : null;
+    if (forged) {
+      rec.notes.push(forged.note);
+      rec.alarms.push(forged.alarm);
+    }
+  }
   const syncFailed = makeDurable(dir, seg, rec);
   return {
     segment: seg,
@@ -261,7 +272,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
     alarms: rec.alarms,
     filled: fill.filled,
     rebuilt: fill.rebuilt,
-    unsealedExcuse: unsealedExcuse(kept, lastCheckpoint.to),
+    unsealedExcuse: excuses.length > 0,
     syncFailed,
     journalBehind: behind
       ? {

@@ -20,7 +20,8 @@
  */
 import { CHECKPOINT_TYPE } from "./checkpoint.js";
 import type { AuditEntry } from "./entry.js";
-import type { AuditHead, AuditSpoolView, WitnessRecord } from "./spool.js";
+import { linesBackwards, type SegmentFile } from "./segments.js";
+import type { AuditHead, AuditSpoolView, SpooledLine, WitnessRecord } from "./spool.js";
 
 /** The lane's checkpoint settings (config `audit.checkpointEvery`, `audit.checkpointIntervalSeconds`). */
 export interface TailLimits {
@@ -65,6 +66,32 @@ export function tailLimitsUsed(l: TailLimits = DEFAULT_TAIL_LIMITS): TailLimitsU
   };
 }
 
+const CHECKPOINT_MARK = `"type":"${CHECKPOINT_TYPE}"`;
+const SEQ_PREFIX = /^\{"seq":(\d+),/;
+
+/**
+ * The seq of the newest line in the files or the spool's lines that may be a checkpoint (it holds the
+ * checkpoint's type anywhere, also inside another entry's data); 0 when none does. Past it no checkpoint
+ * can seal the unsealed tail, so the walk judges the tail's length as it goes (TrailCompleteness
+ * noSealAfter). Read backwards from the newest file: on a sealed trail, within its last checkpoint's range.
+ */
+export function lastCheckpointMarkSeq(
+  segs: readonly SegmentFile[],
+  spoolLines: readonly SpooledLine[],
+): number {
+  let seq = 0;
+  for (const l of spoolLines) if (l.line.includes(CHECKPOINT_MARK)) seq = Math.max(seq, l.seq);
+  if (seq > 0) return seq;
+  for (let i = segs.length - 1; i >= 0; i--)
+    for (const { line } of linesBackwards(segs[i]!.path)) {
+      if (!line.includes(CHECKPOINT_MARK)) continue;
+      const m = SEQ_PREFIX.exec(line.subarray(0, 32).toString("latin1"));
+      // a line whose seq cannot be read: no early judgement (the walk stops at it anyway)
+      return m ? Number(m[1]) : Number.POSITIVE_INFINITY;
+    }
+  return 0;
+}
+
 /** What journal.db says about the journal's binding (src/journal/audit-binding.ts JournalBindingRows). */
 export interface JournalBindingMarks {
   /** the meta key `audit_bound_entry` is set: the lane wrote the `journal.bound` entry */
@@ -88,10 +115,24 @@ export class TrailCompleteness {
   private newestUtc = "";
   private newestSeq = 0;
   private sealedTo = 0;
+  /** no line after this seq can be a checkpoint (lastCheckpointMarkSeq); default: any may be */
+  private noSealAfter = Number.POSITIVE_INFINITY;
 
   constructor(readonly limits: TailLimitsUsed) {}
 
-  see(e: AuditEntry): void {
+  /**
+   * No checkpoint follows seq `seq` in the files or the spool: past it, a tail longer than the lane leaves
+   * is judged at once (see), so a trail stripped of its checkpoints is not held in memory to its end.
+   */
+  noCheckpointAfter(seq: number): void {
+    this.noSealAfter = seq;
+  }
+
+  /**
+   * An entry in chain order. Returns the tail problem when the unsealed tail has just grown past the
+   * limit with no checkpoint left to seal it (the walk stops there); else null.
+   */
+  see(e: AuditEntry): { seq: number; what: string } | null {
     this.entries++;
     if (e.type === "journal.bound") this.journalBound = true;
     else if (e.type === "audit.retention") this.auditRetention = true;
@@ -99,6 +140,16 @@ export class TrailCompleteness {
     this.newestSeq = e.seq;
     // a checkpoint's own entry is covered by the next checkpoint, and is not what it would seal
     if (e.type !== CHECKPOINT_TYPE && e.seq > this.sealedTo) this.tail.push({ seq: e.seq, utc: e.utc });
+    const l = this.limits;
+    if (e.seq <= this.noSealAfter || this.tail.length <= l.maxEntries) return null;
+    const from = this.tail[0]!.seq;
+    return {
+      seq: from,
+      what:
+        `the unsealed tail from seq ${from} holds more than ${l.maxEntries} entries (verify stopped at seq ${e.seq}, ` +
+        `with no checkpoint after it); the lane seals every ${l.checkpointEvery} (at most ${l.maxEntries} unsealed ` +
+        "with the margin): checkpoints were removed, or the chain was rebuilt without them",
+    };
   }
 
   /** A checkpoint (or the oldest kept file's anchor) over entries up to `to`. */

@@ -6,6 +6,8 @@
  * before it, of files that were old enough.
  */
 import type { AuditEntry } from "./entry.js";
+import { describeDone, retentionAlreadyDone } from "./recovery-retention.js";
+import type { SegmentFile } from "./segments.js";
 import type { At, Problems } from "./verify-problems.js";
 
 /** How far a lane's wall clock may step back between planning a retention run and writing its entry. */
@@ -19,11 +21,25 @@ export interface AuditRetentionAt extends At {
   timeMs: number;
   /** the audit.retentionDays it states; null: none */
   days: number | null;
+  /**
+   * what it names that was deleted already (./recovery-retention.ts), as a phrase; null: nothing. The
+   * lane's own entry is sealed before its files are deleted, so an unsealed one with this is not the lane's
+   */
+  done: string | null;
 }
 
-/** An `audit.retention` entry at `file` line `line`, as the checks after the walk read it. */
-export function auditRetentionAt(e: AuditEntry, file: string, line: number): AuditRetentionAt {
+/**
+ * An `audit.retention` entry at `file` line `line`, as the checks after the walk read it, beside the kept
+ * segment files `segs` (oldest first, as listed before the walk).
+ */
+export function auditRetentionAt(
+  e: AuditEntry,
+  file: string,
+  line: number,
+  segs: readonly SegmentFile[],
+): AuditRetentionAt {
   const d = e.data as { deletedThrough?: unknown; retentionDays?: unknown } | undefined;
+  const done = retentionAlreadyDone(e.data, segs[0]?.firstSeq ?? null, (f) => segs.some((s) => s.name === f));
   return {
     seq: e.seq,
     file,
@@ -31,6 +47,7 @@ export function auditRetentionAt(e: AuditEntry, file: string, line: number): Aud
     deletedThrough: typeof d?.deletedThrough === "number" ? d.deletedThrough : null,
     timeMs: Date.parse(e.utc),
     days: Number.isInteger(d?.retentionDays) ? (d!.retentionDays as number) : null,
+    done: done === null ? null : describeDone(done),
   };
 }
 
@@ -59,8 +76,25 @@ export function checkExcusesSealed(
   };
   for (const r of journalRetentions)
     if (!sealed(r.seq)) unsealed("journal.retention", r, "the journal rows it names as deleted are");
-  for (const r of auditRetentions)
-    if (!sealed(r.seq)) unsealed("audit.retention", r, "the deletion of the files it names is");
+  for (const r of auditRetentions) {
+    if (sealed(r.seq)) continue;
+    if (r.done === null) {
+      unsealed("audit.retention", r, "the deletion of the files it names is");
+      continue;
+    }
+    // a deletion already done: the lane's own entry is sealed before it deletes a file (the lane's next
+    // start records this one as damaged, ./recovery-retention.ts)
+    seqs.push(r.seq);
+    problems.note(
+      r.seq,
+      r.file,
+      r.line,
+      `this audit.retention entry is not sealed (no checkpoint covers it) and ${r.done}: the lane's own ` +
+        "retention seals its entry before it deletes a file, so this one is not the lane's (written after " +
+        "the files were deleted); the deletion it names is not accepted, and the lane's next start records " +
+        "it as damaged (audit.damaged)",
+    );
+  }
   return seqs.sort((a, b) => a - b);
 }
 

@@ -165,7 +165,9 @@ export class ChainWalk {
     this.checkpoints.entry(e.seq, e.hash);
     if (e.seq === this.headCopySeq) this.headCopyAt = e.hash;
     if (e.type !== "audit.gap") this.onEntry(e, file, lineNo);
-    this.complete.see(e);
+    // past the last line that may be a checkpoint, a tail longer than the lane leaves ends the walk here
+    const over = this.complete.see(e);
+    if (over) this.problems.stop(over.seq, file, lineNo, over.what);
     this.head = e.hash;
     this.expect = e.seq + 1;
     this.first ??= e;

@@ -44,6 +44,7 @@ import { EvidenceCheck, type EvidenceRow } from "./verify-evidence.js";
 import { checkHeadCopy, checkLinesPastEnd, type FileEnd } from "./verify-file-end.js";
 import {
   type JournalBindingMarks,
+  lastCheckpointMarkSeq,
   readSpoolMeta,
   type TailLimits,
   type TailLimitsUsed,
@@ -230,6 +231,8 @@ function startVerification(o: VerifyOptions): Verification {
     problems,
   );
   const complete = new TrailCompleteness(tailLimitsUsed(o.tailLimits));
+  // a trail stripped of its checkpoints is judged when its tail passes the limit, not held to its end
+  complete.noCheckpointAfter(lastCheckpointMarkSeq(segs, spoolLines));
   const rep: VerifyReport = {
     ok: false,
     keyId: checkpoints.keyId,
@@ -291,7 +294,7 @@ function entryChecks(v: Verification): (e: AuditEntry, file: string, lineNo: num
         rep.tornRepaired++;
         return;
       case "audit.retention":
-        v.auditRetentions.push(auditRetentionAt(e, file, lineNo));
+        v.auditRetentions.push(auditRetentionAt(e, file, lineNo, v.segs));
         journal.statement(e, file, lineNo);
         return;
       case "journal.bound":

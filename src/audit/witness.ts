@@ -13,7 +13,7 @@
  * are read from them again once the station has acknowledged what the queue held (none is ever dropped:
  * the station would refuse every checkpoint after a gap).
  */
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open } from "node:fs/promises";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   CHECKPOINT_TYPE,
@@ -40,6 +40,55 @@ function* checkpointsIn(buf: Buffer): Generator<{ seq: number; cp: SignedCheckpo
     const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
     if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;
     yield { seq: e!.seq, cp };
+  }
+}
+
+/** How much of a segment file the witness reads at a time. */
+export const WITNESS_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The signed checkpoints in the segment file at `path`, in order, as checkpointsIn gives them from the whole
+ * file: read forward in chunks of at most `chunkBytes` in the thread pool (node:fs/promises), so each read is
+ * a turn of the lane's event loop and its thread scans at most one chunk and the line that straddles it at a
+ * time (as linesBackwardsChunks in ./segments.ts reads backwards). Only the file's size at open is read. A
+ * file that cannot be opened or read (deleted by retention meanwhile) ends its checkpoints there.
+ */
+async function* checkpointsInFile(
+  path: string,
+  chunkBytes = WITNESS_CHUNK_BYTES,
+): AsyncGenerator<{ seq: number; cp: SignedCheckpoint }> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch {
+    return; // deleted by retention meanwhile
+  }
+  try {
+    const size = (await fh.stat()).size;
+    let pos = 0;
+    // the start of a line that began in an earlier chunk
+    let carry: Buffer = Buffer.alloc(0);
+    while (pos < size) {
+      const len = Math.min(chunkBytes, size - pos);
+      const buf = Buffer.allocUnsafe(len);
+      const { bytesRead } = await fh.read(buf, 0, len, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const data =
+        carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      const nl = data.lastIndexOf(10);
+      if (nl < 0) {
+        carry = data;
+        continue;
+      }
+      // whole lines only: bytes after the file's last newline (a torn last line) are never scanned
+      yield* checkpointsIn(data.subarray(0, nl + 1));
+      carry = Buffer.from(data.subarray(nl + 1));
+    }
+  } catch {
+    return; // a read that failed: as a file that could not be read
+  } finally {
+    await fh.close();
   }
 }
 
@@ -117,7 +166,7 @@ export class CheckpointWitness {
   /**
    * At open: compares the trail with the station's last word and queues what the station has not
    * acknowledged, read forward from the file that holds the acknowledged checkpoint. The reading runs in
-   * the background (files read in the thread pool, parsed in slices between event-loop turns), so a long
+   * the background (files read in the thread pool in chunks, each scanned between event-loop turns), so a long
    * outage does not delay the lane's start; nothing is sent before it is done (`ready`).
    */
   recover(last: LastCheckpoint): Promise<void> {
@@ -157,13 +206,7 @@ export class CheckpointWitness {
     let past = false;
     for (const seg of segs.slice(start)) {
       if (past) break;
-      let buf: Buffer;
-      try {
-        buf = await readFile(seg.path);
-      } catch {
-        continue; // deleted by retention meanwhile
-      }
-      for (const { seq, cp } of checkpointsIn(buf)) {
+      for await (const { seq, cp } of checkpointsInFile(seg.path)) {
         const n = cp.checkpoint.n;
         if (seq > durableTo && n > lastN) {
           // no fdatasync covers it (nor any after it) yet: the trail adds each once one does
@@ -369,13 +412,7 @@ export class CheckpointWitness {
     let start = 0;
     for (let i = 0; i < segs.length; i++) if (segs[i]!.firstSeq <= to) start = i;
     for (const seg of segs.slice(start)) {
-      let buf: Buffer;
-      try {
-        buf = await readFile(seg.path);
-      } catch {
-        continue; // deleted by retention meanwhile
-      }
-      for (const { cp } of checkpointsIn(buf)) {
+      for await (const { cp } of checkpointsInFile(seg.path)) {
         if (cp.checkpoint.n === n) return checkpointHash(cp.checkpoint);
         if (cp.checkpoint.n > n) return null;
       }

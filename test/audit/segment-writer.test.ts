@@ -76,15 +76,16 @@ vi.mock("node:fs", async (importOriginal) => {
   };
 });
 
-// the witness reads the segment files with readFile at start (src/audit/witness.ts): logged beside the syncs
+// the witness reads the segment files at start (src/audit/witness.ts, in chunks through a FileHandle): its
+// opening of each is logged beside the syncs
 vi.mock("node:fs/promises", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs/promises")>();
   return {
     ...real,
-    readFile: ((path: unknown, ...rest: unknown[]) => {
-      if (io.on) io.log.push(`readFile ${String(path).split("/").pop()}`);
-      return (real.readFile as (...a: unknown[]) => Promise<unknown>)(path, ...rest);
-    }) as typeof real.readFile,
+    open: ((path: unknown, ...rest: unknown[]) => {
+      if (io.on) io.log.push(`read ${String(path).split("/").pop()}`);
+      return (real.open as (...a: unknown[]) => Promise<unknown>)(path, ...rest);
+    }) as typeof real.open,
   };
 });
 
@@ -186,7 +187,7 @@ describe("the trail's recovery at open", () => {
     await t.witness.ready;
     io.on = false;
     // up to the witness's read (the trail's own writes after it, a checkpoint sealing what the start found, left out)
-    const log = io.log.slice(0, io.log.findIndex((l) => l.startsWith("readFile")) + 1);
+    const log = io.log.slice(0, io.log.findIndex((l) => l.startsWith("read ")) + 1);
     io.log = [];
     await t.close();
     return log;
@@ -195,9 +196,13 @@ describe("the trail's recovery at open", () => {
   it("fdatasyncs the newest segment before the witness reads it: the lines a killed lane wrote without its fdatasync, and a file it created, with the directory", async () => {
     const spool = new MemoryAuditSpool();
     expect(await openLogged(spool)).toEqual([
+      // the first start's key files and the data directory (src/audit/lane-key.ts)
+      "fsyncSync audit-key.pem",
+      "fsyncSync audit-key.pub.pem",
+      `fsyncSync ${basename(dir)}`,
       `fdatasyncSync ${seg1}`,
       `fsyncSync ${basename(join(dir, "audit"))}`,
-      `readFile ${seg1}`,
+      `read ${seg1}`,
     ]);
     // a checkpoint in the file at the next start is queued for the station at once: a lane killed after
     // its write(2), before its fdatasync, leaves these same bytes (here a lane closed)
@@ -205,7 +210,7 @@ describe("the trail's recovery at open", () => {
     t.append({ type: "lane.alarm", severity: "alarm", message: "a", data: { code: "X" } });
     await t.checkpointNow();
     await t.close();
-    expect(await openLogged(spool)).toEqual([`fdatasyncSync ${seg1}`, `readFile ${seg1}`]);
+    expect(await openLogged(spool)).toEqual([`fdatasyncSync ${seg1}`, `read ${seg1}`]);
   });
 
   it("fdatasyncs the lines it appends from the spool, and the directory, before the witness reads them", async () => {
@@ -228,7 +233,7 @@ describe("the trail's recovery at open", () => {
       `writeSync ${seg1}`,
       `fdatasyncSync ${seg1}`,
       `fsyncSync ${basename(join(dir, "audit"))}`,
-      `readFile ${seg1}`,
+      `read ${seg1}`,
     ]);
     expect(fs.readFileSync(path, "utf8")).toContain(b.line);
   });

@@ -318,7 +318,51 @@ describe("rotation and retention", () => {
     expect(r.ok).toBe(false);
     expect(r.problems.map((p) => `${p.seq}: ${p.what}`)).toEqual([
       `${kept - 1}: the trail begins at seq ${kept} but no audit.retention entry that a checkpoint seals names the deletion of entries ..${kept - 1}: files were deleted`,
-      `${forged.seq}: this audit.retention entry is not sealed yet (no checkpoint covers it): the deletion of the files it names is not accepted until one does. The lane seals one at once: with the lane stopped, it was appended after the last checkpoint`,
+      `${forged.seq}: this audit.retention entry is not sealed (no checkpoint covers it) and names the deletion of entries ..${kept - 1}, while the oldest kept file begins at seq ${kept}: the lane's own retention seals its entry before it deletes a file, so this one is not the lane's (written after the files were deleted); the deletion it names is not accepted, and the lane's next start records it as damaged (audit.damaged)`,
+    ]);
+  });
+
+  it("an unsealed audit.retention entry naming files already deleted is not sealed as the lane's retention at the next start: audit.damaged, AUDIT_DAMAGED, and verify fails on it", async () => {
+    // the lane's own retention seals its entry before it deletes a file: a crash leaves an unsealed one
+    // only while its files are all there. One written into a stopped lane's trail after the files were
+    // deleted was sealed by the next start, and verify then accepted the deletion
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    await t.close();
+    clock += 2 * 86_400_000;
+    const files = segmentPaths(dir);
+    const gone = files.slice(0, -1).map((f) => f.split("/").pop()!);
+    for (const f of files.slice(0, -1)) unlinkSync(f);
+    const kept = Number(/audit-(\d+)\.log$/.exec(files[files.length - 1]!)![1]);
+    const forged = forgeAppend(
+      dir,
+      {
+        type: "audit.retention",
+        severity: "info",
+        message: "retention",
+        data: {
+          files: gone.map((file) => ({ file })),
+          deletedThrough: kept - 1,
+          cutoff: new Date(clock - 86_400_000).toISOString(),
+          retentionDays: 1,
+        },
+      },
+      clock,
+    );
+    const alarms: string[] = [];
+    const again = openTrail(dir, new MemoryAuditSpool(), { ...opts, onAlarm: (c) => alarms.push(c) });
+    await again.flush();
+    expect(again.status().lastCheckpoint!.to).toBeGreaterThanOrEqual(forged.seq);
+    await again.close();
+    const r = verify(dir);
+    expect(r.ok).toBe(false);
+    expect(alarms).toEqual(["AUDIT_DAMAGED"]);
+    const damaged = entries().find((e) => e.type === "audit.damaged")!;
+    expect(damaged.data).toMatchObject({ retentionSeq: forged.seq, missing: gone });
+    expect(r.problems.map((p) => `${p.seq}: ${p.what}`)).toEqual([
+      `${damaged.seq}: the lane recorded: the unsealed audit.retention entry at seq ${forged.seq} names files already deleted (${gone.join(", ")}) and names the deletion of entries ..${kept - 1}, while the oldest kept file begins at seq ${kept}: the lane's own retention seals its entry before it deletes a file, so this entry is not the lane's (written after the files were deleted); the deletion it names is no retention of the lane's`,
     ]);
   });
 
