@@ -100,6 +100,15 @@ export interface RestartRun extends RestartTimes {
   seconds: number;
 }
 
+/**
+ * A lane frame the simulated RSU did not take (its frame log's `handling`, sim/rsu/rsu-simulator.ts):
+ * ignored, discarded, or failed in its handling. Other notes ("resend current frame", "no OBU in
+ * transaction: nothing to stop", ...) are answers it took.
+ */
+function refused(handling: string | undefined): boolean {
+  return handling !== undefined && (handling === "discarded" || /^(ignored|error)\b/.test(handling));
+}
+
 /** The legacy heartbeat: a B2 with OBUID 00000000 (sim/rsu/heartbeat.ts), not a vehicle's frame. */
 const HEARTBEAT_OBU = "00000000";
 
@@ -152,7 +161,12 @@ export function replyStats(
       if (g.dir === "rx" && gt === "C0") break;
       if (g.frame?.obuId?.toLowerCase() !== obu) continue;
       if (g.dir === "tx" && g.note !== "retransmit") break; // the RSU went on to its next frame
-      if (g.dir === "rx" && gt !== undefined && (ANSWERS[type] as string[]).includes(gt) && !g.handling) {
+      if (
+        g.dir === "rx" &&
+        gt !== undefined &&
+        (ANSWERS[type] as string[]).includes(gt) &&
+        !refused(g.handling)
+      ) {
         answeredAt = g.t;
         break;
       }

@@ -208,6 +208,39 @@ describe.each(["legacy", "national"] as const)("%s RSU", (protocol) => {
     expect(sentTo(frameLog, "B2", obuId)).toHaveLength(2);
   });
 
+  // second review: the boundaries of the rule (b4 re-traded; a vehicle the lane stopped is not) were untested
+  it("retradeAfterGiveUp: a B4 given up is followed by a new transaction (a new B2)", async () => {
+    const scenario: ScenarioInput = {
+      ...ONE,
+      traffic: { vehicles: [{ id: "car", balance: 5000, zoneMs: 8000, retradeAfterGiveUp: true }] },
+    };
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const { obuId } = await walkToB4(lane);
+    for (let i = 0; i < 3; i++) await until(lane.expectFrame("B4"));
+    expect(await until(ended)).toMatchObject({ outcome: "gave-up", detail: "no answer to B4", obuId });
+    const again = await until(lane.expectFrame("B2"));
+    expect(again.frame.obuId).toBe(obuId);
+    expect(sentTo(frameLog, "B2", obuId).map((r) => r.note)).toEqual([undefined, undefined]);
+  });
+
+  it("retradeAfterGiveUp: a vehicle the lane stopped (C2 stop type 1) is not traded again in the zone", async () => {
+    const scenario: ScenarioInput = {
+      ...ONE,
+      traffic: { vehicles: [{ id: "car", balance: 5000, zoneMs: 3000, retradeAfterGiveUp: true }] },
+    };
+    const { lane, sim, frameLog } = await setup(protocol, scenario);
+    const ended = next(sim.events$, (e) => e.type === "ended");
+    const left = next(sim.events$, (e) => e.type === "left");
+    await until(lane.init());
+    const b2 = await until(lane.expectFrame("B2"));
+    const obuId = b2.frame.obuId as string;
+    await lane.send(lane.c2(obuId, 1), b2);
+    expect(await until(ended)).toMatchObject({ outcome: "stopped", obuId });
+    await until(left);
+    expect(sentTo(frameLog, "B2", obuId)).toHaveLength(1);
+  });
+
   // review: every `gave-up` was re-traded, a purchase torn after the debit (its card paid) included
   it("retradeAfterGiveUp: a B5 given up (a purchase torn after the debit) brings no new transaction", async () => {
     const scenario: ScenarioInput = {

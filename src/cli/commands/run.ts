@@ -5,8 +5,8 @@
  * one that holds its journal, or a missing or empty one only with `--init`, the lane's first start; and only
  * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops; it also
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
- * Then it opens the journal, status list and RSU link, starts the status service (HTTP, maintenance page,
- * control socket: src/service/serve-lane.ts), starts the controller, and runs until SIGINT/SIGTERM (taken from before the lane
+ * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
+ * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
  * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
  * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
@@ -90,7 +90,8 @@ export function registerRun(program: Command): void {
       // that read the journal or the status list still load them). All of it before the controller starts,
       // so that no loading of the service's modules (HTTP, metrics, page) runs on the lane thread while it
       // initialises the RSU and answers its first vehicles; the restart benchmark (test/bench/restart.ts)
-      // compares this with the ordering before 2026-12-07 (docs/benchmarks.md, "Lane restart")
+      // measured this and, built with the run.ts before 2026-12-07, the older ordering (docs/benchmarks.md,
+      // "Lane restart")
       const [{ tuneLaneProcess }, { openLane }, { serveLane }] = await Promise.all([
         import("../../lane/process-tuning.js"),
         import("../../lane/runtime.js"),
