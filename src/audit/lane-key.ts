@@ -138,7 +138,7 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
       writeSynced(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), 0o600, "wx");
       chmodSync(privPath, 0o600);
     } catch (e) {
-      throw refuse(privPath, `audit key ${privPath}: ${(e as Error).message}`);
+      throw refuse(privPath, notWritten(privPath, e));
     }
   }
   const publicKey = createPublicKey(privateKey);
@@ -170,10 +170,19 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
     );
   }
   if (besideId === null) {
+    // a key loaded beside no public key: an earlier start wrote it and stopped before (or refused at) the
+    // public key, so nothing says its fsync ran: it runs now, before the lane signs with it
+    if (loaded) {
+      try {
+        fsyncFile(privPath);
+      } catch (e) {
+        throw refuse(privPath, notWritten(privPath, e, false));
+      }
+    }
     try {
       writeSynced(pubPath, publicKeyPem, 0o644, "w");
     } catch (e) {
-      throw refuse(pubPath, `audit key ${pubPath}: ${(e as Error).message}`);
+      throw refuse(pubPath, notWritten(pubPath, e));
     }
   }
   // the files' names: a checkpoint signed with a key whose file a power cut took (or left empty) would
@@ -183,15 +192,52 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
   return { privateKey, publicKey, publicKeyPem, keyId };
 }
 
-/** Writes `data` to a new `path` and fsyncs it before it returns (the directory is the caller's). */
+/**
+ * Writes `data` to a new `path` and fsyncs it before it returns (the directory is the caller's). When the
+ * write or the fsync fails the file is removed: after a failed fsync its bytes may never reach the disk
+ * (Linux may mark the pages clean), and a file left behind would be loaded by the next start without one
+ * (a power cut later could then take the key a checkpoint was signed with). Nothing was signed with it.
+ */
 function writeSynced(path: string, data: string | Buffer, mode: number, flag: "w" | "wx"): void {
   const fd = openSync(path, flag, mode);
   try {
     writeFileSync(fd, data);
     fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      // the refusal names the first error; an empty or partial file left counts as absent or is refused
+    }
+    throw e;
+  }
+  closeSync(fd);
+}
+
+/** fsync of an existing file. */
+function fsyncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The refusal when a key file could not be written or fsynced: the write is named, not the key, which is
+ * not at fault (`removed`: a file this start created, removed by writeSynced, which the next start writes
+ * again; else the loaded key, which the next start fsyncs again).
+ */
+function notWritten(path: string, e: unknown, removed = true): string {
+  return (
+    `audit key ${path} could not be ${removed ? "written" : "fsynced"} (${(e as Error).message}); ` +
+    (removed
+      ? "nothing was signed with it, and the next start writes it again"
+      : "the lane does not sign with a key not known to be on the disk; the next start tries again") +
+    ' (docs/audit.md, "Keys")'
+  );
 }
 
 function publicKeyIdIn(path: string): string {

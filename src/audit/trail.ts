@@ -835,9 +835,11 @@ export class AuditTrail {
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
    * them, and restating the journal's binding (the newest the deleted files state, else the trail's),
-   * is written, sealed by a checkpoint and fsynced before any file is deleted. Resolves null when nothing
-   * is due (or the trail closed meanwhile); rejects E625 when its entry cannot be sealed (signing failed)
-   * or `boundFloor` cannot be read (an unhealthy journal): nothing is deleted then.
+   * is written, sealed by a checkpoint, and that seal known on the disk (an fdatasync covered it, or the
+   * spool holds it, and no line waits in the backlog of a failed write) before any file is deleted.
+   * Resolves null when nothing is due (or the trail closed meanwhile); rejects E625 when its entry cannot
+   * be sealed (signing failed), its seal is not on the disk (a full disk, an I/O error) or `boundFloor`
+   * cannot be read (an unhealthy journal): nothing is deleted then.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
@@ -883,6 +885,22 @@ export class AuditTrail {
       }
       this.flushSpool();
       await this.sync();
+      if (this.state !== "open") return null;
+      // a disk that refuses writes leaves the seal in the backlog (a failed write does not throw), an
+      // fdatasync that failed resolves too, and a spool write that failed is retried later: a crash after
+      // the deletion would then leave the entry unsealed with its files gone, which the next start records
+      // as not the lane's (./recovery-retention.ts). So nothing is deleted unless the seal is on the disk
+      // (an fdatasync covered it) or in the spool, with no backlog; the next hourly run tries again
+      const sealSeq = this.lastCp.seq;
+      const inSpool = this.pendingSpool.length === 0 || this.pendingSpool[0]!.seq > sealSeq;
+      if (this.file.unwrittenCount > 0 || !(this.file.durable(sealSeq) || inSpool)) {
+        const why = this.file.writeError ?? this.spoolError ?? "its fdatasync failed: see the log";
+        throw new EtcError(
+          AuditErrorCodes.AuditRetention,
+          `audit retention: its entry (seq ${at.seq}) and its seal (seq ${sealSeq}) are not on the disk yet (${why}; ` +
+            `${this.file.unwrittenCount} line(s) wait to be written); nothing deleted`,
+        );
+      }
       for (const f of plan.files) await unlink(join(this.dir, f.file));
       for (const f of plan.sideFiles)
         await unlink(join(this.dir, f)).catch((e: unknown) =>

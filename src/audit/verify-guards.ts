@@ -43,6 +43,17 @@ export const DEFAULT_TAIL_LIMITS: Readonly<TailLimits> = {
  */
 export const TAIL_ENTRY_MARGIN = 1000;
 
+/** The most `audit.checkpointEvery` the config accepts (src/config/schema.ts AuditSection). */
+export const MAX_CHECKPOINT_EVERY = 1_000_000;
+
+/**
+ * The most entries any stretch between checkpoints may hold, whatever the limits verify judges the tail by:
+ * no lane leaves more unsealed with any config. Past it the walk stops at once, checkpoint marks after it
+ * or not (TrailCompleteness.see), so a stripped trail with a line holding the checkpoint's type near its
+ * end is not held in memory to its end either.
+ */
+export const TAIL_ENTRY_CAP = MAX_CHECKPOINT_EVERY + TAIL_ENTRY_MARGIN;
+
 /**
  * Entry time the tail may span past `checkpointIntervalSeconds`: the interval timer fires late when the
  * lane thread is busy, the signature waits in the thread pool as above, and a wall-clock step smaller than
@@ -55,14 +66,19 @@ export interface TailLimitsUsed extends TailLimits {
   maxEntries: number;
   /** the most entry time (seconds) it may span, from its first entry to the newest entry of the trail */
   maxSeconds: number;
+  /** the most entries any stretch between checkpoints may hold (TAIL_ENTRY_CAP; never below maxEntries) */
+  capEntries: number;
 }
 
-export function tailLimitsUsed(l: TailLimits = DEFAULT_TAIL_LIMITS): TailLimitsUsed {
+/** `cap`: TAIL_ENTRY_CAP, lowered only by tests (a million entries to walk) */
+export function tailLimitsUsed(l: TailLimits = DEFAULT_TAIL_LIMITS, cap = TAIL_ENTRY_CAP): TailLimitsUsed {
+  const maxEntries = l.checkpointEvery + TAIL_ENTRY_MARGIN;
   return {
     checkpointEvery: l.checkpointEvery,
     checkpointIntervalSeconds: l.checkpointIntervalSeconds,
-    maxEntries: l.checkpointEvery + TAIL_ENTRY_MARGIN,
+    maxEntries,
     maxSeconds: l.checkpointIntervalSeconds + TAIL_TIME_MARGIN_SECONDS,
+    capEntries: Math.max(maxEntries, cap),
   };
 }
 
@@ -74,6 +90,8 @@ const SEQ_PREFIX = /^\{"seq":(\d+),/;
  * checkpoint's type anywhere, also inside another entry's data); 0 when none does. Past it no checkpoint
  * can seal the unsealed tail, so the walk judges the tail's length as it goes (TrailCompleteness
  * noSealAfter). Read backwards from the newest file: on a sealed trail, within its last checkpoint's range.
+ * Such a line can be forged anywhere, so this only brings the judgement forward: the walk's memory is
+ * bounded by TAIL_ENTRY_CAP whatever it says.
  */
 export function lastCheckpointMarkSeq(
   segs: readonly SegmentFile[],
@@ -81,7 +99,10 @@ export function lastCheckpointMarkSeq(
 ): number {
   let seq = 0;
   for (const l of spoolLines) if (l.line.includes(CHECKPOINT_MARK)) seq = Math.max(seq, l.seq);
-  if (seq > 0) return seq;
+  return Math.max(seq, lastMarkInFiles(segs));
+}
+
+function lastMarkInFiles(segs: readonly SegmentFile[]): number {
   for (let i = segs.length - 1; i >= 0; i--)
     for (const { line } of linesBackwards(segs[i]!.path)) {
       if (!line.includes(CHECKPOINT_MARK)) continue;
@@ -130,7 +151,8 @@ export class TrailCompleteness {
 
   /**
    * An entry in chain order. Returns the tail problem when the unsealed tail has just grown past the
-   * limit with no checkpoint left to seal it (the walk stops there); else null.
+   * limit with no checkpoint left to seal it, or past TAIL_ENTRY_CAP at all (the walk stops there); else
+   * null.
    */
   see(e: AuditEntry): { seq: number; what: string } | null {
     this.entries++;
@@ -141,8 +163,17 @@ export class TrailCompleteness {
     // a checkpoint's own entry is covered by the next checkpoint, and is not what it would seal
     if (e.type !== CHECKPOINT_TYPE && e.seq > this.sealedTo) this.tail.push({ seq: e.seq, utc: e.utc });
     const l = this.limits;
-    if (e.seq <= this.noSealAfter || this.tail.length <= l.maxEntries) return null;
+    if (this.tail.length <= l.maxEntries) return null;
     const from = this.tail[0]!.seq;
+    if (this.tail.length > l.capEntries)
+      return {
+        seq: from,
+        what:
+          `the entries from seq ${from} hold more than ${l.capEntries} without a checkpoint (verify stopped at seq ${e.seq}); ` +
+          `no lane leaves that many unsealed with any config (checkpointEvery at most ${MAX_CHECKPOINT_EVERY}, plus the ` +
+          `margin of ${TAIL_ENTRY_MARGIN}): checkpoints were removed, or the chain was rebuilt without them`,
+      };
+    if (e.seq <= this.noSealAfter) return null;
     return {
       seq: from,
       what:

@@ -166,8 +166,10 @@ export class ChainWalk {
     if (e.seq === this.headCopySeq) this.headCopyAt = e.hash;
     if (e.type !== "audit.gap") this.onEntry(e, file, lineNo);
     // past the last line that may be a checkpoint, a tail longer than the lane leaves ends the walk here
+    // (as does a stretch past TAIL_ENTRY_CAP anywhere). No file and line: the problem's seq is the
+    // tail's first entry, not this one (the message names both seqs), as the end-of-walk check gives none
     const over = this.complete.see(e);
-    if (over) this.problems.stop(over.seq, file, lineNo, over.what);
+    if (over) this.problems.stop(over.seq, null, null, over.what);
     this.head = e.hash;
     this.expect = e.seq + 1;
     this.first ??= e;

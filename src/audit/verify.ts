@@ -120,6 +120,8 @@ export interface VerifyOptions {
    * config's defaults
    */
   tailLimits?: TailLimits;
+  /** the most entries any stretch between checkpoints may hold (default TAIL_ENTRY_CAP); tests lower it */
+  tailEntryCap?: number;
   /** `key` is an independent copy (`audit verify --key`): a trail with nothing sealed did not exercise it */
   keyGiven?: boolean;
 }
@@ -230,7 +232,7 @@ function startVerification(o: VerifyOptions): Verification {
     o.signatureCache ?? new Map<string, boolean>(),
     problems,
   );
-  const complete = new TrailCompleteness(tailLimitsUsed(o.tailLimits));
+  const complete = new TrailCompleteness(tailLimitsUsed(o.tailLimits, o.tailEntryCap));
   // a trail stripped of its checkpoints is judged when its tail passes the limit, not held to its end
   complete.noCheckpointAfter(lastCheckpointMarkSeq(segs, spoolLines));
   const rep: VerifyReport = {

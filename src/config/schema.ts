@@ -8,6 +8,7 @@ import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
+import { MAX_CHECKPOINT_EVERY } from "../audit/verify-guards.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
 import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 
@@ -569,7 +570,7 @@ export const StatusListSection = z
 /** The audit trail (docs/audit.md): checkpoints, segment files, retention. */
 export const AuditSection = z.strictObject({
   /** a signed checkpoint after this many entries */
-  checkpointEvery: int(10, 1_000_000, "an entry count").default(1000),
+  checkpointEvery: int(10, MAX_CHECKPOINT_EVERY, "an entry count").default(1000),
   /** and at least this often, also when the lane is idle (the unsealed tail is never older than this) */
   checkpointIntervalSeconds: int(5, 3600, "seconds").default(60),
   /** a new segment file after the checkpoint that takes the current one past this size */

@@ -16,6 +16,8 @@ import { type AuditEntry, buildLine, GENESIS } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { CLOCK_STEP_MS } from "../../src/audit/trail.js";
+import { verifyTrail } from "../../src/audit/verify.js";
+import { TAIL_ENTRY_CAP } from "../../src/audit/verify-guards.js";
 import { verifyLaneDataDir } from "../../src/audit/verify-lane.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { BACKGROUND_NICE } from "../../src/threads.js";
@@ -150,6 +152,49 @@ describe("a trail stripped of its checkpoints and re-chained without the key", (
     expect(r.entries).toBeGreaterThan(1400);
   });
 
+  it("a line holding the checkpoint's type near the end does not keep the walk to the trail's end: it stops past the hard cap", async () => {
+    // the early stop waits for the newest line that may be a checkpoint; one forged entry whose data holds
+    // the mark put that at the trail's end, and the walk held an item per entry to it again (out of memory
+    // on a stripped trail of millions). The cap (TAIL_ENTRY_CAP: no config leaves more unsealed) is lowered
+    // here so the trail stays small
+    expect(TAIL_ENTRY_CAP).toBe(1_001_000);
+    const lane = openBoundTrail(dir, { checkpointEvery: 10, witness: false });
+    for (let i = 1; i <= 2000; i++) {
+      lane.trail.events.alarm("X", `alarm ${i}`);
+      if (i % 10 === 0) await lane.trail.flush();
+    }
+    lane.trail.append({
+      type: "lane.note",
+      severity: "info",
+      message: "last",
+      data: { x: { type: "audit.checkpoint" } },
+    });
+    await lane.close();
+    rechain(dir);
+    const limits = { checkpointEvery: 10, checkpointIntervalSeconds: 60 };
+    const r = verifyTrail({
+      dir: auditDir(dir),
+      key: laneKey(dir),
+      spool: null,
+      journal: null,
+      tailLimits: limits,
+      tailEntryCap: 1500,
+    });
+    expect(r.ok).toBe(false);
+    expect(r.entries).toBeLessThanOrEqual(1501);
+    expect(r.problems.map((p) => ({ seq: p.seq, file: p.file, line: p.line, what: p.what }))).toEqual([
+      {
+        seq: 1,
+        file: null,
+        line: null,
+        what:
+          "the entries from seq 1 hold more than 1500 without a checkpoint (verify stopped at seq 1501); no lane leaves " +
+          "that many unsealed with any config (checkpointEvery at most 1000000, plus the margin of 1000): checkpoints " +
+          "were removed, or the chain was rebuilt without them",
+      },
+    ]);
+  });
+
   it("fails when its tail holds more entries than the lane leaves unsealed", async () => {
     const lane = openBoundTrail(dir, { checkpointEvery: 10, witness: false });
     for (let i = 1; i <= 1020; i++) {
@@ -166,6 +211,9 @@ describe("a trail stripped of its checkpoints and re-chained without the key", (
     // instead of keeping an item per entry to the trail's end (a stripped trail of millions of entries ran
     // out of memory before it named the tail)
     expect(r.entries).toBeLessThanOrEqual(1011);
+    // the tail's first seq, and no file and line (the walk stopped at another entry, seq 1011), as the
+    // end-of-walk check gives none
+    expect(r.problems[0]).toMatchObject({ seq: 1, file: null, line: null });
     expect(r.problems.map((p) => [p.seq, p.what])).toEqual([
       [
         1,

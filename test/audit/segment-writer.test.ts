@@ -13,13 +13,16 @@ import { type AuditEntry, buildLine } from "../../src/audit/entry.js";
 import { SegmentWriter } from "../../src/audit/segment-writer.js";
 import { segmentName } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
-import { openTrail, tempDir } from "./helpers.js";
+import { openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
 /** the next write of a string (next) or the next writev (nextv) returns this many bytes (written for real), then writes are normal again */
 const cut = vi.hoisted(() => ({
   next: null as number | null,
   nextv: null as number | null,
   failSync: false,
+  /** the first write holding this text fails with ENOSPC, and every write after it until `full` is cleared */
+  fullAt: null as string | null,
+  full: false,
 }));
 /** with `on`: the writes, syncs and renames made, in order, each with the file (or directory) it is on */
 const io = vi.hoisted(() => ({ on: false, log: [] as string[], paths: new Map<number, string>() }));
@@ -52,6 +55,9 @@ vi.mock("node:fs", async (importOriginal) => {
     },
     writeSync: (fd: number, data: string | Buffer, ...rest: unknown[]): number => {
       log(`writeSync ${name(fd)}`);
+      if (cut.fullAt !== null && String(data).includes(cut.fullAt)) cut.full = true;
+      if (cut.full)
+        throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
       if (typeof data === "string" && cut.next !== null) {
         const n = cut.next;
         cut.next = null;
@@ -98,6 +104,8 @@ afterEach(() => {
   cut.next = null;
   cut.nextv = null;
   cut.failSync = false;
+  cut.fullAt = null;
+  cut.full = false;
   io.on = false;
   io.log = [];
   cleanup();
@@ -271,5 +279,54 @@ describe("a rotation", () => {
     await w.retired();
     w.close();
     expect(fs.readdirSync(dir).sort()).toEqual([segmentName(1), segmentName(3), segmentName(5)]);
+  });
+});
+
+describe("retention on a disk that refuses writes", () => {
+  /** a spool in journal.db on the same full disk: its writes fail while the file's do */
+  class FullSpool extends MemoryAuditSpool {
+    override put(...a: Parameters<MemoryAuditSpool["put"]>): void {
+      if (cut.full) throw new Error("SQLITE_FULL: database or disk is full");
+      super.put(...a);
+    }
+  }
+
+  it("deletes no file while the seal of its audit.retention entry is neither on the disk nor in the spool (E625); the next run deletes once the disk takes writes", async () => {
+    // a crash after the deletion would leave the entry unsealed with its files gone, which the next start
+    // records as not the lane's (AUDIT_DAMAGED, verify failing for ever: src/audit/recovery-retention.ts)
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const ev = (i: number) => ({ type: "lane.note", severity: "info" as const, message: `n${i}` });
+    const t = openTrail(dir, new FullSpool(), opts);
+    for (let i = 0; i < 30; i++) t.append(ev(i));
+    await t.flush();
+    clock += 40 * 86_400_000;
+    for (let i = 30; i < 33; i++) t.append(ev(i));
+    await t.flush();
+    const files = segmentPaths(dir);
+    // the retention entry is written; the disk fills at its checkpoint's line
+    cut.fullAt = '"type":"audit.checkpoint"';
+    await expect(t.runRetention()).rejects.toMatchObject({
+      code: "E625_AUDIT_RETENTION",
+      message: expect.stringContaining("are not on the disk yet (ENOSPC: no space left on device, write;"),
+    });
+    expect(t.status().unwritten).toBeGreaterThan(0);
+    expect(segmentPaths(dir)).toEqual(files);
+    // the disk takes writes again: the backlog is written (at the latest as the lane stops), and the next
+    // run deletes
+    cut.fullAt = null;
+    cut.full = false;
+    await t.close();
+    expect(verify(dir).problems).toEqual([]);
+    const kept = segmentPaths(dir);
+    const alarms: string[] = [];
+    const again = openTrail(dir, new FullSpool(), { ...opts, onAlarm: (c) => alarms.push(c) });
+    const plan = await again.runRetention();
+    expect(plan!.files.length).toBeGreaterThan(0);
+    const now = segmentPaths(dir);
+    expect(now.slice(0, kept.length - plan!.files.length)).toEqual(kept.slice(plan!.files.length));
+    await again.close();
+    expect(alarms).toEqual([]);
+    expect(verify(dir).problems).toEqual([]);
   });
 });

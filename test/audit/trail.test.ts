@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import {
   appendFileSync,
+  existsSync,
   mkdirSync,
   readFileSync,
   renameSync,
@@ -431,6 +432,75 @@ describe("rotation and retention", () => {
 });
 
 describe("after a crash", () => {
+  /** A trail with files past retention (at least two due), and its options. */
+  async function agedTrail() {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    for (let i = 0; i < 63; i++) {
+      if (i === 60) clock += 40 * 86_400_000;
+      t.append(ev(i));
+      await t.flush(); // a turn for each checkpoint started on the count: a file per few entries
+    }
+    return { t, opts };
+  }
+
+  /** Opens the trail again, as the next start after a kill, and closes it: the alarms it raised. */
+  async function reopen(opts: Parameters<typeof openTrail>[2]): Promise<string[]> {
+    const alarms: string[] = [];
+    const again = openTrail(dir, new MemoryAuditSpool(), { ...opts, onAlarm: (c) => alarms.push(c) });
+    await again.flush();
+    await again.close();
+    return alarms;
+  }
+
+  it("the lane killed inside its own retention, its audit.retention entry written but not sealed, no file deleted: sealed at open, no AUDIT_DAMAGED, verify ok", async () => {
+    // the check that records an unsealed audit.retention entry whose files are gone as not the lane's
+    // (src/audit/recovery-retention.ts) must not take the lane's own for one
+    const { t, opts } = await agedTrail();
+    const files = segmentPaths(dir);
+    let reached!: () => void;
+    const sealing = new Promise<void>((r) => {
+      reached = r;
+    });
+    // the process dies as the seal starts: no checkpoint is made after the entry
+    const dying = t as unknown as { sealThrough: () => Promise<void>; startCheckpoint: () => Promise<null> };
+    dying.startCheckpoint = () => new Promise<null>(() => undefined);
+    dying.sealThrough = () => {
+      reached();
+      return new Promise<void>(() => undefined);
+    };
+    void t.runRetention();
+    await sealing;
+    const entry = entries().find((e) => e.type === "audit.retention")!;
+    expect(entry.seq).toBeGreaterThan(t.status().lastCheckpoint!.to);
+    expect(segmentPaths(dir)).toEqual(files);
+    expect(await reopen(opts)).toEqual([]);
+    expect(entries().some((e) => e.type === "audit.damaged")).toBe(false);
+    const r = verify(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
+  it("the lane killed inside its own retention after the seal, the first of its files deleted, the others not yet: no AUDIT_DAMAGED, verify ok", async () => {
+    const { t, opts } = await agedTrail();
+    const before = new Map(segmentPaths(dir).map((f) => [f, readFileSync(f)]));
+    const plan = await t.runRetention();
+    expect(plan!.files.length).toBeGreaterThanOrEqual(2);
+    // as the kill left it: the first planned file deleted, the next ones not yet (these files are closed
+    // and never change, so the copy is the file)
+    for (const f of plan!.files.slice(1)) {
+      const path = join(auditDir(dir), f.file);
+      writeFileSync(path, before.get(path)!);
+    }
+    expect(existsSync(join(auditDir(dir), plan!.files[0]!.file))).toBe(false);
+    expect(await reopen(opts)).toEqual([]);
+    expect(entries().some((e) => e.type === "audit.damaged")).toBe(false);
+    const r = verify(dir);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+
   it("a retention entry the lane wrote just before it died, before its checkpoint, is sealed at open", async () => {
     const t = openTrail(dir, new MemoryAuditSpool());
     t.append(ev(1));
