@@ -8,6 +8,7 @@
 import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
+import { LEAVE_LANE_CPU_PRELUDE } from "./threads.js";
 
 /**
  * The options a worker is started with: undefined (it inherits the parent's, the default) unless the
@@ -37,7 +38,12 @@ export function startModuleWorker(from: string, name: string, workerData: unknow
   const fromSource = from.endsWith(".ts");
   const entry = new URL(`${name}${fromSource ? ".ts" : ".js"}`, from);
   const execArgv = workerExecArgv();
-  if (!fromSource) return new Worker(entry, { workerData, ...(execArgv ? { execArgv } : {}) });
+  if (!fromSource) {
+    // a compiled worker first leaves the lane thread's CPU (workerData.backgroundCpus), then loads its
+    // module: its modules' loading and compiling never run on that CPU while the lane opens
+    const boot = `${LEAVE_LANE_CPU_PRELUDE}import(${JSON.stringify(entry.href)});`;
+    return new Worker(boot, { eval: true, workerData, ...(execArgv ? { execArgv } : {}) });
+  }
   const api = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href.replace(
     /\.cjs$/,
     ".mjs",

@@ -88,13 +88,15 @@ export function setThreadAffinity(tid: number, cpus: readonly number[]): void {
 }
 
 /**
- * Called first thing by a worker thread that works in the background (the status-list worker, the
- * journal's checkpointer), with the CPUs its starter passed on from backgroundCpus(): moves the calling
- * thread there. Returns the CPUs it moved to, or null (no placement, no taskset, not permitted).
+ * Called by a worker thread that works in the background (the status-list worker, the record-line
+ * worker, the background verify), with the CPUs its starter passed on from backgroundCpus(): moves the
+ * calling thread there. Returns the CPUs it is on, or null (no placement, no taskset, not permitted). A
+ * thread already there (LEAVE_LANE_CPU_PRELUDE ran first: src/module-worker.ts) is left as it is.
  */
 export function leaveLaneCpu(cpus: readonly number[] | null | undefined): readonly number[] | null {
   const tid = cpus?.length ? currentThreadId() : null;
   if (!cpus || tid === null) return null;
+  if (threadCpus(tid)?.join(",") === [...cpus].sort((a, b) => a - b).join(",")) return cpus;
   try {
     setThreadAffinity(tid, cpus);
     return cpus;
@@ -112,3 +114,25 @@ export function threadCpus(tid: number, pid: number = process.pid): number[] | n
     return null;
   }
 }
+
+/**
+ * The first statements of a worker thread started from source text (CommonJS, `eval: true`), before it
+ * loads anything: the thread moved to `workerData.backgroundCpus` (an array, or a list such as "0,2"), as
+ * leaveLaneCpu does, which such a source cannot import. A worker starts on the CPUs of the thread that
+ * started it, the lane thread's; loading and compiling a worker's modules costs 100-400 ms of CPU, which
+ * would otherwise run there while the lane opens. Best effort, as leaveLaneCpu. A block of its own: the
+ * source that follows may declare `workerData` and the rest.
+ */
+export const LEAVE_LANE_CPU_PRELUDE = `{
+  const w = require("node:worker_threads").workerData;
+  const c = w && w.backgroundCpus;
+  const list = Array.isArray(c) ? c.join(",") : c;
+  if (list) {
+    try {
+      const l = require("node:fs").readlinkSync("/proc/thread-self");
+      require("node:child_process").execFileSync(
+        "taskset", ["-p", "-c", list, l.slice(l.lastIndexOf("/") + 1)], { stdio: "ignore" });
+    } catch {}
+  }
+}
+`;

@@ -13,22 +13,15 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { backgroundCpus } from "../threads.js";
+import { backgroundCpus, LEAVE_LANE_CPU_PRELUDE } from "../threads.js";
 
 /**
- * The start of an eval'd journal worker (this one, ./integrity-check.ts): `parentPort` and `workerData`,
- * and the thread moved off the CPU the lane's process tuning leaves to the lane thread, if it does (as
- * src/threads.ts leaveLaneCpu, which eval'd CommonJS cannot import; workerData.backgroundCpus).
+ * The start of an eval'd journal worker (this one, ./integrity-check.ts): the thread moved off the CPU the
+ * lane's process tuning leaves to the lane thread, if it does (src/threads.ts LEAVE_LANE_CPU_PRELUDE;
+ * workerData.backgroundCpus), then `parentPort` and `workerData`.
  */
-export const WORKER_PRELUDE = `
+export const WORKER_PRELUDE = `${LEAVE_LANE_CPU_PRELUDE}
 const { parentPort, workerData } = require("node:worker_threads");
-if (workerData.backgroundCpus) {
-  try {
-    const l = require("node:fs").readlinkSync("/proc/thread-self");
-    require("node:child_process").execFileSync(
-      "taskset", ["-p", "-c", workerData.backgroundCpus, l.slice(l.lastIndexOf("/") + 1)], { stdio: "ignore" });
-  } catch {}
-}
 `;
 
 const WORKER_SOURCE = `${WORKER_PRELUDE}

@@ -24,7 +24,8 @@
  *
  * 3. One CPU left to the lane thread (Linux, two CPUs or more, util-linux `taskset`): V8's helpers go to
  *    the other CPUs, and so do the background workers started later (the status-list worker and the
- *    journal's checkpointer move themselves there when they start, src/threads.ts). Priorities alone
+ *    journal's checkpointer move themselves there first thing, before they load their modules:
+ *    src/threads.ts LEAVE_LANE_CPU_PRELUDE, src/module-worker.ts). Priorities alone
  *    were not enough: the kernel here ticks at 250 Hz without preemption, so whenever a helper, or the
  *    worker itself at nice 19, was given a turn on the lane thread's CPU, the lane thread waited one
  *    whole tick, 4 ms, inside a lookup (5 of 12 runs over 2 ms before, 0 of 24 after). The lane thread
