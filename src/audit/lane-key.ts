@@ -136,7 +136,13 @@ export function loadOrCreateLaneKey(dataDir: string, prior: () => PriorKey | nul
     try {
       if (existsSync(privPath)) unlinkSync(privPath); // empty: the first start's write cut short
       writeSynced(privPath, privateKey.export({ type: "pkcs8", format: "pem" }), 0o600, "wx");
-      chmodSync(privPath, 0o600);
+      try {
+        chmodSync(privPath, 0o600);
+      } catch (e) {
+        // the refusal says the next start writes it again: so it must not find this one
+        unlinkSync(privPath);
+        throw e;
+      }
     } catch (e) {
       throw refuse(privPath, notWritten(privPath, e));
     }

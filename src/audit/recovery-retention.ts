@@ -1,8 +1,8 @@
 /**
  * A step of opening the trail (./recovery.ts): an unsealed `audit.retention` entry whose deletion already
  * happened is not the lane's. The lane's own retention appends its entry, seals it with a checkpoint, and
- * deletes the files it names only once that seal is on the disk (an fdatasync covered it, or the spool
- * holds it, with no line waiting in the backlog of a failed write: ./trail.ts runRetention): so a crash
+ * deletes the files it names only once that seal is on the disk (an fdatasync of the segment file covered
+ * it, with no line waiting in the backlog of a failed write: ./trail.ts runRetention): so a crash
  * leaves an unsealed `audit.retention` entry only while every file it names is still there. One that names a file
  * that is gone, or a deletion through a seq below the oldest kept file's first entry, was written into a
  * stopped lane's trail after the files were deleted (a forged excuse, which the next start would otherwise

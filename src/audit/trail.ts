@@ -835,8 +835,8 @@ export class AuditTrail {
    * Deletes whole segment files past retention, oldest first, never the current one and never one that
    * holds an entry a kept journal row is bound to (./retention.ts). The `audit.retention` entry naming
    * them, and restating the journal's binding (the newest the deleted files state, else the trail's),
-   * is written, sealed by a checkpoint, and that seal known on the disk (an fdatasync covered it, or the
-   * spool holds it, and no line waits in the backlog of a failed write) before any file is deleted.
+   * is written, sealed by a checkpoint, and that seal known on the disk (an fdatasync of the segment file
+   * covered it, and no line waits in the backlog of a failed write) before any file is deleted.
    * Resolves null when nothing is due (or the trail closed meanwhile); rejects E625 when its entry cannot
    * be sealed (signing failed), its seal is not on the disk (a full disk, an I/O error) or `boundFloor`
    * cannot be read (an unhealthy journal): nothing is deleted then.
@@ -886,15 +886,15 @@ export class AuditTrail {
       this.flushSpool();
       await this.sync();
       if (this.state !== "open") return null;
-      // a disk that refuses writes leaves the seal in the backlog (a failed write does not throw), an
-      // fdatasync that failed resolves too, and a spool write that failed is retried later: a crash after
-      // the deletion would then leave the entry unsealed with its files gone, which the next start records
-      // as not the lane's (./recovery-retention.ts). So nothing is deleted unless the seal is on the disk
-      // (an fdatasync covered it) or in the spool, with no backlog; the next hourly run tries again
+      // a disk that refuses writes leaves the seal in the backlog (a failed write does not throw) and an
+      // fdatasync that failed resolves too: a crash or a power cut after the deletion would then leave the
+      // entry unsealed with its files gone, which the next start records as not the lane's
+      // (./recovery-retention.ts). The spool is no substitute: its write is not fsynced on its own, while
+      // the deletion is (syncDir below). So nothing is deleted unless an fdatasync covered the seal in the
+      // segment file and nothing waits to be written; the next hourly run tries again
       const sealSeq = this.lastCp.seq;
-      const inSpool = this.pendingSpool.length === 0 || this.pendingSpool[0]!.seq > sealSeq;
-      if (this.file.unwrittenCount > 0 || !(this.file.durable(sealSeq) || inSpool)) {
-        const why = this.file.writeError ?? this.spoolError ?? "its fdatasync failed: see the log";
+      if (this.file.unwrittenCount > 0 || !this.file.durable(sealSeq)) {
+        const why = this.file.writeError ?? "its fdatasync failed: see the log";
         throw new EtcError(
           AuditErrorCodes.AuditRetention,
           `audit retention: its entry (seq ${at.seq}) and its seal (seq ${sealSeq}) are not on the disk yet (${why}; ` +

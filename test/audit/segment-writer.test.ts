@@ -291,7 +291,7 @@ describe("retention on a disk that refuses writes", () => {
     }
   }
 
-  it("deletes no file while the seal of its audit.retention entry is neither on the disk nor in the spool (E625); the next run deletes once the disk takes writes", async () => {
+  it("deletes no file while the seal of its audit.retention entry is not on the disk (E625); the next run deletes once the disk takes writes", async () => {
     // a crash after the deletion would leave the entry unsealed with its files gone, which the next start
     // records as not the lane's (AUDIT_DAMAGED, verify failing for ever: src/audit/recovery-retention.ts)
     let clock = Date.UTC(2026, 0, 1);
@@ -327,6 +327,29 @@ describe("retention on a disk that refuses writes", () => {
     expect(now.slice(0, kept.length - plan!.files.length)).toEqual(kept.slice(plan!.files.length));
     await again.close();
     expect(alarms).toEqual([]);
+    expect(verify(dir).problems).toEqual([]);
+  });
+
+  // doc reread (2026-12-07): a seal in the spool was taken as enough, but the spool's write is not fsynced
+  // on its own while the deletion is: a power cut could keep the deletion and lose the seal
+  it("deletes no file while the fdatasync that would cover its seal fails, though the spool took the seal (E625)", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const ev = (i: number) => ({ type: "lane.note", severity: "info" as const, message: `n${i}` });
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    for (let i = 0; i < 30; i++) t.append(ev(i));
+    await t.flush();
+    clock += 40 * 86_400_000;
+    const files = segmentPaths(dir);
+    cut.failSync = true;
+    await expect(t.runRetention()).rejects.toMatchObject({
+      code: "E625_AUDIT_RETENTION",
+      message: expect.stringContaining("its fdatasync failed"),
+    });
+    // every file kept (the retention entry and its seal may have started a new one)
+    expect(segmentPaths(dir)).toEqual(expect.arrayContaining(files));
+    cut.failSync = false;
+    await t.close();
     expect(verify(dir).problems).toEqual([]);
   });
 });
