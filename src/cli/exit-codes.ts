@@ -8,7 +8,8 @@ export const EXIT_NOT_RUNNING = 3;
 
 /**
  * `etc-lane status`: a lane holds the data directory (its lock) but nothing answers on its control
- * socket: it is starting (the socket is bound once the lane is open) or stopping (the socket stops
+ * socket: it is starting (the socket is bound once its journal, status list and trail are open, before
+ * the controller starts) or stopping (the socket stops
  * listening at once while the lane drains), or its socket file was removed.
  * Its state is unknown, as LSB's status 4. Any command that asks the running lane: the connection to the
  * control socket did not complete within the answer timeout (--timeout), so the request was not sent

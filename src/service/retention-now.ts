@@ -49,7 +49,8 @@ export async function runRetentionNow(parts: RetentionParts): Promise<OperatorRe
   } else {
     try {
       const a = await parts.audit.runRetention();
-      // null: none due; an entry that could not be sealed, or an unhealthy journal, rejects (E625): caught below
+      // null: none due; an entry that could not be sealed, a seal not on the disk yet, or an unhealthy
+      // journal, rejects (E625): caught below
       audit = a
         ? { ok: true, ran: true, filesDeleted: a.files.length, deletedThrough: a.deletedThrough }
         : { ok: true, ran: true, filesDeleted: 0 };

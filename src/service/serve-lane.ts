@@ -3,8 +3,8 @@
  * runtime (./runtime-view.ts, ./runtime-operator.ts), the operator wrapped so that every action is an audit entry naming the
  * user (./operator-audit.ts, into the lane's trail), the booth's actions when the lane has a booth
  * (./control/booth-actions.ts, audited the same way), the HTTP service and the control socket
- * (./service.ts) from the config's `service` section. `etc-lane run` and the demo start it once the lane
- * is open and close it before the lane closes.
+ * (./service.ts) from the config's `service` section. `etc-lane run` and the demo start it before the
+ * lane controller starts (src/cli/commands/run.ts) and close it before the lane closes.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import { dialectFromConfig } from "../config/load.js";
