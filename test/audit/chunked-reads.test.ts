@@ -1,14 +1,18 @@
 /**
- * The page's trail search reads each segment backwards in bounded chunks (src/audit/search.ts
- * searchNewest over linesBackwardsChunks in src/audit/segments.ts), so a search never holds up the lane's
- * thread with a whole 16 MiB segment read and split at once. node:fs/promises is wrapped to record every
- * read the search makes (its length, and how many turns of the event loop had passed when it was asked
- * for), and every whole-file read.
+ * The trail's readers that run on the lane's thread read the segment files in bounded chunks, so none holds
+ * it up with a whole 16 MiB segment read and scanned at once: the page's trail search reads each segment
+ * backwards (src/audit/search.ts searchNewest over linesBackwardsChunks in src/audit/segments.ts), and the
+ * witness rebuilds its queue at start by reading forward (src/audit/witness.ts checkpointsInFile).
+ * node:fs/promises is wrapped to record every read they make (its length, and how many turns of the event
+ * loop had passed when it was asked for), and every whole-file read.
  */
-import { statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { AUDIT_PUBLIC_KEY_FILE, type SignedCheckpoint } from "../../src/audit/checkpoint.js";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import { findLastCheckpoint } from "../../src/audit/recovery.js";
 import { matches, readTrail, searchNewest, toRow } from "../../src/audit/search.js";
 import {
   auditDir,
@@ -17,6 +21,8 @@ import {
   listSegments,
   splitLines,
 } from "../../src/audit/segments.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { CheckpointWitness, WITNESS_CHUNK_BYTES } from "../../src/audit/witness.js";
 import { openTrail, tempDir } from "./helpers.js";
 
 const io = vi.hoisted(() => ({
@@ -150,5 +156,68 @@ describe("linesBackwardsChunks (src/audit/segments.ts)", () => {
     await expect(linesBackwardsChunks(join(t.dir, "gone.log")).next()).rejects.toMatchObject({
       code: "ENOENT",
     });
+  });
+});
+
+/** One segment file of about 1.5 MiB: `n` notes of some 500 bytes, a checkpoint every 50 entries. */
+async function checkpointedTrail(n: number): Promise<string> {
+  const t = tempDir("etc-witness-chunks-");
+  cleanup = t.cleanup;
+  const trail = openTrail(t.dir, undefined, { segmentMaxBytes: 64 * 1024 * 1024, checkpointEvery: 50 });
+  for (let i = 1; i <= n; i++) {
+    trail.append({ type: "lane.note", severity: "info", message: `note ${i} ${"x".repeat(480)}` });
+    if (i % 50 === 0) await trail.flush();
+  }
+  await trail.close();
+  return t.dir;
+}
+
+describe("the witness's queue at start is read from the files in bounded chunks", () => {
+  it("never reads a file whole; each read is at most 64 KiB, the event loop turns between reads, and the queue holds every checkpoint in order", async () => {
+    const dataDir = await checkpointedTrail(3000);
+    const dir = auditDir(dataDir);
+    const segs = listSegments(dir);
+    expect(segs).toHaveLength(1);
+    const bytes = statSync(segs[0]!.path).size;
+    expect(bytes).toBeGreaterThan(20 * WITNESS_CHUNK_BYTES);
+    // what a whole-file reading finds: every checkpoint in the file, in order
+    const want = readFileSync(segs[0]!.path, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as AuditEntry)
+      .filter((e) => e.type === "audit.checkpoint")
+      .map((e) => (e.data as unknown as SignedCheckpoint).checkpoint.n);
+    expect(want.length).toBeGreaterThan(50);
+    const w = new CheckpointWitness({
+      dir,
+      spool: new MemoryAuditSpool(),
+      publicKeyPem: readFileSync(join(dataDir, AUDIT_PUBLIC_KEY_FILE), "utf8"),
+      now: Date.now,
+      max: 10_000,
+      enabled: true,
+      onConflict: () => undefined,
+      onBehind: () => undefined,
+    });
+    io.reads.length = 0;
+    io.wholeFiles.length = 0;
+    let running = true;
+    const tick = (): void => {
+      io.turn++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    try {
+      await w.recover(findLastCheckpoint(segs));
+    } finally {
+      running = false;
+    }
+    expect(w.batch(10_000).checkpoints.map((c) => c.checkpoint.n)).toEqual(want);
+    expect(io.wholeFiles).toEqual([]);
+    expect(io.reads.length).toBeGreaterThanOrEqual(Math.ceil(bytes / WITNESS_CHUNK_BYTES));
+    expect(Math.max(...io.reads.map((x) => x.len))).toBeLessThanOrEqual(WITNESS_CHUNK_BYTES);
+    // between any two reads the lane's thread had a turn of its event loop: no stretch of the rebuild scans
+    // more than the one chunk it was given
+    const stuck = io.reads.filter((x, k) => k > 0 && x.turn === io.reads[k - 1]!.turn);
+    expect(stuck).toEqual([]);
   });
 });
