@@ -15,6 +15,7 @@ import { registerStatus } from "./commands/status.js";
 import { registerStatusList } from "./commands/status-list.js";
 import { registerTransactions } from "./commands/transactions.js";
 import { runCli } from "./run-cli.js";
+import { installStdoutErrors } from "./stdout-errors.js";
 
 export function buildProgram(): Command {
   const program = new Command("etc-lane")
@@ -32,11 +33,8 @@ export function buildProgram(): Command {
   return program;
 }
 
-// `etc-lane audit search | head`: the reader went away; stop quietly, as other Unix tools do
-process.stdout.on("error", (e: NodeJS.ErrnoException) => {
-  if (e.code === "EPIPE") process.exit(0);
-  throw e;
-});
-
-await runCli(buildProgram(), process.argv);
+// a broken stdout: a short-lived command stops quietly, `etc-lane run` trades on (./stdout-errors.ts)
+const program = buildProgram();
+program.hook("preAction", (_program, action) => installStdoutErrors(action));
+await runCli(program, process.argv);
 void CommanderError;
