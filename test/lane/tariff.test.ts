@@ -218,6 +218,55 @@ describe("tariff", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // session 34 review: under %YAML 1.1 a merge key (`<<`) took fees the source check never saw: `15.00` was
+  // charged as 15 fen
+  it("refuses a merge key (<<) anywhere in a tariff, naming its path, in YAML 1.1 and 1.2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const load = (lines: string[]): Tariff => {
+      const file = join(dir, "t.yaml");
+      writeFileSync(file, lines.join("\n"));
+      return Tariff.load(file);
+    };
+    const head = ['station: "4301-0102"', 'version: "v"'];
+    const msg = "merge keys \\(<<\\) are not taken in a tariff; expected each field written out";
+    try {
+      for (const yaml of [["%YAML 1.1", "---"], []]) {
+        // fees-level merge
+        expect(() =>
+          load([
+            ...yaml,
+            ...head,
+            "routes:",
+            '  - from: "4301-0101"',
+            '    fees: { <<: { "1": 15.00 }, "11": 1710 }',
+          ]),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.<<: ${msg}$`));
+        // route-level merge
+        expect(() =>
+          load([...yaml, ...head, "routes:", '  - <<: { from: "4301-0101", fees: { "1": 15.00 } }']),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}routes\\.0\\.<<: ${msg}$`));
+        // top-level merge
+        expect(() =>
+          load([...yaml, ...head, '<<: { routes: [{ from: "4301-0101", fees: { "1": 15.00 } }] }']),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}<<: ${msg}$`));
+      }
+      // a sequence of merged maps, an alias as the source
+      expect(() =>
+        load([
+          "%YAML 1.1",
+          "---",
+          ...head,
+          "routes:",
+          '  - from: "4301-0101"',
+          '    fees: &base { "1": 1500 }',
+          '  - from: "4301-0105"',
+          '    fees: { <<: [*base, { "2": 22.00 }] }',
+        ]),
+      ).toThrow(new RegExp(`routes\\.1\\.fees\\.<<: ${msg}$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
   // second review: the YAML's conversion ran outside the try that names the file: a bare ReferenceError
   it("a table past yaml's alias limit (120 routes sharing one fee map) is an E401 naming the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "tariff-"));
