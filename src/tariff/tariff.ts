@@ -50,18 +50,28 @@ export const TariffSchema = z
      * (a holiday); without it such a fee is refused (./zero-fee.ts).
      */
     allowZeroFee: z.boolean({ error: "expected true or false" }).default(false),
-    routes: z.array(
-      z.strictObject({
-        from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
-          error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
+    routes: z
+      .array(
+        z.strictObject({
+          from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
+            error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
+          }),
+          // a route with no fee prices nothing: every vehicle from it would stop UNKNOWN_CLASS
+          fees: z
+            .record(
+              z
+                .string()
+                .regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
+              fen,
+            )
+            .refine((o) => Object.keys(o).length > 0, {
+              error: 'expected at least one vehicle class and its fee, e.g. fees: { "1": 1500 }',
+            }),
         }),
-        fees: z.record(
-          z.string().regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
-          fen,
-        ),
-      }),
-      { error: "expected a list of routes" },
-    ),
+        { error: "expected a list of routes" },
+      )
+      // a table with no route prices nothing: every exit vehicle would stop UNKNOWN_ROUTE
+      .min(1, { error: 'expected at least one route, e.g. - from: "4301-0101"' }),
   })
   .superRefine((t, ctx) => {
     const seen = new Set<string>();

@@ -70,11 +70,37 @@ describe("tariff", () => {
         station: "4301-0102",
         version: "v",
         routes: [
-          { from: "4301-0101", fees: {} },
-          { from: "4301-0101", fees: {} },
+          { from: "4301-0101", fees: { "1": 1500 } },
+          { from: "4301-0101", fees: { "1": 1500 } },
         ],
       }),
     ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
+  });
+
+  // session 34 review: an empty table (routes: [] or fees: {}) loaded, and every vehicle then stopped with an alarm
+  it("refuses a tariff with no route, or a route with no fee, naming the field", () => {
+    expect(() => Tariff.parse({ station: "4301-0102", version: "v", routes: [] }, "t.yaml")).toThrow(
+      /^t\.yaml: invalid configuration\n {2}routes: expected at least one route, e\.g\. - from: "4301-0101"$/,
+    );
+    expect(() =>
+      Tariff.parse(
+        {
+          station: "4301-0102",
+          version: "v",
+          routes: [
+            { from: "4301-0101", fees: { "1": 1500 } },
+            { from: "4301-0105", fees: {} },
+          ],
+        },
+        "t.yaml",
+      ),
+    ).toThrow(
+      /^t\.yaml: invalid configuration\n {2}routes\.1\.fees: expected at least one vehicle class and its fee, e\.g\. fees: \{ "1": 1500 \}$/,
+    );
+    // from the YAML text too
+    expect(() => Tariff.fromYaml('station: "4301-0102"\nversion: "v"\nroutes: []\n', "t.yaml")).toThrow(
+      /\n {2}routes: expected at least one route/,
+    );
   });
 
   it("names the exit station it is for; an exit lane of another station refuses it (it would charge that station's fares)", () => {
@@ -145,10 +171,11 @@ describe("tariff", () => {
   });
 
   it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
-    expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes: [] }, "t.yaml")).toThrow(
+    const routes = [{ from: "4301-0101", fees: { "1": 1500 } }];
+    expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes }, "t.yaml")).toThrow(
       /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,
     );
-    expect(Tariff.parse({ station: "4301-0102", version: "2025.10", routes: [] }).version).toBe("2025.10");
+    expect(Tariff.parse({ station: "4301-0102", version: "2025.10", routes }).version).toBe("2025.10");
   });
 
   it("loads the shipped example tariff", () => {
