@@ -309,7 +309,10 @@ function recordLaneStart(
   const notes: LaneConfigProblem[] = [];
   if (tariff) {
     const before = sameVersionOtherTable(t.journal, tariff.file, tariff.version, (e) =>
-      t.logger.warn({ err: (e as Error).message }, "the tariff loaded could not be kept in the journal"),
+      t.logger.warn(
+        { err: (e as Error).message },
+        "the tariff loaded could not be compared with or kept in the journal",
+      ),
     );
     audit.events.tariffLoaded(tariff.file, tariff.version, before ?? undefined);
     if (before) notes.push({ path: "tariff", message: sameVersionNote(tariff.file, tariff.version, before) });

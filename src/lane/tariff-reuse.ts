@@ -34,22 +34,28 @@ function parseSeen(text: string | null): TariffSeen | null {
 /**
  * The tariff the previous start loaded when it had `version` and other bytes than `file`, else null (none
  * kept: a journal from before this check, or an entry lane's; the same bytes; another version). Keeps this
- * start's tariff for the next one; a journal that cannot write it is left to the controller, which closes
- * the lane on the journal's failure (`onWriteError` is told).
+ * start's tariff for the next one. A journal that cannot read or write the setting is left to the
+ * controller, which closes the lane on the journal's failure: `onError` is told, and the lane starts.
  */
 export function sameVersionOtherTable(
   journal: { readSetting(key: string): string | null; writeSetting(key: string, value: string | null): void },
   file: FileDigest,
   version: string,
-  onWriteError: (e: unknown) => void,
+  onError: (e: unknown) => void,
 ): TariffSeen | null {
-  const before = parseSeen(journal.readSetting(TARIFF_SETTING));
+  let before: TariffSeen | null;
+  try {
+    before = parseSeen(journal.readSetting(TARIFF_SETTING));
+  } catch (e) {
+    onError(e); // a journal that cannot read: the controller closes the lane on it, this check says nothing
+    return null;
+  }
   const now: TariffSeen = { version, path: file.path, sha256: file.sha256 };
   if (before?.version !== version || before.sha256 !== file.sha256) {
     try {
       journal.writeSetting(TARIFF_SETTING, JSON.stringify(now));
     } catch (e) {
-      onWriteError(e);
+      onError(e);
     }
   }
   return before !== null && before.version === version && before.sha256 !== file.sha256 ? before : null;
