@@ -30,7 +30,11 @@ export interface LaneEventData {
   "lane.stop": { reason: string };
   "lane.open": { detail?: string };
   "lane.closed": { reason: string; detail?: string };
-  "tariff.loaded": FileDigest & { version: string };
+  /**
+   * `sameVersionAs`: the tariff the lane loaded before had this version and other bytes (src/lane/tariff-reuse.ts):
+   * the entry is then at warn
+   */
+  "tariff.loaded": FileDigest & { version: string; sameVersionAs?: { path: string; sha256: string } };
   "rsu.link": { state: LinkState; reason?: string; port?: string };
   "reader.link": { state: LinkState; reason?: string; port?: string };
   /** the status service's HTTP side: down when service.listen cannot be bound, up once it is again */
@@ -311,14 +315,20 @@ export class LaneEvents {
       },
     );
   }
-  tariffLoaded(f: FileDigest, version: string): unknown {
+  tariffLoaded(f: FileDigest, version: string, sameVersionAs?: { path: string; sha256: string }): unknown {
+    const other = sameVersionAs
+      ? `; the tariff loaded before had the same version and other bytes (${sameVersionAs.path}, sha256 ${short(sameVersionAs.sha256)})`
+      : "";
     return this.emit(
       "tariff.loaded",
-      "info",
-      `tariff ${version} loaded from ${f.path} (sha256 ${short(f.sha256)})`,
+      sameVersionAs ? "warn" : "info",
+      `tariff ${version} loaded from ${f.path} (sha256 ${short(f.sha256)})${other}`,
       {
         ...f,
         version,
+        ...(sameVersionAs
+          ? { sameVersionAs: { path: sameVersionAs.path, sha256: sameVersionAs.sha256 } }
+          : {}),
       },
     );
   }

@@ -101,7 +101,13 @@ const DEBIT: Spec = {
     balance: isInt,
     lastRecord: { network: isStr, station: isStr, lane: isInt, timeMs: isNum, status: isInt },
   },
-  price: { amountDue: orNull(isInt), discountPercent: orNull(isNum), amount: isInt },
+  // tariffVersion: absent in an earlier version's intent (its record names the tariff loaded now)
+  price: {
+    amountDue: orNull(isInt),
+    discountPercent: orNull(isNum),
+    amount: isInt,
+    tariffVersion: (x) => x === undefined || x === null || typeof x === "string",
+  },
   purchaseTimeMs: isNum,
   rawB4: orNull(isStr),
 };

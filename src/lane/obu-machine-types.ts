@@ -103,6 +103,13 @@ export interface Price {
   amountDue: number | null;
   discountPercent: number | null;
   amount: number;
+  /**
+   * The version of the tariff that priced it (null on an entry lane): the record names it, not the tariff
+   * of the process that writes the record, which after a restart may be another table
+   * (src/lane/obu-outcomes.ts baseRecord). Absent in a price kept in an intent of an earlier version: its
+   * record then names the tariff loaded now, as those versions did.
+   */
+  tariffVersion?: string | null;
 }
 
 /** What every state after B2 carries to the record: the lists used and the warnings so far. */

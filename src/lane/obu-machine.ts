@@ -416,7 +416,7 @@ function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx
   if (ctx.lane.role !== "exit") {
     if (last.status === STATUS_ETC_ENTRY || last.status === STATUS_MTC_ENTRY)
       return { stop: stop("ENTRY_ALREADY_OPEN", { ...pv, extra: { entryStatus: last.status } }, ctx) };
-    return { ok: { amountDue: 0, discountPercent: null, amount: 0 } };
+    return { ok: { amountDue: 0, discountPercent: null, amount: 0, tariffVersion: null } };
   }
   if (last.status !== STATUS_ETC_ENTRY)
     return { stop: stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx) };
@@ -432,7 +432,12 @@ function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx
       ),
     };
   }
-  const price: Price = { amountDue: f.fee, discountPercent: f.discountPercent, amount: f.amount };
+  const price: Price = {
+    amountDue: f.fee,
+    discountPercent: f.discountPercent,
+    amount: f.amount,
+    tariffVersion: f.tariffVersion,
+  };
   if (card.cardType === CARD_STORED_VALUE && card.balance < f.amount) {
     return {
       stop: stop(

@@ -79,7 +79,9 @@ function baseRecord(
     balanceBefore: card?.balance ?? null,
     ...NO_DEBIT_FIELDS,
     statusListVersions: p.versions ?? NO_VERSIONS,
-    tariffVersion: ctx.lane.role === "exit" ? ctx.tariffVersion : null,
+    // the tariff that priced it (a debit restored after a restart: the table of the process that priced
+    // it); ctx's for a stop before pricing, and for a price an earlier version's intent kept without one
+    tariffVersion: ctx.lane.role === "exit" ? (p.price?.tariffVersion ?? ctx.tariffVersion) : null,
     stageTimes: {},
     rawB4: p.rawB4 ?? null,
     rawB5: p.rawB5 ?? null,

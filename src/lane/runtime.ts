@@ -17,6 +17,7 @@ import { type AuditTrail, connectLaneTrail, type FileDigest, openJournalTrail } 
 import { type BoothWiring, openBooth } from "../booth/wiring.js";
 import { openWireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
+import type { LaneConfigProblem } from "../config/preflight.js";
 import { type LaneConfig, laneTariffPath, rsuTcpPort } from "../config/schema.js";
 import { readTokenFile } from "../config/token-file.js";
 import { ensureDataDir } from "../datadir/create.js";
@@ -45,6 +46,7 @@ import { Uplink } from "../uplink/index.js";
 import { APP_VERSION } from "../version.js";
 import { LaneController } from "./controller.js";
 import { LaneStatusListApplies } from "./status-list-applies.js";
+import { sameVersionNote, sameVersionOtherTable } from "./tariff-reuse.js";
 
 export interface LaneRuntimeDeps {
   /** overrides rsu.port (the demo's in-process pair, a test pty) */
@@ -74,6 +76,11 @@ export interface LaneRuntime {
   readonly journal: Journal;
   readonly statusList: StatusListCache;
   readonly tariff: Tariff | null;
+  /**
+   * What deserves a word about the tariff loaded, as `field: why` (`run` logs them with its start notes):
+   * a version the lane loaded before with other bytes (./tariff-reuse.ts)
+   */
+  readonly tariffNotes: readonly LaneConfigProblem[];
   readonly audit: AuditTrail;
   readonly uplink: Uplink | null;
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
@@ -166,7 +173,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
     late.audit = audit;
     cleanups.unshift(() => audit.close());
-    recordLaneStart(audit, c, deps, tariff, statusList);
+    const tariffNotes = recordLaneStart(audit, c, deps, { tariff, journal, logger }, statusList);
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
@@ -237,6 +244,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       journal,
       statusList,
       tariff,
+      tariffNotes,
       audit,
       uplink,
       dataDirLock,
@@ -278,14 +286,18 @@ async function runCleanups(
   }
 }
 
-/** The trail's first entries of a run: `lane.start`, the tariff's digest and version, the list's versions. */
+/**
+ * The trail's first entries of a run: `lane.start`, the tariff's digest and version, the list's versions.
+ * Returns the notes on the tariff (a version the lane loaded before with other bytes: ./tariff-reuse.ts).
+ */
 function recordLaneStart(
   audit: AuditTrail,
   c: LaneConfig,
   deps: LaneRuntimeDeps,
-  tariff: LoadedTariff | null,
+  t: { tariff: LoadedTariff | null; journal: Journal; logger: Logger },
   statusList: StatusListCache,
-): void {
+): LaneConfigProblem[] {
+  const { tariff } = t;
   audit.events.laneStarted({
     version: deps.appVersion ?? APP_VERSION,
     pid: process.pid,
@@ -294,8 +306,19 @@ function recordLaneStart(
     config: deps.configFile ?? null,
   });
   // the digest of the bytes the tariff was parsed from (a file replaced since is not the table charged)
-  if (tariff) audit.events.tariffLoaded(tariff.file, tariff.version);
+  const notes: LaneConfigProblem[] = [];
+  if (tariff) {
+    const before = sameVersionOtherTable(t.journal, tariff.file, tariff.version, (e) =>
+      t.logger.warn(
+        { err: (e as Error).message },
+        "the tariff loaded could not be compared with or kept in the journal",
+      ),
+    );
+    audit.events.tariffLoaded(tariff.file, tariff.version, before ?? undefined);
+    if (before) notes.push({ path: "tariff", message: sameVersionNote(tariff.file, tariff.version, before) });
+  }
   audit.events.statusListLoaded(statusList.versions());
+  return notes;
 }
 
 /** The controller (the OBU transactions: src/lane/controller.ts) with its config sections. */

@@ -8,8 +8,13 @@
  * A class written once as a number and once as a string (`1:` and `"1":`) is refused too: YAML keeps them as
  * two keys (1 !== "1"), the parsed object as one property "1" holding whichever came last, so the schema
  * (src/tariff/tariff.ts) never sees the other fee.
+ *
+ * A merge key (`<<`, which `%YAML 1.1` reads as "take this map's pairs in here") is refused anywhere in a
+ * tariff: the pairs it merges reach the schema while the text they were written as is not where the checks
+ * above look (a `15.00` merged into `fees` was charged as 15 fen), and merge precedence silently decides
+ * which of two fees of a class wins.
  */
-import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from "yaml";
+import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node } from "yaml";
 
 export interface FeeSourceIssue {
   path: (string | number)[];
@@ -26,6 +31,44 @@ function deref(doc: Document, node: unknown): unknown {
 /** A key as written: a string in quotes, a number as YAML read it. */
 function keyText(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+const MERGE_KEY = "<<";
+
+/** A key YAML 1.1 reads as a merge (yaml's merge tag resolves it to a symbol), or `<<` as a plain string. */
+function isMergeKey(key: unknown): boolean {
+  if (!isScalar(key)) return false;
+  const v = key.value;
+  return v === MERGE_KEY || (typeof v === "symbol" && v.description === MERGE_KEY);
+}
+
+/**
+ * Every merge key (`<<`) in the document, by the path of the map holding it. Aliases are not followed: the
+ * node an alias names is walked where its anchor is written.
+ */
+export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
+  const issues: FeeSourceIssue[] = [];
+  const walk = (node: unknown, path: (string | number)[]): void => {
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        if (isMergeKey(pair.key)) {
+          issues.push({
+            path: [...path, MERGE_KEY],
+            message: `merge keys (${MERGE_KEY}) are not taken in a tariff; expected each field written out`,
+          });
+          continue;
+        }
+        const name = isScalar(pair.key) ? String(pair.key.value) : "?";
+        walk(pair.value, [...path, name]);
+      }
+    } else if (isSeq(node))
+      node.items.forEach((item, i) => {
+        walk(item, [...path, i]);
+      });
+  };
+  walk(doc.contents, []);
+  return issues;
 }
 
 /**

@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
-import { feeSourceIssues } from "./fee-source.js";
+import { feeSourceIssues, mergeKeyIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
@@ -50,18 +50,28 @@ export const TariffSchema = z
      * (a holiday); without it such a fee is refused (./zero-fee.ts).
      */
     allowZeroFee: z.boolean({ error: "expected true or false" }).default(false),
-    routes: z.array(
-      z.strictObject({
-        from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
-          error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
+    routes: z
+      .array(
+        z.strictObject({
+          from: z.string({ error: 'expected "NNNN-SSSS" (entry network-station)' }).regex(ROUTE_RE, {
+            error: 'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station',
+          }),
+          // a route with no fee prices nothing: every vehicle from it would stop UNKNOWN_CLASS
+          fees: z
+            .record(
+              z
+                .string()
+                .regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
+              fen,
+            )
+            .refine((o) => Object.keys(o).length > 0, {
+              error: 'expected at least one vehicle class and its fee, e.g. fees: { "1": 1500 }',
+            }),
         }),
-        fees: z.record(
-          z.string().regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
-          fen,
-        ),
-      }),
-      { error: "expected a list of routes" },
-    ),
+        { error: "expected a list of routes" },
+      )
+      // a table with no route prices nothing: every exit vehicle would stop UNKNOWN_ROUTE
+      .min(1, { error: 'expected at least one route, e.g. - from: "4301-0101"' }),
   })
   .superRefine((t, ctx) => {
     const seen = new Set<string>();
@@ -196,13 +206,25 @@ export class Tariff {
 
   /**
    * The tariff in YAML `text`. Beyond the schema, a fee must be written as a plain integer of fen
-   * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen.
+   * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen; and no merge
+   * key (`<<`) is taken, since the pairs it merges are not checked as written.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
     const bad = doc.errors[0];
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
+    // a merge key (`<<`) brings in pairs the checks below never see as written: refused before anything
+    // is read from the converted object (./fee-source.ts)
+    const merges = mergeKeyIssues(doc);
+    if (merges.length > 0)
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        formatIssues(
+          new z.ZodError(merges.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
+          source,
+        ),
+      );
     // the conversion can fail too (more aliases than yaml's limit): named like a parse error, with the file
     let js: unknown;
     try {

@@ -49,6 +49,11 @@ beforeAll(() => {
     join(dir, "bad-tariff.yaml"),
     'station: "4301-0102"\nversion: "t1"\netcDiscountPercent: five\nroutes: []\n',
   );
+  // a fee merged in under %YAML 1.1 (session 34 review: 15.00 was charged as 15 fen)
+  writeFileSync(
+    join(dir, "merge-tariff.yaml"),
+    '%YAML 1.1\n---\nstation: "4301-0102"\nversion: "t1"\nroutes:\n  - from: "4301-0101"\n    fees: { <<: { "1": 15.00 } }\n',
+  );
   writeFileSync(join(dir, "a-file"), "x");
   // the simulator's test key under another name, without its comment lines: the key is what counts
   const pem = readFileSync(TEST_PUBLIC_KEY_PATH, "utf8");
@@ -235,6 +240,13 @@ describe("etc-lane run --check", () => {
         c.tariff = join(dir, "bad-tariff.yaml");
       },
       /tariff: .*bad-tariff\.yaml: invalid configuration\n {4}etcDiscountPercent: expected/,
+    ],
+    [
+      "a tariff with a merge key (<<)",
+      (c) => {
+        c.tariff = join(dir, "merge-tariff.yaml");
+      },
+      /tariff: .*merge-tariff\.yaml: invalid configuration\n {4}routes\.0\.fees\.<<: merge keys \(<<\) are not taken in a tariff/,
     ],
     [
       "a tariff of another exit station",

@@ -46,6 +46,7 @@ vi.mock("../../src/lane/runtime.js", () => ({
       },
     },
     tariff: null,
+    tariffNotes: [],
     close: async () => {
       h.steps.push("lane.close");
     },

@@ -22,6 +22,8 @@ const h = vi.hoisted(() => ({
   errors: [] as { obj: unknown; msg: string | undefined }[],
   /** the tariff the lane opened (src/lane/runtime.ts), the one it charges */
   tariff: null as { freePassage(): string[] } | null,
+  /** the lane's notes on the tariff it loaded (src/lane/tariff-reuse.ts) */
+  tariffNotes: [] as { path: string; message: string }[],
   /** how many times run opened the lane */
   opened: 0,
 }));
@@ -52,6 +54,7 @@ vi.mock("../../src/lane/runtime.js", () => ({
       stop: async () => {},
     },
     tariff: h.tariff,
+    tariffNotes: h.tariffNotes,
     close: async () => {},
   }),
 }));
@@ -71,6 +74,7 @@ beforeEach(() => {
   h.warns = [];
   h.errors = [];
   h.tariff = null;
+  h.tariffNotes = [];
   h.opened = 0;
 });
 
@@ -136,6 +140,17 @@ it("a tariff's free passage: named from the tariff the lane opened and charges, 
   h.tariff = { freePassage: () => [] };
   await run(configWith({ tariff: holiday }));
   expect(h.warns).toEqual([]);
+});
+
+// session 34 review: a table changed without a new version was not told apart from the one before
+it("the lane's note on its tariff (a version loaded before with other bytes) is logged with the start notes, at warn", async () => {
+  h.tariff = { freePassage: () => [] };
+  h.tariffNotes = [{ path: "tariff", message: 'tariff.yaml: version "v1" is the version of ...' }];
+  const config = configWith({});
+  await run(config);
+  expect(h.warns).toEqual([
+    { obj: { field: "tariff", config }, msg: 'tariff: tariff.yaml: version "v1" is the version of ...' },
+  ]);
 });
 
 // third review: the note that log.level error drops the log sink's lines was logged at warn, which

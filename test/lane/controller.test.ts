@@ -12,6 +12,7 @@ import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.j
 import { localStamp } from "../../src/local-time.js";
 import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
 import { createNationalCodec } from "../../src/rsu/driver-national.js";
+import { Tariff } from "../../src/tariff/tariff.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { boothIntentPayload, FakeJournal, type Rig, RSU_OK, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, b8, CARD_ID, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
@@ -1742,6 +1743,66 @@ describe("crash recovery: debit intents a killed process left", () => {
     r.link.up();
     await r.settle();
     expect(r.link.inits()).toBe(1); // nothing to listen for: C0 at once
+  });
+
+  // session 34 review: the record a restart wrote from the intent named the tariff the new process loaded, with
+  // amounts another table computed
+  describe("restarted with another tariff (version t-2) than the one that priced the debit (t-1)", () => {
+    const newer = Tariff.parse({
+      station: "4301-0102",
+      version: "t-2",
+      routes: [{ from: "4301-0101", fees: { "1": 1600 } }],
+    });
+
+    it("the paid record replayed from the intent's answer names t-1", async () => {
+      const j = new FakeJournal();
+      const first = rig({ journal: j });
+      await open(first);
+      await toDebit(first);
+      j.failCommits = true; // killed after the C1, before the commit
+      first.link.frame(ev.b5());
+      await first.settle();
+      j.failCommits = false;
+      j.health$.next({ healthy: true });
+      const r = rig({ journal: j, tariff: newer });
+      await r.ctl.start();
+      await r.settle();
+      expect(kinds(j)).toEqual(["transaction:EXIT_DEBIT"]);
+      expect(j.records[0]).toMatchObject({ amount: 1425, amountDue: 1500, tariffVersion: "t-1" });
+    });
+
+    it("the CRASH_RECOVERED suspect (no answer in the listen window) names t-1", async () => {
+      const j = new FakeJournal();
+      const first = rig({ journal: j });
+      await open(first);
+      await toDebit(first); // killed here: the intent stays
+      const r = rig({ journal: j, tariff: newer });
+      await r.ctl.start();
+      r.link.up();
+      await r.settle();
+      await r.advance(800); // recoveryListenMs: nothing came
+      expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+      expect(j.records[0]).toMatchObject({ amount: 1425, amountDue: 1500, tariffVersion: "t-1" });
+    });
+
+    it("an intent an earlier version wrote (its price without a version) is still restored, named with the tariff loaded now", async () => {
+      const j = new FakeJournal();
+      const first = rig({ journal: j });
+      await open(first);
+      await toDebit(first);
+      const [intent] = [...j.intents.values()];
+      const payload = JSON.parse(intent!.payload) as { state: { debit: { price: Record<string, unknown> } } };
+      expect(payload.state.debit.price.tariffVersion).toBe("t-1");
+      delete payload.state.debit.price.tariffVersion;
+      j.intents.set(intent!.id, { ...intent!, payload: JSON.stringify(payload) });
+      const r = rig({ journal: j, tariff: newer });
+      await r.ctl.start();
+      r.link.up();
+      await r.settle();
+      await r.advance(800);
+      expect(kinds(j)).toEqual(["suspect:CRASH_RECOVERED"]);
+      expect(j.records[0]).toMatchObject({ amount: 1425, tariffVersion: "t-2" });
+    });
   });
 
   it("killed after a C8 sent past its C6's window: the restart listens from the C8's intent write, and the B8 the RSU repeats records the debit", async () => {

@@ -49,3 +49,36 @@ it("tariff.loaded: the digest of the bytes parsed, though the file was replaced 
     { path: tariff, sha256: sha(parsed), bytes: Buffer.byteLength(parsed), version: "v1" },
   ]);
 });
+
+// session 34 review: a fee corrected in place without a new version gave records of two tables one name
+it("a tariff of the version the lane loaded before, with other bytes: a note and a warn tariff.loaded entry naming the previous digest", async () => {
+  const tariff = join(rig.dir(), "tariff.yaml");
+  const first = tariffText("v1", 1500);
+  const edited = tariffText("v1", 1600);
+  const next = tariffText("v2", 1600);
+  writeFileSync(tariff, first);
+  const c = rig.config({ tariff });
+  const opens: { notes: string[] }[] = [];
+  for (const text of [first, first, edited, next]) {
+    writeFileSync(tariff, text);
+    const lane = await rig.open(c);
+    opens.push({ notes: lane.tariffNotes.map((n) => `${n.path}: ${n.message}`) });
+    await rig.close();
+  }
+  const loaded = [...readTrail(auditDir(c.dataDir))].filter((x) => x.entry.type === "tariff.loaded");
+  // the same bytes again, then another version: nothing said
+  expect(opens.map((o) => o.notes.length)).toEqual([0, 0, 1, 0]);
+  expect(opens[2]!.notes[0]).toBe(
+    `tariff: ${tariff}: version "v1" is the version of the tariff the lane loaded before ` +
+      `(${tariff}, sha256 ${sha(first).slice(0, 12)}), but this table's bytes differ ` +
+      `(sha256 ${sha(edited).slice(0, 12)}): records of both name "v1"; expected a new version for a changed table`,
+  );
+  expect(loaded.map((x) => x.entry.severity)).toEqual(["info", "info", "warn", "info"]);
+  expect(loaded[2]!.entry.data).toEqual({
+    path: tariff,
+    sha256: sha(edited),
+    bytes: Buffer.byteLength(edited),
+    version: "v1",
+    sameVersionAs: { path: tariff, sha256: sha(first) },
+  });
+});

@@ -70,11 +70,37 @@ describe("tariff", () => {
         station: "4301-0102",
         version: "v",
         routes: [
-          { from: "4301-0101", fees: {} },
-          { from: "4301-0101", fees: {} },
+          { from: "4301-0101", fees: { "1": 1500 } },
+          { from: "4301-0101", fees: { "1": 1500 } },
         ],
       }),
     ).toThrow(/routes\.1\.from: route 4301-0101 listed twice/);
+  });
+
+  // session 34 review: an empty table (routes: [] or fees: {}) loaded, and every vehicle then stopped with an alarm
+  it("refuses a tariff with no route, or a route with no fee, naming the field", () => {
+    expect(() => Tariff.parse({ station: "4301-0102", version: "v", routes: [] }, "t.yaml")).toThrow(
+      /^t\.yaml: invalid configuration\n {2}routes: expected at least one route, e\.g\. - from: "4301-0101"$/,
+    );
+    expect(() =>
+      Tariff.parse(
+        {
+          station: "4301-0102",
+          version: "v",
+          routes: [
+            { from: "4301-0101", fees: { "1": 1500 } },
+            { from: "4301-0105", fees: {} },
+          ],
+        },
+        "t.yaml",
+      ),
+    ).toThrow(
+      /^t\.yaml: invalid configuration\n {2}routes\.1\.fees: expected at least one vehicle class and its fee, e\.g\. fees: \{ "1": 1500 \}$/,
+    );
+    // from the YAML text too
+    expect(() => Tariff.fromYaml('station: "4301-0102"\nversion: "v"\nroutes: []\n', "t.yaml")).toThrow(
+      /\n {2}routes: expected at least one route/,
+    );
   });
 
   it("names the exit station it is for; an exit lane of another station refuses it (it would charge that station's fares)", () => {
@@ -145,10 +171,11 @@ describe("tariff", () => {
   });
 
   it("refuses a version YAML reads as a number (2025.10 would be recorded as 2025.1), hinting at quotes", () => {
-    expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes: [] }, "t.yaml")).toThrow(
+    const routes = [{ from: "4301-0101", fees: { "1": 1500 } }];
+    expect(() => Tariff.parse({ station: "4301-0102", version: 2025.1, routes }, "t.yaml")).toThrow(
       /t\.yaml: invalid configuration\n {2}version: expected a version string in quotes, e\.g\. version: "2025\.10"/,
     );
-    expect(Tariff.parse({ station: "4301-0102", version: "2025.10", routes: [] }).version).toBe("2025.10");
+    expect(Tariff.parse({ station: "4301-0102", version: "2025.10", routes }).version).toBe("2025.10");
   });
 
   it("loads the shipped example tariff", () => {
@@ -214,6 +241,55 @@ describe("tariff", () => {
       expect(() => load('    fees: { "1": 01500, "2": 1500 }', ["%YAML 1.1", "---"])).toThrow(
         /t\.yaml: invalid configuration\n {2}routes\.0\.fees\.1: expected whole fen as a decimal integer; got 01500, which this YAML reads as 832 \(an octal form under %YAML 1\.1\): write it without leading zeros$/,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  // session 34 review: under %YAML 1.1 a merge key (`<<`) took fees the source check never saw: `15.00` was
+  // charged as 15 fen
+  it("refuses a merge key (<<) anywhere in a tariff, naming its path, in YAML 1.1 and 1.2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tariff-"));
+    const load = (lines: string[]): Tariff => {
+      const file = join(dir, "t.yaml");
+      writeFileSync(file, lines.join("\n"));
+      return Tariff.load(file);
+    };
+    const head = ['station: "4301-0102"', 'version: "v"'];
+    const msg = "merge keys \\(<<\\) are not taken in a tariff; expected each field written out";
+    try {
+      for (const yaml of [["%YAML 1.1", "---"], []]) {
+        // fees-level merge
+        expect(() =>
+          load([
+            ...yaml,
+            ...head,
+            "routes:",
+            '  - from: "4301-0101"',
+            '    fees: { <<: { "1": 15.00 }, "11": 1710 }',
+          ]),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.<<: ${msg}$`));
+        // route-level merge
+        expect(() =>
+          load([...yaml, ...head, "routes:", '  - <<: { from: "4301-0101", fees: { "1": 15.00 } }']),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}routes\\.0\\.<<: ${msg}$`));
+        // top-level merge
+        expect(() =>
+          load([...yaml, ...head, '<<: { routes: [{ from: "4301-0101", fees: { "1": 15.00 } }] }']),
+        ).toThrow(new RegExp(`t\\.yaml: invalid configuration\\n {2}<<: ${msg}$`));
+      }
+      // a sequence of merged maps, an alias as the source
+      expect(() =>
+        load([
+          "%YAML 1.1",
+          "---",
+          ...head,
+          "routes:",
+          '  - from: "4301-0101"',
+          '    fees: &base { "1": 1500 }',
+          '  - from: "4301-0105"',
+          '    fees: { <<: [*base, { "2": 22.00 }] }',
+        ]),
+      ).toThrow(new RegExp(`routes\\.1\\.fees\\.<<: ${msg}$`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -105,6 +105,8 @@ export function registerRun(program: Command): void {
       const tariffFile = laneTariffPath(config);
       if (lane.tariff !== null && tariffFile !== null)
         for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
+      // a tariff of the version the lane loaded before, with other bytes (src/lane/tariff-reuse.ts)
+      for (const n of lane.tariffNotes) note(n);
       lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
       // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
       // keeps the controller from starting (the lane never opens), one while the controller starts closes
