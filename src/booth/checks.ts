@@ -5,6 +5,7 @@
  * the booth's decision is made; the RSU path's is src/lane/obu-machine.ts.
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
+import { validDay } from "../lane/card-rules.js";
 import { listHealthCode } from "../lane/list-policy.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import { localDay } from "../local-time.js";
@@ -73,8 +74,6 @@ export interface CheckInput {
   vehicleClass: number;
   wallNow: number;
 }
-
-const validDay = (s: string): boolean => /^\d{8}$/.test(s) && s.slice(4, 6) >= "01" && s.slice(4, 6) <= "12";
 
 export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckResult {
   const no = (code: RefusalCode, detail: Record<string, unknown> = {}): CheckResult => ({

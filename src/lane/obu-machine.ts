@@ -25,6 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
+import { validDay } from "./card-rules.js";
 import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
@@ -49,13 +50,6 @@ import type { SuspectReason } from "./stop-reasons.js";
 
 const STATUS_ETC_ENTRY = 0x03;
 const STATUS_MTC_ENTRY = 0x01;
-
-function validDay(s: string | null): s is string {
-  if (s === null || !/^\d{8}$/.test(s)) return false;
-  const m = Number(s.slice(4, 6));
-  const d = Number(s.slice(6, 8));
-  return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
 
 // ---- the transition function --------------------------------------------------------------------
 

@@ -203,3 +203,38 @@ describe("the booth's status-list decision is the lane's (one ListPolicy)", () =
     expect(r).toMatchObject({ ok: true, versions: { full: "202507310000", delta: null } });
   });
 });
+
+/** A lookup that finds nothing listed: the checks after the status list are the point below. */
+const notListed: CheckInput["lookup"] = () => ({
+  listed: false,
+  versions: { full: "202507310000", delta: null },
+});
+
+describe("the card's dates, judged as the RSU path judges them (src/lane/card-rules.ts)", () => {
+  const withDates = (startDate: string, expireDate: string): CardRead => ({
+    ...card,
+    issuance: { ...card.issuance, startDate, expireDate },
+  });
+  const entryCheck = (c: CardRead): ReturnType<typeof checkCard> =>
+    checkCard(boothCase(null), c, {
+      lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+      utcOffsetMinutes: 480,
+      tariff: null,
+      lookup: notListed,
+      maxTripHours: 0,
+      vehicleClass: 1,
+      wallNow: NOW,
+    });
+
+  it("a start or expiry date whose day is 00 or past 31 is CARD_DATA_INVALID, as over DSRC", () => {
+    expect(entryCheck(withDates("20200101", "20991200"))).toMatchObject({
+      ok: false,
+      code: "CARD_DATA_INVALID",
+    });
+    expect(entryCheck(withDates("20200132", "20991231"))).toMatchObject({
+      ok: false,
+      code: "CARD_DATA_INVALID",
+    });
+    expect(entryCheck(withDates("20200101", "20991231"))).toMatchObject({ ok: true });
+  });
+});
