@@ -25,7 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
-import { validDay } from "./card-rules.js";
+import { entryTimeProblem, validDay } from "./card-rules.js";
 import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
@@ -401,8 +401,8 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
 }
 
 /**
- * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry within
- * maxTripHours, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
+ * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry not ahead
+ * of the lane's clock and within maxTripHours: card-rules.ts entryTimeProblem, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
  * unless the card shows an entry still open.
  */
 function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx): B4Step<Price> {
@@ -414,8 +414,10 @@ function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx
   }
   if (last.status !== STATUS_ETC_ENTRY)
     return { stop: stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx) };
-  if (ctx.options.maxTripHours > 0 && ctx.nowMs - last.timeMs > ctx.options.maxTripHours * 3_600_000)
-    return { stop: stop("TIMEOUT_VEHICLE", pv, ctx) };
+  const late = entryTimeProblem(last.timeMs, ctx.nowMs, ctx.options.maxTripHours);
+  if (late?.reason === "ENTRY_TIME_INVALID")
+    return { stop: stop(late.reason, { ...pv, extra: { entryAheadMs: late.entryAheadMs } }, ctx) };
+  if (late) return { stop: stop(late.reason, pv, ctx) };
   const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
   if (!f.ok) {
     return {

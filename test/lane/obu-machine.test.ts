@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NewLaneRecord } from "../../src/journal/types.js";
+import { ENTRY_AHEAD_TOLERANCE_MS } from "../../src/lane/card-rules.js";
 import { transition } from "../../src/lane/obu-machine.js";
 import type { Effect, MachineCtx, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
@@ -241,6 +242,12 @@ describe("OBU machine: every stop case", () => {
         ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
         [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW - 49 * 3_600_000 } }))],
       ],
+      [
+        "ENTRY_TIME_INVALID",
+        ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
+        [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW + 365 * 86_400_000 } }))],
+      ],
+      ["ENTRY_TIME_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW + 3_600_000 } }))]],
       ["UNKNOWN_ROUTE", exit, [E.obu(), E.veh(), E.card(b4({ entry: { station: "0999" } }))]],
       ["UNKNOWN_CLASS", exit, [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card()]],
       ["INSUFFICIENT_BALANCE", exit, [E.obu(), E.veh(), E.card(b4({ balance: 1424 }))]],
@@ -276,6 +283,28 @@ describe("OBU machine: every stop case", () => {
       (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "OBU_BATTERY_LOW"].includes(c),
     );
     expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
+  });
+
+  it("an entry time more than ENTRY_AHEAD_TOLERANCE_MS ahead of the lane's clock is ENTRY_TIME_INVALID (how far ahead in the record), with or without maxTripHours; within it the trip is priced", () => {
+    const trip48 = ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } });
+    for (const ctx of [exit, trip48]) {
+      const ahead = run(ctx, [
+        E.obu(),
+        E.veh(),
+        E.card(b4({ entry: { timeMs: NOW + ENTRY_AHEAD_TOLERANCE_MS + 1000 } })),
+      ]);
+      expect(ahead.state).toMatchObject({ phase: "done", kind: "stop", outcome: "ENTRY_TIME_INVALID" });
+      expect(commits(ahead.effects)[0]!.extra).toMatchObject({
+        entryAheadMs: ENTRY_AHEAD_TOLERANCE_MS + 1000,
+      });
+      expect(replies(ahead.effects).map((c) => c.kind)).toEqual(["continue", "continue", "stop"]);
+      const near = run(ctx, [
+        E.obu(),
+        E.veh(),
+        E.card(b4({ entry: { timeMs: NOW + ENTRY_AHEAD_TOLERANCE_MS } })),
+      ]);
+      expect(near.state.phase).toBe("await-b5");
+    }
   });
 
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
