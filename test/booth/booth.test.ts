@@ -53,7 +53,7 @@ function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
 const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL), class: 2 };
 
 /**
- * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, an hour after the attempt,
+ * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, five minutes after the attempt,
  * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
  */
 /**
@@ -76,11 +76,13 @@ function lateB5SettlesFirst(t: BoothTestContext): void {
 }
 
 /**
- * Before the card reaches the booth it is used again: a new entry at 0101, an hour after the attempt
- * (local-as-UTC wire time, the legacy dialect's, as boothCard's).
+ * Before the card reaches the booth it is used again: a new entry at 0101, five minutes after the attempt
+ * (local-as-UTC wire time, the legacy dialect's, as boothCard's): later than the attempt, and within the
+ * lane's tolerance of an entry time ahead of its clock (src/lane/card-rules.ts ENTRY_AHEAD_TOLERANCE_MS;
+ * one further ahead is refused, ENTRY_TIME_INVALID).
  */
 function cardMovesOn(t: BoothTestContext): void {
-  const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
+  const entered = Math.floor(Date.now() / 1000) + 300 + 8 * 3600;
   const entry = t.store.get(CARD)!.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
     amount: 0,
     transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
