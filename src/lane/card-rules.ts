@@ -2,8 +2,10 @@
  * The judgements of what a card or OBU holds that the RSU path (src/lane/obu-machine.ts) and the booth
  * (src/booth/checks.ts) both make, in one place so that both paths judge a card alike: whether a date of
  * the issuance files is a date, whether the entry time in the card's 0019 is plausible and within the
- * trip limit (docs/lane.md "Stop reasons", docs/booth.md §3).
+ * trip limit, whether the class the entry wrote differs from the class charged (docs/lane.md "Stop
+ * reasons", docs/booth.md §3).
  */
+import type { EntryExitRecord } from "../rsu/driver.js";
 /**
  * Whether `s` is a yyyymmdd date of an issuance file (the OBU's B2 dates, the card's 0015 start and expiry):
  * eight digits, month 01..12, day 01..31. A date that is not one is card or OBU data not valid.
@@ -37,4 +39,22 @@ export function entryTimeProblem(
     return { reason: "ENTRY_TIME_INVALID", entryAheadMs: entryMs - nowMs };
   if (maxTripHours > 0 && nowMs - entryMs > maxTripHours * 3_600_000) return { reason: "TIMEOUT_VEHICLE" };
   return null;
+}
+
+/**
+ * The vehicle class the card's 0019 record states (byte 12 of the body: the class its entry lane saw),
+ * null when the 0019 holds no record (status 0) or a class of 0 (none written). A record's `entryClass`.
+ */
+export function entryClassOf(r: EntryExitRecord | null | undefined): number | null {
+  // a debit intent written by an older process may lack the byte (src/lane/intent-payload.ts)
+  if (!r || r.status === 0 || typeof r.vehicleClass !== "number" || r.vehicleClass === 0) return null;
+  return r.vehicleClass;
+}
+
+/**
+ * Whether the entry class `entryClass` (entryClassOf) differs from the class an exit would charge: a class
+ * mismatch special situation (docs/lane.md "Stop reasons", CLASS_MISMATCH). No entry class is no mismatch.
+ */
+export function classMismatch(entryClass: number | null, charged: number): boolean {
+  return entryClass !== null && entryClass !== charged;
 }

@@ -25,7 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
-import { entryTimeProblem, validDay } from "./card-rules.js";
+import { classMismatch, entryClassOf, entryTimeProblem, validDay } from "./card-rules.js";
 import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
@@ -402,7 +402,8 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
 
 /**
  * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry not ahead
- * of the lane's clock and within maxTripHours: card-rules.ts entryTimeProblem, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
+ * of the lane's clock and within maxTripHours: card-rules.ts entryTimeProblem, whose class, when it
+ * states one, is the OBU's, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
  * unless the card shows an entry still open.
  */
 function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx): B4Step<Price> {
@@ -418,6 +419,18 @@ function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx
   if (late?.reason === "ENTRY_TIME_INVALID")
     return { stop: stop(late.reason, { ...pv, extra: { entryAheadMs: late.entryAheadMs } }, ctx) };
   if (late) return { stop: stop(late.reason, pv, ctx) };
+  // the class the entry lane wrote against the class this lane would charge (the OBU's, B3): a card moved
+  // to another vehicle, or an OBU that says another class, is not priced at either (a class mismatch is a
+  // special situation lanes send to the booth or an MTC lane)
+  const entryClass = entryClassOf(last);
+  if (classMismatch(entryClass, s.vehicle.vehicleClass))
+    return {
+      stop: stop(
+        "CLASS_MISMATCH",
+        { ...pv, extra: { entryClass, vehicleClass: s.vehicle.vehicleClass } },
+        ctx,
+      ),
+    };
   const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
   if (!f.ok) {
     return {

@@ -91,6 +91,11 @@ export const STOP_REASONS = {
     "入口时间异常",
     "exit: the 0019 entry time is more than 10 minutes ahead of the lane's clock (card-rules.ts ENTRY_AHEAD_TOLERANCE_MS)",
   ),
+  CLASS_MISMATCH: r(
+    "B4",
+    "车型不符",
+    "exit: the class the card's 0019 entry states differs from the OBU vehicle file's (B3), the class charged",
+  ),
   UNKNOWN_ROUTE: r("B4", "入口站无费率", "exit: the entry station is not in the tariff", { alarm: true }),
   UNKNOWN_CLASS: r("B4", "车型无费率", "exit: the vehicle class has no fee for this route", { alarm: true }),
   INSUFFICIENT_BALANCE: r("B4", "余额不足", "stored-value card balance below the charge"),

@@ -127,6 +127,54 @@ async function notDebitedTaken(t: BoothTestContext, movesOn: boolean) {
 }
 
 describe("the booth over ptys", () => {
+  it("a card whose 0019 entry class (12) is not its OBU's (1): CLASS_MISMATCH over DSRC, no debit; at the booth the collector is asked naming both, and the class given is charged with both in the record", async () => {
+    const truckCard = {
+      id: "T1",
+      plate: "湘AT0001",
+      class: 1,
+      at: 200,
+      zoneMs: 1500,
+      entryStation: "0101",
+      entry: { vehicleClass: 12 },
+      card: { serial: SERIAL },
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [truckCard] } } }, async (t) => {
+      const id = await t.caseQueued("CLASS_MISMATCH");
+      const [stop] = t.records();
+      expect(stop).toMatchObject({
+        kind: "stop",
+        outcome: "CLASS_MISMATCH",
+        vehicleClass: 1,
+        entryClass: 12,
+        amount: 0,
+      });
+      expect(t.ledger()).toEqual([]);
+      // no class given: not charged, the prompt names both classes
+      t.reader.present(CARD);
+      const asked = await t.prompt("NEED_CLASS");
+      expect(asked).toMatchObject({ prompt: { text: "车型不符" } });
+      expect((asked as { prompt: { detail: string } }).prompt.detail).toContain("入口车型 12，本车道车型 1");
+      expect(t.ledger()).toEqual([]);
+      t.reader.remove();
+      const take = await t.lane.booth!.take({ id, vehicleClass: 12, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const paid = t.records()[1]!;
+      // class 12 from 4301-0101: 3390, 3221 after the 5 % discount
+      expect(paid).toMatchObject({
+        outcome: "BOOTH_EXIT_DEBIT",
+        vehicleClass: 12,
+        entryClass: 12,
+        amountDue: 3390,
+        amount: 3221,
+      });
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["booth", 3221]]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");
