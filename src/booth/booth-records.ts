@@ -15,6 +15,7 @@ import {
   NO_DEBIT_FIELDS,
   type StatusListVersionsUsed,
 } from "../journal/types.js";
+import { entryClassOf } from "../lane/card-rules.js";
 import type { Settlement } from "../lane/ports.js";
 import { localIsoSeconds as localIso } from "../local-time.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
@@ -130,6 +131,7 @@ export function draftRecord(
     plate: c.plate ?? (card.issuance.plate || null),
     plateColor: c.plateColor ?? card.issuance.plateColor,
     entry: entryOf(ctx, card.last, write),
+    entryClass: ctx.lane.role === "entry" ? write.vehicleClass : entryClassOf(card.last),
     amountDue: price.amountDue,
     discountPercent: price.discountPercent,
     amount: p.amount,
@@ -250,6 +252,7 @@ export function cancelledRecord(
     plate: c.plate,
     plateColor: c.plateColor,
     entry: null,
+    entryClass: null,
     amountDue: null,
     discountPercent: null,
     amount: 0,

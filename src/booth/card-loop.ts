@@ -22,6 +22,7 @@ import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
 import { charge, refuse, refuseForJournal } from "./charge.js";
+import { classToCharge } from "./charge-class.js";
 import { type BoothContext, errText, type Wakeup } from "./context.js";
 import { yieldToIo } from "./effects.js";
 import { BoothErrorCodes } from "./errors.js";
@@ -526,12 +527,9 @@ export class CardLoop implements DeskWork, RecoverySlot {
       await ctx.signal("refused");
       return;
     }
-    const vehicleClass =
-      c.vehicleClass ??
-      desk.takenVehicleClass() ??
-      (card.issuance.vehicleClass > 0 ? card.issuance.vehicleClass : undefined);
-    if (vehicleClass === undefined) {
-      ctx.show(PROMPTS.needClass(), c);
+    const vehicleClass = classToCharge(c, card, desk.takenVehicleClass(), ctx.rec.lane.role);
+    if (typeof vehicleClass === "object") {
+      ctx.show(PROMPTS.needClass(vehicleClass ?? undefined), c);
       await ctx.signal("refused");
       return;
     }

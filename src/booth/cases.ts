@@ -41,6 +41,7 @@ export const DEFAULT_BOOTH_REASONS = [
   "LANE_CLOSED",
   "DEBIT_NOT_SENT",
   "UNSETTLED_DEBIT",
+  "CLASS_MISMATCH",
 ] as const;
 
 /** Suspect outcomes settled at the booth from card evidence (ORPHAN_B5 names no card: not a case). */

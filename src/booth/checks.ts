@@ -5,6 +5,7 @@
  * the booth's decision is made; the RSU path's is src/lane/obu-machine.ts.
  */
 import type { StatusListVersionsUsed } from "../journal/types.js";
+import { entryTimeProblem, validDay } from "../lane/card-rules.js";
 import { listHealthCode } from "../lane/list-policy.js";
 import type { StatusListAnswer } from "../lane/obu-machine-types.js";
 import { localDay } from "../local-time.js";
@@ -31,6 +32,7 @@ export const REFUSALS = {
   NO_ENTRY_INFO: ["无入口信息", "请按无入口信息车辆人工处理"],
   ENTRY_ALREADY_OPEN: ["入口信息异常", "请人工处理"],
   TIMEOUT_VEHICLE: ["超时车辆", "请人工处理"],
+  ENTRY_TIME_INVALID: ["入口时间异常", "请人工处理"],
   UNKNOWN_ROUTE: ["入口站无费率", "请人工处理并上报"],
   UNKNOWN_CLASS: ["车型无费率", "请核对车型后人工处理"],
   INSUFFICIENT_BALANCE: ["余额不足", "请现金缴费"],
@@ -74,8 +76,6 @@ export interface CheckInput {
   wallNow: number;
 }
 
-const validDay = (s: string): boolean => /^\d{8}$/.test(s) && s.slice(4, 6) >= "01" && s.slice(4, 6) <= "12";
-
 export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckResult {
   const no = (code: RefusalCode, detail: Record<string, unknown> = {}): CheckResult => ({
     ok: false,
@@ -115,8 +115,9 @@ export function checkCard(c: BoothCase, card: CardRead, i: CheckInput): CheckRes
   let price: Price;
   if (i.lane.role === "exit") {
     if (!last || last.status !== ETC_ENTRY) return no("NO_ENTRY_INFO", { entryStatus: last?.status ?? 0 });
-    if (i.maxTripHours > 0 && i.wallNow - last.timeMs > i.maxTripHours * 3_600_000)
-      return no("TIMEOUT_VEHICLE");
+    const late = entryTimeProblem(last.timeMs, i.wallNow, i.maxTripHours);
+    if (late?.reason === "ENTRY_TIME_INVALID") return no(late.reason, { entryAheadMs: late.entryAheadMs });
+    if (late) return no(late.reason);
     const f = i.tariff?.fee(last.network, last.station, i.vehicleClass);
     if (!f?.ok)
       return no(f?.reason ?? "UNKNOWN_ROUTE", {

@@ -58,8 +58,16 @@ export const PROMPTS = {
     ),
   wrongCard: (cardId: string) =>
     p("WRONG_CARD", "卡号不符", `请使用该车辆的卡片 ${tail(cardId)}`, "warn", "refused"),
-  needClass: () =>
-    p("NEED_CLASS", "缺少车型", "请用 etc-lane booth take --class N 输入车型", "warn", "refused"),
+  needClass: (mismatch?: { entry: number; charged: number }) =>
+    mismatch
+      ? p(
+          "NEED_CLASS",
+          "车型不符",
+          `入口车型 ${mismatch.entry}，本车道车型 ${mismatch.charged}：请核对后用 etc-lane booth take --class N 输入车型`,
+          "warn",
+          "refused",
+        )
+      : p("NEED_CLASS", "缺少车型", "请用 etc-lane booth take --class N 输入车型", "warn", "refused"),
   alreadyTraded: () =>
     p("ALREADY_TRADED", "已交易", "此卡刚已在本车道交易：请取回卡片，勿重复收费", "warn", "refused"),
   held: () => p("HELD", "存在未确认交易", "此卡有未确认交易：请稍候或联系监控中心", "stop", "refused"),

@@ -76,6 +76,7 @@ const CASE_TEXT: Record<string, string> = {
   LANE_CLOSED: "车道关闭",
   DEBIT_NOT_SENT: "通信中断",
   UNSETTLED_DEBIT: "存在未确认交易",
+  CLASS_MISMATCH: "车型不符",
   BOOTH_RECOVERY: "扣款未确认",
   WALK_UP: "人工选择",
 };

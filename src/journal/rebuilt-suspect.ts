@@ -48,6 +48,7 @@ export function rebuiltSuspect(
     plate: k.plate,
     plateColor: null,
     entry: null,
+    entryClass: null,
     amountDue: null,
     discountPercent: null,
     amount: k.amount,

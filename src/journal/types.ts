@@ -70,6 +70,12 @@ export interface NewLaneRecord {
   plate: string | null;
   plateColor: number | null;
   entry: EntryInfo | null;
+  /**
+   * The vehicle class the card's 0019 record `entry` names states (the class its entry lane wrote), null
+   * when it holds none (no record, class 0; src/lane/card-rules.ts entryClassOf). A booth entry lane's
+   * record: the class it writes. Absent in records committed before it was kept (read as unknown).
+   */
+  entryClass?: number | null;
   /** fen */
   amountDue: number | null;
   discountPercent: number | null;

@@ -153,6 +153,7 @@ export function orphanRecord(
     plate: null,
     plateColor: null,
     entry: null,
+    entryClass: null,
     amountDue: null,
     discountPercent: null,
     amount: 0,

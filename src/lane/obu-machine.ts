@@ -25,6 +25,7 @@ import { localDay } from "../local-time.js";
 import type { CardInfo, ObuInfo, RsuCommand, TradeResult } from "../rsu/driver.js";
 import { divFactorOf } from "../rsu/driver.js";
 import { isVehicleClass } from "../tariff/vehicle-class.js";
+import { classMismatch, entryClassOf, entryTimeProblem, validDay } from "./card-rules.js";
 import { b5Verdict, b8Problem, sameB5, sentByMachine } from "./debit-agreement.js";
 import { listHealthCode } from "./list-policy.js";
 import {
@@ -49,13 +50,6 @@ import type { SuspectReason } from "./stop-reasons.js";
 
 const STATUS_ETC_ENTRY = 0x03;
 const STATUS_MTC_ENTRY = 0x01;
-
-function validDay(s: string | null): s is string {
-  if (s === null || !/^\d{8}$/.test(s)) return false;
-  const m = Number(s.slice(4, 6));
-  const d = Number(s.slice(6, 8));
-  return m >= 1 && m <= 12 && d >= 1 && d <= 31;
-}
 
 // ---- the transition function --------------------------------------------------------------------
 
@@ -407,8 +401,9 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
 }
 
 /**
- * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry within
- * maxTripHours, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
+ * What the debit charges: on an exit lane the fee of the entry the card holds (an ETC entry not ahead
+ * of the lane's clock and within maxTripHours: card-rules.ts entryTimeProblem, whose class, when it
+ * states one, is the OBU's, a route the tariff prices, a stored-value balance that covers it); on an entry lane 0,
  * unless the card shows an entry still open.
  */
 function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx): B4Step<Price> {
@@ -420,8 +415,22 @@ function priceAtB4(s: AwaitB4, card: CardFacts, pv: RecordParts, ctx: MachineCtx
   }
   if (last.status !== STATUS_ETC_ENTRY)
     return { stop: stop("NO_ENTRY_INFO", { ...pv, extra: { entryStatus: last.status } }, ctx) };
-  if (ctx.options.maxTripHours > 0 && ctx.nowMs - last.timeMs > ctx.options.maxTripHours * 3_600_000)
-    return { stop: stop("TIMEOUT_VEHICLE", pv, ctx) };
+  const late = entryTimeProblem(last.timeMs, ctx.nowMs, ctx.options.maxTripHours);
+  if (late?.reason === "ENTRY_TIME_INVALID")
+    return { stop: stop(late.reason, { ...pv, extra: { entryAheadMs: late.entryAheadMs } }, ctx) };
+  if (late) return { stop: stop(late.reason, pv, ctx) };
+  // the class the entry lane wrote against the class this lane would charge (the OBU's, B3): a card moved
+  // to another vehicle, or an OBU that says another class, is not priced at either (a class mismatch is a
+  // special situation lanes send to the booth or an MTC lane)
+  const entryClass = entryClassOf(last);
+  if (classMismatch(entryClass, s.vehicle.vehicleClass))
+    return {
+      stop: stop(
+        "CLASS_MISMATCH",
+        { ...pv, extra: { entryClass, vehicleClass: s.vehicle.vehicleClass } },
+        ctx,
+      ),
+    };
   const f = ctx.fee(last.network, last.station, s.vehicle.vehicleClass);
   if (!f.ok) {
     return {

@@ -8,6 +8,7 @@
 import { type NewLaneRecord, NO_DEBIT_FIELDS, type StatusListVersionsUsed } from "../journal/types.js";
 import { localIsoSeconds, localStamp } from "../local-time.js";
 import type { EntryExitRecord, TacResult, TradeResult } from "../rsu/driver.js";
+import { entryClassOf } from "./card-rules.js";
 import { missingClearingFields } from "./debit-agreement.js";
 import {
   CARD_STORED_VALUE,
@@ -73,6 +74,7 @@ function baseRecord(
     plate: p.vehicle?.plate ?? null,
     plateColor: p.vehicle?.plateColor ?? null,
     entry: entryOf(card?.lastRecord, ctx),
+    entryClass: entryClassOf(card?.lastRecord),
     amountDue: p.price?.amountDue ?? null,
     discountPercent: p.price?.discountPercent ?? null,
     amount: 0,

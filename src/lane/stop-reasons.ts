@@ -86,6 +86,16 @@ export const STOP_REASONS = {
   NO_ENTRY_INFO: r("B4", "无入口信息", "exit: 0019 holds no ETC entry record (status 03)"),
   ENTRY_ALREADY_OPEN: r("B4", "入口信息异常", "entry: 0019 already holds an open entry (U-turn, flag error)"),
   TIMEOUT_VEHICLE: r("B4", "超时车辆", "exit: entry older than transaction.maxTripHours"),
+  ENTRY_TIME_INVALID: r(
+    "B4",
+    "入口时间异常",
+    "exit: the 0019 entry time is more than 10 minutes ahead of the lane's clock (card-rules.ts ENTRY_AHEAD_TOLERANCE_MS)",
+  ),
+  CLASS_MISMATCH: r(
+    "B4",
+    "车型不符",
+    "exit: the class the card's 0019 entry states differs from the OBU vehicle file's (B3), the class charged",
+  ),
   UNKNOWN_ROUTE: r("B4", "入口站无费率", "exit: the entry station is not in the tariff", { alarm: true }),
   UNKNOWN_CLASS: r("B4", "车型无费率", "exit: the vehicle class has no fee for this route", { alarm: true }),
   INSUFFICIENT_BALANCE: r("B4", "余额不足", "stored-value card balance below the charge"),

@@ -53,7 +53,7 @@ function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
 const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL), class: 2 };
 
 /**
- * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, an hour after the attempt,
+ * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, five minutes after the attempt,
  * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
  */
 /**
@@ -76,11 +76,13 @@ function lateB5SettlesFirst(t: BoothTestContext): void {
 }
 
 /**
- * Before the card reaches the booth it is used again: a new entry at 0101, an hour after the attempt
- * (local-as-UTC wire time, the legacy dialect's, as boothCard's).
+ * Before the card reaches the booth it is used again: a new entry at 0101, five minutes after the attempt
+ * (local-as-UTC wire time, the legacy dialect's, as boothCard's): later than the attempt, and within the
+ * lane's tolerance of an entry time ahead of its clock (src/lane/card-rules.ts ENTRY_AHEAD_TOLERANCE_MS;
+ * one further ahead is refused, ENTRY_TIME_INVALID).
  */
 function cardMovesOn(t: BoothTestContext): void {
-  const entered = Math.floor(Date.now() / 1000) + 3600 + 8 * 3600;
+  const entered = Math.floor(Date.now() / 1000) + 300 + 8 * 3600;
   const entry = t.store.get(CARD)!.purchase(t.store.createPsam("0a0b0c0d0e0f"), {
     amount: 0,
     transTime: new Date((entered - 8 * 3600) * 1000 + 8 * 3_600_000)
@@ -125,6 +127,54 @@ async function notDebitedTaken(t: BoothTestContext, movesOn: boolean) {
 }
 
 describe("the booth over ptys", () => {
+  it("a card whose 0019 entry class (12) is not its OBU's (1): CLASS_MISMATCH over DSRC, no debit; at the booth the collector is asked naming both, and the class given is charged with both in the record", async () => {
+    const truckCard = {
+      id: "T1",
+      plate: "湘AT0001",
+      class: 1,
+      at: 200,
+      zoneMs: 1500,
+      entryStation: "0101",
+      entry: { vehicleClass: 12 },
+      card: { serial: SERIAL },
+    };
+    await boothTest({ scenario: { traffic: { vehicles: [truckCard] } } }, async (t) => {
+      const id = await t.caseQueued("CLASS_MISMATCH");
+      const [stop] = t.records();
+      expect(stop).toMatchObject({
+        kind: "stop",
+        outcome: "CLASS_MISMATCH",
+        vehicleClass: 1,
+        entryClass: 12,
+        amount: 0,
+      });
+      expect(t.ledger()).toEqual([]);
+      // no class given: not charged, the prompt names both classes
+      t.reader.present(CARD);
+      const asked = await t.prompt("NEED_CLASS");
+      expect(asked).toMatchObject({ prompt: { text: "车型不符" } });
+      expect((asked as { prompt: { detail: string } }).prompt.detail).toContain("入口车型 12，本车道车型 1");
+      expect(t.ledger()).toEqual([]);
+      t.reader.remove();
+      const take = await t.lane.booth!.take({ id, vehicleClass: 12, user: { name: "op", uid: 1 } });
+      expect(take.ok).toBe(true);
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      const paid = t.records()[1]!;
+      // class 12 from 4301-0101: 3390, 3221 after the 5 % discount
+      expect(paid).toMatchObject({
+        outcome: "BOOTH_EXIT_DEBIT",
+        vehicleClass: 12,
+        entryClass: 12,
+        amountDue: 3390,
+        amount: 3221,
+      });
+      expect(t.ledger().map((e) => [e.path, e.amount])).toEqual([["booth", 3221]]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("an OBU without a card: the vehicle's case waits, the card on the reader pays once, the TAC verifies", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
       const id = await t.caseQueued("OBU_NO_CARD");

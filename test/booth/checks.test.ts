@@ -17,9 +17,11 @@ import type { CardRead } from "../../src/booth/card-probe.js";
 import type { BoothCase } from "../../src/booth/cases.js";
 import { type CheckInput, checkCard } from "../../src/booth/checks.js";
 import { LAYOUTS_0019 } from "../../src/booth/record-0019.js";
+import { ENTRY_AHEAD_TOLERANCE_MS } from "../../src/lane/card-rules.js";
 import { ListPolicy } from "../../src/lane/list-policy.js";
 import type { StatusListPolicy } from "../../src/lane/ports.js";
 import { StatusListCache } from "../../src/status-list/index.js";
+import { Tariff } from "../../src/tariff/tariff.js";
 import { full, stationPub, tempDir } from "../status-list/helpers.js";
 
 const CARD_ID = "43012200000000000001";
@@ -201,5 +203,92 @@ describe("the booth's status-list decision is the lane's (one ListPolicy)", () =
     });
     expect(asked).toEqual([{ cardId: CARD_ID, obuId: OBU_SERIAL }]);
     expect(r).toMatchObject({ ok: true, versions: { full: "202507310000", delta: null } });
+  });
+});
+
+/** A lookup that finds nothing listed: the checks after the status list are the point below. */
+const notListed: CheckInput["lookup"] = () => ({
+  listed: false,
+  versions: { full: "202507310000", delta: null },
+});
+
+describe("the card's dates, judged as the RSU path judges them (src/lane/card-rules.ts)", () => {
+  const withDates = (startDate: string, expireDate: string): CardRead => ({
+    ...card,
+    issuance: { ...card.issuance, startDate, expireDate },
+  });
+  const entryCheck = (c: CardRead): ReturnType<typeof checkCard> =>
+    checkCard(boothCase(null), c, {
+      lane: { network: "4301", station: "0102", lane: 3, role: "entry" },
+      utcOffsetMinutes: 480,
+      tariff: null,
+      lookup: notListed,
+      maxTripHours: 0,
+      vehicleClass: 1,
+      wallNow: NOW,
+    });
+
+  it("a start or expiry date whose day is 00 or past 31 is CARD_DATA_INVALID, as over DSRC", () => {
+    expect(entryCheck(withDates("20200101", "20991200"))).toMatchObject({
+      ok: false,
+      code: "CARD_DATA_INVALID",
+    });
+    expect(entryCheck(withDates("20200132", "20991231"))).toMatchObject({
+      ok: false,
+      code: "CARD_DATA_INVALID",
+    });
+    expect(entryCheck(withDates("20200101", "20991231"))).toMatchObject({ ok: true });
+  });
+});
+
+describe("the entry time, judged as the RSU path judges it (src/lane/card-rules.ts)", () => {
+  const tariff = Tariff.parse({
+    station: "4301-0102",
+    version: "T1",
+    routes: [{ from: "4301-0101", fees: { "1": 1500 } }],
+  });
+  const entered = (timeMs: number): CardRead => ({
+    ...card,
+    last: {
+      network: "4301",
+      station: "0101",
+      lane: 1,
+      timeMs,
+      vehicleClass: 1,
+      status: 0x03,
+      plate: "湘A12345",
+    },
+  });
+  const exitCheck = (c: CardRead, maxTripHours: number): ReturnType<typeof checkCard> =>
+    checkCard(boothCase(null), c, {
+      lane: { network: "4301", station: "0102", lane: 3, role: "exit" },
+      utcOffsetMinutes: 480,
+      tariff,
+      lookup: notListed,
+      maxTripHours,
+      vehicleClass: 1,
+      wallNow: NOW,
+    });
+
+  it("an entry more than ENTRY_AHEAD_TOLERANCE_MS ahead of the lane's clock is ENTRY_TIME_INVALID, with or without maxTripHours; within it the trip is priced", () => {
+    for (const maxTripHours of [0, 48]) {
+      expect(exitCheck(entered(NOW + 365 * 86_400_000), maxTripHours)).toMatchObject({
+        ok: false,
+        code: "ENTRY_TIME_INVALID",
+        detail: { entryAheadMs: 365 * 86_400_000 },
+      });
+      expect(exitCheck(entered(NOW + ENTRY_AHEAD_TOLERANCE_MS + 1000), maxTripHours)).toMatchObject({
+        ok: false,
+        code: "ENTRY_TIME_INVALID",
+      });
+      expect(exitCheck(entered(NOW + ENTRY_AHEAD_TOLERANCE_MS), maxTripHours)).toMatchObject({
+        ok: true,
+        price: { amountDue: 1500, amount: 1425 },
+      });
+    }
+    expect(exitCheck(entered(NOW - 49 * 3_600_000), 48)).toMatchObject({
+      ok: false,
+      code: "TIMEOUT_VEHICLE",
+    });
   });
 });

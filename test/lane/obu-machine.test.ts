@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { NewLaneRecord } from "../../src/journal/types.js";
+import { ENTRY_AHEAD_TOLERANCE_MS } from "../../src/lane/card-rules.js";
 import { transition } from "../../src/lane/obu-machine.js";
 import type { Effect, MachineCtx, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
@@ -241,8 +242,19 @@ describe("OBU machine: every stop case", () => {
         ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
         [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW - 49 * 3_600_000 } }))],
       ],
+      [
+        "ENTRY_TIME_INVALID",
+        ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } }),
+        [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW + 365 * 86_400_000 } }))],
+      ],
+      ["ENTRY_TIME_INVALID", exit, [E.obu(), E.veh(), E.card(b4({ entry: { timeMs: NOW + 3_600_000 } }))]],
+      ["CLASS_MISMATCH", exit, [E.obu(), E.veh(), E.card(b4({ entry: { vehicleClass: 12 } }))]],
       ["UNKNOWN_ROUTE", exit, [E.obu(), E.veh(), E.card(b4({ entry: { station: "0999" } }))]],
-      ["UNKNOWN_CLASS", exit, [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card()]],
+      [
+        "UNKNOWN_CLASS",
+        exit,
+        [E.obu(), E.veh(b3({ vehicleClass: 2 })), E.card(b4({ entry: { vehicleClass: 2 } }))],
+      ],
       ["INSUFFICIENT_BALANCE", exit, [E.obu(), E.veh(), E.card(b4({ balance: 1424 }))]],
       [
         "TRADE_FAILED",
@@ -276,6 +288,65 @@ describe("OBU machine: every stop case", () => {
       (c) => !["ALREADY_TRADED", "JOURNAL_FAILED", "OBU_BATTERY_LOW"].includes(c),
     );
     expect(perVehicle.filter((c) => !tested.has(c))).toEqual([]);
+  });
+
+  it("an entry time more than ENTRY_AHEAD_TOLERANCE_MS ahead of the lane's clock is ENTRY_TIME_INVALID (how far ahead in the record), with or without maxTripHours; within it the trip is priced", () => {
+    const trip48 = ctxFor("exit", {}, { options: { ...exit.options, maxTripHours: 48 } });
+    for (const ctx of [exit, trip48]) {
+      const ahead = run(ctx, [
+        E.obu(),
+        E.veh(),
+        E.card(b4({ entry: { timeMs: NOW + ENTRY_AHEAD_TOLERANCE_MS + 1000 } })),
+      ]);
+      expect(ahead.state).toMatchObject({ phase: "done", kind: "stop", outcome: "ENTRY_TIME_INVALID" });
+      expect(commits(ahead.effects)[0]!.extra).toMatchObject({
+        entryAheadMs: ENTRY_AHEAD_TOLERANCE_MS + 1000,
+      });
+      expect(replies(ahead.effects).map((c) => c.kind)).toEqual(["continue", "continue", "stop"]);
+      const near = run(ctx, [
+        E.obu(),
+        E.veh(),
+        E.card(b4({ entry: { timeMs: NOW + ENTRY_AHEAD_TOLERANCE_MS } })),
+      ]);
+      expect(near.state.phase).toBe("await-b5");
+    }
+  });
+
+  it("the 0019 entry class against the OBU's (B3): another class is CLASS_MISMATCH before any debit, barrier shut, both classes in the record; a class of 0 states none", () => {
+    // a card bound to no plate, moved from a class-12 truck's OBU at entry to a class-1 car's OBU
+    const moved = run(exit, [
+      E.obu(),
+      E.veh(),
+      E.card(b4({ card: { plate: "" }, entry: { vehicleClass: 12 } })),
+    ]);
+    expect(moved.state).toEqual({ phase: "done", kind: "stop", outcome: "CLASS_MISMATCH" });
+    expect(replies(moved.effects).map((c) => c.kind)).toEqual(["continue", "continue", "stop"]);
+    expect(moved.effects.some((e) => e.kind === "barrier-open")).toBe(false);
+    expect(commits(moved.effects)[0]).toMatchObject({
+      outcome: "CLASS_MISMATCH",
+      vehicleClass: 1,
+      entryClass: 12,
+      amount: 0,
+      extra: { entryClass: 12, vehicleClass: 1, toManual: true },
+    });
+    expect(STOP_REASONS.CLASS_MISMATCH).toMatchObject({ message: "车型不符", toManual: true });
+    const none = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { vehicleClass: 0 } })), E.trade()]);
+    expect(commits(none.effects)[0]).toMatchObject({
+      outcome: "EXIT_DEBIT",
+      vehicleClass: 1,
+      entryClass: null,
+    });
+  });
+
+  it("every exit record keeps the 0019 entry class (entryClass): paid, stopped after B4, suspect", () => {
+    const paid = run(exit, [E.obu(), E.veh(), E.card(), E.trade()]);
+    expect(commits(paid.effects)[0]).toMatchObject({ outcome: "EXIT_DEBIT", entryClass: 1 });
+    const short = run(exit, [E.obu(), E.veh(), E.card(b4({ balance: 1 }))]);
+    expect(commits(short.effects)[0]).toMatchObject({ outcome: "INSUFFICIENT_BALANCE", entryClass: 1 });
+    const lost = run(exit, [E.obu(), E.veh(), E.card(), E.timeout]);
+    expect(commits(lost.effects)[0]).toMatchObject({ kind: "suspect", entryClass: 1 });
+    const early = run(exit, [E.obu(b2({ bits: { cardPresent: false } }))]);
+    expect(commits(early.effects)[0]).toMatchObject({ outcome: "OBU_NO_CARD", entryClass: null });
   });
 
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {

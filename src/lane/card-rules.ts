@@ -1,0 +1,60 @@
+/**
+ * The judgements of what a card or OBU holds that the RSU path (src/lane/obu-machine.ts) and the booth
+ * (src/booth/checks.ts) both make, in one place so that both paths judge a card alike: whether a date of
+ * the issuance files is a date, whether the entry time in the card's 0019 is plausible and within the
+ * trip limit, whether the class the entry wrote differs from the class charged (docs/lane.md "Stop
+ * reasons", docs/booth.md §3).
+ */
+import type { EntryExitRecord } from "../rsu/driver.js";
+/**
+ * Whether `s` is a yyyymmdd date of an issuance file (the OBU's B2 dates, the card's 0015 start and expiry):
+ * eight digits, month 01..12, day 01..31. A date that is not one is card or OBU data not valid.
+ */
+export function validDay(s: string | null): s is string {
+  if (s === null || !/^\d{8}$/.test(s)) return false;
+  const m = Number(s.slice(4, 6));
+  const d = Number(s.slice(6, 8));
+  return m >= 1 && m <= 12 && d >= 1 && d <= 31;
+}
+
+/**
+ * How far ahead of the lane's clock an entry time may be and still be taken (10 minutes): two lanes'
+ * clocks drift apart by seconds to minutes; an entry stamped further ahead was written by a lane whose
+ * clock was wrong, or is not an entry time at all, and no trip age can be computed from it.
+ */
+export const ENTRY_AHEAD_TOLERANCE_MS = 10 * 60_000;
+
+/**
+ * What is wrong with the entry time `entryMs` of an exit's 0019 at `nowMs`, or null when nothing is:
+ * `ENTRY_TIME_INVALID` when it is more than ENTRY_AHEAD_TOLERANCE_MS ahead of the lane's clock,
+ * `TIMEOUT_VEHICLE` when `maxTripHours` > 0 and it is older than that. `entryAheadMs` says by how much
+ * an implausible entry is ahead (the record's `extra.entryAheadMs`).
+ */
+export function entryTimeProblem(
+  entryMs: number,
+  nowMs: number,
+  maxTripHours: number,
+): { reason: "ENTRY_TIME_INVALID"; entryAheadMs: number } | { reason: "TIMEOUT_VEHICLE" } | null {
+  if (entryMs - nowMs > ENTRY_AHEAD_TOLERANCE_MS)
+    return { reason: "ENTRY_TIME_INVALID", entryAheadMs: entryMs - nowMs };
+  if (maxTripHours > 0 && nowMs - entryMs > maxTripHours * 3_600_000) return { reason: "TIMEOUT_VEHICLE" };
+  return null;
+}
+
+/**
+ * The vehicle class the card's 0019 record states (byte 12 of the body: the class its entry lane saw),
+ * null when the 0019 holds no record (status 0) or a class of 0 (none written). A record's `entryClass`.
+ */
+export function entryClassOf(r: EntryExitRecord | null | undefined): number | null {
+  // a debit intent written by an older process may lack the byte (src/lane/intent-payload.ts)
+  if (!r || r.status === 0 || typeof r.vehicleClass !== "number" || r.vehicleClass === 0) return null;
+  return r.vehicleClass;
+}
+
+/**
+ * Whether the entry class `entryClass` (entryClassOf) differs from the class an exit would charge: a class
+ * mismatch special situation (docs/lane.md "Stop reasons", CLASS_MISMATCH). No entry class is no mismatch.
+ */
+export function classMismatch(entryClass: number | null, charged: number): boolean {
+  return entryClass !== null && entryClass !== charged;
+}
