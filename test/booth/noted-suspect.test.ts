@@ -76,7 +76,8 @@ function laterTrips(t: BoothTestContext, seq: number, n: number): void {
         network: "4301",
         station: entry ? "0101" : "0205",
         lane: 1,
-        time: baseSec + i * 3600,
+        // 10 minutes apart, the last 10 minutes ago (an entry ahead of the lane's clock is ENTRY_TIME_INVALID)
+        time: baseSec - (n + 1 - i) * 600,
         vehicleClass: 1,
         status: entry ? 3 : 4,
       },
