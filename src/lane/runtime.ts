@@ -171,7 +171,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
     const outputs = guardedOutputs(
-      deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger)),
+      deps.outputs ??
+        (c.outputs.sink === "console"
+          ? consoleOutputs(undefined, { fullIds: c.log.fullIds })
+          : logOutputs(logger)),
       logger,
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);

@@ -3,6 +3,7 @@
  * sinks print or log them; real IO boards implement `LaneOutputs` and plug in without touching the lane.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import { maskCardIds } from "../service/format.js";
 
 export type LaneOutputEvent =
   | { type: "barrier"; action: "open" | "close"; obuId: string | null; at: number; seq?: number }
@@ -41,10 +42,17 @@ export interface LaneOutputs {
 const isThenable = (r: unknown): r is PromiseLike<unknown> =>
   typeof (r as { then?: unknown } | null | undefined)?.then === "function";
 
-/** Human-readable console lines (the default for a lane PC with an attached screen). */
+/**
+ * Human-readable console lines (the default for a lane PC with an attached screen). Every card number in a
+ * line (an alarm's message: CRASH_RECOVERY, DEBIT_INTENT_UNREADABLE, the booth's) is masked as the log masks
+ * it (src/service/format.ts maskCardIds, "4301************9001") unless `fullIds` (`log.fullIds`): stdout goes
+ * to the same journal as the log under systemd. An IO board given to the lane gets the events unmasked.
+ */
 export function consoleOutputs(
-  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  o: { fullIds?: boolean } = {},
 ): LaneOutputs {
+  const write = o.fullIds === true ? out : (line: string) => out(maskCardIds(line));
   return {
     emit(ev) {
       switch (ev.type) {
@@ -84,8 +92,9 @@ export function logOutputs(logger: Logger): LaneOutputs {
 }
 
 /**
- * Fan out to several sinks; one failing sink never stops the others. A sink's asynchronous failure comes
- * back in the promise emit then returns (the first one), for guardedOutputs to log.
+ * Fan out to several sinks; one failing sink never stops the others. A sink's failure, a throw or a
+ * rejection, comes back in the promise emit then returns (the first one), for guardedOutputs to log. Close
+ * closes every sink, even after one failed, and then rejects with the first failure.
  */
 export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
   return {
@@ -95,14 +104,23 @@ export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
         try {
           const r: unknown = s.emit(ev);
           if (isThenable(r)) pending.push(r);
-        } catch {
-          // an output device failure must not stop the lane loop
+        } catch (e) {
+          // the other sinks still get the event; the throw is returned as a rejection
+          pending.push(Promise.reject(e));
         }
       }
       if (pending.length > 0) return Promise.all(pending).then(() => {});
     },
     async close() {
-      for (const s of sinks) await s.close?.();
+      const errors: unknown[] = [];
+      for (const s of sinks) {
+        try {
+          await s.close?.();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
     },
   };
 }

@@ -79,4 +79,48 @@ describe("guardedOutputs", () => {
       expect.objectContaining({ type: "light", failures: 1, err: "display board write failed" }),
     ]);
   });
+
+  it("a device inside a tee that throws synchronously is logged, and the other sinks still get the event", async () => {
+    const lines: LogLine[] = [];
+    const seen: string[] = [];
+    const out = guardedOutputs(
+      teeOutputs(
+        {
+          emit() {
+            throw new Error("port not open");
+          },
+        },
+        { emit: (ev) => void seen.push(ev.type) },
+      ),
+      recordingLogger(lines),
+      () => 0,
+    );
+    expect(() => out.emit({ type: "barrier", action: "open", obuId: null, at: 0 })).not.toThrow();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(["barrier"]);
+    expect(lines.filter((l) => l.level === "error").map((l) => l.obj)).toEqual([
+      expect.objectContaining({ type: "barrier", failures: 1, err: "port not open" }),
+    ]);
+  });
+
+  it("a tee closes every sink when one's close fails, then rejects with that failure", async () => {
+    const closed: string[] = [];
+    const tee = teeOutputs(
+      {
+        emit() {},
+        close() {
+          closed.push("display");
+          throw new Error("display close failed");
+        },
+      },
+      {
+        emit() {},
+        async close() {
+          closed.push("barrier board");
+        },
+      },
+    );
+    await expect(tee.close?.()).rejects.toThrow("display close failed");
+    expect(closed).toEqual(["display", "barrier board"]);
+  });
 });
