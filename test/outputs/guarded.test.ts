@@ -2,8 +2,13 @@
  * guardedOutputs (src/outputs/outputs.ts): a sink that throws never throws into the lane or the booth,
  * which emit right after a record is durable; the failure is logged, at most once per event type a minute.
  */
-import { describe, expect, it } from "vitest";
-import { guardedOutputs, type LaneOutputEvent, teeOutputs } from "../../src/outputs/outputs.js";
+import { describe, expect, it, vi } from "vitest";
+import {
+  guardedOutputs,
+  type LaneOutputEvent,
+  OUTPUTS_CLOSE_TIMEOUT_MS,
+  teeOutputs,
+} from "../../src/outputs/outputs.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 describe("guardedOutputs", () => {
@@ -122,5 +127,30 @@ describe("guardedOutputs", () => {
     );
     await expect(tee.close?.()).rejects.toThrow("display close failed");
     expect(closed).toEqual(["display", "barrier board"]);
+  });
+
+  it("close waits for the device's close at most OUTPUTS_CLOSE_TIMEOUT_MS, then logs and returns", async () => {
+    vi.useFakeTimers();
+    try {
+      const lines: LogLine[] = [];
+      const out = guardedOutputs(
+        { emit() {}, close: () => new Promise<void>(() => {}) },
+        recordingLogger(lines),
+      );
+      let closed = false;
+      const closing = Promise.resolve(out.close?.()).then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(OUTPUTS_CLOSE_TIMEOUT_MS - 1);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await closing;
+      expect(closed).toBe(true);
+      expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+        "lane output close timed out (the lane closes without it; the device needs attention)",
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
