@@ -23,7 +23,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { dataDirFileSystemNote } from "../datadir/fs-type.js";
+import { captureDirFileSystemNote, dataDirFileSystemNote } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { UNRECORDED_STOPS } from "../lane/stop-reasons.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
@@ -355,14 +355,15 @@ function creatableProblem(path: string): string | null {
 
 /**
  * What `c` holds that deserves a word but is not a problem, each as `field: why` (`run --check` says them
- * on stderr): configNotes's, a dataDir on a network file system (dataDirNotes), what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
+ * on stderr): configNotes's, a dataDir or capture.dir on a network file system (dataDirNotes,
+ * captureFileSystemNotes), what an enabled wire capture may use of its disk (./capture-room.ts), and an exit lane's tariff that charges some route and class 0 fen, which it
  * allows with `allowZeroFee: true` (src/tariff/zero-fee.ts), naming them (freePassageNotes on the file read
  * here).
  */
 export function laneConfigNotes(c: LaneConfig): LaneConfigProblem[] {
   // no room note for a capture.dir the capture cannot write in (a problem, named by laneConfigProblems)
   const capture = captureDirProblem(c) === null ? captureRoomNotes(c) : [];
-  const notes = [...configNotes(c), ...dataDirNotes(c), ...capture];
+  const notes = [...configNotes(c), ...dataDirNotes(c), ...captureFileSystemNotes(c), ...capture];
   const file = laneTariffPath(c);
   if (file === null) return notes;
   try {
@@ -384,6 +385,22 @@ export function dataDirNotes(
 ): (LaneConfigProblem & { level: "error" | "warn" })[] {
   const note = dataDirFileSystemNote(c.dataDir, statfs, mountinfo);
   return note === null ? [] : [{ path: "dataDir", ...note }];
+}
+
+/**
+ * The note on an enabled capture's `capture.dir` on a network or FUSE file system (src/datadir/fs-type.ts
+ * captureDirFileSystemNote): the capture writes synchronously on the lane thread, which a hung mount stops.
+ * `run` logs it at start at its `level`, as dataDirNotes's. A capture left in dataDir's `capture` has
+ * dataDir's note. `statfs` and `mountinfo` for tests.
+ */
+export function captureFileSystemNotes(
+  c: LaneConfig,
+  statfs?: (dir: string) => { type: number | bigint },
+  mountinfo?: () => string,
+): (LaneConfigProblem & { level: "error" | "warn" })[] {
+  if (!c.capture.enabled || c.capture.dir === undefined) return [];
+  const note = captureDirFileSystemNote(c.capture.dir, statfs, mountinfo);
+  return note === null ? [] : [{ path: "capture.dir", ...note }];
 }
 
 /**

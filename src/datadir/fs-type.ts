@@ -160,3 +160,34 @@ export function dataDirFileSystemNote(
       "lock too and write the same journal: then put dataDir on a local disk of the lane computer",
   };
 }
+
+/**
+ * The note about an enabled wire capture's `capture.dir` on a network file system (level error) or another
+ * FUSE mount (level warn), or null. The capture writes synchronously on the lane thread (each chunk, a
+ * statfs every MiB, a file's open and close at each rotation: firmware-bridge/capture/capture-writer.ts):
+ * on a mount that hangs, the lane thread waits with it (no RSU replies, no heartbeats, no SIGTERM drain).
+ * The writes stay synchronous; the note says where the capture belongs.
+ */
+export function captureDirFileSystemNote(
+  captureDir: string,
+  statfs?: (dir: string) => { type: number | bigint },
+  mountinfo?: () => string,
+): { level: "error" | "warn"; message: string } | null {
+  const fs = dataDirFileSystem(captureDir, statfs, mountinfo);
+  if (fs === null) return null;
+  const dir = resolve(captureDir);
+  const why =
+    "the wire capture writes on the lane thread, synchronously (each chunk, a statfs every MiB, a file's open " +
+    "and close at each rotation): while the mount hangs or flushes, the lane answers no RSU frame";
+  if (fs.network)
+    return {
+      level: "error",
+      message: `${dir} is on a network file system (${fs.name}): ${why}. Put capture.dir on a local disk of the lane computer`,
+    };
+  return {
+    level: "warn",
+    message:
+      `${dir} is on a FUSE file system (${fs.name.slice("FUSE (".length, -1)}), not one known here as a ` +
+      `network mount: ${why}. If it reaches another host, put capture.dir on a local disk of the lane computer`,
+  };
+}

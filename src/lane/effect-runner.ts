@@ -251,9 +251,14 @@ export class EffectRunner {
           }
           break;
         }
-        case "display":
-          this.d.outputs.emit({ type: "display", ...e.display, obuId: m.obuId, at: this.d.now() });
+        case "display": {
+          const at = this.d.now();
+          this.d.outputs.emit({ type: "display", ...e.display, obuId: m.obuId, at });
+          // a stop's or a suspect's display: a vehicle not let through, the light red with it (docs/lane.md,
+          // "Barrier and lane light"); the barrier is not commanded (it closed behind the vehicle before)
+          if (e.display.tone === "stop") this.d.outputs.emit({ type: "light", color: "red", at });
           break;
+        }
         case "remember":
           if (e.released) this.d.guards.release(e.released);
           if (e.traded) this.d.guards.rememberTraded(e.traded);

@@ -218,6 +218,10 @@ export class LaneGate {
     }
     if (next.status !== "closed") return undefined;
     if (was.status === "open" || next.reason === "journal") {
+      // no vehicle is let through a closed lane: the light red and the barrier down first (a debit in flight
+      // that completes during the close still opens it: docs/lane.md, "Barrier and lane light")
+      o.emit({ type: "light", color: "red", at: this.d.now() });
+      o.emit({ type: "barrier", action: "close", obuId: null, at: this.d.now() });
       o.emit({ type: "lane", status: "closed", reason: next.detail, at: this.d.now() });
       o.emit({
         type: "display",

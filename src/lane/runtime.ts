@@ -26,6 +26,7 @@ import { JOURNAL_FILE, Journal } from "../journal/index.js";
 import { laneLabel } from "../journal/trade-id.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { SyncFile } from "../journal/wal-sync.js";
+import { OutputFaults } from "../outputs/output-faults.js";
 import {
   consoleOutputs,
   guardedOutputs,
@@ -66,6 +67,8 @@ export interface LaneRuntimeDeps {
   readerTransport?: Transport;
   /** extra reader driver options (tests shorten timeouts, turn pings off) */
   readerOptions?: ReaderOptionsInput;
+  /** the bound on the outputs' close (default OUTPUTS_CLOSE_TIMEOUT_MS, src/outputs/outputs.ts); tests shorten it */
+  outputsCloseTimeoutMs?: number;
   /** the fdatasync that makes a debit intent durable (src/journal/wal-sync.ts); tests make it fail */
   journalSyncFile?: SyncFile;
 }
@@ -85,6 +88,8 @@ export interface LaneRuntime {
   readonly uplink: Uplink | null;
   /** held for the life of the lane: no other writer of its data directory (src/datadir/lock.ts) */
   readonly dataDirLock: DataDirLock;
+  /** the outputs' devices failing now (OUTPUT_FAILED, src/outputs/output-faults.ts) */
+  readonly outputFaults: OutputFaults;
   /** the booth and its card reader (docs/booth.md), null without a `reader` section */
   readonly booth: BoothWiring["booth"] | null;
   readonly reader: BoothWiring["reader"] | null;
@@ -177,14 +182,25 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
+    // a device that keeps failing is an alarm in the trail (OUTPUT_FAILED), not only an error line a minute
+    const outputFaults = new OutputFaults({ audit: () => audit, log: logger });
     const outputs = guardedOutputs(
-      deps.outputs ?? (c.outputs.sink === "console" ? consoleOutputs() : logOutputs(logger)),
+      deps.outputs ??
+        (c.outputs.sink === "console"
+          ? consoleOutputs(undefined, { fullIds: c.log.fullIds })
+          : logOutputs(logger)),
       logger,
+      Date.now,
+      {
+        faults: outputFaults,
+        ...(deps.outputsCloseTimeoutMs !== undefined ? { closeTimeoutMs: deps.outputsCloseTimeoutMs } : {}),
+      },
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
     for (const ev of alarmsBeforeOutputs.splice(0)) outputs.emit(ev);
     // an IO board's close (lower the barrier, the light red, its port released): after the controller and
-    // the booth stopped (added later, closed first), before the trail
+    // the booth stopped (added later, closed first), before the trail; bounded (OUTPUTS_CLOSE_TIMEOUT_MS):
+    // a board whose close never settles does not keep the trail, journal and lock open
     cleanups.unshift(() => outputs.close?.());
     const controller = newLaneController(c, deps, {
       link,
@@ -248,6 +264,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       audit,
       uplink,
       dataDirLock,
+      outputFaults,
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
       applyStatusList: (bundle, source, opts) => applies.apply(bundle, source, opts),

@@ -3,6 +3,7 @@
  * sinks print or log them; real IO boards implement `LaneOutputs` and plug in without touching the lane.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import { maskCardIds } from "../service/format.js";
 
 export type LaneOutputEvent =
   | { type: "barrier"; action: "open" | "close"; obuId: string | null; at: number; seq?: number }
@@ -41,10 +42,17 @@ export interface LaneOutputs {
 const isThenable = (r: unknown): r is PromiseLike<unknown> =>
   typeof (r as { then?: unknown } | null | undefined)?.then === "function";
 
-/** Human-readable console lines (the default for a lane PC with an attached screen). */
+/**
+ * Human-readable console lines (the default for a lane PC with an attached screen). Every card number in a
+ * line (an alarm's message: CRASH_RECOVERY, DEBIT_INTENT_UNREADABLE, the booth's) is masked as the log masks
+ * it (src/service/format.ts maskCardIds, "4301************9001") unless `fullIds` (`log.fullIds`): stdout goes
+ * to the same journal as the log under systemd. An IO board given to the lane gets the events unmasked.
+ */
 export function consoleOutputs(
-  write: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  o: { fullIds?: boolean } = {},
 ): LaneOutputs {
+  const write = o.fullIds === true ? out : (line: string) => out(maskCardIds(line));
   return {
     emit(ev) {
       switch (ev.type) {
@@ -84,8 +92,9 @@ export function logOutputs(logger: Logger): LaneOutputs {
 }
 
 /**
- * Fan out to several sinks; one failing sink never stops the others. A sink's asynchronous failure comes
- * back in the promise emit then returns (the first one), for guardedOutputs to log.
+ * Fan out to several sinks; one failing sink never stops the others. A sink's failure, a throw or a
+ * rejection, comes back in the promise emit then returns (the first one), for guardedOutputs to log. Close
+ * closes every sink, even after one failed, and then rejects with the first failure.
  */
 export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
   return {
@@ -95,28 +104,62 @@ export function teeOutputs(...sinks: LaneOutputs[]): LaneOutputs {
         try {
           const r: unknown = s.emit(ev);
           if (isThenable(r)) pending.push(r);
-        } catch {
-          // an output device failure must not stop the lane loop
+        } catch (e) {
+          // the other sinks still get the event; the throw is returned as a rejection
+          pending.push(Promise.reject(e));
         }
       }
       if (pending.length > 0) return Promise.all(pending).then(() => {});
     },
     async close() {
-      for (const s of sinks) await s.close?.();
+      const errors: unknown[] = [];
+      for (const s of sinks) {
+        try {
+          await s.close?.();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length > 0) throw errors[0];
     },
   };
 }
 
 export const nullOutputs: LaneOutputs = { emit() {} };
 
+const quietly = (f: () => void): void => {
+  try {
+    f();
+  } catch {
+    // see the callers
+  }
+};
+
+/** How long the lane's close waits for the outputs' close (an IO board lowering its barrier, its port released). */
+export const OUTPUTS_CLOSE_TIMEOUT_MS = 2_000;
+
+export interface GuardedOutputsOptions {
+  /** each failure and each event a device took, by event type (./output-faults.ts: the alarm, the status) */
+  faults?: { failed(type: string, e: unknown): void; worked(type: string): void };
+  /** the bound on the sink's close (default OUTPUTS_CLOSE_TIMEOUT_MS) */
+  closeTimeoutMs?: number;
+}
+
 /**
  * A sink whose emit never throws and never rejects: a device that fails (a barrier board unplugged, a
  * display that throws, a board whose asynchronous write rejects) is logged, never thrown into the lane's or
  * the booth's code, which emits right after a record is durable and must not take an exception there for
  * "nothing was recorded" (src/lane/runtime.ts wraps every sink so); a rejection left unhandled would end
- * the process. At most one error line per event type a minute.
+ * the process. At most one error line per event type a minute; `faults` hears of every failure and every
+ * event taken. Its close waits at most `closeTimeoutMs` for the sink's: a device whose close never settles
+ * is logged ("lane output close timed out") and the lane closes the rest (its trail, journal and lock).
  */
-export function guardedOutputs(sink: LaneOutputs, log: Logger, now: () => number = Date.now): LaneOutputs {
+export function guardedOutputs(
+  sink: LaneOutputs,
+  log: Logger,
+  now: () => number = Date.now,
+  o: GuardedOutputsOptions = {},
+): LaneOutputs {
   const loggedAt = new Map<string, number>();
   let failures = 0;
   const failed = (type: string, e: unknown): void => {
@@ -129,25 +172,52 @@ export function guardedOutputs(sink: LaneOutputs, log: Logger, now: () => number
         "lane output failed (the lane goes on; the device needs attention)",
       );
     }
+    o.faults?.failed(type, e);
   };
+  const closeTimeoutMs = o.closeTimeoutMs ?? OUTPUTS_CLOSE_TIMEOUT_MS;
   return {
     emit(ev) {
       let r: unknown;
       try {
         r = sink.emit(ev);
       } catch (e) {
-        failed(ev.type, e);
+        quietly(() => failed(ev.type, e));
         return;
       }
+      // a logger or a faults listener that throws here must not reach the lane, nor be an unhandled rejection
       if (isThenable(r))
-        r.then(undefined, (e: unknown) => {
-          try {
-            failed(ev.type, e);
-          } catch {
-            // a logger that throws here would be one more unhandled rejection
-          }
-        });
+        r.then(
+          () => quietly(() => o.faults?.worked(ev.type)),
+          (e: unknown) => quietly(() => failed(ev.type, e)),
+        );
+      else quietly(() => o.faults?.worked(ev.type));
     },
-    ...(sink.close ? { close: () => sink.close!() } : {}),
+    ...(sink.close
+      ? {
+          close: async () => {
+            let timer: ReturnType<typeof setTimeout> | undefined;
+            const timedOut = new Promise<"timed out">((resolve) => {
+              timer = setTimeout(() => resolve("timed out"), closeTimeoutMs);
+            });
+            const closing = Promise.resolve().then(() => sink.close!());
+            // logged here, also when it rejects after the bound (no unhandled rejection then)
+            closing.catch((e: unknown) => {
+              log.warn({ err: e instanceof Error ? e.message : String(e) }, "lane output close failed");
+            });
+            try {
+              const r = await Promise.race([closing.then(() => "closed" as const), timedOut]);
+              if (r === "timed out")
+                log.error(
+                  { timeoutMs: closeTimeoutMs },
+                  "lane output close timed out (the lane closes without it; the device needs attention)",
+                );
+            } catch {
+              // logged above
+            } finally {
+              clearTimeout(timer);
+            }
+          },
+        }
+      : {}),
   };
 }

@@ -14,8 +14,10 @@
  * - Times are wall-clock milliseconds since the epoch (`Date.now()` style) unless a field says otherwise;
  *   durations are milliseconds. Card ids are full in the snapshot: every human-facing output masks them.
  */
+
 import type { Observable } from "rxjs";
 import type { OperatorSettleRequest } from "../lane/operator-settlement.js";
+import type { OutputFaultsView } from "../outputs/output-faults.js";
 
 // ---- the snapshot (GET /status, `etc-lane status --json`) --------------------------------------------
 
@@ -213,6 +215,9 @@ export interface AuditView {
   lastCheckpoint: { n: number; at: number; to: number } | null;
 }
 
+/** The outputs' devices (src/outputs/output-faults.ts): failing now, failures since start, the last one. */
+export type OutputsView = OutputFaultsView;
+
 export interface LaneSnapshot {
   /** snapshot format version */
   v: 1;
@@ -247,6 +252,8 @@ export interface LaneSnapshot {
   process: ProcessView;
   clock: ClockView;
   audit: AuditView;
+  /** the lane outputs' devices: the event types failing now (OUTPUT_FAILED), failures since start */
+  outputs: OutputsView;
 }
 
 // ---- the live feed ---------------------------------------------------------------------------------

@@ -156,6 +156,7 @@ export class LaneRuntimeView implements LaneView {
       process: processView(this.startedAt, now),
       clock: clockView(up),
       audit: auditView(rt.audit.status()),
+      outputs: rt.outputFaults.view(),
     };
   }
 

@@ -881,7 +881,7 @@ describe("the booth over ptys", () => {
             outcome: "EXIT_DEBIT_SETTLED",
             extra: { settlement: { settledBy: "booth-prove", evidence: { boothCase: { id: earlier } } } },
           });
-          expect(t.outputs.filter((o) => o.type === "barrier")).toEqual([]);
+          expect(t.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toEqual([]);
           expect(
             t.readerEvents.filter((e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54),
           ).toHaveLength(0);
@@ -908,7 +908,7 @@ describe("the booth over ptys", () => {
         kind: "transaction",
         outcome: "EXIT_DEBIT_SETTLED",
       });
-      expect(t.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+      expect(t.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toHaveLength(1);
       expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
       // before: the walk-up stayed taken, and the next card put on was charged on it
       expect(t.lane.booth?.cases()).toEqual([]);
@@ -1118,7 +1118,7 @@ describe("the booth over ptys", () => {
       expect(t.ledger().map((e) => [e.path, e.outcome])).toEqual([["dsrc", "torn-after-debit"]]);
       // no barrier, a red light's alarm instead
       const after = t.outputs.slice(before);
-      expect(after.filter((o) => o.type === "barrier")).toEqual([]);
+      expect(after.filter((o) => o.type === "barrier" && o.action === "open")).toEqual([]);
       expect(after.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toContain(
         "CARD_ON_STATUS_LIST",
       );
@@ -1199,7 +1199,7 @@ describe("the booth over ptys", () => {
       await t.restartLane();
       await t.prompt("RECORDED_NO_CARD");
       await t.boothIdle();
-      expect(t.outputs.slice(before).filter((o) => o.type === "barrier")).toEqual([]);
+      expect(t.outputs.slice(before).filter((o) => o.type === "barrier" && o.action === "open")).toEqual([]);
       const tx = t.records().filter((r) => r.kind === "transaction");
       expect(tx).toHaveLength(1);
       expect(tx[0]).toMatchObject({ outcome: "BOOTH_EXIT_DEBIT", cardId: CARD, tac: debit!.tac });
@@ -1258,7 +1258,7 @@ describe("the booth over ptys", () => {
       const push = t.outputs.push.bind(t.outputs);
       let thrown = 0;
       t.outputs.push = (...e: LaneOutputEvent[]) => {
-        if (e.some((x) => x.type === "barrier")) {
+        if (e.some((x) => x.type === "barrier" && x.action === "open")) {
           thrown++;
           throw new Error("barrier board not answering");
         }

@@ -9,6 +9,7 @@ import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readBoothIntent } from "../../src/booth/booth-records.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
@@ -46,7 +47,9 @@ function refuseBoothRecords(t: BoothTestContext, n: number): void {
   };
 }
 
-const barriers = (outputs: { type: string }[]) => outputs.filter((o) => o.type === "barrier");
+/** the barrier's openings (a lane that closes lowers it: docs/lane.md, "Barrier and lane light") */
+const barriers = (outputs: LaneOutputEvent[]) =>
+  outputs.filter((o) => o.type === "barrier" && o.action === "open");
 
 describe("a recovered debit opens the barrier only for its card, on the reader and not listed", () => {
   it("the card listed while the booth waits for it: the proved debit is recorded, the barrier stays closed, the refusal and its alarm", async () => {

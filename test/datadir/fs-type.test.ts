@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { parseLaneConfig } from "../../src/config/index.js";
-import { dataDirNotes } from "../../src/config/preflight.js";
+import { captureFileSystemNotes, dataDirNotes } from "../../src/config/preflight.js";
 import { dataDirFileSystem, mountFsType, networkFileSystem } from "../../src/datadir/fs-type.js";
 import { type DataDirHolder, describeHolder } from "../../src/datadir/lock.js";
 import { MINIMAL_LANE_CONFIG } from "../config/helpers.js";
@@ -49,6 +49,36 @@ describe("dataDir on a network file system", () => {
       },
     ]);
     expect(dataDirNotes(c, () => ({ type: 0xef53 }))).toEqual([]);
+  });
+});
+
+describe("capture.dir on a network file system", () => {
+  // outputs review #5: the capture's synchronous writes on the lane thread wait with a hung NFS mount
+  it("an enabled capture.dir on NFS is an error note naming it and the lane thread; local, disabled or left in dataDir: none", () => {
+    const config = (capture: Record<string, unknown>) =>
+      parseLaneConfig(
+        { ...MINIMAL_LANE_CONFIG, dataDir: "/var/lib/etc-lane/lane3", capture },
+        "lane.yaml",
+        "/etc/etc-lane",
+      );
+    const nfs = () => ({ type: 0x6969 });
+    expect(
+      captureFileSystemNotes(config({ enabled: true, dir: "/nonexistent-etc-nas/captures" }), nfs),
+    ).toEqual([
+      {
+        path: "capture.dir",
+        level: "error",
+        message: expect.stringMatching(
+          /^\/nonexistent-etc-nas\/captures is on a network file system \(NFS\): the wire capture writes on the lane thread, synchronously .*Put capture.dir on a local disk/,
+        ),
+      },
+    ]);
+    const c = config({ enabled: true, dir: "/nonexistent-etc-nas/captures" });
+    expect(captureFileSystemNotes(c, () => ({ type: 0xef53 }))).toEqual([]);
+    expect(
+      captureFileSystemNotes(config({ enabled: false, dir: "/nonexistent-etc-nas/captures" }), nfs),
+    ).toEqual([]);
+    expect(captureFileSystemNotes(config({ enabled: true }), nfs)).toEqual([]);
   });
 });
 

@@ -57,6 +57,8 @@ export interface LaneTestOptions {
   debug?: boolean;
   /** runs after the lane is built and its list loaded, before the simulator and the controller start */
   beforeStart?: (lane: LaneRuntime) => Promise<void>;
+  /** the output events the lane's device fails (its emit throws, as an unplugged board's does) */
+  outputFails?: (e: LaneOutputEvent) => boolean;
 }
 
 export interface LaneTestContext {
@@ -116,7 +118,12 @@ export async function laneTest(
     : undefined;
   const lane = await openLane(config, {
     transport: laneEnd,
-    outputs: { emit: (e) => outputs.push(e) },
+    outputs: {
+      emit: (e) => {
+        if (opts.outputFails?.(e)) throw new Error("barrier board not answering");
+        outputs.push(e);
+      },
+    },
     uplink: false,
     ...(logger ? { logger } : {}),
     ...(opts.link ? { link: opts.link } : {}),

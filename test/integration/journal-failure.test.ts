@@ -38,7 +38,7 @@ describe("journal write failure", () => {
         expect(plates).toEqual(["湘F00001:transaction:EXIT_DEBIT"]);
         // only the first card paid; the second was stopped before its C6, the third met a closed lane
         expect(t.sim.ledger().map((l) => l.amount > 0)).toEqual([true]);
-        expect(t.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+        expect(t.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toHaveLength(1);
         expect(t.outputs.some((o) => o.type === "alarm" && o.code === "JOURNAL_FAILED")).toBe(true);
         expect(t.lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
         expect(t.lane.controller.counters.journalFailures).toBeGreaterThanOrEqual(1);
@@ -83,7 +83,7 @@ describe("journal write failure", () => {
         // the second card did pay: the lane could not record it, so it kept no barrier open ...
         const paid = t.sim.ledger().map((l) => l.cardId);
         expect(paid).toHaveLength(2);
-        const barriers = t.outputs.filter((o) => o.type === "barrier");
+        const barriers = t.outputs.filter((o) => o.type === "barrier" && o.action === "open");
         expect(barriers).toHaveLength(1);
         expect(t.lane.controller.status).toMatchObject({ status: "closed", reason: "journal" });
         // ... and the write-ahead intent of that debit is still there: the next start records it

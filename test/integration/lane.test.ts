@@ -209,7 +209,7 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         const perCard = new Map<string, number>();
         for (const l of t.sim.ledger()) perCard.set(l.cardId, (perCard.get(l.cardId) ?? 0) + 1);
         expect([...perCard.values()].every((n) => n === 1)).toBe(true);
-        expect(t.outputs.filter((o) => o.type === "barrier").length).toBe(2);
+        expect(t.outputs.filter((o) => o.type === "barrier" && o.action === "open").length).toBe(2);
       },
     );
   });

@@ -453,7 +453,7 @@ describe("reply, commit, barrier", () => {
     await toDebit(r);
     let barrierBeforeCommit = false;
     r.journal.onWrite = () => {
-      barrierBeforeCommit = r.outputs.some((o) => o.type === "barrier");
+      barrierBeforeCommit = r.outputs.some((o) => o.type === "barrier" && o.action === "open");
     };
     r.link.frame(ev.b5());
     await r.settle();
@@ -461,7 +461,7 @@ describe("reply, commit, barrier", () => {
     const c1 = r.link.answers.find((a) => a.to === "trade");
     expect(c1).toMatchObject({ cmd: { kind: "continue" }, recordsAtReply: 0 });
     expect(barrierBeforeCommit).toBe(false);
-    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+    expect(r.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toHaveLength(1);
     expect(r.journal.intents.size).toBe(0);
   });
 
@@ -472,7 +472,7 @@ describe("reply, commit, barrier", () => {
     r.journal.failCommits = true;
     r.link.frame(ev.b5());
     await r.settle();
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
     expect(r.link.antenna()).toEqual([true, false]);
     expect(r.journal.intents.size).toBe(1);
@@ -490,7 +490,7 @@ describe("reply, commit, barrier", () => {
     r.journal.refuseCommits = true;
     r.link.frame(ev.b5());
     await r.settle();
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     expect(r.ctl.status).toEqual({
       status: "closed",
       reason: "journal",
@@ -776,7 +776,7 @@ describe("an answer in time is checked as a late one is (review finding 1)", () 
     expect(String(r.journal.records[0]!.extra?.problem)).toMatch(
       /balance after 9000 is not balance before 10000 - amount 1425/,
     );
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
     expect(r.journal.intents.size).toBe(0);
   });
@@ -933,7 +933,7 @@ describe("a B2 from an OBU that has a transaction (the RSU started over with it)
     r.link.frame(ev.b5());
     await r.settle();
     expect(kinds(r.journal)).toEqual(["stop:OBU_LEFT", "transaction:EXIT_DEBIT"]);
-    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+    expect(r.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toHaveLength(1);
   });
 
   it("during its debit: the SUPERSEDED suspect is committed first, and its hold stops the new B2 (C2 UNSETTLED_DEBIT, no barrier)", async () => {
@@ -945,7 +945,7 @@ describe("a B2 from an OBU that has a transaction (the RSU started over with it)
     const [, again] = r.link.answers.filter((a) => a.to === "obu");
     expect(again).toMatchObject({ cmd: { kind: "stop", stopType: 1 }, recordsAtReply: 1 });
     expect(kinds(r.journal)).toEqual(["suspect:SUPERSEDED", "stop:UNSETTLED_DEBIT"]);
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     expect(r.ctl.inFlight()).toEqual([]);
   });
 });
@@ -1195,7 +1195,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.link.answersTo("trade")).toEqual([
       { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
     ]);
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
   });
 
   it("a late B5 for a suspect the booth settles while its C1 is on the way: nothing changes, the lane is not closed for the journal", async () => {
@@ -1225,7 +1225,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.link.answersTo("trade")).toEqual([
       { kind: "continue", obuId: OBU_ID, divFactor: "bafec4cfbafec4cf" },
     ]);
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
   });
 
   // before, every refused settlement was taken for "it already has its one record": the B5 was answered C1
@@ -1437,7 +1437,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     expect(r.outputs.filter((o) => o.type === "alarm").map((o) => (o as { code: string }).code)).toEqual([
       "ORPHAN_B5",
     ]);
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     // the RSU repeats that B5 (its ack was lost): acknowledged again, neither recorded again nor settled
     r.link.frame(ev.b5(b5({ obuId: "0000f00d" })));
     await r.settle();
@@ -1546,7 +1546,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     r.link.frame(ev.b5());
     await stopped;
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
-    expect(r.outputs.filter((o) => o.type === "barrier")).toHaveLength(1);
+    expect(r.outputs.filter((o) => o.type === "barrier" && o.action === "open")).toHaveLength(1);
     expect(r.link.antenna()).toEqual([true, false]);
     expect(r.link.stopped).toBe(true);
     expect(r.ctl.status).toMatchObject({ status: "closed", reason: "stopped" });
@@ -1737,7 +1737,7 @@ describe("crash recovery: debit intents a killed process left", () => {
       extra: { recoveredFrom: "intent" },
     });
     expect(j.intents.size).toBe(0);
-    expect(r.outputs.some((o) => o.type === "barrier")).toBe(false);
+    expect(r.outputs.some((o) => o.type === "barrier" && o.action === "open")).toBe(false);
     expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
     expect(r.outputs.some((o) => o.type === "alarm" && o.code === "CRASH_RECOVERY")).toBe(true);
     r.link.up();

@@ -2,8 +2,13 @@
  * guardedOutputs (src/outputs/outputs.ts): a sink that throws never throws into the lane or the booth,
  * which emit right after a record is durable; the failure is logged, at most once per event type a minute.
  */
-import { describe, expect, it } from "vitest";
-import { guardedOutputs, type LaneOutputEvent, teeOutputs } from "../../src/outputs/outputs.js";
+import { describe, expect, it, vi } from "vitest";
+import {
+  guardedOutputs,
+  type LaneOutputEvent,
+  OUTPUTS_CLOSE_TIMEOUT_MS,
+  teeOutputs,
+} from "../../src/outputs/outputs.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 describe("guardedOutputs", () => {
@@ -78,5 +83,74 @@ describe("guardedOutputs", () => {
       expect.objectContaining({ type: "barrier", failures: 1, err: "barrier board write failed" }),
       expect.objectContaining({ type: "light", failures: 1, err: "display board write failed" }),
     ]);
+  });
+
+  it("a device inside a tee that throws synchronously is logged, and the other sinks still get the event", async () => {
+    const lines: LogLine[] = [];
+    const seen: string[] = [];
+    const out = guardedOutputs(
+      teeOutputs(
+        {
+          emit() {
+            throw new Error("port not open");
+          },
+        },
+        { emit: (ev) => void seen.push(ev.type) },
+      ),
+      recordingLogger(lines),
+      () => 0,
+    );
+    expect(() => out.emit({ type: "barrier", action: "open", obuId: null, at: 0 })).not.toThrow();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(["barrier"]);
+    expect(lines.filter((l) => l.level === "error").map((l) => l.obj)).toEqual([
+      expect.objectContaining({ type: "barrier", failures: 1, err: "port not open" }),
+    ]);
+  });
+
+  it("a tee closes every sink when one's close fails, then rejects with that failure", async () => {
+    const closed: string[] = [];
+    const tee = teeOutputs(
+      {
+        emit() {},
+        close() {
+          closed.push("display");
+          throw new Error("display close failed");
+        },
+      },
+      {
+        emit() {},
+        async close() {
+          closed.push("barrier board");
+        },
+      },
+    );
+    await expect(tee.close?.()).rejects.toThrow("display close failed");
+    expect(closed).toEqual(["display", "barrier board"]);
+  });
+
+  it("close waits for the device's close at most OUTPUTS_CLOSE_TIMEOUT_MS, then logs and returns", async () => {
+    vi.useFakeTimers();
+    try {
+      const lines: LogLine[] = [];
+      const out = guardedOutputs(
+        { emit() {}, close: () => new Promise<void>(() => {}) },
+        recordingLogger(lines),
+      );
+      let closed = false;
+      const closing = Promise.resolve(out.close?.()).then(() => {
+        closed = true;
+      });
+      await vi.advanceTimersByTimeAsync(OUTPUTS_CLOSE_TIMEOUT_MS - 1);
+      expect(closed).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      await closing;
+      expect(closed).toBe(true);
+      expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+        "lane output close timed out (the lane closes without it; the device needs attention)",
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import { readLaneConfig } from "../../config/load.js";
 import {
   captureDirNotes,
+  captureFileSystemNotes,
   checkLaneConfig,
   configNotes,
   dataDirNotes,
@@ -73,9 +74,9 @@ export function registerRun(program: Command): void {
       for (const n of configNotes(config)) note(n);
       for (const n of captureDirNotes(config))
         logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
-      // a dataDir on a network file system: taken, but said loudly (an error line); on another FUSE mount,
-      // as a note (src/datadir/fs-type.ts)
-      for (const n of dataDirNotes(config))
+      // a dataDir or capture.dir on a network file system: taken, but said loudly (an error line); on another
+      // FUSE mount, as a note (src/datadir/fs-type.ts)
+      for (const n of [...dataDirNotes(config), ...captureFileSystemNotes(config)])
         logger[n.level === "error" ? "error" : noteAt](
           { field: n.path, config: opts.config },
           `${n.path}: ${n.message}`,

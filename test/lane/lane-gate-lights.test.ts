@@ -1,0 +1,85 @@
+/**
+ * The barrier and the lane light follow what the lane does (docs/lane.md, "Barrier and lane light"): green
+ * with the barrier for a paid vehicle, red with the display of a vehicle not let through (a listed card),
+ * red and the barrier down when the lane closes (src/lane/effect-runner.ts, src/lane/lane-gate.ts).
+ */
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import type { RsuEvent } from "../../src/rsu/driver.js";
+import { type Rig, RSU_OK, rig } from "./controller-fakes.js";
+import { b2, b3, b4, b5, NOW } from "./machine-fixtures.js";
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: NOW });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function open(r: Rig): Promise<void> {
+  await r.ctl.start();
+  r.link.up();
+  await r.settle();
+  r.link.frame({ kind: "rsu-status", status: RSU_OK });
+  await r.settle();
+  expect(r.ctl.status.status).toBe("open");
+}
+
+async function vehicle(r: Rig, obu = b2(), card = b4(), withB5 = true): Promise<void> {
+  const frames: RsuEvent[] = [
+    { kind: "obu", info: obu },
+    { kind: "vehicle", info: { ...b3(), obuId: obu.obuId } },
+    { kind: "card", info: { ...card, obuId: obu.obuId } },
+  ];
+  if (withB5) frames.push({ kind: "trade", info: { ...b5(), obuId: obu.obuId } });
+  for (const f of frames) {
+    r.link.frame(f);
+    await r.settle();
+  }
+}
+
+/** The barrier, light and display events, in order, as short strings. */
+const devices = (outputs: LaneOutputEvent[]): string[] =>
+  outputs.flatMap((o) =>
+    o.type === "barrier"
+      ? [`barrier ${o.action}`]
+      : o.type === "light"
+        ? [`light ${o.color}`]
+        : o.type === "display"
+          ? [`display ${o.tone}`]
+          : o.type === "lane"
+            ? [`lane ${o.status}`]
+            : [],
+  );
+
+it("a paid vehicle, then a listed card: the light red after the listed card's display, the barrier not commanded", async () => {
+  const r = rig();
+  await open(r);
+  await vehicle(r);
+  const paid = r.outputs.length;
+  expect(devices(r.outputs)).toEqual(["lane open", "light red", "barrier open", "light green", "display ok"]);
+  // another vehicle, its card listed
+  r.list.listed.add("43010000000000005678");
+  await vehicle(
+    r,
+    b2({ obuId: "0a0b0c0d", contractSerial: "4301010000000043" }),
+    b4({ card: { cardSerial: "0000000000005678" } }),
+    false,
+  );
+  expect(devices(r.outputs.slice(paid))).toEqual(["display stop", "light red"]);
+});
+
+it("the lane closing (an operator's close): the light red and the barrier down before the lane closed event", async () => {
+  const r = rig();
+  await open(r);
+  await vehicle(r);
+  const before = r.outputs.length;
+  await r.ctl.closeLane({ name: "wang", uid: 1000 }, "barrier maintenance");
+  await r.settle();
+  expect(devices(r.outputs.slice(before))).toEqual([
+    "light red",
+    "barrier close",
+    "lane closed",
+    "display stop",
+  ]);
+});
