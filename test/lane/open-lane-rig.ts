@@ -5,12 +5,11 @@
  */
 import { join } from "node:path";
 import { afterEach } from "vitest";
-import type { Logger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfig } from "../../src/config/schema.js";
-import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
+import { type LaneRuntime, type LaneRuntimeDeps, openLane } from "../../src/lane/runtime.js";
 import { tempDir } from "../journal/helpers.js";
 
 export const EXAMPLE_TARIFF = join(import.meta.dirname, "../../config/tariff.example.yaml");
@@ -20,8 +19,8 @@ export interface OpenLaneRig {
   dir(): string;
   /** a lane config in that directory (dataDir `<dir>/data`), `over` merged over the minimal one */
   config(over?: Record<string, unknown>): LaneConfig;
-  /** openLane on it; the lane is closed after the test unless the test closed it (`close`) */
-  open(c: LaneConfig, o?: { logger?: Logger }): Promise<LaneRuntime>;
+  /** openLane on it (`deps` over the rig's own); closed after the test unless the test closed it (`close`) */
+  open(c: LaneConfig, deps?: LaneRuntimeDeps): Promise<LaneRuntime>;
   /** closes the lane the rig opened last */
   close(): Promise<void>;
 }
@@ -54,8 +53,8 @@ export function openLaneRig(prefix: string): OpenLaneRig {
         "lane.yaml",
         dir(),
       ),
-    open: async (c, o = {}) => {
-      lane = await openLane(c, { transport: createTransportPair().lane, uplink: false, ...o });
+    open: async (c, deps = {}) => {
+      lane = await openLane(c, { transport: createTransportPair().lane, uplink: false, ...deps });
       return lane;
     },
     close: async () => {
