@@ -6,14 +6,15 @@
  * the page's live feed (server-sent events) open and read, both by a client in another process) against
  * the same run without them ("off": the journal not bound to the trail, so records are committed without
  * their entries, and no service), and in between the trail alone ("trail": bound, no service), which
- * tells the two costs apart. The simulated RSU's process and the clients run off the CPU the lane's
+ * tells the two costs apart, and a second off run ("control") that measures nothing but how far two runs of
+ * the same code differ side by side: the yardstick the 10 % is judged against. The simulated RSU's process and the clients run off the CPU the lane's
  * process tuning leaves to the lane thread (on a lane they are other machines). Runs in rounds of three
- * runs of 2,000 vehicles, one per condition, the order turned by one each round (off trail on, trail on
- * off, on off trail, ...), so that a drift of the machine during the benchmark weighs on all three alike.
+ * runs of 2,000 vehicles, one per condition, the order turned by one each round (off control trail on,
+ * control trail on off, ...), so that a drift of the machine during the benchmark weighs on all four alike.
  * Each run's journal has its WAL file grown before vehicles flow (lane.ts growWalFile), so that commits
  * overwrite it rather than extend it, as on a lane whose WAL file has been reused.
  * Prints each condition's figures over all its runs and the ratios trail/off and on/off of p50, p99 and
- * max per stage; then the paired ratios: within each round the trail and the on run's p50 and p99
+ * max per stage (and control/off); then the paired ratios: within each round the control, trail and on run's p50 and p99
  * against the off run's, and their median, least and greatest over the rounds (a condition's run moves
  * by 10-40 % from one run to the next on a shared VM, with the same code, so only runs made side by side
  * compare); where the decisions' time goes (the lane thread's work up to the port write, and the write);
@@ -86,11 +87,27 @@ const PACED: Traffic = { name: "service-paced", heavy: true, mode: "rate", perSe
  */
 const FLOOR_EVERY = 4;
 
+/** What each ratio to "off" says. */
+const NOTES: Record<(typeof COMPARED)[number], string> = {
+  control: "the same code again: how far two runs differ with nothing changed",
+  trail: "the trail's share",
+  on: "1.00 = no cost; issue 13 target: within 10 %",
+};
+
+/**
+ * The benchmark's conditions. "control" is "off" again: the same code run twice in each round, so that its
+ * ratio to "off" shows how far two runs differ when nothing differs.
+ */
+export const CONDITIONS = ["off", "control", "trail", "on"] as const;
+export type Condition = (typeof CONDITIONS)[number];
+/** The conditions compared with "off". */
+const COMPARED = ["control", "trail", "on"] as const;
+
 /** The conditions' runs, round by round, each round's order turned by one from the round before. */
-export function roundOrder(rounds: number): ("off" | "trail" | "on")[] {
-  const base = ["off", "trail", "on"] as const;
-  const out: ("off" | "trail" | "on")[] = [];
-  for (let k = 0; k < rounds; k++) for (let j = 0; j < 3; j++) out.push(base[(k + j) % 3]!);
+export function roundOrder(rounds: number): Condition[] {
+  const out: Condition[] = [];
+  const n = CONDITIONS.length;
+  for (let k = 0; k < rounds; k++) for (let j = 0; j < n; j++) out.push(CONDITIONS[(k + j) % n]!);
   return out;
 }
 
@@ -113,13 +130,14 @@ function serviceBenchOf(t: Traffic): Benchmark {
     ...(t.heavy ? { heavy: true } : {}),
     title:
       "lane decision with the audit trail bound and the status service on (/metrics every second, live feed open, " +
-      "clients in another process) against the same run without them, and the trail alone; rounds of three " +
+      "clients in another process) against the same run without them, the trail alone, and the run without them again " +
+      "(control: how far two runs of the same code differ); rounds of four " +
       `${traffic} (one per condition, order turned each round), 20 x scale rounds (at least 3)`,
     async run(ctx) {
       const vehicles = t.vehicles;
       const rounds = Math.max(3, Math.round(20 * ctx.scale));
       const entries = Math.max(10_000, Math.round(30_000_000 * ctx.scale));
-      const runs: Record<"off" | "trail" | "on", LaneRun[]> = { off: [], trail: [], on: [] };
+      const runs: Record<Condition, LaneRun[]> = { off: [], control: [], trail: [], on: [] };
       const clients: ClientReport[] = [];
       // each record's audit entry on the lane thread, timed where the running lane commits it
       const entryProbes: Record<"trail" | "on", RecordEntryProbe[]> = { trail: [], on: [] };
@@ -128,7 +146,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
       const order = roundOrder(rounds);
       for (const [i, cond] of order.entries()) {
         ctx.log(
-          `  ${t.name} round ${Math.floor(i / 3) + 1}/${rounds} ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`,
+          `  ${t.name} round ${Math.floor(i / CONDITIONS.length) + 1}/${rounds} ${cond}: ${vehicles.toLocaleString("en-US")} vehicles`,
         );
         const r = await runLane(ctx, {
           protocol: "legacy",
@@ -142,8 +160,8 @@ function serviceBenchOf(t: Traffic): Benchmark {
           attach:
             cond !== "on"
               ? async (lane) => {
-                  // off: records committed without their entries
-                  if (cond === "off") lane.journal.bindAudit(null);
+                  // off and control: records committed without their entries
+                  if (cond === "off" || cond === "control") lane.journal.bindAudit(null);
                   else entryProbes[cond].push(probeRecordEntries(lane.journal, lane.audit, FLOOR_EVERY));
                   return async () => {};
                 }
@@ -194,12 +212,10 @@ function serviceBenchOf(t: Traffic): Benchmark {
       }
       const out: BenchResult[] = [];
       for (const [stage, pick] of STAGES) {
-        const p = {
-          off: percentiles(pooled(runs.off, pick)),
-          trail: percentiles(pooled(runs.trail, pick)),
-          on: percentiles(pooled(runs.on, pick)),
-        };
-        for (const cond of ["off", "trail", "on"] as const)
+        const p = Object.fromEntries(
+          CONDITIONS.map((c) => [c, percentiles(pooled(runs[c], pick))]),
+        ) as Record<Condition, ReturnType<typeof percentiles>>;
+        for (const cond of CONDITIONS)
           out.push({
             name: `${t.name}.${cond}.${stage}`,
             unit: "ms",
@@ -210,7 +226,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
               max: p[cond].max,
             },
           });
-        for (const cond of ["trail", "on"] as const)
+        for (const cond of COMPARED)
           out.push({
             name: `${t.name}.ratio.${cond}.${stage}`,
             unit: `${cond}/off`,
@@ -219,12 +235,12 @@ function serviceBenchOf(t: Traffic): Benchmark {
               p99: p[cond].p99 / p.off.p99,
               max: p[cond].max / p.off.max,
             },
-            notes: cond === "on" ? "1.00 = no cost; issue 13 target: within 10 %" : "the trail's share",
+            notes: NOTES[cond],
           });
       }
       // where the decisions' time goes: the lane thread's work up to the port write, and the write itself
       // (one non-blocking write(2) on the lane thread, firmware-bridge/transport/serial.ts)
-      for (const cond of ["off", "trail", "on"] as const) {
+      for (const cond of CONDITIONS) {
         const b2 = percentiles(pooled(runs[cond], (r) => r.b2Work.values()));
         const b4 = percentiles(pooled(runs[cond], (r) => r.b4Work.values()));
         const w = percentiles(pooled(runs[cond], (r) => r.portWrite.values()));
@@ -317,7 +333,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
         });
       }
       for (const [stage, pick] of STAGES)
-        for (const cond of ["trail", "on"] as const) {
+        for (const cond of COMPARED) {
           const p50: number[] = [];
           const p99: number[] = [];
           for (let k = 0; k < rounds; k++) {
@@ -340,9 +356,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
               p99Min: m99.min,
               p99Max: m99.max,
             },
-            notes:
-              `each round's ${cond} run against its off run, the median over the rounds and the range` +
-              (cond === "on" ? "; issue 13 target: within 10 %" : ""),
+            notes: `each round's ${cond} run against its off run, the median over the rounds and the range; ${NOTES[cond]}`,
           });
         }
       const sum = (k: keyof ClientReport): number => clients.reduce((a, c) => a + c[k], 0);
@@ -361,7 +375,7 @@ function serviceBenchOf(t: Traffic): Benchmark {
         },
         notes: `what the clients saw over ${seconds.toFixed(1)} s of traffic in the "on" runs`,
       });
-      for (const cond of ["off", "trail", "on"] as const)
+      for (const cond of CONDITIONS)
         out.push({
           name: `${t.name}.${cond}.${t.mode === "rate" ? "paced" : "back-to-back"}`,
           unit: "veh/s",

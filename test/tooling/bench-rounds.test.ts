@@ -1,29 +1,30 @@
 /**
- * The service benchmark's pairing (test/bench/service.ts): every round runs each condition once, each
+ * The service benchmark's pairing (test/bench/service.ts): every round runs each condition once (the control being the off run again), each
  * position in a round is taken by each condition equally often, and the paired ratios' median; the
  * probe's busy work (test/bench/audit-probe.ts spinUs).
  */
 import { describe, expect, it } from "vitest";
 import { spinUs } from "../bench/audit-probe.js";
-import { roundOrder, spread } from "../bench/service.js";
+import { CONDITIONS, roundOrder, spread } from "../bench/service.js";
 
 describe("service benchmark rounds", () => {
   it("runs each condition once a round and turns the order by one each round", () => {
-    const o = roundOrder(4);
+    const o = roundOrder(5);
     expect(o).toEqual([
-      ...["off", "trail", "on"],
-      ...["trail", "on", "off"],
-      ...["on", "off", "trail"],
-      ...["off", "trail", "on"],
+      ...["off", "control", "trail", "on"],
+      ...["control", "trail", "on", "off"],
+      ...["trail", "on", "off", "control"],
+      ...["on", "off", "control", "trail"],
+      ...["off", "control", "trail", "on"],
     ]);
-    for (let k = 0; k < 4; k++) expect(new Set(o.slice(3 * k, 3 * k + 3)).size).toBe(3);
+    for (let k = 0; k < 5; k++) expect(new Set(o.slice(4 * k, 4 * k + 4)).size).toBe(4);
   });
 
-  it("puts each condition in each position once every three rounds", () => {
-    const o = roundOrder(6);
-    for (let pos = 0; pos < 3; pos++) {
-      const at = [0, 1, 2, 3, 4, 5].map((k) => o[3 * k + pos]);
-      for (const c of ["off", "trail", "on"]) expect(at.filter((x) => x === c)).toHaveLength(2);
+  it("puts each condition in each position once every four rounds", () => {
+    const o = roundOrder(8);
+    for (let pos = 0; pos < 4; pos++) {
+      const at = [0, 1, 2, 3, 4, 5, 6, 7].map((k) => o[4 * k + pos]);
+      for (const c of CONDITIONS) expect(at.filter((x) => x === c)).toHaveLength(2);
     }
   });
 
