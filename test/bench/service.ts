@@ -70,10 +70,10 @@ interface Traffic {
   vehicles: number;
 }
 
-/** Back to back: 2,000 vehicles a run, about 7 s on the project VM. */
+/** Back to back: 2,000 vehicles a run, about 7 s on the VM of runs M-S, 16 s on the slower one of run T. */
 const BACK_TO_BACK: Traffic = { name: "service", mode: "back-to-back", vehicles: 2000 };
 /**
- * Paced: one vehicle every 10 ms, 1,000 a run (10 s; about 15 minutes at full scale, so only with --all
+ * Paced: one vehicle every 10 ms, 1,000 a run (10 s; 80 runs at full scale, so only with --all
  * or --only). Every condition's runs get the same traffic: back to back, a condition that takes CPU from
  * the simulated RSU (which shares the other CPU with the lane's worker threads on a 2-CPU VM) also gets
  * fewer vehicles a second, and a commit that follows a longer idle spell takes longer
