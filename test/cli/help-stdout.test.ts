@@ -14,9 +14,6 @@ it("etc-lane --help whose reader went away: exit 0, nothing on stderr", async ()
   // the reader goes away before the CLI has loaded, so the help's write meets a closed pipe
   cli.child.stdout?.destroy();
   const [code, signal] = await once(cli.child, "close");
-  expect({ code, signal, stderr: cli.lines.filter((l) => l.stream === "stderr").map((l) => l.text) }).toEqual({
-    code: 0,
-    signal: null,
-    stderr: [],
-  });
+  const stderr = cli.lines.filter((l) => l.stream === "stderr").map((l) => l.text);
+  expect({ code, signal, stderr }).toEqual({ code: 0, signal: null, stderr: [] });
 });

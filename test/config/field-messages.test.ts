@@ -223,8 +223,7 @@ describe("config field messages", () => {
       ...minimal,
       rsu: { ...minimal.rsu, timing: { heartbeatPeriodMs } },
     });
-    const heartbeat = (yaml: string) =>
-      withTiming((parseYaml(`v: ${yaml}`) as { v: number }).v);
+    const heartbeat = (yaml: string) => withTiming((parseYaml(`v: ${yaml}`) as { v: number }).v);
     expect(errorOf(heartbeat(".inf"))).toContain(
       "rsu.timing.heartbeatPeriodMs: expected milliseconds in 1000..120000, got Infinity",
     );
