@@ -33,8 +33,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-// a broken stdout: a short-lived command stops quietly, `etc-lane run` trades on (./stdout-errors.ts)
+// a broken stdout: a short-lived command stops quietly, `etc-lane run` trades on (./stdout-errors.ts);
+// installed before commander writes anything (help, the version), replaced for `run`
+const forAction = installStdoutErrors();
 const program = buildProgram();
-program.hook("preAction", (_program, action) => installStdoutErrors(action));
+program.hook("preAction", (_program, action) => forAction(action));
 await runCli(program, process.argv);
 void CommanderError;

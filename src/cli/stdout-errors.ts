@@ -1,5 +1,6 @@
 /**
- * What an error on stdout does, per command (installed by ./etc-lane.ts before each command's action).
+ * What an error on stdout does, per command (./etc-lane.ts installs it when the CLI loads, before commander
+ * writes anything: help and the version go to stdout before any action runs, and replaces it for `run`).
  * A short-lived command whose reader went away (`etc-lane audit search | head`) stops quietly with exit 0,
  * as other Unix tools do. `etc-lane run` is a lane trading for months: its console outputs (barrier, light,
  * display and alarm lines, src/outputs/outputs.ts) go to stdout, maybe into a display program; a reader
@@ -8,19 +9,24 @@
  */
 import type { Command } from "commander";
 
-type ErrorSource = Pick<NodeJS.EventEmitter, "on">;
+type ErrorSource = Pick<NodeJS.EventEmitter, "on" | "off">;
 
 /** `etc-lane run` (the top-level command, not a sub-command of the same name). */
 export function isLaneRun(action: Command): boolean {
   return action.name() === "run" && action.parent?.parent == null;
 }
 
-/** A short-lived command: EPIPE ends it quietly (exit 0); any other stdout error is thrown. */
-export function quitOnBrokenPipe(stdout: ErrorSource, exit: (code: number) => void): void {
-  stdout.on("error", (e: NodeJS.ErrnoException) => {
+/**
+ * A short-lived command: EPIPE ends it quietly (exit 0); any other stdout error is thrown. Returns what
+ * takes the handler off again.
+ */
+export function quitOnBrokenPipe(stdout: ErrorSource, exit: (code: number) => void): () => void {
+  const onError = (e: NodeJS.ErrnoException): void => {
     if (e.code === "EPIPE") exit(0);
     else throw e;
-  });
+  };
+  stdout.on("error", onError);
+  return () => stdout.off("error", onError);
 }
 
 /** `etc-lane run`: every stdout error is taken; the first is said once (`say`), the lane goes on. */
@@ -36,8 +42,29 @@ export function keepTradingOnStdoutError(stdout: ErrorSource, say: (line: string
   });
 }
 
-/** Installs the handler `action` needs on process.stdout. */
-export function installStdoutErrors(action: Command): void {
-  if (isLaneRun(action)) keepTradingOnStdoutError(process.stdout, (l) => process.stderr.write(l));
-  else quitOnBrokenPipe(process.stdout, (code) => process.exit(code));
+/**
+ * Installs `quitOnBrokenPipe` on `stdout` now, for whatever is written before an action runs (help, the
+ * version: `etc-lane --help | head`), and returns the hook for commander's preAction: it
+ * puts `keepTradingOnStdoutError` in its place for `etc-lane run`, and leaves it for every other command.
+ */
+export function stdoutErrorHandlers(
+  stdout: ErrorSource,
+  exit: (code: number) => void,
+  say: (line: string) => void,
+): (action: Command) => void {
+  const off = quitOnBrokenPipe(stdout, exit);
+  return (action) => {
+    if (!isLaneRun(action)) return;
+    off();
+    keepTradingOnStdoutError(stdout, say);
+  };
+}
+
+/** stdoutErrorHandlers on process.stdout (exit: process.exit, say: stderr). */
+export function installStdoutErrors(): (action: Command) => void {
+  return stdoutErrorHandlers(
+    process.stdout,
+    (code) => process.exit(code),
+    (l) => process.stderr.write(l),
+  );
 }

@@ -23,14 +23,75 @@ export function formatIssues(error: z.ZodError, source: string): string {
   return `${source}: invalid configuration\n${lines.join("\n")}`;
 }
 
+/** What withoutEmptyKeys reads of a zod schema: its kind and what it holds (zod's `_zod.def`). */
+interface SchemaNode {
+  _zod: {
+    def: {
+      type: string;
+      shape?: Record<string, SchemaNode>;
+      valueType?: SchemaNode;
+      innerType?: SchemaNode;
+      in?: SchemaNode;
+      getter?: () => SchemaNode;
+    };
+  };
+}
+
+/** Wrappers around a schema that say nothing about its shape: a default, optional, a transform's pipe. */
+const WRAPPERS = new Set(["optional", "nullable", "nonoptional", "default", "prefault", "catch", "readonly"]);
+
+/** The schema under its wrappers (`.optional()`, `.default()`, `.prefault()`, `.transform()`'s pipe, lazy). */
+function unwrapped(schema: SchemaNode): SchemaNode {
+  let s = schema;
+  for (;;) {
+    const d = s._zod.def;
+    const next = WRAPPERS.has(d.type)
+      ? d.innerType
+      : d.type === "pipe"
+        ? d.in
+        : d.type === "lazy"
+          ? d.getter?.()
+          : undefined;
+    if (next === undefined) return s;
+    s = next;
+  }
+}
+
+/** A section (a map of settings: an object, a record) or a list: what a key left empty may leave out. */
+function isSection(schema: SchemaNode): boolean {
+  const t = unwrapped(schema)._zod.def.type;
+  return t === "object" || t === "record" || t === "array";
+}
+
 /**
- * A YAML key left empty (`link:` whose children are all commented out) parses as null: it counts as not
- * given, so a section's defaults apply and a required field is reported missing. No config field takes null.
+ * A YAML key left empty (`link:` whose children are all commented out) parses as null: where the schema
+ * expects a section there (or a list), it counts as not given, so the section's defaults apply and a
+ * required field is reported missing. A setting left empty (`log.file:`, `station.tokenFile:`, a
+ * `resultCodes` entry `"0x22":` with no class) is kept as null, and the setting's own error names it
+ * (`..., got null`): no config setting takes null, and dropping it would drop the installer's line
+ * without a word. A key the schema does not have keeps its value, null too: it is refused by name.
  */
-export function withoutEmptyKeys(raw: unknown): unknown {
+export function withoutEmptyKeys(
+  raw: unknown,
+  schema: SchemaNode = LaneConfigSchema as unknown as SchemaNode,
+): unknown {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const d = unwrapped(schema)._zod.def;
+  const childOf = (key: string): SchemaNode | undefined =>
+    d.type === "object"
+      ? d.shape !== undefined && Object.hasOwn(d.shape, key)
+        ? d.shape[key]
+        : undefined
+      : d.type === "record"
+        ? d.valueType
+        : undefined;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(raw)) if (v !== null) out[k] = withoutEmptyKeys(v);
+  for (const [k, v] of Object.entries(raw)) {
+    const child = childOf(k);
+    if (child === undefined) out[k] = v;
+    else if (v !== null) out[k] = withoutEmptyKeys(v, child);
+    else if (!isSection(child)) out[k] = null;
+  }
   return out;
 }
 

@@ -15,16 +15,25 @@ import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
 /**
+ * A value as a field's error shows it: JSON (`1234`, `"x"`, `null` for a setting left empty), but a number
+ * JSON has no form for (YAML's `.inf`, `-.inf`, `.nan`) as itself, not as JSON's `null`. A long value (a
+ * list or a section where one value was expected) is cut at 60 characters.
+ */
+function shownValue(input: unknown): string {
+  const v =
+    typeof input === "number" && !Number.isFinite(input)
+      ? String(input)
+      : (JSON.stringify(input) ?? String(input));
+  return v.length > 60 ? `${v.slice(0, 60)}...` : v;
+}
+
+/**
  * A field's error as `expected ...` followed by the value given (`, got 1234`, `, got "x"`), as
  * README.md's "a bad field is named with what was expected" reads best; just `expected ...` for a field
- * left out. A long value (a list or a section where one value was expected) is cut at 60 characters.
+ * left out.
  */
 function withGot(expected: string): (i: { input?: unknown }) => string {
-  return (i) => {
-    if (i.input === undefined) return expected;
-    const v = JSON.stringify(i.input) ?? String(i.input);
-    return `${expected}, got ${v.length > 60 ? `${v.slice(0, 60)}...` : v}`;
-  };
+  return (i) => (i.input === undefined ? expected : `${expected}, got ${shownValue(i.input)}`);
 }
 
 const hex4 = (what: string, example: string) =>
@@ -197,10 +206,12 @@ export const RsuLinkSection = z
 
 /**
  * `rsu.port` as tcp://host:port (the form src/lane/runtime.ts transportFor connects to), or null when it
- * is not one. The host has no ":" (no IPv6 literal), the port is 1..65535.
+ * is not one. The host is a host name or an IPv4 address: dot-separated labels of letters, digits and
+ * hyphens (no space, "@", "_" or empty label, which would only fail at every connect; no IPv6 literal),
+ * the port is 1..65535.
  */
 export function rsuTcpPort(port: string): { host: string; port: number } | null {
-  const m = /^tcp:\/\/([^:/]+):(\d{1,5})\/?$/.exec(port);
+  const m = /^tcp:\/\/((?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+):(\d{1,5})\/?$/.exec(port);
   if (!m) return null;
   const n = Number(m[2]);
   return n >= 1 && n <= 65535 ? { host: m[1] as string, port: n } : null;
@@ -222,7 +233,7 @@ export const RsuSection = z
           if (rsuTcpPort(p) === null)
             ctx.addIssue({
               code: "custom",
-              message: `expected tcp://host:port with a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
+              message: `expected tcp://host:port with a host name or IPv4 address and a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
             });
         } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
           ctx.addIssue({
@@ -298,7 +309,7 @@ const PING_ERROR = "expected 0 or milliseconds in 100..600000";
 
 const frameLengthError = (got: unknown): string =>
   `expected bytes in ${MIN_READER_FRAME_LENGTH}..${MAX_READER_FRAME_LENGTH} (the booth's reader replies need ` +
-  `at least ${MIN_READER_FRAME_LENGTH}: docs/reader.md §6.5), got ${JSON.stringify(got)}`;
+  `at least ${MIN_READER_FRAME_LENGTH}: docs/reader.md §6.5), got ${shownValue(got)}`;
 
 export const ReaderLinkSection = z.strictObject({
   /**

@@ -178,7 +178,13 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
     late.audit = audit;
     cleanups.unshift(() => audit.close());
-    const tariffNotes = recordLaneStart(audit, c, deps, { tariff, journal, logger }, statusList);
+    const { notes: tariffNotes, keepTariff } = recordLaneStart(
+      audit,
+      c,
+      deps,
+      { tariff, journal, logger },
+      statusList,
+    );
     const capture = openWireCapture(c, logger);
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
@@ -254,6 +260,10 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     // (./status-list-applies.ts)
     const applies = new LaneStatusListApplies(statusList, audit, logger);
     cleanups.unshift(() => applies.close(uplink));
+    // the lane has opened: its tariff is the one the next start compares with (./tariff-reuse.ts). Not
+    // before: a start that failed on the way would have kept it, and the next start, with the same table,
+    // would say nothing of the version it shares with the table before, which `run` never logged
+    keepTariff();
     return {
       controller,
       link,
@@ -305,7 +315,9 @@ async function runCleanups(
 
 /**
  * The trail's first entries of a run: `lane.start`, the tariff's digest and version, the list's versions.
- * Returns the notes on the tariff (a version the lane loaded before with other bytes: ./tariff-reuse.ts).
+ * Returns the notes on the tariff (a version the lane loaded before with other bytes: ./tariff-reuse.ts)
+ * and `keepTariff`, which keeps this tariff in the journal for the next start's comparison (called once
+ * the lane has opened).
  */
 function recordLaneStart(
   audit: AuditTrail,
@@ -313,7 +325,7 @@ function recordLaneStart(
   deps: LaneRuntimeDeps,
   t: { tariff: LoadedTariff | null; journal: Journal; logger: Logger },
   statusList: StatusListCache,
-): LaneConfigProblem[] {
+): { notes: LaneConfigProblem[]; keepTariff: () => void } {
   const { tariff } = t;
   audit.events.laneStarted({
     version: deps.appVersion ?? APP_VERSION,
@@ -324,18 +336,20 @@ function recordLaneStart(
   });
   // the digest of the bytes the tariff was parsed from (a file replaced since is not the table charged)
   const notes: LaneConfigProblem[] = [];
+  let keepTariff = (): void => {};
   if (tariff) {
-    const before = sameVersionOtherTable(t.journal, tariff.file, tariff.version, (e) =>
+    const { before, keep } = sameVersionOtherTable(t.journal, tariff.file, tariff.version, (e) =>
       t.logger.warn(
         { err: (e as Error).message },
         "the tariff loaded could not be compared with or kept in the journal",
       ),
     );
+    keepTariff = keep;
     audit.events.tariffLoaded(tariff.file, tariff.version, before ?? undefined);
     if (before) notes.push({ path: "tariff", message: sameVersionNote(tariff.file, tariff.version, before) });
   }
   audit.events.statusListLoaded(statusList.versions());
-  return notes;
+  return { notes, keepTariff };
 }
 
 /** The controller (the OBU transactions: src/lane/controller.ts) with its config sections. */

@@ -153,14 +153,14 @@ describe("etc-lane run --check", () => {
       (c) => {
         c.rsu.port = "tcp://:99999";
       },
-      /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535/,
+      /rsu\.port: expected tcp:\/\/host:port with a host name or IPv4 address and a port in 1\.\.65535/,
     ],
     [
       "rsu.port tcp:// port out of range",
       (c) => {
         c.rsu.port = "tcp://10.0.0.5:99999";
       },
-      /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535/,
+      /rsu\.port: expected tcp:\/\/host:port with a host name or IPv4 address and a port in 1\.\.65535/,
     ],
     [
       "rsu.port with another scheme",

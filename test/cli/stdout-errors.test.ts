@@ -6,7 +6,12 @@
 import { EventEmitter } from "node:events";
 import { Command } from "commander";
 import { expect, it } from "vitest";
-import { isLaneRun, keepTradingOnStdoutError, quitOnBrokenPipe } from "../../src/cli/stdout-errors.js";
+import {
+  isLaneRun,
+  keepTradingOnStdoutError,
+  quitOnBrokenPipe,
+  stdoutErrorHandlers,
+} from "../../src/cli/stdout-errors.js";
 
 const err = (code: string) => Object.assign(new Error(`${code}: broken`), { code });
 
@@ -39,4 +44,33 @@ it("only the top-level run is the lane's run", () => {
   expect(isLaneRun(run)).toBe(true);
   expect(isLaneRun(journal)).toBe(false);
   expect(isLaneRun(nestedRun)).toBe(false);
+});
+
+// session 35 review: installed in commander's preAction only, help or the version written to a closed pipe
+// before any action was an uncaught EPIPE
+it("before any action a broken pipe quits; the lane's run replaces that with its own handler, other commands keep it", () => {
+  const program = new Command("etc-lane");
+  const run = program.command("run");
+  const journal = program.command("journal");
+  for (const [action, expected] of [
+    [run, { exits: [], said: 1 }],
+    [journal, { exits: [0, 0], said: 0 }],
+  ] as const) {
+    const out = new EventEmitter();
+    const exits: number[] = [];
+    const said: string[] = [];
+    const forAction = stdoutErrorHandlers(
+      out,
+      (c) => exits.push(c),
+      (l) => said.push(l),
+    );
+    out.emit("error", err("EPIPE")); // help, the version: written before any action
+    expect(exits).toEqual([0]);
+    exits.length = 0;
+    forAction(action);
+    out.emit("error", err("EPIPE"));
+    out.emit("error", err("EPIPE"));
+    expect({ exits, said: said.length }).toEqual(expected);
+    expect(out.listenerCount("error")).toBe(1);
+  }
 });

@@ -22,9 +22,15 @@ describe("config field messages", () => {
       "tcp://10.0.0.5:0",
       "tcp://10.0.0.5:65536",
       "tcp:10.0.0.5:1",
+      // session 35 review: a host no connect can reach was taken, and the RSU shown down with no config error
+      "tcp://a b@c:21003",
+      "tcp://a..b:21003",
+      "tcp://.rsu:21003",
+      "tcp://rsu_1:21003",
+      "tcp://[::1]:21003",
     ])
       expect(errorOf(withPort(port)), port).toMatch(
-        /rsu\.port: expected tcp:\/\/host:port with a port in 1\.\.65535, e\.g\. "tcp:\/\/10\.0\.0\.5:21003", got /,
+        /rsu\.port: expected tcp:\/\/host:port with a host name or IPv4 address and a port in 1\.\.65535, e\.g\. "tcp:\/\/10\.0\.0\.5:21003", got /,
       );
     expect(errorOf(withPort("udp://10.0.0.5:21003"))).toMatch(
       /rsu\.port: expected a serial device path or tcp:\/\/host:port \(tcp is the only network scheme\)/,
@@ -34,6 +40,8 @@ describe("config field messages", () => {
       "/dev/serial/by-id/usb-x-if00",
       "tcp://10.0.0.5:21003",
       "tcp://rsu.local:1/",
+      "tcp://rsu-2.lane3.example:21003",
+      "tcp://localhost:21003",
     ])
       expect(parseLaneConfig(withPort(port)).rsu.port).toBe(port);
     expect(rsuTcpPort("tcp://10.0.0.5:21003")).toEqual({ host: "10.0.0.5", port: 21003 });
@@ -165,8 +173,62 @@ describe("config field messages", () => {
     const absent = parseLaneConfig(minimal);
     expect(empty.rsu.link).toEqual(absent.rsu.link);
     expect(empty.station).toBeUndefined();
-    // a required field left empty is reported as one not given, naming it
+    // a required setting left empty is refused naming it
     expect(errorOf({ ...minimal, dataDir: null })).toMatch(/\n {2}dataDir: expected a directory path$/);
+  });
+
+  // session 35 review: every key left empty was dropped, a setting's too: `"0x22":` with no class was taken
+  // and did nothing, `log.file:` meant stderr and `station.tokenFile:` no token, without a word
+  it("a setting left empty in the YAML is refused naming it; a section or list left empty is as if not given", () => {
+    const raw = parseYaml(
+      [
+        "rsu:",
+        "  dialect:",
+        "    resultCodes:",
+        "      b5:",
+        '        "0x22":',
+        "      b8:",
+        "log:",
+        "  file:",
+        "station:",
+        "  url: http://127.0.0.1:8640",
+        "  tokenFile:",
+        "booth:",
+        "  offerFor:",
+      ].join("\n"),
+    ) as { rsu: object; log: object; station: object; booth: object };
+    const m = errorOf({ ...minimal, ...raw, rsu: { ...minimal.rsu, ...raw.rsu } });
+    expect(m.split("\n").slice(1)).toEqual([
+      '  rsu.dialect.resultCodes.b5.0x22: expected "failed" (card untouched) or "uncertain" (the debit may have happened), got null',
+      "  station.tokenFile: expected the path of a token file",
+      "  log.file: expected the path of the log file",
+    ]);
+    // the same sections and list, their settings given: b8 and offerFor left empty take their defaults
+    const c = parseLaneConfig({
+      ...minimal,
+      rsu: { ...minimal.rsu, dialect: { resultCodes: { b5: { "0x22": "failed" }, b8: null } } },
+      booth: { offerFor: null },
+    });
+    expect(c.rsu.dialect.resultCodes).toEqual({ b5: { "0x22": "failed" } });
+    expect(c.booth.offerFor).toEqual(parseLaneConfig(minimal).booth.offerFor);
+    // a key the schema does not have, left empty, is refused by name as any unknown key
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialekt: null } })).toMatch(
+      /\n {2}rsu: unknown field\(s\) "dialekt"$/,
+    );
+  });
+
+  // session 35 review: YAML's .inf was shown as JSON's null
+  it("a number JSON cannot write (.inf, .nan) is shown as itself", () => {
+    const withTiming = (heartbeatPeriodMs: number) => ({
+      ...minimal,
+      rsu: { ...minimal.rsu, timing: { heartbeatPeriodMs } },
+    });
+    const heartbeat = (yaml: string) => withTiming((parseYaml(`v: ${yaml}`) as { v: number }).v);
+    expect(errorOf(heartbeat(".inf"))).toContain(
+      "rsu.timing.heartbeatPeriodMs: expected milliseconds in 1000..120000, got Infinity",
+    );
+    expect(errorOf(heartbeat("-.inf"))).toContain("got -Infinity");
+    expect(errorOf(heartbeat(".nan"))).toContain("got NaN");
   });
   // review: "0x2a" and "0x2A" are two YAML keys for one ErrorCode, and the table kept the last one silently
   it("rsu.dialect.resultCodes: a code named twice, in any case spelling, is refused naming both keys", () => {

@@ -82,3 +82,31 @@ it("a tariff of the version the lane loaded before, with other bytes: a note and
     sameVersionAs: { path: tariff, sha256: sha(first) },
   });
 });
+
+// session 35 review: the setting was kept when the tariff was compared, and `run` logs the note only once
+// openLane has returned: a start that failed later in openLane lost the note, and the next start with
+// the same table compared with itself and said nothing
+it("a start that fails after comparing keeps nothing: the next start says the same note", async () => {
+  const tariff = join(rig.dir(), "tariff.yaml");
+  const first = tariffText("v1", 1500);
+  const edited = tariffText("v1", 1600);
+  writeFileSync(tariff, first);
+  const c = rig.config({ tariff });
+  await rig.open(c);
+  await rig.close();
+  writeFileSync(tariff, edited);
+  // a link option the RSU link refuses: openLane throws after the trail's tariff.loaded entry
+  await expect(rig.open(c, { link: { deframer: { maxFrameLength: 65_537 } } })).rejects.toThrow(
+    /maxFrameLength/,
+  );
+  const lane = await rig.open(c);
+  expect(lane.tariffNotes.map((n) => n.message)).toEqual([
+    `${tariff}: version "v1" is the version of the tariff the lane loaded before ` +
+      `(${tariff}, sha256 ${sha(first).slice(0, 12)}), but this table's bytes differ ` +
+      `(sha256 ${sha(edited).slice(0, 12)}): records of both name "v1"; expected a new version for a changed table`,
+  ]);
+  await rig.close();
+  const loaded = [...readTrail(auditDir(c.dataDir))].filter((x) => x.entry.type === "tariff.loaded");
+  // the failed start's entry and the next one's both name the table before
+  expect(loaded.map((x) => x.entry.severity)).toEqual(["info", "warn", "warn"]);
+});
