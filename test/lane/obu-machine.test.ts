@@ -349,6 +349,30 @@ describe("OBU machine: every stop case", () => {
     expect(commits(early.effects)[0]).toMatchObject({ outcome: "OBU_NO_CARD", entryClass: null });
   });
 
+  it("an exit's entryClass is the class of the entry the 0019 holds: an MTC or ETC entry's, none when the 0019 is an exit's record (NO_ENTRY_INFO)", () => {
+    // the card's last trip ended at an exit (04, or an MTC exit 02) as a class-12 truck: no entry, no entry class
+    for (const status of [0x04, 0x02]) {
+      const exited = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status, vehicleClass: 12 } }))]);
+      expect(commits(exited.effects)[0]).toMatchObject({ outcome: "NO_ENTRY_INFO", entryClass: null });
+    }
+    // an MTC entry (01) is an entry not yet exited: this lane stops it, the record names the class it entered as
+    const mtc = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01, vehicleClass: 12 } }))]);
+    expect(commits(mtc.effects)[0]).toMatchObject({ outcome: "NO_ENTRY_INFO", entryClass: 12 });
+  });
+
+  it("an entry lane's entryClass is the class its 0019 write carries (the OBU's), not the card's previous record's; a stop before the write wrote none", () => {
+    const entry = ctxFor("entry");
+    // the card's 0019: its last trip's exit, as a class-12 truck
+    const lastExit = E.card(b4({ entry: { status: 0x04, vehicleClass: 12 } }));
+    const paid = run(entry, [E.obu(), E.veh(), lastExit, E.trade(b5({ balanceAfter: 10_000 }))]);
+    expect(replies(paid.effects)[2]).toMatchObject({ kind: "debit", write: { status: 3, vehicleClass: 1 } });
+    expect(commits(paid.effects)[0]).toMatchObject({ outcome: "ENTRY_WRITE", vehicleClass: 1, entryClass: 1 });
+    const lost = run(entry, [E.obu(), E.veh(), lastExit, E.timeout]);
+    expect(commits(lost.effects)[0]).toMatchObject({ kind: "suspect", entryClass: 1 });
+    const listed = run(ctxFor("entry", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), lastExit]);
+    expect(commits(listed.effects)[0]).toMatchObject({ outcome: "CARD_ON_STATUS_LIST", entryClass: null });
+  });
+
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
     const other = run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]);
     expect(other.state).toMatchObject({ phase: "done", kind: "stop", outcome: "CARD_OBU_MISMATCH" });
