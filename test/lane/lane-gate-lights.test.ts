@@ -90,3 +90,28 @@ it("the journal failing right after a paid vehicle: the light red, the barrier n
   expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
   expect(devices(r.outputs.slice(before))).toEqual(["light red", "lane closed", "display stop"]);
 });
+
+it("a paid vehicle's OBU read again with its card pulled out (or locked, or tampered): ALREADY_TRADED, no display, no red light, no record; an OBU that did not pay is stopped", async () => {
+  const r = rig();
+  await open(r);
+  await vehicle(r);
+  const records = r.journal.records.length;
+  const outputs = r.outputs.length;
+  const answers = r.link.answers.length;
+  for (const bits of [{ cardPresent: false }, { cardPresent: false, tampered: true }, { locked: true }]) {
+    r.link.frame({ kind: "obu", info: b2({ bits }) });
+    await r.settle();
+  }
+  expect(devices(r.outputs.slice(outputs))).toEqual([]);
+  expect(r.journal.records).toHaveLength(records);
+  // each read-again gets the configured C2 and nothing else
+  expect(r.link.answers.slice(answers).map((a) => a.cmd)).toEqual(
+    [1, 2, 3].map(() => expect.objectContaining({ kind: "stop", obuId: b2().obuId })),
+  );
+  // another OBU, which did not pay, with its card out: stopped, shown, the light red
+  const other = b2({ obuId: "0a0b0c0d", contractSerial: "4301010000000043", bits: { cardPresent: false } });
+  r.link.frame({ kind: "obu", info: other });
+  await r.settle();
+  expect(devices(r.outputs.slice(outputs))).toEqual(["display stop", "light red"]);
+  expect(r.journal.records.slice(records).map((x) => x.outcome)).toEqual(["OBU_NO_CARD"]);
+});

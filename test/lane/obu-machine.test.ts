@@ -524,6 +524,35 @@ describe("OBU machine: every stop case", () => {
     expect(commits(card.effects)).toMatchObject([{ kind: "stop", outcome: "CARD_ON_STATUS_LIST" }]);
   });
 
+  // review finding (r2, 3): the OBU-status stops came before the recent-trade pass, so a paid vehicle's OBU
+  // read again with its card pulled out was an OBU_NO_CARD stop (display, red light, record, booth case)
+  it("an OBU that traded recently is ALREADY_TRADED whatever its status bits say now; still stopped as listed; an OBU that did not trade is stopped for them", () => {
+    const traded = { traded: new Set([OBU_SERIAL]) };
+    for (const bits of [
+      { cardPresent: false },
+      { cardError: true },
+      { locked: true },
+      { tampered: true },
+      { batteryLow: true },
+    ]) {
+      const again = run(ctxFor("exit", traded, { options: { ...exit.options, lowBattery: "stop" } }), [
+        E.obu(b2({ bits })),
+      ]);
+      expect(again.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
+      expect(again.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
+    }
+    const tamperByte = run(ctxFor("exit", traded, { options: { ...exit.options, tamperByte: "stop-nonzero" } }), [
+      E.obu(b2({ tamperByte: 1 })),
+    ]);
+    expect(tamperByte.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+    const listed = run(ctxFor("exit", { ...traded, listedObu: new Set([OBU_SERIAL]) }), [
+      E.obu(b2({ bits: { cardPresent: false } })),
+    ]);
+    expect(listed.state).toMatchObject({ outcome: "OBU_ON_STATUS_LIST" });
+    expectStop(run(exit, [E.obu(b2({ bits: { cardPresent: false } }))]), "OBU_NO_CARD");
+    expectStop(run(exit, [E.obu(b2({ bits: { locked: true } }))]), "OBU_LOCKED");
+  });
+
   // review finding (r2 lane 1): B4 asked whether the OBU was held, not whether it paid since its B2: the
   // booth's charge of the vehicle's case (another card), paid between this OBU's B2 and B4, gave back its
   // hold, and the B4 of the card in the OBU got a C6: one trip, two debits
