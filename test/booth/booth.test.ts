@@ -1402,7 +1402,9 @@ describe("the booth over ptys", () => {
     await boothTest(
       {
         role: "entry",
-        scenario: { traffic: { vehicles: [{ ...noCardVehicle("E2", "2200000000000043"), entry: lastExit }] } },
+        scenario: {
+          traffic: { vehicles: [{ ...noCardVehicle("E2", "2200000000000043"), entry: lastExit }] },
+        },
       },
       async (t) => {
         await t.caseQueued("OBU_NO_CARD");

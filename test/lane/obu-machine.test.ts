@@ -366,7 +366,11 @@ describe("OBU machine: every stop case", () => {
     const lastExit = E.card(b4({ entry: { status: 0x04, vehicleClass: 12 } }));
     const paid = run(entry, [E.obu(), E.veh(), lastExit, E.trade(b5({ balanceAfter: 10_000 }))]);
     expect(replies(paid.effects)[2]).toMatchObject({ kind: "debit", write: { status: 3, vehicleClass: 1 } });
-    expect(commits(paid.effects)[0]).toMatchObject({ outcome: "ENTRY_WRITE", vehicleClass: 1, entryClass: 1 });
+    expect(commits(paid.effects)[0]).toMatchObject({
+      outcome: "ENTRY_WRITE",
+      vehicleClass: 1,
+      entryClass: 1,
+    });
     const lost = run(entry, [E.obu(), E.veh(), lastExit, E.timeout]);
     expect(commits(lost.effects)[0]).toMatchObject({ kind: "suspect", entryClass: 1 });
     const listed = run(ctxFor("entry", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), lastExit]);
@@ -541,9 +545,10 @@ describe("OBU machine: every stop case", () => {
       expect(again.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
       expect(again.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
     }
-    const tamperByte = run(ctxFor("exit", traded, { options: { ...exit.options, tamperByte: "stop-nonzero" } }), [
-      E.obu(b2({ tamperByte: 1 })),
-    ]);
+    const tamperByte = run(
+      ctxFor("exit", traded, { options: { ...exit.options, tamperByte: "stop-nonzero" } }),
+      [E.obu(b2({ tamperByte: 1 }))],
+    );
     expect(tamperByte.state).toMatchObject({ outcome: "ALREADY_TRADED" });
     const listed = run(ctxFor("exit", { ...traded, listedObu: new Set([OBU_SERIAL]) }), [
       E.obu(b2({ bits: { cardPresent: false } })),
