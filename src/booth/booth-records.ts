@@ -131,6 +131,8 @@ export function draftRecord(
     plate: c.plate ?? (card.issuance.plate || null),
     plateColor: c.plateColor ?? card.issuance.plateColor,
     entry: entryOf(ctx, card.last, write),
+    // the class of the trip's entry: the one this entry lane writes, or the one the 0019 entry states
+    // (null when the 0019 holds no entry: card-rules.ts entryClassOf), as the RSU path's (obu-outcomes.ts)
     entryClass: ctx.lane.role === "entry" ? write.vehicleClass : entryClassOf(card.last),
     amountDue: price.amountDue,
     discountPercent: price.discountPercent,

@@ -71,9 +71,11 @@ export interface NewLaneRecord {
   plateColor: number | null;
   entry: EntryInfo | null;
   /**
-   * The vehicle class the card's 0019 record `entry` names states (the class its entry lane wrote), null
-   * when it holds none (no record, class 0; src/lane/card-rules.ts entryClassOf). A booth entry lane's
-   * record: the class it writes. Absent in records committed before it was kept (read as unknown).
+   * The vehicle class of the trip's entry. On an entry lane (DSRC and booth): the class this lane's 0019
+   * write carries, null on a record of no write (a stop before it). On an exit lane: the class of the
+   * entry the card's 0019 holds (status 01 MTC entry or 03 ETC entry), null when the 0019 holds none (no
+   * record, an exit's record, class 0; src/lane/card-rules.ts entryClassOf). Absent in records committed
+   * before it was kept (read as unknown).
    */
   entryClass?: number | null;
   /** fen */

@@ -41,13 +41,18 @@ export function entryTimeProblem(
   return null;
 }
 
+/** 0019 status of an entry not yet exited: 01 MTC entry, 03 ETC entry (02 and 04 are exits; docs/protocol.md). */
+const ENTRY_STATUSES: ReadonlySet<number> = new Set([0x01, 0x03]);
+
 /**
- * The vehicle class the card's 0019 record states (byte 12 of the body: the class its entry lane saw),
- * null when the 0019 holds no record (status 0) or a class of 0 (none written). A record's `entryClass`.
+ * The vehicle class of the entry the card's 0019 holds (byte 12 of the body: the class its entry lane
+ * wrote), null when the 0019 holds no entry not yet exited (status 0, no record, or an exit's, 02 or 04)
+ * or states a class of 0 (none written). An exit lane record's `entryClass`.
  */
 export function entryClassOf(r: EntryExitRecord | null | undefined): number | null {
+  if (!r || !ENTRY_STATUSES.has(r.status)) return null;
   // a debit intent written by an older process may lack the byte (src/lane/intent-payload.ts)
-  if (!r || r.status === 0 || typeof r.vehicleClass !== "number" || r.vehicleClass === 0) return null;
+  if (typeof r.vehicleClass !== "number" || r.vehicleClass === 0) return null;
   return r.vehicleClass;
 }
 

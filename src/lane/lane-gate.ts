@@ -218,10 +218,11 @@ export class LaneGate {
     }
     if (next.status !== "closed") return undefined;
     if (was.status === "open" || next.reason === "journal") {
-      // no vehicle is let through a closed lane: the light red and the barrier down first (a debit in flight
-      // that completes during the close still opens it: docs/lane.md, "Barrier and lane light")
+      // no vehicle is let through a closed lane: the light red first. The barrier is not commanded, as for
+      // a stop: it is open now only for a paid vehicle still on its way through (or raised by staff), and its
+      // own exit loop closes it behind that vehicle; a close sent now could come down in front of it. A debit
+      // in flight that completes during the close still opens it (docs/lane.md, "Barrier and lane light").
       o.emit({ type: "light", color: "red", at: this.d.now() });
-      o.emit({ type: "barrier", action: "close", obuId: null, at: this.d.now() });
       o.emit({ type: "lane", status: "closed", reason: next.detail, at: this.d.now() });
       o.emit({
         type: "display",

@@ -83,6 +83,29 @@ function tamperByteRemoved(b: number | null, policy: MachineCtx["options"]["tamp
   return policy === "stop-nonzero" ? b !== 0 : b === 0;
 }
 
+/**
+ * The stops for what the B2's status says of the OBU now: no card in it, a card error, locked, removed
+ * from where it was fitted, a low battery under `lowBattery: stop`. Null when none applies.
+ */
+function obuStatusStop(
+  b2: ObuInfo,
+  status: NonNullable<ObuInfo["status"]>,
+  p: { obuId: string; obu: ObuFacts },
+  ctx: MachineCtx,
+): Transition | null {
+  if (!status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
+  if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
+  if (status.locked) return stop("OBU_LOCKED", p, ctx);
+  // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
+  // (ESAM system info byte 27) read as the config says (null when the B2 has no such byte;
+  // docs/protocol.md §3, "The B2 tamper byte")
+  const tamperByte = b2.tamperByte;
+  if (status.tampered || tamperByteRemoved(tamperByte, ctx.options.tamperByte))
+    return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
+  if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
+  return null;
+}
+
 function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const obuId = b2.obuId;
   if (b2.errorCode !== 0) return stop("OBU_READ_FAILED", { obuId, extra: { errorCode: b2.errorCode } }, ctx);
@@ -98,16 +121,14 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
     batteryLow: status.batteryLow,
   };
   const p = { obuId, obu };
-  if (!status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
-  if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
-  if (status.locked) return stop("OBU_LOCKED", p, ctx);
-  // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
-  // (ESAM system info byte 27) read as the config says (null when the B2 has no such byte;
-  // docs/protocol.md §3, "The B2 tamper byte")
-  const tamperByte = b2.tamperByte;
-  if (status.tampered || tamperByteRemoved(tamperByte, ctx.options.tamperByte))
-    return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
-  if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
+  // An OBU that paid here within the recent-trade window (its contract serial, which the B2 carries, is
+  // the key) and is read again in the zone is not stopped for what its status bits say now: its driver
+  // may have pulled the card out once the display said it paid. Such a stop would put its display and the
+  // red light in front of a vehicle let through; it is the silent ALREADY_TRADED below instead (after the
+  // status-list lookup, so an OBU listed since it paid is still stopped as listed).
+  const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
+  const statusStop = traded ? null : obuStatusStop(b2, status, p, ctx);
+  if (statusStop) return statusStop;
   if (!validDay(b2.dateOfIssue) || !validDay(b2.dateOfExpire)) return stop("OBU_DATA_INVALID", p, ctx);
   const today = localDay(ctx.nowMs, ctx.utcOffsetMinutes);
   if (b2.dateOfIssue > today) return stop("OBU_NOT_YET_VALID", p, ctx);
@@ -117,7 +138,6 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   // the list before the recent-trade pass: an OBU listed since it paid here is stopped, never passed as
   // already traded; a lookup that fails does not turn a vehicle that just paid into a stop (it passed its
   // check then)
-  const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
   // B4 asks whether the OBU paid after this (the booth charging the vehicle's case meanwhile)
   const paidMark = ctx.paidMark();
   let a: StatusListAnswer;

@@ -42,6 +42,11 @@ export interface RecordParts {
   rawB4?: string | null;
   rawB5?: string | null;
   extra?: Record<string, unknown>;
+  /**
+   * The debit command (C6, or an entry lane's write) was sent for this vehicle (debitParts): on an entry
+   * lane the record's `entryClass` is the class that write carries, the vehicle's (B3).
+   */
+  debitSent?: true;
 }
 
 function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLaneRecord["entry"] {
@@ -74,7 +79,15 @@ function baseRecord(
     plate: p.vehicle?.plate ?? null,
     plateColor: p.vehicle?.plateColor ?? null,
     entry: entryOf(card?.lastRecord, ctx),
-    entryClass: entryClassOf(card?.lastRecord),
+    // the class of the trip's entry: on an entry lane the class this lane's write carries (the vehicle's,
+    // once the write is sent; a stop before it wrote nothing), on an exit lane the class of the entry the
+    // card's 0019 holds (none when the 0019 is an exit's: card-rules.ts entryClassOf)
+    entryClass:
+      ctx.lane.role === "entry"
+        ? p.debitSent
+          ? (p.vehicle?.vehicleClass ?? null)
+          : null
+        : entryClassOf(card?.lastRecord),
     amountDue: p.price?.amountDue ?? null,
     discountPercent: p.price?.discountPercent ?? null,
     amount: 0,
@@ -170,6 +183,7 @@ export function debitParts(d: DebitFacts, c: Common, rawB5: string | null): Reco
     ...listOf(c),
     rawB4: d.rawB4,
     rawB5,
+    debitSent: true,
   };
 }
 

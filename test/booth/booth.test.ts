@@ -1395,6 +1395,29 @@ describe("the booth over ptys", () => {
     );
   });
 
+  it("an entry lane's booth record keeps the class it writes as entryClass, not the class of the card's last exit", async () => {
+    const card = "43012200000000000043";
+    // the card's 0019: its last trip's exit (04), as a class-12 truck; the vehicle at the booth is class 1
+    const lastExit = { status: 0x04, vehicleClass: 12, minutesAgo: 600 };
+    await boothTest(
+      {
+        role: "entry",
+        scenario: {
+          traffic: { vehicles: [{ ...noCardVehicle("E2", "2200000000000043"), entry: lastExit }] },
+        },
+      },
+      async (t) => {
+        await t.caseQueued("OBU_NO_CARD");
+        t.reader.present(card);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        const tx = t.records().filter((r) => r.kind === "transaction");
+        expect(tx).toMatchObject([{ outcome: "BOOTH_ENTRY_WRITE", vehicleClass: 1, entryClass: 1 }]);
+        expect(t.store.get(card)?.snapshot().file0019).toMatchObject({ status: 3, vehicleClass: 1 });
+      },
+    );
+  });
+
   it("a card on the status list is refused at the booth with an alarm; nothing is debited", async () => {
     await boothTest(
       {

@@ -47,7 +47,7 @@ function refuseBoothRecords(t: BoothTestContext, n: number): void {
   };
 }
 
-/** the barrier's openings (a lane that closes lowers it: docs/lane.md, "Barrier and lane light") */
+/** the barrier's openings (docs/lane.md, "Barrier and lane light") */
 const barriers = (outputs: LaneOutputEvent[]) =>
   outputs.filter((o) => o.type === "barrier" && o.action === "open");
 

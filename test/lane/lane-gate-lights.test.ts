@@ -1,7 +1,8 @@
 /**
  * The barrier and the lane light follow what the lane does (docs/lane.md, "Barrier and lane light"): green
  * with the barrier for a paid vehicle, red with the display of a vehicle not let through (a listed card),
- * red and the barrier down when the lane closes (src/lane/effect-runner.ts, src/lane/lane-gate.ts).
+ * red when the lane closes, the barrier left to its own exit loop: a close could come down in front of the
+ * paid vehicle still on its way through (src/lane/effect-runner.ts, src/lane/lane-gate.ts).
  */
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
@@ -69,17 +70,48 @@ it("a paid vehicle, then a listed card: the light red after the listed card's di
   expect(devices(r.outputs.slice(paid))).toEqual(["display stop", "light red"]);
 });
 
-it("the lane closing (an operator's close): the light red and the barrier down before the lane closed event", async () => {
+it("the lane closing (an operator's close) right after a paid vehicle: the light red, the barrier not commanded (that vehicle is still on its way through)", async () => {
   const r = rig();
   await open(r);
   await vehicle(r);
   const before = r.outputs.length;
   await r.ctl.closeLane({ name: "wang", uid: 1000 }, "barrier maintenance");
   await r.settle();
-  expect(devices(r.outputs.slice(before))).toEqual([
-    "light red",
-    "barrier close",
-    "lane closed",
-    "display stop",
-  ]);
+  expect(devices(r.outputs.slice(before))).toEqual(["light red", "lane closed", "display stop"]);
+});
+
+it("the journal failing right after a paid vehicle: the light red, the barrier not commanded", async () => {
+  const r = rig();
+  await open(r);
+  await vehicle(r);
+  const before = r.outputs.length;
+  r.journal.health$.next({ healthy: false });
+  await r.settle();
+  expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  expect(devices(r.outputs.slice(before))).toEqual(["light red", "lane closed", "display stop"]);
+});
+
+it("a paid vehicle's OBU read again with its card pulled out (or locked, or tampered): ALREADY_TRADED, no display, no red light, no record; an OBU that did not pay is stopped", async () => {
+  const r = rig();
+  await open(r);
+  await vehicle(r);
+  const records = r.journal.records.length;
+  const outputs = r.outputs.length;
+  const answers = r.link.answers.length;
+  for (const bits of [{ cardPresent: false }, { cardPresent: false, tampered: true }, { locked: true }]) {
+    r.link.frame({ kind: "obu", info: b2({ bits }) });
+    await r.settle();
+  }
+  expect(devices(r.outputs.slice(outputs))).toEqual([]);
+  expect(r.journal.records).toHaveLength(records);
+  // each read-again gets the configured C2 and nothing else
+  expect(r.link.answers.slice(answers).map((a) => a.cmd)).toEqual(
+    [1, 2, 3].map(() => expect.objectContaining({ kind: "stop", obuId: b2().obuId })),
+  );
+  // another OBU, which did not pay, with its card out: stopped, shown, the light red
+  const other = b2({ obuId: "0a0b0c0d", contractSerial: "4301010000000043", bits: { cardPresent: false } });
+  r.link.frame({ kind: "obu", info: other });
+  await r.settle();
+  expect(devices(r.outputs.slice(outputs))).toEqual(["display stop", "light red"]);
+  expect(r.journal.records.slice(records).map((x) => x.outcome)).toEqual(["OBU_NO_CARD"]);
 });

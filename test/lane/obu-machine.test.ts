@@ -349,6 +349,34 @@ describe("OBU machine: every stop case", () => {
     expect(commits(early.effects)[0]).toMatchObject({ outcome: "OBU_NO_CARD", entryClass: null });
   });
 
+  it("an exit's entryClass is the class of the entry the 0019 holds: an MTC or ETC entry's, none when the 0019 is an exit's record (NO_ENTRY_INFO)", () => {
+    // the card's last trip ended at an exit (04, or an MTC exit 02) as a class-12 truck: no entry, no entry class
+    for (const status of [0x04, 0x02]) {
+      const exited = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status, vehicleClass: 12 } }))]);
+      expect(commits(exited.effects)[0]).toMatchObject({ outcome: "NO_ENTRY_INFO", entryClass: null });
+    }
+    // an MTC entry (01) is an entry not yet exited: this lane stops it, the record names the class it entered as
+    const mtc = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01, vehicleClass: 12 } }))]);
+    expect(commits(mtc.effects)[0]).toMatchObject({ outcome: "NO_ENTRY_INFO", entryClass: 12 });
+  });
+
+  it("an entry lane's entryClass is the class its 0019 write carries (the OBU's), not the card's previous record's; a stop before the write wrote none", () => {
+    const entry = ctxFor("entry");
+    // the card's 0019: its last trip's exit, as a class-12 truck
+    const lastExit = E.card(b4({ entry: { status: 0x04, vehicleClass: 12 } }));
+    const paid = run(entry, [E.obu(), E.veh(), lastExit, E.trade(b5({ balanceAfter: 10_000 }))]);
+    expect(replies(paid.effects)[2]).toMatchObject({ kind: "debit", write: { status: 3, vehicleClass: 1 } });
+    expect(commits(paid.effects)[0]).toMatchObject({
+      outcome: "ENTRY_WRITE",
+      vehicleClass: 1,
+      entryClass: 1,
+    });
+    const lost = run(entry, [E.obu(), E.veh(), lastExit, E.timeout]);
+    expect(commits(lost.effects)[0]).toMatchObject({ kind: "suspect", entryClass: 1 });
+    const listed = run(ctxFor("entry", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), lastExit]);
+    expect(commits(listed.effects)[0]).toMatchObject({ outcome: "CARD_ON_STATUS_LIST", entryClass: null });
+  });
+
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
     const other = run(exit, [E.obu(), E.veh(), E.card(b4({ card: { plate: "京B99999" } }))]);
     expect(other.state).toMatchObject({ phase: "done", kind: "stop", outcome: "CARD_OBU_MISMATCH" });
@@ -498,6 +526,36 @@ describe("OBU machine: every stop case", () => {
     ]);
     expect(card.state).toMatchObject({ phase: "done", outcome: "CARD_ON_STATUS_LIST" });
     expect(commits(card.effects)).toMatchObject([{ kind: "stop", outcome: "CARD_ON_STATUS_LIST" }]);
+  });
+
+  // review finding (r2, 3): the OBU-status stops came before the recent-trade pass, so a paid vehicle's OBU
+  // read again with its card pulled out was an OBU_NO_CARD stop (display, red light, record, booth case)
+  it("an OBU that traded recently is ALREADY_TRADED whatever its status bits say now; still stopped as listed; an OBU that did not trade is stopped for them", () => {
+    const traded = { traded: new Set([OBU_SERIAL]) };
+    for (const bits of [
+      { cardPresent: false },
+      { cardError: true },
+      { locked: true },
+      { tampered: true },
+      { batteryLow: true },
+    ]) {
+      const again = run(ctxFor("exit", traded, { options: { ...exit.options, lowBattery: "stop" } }), [
+        E.obu(b2({ bits })),
+      ]);
+      expect(again.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
+      expect(again.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
+    }
+    const tamperByte = run(
+      ctxFor("exit", traded, { options: { ...exit.options, tamperByte: "stop-nonzero" } }),
+      [E.obu(b2({ tamperByte: 1 }))],
+    );
+    expect(tamperByte.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+    const listed = run(ctxFor("exit", { ...traded, listedObu: new Set([OBU_SERIAL]) }), [
+      E.obu(b2({ bits: { cardPresent: false } })),
+    ]);
+    expect(listed.state).toMatchObject({ outcome: "OBU_ON_STATUS_LIST" });
+    expectStop(run(exit, [E.obu(b2({ bits: { cardPresent: false } }))]), "OBU_NO_CARD");
+    expectStop(run(exit, [E.obu(b2({ bits: { locked: true } }))]), "OBU_LOCKED");
   });
 
   // review finding (r2 lane 1): B4 asked whether the OBU was held, not whether it paid since its B2: the
