@@ -135,7 +135,7 @@ const quietly = (f: () => void): void => {
   }
 };
 
-/** How long the lane's close waits for the outputs' close (an IO board lowering its barrier, its port released). */
+/** How long the lane's close waits for the outputs' close (an IO board's light set red, its port released). */
 export const OUTPUTS_CLOSE_TIMEOUT_MS = 2_000;
 
 export interface GuardedOutputsOptions {
