@@ -194,7 +194,7 @@ export class StationClient {
     const chunks: Uint8Array[] = [];
     let n = 0;
     for (;;) {
-      let chunk: ReadableStreamReadResult<Uint8Array>;
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
       try {
         chunk = await reader.read();
       } catch (e) {
