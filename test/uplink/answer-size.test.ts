@@ -59,8 +59,13 @@ function streamer(head: string, tail: string, headers: Record<string, string> = 
         sent += chunk.length;
         if (!res.write(chunk))
           await new Promise<void>((r) => {
-            res.once("drain", r);
-            res.once("close", r);
+            const go = (): void => {
+              res.off("drain", go);
+              res.off("close", go);
+              r();
+            };
+            res.on("drain", go);
+            res.on("close", go);
           });
       }
       if (!res.destroyed) res.end(tail);
@@ -166,7 +171,9 @@ it("a manifest whose pageSize is over MAX_PAGE_BYTES: E612 naming the field", as
     res.end(JSON.stringify({ full: big, deltas: [], latest: { full: big.version, delta: null } }));
   const err = await errorOf(client().manifest({ full: null, delta: null }));
   expect(isEtcError(err, "E612_STATION_PROTOCOL")).toBe(true);
-  expect((err as Error).message).toContain(`pageSize over the lane's limit of ${MAX_PAGE_BYTES} bytes per page`);
+  expect((err as Error).message).toContain(
+    `pageSize over the lane's limit of ${MAX_PAGE_BYTES} bytes per page`,
+  );
   // at the limit it is taken
   const ok = bundle({ pageSize: MAX_PAGE_BYTES, bytes: MAX_PAGE_BYTES, pages: 1 });
   handler = (_req, res) =>

@@ -176,7 +176,8 @@ it("a page the source finds longer than the manifest gives it (E614 from Station
   const d = dir();
   const s: PageSource = {
     async bundlePage(i, p) {
-      if (p === 1) throw new EtcError("E614_STATUS_LIST_BUNDLE", `status-list bundle ${i.name}: page 2/3 is longer`);
+      if (p === 1)
+        throw new EtcError("E614_STATUS_LIST_BUNDLE", `status-list bundle ${i.name}: page 2/3 is longer`);
       return Buffer.from(body.subarray(p * PAGE, (p + 1) * PAGE));
     },
   };
