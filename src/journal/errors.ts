@@ -32,11 +32,17 @@ export const JournalErrorCodes = {
   JournalIntentGone: "E609_JOURNAL_INTENT_GONE",
   /** The station could not be reached: connection refused or reset, timeout, 5xx. */
   StationUnreachable: "E611_STATION_UNREACHABLE",
-  /** The station answered with something we cannot use (4xx, malformed JSON, wrong shape). */
+  /**
+   * The station answered with something we cannot use (4xx, malformed JSON, wrong shape, an answer over
+   * the lane's size cap: src/uplink/station-client.ts MAX_ANSWER_BYTES).
+   */
   StationProtocol: "E612_STATION_PROTOCOL",
   /** The station refused records: held out of the upload queue until an operator requeues them. */
   StationRejected: "E613_STATION_REJECTED",
-  /** A status-list bundle failed its length or SHA-256 check against the manifest (or a page its length). */
+  /**
+   * A status-list bundle failed its length or SHA-256 check against the manifest (or a page its length: a
+   * longer one as it arrives).
+   */
   StatusListBundle: "E614_STATUS_LIST_BUNDLE",
   /**
    * A status-list poll failed on the lane's side, not the station's: the download directory cannot be

@@ -723,6 +723,10 @@ export class Journal implements Outbox {
     return this.outbox.recordsWritten();
   }
 
+  dropOrphans(): number[] {
+    return this.outbox.dropOrphans();
+  }
+
   hold(items: readonly HoldItem[], at?: Date): number {
     return this.outbox.hold(items, at);
   }

@@ -73,6 +73,14 @@ export interface Outbox {
    */
   recordsWritten?(): Promise<void>;
   /**
+   * The uplink's answer to a read that found no record while queueDepth() says some wait: the outbox rows
+   * whose record row is gone (journal.db edited or damaged; `audit verify` names each deleted row,
+   * docs/audit.md) are taken out of the queue, named in the journal's log, and the queue is counted again
+   * from the disk. Returns their seqs, in order. Absent: nothing is taken out (the uplink backs off and
+   * reads again).
+   */
+  dropOrphans?(): number[];
+  /**
    * emits when records join the queue: after each commit, settlement and requeueHeld (`seq` -1 then); the
    * uplink uses it to wake up
    */
@@ -185,6 +193,8 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly stmtPlace: Database.Statement<[string], PlaceRow>;
   private readonly stmtHeldPut: Database.Statement;
   private readonly stmtHeldSeqs: Database.Statement<[], number>;
+  private readonly stmtOrphans: Database.Statement<[], number>;
+  private readonly txDropOrphans: (seqs: readonly number[]) => void;
   private readonly txAck: (moves: readonly Move[], at: number, bound?: BoundEntry) => void;
   private readonly txHold: (
     moves: readonly { seq: number; item: HoldItem }[],
@@ -234,6 +244,15 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       [],
       number
     >;
+    // a scan of the outbox: only when the count and the rows disagree (dropOrphans)
+    this.stmtOrphans = db
+      .prepare(
+        "SELECT o.seq FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = o.seq) ORDER BY o.seq",
+      )
+      .pluck() as Database.Statement<[], number>;
+    this.txDropOrphans = db.transaction((seqs: readonly number[]) => {
+      for (const seq of seqs) this.stmtOutboxDel.run(seq);
+    }).immediate;
     this.inRead = db.transaction((f: () => unknown) => f()).deferred;
     const putEntry = (bound: BoundEntry | undefined): void => {
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
@@ -457,6 +476,33 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.heldCountMem = 0;
     if (n > 0) this.commitSubject.next({ seq: -1, tradeId: "" });
     return n;
+  }
+
+  /**
+   * Outbox rows whose record row is gone (Outbox.dropOrphans): pending() joins each queued seq to its
+   * record, so it never returns them, but they stay counted, and the count says records wait that no read
+   * returns. A journal row deleted is tampering or damage, which `audit verify` reports by the record's
+   * entry in the trail (docs/audit.md, "a row deleted"), not by its outbox row; with no record there is
+   * nothing to send, so the row is taken out of the queue rather than left to hold the queue's count and
+   * age for ever, and its seq is named in an error of the journal's log (and in the uplink's status). No
+   * audit entry: there is no record to name. Then the queue is counted again from the disk (reload).
+   */
+  dropOrphans(): number[] {
+    this.h.assertWritable();
+    const seqs = this.guard("dropOrphans", () => this.stmtOrphans.all());
+    if (seqs.length > 0) {
+      try {
+        this.txDropOrphans(seqs);
+      } catch (e) {
+        throw this.h.fail("dropOrphans", e);
+      }
+      this.h.log.error(
+        { seqs: seqRanges(seqs), count: seqs.length },
+        "outbox rows whose journal record row is gone (journal.db edited or damaged: audit verify names the deleted rows) taken out of the upload queue",
+      );
+    }
+    this.reload();
+    return seqs;
   }
 
   /** Records taken out of the queue by hold(), waiting for an operator. O(1). */

@@ -241,7 +241,14 @@ export class BundleDownload {
   private async page(c: Current, fh: FileHandle): Promise<void> {
     const info = c.info;
     const p = c.pagesDone;
-    const page = await this.source.bundlePage(info, p);
+    let page: Buffer;
+    try {
+      page = await this.source.bundlePage(info, p);
+    } catch (e) {
+      // a page longer than the manifest gives it (StationClient.bundlePage): discarded as a short one is
+      if (isEtcError(e) && e.code === JournalErrorCodes.StatusListBundle) await this.discard();
+      throw e;
+    }
     const want = pageLength(info, p);
     if (page.length !== want) {
       await this.discard();

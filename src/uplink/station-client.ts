@@ -3,8 +3,15 @@
  * has a timeout (a timer that aborts it: see request).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
  * `details.timeout` true for a timeout; E612 when it answers with something unusable (other 4xx, with
- * `details.status`, or a malformed body). A bundle's pages are put
- * together and checked by ./bundle-download.ts (E614 for a bad bundle).
+ * `details.status`, a malformed body, or one over MAX_ANSWER_BYTES). A bundle's pages are put
+ * together and checked by ./bundle-download.ts (E614 for a bad bundle; a page longer than the manifest
+ * gives it is E614 here, before more of it than that is read).
+ *
+ * No answer is read whole before its size is known to be sane: each body is read through its stream and
+ * given up at the first byte over its cap (MAX_ANSWER_BYTES for a JSON answer, the page's length for a
+ * page), or before any byte when its content-length says it is over; a manifest's pageSize is at most
+ * MAX_PAGE_BYTES. A station, proxy or captive portal that answers with gigabytes so costs the lane a
+ * bounded buffer, not its heap.
  */
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -23,6 +30,16 @@ export interface StationClientOptions {
   fetch?: typeof fetch;
 }
 
+/**
+ * The largest JSON answer the lane reads (an upload's, a heartbeat's, a manifest, a checkpoint answer, an
+ * error body): 4 MiB. The largest legitimate one is an upload's answer to the largest batch (`batchSize`
+ * up to 5000, ./uplink-options.ts): an `accepted` entry is about 60 bytes (a 30-character trade id and a
+ * status), a `rejected` one with its message a few hundred; 4 MiB leaves over 800 bytes per record.
+ */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+/** The largest bundle page a manifest may name (`pageSize`): 16 MiB, one page is one buffer. */
+export const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+
 const UploadResponse = z.object({
   accepted: z.array(z.object({ tradeId: z.string(), status: z.enum(["stored", "updated", "duplicate"]) })),
   rejected: z
@@ -38,7 +55,11 @@ const BundleInfoSchema = z.object({
   version: z.string(),
   bytes: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  pageSize: z.number().int().positive(),
+  pageSize: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_PAGE_BYTES, `pageSize over the lane's limit of ${MAX_PAGE_BYTES} bytes per page`),
   pages: z.number().int().positive(),
 });
 export type BundleInfo = z.infer<typeof BundleInfoSchema>;
@@ -150,13 +171,58 @@ export class StationClient {
     );
   }
 
-  private async readText(what: string, res: Response, timeoutMs: number): Promise<string> {
-    try {
-      return await res.text();
-    } catch (e) {
-      // a reset or a timeout while the body was arriving: the station's answer is lost
-      throw this.networkError(`${what} (reading the response)`, e, timeoutMs);
+  /**
+   * The body of `res`, read through its stream, at most `max` bytes: a content-length over `max` gives up
+   * before any byte is read, and the read stops at the first chunk that goes over it; either throws
+   * `over(contentLength or null)`. A reset or a timeout while the body arrives is the network's failure
+   * (networkError).
+   */
+  private async readCapped(
+    what: string,
+    res: Response,
+    timeoutMs: number,
+    max: number,
+    over: (contentLength: number | null) => EtcError,
+  ): Promise<Buffer> {
+    const declared = res.headers.get("content-length")?.trim();
+    if (declared && /^\d+$/.test(declared) && Number(declared) > max) {
+      await res.body?.cancel().catch(() => undefined);
+      throw over(Number(declared));
     }
+    if (!res.body) return Buffer.alloc(0);
+    const reader = res.body.getReader();
+    const chunks: Uint8Array[] = [];
+    let n = 0;
+    for (;;) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (e) {
+        // a reset or a timeout while the body was arriving: the station's answer is lost
+        throw this.networkError(`${what} (reading the response)`, e, timeoutMs);
+      }
+      if (chunk.done) break;
+      n += chunk.value.byteLength;
+      if (n > max) {
+        await reader.cancel().catch(() => undefined);
+        throw over(null);
+      }
+      chunks.push(chunk.value);
+    }
+    return Buffer.concat(chunks, n);
+  }
+
+  /** A JSON answer's text: at most MAX_ANSWER_BYTES (E612 beyond), decoded as res.text() does. */
+  private async readText(what: string, res: Response, timeoutMs: number): Promise<string> {
+    const buf = await this.readCapped(what, res, timeoutMs, MAX_ANSWER_BYTES, (declared) => {
+      return new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station ${what}: answer over the lane's limit of ${MAX_ANSWER_BYTES} bytes` +
+          `${declared !== null ? ` (content-length ${declared})` : ""}: not read`,
+        { limit: MAX_ANSWER_BYTES, ...(declared !== null ? { contentLength: declared } : {}) },
+      );
+    });
+    return new TextDecoder().decode(buf);
   }
 
   private async readJson<T>(what: string, res: Response, schema: z.ZodType<T>): Promise<T> {
@@ -262,21 +328,32 @@ export class StationClient {
 
   /**
    * Page `p` of a bundle: bytes [p * pageSize, (p + 1) * pageSize) (./bundle-download.ts puts the pages
-   * together and checks them against the manifest).
+   * together and checks them against the manifest). Never more of it than that length is read: a longer
+   * one (its content-length, else its bytes as they come) is E614; a shorter one is returned as it is
+   * (./bundle-download.ts refuses it).
    */
   async bundlePage(info: BundleInfo, p: number): Promise<Buffer> {
     const what = `status-list bundle ${info.name} page ${p + 1}/${info.pages}`;
+    const want = Math.max(0, Math.min(info.pageSize, info.bytes - p * info.pageSize));
     return this.request(
       what,
       `/api/v1/status-list/bundles/${encodeURIComponent(info.name)}?page=${p}`,
       { method: "GET", timeoutMs: this.opts.bundleTimeoutMs },
-      async (res) => {
-        try {
-          return Buffer.from(await res.arrayBuffer());
-        } catch (e) {
-          throw this.networkError(what, e, this.opts.bundleTimeoutMs);
-        }
-      },
+      (res) =>
+        this.readCapped(
+          what,
+          res,
+          this.opts.bundleTimeoutMs,
+          want,
+          (declared) =>
+            new EtcError(
+              JournalErrorCodes.StatusListBundle,
+              `status-list bundle ${info.name}: page ${p + 1}/${info.pages} is longer than the ${want} bytes ` +
+                `the manifest's ${info.bytes} bytes in pages of ${info.pageSize} give it` +
+                `${declared !== null ? ` (content-length ${declared})` : ""}: not read further`,
+              { name: info.name, page: p },
+            ),
+        ),
     );
   }
 }

@@ -226,23 +226,32 @@ export class Uplink {
 
   /**
    * Sleeps `ms`; a commit or a checkpoint queued ends it (`wakeOnCommit`: the loop is idle), as does the
-   * status-list apply settling unless it is a backoff's sleep (`wakeOnApplied`).
+   * status-list apply settling unless it is a backoff's sleep (`wakeOnApplied`). Work that is there
+   * already (records to send, a checkpoint due) ends it too, but never at once: through a macrotask
+   * (setImmediate), so that a loop whose step finds nothing to do while the figures say there is (an
+   * outbox count its rows do not match) still lets timers and I/O run between its steps.
    */
   private sleep(ms: number, wakeOnCommit: boolean, wakeOnApplied = true): Promise<void> {
     if (this.stopping) return Promise.resolve();
     return new Promise((resolve) => {
+      let settled = false;
       const done = (): void => {
+        if (settled) return;
+        settled = true;
         clearTimeout(t);
-        this.wake = null;
-        this.wakeOnCommit = false;
-        this.wakeOnApplied = false;
+        // a later sleep's wake-up is its own (the setImmediate below may fire after a commit woke this one)
+        if (this.wake === done) {
+          this.wake = null;
+          this.wakeOnCommit = false;
+          this.wakeOnApplied = false;
+        }
         resolve();
       };
       const t = setTimeout(done, Math.max(0, ms));
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
       this.wakeOnApplied = wakeOnApplied;
-      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due())) done();
+      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due())) setImmediate(done);
     });
   }
 
@@ -459,18 +468,49 @@ export class Uplink {
 
   /**
    * The records to send next, if any may go. An outbox that cannot be read gives none and the failure
-   * (`unread`, noted in the status at once): heartbeats and polls go on meanwhile.
+   * (`unread`, noted in the status at once): heartbeats and polls go on meanwhile. So does a read that
+   * finds none while the count says records wait (orphansSkipped).
    */
   private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
     if (!this.recordsToSend()) return { batch: [], unread: null };
     try {
       const batch = this.outbox.pending(this.sizer.limit);
+      if (batch.length === 0) return { batch, unread: this.orphansSkipped() };
       this.board.outboxRead("pending");
       return { batch, unread: null };
     } catch (e) {
       this.board.outboxFailed("pending", e);
       return { batch: [], unread: new OutboxFailed("pending", e) };
     }
+  }
+
+  /**
+   * The outbox counts records waiting, but its read found none: outbox rows whose record row is gone
+   * (journal.db edited or damaged; `audit verify` names each deleted row, docs/audit.md "a row deleted").
+   * The read skips them, the count does not: left so, the loop would find records to send and none to
+   * read at every step. It is the outbox's failure, named in the status and the log with the seqs
+   * (outboxFailed), and the step backs off as for any other; the journal takes those rows out of the queue
+   * (logging their seqs) and counts it again from the disk (Outbox.dropOrphans), so the queue's count, age
+   * and drain no longer wait on them, and the records behind them went and go on going.
+   */
+  private orphansSkipped(): OutboxFailed {
+    const counted = this.outbox.queueDepth();
+    let seqs: number[];
+    try {
+      seqs = this.outbox.dropOrphans?.() ?? [];
+    } catch (e) {
+      this.board.outboxFailed("pending", e);
+      return new OutboxFailed("pending", e);
+    }
+    const shown = seqs.slice(0, 20).join(", ") + (seqs.length > 20 ? `, … (${seqs.length} in all)` : "");
+    const err = new Error(
+      seqs.length > 0
+        ? `outbox rows with no journal record (seq ${shown}): the record rows are gone (journal.db edited or ` +
+            "damaged: audit verify names the deleted rows); skipped, taken out of the upload queue"
+        : `the outbox counts ${counted} record(s) waiting but its read found none`,
+    );
+    this.board.outboxFailed("pending", err);
+    return new OutboxFailed("pending", err);
   }
 
   /**

@@ -172,6 +172,22 @@ it("a page of the wrong length is refused (E614) at once and the download discar
   expect(readdirSync(d)).toEqual([]);
 });
 
+it("a page the source finds longer than the manifest gives it (E614 from StationClient.bundlePage) discards the download", async () => {
+  const d = dir();
+  const s: PageSource = {
+    async bundlePage(i, p) {
+      if (p === 1)
+        throw new EtcError("E614_STATUS_LIST_BUNDLE", `status-list bundle ${i.name}: page 2/3 is longer`);
+      return Buffer.from(body.subarray(p * PAGE, (p + 1) * PAGE));
+    },
+  };
+  const dl = new BundleDownload(d, s, silentLogger);
+  const err = await errorOf(dl.step(info(body, PAGE), 100));
+  expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
+  expect(dl.progress).toBeNull();
+  expect(readdirSync(d)).toEqual([]);
+});
+
 /** Makes FileHandle.write do `impl` (given the real write) until restored. */
 async function spyWrite(d: string, impl: (real: FileHandle["write"], ...a: unknown[]) => unknown) {
   const probe = await open(join(d, "probe"), "w");
