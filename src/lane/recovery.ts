@@ -300,7 +300,9 @@ export class Recovery {
       unconfirmedRecord(
         p.draft,
         `the lane restarted without a booth (no reader section): the card cannot be asked${
-          zeroTac ? `; the DEBIT answer the intent kept has a TAC of all zeros (${p.paid?.tac}), which proves nothing` : ""
+          zeroTac
+            ? `; the DEBIT answer the intent kept has a TAC of all zeros (${p.paid?.tac}), which proves nothing`
+            : ""
         }`,
         {},
       );
