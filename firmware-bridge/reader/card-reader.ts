@@ -10,6 +10,9 @@
  *  - failures are EtcErrors with the ReaderErrorCodes (firmware-bridge/reader/errors.ts), each with
  *    `details.executed` "no" (the card/PSAM never got it) or "unknown" (it may have run);
  *  - an AbortSignal ends the wait at once (E811); a queued command is then never sent;
+ *  - a command sent with `noResend` (CommandOptions) goes to the card once: whatever would make the driver
+ *    send it again (our framing: a BAD_CHECKSUM reply, docs/reader.md §6.2) fails it instead, executed
+ *    "unknown";
  *  - nothing waits for ever: every command has a deadline, and a lost link fails it.
  */
 import type { Observable } from "rxjs";
@@ -36,6 +39,19 @@ export interface CardEvent {
   readonly at: number;
 }
 
+/** How one call is sent, beside its AbortSignal. */
+export interface CommandOptions {
+  /**
+   * Never send this command a second time, not even after a reply that says the reader got it corrupted
+   * and ran nothing (BAD_CHECKSUM, which is otherwise resent: docs/reader.md §6.2). Such a reply fails the
+   * command instead as an answer lost (E813, executed "unknown"): the reply carries only a SEQ and CMD,
+   * and a corrupted frame that happened to carry them can be NAKed after the reader ran the command
+   * itself, whose second run would then answer for itself, not for the first. For a command the caller
+   * must never have run twice without knowing it.
+   */
+  readonly noResend?: boolean;
+}
+
 export interface CardReader {
   /**
    * Opens the link and asks the reader who it is. Resolves with its info once the first attempt
@@ -59,7 +75,7 @@ export interface CardReader {
   /** Deactivate the card (field reset); the next card command needs activate() again. */
   halt(signal?: AbortSignal): Promise<void>;
   /** One APDU to the card; the final R-APDU with SW1 SW2. */
-  cardApdu(apdu: Buffer, signal?: AbortSignal): Promise<Buffer>;
+  cardApdu(apdu: Buffer, signal?: AbortSignal, options?: CommandOptions): Promise<Buffer>;
   /**
    * APDUs to the card in order. The reader stops after the first answer whose SW is not 9000, so the
    * result may be shorter than the list; the last element then carries the failing SW.

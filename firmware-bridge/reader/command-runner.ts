@@ -7,9 +7,10 @@
  * moves the deadline (never past `maxCommandMs` from the write), also when it arrives before the
  * write's promise resolved (the reader has the frame, whatever the port's drain says); a reply must echo
  * SEQ and CMD, anything else is a stale or stray reply, counted, logged and dropped; a BAD_CHECKSUM status (the reader got our
- * frame corrupted and did nothing) is resent under a new SEQ up to `nakRetries` times; an AbortSignal
- * ends the wait at once. No command is ever resent for any other reason: a reply lost on the line is a
- * timeout. A write that failed is "not executed" only when the transport says no byte went out
+ * frame corrupted and did nothing) is resent under a new SEQ up to `nakRetries` times, except for a
+ * command sent with `noResend`, which it fails as an answer lost (E813, executed "unknown"); an
+ * AbortSignal ends the wait at once. No command is ever resent for any other reason: a reply lost on the
+ * line is a timeout. A write that failed is "not executed" only when the transport says no byte went out
  * (`details.nothingWritten`, firmware-bridge/errors.ts); any other write failure may have come after the
  * frame reached the reader. A frame from the reader byte-identical to one the host wrote lately is the
  * line echoing the host (a loopback plug, RS-485 local echo), never a reply: counted in `echoes`, logged
@@ -39,6 +40,11 @@ export interface CommandRequest {
   readonly signal?: AbortSignal;
   /** Allowed before the link is up (the INFO probe of a (re)connect). */
   readonly whileConnecting?: boolean;
+  /**
+   * Never resent (card-reader.ts CommandOptions): a BAD_CHECKSUM with its SEQ and CMD fails it, executed
+   * "unknown", as no reply would.
+   */
+  readonly noResend?: boolean;
 }
 
 export interface CommandRunnerCounters {
@@ -251,6 +257,25 @@ export class CommandRunner {
     }
     const name = statusName(f.p);
     this.c.statuses[name] = (this.c.statuses[name] ?? 0) + 1;
+    if (f.p === ReaderStatus.badChecksum && job.req.noResend === true) {
+      // A NAK names its frame by SEQ and CMD only: a corrupted frame that carried this command's (line
+      // noise, a copy cut short) may have been NAKed after the reader ran the command itself. Sent again,
+      // the command would answer for its second run only; so it is not, and may have run.
+      this.i.log.warn(
+        { cmd: job.label, seq: f.seq },
+        "reader answered BAD_CHECKSUM to a command never resent: failed as an answer lost (it may have run)",
+      );
+      this.finish(
+        job,
+        readerError(
+          ReaderErrorCodes.LineErrors,
+          `${this.i.name}: ${job.label}: the reader answered BAD_CHECKSUM (status ${name}) and the command is never resent: it may have run`,
+          "unknown",
+          { status: name, noResend: true },
+        ),
+      );
+      return;
+    }
     if (f.p === ReaderStatus.badChecksum && job.nakResends < this.i.options.nakRetries) {
       job.nakResends++;
       this.c.nakResends++;

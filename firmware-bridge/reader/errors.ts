@@ -7,7 +7,8 @@
  * reader rejected our frame, the link was down before the write, the port refused the write before any
  * byte went out, aborted while queued), "unknown" when it may have (the card removed or mute during the
  * exchange, no reply in time, a write the port never completed or that failed otherwise, the link lost
- * after the write). A booth debit whose DEBIT failed with "unknown" must be recovered, never resent.
+ * after the write, a BAD_CHECKSUM to a command sent with `noResend`). A booth debit whose DEBIT failed
+ * with "unknown" must be recovered, never resent.
  */
 import { EtcError } from "../errors.js";
 
@@ -36,7 +37,10 @@ export const ReaderErrorCodes = {
   Aborted: "E811_READER_ABORTED",
   /** The reader refused the request's data (malformed APDU or list, slot out of range). */
   BadRequest: "E812_READER_BAD_REQUEST",
-  /** The reader received our frame corrupted (bad checksum) on every attempt. */
+  /**
+   * The reader received our frame corrupted (bad checksum) on every attempt (executed "no"); or once, for a
+   * command sent with `noResend`, which is never resent (executed "unknown", card-reader.ts CommandOptions).
+   */
   LineErrors: "E813_READER_LINE_ERRORS",
 } as const;
 

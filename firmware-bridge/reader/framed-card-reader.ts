@@ -1,7 +1,8 @@
 /**
  * `CardReader` over our reader framing (docs/reader.md): the host driver. It composes
  *  - ReaderChannel: transport, deframer, wire log, byte counters;
- *  - CommandRunner: one command in flight, deadlines, WAIT, stale replies, NAK resends, aborts;
+ *  - CommandRunner: one command in flight, deadlines, WAIT, stale replies, NAK resends (none for a
+ *    command sent with `noResend`), aborts;
  *  - ReaderSupervisor: open, INFO probe, reconnect with backoff, idle pings, state$;
  * and turns each CardReader call into one declared command (commands.ts), decoding the reply.
  * Card events (CARD_EVENT frames, SEQ 0) go to cardEvents$.
@@ -10,7 +11,7 @@ import { type Observable, Subject, type Subscription } from "rxjs";
 import { EtcError } from "../errors.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
-import type { CardEvent, CardReader, ReaderLinkState } from "./card-reader.js";
+import type { CardEvent, CardReader, CommandOptions, ReaderLinkState } from "./card-reader.js";
 import { CommandRunner, type CommandRunnerCounters } from "./command-runner.js";
 import {
   CARD_ACTIVATE,
@@ -179,8 +180,8 @@ export class FramedCardReader implements CardReader {
     await this.command(CARD_HALT, 0, null, signal);
   }
 
-  cardApdu(apdu: Buffer, signal?: AbortSignal): Promise<Buffer> {
-    return this.command(CARD_APDU, 0, apdu, signal);
+  cardApdu(apdu: Buffer, signal?: AbortSignal, options?: CommandOptions): Promise<Buffer> {
+    return this.command(CARD_APDU, 0, apdu, signal, false, 1, options?.noResend === true);
   }
 
   cardApduList(apdus: Buffer[], signal?: AbortSignal): Promise<Buffer[]> {
@@ -250,6 +251,7 @@ export class FramedCardReader implements CardReader {
     signal?: AbortSignal,
     whileConnecting = false,
     items = 1,
+    noResend = false,
   ): Promise<Rep> {
     let data: Buffer;
     try {
@@ -266,6 +268,7 @@ export class FramedCardReader implements CardReader {
         timeoutMs: this.options.timeouts[def.timeout] * (def.perItem ? items : 1),
         ...(signal ? { signal } : {}),
         whileConnecting,
+        ...(noResend ? { noResend } : {}),
       });
     } finally {
       this.supervisor.activity();

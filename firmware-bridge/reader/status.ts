@@ -35,7 +35,10 @@ export function statusName(p: number): string {
   return NAMES.get(p) ?? `0x${p.toString(16).padStart(2, "0")}`;
 }
 
-/** How a non-OK status surfaces on the host (badChecksum is resent before it ever gets here). */
+/**
+ * How a non-OK status surfaces on the host (badChecksum is resent before it ever gets here; to a command
+ * sent with `noResend` it is E813 executed "unknown", command-runner.ts).
+ */
 export const STATUS_ERRORS: Readonly<
   Record<Exclude<ReaderStatusName, "ok">, { code: ReaderErrorCode; executed: Executed; text: string }>
 > = {

@@ -5,7 +5,9 @@
  *   -> PSAM MAC1 -> `beforeDebit` (the caller persists its debit intent, on disk before it resolves) ->
  *   DEBIT alone -> PSAM MAC2.
  *
- * DEBIT is sent once, alone, never in a list and never again: any failure of it is a DebitLost, which
+ * DEBIT is sent once, alone, never in a list and never again (`noResend`: not even after the reader's
+ * BAD_CHECKSUM, which the driver resends for other commands, docs/reader.md §6.2; a card that ran the first
+ * DEBIT answers a second 6901, which reads "not debited"): any failure of it is a DebitLost, which
  * the caller recovers from the card (recover.ts), and so is any status word that does not say the card
  * did not debit (DEBIT_NOT_DEBITED), and a 9000 whose TAC is all zeros (a missing TAC, decided:
  * docs/protocol.md §6, src/journal/tac.ts). Everything before it moves no money.
@@ -160,8 +162,11 @@ export async function runPurchase(
   await beforeDebit(prepared);
   let rd: Buffer;
   try {
-    // no AbortSignal: once written, DEBIT's answer is waited for within the reader's own deadline
-    rd = await reader.cardApdu(CARD.debit(m1.psamTransSerial, req.transTime, m1.mac1));
+    // no AbortSignal: once written, DEBIT's answer is waited for within the reader's own deadline; never
+    // resent: a BAD_CHECKSUM to it fails it as an answer lost (E813, executed unknown), recovered from the card
+    rd = await reader.cardApdu(CARD.debit(m1.psamTransSerial, req.transTime, m1.mac1), undefined, {
+      noResend: true,
+    });
   } catch (e) {
     throw new DebitLost(prepared, e);
   }

@@ -39,6 +39,7 @@ import type { BoothCase } from "./cases.js";
 import { keepPaidInIntent, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
+import { provenPaid } from "./intent-paid.js";
 import { PROMPTS, type UnconfirmedHow } from "./prompts.js";
 import { evidenceData, listedNow } from "./settle.js";
 
@@ -277,11 +278,12 @@ async function pollReader(
  * A paid record whose TAC is all zeros, kept in its intent by a version that took such a DEBIT answer for
  * a TAC, is no proof (docs/protocol.md §6): the journal refuses it (E605) at every try. It is dropped (in
  * this process; the intent keeps it until the debit is recorded) and the debit recovered from the card as
- * a lost answer is.
+ * a lost answer is. The rule is intent-paid.ts `provenPaid`, which a lane without a booth applies too
+ * (src/lane/recovery.ts).
  */
 function dropZeroTacPaid(ctx: BoothContext, pd: PendingDebit): void {
   const { paid, ...withoutPaid } = pd.payload;
-  if (!paid || !tacMissing(paid.tac)) return;
+  if (!paid || provenPaid(pd.payload)) return;
   ctx.log.warn(
     { intentId: pd.intentId, cardId: pd.payload.cardId, tac: paid.tac },
     "booth paid record with a TAC of all zeros (proves nothing): recovering the debit from the card",

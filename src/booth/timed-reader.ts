@@ -3,7 +3,7 @@
  * to its settlement): the line, the reader, the card and the PSAM. What a booth transaction takes beyond
  * that is the lane's own share (docs/booth.md §8, measured by `npm run bench -- --only booth`).
  */
-import type { CardReader } from "../../firmware-bridge/reader/card-reader.js";
+import type { CardReader, CommandOptions } from "../../firmware-bridge/reader/card-reader.js";
 
 export class ReaderClock {
   waitMs = 0;
@@ -33,7 +33,7 @@ export function timedReader(inner: CardReader, clock: ReaderClock, now: () => nu
     },
     activate: timed((s?: AbortSignal) => inner.activate(s)),
     halt: timed((s?: AbortSignal) => inner.halt(s)),
-    cardApdu: timed((a: Buffer, s?: AbortSignal) => inner.cardApdu(a, s)),
+    cardApdu: timed((a: Buffer, s?: AbortSignal, o?: CommandOptions) => inner.cardApdu(a, s, o)),
     cardApduList: timed((a: Buffer[], s?: AbortSignal) => inner.cardApduList(a, s)),
     psamReset: timed((slot: number, s?: AbortSignal) => inner.psamReset(slot, s)),
     psamApdu: timed((slot: number, a: Buffer, s?: AbortSignal) => inner.psamApdu(slot, a, s)),

@@ -18,10 +18,11 @@
  * card before its uncertain booth debit is settled, and no card will come back to a reader to settle it: it
  * records at start what the booth records when the original card does not come back (src/booth/recover.ts),
  * its intent deleted in the same transaction: the paid record the intent holds (DEBIT answered, its commit
- * failed), else a BOOTH_DEBIT_UNCONFIRMED suspect, which holds the card and OBU until it is settled (from
- * the card at a booth configured later, or by hand) and goes to the station. An intent it cannot read is
- * kept as it is (BOOTH_INTENT_UNREADABLE). While a booth intent is open, the journal holds the cards and the
- * OBU it names (controller.ts `journalHolds`, journal openIntentOf), however long that is.
+ * failed) unless its TAC is all zeros (no proof: src/booth/intent-paid.ts), else a BOOTH_DEBIT_UNCONFIRMED
+ * suspect, which holds the card and OBU until it is settled (from the card at a booth configured later, or
+ * by hand) and goes to the station. An intent it cannot read is kept as it is (BOOTH_INTENT_UNREADABLE).
+ * While a booth intent is open, the journal holds the cards and the OBU it names (controller.ts
+ * `journalHolds`, journal openIntentOf), however long that is.
  *
  * An intent journal.db held when it was found behind the audit trail (`keptBehindTrail`:
  * src/journal/behind-trail.ts) is restored by no one, RSU or booth one: a record the file lacks may have
@@ -36,6 +37,7 @@ import {
   readBoothIntent,
   unconfirmedRecord,
 } from "../booth/booth-records.js";
+import { provenPaid } from "../booth/intent-paid.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { type IntentPayload, readIntentPayload } from "./intent-payload.js";
@@ -267,7 +269,8 @@ export class Recovery {
 
   /**
    * The booth debits restore() found on a lane without a booth, recorded as the booth records one whose
-   * original card does not come back (src/booth/recover.ts): the paid record the intent holds, else a
+   * original card does not come back (src/booth/recover.ts): the paid record the intent holds when it
+   * proves the debit (src/booth/intent-paid.ts: not one with a TAC of zeros), else a
    * BOOTH_DEBIT_UNCONFIRMED suspect, the intent deleted in the same transaction (so a booth configured
    * later finds the record, never the intent: one debit, one record). A journal that fails closes the lane
    * (the intent stays, its card held); a record the journal refuses as invalid leaves the intent as it is.
@@ -283,11 +286,24 @@ export class Recovery {
     const key = { cardId: p.cardId, obuSerial: p.obuSerial };
     const ids: EntryIds = { ...key, obuId: p.draft.obuId };
     const what = `a booth debit of ${p.prepared.amount} fen on card ${p.cardId}${p.obuSerial ? ` (OBU ${p.obuSerial})` : ""}`;
+    // a paid record with a TAC of zeros proves nothing (the journal would refuse it, E605, at every start):
+    // the debit is unconfirmed, as the booth's recovery takes it (src/booth/recover.ts dropZeroTacPaid)
+    const paid = provenPaid(p);
+    const zeroTac = p.paid !== undefined && paid === undefined;
+    if (zeroTac)
+      this.d.log.warn(
+        { id: b.intentId, cardId: p.cardId, tac: p.paid?.tac },
+        "booth paid record with a TAC of all zeros (proves nothing): recorded as an unconfirmed debit",
+      );
     const rec: NewLaneRecord =
-      p.paid ??
+      paid ??
       unconfirmedRecord(
         p.draft,
-        "the lane restarted without a booth (no reader section): the card cannot be asked",
+        `the lane restarted without a booth (no reader section): the card cannot be asked${
+          zeroTac
+            ? `; the DEBIT answer the intent kept has a TAC of all zeros (${p.paid?.tac}), which proves nothing`
+            : ""
+        }`,
         {},
       );
     let c: CommittedRecord;

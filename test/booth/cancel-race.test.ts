@@ -5,6 +5,7 @@
  * Over the booth harness (real lane, simulated reader on a pseudo-terminal, one card store).
  */
 import { describe, expect, it } from "vitest";
+import type { CommandOptions } from "../../firmware-bridge/reader/card-reader.js";
 import type { CaseDesk } from "../../src/booth/case-desk.js";
 import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
@@ -25,8 +26,8 @@ describe("cancel and charge", () => {
         issued = r;
       });
       let done = false;
-      reader.cardApdu = async (apdu: Buffer, s?: AbortSignal) => {
-        const r = await read(apdu, s);
+      reader.cardApdu = async (apdu: Buffer, s?: AbortSignal, o?: CommandOptions) => {
+        const r = await read(apdu, s, o);
         // the reply to READ RECORD 0019, the card read's last step: the cancel arrives in this turn
         if (!done && apdu[1] === 0xb2 && apdu[3] === 0xcc) {
           done = true;

@@ -6,6 +6,9 @@
  * answer DEBIT as the case needs.
  */
 import { describe, expect, it } from "vitest";
+import { CARD_APDU } from "../../firmware-bridge/reader/commands.js";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
+import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
 import type { SimCard } from "../../sim/card/sim-card.js";
 import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
@@ -85,6 +88,41 @@ describe("DEBIT's status word", () => {
       ]);
       expect(tx[0]?.extra).toMatchObject({ booth: { mac2Check: "verified", recovery: { how: "prove" } } });
       expect(t.lane.journal.openIntents()).toEqual([]);
+      t.expectRecordsMatchLedger();
+      await presentedAgainIsNotCharged(t);
+    });
+  });
+
+  it("the card runs DEBIT, and the reader answers BAD_CHECKSUM with its SEQ and CMD before DEBIT's reply (a corrupted frame that carried them): DEBIT is not resent (the card would answer 6901, 'not debited'), the debit is recovered from the card, one record with the TAC", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A5", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      let nak = true;
+      wrapDebit(t, (run, c) => {
+        const answer = run(c); // the card commits
+        if (nak) {
+          nak = false;
+          const sent = t.readerEvents.findLast(
+            (e) => e.type === "command" && e.name === "CARD_APDU" && e.ins[0] === 0x54,
+          );
+          if (sent?.type !== "command") throw new Error("DEBIT's command event is missing");
+          // on the line ahead of DEBIT's own reply, which then comes under a SEQ no longer in flight
+          void t.readerWire.write(encodeReaderFrame(sent.seq, CARD_APDU.code, ReaderStatus.badChecksum));
+        }
+        return answer;
+      });
+      t.reader.present(CARD);
+      await t.prompt("RECOVERED");
+      await t.boothIdle();
+      expect(debitsSent(t)).toBe(1);
+      expect(t.ledger()).toHaveLength(1);
+      const tx = t.records().filter((r) => r.kind !== "stop");
+      expect(tx.map((r) => [r.kind, r.outcome, r.tac])).toEqual([
+        ["transaction", "BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac],
+      ]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(t.boothEvents.some((e) => e.type === "prompt" && e.prompt.step === "REFUSED_CARD_REFUSED")).toBe(
+        false,
+      );
       t.expectRecordsMatchLedger();
       await presentedAgainIsNotCharged(t);
     });

@@ -9,6 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
 import { encodeData } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { JournalErrorCodes } from "../../src/journal/errors.js";
+import { tacMissing } from "../../src/journal/tac.js";
 import { localStamp } from "../../src/local-time.js";
 import type { RsuCommand, RsuEvent } from "../../src/rsu/driver.js";
 import { createNationalCodec } from "../../src/rsu/driver-national.js";
@@ -2345,6 +2347,37 @@ describe("a booth debit left uncertain, the lane restarted without a booth", () 
     await toDebit(r); // a trade like any other: the same OBU again within the recent-trade window
     expect(r.ctl.counters.alreadyTraded).toBe(1);
     expect(kinds(j)).toEqual(["transaction:BOOTH_EXIT_DEBIT"]);
+    expect(debits(r)).toEqual([]);
+  });
+
+  it("an intent whose paid record has a TAC of all zeros (kept by a version before the zero-TAC fix): no proof, recorded as a BOOTH_DEBIT_UNCONFIRMED suspect, the intent deleted with it; card and OBU held until it is settled", async () => {
+    const j = new FakeJournal();
+    // as the journal refuses a transaction whose TAC is all zeros (src/journal/records.ts clearingRefusal)
+    const commit = j.commit.bind(j);
+    j.commit = (rec, opts) => {
+      if (rec.kind === "transaction" && tacMissing(rec.tac))
+        throw new EtcError(JournalErrorCodes.JournalRecordInvalid, "record invalid: tac is all zeros");
+      return commit(rec, opts);
+    };
+    boothIntent(j, OBU_SERIAL, boothIntentPayload(CARD_ID, OBU_SERIAL, "00000000"));
+    const { r, later } = rigAhead({ journal: j });
+    await open(r);
+    expect(kinds(j)).toEqual(["suspect:BOOTH_DEBIT_UNCONFIRMED"]);
+    expect(j.records[0]).toMatchObject({ cardId: CARD_ID, obuSerial: OBU_SERIAL, amount: 1425, tac: null });
+    expect(j.records[0]?.extra).toMatchObject({
+      booth: { unconfirmed: expect.stringContaining("TAC of all zeros (00000000)") },
+    });
+    expect(j.intents.size).toBe(0);
+    const [alarm] = alarmsOf(r, "BOOTH_DEBIT_UNSETTLED");
+    expect(alarm).toContain("recorded as suspect 1");
+    expect(alarmsOf(r, "BOOTH_DEBIT_UNSETTLED")).toHaveLength(1);
+    expect(alarmsOf(r, "BOOTH_CRASH_RECOVERY")).toEqual([]);
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+    later(DAY + 1); // the guards' memory forgot them: the open suspect holds the card
+    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(false);
+    await toDebit(r, b2({ contractSerial: "0000000000009999" })); // the card in another OBU
+    expect(kinds(j)).toEqual(["suspect:BOOTH_DEBIT_UNCONFIRMED", "stop:UNSETTLED_DEBIT"]);
     expect(debits(r)).toEqual([]);
   });
 

@@ -256,6 +256,24 @@ describe("statuses become reader errors that say whether the command may have ru
     expect(r.reader.counters.nakResends).toBe(2);
   });
 
+  it("BAD_CHECKSUM to a command sent with noResend: never resent, E813 executed unknown (it may have run); the next command goes out", async () => {
+    const r = await rig({ nakRetries: 2 });
+    r.device.onCommand = (f) => r.device.reply(f, ReaderStatus.badChecksum);
+    const err = (await r.reader
+      .cardApdu(h("805401000F 00000001 20250102100005 11223344 08"), undefined, { noResend: true })
+      .catch((e: EtcError) => e)) as EtcError;
+    expect(err).toMatchObject({
+      code: ReaderErrorCodes.LineErrors,
+      details: { executed: "unknown", status: "badChecksum", noResend: true },
+    });
+    expect(commandMayHaveRun(err)).toBe(true);
+    expect(r.device.nonInfo).toHaveLength(1);
+    expect(r.reader.counters.nakResends).toBe(0);
+    r.device.onCommand = (f) => r.device.reply(f, 0, h("9000"));
+    await expect(r.reader.cardApdu(h("00a40000021001"))).resolves.toEqual(h("9000"));
+    expect(r.device.nonInfo).toHaveLength(2);
+  });
+
   it("BAD_CHECKSUM once, then OK: the resent command's answer is the result", async () => {
     const r = await rig();
     let n = 0;
