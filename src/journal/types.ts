@@ -72,7 +72,7 @@ export interface NewLaneRecord {
   entry: EntryInfo | null;
   /**
    * The vehicle class of the trip's entry. On an entry lane (DSRC and booth): the class this lane's 0019
-   * write carries, null on a record of no write (a stop before it). On an exit lane: the class of the
+   * write carries, null on a record of no write (a stop before it, DEBIT_NOT_SENT, TRADE_FAILED). On an exit lane: the class of the
    * entry the card's 0019 holds (status 01 MTC entry or 03 ETC entry), null when the 0019 holds none (no
    * record, an exit's record, class 0; src/lane/card-rules.ts entryClassOf). Absent in records committed
    * before it was kept (read as unknown).

@@ -604,6 +604,7 @@ function onAwaitB5(s: Extract<ObuState, { phase: "await-b5" }>, ev: ObuEvent, ct
       "DEBIT_NOT_SENT",
       {
         ...debitParts(s.debit, s, null),
+        mayHaveWritten: false,
         reply: false,
         extra: { linkError: ev.code, command: s.debit.command.via.toUpperCase() },
       },

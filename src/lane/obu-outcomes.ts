@@ -43,10 +43,12 @@ export interface RecordParts {
   rawB5?: string | null;
   extra?: Record<string, unknown>;
   /**
-   * The debit command (C6, or an entry lane's write) was sent for this vehicle (debitParts): on an entry
-   * lane the record's `entryClass` is the class that write carries, the vehicle's (B3).
+   * The card may hold this vehicle's write (debitParts: the debit command, C6 or an entry lane's write,
+   * left the lane and no answer says the card was untouched): on an entry lane the record's `entryClass`
+   * is the class that write carries, the vehicle's (B3). Not on DEBIT_NOT_SENT (refused before a byte
+   * was written) nor on TRADE_FAILED (the B5 says the card was untouched): nothing was written.
    */
-  debitSent?: true;
+  mayHaveWritten?: boolean;
 }
 
 function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLaneRecord["entry"] {
@@ -84,7 +86,7 @@ function baseRecord(
     // card's 0019 holds (none when the 0019 is an exit's: card-rules.ts entryClassOf)
     entryClass:
       ctx.lane.role === "entry"
-        ? p.debitSent
+        ? p.mayHaveWritten
           ? (p.vehicle?.vehicleClass ?? null)
           : null
         : entryClassOf(card?.lastRecord),
@@ -154,7 +156,7 @@ export function untouched(
   ctx: MachineCtx,
 ): Transition {
   const d = s.debit;
-  const t = stop("TRADE_FAILED", { ...debitParts(d, s, rawB5), extra }, ctx);
+  const t = stop("TRADE_FAILED", { ...debitParts(d, s, rawB5), mayHaveWritten: false, extra }, ctx);
   t.effects.push({ kind: "remember", released: { obuSerial: d.obu.obuSerial, cardId: d.card.cardId } });
   return t;
 }
@@ -183,7 +185,7 @@ export function debitParts(d: DebitFacts, c: Common, rawB5: string | null): Reco
     ...listOf(c),
     rawB4: d.rawB4,
     rawB5,
-    debitSent: true,
+    mayHaveWritten: true,
   };
 }
 

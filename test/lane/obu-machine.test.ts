@@ -360,7 +360,7 @@ describe("OBU machine: every stop case", () => {
     expect(commits(mtc.effects)[0]).toMatchObject({ outcome: "NO_ENTRY_INFO", entryClass: 12 });
   });
 
-  it("an entry lane's entryClass is the class its 0019 write carries (the OBU's), not the card's previous record's; a stop before the write wrote none", () => {
+  it("an entry lane's entryClass is the class its 0019 write carries (the OBU's), not the card's previous record's; a stop before the write, a write never sent and one the card did not take wrote none", () => {
     const entry = ctxFor("entry");
     // the card's 0019: its last trip's exit, as a class-12 truck
     const lastExit = E.card(b4({ entry: { status: 0x04, vehicleClass: 12 } }));
@@ -375,6 +375,16 @@ describe("OBU machine: every stop case", () => {
     expect(commits(lost.effects)[0]).toMatchObject({ kind: "suspect", entryClass: 1 });
     const listed = run(ctxFor("entry", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), lastExit]);
     expect(commits(listed.effects)[0]).toMatchObject({ outcome: "CARD_ON_STATUS_LIST", entryClass: null });
+    // the write refused before a byte left, and a write the B5 says left the card untouched: nothing written
+    const notSent = run(entry, [E.obu(), E.veh(), lastExit, { kind: "not-sent", code: "E302_LINK_DOWN" }]);
+    expect(commits(notSent.effects)[0]).toMatchObject({ outcome: "DEBIT_NOT_SENT", entryClass: null });
+    const failed = run(entry, [
+      E.obu(),
+      E.veh(),
+      lastExit,
+      E.trade(b5({ errorCode: 0x06, result: "failed" })),
+    ]);
+    expect(commits(failed.effects)[0]).toMatchObject({ outcome: "TRADE_FAILED", entryClass: null });
   });
 
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
