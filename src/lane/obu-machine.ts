@@ -85,16 +85,21 @@ function tamperByteRemoved(b: number | null, policy: MachineCtx["options"]["tamp
 
 /**
  * The stops for what the B2's status says of the OBU now: no card in it, a card error, locked, removed
- * from where it was fitted, a low battery under `lowBattery: stop`. Null when none applies.
+ * from where it was fitted, a low battery under `lowBattery: stop`. Null when none applies. `paidHere`
+ * (the OBU paid here within the recent-trade window): its driver may have pulled the card out once the
+ * display said it paid, which explains no card and a card error (and the battery was checked before it
+ * paid), so those are not stops then; a locked or removed OBU is still stopped and recorded, with its alarm
+ * (an OBU handed back to the vehicle behind is what the tamper bit is for).
  */
 function obuStatusStop(
   b2: ObuInfo,
   status: NonNullable<ObuInfo["status"]>,
   p: { obuId: string; obu: ObuFacts },
   ctx: MachineCtx,
+  paidHere: boolean,
 ): Transition | null {
-  if (!status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
-  if (status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
+  if (!paidHere && !status.cardPresent) return stop("OBU_NO_CARD", p, ctx);
+  if (!paidHere && status.cardError) return stop("OBU_CARD_ERROR", p, ctx);
   if (status.locked) return stop("OBU_LOCKED", p, ctx);
   // removed from where it was fitted: OBUStatus bit 1, or the tamper byte both dialects send after it
   // (ESAM system info byte 27) read as the config says (null when the B2 has no such byte;
@@ -102,7 +107,8 @@ function obuStatusStop(
   const tamperByte = b2.tamperByte;
   if (status.tampered || tamperByteRemoved(tamperByte, ctx.options.tamperByte))
     return stop("OBU_TAMPERED", { ...p, extra: { tamperByte, obuStatusTampered: status.tampered } }, ctx);
-  if (status.batteryLow && ctx.options.lowBattery === "stop") return stop("OBU_BATTERY_LOW", p, ctx);
+  if (!paidHere && status.batteryLow && ctx.options.lowBattery === "stop")
+    return stop("OBU_BATTERY_LOW", p, ctx);
   return null;
 }
 
@@ -122,12 +128,13 @@ function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   };
   const p = { obuId, obu };
   // An OBU that paid here within the recent-trade window (its contract serial, which the B2 carries, is
-  // the key) and is read again in the zone is not stopped for what its status bits say now: its driver
+  // the key) and is read again in the zone with no card or a card error is not stopped for it: its driver
   // may have pulled the card out once the display said it paid. Such a stop would put its display and the
   // red light in front of a vehicle let through; it is the silent ALREADY_TRADED below instead (after the
-  // status-list lookup, so an OBU listed since it paid is still stopped as listed).
+  // status-list lookup, so an OBU listed since it paid is still stopped as listed). Locked or removed is
+  // still a stop (obuStatusStop).
   const traded = ctx.recentlyTraded({ obuSerial: contractSerial });
-  const statusStop = traded ? null : obuStatusStop(b2, status, p, ctx);
+  const statusStop = obuStatusStop(b2, status, p, ctx, traded);
   if (statusStop) return statusStop;
   if (!validDay(b2.dateOfIssue) || !validDay(b2.dateOfExpire)) return stop("OBU_DATA_INVALID", p, ctx);
   const today = localDay(ctx.nowMs, ctx.utcOffsetMinutes);

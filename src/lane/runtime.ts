@@ -204,7 +204,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
     );
     outputsForAlarms.emit = (ev) => outputs.emit(ev);
     for (const ev of alarmsBeforeOutputs.splice(0)) outputs.emit(ev);
-    // an IO board's close (lower the barrier, the light red, its port released): after the controller and
+    // an IO board's close (the light red, its port released; the barrier left to its loop): after the controller and
     // the booth stopped (added later, closed first), before the trail; bounded (OUTPUTS_CLOSE_TIMEOUT_MS):
     // a board whose close never settles does not keep the trail, journal and lock open
     cleanups.unshift(() => outputs.close?.());

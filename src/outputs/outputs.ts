@@ -6,7 +6,11 @@ import type { Logger } from "../../firmware-bridge/log.js";
 import { maskCardIds } from "../service/format.js";
 
 export type LaneOutputEvent =
-  | { type: "barrier"; action: "open" | "close"; obuId: string | null; at: number; seq?: number }
+  /**
+   * The lane only ever raises the barrier (for a vehicle let through): closing it behind the vehicle is the
+   * barrier's own, by its exit loop (docs/lane.md, "Barrier and lane light").
+   */
+  | { type: "barrier"; action: "open"; obuId: string | null; at: number; seq?: number }
   | { type: "light"; color: "green" | "red"; at: number }
   | {
       type: "display";
@@ -57,7 +61,7 @@ export function consoleOutputs(
     emit(ev) {
       switch (ev.type) {
         case "barrier":
-          write(`[栏杆] ${ev.action === "open" ? "抬杆" : "落杆"}${ev.obuId ? ` OBU ${ev.obuId}` : ""}`);
+          write(`[栏杆] 抬杆${ev.obuId ? ` OBU ${ev.obuId}` : ""}`);
           break;
         case "light":
           write(`[通行灯] ${ev.color === "green" ? "绿" : "红"}`);

@@ -91,14 +91,14 @@ it("the journal failing right after a paid vehicle: the light red, the barrier n
   expect(devices(r.outputs.slice(before))).toEqual(["light red", "lane closed", "display stop"]);
 });
 
-it("a paid vehicle's OBU read again with its card pulled out (or locked, or tampered): ALREADY_TRADED, no display, no red light, no record; an OBU that did not pay is stopped", async () => {
+it("a paid vehicle's OBU read again with its card pulled out (or a card error): ALREADY_TRADED, no display, no red light, no record; removed from its place it is stopped; an OBU that did not pay is stopped", async () => {
   const r = rig();
   await open(r);
   await vehicle(r);
   const records = r.journal.records.length;
   const outputs = r.outputs.length;
   const answers = r.link.answers.length;
-  for (const bits of [{ cardPresent: false }, { cardPresent: false, tampered: true }, { locked: true }]) {
+  for (const bits of [{ cardPresent: false }, { cardError: true }, { cardPresent: false, cardError: true }]) {
     r.link.frame({ kind: "obu", info: b2({ bits }) });
     await r.settle();
   }
@@ -114,4 +114,10 @@ it("a paid vehicle's OBU read again with its card pulled out (or locked, or tamp
   await r.settle();
   expect(devices(r.outputs.slice(outputs))).toEqual(["display stop", "light red"]);
   expect(r.journal.records.slice(records).map((x) => x.outcome)).toEqual(["OBU_NO_CARD"]);
+  // the paid OBU read again removed from where it was fitted (handed back to the vehicle behind?): stopped
+  const shown = r.outputs.length;
+  r.link.frame({ kind: "obu", info: b2({ bits: { cardPresent: false, tampered: true } }) });
+  await r.settle();
+  expect(devices(r.outputs.slice(shown))).toEqual(["display stop", "light red"]);
+  expect(r.journal.records.slice(records).map((x) => x.outcome)).toEqual(["OBU_NO_CARD", "OBU_TAMPERED"]);
 });

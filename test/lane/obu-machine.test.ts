@@ -540,26 +540,28 @@ describe("OBU machine: every stop case", () => {
 
   // review finding (r2, 3): the OBU-status stops came before the recent-trade pass, so a paid vehicle's OBU
   // read again with its card pulled out was an OBU_NO_CARD stop (display, red light, record, booth case)
-  it("an OBU that traded recently is ALREADY_TRADED whatever its status bits say now; still stopped as listed; an OBU that did not trade is stopped for them", () => {
+  // and (second review) not for a locked or removed OBU: an OBU handed back to the vehicle behind must keep
+  // its OBU_TAMPERED record and alarm
+  it("an OBU that traded recently is ALREADY_TRADED with no card, a card error or a low battery; still stopped when locked or removed, and as listed; an OBU that did not trade is stopped for them", () => {
     const traded = { traded: new Set([OBU_SERIAL]) };
-    for (const bits of [
-      { cardPresent: false },
-      { cardError: true },
-      { locked: true },
-      { tampered: true },
-      { batteryLow: true },
-    ]) {
+    for (const bits of [{ cardPresent: false }, { cardError: true }, { batteryLow: true }]) {
       const again = run(ctxFor("exit", traded, { options: { ...exit.options, lowBattery: "stop" } }), [
         E.obu(b2({ bits })),
       ]);
       expect(again.state).toMatchObject({ phase: "done", outcome: "ALREADY_TRADED" });
       expect(again.effects.map((e) => e.kind)).toEqual(["reply", "note"]);
     }
+    for (const [bits, reason] of [
+      [{ locked: true }, "OBU_LOCKED"],
+      [{ tampered: true }, "OBU_TAMPERED"],
+      [{ cardPresent: false, tampered: true }, "OBU_TAMPERED"],
+    ] as const)
+      expectStop(run(ctxFor("exit", traded), [E.obu(b2({ bits }))]), reason);
     const tamperByte = run(
       ctxFor("exit", traded, { options: { ...exit.options, tamperByte: "stop-nonzero" } }),
       [E.obu(b2({ tamperByte: 1 }))],
     );
-    expect(tamperByte.state).toMatchObject({ outcome: "ALREADY_TRADED" });
+    expect(tamperByte.state).toMatchObject({ outcome: "OBU_TAMPERED" });
     const listed = run(ctxFor("exit", { ...traded, listedObu: new Set([OBU_SERIAL]) }), [
       E.obu(b2({ bits: { cardPresent: false } })),
     ]);

@@ -1,6 +1,6 @@
 /**
- * The lane closes its outputs (src/lane/runtime.ts): an IO board's `close` (lower the barrier, the light
- * red, its port released) is called once when the lane closes, and a close that never settles does not
+ * The lane closes its outputs (src/lane/runtime.ts): an IO board's `close` (the light red, its port
+ * released; the barrier left to its loop) is called once when the lane closes, and a close that never settles does not
  * keep the lane's journal, trail and data-directory lock from closing.
  */
 import { expect, it } from "vitest";
