@@ -37,6 +37,25 @@ async function presentedAgainIsNotCharged(t: BoothTestContext): Promise<void> {
   expect(debitsSent(t)).toBe(1);
 }
 
+/**
+ * The recovered debit, as it ends: one proved record with the card's TAC, no intent left, never the
+ * "card refused" prompt, and the card put on again not charged.
+ */
+async function recoveredOnce(t: BoothTestContext): Promise<void> {
+  await t.prompt("RECOVERED");
+  await t.boothIdle();
+  const tx = t.records().filter((r) => r.kind !== "stop");
+  expect(tx.map((r) => [r.kind, r.outcome, r.tac])).toEqual([
+    ["transaction", "BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac],
+  ]);
+  expect(t.lane.journal.openIntents()).toEqual([]);
+  expect(t.boothEvents.some((e) => e.type === "prompt" && e.prompt.step === "REFUSED_CARD_REFUSED")).toBe(
+    false,
+  );
+  t.expectRecordsMatchLedger();
+  await presentedAgainIsNotCharged(t);
+}
+
 describe("DEBIT's status word", () => {
   it("a T=0 card commits DEBIT and answers 6108, its GET RESPONSE fails (6F00): recovered from the card, one record with the TAC, never charged twice", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A1", SERIAL)] } } }, async (t) => {
@@ -57,18 +76,7 @@ describe("DEBIT's status word", () => {
         return run(c);
       };
       t.reader.present(CARD);
-      await t.prompt("RECOVERED");
-      await t.boothIdle();
-      const tx = t.records().filter((r) => r.kind !== "stop");
-      expect(tx.map((r) => [r.kind, r.outcome, r.tac])).toEqual([
-        ["transaction", "BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac],
-      ]);
-      expect(t.lane.journal.openIntents()).toEqual([]);
-      expect(t.boothEvents.some((e) => e.type === "prompt" && e.prompt.step === "REFUSED_CARD_REFUSED")).toBe(
-        false,
-      );
-      t.expectRecordsMatchLedger();
-      await presentedAgainIsNotCharged(t);
+      await recoveredOnce(t);
     });
   });
 
@@ -111,20 +119,7 @@ describe("DEBIT's status word", () => {
         return answer;
       });
       t.reader.present(CARD);
-      await t.prompt("RECOVERED");
-      await t.boothIdle();
-      expect(debitsSent(t)).toBe(1);
-      expect(t.ledger()).toHaveLength(1);
-      const tx = t.records().filter((r) => r.kind !== "stop");
-      expect(tx.map((r) => [r.kind, r.outcome, r.tac])).toEqual([
-        ["transaction", "BOOTH_EXIT_DEBIT_PROVED", t.ledger()[0]!.tac],
-      ]);
-      expect(t.lane.journal.openIntents()).toEqual([]);
-      expect(t.boothEvents.some((e) => e.type === "prompt" && e.prompt.step === "REFUSED_CARD_REFUSED")).toBe(
-        false,
-      );
-      t.expectRecordsMatchLedger();
-      await presentedAgainIsNotCharged(t);
+      await recoveredOnce(t);
     });
   });
 

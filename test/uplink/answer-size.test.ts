@@ -17,6 +17,7 @@ import {
   MAX_PAGE_BYTES,
   StationClient,
 } from "../../src/uplink/station-client.js";
+import { rejectionOf } from "../helpers/rejection.js";
 import { LANE } from "../journal/helpers.js";
 
 let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, res) => res.end();
@@ -81,15 +82,6 @@ function client(): StationClient {
   );
 }
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
-}
-
 const record: PendingRecord = {
   seq: 1,
   tradeId: "43010102030000000000000000000001",
@@ -115,7 +107,7 @@ function bundle(over: Partial<BundleInfo> = {}): BundleInfo {
 
 it("an upload answer over the cap, valid JSON when read whole, with no content-length: E612 at the first chunk over, the rest never taken", async () => {
   const closed = streamer('{"accepted":[],"rejected":[],"pad":"', '"}');
-  const err = await errorOf(client().upload([record]));
+  const err = await rejectionOf(client().upload([record]));
   expect(isEtcError(err, "E612_STATION_PROTOCOL")).toBe(true);
   expect((err as Error).message).toBe(
     `station upload: answer over the lane's limit of ${MAX_ANSWER_BYTES} bytes: not read`,
@@ -130,7 +122,7 @@ it("an answer whose content-length is over the cap: E612 before its body is read
     res.writeHead(200, { "content-type": "application/json", "content-length": String(2 ** 30) });
     res.write("{"); // and never more: only the header can end the read
   };
-  const err = await errorOf(client().manifest({ full: null, delta: null }));
+  const err = await rejectionOf(client().manifest({ full: null, delta: null }));
   expect(isEtcError(err, "E612_STATION_PROTOCOL")).toBe(true);
   expect((err as Error).message).toBe(
     `station status-list manifest: answer over the lane's limit of ${MAX_ANSWER_BYTES} bytes (content-length ${2 ** 30}): not read`,
@@ -139,7 +131,7 @@ it("an answer whose content-length is over the cap: E612 before its body is read
 
 it("a bundle page longer than the manifest gives it, with no content-length: E614 at the first chunk over", async () => {
   const closed = streamer("", "");
-  const err = await errorOf(client().bundlePage(bundle(), 0));
+  const err = await rejectionOf(client().bundlePage(bundle(), 0));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toBe(
     "status-list bundle full-202611260000.bundle: page 1/3 is longer than the 1000 bytes the manifest's 2500 " +
@@ -155,7 +147,7 @@ it("a bundle page whose content-length is over its length (the last page, 500 by
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "5000" });
     res.end(Buffer.alloc(5000));
   };
-  const err = await errorOf(client().bundlePage(bundle(), 2));
+  const err = await rejectionOf(client().bundlePage(bundle(), 2));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toMatch(/page 3\/3 is longer than the 500 bytes .* \(content-length 5000\)/);
 });
@@ -169,7 +161,7 @@ it("a manifest whose pageSize is over MAX_PAGE_BYTES: E612 naming the field", as
   const big = bundle({ pageSize: MAX_PAGE_BYTES + 1, bytes: MAX_PAGE_BYTES + 1, pages: 1 });
   handler = (_req, res) =>
     res.end(JSON.stringify({ full: big, deltas: [], latest: { full: big.version, delta: null } }));
-  const err = await errorOf(client().manifest({ full: null, delta: null }));
+  const err = await rejectionOf(client().manifest({ full: null, delta: null }));
   expect(isEtcError(err, "E612_STATION_PROTOCOL")).toBe(true);
   expect((err as Error).message).toContain(
     `pageSize over the lane's limit of ${MAX_PAGE_BYTES} bytes per page`,

@@ -11,6 +11,7 @@ import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { BundleDownload, type PageSource } from "../../src/uplink/bundle-download.js";
 import type { BundleInfo } from "../../src/uplink/station-client.js";
+import { rejectionOf } from "../helpers/rejection.js";
 import { tempDir } from "../journal/helpers.js";
 
 const cleanups: (() => void)[] = [];
@@ -51,15 +52,6 @@ function info(body: Buffer, pageSize: number, over: Partial<BundleInfo> = {}): B
   };
 }
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
-}
-
 // 600 KB pages, each hashed in three slices; the last page is 300 KB
 const body = Buffer.from(Array.from({ length: 1_500_000 }, (_, i) => (i * 7919) & 0xff));
 const PAGE = 600_000;
@@ -82,7 +74,7 @@ it("takes at most the pages it is given per step, and a failed page is asked for
   const b = info(body, PAGE);
   expect(await dl.step(b, 2)).toBeNull();
   expect(dl.progress).toEqual({ name: b.name, pages: 3, pagesDone: 2 });
-  expect(isEtcError(await errorOf(dl.step(b, 2)), "E611_STATION_UNREACHABLE")).toBe(true);
+  expect(isEtcError(await rejectionOf(dl.step(b, 2)), "E611_STATION_UNREACHABLE")).toBe(true);
   expect(dl.progress?.pagesDone).toBe(2);
   const file = await dl.step(b, 2);
   expect(asked).toEqual([0, 1, 2, 2]);
@@ -120,7 +112,7 @@ it("progress of another bundle starts again from page 0, and the whole is refuse
   await new BundleDownload(d, source(body, PAGE).s, silentLogger).step(info(body, PAGE), 2);
   const other = info(body, PAGE, { sha256: "0".repeat(64) });
   const { s, asked } = source(body, PAGE);
-  const err = await errorOf(new BundleDownload(d, s, silentLogger).step(other, 10));
+  const err = await rejectionOf(new BundleDownload(d, s, silentLogger).step(other, 10));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toMatch(/manifest says 1500000 bytes sha256 000000000000/);
   expect(asked).toEqual([0, 1, 2]);
@@ -153,7 +145,7 @@ it("a bundle that does not match the manifest is refused (E614) and its files re
   const tampered = Buffer.from(body);
   tampered.writeUInt8(tampered.readUInt8(1_000_000) ^ 1, 1_000_000);
   const dl = new BundleDownload(d, source(tampered, PAGE).s, silentLogger);
-  const err = await errorOf(dl.step(info(body, PAGE), 100));
+  const err = await rejectionOf(dl.step(info(body, PAGE), 100));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toMatch(/manifest says 1500000 bytes/);
   expect(readdirSync(d)).toEqual([]);
@@ -164,7 +156,7 @@ it("a page of the wrong length is refused (E614) at once and the download discar
   const d = dir();
   const { s, asked } = source(body.subarray(0, 1_400_000), PAGE); // the last page 100 KB short
   const dl = new BundleDownload(d, s, silentLogger);
-  const err = await errorOf(dl.step(info(body, PAGE), 100));
+  const err = await rejectionOf(dl.step(info(body, PAGE), 100));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect((err as Error).message).toMatch(/page 3\/3 has 200000 bytes.*give it 300000/);
   expect(asked).toEqual([0, 1, 2]);
@@ -182,7 +174,7 @@ it("a page the source finds longer than the manifest gives it (E614 from Station
     },
   };
   const dl = new BundleDownload(d, s, silentLogger);
-  const err = await errorOf(dl.step(info(body, PAGE), 100));
+  const err = await rejectionOf(dl.step(info(body, PAGE), 100));
   expect(isEtcError(err, "E614_STATUS_LIST_BUNDLE")).toBe(true);
   expect(dl.progress).toBeNull();
   expect(readdirSync(d)).toEqual([]);
@@ -209,7 +201,7 @@ it("a page whose write fails (an I/O error) is asked for again, from the files, 
   const write = await spyWrite(d, () =>
     Promise.reject(Object.assign(new Error("i/o error"), { code: "EIO" })),
   );
-  const e = await errorOf(dl.step(b, 1));
+  const e = await rejectionOf(dl.step(b, 1));
   write.mockRestore();
   // the lane's disk, not the station: E615, the download dropped from memory and taken up from its files
   expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "EIO" } });
@@ -228,7 +220,7 @@ it("a full disk (ENOSPC) discards the download: its files go, the next step star
   const write = await spyWrite(d, () =>
     Promise.reject(Object.assign(new Error("no space left on device"), { code: "ENOSPC" })),
   );
-  const e = await errorOf(dl.step(b, 1));
+  const e = await rejectionOf(dl.step(b, 1));
   write.mockRestore();
   expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "ENOSPC" } });
   expect(dl.progress).toBeNull();
@@ -260,7 +252,7 @@ it("a write of nothing is a full disk: E615, the download discarded", async () =
   const d = dir();
   const dl = new BundleDownload(d, source(body, PAGE).s, silentLogger);
   const write = await spyWrite(d, () => Promise.resolve({ bytesWritten: 0, buffer: Buffer.alloc(0) }));
-  const e = await errorOf(dl.step(info(body, PAGE), 10));
+  const e = await rejectionOf(dl.step(info(body, PAGE), 10));
   write.mockRestore();
   expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { errno: "ENOSPC" } });
   expect(readdirSync(d)).toEqual([]);
@@ -275,7 +267,7 @@ it("no page is fetched without room for the rest of the bundle and the margin; o
   const dl = new BundleDownload(d, s, silentLogger, { freeSpaceMargin: 1000, statfs });
   expect(await dl.step(b, 1)).toBeNull(); // exactly the bundle and the margin: it goes
   free = body.length - PAGE + 999; // the rest of the bundle and the margin, less one byte
-  const e = await errorOf(dl.step(b, 1));
+  const e = await rejectionOf(dl.step(b, 1));
   expect(e).toMatchObject({ code: "E615_STATUS_LIST_LOCAL", details: { rest: body.length - PAGE } });
   expect(asked).toEqual([0]);
   expect(readdirSync(d)).toEqual([]);
@@ -283,7 +275,7 @@ it("no page is fetched without room for the rest of the bundle and the margin; o
   // on the real disk (statfs): a margin no disk has stops the download before its first page
   const none = source(body, PAGE);
   const huge = new BundleDownload(dir(), none.s, silentLogger, { freeSpaceMargin: 2 ** 60 });
-  expect(await errorOf(huge.step(b, 10))).toMatchObject({ code: "E615_STATUS_LIST_LOCAL" });
+  expect(await rejectionOf(huge.step(b, 10))).toMatchObject({ code: "E615_STATUS_LIST_LOCAL" });
   expect(none.asked).toEqual([]);
 });
 
