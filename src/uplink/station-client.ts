@@ -185,7 +185,11 @@ export class StationClient {
     over: (contentLength: number | null) => EtcError,
   ): Promise<Buffer> {
     const declared = res.headers.get("content-length")?.trim();
-    if (declared && /^\d+$/.test(declared) && Number(declared) > max) {
+    // a compressed answer's content-length counts the compressed bytes, which fetch inflates: only the bytes
+    // read below count then (a page that compresses badly can be a few bytes longer compressed)
+    const encoding = res.headers.get("content-encoding")?.trim().toLowerCase();
+    const plain = !encoding || encoding === "identity";
+    if (plain && declared && /^\d+$/.test(declared) && Number(declared) > max) {
       await res.body?.cancel().catch(() => undefined);
       throw over(Number(declared));
     }

@@ -6,8 +6,11 @@
  * byte is read when the content-length says so and else at the first chunk over; a pageSize over
  * MAX_PAGE_BYTES makes the manifest E612. A local HTTP server sends the oversized bodies.
  */
+
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { PendingRecord } from "../../src/journal/types.js";
@@ -155,6 +158,23 @@ it("a bundle page whose content-length is over its length (the last page, 500 by
 it("a bundle page of its length is read whole", async () => {
   handler = (_req, res) => res.end(Buffer.alloc(1000, 7));
   expect(await client().bundlePage(bundle(), 1)).toEqual(Buffer.alloc(1000, 7));
+});
+
+// second review: fetch inflates a gzip answer, whose content-length counts the compressed bytes; a page that
+// compresses badly is longer compressed than its length and was refused before a byte was read
+it("a gzip page whose compressed content-length is over its length is read whole (the inflated bytes count)", async () => {
+  const page = randomBytes(1000);
+  const gz = gzipSync(page, { level: 0 });
+  expect(gz.length).toBeGreaterThan(1000);
+  handler = (_req, res) => {
+    res.writeHead(200, {
+      "content-type": "application/octet-stream",
+      "content-encoding": "gzip",
+      "content-length": String(gz.length),
+    });
+    res.end(gz);
+  };
+  expect(await client().bundlePage(bundle(), 1)).toEqual(page);
 });
 
 it("a manifest whose pageSize is over MAX_PAGE_BYTES: E612 naming the field", async () => {
