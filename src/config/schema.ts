@@ -207,11 +207,11 @@ export const RsuLinkSection = z
 /**
  * `rsu.port` as tcp://host:port (the form src/lane/runtime.ts transportFor connects to), or null when it
  * is not one. The host is a host name or an IPv4 address: dot-separated labels of letters, digits and
- * hyphens (no space, "@", "_" or empty label, which would only fail at every connect; no IPv6 literal),
- * the port is 1..65535.
+ * hyphens, and underscores, which a hosts-file alias may carry (no space, "@" or empty label, which would
+ * only fail at every connect; no IPv6 literal), the port is 1..65535.
  */
 export function rsuTcpPort(port: string): { host: string; port: number } | null {
-  const m = /^tcp:\/\/((?:[A-Za-z0-9-]+\.)*[A-Za-z0-9-]+):(\d{1,5})\/?$/.exec(port);
+  const m = /^tcp:\/\/((?:[A-Za-z0-9_-]+\.)*[A-Za-z0-9_-]+):(\d{1,5})\/?$/.exec(port);
   if (!m) return null;
   const n = Number(m[2]);
   return n >= 1 && n <= 65535 ? { host: m[1] as string, port: n } : null;

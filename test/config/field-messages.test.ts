@@ -26,7 +26,6 @@ describe("config field messages", () => {
       "tcp://a b@c:21003",
       "tcp://a..b:21003",
       "tcp://.rsu:21003",
-      "tcp://rsu_1:21003",
       "tcp://[::1]:21003",
     ])
       expect(errorOf(withPort(port)), port).toMatch(
@@ -42,6 +41,8 @@ describe("config field messages", () => {
       "tcp://rsu.local:1/",
       "tcp://rsu-2.lane3.example:21003",
       "tcp://localhost:21003",
+      // a hosts-file alias may carry an underscore, and the system resolver takes it (second review)
+      "tcp://rsu_1:21003",
     ])
       expect(parseLaneConfig(withPort(port)).rsu.port).toBe(port);
     expect(rsuTcpPort("tcp://10.0.0.5:21003")).toEqual({ host: "10.0.0.5", port: 21003 });
