@@ -15,7 +15,7 @@ import {
   NO_DEBIT_FIELDS,
   type StatusListVersionsUsed,
 } from "../journal/types.js";
-import { entryClassOf } from "../lane/card-rules.js";
+import { entryClassOf, isEntryRecord } from "../lane/card-rules.js";
 import type { Settlement } from "../lane/ports.js";
 import { localIsoSeconds as localIso } from "../local-time.js";
 import type { EntryExitRecord, StationWrite } from "../rsu/driver.js";
@@ -84,7 +84,12 @@ export interface Price {
 
 const hex = (n: number, w: number): string => n.toString(16).padStart(w, "0");
 
-/** The entry information of the record: exit lanes keep the card's entry, entry lanes their own. */
+/**
+ * The trip's entry a booth record keeps (`entry`), as the RSU path's (obu-outcomes.ts entryOf): an entry
+ * lane its own write (every record built with it, the draft, the paid and the unconfirmed debit, may have
+ * written it); an exit lane the entry the card's 0019 holds (01/03: card-rules.ts isEntryRecord), null when
+ * it holds an exit's record or none.
+ */
 function entryOf(ctx: RecordContext, last: EntryExitRecord | null, write: StationWrite) {
   if (ctx.lane.role === "entry")
     return {
@@ -93,7 +98,7 @@ function entryOf(ctx: RecordContext, last: EntryExitRecord | null, write: Statio
       lane: write.lane,
       time: localIso(write.timeMs, ctx.utcOffsetMinutes),
     };
-  if (!last || last.status === 0) return null;
+  if (!isEntryRecord(last)) return null;
   return {
     network: last.network,
     station: last.station,

@@ -19,7 +19,7 @@
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
-import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, EntryInfo } from "../journal/types.js";
 import { TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
@@ -143,24 +143,39 @@ function paidOrListed(
  *   before, for a 0019 at the attempt's own place (one station's clock: a 0019 there that is not exactly
  *   the write reconstructed, `a.write`, may still be the attempt's own) and for a record of another type
  *   (nothing shows the write committed with it). The entry the suspect kept of the card at the attempt
- *   (`s.entry`: what the card showed before it) is never a later write, whatever the time its station's
+ *   (heldAtAttempt: what the card showed before it) is never a later write, whatever the time its station's
  *   clock stamped (before, an entry station whose clock ran ahead of the attempt made it one). Judged moved on wrongly, the vehicle would
  *   be charged for a trip the suspect's debit paid; so only where the 0019 can be neither.
  * - not debited: the attempt's write never reached the card, so a card still on the trip shows what it
- *   showed at the attempt: the entry the suspect kept (`s.entry`, another station's write, stamped by that
+ *   showed at the attempt: the entry the suspect kept (heldAtAttempt, another station's write, stamped by that
  *   station's clock). The card has moved on only when its 0019 is neither that entry nor the attempt's
  *   write. Before, a later time than the attempt's said so, and an entry station whose clock ran ahead by
  *   more than the trip made a card still on its trip read as moved on (charged on another vehicle's case).
  * Without the attempt's write (debited) or a 0019 on the card, it has not: the vehicle is taken to be the
  * suspect's own, as before.
  */
+/**
+ * The card's 0019 at suspect `s`'s attempt: a DSRC suspect's `extra.card0019` (obu-outcomes.ts suspect);
+ * else, in a booth suspect and one committed before it was kept, its `entry` (on an exit lane the same
+ * entry; on an entry lane a DSRC suspect committed before kept the card's 0019 there too).
+ */
+function heldAtAttempt(s: CommittedRecord): EntryInfo | null {
+  const extra = (s.extra ?? {}) as { card0019?: unknown };
+  if (!Object.hasOwn(extra, "card0019")) return s.entry;
+  const c = extra.card0019 as EntryInfo | null;
+  return c !== null && typeof c === "object" && typeof c.network === "string" && typeof c.time === "string"
+    ? c
+    : null;
+}
+
 function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, v: Verdict): string | null {
   const now = ev.record0019;
+  const held = heldAtAttempt(s);
   if (now === null || now.status === 0) return null;
   if (v.kind === "debited") {
     const w = a.write;
     // the entry the card showed before the attempt is no later write, whatever its station's clock says
-    if (w === null || sameStationWrite(now, w) || sameEntry(now, s.entry)) return null;
+    if (w === null || sameStationWrite(now, w) || sameEntry(now, held)) return null;
     const committedWrite = v.transType === TRANS_TYPE_COMPOSITE;
     if (committedWrite && !samePlace(now, w))
       return "the card's 0019 was written at another place than the write the attempt's composite purchase committed, so after it: the vehicle pays this trip";
@@ -169,7 +184,7 @@ function movedOn(s: CommittedRecord, a: Attempt, ev: CardEvidence, v: Verdict): 
       : null;
   }
   if (a.write !== null && sameStationWrite(now, a.write)) return null;
-  if (sameEntry(now, s.entry)) return null;
+  if (sameEntry(now, held)) return null;
   return "the card's 0019 is neither the attempt's write nor the entry it held at the attempt: the vehicle pays this trip";
 }
 

@@ -28,7 +28,7 @@ export interface EntryInfo {
   network: string;
   station: string;
   lane: number;
-  /** ISO 8601 or 14-digit local time, as read from 0019 */
+  /** ISO 8601 or 14-digit local time: as read from 0019 (exit lane), the write's purchase time (entry lane) */
   time: string;
 }
 
@@ -69,6 +69,13 @@ export interface NewLaneRecord {
   vehicleClass: number | null;
   plate: string | null;
   plateColor: number | null;
+  /**
+   * The trip's entry, by the rule of `entryClass`. On an entry lane (DSRC and booth): this lane's 0019 write
+   * (its network, station and lane, the purchase time), null on a record of no write (a stop before it,
+   * DEBIT_NOT_SENT, TRADE_FAILED). On an exit lane: the entry the card's 0019 holds (status 01 or 03;
+   * src/lane/card-rules.ts isEntryRecord), null when it holds an exit's record or none. What the card held
+   * stays in rawB4 (a DSRC suspect: also extra.card0019).
+   */
   entry: EntryInfo | null;
   /**
    * The vehicle class of the trip's entry. On an entry lane (DSRC and booth): the class this lane's 0019

@@ -45,12 +45,21 @@ export function entryTimeProblem(
 const ENTRY_STATUSES: ReadonlySet<number> = new Set([0x01, 0x03]);
 
 /**
+ * Whether the card's 0019 `r` holds an entry not yet exited (status 01 or 03): the trip's entry an exit lane
+ * record keeps (`entry` and `entryClass`, obu-outcomes.ts and booth-records.ts); an exit's record (02, 04),
+ * status 0 or no record is none.
+ */
+export function isEntryRecord(r: EntryExitRecord | null | undefined): r is EntryExitRecord {
+  return !!r && ENTRY_STATUSES.has(r.status);
+}
+
+/**
  * The vehicle class of the entry the card's 0019 holds (byte 12 of the body: the class its entry lane
  * wrote), null when the 0019 holds no entry not yet exited (status 0, no record, or an exit's, 02 or 04)
  * or states a class of 0 (none written). An exit lane record's `entryClass`.
  */
 export function entryClassOf(r: EntryExitRecord | null | undefined): number | null {
-  if (!r || !ENTRY_STATUSES.has(r.status)) return null;
+  if (!isEntryRecord(r)) return null;
   // a debit intent written by an older process may lack the byte (src/lane/intent-payload.ts)
   if (typeof r.vehicleClass !== "number" || r.vehicleClass === 0) return null;
   return r.vehicleClass;

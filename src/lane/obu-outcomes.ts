@@ -8,7 +8,7 @@
 import { type NewLaneRecord, NO_DEBIT_FIELDS, type StatusListVersionsUsed } from "../journal/types.js";
 import { localIsoSeconds, localStamp } from "../local-time.js";
 import type { EntryExitRecord, TacResult, TradeResult } from "../rsu/driver.js";
-import { entryClassOf } from "./card-rules.js";
+import { entryClassOf, isEntryRecord } from "./card-rules.js";
 import { missingClearingFields } from "./debit-agreement.js";
 import {
   CARD_STORED_VALUE,
@@ -49,9 +49,12 @@ export interface RecordParts {
    * was written) nor on TRADE_FAILED (the B5 says the card was untouched): nothing was written.
    */
   mayHaveWritten?: boolean;
+  /** the purchase time the debit command sent (debitParts): an entry lane's write is stamped with it */
+  purchaseTimeMs?: number;
 }
 
-function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLaneRecord["entry"] {
+/** The 0019 record `r` as a record's EntryInfo (its place, its time as local ISO), any status but 0. */
+function infoOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLaneRecord["entry"] {
   if (!r || r.status === 0) return null;
   return {
     network: r.network,
@@ -59,6 +62,26 @@ function entryOf(r: EntryExitRecord | undefined | null, ctx: MachineCtx): NewLan
     lane: r.lane,
     time: localIsoSeconds(r.timeMs, ctx.utcOffsetMinutes),
   };
+}
+
+/**
+ * The trip's entry a record keeps (`entry`), as `entryClass`: on an entry lane this lane's write (its
+ * network, station and lane, the purchase time sent) when the write may have happened, null before it; on
+ * an exit lane the entry the card's 0019 holds (01/03: card-rules.ts isEntryRecord), null when it holds an
+ * exit's record (the card's previous trip) or none. What the card held stays in the record's rawB4.
+ */
+function entryOf(p: RecordParts, ctx: MachineCtx): NewLaneRecord["entry"] {
+  if (ctx.lane.role === "entry")
+    return p.mayHaveWritten && p.purchaseTimeMs !== undefined
+      ? {
+          network: ctx.lane.network,
+          station: ctx.lane.station,
+          lane: ctx.lane.lane,
+          time: localIsoSeconds(p.purchaseTimeMs, ctx.utcOffsetMinutes),
+        }
+      : null;
+  const last = p.card?.lastRecord;
+  return isEntryRecord(last) ? infoOf(last, ctx) : null;
 }
 
 function baseRecord(
@@ -80,7 +103,7 @@ function baseRecord(
     vehicleClass: p.vehicle?.vehicleClass ?? null,
     plate: p.vehicle?.plate ?? null,
     plateColor: p.vehicle?.plateColor ?? null,
-    entry: entryOf(card?.lastRecord, ctx),
+    entry: entryOf(p, ctx),
     // the class of the trip's entry: on an entry lane the class this lane's write carries (the vehicle's,
     // once the write is sent; a stop before it wrote nothing), on an exit lane the class of the entry the
     // card's 0019 holds (none when the 0019 is an exit's: card-rules.ts entryClassOf)
@@ -186,6 +209,7 @@ export function debitParts(d: DebitFacts, c: Common, rawB5: string | null): Reco
     rawB4: d.rawB4,
     rawB5,
     mayHaveWritten: true,
+    purchaseTimeMs: d.purchaseTimeMs,
   };
 }
 
@@ -231,13 +255,6 @@ export function success(
         }
       : {}),
   };
-  if (entry)
-    record.entry = {
-      network: ctx.lane.network,
-      station: ctx.lane.station,
-      lane: ctx.lane.lane,
-      time: localIsoSeconds(d.purchaseTimeMs, ctx.utcOffsetMinutes),
-    };
   const detail =
     d.card.cardType === CARD_STORED_VALUE && balanceAfter !== null
       ? `余额 ${yuan(balanceAfter)} 一路顺风`
@@ -304,6 +321,10 @@ export function suspect(
       b5ErrorCode: b5?.errorCode ?? null,
       b8ErrorCode: b8?.errorCode ?? null,
       balanceBefore: d.card.balance,
+      // the card's 0019 at the attempt (what it showed before the write, any status but 0): a settlement
+      // tells a card still on this attempt's trip by it (src/booth/settle.ts movedOn); on an entry lane
+      // `entry` is the write, not this
+      card0019: infoOf(d.card.lastRecord, ctx),
       // the uncertain B5's own TransTime (transTime above is the one sent): a B8 after the suspect proves
       // the purchase that B5 reported, and is judged against it as in time (debit-agreement.ts); and its
       // TAC (never in the tac column: it proves nothing here), so the RSU sending that B5 again is known as

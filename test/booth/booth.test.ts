@@ -14,7 +14,12 @@ import { createPsam } from "../../sim/card/sim-psam.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
+import { draftRecord } from "../../src/booth/booth-records.js";
+import type { CardRead } from "../../src/booth/card-probe.js";
+import type { BoothCase } from "../../src/booth/cases.js";
+import type { PreparedDebit } from "../../src/booth/purchase.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import type { EntryExitRecord, StationWrite } from "../../src/rsu/driver.js";
 import { decodeCaptureLines } from "../helpers/cli.js";
 import { exitRecord0019 } from "../reader/booth-purchase.js";
 import {
@@ -1416,6 +1421,71 @@ describe("the booth over ptys", () => {
         expect(t.store.get(card)?.snapshot().file0019).toMatchObject({ status: 3, vehicleClass: 1 });
       },
     );
+  });
+
+  it("a booth record's entry is the trip's entry: an entry lane's own write, on an exit lane the 0019's entry (01/03) only, never an exit's record", () => {
+    const at = (station: string, status: number): EntryExitRecord => ({
+      network: "4301",
+      station,
+      lane: 1,
+      timeMs: Date.parse("2025-12-03T08:00:00+08:00"),
+      vehicleClass: 1,
+      status,
+      plate: "",
+    });
+    const write: StationWrite = {
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      timeMs: Date.parse("2025-12-03T10:15:00+08:00"),
+      vehicleClass: 1,
+      status: 3,
+      plate: "",
+    };
+    const draft = (role: "entry" | "exit", last: EntryExitRecord) =>
+      draftRecord(
+        {
+          lane: { network: "4301", station: "0102", lane: 3, role },
+          utcOffsetMinutes: 480,
+          tariffVersion: null,
+        },
+        { id: "c1", seq: 1, reason: "OBU_NO_CARD", obuId: null, obuSerial: null } as unknown as BoothCase,
+        {
+          cardId: "43012200000000000001",
+          issuance: { cardType: 0x17, issuerId: "x", cardNetwork: "4301", plate: "", plateColor: 0 },
+          last,
+          activation: { uid: Buffer.alloc(4) },
+          layout: { name: "standard" },
+        } as unknown as CardRead,
+        { amountDue: null, discountPercent: null, amount: 0 },
+        { versions: { full: null, delta: null }, warnings: [], unchecked: false },
+        {
+          amount: 0,
+          balanceBefore: 100,
+          offlineSerial: 1,
+          psamNo: "430100000001",
+          psamTransSerial: 1,
+          transTime: "20251203101500",
+          transType: 9,
+          algId: 0,
+          keyVersion: 1,
+        } as unknown as PreparedDebit,
+        write,
+        { port: "r", psamSlot: 1 },
+      ).entry;
+    const entryAt0201 = { network: "4301", station: "0201", lane: 1, time: "2025-12-03T08:00:00+08:00" };
+    // an exit lane: the card's previous trip's exit (04, 02) is no entry; an ETC or MTC entry is
+    expect(draft("exit", at("0201", 4))).toBeNull();
+    expect(draft("exit", at("0201", 2))).toBeNull();
+    expect(draft("exit", at("0201", 3))).toEqual(entryAt0201);
+    expect(draft("exit", at("0201", 1))).toEqual(entryAt0201);
+    // an entry lane: its own write, whatever the card held
+    expect(draft("entry", at("0201", 4))).toEqual({
+      network: "4301",
+      station: "0102",
+      lane: 3,
+      time: "2025-12-03T10:15:00+08:00",
+    });
   });
 
   it("a card on the status list is refused at the booth with an alarm; nothing is debited", async () => {

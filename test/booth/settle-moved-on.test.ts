@@ -86,7 +86,7 @@ async function settle(
   s: CommittedRecord,
   ev: CardEvidence,
   meanwhile?: Partial<CommittedRecord>,
-  o: { noteThrows?: boolean } = {},
+  o: { noteThrows?: boolean; role?: "entry" | "exit" } = {},
 ) {
   vi.mocked(gatherEvidence).mockResolvedValue(ev);
   type Entry = { type: string; severity: string; message: string; data?: Record<string, unknown> };
@@ -95,7 +95,7 @@ async function settle(
   const noted: Entry[] = [];
   const released: unknown[] = [];
   const ctx = {
-    rec: { lane: { role: "exit" } },
+    rec: { lane: { role: o.role ?? "exit" } },
     reader: {},
     psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
     trySettle: async () => (meanwhile ? "refused" : { ...s, kind: "stop", revision: 2 }),
@@ -159,6 +159,31 @@ describe("a suspect the card proves not debited: has the card moved on since? (s
     ["an entry, where it held none at the attempt", "not-debited-later", null, entryAt("0105", "11:30:00")],
   ] as const)("its 0019 %s: %s", async (_, expected, atAttempt, now) => {
     const { r } = await settle(suspect(atAttempt), notDebited(now));
+    expect(r).toBe(expected);
+  });
+});
+
+// an entry lane's DSRC suspect keeps its own write as `entry` (the trip's entry, obu-outcomes.ts entryOf) and
+// the card's 0019 at the attempt, its last trip's exit here, as `extra.card0019`: the card still showing that
+// exit has not moved on (judged by `entry`, the write it never took, it read as moved on)
+describe("an entry lane's DSRC suspect the card proves not debited: the 0019 it held is extra.card0019 (settle.ts movedOn)", () => {
+  const lastExit: EntryExitRecord = { ...entryAt("0201", "08:00:00"), status: 4 };
+  const entrySuspect = (): CommittedRecord => {
+    const s = suspect(null);
+    return {
+      ...s,
+      entry: { network: "4301", station: "0102", lane: 3, time: "2025-12-03T10:15:00+08:00" },
+      extra: {
+        ...s.extra,
+        card0019: { network: "4301", station: "0201", lane: 1, time: "2025-12-03T08:00:00+08:00" },
+      },
+    } as CommittedRecord;
+  };
+  it.each([
+    ["its last trip's exit, as at the attempt", "not-debited", lastExit],
+    ["a new entry elsewhere", "not-debited-later", entryAt("0105", "11:30:00")],
+  ] as const)("its 0019 %s: %s", async (_, expected, now) => {
+    const { r } = await settle(entrySuspect(), notDebited(now), undefined, { role: "entry" });
     expect(r).toBe(expected);
   });
 });

@@ -4,6 +4,7 @@ import { ENTRY_AHEAD_TOLERANCE_MS } from "../../src/lane/card-rules.js";
 import { transition } from "../../src/lane/obu-machine.js";
 import type { Effect, MachineCtx, ObuEvent, ObuState } from "../../src/lane/obu-machine-types.js";
 import { STOP_REASON_CODES, STOP_REASONS } from "../../src/lane/stop-reasons.js";
+import { localIsoSeconds } from "../../src/local-time.js";
 import { b2, b3, b4, b5, b8, CARD_ID, ctxFor, NOW, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
 function run(
@@ -385,6 +386,51 @@ describe("OBU machine: every stop case", () => {
       E.trade(b5({ errorCode: 0x06, result: "failed" })),
     ]);
     expect(commits(failed.effects)[0]).toMatchObject({ outcome: "TRADE_FAILED", entryClass: null });
+  });
+
+  it("an exit's entry is the entry the 0019 holds: none when the 0019 is an exit's record (the card's previous trip), which stays in rawB4", () => {
+    for (const status of [0x04, 0x02]) {
+      const exited = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status, station: "0201" } }))]);
+      const rec = commits(exited.effects)[0];
+      expect(rec).toMatchObject({ outcome: "NO_ENTRY_INFO", entry: null });
+      expect(rec?.rawB4).toEqual(expect.any(String));
+    }
+    const mtc = run(exit, [E.obu(), E.veh(), E.card(b4({ entry: { status: 0x01, station: "0201" } }))]);
+    expect(commits(mtc.effects)[0]).toMatchObject({
+      outcome: "NO_ENTRY_INFO",
+      entry: { network: "4301", station: "0201", lane: 1, time: localIsoSeconds(NOW - 3_600_000, 480) },
+    });
+    const paid = run(exit, [E.obu(), E.veh(), E.card(), E.trade()]);
+    expect(commits(paid.effects)[0]).toMatchObject({
+      outcome: "EXIT_DEBIT",
+      entry: { station: "0101", lane: 1 },
+    });
+  });
+
+  it("an entry lane's entry is its own write when the write may have happened (paid, suspect), none before it or when nothing was written; the card's previous record stays in the suspect's evidence", () => {
+    const entry = ctxFor("entry");
+    // the card's 0019: its last trip's exit at station 0201
+    const lastExit = E.card(b4({ entry: { status: 0x04, station: "0201" } }));
+    const write = { network: "4301", station: "0102", lane: 3, time: localIsoSeconds(NOW, 480) };
+    const paid = run(entry, [E.obu(), E.veh(), lastExit, E.trade(b5({ balanceAfter: 10_000 }))]);
+    expect(commits(paid.effects)[0]).toMatchObject({ outcome: "ENTRY_WRITE", entry: write });
+    const lost = run(entry, [E.obu(), E.veh(), lastExit, E.timeout]);
+    expect(commits(lost.effects)[0]).toMatchObject({
+      kind: "suspect",
+      entry: write,
+      extra: { card0019: { network: "4301", station: "0201", lane: 1 } },
+    });
+    const listed = run(ctxFor("entry", { listedCard: new Set([CARD_ID]) }), [E.obu(), E.veh(), lastExit]);
+    expect(commits(listed.effects)[0]).toMatchObject({ outcome: "CARD_ON_STATUS_LIST", entry: null });
+    const notSent = run(entry, [E.obu(), E.veh(), lastExit, { kind: "not-sent", code: "E302_LINK_DOWN" }]);
+    expect(commits(notSent.effects)[0]).toMatchObject({ outcome: "DEBIT_NOT_SENT", entry: null });
+    const failed = run(entry, [
+      E.obu(),
+      E.veh(),
+      lastExit,
+      E.trade(b5({ errorCode: 0x06, result: "failed" })),
+    ]);
+    expect(commits(failed.effects)[0]).toMatchObject({ outcome: "TRADE_FAILED", entry: null });
   });
 
   it("the card's bound plate against the OBU's: another vehicle's card is stopped naming both; padding and a card bound to no plate are not a mismatch", () => {
