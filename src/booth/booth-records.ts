@@ -98,7 +98,16 @@ function entryOf(ctx: RecordContext, last: EntryExitRecord | null, write: Statio
       lane: write.lane,
       time: localIso(write.timeMs, ctx.utcOffsetMinutes),
     };
-  if (!isEntryRecord(last)) return null;
+  return isEntryRecord(last) ? card0019Of(ctx, last) : null;
+}
+
+/**
+ * The card's 0019 as read before the DEBIT (any status but 0), which the draft keeps as `extra.card0019`
+ * (as the RSU path's suspects, obu-outcomes.ts suspect): a settlement tells a card still on this attempt's
+ * trip by it (settle.ts heldAtAttempt), on an entry lane too, where `entry` is this lane's write.
+ */
+function card0019Of(ctx: RecordContext, last: EntryExitRecord | null) {
+  if (!last || last.status === 0) return null;
   return {
     network: last.network,
     station: last.station,
@@ -161,6 +170,7 @@ export function draftRecord(
     extra: {
       path: "booth",
       purchaseTimeMs: write.timeMs,
+      card0019: card0019Of(ctx, card.last),
       ...(list.warnings.length ? { warnings: list.warnings } : {}),
       // as the RSU path's records: traded without a list (whenMissing: trade), versions null
       ...(list.unchecked ? { statusListChecked: false } : {}),

@@ -105,8 +105,8 @@ export function sameStationWrite(rec: EntryExitRecord | null, w: StationWrite): 
 }
 
 /**
- * Whether a 0019 record read from the card is the entry a journal record kept of it (`entry`: the card's
- * 0019 at that attempt, obu-outcomes.ts and booth-records.ts entryOf): the same station, lane and time, the
+ * Whether a 0019 record read from the card is the one a journal record kept of it (the card's 0019 at that
+ * attempt: settle.ts heldAtAttempt, `extra.card0019` or, in older records, `entry`): the same station, lane and time, the
  * time to the second as the card holds it. A kept time that cannot be read compares by place alone.
  */
 export function sameEntry(rec: EntryExitRecord | null, entry: EntryInfo | null): boolean {

@@ -155,9 +155,9 @@ function paidOrListed(
  * suspect's own, as before.
  */
 /**
- * The card's 0019 at suspect `s`'s attempt: a DSRC suspect's `extra.card0019` (obu-outcomes.ts suspect);
- * else, in a booth suspect and one committed before it was kept, its `entry` (on an exit lane the same
- * entry; on an entry lane a DSRC suspect committed before kept the card's 0019 there too).
+ * The card's 0019 at suspect `s`'s attempt: its `extra.card0019` (obu-outcomes.ts suspect, booth-records.ts
+ * draftRecord); else, in a suspect committed before it was kept, its `entry` (on an exit lane the same
+ * entry; on an entry lane a DSRC suspect committed before kept the card's 0019 there; a booth one its write).
  */
 function heldAtAttempt(s: CommittedRecord): EntryInfo | null {
   const extra = (s.extra ?? {}) as { card0019?: unknown };

@@ -1423,7 +1423,7 @@ describe("the booth over ptys", () => {
     );
   });
 
-  it("a booth record's entry is the trip's entry: an entry lane's own write, on an exit lane the 0019's entry (01/03) only, never an exit's record", () => {
+  it("a booth record's entry is the trip's entry: an entry lane's own write, on an exit lane the 0019's entry (01/03) only, never an exit's record; the draft keeps the card's 0019 as extra.card0019", () => {
     const at = (station: string, status: number): EntryExitRecord => ({
       network: "4301",
       station,
@@ -1442,7 +1442,7 @@ describe("the booth over ptys", () => {
       status: 3,
       plate: "",
     };
-    const draft = (role: "entry" | "exit", last: EntryExitRecord) =>
+    const drafted = (role: "entry" | "exit", last: EntryExitRecord) =>
       draftRecord(
         {
           lane: { network: "4301", station: "0102", lane: 3, role },
@@ -1472,7 +1472,8 @@ describe("the booth over ptys", () => {
         } as unknown as PreparedDebit,
         write,
         { port: "r", psamSlot: 1 },
-      ).entry;
+      );
+    const draft = (role: "entry" | "exit", last: EntryExitRecord) => drafted(role, last).entry;
     const entryAt0201 = { network: "4301", station: "0201", lane: 1, time: "2025-12-03T08:00:00+08:00" };
     // an exit lane: the card's previous trip's exit (04, 02) is no entry; an ETC or MTC entry is
     expect(draft("exit", at("0201", 4))).toBeNull();
@@ -1486,6 +1487,13 @@ describe("the booth over ptys", () => {
       lane: 3,
       time: "2025-12-03T10:15:00+08:00",
     });
+    // and what the card held before the DEBIT, which a settlement compares the card with (settle.ts
+    // heldAtAttempt): judged by `entry`, an entry lane's suspect proved not debited on a card still showing
+    // its last exit read as moved on (second review of fix-entry)
+    expect(drafted("entry", at("0201", 4)).extra).toMatchObject({
+      card0019: { ...entryAt0201 },
+    });
+    expect(drafted("exit", at("0201", 3)).extra).toMatchObject({ card0019: entryAt0201 });
   });
 
   it("a card on the status list is refused at the booth with an alarm; nothing is debited", async () => {
