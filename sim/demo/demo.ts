@@ -299,7 +299,8 @@ function demoTable(
       vehicle: r.obuId ? idOf(r.obuId) : "-",
       plate: plateOf(r),
       vehicleClass: r.vehicleClass,
-      route: r.entry ? `${r.entry.station}->${config.lane.station}` : "-",
+      // an exit's trip (on an entry lane `entry` is the lane's own write: no route yet)
+      route: r.entry && config.lane.role === "exit" ? `${r.entry.station}->${config.lane.station}` : "-",
       kind: r.kind,
       charged: r.kind === "transaction" ? r.amount : 0,
       outcome: describeRecord(r, path),
