@@ -418,6 +418,8 @@ export interface Rig {
   settle(): Promise<void>;
   /** advance the fake clock and let the queue run what the timers queued */
   advance(ms: number): Promise<void>;
+  /** start the controller, bring the link up and answer its C0 with a healthy B0 (RSU_OK): the lane opens */
+  open(): Promise<void>;
 }
 
 export function rig(
@@ -476,6 +478,13 @@ export function rig(
     settle,
     async advance(ms: number) {
       await vi.advanceTimersByTimeAsync(ms);
+      await settle();
+    },
+    async open() {
+      await ctl.start();
+      link.up();
+      await settle();
+      link.frame({ kind: "rsu-status", status: RSU_OK });
       await settle();
     },
   };

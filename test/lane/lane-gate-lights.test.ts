@@ -7,7 +7,7 @@
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import type { RsuEvent } from "../../src/rsu/driver.js";
-import { type Rig, RSU_OK, rig } from "./controller-fakes.js";
+import { type Rig, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, NOW } from "./machine-fixtures.js";
 
 beforeEach(() => {
@@ -18,11 +18,7 @@ afterEach(() => {
 });
 
 async function open(r: Rig): Promise<void> {
-  await r.ctl.start();
-  r.link.up();
-  await r.settle();
-  r.link.frame({ kind: "rsu-status", status: RSU_OK });
-  await r.settle();
+  await r.open();
   expect(r.ctl.status.status).toBe("open");
 }
 

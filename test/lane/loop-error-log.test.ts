@@ -12,7 +12,7 @@ import { createLogger } from "../../src/log.js";
 import type { Tariff } from "../../src/tariff/tariff.js";
 import { CARD, legacyB4, MASKED } from "../cli/b4-frame.js";
 import { logFileLines } from "../helpers/log-file.js";
-import { RSU_OK, rig } from "./controller-fakes.js";
+import { rig } from "./controller-fakes.js";
 import { b2, b3, b4, NOW } from "./machine-fixtures.js";
 
 let dir: string;
@@ -32,11 +32,7 @@ it("a B4 whose handling throws: its bytes logged with the card number masked", a
     throw new Error("tariff defect");
   };
   const r = rig({ logger, tariff: { fee } as unknown as Tariff });
-  await r.ctl.start();
-  r.link.up();
-  await r.settle();
-  r.link.frame({ kind: "rsu-status", status: RSU_OK });
-  await r.settle();
+  await r.open();
   r.link.frame({ kind: "obu", info: b2() });
   await r.settle();
   r.link.frame({ kind: "vehicle", info: b3() });

@@ -13,7 +13,7 @@ import { BoothEffects, type BoothEffectsDeps } from "../../src/booth/effects.js"
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import { createLogger } from "../../src/log.js";
 import { logFileLines } from "../helpers/log-file.js";
-import { RSU_OK, rig } from "./controller-fakes.js";
+import { rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, CARD_ID, NOW } from "./machine-fixtures.js";
 
 let dir: string;
@@ -32,11 +32,7 @@ it("the lane: a paid vehicle whose record the journal could not write is logged 
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", { file });
   const r = rig({ logger });
-  await r.ctl.start();
-  r.link.up();
-  await r.settle();
-  r.link.frame({ kind: "rsu-status", status: RSU_OK });
-  await r.settle();
+  await r.open();
   r.link.frame({ kind: "obu", info: b2() });
   await r.settle();
   r.link.frame({ kind: "vehicle", info: b3() });

@@ -11,7 +11,7 @@ import { DEFAULT_NATIONAL_DIALECT, type Dialect } from "../../firmware-bridge/fr
 import { encodeNational, NationalDeframer } from "../../firmware-bridge/framing/national.js";
 import type { RsuCodec, RsuCommand } from "../../src/rsu/driver.js";
 import { createRsuCodec } from "../../src/rsu/driver-codec.js";
-import { passCodec, type Rig, RSU_OK, rig } from "../lane/controller-fakes.js";
+import { passCodec, type Rig, rig } from "../lane/controller-fakes.js";
 import { NOW } from "../lane/machine-fixtures.js";
 
 /** The public lane sample B2 (docs/protocol.md §7): with AntennaID (01 after ErrorCode). */
@@ -60,11 +60,7 @@ function rsuSends(r: Rig, dataHex: string, d: Dialect): RsuCommand[] {
 
 async function openLane(d: Dialect): Promise<Rig> {
   const r = rig({ codec: laneCodec(d) });
-  await r.ctl.start();
-  r.link.up();
-  await r.settle();
-  r.link.frame({ kind: "rsu-status", status: RSU_OK });
-  await r.settle();
+  await r.open();
   expect(r.ctl.status.status).toBe("open");
   return r;
 }

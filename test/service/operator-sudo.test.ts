@@ -12,7 +12,7 @@ import type { LaneSnapshot, OperatorUser } from "../../src/service/lane-view.js"
 import { renderState } from "../../src/service/page/render.js";
 import { laneRuntimeOperator } from "../../src/service/runtime-operator.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { FakeJournal, type Rig, RSU_OK, rig } from "../lane/controller-fakes.js";
+import { FakeJournal, type Rig, rig } from "../lane/controller-fakes.js";
 import { NOW } from "../lane/machine-fixtures.js";
 import { baseSnapshot } from "./fake-lane.js";
 
@@ -32,11 +32,7 @@ const asEtclane = (sudoUser: string): OperatorUser => ({
 });
 
 async function openLane(r: Rig): Promise<void> {
-  await r.ctl.start();
-  r.link.up();
-  await r.settle();
-  r.link.frame({ kind: "rsu-status", status: RSU_OK });
-  await r.settle();
+  await r.open();
   expect(r.ctl.status.status).toBe("open");
 }
 

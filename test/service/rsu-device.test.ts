@@ -42,11 +42,7 @@ describe("rsu.device while the lane is closed", () => {
 
   it("stays the device of the B0 that opened the lane after an operator closes it", async () => {
     const r = rig();
-    await r.ctl.start();
-    r.link.up();
-    await r.settle();
-    r.link.frame({ kind: "rsu-status", status: RSU_OK });
-    await r.settle();
+    await r.open();
     expect(r.ctl.status.status).toBe("open");
     await r.ctl.closeLane({ name: "wang", uid: 1000 }, "barrier maintenance");
     await r.settle();
