@@ -76,6 +76,24 @@ async function bigSegmentTrail(n: number): Promise<string> {
   return auditDir(t.dir);
 }
 
+/**
+ * Runs `work` while counting the event loop's turns in `io.turn` (a setImmediate chain), so that each read
+ * says which turn asked for it; stops counting when `work` settles.
+ */
+async function countingTurns<T>(work: () => Promise<T>): Promise<T> {
+  let running = true;
+  const tick = (): void => {
+    io.turn++;
+    if (running) setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    return await work();
+  } finally {
+    running = false;
+  }
+}
+
 describe("the page's trail search reads a segment in bounded chunks", () => {
   it("never reads a file whole; each read is at most 64 KiB and the event loop turns between reads", async () => {
     const dir = await bigSegmentTrail(3000);
@@ -84,19 +102,9 @@ describe("the page's trail search reads a segment in bounded chunks", () => {
     // only the search's own reads
     io.reads.length = 0;
     io.wholeFiles.length = 0;
-    let running = true;
-    const tick = (): void => {
-      io.turn++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    try {
-      const r = await searchNewest(dir, { plate: "NOWHERE" }, 200);
-      expect(r.rows).toEqual([]);
-      expect(r.scanned).toBeGreaterThan(3000);
-    } finally {
-      running = false;
-    }
+    const r = await countingTurns(() => searchNewest(dir, { plate: "NOWHERE" }, 200));
+    expect(r.rows).toEqual([]);
+    expect(r.scanned).toBeGreaterThan(3000);
     expect(io.wholeFiles).toEqual([]);
     const bytes = statSync(segs[0]!.path).size;
     expect(bytes).toBeGreaterThan(20 * BACKWARD_CHUNK_BYTES);
@@ -200,17 +208,7 @@ describe("the witness's queue at start is read from the files in bounded chunks"
     });
     io.reads.length = 0;
     io.wholeFiles.length = 0;
-    let running = true;
-    const tick = (): void => {
-      io.turn++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    try {
-      await w.recover(findLastCheckpoint(segs));
-    } finally {
-      running = false;
-    }
+    await countingTurns(() => w.recover(findLastCheckpoint(segs)));
     expect(w.batch(10_000).checkpoints.map((c) => c.checkpoint.n)).toEqual(want);
     expect(io.wholeFiles).toEqual([]);
     expect(io.reads.length).toBeGreaterThanOrEqual(Math.ceil(bytes / WITNESS_CHUNK_BYTES));
