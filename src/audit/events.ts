@@ -110,6 +110,11 @@ export interface LaneEventData {
   "uplink.acked": { acked: [number, number][]; count: number; at: string };
   /** held records put back into the upload queue (the operator's requeue), in that move's transaction */
   "uplink.records-requeued": { requeued: [number, number][]; count: number };
+  /**
+   * outbox rows whose journal record row is gone (journal.db edited or damaged) taken out of the upload
+   * queue, in that move's transaction (src/journal/outbox.ts dropOrphans): the seqs as [from, to] ranges
+   */
+  "uplink.orphans-dropped": { dropped: [number, number][]; count: number };
   "lane.alarm": { code: string; [k: string]: unknown };
 }
 
@@ -172,6 +177,7 @@ export const LANE_EVENT_KINDS: readonly LaneEventKind[] = [
   "uplink.bound",
   "uplink.acked",
   "uplink.records-requeued",
+  "uplink.orphans-dropped",
   "lane.alarm",
 ];
 
@@ -260,6 +266,22 @@ export function uplinkRequeuedEvent(d: LaneEventData["uplink.records-requeued"])
     type: "uplink.records-requeued",
     severity: "info",
     message: `${d.count} held record(s) back in the upload queue (seq ${rangesText(d.requeued)})`,
+    data: d,
+  };
+}
+
+/**
+ * The `uplink.orphans-dropped` alarm, in the drop's own transaction (src/journal/outbox.ts dropOrphans):
+ * records queued for the station whose rows someone deleted from journal.db; `audit verify` names each
+ * deleted row by its record's entry.
+ */
+export function uplinkOrphansDroppedEvent(d: LaneEventData["uplink.orphans-dropped"]): AuditEventInput {
+  return {
+    type: "uplink.orphans-dropped",
+    severity: "alarm",
+    message:
+      `${d.count} upload queue row(s) with no journal record taken out of the queue (seq ${rangesText(d.dropped)}): ` +
+      "the record rows are gone from journal.db (edited or damaged)",
     data: d,
   };
 }

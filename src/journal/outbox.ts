@@ -20,7 +20,12 @@
 import type Database from "better-sqlite3";
 import { type Observable, Subject } from "rxjs";
 import type { AuditEventInput } from "../audit/entry.js";
-import { uplinkAckedEvent, uplinkRecordsHeldEvent, uplinkRequeuedEvent } from "../audit/events.js";
+import {
+  uplinkAckedEvent,
+  uplinkOrphansDroppedEvent,
+  uplinkRecordsHeldEvent,
+  uplinkRequeuedEvent,
+} from "../audit/events.js";
 import type { BoundEntry } from "../audit/records.js";
 import { localIso } from "../local-time.js";
 import type { AckClock } from "./ack-clock.js";
@@ -194,7 +199,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly stmtHeldPut: Database.Statement;
   private readonly stmtHeldSeqs: Database.Statement<[], number>;
   private readonly stmtOrphans: Database.Statement<[], number>;
-  private readonly txDropOrphans: (seqs: readonly number[]) => void;
+  private readonly txDropOrphans: (seqs: readonly number[], bound?: BoundEntry) => void;
   private readonly txAck: (moves: readonly Move[], at: number, bound?: BoundEntry) => void;
   private readonly txHold: (
     moves: readonly { seq: number; item: HoldItem }[],
@@ -250,13 +255,14 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
         "SELECT o.seq FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq = o.seq) ORDER BY o.seq",
       )
       .pluck() as Database.Statement<[], number>;
-    this.txDropOrphans = db.transaction((seqs: readonly number[]) => {
-      for (const seq of seqs) this.stmtOutboxDel.run(seq);
-    }).immediate;
     this.inRead = db.transaction((f: () => unknown) => f()).deferred;
     const putEntry = (bound: BoundEntry | undefined): void => {
       if (bound) this.audit.spool.putInTx(bound.spool, bound.head);
     };
+    this.txDropOrphans = db.transaction((seqs: readonly number[], bound?: BoundEntry) => {
+      for (const seq of seqs) this.stmtOutboxDel.run(seq);
+      putEntry(bound);
+    }).immediate;
     this.txAck = db.transaction((moves: readonly Move[], at: number, bound?: BoundEntry) => {
       for (const m of moves) {
         (m.from === "outbox" ? this.stmtOutboxDel : this.stmtHeldDel).run(m.seq);
@@ -484,18 +490,19 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
    * returns. A journal row deleted is tampering or damage, which `audit verify` reports by the record's
    * entry in the trail (docs/audit.md, "a row deleted"), not by its outbox row; with no record there is
    * nothing to send, so the row is taken out of the queue rather than left to hold the queue's count and
-   * age for ever, and its seq is named in an error of the journal's log (and in the uplink's status). No
-   * audit entry: there is no record to name. Then the queue is counted again from the disk (reload).
+   * age for ever, and its seq is named in an error of the journal's log (and in the uplink's status) and
+   * in an `uplink.orphans-dropped` alarm committed with the drop (a trail bound). Then the queue is counted
+   * again from the disk (reload).
    */
   dropOrphans(): number[] {
     this.h.assertWritable();
     const seqs = this.guard("dropOrphans", () => this.stmtOrphans.all());
     if (seqs.length > 0) {
-      try {
-        this.txDropOrphans(seqs);
-      } catch (e) {
-        throw this.h.fail("dropOrphans", e);
-      }
+      this.bound(
+        "dropOrphans",
+        () => uplinkOrphansDroppedEvent({ dropped: seqRanges(seqs), count: seqs.length }),
+        (b) => this.txDropOrphans(seqs, b),
+      );
       this.h.log.error(
         { seqs: seqRanges(seqs), count: seqs.length },
         "outbox rows whose journal record row is gone (journal.db edited or damaged: audit verify names the deleted rows) taken out of the upload queue",

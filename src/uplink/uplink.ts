@@ -490,7 +490,7 @@ export class Uplink {
    * The read skips them, the count does not: left so, the loop would find records to send and none to
    * read at every step. It is the outbox's failure, named in the status and the log with the seqs
    * (outboxFailed), and the step backs off as for any other; the journal takes those rows out of the queue
-   * (logging their seqs) and counts it again from the disk (Outbox.dropOrphans), so the queue's count, age
+   * (logging their seqs, and in an uplink.orphans-dropped alarm with a trail bound) and counts it again from the disk (Outbox.dropOrphans), so the queue's count, age
    * and drain no longer wait on them, and the records behind them went and go on going.
    */
   private orphansSkipped(): OutboxFailed {

@@ -193,6 +193,23 @@ describe("the upload state bound to the trail", () => {
     ]);
   });
 
+  it("a queued record's row deleted: the lane takes its outbox row out of the queue with an uplink.orphans-dropped alarm; verify names the deleted row", async () => {
+    const recs = await sixRecords();
+    expect(problems()).toEqual([]);
+    edit("DELETE FROM records WHERE seq = 5");
+    const lane = openLane();
+    expect(lane.journal.dropOrphans()).toEqual([5]);
+    expect(lane.journal.queueDepth()).toBe(2);
+    await lane.close();
+    const dropped = entries().filter((e) => e.type === "uplink.orphans-dropped");
+    expect(dropped.map((e) => [e.severity, e.data])).toEqual([["alarm", { dropped: [[5, 5]], count: 1 }]]);
+    expect(dropped[0]!.message).toMatch(/^1 upload queue row\(s\) with no journal record .*\(seq 5\)/);
+    expect(recs[4]!.kind).toBe("transaction");
+    expect(problems()).toEqual([
+      `${recordEntry(5)}: journal record 5 was deleted: this entry records it and no journal.retention entry names its deletion`,
+    ]);
+  });
+
   it("a record moved to held, or put back in the queue after its acknowledgement, and an acknowledgement's time changed, are named", async () => {
     const recs = await sixRecords();
     const ack = entries().find((e) => e.type === "uplink.acked")!;
