@@ -329,7 +329,7 @@ describe("another apply overtakes the uplink's (an operator's import through the
     await cache.applyBundle(d);
     // a station that offers the delta the lane already holds
     const client = {
-      manifest: async () => ({ full: null, deltas: [infoOf(D, d)], latest: { full: V0, delta: D5 } }),
+      manifest: async () => ({ full: null, deltas: [infoOf(D, d)], latest: { full: null, delta: null } }),
       bundlePage: async (_info: BundleInfo, p: number) => d.subarray(p * PAGE, (p + 1) * PAGE),
     };
     const { poller, audited } = pollerOf(cache, client);
