@@ -57,17 +57,38 @@ async function applyNow(ctx: ApplyContext, given: BundleSource, opts: ApplyOptio
   // straight from the caller's memory: posting them would copy them on this thread (structured clone,
   // measured: 0.6 ms for a 100k-entry delta, 350 ms for a 30M full list of 480 MB).
   let incoming: string | null = null;
-  let src = given;
-  if ("bytes" in given && given.bytes.byteLength >= INCOMING_FILE_MIN) {
-    incoming = join(ctx.life.dir, `incoming-${randomBytes(4).toString("hex")}.bundle`);
-    await mkdir(ctx.life.dir, { recursive: true });
-    await writeFile(incoming, given.bytes);
-    src = { path: incoming };
-  }
   try {
+    let src = given;
+    if ("bytes" in given && given.bytes.byteLength >= INCOMING_FILE_MIN) {
+      incoming = join(ctx.life.dir, `incoming-${randomBytes(4).toString("hex")}.bundle`);
+      await stageIncoming(ctx, incoming, given.bytes);
+      src = { path: incoming };
+    }
     return await applyChecked(ctx, kind, src, opts);
   } finally {
+    // also a file the write left part-way (a full disk): it would take room a build's check counts
     if (incoming) await rm(incoming, { force: true });
+  }
+}
+
+/**
+ * Writes a bundle given as bytes to `file` for the worker. A failure (the disk full, an I/O error) is the
+ * lane's store failure, E511 (docs/status-list.md section 1), nothing applied; the caller deletes what the
+ * write left.
+ */
+async function stageIncoming(ctx: ApplyContext, file: string, bytes: Uint8Array): Promise<void> {
+  try {
+    await mkdir(ctx.life.dir, { recursive: true });
+    await writeFile(file, bytes);
+  } catch (e) {
+    const err = slError(
+      StatusListErrors.Store,
+      `cannot stage status-list bundle ${file}: ${(e as Error).message}; nothing applied`,
+      undefined,
+      e,
+    );
+    ctx.log.warn({ code: err.code }, err.message);
+    throw err;
   }
 }
 

@@ -55,8 +55,11 @@ export function slError(
 
 /**
  * The codes that refuse the bundle itself (E501-E508: its format, signature or key, digest, version order,
- * base): the same bytes would be refused again whatever the lane does. Any other failure of an apply is
- * the lane's own (its store or disk, its worker, its clock, the cache closed, an error without a code).
+ * base, a delta with no full list active). E501-E505 judge the bytes alone: refused again whatever the lane
+ * does. E506-E508 judge them against the versions the lane holds: refused again while it holds them (E506,
+ * E507 until another apply moves them, src/uplink/status-list-poller.ts `overtaken`; E508 until a full list
+ * is active, which a station asked with no list held offers first). Any other failure of an apply is the
+ * lane's own (its store or disk, its worker, its clock, the cache closed, an error without a code).
  */
 export const BUNDLE_REFUSALS: ReadonlySet<string> = new Set<string>([
   StatusListErrors.Truncated,

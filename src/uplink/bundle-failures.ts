@@ -2,8 +2,11 @@
  * What the status-list poller (./status-list-poller.ts) does with a bundle the sink did not apply, while
  * the manifest goes on offering it first (docs/station-api.md "Status lists"):
  * - a refusal of the bundle itself (src/status-list/errors.ts isBundleRefusal: its format, signature or
- *   key, digest, version order, base): the same bytes would be refused again whatever the lane does, so the bundle is not fetched
- *   again until the manifest offers another;
+ *   key, digest, version order, base, a delta with no full list active): the same bytes would be refused
+ *   again while the lane holds the versions the manifest was asked with (E501-E505 judge the bytes alone,
+ *   E506-E508 judge them against those versions; an E506 or E507 after another apply moved them is no
+ *   refusal, ./status-list-poller.ts `overtaken`), so the bundle is not fetched again until the manifest
+ *   offers another;
  * - any other failure is the lane's (its disk or store full, its worker died, the cache closed, the bundle
  *   ahead of the lane's clock, an error without a code): the bundle is tried again, the first time at the
  *   next poll, then after 2 and 4 polls, then every RETRY_MAX_POLLS (8) polls, so a local condition that

@@ -21,6 +21,8 @@ import { BundleDownload } from "./bundle-download.js";
 import { BundleFailures } from "./bundle-failures.js";
 import type { BundleInfo, StationClient } from "./station-client.js";
 
+type ListVersions = { full: string | null; delta: string | null };
+
 /** What the uplink needs from the status-list cache (src/status-list implements it). */
 export interface StatusListSink {
   versions(): { full: string | null; delta: string | null };
@@ -190,16 +192,19 @@ export class StatusListPoller {
       this.downloads.release(); // kept: the next start takes it up from its file
       return false;
     }
-    this.applyBeside(b, file);
+    this.applyBeside(b, file, { ...held });
     return false;
   }
 
-  /** Hands the downloaded bundle to the sink, beside the polls (`applying`); its outcome recorded once. */
-  private applyBeside(b: BundleInfo, file: string): void {
+  /**
+   * Hands the downloaded bundle to the sink, beside the polls (`applying`); its outcome recorded once.
+   * `asked`: the versions the manifest that offered it was asked with.
+   */
+  private applyBeside(b: BundleInfo, file: string, asked: ListVersions): void {
     // status only: the download's files are kept or removed by the outcome (applyNow)
     this.sl.download = null;
     this.sl.applying = b.name;
-    this.apply = this.applyNow(b, file)
+    this.apply = this.applyNow(b, file, asked)
       .catch((e: unknown) => {
         this.pollFailed(e);
         return false;
@@ -210,8 +215,11 @@ export class StatusListPoller {
       });
   }
 
-  /** The sink applies the bundle: its outcome recorded; true if more bundles may wait (poll at once). */
-  private async applyNow(b: BundleInfo, file: string): Promise<boolean> {
+  /**
+   * The sink applies the bundle: its outcome recorded; true if more bundles may wait (poll at once).
+   * `asked`: the versions the manifest that offered it was asked with (overtaken).
+   */
+  private async applyNow(b: BundleInfo, file: string, asked: ListVersions): Promise<boolean> {
     const sink = this.d.sink;
     const sl = this.sl;
     let applied: unknown;
@@ -227,6 +235,17 @@ export class StatusListPoller {
         this.failures.clear();
         const { code, message } = errorOf(e);
         return this.changedThoughFailed(b, change, code, message, sl);
+      }
+      if (overtaken(e, asked, held)) {
+        await this.finishDownload();
+        this.failures.clear();
+        Object.assign(sl, held);
+        const { code, message } = errorOf(e);
+        this.d.log.warn(
+          { bundle: b.name, code, err: message, asked, versions: held },
+          "status-list bundle overtaken by another apply (the lane's list moved since the manifest offered it): not applied, the manifest is asked again",
+        );
+        return true; // ask at once, with the versions the lane holds now
       }
       if (isBundleRefusal(e)) {
         await this.finishDownload();
@@ -376,6 +395,20 @@ export class StatusListPoller {
     Object.assign(sl, change.versions);
     return false;
   }
+}
+
+/**
+ * The apply refused the bundle as not newer (E506) or not on the version held (E507), and the versions the
+ * lane holds are no longer the ones the manifest that offered it was asked with (`asked`): another apply
+ * moved the list during the download or while this one waited its turn (an operator's import through the
+ * running lane, the demo's). Not the station's fault (the manifest was right when asked): no refusal
+ * (docs/station-api.md "Status lists").
+ */
+function overtaken(e: unknown, asked: ListVersions, now: ListVersions): boolean {
+  if (!isEtcError(e)) return false;
+  if (e.code !== StatusListErrors.NotNewer && e.code !== StatusListErrors.NotChaining) return false;
+  // a closed list answers no versions: that is no other apply
+  return now.full !== null && (now.full !== asked.full || now.delta !== asked.delta);
 }
 
 /** Version `a` is after `b`: versions of digits compared as numbers (yyyyMMddhhmm), others as strings. */

@@ -2,7 +2,8 @@
  * File-system failures in the worker's steps, injected through a mocked `node:fs` (the jobs are run on this
  * thread here, as the worker runs them): a directory fsync failing after the pointer's rename keeps the
  * list `current` names (src/status-list/full-build.ts); a filter rebuild cut short never leaves a file
- * under the filter's name (src/status-list/filter-fill.ts).
+ * under the filter's name (src/status-list/filter-fill.ts). And on the lane thread, through a mocked
+ * `node:fs/promises`: a bundle given as bytes whose file cannot be written (src/status-list/apply.ts).
  */
 import type * as Fs from "node:fs";
 import {
@@ -15,6 +16,8 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import type * as FsPromises from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { BloomFilter } from "../../src/status-list/filter.js";
@@ -22,7 +25,7 @@ import { rebuildFilter } from "../../src/status-list/filter-fill.js";
 import { buildFull } from "../../src/status-list/full-build.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { listDir, readPointer } from "../../src/status-list/store.js";
-import { card, full, sampleRows, stationPub, tempDir } from "./helpers.js";
+import { card, delta, full, sampleRows, stationPub, tempDir } from "./helpers.js";
 
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof Fs>();
@@ -33,7 +36,12 @@ vi.mock("node:fs", async (importOriginal) => {
     openSync: vi.fn(real.openSync),
   };
 });
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const real = await importOriginal<typeof FsPromises>();
+  return { ...real, writeFile: vi.fn(real.writeFile) };
+});
 const real = await vi.importActual<typeof Fs>("node:fs");
+const realPromises = await vi.importActual<typeof FsPromises>("node:fs/promises");
 
 const V1 = "202611230000";
 const V2 = "202611240000";
@@ -47,6 +55,7 @@ afterEach(() => {
   vi.mocked(renameSync).mockImplementation(real.renameSync);
   vi.mocked(fsyncSync).mockImplementation(real.fsyncSync);
   vi.mocked(openSync).mockImplementation(real.openSync);
+  vi.mocked(writeFile).mockImplementation(realPromises.writeFile);
   tmp.cleanup();
 });
 
@@ -164,4 +173,43 @@ it("each filter rebuild writes a temporary file of its own name: one never trunc
     expect(p).toMatch(new RegExp(`/${db.replace(/\./g, "\\.")}\\.filter\\.[0-9a-f]{8}\\.tmp$`));
   expect(written[0]).not.toBe(written[1]);
   expect(readdirSync(dir).filter((f) => f.endsWith(".tmp"))).toEqual([]);
+});
+
+it("a bundle given as bytes whose file the disk cannot take fails E511, nothing applied, and leaves no part of its file", async () => {
+  const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+  try {
+    await cache.applyBundle(full(V1, sampleRows(20)));
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      kind: "card" as const,
+      id: card(100_000 + i, 4401),
+      listType: 1,
+      reason: "d",
+    }));
+    const D1 = "202611230005";
+    const big = delta(D1, V1, rows);
+    expect(big.length).toBeGreaterThanOrEqual(256 * 1024); // given to the worker through a file
+    // the disk fills half-way through the incoming file: its first half is written, then ENOSPC
+    const staged: string[] = [];
+    vi.mocked(writeFile).mockImplementation(async (file, data) => {
+      staged.push(String(file));
+      await realPromises.writeFile(file, (data as Uint8Array).subarray(0, (data as Uint8Array).length >> 1));
+      throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+    });
+    await expect(cache.applyBundle(big)).rejects.toMatchObject({
+      code: "E511_STORE",
+      message: expect.stringMatching(
+        /^cannot stage status-list bundle .*incoming-[0-9a-f]{8}\.bundle: ENOSPC/,
+      ),
+    });
+    expect(staged).toHaveLength(1);
+    expect(existsSync(staged[0]!)).toBe(false);
+    expect(readdirSync(listDir(tmp.dir)).filter((f) => f.startsWith("incoming-"))).toEqual([]);
+    expect(cache.versions()).toEqual({ full: V1, delta: null });
+    // the disk freed: the same bytes apply
+    vi.mocked(writeFile).mockImplementation(realPromises.writeFile);
+    await expect(cache.applyBundle(big)).resolves.toMatchObject({ kind: "delta", version: D1 });
+    expect(cache.lookup({ cardId: card(119_999, 4401) }).listed).toBe(true);
+  } finally {
+    await cache.close();
+  }
 });

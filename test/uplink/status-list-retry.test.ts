@@ -2,19 +2,20 @@
  * A bundle the sink does not apply (src/uplink/status-list-poller.ts, ./bundle-failures.ts): a refusal of
  * the bundle itself (E501-E508) is not fetched again while the manifest offers it first; a failure that is
  * the lane's (its store or disk, its worker, its clock, no code) is `local`, kept on disk and tried again,
- * at the next poll, then after 2, 4 and at most 8 polls, until it applies.
+ * at the next poll, then after 2, 4 and at most 8 polls, until it applies. An E506 or E507 after another
+ * apply moved the lane's list since the manifest was asked (an operator's import) is no refusal.
  */
 import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import type { BundleInfo } from "../../src/uplink/station-client.js";
 import { StatusListPoller, type StatusListSink } from "../../src/uplink/status-list-poller.js";
 import { tempDir } from "../journal/helpers.js";
-import { delta, full, stationPub } from "../status-list/helpers.js";
+import { card, delta, full, stationPub } from "../status-list/helpers.js";
 
 const PAGE = 1024;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -251,4 +252,95 @@ it("a bundle refused as made ahead of the lane's clock (E509: an RTC reset) appl
   expect(await pollThrough(poller)).toBe(true);
   expect(cache.versions()).toEqual({ full: "202611230000", delta: "202611230005" });
   expect(poller.status().lastError).toBeNull();
+});
+
+describe("another apply overtakes the uplink's (an operator's import through the running lane)", () => {
+  const V0 = "202611230000";
+  const D5 = "202611230005";
+
+  /** A lane's list holding full V0, and a station offering the delta V0 -> D5. */
+  async function laneAndStation() {
+    const t = tempDir("etc-sl-retry-race-");
+    cleanups.push(t.cleanup);
+    const cache = await StatusListCache.open({ dataDir: t.dir, publicKeyPem: stationPub });
+    cleanups.push(() => cache.close());
+    await cache.applyBundle(full(V0, []));
+    // a few pages
+    const rows = Array.from({ length: 200 }, (_, i) => ({
+      kind: "card" as const,
+      id: card(i),
+      listType: 1,
+      reason: "r",
+    }));
+    const d = delta(D5, V0, rows);
+    expect(d.length).toBeGreaterThan(2 * PAGE);
+    const { client, calls } = station(() => new Map([[D, d]]));
+    return { cache, client, calls, d };
+  }
+
+  it.each([
+    ["the same delta", "E506_BUNDLE_NOT_NEWER", (d: Buffer) => d, { full: V0, delta: D5 }],
+    [
+      "a newer full list",
+      "E507_BUNDLE_NOT_CHAINING",
+      () => full("202611230003", []),
+      { full: "202611230003", delta: null },
+    ],
+  ] as const)(
+    "%s imported while the uplink downloads its delta: its %s is no refusal (no alarm, no lastError), its download goes, and the manifest is asked again at once with the lane's new versions",
+    async (_what, code, imported, after) => {
+      const { cache, client, calls, d } = await laneAndStation();
+      const codes: string[] = [];
+      const sink: StatusListSink = {
+        versions: () => cache.versions(),
+        applyBundle: (file) =>
+          cache.applyBundle(file).catch((e: unknown) => {
+            codes.push((e as EtcError).code);
+            throw e;
+          }),
+      };
+      // the operator's import goes on the list's queue while the uplink downloads (after the manifest it
+      // acted on was asked with V0), so ahead of the uplink's apply
+      let imports: Promise<unknown> | null = null;
+      const bundlePage = client.bundlePage;
+      client.bundlePage = (info, p) => {
+        imports ??= cache.applyBundle(imported(d));
+        return bundlePage(info, p);
+      };
+      const { poller, audited, downloadDir } = pollerOf(sink, client);
+      expect(await pollThrough(poller)).toBe(true); // ask again at once
+      await imports;
+      expect(codes).toEqual([code]); // the uplink's apply was refused as the list had moved
+      expect(audited).toEqual([]);
+      expect(poller.status()).toMatchObject({ ...after, lastError: null, bundlesApplied: 0, download: null });
+      expect(readdirSync(downloadDir)).toEqual([]);
+      expect(calls.manifest).toBe(1);
+      // the next poll asks with the versions the lane holds now: nothing newer, the list confirmed
+      expect(await pollThrough(poller)).toBe(false);
+      expect(calls.manifest).toBe(2);
+      expect(poller.status()).toMatchObject({ ...after, lastError: null });
+      expect(poller.status().confirmedAt).not.toBeNull();
+      expect(cache.versions()).toEqual(after);
+    },
+  );
+
+  it("a delta not newer than what the lane held when it asked (the versions unchanged) is still the station's bundle refused: its alarm and lastError", async () => {
+    const { cache, d } = await laneAndStation();
+    await cache.applyBundle(d);
+    // a station that offers the delta the lane already holds
+    const client = {
+      manifest: async () => ({ full: null, deltas: [infoOf(D, d)], latest: { full: null, delta: null } }),
+      bundlePage: async (_info: BundleInfo, p: number) => d.subarray(p * PAGE, (p + 1) * PAGE),
+    };
+    const { poller, audited } = pollerOf(cache, client);
+    expect(await pollThrough(poller)).toBe(false);
+    expect(poller.status().lastError).toMatchObject({ code: "E506_BUNDLE_NOT_NEWER", local: false });
+    expect(audited).toEqual([
+      expect.objectContaining({
+        type: "status-list.refused",
+        severity: "alarm",
+        data: expect.objectContaining({ bundle: D, code: "E506_BUNDLE_NOT_NEWER", source: "station" }),
+      }),
+    ]);
+  });
 });
