@@ -15,6 +15,10 @@
  * (an entry the lane is not sealing, one appended by someone else, is named again each time). Verify
  * itself excuses nothing for it: anyone can set the head copy back.
  *
+ * A run that throws instead of ending with a report (the worker's error or exit, an I/O error, a journal.db
+ * SQLite refuses to open, a bug) is a failed result, "verify could not run: <message>" (couldNotRun), and
+ * counts as any failed one: the page's last verify, the alarm, the trail.
+ *
  * A change of verdict (the first failed result since start or since an intact one, an intact one after a
  * failed one) is written into the trail (./verify-alarm.ts), once per change.
  */
@@ -48,6 +52,25 @@ export function verifyInWorker(job: VerifyJob): Promise<VerifySummary> {
     w.once("exit", (code) => finish(() => reject(new Error(`verify worker exited (${code})`))));
     w.postMessage(job);
   });
+}
+
+/**
+ * The failed result of a verification that threw instead of ending with a report: no range, nothing
+ * counted, the problem "verify could not run: <message>".
+ */
+export function couldNotRun(e: unknown, ms: number): VerifySummary {
+  return {
+    ok: false,
+    at: Date.now(),
+    range: null,
+    unsealed: 0,
+    entries: 0,
+    problem: `verify could not run: ${e instanceof Error ? e.message : String(e)}`,
+    journalRows: null,
+    unsealedExcuses: 0,
+    ms,
+    nice: null,
+  };
 }
 
 /** The runs of one verification at most: the first, and the runs again after a retention entry not sealed yet. */
@@ -142,9 +165,15 @@ export class BackgroundVerify {
     }
   }
 
-  /** Runs a verification now (a run under way is joined); null if it could not run. */
+  /**
+   * Runs a verification now (a run under way is joined); null: closed before a walk. A run that throws (a
+   * worker's error, an I/O error, a journal.db SQLite refuses, a bug) is a failed result like any other
+   * (couldNotRun): verify fails closed, the lane's own check too.
+   */
   runNow(): Promise<VerifySummary | null> {
+    const t0 = performance.now();
     this.running ??= this.verify()
+      .catch((e: unknown) => couldNotRun(e, performance.now() - t0))
       .then((s) => {
         if (s === null) return null; // closed first
         this.lastResult = s;
@@ -165,10 +194,6 @@ export class BackgroundVerify {
           this.log.warn({ err: (e as Error).message }, "audit verify result callback failed");
         }
         return s;
-      })
-      .catch((e: unknown) => {
-        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, "audit verify could not run");
-        return null;
       })
       .finally(() => {
         this.running = null;

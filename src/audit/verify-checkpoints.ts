@@ -76,8 +76,11 @@ export class CheckpointChain {
    */
   anchor(e: AuditEntry, file: string): number {
     const cp = e.data as unknown as SignedCheckpoint;
-    if (statementProblem(cp?.checkpoint) !== null)
-      this.problems.stop(e.seq, file, 1, "the anchor checkpoint is malformed");
+    const bad = statementProblem(cp?.checkpoint);
+    // a signature that is no string (missing, a number, an object) is named here, as check() names it: the
+    // anchor's hash is only its own, so anyone can write one
+    if (bad || typeof cp.sig !== "string")
+      this.problems.stop(e.seq, file, 1, `the anchor checkpoint is malformed: ${bad ?? "no signature"}`);
     const s = cp.checkpoint;
     const where = `the anchor checkpoint #${s.n}`;
     if (this.laneId !== null && s.lane !== this.laneId)
@@ -156,15 +159,23 @@ export class CheckpointChain {
     this.window = new Map([[e.seq, e.hash]]);
   }
 
+  /**
+   * Whether `cp`'s signature verifies with the key; false, never a throw, on anything malformed (as
+   * ./checkpoint.ts verifyStatement does): the walk rethrows what is not a Stop, and would name no record.
+   */
   private sigOk(cp: SignedCheckpoint): boolean {
-    const bytes = statementBytes(cp.checkpoint);
-    const k = `${this.keyId}:${cp.sig}:${bytes.toString("latin1")}`;
-    let ok = this.sigCache.get(k);
-    if (ok === undefined) {
-      ok = verifySig(null, bytes, this.key!, Buffer.from(cp.sig, "base64"));
-      this.sigCache.set(k, ok);
+    try {
+      const bytes = statementBytes(cp.checkpoint);
+      const k = `${this.keyId}:${cp.sig}:${bytes.toString("latin1")}`;
+      let ok = this.sigCache.get(k);
+      if (ok === undefined) {
+        ok = verifySig(null, bytes, this.key!, Buffer.from(cp.sig, "base64"));
+        this.sigCache.set(k, ok);
+      }
+      return ok;
+    } catch {
+      return false;
     }
-    return ok;
   }
 }
 

@@ -6,7 +6,8 @@
  * with such an entry is verified again once retention is idle and the trail's seal under way is done
  * (AuditTrail.sealPending), up to VERIFY_RUNS_MAX runs, and only the last run's result counts (raises
  * AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing. A change
- * of verdict is written into the trail once (src/audit/verify-alarm.ts).
+ * of verdict is written into the trail once (src/audit/verify-alarm.ts). A run that throws is a failed
+ * result ("verify could not run: ...") like any other.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BackgroundVerify, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
@@ -283,5 +284,75 @@ describe("the background verify's verdict in the trail (src/audit/verify-alarm.t
     await l.trail.checkpointNow();
     await l.close();
     expect(verifyLane(dir).ok).toBe(true);
+  });
+});
+
+describe("a background verification that throws", () => {
+  it("is a failed result like any other: the page's last verify, onResult, one AUDIT_VERIFY_FAILED alarm in the trail; an intact run after it writes audit.verify-ok", async () => {
+    // before: only a warning in the log; last() kept the previous intact result and nothing was raised
+    const l = openBoundTrail(dir);
+    const results: VerifySummary[] = [];
+    const wrote: (string | null)[] = [];
+    const answers: (() => Promise<VerifySummary>)[] = [
+      async () => summary({}),
+      () => Promise.reject(new Error("ENOENT: no such file or directory, open 'audit-000000000001.log'")),
+      () => Promise.reject(new Error("file is not a database")),
+      async () => summary({}),
+    ];
+    let n = 0;
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      trail: l.trail,
+      run: () => answers[n++]!(),
+      onResult: (s, w) => {
+        results.push(s);
+        wrote.push(w);
+      },
+    });
+    expect(await v.runNow()).toMatchObject({ ok: true });
+    const failed = await v.runNow();
+    const problem = "verify could not run: ENOENT: no such file or directory, open 'audit-000000000001.log'";
+    expect(failed).toMatchObject({ ok: false, problem, range: null, unsealedExcuses: 0 });
+    expect(v.last()).toBe(failed);
+    expect(results.at(-1)).toBe(failed);
+    expect(await v.runNow()).toMatchObject({
+      ok: false,
+      problem: "verify could not run: file is not a database",
+    });
+    expect(await v.runNow()).toMatchObject({ ok: true });
+    expect(wrote).toEqual([null, "alarm", null, "ok"]);
+    expect(
+      entries(dir)
+        .filter((e) => e.type === "lane.alarm" || e.type === "audit.verify-ok")
+        .map((e) => [e.type, (e.data as { code?: string }).code ?? null, e.message]),
+    ).toEqual([
+      ["lane.alarm", "AUDIT_VERIFY_FAILED", `audit verify failed: ${problem}`],
+      ["audit.verify-ok", null, "audit verify intact again (seq 1..9)"],
+    ]);
+    await v.close();
+    await l.close();
+  });
+
+  it("a run again after a retention entry not sealed yet that throws counts at once", async () => {
+    const results: VerifySummary[] = [];
+    let n = 0;
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      run: () =>
+        n++ === 0 ? Promise.resolve(notSealed) : Promise.reject(new Error("verify worker exited (1)")),
+      sealPending: async () => undefined,
+      onResult: (s) => results.push(s),
+    });
+    const s = await v.runNow();
+    expect(s).toMatchObject({ ok: false, problem: "verify could not run: verify worker exited (1)" });
+    expect(n).toBe(2);
+    expect(results).toEqual([s]);
+    await v.close();
   });
 });

@@ -2,20 +2,22 @@
  * Every way of changing a trail that the design says `audit verify` detects, tried on a small real trail
  * (three segment files, records, events, checkpoints): each byte toggled (as journald's bit-fiddling test
  * does), each line deleted, inserted elsewhere, swapped with its neighbour, each file truncated at every
- * length, a re-seal with the lane's own key after an edit, and verification with a wrong key or none.
- * Each time the first problem must name the record. One cut is no tampering: the newest file, which
+ * length, a re-seal with the lane's own key after an edit, a re-seal without it (checkpoints rewritten
+ * around their old or random signatures, a retention cut's anchor so rewritten or left without one), and
+ * verification with a wrong key or none. Each time the first problem must name the record. One cut is no tampering: the newest file, which
  * holds only its anchor (a copy of the previous file's last line), emptied; that is what a power cut
  * during a rotation leaves, and nothing the trail held is lost (test/audit/rotation-power-cut.test.ts:
  * emptied when the head copy or the station proves it held more, it is tampering).
  */
-import { createPrivateKey, generateKeyPairSync, sign } from "node:crypto";
-import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign } from "node:crypto";
+import { readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   AUDIT_KEY_FILE,
   type CheckpointStatement,
   checkpointHash,
+  keyIdOf,
   statementBytes,
 } from "../../src/audit/checkpoint.js";
 import { type AuditEntry, buildLine } from "../../src/audit/entry.js";
@@ -251,9 +253,15 @@ describe("truncating a file", () => {
   });
 });
 
-/** Re-chains every entry after `edit` and re-signs every checkpoint with `privateKeyPem`: a full re-seal. */
-function reseal(dir: string, privateKeyPem: Buffer, edit: (e: AuditEntry) => void): void {
-  const key = createPrivateKey(privateKeyPem);
+/**
+ * Re-chains every entry after `edit` and rewrites every checkpoint's head and prev to match: a full re-seal.
+ * `signWith`: the private key (PEM) each checkpoint is signed again with; "keep": each keeps its old
+ * signature (a keyless forger's re-seal); "random": each gets 64 random bytes. The first entry keeps its
+ * `prev`, a checkpoint whose head lies before the files (the anchor of a trail retention cut) its head, and
+ * the first checkpoint its `prev`.
+ */
+function reseal(dir: string, signWith: Buffer | "keep" | "random", edit: (e: AuditEntry) => void): void {
+  const key = Buffer.isBuffer(signWith) ? createPrivateKey(signWith) : null;
   const byFile = new Map<string, AuditEntry[]>();
   const unique = new Map<number, AuditEntry>();
   for (const l of allLines(dir)) {
@@ -262,16 +270,18 @@ function reseal(dir: string, privateKeyPem: Buffer, edit: (e: AuditEntry) => voi
     unique.set(e.seq, e);
   }
   const rebuilt = new Map<number, string>();
-  let prev = "0".repeat(64);
-  let prevCp = "0".repeat(64);
+  const ordered = [...unique.values()].sort((a, b) => a.seq - b.seq);
+  let prev = ordered[0]!.prev;
+  let prevCp: string | null = null;
   const hashes = new Map<number, string>();
-  for (const e of [...unique.values()].sort((a, b) => a.seq - b.seq)) {
+  for (const e of ordered) {
     edit(e);
     if (e.type === "audit.checkpoint") {
       const d = e.data as { checkpoint: CheckpointStatement; sig: string };
-      d.checkpoint.head = hashes.get(d.checkpoint.to)!;
-      d.checkpoint.prev = prevCp;
-      d.sig = sign(null, statementBytes(d.checkpoint), key).toString("base64");
+      d.checkpoint.head = hashes.get(d.checkpoint.to) ?? d.checkpoint.head;
+      d.checkpoint.prev = prevCp ?? d.checkpoint.prev;
+      if (key) d.sig = sign(null, statementBytes(d.checkpoint), key).toString("base64");
+      else if (signWith === "random") d.sig = randomBytes(64).toString("base64");
       prevCp = checkpointHash(d.checkpoint);
     }
     const b = buildLine(
@@ -370,4 +380,109 @@ describe("re-sealing and keys", () => {
       cleanup();
     }
   });
+});
+
+/** A trail retention cut without a retention entry: its oldest file deleted, the next one's anchor kept. */
+function cutOldest(dir: string): { file: string; anchor: AuditEntry } {
+  rmSync(segmentPaths(dir)[0]!);
+  const first = allLines(dir)[0]!;
+  return { file: first.file, anchor: JSON.parse(first.text) as AuditEntry };
+}
+
+describe("a checkpoint rewritten without the key", () => {
+  const cpOf = (e: AuditEntry) => e.data as { checkpoint: CheckpointStatement; sig?: unknown };
+
+  it.each([
+    ["its old signature", "keep"],
+    ["a random 64-byte signature", "random"],
+  ] as const)(
+    "an edit re-chained, each checkpoint's head and prev rewritten with %s, is named at checkpoint #1: its signature does not verify",
+    async (_, sig) => {
+      const { dir, cleanup } = tempDir("etc-audit-keyless-");
+      try {
+        await buildTrail(dir);
+        const keyId = keyIdOf(laneKey(dir));
+        reseal(dir, sig, (e) => {
+          if (e.seq === 1) e.message = "nothing to see here";
+        });
+        const cp1 = allLines(dir).find(
+          (l) => l.text.includes('"audit.checkpoint"') && l.text.includes('"n":1,'),
+        )!;
+        // the rewrite keeps the lane's key id: the check that can fail is the signature's
+        expect(cpOf(JSON.parse(cp1.text) as AuditEntry).checkpoint.keyId).toBe(keyId);
+        const r = verify(dir, null);
+        expect(r.ok).toBe(false);
+        expect(r.problems[0]).toEqual({
+          seq: (JSON.parse(cp1.text) as AuditEntry).seq,
+          file: cp1.file,
+          line: cp1.line,
+          what: `checkpoint #1: the signature does not verify with key ${keyId}`,
+        });
+      } finally {
+        cleanup();
+      }
+    },
+  );
+
+  it("the anchor of a trail retention cut, its time moved back and the chain after it rewritten, keeping its signature: its signature does not verify", async () => {
+    const { dir, cleanup } = tempDir("etc-audit-keyless-anchor-");
+    try {
+      await buildTrail(dir);
+      const keyId = keyIdOf(laneKey(dir));
+      const { file, anchor } = cutOldest(dir);
+      const n = cpOf(anchor).checkpoint.n;
+      reseal(dir, "keep", (e) => {
+        if (e.seq === anchor.seq) cpOf(e).checkpoint.time = "2020-01-01T00:00:00.000Z";
+      });
+      const r = verify(dir, null);
+      expect(r.ok).toBe(false);
+      expect(r.problems[0]).toEqual({
+        seq: anchor.seq,
+        file,
+        line: 1,
+        what: `the anchor checkpoint #${n}: the signature does not verify with key ${keyId}`,
+      });
+    } finally {
+      cleanup();
+    }
+  });
+
+  it.each([
+    ["without a signature", undefined],
+    ["with a number for a signature", 0],
+    ["with an object for a signature", {}],
+  ])(
+    "the anchor of a trail retention cut %s (its own hash recomputed) is named as malformed; verify does not throw",
+    async (_, sig) => {
+      // before: Buffer.from(sig, "base64") threw a TypeError out of verify, which named no record
+      const { dir, cleanup } = tempDir("etc-audit-anchor-sig-");
+      try {
+        await buildTrail(dir);
+        const { file, anchor } = cutOldest(dir);
+        const data = cpOf(anchor);
+        if (sig === undefined) delete data.sig;
+        else data.sig = sig;
+        const path = segmentPaths(dir)[0]!;
+        const rest = readFileSync(path, "utf8").split("\n").slice(1).join("\n");
+        const line = buildLine(
+          anchor.seq,
+          anchor.time,
+          anchor.utc,
+          { type: anchor.type, severity: anchor.severity, message: anchor.message, data: anchor.data! },
+          anchor.prev,
+        ).line;
+        writeFileSync(path, line + rest);
+        const r = verify(dir, null);
+        expect(r.ok).toBe(false);
+        expect(r.problems[0]).toEqual({
+          seq: anchor.seq,
+          file,
+          line: 1,
+          what: "the anchor checkpoint is malformed: no signature",
+        });
+      } finally {
+        cleanup();
+      }
+    },
+  );
 });
