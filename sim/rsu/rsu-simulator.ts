@@ -49,6 +49,7 @@ import {
   heartbeatFrame,
   type RsuIdentity,
 } from "./rsu-frames.js";
+import { SwitchTransport } from "./switch-transport.js";
 import { scaledTimeIssue } from "./time-limits.js";
 import { Traffic } from "./traffic.js";
 import { type C8Ef04, DsrcTransactions } from "./transaction.js";
@@ -238,6 +239,11 @@ class SimulatedRsu implements RsuSimulator {
     this.purchases.insertPsam(this.identity.psamTerminalIds[0] ?? DEFAULT_IDENTITY.psamTerminalIds[0] ?? "");
     this.subs.push(this.channel.frames$.subscribe((rf) => this.onLaneFrame(rf)));
     this.subs.push(this.channel.problems$.subscribe((p) => this.onProblem(p)));
+    // Over TCP a new lane replaces the last: a half frame that one left (it died mid-write) is dropped
+    // before the new lane's first byte, as the lane's link does when its port opens, so it cannot merge
+    // with that byte into a checksum error or delay its first frame.
+    if (this.transport instanceof SwitchTransport)
+      this.subs.push(this.transport.laneConnected$.subscribe(() => this.channel.resetReceiver()));
     this.channel.start();
     if (this.transport.status !== "open") await this.transport.open();
     this.ctx.log.info(

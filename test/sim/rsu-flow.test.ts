@@ -1,10 +1,12 @@
+import { firstValueFrom } from "rxjs";
 import { describe, expect, it, vi } from "vitest";
-import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
@@ -512,6 +514,47 @@ describe("RSU over TCP with no lane connected (the switch a TCP server hands its
     await vi.advanceTimersByTimeAsync(3500);
     expect(failed()).toHaveLength(2);
   });
+});
+
+describe("RSU over TCP: a new lane connection starts with an empty receiver (sim/rsu/switch-transport.ts)", () => {
+  it.each(["legacy", "national"] as const)(
+    "%s: a half frame a lane left when it died mid-write is dropped when the next lane connects, not merged with its first frame",
+    async (protocol) => {
+      const sw = new SwitchTransport("tcp-test");
+      const sim = createRsuSimulator({ transport: sw, protocol, scenario: { name: "empty" } });
+      const problems: ChannelProblem[] = [];
+      sim.channel.problems$.subscribe((p) => problems.push(p));
+      await sim.start();
+      const connect = async (): Promise<{ pair: TransportPair; lane: LaneDriver }> => {
+        const pair = createTransportPair();
+        await pair.device.open();
+        expect(sw.attach(pair.device)).toBe(true);
+        const lane = new LaneDriver(pair.lane, protocol);
+        await lane.open();
+        running.push({ sim, lane });
+        return { pair, lane };
+      };
+      const first = await connect();
+      // The first lane dies after writing half its C0 (the half frame never expires: no time passes).
+      const c0 = encodeFrame(first.lane.c0(), protocol === "legacy" ? 0x80 : 0x10, defaultDialect(protocol));
+      const half = c0.subarray(0, Math.floor(c0.length / 2));
+      const received = firstValueFrom(sw.data$);
+      await first.pair.lane.write(half);
+      await until(received); // the simulator's channel has the half frame (it subscribed first)
+      first.pair.unplug();
+      const second = await connect();
+      await second.lane.send(second.lane.c0());
+      const b0 = await until(second.lane.expectFrame("B0"));
+      expect(b0.frame.rsuStatus).toBe(0);
+      // The stale half frame was dropped whole as noise when the second lane connected; the second lane's
+      // C0 was no part of a checksum error or of any discarded bytes.
+      expect(sim.channel.counters.checksumErrors).toBe(0);
+      expect(problems.map((p) => [p.kind, "bytes" in p ? p.bytes.toString("hex") : ""])).toEqual([
+        ["discarded", half.toString("hex")],
+      ]);
+      expect(sim.channel.counters.discardedBytes).toBe(half.length);
+    },
+  );
 });
 
 describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel 1, 02H channel 2)", () => {
