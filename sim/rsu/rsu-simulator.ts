@@ -525,6 +525,8 @@ class SimulatedRsu implements RsuSimulator {
         return this.txn.onPurchase(f, mode, answer, data);
       case "C4":
         return this.onC4(f.controlType);
+      case "4C":
+        return this.on4C(f.ante);
       case "C8":
         return this.txn.onC8(f.obuId, f.epSerial, answer, "ef04CmdType" in f ? c8Ef04(f) : undefined);
       case "CF":
@@ -597,5 +599,19 @@ class SimulatedRsu implements RsuSimulator {
       return "antenna off";
     }
     return `ignored: C4 control type ${controlType}`;
+  }
+
+  /**
+   * Legacy 4C, the reference's other antenna frame: Ante 1 opens the far antenna, 2 the near one. The
+   * simulated RSU has one antenna, so either opens it, as C4 01 does, and answers nothing, as C4; the log
+   * says which the lane asked for. The reference gives no value that closes the antenna: any other is
+   * ignored, as a C4 control type other than 00 and 01.
+   */
+  private on4C(ante: number): string | undefined {
+    const which = ante === 1 ? "far" : ante === 2 ? "near" : undefined;
+    const value = ante.toString(16).padStart(2, "0");
+    if (!which) return `ignored: 4C Ante ${value} is no antenna (01 far, 02 near)`;
+    this.setAntenna(true);
+    return `antenna on (4C ${value}: the ${which} antenna)`;
   }
 }

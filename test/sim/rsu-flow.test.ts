@@ -626,6 +626,52 @@ describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any
   });
 });
 
+describe("legacy RSU: the reference's other antenna frame 4C (Ante 01 far, 02 near), and C7", () => {
+  it.each([
+    [1, "far"],
+    [2, "near"],
+  ] as const)("4C %i opens the antenna as C4 01 does: answers nothing, the OBU's B2 follows, the log names the %s antenna", async (ante, which) => {
+    const { lane, sim, frameLog, events } = await setup("legacy");
+    await lane.send(lane.c0());
+    const b0 = await until(lane.expectFrame("B0"));
+    await lane.send({ type: "ACK" }, b0);
+    expect(sim.mode).toBe("idle");
+    await lane.send({ type: "4C", ante } as Frame);
+    const b2 = await until(lane.expectFrame("B2"));
+    expect(b2.frame.obuId).toMatch(/^[0-9a-f]{8}$/);
+    const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "4C");
+    expect(rx?.handling).toBe(`antenna on (4C 0${ante}: the ${which} antenna)`);
+    expect(events.filter((e) => e.type === "illegal")).toEqual([]);
+    // the B2 is the only frame the RSU sent after B0: no answer to the 4C
+    expect(lane.received.map((r) => r.frame.type)).toEqual(["B0", "B2"]);
+  });
+
+  it("4C with another Ante is ignored as an illegal lane frame, the antenna stays closed", async () => {
+    const { lane, sim } = await setup("legacy");
+    await lane.send(lane.c0());
+    await lane.send({ type: "ACK" }, await until(lane.expectFrame("B0")));
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    await lane.send({ type: "4C", ante: 0 } as Frame);
+    expect(await until(illegal)).toMatchObject({
+      frame: "4C",
+      handling: "ignored: 4C Ante 00 is no antenna (01 far, 02 near)",
+    });
+    expect(sim.mode).toBe("idle");
+  });
+
+  it("C7 (exception handling, not modelled: docs/protocol.md §3) is an undecodable, illegal lane frame", async () => {
+    const { pair, sim, frameLog } = await setup("legacy");
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    await pair.lane.write(encodeLegacy(0x80, Buffer.from(`c7${"00".repeat(59)}`, "hex")));
+    const e = await until(illegal);
+    expect(e).toMatchObject({
+      frame: "0xc7",
+      handling: `ignored: unknown legacy frame type 0xc7; body "${"00".repeat(59)}"`,
+    });
+    expect(frameLog.records.find((r) => r.dir === "rx")?.note).toBe("undecodable");
+  });
+});
+
 describe("legacy RSU: C3 entry write", () => {
   it("takes the C3 the lane sends (Station 36 bytes, in the default 40-byte Station dialect): B5 00, the card holds the entry", async () => {
     const { lane, sim, frameLog } = await setup("legacy");
