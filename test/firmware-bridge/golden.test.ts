@@ -130,7 +130,7 @@ describe("legacy framing golden vectors", () => {
     expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({ ok: true, frame: { type: "4C", ante: 2 } });
   });
 
-  it("a heartbeat B2 in the minimal 7-byte form decodes with only OBUID and ErrorCode", () => {
+  it("a heartbeat B2 in the minimal form (8 bytes RSCTL..BCC) decodes with only OBUID and ErrorCode", () => {
     const raw = encodeLegacy(0x08, Buffer.from("b20000000080", "hex"));
     const w = onlyFrame(new LegacyDeframer().push(raw, 0));
     expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({
