@@ -630,21 +630,24 @@ describe("legacy RSU: the reference's other antenna frame 4C (Ante 01 far, 02 ne
   it.each([
     [1, "far"],
     [2, "near"],
-  ] as const)("4C %i opens the antenna as C4 01 does: answers nothing, the OBU's B2 follows, the log names the %s antenna", async (ante, which) => {
-    const { lane, sim, frameLog, events } = await setup("legacy");
-    await lane.send(lane.c0());
-    const b0 = await until(lane.expectFrame("B0"));
-    await lane.send({ type: "ACK" }, b0);
-    expect(sim.mode).toBe("idle");
-    await lane.send({ type: "4C", ante } as Frame);
-    const b2 = await until(lane.expectFrame("B2"));
-    expect(b2.frame.obuId).toMatch(/^[0-9a-f]{8}$/);
-    const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "4C");
-    expect(rx?.handling).toBe(`antenna on (4C 0${ante}: the ${which} antenna)`);
-    expect(events.filter((e) => e.type === "illegal")).toEqual([]);
-    // the B2 is the only frame the RSU sent after B0: no answer to the 4C
-    expect(lane.received.map((r) => r.frame.type)).toEqual(["B0", "B2"]);
-  });
+  ] as const)(
+    "4C %i opens the antenna as C4 01 does: answers nothing, the OBU's B2 follows, the log names the %s antenna",
+    async (ante, which) => {
+      const { lane, sim, frameLog, events } = await setup("legacy");
+      await lane.send(lane.c0());
+      const b0 = await until(lane.expectFrame("B0"));
+      await lane.send({ type: "ACK" }, b0);
+      expect(sim.mode).toBe("idle");
+      await lane.send({ type: "4C", ante } as Frame);
+      const b2 = await until(lane.expectFrame("B2"));
+      expect(b2.frame.obuId).toMatch(/^[0-9a-f]{8}$/);
+      const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "4C");
+      expect(rx?.handling).toBe(`antenna on (4C 0${ante}: the ${which} antenna)`);
+      expect(events.filter((e) => e.type === "illegal")).toEqual([]);
+      // the B2 is the only frame the RSU sent after B0: no answer to the 4C
+      expect(lane.received.map((r) => r.frame.type)).toEqual(["B0", "B2"]);
+    },
+  );
 
   it("4C with another Ante is ignored as an illegal lane frame, the antenna stays closed", async () => {
     const { lane, sim } = await setup("legacy");

@@ -141,7 +141,10 @@ export function registerRsu(program: Command): void {
     .option("--seed <n>", "random seed, an integer 0..4294967295 (overrides the scenario's)")
     .option("--ledger <file>", "append every card purchase as a JSON line")
     .option("--frame-log <file>", "append every frame in and out as a JSON line")
-    .option("--heartbeat-s <n>", "heartbeat period in seconds (legacy more than 3 and less than 60, national 1-60; default 10)")
+    .option(
+      "--heartbeat-s <n>",
+      "heartbeat period in seconds (legacy more than 3 and less than 60, national 1-60; default 10)",
+    )
     .option("--time-scale <x>", "run scenario traffic x times faster (protocol timing stays real)")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option(
