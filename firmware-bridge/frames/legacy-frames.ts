@@ -79,6 +79,19 @@ export const C4 = defineFrame({
   fields: [field("controlType", u8)], // 00 off, 01 on
 });
 
+/**
+ * The other antenna frame of the legacy reference ("开关天线指令-4C"): the antenna to open, 1 far, 2 near.
+ * The reference names no answer, as for C4. The lane sends C4; the simulated RSU takes both.
+ */
+export const X4C = defineFrame({
+  type: "4C",
+  code: 0x4c,
+  direction: "lane-to-rsu",
+  title: "antenna on (far or near)",
+  replies: [],
+  fields: [field("ante", u8)], // 01 far antenna, 02 near antenna
+});
+
 export const C6 = defineFrame({
   type: "C6",
   code: 0xc6,
@@ -223,4 +236,4 @@ export const B8 = defineFrame({
   ],
 });
 
-export const LEGACY_FRAMES = [C0, C1, C2, C3, C4, C6, C8, B0, B2, B3, B4, B5, B8] as const;
+export const LEGACY_FRAMES = [C0, C1, C2, C3, C4, X4C, C6, C8, B0, B2, B3, B4, B5, B8] as const;

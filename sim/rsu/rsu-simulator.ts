@@ -49,6 +49,7 @@ import {
   heartbeatFrame,
   type RsuIdentity,
 } from "./rsu-frames.js";
+import { SwitchTransport } from "./switch-transport.js";
 import { scaledTimeIssue } from "./time-limits.js";
 import { Traffic } from "./traffic.js";
 import { type C8Ef04, DsrcTransactions } from "./transaction.js";
@@ -238,6 +239,11 @@ class SimulatedRsu implements RsuSimulator {
     this.purchases.insertPsam(this.identity.psamTerminalIds[0] ?? DEFAULT_IDENTITY.psamTerminalIds[0] ?? "");
     this.subs.push(this.channel.frames$.subscribe((rf) => this.onLaneFrame(rf)));
     this.subs.push(this.channel.problems$.subscribe((p) => this.onProblem(p)));
+    // Over TCP a new lane replaces the last: a half frame that one left (it died mid-write) is dropped
+    // before the new lane's first byte, as the lane's link does when its port opens, so it cannot merge
+    // with that byte into a checksum error or delay its first frame.
+    if (this.transport instanceof SwitchTransport)
+      this.subs.push(this.transport.laneConnected$.subscribe(() => this.channel.resetReceiver()));
     this.channel.start();
     if (this.transport.status !== "open") await this.transport.open();
     this.ctx.log.info(
@@ -519,6 +525,8 @@ class SimulatedRsu implements RsuSimulator {
         return this.txn.onPurchase(f, mode, answer, data);
       case "C4":
         return this.onC4(f.controlType);
+      case "4C":
+        return this.on4C(f.ante);
       case "C8":
         return this.txn.onC8(f.obuId, f.epSerial, answer, "ef04CmdType" in f ? c8Ef04(f) : undefined);
       case "CF":
@@ -591,5 +599,19 @@ class SimulatedRsu implements RsuSimulator {
       return "antenna off";
     }
     return `ignored: C4 control type ${controlType}`;
+  }
+
+  /**
+   * Legacy 4C, the reference's other antenna frame: Ante 1 opens the far antenna, 2 the near one. The
+   * simulated RSU has one antenna, so either opens it, as C4 01 does, and answers nothing, as C4; the log
+   * says which the lane asked for. The reference gives no value that closes the antenna: any other is
+   * ignored, as a C4 control type other than 00 and 01.
+   */
+  private on4C(ante: number): string | undefined {
+    const which = ante === 1 ? "far" : ante === 2 ? "near" : undefined;
+    const value = ante.toString(16).padStart(2, "0");
+    if (!which) return `ignored: 4C Ante ${value} is no antenna (01 far, 02 near)`;
+    this.setAntenna(true);
+    return `antenna on (4C ${value}: the ${which} antenna)`;
   }
 }

@@ -15,6 +15,13 @@ export class SwitchTransport implements Transport {
   private readonly stateSubject = new BehaviorSubject<TransportState>({ status: "closed" });
   readonly data$: Observable<Buffer> = this.dataSubject.asObservable();
   readonly state$: Observable<TransportState> = this.stateSubject.asObservable();
+  private readonly laneSubject = new Subject<void>();
+  /**
+   * A new lane connected (after the previous one's connection was dropped, before any of its bytes): a
+   * receiver resets here, since a half frame the last lane left (it died mid-write) is no start of the
+   * new lane's first frame.
+   */
+  readonly laneConnected$: Observable<void> = this.laneSubject.asObservable();
   private current: Transport | undefined;
   private subs: Subscription[] = [];
 
@@ -35,6 +42,7 @@ export class SwitchTransport implements Transport {
     }
     this.detach();
     this.current = t;
+    this.laneSubject.next();
     this.subs.push(t.data$.subscribe((b) => this.dataSubject.next(b)));
     this.subs.push(
       t.state$.subscribe((s) => {

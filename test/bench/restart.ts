@@ -202,7 +202,7 @@ export async function runRestarts(o: {
       seed: o.seed,
       ledger: join(dir, "ledger.jsonl"),
       frameLog: framesPath,
-      heartbeatS: 3,
+      heartbeatS: 4,
     });
     const config = writeLaneConfig({
       dir,
@@ -210,7 +210,7 @@ export async function runRestarts(o: {
       stationUrl: station.url,
       dataDir,
       tariff: join(ROOT, "config/tariff.example.yaml"),
-      heartbeatPeriodMs: 3000,
+      heartbeatPeriodMs: 4000,
     });
     const times: RestartTimes = { spawnToStarting: [], startingToOpen: [], killToOpen: [] };
     /** per incarnation: its "lane open" log time and the harness's time of its kill or stop */

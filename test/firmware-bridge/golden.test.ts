@@ -118,7 +118,19 @@ describe("legacy framing golden vectors", () => {
     expect(swapNibbles(0x98)).toBe(0x89);
   });
 
-  it("a heartbeat B2 in the minimal 7-byte form decodes with only OBUID and ErrorCode", () => {
+  it("4C (antenna, Ante 01 far / 02 near) is FF FF RSCTL 4C Ante BCC FF, both ways", () => {
+    // 80 ^ 4C ^ 01 = CD; 80 ^ 4C ^ 02 = CE
+    expect(encodeFrame({ type: "4C", ante: 1 }, 0x80, DEFAULT_LEGACY_DIALECT).toString("hex")).toBe(
+      "ffff804c01cdff",
+    );
+    expect(encodeFrame({ type: "4C", ante: 2 }, 0x80, DEFAULT_LEGACY_DIALECT).toString("hex")).toBe(
+      "ffff804c02ceff",
+    );
+    const w = onlyFrame(new LegacyDeframer().push(fromHex("ffff804c02ceff"), 0));
+    expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({ ok: true, frame: { type: "4C", ante: 2 } });
+  });
+
+  it("a heartbeat B2 in the minimal form (8 bytes RSCTL..BCC) decodes with only OBUID and ErrorCode", () => {
     const raw = encodeLegacy(0x08, Buffer.from("b20000000080", "hex"));
     const w = onlyFrame(new LegacyDeframer().push(raw, 0));
     expect(decodeData(w.data, DEFAULT_LEGACY_DIALECT)).toEqual({

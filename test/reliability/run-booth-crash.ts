@@ -149,7 +149,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
       scenario,
       seed: o.seed,
       ledger: ledgerPath,
-      heartbeatS: 3,
+      heartbeatS: 4,
       stdin: true,
       extra: ["--collector", "--collector-pause-ms", "150", "--reader-latency-ms", String(o.readerLatencyMs)],
     });
@@ -159,7 +159,7 @@ export async function runBoothCrash(o: BoothCrashOptions): Promise<BoothCrashRes
       stationUrl: station.url,
       dataDir,
       tariff: join(ROOT, "config/tariff.example.yaml"),
-      heartbeatPeriodMs: 3000,
+      heartbeatPeriodMs: 4000,
       transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600 },
       readerPort: sims.readerPath,
       booth: { originalCardWaitMs: 120_000 },

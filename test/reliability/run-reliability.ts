@@ -300,14 +300,14 @@ export async function runReliability(o: ReliabilityOptions): Promise<Reliability
   try {
     writeStatusList(join(dir, "lists"));
     station = await startStation({ db: join(dir, "station.db"), statusListDir: join(dir, "lists") });
-    rsu = await startRsu({ scenario, seed: o.seed, ledger: ledgerPath, frameLog: framesPath, heartbeatS: 3 });
+    rsu = await startRsu({ scenario, seed: o.seed, ledger: ledgerPath, frameLog: framesPath, heartbeatS: 4 });
     const config = writeLaneConfig({
       dir,
       rsuPort: rsu.lanePath,
       stationUrl: station.url,
       dataDir,
       tariff: join(ROOT, "config/tariff.example.yaml"),
-      heartbeatPeriodMs: 3000,
+      heartbeatPeriodMs: 4000,
       // a restarted lane must not wait long for the B0 of its C0; b5TimeoutMs leaves the scripted slow
       // B5 (1000 ms after its C6) in flight; the rest are the lane's defaults
       transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 1500, b8TimeoutMs: 600 },

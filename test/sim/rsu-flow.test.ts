@@ -1,10 +1,12 @@
+import { firstValueFrom } from "rxjs";
 import { describe, expect, it, vi } from "vitest";
-import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
+import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
@@ -514,6 +516,47 @@ describe("RSU over TCP with no lane connected (the switch a TCP server hands its
   });
 });
 
+describe("RSU over TCP: a new lane connection starts with an empty receiver (sim/rsu/switch-transport.ts)", () => {
+  it.each(["legacy", "national"] as const)(
+    "%s: a half frame a lane left when it died mid-write is dropped when the next lane connects, not merged with its first frame",
+    async (protocol) => {
+      const sw = new SwitchTransport("tcp-test");
+      const sim = createRsuSimulator({ transport: sw, protocol, scenario: { name: "empty" } });
+      const problems: ChannelProblem[] = [];
+      sim.channel.problems$.subscribe((p) => problems.push(p));
+      await sim.start();
+      const connect = async (): Promise<{ pair: TransportPair; lane: LaneDriver }> => {
+        const pair = createTransportPair();
+        await pair.device.open();
+        expect(sw.attach(pair.device)).toBe(true);
+        const lane = new LaneDriver(pair.lane, protocol);
+        await lane.open();
+        running.push({ sim, lane });
+        return { pair, lane };
+      };
+      const first = await connect();
+      // The first lane dies after writing half its C0 (the half frame never expires: no time passes).
+      const c0 = encodeFrame(first.lane.c0(), protocol === "legacy" ? 0x80 : 0x10, defaultDialect(protocol));
+      const half = c0.subarray(0, Math.floor(c0.length / 2));
+      const received = firstValueFrom(sw.data$);
+      await first.pair.lane.write(half);
+      await until(received); // the simulator's channel has the half frame (it subscribed first)
+      first.pair.unplug();
+      const second = await connect();
+      await second.lane.send(second.lane.c0());
+      const b0 = await until(second.lane.expectFrame("B0"));
+      expect(b0.frame.rsuStatus).toBe(0);
+      // The stale half frame was dropped whole as noise when the second lane connected; the second lane's
+      // C0 was no part of a checksum error or of any discarded bytes.
+      expect(sim.channel.counters.checksumErrors).toBe(0);
+      expect(problems.map((p) => [p.kind, "bytes" in p ? p.bytes.toString("hex") : ""])).toEqual([
+        ["discarded", half.toString("hex")],
+      ]);
+      expect(sim.channel.counters.discardedBytes).toBe(half.length);
+    },
+  );
+});
+
 describe("national RSU: C0 PLLChannelID as the reference defines it (01H channel 1, 02H channel 2)", () => {
   const c0With = (lane: LaneDriver, pllChannelId: number): Frame =>
     ({ ...(lane.c0() as object), pllChannelId }) as Frame;
@@ -580,6 +623,55 @@ describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any
     });
     expect(events.filter((e) => e.type === "gaveUp")).toMatchObject([{ frame: "B0" }]);
     expect(sim.mode).toBe("off");
+  });
+});
+
+describe("legacy RSU: the reference's other antenna frame 4C (Ante 01 far, 02 near), and C7", () => {
+  it.each([
+    [1, "far"],
+    [2, "near"],
+  ] as const)(
+    "4C %i opens the antenna as C4 01 does: answers nothing, the OBU's B2 follows, the log names the %s antenna",
+    async (ante, which) => {
+      const { lane, sim, frameLog, events } = await setup("legacy");
+      await lane.send(lane.c0());
+      const b0 = await until(lane.expectFrame("B0"));
+      await lane.send({ type: "ACK" }, b0);
+      expect(sim.mode).toBe("idle");
+      await lane.send({ type: "4C", ante } as Frame);
+      const b2 = await until(lane.expectFrame("B2"));
+      expect(b2.frame.obuId).toMatch(/^[0-9a-f]{8}$/);
+      const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "4C");
+      expect(rx?.handling).toBe(`antenna on (4C 0${ante}: the ${which} antenna)`);
+      expect(events.filter((e) => e.type === "illegal")).toEqual([]);
+      // the B2 is the only frame the RSU sent after B0: no answer to the 4C
+      expect(lane.received.map((r) => r.frame.type)).toEqual(["B0", "B2"]);
+    },
+  );
+
+  it("4C with another Ante is ignored as an illegal lane frame, the antenna stays closed", async () => {
+    const { lane, sim } = await setup("legacy");
+    await lane.send(lane.c0());
+    await lane.send({ type: "ACK" }, await until(lane.expectFrame("B0")));
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    await lane.send({ type: "4C", ante: 0 } as Frame);
+    expect(await until(illegal)).toMatchObject({
+      frame: "4C",
+      handling: "ignored: 4C Ante 00 is no antenna (01 far, 02 near)",
+    });
+    expect(sim.mode).toBe("idle");
+  });
+
+  it("C7 (exception handling, not modelled: docs/protocol.md §3) is an undecodable, illegal lane frame", async () => {
+    const { pair, sim, frameLog } = await setup("legacy");
+    const illegal = next(sim.events$, (e) => e.type === "illegal");
+    await pair.lane.write(encodeLegacy(0x80, Buffer.from(`c7${"00".repeat(59)}`, "hex")));
+    const e = await until(illegal);
+    expect(e).toMatchObject({
+      frame: "0xc7",
+      handling: `ignored: unknown legacy frame type 0xc7; body "${"00".repeat(59)}"`,
+    });
+    expect(frameLog.records.find((r) => r.dir === "rx")?.note).toBe("undecodable");
   });
 });
 

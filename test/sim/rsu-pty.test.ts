@@ -212,8 +212,8 @@ describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane"
     const gaveUp = new Promise<string>((resolve) => {
       onGaveUp = resolve;
     });
-    // no heartbeat among the frames this test counts: its first falls due 60 s after the C0
-    const first = await rsuCli(["--pty", "--announce", "--heartbeat-s", "60"], (line) => {
+    // no heartbeat among the frames this test counts: its first falls due 59 s after the C0
+    const first = await rsuCli(["--pty", "--announce", "--heartbeat-s", "59"], (line) => {
       if (line.includes("gave up on B0")) onGaveUp(line);
     });
     const lane = await laneOn(

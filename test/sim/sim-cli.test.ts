@@ -119,6 +119,30 @@ describe("etc-sim reader --seed and --port", () => {
   });
 });
 
+describe("etc-sim rsu --heartbeat-s", () => {
+  it("legacy refuses 3 and 60: the reference's interval is more than 3 s and less than a minute", async () => {
+    for (const s of ["3", "60", "2.5", "61"]) {
+      const r = await runCli("etc-sim", ["rsu", "--pty", "--protocol", "legacy", "--heartbeat-s", s]);
+      expect([r.code, r.stderr, r.stdout], s).toEqual([
+        1,
+        `etc-sim: --heartbeat-s: expected a number more than 3 and less than 60 (legacy: the reference's ">3 s and <1 min"), got "${s}"\n`,
+        "",
+      ]);
+    }
+  });
+
+  it("national refuses a period outside 1..60 s", async () => {
+    for (const s of ["0.5", "61"]) {
+      const r = await runCli("etc-sim", ["rsu", "--pty", "--protocol", "national", "--heartbeat-s", s]);
+      expect([r.code, r.stderr, r.stdout], s).toEqual([
+        1,
+        `etc-sim: --heartbeat-s: expected a number 1..60, got "${s}"\n`,
+        "",
+      ]);
+    }
+  });
+});
+
 describe("etc-sim rsu --time-scale", () => {
   it("refuses a scenario time it stretches beyond the longest timer, naming the field and --time-scale", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-sim-scale-"));

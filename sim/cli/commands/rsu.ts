@@ -57,6 +57,21 @@ function num(name: string, v: string | undefined, min: number, max: number): num
   return n;
 }
 
+/**
+ * `--heartbeat-s` (docs/simulator.md, options): legacy more than 3 and less than 60 s, the interval the legacy
+ * reference gives (">3 s and <1 min"); national 1..60 s (its reference says every 10 s, no range).
+ */
+function heartbeatSeconds(v: string | undefined, protocol: "legacy" | "national"): number | undefined {
+  if (protocol === "national") return num("--heartbeat-s", v, 1, 60);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 3 || n >= 60)
+    throw new UsageError(
+      `--heartbeat-s: expected a number more than 3 and less than 60 (legacy: the reference's ">3 s and <1 min"), got "${v}"`,
+    );
+  return n;
+}
+
 /** One stdout line per event worth a line (vehicles, payments, faults, the lane's mistakes, notices). */
 export function describeEvent(e: SimEvent): string | undefined {
   const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
@@ -126,7 +141,10 @@ export function registerRsu(program: Command): void {
     .option("--seed <n>", "random seed, an integer 0..4294967295 (overrides the scenario's)")
     .option("--ledger <file>", "append every card purchase as a JSON line")
     .option("--frame-log <file>", "append every frame in and out as a JSON line")
-    .option("--heartbeat-s <n>", "heartbeat period in seconds (legacy 3-60, national 1-60; default 10)")
+    .option(
+      "--heartbeat-s <n>",
+      "heartbeat period in seconds (legacy more than 3 and less than 60, national 1-60; default 10)",
+    )
     .option("--time-scale <x>", "run scenario traffic x times faster (protocol timing stays real)")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option(
@@ -168,7 +186,7 @@ export function registerRsu(program: Command): void {
         throw new UsageError(`--protocol: expected "legacy" or "national", got "${o.protocol}"`);
       }
       const seed = seedOption(o.seed, RSU_SEEDS);
-      const hb = num("--heartbeat-s", o.heartbeatS, o.protocol === "legacy" ? 3 : 1, 60);
+      const hb = heartbeatSeconds(o.heartbeatS, o.protocol);
       const timeScale = num("--time-scale", o.timeScale, 0.001, 10_000);
       const scenario = o.scenario ? loadScenarioFile(o.scenario) : parseScenario({ name: "empty" });
       const late = scaledTimeIssue(scenario, timeScale ?? 1, "--time-scale");
