@@ -342,7 +342,9 @@ describe("status when nothing answers on the control socket", () => {
     holders.push(h);
     const srv = createServer((s) => {
       s.on("error", () => undefined);
-      s.once("data", () => s.end(`${JSON.stringify({ kind: "error", code: "STOPPING", message: STOPPING })}\n`));
+      s.once("data", () =>
+        s.end(`${JSON.stringify({ kind: "error", code: "STOPPING", message: STOPPING })}\n`),
+      );
     });
     await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
     servers.push(srv);

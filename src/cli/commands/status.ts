@@ -419,7 +419,13 @@ export function registerStatus(program: Command): void {
       const notConnected =
         e instanceof CommandExit && e.code === CONTROL_NOT_CONNECTED ? e.message : undefined;
       if (!(e instanceof LaneNotRunning) && notConnected === undefined) throw e;
-      notAnswering(loc.dataDir, path, loc, o.json === true, notConnected === undefined ? undefined : { notConnected });
+      notAnswering(
+        loc.dataDir,
+        path,
+        loc,
+        o.json === true,
+        notConnected === undefined ? undefined : { notConnected },
+      );
       return;
     }
     // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps
