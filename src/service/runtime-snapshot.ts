@@ -7,6 +7,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { BoothStatus } from "../booth/view.js";
+import type { JournalHealth } from "../journal/db.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import type { UplinkStatus } from "../uplink/uplink.js";
@@ -60,19 +61,26 @@ export function laneStateOf(
 /**
  * `state` as /health answers it: the controller's, but closed for the journal as soon as the journal is
  * unhealthy. A failed read closes the lane on the controller's queue (src/lane/lane-gate.ts), after the
- * snapshot whose read found it: that snapshot must not say the lane can trade.
+ * snapshot whose read found it: that snapshot must not say the lane can trade. `since` is when the
+ * controller entered its state (`stateSince`, ./runtime-tracker.ts), but while the journal's failure
+ * overrides it, when the journal failed (its error's time; `now` if it has none): the lane has been closed
+ * since then, not since it opened.
  */
 export function tradingState(
   s: LaneRuntime["controller"]["status"],
-  journalHealthy: boolean,
-): Omit<LaneStateView, "since" | "operatorClosed"> {
+  journal: JournalHealth,
+  stateSince: number,
+  now: number,
+): Omit<LaneStateView, "operatorClosed"> {
   const st = laneStateOf(s);
-  if (journalHealthy || !st.canTrade) return st;
+  if (journal.healthy || !st.canTrade) return { ...st, since: stateSince };
+  const failedAt = journal.error ? Date.parse(journal.error.at) : Number.NaN;
   return {
     status: "closed",
     canTrade: false,
     reason: "journal",
     detail: "journal failed: the lane is closing",
+    since: Number.isFinite(failedAt) ? failedAt : now,
   };
 }
 

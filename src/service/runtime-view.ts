@@ -140,8 +140,7 @@ export class LaneRuntimeView implements LaneView {
       at: now,
       lane: this.o.lane,
       state: {
-        ...tradingState(c.status, rt.journal.healthy),
-        since: t.stateSince,
+        ...tradingState(c.status, rt.journal.health(), t.stateSince, now),
         operatorClosed: c.operatorClosed,
       },
       rsu: rsuView(rt, t.rsuSince, this.now),

@@ -9,6 +9,7 @@
  * service.maxLiveFeeds): one more is answered 503, so the lane's thread writes to a bounded number.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { PLAIN, SECURITY_HEADERS } from "./http/respond.js";
 
 const MAX_BACKLOG = 256 * 1024;
 
@@ -42,11 +43,7 @@ export class SseHub {
     const head = req.method === "HEAD";
     if (this.clients.size >= this.maxClients) {
       if (!head) this.refused++;
-      res.writeHead(503, {
-        "content-type": "text/plain; charset=utf-8",
-        "cache-control": "no-store",
-        "retry-after": "30",
-      });
+      res.writeHead(503, { ...SECURITY_HEADERS, "content-type": PLAIN, "retry-after": "30" });
       res.end(
         head
           ? undefined
@@ -54,9 +51,10 @@ export class SseHub {
       );
       return false;
     }
+    // the security headers as every other answer (./http/respond.ts): the 503 above, the HEAD, the stream
     res.writeHead(200, {
+      ...SECURITY_HEADERS,
       "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-store",
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });

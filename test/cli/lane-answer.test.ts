@@ -26,6 +26,7 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
+import { STOPPING } from "../../src/service/control/server.js";
 import { type Holder, holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { tempDir } from "../journal/helpers.js";
@@ -332,6 +333,38 @@ describe("status when nothing answers on the control socket", () => {
         `^lane pid ${h.pid} holds the data directory but does not answer \\(starting or stopping\\b`,
       ),
     );
+  });
+
+  // review: a lane that took the connection just before its stop answers STOPPING; status said "the lane
+  // refused: ..." with exit 1 and no --json line, where a stopping lane is exit 4
+  it("a lane that took the connection as it stops and answers STOPPING: exit 4 with its answering:false JSON line", async () => {
+    const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
+    holders.push(h);
+    const srv = createServer((s) => {
+      s.on("error", () => undefined);
+      s.once("data", () =>
+        s.end(`${JSON.stringify({ kind: "error", code: "STOPPING", message: STOPPING })}\n`),
+      );
+    });
+    await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
+    servers.push(srv);
+    expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
+    expect(JSON.parse(io.out)).toMatchObject({
+      running: true,
+      answering: false,
+      pid: h.pid,
+      holder: { role: "lane", command: "lane 4301-0102-03" },
+      stopping: "not run: the lane is stopping",
+      dataDir,
+    });
+    io.out = "";
+    expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+    expect(io.out).toMatch(
+      new RegExp(
+        `^lane pid ${h.pid} holds the data directory; the lane answered that it is stopping \\(not run: the lane is stopping\\) \\(found by --data-dir `,
+      ),
+    );
+    expect(io.err).toBe("");
   });
 
   it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {

@@ -14,7 +14,15 @@ import {
   LaneTimeout,
 } from "../../src/service/control/client.js";
 import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
-import { ABANDONED, startControlServer } from "../../src/service/control/server.js";
+import {
+  ABANDONED,
+  BUSY,
+  type ControlServerOptions,
+  MAX_CONTROL_CONNECTIONS,
+  REQUEST_LINE_TIMEOUT_MS,
+  startControlServer,
+} from "../../src/service/control/server.js";
+import type { OperatorResult } from "../../src/service/lane-view.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
 import { FakeLane, FakeOperator, MemoryAudit } from "./fake-lane.js";
 
@@ -30,7 +38,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 });
 
-async function start(booth?: BoothOperator) {
+async function start(booth?: BoothOperator, more: Partial<ControlServerOptions> = {}) {
   const lane = new FakeLane();
   const operator = new FakeOperator(lane);
   const audit = new MemoryAudit();
@@ -41,6 +49,7 @@ async function start(booth?: BoothOperator) {
     operator: auditedOperator(operator, audit),
     onRefused: (r) => auditRefusedRequest(audit, r),
     ...(booth ? { booth } : {}),
+    ...more,
   });
   closers.push(() => server.close());
   return { lane, operator, audit, path };
@@ -384,6 +393,122 @@ describe("control socket", () => {
     expect(audit.entries.map((e) => [e.type, (e.data as { result: string }).result])).toEqual([
       ["operator.lane.close", "request line too long (over 65536 bytes)"],
     ]);
+  });
+
+  // review: a client that sent nothing, or a line without its newline, held its connection until the lane
+  // stopped, and nothing said so
+  describe("a connection that does not send its request line within REQUEST_LINE_TIMEOUT_MS", () => {
+    /** Runs once the lane's side has polled its sockets again (accepted a connection, read what was sent). */
+    const afterLanePoll = (): Promise<void> => new Promise((r) => setImmediate(() => setImmediate(r)));
+
+    /** A connection that writes `sent` (no newline), and what it is answered until the lane closes it. */
+    async function connectSending(path: string, sent: string) {
+      const s = createConnection(path);
+      s.on("error", () => undefined);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      const closed = new Promise<string>((resolve) => s.on("close", () => resolve(out)));
+      await once(s, "connect");
+      if (sent !== "") await new Promise<void>((resolve) => s.write(sent, () => resolve()));
+      await afterLanePoll();
+      return { closed, answered: () => out };
+    }
+
+    it("one that sends nothing is answered TOO_SLOW and closed, after the limit and not before; nothing recorded", async () => {
+      expect(REQUEST_LINE_TIMEOUT_MS).toBe(10_000);
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { operator, audit, path } = await start();
+      const c = await connectSending(path, "");
+      vi.advanceTimersByTime(REQUEST_LINE_TIMEOUT_MS - 1);
+      await afterLanePoll();
+      expect(c.answered()).toBe("");
+      vi.advanceTimersByTime(1);
+      expect(JSON.parse(await c.closed)).toEqual({
+        kind: "error",
+        code: "TOO_SLOW",
+        message: "no request line within 10 s",
+      });
+      expect(operator.calls).toEqual([]);
+      expect(audit.entries).toEqual([]);
+    });
+
+    it("one that sends part of a line is answered TOO_SLOW, recorded like a refused request naming its action and user", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { operator, audit, path } = await start(undefined, { requestLineTimeoutMs: 2000 });
+      const user = { name: "zhao", uid: 1002, pid: 7 };
+      // the whole request, but not its newline
+      const c = await connectSending(
+        path,
+        JSON.stringify({ v: 1, action: "lane.close", user, reason: "barrier maintenance" }),
+      );
+      vi.advanceTimersByTime(2000);
+      expect(JSON.parse(await c.closed)).toMatchObject({
+        kind: "error",
+        code: "TOO_SLOW",
+        message: "no request line within 2 s",
+      });
+      expect(operator.calls).toEqual([]);
+      expect(audit.entries).toHaveLength(1);
+      expect(audit.entries[0]).toMatchObject({
+        type: "operator.lane.close",
+        data: { ok: false, user: "zhao", result: "no request line within 2 s" },
+      });
+    });
+
+    it("a line in within the limit is served: the limit does not cut an action that runs past it", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const lane = new FakeLane();
+      let release!: (r: OperatorResult) => void;
+      let markStarted!: () => void;
+      const started = new Promise<void>((r) => {
+        markStarted = r;
+      });
+      const operator = new (class extends FakeOperator {
+        override closeLane(): Promise<OperatorResult> {
+          markStarted();
+          return new Promise((r) => {
+            release = r;
+          });
+        }
+      })(lane);
+      const path = join(dir, "control.sock");
+      const server = await startControlServer({ path, view: lane, operator, requestLineTimeoutMs: 2000 });
+      closers.push(() => server.close());
+      const user = { name: "zhao", uid: 1002, pid: 7 };
+      const c = await connectSending(
+        path,
+        `${JSON.stringify({ v: 1, action: "lane.close", user, reason: "barrier maintenance" })}\n`,
+      );
+      await started;
+      vi.advanceTimersByTime(2000);
+      await afterLanePoll();
+      expect(c.answered()).toBe("");
+      release({ ok: true, message: "lane closed" });
+      expect(JSON.parse(await c.closed)).toEqual({ kind: "result", ok: true, message: "lane closed" });
+    });
+  });
+
+  it("answers BUSY, without reading the request, past MAX_CONTROL_CONNECTIONS connections open at once", async () => {
+    expect(MAX_CONTROL_CONNECTIONS).toBe(64);
+    const { operator, audit, path } = await start(undefined, { maxConnections: 2 });
+    const open: Socket[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = createConnection(path);
+      s.on("error", () => undefined);
+      await once(s, "connect");
+      open.push(s);
+    }
+    // connections are accepted in the order they were made: the two above are open when this one comes
+    expect(await callLane(path, { action: "lane.close", reason: "barrier maintenance" })).toEqual({
+      kind: "error",
+      code: "BUSY",
+      message: BUSY,
+    });
+    expect(operator.calls).toEqual([]);
+    expect(audit.entries).toEqual([]);
+    for (const s of open) s.destroy();
   });
 
   it("does not start the action of a client that stopped waiting (closed before the lane came to it), and records it as not run", async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
+import { SECURITY_HEADERS } from "../../src/service/http/respond.js";
 import type { LaneSnapshot, TrailQuery } from "../../src/service/lane-view.js";
 import { uplinkView } from "../../src/service/runtime-view.js";
 import { Uplink } from "../../src/uplink/uplink.js";
@@ -298,6 +299,32 @@ describe("HEAD /events", () => {
     expect(full.headers.get("retry-after")).toBe("30");
     expect(rig.service.sse.refused).toBe(0);
     expect(rig.service.sse.size).toBe(1);
+    page.abort();
+  });
+
+  // review: the docs say every answer but the stream carries the security headers; the feed's 503 and the
+  // HEAD carried none. Every /events answer carries them now, the stream too.
+  it("every /events answer carries the security headers: the stream, the HEAD, the 503 to a GET and to a HEAD", async () => {
+    rig = await startRig({ maxLiveFeeds: 1 });
+    const url = new URL("/events", rig.service.url);
+    const secure = (h: Headers): void => {
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) expect(h.get(name)).toBe(value);
+    };
+    const head = await fetch(url, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    secure(head.headers);
+    const page = new AbortController();
+    const feed = await fetch(url, { signal: page.signal });
+    expect(feed.status).toBe(200);
+    secure(feed.headers);
+    const full = await fetch(url);
+    expect(full.status).toBe(503);
+    expect(full.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    secure(full.headers);
+    expect(await full.text()).toMatch(/^live feed full: 1 pages have it open/);
+    const fullHead = await fetch(url, { method: "HEAD" });
+    expect(fullHead.status).toBe(503);
+    secure(fullHead.headers);
     page.abort();
   });
 });

@@ -1,6 +1,10 @@
-/** The snapshot's `statusList` (src/service/runtime-snapshot.ts statusListView): the uplink's download and apply. */
+/**
+ * The snapshot's `statusList` (src/service/runtime-snapshot.ts statusListView): the uplink's download and
+ * apply; its `state` (tradingState): its `since` while the journal's failure overrides the controller's.
+ */
 import { expect, it } from "vitest";
-import { statusListView } from "../../src/service/runtime-snapshot.js";
+import type { JournalHealth } from "../../src/journal/db.js";
+import { statusListView, tradingState } from "../../src/service/runtime-snapshot.js";
 import type { UplinkStatus } from "../../src/uplink/uplink.js";
 
 const health = {
@@ -35,4 +39,45 @@ it("names the bundle the uplink's list is applying, and the one it is downloadin
   const download = { name, pages: 480, pagesDone: 120 };
   expect(statusListView(health, info, uplink({ download }))).toMatchObject({ applying: null, download });
   expect(statusListView(health, info, null)).toMatchObject({ applying: null, download: null });
+});
+
+// review: while a journal failure overrides the controller's open state (its close not landed yet), `since`
+// was when the lane opened: "closed for hours"
+it("the state closed for the journal is so since the journal failed, not since the controller's state began", () => {
+  const open = { status: "open", rsu: { rsuId: 1, version: 2 } } as unknown as Parameters<
+    typeof tradingState
+  >[0];
+  const openedAt = Date.parse("2026-12-06T08:00:00.000Z");
+  const now = Date.parse("2026-12-06T11:00:05.000Z");
+  const failed: JournalHealth = {
+    healthy: false,
+    error: {
+      code: "E601_JOURNAL_WRITE",
+      message: "disk I/O error",
+      at: "2026-12-06T11:00:00.000Z",
+      op: "read",
+    },
+  };
+  expect(tradingState(open, failed, openedAt, now)).toMatchObject({
+    status: "closed",
+    canTrade: false,
+    reason: "journal",
+    since: Date.parse("2026-12-06T11:00:00.000Z"),
+  });
+  // no error's time to go by: now
+  expect(tradingState(open, { healthy: false }, openedAt, now).since).toBe(now);
+  // a healthy journal: the controller's state and its since
+  expect(tradingState(open, { healthy: true }, openedAt, now)).toMatchObject({
+    status: "open",
+    canTrade: true,
+    since: openedAt,
+  });
+  // a lane already closed (for the journal or anything else) keeps its own since
+  const closed = { status: "closed", reason: "journal", detail: "journal failed" } as unknown as Parameters<
+    typeof tradingState
+  >[0];
+  expect(tradingState(closed, failed, openedAt + 1, now)).toMatchObject({
+    reason: "journal",
+    since: openedAt + 1,
+  });
 });

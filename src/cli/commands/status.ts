@@ -317,18 +317,25 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * exit 3 and exit 4 it is, is told by the data-directory lock's holder, read without taking the lock.
  * Nobody here, but a holder file of another host: exit 3, "not running here", naming that holder as a
  * question (src/datadir/lock.ts holderElsewhere).
- * `notConnected`: the connection to the socket did not complete within --timeout (LaneNotConnected, this
- * process held up): told the same way, with that message instead of the guess at why (`--json`:
- * `answering: false` and `notConnected`).
+ * `told`, what is known instead of the guess at why, said in its place:
+ * - `notConnected`: the connection to the socket did not complete within --timeout (LaneNotConnected, this
+ *   process held up) (`--json`: `answering: false` and `notConnected`);
+ * - `stopping`: the lane took the connection just before its stop and answered the request `STOPPING`
+ *   (src/service/control/server.ts) (`--json`: `answering: false` and `stopping`).
  */
 function notAnswering(
   dataDir: string,
   path: string,
   loc: { how: string; dataDirFrom: string },
   json: boolean,
-  notConnected?: string,
+  told?: { notConnected: string } | { stopping: string },
 ): void {
   const how = loc.how;
+  const said = told
+    ? "notConnected" in told
+      ? told.notConnected
+      : `the lane answered that it is stopping (${told.stopping})`
+    : undefined;
   const off = offlineSummary(dataDir, loc);
   const held = dataDirHolder(dataDir);
   // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
@@ -338,14 +345,14 @@ function notAnswering(
   // own process namespace) may hold it out of sight, or one killed there left the file; said, not decided
   const elsewhere = held === null ? holderElsewhere(dataDir) : null;
   if (json) {
-    const base = { dataDir, ...(notConnected ? { notConnected } : {}), ...off.json };
+    const base = { dataDir, ...told, ...off.json };
     process.stdout.write(
       `${JSON.stringify(
         lane
           ? { running: true, answering: false, pid: held.pid, holder: holderJson(held.holder), ...base }
           : {
               running: false,
-              ...(notConnected ? { answering: false } : {}),
+              ...(said ? { answering: false } : {}),
               ...(held ? { heldBy: { pid: held.pid, ...holderJson(held.holder) } } : {}),
               ...(elsewhere ? { holderFileElsewhere: { pid: elsewhere.pid, ...holderJson(elsewhere) } } : {}),
               ...base,
@@ -355,8 +362,8 @@ function notAnswering(
   } else if (lane) {
     const who = held.holder ? `${held.holder.command}, running since ${held.holder.since}` : "not named yet";
     process.stdout.write(
-      (notConnected
-        ? `lane pid ${held.pid} holds the data directory; ${notConnected} (found by ${how}; ${who})`
+      (said
+        ? `lane pid ${held.pid} holds the data directory; ${said} (found by ${how}; ${who})`
         : `lane pid ${held.pid} holds the data directory but does not answer (starting or stopping, or its control socket is gone): ` +
           `nothing answers on ${path} (found by ${how}; ${who})`) + `\n${off.text}`,
     );
@@ -372,7 +379,7 @@ function notAnswering(
     process.stdout.write(
       `lane not running: nothing answers on ${path} (found by ${how})` +
         (held ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory` : "") +
-        (notConnected ? `; ${notConnected}` : "") +
+        (said ? `; ${said}` : "") +
         `\n${off.text}`,
     );
   process.exitCode = lane ? EXIT_NOT_ANSWERING : EXIT_NOT_RUNNING;
@@ -398,6 +405,12 @@ export function registerStatus(program: Command): void {
     let snapshot: LaneSnapshot;
     try {
       const r = await askLane(path, { action: "status" }, { timeoutMs });
+      // a lane that took the connection just before its stop refuses the request: it is stopping, told as
+      // a lane that does not answer (exit 4 while it holds the data directory, with its --json line)
+      if (r.kind === "error" && r.code === "STOPPING") {
+        notAnswering(loc.dataDir, path, loc, o.json === true, { stopping: r.message });
+        return;
+      }
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
       snapshot = (r.data as { snapshot: LaneSnapshot }).snapshot;
     } catch (e) {
@@ -406,7 +419,13 @@ export function registerStatus(program: Command): void {
       const notConnected =
         e instanceof CommandExit && e.code === CONTROL_NOT_CONNECTED ? e.message : undefined;
       if (!(e instanceof LaneNotRunning) && notConnected === undefined) throw e;
-      notAnswering(loc.dataDir, path, loc, o.json === true, notConnected);
+      notAnswering(
+        loc.dataDir,
+        path,
+        loc,
+        o.json === true,
+        notConnected === undefined ? undefined : { notConnected },
+      );
       return;
     }
     // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps

@@ -56,7 +56,28 @@ export interface ControlServerOptions {
    * trail (src/service/operator-audit.ts auditCutShort); one that cannot be recorded is logged at error
    */
   onCutShort?: (r: CutShortAction) => void;
+  /** how long a connection may take to send its request line (tests); default REQUEST_LINE_TIMEOUT_MS */
+  requestLineTimeoutMs?: number;
+  /** how many connections may be open at once (tests); default MAX_CONTROL_CONNECTIONS */
+  maxConnections?: number;
 }
+
+/**
+ * How long a connection may take, from its accept, to send its whole request line (the newline included):
+ * past it the lane answers TOO_SLOW and closes it, so a client that sends nothing, or a line without its
+ * newline, does not hold a connection until the lane stops. An action's own run is not limited.
+ */
+export const REQUEST_LINE_TIMEOUT_MS = 10_000;
+
+/**
+ * How many control connections may be open at once (those running an action included): one more is
+ * answered BUSY at once, its request not read, so a script that opens them in a loop cannot take the
+ * lane's file descriptors.
+ */
+export const MAX_CONTROL_CONNECTIONS = 64;
+
+/** What a connection past MAX_CONTROL_CONNECTIONS is answered (code BUSY). */
+export const BUSY = "not run: the lane has too many control connections open; try again";
 
 /** An operator action a stop did not wait for to its end (ControlServerOptions.onCutShort). */
 export interface CutShortAction {
@@ -129,10 +150,24 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   await removeStale(o.path);
   const sockets = new Set<Socket>();
   const requests: Requests = { closing: false, inFlight: new Map() };
+  const maxConnections = o.maxConnections ?? MAX_CONTROL_CONNECTIONS;
+  let busyLogged = false;
   const server: Server = createServer((sock) => {
+    const busy = sockets.size >= maxConnections;
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
-    handle(sock, o, log, requests);
+    if (!busy) {
+      busyLogged = false;
+      return handle(sock, o, log, requests);
+    }
+    // answered at once; the request is read and dropped (a socket closed with data unread would reset the
+    // client's side before it reads the answer)
+    if (!busyLogged)
+      log.warn({ open: sockets.size - 1, max: maxConnections }, `control connection refused: ${BUSY}`);
+    busyLogged = true;
+    sock.on("error", () => undefined);
+    sock.resume();
+    sock.end(`${JSON.stringify({ kind: "error", code: "BUSY", message: BUSY } satisfies ControlReply)}\n`);
   });
   // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
   // then renamed into place: it is never reachable by others with a looser mode, and the process umask
@@ -270,8 +305,22 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
   const reply = (r: ControlReply): void => {
     if (!sock.destroyed) sock.write(`${JSON.stringify(r)}\n`);
   };
+  // until the request line is in (REQUEST_LINE_TIMEOUT_MS): cleared once it is, or the socket closes
+  const lineTimeoutMs = o.requestLineTimeoutMs ?? REQUEST_LINE_TIMEOUT_MS;
+  const lineTimer = setTimeout(() => {
+    if (done) return;
+    const message = `no request line within ${lineTimeoutMs / 1000} s`;
+    log.warn({ bytes }, `control connection closed: ${message}`);
+    finish({ kind: "error", code: "TOO_SLOW", message });
+    // a client that sent part of a line is refused like the others (the action and user its start
+    // shows, if any); one that sent nothing asked nothing
+    if (bytes > 0) recordRefused(o, refusedRequest(headOfCutRequest(buf), message));
+    buf = "";
+  }, lineTimeoutMs);
+  sock.on("close", () => clearTimeout(lineTimer));
   const finish = (r: ControlReply): void => {
     done = true;
+    clearTimeout(lineTimer);
     reply(r);
     sock.end();
   };
@@ -297,6 +346,7 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
     // the newline may come in the chunk that takes the line past the limit
     if (Buffer.byteLength(line) > MAX_REQUEST_LINE) return tooLong(line);
     done = true;
+    clearTimeout(lineTimer);
     const refuse = (raw: unknown, message: string): void => {
       finish({ kind: "error", code: "BAD_REQUEST", message });
       recordRefused(o, refusedRequest(raw, message));

@@ -1,7 +1,8 @@
 /**
  * How the status service answers (./server.ts): every answer carries SECURITY_HEADERS (a
  * Content-Security-Policy that allows only the lane's own scripts, styles and connections, no caching),
- * and a HEAD gets the headers a GET would, without the body. The live feed (../sse.ts) writes its own.
+ * and a HEAD gets the headers a GET would, without the body. The live feed (../sse.ts) writes its own
+ * head, with these headers too.
  */
 import type { ServerResponse } from "node:http";
 
