@@ -11,6 +11,7 @@
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { commandMayHaveRun, ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
 import { idsData } from "../audit/events.js";
+import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord } from "../journal/types.js";
 import { localStamp } from "../local-time.js";
 import {
@@ -122,9 +123,10 @@ function unrecorded(
 /**
  * Rewrites intent `intentId` with its paid record (`withPaid.paid`), so that a restart commits that
  * record without the card: here, and in recover.ts for a debit GET TRANSACTION PROVE gave. Only while the
- * intent is open: writeIntent would insert a new row for an id that is gone, which the next start would
- * commit a second time. A journal that refuses this too leaves the intent as it was: this process still
- * commits the record from memory, and a restart before that recovers the debit from the card.
+ * intent is open: the journal refuses the rewrite of an intent that is gone (E609, nothing written:
+ * src/journal/intents.ts writeIntent), never a new row the next start would commit a second time. A
+ * journal that refuses this too leaves the intent as it was: this process still commits the record from
+ * memory, and a restart before that recovers the debit from the card.
  */
 export function keepPaidInIntent(
   ctx: BoothContext,
@@ -133,11 +135,11 @@ export function keepPaidInIntent(
   withPaid: BoothIntentPayload,
 ): void {
   try {
-    if (ctx.journal.openIntents().some((i) => i.id === intentId))
-      ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
-    else ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
+    ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
   } catch (e) {
-    ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
+    if (isEtcError(e, JournalErrorCodes.JournalIntentGone))
+      ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
+    else ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
   }
 }
 

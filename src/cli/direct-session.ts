@@ -33,6 +33,12 @@ export interface DirectLaneSession {
     resolveKeptIntent(id: number, how: "resolved" | "recover"): { id: number; key: string; payload: string };
     /** durable on return; refused (E607) when the record is no longer an unsettled suspect */
     settle(seq: number, s: Settlement): CommittedRecord;
+    /**
+     * the seq of an unsettled suspect naming this card or OBU (one kept from the audit trail too), or an
+     * open debit intent's id (a kept one too), else null: what holds them when the lane starts
+     */
+    openSuspectOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
+    openIntentOf(k: { cardId?: string | null; obuSerial?: string | null }): number | null;
     /** lane settings (the operator's close, OPERATOR_CLOSE_SETTING): durable on return */
     readSetting(key: string): string | null;
     writeSetting(key: string, value: string | null): void;

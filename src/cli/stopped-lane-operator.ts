@@ -100,12 +100,37 @@ export function stoppedLaneOperator(
       // a suspect journal.db lacks, kept from the audit trail, is settled from its rebuilt record
       const plan = operatorSettlement(j.get(req.seq) ?? j.keptSuspect(req.seq), req, config.lane.role, user);
       if (!plan.ok) return plan;
+      const c = j.settle(req.seq, plan.settlement);
+      // as the running lane answers (src/lane/controller.ts settleSuspect): the card and OBU stay held while
+      // another unsettled suspect (a kept one too) or an open debit intent (a kept one too) names them
+      const still = journalHolds(j, { obuSerial: c.obuSerial, cardId: c.cardId });
       return settledResult(
-        j.settle(req.seq, plan.settlement),
-        "the lane no longer holds its card and OBU for it when it starts",
+        c,
+        still === "unknown"
+          ? "the journal cannot say whether another unsettled suspect (or an open debit intent) names its card or OBU: the lane holds them until it can tell"
+          : still
+            ? "its card or OBU stays held when the lane starts: another unsettled suspect (or an open debit intent) names it"
+            : "the lane no longer holds its card and OBU for it when it starts",
+        { stillHeld: still !== false },
       );
     },
   };
+}
+
+/**
+ * Whether the lane holds this card or OBU for an unsettled suspect or an open debit intent in the journal
+ * when it starts, as its journalHolds asks (src/lane/controller.ts); "unknown" when the journal cannot say
+ * (the lane holds them then too).
+ */
+function journalHolds(
+  j: DirectLaneSession["journal"],
+  k: { cardId: string | null; obuSerial: string | null },
+): boolean | "unknown" {
+  try {
+    return j.openSuspectOf(k) !== null || j.openIntentOf(k) !== null;
+  } catch {
+    return "unknown";
+  }
 }
 
 /** Runs one operator action on the data directory, under its lock, audited. */

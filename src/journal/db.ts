@@ -435,8 +435,8 @@ export class JournalDb {
    * Writes the note DAMAGED_FILE of a refusal (as refuse() does) before the journal is refused, so that a
    * write the refusal makes first (./journal.ts refuseBehindTrail raises last_seq) never reaches disk
    * without the note that keeps the next start from trading on the file: a process that dies between them
-   * leaves the note. Durable on return; throws when it cannot be written (the caller then makes no such
-   * write). The journal stays as it is: refuse() follows, and writes the note again with its final text.
+   * leaves the note. Durable on return (the file, and its name: the data directory fsync'd too); throws
+   * when it cannot be written (the caller then makes no such write). The journal stays as it is: refuse() follows, and writes the note again with its final text.
    */
   writeRefusalNote(op: string, code: string, message: string): void {
     this.assertOpen();
@@ -444,14 +444,18 @@ export class JournalDb {
   }
 
   private writeNote(note: DamageNote): void {
-    const file = join(dirname(this.path), DAMAGED_FILE);
-    const fd = openSync(file, "w", 0o644);
+    const dir = dirname(this.path);
+    const fd = openSync(join(dir, DAMAGED_FILE), "w", 0o644);
     try {
       writeSync(fd, `${JSON.stringify(note)}\n`);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
+    // the file's name too: a new file's directory entry is on disk only once its directory is fsync'd, and
+    // a power cut could otherwise keep a write made after this (refuseBehindTrail's last_seq raise) and
+    // lose the note that refuses the next open
+    fsyncDirectory(dir);
   }
 
   /** The file is damaged: kept in memory and in DAMAGED_FILE (the next open refuses the journal). */
@@ -777,4 +781,32 @@ export function openReadOnlyDb(
     );
   }
   return { db, path };
+}
+
+/**
+ * The errors of a platform or file system that does not fsync a directory (it cannot be opened as a file,
+ * or refuses fsync on it): it orders its entries itself, as src/audit/segment-writer.ts syncDir assumes.
+ */
+const DIR_FSYNC_REFUSED = new Set(["EINVAL", "ENOTSUP", "EOPNOTSUPP", "EISDIR", "EPERM", "EACCES"]);
+
+/**
+ * fsync of directory `dir` (the entries of the files made in it), on the calling thread. Best effort where
+ * the platform refuses it (DIR_FSYNC_REFUSED); any other error (EIO) is thrown: what was written in the
+ * directory is not known durable.
+ */
+function fsyncDirectory(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, "r");
+  } catch (e) {
+    if (DIR_FSYNC_REFUSED.has((e as NodeJS.ErrnoException).code ?? "")) return;
+    throw e;
+  }
+  try {
+    fsyncSync(fd);
+  } catch (e) {
+    if (!DIR_FSYNC_REFUSED.has((e as NodeJS.ErrnoException).code ?? "")) throw e;
+  } finally {
+    closeSync(fd);
+  }
 }

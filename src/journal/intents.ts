@@ -57,11 +57,15 @@ export class Intents {
   }
 
   /**
-   * Writes (id undefined, or an id that no longer exists) or rewrites (the payload of intent `id`) a debit
-   * intent; returns its id. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it
-   * survives a process kill; the fdatasync of the WAL it starts in the thread pool (./wal-sync.ts) makes
-   * it durable against a power cut, and durable() resolves when it did. Throws E601 like commit() when it
-   * cannot be written.
+   * Writes (id undefined: a new intent) or rewrites (the payload of intent `id`) a debit intent; returns its
+   * id. A rewrite is strict: when there is no intent `id` (resolved already: its record committed, or
+   * deleted as no debit) it throws E609 like commit(), writes nothing and leaves the journal healthy. It
+   * never inserts in its place: a new intent holding that debit's answer, under an id its caller does not
+   * know, would be taken by the next start for a debit whose record is missing, a second record of one
+   * debit. Written without an fsync of its own (no fsync on the lane's B4 -> C6 path): it survives a
+   * process kill; the fdatasync of the WAL it starts in the thread pool (./wal-sync.ts) makes it durable
+   * against a power cut, and durable() resolves when it did. Throws E601 like commit() when it cannot be
+   * written.
    */
   writeIntent(key: string, payload: string, id?: number): number {
     this.h.assertWritable();
@@ -70,10 +74,10 @@ export class Intents {
       update: this.h.db.prepare("UPDATE intents SET payload = ? WHERE id = ?"),
     };
     const st = this.stmts;
-    let written: number;
+    let written: number | null;
     try {
       written = this.h.withoutOwnFsync(() => {
-        if (id !== undefined && st.update.run(payload, id).changes === 1) return id;
+        if (id !== undefined) return st.update.run(payload, id).changes === 1 ? id : null;
         const fresh = this.freshId();
         st.insert.run(fresh, key, this.h.now().getTime(), payload);
         return fresh;
@@ -81,6 +85,8 @@ export class Intents {
     } catch (e) {
       throw this.h.fail("writeIntent", e);
     }
+    // an UPDATE that changed no row wrote nothing: no fdatasync to wait for, and the journal is as it was
+    if (written === null) throw intentGone(id as number, "nothing rewritten");
     // on disk one fdatasync from now, in the thread pool (./wal-sync.ts); durable() waits for it
     this.lastSync = this.h.walSync.request();
     return written;
@@ -205,11 +211,15 @@ export class Intents {
    * transaction back: a record naming a gone intent would record its debit a second time.
    */
   deleteInTx(id: number): void {
-    if (this.stmtDel.run(id).changes !== 1)
-      throw new EtcError(
-        JournalErrorCodes.JournalIntentGone,
-        `debit intent ${id} is not in the journal (resolved already): nothing recorded`,
-        { intentId: id },
-      );
+    if (this.stmtDel.run(id).changes !== 1) throw intentGone(id, "nothing recorded");
   }
+}
+
+/** E609: there is no intent `id` (resolved already); `what`: what the caller did not write. */
+function intentGone(id: number, what: string): EtcError {
+  return new EtcError(
+    JournalErrorCodes.JournalIntentGone,
+    `debit intent ${id} is not in the journal (resolved already): ${what}`,
+    { intentId: id },
+  );
 }

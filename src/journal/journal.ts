@@ -645,7 +645,10 @@ export class Journal implements Outbox {
 
   // ---- debit intents ------------------------------------------------------------------------------
 
-  /** The write-ahead note before a debit command (NORMAL: no fsync of its own); returns its id. */
+  /**
+   * The write-ahead note before a debit command (NORMAL: no fsync of its own); returns its id. With `id`, a
+   * rewrite of that intent: E609 when it is gone, nothing written (./intents.ts).
+   */
   writeIntent(key: string, payload: string, id?: number): number {
     return this.intents.writeIntent(key, payload, id);
   }

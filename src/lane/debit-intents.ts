@@ -5,7 +5,9 @@
  * - `write`: before the debit command leaves (C6/C3, and again before the C8 that follows an uncertain
  *   B5): the machine state it is entering and the stage times so far, written and then made durable (the
  *   command waits for the fdatasync of the WAL, run in the thread pool: src/journal/wal-sync.ts). If it
- *   cannot be written, or made durable, the debit is not sent.
+ *   cannot be written, or made durable, the debit is not sent. The C8's rewrite names the C6's intent: when
+ *   that intent is gone the journal refuses it (E609, nothing written: src/journal/intents.ts writeIntent),
+ *   and the C8 is not sent either.
  * - `keepAnswer`: when a B5 (or B8) ends the debit, before its reply: the RSU, once answered, does not
  *   repeat its answer, so a process killed between the reply and the commit would otherwise leave only an
  *   unanswered intent (a CRASH_RECOVERED suspect of a debit whose TAC it had).
@@ -107,7 +109,8 @@ export class DebitIntents {
 
   /**
    * The answer that ends the debit, into its intent, before the reply. If it cannot be written the step
-   * goes on: the commit that follows meets the same journal and closes the lane if it fails.
+   * goes on: the commit that follows meets the same journal and closes the lane if it fails. An intent
+   * that is gone is not written again (E609, logged here): the commit naming it is refused the same way.
    */
   keepAnswer(m: IntentSubject, answer: DebitAnswer): void {
     if (m.intentId === undefined || m.intentPayload === undefined) return;

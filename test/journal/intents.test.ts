@@ -50,12 +50,23 @@ describe("debit intents (write-ahead note of a debit in flight)", () => {
     expect(j2.openIntents()).toEqual([{ id: b, key: "a1b2c3d4", payload: "second", createdAtMs: t }]);
   });
 
-  it("writeIntent with the id of an intent that is gone writes a new one", () => {
+  it("writeIntent with the id of an intent that is gone: E609, no intent written, the journal healthy", () => {
     const j = openJournal();
     const a = j.writeIntent("k", "p1");
+    const other = j.writeIntent("k2", "p3");
     j.deleteIntent(a);
-    const b = j.writeIntent("k", "p2", a);
-    expect(j.openIntents().map((i) => [i.id, i.payload])).toEqual([[b, "p2"]]);
+    // before: a new intent holding p2 under a new id, which the next start would take for a debit of its own
+    expect(() => j.writeIntent("k", "p2", a)).toThrow(
+      expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE", details: { intentId: a } }),
+    );
+    expect(j.openIntents().map((i) => [i.id, i.payload])).toEqual([[other, "p3"]]);
+    expect(j.healthy).toBe(true);
+    j.close();
+    expect(
+      openJournal()
+        .openIntents()
+        .map((i) => i.id),
+    ).toEqual([other]);
   });
 });
 
@@ -301,18 +312,20 @@ describe("a commit or settlement naming a debit intent that is gone (resolved al
     expect(() => j.commit(sampleRecord(2), { intentId: booth })).toThrow(
       expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }),
     );
-    // nor does a rewrite naming it overwrite the other debit's payload
-    const again = j.writeIntent("booth:43010000000000000001", "kept answer", booth);
-    expect(again).not.toBe(dsrc);
-    expect(j.openIntents().find((i) => i.id === dsrc)?.payload).toBe("C6 sent");
+    // nor does a rewrite naming it overwrite the other debit's payload, or write an intent in its place
+    expect(() => j.writeIntent("booth:43010000000000000001", "kept answer", booth)).toThrow(
+      expect.objectContaining({ code: "E609_JOURNAL_INTENT_GONE" }),
+    );
+    expect(j.openIntents().map((i) => [i.id, i.payload])).toEqual([[dsrc, "C6 sent"]]);
     expect(j.list().map((r) => r.seq)).toEqual([first.seq]);
+    const left = j.writeIntent("k", "left open");
     // the other debit's own commit takes its own intent
     j.commit(sampleRecord(3), { intentId: dsrc });
-    expect(j.openIntents().map((i) => i.id)).toEqual([again]);
+    expect(j.openIntents().map((i) => i.id)).toEqual([left]);
     j.close();
     // a new process starts above every row left
     const j2 = openJournal();
-    expect(j2.writeIntent("k", "p")).toBeGreaterThan(again);
+    expect(j2.writeIntent("k", "p")).toBeGreaterThan(left);
   });
 
   it("settle: E609, the suspect unchanged, the journal healthy", () => {

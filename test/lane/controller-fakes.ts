@@ -295,6 +295,9 @@ export class FakeJournal implements JournalPort {
 
   writeIntent(key: string, payload: string, id?: number): number {
     if (this.failIntents) throw new Error("SQLITE_FULL");
+    // a rewrite of an intent that is gone is refused, as the real journal's (src/journal/intents.ts)
+    if (id !== undefined && !this.intents.has(id))
+      throw new EtcError(JournalErrorCodes.JournalIntentGone, `debit intent ${id} is not in the journal`);
     const i = id ?? this.nextIntent++;
     this.intents.set(i, {
       id: i,

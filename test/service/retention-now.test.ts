@@ -174,6 +174,8 @@ async function direct(journalRun: () => Promise<RetentionReport>) {
         settle: () => {
           throw new Error("not used");
         },
+        openSuspectOf: () => null,
+        openIntentOf: () => null,
         readSetting: () => null,
         writeSetting: () => undefined,
       },
