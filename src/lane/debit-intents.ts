@@ -43,6 +43,12 @@ export interface DebitIntentDeps {
   wallNow: () => number;
 }
 
+/** The card and OBU serial of a debit in flight, for a log line. */
+function debitIds(s: ObuState): { cardId?: string; obuSerial?: string } {
+  if (s.phase !== "await-b5" && s.phase !== "await-b8") return {};
+  return { cardId: s.debit.card.cardId, obuSerial: s.debit.obu.obuSerial };
+}
+
 export class DebitIntents {
   constructor(private readonly d: DebitIntentDeps) {}
 
@@ -63,10 +69,19 @@ export class DebitIntents {
       m.intentPayload = payload;
     } catch (e) {
       this.d.counters.journalFailures++;
-      this.d.log.error(
-        { err: (e as Error).message, obuId: m.obuId },
-        "DEBIT INTENT NOT WRITTEN: debit not sent",
-      );
+      if (first)
+        this.d.log.error(
+          { err: (e as Error).message, obuId: m.obuId },
+          "DEBIT INTENT NOT WRITTEN: debit not sent",
+        );
+      // the C6 went out: the card may have paid. Named in full (card, OBU serial, the C6's intent), as a
+      // record the journal could not take is (docs/lane.md): the debit is settled from this line and the
+      // card's history if the intent is gone
+      else
+        this.d.log.error(
+          { err: (e as Error).message, obuId: m.obuId, intentId: m.intentId, ...debitIds(m.state) },
+          "DEBIT INTENT NOT REWRITTEN before C8: C8 not sent; the C6 went out, the card may have paid",
+        );
       return false;
     }
     if (await this.d.journal.intentDurable()) {

@@ -8,9 +8,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { DebitIntents, type IntentSubject } from "../../src/lane/debit-intents.js";
+import type { ObuState } from "../../src/lane/obu-machine-types.js";
 import { useJournalDir } from "../journal/helpers.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
-import { b5, OBU_ID } from "./machine-fixtures.js";
+import { b5, CARD_ID, OBU_ID, OBU_SERIAL } from "./machine-fixtures.js";
 
 const jd = useJournalDir("etc-debit-intents-");
 
@@ -38,13 +39,24 @@ describe("a debit intent rewrite naming an intent that is gone", () => {
     const c6 = m.intentId;
     expect(journal.openIntents().map((i) => i.id)).toEqual([c6]);
     journal.deleteIntent(c6 as number); // resolved meanwhile
+    // the state the C8's rewrite writes: a debit in flight (only the ids the log line names matter here)
+    m.state = {
+      phase: "await-b8",
+      debit: { card: { cardId: CARD_ID }, obu: { obuSerial: OBU_SERIAL } },
+    } as unknown as ObuState;
     expect(await intents.write(m)).toBe(false);
     expect(journal.openIntents()).toEqual([]);
     expect(m.intentId).toBe(c6); // not an id the journal gave out for another intent
     expect(counters.journalFailures).toBe(1);
-    expect(errors(lines)).toEqual(["DEBIT INTENT NOT WRITTEN: debit not sent"]);
+    // the C6 went out: the line says so and names the debit in full, to settle it by
+    expect(errors(lines)).toEqual([
+      "DEBIT INTENT NOT REWRITTEN before C8: C8 not sent; the C6 went out, the card may have paid",
+    ]);
     expect(lines[0]?.obj).toMatchObject({
       err: expect.stringContaining(`debit intent ${c6} is not in the journal`),
+      intentId: c6,
+      cardId: CARD_ID,
+      obuSerial: OBU_SERIAL,
     });
     expect(journal.healthy).toBe(true);
   });

@@ -640,7 +640,9 @@ describe("legacy RSU: the reference's other antenna frame 4C (Ante 01 far, 02 ne
       expect(sim.mode).toBe("idle");
       await lane.send({ type: "4C", ante } as Frame);
       const b2 = await until(lane.expectFrame("B2"));
+      // the scenario's OBU, not the heartbeat's B2 (OBUID 00000000), which comes with the antenna closed too
       expect(b2.frame.obuId).toMatch(/^[0-9a-f]{8}$/);
+      expect(b2.frame.obuId).not.toBe("00000000");
       const rx = frameLog.records.find((r) => r.dir === "rx" && r.frame?.type === "4C");
       expect(rx?.handling).toBe(`antenna on (4C 0${ante}: the ${which} antenna)`);
       expect(events.filter((e) => e.type === "illegal")).toEqual([]);
