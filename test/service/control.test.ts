@@ -16,6 +16,7 @@ import {
 import { MAX_ANSWER_LINE } from "../../src/service/control/protocol.js";
 import {
   ABANDONED,
+  ANSWER_GRACE_MS,
   BUSY,
   type ControlServerOptions,
   MAX_CONTROL_CONNECTIONS,
@@ -509,6 +510,101 @@ describe("control socket", () => {
     expect(operator.calls).toEqual([]);
     expect(audit.entries).toEqual([]);
     for (const s of open) s.destroy();
+  });
+
+  // second-round review: an answered connection kept its place until its client closed it, so clients that
+  // never close (a leaking script, `nc -U` left open) made every later connection BUSY until the lane stopped
+  describe("clients that never close their side after the lane's answer", () => {
+    /** Runs once the lane's side has polled its sockets again (accepted a connection, read what was sent). */
+    const afterLanePoll = (): Promise<void> => new Promise((r) => setImmediate(() => setImmediate(r)));
+
+    /**
+     * A connection that keeps its side open when the lane ends its own (allowHalfOpen), having written
+     * `sent`: `answer` is all it read once the lane ended its side.
+     */
+    async function stubborn(path: string, sent: string) {
+      const s = createConnection({ path, allowHalfOpen: true });
+      s.on("error", () => undefined);
+      let out = "";
+      s.on("data", (d) => {
+        out += d.toString();
+      });
+      const answer = new Promise<string>((resolve) => s.once("end", () => resolve(out)));
+      await once(s, "connect");
+      if (sent !== "") s.write(sent);
+      return { s, answer };
+    }
+
+    /** What writing to `s` gives: null when the lane still holds the connection, EPIPE once it dropped it. */
+    const writeOutcome = (s: Socket): Promise<string | null> =>
+      new Promise((resolve) =>
+        s.write("x", (e) => resolve(e ? ((e as NodeJS.ErrnoException).code ?? e.message) : null)),
+      );
+
+    const statusLine = `${JSON.stringify({ v: 1, action: "status", user: { name: "ops", uid: 1000, pid: 9 } })}\n`;
+
+    it("two answered that stay open do not count toward the cap: a third is served", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { path } = await start(undefined, { maxConnections: 2 });
+      const held = [await stubborn(path, statusLine), await stubborn(path, statusLine)];
+      for (const h of held) expect(JSON.parse(await h.answer)).toMatchObject({ kind: "result", ok: true });
+      // both still held by the lane (the grace has not run out), and not counted
+      for (const h of held) expect(await writeOutcome(h.s)).toBeNull();
+      expect(await callLane(path, { action: "lane.close", reason: "barrier maintenance" })).toMatchObject({
+        kind: "result",
+        ok: true,
+      });
+      for (const h of held) h.s.destroy();
+    });
+
+    it("two answered TOO_SLOW that stay open do not count toward the cap: a third is served", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { operator, path } = await start(undefined, { maxConnections: 2, requestLineTimeoutMs: 2000 });
+      const held = [await stubborn(path, ""), await stubborn(path, "")];
+      await afterLanePoll();
+      vi.advanceTimersByTime(2000);
+      for (const h of held)
+        expect(JSON.parse(await h.answer)).toMatchObject({ kind: "error", code: "TOO_SLOW" });
+      for (const h of held) expect(await writeOutcome(h.s)).toBeNull();
+      expect(await callLane(path, { action: "lane.close", reason: "barrier maintenance" })).toMatchObject({
+        kind: "result",
+        ok: true,
+      });
+      expect(operator.calls).toHaveLength(1);
+      for (const h of held) h.s.destroy();
+    });
+
+    it("the lane drops an answered connection its client keeps open ANSWER_GRACE_MS after the answer, not before", async () => {
+      expect(ANSWER_GRACE_MS).toBe(2000);
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { path } = await start();
+      const h = await stubborn(path, statusLine);
+      expect(JSON.parse(await h.answer)).toMatchObject({ kind: "result", ok: true });
+      vi.advanceTimersByTime(ANSWER_GRACE_MS - 1);
+      await afterLanePoll();
+      // what the client still sends is read and dropped meanwhile
+      expect(await writeOutcome(h.s)).toBeNull();
+      vi.advanceTimersByTime(1);
+      await afterLanePoll();
+      expect(await writeOutcome(h.s)).toBe("EPIPE");
+    });
+
+    it("a connection answered BUSY is dropped ANSWER_GRACE_MS later too", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { path } = await start(undefined, { maxConnections: 1 });
+      const waiting = await stubborn(path, "");
+      const busy = await stubborn(path, statusLine);
+      expect(JSON.parse(await busy.answer)).toEqual({ kind: "error", code: "BUSY", message: BUSY });
+      vi.advanceTimersByTime(ANSWER_GRACE_MS - 1);
+      await afterLanePoll();
+      expect(await writeOutcome(busy.s)).toBeNull();
+      vi.advanceTimersByTime(1);
+      await afterLanePoll();
+      expect(await writeOutcome(busy.s)).toBe("EPIPE");
+      // the one still waiting for its request line is not dropped by it
+      expect(await writeOutcome(waiting.s)).toBeNull();
+      waiting.s.destroy();
+    });
   });
 
   it("does not start the action of a client that stopped waiting (closed before the lane came to it), and records it as not run", async () => {

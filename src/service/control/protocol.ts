@@ -2,7 +2,8 @@
  * The control socket's protocol: one connection per request. The client writes one JSON line (the
  * request, at most MAX_REQUEST_LINE bytes: the lane refuses a longer one, and one not in within
  * REQUEST_LINE_TIMEOUT_MS of the connection: server.ts) and keeps its side open; the
- * lane answers with zero or more progress lines and one final line, then closes. A client that closes
+ * lane answers with zero or more progress lines and one final line, then ends its side (and destroys the
+ * connection ANSWER_GRACE_MS later if the client still holds it: server.ts). A client that closes
  * (or half-closes) its side before the lane starts the action has given up: the lane does not run it
  * (server.ts). An answer line can be long (`status` and
  * `booth.list` carry the booth's queue, up to 1000 cases: about 200 KiB); the client reads one of up to

@@ -58,8 +58,10 @@ export interface ControlServerOptions {
   onCutShort?: (r: CutShortAction) => void;
   /** how long a connection may take to send its request line (tests); default REQUEST_LINE_TIMEOUT_MS */
   requestLineTimeoutMs?: number;
-  /** how many connections may be open at once (tests); default MAX_CONTROL_CONNECTIONS */
+  /** how many connections may wait for their answer at once (tests); default MAX_CONTROL_CONNECTIONS */
   maxConnections?: number;
+  /** how long an answered connection is kept for its client to read the answer (tests); default ANSWER_GRACE_MS */
+  answerGraceMs?: number;
 }
 
 /**
@@ -70,11 +72,36 @@ export interface ControlServerOptions {
 export const REQUEST_LINE_TIMEOUT_MS = 10_000;
 
 /**
- * How many control connections may be open at once (those running an action included): one more is
- * answered BUSY at once, its request not read, so a script that opens them in a loop cannot take the
- * lane's file descriptors.
+ * How many control connections may wait for their answer at once (those running an action included): one
+ * more is answered BUSY at once, its request not read. A connection that has had its final answer (BUSY
+ * and TOO_SLOW included) no longer counts, and is dropped ANSWER_GRACE_MS later if its client has not closed
+ * it: a client that never closes (a leaking script, an `nc -U` left open) holds a connection, and its file
+ * descriptor, at most REQUEST_LINE_TIMEOUT_MS + ANSWER_GRACE_MS when it sends no request, and never keeps
+ * the socket BUSY for good.
  */
 export const MAX_CONTROL_CONNECTIONS = 64;
+
+/**
+ * How long a connection is kept after its final answer (any: a result, TOO_SLOW, BUSY, ...) for its client
+ * to read the answer and close: past it the lane destroys the connection (the lane has ended its side with
+ * the answer, but only the client's close, or this, frees it).
+ */
+export const ANSWER_GRACE_MS = 2000;
+
+/**
+ * Ends `sock` with its final answer (`line`, if any) and destroys it ANSWER_GRACE_MS later unless its
+ * client has closed it first. What the client still sends is read and dropped meanwhile: a socket closed
+ * with data unread would reset the client's side before it reads the answer.
+ */
+function endAnswered(sock: Socket, line: string | undefined, graceMs: number): void {
+  sock.resume();
+  if (line === undefined) sock.end();
+  else sock.end(line);
+  if (sock.destroyed) return;
+  const drop = setTimeout(() => sock.destroy(), graceMs);
+  drop.unref();
+  sock.once("close", () => clearTimeout(drop));
+}
 
 /** What a connection past MAX_CONTROL_CONNECTIONS is answered (code BUSY). */
 export const BUSY = "not run: the lane has too many control connections open; try again";
@@ -148,26 +175,38 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       `dataDir: the control socket path ${o.path} is longer than ${MAX_SOCKET_PATH} bytes (a Unix socket limit); use a shorter dataDir`,
     );
   await removeStale(o.path);
+  // every connection open (close() drops them); `waiting`: those not answered yet, which MAX_CONTROL_CONNECTIONS
+  // counts
   const sockets = new Set<Socket>();
+  const waiting = new Set<Socket>();
   const requests: Requests = { closing: false, inFlight: new Map() };
   const maxConnections = o.maxConnections ?? MAX_CONTROL_CONNECTIONS;
+  const graceMs = o.answerGraceMs ?? ANSWER_GRACE_MS;
   let busyLogged = false;
   const server: Server = createServer((sock) => {
-    const busy = sockets.size >= maxConnections;
     sockets.add(sock);
-    sock.on("close", () => sockets.delete(sock));
-    if (!busy) {
-      busyLogged = false;
-      return handle(sock, o, log, requests);
-    }
-    // answered at once; the request is read and dropped (a socket closed with data unread would reset the
-    // client's side before it reads the answer)
-    if (!busyLogged)
-      log.warn({ open: sockets.size - 1, max: maxConnections }, `control connection refused: ${BUSY}`);
-    busyLogged = true;
+    sock.on("close", () => {
+      sockets.delete(sock);
+      waiting.delete(sock);
+    });
     sock.on("error", () => undefined);
-    sock.resume();
-    sock.end(`${JSON.stringify({ kind: "error", code: "BUSY", message: BUSY } satisfies ControlReply)}\n`);
+    if (waiting.size < maxConnections) {
+      busyLogged = false;
+      waiting.add(sock);
+      return handle(sock, o, log, requests, (line) => {
+        waiting.delete(sock);
+        endAnswered(sock, line, graceMs);
+      });
+    }
+    // answered at once, the request not read
+    if (!busyLogged)
+      log.warn({ waiting: waiting.size, max: maxConnections }, `control connection refused: ${BUSY}`);
+    busyLogged = true;
+    endAnswered(
+      sock,
+      `${JSON.stringify({ kind: "error", code: "BUSY", message: BUSY } satisfies ControlReply)}\n`,
+      graceMs,
+    );
   });
   // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
   // then renamed into place: it is never reachable by others with a looser mode, and the process umask
@@ -288,7 +327,17 @@ function recordRefused(o: ControlServerOptions, r: RefusedRequest): void {
   }
 }
 
-function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Requests): void {
+/**
+ * Serves one connection's request; `answered` ends the connection with its final answer line (undefined: the
+ * connection is gone, nothing to say).
+ */
+function handle(
+  sock: Socket,
+  o: ControlServerOptions,
+  log: Logger,
+  requests: Requests,
+  answered: (line: string | undefined) => void,
+): void {
   let buf = "";
   // what `buf` holds, in bytes (MAX_REQUEST_LINE counts bytes)
   let bytes = 0;
@@ -321,8 +370,7 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
   const finish = (r: ControlReply): void => {
     done = true;
     clearTimeout(lineTimer);
-    reply(r);
-    sock.end();
+    answered(sock.destroyed ? undefined : `${JSON.stringify(r)}\n`);
   };
   const tooLong = (line: string): void => {
     const message = `request line too long (over ${MAX_REQUEST_LINE} bytes)`;
@@ -332,7 +380,6 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
     recordRefused(o, refusedRequest(headOfCutRequest(line), message));
     buf = "";
   };
-  sock.on("error", () => undefined);
   sock.on("data", (chunk: string) => {
     if (done) return;
     buf += chunk;
@@ -383,6 +430,7 @@ function handle(sock: Socket, o: ControlServerOptions, log: Logger, requests: Re
           );
           if (!READ_ONLY_ACTIONS.has(req.action))
             recordRefused(o, { action: req.action, user: req.user, message: ABANDONED });
+          answered(undefined);
           return settled();
         }
         run(req, o, reply)
