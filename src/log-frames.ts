@@ -11,23 +11,38 @@
  * Bytes that are RSU frames of declared types, each B4 among them decoding exactly as one of its layouts,
  * are shown with the card numbers of those B4s masked as maskCardId masks them (src/rsu/mask-frames.ts
  * frameForLog), in `extra` too; others (bytes discarded, a frame of an undeclared type, a B4 cut short,
- * longer than declared or of another layout, any card reader frame) by their length and frame header
- * (HEADERS). The wire
+ * longer than declared or of another layout, any card reader frame) by their length, and their frame
+ * header when they start as a frame does (RSU_HEADER, readerFrameHeader). The wire
  * capture (docs/capture.md) keeps every byte. `rawB5`/`rawB8` (src/lane/late-answers.ts) are left: a B5
  * or B8 carries no card number, and those lines are what the station settles a late answer from.
  */
+import { ETX, HEADER_LENGTH, MIN_LEN, STX } from "../firmware-bridge/reader/frame.js";
 import { frameForLog, maskNumbers } from "./rsu/mask-frames.js";
 
 /**
  * The header shown of bytes that do not decode, when they start as a frame does: an RSU frame's (national:
- * STX FFFF, VER, SEQ, LEN 4, then its type byte; legacy: STX, SEQ, type and the OBU id) and a card
- * reader frame's (firmware-bridge/reader/frame.ts: STX 02, LEN 2, SEQ, CMD, P). Bytes that start otherwise
- * (noise, a frame's tail, `extra`) show none: they might start with a card number.
+ * STX FFFF, VER, SEQ, LEN 4, then its type byte; legacy: STX, SEQ, type and the OBU id), and a card reader
+ * frame's (firmware-bridge/reader/frame.ts: STX 02, LEN 2, SEQ, CMD, P) only when the bytes are one whole
+ * reader frame (readerFrameHeader). Bytes that start otherwise (noise, a frame's tail, `extra`) show none:
+ * they might start with a card number.
  */
-const HEADERS: readonly { start: string; bytes: number }[] = [
-  { start: "ffff", bytes: 9 },
-  { start: "02", bytes: 6 },
-];
+const RSU_HEADER = { start: "ffff", bytes: 9 };
+
+/**
+ * A card reader frame's header (STX, LEN, SEQ, CMD, P) when `hex` is one whole reader frame: STX 02, a
+ * LEN of at least 3 that agrees with the byte count (6 + LEN) and the ETX 03 where LEN puts it
+ * (firmware-bridge/reader/frame.ts). A 0x02 is an ordinary byte inside a BCD card number, so bytes
+ * discarded from inside one (a frame's tail after lost sync, on either link) can start with it: their LEN
+ * and "header" would then be 12 digits of the number. A half reader frame shows no header.
+ */
+function readerFrameHeader(hex: string): string | undefined {
+  if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(hex)) return undefined;
+  const bytes = Buffer.from(hex, "hex");
+  if (bytes.length < HEADER_LENGTH || bytes[0] !== STX || bytes[bytes.length - 1] !== ETX) return undefined;
+  const len = bytes.readUInt16BE(1);
+  if (len < MIN_LEN || HEADER_LENGTH + len !== bytes.length) return undefined;
+  return hex.slice(0, HEADER_LENGTH * 2);
+}
 
 /**
  * `fields` with their `hex` and `extra` as they can be shown (a copy; the same object when it has
@@ -45,8 +60,9 @@ export function maskFrameFields(fields: Record<string, unknown>): Record<string,
 
 /** Hex that did not decode: its length and, when it starts as a frame, its header; saying where the rest is. */
 function headOf(hex: string, asFrame: boolean): string {
-  const lower = hex.slice(0, 4).toLowerCase();
-  const header = asFrame ? HEADERS.find((h) => lower.startsWith(h.start)) : undefined;
-  const shown = header ? hex.slice(0, header.bytes * 2) : "";
+  let shown = "";
+  if (asFrame && hex.slice(0, 4).toLowerCase() === RSU_HEADER.start)
+    shown = hex.slice(0, RSU_HEADER.bytes * 2);
+  else if (asFrame) shown = readerFrameHeader(hex) ?? "";
   return `${shown}... (${Math.ceil(hex.length / 2)} bytes, not decoded: not logged${shown ? " past the header" : ""} as it may hold a card number; log.fullIds: true logs it in full)`;
 }

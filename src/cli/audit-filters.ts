@@ -1,7 +1,7 @@
 /**
  * The id and kind filters of `etc-lane audit search|export`, checked before the trail is read
- * (src/service/trail-filters.ts, which the page's search runs too): a value no entry can have is a usage
- * error naming the option and what was expected, never a quiet "0 entries".
+ * (src/service/trail-filters.ts, which the page's search runs too): a value no entry can have, or an empty
+ * one, is a usage error naming the option and what was expected, never a quiet "0 entries".
  */
 import { trailFilterProblem } from "../service/trail-filters.js";
 import { UsageError } from "./run-cli.js";
@@ -9,15 +9,29 @@ import { UsageError } from "./run-cli.js";
 export { AUDIT_ENTRY_TYPES, AUDIT_KIND_WORDS, isAuditKind } from "../service/trail-filters.js";
 
 /**
- * Throws a UsageError naming the option when --card, --obu or a --kind cannot match any entry; a refused
- * --card is quoted masked unless --full-ids.
+ * Throws a UsageError naming the option when --card, --obu, --plate, --reason or a --kind is empty (after
+ * trimmedFilters), or when --card, --obu or a --kind cannot match any entry; a refused --card is quoted
+ * masked unless --full-ids. An empty value is refused rather than read: an empty --reason would match no
+ * entry and an empty --plate every entry, events without a plate too, where the page's search takes an
+ * empty field as not given (src/service/http/search.ts); a command line that names an option means it.
  */
 export function checkAuditFilters(o: {
   card?: string;
   obu?: string;
+  plate?: string;
+  reason?: string;
   kind?: string[];
   fullIds?: boolean;
 }): void {
+  for (const [name, v] of [
+    ["card", o.card],
+    ["obu", o.obu],
+    ["plate", o.plate],
+    ["reason", o.reason],
+  ] as const) {
+    if (v === "") throw new UsageError(`--${name}: empty; leave the option out to search without it`);
+  }
+  if (o.kind?.includes("")) throw new UsageError("--kind: empty; leave the option out to search every kind");
   const p = trailFilterProblem(o);
   if (p) throw new UsageError(`--${p.field}: ${p.message}`);
 }

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { displayLocal, localIso, offsetOf } from "../../src/audit/time.js";
 import type { StoredRecord } from "../../src/journal/types.js";
+import { maskCardId } from "../../src/service/format.js";
 import { laneTest, type ScenarioVehicle, vehicle as v } from "../integration/harness.js";
 import { allLines, runEtcLane, writeLaneConfig } from "./helpers.js";
 
@@ -248,7 +249,26 @@ describe("search and export over a simulated run", () => {
           "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash",
         );
         expect(rows.slice(1).map((r) => r.split(",")[12])).toEqual(tradeIds(recs.slice(2, 5)));
-        expect(csv.out).not.toContain(paid.cardId!);
+        // a card the window's rows carry: masked in the CSV, in full with --full-ids
+        const card = recs[2]!.cardId!;
+        expect(card).toMatch(/^[0-9A-F]{20}$/i);
+        expect(csv.out).not.toContain(card);
+        expect(csv.out).toContain(maskCardId(card));
+        const fullCsv = await runEtcLane([
+          "audit",
+          "export",
+          "--data-dir",
+          dataDir,
+          "--format",
+          "csv",
+          "--kind",
+          "record",
+          "--full-ids",
+          ...window,
+        ]);
+        expect(fullCsv.code, fullCsv.err).toBe(0);
+        expect(fullCsv.out).toContain(card);
+        expect(fullCsv.out).not.toContain(maskCardId(card));
       },
     );
   });

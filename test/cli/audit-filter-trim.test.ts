@@ -1,7 +1,8 @@
 /**
  * `etc-lane audit search|export` take --card, --obu, --plate, --reason and --kind trimmed of surrounding
  * white space (src/cli/audit-filters.ts trimmedFilters), as the page's search trims its fields: a value
- * pasted with a space finds what the page finds with it.
+ * pasted with a space finds what the page finds with it. A value empty once trimmed is refused naming the
+ * option (src/cli/audit-filters.ts checkAuditFilters), where the page takes an empty field as not given.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openTrail, runEtcLane, tempDir } from "../audit/helpers.js";
@@ -67,5 +68,30 @@ describe("audit search / export filters pasted with white space", () => {
     ]);
     expect(csv.code, csv.err).toBe(0);
     expect(csv.out.trim().split("\n")).toHaveLength(2);
+  });
+
+  // review: `--reason " "` was trimmed to "" and found nothing ("0 entries") and `--plate ""` every entry,
+  // events without a plate too, where the page takes an empty field as not given
+  it("refuse a value that is empty once trimmed, naming the option", async () => {
+    for (const command of [["search"], ["export", "--format", "csv"]]) {
+      for (const [option, value] of [
+        ["--reason", " "],
+        ["--reason", ""],
+        ["--plate", ""],
+        ["--plate", "\t"],
+        ["--card", " "],
+        ["--obu", ""],
+        ["--kind", " "],
+      ] as const) {
+        const r = await runEtcLane(["audit", ...command, "--data-dir", t.dir, option, value]);
+        const what = `${command[0]} ${option} ${JSON.stringify(value)}`;
+        expect(r.code, what).toBe(1);
+        expect(r.err, what).toContain(`${option}: empty; leave the option out`);
+        expect(r.out, what).toBe("");
+      }
+    }
+    const kinds = await runEtcLane(["audit", "search", "--data-dir", t.dir, "--kind", "lane.notice", ""]);
+    expect(kinds.code).toBe(1);
+    expect(kinds.err).toContain("--kind: empty");
   });
 });

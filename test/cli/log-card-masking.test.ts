@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterEach, assert, beforeEach, expect, it } from "vitest";
 import { createDeframer, encodeLegacy, encodeNational } from "../../firmware-bridge/framing/index.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { createLogger, laneLogOptions, recordInFull } from "../../src/log.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "../config/helpers.js";
@@ -214,4 +215,46 @@ it("the 182-byte B4 with 91 bytes before its file 0015 is the 273-byte form: its
     .split("\n")
     .map((l) => JSON.parse(l));
   expect(line.hex).toBe(hex.replace(NATIONAL_CARD, "3701************5128"));
+});
+
+const notLogged = (hex: string): string =>
+  `... (${hex.length / 2} bytes, not decoded: not logged as it may hold a card number; log.fullIds: true logs it in full)`;
+
+it("bytes discarded from inside a card number that start with 02 show no reader header; a whole reader frame's shows", async () => {
+  // the national B4's tail from the 02 inside its card number, as the RSU link discards it after lost sync
+  const rsuTail = NATIONAL_B4.slice(NATIONAL_B4.indexOf(NATIONAL_CARD) + 10);
+  expect(rsuTail.startsWith("0211225128")).toBe(true);
+  // a card number 4301 02xx xxxx xxxx xx 9001 on the reader link, the tail starting at its 02 (file 0015 in an
+  // APDU response: the number, then the rest of the file and SW 9000)
+  const card = "43010234567890129001";
+  const readerTail = `${card.slice(4)}20201124203011240000009000`;
+  // the same bytes with the ETX 03 at their end and a LEN (bytes 1-2) not their count: still no frame
+  const noFrame = `${readerTail}03`;
+  // a whole reader frame (an APDU reply carrying that file 0015), logged as the reader's unknown frame
+  const frame = encodeReaderFrame(
+    9,
+    0x12,
+    0,
+    Buffer.from(`${card}2020112420301124000000009000`, "hex"),
+  ).toString("hex");
+  expect(frame).toContain(card);
+  const file = join(dir, "lane.log");
+  const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
+  for (const hex of [rsuTail, readerTail, noFrame]) logger.warn({ dir: "<-", hex }, "bytes discarded");
+  logger.warn({ dir: "<-", hex: frame }, "unknown frame");
+  const text = await logFileText(logger, file);
+  expect(text).not.toContain("0211225128");
+  expect(text).not.toContain(card.slice(4, 16));
+  expect(text).not.toContain(card);
+  const lines = text
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l));
+  expect(lines.map((l) => l.hex)).toEqual([
+    notLogged(rsuTail),
+    notLogged(readerTail),
+    notLogged(noFrame),
+    `${frame.slice(0, 12)}... (${frame.length / 2} bytes, not decoded: not logged past the header as it may hold a card number; log.fullIds: true logs it in full)`,
+  ]);
+  expect(frame.slice(0, 12)).toBe("02001b091200"); // STX, LEN 27, SEQ 9, CMD 12, P 0
 });
