@@ -68,7 +68,7 @@ export interface RuntimeViewOptions {
     tailLimits?: TailLimits;
     /** the trail's seal under way (AuditTrail.sealPending): a run failed on an entry it seals runs again after it */
     sealPending?: () => Promise<void>;
-    /** the journal's retention run under way (Journal.retentionIdle): no walk starts before it ends */
+    /** the lane's retention runs under way (retentionIdleOf the journal and the trail): no walk starts before they end */
     retentionIdle?: () => Promise<void>;
   } | null;
   logger?: Logger;
