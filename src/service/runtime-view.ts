@@ -166,7 +166,16 @@ export class LaneRuntimeView implements LaneView {
 
   lastVerify(): VerifyView | null {
     const s: VerifySummary | null = this.verifier?.last() ?? null;
-    return s ? { ok: s.ok, at: s.at, range: s.range, unsealed: s.unsealed, problem: s.problem } : null;
+    return s
+      ? {
+          ok: s.ok,
+          ...(s.couldNotRun ? { couldNotRun: true } : {}),
+          at: s.at,
+          range: s.range,
+          unsealed: s.unsealed,
+          problem: s.problem,
+        }
+      : null;
   }
 
   /** A verification now (tests; the page shows the result). */
