@@ -16,11 +16,16 @@
  * itself excuses nothing for it: anyone can set the head copy back.
  *
  * A run that throws instead of ending with a report (the worker's error or exit, an I/O error, a journal.db
- * SQLite refuses to open, a bug) is a failed result, "verify could not run: <message>" (couldNotRun), and
- * counts as any failed one: the page's last verify, the alarm, the trail.
+ * SQLite refuses to open, a bug) runs once more, after waiting for retention again: the trail's retention
+ * deletes its oldest segment files, and one deleted between the worker's listing and its read is an ENOENT
+ * (the hourly run can start during any walk; `journal retention --now` runs the trail's right after the
+ * journal's, which `retentionIdle` waits for too: retentionIdleOf). A second throw in a row is a failed
+ * result, "verify could not run: <message>" (couldNotRun), with a verdict of its own: the page's last verify
+ * shows it as could not run, and it raises the alarm and writes the trail's entry as a failed one does.
  *
- * A change of verdict (the first failed result since start or since an intact one, an intact one after a
- * failed one) is written into the trail (./verify-alarm.ts), once per change.
+ * A change of verdict (the first failed or could-not-run result since start or since an intact one, a
+ * failed one after a could-not-run one or the other way round, an intact one after either) is written into
+ * the trail (./verify-alarm.ts), once per change.
  */
 import type { Worker } from "node:worker_threads";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
@@ -55,12 +60,14 @@ export function verifyInWorker(job: VerifyJob): Promise<VerifySummary> {
 }
 
 /**
- * The failed result of a verification that threw instead of ending with a report: no range, nothing
- * counted, the problem "verify could not run: <message>".
+ * The failed result of a verification that threw instead of ending with a report: `couldNotRun`, no range,
+ * nothing counted (`unsealed` 0 was not measured: the page shows none), the problem "verify could not
+ * run: <message>".
  */
 export function couldNotRun(e: unknown, ms: number): VerifySummary {
   return {
     ok: false,
+    couldNotRun: true,
     at: Date.now(),
     range: null,
     unsealed: 0,
@@ -73,8 +80,24 @@ export function couldNotRun(e: unknown, ms: number): VerifySummary {
   };
 }
 
-/** The runs of one verification at most: the first, and the runs again after a retention entry not sealed yet. */
+/**
+ * The runs of one verification at most: the first, and the runs again after a retention entry not sealed
+ * yet or after a run that threw.
+ */
 export const VERIFY_RUNS_MAX = 4;
+
+/**
+ * One `retentionIdle` for BackgroundVerifyOptions over the lane's retention runs, waited for in turn (each
+ * resolving at once when none is under way): the journal's, then the trail's (AuditTrail.retentionIdle).
+ * In that order because `journal retention --now` (src/service/retention-now.ts) starts the trail's run in
+ * the turn its journal run ends, before the wait for the trail's is asked. A run started after the wait
+ * is not waited for: a walk it breaks runs again (BackgroundVerify).
+ */
+export function retentionIdleOf(...parts: { retentionIdle(): Promise<void> }[]): () => Promise<void> {
+  return async () => {
+    for (const p of parts) await p.retentionIdle();
+  };
+}
 
 export interface BackgroundVerifyOptions extends VerifyJob {
   /**
@@ -83,8 +106,8 @@ export interface BackgroundVerifyOptions extends VerifyJob {
    */
   sealPending?: () => Promise<void>;
   /**
-   * resolves once no journal retention run is under way, at once when none (Journal.retentionIdle): no
-   * walk starts before; absent: none waited for
+   * resolves once no retention run is under way, at once when none (the lane's: the journal's and the
+   * trail's, retentionIdleOf): no walk starts before; absent: none waited for
    */
   retentionIdle?: () => Promise<void>;
   /** one verification (tests); default verifyInWorker */
@@ -141,7 +164,9 @@ export class BackgroundVerify {
   /**
    * One verification: each walk once no retention run is under way, and again after the seal under way
    * when it failed with a retention entry not sealed yet (the lane's own, sealed at once; see the file
-   * comment), up to VERIFY_RUNS_MAX walks. null: closed before a walk.
+   * comment), or once more when it threw (a segment file retention deleted under the walk), up to
+   * VERIFY_RUNS_MAX walks. null: closed before a walk. Rejects with a second throw in a row, or a throw at
+   * the last walk.
    */
   private async verify(): Promise<VerifySummary | null> {
     const job: VerifyJob = {
@@ -151,11 +176,24 @@ export class BackgroundVerify {
     };
     const run = this.o.run ?? verifyInWorker;
     const sealPending = this.o.sealPending;
+    let threw = false;
     for (let n = 1; ; n++) {
       const idle = this.o.retentionIdle;
       if (idle) await Promise.race([idle(), this.closing]);
       if (this.closed) return null;
-      const s = await run(job);
+      let s: VerifySummary;
+      try {
+        s = await run(job);
+      } catch (e) {
+        if (threw || n >= VERIFY_RUNS_MAX) throw e;
+        threw = true;
+        this.log.info(
+          { err: e instanceof Error ? e.message : String(e), run: n },
+          "audit verify could not run; running it once more once retention is idle",
+        );
+        continue;
+      }
+      threw = false;
       if (s.ok || s.unsealedExcuses === 0 || !sealPending || n >= VERIFY_RUNS_MAX) return s;
       this.log.info(
         { problem: s.problem, unsealedExcuses: s.unsealedExcuses, run: n },
@@ -167,7 +205,7 @@ export class BackgroundVerify {
 
   /**
    * Runs a verification now (a run under way is joined); null: closed before a walk. A run that throws (a
-   * worker's error, an I/O error, a journal.db SQLite refuses, a bug) is a failed result like any other
+   * worker's error, an I/O error, a journal.db SQLite refuses, a bug) twice in a row is a failed result
    * (couldNotRun): verify fails closed, the lane's own check too.
    */
   runNow(): Promise<VerifySummary | null> {

@@ -919,6 +919,20 @@ export class AuditTrail {
     return p;
   }
 
+  /**
+   * Resolves once no retention run (runRetention) is under way, also when it failed; at once when none is.
+   * Its deletions are what the lane's background verify waits for before a walk
+   * (./background-verify.ts retentionIdleOf). A run started meanwhile is not waited for.
+   */
+  retentionIdle(): Promise<void> {
+    return (
+      this.retentionRunning?.then(
+        () => undefined,
+        () => undefined,
+      ) ?? Promise.resolve()
+    );
+  }
+
   status(): AuditTrailStatus {
     return {
       lastSeq: this.nextSeq - 1,

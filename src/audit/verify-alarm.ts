@@ -5,6 +5,10 @@
  * `audit.verify-ok` entry when a result turns intact again after a failed one. Once per change: a trail that
  * stays failed does not grow by an entry per run, and "when did the lane notice" is answered from the
  * trail (`etc-lane audit search --reason AUDIT_VERIFY_FAILED`).
+ *
+ * A run that could not run (it threw: ./background-verify.ts couldNotRun) is a verdict of its own, failed
+ * but not a finding: a failed result after it (tampering found by the next run) is a change and writes its
+ * alarm naming what was found, and so does a could-not-run result after a failed one.
  */
 import { type AuditAppender, LaneEvents } from "./events.js";
 import type { VerifySummary } from "./verify-worker.js";
@@ -20,9 +24,16 @@ export function verifyFailedMessage(problem: string | null): string {
   return `audit verify failed: ${problem ?? "?"}`;
 }
 
+/** A result's verdict: intact, failed (verify's report names a problem), or could not run (it threw). */
+export type VerifyVerdict = "intact" | "failed" | "could-not-run";
+
+function verdictOf(s: VerifySummary): VerifyVerdict {
+  return s.ok ? "intact" : s.couldNotRun ? "could-not-run" : "failed";
+}
+
 export class VerifyResultEntries {
   /** the last result's verdict; null: none since the lane started */
-  private lastOk: boolean | null = null;
+  private last: VerifyVerdict | null = null;
   private readonly events: LaneEvents;
 
   constructor(private readonly sink: AuditAppender) {
@@ -34,13 +45,15 @@ export class VerifyResultEntries {
    * reaches the page's feed as every alarm entry does), "ok", or null (no change: nothing written).
    */
   note(s: VerifySummary): VerifyEntryWritten {
-    const was = this.lastOk;
-    this.lastOk = s.ok;
-    if (!s.ok && was !== false) {
+    const was = this.last;
+    const now = verdictOf(s);
+    this.last = now;
+    if (now === was) return null;
+    if (now !== "intact") {
       this.events.alarm(VERIFY_FAILED_CODE, verifyFailedMessage(s.problem), { problem: s.problem });
       return "alarm";
     }
-    if (s.ok && was === false) {
+    if (was !== null) {
       this.sink.append({
         type: VERIFY_OK_TYPE,
         severity: "info",

@@ -20,6 +20,11 @@ export interface VerifyJob {
 
 export interface VerifySummary {
   ok: boolean;
+  /**
+   * true: the verification threw instead of ending with a report (./background-verify.ts couldNotRun), a
+   * failed result of a verdict of its own (no range, nothing counted); absent otherwise
+   */
+  couldNotRun?: true;
   /** when the verification ended, wall ms */
   at: number;
   range: { from: number; to: number } | null;

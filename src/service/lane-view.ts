@@ -378,6 +378,8 @@ export const SEARCH_SCAN_BUDGET = 200_000;
 /** The last `audit verify` the lane ran (or the CLI recorded), as the page shows it. */
 export interface VerifyView {
   ok: boolean;
+  /** true: the run threw instead of ending with a report (no range; `unsealed` not measured) */
+  couldNotRun?: boolean;
   at: number;
   /** trail sequence numbers verified */
   range: { from: number; to: number } | null;

@@ -68,7 +68,7 @@ export interface RuntimeViewOptions {
     tailLimits?: TailLimits;
     /** the trail's seal under way (AuditTrail.sealPending): a run failed on an entry it seals runs again after it */
     sealPending?: () => Promise<void>;
-    /** the journal's retention run under way (Journal.retentionIdle): no walk starts before it ends */
+    /** the lane's retention runs under way (retentionIdleOf the journal and the trail): no walk starts before they end */
     retentionIdle?: () => Promise<void>;
   } | null;
   logger?: Logger;
@@ -166,7 +166,16 @@ export class LaneRuntimeView implements LaneView {
 
   lastVerify(): VerifyView | null {
     const s: VerifySummary | null = this.verifier?.last() ?? null;
-    return s ? { ok: s.ok, at: s.at, range: s.range, unsealed: s.unsealed, problem: s.problem } : null;
+    return s
+      ? {
+          ok: s.ok,
+          ...(s.couldNotRun ? { couldNotRun: true } : {}),
+          at: s.at,
+          range: s.range,
+          unsealed: s.unsealed,
+          problem: s.problem,
+        }
+      : null;
   }
 
   /** A verification now (tests; the page shows the result). */

@@ -7,6 +7,7 @@
  * lane controller starts (src/cli/commands/run.ts) and close it before the lane closes.
  */
 import type { Logger } from "../../firmware-bridge/log.js";
+import { retentionIdleOf } from "../audit/background-verify.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import type { LaneRuntime } from "../lane/runtime.js";
@@ -53,8 +54,9 @@ export async function serveLane(
       laneId: rt.audit.laneId,
       // a run that met a retention entry the trail is sealing at once runs again after that seal
       sealPending: () => rt.audit.sealPending(),
-      // nor does a walk start while the journal's retention run writes an entry per batch
-      retentionIdle: () => rt.journal.retentionIdle(),
+      // nor does a walk start while the journal's retention run writes an entry per batch, nor while the
+      // trail's deletes its oldest segment files (a file deleted under the walk is an ENOENT)
+      retentionIdle: retentionIdleOf(rt.journal, rt.audit),
       intervalMs: c.audit.verifyIntervalMinutes * 60_000,
       // the unsealed tail is judged by the checkpoint settings the lane runs with
       tailLimits: {

@@ -9,15 +9,27 @@
  * of verdict is written into the trail once (src/audit/verify-alarm.ts). A run that throws is a failed
  * result ("verify could not run: ...") like any other.
  */
+
+import { existsSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BackgroundVerify, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
+import { BackgroundVerify, retentionIdleOf, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
 import { journalRetentionEvent } from "../../src/audit/events.js";
 import { searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
+import type { AuditTrail } from "../../src/audit/trail.js";
 import type { VerifyJob, VerifySummary } from "../../src/audit/verify-worker.js";
+import { runRetentionNow } from "../../src/service/retention-now.js";
 import { acksOf } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { entries, forgeAppend, openBoundTrail, tempDir, verifyLane } from "./helpers.js";
+import {
+  entries,
+  forgeAppend,
+  openBoundTrail,
+  openTrail,
+  segmentPaths,
+  tempDir,
+  verifyLane,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
@@ -49,6 +61,14 @@ const changedRow = summary({
   problem: "seq 4: journal record 3 ... was changed",
   unsealedExcuses: 0,
 });
+
+/** Appends test events from..to-1 to `trail`, each flushed (a 1500-byte segment file holds a few). */
+async function fillTrail(trail: AuditTrail, from: number, to: number) {
+  for (let i = from; i < to; i++) {
+    trail.append({ type: "test.event", severity: "info", message: `event ${i}`, data: { i } });
+    await trail.flush();
+  }
+}
 
 /** A promise and its resolve. */
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -219,6 +239,88 @@ describe("the background verify and the journal's retention run under way", () =
   });
 });
 
+describe("the background verify and the trail's own retention run", () => {
+  it("journal retention --now while a verify is due: the walk starts only once the trail's retention has deleted its files (retentionIdleOf the journal and the trail)", async () => {
+    // before: the walk waited for the journal's part only, which ends as the trail's part begins, so it
+    // listed the segment files the trail's part was about to delete (an ENOENT, "verify could not run")
+    let now = Date.UTC(2026, 0, 1);
+    const lane = openBoundTrail(
+      dir,
+      { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => now },
+      { now: () => new Date(now), retention: { days: 1 } },
+    );
+    try {
+      await fillTrail(lane.trail, 0, 30);
+      const old = segmentPaths(dir).slice(0, -1);
+      now += 40 * 86_400_000;
+      await fillTrail(lane.trail, 30, 60);
+      expect(old.length).toBeGreaterThan(0);
+      const seen: { oldFilesLeft: number; retentionNowDone: boolean }[] = [];
+      let retentionNowDone = false;
+      const v = new BackgroundVerify({
+        dataDir: dir,
+        laneId: null,
+        intervalMs: 0,
+        firstAfterMs: 3_600_000,
+        retentionIdle: retentionIdleOf(lane.journal, lane.trail),
+        run: async () => {
+          seen.push({ oldFilesLeft: old.filter((f) => existsSync(f)).length, retentionNowDone });
+          return summary({});
+        },
+      });
+      const retention = runRetentionNow({ journal: lane.journal, audit: lane.trail }).then((r) => {
+        retentionNowDone = true;
+        return r;
+      });
+      const verified = v.runNow();
+      expect((await retention).data).toMatchObject({
+        audit: { ok: true, ran: true, filesDeleted: old.length },
+      });
+      expect(await verified).toEqual(summary({}));
+      expect(seen).toEqual([{ oldFilesLeft: 0, retentionNowDone: true }]);
+      await v.close();
+    } finally {
+      await lane.close();
+    }
+  });
+
+  it("AuditTrail.retentionIdle resolves at once with no run, once the run under way has ended, and also when it failed", async () => {
+    let now = Date.UTC(2026, 0, 1);
+    let floorFails = false;
+    const trail = openTrail(dir, undefined, {
+      checkpointEvery: 5,
+      segmentMaxBytes: 1500,
+      retentionDays: 30,
+      now: () => now,
+      boundFloor: () => {
+        if (floorFails) throw new Error("the journal is not healthy");
+        return null;
+      },
+    });
+    try {
+      await trail.retentionIdle();
+      await fillTrail(trail, 0, 30);
+      now += 40 * 86_400_000;
+      await fillTrail(trail, 30, 60);
+      const order: string[] = [];
+      const run = trail.runRetention().then((p) => {
+        order.push(`run ended (${p!.files.length > 0 ? "files deleted" : "none"})`);
+      });
+      await trail.retentionIdle().then(() => order.push("idle"));
+      await run;
+      expect(order).toEqual(["run ended (files deleted)", "idle"]);
+      // a run that rejects: idle all the same, never a rejection
+      floorFails = true;
+      const failing = trail.runRetention();
+      const idle = trail.retentionIdle();
+      await expect(failing).rejects.toMatchObject({ code: "E625_AUDIT_RETENTION" });
+      await expect(idle).resolves.toBeUndefined();
+    } finally {
+      await trail.close();
+    }
+  });
+});
+
 describe("what the retry relies on", () => {
   it("verify counts the retention entries not sealed yet; the trail's sealPending resolves once the seal it started at once covers its own", async () => {
     const lane = openBoundTrail(dir);
@@ -288,15 +390,20 @@ describe("the background verify's verdict in the trail (src/audit/verify-alarm.t
 });
 
 describe("a background verification that throws", () => {
-  it("is a failed result like any other: the page's last verify, onResult, one AUDIT_VERIFY_FAILED alarm in the trail; an intact run after it writes audit.verify-ok", async () => {
-    // before: only a warning in the log; last() kept the previous intact result and nothing was raised
+  it("twice in a row is a could-not-run result: the page's last verify, onResult, one AUDIT_VERIFY_FAILED alarm in the trail; an intact run after it writes audit.verify-ok", async () => {
+    // before (the first fix): only a warning in the log; last() kept the previous intact result and nothing was raised
     const l = openBoundTrail(dir);
     const results: VerifySummary[] = [];
     const wrote: (string | null)[] = [];
+    const enoent = () =>
+      Promise.reject(new Error("ENOENT: no such file or directory, open 'audit-000000000001.log'"));
+    const notADb = () => Promise.reject(new Error("file is not a database"));
     const answers: (() => Promise<VerifySummary>)[] = [
       async () => summary({}),
-      () => Promise.reject(new Error("ENOENT: no such file or directory, open 'audit-000000000001.log'")),
-      () => Promise.reject(new Error("file is not a database")),
+      enoent,
+      enoent,
+      notADb,
+      notADb,
       async () => summary({}),
     ];
     let n = 0;
@@ -314,15 +421,19 @@ describe("a background verification that throws", () => {
     });
     expect(await v.runNow()).toMatchObject({ ok: true });
     const failed = await v.runNow();
+    expect(n).toBe(3);
     const problem = "verify could not run: ENOENT: no such file or directory, open 'audit-000000000001.log'";
-    expect(failed).toMatchObject({ ok: false, problem, range: null, unsealedExcuses: 0 });
+    expect(failed).toMatchObject({ ok: false, couldNotRun: true, problem, range: null, unsealedExcuses: 0 });
     expect(v.last()).toBe(failed);
     expect(results.at(-1)).toBe(failed);
+    // could not run again: no change of verdict
     expect(await v.runNow()).toMatchObject({
       ok: false,
+      couldNotRun: true,
       problem: "verify could not run: file is not a database",
     });
     expect(await v.runNow()).toMatchObject({ ok: true });
+    expect(n).toBe(6);
     expect(wrote).toEqual([null, "alarm", null, "ok"]);
     expect(
       entries(dir)
@@ -336,7 +447,39 @@ describe("a background verification that throws", () => {
     await l.close();
   });
 
-  it("a run again after a retention entry not sealed yet that throws counts at once", async () => {
+  it("once (a segment file the trail's retention deleted under the walk) runs again once retention is idle; the intact run counts and nothing is raised", async () => {
+    // before: the ENOENT was at once a failed result, an AUDIT_VERIFY_FAILED alarm in the trail and the feed
+    const l = openBoundTrail(dir);
+    const events: string[] = [];
+    const results: VerifySummary[] = [];
+    let n = 0;
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      trail: l.trail,
+      run: () => {
+        events.push("run");
+        return n++ === 0
+          ? Promise.reject(new Error("ENOENT: no such file or directory, open 'audit-000000000001.log'"))
+          : Promise.resolve(summary({}));
+      },
+      retentionIdle: async () => {
+        events.push("idle?");
+      },
+      onResult: (s) => results.push(s),
+    });
+    expect(await v.runNow()).toEqual(summary({}));
+    expect(events).toEqual(["idle?", "run", "idle?", "run"]);
+    expect(results).toEqual([summary({})]);
+    expect(v.last()).toEqual(summary({}));
+    expect(entries(dir).filter((e) => e.type === "lane.alarm" || e.type === "audit.verify-ok")).toEqual([]);
+    await v.close();
+    await l.close();
+  });
+
+  it("a run again after a retention entry not sealed yet that throws runs once more; a second throw in a row counts", async () => {
     const results: VerifySummary[] = [];
     let n = 0;
     const v = new BackgroundVerify({
@@ -350,9 +493,80 @@ describe("a background verification that throws", () => {
       onResult: (s) => results.push(s),
     });
     const s = await v.runNow();
-    expect(s).toMatchObject({ ok: false, problem: "verify could not run: verify worker exited (1)" });
-    expect(n).toBe(2);
+    expect(s).toMatchObject({
+      ok: false,
+      couldNotRun: true,
+      problem: "verify could not run: verify worker exited (1)",
+    });
+    expect(n).toBe(3);
     expect(results).toEqual([s]);
     await v.close();
+  });
+
+  it("a throw at the last of VERIFY_RUNS_MAX runs counts at once", async () => {
+    let n = 0;
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      run: () =>
+        ++n < VERIFY_RUNS_MAX
+          ? Promise.resolve(notSealed)
+          : Promise.reject(new Error("verify worker exited (1)")),
+      sealPending: async () => undefined,
+    });
+    expect(await v.runNow()).toMatchObject({
+      couldNotRun: true,
+      problem: "verify could not run: verify worker exited (1)",
+    });
+    expect(n).toBe(VERIFY_RUNS_MAX);
+    await v.close();
+  });
+});
+
+describe("could not run is a verdict of its own (src/audit/verify-alarm.ts)", () => {
+  it("a failed result after a could-not-run one writes its alarm naming what was found, and so does the other way round; the same verdict again writes nothing", async () => {
+    // before: ok/failed only, so the tampering found after a transient throw was "no change" and never in the trail
+    const l = openBoundTrail(dir);
+    const boom = () => Promise.reject(new Error("SQLITE_BUSY: database is locked"));
+    const answers: (() => Promise<VerifySummary>)[] = [
+      boom,
+      boom,
+      async () => changedRow,
+      async () => changedRow,
+      boom,
+      boom,
+      boom,
+      boom,
+      async () => summary({}),
+    ];
+    let n = 0;
+    const wrote: (string | null)[] = [];
+    const v = new BackgroundVerify({
+      dataDir: dir,
+      laneId: null,
+      intervalMs: 0,
+      firstAfterMs: 3_600_000,
+      trail: l.trail,
+      run: () => answers[n++]!(),
+      onResult: (_s, w) => wrote.push(w),
+    });
+    for (let i = 0; i < 6; i++) await v.runNow();
+    expect(n).toBe(answers.length);
+    const couldNot = "audit verify failed: verify could not run: SQLITE_BUSY: database is locked";
+    expect(wrote).toEqual(["alarm", "alarm", null, "alarm", null, "ok"]);
+    expect(
+      entries(dir)
+        .filter((e) => e.type === "lane.alarm" || e.type === "audit.verify-ok")
+        .map((e) => [e.type, e.message, (e.data as { problem?: string }).problem ?? null]),
+    ).toEqual([
+      ["lane.alarm", couldNot, "verify could not run: SQLITE_BUSY: database is locked"],
+      ["lane.alarm", `audit verify failed: ${changedRow.problem}`, changedRow.problem],
+      ["lane.alarm", couldNot, "verify could not run: SQLITE_BUSY: database is locked"],
+      ["audit.verify-ok", "audit verify intact again (seq 1..9)", null],
+    ]);
+    await v.close();
+    await l.close();
   });
 });

@@ -229,17 +229,20 @@ export function renderState(
     "uplink",
   );
   const v = verify;
+  // a run that threw (src/audit/background-verify.ts couldNotRun) measured nothing: no range, no tail
   const verifyCard = card(
     bi("审计校验", "last verify"),
     v
       ? kv([
           [
             bi("结果", "result"),
-            `<span class="badge ${v.ok ? "ok" : "bad"}">${v.ok ? "完好 intact" : "异常 BROKEN"}</span>`,
+            `<span class="badge ${v.ok ? "ok" : "bad"}" data-testid="verify-result">${
+              v.ok ? "完好 intact" : v.couldNotRun ? "未能校验 could not run" : "异常 BROKEN"
+            }</span>`,
           ],
           [bi("时间", "at"), esc(localTime(v.at, off))],
-          [bi("范围", "range"), v.range ? esc(`${v.range.from}..${v.range.to}`) : "-"],
-          [bi("未封存", "unsealed"), esc(v.unsealed)],
+          [bi("范围", "range"), v.range && !v.couldNotRun ? esc(`${v.range.from}..${v.range.to}`) : "-"],
+          [bi("未封存", "unsealed"), v.couldNotRun ? "-" : esc(v.unsealed)],
           ...(v.problem ? ([[bi("问题", "problem"), esc(v.problem)]] as [string, string][]) : []),
         ])
       : `<p class="muted">${bi("尚未校验", "not verified yet")}: etc-lane audit verify</p>`,
