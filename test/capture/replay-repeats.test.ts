@@ -24,13 +24,24 @@ afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true, maxRetries: 5 });
 });
 
-const dialect = defaultDialect("legacy");
-const heartbeat = heartbeatFrame(dialect, DEFAULT_IDENTITY, { pllChannelId: 0, txPower: 21 });
-/** the RSU's frame the recorded lane answers with C4, and the one it answers with ACK */
-const f = encodeFrame(heartbeat, 0x08, dialect);
-const g = encodeFrame(heartbeat, 0x18, dialect);
-const c4 = encodeFrame({ type: "C4", controlType: 1 }, 0x80, dialect);
-const ack = encodeFrame({ type: "ACK" }, 0x81, dialect);
+/** The frames of a recording in `protocol`: the RSU's f and g, the lane's C4 (answering f) and ACK (g). */
+function framesOf(protocol: "legacy" | "national") {
+  const dialect = defaultDialect(protocol);
+  // a national C0's PLLChannelID is 1 or 2 (docs/simulator.md)
+  const heartbeat = heartbeatFrame(dialect, DEFAULT_IDENTITY, {
+    pllChannelId: protocol === "legacy" ? 0 : 1,
+    txPower: 21,
+  });
+  return {
+    dialect,
+    /** the heartbeat's type: legacy B2, national B1 */
+    hb: protocol === "legacy" ? "B2" : "B1",
+    f: encodeFrame(heartbeat, 0x08, dialect),
+    g: encodeFrame(heartbeat, 0x18, dialect),
+    c4: encodeFrame({ type: "C4", controlType: 1 }, 0x80, dialect),
+    ack: encodeFrame({ type: "ACK" }, 0x81, dialect),
+  };
+}
 
 type Step = { rsu: Buffer } | { lane: Buffer } | { ms: number };
 
@@ -38,7 +49,7 @@ type Step = { rsu: Buffer } | { lane: Buffer } | { ms: number };
  * A capture of the port "rsu", taken by the lane: `rsu` bytes are what it read (each its own read),
  * `lane` bytes what it wrote, `ms` moves the capture's clock.
  */
-async function capture(steps: Step[], description = "etc-lane test rsu port protocol=legacy") {
+async function capture(steps: Step[], description: string) {
   const dir = mkdtempSync(join(tmpdir(), "replay-repeats-"));
   dirs.push(dir);
   let mono = 1000;
@@ -64,10 +75,10 @@ async function capture(steps: Step[], description = "etc-lane test rsu port prot
  * Plays `script` to a lane that answers every frame it reads, as the lane's link does
  * (firmware-bridge/link/answer-cache.ts): `f` (and every repeat of it) with C4, `g` with ACK.
  */
-async function play(script: ReplayScript) {
+async function play(script: ReplayScript, { dialect, f, g, c4, ack }: ReturnType<typeof framesOf>) {
   const pair = createTransportPair();
   await pair.lane.open();
-  const deframer = createDeframer("legacy");
+  const deframer = createDeframer(dialect.variant);
   const read: string[] = [];
   pair.lane.data$.subscribe((b) => {
     for (const ev of deframer.push(b, 0)) {
@@ -89,105 +100,120 @@ async function play(script: ReplayScript) {
   return { events, report, read };
 }
 
-describe("an RSU repeat the lane read in several chunks", () => {
-  it("is recognised across the steps it arrived in and left out whole once the lane under test answered", async () => {
-    // A serial port hands a frame over in several reads, here 5 ms apart (each its own step). The RSU sent
-    // f in three reads, repeated it 120 ms later, again in three reads, as the recorded lane had not
-    // answered; the lane answered with C4; then g, answered with ACK.
-    const third = Math.floor(f.length / 3);
-    const pieces = [f.subarray(0, third), f.subarray(third, 2 * third), f.subarray(2 * third)];
-    const split = pieces.flatMap((p, i): Step[] => (i === 0 ? [{ rsu: p }] : [{ ms: 5 }, { rsu: p }]));
-    const cap = await capture([
-      ...split,
-      { ms: 120 },
-      ...split,
-      { ms: 10 },
-      { lane: c4 },
-      { ms: 10 },
-      { rsu: g },
-      { ms: 5 },
-      { lane: ack },
-    ]);
-    const script = replayScript(cap, dialect);
-    expect(
-      script.steps.map((st) => ({
-        bytes: st.bytes.length,
-        after: st.after.map((a) => a.type),
-        repeat: st.repeat === true,
-      })),
-    ).toEqual([
-      ...pieces.map((p) => ({ bytes: p.length, after: [], repeat: false })),
-      ...pieces.map((p) => ({ bytes: p.length, after: [], repeat: true })),
-      { bytes: g.length, after: ["C4"], repeat: false },
-    ]);
-    expect(script.trailing.map((a) => a.type)).toEqual(["ACK"]);
+describe.each(["legacy", "national"] as const)(
+  "an RSU repeat the lane read in several chunks (%s)",
+  (protocol) => {
+    const frames = framesOf(protocol);
+    const { dialect, hb, f, g, c4, ack } = frames;
+    const description = `etc-lane test rsu port protocol=${protocol}`;
+    it("is recognised across the steps it arrived in and left out whole once the lane under test answered", async () => {
+      // A serial port hands a frame over in several reads, here 5 ms apart (each its own step). The RSU sent
+      // f in three reads, repeated it 120 ms later, again in three reads, as the recorded lane had not
+      // answered; the lane answered with C4; then g, answered with ACK.
+      const third = Math.floor(f.length / 3);
+      const pieces = [f.subarray(0, third), f.subarray(third, 2 * third), f.subarray(2 * third)];
+      const split = pieces.flatMap((p, i): Step[] => (i === 0 ? [{ rsu: p }] : [{ ms: 5 }, { rsu: p }]));
+      const cap = await capture(
+        [
+          ...split,
+          { ms: 120 },
+          ...split,
+          { ms: 10 },
+          { lane: c4 },
+          { ms: 10 },
+          { rsu: g },
+          { ms: 5 },
+          { lane: ack },
+        ],
+        description,
+      );
+      const script = replayScript(cap, dialect);
+      expect(
+        script.steps.map((st) => ({
+          bytes: st.bytes.length,
+          after: st.after.map((a) => a.type),
+          repeat: st.repeat === true,
+        })),
+      ).toEqual([
+        ...pieces.map((p) => ({ bytes: p.length, after: [], repeat: false })),
+        ...pieces.map((p) => ({ bytes: p.length, after: [], repeat: true })),
+        { bytes: g.length, after: ["C4"], repeat: false },
+      ]);
+      expect(script.trailing.map((a) => a.type)).toEqual(["ACK"]);
 
-    // The lane under test answers f as soon as its last piece is in: the repeat is left out, in all
-    // three steps, and the lane does not send C4 a second time.
-    const { events, report, read } = await play(script);
-    expect(events).toEqual(["sent 0", "sent 1", "sent 2 B2", "skipped 3 B2 (C4)", "sent 6 B2"]);
-    expect(read).toEqual(["f", "g"]);
-    expect(report.divergences).toEqual([]);
-    expect(report).toMatchObject({ matched: 2, expected: 2 });
-  });
-});
-
-describe("an RSU repeat merged with the frame the RSU sent right after it", () => {
-  it("is left out without that frame", async () => {
-    // f; 120 ms later its repeat and, less than 1 ms after it (one step, one write), g; the recorded lane
-    // answered both then.
-    const cap = await capture([
-      { rsu: f },
-      { ms: 120 },
-      { rsu: f },
-      { rsu: g },
-      { ms: 10 },
-      { lane: c4 },
-      { lane: ack },
-    ]);
-    const script = replayScript(cap, dialect);
-    expect(script.steps).toHaveLength(2);
-    expect(script.steps[1]).toMatchObject({
-      bytes: Buffer.concat([f, g]),
-      repeats: [{ from: 0, to: f.length, frame: "B2" }],
+      // The lane under test answers f as soon as its last piece is in: the repeat is left out, in all
+      // three steps, and the lane does not send C4 a second time.
+      const { events, report, read } = await play(script, frames);
+      expect(events).toEqual(["sent 0", "sent 1", `sent 2 ${hb}`, `skipped 3 ${hb} (C4)`, `sent 6 ${hb}`]);
+      expect(read).toEqual(["f", "g"]);
+      expect(report.divergences).toEqual([]);
+      expect(report).toMatchObject({ matched: 2, expected: 2 });
     });
-    expect(script.steps[1]?.repeat).toBeUndefined();
+  },
+);
 
-    // The lane under test answered f at once: the repeat's bytes are left out, g goes out and is answered.
-    const { events, report, read } = await play(script);
-    expect(events).toEqual(["sent 0 B2", "skipped 1 B2 (C4)", "sent 1 B2"]);
-    expect(read).toEqual(["f", "g"]);
-    expect(report.divergences).toEqual([]);
-    expect(report).toMatchObject({ matched: 2, expected: 2 });
-  });
+describe.each(["legacy", "national"] as const)(
+  "an RSU repeat merged with the frame the RSU sent right after it (%s)",
+  (protocol) => {
+    const frames = framesOf(protocol);
+    const { dialect, hb, f, g, c4, ack } = frames;
+    const description = `etc-lane test rsu port protocol=${protocol}`;
+    it("is left out without that frame", async () => {
+      // f; 120 ms later its repeat and, less than 1 ms after it (one step, one write), g; the recorded lane
+      // answered both then.
+      const cap = await capture(
+        [{ rsu: f }, { ms: 120 }, { rsu: f }, { rsu: g }, { ms: 10 }, { lane: c4 }, { lane: ack }],
+        description,
+      );
+      const script = replayScript(cap, dialect);
+      expect(script.steps).toHaveLength(2);
+      expect(script.steps[1]).toMatchObject({
+        bytes: Buffer.concat([f, g]),
+        repeats: [{ from: 0, to: f.length, frame: hb }],
+      });
+      expect(script.steps[1]?.repeat).toBeUndefined();
 
-  it("goes out with it when the lane under test has not answered yet, as the recorded RSU sent it", async () => {
-    // as above, but the lane under test answers nothing before the step: the step goes out whole
-    const cap = await capture([{ rsu: f }, { ms: 120 }, { rsu: f }, { rsu: g }, { ms: 10 }, { lane: c4 }]);
-    const pair = createTransportPair();
-    await pair.lane.open();
-    const received: Buffer[] = [];
-    pair.lane.data$.subscribe((b) => received.push(b));
-    const replay = new CaptureReplay({
-      transport: pair.device,
-      dialect,
-      script: replayScript(cap, dialect),
-      speed: 1000,
-      firstWaitMs: 1,
+      // The lane under test answered f at once: the repeat's bytes are left out, g goes out and is answered.
+      const { events, report, read } = await play(script, frames);
+      expect(events).toEqual([`sent 0 ${hb}`, `skipped 1 ${hb} (C4)`, `sent 1 ${hb}`]);
+      expect(read).toEqual(["f", "g"]);
+      expect(report.divergences).toEqual([]);
+      expect(report).toMatchObject({ matched: 2, expected: 2 });
     });
-    const events: string[] = [];
-    replay.events$.subscribe((e) => {
-      if (e.type === "sent" || e.type === "skipped") events.push(`${e.type} ${e.step} ${e.frames.join(" ")}`);
+
+    it("goes out with it when the lane under test has not answered yet, as the recorded RSU sent it", async () => {
+      // as above, but the lane under test answers nothing before the step: the step goes out whole
+      const cap = await capture(
+        [{ rsu: f }, { ms: 120 }, { rsu: f }, { rsu: g }, { ms: 10 }, { lane: c4 }],
+        description,
+      );
+      const pair = createTransportPair();
+      await pair.lane.open();
+      const received: Buffer[] = [];
+      pair.lane.data$.subscribe((b) => received.push(b));
+      const replay = new CaptureReplay({
+        transport: pair.device,
+        dialect,
+        script: replayScript(cap, dialect),
+        speed: 1000,
+        firstWaitMs: 1,
+      });
+      const events: string[] = [];
+      replay.events$.subscribe((e) => {
+        if (e.type === "sent" || e.type === "skipped")
+          events.push(`${e.type} ${e.step} ${e.frames.join(" ")}`);
+      });
+      await replay.start();
+      await replay.run();
+      await replay.stop();
+      expect(events).toEqual([`sent 0 ${hb}`, `sent 1 ${hb} ${hb}`]);
+      expect(Buffer.concat(received)).toEqual(Buffer.concat([f, f, g]));
     });
-    await replay.start();
-    await replay.run();
-    await replay.stop();
-    expect(events).toEqual(["sent 0 B2", "sent 1 B2 B2"]);
-    expect(Buffer.concat(received)).toEqual(Buffer.concat([f, f, g]));
-  });
-});
+  },
+);
 
 describe("the lane's frames in a replay script", () => {
+  const { dialect, f, g, c4 } = framesOf("legacy");
   // The lane wrote its C4 in two pieces 60 ms apart (a capture taken on the RSU side reads the lane's
   // frames as they arrived); the lane's link accepted it under its inter-byte timeout of 200 ms.
   const recorded: Step[] = [
@@ -209,7 +235,7 @@ describe("the lane's frames in a replay script", () => {
   });
 
   it("with the default 50 ms when the capture recorded none: the frame is a half frame dropped", async () => {
-    const cap = await capture(recorded);
+    const cap = await capture(recorded, "etc-lane test rsu port protocol=legacy");
     const script = replayScript(cap, dialect);
     expect(script.steps.map((st) => st.after.map((a) => a.type))).toEqual([[], []]);
   });
