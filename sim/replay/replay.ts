@@ -11,15 +11,27 @@ import { type Observable, Subject, type Subscription } from "rxjs";
 import type { Capture, CaptureRecord } from "../../firmware-bridge/capture/read-capture.js";
 import { decodeData, encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
-import { createDeframer } from "../../firmware-bridge/framing/index.js";
+import { createDeframer, type Deframer, type DeframerEvent } from "../../firmware-bridge/framing/index.js";
 import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
+import { type Limits, portLimits } from "../../src/rsu/analyse-capture.js";
 
 /** A lane frame as the replay matches it: its type ("C1", "ACK", "0x9a" when unknown). */
 export interface LaneFrameRef {
   type: string;
   /** recorded time, ms since the capture's first record */
   t: number;
+}
+
+/** Bytes of a step that are an RSU repeat, or the part of one that arrived in that step. */
+export interface RepeatBytes {
+  /** the repeat's bytes are the step's `bytes.subarray(from, to)` */
+  from: number;
+  to: number;
+  /** which repeat (numbered in the script): one that arrived in several steps is left out or sent whole */
+  id: number;
+  /** its frame type ("B4") */
+  frame: string;
 }
 
 export interface ReplayStep {
@@ -38,11 +50,22 @@ export interface ReplayStep {
    */
   newRun?: boolean;
   /**
-   * true: an RSU repeat, one whole frame byte for byte the same as the end of the previous step's bytes
-   * with no lane frame between: the recorded RSU sent it again because the recorded lane had not
-   * answered yet (run() leaves it out when the lane under test already has)
+   * the step's bytes that are an RSU repeat: a whole frame, deframed across the steps it arrived in, byte
+   * for byte the RSU's frame just before it (no byte and no lane frame between), whose first byte arrived
+   * in a later step than that frame's last (a frame and its copy handed to the lane together are sent
+   * together, as recorded). The recorded RSU sent it again because the recorded lane had not answered
+   * yet: run() leaves those bytes out when the lane under test already has, and sends the rest of the step.
    */
+  repeats?: RepeatBytes[];
+  /** true: every byte of the step is a repeat's (`repeats`) */
   repeat?: boolean;
+  /**
+   * on the first step of each run: the limits the capture recorded for the port in that run (the
+   * defaults when it recorded none), as `etc-lane decode --capture` takes them
+   * (src/rsu/analyse-capture.ts portLimits): run() names the frames it sends with a deframer of that
+   * largest frame. Absent: the defaults.
+   */
+  limits?: Limits;
 }
 
 export interface ReplayScript {
@@ -57,9 +80,17 @@ function frameType(data: Buffer, d: Dialect): string {
   return r.ok ? r.frame.type : r.partial.type;
 }
 
+/** The deframer of one side of the port, with the limits the capture recorded for it. */
+function deframerOf(d: Dialect, limits: Limits | undefined): Deframer {
+  const l = limits ?? portLimits(undefined, false);
+  return createDeframer(d.variant, { maxFrameLength: l.maxFrameLength, interByteTimeoutMs: l.interByteMs });
+}
+
 /**
  * The RSU side of `port` as steps. `rsuSide` says which direction the RSU's bytes are: "rx" when the
  * lane took the capture (the default: the lane reads what the RSU sends), "tx" when the RSU side did.
+ * Both sides are deframed, as `etc-lane decode --capture` deframes them, with the limits the capture
+ * recorded for the port in each run (its inter-byte timeout and largest frame).
  */
 export function replayScript(
   cap: Capture,
@@ -68,13 +99,72 @@ export function replayScript(
   rsuSide: "rx" | "tx" = "rx",
 ): ReplayScript {
   const laneSide = rsuSide === "rx" ? "tx" : "rx";
-  let deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+  const limitsOf = (run: number): Limits =>
+    portLimits(
+      cap.ports.find((p) => (p.run ?? 0) === run && p.name === port),
+      false,
+    );
+  let limits = limitsOf(0);
+  let deframer = deframerOf(d, limits);
   const steps: ReplayStep[] = [];
   let pending: LaneFrameRef[] = [];
   let prevT = 0;
   /** the run of the records read, and whether a step of it was made */
   let run = 0;
   let runHasStep = true;
+  /** lane frames seen so far */
+  let laneFrames = 0;
+
+  // The RSU's bytes, deframed to find its repeats: a frame read in several chunks (a serial port hands a
+  // long B4 over in several reads) is one frame, whichever steps its chunks went to. Positions count the
+  // run's RSU bytes from its first.
+  let rsuDeframer = deframerOf(d, limits);
+  /** the RSU bytes of the run so far */
+  let rsuLength = 0;
+  /** the run's RSU bytes from position `tailAt` on: those the deframer's events have yet to account for */
+  let tail = Buffer.alloc(0);
+  let tailAt = 0;
+  /** the position up to which the RSU deframer's events accounted for the bytes */
+  let cursor = 0;
+  /** the RSU's last frame, when nothing came after it: where it ends, and the lane frames seen by then */
+  let lastRsu: { raw: Buffer; end: number; laneFrames: number } | undefined;
+  /** per step: its run, and the position of its first byte in that run's RSU bytes */
+  const stepRun: number[] = [];
+  const stepStart: number[] = [];
+  /** the repeats found: where they are, and where the frame they repeat ends */
+  const found: { run: number; start: number; end: number; originalEnd: number; frame: string }[] = [];
+  const rsuEvents = (events: DeframerEvent[]): void => {
+    for (const ev of events) {
+      // a checksum failure's bytes come as a discarded run too
+      if (ev.kind === "checksum-error") continue;
+      if (ev.kind === "discarded") {
+        cursor += ev.bytes.length;
+        lastRsu = undefined;
+        continue;
+      }
+      const raw = ev.frame.raw;
+      // Where the frame starts: at the position reached, or just after it (a legacy ETX the deframer kept
+      // and dropped unreported), or one byte before it (a legacy frame starting on the previous frame's
+      // ETX: firmware-bridge/framing/legacy.ts).
+      const index = tail.indexOf(raw, Math.max(0, cursor - 1 - tailAt));
+      if (index < 0) {
+        lastRsu = undefined;
+        continue;
+      }
+      const start = tailAt + index;
+      const end = start + raw.length;
+      if (lastRsu && lastRsu.end === start && lastRsu.laneFrames === laneFrames && lastRsu.raw.equals(raw))
+        found.push({ run, start, end, originalEnd: lastRsu.end, frame: frameType(ev.frame.data, d) });
+      lastRsu = { raw, end, laneFrames };
+      cursor = end;
+    }
+    // every byte not held by the deframer is accounted for (the ETX it keeps is a frame's: not held)
+    cursor = rsuLength - rsuDeframer.buffered;
+    const keep = Math.max(tailAt, cursor - 1);
+    tail = tail.subarray(keep - tailAt);
+    tailAt = keep;
+  };
+
   const records = cap.records.filter((r: CaptureRecord) => r.port === port);
   for (const r of records) {
     if ((r.run ?? 0) !== run) {
@@ -83,45 +173,76 @@ export function replayScript(
       // is gone with the lane that read it.
       run = r.run ?? 0;
       prevT = cap.runs?.[run]?.t ?? r.t;
-      deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
+      limits = limitsOf(run);
+      deframer = deframerOf(d, limits);
+      rsuDeframer = deframerOf(d, limits);
+      rsuLength = 0;
+      tail = Buffer.alloc(0);
+      tailAt = 0;
+      cursor = 0;
+      lastRsu = undefined;
       runHasStep = false;
     }
     if (r.dir === laneSide) {
       // A half frame older than the inter-byte timeout goes first, as the lane's timer drops it
       // (push() never expires: firmware-bridge/framing/types.ts).
-      for (const ev of [...deframer.tick(r.t), ...deframer.push(r.bytes, r.t)])
-        if (ev.kind === "frame") pending.push({ type: frameType(ev.frame.data, d), t: r.t });
+      for (const ev of [...deframer.tick(r.t), ...deframer.push(r.bytes, r.t)]) {
+        if (ev.kind !== "frame") continue;
+        pending.push({ type: frameType(ev.frame.data, d), t: r.t });
+        laneFrames++;
+      }
     } else if (r.dir === rsuSide) {
       const prev = runHasStep ? steps.at(-1) : undefined;
       if (prev && pending.length === 0 && r.t - prevT < 1) {
         // Less than 1 ms after the previous bytes with no lane frame between: they arrived together
         // (a duplicated frame, a frame split in two reads) and go out as one write.
         prev.bytes = Buffer.concat([prev.bytes, r.bytes]);
-        continue;
+      } else {
+        const from = Math.max(prevT, pending.at(-1)?.t ?? 0);
+        const step: ReplayStep = { t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) };
+        if (!runHasStep && steps.length > 0) step.newRun = true;
+        if (!runHasStep || steps.length === 0) step.limits = limits;
+        steps.push(step);
+        stepRun.push(run);
+        stepStart.push(rsuLength);
+        pending = [];
+        prevT = r.t;
+        runHasStep = true;
       }
-      const from = Math.max(prevT, pending.at(-1)?.t ?? 0);
-      const step: ReplayStep = { t: r.t, bytes: r.bytes, after: pending, delayMs: Math.max(0, r.t - from) };
-      if (!runHasStep && steps.length > 0) step.newRun = true;
-      if (prev && pending.length === 0 && isRepeatOf(r.bytes, prev.bytes, d)) step.repeat = true;
-      steps.push(step);
-      pending = [];
-      prevT = r.t;
-      runHasStep = true;
+      // as the lane's timer would, a half frame older than the inter-byte timeout goes first
+      rsuEvents(rsuDeframer.tick(r.t));
+      rsuLength += r.bytes.length;
+      tail = Buffer.concat([tail, r.bytes]);
+      rsuEvents(rsuDeframer.push(r.bytes, r.t));
     }
+  }
+
+  // Each repeat's bytes, marked in the steps they arrived in (decided once every chunk is in its step).
+  /** the step holding byte `at` of `run`'s RSU bytes */
+  const stepOf = (inRun: number, at: number): number =>
+    stepRun.findLastIndex((x, i) => x === inRun && (stepStart[i] as number) <= at);
+  for (const [id, f] of found.entries()) {
+    const first = stepOf(f.run, f.start);
+    // a frame and its copy in one step were handed to the lane together: they go out together
+    if (first === stepOf(f.run, f.originalEnd - 1)) continue;
+    for (let i = first; i <= stepOf(f.run, f.end - 1); i++) {
+      const step = steps[i] as ReplayStep;
+      const at = stepStart[i] as number;
+      const from = Math.max(f.start, at) - at;
+      const to = Math.min(f.end, at + step.bytes.length) - at;
+      if (to > from) step.repeats = [...(step.repeats ?? []), { from, to, id, frame: f.frame }];
+    }
+  }
+  for (const step of steps) {
+    const n = step.repeats?.reduce((sum, x) => sum + x.to - x.from, 0) ?? 0;
+    if (n > 0 && n === step.bytes.length) step.repeat = true;
   }
   return { port, steps, trailing: pending };
 }
 
-/** `bytes` is one whole frame, and the bytes `before` ends with: the RSU sent that frame again. */
-function isRepeatOf(bytes: Buffer, before: Buffer, d: Dialect): boolean {
-  if (bytes.length === 0 || before.length < bytes.length) return false;
-  if (!before.subarray(before.length - bytes.length).equals(bytes)) return false;
-  const evs = createDeframer(d.variant, { maxFrameLength: 65_536 }).push(bytes, 0);
-  return evs.length === 1 && evs[0]?.kind === "frame" && evs[0].frame.raw.equals(bytes);
-}
-
 export type ReplayEvent =
-  | { type: "sent"; at: number; step: number; recordedT: number; frames: string[] }
+  /** a step's bytes went out: `bytes` of them (fewer than recorded when a repeat in it was left out) */
+  | { type: "sent"; at: number; step: number; recordedT: number; frames: string[]; bytes: number }
   /** an RSU repeat left out: the lane under test had already sent `answer` (a real RSU stops repeating then) */
   | { type: "skipped"; at: number; step: number; recordedT: number; frames: string[]; answer: string }
   | { type: "echoed"; at: number; step: number; recorded: string; sent: string }
@@ -297,7 +418,7 @@ export class CaptureReplay {
     const t = this.purchaseTime;
     if (t === null) return bytes;
     const d = this.opts.dialect;
-    const evs = createDeframer(d.variant, { maxFrameLength: 65_536 }).push(bytes, 0);
+    const evs = createDeframer(d.variant, { maxFrameLength: this.maxFrameLength }).push(bytes, 0);
     const only = evs.length === 1 && evs[0]!.kind === "frame" ? evs[0]!.frame : null;
     if (!only) return bytes;
     const r = decodeData(only.data, d);
@@ -308,6 +429,21 @@ export class CaptureReplay {
     const echoed = encodeFrame({ ...b5, transTime: t } as Frame, only.seq, d);
     this.events.next({ type: "echoed", at: this.rel(), step, recorded: b5.transTime, sent: t });
     return echoed;
+  }
+
+  /** the largest frame of the run being played, as the capture recorded it (ReplayStep.limits) */
+  private maxFrameLength = portLimits(undefined, false).maxFrameLength;
+
+  /**
+   * What the recorded lane answered repeat `id` (first in step `i`) with: the first frame it sent after
+   * the step holding the repeat's last byte, past steps that are nothing but repeats.
+   */
+  private answerTo(id: number, i: number): LaneFrameRef | undefined {
+    const { steps, trailing } = this.opts.script;
+    let last = i;
+    while (steps[last + 1]?.repeats?.some((r) => r.id === id)) last++;
+    const next = steps.slice(last + 1).find((s) => !s.repeat);
+    return next ? next.after[0] : trailing[0];
   }
 
   private readonly divergences: string[] = [];
@@ -333,41 +469,67 @@ export class CaptureReplay {
         first = false;
       }
     };
-    let deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
+    const d = this.opts.dialect;
+    this.maxFrameLength = (script.steps[0]?.limits ?? portLimits(undefined, false)).maxFrameLength;
+    let deframer = deframerOf(d, script.steps[0]?.limits);
+    /** per repeat (RepeatBytes.id): whether it is left out, decided at its first bytes for all of them */
+    const leftOut = new Map<number, boolean>();
     for (const [i, step] of script.steps.entries()) {
       if (this.stopped) break;
       await wait(step.after);
       await this.sleep(step.delayMs / speed);
       if (this.stopped) break;
-      // the recorded RSU's bytes of a new run are named without a half frame of the run before
-      if (step.newRun) deframer = createDeframer(this.opts.dialect.variant, { maxFrameLength: 65_536 });
-      const frames = deframer
-        .push(step.bytes, step.t)
-        .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, this.opts.dialect)] : []));
-      if (step.repeat) {
-        // The recorded RSU repeated its frame because the recorded lane had not answered it yet. A lane
-        // under test that already sent the answer (the first frame the recorded lane sent after the
-        // repeat) would get the repeat after its answer and send that answer again, which the recorded
-        // lane never did; and an RSU that has its answer does not repeat. Sent or left out, the lane
-        // under test sends the same frames.
-        const next = script.steps.slice(i + 1).find((s) => !s.repeat);
-        const answer = next ? next.after[0] : script.trailing[0];
-        if (answer && this.queue.includes(answer.type)) {
-          this.events.next({
-            type: "skipped",
-            at: this.rel(),
-            step: i,
-            recordedT: step.t,
-            frames,
-            answer: answer.type,
-          });
-          continue;
-        }
+      // the recorded RSU's bytes of a new run are named without a half frame of the run before, with the
+      // limits the capture recorded for that run
+      if (step.newRun) {
+        deframer = deframerOf(d, step.limits);
+        this.maxFrameLength = (step.limits ?? portLimits(undefined, false)).maxFrameLength;
       }
-      const bytes = this.opts.echoPurchaseTime === false ? step.bytes : this.echoPurchaseTime(step.bytes, i);
+      // The recorded RSU repeated a frame because the recorded lane had not answered it yet. A lane under
+      // test that already sent the answer (the first frame the recorded lane sent after the repeat) would
+      // get the repeat after its answer and send that answer again, which the recorded lane never did; and
+      // an RSU that has its answer does not repeat. So the repeat's bytes are left out then, in every step
+      // it arrived in, and the rest of the step (another frame the RSU sent right after it) goes out.
+      // Sent or left out, the lane under test sends the same frames.
+      const kept: Buffer[] = [];
+      let from = 0;
+      for (const r of step.repeats ?? []) {
+        let out = leftOut.get(r.id);
+        if (out === undefined) {
+          const answer = this.answerTo(r.id, i);
+          out = answer !== undefined && this.queue.includes(answer.type);
+          leftOut.set(r.id, out);
+          if (answer !== undefined && out) {
+            this.events.next({
+              type: "skipped",
+              at: this.rel(),
+              step: i,
+              recordedT: step.t,
+              frames: [r.frame],
+              answer: answer.type,
+            });
+          }
+        }
+        if (!out) continue;
+        kept.push(step.bytes.subarray(from, r.from));
+        from = r.to;
+      }
+      const recorded = from === 0 ? step.bytes : Buffer.concat([...kept, step.bytes.subarray(from)]);
+      if (recorded.length === 0 && step.bytes.length > 0) continue;
+      const frames = deframer
+        .push(recorded, step.t)
+        .flatMap((ev) => (ev.kind === "frame" ? [frameType(ev.frame.data, d)] : []));
+      const bytes = this.opts.echoPurchaseTime === false ? recorded : this.echoPurchaseTime(recorded, i);
       try {
         await this.opts.transport.write(bytes);
-        this.events.next({ type: "sent", at: this.rel(), step: i, recordedT: step.t, frames });
+        this.events.next({
+          type: "sent",
+          at: this.rel(),
+          step: i,
+          recordedT: step.t,
+          frames,
+          bytes: bytes.length,
+        });
       } catch (e) {
         this.diverge(`could not send step ${i}: ${(e as Error).message}`);
       }

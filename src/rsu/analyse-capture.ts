@@ -62,9 +62,27 @@ export interface TimelineOptions {
   maxFrameLength?: number;
 }
 
-interface Limits {
+/** The limits a port's deframer applies. */
+export interface Limits {
   interByteMs: number;
   maxFrameLength: number;
+}
+
+/**
+ * The limits `port` is deframed with: those `opts` give, else those its capture recorded (its description's
+ * inter-byte-ms / max-frame-length), else INTER_BYTE_MS and its framing's largest frame (`reader`: the booth
+ * card reader's framing). `decode --capture` and `etc-sim replay` (sim/replay/replay.ts) both use it.
+ */
+export function portLimits(
+  port: CapturePort | undefined,
+  reader: boolean,
+  opts: TimelineOptions = {},
+): Limits {
+  return {
+    interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
+    maxFrameLength:
+      opts.maxFrameLength ?? port?.maxFrameLength ?? (reader ? READER_MAX_FRAME : RSU_MAX_FRAME),
+  };
 }
 
 /** An RSU port, its frames as `etc-lane decode` shows them (./analyse.ts). */
@@ -167,15 +185,7 @@ export function captureTimeline(
   const dialects = new Map(
     [...ports].filter(([key]) => !readerPorts.has(key)).map(([key, p]) => [key, dialectFor(p)]),
   );
-  const limitsOf = (key: string): Limits => {
-    const port = ports.get(key);
-    const reader = readerPorts.has(key);
-    return {
-      interByteMs: opts.interByteMs ?? port?.interByteMs ?? INTER_BYTE_MS,
-      maxFrameLength:
-        opts.maxFrameLength ?? port?.maxFrameLength ?? (reader ? READER_MAX_FRAME : RSU_MAX_FRAME),
-    };
-  };
+  const limitsOf = (key: string): Limits => portLimits(ports.get(key), readerPorts.has(key), opts);
   interface Stream {
     port: string;
     dir: "tx" | "rx";

@@ -133,7 +133,7 @@ export function registerReplay(program: Command): void {
         const t = `[${(e.at / 1000).toFixed(3).padStart(9)}s]`;
         if (e.type === "sent")
           process.stdout.write(
-            `${t} sent ${e.frames.join(" ") || `${script.steps[e.step]?.bytes.length} byte(s), no whole frame`} (recorded at ${(e.recordedT / 1000).toFixed(3)}s)\n`,
+            `${t} sent ${e.frames.join(" ") || `${e.bytes} byte(s), no whole frame`} (recorded at ${(e.recordedT / 1000).toFixed(3)}s)\n`,
           );
         else if (e.type === "echoed")
           process.stdout.write(
