@@ -311,6 +311,7 @@ export class LaneController {
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
       rsuRepeatWindowMs: opts.rsuRepeatWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+      log: this.log,
     });
     this.recovery = new Recovery({
       journal: opts.journal,

@@ -642,20 +642,61 @@ describe("reply, commit, barrier", () => {
     expect(r.link.answersTo("card")).not.toContainEqual(expect.objectContaining({ kind: "debit" }));
   });
 
-  it("an uncertain B5 whose intent cannot be rewritten before C8: no C8, lane closed, the card and OBU held", async () => {
-    const r = rig();
-    await open(r);
-    await toDebit(r);
-    r.journal.failIntents = true;
-    r.link.frame(ev.b5(b5({ errorCode: 0x01, result: "uncertain" })));
-    await r.settle();
-    expect(r.link.answersTo("trade")).not.toContainEqual(expect.objectContaining({ kind: "fetch-tac" }));
-    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
-    // the debit's first note is still on disk: the restart records it; until then nothing charges the card
-    expect(r.journal.intents.size).toBe(1);
-    expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
-    expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
-  });
+  // before, the B5 that asked for the C8 (the card's offline serial, the PSAM number and serial) was in the
+  // link's debug wire log alone: the restart's CRASH_RECOVERED suspect has none of it
+  it.each([
+    [
+      "cannot be rewritten",
+      (r: Rig) => {
+        r.journal.failIntents = true;
+      },
+    ],
+    [
+      "is rewritten but its fdatasync fails",
+      (r: Rig) => {
+        r.journal.durable = () => Promise.resolve(false);
+      },
+    ],
+  ])(
+    "an uncertain B5 whose intent %s before C8: no C8, lane closed, the card and OBU held, the B5 logged in full",
+    async (_, fail) => {
+      const lines: LogLine[] = [];
+      const r = rig({ logger: recordingLogger(lines) });
+      await open(r);
+      await toDebit(r);
+      fail(r);
+      const uncertain = b5({ errorCode: 0x01, result: "uncertain", tac: null });
+      r.link.frame(ev.b5(uncertain), { raw: "ffff18b501" });
+      await r.settle();
+      expect(r.link.answersTo("trade")).not.toContainEqual(expect.objectContaining({ kind: "fetch-tac" }));
+      expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+      // the debit's first note is still on disk: the restart records it; until then nothing charges the card
+      expect(r.journal.intents.size).toBe(1);
+      expect(r.ctl.guards.isHeld(CARD_ID)).toBe(true);
+      expect(r.ctl.guards.isHeld(OBU_SERIAL)).toBe(true);
+      expect(
+        lines.filter((l) => l.msg.startsWith("B5 BEFORE C8 NOT KEPT")).map((l) => [l.level, l.obj]),
+      ).toEqual([
+        [
+          "error",
+          {
+            obuId: OBU_ID,
+            intentId: 1,
+            cardId: CARD_ID,
+            obuSerial: OBU_SERIAL,
+            b5: uncertain,
+            rawB5: "ffff18b501",
+          },
+        ],
+      ]);
+      // and the journal's line names the debit too (debit-intents.ts)
+      expect(
+        lines
+          .filter((l) => l.level === "error" && l.msg.includes("C8 not sent; the C6 went out"))
+          .map((l) => l.obj),
+      ).toEqual([expect.objectContaining({ intentId: 1, cardId: CARD_ID, obuSerial: OBU_SERIAL })]);
+    },
+  );
 });
 
 describe("the debit intent is on disk before the debit command leaves (src/journal/wal-sync.ts)", () => {
