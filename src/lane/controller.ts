@@ -311,6 +311,7 @@ export class LaneController {
       afterTimeout: () => this.afterSteps(),
       guards: this.guards,
       rsuRepeatWindowMs: opts.rsuRepeatWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS,
+      log: this.log,
     });
     this.recovery = new Recovery({
       journal: opts.journal,
@@ -690,13 +691,13 @@ export class LaneController {
     }
     if (!m) return this.late.onFrame(inc, obuEvent);
     if ((obuEvent.kind === "trade" || obuEvent.kind === "tac") && !isDebit(m.state)) {
-      // this OBU's transaction has sent no debit yet (await-b3/b4): nothing to record, nothing to settle
-      // (an open suspect of the OBU would have stopped it at B2); ignored, and its time is not a stage time
-      this.log.warn(
-        { obuId, phase: m.state.phase, frame: obuEvent.kind === "trade" ? "B5" : "B8" },
-        "a B5/B8 for an OBU whose transaction has sent no debit: ignored",
-      );
-      return;
+      // this OBU's transaction has sent no debit yet (await-b3/b4): not its answer, and not a stage time of
+      // it. An open suspect of the OBU's serial stopped it at B2, but not one settled meanwhile as not
+      // debited, nor one noted as shown on the card (it holds nothing): a stale B5 (or B8) of that debit may
+      // prove it after all. Judged as a late answer, never answered, the machine left as it is
+      // (late-answers.ts beforeDebit: the suspect it proves settled, or an ORPHAN_B5 with its alarm; anything
+      // else logged in full)
+      return this.late.beforeDebit(inc, obuEvent, m.state.phase);
     }
     if (obuEvent.kind === "trade" && this.guards.recordedB5(obuEvent.info)) {
       // the B5 of a debit of this OBU already recorded (the RSU repeating it while the next debit waits):

@@ -90,10 +90,17 @@ export class DebitIntents {
       return true;
     }
     this.d.counters.journalFailures++;
-    this.d.log.error(
-      { obuId: m.obuId },
-      "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
-    );
+    if (first)
+      this.d.log.error(
+        { obuId: m.obuId },
+        "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
+      );
+    // the C6 went out: named in full, as a rewrite that failed is (above)
+    else
+      this.d.log.error(
+        { obuId: m.obuId, intentId: m.intentId, ...debitIds(m.state) },
+        "DEBIT INTENT NOT DURABLE before C8 (the fdatasync of the journal's WAL failed): C8 not sent; the C6 went out, the card may have paid",
+      );
     if (first) this.withdraw(m);
     return false;
   }

@@ -6,6 +6,7 @@
  * its key as written (a journal from before version 2 wrote it in upper case).
  * Every call comes from the controller's serial queue.
  */
+import type { Logger } from "../../firmware-bridge/log.js";
 import type { IncomingFrameLike } from "../rsu/driver.js";
 import type { DebitIntents } from "./debit-intents.js";
 import type { EffectRunner } from "./effect-runner.js";
@@ -54,6 +55,7 @@ export interface MachinesDeps {
    * of margin: the link's rsu.link.dedupeWindowMs, firmware-bridge/link/options.ts)
    */
   rsuRepeatWindowMs: number;
+  log: Logger;
 }
 
 const key = (obuId: string): string => obuId.toLowerCase();
@@ -154,8 +156,24 @@ export class Machines {
       // debit was already out (await-b5 -> await-b8: the note could not be rewritten before C8) the card
       // may have paid: it and the OBU are held (for the life of the process, and by the first note in the
       // journal) until the restart records the debit from that note.
-      if (isDebit(before))
+      if (isDebit(before)) {
         this.d.guards.pin({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
+        // The B5 that asked for the C8 (the card's offline serial, PSAM number and serial, its TAC) is kept
+        // nowhere else: the intent on disk is the C6's, and the restart's CRASH_RECOVERED suspect has none
+        // of it. Logged in full (decoded and raw), as a late B5 the journal could not record is.
+        if (ev.kind === "trade")
+          this.d.log.error(
+            {
+              obuId: m.obuId,
+              intentId: m.intentId,
+              cardId: before.debit.card.cardId,
+              obuSerial: before.debit.obu.obuSerial,
+              b5: ev.info,
+              rawB5: ev.raw,
+            },
+            "B5 BEFORE C8 NOT KEPT: the debit intent could not be rewritten; the C6 went out, the card may have paid",
+          );
+      }
       m.state = { phase: "done", kind: "stop", outcome: "JOURNAL_FAILED" };
       this.map.delete(key(m.obuId));
       await this.d.journalFailed(inc?.answered ? undefined : inc, m.obuId);
