@@ -12,7 +12,12 @@
 
 import { existsSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { BackgroundVerify, retentionIdleOf, VERIFY_RUNS_MAX } from "../../src/audit/background-verify.js";
+import {
+  BackgroundVerify,
+  type BackgroundVerifyOptions,
+  retentionIdleOf,
+  VERIFY_RUNS_MAX,
+} from "../../src/audit/background-verify.js";
 import { journalRetentionEvent } from "../../src/audit/events.js";
 import { searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
@@ -79,6 +84,16 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
   return { promise, resolve };
 }
 
+/**
+ * A BackgroundVerify of this test's directory that runs only when asked (runNow): its first timer an hour
+ * away, none after it.
+ */
+function onDemand(
+  o: Omit<BackgroundVerifyOptions, "dataDir" | "laneId" | "intervalMs" | "firstAfterMs">,
+): BackgroundVerify {
+  return new BackgroundVerify({ dataDir: dir, laneId: null, intervalMs: 0, firstAfterMs: 3_600_000, ...o });
+}
+
 /** A BackgroundVerify whose runs answer `answers` in turn, with a seal under way the test ends. */
 function verifier(answers: VerifySummary[]) {
   const runs: VerifyJob[] = [];
@@ -86,11 +101,7 @@ function verifier(answers: VerifySummary[]) {
   const seal = deferred();
   const asked = deferred();
   let sealAsked = 0;
-  const v = new BackgroundVerify({
-    dataDir: dir,
-    laneId: null,
-    intervalMs: 0,
-    firstAfterMs: 3_600_000,
+  const v = onDemand({
     run: async (job) => {
       runs.push(job);
       return answers[runs.length - 1]!;
@@ -158,11 +169,7 @@ function verifierBesideRetention(answers: VerifySummary[]) {
   const events: string[] = [];
   const retention = deferred();
   const idleAsked = deferred();
-  const v = new BackgroundVerify({
-    dataDir: dir,
-    laneId: null,
-    intervalMs: 0,
-    firstAfterMs: 3_600_000,
+  const v = onDemand({
     run: async (job) => {
       runs.push(job);
       events.push("run");
@@ -257,11 +264,7 @@ describe("the background verify and the trail's own retention run", () => {
       expect(old.length).toBeGreaterThan(0);
       const seen: { oldFilesLeft: number; retentionNowDone: boolean }[] = [];
       let retentionNowDone = false;
-      const v = new BackgroundVerify({
-        dataDir: dir,
-        laneId: null,
-        intervalMs: 0,
-        firstAfterMs: 3_600_000,
+      const v = onDemand({
         retentionIdle: retentionIdleOf(lane.journal, lane.trail),
         run: async () => {
           seen.push({ oldFilesLeft: old.filter((f) => existsSync(f)).length, retentionNowDone });
@@ -350,11 +353,7 @@ describe("the background verify's verdict in the trail (src/audit/verify-alarm.t
     const answers = [changedRow, changedRow, summary({}), summary({}), changedRow];
     const wrote: (string | null)[] = [];
     let n = 0;
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       trail: l.trail,
       run: async () => answers[n++]!,
       onResult: (_s, w) => wrote.push(w),
@@ -407,11 +406,7 @@ describe("a background verification that throws", () => {
       async () => summary({}),
     ];
     let n = 0;
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       trail: l.trail,
       run: () => answers[n++]!(),
       onResult: (s, w) => {
@@ -453,11 +448,7 @@ describe("a background verification that throws", () => {
     const events: string[] = [];
     const results: VerifySummary[] = [];
     let n = 0;
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       trail: l.trail,
       run: () => {
         events.push("run");
@@ -482,11 +473,7 @@ describe("a background verification that throws", () => {
   it("a run again after a retention entry not sealed yet that throws runs once more; a second throw in a row counts", async () => {
     const results: VerifySummary[] = [];
     let n = 0;
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       run: () =>
         n++ === 0 ? Promise.resolve(notSealed) : Promise.reject(new Error("verify worker exited (1)")),
       sealPending: async () => undefined,
@@ -505,11 +492,7 @@ describe("a background verification that throws", () => {
 
   it("a throw at the last of VERIFY_RUNS_MAX runs counts at once", async () => {
     let n = 0;
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       run: () =>
         ++n < VERIFY_RUNS_MAX
           ? Promise.resolve(notSealed)
@@ -543,11 +526,7 @@ describe("could not run is a verdict of its own (src/audit/verify-alarm.ts)", ()
     ];
     let n = 0;
     const wrote: (string | null)[] = [];
-    const v = new BackgroundVerify({
-      dataDir: dir,
-      laneId: null,
-      intervalMs: 0,
-      firstAfterMs: 3_600_000,
+    const v = onDemand({
       trail: l.trail,
       run: () => answers[n++]!(),
       onResult: (_s, w) => wrote.push(w),

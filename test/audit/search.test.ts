@@ -233,17 +233,19 @@ describe("search and export over a simulated run", () => {
           ...window,
         ]);
         expect(json.out).toBe(inWindow.map((x) => `${x.text}\n`).join(""));
-        const csv = await runEtcLane([
-          "audit",
-          "export",
-          "--data-dir",
-          dataDir,
-          "--format",
-          "csv",
-          "--kind",
-          "record",
-          ...window,
-        ]);
+        const csvExport = (...more: string[]) =>
+          runEtcLane([
+            "audit",
+            "export",
+            "--data-dir",
+            dataDir,
+            "--format",
+            "csv",
+            "--kind",
+            "record",
+            ...more,
+          ]);
+        const csv = await csvExport(...window);
         const rows = csv.out.trim().split("\n");
         expect(rows[0]).toBe(
           "seq,time,utc,severity,type,kind,reason,card,obu,obu_id,plate,amount_fen,trade_id,message,data,hash",
@@ -254,18 +256,7 @@ describe("search and export over a simulated run", () => {
         expect(card).toMatch(/^[0-9A-F]{20}$/i);
         expect(csv.out).not.toContain(card);
         expect(csv.out).toContain(maskCardId(card));
-        const fullCsv = await runEtcLane([
-          "audit",
-          "export",
-          "--data-dir",
-          dataDir,
-          "--format",
-          "csv",
-          "--kind",
-          "record",
-          "--full-ids",
-          ...window,
-        ]);
+        const fullCsv = await csvExport("--full-ids", ...window);
         expect(fullCsv.code, fullCsv.err).toBe(0);
         expect(fullCsv.out).toContain(card);
         expect(fullCsv.out).not.toContain(maskCardId(card));

@@ -58,6 +58,15 @@ async function toDebit(r: Rig, obu = b2(), card = b4()): Promise<void> {
   await r.settle();
 }
 
+/** The OBU read (B2, B3): its transaction waits for the B4, no debit sent. */
+async function toAwaitB4(r: Rig): Promise<void> {
+  r.link.frame(ev.b2());
+  await r.settle();
+  r.link.frame(ev.b3());
+  await r.settle();
+  expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b4" }]);
+}
+
 /** One vehicle's debit left without its B5: the link down past b5TimeoutMs, then up again (a B5_MISSING suspect). */
 async function toSuspect(r: Rig): Promise<void> {
   await toDebit(r);
@@ -1411,11 +1420,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     await r.settle();
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
     await vi.advanceTimersByTimeAsync(10);
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
-    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b4" }]);
+    await toAwaitB4(r);
     r.link.frame(ev.b5(), { raw: "ffff18b500" });
     await r.settle();
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
@@ -1459,11 +1464,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     await r.settle();
     expect(r.ctl.status.status).toBe("open");
     // the OBU read again: its transaction waits for the B4
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
-    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b4" }]);
+    await toAwaitB4(r);
     // the old debit's complete B5 (its TAC proves the money moved)
     r.link.frame(ev.b5(), { raw: "ffff18b500" });
     await r.settle();
@@ -1521,11 +1522,7 @@ describe("a debit in flight through a link blip or a stop (defect 6)", () => {
     // the journal leaves it out of openSuspectOf, as this fake does now
     r.journal.openSuspectOf = () => null;
     await vi.advanceTimersByTimeAsync(10); // past unsettledHoldMs (0): the guards' memory holds nothing
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
-    expect(r.ctl.inFlight()).toEqual([{ obuId: OBU_ID, phase: "await-b4" }]);
+    await toAwaitB4(r);
     r.link.frame(ev.b5());
     await r.settle();
     expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT_SETTLED"]);
