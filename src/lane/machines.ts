@@ -158,9 +158,10 @@ export class Machines {
       // journal) until the restart records the debit from that note.
       if (isDebit(before)) {
         this.d.guards.pin({ obuSerial: before.debit.obu.obuSerial, cardId: before.debit.card.cardId });
-        // The B5 that asked for the C8 (the card's offline serial, PSAM number and serial, its TAC) is kept
-        // nowhere else: the intent on disk is the C6's, and the restart's CRASH_RECOVERED suspect has none
-        // of it. Logged in full (decoded and raw), as a late B5 the journal could not record is.
+        // The B5 that asked for the C8 (the card's offline serial, PSAM number and serial, its TAC) may be
+        // kept nowhere else: after a failed write the intent on disk is the C6's, and the restart's
+        // CRASH_RECOVERED suspect has none of it (after a failed fdatasync the rewrite may or may not be on
+        // disk). Logged in full (decoded and raw), as a late B5 the journal could not record is.
         if (ev.kind === "trade")
           this.d.log.error(
             {
