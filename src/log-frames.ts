@@ -16,6 +16,7 @@
  * capture (docs/capture.md) keeps every byte. `rawB5`/`rawB8` (src/lane/late-answers.ts) are left: a B5
  * or B8 carries no card number, and those lines are what the station settles a late answer from.
  */
+import { crc16x25 } from "../firmware-bridge/framing/crc.js";
 import { ETX, HEADER_LENGTH, MIN_LEN, STX } from "../firmware-bridge/reader/frame.js";
 import { frameForLog, maskNumbers } from "./rsu/mask-frames.js";
 
@@ -30,7 +31,7 @@ const RSU_HEADER = { start: "ffff", bytes: 9 };
 
 /**
  * A card reader frame's header (STX, LEN, SEQ, CMD, P) when `hex` is one whole reader frame: STX 02, a
- * LEN of at least 3 that agrees with the byte count (6 + LEN) and the ETX 03 where LEN puts it
+ * LEN of at least 3 that agrees with the byte count (6 + LEN), its CRC and the ETX 03 where LEN puts it
  * (firmware-bridge/reader/frame.ts). A 0x02 is an ordinary byte inside a BCD card number, so bytes
  * discarded from inside one (a frame's tail after lost sync, on either link) can start with it: their LEN
  * and "header" would then be 12 digits of the number. A half reader frame shows no header.
@@ -41,6 +42,10 @@ function readerFrameHeader(hex: string): string | undefined {
   if (bytes.length < HEADER_LENGTH || bytes[0] !== STX || bytes[bytes.length - 1] !== ETX) return undefined;
   const len = bytes.readUInt16BE(1);
   if (len < MIN_LEN || HEADER_LENGTH + len !== bytes.length) return undefined;
+  // and its CRC, as the reader's deframer checks it: a tail cut inside a card number whose next two
+  // digits happen to read as its length, and that ends at a frame's ETX, is no frame
+  const crcAt = bytes.length - 3;
+  if (crc16x25(bytes, 1, crcAt) !== bytes.readUInt16BE(crcAt)) return undefined;
   return hex.slice(0, HEADER_LENGTH * 2);
 }
 

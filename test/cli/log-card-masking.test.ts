@@ -238,9 +238,13 @@ it("bytes discarded from inside a card number that start with 02 show no reader 
     Buffer.from(`${card}2020112420301124000000009000`, "hex"),
   ).toString("hex");
   expect(frame).toContain(card);
+  // STX, the LEN of its count and the ETX, but a CRC that is not its own: no frame either (as the deframer)
+  const crc = Number.parseInt(frame.slice(-6, -2), 16);
+  const badCrc = `${frame.slice(0, -6)}${(crc ^ 1).toString(16).padStart(4, "0")}03`;
   const file = join(dir, "lane.log");
   const logger = createLogger("etc-lane", laneLogOptions({ ...configOf({}).log, file }));
-  for (const hex of [rsuTail, readerTail, noFrame]) logger.warn({ dir: "<-", hex }, "bytes discarded");
+  for (const hex of [rsuTail, readerTail, noFrame, badCrc])
+    logger.warn({ dir: "<-", hex }, "bytes discarded");
   logger.warn({ dir: "<-", hex: frame }, "unknown frame");
   const text = await logFileText(logger, file);
   expect(text).not.toContain("0211225128");
@@ -254,6 +258,7 @@ it("bytes discarded from inside a card number that start with 02 show no reader 
     notLogged(rsuTail),
     notLogged(readerTail),
     notLogged(noFrame),
+    notLogged(badCrc),
     `${frame.slice(0, 12)}... (${frame.length / 2} bytes, not decoded: not logged past the header as it may hold a card number; log.fullIds: true logs it in full)`,
   ]);
   expect(frame.slice(0, 12)).toBe("02001b091200"); // STX, LEN 27, SEQ 9, CMD 12, P 0

@@ -22,6 +22,7 @@ import {
   MAX_CONTROL_CONNECTIONS,
   REQUEST_LINE_TIMEOUT_MS,
   startControlServer,
+  UNREAD_ANSWER_MS,
 } from "../../src/service/control/server.js";
 import type { OperatorResult } from "../../src/service/lane-view.js";
 import { auditedOperator, auditRefusedRequest } from "../../src/service/operator-audit.js";
@@ -587,6 +588,46 @@ describe("control socket", () => {
       vi.advanceTimersByTime(1);
       await afterLanePoll();
       expect(await writeOutcome(h.s)).toBe("EPIPE");
+    });
+
+    // second-round review: the grace ran from the answer's end() call, so an answer larger than the socket's
+    // buffer (a status with a full booth queue) that its client read after the grace arrived cut short
+    it("an answer larger than the socket's buffer, read only after the grace: arrives whole; the grace runs once it has left", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { lane, path } = await start();
+      const big = "x".repeat(4 * 1024 * 1024); // far past a Unix socket's buffer
+      lane.state = { ...lane.state, padding: big } as unknown as typeof lane.state;
+      const h = await stubborn(path, "");
+      h.s.pause(); // reads nothing until the grace has passed
+      h.s.write(statusLine);
+      await afterLanePoll();
+      await afterLanePoll();
+      vi.advanceTimersByTime(ANSWER_GRACE_MS + 1);
+      await afterLanePoll();
+      h.s.resume();
+      const answer = JSON.parse(await h.answer);
+      expect(answer).toMatchObject({ kind: "result", ok: true });
+      expect(answer.data.snapshot.padding).toBe(big);
+      h.s.destroy();
+    });
+
+    it("an answer its client never reads is dropped UNREAD_ANSWER_MS after it, with the connection", async () => {
+      expect(UNREAD_ANSWER_MS).toBe(30_000);
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const { lane, path } = await start();
+      lane.state = { ...lane.state, padding: "x".repeat(4 * 1024 * 1024) } as unknown as typeof lane.state;
+      const h = await stubborn(path, "");
+      h.s.pause();
+      h.s.write(statusLine);
+      await afterLanePoll();
+      await afterLanePoll();
+      vi.advanceTimersByTime(UNREAD_ANSWER_MS - 1);
+      await afterLanePoll();
+      expect(await writeOutcome(h.s)).toBeNull();
+      vi.advanceTimersByTime(1);
+      await afterLanePoll();
+      expect(await writeOutcome(h.s)).toBe("EPIPE");
+      h.s.destroy();
     });
 
     it("a connection answered BUSY is dropped ANSWER_GRACE_MS later too", async () => {

@@ -62,6 +62,8 @@ export interface ControlServerOptions {
   maxConnections?: number;
   /** how long an answered connection is kept for its client to read the answer (tests); default ANSWER_GRACE_MS */
   answerGraceMs?: number;
+  /** how long a final answer may take to leave the process (tests); default UNREAD_ANSWER_MS */
+  unreadAnswerMs?: number;
 }
 
 /**
@@ -89,18 +91,34 @@ export const MAX_CONTROL_CONNECTIONS = 64;
 export const ANSWER_GRACE_MS = 2000;
 
 /**
- * Ends `sock` with its final answer (`line`, if any) and destroys it ANSWER_GRACE_MS later unless its
- * client has closed it first. What the client still sends is read and dropped meanwhile: a socket closed
- * with data unread would reset the client's side before it reads the answer.
+ * How long a final answer may take to leave the lane's process (a client that does not read a large answer,
+ * such as a status snapshot with its booth queue, past the socket's buffer): past it the connection is
+ * destroyed, its answer lost.
  */
-function endAnswered(sock: Socket, line: string | undefined, graceMs: number): void {
+export const UNREAD_ANSWER_MS = 30_000;
+
+/**
+ * Ends `sock` with its final answer (`line`, if any) and destroys it ANSWER_GRACE_MS after the whole answer
+ * has left the process (handed to the kernel: a large answer waits for its client to read), unless its
+ * client has closed it first; an answer that has not left within UNREAD_ANSWER_MS is dropped with the
+ * connection. What the client still sends is read and dropped meanwhile: a socket closed with data unread
+ * would reset the client's side before it reads the answer.
+ */
+function endAnswered(sock: Socket, line: string | undefined, graceMs: number, unreadMs: number): void {
   sock.resume();
-  if (line === undefined) sock.end();
-  else sock.end(line);
-  if (sock.destroyed) return;
-  const drop = setTimeout(() => sock.destroy(), graceMs);
-  drop.unref();
+  let drop: NodeJS.Timeout | undefined;
+  const dropIn = (ms: number): void => {
+    clearTimeout(drop);
+    drop = setTimeout(() => sock.destroy(), ms);
+    drop.unref();
+  };
   sock.once("close", () => clearTimeout(drop));
+  const sent = (): void => {
+    if (!sock.destroyed) dropIn(graceMs);
+  };
+  if (line === undefined) sock.end(sent);
+  else sock.end(line, sent);
+  if (!sock.destroyed && drop === undefined) dropIn(unreadMs);
 }
 
 /** What a connection past MAX_CONTROL_CONNECTIONS is answered (code BUSY). */
@@ -182,6 +200,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
   const requests: Requests = { closing: false, inFlight: new Map() };
   const maxConnections = o.maxConnections ?? MAX_CONTROL_CONNECTIONS;
   const graceMs = o.answerGraceMs ?? ANSWER_GRACE_MS;
+  const unreadMs = o.unreadAnswerMs ?? UNREAD_ANSWER_MS;
   let busyLogged = false;
   const server: Server = createServer((sock) => {
     sockets.add(sock);
@@ -195,7 +214,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       waiting.add(sock);
       return handle(sock, o, log, requests, (line) => {
         waiting.delete(sock);
-        endAnswered(sock, line, graceMs);
+        endAnswered(sock, line, graceMs, unreadMs);
       });
     }
     // answered at once, the request not read
@@ -206,6 +225,7 @@ export async function startControlServer(o: ControlServerOptions): Promise<Contr
       sock,
       `${JSON.stringify({ kind: "error", code: "BUSY", message: BUSY } satisfies ControlReply)}\n`,
       graceMs,
+      unreadMs,
     );
   });
   // The socket is bound in a directory of mode 0700 made for it beside the final path, chmod'ed 0600 there,
