@@ -127,12 +127,26 @@ export function replayScript(
   /** the position up to which the RSU deframer's events accounted for the bytes */
   let cursor = 0;
   /** the RSU's last frame, when nothing came after it: where it ends, and the lane frames seen by then */
-  let lastRsu: { raw: Buffer; end: number; laneFrames: number } | undefined;
+  let lastRsu:
+    | {
+        raw: Buffer;
+        end: number;
+        laneFrames: number;
+        /** when it is itself a repeat: the chain it belongs to (its first repeat's index in `found`) */
+        chain?: number;
+        /** when it is itself a repeat: where the chain's first frame, the one sent as new, ends */
+        rootEnd?: number;
+      }
+    | undefined;
   /** per step: its run, and the position of its first byte in that run's RSU bytes */
   const stepRun: number[] = [];
   const stepStart: number[] = [];
-  /** the repeats found: where they are, and where the frame they repeat ends */
-  const found: { run: number; start: number; end: number; originalEnd: number; frame: string }[] = [];
+  /**
+   * the repeats found: where they are, where the first frame of their chain (the one the RSU sent as new)
+   * ends, and their chain (the index of its first repeat): a repeat of a repeat is left out or sent with it
+   */
+  const found: { run: number; start: number; end: number; rootEnd: number; chain: number; frame: string }[] =
+    [];
   const rsuEvents = (events: DeframerEvent[]): void => {
     for (const ev of events) {
       // a checksum failure's bytes come as a discarded run too
@@ -153,9 +167,12 @@ export function replayScript(
       }
       const start = tailAt + index;
       const end = start + raw.length;
-      if (lastRsu && lastRsu.end === start && lastRsu.laneFrames === laneFrames && lastRsu.raw.equals(raw))
-        found.push({ run, start, end, originalEnd: lastRsu.end, frame: frameType(ev.frame.data, d) });
-      lastRsu = { raw, end, laneFrames };
+      if (lastRsu && lastRsu.end === start && lastRsu.laneFrames === laneFrames && lastRsu.raw.equals(raw)) {
+        const chain = lastRsu.chain ?? found.length;
+        const rootEnd = lastRsu.rootEnd ?? lastRsu.end;
+        found.push({ run, start, end, rootEnd, chain, frame: frameType(ev.frame.data, d) });
+        lastRsu = { raw, end, laneFrames, chain, rootEnd };
+      } else lastRsu = { raw, end, laneFrames };
       cursor = end;
     }
     // every byte not held by the deframer is accounted for (the ETX it keeps is a frame's: not held)
@@ -221,10 +238,12 @@ export function replayScript(
   /** the step holding byte `at` of `run`'s RSU bytes */
   const stepOf = (inRun: number, at: number): number =>
     stepRun.findLastIndex((x, i) => x === inRun && (stepStart[i] as number) <= at);
-  for (const [id, f] of found.entries()) {
+  for (const f of found) {
+    const id = f.chain;
     const first = stepOf(f.run, f.start);
-    // a frame and its copy in one step were handed to the lane together: they go out together
-    if (first === stepOf(f.run, f.originalEnd - 1)) continue;
+    // a frame and its copy in one step were handed to the lane together: they go out together (the first
+    // frame of its chain: a copy of a copy left out is left out with it, whichever step it starts in)
+    if (first === stepOf(f.run, f.rootEnd - 1)) continue;
     for (let i = first; i <= stepOf(f.run, f.end - 1); i++) {
       const step = steps[i] as ReplayStep;
       const at = stepStart[i] as number;

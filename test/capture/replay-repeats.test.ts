@@ -152,6 +152,44 @@ describe.each(["legacy", "national"] as const)(
   },
 );
 
+describe.each(["legacy", "national"] as const)("a repeat of a repeat (%s)", (protocol) => {
+  const frames = framesOf(protocol);
+  const { dialect, hb, f, g, c4, ack } = frames;
+  const description = `etc-lane test rsu port protocol=${protocol}`;
+  // second-round review: a copy starting in the read where the copy it repeats ended was judged against
+  // that copy (one step: "handed over together") and went out alone, after the copy was left out
+  it("starting in the read where the copy before it ended: left out with that copy", async () => {
+    // f; 120 ms later its first repeat in two reads, the second of which also holds a second repeat whole;
+    // the recorded lane answered then; then g
+    const half = Math.floor(f.length / 2);
+    const cap = await capture(
+      [
+        { rsu: f },
+        { ms: 120 },
+        { rsu: f.subarray(0, half) },
+        { ms: 5 },
+        { rsu: Buffer.concat([f.subarray(half), f]) },
+        { ms: 10 },
+        { lane: c4 },
+        { ms: 10 },
+        { rsu: g },
+        { ms: 5 },
+        { lane: ack },
+      ],
+      description,
+    );
+    const script = replayScript(cap, dialect);
+    expect(script.steps.map((st) => st.repeat === true)).toEqual([false, true, true, false]);
+    const ids = script.steps.flatMap((st) => (st.repeats ?? []).map((r) => r.id));
+    expect(ids).toHaveLength(3); // the first repeat's two pieces and the second repeat
+    expect(new Set(ids).size).toBe(1);
+    const { events, report, read } = await play(script, frames);
+    expect(events).toEqual([`sent 0 ${hb}`, `skipped 1 ${hb} (C4)`, `sent 3 ${hb}`]);
+    expect(read).toEqual(["f", "g"]);
+    expect(report.divergences).toEqual([]);
+  });
+});
+
 describe.each(["legacy", "national"] as const)(
   "an RSU repeat merged with the frame the RSU sent right after it (%s)",
   (protocol) => {
