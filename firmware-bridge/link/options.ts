@@ -59,7 +59,8 @@ export interface DeframerLimits {
 
 export interface RsuLinkOptions {
   /**
-   * The RSU's heartbeat period. Legacy RSUs are configured for 3-60 s, national ones send every 10 s.
+   * The RSU's heartbeat period. Legacy RSUs are configured for more than 3 s and less than 1 min,
+   * national ones send every 10 s.
    * Default 10000 ms; 100..600000.
    */
   heartbeatPeriodMs: number;

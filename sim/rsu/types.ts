@@ -38,7 +38,7 @@ export interface RsuTiming {
   retransmitMs: number;
   /** Repeats before giving up. Default 3. */
   retries: number;
-  /** Heartbeat period: legacy B2/0x80 (3-60 s in the field), national B1 (10 s). Default 10000. */
+  /** Heartbeat period: legacy B2/0x80 (more than 3 s, less than 1 min, in the field), national B1 (10 s). Default 10000. */
   heartbeatMs: number;
   /** Time the RSU spends on the air before each frame (ms). */
   dsrcMs: DsrcTiming;

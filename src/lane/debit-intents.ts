@@ -74,9 +74,9 @@ export class DebitIntents {
           { err: (e as Error).message, obuId: m.obuId },
           "DEBIT INTENT NOT WRITTEN: debit not sent",
         );
-      // the C6 went out: the card may have paid. Named in full (card, OBU serial, the C6's intent), as a
-      // record the journal could not take is (docs/lane.md): the debit is settled from this line and the
-      // card's history if the intent is gone
+      // the C6 went out: the card may have paid. Named (OBU serial, the C6's intent, the card masked as every
+      // line unless log.fullIds): the restart's suspect has the card from the C6's intent, and if the
+      // intent is gone, the record that resolved it
       else
         this.d.log.error(
           { err: (e as Error).message, obuId: m.obuId, intentId: m.intentId, ...debitIds(m.state) },
