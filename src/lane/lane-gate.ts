@@ -241,6 +241,12 @@ export class LaneGate {
         );
       if (next.reason === "operator")
         this.d.log.warn({ detail: next.detail }, "ETC SERVICE CLOSED BY OPERATOR");
+      // a planned stop is no error: a log alert on error lines would page at every restart
+      else if (next.reason === "stopped" || next.reason === "stopping")
+        this.d.log.info(
+          { reason: next.reason, detail: next.detail },
+          "ETC service closed: the lane is stopping",
+        );
       else this.d.log.error({ reason: next.reason, detail: next.detail }, "ETC SERVICE CLOSED");
     }
     // No trading without a record: the antenna goes off at once when the journal fails.

@@ -172,6 +172,8 @@ export interface BoothCaseView {
   plate: string | null;
   /** the journal record it concerns, if any */
   seq: number | null;
+  /** "active": being worked on; "taken": the collector chose it; "waiting" (src/booth/view.ts) */
+  status?: "active" | "taken" | "waiting";
 }
 
 /** A finished vehicle as shown in the feed, the page and `etc-lane status`. */

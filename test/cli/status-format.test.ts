@@ -122,3 +122,31 @@ it("what a journal found behind the audit trail keeps is named, with the command
     /data-testid="kept-behind-trail">suspects 41 \(journal settle\); intents 7 \(journal resolve-intent\)</,
   );
 });
+
+const boothRow = (text: string): string => text.split("\n").find((l) => l.startsWith("Booth queue")) ?? "";
+
+// new-user walkthrough (session 36): a case the collector had taken was still shown as "waiting"
+it("the booth-queue row counts the cases waiting, taken and being worked on", () => {
+  const s = baseSnapshot();
+  const one = {
+    id: "c1",
+    openedAt: s.at,
+    kind: "stop",
+    reason: "OBU_NO_CARD",
+    detail: "标签无卡",
+    obuId: null,
+    cardId: null,
+    plate: null,
+    seq: null,
+  };
+  s.booth = { ...s.booth, cases: [] };
+  expect(boothRow(formatStatus(s))).toMatch(/^Booth queue +0$/);
+  s.booth.cases = [
+    { ...one, status: "taken" },
+    { ...one, id: "c2", status: "waiting" },
+    { ...one, id: "c3", status: "waiting" },
+  ];
+  expect(boothRow(formatStatus(s))).toMatch(/^Booth queue +3 +2 waiting, 1 taken$/);
+  s.booth.cases = [{ ...one, status: "active" }];
+  expect(boothRow(formatStatus(s))).toMatch(/^Booth queue +1 +1 being worked on$/);
+});

@@ -7,6 +7,7 @@
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import type { RsuEvent } from "../../src/rsu/driver.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { type Rig, rig } from "./controller-fakes.js";
 import { b2, b3, b4, b5, NOW } from "./machine-fixtures.js";
 
@@ -85,6 +86,27 @@ it("the journal failing right after a paid vehicle: the light red, the barrier n
   await r.settle();
   expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
   expect(devices(r.outputs.slice(before))).toEqual(["light red", "lane closed", "display stop"]);
+});
+
+// new-user walkthrough (session 36): every planned stop logged "ETC SERVICE CLOSED" at error level, so a
+// log alert on error lines paged at every restart
+it("the lane's close is an error line when the journal fails, an info line when the lane stops", async () => {
+  const lines: LogLine[] = [];
+  const r = rig({ logger: recordingLogger(lines) });
+  await open(r);
+  const closing = () =>
+    lines
+      .filter((l) => /^ETC SERVICE CLOSED$|^ETC service closed: the lane is stopping$/.test(l.msg))
+      .map((l) => [l.level, l.msg, (l.obj as { reason?: string }).reason]);
+  await r.ctl.stop();
+  expect(closing()).toEqual([["info", "ETC service closed: the lane is stopping", "stopping"]]);
+  expect(lines.filter((l) => l.level === "error")).toEqual([]);
+  const failing = rig({ logger: recordingLogger(lines) });
+  await open(failing);
+  lines.length = 0;
+  failing.journal.health$.next({ healthy: false });
+  await failing.settle();
+  expect(closing()).toEqual([["error", "ETC SERVICE CLOSED", "journal"]]);
 });
 
 it("a paid vehicle's OBU read again with its card pulled out (or a card error): ALREADY_TRADED, no display, no red light, no record; removed from its place it is stopped; an OBU that did not pay is stopped", async () => {

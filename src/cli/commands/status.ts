@@ -190,11 +190,22 @@ function queueRows(s: LaneSnapshot, show: Show): Row[] {
   ];
 }
 
+/** How many of the booth's cases wait, are taken and are being worked on ("2 waiting, 1 taken"). */
+function caseStates(cases: LaneSnapshot["booth"]["cases"]): string {
+  const n = { waiting: 0, taken: 0, active: 0 };
+  for (const c of cases) n[c.status ?? "waiting"]++;
+  return [
+    n.waiting ? `${n.waiting} waiting` : "",
+    n.taken ? `${n.taken} taken` : "",
+    n.active ? `${n.active} being worked on` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
+}
+
 /** The booth queue's length and the booth desk's counters. */
 function boothRows(s: LaneSnapshot): Row[] {
-  const rows: Row[] = [
-    ["Booth queue", String(s.booth.cases.length), s.booth.cases.length ? "case(s) waiting" : ""],
-  ];
+  const rows: Row[] = [["Booth queue", String(s.booth.cases.length), caseStates(s.booth.cases)]];
   const desk = s.booth.desk;
   if (desk) {
     const n = (k: string): number => desk.counters[k] ?? 0;
