@@ -177,7 +177,13 @@ export class RsuLinkSide {
             "write failed; further failed writes are logged at debug until a write succeeds",
           );
         this.writesFailing = true;
-        this.ctx.logFrame({ dir: "tx", hex: "", note: `lost: ${(e as Error).message}` });
+        // the tx line above was logged before the write: this one says it never went (and which it was)
+        const what = frame ? `${frame.type} seq ${seq}` : `${raw.length} byte(s)`;
+        this.ctx.logFrame({
+          dir: "tx",
+          hex: "",
+          note: `lost: ${(e as Error).message} (the ${what} logged above was not written)`,
+        });
         return false;
       },
     );

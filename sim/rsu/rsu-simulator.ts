@@ -379,7 +379,9 @@ class SimulatedRsu implements RsuSimulator {
   }
 
   private notice(code: NoticeCode, message: string): void {
-    this.ctx.log.warn({ code }, message);
+    // the event is the notice's channel (`etc-sim rsu` prints it on stdout): logged at info, so that the
+    // default log level (warn) does not print it a second time on stderr
+    this.ctx.log.info({ code }, message);
     this.ctx.event({ type: "notice", at: this.ctx.rel(), code, message });
   }
 

@@ -464,30 +464,32 @@ describe("a lane frame that does not decode is an illegal lane frame: stdout nam
   );
 });
 
-describe("RSU over TCP with no lane connected (the switch a TCP server hands its connections to)", () => {
-  /** Messages of the warnings the simulator logged (pino's level 40 and above). */
-  function warningsLogger(warnings: string[]): Logger {
-    const noop = (): void => {};
-    const l: Logger = {
-      trace: noop,
-      debug: noop,
-      info: noop,
-      warn: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
-      error: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
-      child: () => l,
-    };
-    return l;
-  }
+/** Messages of the warnings the simulator logged (pino's level 40 and above). */
+function warningsLogger(warnings: string[]): Logger {
+  const noop = (): void => {};
+  const l: Logger = {
+    trace: noop,
+    debug: noop,
+    info: noop,
+    warn: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+    error: (o, m) => warnings.push(`${typeof o === "string" ? o : m} ${JSON.stringify(o)}`),
+    child: () => l,
+  };
+  return l;
+}
 
-  it("the heartbeats that fail while no lane is connected give one warning per disconnection", async () => {
+describe("RSU over TCP with no lane connected (the switch a TCP server hands its connections to)", () => {
+  it("the heartbeats that fail while no lane is connected give one warning per disconnection; the frame log names each as not written", async () => {
     const warnings: string[] = [];
     const sw = new SwitchTransport("tcp-test");
+    const frameLog = memoryFrameLog();
     const sim = createRsuSimulator({
       transport: sw,
       protocol: "legacy",
       scenario: { name: "empty" },
       timing: { heartbeatMs: 1000 },
       logger: warningsLogger(warnings),
+      frameLog,
     });
     const connect = async (): Promise<{ lane: LaneDriver; disconnect: () => void }> => {
       const pair = createTransportPair();
@@ -508,6 +510,21 @@ describe("RSU over TCP with no lane connected (the switch a TCP server hands its
     await vi.advanceTimersByTimeAsync(3500); // three heartbeats, none with a lane to go to
     expect(failed()).toHaveLength(1);
     expect(failed()[0]).toContain("no lane connected");
+    // new-user walkthrough (session 36): each failed write's tx line is followed by a line naming that
+    // frame as not written (it said only "lost: <error>")
+    const lostAt = frameLog.records.flatMap((r, i) => (r.note?.startsWith("lost: ") ? [i] : []));
+    expect(lostAt).toHaveLength(3);
+    for (const i of lostAt) {
+      const sent = frameLog.records[i - 1]!;
+      const f = sent.frame as { type: string; seq: number };
+      expect(sent).toMatchObject({ dir: "tx" });
+      expect(frameLog.records[i]).toMatchObject({ dir: "tx", hex: "" });
+      expect(frameLog.records[i]!.note).toMatch(
+        new RegExp(
+          `^lost: .*no lane connected.* \\(the ${f.type} seq ${f.seq} logged above was not written\\)$`,
+        ),
+      );
+    }
     const again = await connect();
     await until(again.lane.expectFrame("HB", 2000)); // written: the failures are over
     again.disconnect();
@@ -613,7 +630,12 @@ describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any
   });
 
   it("left unanswered, it is given up and the notice says the RSU is not initialised", async () => {
-    const { lane, sim, events } = await setup("national", { name: "empty" });
+    const warnings: string[] = [];
+    const { lane, sim, events } = await setup(
+      "national",
+      { name: "empty" },
+      { logger: warningsLogger(warnings) },
+    );
     const notice = next(sim.events$, (e) => e.type === "notice");
     await lane.send(refusingC0(lane));
     expect(await until(notice)).toMatchObject({
@@ -623,6 +645,8 @@ describe("national RSU: the B0 RSUStatus 03 that refuses a C0 is answered as any
     });
     expect(events.filter((e) => e.type === "gaveUp")).toMatchObject([{ frame: "B0" }]);
     expect(sim.mode).toBe("off");
+    // the notice is the event (etc-sim rsu prints it): not a warning too, printed twice on a terminal
+    expect(warnings.filter((w) => w.includes("never answered B0"))).toEqual([]);
   });
 });
 
