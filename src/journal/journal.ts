@@ -181,6 +181,12 @@ export class JournalReader {
     return this.outbox.oldestPendingAgeMs(now);
   }
 
+  /** A lane setting (Journal.readSetting: e.g. an operator's close kept across restarts), or null. */
+  readSetting(key: string): string | null {
+    this.assertOpen();
+    return readMeta(this.db, `setting.${key}`) ?? null;
+  }
+
   /**
    * The unsettled suspects this file lacks and keeps from the audit trail (it was found behind the trail
    * and an operator went on with it: ./behind-trail.ts), each as the lane rebuilds it to settle it

@@ -9,7 +9,12 @@ import type { Command } from "commander";
 import { type DataDirHolder, dataDirHolder, holderElsewhere } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
 import { laneLabel } from "../../journal/trade-id.js";
-import { operatorLabel } from "../../lane/operator-close.js";
+import {
+  OPERATOR_CLOSE_SETTING,
+  operatorDetail,
+  operatorLabel,
+  parseOperatorClose,
+} from "../../lane/operator-close.js";
 import { CONTROL_NOT_CONNECTED, LaneNotRunning } from "../../service/control/client.js";
 import { controlSocketPath } from "../../service/control/protocol.js";
 import {
@@ -305,12 +310,19 @@ function offlineSummary(
   }
   try {
     const st = reader.stats();
+    // an operator's close kept in the journal: the lane starts closed (src/lane/operator-close.ts restore)
+    const kept = reader.readSetting(OPERATOR_CLOSE_SETTING);
+    const close = kept === null ? null : parseOperatorClose(kept);
     return {
       text:
         `  journal: ${st.records} record(s) (${st.byKind.transaction} transactions, ${st.byKind.stop} stops, ` +
         `${st.byKind.suspect} suspects), last seq ${st.lastSeq}; ${st.pending} awaiting upload (${st.held} held), ` +
-        `oldest ${duration(st.oldestPendingAgeMs)}\n`,
-      json: { journal: st },
+        `oldest ${duration(st.oldestPendingAgeMs)}\n` +
+        (close
+          ? `  operator close: ${operatorDetail(close)}, at ${close.at ? new Date(close.at).toISOString() : "?"}; ` +
+            "the lane starts closed until `etc-lane lane open`\n"
+          : ""),
+      json: { journal: st, operatorClose: close },
     };
   } finally {
     reader.close();
