@@ -132,21 +132,25 @@ export function replayScript(
         raw: Buffer;
         end: number;
         laneFrames: number;
-        /** when it is itself a repeat: the chain it belongs to (its first repeat's index in `found`) */
-        chain?: number;
-        /** when it is itself a repeat: where the chain's first frame, the one sent as new, ends */
-        rootEnd?: number;
+        /** when it is itself a repeat: its index in `found` */
+        repeat?: number;
       }
     | undefined;
   /** per step: its run, and the position of its first byte in that run's RSU bytes */
   const stepRun: number[] = [];
   const stepStart: number[] = [];
   /**
-   * the repeats found: where they are, where the first frame of their chain (the one the RSU sent as new)
-   * ends, and their chain (the index of its first repeat): a repeat of a repeat is left out or sent with it
+   * the repeats found: where they are, where the frame they repeat ends, and that frame's index here when it
+   * is a repeat itself (`prev`; null: the frame the RSU sent as new)
    */
-  const found: { run: number; start: number; end: number; rootEnd: number; chain: number; frame: string }[] =
-    [];
+  const found: {
+    run: number;
+    start: number;
+    end: number;
+    originalEnd: number;
+    prev: number | null;
+    frame: string;
+  }[] = [];
   const rsuEvents = (events: DeframerEvent[]): void => {
     for (const ev of events) {
       // a checksum failure's bytes come as a discarded run too
@@ -168,10 +172,9 @@ export function replayScript(
       const start = tailAt + index;
       const end = start + raw.length;
       if (lastRsu && lastRsu.end === start && lastRsu.laneFrames === laneFrames && lastRsu.raw.equals(raw)) {
-        const chain = lastRsu.chain ?? found.length;
-        const rootEnd = lastRsu.rootEnd ?? lastRsu.end;
-        found.push({ run, start, end, rootEnd, chain, frame: frameType(ev.frame.data, d) });
-        lastRsu = { raw, end, laneFrames, chain, rootEnd };
+        const prev = lastRsu.repeat ?? null;
+        found.push({ run, start, end, originalEnd: lastRsu.end, prev, frame: frameType(ev.frame.data, d) });
+        lastRsu = { raw, end, laneFrames, repeat: found.length - 1 };
       } else lastRsu = { raw, end, laneFrames };
       cursor = end;
     }
@@ -238,12 +241,19 @@ export function replayScript(
   /** the step holding byte `at` of `run`'s RSU bytes */
   const stepOf = (inRun: number, at: number): number =>
     stepRun.findLastIndex((x, i) => x === inRun && (stepStart[i] as number) <= at);
-  for (const f of found) {
-    const id = f.chain;
+  /** per repeat: the id it is marked with (undefined: not marked, it goes out with the frame it repeats) */
+  const ids: (number | undefined)[] = [];
+  for (const [k, f] of found.entries()) {
     const first = stepOf(f.run, f.start);
-    // a frame and its copy in one step were handed to the lane together: they go out together (the first
-    // frame of its chain: a copy of a copy left out is left out with it, whichever step it starts in)
-    if (first === stepOf(f.run, f.rootEnd - 1)) continue;
+    let id: number = k;
+    if (first === stepOf(f.run, f.originalEnd - 1)) {
+      // starting in the step where the frame it repeats ends: a frame and its copy handed over together go
+      // out together, and a copy of a copy marked to be left out shares its fate (one decision)
+      const joined = f.prev === null ? undefined : ids[f.prev];
+      ids[k] = joined;
+      if (joined === undefined) continue;
+      id = joined;
+    } else ids[k] = id; // a step of its own: judged when it comes up, as the lane under test stands then
     for (let i = first; i <= stepOf(f.run, f.end - 1); i++) {
       const step = steps[i] as ReplayStep;
       const at = stepStart[i] as number;

@@ -95,7 +95,7 @@ export class DebitIntents {
         { obuId: m.obuId },
         "DEBIT INTENT NOT DURABLE (the fdatasync of the journal's WAL failed): debit not sent",
       );
-    // the C6 went out: named in full, as a rewrite that failed is (above)
+    // the C6 went out: named as a rewrite that failed is (above; the card masked as every line)
     else
       this.d.log.error(
         { obuId: m.obuId, intentId: m.intentId, ...debitIds(m.state) },

@@ -8,7 +8,7 @@
  * AUDIT_VERIFY_FAILED); a run that failed otherwise counts at once. Verify itself excuses nothing. A change
  * of verdict is written into the trail once (src/audit/verify-alarm.ts). A run that throws is a failed
  * result ("verify could not run: ...") like any other when it throws twice in a row (once: run again once
-retention is idle), and "could not run" is a verdict of its own.
+ * retention is idle), and "could not run" is a verdict of its own.
  */
 
 import { existsSync } from "node:fs";

@@ -75,7 +75,12 @@ async function capture(steps: Step[], description: string) {
  * Plays `script` to a lane that answers every frame it reads, as the lane's link does
  * (firmware-bridge/link/answer-cache.ts): `f` (and every repeat of it) with C4, `g` with ACK.
  */
-async function play(script: ReplayScript, { dialect, f, g, c4, ack }: ReturnType<typeof framesOf>) {
+async function play(
+  script: ReplayScript,
+  { dialect, f, g, c4, ack }: ReturnType<typeof framesOf>,
+  /** the lane leaves the first `silentF` copies of f it reads unanswered (a lane slow to answer) */
+  silentF = 0,
+) {
   const pair = createTransportPair();
   await pair.lane.open();
   const deframer = createDeframer(dialect.variant);
@@ -84,6 +89,7 @@ async function play(script: ReplayScript, { dialect, f, g, c4, ack }: ReturnType
     for (const ev of deframer.push(b, 0)) {
       if (ev.kind !== "frame") continue;
       read.push(ev.frame.raw.equals(f) ? "f" : ev.frame.raw.equals(g) ? "g" : "other");
+      if (ev.frame.raw.equals(f) && read.filter((x) => x === "f").length <= silentF) continue;
       void pair.lane.write(ev.frame.raw.equals(g) ? ack : c4);
     }
   });
@@ -186,6 +192,42 @@ describe.each(["legacy", "national"] as const)("a repeat of a repeat (%s)", (pro
     const { events, report, read } = await play(script, frames);
     expect(events).toEqual([`sent 0 ${hb}`, `skipped 1 ${hb} (C4)`, `sent 3 ${hb}`]);
     expect(read).toEqual(["f", "g"]);
+    expect(report.divergences).toEqual([]);
+  });
+});
+
+describe.each(["legacy", "national"] as const)("repeats each in a read of its own (%s)", (protocol) => {
+  const frames = framesOf(protocol);
+  const { dialect, hb, f, g, c4, ack } = frames;
+  const description = `etc-lane test rsu port protocol=${protocol}`;
+  // third review: a chain of repeats sharing one decision sent the second repeat, once the lane under
+  // test had answered the first, as the first had gone out: the lane answered again
+  it("each is judged when it comes up: the first goes out to a lane that has not answered, the second not once it has", async () => {
+    // f, repeated 120 ms and 240 ms later (each in a read of its own); the recorded lane answered after
+    // the second repeat; then g
+    const cap = await capture(
+      [
+        { rsu: f },
+        { ms: 120 },
+        { rsu: f },
+        { ms: 120 },
+        { rsu: f },
+        { ms: 10 },
+        { lane: c4 },
+        { ms: 10 },
+        { rsu: g },
+        { ms: 5 },
+        { lane: ack },
+      ],
+      description,
+    );
+    const script = replayScript(cap, dialect);
+    expect(script.steps.map((st) => st.repeat === true)).toEqual([false, true, true, false]);
+    expect(new Set(script.steps.flatMap((st) => (st.repeats ?? []).map((r) => r.id))).size).toBe(2);
+    // the lane under test answers only the second f it reads (the first repeat)
+    const { events, report, read } = await play(script, frames, 1);
+    expect(events).toEqual([`sent 0 ${hb}`, `sent 1 ${hb}`, `skipped 2 ${hb} (C4)`, `sent 3 ${hb}`]);
+    expect(read).toEqual(["f", "f", "g"]);
     expect(report.divergences).toEqual([]);
   });
 });

@@ -5,39 +5,15 @@
  * dialects' default +08:00.
  */
 import { join } from "node:path";
-import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
-import { runCli } from "../../src/cli/run-cli.js";
 import { entries, openBoundTrail, openLaneJournal } from "../audit/helpers.js";
-import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
-import { tempDir } from "../journal/helpers.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
-let io: CapturedOutput;
-let t: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  t = tempDir("etc-direct-offset-");
-  io = captureOutput();
-  vi.stubEnv("ETC_LOG_LEVEL", "silent");
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-  process.exitCode = undefined;
-  t.cleanup();
-});
-
-async function etcLane(args: string[]): Promise<number> {
-  const program = new Command("etc-lane");
-  registerLane(program);
-  registerJournal(program);
-  process.exitCode = undefined;
-  await runCli(program, ["node", "etc-lane", ...args]);
-  return Number(process.exitCode ?? 0);
-}
-
+const cli = inProcessEtcLane("etc-direct-offset-", [registerLane, registerJournal]);
+const etcLane = cli.run;
 /** The times of the trail entries written after the first `before` ones. */
 const timesAfter = (dataDir: string, before: number): string[] =>
   entries(dataDir)
@@ -47,7 +23,7 @@ const timesAfter = (dataDir: string, before: number): string[] =>
 describe("a direct operator action without --config", () => {
   // review: the operator.* entries and their checkpoint were written at +08:00 whatever the lane's offset
   it("writes in the offset of the lane's newest record (a lane at +00:00)", async () => {
-    const dataDir = join(t.dir, "data");
+    const dataDir = join(cli.dir(), "data");
     const lane = openBoundTrail(dataDir, { utcOffsetMinutes: 0 }, { utcOffsetMinutes: 0 });
     lane.journal.commit(sampleRecord(1));
     await lane.close();
@@ -55,9 +31,9 @@ describe("a direct operator action without --config", () => {
     expect(entries(dataDir).at(-1)!.time).toMatch(/\+00:00$/);
     expect(
       await etcLane(["lane", "close", "--reason", "barrier maintenance", "--data-dir", dataDir]),
-      io.err,
+      cli.io().err,
     ).toBe(0);
-    expect(await etcLane(["journal", "requeue-held", "--data-dir", dataDir]), io.err).toBe(0);
+    expect(await etcLane(["journal", "requeue-held", "--data-dir", dataDir]), cli.io().err).toBe(0);
     const written = timesAfter(dataDir, before);
     expect(
       entries(dataDir)
@@ -69,22 +45,22 @@ describe("a direct operator action without --config", () => {
   });
 
   it("writes in the offset of the trail's newest entry when the journal holds no record (-05:00)", async () => {
-    const dataDir = join(t.dir, "data");
+    const dataDir = join(cli.dir(), "data");
     const lane = openBoundTrail(dataDir, { utcOffsetMinutes: -300 }, { utcOffsetMinutes: -300 });
     await lane.close();
     const before = entries(dataDir).length;
     expect(before).toBeGreaterThan(0);
-    expect(await etcLane(["lane", "open", "--data-dir", dataDir]), io.err).toBe(0);
+    expect(await etcLane(["lane", "open", "--data-dir", dataDir]), cli.io().err).toBe(0);
     const written = timesAfter(dataDir, before);
     expect(written.length).toBeGreaterThan(0);
     for (const time of written) expect(time).toMatch(/-05:00$/);
   });
 
   it("writes at +08:00 for a lane that wrote neither", async () => {
-    const dataDir = join(t.dir, "data");
+    const dataDir = join(cli.dir(), "data");
     await openLaneJournal(dataDir, { utcOffsetMinutes: 60 }).close();
     expect(entries(dataDir)).toEqual([]);
-    expect(await etcLane(["lane", "close", "--reason", "x", "--data-dir", dataDir]), io.err).toBe(0);
+    expect(await etcLane(["lane", "close", "--reason", "x", "--data-dir", dataDir]), cli.io().err).toBe(0);
     const written = timesAfter(dataDir, 0);
     expect(written.length).toBeGreaterThan(0);
     for (const time of written) expect(time).toMatch(/\+08:00$/);

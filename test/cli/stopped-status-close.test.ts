@@ -4,42 +4,23 @@
  * summary only, and a lane that would start closed looked like any stopped lane.
  */
 import { join } from "node:path";
-import { Command } from "commander";
-import { afterEach, beforeEach, expect, it, vi } from "vitest";
+import Database from "better-sqlite3";
+import { expect, it } from "vitest";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
-import { runCli } from "../../src/cli/run-cli.js";
+import { JOURNAL_FILE } from "../../src/journal/journal.js";
+import { OPERATOR_CLOSE_SETTING } from "../../src/lane/operator-close.js";
 import { openBoundTrail } from "../audit/helpers.js";
-import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
-import { tempDir } from "../journal/helpers.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
-let io: CapturedOutput;
-let t: ReturnType<typeof tempDir>;
-beforeEach(() => {
-  t = tempDir("etc-stopped-status-");
-  io = captureOutput();
-  vi.stubEnv("ETC_LOG_LEVEL", "silent");
-});
-afterEach(() => {
-  vi.restoreAllMocks();
-  vi.unstubAllEnvs();
-  process.exitCode = undefined;
-  t.cleanup();
-});
-
-async function etcLane(args: string[]): Promise<number> {
-  const program = new Command("etc-lane");
-  registerLane(program);
-  registerStatus(program);
-  process.exitCode = undefined;
-  await runCli(program, ["node", "etc-lane", ...args]);
-  return Number(process.exitCode ?? 0);
-}
+const cli = inProcessEtcLane("etc-stopped-status-", [registerLane, registerStatus]);
+const etcLane = cli.run;
 
 it("names the operator's close the stopped lane will start with, in the text and in --json; nothing once opened", async () => {
-  const dataDir = join(t.dir, "data");
+  const io = cli.io();
+  const dataDir = join(cli.dir(), "data");
   const lane = openBoundTrail(dataDir);
   lane.journal.commit(sampleRecord(1));
   await lane.close();
@@ -64,4 +45,22 @@ it("names the operator's close the stopped lane will start with, in the text and
   io.out = "";
   expect(await etcLane(["status", "--json", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
   expect(JSON.parse(io.out)).toMatchObject({ running: false, operatorClose: null });
+});
+
+// third review: an edited setting whose time is no time made status throw instead of exiting 3
+it("a kept close whose time is no time (an edited setting): shown with its time as ?, still exit 3", async () => {
+  const io = cli.io();
+  const dataDir = join(cli.dir(), "data");
+  const lane = openBoundTrail(dataDir);
+  await lane.close();
+  const db = new Database(join(dataDir, JOURNAL_FILE));
+  db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(
+    `setting.${OPERATOR_CLOSE_SETTING}`,
+    JSON.stringify({ user: "wang", uid: 1000, reason: "edited", at: 1e20 }),
+  );
+  db.close();
+  expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+  expect(io.out).toContain(
+    "  operator close: closed by operator wang (uid 1000): edited, at ?; the lane starts closed until `etc-lane lane open`\n",
+  );
 });

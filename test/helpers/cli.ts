@@ -6,7 +6,10 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { vi } from "vitest";
+import { Command } from "commander";
+import { afterEach, beforeEach, vi } from "vitest";
+import { runCli as runInProcess } from "../../src/cli/run-cli.js";
+import { tempDir } from "../journal/helpers.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const ENTRY = { "etc-lane": "dist/src/cli/etc-lane.js", "etc-sim": "dist/sim/cli/etc-sim.js" } as const;
@@ -98,4 +101,45 @@ export function captureOutput(): CapturedOutput {
     },
   };
   return io;
+}
+
+/**
+ * For a test file that runs etc-lane commands in this process: per test, a temporary directory, the output
+ * captured (`io`), the log silent; after it, mocks and env restored, the exit code cleared, the directory
+ * removed. `run(args)` runs the commands `registers` add to a new program and resolves its exit code.
+ */
+export function inProcessEtcLane(
+  prefix: string,
+  registers: ((program: Command) => void)[],
+): {
+  /** this test's output so far (set a field to "" to collect afresh) */
+  io: () => CapturedOutput;
+  /** this test's temporary directory */
+  dir: () => string;
+  run: (args: string[]) => Promise<number>;
+} {
+  let io: CapturedOutput | undefined;
+  let tmp: { dir: string; cleanup: () => void } | undefined;
+  beforeEach(() => {
+    tmp = tempDir(prefix);
+    io = captureOutput();
+    vi.stubEnv("ETC_LOG_LEVEL", "silent");
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+    process.exitCode = undefined;
+    tmp?.cleanup();
+  });
+  return {
+    io: () => io as CapturedOutput,
+    dir: () => (tmp as { dir: string }).dir,
+    run: async (args) => {
+      const program = new Command("etc-lane");
+      for (const r of registers) r(program);
+      process.exitCode = undefined;
+      await runInProcess(program, ["node", "etc-lane", ...args]);
+      return Number(process.exitCode ?? 0);
+    },
+  };
 }

@@ -306,7 +306,7 @@ function offlineSummary(
     // a directory with no journal: named by how the lane was found (the config's dataDir, say)
     reader = JournalReader.openReadOnly(dataDir, { found });
   } catch (e) {
-    return { text: `  journal: ${(e as Error).message}\n`, json: { journal: null } };
+    return { text: `  journal: ${(e as Error).message}\n`, json: { journal: null, operatorClose: null } };
   }
   try {
     const st = reader.stats();
@@ -319,7 +319,7 @@ function offlineSummary(
         `${st.byKind.suspect} suspects), last seq ${st.lastSeq}; ${st.pending} awaiting upload (${st.held} held), ` +
         `oldest ${duration(st.oldestPendingAgeMs)}\n` +
         (close
-          ? `  operator close: ${operatorDetail(close)}, at ${close.at ? new Date(close.at).toISOString() : "?"}; ` +
+          ? `  operator close: ${operatorDetail(close)}, at ${isoOrUnknown(close.at)}; ` +
             "the lane starts closed until `etc-lane lane open`\n"
           : ""),
       json: { journal: st, operatorClose: close },
@@ -328,6 +328,12 @@ function offlineSummary(
     reader.close();
   }
 }
+
+/** A kept time as ISO UTC, "?" when it is no time (an unreadable or edited setting). */
+const isoOrUnknown = (ms: unknown): string =>
+  typeof ms === "number" && ms > 0 && Number.isFinite(new Date(ms).getTime())
+    ? new Date(ms).toISOString()
+    : "?";
 
 const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
   h ? { role: h.role, command: h.command, since: h.since, host: h.host } : null;

@@ -3,8 +3,8 @@
  * request, at most MAX_REQUEST_LINE bytes: the lane refuses a longer one, and one not in within
  * REQUEST_LINE_TIMEOUT_MS of the connection: server.ts) and keeps its side open; the
  * lane answers with zero or more progress lines and one final line, then ends its side (and destroys the
- * connection ANSWER_GRACE_MS after the answer has left the process, UNREAD_ANSWER_MS at most, if the client
- * still holds it: server.ts). A client that closes
+ * connection ANSWER_GRACE_MS after the answer has left the process, or at UNREAD_ANSWER_MS when it has not
+ * left by then, if the client still holds it: server.ts). A client that closes
  * (or half-closes) its side before the lane starts the action has given up: the lane does not run it
  * (server.ts). An answer line can be long (`status` and
  * `booth.list` carry the booth's queue, up to 1000 cases: about 200 KiB); the client reads one of up to

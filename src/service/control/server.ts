@@ -77,7 +77,7 @@ export const REQUEST_LINE_TIMEOUT_MS = 10_000;
  * How many control connections may wait for their answer at once (those running an action included): one
  * more is answered BUSY at once, its request not read. A connection that has had its final answer (BUSY
  * and TOO_SLOW included) no longer counts, and is dropped ANSWER_GRACE_MS after the answer has left the
- * process (UNREAD_ANSWER_MS after it at most) if its client has not closed it: a client that never closes (a leaking script, an `nc -U` left open) holds a connection, and its file
+ * process (or at UNREAD_ANSWER_MS when it has not left by then) if its client has not closed it: a client that never closes (a leaking script, an `nc -U` left open) holds a connection, and its file
  * descriptor, at most REQUEST_LINE_TIMEOUT_MS + ANSWER_GRACE_MS when it sends no request, and never keeps
  * the socket BUSY for good.
  */
