@@ -16,8 +16,7 @@
  * capture (docs/capture.md) keeps every byte. `rawB5`/`rawB8` (src/lane/late-answers.ts) are left: a B5
  * or B8 carries no card number, and those lines are what the station settles a late answer from.
  */
-import { crc16x25 } from "../firmware-bridge/framing/crc.js";
-import { ETX, HEADER_LENGTH, MIN_LEN, STX } from "../firmware-bridge/reader/frame.js";
+import { HEADER_LENGTH, isWholeReaderFrame } from "../firmware-bridge/reader/frame.js";
 import { frameForLog, maskNumbers } from "./rsu/mask-frames.js";
 
 /**
@@ -38,15 +37,9 @@ const RSU_HEADER = { start: "ffff", bytes: 9 };
  */
 function readerFrameHeader(hex: string): string | undefined {
   if (hex.length % 2 !== 0 || !/^[0-9a-f]*$/i.test(hex)) return undefined;
-  const bytes = Buffer.from(hex, "hex");
-  if (bytes.length < HEADER_LENGTH || bytes[0] !== STX || bytes[bytes.length - 1] !== ETX) return undefined;
-  const len = bytes.readUInt16BE(1);
-  if (len < MIN_LEN || HEADER_LENGTH + len !== bytes.length) return undefined;
-  // and its CRC, as the reader's deframer checks it: a tail cut inside a card number whose next two
-  // digits happen to read as its length, and that ends at a frame's ETX, is no frame
-  const crcAt = bytes.length - 3;
-  if (crc16x25(bytes, 1, crcAt) !== bytes.readUInt16BE(crcAt)) return undefined;
-  return hex.slice(0, HEADER_LENGTH * 2);
+  // its CRC too, as the reader's deframer checks it: a tail cut inside a card number whose next two digits
+  // happen to read as its length, and that ends at a frame's ETX, is no frame
+  return isWholeReaderFrame(Buffer.from(hex, "hex")) ? hex.slice(0, HEADER_LENGTH * 2) : undefined;
 }
 
 /**

@@ -65,6 +65,19 @@ export function encodeReaderFrame(
   return out;
 }
 
+/**
+ * `bytes` are exactly one whole frame: STX, a LEN of at least MIN_LEN that agrees with their length, the
+ * CRC and the ETX where LEN puts them (what the deframer, ./deframer.ts, delivers as a frame).
+ */
+export function isWholeReaderFrame(bytes: Uint8Array): boolean {
+  if (bytes.length < FRAME_OVERHEAD || bytes[0] !== STX || bytes[bytes.length - 1] !== ETX) return false;
+  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const len = b.readUInt16BE(1);
+  if (len < MIN_LEN || HEADER_LENGTH + len !== b.length) return false;
+  const crcAt = b.length - 3;
+  return crc16x25(b, 1, crcAt) === b.readUInt16BE(crcAt);
+}
+
 /** Next host command SEQ: 1..255, never 0 (0 is the card event's). */
 export function nextCommandSeq(prev: number): number {
   return prev >= 0xff || prev < 1 ? 1 : prev + 1;

@@ -45,6 +45,16 @@ function framesOf(protocol: "legacy" | "national") {
 
 type Step = { rsu: Buffer } | { lane: Buffer } | { ms: number };
 
+/** The end of a recording: the lane answers f with C4 10 ms on, then the RSU sends g, answered with ACK. */
+const answeredThenG = ({ c4, g, ack }: ReturnType<typeof framesOf>): Step[] => [
+  { ms: 10 },
+  { lane: c4 },
+  { ms: 10 },
+  { rsu: g },
+  { ms: 5 },
+  { lane: ack },
+];
+
 /**
  * A capture of the port "rsu", taken by the lane: `rsu` bytes are what it read (each its own read),
  * `lane` bytes what it wrote, `ms` moves the capture's clock.
@@ -110,7 +120,7 @@ describe.each(["legacy", "national"] as const)(
   "an RSU repeat the lane read in several chunks (%s)",
   (protocol) => {
     const frames = framesOf(protocol);
-    const { dialect, hb, f, g, c4, ack } = frames;
+    const { dialect, hb, f, g } = frames;
     const description = `etc-lane test rsu port protocol=${protocol}`;
     it("is recognised across the steps it arrived in and left out whole once the lane under test answered", async () => {
       // A serial port hands a frame over in several reads, here 5 ms apart (each its own step). The RSU sent
@@ -119,20 +129,7 @@ describe.each(["legacy", "national"] as const)(
       const third = Math.floor(f.length / 3);
       const pieces = [f.subarray(0, third), f.subarray(third, 2 * third), f.subarray(2 * third)];
       const split = pieces.flatMap((p, i): Step[] => (i === 0 ? [{ rsu: p }] : [{ ms: 5 }, { rsu: p }]));
-      const cap = await capture(
-        [
-          ...split,
-          { ms: 120 },
-          ...split,
-          { ms: 10 },
-          { lane: c4 },
-          { ms: 10 },
-          { rsu: g },
-          { ms: 5 },
-          { lane: ack },
-        ],
-        description,
-      );
+      const cap = await capture([...split, { ms: 120 }, ...split, ...answeredThenG(frames)], description);
       const script = replayScript(cap, dialect);
       expect(
         script.steps.map((st) => ({
@@ -160,7 +157,7 @@ describe.each(["legacy", "national"] as const)(
 
 describe.each(["legacy", "national"] as const)("a repeat of a repeat (%s)", (protocol) => {
   const frames = framesOf(protocol);
-  const { dialect, hb, f, g, c4, ack } = frames;
+  const { dialect, hb, f } = frames;
   const description = `etc-lane test rsu port protocol=${protocol}`;
   // second-round review: a copy starting in the read where the copy it repeats ended was judged against
   // that copy (one step: "handed over together") and went out alone, after the copy was left out
@@ -175,12 +172,7 @@ describe.each(["legacy", "national"] as const)("a repeat of a repeat (%s)", (pro
         { rsu: f.subarray(0, half) },
         { ms: 5 },
         { rsu: Buffer.concat([f.subarray(half), f]) },
-        { ms: 10 },
-        { lane: c4 },
-        { ms: 10 },
-        { rsu: g },
-        { ms: 5 },
-        { lane: ack },
+        ...answeredThenG(frames),
       ],
       description,
     );
@@ -198,7 +190,7 @@ describe.each(["legacy", "national"] as const)("a repeat of a repeat (%s)", (pro
 
 describe.each(["legacy", "national"] as const)("repeats each in a read of its own (%s)", (protocol) => {
   const frames = framesOf(protocol);
-  const { dialect, hb, f, g, c4, ack } = frames;
+  const { dialect, hb, f } = frames;
   const description = `etc-lane test rsu port protocol=${protocol}`;
   // third review: a chain of repeats sharing one decision sent the second repeat, once the lane under
   // test had answered the first, as the first had gone out: the lane answered again
@@ -206,19 +198,7 @@ describe.each(["legacy", "national"] as const)("repeats each in a read of its ow
     // f, repeated 120 ms and 240 ms later (each in a read of its own); the recorded lane answered after
     // the second repeat; then g
     const cap = await capture(
-      [
-        { rsu: f },
-        { ms: 120 },
-        { rsu: f },
-        { ms: 120 },
-        { rsu: f },
-        { ms: 10 },
-        { lane: c4 },
-        { ms: 10 },
-        { rsu: g },
-        { ms: 5 },
-        { lane: ack },
-      ],
+      [{ rsu: f }, { ms: 120 }, { rsu: f }, { ms: 120 }, { rsu: f }, ...answeredThenG(frames)],
       description,
     );
     const script = replayScript(cap, dialect);
