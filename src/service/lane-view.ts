@@ -179,6 +179,11 @@ export interface BoothCaseView {
 /** A finished vehicle as shown in the feed, the page and `etc-lane status`. */
 export interface VehicleRecordView {
   seq: number;
+  /**
+   * where the record was made: `dsrc` the controller at the antenna (a settlement keeps its suspect's
+   * path, wherever it was settled), `booth` the booth (the record's `extra.path`, docs/booth.md §7)
+   */
+  path: "dsrc" | "booth";
   tradeId: string;
   /** commit time */
   at: number;
@@ -247,8 +252,8 @@ export interface LaneSnapshot {
   /** the queue; `desk`: the booth's own state, null when the lane has no booth */
   booth: { cases: BoothCaseView[]; desk: BoothDeskView | null };
   /**
-   * newest first, at most 20, each vehicle once: a suspect settled later is shown settled in its place
-   * (same seq), not as another vehicle
+   * newest first, at most 20: the controller's vehicles, each once, and the booth's records (`path`
+   * booth); a suspect settled later is shown settled in its place (same seq), not as another record
    */
   lastTransactions: VehicleRecordView[];
   process: ProcessView;
@@ -299,8 +304,8 @@ export type LaneFeedEvent =
   | { type: "link"; at: number; link: "rsu" | "reader" | "station"; status: string; reason: string | null }
   | {
       /**
-       * A suspect the controller settled after its vehicle had finished (a late B5 or B8, `etc-lane
-       * journal settle`): the same record (same seq and trade id) in its new revision, which replaces
+       * A suspect settled after its vehicle had finished (a late B5 or B8, `etc-lane journal settle`,
+       * the booth from the card): the same record (same seq and trade id) in its new revision, which replaces
        * that vehicle's row. Not a vehicle: never counted or timed again.
        */
       type: "settlement";
@@ -310,6 +315,20 @@ export type LaneFeedEvent =
       record: VehicleRecordView;
       /** b5, b8, booth-prove, booth-card or operator (the record's extra.settlement.settledBy) */
       settledBy: string | null;
+    }
+  | {
+      /**
+       * A record the booth committed (docs/booth.md §7): a card payment, a `BOOTH_DEBIT_UNCONFIRMED`
+       * suspect, a cancelled case's `BOOTH_CANCELLED` stop. The booth's vehicle was counted when its
+       * stop at the antenna sent it there: this is not another vehicle (no stage or decision time, no
+       * chart point); counted in `etc_lane_booth_records_total`.
+       */
+      type: "booth-record";
+      /** commit time */
+      at: number;
+      record: VehicleRecordView;
+      /** the durable journal commit, ms; null when the booth did not time it (a recovery, a cancel) */
+      commitMs: number | null;
     }
   | { type: "alarm"; at: number; code: string; message: string }
   | {

@@ -61,6 +61,7 @@ export class LaneMetrics {
   private readonly vehicles: Counter<"kind" | "outcome">;
   private readonly alarms: Counter<"code">;
   private readonly settlements: Counter<"kind" | "outcome" | "by">;
+  private readonly boothRecords: Counter<"kind" | "outcome">;
   /** the decision histogram's child per stage, made once */
   private readonly byStage: Record<keyof typeof STAGE_LABEL, { observe(v: number): void }>;
   private readonly vehicleChildren = new Map<string, { inc(v?: number): void }>();
@@ -100,8 +101,14 @@ export class LaneMetrics {
     });
     this.settlements = new Counter({
       name: "etc_lane_settlements_total",
-      help: "suspects the lane settled after their vehicle had finished (a late B5/B8, etc-lane journal settle), by what they became (kind transaction or stop, outcome) and how (by: b5, b8, operator); the vehicle stays counted once in etc_lane_vehicles_total, as the suspect it was",
+      help: "suspects settled after their vehicle had finished (a late B5/B8, etc-lane journal settle, the booth from the card), by what they became (kind transaction or stop, outcome) and how (by: b5, b8, operator, booth-prove, booth-card); the vehicle stays counted once in etc_lane_vehicles_total or etc_lane_booth_records_total, as the suspect it was",
       labelNames: ["kind", "outcome", "by"],
+      registers,
+    });
+    this.boothRecords = new Counter({
+      name: "etc_lane_booth_records_total",
+      help: "records the booth committed (a card payment, a BOOTH_DEBIT_UNCONFIRMED suspect, a cancelled case), by kind and outcome; each is a vehicle already counted in etc_lane_vehicles_total by the stop that sent it to the booth",
+      labelNames: ["kind", "outcome"],
       registers,
     });
     this.alarms = new Counter({
@@ -328,6 +335,8 @@ export class LaneMetrics {
         if (st.b5Barrier !== undefined) by.b5Barrier.observe(st.b5Barrier / 1000);
         if (ev.commitMs !== null) this.commit.observe(ev.commitMs / 1000);
         this.vehicleCounter(ev.record.kind, ev.record.outcome).inc();
+      } else if (ev.type === "booth-record") {
+        this.boothRecords.inc({ kind: ev.record.kind, outcome: this.outcomes.value(ev.record.outcome) });
       } else if (ev.type === "settlement") {
         // the same vehicle in a new revision: no stage or commit time, not another vehicle
         this.settlements.inc({

@@ -7,6 +7,7 @@
  * or since the start, reaches the feed as the trail's `lane.alarm` entry, as every alarm entry does.
  */
 import { filter, map, merge, Observable, type Subject } from "rxjs";
+import type { BoothOutcome } from "../booth/booth.js";
 import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { type LaneFeedEvent, type VehicleRecordView, vehicleStages } from "./lane-view.js";
@@ -14,11 +15,13 @@ import { laneStateOf } from "./runtime-snapshot.js";
 
 export type VehicleEvent = Extract<LaneFeedEvent, { type: "vehicle" }>;
 export type SettlementEvent = Extract<LaneFeedEvent, { type: "settlement" }>;
+export type BoothRecordEvent = Extract<LaneFeedEvent, { type: "booth-record" }>;
 
 /** A finished vehicle's record as the feed, the page and the snapshot's last vehicles show it. */
 export function recordView(r: VehicleOutcome["record"], decisionMs: number | null): VehicleRecordView {
   return {
     seq: r.seq,
+    path: r.extra?.path === "booth" ? "booth" : "dsrc",
     tradeId: r.tradeId,
     at: Date.parse(r.createdAt),
     kind: r.kind,
@@ -45,12 +48,23 @@ export function vehicleEvent(v: VehicleOutcome): VehicleEvent {
   };
 }
 
+/** A record the booth committed (the booth's outcomes$, first revision): its feed event, built once. */
+export function boothRecordEvent(o: BoothOutcome): BoothRecordEvent {
+  const record = recordView(o.record, null);
+  return { type: "booth-record", at: record.at, record, commitMs: o.commitMs };
+}
+
 /**
- * A suspect settled after its vehicle finished (outcomes$ again, a later revision): `decisionMs` the
+ * A suspect settled after its vehicle finished (the controller's or the booth's outcomes$ again, a later
+ * revision: a late B5 or B8, the operator, the booth from the card): `decisionMs` the
  * vehicle's own when the view still has its row, `at` when it was settled, `settledBy` from the record's
  * extra.settlement.
  */
-export function settlementEvent(v: VehicleOutcome, decisionMs: number | null, at: number): SettlementEvent {
+export function settlementEvent(
+  v: VehicleOutcome | BoothOutcome,
+  decisionMs: number | null,
+  at: number,
+): SettlementEvent {
   const record = recordView(v.record, decisionMs);
   const by = (v.record.extra?.settlement as { settledBy?: unknown } | undefined)?.settledBy;
   return { type: "settlement", at, record, settledBy: typeof by === "string" ? by : null };

@@ -7,6 +7,9 @@
  * - the controller's `outcomes$`: the last 20 vehicles (`lastTransactions`), the last commit time, each
  *   vehicle's feed event built once; a settlement (a later revision of a vehicle's record) replaces its
  *   row in place;
+ * - the booth's `outcomes$` (a booth): its records among the last 20 (`path` booth), each a
+ *   `booth-record` event, not another vehicle; its settlements as the controller's (a DSRC suspect
+ *   settled from the card replaces that vehicle's row);
  * - its `status$`: since when the lane is in its state (`state.since`);
  * - its `events$`: when the RSU link last changed (`rsu.since`);
  * - the status list's `health$`: a change of versions marks the list's counts to be read again and, after
@@ -15,10 +18,11 @@
  * - the reader's `state$` (a booth): the reader link's state (`reader`).
  */
 import type { Subscription } from "rxjs";
+import type { BoothOutcome } from "../booth/booth.js";
 import type { VehicleOutcome } from "../lane/controller.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import type { LaneFeedEvent, VehicleRecordView } from "./lane-view.js";
-import { type SettlementEvent, settlementEvent, vehicleEvent } from "./runtime-feed.js";
+import { boothRecordEvent, type SettlementEvent, settlementEvent, vehicleEvent } from "./runtime-feed.js";
 import { linkStatus, type ReaderLinkState, type StatusListInfo } from "./runtime-snapshot.js";
 
 /** the snapshot's `lastTransactions` */
@@ -26,14 +30,14 @@ const LAST = 20;
 
 /** Where the tracker's events go: the feed's subjects (./runtime-feed.ts runtimeFeed). */
 export interface TrackerFeed {
-  /** a vehicle or a settlement */
+  /** a vehicle, a booth record or a settlement */
   vehicle(e: LaneFeedEvent): void;
   /** a status-list change */
   extra(e: LaneFeedEvent): void;
 }
 
 export class RuntimeTracker {
-  /** the last vehicles, newest first, at most 20 */
+  /** the last vehicles and booth records, newest first, at most 20 */
   readonly recent: VehicleRecordView[] = [];
   /** the last vehicle's durable commit, ms */
   lastCommitMs: number | null = null;
@@ -62,6 +66,7 @@ export class RuntimeTracker {
     this.trackStatusListVersions();
     if (rt.uplink) this.trackStatusListRefusals(rt.uplink);
     if (rt.reader) this.trackReaderLink(rt.reader);
+    if (rt.booth) this.trackBoothRecords(rt.booth);
   }
 
   /**
@@ -103,20 +108,44 @@ export class RuntimeTracker {
         }
         this.lastCommitMs = v.commitMs;
         const e = vehicleEvent(v);
-        this.recent.unshift(e.record);
-        if (this.recent.length > LAST) this.recent.pop();
+        this.keepRecent(e.record);
         this.feed.vehicle(e);
       }),
     );
   }
 
   /**
+   * The booth's records: each among the last ones (the last commit time stays the last vehicle's: the
+   * booth's own is in its desk, `booth.desk.lastTiming`); a settlement as the controller's, whichever
+   * path made the suspect.
+   */
+  private trackBoothRecords(booth: NonNullable<LaneRuntime["booth"]>): void {
+    this.subs.push(
+      booth.outcomes$.subscribe((o) => {
+        if (o.record.revision > 1) {
+          this.feed.vehicle(this.settled(o));
+          return;
+        }
+        const e = boothRecordEvent(o);
+        this.keepRecent(e.record);
+        this.feed.vehicle(e);
+      }),
+    );
+  }
+
+  private keepRecent(r: VehicleRecordView): void {
+    this.recent.unshift(r);
+    if (this.recent.length > LAST) this.recent.pop();
+  }
+
+  /**
    * A suspect settled after its vehicle finished: the controller emits it on outcomes$ again, the same
    * seq in a new revision (decisionMs 0, commitMs null; src/lane/late-answers.ts settle, the operator's
    * settleSuspect in src/lane/controller.ts). Its row among the last vehicles is replaced in place (it
-   * keeps the vehicle's decision time); the last commit time stays the last vehicle's.
+   * keeps the vehicle's decision time); the last commit time stays the last vehicle's. The booth emits its
+   * settlements on its own outcomes$ the same way (src/booth/effects.ts recorded).
    */
-  private settled(v: VehicleOutcome): SettlementEvent {
+  private settled(v: VehicleOutcome | BoothOutcome): SettlementEvent {
     const i = this.recent.findIndex((x) => x.seq === v.record.seq);
     const e = settlementEvent(v, i >= 0 ? this.recent[i]!.decisionMs : null, this.now());
     if (i >= 0) this.recent[i] = e.record;

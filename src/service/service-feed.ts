@@ -96,12 +96,12 @@ function liveFeedSink(sse: SseHub, view: LaneView): FeedSink {
     if (sse.size === 0) return; // no page open: nothing to render
     const events: { event: string; data: string }[] = [];
     for (const ev of batch) {
-      if (ev.type === "vehicle" || ev.type === "settlement") {
-        // the row rendered (card masked); a settlement's replaces the row of its seq on the page
-        // (assets/page.js), never adds a vehicle
+      if (ev.type === "vehicle" || ev.type === "booth-record" || ev.type === "settlement") {
+        // the row rendered (card masked); a booth record's is a new row as a vehicle's; a settlement's
+        // replaces the row of its seq on the page (assets/page.js), never adds a vehicle
         offset ??= view.snapshot().lane.utcOffsetMinutes;
         events.push({
-          event: ev.type,
+          event: ev.type === "settlement" ? "settlement" : "vehicle",
           data: JSON.stringify({ seq: ev.record.seq, row: vehicleRow(ev.record, offset) }),
         });
       } else {

@@ -11,7 +11,7 @@ import type { BoothCaseLine } from "../../src/service/control/booth-actions.js";
 import { callLane } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
 import type { LaneSnapshot } from "../../src/service/lane-view.js";
-import { serveLane } from "../../src/service/serve-lane.js";
+import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { runCli } from "../helpers/cli.js";
 import { servedLaneConfig } from "../integration/harness.js";
 import { boothCard, boothTest, noCardVehicle } from "./harness.js";
@@ -23,11 +23,11 @@ import { boothCard, boothTest, noCardVehicle } from "./harness.js";
 async function withSocket<T>(
   lane: LaneRuntime,
   dataDir: string,
-  f: (path: string) => Promise<T>,
+  f: (path: string, served: ServedLane) => Promise<T>,
 ): Promise<T> {
   const served = await serveLane(lane, servedLaneConfig(lane), { processMetrics: false });
   try {
-    return await f(controlSocketPath(dataDir));
+    return await f(controlSocketPath(dataDir), served);
   } finally {
     await served.close();
   }
@@ -67,7 +67,7 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
           if (t.lane.booth!.cases().length === 2) resolve();
         });
         const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
-        await withSocket(t.lane, dataDir, async (path) => {
+        await withSocket(t.lane, dataDir, async (path, served) => {
           const listed = await callLane(path, { action: "booth.list" });
           expect(listed).toMatchObject({ kind: "result", ok: true });
           const cases = (listed.kind === "result" ? listed.data?.cases : []) as BoothCaseLine[];
@@ -102,6 +102,17 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
             lastTiming: { totalMs: expect.any(Number), readerMs: expect.any(Number) },
           });
           expect(snap?.booth.desk?.screen?.step).toBe("PAID");
+          // the payment is among the last transactions, as the booth's; counted as the booth's record,
+          // not as a third vehicle
+          expect(snap?.lastTransactions.map((r) => [r.path, r.kind, r.outcome, r.seq])).toEqual([
+            ["booth", "transaction", "BOOTH_EXIT_DEBIT", paid!.seq],
+          ]);
+          served.service.pump.drain(); // the feed's batch in flight, to the metrics
+          const metrics = await (await fetch(new URL("metrics", served.service.url))).text();
+          expect(metrics).toContain(
+            'etc_lane_booth_records_total{kind="transaction",outcome="BOOTH_EXIT_DEBIT"} 1\n',
+          );
+          expect(metrics).not.toMatch(/etc_lane_vehicles_total\{[^}]*BOOTH/);
 
           const cancelled = await runCli("etc-lane", [
             "booth",
@@ -114,6 +125,14 @@ describe("etc-lane booth list|take|cancel through the control socket", () => {
           ]);
           expect(cancelled.code).toBe(0);
           expect(cancelled.stdout).toContain(`case ${first} cancelled`);
+          const after = await callLane(path, { action: "status" });
+          const last = (after.kind === "result" ? after.data?.snapshot : undefined) as
+            | LaneSnapshot
+            | undefined;
+          expect(last?.lastTransactions.map((r) => [r.path, r.kind, r.outcome])).toEqual([
+            ["booth", "stop", "BOOTH_CANCELLED"],
+            ["booth", "transaction", "BOOTH_EXIT_DEBIT"],
+          ]);
           const refused = await callLane(path, { action: "booth.cancel", id: "s999", reason: "x" });
           expect(refused).toMatchObject({ kind: "result", ok: false, message: "no booth case s999" });
         });

@@ -171,6 +171,7 @@ export class FakeLane implements LaneView {
     const at = o.at ?? this.state.at + (seq - 1000) * 1000;
     const rec: VehicleRecordView = {
       seq,
+      path: "dsrc",
       tradeId: `430101020320261126080000${String(seq).padStart(6, "0")}`,
       at,
       kind: o.kind ?? "transaction",

@@ -171,6 +171,7 @@ describe("metrics from feed events", () => {
       at: i,
       record: {
         seq: i,
+        path: "dsrc",
         tradeId: `T${i}`,
         at: i,
         kind: "transaction",
@@ -200,5 +201,48 @@ describe("metrics from feed events", () => {
           v.labels.stage === stage,
       )?.value;
     expect([n("b2_c1"), n("b3_c1"), n("b4_c6"), n("b5_barrier")]).toEqual([4, 0, 4, 4]);
+  });
+
+  it("a booth record is counted as the booth's, not as another vehicle, and times nothing", async () => {
+    const m = new LaneMetrics({ snapshot: () => ({}), events$: new Subject() } as unknown as LaneView, {
+      processMetrics: false,
+    });
+    const booth = (i: number, kind: "transaction" | "stop", outcome: string): LaneFeedEvent => ({
+      type: "booth-record",
+      at: i,
+      record: {
+        seq: i,
+        path: "booth",
+        tradeId: `T${i}`,
+        at: i,
+        kind,
+        outcome,
+        obuId: "A1",
+        obuSerial: null,
+        cardId: "4301000000000000001",
+        plate: null,
+        vehicleClass: 1,
+        amount: kind === "stop" ? 0 : 100,
+        decisionMs: null,
+      },
+      commitMs: 1.5,
+    });
+    m.onEvents([
+      booth(1, "transaction", "BOOTH_EXIT_DEBIT"),
+      booth(2, "transaction", "BOOTH_EXIT_DEBIT"),
+      booth(3, "stop", "BOOTH_CANCELLED"),
+    ]);
+    const values = async (name: string) => (await m.registry.getSingleMetric(name)!.get()).values;
+    expect(
+      (await values("etc_lane_booth_records_total")).map((v) => [v.labels.kind, v.labels.outcome, v.value]),
+    ).toEqual([
+      ["transaction", "BOOTH_EXIT_DEBIT", 2],
+      ["stop", "BOOTH_CANCELLED", 1],
+    ]);
+    expect(await values("etc_lane_vehicles_total")).toEqual([]);
+    const commits = (await values("etc_lane_journal_commit_seconds")).find(
+      (v) => (v as { metricName?: string }).metricName === "etc_lane_journal_commit_seconds_count",
+    );
+    expect(commits?.value).toBe(0);
   });
 });

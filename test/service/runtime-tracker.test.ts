@@ -1,13 +1,16 @@
 /**
  * The status service's tracker (src/service/runtime-tracker.ts): a status-list bundle the uplink fetched
  * and refused goes to the live feed as "rejected", once per error; a poll that failed on the lane's own
- * side (local, E615: a full disk) refused no list and is not fed as one.
+ * side (local, E615: a full disk) refused no list and is not fed as one. The booth's records join the
+ * last ones, and its settlements replace their vehicle's row.
  */
 import { BehaviorSubject, Subject } from "rxjs";
 import { expect, it } from "vitest";
+import type { CommittedRecord } from "../../src/journal/types.js";
 import type { LaneRuntime } from "../../src/lane/runtime.js";
 import type { LaneFeedEvent } from "../../src/service/lane-view.js";
 import { RuntimeTracker } from "../../src/service/runtime-tracker.js";
+import { sampleRecord } from "../journal/sample-record.js";
 
 it("the uplink's status-list lastError: a refusal is fed once as rejected; a local failure is not", () => {
   const uplinkStatus = new Subject<{ statusList: unknown }>();
@@ -77,4 +80,69 @@ it("the status list's counts: a read that fails keeps the last figures and is tr
   expect(tracker.statusListInfo().counts).toEqual({ cards: 4, obus: 0 });
   expect(tracker.statusListInfo().counts).toEqual({ cards: 4, obus: 0 });
   expect(reads).toBe(4);
+});
+
+it("the booth's records are among the last ones (path booth), fed as booth records; a DSRC suspect it settles replaces its vehicle's row", () => {
+  const outcomes$ = new Subject<unknown>();
+  const booth$ = new Subject<unknown>();
+  const rt = {
+    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
+    statusList: {
+      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
+      info: () => ({ counts: null, appliedAt: null }),
+    },
+    uplink: null,
+    reader: null,
+    booth: { outcomes$: booth$ },
+  } as unknown as LaneRuntime;
+  const fed: LaneFeedEvent[] = [];
+  const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: (e) => fed.push(e), extra: () => undefined });
+  const record = (seq: number, o: Partial<CommittedRecord>): CommittedRecord => ({
+    ...sampleRecord(seq, o.kind ?? "transaction"),
+    seq,
+    tradeId: `T${seq}`,
+    createdAt: `2026-12-07T10:00:0${seq}.000+08:00`,
+    lane: { network: "4301", station: "0102", lane: 3 },
+    revision: 1,
+    ...o,
+  });
+  // the antenna: a suspect; the booth: a payment of another vehicle's case
+  outcomes$.next({
+    record: record(1, { kind: "suspect", outcome: "SUSPECT_B5_NO_DSRC" }),
+    decisionMs: 2.5,
+    barrierAt: null,
+    commitMs: 0.7,
+  });
+  booth$.next({
+    record: record(2, { outcome: "BOOTH_EXIT_DEBIT", extra: { path: "booth" } }),
+    decisionMs: 0,
+    barrierAt: 9,
+    commitMs: 1.9,
+  });
+  expect(tracker.recent.map((r) => [r.seq, r.path, r.kind, r.outcome, r.decisionMs])).toEqual([
+    [2, "booth", "transaction", "BOOTH_EXIT_DEBIT", null],
+    [1, "dsrc", "suspect", "SUSPECT_B5_NO_DSRC", 2.5],
+  ]);
+  // the last commit time is the last vehicle's, not the booth's
+  expect(tracker.lastCommitMs).toBe(0.7);
+  expect(fed.map((e) => e.type)).toEqual(["vehicle", "booth-record"]);
+  expect(fed[1]).toMatchObject({ type: "booth-record", commitMs: 1.9, record: { seq: 2, path: "booth" } });
+  // the booth settles the antenna's suspect from the card: its row, in place, keeps its path and time
+  booth$.next({
+    record: record(1, {
+      kind: "stop",
+      outcome: "SUSPECT_NOT_DEBITED",
+      revision: 2,
+      extra: { settlement: { settledBy: "booth-card" } },
+    }),
+    decisionMs: 0,
+    barrierAt: null,
+    commitMs: null,
+  });
+  expect(tracker.recent.map((r) => [r.seq, r.path, r.kind, r.outcome, r.decisionMs])).toEqual([
+    [2, "booth", "transaction", "BOOTH_EXIT_DEBIT", null],
+    [1, "dsrc", "stop", "SUSPECT_NOT_DEBITED", 2.5],
+  ]);
+  expect(fed[2]).toMatchObject({ type: "settlement", settledBy: "booth-card", at: 5000, record: { seq: 1 } });
+  expect(fed).toHaveLength(3);
 });

@@ -270,7 +270,7 @@ function boothCasesBlock(s: LaneSnapshot, { t, card }: Show): string[] {
   ];
 }
 
-/** The last transactions, newest first. */
+/** The last transactions, newest first: the antenna's vehicles and the booth's records (marked booth). */
 function lastTransactionsBlock(s: LaneSnapshot, { t, card }: Show): string[] {
   if (!s.lastTransactions.length) return ["", "No transaction yet"];
   return [
@@ -282,7 +282,7 @@ function lastTransactionsBlock(s: LaneSnapshot, { t, card }: Show): string[] {
         ...s.lastTransactions.map((r) => [
           t(r.at),
           String(r.seq),
-          KIND_LABEL[r.kind]?.en ?? r.kind,
+          `${KIND_LABEL[r.kind]?.en ?? r.kind}${r.path === "booth" ? " (booth)" : ""}`,
           r.outcome,
           card(r.cardId),
           r.obuId,

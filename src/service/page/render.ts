@@ -64,7 +64,9 @@ export function vehicleRow(r: VehicleRecordView, utcOffsetMinutes: number): stri
   return (
     `<tr data-seq="${esc(r.seq)}" class="k-${esc(r.kind)}">` +
     `<td>${esc(localTime(r.at, utcOffsetMinutes).slice(11))}</td>` +
-    `<td><span class="tag k-${esc(r.kind)}">${esc(k.zh)} ${esc(k.en)}</span></td>` +
+    `<td><span class="tag k-${esc(r.kind)}">${esc(k.zh)} ${esc(k.en)}</span>` +
+    (r.path === "booth" ? ` <span class="tag p-booth">人工 booth</span>` : "") +
+    "</td>" +
     `<td class="code">${esc(r.outcome)}</td>` +
     `<td class="mono">${esc(maskCardId(r.cardId))}</td>` +
     `<td class="mono">${esc(r.obuId)}</td>` +
