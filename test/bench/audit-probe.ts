@@ -55,12 +55,12 @@ export const FLOOR_BEFORE_US = 2;
  * Busy work: reads the clock until `us` microseconds have passed, and returns how long it took (us). It
  * takes longer mostly when the thread lost its CPU meanwhile (an interrupt, the hypervisor; a V8
  * interrupt on the thread could land in it too), so its figures are what work of that length costs at
- * that point, not what our code costs.
+ * that point, not what our code costs. `now`: the clock in ms (a test scripts its readings).
  */
-export function spinUs(us: number): number {
-  const t0 = performance.now();
+export function spinUs(us: number, now: () => number = () => performance.now()): number {
+  const t0 = now();
   let t = t0;
-  do t = performance.now();
+  do t = now();
   while (t - t0 < us / 1000);
   return (t - t0) * 1000;
 }

@@ -34,7 +34,17 @@ describe("service benchmark rounds", () => {
     expect(spread([])).toEqual({ median: Number.NaN, min: Number.NaN, max: Number.NaN });
   });
 
-  it("times busy work of at least the length asked (the floor after the hand-over)", () => {
-    for (const us of [2, 5, 10, 50]) expect(spinUs(us)).toBeGreaterThanOrEqual(us);
+  it("busy work reads the clock until the length asked has passed and returns the time it took (the floor after the hand-over)", () => {
+    // scripted clock readings (ms): 5 us asked; the readings at +1 and +4 us are short of it, +6 us is not
+    const readings = [10, 10.001, 10.004, 10.006, 99];
+    let reads = 0;
+    const took = spinUs(5, () => readings[reads++] as number);
+    expect(reads).toBe(4);
+    expect(took).toBeCloseTo(6, 6);
+    // a thread that lost its CPU meanwhile: the one reading after it is what the work cost
+    const late = [0, 0.05];
+    let i = 0;
+    expect(spinUs(2, () => late[i++] as number)).toBeCloseTo(50, 6);
+    expect(i).toBe(2);
   });
 });
