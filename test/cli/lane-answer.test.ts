@@ -26,7 +26,7 @@ import { runCli } from "../../src/cli/run-cli.js";
 import { HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
 import { controlSocketPath } from "../../src/service/control/protocol.js";
-import { STOPPING } from "../../src/service/control/server.js";
+import { BUSY, STOPPING } from "../../src/service/control/server.js";
 import { type Holder, holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput } from "../helpers/cli.js";
 import { tempDir } from "../journal/helpers.js";
@@ -366,6 +366,39 @@ describe("status when nothing answers on the control socket", () => {
     );
     expect(io.err).toBe("");
   });
+
+  // a lane with too many control connections waiting answered BUSY; status said "the lane refused" with
+  // exit 1, as for a refused action, where the lane runs and gave no status
+  it.each([
+    ["BUSY", BUSY],
+    ["TOO_SLOW", "no request line within 10 s"],
+  ])(
+    "a lane that answers %s: exit 4 with its answering:false JSON line, saying to try again",
+    async (code, message) => {
+      const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
+      holders.push(h);
+      const srv = createServer((s) => {
+        s.on("error", () => undefined);
+        s.once("data", () => s.end(`${JSON.stringify({ kind: "error", code, message })}\n`));
+      });
+      await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
+      servers.push(srv);
+      expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
+      expect(JSON.parse(io.out)).toMatchObject({
+        running: true,
+        answering: false,
+        pid: h.pid,
+        busy: `${code}: ${message}`,
+        dataDir,
+      });
+      io.out = "";
+      expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
+      expect(io.out).toContain(
+        `lane pid ${h.pid} holds the data directory; the lane did not run the request (${code}: ${message}): try again (found by --data-dir `,
+      );
+      expect(io.err).toBe("");
+    },
+  );
 
   it("no lane (nobody holds the data directory, or a maintenance command does): exit 3", async () => {
     expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);

@@ -350,20 +350,25 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * - `notConnected`: the connection to the socket did not complete within --timeout (LaneNotConnected, this
  *   process held up) (`--json`: `answering: false` and `notConnected`);
  * - `stopping`: the lane took the connection just before its stop and answered the request `STOPPING`
- *   (src/service/control/server.ts) (`--json`: `answering: false` and `stopping`).
+ *   (src/service/control/server.ts) (`--json`: `answering: false` and `stopping`);
+ * - `busy`: the lane answered `BUSY` (too many control connections waiting for their answers) or
+ *   `TOO_SLOW` (the request line did not reach it within its limit), its request not run: it runs, and
+ *   this status was not had (`--json`: `answering: false` and `busy`).
  */
 function notAnswering(
   dataDir: string,
   path: string,
   loc: { how: string; dataDirFrom: string },
   json: boolean,
-  told?: { notConnected: string } | { stopping: string },
+  told?: { notConnected: string } | { stopping: string } | { busy: string },
 ): void {
   const how = loc.how;
   const said = told
     ? "notConnected" in told
       ? told.notConnected
-      : `the lane answered that it is stopping (${told.stopping})`
+      : "stopping" in told
+        ? `the lane answered that it is stopping (${told.stopping})`
+        : `the lane did not run the request (${told.busy}): try again`
     : undefined;
   const off = offlineSummary(dataDir, loc);
   const held = dataDirHolder(dataDir);
@@ -438,6 +443,13 @@ export function registerStatus(program: Command): void {
       // a lane that does not answer (exit 4 while it holds the data directory, with its --json line)
       if (r.kind === "error" && r.code === "STOPPING") {
         notAnswering(loc.dataDir, path, loc, o.json === true, { stopping: r.message });
+        return;
+      }
+      // a lane with too many control connections waiting (BUSY), or that did not get the request line in
+      // time (TOO_SLOW), runs but gave no status: told as a lane that does not answer (exit 4), not as a
+      // refusal (exit 1)
+      if (r.kind === "error" && (r.code === "BUSY" || r.code === "TOO_SLOW")) {
+        notAnswering(loc.dataDir, path, loc, o.json === true, { busy: `${r.code}: ${r.message}` });
         return;
       }
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
