@@ -335,19 +335,23 @@ describe("status when nothing answers on the control socket", () => {
     );
   });
 
-  // review: a lane that took the connection just before its stop answers STOPPING; status said "the lane
-  // refused: ..." with exit 1 and no --json line, where a stopping lane is exit 4
-  it("a lane that took the connection as it stops and answers STOPPING: exit 4 with its answering:false JSON line", async () => {
+  /** A lane holding the data directory (a child process) whose control socket answers every request `reply`. */
+  async function laneAnswering(reply: object): Promise<Awaited<ReturnType<typeof holdLock>>> {
     const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
     holders.push(h);
     const srv = createServer((s) => {
       s.on("error", () => undefined);
-      s.once("data", () =>
-        s.end(`${JSON.stringify({ kind: "error", code: "STOPPING", message: STOPPING })}\n`),
-      );
+      s.once("data", () => s.end(`${JSON.stringify(reply)}\n`));
     });
     await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
     servers.push(srv);
+    return h;
+  }
+
+  // review: a lane that took the connection just before its stop answers STOPPING; status said "the lane
+  // refused: ..." with exit 1 and no --json line, where a stopping lane is exit 4
+  it("a lane that took the connection as it stops and answers STOPPING: exit 4 with its answering:false JSON line", async () => {
+    const h = await laneAnswering({ kind: "error", code: "STOPPING", message: STOPPING });
     expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
     expect(JSON.parse(io.out)).toMatchObject({
       running: true,
@@ -375,14 +379,7 @@ describe("status when nothing answers on the control socket", () => {
   ])(
     "a lane that answers %s: exit 4 with its answering:false JSON line, saying to try again",
     async (code, message) => {
-      const h = await holdLock(dataDir, "lane", "lane 4301-0102-03");
-      holders.push(h);
-      const srv = createServer((s) => {
-        s.on("error", () => undefined);
-        s.once("data", () => s.end(`${JSON.stringify({ kind: "error", code, message })}\n`));
-      });
-      await new Promise<void>((resolve) => srv.listen(controlSocketPath(dataDir), () => resolve()));
-      servers.push(srv);
+      const h = await laneAnswering({ kind: "error", code, message });
       expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
       expect(JSON.parse(io.out)).toMatchObject({
         running: true,
