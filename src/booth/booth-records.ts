@@ -59,8 +59,10 @@ export interface BoothIntentPayload {
   write: StationWrite;
   layout: Layout0019Name;
   /**
-   * The paid record, TAC included, when DEBIT answered but its commit failed (charge.ts): the recovery
-   * commits it as it is, without the card (recover.ts). Absent while the DEBIT's answer is unknown.
+   * The paid record, TAC included, once DEBIT (or GET TRANSACTION PROVE) answered, written before its
+   * commit (charge.ts keepPaidInIntent): an intent that still holds it (the commit failed, or the process
+   * was killed before it) is committed as it is, without the card (recover.ts commitPaid). Absent while
+   * the DEBIT's answer is unknown.
    */
   paid?: NewLaneRecord;
 }

@@ -4,8 +4,9 @@
  *
  * The intent (journal writeIntent, key `booth:<card id>`, NORMAL: no fsync of its own; DEBIT waits for the
  * fdatasync of the WAL that puts it on disk, src/journal/wal-sync.ts) holds the record as it will be
- * committed; the commit deletes it in the same transaction. A DEBIT whose answer is lost
- * leaves it, and recover.ts settles it from the card, in this process or the next.
+ * committed; once DEBIT answers it is rewritten with the paid record, TAC included (keepPaidInIntent),
+ * before the commit, which deletes it in the same transaction. A DEBIT whose answer is lost leaves it,
+ * and recover.ts settles it from the card, in this process or the next.
  */
 
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
@@ -97,21 +98,22 @@ export function refuse(
 }
 
 /**
- * DEBIT answered (the TAC is known) but the record could not be committed: the paid record goes into the
- * intent (rewritten, so a restart commits it without the card) and the debit into the recovery book as a
- * pending debit that commits it (recover.ts): the case cannot be cancelled meanwhile, the card and OBU
- * stay held, and the commit is tried again until it lands. Never a second charge, never a suspect for a
- * debit whose TAC the booth had.
+ * DEBIT answered (the TAC is known) but the record could not be committed: the debit goes into the
+ * recovery book as a pending debit holding its paid record, which commits it (recover.ts commitPaid): the
+ * case cannot be cancelled meanwhile, the card and OBU stay held, and the commit is tried again until it
+ * lands. The paid record went into the intent before the commit (recordPaid: a restart commits it without
+ * the card); only when that rewrite failed is it tried once more here, for a journal the commit's failure
+ * left writable. Never a second charge, never a suspect for a debit whose TAC the booth had while the
+ * process lives.
  */
 function unrecorded(
   ctx: BoothContext,
   cardId: string,
   intentId: number,
-  payload: BoothIntentPayload,
-  rec: BoothIntentPayload["draft"],
+  withPaid: BoothIntentPayload,
+  kept: PaidKept,
 ): ChargeResult {
-  const withPaid: BoothIntentPayload = { ...payload, paid: rec };
-  keepPaidInIntent(ctx, cardId, intentId, withPaid);
+  if (kept === "failed") keepPaidInIntent(ctx, cardId, intentId, withPaid);
   return {
     kind: "lost",
     intentId,
@@ -120,26 +122,39 @@ function unrecorded(
   };
 }
 
+/** What became of a paid record written into its intent (keepPaidInIntent). */
+export type PaidKept = "kept" | "gone" | "failed";
+
 /**
  * Rewrites intent `intentId` with its paid record (`withPaid.paid`), so that a restart commits that
- * record without the card: here, and in recover.ts for a debit GET TRANSACTION PROVE gave. Only while the
- * intent is open: the journal refuses the rewrite of an intent that is gone (E609, nothing written:
- * src/journal/intents.ts writeIntent), never a new row the next start would commit a second time. A
- * journal that refuses this too leaves the intent as it was: this process still commits the record from
- * memory, and a restart before that recovers the debit from the card.
+ * record without the card: right after DEBIT answered (recordPaid), and in recover.ts right after GET
+ * TRANSACTION PROVE gave the TAC, before the quiet wait and the commit, as the DSRC path keeps a B5 in
+ * its intent before its reply (src/lane/debit-intents.ts keepAnswer). Written with synchronous=NORMAL
+ * and its fdatasync not waited for (src/journal/intents.ts writeIntent): it survives a process kill from
+ * here to the commit; a power cut before that fdatasync may leave the intent as written before DEBIT, which
+ * the next start recovers from the card. Only while the intent is open: the journal refuses the rewrite
+ * of an intent that is gone (E609, nothing written), never a new row the next start would commit a second
+ * time; the commit that follows meets the same E609 and resolves it (gone-intent.ts). A journal that
+ * refuses the rewrite (unhealthy, the disk full) leaves the intent as it was: the TAC is then only in this
+ * process's memory, and in the error log with the record once the commit fails too (`BOOTH JOURNAL COMMIT
+ * FAILED`); a restart before the commit lands recovers the debit from the card.
  */
 export function keepPaidInIntent(
   ctx: BoothContext,
   cardId: string,
   intentId: number,
   withPaid: BoothIntentPayload,
-): void {
+): PaidKept {
   try {
     ctx.journal.writeIntent(`${BOOTH_INTENT_PREFIX}${cardId}`, JSON.stringify(withPaid), intentId);
+    return "kept";
   } catch (e) {
-    if (isEtcError(e, JournalErrorCodes.JournalIntentGone))
+    if (isEtcError(e, JournalErrorCodes.JournalIntentGone)) {
       ctx.log.error({ intentId }, "booth paid record not kept: its intent is gone");
-    else ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
+      return "gone";
+    }
+    ctx.log.error({ err: errText(e), intentId }, "booth paid record not kept in its intent");
+    return "failed";
   }
 }
 
@@ -342,8 +357,9 @@ class DebitIntent {
 }
 
 /**
- * DEBIT answered with its TAC: the paid record is committed (deleting the intent in the same transaction),
- * or, if the journal refuses it, kept in the intent (unrecorded). Nothing here throws once the record is
+ * DEBIT answered with its TAC: the paid record is written into the intent (keepPaidInIntent), then
+ * committed (deleting the intent in the same transaction), or, if the journal refuses it, kept as a
+ * pending debit (unrecorded). Nothing here throws once the record is
  * committed: charge's catch reads an exception as "nothing debited".
  */
 async function recordPaid(
@@ -377,8 +393,13 @@ async function recordPaid(
     laneMs: round(preMs - readerMs),
     bytes,
   };
+  // the TAC into the intent now, before the commit's quiet wait: a kill from here on, or a commit that
+  // fails (and leaves the journal unhealthy, refusing this rewrite after it), leaves the paid record for
+  // the next start to commit without the card
+  const withPaid: BoothIntentPayload = { ...intent.payload, paid: rec };
+  const kept = keepPaidInIntent(ctx, card.cardId, intent.id, withPaid);
   const committed = await ctx.tryCommit(rec, intent.id);
-  if (!committed) return unrecorded(ctx, card.cardId, intent.id, intent.payload, rec);
+  if (!committed) return unrecorded(ctx, card.cardId, intent.id, withPaid, kept);
   // from here the debit is recorded: nothing below may reach charge's catch, which reads an exception as
   // "nothing debited" (the case would stay open and the card could pay again)
   try {

@@ -103,8 +103,9 @@ export class BoothEffects {
   /**
    * Before a journal commit (one fsync, synchronous on the lane's thread): let pending I/O run, and wait
    * (at most QUIET_MAX_MS) for a moment with no DSRC transaction open, so that no RSU frame waits on the
-   * booth's fsync. The debit intent is written meanwhile (no fsync of its own: it survives a kill; the
-   * background fdatasync of the WAL it starts, src/journal/wal-sync.ts, covers it one fsync later).
+   * booth's fsync. The debit intent, with the paid record once DEBIT answered (charge.ts
+   * keepPaidInIntent), is written meanwhile (no fsync of its own: it survives a kill; the background
+   * fdatasync of the WAL it starts, src/journal/wal-sync.ts, covers it one fsync later).
    */
   async quietMoment(): Promise<number> {
     const t0 = this.d.now();

@@ -1,6 +1,6 @@
 /**
  * The paid record a booth debit intent holds (src/booth/charge.ts keepPaidInIntent: DEBIT answered, its
- * commit failed), when it proves its debit. One rule for both places that record such an intent without
+ * record not committed), when it proves its debit. One rule for both places that record such an intent without
  * asking the card again: the booth's recovery (src/booth/recover.ts) and a lane restarted without a booth
  * (src/lane/recovery.ts).
  */

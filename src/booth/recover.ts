@@ -36,7 +36,7 @@ import { CARD, parseProve } from "./apdus.js";
 import { type BoothIntentPayload, intentIds, paidRecord, unconfirmedRecord } from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
-import { keepPaidInIntent, refuse, refuseForJournal } from "./charge.js";
+import { keepPaidInIntent, type PaidKept, refuse, refuseForJournal } from "./charge.js";
 import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
 import { provenPaid } from "./intent-paid.js";
@@ -329,9 +329,12 @@ async function onOriginal(
         "BOOTH_MAC2_REJECTED",
         `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
       );
+    // the TAC into the pending debit and its intent before the commit's quiet wait (charge.ts recordPaid)
+    const kept = keepPaid(ctx, pd, rec);
     const committed = await ctx.tryCommit(rec, pd.intentId, pd.closeCases);
     if (!committed) {
-      keepPaid(ctx, pd, rec);
+      // the rewrite failed: once more, for a journal the commit's failure left writable
+      if (kept === "failed") keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
       return "journal-failed";
     }
     pd.paid = committed;
@@ -390,14 +393,20 @@ async function onOriginal(
 }
 
 /**
- * GET TRANSACTION PROVE gave the TAC but the journal did not take the record: the paid record goes into
- * the pending debit and its intent (as charge.ts `unrecorded` does for a DEBIT that answered), so the
- * retry commits it as it is (commitPaid: no card, no deadline), also after a restart. Never a suspect for a
- * debit whose TAC the booth had: the card, used elsewhere since, may no longer prove it.
+ * GET TRANSACTION PROVE gave the TAC: before its record is committed, the paid record goes into the
+ * pending debit and its intent (charge.ts keepPaidInIntent, as charge.ts recordPaid does for a DEBIT that
+ * answered), so that if the journal does not take the record, the retry commits it as it is (commitPaid: no
+ * card, no deadline), and a restart, after a kill before the commit or a failed commit, does too from the
+ * intent. Never a suspect for a debit whose TAC the booth had while the intent could be rewritten: the
+ * card, used elsewhere since, may no longer prove it.
  */
-function keepPaid(ctx: BoothContext, pd: PendingDebit, rec: NonNullable<BoothIntentPayload["paid"]>): void {
+function keepPaid(
+  ctx: BoothContext,
+  pd: PendingDebit,
+  rec: NonNullable<BoothIntentPayload["paid"]>,
+): PaidKept {
   pd.payload = { ...pd.payload, paid: rec };
-  keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
+  return keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
 }
 
 /**
@@ -436,8 +445,9 @@ async function unconfirmed(
 }
 
 /**
- * A debit whose DEBIT answered but whose record the journal did not take (charge.ts `unrecorded`): the
- * paid record, TAC included, committed as it is (the intent deleted with it), then what a paid case does
+ * A debit whose DEBIT (or GET TRANSACTION PROVE) answered but whose record was not committed (the journal
+ * did not take it: charge.ts `unrecorded`; or the process was killed before the commit, the intent holding
+ * the paid record: charge.ts keepPaidInIntent): the paid record, TAC included, committed as it is (the intent deleted with it), then what a paid case does
  * if the original card is on the reader now; else the barrier stays closed (the vehicle may have left: at
  * a restart, or when a retry lands after it went). A journal that still refuses it leaves it pending: the
  * recovery book tries again.

@@ -17,8 +17,8 @@
  * it restores them itself. A lane restarted without a booth (no `reader` section) still must not debit that
  * card before its uncertain booth debit is settled, and no card will come back to a reader to settle it: it
  * records at start what the booth records when the original card does not come back (src/booth/recover.ts),
- * its intent deleted in the same transaction: the paid record the intent holds (DEBIT answered, its commit
- * failed) unless its TAC is all zeros (no proof: src/booth/intent-paid.ts), else a BOOTH_DEBIT_UNCONFIRMED
+ * its intent deleted in the same transaction: the paid record the intent holds (DEBIT answered, its record
+ * not committed) unless its TAC is all zeros (no proof: src/booth/intent-paid.ts), else a BOOTH_DEBIT_UNCONFIRMED
  * suspect, which holds the card and OBU until it is settled (from the card at a booth configured later, or
  * by hand) and goes to the station. An intent it cannot read is kept as it is (BOOTH_INTENT_UNREADABLE).
  * While a booth intent is open, the journal holds the cards and the OBU it names (controller.ts

@@ -36,7 +36,12 @@ const CARD = `4301${SERIAL}`;
 /** A DSRC debit whose B5 is lost: the card paid, the lane holds a B5_NO_DSRC suspect. */
 const B5_LOST = b5LostVehicle(SERIAL);
 
-/** The journal refuses the booth's next `n` records (a full disk); returns how many it refused so far. */
+/**
+ * The journal refuses the booth's next `n` records (a full disk); returns how many it refused so far. A
+ * stub of commit: the journal stays healthy, as a real failed commit never leaves it (E601 makes it
+ * unhealthy, refusing every write until its recover()); test/booth/paid-in-intent.test.ts fails commits
+ * through the journal itself.
+ */
 function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
   const j = t.lane.journal;
   const commit = j.commit.bind(j);

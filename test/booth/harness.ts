@@ -87,6 +87,16 @@ export interface BoothTestContext {
   readonly lane: LaneRuntime;
   /** close the lane (gracefully: the booth stops where it is) and open it again on the same data */
   restartLane(): Promise<void>;
+  /**
+   * Kill the lane here, as a SIGKILL would (not restartLane's graceful close: the booth does not stop
+   * first, and the notes it put off are not written), then open it again on the same data. The kill
+   * point is the call itself: the journal's handle is closed at once, synchronously, so nothing the dying
+   * lane does from here on reaches the journal (as test/integration/crash-recovery.test.ts laneThatDies
+   * does for the DSRC path); its remains (booth, reader line, RSU link, trail) are torn down after that,
+   * their journal writes refused by the closed journal. Call it where the lane dies (inside a journal hook, say)
+   * and await it for the restarted lane.
+   */
+  killLane(): Promise<void>;
   rsu: RsuSimulator;
   reader: ReaderSimulator;
   store: CardStore;
@@ -228,6 +238,15 @@ export async function boothTest(
       await lane.close();
       await open();
       await started();
+    },
+    killLane() {
+      const dead = lane;
+      dead.journal.close();
+      return (async () => {
+        await dead.close();
+        await open();
+        await started();
+      })();
     },
     rsu,
     reader,

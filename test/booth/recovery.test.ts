@@ -33,7 +33,7 @@ async function listCard(t: BoothTestContext): Promise<void> {
   await t.lane.applyStatusList(bundle, "test");
 }
 
-/** The journal refuses the booth's next `n` records (a full disk), as in booth.test.ts. */
+/** The journal refuses the booth's next `n` records (a full disk), as in booth.test.ts (a stub: the journal stays healthy). */
 function refuseBoothRecords(t: BoothTestContext, n: number): void {
   const j = t.lane.journal;
   const commit = j.commit.bind(j);

@@ -39,7 +39,7 @@ const trail = (t: BoothTestContext, type: string) =>
     .map((x) => x.entry)
     .filter((e) => e.type === type);
 
-/** The journal refuses every booth record until the lane restarts (a full disk), as in booth.test.ts. */
+/** The journal refuses every booth record until the lane restarts (a full disk), as in booth.test.ts (a stub: the journal stays healthy). */
 function refuseBoothRecords(t: BoothTestContext): void {
   const j = t.lane.journal;
   const commit = j.commit.bind(j);

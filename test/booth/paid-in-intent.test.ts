@@ -1,0 +1,124 @@
+/**
+ * The booth's paid record (its TAC) in the debit intent before the commit (src/booth/charge.ts
+ * keepPaidInIntent), over ptys as in booth.test.ts: a commit the real journal fails (which leaves it
+ * unhealthy, refusing every write after it) and a lane killed between DEBIT's answer and the commit both
+ * leave the TAC for the next start, which records the debit from the intent, once, without the card.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { NewLaneRecord } from "../../src/journal/types.js";
+import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
+
+const SERIAL = "2200000000000001";
+const CARD = `4301${SERIAL}`;
+
+/**
+ * The lane's journal fails the insert of the booth's next transaction inside SQLite, as a full disk
+ * would: the commit's own failure path (src/journal/records.ts commit -> JournalDb.fail), E601 and the
+ * journal unhealthy until its recover(), every write refused meanwhile. A temporary trigger of the lane's
+ * connection: it ends with the lane.
+ */
+function failBoothCommits(t: BoothTestContext): void {
+  t.lane.journal["h"].db.exec(
+    "CREATE TEMP TRIGGER booth_disk_full BEFORE INSERT ON main.records " +
+      "WHEN NEW.kind = 'transaction' AND NEW.outcome LIKE 'BOOTH_%' " +
+      "BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END",
+  );
+}
+
+/** The paid record the lane's open booth intent holds (its `paid`), or undefined. */
+function paidInIntent(t: BoothTestContext): { kind?: string; tac?: string } | undefined {
+  const intents = t.lane.journal.openIntents();
+  expect(intents.map((i) => i.key)).toEqual([`booth:${CARD}`]);
+  return (JSON.parse(intents[0]!.payload) as { paid?: { kind?: string; tac?: string } }).paid;
+}
+
+/** After the restart, with no card on the reader: the debit recorded from its intent, once, with its TAC. */
+async function recordedOnceFromIntent(t: BoothTestContext, outcome: string, before: number): Promise<void> {
+  await t.prompt("RECORDED_NO_CARD");
+  await t.boothIdle();
+  const [debit, ...more] = t.ledger();
+  expect(more).toEqual([]);
+  const tx = t.records().filter((r) => r.kind === "transaction");
+  expect(tx.map((r) => [r.outcome, r.cardId, r.tac])).toEqual([[outcome, CARD, debit!.tac]]);
+  expect(t.records().filter((r) => r.kind === "suspect")).toEqual([]);
+  expect(t.lane.journal.openIntents()).toEqual([]);
+  expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+  // whoever stands at the barrier now did not hand this card over
+  expect(t.outputs.slice(before).filter((o) => o.type === "barrier" && o.action === "open")).toEqual([]);
+  t.expectRecordsMatchLedger();
+}
+
+describe("the booth's TAC is in the debit intent before the commit", () => {
+  it("DEBIT answered and the journal failed the commit (unhealthy after it): the intent holds the TAC, and a restart without the card records it", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      failBoothCommits(t);
+      t.reader.present(CARD);
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      const [debit] = t.ledger();
+      expect(debit).toMatchObject({ path: "booth", cardId: CARD });
+      // the failed commit left the journal unhealthy: nothing could be written after it
+      expect(t.lane.journal.health().healthy).toBe(false);
+      expect(t.records().filter((r) => r.kind === "transaction")).toEqual([]);
+      // the TAC was written into the intent before the commit
+      expect(paidInIntent(t)).toMatchObject({ kind: "transaction", tac: debit!.tac });
+      // the vehicle left with its card; the operator restarts the lane
+      t.reader.remove();
+      const before = t.outputs.length;
+      await t.restartLane();
+      await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
+    });
+  });
+
+  it("the lane killed between DEBIT's answer and the commit: the restart records the debit with its TAC from the intent, once, without the card", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      // the kill: when the booth's paid record is about to be committed (DEBIT answered, the quiet wait
+      // over), the card lifted by the driver who drives off
+      const j = t.lane.journal;
+      const commit = j.commit.bind(j);
+      let killed: Promise<void> | undefined;
+      let debitsAtKill = -1;
+      j.commit = (rec: NewLaneRecord, opts?: { intentId?: number | undefined }) => {
+        if (!killed && rec.kind === "transaction" && rec.outcome.startsWith("BOOTH_")) {
+          debitsAtKill = t.ledger().length;
+          t.reader.remove();
+          killed = t.killLane();
+        }
+        return commit(rec, opts);
+      };
+      t.reader.present(CARD);
+      await t.readerEvent((e) => e.type === "card" && e.kind === "removed", "the card lifted at the kill");
+      expect(debitsAtKill).toBe(1);
+      const before = t.outputs.length;
+      await killed;
+      await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
+    });
+  });
+
+  it("GET TRANSACTION PROVE gave the TAC and the journal failed the commit: the intent holds it, and a restart without the card records it", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.inject({ kind: "card-removed-after-debit" });
+      t.reader.present(CARD);
+      await t.prompt("PUT_BACK");
+      failBoothCommits(t);
+      t.reader.present(CARD);
+      await t.prompt("REFUSED_SYSTEM");
+      await t.boothIdle();
+      const [debit] = t.ledger();
+      expect(t.lane.journal.health().healthy).toBe(false);
+      expect(paidInIntent(t)).toMatchObject({
+        kind: "transaction",
+        outcome: "BOOTH_EXIT_DEBIT_PROVED",
+        tac: debit!.tac,
+      });
+      t.reader.remove();
+      const before = t.outputs.length;
+      await t.restartLane();
+      await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT_PROVED", before);
+    });
+  });
+});
