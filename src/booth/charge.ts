@@ -101,19 +101,12 @@ export function refuse(
  * DEBIT answered (the TAC is known) but the record could not be committed: the debit goes into the
  * recovery book as a pending debit holding its paid record, which commits it (recover.ts commitPaid): the
  * case cannot be cancelled meanwhile, the card and OBU stay held, and the commit is tried again until it
- * lands. The paid record went into the intent before the commit (recordPaid: a restart commits it without
- * the card); only when that rewrite failed is it tried once more here, for a journal the commit's failure
- * left writable. Never a second charge, never a suspect for a debit whose TAC the booth had while the
- * process lives.
+ * lands. The paid record went into the intent when DEBIT answered and before the commit (charging,
+ * recordPaid: a restart commits it without the card); a journal that refused those rewrites (it had
+ * failed already) gets it again before each commit that retries it (commitPaid). Never a second charge,
+ * never a suspect for a debit whose TAC the booth had while the process lives.
  */
-function unrecorded(
-  ctx: BoothContext,
-  cardId: string,
-  intentId: number,
-  withPaid: BoothIntentPayload,
-  kept: PaidKept,
-): ChargeResult {
-  if (kept === "failed") keepPaidInIntent(ctx, cardId, intentId, withPaid);
+function unrecorded(intentId: number, withPaid: BoothIntentPayload): ChargeResult {
   return {
     kind: "lost",
     intentId,
@@ -235,6 +228,18 @@ async function charging(
       },
       (p) => intent.writeBeforeDebit(p),
       signal,
+      // the TAC into the intent as soon as DEBIT answers, before the PSAM's MAC2 check (a reader command of
+      // its own): its check "unverified" until recordPaid writes the record again with it
+      (d) => {
+        const w = intent.written();
+        const early = paidRecord(
+          w.payload.draft,
+          d.tac,
+          { mac2: d.mac2, check: { result: "unverified" } },
+          { ...stages, debitDone: ctx.now() },
+        );
+        keepPaidInIntent(ctx, card.cardId, w.id, { ...w.payload, paid: early });
+      },
     );
     stages.debitDone = ctx.now();
     return await recordPaid(ctx, c, card, intent.written(), done, { key, price, write, stages, start });
@@ -393,13 +398,13 @@ async function recordPaid(
     laneMs: round(preMs - readerMs),
     bytes,
   };
-  // the TAC into the intent now, before the commit's quiet wait: a kill from here on, or a commit that
-  // fails (and leaves the journal unhealthy, refusing this rewrite after it), leaves the paid record for
-  // the next start to commit without the card
+  // the TAC went into the intent when DEBIT answered (charging: MAC2 unchecked); again now with the MAC2
+  // check, before the commit's quiet wait: a kill from here on, or a commit that fails (and leaves the
+  // journal unhealthy), leaves the paid record for the next start to commit without the card
   const withPaid: BoothIntentPayload = { ...intent.payload, paid: rec };
-  const kept = keepPaidInIntent(ctx, card.cardId, intent.id, withPaid);
+  keepPaidInIntent(ctx, card.cardId, intent.id, withPaid);
   const committed = await ctx.tryCommit(rec, intent.id);
-  if (!committed) return unrecorded(ctx, card.cardId, intent.id, withPaid, kept);
+  if (!committed) return unrecorded(intent.id, withPaid);
   // from here the debit is recorded: nothing below may reach charge's catch, which reads an exception as
   // "nothing debited" (the case would stay open and the card could pay again)
   try {

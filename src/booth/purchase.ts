@@ -121,6 +121,12 @@ export async function runPurchase(
   req: PurchaseRequest,
   beforeDebit: (p: PreparedDebit) => Promise<void>,
   signal?: AbortSignal,
+  /**
+   * DEBIT answered with its TAC: called at once, before the PSAM checks MAC2 (a command of its own on the
+   * reader line), so the caller can keep the TAC on disk first (charge.ts). An exception it throws is
+   * caught here: the card has debited, and nothing after DEBIT may read as "not debited".
+   */
+  afterDebit?: (d: { tac: string; mac2: string }) => void,
 ): Promise<PurchaseDone> {
   const terminalNo = await psam.prepare(signal);
   const [ri, ru] = await reader.cardApduList(
@@ -199,6 +205,12 @@ export async function runPurchase(
         { sw, step: "DEBIT", tac: d.tac },
       ),
     );
+  const mac2 = d.mac2.toString("hex");
+  try {
+    afterDebit?.({ tac: d.tac, mac2 });
+  } catch {
+    // the caller's own to log (charge.ts keepPaidInIntent never throws); the debit stands
+  }
   const mac2Check = await psam.verifyMac2(d.mac2, m1.ref);
-  return { ...prepared, tac: d.tac, mac2: d.mac2.toString("hex"), mac2Check };
+  return { ...prepared, tac: d.tac, mac2, mac2Check };
 }

@@ -41,6 +41,7 @@ import { type BoothContext, errText } from "./context.js";
 import { type Attempt, isAttempt, judge } from "./evidence.js";
 import { provenPaid } from "./intent-paid.js";
 import { PROMPTS, type UnconfirmedHow } from "./prompts.js";
+import type { Mac2Check } from "./purchase.js";
 import { evidenceData, listedNow } from "./settle.js";
 
 /** A card read that failed for another reason than "no card" is tried again after this long (ms). */
@@ -63,6 +64,12 @@ export interface PendingDebit {
   unconfirmed?: CommittedRecord;
   /** the debit's paid record, once committed (recovery-book.ts: the cases the payment closes) */
   paid?: CommittedRecord;
+  /**
+   * true once this process has written `payload.paid` into the intent (keepPaid, commitPaid); until then
+   * commitPaid writes it before each commit it tries, so a journal that failed when the TAC came and
+   * recovered since has it before the commit (a restart from there commits it without the card)
+   */
+  paidInIntent?: boolean;
   /**
    * the notes of the cases the payment closes, asked when the paid record settles its purchase's suspect
    * in place (gone-intent.ts): written in that settlement's transaction (recovery-book.ts sets it)
@@ -310,18 +317,23 @@ async function onOriginal(
   const ownProof = newest !== null && isAttempt(attemptOf(p), newest);
   if ("tac" in proof && ownProof) {
     const sameProcess = p.process === ctx.process;
+    const proved = (check: Mac2Check) =>
+      paidRecord(
+        p.draft,
+        proof.tac,
+        { mac2: proof.mac2.toString("hex"), check },
+        { recoveryStart: t0, journalCommit: ctx.now() },
+        {
+          how: "prove",
+          why: `GET TRANSACTION PROVE for offline serial ${s} gave MAC2 and TAC`,
+          processRestarted: !sameProcess,
+        },
+      );
+    // the TAC into the pending debit and its intent at once, before the PSAM's MAC2 check (a reader
+    // command of its own; "unverified" until it is written again with the check below)
+    keepPaid(ctx, pd, proved({ result: "unverified" }));
     const check = await ctx.psam.verifyMac2(proof.mac2, sameProcess ? p.mac1Ref : undefined, signal);
-    const rec = paidRecord(
-      p.draft,
-      proof.tac,
-      { mac2: proof.mac2.toString("hex"), check },
-      { recoveryStart: t0, journalCommit: ctx.now() },
-      {
-        how: "prove",
-        why: `GET TRANSACTION PROVE for offline serial ${s} gave MAC2 and TAC`,
-        processRestarted: !sameProcess,
-      },
-    );
+    const rec = proved(check);
     // proved, whether or not the journal takes the record now (a kept record is committed later)
     ctx.counters.proved++;
     if (check.result === "rejected")
@@ -329,14 +341,11 @@ async function onOriginal(
         "BOOTH_MAC2_REJECTED",
         `PSAM rejected the recovered MAC2 (${check.sw}); the card has debited`,
       );
-    // the TAC into the pending debit and its intent before the commit's quiet wait (charge.ts recordPaid)
-    const kept = keepPaid(ctx, pd, rec);
+    // with its MAC2 check, before the commit's quiet wait (charge.ts recordPaid); a journal that refused
+    // both rewrites gets it again before the commit that retries it (commitPaid)
+    keepPaid(ctx, pd, rec);
     const committed = await ctx.tryCommit(rec, pd.intentId, pd.closeCases);
-    if (!committed) {
-      // the rewrite failed: once more, for a journal the commit's failure left writable
-      if (kept === "failed") keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
-      return "journal-failed";
-    }
+    if (!committed) return "journal-failed";
     pd.paid = committed;
     const commitMs = ctx.lastCommit.commitMs;
     return afterCommit(ctx, committed, () => recordedPaid(ctx, pd, committed, commitMs, card));
@@ -406,7 +415,9 @@ function keepPaid(
   rec: NonNullable<BoothIntentPayload["paid"]>,
 ): PaidKept {
   pd.payload = { ...pd.payload, paid: rec };
-  return keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
+  const kept = keepPaidInIntent(ctx, pd.payload.cardId, pd.intentId, pd.payload);
+  pd.paidInIntent = kept === "kept";
+  return kept;
 }
 
 /**
@@ -459,6 +470,10 @@ async function commitPaid(
   watch: CardWatch,
   signal: AbortSignal,
 ): Promise<RecoverResult> {
+  // not yet written by this process (a journal that failed when the TAC came; an intent read at start,
+  // written again as it is): into the intent before the commit, so that a restart after a journal that
+  // recovered commits it without the card
+  if (pd.paidInIntent !== true) keepPaid(ctx, pd, rec);
   const committed = await ctx.tryCommit(rec, pd.intentId, pd.closeCases);
   if (!committed) return "journal-failed";
   pd.paid = committed;
