@@ -120,8 +120,9 @@ export type PaidKept = "kept" | "gone" | "failed";
 
 /**
  * Rewrites intent `intentId` with its paid record (`withPaid.paid`), so that a restart commits that
- * record without the card: right after DEBIT answered (recordPaid), and in recover.ts right after GET
- * TRANSACTION PROVE gave the TAC, before the quiet wait and the commit, as the DSRC path keeps a B5 in
+ * record without the card: the moment DEBIT answered (charging, before the PSAM's MAC2 check) and again
+ * with that check (recordPaid), and in recover.ts the same after GET TRANSACTION PROVE gave the TAC and
+ * before a commit that retries it (commitPaid), always before the quiet wait and the commit, as the DSRC path keeps a B5 in
  * its intent before its reply (src/lane/debit-intents.ts keepAnswer). Written with synchronous=NORMAL
  * and its fdatasync not waited for (src/journal/intents.ts writeIntent): it survives a process kill from
  * here to the commit; a power cut before that fdatasync may leave the intent as written before DEBIT, which
@@ -130,7 +131,8 @@ export type PaidKept = "kept" | "gone" | "failed";
  * time; the commit that follows meets the same E609 and resolves it (gone-intent.ts). A journal that
  * refuses the rewrite (unhealthy, the disk full) leaves the intent as it was: the TAC is then only in this
  * process's memory, and in the error log with the record once the commit fails too (`BOOTH JOURNAL COMMIT
- * FAILED`); a restart before the commit lands recovers the debit from the card.
+ * FAILED`), until the pending debit writes it before a commit it retries (recover.ts commitPaid); a restart
+ * before then recovers the debit from the card.
  */
 export function keepPaidInIntent(
   ctx: BoothContext,

@@ -6,6 +6,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { PsamSession } from "../../src/booth/psam-session.js";
 import type { NewLaneRecord } from "../../src/journal/types.js";
 import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
@@ -95,6 +96,36 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
       const before = t.outputs.length;
       await killed;
       await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
+    });
+  });
+
+  // second review: the TAC went into the intent only after the PSAM's MAC2 check (a reader command of its
+  // own, up to psamApduMs): a kill during it left the restart to recover from a card that had gone
+  it("the lane killed while the PSAM checks the card's MAC2 (DEBIT answered): the restart records the debit with its TAC from the intent, once, without the card", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      const psam = (t.lane.booth as unknown as { ctx: { psam: PsamSession } }).ctx.psam;
+      const verify = psam.verifyMac2.bind(psam);
+      let killed: Promise<void> | undefined;
+      let debitsAtKill = -1;
+      psam.verifyMac2 = (...args: Parameters<PsamSession["verifyMac2"]>) => {
+        if (!killed) {
+          debitsAtKill = t.ledger().length;
+          t.reader.remove();
+          killed = t.killLane();
+        }
+        return verify(...args);
+      };
+      t.reader.present(CARD);
+      await t.readerEvent((e) => e.type === "card" && e.kind === "removed", "the card lifted at the kill");
+      expect(debitsAtKill).toBe(1);
+      const before = t.outputs.length;
+      await killed;
+      await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
+      // committed as the intent held it: the MAC2 check never came back
+      expect(t.records().find((r) => r.kind === "transaction")?.extra).toMatchObject({
+        booth: { mac2Check: "unverified" },
+      });
     });
   });
 
