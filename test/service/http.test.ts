@@ -228,6 +228,45 @@ describe("the clock skew to the station", () => {
   });
 });
 
+describe("gauges with no value", () => {
+  it("the status list's cards of network 0000: no sample with no list or no count (not 0)", async () => {
+    rig = await startRig();
+    const r = rig;
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    expect(sampleValue(await scrape(), "etc_lane_status_list_cards_no_network")).toBe(2);
+    r.lane.state = { ...r.lane.state, statusList: { ...r.lane.state.statusList, cardsNoNetwork: null } };
+    const none = await scrape();
+    expect(none.get("etc_lane_status_list_cards_no_network")?.type).toBe("gauge");
+    expect(none.get("etc_lane_status_list_cards_no_network")?.samples ?? []).toEqual([]);
+    // counted 0: a sample of 0
+    r.lane.state = { ...r.lane.state, statusList: { ...r.lane.state.statusList, cardsNoNetwork: 0 } };
+    expect(sampleValue(await scrape(), "etc_lane_status_list_cards_no_network")).toBe(0);
+  });
+
+  it("the upload queue's age: 0 when nothing waits, no sample when records wait and their age is unknown", async () => {
+    rig = await startRig();
+    const r = rig;
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    const uplink = (u: Partial<LaneSnapshot["uplink"]>): void => {
+      r.lane.state = { ...r.lane.state, uplink: { ...r.lane.state.uplink, ...u } };
+    };
+    const AGE = "etc_lane_uplink_oldest_pending_seconds";
+    // the journal cannot be read: 3 records wait (the last known depth), their age unknown
+    uplink({ queueDepth: 3, held: 0, oldestPendingAgeMs: null });
+    const unknown = await scrape();
+    expect(unknown.get(AGE)?.type).toBe("gauge");
+    expect(unknown.get(AGE)?.samples ?? []).toEqual([]);
+    expect(sampleValue(unknown, "etc_lane_uplink_queue_depth")).toBe(3);
+    // only held records (not in the upload queue): nothing waits
+    uplink({ queueDepth: 2, held: 2, oldestPendingAgeMs: null });
+    expect(sampleValue(await scrape(), AGE)).toBe(0);
+    uplink({ queueDepth: 0, held: 0, oldestPendingAgeMs: null });
+    expect(sampleValue(await scrape(), AGE)).toBe(0);
+    uplink({ queueDepth: 1, held: 0, oldestPendingAgeMs: 4500 });
+    expect(sampleValue(await scrape(), AGE)).toBe(4.5);
+  });
+});
+
 describe("GET /search", () => {
   it("shows the lane's state as it is after the search, not as it was before", async () => {
     rig = await startRig();
