@@ -213,6 +213,24 @@ export class FakeLane implements LaneView {
     return rec;
   }
 
+  /**
+   * A vehicle finished before settled later (a late B5 or B8, by hand): its row among the last
+   * transactions replaced in place, and the settlement event. Returns the settled record.
+   */
+  settle(
+    r: VehicleRecordView,
+    to: Pick<VehicleRecordView, "kind" | "outcome">,
+    settledBy = "b5",
+  ): VehicleRecordView {
+    const record: VehicleRecordView = { ...r, ...to, amount: to.kind === "stop" ? 0 : r.amount };
+    this.state = {
+      ...this.state,
+      lastTransactions: this.state.lastTransactions.map((x) => (x.seq === r.seq ? record : x)),
+    };
+    this.feed.next({ type: "settlement", at: r.at + 5000, record, settledBy });
+    return record;
+  }
+
   /** The lane closes (or opens) with a reason: snapshot and feed event. */
   setState(status: LaneSnapshot["state"]["status"], reason: string | null, detail: string): void {
     const canTrade = status === "open";
