@@ -1,7 +1,9 @@
 /**
  * A fake lane behind the service's two ports: a snapshot the test changes, vehicles it makes pass (each
- * one a feed event, a "last transaction" and a trail row), a trail searched with the CLI's filters, and an
- * operator that records what it was asked. The real lane runtime implements the same ports.
+ * one a feed event, a "last transaction" and a trail row), a trail searched with simple filters of its own
+ * (exact plate, card and OBU; not the lane's, src/audit/search.ts `matches`: search-real-trail.test.ts
+ * compares the page's search with `etc-lane audit search` over a real trail), and an operator that records
+ * what it was asked. The real lane runtime implements the same ports.
  */
 
 import { Subject } from "rxjs";
