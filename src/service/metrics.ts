@@ -202,10 +202,15 @@ export class LaneMetrics {
     });
     new Gauge({
       name: "etc_lane_uplink_oldest_pending_seconds",
-      help: "how long the upload queue has waited: since its earliest record was queued (0 when none)",
+      help: "how long the upload queue has waited: since its earliest record was queued (0 when none; absent when records wait and their age cannot be read)",
       registers,
       collect() {
-        this.set((snap().uplink.oldestPendingAgeMs ?? 0) / 1000);
+        const u = snap().uplink;
+        // the age is null for an empty queue and also when the journal cannot be read (the depth is then
+        // the last known one): 0 only for the empty queue; an unknown age has no sample, not "nothing waits"
+        if (u.oldestPendingAgeMs !== null) this.set(u.oldestPendingAgeMs / 1000);
+        else if (u.queueDepth - u.held > 0) this.remove();
+        else this.set(0);
       },
     });
     new Gauge({
@@ -256,9 +261,10 @@ export class LaneMetrics {
       help: "the status list's card entries of network 0000, which match no card (absent with no list, or not counted)",
       registers,
       collect() {
-        this.reset();
         const n = snap().statusList.cardsNoNetwork;
-        if (n !== null) this.set(n);
+        // a gauge without labels reads 0 once reset: removed, it has no sample
+        if (n === null) this.remove();
+        else this.set(n);
       },
     });
     new Gauge({

@@ -89,6 +89,23 @@ function historySink(history: History): FeedSink {
   };
 }
 
+/**
+ * The live feed's first event on each connection (./http/routes/events.ts, through ./sse.ts add's hello):
+ * `recent`, the snapshot's last transactions (the newest 20, newest first, a settled suspect as settled),
+ * each rendered as a `vehicle` event's row (card masked). A page missed whatever finished between its
+ * HTML and its feed's connect, or while its feed was down (no event is replayed: the events have no ids);
+ * from this it adds the rows it lacks and replaces the ones it has (a suspect settled meanwhile:
+ * ./page/assets/page.js). Built when the page joins the hub, in the same tick: a vehicle in the pump's
+ * batch that has not been sent yet is in it too, and its `vehicle` event, after it, is dropped by the page
+ * (it has the row).
+ */
+export function recentEvent(view: LaneView): { event: string; data: string } {
+  const s = view.snapshot();
+  const off = s.lane.utcOffsetMinutes;
+  const rows = s.lastTransactions.map((r) => ({ seq: r.seq, row: vehicleRow(r, off) }));
+  return { event: "recent", data: JSON.stringify({ rows }) };
+}
+
 /** The pages' live feed: the batch's events to each open page in one write, card ids masked. */
 function liveFeedSink(sse: SseHub, view: LaneView): FeedSink {
   let offset: number | null = null;

@@ -38,8 +38,17 @@ export class SseHub {
    * false: `res` was answered and ended, not added: `maxClients` pages have the feed already (503), or
    * `req` is a HEAD, answered with the headers a GET would get (node:http sends a HEAD's headers only
    * when it is ended: a HEAD kept open would hold a place, unanswered, until the client closed it).
+   * `hello`: the first event of a feed it adds, built then (a feed refused or a HEAD does not build it),
+   * and written before any batch: in the same tick as the page joins the hub, so nothing is sent between
+   * what it says and the first batch the page gets. A hello that throws (the snapshot could not be read)
+   * has the request fail as any other (./http/server.ts: logged, the stream destroyed), and the page
+   * connects again 3 s later.
    */
-  add(req: IncomingMessage, res: ServerResponse, hello: { event: string; data: string } | null): boolean {
+  add(
+    req: IncomingMessage,
+    res: ServerResponse,
+    hello: (() => { event: string; data: string } | null) | null,
+  ): boolean {
     const head = req.method === "HEAD";
     if (this.clients.size >= this.maxClients) {
       if (!head) this.refused++;
@@ -63,7 +72,8 @@ export class SseHub {
       return false;
     }
     res.write("retry: 3000\n\n");
-    if (hello) res.write(frame(hello.event, hello.data));
+    const first = hello?.() ?? null;
+    if (first) res.write(frame(first.event, first.data));
     this.clients.add(res);
     const drop = (): void => {
       this.clients.delete(res);

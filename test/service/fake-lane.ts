@@ -1,7 +1,9 @@
 /**
  * A fake lane behind the service's two ports: a snapshot the test changes, vehicles it makes pass (each
- * one a feed event, a "last transaction" and a trail row), a trail searched with the CLI's filters, and an
- * operator that records what it was asked. The real lane runtime implements the same ports.
+ * one a feed event, a "last transaction" and a trail row), a trail searched with simple filters of its own
+ * (exact plate, card and OBU; not the lane's, src/audit/search.ts `matches`: search-real-trail.test.ts
+ * compares the page's search with `etc-lane audit search` over a real trail), and an operator that records
+ * what it was asked. The real lane runtime implements the same ports.
  */
 
 import { Subject } from "rxjs";
@@ -211,6 +213,24 @@ export class FakeLane implements LaneView {
       commitMs: 1.1,
     });
     return rec;
+  }
+
+  /**
+   * A vehicle finished before settled later (a late B5 or B8, by hand): its row among the last
+   * transactions replaced in place, and the settlement event. Returns the settled record.
+   */
+  settle(
+    r: VehicleRecordView,
+    to: Pick<VehicleRecordView, "kind" | "outcome">,
+    settledBy = "b5",
+  ): VehicleRecordView {
+    const record: VehicleRecordView = { ...r, ...to, amount: to.kind === "stop" ? 0 : r.amount };
+    this.state = {
+      ...this.state,
+      lastTransactions: this.state.lastTransactions.map((x) => (x.seq === r.seq ? record : x)),
+    };
+    this.feed.next({ type: "settlement", at: r.at + 5000, record, settledBy });
+    return record;
   }
 
   /** The lane closes (or opens) with a reason: snapshot and feed event. */

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
+import { maskCardId } from "../../src/service/format.js";
 import { SECURITY_HEADERS } from "../../src/service/http/respond.js";
 import type { LaneSnapshot, TrailQuery } from "../../src/service/lane-view.js";
 import { uplinkView } from "../../src/service/runtime-view.js";
@@ -228,6 +229,45 @@ describe("the clock skew to the station", () => {
   });
 });
 
+describe("gauges with no value", () => {
+  it("the status list's cards of network 0000: no sample with no list or no count (not 0)", async () => {
+    rig = await startRig();
+    const r = rig;
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    expect(sampleValue(await scrape(), "etc_lane_status_list_cards_no_network")).toBe(2);
+    r.lane.state = { ...r.lane.state, statusList: { ...r.lane.state.statusList, cardsNoNetwork: null } };
+    const none = await scrape();
+    expect(none.get("etc_lane_status_list_cards_no_network")?.type).toBe("gauge");
+    expect(none.get("etc_lane_status_list_cards_no_network")?.samples ?? []).toEqual([]);
+    // counted 0: a sample of 0
+    r.lane.state = { ...r.lane.state, statusList: { ...r.lane.state.statusList, cardsNoNetwork: 0 } };
+    expect(sampleValue(await scrape(), "etc_lane_status_list_cards_no_network")).toBe(0);
+  });
+
+  it("the upload queue's age: 0 when nothing waits, no sample when records wait and their age is unknown", async () => {
+    rig = await startRig();
+    const r = rig;
+    const scrape = async () => parsePrometheusText(await (await r.get("/metrics")).text());
+    const uplink = (u: Partial<LaneSnapshot["uplink"]>): void => {
+      r.lane.state = { ...r.lane.state, uplink: { ...r.lane.state.uplink, ...u } };
+    };
+    const AGE = "etc_lane_uplink_oldest_pending_seconds";
+    // the journal cannot be read: 3 records wait (the last known depth), their age unknown
+    uplink({ queueDepth: 3, held: 0, oldestPendingAgeMs: null });
+    const unknown = await scrape();
+    expect(unknown.get(AGE)?.type).toBe("gauge");
+    expect(unknown.get(AGE)?.samples ?? []).toEqual([]);
+    expect(sampleValue(unknown, "etc_lane_uplink_queue_depth")).toBe(3);
+    // only held records (not in the upload queue): nothing waits
+    uplink({ queueDepth: 2, held: 2, oldestPendingAgeMs: null });
+    expect(sampleValue(await scrape(), AGE)).toBe(0);
+    uplink({ queueDepth: 0, held: 0, oldestPendingAgeMs: null });
+    expect(sampleValue(await scrape(), AGE)).toBe(0);
+    uplink({ queueDepth: 1, held: 0, oldestPendingAgeMs: 4500 });
+    expect(sampleValue(await scrape(), AGE)).toBe(4.5);
+  });
+});
+
 describe("GET /search", () => {
   it("shows the lane's state as it is after the search, not as it was before", async () => {
     rig = await startRig();
@@ -275,6 +315,49 @@ describe("the hour's chart", () => {
       [2, 3],
       [1, 0.5],
     ]);
+  });
+});
+
+describe("GET /events: the first event of each connection", () => {
+  it("is `recent`, the last transactions as the feed's rows, newest first, settled in place, cards masked", async () => {
+    rig = await startRig();
+    const r = rig;
+    const first = r.lane.pass({ cardId: "43010000000000005555" });
+    const suspect = r.lane.pass({ kind: "suspect", outcome: "B5_MISSING" });
+    const last = r.lane.pass({ kind: "stop", outcome: "ALREADY_TRADED" });
+    r.lane.settle(suspect, { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED" });
+    r.service.pump.drain();
+
+    const abort = new AbortController();
+    const res = await fetch(new URL("/events", r.service.url), { signal: abort.signal });
+    const reader = res.body!.getReader();
+    let text = "";
+    const decoder = new TextDecoder();
+    while (
+      !text.includes("event: recent\ndata: ") ||
+      !text.slice(text.indexOf("event: recent")).includes("\n\n")
+    ) {
+      const { value, done } = await reader.read();
+      expect(done).toBe(false);
+      text += decoder.decode(value, { stream: true });
+    }
+    abort.abort();
+    const frames = text.split("\n\n");
+    expect(frames[0]).toBe("retry: 3000");
+    expect(frames[1]!.startsWith("event: recent\ndata: ")).toBe(true);
+    const { rows } = JSON.parse(frames[1]!.slice("event: recent\ndata: ".length)) as {
+      rows: { seq: number; row: string }[];
+    };
+    expect(rows.map((x) => x.seq)).toEqual([last.seq, suspect.seq, first.seq]);
+    expect(rows.map((x) => x.row.match(/^<tr data-seq="(\d+)" class="k-(\w+)">/)?.slice(1))).toEqual([
+      [String(last.seq), "stop"],
+      [String(suspect.seq), "transaction"],
+      [String(first.seq), "transaction"],
+    ]);
+    expect(rows[1]!.row).toContain("EXIT_DEBIT_SETTLED");
+    expect(rows[1]!.row).not.toContain("B5_MISSING");
+    expect(rows[2]!.row).toContain(maskCardId("43010000000000005555"));
+    expect(text).not.toContain("43010000000000005555");
   });
 });
 

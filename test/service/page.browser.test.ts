@@ -68,7 +68,7 @@ describeWithChromium("maintenance page in headless Chromium", () => {
     expect(text).toContain("RSU link down: no heartbeat for 30 s");
   });
 
-  it("searches the trail with the CLI's filters and shows exactly the matching rows", async () => {
+  it("searches the trail with the form's filters and shows exactly the rows the lane's search returned", async () => {
     const card = "43010000000000007777";
     const mine = [
       rig.lane.pass({ cardId: card }),

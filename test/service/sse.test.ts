@@ -118,6 +118,32 @@ describe("live feed (server-sent events)", () => {
     hub.close();
   });
 
+  it("writes a page's hello first, built for a page it adds only (not for a HEAD or a page refused)", () => {
+    const hub = new SseHub({ maxClients: 1 });
+    let built = 0;
+    const hello = () => {
+      built++;
+      return { event: "recent", data: `{"n":${built}}` };
+    };
+    const add = (method: string) => {
+      const req = Object.assign(new EventEmitter(), { method }) as IncomingMessage;
+      const page = new FakePage();
+      return { page, accepted: hub.add(req, page as unknown as ServerResponse, hello) };
+    };
+    const head = add("HEAD");
+    expect(head.accepted).toBe(false);
+    expect(built).toBe(0);
+    const a = add("GET");
+    expect(a.accepted).toBe(true);
+    expect(a.page.writes).toEqual(["retry: 3000\n\n", 'event: recent\ndata: {"n":1}\n\n']);
+    const refused = add("GET");
+    expect(refused.accepted).toBe(false);
+    expect(built).toBe(1);
+    hub.broadcast([{ event: "vehicle", data: '{"seq":1}' }]);
+    expect(a.page.writes[2]).toBe('event: vehicle\ndata: {"seq":1}\n\n');
+    hub.close();
+  });
+
   it("disconnects a page that stopped reading instead of buffering for it", () => {
     const hub = new SseHub();
     const slow = open(hub);

@@ -57,7 +57,7 @@ export function createRouter(d: RouterDeps): (req: IncomingMessage, res: ServerR
     ["/", page.page],
     ["/search", page.search],
     ["/fragment/state", page.state],
-    ["/events", eventsRoute(d.sse)],
+    ["/events", eventsRoute(d.sse, d.view)],
   ]);
 
   return async (req, res) => {

@@ -39,22 +39,48 @@ export function parseSearchTime(
 }
 
 /**
- * The form's fields and the query they ask for; relative times ("-2h", "now", "today") count from `nowMs`.
- * Throws a RangeError naming the field for a time that names no moment and for a card, OBU or kind that
- * `etc-lane audit search` refuses.
+ * A search time as the page's datetime-local field shows it ("2026-11-26T06:00:00", with ".250" when it has
+ * milliseconds), in the lane's UTC offset; null for a time outside the years such a field takes.
+ */
+export function formTime(ms: number, utcOffsetMinutes: number): string | null {
+  const d = new Date(ms + utcOffsetMinutes * 60_000);
+  if (Number.isNaN(d.getTime())) return null;
+  const iso = d.toISOString(); // "YYYY-MM-DDTHH:MM:SS.sssZ", or "+YYYYYY-..." outside years 0-9999
+  if (!/^\d{4}-/.test(iso) || iso.startsWith("0000")) return null;
+  return ms % 1000 === 0 ? iso.slice(0, 19) : iso.slice(0, 23);
+}
+
+/**
+ * The form's fields and the query they ask for; relative times ("-2h", "now", "today") count from `nowMs`
+ * to the second (so the form can show them as they were searched). The form shows what was searched:
+ * each time that parsed in datetime-local form (the page's fields show nothing of "-2h", "today" or a time
+ * with its own offset), the rest as typed. A time that names no moment, or a card, OBU or kind that
+ * `etc-lane audit search` refuses, is `error`, naming the field, with the form as it was sent (the field
+ * to correct in it, the others kept).
  */
 export function searchFromParams(
   p: URLSearchParams,
   utcOffsetMinutes: number,
   nowMs: number,
-): { form: SearchForm; query: TrailQuery } {
+): { form: SearchForm; query: TrailQuery } | { form: SearchForm; error: string } {
   const form: SearchForm = { ...EMPTY_FORM };
   for (const k of Object.keys(form) as (keyof SearchForm)[]) form[k] = (p.get(k) ?? "").trim().slice(0, 100);
   const query: TrailQuery = { limit: SEARCH_LIMIT };
-  const since = parseSearchTime(form.since, utcOffsetMinutes, "since", nowMs);
-  const until = parseSearchTime(form.until, utcOffsetMinutes, "until", nowMs);
-  if (since !== undefined) query.since = since;
-  if (until !== undefined) query.until = until;
+  const now = Math.floor(nowMs / 1000) * 1000;
+  try {
+    const since = parseSearchTime(form.since, utcOffsetMinutes, "since", now);
+    if (since !== undefined) {
+      query.since = since;
+      form.since = formTime(since, utcOffsetMinutes) ?? form.since;
+    }
+    const until = parseSearchTime(form.until, utcOffsetMinutes, "until", now);
+    if (until !== undefined) {
+      query.until = until;
+      form.until = formTime(until, utcOffsetMinutes) ?? form.until;
+    }
+  } catch (e) {
+    return { form, error: (e as Error).message };
+  }
   // the checks `etc-lane audit search` runs (../trail-filters.ts): a card, OBU or kind no entry can have,
   // a masked card number copied from the page above all, is refused naming the field, not "0 rows"
   const problem = trailFilterProblem(
@@ -66,7 +92,7 @@ export function searchFromParams(
     },
     ["alarm"],
   );
-  if (problem) throw new RangeError(`${problem.field}: ${problem.message}`);
+  if (problem) return { form, error: `${problem.field}: ${problem.message}` };
   if (form.card) query.card = form.card;
   if (form.obu) query.obu = form.obu;
   if (form.plate) query.plate = form.plate;
@@ -94,8 +120,8 @@ export class TrailSearches {
   ) {}
 
   /**
-   * The search `params` ask for, answered for the page: a form that does not parse and a search that
-   * fails are shown as the results' error, one asked for while MAX_SEARCHES run as SEARCH_BUSY (503,
+   * The search `params` ask for, answered for the page: a form that does not parse (shown again as sent)
+   * and a search that fails are shown as the results' error, one asked for while MAX_SEARCHES run as SEARCH_BUSY (503,
    * Retry-After: 5). null: `res`'s client closed the connection before the answer; nothing is to be sent.
    */
   async answer(
@@ -103,12 +129,11 @@ export class TrailSearches {
     params: URLSearchParams,
     utcOffsetMinutes: number,
   ): Promise<SearchAnswer | null> {
-    let parsed: ReturnType<typeof searchFromParams>;
-    try {
-      parsed = searchFromParams(params, utcOffsetMinutes, this.now());
-    } catch (e) {
-      const results = renderSearchResults({ limit: SEARCH_LIMIT }, { error: (e as Error).message }, 0);
-      return { form: EMPTY_FORM, results, status: 200, extra: {} };
+    const parsed = searchFromParams(params, utcOffsetMinutes, this.now());
+    if ("error" in parsed) {
+      // the form as sent, so that one refused field does not clear the others (the card masked as ever)
+      const results = renderSearchResults({ limit: SEARCH_LIMIT }, { error: parsed.error }, 0);
+      return { form: parsed.form, results, status: 200, extra: {} };
     }
     if (this.running >= MAX_SEARCHES) {
       const results = renderSearchResults(parsed.query, { error: SEARCH_BUSY }, 0);

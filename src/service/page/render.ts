@@ -417,14 +417,17 @@ export const EMPTY_FORM: SearchForm = {
 };
 
 /**
- * The search form, filled with what was searched for; the card number masked as everywhere on the page
- * (the URL keeps what was typed). Sent again unchanged, the masked number is refused, saying to give it in
+ * The search form, filled with what was searched for (../http/search.ts searchFromParams: the times as
+ * datetime-local values); the card number masked as everywhere on the page (the URL keeps what was typed). Sent again unchanged, the masked number is refused, saying to give it in
  * full (src/service/trail-filters.ts): a search never widens to every card without saying so.
  */
 function renderSearchForm(f: SearchForm): string {
   const input = (name: keyof SearchForm, label: string, type = "text", extra = ""): string =>
     `<label>${label}<input type="${type}" name="${name}" value="${esc(name === "card" ? maskTypedCard(f[name]) : f[name])}" ${extra}></label>`;
   const kinds = ["", "transaction", "stop", "suspect", "lane", "alarm", "operator", "status-list", "uplink"];
+  // a kind the list does not name (lane.alarm, operator.lane.close: any the search takes) is shown as asked,
+  // not as "all", which sent again would search every kind
+  if (!kinds.includes(f.kind)) kinds.push(f.kind);
   return (
     `<form class="search" method="get" action="search" data-testid="search-form">` +
     input("since", bi("从", "since"), "datetime-local", 'step="1"') +
