@@ -87,7 +87,7 @@ export const LOG_DIR_MODE = 0o700;
  * the directories it creates 0700; an existing file that group or others can read keeps its mode, with
  * one warning as the log's first line. A write error later never
  * ends the process from an unhandled 'error' event: it is reported on stderr once, and the log goes on
- * on stderr.
+ * on stderr. reopenLogFile opens the file again at its path (after a log rotation).
  */
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const level = opts.level ?? process.env.ETC_LOG_LEVEL ?? "info";
@@ -104,7 +104,9 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
   const fd = openSync(file, "a", LOG_FILE_MODE);
   const readable = readableByOthers(fd);
   const dest = destination({ dest: fd, sync: false });
+  let failed = false;
   dest.once("error", (err: Error) => {
+    failed = true;
     // the lines the failed write held and those queued behind it go to stderr first: on a full disk one
     // of them may be the only copy of a record the journal refused ("JOURNAL COMMIT FAILED")
     const unwritten = unwrittenLines(dest);
@@ -133,13 +135,44 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     dest.on("error", () => {}); // a write already under way may fail too
   });
   const logger = pino(options, dest) as unknown as Logger;
-  if (readable !== null)
+  const warnReadable = (mode: string): void =>
     logger.warn(
-      { field: "log.file", file, mode: readable },
-      `log.file ${file} is readable by group or others (mode ${readable}): its lines may name card ids ` +
+      { field: "log.file", file, mode },
+      `log.file ${file} is readable by group or others (mode ${mode}): its lines may name card ids ` +
         `(a record the journal refused, a failing frame); make it the lane user's alone (chmod 600 ${file})`,
     );
+  if (readable !== null) warnReadable(readable);
+  // sonic-boom's reopen() opens its `file` again (append, with its `mode`): given here, as the destination
+  // was made on the descriptor opened above
+  Object.assign(dest, { file, mode: LOG_FILE_MODE });
+  reopeners.set(logger, () => {
+    // since a write failed the log is on stderr (above): nothing to reopen
+    if (failed) return false;
+    dest.once("ready", () => {
+      logger.info({ file }, `log.file ${file} reopened (SIGHUP): the log goes on in the file at this path`);
+      // sonic-boom keeps the descriptor it writes to in `fd` (not in its types)
+      const mode = readableByOthers((dest as unknown as { fd: number }).fd);
+      if (mode !== null) warnReadable(mode);
+    });
+    dest.reopen();
+    return true;
+  });
   return logger;
+}
+
+/** How each logger createLogger made on a file opens it again (reopenLogFile). */
+const reopeners = new WeakMap<Logger, () => boolean>();
+
+/**
+ * Opens the log file of `logger` (made by createLogger with `file`) again at its path, as after a log
+ * rotation (`etc-lane run` on SIGHUP: docs/maintenance.md, "Log rotation"): a file renamed meanwhile gets no
+ * more lines, and a new one is created there (0600) if none is. The lines already handed to the old file
+ * are written first; the first line in the new one says it was reopened. A reopen that fails is a failed
+ * write (reported once on stderr, where the log goes on). False, and nothing done, when the log is on
+ * stderr (no file, or one whose writes failed).
+ */
+export function reopenLogFile(logger: Logger): boolean {
+  return reopeners.get(logger)?.() ?? false;
 }
 
 /** The mode ("0644") of the regular file open on `fd` when group or others may read it, else null. */

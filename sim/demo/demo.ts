@@ -52,6 +52,11 @@ export interface DemoOptions {
   serve?: boolean;
   /** after the scenario, keep the lane and its page running until this resolves (the CLI: Ctrl-C) */
   stayUntil?: Promise<void>;
+  /**
+   * ends the demo early when it resolves (the CLI: Ctrl-C or SIGTERM at any time): a scenario under way is
+   * cut short where it is, the lane closes and the summary is as of then
+   */
+  stop?: Promise<void>;
 }
 
 /**
@@ -117,6 +122,28 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         "empty directory, as it compares the journal's paid records with this run's card debits",
     );
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etc-lane-demo-"));
+  if (!temp) return demoIn(opts, { config, configFile }, scenario, dataDir, false, write);
+  // the temporary directory is removed at the end whatever ends the demo: an error, Ctrl-C (opts.stop), or
+  // a process.exit before the end (the CLI's second Ctrl-C: sim/cli/commands/demo.ts)
+  const removeTemp = (): void => rmSync(dataDir, { recursive: true, force: true });
+  process.once("exit", removeTemp);
+  try {
+    return await demoIn(opts, { config, configFile }, scenario, dataDir, true, write);
+  } finally {
+    process.off("exit", removeTemp);
+    removeTemp();
+  }
+}
+
+/** The demo in `dataDir` (made by runDemo), from the simulators' start to the summary. */
+async function demoIn(
+  opts: DemoOptions,
+  { config, configFile }: { config: LaneConfig; configFile: FileDigest },
+  scenario: Scenario,
+  dataDir: string,
+  temp: boolean,
+  write: Write,
+): Promise<DemoResult> {
   const pair = createTransportPair();
   // one card store for the RSU and the booth reader: a card is the same card over DSRC and at the booth
   const store = new CardStore({ seed: scenario.seed ?? 1 });
@@ -167,8 +194,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   try {
     collector = startDemoCollector(sim, desk.reader, lane);
     if (opts.verbose) showCollector(collector, write);
-    await runScenario(sim, lane, booth, collector);
-    if (served && opts.stayUntil) {
+    const scenarioRun = runScenario(sim, lane, booth, collector);
+    const stopped = await Promise.race([
+      scenarioRun.then(() => false),
+      ...(opts.stop ? [opts.stop.then(() => true)] : []),
+    ]);
+    if (stopped) {
+      // what it still waits for ends with the lane's close below: nothing to report from it
+      scenarioRun.catch(() => {});
+      write("the demo was stopped: the scenario is cut short where it was; the summary is as of now");
+    } else if (served && opts.stayUntil) {
       write(`the lane stays open with its page at ${served.service.url}; Ctrl-C ends the demo`);
       await opts.stayUntil;
     }
@@ -203,7 +238,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     dataDir,
   };
   writeSummary(result, write);
-  if (temp) rmSync(dataDir, { recursive: true, force: true });
   return result;
 }
 

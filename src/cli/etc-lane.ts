@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * `etc-lane`: the lane controller CLI. Each sub-command lives in its own module under ./commands and
- * registers itself here. Errors reach the user as one clear line and a non-zero exit, never a stack.
+ * registers itself here. The errors a command raises reach the user as one clear line and a non-zero exit,
+ * never a stack. A crash (a throw nothing catches, outside a command's own await) is left to Node: a stack
+ * on stderr and exit 1, so that systemd's `Restart=on-failure` restarts the lane (docs/maintenance.md).
  */
 import { Command, CommanderError } from "commander";
 import { APP_VERSION } from "../version.js";

@@ -38,3 +38,22 @@ export function takeStopSignals(signals: NodeJS.EventEmitter = process): StopSig
     },
   };
 }
+
+/**
+ * SIGHUP taken by a long-running command (`etc-lane run`) for as long as it runs: `reopen` on each one, and
+ * the process goes on. Node's default action for it ends the process at once, with no orderly close: a
+ * log rotation's `kill -HUP` (docs/maintenance.md, "Log rotation") or the end of the terminal or ssh session
+ * of a lane run in the foreground would. `dispose` gives it back.
+ */
+export function takeReopenSignal(
+  reopen: () => void,
+  signals: NodeJS.EventEmitter = process,
+): { dispose(): void } {
+  const onHup = (): void => reopen();
+  signals.on("SIGHUP", onHup);
+  return {
+    dispose() {
+      signals.off("SIGHUP", onHup);
+    },
+  };
+}

@@ -26,7 +26,13 @@ const { parentPort, workerData } = require("node:worker_threads");
 
 const WORKER_SOURCE = `${WORKER_PRELUDE}
 const Database = require(workerData.sqlite);
-const db = new Database(workerData.path, { fileMustExist: true });
+let db;
+try {
+  db = new Database(workerData.path, { fileMustExist: true });
+} catch (e) {
+  // thrown on as a plain Error: better-sqlite3's SqliteError reaches the lane's thread as { code } alone
+  throw new Error(String(e && e.message ? e.message : e) + (e && e.code ? " (" + e.code + ")" : ""));
+}
 db.pragma("busy_timeout = 1000");
 db.pragma("synchronous = FULL");
 let busy = false;
@@ -55,6 +61,9 @@ parentPort.on("message", (m) => {
 parentPort.postMessage({ kind: "ready" });
 `;
 
+/** close() waits this long for the worker to close its connection and exit, then terminates it. */
+const CLOSE_WAIT_MS = 2000;
+
 export interface CheckpointResult {
   /** how long the checkpoint took in the worker, ms */
   ms: number;
@@ -65,8 +74,16 @@ export interface CheckpointResult {
 
 export class Checkpointer {
   private readonly worker: Worker;
-  private readonly waiters: ((r: CheckpointResult) => void)[] = [];
+  private readonly waiters: { resolve: (r: CheckpointResult) => void; reject: (e: Error) => void }[] = [];
   private closed = false;
+  /** the worker has exited (it failed at start, ran out of memory, or was closed): no more checkpoints */
+  private dead = false;
+  /**
+   * Resolves once the worker has exited, whenever that is. Made here, not in close(): a worker that died
+   * before close() sent its "exit" already, and a listener added then would wait for ever
+   * (src/audit/record-lines.ts RecordLineWorker keeps its own the same way).
+   */
+  private readonly exited: Promise<void>;
   /** checkpoints done and the last one's figures (for status pages and tests) */
   count = 0;
   last: CheckpointResult | null = null;
@@ -84,7 +101,7 @@ export class Checkpointer {
         const r: CheckpointResult = { ms: m.ms ?? 0, log: m.log ?? 0, checkpointed: m.checkpointed ?? 0 };
         this.count++;
         this.last = r;
-        for (const w of this.waiters.splice(0)) w(r);
+        for (const w of this.waiters.splice(0)) w.resolve(r);
       } else if (m.kind === "error") {
         log.warn(
           { err: m.message },
@@ -92,15 +109,41 @@ export class Checkpointer {
         );
       }
     });
-    this.worker.on("error", (e) => {
-      if (!this.closed) log.error({ err: e.message }, "journal checkpointer stopped");
+    let failed: string | null = null;
+    this.worker.on("error", (e: unknown) => {
+      // an Error, or what is left of one that did not survive the copy between threads ({ code })
+      failed =
+        e instanceof Error ? e.message : String((e as { code?: unknown } | null)?.code ?? JSON.stringify(e));
+      if (!this.closed)
+        log.error(
+          { err: failed },
+          "journal checkpointer stopped (the journal's own auto-checkpoint still runs)",
+        );
+    });
+    this.exited = new Promise((resolve) => {
+      // after its "error", if it failed: the worker is gone, and a checkpoint asked for will never come
+      this.worker.once("exit", (code) => {
+        if (failed === null && !this.closed)
+          log.error({ code }, "journal checkpointer exited (the journal's own auto-checkpoint still runs)");
+        this.dead = true;
+        const why = failed ?? `it exited (code ${code})`;
+        for (const w of this.waiters.splice(0)) w.reject(new Error(`the checkpoint worker stopped: ${why}`));
+        resolve();
+      });
     });
   }
 
-  /** Runs a checkpoint now (in the worker) and resolves with its result. */
+  /**
+   * Runs a checkpoint now (in the worker) and resolves with its result; rejects once the worker is gone
+   * (at once when it already is).
+   */
   now(): Promise<CheckpointResult> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
+    return new Promise((resolve, reject) => {
+      if (this.dead) {
+        reject(new Error("the checkpoint worker stopped"));
+        return;
+      }
+      this.waiters.push({ resolve, reject });
       this.worker.postMessage("now");
     });
   }
@@ -108,15 +151,19 @@ export class Checkpointer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // the worker is unref'd while it runs; held again until it exits, so a process that awaits this close
-    // at its end is not left by an empty event loop with the promise pending (Node's exit code 13)
+    // a worker that already died has nothing to close (and sends no "exit" again)
+    if (this.dead) return;
+    // the worker is unref'd while it runs; held again until it exits, and the wait below is a ref'd timer,
+    // so a process that awaits this close at its end is not left by an empty event loop with the promise
+    // pending (Node's exit code 13)
     this.worker.ref();
     this.worker.postMessage("close");
-    await new Promise<void>((resolve) => {
-      this.worker.once("exit", () => resolve());
-      setTimeout(() => {
-        void this.worker.terminate().then(() => resolve());
-      }, 2000).unref();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), CLOSE_WAIT_MS);
     });
+    const stoppedLate = await Promise.race([this.exited.then(() => false), late]);
+    clearTimeout(timer);
+    if (stoppedLate) await this.worker.terminate();
   }
 }

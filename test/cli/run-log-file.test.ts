@@ -2,14 +2,23 @@
  * `etc-lane run` and its `log.file` (src/log.ts, src/cli/commands/run.ts): a log file that cannot be
  * opened stops run with the field named (never a hang or an unhandled 'error' event), and one whose
  * writes fail is reported once on stderr, the log going on on stderr, the lane still ending cleanly on
- * SIGTERM. (The checks run --check makes without creating anything are in run-check.test.ts.)
+ * SIGTERM; SIGHUP opens the file again at its path (a log rotation) and the lane goes on. (The checks run --check makes without creating anything are in run-check.test.ts.)
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  watch,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
+import { type Proc, ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
 
 let dir: string;
 beforeEach(() => {
@@ -95,3 +104,62 @@ it("a log.file whose writes fail: the lines it could not write come out on stder
   expect(logged.map((l) => l.msg)).toEqual(["vehicle 1 paid", "JOURNAL COMMIT FAILED"]);
   expect(logged[1]!.record).toEqual({ tac: "12AB34CD", cardId: "43010000000000009001" });
 });
+
+/**
+ * Resolves once `file` holds `text` (watched: its directory's change events), rejects when `proc` exits
+ * first or after 30 s.
+ */
+function textInFile(file: string, text: string, proc: Proc): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const has = (): boolean => {
+      try {
+        return readFileSync(file, "utf8").includes(text);
+      } catch {
+        return false; // not there (yet)
+      }
+    };
+    const done = (e?: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      watcher.close();
+      if (e) reject(e);
+      else resolve();
+    };
+    const watcher = watch(dirname(file), () => {
+      if (has()) done();
+    });
+    const timer = setTimeout(() => done(new Error(`no ${text} in ${file} within 30 s`)), 30_000);
+    void proc.exited.then((x) =>
+      done(new Error(`the lane exited (${x.signal ?? x.code}) before ${text} was in ${file}`)),
+    );
+    if (has()) done();
+  });
+}
+
+// review (session 37): SIGHUP had Node's default action (the lane ended at once, no drain), so logrotate's
+// postrotate `kill -HUP` killed a trading lane, and without it the lane wrote on into the renamed file
+it("SIGHUP: the lane goes on, and log.file is opened again at its path: after a rename, new lines in a new file", async () => {
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { mode: 0o700 });
+  const file = join(logs, "lane.log");
+  const lane = startLane(configWithLogFile(file), "lane", { init: true });
+  await textInFile(file, '"lane controller running"', lane.proc);
+  // logrotate without copytruncate: the file renamed, then the lane told
+  renameSync(file, `${file}.1`);
+  lane.proc.kill("SIGHUP");
+  await textInFile(file, "reopened (SIGHUP)", lane.proc);
+  expect(lane.proc.running).toBe(true);
+  await lane.proc.stop();
+  expect(await lane.proc.exited, lane.proc.tail(40)).toEqual({ code: 0, signal: null });
+  const rotated = readFileSync(`${file}.1`, "utf8");
+  const now = readFileSync(file, "utf8");
+  expect(rotated).toContain('"lane controller running"');
+  // the stop's lines are in the new file, none in the renamed one
+  expect(now).toContain('"msg":"stopping: ');
+  expect(rotated).not.toContain('"msg":"stopping: ');
+  expect(rotated).not.toContain("reopened (SIGHUP)");
+  // created as the lane creates its log file: the lane user's alone
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+}, 60_000);

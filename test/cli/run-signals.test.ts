@@ -82,7 +82,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   // nothing of run's is left on the process
-  expect([process.listenerCount("SIGINT"), process.listenerCount("SIGTERM")]).toEqual([0, 0]);
+  expect(["SIGINT", "SIGTERM", "SIGHUP"].map((s) => process.listenerCount(s))).toEqual([0, 0, 0]);
 });
 
 function run(): Promise<unknown> {

@@ -43,24 +43,56 @@ export function registerDemo(program: Command): void {
           throw new UsageError(
             "--stay keeps the lane and its maintenance page running after the scenario, and --no-serve turns the page off: give one of them",
           );
-        await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
-        // on a terminal the demo stays by default, when it serves the page
-        const stay = o.serve && (o.stay ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
-        await runDemo({
-          config: o.config,
-          scenario: o.scenario,
-          ...(o.dataDir ? { dataDir: o.dataDir } : {}),
-          ...(o.verbose ? { verbose: true } : {}),
-          serve: o.serve,
-          ...(stay
-            ? {
-                stayUntil: new Promise<void>((resolve) => {
-                  process.once("SIGINT", () => resolve());
-                  process.once("SIGTERM", () => resolve());
-                }),
-              }
-            : {}),
-        });
+        // Ctrl-C (or SIGTERM) ends the demo in order at any time, the scenario cut short where it is, with
+        // the summary and the temporary data directory removed; a second one ends it at once
+        const signals = takeDemoSignals();
+        try {
+          await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
+          // on a terminal the demo stays by default, when it serves the page
+          const stay = o.serve && (o.stay ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
+          await runDemo({
+            config: o.config,
+            scenario: o.scenario,
+            ...(o.dataDir ? { dataDir: o.dataDir } : {}),
+            ...(o.verbose ? { verbose: true } : {}),
+            serve: o.serve,
+            stop: signals.stopped,
+            ...(stay ? { stayUntil: signals.stopped } : {}),
+          });
+        } finally {
+          signals.dispose();
+        }
       },
     );
+}
+
+/**
+ * SIGINT and SIGTERM for the whole demo (Node's default action would end it with its temporary data
+ * directory left behind): the first resolves `stopped`; another one ends the process at once, with the
+ * exit status of that signal, by process.exit, on which runDemo still removes the directory.
+ */
+function takeDemoSignals(): { stopped: Promise<void>; dispose(): void } {
+  let resolve!: () => void;
+  const stopped = new Promise<void>((r) => {
+    resolve = r;
+  });
+  let taken = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    taken++;
+    if (taken === 1) {
+      resolve();
+      return;
+    }
+    process.stderr.write(`etc-sim: ${signal} again: the demo ends at once\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  return {
+    stopped,
+    dispose() {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
 }

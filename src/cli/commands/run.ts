@@ -7,7 +7,8 @@
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts). The stop closes the lane to new vehicles and drains its debits in flight
+ * trades: ../stop-signals.ts). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
+ * never stops the lane. The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
  * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
  */
@@ -26,9 +27,9 @@ import {
 import { laneTariffPath } from "../../config/schema.js";
 import { checkLaneStart } from "../../datadir/lane-start.js";
 import { laneLabel } from "../../journal/trade-id.js";
-import { laneLogOptions, openLogger } from "../../log.js";
+import { laneLogOptions, openLogger, reopenLogFile } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
-import { takeStopSignals } from "../stop-signals.js";
+import { takeReopenSignal, takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
   program
@@ -66,95 +67,105 @@ export function registerRun(program: Command): void {
       checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
       const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
-      // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
-      // one (outputs.sink log under log.level error is itself such a note)
-      const noteAt = config.log.level === "error" ? "error" : "warn";
-      const note = (n: LaneConfigProblem): void =>
-        logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
-      for (const n of configNotes(config)) note(n);
-      for (const n of captureDirNotes(config))
-        logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
-      // a dataDir or capture.dir on a network file system: taken, but said loudly (an error line); on another
-      // FUSE mount, as a note (src/datadir/fs-type.ts)
-      for (const n of [...dataDirNotes(config), ...captureFileSystemNotes(config)])
-        logger[n.level === "error" ? "error" : noteAt](
-          { field: n.path, config: opts.config },
-          `${n.path}: ${n.message}`,
-        );
-      if (init)
-        logger.info(
-          { dataDir: config.dataDir },
-          "first start of this lane (--init): a new journal in dataDir",
-        );
-      // the lane's runtime (the RSU link, controller, booth, uplink) and its status service are loaded
-      // here, by `run` only, so the other commands (decode, status, audit, ...) start without them (those
-      // that read the journal or the status list still load them). All of it before the controller starts,
-      // so that no loading of the service's modules (HTTP, metrics, page) runs on the lane thread while it
-      // initialises the RSU and answers its first vehicles; the restart benchmark (test/bench/restart.ts)
-      // measured this and, built with the run.ts before 2026-12-07, the older ordering (docs/benchmarks.md,
-      // "Lane restart")
-      const [{ tuneLaneProcess }, { openLane }, { serveLane }] = await Promise.all([
-        import("../../lane/process-tuning.js"),
-        import("../../lane/runtime.js"),
-        import("../../service/serve-lane.js"),
-      ]);
-      const tuning = await tuneLaneProcess();
-      logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
-      const lane = await openLane(config, { logger, configFile });
-      // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
-      // read of its own: a file replaced meanwhile would be another table
-      const tariffFile = laneTariffPath(config);
-      if (lane.tariff !== null && tariffFile !== null)
-        for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
-      // a tariff of the version the lane loaded before, with other bytes (src/lane/tariff-reuse.ts)
-      for (const n of lane.tariffNotes) note(n);
-      lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-      // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
-      // keeps the controller from starting (the lane never opens), one while the controller starts closes
-      // both in order once that is done (or failed); neither ends the process midway
-      const stop = takeStopSignals();
+      // SIGHUP from here on: log.file opened again at its path (logrotate's postrotate), the lane going on
+      // (Node's default would end it at once, with no drain)
+      const hup = takeReopenSignal(() => {
+        if (!reopenLogFile(logger))
+          logger.info("SIGHUP: the log is on stderr, no log file to reopen; the lane goes on");
+      });
       try {
-        let served: ServedLane | null = null;
-        try {
-          // the status service, page and control socket (docs/maintenance.md), up before the controller
-          // starts: its set-up is done before the lane opens and answers a vehicle
-          if (!stop.requested) served = await serveLane(lane, config, { logger });
-          if (!stop.requested) await lane.controller.start();
-        } catch (e) {
-          // the start's error is the one reported; the lane's journal, trail and list close all the same
-          try {
-            await served?.close();
-          } catch (c) {
-            logger.warn({ err: (c as Error).message }, "status service close failed");
-          }
-          await lane.close();
-          throw e;
-        }
-        if (served !== null && !stop.requested)
-          logger.info(
-            {
-              rsu: config.rsu.port,
-              protocol: config.rsu.protocol,
-              page: served.service.listening
-                ? served.service.url
-                : `${served.service.url} (not listening yet: retrying)`,
-            },
-            "lane controller running",
+        // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
+        // one (outputs.sink log under log.level error is itself such a note)
+        const noteAt = config.log.level === "error" ? "error" : "warn";
+        const note = (n: LaneConfigProblem): void =>
+          logger[noteAt]({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        for (const n of configNotes(config)) note(n);
+        for (const n of captureDirNotes(config))
+          logger.error({ field: n.path, config: opts.config }, `${n.path}: ${n.message}`);
+        // a dataDir or capture.dir on a network file system: taken, but said loudly (an error line); on another
+        // FUSE mount, as a note (src/datadir/fs-type.ts)
+        for (const n of [...dataDirNotes(config), ...captureFileSystemNotes(config)])
+          logger[n.level === "error" ? "error" : noteAt](
+            { field: n.path, config: opts.config },
+            `${n.path}: ${n.message}`,
           );
-        await stop.stopped;
-        logger.info(
-          served !== null
-            ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
-            : "stopping: closing the lane",
-        );
-        // the lane stops trading now, not once the service's wait for operator actions is over (an import,
-        // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
-        // while vehicles pass. The actions still need the journal and trail, which close after both.
-        const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
-        await lane.close();
-        for (const e of ends) if (e.status === "rejected") throw e.reason;
+        if (init)
+          logger.info(
+            { dataDir: config.dataDir },
+            "first start of this lane (--init): a new journal in dataDir",
+          );
+        // the lane's runtime (the RSU link, controller, booth, uplink) and its status service are loaded
+        // here, by `run` only, so the other commands (decode, status, audit, ...) start without them (those
+        // that read the journal or the status list still load them). All of it before the controller starts,
+        // so that no loading of the service's modules (HTTP, metrics, page) runs on the lane thread while it
+        // initialises the RSU and answers its first vehicles; the restart benchmark (test/bench/restart.ts)
+        // measured this and, built with the run.ts before 2026-12-07, the older ordering (docs/benchmarks.md,
+        // "Lane restart")
+        const [{ tuneLaneProcess }, { openLane }, { serveLane }] = await Promise.all([
+          import("../../lane/process-tuning.js"),
+          import("../../lane/runtime.js"),
+          import("../../service/serve-lane.js"),
+        ]);
+        const tuning = await tuneLaneProcess();
+        logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
+        const lane = await openLane(config, { logger, configFile });
+        // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
+        // read of its own: a file replaced meanwhile would be another table
+        const tariffFile = laneTariffPath(config);
+        if (lane.tariff !== null && tariffFile !== null)
+          for (const n of freePassageNotes(tariffFile, lane.tariff)) note(n);
+        // a tariff of the version the lane loaded before, with other bytes (src/lane/tariff-reuse.ts)
+        for (const n of lane.tariffNotes) note(n);
+        lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
+        // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
+        // keeps the controller from starting (the lane never opens), one while the controller starts closes
+        // both in order once that is done (or failed); neither ends the process midway
+        const stop = takeStopSignals();
+        try {
+          let served: ServedLane | null = null;
+          try {
+            // the status service, page and control socket (docs/maintenance.md), up before the controller
+            // starts: its set-up is done before the lane opens and answers a vehicle
+            if (!stop.requested) served = await serveLane(lane, config, { logger });
+            if (!stop.requested) await lane.controller.start();
+          } catch (e) {
+            // the start's error is the one reported; the lane's journal, trail and list close all the same
+            try {
+              await served?.close();
+            } catch (c) {
+              logger.warn({ err: (c as Error).message }, "status service close failed");
+            }
+            await lane.close();
+            throw e;
+          }
+          if (served !== null && !stop.requested)
+            logger.info(
+              {
+                rsu: config.rsu.port,
+                protocol: config.rsu.protocol,
+                page: served.service.listening
+                  ? served.service.url
+                  : `${served.service.url} (not listening yet: retrying)`,
+              },
+              "lane controller running",
+            );
+          await stop.stopped;
+          logger.info(
+            served !== null
+              ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
+              : "stopping: closing the lane",
+          );
+          // the lane stops trading now, not once the service's wait for operator actions is over (an import,
+          // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
+          // while vehicles pass. The actions still need the journal and trail, which close after both.
+          const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
+          await lane.close();
+          for (const e of ends) if (e.status === "rejected") throw e.reason;
+        } finally {
+          stop.dispose();
+        }
       } finally {
-        stop.dispose();
+        hup.dispose();
       }
     });
 }
