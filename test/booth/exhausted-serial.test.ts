@@ -67,6 +67,48 @@ describe("a card whose offline serial is exhausted (FFFF) at the booth", () => {
     });
   });
 
+  it("the booth's own debit at serial FFFE, its answer lost and the recovery's GET TRANSACTION PROVE no proof (TAC 00000000): the card's evidence shows the debit (unconfirmed, not charged again), and the card read again settles it with its TAC", async () => {
+    const opts = {
+      cards: [boothCard(CARD, 10_000, { offlineSerial: 0xfffe })],
+      scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } },
+    };
+    await boothTest(opts, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      // DEBIT's answer and the recovery's PROVE carry TAC 00000000: neither proves the debit
+      t.reader.inject({ kind: "card-zero-tac", on: "debit" });
+      t.reader.inject({ kind: "card-zero-tac", on: "prove" });
+      t.reader.present(CARD);
+      // before: the evidence's INIT answered 9402 and threw, at every try until the recovery's deadline
+      const shown = await t.prompt("UNCONFIRMED");
+      expect(shown).toMatchObject({ prompt: { detail: expect.stringContaining("无法确认扣款") } });
+      await t.prompt("SETTLED");
+      await t.boothIdle();
+      const [debit, ...more] = t.ledger();
+      expect(more).toEqual([]);
+      expect(debit).toMatchObject({ path: "booth", iccPaySerial: 0xfffe });
+      expect(t.store.get(CARD)?.snapshot().offlineSerial).toBe(0xffff);
+      const unconfirmed = t.outputs.flatMap((o) =>
+        o.type === "alarm" && o.code === "BOOTH_DEBIT_UNCONFIRMED" ? [o.message] : [],
+      );
+      expect(unconfirmed).toEqual([expect.stringContaining("the card shows the debit")]);
+      const tx = t.records().filter((r) => r.kind !== "stop");
+      expect(tx).toMatchObject([
+        {
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          tac: debit!.tac,
+          iccPaySerial: "fffe",
+          extra: {
+            settlement: { settledBy: "booth-prove", evidence: { verdict: "debited", nextSerial: 0xffff } },
+          },
+        },
+      ]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(debitsSent(t)).toBe(1);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   it("handed over to pay a trip: INIT answers 9402, the booth shows 卡片拒绝交易 (no DEBIT, no intent, nothing debited), the case waits", async () => {
     const opts = {
       cards: [boothCard(CARD, 10_000, { offlineSerial: 0xffff })],
