@@ -54,8 +54,9 @@ export const cardSpecSchema = z
     issuerId: hexN(16).optional(),
     /** Two Chinese characters (4 bytes GB2312), e.g. "湖南": issuer id = name ‖ network ‖ 0001. */
     province: z.string().optional(),
+    /** "stored-value" (0x16), "credit" (0x17), or the 0015 card type byte itself (0..255). */
     type: z
-      .union([z.enum(["stored-value", "credit"]), z.literal(0x16), z.literal(0x17)])
+      .union([z.enum(["stored-value", "credit"]), z.number().int().min(0).max(255)])
       .default("stored-value"),
     /**
      * Card version (0015 byte 9): 0x40 and above are 2019 national-network cards (0019 record AA, 43 bytes);
@@ -63,7 +64,8 @@ export const cardSpecSchema = z
      */
     version: z.number().int().min(0).max(255).default(0x40),
     balance: z.number().int().min(0).max(0xffffffff),
-    offlineSerial: z.number().int().min(0).max(0xfffe).default(0),
+    /** The EP offline serial the next purchase uses; at FFFF the counter is exhausted (INIT answers 9402). */
+    offlineSerial: z.number().int().min(0).max(0xffff).default(0),
     startDate: yyyymmdd.default("20200101"),
     expireDate: yyyymmdd.default("20991231"),
     plate: z.string().default(""),
@@ -157,6 +159,11 @@ export function createCardFromSpec(
     } else {
       const rec: Card0019 = { ...empty0019(s.plate), ...lowerHex(s.record0019 ?? {}) };
       file0019 = encode0019(rec);
+      try {
+        record0019In(layoutFor(s.version, network), file0019);
+      } catch (e) {
+        throw specError(`record0019: ${(e as Error).message}`);
+      }
     }
   } catch (e) {
     if (e instanceof EtcError && e.code === CardErrorCodes.CardSpecInvalid) throw e;
@@ -188,12 +195,13 @@ export function cardToSpec(card: SimCard): CardSpec {
   return {
     cardId: snap.cardId,
     issuerId: f.issuerId,
+    // another card type byte is written as the number: left out, the rebuilt card would be stored-value
     type:
       f.cardType === CARD_TYPE.storedValue
         ? "stored-value"
         : f.cardType === CARD_TYPE.credit
           ? "credit"
-          : undefined,
+          : f.cardType,
     version: f.cardVersion,
     balance: snap.balance,
     offlineSerial: snap.offlineSerial,

@@ -175,6 +175,14 @@ export function record0019In(l: Layout0019, b: Buffer): Buffer {
       `expected the 43-byte AA image${whole}, got ${b.length} bytes`,
     );
   }
+  // the AA image's header is AA 29, as UPDATE CAPP DATA CACHE requires of a 43-byte record (6A80
+  // otherwise): another is refused here too, not replaced by the layout's (before, it was, silently)
+  if (b[0] !== 0xaa || b[1] !== 0x29) {
+    throw new EtcError(
+      CardErrorCodes.CardSpecInvalid,
+      `the 43-byte AA image's header is aa 29, got ${hex2(b[0] ?? 0)} ${hex2(b[1] ?? 0)}`,
+    );
+  }
   decode0019(b);
   return inLayout(l, b);
 }

@@ -14,7 +14,7 @@ import { SW, swHex } from "../card/apdu.js";
 import { FILE_0019_LENGTH } from "../card/card-files.js";
 import { CardErrorCodes } from "../card/crypto/errors.js";
 import { TRANS_TYPE } from "../card/sim-card.js";
-import type { PurchaseOutcome, TearPoint } from "../card/types.js";
+import type { PurchaseOutcome, PurchaseResult, TearPoint } from "../card/types.js";
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
@@ -510,6 +510,18 @@ export class DsrcTransactions {
     try {
       outcome = this.purchases.perform(card, psam, req, tear);
     } catch (e) {
+      // The PSAM rejected MAC2 after the card debited (E714, details.result: the purchase as the card made
+      // it): the card paid, and the RSU cannot vouch for the TAC. One ledger line, and the uncertain B5 of a
+      // purchase torn after the debit (ErrorCode 01, TAC 00000000): C8 → B8 settles it. Before, this was B5
+      // 11 ("refused", nothing debited) and no ledger line.
+      const debited = isEtcError(e, CardErrorCodes.Mac2Invalid)
+        ? (e.details?.result as PurchaseResult | undefined)
+        : undefined;
+      if (debited) {
+        this.purchases.record(v, command, debited, req.record, "torn-after-debit");
+        uncertain(debited, `the PSAM rejected MAC2 after the debit: ${(e as Error).message}`);
+        return;
+      }
       // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.
       const mac1Refused = isEtcError(e, CardErrorCodes.CardRefused) && e.details?.sw === swHex(SW.macInvalid);
       fail(mac1Refused ? RSU_ERR.mac1Rejected : refused, (e as Error).message);

@@ -12,7 +12,16 @@ import { file0015 } from "../../firmware-bridge/frames/records.js";
 import type { CardActivation, CardReader } from "../../firmware-bridge/reader/card-reader.js";
 import type { CardIssuance, EntryExitRecord } from "../rsu/driver.js";
 import { issuanceOf } from "../rsu/driver-common.js";
-import { CARD, type Detail0018, expectData, parse0018, parseInit, parseProve, swOf } from "./apdus.js";
+import {
+  CARD,
+  type Detail0018,
+  dataOf,
+  expectData,
+  parse0018,
+  parseInit,
+  parseProve,
+  swOf,
+} from "./apdus.js";
 import { BoothErrorCodes } from "./errors.js";
 import { type Attempt, type CardEvidence, MAX_DETAILS, needsOlderDetail } from "./evidence.js";
 import { decodeRecord, type Layout0019, type Layout0019Name, layoutFor, readApdu } from "./record-0019.js";
@@ -65,8 +74,9 @@ export async function readCard(
 
 /**
  * The evidence about `attempt` (evidence.ts): balance and a new INIT's offline serial (amount 0: INIT
- * changes nothing on the card), 0018 records newest first until they can decide, and GET TRANSACTION
- * PROVE for the newest one when it is the attempt's. The card must be activated and its application
+ * changes nothing on the card; FFFF when the card's counter is exhausted, nextOfflineSerial), 0018
+ * records newest first until they can decide, and GET TRANSACTION PROVE for the newest one when it is the
+ * attempt's. The card must be activated and its application
  * selected (readCard).
  */
 export async function gatherEvidence(
@@ -83,7 +93,7 @@ export async function gatherEvidence(
     signal,
   );
   const balance = expectData("GET BALANCE", bal ?? Buffer.alloc(0), 4).readUInt32BE(0);
-  const nextSerial = parseInit(init ?? Buffer.alloc(0)).offlineSerial;
+  const nextSerial = nextOfflineSerial(init ?? Buffer.alloc(0));
   const details: Detail0018[] = [];
   let complete = false;
   for (let n = 1; n <= MAX_DETAILS; n++) {
@@ -104,6 +114,22 @@ export async function gatherEvidence(
     ev.proof = { offlineSerial: newest.offlineSerial, ...p };
   }
   return ev;
+}
+
+/** INIT's status word for a card whose offline serial is exhausted (at FFFF): no purchase can follow. */
+export const SERIAL_EXHAUSTED = "9402";
+
+/**
+ * The offline serial the next purchase would use, from the answer to an INIT of amount 0. 9402 is a card
+ * whose counter is exhausted at FFFF (PBOC; docs/card-crypto.md §4: the card refuses INIT once its counter
+ * reached FFFF, so its last purchase used FFFE and none can follow): the counter is FFFF, which no purchase
+ * used nor can use. The card's 0018 records and GET TRANSACTION PROVE still judge a debit at FFFE (before,
+ * 9402 threw here, and such a debit could never be settled nor recovered at the booth). Any other refusal
+ * throws (parseInit): the card's answer says nothing of its counter.
+ */
+export function nextOfflineSerial(init: Buffer): number {
+  if (swOf(init) === SERIAL_EXHAUSTED && dataOf(init).length === 0) return 0xffff;
+  return parseInit(init).offlineSerial;
 }
 
 /** The card's newest 0018 record (null when it has none: "record not found"). */

@@ -32,7 +32,10 @@ export interface Attempt {
 
 export interface CardEvidence {
   balance: number;
-  /** the offline serial a new INIT returned (the next purchase would use it) */
+  /**
+   * the offline serial a new INIT returned (the next purchase would use it); FFFF when INIT answered 9402,
+   * the counter exhausted there (card-probe.ts nextOfflineSerial): the last purchase used FFFE
+   */
   nextSerial: number;
   /** 0018 records as read, newest first (record 1 first); empty when the card has none */
   details: Detail0018[];

@@ -658,11 +658,21 @@ describe("0019 of older cards (version < 0x40)", () => {
       [{ ...legacy, file0019: `c13e00${body}${"00".repeat(20)}` }, /file0019: .*header/],
       [{ ...legacy, file0019: `c13d00${body}${"00".repeat(19)}` }, /file0019: .*legacy63/],
       [{ file0019: whole }, /file0019: .*aa43/], // a 2019 card's record is 43 bytes
+      // 43 bytes with another header than AA 29 (before: rewritten to the layout's header, silently)
+      [{ file0019: `c13d00${body}` }, /file0019: .*header is aa 29, got c1 3d/],
+      [{ file0019: `0000${"00".repeat(41)}` }, /file0019: .*header is aa 29, got 00 00/],
+      [{ ...legacy, file0019: `c13d00${body}` }, /file0019: .*header is aa 29, got c1 3d/],
+      [{ record0019: { applicationType: 0xc1 } }, /record0019: .*header is aa 29, got c1 29/],
+      [{ record0019: { recordLength: 0x3d } }, /record0019: .*header is aa 29, got aa 3d/],
     ];
     for (const [over, re] of bad) {
       const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
       expect(e.message).toMatch(re);
     }
+    // the card's own UPDATE CAPP DATA CACHE refuses the same 43 bytes under P1 AA
+    const aa43 = newCard();
+    apduInit(aa43, newPsam(), 100);
+    expect(apdu(aa43, `80DCAAC82B c13d00${body}`).sw).toBe("6a80");
   });
 });
 
@@ -691,6 +701,30 @@ describe("card specs", () => {
     const copy = createCardFromSpec(cardToSpec(card), keys);
     expect(copy.snapshot()).toEqual(card.snapshot());
     expect(decode0019(copy.files().file0019).station).toBe("0102");
+  });
+
+  it("round-trips a card whose offline serial is exhausted (FFFF): the copy answers INIT with 9402 too", () => {
+    const card = newCard({ offlineSerial: 0xfffe });
+    card.purchase(newPsam(), { amount: 1234, transTime: TIME, record0019: exitRecord() });
+    expect(card.snapshot().offlineSerial).toBe(0xffff);
+    // before: the spec's offlineSerial stopped at FFFE (E705 "<= 65534"), though the card reaches FFFF
+    const copy = createCardFromSpec(cardToSpec(card), keys);
+    expect(copy.snapshot()).toEqual(card.snapshot());
+    expect(apdu(copy, "00A40000021001").sw).toBe("9000");
+    expect(apdu(copy, "805003020B 01 00000000 430100000001 0F").sw).toBe("9402");
+  });
+
+  it("round-trips a card type other than stored-value (16) and credit (17) as its number", () => {
+    const card = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 10, type: 0x18 }, keys);
+    expect(card.snapshot().file0015.cardType).toBe(0x18);
+    const spec = cardToSpec(card);
+    expect(spec.type).toBe(0x18);
+    // before: written as undefined, and the rebuilt card became stored-value (16)
+    expect(createCardFromSpec(spec, keys).snapshot()).toEqual(card.snapshot());
+    for (const type of ["stored-value", "credit"] as const) {
+      const named = createCardFromSpec({ province: "湖南", cardId: CARD_ID, balance: 10, type }, keys);
+      expect(cardToSpec(named).type).toBe(type);
+    }
   });
 
   it("rejects bad specs with the field name (E705)", () => {

@@ -42,6 +42,8 @@ async function setup(
     vehicle?: Record<string, unknown>;
     /** the RSU's vendor dialect over the protocol's default */
     dialect?: Partial<Omit<Dialect, "variant">>;
+    /** the RSU's PSAM as this makes it from the simulated one (wrap its APDUs) */
+    psam?: (p: SimPsamApi) => SimPsamApi;
   } = {},
 ) {
   const { checkDivFactor } = o;
@@ -63,7 +65,8 @@ async function setup(
         return c;
       },
       createPsam: (terminalNo) => {
-        const p = env.createPsam(terminalNo);
+        const made = env.createPsam(terminalNo);
+        const p = o.psam ? o.psam(made) : made;
         psams.push(p);
         return p;
       },
@@ -567,3 +570,46 @@ describe("national C6 OBUTradeType", () => {
     },
   );
 });
+
+describe.each(["legacy", "national"] as const)(
+  "%s PSAM rejecting MAC2 after the card debited",
+  (protocol) => {
+    /** The PSAM answers its MAC2 check (8072) with 9302: the card has debited by then (E714). */
+    const rejectsMac2 = (p: SimPsamApi): SimPsamApi => {
+      const run = p.apdu?.bind(p);
+      if (!run) throw new Error("an APDU-level PSAM is needed");
+      p.apdu = (c: Buffer): Buffer => (c[0] === 0x80 && c[1] === 0x72 ? Buffer.from("9302", "hex") : run(c));
+      return p;
+    };
+
+    it("the uncertain B5 (ErrorCode 01, TAC 00000000) and one ledger line; a C8 gets the card's TAC", async () => {
+      const { sim, lane, b4, psam } = await setup(protocol, { psam: rejectsMac2 });
+      const serial = psam.nextSerial;
+      await lane.send(c6(lane, b4), b4);
+      const b5 = await until(lane.expectFrame("B5"));
+      // before: B5 ErrorCode 11 (refused: "nothing debited") and no ledger line, though the card paid
+      expect(b5.frame).toMatchObject({
+        errorCode: 1,
+        tac: "00000000",
+        iccPaySerial: 1,
+        psamTransSerial: serial,
+        cardBalance: 8000,
+      });
+      expect(sim.cards()[0]).toMatchObject({ balance: 7300, offlineSerial: 2 });
+      const [entry] = sim.ledger();
+      expect(sim.ledger()).toHaveLength(1);
+      expect(entry).toMatchObject({
+        amount: 700,
+        iccPaySerial: 1,
+        psamTransSerial: serial,
+        transTime: PT,
+        outcome: "torn-after-debit",
+      });
+      expect(verifyTac(entry!, keys).ok).toBe(true);
+      // the lane's C8 for the serial the B5 reported: B8 with the card's TAC
+      await lane.send(lane.c8(b5.frame.obuId as string, 1), b5);
+      const b8 = await until(lane.expectFrame("B8"));
+      expect(b8.frame).toMatchObject({ errorCode: 0, tac: entry!.tac });
+    });
+  },
+);
