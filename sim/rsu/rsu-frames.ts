@@ -51,6 +51,13 @@ export const RSU_ERR = {
   ef04WrittenPurchaseRefused: 0x12,
   /** B5: the card refused DEBIT's MAC1 (9302), e.g. the lane's divisor factor is not the card issuer's. */
   mac1Rejected: 0x06,
+  /**
+   * B5 (national): the PSAM refused the card's MAC2 after the card debited (national list: 07 MAC2 verify
+   * failed, uncertain: src/rsu/result-codes.ts).
+   */
+  mac2Failed: 0x07,
+  /** B5 (legacy): the same (the legacy firmware list's 19h MAC2 failed, uncertain). */
+  mac2FailedLegacy: 0x19,
   /** B5 (national): the RSU did not run a C6 it cannot read: an OBUTradeType none of 00, 01, 02. */
   decodeError: 0x02,
   /**

@@ -500,10 +500,13 @@ export class DsrcTransactions {
     }
     // An uncertain B5 reports what INIT and MAC1 told the RSU about the attempt (key version and
     // algorithm id from the card's INIT answer).
-    const uncertain = (attempt: PurchaseAttempt, why: string): void => {
-      this.ctx.log.info({ obuId, why }, "B5 error 01: debit outcome unknown to the RSU");
+    const uncertain = (attempt: PurchaseAttempt, why: string, code: number = RSU_ERR.noDsrc): void => {
+      this.ctx.log.info(
+        { obuId, why },
+        `B5 error ${code.toString(16).padStart(2, "0")}: debit outcome unknown to the RSU`,
+      );
       t.error = true;
-      t.frame = uncertainB5Frame(this.ctx.dialect, obuId, attempt, RSU_ERR.noDsrc, wrFileTime);
+      t.frame = uncertainB5Frame(this.ctx.dialect, obuId, attempt, code, wrFileTime);
       this.link.sendInfo(t.frame, v, obuId);
     };
     let outcome: PurchaseOutcome;
@@ -511,15 +514,20 @@ export class DsrcTransactions {
       outcome = this.purchases.perform(card, psam, req, tear);
     } catch (e) {
       // The PSAM rejected MAC2 after the card debited (E714, details.result: the purchase as the card made
-      // it): the card paid, and the RSU cannot vouch for the TAC. One ledger line, and the uncertain B5 of a
-      // purchase torn after the debit (ErrorCode 01, TAC 00000000): C8 → B8 settles it. Before, this was B5
-      // 11 ("refused", nothing debited) and no ledger line.
+      // it): the card paid, and the RSU cannot vouch for the TAC. One ledger line, and an uncertain B5 as
+      // for a purchase torn after the debit (TAC 00000000) with the lists' own code for it: national 07
+      // "MAC2 verify failed", legacy 19h "MAC2 failed" (src/rsu/result-codes.ts); C8 → B8 settles it.
+      // Before, this was B5 11 ("refused", nothing debited) and no ledger line.
       const debited = isEtcError(e, CardErrorCodes.Mac2Invalid)
         ? (e.details?.result as PurchaseResult | undefined)
         : undefined;
       if (debited) {
         this.purchases.record(v, command, debited, req.record, "torn-after-debit");
-        uncertain(debited, `the PSAM rejected MAC2 after the debit: ${(e as Error).message}`);
+        uncertain(
+          debited,
+          `the PSAM rejected MAC2 after the debit: ${(e as Error).message}`,
+          this.ctx.dialect.variant === "legacy" ? RSU_ERR.mac2FailedLegacy : RSU_ERR.mac2Failed,
+        );
         return;
       }
       // The card refuses DEBIT with 9302 when MAC1 is not its own (a wrong divisor factor): nothing debited.

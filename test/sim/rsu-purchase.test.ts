@@ -582,14 +582,14 @@ describe.each(["legacy", "national"] as const)(
       return p;
     };
 
-    it("the uncertain B5 (ErrorCode 01, TAC 00000000) and one ledger line; a C8 gets the card's TAC", async () => {
+    it("the uncertain B5 (the list's MAC2 code: national 07, legacy 19h; TAC 00000000) and one ledger line; a C8 gets the card's TAC", async () => {
       const { sim, lane, b4, psam } = await setup(protocol, { psam: rejectsMac2 });
       const serial = psam.nextSerial;
       await lane.send(c6(lane, b4), b4);
       const b5 = await until(lane.expectFrame("B5"));
       // before: B5 ErrorCode 11 (refused: "nothing debited") and no ledger line, though the card paid
       expect(b5.frame).toMatchObject({
-        errorCode: 1,
+        errorCode: protocol === "legacy" ? 0x19 : 0x07,
         tac: "00000000",
         iccPaySerial: 1,
         psamTransSerial: serial,
