@@ -46,6 +46,16 @@ export interface CardEvidence {
   proof?: { offlineSerial: number; tac: string; mac2: Buffer } | { offlineSerial: number; sw: string };
 }
 
+/**
+ * What the probe's INIT said, for a verdict's text: its offline serial, or, for FFFF (a card never returns
+ * it: it refuses INIT there), that it answered 9402, the counter exhausted (card-probe.ts nextOfflineSerial).
+ */
+function initSaid(nextSerial: number): string {
+  return nextSerial === 0xffff
+    ? "a new INIT answers 9402: the card's offline serial is exhausted at 65535"
+    : `a new INIT returns offline serial ${nextSerial}`;
+}
+
 export type Verdict =
   | {
       kind: "debited";
@@ -181,7 +191,7 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
         };
       return {
         kind: "not-debited",
-        why: `a new INIT returns offline serial ${s}: no purchase has used it (balance ${ev.balance})`,
+        why: `${initSaid(ev.nextSerial)}: no purchase has used it (balance ${ev.balance})`,
       };
     }
     // an EP purchase's: a load's serial is the online serial, an ED purchase's the ED's offline serial,
@@ -200,7 +210,7 @@ export function judge(a: Attempt, ev: CardEvidence): Verdict {
     return {
       kind: "unknown",
       why:
-        `a new INIT returns offline serial ${ev.nextSerial}, past the attempt's ${s}, and no 0018 record read ` +
+        `${initSaid(ev.nextSerial)}, past the attempt's ${s}, and no 0018 record read ` +
         `(${ev.details.length}) has serial ${s}`,
     };
   }

@@ -73,6 +73,22 @@ describe("judge: did the debit happen?", () => {
     expect(v).toMatchObject({ kind: "debited", offlineSerial: 7, tac: null, balanceAfter: null });
   });
 
+  // second review: the card refused the probe's INIT with 9402 (its counter exhausted), and the verdict
+  // said "a new INIT returns offline serial 65535", a serial no card returns
+  it("the card's counter exhausted (INIT 9402, nextSerial FFFF), no record of the attempt read: unknown, saying INIT answered 9402", () => {
+    const v = judge(
+      attempt,
+      ev({
+        nextSerial: 0xffff,
+        details: [detail({ offlineSerial: 0xfffe, amount: 500, transTime: "20251203110000" })],
+      }),
+    );
+    expect(v).toEqual({
+      kind: "unknown",
+      why: "a new INIT answers 9402: the card's offline serial is exhausted at 65535, past the attempt's 7, and no 0018 record read (1) has serial 7",
+    });
+  });
+
   it("the offline serial is still the attempt's and the balance unchanged: not debited", () => {
     const v = judge(
       attempt,
