@@ -97,7 +97,13 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     base: { pid: process.pid },
     ...(opts.fullIds === true ? {} : { hooks: cardMasking(), formatters: { log: frameMasking } }),
   };
-  if (!opts.file) return pino(options, destination(2)) as unknown as Logger;
+  if (!opts.file) {
+    const dest = destination(2);
+    // stderr gone (EIO: the terminal of a lane run in the foreground closed under it): nothing left to
+    // tell, and never an unhandled 'error' event that ends the process in the middle of a vehicle
+    dest.on("error", () => {});
+    return pino(options, dest) as unknown as Logger;
+  }
   const file = opts.file;
   // each missing directory 0700, one level at a time (firmware-bridge/make-parents.ts: not mkdir's recursive)
   makeDirectories(dirname(file), LOG_DIR_MODE);

@@ -2,7 +2,8 @@
  * `etc-lane run` and its `log.file` (src/log.ts, src/cli/commands/run.ts): a log file that cannot be
  * opened stops run with the field named (never a hang or an unhandled 'error' event), and one whose
  * writes fail is reported once on stderr, the log going on on stderr, the lane still ending cleanly on
- * SIGTERM; SIGHUP opens the file again at its path (a log rotation) and the lane goes on. (The checks run --check makes without creating anything are in run-check.test.ts.)
+ * SIGTERM; SIGHUP opens the file again at its path (a log rotation) and the lane goes on, but a lane run on
+ * a terminal whose terminal closes stops in order. (The checks run --check makes without creating anything are in run-check.test.ts.)
  */
 import { spawnSync } from "node:child_process";
 import {
@@ -15,6 +16,7 @@ import {
   watch,
   writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
@@ -109,7 +111,7 @@ it("a log.file whose writes fail: the lines it could not write come out on stder
  * Resolves once `file` holds `text` (watched: its directory's change events), rejects when `proc` exits
  * first or after 30 s.
  */
-function textInFile(file: string, text: string, proc: Proc): Promise<void> {
+function textInFile(file: string, text: string, proc: Pick<Proc, "exited">): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const has = (): boolean => {
@@ -162,4 +164,42 @@ it("SIGHUP: the lane goes on, and log.file is opened again at its path: after a 
   expect(rotated).not.toContain("reopened (SIGHUP)");
   // created as the lane creates its log file: the lane user's alone
   expect(statSync(file).mode & 0o777).toBe(0o600);
+}, 60_000);
+
+// second review (session 37): run on a terminal, SIGHUP is the terminal or ssh session ending; taken as a log
+// reopen, the lane went on with nowhere to write (and, logging to stderr, ended at its next line on EIO)
+it("run on a terminal that closes (SIGHUP, the terminal gone): the lane stops in order, its journal and trail closed", async () => {
+  const ptys = createRequire(import.meta.url)("node-pty") as typeof import("node-pty");
+  const logs = join(dir, "logs");
+  mkdirSync(logs, { mode: 0o700 });
+  const file = join(logs, "lane.log");
+  const config = configWithLogFile(file);
+  const term = ptys.spawn(
+    process.execPath,
+    [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--init", "--config", config],
+    { cols: 200, rows: 50, cwd: dir, env: process.env as Record<string, string> },
+  );
+  // when it ended (its status is not read: below)
+  const ended = new Promise<void>((resolve) => term.onExit(() => resolve()));
+  const exited = ended.then(() => ({ code: null, signal: null }));
+  try {
+    await textInFile(file, '"lane controller running"', { exited });
+    // the terminal closes: its master end destroyed, the lane (its session leader) sent SIGHUP, and node-pty
+    // sends one more, as a shell does to its jobs as it exits
+    (term as unknown as { destroy(): void }).destroy(); // node-pty's UnixTerminal (not in IPty's types)
+    // the whole orderly close, to its last step: the exit status itself is not asserted, as Node 20 may end
+    // the process with SIGABRT after that, resetting a terminal that is gone (docs/maintenance.md)
+    await textInFile(file, '"msg":"journal closed"', { exited: new Promise(() => {}) });
+    await ended;
+    const log = readFileSync(file, "utf8");
+    expect(log).toContain('"msg":"stopping: ');
+    expect(log).toContain('"msg":"audit trail closed"');
+    expect(log).not.toContain("reopened (SIGHUP)");
+  } finally {
+    try {
+      process.kill(term.pid, "SIGKILL");
+    } catch {
+      // ended already
+    }
+  }
 }, 60_000);

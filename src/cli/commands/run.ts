@@ -29,7 +29,7 @@ import { checkLaneStart } from "../../datadir/lane-start.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import { laneLogOptions, openLogger, reopenLogFile } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
-import { takeReopenSignal, takeStopSignals } from "../stop-signals.js";
+import { runsOnTerminal, takeReopenSignal, takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
   program
@@ -67,12 +67,18 @@ export function registerRun(program: Command): void {
       checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
       const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
-      // SIGHUP from here on: log.file opened again at its path (logrotate's postrotate), the lane going on
-      // (Node's default would end it at once, with no drain)
-      const hup = takeReopenSignal(() => {
-        if (!reopenLogFile(logger))
-          logger.info("SIGHUP: the log is on stderr, no log file to reopen; the lane goes on");
-      });
+      // SIGHUP from here on, run as a service: log.file opened again at its path (logrotate's postrotate),
+      // the lane going on (Node's default would end it at once, with no drain). On a terminal it is the
+      // terminal going away: an orderly stop, taken with SIGINT and SIGTERM below
+      const onTerminal = runsOnTerminal();
+      // a write to a stderr that is gone (EIO: that terminal closed) is no reason to end the lane mid-vehicle
+      process.stderr.on("error", () => {});
+      const hup = onTerminal
+        ? { dispose() {} }
+        : takeReopenSignal(() => {
+            if (!reopenLogFile(logger))
+              logger.info("SIGHUP: the log is on stderr, no log file to reopen; the lane goes on");
+          });
       try {
         // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
         // one (outputs.sink log under log.level error is itself such a note)
@@ -120,7 +126,7 @@ export function registerRun(program: Command): void {
         // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
         // keeps the controller from starting (the lane never opens), one while the controller starts closes
         // both in order once that is done (or failed); neither ends the process midway
-        const stop = takeStopSignals();
+        const stop = takeStopSignals(process, { hangup: onTerminal });
         try {
           let served: ServedLane | null = null;
           try {
