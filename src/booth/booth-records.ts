@@ -195,10 +195,15 @@ function withBooth(d: NewLaneRecord, more: Record<string, unknown>, top: Record<
 }
 
 /** The record of a debit whose TAC the lane has: DEBIT's answer, or GET TRANSACTION PROVE's. */
+/** The mac2Note of a paid record written into its intent before the PSAM's MAC2 check (charge.ts, recover.ts). */
+export const MAC2_NOT_BACK =
+  "MAC2 not verified: the process ended before the PSAM's check came back (the record committed from its intent); the TAC is what clearing checks";
+
 export function paidRecord(
   d: NewLaneRecord,
   tac: string,
-  mac2: { mac2: string; check: Mac2Check },
+  /** `note`: the record's mac2Note, said instead of the one a check's result gives */
+  mac2: { mac2: string; check: Mac2Check; note?: string },
   stageTimes: Record<string, number>,
   recovery?: { how: "prove"; why: string; processRestarted: boolean },
 ): NewLaneRecord {
@@ -214,13 +219,15 @@ export function paidRecord(
       mac2: mac2.mac2,
       mac2Check: mac2.check.result,
       ...(mac2.check.sw ? { mac2Sw: mac2.check.sw } : {}),
-      ...(mac2.check.result === "session-gone"
-        ? {
-            mac2Note: recovery?.processRestarted
-              ? "MAC2 not verified: the lane restarted, the PSAM session of this MAC1 is gone; the TAC is what clearing checks"
-              : "MAC2 not verified: the PSAM session of this MAC1 is gone (reader reconnected); the TAC is what clearing checks",
-          }
-        : {}),
+      ...(mac2.note !== undefined
+        ? { mac2Note: mac2.note }
+        : mac2.check.result === "session-gone"
+          ? {
+              mac2Note: recovery?.processRestarted
+                ? "MAC2 not verified: the lane restarted, the PSAM session of this MAC1 is gone; the TAC is what clearing checks"
+                : "MAC2 not verified: the PSAM session of this MAC1 is gone (reader reconnected); the TAC is what clearing checks",
+            }
+          : {}),
       ...(recovery ? { recovery } : {}),
     }),
   };

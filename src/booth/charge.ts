@@ -20,6 +20,7 @@ import {
   type BoothIntentPayload,
   caseLink,
   draftRecord,
+  MAC2_NOT_BACK,
   paidRecord,
 } from "./booth-records.js";
 import type { CardRead } from "./card-probe.js";
@@ -237,7 +238,7 @@ async function charging(
         const early = paidRecord(
           w.payload.draft,
           d.tac,
-          { mac2: d.mac2, check: { result: "unverified" } },
+          { mac2: d.mac2, check: { result: "unverified" }, note: MAC2_NOT_BACK },
           { ...stages, debitDone: ctx.now() },
         );
         keepPaidInIntent(ctx, card.cardId, w.id, { ...w.payload, paid: early });

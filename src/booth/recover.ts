@@ -33,7 +33,13 @@ import { idsData } from "../audit/events.js";
 import { tacMissing } from "../journal/tac.js";
 import type { CaseClosedNote, CommittedRecord } from "../journal/types.js";
 import { CARD, parseProve } from "./apdus.js";
-import { type BoothIntentPayload, intentIds, paidRecord, unconfirmedRecord } from "./booth-records.js";
+import {
+  type BoothIntentPayload,
+  intentIds,
+  MAC2_NOT_BACK,
+  paidRecord,
+  unconfirmedRecord,
+} from "./booth-records.js";
 import { type CardRead, gatherEvidence, readCard, readNewestDetail } from "./card-probe.js";
 import type { BoothCase } from "./cases.js";
 import { keepPaidInIntent, type PaidKept, refuse, refuseForJournal } from "./charge.js";
@@ -317,11 +323,11 @@ async function onOriginal(
   const ownProof = newest !== null && isAttempt(attemptOf(p), newest);
   if ("tac" in proof && ownProof) {
     const sameProcess = p.process === ctx.process;
-    const proved = (check: Mac2Check) =>
+    const proved = (check: Mac2Check, note?: string) =>
       paidRecord(
         p.draft,
         proof.tac,
-        { mac2: proof.mac2.toString("hex"), check },
+        { mac2: proof.mac2.toString("hex"), check, ...(note !== undefined ? { note } : {}) },
         { recoveryStart: t0, journalCommit: ctx.now() },
         {
           how: "prove",
@@ -331,7 +337,7 @@ async function onOriginal(
       );
     // the TAC into the pending debit and its intent at once, before the PSAM's MAC2 check (a reader
     // command of its own; "unverified" until it is written again with the check below)
-    keepPaid(ctx, pd, proved({ result: "unverified" }));
+    keepPaid(ctx, pd, proved({ result: "unverified" }, MAC2_NOT_BACK));
     const check = await ctx.psam.verifyMac2(proof.mac2, sameProcess ? p.mac1Ref : undefined, signal);
     const rec = proved(check);
     // proved, whether or not the journal takes the record now (a kept record is committed later)

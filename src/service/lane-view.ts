@@ -319,15 +319,16 @@ export type LaneFeedEvent =
   | {
       /**
        * A record the booth committed (docs/booth.md §7): a card payment, a `BOOTH_DEBIT_UNCONFIRMED`
-       * suspect, a cancelled case's `BOOTH_CANCELLED` stop. The booth's vehicle was counted when its
-       * stop at the antenna sent it there: this is not another vehicle (no stage or decision time, no
-       * chart point); counted in `etc_lane_booth_records_total`.
+       * suspect, a cancelled case's `BOOTH_CANCELLED` stop (or a booth debit a lane without a booth recorded
+       * from its intent at start). Its vehicle was counted when its stop at the antenna sent it there (a
+       * walk-up's has no such stop): not a vehicle here (no stage or decision time, no chart point);
+       * counted in `etc_lane_booth_records_total`.
        */
       type: "booth-record";
       /** commit time */
       at: number;
       record: VehicleRecordView;
-      /** the durable journal commit, ms; null when the booth did not time it (a recovery, a cancel) */
+      /** the durable journal commit, ms; null when the booth did not time it (an unconfirmed suspect, a cancel) */
       commitMs: number | null;
     }
   | { type: "alarm"; at: number; code: string; message: string }

@@ -107,7 +107,7 @@ export class LaneMetrics {
     });
     this.boothRecords = new Counter({
       name: "etc_lane_booth_records_total",
-      help: "records the booth committed (a card payment, a BOOTH_DEBIT_UNCONFIRMED suspect, a cancelled case), by kind and outcome; each is a vehicle already counted in etc_lane_vehicles_total by the stop that sent it to the booth",
+      help: "records the booth committed (a card payment, a BOOTH_DEBIT_UNCONFIRMED suspect, a cancelled case), by kind and outcome; most belong to a vehicle counted in etc_lane_vehicles_total (by this process or an earlier one) by the stop that sent it to the booth; a walk-up's is its vehicle's only count",
       labelNames: ["kind", "outcome"],
       registers,
     });

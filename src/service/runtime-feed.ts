@@ -49,7 +49,7 @@ export function vehicleEvent(v: VehicleOutcome): VehicleEvent {
 }
 
 /** A record the booth committed (the booth's outcomes$, first revision): its feed event, built once. */
-export function boothRecordEvent(o: BoothOutcome): BoothRecordEvent {
+export function boothRecordEvent(o: BoothOutcome | VehicleOutcome): BoothRecordEvent {
   const record = recordView(o.record, null);
   return { type: "booth-record", at: record.at, record, commitMs: o.commitMs };
 }

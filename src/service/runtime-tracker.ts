@@ -106,6 +106,12 @@ export class RuntimeTracker {
           this.feed.vehicle(this.settled(v));
           return;
         }
+        // a booth debit a lane without a reader section recorded from its intent at start
+        // (src/lane/recovery.ts): the booth's record, not a vehicle of this lane's antenna
+        if (v.record.extra?.path === "booth") {
+          this.boothRecord(v);
+          return;
+        }
         this.lastCommitMs = v.commitMs;
         const e = vehicleEvent(v);
         this.keepRecent(e.record);
@@ -126,11 +132,15 @@ export class RuntimeTracker {
           this.feed.vehicle(this.settled(o));
           return;
         }
-        const e = boothRecordEvent(o);
-        this.keepRecent(e.record);
-        this.feed.vehicle(e);
+        this.boothRecord(o);
       }),
     );
+  }
+
+  private boothRecord(o: BoothOutcome | VehicleOutcome): void {
+    const e = boothRecordEvent(o);
+    this.keepRecent(e.record);
+    this.feed.vehicle(e);
   }
 
   private keepRecent(r: VehicleRecordView): void {

@@ -124,7 +124,10 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
       await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
       // committed as the intent held it: the MAC2 check never came back
       expect(t.records().find((r) => r.kind === "transaction")?.extra).toMatchObject({
-        booth: { mac2Check: "unverified" },
+        booth: {
+          mac2Check: "unverified",
+          mac2Note: expect.stringContaining("before the PSAM's check came back"),
+        },
       });
     });
   });

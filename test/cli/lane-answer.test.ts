@@ -377,7 +377,7 @@ describe("status when nothing answers on the control socket", () => {
     ["BUSY", BUSY],
     ["TOO_SLOW", "no request line within 10 s"],
   ])(
-    "a lane that answers %s: exit 4 with its answering:false JSON line, saying to try again",
+    "a lane that answers %s: exit 4 with its answering:false JSON line, naming the answer",
     async (code, message) => {
       const h = await laneAnswering({ kind: "error", code, message });
       expect(await etcLane(["status", "--data-dir", dataDir, "--json"])).toBe(EXIT_NOT_ANSWERING);
@@ -391,7 +391,7 @@ describe("status when nothing answers on the control socket", () => {
       io.out = "";
       expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_ANSWERING);
       expect(io.out).toContain(
-        `lane pid ${h.pid} holds the data directory; the lane did not run the request (${code}: ${message}): try again (found by --data-dir `,
+        `lane pid ${h.pid} holds the data directory; the lane did not run the request (${code}: ${message}) (found by --data-dir `,
       );
       expect(io.err).toBe("");
     },

@@ -146,3 +146,40 @@ it("the booth's records are among the last ones (path booth), fed as booth recor
   expect(fed[2]).toMatchObject({ type: "settlement", settledBy: "booth-card", at: 5000, record: { seq: 1 } });
   expect(fed).toHaveLength(3);
 });
+
+// second review: a booth debit recorded from its intent at start by a lane without a reader section comes on
+// the controller's outcomes$ (src/lane/recovery.ts); it was fed as a vehicle (counted, charted, its commit
+// time taken for the last vehicle's)
+it("a booth record on the controller's outcomes$ (a lane without a booth, at start) is the booth's record, not a vehicle", () => {
+  const outcomes$ = new Subject<unknown>();
+  const rt = {
+    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
+    statusList: {
+      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
+      info: () => ({ counts: null, appliedAt: null }),
+    },
+    uplink: null,
+    reader: null,
+    booth: null,
+  } as unknown as LaneRuntime;
+  const fed: LaneFeedEvent[] = [];
+  const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: (e) => fed.push(e), extra: () => undefined });
+  outcomes$.next({
+    record: {
+      ...sampleRecord(4),
+      seq: 4,
+      tradeId: "T4",
+      createdAt: "2026-12-07T10:00:04.000+08:00",
+      lane: { network: "4301", station: "0102", lane: 3 },
+      revision: 1,
+      outcome: "BOOTH_EXIT_DEBIT",
+      extra: { path: "booth" },
+    },
+    decisionMs: 0,
+    barrierAt: null,
+    commitMs: 3.1,
+  });
+  expect(fed.map((e) => [e.type, "record" in e ? e.record.path : null])).toEqual([["booth-record", "booth"]]);
+  expect(tracker.recent.map((r) => [r.seq, r.path, r.decisionMs])).toEqual([[4, "booth", null]]);
+  expect(tracker.lastCommitMs).toBe(null);
+});

@@ -368,7 +368,7 @@ function notAnswering(
       ? told.notConnected
       : "stopping" in told
         ? `the lane answered that it is stopping (${told.stopping})`
-        : `the lane did not run the request (${told.busy}): try again`
+        : `the lane did not run the request (${told.busy})`
     : undefined;
   const off = offlineSummary(dataDir, loc);
   const held = dataDirHolder(dataDir);
