@@ -417,6 +417,11 @@ export interface LaneView {
   /** `signal`: aborted when the asker has gone (its request closed); the search should stop then */
   searchTrail(q: TrailQuery, o?: { signal?: AbortSignal }): TrailSearchResult | Promise<TrailSearchResult>;
   lastVerify(): VerifyView | null;
+  /**
+   * the newest records the page may show (up to 50, newest first), for a live feed that (re)connects;
+   * absent: the snapshot's lastTransactions
+   */
+  recentRecords?(): VehicleRecordView[];
 }
 
 // ---- operator actions (the control socket) --------------------------------------------------------

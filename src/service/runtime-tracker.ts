@@ -26,7 +26,12 @@ import { boothRecordEvent, type SettlementEvent, settlementEvent, vehicleEvent }
 import { linkStatus, type ReaderLinkState, type StatusListInfo } from "./runtime-snapshot.js";
 
 /** the snapshot's `lastTransactions` */
-const LAST = 20;
+export const LAST_TRANSACTIONS = 20;
+/**
+ * the records kept: as many as the page keeps rows (assets/page.js FEED_ROWS), so that a feed that
+ * (re)connects gets a settlement of any row the page may still show (service-feed.ts recentEvent)
+ */
+const KEPT = 50;
 
 /** Where the tracker's events go: the feed's subjects (./runtime-feed.ts runtimeFeed). */
 export interface TrackerFeed {
@@ -37,7 +42,7 @@ export interface TrackerFeed {
 }
 
 export class RuntimeTracker {
-  /** the last vehicles and booth records, newest first, at most 20 */
+  /** the last vehicles and booth records, newest first, at most 50 (the snapshot shows the first 20) */
   readonly recent: VehicleRecordView[] = [];
   /** the last vehicle's durable commit, ms */
   lastCommitMs: number | null = null;
@@ -145,7 +150,7 @@ export class RuntimeTracker {
 
   private keepRecent(r: VehicleRecordView): void {
     this.recent.unshift(r);
-    if (this.recent.length > LAST) this.recent.pop();
+    if (this.recent.length > KEPT) this.recent.pop();
   }
 
   /**

@@ -36,6 +36,7 @@ import type {
   StatusListAction,
   TrailQuery,
   TrailSearchResult,
+  VehicleRecordView,
   VerifyView,
 } from "./lane-view.js";
 import { runtimeFeed } from "./runtime-feed.js";
@@ -52,7 +53,7 @@ import {
   tradingState,
   uplinkView,
 } from "./runtime-snapshot.js";
-import { RuntimeTracker } from "./runtime-tracker.js";
+import { LAST_TRANSACTIONS, RuntimeTracker } from "./runtime-tracker.js";
 import { searchTrailDir } from "./trail-search.js";
 
 /** the snapshot's `uplink` part, built in ./runtime-snapshot.ts (exported here as it always was) */
@@ -151,7 +152,7 @@ export class LaneRuntimeView implements LaneView {
       uplink,
       journal: journalView(rt.journal, t.lastCommitMs),
       booth: boothView(rt.booth),
-      lastTransactions: t.recent.slice(),
+      lastTransactions: t.recent.slice(0, LAST_TRANSACTIONS),
       process: processView(this.startedAt, now),
       clock: clockView(up),
       audit: auditView(rt.audit.status()),
@@ -162,6 +163,11 @@ export class LaneRuntimeView implements LaneView {
   /** The trail's newest matching entries, read off the lane's thread in slices (src/audit/search.ts). */
   searchTrail(q: TrailQuery, o: { signal?: AbortSignal } = {}): Promise<TrailSearchResult> {
     return searchTrailDir(auditDir(this.dataDir), q, o);
+  }
+
+  /** the newest 50 records, newest first: the rows a page may show (the live feed's `recent` event) */
+  recentRecords(): VehicleRecordView[] {
+    return this.tracker.recent.slice();
   }
 
   lastVerify(): VerifyView | null {

@@ -102,7 +102,10 @@ function historySink(history: History): FeedSink {
 export function recentEvent(view: LaneView): { event: string; data: string } {
   const s = view.snapshot();
   const off = s.lane.utcOffsetMinutes;
-  const rows = s.lastTransactions.map((r) => ({ seq: r.seq, row: vehicleRow(r, off) }));
+  const rows = (view.recentRecords?.() ?? s.lastTransactions).map((r) => ({
+    seq: r.seq,
+    row: vehicleRow(r, off),
+  }));
   return { event: "recent", data: JSON.stringify({ rows }) };
 }
 

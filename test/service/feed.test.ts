@@ -6,6 +6,7 @@ import type { LaneFeedEvent, LaneView } from "../../src/service/lane-view.js";
 import { vehicleStages } from "../../src/service/lane-view.js";
 import { LaneMetrics } from "../../src/service/metrics.js";
 import { esc } from "../../src/service/page/render.js";
+import { recentEvent } from "../../src/service/service-feed.js";
 
 const alarm = (code: string): LaneFeedEvent => ({ type: "alarm", at: 0, code, message: code });
 
@@ -244,5 +245,34 @@ describe("metrics from feed events", () => {
       (v) => (v as { metricName?: string }).metricName === "etc_lane_journal_commit_seconds_count",
     );
     expect(commits?.value).toBe(0);
+  });
+});
+
+describe("the live feed's recent event", () => {
+  it("carries the view's recent records (as many as the page shows), not only the snapshot's 20", () => {
+    const row = (seq: number) => ({
+      seq,
+      path: "dsrc" as const,
+      tradeId: `T${seq}`,
+      at: 0,
+      kind: "transaction" as const,
+      outcome: "EXIT_DEBIT",
+      obuId: "A1",
+      obuSerial: null,
+      cardId: null,
+      plate: null,
+      vehicleClass: 1,
+      amount: 100,
+      decisionMs: 1,
+    });
+    const all = Array.from({ length: 30 }, (_, i) => row(30 - i));
+    const view = {
+      snapshot: () => ({ lane: { utcOffsetMinutes: 480 }, lastTransactions: all.slice(0, 20) }),
+      recentRecords: () => all,
+    } as unknown as LaneView;
+    const e = recentEvent(view);
+    expect(e.event).toBe("recent");
+    const { rows } = JSON.parse(e.data) as { rows: { seq: number }[] };
+    expect(rows.map((r) => r.seq)).toEqual(all.map((r) => r.seq));
   });
 });

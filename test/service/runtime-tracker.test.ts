@@ -183,3 +183,51 @@ it("a booth record on the controller's outcomes$ (a lane without a booth, at sta
   expect(tracker.recent.map((r) => [r.seq, r.path, r.decisionMs])).toEqual([[4, "booth", null]]);
   expect(tracker.lastCommitMs).toBe(null);
 });
+
+// second review: the tracker kept 20 records, the page 50 rows: a suspect among the page's rows 21-50 settled
+// while its feed was down stayed a suspect on it after the feed came back (service-feed.ts recentEvent)
+it("keeps the newest 50 records, as many as the page shows (the snapshot's lastTransactions are the first 20)", () => {
+  const outcomes$ = new Subject<unknown>();
+  const rt = {
+    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
+    statusList: {
+      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
+      info: () => ({ counts: null, appliedAt: null }),
+    },
+    uplink: null,
+    reader: null,
+    booth: null,
+  } as unknown as LaneRuntime;
+  const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: () => undefined, extra: () => undefined });
+  for (let seq = 1; seq <= 55; seq++)
+    outcomes$.next({
+      record: {
+        ...sampleRecord(seq),
+        seq,
+        tradeId: `T${seq}`,
+        createdAt: "2026-12-07T10:00:00.000+08:00",
+        lane: { network: "4301", station: "0102", lane: 3 },
+        revision: 1,
+      },
+      decisionMs: 1,
+      barrierAt: null,
+      commitMs: 1,
+    });
+  expect(tracker.recent.map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 55 - i));
+  // the 40th newest, settled: replaced in place
+  outcomes$.next({
+    record: {
+      ...sampleRecord(16, "stop"),
+      seq: 16,
+      tradeId: "T16",
+      createdAt: "2026-12-07T10:00:00.000+08:00",
+      lane: { network: "4301", station: "0102", lane: 3 },
+      revision: 2,
+      outcome: "SUSPECT_NOT_DEBITED",
+    },
+    decisionMs: 0,
+    barrierAt: null,
+    commitMs: null,
+  });
+  expect(tracker.recent[39]).toMatchObject({ seq: 16, kind: "stop", outcome: "SUSPECT_NOT_DEBITED" });
+});

@@ -57,6 +57,15 @@ describe("the search form after a search", () => {
       undefined,
     ].map((v) => (v === undefined ? undefined : parseSearchTime(v, off, "since", 0)));
     expect(sent).toEqual(shown);
+    // a field showing milliseconds steps by them (step 1 makes a browser hold the value invalid and refuse
+    // to send the form again); one showing whole seconds by seconds
+    const html = await (await r.get("/search?since=2026-11-26T08:00:05.250&until=2026-11-26T09:00")).text();
+    expect(/<input type="datetime-local" name="since" value="[^"]*" step="([^"]*)"/.exec(html)?.[1]).toBe(
+      "0.001",
+    );
+    expect(/<input type="datetime-local" name="until" value="[^"]*" step="([^"]*)"/.exec(html)?.[1]).toBe(
+      "1",
+    );
   });
 
   it("shows a kind the dropdown does not list as asked, selected, not as all", async () => {

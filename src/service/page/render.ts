@@ -421,6 +421,14 @@ export const EMPTY_FORM: SearchForm = {
  * datetime-local values); the card number masked as everywhere on the page (the URL keeps what was typed). Sent again unchanged, the masked number is refused, saying to give it in
  * full (src/service/trail-filters.ts): a search never widens to every card without saying so.
  */
+/**
+ * A time field's step: seconds, or milliseconds when the time shown has them (a time searched with them,
+ * `.250`): with step 1 the browser holds such a value invalid and would not send the form again.
+ */
+function timeStep(value: string): string {
+  return value.includes(".") ? 'step="0.001"' : 'step="1"';
+}
+
 function renderSearchForm(f: SearchForm): string {
   const input = (name: keyof SearchForm, label: string, type = "text", extra = ""): string =>
     `<label>${label}<input type="${type}" name="${name}" value="${esc(name === "card" ? maskTypedCard(f[name]) : f[name])}" ${extra}></label>`;
@@ -430,8 +438,8 @@ function renderSearchForm(f: SearchForm): string {
   if (!kinds.includes(f.kind)) kinds.push(f.kind);
   return (
     `<form class="search" method="get" action="search" data-testid="search-form">` +
-    input("since", bi("从", "since"), "datetime-local", 'step="1"') +
-    input("until", bi("到", "until"), "datetime-local", 'step="1"') +
+    input("since", bi("从", "since"), "datetime-local", timeStep(f.since)) +
+    input("until", bi("到", "until"), "datetime-local", timeStep(f.until)) +
     input("card", bi("卡号", "card"), "text", 'inputmode="numeric" autocomplete="off"') +
     input("obu", "OBU", "text", 'autocomplete="off"') +
     input("plate", bi("车牌", "plate")) +
