@@ -50,6 +50,31 @@ async function recordedOnceFromIntent(t: BoothTestContext, outcome: string, befo
   t.expectRecordsMatchLedger();
 }
 
+/**
+ * The card presented for the queued case, and the lane killed at the point `install` hooks (it calls
+ * `kill` there, once): the card lifted at that moment by a driver who drives off. Resolves once the
+ * restarted lane runs, with the outputs seen before it; at the kill the card had debited once.
+ */
+async function killedAt(
+  t: BoothTestContext,
+  install: (kill: () => void) => void,
+): Promise<{ before: number }> {
+  let killed: Promise<void> | undefined;
+  let debitsAtKill = -1;
+  install(() => {
+    if (killed) return;
+    debitsAtKill = t.ledger().length;
+    t.reader.remove();
+    killed = t.killLane();
+  });
+  t.reader.present(CARD);
+  await t.readerEvent((e) => e.type === "card" && e.kind === "removed", "the card lifted at the kill");
+  expect(debitsAtKill).toBe(1);
+  const before = t.outputs.length;
+  await killed;
+  return { before };
+}
+
 describe("the booth's TAC is in the debit intent before the commit", () => {
   it("DEBIT answered and the journal failed the commit (unhealthy after it): the intent holds the TAC, and a restart without the card records it", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
@@ -77,24 +102,15 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
       // the kill: when the booth's paid record is about to be committed (DEBIT answered, the quiet wait
-      // over), the card lifted by the driver who drives off
-      const j = t.lane.journal;
-      const commit = j.commit.bind(j);
-      let killed: Promise<void> | undefined;
-      let debitsAtKill = -1;
-      j.commit = (rec: NewLaneRecord, opts?: { intentId?: number | undefined }) => {
-        if (!killed && rec.kind === "transaction" && rec.outcome.startsWith("BOOTH_")) {
-          debitsAtKill = t.ledger().length;
-          t.reader.remove();
-          killed = t.killLane();
-        }
-        return commit(rec, opts);
-      };
-      t.reader.present(CARD);
-      await t.readerEvent((e) => e.type === "card" && e.kind === "removed", "the card lifted at the kill");
-      expect(debitsAtKill).toBe(1);
-      const before = t.outputs.length;
-      await killed;
+      // over)
+      const { before } = await killedAt(t, (kill) => {
+        const j = t.lane.journal;
+        const commit = j.commit.bind(j);
+        j.commit = (rec: NewLaneRecord, opts?: { intentId?: number | undefined }) => {
+          if (rec.kind === "transaction" && rec.outcome.startsWith("BOOTH_")) kill();
+          return commit(rec, opts);
+        };
+      });
       await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
     });
   });
@@ -104,23 +120,14 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
   it("the lane killed while the PSAM checks the card's MAC2 (DEBIT answered): the restart records the debit with its TAC from the intent, once, without the card", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
       await t.caseQueued("OBU_NO_CARD");
-      const psam = (t.lane.booth as unknown as { ctx: { psam: PsamSession } }).ctx.psam;
-      const verify = psam.verifyMac2.bind(psam);
-      let killed: Promise<void> | undefined;
-      let debitsAtKill = -1;
-      psam.verifyMac2 = (...args: Parameters<PsamSession["verifyMac2"]>) => {
-        if (!killed) {
-          debitsAtKill = t.ledger().length;
-          t.reader.remove();
-          killed = t.killLane();
-        }
-        return verify(...args);
-      };
-      t.reader.present(CARD);
-      await t.readerEvent((e) => e.type === "card" && e.kind === "removed", "the card lifted at the kill");
-      expect(debitsAtKill).toBe(1);
-      const before = t.outputs.length;
-      await killed;
+      const { before } = await killedAt(t, (kill) => {
+        const psam = (t.lane.booth as unknown as { ctx: { psam: PsamSession } }).ctx.psam;
+        const verify = psam.verifyMac2.bind(psam);
+        psam.verifyMac2 = (...args: Parameters<PsamSession["verifyMac2"]>) => {
+          kill();
+          return verify(...args);
+        };
+      });
       await recordedOnceFromIntent(t, "BOOTH_EXIT_DEBIT", before);
       // committed as the intent held it: the MAC2 check never came back
       expect(t.records().find((r) => r.kind === "transaction")?.extra).toMatchObject({
