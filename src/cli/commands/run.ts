@@ -7,8 +7,9 @@
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
- * never stops the lane. The stop closes the lane to new vehicles and drains its debits in flight
+ * trades: ../stop-signals.ts). SIGHUP, run as a service, from the log's open on, opens `log.file` again (a
+ * log rotation) and never stops the lane; run on a terminal it is the terminal gone, taken with SIGINT and
+ * SIGTERM as a stop (runsOnTerminal). The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
  * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
  */
