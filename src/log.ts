@@ -100,8 +100,10 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
   if (!opts.file) {
     const dest = destination(2);
     // stderr gone (EIO: the terminal of a lane run in the foreground closed under it): nothing left to
-    // tell, and never an unhandled 'error' event that ends the process in the middle of a vehicle
-    dest.on("error", () => {});
+    // tell. Never an unhandled 'error' event that ends the process in the middle of a vehicle, nor a stream
+    // that keeps every later line to retry the failed write (memory without bound, and pino's flushSync at
+    // exit retrying it for ever): it is left alone, every line dropped
+    dest.once("error", () => leaveAlone(dest, () => true));
     return pino(options, dest) as unknown as Logger;
   }
   const file = opts.file;
@@ -132,13 +134,7 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
       return true;
     };
     if (unwritten) toStderr(unwritten);
-    Object.assign(dest, {
-      write: toStderr,
-      flush: (cb?: (err?: Error) => void) => cb?.(),
-      flushSync: () => {},
-      end: () => {},
-    });
-    dest.on("error", () => {}); // a write already under way may fail too
+    leaveAlone(dest, toStderr);
   });
   const logger = pino(options, dest) as unknown as Logger;
   const warnReadable = (mode: string): void =>
@@ -164,6 +160,21 @@ export function createLogger(name: string, opts: LogOptions = {}): Logger {
     return true;
   });
   return logger;
+}
+
+/**
+ * A destination whose write failed, left alone from now on: each line handed to `write` instead, nothing
+ * flushed or ended (its queued lines would be retried without end by the flushSync pino makes at exit),
+ * and a write already under way that fails too is no unhandled 'error'.
+ */
+function leaveAlone(dest: ReturnType<typeof destination>, write: (line: string) => boolean): void {
+  Object.assign(dest, {
+    write,
+    flush: (cb?: (err?: Error) => void) => cb?.(),
+    flushSync: () => {},
+    end: () => {},
+  });
+  dest.on("error", () => {});
 }
 
 /** How each logger createLogger made on a file opens it again (reopenLogFile). */

@@ -197,7 +197,7 @@ function withBooth(d: NewLaneRecord, more: Record<string, unknown>, top: Record<
 /** The record of a debit whose TAC the lane has: DEBIT's answer, or GET TRANSACTION PROVE's. */
 /** The mac2Note of a paid record written into its intent before the PSAM's MAC2 check (charge.ts, recover.ts). */
 export const MAC2_NOT_BACK =
-  "MAC2 not verified: the process ended before the PSAM's check came back (the record committed from its intent); the TAC is what clearing checks";
+  "MAC2 check not recorded: committed from the intent written when DEBIT (or GET TRANSACTION PROVE) answered, before the PSAM's check came back; the TAC is what clearing checks";
 
 export function paidRecord(
   d: NewLaneRecord,

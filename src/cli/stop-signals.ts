@@ -1,23 +1,23 @@
+import { isatty } from "node:tty";
+
 /**
  * SIGINT and SIGTERM taken by a long-running command (`etc-lane run`) from the moment it asks: the first
  * one resolves `stopped` and sets `requested`, so one that comes while the command is still starting is
  * kept for its orderly close instead of Node's default action (the process ended at once). Each is
- * taken once: the same signal again gets the default action. With `hangup`, SIGHUP too: a lane run on a
- * terminal whose terminal or ssh session ends (runsOnTerminal), which would otherwise go on with nowhere to
- * write. `dispose` gives the signals back.
+ * taken once: the same signal again gets the default action. `request` asks the same stop for another
+ * cause (`etc-lane run`: the terminal it ran on gone, hungUp). `dispose` gives the signals back.
  */
 export interface StopSignals {
   /** resolves on the first SIGINT or SIGTERM */
   readonly stopped: Promise<void>;
   /** one came */
   readonly requested: boolean;
+  /** the stop, asked otherwise than by a signal (idempotent) */
+  request(): void;
   dispose(): void;
 }
 
-export function takeStopSignals(
-  signals: NodeJS.EventEmitter = process,
-  o: { hangup?: boolean } = {},
-): StopSignals {
+export function takeStopSignals(signals: NodeJS.EventEmitter = process): StopSignals {
   let requested = false;
   let resolve!: () => void;
   const stopped = new Promise<void>((r) => {
@@ -32,32 +32,29 @@ export function takeStopSignals(
   // STOP_WAIT_MS, src/service/control/server.ts)
   signals.once("SIGINT", stop);
   signals.once("SIGTERM", stop);
-  // every SIGHUP, not once: a hangup comes more than once (the kernel's to the terminal's foreground group,
-  // the shell's to its jobs as it exits), and a second must not end the close midway
-  if (o.hangup) signals.on("SIGHUP", stop);
   return {
     stopped,
     get requested() {
       return requested;
     },
+    request: stop,
     dispose() {
       signals.off("SIGINT", stop);
       signals.off("SIGTERM", stop);
-      signals.off("SIGHUP", stop);
     },
   };
 }
 
 /**
- * Whether the process runs on a terminal (stdin, stdout or stderr a TTY): `etc-lane run` in the foreground,
- * as at its first start. There SIGHUP means the terminal or ssh session ended: it stops the lane in order
- * (takeStopSignals `hangup`). A service (systemd: stdin /dev/null, the journal on stdout and stderr) has
- * none: there SIGHUP reopens the log file (takeReopenSignal).
+ * Whether any of stdin, stdout and stderr is a terminal now (isatty: asked of the file descriptor each time,
+ * not the streams' isTTY, fixed when they were made). A terminal that hung up (its window closed, the ssh
+ * session gone) answers no more: the kernel turns its descriptors into hung-up ones before it sends SIGHUP.
+ * So `etc-lane run` tells a hangup (on a terminal at the start, on none at the SIGHUP: stop) from a log
+ * rotation's `kill -HUP` (the same terminals, or none, as at the start: reopen the log), in tmux or screen
+ * too.
  */
-export function runsOnTerminal(
-  p: { stdin: { isTTY?: boolean }; stdout: { isTTY?: boolean }; stderr: { isTTY?: boolean } } = process,
-): boolean {
-  return p.stdin.isTTY === true || p.stdout.isTTY === true || p.stderr.isTTY === true;
+export function onTerminal(isTty: (fd: number) => boolean = isatty): boolean {
+  return isTty(0) || isTty(1) || isTty(2);
 }
 
 /**

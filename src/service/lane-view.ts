@@ -328,7 +328,10 @@ export type LaneFeedEvent =
       /** commit time */
       at: number;
       record: VehicleRecordView;
-      /** the durable journal commit, ms; null when the booth did not time it (an unconfirmed suspect, a cancel) */
+      /**
+       * the durable journal commit, ms; null when it was not timed (an unconfirmed suspect, a cancel, a
+       * booth debit a lane without a booth recorded at start)
+       */
       commitMs: number | null;
     }
   | { type: "alarm"; at: number; code: string; message: string }

@@ -4,10 +4,10 @@
  * lane's streams (./runtime-feed.ts). Each keeps a value or pushes an event; none runs on the decision
  * path longer than that.
  *
- * - the controller's `outcomes$`: the last 20 vehicles (`lastTransactions`), the last commit time, each
+ * - the controller's `outcomes$`: the last 50 vehicles (the snapshot's `lastTransactions` are the first 20; the feed's `recent` event all), the last commit time, each
  *   vehicle's feed event built once; a settlement (a later revision of a vehicle's record) replaces its
  *   row in place;
- * - the booth's `outcomes$` (a booth): its records among the last 20 (`path` booth), each a
+ * - the booth's `outcomes$` (a booth): its records among them (`path` booth), each a
  *   `booth-record` event, not another vehicle; its settlements as the controller's (a DSRC suspect
  *   settled from the card replaces that vehicle's row);
  * - its `status$`: since when the lane is in its state (`state.since`);

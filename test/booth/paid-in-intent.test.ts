@@ -133,7 +133,7 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
       expect(t.records().find((r) => r.kind === "transaction")?.extra).toMatchObject({
         booth: {
           mac2Check: "unverified",
-          mac2Note: expect.stringContaining("before the PSAM's check came back"),
+          mac2Note: expect.stringContaining("MAC2 check not recorded: committed from the intent"),
         },
       });
     });

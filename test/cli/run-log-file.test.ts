@@ -19,8 +19,10 @@ import {
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type Proc, ROOT, startLane, writeLaneConfig } from "../../sim/harness/procs.js";
+import { readTrail } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
 
 let dir: string;
 beforeEach(() => {
@@ -166,40 +168,79 @@ it("SIGHUP: the lane goes on, and log.file is opened again at its path: after a 
   expect(statSync(file).mode & 0o777).toBe(0o600);
 }, 60_000);
 
-// second review (session 37): run on a terminal, SIGHUP is the terminal or ssh session ending; taken as a log
-// reopen, the lane went on with nowhere to write (and, logging to stderr, ended at its next line on EIO)
-it("run on a terminal that closes (SIGHUP, the terminal gone): the lane stops in order, its journal and trail closed", async () => {
+// second review (session 37): run on a terminal, SIGHUP was taken as a log reopen even when it was the terminal
+// or ssh session ending, and the lane went on with nowhere to write; a log rotation's `kill -HUP` (tmux,
+// screen) must still reopen the log there
+describe("etc-lane run on a terminal (node-pty)", () => {
   const ptys = createRequire(import.meta.url)("node-pty") as typeof import("node-pty");
-  const logs = join(dir, "logs");
-  mkdirSync(logs, { mode: 0o700 });
-  const file = join(logs, "lane.log");
-  const config = configWithLogFile(file);
-  const term = ptys.spawn(
-    process.execPath,
-    [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--init", "--config", config],
-    { cols: 200, rows: 50, cwd: dir, env: process.env as Record<string, string> },
-  );
-  // when it ended (its status is not read: below)
-  const ended = new Promise<void>((resolve) => term.onExit(() => resolve()));
-  const exited = ended.then(() => ({ code: null, signal: null }));
-  try {
-    await textInFile(file, '"lane controller running"', { exited });
-    // the terminal closes: its master end destroyed, the lane (its session leader) sent SIGHUP, and node-pty
-    // sends one more, as a shell does to its jobs as it exits
-    (term as unknown as { destroy(): void }).destroy(); // node-pty's UnixTerminal (not in IPty's types)
-    // the whole orderly close, to its last step: the exit status itself is not asserted, as Node 20 may end
-    // the process with SIGABRT after that, resetting a terminal that is gone (docs/maintenance.md)
-    await textInFile(file, '"msg":"journal closed"', { exited: new Promise(() => {}) });
-    await ended;
-    const log = readFileSync(file, "utf8");
-    expect(log).toContain('"msg":"stopping: ');
-    expect(log).toContain('"msg":"audit trail closed"');
-    expect(log).not.toContain("reopened (SIGHUP)");
-  } finally {
+  let term: import("node-pty").IPty | undefined;
+  afterEach(() => {
     try {
-      process.kill(term.pid, "SIGKILL");
+      if (term) process.kill(term.pid, "SIGKILL");
     } catch {
       // ended already
     }
-  }
-}, 60_000);
+    term = undefined;
+  });
+
+  /** `etc-lane run --init` on a terminal of its own; `ended` when it ends (its status is not read: below) */
+  const runOnTerminal = (config: string) => {
+    const t = ptys.spawn(
+      process.execPath,
+      [join(ROOT, "dist/src/cli/etc-lane.js"), "run", "--init", "--config", config],
+      { cols: 200, rows: 50, cwd: dir, env: process.env as Record<string, string> },
+    );
+    term = t;
+    const ended = new Promise<void>((resolve) => t.onExit(() => resolve()));
+    return { t, ended, exited: ended.then(() => ({ code: null, signal: null })) };
+  };
+
+  it("a log rotation's kill -HUP reopens the log and the lane goes on; the terminal closing stops it in order", async () => {
+    const logs = join(dir, "logs");
+    mkdirSync(logs, { mode: 0o700 });
+    const file = join(logs, "lane.log");
+    const lane = runOnTerminal(configWithLogFile(file));
+    await textInFile(file, '"lane controller running"', lane);
+    // logrotate's postrotate, the terminal still there (tmux, screen, a window left open)
+    renameSync(file, `${file}.1`);
+    process.kill(lane.t.pid, "SIGHUP");
+    await textInFile(file, "reopened (SIGHUP)", lane);
+    // the terminal closes: its master end destroyed, the lane (its session leader) sent SIGHUP, and node-pty
+    // sends one more, as a shell does to its jobs as it exits
+    (lane.t as unknown as { destroy(): void }).destroy(); // node-pty's UnixTerminal (not in IPty's types)
+    // the whole orderly close, to its last step: the exit status itself is not asserted, as Node 20 may end
+    // the process with SIGABRT after that, resetting a terminal that is gone (docs/maintenance.md)
+    await textInFile(file, '"msg":"journal closed"', { exited: new Promise(() => {}) });
+    await lane.ended;
+    const log = readFileSync(file, "utf8");
+    expect(log).toContain("SIGHUP: the terminal this lane runs on is gone: stopping");
+    expect(log).toContain('"msg":"stopping: ');
+    expect(log).toContain('"msg":"audit trail closed"');
+    expect(log.match(/reopened \(SIGHUP\)/g)).toHaveLength(1);
+  }, 60_000);
+
+  it("logging to stderr, the terminal closing: the lane stops and the process ends (lines to a stderr gone are dropped, not kept)", async () => {
+    const config = writeLaneConfig({
+      dir,
+      rsuPort: "/dev/ttyUSB9",
+      dataDir: join(dir, "data"),
+      tariff: join(ROOT, "config/tariff.example.yaml"),
+    });
+    const lane = runOnTerminal(config);
+    const out: string[] = [];
+    const running = new Promise<void>((resolve) =>
+      lane.t.onData((d) => {
+        out.push(d);
+        if (out.join("").includes('"lane controller running"')) resolve();
+      }),
+    );
+    await Promise.race([running, lane.ended.then(() => Promise.reject(new Error(out.join(""))))]);
+    (lane.t as unknown as { destroy(): void }).destroy();
+    // ended, within the test's time: before, a stderr that failed kept every later line and pino's flush at
+    // exit retried them for ever
+    await lane.ended;
+    // in order: its trail says the lane stopped (lane.stop is written by the orderly close, never by a death)
+    const types = [...readTrail(auditDir(join(dir, "data")))].map((x) => x.entry.type);
+    expect(types).toContain("lane.stop");
+  }, 60_000);
+});

@@ -177,7 +177,7 @@ it("a booth record on the controller's outcomes$ (a lane without a booth, at sta
     },
     decisionMs: 0,
     barrierAt: null,
-    commitMs: 3.1,
+    commitMs: null,
   });
   expect(fed.map((e) => [e.type, "record" in e ? e.record.path : null])).toEqual([["booth-record", "booth"]]);
   expect(tracker.recent.map((r) => [r.seq, r.path, r.decisionMs])).toEqual([[4, "booth", null]]);

@@ -7,9 +7,9 @@
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts). SIGHUP, run as a service, from the log's open on, opens `log.file` again (a
- * log rotation) and never stops the lane; run on a terminal it is the terminal gone, taken with SIGINT and
- * SIGTERM as a stop (runsOnTerminal). The stop closes the lane to new vehicles and drains its debits in flight
+ * trades: ../stop-signals.ts). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
+ * the lane goes on; but when the terminal the lane was started on is gone (onTerminal), it stops the lane as
+ * SIGTERM does. The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
  * src/service/control/server.ts STOP_WAIT_MS); the lane's journal, trail and status list close after both.
  */
@@ -30,7 +30,7 @@ import { checkLaneStart } from "../../datadir/lane-start.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import { laneLogOptions, openLogger, reopenLogFile } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
-import { runsOnTerminal, takeReopenSignal, takeStopSignals } from "../stop-signals.js";
+import { onTerminal, takeReopenSignal, takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
   program
@@ -68,18 +68,24 @@ export function registerRun(program: Command): void {
       checkLaneStart(config.dataDir, { init });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
       const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
-      // SIGHUP from here on, run as a service: log.file opened again at its path (logrotate's postrotate),
-      // the lane going on (Node's default would end it at once, with no drain). On a terminal it is the
-      // terminal going away: an orderly stop, taken with SIGINT and SIGTERM below
-      const onTerminal = runsOnTerminal();
       // a write to a stderr that is gone (EIO: that terminal closed) is no reason to end the lane mid-vehicle
       process.stderr.on("error", () => {});
-      const hup = onTerminal
-        ? { dispose() {} }
-        : takeReopenSignal(() => {
-            if (!reopenLogFile(logger))
-              logger.info("SIGHUP: the log is on stderr, no log file to reopen; the lane goes on");
-          });
+      // SIGHUP from here on (Node's default would end the lane at once, with no drain): the terminal the lane
+      // ran on gone (one at the start, none now: onTerminal), an orderly stop as SIGTERM's, asked once the
+      // stop is taken below; otherwise a log rotation's: log.file opened again at its path, the lane going on
+      const startedOnTerminal = onTerminal();
+      let hungUp = false;
+      let stopOnHangup: (() => void) | null = null;
+      const hup = takeReopenSignal(() => {
+        if (startedOnTerminal && !onTerminal()) {
+          if (!hungUp) logger.warn("SIGHUP: the terminal this lane runs on is gone: stopping");
+          hungUp = true;
+          stopOnHangup?.();
+          return;
+        }
+        if (!reopenLogFile(logger))
+          logger.info("SIGHUP: the log is on stderr, no log file to reopen; the lane goes on");
+      });
       try {
         // at warn, or at error when log.level is error: a note the lane's own log level drops would reach no
         // one (outputs.sink log under log.level error is itself such a note)
@@ -127,7 +133,9 @@ export function registerRun(program: Command): void {
         // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
         // keeps the controller from starting (the lane never opens), one while the controller starts closes
         // both in order once that is done (or failed); neither ends the process midway
-        const stop = takeStopSignals(process, { hangup: onTerminal });
+        const stop = takeStopSignals();
+        stopOnHangup = () => stop.request();
+        if (hungUp) stop.request();
         try {
           let served: ServedLane | null = null;
           try {
