@@ -8,7 +8,7 @@ import { isatty } from "node:tty";
  * cause (`etc-lane run`: the terminal it ran on gone, hungUp). `dispose` gives the signals back.
  */
 export interface StopSignals {
-  /** resolves on the first SIGINT or SIGTERM */
+  /** resolves on the first SIGINT or SIGTERM, or at `request` */
   readonly stopped: Promise<void>;
   /** one came */
   readonly requested: boolean;
@@ -58,10 +58,11 @@ export function onTerminal(isTty: (fd: number) => boolean = isatty): boolean {
 }
 
 /**
- * SIGHUP taken by a long-running command (`etc-lane run`) for as long as it runs: `reopen` on each one, and
- * the process goes on. Node's default action for it ends the process at once, with no orderly close: a
- * log rotation's `kill -HUP` (docs/maintenance.md, "Log rotation") or the end of the terminal or ssh session
- * of a lane run in the foreground would. `dispose` gives it back.
+ * SIGHUP taken by a long-running command (`etc-lane run`) for as long as it runs: `reopen` on each one
+ * (`etc-lane run`'s decides between a log reopen and a stop: the terminal it started on gone, onTerminal).
+ * Node's default action for it ends the process at once, with no orderly close: a log rotation's `kill
+ * -HUP` (docs/maintenance.md, "Log rotation") or the end of the terminal or ssh session of a lane run in
+ * the foreground would. `dispose` gives it back.
  */
 export function takeReopenSignal(
   reopen: () => void,
