@@ -2,11 +2,31 @@ import { Subject } from "rxjs";
 import { describe, expect, it, vi } from "vitest";
 import { FeedPump } from "../../src/service/feed-pump.js";
 import { History } from "../../src/service/history.js";
-import type { LaneFeedEvent, LaneView } from "../../src/service/lane-view.js";
+import type { LaneFeedEvent, LaneView, VehicleRecordView } from "../../src/service/lane-view.js";
 import { vehicleStages } from "../../src/service/lane-view.js";
 import { LaneMetrics } from "../../src/service/metrics.js";
 import { esc } from "../../src/service/page/render.js";
 import { recentEvent } from "../../src/service/service-feed.js";
+
+/** A record as the feed shows it: a DSRC transaction of 100 fen unless `over` says otherwise. */
+function recordRow(seq: number, over: Partial<VehicleRecordView> = {}): VehicleRecordView {
+  return {
+    seq,
+    path: "dsrc",
+    tradeId: `T${seq}`,
+    at: seq,
+    kind: "transaction",
+    outcome: "EXIT_DEBIT",
+    obuId: "A1",
+    obuSerial: null,
+    cardId: null,
+    plate: null,
+    vehicleClass: 1,
+    amount: 100,
+    decisionMs: 1,
+    ...over,
+  };
+}
 
 const alarm = (code: string): LaneFeedEvent => ({ type: "alarm", at: 0, code, message: code });
 
@@ -170,21 +190,7 @@ describe("metrics from feed events", () => {
     const ev = (i: number, outcome: string): LaneFeedEvent => ({
       type: "vehicle",
       at: i,
-      record: {
-        seq: i,
-        path: "dsrc",
-        tradeId: `T${i}`,
-        at: i,
-        kind: "transaction",
-        outcome,
-        obuId: "A1",
-        obuSerial: null,
-        cardId: null,
-        plate: null,
-        vehicleClass: 1,
-        amount: 100,
-        decisionMs: 1,
-      },
+      record: recordRow(i, { outcome }),
       stages: { b2c1: 0.2, b4c6: 0.4, b5Barrier: 2 },
       commitMs: 1.5,
     });
@@ -211,21 +217,14 @@ describe("metrics from feed events", () => {
     const booth = (i: number, kind: "transaction" | "stop", outcome: string): LaneFeedEvent => ({
       type: "booth-record",
       at: i,
-      record: {
-        seq: i,
+      record: recordRow(i, {
         path: "booth",
-        tradeId: `T${i}`,
-        at: i,
         kind,
         outcome,
-        obuId: "A1",
-        obuSerial: null,
         cardId: "4301000000000000001",
-        plate: null,
-        vehicleClass: 1,
         amount: kind === "stop" ? 0 : 100,
         decisionMs: null,
-      },
+      }),
       commitMs: 1.5,
     });
     m.onEvents([
@@ -250,22 +249,7 @@ describe("metrics from feed events", () => {
 
 describe("the live feed's recent event", () => {
   it("carries the view's recent records (as many as the page shows), not only the snapshot's 20", () => {
-    const row = (seq: number) => ({
-      seq,
-      path: "dsrc" as const,
-      tradeId: `T${seq}`,
-      at: 0,
-      kind: "transaction" as const,
-      outcome: "EXIT_DEBIT",
-      obuId: "A1",
-      obuSerial: null,
-      cardId: null,
-      plate: null,
-      vehicleClass: 1,
-      amount: 100,
-      decisionMs: 1,
-    });
-    const all = Array.from({ length: 30 }, (_, i) => row(30 - i));
+    const all = Array.from({ length: 30 }, (_, i) => recordRow(30 - i, { at: 0 }));
     const view = {
       snapshot: () => ({ lane: { utcOffsetMinutes: 480 }, lastTransactions: all.slice(0, 20) }),
       recentRecords: () => all,

@@ -12,6 +12,23 @@ import type { LaneFeedEvent } from "../../src/service/lane-view.js";
 import { RuntimeTracker } from "../../src/service/runtime-tracker.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
+/**
+ * A lane runtime for the tracker's vehicle tests: the controller's outcomes$ and, with a booth, the booth's;
+ * a status list at f1, no uplink, no reader.
+ */
+function vehiclesRuntime(outcomes$: Subject<unknown>, booth$?: Subject<unknown>): LaneRuntime {
+  return {
+    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
+    statusList: {
+      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
+      info: () => ({ counts: null, appliedAt: null }),
+    },
+    uplink: null,
+    reader: null,
+    booth: booth$ ? { outcomes$: booth$ } : null,
+  } as unknown as LaneRuntime;
+}
+
 it("the uplink's status-list lastError: a refusal is fed once as rejected; a local failure is not", () => {
   const uplinkStatus = new Subject<{ statusList: unknown }>();
   const rt = {
@@ -85,16 +102,7 @@ it("the status list's counts: a read that fails keeps the last figures and is tr
 it("the booth's records are among the last ones (path booth), fed as booth records; a DSRC suspect it settles replaces its vehicle's row", () => {
   const outcomes$ = new Subject<unknown>();
   const booth$ = new Subject<unknown>();
-  const rt = {
-    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
-    statusList: {
-      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
-      info: () => ({ counts: null, appliedAt: null }),
-    },
-    uplink: null,
-    reader: null,
-    booth: { outcomes$: booth$ },
-  } as unknown as LaneRuntime;
+  const rt = vehiclesRuntime(outcomes$, booth$);
   const fed: LaneFeedEvent[] = [];
   const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: (e) => fed.push(e), extra: () => undefined });
   const record = (seq: number, o: Partial<CommittedRecord>): CommittedRecord => ({
@@ -152,16 +160,7 @@ it("the booth's records are among the last ones (path booth), fed as booth recor
 // time taken for the last vehicle's)
 it("a booth record on the controller's outcomes$ (a lane without a booth, at start) is the booth's record, not a vehicle", () => {
   const outcomes$ = new Subject<unknown>();
-  const rt = {
-    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
-    statusList: {
-      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
-      info: () => ({ counts: null, appliedAt: null }),
-    },
-    uplink: null,
-    reader: null,
-    booth: null,
-  } as unknown as LaneRuntime;
+  const rt = vehiclesRuntime(outcomes$);
   const fed: LaneFeedEvent[] = [];
   const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: (e) => fed.push(e), extra: () => undefined });
   outcomes$.next({
@@ -188,16 +187,7 @@ it("a booth record on the controller's outcomes$ (a lane without a booth, at sta
 // while its feed was down stayed a suspect on it after the feed came back (service-feed.ts recentEvent)
 it("keeps the newest 50 records, as many as the page shows (the snapshot's lastTransactions are the first 20)", () => {
   const outcomes$ = new Subject<unknown>();
-  const rt = {
-    controller: { outcomes$, status$: new Subject(), events$: new Subject() },
-    statusList: {
-      health$: new BehaviorSubject({ state: "ok", reason: "", versions: { full: "f1", delta: null } }),
-      info: () => ({ counts: null, appliedAt: null }),
-    },
-    uplink: null,
-    reader: null,
-    booth: null,
-  } as unknown as LaneRuntime;
+  const rt = vehiclesRuntime(outcomes$);
   const tracker = new RuntimeTracker(rt, () => 5000, { vehicle: () => undefined, extra: () => undefined });
   for (let seq = 1; seq <= 55; seq++)
     outcomes$.next({
