@@ -1,8 +1,10 @@
 /**
  * The booth's paid record (its TAC) in the debit intent before the commit (src/booth/charge.ts
  * keepPaidInIntent), over ptys as in booth.test.ts: a commit the real journal fails (which leaves it
- * unhealthy, refusing every write after it) and a lane killed between DEBIT's answer and the commit both
- * leave the TAC for the next start, which records the debit from the intent, once, without the card.
+ * unhealthy, refusing every write after it) and a lane killed between DEBIT's answer and the commit (or
+ * during the PSAM's MAC2 check) leave the TAC for the next start, which records the debit from the intent,
+ * once, without the card. A lane killed before DEBIT leaves an intent the next start proves not debited
+ * from the card, which then pays once.
  */
 
 import { describe, expect, it } from "vitest";
@@ -136,6 +138,40 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
           mac2Note: expect.stringContaining("MAC2 check not recorded: committed from the intent"),
         },
       });
+    });
+  });
+
+  // crash review (session 37): no test killed the lane between the durable intent and DEBIT
+  it("the lane killed after the intent was written, before DEBIT: the restart proves from the card that it did not debit, and the card pays once", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      // the kill: the booth's intent just written (MAC1 done), DEBIT not sent; the card stays on the reader
+      const j = t.lane.journal;
+      const write = j.writeIntent.bind(j);
+      let killed: Promise<void> | undefined;
+      j.writeIntent = (key: string, payload: string, id?: number) => {
+        const written = write(key, payload, id);
+        if (!killed && key === `booth:${CARD}` && id === undefined) killed = t.killLane();
+        return written;
+      };
+      t.reader.present(CARD);
+      await t.prompt("NOT_DEBITED");
+      expect(killed).toBeDefined();
+      await t.prompt("PAID");
+      await killed;
+      await t.boothIdle();
+      // one debit of the card, recorded once with its TAC; the intent of the killed process resolved
+      const [debit, ...more] = t.ledger();
+      expect(more).toEqual([]);
+      expect(
+        t
+          .records()
+          .filter((r) => r.kind === "transaction")
+          .map((r) => [r.outcome, r.tac]),
+      ).toEqual([["BOOTH_EXIT_DEBIT", debit!.tac]]);
+      expect(t.records().filter((r) => r.kind === "suspect")).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      t.expectRecordsMatchLedger();
     });
   });
 
