@@ -4,8 +4,9 @@
  * have no internet; without these flags Chromium keeps trying Google's hosts).
  */
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
-import { describe } from "vitest";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe } from "vitest";
+import { type Rig, startRig } from "./harness.js";
 
 export const CHROMIUM_PATH = process.env.ETC_LANE_CHROMIUM ?? "/usr/bin/chromium";
 
@@ -43,5 +44,23 @@ export function launchChromium(): Promise<Browser> {
       "--disable-component-update",
       "--disable-sync",
     ],
+  });
+}
+
+/**
+ * Inside a describeWithChromium: a fake lane's service (startRig) and a page of a headless Chromium, made
+ * before the tests (`use` gets them) and closed after them.
+ */
+export function rigAndPage(use: (rig: Rig, page: Page) => void): void {
+  let rig: Rig | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    rig = await startRig();
+    browser = await launchChromium();
+    use(rig, await browser.newPage());
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await rig?.close();
   });
 }

@@ -6,12 +6,12 @@
  * changed. The feed's connects are held by the test (page.route) until the gap's events have been drained
  * with no page connected. In Debian's Chromium (skipped, with one line saying so, where it is missing).
  */
-import type { Browser, Page, Route } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Page, Route } from "playwright-core";
+import { expect, it } from "vitest";
 import { auditedOperator } from "../../src/service/operator-audit.js";
 import { startLaneService } from "../../src/service/service.js";
-import { describeWithChromium, launchChromium } from "./chromium.js";
-import { type Rig, startRig } from "./harness.js";
+import { describeWithChromium, rigAndPage } from "./chromium.js";
+import type { Rig } from "./harness.js";
 
 /** A wait that would end in the feed's next event: short, so a row that never comes fails the test soon */
 const WAIT = { timeout: 5000 };
@@ -20,17 +20,10 @@ describeWithChromium(
   "the live feed in headless Chromium: what finishes before it connects; the header's badge",
   () => {
     let rig: Rig;
-    let browser: Browser;
     let page: Page;
-
-    beforeAll(async () => {
-      rig = await startRig();
-      browser = await launchChromium();
-      page = await browser.newPage();
-    });
-    afterAll(async () => {
-      await browser?.close();
-      await rig?.close();
+    rigAndPage((r, p) => {
+      rig = r;
+      page = p;
     });
 
     /** Holds the page's next connects to GET /events until release(); `asked` resolves on the first one. */

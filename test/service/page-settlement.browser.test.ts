@@ -4,24 +4,17 @@
  * not another vehicle (the count stays), and a settlement of a vehicle no longer on the page adds nothing.
  * In Debian's Chromium (skipped, with one line saying so, where /usr/bin/chromium is missing).
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { describeWithChromium, launchChromium } from "./chromium.js";
-import { type Rig, startRig } from "./harness.js";
+import type { Page } from "playwright-core";
+import { expect, it } from "vitest";
+import { describeWithChromium, rigAndPage } from "./chromium.js";
+import type { Rig } from "./harness.js";
 
 describeWithChromium("the live feed in headless Chromium: a settlement", () => {
   let rig: Rig;
-  let browser: Browser;
   let page: Page;
-
-  beforeAll(async () => {
-    rig = await startRig();
-    browser = await launchChromium();
-    page = await browser.newPage();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await rig?.close();
+  rigAndPage((r, p) => {
+    rig = r;
+    page = p;
   });
 
   it("replaces the suspect's row in place; the count stays; an unknown seq adds no row", async () => {

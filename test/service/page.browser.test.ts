@@ -3,25 +3,18 @@
  * shows the lane state, the live feed grows as vehicles pass, and a search returns the expected rows.
  * Skipped, with one line saying so, only where /usr/bin/chromium is missing (.ci/run installs it).
  */
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { expect, it } from "vitest";
 import { maskCardId } from "../../src/service/format.js";
-import { describeWithChromium, launchChromium } from "./chromium.js";
-import { type Rig, startRig } from "./harness.js";
+import { describeWithChromium, rigAndPage } from "./chromium.js";
+import type { Rig } from "./harness.js";
 
 describeWithChromium("maintenance page in headless Chromium", () => {
   let rig: Rig;
-  let browser: Browser;
   let page: Page;
-
-  beforeAll(async () => {
-    rig = await startRig();
-    browser = await launchChromium();
-    page = await browser.newPage();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await rig?.close();
+  rigAndPage((r, p) => {
+    rig = r;
+    page = p;
   });
 
   it("loads and shows the lane state, the booth queue and the status-list versions", async () => {
