@@ -141,6 +141,49 @@ describe("the booth's TAC is in the debit intent before the commit", () => {
     });
   });
 
+  // session 38: no test killed the lane between the booth's commit and its barrier
+  it("the lane killed after the booth's paid record was committed, before the barrier: the restart keeps the one record, reopens no case and charges the card no more", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
+      const caseId = await t.caseQueued("OBU_NO_CARD");
+      let committedSeq = -1;
+      await killedAt(t, (kill) => {
+        const j = t.lane.journal;
+        const commit = j.commit.bind(j);
+        j.commit = (rec: NewLaneRecord, opts?: { intentId?: number | undefined }) => {
+          const done = commit(rec, opts);
+          if (rec.kind === "transaction" && rec.outcome.startsWith("BOOTH_")) {
+            committedSeq = done.seq;
+            kill();
+          }
+          return done;
+        };
+      });
+      // the outputs of the restarted lane from here (in process the dying lane's own code went on past
+      // the kill point to its barrier; a killed process would not have)
+      const before = t.outputs.length;
+      await t.boothIdle();
+      const [debit, ...more] = t.ledger();
+      expect(more).toEqual([]);
+      const tx = t.records().filter((r) => r.kind === "transaction");
+      expect(tx.map((r) => [r.seq, r.outcome, r.cardId, r.tac])).toEqual([
+        [committedSeq, "BOOTH_EXIT_DEBIT", CARD, debit!.tac],
+      ]);
+      expect(t.records().filter((r) => r.kind === "suspect")).toEqual([]);
+      expect(t.lane.journal.openIntents()).toEqual([]);
+      expect(t.lane.controller.guards.isHeld(CARD)).toBe(false);
+      // the case its record closed does not come back after the restart
+      expect(t.lane.booth?.cases().map((c) => c.id)).not.toContain(caseId);
+      expect(t.lane.booth?.cases()).toEqual([]);
+      // the card presented again is told it has just paid, and is not charged a second time
+      t.reader.present(CARD);
+      await t.prompt("ALREADY_TRADED");
+      await t.boothIdle();
+      expect(t.ledger()).toHaveLength(1);
+      expect(t.outputs.slice(before).filter((o) => o.type === "barrier" && o.action === "open")).toEqual([]);
+      t.expectRecordsMatchLedger();
+    });
+  });
+
   // crash review (session 37): no test killed the lane between the durable intent and DEBIT
   it("the lane killed after the intent was written, before DEBIT: the restart proves from the card that it did not debit, and the card pays once", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("C1", SERIAL)] } } }, async (t) => {
