@@ -18,6 +18,7 @@ export { applyDiscount } from "./discount.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
+const CLASS_KEY_EXPECTED = 'expected a vehicle class number as key, e.g. "1" or "11"';
 
 const fen = z
   .number({ error: "expected a fee in whole fen (integer)" })
@@ -59,10 +60,10 @@ export const TariffSchema = z
           // a route with no fee prices nothing: every vehicle from it would stop UNKNOWN_CLASS
           fees: z
             .record(
-              z
-                .string()
-                .regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
+              z.string().regex(CLASS_RE, { error: CLASS_KEY_EXPECTED }),
               fen,
+              // zod names a key its regex refuses "Invalid key in record": say what a key is
+              { error: (iss) => (iss.code === "invalid_key" ? CLASS_KEY_EXPECTED : undefined) },
             )
             .refine((o) => Object.keys(o).length > 0, {
               error: 'expected at least one vehicle class and its fee, e.g. fees: { "1": 1500 }',

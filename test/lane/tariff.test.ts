@@ -149,6 +149,33 @@ describe("tariff", () => {
     expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
   });
 
+  // session 38 review: a key the class pattern refused was named with zod's "Invalid key in record"
+  it("refuses a fee key that is not a class number, saying what a key is, named as written", () => {
+    const expected = 'expected a vehicle class number as key, e\\.g\\. "1" or "11"';
+    for (const key of ["abc", "1234", "0xB"])
+      expect(() =>
+        Tariff.parse(
+          { station: "4301-0102", version: "v", routes: [{ from: "4301-0101", fees: { [key]: 1500 } }] },
+          "t.yaml",
+        ),
+      ).toThrow(
+        new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.${key}: ${expected}$`),
+      );
+    // quoted in the YAML: a string, named as written
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          'station: "4301-0102"',
+          'version: "v"',
+          "routes:",
+          '  - from: "4301-0101"',
+          '    fees: { "0xB": 1500 }',
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.0xB: ${expected}$`));
+  });
+
   // session 30 review: YAML keeps `1` and `"1"` as two keys, the JS object as one: the later fee was charged
   it('refuses a class written once as 1 and once as "1" in the YAML, naming the field, in either order', () => {
     const yaml = (fees: string[]): string =>
