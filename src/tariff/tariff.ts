@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
-import { feeSourceIssues, mergeKeyIssues } from "./fee-source.js";
+import { mergeKeyIssues, tariffSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
@@ -18,6 +18,7 @@ export { applyDiscount } from "./discount.js";
 
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
+const CLASS_KEY_EXPECTED = 'expected a vehicle class number as key, e.g. "1" or "11"';
 
 const fen = z
   .number({ error: "expected a fee in whole fen (integer)" })
@@ -59,10 +60,10 @@ export const TariffSchema = z
           // a route with no fee prices nothing: every vehicle from it would stop UNKNOWN_CLASS
           fees: z
             .record(
-              z
-                .string()
-                .regex(CLASS_RE, { error: 'expected a vehicle class number as key, e.g. "1" or "11"' }),
+              z.string().regex(CLASS_RE, { error: CLASS_KEY_EXPECTED }),
               fen,
+              // zod names a key its regex refuses "Invalid key in record": say what a key is
+              { error: (iss) => (iss.code === "invalid_key" ? CLASS_KEY_EXPECTED : undefined) },
             )
             .refine((o) => Object.keys(o).length > 0, {
               error: 'expected at least one vehicle class and its fee, e.g. fees: { "1": 1500 }',
@@ -205,9 +206,11 @@ export class Tariff {
   }
 
   /**
-   * The tariff in YAML `text`. Beyond the schema, a fee must be written as a plain integer of fen
-   * (./fee-source.ts): `15.00` is the number 15 once parsed, and would be charged as 15 fen; and no merge
-   * key (`<<`) is taken, since the pairs it merges are not checked as written.
+   * The tariff in YAML `text`. Beyond the schema (./fee-source.ts): a fee, and `etcDiscountPercent`, must
+   * be written as a plain integer YAML reads as its digits: `15.00` is the number 15 once parsed, and would
+   * be charged as 15 fen, `010` under `%YAML 1.1` is 8; a class key must be decimal digits read as those
+   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`) is taken, since the
+   * pairs it merges are not checked as written.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
@@ -236,10 +239,18 @@ export class Tariff {
       );
     }
     const r = TariffSchema.safeParse(js);
-    const schemaIssues = r.success ? [] : r.error.issues;
-    const named = new Set(schemaIssues.map((i) => i.path.map(String).join(".")));
-    const sourceIssues = feeSourceIssues(doc)
-      .filter((i) => !named.has(i.path.join(".")))
+    const found = tariffSourceIssues(doc);
+    // a key or number YAML read as another number than written: the schema's issues there speak of that
+    // other number (`011:` under %YAML 1.1 as class 9), so the one naming what was written replaces them
+    const pathText = (path: readonly PropertyKey[]): string => path.map(String).join(".");
+    const overridden = found.filter((i) => i.overridesSchema).map((i) => pathText(i.parsedPath));
+    const schemaIssues = (r.success ? [] : r.error.issues).filter((i) => {
+      const p = pathText(i.path);
+      return !overridden.some((o) => p === o || p.startsWith(`${o}.`));
+    });
+    const named = new Set(schemaIssues.map((i) => pathText(i.path)));
+    const sourceIssues = found
+      .filter((i) => i.overridesSchema || !named.has(pathText(i.parsedPath)))
       .map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }));
     if (!r.success || sourceIssues.length > 0)
       throw new EtcError(

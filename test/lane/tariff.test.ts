@@ -5,6 +5,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { applyDiscount, Tariff } from "../../src/tariff/tariff.js";
 
+/** The head of a tariff file marked YAML 1.1, where `010` is octal 8. */
+const YAML_1_1 = ["%YAML 1.1", "---"];
+
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 describe("tariff", () => {
   it("rounds half up to whole fen with integer arithmetic", () => {
     expect(applyDiscount(1500, 5)).toBe(1425);
@@ -149,6 +154,33 @@ describe("tariff", () => {
     expect(t.fee("4301", "0101", 1)).toMatchObject({ ok: true, fee: 150 });
   });
 
+  // session 38 review: a key the class pattern refused was named with zod's "Invalid key in record"
+  it("refuses a fee key that is not a class number, saying what a key is, named as written", () => {
+    const expected = 'expected a vehicle class number as key, e\\.g\\. "1" or "11"';
+    for (const key of ["abc", "1234", "0xB"])
+      expect(() =>
+        Tariff.parse(
+          { station: "4301-0102", version: "v", routes: [{ from: "4301-0101", fees: { [key]: 1500 } }] },
+          "t.yaml",
+        ),
+      ).toThrow(
+        new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.${key}: ${expected}$`),
+      );
+    // quoted in the YAML: a string, named as written
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          'station: "4301-0102"',
+          'version: "v"',
+          "routes:",
+          '  - from: "4301-0101"',
+          '    fees: { "0xB": 1500 }',
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.0xB: ${expected}$`));
+  });
+
   // session 30 review: YAML keeps `1` and `"1"` as two keys, the JS object as one: the later fee was charged
   it('refuses a class written once as 1 and once as "1" in the YAML, naming the field, in either order', () => {
     const yaml = (fees: string[]): string =>
@@ -244,6 +276,103 @@ describe("tariff", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+  // session 38 review: `etcDiscountPercent: 010` under %YAML 1.1 loaded as 8 %: a fee of 1500 was charged
+  // 1380, not 1350; the written-form check read only the fees
+  it("refuses an etcDiscountPercent not written as a plain integer, or read as another number than its digits, naming it", () => {
+    const yaml = (discount: string, head: string[] = []): string =>
+      [
+        ...head,
+        'station: "4301-0102"',
+        'version: "v"',
+        `etcDiscountPercent: ${discount}`,
+        "routes:",
+        '  - from: "4301-0101"',
+        '    fees: { "1": 1500 }',
+      ].join("\n");
+    const head =
+      "^t\\.yaml: invalid configuration\\n {2}etcDiscountPercent: expected a whole percent 0\\.\\.100";
+    const octal = (text: string, n: number): RegExp =>
+      new RegExp(
+        `${head} as a decimal integer; got ${text}, which this YAML reads as ${n} \\(an octal form under %YAML 1\\.1\\): write it without leading zeros$`,
+      );
+    expect(() => Tariff.fromYaml(yaml("010", YAML_1_1), "t.yaml")).toThrow(octal("010", 8));
+    // octal 100: named as written, not as the 100 % discount the schema would speak of
+    expect(() => Tariff.fromYaml(yaml("0144", YAML_1_1), "t.yaml")).toThrow(octal("0144", 100));
+    for (const [text, h] of [
+      ["0x0A", []],
+      ["0o12", []],
+      ["1e1", []],
+      ["10.0", []],
+      ["0b1010", YAML_1_1],
+      ["1_0", YAML_1_1],
+      ["0:10", YAML_1_1],
+    ] as const)
+      expect(() => Tariff.fromYaml(yaml(text, [...h]), "t.yaml")).toThrow(
+        new RegExp(`${head} as an integer, e\\.g\\. 5; got ${escapeRe(text)}$`),
+      );
+    // a percent with a fraction is named once, by the schema
+    expect(() => Tariff.fromYaml(yaml("10.5"), "t.yaml")).toThrow(new RegExp(`${head}$`));
+    // taken as its digits: 10, +10, and 010 under YAML 1.2 (decimal there, as a fee's 01500)
+    for (const [text, h] of [
+      ["10", []],
+      ["+10", []],
+      ["010", []],
+      ["10", YAML_1_1],
+    ] as const)
+      expect(Tariff.fromYaml(yaml(text, [...h])).fee("4301", "0101", 1)).toMatchObject({
+        ok: true,
+        discountPercent: 10,
+        amount: 1350,
+      });
+  });
+  // session 38 review: `0xB:`, `0o13:`, `1.1e1:` loaded as class 11, `+1:` and `1.0:` as class 1, and under
+  // %YAML 1.1 `013:` as class 11; `011:` there was refused, but named as `routes.0.fees.9`, not as written
+  it("refuses a class key not written as decimal digits, or read as another number, naming it as written", () => {
+    const yaml = (key: string, head: string[] = [], fee = "1500"): string =>
+      [
+        ...head,
+        'station: "4301-0102"',
+        'version: "v"',
+        "routes:",
+        '  - from: "4301-0101"',
+        `    fees: { "2": 2000, ${key}: ${fee} }`,
+      ].join("\n");
+    const refusal = (key: string, readAs: string): string =>
+      `routes\\.0\\.fees\\.${escapeRe(key)}: expected a vehicle class written as decimal digits, e\\.g\\. 1 or "11"; ` +
+      `got ${escapeRe(key)}, which this YAML reads as ${escapeRe(readAs)}`;
+    const refused = (key: string, readAs: string, head: string[] = []): void => {
+      expect(() => Tariff.fromYaml(yaml(key, head), "t.yaml")).toThrow(
+        new RegExp(`^t\\.yaml: invalid configuration\\n {2}${refusal(key, readAs)}$`),
+      );
+    };
+    refused("0xB", "11");
+    refused("0o13", "11");
+    refused("1.1e1", "11");
+    refused("+1", "1");
+    refused("1.0", "1");
+    refused("true", "the boolean true");
+    refused("~", "null");
+    refused("013", "11 (an octal form under %YAML 1.1)", YAML_1_1);
+    refused("011", "9 (an octal form under %YAML 1.1)", YAML_1_1);
+    refused("1_1", "11", YAML_1_1);
+    refused("0b1011", "11", YAML_1_1);
+    refused("on", "the boolean true", YAML_1_1);
+    // the fee of a refused key is checked too, named by the key as written
+    expect(() => Tariff.fromYaml(yaml("0xB", [], "15.00"), "t.yaml")).toThrow(
+      new RegExp(
+        `^t\\.yaml: invalid configuration\\n {2}${refusal("0xB", "11")}\\n {2}routes\\.0\\.fees\\.0xB: expected whole fen as an integer, e\\.g\\. 1500 for 15\\.00 yuan; got 15\\.00$`,
+      ),
+    );
+    // taken: decimal digits, quoted or not, as the class they say; leading zeros as in "01", class 1
+    const classes = (key: string, head: string[] = []): number[] =>
+      Tariff.fromYaml(yaml(key, head))
+        .classesFor("4301", "0101")
+        .sort((a, b) => a - b);
+    expect(classes("11")).toEqual([2, 11]);
+    expect(classes("01")).toEqual([1, 2]);
+    expect(classes('"013"', YAML_1_1)).toEqual([2, 13]);
+    expect(classes("04", YAML_1_1)).toEqual([2, 4]); // octal 4 is 4: the number its digits say
   });
   // session 34 review: under %YAML 1.1 a merge key (`<<`) took fees the source check never saw: `15.00` was
   // charged as 15 fen
