@@ -7,9 +7,10 @@
  * Rules:
  *  - "ack-when-late": the declaration allows an empty acknowledgement (B0: C1 or ACK). If the
  *    application has not answered by `answerDeadlineMs`, the link writes an empty ACK itself.
- *  - "command": an information frame only a command the application chooses answers (C1, C2, C6...;
- *    the lane leaves a frame its transaction does not wait for unanswered, docs/protocol.md §5). The
- *    link never answers it. A missed deadline is counted as a late answer and
+ *  - "command": an information frame only the application answers, with the command it chooses (C1, C2,
+ *    C6, C8...), or for a late B5/B8 an empty ACK it sends itself (both declared among the frame's
+ *    `replies`; the lane leaves a frame its transaction does not wait for unanswered, docs/protocol.md
+ *    §5). The link never answers it. A missed deadline is counted as a late answer and
  *    logged; the RSU's repeats meanwhile are absorbed; the application's reply, whenever it comes,
  *    goes out once and is cached for later repeats.
  *  - "heartbeat-cf": a heartbeat the link answers at once with CF status 0 (national B1, when the

@@ -10,8 +10,10 @@ export interface FrameDef<T extends string = string, F extends readonly AnyField
   readonly title: string;
   readonly fields: F;
   /**
-   * For an RSU information frame: the lane frames that answer it (the lane must answer every one
-   * except a heartbeat). For a lane command: the RSU frames it elicits, if any.
+   * For an RSU information frame: every lane frame that may answer it ("ACK": the empty acknowledgement).
+   * Which one, and when a frame gets none at all (a heartbeat, a frame the OBU's transaction does not
+   * wait for), is the lane's decision: docs/protocol.md §5. The link answers by itself only with one of
+   * these (./answer-policy.ts). For a lane command: the RSU frames it elicits, if any.
    */
   readonly replies: readonly string[];
   /** An RSU information frame that the RSU retransmits until it is answered. */

@@ -203,7 +203,8 @@ export const B5 = defineFrame({
   code: 0xb5,
   direction: "rsu-to-lane",
   title: "transaction result",
-  replies: ["C1"],
+  // C1 paid, C2 failed or a suspect, C8 uncertain with a serial; an empty ACK to a late one (docs/protocol.md §5)
+  replies: ["C1", "C2", "C8", "ACK"],
   informational: true,
   fields: [
     field("obuId", hex(4)),
@@ -225,7 +226,8 @@ export const B8 = defineFrame({
   code: 0xb8,
   direction: "rsu-to-lane",
   title: "TAC re-fetch result",
-  replies: ["C1", "C2"],
+  // C1 proved, C2 failed or a suspect; an empty ACK to a late one (docs/protocol.md §5)
+  replies: ["C1", "C2", "ACK"],
   informational: true,
   fields: [
     field("obuId", hex(4)),

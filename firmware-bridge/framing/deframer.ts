@@ -14,6 +14,15 @@
  * nested in a failed one (an `FF FF` inside a national body) that fails and ends inside it is part of that
  * bad frame too: not counted, no event, its bytes under the outer reason; only a nested candidate
  * reaching beyond the failed one is judged on its own.
+ *
+ * How far a failed candidate reaches: a checksum failure, its whole frame; a bad header (national LEN
+ * with its reserved bytes set), its 8 header bytes; a half frame dropped at the inter-byte timeout, every
+ * byte buffered; a too-long one, the span its header announces (national: LEN; legacy: up to the next FF,
+ * its ETX), blamed as it arrives, even in later `push()` calls. Inside a too-long span every nested
+ * candidate that fails is part of it, even one reaching beyond it or failing only its checksum, and the
+ * span ends early at the first good frame found in it, so a corrupted LEN announcing a huge span costs
+ * the bytes up to the next good frame and never a frame. A good frame found inside any failed candidate
+ * is always delivered. docs/protocol.md "Receiving: the deframer" says the same.
  */
 import type {
   Deframer,
@@ -38,8 +47,17 @@ export type ParseResult =
       reason: DiscardReason;
       /** rescan from here; everything before it is discarded */
       rescanAt: number;
-      /** where the candidate ends (default `rescanAt`): bytes before it rescanned as noise carry `reason` */
+      /**
+       * where the candidate ends (default `rescanAt`): bytes before it rescanned as noise carry `reason`,
+       * and a candidate nested in it that fails and ends by here is part of it
+       */
       end?: number;
+      /**
+       * too-long only: where the span its header announces ends, past `end` and possibly past the bytes
+       * buffered; `Infinity`: at the variant's terminator (`terminatorAt`). Its bytes carry `reason` as they
+       * arrive, unless the candidate was itself nested in a failed one.
+       */
+      span?: number;
       /** the byte at `rescanAt` is the candidate's ETX (variant A): never reported, it may begin the next STX */
       keepLast?: boolean;
       checksum?: { expected: number; actual: number; candidateEnd: number };
@@ -84,6 +102,14 @@ export abstract class StreamDeframer implements Deframer {
 
   protected abstract scanStart(buf: Buffer): StartScan;
   protected abstract parseAt0(buf: Buffer): ParseResult;
+  /**
+   * Where a failed candidate whose span is open (`span: Infinity`) ends: the index of its terminator in
+   * `buf`, which is kept as a good frame's last byte is (it may begin the next start), or -1 when it has
+   * not arrived. Only a variant that returns such a span needs it.
+   */
+  protected terminatorAt(_buf: Buffer): number {
+    return -1;
+  }
 
   /**
    * Appends and scans; never expires (./types.ts): bytes that reach JavaScript late because the event
@@ -128,16 +154,32 @@ export abstract class StreamDeframer implements Deframer {
   }
 
   private expire(events: DeframerEvent[]): void {
-    this.c.timeouts++;
     this.pendingReason = "timeout";
     this.scan(events, true);
     this.pendingReason = undefined;
+    // One half frame dropped, unless what was held was the rest of a failed candidate (a too-long span):
+    // that one is already counted, and its bytes went under its reason.
+    if (events.some((e) => e.kind === "discarded" && e.reason === "timeout")) this.c.timeouts++;
   }
 
   /** Scan `buf` from 0. With `flush`, an incomplete candidate fails (timeout) instead of waiting. */
   private scan(events: DeframerEvent[], flush: boolean): void {
     for (;;) {
       if (this.buf.length === 0) return;
+      if (this.blame?.bytes === Number.POSITIVE_INFINITY) {
+        // The rest of a candidate whose span is open: its bytes up to its terminator, kept as a good
+        // frame's is.
+        const t = this.terminatorAt(this.buf);
+        if (t < 0) {
+          this.discard(events, this.buf.length, this.blame.reason);
+          return;
+        }
+        this.blame.bytes = t;
+        this.discard(events, t, this.blame.reason);
+        this.blame = undefined;
+        this.freeLead = 1;
+        continue;
+      }
       const start = this.scanStart(this.buf);
       if (!start.found) {
         if (start.noiseUntil > 0) this.discard(events, start.noiseUntil, this.pendingReason ?? "noise");
@@ -145,17 +187,20 @@ export abstract class StreamDeframer implements Deframer {
         return;
       }
       if (start.index > 0) this.discard(events, start.index, this.pendingReason ?? "noise");
-      const r = this.parseAt0(this.buf);
+      let r = this.parseAt0(this.buf);
       if (r.kind === "need-more") {
         if (!flush) return;
-        // A stalled candidate: give up on its start and rescan from inside it.
-        this.discard(events, 1, "timeout", false);
-        continue;
+        // A stalled candidate: every byte buffered is its, rescanned from inside it (a frame found in them
+        // is still delivered; a candidate that fails in them is part of this one).
+        r = { kind: "fail", reason: "timeout", rescanAt: 1, end: this.buf.length };
       }
       if (r.kind === "frame") {
         this.c.frames++;
         events.push({ kind: "frame", frame: r.frame });
-        this.advanceBlame(r.consumed - (r.keepLast ? 1 : 0));
+        // A good frame inside a too-long span ends it: the header that announced the span lied (a
+        // corrupted LEN); what follows the frame is judged on its own.
+        if (this.blame?.reason === "too-long") this.blame = undefined;
+        else this.advanceBlame(r.consumed - (r.keepLast ? 1 : 0));
         this.pendingReason = flush ? "timeout" : undefined;
         if (r.keepLast) {
           this.buf = this.buf.subarray(r.consumed - 1);
@@ -168,10 +213,12 @@ export abstract class StreamDeframer implements Deframer {
       }
       const rescanAt = Math.max(1, r.rescanAt);
       const end = r.end ?? rescanAt;
-      if (this.blame !== undefined && end <= this.blame.bytes) {
+      if (this.blame !== undefined && (end <= this.blame.bytes || this.blame.reason === "too-long")) {
         // A candidate nested in a failed one (national: an FF FF inside its body) that fails and ends
         // inside it is part of that bad frame: no count, no event, its bytes keep the outer reason. One
-        // that reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below.
+        // that reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below,
+        // unless it starts inside a too-long span: that span was never checked, so whatever fails in it,
+        // wherever it ends, is part of it (a real frame in it comes out only whole, and ends it).
         this.discard(events, rescanAt, this.blame.reason);
         if (r.keepLast && this.buf.length > 0) this.freeLead = 1;
         if (!flush) this.pendingReason = undefined;
@@ -190,9 +237,10 @@ export abstract class StreamDeframer implements Deframer {
       } else if (r.reason === "malformed") {
         this.c.malformed++;
       }
+      // (a timeout is counted once per expiry, by expire())
       this.discard(events, rescanAt, r.reason, false);
       if (r.keepLast && this.buf.length > 0) this.freeLead = 1;
-      const rest = Math.max(0, end - rescanAt);
+      const rest = Math.max(0, (r.span ?? end) - rescanAt);
       if (rest > 0) this.blame = { reason: r.reason, bytes: Math.max(rest, this.blame?.bytes ?? 0) };
       if (!flush) this.pendingReason = undefined;
     }

@@ -71,6 +71,11 @@ export class LegacyDeframer extends StreamDeframer {
     super(opts);
   }
 
+  /** The end of a too-long candidate's body: the next FF (its ETX, or the start of what follows). */
+  protected override terminatorAt(buf: Buffer): number {
+    return buf.indexOf(0xff);
+  }
+
   /** STX is FF FF followed by a non-FF byte; extra leading FFs (a previous ETX) are skipped. */
   protected scanStart(buf: Buffer): StartScan {
     let i = buf.indexOf(0xff);
@@ -94,8 +99,9 @@ export class LegacyDeframer extends StreamDeframer {
     const etx = buf.indexOf(0xff, 2);
     if (etx === -1) {
       if (buf.length > this.maxFrameLength) {
-        // No FF inside a body, so nothing in it can start a frame: drop all of it.
-        return { kind: "fail", reason: "too-long", rescanAt: buf.length };
+        // No FF inside a body, so nothing in it can start a frame: drop all of it, and the rest of it,
+        // up to its ETX, as it arrives (./deframer.ts, `terminatorAt`).
+        return { kind: "fail", reason: "too-long", rescanAt: buf.length, span: Number.POSITIVE_INFINITY };
       }
       return { kind: "need-more" };
     }

@@ -59,11 +59,15 @@ export class NationalDeframer extends StreamDeframer {
     if (buf.length < HEADER) return { kind: "need-more" };
     const len = buf.readUInt32BE(4);
     // LEN's top two bytes are reserved (00 00) in VER 00: a header that sets them is not a frame header.
+    // It is blamed for its 8 bytes only (nothing says where such a candidate ends): each FF FF whose LEN is
+    // bad counts on its own.
     if (len > 0xffff) return { kind: "fail", reason: "malformed", rescanAt: 1, end: HEADER };
     const total = HEADER + len + 2;
-    // A frame announced longer than the limit is "too long"; like every failed candidate it is rescanned
-    // from STX + 1, so a frame inside or behind it is still found.
-    if (total > this.maxFrameLength) return { kind: "fail", reason: "too-long", rescanAt: 1, end: HEADER };
+    // A frame announced longer than the limit is "too long", at once: its bytes up to the end LEN puts
+    // are blamed as they arrive (./deframer.ts). Like every failed candidate it is rescanned from STX + 1,
+    // so a frame inside or behind it is still found. As a nested candidate it is judged by its header.
+    if (total > this.maxFrameLength)
+      return { kind: "fail", reason: "too-long", rescanAt: 1, end: HEADER, span: total };
     if (buf.length < total) return { kind: "need-more" };
     const expected = buf.readUInt16BE(HEADER + len);
     const actual = crc16x25(buf, 2, HEADER + len);

@@ -265,7 +265,7 @@ export class FrameChannel {
         this.c.framesIn++;
         if (r.frame.type !== "ACK" && r.frame.extra !== undefined)
           this.onExtra(r.frame.type, r.frame.extra, ev.frame, r);
-        else if (r.frame.type !== "ACK" && !isHeartbeat(r.frame))
+        else if (r.frame.type !== "ACK" && !isHeartbeat(r.frame, this.dialect.variant))
           this.checkShorter(r.frame.type, r, ev.frame);
         if (this.wireLog()) {
           this.log.debug(

@@ -464,7 +464,7 @@ export class RsuLink {
 
   private onFrame(rf: ReceivedFrame): void {
     this.supervisor.alive();
-    if (isHeartbeat(rf.frame)) {
+    if (isHeartbeat(rf.frame, this.dialect.variant)) {
       this.onHeartbeat(rf, rf.frame.type);
       return;
     }

@@ -8,7 +8,10 @@
  * A candidate that fails (LEN below 3 or over the cap, CRC wrong, ETX missing, or silence for longer
  * than the inter-byte timeout before it is complete) costs only its STX byte: everything after that
  * byte is scanned again, so a false STX inside noise or payload never hides the real frame behind it.
- * Every discarded byte is reported in a `discarded` event with its reason and counted.
+ * Every discarded byte is reported in a `discarded` event with its reason and counted. An oversize
+ * candidate is blamed for the span its LEN announces, as its bytes arrive (in later `push()` calls too):
+ * every candidate starting in it that fails is part of it, even one reaching past its end or failing only
+ * its CRC, and the span ends early at the first good frame found in it (a corrupted LEN costs no frame).
  *
  * The inter-byte timeout is applied only by `tick()`, which the owner calls from its timer
  * (firmware-bridge/framing/half-frame-timer.ts). `push()` appends and scans and never expires: bytes that
@@ -188,7 +191,8 @@ export class ReaderDeframer {
       }
       const total = HEADER_LENGTH + len;
       if (total > this.maxFrameLength) {
-        this.fail(events, "oversize", HEADER_LENGTH);
+        // Judged by its header as a nested candidate; if it counts on its own, its announced span is blamed.
+        this.fail(events, "oversize", HEADER_LENGTH, undefined, total);
         continue;
       }
       if (this.buf.length < total) {
@@ -208,6 +212,8 @@ export class ReaderDeframer {
         continue;
       }
       const raw = cut(this.buf, total);
+      // A good frame inside an oversize span ends it: the LEN that announced the span was wrong.
+      if (inOversize(this.blame)) this.blame = undefined;
       this.c.frames++;
       events.push({
         kind: "frame",
@@ -225,26 +231,30 @@ export class ReaderDeframer {
 
   /**
    * The candidate at buf[0] failed after `candidate` of its bytes were looked at: drop its STX only and
-   * rescan what followed it.
+   * rescan what followed it. `span` (oversize): the bytes its LEN announces, blamed as they arrive if it
+   * is judged on its own.
    */
   private fail(
     events: ReaderDeframerEvent[],
     reason: ReaderDiscardReason,
     candidate: number,
     crc?: { frame: number; computed: number },
+    span = candidate,
   ): void {
     const held = this.blame;
     // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
     let enclosing = held;
     while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
-    if (held !== undefined && enclosing !== undefined && reason !== "checksum") {
+    if (held !== undefined && ((enclosing !== undefined && reason !== "checksum") || inOversize(held))) {
       // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
       // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
       // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
       // reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below; so is one
       // whose LEN and ETX check out and only its CRC fails: a real frame that came corrupted behind a
       // false STX, far likelier than a false STX with an ETX where its LEN ends (1 in 256). Its header
-      // is what a reader answers BAD_CHECKSUM with.
+      // is what a reader answers BAD_CHECKSUM with. Inside an oversize span every candidate that fails is
+      // part of it, wherever it ends and whatever failed: the span was never checked (a real frame in it
+      // comes out only whole, and ends it).
       this.drop(events, 1, held.reason);
       return;
     }
@@ -274,7 +284,7 @@ export class ReaderDeframer {
     // that failed only its CRC inside one: the outer keeps its reason after it).
     this.blame = {
       reason,
-      bytes: Math.max(0, candidate - 1),
+      bytes: Math.max(0, span - 1),
       ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
     };
   }
@@ -336,6 +346,12 @@ export class ReaderDeframer {
     for (let b = this.blame; b !== undefined; b = b.outer) b.bytes -= n;
     while (this.blame !== undefined && this.blame.bytes <= 0) this.blame = this.blame.outer;
   }
+}
+
+/** Whether the bytes at buf[0] lie inside an oversize candidate's span (`blame` or one it sits in). */
+function inOversize(blame: Blame | undefined): boolean {
+  for (let b = blame; b !== undefined; b = b.outer) if (b.reason === "oversize" && b.bytes > 0) return true;
+  return false;
 }
 
 /** The accepted frame's `n` bytes at the front of `buf`, as a block of its own (not a view of `buf`). */

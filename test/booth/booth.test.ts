@@ -1572,11 +1572,13 @@ describe("the booth over ptys", () => {
           encodeReaderFrame(seq, cmd, p, Buffer.from(data, "hex"));
         await t.readerWire.write(Buffer.from("55aa1102000177", "hex")); // noise (with a false STX)
         await t.readerWire.write(frame(0x77, 0x12, 0, "9000")); // a reply nobody asked for
-        await t.readerWire.write(Buffer.from("02ffff0112", "hex")); // LEN 65535: oversize
         await t.readerWire.write(frame(0x05, 0x12, 0, "6f0484021001").subarray(0, 9)); // cut short
         await expect
           .poll(() => reader.counters.truncated, { timeout: 5000 })
           .toBeGreaterThan(before.truncated);
+        // LEN 65535: oversize (the bytes it announces, up to the next good frame, are its own)
+        await t.readerWire.write(Buffer.from("02ffff011200", "hex"));
+        await expect.poll(() => reader.counters.oversize, { timeout: 5000 }).toBe(before.oversize + 1);
         const c = reader.counters;
         expect(c.noiseBytes).toBeGreaterThan(before.noiseBytes);
         expect(c.staleReplies).toBe(before.staleReplies + 1);

@@ -6,7 +6,12 @@
  * swallowed; docs/link.md "Receiving, acknowledging, deduplicating").
  */
 import { describe, expect, it } from "vitest";
-import { createDeframer, type DeframerEvent, encodeNational } from "../../firmware-bridge/framing/index.js";
+import {
+  createDeframer,
+  type DeframerEvent,
+  encodeLegacy,
+  encodeNational,
+} from "../../firmware-bridge/framing/index.js";
 
 function summary(events: DeframerEvent[]): string[] {
   return events.map((e) =>
@@ -90,5 +95,109 @@ describe("national deframer: candidates nested in a failed one", () => {
       `frame ${GOOD.toString("hex")}`,
     ]);
     expect(d.counters).toMatchObject({ frames: 1, checksumErrors: 2, malformed: 0 });
+  });
+});
+
+/** A national B4 with EF04 whose EF04 block is FF-filled (89 + 91 + 93 data bytes after the type). */
+function ffB4(tail = 93): Buffer {
+  return encodeNational(
+    0x03,
+    Buffer.concat([
+      Buffer.from([0xb4]),
+      Buffer.alloc(89, 0x11),
+      Buffer.alloc(91, 0xff),
+      Buffer.alloc(tail, 0x22),
+    ]),
+  );
+}
+
+describe("national deframer: a timed-out or too-long candidate and the FF FF in it", () => {
+  it("half a B4 dropped at the inter-byte timeout is one timeout and its bytes one run; the next frame comes out", () => {
+    const half = ffB4().subarray(0, 250);
+    const d = createDeframer("national");
+    const ev = [...d.push(half, 0), ...d.tick(100), ...d.push(GOOD, 200)];
+    expect(summary(ev)).toEqual(["discarded timeout 250", `frame ${GOOD.toString("hex")}`]);
+    expect(d.counters).toMatchObject({ frames: 1, timeouts: 1, malformed: 0, discardedRuns: 1 });
+  });
+
+  it("a B4 over maxFrameLength is one too-long, its bytes one run, and the frame right behind it comes out", () => {
+    const big = ffB4(97); // 292 bytes
+    const d = createDeframer("national", { maxFrameLength: 284 });
+    const ev = d.push(Buffer.concat([big, GOOD]), 0);
+    expect(summary(ev)).toEqual([`discarded too-long ${big.length}`, `frame ${GOOD.toString("hex")}`]);
+    expect(d.counters).toMatchObject({ frames: 1, tooLong: 1, malformed: 0, checksumErrors: 0 });
+  });
+
+  it("a too-long B4 arriving in 32-byte reads: its later bytes are blamed as they come, never counted again", () => {
+    const big = ffB4(97);
+    const stream = Buffer.concat([big, GOOD]);
+    const d = createDeframer("national", { maxFrameLength: 284 });
+    const ev: DeframerEvent[] = [];
+    for (let i = 0; i < stream.length; i += 32) ev.push(...d.push(stream.subarray(i, i + 32), i));
+    ev.push(...d.tick(10_000));
+    const reasons = new Set(ev.flatMap((e) => (e.kind === "discarded" ? [e.reason] : [])));
+    expect([...reasons]).toEqual(["too-long"]);
+    expect(ev.filter((e) => e.kind === "frame")).toHaveLength(1);
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      tooLong: 1,
+      malformed: 0,
+      checksumErrors: 0,
+      timeouts: 0,
+      discardedBytes: big.length,
+    });
+  });
+
+  it("a corrupted LEN announcing a huge span swallows no frame, and its span ends at the first good frame", () => {
+    // A frame whose LEN lost its high byte to noise (0x0005 -> 0x8005): too long at once.
+    const lied = Buffer.from(encodeNational(0x01, Buffer.from([0xb2, 1, 2, 3, 4])));
+    lied[6] = 0x80;
+    const bad = corrupted(0x05, Buffer.concat([Buffer.from([0xb3]), Buffer.alloc(30, 0x33)]));
+    const d = createDeframer("national");
+    const ev = [...d.push(Buffer.concat([lied, GOOD, bad, GOOD]), 0), ...d.tick(1000)];
+    expect(summary(ev)).toEqual([
+      `discarded too-long ${lied.length}`,
+      `frame ${GOOD.toString("hex")}`,
+      `checksum-error ${bad.length}`,
+      `discarded checksum ${bad.length}`,
+      `frame ${GOOD.toString("hex")}`,
+    ]);
+    expect(d.counters).toMatchObject({ frames: 2, tooLong: 1, checksumErrors: 1, malformed: 0 });
+  });
+});
+
+describe("national deframer: a candidate nested in a too-long span reaching beyond it", () => {
+  it("fails other than on its checksum: part of the too-long frame, not counted on its own", () => {
+    // The too-long frame's DATA ends FF FF: with its CRC and the next frame's FF FF 00 04 that nested
+    // header's LEN is FFFF0004 (malformed), and it ends 4 bytes past the too-long frame.
+    const big = encodeNational(
+      0x03,
+      Buffer.concat([Buffer.from([0xb4]), Buffer.alloc(300, 0x11), Buffer.from([0xff, 0xff])]),
+    );
+    const d = createDeframer("national", { maxFrameLength: 284 });
+    const ev = d.push(Buffer.concat([big, GOOD]), 0);
+    expect(summary(ev)).toEqual([`discarded too-long ${big.length}`, `frame ${GOOD.toString("hex")}`]);
+    expect(d.counters).toMatchObject({ frames: 1, tooLong: 1, malformed: 0 });
+  });
+});
+
+describe("legacy deframer: a too-long candidate arriving in several reads", () => {
+  it("the rest of its body is blamed as too-long up to its ETX (not noise), and the next frame comes out", () => {
+    const big = encodeLegacy(0x18, Buffer.alloc(1100, 0x11));
+    const next = encodeLegacy(0x28, Buffer.from("b2ff00fe11", "hex"));
+    const d = createDeframer("legacy");
+    const ev = [
+      ...d.push(big.subarray(0, 1030), 0),
+      ...d.push(big.subarray(1030, 1080), 1),
+      ...d.push(big.subarray(1080), 2),
+      ...d.push(next, 3),
+    ];
+    expect(summary(ev)).toEqual([
+      "discarded too-long 1030",
+      "discarded too-long 50",
+      `discarded too-long ${big.length - 1080 - 1}`,
+      `frame ${next.toString("hex")}`,
+    ]);
+    expect(d.counters).toMatchObject({ frames: 1, tooLong: 1, discardedBytes: big.length - 1 });
   });
 });

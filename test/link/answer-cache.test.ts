@@ -311,6 +311,23 @@ describe("RsuLink heartbeats", () => {
     expect(r.link.counters.autoAnswers).toEqual({});
   });
 
+  it("a national B2 with OBUID 0 and ErrorCode 0x80 or 0x08 is no heartbeat: delivered on incoming$ as any B2", async () => {
+    // docs/protocol.md §5: the B2 heartbeat is legacy; the national heartbeat is B1.
+    const r = await rig("national");
+    const got = collect(r);
+    const beats: string[] = [];
+    r.link.heartbeat$.subscribe((h) => beats.push(h.wire.data.toString("hex")));
+    await r.rsu(0x01, "b2 00000000 80");
+    await r.rsu(0x02, "b2 00000000 08");
+    await settle();
+    expect(got.map((f) => [f.frame, f.wire.seq])).toEqual([
+      [{ type: "B2", obuId: "00000000", errorCode: 0x80 }, 0x01],
+      [{ type: "B2", obuId: "00000000", errorCode: 0x08 }, 0x02],
+    ]);
+    expect(beats).toEqual([]);
+    expect(r.link.counters.heartbeats).toBe(0);
+  });
+
   it("national B1 is answered with CF status 0 and the swapped SEQ; not when answerHeartbeat is off", async () => {
     const r = await rig("national");
     await r.rsu(0x05, N.b1);

@@ -29,6 +29,40 @@ describe("answer policy table", () => {
     });
   }
 
+  it("the declared replies of B5 and B8 are every frame the lane answers them with (docs/protocol.md §5)", () => {
+    // B5: C1 paid, C2 failed or a suspect, C8 uncertain with a serial, an empty ACK to a late one
+    // (src/lane/obu-machine.ts, src/lane/late-answers.ts); B8: C1 proved, C2 failed or a suspect, ACK late
+    for (const variant of ["legacy", "national"] as const) {
+      const cat = catalogueFor(variant);
+      expect({ variant, B5: cat.byType.get("B5")?.replies, B8: cat.byType.get("B8")?.replies }).toEqual({
+        variant,
+        B5: ["C1", "C2", "C8", "ACK"],
+        B8: ["C1", "C2", "ACK"],
+      });
+    }
+  });
+
+  it("every reply an RSU frame declares is a lane frame of its catalogue or the empty ACK", () => {
+    for (const variant of ["legacy", "national"] as const) {
+      const cat = catalogueFor(variant);
+      for (const d of cat.byType.values()) {
+        if (d.direction !== "rsu-to-lane") continue;
+        for (const r of d.replies)
+          expect({
+            variant,
+            frame: d.type,
+            reply: r,
+            lane: r === "ACK" || cat.byType.get(r)?.direction === "lane-to-rsu",
+          }).toEqual({
+            variant,
+            frame: d.type,
+            reply: r,
+            lane: true,
+          });
+      }
+    }
+  });
+
   it("B2..B8 are answered by a command only; B0 may get an empty ACK; a type the table does not name gets none", () => {
     for (const variant of ["legacy", "national"] as const) {
       for (const t of ["B2", "B3", "B4", "B5", "B8"]) expect(answerRule(t, variant)).toBe("command");

@@ -360,6 +360,61 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     expect(d2.counters.oversize).toBe(1);
   });
 
+  it("an oversize reply whose DATA is full of 02 is one oversize and its bytes are all `oversize`; the next frame comes out", () => {
+    // Every 02 in its DATA opens a false candidate (LEN 0202): each fails inside the oversize span or
+    // reaches past it, and is part of it either way (docs/reader.md §2.2).
+    const big = encodeReaderFrame(3, 0x13, 0, Buffer.alloc(1101, 0x02));
+    const next = encodeReaderFrame(0, 0x80, 1);
+    const d = new ReaderDeframer({ maxFrameLength: 1024, interByteTimeoutMs: 50 });
+    const evs = [...d.push(Buffer.concat([big, next]), 0), ...d.tick(100)];
+    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
+    expect(new Set(discards(evs).map((e) => e.reason))).toEqual(new Set(["oversize"]));
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      oversize: 1,
+      malformed: 0,
+      checksumErrors: 0,
+      truncated: 0,
+      discardedBytes: big.length,
+    });
+  });
+
+  it("an oversize reply arriving in 64-byte reads: its later bytes are `oversize` as they come, never counted again", () => {
+    const big = encodeReaderFrame(3, 0x13, 0, Buffer.concat([h("6f02"), Buffer.alloc(700, 0x02), h("9000")]));
+    const next = encodeReaderFrame(0, 0x80, 1);
+    const stream = Buffer.concat([big, next]);
+    const d = new ReaderDeframer({ maxFrameLength: 512, interByteTimeoutMs: 50 });
+    const evs: ReaderDeframerEvent[] = [];
+    for (let i = 0; i < stream.length; i += 64) evs.push(...d.push(stream.subarray(i, i + 64), 0));
+    evs.push(...d.tick(100));
+    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
+    expect(new Set(discards(evs).map((e) => e.reason))).toEqual(new Set(["oversize"]));
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      oversize: 1,
+      malformed: 0,
+      checksumErrors: 0,
+      truncated: 0,
+    });
+    expect(d.counters.discardedBytes).toBe(big.length);
+  });
+
+  it("a corrupted LEN announcing a huge span swallows no frame: its span ends at the first good frame", () => {
+    // A reply whose LEN lost its high byte to noise (0x000b -> 0x800b): oversize at once.
+    const lied = Buffer.from(good);
+    lied[1] = 0x80;
+    const bad = crcFlipped("6f029000");
+    const d = new ReaderDeframer();
+    const evs = [...d.push(Buffer.concat([lied, good, bad, good]), 0), ...d.tick(1000)];
+    expect(evs.map((e) => (e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length}`))).toEqual([
+      `oversize ${lied.length}`,
+      "frame",
+      `checksum ${bad.length}`,
+      "frame",
+    ]);
+    expect(d.counters).toMatchObject({ frames: 2, oversize: 1, checksumErrors: 1, malformed: 0 });
+  });
+
   it("a half frame followed by silence is dropped as truncated at the inter-byte timeout", () => {
     const d = new ReaderDeframer({ interByteTimeoutMs: 50 });
     expect(d.push(good.subarray(0, 7), 0)).toEqual([]);

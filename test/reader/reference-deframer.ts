@@ -1,7 +1,8 @@
 /**
  * The reader deframer as it was before it checked candidates in place (firmware-bridge/reader/deframer.ts
- * at b8f60d0, unchanged but for its imports, its name and the rule both now share for a failed candidate
- * nested in a failed one: no count, no event, the outer reason): each candidate read in its two parts by
+ * at b8f60d0, unchanged but for its imports, its name and the rules both now share for a failed candidate
+ * nested in a failed one: no count, no event, the outer reason; and for an oversize candidate: its whole
+ * announced span blamed, every candidate failing in it part of it, the span ended by a good frame): each candidate read in its two parts by
  * a fresh `ByteLengthParser`, its LEN bytes copied before the ETX check. Kept only as the oracle of
  * ./framing.property.test.ts, which checks that the current deframer gives exactly the same events.
  * Its push() still expires a stale half frame first; the property calls tick() before every push, so
@@ -148,7 +149,7 @@ export class ReferenceReaderDeframer {
           continue;
         }
         if (HEADER_LENGTH + len > this.maxFrameLength) {
-          this.fail(events, "oversize");
+          this.fail(events, "oversize", undefined, HEADER_LENGTH + len);
           continue;
         }
         this.phase = {
@@ -172,6 +173,7 @@ export class ReferenceReaderDeframer {
         this.fail(events, "checksum", crc);
         continue;
       }
+      if (inOversizeSpan(this.blame)) this.blame = undefined;
       this.c.frames++;
       events.push({
         kind: "frame",
@@ -210,6 +212,7 @@ export class ReferenceReaderDeframer {
     events: ReaderDeframerEvent[],
     reason: ReaderDiscardReason,
     crc?: { frame: number; computed: number },
+    span?: number,
   ): void {
     const ph = this.phase;
     const candidate = ph.kind === "hunt" ? 1 : ph.fed;
@@ -218,7 +221,7 @@ export class ReferenceReaderDeframer {
     // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
     let enclosing = held;
     while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
-    if (held !== undefined && enclosing !== undefined && reason !== "checksum") {
+    if (held !== undefined && ((enclosing !== undefined && reason !== "checksum") || inOversizeSpan(held))) {
       // A failed candidate nested in a failed one, unless only its CRC failed: the rule added since (the
       // current deframer's fail()).
       this.drop(events, 1, held.reason);
@@ -249,7 +252,7 @@ export class ReferenceReaderDeframer {
     // reported under the candidate's reason.
     this.blame = {
       reason,
-      bytes: Math.max(0, candidate - 1),
+      bytes: Math.max(0, (span ?? candidate) - 1),
       ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
     };
   }
@@ -291,4 +294,9 @@ export class ReferenceReaderDeframer {
     for (let b = this.blame; b !== undefined; b = b.outer) b.bytes -= n;
     while (this.blame !== undefined && this.blame.bytes <= 0) this.blame = this.blame.outer;
   }
+}
+
+function inOversizeSpan(blame: Blame | undefined): boolean {
+  for (let b = blame; b !== undefined; b = b.outer) if (b.reason === "oversize" && b.bytes > 0) return true;
+  return false;
 }
