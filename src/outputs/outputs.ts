@@ -78,18 +78,37 @@ export function emitChecked(out: LaneOutputs, ev: LaneOutputEvent): OutputAnswer
 }
 
 /**
+ * Writes one console line; calls `done` when it is written, with the error when the write failed (a
+ * stream's write callback: process.stdout's gets EPIPE once its reader went away).
+ */
+export type ConsoleWriter = (line: string, done: (err?: Error | null) => void) => void;
+
+/**
  * Human-readable console lines (the default for a lane PC with an attached screen). Every card number in a
  * line (an alarm's message: CRASH_RECOVERY, DEBIT_INTENT_UNREADABLE, the booth's) is masked as the log masks
  * it (src/service/format.ts maskCardIds, "4301************9001") unless `fullIds` (`log.fullIds`): stdout goes
  * to the same journal as the log under systemd. An IO board given to the lane gets the events unmasked.
+ * A console whose write failed (stdout's reader gone: EPIPE, known only after the write returned) is a
+ * device that fails: every later event throws that error, unwritten, so guardedOutputs and its faults
+ * see it as a failing board's (OUTPUT_FAILED per event type; a paid vehicle's barrier line is then
+ * BARRIER_NOT_OPENED). src/cli/stdout-errors.ts keeps the stream's own 'error' event from ending the lane.
  */
 export function consoleOutputs(
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  out: ConsoleWriter = (l, done) => process.stdout.write(`${l}\n`, done),
   o: { fullIds?: boolean } = {},
 ): LaneOutputs {
-  const write = o.fullIds === true ? out : (line: string) => out(maskCardIds(line));
+  let failed: Error | undefined;
+  const noted = (err?: Error | null): void => {
+    if (err) failed ??= err;
+  };
+  const raw = (line: string): void => out(line, noted);
+  const write = o.fullIds === true ? raw : (line: string) => raw(maskCardIds(line));
   return {
     emit(ev) {
+      if (failed) {
+        const code = (failed as NodeJS.ErrnoException).code ?? failed.message;
+        throw new Error(`console line not written: stdout's earlier write failed (${code})`);
+      }
       switch (ev.type) {
         case "barrier":
           write(`[栏杆] 抬杆${ev.obuId ? ` OBU ${ev.obuId}` : ""}`);
