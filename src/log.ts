@@ -26,6 +26,28 @@ export interface LogOptions {
   fullIds?: boolean;
 }
 
+/** pino's levels, most verbose first; `silent` logs nothing. */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/**
+ * The log level the environment's `ETC_LOG_LEVEL` sets, else `fallback` (unset or empty), for a logger no
+ * config sets: the status-list commands' (src/cli/commands/status-list.ts) and etc-sim station's
+ * (createLogger); `etc-lane run` takes `log.level` from its config instead. A level pino does not have is
+ * E401 naming the variable and the levels it takes (pino's own refusal, "default level:bogus must be
+ * included in custom levels", names neither).
+ */
+export function envLogLevel(fallback: string, env: NodeJS.ProcessEnv = process.env): string {
+  const v = env.ETC_LOG_LEVEL;
+  if (v === undefined || v === "") return fallback;
+  if (!(LOG_LEVELS as readonly string[]).includes(v))
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `ETC_LOG_LEVEL: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(v)} ` +
+        "(the log level in this command's environment: fix or unset it)",
+    );
+  return v;
+}
+
 /** The logger options of a lane config's `log` section (`etc-lane run`, src/cli/commands/run.ts). */
 export function laneLogOptions(log: {
   level: string;
@@ -82,15 +104,15 @@ export const LOG_FILE_MODE = 0o600;
 export const LOG_DIR_MODE = 0o700;
 
 /**
- * The logger on stderr, or appending to `opts.file`. The file is opened here, synchronously: one that
- * cannot be opened throws (openLogger names `log.file` for `etc-lane run`). A file it creates is 0600 and
+ * The logger on stderr, or appending to `opts.file`, at `opts.level`, else ETC_LOG_LEVEL's (envLogLevel),
+ * else info. The file is opened here, synchronously: one that cannot be opened throws (openLogger names `log.file` for `etc-lane run`). A file it creates is 0600 and
  * the directories it creates 0700; an existing file that group or others can read keeps its mode, with
  * one warning as the log's first line. A write error later never
  * ends the process from an unhandled 'error' event: it is reported on stderr once, and the log goes on
  * on stderr. reopenLogFile opens the file again at its path (after a log rotation).
  */
 export function createLogger(name: string, opts: LogOptions = {}): Logger {
-  const level = opts.level ?? process.env.ETC_LOG_LEVEL ?? "info";
+  const level = opts.level ?? envLogLevel("info");
   const options: LoggerOptions = {
     name,
     level,

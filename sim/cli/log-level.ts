@@ -6,9 +6,7 @@
 import pino from "pino";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { UsageError } from "../../src/cli/run-cli.js";
-
-/** pino's levels, most verbose first; `silent` logs nothing. */
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+import { LOG_LEVELS } from "../../src/log.js";
 
 export const LOG_LEVEL_HELP = `stderr log level: ${LOG_LEVELS.join(", ")}`;
 

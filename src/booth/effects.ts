@@ -14,7 +14,7 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
 import { recordInFull } from "../log.js";
-import type { LaneOutputs } from "../outputs/outputs.js";
+import { emitChecked, isThenable, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
 import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
 import { recordWithGoneIntent } from "./gone-intent.js";
@@ -84,20 +84,49 @@ export class BoothEffects {
     }
   }
 
+  /**
+   * A durable booth record: its barrier when `barrier` (a paid record), and its outcome. The outcome's
+   * barrierAt is the command's time only for a barrier the device took at once (an async board's answer is
+   * not waited for); a barrier the device failed is the BARRIER_NOT_OPENED alarm for this vehicle.
+   */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
     let barrierAt: number | null = null;
     if (barrier && rec.kind === "transaction") {
-      barrierAt = this.d.now();
-      this.d.outputs.emit({
+      const at = this.d.now();
+      const answer = emitChecked(this.d.outputs, {
         type: "barrier",
         action: "open",
         obuId: rec.obuId || null,
-        at: barrierAt,
+        at,
         seq: rec.seq,
       });
-      this.d.outputs.emit({ type: "light", color: "green", at: barrierAt });
+      this.d.outputs.emit({ type: "light", color: "green", at });
+      if (isThenable(answer))
+        answer
+          .then((a) => this.barrierAnswered(rec, a))
+          .catch((e: unknown) =>
+            this.d.log.error({ err: errText(e), seq: rec.seq }, "barrier answer not handled"),
+          );
+      else if (this.barrierAnswered(rec, answer)) barrierAt = at;
     }
     this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
+  }
+
+  /** Whether the barrier device took paid record `rec`'s barrier; if not, said for this vehicle. */
+  private barrierAnswered(rec: CommittedRecord, a: OutputAnswer): boolean {
+    if (a.taken) return true;
+    this.d.log.error(
+      { code: "BARRIER_NOT_OPENED", seq: rec.seq, tradeId: rec.tradeId, obuId: rec.obuId, err: a.error },
+      "barrier not opened for a paid booth vehicle (its device failed)",
+    );
+    this.alarm(
+      "BARRIER_NOT_OPENED",
+      `the barrier did not open for paid booth record ${rec.seq} (trade ${rec.tradeId}, OBU ${rec.obuId || "none"}): ` +
+        `${a.error}; the vehicle paid: raise the barrier by hand`,
+      { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId: rec.obuId },
+      { jseq: rec.seq, tradeId: rec.tradeId, error: a.error },
+    );
+    return false;
   }
 
   /**
@@ -186,12 +215,15 @@ export class BoothEffects {
     }
   }
 
-  /** `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds) */
-  alarm(code: string, message: string, ids?: EntryIds): void {
+  /**
+   * `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds);
+   * `data`: more of it (BARRIER_NOT_OPENED: the record's jseq, tradeId, the device's error)
+   */
+  alarm(code: string, message: string, ids?: EntryIds, data?: Record<string, unknown>): void {
     const at = this.d.now();
     this.d.outputs.emit({ type: "alarm", code, message, at });
     this.d.log.warn({ code }, message);
-    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth", ...idsData(ids) });
+    this.appendAudit("lane.alarm", "alarm", message, { code, path: "booth", ...idsData(ids), ...data });
   }
 
   appendAudit(

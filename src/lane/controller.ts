@@ -211,7 +211,8 @@ export class LaneController {
     this.log = (opts.logger ?? silentLogger).child({ ch: "LANE" });
     this.now = opts.now ?? (() => performance.now());
     this.wallNow = opts.wallNow ?? (() => Date.now());
-    const alarm = (code: string, message: string, ids?: EntryIds): void => this.alarm(code, message, ids);
+    const alarm = (code: string, message: string, ids?: EntryIds, data?: Record<string, unknown>): void =>
+      this.alarm(code, message, ids, data);
     // timers run on the queue (built next): called only once it exists
     const schedule = (ms: number, fn: () => Promise<void> | void) => this.queue.schedule(ms, fn);
     const loopErrors = new LoopErrors({
@@ -817,8 +818,11 @@ export class LaneController {
     await this.updateLane();
   }
 
-  /** `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds) */
-  private alarm(code: string, message: string, ids?: EntryIds): void {
+  /**
+   * `ids`: the card and OBU the alarm is about, in its audit entry's data (src/audit/events.ts EntryIds);
+   * `data`: more of it (BARRIER_NOT_OPENED: the record's jseq, tradeId, the device's error)
+   */
+  private alarm(code: string, message: string, ids?: EntryIds, data?: Record<string, unknown>): void {
     const at = this.now();
     this.o.outputs.emit({ type: "alarm", code, message, at });
     this.eventsSubject.next({ type: "alarm", code, message, at });
@@ -828,7 +832,7 @@ export class LaneController {
         type: "lane.alarm",
         severity: "alarm",
         message,
-        data: { code, ...idsData(ids) },
+        data: { code, ...idsData(ids), ...data },
       });
     } catch (e) {
       this.log.error({ err: (e as Error).message }, "audit append failed");

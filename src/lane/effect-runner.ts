@@ -15,7 +15,7 @@ import type { EntryIds } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { recordInFull } from "../log.js";
-import type { LaneOutputs } from "../outputs/outputs.js";
+import { emitChecked, isThenable, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
 import type { Effect } from "./obu-machine-types.js";
 import type { JournalPort, RsuLinkPort, Settlement } from "./ports.js";
@@ -39,6 +39,11 @@ export interface VehicleOutcome {
    * frame received), ms; a paid vehicle's last C1 is not awaited and not in it
    */
   decisionMs: number;
+  /**
+   * when the barrier was commanded (monotonic ms), for a barrier its device took by the time this outcome
+   * went out; null for none, for one the device failed (BARRIER_NOT_OPENED), and for an async device that
+   * had not answered yet (its record gets the time once it took it: EffectRunner.barrierAnswered)
+   */
   barrierAt: number | null;
   /** how long the durable journal commit took (WAL + FULL: one fsync), ms */
   commitMs: number | null;
@@ -65,8 +70,8 @@ export interface EffectRunnerDeps {
   /** monotonic ms */
   now: () => number;
   counters: RunnerCounters;
-  /** `ids`: the card and OBU the alarm is about (its audit entry's data) */
-  alarm(code: string, message: string, ids?: EntryIds): void;
+  /** `ids`: the card and OBU the alarm is about, `data` more of its audit entry's data */
+  alarm(code: string, message: string, ids?: EntryIds, data?: Record<string, unknown>): void;
   /** a commit failed: answer `inc` (C2) if it is still unanswered, close the lane */
   journalFailed(inc: IncomingFrameLike | undefined, obuId: string): Promise<void>;
   outcome(o: VehicleOutcome): void;
@@ -143,6 +148,44 @@ export class EffectRunner {
       );
       return undefined;
     }
+  }
+
+  /**
+   * The barrier device's answer for paid record `rec` (its barrier commanded at `at`). Taken: the record's
+   * barrier time is written (markBarrier: no fsync of its own, after pending I/O). Failed: no barrier time;
+   * the vehicle paid and its barrier stayed down, which is said for this vehicle (the device's
+   * OUTPUT_FAILED is once per outage, src/outputs/output-faults.ts): an error line with its seq and OBU
+   * now, and the BARRIER_NOT_OPENED alarm after pending I/O (its trail entry names the record, card and
+   * OBU). Returns whether it was taken.
+   */
+  private barrierAnswered(rec: CommittedRecord, at: number, a: OutputAnswer): boolean {
+    const { seq, obuId } = rec;
+    if (a.taken) {
+      const j = this.d.journal;
+      if (j.markBarrier)
+        setImmediate(() => {
+          try {
+            j.markBarrier?.(seq, at);
+          } catch (err) {
+            this.d.log.warn({ err: (err as Error).message, seq }, "barrier time not recorded");
+          }
+        });
+      return true;
+    }
+    this.d.log.error(
+      { code: "BARRIER_NOT_OPENED", seq, tradeId: rec.tradeId, obuId, err: a.error },
+      "barrier not opened for a paid vehicle (its device failed): no barrier time in its record",
+    );
+    setImmediate(() =>
+      this.d.alarm(
+        "BARRIER_NOT_OPENED",
+        `the barrier did not open for paid record ${seq} (trade ${rec.tradeId}, OBU ${obuId}): ${a.error}; ` +
+          "the vehicle paid: raise the barrier by hand",
+        { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId },
+        { jseq: seq, tradeId: rec.tradeId, error: a.error },
+      ),
+    );
+    return false;
   }
 
   async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<RunResult> {
@@ -228,27 +271,28 @@ export class EffectRunner {
             this.d.log.error({ obuId: m.obuId }, "barrier-open without a durable transaction: refused");
             break;
           }
-          barrierAt = this.d.now();
-          this.d.outputs.emit({
+          const rec = committed;
+          const at = this.d.now();
+          const answer = emitChecked(this.d.outputs, {
             type: "barrier",
             action: "open",
             obuId: m.obuId,
-            at: barrierAt,
-            seq: committed.seq,
+            at,
+            seq: rec.seq,
           });
-          this.d.outputs.emit({ type: "light", color: "green", at: barrierAt });
-          const seq = committed.seq;
-          const j = this.d.journal;
-          if (j.markBarrier) {
-            const at = barrierAt;
-            setImmediate(() => {
-              try {
-                j.markBarrier?.(seq, at);
-              } catch (err) {
-                this.d.log.warn({ err: (err as Error).message, seq }, "barrier time not recorded");
-              }
-            });
-          }
+          this.d.outputs.emit({ type: "light", color: "green", at });
+          if (isThenable(answer)) {
+            // an async board: its answer is not waited for (nor by the outcome, nor by the next frame). The
+            // outcome has the time if the board took it before the outcome goes out; the record gets it when
+            // the board took it, and never for a barrier the board failed
+            answer
+              .then((a) => {
+                if (this.barrierAnswered(rec, at, a)) barrierAt = at;
+              })
+              .catch((err: unknown) =>
+                this.d.log.error({ err: String(err), seq: rec.seq }, "barrier answer not handled"),
+              );
+          } else if (this.barrierAnswered(rec, at, answer)) barrierAt = at;
           break;
         }
         case "display": {

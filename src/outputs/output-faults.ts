@@ -4,7 +4,9 @@
  * event type, whether its device is failing now, and says so where staff look. The first failure of a type
  * that worked is the `OUTPUT_FAILED` alarm (a `lane.alarm` in the trail, so on the page's feed and in
  * `etc_lane_alarms_total`; not sent to the outputs, which are the ones failing); the next event of that type
- * the device takes is the `OUTPUT_RESTORED` notice, and a later failure is an alarm again.
+ * the device takes is the `OUTPUT_RESTORED` notice, and a later failure is an alarm again. Which vehicle's
+ * barrier a failing board did not open is said by the lane and the booth, per vehicle (`BARRIER_NOT_OPENED`:
+ * src/lane/effect-runner.ts, src/booth/effects.ts).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { AuditPort } from "../lane/ports.js";

@@ -37,28 +37,78 @@ export interface LaneOutputs {
   /**
    * Called synchronously from the lane loop: must not block (queue to the device if it is slow). A board
    * that writes asynchronously may be an `async emit` (TypeScript takes it for this `void`): guardedOutputs
-   * logs the rejection of the promise it returns as it logs a throw; the lane never awaits it.
+   * logs the rejection of the promise it returns as it logs a throw; the lane never awaits it (a barrier
+   * gets its time in the record once that promise resolved: emitChecked below).
    */
   emit(ev: LaneOutputEvent): void;
   close?(): void | Promise<void>;
 }
 
-const isThenable = (r: unknown): r is PromiseLike<unknown> =>
+export const isThenable = (r: unknown): r is PromiseLike<unknown> =>
   typeof (r as { then?: unknown } | null | undefined)?.then === "function";
+
+/** What became of one event: the device took it, or failed it (it threw, or its promise rejected). */
+export type OutputAnswer = { taken: true } | { taken: false; error: string };
+
+const TAKEN: OutputAnswer = { taken: true };
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const failedWith = (e: unknown): OutputAnswer => ({ taken: false, error: errorText(e) });
+
+/** guardedOutputs' own emit that answers (emitChecked reads it) */
+const CHECKED = Symbol("emitChecked");
+type CheckedEmit = (ev: LaneOutputEvent) => OutputAnswer | Promise<OutputAnswer>;
+
+/**
+ * Emits `ev` and tells what became of it, never throwing: at once for a device that writes synchronously,
+ * as a promise (never rejected) for one whose emit returns a promise. Through guardedOutputs the failure is
+ * also logged and told to its `faults`, as for `emit`; another sink's throw or rejection is only answered.
+ * The lane and the booth emit the barrier so (src/lane/effect-runner.ts, src/booth/effects.ts): a record
+ * gets a barrier time only for a barrier its device took.
+ */
+export function emitChecked(out: LaneOutputs, ev: LaneOutputEvent): OutputAnswer | Promise<OutputAnswer> {
+  const own = (out as { [CHECKED]?: CheckedEmit })[CHECKED];
+  if (own) return own(ev);
+  let r: unknown;
+  try {
+    r = out.emit(ev);
+  } catch (e) {
+    return failedWith(e);
+  }
+  return isThenable(r) ? Promise.resolve(r).then(() => TAKEN, failedWith) : TAKEN;
+}
+
+/**
+ * Writes one console line; calls `done` when it is written, with the error when the write failed (a
+ * stream's write callback: process.stdout's gets EPIPE once its reader went away).
+ */
+export type ConsoleWriter = (line: string, done: (err?: Error | null) => void) => void;
 
 /**
  * Human-readable console lines (the default for a lane PC with an attached screen). Every card number in a
  * line (an alarm's message: CRASH_RECOVERY, DEBIT_INTENT_UNREADABLE, the booth's) is masked as the log masks
  * it (src/service/format.ts maskCardIds, "4301************9001") unless `fullIds` (`log.fullIds`): stdout goes
  * to the same journal as the log under systemd. An IO board given to the lane gets the events unmasked.
+ * A console whose write failed (stdout's reader gone: EPIPE, known only after the write returned) is a
+ * device that fails: every later event throws that error, unwritten, so guardedOutputs and its faults
+ * see it as a failing board's (OUTPUT_FAILED per event type; a paid vehicle's barrier line is then
+ * BARRIER_NOT_OPENED). src/cli/stdout-errors.ts keeps the stream's own 'error' event from ending the lane.
  */
 export function consoleOutputs(
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  out: ConsoleWriter = (l, done) => process.stdout.write(`${l}\n`, done),
   o: { fullIds?: boolean } = {},
 ): LaneOutputs {
-  const write = o.fullIds === true ? out : (line: string) => out(maskCardIds(line));
+  let failed: Error | undefined;
+  const noted = (err?: Error | null): void => {
+    if (err) failed ??= err;
+  };
+  const raw = (line: string): void => out(line, noted);
+  const write = o.fullIds === true ? raw : (line: string) => raw(maskCardIds(line));
   return {
     emit(ev) {
+      if (failed) {
+        const code = (failed as NodeJS.ErrnoException).code ?? failed.message;
+        throw new Error(`console line not written: stdout's earlier write failed (${code})`);
+      }
       switch (ev.type) {
         case "barrier":
           write(`[栏杆] 抬杆${ev.obuId ? ` OBU ${ev.obuId}` : ""}`);
@@ -155,7 +205,7 @@ export interface GuardedOutputsOptions {
  * the booth's code, which emits right after a record is durable and must not take an exception there for
  * "nothing was recorded" (src/lane/runtime.ts wraps every sink so); a rejection left unhandled would end
  * the process. At most one error line per event type a minute; `faults` hears of every failure and every
- * event taken. Its close waits at most `closeTimeoutMs` for the sink's: a device whose close never settles
+ * event taken. `emitChecked` (above) on it also answers whether the device took the event. Its close waits at most `closeTimeoutMs` for the sink's: a device whose close never settles
  * is logged ("lane output close timed out") and the lane closes the rest (its trail, journal and lock).
  */
 export function guardedOutputs(
@@ -172,30 +222,42 @@ export function guardedOutputs(
     if (at - (loggedAt.get(type) ?? Number.NEGATIVE_INFINITY) >= 60_000) {
       loggedAt.set(type, at);
       log.error(
-        { type, failures, err: e instanceof Error ? e.message : String(e) },
+        { type, failures, err: errorText(e) },
         "lane output failed (the lane goes on; the device needs attention)",
       );
     }
     o.faults?.failed(type, e);
   };
   const closeTimeoutMs = o.closeTimeoutMs ?? OUTPUTS_CLOSE_TIMEOUT_MS;
-  return {
+  const check: CheckedEmit = (ev) => {
+    let r: unknown;
+    try {
+      r = sink.emit(ev);
+    } catch (e) {
+      quietly(() => failed(ev.type, e));
+      return failedWith(e);
+    }
+    // a logger or a faults listener that throws here must not reach the lane, nor be an unhandled rejection
+    if (isThenable(r))
+      return Promise.resolve(r).then(
+        () => {
+          quietly(() => o.faults?.worked(ev.type));
+          return TAKEN;
+        },
+        (e: unknown) => {
+          quietly(() => failed(ev.type, e));
+          return failedWith(e);
+        },
+      );
+    quietly(() => o.faults?.worked(ev.type));
+    return TAKEN;
+  };
+  const guarded: LaneOutputs & { [CHECKED]: CheckedEmit } = {
     emit(ev) {
-      let r: unknown;
-      try {
-        r = sink.emit(ev);
-      } catch (e) {
-        quietly(() => failed(ev.type, e));
-        return;
-      }
-      // a logger or a faults listener that throws here must not reach the lane, nor be an unhandled rejection
-      if (isThenable(r))
-        r.then(
-          () => quietly(() => o.faults?.worked(ev.type)),
-          (e: unknown) => quietly(() => failed(ev.type, e)),
-        );
-      else quietly(() => o.faults?.worked(ev.type));
+      // its answer (a promise never rejected, for an async device) is not needed here
+      check(ev);
     },
+    [CHECKED]: check,
     ...(sink.close
       ? {
           close: async () => {
@@ -224,4 +286,5 @@ export function guardedOutputs(
         }
       : {}),
   };
+  return guarded;
 }

@@ -2,7 +2,7 @@
  * `etc-lane run` whose stdout reader goes away (src/cli/stdout-errors.ts): the console outputs (barrier,
  * light, display and alarm lines: `outputs.sink: console`) go to stdout, maybe into a display program. A
  * reader that dies must not end the lane: it says so once on stderr, trades on, and a SIGTERM still drains
- * and stops it with exit 0. The lane against the simulated RSU over a pty (sim/harness/procs.ts), from dist/.
+ * and stops it with exit 0; the console is a failing output device from then on (OUTPUT_FAILED). The lane against the simulated RSU over a pty (sim/harness/procs.ts), from dist/.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -66,6 +66,11 @@ it("a console reader that goes away: the lane says so on stderr, trades on, and 
       lane.lines.some((l) => l.text.includes("stopping: the lane closes to new vehicles and drains")),
     ).toBe(true);
     expect(lane.lines.filter((l) => l.text.includes("stdout failed"))).toHaveLength(1);
+    // the console is then a failing output device (src/outputs/outputs.ts consoleOutputs): once the failed
+    // write was said, the close's own console events (light red, lane closed) fail at the latest
+    expect(lane.lines.some((l) => l.stream === "stderr" && l.text.includes('"code":"OUTPUT_FAILED"'))).toBe(
+      true,
+    );
   } finally {
     await lane.stop();
   }

@@ -37,3 +37,51 @@ it("a barrier board that fails: the vehicles are recorded, one OUTPUT_FAILED ala
     },
   );
 });
+
+// review: during a barrier outage every paid vehicle still had a barrier time (stageTimes.barrier, the
+// journal's barrier_at) as though its barrier opened, and nothing per vehicle said it did not
+it("a barrier that fails for one vehicle: its record has no barrier time and its own alarm; the others have theirs", async () => {
+  let barriers = 0;
+  await laneTest(
+    {
+      protocol: "legacy",
+      scenario: {
+        traffic: { gapMs: 200, vehicles: [...vehicles, { ...vehicles[0]!, id: "v3", plate: "湘B00003" }] },
+      },
+      outputFails: (e) => e.type === "barrier" && ++barriers === 2,
+    },
+    async (t) => {
+      await t.settle();
+      // the barrier times and the alarm are written after pending I/O (src/lane/effect-runner.ts)
+      await new Promise((r) => setImmediate(r));
+      const paid = t.records().filter((r) => r.kind === "transaction");
+      expect(paid).toHaveLength(3);
+      const failed = paid[1]!;
+      const barrierOf = (seq: number) => t.outcomes.find((o) => o.record.seq === seq)?.barrierAt ?? null;
+      expect(paid.map((r) => r.stageTimes.barrier ?? null)).toEqual([
+        barrierOf(paid[0]!.seq),
+        null,
+        barrierOf(paid[2]!.seq),
+      ]);
+      expect(barrierOf(paid[0]!.seq)).not.toBeNull();
+      expect(barrierOf(failed.seq)).toBeNull();
+      const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+      const alarms = [...readTrail(auditDir(dataDir))]
+        .map((x) => x.entry)
+        .filter(
+          (e) => e.type === "lane.alarm" && (e.data as { code?: string }).code === "BARRIER_NOT_OPENED",
+        );
+      expect(alarms.map((e) => e.data)).toEqual([
+        {
+          code: "BARRIER_NOT_OPENED",
+          cardId: failed.cardId,
+          obuSerial: failed.obuSerial,
+          obuId: failed.obuId,
+          jseq: failed.seq,
+          tradeId: failed.tradeId,
+          error: "barrier board not answering",
+        },
+      ]);
+    },
+  );
+});

@@ -19,7 +19,7 @@ import cliProgress from "cli-progress";
 import type { Command } from "commander";
 import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
-import { createLogger } from "../../log.js";
+import { createLogger, envLogLevel } from "../../log.js";
 import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import { StatusListErrors, slError } from "../../status-list/errors.js";
@@ -107,14 +107,15 @@ function checkCardOption(card: string): void {
 /**
  * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
  * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
- * (`--data-dir` alone) with the built-in defaults.
+ * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
+ * error: envLogLevel, read when the action starts).
  */
 async function withCache<T>(
-  o: { dataDir: string; publicKey: string; config: LaneConfig | null },
+  o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
   cleanup: boolean,
   fn: (c: StatusListCache) => Promise<T>,
 ): Promise<T> {
-  const logger = createLogger("etc-lane", { level: process.env.ETC_LOG_LEVEL ?? "error" });
+  const logger = createLogger("etc-lane", { level: o.logLevel });
   const cache = await openStatusListFromOptions({
     dataDir: o.dataDir,
     publicKeyPath: o.publicKey,
@@ -193,6 +194,8 @@ export function registerStatusList(program: Command): void {
         ),
     ),
   ).action(async (file: string, o: StoreOpts) => {
+    // ETC_LOG_LEVEL first: a bad one is refused naming it, before anything is read or applied
+    const logLevel = envLogLevel("error");
     const loc = locateLane(o);
     const timeoutMs = answerTimeoutMs(o);
     // the list is imported for the lane: never with another key than the one the lane trusts (the lane
@@ -226,7 +229,7 @@ export function registerStatusList(program: Command): void {
           // under the lock: a list another key signed is not replaced by this import's key unless the
           // config names it (../status-list-direct-check.ts)
           checkAgainstListOnDisk(loc.dataDir, { path: publicKey, fromLaneConfig: loc.config !== null });
-          return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, true, (cache) =>
+          return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config, logLevel }, true, (cache) =>
             cache.applyBundle(file, onProgress ? { onProgress } : {}),
           );
         },
@@ -254,24 +257,30 @@ export function registerStatusList(program: Command): void {
       .option("--card <id>", "card id, 20 digits (network 4 + serial 16)")
       .option("--obu <id>", "OBU id, 16 hex digits"),
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
+    // ETC_LOG_LEVEL first: a bad one is refused naming it, before anything is read or applied
+    const logLevel = envLogLevel("error");
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     if (o.card !== undefined) checkCardOption(o.card);
     // the directory before the key: a mistyped --data-dir is not reported only once a key is given
     const loc = locateExistingLane(o);
     const publicKey = stationKey(o, loc);
-    await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
-      const q: { cardId?: string; obuId?: string } = {};
-      if (o.card !== undefined) q.cardId = o.card;
-      if (o.obu !== undefined) q.obuId = o.obu;
-      const answer = cache.lookup(q);
-      // "not checked" must not read as "not listed": no answer, the reason, exit 1
-      if (answer.noList)
-        throw new Error(
-          `status list not checked (${loc.dataDir}, lane found by ${loc.how}): ${cache.health().reason}; ` +
-            "whether it is listed is unknown",
-        );
-      process.stdout.write(`${JSON.stringify(answer)}\n`);
-    });
+    await withCache(
+      { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
+      false,
+      async (cache) => {
+        const q: { cardId?: string; obuId?: string } = {};
+        if (o.card !== undefined) q.cardId = o.card;
+        if (o.obu !== undefined) q.obuId = o.obu;
+        const answer = cache.lookup(q);
+        // "not checked" must not read as "not listed": no answer, the reason, exit 1
+        if (answer.noList)
+          throw new Error(
+            `status list not checked (${loc.dataDir}, lane found by ${loc.how}): ${cache.health().reason}; ` +
+              "whether it is listed is unknown",
+          );
+        process.stdout.write(`${JSON.stringify(answer)}\n`);
+      },
+    );
   });
 
   addStoreOptions(
@@ -282,12 +291,18 @@ export function registerStatusList(program: Command): void {
           "config's statusList limits as the lane judges it (the built-in ones with --data-dir alone)",
       ),
   ).action(async (o: StoreOpts) => {
+    // ETC_LOG_LEVEL first: a bad one is refused naming it, before anything is read or applied
+    const logLevel = envLogLevel("error");
     // the directory before the key: a mistyped --data-dir is not reported only once a key is given
     const loc = locateExistingLane(o);
     const publicKey = stationKey(o, loc);
-    await withCache({ dataDir: loc.dataDir, publicKey, config: loc.config }, false, async (cache) => {
-      process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
-    });
+    await withCache(
+      { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
+      false,
+      async (cache) => {
+        process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
+      },
+    );
     if (!loc.config)
       process.stderr.write(
         `no lane config (lane found by ${loc.how}): staleness and health judged against the built-in limits; ` +

@@ -1,0 +1,74 @@
+/**
+ * The booth's paid record whose barrier device failed (src/booth/effects.ts recorded, through
+ * src/outputs/outputs.ts emitChecked): its outcome has no barrier time, and the failure is said for this
+ * vehicle (BARRIER_NOT_OPENED, `path: "booth"`, naming the record, the card and the OBU). Review: the
+ * booth's outcome had the barrier time whether or not its barrier opened, as the lane's had.
+ */
+import { Subject } from "rxjs";
+import { expect, it } from "vitest";
+import type { BoothOutcome } from "../../src/booth/context.js";
+import { BoothEffects, type BoothEffectsDeps } from "../../src/booth/effects.js";
+import type { CommittedRecord } from "../../src/journal/types.js";
+import { guardedOutputs, type LaneOutputs } from "../../src/outputs/outputs.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
+
+interface Appended {
+  type: string;
+  data?: Record<string, unknown>;
+}
+
+function effects(board: LaneOutputs): { fx: BoothEffects; outcomes: BoothOutcome[]; entries: Appended[] } {
+  const lines: LogLine[] = [];
+  const log = recordingLogger(lines);
+  const outcomes: BoothOutcome[] = [];
+  const subject = new Subject<BoothOutcome>();
+  subject.subscribe((o) => outcomes.push(o));
+  const entries: Appended[] = [];
+  const fx = new BoothEffects({
+    outputs: guardedOutputs(board, log, () => 0),
+    audit: { append: (e: Appended) => entries.push(e) },
+    log,
+    now: () => 42,
+    wallNow: () => 0,
+    counters: { journalFailures: 0 },
+    events: new Subject(),
+    outcomes: subject,
+    link: () => ({ status: "up" }),
+    closed: () => false,
+  } as unknown as BoothEffectsDeps);
+  return { fx, outcomes, entries };
+}
+
+const paid = (): CommittedRecord =>
+  ({ ...sampleRecord(7), seq: 12, tradeId: "T12", revision: 1 }) as unknown as CommittedRecord;
+
+it("a barrier board that throws: the booth's outcome has no barrier time, the vehicle's alarm names it", () => {
+  const { fx, outcomes, entries } = effects({
+    emit(e) {
+      if (e.type === "barrier") throw new Error("barrier board not answering");
+    },
+  });
+  const rec = paid();
+  fx.recorded(rec, true, 3);
+  expect(outcomes.map((o) => [o.record.seq, o.barrierAt])).toEqual([[12, null]]);
+  expect(entries.filter((e) => e.data?.code === "BARRIER_NOT_OPENED").map((e) => e.data)).toEqual([
+    {
+      code: "BARRIER_NOT_OPENED",
+      path: "booth",
+      cardId: rec.cardId,
+      obuSerial: rec.obuSerial,
+      obuId: rec.obuId,
+      jseq: 12,
+      tradeId: "T12",
+      error: "barrier board not answering",
+    },
+  ]);
+});
+
+it("a barrier board that works: the booth's outcome has the barrier time, no alarm", () => {
+  const { fx, outcomes, entries } = effects({ emit() {} });
+  fx.recorded(paid(), true, 3);
+  expect(outcomes.map((o) => o.barrierAt)).toEqual([42]);
+  expect(entries).toEqual([]);
+});
