@@ -360,13 +360,13 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     expect(d2.counters.oversize).toBe(1);
   });
 
-  it("an oversize reply whose DATA is full of 02 is one oversize and its bytes are all `oversize`; the next frame comes out", () => {
-    // Every 02 in its DATA opens a false candidate (LEN 0202): each fails inside the oversize span or
-    // reaches past it, and is part of it either way (docs/reader.md §2.2).
-    const big = encodeReaderFrame(3, 0x13, 0, Buffer.alloc(1101, 0x02));
-    const next = encodeReaderFrame(0, 0x80, 1);
-    const d = new ReaderDeframer({ maxFrameLength: 1024, interByteTimeoutMs: 50 });
-    const evs = [...d.push(Buffer.concat([big, next]), 0), ...d.tick(100)];
+  /** `big` was one oversize reply, all its bytes discarded as `oversize`, and `next`, after it, came out */
+  function expectOneOversizeThen(
+    d: ReaderDeframer,
+    evs: ReaderDeframerEvent[],
+    big: Buffer,
+    next: Buffer,
+  ): void {
     expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
     expect(new Set(discards(evs).map((e) => e.reason))).toEqual(new Set(["oversize"]));
     expect(d.counters).toMatchObject({
@@ -377,6 +377,16 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
       truncated: 0,
       discardedBytes: big.length,
     });
+  }
+
+  it("an oversize reply whose DATA is full of 02 is one oversize and its bytes are all `oversize`; the next frame comes out", () => {
+    // Every 02 in its DATA opens a false candidate (LEN 0202): each fails inside the oversize span or
+    // reaches past it, and is part of it either way (docs/reader.md §2.2).
+    const big = encodeReaderFrame(3, 0x13, 0, Buffer.alloc(1101, 0x02));
+    const next = encodeReaderFrame(0, 0x80, 1);
+    const d = new ReaderDeframer({ maxFrameLength: 1024, interByteTimeoutMs: 50 });
+    const evs = [...d.push(Buffer.concat([big, next]), 0), ...d.tick(100)];
+    expectOneOversizeThen(d, evs, big, next);
   });
 
   it("an oversize reply arriving in 64-byte reads: its later bytes are `oversize` as they come, never counted again", () => {
@@ -387,16 +397,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     const evs: ReaderDeframerEvent[] = [];
     for (let i = 0; i < stream.length; i += 64) evs.push(...d.push(stream.subarray(i, i + 64), 0));
     evs.push(...d.tick(100));
-    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
-    expect(new Set(discards(evs).map((e) => e.reason))).toEqual(new Set(["oversize"]));
-    expect(d.counters).toMatchObject({
-      frames: 1,
-      oversize: 1,
-      malformed: 0,
-      checksumErrors: 0,
-      truncated: 0,
-    });
-    expect(d.counters.discardedBytes).toBe(big.length);
+    expectOneOversizeThen(d, evs, big, next);
   });
 
   it("a corrupted LEN announcing a huge span swallows no frame: its span ends at the first good frame", () => {
