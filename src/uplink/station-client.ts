@@ -3,7 +3,8 @@
  * has a timeout (a timer that aborts it: see request).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
  * `details.timeout` true for a timeout; E612 when it answers with something unusable (other 4xx, with
- * `details.status`, a malformed body, or one over MAX_ANSWER_BYTES). A bundle's pages are put
+ * `details.status`, a malformed body, or one over MAX_ANSWER_BYTES) or redirects (3xx: never followed,
+ * redirected). A bundle's pages are put
  * together and checked by ./bundle-download.ts (E614 for a bad bundle; a page longer than the manifest
  * gives it is E614 here, before more of it than that is read).
  *
@@ -128,9 +129,21 @@ export class StationClient {
     try {
       let res: Response;
       try {
-        res = await this.f(`${this.base}${path}`, { method: init.method, headers, body: init.body, signal });
+        // a redirect is not followed (fetch's default would: a 301 or 302 turns the POST into a GET, and the
+        // station's answer to that would be what the lane reports): redirected names it
+        res = await this.f(`${this.base}${path}`, {
+          method: init.method,
+          headers,
+          body: init.body,
+          signal,
+          redirect: "manual",
+        });
       } catch (e) {
         throw this.networkError(what, e, timeoutMs);
+      }
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel().catch(() => undefined);
+        throw this.redirected(what, path, res);
       }
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         await res.body?.cancel().catch(() => undefined);
@@ -153,6 +166,31 @@ export class StationClient {
       clearTimeout(timer);
       this.stopSignal.removeEventListener("abort", onStop);
     }
+  }
+
+  /**
+   * E612 for a 3xx answer: the lane follows no redirect (a station that moved, or http redirected to
+   * https, is a station.url to change). Names the status and where it points; when that ends with the
+   * request's own path, the base before it is the station.url to set.
+   */
+  private redirected(what: string, path: string, res: Response): EtcError {
+    const location = res.headers.get("location");
+    let where = "without a Location";
+    let fix = "station.url names a station that redirects: set it to the station's own address";
+    if (location !== null) {
+      const to = URL.canParse(location, `${this.base}${path}`)
+        ? new URL(location, `${this.base}${path}`).href
+        : location;
+      where = `to ${cutBody(to, 300)}`;
+      fix = to.endsWith(path)
+        ? `set station.url to ${cutBody(to.slice(0, to.length - path.length), 300)}`
+        : "set station.url to the station's base URL there";
+    }
+    return new EtcError(
+      JournalErrorCodes.StationProtocol,
+      `station ${what}: HTTP ${res.status} redirect ${where}: the lane follows no redirect; ${fix}`,
+      { status: res.status, ...(location !== null ? { location } : {}) },
+    );
   }
 
   private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
