@@ -193,20 +193,36 @@ export class StationClient {
     );
   }
 
+  /**
+   * E611 for a request that got no answer: names the station's host:port and what failed, the cause's
+   * message with its code (fetch's own error is only "fetch failed"): "station heartbeat at
+   * 127.0.0.1:8640: connect ECONNREFUSED 127.0.0.1:8640", "... at st:8640: other side closed
+   * (UND_ERR_SOCKET)".
+   */
   private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
-    const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    const err = e as { name?: string; message?: string; cause?: unknown };
     const timeout = err?.name === "TimeoutError";
     let why: string;
     if (timeout) why = `no answer within ${timeoutMs} ms`;
     else if (err?.name === "AbortError") why = "aborted (uplink stopping)";
-    else why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+    else why = causeText(err?.cause, this.port) ?? err?.message ?? String(e);
     // `timeout`: the request's own deadline passed (the uplink halves a batch that keeps missing it)
     return new EtcError(
       JournalErrorCodes.StationUnreachable,
-      `station ${what}: ${why}`,
-      { cause: why, ...(timeout ? { timeout: true } : {}) },
+      `station ${what} at ${this.hostPort}: ${why}`,
+      { cause: why, station: this.hostPort, ...(timeout ? { timeout: true } : {}) },
       { cause: e },
     );
+  }
+
+  /** the station's host:port, the scheme's default port written out */
+  private get hostPort(): string {
+    return `${new URL(this.base).hostname}:${this.port}`;
+  }
+
+  private get port(): string {
+    const u = new URL(this.base);
+    return u.port !== "" ? u.port : u.protocol === "https:" ? "443" : "80";
   }
 
   /**
@@ -398,6 +414,27 @@ export class StationClient {
         ),
     );
   }
+}
+
+/**
+ * What a fetch failure's cause says: its message, with its code when the message does not carry it (a
+ * socket closed: "other side closed (UND_ERR_SOCKET)"), the messages of an AggregateError's errors (every
+ * address of a name refused), or null when it says nothing. A port fetch refuses to connect to gets the
+ * hint (src/config/station-url.ts refuses it in the lane config).
+ */
+function causeText(cause: unknown, port: string): string | null {
+  if (cause === null || typeof cause !== "object") return null;
+  const c = cause as { code?: unknown; message?: unknown; errors?: unknown };
+  const code = typeof c.code === "string" ? c.code : "";
+  let message = typeof c.message === "string" ? c.message : "";
+  if (message === "" && Array.isArray(c.errors))
+    message = [...new Set(c.errors.map((x) => String((x as { message?: unknown })?.message ?? x)))].join(
+      "; ",
+    );
+  if (message === "bad port")
+    return `bad port: fetch refuses to connect to port ${port} (a port the Fetch Standard blocks): give station.url another port`;
+  if (message === "") return code === "" ? null : code;
+  return code === "" || message.includes(code) ? message : `${message} (${code})`;
 }
 
 const ALNUM = /^[0-9A-Za-z]$/;
