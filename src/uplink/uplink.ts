@@ -561,10 +561,16 @@ export class Uplink {
       { tradeId: head.tradeId, code: d.code, message: err.message, revision: head.revision },
     ]);
     if (held === 0) return e;
+    const what = `record ${head.tradeId} (seq ${head.seq})`;
+    const said =
+      d.verb === "refused"
+        ? `station refused the request of ${what} alone ${d.count} times`
+        : d.code === "TIMEOUT"
+          ? `the request of ${what} alone timed out ${d.count} times while the station answered other requests`
+          : `station failed the request of ${what} alone ${d.count} times while answering other requests`;
     return new EtcError(
       JournalErrorCodes.StationRejected,
-      `station ${d.verb} the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.count} times` +
-        `${d.verb === "failed" ? " while answering other requests" : ""}: held for an operator (${err.message})`,
+      `${said}: held for an operator (${err.message})`,
       { ...(status !== undefined ? { status } : {}), tradeId: head.tradeId, seq: head.seq },
       { cause: e },
     );
