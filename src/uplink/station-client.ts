@@ -319,7 +319,11 @@ export class StationClient {
     return { ...out, bytes: Buffer.byteLength(body) };
   }
 
-  /** The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read. */
+  /**
+   * The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read.
+   * An answer that is not a JSON object (a proxy's or captive portal's page answered 200) is E612: the
+   * station was not heard from.
+   */
   async heartbeat(body: unknown): Promise<{ serverTimeMs: number | null }> {
     const text = await this.request(
       "heartbeat",
@@ -327,13 +331,21 @@ export class StationClient {
       { method: "POST", body: JSON.stringify(body) },
       (res) => this.readText("heartbeat", res, this.opts.requestTimeoutMs),
     );
+    let data: unknown;
     try {
-      const t = (JSON.parse(text) as { serverTime?: unknown }).serverTime;
-      const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
-      return { serverTimeMs: Number.isFinite(ms) ? ms : null };
+      data = JSON.parse(text);
     } catch {
-      return { serverTimeMs: null };
+      data = undefined;
     }
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      throw new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station heartbeat: answer is not a JSON object (${text.length} bytes: ${JSON.stringify(cutBody(text, 80))})`,
+      );
+    }
+    const t = (data as { serverTime?: unknown }).serverTime;
+    const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
+    return { serverTimeMs: Number.isFinite(ms) ? ms : null };
   }
 
   /**
