@@ -1,7 +1,7 @@
 /**
  * What the station simulator holds of the lanes' uploads (docs/station-api.md): one record per trade id
- * (the first arrival is stored, a higher revision replaces it, any other arrival is counted), and the last
- * heartbeat per lane. In SQLite: in memory, or a file committed with `synchronous = FULL`, since the
+ * (the first arrival is stored, a higher revision whose settlement names the record held replaces it, any
+ * other arrival is counted), and the last heartbeat per lane. In SQLite: in memory, or a file committed with `synchronous = FULL`, since the
  * station answers only after its own durable commit and the lane then drops what it acknowledged.
  */
 import type Database from "better-sqlite3";
@@ -46,6 +46,37 @@ type ReceivedRow = {
   record: string;
 };
 
+/**
+ * Why a higher revision `record` does not settle the record `held` (null: it does, it may replace it). A
+ * lane changes a record only to settle a suspect (docs/journal.md "Settling a suspect"): the settled
+ * revision keeps the suspect's `obuId` and `cardId` and names what it settled in
+ * `extra.settlement.previous` (`kind`, `outcome`, `amount`, `revision`); a settlement that names other
+ * than the record held is another lane's record under this trade id (docs/station-api.md "Upload
+ * transactions"). Not `createdAt`, and an id only when both records have one: a suspect the lane rebuilt
+ * from its audit trail (src/journal/rebuilt-suspect.ts) has the entry's time and may lack the OBU's id.
+ */
+function settlesAnother(
+  held: { kind: string; revision: number; record: string },
+  record: unknown,
+): string | null {
+  const was = JSON.parse(held.record) as Record<string, unknown>;
+  const now = record as Record<string, unknown>;
+  const extra = now.extra as { settlement?: { previous?: Record<string, unknown> } } | null | undefined;
+  const prev = extra?.settlement?.previous;
+  if (prev === null || typeof prev !== "object") return "it carries no extra.settlement.previous";
+  const named: [string, unknown, unknown][] = [
+    ["previous.revision", prev.revision, held.revision],
+    ["previous.kind", prev.kind, held.kind],
+    ["previous.outcome", prev.outcome, was.outcome],
+    ["previous.amount", prev.amount, was.amount],
+  ];
+  for (const id of ["obuId", "cardId"])
+    if (typeof now[id] === "string" && now[id] !== "" && typeof was[id] === "string" && was[id] !== "")
+      named.push([id, now[id], was[id]]);
+  const differ = named.filter(([, a, b]) => a !== b).map(([k]) => k);
+  return differ.length === 0 ? null : `its ${differ.join(", ")} ${differ.length > 1 ? "differ" : "differs"}`;
+}
+
 export class ReceivedStore {
   private readonly insert: Database.Statement;
   private readonly held: Database.Statement;
@@ -82,7 +113,7 @@ export class ReceivedStore {
       "INSERT OR IGNORE INTO received (trade_id, lane, seq, kind, revision, arrivals, updates, first_at, last_at, record) " +
         "VALUES (?,?,?,?,?,1,0,?,?,?)",
     );
-    this.held = db.prepare("SELECT revision, record FROM received WHERE trade_id = ?");
+    this.held = db.prepare("SELECT kind, revision, record FROM received WHERE trade_id = ?");
     this.replace = db.prepare(
       "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
         "updates = updates + 1, last_at = ? WHERE trade_id = ?",
@@ -98,8 +129,20 @@ export class ReceivedStore {
         if (this.insert.run(it.tradeId, lane, it.seq, it.kind, it.revision, at, at, json).changes === 1)
           status = "stored";
         else {
-          const held = this.held.get(it.tradeId) as { revision: number; record: string };
+          const held = this.held.get(it.tradeId) as { kind: string; revision: number; record: string };
           if (it.revision > held.revision) {
+            const other = settlesAnother(held, it.record);
+            if (other !== null) {
+              // another lane's record under this trade id (the one held, or the one settled): replacing it
+              // would lose the one held unseen
+              this.conflictCount++;
+              conflicts.push({
+                tradeId: it.tradeId,
+                code: "CONFLICT",
+                message: `revision ${it.revision} does not settle the record held at revision ${held.revision} (${other}): not stored`,
+              });
+              continue;
+            }
             this.replace.run(it.seq, it.kind, it.revision, json, at, it.tradeId);
             status = "updated";
           } else if (it.revision === held.revision && json !== held.record) {

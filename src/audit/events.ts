@@ -243,6 +243,24 @@ export function uplinkAckedEvent(d: LaneEventData["uplink.acked"]): AuditEventIn
 }
 
 /**
+ * What the station did to the records a hold takes out of the queue, by their hold codes
+ * (docs/station-api.md "A batch the station does not take"): "refused" them (named in `rejected`, or the
+ * request carrying one alone refused, HTTP_400, HTTP_413), "failed on" them (HTTP_500 while it answered
+ * other requests), "did not answer in time for" them (TIMEOUT); a mix names each, joined by "or".
+ */
+export function heldHow(codes: readonly string[]): string {
+  const failed = codes.some((c) => /^HTTP_5\d\d$/.test(c));
+  const late = codes.includes("TIMEOUT");
+  const refused = codes.some((c) => c !== "TIMEOUT" && !/^HTTP_5\d\d$/.test(c));
+  const how = [
+    refused ? "refused" : null,
+    failed ? "failed on" : null,
+    late ? "did not answer in time for" : null,
+  ].filter((x) => x !== null);
+  return how.length === 0 ? "refused" : how.join(" or ");
+}
+
+/**
  * The `uplink.records-held` entry as the journal writes it, in the hold's own transaction
  * (src/journal/outbox.ts): an alarm, as the uplink's was.
  */
@@ -254,7 +272,7 @@ export function uplinkRecordsHeldEvent(
     type: "uplink.records-held",
     severity: "alarm",
     message:
-      `station refused ${d.count} record(s); held for an operator (first ${first.tradeId}: ${first.code}; ` +
+      `station ${heldHow(d.codes)} ${d.count} record(s); held for an operator (first ${first.tradeId}: ${first.code}; ` +
       `seq ${rangesText(d.held)})`,
     data: d,
   };

@@ -3,7 +3,10 @@
  * record is in exactly one of journal.db's `outbox` (queued for the station), `held` (refused, waiting
  * for an operator) and `acks` (acknowledged), and with a trail bound each move between them commits its
  * entry with it (src/journal/outbox.ts): `uplink.acked`, `uplink.records-held`,
- * `uplink.records-requeued`; a record's entry (`record.commit`, `record.settle`) queues it. The statement
+ * `uplink.records-requeued`; a record's entry (`record.commit`, `record.settle`) queues it, but for a
+ * `record.settle` of a record the trail has held: the journal keeps one held for a `CONFLICT` held
+ * (src/journal/outbox.ts requeueInTx), and the trail does not know the code (`held.code` is not bound),
+ * so such a record may be queued, or held with the code `CONFLICT` (HELD_SETTLED). The statement
  * of the binding, written once per journal before any of these (src/audit/journal-trail.ts: the
  * `journal.bound` entry's `uploads`, or an `uplink.bound` entry for a journal an earlier version bound),
  * names the records queued and held at that moment: every other record with an entry before it was
@@ -39,6 +42,8 @@ export interface UploadRow {
   acked: boolean;
   /** the acks row's at_ms (NaN: not a number; meaningless when not acked) */
   ackAtMs: number;
+  /** the held row's code (null: not held; absent: not read) */
+  heldCode?: string | null;
 }
 
 /** A record's place as the trail has it, and the entry that put it there. */
@@ -52,6 +57,8 @@ const HELD = 5;
 const HELD_BOUND = 6;
 const ACKED = 7;
 const ACKED_BEFORE = 8;
+/** settled while the trail had it held: queued again, or still held when held for a CONFLICT */
+const HELD_SETTLED = 9;
 
 const isQueued = (s: number): boolean => s === QUEUED || s === QUEUED_BOUND || s === REQUEUED;
 const isHeld = (s: number): boolean => s === HELD || s === HELD_BOUND;
@@ -173,6 +180,8 @@ function describe(s: Slot): string {
       return `acknowledged by the uplink.acked entry at seq ${s.seq}`;
     case ACKED_BEFORE:
       return `acknowledged before the upload state was bound (at seq ${s.seq})`;
+    case HELD_SETTLED:
+      return `settled while held by its entry at seq ${s.seq}: queued again, or still held for a CONFLICT`;
     default:
       return `recorded by its entry at seq ${s.seq}`;
   }
@@ -199,12 +208,14 @@ export class UploadStates {
     if (e.seq > this.limit && this.modeAtLimit === null) this.modeAtLimit = this.mode;
     if (isRecordType(e.type)) {
       const jseq = (e.data as { rec?: { jseq?: unknown } } | undefined)?.rec?.jseq;
-      if (Number.isSafeInteger(jseq))
+      if (Number.isSafeInteger(jseq)) {
+        const held = e.type === "record.settle" && isHeld(this.slots.get(jseq as number).state);
         this.set(jseq as number, {
-          state: this.mode === "unbound" ? PRE : QUEUED,
+          state: this.mode === "unbound" ? PRE : held ? HELD_SETTLED : QUEUED,
           seq: e.seq,
           ackAt: Number.NaN,
         });
+      }
       return;
     }
     const d = e.data as Record<string, unknown> | undefined;
@@ -380,6 +391,12 @@ export class UploadStates {
           yield problem(
             `was acknowledged at ${iso(r.ackAtMs)} in journal.db (acks), but at ${iso(s.ackAt)} by the uplink.acked entry at seq ${s.seq}: ` +
               "the acknowledgement's time was changed",
+          );
+      } else if (s.state === HELD_SETTLED) {
+        if (r.held && r.heldCode !== undefined && r.heldCode !== "CONFLICT")
+          yield problem(
+            `is held in journal.db (held, code ${r.heldCode}), but the trail has it ${describe(s)}: ` +
+              "a settlement puts a record held for any other code back in the queue",
           );
       } else if (r.queued && !isQueued(s.state))
         yield problem(`is queued in journal.db (outbox), but the trail has it ${describe(s)}`);

@@ -11,6 +11,7 @@ import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js
 import { MAX_CHECKPOINT_EVERY } from "../audit/verify-guards.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
 import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
+import { FETCH_BLOCKED_PORTS, urlPort } from "./station-url.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
@@ -668,12 +669,21 @@ export const LaneConfigSchema = z
           })
           .refine(isBaseUrl, {
             error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
+          })
+          .refine((u) => !FETCH_BLOCKED_PORTS.has(urlPort(u) ?? 0), {
+            error: (i) =>
+              `expected a port the lane's HTTP client (fetch) connects to: port ${urlPort(String(i.input))} ` +
+              `is a "bad port" of the Fetch Standard, which it never connects to, got ` +
+              JSON.stringify(withoutPassword(String(i.input))),
           }),
         /** records per upload POST (halved while the same batch keeps failing: docs/station-api.md) */
         batchSize: int(1, 5000, "a record count").default(500),
         /** per request */
         requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
-        /** after 5 failures in a row the uplink stops calling the station for this long, then probes once */
+        /**
+         * after 5 failures in a row of one kind of request the uplink stops calling the station for this
+         * long, then probes once
+         */
         breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
         /** status-list manifest poll interval */
         statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),

@@ -426,7 +426,8 @@ export class JournalBindingRows implements JournalBindingView {
         "SELECT r.seq, r.audit_seq, r.trade_id, EXISTS (SELECT 1 FROM outbox o WHERE o.seq = r.seq) AS queued, " +
           "EXISTS (SELECT 1 FROM held h WHERE h.seq = r.seq) AS held, " +
           "EXISTS (SELECT 1 FROM acks a WHERE a.seq = r.seq) AS acked, " +
-          "(SELECT a.at_ms FROM acks a WHERE a.seq = r.seq) AS ack_at FROM records r ORDER BY r.seq",
+          "(SELECT a.at_ms FROM acks a WHERE a.seq = r.seq) AS ack_at, " +
+          "(SELECT h.code FROM held h WHERE h.seq = r.seq) AS held_code FROM records r ORDER BY r.seq",
       )
       .iterate() as IterableIterator<{
       seq: number;
@@ -436,6 +437,7 @@ export class JournalBindingRows implements JournalBindingView {
       held: number;
       acked: number;
       ack_at: unknown;
+      held_code: unknown;
     }>;
     for (const r of it)
       yield {
@@ -446,6 +448,7 @@ export class JournalBindingRows implements JournalBindingView {
         held: r.held === 1,
         acked: r.acked === 1,
         ackAtMs: typeof r.ack_at === "number" ? r.ack_at : Number.NaN,
+        heldCode: r.held === 1 ? String(r.held_code) : null,
       };
   }
 

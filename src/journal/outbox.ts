@@ -45,6 +45,15 @@ export interface HoldItem {
   revision?: number;
 }
 
+/**
+ * The station's refusal of a revision it holds with other content (docs/station-api.md "Upload
+ * transactions"): another record under the same trade id (a second lane under this lane id, a data
+ * directory put back from an older copy). A record held with it stays held when it is settled
+ * (requeueInTx): sent again, its higher revision would replace the other record at a station that replaces
+ * on a higher revision, and that record would be gone unseen. An operator compares the two and requeues it.
+ */
+export const CONFLICT_CODE = "CONFLICT";
+
 /** The station stored this revision of this record (or a newer one). */
 export interface UploadAck {
   tradeId: string;
@@ -194,6 +203,8 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly stmtOutboxDel: Database.Statement;
   private readonly stmtAckAdd: Database.Statement;
   private readonly stmtHeldDel: Database.Statement;
+  private readonly stmtHeldRow: Database.Statement<[number], { code: string; message: string }>;
+  private readonly stmtHeldMessage: Database.Statement;
   private readonly stmtPending: Database.Statement<[number], PendingRow>;
   private readonly stmtPlace: Database.Statement<[string], PlaceRow>;
   private readonly stmtHeldPut: Database.Statement;
@@ -234,6 +245,11 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.stmtOutboxDel = db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.stmtAckAdd = db.prepare("INSERT OR REPLACE INTO acks (seq, at_ms) VALUES (?, ?)");
     this.stmtHeldDel = db.prepare("DELETE FROM held WHERE seq = ?");
+    this.stmtHeldRow = db.prepare("SELECT code, message FROM held WHERE seq = ?") as Database.Statement<
+      [number],
+      { code: string; message: string }
+    >;
+    this.stmtHeldMessage = db.prepare("UPDATE held SET message = ? WHERE seq = ?");
     this.stmtPending = db.prepare(
       "SELECT r.seq, r.trade_id, r.kind, r.revision, r.created_at_ms, r.record FROM outbox o JOIN records r ON r.seq = o.seq " +
         "ORDER BY o.seq LIMIT ?",
@@ -341,20 +357,43 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
 
   /**
    * Inside a settlement's transaction: the changed record must reach the station again, wherever it was
-   * (acknowledged, held or still queued), queued at `atMs` unless it still is. Returns what moved, for
-   * requeued().
+   * (acknowledged, held or still queued), queued at `atMs` unless it still is; but one held for a
+   * `CONFLICT` (CONFLICT_CODE) stays held, its message saying that revision `revision` (the settled one)
+   * waits with it for an operator's requeue. Returns what moved, for requeued().
    */
-  requeueInTx(seq: number, atMs: number): { added: number; fromHeld: number } {
+  requeueInTx(
+    seq: number,
+    atMs: number,
+    revision: number,
+  ): { added: number; fromHeld: number; keptHeld: boolean } {
+    const held = this.stmtHeldRow.get(seq);
+    if (held?.code === CONFLICT_CODE) {
+      this.stmtHeldMessage.run(
+        `revision ${revision} (settled) stays held with the conflict: the station holds another record ` +
+          `under this trade id (${held.message}); compare the two, then requeue it (etc-lane journal requeue-held)`,
+        seq,
+      );
+      return { added: 0, fromHeld: 0, keptHeld: true };
+    }
     this.stmtAckDel.run(seq);
     const fromHeld = this.stmtHeldDel.run(seq).changes;
     const added = this.stmtOutboxAddIfMissing.run(seq, atMs).changes;
-    return { added, fromHeld };
+    return { added, fromHeld, keptHeld: false };
   }
 
   /** After that transaction committed: count and wake the uplink. */
-  requeued(moved: { added: number; fromHeld: number }, seq: number, tradeId: string): void {
+  requeued(
+    moved: { added: number; fromHeld: number; keptHeld: boolean },
+    seq: number,
+    tradeId: string,
+  ): void {
     this.pendingCount += moved.added;
     this.heldCountMem -= moved.fromHeld;
+    if (moved.keptHeld)
+      this.h.log.warn(
+        { seq, tradeId },
+        "settled record stays held: the station refused it as CONFLICT (another record under its trade id)",
+      );
     this.commitSubject.next({ seq, tradeId });
   }
 

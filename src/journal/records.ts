@@ -570,7 +570,7 @@ export class Records extends RecordQueries {
             fromRevision,
           ).changes;
           if (changed !== 1) throw new Error(`record ${next.seq} changed under the settlement`);
-          const moved = this.outbox.requeueInTx(next.seq, this.h.now().getTime());
+          const moved = this.outbox.requeueInTx(next.seq, this.h.now().getTime(), next.revision);
           if (intentId !== undefined) this.intents.deleteInTx(intentId);
           this.noteClosedInTx(closeCases);
           if (slot?.spool) this.audit.spool.putInTx(slot.spool.lines, slot.spool.head);

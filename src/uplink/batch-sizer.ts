@@ -15,7 +15,7 @@ import { JournalErrorCodes } from "../journal/errors.js";
 export const BATCH_STRIKES = 2;
 
 /**
- * At one record, the station's failures of the request (5xx, or no answer in time) while it answers other
+ * At one record, the station's failures of the request (500, or no answer in time) while it answers other
  * requests (each failure counted only after another request of the lane was answered since the one before:
  * `stationAnswered`) that hold it: a record the station cannot take (its handler crashes on it), which
  * would otherwise block the queue for ever.
@@ -35,10 +35,11 @@ export const BATCH_GROW_AFTER = 16;
  * 400 or 413), as it will refuse the same records again. "unusable": it answered in a way the batch may
  * cause (an answer that is not JSON, not of the shape or naming none of the batch). "timeout": no answer
  * within the request timeout (a large batch on a slow link, or a station whose handler hangs on a record).
- * "server": HTTP 5xx (the station is away, or fails on a record of the batch: only the station answering
- * other requests tells which, BatchSizer.failed). null: it says nothing about the batch (a refused or reset
- * connection, 408, 429: the station is away; another 4xx, as a bad token, refuses any request alike; the
- * uplink stopping).
+ * "server": HTTP 500 (the station is away, or its handler fails on a record of the batch: only the station
+ * answering other requests tells which, BatchSizer.failed). null: it says nothing about the batch (a
+ * refused or reset connection, 408, 429, and every 5xx but 500, as 502, 503, 504: a gateway with no
+ * station behind it, a station overloaded or in maintenance, away; another 4xx, as a bad token, refuses
+ * any request alike; the uplink stopping).
  */
 export function batchFault(e: unknown): "refused" | "unusable" | "timeout" | "server" | null {
   if (!isEtcError(e)) return null;
@@ -49,7 +50,7 @@ export function batchFault(e: unknown): "refused" | "unusable" | "timeout" | "se
   }
   if (e.code === JournalErrorCodes.StationUnreachable) {
     if (e.details?.timeout === true) return "timeout";
-    if (typeof status === "number" && status >= 500) return "server";
+    if (status === 500) return "server";
   }
   return null;
 }
@@ -65,7 +66,7 @@ export interface BatchHead {
  * What to do after a failed upload. `hold`: hold the one record of the batch (`code`, as `HTTP_400` or
  * `TIMEOUT`; `count`: the failures that decided it; `verb`: the station "refused" the request, or
  * "failed" it while answering others). `askStation`: the failure is one
- * the station answering another request would make count (5xx, timeout): ask it (a heartbeat) before the
+ * the station answering another request would make count (500, timeout): ask it (a heartbeat) before the
  * batch goes again.
  */
 export type BatchDecision =
@@ -84,10 +85,10 @@ export class BatchSizer {
     limit: number;
     failures: number;
     refusals: number;
-    /** 5xx and timeouts counted while the station answered other requests */
+    /** 500s and timeouts counted while the station answered other requests */
     errors: number;
   } | null = null;
-  /** the station answered a request other than an upload since the last upload's 5xx or timeout */
+  /** the station answered a request other than an upload since the last upload's 500 or timeout */
   private witness = false;
 
   constructor(
@@ -112,9 +113,9 @@ export class BatchSizer {
    * An upload of `batch` failed with `e` (the station, or no answer; not the outbox). A failure of the
    * batch's kind (batchFault) counts against the head of the queue at this batch limit: at BATCH_STRIKES
    * of them a batch of more than one record is halved; a batch of one record whose request the station
-   * refused (400, 413) BATCH_STRIKES times, or failed (5xx, timeout) BATCH_ERROR_STRIKES times while
-   * answering other requests, is to be held. A 5xx counts only when the station answered another request
-   * since the upload's last 5xx or timeout (`stationAnswered`): otherwise the station is away, as it is
+   * refused (400, 413) BATCH_STRIKES times, or failed (500, timeout) BATCH_ERROR_STRIKES times while
+   * answering other requests, is to be held. A 500 counts only when the station answered another request
+   * since the upload's last 500 or timeout (`stationAnswered`): otherwise the station is away, as it is
    * for a failure of no kind of the batch's, which neither counts nor resets the count.
    */
   failed(batch: readonly BatchHead[], e: unknown): BatchDecision {

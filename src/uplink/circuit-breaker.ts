@@ -1,7 +1,10 @@
 /**
- * Circuit breaker for the station link: after `failureThreshold` consecutive failures it opens and no
- * request it guards is made for `coolDownMs`; then one probe is allowed (half-open). The probe's success
- * closes it, its failure opens it again for another cool-down. What it guards, and which request is the
+ * Circuit breaker for the station link: after `failureThreshold` consecutive failures of one kind of
+ * request it opens and no request it guards is made for `coolDownMs`; then one probe is allowed
+ * (half-open). The probe's success closes it (every count starts again), its failure opens it again for
+ * another cool-down. The failures are counted per kind (the uplink's: upload, heartbeat, ...), and a
+ * success resets only its own kind's count: a station that answers heartbeats while every upload fails
+ * still opens it. What it guards, and which request is the
  * probe, is the uplink's (./uplink.ts run and turn: its status-list polls go beside an open breaker and are
  * not reported to it). Pure: time comes from the injected clock, a monotonic
  * one (the uplink's is performance.now: a step of the wall clock neither holds the breaker open nor ends
@@ -20,7 +23,8 @@ export const DEFAULT_BREAKER: BreakerOptions = { failureThreshold: 5, coolDownMs
 
 export class CircuitBreaker {
   private st: BreakerState = "closed";
-  private failures = 0;
+  /** consecutive failures per kind of request */
+  private readonly failures = new Map<string, number>();
   private openedAt = 0;
   private probeInFlight = false;
   /** how many times the breaker opened */
@@ -36,8 +40,9 @@ export class CircuitBreaker {
     return this.st;
   }
 
+  /** the longest run of consecutive failures of one kind */
   get consecutiveFailures(): number {
-    return this.failures;
+    return Math.max(0, ...this.failures.values());
   }
 
   /** May a request go out now? In half-open, true once (the probe) until its outcome is reported. */
@@ -62,21 +67,24 @@ export class CircuitBreaker {
     this.probeInFlight = false;
   }
 
-  onSuccess(): void {
-    this.failures = 0;
+  /**
+   * A request of `kind` succeeded: its kind's count starts again. The probe's success closes the breaker
+   * and starts every count again; another kind's failures go on counting otherwise.
+   */
+  onSuccess(kind = ""): void {
+    if (this.probeInFlight || this.st !== "closed") this.failures.clear();
+    else this.failures.delete(kind);
     this.probeInFlight = false;
     this.st = "closed";
   }
 
-  onFailure(): void {
-    this.failures++;
+  /** A request of `kind` failed: `failureThreshold` in a row of one kind, or the probe's failure, opens it. */
+  onFailure(kind = ""): void {
+    const n = (this.failures.get(kind) ?? 0) + 1;
+    this.failures.set(kind, n);
     const wasProbe = this.probeInFlight;
     this.probeInFlight = false;
-    if (
-      wasProbe ||
-      this.st === "half-open" ||
-      (this.st === "closed" && this.failures >= this.opts.failureThreshold)
-    ) {
+    if (wasProbe || this.st === "half-open" || (this.st === "closed" && n >= this.opts.failureThreshold)) {
       this.st = "open";
       this.openedAt = this.now();
       this.opens++;

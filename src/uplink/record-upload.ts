@@ -6,6 +6,7 @@
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { heldHow } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { HoldItem, Outbox } from "../journal/outbox.js";
 import type { PendingRecord } from "../journal/types.js";
@@ -101,31 +102,33 @@ export class RecordUpload {
   }
 
   /**
-   * Holds records the station refused (kept, never pruned, out of the queue until an operator requeues
-   * them): E613 as the last error, logged, and an `uplink.records-held` alarm. Returns how many were held:
+   * Holds records the station refused, or failed on alone (HTTP_500, TIMEOUT: ./uplink.ts batchFailed),
+   * kept, never pruned, out of the queue until an operator requeues them: E613 as the last error, logged,
+   * and an `uplink.records-held` alarm, each worded by the codes (heldHow). Returns how many were held:
    * none when each refused revision has been replaced meanwhile (a settlement; the new one goes next).
    */
   hold(items: HoldItem[]): number {
     const held = this.fromOutbox("hold", () => this.d.outbox.hold(items, new Date(this.d.now())));
     this.d.board.counters.rejected += held;
     const first = items[0]!;
+    const how = heldHow(items.map((r) => r.code));
     if (held === 0) {
       this.d.log.warn(
         { refused: items.slice(0, 10) },
-        "station refused revisions the records have since replaced: nothing held",
+        `station ${how} revisions the records have since replaced: nothing held`,
       );
       return 0;
     }
     this.d.board.held(
-      `station refused ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
+      `station ${how} ${items.length} record(s), first ${first.tradeId}: ${first.code} ${first.message}`,
     );
-    this.d.log.error({ refused: items.slice(0, 10), held }, "station refused records: held out of the queue");
+    this.d.log.error({ refused: items.slice(0, 10), held }, `station ${how} records: held out of the queue`);
     // a journal bound to the trail wrote the entry in the hold's own transaction, naming the seqs it held
     if (!this.d.outbox.bindsAudit)
       appendSafe(this.d.audit, this.d.log, {
         type: "uplink.records-held",
         severity: "alarm",
-        message: `station refused ${items.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
+        message: `station ${how} ${items.length} record(s); held for an operator (first ${first.tradeId}: ${first.code})`,
         data: {
           tradeIds: items.slice(0, 50).map((r) => r.tradeId),
           codes: [...new Set(items.map((r) => r.code))],

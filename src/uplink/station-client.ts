@@ -3,7 +3,8 @@
  * has a timeout (a timer that aborts it: see request).
  * Failures are EtcErrors: E611 when the station cannot be reached or fails (network, timeout, 5xx, 429),
  * `details.timeout` true for a timeout; E612 when it answers with something unusable (other 4xx, with
- * `details.status`, a malformed body, or one over MAX_ANSWER_BYTES). A bundle's pages are put
+ * `details.status`, a malformed body, or one over MAX_ANSWER_BYTES) or redirects (3xx: never followed,
+ * redirected). A bundle's pages are put
  * together and checked by ./bundle-download.ts (E614 for a bad bundle; a page longer than the manifest
  * gives it is E614 here, before more of it than that is read).
  *
@@ -128,9 +129,21 @@ export class StationClient {
     try {
       let res: Response;
       try {
-        res = await this.f(`${this.base}${path}`, { method: init.method, headers, body: init.body, signal });
+        // a redirect is not followed (fetch's default would: a 301 or 302 turns the POST into a GET, and the
+        // station's answer to that would be what the lane reports): redirected names it
+        res = await this.f(`${this.base}${path}`, {
+          method: init.method,
+          headers,
+          body: init.body,
+          signal,
+          redirect: "manual",
+        });
       } catch (e) {
         throw this.networkError(what, e, timeoutMs);
+      }
+      if (res.status >= 300 && res.status < 400) {
+        await res.body?.cancel().catch(() => undefined);
+        throw this.redirected(what, path, res);
       }
       if (res.status >= 500 || res.status === 429 || res.status === 408) {
         await res.body?.cancel().catch(() => undefined);
@@ -155,20 +168,61 @@ export class StationClient {
     }
   }
 
+  /**
+   * E612 for a 3xx answer: the lane follows no redirect (a station that moved, or http redirected to
+   * https, is a station.url to change). Names the status and where it points; when that ends with the
+   * request's own path, the base before it is the station.url to set.
+   */
+  private redirected(what: string, path: string, res: Response): EtcError {
+    const location = res.headers.get("location");
+    let where = "without a Location";
+    let fix = "station.url names a station that redirects: set it to the station's own address";
+    if (location !== null) {
+      const to = URL.canParse(location, `${this.base}${path}`)
+        ? new URL(location, `${this.base}${path}`).href
+        : location;
+      where = `to ${cutBody(to, 300)}`;
+      fix = to.endsWith(path)
+        ? `set station.url to ${cutBody(to.slice(0, to.length - path.length), 300)}`
+        : "set station.url to the station's base URL there";
+    }
+    return new EtcError(
+      JournalErrorCodes.StationProtocol,
+      `station ${what}: HTTP ${res.status} redirect ${where}: the lane follows no redirect; ${fix}`,
+      { status: res.status, ...(location !== null ? { location } : {}) },
+    );
+  }
+
+  /**
+   * E611 for a request that got no answer: names the station's host:port and what failed, the cause's
+   * message with its code (fetch's own error is only "fetch failed"): "station heartbeat at
+   * 127.0.0.1:8640: connect ECONNREFUSED 127.0.0.1:8640", "... at st:8640: other side closed
+   * (UND_ERR_SOCKET)".
+   */
   private networkError(what: string, e: unknown, timeoutMs: number): EtcError {
-    const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    const err = e as { name?: string; message?: string; cause?: unknown };
     const timeout = err?.name === "TimeoutError";
     let why: string;
     if (timeout) why = `no answer within ${timeoutMs} ms`;
     else if (err?.name === "AbortError") why = "aborted (uplink stopping)";
-    else why = err?.cause?.code ?? err?.cause?.message ?? err?.message ?? String(e);
+    else why = causeText(err?.cause, this.port) ?? err?.message ?? String(e);
     // `timeout`: the request's own deadline passed (the uplink halves a batch that keeps missing it)
     return new EtcError(
       JournalErrorCodes.StationUnreachable,
-      `station ${what}: ${why}`,
-      { cause: why, ...(timeout ? { timeout: true } : {}) },
+      `station ${what} at ${this.hostPort}: ${why}`,
+      { cause: why, station: this.hostPort, ...(timeout ? { timeout: true } : {}) },
       { cause: e },
     );
+  }
+
+  /** the station's host:port, the scheme's default port written out */
+  private get hostPort(): string {
+    return `${new URL(this.base).hostname}:${this.port}`;
+  }
+
+  private get port(): string {
+    const u = new URL(this.base);
+    return u.port !== "" ? u.port : u.protocol === "https:" ? "443" : "80";
   }
 
   /**
@@ -265,7 +319,11 @@ export class StationClient {
     return { ...out, bytes: Buffer.byteLength(body) };
   }
 
-  /** The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read. */
+  /**
+   * The station's clock from its answer (`{ "serverTime": ISO }`), or null when it gave none we can read.
+   * An answer that is not a JSON object (a proxy's or captive portal's page answered 200) is E612: the
+   * station was not heard from.
+   */
   async heartbeat(body: unknown): Promise<{ serverTimeMs: number | null }> {
     const text = await this.request(
       "heartbeat",
@@ -273,13 +331,21 @@ export class StationClient {
       { method: "POST", body: JSON.stringify(body) },
       (res) => this.readText("heartbeat", res, this.opts.requestTimeoutMs),
     );
+    let data: unknown;
     try {
-      const t = (JSON.parse(text) as { serverTime?: unknown }).serverTime;
-      const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
-      return { serverTimeMs: Number.isFinite(ms) ? ms : null };
+      data = JSON.parse(text);
     } catch {
-      return { serverTimeMs: null };
+      data = undefined;
     }
+    if (data === null || typeof data !== "object" || Array.isArray(data)) {
+      throw new EtcError(
+        JournalErrorCodes.StationProtocol,
+        `station heartbeat: answer is not a JSON object (${text.length} bytes: ${JSON.stringify(cutBody(text, 80))})`,
+      );
+    }
+    const t = (data as { serverTime?: unknown }).serverTime;
+    const ms = typeof t === "string" ? Date.parse(t) : Number.NaN;
+    return { serverTimeMs: Number.isFinite(ms) ? ms : null };
   }
 
   /**
@@ -360,6 +426,27 @@ export class StationClient {
         ),
     );
   }
+}
+
+/**
+ * What a fetch failure's cause says: its message, with its code when the message does not carry it (a
+ * socket closed: "other side closed (UND_ERR_SOCKET)"), the messages of an AggregateError's errors (every
+ * address of a name refused), or null when it says nothing. A port fetch refuses to connect to gets the
+ * hint (src/config/station-url.ts refuses it in the lane config).
+ */
+function causeText(cause: unknown, port: string): string | null {
+  if (cause === null || typeof cause !== "object") return null;
+  const c = cause as { code?: unknown; message?: unknown; errors?: unknown };
+  const code = typeof c.code === "string" ? c.code : "";
+  let message = typeof c.message === "string" ? c.message : "";
+  if (message === "" && Array.isArray(c.errors))
+    message = [...new Set(c.errors.map((x) => String((x as { message?: unknown })?.message ?? x)))].join(
+      "; ",
+    );
+  if (message === "bad port")
+    return `bad port: fetch refuses to connect to port ${port} (a port the Fetch Standard blocks): give station.url another port`;
+  if (message === "") return code === "" ? null : code;
+  return code === "" || message.includes(code) ? message : `${message} (${code})`;
 }
 
 const ALNUM = /^[0-9A-Za-z]$/;

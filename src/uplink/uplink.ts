@@ -12,7 +12,7 @@
  * One request is in flight at a time, so the upload order is the journal's sequence order.
  *
  * A batch that keeps failing in a way the batch itself may cause (the station refuses the request with
- * 400 or 413, answers something unusable, does not answer within the request timeout, or answers 5xx while
+ * 400 or 413, answers something unusable, does not answer within the request timeout, or answers 500 while
  * it answers the heartbeat sent after each such failure) is halved, down to one record; one record whose
  * request the station keeps refusing, or keeps failing while it answers heartbeats, is held for an
  * operator, as a record the station names in `rejected` is, so that the queue behind it drains
@@ -26,7 +26,7 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import type { Outbox } from "../journal/outbox.js";
 import type { PendingRecord } from "../journal/types.js";
 import { sendCheckpoints } from "./audit-checkpoints.js";
-import { Backoff } from "./backoff.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
 import { BatchSizer } from "./batch-sizer.js";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { sendHeartbeat } from "./heartbeat.js";
@@ -47,7 +47,13 @@ export class Uplink {
   private readonly log: Logger;
   private readonly outbox: Outbox;
   private readonly client: StationClient;
-  private readonly backoff: Backoff;
+  /**
+   * the backoff per kind of request (backoffOf): a failure sleeps its kind's, and only a success of the
+   * same kind starts it again, so that a station answering heartbeats while it fails every upload does
+   * not keep the uploads' retries at the first delay
+   */
+  private readonly backoffs = new Map<RequestKind, Backoff>();
+  private readonly backoffOptions: BackoffOptions;
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
   private readonly mono: () => number;
@@ -74,7 +80,7 @@ export class Uplink {
   /** the last step was a heartbeat or a status-list poll: an upload batch that waits goes next (turn) */
   private uploadNext = false;
   /**
-   * an upload got a 5xx or no answer in time, and the sizer asks whether the station is up: the heartbeat
+   * an upload got a 500 or no answer in time, and the sizer asks whether the station is up: the heartbeat
    * goes next, before the batch goes again, as the breaker's probe too when it opened (turn; heartbeats on
    * only; cleared when a heartbeat goes)
    */
@@ -98,7 +104,7 @@ export class Uplink {
     this.staleAfterMs = o.staleAfterMs;
     this.sizer = new BatchSizer(batchSize, this.log);
     this.queueAge = new QueueAgeWatch(this.mono);
-    this.backoff = new Backoff(bo, opts.random);
+    this.backoffOptions = bo;
     this.breaker = new CircuitBreaker(br, this.mono);
     this.client = new StationClient(
       {
@@ -278,20 +284,23 @@ export class Uplink {
           if (e.op !== "pending")
             this.log.error({ err: e.message }, "the journal failed to record the station's answer");
           this.board.publish();
-          await this.sleep(this.backoff.next(), false, false);
+          // the records' path: the uploads' backoff, started again by an upload that goes
+          await this.sleep(this.backoffOf("upload").next(), false, false);
           continue;
         }
         this.onFailure(e);
         this.board.publish();
-        await this.sleep(this.backoff.next(), false, false);
+        await this.sleep(this.backoffOf(this.requestKind).next(), false, false);
         continue;
       }
       if (worked) {
-        // the station answers other requests: a 5xx or a timeout of an upload after this says something
+        // the station answers other requests: a 500 or a timeout of an upload after this says something
         // about the batch (./batch-sizer.ts)
         if (this.requestKind !== "upload") this.sizer.stationAnswered();
-        this.breaker.onSuccess();
-        this.backoff.reset();
+        // its own kind's count and backoff only (a heartbeat answered says nothing of the uploads), or, the
+        // breaker's probe, every count
+        this.breaker.onSuccess(this.requestKind ?? "");
+        this.backoffOf(this.requestKind).reset();
         this.board.answered(this.requestKind);
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
@@ -312,7 +321,7 @@ export class Uplink {
   /**
    * A status-list poll while the breaker is open, beside it: a failing upload endpoint must not stop list
    * updates (docs/station-api.md "Status lists"). Neither the breaker's probe nor counted by it (the probe
-   * is what reopens or closes it, turn); its answer witnesses the station for the sizer (a 5xx of the next
+   * is what reopens or closes it, turn); its answer witnesses the station for the sizer (a 500 of the next
    * upload counts, ./batch-sizer.ts) and is in the status, as its failure is (the next poll due an interval
    * later, poll).
    */
@@ -340,11 +349,22 @@ export class Uplink {
     return this.poller ? Math.min(probe, this.nextPollAt - this.mono()) : probe;
   }
 
-  /** A station request failed: in the status (the last error), for the breaker, logged. */
+  /** The backoff of a kind of request (an upload's also for the outbox's failures, run). */
+  private backoffOf(kind: RequestKind | null): Backoff {
+    const k = kind ?? "upload";
+    let b = this.backoffs.get(k);
+    if (!b) {
+      b = new Backoff(this.backoffOptions, this.opts.random);
+      this.backoffs.set(k, b);
+    }
+    return b;
+  }
+
+  /** A station request failed: in the status (the last error), for the breaker (its kind's count), logged. */
   private onFailure(e: unknown): void {
     const { code, message } = this.board.failed(e, this.requestKind);
     const before = this.breaker.opens;
-    this.breaker.onFailure();
+    this.breaker.onFailure(this.requestKind ?? "");
     const level = this.breaker.opens > before ? "error" : "warn";
     this.log[level](
       { code, err: message, failures: this.breaker.consecutiveFailures, breaker: this.breaker.state },
@@ -409,12 +429,13 @@ export class Uplink {
    * status-list poll (one bundle each), whatever they met, so neither a heartbeat endpoint that fails or
    * never answers nor a failing or long bundle chain starves the uploads, and an upload backlog starves
    * neither of them; a heartbeat's next one is due an interval after it ended, or at once after an upload's
-   * 5xx or timeout (`askStation`: is the station up? Its answer witnesses it, ./batch-sizer.ts). While
-   * records wait, the breaker's probe is that heartbeat when an upload's 5xx or timeout asked for it, else an
+   * 500 or timeout (`askStation`: is the station up? Its answer witnesses it, ./batch-sizer.ts). While
+   * records wait, the breaker's probe is that heartbeat when an upload's 500 or timeout asked for it, else an
    * upload batch: the probes alternate while both fail so, and neither a heartbeat endpoint that keeps
    * failing nor an upload that keeps failing holds up the other (a station that refuses or rate-limits
-   * uploads, 400, 413, 429, is asked nothing and gets one upload per cool-down). Heartbeats off, the probe is
-   * the upload.
+   * uploads, 400, 413, 429, or is away behind its gateway, 502, 503, 504, is asked nothing and gets one
+   * upload per cool-down: its answered heartbeats neither close the breaker nor start the uploads' count or
+   * backoff again, run). Heartbeats off, the probe is the upload.
    */
   private turn(now: number, records: boolean): "heartbeat" | "status-list" | "upload" | null {
     if (records) {
@@ -529,7 +550,7 @@ export class Uplink {
    */
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
     const d = this.sizer.failed(batch, e);
-    // a 5xx or a timeout: is the station up? A heartbeat goes before the batch goes again
+    // a 500 or a timeout: is the station up? A heartbeat goes before the batch goes again
     if (d.askStation && this.heartbeatMs > 0) this.askStation = true;
     if (!d.hold) return e;
     const head = batch[0]!;
@@ -540,10 +561,16 @@ export class Uplink {
       { tradeId: head.tradeId, code: d.code, message: err.message, revision: head.revision },
     ]);
     if (held === 0) return e;
+    const what = `record ${head.tradeId} (seq ${head.seq})`;
+    const said =
+      d.verb === "refused"
+        ? `station refused the request of ${what} alone ${d.count} times`
+        : d.code === "TIMEOUT"
+          ? `the request of ${what} alone timed out ${d.count} times while the station answered other requests`
+          : `station failed the request of ${what} alone ${d.count} times while answering other requests`;
     return new EtcError(
       JournalErrorCodes.StationRejected,
-      `station ${d.verb} the request of record ${head.tradeId} (seq ${head.seq}) alone ${d.count} times` +
-        `${d.verb === "failed" ? " while answering other requests" : ""}: held for an operator (${err.message})`,
+      `${said}: held for an operator (${err.message})`,
       { ...(status !== undefined ? { status } : {}), tradeId: head.tradeId, seq: head.seq },
       { cause: e },
     );

@@ -230,6 +230,46 @@ describe("the upload state bound to the trail", () => {
     ]);
   });
 
+  it("a suspect held for a CONFLICT and settled stays held and verifies, requeued too; one held for another code and kept held is named", async () => {
+    const lane = openLane();
+    const { journal } = lane;
+    const settled = {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    } as const;
+    const [a, b] = [1, 2].map((i) => journal.commit(sampleRecord(i, "suspect")));
+    journal.hold(
+      [
+        { tradeId: a!.tradeId, code: "CONFLICT", message: "held with other content", revision: 1 },
+        { tradeId: b!.tradeId, code: "BAD_RECORD", message: "no", revision: 1 },
+      ],
+      new Date(t),
+    );
+    journal.settle(a!.seq, settled);
+    journal.settle(b!.seq, settled);
+    expect([journal.heldCount(), journal.queueDepth()]).toEqual([1, 1]);
+    await lane.close();
+    expect(problems()).toEqual([]);
+    // record 2 (BAD_RECORD: a settlement puts it back in the queue) moved back to held from outside
+    edit("DELETE FROM outbox WHERE seq = 2");
+    edit("INSERT INTO held (seq, at_ms, code, message) VALUES (2, ?, 'BAD_RECORD', 'no')", t);
+    expect(problems()).toEqual([
+      `${recordEntry(2)}: journal record 2 (trade ${b!.tradeId}) is held in journal.db (held, code BAD_RECORD), but the ` +
+        `trail has it settled while held by its entry at seq ${recordEntry(2)}: queued again, or still held for a ` +
+        "CONFLICT: a settlement puts a record held for any other code back in the queue",
+    ]);
+    edit("DELETE FROM held WHERE seq = 2");
+    edit("INSERT INTO outbox (seq) VALUES (2)");
+    // the operator's requeue of the CONFLICT hold
+    const again = openLane();
+    expect(again.journal.requeueHeld()).toBe(1);
+    expect(again.journal.queueDepth()).toBe(2);
+    await again.close();
+    expect(problems()).toEqual([]);
+  });
+
   it("beside a running lane, an acknowledgement past the snapshot's head copy is not held against the snapshot's rows", async () => {
     const recs = await sixRecords();
     const lane = openLane();

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
+import { FETCH_BLOCKED_PORTS } from "../../src/config/station-url.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "./helpers.js";
 
 const minimal = MINIMAL_LANE_CONFIG;
@@ -60,6 +61,49 @@ describe("config field messages", () => {
     expect(parseLaneConfig(withUrl("https://station.example:8443/api")).station?.url).toBe(
       "https://station.example:8443/api",
     );
+  });
+
+  // review (session 38): a station.url on a port fetch never connects to (6000, 10080, ...) was taken, and
+  // every request failed with "bad port" for as long as the lane ran
+  it("station.url: a port fetch refuses (a Fetch Standard bad port) is refused naming the field and the port", () => {
+    for (const [url, port] of [
+      ["http://127.0.0.1:6000", 6000],
+      ["https://station.example:10080/api", 10080],
+      ["http://station.local:22", 22],
+    ] as const) {
+      const m = errorOf(withUrl(url));
+      expect(m, url).toContain(
+        `station.url: expected a port the lane's HTTP client (fetch) connects to: port ${port} is a "bad port" ` +
+          `of the Fetch Standard, which it never connects to, got "${url}"`,
+      );
+      expect(m.match(/station\.url/g), url).toHaveLength(1);
+    }
+    for (const url of [
+      "http://station.local",
+      "https://station.local",
+      "http://127.0.0.1:8640",
+      "http://st:6001",
+    ])
+      expect(parseLaneConfig(withUrl(url)).station?.url).toBe(url);
+  });
+
+  it("the bad ports of src/config/station-url.ts are the ports this Node's fetch refuses (each, and the ports beside them)", async () => {
+    const refuses = async (port: number): Promise<boolean> => {
+      try {
+        await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(5000) });
+      } catch (e) {
+        return (e as { cause?: { message?: string } }).cause?.message === "bad port";
+      }
+      return false;
+    };
+    const near = [...FETCH_BLOCKED_PORTS].flatMap((p) => [p - 1, p, p + 1]).filter((p) => p > 0);
+    const refused = new Set<number>();
+    await Promise.all(
+      [...new Set(near)].map(async (p) => {
+        if (await refuses(p)) refused.add(p);
+      }),
+    );
+    expect([...refused].sort((a, b) => a - b)).toEqual([...FETCH_BLOCKED_PORTS].sort((a, b) => a - b));
   });
 
   // review: `log.file: ""` was taken and meant stderr, silently

@@ -648,6 +648,28 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect([j.heldCount(), j.queueDepth()]).toEqual([0, 1]);
     expect(j.get(suspect.seq)?.held).toBeNull();
   });
+
+  // review (session 38): a settlement took a CONFLICT hold back into the queue, and its higher revision
+  // replaced the other record the station held under that trade id (another lane's debit, gone unseen)
+  it("a suspect held for a CONFLICT that is settled stays held, its message naming the settled revision, until requeue-held", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(4, "suspect"));
+    const refusal = "revision 1 of this trade id is held with other content: not stored";
+    expect(j.hold([{ tradeId: suspect.tradeId, code: "CONFLICT", message: refusal, revision: 1 }])).toBe(1);
+    j.settle(suspect.seq, debited);
+    expect([j.heldCount(), j.queueDepth()]).toEqual([1, 0]);
+    expect(j.get(suspect.seq)).toMatchObject({
+      kind: "transaction",
+      revision: 2,
+      held: { code: "CONFLICT" },
+    });
+    expect(j.get(suspect.seq)?.held?.message).toBe(
+      `revision 2 (settled) stays held with the conflict: the station holds another record under this trade id (${refusal}); ` +
+        "compare the two, then requeue it (etc-lane journal requeue-held)",
+    );
+    expect(j.requeueHeld()).toBe(1);
+    expect(j.pending(10).map((r) => [r.seq, r.revision])).toEqual([[suspect.seq, 2]]);
+  });
 });
 
 describe("booth cases noted closed (booth_closed): as durable as what closed them", () => {

@@ -121,13 +121,15 @@ describe("station simulator", () => {
     st = await startStation({ dbPath: join(t.dir, "station.db") });
     const id = "430101020320261123185914000007";
     const lane = { network: "4301", station: "0102", lane: 3 };
+    // a higher revision settles the suspect held (docs/journal.md "Settling a suspect")
+    const settles = { settlement: { previous: { kind: "suspect", revision: 1 } } };
     const send = async (revision: number | undefined, kind: string, tac: string | null) => {
       const item = {
         tradeId: id,
         seq: 7,
         kind,
         ...(revision === undefined ? {} : { revision }),
-        record: { tac },
+        record: (revision ?? 1) > 1 ? { tac, extra: settles } : { tac },
       };
       const res = await post(`${st!.url}/api/v1/transactions`, { lane, records: [item] });
       return (await res.json()) as { accepted: { status: string }[]; rejected: { code: string }[] };
@@ -145,7 +147,7 @@ describe("station simulator", () => {
     ]);
     expect(
       st.received().map((r) => [r.tradeId, r.kind, r.revision, r.arrivals, r.updates, r.record]),
-    ).toEqual([[id, "transaction", 2, 5, 1, { tac: "0A0B0C0D" }]]);
+    ).toEqual([[id, "transaction", 2, 5, 1, { tac: "0A0B0C0D", extra: settles }]]);
     expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 5, updates: 1, duplicates: 3 });
     await st.close();
     st = await startStation({ dbPath: join(t.dir, "station.db") });
@@ -169,7 +171,10 @@ describe("station simulator", () => {
       seq: 7,
       kind,
       revision,
-      record: { tac },
+      record:
+        revision > 1
+          ? { tac, extra: { settlement: { previous: { kind: "suspect", revision: 1 } } } }
+          : { tac },
     });
     await send([item(1, "suspect", null)]);
     await send([item(2, "stop", null)]);
@@ -178,7 +183,7 @@ describe("station simulator", () => {
     expect(r.accepted).toEqual([]);
     expect(r.rejected).toEqual([expect.objectContaining({ tradeId: id, code: "CONFLICT" })]);
     expect(st.received().map((x) => [x.kind, x.revision, x.arrivals, x.record])).toEqual([
-      ["stop", 2, 2, { tac: null }],
+      ["stop", 2, 2, item(2, "stop", null).record],
     ]);
     expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 2, updates: 1, duplicates: 0, conflicts: 1 });
     // the same bytes again are a re-send; an older revision with other content arrives late: both duplicates
@@ -193,6 +198,61 @@ describe("station simulator", () => {
       rejected: [expect.objectContaining({ tradeId: other, code: "BAD_TRADE_ID" })],
     });
     expect(st.received().map((x) => x.tradeId)).toEqual([id]);
+  });
+
+  // review (session 38): a higher revision replaced whatever the station held, so the settlement of a
+  // record it had refused as CONFLICT (another lane's under the same trade id) replaced that other record
+  it("replaces the record held only with a higher revision whose settlement names it; another's settlement is CONFLICT", async () => {
+    st = await startStation();
+    const id = "430101020320261123185914000042";
+    const lane = { network: "4301", station: "0102", lane: 3 };
+    const send = async (revision: number, kind: string, record: object) =>
+      (await (
+        await post(`${st!.url}/api/v1/transactions`, {
+          lane,
+          records: [{ tradeId: id, seq: 42, kind, revision, record }],
+        })
+      ).json()) as { accepted: { status: string }[]; rejected: { code: string; message: string }[] };
+    const suspect = (obuId: string, amount: number) => ({
+      outcome: "B5_MISSING",
+      obuId,
+      cardId: "1234",
+      amount,
+    });
+    const settled = (obuId: string, amount: number) => ({
+      outcome: "EXIT_DEBIT_SETTLED",
+      obuId,
+      cardId: "1234",
+      amount,
+      tac: "0A0B0C0D",
+      extra: { settlement: { previous: { kind: "suspect", outcome: "B5_MISSING", amount, revision: 1 } } },
+    });
+    // lane B's suspect stored; lane A's, under the same trade id, refused as CONFLICT
+    expect((await send(1, "suspect", suspect("B1", 500))).accepted).toEqual([
+      { tradeId: id, status: "stored" },
+    ]);
+    expect((await send(1, "suspect", suspect("A1", 700))).rejected[0]?.code).toBe("CONFLICT");
+    // lane A's settlement names its own suspect: not the one held
+    const r = await send(2, "transaction", settled("A1", 700));
+    expect(r.accepted).toEqual([]);
+    expect(r.rejected).toEqual([
+      expect.objectContaining({
+        code: "CONFLICT",
+        message:
+          "revision 2 does not settle the record held at revision 1 (its previous.amount, obuId differ): not stored",
+      }),
+    ]);
+    // a higher revision with no settlement at all names nothing
+    expect((await send(3, "stop", { amount: 0 })).rejected[0]?.message).toContain(
+      "it carries no extra.settlement.previous",
+    );
+    expect(st.received().map((x) => [x.revision, x.record])).toEqual([[1, suspect("B1", 500)]]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 1, updates: 0, conflicts: 3 });
+    // lane B's settlement of its own suspect replaces it
+    expect((await send(2, "transaction", settled("B1", 500))).accepted).toEqual([
+      { tradeId: id, status: "updated" },
+    ]);
+    expect(st.received().map((x) => [x.kind, x.revision])).toEqual([["transaction", 2]]);
   });
 
   it("tells per lane the journal seqs missing below the highest received and those received under two trade ids", async () => {
@@ -261,7 +321,15 @@ describe("station simulator", () => {
     expect(st.received().map((r) => [r.tradeId, r.revision, r.arrivals])).toEqual([[id, 1, 2]]);
     const res = await post(`${st.url}/api/v1/transactions`, {
       lane: { network: "4301", station: "0102", lane: 3 },
-      records: [{ tradeId: id, seq: 9, kind: "stop", revision: 2, record: { amount: 0 } }],
+      records: [
+        {
+          tradeId: id,
+          seq: 9,
+          kind: "stop",
+          revision: 2,
+          record: { amount: 0, extra: { settlement: { previous: { kind: "suspect", revision: 1 } } } },
+        },
+      ],
     });
     expect(((await res.json()) as { accepted: unknown[] }).accepted).toEqual([
       { tradeId: id, status: "updated" },

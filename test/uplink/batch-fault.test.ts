@@ -131,3 +131,47 @@ it.each(["400", "413"] as const)(
     await journal.close();
   },
 );
+
+it("a record the station never answers for while it answers heartbeats: halved down to it, held as TIMEOUT, worded so", async () => {
+  let poison = "";
+  const audit: { type: string; message: string }[] = [];
+  const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
+    if (new URL(url).pathname.endsWith("/heartbeat"))
+      return new Response(JSON.stringify({ serverTime: new Date().toISOString() }));
+    const ids = (JSON.parse(init.body) as { records: { tradeId: string }[] }).records.map((r) => r.tradeId);
+    if (!ids.includes(poison))
+      return new Response(
+        JSON.stringify({ accepted: ids.map((tradeId) => ({ tradeId, status: "stored" })) }),
+      );
+    return new Promise<Response>((_resolve, reject) => {
+      init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
+    });
+  }) as unknown as typeof fetch;
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const ids = Array.from({ length: 4 }, (_, i) => journal.commit(sampleRecord(i)).tradeId);
+  poison = ids[0]!;
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:8640",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    batchSize: 2,
+    heartbeatIntervalMs: 3_600_000,
+    random: () => 0,
+    audit: { append: (e) => audit.push({ type: e.type, message: e.message }) },
+  });
+  uplink.start();
+  await vi.advanceTimersByTimeAsync(3_600_000);
+  expect(journal.get(poison)).toMatchObject({ uploadedAt: null, held: { code: "TIMEOUT" } });
+  expect(journal.queueDepth()).toBe(0);
+  expect(audit.filter((e) => e.type === "uplink.records-held").map((e) => e.message)).toEqual([
+    `station did not answer in time for 1 record(s); held for an operator (first ${poison}: TIMEOUT)`,
+  ]);
+  // the hold's E613, worded by the cause too
+  expect(uplink.status().lastError?.message).toBe(
+    `the request of record ${poison} (seq 1) alone timed out 3 times while the station answered other requests: ` +
+      "held for an operator (station upload at station.invalid:8640: no answer within 10000 ms)",
+  );
+  await uplink.stop();
+  await journal.close();
+});

@@ -1,10 +1,10 @@
 /**
  * What goes while the circuit breaker is open (src/uplink/uplink.ts run and turn; docs/station-api.md "A
- * batch the station does not take", "Heartbeat", "Status lists"): the probe after an upload's 5xx or
+ * batch the station does not take", "Heartbeat", "Status lists"): the probe after an upload's 500 or
  * timeout is a heartbeat, whose answer witnesses the station, so a record the station's upload handler
  * fails on is held after the documented count even after an outage opened the breaker; status-list polls
  * keep their interval whatever the breaker does, so a failing upload endpoint does not stop list updates
- * and, heartbeats off, each answered poll lets one upload 5xx count.
+ * and, heartbeats off, each answered poll lets one upload 500 count.
  *
  * The first test runs on fake timers with a fake station (no file I/O on the way). The poll tests run on real
  * timers (a poll touches the download directory, I/O fake timers do not wait for) against the station

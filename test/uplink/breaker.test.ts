@@ -47,6 +47,34 @@ describe("CircuitBreaker", () => {
   });
 });
 
+describe("CircuitBreaker, failures per kind of request", () => {
+  it("another kind's success does not start a kind's count again; the probe's success starts every count", () => {
+    let t = 0;
+    const b = new CircuitBreaker({ failureThreshold: 3, coolDownMs: 1000 }, () => t);
+    for (let i = 0; i < 2; i++) {
+      b.tryAcquire();
+      b.onFailure("upload");
+      b.tryAcquire();
+      b.onSuccess("heartbeat"); // the station answers heartbeats while every upload fails
+    }
+    expect(b.state).toBe("closed");
+    expect(b.consecutiveFailures).toBe(2);
+    b.tryAcquire();
+    b.onFailure("heartbeat");
+    expect(b.state).toBe("closed"); // one heartbeat failed, two uploads: no kind at 3
+    b.tryAcquire();
+    b.onFailure("upload");
+    expect(b.state).toBe("open");
+    t = 1000;
+    expect(b.tryAcquire()).toBe(true);
+    b.onSuccess("heartbeat"); // the probe answered: closed, every count from 0
+    expect(b.state).toBe("closed");
+    expect(b.consecutiveFailures).toBe(0);
+    b.onFailure("upload");
+    expect(b.state).toBe("closed");
+  });
+});
+
 describe("CircuitBreaker.release", () => {
   it("an unused probe slot neither closes nor re-opens the breaker", () => {
     let t = 0;

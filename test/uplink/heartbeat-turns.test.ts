@@ -15,12 +15,17 @@ import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
 const dir = tempDirOnFakeTimers("etc-hb-turns-");
 
-/** heartbeats hang until the request's signal aborts; uploads are stored while `uploadsUp` */
+/**
+ * heartbeats hang until the request's signal aborts (answered while `heartbeatsUp`); uploads are stored
+ * while `uploadsUp`, else hang alike
+ */
 function gateway() {
-  const g = { uploadsUp: true, calls: [] as string[] };
+  const g = { uploadsUp: true, heartbeatsUp: false, calls: [] as string[] };
   const f = (async (url: string, init: { body: string; signal: AbortSignal }) => {
     const heartbeat = new URL(url).pathname.endsWith("/heartbeat");
     g.calls.push(heartbeat ? "heartbeat" : "upload");
+    if (heartbeat && g.heartbeatsUp)
+      return new Response(JSON.stringify({ serverTime: new Date().toISOString() }));
     if (heartbeat || !g.uploadsUp) {
       return new Promise((_resolve, reject) => {
         init.signal.addEventListener("abort", () => reject(init.signal.reason), { once: true });
@@ -59,7 +64,9 @@ it("a heartbeat that never answers: the waiting batches go between heartbeats (i
 it("while records wait, the breaker's probes alternate: a heartbeat that never answers, then the upload batch", async () => {
   const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   const { g, f } = gateway();
+  // the breaker counts each kind's failures apart: opened by the uploads', the heartbeats answered then
   g.uploadsUp = false;
+  g.heartbeatsUp = true;
   const uplink = new Uplink({
     stationUrl: "http://station.invalid:1",
     outbox: journal,
@@ -74,7 +81,8 @@ it("while records wait, the breaker's probes alternate: a heartbeat that never a
   uplink.start();
   for (let t = 0; t < 40 && uplink.status().breaker !== "open"; t++) await vi.advanceTimersByTimeAsync(100);
   expect(uplink.status().breaker).toBe("open");
-  g.uploadsUp = true; // the station takes records again; its heartbeat route still hangs
+  g.uploadsUp = true; // the station takes records again; its heartbeat route hangs now
+  g.heartbeatsUp = false;
   g.calls.length = 0;
   // the cool-down, the heartbeat probe (after the failed upload) timing out, a second cool-down, the upload
   for (let t = 0; t < 120; t++) await vi.advanceTimersByTimeAsync(100);

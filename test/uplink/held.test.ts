@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it } from "vitest";
+import { heldHow, uplinkRecordsHeldEvent } from "../../src/audit/events.js";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
@@ -108,7 +109,11 @@ it("a record the station's parser chokes on (400 for any request carrying it, st
     expect(rig.uplink.status().lastError).toMatchObject({ code: "E613_STATION_REJECTED" });
     expect(rig.uplink.status().lastError?.message).toContain(poison);
     expect(audit.filter((e) => e.type === "uplink.records-held")).toEqual([
-      expect.objectContaining({ severity: "alarm", data: expect.objectContaining({ tradeIds: [poison] }) }),
+      expect.objectContaining({
+        severity: "alarm",
+        message: `station refused 1 record(s); held for an operator (first ${poison}: HTTP_400)`,
+        data: expect.objectContaining({ tradeIds: [poison] }),
+      }),
     ]);
 
     poison = ""; // the station's parser is fixed
@@ -145,9 +150,18 @@ it("a record the station fails on (500 for any upload carrying it, record-500) w
       ids.filter((id) => id !== poison).map((id) => [id, 1]),
     );
     expect(s.lastError).toMatchObject({ code: "E613_STATION_REJECTED" });
-    expect(s.lastError?.message).toContain(poison);
+    // worded by its cause (review, session 38: "station refused" for a 500)
+    expect(s.lastError?.message).toMatch(
+      new RegExp(
+        `^station failed the request of record ${poison} \\(seq \\d+\\) alone 3 times while answering other requests: held`,
+      ),
+    );
     expect(audit.filter((e) => e.type === "uplink.records-held")).toEqual([
-      expect.objectContaining({ severity: "alarm", data: expect.objectContaining({ tradeIds: [poison] }) }),
+      expect.objectContaining({
+        severity: "alarm",
+        message: `station failed on 1 record(s); held for an operator (first ${poison}: HTTP_500)`,
+        data: expect.objectContaining({ tradeIds: [poison] }),
+      }),
     ]);
     await rig.station.setFault("none");
     expect(rig.journal.requeueHeld()).toBe(1);
@@ -172,4 +186,26 @@ it("a station that answers 500 to every request, heartbeats too: the batch is ke
   } finally {
     await rig.close();
   }
+});
+
+it("a hold is worded by its cause: refused (rejected, 400, 413), failed on (500), did not answer in time for (TIMEOUT)", () => {
+  expect(heldHow(["BAD_RECORD"])).toBe("refused");
+  expect(heldHow(["HTTP_400", "CONFLICT"])).toBe("refused");
+  expect(heldHow(["HTTP_500"])).toBe("failed on");
+  expect(heldHow(["TIMEOUT"])).toBe("did not answer in time for");
+  expect(heldHow(["BAD_RECORD", "HTTP_500"])).toBe("refused or failed on");
+  const held = (codes: string[]) =>
+    uplinkRecordsHeldEvent(
+      { tradeIds: ["T1"], codes, held: [[7, 7]], count: 1 },
+      { tradeId: "T1", code: codes[0]! },
+    ).message;
+  expect(held(["TIMEOUT"])).toBe(
+    "station did not answer in time for 1 record(s); held for an operator (first T1: TIMEOUT; seq 7)",
+  );
+  expect(held(["HTTP_500"])).toBe(
+    "station failed on 1 record(s); held for an operator (first T1: HTTP_500; seq 7)",
+  );
+  expect(held(["BAD_RECORD"])).toBe(
+    "station refused 1 record(s); held for an operator (first T1: BAD_RECORD; seq 7)",
+  );
 });

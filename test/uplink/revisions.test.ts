@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from "vitest";
 import type { Settlement } from "../../src/journal/types.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { makeRig, type Rig, stationMatchesJournal } from "./rig.js";
+import { makeRig, type Rig, stationMatchesJournal, statusWhere } from "./rig.js";
 
 let rig: Rig | undefined;
 afterEach(async () => {
@@ -119,4 +119,54 @@ it("settled while its first revision is on the way: the station refusing that re
     [suspect.tradeId, "transaction", 2],
   ]);
   expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
+});
+
+// review (session 38): the settlement of a record the station had refused as CONFLICT took it out of held,
+// and its revision 2 replaced the other record the station held under that trade id (lane B's debit, gone
+// at the station unseen)
+it("two lanes under one lane id: a CONFLICT hold stays held through a settlement, and the station keeps the other lane's record", async () => {
+  rig = await makeRig();
+  const r = rig;
+  const suspect = r.journal.commit(sampleRecord(2, "suspect"));
+  // lane B's record under the same trade id reached the station first
+  const mine = JSON.parse(r.journal.pending(1)[0]!.json) as Record<string, unknown>;
+  const theirs = { ...mine, obuId: "B0B0B0B0", amount: 1_234 };
+  const res = await fetch(`${r.station.url}/api/v1/transactions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      lane: { network: "4301", station: "0102", lane: 3 },
+      records: [{ tradeId: suspect.tradeId, seq: suspect.seq, kind: "suspect", revision: 1, record: theirs }],
+    }),
+  });
+  expect(((await res.json()) as { accepted: unknown[] }).accepted).toHaveLength(1);
+  r.uplink.start();
+  await statusWhere(r.uplink, (s) => s.held === 1, "the CONFLICT held");
+  expect(r.journal.get(suspect.seq)?.held?.code).toBe("CONFLICT");
+  // lane A settles its suspect: revision 2 stays held with the conflict, and goes nowhere
+  r.journal.settle(suspect.seq, settlement);
+  expect([r.journal.heldCount(), r.journal.queueDepth()]).toEqual([1, 0]);
+  expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, held: { code: "CONFLICT" } });
+  expect(r.journal.get(suspect.seq)?.held?.message).toMatch(
+    /^revision 2 \(settled\) stays held with the conflict/,
+  );
+  // an operator requeues it before resolving the conflict: the station refuses revision 2 too (its
+  // settlement names lane A's suspect, not lane B's it holds), and the lane holds it again
+  const uploads = r.station.stats().uploadRequests;
+  expect(r.journal.requeueHeld()).toBe(1);
+  await statusWhere(
+    r.uplink,
+    (s) => s.held === 1 && s.queueDepth === 0 && r.station.stats().uploadRequests > uploads,
+    "revision 2 refused and held",
+  );
+  expect(r.journal.get(suspect.seq)).toMatchObject({
+    revision: 2,
+    uploadedAt: null,
+    held: { code: "CONFLICT" },
+  });
+  // neither record is lost: lane B's at the station, lane A's settled one held at the lane
+  expect(
+    r.station.received().map((x) => [x.tradeId, x.revision, (x.record as { obuId: string }).obuId]),
+  ).toEqual([[suspect.tradeId, 1, "B0B0B0B0"]]);
+  expect(r.station.stats()).toMatchObject({ updates: 0, conflicts: 2 });
 });

@@ -87,7 +87,7 @@ describe("station.tokenFile", () => {
   it("a token file others can read, or none, stops the lane from opening, naming the field", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-station-token-"));
     dirs.push(dir);
-    const c = laneConfig(dir, "http://127.0.0.1:9");
+    const c = laneConfig(dir, "http://station.invalid:8640");
     expect(c.station?.tokenFile).toBe(join(dir, "station.token"));
     const open = () => openLane(c, { transport: createTransportPair().lane, outputs: { emit: () => {} } });
     await expect(open()).rejects.toThrow(/station\.tokenFile: cannot read .*station\.token/);

@@ -1,0 +1,81 @@
+/**
+ * A station that answers heartbeats while its upload handler fails (src/uplink/uplink.ts run, backoffOf;
+ * src/uplink/circuit-breaker.ts; src/uplink/batch-sizer.ts batchFault; docs/station-api.md "Common rules",
+ * "A batch the station does not take"): an answered heartbeat neither starts the uploads' backoff again nor
+ * their count for the breaker, so the uploads' retries back off to 30 s and the breaker opens; a 502, 503 or
+ * 504 is the station away (as 429), which holds nothing. Fake timers, the default backoff and breaker (no
+ * jitter), a stub station.
+ */
+import { expect, it, vi } from "vitest";
+import { Journal } from "../../src/journal/journal.js";
+import { Uplink } from "../../src/uplink/uplink.js";
+import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
+import { sampleRecord } from "../journal/sample-record.js";
+import { tempDirOnFakeTimers } from "./rig.js";
+
+const dir = tempDirOnFakeTimers("etc-upload-backoff-");
+
+/** heartbeats answered; every upload answered `status`; the (fake) time of each upload */
+function openLane(status: number) {
+  const uploads: number[] = [];
+  let heartbeats = 0;
+  const f = (async (url: string) => {
+    if (new URL(url).pathname.endsWith("/heartbeat")) {
+      heartbeats++;
+      return new Response(JSON.stringify({ serverTime: new Date().toISOString() }));
+    }
+    uploads.push(performance.now());
+    return new Response(JSON.stringify({ error: "INTERNAL", message: "db down" }), { status });
+  }) as unknown as typeof fetch;
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  journal.commitMany(Array.from({ length: 200 }, (_, i) => sampleRecord(i)));
+  const uplink = new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    random: () => 0,
+  });
+  // stopped within the test: the directory and the fake timers go in afterEach (./rig.ts)
+  const close = async (): Promise<void> => {
+    await uplink.stop();
+    await journal.close();
+  };
+  return { journal, uplink, uploads, heartbeats: () => heartbeats, close };
+}
+
+it.each([502, 503, 504])(
+  "uploads answered %i while heartbeats are answered: the retries back off to 30 s, the breaker opens, nothing held",
+  async (status) => {
+    const { journal, uplink, uploads, heartbeats, close } = openLane(status);
+    let opens = 0;
+    uplink.status$.subscribe((s) => {
+      opens = s.counters.breakerOpens;
+    });
+    uplink.start();
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    const s = uplink.status();
+    const held = journal.heldCount();
+    await close();
+    expect(heartbeats()).toBeGreaterThan(0);
+    // 500 ms doubling to 30 s, and the breaker's 30 s cool-down: some 25 in ten minutes, not hundreds
+    expect(uploads.length).toBeLessThan(40);
+    expect(uploads.at(-1)! - uploads.at(-2)!).toBeGreaterThanOrEqual(30_000);
+    expect(opens).toBeGreaterThan(0);
+    // the station away: neither a record held nor the batch halved
+    expect(s).toMatchObject({ held: 0, queueDepth: 200, batch: { size: 500, max: 500 } });
+    expect(held).toBe(0);
+  },
+);
+
+it("uploads answered 500 while heartbeats are answered: the heartbeats between do not keep the retries at 500 ms", async () => {
+  const { uplink, uploads, heartbeats, close } = openLane(500);
+  uplink.start();
+  await vi.advanceTimersByTimeAsync(10 * 60_000);
+  await close();
+  // each 500 asks the station (a heartbeat, answered): the batch is halved and records are held as
+  // documented, but the uploads' backoff grows to its 30 s cap all the same
+  expect(heartbeats()).toBeGreaterThanOrEqual(uploads.length - 1);
+  expect(uploads.length).toBeLessThan(40);
+  expect(uploads.at(-1)! - uploads.at(-2)!).toBeGreaterThanOrEqual(30_000);
+});
