@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
-import { BundleFileWriter, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { BundleFileWriter, TEST_PUBLIC_KEY_PATH, versionAt } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
 import { decodeHeader, loadPublicKey, MAX_REASONS } from "../../src/status-list/bundle.js";
+import { openBoundTrail } from "../audit/helpers.js";
 import { holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput, runCli as runBuilt } from "../helpers/cli.js";
 import { full, otherKeyPair, tempDir } from "./helpers.js";
@@ -93,6 +94,41 @@ describe("status-list CLIs", () => {
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("import without a config reads the versions at the offset the lane wrote in: a list versioned 6 h ahead is not applied (E509), the station's real one is", async () => {
+    // a data directory a lane (at +08:00) has run in
+    const dataDir = join(tmp.dir, "data");
+    await openBoundTrail(dataDir).close();
+    const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const now = Date.now();
+    const ahead = join(tmp.dir, "ahead.bin");
+    const real = join(tmp.dir, "real.bin");
+    const created = ["--created", new Date(now).toISOString()];
+    await run("sim", [
+      "build",
+      "--from",
+      csv,
+      "--version",
+      versionAt(now + 6 * 3600_000),
+      "--out",
+      ahead,
+      ...created,
+    ]);
+    await run("sim", ["build", "--from", csv, "--version", versionAt(now), "--out", real, ...created]);
+    await run("lane", ["import", ahead, ...store]);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
+    expect(io.err).toMatch(
+      /status-list bundle not applied \(the bundle's time is ahead of the lane's clock.*read at \+08:00 .* is versioned (6\.0|5\.9) h after it was made .*\[E509_BUNDLE_AHEAD_OF_CLOCK\]/,
+    );
+    await run("lane", ["import", real, ...store]);
+    expect(process.exitCode).toBeUndefined();
+    io.out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000001", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true, versions: { full: versionAt(now) } });
   });
 
   it("lookup fails, naming why, when it could not check: no such data directory, no list, a list of another key", async () => {

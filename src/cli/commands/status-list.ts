@@ -37,6 +37,7 @@ import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
+import { statusListOffset } from "../stored-offset.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
@@ -107,7 +108,8 @@ function checkCardOption(card: string): void {
 /**
  * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
  * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
- * (`--data-dir` alone) with the built-in defaults.
+ * (`--data-dir` alone) with the built-in defaults. The station's versions are read at the lane's offset as
+ * the command knows it (../stored-offset.ts statusListOffset).
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null },
@@ -120,6 +122,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
+    utcOffsetMinutes: statusListOffset(o.dataDir, o.config),
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
