@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -235,6 +235,48 @@ describe("status-list CLIs", () => {
         new BundleFileWriter(out, { kind: "full", version: "202507310000", privateKeyPem: null }, reasons),
     ).toThrow(`${MAX_REASONS + 1} distinct reasons, more than the ${MAX_REASONS} a bundle holds`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  // review (session 38): info and lookup opened the list read-write and set its journal mode: run by a
+  // user who cannot write the list's directory they called a healthy list broken ("cannot be opened:
+  // attempt to write a readonly database ... replaces it")
+  it("info and lookup by a user who cannot write the list's directory: refused naming it, run as the lane's user or on a copy; no -wal or -shm left", async () => {
+    const dataDir = join(tmp.dir, "data");
+    const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const f = join(tmp.dir, "full.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }]),
+    );
+    await run("lane", ["import", f, "--init", ...store]);
+    const listDir = join(dataDir, "status-list");
+    const files = readdirSync(listDir).sort();
+    // the lane's user owns its data directory; another user may read it, not write it (root writes any
+    // file: the command runs as nobody then, as test/journal/db.test.ts does)
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    chmodSync(tmp.dir, 0o755);
+    chmodSync(dataDir, 0o755);
+    for (const n of files) chmodSync(join(listDir, n), 0o444);
+    chmodSync(listDir, 0o555);
+    try {
+      for (const args of [["info"], ["lookup", "--card", "32010000000000000001"]]) {
+        const r = await runBuilt("etc-lane", ["status-list", ...args, ...store], user);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^etc-lane: .*${listDir}/sl-202507310000-.*\\.db: ${listDir} cannot be written by this user, .*: run this as a user who can write there \\(the lane's\\), or on a copy\n$`,
+          ),
+        );
+        expect(readdirSync(listDir).sort()).toEqual(files);
+      }
+    } finally {
+      chmodSync(listDir, 0o755);
+    }
+    // the lane's user reads it as ever
+    io.out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000001", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
   });
 
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {
