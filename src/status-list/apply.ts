@@ -242,6 +242,12 @@ function peekKind(src: BundleSource): "full" | "delta" {
     }
     try {
       b = b.subarray(0, readSync(fd, b, 0, 10, 0));
+    } catch (e) {
+      // a directory opens, and fails here (EISDIR): said as a file that cannot be read, not raw
+      throw slError(
+        StatusListErrors.Store,
+        `cannot read status-list bundle ${src.path}: ${(e as Error).message}`,
+      );
     } finally {
       closeSync(fd);
     }

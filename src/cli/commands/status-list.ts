@@ -24,6 +24,7 @@ import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import { StatusListErrors, slError } from "../../status-list/errors.js";
 import { parseCardId } from "../../status-list/ids.js";
+import { operatorFileProblem } from "../../status-list/import-message.js";
 import {
   openStatusListFromOptions,
   type Progress,
@@ -76,6 +77,37 @@ function checkKeyIsTheLanes(o: StoreOpts, loc: LaneLocation): void {
     `--public-key ${o.publicKey} is not the key this lane trusts (statusList.publicKey ${laneKey} in ${loc.how}): ` +
       "the lane serves only lists its own key signed; leave --public-key out",
   );
+}
+
+/**
+ * The bundle FILE an import names must be a file, and (`asThisUser`: applied by this command, no lane
+ * answering) one this user can read. A mistyped FILE is the operator's slip, not a refusal of a bundle or
+ * the lane's failure: a usage error before a lane is asked or the data directory is touched, so nothing
+ * reaches the trail (docs/maintenance.md, "What keeps a command from trying at all"). A running lane
+ * reads the file as its own user and says so plainly when it cannot (src/service/runtime-operator.ts).
+ */
+function checkBundleFile(file: string, asThisUser: boolean): void {
+  const problem = operatorFileProblem(file, asThisUser);
+  if (problem !== null)
+    throw new UsageError(`FILE ${file}: ${problem}; give the bundle file (etc-sim status-list build --out)`);
+}
+
+/**
+ * The station key file an import without a lane verifies with, read and parsed before the data directory
+ * is touched: a mistyped `--public-key` (or a config's `statusList.publicKey` that names no key) is a usage
+ * error, not the lane's failure in the trail.
+ */
+function checkKeyFile(path: string, o: StoreOpts): void {
+  const named =
+    o.publicKey !== undefined ? `--public-key ${path}` : `the public key ${path} (statusList.publicKey)`;
+  const problem = operatorFileProblem(path, true);
+  if (problem !== null)
+    throw new UsageError(`${named}: ${problem}; give the station's Ed25519 public key (PEM)`);
+  try {
+    loadPublicKey(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(`${named}: ${(e as Error).message}`);
+  }
 }
 
 /** The station key: from the options, else from the lane's config. */
@@ -206,6 +238,9 @@ export function registerStatusList(program: Command): void {
     // asked or a key asked for, unless --init is to create it
     if (o.init !== true)
       requireDataDir(loc, "to load a list into a data directory before the lane's first start, give --init");
+    // a mistyped FILE, before a lane is asked (the lane reads it as its own user: whether this user can
+    // read it is asked only below, without a lane)
+    checkBundleFile(file, false);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
     const viaLane = await importStatusListThroughLane(loc, file, {
@@ -218,6 +253,9 @@ export function registerStatusList(program: Command): void {
       return;
     }
     const publicKey = stationKey(o, loc);
+    // applied here, as this user: the bundle and the key must be readable, before the lock or the trail
+    checkBundleFile(file, true);
+    checkKeyFile(publicKey, o);
     const created = o.init === true && !existsSync(loc.dataDir);
     let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
