@@ -279,6 +279,28 @@ describe("status-list CLIs", () => {
     expect(JSON.parse(io.out)).toMatchObject({ listed: true });
   });
 
+  // review (session 38): --created 1960-01-01 gave a raw range error, and a date-time without an offset was
+  // read in this machine's zone
+  it("etc-sim status-list build --created takes an ISO date-time with its offset, nothing else", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const f = join(tmp.dir, "full.bin");
+    const build = (created: string) =>
+      run("sim", ["build", "--from", csv, "--version", "202611230800", "--created", created, "--out", f]);
+    for (const bad of [
+      "1960-01-01T00:00:00Z",
+      "2026-11-23T08:00:00",
+      "2026-11-23",
+      "2026-02-30T08:00:00+08:00",
+    ])
+      await expect(build(bad)).rejects.toThrow(
+        `--created: expected an ISO date-time from 1970 on with its offset from UTC, such as 2026-11-23T08:00:00+08:00 or 2026-11-23T00:00:00Z, got "${bad}"`,
+      );
+    expect(existsSync(f)).toBe(false);
+    await build("2026-11-23T08:00:00+08:00");
+    expect(decodeHeader(readFileSync(f)).createdAt).toBe(Date.parse("2026-11-23T00:00:00Z"));
+  });
+
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {
     const csv = join(tmp.dir, "full.csv");
     writeFileSync(csv, "card,32010000000000000001,1,x\n");
