@@ -69,6 +69,10 @@ export interface BundleSpec {
 }
 
 function checkSpec(spec: BundleSpec): void {
+  const created = spec.createdAt;
+  // the header holds ms since the epoch, unsigned; a lane refuses more than Number.MAX_SAFE_INTEGER
+  if (created !== undefined && !(Number.isSafeInteger(created) && created >= 0))
+    throw new RangeError(`createdAt must be whole ms since 1970-01-01 (0 or more), got ${created}`);
   if (!isValidVersion(spec.version))
     throw new RangeError(`version must be yyyyMMddhhmm, got ${spec.version}`);
   if (spec.kind === "delta") {
@@ -242,6 +246,8 @@ export class BundleFileWriter {
     if (r.reason >= this.reasons.length)
       throw new RangeError(`reason index ${r.reason} not in the reason table`);
     if (this.spec.kind === "full") {
+      // as buildBundle refuses it: every lane refuses a full list that removes
+      if (r.op !== OP_ADD) throw new RangeError(`record ${this.records}: a full list cannot remove`);
       if (this.records > 0 && compareRecords(this.prev, r) >= 0) {
         throw new RangeError(
           `record ${this.records}: a full list must be written in strictly increasing key order`,
@@ -312,15 +318,19 @@ function splitCsv(line: string): string[] {
 
 /**
  * Parse CSV rows `kind,id,listType,reason[,op]`: kind card|obu, listType a number or name, op add|remove
- * (default add; deltas only). An optional header line starting with "kind" is skipped; "#" lines and blank
- * lines are ignored; reasons with commas are double-quoted.
+ * (default add; deltas only). "#" lines and blank lines are ignored wherever they are; an optional header
+ * line starting with "kind", the first line that is neither, is skipped (after a comment an export tool
+ * wrote, say); reasons with commas are double-quoted.
  */
 export function parseListCsv(text: string): ListRow[] {
   const rows: ListRow[] = [];
   const lines = text.split(/\r?\n/);
+  let first = true;
   lines.forEach((line, i) => {
     if (line.trim() === "" || line.startsWith("#")) return;
-    if (i === 0 && /^\s*kind\s*,/i.test(line)) return;
+    const header = first && /^\s*kind\s*,/i.test(line);
+    first = false;
+    if (header) return;
     try {
       const cells = splitCsv(line);
       if (cells.length < 4 || cells.length > 5)

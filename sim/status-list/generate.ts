@@ -227,6 +227,8 @@ export async function demoStatusList(
   const cache = await StatusListCache.open({
     dataDir,
     publicKeyPem: readFileSync(TEST_PUBLIC_KEY_PATH),
+    // versionAt writes the station's versions in UTC+8
+    utcOffsetMinutes: 8 * 60,
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
   try {

@@ -3,11 +3,17 @@
  * LaneOperator the control socket acts through (./control/server.ts); the read port, the LaneView, is
  * ./runtime-view.ts, which is told of an operator's status-list import to put it on the page's feed.
  */
+import { userInfo } from "node:os";
 import type { OperatorRef } from "../lane/operator-close.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
 import { isBundleRefusal } from "../status-list/errors.js";
-import { importAppliedMessage, importFailedResult, importResultData } from "../status-list/import-message.js";
+import {
+  importAppliedMessage,
+  importFailedResult,
+  importResultData,
+  operatorFileProblem,
+} from "../status-list/import-message.js";
 import type { ImportProgress, LaneOperator, OperatorUser, StatusListAction } from "./lane-view.js";
 import { runRetentionNow } from "./retention-now.js";
 
@@ -45,6 +51,16 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
     settleSuspect: (req, user) => rt.controller.settleSuspect(req, user),
     async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
+      // a file the lane cannot read as its user (no such file, a directory, its mode) is no bundle judged
+      // and no failure of the lane: said plainly, nothing applied, no status-list entry in the trail
+      const problem = operatorFileProblem(file, true);
+      if (problem !== null)
+        return {
+          ok: false,
+          message:
+            `the lane cannot read ${file} as its user (${laneUser()}): ${problem}; nothing applied: make the ` +
+            "file readable to the lane's user (or copy it where that user can read it) and import it again",
+        };
       try {
         const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
         view?.notifyStatusList("applied", null);
@@ -67,4 +83,16 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
     // the journal's, then the trail's only after a journal run that completed (./retention-now.ts)
     runRetention: () => runRetentionNow({ journal: rt.journal, audit: rt.audit }),
   };
+}
+
+/** The user the lane runs as, as an operator reads it: "etc (uid 998)". */
+function laneUser(): string {
+  const uid = process.getuid?.();
+  let name: string | null = null;
+  try {
+    name = userInfo().username;
+  } catch {
+    // no passwd entry for the uid
+  }
+  return name === null ? `uid ${uid ?? "?"}` : `${name}${uid === undefined ? "" : ` (uid ${uid})`}`;
 }

@@ -31,6 +31,8 @@ export interface ApplyContext {
   publicKeyPem: string;
   log: Logger;
   now: () => number;
+  /** the lane's offset from UTC, in which the station's versions are read; null: not known (version-order.ts) */
+  utcOffsetMinutes: number | null;
   versions: () => ListVersions;
 }
 
@@ -125,7 +127,7 @@ async function applyChecked(
           src,
           publicKeyPem: ctx.publicKeyPem,
           filter: a.filter ? { buffer: a.filter.buffer, log2Bits: a.filter.log2Bits } : null,
-          now: ctx.now(),
+          clock: { now: ctx.now(), utcOffsetMinutes: ctx.utcOffsetMinutes },
         },
         onProgress,
       );
@@ -164,7 +166,7 @@ async function applyChecked(
         src,
         publicKeyPem: ctx.publicKeyPem,
         current: ctx.versions(),
-        now: ctx.now(),
+        clock: { now: ctx.now(), utcOffsetMinutes: ctx.utcOffsetMinutes },
       },
       onProgress,
     );
@@ -240,6 +242,12 @@ function peekKind(src: BundleSource): "full" | "delta" {
     }
     try {
       b = b.subarray(0, readSync(fd, b, 0, 10, 0));
+    } catch (e) {
+      // a directory opens, and fails here (EISDIR): said as a file that cannot be read, not raw
+      throw slError(
+        StatusListErrors.Store,
+        `cannot read status-list bundle ${src.path}: ${(e as Error).message}`,
+      );
     } finally {
       closeSync(fd);
     }

@@ -57,6 +57,13 @@ export interface StatusListOpenOptions {
   cleanup?: boolean;
   /** when and how the delta overlay is merged into the main tables (see OverlayCompaction) */
   compaction?: Partial<OverlayCompaction>;
+  /**
+   * The lane's offset from UTC in minutes (the RSU dialect's `utcOffsetMinutes`), in which the station
+   * writes its versions: a bundle versioned ahead is refused (E509) and a version held ahead is a staleness
+   * reason, both read at it (version-order.ts checkNotAhead, health.ts). Absent: not known, the versions
+   * read at the widest offset, UTC+14 (docs/status-list.md section 3, "Clocks").
+   */
+  utcOffsetMinutes?: number;
 }
 
 export class StatusListCache {
@@ -79,6 +86,7 @@ export class StatusListCache {
     owner: boolean,
     readonly compaction: OverlayCompaction,
     monotonicNow: () => number,
+    private readonly utcOffsetMinutes: number | null,
   ) {
     this.publicKeyPem = publicKeyPem;
     this.finder = new ListLookup(now, () => this.healthState.refresh());
@@ -99,6 +107,7 @@ export class StatusListCache {
       () => this.finder.failure,
       () => this.life.notServed,
       monotonicNow,
+      utcOffsetMinutes,
     );
     this.staleness$ = this.healthState.staleness$;
     this.health$ = this.healthState.health$;
@@ -118,6 +127,12 @@ export class StatusListCache {
           `statusList compaction.${k} must be a whole number >= ${k === "pauseMs" ? 0 : 1}, got ${v}`,
         );
     }
+    const off = opts.utcOffsetMinutes;
+    if (off !== undefined && !(Number.isInteger(off) && off >= -720 && off <= 840))
+      throw slError(
+        StatusListErrors.Store,
+        `statusList utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
+      );
     const cache = new StatusListCache(
       listDir(opts.dataDir),
       pem,
@@ -127,6 +142,7 @@ export class StatusListCache {
       opts.cleanup !== false,
       compaction,
       opts.monotonicNow ?? (() => performance.now()),
+      off ?? null,
     );
     cache.life.start();
     cache.healthState.refresh();
@@ -179,6 +195,7 @@ export class StatusListCache {
         publicKeyPem: this.publicKeyPem,
         log: this.log,
         now: this.now,
+        utcOffsetMinutes: this.utcOffsetMinutes,
         versions: () => this.versions(),
       },
       input,
@@ -273,6 +290,8 @@ export async function openStatusListFromOptions(opts: {
   limits?: Partial<StatusListLimits>;
   compaction?: Partial<OverlayCompaction>;
   cleanup?: boolean;
+  /** the lane's offset from UTC, when known (StatusListOpenOptions.utcOffsetMinutes) */
+  utcOffsetMinutes?: number | null;
 }): Promise<StatusListCache> {
   let pem: Buffer;
   try {
@@ -290,5 +309,6 @@ export async function openStatusListFromOptions(opts: {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.compaction ? { compaction: opts.compaction } : {}),
     ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
+    ...(opts.utcOffsetMinutes != null ? { utcOffsetMinutes: opts.utcOffsetMinutes } : {}),
   });
 }

@@ -36,7 +36,7 @@ import {
   overlayRows,
 } from "./store.js";
 import type { Progress } from "./types.js";
-import { checkNewer, checkNotAhead } from "./version-order.js";
+import { checkNewer, checkNotAhead, type LaneClock, laneClock } from "./version-order.js";
 
 export interface DeltaResult {
   /** rows in the overlay after this delta (0 for a list without one) */
@@ -73,10 +73,13 @@ export function applyDelta(
   publicKeyPem: string,
   filter: BloomFilter | null,
   onProgress: (p: Progress) => void,
-  now: number,
+  /** the lane's clock, with its offset when known (version-order.ts LaneClock) */
+  at: number | LaneClock,
 ): DeltaResult {
   const t0 = performance.now();
-  const delta = readVerifiedDelta(src, publicKeyPem, now);
+  const clock = laneClock(at);
+  const now = clock.now;
+  const delta = readVerifiedDelta(src, publicKeyPem, clock);
   const { header } = delta;
   const db = openWriter(dbPath);
   try {
@@ -106,12 +109,12 @@ interface VerifiedDelta {
 }
 
 /** Read and verify the whole bundle before the list is touched; the source is closed either way. */
-function readVerifiedDelta(src: BundleSource, publicKeyPem: string, now: number): VerifiedDelta {
+function readVerifiedDelta(src: BundleSource, publicKeyPem: string, clock: LaneClock): VerifiedDelta {
   const { header, reader, trustedKeyId } = openAndCheck(src, publicKeyPem);
   try {
     if (header.kind !== "delta")
       throw slError(StatusListErrors.Malformed, "expected a delta, got a full list");
-    checkNotAhead(header, now);
+    checkNotAhead(header, clock);
     const body = new BodyStream(reader, header);
     const reasons = body.reasons;
     const records = Buffer.alloc(header.recordCount * RECORD_LEN);

@@ -40,7 +40,7 @@ import {
   writePointer,
 } from "./store.js";
 import type { Progress } from "./types.js";
-import { checkFullOrder, checkNotAhead } from "./version-order.js";
+import { checkFullOrder, checkNotAhead, type LaneClock, laneClock } from "./version-order.js";
 
 export interface BuildResult {
   db: string;
@@ -75,18 +75,21 @@ export function buildFull(
   publicKeyPem: string,
   current: { full: string | null; delta: string | null },
   onProgress: (p: Progress) => void,
-  now: number,
+  /** the lane's clock, with its offset when known (version-order.ts LaneClock) */
+  at: number | LaneClock,
   /** the free bytes of a directory's disk (build-room.ts; tests inject one) */
   freeBytes: (dir: string) => number = freeBytesSync,
 ): BuildResult {
   const t0 = performance.now();
+  const clock = laneClock(at);
+  const now = clock.now;
   const dir = listDir(dataDir);
   mkdirSync(dir, { recursive: true });
   const { header, reader, trustedKeyId } = openAndCheck(src, publicKeyPem);
   let dbName = "";
   let db: Database.Database | null = null;
   try {
-    checkFullAccepted(header, current, listOnDisk(dir, trustedKeyId), now);
+    checkFullAccepted(header, current, listOnDisk(dir, trustedKeyId), clock);
     checkBuildRoom(dir, header, freeBytes);
     dbName = `sl-${header.version}-${randomBytes(4).toString("hex")}.db`;
     db = new Database(join(dir, dbName));
@@ -114,10 +117,10 @@ function checkFullAccepted(
   header: BundleHeader,
   current: { full: string | null; delta: string | null },
   onDisk: ListOnDisk,
-  now: number,
+  clock: LaneClock,
 ): void {
   if (header.kind !== "full") throw slError(StatusListErrors.Malformed, "expected a full list, got a delta");
-  checkNotAhead(header, now);
+  checkNotAhead(header, clock);
   checkFullOrder(header, current, onDisk);
 }
 

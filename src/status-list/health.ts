@@ -15,7 +15,7 @@ import type {
   StatusListHealthState,
   StatusListLimits,
 } from "./types.js";
-import { CREATED_AHEAD_MAX_MS } from "./version-order.js";
+import { CREATED_AHEAD_MAX_MS, versionOffsetText, versionTime } from "./version-order.js";
 
 /** A lookup result's staleness state is shared (frozen) for up to this long. */
 const STALE_REUSE_MS = 1000;
@@ -72,6 +72,8 @@ export class ListHealth {
     private readonly notServed: () => string | null = () => null,
     /** a monotonic clock, ms (performance.now; tests inject one): the hard age's second measure */
     private readonly mono: () => number = () => performance.now(),
+    /** the lane's offset from UTC, the versions read at it (version-order.ts versionTime); null: not known */
+    private readonly utcOffsetMinutes: number | null = null,
   ) {
     this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
     this.staleness$ = this.staleSubject.asObservable();
@@ -102,7 +104,32 @@ export class ListHealth {
       const what = a.delta ? `last delta ${a.delta}` : `no delta since full list ${a.full}, which`;
       reasons.push(`${what} is ${hours(deltaAgeMs)} old (limit ${hours(this.limits.deltaMaxAgeMs)})`);
     }
+    const versionAhead = this.heldVersionAhead(a, now, deltaAgeMs);
+    if (versionAhead > 0) {
+      const held = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
+      reasons.push(
+        `the version held, ${held}, is ${hours(versionAhead)} ahead of the lane's clock ` +
+          `(read at ${versionOffsetText(this.utcOffsetMinutes)}): until the clock reaches it, every list the ` +
+          "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned so " +
+          "is refused now, E509). To take the station's lists again: stop the lane, move its data " +
+          "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
+          "statusList.whenMissing)",
+      );
+    }
     return { alarm: reasons.length > 0, fullAgeMs, deltaAgeMs, reasons };
+  }
+
+  /**
+   * How far the version the lane holds (the last delta's, else the full list's), read at the lane's offset,
+   * is ahead of the lane's clock, beyond the hour a bundle's version may be (version-order.ts
+   * checkNotAhead): > 0 for a list taken before the lane refused such versions, which would refuse every
+   * list the station makes until the clock reaches it. 0 otherwise, and when the update itself was made
+   * that far ahead (`newestAgeMs`): then the lane's clock went back, the reason above.
+   */
+  private heldVersionAhead(a: ActiveList, now: number, newestAgeMs: number): number {
+    if (newestAgeMs < -CREATED_AHEAD_MAX_MS) return 0;
+    const ahead = versionTime(a.delta ?? a.full, this.utcOffsetMinutes) - now;
+    return ahead > CREATED_AHEAD_MAX_MS ? ahead : 0;
   }
 
   /**
@@ -237,12 +264,16 @@ export class ListHealth {
     // the ages' starting points as staleness() takes them: the earlier of made and applied
     const { full, newest } = ageBases(a);
     const behind = newest - CREATED_AHEAD_MAX_MS - now; // > 0: the lane's clock is behind the list
+    // > 0: the version held is ahead of the lane's clock (heldVersionAhead): its reason ends there
+    const versionAhead = versionTime(a.delta ?? a.full, this.utcOffsetMinutes) - CREATED_AHEAD_MAX_MS - now;
     const wait = [
       full + this.limits.fullMaxAgeMs - now,
       newest + this.limits.deltaMaxAgeMs - now,
       newest + this.limits.hardMaxAgeMs - now,
       behind, // where a lane clock that went back is no longer behind the list
       behind > 0 ? CLOCK_RECHECK_MS : -1, // or is put right (a step of the wall clock moves no timer)
+      versionAhead, // where the version held is no longer ahead of the lane's clock
+      versionAhead > 0 ? CLOCK_RECHECK_MS : -1, // or the clock is stepped past it
       this.limits.hardMaxAgeMs - this.sinceTaken(a), // the hard age on the monotonic clock
     ]
       .filter((t) => t >= 0)

@@ -3,8 +3,10 @@
  * (src/service/runtime-operator.ts) or the CLI did without a lane (src/cli/commands/status-list.ts), so
  * `etc-lane status-list import` prints the same line either way; and the alarm of a bundle listing
  * entries that match nothing (OBU ids no lane matches, cards of network 0000), in those words, the log's
- * and the audit's (`status-list.applied`).
+ * and the audit's (`status-list.applied`); and what keeps an import's file from being read at all
+ * (operatorFileProblem).
  */
+import { closeSync, openSync, statSync } from "node:fs";
 import { type ListChange, listChangeOf } from "./apply-change.js";
 import { isBundleRefusal, notAppliedWhy } from "./errors.js";
 import type { ApplyResult, ListVersions } from "./types.js";
@@ -115,4 +117,35 @@ export function importFailedResult(e: unknown): { ok: false; message: string } {
 /** The apply result as the import reports it (JSON: `ms` rounded). */
 export function importResultData(r: ApplyResult): Record<string, unknown> {
   return { ...r, ms: Math.round(r.ms) };
+}
+
+/** An fs error in an operator's words: what is wrong, then its code. */
+function fsWhy(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const what =
+    code === "ENOENT"
+      ? "no such file"
+      : code === "EACCES" || code === "EPERM"
+        ? "this user may not read it"
+        : code === "ENOTDIR"
+          ? "a part of the path is not a directory"
+          : (e as Error).message;
+  return code ? `${what} (${code})` : what;
+}
+
+/**
+ * What keeps a file an operator named (a bundle, a key) from being read by this process's user, in an
+ * operator's words, or null: no such file, not a file (a directory), or (`read`) not readable by this user.
+ * A mistyped file is the operator's slip, neither a refusal of a bundle nor the lane's failure: the CLI
+ * refuses it as a usage error, the running lane answers it without an apply (so nothing is recorded as a
+ * status-list refusal: src/cli/commands/status-list.ts, src/service/runtime-operator.ts).
+ */
+export function operatorFileProblem(file: string, read: boolean): string | null {
+  try {
+    if (!statSync(file).isFile()) return "not a file (a directory?)";
+    if (read) closeSync(openSync(file, "r"));
+  } catch (e) {
+    return fsWhy(e);
+  }
+  return null;
 }

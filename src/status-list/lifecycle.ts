@@ -14,6 +14,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { openForReading, UnwritableDirectoryError, UnwritableFileError } from "../journal/read-connection.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
 import { BloomFilter } from "./filter.js";
@@ -163,6 +164,9 @@ export class ListLifecycle {
       try {
         this.activate(pointer.db, null);
       } catch (e) {
+        // a read-only tool run by a user who cannot write the list's directory or file: the list is not at
+        // fault, the tool cannot read it as this user; said as such, the open fails
+        if (e instanceof UnwritableDirectoryError || e instanceof UnwritableFileError) throw e;
         // a list signed by another key (imported with another key than the lane's) keeps its message;
         // any other failure (an unreadable or damaged database) is named. Either way not served
         this.refuse(
@@ -197,10 +201,13 @@ export class ListLifecycle {
    */
   activate(name: string, built: BuildResult["filter"] | null): void {
     const path = join(this.dir, name);
-    const db = new Database(path, { fileMustExist: true });
+    // a read-only tool (lookup, info) reads as the journal's readers do: no statement writes, no -wal or
+    // -shm of its user left behind, and a file or directory it cannot write refused naming it
+    // (src/journal/read-connection.ts openForReading)
+    const db = this.owner ? new Database(path, { fileMustExist: true }) : openForReading(path);
     let next: ActiveList;
     try {
-      db.pragma("journal_mode = WAL");
+      if (this.owner) db.pragma("journal_mode = WAL");
       // a list built before the overlay gets its (empty) overlay tables; read-only tools leave it alone
       if (this.owner && migrateToOverlay(db))
         this.log.info({ db: name }, "status-list database given its delta overlay tables");

@@ -3,36 +3,92 @@
  * (docs/status-list.md section 3). Called before a full build starts, again in the worker just before its
  * pointer swap, and for a delta inside its write transaction.
  */
+import { offsetText } from "../local-time.js";
 import type { BundleHeader } from "./bundle.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { ListOnDisk } from "./store.js";
 
 /** How far ahead of the lane's clock a bundle's creation time may be (clocks a little apart). */
 export const CREATED_AHEAD_MAX_MS = 60 * 60_000;
-/** Versions are station time (yyyyMMddhhmm): read as UTC they may be up to 14 h ahead, plus that hour. */
-const VERSION_AHEAD_MAX_MS = 15 * 60 * 60_000;
+/**
+ * The largest offset from UTC a time zone has (UTC+14:00): a version read at it is the earliest moment it
+ * can name, the reading used when the lane's offset is not known (no guess of the station's zone).
+ */
+const WIDEST_OFFSET_MINUTES = 14 * 60;
 
-/** A version's yyyyMMddhhmm read as UTC, in ms. */
-function versionMs(v: string): number {
-  return Date.UTC(+v.slice(0, 4), +v.slice(4, 6) - 1, +v.slice(6, 8), +v.slice(8, 10), +v.slice(10, 12));
+/**
+ * The lane's clock as the version rules read it: `now`, ms since the epoch, and the lane's offset from UTC
+ * (the RSU dialect's `utcOffsetMinutes`, src/config/load.ts dialectFromConfig), in which the station
+ * writes its versions; null when the caller does not know it (then WIDEST_OFFSET_MINUTES).
+ */
+export interface LaneClock {
+  now: number;
+  utcOffsetMinutes: number | null;
+}
+
+/** A clock given as a bare `now` has no offset. */
+export function laneClock(c: number | LaneClock): LaneClock {
+  return typeof c === "number" ? { now: c, utcOffsetMinutes: null } : c;
+}
+
+/** The offset a version is read at: the lane's, else the widest (UTC+14), as "+08:00". */
+export function versionOffsetText(utcOffsetMinutes: number | null): string {
+  const text = offsetText(utcOffsetMinutes ?? WIDEST_OFFSET_MINUTES);
+  return utcOffsetMinutes === null ? `${text}, the widest offset: the lane's is not known here` : text;
 }
 
 /**
- * A bundle made ahead of the lane's clock is refused (E509): its ages would read as fresh for as long as
- * the clock was off, and its version, once held, would refuse every list the station makes after its
- * clock is put right (docs/status-list.md section 3, "Clocks").
+ * The moment a version's yyyyMMddhhmm names, read at the lane's offset (null: at UTC+14, the earliest it
+ * can name), ms since the epoch.
  */
-export function checkNotAhead(h: BundleHeader, now: number): void {
-  const createdAhead = h.createdAt - now;
-  const versionAhead = versionMs(h.version) - now;
-  if (createdAhead > CREATED_AHEAD_MAX_MS || versionAhead > VERSION_AHEAD_MAX_MS) {
+export function versionTime(v: string, utcOffsetMinutes: number | null): number {
+  const utc = Date.UTC(+v.slice(0, 4), +v.slice(4, 6) - 1, +v.slice(6, 8), +v.slice(8, 10), +v.slice(10, 12));
+  return utc - (utcOffsetMinutes ?? WIDEST_OFFSET_MINUTES) * 60_000;
+}
+
+function hoursText(ms: number): string {
+  return ms >= 3600_000 ? `${(ms / 3600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`;
+}
+
+/**
+ * A bundle made or versioned ahead of the lane's clock is refused (E509; docs/status-list.md section 3,
+ * "Clocks"): its creation time more than CREATED_AHEAD_MAX_MS ahead of the lane's clock (its ages would read
+ * as fresh for as long as the clock was off), or its version, read at the lane's offset, more than that
+ * after its own creation time or ahead of the lane's clock (once held, that version would refuse every
+ * list the station makes until the lane's clock reached it, E506: a listed card added meanwhile passes).
+ */
+export function checkNotAhead(h: BundleHeader, at: number | LaneClock): void {
+  const { now, utcOffsetMinutes } = laneClock(at);
+  const what = h.kind === "full" ? "full list" : "delta";
+  const iso = (t: number): string => new Date(t).toISOString();
+  if (h.createdAt - now > CREATED_AHEAD_MAX_MS)
     throw slError(
       StatusListErrors.AheadOfClock,
-      `${h.kind === "full" ? "full list" : "delta"} ${h.version} was made ${new Date(h.createdAt).toISOString()}, ` +
-        `ahead of the lane's clock (${new Date(now).toISOString()}); the station's clock or the lane's is wrong`,
+      `${what} ${h.version} was made ${iso(h.createdAt)}, ahead of the lane's clock (${iso(now)}); ` +
+        "the station's clock or the lane's is wrong",
       { version: h.version, createdAt: h.createdAt, now },
     );
-  }
+  const vt = versionTime(h.version, utcOffsetMinutes);
+  const afterMade = vt - h.createdAt;
+  const ahead = vt - now;
+  if (afterMade <= CREATED_AHEAD_MAX_MS && ahead <= CREATED_AHEAD_MAX_MS) return;
+  const how = [
+    afterMade > CREATED_AHEAD_MAX_MS
+      ? `${hoursText(afterMade)} after it was made (${iso(h.createdAt)})`
+      : null,
+    ahead > CREATED_AHEAD_MAX_MS ? `${hoursText(ahead)} ahead of the lane's clock (${iso(now)})` : null,
+  ]
+    .filter((x) => x !== null)
+    .join(" and ");
+  throw slError(
+    StatusListErrors.AheadOfClock,
+    `${what} ${h.version}, read at ${versionOffsetText(utcOffsetMinutes)} (${iso(vt)}), is versioned ${how}` +
+      (ahead > CREATED_AHEAD_MAX_MS
+        ? ": once held, it would refuse every list the station makes before then"
+        : "") +
+      "; the station's clock or time zone is wrong, or the lane's (its clock, rsu.dialect.utcOffsetMinutes)",
+    { version: h.version, createdAt: h.createdAt, now, utcOffsetMinutes, versionTime: vt },
+  );
 }
 
 /**

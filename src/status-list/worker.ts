@@ -15,6 +15,7 @@ import { openFilter, pruneAdded, replayAddedInto } from "./filter-fill.js";
 import { buildFull } from "./full-build.js";
 import { checkpoint, countOverlay } from "./store.js";
 import type { Progress } from "./types.js";
+import type { LaneClock } from "./version-order.js";
 
 export type Job =
   | {
@@ -23,7 +24,7 @@ export type Job =
       src: BundleSource;
       publicKeyPem: string;
       current: { full: string | null; delta: string | null };
-      now: number;
+      clock: LaneClock;
     }
   | {
       type: "delta";
@@ -31,7 +32,7 @@ export type Job =
       src: BundleSource;
       publicKeyPem: string;
       filter: { buffer: SharedArrayBuffer; log2Bits: number } | null;
-      now: number;
+      clock: LaneClock;
     }
   | { type: "filter"; dir: string; dbName: string; fullVersion: string }
   | { type: "replay"; dbPath: string; filter: { buffer: SharedArrayBuffer; log2Bits: number } }
@@ -69,10 +70,10 @@ function run(job: Job, id: number): unknown {
     parentPort?.postMessage({ id, type: "progress", progress: p } satisfies WorkerMessage & { id: number });
   switch (job.type) {
     case "full":
-      return buildFull(job.dataDir, job.src, job.publicKeyPem, job.current, progress, job.now);
+      return buildFull(job.dataDir, job.src, job.publicKeyPem, job.current, progress, job.clock);
     case "delta": {
       const f = job.filter ? new BloomFilter(job.filter.buffer, job.filter.log2Bits) : null;
-      return applyDelta(job.dbPath, job.src, job.publicKeyPem, f, progress, job.now);
+      return applyDelta(job.dbPath, job.src, job.publicKeyPem, f, progress, job.clock);
     }
     case "checkpoint":
       return checkpoint(job.dbPath);

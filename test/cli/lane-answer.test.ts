@@ -136,6 +136,8 @@ describe("a lane that does not answer within --timeout", () => {
 
   it("an operator action gives up with exit 5, saying it may still run; nothing is done on the data directory instead", async () => {
     const lane = await silentLane();
+    // the bundle file must exist: a mistyped FILE is refused before a lane is asked
+    writeFileSync(join(t.dir, "full.bundle"), "");
     const actions: string[][] = [
       ["lane", "close", "--reason", "barrier maintenance"],
       ["journal", "requeue-held"],

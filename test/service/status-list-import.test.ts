@@ -151,6 +151,52 @@ describe("status-list import, lookup and info by the lane's config", () => {
     }
   });
 
+  // review (session 38): a mistyped FILE or --public-key was "not applied (the lane's own failure)", and an
+  // E511 / E514 alarm in the trail; a directory as FILE gave a raw [EISDIR]
+  it("without a running lane, a mistyped FILE or --public-key is a usage error: one line on stderr, exit 1, nothing in the trail", async () => {
+    const t = tempDir("etc-sl-typo-");
+    try {
+      const dataDir = join(t.dir, "data");
+      const lane = openBoundTrail(dataDir); // a lane has run here
+      await lane.close();
+      const full = bundleFile(t.dir, CARD, "full", "202507160000");
+      const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+      const cases: [string[], string][] = [
+        [
+          ["import", join(t.dir, "nosuch.bundle"), "--data-dir", dataDir, ...key],
+          `etc-lane: FILE ${join(t.dir, "nosuch.bundle")}: no such file (ENOENT); give the bundle file (etc-sim status-list build --out)\n`,
+        ],
+        [
+          ["import", t.dir, "--data-dir", dataDir, ...key],
+          `etc-lane: FILE ${t.dir}: not a file (a directory?); give the bundle file (etc-sim status-list build --out)\n`,
+        ],
+        [
+          ["import", full, "--data-dir", dataDir, "--public-key", join(t.dir, "nosuch.pem")],
+          `etc-lane: --public-key ${join(t.dir, "nosuch.pem")}: no such file (ENOENT); give the station's Ed25519 public key (PEM)\n`,
+        ],
+        [
+          ["import", full, "--data-dir", dataDir, "--public-key", full],
+          `etc-lane: --public-key ${full}: status-list public key is not a valid PEM public key: `,
+        ],
+      ];
+      for (const [args, err] of cases) {
+        io.err = "";
+        expect(await etcLane(args)).toBe(1);
+        expect(io.err.slice(0, err.length)).toBe(err);
+        expect(io.err.split("\n")).toHaveLength(2); // one line
+      }
+      expect(operatorEntries(dataDir)).toEqual([]);
+      // put right, it applies
+      expect(await etcLane(["import", full, "--data-dir", dataDir, ...key])).toBe(0);
+      expect(operatorEntries(dataDir).map((e) => e.type)).toEqual([
+        "status-list.applied",
+        "operator.status-list.import",
+      ]);
+    } finally {
+      t.cleanup();
+    }
+  });
+
   it("without --public-key or a config it says which key it needs", async () => {
     const t = tempDir("etc-sl-nokey-");
     try {
@@ -212,6 +258,48 @@ describe("status-list import, lookup and info by the lane's config", () => {
       } finally {
         await served.close();
       }
+    });
+  });
+
+  it("through a running lane, a file the lane cannot read is said plainly: nothing applied, no status-list entry in the trail", async () => {
+    await laneTest({ protocol: "legacy", scenario: { traffic: { vehicles: [] } } }, async (t) => {
+      const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
+      const before = t.lane.statusList.versions();
+      const entries = operatorEntries(dataDir).length;
+      const page: [string, string | null][] = [];
+      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
+      const op = auditedOperator(
+        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
+        t.lane.audit,
+      );
+      const user = { name: "op", uid: 1000, pid: 1, via: "socket" as const };
+      // a path the CLI did not check (another host's, or removed since), and a directory (as root, the
+      // lane reads any file: the mode's case is the same answer, "this user may not read it (EACCES)")
+      const missing = join(t.dir, "nosuch.bundle");
+      for (const [file, why] of [
+        [missing, "no such file \\(ENOENT\\)"],
+        [t.dir, "not a file \\(a directory\\?\\)"],
+      ] as const) {
+        expect(await op.importStatusList(file, user)).toEqual({
+          ok: false,
+          message: expect.stringMatching(
+            new RegExp(
+              `^the lane cannot read ${file} as its user \\(.+\\): ${why}; nothing applied: make the file readable to the lane's user`,
+            ),
+          ),
+        });
+      }
+      expect(t.lane.statusList.versions()).toEqual(before);
+      expect(page).toEqual([]);
+      // who asked is recorded, as for every operator action; no status-list refusal, no alarm
+      expect(
+        operatorEntries(dataDir)
+          .slice(entries)
+          .map((e) => [e.type, e.severity]),
+      ).toEqual([
+        ["operator.status-list.import", "warn"],
+        ["operator.status-list.import", "warn"],
+      ]);
     });
   });
 

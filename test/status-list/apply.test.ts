@@ -51,6 +51,15 @@ afterEach(async () => {
 });
 
 describe("StatusListCache: bundles as bytes and as files", () => {
+  it("a path that names no bundle file (missing, a directory) is E511 naming it, never a raw fs error; nothing applied", async () => {
+    for (const path of [join(tmp.dir, "nosuch.bundle"), tmp.dir])
+      await expect(cache.applyBundle(path)).rejects.toMatchObject({
+        code: StatusListErrors.Store,
+        message: expect.stringMatching(new RegExp(`^cannot read status-list bundle ${path}: E(NOENT|ISDIR)`)),
+      });
+    expect(cache.versions()).toEqual({ full: null, delta: null });
+  });
+
   it("takes large bundles given as bytes through a file (no copy on the lane thread), and removes it", async () => {
     const big = full(V2, sampleRows(20_000));
     expect(big.length).toBeGreaterThan(256 * 1024);

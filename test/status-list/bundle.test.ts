@@ -1,6 +1,7 @@
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildBundle, parseListCsv } from "../../sim/status-list/index.js";
+import { BundleFileWriter, buildBundle, parseListCsv } from "../../sim/status-list/index.js";
 import {
   checkSignature,
   decodeHeader,
@@ -8,6 +9,7 @@ import {
   HEADER_LEN,
   isValidVersion,
   loadPublicKey,
+  OP_REMOVE,
   PREFIX_LEN,
   RECORD_LEN,
 } from "../../src/status-list/bundle.js";
@@ -23,7 +25,7 @@ import {
   writeCardKey,
   writeCardKeyDecimal,
 } from "../../src/status-list/ids.js";
-import { card, otherKeyPair, stationKey, stationPub } from "./helpers.js";
+import { card, otherKeyPair, stationKey, stationPub, tempDir } from "./helpers.js";
 
 describe("ids and compact keys", () => {
   it("parses a card id into network and 16-digit serial", () => {
@@ -152,6 +154,31 @@ describe("bundle format", () => {
     ).toThrow(/cannot remove/);
   });
 
+  it("BundleFileWriter refuses a remove in a full list, as buildBundle does; both refuse a createdAt before 1970", () => {
+    const t = tempDir("etc-sl-writer-");
+    try {
+      const w = new BundleFileWriter(
+        join(t.dir, "full.bundle"),
+        { kind: "full", version: "202507310000", privateKeyPem: stationKey },
+        ["x"],
+      );
+      const rec = { kind: 1, op: OP_REMOVE, listType: 1, net: 3201, reason: 0, hi32: 0, lo32: 1 };
+      expect(() => w.write(rec)).toThrow("record 0: a full list cannot remove");
+      w.abort();
+    } finally {
+      t.cleanup();
+    }
+    expect(() =>
+      buildBundle({
+        kind: "full",
+        version: "202507310000",
+        createdAt: -1,
+        rows: [],
+        privateKeyPem: stationKey,
+      }),
+    ).toThrow("createdAt must be whole ms since 1970-01-01 (0 or more), got -1");
+  });
+
   it("names the reason for bad headers", () => {
     const b = buildBundle({
       kind: "delta",
@@ -217,6 +244,17 @@ describe("CSV rows", () => {
       { kind: "card", id: "32010000000000000001", listType: 1, reason: "挂失", op: "add", line: 3 },
       { kind: "obu", id: "00112233aabbccdd", listType: 2, reason: "欠费, 3 次", op: "remove", line: 4 },
     ]);
+  });
+
+  // review (session 38): the header was skipped on physical line 1 only, so an export's comment before it
+  // made the header a bad row
+  it("skips a header that follows comments and blank lines; a header line among the rows is a bad row", () => {
+    expect(
+      parseListCsv("# station export 2026-12-07\n\nkind,id,listType,reason\ncard,32010000000000000001,1,x\n"),
+    ).toEqual([{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x", op: "add", line: 4 }]);
+    expect(() => parseListCsv("card,32010000000000000001,1,x\nkind,id,listType,reason\n")).toThrow(
+      /^CSV line 2: kind must be card or obu/,
+    );
   });
 
   it("reports the line of a bad row", () => {

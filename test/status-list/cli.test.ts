@@ -1,11 +1,12 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { registerStatusList as registerSim } from "../../sim/cli/commands/status-list.js";
-import { BundleFileWriter, TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/index.js";
+import { BundleFileWriter, TEST_PUBLIC_KEY_PATH, versionAt } from "../../sim/status-list/index.js";
 import { registerStatusList as registerLane } from "../../src/cli/commands/status-list.js";
 import { decodeHeader, loadPublicKey, MAX_REASONS } from "../../src/status-list/bundle.js";
+import { openBoundTrail } from "../audit/helpers.js";
 import { holdLock } from "../datadir/holder.js";
 import { type CapturedOutput, captureOutput, runCli as runBuilt } from "../helpers/cli.js";
 import { full, otherKeyPair, tempDir } from "./helpers.js";
@@ -93,6 +94,41 @@ describe("status-list CLIs", () => {
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+  });
+
+  it("import without a config reads the versions at the offset the lane wrote in: a list versioned 6 h ahead is not applied (E509), the station's real one is", async () => {
+    // a data directory a lane (at +08:00) has run in
+    const dataDir = join(tmp.dir, "data");
+    await openBoundTrail(dataDir).close();
+    const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const now = Date.now();
+    const ahead = join(tmp.dir, "ahead.bin");
+    const real = join(tmp.dir, "real.bin");
+    const created = ["--created", new Date(now).toISOString()];
+    await run("sim", [
+      "build",
+      "--from",
+      csv,
+      "--version",
+      versionAt(now + 6 * 3600_000),
+      "--out",
+      ahead,
+      ...created,
+    ]);
+    await run("sim", ["build", "--from", csv, "--version", versionAt(now), "--out", real, ...created]);
+    await run("lane", ["import", ahead, ...store]);
+    expect(process.exitCode).toBe(1);
+    process.exitCode = undefined;
+    expect(io.err).toMatch(
+      /status-list bundle not applied \(the bundle's time is ahead of the lane's clock.*read at \+08:00 .* is versioned (6\.0|5\.9) h after it was made .*\[E509_BUNDLE_AHEAD_OF_CLOCK\]/,
+    );
+    await run("lane", ["import", real, ...store]);
+    expect(process.exitCode).toBeUndefined();
+    io.out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000001", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true, versions: { full: versionAt(now) } });
   });
 
   it("lookup fails, naming why, when it could not check: no such data directory, no list, a list of another key", async () => {
@@ -199,6 +235,70 @@ describe("status-list CLIs", () => {
         new BundleFileWriter(out, { kind: "full", version: "202507310000", privateKeyPem: null }, reasons),
     ).toThrow(`${MAX_REASONS + 1} distinct reasons, more than the ${MAX_REASONS} a bundle holds`);
     expect(existsSync(out)).toBe(false);
+  });
+
+  // review (session 38): info and lookup opened the list read-write and set its journal mode: run by a
+  // user who cannot write the list's directory they called a healthy list broken ("cannot be opened:
+  // attempt to write a readonly database ... replaces it")
+  it("info and lookup by a user who cannot write the list's directory: refused naming it, run as the lane's user or on a copy; no -wal or -shm left", async () => {
+    const dataDir = join(tmp.dir, "data");
+    const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const f = join(tmp.dir, "full.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }]),
+    );
+    await run("lane", ["import", f, "--init", ...store]);
+    const listDir = join(dataDir, "status-list");
+    const files = readdirSync(listDir).sort();
+    // the lane's user owns its data directory; another user may read it, not write it (root writes any
+    // file: the command runs as nobody then, as test/journal/db.test.ts does)
+    const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    chmodSync(tmp.dir, 0o755);
+    chmodSync(dataDir, 0o755);
+    for (const n of files) chmodSync(join(listDir, n), 0o444);
+    chmodSync(listDir, 0o555);
+    try {
+      for (const args of [["info"], ["lookup", "--card", "32010000000000000001"]]) {
+        const r = await runBuilt("etc-lane", ["status-list", ...args, ...store], user);
+        expect(r.code).toBe(1);
+        expect(r.stdout).toBe("");
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^etc-lane: .*${listDir}/sl-202507310000-.*\\.db: ${listDir} cannot be written by this user, .*: run this as a user who can write there \\(the lane's\\), or on a copy\n$`,
+          ),
+        );
+        expect(readdirSync(listDir).sort()).toEqual(files);
+      }
+    } finally {
+      chmodSync(listDir, 0o755);
+    }
+    // the lane's user reads it as ever
+    io.out = "";
+    await run("lane", ["lookup", "--card", "32010000000000000001", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
+  });
+
+  // review (session 38): --created 1960-01-01 gave a raw range error, and a date-time without an offset was
+  // read in this machine's zone
+  it("etc-sim status-list build --created takes an ISO date-time with its offset, nothing else", async () => {
+    const csv = join(tmp.dir, "full.csv");
+    writeFileSync(csv, "card,32010000000000000001,1,x\n");
+    const f = join(tmp.dir, "full.bin");
+    const build = (created: string) =>
+      run("sim", ["build", "--from", csv, "--version", "202611230800", "--created", created, "--out", f]);
+    for (const bad of [
+      "1960-01-01T00:00:00Z",
+      "2026-11-23T08:00:00",
+      "2026-11-23",
+      "2026-02-30T08:00:00+08:00",
+    ])
+      await expect(build(bad)).rejects.toThrow(
+        `--created: expected an ISO date-time from 1970 on with its offset from UTC, such as 2026-11-23T08:00:00+08:00 or 2026-11-23T00:00:00Z, got "${bad}"`,
+      );
+    expect(existsSync(f)).toBe(false);
+    await build("2026-11-23T08:00:00+08:00");
+    expect(decodeHeader(readFileSync(f)).createdAt).toBe(Date.parse("2026-11-23T00:00:00Z"));
   });
 
   it("refuses an import while a lane holds the data directory, naming its pid; lookup and info keep working", async () => {

@@ -99,3 +99,64 @@ it("health$ pushes stale and past-hard-age on time for a list made ahead (what t
     vi.useRealTimers();
   }
 });
+
+/** A cache as the lane opens it: the station's versions read at the lane's offset (UTC+8). */
+async function openAtOffset(): Promise<StatusListCache> {
+  await cache.close();
+  return StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    now: () => now,
+    utcOffsetMinutes: 480,
+    limits: { deltaMaxAgeMs: 2 * HOUR, fullMaxAgeMs: 48 * HOUR, hardMaxAgeMs: 72 * HOUR },
+  });
+}
+
+// T0 is 08:00 at the lane's offset (+08:00): the station's version of a list made at T0 is 202611230800
+it("a list versioned hours ahead of when it was made, read at the lane's offset, is refused (E509); the station's real list then applies", async () => {
+  cache = await openAtOffset();
+  await cache.applyBundle(full("202611230700", [], { createdAt: T0 - HOUR }));
+  // made now, versioned 6 h ahead (a station whose version clock or zone is wrong): once held, every real
+  // list for 6 h would be refused as not newer
+  const ahead = cache.applyBundle(full("202611231400", [], { createdAt: T0 }));
+  await expect(ahead).rejects.toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK" });
+  await expect(ahead).rejects.toThrow(
+    /^full list 202611231400, read at \+08:00 \(2026-11-23T06:00:00\.000Z\), is versioned 6\.0 h after it was made \(2026-11-23T00:00:00\.000Z\) and 6\.0 h ahead of the lane's clock/,
+  );
+  await expect(
+    cache.applyBundle(delta("202611231400", "202611230700", [row], { createdAt: T0 })),
+  ).rejects.toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK" });
+  // versioned 9 h after it was made, long ago (not ahead of the clock): its stamps disagree
+  await expect(cache.applyBundle(full("202611230759", [], { createdAt: T0 - 9 * HOUR }))).rejects.toThrow(
+    /is versioned 9\.0 h after it was made \(2026-11-22T15:00:00\.000Z\); the station's clock or time zone is wrong/,
+  );
+  expect(cache.versions()).toEqual({ full: "202611230700", delta: null });
+  // the station's real list of the current minute applies, and a card it lists is listed
+  await cache.applyBundle(full("202611230800", [row], { createdAt: T0 }));
+  expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
+});
+
+it("a version held ahead of the lane's clock (taken before the lane refused it) is a staleness reason until the clock reaches it; nothing resets it", async () => {
+  // the cache of the first test opens without an offset: read at UTC+14, this version is not ahead
+  await cache.applyBundle(full("202611231400", [], { createdAt: T0 }));
+  cache = await openAtOffset();
+  const h = cache.health();
+  expect(h.state).toBe("stale");
+  expect(h.staleReasons).toEqual([
+    expect.stringMatching(
+      /^the version held, full list 202611231400, is 6\.0 h ahead of the lane's clock \(read at \+08:00\): until the clock reaches it, every list the station makes is refused as not newer .* stop the lane, move its data directory's status-list\/ aside/,
+    ),
+  ]);
+  // the station's real list is still refused, and said so: the lane does not drop the list by itself
+  await expect(cache.applyBundle(full("202611230805", [row], { createdAt: T0 }))).rejects.toMatchObject({
+    code: "E506_BUNDLE_NOT_NEWER",
+  });
+  expect(cache.lookup({ cardId: LISTED }).listed).toBe(false);
+  // the clock within the hour of that version: the reason ends; the station's next list applies
+  now = T0 + 5 * HOUR + 5 * 60_000;
+  expect(cache.health().staleReasons.filter((r) => r.startsWith("the version held"))).toEqual([]);
+  await cache.applyBundle(full("202611231405", [row], { createdAt: now }));
+  expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
+  expect(cache.health().state).toBe("ok");
+});

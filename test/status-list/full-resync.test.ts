@@ -246,7 +246,7 @@ it("when `current` cannot be pointed back, it keeps naming the list that cannot 
     code: "E509_BUNDLE_AHEAD_OF_CLOCK",
     message: expect.stringMatching(
       new RegExp(
-        `^full list ${AHEAD} was made .*ahead of the lane's clock.*; besides, the list \`current\` named \\(${built}, full ${V2}\\) cannot be served`,
+        `^full list ${AHEAD}, read at .*is versioned .*ahead of the lane's clock.*; besides, the list \`current\` named \\(${built}, full ${V2}\\) cannot be served`,
       ),
     ),
     details: { pointer: built, pointerRestored: false },

@@ -5,6 +5,7 @@
 import { createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
+import { realCalendarTime } from "../../../src/local-time.js";
 import { isValidVersion } from "../../../src/status-list/index.js";
 import {
   buildBundle,
@@ -37,10 +38,25 @@ function count(name: string, v: string): number {
   return n;
 }
 
+/** An ISO date-time with its offset from UTC: seconds and milliseconds optional. */
+const CREATED_RE =
+  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(?:Z|[+-](?:0\d|1[0-4]):[0-5]\d)$/;
+
+/**
+ * `--created`: an ISO date-time with its offset (Z or +08:00), never read in this machine's zone (a time
+ * without one is refused, as is a time that does not exist or one before 1970, which the header cannot
+ * hold: ms since the epoch, unsigned).
+ */
 function created(v: string | undefined): number {
   if (v === undefined) return Date.now();
+  const m = CREATED_RE.exec(v);
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new UsageError(`--created: expected an ISO date-time, got "${v}"`);
+  const [y, mo, d, h, mi, sec] = (m?.slice(1, 7) ?? []).map((x) => Number(x ?? 0));
+  if (!m || !realCalendarTime(y!, mo!, d!, h!, mi!, sec!) || Number.isNaN(t) || t < 0)
+    throw new UsageError(
+      `--created: expected an ISO date-time from 1970 on with its offset from UTC, such as ` +
+        `2026-11-23T08:00:00+08:00 or 2026-11-23T00:00:00Z, got "${v}"`,
+    );
   return t;
 }
 
@@ -62,7 +78,10 @@ export function registerStatusList(program: Command): void {
     .option("--base <v>", "for a delta: the version it applies on (makes the bundle a delta)")
     .requiredOption("--out <file>", "bundle file to write")
     .option("--key <pem>", "station Ed25519 private key (PEM)", TEST_PRIVATE_KEY_PATH)
-    .option("--created <iso>", "issue time (default now); the lane measures the list's age from it")
+    .option(
+      "--created <iso>",
+      "issue time, an ISO date-time with its offset (2026-11-23T08:00:00+08:00, or Z; default now); the lane measures the list's age from it",
+    )
     .action(
       (o: { from: string; version: string; base?: string; out: string; key: string; created?: string }) => {
         let text: string;

@@ -24,6 +24,7 @@ import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import { StatusListErrors, slError } from "../../status-list/errors.js";
 import { parseCardId } from "../../status-list/ids.js";
+import { operatorFileProblem } from "../../status-list/import-message.js";
 import {
   openStatusListFromOptions,
   type Progress,
@@ -37,6 +38,7 @@ import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
+import { statusListOffset } from "../stored-offset.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
@@ -77,6 +79,37 @@ function checkKeyIsTheLanes(o: StoreOpts, loc: LaneLocation): void {
   );
 }
 
+/**
+ * The bundle FILE an import names must be a file, and (`asThisUser`: applied by this command, no lane
+ * answering) one this user can read. A mistyped FILE is the operator's slip, not a refusal of a bundle or
+ * the lane's failure: a usage error before a lane is asked or the data directory is touched, so nothing
+ * reaches the trail (docs/maintenance.md, "What keeps a command from trying at all"). A running lane
+ * reads the file as its own user and says so plainly when it cannot (src/service/runtime-operator.ts).
+ */
+function checkBundleFile(file: string, asThisUser: boolean): void {
+  const problem = operatorFileProblem(file, asThisUser);
+  if (problem !== null)
+    throw new UsageError(`FILE ${file}: ${problem}; give the bundle file (etc-sim status-list build --out)`);
+}
+
+/**
+ * The station key file an import without a lane verifies with, read and parsed before the data directory
+ * is touched: a mistyped `--public-key` (or a config's `statusList.publicKey` that names no key) is a usage
+ * error, not the lane's failure in the trail.
+ */
+function checkKeyFile(path: string, o: StoreOpts): void {
+  const named =
+    o.publicKey !== undefined ? `--public-key ${path}` : `the public key ${path} (statusList.publicKey)`;
+  const problem = operatorFileProblem(path, true);
+  if (problem !== null)
+    throw new UsageError(`${named}: ${problem}; give the station's Ed25519 public key (PEM)`);
+  try {
+    loadPublicKey(readFileSync(path));
+  } catch (e) {
+    throw new UsageError(`${named}: ${(e as Error).message}`);
+  }
+}
+
 /** The station key: from the options, else from the lane's config. */
 function stationKey(o: StoreOpts, loc: LaneLocation): string {
   const publicKey = o.publicKey ?? loc.config?.statusList.publicKey;
@@ -108,7 +141,8 @@ function checkCardOption(card: string): void {
  * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
  * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
- * error: envLogLevel, read when the action starts).
+ * error: envLogLevel, read when the action starts). The station's versions are read at the lane's offset
+ * as the command knows it (../stored-offset.ts statusListOffset).
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
@@ -121,6 +155,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
+    utcOffsetMinutes: statusListOffset(o.dataDir, o.config),
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
@@ -206,6 +241,9 @@ export function registerStatusList(program: Command): void {
     // asked or a key asked for, unless --init is to create it
     if (o.init !== true)
       requireDataDir(loc, "to load a list into a data directory before the lane's first start, give --init");
+    // a mistyped FILE, before a lane is asked (the lane reads it as its own user: whether this user can
+    // read it is asked only below, without a lane)
+    checkBundleFile(file, false);
     const progress = progressReporter();
     // a running lane applies it itself (its list is open in the lane's process)
     const viaLane = await importStatusListThroughLane(loc, file, {
@@ -218,6 +256,9 @@ export function registerStatusList(program: Command): void {
       return;
     }
     const publicKey = stationKey(o, loc);
+    // applied here, as this user: the bundle and the key must be readable, before the lock or the trail
+    checkBundleFile(file, true);
+    checkKeyFile(publicKey, o);
     const created = o.init === true && !existsSync(loc.dataDir);
     let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
