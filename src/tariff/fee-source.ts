@@ -14,12 +14,24 @@
  * two keys (1 !== "1"), the parsed object as one property "1" holding whichever came last, so the schema
  * (src/tariff/tariff.ts) never sees the other fee.
  *
- * A merge key (`<<`, which `%YAML 1.1` reads as "take this map's pairs in here") is refused anywhere in a
- * tariff: the pairs it merges reach the schema while the text they were written as is not where the checks
- * above look (a `15.00` merged into `fees` was charged as 15 fen), and merge precedence silently decides
- * which of two fees of a class wins.
+ * A merge key (`<<`, which `%YAML 1.1` reads as "take this map's pairs in here") and an alias used as a key
+ * (`*d : 010` after `&d etcDiscountPercent: 5`) are refused anywhere in a tariff: the pairs they bring reach
+ * the schema while the text they were written as is not where the checks above look (a `15.00` merged into
+ * `fees` was charged as 15 fen; an alias key repeating `etcDiscountPercent` replaced its value unchecked,
+ * and yaml's duplicate-key check does not compare an alias key), and merge precedence or the last of two
+ * pairs silently decides which of two values wins.
  */
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  type Node,
+  type Scalar,
+} from "yaml";
 
 export interface FeeSourceIssue {
   path: (string | number)[];
@@ -42,11 +54,27 @@ function isMergeKey(key: unknown): boolean {
   return v === MERGE_KEY || (typeof v === "symbol" && v.description === MERGE_KEY);
 }
 
+/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
+function written(node: Scalar): string {
+  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
+}
+
+/** What an alias used as a key stands for, for its refusal: the key it repeats, or the kind of node. */
+function aliasTarget(doc: Document, node: unknown): string {
+  const target = deref(doc, node);
+  if (isScalar(target)) return written(target) === "" ? "an empty key" : written(target);
+  if (isMap(target)) return "a map";
+  if (isSeq(target)) return "a list";
+  return "nothing";
+}
+
 /**
- * Every merge key (`<<`) in the document, by the path of the map holding it. Aliases are not followed: the
- * node an alias names is walked where its anchor is written.
+ * Every merge key (`<<`) and every alias used as a key (`*d :`) in the document, by the path of the map
+ * holding it; keys are named as written. Aliases are not followed: the node an alias names is walked where
+ * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks below read the node it
+ * names.
  */
-export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
+export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
   const issues: FeeSourceIssue[] = [];
   const walk = (node: unknown, path: (string | number)[]): void => {
     if (isMap(node)) {
@@ -59,7 +87,17 @@ export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
           });
           continue;
         }
-        const name = isScalar(pair.key) ? String(pair.key.value) : "?";
+        if (isAlias(pair.key)) {
+          const name = `*${pair.key.source}`;
+          issues.push({
+            path: [...path, name],
+            message: `an alias as a key (${name}, for ${aliasTarget(doc, pair.key)}) is not taken in a tariff; expected the key written out`,
+          });
+          walk(pair.value, [...path, name]);
+          continue;
+        }
+        const name = isScalar(pair.key) ? written(pair.key) : "?";
+        if (isCollection(pair.key)) walk(pair.key, [...path, name]);
         walk(pair.value, [...path, name]);
       }
     } else if (isSeq(node))
@@ -90,11 +128,6 @@ export interface SourceIssue {
 const CLASS_DIGITS = /^[0-9]+$/;
 
 const OCTAL_NOTE = "(an octal form under %YAML 1.1)";
-
-/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
-function written(node: Scalar): string {
-  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
-}
 
 /** The property a scalar key becomes once the YAML is converted (yaml stringifies a non-string key). */
 function propertyOf(key: Scalar): string {
@@ -180,8 +213,10 @@ export function tariffSourceIssues(doc: Document): SourceIssue[] {
     if (!isMap(fees)) return;
     const keys = new Map<string, string>(); // property name -> the key, as written, that first gave it
     for (const pair of fees.items) {
-      const k = deref(doc, pair.key);
-      if (!isScalar(k)) continue; // a collection as key: the schema names it, as yaml converted it
+      // an alias key is refused before (mergeAndAliasKeyIssues); a collection as key: the schema names it,
+      // as yaml converted it
+      const k = pair.key;
+      if (!isScalar(k)) continue;
       const name = propertyOf(k);
       const text = written(k);
       const parsedPath = ["routes", i, "fees", name];

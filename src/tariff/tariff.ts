@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
-import { mergeKeyIssues, tariffSourceIssues } from "./fee-source.js";
+import { mergeAndAliasKeyIssues, tariffSourceIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
@@ -209,22 +209,22 @@ export class Tariff {
    * The tariff in YAML `text`. Beyond the schema (./fee-source.ts): a fee, and `etcDiscountPercent`, must
    * be written as a plain integer YAML reads as its digits: `15.00` is the number 15 once parsed, and would
    * be charged as 15 fen, `010` under `%YAML 1.1` is 8; a class key must be decimal digits read as those
-   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`) is taken, since the
-   * pairs it merges are not checked as written.
+   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`), nor an alias as a
+   * key (`*d :`), is taken, since the pairs they bring are not checked as written.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
     const bad = doc.errors[0];
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
-    // a merge key (`<<`) brings in pairs the checks below never see as written: refused before anything
-    // is read from the converted object (./fee-source.ts)
-    const merges = mergeKeyIssues(doc);
-    if (merges.length > 0)
+    // a merge key (`<<`) or an alias as a key (`*d :`) brings in pairs the checks below never see as
+    // written: refused before anything is read from the converted object (./fee-source.ts)
+    const refused = mergeAndAliasKeyIssues(doc);
+    if (refused.length > 0)
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         formatIssues(
-          new z.ZodError(merges.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
+          new z.ZodError(refused.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
           source,
         ),
       );

@@ -423,6 +423,65 @@ describe("tariff", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // session 38 second review: an alias used as a key skipped the checks of how a number or key is written
+  // (they look a field up by its written key); the converted object took the alias's pair, the last one
+  it("refuses an alias used as a key anywhere in a tariff, naming its path, in YAML 1.1 and 1.2; an alias as a value is taken", () => {
+    const head = ['station: "4301-0102"', 'version: "v"'];
+    const msg = (alias: string, target: string): string =>
+      `an alias as a key \\(\\*${alias}, for ${target}\\) is not taken in a tariff; expected the key written out`;
+    // %YAML 1.1: `*d : 010` loaded as an 8 % discount
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...YAML_1_1,
+          ...head,
+          "&d etcDiscountPercent: 5",
+          "routes:",
+          '  - from: "4301-0101"',
+          "    fees: { 1: 1500 }",
+          "*d : 010",
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}\\*d: ${msg("d", "etcDiscountPercent")}$`));
+    // YAML 1.2: a second route's `*f : { 0xB: 15.00 }` loaded as class 11 at 15 fen
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...head,
+          "routes:",
+          '  - { from: "4301-0101", &f fees: { 1: 1500 } }',
+          '  - { from: "4301-0105", *f : { 0xB: 15.00 } }',
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.1\\.\\*f: ${msg("f", "fees")}$`));
+    // a class key too
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...head,
+          "routes:",
+          '  - from: "4301-0101"',
+          "    fees: { &k 1: 1500, 2: 2000 }",
+          "x: { *k : 1 }",
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}x\\.\\*k: ${msg("k", "1")}$`));
+    // an alias as a value is checked where its anchor is written, and taken
+    const t = Tariff.fromYaml(
+      [
+        ...head,
+        "etcDiscountPercent: &p 10",
+        "routes:",
+        '  - { from: "4301-0101", fees: &f { 1: 1500 } }',
+        '  - { from: "4301-0105", fees: *f }',
+        "allowZeroFee: false",
+      ].join("\n"),
+    );
+    expect(t.fee("4301", "0105", 1)).toMatchObject({ ok: true, fee: 1500, amount: 1350 });
+  });
   // second review: the YAML's conversion ran outside the try that names the file: a bare ReferenceError
   it("a table past yaml's alias limit (120 routes sharing one fee map) is an E401 naming the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "tariff-"));
