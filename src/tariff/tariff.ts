@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
-import { mergeAndAliasKeyIssues, tariffSourceIssues } from "./fee-source.js";
+import { type IssueAbout, mergeAndAliasKeyIssues, tariffIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
@@ -96,6 +96,7 @@ export const TariffSchema = z
             code: "custom",
             path: ["routes", i, "fees", key],
             message: `expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}) as key, got "${key}"`,
+            params: { about: "key" } satisfies IssueAbout,
           });
           continue;
         }
@@ -105,6 +106,7 @@ export const TariffSchema = z
             code: "custom",
             path: ["routes", i, "fees", key],
             message: `class ${n} listed twice (as "${other}" and "${key}"); expected one fee per class`,
+            params: { about: "key" } satisfies IssueAbout,
           });
         }
         classes.set(n, key);
@@ -118,6 +120,7 @@ export const TariffSchema = z
         code: "custom",
         path: ["etcDiscountPercent"],
         message: `a discount of 100 % charges every route and class 0 fen; expected less than 100, ${opt}`,
+        params: { about: "discount" } satisfies IssueAbout,
       });
       return;
     }
@@ -126,6 +129,7 @@ export const TariffSchema = z
         code: "custom",
         path: ["routes", z0.route, "fees", z0.key],
         message: `${zeroChargeText(z0.fee, t.etcDiscountPercent)}: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}`,
+        params: { about: "fee", discounted: z0.fee > 0 } satisfies IssueAbout,
       });
   });
 
@@ -239,24 +243,15 @@ export class Tariff {
       );
     }
     const r = TariffSchema.safeParse(js);
-    const found = tariffSourceIssues(doc);
-    // a key or number YAML read as another number than written: the schema's issues there speak of that
-    // other number (`011:` under %YAML 1.1 as class 9), so the one naming what was written replaces them
-    const pathText = (path: readonly PropertyKey[]): string => path.map(String).join(".");
-    const overridden = found.filter((i) => i.overridesSchema).map((i) => pathText(i.parsedPath));
-    const schemaIssues = (r.success ? [] : r.error.issues).filter((i) => {
-      const p = pathText(i.path);
-      return !overridden.some((o) => p === o || p.startsWith(`${o}.`));
+    // the schema's issues as they apply to what was written, with those of the text (./fee-source.ts): a
+    // key or number YAML read as another number than written (`011:` under %YAML 1.1 as class 9), a fee
+    // the schema never saw (a pair a later one of the same class replaced)
+    const issues = tariffIssues(doc, r.success ? [] : r.error.issues, (value) => {
+      const f = fen.safeParse(value);
+      return f.success ? [] : f.error.issues.map((i) => i.message);
     });
-    const named = new Set(schemaIssues.map((i) => pathText(i.path)));
-    const sourceIssues = found
-      .filter((i) => i.overridesSchema || !named.has(pathText(i.parsedPath)))
-      .map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }));
-    if (!r.success || sourceIssues.length > 0)
-      throw new EtcError(
-        ErrorCodes.ConfigInvalid,
-        formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
-      );
+    if (!r.success || issues.length > 0)
+      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
     return new Tariff(r.data, file);
   }
 
