@@ -4,22 +4,30 @@
  * 1/100 of the fare. So a fee, and `etcDiscountPercent` too, must be written as a plain integer (digits, a
  * leading `+` allowed) that YAML reads as the number those digits say; a decimal point, an exponent, a hex
  * form, or a form YAML reads as another number (`01500` under `%YAML 1.1` is octal: 832; an
- * `etcDiscountPercent: 010` there is 8) is refused, naming the field.
+ * `etcDiscountPercent: 010` there is 8) is refused, naming the field. A discount refused so is not used to
+ * name a fee the discount would bring to 0 fen: that check (src/tariff/zero-fee.ts) spoke of a discount
+ * never written (`077` there read as 63 %).
  *
  * A class key of `routes.N.fees` must be decimal digits, quoted or not, that YAML reads as those digits: an
  * unquoted `0xB`, `1.1e1` or, under `%YAML 1.1`, `013` (octal) is read as class 11, `+1` or `1.0` as class
- * 1, so each is refused, named as written (`routes.N.fees.013`), not as the class YAML made of it.
+ * 1, so each is refused, named as written (`routes.N.fees.013`), not as the class YAML made of it. Any key
+ * whose text is not the property YAML makes of it is named as written (`01:` as `routes.N.fees.01`, a
+ * 20-digit key by its digits, not as `1e+21`).
  *
- * A class written once as a number and once as a string (`1:` and `"1":`) is refused too: YAML keeps them as
- * two keys (1 !== "1"), the parsed object as one property "1" holding whichever came last, so the schema
- * (src/tariff/tariff.ts) never sees the other fee.
+ * Two keys that become one property once parsed (`1:` and `"1":`, or `0xB:` and `"11":`) are refused too:
+ * YAML keeps them as two keys (1 !== "1"), the parsed object as one property holding whichever came last,
+ * so the schema (src/tariff/tariff.ts) never sees the other fee; that one is checked here, and the schema's
+ * issues of the property are taken as the last pair's alone.
  *
- * A merge key (`<<`, which `%YAML 1.1` reads as "take this map's pairs in here") is refused anywhere in a
- * tariff: the pairs it merges reach the schema while the text they were written as is not where the checks
- * above look (a `15.00` merged into `fees` was charged as 15 fen), and merge precedence silently decides
- * which of two fees of a class wins.
+ * A merge key (`<<`, which `%YAML 1.1` reads as "take this map's pairs in here") and an alias used as a key
+ * (`*d : 010` after `&d etcDiscountPercent: 5`) are refused anywhere in a tariff: the pairs they bring reach
+ * the schema while the text they were written as is not where the checks above look (a `15.00` merged into
+ * `fees` was charged as 15 fen; an alias key repeating `etcDiscountPercent` replaced its value unchecked,
+ * and yaml's duplicate-key check does not compare an alias key), and merge precedence or the last of two
+ * pairs silently decides which of two values wins.
  */
-import { type Document, isAlias, isMap, isPair, isScalar, isSeq, type Node, type Scalar } from "yaml";
+import { type Document, isAlias, isCollection, isMap, isPair, isScalar, isSeq, type Scalar } from "yaml";
+import type { z } from "zod";
 
 export interface FeeSourceIssue {
   path: (string | number)[];
@@ -42,11 +50,27 @@ function isMergeKey(key: unknown): boolean {
   return v === MERGE_KEY || (typeof v === "symbol" && v.description === MERGE_KEY);
 }
 
+/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
+function written(node: Scalar): string {
+  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
+}
+
+/** What an alias used as a key stands for, for its refusal: the key it repeats, or the kind of node. */
+function aliasTarget(doc: Document, node: unknown): string {
+  const target = deref(doc, node);
+  if (isScalar(target)) return written(target) === "" ? "an empty key" : written(target);
+  if (isMap(target)) return "a map";
+  if (isSeq(target)) return "a list";
+  return "nothing";
+}
+
 /**
- * Every merge key (`<<`) in the document, by the path of the map holding it. Aliases are not followed: the
- * node an alias names is walked where its anchor is written.
+ * Every merge key (`<<`) and every alias used as a key (`*d :`) in the document, by the path of the map
+ * holding it; keys are named as written. Aliases are not followed: the node an alias names is walked where
+ * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks below read the node it
+ * names.
  */
-export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
+export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
   const issues: FeeSourceIssue[] = [];
   const walk = (node: unknown, path: (string | number)[]): void => {
     if (isMap(node)) {
@@ -59,7 +83,17 @@ export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
           });
           continue;
         }
-        const name = isScalar(pair.key) ? String(pair.key.value) : "?";
+        if (isAlias(pair.key)) {
+          const name = `*${pair.key.source}`;
+          issues.push({
+            path: [...path, name],
+            message: `an alias as a key (${name}, for ${aliasTarget(doc, pair.key)}) is not taken in a tariff; expected the key written out`,
+          });
+          walk(pair.value, [...path, name]);
+          continue;
+        }
+        const name = isScalar(pair.key) ? written(pair.key) : "?";
+        if (isCollection(pair.key)) walk(pair.key, [...path, name]);
         walk(pair.value, [...path, name]);
       }
     } else if (isSeq(node))
@@ -71,30 +105,46 @@ export function mergeKeyIssues(doc: Document): FeeSourceIssue[] {
   return issues;
 }
 
-/** Where a number was written, and how a key or fee of `routes.N.fees` was written against how it was read. */
-export interface SourceIssue {
-  /** the field as written in the YAML: a key by its text (`0xB`, `013`), not the number YAML read */
-  path: (string | number)[];
-  /** the same field as the schema names it, reading the converted object (`0xB:` is property "11") */
-  parsedPath: (string | number)[];
-  message: string;
-  /**
-   * true: the schema's issues at or under `parsedPath` are dropped for this one, as they speak of a number
-   * that was not written (`011:` under `%YAML 1.1` is class 9); false: this one is dropped when the schema
-   * names `parsedPath` itself (`15.50` is named once, as not an integer).
-   */
-  overridesSchema: boolean;
+/**
+ * What a custom issue of the tariff schema (src/tariff/tariff.ts) is about, in its `params`: the key of a
+ * fee (not a vehicle class, a class listed twice), a fee's value (charged 0 fen; `discounted`: after the
+ * ETC discount, so computed with `etcDiscountPercent`), or the discount itself (100 %).
+ */
+export type IssueAbout = { about: "key" } | { about: "fee"; discounted: boolean } | { about: "discount" };
+
+type SchemaIssue = z.core.$ZodIssue;
+
+function aboutOf(i: SchemaIssue): IssueAbout | undefined {
+  return i.code === "custom" ? (i.params as IssueAbout | undefined) : undefined;
+}
+
+/** An issue of a fee's key: the key schema's (`invalid_key`) or one of the schema's own checks of a key. */
+function isKeyIssue(i: SchemaIssue): boolean {
+  return i.code === "invalid_key" || aboutOf(i)?.about === "key";
+}
+
+/** An issue computed with `etcDiscountPercent`: a discount of 100 %, a fee the discount brings to 0 fen. */
+function usesDiscount(i: SchemaIssue): boolean {
+  const a = aboutOf(i);
+  return a?.about === "discount" || (a?.about === "fee" && a.discounted);
+}
+
+/** An issue of a number's own schema (not an integer, out of range, not a number), not a check of ours. */
+function isNumberCheck(i: SchemaIssue): boolean {
+  return i.code !== "custom" && i.code !== "invalid_key";
+}
+
+const pathText = (path: readonly PropertyKey[]): string => path.map(String).join(".");
+
+/** `path` is `prefix` or under it. */
+function isUnder(path: readonly PropertyKey[], prefix: readonly (string | number)[]): boolean {
+  return prefix.length <= path.length && prefix.every((s, k) => String(s) === String(path[k]));
 }
 
 /** A class key: decimal digits, quoted or not (leading zeros taken: `01` is class 1). */
 const CLASS_DIGITS = /^[0-9]+$/;
 
 const OCTAL_NOTE = "(an octal form under %YAML 1.1)";
-
-/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
-function written(node: Scalar): string {
-  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
-}
 
 /** The property a scalar key becomes once the YAML is converted (yaml stringifies a non-string key). */
 function propertyOf(key: Scalar): string {
@@ -136,14 +186,21 @@ interface NumberField {
 const FEE: NumberField = { unit: "whole fen", example: "1500 for 15.00 yuan" };
 const PERCENT: NumberField = { unit: "a whole percent 0..100", example: "5" };
 
+interface NumberProblem {
+  message: string;
+  /**
+   * true: digits YAML read as another number (`011` under `%YAML 1.1` is 9): the schema's issues of the
+   * value speak of that number and are dropped; false: a form not taken (`15.00`), dropped itself when the
+   * number's schema names the value (`15.50` is named once, as not an integer).
+   */
+  misread: boolean;
+}
+
 /**
  * Why a number is not taken as written, or null: it must be a plain integer (digits, a leading `+`) that
  * YAML reads as the number those digits say. A value that is not a number is the schema's to name.
  */
-function numberProblem(
-  node: unknown,
-  field: NumberField,
-): { message: string; overridesSchema: boolean } | null {
+function numberProblem(node: unknown, field: NumberField): NumberProblem | null {
   if (!isScalar(node) || typeof node.value !== "number") return null;
   const text = node.source ?? String(node.value);
   const plain = PLAIN_INTEGER.test(text);
@@ -151,59 +208,125 @@ function numberProblem(
   return plain
     ? {
         message: `expected ${field.unit} as a decimal integer; got ${text}, which this YAML reads as ${node.value} ${OCTAL_NOTE}: write it without leading zeros`,
-        overridesSchema: true,
+        misread: true,
       }
-    : {
-        message: `expected ${field.unit} as an integer, e.g. ${field.example}; got ${text}`,
-        overridesSchema: false,
-      };
+    : { message: `expected ${field.unit} as an integer, e.g. ${field.example}; got ${text}`, misread: false };
 }
 
-/**
- * Every number of the tariff not written as a plain integer, or read as another number than the decimal
- * digits written: `etcDiscountPercent` and each fee of `routes.N.fees`; every class key of `routes.N.fees`
- * not written as decimal digits read as those digits; every class listed twice under keys that become one
- * property once parsed.
- */
-export function tariffSourceIssues(doc: Document): SourceIssue[] {
-  const issues: SourceIssue[] = [];
+/** One pair of a route's `fees` with a scalar key, as written and as the converted object holds it. */
+interface FeePair {
+  /** the property it becomes: `routes.N.fees.11` for `0xB:` */
+  parsedPath: (string | number)[];
+  /** as written: `routes.N.fees.0xB` (the same as `parsedPath` when the key's text is its property) */
+  path: (string | number)[];
+  /** the converted object holds this pair's value (the last pair of its property in the map) */
+  owner: boolean;
+  keyProblem: string | null;
+  fee: NumberProblem | null;
+  /** its value as YAML reads it, for the checks of a fee the schema never sees (not `owner`) */
+  value: unknown;
+  /** an earlier pair of the same map becomes the same property: "class 1 listed twice (as 1 and "1")" */
+  duplicate: string | null;
+}
+
+/** Every scalar-keyed pair of each route's `fees`, in the order written. */
+function feePairs(doc: Document): FeePair[] {
+  const out: FeePair[] = [];
   const top = isMap(doc.contents) ? doc.contents : undefined;
-  const discount = numberProblem(deref(doc, top?.get("etcDiscountPercent", true)), PERCENT);
-  if (discount)
-    issues.push({ path: ["etcDiscountPercent"], parsedPath: ["etcDiscountPercent"], ...discount });
   const routes = deref(doc, top?.get("routes", true));
-  if (!isSeq(routes)) return issues; // the schema names it
+  if (!isSeq(routes)) return out; // the schema names it
   routes.items.forEach((item, i) => {
     const route = deref(doc, item);
     if (!isMap(route)) return;
     const fees = deref(doc, route.get("fees", true));
     if (!isMap(fees)) return;
-    const keys = new Map<string, string>(); // property name -> the key, as written, that first gave it
+    const first = new Map<string, string>(); // property name -> the key, as written, that first gave it
+    const last = new Map<string, FeePair>();
     for (const pair of fees.items) {
-      const k = deref(doc, pair.key);
-      if (!isScalar(k)) continue; // a collection as key: the schema names it, as yaml converted it
+      // an alias key is refused before (mergeAndAliasKeyIssues); a collection as key: the schema names it,
+      // as yaml converted it
+      if (!isScalar(pair.key)) continue;
+      const k = pair.key;
       const name = propertyOf(k);
       const text = written(k);
-      const parsedPath = ["routes", i, "fees", name];
-      const bad = classKeyProblem(k);
-      // a refused key is named as written; a class taken, as the schema names it (`01:` is class "1")
-      const path = bad ? ["routes", i, "fees", text] : parsedPath;
-      if (bad) issues.push({ path, parsedPath, message: bad, overridesSchema: true });
-      else {
-        const shown = typeof k.value === "string" ? JSON.stringify(k.value) : text;
-        const first = keys.get(name);
-        if (first !== undefined)
-          issues.push({
-            path,
-            parsedPath,
-            message: `class ${name} listed twice (as ${first} and ${shown}); expected one fee per class`,
-            overridesSchema: false,
-          });
-        else keys.set(name, shown);
-      }
-      const fee = numberProblem(deref(doc, pair.value as Node | null), FEE);
-      if (fee) issues.push({ path, parsedPath, ...fee });
+      const shown = typeof k.value === "string" ? JSON.stringify(k.value) : text;
+      const before = first.get(name);
+      if (before === undefined) first.set(name, shown);
+      const v = deref(doc, pair.value);
+      const p: FeePair = {
+        parsedPath: ["routes", i, "fees", name],
+        path: ["routes", i, "fees", text],
+        owner: false,
+        keyProblem: classKeyProblem(k),
+        fee: numberProblem(v, FEE),
+        value: isScalar(v) ? v.value : isCollection(v) ? {} : null,
+        duplicate:
+          before === undefined
+            ? null
+            : `${CLASS_DIGITS.test(name) ? `class ${name}` : `key ${JSON.stringify(name)}`} listed twice ` +
+              `(as ${before} and ${shown}); expected one fee per class`,
+      };
+      last.set(name, p);
+      out.push(p);
     }
+    for (const p of last.values()) p.owner = true;
   });
-  return issues;
+  return out;
+}
+
+/**
+ * The issues of a tariff: the schema's (`schemaIssues`, of the converted object) as they apply to what
+ * was written, and every number and class key not written as the checks above take it.
+ *
+ * - `etcDiscountPercent` refused for its written form: no issue computed with it (a fee the discount brings
+ *   to 0 fen, a discount of 100 %); read as another number (`077` under `%YAML 1.1`, 63), none of the
+ *   schema's of its value either.
+ * - a fee's property holds the last pair's value: the schema's issues there are that pair's, named by its
+ *   key as written; those of its key dropped when the key is refused (they speak of the class YAML made of
+ *   it), those of its value when the fee is read as another number. Every other pair of that property is
+ *   named `listed twice`, and its fee, which the schema never saw, checked by `checkFee`.
+ */
+export function tariffIssues(
+  doc: Document,
+  schemaIssues: readonly SchemaIssue[],
+  checkFee: (value: unknown) => string[],
+): SchemaIssue[] {
+  const custom = (path: (string | number)[], message: string): SchemaIssue => ({
+    code: "custom",
+    path,
+    message,
+    input: undefined,
+  });
+  const top = isMap(doc.contents) ? doc.contents : undefined;
+  const discount = numberProblem(deref(doc, top?.get("etcDiscountPercent", true)), PERCENT);
+  const pairs = feePairs(doc);
+  const owners = pairs.filter((p) => p.owner);
+  const kept: SchemaIssue[] = [];
+  for (const i of schemaIssues) {
+    if (discount && usesDiscount(i)) continue;
+    if (discount?.misread && isUnder(i.path, ["etcDiscountPercent"])) continue;
+    const pair = owners.find((p) => isUnder(i.path, p.parsedPath));
+    if (!pair) {
+      kept.push(i);
+      continue;
+    }
+    if (pair.keyProblem && isKeyIssue(i)) continue;
+    if (pair.fee?.misread && !isKeyIssue(i)) continue;
+    kept.push({ ...i, path: [...pair.path, ...i.path.slice(pair.parsedPath.length)] });
+  }
+  // a number's own schema names a value that is no integer: the form it was written in is not named too
+  const numberChecked = new Set(kept.filter(isNumberCheck).map((i) => pathText(i.path)));
+  const found: SchemaIssue[] = [];
+  if (discount && (discount.misread || !numberChecked.has("etcDiscountPercent")))
+    found.push(custom(["etcDiscountPercent"], discount.message));
+  for (const p of pairs) {
+    if (p.keyProblem) found.push(custom(p.path, p.keyProblem));
+    if (p.duplicate) found.push(custom(p.path, p.duplicate));
+    // the fee of a pair a later one replaced: the schema never saw it
+    const hidden = p.owner || p.fee?.misread ? [] : checkFee(p.value);
+    if (p.fee && (p.fee.misread || (p.owner ? !numberChecked.has(pathText(p.path)) : hidden.length === 0)))
+      found.push(custom(p.path, p.fee.message));
+    for (const m of hidden) found.push(custom(p.path, m));
+  }
+  return [...kept, ...found];
 }

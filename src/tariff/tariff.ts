@@ -10,7 +10,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { applyDiscount } from "./discount.js";
-import { mergeKeyIssues, tariffSourceIssues } from "./fee-source.js";
+import { type IssueAbout, mergeAndAliasKeyIssues, tariffIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
@@ -96,6 +96,7 @@ export const TariffSchema = z
             code: "custom",
             path: ["routes", i, "fees", key],
             message: `expected a JT/T 489 vehicle class (${VEHICLE_CLASSES_TEXT}) as key, got "${key}"`,
+            params: { about: "key" } satisfies IssueAbout,
           });
           continue;
         }
@@ -105,6 +106,7 @@ export const TariffSchema = z
             code: "custom",
             path: ["routes", i, "fees", key],
             message: `class ${n} listed twice (as "${other}" and "${key}"); expected one fee per class`,
+            params: { about: "key" } satisfies IssueAbout,
           });
         }
         classes.set(n, key);
@@ -118,6 +120,7 @@ export const TariffSchema = z
         code: "custom",
         path: ["etcDiscountPercent"],
         message: `a discount of 100 % charges every route and class 0 fen; expected less than 100, ${opt}`,
+        params: { about: "discount" } satisfies IssueAbout,
       });
       return;
     }
@@ -126,6 +129,7 @@ export const TariffSchema = z
         code: "custom",
         path: ["routes", z0.route, "fees", z0.key],
         message: `${zeroChargeText(z0.fee, t.etcDiscountPercent)}: that vehicle would pass free; expected a fee charged at least 1 fen, ${opt}`,
+        params: { about: "fee", discounted: z0.fee > 0 } satisfies IssueAbout,
       });
   });
 
@@ -209,22 +213,22 @@ export class Tariff {
    * The tariff in YAML `text`. Beyond the schema (./fee-source.ts): a fee, and `etcDiscountPercent`, must
    * be written as a plain integer YAML reads as its digits: `15.00` is the number 15 once parsed, and would
    * be charged as 15 fen, `010` under `%YAML 1.1` is 8; a class key must be decimal digits read as those
-   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`) is taken, since the
-   * pairs it merges are not checked as written.
+   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`), nor an alias as a
+   * key (`*d :`), is taken, since the pairs they bring are not checked as written.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
     const bad = doc.errors[0];
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
-    // a merge key (`<<`) brings in pairs the checks below never see as written: refused before anything
-    // is read from the converted object (./fee-source.ts)
-    const merges = mergeKeyIssues(doc);
-    if (merges.length > 0)
+    // a merge key (`<<`) or an alias as a key (`*d :`) brings in pairs the checks below never see as
+    // written: refused before anything is read from the converted object (./fee-source.ts)
+    const refused = mergeAndAliasKeyIssues(doc);
+    if (refused.length > 0)
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         formatIssues(
-          new z.ZodError(merges.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
+          new z.ZodError(refused.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
           source,
         ),
       );
@@ -239,24 +243,15 @@ export class Tariff {
       );
     }
     const r = TariffSchema.safeParse(js);
-    const found = tariffSourceIssues(doc);
-    // a key or number YAML read as another number than written: the schema's issues there speak of that
-    // other number (`011:` under %YAML 1.1 as class 9), so the one naming what was written replaces them
-    const pathText = (path: readonly PropertyKey[]): string => path.map(String).join(".");
-    const overridden = found.filter((i) => i.overridesSchema).map((i) => pathText(i.parsedPath));
-    const schemaIssues = (r.success ? [] : r.error.issues).filter((i) => {
-      const p = pathText(i.path);
-      return !overridden.some((o) => p === o || p.startsWith(`${o}.`));
+    // the schema's issues as they apply to what was written, with those of the text (./fee-source.ts): a
+    // key or number YAML read as another number than written (`011:` under %YAML 1.1 as class 9), a fee
+    // the schema never saw (a pair a later one of the same class replaced)
+    const issues = tariffIssues(doc, r.success ? [] : r.error.issues, (value) => {
+      const f = fen.safeParse(value);
+      return f.success ? [] : f.error.issues.map((i) => i.message);
     });
-    const named = new Set(schemaIssues.map((i) => pathText(i.path)));
-    const sourceIssues = found
-      .filter((i) => i.overridesSchema || !named.has(pathText(i.parsedPath)))
-      .map((i) => ({ code: "custom" as const, path: i.path, message: i.message, input: undefined }));
-    if (!r.success || sourceIssues.length > 0)
-      throw new EtcError(
-        ErrorCodes.ConfigInvalid,
-        formatIssues(new z.ZodError([...schemaIssues, ...sourceIssues]), source),
-      );
+    if (!r.success || issues.length > 0)
+      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
     return new Tariff(r.data, file);
   }
 

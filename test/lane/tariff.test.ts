@@ -423,6 +423,135 @@ describe("tariff", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+  // session 38 second review: an alias used as a key skipped the checks of how a number or key is written
+  // (they look a field up by its written key); the converted object took the alias's pair, the last one
+  it("refuses an alias used as a key anywhere in a tariff, naming its path, in YAML 1.1 and 1.2; an alias as a value is taken", () => {
+    const head = ['station: "4301-0102"', 'version: "v"'];
+    const msg = (alias: string, target: string): string =>
+      `an alias as a key \\(\\*${alias}, for ${target}\\) is not taken in a tariff; expected the key written out`;
+    // %YAML 1.1: `*d : 010` loaded as an 8 % discount
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...YAML_1_1,
+          ...head,
+          "&d etcDiscountPercent: 5",
+          "routes:",
+          '  - from: "4301-0101"',
+          "    fees: { 1: 1500 }",
+          "*d : 010",
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}\\*d: ${msg("d", "etcDiscountPercent")}$`));
+    // YAML 1.2: a second route's `*f : { 0xB: 15.00 }` loaded as class 11 at 15 fen
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...head,
+          "routes:",
+          '  - { from: "4301-0101", &f fees: { 1: 1500 } }',
+          '  - { from: "4301-0105", *f : { 0xB: 15.00 } }',
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.1\\.\\*f: ${msg("f", "fees")}$`));
+    // a class key too
+    expect(() =>
+      Tariff.fromYaml(
+        [
+          ...head,
+          "routes:",
+          '  - from: "4301-0101"',
+          "    fees: { &k 1: 1500, 2: 2000 }",
+          "x: { *k : 1 }",
+        ].join("\n"),
+        "t.yaml",
+      ),
+    ).toThrow(new RegExp(`^t\\.yaml: invalid configuration\\n {2}x\\.\\*k: ${msg("k", "1")}$`));
+    // an alias as a value is checked where its anchor is written, and taken
+    const t = Tariff.fromYaml(
+      [
+        ...head,
+        "etcDiscountPercent: &p 10",
+        "routes:",
+        '  - { from: "4301-0101", fees: &f { 1: 1500 } }',
+        '  - { from: "4301-0105", fees: *f }',
+        "allowZeroFee: false",
+      ].join("\n"),
+    );
+    expect(t.fee("4301", "0105", 1)).toMatchObject({ ok: true, fee: 1500, amount: 1350 });
+  });
+  // session 38 second review: under %YAML 1.1 `etcDiscountPercent: 077` (63) was refused, and a fee of 1 was
+  // named as "0 fen after the 63 % ETC discount", a discount never written; and `{ 0xB: 1500, "11": abc }`
+  // lost the bad fee of "11": the refusal of 0xB dropped every issue of property "11"
+  it("a refused discount or key hides no other issue and names no number that was not written", () => {
+    const yaml = (fees: string, extra: string[] = [], head: string[] = []): string =>
+      [
+        ...head,
+        'station: "4301-0102"',
+        'version: "v"',
+        ...extra,
+        "routes:",
+        '  - from: "4301-0101"',
+        fees,
+      ].join("\n");
+    const issues = (text: string): string[] => {
+      try {
+        Tariff.fromYaml(text, "t.yaml");
+      } catch (e) {
+        return (e as Error).message.split("\n").slice(1);
+      }
+      return [];
+    };
+    const octal077 =
+      "  etcDiscountPercent: expected a whole percent 0..100 as a decimal integer; got 077, which this YAML reads as 63 (an octal form under %YAML 1.1): write it without leading zeros";
+    const free = "that vehicle would pass free; expected a fee charged at least 1 fen, or allowZeroFee: true";
+    expect(issues(yaml("    fees: { 1: 1 }", ["etcDiscountPercent: 077"], YAML_1_1))).toEqual([octal077]);
+    // a fee of 0 is free whatever the discount: still named
+    expect(issues(yaml("    fees: { 1: 1, 2: 0 }", ["etcDiscountPercent: 077"], YAML_1_1))).toEqual([
+      expect.stringMatching(new RegExp(`^ {2}routes\\.0\\.fees\\.2: a fee of 0 fen: ${free}`)),
+      octal077,
+    ]);
+    // so with a discount written in a form not taken (0x3F is 63 too)
+    expect(issues(yaml("    fees: { 1: 1 }", ["etcDiscountPercent: 0x3F"]))).toEqual([
+      "  etcDiscountPercent: expected a whole percent 0..100 as an integer, e.g. 5; got 0x3F",
+    ]);
+    const refused0xB =
+      '  routes.0.fees.0xB: expected a vehicle class written as decimal digits, e.g. 1 or "11"; got 0xB, which this YAML reads as 11';
+    const badFee = "  routes.0.fees.11: expected a fee in whole fen (integer)";
+    // both pairs named, in either order (the parsed object holds only the later one)
+    expect(issues(yaml('    fees: { 0xB: 1500, "11": abc }'))).toEqual([
+      badFee,
+      refused0xB,
+      '  routes.0.fees.11: class 11 listed twice (as 0xB and "11"); expected one fee per class',
+    ]);
+    expect(issues(yaml('    fees: { "11": abc, 0xB: 1500 }'))).toEqual([
+      badFee,
+      refused0xB,
+      '  routes.0.fees.0xB: class 11 listed twice (as "11" and 0xB); expected one fee per class',
+    ]);
+    // the fee of a refused key is checked as the schema checks any fee, named by the key as written
+    expect(issues(yaml("    fees: { 0xB: 0, 2: 2000 }"))).toEqual([
+      expect.stringMatching(new RegExp(`^ {2}routes\\.0\\.fees\\.0xB: a fee of 0 fen: ${free}`)),
+      refused0xB,
+    ]);
+  });
+  // session 38 second review: `10000000000000000001:` was named routes.0.fees.10000000000000000000, the
+  // property YAML made of it, and `1000000000000000000000:` as routes.0.fees.1e+21
+  it("names a fee key as written whenever YAML makes another property name of it", () => {
+    const yaml = (fees: string): string =>
+      ['station: "4301-0102"', 'version: "v"', "routes:", '  - from: "4301-0101"', fees].join("\n");
+    const notClass = 'expected a vehicle class number as key, e\\.g\\. "1" or "11"';
+    for (const key of ["10000000000000000001", "1000000000000000000000"])
+      expect(() => Tariff.fromYaml(yaml(`    fees: { ${key}: 1500 }`), "t.yaml")).toThrow(
+        new RegExp(`^t\\.yaml: invalid configuration\\n {2}routes\\.0\\.fees\\.${key}: ${notClass}$`),
+      );
+    // `01:` is class 1, its fee named by the key as written
+    expect(() => Tariff.fromYaml(yaml("    fees: { 01: 15.50 }"), "t.yaml")).toThrow(
+      /^t\.yaml: invalid configuration\n {2}routes\.0\.fees\.01: expected a fee in whole fen \(integer\)$/,
+    );
+  });
   // second review: the YAML's conversion ran outside the try that names the file: a bare ReferenceError
   it("a table past yaml's alias limit (120 routes sharing one fee map) is an E401 naming the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "tariff-"));
