@@ -14,7 +14,14 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
 import { recordInFull } from "../log.js";
-import { emitChecked, isThenable, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
+import {
+  answerWithin,
+  BARRIER_ANSWER_MS,
+  emitChecked,
+  isThenable,
+  type LaneOutputs,
+  type OutputAnswer,
+} from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
 import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
 import { recordWithGoneIntent } from "./gone-intent.js";
@@ -87,7 +94,10 @@ export class BoothEffects {
   /**
    * A durable booth record: its barrier when `barrier` (a paid record), and its outcome. The outcome's
    * barrierAt is the command's time only for a barrier the device took at once (an async board's answer is
-   * not waited for); a barrier the device failed is the BARRIER_NOT_OPENED alarm for this vehicle.
+   * not waited for; the console's line counts as taken at once, its write completing after). A barrier the
+   * device failed at once is the BARRIER_NOT_OPENED alarm for this vehicle, written here, before the
+   * outcome; one it failed later (a rejection, the console's write failing) or did not answer within
+   * BARRIER_ANSWER_MS is that alarm then.
    */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
     let barrierAt: number | null = null;
@@ -101,12 +111,7 @@ export class BoothEffects {
         seq: rec.seq,
       });
       this.d.outputs.emit({ type: "light", color: "green", at });
-      if (isThenable(answer))
-        answer
-          .then((a) => this.barrierAnswered(rec, a))
-          .catch((e: unknown) =>
-            this.d.log.error({ err: errText(e), seq: rec.seq }, "barrier answer not handled"),
-          );
+      if (isThenable(answer)) this.barrierLater(rec, answer);
       else if (this.barrierAnswered(rec, answer)) barrierAt = at;
     }
     this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
@@ -114,10 +119,13 @@ export class BoothEffects {
 
   /** Whether the barrier device took paid record `rec`'s barrier; if not, said for this vehicle. */
   private barrierAnswered(rec: CommittedRecord, a: OutputAnswer): boolean {
-    if (a.taken) return true;
+    if (a.taken) {
+      if (a.written) this.barrierLater(rec, a.written);
+      return true;
+    }
     this.d.log.error(
       { code: "BARRIER_NOT_OPENED", seq: rec.seq, tradeId: rec.tradeId, obuId: rec.obuId, err: a.error },
-      "barrier not opened for a paid booth vehicle (its device failed)",
+      "barrier not opened for a paid booth vehicle (its device failed or did not answer in time)",
     );
     this.alarm(
       "BARRIER_NOT_OPENED",
@@ -127,6 +135,23 @@ export class BoothEffects {
       { jseq: rec.seq, tradeId: rec.tradeId, error: a.error },
     );
     return false;
+  }
+
+  /**
+   * A barrier answer that comes later (an async board's, the console's write), bounded by BARRIER_ANSWER_MS
+   * (one timer, only for such a device): a failure, or none in time, is the vehicle's BARRIER_NOT_OPENED; an
+   * answer after the bound changes nothing (logged).
+   */
+  private barrierLater(rec: CommittedRecord, answer: PromiseLike<OutputAnswer>): void {
+    const { seq } = rec; // a device that never answers keeps `late`, not the record
+    answerWithin(answer, BARRIER_ANSWER_MS, (late) =>
+      this.d.log.warn(
+        { seq, taken: late.taken, boundMs: BARRIER_ANSWER_MS },
+        "the barrier device answered after the bound: the booth vehicle's BARRIER_NOT_OPENED stands",
+      ),
+    )
+      .then((a) => this.barrierAnswered(rec, a))
+      .catch((e: unknown) => this.d.log.error({ err: errText(e), seq }, "barrier answer not handled"));
   }
 
   /**

@@ -15,7 +15,14 @@ import type { EntryIds } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { recordInFull } from "../log.js";
-import { emitChecked, isThenable, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
+import {
+  answerWithin,
+  BARRIER_ANSWER_MS,
+  emitChecked,
+  isThenable,
+  type LaneOutputs,
+  type OutputAnswer,
+} from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
 import type { Effect } from "./obu-machine-types.js";
 import type { JournalPort, RsuLinkPort, Settlement } from "./ports.js";
@@ -41,8 +48,9 @@ export interface VehicleOutcome {
   decisionMs: number;
   /**
    * when the barrier was commanded (monotonic ms), for a barrier its device took by the time this outcome
-   * went out; null for none, for one the device failed (BARRIER_NOT_OPENED), and for an async device that
-   * had not answered yet (its record gets the time once it took it: EffectRunner.barrierAnswered)
+   * went out (the console: at once, though its line's write may fail after: src/outputs/outputs.ts
+   * consoleOutputs); null for none, for one the device failed (BARRIER_NOT_OPENED), and for an async device
+   * that had not answered yet (its record gets the time once it took it: EffectRunner.barrierAnswered)
    */
   barrierAt: number | null;
   /** how long the durable journal commit took (WAL + FULL: one fsync), ms */
@@ -152,15 +160,21 @@ export class EffectRunner {
 
   /**
    * The barrier device's answer for paid record `rec` (its barrier commanded at `at`). Taken: the record's
-   * barrier time is written (markBarrier: no fsync of its own, after pending I/O). Failed: no barrier time;
-   * the vehicle paid and its barrier stayed down, which is said for this vehicle (the device's
-   * OUTPUT_FAILED is once per outage, src/outputs/output-faults.ts): an error line with its seq and OBU
-   * now, and the BARRIER_NOT_OPENED alarm after pending I/O (its trail entry names the record, card and
-   * OBU). Returns whether it was taken.
+   * barrier time is written (markBarrier: no fsync of its own, after pending I/O); for a device that took it
+   * at once but completes its write later (the console's `written`), only once that write completed, within
+   * BARRIER_ANSWER_MS. Failed (or that write failed, or no answer within the bound): no barrier time; the
+   * vehicle paid and its barrier stayed down, which is said for this vehicle (the device's OUTPUT_FAILED is
+   * once per outage, src/outputs/output-faults.ts): an error line with its seq and OBU now, and the
+   * BARRIER_NOT_OPENED alarm after pending I/O (its trail entry names the record, card and OBU). Returns
+   * whether it was taken (the outcome's barrierAt).
    */
   private barrierAnswered(rec: CommittedRecord, at: number, a: OutputAnswer): boolean {
     const { seq, obuId } = rec;
     if (a.taken) {
+      if (a.written) {
+        this.barrierLater(rec, at, a.written);
+        return true;
+      }
       const j = this.d.journal;
       if (j.markBarrier)
         setImmediate(() => {
@@ -174,7 +188,7 @@ export class EffectRunner {
     }
     this.d.log.error(
       { code: "BARRIER_NOT_OPENED", seq, tradeId: rec.tradeId, obuId, err: a.error },
-      "barrier not opened for a paid vehicle (its device failed): no barrier time in its record",
+      "barrier not opened for a paid vehicle (its device failed or did not answer in time): no barrier time in its record",
     );
     setImmediate(() =>
       this.d.alarm(
@@ -186,6 +200,31 @@ export class EffectRunner {
       ),
     );
     return false;
+  }
+
+  /**
+   * A barrier answer that comes later (an async board's promise, the console's write): not waited for (nor
+   * by the outcome, nor by the next frame), bounded by BARRIER_ANSWER_MS (one timer, only for such a
+   * device). `taken`: it was taken (before the outcome went out, its barrierAt). An answer after the bound
+   * changes nothing: the vehicle's BARRIER_NOT_OPENED stands and no barrier time is written.
+   */
+  private barrierLater(
+    rec: CommittedRecord,
+    at: number,
+    answer: PromiseLike<OutputAnswer>,
+    taken?: () => void,
+  ): void {
+    const { seq, obuId } = rec; // a device that never answers keeps `late`, not the record
+    answerWithin(answer, BARRIER_ANSWER_MS, (late) =>
+      this.d.log.warn(
+        { seq, obuId, taken: late.taken, boundMs: BARRIER_ANSWER_MS },
+        "the barrier device answered after the bound: the vehicle's BARRIER_NOT_OPENED stands, no barrier time",
+      ),
+    )
+      .then((a) => {
+        if (this.barrierAnswered(rec, at, a)) taken?.();
+      })
+      .catch((err: unknown) => this.d.log.error({ err: String(err), seq }, "barrier answer not handled"));
   }
 
   async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<RunResult> {
@@ -281,18 +320,13 @@ export class EffectRunner {
             seq: rec.seq,
           });
           this.d.outputs.emit({ type: "light", color: "green", at });
-          if (isThenable(answer)) {
-            // an async board: its answer is not waited for (nor by the outcome, nor by the next frame). The
-            // outcome has the time if the board took it before the outcome goes out; the record gets it when
-            // the board took it, and never for a barrier the board failed
-            answer
-              .then((a) => {
-                if (this.barrierAnswered(rec, at, a)) barrierAt = at;
-              })
-              .catch((err: unknown) =>
-                this.d.log.error({ err: String(err), seq: rec.seq }, "barrier answer not handled"),
-              );
-          } else if (this.barrierAnswered(rec, at, answer)) barrierAt = at;
+          // an async board: the outcome has the time if the board took it before the outcome goes out; the
+          // record gets it when the board took it (within BARRIER_ANSWER_MS), and never for one it failed
+          if (isThenable(answer))
+            this.barrierLater(rec, at, answer, () => {
+              barrierAt = at;
+            });
+          else if (this.barrierAnswered(rec, at, answer)) barrierAt = at;
           break;
         }
         case "display": {

@@ -2,14 +2,21 @@
  * The booth's paid record whose barrier device failed (src/booth/effects.ts recorded, through
  * src/outputs/outputs.ts emitChecked): its outcome has no barrier time, and the failure is said for this
  * vehicle (BARRIER_NOT_OPENED, `path: "booth"`, naming the record, the card and the OBU). Review: the
- * booth's outcome had the barrier time whether or not its barrier opened, as the lane's had.
+ * booth's outcome had the barrier time whether or not its barrier opened, as the lane's had. Second
+ * review: an async board that never answered, and the console's barrier line whose write failed after
+ * emit returned, named no vehicle.
  */
 import { Subject } from "rxjs";
-import { expect, it } from "vitest";
+import { afterEach, expect, it, vi } from "vitest";
 import type { BoothOutcome } from "../../src/booth/context.js";
 import { BoothEffects, type BoothEffectsDeps } from "../../src/booth/effects.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
-import { guardedOutputs, type LaneOutputs } from "../../src/outputs/outputs.js";
+import {
+  BARRIER_ANSWER_MS,
+  consoleOutputs,
+  guardedOutputs,
+  type LaneOutputs,
+} from "../../src/outputs/outputs.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
@@ -71,4 +78,43 @@ it("a barrier board that works: the booth's outcome has the barrier time, no ala
   fx.recorded(paid(), true, 3);
   expect(outcomes.map((o) => o.barrierAt)).toEqual([42]);
   expect(entries).toEqual([]);
+});
+
+const alarmsOf = (entries: Appended[]) =>
+  entries.filter((e) => e.data?.code === "BARRIER_NOT_OPENED").map((e) => e.data);
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+it("an async board that never answers: the vehicle's alarm after BARRIER_ANSWER_MS", async () => {
+  vi.useFakeTimers();
+  const { fx, outcomes, entries } = effects({
+    emit: (e) => (e.type === "barrier" ? new Promise<void>(() => {}) : undefined) as never,
+  });
+  fx.recorded(paid(), true, 3);
+  expect(outcomes.map((o) => o.barrierAt)).toEqual([null]);
+  await vi.advanceTimersByTimeAsync(BARRIER_ANSWER_MS - 1);
+  expect(alarmsOf(entries)).toEqual([]);
+  await vi.advanceTimersByTimeAsync(1);
+  expect(alarmsOf(entries)).toEqual([
+    expect.objectContaining({ jseq: 12, error: `no answer in ${BARRIER_ANSWER_MS} ms` }),
+  ]);
+});
+
+it("the console's barrier line whose write fails after emit returned: the vehicle's alarm then", async () => {
+  let fail: ((err: Error) => void) | undefined;
+  const { fx, outcomes, entries } = effects(
+    consoleOutputs((line, done) => {
+      if (line.startsWith("[栏杆]")) fail = done;
+      else done(null);
+    }),
+  );
+  fx.recorded(paid(), true, 3);
+  // answered at once: the outcome has the command's time
+  expect(outcomes.map((o) => o.barrierAt)).toEqual([42]);
+  expect(alarmsOf(entries)).toEqual([]);
+  fail?.(Object.assign(new Error("write ENOSPC"), { code: "ENOSPC" }));
+  await new Promise((r) => setImmediate(r));
+  expect(alarmsOf(entries)).toEqual([expect.objectContaining({ jseq: 12, error: "write ENOSPC" })]);
 });

@@ -3,15 +3,26 @@
  * src/outputs/outputs.ts emitChecked): its record gets no barrier time (markBarrier is not called), its
  * outcome says no barrier, and the failure is said for this vehicle: an error line with its seq and OBU and
  * a BARRIER_NOT_OPENED alarm whose trail entry names the record, the card and the OBU. An async board is not
- * waited for: the record gets the command's time once the board took it, never for one it failed.
+ * waited for: the record gets the command's time once the board took it, never for one it failed, nor for
+ * one that did not answer within BARRIER_ANSWER_MS. The console answers at once; its line's write completes
+ * after: the record gets the time once it was written, and a write that failed is the vehicle's alarm then.
  * Review: every paid vehicle of a barrier outage had a barrier time in its record, barrier_at, the
  * b5_barrier metric and outcomes$, and only the outage's first failure was an alarm (OUTPUT_FAILED, per
- * event type), with neither seq nor OBU.
+ * event type), with neither seq nor OBU. Second review: a board that never answered left its vehicle
+ * unnamed for good, and the console's barrier line whose write failed (known only in its callback) had its
+ * barrier time and no alarm.
  */
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { matches, toRow } from "../../src/audit/search.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
-import { guardedOutputs, type LaneOutputEvent, type LaneOutputs } from "../../src/outputs/outputs.js";
+import {
+  BARRIER_ANSWER_MS,
+  type ConsoleWriter,
+  consoleOutputs,
+  guardedOutputs,
+  type LaneOutputEvent,
+  type LaneOutputs,
+} from "../../src/outputs/outputs.js";
 import type { RsuEvent } from "../../src/rsu/driver.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { FakeJournal, type Rig, rig } from "./controller-fakes.js";
@@ -187,4 +198,69 @@ it("an async board that rejects: no barrier time ever, the vehicle's alarm", asy
   expect(barrierAlarms(entries).map((e) => e.data)).toEqual([
     expect.objectContaining({ jseq: paid.seq, obuId: OBU_ID, error: "barrier board write failed" }),
   ]);
+});
+
+it("an async board that never answers: after BARRIER_ANSWER_MS the vehicle's alarm, no barrier time, and a late answer changes nothing", async () => {
+  const board = asyncBoard();
+  const { r, journal, entries, lines, outcomes } = barrierRig(board.outputs);
+  await pay(r);
+  const paid = journal.records.find((x) => x.kind === "transaction")!;
+  await r.advance(BARRIER_ANSWER_MS - 1);
+  expect(barrierAlarms(entries)).toEqual([]);
+  await r.advance(1);
+  // the alarm comes after pending I/O: a setImmediate, which fake timers run 1 ms later when it is queued
+  // inside a tick
+  await r.advance(1);
+  expect(barrierAlarms(entries).map((e) => e.data)).toEqual([
+    expect.objectContaining({ jseq: paid.seq, obuId: OBU_ID, error: `no answer in ${BARRIER_ANSWER_MS} ms` }),
+  ]);
+  board.answer();
+  await r.advance(0);
+  expect(journal.barriers.size).toBe(0);
+  expect(outcomes.map((o) => o.barrierAt)).toEqual([null]);
+  expect(barrierAlarms(entries)).toHaveLength(1);
+  expect(lines.filter((l) => l.level === "warn").map((l) => l.obj)).toContainEqual(
+    expect.objectContaining({ seq: paid.seq, taken: true, boundMs: BARRIER_ANSWER_MS }),
+  );
+});
+
+/** A console writer whose barrier line's write completes when the test says, with `err` if given. */
+function heldConsole(): { outputs: LaneOutputs; complete(err?: Error): void; lines: string[] } {
+  const lines: string[] = [];
+  let barrierDone: ((err?: Error | null) => void) | undefined;
+  const out: ConsoleWriter = (line, done) => {
+    lines.push(line);
+    if (line.startsWith("[栏杆]")) barrierDone = done;
+    else queueMicrotask(() => done(null));
+  };
+  return { outputs: consoleOutputs(out), complete: (err) => barrierDone?.(err ?? null), lines };
+}
+
+it("the console's barrier line whose write fails after emit returned: the outcome keeps its time, the record gets none, the vehicle's alarm", async () => {
+  const screen = heldConsole();
+  const { r, journal, entries, outcomes } = barrierRig(screen.outputs);
+  await pay(r);
+  const paid = journal.records.find((x) => x.kind === "transaction")!;
+  expect(screen.lines).toContain(`[栏杆] 抬杆 OBU ${OBU_ID}`);
+  // answered at once: the outcome (b5_barrier) has the command's time
+  expect(outcomes).toHaveLength(1);
+  expect(outcomes[0]!.barrierAt).not.toBeNull();
+  screen.complete(Object.assign(new Error("write ENOSPC"), { code: "ENOSPC" }));
+  await r.advance(0);
+  expect(journal.barriers.size).toBe(0);
+  expect(barrierAlarms(entries).map((e) => e.data)).toEqual([
+    expect.objectContaining({ jseq: paid.seq, obuId: OBU_ID, error: "write ENOSPC" }),
+  ]);
+});
+
+it("the console's barrier line: the record gets the barrier time once the line was written", async () => {
+  const screen = heldConsole();
+  const { r, journal, entries, outcomes } = barrierRig(screen.outputs);
+  await pay(r);
+  const seq = journal.records.find((x) => x.kind === "transaction")!.seq;
+  expect(journal.barriers.size).toBe(0);
+  screen.complete();
+  await r.advance(0);
+  expect([...journal.barriers]).toEqual([[seq, outcomes[0]!.barrierAt]]);
+  expect(barrierAlarms(entries)).toEqual([]);
 });
