@@ -40,7 +40,9 @@ export interface HoldItem {
   message: string;
   /**
    * The revision the station refused. When the record has a newer one (it was settled while the refused
-   * revision was on its way), it is not held: the newer revision goes to the station in its turn.
+   * revision was on its way), it is not held: the newer revision goes to the station in its turn; except
+   * for a `CONFLICT` (CONFLICT_CODE), which concerns the trade id, not the revision: the record's current
+   * revision is held with it, as a settlement of a record held for a CONFLICT keeps it held.
    */
   revision?: number;
 }
@@ -53,6 +55,18 @@ export interface HoldItem {
  * on a higher revision, and that record would be gone unseen. An operator compares the two and requeues it.
  */
 export const CONFLICT_CODE = "CONFLICT";
+
+/**
+ * The held message of a record whose settled revision `revision` stays held with a CONFLICT the station
+ * answered (`refusal`): held when settled (JournalOutbox.requeueInTx) or settled while the refused revision
+ * was on its way (JournalOutbox.hold).
+ */
+function conflictKeptMessage(revision: number, refusal: string): string {
+  return (
+    `revision ${revision} (settled) stays held with the conflict: the station holds another record ` +
+    `under this trade id (${refusal}); compare the two, then requeue it (etc-lane journal requeue-held)`
+  );
+}
 
 /** The station stored this revision of this record (or a newer one). */
 export interface UploadAck {
@@ -368,11 +382,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   ): { added: number; fromHeld: number; keptHeld: boolean } {
     const held = this.stmtHeldRow.get(seq);
     if (held?.code === CONFLICT_CODE) {
-      this.stmtHeldMessage.run(
-        `revision ${revision} (settled) stays held with the conflict: the station holds another record ` +
-          `under this trade id (${held.message}); compare the two, then requeue it (etc-lane journal requeue-held)`,
-        seq,
-      );
+      this.stmtHeldMessage.run(conflictKeptMessage(revision, held.message), seq);
       return { added: 0, fromHeld: 0, keptHeld: true };
     }
     this.stmtAckDel.run(seq);
@@ -464,7 +474,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
    * Takes records the station refused out of the upload queue so that the records behind them keep flowing.
    * A held record is still unacknowledged: retention never deletes it, list() shows it with its reason, and
    * requeueHeld() puts it back in the queue (after the station or the record has been fixed). An item whose
-   * `revision` is older than the record's stays queued (see HoldItem).
+   * `revision` is older than the record's stays queued, unless its code is CONFLICT (see HoldItem).
    */
   hold(items: readonly HoldItem[], at: Date = this.h.now()): number {
     this.h.assertWritable();
@@ -473,10 +483,16 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
       const seen = new Set<number>();
       for (const it of items) {
         const row = this.stmtPlace.get(it.tradeId);
-        if (!row || (it.revision !== undefined && row.revision > it.revision)) continue;
+        if (!row) continue;
+        const settledSince = it.revision !== undefined && row.revision > it.revision;
+        if (settledSince && it.code !== CONFLICT_CODE) continue;
         if (row.queued && !seen.has(row.seq)) {
           seen.add(row.seq);
-          out.push({ seq: row.seq, item: it });
+          // a CONFLICT concerns the trade id: the settled revision would replace the other record
+          const item = settledSince
+            ? { ...it, revision: row.revision, message: conflictKeptMessage(row.revision, it.message) }
+            : it;
+          out.push({ seq: row.seq, item });
         }
       }
       return out;

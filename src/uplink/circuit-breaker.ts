@@ -4,7 +4,10 @@
  * (half-open). The probe's success closes it (every count starts again), its failure opens it again for
  * another cool-down. The failures are counted per kind (the uplink's: upload, heartbeat, ...), and a
  * success resets only its own kind's count: a station that answers heartbeats while every upload fails
- * still opens it. What it guards, and which request is the
+ * still opens it. Only the kinds `opensOn` names open it by their count (the uplink's: uploads alone, so
+ * that a failing heartbeat, status-list or checkpoint endpoint never stops uploads the station takes);
+ * the others' failures are counted (consecutiveFailures) and a failed probe of any kind reopens it. What
+ * it guards, and which request is the
  * probe, is the uplink's (./uplink.ts run and turn: its status-list polls go beside an open breaker and are
  * not reported to it). Pure: time comes from the injected clock, a monotonic
  * one (the uplink's is performance.now: a step of the wall clock neither holds the breaker open nor ends
@@ -33,6 +36,8 @@ export class CircuitBreaker {
   constructor(
     private readonly opts: BreakerOptions,
     private readonly now: () => number,
+    /** the kinds whose `failureThreshold` failures in a row open it (default: every kind) */
+    private readonly opensOn: (kind: string) => boolean = () => true,
   ) {}
 
   get state(): BreakerState {
@@ -78,13 +83,20 @@ export class CircuitBreaker {
     this.st = "closed";
   }
 
-  /** A request of `kind` failed: `failureThreshold` in a row of one kind, or the probe's failure, opens it. */
+  /**
+   * A request of `kind` failed: `failureThreshold` in a row of one kind that `opensOn`, or the probe's
+   * failure, opens it.
+   */
   onFailure(kind = ""): void {
     const n = (this.failures.get(kind) ?? 0) + 1;
     this.failures.set(kind, n);
     const wasProbe = this.probeInFlight;
     this.probeInFlight = false;
-    if (wasProbe || this.st === "half-open" || (this.st === "closed" && n >= this.opts.failureThreshold)) {
+    if (
+      wasProbe ||
+      this.st === "half-open" ||
+      (this.st === "closed" && n >= this.opts.failureThreshold && this.opensOn(kind))
+    ) {
       this.st = "open";
       this.openedAt = this.now();
       this.opens++;

@@ -48,11 +48,17 @@ export class Uplink {
   private readonly outbox: Outbox;
   private readonly client: StationClient;
   /**
-   * the backoff per kind of request (backoffOf): a failure sleeps its kind's, and only a success of the
-   * same kind starts it again, so that a station answering heartbeats while it fails every upload does
-   * not keep the uploads' retries at the first delay
+   * the backoff per kind of request (backoffOf): a failure defers its kind alone by its kind's next delay
+   * (deferredUntil), and only a success of the same kind starts it again, so that a station answering
+   * heartbeats while it fails every upload does not keep the uploads' retries at the first delay
    */
   private readonly backoffs = new Map<RequestKind, Backoff>();
+  /**
+   * when a kind of request that failed may go again (monotonic ms; absent: now). The loop keeps serving
+   * the other kinds meanwhile (turn): a failing heartbeat, status-list or checkpoint endpoint never holds up
+   * the uploads, nor do failing uploads hold up the rest.
+   */
+  private readonly deferredUntil = new Map<RequestKind, number>();
   private readonly backoffOptions: BackoffOptions;
   private readonly breaker: CircuitBreaker;
   private readonly now: () => number;
@@ -105,7 +111,8 @@ export class Uplink {
     this.sizer = new BatchSizer(batchSize, this.log);
     this.queueAge = new QueueAgeWatch(this.mono);
     this.backoffOptions = bo;
-    this.breaker = new CircuitBreaker(br, this.mono);
+    // only the uploads' failures open it (a failed probe of any kind reopens it): ./circuit-breaker.ts
+    this.breaker = new CircuitBreaker(br, this.mono, (kind) => kind === "upload");
     this.client = new StationClient(
       {
         baseUrl: opts.stationUrl,
@@ -257,7 +264,7 @@ export class Uplink {
       this.wake = done;
       this.wakeOnCommit = wakeOnCommit;
       this.wakeOnApplied = wakeOnApplied;
-      if (wakeOnCommit && (this.recordsToSend() || this.opts.auditCheckpoints?.due())) setImmediate(done);
+      if (wakeOnCommit && (this.uploadReady() || this.checkpointsReady())) setImmediate(done);
     });
   }
 
@@ -285,12 +292,13 @@ export class Uplink {
             this.log.error({ err: e.message }, "the journal failed to record the station's answer");
           this.board.publish();
           // the records' path: the uploads' backoff, started again by an upload that goes
-          await this.sleep(this.backoffOf("upload").next(), false, false);
+          this.defer("upload");
           continue;
         }
         this.onFailure(e);
         this.board.publish();
-        await this.sleep(this.backoffOf(this.requestKind).next(), false, false);
+        // that kind alone waits its backoff; the others go on (turn)
+        this.defer(this.requestKind ?? "upload");
         continue;
       }
       if (worked) {
@@ -301,6 +309,7 @@ export class Uplink {
         // breaker's probe, every count
         this.breaker.onSuccess(this.requestKind ?? "");
         this.backoffOf(this.requestKind).reset();
+        this.deferredUntil.delete(this.requestKind ?? "upload");
         this.board.answered(this.requestKind);
       } else {
         this.breaker.release(); // nothing was sent: no evidence either way
@@ -308,9 +317,14 @@ export class Uplink {
       this.board.publish();
       if (!worked) {
         const now = this.mono();
+        const cpsDue = this.opts.auditCheckpoints?.due() === true;
         const due = Math.min(
-          this.heartbeatMs > 0 ? this.nextHeartbeatAt : Number.POSITIVE_INFINITY,
-          this.poller ? this.nextPollAt : Number.POSITIVE_INFINITY,
+          this.heartbeatMs > 0
+            ? Math.max(this.nextHeartbeatAt, this.readyAt("heartbeat"))
+            : Number.POSITIVE_INFINITY,
+          this.poller ? Math.max(this.nextPollAt, this.readyAt("status-list")) : Number.POSITIVE_INFINITY,
+          this.recordsToSend() ? this.readyAt("upload") : Number.POSITIVE_INFINITY,
+          cpsDue ? this.readyAt("checkpoints") : Number.POSITIVE_INFINITY,
           now + 60_000,
         );
         await this.sleep(due - now, true);
@@ -338,9 +352,24 @@ export class Uplink {
     this.board.answered("status-list");
   }
 
-  /** A status-list poll is due (there is a status list to poll). */
+  /** A status-list poll is due (there is a status list to poll, and no failure defers it). */
   private pollDue(now: number): boolean {
-    return this.poller !== null && now >= this.nextPollAt;
+    return this.poller !== null && now >= this.nextPollAt && this.ready("status-list", now);
+  }
+
+  /** When `kind` may go again after its failures (deferredUntil; 0: now). */
+  private readyAt(kind: RequestKind): number {
+    return this.deferredUntil.get(kind) ?? 0;
+  }
+
+  /** No failure defers `kind` at `now`. */
+  private ready(kind: RequestKind, now = this.mono()): boolean {
+    return now >= this.readyAt(kind);
+  }
+
+  /** `kind` failed: it alone may go again after its backoff's next delay. */
+  private defer(kind: RequestKind): void {
+    this.deferredUntil.set(kind, this.mono() + this.backoffOf(kind).next());
   }
 
   /** While the breaker is open: ms until its probe may go or the next status-list poll is due. */
@@ -415,7 +444,7 @@ export class Uplink {
     // records wait that could not be read: after the heartbeat and the poll that were due, the backoff
     if (unread) throw unread;
     const cps = this.opts.auditCheckpoints;
-    if (cps?.due()) {
+    if (cps?.due() && this.ready("checkpoints")) {
       this.requestKind = "checkpoints";
       await sendCheckpoints(this.client, cps);
       return true;
@@ -435,14 +464,18 @@ export class Uplink {
    * failing nor an upload that keeps failing holds up the other (a station that refuses or rate-limits
    * uploads, 400, 413, 429, or is away behind its gateway, 502, 503, 504, is asked nothing and gets one
    * upload per cool-down: its answered heartbeats neither close the breaker nor start the uploads' count or
-   * backoff again, run). Heartbeats off, the probe is the upload.
+   * backoff again, run). Heartbeats off, the probe is the upload. A kind a failure defers (defer) is not
+   * chosen until its backoff is over; the others are (an upload's 500 asks the station once the uploads'
+   * backoff is over).
    */
   private turn(now: number, records: boolean): "heartbeat" | "status-list" | "upload" | null {
+    const heartbeat = this.heartbeatMs > 0 && this.ready("heartbeat", now);
     if (records) {
-      if (this.breaker.state === "half-open") return this.askStation ? "heartbeat" : "upload";
+      if (this.breaker.state === "half-open") return this.askStation && heartbeat ? "heartbeat" : "upload";
       if (this.uploadNext) return "upload";
+      if (this.askStation && heartbeat) return "heartbeat";
     }
-    if (this.askStation || (this.heartbeatMs > 0 && now >= this.nextHeartbeatAt)) return "heartbeat";
+    if (heartbeat && now >= this.nextHeartbeatAt) return "heartbeat";
     if (this.pollDue(now)) return "status-list";
     return records ? "upload" : null;
   }
@@ -493,7 +526,7 @@ export class Uplink {
    * finds none while the count says records wait (orphansSkipped).
    */
   private nextBatch(): { batch: PendingRecord[]; unread: OutboxFailed | null } {
-    if (!this.recordsToSend()) return { batch: [], unread: null };
+    if (!this.recordsToSend() || !this.ready("upload")) return { batch: [], unread: null };
     try {
       const batch = this.outbox.pending(this.sizer.limit);
       if (batch.length === 0) return { batch, unread: this.orphansSkipped() };
@@ -540,6 +573,16 @@ export class Uplink {
    */
   private recordsToSend(): boolean {
     return this.outbox.healthy !== false && this.outbox.queueDepth() > 0;
+  }
+
+  /** Records wait and may go now: no upload failure defers them (defer). */
+  private uploadReady(): boolean {
+    return this.recordsToSend() && this.ready("upload");
+  }
+
+  /** Audit checkpoints are due and no failure of theirs defers them. */
+  private checkpointsReady(): boolean {
+    return this.opts.auditCheckpoints?.due() === true && this.ready("checkpoints");
   }
 
   /**

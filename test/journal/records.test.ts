@@ -670,6 +670,31 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect(j.requeueHeld()).toBe(1);
     expect(j.pending(10).map((r) => [r.seq, r.revision])).toEqual([[suspect.seq, 2]]);
   });
+
+  // review 2 (session 38): a CONFLICT answered for revision 1 after the suspect was settled (a late B5
+  // while revision 1 was on its way) held nothing, and revision 2 went out at once to replace the other
+  // lane's record. A CONFLICT concerns the trade id: the settled revision is held with it.
+  it("a CONFLICT for a revision settled since holds the settled revision; another refusal of it holds nothing", () => {
+    const j = openJournal();
+    const suspect = j.commit(sampleRecord(4, "suspect"));
+    const other = j.commit(sampleRecord(5, "suspect"));
+    j.settle(suspect.seq, debited);
+    j.settle(other.seq, debited);
+    const refusal = "revision 1 of this trade id is held with other content: not stored";
+    expect(
+      j.hold([
+        { tradeId: suspect.tradeId, code: "CONFLICT", message: refusal, revision: 1 },
+        { tradeId: other.tradeId, code: "BAD_RECORD", message: "no", revision: 1 },
+      ]),
+    ).toBe(1);
+    expect([j.heldCount(), j.queueDepth()]).toEqual([1, 1]);
+    expect(j.pending(10).map((r) => [r.seq, r.revision])).toEqual([[other.seq, 2]]);
+    expect(j.get(suspect.seq)).toMatchObject({ revision: 2, held: { code: "CONFLICT" } });
+    expect(j.get(suspect.seq)?.held?.message).toBe(
+      `revision 2 (settled) stays held with the conflict: the station holds another record under this trade id (${refusal}); ` +
+        "compare the two, then requeue it (etc-lane journal requeue-held)",
+    );
+  });
 });
 
 describe("booth cases noted closed (booth_closed): as durable as what closed them", () => {

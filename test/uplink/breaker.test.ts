@@ -73,6 +73,30 @@ describe("CircuitBreaker, failures per kind of request", () => {
     b.onFailure("upload");
     expect(b.state).toBe("closed");
   });
+
+  // review 2 (session 38): 5 failed heartbeats opened the uplink's breaker while every upload was stored
+  it("only the kinds opensOn names open it by their count; a failed probe of another kind opens it again", () => {
+    let t = 0;
+    const b = new CircuitBreaker(
+      { failureThreshold: 3, coolDownMs: 1000 },
+      () => t,
+      (k) => k === "upload",
+    );
+    for (let i = 0; i < 10; i++) {
+      b.tryAcquire();
+      b.onFailure("heartbeat");
+    }
+    expect([b.state, b.consecutiveFailures, b.opens]).toEqual(["closed", 10, 0]);
+    for (let i = 0; i < 3; i++) {
+      b.tryAcquire();
+      b.onFailure("upload");
+    }
+    expect(b.state).toBe("open");
+    t = 1000;
+    expect(b.tryAcquire()).toBe(true);
+    b.onFailure("heartbeat"); // the probe
+    expect([b.state, b.opens]).toEqual(["open", 2]);
+  });
 });
 
 describe("CircuitBreaker.release", () => {

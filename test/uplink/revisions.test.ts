@@ -121,6 +121,45 @@ it("settled while its first revision is on the way: the station refusing that re
   expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
 });
 
+// review 2 (session 38): a CONFLICT answered for revision 1 while a late B5 settled the suspect held
+// nothing, and revision 2 went out at once to replace the other lane's record at the station
+it("settled while its first revision is on the way: a CONFLICT for that revision holds the settled one, with E613", async () => {
+  let refusedTradeId = "";
+  const g = gateFirstUpload(
+    () =>
+      new Response(
+        JSON.stringify({
+          accepted: [],
+          rejected: [
+            { tradeId: refusedTradeId, code: "CONFLICT", message: "revision 1 held with other content" },
+          ],
+        }),
+        { status: 200, headers: { "content-type": "application/json" } },
+      ),
+  );
+  rig = await makeRig({ fetch: g.fetch });
+  const r = rig;
+  const suspect = r.journal.commit(sampleRecord(4, "suspect"));
+  refusedTradeId = suspect.tradeId;
+  r.uplink.start();
+  await g.onItsWay;
+  r.journal.settle(suspect.seq, settlement);
+  g.release();
+  const st = await statusWhere(r.uplink, (s) => s.held === 1, "the settled revision held");
+  expect(st.queueDepth).toBe(0);
+  expect(st.lastError?.code).toBe("E613_STATION_REJECTED");
+  expect(g.state.uploads).toBe(1);
+  expect(r.station.received()).toEqual([]);
+  expect(r.journal.get(suspect.seq)).toMatchObject({
+    revision: 2,
+    uploadedAt: null,
+    held: { code: "CONFLICT" },
+  });
+  expect(r.journal.get(suspect.seq)?.held?.message).toMatch(
+    /^revision 2 \(settled\) stays held with the conflict: .*revision 1 held with other content/,
+  );
+});
+
 // review (session 38): the settlement of a record the station had refused as CONFLICT took it out of held,
 // and its revision 2 replaced the other record the station held under that trade id (lane B's debit, gone
 // at the station unseen)

@@ -8,10 +8,10 @@
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
-import { Uplink } from "../../src/uplink/uplink.js";
+import { type StatusListSink, Uplink } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
-import { tempDirOnFakeTimers } from "./rig.js";
+import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 
 const dir = tempDirOnFakeTimers("etc-upload-backoff-");
 
@@ -79,3 +79,71 @@ it("uploads answered 500 while heartbeats are answered: the heartbeats between d
   expect(uploads.length).toBeLessThan(40);
   expect(uploads.at(-1)! - uploads.at(-2)!).toBeGreaterThanOrEqual(30_000);
 });
+
+// review 2 (session 38): with a backoff and a breaker count per kind, a failing heartbeat endpoint made the
+// loop sleep the heartbeats' backoff (30 s once grown) with no wake on a commit, and 5 heartbeat failures
+// opened the breaker while every upload was stored: 28 uploads in 300 s (one a commit) and "offline". Now
+// the failing kind alone waits its backoff, and only uploads' failures open the breaker.
+it.each([
+  ["a heartbeat answered 404", "heartbeat"],
+  ["a heartbeat answered 200 with no body", "heartbeat-empty"],
+  ["a status-list manifest answered 503", "manifest"],
+] as const)(
+  "%s while every upload is stored: each commit goes at once, the breaker stays closed",
+  async (_what, failing) => {
+    const uploads: number[] = [];
+    let failed = 0;
+    const f = (async (url: string, init: RequestInit) => {
+      const path = new URL(url).pathname;
+      if (path.endsWith("/heartbeat")) {
+        if (failing === "manifest")
+          return new Response(JSON.stringify({ serverTime: new Date().toISOString() }));
+        failed++;
+        return failing === "heartbeat"
+          ? new Response(JSON.stringify({ error: "NOT_FOUND" }), { status: 404 })
+          : new Response("", { status: 200 });
+      }
+      if (path.endsWith("/manifest")) {
+        failed++;
+        return new Response(JSON.stringify({ error: "UNAVAILABLE" }), { status: 503 });
+      }
+      uploads.push(performance.now());
+      return storedAll(String(init.body));
+    }) as unknown as typeof fetch;
+    const d = dir();
+    const journal = Journal.open({ dataDir: d, laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+    const sink: StatusListSink = {
+      versions: () => ({ full: null, delta: null }),
+      applyBundle: async () => ({}),
+    };
+    const uplink = new Uplink({
+      stationUrl: "http://station.invalid:1",
+      outbox: journal,
+      lane: LANE,
+      fetch: f,
+      random: () => 0,
+      ...(failing === "manifest" ? { statusList: sink, downloadDir: d } : {}),
+    });
+    let opens = 0;
+    let maxDepth = 0;
+    uplink.status$.subscribe((s) => {
+      opens = s.counters.breakerOpens;
+      maxDepth = Math.max(maxDepth, s.queueDepth);
+    });
+    uplink.start();
+    for (let i = 0; i < 150; i++) {
+      journal.commitMany([sampleRecord(i)]);
+      await vi.advanceTimersByTimeAsync(2_000);
+    }
+    const s = uplink.status();
+    await uplink.stop();
+    await journal.close();
+    expect(failed).toBeGreaterThan(5);
+    expect(opens).toBe(0);
+    expect(s.breaker).toBe("closed");
+    // each record went before the next commit: the queue never held two
+    expect(maxDepth).toBeLessThanOrEqual(1);
+    expect(uploads).toHaveLength(150);
+    expect(s.queueDepth).toBe(0);
+  },
+);
