@@ -20,8 +20,9 @@
  * byte buffered; a too-long one, the span its header announces (national: LEN; legacy: up to the next FF,
  * its ETX), blamed as it arrives, even in later `push()` calls. Inside a too-long span every nested
  * candidate that fails is part of it, even one reaching beyond it or failing only its checksum, and the
- * span ends early at the first good frame found in it, so a corrupted LEN announcing a huge span costs
- * the bytes up to the next good frame and never a frame. A good frame found inside any failed candidate
+ * span ends early at the first good frame found in it, and at the inter-byte timeout (`tick()`, even with
+ * nothing held: a frame's bytes never pause that long), so a corrupted LEN announcing a huge span costs
+ * the bytes up to the next good frame or pause and never a frame. A good frame found inside any failed candidate
  * is always delivered. docs/protocol.md "Receiving: the deframer" says the same.
  */
 import type {
@@ -131,9 +132,16 @@ export abstract class StreamDeframer implements Deframer {
     return events;
   }
 
+  /**
+   * The inter-byte timeout has run out at `now`: a half frame held is dropped, and a too-long span still
+   * open ends, even with nothing held (a frame's bytes never pause that long, so what comes after the
+   * silence is not its own: it is judged on its own).
+   */
   tick(now: number): DeframerEvent[] {
     const events: DeframerEvent[] = [];
-    if (this.buffered > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.expire(events);
+    if (now - this.lastByteAt <= this.interByteTimeoutMs) return events;
+    if (this.buffered > 0) this.expire(events);
+    this.blame = undefined;
     return events;
   }
 
@@ -147,9 +155,12 @@ export abstract class StreamDeframer implements Deframer {
     return events;
   }
 
-  /** Milliseconds until a half frame would expire, or undefined when nothing is pending. */
+  /**
+   * Milliseconds until a half frame would expire or a too-long span would end, or undefined when neither
+   * is pending.
+   */
   msUntilExpiry(now: number): number | undefined {
-    if (this.buffered === 0) return undefined;
+    if (this.buffered === 0 && this.blame === undefined) return undefined;
     return Math.max(0, this.lastByteAt + this.interByteTimeoutMs - now + 1);
   }
 
@@ -157,8 +168,9 @@ export abstract class StreamDeframer implements Deframer {
     this.pendingReason = "timeout";
     this.scan(events, true);
     this.pendingReason = undefined;
-    // One half frame dropped, unless what was held was the rest of a failed candidate (a too-long span):
-    // that one is already counted, and its bytes went under its reason.
+    // One half frame dropped, unless every byte held was the rest of a failed candidate (a too-long frame
+    // still arriving, in its span; a candidate nested in a bad frame): that one is already counted, and
+    // its bytes went under its reason.
     if (events.some((e) => e.kind === "discarded" && e.reason === "timeout")) this.c.timeouts++;
   }
 

@@ -21,9 +21,12 @@
 export interface ExpiringDeframer<E> {
   /** The silence (ms) after which a half frame is dropped. */
   readonly interByteTimeoutMs: number;
-  /** Milliseconds until a half frame would expire, or undefined when nothing is held. */
+  /**
+   * Milliseconds until a half frame would expire (or the span of a too-long frame would end, bytes held
+   * or not), or undefined when neither is pending.
+   */
   msUntilExpiry(now: number): number | undefined;
-  /** Drop a half frame whose inter-byte timeout has run out at `now`. */
+  /** Drop a half frame whose inter-byte timeout has run out at `now`, and end such a span. */
   tick(now: number): E[];
 }
 
@@ -48,7 +51,7 @@ export class HalfFrameTimer<E> {
     private readonly emit: (events: E[], at: number) => void,
   ) {}
 
-  /** Bytes arrived at `now` (and were pushed): (re)start the countdown, or stop it when nothing is held. */
+  /** Bytes arrived at `now` (and were pushed): (re)start the countdown, or stop it when nothing is pending. */
   arm(now: number): void {
     this.deferrals = 0;
     this.schedule(now);

@@ -57,11 +57,14 @@ export interface Deframer {
    */
   push(chunk: Uint8Array, now: number): DeframerEvent[];
   /**
-   * Expire a stalled half frame without new data (the link calls this from its timer,
-   * ./half-frame-timer.ts).
+   * Expire a stalled half frame without new data, and end a too-long span still open, once the
+   * inter-byte timeout has run out (the link calls this from its timer, ./half-frame-timer.ts).
    */
   tick(now: number): DeframerEvent[];
-  /** Milliseconds until a half frame would expire, or undefined when nothing is pending. */
+  /**
+   * Milliseconds until a half frame would expire or a too-long span would end, or undefined when
+   * neither is pending.
+   */
   msUntilExpiry(now: number): number | undefined;
   /** The silence (ms) after which `tick()` drops a half frame. */
   readonly interByteTimeoutMs: number;

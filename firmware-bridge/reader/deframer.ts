@@ -10,8 +10,10 @@
  * byte is scanned again, so a false STX inside noise or payload never hides the real frame behind it.
  * Every discarded byte is reported in a `discarded` event with its reason and counted. An oversize
  * candidate is blamed for the span its LEN announces, as its bytes arrive (in later `push()` calls too):
- * every candidate starting in it that fails is part of it, even one reaching past its end or failing only
- * its CRC, and the span ends early at the first good frame found in it (a corrupted LEN costs no frame).
+ * every candidate starting in it that fails is part of it, even one reaching past its end, except one
+ * whose LEN and ETX check out and only its CRC fails (judged on its own, with its header). The span ends
+ * early at the first good frame found in it (a corrupted LEN costs no frame), and at the inter-byte
+ * timeout (`tick()`, even with nothing held: a frame's bytes never pause that long).
  *
  * The inter-byte timeout is applied only by `tick()`, which the owner calls from its timer
  * (firmware-bridge/framing/half-frame-timer.ts). `push()` appends and scans and never expires: bytes that
@@ -140,26 +142,40 @@ export class ReaderDeframer {
     return this.seal(events);
   }
 
-  /** Expire a stalled half frame without new data (the owner calls this from its timer). */
+  /**
+   * Expire a stalled half frame without new data (the owner calls this from its timer), and end an
+   * oversize span still open, even with nothing held: a frame's bytes never pause for the inter-byte
+   * timeout, so what comes after the silence is judged on its own.
+   */
   tick(now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
-    if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
+    if (now - this.lastByteAt <= this.interByteTimeoutMs) return this.seal(events);
+    if (this.buf.length > 0) this.scan(events, true);
+    this.blame = undefined;
     return this.seal(events);
   }
 
-  /** Milliseconds until a half frame would expire, or undefined when nothing is held. */
+  /**
+   * Milliseconds until a half frame would expire or an oversize span would end, or undefined when
+   * neither is pending.
+   */
   msUntilExpiry(now: number): number | undefined {
-    if (this.buf.length === 0) return undefined;
+    if (this.buf.length === 0 && this.blame === undefined) return undefined;
     return Math.max(0, this.lastByteAt + this.interByteTimeoutMs - now + 1);
   }
 
-  /** Drop everything held (after a reconnect the old bytes mean nothing). */
+  /**
+   * Drop everything held (after a reconnect the old bytes mean nothing), as one run under the reason
+   * `tick()` gives the open candidate: that of the failed candidate or oversize span it sits in (not
+   * counted again), else `truncated` (counted). An open span ends.
+   */
   reset(): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     if (this.buf.length > 0) {
       // After a scan, anything held is an open candidate.
-      this.c.truncated++;
-      this.drop(events, this.buf.length, "truncated");
+      const within = this.nestedIn(this.buf.length, "truncated");
+      if (within === undefined) this.c.truncated++;
+      this.drop(events, this.buf.length, within ?? "truncated");
     }
     this.blame = undefined;
     return this.seal(events);
@@ -241,25 +257,14 @@ export class ReaderDeframer {
     crc?: { frame: number; computed: number },
     span = candidate,
   ): void {
-    const held = this.blame;
-    // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
-    let enclosing = held;
-    while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
-    if (held !== undefined && ((enclosing !== undefined && reason !== "checksum") || inOversize(held))) {
-      // A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
-      // part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do
-      // the bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that
-      // reaches beyond it (a real frame the outer LEN swallowed) is judged on its own, below; so is one
-      // whose LEN and ETX check out and only its CRC fails: a real frame that came corrupted behind a
-      // false STX, far likelier than a false STX with an ETX where its LEN ends (1 in 256). Its header
-      // is what a reader answers BAD_CHECKSUM with. Inside an oversize span every candidate that fails is
-      // part of it, wherever it ends and whatever failed: the span was never checked (a real frame in it
-      // comes out only whole, and ends it).
-      this.drop(events, 1, held.reason);
+    const within = this.nestedIn(candidate, reason);
+    if (within !== undefined) {
+      this.drop(events, 1, within);
       return;
     }
-    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
-    const outer = enclosing;
+    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason; a
+    // frame failing only its CRC inside an oversize span keeps the span after it, even reaching past it
+    const outer = this.enclosing(candidate) ?? oversizeSpan(this.blame);
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -287,6 +292,32 @@ export class ReaderDeframer {
       bytes: Math.max(0, span - 1),
       ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
     };
+  }
+
+  /** The innermost failed candidate (or oversize span) that a candidate of `candidate` bytes ends within. */
+  private enclosing(candidate: number): Blame | undefined {
+    let b = this.blame;
+    while (b !== undefined && candidate > b.bytes) b = b.outer;
+    return b;
+  }
+
+  /**
+   * Whether the candidate at buf[0], failing for `reason` after `candidate` of its bytes, is part of the
+   * failed candidate it sits in, and then the reason its bytes keep; undefined when it is judged on its
+   * own. A candidate nested in a failed one (an 02 in its DATA or CRC) that fails and ends inside it is
+   * part of that bad frame: no count, no event of its own, its STX keeps the outer reason and so do the
+   * bytes after it, as in the RSU deframer (firmware-bridge/framing/deframer.ts). One that reaches beyond
+   * it (a real frame the outer LEN swallowed) is judged on its own, unless it starts inside an oversize
+   * span: the span was never checked, so whatever fails in it, wherever it ends, is part of it (a real
+   * frame in it comes out only whole, and ends it). One whose LEN and ETX check out and only its CRC
+   * fails is always judged on its own, even inside an oversize span: a real frame that came corrupted
+   * behind a false STX, far likelier than a false STX with an ETX where its LEN ends (1 in 256). Its
+   * header is what a reader answers BAD_CHECKSUM with.
+   */
+  private nestedIn(candidate: number, reason: ReaderDiscardReason): ReaderDiscardReason | undefined {
+    const held = this.blame;
+    if (held === undefined || reason === "checksum") return undefined;
+    return this.enclosing(candidate) !== undefined || inOversize(held) ? held.reason : undefined;
   }
 
   /** Drop the first `n` bytes, reporting them as one run per reason. */
@@ -350,8 +381,13 @@ export class ReaderDeframer {
 
 /** Whether the bytes at buf[0] lie inside an oversize candidate's span (`blame` or one it sits in). */
 function inOversize(blame: Blame | undefined): boolean {
-  for (let b = blame; b !== undefined; b = b.outer) if (b.reason === "oversize" && b.bytes > 0) return true;
-  return false;
+  return oversizeSpan(blame) !== undefined;
+}
+
+/** The oversize span the bytes at buf[0] lie in (`blame` or one it sits in), if any. */
+function oversizeSpan(blame: Blame | undefined): Blame | undefined {
+  for (let b = blame; b !== undefined; b = b.outer) if (b.reason === "oversize" && b.bytes > 0) return b;
+  return undefined;
 }
 
 /** The accepted frame's `n` bytes at the front of `buf`, as a block of its own (not a view of `buf`). */

@@ -17,7 +17,7 @@ export function createLegacyCodec(
   return {
     dialect,
     decode(f: Frame, wire: WireFrame): RsuEvent | undefined {
-      if (isHeartbeat(f)) return { kind: "heartbeat" };
+      if (isHeartbeat(f, "legacy")) return { kind: "heartbeat" };
       const frame = f as LegacyFrame;
       switch (frame.type) {
         case "B0":

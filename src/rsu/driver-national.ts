@@ -1,5 +1,5 @@
 /** Variant B (2019+ national network) codec: frames <-> lane domain events and commands. */
-import type { Frame, NationalFrame } from "../../firmware-bridge/frames/catalogue.js";
+import { type Frame, isHeartbeat, type NationalFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, toBcdDateTime, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
@@ -30,10 +30,12 @@ export function createNationalCodec(
   return {
     dialect,
     decode(f: Frame, _wire: WireFrame): RsuEvent | undefined {
+      // The national heartbeat is B1 only: a B2 is an OBU's, whatever its OBUID and ErrorCode (OBUID 0 with
+      // ErrorCode 0x80 is judged as any B2 with a non-zero ErrorCode), as the link delivers it
+      // (isHeartbeat in firmware-bridge/frames/catalogue.ts, docs/protocol.md §5).
+      if (isHeartbeat(f, "national")) return { kind: "heartbeat" };
       const frame = f as NationalFrame;
       switch (frame.type) {
-        case "B1":
-          return { kind: "heartbeat" };
         case "B0":
           return {
             kind: "rsu-status",
@@ -48,9 +50,6 @@ export function createNationalCodec(
             },
           };
         case "B2":
-          if (frame.obuId === "00000000" && (frame.errorCode === 0x80 || frame.errorCode === 0x08)) {
-            return { kind: "heartbeat" };
-          }
           return {
             kind: "obu",
             info: {

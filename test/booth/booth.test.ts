@@ -1576,7 +1576,8 @@ describe("the booth over ptys", () => {
         await expect
           .poll(() => reader.counters.truncated, { timeout: 5000 })
           .toBeGreaterThan(before.truncated);
-        // LEN 65535: oversize (the bytes it announces, up to the next good frame, are its own)
+        // LEN 65535: oversize, after the cut-short frame: sent right before it, it would announce those bytes
+        // as its own (they come without a pause), so they would not count as truncated (docs/reader.md §2.2)
         await t.readerWire.write(Buffer.from("02ffff011200", "hex"));
         await expect.poll(() => reader.counters.oversize, { timeout: 5000 }).toBe(before.oversize + 1);
         const c = reader.counters;

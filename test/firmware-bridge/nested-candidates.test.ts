@@ -201,3 +201,65 @@ describe("legacy deframer: a too-long candidate arriving in several reads", () =
     expect(d.counters).toMatchObject({ frames: 1, tooLong: 1, discardedBytes: big.length - 1 });
   });
 });
+
+describe("a too-long span ends at the inter-byte timeout, even with nothing held", () => {
+  /** A B2 whose LEN lost its high byte to noise (0x0005 -> 0x8005): too long at once, a 32 KiB span. */
+  function liedB2(): Buffer {
+    const lied = Buffer.from(encodeNational(0x01, Buffer.from([0xb2, 1, 2, 3, 4])));
+    lied[6] = 0x80;
+    return lied;
+  }
+
+  it("national: after the silence a corrupted B0 is a checksum error and a half frame one timeout, not more too-long", () => {
+    const lied = liedB2();
+    const bad = corrupted(0x02, Buffer.concat([Buffer.from([0xb0]), Buffer.alloc(30, 0x09)]));
+    const half = encodeNational(0x03, Buffer.from([0xb3, 7, 7, 7, 7])).subarray(0, 9);
+    const d = createDeframer("national");
+    const first = d.push(lied, 0);
+    expect(d.buffered).toBe(0);
+    // nothing held, but the span is open: the owner's timer is armed for its end
+    expect(d.msUntilExpiry(0)).toBe(d.interByteTimeoutMs + 1);
+    const ev = [...first, ...d.tick(60_000)];
+    expect(d.msUntilExpiry(60_000)).toBeUndefined();
+    ev.push(...d.push(bad, 120_000), ...d.tick(180_000), ...d.push(half, 200_000), ...d.tick(260_000));
+    expect(summary(ev)).toEqual([
+      `discarded too-long ${lied.length}`,
+      `checksum-error ${bad.length}`,
+      `discarded checksum ${bad.length}`,
+      "discarded timeout 9",
+    ]);
+    expect(d.counters).toMatchObject({ tooLong: 1, checksumErrors: 1, timeouts: 1, malformed: 0 });
+  });
+
+  it("national: bytes of the span held at the silence stay too-long (no timeout), and the span ends", () => {
+    const lied = liedB2();
+    // the lied frame, then half a frame inside its span, then silence
+    const inSpan = encodeNational(0x04, Buffer.from([0xb3, 1, 2, 3, 4, 5, 6])).subarray(0, 10);
+    const bad = corrupted(0x05, Buffer.concat([Buffer.from([0xb0]), Buffer.alloc(30, 0x09)]));
+    const d = createDeframer("national");
+    const ev = [...d.push(Buffer.concat([lied, inSpan]), 0), ...d.tick(100), ...d.push(bad, 200)];
+    expect(summary(ev)).toEqual([
+      `discarded too-long ${lied.length}`,
+      `discarded too-long ${inSpan.length}`, // at the silence
+      `checksum-error ${bad.length}`,
+      `discarded checksum ${bad.length}`,
+    ]);
+    expect(d.counters).toMatchObject({ tooLong: 1, checksumErrors: 1, timeouts: 0, malformed: 0 });
+  });
+
+  it("legacy: a body with no ETX yet ends at the silence; the corrupted frame after it is a checksum error", () => {
+    const big = encodeLegacy(0x18, Buffer.alloc(1100, 0x11)).subarray(0, 1050); // no ETX
+    const good = encodeLegacy(0x28, Buffer.from("b2ff00fe11", "hex"));
+    const bad = Buffer.from(good);
+    bad[9] = (bad[9] as number) ^ 0x01; // a body byte (11 -> 10): the BCC fails
+    const d = createDeframer("legacy");
+    const ev = [...d.push(big, 0), ...d.tick(100), ...d.push(bad, 200), ...d.push(good, 201)];
+    expect(summary(ev)).toEqual([
+      "discarded too-long 1050",
+      `checksum-error ${bad.length}`,
+      `discarded checksum ${bad.length - 1}`,
+      `frame ${good.toString("hex")}`,
+    ]);
+    expect(d.counters).toMatchObject({ frames: 1, tooLong: 1, checksumErrors: 1, malformed: 0 });
+  });
+});

@@ -180,6 +180,26 @@ describe("RsuLink malformed input", () => {
     expect(c.checksumErrors).toBe(0);
     expect(c.discardedBytes).toBe(oversize.length);
   });
+  it("a too-long span ends at the inter-byte timeout even with nothing held: the corrupted frame after the silence is a checksum error", async () => {
+    const r = await rig("national");
+    const problems: string[] = [];
+    r.link.problems$.subscribe((p) =>
+      problems.push(p.kind === "discarded" ? `discarded:${p.reason}` : p.kind),
+    );
+    // a B2 whose LEN lost its high byte to noise (0x0005 -> 0x8005): a 32 KiB span, all its bytes dropped
+    const lied = frameBytes("national", 0x01, "b2 01020304");
+    lied[6] = 0x80;
+    await r.raw(lied);
+    await settle();
+    await vi.advanceTimersByTimeAsync(60_000); // silence: the link's timer ends the span
+    const bad = frameBytes("national", 0x02, N.b2);
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01; // the CRC's low byte
+    await r.raw(bad);
+    await settle();
+    expect(problems).toEqual(["discarded:too-long", "checksum-error", "discarded:checksum"]);
+    const c = r.link.counters;
+    expect([c.tooLong, c.checksumErrors, c.malformed, c.halfFrameTimeouts]).toEqual([1, 1, 0, 0]);
+  });
   it("a national header whose reserved LEN bytes are set is malformed, not too long", async () => {
     const r = await rig("national");
     const all: IncomingFrame[] = [];

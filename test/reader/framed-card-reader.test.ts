@@ -818,7 +818,9 @@ describe("bad input on the reader port", () => {
     r.device.raw(good.subarray(0, 4)); // then silence: truncated
     await vi.advanceTimersByTimeAsync(60);
     expect(o.done).toBe(false);
-    // An oversize header: the bytes it announces are its own as they come, up to the first good frame.
+    // An oversize header, after the cut-short frame: the bytes it announces are its own as they come, up
+    // to the first good frame or a pause of the inter-byte timeout, so the cut-short frame right behind it
+    // would be part of it, not truncated (docs/reader.md §2.2).
     r.device.raw(h("02 7fff 05 12 00"));
     await settle();
     r.device.raw(good);

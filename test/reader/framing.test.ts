@@ -379,14 +379,32 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     });
   }
 
-  it("an oversize reply whose DATA is full of 02 is one oversize and its bytes are all `oversize`; the next frame comes out", () => {
-    // Every 02 in its DATA opens a false candidate (LEN 0202): each fails inside the oversize span or
-    // reaches past it, and is part of it either way (docs/reader.md §2.2).
+  it("an oversize reply whose DATA is full of 02 is one oversize, no malformed; only a false STX whose LEN lands on an 03 is a checksum failure; the next frame comes out", () => {
+    // Every 02 in its DATA opens a false candidate (LEN 0202, 520 bytes): each fails inside the oversize
+    // span or reaches past it, and is part of it either way (docs/reader.md §2.2), but for the three whose
+    // ETX position holds an 03 (the reply's own ETX at 1109, the next frame's LEN at 1112 and its ETX at
+    // 1118): their LEN and ETX check out, so each is judged on its own as a CRC failure, as a corrupted
+    // frame behind a false STX would be. The span goes on after them.
     const big = encodeReaderFrame(3, 0x13, 0, Buffer.alloc(1101, 0x02));
     const next = encodeReaderFrame(0, 0x80, 1);
     const d = new ReaderDeframer({ maxFrameLength: 1024, interByteTimeoutMs: 50 });
     const evs = [...d.push(Buffer.concat([big, next]), 0), ...d.tick(100)];
-    expectOneOversizeThen(d, evs, big, next);
+    expect(frames(evs).map((f) => f.raw.toString("hex"))).toEqual([next.toString("hex")]);
+    expect(discards(evs).map((e) => `${e.reason} ${e.header?.toString("hex") ?? ""}`)).toEqual([
+      "oversize ",
+      "checksum 020202020202",
+      "checksum 020202020202",
+      "checksum 020202020202",
+      "checksum ",
+    ]);
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      oversize: 1,
+      malformed: 0,
+      checksumErrors: 3,
+      truncated: 0,
+      discardedBytes: big.length,
+    });
   });
 
   it("an oversize reply arriving in 64-byte reads: its later bytes are `oversize` as they come, never counted again", () => {
@@ -414,6 +432,60 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
       "frame",
     ]);
     expect(d.counters).toMatchObject({ frames: 2, oversize: 1, checksumErrors: 1, malformed: 0 });
+  });
+
+  it("an oversize span ends at the inter-byte timeout, even with nothing held: a corrupted reply after the silence is a checksum failure with its header", () => {
+    // noise: a false STX whose LEN (a17c) is oversize; then a minute of silence
+    const bad = crcFlipped("9000");
+    const half = good.subarray(0, 5);
+    const d = new ReaderDeframer();
+    const evs = d.push(h("02 a17c 11 22 33"), 0);
+    expect(d.buffered).toBe(0);
+    expect(d.msUntilExpiry(0)).toBe(d.interByteTimeoutMs + 1); // the span is open: the timer is armed
+    evs.push(...d.tick(10_000));
+    expect(d.msUntilExpiry(10_000)).toBeUndefined();
+    evs.push(...d.push(bad, 60_000), ...d.tick(70_000), ...d.push(half, 80_000), ...d.tick(90_000));
+    evs.push(...d.push(good, 100_000));
+    expect(
+      evs.map((e) =>
+        e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length} ${e.header?.toString("hex") ?? "-"}`,
+      ),
+    ).toEqual([
+      "oversize 6 -",
+      `checksum ${bad.length} ${bad.subarray(0, 6).toString("hex")}`,
+      `truncated ${half.length} -`,
+      "frame",
+    ]);
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      oversize: 1,
+      checksumErrors: 1,
+      truncated: 1,
+      malformed: 0,
+    });
+  });
+
+  it("a reply failing only its CRC inside an oversize span, with no pause, is judged on its own (its header reported); the span goes on after it", () => {
+    const bad = crcFlipped("9000");
+    const d = new ReaderDeframer();
+    const evs = [...d.push(Buffer.concat([h("02 a17c 11 22 33"), bad, h("44 55")]), 0), ...d.push(good, 1)];
+    expect(
+      evs.map((e) =>
+        e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length} ${e.header?.toString("hex") ?? "-"}`,
+      ),
+    ).toEqual([
+      "oversize 6 -",
+      `checksum ${bad.length} ${bad.subarray(0, 6).toString("hex")}`,
+      "oversize 2 -",
+      "frame",
+    ]);
+    expect(d.counters).toMatchObject({
+      frames: 1,
+      oversize: 1,
+      checksumErrors: 1,
+      malformed: 0,
+      noiseBytes: 0,
+    });
   });
 
   it("a half frame followed by silence is dropped as truncated at the inter-byte timeout", () => {
@@ -481,5 +553,24 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     d.push(good.subarray(0, 4), 0);
     expect(d.reset()).toEqual([{ kind: "discarded", reason: "truncated", bytes: good.subarray(0, 4) }]);
     expect(d.buffered).toBe(0);
+  });
+
+  it("reset() inside an oversize span gives the half frame held its reason, as the timer would: oversize, not counted again", () => {
+    const half = good.subarray(0, 4);
+    const byTimer = new ReaderDeframer();
+    const timed = [...byTimer.push(Buffer.concat([h("02 a17c 11 22 33"), half]), 0), ...byTimer.tick(100)];
+    const byReset = new ReaderDeframer();
+    const reset = [...byReset.push(Buffer.concat([h("02 a17c 11 22 33"), half]), 0), ...byReset.reset()];
+    for (const [d, evs] of [
+      [byTimer, timed],
+      [byReset, reset],
+    ] as const) {
+      expect(discards(evs).map((e) => [e.reason, e.bytes.length])).toEqual([
+        ["oversize", 6],
+        ["oversize", half.length],
+      ]);
+      expect(d.counters).toMatchObject({ oversize: 1, truncated: 0, discardedBytes: 6 + half.length });
+      expect(d.msUntilExpiry(200)).toBeUndefined(); // the span ended
+    }
   });
 });

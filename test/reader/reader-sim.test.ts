@@ -556,6 +556,31 @@ describe("line faults", () => {
     expect(r.reader.counters.staleReplies).toBe(1); // the host had no command 0x42 in flight
   });
 
+  it.each([
+    ["after a minute of silence", 60_000],
+    ["right behind it, no pause", 0],
+  ])(
+    "a corrupted command behind line noise with an oversize LEN (%s) still gets BAD_CHECKSUM (docs/reader.md §2.2)",
+    async (_, pauseMs) => {
+      const r = await rig();
+      const cmd = encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001"));
+      const bad = Buffer.from(cmd);
+      bad[7] = (bad[7] as number) ^ 0xff;
+      const replies: string[] = [];
+      const d = new ReaderDeframer();
+      r.pair.lane.data$.subscribe((c) => {
+        for (const e of d.push(c, Date.now()))
+          if (e.kind === "frame") replies.push(e.frame.raw.toString("hex"));
+      });
+      await r.pair.lane.write(h("02a17c112233")); // a false STX whose LEN a17c is oversize
+      await settle();
+      await vi.advanceTimersByTimeAsync(pauseMs);
+      await r.pair.lane.write(bad);
+      await settle();
+      expect(replies).toEqual([encodeReaderFrame(0x42, CARD_APDU.code, 0x06).toString("hex")]);
+    },
+  );
+
   it("a PSAM command for slot 0 (no such slot) gets PSAM_ABSENT, as docs/reader.md §4 says", async () => {
     const r = await rig();
     const replies: number[] = [];

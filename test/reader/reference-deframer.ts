@@ -1,8 +1,10 @@
 /**
  * The reader deframer as it was before it checked candidates in place (firmware-bridge/reader/deframer.ts
  * at b8f60d0, unchanged but for its imports, its name and the rules both now share for a failed candidate
- * nested in a failed one: no count, no event, the outer reason; and for an oversize candidate: its whole
- * announced span blamed, every candidate failing in it part of it, the span ended by a good frame): each candidate read in its two parts by
+ * nested in a failed one: no count, no event, the outer reason; for an oversize candidate: its whole
+ * announced span blamed, every candidate failing in it part of it but one failing only its CRC, the span
+ * ended by a good frame and by the inter-byte timeout; and for reset(): the bytes held under the reason
+ * the timer would give them): each candidate read in its two parts by
  * a fresh `ByteLengthParser`, its LEN bytes copied before the ETX check. Kept only as the oracle of
  * ./framing.property.test.ts, which checks that the current deframer gives exactly the same events.
  * Its push() still expires a stale half frame first; the property calls tick() before every push, so
@@ -79,7 +81,10 @@ export class ReferenceReaderDeframer {
   push(chunk: Uint8Array, now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
     try {
-      if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
+      if (now - this.lastByteAt > this.interByteTimeoutMs) {
+        if (this.buf.length > 0) this.scan(events, true);
+        this.blame = undefined;
+      }
       if (chunk.length === 0) return events;
       this.buf = this.buf.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.buf, chunk]);
       this.lastByteAt = now;
@@ -95,13 +100,15 @@ export class ReferenceReaderDeframer {
   /** Expire a stalled half frame without new data (the owner calls this from its timer). */
   tick(now: number): ReaderDeframerEvent[] {
     const events: ReaderDeframerEvent[] = [];
-    if (this.buf.length > 0 && now - this.lastByteAt > this.interByteTimeoutMs) this.scan(events, true);
+    if (now - this.lastByteAt <= this.interByteTimeoutMs) return events;
+    if (this.buf.length > 0) this.scan(events, true);
+    this.blame = undefined;
     return events;
   }
 
-  /** Milliseconds until a half frame would expire, or undefined when nothing is held. */
+  /** Milliseconds until a half frame would expire or an oversize span would end, or undefined. */
   msUntilExpiry(now: number): number | undefined {
-    if (this.buf.length === 0) return undefined;
+    if (this.buf.length === 0 && this.blame === undefined) return undefined;
     return Math.max(0, this.lastByteAt + this.interByteTimeoutMs - now + 1);
   }
 
@@ -110,8 +117,10 @@ export class ReferenceReaderDeframer {
     const events: ReaderDeframerEvent[] = [];
     if (this.buf.length > 0) {
       const open = this.phase.kind !== "hunt";
-      if (open) this.c.truncated++;
-      this.drop(events, this.buf.length, open ? "truncated" : "noise");
+      // an open candidate nested in a failed one or in an oversize span is part of it, as at the timer
+      const within = open ? this.nestedIn(this.buf.length, "truncated") : undefined;
+      if (open && within === undefined) this.c.truncated++;
+      this.drop(events, this.buf.length, open ? (within ?? "truncated") : "noise");
     }
     this.phase = { kind: "hunt" };
     this.blame = undefined;
@@ -221,14 +230,18 @@ export class ReferenceReaderDeframer {
     // the innermost failed candidate this one ends within (a CRC-only frame's span, or the one it sits in)
     let enclosing = held;
     while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
-    if (held !== undefined && ((enclosing !== undefined && reason !== "checksum") || inOversizeSpan(held))) {
+    const within = this.nestedIn(candidate, reason);
+    if (within !== undefined) {
       // A failed candidate nested in a failed one, unless only its CRC failed: the rule added since (the
       // current deframer's fail()).
-      this.drop(events, 1, held.reason);
+      this.drop(events, 1, within);
       return;
     }
-    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason
-    const outer = enclosing;
+    // a frame nested in a failed candidate: once past it, the rest of that candidate keeps its reason (and
+    // one failing only its CRC in an oversize span keeps the span, even reaching past it)
+    let inSpan: Blame | undefined = held;
+    while (inSpan !== undefined && !(inSpan.reason === "oversize" && inSpan.bytes > 0)) inSpan = inSpan.outer;
+    const outer = enclosing ?? inSpan;
     if (reason === "checksum") this.c.checksumErrors++;
     else if (reason === "oversize") this.c.oversize++;
     else if (reason === "malformed") this.c.malformed++;
@@ -255,6 +268,19 @@ export class ReferenceReaderDeframer {
       bytes: Math.max(0, (span ?? candidate) - 1),
       ...(outer !== undefined && outer.bytes > 0 ? { outer } : {}),
     };
+  }
+
+  /**
+   * The reason a candidate of `candidate` bytes failing for `reason` keeps as part of the failed one it
+   * sits in (inside one that it ends within, or anywhere in an oversize span; never one failing only its
+   * CRC), or undefined when it counts on its own.
+   */
+  private nestedIn(candidate: number, reason: ReaderDiscardReason): ReaderDiscardReason | undefined {
+    const held = this.blame;
+    if (held === undefined || reason === "checksum") return undefined;
+    let enclosing: Blame | undefined = held;
+    while (enclosing !== undefined && candidate > enclosing.bytes) enclosing = enclosing.outer;
+    return enclosing !== undefined || inOversizeSpan(held) ? held.reason : undefined;
   }
 
   /** Drop the first `n` bytes, reporting them as one run per reason. */

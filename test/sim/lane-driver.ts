@@ -66,15 +66,19 @@ export class LaneDriver {
     this.ch.stop();
   }
 
-  /** The next not-yet-consumed frame of `type`; "HB" is a heartbeat (B2/0x80 or B1), B2 never is one. */
+  /**
+   * The next not-yet-consumed frame of `type`; "HB" is a heartbeat as this lane's variant judges it
+   * (legacy B2 OBUID 0 ErrorCode 0x80/0x08, national B1), and a type never matches a heartbeat.
+   */
   expectFrame<T extends string>(
     type: T,
     timeoutMs = 2000,
     pred: (f: AnyFrame) => boolean = () => true,
   ): Promise<Got<T>> {
     const match = (r: ReceivedFrame): boolean =>
-      (type === "HB" ? isHeartbeat(r.frame) : r.frame.type === type && !isHeartbeat(r.frame)) &&
-      pred(r.frame as AnyFrame);
+      (type === "HB"
+        ? isHeartbeat(r.frame, this.variant)
+        : r.frame.type === type && !isHeartbeat(r.frame, this.variant)) && pred(r.frame as AnyFrame);
     const i = this.queue.findIndex(match);
     if (i >= 0) {
       const [r] = this.queue.splice(i, 1);
@@ -215,7 +219,7 @@ export function autoExitLane(
 ): () => void {
   const sub = lane.ch.frames$.subscribe((r) => {
     const f = r.frame as Frame & Record<string, unknown>;
-    if (isHeartbeat(f) || f.type === "ACK") return;
+    if (isHeartbeat(f, lane.variant) || f.type === "ACK") return;
     const obuId = f.obuId as string | undefined;
     const rebootSeq = lane.variant === "legacy" ? 0x98 : 0x01;
     if (f.type === "B0" && opts.reinitOnRebootB0 && r.wire.seq === rebootSeq) {
