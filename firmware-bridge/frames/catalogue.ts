@@ -214,10 +214,9 @@ export function decodeWire(w: WireFrame, d: Dialect): DecodeResult {
  * Whether `f`, received on a `variant` link, is a heartbeat (docs/protocol.md §5): a legacy B2 with OBUID
  * 00000000 and ErrorCode 0x80 or 0x08, or a national B1 (only the national catalogue declares B1). A
  * national B2 is never one, whatever its OBUID and ErrorCode: it is an OBU's, delivered and answered as
- * any. Without `variant` a B2 is judged by the legacy rule, right only for a frame known to be legacy:
- * pass the variant wherever the frame may be national (the link does).
+ * any.
  */
-export function isHeartbeat(f: Frame, variant?: Variant): boolean {
+export function isHeartbeat(f: Frame, variant: Variant): boolean {
   if (f.type === "B1") return true;
   if (f.type !== "B2" || variant === "national") return false;
   return f.obuId === "00000000" && (f.errorCode === 0x80 || f.errorCode === 0x08);

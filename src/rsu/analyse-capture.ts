@@ -40,8 +40,12 @@ interface StreamDecoder {
   tick(t: number): Decoded[];
   /** a half frame dropped as the port opened again: what its deframer held, `why` being the reason given */
   reset(why: string): Decoded[];
-  /** bytes buffered (a half frame), waiting for more */
-  readonly buffered: number;
+  /**
+   * something the inter-byte timeout will end: a half frame buffered, or a too-long frame's span still open
+   * with nothing buffered (the deframer's msUntilExpiry is defined), which the lane's link ends on its timer
+   * too (firmware-bridge/framing/deframer.ts tick)
+   */
+  readonly pending: boolean;
   /** the inter-byte timeout its deframer applies (ms) */
   readonly interByteMs: number;
 }
@@ -112,8 +116,8 @@ function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
     reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
-    get buffered() {
-      return deframer.buffered;
+    get pending() {
+      return deframer.msUntilExpiry(0) !== undefined;
     },
     interByteMs: limits.interByteMs,
   };
@@ -156,8 +160,8 @@ function readerDecoder(dir: "tx" | "rx", limits: Limits): StreamDecoder {
     push: (bytes, t) => decode(deframer.push(bytes, t)),
     tick: (t) => decode(deframer.tick(t)),
     reset: (why) => decode(deframer.reset()).map((l) => ({ ...l, json: { ...l.json, why } })),
-    get buffered() {
-      return deframer.buffered;
+    get pending() {
+      return deframer.msUntilExpiry(0) !== undefined;
     },
     interByteMs: limits.interByteMs,
   };
@@ -202,13 +206,14 @@ export function captureTimeline(
     for (const l of lines) out.push({ t, json: { ...where, ...l.json }, complete: l.complete });
   };
   /**
-   * Every half frame whose inter-byte timeout ran out before `t` is dropped, as the lane's link drops it
-   * on its timer (firmware-bridge/link/frame-channel.ts), in the order the timeouts ran out, each stamped
-   * with the moment it ran out: its stream's last byte + the inter-byte timeout.
+   * Every half frame whose inter-byte timeout ran out before `t` is dropped, and every too-long span
+   * ended, as the lane's link does on its timer (firmware-bridge/link/frame-channel.ts), in the order the
+   * timeouts ran out, each stamped with the moment it ran out: its stream's last byte + the inter-byte
+   * timeout.
    */
   const expireBefore = (t: number): void => {
     const due = [...streams.values()]
-      .filter((s) => s.decoder.buffered > 0 && t - s.lastT > s.decoder.interByteMs)
+      .filter((s) => s.decoder.pending && t - s.lastT > s.decoder.interByteMs)
       .sort((a, b) => a.lastT + a.decoder.interByteMs - (b.lastT + b.decoder.interByteMs));
     for (const s of due) {
       const ms = s.decoder.interByteMs;
@@ -253,7 +258,7 @@ export function captureTimeline(
       if (r.state === "open") {
         for (const dir of ["tx", "rx"] as const) {
           const s = streams.get(`${r.port}/${dir}`);
-          if (s !== undefined && s.decoder.buffered > 0)
+          if (s?.decoder.pending)
             emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
         }
       }

@@ -201,6 +201,41 @@ describe("capture timeline of an RSU port: a frame with a bad checksum", () => {
   });
 });
 
+describe("capture timeline of an RSU port: a too-long frame, then silence", () => {
+  // a national frame whose LEN was corrupted upwards (too long for the port's 64-byte limit) and, a minute
+  // later, a B2 with a CRC bit flipped: the silence ended the too-long frame's span, as the lane's link
+  // ends it on its timer, so the B2 is its own checksum failure, not more of the too-long frame
+  it("the frame after the silence is judged on its own", () => {
+    const lied = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    lied.writeUInt32BE(0x8005, 4);
+    const good = encodeNational(0x02, Buffer.from("b2a1b2c3d400", "hex"));
+    const bad = Buffer.from(good);
+    bad[bad.length - 1] = (bad[bad.length - 1] as number) ^ 0x01;
+    const rx = (t: number, bytes: Buffer) => ({ t, wallMs: W0 + t, port: "rsu", dir: "rx" as const, bytes });
+    const cap: Capture = {
+      files: [],
+      ports: [
+        {
+          name: "rsu",
+          description: "x protocol=national max-frame-length=64",
+          protocol: "national",
+          speaks: "national",
+          maxFrameLength: 64,
+        },
+      ],
+      records: [rx(0, lied), rx(60_000, bad), rx(60_001, good)],
+      truncated: [],
+      skipped: [],
+    };
+    const lines = captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT).map((e) => e.json);
+    expect(lines.map((l) => [l.t, l.why ?? l.type])).toEqual([
+      [0, "too-long"],
+      [60_000, expect.stringMatching(/^CRC mismatch: frame says [0-9a-f]{4}, bytes give [0-9a-f]{4}$/)],
+      [60_001, "B2"],
+    ]);
+  });
+});
+
 describe("capture timeline of an RSU port that opens again", () => {
   // half a B2 (legacy and national alike start FFFF), then the port lost and opened again 200 ms later,
   // then a whole B2: the lane's receiver drops the half frame as the port opens (its inter-byte timeout,

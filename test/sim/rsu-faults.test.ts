@@ -688,7 +688,7 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     sim.inject({ kind: "heartbeat-stop", durationMs: 600 });
     lane.drain();
     await vi.advanceTimersByTimeAsync(500);
-    expect(lane.drain().filter((r) => isHeartbeat(r.frame))).toEqual([]);
+    expect(lane.drain().filter((r) => isHeartbeat(r.frame, protocol))).toEqual([]);
     await lane.send(lane.c0());
     await until(lane.expectFrame("B0"));
     await until(lane.expectFrame("HB", 1000));
