@@ -6,6 +6,7 @@
  */
 import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { offsetText } from "../local-time.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { ActiveList } from "./lookup.js";
 import type {
@@ -15,7 +16,7 @@ import type {
   StatusListHealthState,
   StatusListLimits,
 } from "./types.js";
-import { CREATED_AHEAD_MAX_MS, versionOffsetText, versionTime } from "./version-order.js";
+import { CREATED_AHEAD_MAX_MS, DEFAULT_VERSION_UTC_OFFSET_MINUTES, versionTime } from "./version-order.js";
 
 /** A lookup result's staleness state is shared (frozen) for up to this long. */
 const STALE_REUSE_MS = 1000;
@@ -72,8 +73,8 @@ export class ListHealth {
     private readonly notServed: () => string | null = () => null,
     /** a monotonic clock, ms (performance.now; tests inject one): the hard age's second measure */
     private readonly mono: () => number = () => performance.now(),
-    /** the lane's offset from UTC, the versions read at it (version-order.ts versionTime); null: not known */
-    private readonly utcOffsetMinutes: number | null = null,
+    /** the offset from UTC the station writes its versions in (version-order.ts versionTime) */
+    private readonly utcOffsetMinutes: number = DEFAULT_VERSION_UTC_OFFSET_MINUTES,
   ) {
     this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
     this.staleness$ = this.staleSubject.asObservable();
@@ -109,7 +110,7 @@ export class ListHealth {
       const held = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
       reasons.push(
         `the version held, ${held}, is ${hours(versionAhead)} ahead of the lane's clock ` +
-          `(read at ${versionOffsetText(this.utcOffsetMinutes)}): until the clock reaches it, every list the ` +
+          `(read at ${offsetText(this.utcOffsetMinutes)}): until the clock reaches it, every list the ` +
           "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned so " +
           "is refused now, E509). To take the station's lists again: stop the lane, move its data " +
           "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
@@ -120,7 +121,7 @@ export class ListHealth {
   }
 
   /**
-   * How far the version the lane holds (the last delta's, else the full list's), read at the lane's offset,
+   * How far the version the lane holds (the last delta's, else the full list's), read at the station's offset,
    * is ahead of the lane's clock, beyond the hour a bundle's version may be (version-order.ts
    * checkNotAhead): > 0 for a list taken before the lane refused such versions, which would refuse every
    * list the station makes until the clock reaches it. 0 otherwise, and when the update itself was made

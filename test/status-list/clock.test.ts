@@ -100,14 +100,17 @@ it("health$ pushes stale and past-hard-age on time for a list made ahead (what t
   }
 });
 
-/** A cache as the lane opens it: the station's versions read at the lane's offset (UTC+8). */
-async function openAtOffset(): Promise<StatusListCache> {
+/**
+ * A cache as the lane opens it: the station's versions read at statusList.versionUtcOffsetMinutes (UTC+8
+ * unless `off` says otherwise).
+ */
+async function openAtOffset(off = 480): Promise<StatusListCache> {
   await cache.close();
   return StatusListCache.open({
     dataDir: tmp.dir,
     publicKeyPem: stationPub,
     now: () => now,
-    utcOffsetMinutes: 480,
+    utcOffsetMinutes: off,
     limits: { deltaMaxAgeMs: 2 * HOUR, fullMaxAgeMs: 48 * HOUR, hardMaxAgeMs: 72 * HOUR },
   });
 }
@@ -138,7 +141,8 @@ it("a list versioned hours ahead of when it was made, read at the lane's offset,
 });
 
 it("a version held ahead of the lane's clock (taken before the lane refused it) is a staleness reason until the clock reaches it; nothing resets it", async () => {
-  // the cache of the first test opens without an offset: read at UTC+14, this version is not ahead
+  // taken by a lane whose version offset was set to UTC+14 (read there, this version is not ahead)
+  cache = await openAtOffset(840);
   await cache.applyBundle(full("202611231400", [], { createdAt: T0 }));
   cache = await openAtOffset();
   const h = cache.health();

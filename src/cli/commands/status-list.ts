@@ -38,7 +38,6 @@ import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
-import { statusListOffset } from "../stored-offset.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
@@ -138,11 +137,11 @@ function checkCardOption(card: string): void {
 }
 
 /**
- * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
- * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
+ * Opens the list in `dataDir`. With the lane's config, with its staleness limits, overlay threshold and
+ * version offset, exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
- * error: envLogLevel, read when the action starts). The station's versions are read at the lane's offset
- * as the command knows it (../stored-offset.ts statusListOffset).
+ * error: envLogLevel, read when the action starts). The station's versions are read at the config's
+ * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
@@ -155,7 +154,6 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
-    utcOffsetMinutes: statusListOffset(o.dataDir, o.config),
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
