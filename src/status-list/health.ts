@@ -108,14 +108,28 @@ export class ListHealth {
     const versionAhead = this.heldVersionAhead(a, now, deltaAgeMs);
     if (versionAhead > 0) {
       const held = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
-      reasons.push(
+      const version = a.delta ?? a.full;
+      const made = a.delta ? (a.deltaCreated ?? a.fullCreated) : a.fullCreated;
+      const afterMade = versionTime(version, this.utcOffsetMinutes) - made;
+      const ahead =
         `the version held, ${held}, is ${hours(versionAhead)} ahead of the lane's clock ` +
-          `(read at ${offsetText(this.utcOffsetMinutes)}): until the clock reaches it, every list the ` +
-          "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned so " +
-          "is refused now, E509). To take the station's lists again: stop the lane, move its data " +
-          "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
-          "statusList.whenMissing)",
-      );
+        `(read at ${offsetText(this.utcOffsetMinutes)})`;
+      if (afterMade <= CREATED_AHEAD_MAX_MS)
+        // versioned within the hour of when it was made (the rule a bundle passes): the list is sound, the
+        // lane's clock went back since it was taken
+        reasons.push(
+          `${ahead}, and was made ${new Date(made).toISOString()}, within the hour of its version: the ` +
+            "lane's clock went back; put it right (until then a list the station versions more than an hour " +
+            "ahead of the lane's clock is refused, E509)",
+        );
+      else
+        reasons.push(
+          `${ahead}, ${hours(afterMade)} after it was made: until the clock reaches it, every list the ` +
+            "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned " +
+            "so is refused now, E509). To take the station's lists again: stop the lane, move its data " +
+            "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
+            "statusList.whenMissing)",
+        );
     }
     return { alarm: reasons.length > 0, fullAgeMs, deltaAgeMs, reasons };
   }
@@ -123,9 +137,11 @@ export class ListHealth {
   /**
    * How far the version the lane holds (the last delta's, else the full list's), read at the station's offset,
    * is ahead of the lane's clock, beyond the hour a bundle's version may be (version-order.ts
-   * checkNotAhead): > 0 for a list taken before the lane refused such versions, which would refuse every
-   * list the station makes until the clock reaches it. 0 otherwise, and when the update itself was made
-   * that far ahead (`newestAgeMs`): then the lane's clock went back, the reason above.
+   * checkNotAhead): > 0 for a list taken before the lane refused such versions (versioned more than the
+   * hour after it was made: it would refuse every list the station makes until the clock reaches it), or
+   * for a sound one the lane's clock went back behind by more than the hour (staleness() tells them apart).
+   * 0 otherwise, and when the update itself was made that far ahead (`newestAgeMs`): then the lane's clock
+   * went back, the reason above.
    */
   private heldVersionAhead(a: ActiveList, now: number, newestAgeMs: number): number {
     if (newestAgeMs < -CREATED_AHEAD_MAX_MS) return 0;
