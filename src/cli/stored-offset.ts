@@ -8,10 +8,7 @@
 import { lastEntries } from "../audit/search.js";
 import { auditDir } from "../audit/segments.js";
 import { offsetOf } from "../audit/time.js";
-import { dialectFromConfig } from "../config/load.js";
-import type { LaneConfig } from "../config/schema.js";
-import { JournalReader } from "../journal/journal.js";
-import { hasJournal } from "./data-dir-access.js";
+import type { JournalReader } from "../journal/journal.js";
 
 export function storedLaneOffset(dataDir: string, reader: JournalReader): number | null {
   let fromJournal: number | null = null;
@@ -24,28 +21,4 @@ export function storedLaneOffset(dataDir: string, reader: JournalReader): number
   if (fromJournal !== null) return fromJournal;
   const newest = lastEntries(auditDir(dataDir), 1)[0];
   return newest ? offsetOf(newest.entry.time) : null;
-}
-
-/**
- * The lane's offset as a status-list command knows it (the list reads the station's versions at it:
- * docs/status-list.md section 3, "Clocks"): the config's (its RSU dialect), else the offset the stopped
- * lane wrote in (storedLaneOffset, its journal read-only), else null: not known, for a data directory no
- * lane has run in (or whose journal cannot be read), where the list reads versions at the widest offset.
- */
-export function statusListOffset(dataDir: string, config: LaneConfig | null): number | null {
-  if (config) return dialectFromConfig(config).utcOffsetMinutes;
-  if (!hasJournal(dataDir)) return null;
-  let reader: JournalReader;
-  try {
-    reader = JournalReader.openReadOnly(dataDir, { anyVersion: true });
-  } catch {
-    return null;
-  }
-  try {
-    return storedLaneOffset(dataDir, reader);
-  } catch {
-    return null;
-  } finally {
-    reader.close();
-  }
 }

@@ -11,6 +11,7 @@ import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js
 import { MAX_CHECKPOINT_EVERY } from "../audit/verify-guards.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
 import { STOP_REASON_CODES } from "../lane/stop-reasons.js";
+import { DEFAULT_VERSION_UTC_OFFSET_MINUTES } from "../status-list/version-order.js";
 import { FETCH_BLOCKED_PORTS, urlPort } from "./station-url.js";
 
 const HEX4 = /^[0-9A-Fa-f]{4}$/;
@@ -569,6 +570,16 @@ export const StatusListSection = z
     alarmRepeatSeconds: int(1, 86_400, "seconds").default(60),
     /** merge the delta overlay into the main list once it holds more entries than this */
     overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
+    /**
+     * the offset from UTC the station writes its list versions (yyyyMMddhhmm) in, at which the lane reads
+     * them (docs/status-list.md section 3, "Clocks"); not rsu.dialect.utcOffsetMinutes, the RSU's wire time
+     */
+    versionUtcOffsetMinutes: int(-720, 840, "minutes")
+      .refine((m) => m % 15 === 0, {
+        error: (i) =>
+          `expected a multiple of 15 minutes (time zones are whole quarter hours), got ${i.input}`,
+      })
+      .default(DEFAULT_VERSION_UTC_OFFSET_MINUTES),
   })
   .superRefine((s, ctx) => {
     if (s.hardMaxAgeMinutes <= s.deltaMaxAgeMinutes)

@@ -155,10 +155,9 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       dataDir: c.dataDir,
       publicKeyPem,
       logger,
-      // the limits and overlay threshold `etc-lane status-list info` uses too
+      // the limits, overlay threshold and the station's version offset (statusList.versionUtcOffsetMinutes,
+      // docs/status-list.md section 3, "Clocks") `etc-lane status-list` uses too
       ...statusListTuning(c.statusList),
-      // the station's versions are read at the lane's offset (docs/status-list.md section 3, "Clocks")
-      utcOffsetMinutes: dialect.utcOffsetMinutes,
     });
     cleanups.unshift(() => statusList.close());
     // the trail raises its recovery alarms (AUDIT_DAMAGED, AUDIT_JOURNAL_BEHIND, ...) while it opens, before

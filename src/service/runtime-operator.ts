@@ -51,8 +51,11 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
     closeLane: (user, reason) => rt.controller.closeLane(ref(user), reason),
     settleSuspect: (req, user) => rt.controller.settleSuspect(req, user),
     async importStatusList(file: string, _user: OperatorUser, onProgress?: (p: ImportProgress) => void) {
-      // a file the lane cannot read as its user (no such file, a directory, its mode) is no bundle judged
-      // and no failure of the lane: said plainly, nothing applied, no status-list entry in the trail
+      // a file the lane cannot read as its user for the operator's slip (no such file, a path through a
+      // file, a directory, its mode) is no bundle judged and no failure of the lane: said plainly, nothing
+      // applied, no status-list entry in the trail. Any other error (EMFILE, EIO, ...) goes on to the
+      // apply: the lane's own failure (E511), recorded as status-list.refused
+      // (src/status-list/import-message.ts operatorFileProblem)
       const problem = operatorFileProblem(file, true);
       if (problem !== null)
         return {

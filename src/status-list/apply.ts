@@ -31,8 +31,8 @@ export interface ApplyContext {
   publicKeyPem: string;
   log: Logger;
   now: () => number;
-  /** the lane's offset from UTC, in which the station's versions are read; null: not known (version-order.ts) */
-  utcOffsetMinutes: number | null;
+  /** the offset from UTC the station writes its versions in, at which they are read (version-order.ts) */
+  utcOffsetMinutes: number;
   versions: () => ListVersions;
 }
 

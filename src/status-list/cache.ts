@@ -35,6 +35,7 @@ import {
   type StatusListLimits,
   type StatusLookupResult,
 } from "./types.js";
+import { DEFAULT_VERSION_UTC_OFFSET_MINUTES } from "./version-order.js";
 
 export interface StatusListOpenOptions {
   dataDir: string;
@@ -58,10 +59,11 @@ export interface StatusListOpenOptions {
   /** when and how the delta overlay is merged into the main tables (see OverlayCompaction) */
   compaction?: Partial<OverlayCompaction>;
   /**
-   * The lane's offset from UTC in minutes (the RSU dialect's `utcOffsetMinutes`), in which the station
-   * writes its versions: a bundle versioned ahead is refused (E509) and a version held ahead is a staleness
-   * reason, both read at it (version-order.ts checkNotAhead, health.ts). Absent: not known, the versions
-   * read at the widest offset, UTC+14 (docs/status-list.md section 3, "Clocks").
+   * The offset from UTC in minutes the station writes its versions in (the lane config's
+   * `statusList.versionUtcOffsetMinutes`, src/status-list/from-config.ts; not the RSU dialect's offset): a
+   * bundle versioned ahead is refused (E509) and a version held ahead is a staleness reason, both read at it
+   * (version-order.ts checkNotAhead, health.ts). Default DEFAULT_VERSION_UTC_OFFSET_MINUTES, UTC+8
+   * (docs/status-list.md section 3, "Clocks").
    */
   utcOffsetMinutes?: number;
 }
@@ -86,7 +88,7 @@ export class StatusListCache {
     owner: boolean,
     readonly compaction: OverlayCompaction,
     monotonicNow: () => number,
-    private readonly utcOffsetMinutes: number | null,
+    private readonly utcOffsetMinutes: number,
   ) {
     this.publicKeyPem = publicKeyPem;
     this.finder = new ListLookup(now, () => this.healthState.refresh());
@@ -127,11 +129,11 @@ export class StatusListCache {
           `statusList compaction.${k} must be a whole number >= ${k === "pauseMs" ? 0 : 1}, got ${v}`,
         );
     }
-    const off = opts.utcOffsetMinutes;
-    if (off !== undefined && !(Number.isInteger(off) && off >= -720 && off <= 840))
+    const off = opts.utcOffsetMinutes ?? DEFAULT_VERSION_UTC_OFFSET_MINUTES;
+    if (!(Number.isInteger(off) && off >= -720 && off <= 840))
       throw slError(
         StatusListErrors.Store,
-        `statusList utcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
+        `statusList versionUtcOffsetMinutes: expected whole minutes in -720..840, got ${off}`,
       );
     const cache = new StatusListCache(
       listDir(opts.dataDir),
@@ -142,7 +144,7 @@ export class StatusListCache {
       opts.cleanup !== false,
       compaction,
       opts.monotonicNow ?? (() => performance.now()),
-      off ?? null,
+      off,
     );
     cache.life.start();
     cache.healthState.refresh();
@@ -290,8 +292,8 @@ export async function openStatusListFromOptions(opts: {
   limits?: Partial<StatusListLimits>;
   compaction?: Partial<OverlayCompaction>;
   cleanup?: boolean;
-  /** the lane's offset from UTC, when known (StatusListOpenOptions.utcOffsetMinutes) */
-  utcOffsetMinutes?: number | null;
+  /** the offset the station writes its versions in (StatusListOpenOptions.utcOffsetMinutes) */
+  utcOffsetMinutes?: number;
 }): Promise<StatusListCache> {
   let pem: Buffer;
   try {
@@ -309,6 +311,6 @@ export async function openStatusListFromOptions(opts: {
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.compaction ? { compaction: opts.compaction } : {}),
     ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
-    ...(opts.utcOffsetMinutes != null ? { utcOffsetMinutes: opts.utcOffsetMinutes } : {}),
+    ...(opts.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: opts.utcOffsetMinutes } : {}),
   });
 }

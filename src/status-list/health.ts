@@ -6,6 +6,7 @@
  */
 import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { offsetText } from "../local-time.js";
 import { StatusListErrors, slError } from "./errors.js";
 import type { ActiveList } from "./lookup.js";
 import type {
@@ -15,7 +16,7 @@ import type {
   StatusListHealthState,
   StatusListLimits,
 } from "./types.js";
-import { CREATED_AHEAD_MAX_MS, versionOffsetText, versionTime } from "./version-order.js";
+import { CREATED_AHEAD_MAX_MS, DEFAULT_VERSION_UTC_OFFSET_MINUTES, versionTime } from "./version-order.js";
 
 /** A lookup result's staleness state is shared (frozen) for up to this long. */
 const STALE_REUSE_MS = 1000;
@@ -72,8 +73,8 @@ export class ListHealth {
     private readonly notServed: () => string | null = () => null,
     /** a monotonic clock, ms (performance.now; tests inject one): the hard age's second measure */
     private readonly mono: () => number = () => performance.now(),
-    /** the lane's offset from UTC, the versions read at it (version-order.ts versionTime); null: not known */
-    private readonly utcOffsetMinutes: number | null = null,
+    /** the offset from UTC the station writes its versions in (version-order.ts versionTime) */
+    private readonly utcOffsetMinutes: number = DEFAULT_VERSION_UTC_OFFSET_MINUTES,
   ) {
     this.staleSubject = new BehaviorSubject<StalenessState>(this.staleness());
     this.staleness$ = this.staleSubject.asObservable();
@@ -107,24 +108,40 @@ export class ListHealth {
     const versionAhead = this.heldVersionAhead(a, now, deltaAgeMs);
     if (versionAhead > 0) {
       const held = a.delta ? `delta ${a.delta}` : `full list ${a.full}`;
-      reasons.push(
+      const version = a.delta ?? a.full;
+      const made = a.delta ? (a.deltaCreated ?? a.fullCreated) : a.fullCreated;
+      const afterMade = versionTime(version, this.utcOffsetMinutes) - made;
+      const ahead =
         `the version held, ${held}, is ${hours(versionAhead)} ahead of the lane's clock ` +
-          `(read at ${versionOffsetText(this.utcOffsetMinutes)}): until the clock reaches it, every list the ` +
-          "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned so " +
-          "is refused now, E509). To take the station's lists again: stop the lane, move its data " +
-          "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
-          "statusList.whenMissing)",
-      );
+        `(read at ${offsetText(this.utcOffsetMinutes)})`;
+      if (afterMade <= CREATED_AHEAD_MAX_MS)
+        // versioned within the hour of when it was made (the rule a bundle passes): the list is sound, the
+        // lane's clock went back since it was taken
+        reasons.push(
+          `${ahead}, and was made ${new Date(made).toISOString()}, within the hour of its version: the ` +
+            "lane's clock went back; put it right (until then a list the station versions more than an hour " +
+            "ahead of the lane's clock is refused, E509)",
+        );
+      else
+        reasons.push(
+          `${ahead}, ${hours(afterMade)} after it was made: until the clock reaches it, every list the ` +
+            "station makes is refused as not newer (E506/E507) and the cards they list pass (a list versioned " +
+            "so is refused now, E509). To take the station's lists again: stop the lane, move its data " +
+            "directory's status-list/ aside, start it (no list until the station's full list is applied: " +
+            "statusList.whenMissing)",
+        );
     }
     return { alarm: reasons.length > 0, fullAgeMs, deltaAgeMs, reasons };
   }
 
   /**
-   * How far the version the lane holds (the last delta's, else the full list's), read at the lane's offset,
+   * How far the version the lane holds (the last delta's, else the full list's), read at the station's offset,
    * is ahead of the lane's clock, beyond the hour a bundle's version may be (version-order.ts
-   * checkNotAhead): > 0 for a list taken before the lane refused such versions, which would refuse every
-   * list the station makes until the clock reaches it. 0 otherwise, and when the update itself was made
-   * that far ahead (`newestAgeMs`): then the lane's clock went back, the reason above.
+   * checkNotAhead): > 0 for a list taken before the lane refused such versions (versioned more than the
+   * hour after it was made: it would refuse every list the station makes until the clock reaches it), or
+   * for a sound one the lane's clock went back behind by more than the hour (staleness() tells them apart).
+   * 0 otherwise, and when the update itself was made that far ahead (`newestAgeMs`): then the lane's clock
+   * went back, the reason above.
    */
   private heldVersionAhead(a: ActiveList, now: number, newestAgeMs: number): number {
     if (newestAgeMs < -CREATED_AHEAD_MAX_MS) return 0;

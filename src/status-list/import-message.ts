@@ -133,19 +133,46 @@ function fsWhy(e: unknown): string {
   return code ? `${what} (${code})` : what;
 }
 
+/** The two calls operatorFileProblem makes (tests inject failing ones). */
+export interface FileProbe {
+  stat(path: string): { isFile(): boolean };
+  /** opens the file for reading and closes it again */
+  open(path: string): void;
+}
+
+const realProbe: FileProbe = {
+  stat: (path) => statSync(path),
+  open: (path) => closeSync(openSync(path, "r")),
+};
+
 /**
- * What keeps a file an operator named (a bundle, a key) from being read by this process's user, in an
- * operator's words, or null: no such file, not a file (a directory), or (`read`) not readable by this user.
- * A mistyped file is the operator's slip, neither a refusal of a bundle nor the lane's failure: the CLI
- * refuses it as a usage error, the running lane answers it without an apply (so nothing is recorded as a
- * status-list refusal: src/cli/commands/status-list.ts, src/service/runtime-operator.ts).
+ * What keeps a file an operator named (a bundle, a key) from being read, in an operator's words, or null.
+ * Only the operator's own mistakes: no such file (ENOENT), a part of the path not a directory (ENOTDIR),
+ * not a regular file (a directory); and, when `asReader` (this process's user is the one that reads it: the
+ * running lane, or an import without one), this user may not read it (EACCES, EPERM, on the file or a
+ * directory on its path). Without `asReader` (the CLI's check before it asks a running lane, which reads
+ * the file as its own user) a permission error is not the operator's: null. Any other error (EMFILE,
+ * ENFILE, EIO, ...) is not the operator's either: null, so the apply goes on, meets it and records it as the
+ * lane's own failure (E511, `status-list.refused` with `local: true`). A mistyped file is neither a
+ * refusal of a bundle nor the lane's failure: the CLI refuses it as a usage error, the running lane answers
+ * it without an apply (src/cli/commands/status-list.ts, src/service/runtime-operator.ts).
  */
-export function operatorFileProblem(file: string, read: boolean): string | null {
+export function operatorFileProblem(
+  file: string,
+  asReader: boolean,
+  probe: FileProbe = realProbe,
+): string | null {
   try {
-    if (!statSync(file).isFile()) return "not a file (a directory?)";
-    if (read) closeSync(openSync(file, "r"));
+    if (!probe.stat(file).isFile()) return "not a file (a directory?)";
+    if (asReader) probe.open(file);
   } catch (e) {
-    return fsWhy(e);
+    return operatorsFsError(e, asReader) ? fsWhy(e) : null;
   }
   return null;
+}
+
+/** Whether an fs error is the operator's slip (operatorFileProblem). */
+function operatorsFsError(e: unknown, asReader: boolean): boolean {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === "ENOENT" || code === "ENOTDIR" || (asReader && (code === "EACCES" || code === "EPERM"));
 }

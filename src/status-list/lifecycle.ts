@@ -8,7 +8,7 @@
  * rebuilds the filter (a read-only tool answers from SQLite). The jobs themselves run in the worker
  * (worker.ts); lookups are lookup.ts.
  */
-import { existsSync } from "node:fs";
+import { accessSync, constants, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -123,14 +123,16 @@ export class ListLifecycle {
     const dir = this.dir;
     let pointer: Pointer | null = null;
     let unreadable: unknown = null;
-    if (existsSync(dir)) {
+    const there = listDirThere(dir, this.owner);
+    if (there !== true && there !== false) unreadable = there;
+    if (there === true) {
       try {
         pointer = readPointer(dir);
       } catch (e) {
         unreadable = e;
       }
     }
-    if (existsSync(dir) && this.owner) {
+    if (there === true && this.owner) {
       // with no readable pointer nothing tells a leftover from the list: nothing is deleted
       if (unreadable === null) {
         const removed = cleanStale(dir, pointer?.db ?? null);
@@ -621,5 +623,44 @@ function deltaAppliedAt(db: Database.Database, version: string): number | null {
     return r?.applied_at ?? null;
   } catch {
     return null; // a list without the log
+  }
+}
+
+/**
+ * The list's directory cannot be read by this user (a data directory of mode 0700, as the lane makes it,
+ * read by another user): a read-only tool fails with it, naming the path, instead of calling a healthy list
+ * missing.
+ */
+export class UnreadableListDirError extends Error {
+  constructor(dir: string, cause: NodeJS.ErrnoException) {
+    super(
+      `${dir} cannot be read by this user (${cause.code}): whether a status list is there is unknown; ` +
+        "run this as the lane's user, or on a copy",
+      { cause },
+    );
+    this.name = "UnreadableListDirError";
+  }
+}
+
+/**
+ * Whether the list's directory is there: false only when it does not exist (ENOENT). A permission error
+ * (EACCES, EPERM: on the directory or on one above it, or, for a read-only tool, the directory itself not
+ * readable) is never "no list": a read-only tool (`owner` false) throws UnreadableListDirError; for the
+ * owner, as any other error, it is returned: the list is not served, health names it.
+ */
+function listDirThere(dir: string, owner: boolean): boolean | Error {
+  try {
+    statSync(dir);
+    if (!owner) accessSync(dir, constants.R_OK | constants.X_OK);
+    return true;
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") return false;
+    if (err.code === "EACCES" || err.code === "EPERM") {
+      const unreadable = new UnreadableListDirError(dir, err);
+      if (!owner) throw unreadable;
+      return unreadable;
+    }
+    return err;
   }
 }

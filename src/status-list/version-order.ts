@@ -11,39 +11,31 @@ import type { ListOnDisk } from "./store.js";
 /** How far ahead of the lane's clock a bundle's creation time may be (clocks a little apart). */
 export const CREATED_AHEAD_MAX_MS = 60 * 60_000;
 /**
- * The largest offset from UTC a time zone has (UTC+14:00): a version read at it is the earliest moment it
- * can name, the reading used when the lane's offset is not known (no guess of the station's zone).
+ * The offset from UTC the station writes its versions in when nothing says otherwise: UTC+8, China
+ * Standard Time (docs/status-list.md section 3, "Clocks"); the default of the lane config's
+ * `statusList.versionUtcOffsetMinutes` (src/config/schema.ts StatusListSection).
  */
-const WIDEST_OFFSET_MINUTES = 14 * 60;
+export const DEFAULT_VERSION_UTC_OFFSET_MINUTES = 8 * 60;
 
 /**
- * The lane's clock as the version rules read it: `now`, ms since the epoch, and the lane's offset from UTC
- * (the RSU dialect's `utcOffsetMinutes`, src/config/load.ts dialectFromConfig), in which the station
- * writes its versions; null when the caller does not know it (then WIDEST_OFFSET_MINUTES).
+ * The lane's clock as the version rules read it: `now`, ms since the epoch, and the offset from UTC the
+ * station writes its versions in (`statusList.versionUtcOffsetMinutes`; not the RSU dialect's offset,
+ * which is the RSU's wire time only).
  */
 export interface LaneClock {
   now: number;
-  utcOffsetMinutes: number | null;
+  utcOffsetMinutes: number;
 }
 
-/** A clock given as a bare `now` has no offset. */
+/** A clock given as a bare `now` reads versions at DEFAULT_VERSION_UTC_OFFSET_MINUTES. */
 export function laneClock(c: number | LaneClock): LaneClock {
-  return typeof c === "number" ? { now: c, utcOffsetMinutes: null } : c;
+  return typeof c === "number" ? { now: c, utcOffsetMinutes: DEFAULT_VERSION_UTC_OFFSET_MINUTES } : c;
 }
 
-/** The offset a version is read at: the lane's, else the widest (UTC+14), as "+08:00". */
-export function versionOffsetText(utcOffsetMinutes: number | null): string {
-  const text = offsetText(utcOffsetMinutes ?? WIDEST_OFFSET_MINUTES);
-  return utcOffsetMinutes === null ? `${text}, the widest offset: the lane's is not known here` : text;
-}
-
-/**
- * The moment a version's yyyyMMddhhmm names, read at the lane's offset (null: at UTC+14, the earliest it
- * can name), ms since the epoch.
- */
-export function versionTime(v: string, utcOffsetMinutes: number | null): number {
+/** The moment a version's yyyyMMddhhmm names, read at the station's offset, ms since the epoch. */
+export function versionTime(v: string, utcOffsetMinutes: number): number {
   const utc = Date.UTC(+v.slice(0, 4), +v.slice(4, 6) - 1, +v.slice(6, 8), +v.slice(8, 10), +v.slice(10, 12));
-  return utc - (utcOffsetMinutes ?? WIDEST_OFFSET_MINUTES) * 60_000;
+  return utc - utcOffsetMinutes * 60_000;
 }
 
 function hoursText(ms: number): string {
@@ -53,8 +45,8 @@ function hoursText(ms: number): string {
 /**
  * A bundle made or versioned ahead of the lane's clock is refused (E509; docs/status-list.md section 3,
  * "Clocks"): its creation time more than CREATED_AHEAD_MAX_MS ahead of the lane's clock (its ages would read
- * as fresh for as long as the clock was off), or its version, read at the lane's offset, more than that
- * after its own creation time or ahead of the lane's clock (once held, that version would refuse every
+ * as fresh for as long as the clock was off), or its version, read at the station's offset
+ * (LaneClock.utcOffsetMinutes), more than that after its own creation time or ahead of the lane's clock (once held, that version would refuse every
  * list the station makes until the lane's clock reached it, E506: a listed card added meanwhile passes).
  */
 export function checkNotAhead(h: BundleHeader, at: number | LaneClock): void {
@@ -82,11 +74,12 @@ export function checkNotAhead(h: BundleHeader, at: number | LaneClock): void {
     .join(" and ");
   throw slError(
     StatusListErrors.AheadOfClock,
-    `${what} ${h.version}, read at ${versionOffsetText(utcOffsetMinutes)} (${iso(vt)}), is versioned ${how}` +
+    `${what} ${h.version}, read at ${offsetText(utcOffsetMinutes)} (${iso(vt)}), is versioned ${how}` +
       (ahead > CREATED_AHEAD_MAX_MS
         ? ": once held, it would refuse every list the station makes before then"
         : "") +
-      "; the station's clock or time zone is wrong, or the lane's (its clock, rsu.dialect.utcOffsetMinutes)",
+      "; the station's clock or time zone is wrong, or the lane's (its clock, or " +
+      "statusList.versionUtcOffsetMinutes, the offset the station writes its versions in)",
     { version: h.version, createdAt: h.createdAt, now, utcOffsetMinutes, versionTime: vt },
   );
 }

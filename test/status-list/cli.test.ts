@@ -1,4 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -240,7 +248,7 @@ describe("status-list CLIs", () => {
   // review (session 38): info and lookup opened the list read-write and set its journal mode: run by a
   // user who cannot write the list's directory they called a healthy list broken ("cannot be opened:
   // attempt to write a readonly database ... replaces it")
-  it("info and lookup by a user who cannot write the list's directory: refused naming it, run as the lane's user or on a copy; no -wal or -shm left", async () => {
+  it("info and lookup by a user who cannot read the data directory, or cannot write the list's directory: refused naming it, run as the lane's user or on a copy; no -wal or -shm left", async () => {
     const dataDir = join(tmp.dir, "data");
     const store = ["--data-dir", dataDir, "--public-key", TEST_PUBLIC_KEY_PATH];
     const f = join(tmp.dir, "full.bin");
@@ -255,6 +263,20 @@ describe("status-list CLIs", () => {
     // file: the command runs as nobody then, as test/journal/db.test.ts does)
     const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     chmodSync(tmp.dir, 0o755);
+    // review (session 38): the data directory as the lane makes it (0700): to another user the list's
+    // directory could not be seen, and a healthy list read as "missing", exit 0
+    expect(statSync(dataDir).mode & 0o777).toBe(0o700);
+    for (const args of [["info"], ["lookup", "--card", "32010000000000000001"]]) {
+      const r = await runBuilt("etc-lane", ["status-list", ...args, ...store], user);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `^etc-lane: ${listDir} cannot be read by this user \\(EACCES\\): whether a status list is there is unknown; run this as the lane's user, or on a copy\n$`,
+        ),
+      );
+    }
+    // a data directory others may enter, the list's directory not writable for them
     chmodSync(dataDir, 0o755);
     for (const n of files) chmodSync(join(listDir, n), 0o444);
     chmodSync(listDir, 0o555);

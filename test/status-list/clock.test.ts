@@ -100,14 +100,17 @@ it("health$ pushes stale and past-hard-age on time for a list made ahead (what t
   }
 });
 
-/** A cache as the lane opens it: the station's versions read at the lane's offset (UTC+8). */
-async function openAtOffset(): Promise<StatusListCache> {
+/**
+ * A cache as the lane opens it: the station's versions read at statusList.versionUtcOffsetMinutes (UTC+8
+ * unless `off` says otherwise).
+ */
+async function openAtOffset(off = 480): Promise<StatusListCache> {
   await cache.close();
   return StatusListCache.open({
     dataDir: tmp.dir,
     publicKeyPem: stationPub,
     now: () => now,
-    utcOffsetMinutes: 480,
+    utcOffsetMinutes: off,
     limits: { deltaMaxAgeMs: 2 * HOUR, fullMaxAgeMs: 48 * HOUR, hardMaxAgeMs: 72 * HOUR },
   });
 }
@@ -138,14 +141,15 @@ it("a list versioned hours ahead of when it was made, read at the lane's offset,
 });
 
 it("a version held ahead of the lane's clock (taken before the lane refused it) is a staleness reason until the clock reaches it; nothing resets it", async () => {
-  // the cache of the first test opens without an offset: read at UTC+14, this version is not ahead
+  // taken by a lane whose version offset was set to UTC+14 (read there, this version is not ahead)
+  cache = await openAtOffset(840);
   await cache.applyBundle(full("202611231400", [], { createdAt: T0 }));
   cache = await openAtOffset();
   const h = cache.health();
   expect(h.state).toBe("stale");
   expect(h.staleReasons).toEqual([
     expect.stringMatching(
-      /^the version held, full list 202611231400, is 6\.0 h ahead of the lane's clock \(read at \+08:00\): until the clock reaches it, every list the station makes is refused as not newer .* stop the lane, move its data directory's status-list\/ aside/,
+      /^the version held, full list 202611231400, is 6\.0 h ahead of the lane's clock \(read at \+08:00\), 6\.0 h after it was made: until the clock reaches it, every list the station makes is refused as not newer .* stop the lane, move its data directory's status-list\/ aside/,
     ),
   ]);
   // the station's real list is still refused, and said so: the lane does not drop the list by itself
@@ -159,4 +163,24 @@ it("a version held ahead of the lane's clock (taken before the lane refused it) 
   await cache.applyBundle(full("202611231405", [row], { createdAt: now }));
   expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
   expect(cache.health().state).toBe("ok");
+});
+
+// review (session 38): a list that passed the rule (versioned when it was made) was told "taken before the
+// lane refused such versions ... move status-list/ aside" after the lane's clock stepped back half an hour
+it("a sound list the lane's clock went back behind: the staleness names the clock, never moving the list aside", async () => {
+  cache = await openAtOffset();
+  // made and versioned 50 min ahead of the lane's clock: within the hour, applied
+  await cache.applyBundle(full("202611230850", [row], { createdAt: T0 + 50 * 60_000 }));
+  expect(cache.health().state).toBe("ok");
+  now = T0 - 30 * 60_000; // the lane's clock steps back 30 min: the version is 80 min ahead of it
+  const h = cache.health();
+  expect(h.state).toBe("stale");
+  expect(h.staleReasons).toEqual([
+    "the version held, full list 202611230850, is 1.3 h ahead of the lane's clock (read at +08:00), and " +
+      "was made 2026-11-23T00:50:00.000Z, within the hour of its version: the lane's clock went back; put " +
+      "it right (until then a list the station versions more than an hour ahead of the lane's clock is " +
+      "refused, E509)",
+  ]);
+  expect(h.reason).not.toMatch(/aside/);
+  expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
 });

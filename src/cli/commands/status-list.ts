@@ -38,7 +38,6 @@ import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
 import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
-import { statusListOffset } from "../stored-offset.js";
 
 interface StoreOpts extends LaneLocationOptions {
   publicKey?: string;
@@ -80,11 +79,13 @@ function checkKeyIsTheLanes(o: StoreOpts, loc: LaneLocation): void {
 }
 
 /**
- * The bundle FILE an import names must be a file, and (`asThisUser`: applied by this command, no lane
- * answering) one this user can read. A mistyped FILE is the operator's slip, not a refusal of a bundle or
- * the lane's failure: a usage error before a lane is asked or the data directory is touched, so nothing
- * reaches the trail (docs/maintenance.md, "What keeps a command from trying at all"). A running lane
- * reads the file as its own user and says so plainly when it cannot (src/service/runtime-operator.ts).
+ * The bundle FILE an import names must exist and be a file, and (`asThisUser`: applied by this command, no
+ * lane answering) one this user can read (operatorFileProblem: only those are the operator's slip). A
+ * mistyped FILE is not a refusal of a bundle or the lane's failure: a usage error before a lane is asked
+ * or the data directory is touched, so nothing reaches the trail (docs/maintenance.md, "What keeps a
+ * command from trying at all"). Before a lane is asked, a path this user may not read is no usage error:
+ * the running lane reads the file as its own user and says so plainly when it cannot
+ * (src/service/runtime-operator.ts).
  */
 function checkBundleFile(file: string, asThisUser: boolean): void {
   const problem = operatorFileProblem(file, asThisUser);
@@ -94,8 +95,9 @@ function checkBundleFile(file: string, asThisUser: boolean): void {
 
 /**
  * The station key file an import without a lane verifies with, read and parsed before the data directory
- * is touched: a mistyped `--public-key` (or a config's `statusList.publicKey` that names no key) is a usage
- * error, not the lane's failure in the trail.
+ * is touched: a mistyped `--public-key` (or a config's `statusList.publicKey` that names no key: no such
+ * file, not a file, not readable by this user, no Ed25519 PEM key) is a usage error, not the lane's failure
+ * in the trail.
  */
 function checkKeyFile(path: string, o: StoreOpts): void {
   const named =
@@ -103,8 +105,15 @@ function checkKeyFile(path: string, o: StoreOpts): void {
   const problem = operatorFileProblem(path, true);
   if (problem !== null)
     throw new UsageError(`${named}: ${problem}; give the station's Ed25519 public key (PEM)`);
+  let pem: Buffer;
   try {
-    loadPublicKey(readFileSync(path));
+    pem = readFileSync(path);
+  } catch {
+    // not the operator's slip (EMFILE, EIO, ...): the list's open reads the key again and fails naming it
+    return;
+  }
+  try {
+    loadPublicKey(pem);
   } catch (e) {
     throw new UsageError(`${named}: ${(e as Error).message}`);
   }
@@ -138,11 +147,11 @@ function checkCardOption(card: string): void {
 }
 
 /**
- * Opens the list in `dataDir`. With the lane's config, with its staleness limits and overlay threshold,
- * exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
+ * Opens the list in `dataDir`. With the lane's config, with its staleness limits, overlay threshold and
+ * version offset, exactly as the lane opens it (statusListTuning), so `info` judges health as the lane does; without one
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
- * error: envLogLevel, read when the action starts). The station's versions are read at the lane's offset
- * as the command knows it (../stored-offset.ts statusListOffset).
+ * error: envLogLevel, read when the action starts). The station's versions are read at the config's
+ * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
@@ -155,7 +164,6 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
-    utcOffsetMinutes: statusListOffset(o.dataDir, o.config),
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
