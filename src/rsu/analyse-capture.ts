@@ -258,8 +258,7 @@ export function captureTimeline(
       if (r.state === "open") {
         for (const dir of ["tx", "rx"] as const) {
           const s = streams.get(`${r.port}/${dir}`);
-          if (s?.decoder.pending)
-            emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
+          if (s?.decoder.pending) emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
         }
       }
       continue;
