@@ -96,8 +96,8 @@ export class BoothEffects {
    * barrierAt is the command's time only for a barrier the device took at once (an async board's answer is
    * not waited for; the console's line counts as taken at once, its write completing after). A barrier the
    * device failed at once is the BARRIER_NOT_OPENED alarm for this vehicle, written here, before the
-   * outcome; one it failed later (a rejection, the console's write failing) or did not answer within
-   * BARRIER_ANSWER_MS is that alarm then.
+   * outcome; one it failed later (a rejection, the console's write failing, whenever its callback comes)
+   * or an async board that did not answer within BARRIER_ANSWER_MS is that alarm then.
    */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
     let barrierAt: number | null = null;
@@ -120,7 +120,14 @@ export class BoothEffects {
   /** Whether the barrier device took paid record `rec`'s barrier; if not, said for this vehicle. */
   private barrierAnswered(rec: CommittedRecord, a: OutputAnswer): boolean {
     if (a.taken) {
-      if (a.written) this.barrierLater(rec, a.written);
+      // the console's line: its write completes when stdout's reader takes it, however long that takes
+      // (src/lane/effect-runner.ts barrierAnswered): waited for without a bound
+      if (a.written)
+        a.written
+          .then((w) => this.barrierAnswered(rec, w))
+          .catch((e: unknown) =>
+            this.d.log.error({ err: errText(e), seq: rec.seq }, "barrier answer not handled"),
+          );
       return true;
     }
     this.d.log.error(
@@ -138,7 +145,7 @@ export class BoothEffects {
   }
 
   /**
-   * A barrier answer that comes later (an async board's, the console's write), bounded by BARRIER_ANSWER_MS
+   * An async board's barrier answer, bounded by BARRIER_ANSWER_MS
    * (one timer, only for such a device): a failure, or none in time, is the vehicle's BARRIER_NOT_OPENED; an
    * answer after the bound changes nothing (logged).
    */

@@ -161,8 +161,9 @@ export class EffectRunner {
   /**
    * The barrier device's answer for paid record `rec` (its barrier commanded at `at`). Taken: the record's
    * barrier time is written (markBarrier: no fsync of its own, after pending I/O); for a device that took it
-   * at once but completes its write later (the console's `written`), only once that write completed, within
-   * BARRIER_ANSWER_MS. Failed (or that write failed, or no answer within the bound): no barrier time; the
+   * at once but completes its write later (the console's `written`), only once that write completed, with
+   * no bound (a stdout whose reader is behind is slow, not failed). Failed (or that write failed, or an
+   * async board's answer not within BARRIER_ANSWER_MS): no barrier time; the
    * vehicle paid and its barrier stayed down, which is said for this vehicle (the device's OUTPUT_FAILED is
    * once per outage, src/outputs/output-faults.ts): an error line with its seq and OBU now, and the
    * BARRIER_NOT_OPENED alarm after pending I/O (its trail entry names the record, card and OBU). Returns
@@ -172,7 +173,11 @@ export class EffectRunner {
     const { seq, obuId } = rec;
     if (a.taken) {
       if (a.written) {
-        this.barrierLater(rec, at, a.written);
+        // the console's line: its write completes when stdout's reader takes it, however long that takes
+        // (a pipe or journald behind): waited for without a bound, as a slow reader is not a failed device
+        a.written
+          .then((w) => this.barrierAnswered(rec, at, w))
+          .catch((err: unknown) => this.d.log.error({ err: String(err), seq }, "barrier answer not handled"));
         return true;
       }
       const j = this.d.journal;
@@ -203,7 +208,7 @@ export class EffectRunner {
   }
 
   /**
-   * A barrier answer that comes later (an async board's promise, the console's write): not waited for (nor
+   * An async board's barrier answer: not waited for (nor
    * by the outcome, nor by the next frame), bounded by BARRIER_ANSWER_MS (one timer, only for such a
    * device). `taken`: it was taken (before the outcome went out, its barrierAt). An answer after the bound
    * changes nothing: the vehicle's BARRIER_NOT_OPENED stands and no barrier time is written.

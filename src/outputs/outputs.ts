@@ -75,10 +75,11 @@ const ANSWERS = Symbol("sinkAnswers");
 type AnsweringSink = LaneOutputs & { [ANSWERS]?: (ev: LaneOutputEvent) => SinkAnswer };
 
 /**
- * How long the lane and the booth wait for a barrier device's answer that is not given at once (an async
- * board's promise, the console's write callback): src/lane/effect-runner.ts, src/booth/effects.ts. Past it,
- * the vehicle is BARRIER_NOT_OPENED ("no answer in 2000 ms") and its record gets no barrier time, whatever
- * the device answers later.
+ * How long the lane and the booth wait for an async barrier device's answer (its emit's promise):
+ * src/lane/effect-runner.ts, src/booth/effects.ts. Past it, the vehicle is BARRIER_NOT_OPENED ("no answer in
+ * 2000 ms") and its record gets no barrier time, whatever the device answers later. The console's write
+ * callback is not bounded: it comes when stdout's reader takes the line, and a reader that is behind (a
+ * pipe, journald under load) is slow, not failed.
  */
 export const BARRIER_ANSWER_MS = 2_000;
 
@@ -98,6 +99,8 @@ export function answerWithin(
       timedOut = true;
       resolve({ taken: false, error: `no answer in ${ms} ms` });
     }, ms);
+    // a board's answer still pending at the lane's close does not hold the process up
+    timer.unref?.();
     const answered = (a: OutputAnswer): void => {
       if (timedOut) {
         quietly(() => late(a));
@@ -117,7 +120,8 @@ export function answerWithin(
  * failed. Through guardedOutputs the failure is also logged and told to its `faults`, as for `emit`;
  * another sink's throw or rejection is only answered. The lane and the booth emit the barrier so
  * (src/lane/effect-runner.ts, src/booth/effects.ts): a record gets a barrier time only for a barrier its
- * device took (and wrote, for the console), an answer that comes later waited for at most BARRIER_ANSWER_MS.
+ * device took (and wrote, for the console, however long its write takes), an async board's answer waited
+ * for at most BARRIER_ANSWER_MS.
  */
 export function emitChecked(out: LaneOutputs, ev: LaneOutputEvent): OutputAnswer | Promise<OutputAnswer> {
   const own = (out as { [CHECKED]?: CheckedEmit })[CHECKED];

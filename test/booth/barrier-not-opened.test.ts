@@ -118,3 +118,21 @@ it("the console's barrier line whose write fails after emit returned: the vehicl
   await new Promise((r) => setImmediate(r));
   expect(alarmsOf(entries)).toEqual([expect.objectContaining({ jseq: 12, error: "write ENOSPC" })]);
 });
+
+it("the console's barrier line written only after BARRIER_ANSWER_MS (stdout's reader behind): no alarm", async () => {
+  vi.useFakeTimers();
+  let written: ((err: Error | null) => void) | undefined;
+  const { fx, outcomes, entries } = effects(
+    consoleOutputs((line, done) => {
+      if (line.startsWith("[栏杆]")) written = done;
+      else done(null);
+    }),
+  );
+  fx.recorded(paid(), true, 3);
+  expect(outcomes.map((o) => o.barrierAt)).toEqual([42]);
+  await vi.advanceTimersByTimeAsync(BARRIER_ANSWER_MS + 500);
+  expect(written).toBeDefined();
+  written!(null);
+  await vi.advanceTimersByTimeAsync(0);
+  expect(alarmsOf(entries)).toEqual([]);
+});

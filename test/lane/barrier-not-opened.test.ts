@@ -264,3 +264,19 @@ it("the console's barrier line: the record gets the barrier time once the line w
   expect([...journal.barriers]).toEqual([[seq, outcomes[0]!.barrierAt]]);
   expect(barrierAlarms(entries)).toEqual([]);
 });
+
+// third review: the console's line waited for at most BARRIER_ANSWER_MS, so a stdout whose reader was only
+// behind (a pipe, journald under load) made every paid vehicle of the stall BARRIER_NOT_OPENED
+it("the console's barrier line written only after BARRIER_ANSWER_MS (stdout's reader behind): no alarm, and the record gets the barrier time then", async () => {
+  const screen = heldConsole();
+  const { r, journal, entries, outcomes } = barrierRig(screen.outputs);
+  await pay(r);
+  const seq = journal.records.find((x) => x.kind === "transaction")!.seq;
+  await r.advance(BARRIER_ANSWER_MS + 500);
+  expect(journal.barriers.size).toBe(0);
+  expect(barrierAlarms(entries)).toEqual([]);
+  screen.complete();
+  await r.advance(0);
+  expect([...journal.barriers]).toEqual([[seq, outcomes[0]!.barrierAt]]);
+  expect(barrierAlarms(entries)).toEqual([]);
+});
