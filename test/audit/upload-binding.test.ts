@@ -113,7 +113,7 @@ describe("the upload state bound to the trail", () => {
     await uplink.whenDrained();
     expect(journal.heldCount()).toBe(1);
     refuse.clear();
-    expect(journal.requeueHeld()).toBe(1);
+    expect(journal.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
     await uplink.whenDrained();
     // the suspect, acknowledged at revision 1, is settled: back in the queue, and acknowledged again
     journal.settle(3, {
@@ -262,9 +262,14 @@ describe("the upload state bound to the trail", () => {
     ]);
     edit("DELETE FROM held WHERE seq = 2");
     edit("INSERT INTO outbox (seq) VALUES (2)");
-    // the operator's requeue of the CONFLICT hold
+    // the operator's requeue leaves the CONFLICT hold; with --conflicts it goes, named in its entry
     const again = openLane();
-    expect(again.journal.requeueHeld()).toBe(1);
+    expect(again.journal.requeueHeld()).toEqual({ requeued: 0, leftConflicts: 1 });
+    expect(again.journal.queueDepth()).toBe(1);
+    expect(again.journal.requeueHeld(undefined, { conflicts: true })).toEqual({
+      requeued: 1,
+      leftConflicts: 0,
+    });
     expect(again.journal.queueDepth()).toBe(2);
     await again.close();
     expect(problems()).toEqual([]);
