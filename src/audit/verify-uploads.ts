@@ -5,8 +5,12 @@
  * entry with it (src/journal/outbox.ts): `uplink.acked`, `uplink.records-held`,
  * `uplink.records-requeued`; a record's entry (`record.commit`, `record.settle`) queues it, but for a
  * `record.settle` of a record the trail has held: the journal keeps one held for a `CONFLICT` held
- * (src/journal/outbox.ts requeueInTx), and the trail does not know the code (`held.code` is not bound),
- * so such a record may be queued, or held with the code `CONFLICT` (HELD_SETTLED). The statement
+ * (src/journal/outbox.ts requeueInTx) and puts one held for any other code back in the queue. The
+ * `uplink.records-held` entry that held it names its codes (`codes`): a settlement after a hold whose only
+ * code is `CONFLICT` leaves the record held, one after a hold without `CONFLICT` queues it; a hold entry
+ * naming `CONFLICT` and other codes cannot say which record got which, nor can a hold the statement of
+ * the binding names (it names no code), so then the record may be queued, or held with the code
+ * `CONFLICT` (HELD_SETTLED). The statement
  * of the binding, written once per journal before any of these (src/audit/journal-trail.ts: the
  * `journal.bound` entry's `uploads`, or an `uplink.bound` entry for a journal an earlier version bound),
  * names the records queued and held at that moment: every other record with an entry before it was
@@ -64,12 +68,27 @@ const isQueued = (s: number): boolean => s === QUEUED || s === QUEUED_BOUND || s
 const isHeld = (s: number): boolean => s === HELD || s === HELD_BOUND;
 const isAcked = (s: number): boolean => s === ACKED || s === ACKED_BEFORE;
 
+/** HELD: the codes of the uplink.records-held entry that held it (CODES_*) */
+const CODES_UNKNOWN = 0;
+const CODES_CONFLICT = 1;
+const CODES_OTHER = 2;
+const CODES_MIXED = 3;
+
+/** The codes an uplink.records-held entry names, as a held slot keeps them. */
+function codesOf(v: unknown): number {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((c) => typeof c === "string")) return CODES_UNKNOWN;
+  const conflict = v.includes("CONFLICT");
+  return !conflict ? CODES_OTHER : v.length === 1 ? CODES_CONFLICT : CODES_MIXED;
+}
+
 interface Slot {
   state: number;
   /** the entry that put the record there (for ACKED_BEFORE: the statement of the binding) */
   seq: number;
   /** ACKED: the acknowledgement's time the uplink.acked entry names, UTC ms (NaN: none readable) */
   ackAt: number;
+  /** HELD: the hold entry's codes (CODES_*); CODES_UNKNOWN otherwise */
+  codes?: number;
 }
 
 const EMPTY: Slot = { state: NONE, seq: 0, ackAt: Number.NaN };
@@ -84,13 +103,16 @@ class Slots {
   private state = new Uint8Array(0);
   private seq = new Float64Array(0);
   private ackAt = new Float64Array(0);
+  private codes = new Uint8Array(0);
   private readonly far = new Map<number, Slot>();
 
   get(jseq: number): Slot {
     const i = jseq - this.base;
     if (this.base >= 0 && i >= 0 && i < this.state.length) {
       const state = this.state[i]!;
-      return state === NONE ? EMPTY : { state, seq: this.seq[i]!, ackAt: this.ackAt[i]! };
+      return state === NONE
+        ? EMPTY
+        : { state, seq: this.seq[i]!, ackAt: this.ackAt[i]!, codes: this.codes[i]! };
     }
     return this.far.get(jseq) ?? EMPTY;
   }
@@ -111,10 +133,12 @@ class Slots {
       this.state = grow(this.state, new Uint8Array(n));
       this.seq = grow(this.seq, new Float64Array(n));
       this.ackAt = grow(this.ackAt, new Float64Array(n));
+      this.codes = grow(this.codes, new Uint8Array(n));
     }
     this.state[i] = s.state;
     this.seq[i] = s.seq;
     this.ackAt[i] = s.ackAt;
+    this.codes[i] = s.codes ?? CODES_UNKNOWN;
   }
 
   /** The seqs from `from` to `to` that have a slot, in order. */
@@ -173,7 +197,9 @@ function describe(s: Slot): string {
     case REQUEUED:
       return `back in the queue by the uplink.records-requeued entry at seq ${s.seq}`;
     case HELD:
-      return `held by the uplink.records-held entry at seq ${s.seq}`;
+      return `held by the uplink.records-held entry at seq ${s.seq}${
+        s.codes === CODES_CONFLICT ? " for a CONFLICT (a settlement keeps it held)" : ""
+      }`;
     case HELD_BOUND:
       return `held when the upload state was bound (at seq ${s.seq})`;
     case ACKED:
@@ -181,7 +207,7 @@ function describe(s: Slot): string {
     case ACKED_BEFORE:
       return `acknowledged before the upload state was bound (at seq ${s.seq})`;
     case HELD_SETTLED:
-      return `settled while held by its entry at seq ${s.seq}: queued again, or still held for a CONFLICT`;
+      return `settled while held by its entry at seq ${s.seq}: queued again, or still held for a CONFLICT (its hold does not say which)`;
     default:
       return `recorded by its entry at seq ${s.seq}`;
   }
@@ -209,9 +235,14 @@ export class UploadStates {
     if (isRecordType(e.type)) {
       const jseq = (e.data as { rec?: { jseq?: unknown } } | undefined)?.rec?.jseq;
       if (Number.isSafeInteger(jseq)) {
-        const held = e.type === "record.settle" && isHeld(this.slots.get(jseq as number).state);
+        const was = this.slots.get(jseq as number);
+        const held = e.type === "record.settle" && isHeld(was.state);
+        // held for a CONFLICT alone: the settlement keeps it held (src/journal/outbox.ts requeueInTx)
+        if (held && was.state === HELD && was.codes === CODES_CONFLICT) return;
+        // held for other codes only: queued again; for codes that mix both, or unknown: either
+        const either = held && !(was.state === HELD && was.codes === CODES_OTHER);
         this.set(jseq as number, {
-          state: this.mode === "unbound" ? PRE : held ? HELD_SETTLED : QUEUED,
+          state: this.mode === "unbound" ? PRE : either ? HELD_SETTLED : QUEUED,
           seq: e.seq,
           ackAt: Number.NaN,
         });
@@ -240,7 +271,7 @@ export class UploadStates {
         const ranges = rangesOf(d?.held);
         if (!ranges) return;
         this.boundBefore();
-        this.move(ranges, { state: HELD, seq: e.seq, ackAt: Number.NaN });
+        this.move(ranges, { state: HELD, seq: e.seq, ackAt: Number.NaN, codes: codesOf(d?.codes) });
         return;
       }
       case "uplink.records-requeued": {

@@ -11,6 +11,7 @@ import { refuseForeignJournal } from "../config/journal-owner.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfig } from "../config/schema.js";
 import { Journal, JournalReader } from "../journal/journal.js";
+import type { RequeueHeldResult } from "../journal/outbox.js";
 import type { CommittedRecord, Settlement } from "../journal/types.js";
 import type { RetentionReport } from "../journal/upkeep.js";
 import type { OperatorAuditPort } from "../service/operator-audit.js";
@@ -20,7 +21,8 @@ import { storedLaneOffset } from "./stored-offset.js";
 /** The journal and the trail bound to it, as the lane has them, for one action. */
 export interface DirectLaneSession {
   journal: {
-    requeueHeld(): number;
+    /** those held for a CONFLICT only with `conflicts` (src/journal/outbox.ts requeueHeld) */
+    requeueHeld(at?: Date, opts?: { conflicts?: boolean }): RequeueHeldResult;
     /** never throws: a run that stopped early has its `error` */
     runRetention(): Promise<Pick<RetentionReport, "deleted" | "cutoff" | "error">>;
     get(seq: number): CommittedRecord | null;

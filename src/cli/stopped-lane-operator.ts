@@ -7,6 +7,7 @@
  * status-list import without a lane is ./status-list-direct.ts.
  */
 import type { LaneConfig } from "../config/schema.js";
+import { requeueHeldAnswer } from "../journal/outbox.js";
 import {
   OPERATOR_CLOSE_SETTING,
   openedData,
@@ -67,13 +68,8 @@ export function stoppedLaneOperator(
       };
     },
     importStatusList: async () => notRunning(dataDir, "importing through the lane"),
-    async requeueHeld() {
-      const n = j.requeueHeld();
-      return {
-        ok: true,
-        message: `${n} held record(s) back in the upload queue`,
-        data: { requeued: n },
-      };
+    async requeueHeld(_user, opts) {
+      return { ok: true, ...requeueHeldAnswer(j.requeueHeld(undefined, opts)) };
     },
     async runRetention() {
       if (!config)

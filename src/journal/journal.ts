@@ -51,6 +51,7 @@ import {
   type Outbox,
   OutboxQueries,
   type QueueAge,
+  type RequeueHeldResult,
   type UploadAck,
 } from "./outbox.js";
 import { rebuiltSuspect } from "./rebuilt-suspect.js";
@@ -85,7 +86,7 @@ export {
 } from "./db.js";
 export type { IntegrityResult } from "./integrity-check.js";
 export { BOOTH_INTENT_PREFIX, type DebitIntent } from "./intents.js";
-export type { HoldItem, Outbox, QueueAge, UploadAck } from "./outbox.js";
+export type { HoldItem, Outbox, QueueAge, RequeueHeldResult, UploadAck } from "./outbox.js";
 export type { ListQuery } from "./records.js";
 export type {
   RetentionCounters,
@@ -740,8 +741,9 @@ export class Journal implements Outbox {
     return this.outbox.hold(items, at);
   }
 
-  requeueHeld(at?: Date): number {
-    return this.outbox.requeueHeld(at);
+  /** Outbox.requeueHeld: those held for a CONFLICT only with `conflicts`. */
+  requeueHeld(at?: Date, opts?: { conflicts?: boolean }): RequeueHeldResult {
+    return this.outbox.requeueHeld(at, opts);
   }
 
   heldCount(): number {

@@ -64,8 +64,32 @@ export const CONFLICT_CODE = "CONFLICT";
 function conflictKeptMessage(revision: number, refusal: string): string {
   return (
     `revision ${revision} (settled) stays held with the conflict: the station holds another record ` +
-    `under this trade id (${refusal}); compare the two, then requeue it (etc-lane journal requeue-held)`
+    `under this trade id (${refusal}); compare the two, then requeue it (etc-lane journal requeue-held --conflicts)`
   );
+}
+
+/** What Outbox.requeueHeld did: records back in the queue, and those held for a CONFLICT it left held. */
+export interface RequeueHeldResult {
+  requeued: number;
+  leftConflicts: number;
+}
+
+/**
+ * The operator's answer to a requeue (`etc-lane journal requeue-held`, with or without a lane running:
+ * src/service/runtime-operator.ts, src/cli/stopped-lane-operator.ts): what went back, and how many
+ * records held for a CONFLICT stay held and how to release them.
+ */
+export function requeueHeldAnswer(r: RequeueHeldResult): { message: string; data: Record<string, unknown> } {
+  const left =
+    r.leftConflicts === 0
+      ? ""
+      : `; ${r.leftConflicts} record(s) held for a CONFLICT left held: the station holds another record ` +
+        "under each one's trade id; compare the two (etc-lane transactions list shows them HELD), then " +
+        "release them with etc-lane journal requeue-held --conflicts";
+  return {
+    message: `${r.requeued} held record(s) back in the upload queue${left}`,
+    data: { requeued: r.requeued, leftConflicts: r.leftConflicts },
+  };
 }
 
 /** The station stored this revision of this record (or a newer one). */
@@ -222,7 +246,7 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   private readonly stmtPending: Database.Statement<[number], PendingRow>;
   private readonly stmtPlace: Database.Statement<[string], PlaceRow>;
   private readonly stmtHeldPut: Database.Statement;
-  private readonly stmtHeldSeqs: Database.Statement<[], number>;
+  private readonly stmtHeldSeqs: Database.Statement<[], { seq: number; code: string }>;
   private readonly stmtOrphans: Database.Statement<[], number>;
   private readonly txDropOrphans: (seqs: readonly number[], bound?: BoundEntry) => void;
   private readonly txAck: (moves: readonly Move[], at: number, bound?: BoundEntry) => void;
@@ -275,9 +299,9 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
     this.stmtHeldPut = db.prepare(
       "INSERT OR REPLACE INTO held (seq, at_ms, code, message) VALUES (?, ?, ?, ?)",
     );
-    this.stmtHeldSeqs = db.prepare("SELECT seq FROM held ORDER BY seq").pluck() as Database.Statement<
+    this.stmtHeldSeqs = db.prepare("SELECT seq, code FROM held ORDER BY seq") as Database.Statement<
       [],
-      number
+      { seq: number; code: string }
     >;
     // a scan of the outbox: only when the count and the rows disagree (dropOrphans)
     this.stmtOrphans = db
@@ -521,22 +545,31 @@ export class JournalOutbox extends OutboxQueries implements Outbox {
   }
 
   /**
-   * The operator's action: puts every held record back into the upload queue (in sequence order), queued
-   * at `at`.
+   * The operator's action: puts the held records back into the upload queue (in sequence order), queued
+   * at `at`: every one held for another code, and those held for a `CONFLICT` (CONFLICT_CODE) only with
+   * `conflicts` (`etc-lane journal requeue-held --conflicts`): sent again, such a record's revision
+   * replaces the other record under its trade id at a station that replaces on a higher revision, so it
+   * goes only once an operator has compared the two. The `uplink.records-requeued` entry names the records
+   * moved; the ones left stay held as the trail has them (src/audit/verify-uploads.ts).
    */
-  requeueHeld(at: Date = this.h.now()): number {
+  requeueHeld(at: Date = this.h.now(), opts: { conflicts?: boolean } = {}): RequeueHeldResult {
     this.h.assertWritable();
-    const seqs = this.picked("requeueHeld", () => this.stmtHeldSeqs.all());
-    if (seqs.length === 0) return 0;
+    const rows = this.picked("requeueHeld", () => this.stmtHeldSeqs.all());
+    const seqs: number[] = [];
+    let leftConflicts = 0;
+    for (const r of rows)
+      if (r.code === CONFLICT_CODE && !opts.conflicts) leftConflicts++;
+      else seqs.push(r.seq);
+    if (seqs.length === 0) return { requeued: 0, leftConflicts };
     const n = this.bound(
       "requeueHeld",
       () => uplinkRequeuedEvent({ requeued: seqRanges(seqs), count: seqs.length }),
       (b) => this.txRequeue(seqs, at.getTime(), b),
     );
     this.pendingCount += n;
-    this.heldCountMem = 0;
+    this.heldCountMem -= seqs.length;
     if (n > 0) this.commitSubject.next({ seq: -1, tradeId: "" });
-    return n;
+    return { requeued: n, leftConflicts };
   }
 
   /**

@@ -459,6 +459,11 @@ export interface ImportProgress {
   total: number;
 }
 
+/** `etc-lane journal requeue-held --conflicts`: release the records held for a CONFLICT too. */
+export interface RequeueHeldOptions {
+  conflicts?: boolean;
+}
+
 export interface LaneOperator {
   /** Lift an operator's close and let the lane open again when it can (RSU up, journal writable). */
   openLane(user: OperatorUser): Promise<OperatorResult>;
@@ -470,8 +475,11 @@ export interface LaneOperator {
     user: OperatorUser,
     onProgress?: (p: ImportProgress) => void,
   ): Promise<OperatorResult>;
-  /** Put every held record (the station refused it, or failed on it) back into the upload queue. */
-  requeueHeld(user: OperatorUser): Promise<OperatorResult>;
+  /**
+   * Put the held records (the station refused them, or failed on them) back into the upload queue; those
+   * held for a CONFLICT only with `conflicts` (src/journal/outbox.ts requeueHeld).
+   */
+  requeueHeld(user: OperatorUser, opts?: RequeueHeldOptions): Promise<OperatorResult>;
   /** Run the journal (and trail) retention now instead of at its next scheduled time. */
   runRetention(user: OperatorUser): Promise<OperatorResult>;
   /** Settle a suspect by hand, as the back office established it (src/lane/operator-settlement.ts). */

@@ -150,7 +150,11 @@ export function auditedOperator(inner: LaneOperator, audit: OperatorAuditPort, l
     closeLane: (user, reason) => act("lane.close", user, { reason }, () => inner.closeLane(user, reason)),
     importStatusList: (file: string, user: OperatorUser, onProgress?: (p: ImportProgress) => void) =>
       act("status-list.import", user, { file }, () => inner.importStatusList(file, user, onProgress)),
-    requeueHeld: (user) => act("journal.requeue-held", user, {}, () => inner.requeueHeld(user)),
+    // the record names whether the CONFLICT holds were released too (--conflicts)
+    requeueHeld: (user, opts) =>
+      act("journal.requeue-held", user, { conflicts: opts?.conflicts === true }, () =>
+        inner.requeueHeld(user, opts),
+      ),
     runRetention: (user) => act("journal.retention", user, {}, () => inner.runRetention(user)),
     settleSuspect: (req, user) =>
       act(

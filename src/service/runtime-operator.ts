@@ -4,6 +4,7 @@
  * ./runtime-view.ts, which is told of an operator's status-list import to put it on the page's feed.
  */
 import { userInfo } from "node:os";
+import { requeueHeldAnswer } from "../journal/outbox.js";
 import type { OperatorRef } from "../lane/operator-close.js";
 import type { LaneRuntime } from "../lane/runtime.js";
 import { listChangeOf } from "../status-list/apply-change.js";
@@ -79,9 +80,8 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
         return result;
       }
     },
-    async requeueHeld() {
-      const n = rt.journal.requeueHeld();
-      return { ok: true, message: `${n} held record(s) back in the upload queue`, data: { requeued: n } };
+    async requeueHeld(_user, opts) {
+      return { ok: true, ...requeueHeldAnswer(rt.journal.requeueHeld(undefined, opts)) };
     },
     // the journal's, then the trail's only after a journal run that completed (./retention-now.ts)
     runRetention: () => runRetentionNow({ journal: rt.journal, audit: rt.audit }),

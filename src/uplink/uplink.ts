@@ -302,7 +302,7 @@ export class Uplink {
         continue;
       }
       if (worked) {
-        // the station answers other requests: a 500 or a timeout of an upload after this says something
+        // the station answers other requests: a 500, 502, 504 or a timeout of an upload after this says something
         // about the batch (./batch-sizer.ts)
         if (this.requestKind !== "upload") this.sizer.stationAnswered();
         // its own kind's count and backoff only (a heartbeat answered says nothing of the uploads), or, the
@@ -458,11 +458,11 @@ export class Uplink {
    * status-list poll (one bundle each), whatever they met, so neither a heartbeat endpoint that fails or
    * never answers nor a failing or long bundle chain starves the uploads, and an upload backlog starves
    * neither of them; a heartbeat's next one is due an interval after it ended, or at once after an upload's
-   * 500 or timeout (`askStation`: is the station up? Its answer witnesses it, ./batch-sizer.ts). While
-   * records wait, the breaker's probe is that heartbeat when an upload's 500 or timeout asked for it, else an
+   * 500, 502, 504 or timeout (`askStation`: is the station up? Its answer witnesses it, ./batch-sizer.ts).
+   * While records wait, the breaker's probe is that heartbeat when an upload's failure asked for it, else an
    * upload batch: the probes alternate while both fail so, and neither a heartbeat endpoint that keeps
    * failing nor an upload that keeps failing holds up the other (a station that refuses or rate-limits
-   * uploads, 400, 413, 429, or is away behind its gateway, 502, 503, 504, is asked nothing and gets one
+   * uploads, 400, 413, 429, or is overloaded or in maintenance, 503, is asked nothing and gets one
    * upload per cool-down: its answered heartbeats neither close the breaker nor start the uploads' count or
    * backoff again, run). Heartbeats off, the probe is the upload. A kind a failure defers (defer) is not
    * chosen until its backoff is over; the others are (an upload's 500 asks the station once the uploads'
@@ -593,7 +593,7 @@ export class Uplink {
    */
   private async batchFailed(batch: readonly PendingRecord[], e: unknown): Promise<unknown> {
     const d = this.sizer.failed(batch, e);
-    // a 500 or a timeout: is the station up? A heartbeat goes before the batch goes again
+    // a 500, 502, 504 or a timeout: is the station up? A heartbeat goes before the batch goes again
     if (d.askStation && this.heartbeatMs > 0) this.askStation = true;
     if (!d.hold) return e;
     const head = batch[0]!;

@@ -113,7 +113,7 @@ describe("the upload state bound to the trail", () => {
     await uplink.whenDrained();
     expect(journal.heldCount()).toBe(1);
     refuse.clear();
-    expect(journal.requeueHeld()).toBe(1);
+    expect(journal.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
     await uplink.whenDrained();
     // the suspect, acknowledged at revision 1, is settled: back in the queue, and acknowledged again
     journal.settle(3, {
@@ -230,6 +230,43 @@ describe("the upload state bound to the trail", () => {
     ]);
   });
 
+  // review 2 (session 38): with the hold's codes unread, a record held for HTTP_400 and settled (queued
+  // again) moved to held with code CONFLICT from outside verified, and so did the reverse
+  it("a settlement after a hold for one kind of code: the trail has the record queued (no CONFLICT) or held (CONFLICT alone)", async () => {
+    const lane = openLane();
+    const { journal } = lane;
+    const settled = {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: "0A0B0C0D" },
+    } as const;
+    const [a, b] = [1, 2].map((i) => journal.commit(sampleRecord(i, "suspect")));
+    journal.hold([{ tradeId: a!.tradeId, code: "HTTP_400", message: "bad", revision: 1 }], new Date(t));
+    journal.hold(
+      [{ tradeId: b!.tradeId, code: "CONFLICT", message: "other content", revision: 1 }],
+      new Date(t),
+    );
+    journal.settle(a!.seq, settled);
+    journal.settle(b!.seq, settled);
+    expect([journal.heldCount(), journal.queueDepth()]).toEqual([1, 1]);
+    await lane.close();
+    expect(problems()).toEqual([]);
+    const holds = entries().filter((e) => e.type === "uplink.records-held");
+    expect(holds.map((e) => (e.data as { codes: string[] }).codes)).toEqual([["HTTP_400"], ["CONFLICT"]]);
+    // record 1 to held with CONFLICT, record 2 to the queue, from outside
+    edit("DELETE FROM outbox WHERE seq = 1");
+    edit("INSERT INTO held (seq, at_ms, code, message) VALUES (1, ?, 'CONFLICT', 'x')", t);
+    edit("DELETE FROM held WHERE seq = 2");
+    edit("INSERT INTO outbox (seq, queued_at_ms) VALUES (2, ?)", t);
+    expect(problems()).toEqual([
+      `${holds[1]!.seq}: journal record 2 (trade ${b!.tradeId}) is queued in journal.db (outbox), but the trail has it ` +
+        `held by the uplink.records-held entry at seq ${holds[1]!.seq} for a CONFLICT (a settlement keeps it held)`,
+      `${recordEntry(1)}: journal record 1 (trade ${a!.tradeId}) is held in journal.db (held), but the trail has it ` +
+        `queued by its entry at seq ${recordEntry(1)}`,
+    ]);
+  });
+
   it("a suspect held for a CONFLICT and settled stays held and verifies, requeued too; one held for another code and kept held is named", async () => {
     const lane = openLane();
     const { journal } = lane;
@@ -258,13 +295,18 @@ describe("the upload state bound to the trail", () => {
     expect(problems()).toEqual([
       `${recordEntry(2)}: journal record 2 (trade ${b!.tradeId}) is held in journal.db (held, code BAD_RECORD), but the ` +
         `trail has it settled while held by its entry at seq ${recordEntry(2)}: queued again, or still held for a ` +
-        "CONFLICT: a settlement puts a record held for any other code back in the queue",
+        "CONFLICT (its hold does not say which): a settlement puts a record held for any other code back in the queue",
     ]);
     edit("DELETE FROM held WHERE seq = 2");
     edit("INSERT INTO outbox (seq) VALUES (2)");
-    // the operator's requeue of the CONFLICT hold
+    // the operator's requeue leaves the CONFLICT hold; with --conflicts it goes, named in its entry
     const again = openLane();
-    expect(again.journal.requeueHeld()).toBe(1);
+    expect(again.journal.requeueHeld()).toEqual({ requeued: 0, leftConflicts: 1 });
+    expect(again.journal.queueDepth()).toBe(1);
+    expect(again.journal.requeueHeld(undefined, { conflicts: true })).toEqual({
+      requeued: 1,
+      leftConflicts: 0,
+    });
     expect(again.journal.queueDepth()).toBe(2);
     await again.close();
     expect(problems()).toEqual([]);

@@ -152,7 +152,7 @@ describe("the queue's age counts from when a record joined the queue (outbox.que
     j.settle(suspect.seq, settlement);
     t += 5 * MIN;
     expect(j.queueAge()).toEqual({ oldestMs: 5 * MIN, head: { seq: suspect.seq, ageMs: 5 * MIN } });
-    expect(j.requeueHeld()).toBe(1);
+    expect(j.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
     t += MIN;
     expect(j.queueAge()).toEqual({ oldestMs: 6 * MIN, head: { seq: a.seq, ageMs: MIN } });
   });

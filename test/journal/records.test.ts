@@ -665,9 +665,11 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     });
     expect(j.get(suspect.seq)?.held?.message).toBe(
       `revision 2 (settled) stays held with the conflict: the station holds another record under this trade id (${refusal}); ` +
-        "compare the two, then requeue it (etc-lane journal requeue-held)",
+        "compare the two, then requeue it (etc-lane journal requeue-held --conflicts)",
     );
-    expect(j.requeueHeld()).toBe(1);
+    expect(j.requeueHeld()).toEqual({ requeued: 0, leftConflicts: 1 });
+    expect([j.heldCount(), j.queueDepth()]).toEqual([1, 0]);
+    expect(j.requeueHeld(undefined, { conflicts: true })).toEqual({ requeued: 1, leftConflicts: 0 });
     expect(j.pending(10).map((r) => [r.seq, r.revision])).toEqual([[suspect.seq, 2]]);
   });
 
@@ -692,7 +694,7 @@ describe("settle: a suspect record updated in place, one debit one record", () =
     expect(j.get(suspect.seq)).toMatchObject({ revision: 2, held: { code: "CONFLICT" } });
     expect(j.get(suspect.seq)?.held?.message).toBe(
       `revision 2 (settled) stays held with the conflict: the station holds another record under this trade id (${refusal}); ` +
-        "compare the two, then requeue it (etc-lane journal requeue-held)",
+        "compare the two, then requeue it (etc-lane journal requeue-held --conflicts)",
     );
   });
 });

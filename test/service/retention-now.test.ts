@@ -164,7 +164,7 @@ async function direct(journalRun: () => Promise<RetentionReport>) {
     lock: async () => ({ release: () => undefined }),
     open: () => ({
       journal: {
-        requeueHeld: () => 0,
+        requeueHeld: () => ({ requeued: 0, leftConflicts: 0 }),
         runRetention: journalRun,
         get: () => null,
         keptSuspect: () => null,

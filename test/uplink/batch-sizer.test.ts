@@ -1,13 +1,19 @@
 /**
  * The batch size's decisions without HTTP (src/uplink/batch-sizer.ts): a 500 counts against the batch only
  * when the station answered another request since the upload's last 500 or timeout, and one record the
- * station keeps failing (500, no answer in time) while it answers others is to be held; 502, 503 and 504
- * are the station away, never the batch's.
+ * station keeps failing (500, no answer in time) while it answers others is to be held; 502 and 504 halve
+ * as a 500 does, and hold a record only when an upload was answered since its first 502 or 504; 503 is
+ * the station away, never the batch's.
  */
-import { expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
-import { BATCH_ERROR_STRIKES, BATCH_STRIKES, BatchSizer } from "../../src/uplink/batch-sizer.js";
+import {
+  BATCH_ERROR_STRIKES,
+  BATCH_STRIKES,
+  type BatchDecision,
+  BatchSizer,
+} from "../../src/uplink/batch-sizer.js";
 
 const e500 = new EtcError("E611_STATION_UNREACHABLE", "station upload: HTTP 500", { status: 500 });
 const e5xx = (status: number) =>
@@ -26,11 +32,11 @@ it("500 with no other request answered between: the station is away, nothing cou
   expect(z.failed(batch(8), refused)).toEqual({ hold: false, askStation: false });
 });
 
-it("502, 503, 504 after answered heartbeats: the station away (a gateway, overload), nothing counts or asks", () => {
+it("503 after answered heartbeats: the station away (overload, maintenance), nothing counts or asks", () => {
   const z = new BatchSizer(1, silentLogger);
-  for (const status of [502, 503, 504, 502, 503, 504]) {
+  for (let i = 0; i < 6; i++) {
     z.stationAnswered();
-    expect(z.failed(batch(1), e5xx(status))).toEqual({ hold: false, askStation: false });
+    expect(z.failed(batch(1), e5xx(503))).toEqual({ hold: false, askStation: false });
   }
   // and they leave a 500's count as it was: two 500s before, one after, hold the record
   for (let i = 0; i < 2; i++) {
@@ -41,6 +47,57 @@ it("502, 503, 504 after answered heartbeats: the station away (a gateway, overlo
   z.failed(batch(1), e5xx(503));
   z.stationAnswered();
   expect(z.failed(batch(1), e500)).toMatchObject({ hold: true, code: "HTTP_500", count: 3 });
+});
+
+// review 2 (session 38): a record a gateway answered 502 or 504 for blocked the queue with no halving
+describe.each([502, 504])("%i", (status) => {
+  it("with no request answered between: the station away, nothing counts, the station is asked", () => {
+    const z = new BatchSizer(8, silentLogger);
+    for (let i = 0; i < 10; i++)
+      expect(z.failed(batch(8), e5xx(status))).toEqual({ hold: false, askStation: true });
+    expect(z.limit).toBe(8);
+  });
+
+  it("each after an answered heartbeat, no upload answered: halved down to one record, never held", () => {
+    const z = new BatchSizer(8, silentLogger);
+    const sizes: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      z.stationAnswered();
+      sizes.push(z.limit);
+      expect(z.failed(batch(z.limit), e5xx(status))).toEqual({ hold: false, askStation: true });
+    }
+    expect(sizes.slice(0, 8)).toEqual([8, 8, 4, 4, 2, 2, 1, 1]);
+    expect(z.limit).toBe(1);
+  });
+
+  it("a record past the head of its first failed batch, the earlier half answered since: held after BATCH_ERROR_STRIKES alone", () => {
+    const z = new BatchSizer(8, silentLogger);
+    const from5 = (n: number) => batch(8).slice(4, 4 + n);
+    for (let i = 0; i < 2; i++) {
+      z.stationAnswered();
+      z.failed(batch(8), e5xx(status));
+    }
+    expect(z.limit).toBe(4);
+    z.went(); // records 1 to 4 got through
+    const decisions: [number, boolean][] = [];
+    let last: BatchDecision | undefined;
+    for (let i = 0; i < 7; i++) {
+      z.stationAnswered();
+      const size = z.limit;
+      last = z.failed(from5(size), e5xx(status));
+      decisions.push([size, last.hold]);
+    }
+    expect(decisions).toEqual([
+      [4, false],
+      [4, false],
+      [2, false],
+      [2, false],
+      [1, false],
+      [1, false],
+      [1, true],
+    ]);
+    expect(last).toEqual({ hold: true, askStation: true, code: `HTTP_${status}`, count: 3, verb: "failed" });
+  });
 });
 
 it("500s each after an answered heartbeat: halved down to one record, held after BATCH_ERROR_STRIKES", () => {

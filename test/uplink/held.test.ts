@@ -67,7 +67,7 @@ it("records the station refuses are held (kept, never pruned) and do not block t
   expect(journal.list().map((r) => r.seq)).toEqual([recs[2]!.seq]);
 
   refuse.clear();
-  expect(journal.requeueHeld()).toBe(1);
+  expect(journal.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
   await uplink.whenDrained();
   await statusWhere(uplink, (s) => s.state === "online", "online again");
   expect(journal.heldCount()).toBe(0);
@@ -117,7 +117,7 @@ it("a record the station's parser chokes on (400 for any request carrying it, st
     ]);
 
     poison = ""; // the station's parser is fixed
-    expect(rig.journal.requeueHeld()).toBe(1);
+    expect(rig.journal.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
     await statusWhere(rig.uplink, (s) => s.queueDepth === 0 && s.held === 0, "the requeued record sent");
     expect(stationMatchesJournal(rig).ok).toBe(true);
     expect(rig.uplink.status().lastError).toBeNull();
@@ -164,7 +164,7 @@ it("a record the station fails on (500 for any upload carrying it, record-500) w
       }),
     ]);
     await rig.station.setFault("none");
-    expect(rig.journal.requeueHeld()).toBe(1);
+    expect(rig.journal.requeueHeld()).toEqual({ requeued: 1, leftConflicts: 0 });
     await statusWhere(rig.uplink, (x) => x.queueDepth === 0 && x.held === 0, "the requeued record sent");
     expect(stationMatchesJournal(rig).ok).toBe(true);
   } finally {

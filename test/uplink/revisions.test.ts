@@ -189,10 +189,13 @@ it("two lanes under one lane id: a CONFLICT hold stays held through a settlement
   expect(r.journal.get(suspect.seq)?.held?.message).toMatch(
     /^revision 2 \(settled\) stays held with the conflict/,
   );
-  // an operator requeues it before resolving the conflict: the station refuses revision 2 too (its
-  // settlement names lane A's suspect, not lane B's it holds), and the lane holds it again
+  // an operator's plain requeue leaves it held; with --conflicts, before resolving the conflict, the
+  // station refuses revision 2 too (its settlement names lane A's suspect, not lane B's it holds), and
+  // the lane holds it again
   const uploads = r.station.stats().uploadRequests;
-  expect(r.journal.requeueHeld()).toBe(1);
+  expect(r.journal.requeueHeld()).toEqual({ requeued: 0, leftConflicts: 1 });
+  expect([r.journal.heldCount(), r.journal.queueDepth()]).toEqual([1, 0]);
+  expect(r.journal.requeueHeld(undefined, { conflicts: true })).toEqual({ requeued: 1, leftConflicts: 0 });
   await statusWhere(
     r.uplink,
     (s) => s.held === 1 && s.queueDepth === 0 && r.station.stats().uploadRequests > uploads,

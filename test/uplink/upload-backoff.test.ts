@@ -2,9 +2,10 @@
  * A station that answers heartbeats while its upload handler fails (src/uplink/uplink.ts run, backoffOf;
  * src/uplink/circuit-breaker.ts; src/uplink/batch-sizer.ts batchFault; docs/station-api.md "Common rules",
  * "A batch the station does not take"): an answered heartbeat neither starts the uploads' backoff again nor
- * their count for the breaker, so the uploads' retries back off to 30 s and the breaker opens; a 502, 503 or
- * 504 is the station away (as 429), which holds nothing. Fake timers, the default backoff and breaker (no
- * jitter), a stub station.
+ * their count for the breaker, so the uploads' retries back off to 30 s and the breaker opens; a 503 is
+ * the station away (as 429); a 502 or 504 halves the batch as a 500 does, and with no upload answered
+ * since the head first met it holds nothing. Fake timers, the default backoff and breaker (no jitter), a
+ * stub station.
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
@@ -44,9 +45,14 @@ function openLane(status: number) {
   return { journal, uplink, uploads, heartbeats: () => heartbeats, close };
 }
 
-it.each([502, 503, 504])(
-  "uploads answered %i while heartbeats are answered: the retries back off to 30 s, the breaker opens, nothing held",
-  async (status) => {
+// review 2 (session 38): a record a gateway answers 502 or 504 for blocked the queue with no halving
+it.each([
+  [502, 1],
+  [503, 500],
+  [504, 1],
+])(
+  "uploads answered %i while heartbeats are answered: the retries back off to 30 s, the breaker opens, nothing held, the batch at %i",
+  async (status, size) => {
     const { journal, uplink, uploads, heartbeats, close } = openLane(status);
     let opens = 0;
     uplink.status$.subscribe((s) => {
@@ -62,8 +68,9 @@ it.each([502, 503, 504])(
     expect(uploads.length).toBeLessThan(40);
     expect(uploads.at(-1)! - uploads.at(-2)!).toBeGreaterThanOrEqual(30_000);
     expect(opens).toBeGreaterThan(0);
-    // the station away: neither a record held nor the batch halved
-    expect(s).toMatchObject({ held: 0, queueDepth: 200, batch: { size: 500, max: 500 } });
+    // 503, the station away: the batch as it was; 502, 504: halved down to one record, the head of the
+    // queue never held (no upload answered since it first met one: nothing tells it from an outage)
+    expect(s).toMatchObject({ held: 0, queueDepth: 200, batch: { size, max: 500 } });
     expect(held).toBe(0);
   },
 );
@@ -145,5 +152,43 @@ it.each([
     expect(maxDepth).toBeLessThanOrEqual(1);
     expect(uploads).toHaveLength(150);
     expect(s.queueDepth).toBe(0);
+  },
+);
+
+// review 2 (session 38): one record the gateway answers 502 or 504 for (its station fails or hangs on it)
+// blocked the whole queue: the batch was never halved, the record never held
+it.each([502, 504])(
+  "a record a gateway answers %i for: the batch halves, the records before it go, it is held alone, the rest go",
+  async (status) => {
+    const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+    const recs = journal.commitMany(Array.from({ length: 20 }, (_, i) => sampleRecord(i)));
+    const poison = recs[5]!;
+    const f = (async (url: string, init: RequestInit) => {
+      if (new URL(url).pathname.endsWith("/heartbeat"))
+        return new Response(JSON.stringify({ serverTime: new Date().toISOString() }));
+      const body = String(init.body);
+      if (
+        (JSON.parse(body) as { records: { tradeId: string }[] }).records.some(
+          (r) => r.tradeId === poison.tradeId,
+        )
+      )
+        return new Response("<html>bad gateway</html>", { status });
+      return storedAll(body);
+    }) as unknown as typeof fetch;
+    const uplink = new Uplink({
+      stationUrl: "http://station.invalid:1",
+      outbox: journal,
+      lane: LANE,
+      fetch: f,
+      random: () => 0,
+    });
+    uplink.start();
+    await vi.advanceTimersByTimeAsync(30 * 60_000);
+    const s = uplink.status();
+    const held = journal.get(poison.seq)?.held;
+    await uplink.stop();
+    await journal.close();
+    expect(s).toMatchObject({ held: 1, queueDepth: 0 });
+    expect(held?.code).toBe(`HTTP_${status}`);
   },
 );

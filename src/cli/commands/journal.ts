@@ -29,6 +29,7 @@ interface Opts extends LaneLocationOptions {
   json?: boolean;
   timeout?: string;
   now?: boolean;
+  conflicts?: boolean;
 }
 
 interface SettleOpts extends Opts, Partial<Record<ProofField, string>> {
@@ -99,17 +100,23 @@ export function registerJournal(program: Command): void {
     journal
       .command("requeue-held")
       .description(
-        "put every record held (the station refused it, or failed on it) back into the upload queue",
+        "put the records held (the station refused them, or failed on them) back into the upload queue; those held for a CONFLICT only with --conflicts",
+      )
+      .option(
+        "--conflicts",
+        "also release the records held for a CONFLICT (the station holds another record under the trade id): compare the two first, as the record sent replaces the other at a station that replaces on a higher revision",
       )
       .option("--json", "print the result as JSON"),
   ).action(async (o: Opts) => {
+    const conflicts = o.conflicts === true;
     printOutcome(
       await operatorCall(
         locateExistingLane(o),
-        { action: "journal.requeue-held" },
+        // the field only when given: the request without it is the one a lane before it takes
+        { action: "journal.requeue-held", ...(conflicts ? { conflicts } : {}) },
         {
-          command: "etc-lane journal requeue-held",
-          direct: (op, user) => op.requeueHeld(user),
+          command: `etc-lane journal requeue-held${conflicts ? " --conflicts" : ""}`,
+          direct: (op, user) => op.requeueHeld(user, { conflicts }),
           timeoutMs: answerTimeoutMs(o),
         },
       ),

@@ -65,7 +65,13 @@ export const ControlRequest = z.discriminatedUnion("action", [
       .max(4096)
       .refine((f) => f.startsWith("/"), "expected an absolute path"),
   }),
-  z.strictObject({ v: z.literal(1), action: z.literal("journal.requeue-held"), user: User }),
+  z.strictObject({
+    v: z.literal(1),
+    action: z.literal("journal.requeue-held"),
+    user: User,
+    /** release the records held for a CONFLICT too (`--conflicts`; src/journal/outbox.ts requeueHeld) */
+    conflicts: z.boolean().optional(),
+  }),
   z.strictObject({ v: z.literal(1), action: z.literal("journal.retention"), user: User }),
   z.strictObject({
     v: z.literal(1),

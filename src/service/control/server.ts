@@ -511,7 +511,7 @@ async function run(
         await o.operator.importStatusList(req.file, user, (p) => progress({ kind: "progress", ...p })),
       );
     case "journal.requeue-held":
-      return result(await o.operator.requeueHeld(user));
+      return result(await o.operator.requeueHeld(user, { conflicts: req.conflicts === true }));
     case "journal.retention":
       return result(await o.operator.runRetention(user));
     case "journal.settle":
