@@ -22,6 +22,11 @@ import { encodeReaderFrame, nextCommandSeq } from "../../firmware-bridge/reader/
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s/g, ""), "hex");
 const frames = (evs: ReaderDeframerEvent[]) => evs.flatMap((e) => (e.kind === "frame" ? [e.frame] : []));
 const discards = (evs: ReaderDeframerEvent[]) => evs.flatMap((e) => (e.kind === "discarded" ? [e] : []));
+/** Each event as "frame", or as "<reason> <byte count> <header hex, or - when it names none>". */
+const outline = (evs: ReaderDeframerEvent[]) =>
+  evs.map((e) =>
+    e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length} ${e.header?.toString("hex") ?? "-"}`,
+  );
 /** A reply (SEQ 5, CMD 0x12) of this DATA whose CRC's low byte is flipped: LEN and ETX right, the CRC wrong. */
 function crcFlipped(dataHex: string): Buffer {
   const bad = Buffer.from(encodeReaderFrame(5, 0x12, 0, h(dataHex)));
@@ -446,11 +451,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     expect(d.msUntilExpiry(10_000)).toBeUndefined();
     evs.push(...d.push(bad, 60_000), ...d.tick(70_000), ...d.push(half, 80_000), ...d.tick(90_000));
     evs.push(...d.push(good, 100_000));
-    expect(
-      evs.map((e) =>
-        e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length} ${e.header?.toString("hex") ?? "-"}`,
-      ),
-    ).toEqual([
+    expect(outline(evs)).toEqual([
       "oversize 6 -",
       `checksum ${bad.length} ${bad.subarray(0, 6).toString("hex")}`,
       `truncated ${half.length} -`,
@@ -469,11 +470,7 @@ describe("bad input is counted, reported and skipped; the stream resynchronises"
     const bad = crcFlipped("9000");
     const d = new ReaderDeframer();
     const evs = [...d.push(Buffer.concat([h("02 a17c 11 22 33"), bad, h("44 55")]), 0), ...d.push(good, 1)];
-    expect(
-      evs.map((e) =>
-        e.kind === "frame" ? "frame" : `${e.reason} ${e.bytes.length} ${e.header?.toString("hex") ?? "-"}`,
-      ),
-    ).toEqual([
+    expect(outline(evs)).toEqual([
       "oversize 6 -",
       `checksum ${bad.length} ${bad.subarray(0, 6).toString("hex")}`,
       "oversize 2 -",

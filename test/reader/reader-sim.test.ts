@@ -75,6 +75,23 @@ async function rig(
   return r;
 }
 
+/** CARD_APDU SELECT 1001 as command SEQ 0x42 with one byte flipped: it reaches the reader corrupted. */
+function corruptedCardApdu(): Buffer {
+  const bad = Buffer.from(encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001")));
+  bad[7] = (bad[7] as number) ^ 0xff;
+  return bad;
+}
+
+/** The hex of every frame the reader sends the lane from now on, as it arrives. */
+function framesToLane(r: Rig): string[] {
+  const seen: string[] = [];
+  const d = new ReaderDeframer();
+  r.pair.lane.data$.subscribe((c) => {
+    for (const e of d.push(c, Date.now())) if (e.kind === "frame") seen.push(e.frame.raw.toString("hex"));
+  });
+  return seen;
+}
+
 async function fail(p: Promise<unknown>): Promise<EtcError> {
   return p.then(
     () => {
@@ -407,13 +424,8 @@ describe("hold: the command runs, nothing is answered until release", () => {
     await vi.advanceTimersByTimeAsync(300);
     expect((await q).code).toBe(ReaderErrorCodes.Timeout);
     // and a command that reaches the reader corrupted gets no BAD_CHECKSUM either (§8.4: nothing is answered)
-    const bad = Buffer.from(encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001")));
-    bad[7] = (bad[7] as number) ^ 0xff;
-    const naks: number[] = [];
-    const d = new ReaderDeframer();
-    r.pair.lane.data$.subscribe((c) => {
-      for (const e of d.push(c, Date.now())) if (e.kind === "frame") naks.push(e.frame.seq);
-    });
+    const bad = corruptedCardApdu();
+    const naks = framesToLane(r);
     await r.pair.lane.write(bad);
     await settle();
     expect(naks).toEqual([]);
@@ -541,15 +553,8 @@ describe("line faults", () => {
 
   it("a command that reaches the reader corrupted gets BAD_CHECKSUM echoing its SEQ and CMD", async () => {
     const r = await rig();
-    const cmd = encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001"));
-    const bad = Buffer.from(cmd);
-    bad[7] = (bad[7] as number) ^ 0xff;
-    const replies: string[] = [];
-    const d = new ReaderDeframer();
-    r.pair.lane.data$.subscribe((c) => {
-      for (const e of d.push(c, Date.now()))
-        if (e.kind === "frame") replies.push(e.frame.raw.toString("hex"));
-    });
+    const bad = corruptedCardApdu();
+    const replies = framesToLane(r);
     await r.pair.lane.write(bad);
     await settle();
     expect(replies).toEqual([encodeReaderFrame(0x42, CARD_APDU.code, 0x06).toString("hex")]);
@@ -563,15 +568,8 @@ describe("line faults", () => {
     "a corrupted command behind line noise with an oversize LEN (%s) still gets BAD_CHECKSUM (docs/reader.md §2.2)",
     async (_, pauseMs) => {
       const r = await rig();
-      const cmd = encodeReaderFrame(0x42, CARD_APDU.code, 0, h("00a40000021001"));
-      const bad = Buffer.from(cmd);
-      bad[7] = (bad[7] as number) ^ 0xff;
-      const replies: string[] = [];
-      const d = new ReaderDeframer();
-      r.pair.lane.data$.subscribe((c) => {
-        for (const e of d.push(c, Date.now()))
-          if (e.kind === "frame") replies.push(e.frame.raw.toString("hex"));
-      });
+      const bad = corruptedCardApdu();
+      const replies = framesToLane(r);
       await r.pair.lane.write(h("02a17c112233")); // a false STX whose LEN a17c is oversize
       await settle();
       await vi.advanceTimersByTimeAsync(pauseMs);

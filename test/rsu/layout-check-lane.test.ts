@@ -6,13 +6,10 @@
  * its commands stay readable ({ type: "CMD", cmd }), the RSU frames are real national frames.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
 import { DEFAULT_NATIONAL_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
-import { encodeNational, NationalDeframer } from "../../firmware-bridge/framing/national.js";
-import type { RsuCodec, RsuCommand } from "../../src/rsu/driver.js";
-import { createRsuCodec } from "../../src/rsu/driver-codec.js";
-import { passCodec, type Rig, rig } from "../lane/controller-fakes.js";
+import { type Rig, rig } from "../lane/controller-fakes.js";
 import { NOW } from "../lane/machine-fixtures.js";
+import { laneCodec, rsuSends } from "./national-lane.js";
 
 /** The public lane sample B2 (docs/protocol.md §7): with AntennaID (01 after ErrorCode). */
 const SAMPLE_B2 = "b2 652bc7a3 00 01 01 c9bdb6ab37010001 01 00 3701012023109155 20201124 20301124 10 20 01";
@@ -23,40 +20,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** The lane's codec for `d` on real frames; the fakes' pass-through for theirs and for commands. */
-function laneCodec(d: Dialect): RsuCodec {
-  const lane = createRsuCodec(d);
-  return {
-    dialect: lane.dialect,
-    encode: passCodec.encode,
-    decode: (f, w) => ((f.type as string) === "EV" ? passCodec.decode(f, w) : lane.decode(f, w)),
-  };
-}
-
-/** The RSU sends `dataHex` as a national frame, decoded as the link decodes it (under `d`); its replies. */
-function rsuSends(r: Rig, dataHex: string, d: Dialect): RsuCommand[] {
-  const ev = new NationalDeframer().push(
-    encodeNational(0x02, Buffer.from(dataHex.replace(/\s/g, ""), "hex")),
-    0,
-  )[0];
-  if (ev?.kind !== "frame") throw new Error("the test frame did not deframe");
-  const decoded = decodeData(ev.frame.data, d);
-  if (!decoded.ok) throw decoded.error;
-  const replies: RsuCommand[] = [];
-  r.link.incoming$.next({
-    frame: decoded.frame,
-    wire: ev.frame,
-    at: Date.now(),
-    answered: false,
-    reply: async (f) => {
-      replies.push((f as unknown as { cmd: RsuCommand }).cmd);
-      return { at: Date.now() };
-    },
-    ack: async () => ({ at: Date.now() }),
-  });
-  return replies;
-}
 
 async function openLane(d: Dialect): Promise<Rig> {
   const r = rig({ codec: laneCodec(d) });

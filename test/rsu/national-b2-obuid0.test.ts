@@ -7,18 +7,12 @@
  * The controller runs on the fakes of the controller tests, with the real codecs on real frames.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { decodeData } from "../../firmware-bridge/frames/catalogue.js";
-import {
-  DEFAULT_LEGACY_DIALECT,
-  DEFAULT_NATIONAL_DIALECT,
-  type Dialect,
-} from "../../firmware-bridge/frames/dialect.js";
-import { encodeNational, NationalDeframer } from "../../firmware-bridge/framing/national.js";
+import { DEFAULT_LEGACY_DIALECT, DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import type { WireFrame } from "../../firmware-bridge/framing/types.js";
-import type { RsuCodec, RsuCommand } from "../../src/rsu/driver.js";
 import { createRsuCodec } from "../../src/rsu/driver-codec.js";
-import { passCodec, type Rig, rig } from "../lane/controller-fakes.js";
+import { rig } from "../lane/controller-fakes.js";
 import { NOW } from "../lane/machine-fixtures.js";
+import { laneCodec, national, rsuSends } from "./national-lane.js";
 
 beforeEach(() => {
   vi.useFakeTimers({ now: NOW });
@@ -26,18 +20,6 @@ beforeEach(() => {
 afterEach(() => {
   vi.useRealTimers();
 });
-
-/** `dataHex` as a national wire frame, and its decode under `d`. */
-function national(dataHex: string, d: Dialect) {
-  const ev = new NationalDeframer().push(
-    encodeNational(0x02, Buffer.from(dataHex.replace(/\s/g, ""), "hex")),
-    0,
-  )[0];
-  if (ev?.kind !== "frame") throw new Error("the test frame did not deframe");
-  const decoded = decodeData(ev.frame.data, d);
-  if (!decoded.ok) throw decoded.error;
-  return { frame: decoded.frame, wire: ev.frame };
-}
 
 describe("the lane's codecs on a B2 with OBUID 0 and ErrorCode 0x80/0x08", () => {
   it("national: an OBU's B2 (kind obu, its OBUID and ErrorCode), never a heartbeat", () => {
@@ -63,40 +45,12 @@ describe("the lane's codecs on a B2 with OBUID 0 and ErrorCode 0x80/0x08", () =>
   });
 });
 
-/** The lane's national codec on real frames; the fakes' pass-through for theirs and for commands. */
-function laneCodec(d: Dialect): RsuCodec {
-  const lane = createRsuCodec(d);
-  return {
-    dialect: lane.dialect,
-    encode: passCodec.encode,
-    decode: (f, w) => ((f.type as string) === "EV" ? passCodec.decode(f, w) : lane.decode(f, w)),
-  };
-}
-
-/** The RSU sends `dataHex` as a national frame, decoded as the link decodes it; the lane's replies. */
-function rsuSends(r: Rig, dataHex: string): RsuCommand[] {
-  const { frame, wire } = national(dataHex, DEFAULT_NATIONAL_DIALECT);
-  const replies: RsuCommand[] = [];
-  r.link.incoming$.next({
-    frame,
-    wire,
-    at: Date.now(),
-    answered: false,
-    reply: async (f) => {
-      replies.push((f as unknown as { cmd: RsuCommand }).cmd);
-      return { at: Date.now() };
-    },
-    ack: async () => ({ at: Date.now() }),
-  });
-  return replies;
-}
-
 describe("a national RSU sends B2 00000000 80 on an open lane", () => {
   it("the lane answers it: C2, the OBU stopped OBU_READ_FAILED, as any B2 with a non-zero ErrorCode", async () => {
     const r = rig({ codec: laneCodec(DEFAULT_NATIONAL_DIALECT) });
     await r.open();
     expect(r.ctl.status.status).toBe("open");
-    const replies = rsuSends(r, "b2 00000000 80");
+    const replies = rsuSends(r, "b2 00000000 80", DEFAULT_NATIONAL_DIALECT);
     await r.settle();
     expect(replies).toEqual([{ kind: "stop", obuId: "00000000", stopType: 1, timeMs: NOW }]);
     expect(r.journal.records.map((x) => `${x.kind}:${x.outcome}`)).toEqual(["stop:OBU_READ_FAILED"]);

@@ -14,9 +14,9 @@ import { auditDir } from "../../src/audit/segments.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { loadLaneConfig } from "../../src/config/load.js";
+import type { LaneRuntime } from "../../src/lane/runtime.js";
 import { auditedOperator } from "../../src/service/operator-audit.js";
-import { laneRuntimeOperator } from "../../src/service/runtime-operator.js";
-import type { LaneRuntimeView } from "../../src/service/runtime-view.js";
+import { laneRuntimeOperator, type StatusListNotifier } from "../../src/service/runtime-operator.js";
 import { serveLane } from "../../src/service/serve-lane.js";
 import { buildFull } from "../../src/status-list/full-build.js";
 import { openBoundTrail, verifyLane } from "../audit/helpers.js";
@@ -83,6 +83,16 @@ const operatorEntries = (dataDir: string) =>
   [...readTrail(auditDir(dataDir))]
     .map((x) => x.entry)
     .filter((e) => e.type === "operator.status-list.import" || e.type.startsWith("status-list."));
+
+/** The operator a user reaches through the socket of a running lane. */
+const SOCKET_USER = { name: "op", uid: 1000, pid: 1, via: "socket" as const };
+
+/** The lane's operator, audited as the service builds it; `page`, each [action, reason] the page is told. */
+function auditedLaneOperator(lane: LaneRuntime) {
+  const page: [string, string | null][] = [];
+  const view: StatusListNotifier = { notifyStatusList: (a, r) => page.push([a, r]) };
+  return { op: auditedOperator(laneRuntimeOperator(lane, view), lane.audit), page };
+}
 
 describe("status-list import, lookup and info by the lane's config", () => {
   it("without a running lane: under the lock, the key from the config, recorded in the lane's trail", async () => {
@@ -266,13 +276,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
       const dataDir = t.lane.journal.path.replace(/\/journal\.db$/, "");
       const before = t.lane.statusList.versions();
       const entries = operatorEntries(dataDir).length;
-      const page: [string, string | null][] = [];
-      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
-      const op = auditedOperator(
-        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
-        t.lane.audit,
-      );
-      const user = { name: "op", uid: 1000, pid: 1, via: "socket" as const };
+      const { op, page } = auditedLaneOperator(t.lane);
       // a path the CLI did not check (another host's, or removed since), and a directory (as root, the
       // lane reads any file: the mode's case is the same answer, "this user may not read it (EACCES)")
       const missing = join(t.dir, "nosuch.bundle");
@@ -280,7 +284,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
         [missing, "no such file \\(ENOENT\\)"],
         [t.dir, "not a file \\(a directory\\?\\)"],
       ] as const) {
-        expect(await op.importStatusList(file, user)).toEqual({
+        expect(await op.importStatusList(file, SOCKET_USER)).toEqual({
           ok: false,
           message: expect.stringMatching(
             new RegExp(
@@ -320,13 +324,8 @@ describe("status-list import, lookup and info by the lane's config", () => {
       );
       expect(t.lane.statusList.versions()).toEqual(before);
       // the operator imports that same list: refused as held (E506), and the lane now serves it
-      const page: [string, string | null][] = [];
-      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
-      const op = auditedOperator(
-        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
-        t.lane.audit,
-      );
-      const r = await op.importStatusList(file, { name: "op", uid: 1000, pid: 1, via: "socket" });
+      const { op, page } = auditedLaneOperator(t.lane);
+      const r = await op.importStatusList(file, SOCKET_USER);
       const change = {
         kind: "full",
         version: "202507170000",
@@ -384,14 +383,8 @@ describe("status-list import, lookup and info by the lane's config", () => {
         Date.now(),
       );
       writeFileSync(join(dataDir, "status-list", built.db), Buffer.alloc(8192, 0x41));
-      const page: [string, string | null][] = [];
-      const view = { notifyStatusList: (a: string, r: string | null) => page.push([a, r]) };
-      const op = auditedOperator(
-        laneRuntimeOperator(t.lane, view as unknown as LaneRuntimeView),
-        t.lane.audit,
-      );
-      const user = { name: "op", uid: 1000, pid: 1, via: "socket" as const };
-      const r = await op.importStatusList(file, user);
+      const { op, page } = auditedLaneOperator(t.lane);
+      const r = await op.importStatusList(file, SOCKET_USER);
       expect(r).toEqual({
         ok: false,
         message: expect.stringMatching(
@@ -424,7 +417,7 @@ describe("status-list import, lookup and info by the lane's config", () => {
         ),
       );
       // imported again: built anew, applied
-      const again = await op.importStatusList(file, user);
+      const again = await op.importStatusList(file, SOCKET_USER);
       expect(again).toMatchObject({
         ok: true,
         message: expect.stringMatching(/^status-list full 202507170000 applied/),

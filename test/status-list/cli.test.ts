@@ -266,11 +266,17 @@ describe("status-list CLIs", () => {
     // review (session 38): the data directory as the lane makes it (0700): to another user the list's
     // directory could not be seen, and a healthy list read as "missing", exit 0
     expect(statSync(dataDir).mode & 0o777).toBe(0o700);
-    for (const args of [["info"], ["lookup", "--card", "32010000000000000001"]]) {
+    const commands = [["info"], ["lookup", "--card", "32010000000000000001"]];
+    /** `status-list <args>` as that user: exit 1, nothing on stdout, `stderr` on stderr. */
+    const expectRefused = async (args: string[], stderr: RegExp) => {
       const r = await runBuilt("etc-lane", ["status-list", ...args, ...store], user);
       expect(r.code).toBe(1);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(
+      expect(r.stderr).toMatch(stderr);
+    };
+    for (const args of commands) {
+      await expectRefused(
+        args,
         new RegExp(
           `^etc-lane: ${listDir} cannot be read by this user \\(EACCES\\): whether a status list is there is unknown; run this as the lane's user, or on a copy\n$`,
         ),
@@ -281,11 +287,9 @@ describe("status-list CLIs", () => {
     for (const n of files) chmodSync(join(listDir, n), 0o444);
     chmodSync(listDir, 0o555);
     try {
-      for (const args of [["info"], ["lookup", "--card", "32010000000000000001"]]) {
-        const r = await runBuilt("etc-lane", ["status-list", ...args, ...store], user);
-        expect(r.code).toBe(1);
-        expect(r.stdout).toBe("");
-        expect(r.stderr).toMatch(
+      for (const args of commands) {
+        await expectRefused(
+          args,
           new RegExp(
             `^etc-lane: .*${listDir}/sl-202507310000-.*\\.db: ${listDir} cannot be written by this user, .*: run this as a user who can write there \\(the lane's\\), or on a copy\n$`,
           ),
