@@ -194,7 +194,7 @@ export class LaneMetrics {
     });
     new Gauge({
       name: "etc_lane_uplink_held",
-      help: "records the station refused (or failed on alone), held for an operator (etc-lane journal requeue-held)",
+      help: "records the station refused (or failed on alone), held for an operator (etc-lane journal requeue-held; --conflicts for CONFLICT holds)",
       registers,
       collect() {
         this.set(snap().uplink.held);

@@ -168,14 +168,25 @@ export class BatchSizer {
     const status = err.details?.status;
     const code = fault === "timeout" ? "TIMEOUT" : `HTTP_${status}`;
     if (s.refusals >= BATCH_STRIKES) {
-      this.strikes = null;
+      this.heldHead();
       return { hold: true, askStation, code, count: s.refusals, verb: "refused" };
     }
     if (s.errors >= BATCH_ERROR_STRIKES) {
-      this.strikes = null;
+      this.heldHead();
       return { hold: true, askStation, code, count: s.errors, verb: "failed" };
     }
     return { hold: false, askStation };
+  }
+
+  /**
+   * The head record is held: its strikes end, and so does the evidence the uploads answered before it
+   * gave: the records after it that met a 502 or 504 with it need an upload answered from now on (else an
+   * upload path that went down after a few answers would hold the rest of their range one by one, with no
+   * new answer between them).
+   */
+  private heldHead(): void {
+    this.strikes = null;
+    for (const r of this.gatewayMet) r.answered = this.answered;
   }
 
   /**

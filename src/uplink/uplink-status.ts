@@ -110,6 +110,11 @@ export class UplinkStatusBoard {
    * this process started, one naming how many (outboxFigures); the last error whenever no other is.
    */
   private heldError: UplinkStatus["lastError"] = null;
+  /**
+   * How many records were held when heldError was last made or confirmed (null: made by a hold, its count
+   * not read yet): a status that finds another count (a requeue that left the CONFLICT holds) says the new one.
+   */
+  private heldErrorFor: number | null = null;
   private outboxError: UplinkStatus["outboxError"] = null;
   private outboxErrorOp: "status" | "pending" | null = null;
   /** the outbox figures of the last status (what a status shows when the outbox cannot be read) */
@@ -169,14 +174,18 @@ export class UplinkStatusBoard {
       // station's refusal no longer stands as the last error
       this.heldError = null;
       if (this.lastError?.code === JournalErrorCodes.StationRejected) this.lastError = null;
-    } else if (this.lastError === null) {
+    } else if (this.lastError === null || this.lastError === this.heldError) {
       // records are held and no other failure is current (it is over, or this process started with them
-      // held): E613 stands
-      this.heldError ??= {
-        code: JournalErrorCodes.StationRejected,
-        message: `${f.held} record(s) held for an operator (etc-lane journal requeue-held)`,
-        at: now.toISOString(),
-      };
+      // held): E613 stands, with the count as it is now (a requeue that left the CONFLICT holds changes it)
+      if (this.heldError !== null && this.heldErrorFor === null) this.heldErrorFor = f.held;
+      if (this.heldError === null || this.heldErrorFor !== f.held) {
+        this.heldError = {
+          code: JournalErrorCodes.StationRejected,
+          message: `${f.held} record(s) held for an operator (etc-lane journal requeue-held; --conflicts too for those held for a CONFLICT, once compared)`,
+          at: now.toISOString(),
+        };
+        this.heldErrorFor = f.held;
+      }
       this.lastError = this.heldError;
       this.lastErrorKind = null;
     }
@@ -286,6 +295,7 @@ export class UplinkStatusBoard {
       message,
       at: new Date(this.d.now()).toISOString(),
     };
+    this.heldErrorFor = null;
     this.lastError = this.heldError;
   }
 

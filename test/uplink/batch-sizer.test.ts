@@ -138,3 +138,24 @@ it("an upload that goes starts the count again", () => {
     expect(z.failed(batch(1), e500).hold).toBe(false);
   }
 });
+
+// review 3 (session 38): after one record was held for 504, the rest of its range was held one by one on
+// the evidence of the answers before it, though no upload was answered since (an upload path gone down
+// after a short blip, its heartbeats still answered)
+it("504 after a blip of answered uploads: the head is held, the records after it need an upload answered since", () => {
+  const z = new BatchSizer(8, silentLogger);
+  const recs = (from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => ({ seq: from + i, revision: 1, tradeId: `t${from + i}` }));
+  for (let i = 0; i < BATCH_STRIKES; i++) {
+    z.stationAnswered();
+    z.failed(recs(1, 8), e5xx(504));
+  }
+  z.went(); // records 1..4 got through
+  const held: number[] = [];
+  let head = 5;
+  for (let i = 0; i < 200 && head <= 12; i++) {
+    z.stationAnswered();
+    if (z.failed(recs(head, z.limit), e5xx(504)).hold) held.push(head++);
+  }
+  expect(held).toEqual([5]);
+});

@@ -201,7 +201,8 @@ it("E613 stands whenever records are held and no other failure is current: after
   });
   expect(again.status().lastError).toMatchObject({
     code: "E613_STATION_REJECTED",
-    message: "1 record(s) held for an operator (etc-lane journal requeue-held)",
+    message:
+      "1 record(s) held for an operator (etc-lane journal requeue-held; --conflicts too for those held for a CONFLICT, once compared)",
   });
   // requeued by an operator and sent: the E613 is over
   lane.journal.requeueHeld();
@@ -211,4 +212,22 @@ it("E613 stands whenever records are held and no other failure is current: after
   expect(again.status()).toMatchObject({ held: 0, queueDepth: 0, lastError: null });
   await again.stop();
   await lane.journal.close();
+});
+
+// review 3 (session 38): E613 named the count of its first status; a requeue that left the CONFLICT holds
+// (etc-lane journal requeue-held without --conflicts) left it naming records no longer held
+it("E613 follows the held count: a requeue that leaves the CONFLICT hold names 1 record, not 2", () => {
+  const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
+  const a = journal.commit(sampleRecord(1));
+  const b = journal.commit(sampleRecord(2));
+  journal.hold([
+    { tradeId: a.tradeId, code: "BAD_RECORD", message: "no" },
+    { tradeId: b.tradeId, code: "CONFLICT", message: "another record of this trade id" },
+  ]);
+  const uplink = new Uplink({ stationUrl: "http://station.invalid:1", outbox: journal, lane: LANE });
+  expect(uplink.status().lastError?.message).toMatch(/^2 record\(s\) held for an operator/);
+  journal.requeueHeld();
+  expect(uplink.status()).toMatchObject({ held: 1 });
+  expect(uplink.status().lastError?.message).toMatch(/^1 record\(s\) held for an operator .*--conflicts/);
+  journal.close();
 });
