@@ -102,6 +102,7 @@ describe("lane config", () => {
       whenPastHardAge: "trade",
       alarmRepeatSeconds: 60,
       overlayMaxRows: 1_000_000,
+      versionUtcOffsetMinutes: 480,
     });
     const m = errorOf({ ...minimal, statusList: { publicKey: "k.pem", deltaMaxAgeMinutes: 0 } });
     expect(m).toMatch(/statusList\.deltaMaxAgeMinutes: expected minutes in 1\.\.525600/);
