@@ -16,7 +16,7 @@ import { journalBoundEvent } from "../../src/audit/events.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { verifyTrail } from "../../src/audit/verify.js";
 import { JournalAuditSpoolView, JournalBindingRows } from "../../src/journal/audit-binding.js";
-import { JOURNAL_FILE } from "../../src/journal/journal.js";
+import { JOURNAL_FILE, type Journal } from "../../src/journal/journal.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import { localIso } from "../../src/local-time.js";
 import { Uplink } from "../../src/uplink/uplink.js";
@@ -230,18 +230,22 @@ describe("the upload state bound to the trail", () => {
     ]);
   });
 
+  /** A late B5's settlement of a suspect (paid, its TAC) */
+  const settled = {
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    settledBy: "b5",
+    fields: { tac: "0A0B0C0D" },
+  } as const;
+  /** Two suspects committed, seq 1 and 2 */
+  const twoSuspects = (journal: Journal) => [1, 2].map((i) => journal.commit(sampleRecord(i, "suspect")));
+
   // review 2 (session 38): with the hold's codes unread, a record held for HTTP_400 and settled (queued
   // again) moved to held with code CONFLICT from outside verified, and so did the reverse
   it("a settlement after a hold for one kind of code: the trail has the record queued (no CONFLICT) or held (CONFLICT alone)", async () => {
     const lane = openLane();
     const { journal } = lane;
-    const settled = {
-      kind: "transaction",
-      outcome: "EXIT_DEBIT_SETTLED",
-      settledBy: "b5",
-      fields: { tac: "0A0B0C0D" },
-    } as const;
-    const [a, b] = [1, 2].map((i) => journal.commit(sampleRecord(i, "suspect")));
+    const [a, b] = twoSuspects(journal);
     journal.hold([{ tradeId: a!.tradeId, code: "HTTP_400", message: "bad", revision: 1 }], new Date(t));
     journal.hold(
       [{ tradeId: b!.tradeId, code: "CONFLICT", message: "other content", revision: 1 }],
@@ -270,13 +274,7 @@ describe("the upload state bound to the trail", () => {
   it("a suspect held for a CONFLICT and settled stays held and verifies, requeued too; one held for another code and kept held is named", async () => {
     const lane = openLane();
     const { journal } = lane;
-    const settled = {
-      kind: "transaction",
-      outcome: "EXIT_DEBIT_SETTLED",
-      settledBy: "b5",
-      fields: { tac: "0A0B0C0D" },
-    } as const;
-    const [a, b] = [1, 2].map((i) => journal.commit(sampleRecord(i, "suspect")));
+    const [a, b] = twoSuspects(journal);
     journal.hold(
       [
         { tradeId: a!.tradeId, code: "CONFLICT", message: "held with other content", revision: 1 },

@@ -88,18 +88,18 @@ it("settled while its first revision is on the way: the late acknowledgement doe
   expect(r.journal.get(suspect.seq)).toMatchObject({ revision: 2, uploadedAt: expect.any(String) });
 });
 
-it("settled while its first revision is on the way: the station refusing that revision does not hold the new one, nor reports E613", async () => {
+/**
+ * A suspect whose first revision is on its way (the upload gated) when a late B5 settles it; then the
+ * station refuses that revision with `code`. Resolves once the refusal was let through.
+ */
+async function settledWhileRefused(code: string, message: string) {
   let refusedTradeId = "";
-  // revision 1 is on its way until the suspect is settled; then the station refuses it
   const g = gateFirstUpload(
     () =>
-      new Response(
-        JSON.stringify({
-          accepted: [],
-          rejected: [{ tradeId: refusedTradeId, code: "BAD_RECORD", message: "no" }],
-        }),
-        { status: 200, headers: { "content-type": "application/json" } },
-      ),
+      new Response(JSON.stringify({ accepted: [], rejected: [{ tradeId: refusedTradeId, code, message }] }), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      }),
   );
   rig = await makeRig({ fetch: g.fetch });
   const r = rig;
@@ -109,6 +109,12 @@ it("settled while its first revision is on the way: the station refusing that re
   await g.onItsWay;
   r.journal.settle(suspect.seq, settlement);
   g.release();
+  return { r, suspect, g };
+}
+
+it("settled while its first revision is on the way: the station refusing that revision does not hold the new one, nor reports E613", async () => {
+  // revision 1 is on its way until the suspect is settled; then the station refuses it
+  const { r, suspect } = await settledWhileRefused("BAD_RECORD", "no");
   await r.uplink.whenDrained();
   // revision 2 was not held with revision 1's refusal: it went to the station, which stored it
   expect(r.journal.heldCount()).toBe(0);
@@ -124,27 +130,7 @@ it("settled while its first revision is on the way: the station refusing that re
 // review 2 (session 38): a CONFLICT answered for revision 1 while a late B5 settled the suspect held
 // nothing, and revision 2 went out at once to replace the other lane's record at the station
 it("settled while its first revision is on the way: a CONFLICT for that revision holds the settled one, with E613", async () => {
-  let refusedTradeId = "";
-  const g = gateFirstUpload(
-    () =>
-      new Response(
-        JSON.stringify({
-          accepted: [],
-          rejected: [
-            { tradeId: refusedTradeId, code: "CONFLICT", message: "revision 1 held with other content" },
-          ],
-        }),
-        { status: 200, headers: { "content-type": "application/json" } },
-      ),
-  );
-  rig = await makeRig({ fetch: g.fetch });
-  const r = rig;
-  const suspect = r.journal.commit(sampleRecord(4, "suspect"));
-  refusedTradeId = suspect.tradeId;
-  r.uplink.start();
-  await g.onItsWay;
-  r.journal.settle(suspect.seq, settlement);
-  g.release();
+  const { r, suspect, g } = await settledWhileRefused("CONFLICT", "revision 1 held with other content");
   const st = await statusWhere(r.uplink, (s) => s.held === 1, "the settled revision held");
   expect(st.queueDepth).toBe(0);
   expect(st.lastError?.code).toBe("E613_STATION_REJECTED");

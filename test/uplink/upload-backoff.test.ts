@@ -9,7 +9,7 @@
  */
 import { expect, it, vi } from "vitest";
 import { Journal } from "../../src/journal/journal.js";
-import { type StatusListSink, Uplink } from "../../src/uplink/uplink.js";
+import { type StatusListSink, Uplink, type UplinkOptions } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET } from "../journal/helpers.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { storedAll, tempDirOnFakeTimers } from "./rig.js";
@@ -17,6 +17,17 @@ import { storedAll, tempDirOnFakeTimers } from "./rig.js";
 const dir = tempDirOnFakeTimers("etc-upload-backoff-");
 
 /** heartbeats answered; every upload answered `status`; the (fake) time of each upload */
+/** An uplink of `journal` to the stub `f`, no jitter in its backoff */
+const uplinkOn = (journal: Journal, f: typeof fetch, more: Partial<UplinkOptions> = {}): Uplink =>
+  new Uplink({
+    stationUrl: "http://station.invalid:1",
+    outbox: journal,
+    lane: LANE,
+    fetch: f,
+    random: () => 0,
+    ...more,
+  });
+
 function openLane(status: number) {
   const uploads: number[] = [];
   let heartbeats = 0;
@@ -30,13 +41,7 @@ function openLane(status: number) {
   }) as unknown as typeof fetch;
   const journal = Journal.open({ dataDir: dir(), laneIdentity: LANE, utcOffsetMinutes: LANE_UTC_OFFSET });
   journal.commitMany(Array.from({ length: 200 }, (_, i) => sampleRecord(i)));
-  const uplink = new Uplink({
-    stationUrl: "http://station.invalid:1",
-    outbox: journal,
-    lane: LANE,
-    fetch: f,
-    random: () => 0,
-  });
+  const uplink = uplinkOn(journal, f);
   // stopped within the test: the directory and the fake timers go in afterEach (./rig.ts)
   const close = async (): Promise<void> => {
     await uplink.stop();
@@ -123,14 +128,7 @@ it.each([
       versions: () => ({ full: null, delta: null }),
       applyBundle: async () => ({}),
     };
-    const uplink = new Uplink({
-      stationUrl: "http://station.invalid:1",
-      outbox: journal,
-      lane: LANE,
-      fetch: f,
-      random: () => 0,
-      ...(failing === "manifest" ? { statusList: sink, downloadDir: d } : {}),
-    });
+    const uplink = uplinkOn(journal, f, failing === "manifest" ? { statusList: sink, downloadDir: d } : {});
     let opens = 0;
     let maxDepth = 0;
     uplink.status$.subscribe((s) => {
@@ -175,13 +173,7 @@ it.each([502, 504])(
         return new Response("<html>bad gateway</html>", { status });
       return storedAll(body);
     }) as unknown as typeof fetch;
-    const uplink = new Uplink({
-      stationUrl: "http://station.invalid:1",
-      outbox: journal,
-      lane: LANE,
-      fetch: f,
-      random: () => 0,
-    });
+    const uplink = uplinkOn(journal, f);
     uplink.start();
     await vi.advanceTimersByTimeAsync(30 * 60_000);
     const s = uplink.status();
