@@ -14,14 +14,8 @@ import { JournalErrorCodes } from "../journal/errors.js";
 import type { CaseClosedNote, CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import type { AuditPort, Settlement } from "../lane/ports.js";
 import { recordInFull } from "../log.js";
-import {
-  answerWithin,
-  BARRIER_ANSWER_MS,
-  emitChecked,
-  isThenable,
-  type LaneOutputs,
-  type OutputAnswer,
-} from "../outputs/outputs.js";
+import { watchBarrier } from "../outputs/barrier-answer.js";
+import { emitChecked, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
 import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
 import { recordWithGoneIntent } from "./gone-intent.js";
@@ -111,54 +105,35 @@ export class BoothEffects {
         seq: rec.seq,
       });
       this.d.outputs.emit({ type: "light", color: "green", at });
-      if (isThenable(answer)) this.barrierLater(rec, answer);
-      else if (this.barrierAnswered(rec, answer)) barrierAt = at;
+      if (this.watchBarrier(rec, answer)) barrierAt = at;
     }
     this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
   }
 
-  /** Whether the barrier device took paid record `rec`'s barrier; if not, said for this vehicle. */
-  private barrierAnswered(rec: CommittedRecord, a: OutputAnswer): boolean {
-    if (a.taken) {
-      // the console's line: its write completes when stdout's reader takes it, however long that takes
-      // (src/lane/effect-runner.ts barrierAnswered): waited for without a bound
-      if (a.written)
-        a.written
-          .then((w) => this.barrierAnswered(rec, w))
-          .catch((e: unknown) =>
-            this.d.log.error({ err: errText(e), seq: rec.seq }, "barrier answer not handled"),
-          );
-      return true;
-    }
-    this.d.log.error(
-      { code: "BARRIER_NOT_OPENED", seq: rec.seq, tradeId: rec.tradeId, obuId: rec.obuId, err: a.error },
-      "barrier not opened for a paid booth vehicle (its device failed or did not answer in time)",
-    );
-    this.alarm(
-      "BARRIER_NOT_OPENED",
-      `the barrier did not open for paid booth record ${rec.seq} (trade ${rec.tradeId}, OBU ${rec.obuId || "none"}): ` +
-        `${a.error}; the vehicle paid: raise the barrier by hand`,
-      { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId: rec.obuId },
-      { jseq: rec.seq, tradeId: rec.tradeId, error: a.error },
-    );
-    return false;
-  }
-
   /**
-   * An async board's barrier answer, bounded by BARRIER_ANSWER_MS
-   * (one timer, only for such a device): a failure, or none in time, is the vehicle's BARRIER_NOT_OPENED; an
-   * answer after the bound changes nothing (logged).
+   * Paid record `rec`'s barrier answer, as src/outputs/barrier-answer.ts watchBarrier follows it: a booth
+   * record gets no barrier time, so only a barrier not opened is said, for this vehicle (an error line, the
+   * BARRIER_NOT_OPENED alarm). Returns whether the device took it at once (the outcome's barrierAt).
    */
-  private barrierLater(rec: CommittedRecord, answer: PromiseLike<OutputAnswer>): void {
-    const { seq } = rec; // a device that never answers keeps `late`, not the record
-    answerWithin(answer, BARRIER_ANSWER_MS, (late) =>
-      this.d.log.warn(
-        { seq, taken: late.taken, boundMs: BARRIER_ANSWER_MS },
-        "the barrier device answered after the bound: the booth vehicle's BARRIER_NOT_OPENED stands",
-      ),
-    )
-      .then((a) => this.barrierAnswered(rec, a))
-      .catch((e: unknown) => this.d.log.error({ err: errText(e), seq }, "barrier answer not handled"));
+  private watchBarrier(rec: CommittedRecord, answer: OutputAnswer | PromiseLike<OutputAnswer>): boolean {
+    return watchBarrier(answer, {
+      log: this.d.log,
+      fields: { seq: rec.seq, path: "booth" },
+      opened: () => {},
+      notOpened: (error) => {
+        this.d.log.error(
+          { code: "BARRIER_NOT_OPENED", seq: rec.seq, tradeId: rec.tradeId, obuId: rec.obuId, err: error },
+          "barrier not opened for a paid booth vehicle (its device failed or did not answer in time)",
+        );
+        this.alarm(
+          "BARRIER_NOT_OPENED",
+          `the barrier did not open for paid booth record ${rec.seq} (trade ${rec.tradeId}, OBU ${rec.obuId || "none"}): ` +
+            `${error}; the vehicle paid: raise the barrier by hand`,
+          { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId: rec.obuId },
+          { jseq: rec.seq, tradeId: rec.tradeId, error },
+        );
+      },
+    });
   }
 
   /**

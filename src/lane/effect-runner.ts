@@ -15,14 +15,8 @@ import type { EntryIds } from "../audit/events.js";
 import { JournalErrorCodes } from "../journal/errors.js";
 import type { CommittedRecord, NewLaneRecord } from "../journal/types.js";
 import { recordInFull } from "../log.js";
-import {
-  answerWithin,
-  BARRIER_ANSWER_MS,
-  emitChecked,
-  isThenable,
-  type LaneOutputs,
-  type OutputAnswer,
-} from "../outputs/outputs.js";
+import { watchBarrier } from "../outputs/barrier-answer.js";
+import { emitChecked, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
 import type { IncomingFrameLike, RsuCodec, RsuCommand } from "../rsu/driver.js";
 import type { Effect } from "./obu-machine-types.js";
 import type { JournalPort, RsuLinkPort, Settlement } from "./ports.js";
@@ -50,7 +44,7 @@ export interface VehicleOutcome {
    * when the barrier was commanded (monotonic ms), for a barrier its device took by the time this outcome
    * went out (the console: at once, though its line's write may fail after: src/outputs/outputs.ts
    * consoleOutputs); null for none, for one the device failed (BARRIER_NOT_OPENED), and for an async device
-   * that had not answered yet (its record gets the time once it took it: EffectRunner.barrierAnswered)
+   * that had not answered yet (its record gets the time once it took it: EffectRunner.watchBarrier)
    */
   barrierAt: number | null;
   /** how long the durable journal commit took (WAL + FULL: one fsync), ms */
@@ -159,77 +153,53 @@ export class EffectRunner {
   }
 
   /**
-   * The barrier device's answer for paid record `rec` (its barrier commanded at `at`). Taken: the record's
-   * barrier time is written (markBarrier: no fsync of its own, after pending I/O); for a device that took it
-   * at once but completes its write later (the console's `written`), only once that write completed, with
-   * no bound (a stdout whose reader is behind is slow, not failed). Failed (or that write failed, or an
-   * async board's answer not within BARRIER_ANSWER_MS): no barrier time; the
-   * vehicle paid and its barrier stayed down, which is said for this vehicle (the device's OUTPUT_FAILED is
-   * once per outage, src/outputs/output-faults.ts): an error line with its seq and OBU now, and the
+   * The barrier device's answer for paid record `rec` (its barrier commanded at `at`), as
+   * src/outputs/barrier-answer.ts watchBarrier follows it. Opened: the record's barrier time is written
+   * (markBarrier: no fsync of its own, after pending I/O) and, before the outcome went out, the outcome's
+   * (`taken`); for the console, once its line was written. Not opened: no barrier time; the vehicle paid
+   * and its barrier stayed down, which is said for this vehicle (the device's OUTPUT_FAILED is once per
+   * outage, src/outputs/output-faults.ts): an error line with its seq and OBU now, and the
    * BARRIER_NOT_OPENED alarm after pending I/O (its trail entry names the record, card and OBU). Returns
-   * whether it was taken (the outcome's barrierAt).
+   * whether the device took it at once (the outcome's barrierAt).
    */
-  private barrierAnswered(rec: CommittedRecord, at: number, a: OutputAnswer): boolean {
-    const { seq, obuId } = rec;
-    if (a.taken) {
-      if (a.written) {
-        // the console's line: its write completes when stdout's reader takes it, however long that takes
-        // (a pipe or journald behind): waited for without a bound, as a slow reader is not a failed device
-        a.written
-          .then((w) => this.barrierAnswered(rec, at, w))
-          .catch((err: unknown) => this.d.log.error({ err: String(err), seq }, "barrier answer not handled"));
-        return true;
-      }
-      const j = this.d.journal;
-      if (j.markBarrier)
-        setImmediate(() => {
-          try {
-            j.markBarrier?.(seq, at);
-          } catch (err) {
-            this.d.log.warn({ err: (err as Error).message, seq }, "barrier time not recorded");
-          }
-        });
-      return true;
-    }
-    this.d.log.error(
-      { code: "BARRIER_NOT_OPENED", seq, tradeId: rec.tradeId, obuId, err: a.error },
-      "barrier not opened for a paid vehicle (its device failed or did not answer in time): no barrier time in its record",
-    );
-    setImmediate(() =>
-      this.d.alarm(
-        "BARRIER_NOT_OPENED",
-        `the barrier did not open for paid record ${seq} (trade ${rec.tradeId}, OBU ${obuId}): ${a.error}; ` +
-          "the vehicle paid: raise the barrier by hand",
-        { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId },
-        { jseq: seq, tradeId: rec.tradeId, error: a.error },
-      ),
-    );
-    return false;
-  }
-
-  /**
-   * An async board's barrier answer: not waited for (nor
-   * by the outcome, nor by the next frame), bounded by BARRIER_ANSWER_MS (one timer, only for such a
-   * device). `taken`: it was taken (before the outcome went out, its barrierAt). An answer after the bound
-   * changes nothing: the vehicle's BARRIER_NOT_OPENED stands and no barrier time is written.
-   */
-  private barrierLater(
+  private watchBarrier(
     rec: CommittedRecord,
     at: number,
-    answer: PromiseLike<OutputAnswer>,
-    taken?: () => void,
-  ): void {
-    const { seq, obuId } = rec; // a device that never answers keeps `late`, not the record
-    answerWithin(answer, BARRIER_ANSWER_MS, (late) =>
-      this.d.log.warn(
-        { seq, obuId, taken: late.taken, boundMs: BARRIER_ANSWER_MS },
-        "the barrier device answered after the bound: the vehicle's BARRIER_NOT_OPENED stands, no barrier time",
-      ),
-    )
-      .then((a) => {
-        if (this.barrierAnswered(rec, at, a)) taken?.();
-      })
-      .catch((err: unknown) => this.d.log.error({ err: String(err), seq }, "barrier answer not handled"));
+    answer: OutputAnswer | PromiseLike<OutputAnswer>,
+    taken: () => void,
+  ): boolean {
+    const { seq, obuId } = rec;
+    return watchBarrier(answer, {
+      log: this.d.log,
+      fields: { seq, obuId },
+      opened: () => {
+        taken();
+        const j = this.d.journal;
+        if (j.markBarrier)
+          setImmediate(() => {
+            try {
+              j.markBarrier?.(seq, at);
+            } catch (err) {
+              this.d.log.warn({ err: (err as Error).message, seq }, "barrier time not recorded");
+            }
+          });
+      },
+      notOpened: (error) => {
+        this.d.log.error(
+          { code: "BARRIER_NOT_OPENED", seq, tradeId: rec.tradeId, obuId, err: error },
+          "barrier not opened for a paid vehicle (its device failed or did not answer in time): no barrier time in its record",
+        );
+        setImmediate(() =>
+          this.d.alarm(
+            "BARRIER_NOT_OPENED",
+            `the barrier did not open for paid record ${seq} (trade ${rec.tradeId}, OBU ${obuId}): ${error}; ` +
+              "the vehicle paid: raise the barrier by hand",
+            { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId },
+            { jseq: seq, tradeId: rec.tradeId, error },
+          ),
+        );
+      },
+    });
   }
 
   async run(m: EffectSubject, effects: Effect[], inc: IncomingFrameLike | undefined): Promise<RunResult> {
@@ -327,11 +297,12 @@ export class EffectRunner {
           this.d.outputs.emit({ type: "light", color: "green", at });
           // an async board: the outcome has the time if the board took it before the outcome goes out; the
           // record gets it when the board took it (within BARRIER_ANSWER_MS), and never for one it failed
-          if (isThenable(answer))
-            this.barrierLater(rec, at, answer, () => {
+          if (
+            this.watchBarrier(rec, at, answer, () => {
               barrierAt = at;
-            });
-          else if (this.barrierAnswered(rec, at, answer)) barrierAt = at;
+            })
+          )
+            barrierAt = at;
           break;
         }
         case "display": {

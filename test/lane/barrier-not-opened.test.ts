@@ -1,5 +1,5 @@
 /**
- * A paid vehicle whose barrier device failed (src/lane/effect-runner.ts barrierAnswered, through
+ * A paid vehicle whose barrier device failed (src/lane/effect-runner.ts watchBarrier, through
  * src/outputs/outputs.ts emitChecked): its record gets no barrier time (markBarrier is not called), its
  * outcome says no barrier, and the failure is said for this vehicle: an error line with its seq and OBU and
  * a BARRIER_NOT_OPENED alarm whose trail entry names the record, the card and the OBU. An async board is not
