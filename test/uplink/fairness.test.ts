@@ -157,8 +157,12 @@ it("a long bundle comes a few pages per poll, upload batches between, and a fail
   await firstValueFrom(rig.uplink.status$.pipe(filter((s) => s.statusList?.bundlesApplied === 1)));
   expect(stationMatchesJournal(rig).ok).toBe(true);
   expect(applied).toBe(1);
-  const seen = asked.filter((x) => x !== "other");
-  // two pages, an upload batch, page 2 and the failing page 3, (the backoff's) upload, page 3 again...
+  // uploads in a row are one: while the failed page's backoff runs (it defers only the status list), as many
+  // upload batches go as its time allows on this machine, one or more
+  const seen = asked
+    .filter((x) => x !== "other")
+    .filter((x, i, all) => !(x === "upload" && all[i - 1] === "upload"));
+  // two pages, an upload batch, page 2 and the failing page 3, (the backoff's) uploads, page 3 again...
   expect(seen.slice(0, 9)).toEqual([
     "page 0",
     "page 1",
