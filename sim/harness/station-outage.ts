@@ -24,7 +24,7 @@ import { createSerialTransport } from "../../firmware-bridge/transport/serial.js
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { VehicleOutcome } from "../../src/lane/effect-runner.js";
 import { openLane } from "../../src/lane/runtime.js";
-import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { consoleOutputs } from "../../src/outputs/console-outputs.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { ROOT, startStation } from "./procs.js";
 import { startRsuProcess } from "./rsu-process.js";

@@ -3,10 +3,10 @@
  * writes anything: help and the version go to stdout before any action runs, and replaces it for `run`).
  * A short-lived command whose reader went away (`etc-lane audit search | head`) stops quietly with exit 0,
  * as other Unix tools do. `etc-lane run` is a lane trading for months: its console outputs (barrier, light,
- * display and alarm lines, src/outputs/outputs.ts) go to stdout, maybe into a display program; a reader
+ * display and alarm lines, src/outputs/console-outputs.ts) go to stdout, maybe into a display program; a reader
  * that dies, or a `| tee` ended by the same Ctrl-C, must not end the lane, skip its drain or exit 0 under
  * systemd. There the error is said once on stderr and the lane trades on; the lines are lost, and the console
- * sink fails every event after the failed write (src/outputs/outputs.ts consoleOutputs: OUTPUT_FAILED).
+ * sink fails every event after the failed write (src/outputs/console-outputs.ts consoleOutputs: OUTPUT_FAILED).
  */
 import type { Command } from "commander";
 

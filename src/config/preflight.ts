@@ -439,7 +439,7 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
         path: `rsu.dialect.${key}`,
         message: `${c.rsu.protocol === "legacy" ? "national" : "legacy"} only: ${why}; with rsu.protocol ${c.rsu.protocol} this setting does nothing: remove it`,
       });
-  // the log sink writes barrier, lights and display at level info (src/outputs/outputs.ts logOutputs)
+  // the log sink writes barrier, lights and display at level info (src/outputs/sinks.ts logOutputs)
   if (c.outputs.sink === "log" && (c.log.level === "warn" || c.log.level === "error"))
     notes.push({
       path: "outputs.sink",

@@ -42,7 +42,7 @@ export interface VehicleOutcome {
   decisionMs: number;
   /**
    * when the barrier was commanded (monotonic ms), for a barrier its device took by the time this outcome
-   * went out (the console: at once, though its line's write may fail after: src/outputs/outputs.ts
+   * went out (the console: at once, though its line's write may fail after: src/outputs/console-outputs.ts
    * consoleOutputs); null for none, for one the device failed (BARRIER_NOT_OPENED), and for an async device
    * that had not answered yet (its record gets the time once it took it: EffectRunner.watchBarrier)
    */

@@ -26,14 +26,11 @@ import { JOURNAL_FILE, Journal } from "../journal/index.js";
 import { laneLabel } from "../journal/trade-id.js";
 import type { LaneIdentity } from "../journal/types.js";
 import type { SyncFile } from "../journal/wal-sync.js";
+import { consoleOutputs } from "../outputs/console-outputs.js";
+import { guardedOutputs } from "../outputs/guarded-outputs.js";
 import { OutputFaults } from "../outputs/output-faults.js";
-import {
-  consoleOutputs,
-  guardedOutputs,
-  type LaneOutputEvent,
-  type LaneOutputs,
-  logOutputs,
-} from "../outputs/outputs.js";
+import type { LaneOutputEvent, LaneOutputs } from "../outputs/outputs.js";
+import { logOutputs } from "../outputs/sinks.js";
 import { createRsuCodec } from "../rsu/driver-codec.js";
 import { resultCodeTable } from "../rsu/result-codes.js";
 import {
@@ -67,7 +64,7 @@ export interface LaneRuntimeDeps {
   readerTransport?: Transport;
   /** extra reader driver options (tests shorten timeouts, turn pings off) */
   readerOptions?: ReaderOptionsInput;
-  /** the bound on the outputs' close (default OUTPUTS_CLOSE_TIMEOUT_MS, src/outputs/outputs.ts); tests shorten it */
+  /** the bound on the outputs' close (default OUTPUTS_CLOSE_TIMEOUT_MS, src/outputs/guarded-outputs.ts); tests shorten it */
   outputsCloseTimeoutMs?: number;
   /** the fdatasync that makes a debit intent durable (src/journal/wal-sync.ts); tests make it fail */
   journalSyncFile?: SyncFile;

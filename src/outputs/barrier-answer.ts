@@ -1,6 +1,6 @@
 /**
  * What became of a paid vehicle's barrier command, however its device answers (emitChecked, ./outputs.ts):
- * the one rule the lane (src/lane/effect-runner.ts) and the booth (src/booth/effects.ts) both follow, each
+ * the bound on an async board's answer (answerWithin), and the one rule the lane (src/lane/effect-runner.ts) and the booth (src/booth/effects.ts) both follow, each
  * with its own `opened` and `notOpened`.
  *
  * - At once (a synchronous board, the log sink): taken or failed now.
@@ -11,7 +11,46 @@
  *   by then is "no answer in 2000 ms", and an answer after that changes nothing (a warn line says it came).
  */
 import type { Logger } from "../../firmware-bridge/log.js";
-import { answerWithin, BARRIER_ANSWER_MS, isThenable, type OutputAnswer } from "./outputs.js";
+import { failedWith, isThenable, type OutputAnswer, quietly } from "./outputs.js";
+
+/**
+ * How long the lane and the booth wait for an async barrier device's answer (its emit's promise):
+ * src/lane/effect-runner.ts, src/booth/effects.ts. Past it, the vehicle is BARRIER_NOT_OPENED ("no answer in
+ * 2000 ms") and its record gets no barrier time, whatever the device answers later. The console's write
+ * callback is not bounded: it comes when stdout's reader takes the line, and a reader that is behind (a
+ * pipe, journald under load) is slow, not failed.
+ */
+export const BARRIER_ANSWER_MS = 2_000;
+
+/**
+ * `answer`, or `{ taken: false, error: "no answer in <ms> ms" }` when it has not come `ms` after this call;
+ * an answer after that changes nothing and is given to `late` only. Never rejects (a throw of `late` is
+ * dropped). One timer, cleared when the answer comes: for an answer that is not given at once only.
+ */
+export function answerWithin(
+  answer: PromiseLike<OutputAnswer>,
+  ms: number,
+  late: (a: OutputAnswer) => void,
+): Promise<OutputAnswer> {
+  return new Promise((resolve) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      resolve({ taken: false, error: `no answer in ${ms} ms` });
+    }, ms);
+    // a board's answer still pending at the lane's close does not hold the process up
+    timer.unref?.();
+    const answered = (a: OutputAnswer): void => {
+      if (timedOut) {
+        quietly(() => late(a));
+        return;
+      }
+      clearTimeout(timer);
+      resolve(a);
+    };
+    Promise.resolve(answer).then(answered, (e: unknown) => answered(failedWith(e)));
+  });
+}
 
 export interface BarrierWatch {
   /** the device took the command (the console: its line was written) */

@@ -29,7 +29,7 @@ import {
 import type { Booth, BoothOutcome } from "../../src/booth/booth.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { consoleOutputs } from "../../src/outputs/console-outputs.js";
 import { type Benchmark, type BenchResult, percentiles } from "./harness.js";
 import { Samples } from "./lane.js";
 

@@ -40,7 +40,7 @@ import type { Checkpointer } from "../../src/journal/checkpointer.js";
 import { Journal } from "../../src/journal/journal.js";
 import { WAL_AUTOCHECKPOINT_PAGES } from "../../src/journal/upkeep.js";
 import { type LaneRuntime, openLane } from "../../src/lane/runtime.js";
-import { consoleOutputs } from "../../src/outputs/outputs.js";
+import { consoleOutputs } from "../../src/outputs/console-outputs.js";
 import { backgroundCpus } from "../../src/threads.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type BenchContext, type Benchmark, type BenchResult, percentiles } from "./harness.js";

@@ -11,12 +11,10 @@ import { afterEach, expect, it, vi } from "vitest";
 import type { BoothOutcome } from "../../src/booth/context.js";
 import { BoothEffects, type BoothEffectsDeps } from "../../src/booth/effects.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
-import {
-  BARRIER_ANSWER_MS,
-  consoleOutputs,
-  guardedOutputs,
-  type LaneOutputs,
-} from "../../src/outputs/outputs.js";
+import { BARRIER_ANSWER_MS } from "../../src/outputs/barrier-answer.js";
+import { consoleOutputs } from "../../src/outputs/console-outputs.js";
+import { guardedOutputs } from "../../src/outputs/guarded-outputs.js";
+import type { LaneOutputs } from "../../src/outputs/outputs.js";
 import { sampleRecord } from "../journal/sample-record.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 

@@ -66,7 +66,7 @@ it("a console reader that goes away: the lane says so on stderr, trades on, and 
       lane.lines.some((l) => l.text.includes("stopping: the lane closes to new vehicles and drains")),
     ).toBe(true);
     expect(lane.lines.filter((l) => l.text.includes("stdout failed"))).toHaveLength(1);
-    // the console is then a failing output device (src/outputs/outputs.ts consoleOutputs): the event whose
+    // the console is then a failing output device (src/outputs/console-outputs.ts consoleOutputs): the event whose
     // write failed is OUTPUT_FAILED when its write's callback comes (EPIPE: nothing more is written)
     expect(lane.lines.some((l) => l.stream === "stderr" && l.text.includes('"code":"OUTPUT_FAILED"'))).toBe(
       true,

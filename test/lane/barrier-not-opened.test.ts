@@ -15,14 +15,10 @@
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { matches, toRow } from "../../src/audit/search.js";
 import type { VehicleOutcome } from "../../src/lane/controller.js";
-import {
-  BARRIER_ANSWER_MS,
-  type ConsoleWriter,
-  consoleOutputs,
-  guardedOutputs,
-  type LaneOutputEvent,
-  type LaneOutputs,
-} from "../../src/outputs/outputs.js";
+import { BARRIER_ANSWER_MS } from "../../src/outputs/barrier-answer.js";
+import { type ConsoleWriter, consoleOutputs } from "../../src/outputs/console-outputs.js";
+import { guardedOutputs } from "../../src/outputs/guarded-outputs.js";
+import type { LaneOutputEvent, LaneOutputs } from "../../src/outputs/outputs.js";
 import type { RsuEvent } from "../../src/rsu/driver.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { FakeJournal, type Rig, rig } from "./controller-fakes.js";

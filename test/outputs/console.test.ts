@@ -1,18 +1,13 @@
 /**
- * consoleOutputs (src/outputs/outputs.ts): its lines go to stdout, which systemd sends to the same journal
+ * consoleOutputs (src/outputs/console-outputs.ts): its lines go to stdout, which systemd sends to the same journal
  * as the masked log, so a card number in an alarm's message is masked unless `log.fullIds`.
  */
 import { Writable } from "node:stream";
 import { expect, it, vi } from "vitest";
+import { type ConsoleWriter, consoleOutputs } from "../../src/outputs/console-outputs.js";
+import { guardedOutputs } from "../../src/outputs/guarded-outputs.js";
 import { OutputFaults } from "../../src/outputs/output-faults.js";
-import {
-  type ConsoleWriter,
-  consoleOutputs,
-  emitChecked,
-  guardedOutputs,
-  type LaneOutputs,
-  type OutputAnswer,
-} from "../../src/outputs/outputs.js";
+import { emitChecked, type LaneOutputs, type OutputAnswer } from "../../src/outputs/outputs.js";
 import { recordingLogger } from "../reader/harness.js";
 
 const alarm = {

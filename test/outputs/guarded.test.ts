@@ -1,14 +1,11 @@
 /**
- * guardedOutputs (src/outputs/outputs.ts): a sink that throws never throws into the lane or the booth,
+ * guardedOutputs (src/outputs/guarded-outputs.ts): a sink that throws never throws into the lane or the booth,
  * which emit right after a record is durable; the failure is logged, at most once per event type a minute.
  */
 import { describe, expect, it, vi } from "vitest";
-import {
-  guardedOutputs,
-  type LaneOutputEvent,
-  OUTPUTS_CLOSE_TIMEOUT_MS,
-  teeOutputs,
-} from "../../src/outputs/outputs.js";
+import { guardedOutputs, OUTPUTS_CLOSE_TIMEOUT_MS } from "../../src/outputs/guarded-outputs.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
+import { teeOutputs } from "../../src/outputs/sinks.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 describe("guardedOutputs", () => {

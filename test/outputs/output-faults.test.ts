@@ -4,8 +4,9 @@
  * is an OUTPUT_RESTORED notice, and a later failure an alarm again. The view says what is failing now.
  */
 import { expect, it } from "vitest";
+import { guardedOutputs } from "../../src/outputs/guarded-outputs.js";
 import { OutputFaults } from "../../src/outputs/output-faults.js";
-import { guardedOutputs, type LaneOutputEvent } from "../../src/outputs/outputs.js";
+import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 type Entry = { type: string; severity: string; message: string; data?: Record<string, unknown> };
