@@ -24,85 +24,26 @@
  * the schema while the text they were written as is not where the checks above look (a `15.00` merged into
  * `fees` was charged as 15 fen; an alias key repeating `etcDiscountPercent` replaced its value unchecked,
  * and yaml's duplicate-key check does not compare an alias key), and merge precedence or the last of two
- * pairs silently decides which of two values wins.
+ * pairs silently decides which of two values wins (./yaml-keys.ts). The checks of one number or key as
+ * written are in ./written-forms.ts.
  */
-import { type Document, isAlias, isCollection, isMap, isPair, isScalar, isSeq, type Scalar } from "yaml";
+import { type Document, isCollection, isMap, isScalar, isSeq } from "yaml";
 import type { z } from "zod";
+import {
+  CLASS_DIGITS,
+  classKeyProblem,
+  deref,
+  FEE,
+  type NumberProblem,
+  numberProblem,
+  PERCENT,
+  propertyOf,
+  written,
+} from "./written-forms.js";
 
 export interface FeeSourceIssue {
   path: (string | number)[];
   message: string;
-}
-
-const PLAIN_INTEGER = /^\+?[0-9]+$/;
-
-/** An alias (`fees: *common`) stands for the node it names. */
-function deref(doc: Document, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(doc) : node;
-}
-
-const MERGE_KEY = "<<";
-
-/** A key YAML 1.1 reads as a merge (yaml's merge tag resolves it to a symbol), or `<<` as a plain string. */
-function isMergeKey(key: unknown): boolean {
-  if (!isScalar(key)) return false;
-  const v = key.value;
-  return v === MERGE_KEY || (typeof v === "symbol" && v.description === MERGE_KEY);
-}
-
-/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
-function written(node: Scalar): string {
-  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
-}
-
-/** What an alias used as a key stands for, for its refusal: the key it repeats, or the kind of node. */
-function aliasTarget(doc: Document, node: unknown): string {
-  const target = deref(doc, node);
-  if (isScalar(target)) return written(target) === "" ? "an empty key" : written(target);
-  if (isMap(target)) return "a map";
-  if (isSeq(target)) return "a list";
-  return "nothing";
-}
-
-/**
- * Every merge key (`<<`) and every alias used as a key (`*d :`) in the document, by the path of the map
- * holding it; keys are named as written. Aliases are not followed: the node an alias names is walked where
- * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks below read the node it
- * names.
- */
-export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
-  const issues: FeeSourceIssue[] = [];
-  const walk = (node: unknown, path: (string | number)[]): void => {
-    if (isMap(node)) {
-      for (const pair of node.items) {
-        if (!isPair(pair)) continue;
-        if (isMergeKey(pair.key)) {
-          issues.push({
-            path: [...path, MERGE_KEY],
-            message: `merge keys (${MERGE_KEY}) are not taken in a tariff; expected each field written out`,
-          });
-          continue;
-        }
-        if (isAlias(pair.key)) {
-          const name = `*${pair.key.source}`;
-          issues.push({
-            path: [...path, name],
-            message: `an alias as a key (${name}, for ${aliasTarget(doc, pair.key)}) is not taken in a tariff; expected the key written out`,
-          });
-          walk(pair.value, [...path, name]);
-          continue;
-        }
-        const name = isScalar(pair.key) ? written(pair.key) : "?";
-        if (isCollection(pair.key)) walk(pair.key, [...path, name]);
-        walk(pair.value, [...path, name]);
-      }
-    } else if (isSeq(node))
-      node.items.forEach((item, i) => {
-        walk(item, [...path, i]);
-      });
-  };
-  walk(doc.contents, []);
-  return issues;
 }
 
 /**
@@ -139,78 +80,6 @@ const pathText = (path: readonly PropertyKey[]): string => path.map(String).join
 /** `path` is `prefix` or under it. */
 function isUnder(path: readonly PropertyKey[], prefix: readonly (string | number)[]): boolean {
   return prefix.length <= path.length && prefix.every((s, k) => String(s) === String(path[k]));
-}
-
-/** A class key: decimal digits, quoted or not (leading zeros taken: `01` is class 1). */
-const CLASS_DIGITS = /^[0-9]+$/;
-
-const OCTAL_NOTE = "(an octal form under %YAML 1.1)";
-
-/** The property a scalar key becomes once the YAML is converted (yaml stringifies a non-string key). */
-function propertyOf(key: Scalar): string {
-  return key.value === null || key.value === undefined ? "" : String(key.value);
-}
-
-/** A value YAML read, for a message: `11`, `the boolean true`, `null`. */
-function readAs(value: unknown): string {
-  if (typeof value === "number" || value === null) return String(value);
-  if (value instanceof Date) return `the date ${value.toISOString()}`;
-  return `the ${typeof value} ${String(value)}`;
-}
-
-/**
- * Why a scalar fee key is not taken as the class its digits say, or null. A string key (quoted, or `!!str`)
- * is its text, which the schema checks (src/tariff/tariff.ts); any other key must be decimal digits that
- * YAML reads as the number they say: not `0xB`, `0o13`, `1.1e1`, `+1`, `1.0`, nor `013` under `%YAML 1.1`
- * (octal: 11), nor a key YAML reads as true or null.
- */
-function classKeyProblem(key: Scalar): string | null {
-  if (typeof key.value === "string") return null;
-  const text = written(key);
-  const digits = CLASS_DIGITS.test(text);
-  if (typeof key.value === "number" && digits && Number(text) === key.value) return null;
-  return (
-    `expected a vehicle class written as decimal digits, e.g. 1 or "11"; got ${text === "" ? "an empty key" : text}, ` +
-    `which this YAML reads as ${readAs(key.value)}${digits ? ` ${OCTAL_NOTE}` : ""}`
-  );
-}
-
-/** A number as the schema takes it: what a field holds, what it is named in a message. */
-interface NumberField {
-  /** "whole fen" */
-  unit: string;
-  /** e.g. "1500 for 15.00 yuan" */
-  example: string;
-}
-
-const FEE: NumberField = { unit: "whole fen", example: "1500 for 15.00 yuan" };
-const PERCENT: NumberField = { unit: "a whole percent 0..100", example: "5" };
-
-interface NumberProblem {
-  message: string;
-  /**
-   * true: digits YAML read as another number (`011` under `%YAML 1.1` is 9): the schema's issues of the
-   * value speak of that number and are dropped; false: a form not taken (`15.00`), dropped itself when the
-   * number's schema names the value (`15.50` is named once, as not an integer).
-   */
-  misread: boolean;
-}
-
-/**
- * Why a number is not taken as written, or null: it must be a plain integer (digits, a leading `+`) that
- * YAML reads as the number those digits say. A value that is not a number is the schema's to name.
- */
-function numberProblem(node: unknown, field: NumberField): NumberProblem | null {
-  if (!isScalar(node) || typeof node.value !== "number") return null;
-  const text = node.source ?? String(node.value);
-  const plain = PLAIN_INTEGER.test(text);
-  if (plain && Number(text) === node.value) return null;
-  return plain
-    ? {
-        message: `expected ${field.unit} as a decimal integer; got ${text}, which this YAML reads as ${node.value} ${OCTAL_NOTE}: write it without leading zeros`,
-        misread: true,
-      }
-    : { message: `expected ${field.unit} as an integer, e.g. ${field.example}; got ${text}`, misread: false };
 }
 
 /** One pair of a route's `fees` with a scalar key, as written and as the converted object holds it. */
@@ -276,7 +145,7 @@ function feePairs(doc: Document): FeePair[] {
 
 /**
  * The issues of a tariff: the schema's (`schemaIssues`, of the converted object) as they apply to what
- * was written, and every number and class key not written as the checks above take it.
+ * was written, and every number and class key not written as ./written-forms.ts takes it.
  *
  * - `etcDiscountPercent` refused for its written form: no issue computed with it (a fee the discount brings
  *   to 0 fen, a discount of 100 %); read as another number (`077` under `%YAML 1.1`, 63), none of the
