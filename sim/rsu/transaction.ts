@@ -355,7 +355,10 @@ export class DsrcTransactions {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     if (t.error) {
       answer.take();
-      this.end("failed", `C1 after ${t.frame?.type} error`);
+      // A B8 error after the B5 00 (a C8 naming a serial the card never used) leaves the purchase made:
+      // `traded`, as C2 ends it (before, `failed`: off the recent-success list, a retradeWhileInZone
+      // vehicle was traded again).
+      this.end(this.settled(t, "failed"), `C1 after ${t.frame?.type} error`);
       return undefined;
     }
     const v = t.v;
