@@ -18,7 +18,7 @@ import type { PurchaseOutcome, PurchaseResult, TearPoint } from "../card/types.j
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
-import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
+import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases, withRecordTime } from "./purchase.js";
 import { withRawField } from "./raw-fields.js";
 import {
   type B5ShortFacts,
@@ -443,7 +443,7 @@ export class DsrcTransactions {
   }
 
   /** The composite purchase on the card, then B5 (success, error, or uncertain when torn). */
-  private purchase(v: VState, command: "C6" | "C3", req: PurchaseRequest): void {
+  private purchase(v: VState, command: "C6" | "C3", asked: PurchaseRequest): void {
     const t = this.cur;
     if (!t || t.v !== v) return;
     const obuId = v.m.obu.obuId;
@@ -451,7 +451,13 @@ export class DsrcTransactions {
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
     // a record time of 0 (the lane lets the RSU stamp it): the RSU's own clock, the scenario's
-    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
+    const wrFileTime = asked.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
+    // Legacy, where B5 reports WrFileTime: the card's 0019 gets that time too, so the two agree (before,
+    // the card kept time 0). National (no WrFileTime) writes the record as the lane sent it.
+    const req =
+      asked.record.time === 0 && this.ctx.dialect.variant === "legacy"
+        ? withRecordTime(asked, wrFileTime)
+        : asked;
     // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
     const shortFacts: B5ShortFacts = {
       psamNo: psam?.terminalNo ?? "000000000000",
