@@ -52,6 +52,23 @@ export interface PurchaseRequest {
 /** The 0019 header a Station without one is given: application type AA, record length 41, unlocked. */
 const AA_HEADER = Buffer.from([0xaa, 0x29, 0x00]);
 
+/** Where the 4-byte time is in the 43-byte AA record: after the header 3, network 2, station 2, lane 1. */
+const RECORD_0019_TIME_OFFSET = 8;
+
+/**
+ * `req` with its 0019 time set to `time`, in the decoded record and in the bytes the card is given (the
+ * legacy RSU stamps a record whose time is 0 with its clock, the time B5 WrFileTime reports). The MAC1
+ * and TAC inputs hold no 0019 field (docs/card-crypto.md §1.3), so they do not change.
+ */
+export function withRecordTime(req: PurchaseRequest, time: number): PurchaseRequest {
+  let recordBytes = req.recordBytes;
+  if (recordBytes !== undefined) {
+    recordBytes = Buffer.from(recordBytes);
+    recordBytes.writeUInt32BE(time, RECORD_0019_TIME_OFFSET);
+  }
+  return { ...req, record: { ...req.record, time }, recordBytes };
+}
+
 /** National C6 OBUTradeType values (firmware-bridge/frames/national-frames.ts C6). */
 export const OBU_TRADE_TYPE = { ef04AndPurchase: 0x00, ef04Only: 0x01, purchaseOnly: 0x02 } as const;
 

@@ -209,6 +209,7 @@ class SimulatedRsu implements RsuSimulator {
       this.purchases,
       {
         canSearch: () => this.initialised && !this.faults.rebooting && this.antennaOn,
+        antennaOpen: () => this.antennaOn,
         slowMs: () => this.faults.slowMs,
         reboot: (bootMs) => this.faults.reboot(bootMs),
         unplug: (ms) => this.faults.unplug(ms),

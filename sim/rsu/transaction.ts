@@ -18,7 +18,7 @@ import type { PurchaseOutcome, PurchaseResult, TearPoint } from "../card/types.j
 import type { FaultFrame, VehicleFault } from "../scenario/schema.js";
 import type { SimContext } from "./context.js";
 import type { LaneAnswer, Pending, RsuLinkSide } from "./link.js";
-import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases } from "./purchase.js";
+import { OBU_TRADE_TYPE, type PurchaseRequest, type Purchases, withRecordTime } from "./purchase.js";
 import { withRawField } from "./raw-fields.js";
 import {
   type B5ShortFacts,
@@ -64,6 +64,8 @@ const C8_EF04_WRITE = 0x01;
 export interface TransactionHost {
   /** Initialised, not rebooting, antenna open: the RSU may search for OBUs. */
   canSearch(): boolean;
+  /** The antenna is open (C4 01): closed, the RSU reaches no OBU, a C8's included. */
+  antennaOpen(): boolean;
   /** Extra delay before every answer (the RSU-level slow fault). */
   slowMs(): number;
   /** RSU-level faults a vehicle triggers before a frame (reboot instead of it, unplug before it). */
@@ -353,7 +355,10 @@ export class DsrcTransactions {
     if (this.busy !== undefined) return "ignored: RSU busy on the air";
     if (t.error) {
       answer.take();
-      this.end("failed", `C1 after ${t.frame?.type} error`);
+      // A B8 error after the B5 00 (a C8 naming a serial the card never used) leaves the purchase made:
+      // `traded`, as C2 ends it (before, `failed`: off the recent-success list, a retradeWhileInZone
+      // vehicle was traded again).
+      this.end(this.settled(t, "failed"), `C1 after ${t.frame?.type} error`);
       return undefined;
     }
     const v = t.v;
@@ -438,7 +443,7 @@ export class DsrcTransactions {
   }
 
   /** The composite purchase on the card, then B5 (success, error, or uncertain when torn). */
-  private purchase(v: VState, command: "C6" | "C3", req: PurchaseRequest): void {
+  private purchase(v: VState, command: "C6" | "C3", asked: PurchaseRequest): void {
     const t = this.cur;
     if (!t || t.v !== v) return;
     const obuId = v.m.obu.obuId;
@@ -446,7 +451,13 @@ export class DsrcTransactions {
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
     // a record time of 0 (the lane lets the RSU stamp it): the RSU's own clock, the scenario's
-    const wrFileTime = req.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
+    const wrFileTime = asked.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
+    // Legacy, where B5 reports WrFileTime: the card's 0019 gets that time too, so the two agree (before,
+    // the card kept time 0). National (no WrFileTime) writes the record as the lane sent it.
+    const req =
+      asked.record.time === 0 && this.ctx.dialect.variant === "legacy"
+        ? withRecordTime(asked, wrFileTime)
+        : asked;
     // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
     const shortFacts: B5ShortFacts = {
       psamNo: psam?.terminalNo ?? "000000000000",
@@ -572,6 +583,15 @@ export class DsrcTransactions {
     // OBU in range.
     const v = cur?.v.m.obu.obuId === obuId ? cur.v : this.traffic.inZone(obuId);
     const dsrcMs = this.ctx.timing.dsrcMs;
+    if (!this.host.antennaOpen()) {
+      // The antenna closed (C4 00, which ended any transaction): the RSU reaches no OBU, so its card is
+      // not read, whether the OBU is in range or not. B8 01 (no DSRC response), as for an OBU out of range.
+      answer.take();
+      this.air(dsrcMs.b8, () =>
+        this.link.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
+      );
+      return "antenna closed: B8 ErrorCode 01";
+    }
     if (!v) {
       // Out of range: the transaction with another OBU goes on, its frame still repeated.
       if (cur)

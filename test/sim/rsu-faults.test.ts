@@ -355,6 +355,47 @@ describe.each(["legacy", "national"] as const)("%s faults", (protocol) => {
     expect(bad.frame.errorCode).toBe(3);
   });
 
+  it("C8 with the antenna closed (C4 00): B8 ErrorCode 01 (no DSRC response), the card is not read", async () => {
+    // The OBU lingers in range after a purchase torn after the debit: only the closed antenna keeps the
+    // RSU from reaching it.
+    const { lane, sim, frameLog } = await setup(protocol, oneCar([{ kind: "b5-lost", lingerMs: 10_000 }]));
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(1);
+    await lane.send(lane.c4(false));
+    await lane.send(lane.c8(obuId, b5.frame.iccPaySerial as number));
+    const b8 = await until(lane.expectFrame("B8"));
+    expect(b8.frame).toMatchObject({ obuId, errorCode: 1 });
+    expect(b8.frame.tac).toBeUndefined();
+    expect(
+      frameLog.records.filter((r) => r.dir === "rx" && r.frame?.type === "C8").map((r) => r.handling),
+    ).toEqual(["antenna closed: B8 ErrorCode 01"]);
+    // The card paid (torn after the debit) and is still in range: a C8 with the antenna open would prove it.
+    expect(sim.cards()[0]).toMatchObject({ balance: 8000 - 650, offlineSerial: 2 });
+  });
+
+  it("a C1 to a B8 error after the B5 00 ends the transaction traded: not traded again in the zone (retradeWhileInZone)", async () => {
+    const { lane, sim, frameLog, events } = await setup(protocol, oneCar([], { retradeWhileInZone: true }));
+    const done = next(sim.events$, (e) => e.type === "done");
+    const { obuId, last } = await toStep(lane, "B4");
+    await lane.send(lane.c6(last.frame, 650, PT), last);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    // A serial the card never used: B8 03 in the paid transaction.
+    await lane.send(lane.c8(obuId, 99), b5);
+    const b8 = await until(lane.expectFrame("B8"));
+    expect(b8.frame.errorCode).toBe(3);
+    await lane.send(lane.c1(obuId), b8);
+    expect(await until(done)).toMatchObject({ outcome: "traded" });
+    expect(events.filter((e) => e.type === "ended").map((e) => [e.outcome, e.detail])).toEqual([
+      ["traded", "C1 after B8 error"],
+    ]);
+    // One passage, one transaction: no B2 after the paid one while the OBU was in the zone.
+    expect(sent(frameLog, "B2")).toHaveLength(1);
+    expect(sim.ledger()).toHaveLength(1);
+  });
+
   it("b5-lost with b5: none sends no B5 at all", async () => {
     const { lane, sim, frameLog } = await setup(protocol, oneCar([{ kind: "b5-lost", b5: "none" }]));
     const ended = next(sim.events$, (e) => e.type === "ended");

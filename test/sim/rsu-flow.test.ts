@@ -739,6 +739,35 @@ describe("legacy RSU: a C6 whose Station time is 0 (the lane lets the RSU stamp 
   });
 });
 
+describe("a C6 whose Station time is 0: the 0019 written to the card", () => {
+  async function payWithTimeZero(protocol: "legacy" | "national") {
+    const { lane, sim } = await setup(protocol);
+    const { b4 } = await walkToB4(lane);
+    const c6 = lane.c6(b4.frame, 100, PURCHASE_TIME) as Frame & { station: Record<string, unknown> };
+    await lane.send({ ...c6, station: { ...c6.station, time: 0 } } as Frame, b4);
+    const b5 = await until(lane.expectFrame("B5"));
+    expect(b5.frame.errorCode).toBe(0);
+    return { sim, b5 };
+  }
+
+  it("legacy: the card's 0019 gets the time B5 WrFileTime reports (the RSU stamps the record it writes)", async () => {
+    const { sim, b5 } = await payWithTimeZero("legacy");
+    const stamped = b5.frame.wrFileTime as number;
+    expect(stamped).toBeGreaterThan(0);
+    expect(sim.cards()[0]?.file0019).toMatchObject({ time: stamped, station: "0201", lane: 3 });
+    // The TAC covers no 0019 field (docs/card-crypto.md §1.3: the date and time it MACs are the C6
+    // PurchaseTime): it still verifies.
+    const [entry] = sim.ledger();
+    expect(verifyTac({ ...entry!, algId: undefined }, keys).ok).toBe(true);
+  });
+
+  it("national (B5 carries no WrFileTime): the record is written as the lane sent it, time 0", async () => {
+    const { sim, b5 } = await payWithTimeZero("national");
+    expect(b5.frame.wrFileTime).toBeUndefined();
+    expect(sim.cards()[0]?.file0019).toMatchObject({ time: 0, station: "0201", lane: 3 });
+  });
+});
+
 describe("legacy RSU: a lane that sends every frame with RSCTL 0x80 (lane frames are accepted with any RSCTL)", () => {
   const FIXED = 0x80;
 

@@ -194,6 +194,17 @@ async function b0AfterAnnouncement(lane: LaneDriver, announced: Got<"B0">) {
   return { copies, b0 };
 }
 
+describe("etc-sim rsu --heartbeat-code (docs/protocol.md §4 heartbeatCode)", () => {
+  it("08: the legacy heartbeat B2 carries ErrorCode 08", async () => {
+    const first = await rsuCli(["--tcp", "127.0.0.1:0", "--heartbeat-code", "08", "--heartbeat-s", "4"]);
+    const [host, port] = first.slice("tcp: ".length).split(":");
+    const lane = await laneOn(createTcpClientTransport({ host: host as string, port: Number(port) }));
+    await lane.init();
+    const hb = await lane.expectFrame("HB", 10_000);
+    expect(hb.frame).toMatchObject({ type: "B2", obuId: "00000000", errorCode: 0x08 });
+  }, 20_000);
+});
+
 describe("etc-sim rsu --announce: the power-on B0 (RSCTL 0x98) reaches the lane", () => {
   it("--tcp: the lane that connects gets it unasked, then its C0's B0 is 0x08", async () => {
     const first = await rsuCli(["--tcp", "127.0.0.1:0", "--announce"]);

@@ -143,6 +143,23 @@ describe("etc-sim rsu --heartbeat-s", () => {
   });
 });
 
+describe("etc-sim rsu --heartbeat-code", () => {
+  it("refuses a code other than 80 or 08, and any code with --protocol national, naming the flag", async () => {
+    const r = await runCli("etc-sim", ["rsu", "--pty", "--protocol", "legacy", "--heartbeat-code", "81"]);
+    expect([r.code, r.stderr, r.stdout]).toEqual([
+      1,
+      'etc-sim: --heartbeat-code: expected 80 or 08 (the heartbeat B2 ErrorCode, hex), got "81"\n',
+      "",
+    ]);
+    const n = await runCli("etc-sim", ["rsu", "--pty", "--protocol", "national", "--heartbeat-code", "08"]);
+    expect([n.code, n.stderr, n.stdout]).toEqual([
+      1,
+      'etc-sim: --heartbeat-code: legacy only (the national heartbeat is B1, which has no ErrorCode), got "08" with --protocol national\n',
+      "",
+    ]);
+  });
+});
+
 describe("etc-sim rsu --time-scale", () => {
   it("refuses a scenario time it stretches beyond the longest timer, naming the field and --time-scale", async () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-sim-scale-"));

@@ -31,6 +31,7 @@ interface RsuOpts {
   ledger?: string;
   frameLog?: string;
   heartbeatS?: string;
+  heartbeatCode?: string;
   timeScale?: string;
   keys?: string;
   announce?: boolean;
@@ -70,6 +71,26 @@ function heartbeatSeconds(v: string | undefined, protocol: "legacy" | "national"
       `--heartbeat-s: expected a number more than 3 and less than 60 (legacy: the reference's ">3 s and <1 min"), got "${v}"`,
     );
   return n;
+}
+
+/**
+ * `--heartbeat-code` (docs/simulator.md, options; docs/protocol.md §4 `heartbeatCode`): the ErrorCode of the
+ * legacy heartbeat B2, 80 or 08 in hex (an optional 0x); refused with the national protocol, whose heartbeat
+ * is B1 and has no ErrorCode.
+ */
+export function heartbeatCodeOption(
+  v: string | undefined,
+  protocol: "legacy" | "national",
+): 0x80 | 0x08 | undefined {
+  if (v === undefined) return undefined;
+  if (protocol === "national")
+    throw new UsageError(
+      `--heartbeat-code: legacy only (the national heartbeat is B1, which has no ErrorCode), got "${v}" with --protocol national`,
+    );
+  const hex = v.trim().toLowerCase().replace(/^0x/, "");
+  if (hex === "80") return 0x80;
+  if (hex === "08") return 0x08;
+  throw new UsageError(`--heartbeat-code: expected 80 or 08 (the heartbeat B2 ErrorCode, hex), got "${v}"`);
 }
 
 /** One stdout line per event worth a line (vehicles, payments, faults, the lane's mistakes, notices). */
@@ -145,6 +166,7 @@ export function registerRsu(program: Command): void {
       "--heartbeat-s <n>",
       "heartbeat period in seconds (legacy more than 3 and less than 60, national 1-60; default 10)",
     )
+    .option("--heartbeat-code <hex>", "legacy heartbeat B2 ErrorCode: 80 or 08 (hex; default 80)")
     .option("--time-scale <x>", "run scenario traffic x times faster (protocol timing stays real)")
     .option("--keys <file>", "card test keys (default config/keys/card-test-keys.json)")
     .option(
@@ -192,7 +214,11 @@ export function registerRsu(program: Command): void {
       const late = scaledTimeIssue(scenario, timeScale ?? 1, "--time-scale");
       if (late) throw new UsageError(`${o.scenario}: ${late.path}: ${late.message}`);
       const keys = loadCardKeys(o.keys);
-      const { variant: _v, ...dialect } = dialectFromOptions(o);
+      const heartbeatCode = heartbeatCodeOption(o.heartbeatCode, o.protocol);
+      const { variant: _v, ...dialect } = {
+        ...dialectFromOptions(o),
+        ...(heartbeatCode !== undefined ? { heartbeatCode } : {}),
+      };
 
       if (!o.readerPty && (o.readerScenario || o.collector || o.readerLatencyMs || o.collectorPauseMs))
         throw new UsageError(
