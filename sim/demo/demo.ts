@@ -6,6 +6,7 @@
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filter, firstValueFrom, timeout } from "rxjs";
@@ -14,7 +15,7 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { dialectFromConfig, readLaneConfig } from "../../src/config/load.js";
 import { firstNonDirectory } from "../../src/config/preflight.js";
-import { type LaneConfig, ReaderSection } from "../../src/config/schema.js";
+import { type LaneConfig, listenHost, ReaderSection } from "../../src/config/schema.js";
 import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
 import { laneLabel } from "../../src/journal/trade-id.js";
@@ -283,8 +284,14 @@ async function openDemoLane(
   let served: ServedLane | null = null;
   if (opts.serve !== false) {
     try {
-      served = await serveLane(lane, laneConfig, { listenRetryMs: 0 }).catch(() =>
-        // the configured port is taken (another lane, another demo): any free one
+      // the service is started once, on an address that binds: a start that fails after its feed has
+      // started (HTTP cannot listen) has taken the alarms of the lane's start (src/audit/trail.ts
+      // onAlarmEntry hands them to the first listener only) into a feed it then stops, and the page and
+      // etc_lane_alarms_total of the service started next would miss them
+      const listen = await bindableListen(laneConfig.service.listen);
+      served = await serveLane(lane, laneConfig, { listen, listenRetryMs: 0 }).catch(() =>
+        // taken between the probe and the service's bind (another lane or demo starting at that moment):
+        // any free port still, though without the start's alarms
         serveLane(lane, laneConfig, { listen: "127.0.0.1:0" }),
       );
     } catch (e) {
@@ -294,6 +301,23 @@ async function openDemoLane(
     }
   }
   return { lane, booth, served };
+}
+
+/**
+ * `listen` when it can be bound now (a server bound there and closed again), else any free loopback port
+ * ("127.0.0.1:0"): the configured port is taken by another lane or demo.
+ */
+async function bindableListen(listen: string): Promise<string> {
+  const a = listenHost(listen);
+  if (a === null) return listen; // no host:port: the service refuses it, naming service.listen
+  const probe = createServer();
+  const bound = await new Promise<boolean>((resolve) => {
+    probe.once("error", () => resolve(false));
+    probe.listen(a.port, a.host, () => resolve(true));
+  });
+  if (!bound) return "127.0.0.1:0";
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return listen;
 }
 
 /** The demo's status list, applied through the lane so that its trail records it (status-list.applied, source "demo"). */

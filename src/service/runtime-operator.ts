@@ -19,13 +19,14 @@ import type { ImportProgress, LaneOperator, OperatorUser, StatusListAction } fro
 import { runRetentionNow } from "./retention-now.js";
 
 /**
- * Who puts an operator's import and its outcome on the feed (LaneRuntimeView.notifyStatusList): applied
- * (or a failed job that changed the list all the same), the bundle refused for itself (`rejected`), or
- * not applied for a reason not the bundle's: the lane's own failure, or a bundle made ahead of the lane's
- * clock, E509 (`failed`).
+ * Who puts an operator's import that changed nothing on the feed (LaneRuntimeView.notifyStatusList): the
+ * bundle refused for itself (`rejected`), or not applied for a reason not the bundle's: the lane's own
+ * failure, or a bundle made ahead of the lane's clock, E509 (`failed`). An import that changed the list
+ * served (applied, or a failed job that changed it all the same) is not told here: the list's health feeds
+ * it as `applied`, as it does a list the uplink applied (./runtime-tracker.ts trackStatusListVersions).
  */
 export interface StatusListNotifier {
-  notifyStatusList(action: StatusListAction, reason: string | null): void;
+  notifyStatusList(action: Exclude<StatusListAction, "applied">, reason: string | null): void;
 }
 
 /**
@@ -34,8 +35,8 @@ export interface StatusListNotifier {
  * also writes what it did to the list as `status-list.applied` / `status-list.refused` (source
  * "operator"; src/lane/status-list-audit.ts), as the uplink does for the lists it fetches: the trail's
  * status-list entries are every change of the list, whoever asked. A failed import that changed the list
- * served (src/status-list/apply-change.ts) is `applied` in the trail and on the page, its failure named,
- * and the operator is told both (ok: false); one that failed for the lane's own reason, not the bundle's,
+ * served (src/status-list/apply-change.ts) is `applied` in the trail, its failure named, and on the page
+ * (from the list's health), and the operator is told both (ok: false); one that failed for the lane's own reason, not the bundle's,
  * is `status-list.refused` with `local: true` in the trail, `failed` on the page, "not applied (the lane's
  * own failure)" to the operator (for E509, that one of the two clocks is wrong: src/status-list/errors.ts
  * notAppliedWhy).
@@ -66,17 +67,15 @@ export function laneRuntimeOperator(rt: LaneRuntime, view?: StatusListNotifier):
             "file readable to the lane's user (or copy it where that user can read it) and import it again",
         };
       try {
+        // the list applied is fed by the list's health (StatusListNotifier, above), not told again here
         const r = await rt.applyStatusList(file, "operator", onProgress ? { onProgress } : {});
-        view?.notifyStatusList("applied", null);
         return { ok: true, message: importAppliedMessage(r), data: importResultData(r) };
       } catch (e) {
-        // a failed job that changed the list served all the same is a change of the list for the page;
-        // the lane's own failure is no refusal of the bundle
+        // a failed job that changed the list served all the same is a change of the list, fed by the
+        // list's health as `applied`; the lane's own failure is no refusal of the bundle
         const result = importFailedResult(e);
-        view?.notifyStatusList(
-          listChangeOf(e) ? "applied" : isBundleRefusal(e) ? "rejected" : "failed",
-          result.message,
-        );
+        if (!listChangeOf(e))
+          view?.notifyStatusList(isBundleRefusal(e) ? "rejected" : "failed", result.message);
         return result;
       }
     },

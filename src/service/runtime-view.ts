@@ -189,8 +189,11 @@ export class LaneRuntimeView implements LaneView {
     return this.verifier?.runNow() ?? Promise.resolve(null);
   }
 
-  /** The operator's import and its outcome go to the feed too. */
-  notifyStatusList(action: StatusListAction, reason: string | null): void {
+  /**
+   * An operator's import that changed nothing goes to the feed too (./runtime-operator.ts
+   * StatusListNotifier); a list applied is fed from the list's health (./runtime-tracker.ts).
+   */
+  notifyStatusList(action: Exclude<StatusListAction, "applied">, reason: string | null): void {
     this.extra.next({
       type: "status-list",
       at: this.now(),

@@ -64,3 +64,29 @@ it("a kept close whose time is no time (an edited setting): shown with its time 
     "  operator close: closed by operator wang (uid 1000): edited, at ?; the lane starts closed until `etc-lane lane open`\n",
   );
 });
+
+// review: the kept close's reason was printed as read from the journal, a card number in it in full and
+// its control characters unescaped, where the running lane's status masks and escapes it (formatStatus)
+it("the kept close's reason: card numbers masked in the text and --json unless --full-ids, control characters as \\xNN", async () => {
+  const io = cli.io();
+  const dataDir = join(cli.dir(), "data");
+  const lane = openBoundTrail(dataDir);
+  await lane.close();
+  const reason = "card 43010000000000009001 stuck in barrier \u001b[31mRED";
+  expect(await etcLane(["lane", "close", "--reason", reason, "--data-dir", dataDir]), io.err).toBe(0);
+  io.out = "";
+  expect(await etcLane(["status", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+  expect(io.out).toContain(": card 4301************9001 stuck in barrier \\x1b[31mRED, at ");
+  expect(io.out).not.toContain("\u001b");
+  io.out = "";
+  expect(await etcLane(["status", "--json", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+  expect(JSON.parse(io.out).operatorClose.reason).toBe(
+    "card 4301************9001 stuck in barrier \u001b[31mRED",
+  );
+  io.out = "";
+  expect(await etcLane(["status", "--full-ids", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+  expect(io.out).toContain(": card 43010000000000009001 stuck in barrier \\x1b[31mRED, at ");
+  io.out = "";
+  expect(await etcLane(["status", "--json", "--full-ids", "--data-dir", dataDir])).toBe(EXIT_NOT_RUNNING);
+  expect(JSON.parse(io.out).operatorClose.reason).toBe(reason);
+});

@@ -11,6 +11,7 @@ import { JournalReader } from "../../journal/journal.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import {
   OPERATOR_CLOSE_SETTING,
+  type OperatorClose,
   operatorDetail,
   operatorLabel,
   parseOperatorClose,
@@ -30,6 +31,7 @@ import {
 } from "../../service/format.js";
 import type { LaneSnapshot } from "../../service/lane-view.js";
 import { EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../exit-codes.js";
+import { terminalSafe } from "../format.js";
 import type { LaneLocationOptions } from "../lane-locate.js";
 import { addOperatorOptions, answerTimeoutMs, askLane } from "../operator-call.js";
 import { locateExistingLane } from "../require-data-dir.js";
@@ -296,10 +298,16 @@ function lastTransactionsBlock(s: LaneSnapshot, { t, card }: Show): string[] {
   ];
 }
 
-/** What the data directory shows when no lane is running (the journal, read-only). */
+/**
+ * What the data directory shows when no lane is running (the journal, read-only). The kept close's text
+ * (who closed the lane, the reason typed) is masked as the running lane's status masks it (formatStatus),
+ * in the text and the JSON, unless `fullIds`; in the text, its control characters shown as `\xNN`
+ * (terminalSafe), after the masking.
+ */
 function offlineSummary(
   dataDir: string,
   found: { how: string; dataDirFrom: string },
+  fullIds: boolean,
 ): { text: string; json: Record<string, unknown> } {
   let reader: JournalReader;
   try {
@@ -312,14 +320,15 @@ function offlineSummary(
     const st = reader.stats();
     // an operator's close kept in the journal: the lane starts closed (src/lane/operator-close.ts restore)
     const kept = reader.readSetting(OPERATOR_CLOSE_SETTING);
-    const close = kept === null ? null : parseOperatorClose(kept);
+    const parsed = kept === null ? null : parseOperatorClose(kept);
+    const close = parsed === null || fullIds ? parsed : (maskCardIdsIn(parsed) as OperatorClose);
     return {
       text:
         `  journal: ${st.records} record(s) (${st.byKind.transaction} transactions, ${st.byKind.stop} stops, ` +
         `${st.byKind.suspect} suspects), last seq ${st.lastSeq}; ${st.pending} awaiting upload (${st.held} held), ` +
         `oldest ${duration(st.oldestPendingAgeMs)}\n` +
         (close
-          ? `  operator close: ${operatorDetail(close)}, at ${isoOrUnknown(close.at)}; ` +
+          ? `  operator close: ${terminalSafe(operatorDetail(close))}, at ${isoOrUnknown(close.at)}; ` +
             "the lane starts closed until `etc-lane lane open`\n"
           : ""),
       json: { journal: st, operatorClose: close },
@@ -359,7 +368,7 @@ function notAnswering(
   dataDir: string,
   path: string,
   loc: { how: string; dataDirFrom: string },
-  json: boolean,
+  show: { json: boolean; fullIds: boolean },
   told?: { notConnected: string } | { stopping: string } | { busy: string },
 ): void {
   const how = loc.how;
@@ -370,7 +379,7 @@ function notAnswering(
         ? `the lane answered that it is stopping (${told.stopping})`
         : `the lane did not run the request (${told.busy})`
     : undefined;
-  const off = offlineSummary(dataDir, loc);
+  const off = offlineSummary(dataDir, loc, show.fullIds);
   const held = dataDirHolder(dataDir);
   // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
   // (a lane takes the lock first thing), is a lane that does not answer
@@ -378,7 +387,7 @@ function notAnswering(
   // nobody here holds it, but the holder file names another host: a lane there (or in a container with its
   // own process namespace) may hold it out of sight, or one killed there left the file; said, not decided
   const elsewhere = held === null ? holderElsewhere(dataDir) : null;
-  if (json) {
+  if (show.json) {
     const base = { dataDir, ...told, ...off.json };
     process.stdout.write(
       `${JSON.stringify(
@@ -436,20 +445,21 @@ export function registerStatus(program: Command): void {
     const loc = locateExistingLane(o);
     const timeoutMs = answerTimeoutMs(o);
     const path = controlSocketPath(loc.dataDir);
+    const show = { json: o.json === true, fullIds: o.fullIds === true };
     let snapshot: LaneSnapshot;
     try {
       const r = await askLane(path, { action: "status" }, { timeoutMs });
       // a lane that took the connection just before its stop refuses the request: it is stopping, told as
       // a lane that does not answer (exit 4 while it holds the data directory, with its --json line)
       if (r.kind === "error" && r.code === "STOPPING") {
-        notAnswering(loc.dataDir, path, loc, o.json === true, { stopping: r.message });
+        notAnswering(loc.dataDir, path, loc, show, { stopping: r.message });
         return;
       }
       // a lane with too many control connections waiting (BUSY), or that did not get the request line in
       // time (TOO_SLOW), runs but gave no status: told as a lane that does not answer (exit 4), not as a
       // refusal (exit 1)
       if (r.kind === "error" && (r.code === "BUSY" || r.code === "TOO_SLOW")) {
-        notAnswering(loc.dataDir, path, loc, o.json === true, { busy: `${r.code}: ${r.message}` });
+        notAnswering(loc.dataDir, path, loc, show, { busy: `${r.code}: ${r.message}` });
         return;
       }
       if (r.kind === "error") throw new Error(`the lane refused: ${r.message}`);
@@ -460,13 +470,7 @@ export function registerStatus(program: Command): void {
       const notConnected =
         e instanceof CommandExit && e.code === CONTROL_NOT_CONNECTED ? e.message : undefined;
       if (!(e instanceof LaneNotRunning) && notConnected === undefined) throw e;
-      notAnswering(
-        loc.dataDir,
-        path,
-        loc,
-        o.json === true,
-        notConnected === undefined ? undefined : { notConnected },
-      );
+      notAnswering(loc.dataDir, path, loc, show, notConnected === undefined ? undefined : { notConnected });
       return;
     }
     // card numbers masked as in the text (and in booth list --json) unless --full-ids; GET /status keeps
