@@ -142,6 +142,9 @@ export class Booth {
       audit: (type, severity, message, data) => this.fx.appendAudit(type, severity, message, data),
       alarm: (code, message, ids) => this.fx.alarm(code, message, ids),
       recorded: (rec, barrier, commitMs) => this.fx.recorded(rec, barrier, commitMs),
+      openBarrier: (rec) => {
+        this.fx.openBarrier(rec);
+      },
       lastCommit: { quietMs: 0, commitMs: 0 },
       tryCommit: async (rec, intentId, closeCases) => {
         const quietMs = await this.fx.quietMoment();

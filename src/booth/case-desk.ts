@@ -11,7 +11,16 @@ import type { CommittedRecord } from "../journal/types.js";
 import { operatorLabel } from "../lane/operator-close.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "../tariff/vehicle-class.js";
 import { cancelledRecord, type RecordContext } from "./booth-records.js";
-import { type BoothCase, BoothCases, caseOf, paidAfter, rebuildCases, recordCase } from "./cases.js";
+import {
+  type BoothCase,
+  BoothCases,
+  caseOf,
+  paidAfter,
+  rebuildCases,
+  recordCase,
+  walkUpNumber,
+  walkUpNumbers,
+} from "./cases.js";
 import { type BoothCounters, type BoothOptions, errText } from "./context.js";
 import { type BoothEffects, yieldToIo } from "./effects.js";
 import type { BoothJournal } from "./ports.js";
@@ -70,6 +79,13 @@ export class CaseDesk {
   private readonly reasons: ReadonlySet<string>;
   /** the case the collector took (`etc-lane booth take`), and the class given with it */
   private taken: { id: string; vehicleClass: number | undefined } | undefined;
+  /**
+   * The highest walk-up number (`w<n>`) given or known: `take --walk-up` numbers above it. Known: those the
+   * journal names at start (restore: the records of the window; recovery-book.ts: a booth intent a killed
+   * process left, whose case comes back under its id when proved not debited, reopenTaken). Before, each
+   * process numbered from w1, and a walk-up taken after a restart got the id of that reopened case: `add`
+   * kept the old case, and the card was charged on it with its class (test/booth/walkup-ids.test.ts).
+   */
   private walkUps = 0;
   /**
    * Cases whose cancel is writing its record: from the cancel's first step on, no card is taken for them
@@ -186,6 +202,7 @@ export class CaseDesk {
     const since = new Date(this.d.wallNow() - this.d.options.caseMaxAgeMinutes * 60_000);
     try {
       const records = this.windowRecords(since);
+      for (const r of records) this.walkUps = Math.max(this.walkUps, ...walkUpNumbers(r));
       const noted = this.d.journal.closedCasesSince(since);
       const inWindow = (cs: BoothCase[]) => cs.filter((c) => c.openedAt >= since.getTime());
       let cases = inWindow(rebuildCases(records, this.reasons, noted));
@@ -235,6 +252,15 @@ export class CaseDesk {
     return out;
   }
 
+  /**
+   * A walk-up case id this desk did not give (a killed process's: a booth intent or a record names it):
+   * walk-ups taken from now on are numbered above it, so no two cases share an id (`walkUps`).
+   */
+  knowWalkUp(id: string): void {
+    const n = walkUpNumber(id);
+    if (n !== null && n > this.walkUps) this.walkUps = n;
+  }
+
   views(): BoothCaseView[] {
     return this.queue.list().map((c) => this.view(c));
   }
@@ -279,7 +305,16 @@ export class CaseDesk {
         vehicleClass: o.vehicleClass,
         amount: null,
       };
-      this.add(c);
+      // a case not queued is no case to charge: `taken` would name a case the queue does not hold (or, for
+      // an id queued already, another vehicle's case with its class)
+      const refused = this.add(c);
+      if (refused === "queue-full")
+        return {
+          ok: false,
+          message: `walk-up case ${c.id} not queued: the booth queue is full (booth.queueMax ${this.d.options.queueMax}; none of its cases may leave now); finish or cancel a case first (etc-lane booth list)`,
+        };
+      if (refused === "duplicate")
+        return { ok: false, message: `walk-up case ${c.id} not queued: a case ${c.id} is queued already` };
     } else {
       c = o.id ? this.queue.get(o.id) : this.queue.list().find((x) => x.kind !== "recovery");
       if (!c)
@@ -468,9 +503,10 @@ export class CaseDesk {
    * first (`expire`); a queue still full (`queueMax`) pushes out its oldest waiting case, never the one
    * being worked on, the one the collector took, one being cancelled or a debit being recovered (`kept`):
    * an alarm and an audit entry name it (`pushedOut`). When every case is one of those, the new case is
-   * refused with the alarm instead (docs/booth.md §4).
+   * refused with the alarm instead (docs/booth.md §4). Answers null when queued, else why not: "queue-full",
+   * or "duplicate" (a case of that id is queued already: nothing changes).
    */
-  add(c: BoothCase): void {
+  add(c: BoothCase): "queue-full" | "duplicate" | null {
     this.expire();
     const { added, dropped, full } = this.queue.add(c, this.kept());
     if (dropped) this.pushedOut(dropped, c);
@@ -483,13 +519,14 @@ export class CaseDesk {
         ...this.auditData(c),
         closed: "queue-full",
       });
-      return;
+      return "queue-full";
     }
-    if (!added) return;
+    if (!added) return "duplicate";
     this.d.events.next({ type: "booth", at: this.d.wallNow(), action: "opened", case: this.view(c) });
     this.d.fx.appendAudit("booth.case", "info", `booth case ${c.id} opened: ${c.reason}`, this.auditData(c));
     if (this.d.work.activeId() === null && this.queue.size === 1 && !this.d.work.cardPresent())
       this.showWaiting();
+    return null;
   }
 
   /**
@@ -706,6 +743,7 @@ export class CaseDesk {
 
   /** A case back at the head, taken (a recovery proved not debited: the card on the reader pays afresh). */
   reopenTaken(c: BoothCase): void {
+    this.knowWalkUp(c.id); // known already (recovery-book.ts add): no walk-up taken since has its id
     this.queue.addFirst(c);
     this.taken = { id: c.id, vehicleClass: c.vehicleClass ?? undefined };
   }

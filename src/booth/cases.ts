@@ -50,7 +50,10 @@ export const SUSPECT_CASES = [...SUSPECT_REASONS, "BOOTH_DEBIT_UNCONFIRMED"] as 
 export type BoothCaseKind = "stop" | "suspect" | "recovery" | "walk-up";
 
 export interface BoothCase {
-  /** "s<seq>" for a journal record, "r<intent id>" for a debit to recover, "w<n>" for a walk-up */
+  /**
+   * "s<seq>" for a journal record, "r<intent id>" for a debit to recover, "w<n>" for a walk-up (n above
+   * every walk-up this process or the killed one before it left in the journal: case-desk.ts knowWalkUp)
+   */
   id: string;
   kind: BoothCaseKind;
   /** the stop reason or suspect outcome; BOOTH_RECOVERY; WALK_UP */
@@ -133,6 +136,25 @@ export function linkOf(r: CommittedRecord): CaseLink | null {
   const s = (r.extra as SettlementExtra | undefined)?.settlement;
   if (s?.settledBy === "booth-card") return null;
   return s?.evidence?.boothCase ?? null;
+}
+
+/**
+ * The walk-up number (`w<n>`) of every walk-up case record `r` names (the case a booth record closed,
+ * `extra.booth.case`; the case a settlement names, `evidence.boothCase`): case-desk.ts numbers its walk-ups
+ * above them (knowWalkUp).
+ */
+export function walkUpNumbers(r: CommittedRecord): number[] {
+  const ids = [
+    (r.extra as { booth?: { case?: { id?: unknown } } } | undefined)?.booth?.case?.id,
+    (r.extra as SettlementExtra | undefined)?.settlement?.evidence?.boothCase?.id,
+  ];
+  return ids.flatMap((id) => walkUpNumber(id) ?? []);
+}
+
+/** n of a walk-up case id `w<n>`, or null for any other value. */
+export function walkUpNumber(id: unknown): number | null {
+  const m = typeof id === "string" ? /^w([1-9][0-9]{0,14})$/.exec(id) : null;
+  return m ? Number(m[1]) : null;
 }
 
 /**

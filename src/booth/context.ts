@@ -128,6 +128,11 @@ export interface BoothContext {
   /** a durable record of this booth: audit, outcome, counters */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void;
   /**
+   * the barrier for a paid record that is not the booth's own (a suspect the lane settled as paid while
+   * the booth proved it: settle.ts settledMeanwhile), as `recorded` opens it, with no outcome of its own
+   */
+  openBarrier(rec: CommittedRecord): void;
+  /**
    * Commit, after letting pending I/O (an RSU frame already read) run first: the commit's fsync is
    * synchronous. On failure: logged in full, counted, alarm; resolves undefined. `closeCases`: see
    * effects.ts tryCommit (a paid record that settles its purchase's suspect in place).

@@ -94,20 +94,28 @@ export class BoothEffects {
    * or an async board that did not answer within BARRIER_ANSWER_MS is that alarm then.
    */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
-    let barrierAt: number | null = null;
-    if (barrier && rec.kind === "transaction") {
-      const at = this.d.now();
-      const answer = emitChecked(this.d.outputs, {
-        type: "barrier",
-        action: "open",
-        obuId: rec.obuId || null,
-        at,
-        seq: rec.seq,
-      });
-      this.d.outputs.emit({ type: "light", color: "green", at });
-      if (this.watchBarrier(rec, answer)) barrierAt = at;
-    }
+    const barrierAt = barrier ? this.openBarrier(rec) : null;
     this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
+  }
+
+  /**
+   * The barrier (and the green light) for paid record `rec`, a transaction; nothing for any other record.
+   * Answers the command's time when the device took it at once (watchBarrier below), else null. `recorded`
+   * calls it for the booth's own records; settle.ts settledMeanwhile for a suspect the lane settled as paid
+   * while the booth proved it (that record is the lane's outcome, not the booth's: no outcome here).
+   */
+  openBarrier(rec: CommittedRecord): number | null {
+    if (rec.kind !== "transaction") return null;
+    const at = this.d.now();
+    const answer = emitChecked(this.d.outputs, {
+      type: "barrier",
+      action: "open",
+      obuId: rec.obuId || null,
+      at,
+      seq: rec.seq,
+    });
+    this.d.outputs.emit({ type: "light", color: "green", at });
+    return this.watchBarrier(rec, answer) ? at : null;
   }
 
   /**

@@ -33,6 +33,7 @@ export interface RecoveryDesk {
     noted?: ReadonlySet<number>,
   ): void;
   reopenTaken(c: BoothCase): void;
+  knowWalkUp(id: string): void;
   queueSuspect(s: CommittedRecord): void;
 }
 
@@ -94,6 +95,9 @@ export class RecoveryBook {
         continue;
       }
       const p = r.payload;
+      // its walk-up case, if it came from one, keeps its id (the intent, the alarm and the record the
+      // recovery writes name it): the walk-ups this process takes are numbered above it
+      if (p.case.seq === null) this.d.desk.knowWalkUp(p.case.id);
       if (it.keptBehindTrail) {
         this.holdBehindTrail(it.id, it.key, p);
         continue;
@@ -154,6 +158,7 @@ export class RecoveryBook {
   add(intentId: number, p: BoothIntentPayload): PendingDebit {
     const ctx = this.d.ctx;
     const linked = this.d.desk.linkedTo(p.case);
+    if (p.case.seq === null) this.d.desk.knowWalkUp(p.case.id);
     const c: BoothCase = {
       id: `r${intentId}`,
       kind: "recovery",

@@ -479,6 +479,13 @@ function settledMeanwhile(
   const on = onward();
   if (on) return on;
   const bar = listedNow(ctx, card, s);
-  if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
+  // the vehicle is at the booth and has paid: the barrier opens as for the booth's own settlement (after
+  // the same status-list check), on the lane's settled record. The lane's late B5 or B8 opened nothing (its
+  // vehicle had left the antenna for the booth); before, nobody raised the barrier while the screen said
+  // 请放行 (test/booth/settle-barrier.test.ts)
+  if (!bar) {
+    ctx.openBarrier(now);
+    ctx.show(PROMPTS.settled(s.amount), c);
+  }
   return paidOrListed(ctx, s, c, bar, "settled-meanwhile");
 }

@@ -412,6 +412,40 @@ describe("cancel without a case id", () => {
   });
 });
 
+describe("a walk-up (take --walk-up)", () => {
+  it("while the queue is full of cases that may not leave: refused, not queued, with the alarm (before, take answered ok)", async () => {
+    const r = rig({ queueMax: 1 });
+    expect(await r.desk.take({ walkUp: true, vehicleClass: 1, user: OP })).toMatchObject({ ok: true });
+    // w1 is taken: it may not leave, and the queue holds one case
+    const second = await r.desk.take({ walkUp: true, vehicleClass: 2, user: OP });
+    expect(second).toEqual({
+      ok: false,
+      message:
+        "walk-up case w2 not queued: the booth queue is full (booth.queueMax 1; none of its cases may leave now); finish or cancel a case first (etc-lane booth list)",
+    });
+    expect(r.ids()).toEqual(["w1"]);
+    expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
+    // the card put on is still w1's, the case taken
+    expect(r.desk.pick("43012200000000000001")?.id).toBe("w1");
+  });
+
+  it("after a restart, numbered above the walk-ups the journal's records of the window name (the killed process's)", async () => {
+    const paidW7: CommittedRecord = {
+      ...stop(5, "W"),
+      kind: "transaction",
+      outcome: "EXIT_DEBIT",
+      extra: { path: "booth", booth: { case: { id: "w7", seq: null, reason: "WALK_UP" } } },
+    };
+    const r = rig({ queueMax: 10, records: [stop(4, "A"), paidW7] });
+    r.desk.restore();
+    // before: w1, the id the killed process's records already name
+    expect(await r.desk.take({ walkUp: true, vehicleClass: 1, user: OP })).toMatchObject({
+      ok: true,
+      data: { case: { id: "w8" } },
+    });
+  });
+});
+
 function stop1Case() {
   return {
     id: "s1",

@@ -94,6 +94,8 @@ async function settle(
   /** the evidence entries the journal noted with the debit shown (ctx.noteShown), and the holds released */
   const noted: Entry[] = [];
   const released: unknown[] = [];
+  /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
+  const barriers: unknown[] = [];
   const ctx = {
     rec: { lane: { role: o.role ?? "exit" } },
     reader: {},
@@ -115,6 +117,7 @@ async function settle(
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
+    openBarrier: (rec: unknown) => barriers.push(rec),
     audit: (type: string, severity: string, message: string, data?: Record<string, unknown>) =>
       audits.push({ type, severity, message, data }),
     alarm: () => undefined,
@@ -124,7 +127,7 @@ async function settle(
   const c = { id: "s1", seq: 1, reason: "B5_NO_DSRC" } as BoothCase;
   const card = { cardId: CARD_ID, last: ev.record0019 } as unknown as CardRead;
   const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
-  return { r, audits, noted, released };
+  return { r, audits, noted, released, barriers };
 }
 
 // review: for "not debited" the card's 0019 is still the entry it held at the attempt (another station's
@@ -316,13 +319,14 @@ describe("a suspect the lane settled as paid from a late B5 while the card says 
   const paidByB5 = { kind: "transaction", outcome: "EXIT_DEBIT_SETTLED", revision: 2 } as const;
 
   it("the card moved on since (a new entry): the vehicle pays the trip it is on (paid-earlier), and the contradiction is a warning", async () => {
-    const { r, audits } = await settle(
+    const { r, audits, barriers } = await settle(
       suspect(entryAt("0101", "09:00:00")),
       notDebited(entryAt("0105", "11:30:00")),
       paidByB5,
     );
     // never "settled-meanwhile" on a trip the card has left: that passed the vehicle on its later trip unpaid
     expect(r).toBe("paid-earlier");
+    expect(barriers).toEqual([]);
     // before: an info entry, as for a late B5 that agrees with the card
     expect(audits).toEqual([
       expect.objectContaining({
@@ -335,8 +339,10 @@ describe("a suspect the lane settled as paid from a late B5 while the card says 
 
   it("the card still on that trip: the vehicle has paid (settled-meanwhile), and the contradiction is a warning", async () => {
     const entry = entryAt("0101", "09:00:00");
-    const { r, audits } = await settle(suspect(entry), notDebited(entry), paidByB5);
+    const { r, audits, barriers } = await settle(suspect(entry), notDebited(entry), paidByB5);
     expect(r).toBe("settled-meanwhile");
+    // the record says paid, and the vehicle at the booth passes on it: the barrier opens (settle.ts)
+    expect(barriers).toEqual([expect.objectContaining(paidByB5)]);
     expect(audits.map((a) => [a.type, a.severity])).toEqual([["booth.evidence", "warn"]]);
   });
 });

@@ -87,6 +87,8 @@ async function settle(
   const settled: Settlement[] = [];
   const noted: { message: string }[] = [];
   const audits: { type: string; severity: string; message: string; data: Record<string, unknown> }[] = [];
+  /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
+  const barriers: CommittedRecord[] = [];
   const ctx = {
     rec: { lane: { role: "exit" } },
     reader: {},
@@ -107,6 +109,9 @@ async function settle(
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
+    openBarrier: (rec: CommittedRecord) => {
+      barriers.push(rec);
+    },
     audit: (type: string, severity: string, message: string, data: Record<string, unknown>) => {
       audits.push({ type, severity, message, data });
     },
@@ -117,7 +122,7 @@ async function settle(
   const c = { id: "s1", seq: 1, reason: "B5_MISMATCH" } as BoothCase;
   const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
   const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
-  return { r, settled, noted, audits, counters: ctx.counters };
+  return { r, settled, noted, audits, barriers, counters: ctx.counters };
 }
 
 describe("a B5_MISMATCH suspect the card proves debited (settle.ts)", () => {
@@ -249,9 +254,10 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
       revision: 2,
       extra: { settlement: { settledBy: "operator" } },
     } as CommittedRecord;
-    const { r, audits, counters } = await settle(suspect, { noteShown: false, now: stop });
+    const { r, audits, barriers, counters } = await settle(suspect, { noteShown: false, now: stop });
     // before: "paid-unsettled" (the barrier opened), with the note's standalone "not charged again" entry
     expect(r).toBe("unknown");
+    expect(barriers).toEqual([]);
     expect(counters.paidUnsettled).toBe(0);
     expect(audits).toEqual([
       expect.objectContaining({
@@ -266,15 +272,17 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
     ]);
   });
 
-  it("settled as paid (a late B5): the vehicle has paid, and the entry names that settlement", async () => {
+  it("settled as paid (a late B5): the vehicle has paid, the barrier opens, and the entry names that settlement", async () => {
     const paid = {
       ...suspect,
       kind: "transaction",
       outcome: "EXIT_DEBIT_SETTLED",
       revision: 2,
     } as CommittedRecord;
-    const { r, audits } = await settle(suspect, { noteShown: false, now: paid });
+    const { r, audits, barriers } = await settle(suspect, { noteShown: false, now: paid });
     expect(r).toBe("settled-meanwhile");
+    // the vehicle at the booth has paid: the barrier opens on the lane's settlement (before, it did not)
+    expect(barriers).toEqual([paid]);
     expect(audits).toEqual([
       expect.objectContaining({
         type: "booth.evidence",
