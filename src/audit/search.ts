@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { trailAlarmCode } from "./alarm-codes.js";
 import { type AuditEntry, parseEntry } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
 import {
@@ -70,6 +71,8 @@ export function toRow(e: AuditEntry): TimelineRow {
     kind: e.type,
     reason:
       str(d.code) ??
+      // the trail's own alarm entries written before they carried their code (./alarm-codes.ts)
+      trailAlarmCode(e.type) ??
       str(d.reason) ??
       (e.type.endsWith(".link") || e.type === "uplink.state" ? (str(d.to) ?? str(d.state)) : null),
     card: str(d.cardId),
