@@ -153,7 +153,12 @@ export function journalBehind(
         `${lastSeq} are missing from the journal (journal.db was restored from a backup or copied back, ` +
         `older than the trail); journal ${what} in the trail only, and the lane does not use this journal ` +
         "until an operator acts",
-      data: { missing: [lastSeq + 1, newest.jseq], lastSeq, newestCommit: newest },
+      data: {
+        code: "AUDIT_JOURNAL_BEHIND",
+        missing: [lastSeq + 1, newest.jseq],
+        lastSeq,
+        newestCommit: newest,
+      },
     },
     alarm: {
       code: "AUDIT_JOURNAL_BEHIND",
@@ -196,7 +201,7 @@ function gap(
       message:
         `journal.db's last record is seq ${lastSeq}, but its newest row is ${highestRow} and ${newest}: ` +
         `journal ${what} ${from === lastSeq ? "was" : "were"} deleted with ${from === lastSeq ? "its entry" : "their entries"} (the rows and the end of the trail)`,
-      data: { missing: [from, lastSeq], lastSeq, newestRow: highestRow, newestCommit },
+      data: { code: "AUDIT_GAP", missing: [from, lastSeq], lastSeq, newestRow: highestRow, newestCommit },
     },
     alarm: {
       code: "AUDIT_GAP",

@@ -80,6 +80,7 @@ export function retentionNotTheLanes(
         "before it deletes a file, so this entry is not the lane's (written after the files were deleted); " +
         "the deletion it names is no retention of the lane's",
       data: {
+        code: "AUDIT_DAMAGED",
         retentionSeq: e.seq,
         missing: why.missing,
         ...(why.deletedThrough !== null

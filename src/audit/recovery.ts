@@ -398,7 +398,7 @@ function keepNotTorn(
     message:
       `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
       `which no write cut short leaves (${why}): not cut as a torn tail but moved to ${keptAs}`,
-    data: { file: seg.name, bytes: frag.length, sha256: what.sha256, keptAs },
+    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: frag.length, sha256: what.sha256, keptAs },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",
@@ -432,7 +432,7 @@ function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): Segment
     message:
       `${seg.name} was empty after ${prev.name}, which ends with ${after}, not the checkpoint at seq ` +
       `${seg.firstSeq - 1} that a rotation starts a file after: removed`,
-    data: { file: seg.name, bytes: 0, after: prev.name, removed: true },
+    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",
@@ -467,7 +467,12 @@ function lastIntactEntry(seg: SegmentFile, rec: Recorded): ChainEnd {
       type: "audit.damaged",
       severity: "alarm",
       message: `the last ${damaged} line(s) of ${seg.name} do not check; the chain continues after them`,
-      data: { file: seg.name, lines: damaged, continuesFrom: { seq: fileSeq, hash: head } },
+      data: {
+        code: "AUDIT_DAMAGED",
+        file: seg.name,
+        lines: damaged,
+        continuesFrom: { seq: fileSeq, hash: head },
+      },
     });
     rec.alarms.push({
       code: "AUDIT_DAMAGED",
@@ -518,7 +523,12 @@ function fillFromSpoolAndRows(
         type: "audit.head-mismatch",
         severity: "alarm",
         message: `spooled line ${next} does not continue the file's chain; it was not appended`,
-        data: { seq: next, fileEnd: { seq: fileSeq, hash: head }, spooled: sha256hex(raw) },
+        data: {
+          code: "AUDIT_HEAD_MISMATCH",
+          seq: next,
+          fileEnd: { seq: fileSeq, hash: head },
+          spooled: sha256hex(raw),
+        },
       });
       rec.alarms.push({
         code: "AUDIT_HEAD_MISMATCH",
@@ -583,6 +593,7 @@ function commitOutOfOrder(
       `${newest.jseq} by its entry at seq ${newest.seq}: a record is committed once, in journal-seq order, so ` +
       `${fromRow ? "the row" : "the spool"} was changed; the line was not appended`,
     data: {
+      code: "AUDIT_HEAD_MISMATCH",
       seq,
       jseq,
       newestCommit: newest,
@@ -636,6 +647,7 @@ function compareWithHeadCopy(
         `the trail ends at seq ${fileSeq} but a journal row names entry ${rowMax}: entries ${fileSeq + 1}..${rowMax} ` +
         `are missing ${why("the file was truncated or lost unsynced lines the spool and the rows cannot give back")}`,
       data: {
+        code: "AUDIT_GAP",
         missing: { from: fileSeq + 1, to: rowMax },
         fileEnd: { seq: fileSeq, hash: head },
         ...(hc ? { headCopy: hc } : {}),
@@ -656,6 +668,7 @@ function compareWithHeadCopy(
         `the trail ends at seq ${fileSeq} but the head copy names seq ${hc.seq}: entries ${fileSeq + 1}..${hc.seq} ` +
         `are missing ${why("the file was truncated or replaced")}`,
       data: {
+        code: "AUDIT_GAP",
         missing: { from: fileSeq + 1, to: hc.seq },
         fileEnd: { seq: fileSeq, hash: head },
         headCopy: hc,
@@ -674,7 +687,7 @@ function compareWithHeadCopy(
         type: "audit.head-mismatch",
         severity: "alarm",
         message: `entry ${hc.seq} in the file differs from the head copy (the trail was changed or replaced)`,
-        data: { seq: hc.seq, file: at, headCopy: hc },
+        data: { code: "AUDIT_HEAD_MISMATCH", seq: hc.seq, file: at, headCopy: hc },
       });
       rec.alarms.push({
         code: "AUDIT_HEAD_MISMATCH",

@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { performance } from "node:perf_hooks";
+import { trailAlarmCode } from "./alarm-codes.js";
 import { type AuditEntry, parseEntry } from "./entry.js";
 import { isRecordType, type RecordEntryData } from "./records.js";
 import {
@@ -70,6 +71,8 @@ export function toRow(e: AuditEntry): TimelineRow {
     kind: e.type,
     reason:
       str(d.code) ??
+      // the trail's own alarm entries written before they carried their code (./alarm-codes.ts)
+      trailAlarmCode(e.type) ??
       str(d.reason) ??
       (e.type.endsWith(".link") || e.type === "uplink.state" ? (str(d.to) ?? str(d.state)) : null),
     card: str(d.cardId),
@@ -172,51 +175,88 @@ export function matches(e: AuditEntry, row: TimelineRow, f: SearchFilter): boole
 export const SINCE_CLOCK_SLACK_MS = 12 * 3_600_000;
 
 /**
+ * Whether `e` follows on from the entry read before it (seq `prev`): the next seq, or an `audit.gap`
+ * entry naming the seqs in between as missing (the start goes on after a gap from the head copy's seq,
+ * src/audit/recovery.ts compareWithHeadCopy).
+ */
+export function followsOn(prev: number, e: AuditEntry): boolean {
+  if (e.seq === prev + 1) return true;
+  if (e.type !== "audit.gap") return false;
+  const m = (e.data as { missing?: { from?: unknown; to?: unknown } } | undefined)?.missing;
+  return m?.from === prev + 1 && m.to === e.seq - 1;
+}
+
+/**
  * Every entry in order, oldest first, with its raw line. A file whose successor's anchor (its closing
  * checkpoint) is older than `sinceMs` by more than SINCE_CLOCK_SLACK_MS is skipped without being read.
  * A torn last line is not read (readSegment); a whole line that is not an entry (damage the lane kept as
  * evidence, src/audit/recovery.ts, with the chain going on after it) is skipped and told to `onDamaged`,
- * never the end of the reading: the entries after it are as much the trail's.
+ * never the end of the reading: the entries after it are as much the trail's. Only an anchor is skipped
+ * as a repeat: a file's first line whose seq is that of the entry the file before it ended with. Every
+ * other entry is read, one whose seq does not follow on from the entry before it (followsOn: a line
+ * changed or damaged to another seq) too, told to `onOutOfOrder` (not after a damaged line, told already),
+ * so one line with a wrong seq never hides the entries after it.
  */
 export function* readTrail(
   dir: string,
-  o: { sinceMs?: number; onDamaged?: (file: string, lineNo: number) => void } = {},
+  o: {
+    sinceMs?: number;
+    onDamaged?: (file: string, lineNo: number) => void;
+    onOutOfOrder?: (file: string, lineNo: number, seq: number, after: number) => void;
+  } = {},
 ): Generator<{ entry: AuditEntry; line: Buffer }> {
   const segs = listSegments(dir);
-  let last = 0;
+  // the entry read just before (null at the start, and after a file skipped); whether a damaged line was
+  let prev: AuditEntry | null = null;
+  let afterDamaged = false;
   for (let i = 0; i < segs.length; i++) {
     const seg = segs[i]!;
     const next = segs[i + 1];
     if (o.sinceMs !== undefined && next) {
       const a = readFirstLine(next.path);
       const e = a ? parseEntry(a.toString("utf8")) : null;
-      if (e && Date.parse(e.utc) < o.sinceMs - SINCE_CLOCK_SLACK_MS) continue;
-    }
-    const { lines } = readSegment(seg.path);
-    for (const [i, line] of lines.entries()) {
-      const entry = parseEntry(line.toString("utf8"));
-      if (!entry) {
-        o.onDamaged?.(seg.name, i + 1);
+      if (e && Date.parse(e.utc) < o.sinceMs - SINCE_CLOCK_SLACK_MS) {
+        prev = null;
         continue;
       }
-      if (entry.seq <= last) continue; // an anchor repeats the previous file's last line
-      last = entry.seq;
+    }
+    const { lines } = readSegment(seg.path);
+    for (const [n, line] of lines.entries()) {
+      const entry = parseEntry(line.toString("utf8"));
+      if (!entry) {
+        o.onDamaged?.(seg.name, n + 1);
+        afterDamaged = true;
+        continue;
+      }
+      // an anchor repeats the entry the previous file ended with
+      if (n === 0 && prev !== null && entry.seq === prev.seq) continue;
+      if (prev !== null && !afterDamaged && !followsOn(prev.seq, entry))
+        o.onOutOfOrder?.(seg.name, n + 1, entry.seq, prev.seq);
+      prev = entry;
+      afterDamaged = false;
       yield { entry, line };
     }
   }
 }
 
-/** The newest `n` entries, oldest first. */
+/**
+ * The newest `n` entries, oldest first. Read backwards, a file's last line is skipped only when it is the
+ * entry the next file's anchor repeated (read already, as that anchor); no other line is skipped for its
+ * seq, so one line with a wrong seq never hides the entries before it.
+ */
 export function lastEntries(dir: string, n: number): { entry: AuditEntry; line: Buffer }[] {
   const out: { entry: AuditEntry; line: Buffer }[] = [];
   if (n <= 0) return out;
   const segs = listSegments(dir);
-  let seen = Number.MAX_SAFE_INTEGER;
+  let newer: number | null = null; // the seq of the entry read just before (the next file's anchor at a file's end)
   for (let i = segs.length - 1; i >= 0 && out.length < n; i--) {
+    let fileEnd = true;
     for (const { line } of linesBackwards(segs[i]!.path, completeEnd(segs[i]!.path))) {
       const entry = parseEntry(line.toString("utf8"));
-      if (!entry || entry.seq >= seen) continue;
-      seen = entry.seq;
+      const anchored = fileEnd && entry !== null && entry.seq === newer;
+      fileEnd = false;
+      if (!entry || anchored) continue;
+      newer = entry.seq;
       out.push({ entry, line });
       if (out.length >= n) break;
     }
@@ -286,7 +326,10 @@ export async function searchNewest(
   let scanned = 0;
   const rows: { entry: AuditEntry; row: TimelineRow }[] = [];
   const segs = listSegments(dir);
-  let newer = Number.MAX_SAFE_INTEGER; // an anchor repeats the line before it: each seq once
+  // the seq of the entry read just before: a file's last line that the next file's anchor repeated (read
+  // already, as that anchor) is skipped; no other line is skipped for its seq, so one line with a wrong
+  // seq never hides the entries before it
+  let newer: number | null = null;
   let reachedAt = Number.NaN;
   let t0: number;
   for (let i = segs.length - 1; i >= 0; i--) {
@@ -294,6 +337,7 @@ export async function searchNewest(
     // or holds a whole 16 MiB segment, and gets a turn of its event loop at every chunk
     try {
       // for await closes the file however the loop is left (a return, an abort)
+      let fileEnd = true;
       for await (const lines of linesBackwardsChunks(segs[i]!.path)) {
         // a whole turn of the event loop (timers and immediates too, not only I/O) before each chunk
         await nextTurn();
@@ -306,7 +350,9 @@ export async function searchNewest(
             t0 = performance.now();
           }
           const entry = parseEntry(line.toString("utf8"));
-          if (!entry || entry.seq >= newer) continue;
+          const anchored = fileEnd && entry !== null && entry.seq === newer;
+          fileEnd = false;
+          if (!entry || anchored) continue;
           newer = entry.seq;
           if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
           scanned++;

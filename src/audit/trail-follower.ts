@@ -9,8 +9,12 @@
  *   (never more than that line, and only when the file's size changed).
  * - Rotation: a newer segment file exists only once the one before it ends with its last line (the
  *   checkpoint the new file's anchor copies, ./segment-writer.ts rotate), so the follower reads the
- *   current file to its end and moves on to the next one from its first byte; the anchor repeats an entry
- *   already returned and is skipped by its seq.
+ *   current file to its end and moves on to the next one from its first byte; the anchor (a file's first
+ *   line with the seq of the entry read before it) repeats an entry already returned and is skipped.
+ * - Every other line is returned once its seq is above the newest entry shown before the follower began
+ *   (or before it found its place again), one whose seq does not follow on from the entry before it
+ *   (./search.ts followsOn: a line changed or damaged to another seq) too, told to `onOutOfOrder`: one
+ *   line with a wrong seq never hides the entries after it.
  * - A file shorter than the offset read (lines removed: the lane never does that, only a torn fragment
  *   after the last newline is cut) or replaced by another file (another inode): the place is found again
  *   by seq, after the last entry at or below the newest one returned, and `onShrunk` is told.
@@ -19,6 +23,7 @@
  */
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { type AuditEntry, parseEntry } from "./entry.js";
+import { followsOn } from "./search.js";
 import { listSegments, type SegmentFile } from "./segments.js";
 
 /** How the follower reads the trail directory: node:fs (nodeFollowFs), or a test's counting wrapper. */
@@ -79,10 +84,15 @@ const EMPTY = Buffer.alloc(0);
 
 export class TrailFollower {
   private at: Place | null = null;
+  /** entries up to this seq were shown before (at construction, or before the place was found again) */
+  private shown: number;
+  /** the seq of the entry read just before (an anchor repeats it), or null after a damaged line */
+  private prev: number | null;
 
   /**
    * `after`: the seq of the newest entry already shown; entries after it are returned. `onShrunk`: a file
-   * was found shorter than the bytes read from it, or replaced (see the file's comment).
+   * was found shorter than the bytes read from it, or replaced (see the file's comment). `onOutOfOrder`:
+   * an entry returned whose seq does not follow on from the one before it.
    */
   constructor(
     private readonly dir: string,
@@ -90,8 +100,12 @@ export class TrailFollower {
     private readonly o: {
       fs?: FollowFs;
       onShrunk?: (file: string, size: number, read: number) => void;
+      onOutOfOrder?: (file: string, seq: number, after: number) => void;
     } = {},
-  ) {}
+  ) {
+    this.shown = after;
+    this.prev = after;
+  }
 
   private get fs(): FollowFs {
     return this.o.fs ?? nodeFollowFs;
@@ -120,6 +134,8 @@ export class TrailFollower {
       if (st !== null && ((at.ino !== null && st.ino !== at.ino) || st.size < at.lineEnd)) {
         this.o.onShrunk?.(at.seg.name, st.size, at.lineEnd);
         this.at = null;
+        this.shown = this.after;
+        this.prev = this.after;
         continue;
       }
       if (st !== null) {
@@ -148,7 +164,7 @@ export class TrailFollower {
       const start = pos - data.length; // the file offset of data[0]
       let from = 0;
       for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, from)) {
-        this.take(data.subarray(from, nl), out);
+        this.take(data.subarray(from, nl), start + from === 0, at.seg.name, out);
         from = nl + 1;
       }
       at.lineEnd = start + from;
@@ -157,12 +173,25 @@ export class TrailFollower {
     at.seen = pos;
   }
 
-  private take(line: Buffer, out: AuditEntry[]): void {
+  private take(line: Buffer, fileStart: boolean, file: string, out: AuditEntry[]): void {
     const e = parseEntry(line.toString("utf8"));
-    // a line that is not an entry (damage the lane kept) is not shown; an anchor repeats the entry before it
-    if (!e || e.seq <= this.after) return;
+    // a line that is not an entry (damage the lane kept) is not shown
+    if (!e) {
+      this.prev = null;
+      return;
+    }
+    // an anchor repeats the entry before it
+    if (fileStart && e.seq === this.prev) return;
+    // shown before (the lines the lane's start writes after tail printed them from journal.db, or those
+    // before the place found again)
+    if (e.seq <= this.shown) {
+      this.prev = e.seq;
+      return;
+    }
+    if (this.prev !== null && !followsOn(this.prev, e)) this.o.onOutOfOrder?.(file, e.seq, this.prev);
     out.push(e);
-    this.after = e.seq;
+    this.prev = e.seq;
+    this.after = Math.max(this.after, e.seq);
   }
 
   /**

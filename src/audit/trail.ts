@@ -21,6 +21,7 @@ import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
+import { trailAlarmCode } from "./alarm-codes.js";
 import type { BindingMark } from "./binding-mark.js";
 import {
   CHECKPOINT_TYPE,
@@ -322,11 +323,21 @@ export class AuditTrail {
       ...(opts.witnessConflictRetryMs !== undefined ? { conflictRetryMs: opts.witnessConflictRetryMs } : {}),
       ...(opts.witnessRetryMs !== undefined ? { failRetryMs: opts.witnessRetryMs } : {}),
       onConflict: (message, data) => {
-        this.append({ type: "audit.rollback", severity: "alarm", message, data });
+        this.append({
+          type: "audit.rollback",
+          severity: "alarm",
+          message,
+          data: { code: "AUDIT_ROLLBACK", ...data },
+        });
         this.alarm("AUDIT_ROLLBACK", message);
       },
       onBehind: (message, data) => {
-        this.append({ type: "audit.rollback", severity: "alarm", message, data });
+        this.append({
+          type: "audit.rollback",
+          severity: "alarm",
+          message,
+          data: { code: "AUDIT_ROLLBACK", ...data },
+        });
         this.alarm("AUDIT_ROLLBACK", message);
       },
       onStationBehind: (message, data) => {
@@ -497,7 +508,8 @@ export class AuditTrail {
     const note: AlarmEntryNote = {
       seq,
       type: ev.type,
-      code: typeof code === "string" && code !== "" ? code : ev.type,
+      // the trail's own alarm entries written before they carried their code: the code from the type
+      code: typeof code === "string" && code !== "" ? code : (trailAlarmCode(ev.type) ?? ev.type),
       message: ev.message,
       at: this.now(),
     };

@@ -88,7 +88,7 @@ describe("etc_lane_alarms_total and the feed's alarms: every alarm entry of the 
         expect(await alarmsCounted(served)).toEqual({
           "status-list.loaded": 1,
           [refusedCode]: 1,
-          "audit.rollback": 1,
+          AUDIT_ROLLBACK: 1,
         });
         expect(feed).toEqual(
           entries.map((e) => ({ code: (e.data as { code?: string }).code ?? e.type, message: e.message })),

@@ -232,6 +232,7 @@ async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => voi
         `etc-lane: ${file} is now ${size} bytes, shorter than the ${read} already read (or another file): ` +
           `following on after seq ${follower.lastSeq}; audit verify tells more\n`,
       ),
+    onOutOfOrder: (file, seq, after) => process.stderr.write(outOfOrderNote(file, null, seq, after)),
   });
   const poll = (): void => {
     for (const e of follower.poll()) emit(e);
@@ -337,7 +338,15 @@ function trailReading(since: number | undefined): Parameters<typeof readTrail>[1
       process.stderr.write(
         `etc-lane: ${file} line ${lineNo} is not an audit entry (damaged): skipped, the entries after it are read; audit verify tells more\n`,
       ),
+    onOutOfOrder: (file, lineNo, seq, after) =>
+      process.stderr.write(outOfOrderNote(file, lineNo, seq, after)),
   };
+}
+
+/** What search, export and `tail -f` say on stderr of an entry whose seq does not follow on. */
+function outOfOrderNote(file: string, lineNo: number | null, seq: number, after: number): string {
+  const where = lineNo === null ? file : `${file} line ${lineNo}`;
+  return `etc-lane: ${where} has seq ${seq} after seq ${after} (not the next one: changed or damaged): read on; audit verify tells more\n`;
 }
 
 /**
