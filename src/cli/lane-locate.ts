@@ -7,7 +7,9 @@
  *   3. `ETC_LANE_CONFIG`: a config file, as --config;
  *   4. `ETC_LANE_DATA_DIR`: a data directory, as --data-dir;
  *   5. `/etc/etc-lane/lane.yaml`, if it exists.
- * Otherwise the command stops with a message saying all of this. A config from ETC_LANE_CONFIG or the
+ * Otherwise the command stops with a message saying all of this. An empty `--config ""` or `--data-dir ""`
+ * (a shell variable that was not set) is refused as a usage error naming the option, not taken as the
+ * current directory (an empty ETC_LANE_CONFIG or ETC_LANE_DATA_DIR counts as unset). A config from ETC_LANE_CONFIG or the
  * default path that does not load is refused saying where its path came from. Use `addLaneOptions(cmd)` when
  * declaring a command and `locateLane(opts)` in its action.
  */
@@ -54,6 +56,15 @@ export function locateLane(
   env: NodeJS.ProcessEnv = process.env,
   defaultConfig: string = DEFAULT_LANE_CONFIG,
 ): LaneLocation {
+  for (const [option, value] of [
+    ["--config", o.config],
+    ["--data-dir", o.dataDir],
+  ] as const)
+    if (value === "")
+      throw new UsageError(
+        `${option} is empty: give the lane's ${option === "--config" ? "config file" : "data directory"} ` +
+          "(an unset shell variable?), or leave the option out",
+      );
   /** `whence`: why this file was read, added to its error when it was not given with --config */
   const fromConfig = (path: string, how: string, whence?: string): LaneLocation => {
     let config: LaneConfig;

@@ -4,6 +4,8 @@
  * Prints the result line (or JSON with --json); a refused or failed action exits 1.
  */
 import type { Command } from "commander";
+import { EtcError } from "../../firmware-bridge/errors.js";
+import { DataDirErrors, type DataDirHolder } from "../datadir/lock.js";
 import type { ControlCall } from "../service/control/client.js";
 import {
   callLane,
@@ -128,8 +130,34 @@ export async function operatorCall(
         message: `no lane is running on ${loc.dataDir} (nothing answers on ${path}): ${o.command} acts on a running lane; start it with etc-lane run --config FILE`,
       },
     };
-  const result = await runDirect(o.deps ?? directDeps(loc.dataDir, loc.config), o.command, o.direct);
+  let result: OperatorResult;
+  try {
+    result = await runDirect(o.deps ?? directDeps(loc.dataDir, loc.config), o.command, o.direct);
+  } catch (e) {
+    throw laneNotAnswering(e, path);
+  }
   return { via: "direct", result };
+}
+
+/**
+ * The lock's refusal (src/datadir/lock.ts, E410) when the lane was asked first and nothing answered on
+ * `socket`: a lane (or a holder not named yet: a lane takes the lock first thing) holds the data directory
+ * but does not answer, told as `etc-lane status` tells it, not "act through its control socket" just
+ * after that socket failed. A maintenance command's hold, and any other error, is returned as it is.
+ */
+export function laneNotAnswering(e: unknown, socket: string): unknown {
+  if (!(e instanceof EtcError) || e.code !== DataDirErrors.InUse) return e;
+  const d = (e.details ?? {}) as { holder?: DataDirHolder | null; what?: string; dataDir?: string };
+  if (d.holder?.role === "cli" || d.what === undefined) return e;
+  return new EtcError(
+    e.code,
+    `${d.what} holds the data directory ${d.dataDir} but does not answer (starting or stopping, or its control ` +
+      `socket is gone): nothing answered on ${socket}. Retry in a moment (etc-lane status says when it ` +
+      "answers); if it stays so, stop that process, then retry (without a lane the command acts on the data " +
+      "directory)",
+    e.details,
+    { cause: e },
+  );
 }
 
 /**

@@ -1,8 +1,10 @@
 /**
  * What an error on stdout does, per command (./etc-lane.ts installs it when the CLI loads, before commander
  * writes anything: help and the version go to stdout before any action runs, and replaces it for `run`).
- * A short-lived command whose reader went away (`etc-lane audit search | head`) stops quietly with exit 0,
- * as other Unix tools do. `etc-lane run` is a lane trading for months: its console outputs (barrier, light,
+ * A short-lived command whose reader went away (`etc-lane audit search | head`) stops writing and exits
+ * quietly with the status it has set so far (process.exitCode, else 0): a failed command stays failed, so
+ * `etc-lane audit verify | head` on a tampered trail still exits 1 (Unix tools die of SIGPIPE there, which a
+ * pipeline's status shows as failure too; exit 0 would have hidden the failure). `etc-lane run` is a lane trading for months: its console outputs (barrier, light,
  * display and alarm lines, src/outputs/console-outputs.ts) go to stdout, maybe into a display program; a reader
  * that dies, or a `| tee` ended by the same Ctrl-C, must not end the lane, skip its drain or exit 0 under
  * systemd. There the error is said once on stderr and the lane trades on; the lines are lost, and the console
@@ -18,16 +20,23 @@ export function isLaneRun(action: Command): boolean {
 }
 
 /**
- * A short-lived command: EPIPE ends it quietly (exit 0); any other stdout error is thrown. Returns what
- * takes the handler off again.
+ * A short-lived command: EPIPE ends it quietly with the command's status so far (process.exitCode set by
+ * printOutcome in ./operator-call.ts or `audit verify` in ./commands/audit.ts, else 0); any other stdout
+ * error is thrown. Returns what takes the handler off again.
  */
 export function quitOnBrokenPipe(stdout: ErrorSource, exit: (code: number) => void): () => void {
   const onError = (e: NodeJS.ErrnoException): void => {
-    if (e.code === "EPIPE") exit(0);
+    if (e.code === "EPIPE") exit(statusSoFar());
     else throw e;
   };
   stdout.on("error", onError);
   return () => stdout.off("error", onError);
+}
+
+/** process.exitCode as a number: what the command has set (a failure), else 0. */
+function statusSoFar(): number {
+  const code = Number(process.exitCode ?? 0);
+  return Number.isInteger(code) ? code : 1;
 }
 
 /** `etc-lane run`: every stdout error is taken; the first is said once (`say`), the lane goes on. */

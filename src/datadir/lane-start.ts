@@ -29,6 +29,8 @@ import { checkDataDirWriter } from "./writer.js";
 export interface LaneStartOptions {
   /** `etc-lane run --init`: the lane's first start; the directory may be missing (it is created) or hold no journal */
   init: boolean;
+  /** the config file the lane runs with, named in the refusals ("is dataDir in FILE right?") */
+  configFile?: string;
   /** the effective uid (tests give another); default process.geteuid() */
   euid?: number;
 }
@@ -54,6 +56,7 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
   checkDataDirWriter(dir, {
     command: "etc-lane run",
     lane: true,
+    ...(o.configFile !== undefined ? { configFile: o.configFile } : {}),
     mayCreate: o.init,
     ...(o.euid !== undefined ? { euid: o.euid } : {}),
     hint: `${FIRST_START}, which creates it; if this lane ran before, is its data disk mounted?`,
@@ -89,9 +92,10 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
 }
 
 /**
- * checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null. Its code is appended
- * unless it is E401_CONFIG_INVALID, the code `run --check` ends its whole answer with
- * (src/config/preflight.ts, checkLaneConfig): said once, not twice.
+ * checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null: its words without its
+ * code, since `run --check` ends its whole answer with one code, E401_CONFIG_INVALID
+ * (src/config/preflight.ts, checkLaneConfig); a line ending "[E412_DATA_DIR_MISSING] [E401_CONFIG_INVALID]"
+ * gave two.
  */
 export function laneStartProblem(dataDir: string, o: LaneStartOptions): string | null {
   try {
@@ -99,6 +103,6 @@ export function laneStartProblem(dataDir: string, o: LaneStartOptions): string |
     return null;
   } catch (e) {
     if (!(e instanceof EtcError)) throw e;
-    return e.code === ErrorCodes.ConfigInvalid ? e.message : `${e.message} [${e.code}]`;
+    return e.message;
   }
 }

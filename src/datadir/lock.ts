@@ -249,12 +249,13 @@ function inUse(dir: string, lockPath: string): EtcError {
     h?.role === "cli"
       ? "wait for it to finish"
       : "stop the lane first, or act through it: a running lane takes status-list bundles " +
-        "(etc-lane status-list import --config FILE), held records and retention runs through its control " +
-        `socket ${join(dir, "control.sock")}`;
+        "(etc-lane status-list import --config FILE), lane close and open, held records, settlements by hand " +
+        `(journal settle) and retention runs through its control socket ${join(dir, "control.sock")}`;
   return new EtcError(DataDirErrors.InUse, `the data directory ${dir} is in use by ${what}; ${advice}`, {
     dataDir: dir,
     holder: h,
     pid,
+    what,
   });
 }
 

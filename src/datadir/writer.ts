@@ -99,13 +99,24 @@ function checkCreator(dir: string, o: { command: string; euid?: number }): void 
  * directory; E413 when it belongs to another user than the effective one, or, missing, would be created
  * inside another user's directory (not root's). `command` is what the advice names (`etc-lane
  * status-list import`); `lane` when it is the lane itself (`etc-lane run`), which is never told to run as
- * root. `euid` is the effective uid (tests give another).
+ * root, and whose data directory is its config's `dataDir` (in `configFile`, when given), not a --data-dir
+ * (which `run` does not take). `euid` is the effective uid (tests give another).
  */
 export function checkDataDirWriter(
   dataDir: string,
-  o: { command: string; lane?: boolean; mayCreate?: boolean; euid?: number; hint?: string },
+  o: {
+    command: string;
+    lane?: boolean;
+    configFile?: string;
+    mayCreate?: boolean;
+    euid?: number;
+    hint?: string;
+  },
 ): void {
   const dir = resolve(dataDir);
+  const whence = o.lane
+    ? `dataDir${o.configFile !== undefined ? ` in ${o.configFile}` : ""}`
+    : "--data-dir (or the config's dataDir)";
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dir);
@@ -125,18 +136,14 @@ export function checkDataDirWriter(
     }
     throw new EtcError(
       DataDirErrors.Missing,
-      `no data directory ${dir}: is --data-dir (or the config's dataDir) right? Nothing was created${o.hint ? `; ${o.hint}` : ""}`,
+      `no data directory ${dir}: is ${whence} right? Nothing was created${o.hint ? `; ${o.hint}` : ""}`,
       { dataDir: dir },
     );
   }
   if (!st.isDirectory())
-    throw new EtcError(
-      DataDirErrors.Missing,
-      `${dir} is not a directory: is --data-dir (or the config's dataDir) right?`,
-      {
-        dataDir: dir,
-      },
-    );
+    throw new EtcError(DataDirErrors.Missing, `${dir} is not a directory: is ${whence} right?`, {
+      dataDir: dir,
+    });
   const euid = effectiveUid(o.euid);
   if (euid === null || st.uid === euid) return;
   const { name: owner, text: ownerText, sudo: asOwner } = named(st.uid);

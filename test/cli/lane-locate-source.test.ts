@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import { locateLane } from "../../src/cli/lane-locate.js";
+import { UsageError } from "../../src/cli/run-cli.js";
 import { tempDir } from "../audit/helpers.js";
 
 let t: ReturnType<typeof tempDir>;
@@ -51,5 +52,19 @@ describe("a config that does not load", () => {
     const missing = join(t.dir, "missing.yaml");
     const e = errorOf(() => locateLane({ config: missing }, { ETC_LANE_CONFIG: "/elsewhere.yaml" }));
     expect(e.message).toMatch(/cannot read the config file \(ENOENT[^)]*\)$/);
+  });
+});
+
+// session 39 review: `--data-dir ""` (an unset shell variable) meant the current directory, while an empty
+// ETC_LANE_DATA_DIR counts as unset
+describe("an empty option", () => {
+  it.each([
+    [{ dataDir: "" }, "--data-dir"],
+    [{ config: "" }, "--config"],
+    [{ config: "", dataDir: "/var/lib/etc-lane" }, "--config"],
+  ])("%o is a usage error naming %s", (o, option) => {
+    const e = errorOf(() => locateLane(o, {}, join(t.dir, "none.yaml")));
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toMatch(new RegExp(`^${option} is empty`));
   });
 });

@@ -1,11 +1,11 @@
 /**
  * What a stdout error does per command (src/cli/stdout-errors.ts): a short-lived command stops quietly on
- * EPIPE (`etc-lane audit search | head`) and throws any other error; `etc-lane run` takes every error, says
+ * EPIPE (`etc-lane audit search | head`) keeping the status it has set, and throws any other error; `etc-lane run` takes every error, says
  * the first once and goes on (test/cli/run-stdout.test.ts runs it against a real lane).
  */
 import { EventEmitter } from "node:events";
 import { Command } from "commander";
-import { expect, it } from "vitest";
+import { afterEach, expect, it } from "vitest";
 import {
   isLaneRun,
   keepTradingOnStdoutError,
@@ -73,4 +73,24 @@ it("before any action a broken pipe quits; the lane's run replaces that with its
     expect({ exits, said: said.length }).toEqual(expected);
     expect(out.listenerCount("error")).toBe(1);
   }
+});
+
+// session 39 review: EPIPE exited 0 over the process.exitCode = 1 that printOutcome (src/cli/operator-call.ts)
+// or `audit verify` (src/cli/commands/audit.ts) had set, so a failed command piped into `head` exited 0
+afterEach(() => {
+  process.exitCode = undefined;
+});
+
+it("a broken pipe keeps the status the command has set: a failed command still exits 1", () => {
+  const out = new EventEmitter();
+  const exits: number[] = [];
+  const forAction = stdoutErrorHandlers(
+    out,
+    (c) => exits.push(c),
+    () => {},
+  );
+  forAction(new Command("etc-lane").command("audit").command("verify"));
+  process.exitCode = 1; // a tampered trail, a refused operator command
+  out.emit("error", err("EPIPE"));
+  expect(exits).toEqual([1]);
 });

@@ -52,7 +52,8 @@ describe("data-directory lock", () => {
       new RegExp(
         `^the data directory ${tmp.dir} is in use by lane 4301-0102-03 \\(pid ${h.pid}, running since \\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z: .*lock-child\\.ts.*\\); stop the lane first, ` +
           "or act through it: a running lane takes status-list bundles \\(etc-lane status-list import --config FILE\\), " +
-          `held records and retention runs through its control socket ${tmp.dir}/control\\.sock$`,
+          "lane close and open, held records, settlements by hand \\(journal settle\\) and retention runs " +
+          `through its control socket ${tmp.dir}/control\\.sock$`,
       ),
     );
     expect(kernelLockOwner(join(tmp.dir, LOCK_FILE))).toBe(h.pid);

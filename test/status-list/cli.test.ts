@@ -341,7 +341,10 @@ describe("status-list CLIs", () => {
     const lane = await holdLock(dataDir, "lane", "lane 4301-0102-03");
     try {
       await expect(run("lane", ["import", f2, "--init", ...store])).rejects.toThrow(
-        new RegExp(`data directory .* is in use by lane 4301-0102-03 \\(pid ${lane.pid}, running since `),
+        // the lane was asked first and did not answer (src/cli/operator-call.ts laneNotAnswering)
+        new RegExp(
+          `^lane 4301-0102-03 \\(pid ${lane.pid}, running since .* holds the data directory .* but does not answer `,
+        ),
       );
       io.out = "";
       await run("lane", ["lookup", "--card", "32010000000000000002", ...store]);

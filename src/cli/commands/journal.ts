@@ -94,7 +94,7 @@ export function registerJournal(program: Command): void {
   const journal = program
     .command("journal")
     .description(
-      "operator actions on the journal: requeue held records, run retention now, settle a suspect by hand",
+      "operator actions on the journal: requeue held records, run retention now, settle a suspect by hand, resolve a debit intent kept behind the audit trail (stopped lane only)",
     );
   addOperatorOptions(
     journal
@@ -152,7 +152,7 @@ export function registerJournal(program: Command): void {
   let settle = journal
     .command("settle")
     .description(
-      "settle a suspect (an uncertain debit) by hand, as the back office established it: the record becomes the paid transaction (--debited, with the TAC) or a stop (--not-debited), and the lane no longer holds its card and OBU",
+      "settle a suspect (an uncertain debit) by hand, as the back office established it: the record becomes the paid transaction (--debited, with the TAC) or a stop (--not-debited), and the lane no longer holds its card and OBU for it (another open suspect or debit intent naming them keeps them held). Through the running lane; without one, on the data directory, which needs --config FILE (the lane's role)",
     )
     .argument("<seq>", "the suspect's journal sequence number (etc-lane transactions list --kind suspect)")
     .option("--debited", "the card was debited: give the TAC and whatever clearing field the suspect lacks")

@@ -52,7 +52,7 @@ export function registerRun(program: Command): void {
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
       if (opts.check) {
         // and whether run may start in dataDir (a journal there, or --init; its owner), under dataDir
-        checkLaneConfig(config, opts.config, { start: { init } });
+        checkLaneConfig(config, opts.config, { start: { init, configFile: opts.config } });
         // what the config holds that the lane does not use (an entry lane's tariff), a tariff's free
         // passage: said, not refused
         const notes = laneConfigNotes(config);
@@ -65,7 +65,7 @@ export function registerRun(program: Command): void {
       checkLaneConfig(config, opts.config, { atRun: true });
       // a missing or empty dataDir only with --init (a data disk not mounted is not a new lane), and only as
       // its owner: E412 or E413, nothing created (src/datadir/lane-start.ts)
-      checkLaneStart(config.dataDir, { init });
+      checkLaneStart(config.dataDir, { init, configFile: opts.config });
       // log.file is opened here: one that cannot be opened for append stops run, naming the field
       const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
       // a write to a stderr that is gone (EIO: that terminal closed) is no reason to end the lane mid-vehicle

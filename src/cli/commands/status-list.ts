@@ -20,6 +20,7 @@ import type { Command } from "commander";
 import { EtcError } from "../../../firmware-bridge/errors.js";
 import type { LaneConfig } from "../../config/schema.js";
 import { createLogger, envLogLevel } from "../../log.js";
+import { controlSocketPath } from "../../service/control/protocol.js";
 import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import { StatusListErrors, slError } from "../../status-list/errors.js";
@@ -32,7 +33,7 @@ import {
   statusListTuning,
 } from "../../status-list/index.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions, locateLane } from "../lane-locate.js";
-import { addTimeoutOption, answerTimeoutMs } from "../operator-call.js";
+import { addTimeoutOption, answerTimeoutMs, laneNotAnswering } from "../operator-call.js";
 import { locateExistingLane, requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
@@ -285,6 +286,9 @@ export function registerStatusList(program: Command): void {
         progress.onProgress,
         { init: o.init === true },
       );
+    } catch (e) {
+      // the lane was asked first: a lane holding the lock did not answer (not "act through its socket")
+      throw laneNotAnswering(e, controlSocketPath(loc.dataDir));
     } finally {
       progress.stop();
     }

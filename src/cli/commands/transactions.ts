@@ -198,8 +198,9 @@ export function registerTransactions(program: Command): void {
     .option(
       "--since <timeOrSeq>",
       'records created at/after a time, or with seq >= a number; a time without an offset ("2026-11-26 08:00", ' +
-        '"2026-11-26") is lane time: the UTC offset of the config (rsu.dialect.utcOffsetMinutes), without ' +
-        "--config the newest record's; also an ISO time with an offset, today, yesterday, -30m / -2h / -7d",
+        '"2026-11-26") is lane time: the UTC offset (rsu.dialect.utcOffsetMinutes) of the lane\'s config when one ' +
+        "is found (--config, $ETC_LANE_CONFIG or /etc/etc-lane/lane.yaml, as --config says), else the newest " +
+        "record's, else this computer's; also an ISO time with an offset, today, yesterday, -30m / -2h / -7d",
     )
     .option("--kind <kind...>", `only these kinds: ${RECORD_KINDS.join(", ")}`)
     .option("--pending", "only records the station has not acknowledged")
