@@ -92,10 +92,10 @@ export function checkLaneStart(dataDir: string, o: LaneStartOptions): void {
 }
 
 /**
- * checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null: its words without its
- * code, since `run --check` ends its whole answer with one code, E401_CONFIG_INVALID
- * (src/config/preflight.ts, checkLaneConfig); a line ending "[E412_DATA_DIR_MISSING] [E401_CONFIG_INVALID]"
- * gave two.
+ * checkLaneStart's refusal as a message under `dataDir` (`run --check`), or null. Its own code is appended
+ * (E412_DATA_DIR_MISSING, E413_DATA_DIR_OWNER: the cause a script can tell apart) unless it is
+ * E401_CONFIG_INVALID, the code `run --check` ends its whole answer with (src/config/preflight.ts,
+ * checkLaneConfig): said once, not twice.
  */
 export function laneStartProblem(dataDir: string, o: LaneStartOptions): string | null {
   try {
@@ -103,6 +103,6 @@ export function laneStartProblem(dataDir: string, o: LaneStartOptions): string |
     return null;
   } catch (e) {
     if (!(e instanceof EtcError)) throw e;
-    return e.message;
+    return e.code === ErrorCodes.ConfigInvalid ? e.message : `${e.message} [${e.code}]`;
   }
 }
