@@ -31,7 +31,8 @@ export interface PurchaseRequest {
   record: Card0019;
   /**
    * The same as the 43-byte AA record the card is given, byte for byte as the lane sent it: a national
-   * C6's 43 bytes; else `AA 29 00` + the Station body (a 36-byte one with a zero reserve). The card
+   * C6's 43 bytes; else `AA 29 00` + the Station body (a 36-byte one with a zero reserve); a legacy
+   * C6/C3 whose 0019 time is 0 gets the RSU's clock there (withRecordTime). The card
    * checks its header (UPDATE CAPP DATA CACHE answers 6A80 to anything but `AA 29`).
    */
   recordBytes: Buffer | undefined;

@@ -64,7 +64,7 @@ const C8_EF04_WRITE = 0x01;
 export interface TransactionHost {
   /** Initialised, not rebooting, antenna open: the RSU may search for OBUs. */
   canSearch(): boolean;
-  /** The antenna is open (C4 01): closed, the RSU reaches no OBU, a C8's included. */
+  /** The antenna is open (C4 01, 4C, `antennaOnAtInit`): closed, the RSU reaches no OBU, a C8's included. */
   antennaOpen(): boolean;
   /** Extra delay before every answer (the RSU-level slow fault). */
   slowMs(): number;
@@ -584,8 +584,9 @@ export class DsrcTransactions {
     const v = cur?.v.m.obu.obuId === obuId ? cur.v : this.traffic.inZone(obuId);
     const dsrcMs = this.ctx.timing.dsrcMs;
     if (!this.host.antennaOpen()) {
-      // The antenna closed (C4 00, which ended any transaction): the RSU reaches no OBU, so its card is
-      // not read, whether the OBU is in range or not. B8 01 (no DSRC response), as for an OBU out of range.
+      // The antenna closed (not opened since the C0, or closed by a C4 00, which ended any transaction):
+      // the RSU reaches no OBU, so its card is not read, whether the OBU is in range or not. B8 01 (no
+      // DSRC response), as for an OBU out of range.
       answer.take();
       this.air(dsrcMs.b8, () =>
         this.link.sendInfo(errorFrame("B8", obuId, RSU_ERR.noDsrc), undefined, obuId),
