@@ -20,7 +20,9 @@ export function formatIssues(error: z.ZodError, source: string): string {
     else if (i.code === "invalid_type" && /received undefined/.test(msg)) msg = `missing; ${msg}`;
     return `  ${path}: ${msg}`;
   });
-  return `${source}: invalid configuration\n${lines.join("\n")}`;
+  // one value can fail several checks that share one message (a whole percent past 2^53 is neither a safe
+  // integer nor at most 100): said once
+  return `${source}: invalid configuration\n${[...new Set(lines)].join("\n")}`;
 }
 
 /** What withoutEmptyKeys reads of a zod schema: its kind and what it holds (zod's `_zod.def`). */

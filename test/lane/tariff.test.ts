@@ -313,6 +313,8 @@ describe("tariff", () => {
       );
     // a percent with a fraction is named once, by the schema
     expect(() => Tariff.fromYaml(yaml("10.5"), "t.yaml")).toThrow(new RegExp(`${head}$`));
+    // session 38: a percent past 2^53 fails two checks (a safe integer, at most 100) with one message: said once
+    expect(() => Tariff.fromYaml(yaml("99999999999999999999999"), "t.yaml")).toThrow(new RegExp(`${head}$`));
     // taken as its digits: 10, +10, and 010 under YAML 1.2 (decimal there, as a fee's 01500)
     for (const [text, h] of [
       ["10", []],
