@@ -6,7 +6,11 @@
  *    tail (cutTail, noteTornTail): an `audit.torn-tail` entry naming the bytes, never an alarm of
  *    tampering. Only what `audit verify` takes for one (./torn-tail.ts): other bytes without a newline are
  *    moved aside whole and alarmed (keepNotTorn: `audit.damaged`). A newest file that is then empty after
- *    an older one gets its anchor again (restoreAnchor).
+ *    an older one gets its anchor again (restoreAnchor), or is removed and alarmed. Bytes cut or a file
+ *    removed so are first kept in a side file `<file>.damaged-<hash>.unrecorded` (fsynced, and the
+ *    directory), which the trail renames without `.unrecorded` once the `audit.damaged` entry naming it is
+ *    on the disk (./trail.ts): a start cut short before that leaves the `.unrecorded` file, on which
+ *    `audit verify` fails, and the next start records it (recordUnrecorded, before step 1).
  * 2. What the file lacks past its last intact entry (lastIntactEntry: damaged lines at the end are kept
  *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
  *    a journal transaction), and the line of each journal record whose row names the next seq, built from
@@ -40,6 +44,7 @@ import {
   ftruncateSync,
   openSync,
   readdirSync,
+  readFileSync,
   readSync,
   statSync,
   unlinkSync,
@@ -65,7 +70,14 @@ import {
 } from "./recovery-journal-seqs.js";
 import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
-import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
+import {
+  linesBackwards,
+  listSegments,
+  type SegmentFile,
+  segmentName,
+  UNRECORDED_SUFFIX,
+  unrecordedSideFiles,
+} from "./segments.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 import { trailHeldIntents } from "./trail-held-intents.js";
@@ -106,6 +118,11 @@ export interface RecoveredTrail {
    * back): recorded as `audit.journal-behind`; the journal is to be refused (./journal-trail.ts)
    */
   journalBehind: JournalBehind | null;
+  /**
+   * side files (`<file>.damaged-<hash>.unrecorded`) that the entries of `notes` name: the trail renames
+   * each without `.unrecorded` once an fdatasync covered those entries (./trail.ts), never before
+   */
+  unrecorded: string[];
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -215,6 +232,8 @@ interface Recorded {
   alarms: { code: string; message: string }[];
   /** a file was created, appended to, restored or removed here: the directory is synced at the end */
   changed: boolean;
+  /** the side files kept aside but not yet recorded on the disk that `notes` record (RecoveredTrail) */
+  unrecorded: string[];
 }
 
 /** The chain's end: the seq and hash of the last entry. */
@@ -232,11 +251,12 @@ interface TornTail {
 
 /** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const rec: Recorded = { notes: [], alarms: [], changed: false };
+  const rec: Recorded = { notes: [], alarms: [], changed: false, unrecorded: [] };
   removeUnrenamedRotations(dir, rec);
+  recordUnrecorded(dir, rec);
   const segments = segmentsOrFirst(dir, rec);
   const torn = cutTail(segments, dir, rec);
-  const seg = restoreAnchor(segments, rec);
+  const seg = restoreAnchor(segments, dir, rec);
   const fileEnd = lastIntactEntry(seg, rec);
   const fill = fillFromSpoolAndRows(dir, seg, spool, fileEnd, utcOffsetMinutes, rec);
   if (torn) noteTornTail(torn, fill, rec);
@@ -281,7 +301,62 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
           heldIntents: trailHeldIntents(kept, behind.behind.lastSeq),
         }
       : null,
+    unrecorded: rec.unrecorded,
   };
+}
+
+/**
+ * Before step 1: a side file that a start kept aside before cutting or removing damaged bytes (keepNotTorn,
+ * restoreAnchor), and that was cut short (killed, or a power cut) before the `audit.damaged` entry naming
+ * it was on the disk, still ends in `.unrecorded`. Each is recorded now: `audit.damaged`, alarm, and is
+ * renamed like this start's own once the entry is on the disk. A start that was killed after its entry's
+ * write but before that rename has it in the trail already: recorded twice, never lost.
+ */
+function recordUnrecorded(dir: string, rec: Recorded): void {
+  for (const name of unrecordedSideFiles(dir)) {
+    const bytes = readFileSync(join(dir, name));
+    const keptAs = name.slice(0, -UNRECORDED_SUFFIX.length);
+    const file = keptAs.slice(0, keptAs.indexOf(".damaged-"));
+    rec.notes.push({
+      type: "audit.damaged",
+      severity: "alarm",
+      message:
+        `${name}: ${bytes.length} bytes of ${file} that a start cut or removed as damaged and kept aside, ` +
+        `and that it did not record before it was cut short (killed or a power cut): recorded now, kept as ${keptAs}`,
+      data: {
+        code: "AUDIT_DAMAGED",
+        file,
+        bytes: bytes.length,
+        sha256: sha256hex(bytes),
+        keptAs,
+        unrecorded: name,
+      },
+    });
+    rec.alarms.push({
+      code: "AUDIT_DAMAGED",
+      message: `audit trail ${file}: damaged bytes a start cut short kept aside without recording them (kept in ${keptAs})`,
+    });
+    rec.unrecorded.push(name);
+  }
+}
+
+/**
+ * Writes `bytes` to the new side file `<keptAs>.unrecorded` beside the trail, fdatasync'ed, and the
+ * directory fsynced: done before the bytes are cut or their file removed. Its name joins `rec.unrecorded`.
+ */
+function keepAside(dir: string, keptAs: string, bytes: Buffer, rec: Recorded): void {
+  const name = `${keptAs}${UNRECORDED_SUFFIX}`;
+  const fd = openSync(join(dir, name), "w", 0o640);
+  try {
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    fdatasyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  syncDirNow(dir);
+  // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
+  if (!rec.unrecorded.includes(name)) rec.unrecorded.push(name);
 }
 
 /** Removes the temporary file of a rotation cut short before its rename (it never became a segment). */
@@ -369,7 +444,10 @@ function tailOf(segments: readonly SegmentFile[], frag: Buffer, hasLine: boolean
   };
 }
 
-/** Step 1, for bytes that are no torn tail: kept whole in `<file>.damaged-<hash>`; audit.damaged, alarm. */
+/**
+ * Step 1, for bytes that are no torn tail: kept whole in `<file>.damaged-<hash>` (`.unrecorded` until the
+ * entry is on the disk: keepAside); audit.damaged, alarm.
+ */
 function keepNotTorn(
   seg: SegmentFile,
   frag: Buffer,
@@ -378,17 +456,10 @@ function keepNotTorn(
   afterOlder: boolean,
   rec: Recorded,
 ): void {
-  // fdatasync'ed, and the directory, before the file is cut back; verify reports the entry for ever
+  // durable before the file is cut back; verify reports the entry for ever, and the `.unrecorded` file until
+  // the entry is on the disk
   const keptAs = `${seg.name}.damaged-${what.sha256.slice(0, 16)}`;
-  const fd = openSync(join(dir, keptAs), "w", 0o640);
-  try {
-    let off = 0;
-    while (off < frag.length) off += writeSync(fd, frag, off);
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  syncDirNow(dir);
+  keepAside(dir, keptAs, frag, rec);
   const why = afterOlder
     ? "not its anchor, whole or as zeros, as a power cut during a rotation leaves it"
     : "the oldest kept file begins with its anchor";
@@ -409,9 +480,10 @@ function keepNotTorn(
 /**
  * Step 1: a newest file left empty after an older one gets its anchor again; returns the one to go on in.
  * An empty file after an entry that is not a checkpoint (no rotation starts a file there) is removed and
- * recorded: audit.damaged, alarm, so that verify fails on it for ever as it did on the file itself.
+ * recorded: audit.damaged, alarm, so that verify fails on it for ever as it did on the file itself. An
+ * empty side file `<file>.damaged-<hash of no bytes>` marks it, written before the removal (keepAside).
  */
-function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): SegmentFile {
+function restoreAnchor(segments: readonly SegmentFile[], dir: string, rec: Recorded): SegmentFile {
   const seg = segments[segments.length - 1]!;
   if (segments.length <= 1 || statSync(seg.path).size !== 0) return seg;
   // its anchor never reached the disk: rewrite it, or drop the file when the older one does not end with
@@ -424,6 +496,8 @@ function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): Segment
     appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
     return seg;
   }
+  const keptAs = `${seg.name}.damaged-${sha256hex("").slice(0, 16)}`;
+  keepAside(dir, keptAs, Buffer.alloc(0), rec);
   unlinkSync(seg.path);
   const after = e ? `entry ${e.seq} (${e.type})` : "no intact entry";
   rec.notes.push({
@@ -431,8 +505,8 @@ function restoreAnchor(segments: readonly SegmentFile[], rec: Recorded): Segment
     severity: "alarm",
     message:
       `${seg.name} was empty after ${prev.name}, which ends with ${after}, not the checkpoint at seq ` +
-      `${seg.firstSeq - 1} that a rotation starts a file after: removed`,
-    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true },
+      `${seg.firstSeq - 1} that a rotation starts a file after: removed (the empty file ${keptAs} marks it)`,
+    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true, keptAs },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",

@@ -11,14 +11,15 @@
  * `deletedThrough` only when such a sealed entry says so. The entry also restates the journal's binding
  * (./binding-mark.ts): the newest one the deleted files state, so it outlives the file of the
  * `journal.bound` entry. Bytes that recovery kept beside a deleted file (`<file>.damaged-<hash>`,
- * ./recovery.ts keepNotTorn) go with it, named in the entry (`sideFiles`): evidence of that file only.
+ * ./recovery.ts keepNotTorn) go with it, named in the entry (`sideFiles`): evidence of that file only. One
+ * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, readdirSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type BindingMark, newestBindingMark } from "./binding-mark.js";
 import { parseEntry } from "./entry.js";
-import { listSegments, readFirstLine } from "./segments.js";
+import { listSegments, readFirstLine, UNRECORDED_SUFFIX } from "./segments.js";
 
 export interface RetentionPlan {
   files: { file: string; from: number; to: number; bytes: number; sha256: string; lastTime: string }[];
@@ -91,7 +92,8 @@ export async function planRetention(
   const sideFiles = readdirSync(dir)
     .filter((n) => {
       const i = n.indexOf(".damaged-");
-      return i > 0 && deleted.has(n.slice(0, i + ".damaged-".length));
+      // one still .unrecorded is the only evidence until its entry is on the disk (./recovery.ts keepAside)
+      return i > 0 && deleted.has(n.slice(0, i + ".damaged-".length)) && !n.endsWith(UNRECORDED_SUFFIX);
     })
     .sort();
   return {

@@ -16,7 +16,7 @@
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
  * The segment file itself (writes, fdatasync, that backlog, rotation) is ./segment-writer.ts's.
  */
-import { fstatSync, mkdirSync, openSync } from "node:fs";
+import { fstatSync, mkdirSync, openSync, renameSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -43,7 +43,7 @@ import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import type { JournalBehind } from "./recovery-journal-seqs.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
-import { auditDir } from "./segments.js";
+import { auditDir, UNRECORDED_SUFFIX } from "./segments.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
 import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
@@ -218,6 +218,14 @@ export class AuditTrail {
    * and the lane's next one would be refused as a rollback)
    */
   private undurable: { seq: number; cp: SignedCheckpoint }[] = [];
+  /**
+   * side files of damaged bytes recovery kept aside (`<file>.damaged-<hash>.unrecorded`, ./recovery.ts
+   * keepAside) and the seq of the last entry at open that records them: renamed without `.unrecorded` once
+   * an fdatasync covered it (nameRecordedSideFiles), never before
+   */
+  private unrecorded: { names: string[]; seq: number } | null = null;
+  /** the directory fsync after that rename; close waits for it */
+  private sideFilesNamed: Promise<void> = Promise.resolve();
   private state: "open" | "closing" | "closed" = "open";
 
   private constructor(
@@ -392,7 +400,9 @@ export class AuditTrail {
         "audit: fdatasync of the newest segment at open failed; what it holds counts as synced",
       );
     void t.witness.recover(t.lastCp);
-    for (const n of rec.notes) t.append(n);
+    let lastNote = 0;
+    for (const n of rec.notes) lastNote = t.append(n).seq;
+    if (rec.unrecorded.length > 0) t.unrecorded = { names: rec.unrecorded, seq: lastNote };
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
     // what a crash left unsealed (and the notes about it) is sealed now, not an interval later: `audit
@@ -740,7 +750,31 @@ export class AuditTrail {
       }
       while (this.undurable.length > 0 && this.undurable[0]!.seq <= upTo)
         this.witness.add(this.undurable.shift()!.cp);
+      this.nameRecordedSideFiles();
     });
+  }
+
+  /**
+   * Once the entries recording the side files recovery kept aside are on the disk (an fdatasync covered
+   * them), each loses its `.unrecorded` (./recovery.ts keepAside) and the directory is fsynced: `audit
+   * verify` fails on a `.unrecorded` file, and the next start records one (a start cut short before its
+   * entries reached the disk). A rename that fails leaves it for the next start to record again.
+   */
+  private nameRecordedSideFiles(): void {
+    const u = this.unrecorded;
+    if (u === null || !this.file.durable(u.seq)) return;
+    this.unrecorded = null;
+    for (const name of u.names) {
+      try {
+        renameSync(join(this.dir, name), join(this.dir, name.slice(0, -UNRECORDED_SUFFIX.length)));
+      } catch (e) {
+        this.log.warn(
+          { file: name, err: e instanceof Error ? e.message : String(e) },
+          "audit: a side file of damaged bytes, recorded, keeps its .unrecorded; the next start records it again",
+        );
+      }
+    }
+    this.sideFilesNamed = syncDir(this.dir);
   }
 
   /**
@@ -1001,6 +1035,7 @@ export class AuditTrail {
     if (this.unsealedCount() > 0) await this.startCheckpoint();
     await this.flush();
     await this.file.retired();
+    await this.sideFilesNamed;
     if (this.spoolTimer) clearTimeout(this.spoolTimer);
     // a record committed while the last checkpoint was signed is written, unsealed (the next start seals it)
     await this.records.close();

@@ -24,7 +24,8 @@
  * - ./verify-guards.ts: the trail's completeness: an unsealed tail no longer than the lane leaves one, a
  *   trail wherever journal.db shows a bound journal, and a key given with --key that checked a signature.
  * Here: incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the
- * station).
+ * station), and damaged bytes the start kept aside without recording them (a side file still named
+ * `.unrecorded`: ./recovery.ts keepAside).
  *
  * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files
  * and the journal's binding it restates) counts only once a checkpoint seals it: anyone who can write the
@@ -37,7 +38,7 @@
 import type { KeyObject } from "node:crypto";
 import type { AuditEntry } from "./entry.js";
 import { isRecordType } from "./records.js";
-import { listSegments, type SegmentFile } from "./segments.js";
+import { listSegments, type SegmentFile, unrecordedSideFiles } from "./segments.js";
 import type { AuditHead, AuditSpoolView, SpooledLine, WitnessRecord } from "./spool.js";
 import { CheckpointChain, type Cp, checkStationWord } from "./verify-checkpoints.js";
 import { EvidenceCheck, type EvidenceRow } from "./verify-evidence.js";
@@ -192,6 +193,10 @@ interface Walked {
   end: FileEnd;
 }
 
+/** What verify says of a side file still named `.unrecorded` (./segments.ts unrecordedSideFiles). */
+export const UNRECORDED_PROBLEM =
+  "damaged bytes kept aside at start but not recorded in the trail: the start was cut short";
+
 /** Verifies the trail in `o.dir` step by step; a chain broken in the files or past their end ends it. */
 export function verifyTrail(o: VerifyOptions): VerifyReport {
   const v = startVerification(o);
@@ -255,6 +260,9 @@ function startVerification(o: VerifyOptions): Verification {
     problems: problems.list,
   };
   if (!o.key) problems.note(null, null, null, "no public key: the checkpoints' signatures cannot be checked");
+  // damaged bytes the start cut or removed, kept aside before it, whose audit.damaged entry never reached
+  // the disk (./recovery.ts keepAside): the trail no longer shows the damage, this file does
+  for (const name of unrecordedSideFiles(o.dir)) problems.note(null, name, null, UNRECORDED_PROBLEM);
   // Read in one snapshot with the spool (the CLI does), the rows are judged against the entries up to the
   // newest entry the snapshot knows of; later ones against a fresh read (./verify-journal.ts).
   const journal = new JournalBindingCheck(o.journal ?? null, o.freshJournal ?? null, headCopy, problems);

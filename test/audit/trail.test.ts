@@ -267,6 +267,32 @@ describe("rotation and retention", () => {
     expect(verify(dir)).toMatchObject({ ok: true, problems: [] });
   });
 
+  it("a side file of a deleted file still named .unrecorded (its entry not on the disk) is kept by retention, and verify names it", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    const oldest = segmentPaths(dir)[0]!;
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const unrecorded = `${oldest.split("/").pop()}.damaged-0123456789abcdef.unrecorded`;
+    writeFileSync(join(auditDir(dir), unrecorded), "kept bytes");
+    const plan = await t.runRetention();
+    await t.close();
+    expect(plan!.files.map((f) => f.file)).toContain(oldest.split("/").pop());
+    expect(plan!.sideFiles).toEqual([]);
+    expect(readFileSync(join(auditDir(dir), unrecorded), "utf8")).toBe("kept bytes");
+    expect(verify(dir)).toMatchObject({
+      ok: false,
+      problems: [
+        {
+          file: unrecorded,
+          what: "damaged bytes kept aside at start but not recorded in the trail: the start was cut short",
+        },
+      ],
+    });
+  });
+
   it("a file deleted without an audit.retention entry is detected", async () => {
     const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
     await fill(t, 30);
