@@ -142,8 +142,8 @@ export class Booth {
       audit: (type, severity, message, data) => this.fx.appendAudit(type, severity, message, data),
       alarm: (code, message, ids) => this.fx.alarm(code, message, ids),
       recorded: (rec, barrier, commitMs) => this.fx.recorded(rec, barrier, commitMs),
-      openBarrier: (rec) => {
-        this.fx.openBarrier(rec);
+      openBarrier: (rec, whose) => {
+        this.fx.openBarrier(rec, whose);
       },
       lastCommit: { quietMs: 0, commitMs: 0 },
       tryCommit: async (rec, intentId, closeCases) => {

@@ -381,11 +381,16 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // is judged again only while the card is still on its trip (its 0019 that suspect's write: paid, not
     // charged again); once the card has moved on it is left alone, the vehicle pays its new trip (judged
     // again after newer transactions hid it, it would block the card for good: BOOTH_SUSPECT_UNKNOWN)
+    // `shownBefore`: the suspect found is one an earlier pass noted shown (none unnoted: the newest open
+    // one is noted), which told the collector to release the vehicle by hand (settle.ts settleSuspect)
     let open: CommittedRecord | null;
+    let shownBefore = false;
     try {
-      open =
-        ctx.journal.findOpenSuspect({ cardId: card.cardId, exceptShown: true }) ??
-        onItsTrip(ctx.journal.findOpenSuspect({ cardId: card.cardId }), card, ctx.rec.lane.role);
+      open = ctx.journal.findOpenSuspect({ cardId: card.cardId, exceptShown: true });
+      if (!open) {
+        open = onItsTrip(ctx.journal.findOpenSuspect({ cardId: card.cardId }), card, ctx.rec.lane.role);
+        shownBefore = open !== null;
+      }
     } catch (e) {
       this.d.log.error({ err: errText(e), cardId: card.cardId }, "booth journal query failed");
       refuseForJournal(
@@ -421,7 +426,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // vehicle (one whose card is unknown) is not this card's to settle, close or charge
     const kase = open ? ownCase(desk, c, open) : (c as BoothCase);
     if (!desk.get(kase.id)) desk.add(kase);
-    await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start, c));
+    await this.asActive(kase, false, signal, (s) => this.handle(kase, card, open, s, start, c, shownBefore));
   }
 
   private async handle(
@@ -432,6 +437,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
     start: { at: number; readerWaitMs: number; bytes: number | null },
     /** the case the desk picked for the card (the collector's take, else the queue's) */
     picked: BoothCase | undefined,
+    /** `open`'s debit was noted shown by an earlier pass (settle.ts settleSuspect) */
+    shownBefore: boolean,
   ): Promise<void> {
     let c = settling;
     const ctx = this.d.ctx;
@@ -469,7 +476,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
         }
       };
       try {
-        r = await settleSuspect(ctx, open, c, card, signal, atBooth, closes);
+        r = await settleSuspect(ctx, open, c, card, signal, atBooth, closes, shownBefore);
       } catch (e) {
         // the card lifted or mute, the PSAM failing while the evidence is read: nothing was settled (the
         // journal is written only once the evidence is in); the collector puts the card back

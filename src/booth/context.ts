@@ -22,6 +22,13 @@ import type { PsamSession } from "./psam-session.js";
 import type { Layout0019Name } from "./record-0019.js";
 import type { ReaderClock } from "./timed-reader.js";
 
+/**
+ * Whose paid record a barrier opens for, as a BARRIER_NOT_OPENED alarm names it: the booth's own, or the
+ * lane's (a suspect a late B5 or B8, or an operator, settled as paid while the booth proved it from the card:
+ * settle.ts settledMeanwhile; effects.ts openBarrier), with who settled it (its `extra.settlement.settledBy`).
+ */
+export type BarrierFor = { whose: "booth" } | { whose: "lane"; settledBy: string };
+
 export interface BoothOptions {
   /** the PSAM slot the booth debits with */
   psamSlot: number;
@@ -129,9 +136,10 @@ export interface BoothContext {
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void;
   /**
    * the barrier for a paid record that is not the booth's own (a suspect the lane settled as paid while
-   * the booth proved it: settle.ts settledMeanwhile), as `recorded` opens it, with no outcome of its own
+   * the booth proved it: settle.ts settledMeanwhile), as `recorded` opens it, with no outcome of its own;
+   * `whose` names the record in a BARRIER_NOT_OPENED alarm (BarrierFor above)
    */
-  openBarrier(rec: CommittedRecord): void;
+  openBarrier(rec: CommittedRecord, whose: BarrierFor): void;
   /**
    * Commit, after letting pending I/O (an RSU frame already read) run first: the commit's fsync is
    * synchronous. On failure: logged in full, counted, alarm; resolves undefined. `closeCases`: see

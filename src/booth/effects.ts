@@ -17,7 +17,7 @@ import { recordInFull } from "../log.js";
 import { watchBarrier } from "../outputs/barrier-answer.js";
 import { emitChecked, type LaneOutputs, type OutputAnswer } from "../outputs/outputs.js";
 import type { BoothCase } from "./cases.js";
-import { type BoothCounters, type BoothOutcome, errText } from "./context.js";
+import { type BarrierFor, type BoothCounters, type BoothOutcome, errText } from "./context.js";
 import { recordWithGoneIntent } from "./gone-intent.js";
 import type { BoothJournal, BoothLaneHook } from "./ports.js";
 import { PROMPTS, type Prompt } from "./prompts.js";
@@ -94,7 +94,7 @@ export class BoothEffects {
    * or an async board that did not answer within BARRIER_ANSWER_MS is that alarm then.
    */
   recorded(rec: CommittedRecord, barrier: boolean, commitMs: number | null): void {
-    const barrierAt = barrier ? this.openBarrier(rec) : null;
+    const barrierAt = barrier ? this.openBarrier(rec, { whose: "booth" }) : null;
     this.d.outcomes.next({ record: rec, decisionMs: 0, barrierAt, commitMs });
   }
 
@@ -103,8 +103,9 @@ export class BoothEffects {
    * Answers the command's time when the device took it at once (watchBarrier below), else null. `recorded`
    * calls it for the booth's own records; settle.ts settledMeanwhile for a suspect the lane settled as paid
    * while the booth proved it (that record is the lane's outcome, not the booth's: no outcome here).
+   * `whose`: which record it is, for the BARRIER_NOT_OPENED alarm.
    */
-  openBarrier(rec: CommittedRecord): number | null {
+  openBarrier(rec: CommittedRecord, whose: BarrierFor): number | null {
     if (rec.kind !== "transaction") return null;
     const at = this.d.now();
     const answer = emitChecked(this.d.outputs, {
@@ -115,30 +116,50 @@ export class BoothEffects {
       seq: rec.seq,
     });
     this.d.outputs.emit({ type: "light", color: "green", at });
-    return this.watchBarrier(rec, answer) ? at : null;
+    return this.watchBarrier(rec, whose, answer) ? at : null;
   }
 
   /**
    * Paid record `rec`'s barrier answer, as src/outputs/barrier-answer.ts watchBarrier follows it: a booth
    * record gets no barrier time, so only a barrier not opened is said, for this vehicle (an error line, the
-   * BARRIER_NOT_OPENED alarm). Returns whether the device took it at once (the outcome's barrierAt).
+   * BARRIER_NOT_OPENED alarm, naming the record as `whose` says: the booth's, or the lane's settled one).
+   * Returns whether the device took it at once (the outcome's barrierAt).
    */
-  private watchBarrier(rec: CommittedRecord, answer: OutputAnswer | PromiseLike<OutputAnswer>): boolean {
+  private watchBarrier(
+    rec: CommittedRecord,
+    whose: BarrierFor,
+    answer: OutputAnswer | PromiseLike<OutputAnswer>,
+  ): boolean {
+    const lane = whose.whose === "lane" ? { settledBy: whose.settledBy } : {};
+    const record =
+      whose.whose === "lane"
+        ? `the lane's record ${rec.seq}, settled as paid by ${whose.settledBy} while the booth proved it`
+        : `paid booth record ${rec.seq}`;
     return watchBarrier(answer, {
       log: this.d.log,
-      fields: { seq: rec.seq, path: "booth" },
+      fields: { seq: rec.seq, path: "booth", record: whose.whose, ...lane },
       opened: () => {},
       notOpened: (error) => {
         this.d.log.error(
-          { code: "BARRIER_NOT_OPENED", seq: rec.seq, tradeId: rec.tradeId, obuId: rec.obuId, err: error },
-          "barrier not opened for a paid booth vehicle (its device failed or did not answer in time)",
+          {
+            code: "BARRIER_NOT_OPENED",
+            seq: rec.seq,
+            record: whose.whose,
+            ...lane,
+            tradeId: rec.tradeId,
+            obuId: rec.obuId,
+            err: error,
+          },
+          whose.whose === "lane"
+            ? "barrier not opened at the booth for a vehicle paid on the lane's settled record (its device failed or did not answer in time)"
+            : "barrier not opened for a paid booth vehicle (its device failed or did not answer in time)",
         );
         this.alarm(
           "BARRIER_NOT_OPENED",
-          `the barrier did not open for paid booth record ${rec.seq} (trade ${rec.tradeId}, OBU ${rec.obuId || "none"}): ` +
+          `the barrier did not open for ${record} (trade ${rec.tradeId}, OBU ${rec.obuId || "none"}): ` +
             `${error}; the vehicle paid: raise the barrier by hand`,
           { cardId: rec.cardId, obuSerial: rec.obuSerial, obuId: rec.obuId },
-          { jseq: rec.seq, tradeId: rec.tradeId, error },
+          { jseq: rec.seq, tradeId: rec.tradeId, error, ...lane },
         );
       },
     });

@@ -86,6 +86,18 @@ export const PROMPTS = {
         ),
   settled: (amount: number) =>
     p("SETTLED", `已确认扣费 ${yuan(amount)}`, "上次交易卡片已扣款：请放行，勿重复收费", "ok", "done"),
+  /**
+   * settled as paid (by the lane, meanwhile) after an earlier pass had shown the debit without its TAC and
+   * told the collector to release the vehicle by hand (PAID_UNSETTLED): no barrier (settle.ts settledMeanwhile)
+   */
+  settledReleasedBefore: (amount: number) =>
+    p(
+      "SETTLED_NO_BARRIER",
+      `已确认扣费 ${yuan(amount)}`,
+      "此前已提示人工放行，未抬杆：车辆仍在时请人工放行，勿重复收费",
+      "warn",
+      "done",
+    ),
   notDebited: () => p("NOT_DEBITED", "上次交易未扣款", "已核实未扣款：重新扣费中", "info"),
   paidUnsettled: (amount: number) =>
     p(

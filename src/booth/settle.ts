@@ -19,7 +19,7 @@
  * - the card cannot tell: nothing is charged, nothing is settled.
  */
 import { idsData } from "../audit/events.js";
-import type { CaseClosedNote, CommittedRecord, EntryInfo } from "../journal/types.js";
+import type { CaseClosedNote, CommittedRecord, EntryInfo, SettlementNote } from "../journal/types.js";
 import { TRANS_TYPE_COMPOSITE } from "./apdus.js";
 import { BOOTH_OUTCOMES, debitedSettlement, notDebitedSettlement } from "./booth-records.js";
 import { type CardRead, gatherEvidence } from "./card-probe.js";
@@ -281,6 +281,10 @@ export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unkno
  * - debited on the card's current trip: a case other than `c` is another vehicle's, the one the collector
  *   took for this card. That vehicle is not passed on the suspect's debit ("paid-other"): no barrier, and
  *   it pays its own trip on its case (card-loop.ts: its OBU held- and list-checked before any charge).
+ * `shownBefore`: the journal had noted `s`'s debit shown by the card before this pass (suspect_evidence:
+ * an earlier pass told the collector to release the vehicle by hand, PAID_UNSETTLED; card-loop.ts asks
+ * findOpenSuspect with and without `exceptShown`). The lane settling it as paid meanwhile then opens no
+ * barrier (settledMeanwhile): the vehicle was passed already.
  */
 export async function settleSuspect(
   ctx: BoothContext,
@@ -290,6 +294,7 @@ export async function settleSuspect(
   signal: AbortSignal,
   atBooth: (later: boolean) => BoothCase = () => c,
   closes: JudgedCloses = NO_CLOSES,
+  shownBefore = false,
 ): Promise<SettleResult> {
   const role = ctx.rec.lane.role;
   const attempt = attemptOf(s, role);
@@ -333,7 +338,8 @@ export async function settleSuspect(
         return notes;
       },
     );
-    if (settled === "refused") return settledMeanwhile(ctx, s, c, card, data, onward, true, "its settlement");
+    if (settled === "refused")
+      return settledMeanwhile(ctx, s, c, card, data, onward, true, "its settlement", shownBefore);
     if (!settled) return "journal-failed";
     closes.written(notes);
     ctx.counters.settledDebited++;
@@ -397,7 +403,17 @@ export async function settleSuspect(
     // by hand (etc-lane journal settle); as trySettle's "refused": the entry says what the record is now,
     // and one settled otherwise than as paid does not pass
     if (noted === false)
-      return settledMeanwhile(ctx, s, c, card, data, onward, true, "its note of the debit shown");
+      return settledMeanwhile(
+        ctx,
+        s,
+        c,
+        card,
+        data,
+        onward,
+        true,
+        "its note of the debit shown",
+        shownBefore,
+      );
     ctx.counters.paidUnsettled++;
     if (noted === true) {
       closes.written(notes);
@@ -415,7 +431,7 @@ export async function settleSuspect(
       return notes;
     });
     if (settled === "refused")
-      return settledMeanwhile(ctx, s, c, card, data, onward, false, "its settlement");
+      return settledMeanwhile(ctx, s, c, card, data, onward, false, "its settlement", shownBefore);
     if (!settled) return "journal-failed";
     closes.written(notes);
     ctx.counters.settledNotDebited++;
@@ -446,8 +462,10 @@ export async function settleSuspect(
  * false): the suspect was settled meanwhile (as paid by the lane, from a late B5 or B8; or by an operator
  * by hand, etc-lane journal settle). `tried` names what the booth's write was, for the entry.
  * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
- * vehicle's case taken for the card: that vehicle pays its own trip, `onward`). Anything else: the case is refused with what the record says now, and nothing is charged
- * either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
+ * vehicle's case taken for the card: that vehicle pays its own trip, `onward`); the vehicle at the booth
+ * passes on the lane's record (the barrier, after listedNow), unless the debit was noted shown before this
+ * pass (`shownBefore`: released by hand already; the screen says so, no barrier). Anything else: the case is
+ * refused with what the record says now, and nothing is charged either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
  * and the record disagree: a record settled otherwise than as paid, or settled as paid by a late B5 while
  * the card says it was not debited.
  */
@@ -460,6 +478,7 @@ function settledMeanwhile(
   onward: () => Onward,
   cardDebited: boolean,
   tried: "its settlement" | "its note of the debit shown",
+  shownBefore: boolean,
 ): SettleResult {
   const now = ctx.journal.get(s.seq);
   const paid = now?.kind === "transaction";
@@ -482,9 +501,13 @@ function settledMeanwhile(
   // the vehicle is at the booth and has paid: the barrier opens as for the booth's own settlement (after
   // the same status-list check), on the lane's settled record. The lane's late B5 or B8 opened nothing (its
   // vehicle had left the antenna for the booth); before, nobody raised the barrier while the screen said
-  // 请放行 (test/booth/settle-barrier.test.ts)
-  if (!bar) {
-    ctx.openBarrier(now);
+  // 请放行 (test/booth/settle-barrier.test.ts). Not when an earlier pass had noted the debit shown
+  // (`shownBefore`): that pass told the collector to release the vehicle by hand (PAID_UNSETTLED), and a
+  // card put on again must not raise the barrier for a vehicle gone (test/booth/settle-psam.test.ts)
+  if (!bar && shownBefore) ctx.show(PROMPTS.settledReleasedBefore(s.amount), c);
+  else if (!bar) {
+    const settledBy = (now.extra?.settlement as SettlementNote | undefined)?.settledBy ?? "unknown";
+    ctx.openBarrier(now, { whose: "lane", settledBy });
     ctx.show(PROMPTS.settled(s.amount), c);
   }
   return paidOrListed(ctx, s, c, bar, "settled-meanwhile");

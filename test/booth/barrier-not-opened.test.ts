@@ -20,6 +20,7 @@ import { type LogLine, recordingLogger } from "../reader/harness.js";
 
 interface Appended {
   type: string;
+  message?: string;
   data?: Record<string, unknown>;
 }
 
@@ -68,6 +69,27 @@ it("a barrier board that throws: the booth's outcome has no barrier time, the ve
       tradeId: "T12",
       error: "barrier board not answering",
     },
+  ]);
+});
+
+// second review, finding 3: the barrier settle.ts settledMeanwhile opens is on the lane's record (a suspect a
+// late B5 settled as paid while the booth proved it); its alarm called it the booth's own paid record
+it("a barrier board that throws on the lane's settled record (settledMeanwhile): the alarm names the lane's record and who settled it, and no outcome is emitted", () => {
+  const { fx, outcomes, entries } = effects({
+    emit(e) {
+      if (e.type === "barrier") throw new Error("barrier board not answering");
+    },
+  });
+  const rec = paid();
+  expect(fx.openBarrier(rec, { whose: "lane", settledBy: "b5" })).toBeNull();
+  expect(outcomes).toEqual([]);
+  const alarms = entries.filter((e) => e.data?.code === "BARRIER_NOT_OPENED");
+  // before: "the barrier did not open for paid booth record 12 (...)"
+  expect(alarms.map((e) => e.message)).toEqual([
+    `the barrier did not open for the lane's record 12, settled as paid by b5 while the booth proved it (trade T12, OBU A1000007): barrier board not answering; the vehicle paid: raise the barrier by hand`,
+  ]);
+  expect(alarms.map((e) => e.data)).toEqual([
+    expect.objectContaining({ code: "BARRIER_NOT_OPENED", jseq: 12, settledBy: "b5" }),
   ]);
 });
 

@@ -175,6 +175,41 @@ describe("a suspect whose debit the card showed (noted)", () => {
     });
   });
 
+  // second review, finding 1: the first pass said 已扣费（待核实） (release by hand), the vehicle left; the card
+  // put on again is judged again, and a late B5 settles the suspect as paid right before that pass's note
+  // (noteDebitShown false: settle.ts settledMeanwhile). Before, the barrier opened for the vehicle gone
+  it("the card put on again while still on that trip, its suspect settled as paid by a late B5 meanwhile: no barrier (released by hand before), SETTLED_NO_BARRIER", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
+      const seq = await notedSuspect(t);
+      const j = t.lane.journal;
+      const note = j.noteDebitShown.bind(j);
+      j.noteDebitShown = (n, entry, closeCases) => {
+        j.noteDebitShown = note;
+        const [d] = t.ledger();
+        j.settle(n, {
+          kind: "transaction",
+          outcome: "EXIT_DEBIT_SETTLED",
+          settledBy: "b5",
+          fields: {
+            tac: d!.tac,
+            psamTransSerial: d!.psamTransSerial.toString(16).padStart(8, "0"),
+            iccPaySerial: d!.iccPaySerial.toString(16).padStart(4, "0"),
+            psamNo: d!.psamNo,
+          },
+        });
+        return note(n, entry, closeCases);
+      };
+      const before = t.outputs.length;
+      t.reader.present(CARD);
+      await t.prompt("SETTLED_NO_BARRIER");
+      await t.boothIdle();
+      expect(j.get(seq)).toMatchObject({ kind: "transaction", outcome: "EXIT_DEBIT_SETTLED" });
+      // before: one, on the lane's settled record
+      expect(t.outputs.slice(before).filter((o) => o.type === "barrier")).toEqual([]);
+      expect(boothDebits(t)).toEqual([]);
+    });
+  });
+
   it("after a lane restart it holds nothing either: the card is not held, and on a new trip it pays once", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [VEHICLE] } } }, async (t) => {
       const seq = await notedSuspect(t);

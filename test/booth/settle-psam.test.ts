@@ -81,6 +81,8 @@ async function settle(
     noteShown?: boolean;
     /** the record as the journal has it now (journal.get) */
     now?: CommittedRecord;
+    /** an earlier pass had noted the suspect's debit shown (card-loop.ts: found only without exceptShown) */
+    shownBefore?: boolean;
   } = {},
 ) {
   vi.mocked(gatherEvidence).mockResolvedValue(evidence);
@@ -89,6 +91,10 @@ async function settle(
   const audits: { type: string; severity: string; message: string; data: Record<string, unknown> }[] = [];
   /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
   const barriers: CommittedRecord[] = [];
+  /** whose record each barrier was opened for (effects.ts BarrierFor) */
+  const barrierFor: unknown[] = [];
+  /** the screens shown (their step) */
+  const shown: string[] = [];
   const ctx = {
     rec: { lane: { role: "exit" } },
     reader: {},
@@ -109,20 +115,30 @@ async function settle(
       statusList: { lookup: () => ({ listed: false }) },
     },
     recorded: () => undefined,
-    openBarrier: (rec: CommittedRecord) => {
+    openBarrier: (rec: CommittedRecord, whose: unknown) => {
       barriers.push(rec);
+      barrierFor.push(whose);
     },
     audit: (type: string, severity: string, message: string, data: Record<string, unknown>) => {
       audits.push({ type, severity, message, data });
     },
     alarm: () => undefined,
-    show: () => undefined,
+    show: (p: { step: string }) => shown.push(p.step),
     log: silentLogger,
   } as unknown as BoothContext;
   const c = { id: "s1", seq: 1, reason: "B5_MISMATCH" } as BoothCase;
   const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
-  const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
-  return { r, settled, noted, audits, barriers, counters: ctx.counters };
+  const r = await settleSuspect(
+    ctx,
+    s,
+    c,
+    card,
+    new AbortController().signal,
+    undefined,
+    undefined,
+    o.shownBefore,
+  );
+  return { r, settled, noted, audits, barriers, barrierFor, shown, counters: ctx.counters };
 }
 
 describe("a B5_MISMATCH suspect the card proves debited (settle.ts)", () => {
@@ -272,17 +288,25 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
     ]);
   });
 
+  const paidByB5 = {
+    ...suspect,
+    kind: "transaction",
+    outcome: "EXIT_DEBIT_SETTLED",
+    revision: 2,
+    extra: { ...suspect.extra, settlement: { settledBy: "b5" } },
+  } as CommittedRecord;
+
   it("settled as paid (a late B5): the vehicle has paid, the barrier opens, and the entry names that settlement", async () => {
-    const paid = {
-      ...suspect,
-      kind: "transaction",
-      outcome: "EXIT_DEBIT_SETTLED",
-      revision: 2,
-    } as CommittedRecord;
-    const { r, audits, barriers } = await settle(suspect, { noteShown: false, now: paid });
+    const { r, audits, barriers, barrierFor, shown } = await settle(suspect, {
+      noteShown: false,
+      now: paidByB5,
+    });
     expect(r).toBe("settled-meanwhile");
-    // the vehicle at the booth has paid: the barrier opens on the lane's settlement (before, it did not)
-    expect(barriers).toEqual([paid]);
+    // the vehicle at the booth has paid: the barrier opens on the lane's settlement (before, it did not),
+    // named as the lane's record, settled by its B5 (a failed barrier's alarm says so: effects.ts)
+    expect(barriers).toEqual([paidByB5]);
+    expect(barrierFor).toEqual([{ whose: "lane", settledBy: "b5" }]);
+    expect(shown).toEqual(["SETTLED"]);
     expect(audits).toEqual([
       expect.objectContaining({
         type: "booth.evidence",
@@ -293,5 +317,22 @@ describe("a suspect shown debited without its TAC, settled meanwhile before its 
         }),
       }),
     ]);
+  });
+
+  // second review, finding 1: an earlier pass noted the debit shown (已扣费（待核实）): the collector released
+  // the vehicle by hand, and it left. The card put on again (still on its trip) is judged again; a late B5
+  // settling the suspect between that pass's findOpenSuspect and its note raised the barrier for nobody
+  it("settled as paid (a late B5) after an earlier pass had noted the debit shown (released by hand): no barrier, the screen says the vehicle was to be released by hand", async () => {
+    const { r, barriers, shown, counters } = await settle(suspect, {
+      noteShown: false,
+      now: paidByB5,
+      shownBefore: true,
+    });
+    // still paid: its cases close, nothing is charged
+    expect(r).toBe("settled-meanwhile");
+    expect(counters.paidUnsettled).toBe(0);
+    // before: the barrier opened on the lane's record, and the screen said SETTLED (请放行)
+    expect(barriers).toEqual([]);
+    expect(shown).toEqual(["SETTLED_NO_BARRIER"]);
   });
 });
