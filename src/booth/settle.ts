@@ -359,14 +359,17 @@ export async function settleSuspect(
       return on;
     }
     const bar = listedNow(ctx, card, s);
-    ctx.recorded(settled, bar === null, null);
+    // not after an earlier pass noted the debit shown (`shownBefore`, PAID_UNSETTLED: that pass told the
+    // collector to release the vehicle by hand), as in settledMeanwhile below: a card put on again with its
+    // real TAC must not raise the barrier for a vehicle gone (test/booth/zero-tac.test.ts)
+    ctx.recorded(settled, bar === null && !shownBefore, null);
     ctx.audit(
       "booth.settled",
       "info",
       `suspect ${s.tradeId} settled at the booth: debited (${v.why})`,
       about,
     );
-    if (!bar) ctx.show(PROMPTS.settled(s.amount), c);
+    if (!bar) ctx.show(shownBefore ? PROMPTS.settledReleasedBefore(s.amount) : PROMPTS.settled(s.amount), c);
     return paidOrListed(ctx, s, c, bar, "debited");
   }
   if (v.kind === "debited") {

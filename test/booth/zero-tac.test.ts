@@ -141,11 +141,15 @@ describe("a TAC of all zeros read from the card at the booth proves nothing", ()
       expect(evidence?.data).toMatchObject({ verdict: "debited", tac: null, proof: { tac: ZERO } });
       expect(t.ledger().map((e) => e.path)).toEqual(["dsrc"]);
       expect(t.lane.booth?.counters.paidUnsettled).toBe(1);
-      // the card on its trip again, its PROVE the real TAC now: settled with it
+      // the card on its trip again, its PROVE the real TAC now: settled with it; no barrier, since the
+      // PAID_UNSETTLED pass told the collector to release the vehicle by hand (session 39 review: a
+      // second barrier for a vehicle gone)
+      const barriersBefore = t.outputs.filter((e) => e.type === "barrier").length;
       t.reader.remove();
       t.reader.present(CARD);
-      await t.prompt("SETTLED");
+      await t.prompt("SETTLED_NO_BARRIER");
       await t.boothIdle();
+      expect(t.outputs.filter((e) => e.type === "barrier")).toHaveLength(barriersBefore);
       expect(t.records()).toEqual([
         expect.objectContaining({
           seq: suspect!.seq,
