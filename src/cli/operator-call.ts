@@ -183,12 +183,21 @@ export function noLaneAnswers(dataDir: string, socket: string, command: string):
  * The lock's refusal (src/datadir/lock.ts, E410) when the lane was asked first and nothing answered on
  * `socket`: a lane (or a holder not named yet: a lane takes the lock first thing) holds the data directory
  * but does not answer, told as `etc-lane status` tells it, not "act through its control socket" just
- * after that socket failed. A maintenance command's hold, and any other error, is returned as it is.
+ * after that socket failed. A maintenance command's hold, a lock held from another host (the holder file
+ * names it and this host's kernel names no owner: src/datadir/lock.ts describeHolder `elsewhere`), and any
+ * other error, are returned as they are.
  */
 export function laneNotAnswering(e: unknown, socket: string): unknown {
   if (!(e instanceof EtcError) || e.code !== DataDirErrors.InUse) return e;
-  const d = (e.details ?? {}) as { holder?: DataDirHolder | null; what?: string; dataDir?: string };
-  if (d.holder?.role === "cli" || d.what === undefined) return e;
+  const d = (e.details ?? {}) as {
+    holder?: DataDirHolder | null;
+    what?: string;
+    dataDir?: string;
+    elsewhere?: boolean;
+  };
+  // a holder file of another host, and nothing here seen holding the lock: the lane is not here to retry,
+  // as `etc-lane status` says ("not running here ... running there?"); the lock's words name that host
+  if (d.holder?.role === "cli" || d.what === undefined || d.elsewhere === true) return e;
   return new EtcError(
     e.code,
     `${holdsButDoesNotAnswer(d.what, String(d.dataDir), socket)}. Retry in a moment (etc-lane status says when it ` +
