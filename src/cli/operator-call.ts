@@ -5,7 +5,13 @@
  */
 import type { Command } from "commander";
 import { EtcError } from "../../firmware-bridge/errors.js";
-import { DataDirErrors, type DataDirHolder } from "../datadir/lock.js";
+import {
+  DataDirErrors,
+  type DataDirHolder,
+  dataDirHolder,
+  describeHolder,
+  holderElsewhere,
+} from "../datadir/lock.js";
 import type { ControlCall } from "../service/control/client.js";
 import {
   callLane,
@@ -123,13 +129,7 @@ export async function operatorCall(
     if (!(e instanceof LaneNotRunning)) throw e;
   }
   if (!o.direct)
-    return {
-      via: "none",
-      result: {
-        ok: false,
-        message: `no lane is running on ${loc.dataDir} (nothing answers on ${path}): ${o.command} acts on a running lane; start it with etc-lane run --config FILE`,
-      },
-    };
+    return { via: "none", result: { ok: false, message: noLaneAnswers(loc.dataDir, path, o.command) } };
   let result: OperatorResult;
   try {
     result = await runDirect(o.deps ?? directDeps(loc.dataDir, loc.config), o.command, o.direct);
@@ -139,20 +139,68 @@ export async function operatorCall(
   return { via: "direct", result };
 }
 
+/** A lane holds the data directory but nothing answered on its control socket, as `etc-lane status` says it. */
+function holdsButDoesNotAnswer(what: string, dataDir: string, socket: string): string {
+  return (
+    `${what} holds the data directory ${dataDir} but does not answer (starting or stopping, or its control ` +
+    `socket is gone): nothing answered on ${socket}`
+  );
+}
+
+/**
+ * Why a command that only a running lane does (`booth list|take|cancel`: no `direct`) was not done when
+ * nothing answered on `socket`, told from the data directory's lock holder as `etc-lane status` tells it
+ * (src/cli/commands/status.ts notAnswering; src/datadir/lock.ts dataDirHolder, holderElsewhere, read without
+ * taking the lock): a lane (or a holder not named yet: a lane takes the lock first thing) holds it but does
+ * not answer, so retry, not "start it" (a second lane the lock refuses); nobody here but a holder file of
+ * another host, "running there?"; else no lane runs (naming a maintenance command that holds it).
+ */
+export function noLaneAnswers(dataDir: string, socket: string, command: string): string {
+  const needs = `${command} acts on a running lane`;
+  const held = dataDirHolder(dataDir);
+  if (held !== null && held.holder?.role !== "cli")
+    return (
+      `${holdsButDoesNotAnswer(describeHolder(held.holder, held.pid).what, dataDir, socket)}. Retry in a ` +
+      "moment (etc-lane status says when it answers); if it stays so, stop that process, then start the lane " +
+      `again (etc-lane run --config FILE): ${needs}`
+    );
+  const elsewhere = held === null ? holderElsewhere(dataDir) : null;
+  if (elsewhere !== null)
+    return (
+      `no lane is running here on ${dataDir} (nothing answers on ${socket}); the holder file names ` +
+      `${elsewhere.command} (pid ${elsewhere.pid}) on host ${elsewhere.host} since ${elsewhere.since}: running ` +
+      `there? ${needs}: if it runs there, act there (a lane on another computer, through a network file ` +
+      "system, or in a container with its own process namespace is out of sight of this host; one killed " +
+      "there leaves the file behind)"
+    );
+  const busy = held
+    ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory until it finishes`
+    : "";
+  return `no lane is running on ${dataDir} (nothing answers on ${socket}${busy}): ${needs}; start it with etc-lane run --config FILE`;
+}
+
 /**
  * The lock's refusal (src/datadir/lock.ts, E410) when the lane was asked first and nothing answered on
  * `socket`: a lane (or a holder not named yet: a lane takes the lock first thing) holds the data directory
  * but does not answer, told as `etc-lane status` tells it, not "act through its control socket" just
- * after that socket failed. A maintenance command's hold, and any other error, is returned as it is.
+ * after that socket failed. A maintenance command's hold, a lock held from another host (the holder file
+ * names it and this host's kernel names no owner: src/datadir/lock.ts describeHolder `elsewhere`), and any
+ * other error, are returned as they are.
  */
 export function laneNotAnswering(e: unknown, socket: string): unknown {
   if (!(e instanceof EtcError) || e.code !== DataDirErrors.InUse) return e;
-  const d = (e.details ?? {}) as { holder?: DataDirHolder | null; what?: string; dataDir?: string };
-  if (d.holder?.role === "cli" || d.what === undefined) return e;
+  const d = (e.details ?? {}) as {
+    holder?: DataDirHolder | null;
+    what?: string;
+    dataDir?: string;
+    elsewhere?: boolean;
+  };
+  // a holder file of another host, and nothing here seen holding the lock: the lane is not here to retry,
+  // as `etc-lane status` says ("not running here ... running there?"); the lock's words name that host
+  if (d.holder?.role === "cli" || d.what === undefined || d.elsewhere === true) return e;
   return new EtcError(
     e.code,
-    `${d.what} holds the data directory ${d.dataDir} but does not answer (starting or stopping, or its control ` +
-      `socket is gone): nothing answered on ${socket}. Retry in a moment (etc-lane status says when it ` +
+    `${holdsButDoesNotAnswer(d.what, String(d.dataDir), socket)}. Retry in a moment (etc-lane status says when it ` +
       "answers); if it stays so, stop that process, then retry (without a lane the command acts on the data " +
       "directory)",
     e.details,

@@ -21,8 +21,9 @@ export function isLaneRun(action: Command): boolean {
 
 /**
  * A short-lived command: EPIPE ends it quietly with the command's status so far (process.exitCode set by
- * printOutcome in ./operator-call.ts or `audit verify` in ./commands/audit.ts, else 0); any other stdout
- * error is thrown. Returns what takes the handler off again.
+ * printOutcome in ./operator-call.ts, `audit verify` in ./commands/audit.ts, or `decode` in ./commands/decode.ts
+ * as soon as it reports a problem, else 0); any other stdout error is thrown. Returns what takes the handler
+ * off again.
  */
 export function quitOnBrokenPipe(stdout: ErrorSource, exit: (code: number) => void): () => void {
   const onError = (e: NodeJS.ErrnoException): void => {

@@ -244,6 +244,7 @@ function inUse(dir: string, lockPath: string): EtcError {
     what,
     holder: h,
     pid,
+    elsewhere,
   } = describeHolder(readHolder(join(dir, HOLDER_FILE)), kernelLockOwner(lockPath));
   const advice =
     h?.role === "cli"
@@ -256,6 +257,7 @@ function inUse(dir: string, lockPath: string): EtcError {
     holder: h,
     pid,
     what,
+    elsewhere,
   });
 }
 
@@ -265,13 +267,14 @@ function inUse(dir: string, lockPath: string): EtcError {
  * (or, without /proc/locks, still runs). A file naming another host, with no owner here to be seen, is a
  * lock taken from that host over a network file system (./fs-type.ts), or from a container on this host
  * with its own process namespace (whose pids /proc/locks here shows as 0): named as such, not as details
- * "not written yet". `isAlive` and `host` for tests.
+ * "not written yet"; `elsewhere` is true then (nothing on this host to be seen holding it, as `etc-lane status`
+ * finds with holderElsewhere). `isAlive` and `host` for tests.
  */
 export function describeHolder(
   file: DataDirHolder | null,
   owner: number | null,
   o: { isAlive?: (pid: number) => boolean; host?: string } = {},
-): { what: string; holder: DataDirHolder | null; pid: number | null } {
+): { what: string; holder: DataDirHolder | null; pid: number | null; elsewhere: boolean } {
   const host = o.host ?? hostname();
   const h = file && (owner !== null ? file.pid === owner : (o.isAlive ?? alive)(file.pid)) ? file : null;
   if (h === null && owner === null && file !== null && file.host !== host)
@@ -282,6 +285,7 @@ export function describeHolder(
         "process namespace)",
       holder: file,
       pid: file.pid,
+      elsewhere: true,
     };
   const pid = h?.pid ?? owner;
   const what = h
@@ -289,5 +293,5 @@ export function describeHolder(
     : pid !== null
       ? `another process (pid ${pid}; its details are not written yet)`
       : "another process (its details are not written yet)";
-  return { what, holder: h, pid };
+  return { what, holder: h, pid, elsewhere: false };
 }

@@ -1,4 +1,6 @@
 /** `etc-lane decode`: the protocol analyser, driven as a user would. */
+
+import { once } from "node:events";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -12,6 +14,7 @@ import {
 } from "../../firmware-bridge/frames/index.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import { spawnCli } from "../../sim/harness/procs.js";
 import { legacyC6 } from "../capture/c6-frame.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -112,6 +115,29 @@ describe("etc-lane decode", () => {
     // the noise bytes are reported, and make the exit code non-zero
     expect(r.stderr).toMatch(/line 2: noise: 2 byte\(s\) skipped \(0011\)/);
     expect(r.code).toBe(1);
+  });
+
+  // session 39 review: the failure was set only once stdin ended, so a reader gone while stdin was still
+  // open ended the command (src/cli/stdout-errors.ts quitOnBrokenPipe) with exit 0 after a reported problem
+  it("--per-line: a problem reported, then the reader of stdout gone while stdin is open: exit 1", async () => {
+    const cli = spawnCli("etc-lane", ["decode", "--protocol", "legacy", "--per-line"], {
+      name: "decode",
+      stdin: true,
+    });
+    const closed = once(cli.child, "close");
+    cli.child.stdin?.write(`00 11 ${B5}\n`);
+    await cli.waitLine((l) => l.stream === "stdout" && l.text.includes('"type":"B5"'), 30_000, "the B5");
+    await cli.waitLine(
+      (l) => l.stream === "stderr" && /line 1: noise: 2 byte\(s\) skipped/.test(l.text),
+      30_000,
+      "the noise",
+    );
+    // stdin stays open: the next frame's write meets the closed pipe
+    cli.child.stdout?.destroy();
+    cli.child.stdin?.write(`${B5}\n`);
+    const [code, signal] = await closed;
+    cli.child.stdin?.destroy();
+    expect({ code, signal }).toEqual({ code: 1, signal: null });
   });
 
   it("--time-base and --utc-offset: each 4-byte time field's instant in derived.times", async () => {

@@ -25,6 +25,7 @@ import { stringify } from "yaml";
 import { ROOT } from "../../sim/harness/procs.js";
 import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { registerRun } from "../../src/cli/commands/run.js";
+import { UsageError } from "../../src/cli/run-cli.js";
 import { readLaneConfig } from "../../src/config/load.js";
 import { laneConfigProblems } from "../../src/config/preflight.js";
 import { DAMAGED_FILE, JOURNAL_FILE, SCHEMA_VERSION } from "../../src/journal/db.js";
@@ -695,5 +696,20 @@ describe("etc-lane run --check", () => {
     expect(good.stderr).toBe("");
     expect(good.status).toBe(0);
     expect(existsSync(join(dir, "data-never-created"))).toBe(false);
+  });
+});
+
+// session 39 second review: `run --config ""` (an unset shell variable) said "cannot read the config file
+// (ENOENT ..., open '')", where the commands that locate the lane say a usage error naming the option
+describe("etc-lane run --config with an empty value", () => {
+  it.each([[[]], [["--check"]]])("run %o --config '': a usage error naming --config", async (extra) => {
+    const program = new Command("etc-lane").exitOverride();
+    registerRun(program);
+    const e = await program.parseAsync(["node", "etc-lane", "run", ...extra, "--config", ""]).then(
+      () => new Error("run did not throw"),
+      (err: unknown) => err as Error,
+    );
+    expect(e).toBeInstanceOf(UsageError);
+    expect(e.message).toBe("--config is empty: give the lane's config file (an unset shell variable?)");
   });
 });

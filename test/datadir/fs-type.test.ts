@@ -181,6 +181,7 @@ describe("describeHolder", () => {
         "a lock held from another computer through a network file system, or from a container with its own process namespace)",
     );
     expect(d.pid).toBe(4242);
+    expect(d.elsewhere).toBe(true);
   });
 
   it("a holder file of this host whose pid is gone: details not written yet, as before", () => {
@@ -189,5 +190,6 @@ describe("describeHolder", () => {
       host: "lane3-main",
     });
     expect(d.what).toBe("another process (its details are not written yet)");
+    expect(d.elsewhere).toBe(false);
   });
 });

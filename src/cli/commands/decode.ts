@@ -154,10 +154,17 @@ export function registerDecode(program: Command): void {
       const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
       let frames = 0;
+      // The failure is the exit status as soon as a problem is counted, not only once stdin ends: a reader
+      // of stdout gone while stdin is still open ends the command with the status so far (../stdout-errors.ts
+      // quitOnBrokenPipe), which must not be 0 after a problem was reported on stderr.
+      const countProblems = (n: number): void => {
+        problems += n;
+        if (problems > 0) process.exitCode = 1;
+      };
       const decode = (bytes: Buffer, where: string): void => {
         const out = decodeFrameBytes(bytes, d, where);
         frames += out.filter((l) => l.kind === "frame").length;
-        problems += emit(out, where);
+        countProblems(emit(out, where));
       };
       const handle = (text: string, where: string): void => {
         if (text.trim() === "") return;
@@ -165,7 +172,7 @@ export function registerDecode(program: Command): void {
         try {
           bytes = fromHex(text);
         } catch (e) {
-          problems++;
+          countProblems(1);
           process.stderr.write(`${where}: ${(e as Error).message}\n`);
           return;
         }
@@ -189,12 +196,12 @@ export function registerDecode(program: Command): void {
             try {
               digits += hexDigits(line);
             } catch (e) {
-              problems++;
+              countProblems(1);
               process.stderr.write(`stdin line ${n}: ${(e as Error).message} (the line is left out)\n`);
             }
           }
           if (digits.length % 2 === 1) {
-            problems++;
+            countProblems(1);
             process.stderr.write(
               `stdin: an odd number of hex digits (${digits.length}): the last one, "${digits.slice(-1)}", is left out\n`,
             );
@@ -205,9 +212,8 @@ export function registerDecode(program: Command): void {
       }
       if (frames === 0 && problems === 0) {
         process.stderr.write("no frame found in the input\n");
-        problems++;
+        countProblems(1);
       }
-      if (problems > 0) process.exitCode = 1;
     });
 }
 

@@ -30,6 +30,7 @@ import { checkLaneStart } from "../../datadir/lane-start.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import { laneLogOptions, openLogger, reopenLogFile } from "../../log.js";
 import type { ServedLane } from "../../service/serve-lane.js";
+import { UsageError } from "../run-cli.js";
 import { onTerminal, takeReopenSignal, takeStopSignals } from "../stop-signals.js";
 
 export function registerRun(program: Command): void {
@@ -47,6 +48,10 @@ export function registerRun(program: Command): void {
     )
     .action(async (opts: { config: string; check?: boolean; init?: boolean }) => {
       const init = opts.init === true;
+      // an unset shell variable: a usage error naming the option, as the other commands' (../lane-locate.ts
+      // locateLane), not "cannot read the config file (ENOENT ..., open '')"
+      if (opts.config === "")
+        throw new UsageError("--config is empty: give the lane's config file (an unset shell variable?)");
       // the config and the digest of the bytes it was parsed from, for the trail's lane.start
       const { config, file: configFile } = readLaneConfig(opts.config);
       // every check that needs no open file, lock or database: run refuses nothing --check passed for these
