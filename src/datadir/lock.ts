@@ -276,8 +276,9 @@ export function describeHolder(
   o: { isAlive?: (pid: number) => boolean; host?: string } = {},
 ): { what: string; holder: DataDirHolder | null; pid: number | null; elsewhere: boolean } {
   const host = o.host ?? hostname();
-  const h = file && (owner !== null ? file.pid === owner : (o.isAlive ?? alive)(file.pid)) ? file : null;
-  if (h === null && owner === null && file !== null && file.host !== host)
+  // another host's holder file with no owner seen here is elsewhere whatever its pid is on this host (a
+  // container's lane is often pid 1, alive here too)
+  if (owner === null && file !== null && file.host !== host)
     return {
       what:
         `${file.command} (pid ${file.pid} on host ${file.host}, per its holder file, since ${file.since}: ` +
@@ -287,6 +288,7 @@ export function describeHolder(
       pid: file.pid,
       elsewhere: true,
     };
+  const h = file && (owner !== null ? file.pid === owner : (o.isAlive ?? alive)(file.pid)) ? file : null;
   const pid = h?.pid ?? owner;
   const what = h
     ? `${h.command} (pid ${h.pid}, running since ${h.since}${h.host !== host ? ` on ${h.host}` : ""}: ${h.argv})`

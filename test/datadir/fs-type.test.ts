@@ -184,6 +184,14 @@ describe("describeHolder", () => {
     expect(d.elsewhere).toBe(true);
   });
 
+  // session 39 review: a container's lane is often pid 1, a pid alive on this host too: it was taken for
+  // this host's process ("stop that process"), while etc-lane status said "running there?"
+  it("a holder file of another host whose pid happens to be alive here, no owner this host's kernel names: still elsewhere", () => {
+    const d = describeHolder({ ...standby, pid: 1 }, null, { isAlive: () => true, host: "lane3-main" });
+    expect(d.what).toMatch(/^lane 4301-0102-03 \(pid 1 on host lane3-standby, per its holder file/);
+    expect(d.elsewhere).toBe(true);
+  });
+
   it("a holder file of this host whose pid is gone: details not written yet, as before", () => {
     const d = describeHolder({ ...standby, host: "lane3-main" }, null, {
       isAlive: () => false,
