@@ -382,7 +382,8 @@ export class CardLoop implements DeskWork, RecoverySlot {
     // charged again); once the card has moved on it is left alone, the vehicle pays its new trip (judged
     // again after newer transactions hid it, it would block the card for good: BOOTH_SUSPECT_UNKNOWN)
     // `shownBefore`: the suspect found is one an earlier pass noted shown (none unnoted: the newest open
-    // one is noted), which told the collector to release the vehicle by hand (settle.ts settleSuspect)
+    // one is noted), which told the collector to release the vehicle by hand (PAID_UNSETTLED) or refused the
+    // card after the note (settle.ts settleSuspect): no barrier for it now
     let open: CommittedRecord | null;
     let shownBefore = false;
     try {

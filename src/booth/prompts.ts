@@ -87,14 +87,17 @@ export const PROMPTS = {
   settled: (amount: number) =>
     p("SETTLED", `已确认扣费 ${yuan(amount)}`, "上次交易卡片已扣款：请放行，勿重复收费", "ok", "done"),
   /**
-   * settled as paid (by the lane, meanwhile) after an earlier pass had shown the debit without its TAC and
-   * told the collector to release the vehicle by hand (PAID_UNSETTLED): no barrier (settle.ts settledMeanwhile)
+   * settled as paid (by the lane meanwhile, or by the booth from the card's real TAC) after an earlier pass
+   * had noted the card's debit shown: that pass told the collector to release the vehicle by hand
+   * (PAID_UNSETTLED), or refused the card after the note (listed, the list's lookup failed, another
+   * vehicle's case): no barrier, whichever it was (settle.ts); the collector releases the vehicle if it is
+   * still there
    */
   settledReleasedBefore: (amount: number) =>
     p(
       "SETTLED_NO_BARRIER",
       `已确认扣费 ${yuan(amount)}`,
-      "此前已提示人工放行，未抬杆：车辆仍在时请人工放行，勿重复收费",
+      "此卡此前已判过，未抬杆：车辆仍在时请人工放行，勿重复收费",
       "warn",
       "done",
     ),

@@ -282,9 +282,11 @@ export function evidenceData(ev: CardEvidence, v: Verdict): Record<string, unkno
  *   took for this card. That vehicle is not passed on the suspect's debit ("paid-other"): no barrier, and
  *   it pays its own trip on its case (card-loop.ts: its OBU held- and list-checked before any charge).
  * `shownBefore`: the journal had noted `s`'s debit shown by the card before this pass (suspect_evidence:
- * an earlier pass told the collector to release the vehicle by hand, PAID_UNSETTLED; card-loop.ts asks
- * findOpenSuspect with and without `exceptShown`). The lane settling it as paid meanwhile then opens no
- * barrier (settledMeanwhile): the vehicle was passed already.
+ * an earlier pass told the collector to release the vehicle by hand, PAID_UNSETTLED, or refused the card
+ * after its note: listed, the list's lookup failed, another vehicle's case; card-loop.ts asks
+ * findOpenSuspect with and without `exceptShown`). Settled as paid now, by the booth or by the lane
+ * meanwhile, it opens no barrier (SETTLED_NO_BARRIER): the vehicle may have been passed by hand already,
+ * and a barrier raised for nobody lets the next vehicle through; the collector releases it if it is there.
  */
 export async function settleSuspect(
   ctx: BoothContext,
@@ -359,9 +361,9 @@ export async function settleSuspect(
       return on;
     }
     const bar = listedNow(ctx, card, s);
-    // not after an earlier pass noted the debit shown (`shownBefore`, PAID_UNSETTLED: that pass told the
-    // collector to release the vehicle by hand), as in settledMeanwhile below: a card put on again with its
-    // real TAC must not raise the barrier for a vehicle gone (test/booth/zero-tac.test.ts)
+    // not after an earlier pass noted the debit shown (`shownBefore`, see above: the vehicle may have been
+    // released by hand), as in settledMeanwhile below: a card put on again with its real TAC must not raise
+    // the barrier for a vehicle gone (test/booth/zero-tac.test.ts)
     ctx.recorded(settled, bar === null && !shownBefore, null);
     ctx.audit(
       "booth.settled",
@@ -467,7 +469,7 @@ export async function settleSuspect(
  * Settled as paid: the vehicle has paid, nothing is charged (on a trip the card has left, or another
  * vehicle's case taken for the card: that vehicle pays its own trip, `onward`); the vehicle at the booth
  * passes on the lane's record (the barrier, after listedNow), unless the debit was noted shown before this
- * pass (`shownBefore`: released by hand already; the screen says so, no barrier). Anything else: the case is
+ * pass (`shownBefore`: perhaps released by hand already; the screen says so, no barrier). Anything else: the case is
  * refused with what the record says now, and nothing is charged either. The entry is a warning whenever the card's evidence (`cardDebited`: the card showed the debit)
  * and the record disagree: a record settled otherwise than as paid, or settled as paid by a late B5 while
  * the card says it was not debited.
@@ -505,8 +507,8 @@ function settledMeanwhile(
   // the same status-list check), on the lane's settled record. The lane's late B5 or B8 opened nothing (its
   // vehicle had left the antenna for the booth); before, nobody raised the barrier while the screen said
   // 请放行 (test/booth/settle-barrier.test.ts). Not when an earlier pass had noted the debit shown
-  // (`shownBefore`): that pass told the collector to release the vehicle by hand (PAID_UNSETTLED), and a
-  // card put on again must not raise the barrier for a vehicle gone (test/booth/settle-psam.test.ts)
+  // (`shownBefore`, settleSuspect above): the vehicle may have been released by hand, and a card put on
+  // again must not raise the barrier for a vehicle gone (test/booth/settle-psam.test.ts)
   if (!bar && shownBefore) ctx.show(PROMPTS.settledReleasedBefore(s.amount), c);
   else if (!bar) {
     const settledBy = (now.extra?.settlement as SettlementNote | undefined)?.settledBy ?? "unknown";
