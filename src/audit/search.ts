@@ -240,9 +240,10 @@ export function* readTrail(
 }
 
 /**
- * The newest `n` entries, oldest first. Read backwards, a file's last line is skipped only when it is the
- * entry the next file's anchor repeated (read already, as that anchor); no other line is skipped for its
- * seq, so one line with a wrong seq never hides the entries before it.
+ * The newest `n` entries, oldest first. Read backwards, a file's last entry is skipped only when it is the
+ * entry the next file's anchor repeated (read already, as that anchor), also when damaged lines (not
+ * entries, skipped) come after it; no other line is skipped for its seq, so one line with a wrong seq
+ * never hides the entries before it.
  */
 export function lastEntries(dir: string, n: number): { entry: AuditEntry; line: Buffer }[] {
   const out: { entry: AuditEntry; line: Buffer }[] = [];
@@ -253,9 +254,12 @@ export function lastEntries(dir: string, n: number): { entry: AuditEntry; line: 
     let fileEnd = true;
     for (const { line } of linesBackwards(segs[i]!.path, completeEnd(segs[i]!.path))) {
       const entry = parseEntry(line.toString("utf8"));
-      const anchored = fileEnd && entry !== null && entry.seq === newer;
+      // a line that is not an entry (damage kept as evidence) is skipped and leaves the file's end where it
+      // was: the entry before it is still the one the next file's anchor repeated
+      if (!entry) continue;
+      const anchored = fileEnd && entry.seq === newer;
       fileEnd = false;
-      if (!entry || anchored) continue;
+      if (anchored) continue;
       newer = entry.seq;
       out.push({ entry, line });
       if (out.length >= n) break;
@@ -326,8 +330,8 @@ export async function searchNewest(
   let scanned = 0;
   const rows: { entry: AuditEntry; row: TimelineRow }[] = [];
   const segs = listSegments(dir);
-  // the seq of the entry read just before: a file's last line that the next file's anchor repeated (read
-  // already, as that anchor) is skipped; no other line is skipped for its seq, so one line with a wrong
+  // the seq of the entry read just before: a file's last entry (damaged lines after it aside) that the
+  // next file's anchor repeated (read already, as that anchor) is skipped; no other line is skipped for its seq, so one line with a wrong
   // seq never hides the entries before it
   let newer: number | null = null;
   let reachedAt = Number.NaN;
@@ -350,9 +354,11 @@ export async function searchNewest(
             t0 = performance.now();
           }
           const entry = parseEntry(line.toString("utf8"));
-          const anchored = fileEnd && entry !== null && entry.seq === newer;
+          // a damaged line is skipped and leaves the file's end where it was (as in lastEntries)
+          if (!entry) continue;
+          const anchored = fileEnd && entry.seq === newer;
           fileEnd = false;
-          if (!entry || anchored) continue;
+          if (anchored) continue;
           newer = entry.seq;
           if (scanned >= maxScan) return { rows, truncated: false, scanned, partial: { reachedAt } };
           scanned++;

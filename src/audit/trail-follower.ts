@@ -10,14 +10,18 @@
  * - Rotation: a newer segment file exists only once the one before it ends with its last line (the
  *   checkpoint the new file's anchor copies, ./segment-writer.ts rotate), so the follower reads the
  *   current file to its end and moves on to the next one from its first byte; the anchor (a file's first
- *   line with the seq of the entry read before it) repeats an entry already returned and is skipped.
- * - Every other line is returned once its seq is above the newest entry shown before the follower began
- *   (or before it found its place again), one whose seq does not follow on from the entry before it
- *   (./search.ts followsOn: a line changed or damaged to another seq) too, told to `onOutOfOrder`: one
- *   line with a wrong seq never hides the entries after it.
+ *   line with the seq of the entry read before it, damaged lines between them aside) repeats an entry
+ *   already returned and is skipped. A damaged line (not an entry) is not returned.
+ * - The place is found by position: after the last line, from the end, whose seq is at or below `after`
+ *   (locate). The entries after it whose seqs are above that line's and at or below `after` were shown
+ *   before (tail printed them from journal.db, and the lane's start writes them to the file) and are not
+ *   returned again. Every other line is returned, one whose seq does not follow on from the entry before
+ *   it (./search.ts followsOn: a line changed or damaged to another seq) too, told to `onOutOfOrder`: one
+ *   line with a wrong seq (too high too, as the newest line when the follower began) never hides the
+ *   entries after it.
  * - A file shorter than the offset read (lines removed: the lane never does that, only a torn fragment
  *   after the last newline is cut) or replaced by another file (another inode): the place is found again
- *   by seq, after the last entry at or below the newest one returned, and `onShrunk` is told.
+ *   the same way, `after` being the entry returned last, and `onShrunk` is told.
  * - A file deleted meanwhile (retention deletes old ones; the lane's start removes an empty newest one):
  *   the next one is read, or the place is found again at the next poll.
  */
@@ -86,13 +90,22 @@ export class TrailFollower {
   private at: Place | null = null;
   /** entries up to this seq were shown before (at construction, or before the place was found again) */
   private shown: number;
-  /** the seq of the entry read just before (an anchor repeats it), or null after a damaged line */
-  private prev: number | null;
+  /**
+   * the seq of the line the place was found after (locate), null when none was at or below `after`: only
+   * the entries above it and at or below `shown` were shown before (those tail printed from journal.db)
+   */
+  private placed: number | null = null;
+  /** the seq of the entry read just before (an anchor repeats it), kept across a damaged line */
+  private prev: number;
+  /** a damaged line (not an entry) was read since the entry `prev` */
+  private afterDamaged = false;
 
   /**
-   * `after`: the seq of the newest entry already shown; entries after it are returned. `onShrunk`: a file
+   * `after`: the seq of the newest entry already shown (the files' last, or the last tail printed from
+   * journal.db); the entries after it are returned. `onShrunk`: a file
    * was found shorter than the bytes read from it, or replaced (see the file's comment). `onOutOfOrder`:
-   * an entry returned whose seq does not follow on from the one before it.
+   * an entry returned whose seq does not follow on from the one before it. `onDamaged`: a line that is not
+   * an entry, skipped.
    */
   constructor(
     private readonly dir: string,
@@ -101,6 +114,7 @@ export class TrailFollower {
       fs?: FollowFs;
       onShrunk?: (file: string, size: number, read: number) => void;
       onOutOfOrder?: (file: string, seq: number, after: number) => void;
+      onDamaged?: (file: string) => void;
     } = {},
   ) {
     this.shown = after;
@@ -111,7 +125,7 @@ export class TrailFollower {
     return this.o.fs ?? nodeFollowFs;
   }
 
-  /** The newest entry returned so far (or the one given at construction). */
+  /** The entry returned last (or the one given at construction). */
   get lastSeq(): number {
     return this.after;
   }
@@ -136,6 +150,7 @@ export class TrailFollower {
         this.at = null;
         this.shown = this.after;
         this.prev = this.after;
+        this.afterDamaged = false;
         continue;
       }
       if (st !== null) {
@@ -175,23 +190,28 @@ export class TrailFollower {
 
   private take(line: Buffer, fileStart: boolean, file: string, out: AuditEntry[]): void {
     const e = parseEntry(line.toString("utf8"));
-    // a line that is not an entry (damage the lane kept) is not shown
+    // a line that is not an entry (damage the lane kept) is not shown; the entry before it is still the
+    // one the next file's anchor repeats (as in ./search.ts readTrail)
     if (!e) {
-      this.prev = null;
+      this.afterDamaged = true;
+      this.o.onDamaged?.(file);
       return;
     }
     // an anchor repeats the entry before it
     if (fileStart && e.seq === this.prev) return;
-    // shown before (the lines the lane's start writes after tail printed them from journal.db, or those
-    // before the place found again)
-    if (e.seq <= this.shown) {
-      this.prev = e.seq;
-      return;
-    }
-    if (this.prev !== null && !followsOn(this.prev, e)) this.o.onOutOfOrder?.(file, e.seq, this.prev);
-    out.push(e);
+    const prevSeq = this.prev;
+    const damagedBefore = this.afterDamaged;
     this.prev = e.seq;
-    this.after = Math.max(this.after, e.seq);
+    this.afterDamaged = false;
+    // shown before: the lines the lane's start writes after tail printed them from journal.db (or those
+    // between the place found again and the entry returned last). The place is found by position, so an
+    // entry at or below the line it was found after is a new one, with a wrong seq: shown (onOutOfOrder)
+    if (e.seq <= this.shown && (this.placed === null || e.seq > this.placed)) return;
+    if (!damagedBefore && !followsOn(prevSeq, e)) this.o.onOutOfOrder?.(file, e.seq, prevSeq);
+    out.push(e);
+    // the entry returned last, not the highest seq: one too high never hides the entries after it from a
+    // place found again (onShrunk)
+    this.after = e.seq;
   }
 
   /**
@@ -200,6 +220,7 @@ export class TrailFollower {
    * is at or below it.
    */
   private locate(segs: SegmentFile[]): Place | null {
+    this.placed = null;
     for (let i = segs.length - 1; i >= 0; i--) {
       const seg = segs[i]!;
       const st = this.fs.stat(seg.path);
@@ -238,8 +259,11 @@ export class TrailFollower {
     return null;
   }
 
+  /** Whether `line` is an entry at or below `after`; if so, its seq is where the place is found (placed). */
   private atOrBelow(line: Buffer): boolean {
     const e = parseEntry(line.toString("utf8"));
-    return e !== null && e.seq <= this.after;
+    if (e === null || e.seq > this.after) return false;
+    this.placed = e.seq;
+    return true;
   }
 }

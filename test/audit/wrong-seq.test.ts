@@ -2,9 +2,11 @@
  * One line whose seq was changed or damaged (too high, or too low) hides no other entry from search and
  * export (readTrail), tail -n (lastEntries), the page's search (searchNewest) or tail -f (TrailFollower):
  * only an anchor, a file's first line repeating the entry the file before it ended with, is skipped as a
- * repeat, and search, export and tail -f say on stderr which line's seq does not follow on.
+ * repeat, and search, export and tail -f say on stderr which line's seq does not follow on. A damaged line
+ * (not an entry) after a file's last entry does not keep that entry from being known as the one the next
+ * file's anchor repeats.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lastEntries, readTrail, searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
@@ -56,23 +58,23 @@ describe("audit search and export with a line whose seq reads too high", () => {
   });
 });
 
-describe("a trail over several files with one line's seq changed", () => {
-  /** A trail of several segment files; the seqs read from it, each once. */
-  async function rotated(): Promise<{ files: string[]; seqs: number[] }> {
-    const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
-    for (let i = 0; i < 30; i++) {
-      t.append({ type: "test.event", severity: "info", message: `event ${i}` });
-      await t.flush();
-    }
-    await t.close();
-    const files = segmentPaths(dir);
-    expect(files.length).toBeGreaterThan(2);
-    const seqs = [...readTrail(auditDir(dir))].map((x) => x.entry.seq);
-    // each seq once, in order: the anchors skipped
-    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
-    return { files, seqs };
+/** A trail of several segment files; the seqs read from it, each once. */
+async function rotated(): Promise<{ files: string[]; seqs: number[] }> {
+  const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
+  for (let i = 0; i < 30; i++) {
+    t.append({ type: "test.event", severity: "info", message: `event ${i}` });
+    await t.flush();
   }
+  await t.close();
+  const files = segmentPaths(dir);
+  expect(files.length).toBeGreaterThan(2);
+  const seqs = [...readTrail(auditDir(dir))].map((x) => x.entry.seq);
+  // each seq once, in order: the anchors skipped
+  expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+  return { files, seqs };
+}
 
+describe("a trail over several files with one line's seq changed", () => {
   it("too high: readTrail and tail -f read every entry after it, telling the two lines that do not follow on", async () => {
     const { files, seqs } = await rotated();
     const was = changeSeq(files[1]!, 3, 9000);
@@ -104,5 +106,82 @@ describe("a trail over several files with one line's seq changed", () => {
     const read = [...readTrail(auditDir(dir), { onOutOfOrder: (_f, _l, s) => told.push(s) })];
     expect(read.map((x) => x.entry.seq)).toEqual(want);
     expect(told).toEqual([1, was + 1]);
+  });
+});
+
+describe("a damaged line after a closed file's closing checkpoint", () => {
+  it("search, tail -n, the page's search and tail -f each read every entry once, the checkpoint too", async () => {
+    const { files, seqs } = await rotated();
+    // the second file ends with the checkpoint the third file's anchor repeats; a damaged line after it
+    appendFileSync(files[1]!, "garbage\n");
+    const damaged: string[] = [];
+    const read = [...readTrail(auditDir(dir), { onDamaged: (f, l) => damaged.push(`${f}:${l}`) })];
+    expect(read.map((x) => x.entry.seq)).toEqual(seqs);
+    expect(damaged).toHaveLength(1);
+    // before: tail -n, the page's search and tail -f each gave the second file's checkpoint twice
+    expect(lastEntries(auditDir(dir), seqs.length + 5).map((x) => x.entry.seq)).toEqual(seqs);
+    const newest = await searchNewest(auditDir(dir), {}, seqs.length + 5);
+    expect(newest.rows.map((r) => r.entry.seq)).toEqual([...seqs].reverse());
+    const told: number[] = [];
+    const followedDamaged: string[] = [];
+    const f = new TrailFollower(auditDir(dir), 0, {
+      onOutOfOrder: (_f, s) => told.push(s),
+      onDamaged: (file) => followedDamaged.push(file),
+    });
+    expect(f.poll().map((e) => e.seq)).toEqual(seqs);
+    expect(told).toEqual([]);
+    expect(followedDamaged).toEqual([files[1]!.split("/").at(-1)]);
+  });
+});
+
+describe("tail -f with a seq too high", () => {
+  it("on the newest line when it began: the entries the lane writes after it are returned", async () => {
+    const t = openTrail(dir);
+    try {
+      for (let i = 0; i < 5; i++) t.append({ type: "test.event", severity: "info", message: `old ${i}` });
+      await t.flush();
+      const file = segmentPaths(dir).at(-1)!;
+      const lines = readFileSync(file, "utf8").split("\n").length - 1;
+      const was = changeSeq(file, lines, 9003);
+      // what tail -f is given: the seq of the files' last entry (src/cli/commands/audit.ts tailAction)
+      const f = new TrailFollower(auditDir(dir), 9003);
+      expect(f.poll()).toEqual([]);
+      for (let i = 0; i < 3; i++) t.append({ type: "test.event", severity: "info", message: `new ${i}` });
+      await t.flush();
+      // before: none, each seq being at or below 9003
+      const got = f.poll();
+      expect(got.filter((e) => e.type === "test.event").map((e) => e.message)).toEqual([
+        "new 0",
+        "new 1",
+        "new 2",
+      ]);
+      expect(got[0]!.seq).toBe(was + 1);
+      expect(f.lastSeq).toBe(got.at(-1)!.seq);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("returned before a file was cut: the place found again, the entries appended after are returned", async () => {
+    const a = openTrail(dir);
+    for (let i = 0; i < 8; i++) a.append({ type: "test.event", severity: "info", message: `event ${i}` });
+    await a.close();
+    const file = segmentPaths(dir).at(-1)!;
+    changeSeq(file, 3, 9003);
+    const all = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    const seqOf = (l: string): number => (JSON.parse(l) as { seq: number }).seq;
+    const shrunk: string[] = [];
+    const f = new TrailFollower(auditDir(dir), 0, { onShrunk: (name) => shrunk.push(name) });
+    expect(f.poll().map((e) => e.seq)).toEqual(all.map(seqOf));
+    const last = seqOf(all.at(-1)!);
+    // the last two lines cut off: the place is found again after the entry returned last
+    writeFileSync(file, `${all.slice(0, -2).join("\n")}\n`);
+    expect(f.poll()).toEqual([]);
+    expect(shrunk).toHaveLength(1);
+    // two new lines (copies of the last one with the next seqs: reading checks no hashes)
+    const next = [1, 2].map((k) => all.at(-1)!.replace(`{"seq":${last},`, `{"seq":${last + k},`));
+    appendFileSync(file, `${next.join("\n")}\n`);
+    // before: none, the place found again after seq 9003, the highest returned
+    expect(f.poll().map((e) => e.seq)).toEqual([last + 1, last + 2]);
   });
 });

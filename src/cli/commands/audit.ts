@@ -233,6 +233,10 @@ async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => voi
           `following on after seq ${follower.lastSeq}; audit verify tells more\n`,
       ),
     onOutOfOrder: (file, seq, after) => process.stderr.write(outOfOrderNote(file, null, seq, after)),
+    onDamaged: (file) =>
+      process.stderr.write(
+        `etc-lane: ${file} has a line that is not an audit entry (damaged): skipped, the entries after it are read; audit verify tells more\n`,
+      ),
   });
   const poll = (): void => {
     for (const e of follower.poll()) emit(e);
