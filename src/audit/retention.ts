@@ -19,7 +19,8 @@ import { createReadStream, readdirSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type BindingMark, newestBindingMark } from "./binding-mark.js";
 import { parseEntry } from "./entry.js";
-import { listSegments, readFirstLine, UNRECORDED_SUFFIX } from "./segments.js";
+import { listSegments, readFirstLine } from "./segments.js";
+import { UNRECORDED_SUFFIX } from "./side-files.js";
 
 export interface RetentionPlan {
   files: { file: string; from: number; to: number; bytes: number; sha256: string; lastTime: string }[];

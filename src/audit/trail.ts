@@ -43,7 +43,8 @@ import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import type { JournalBehind } from "./recovery-journal-seqs.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
-import { auditDir, UNRECORDED_SUFFIX } from "./segments.js";
+import { auditDir } from "./segments.js";
+import { UNRECORDED_SUFFIX } from "./side-files.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
 import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
@@ -394,6 +395,11 @@ export class AuditTrail {
       );
     }
     const t = new AuditTrail(opts, key, rec, fd, size);
+    for (const f of rec.sideFileSyncFailed)
+      t.log.error(
+        { err: f.err, file: f.file },
+        "audit: fdatasync of a side file of damaged bytes at open failed; kept all the same, the start goes on",
+      );
     if (rec.syncFailed !== null)
       t.log.error(
         { err: rec.syncFailed, segment: rec.segment.path },

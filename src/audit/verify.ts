@@ -38,7 +38,8 @@
 import type { KeyObject } from "node:crypto";
 import type { AuditEntry } from "./entry.js";
 import { isRecordType } from "./records.js";
-import { listSegments, type SegmentFile, unrecordedSideFiles } from "./segments.js";
+import { listSegments, type SegmentFile } from "./segments.js";
+import { unrecordedSideFiles } from "./side-files.js";
 import type { AuditHead, AuditSpoolView, SpooledLine, WitnessRecord } from "./spool.js";
 import { CheckpointChain, type Cp, checkStationWord } from "./verify-checkpoints.js";
 import { EvidenceCheck, type EvidenceRow } from "./verify-evidence.js";
@@ -193,7 +194,7 @@ interface Walked {
   end: FileEnd;
 }
 
-/** What verify says of a side file still named `.unrecorded` (./segments.ts unrecordedSideFiles). */
+/** What verify says of a side file still named `.unrecorded` (./side-files.ts unrecordedSideFiles). */
 export const UNRECORDED_PROBLEM =
   "damaged bytes kept aside at start but not recorded in the trail: the start was cut short";
 
