@@ -45,7 +45,6 @@ import {
   ftruncateSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   statSync,
   unlinkSync,
@@ -72,15 +71,7 @@ import {
 import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
-import {
-  type KeptAside,
-  keepAside,
-  recordedName,
-  sideFileName,
-  sideFileSegment,
-  unfinishedSideFile,
-  unrecordedSideFiles,
-} from "./side-files.js";
+import { type KeptAside, keepAside, readUnrecorded, sideFileName, unfinishedSideFile } from "./side-files.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 import { trailHeldIntents } from "./trail-held-intents.js";
@@ -319,17 +310,13 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
  * it was on the disk, still ends in `.unrecorded`. Each is recorded now: `audit.damaged`, alarm, and is
  * renamed like this start's own once the entry is on the disk. A start that was killed after its entry's
  * write but before that rename has it in the trail already: recorded twice, never lost. Whether that start
- * got to its cut is read from the file (stillInFile): bytes still at its end are cut by this start, which
+ * got to its cut is read from the file (./side-files.ts readUnrecorded, stillInFile): bytes still at its end are cut by this start, which
  * records them again (keepNotTorn, keeping the same side file).
  */
 function recordUnrecorded(dir: string, rec: Recorded): void {
-  for (const name of unrecordedSideFiles(dir)) {
-    const bytes = readFileSync(join(dir, name));
-    const keptAs = recordedName(name);
-    const file = sideFileSegment(keptAs);
-    const still = stillInFile(join(dir, file), bytes);
+  for (const { name, keptAs, file, bytes, stillInFile } of readUnrecorded(dir)) {
     const what = bytes.length > 0 ? `${bytes.length} bytes at the end of ${file}` : `the empty file ${file}`;
-    const where = still
+    const where = stillInFile
       ? `; ${bytes.length > 0 ? "they are still at its end" : "it is still there"}: this start does what that one did not (its own entry follows)`
       : `; ${bytes.length > 0 ? "they are no longer at its end" : "it is gone"}`;
     rec.notes.push({
@@ -345,7 +332,7 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
         sha256: sha256hex(bytes),
         keptAs,
         unrecorded: name,
-        stillInFile: still,
+        stillInFile,
       },
     });
     rec.alarms.push({
@@ -353,26 +340,6 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
       message: `audit trail ${file}: damaged bytes a start cut short kept aside without recording them (kept in ${keptAs})`,
     });
     rec.unrecorded.push(name);
-  }
-}
-
-/** Whether segment `path` still ends with `bytes` after its last newline (for no bytes: is empty). */
-function stillInFile(path: string, bytes: Buffer): boolean {
-  let fd = -1;
-  try {
-    fd = openSync(path, "r");
-    const size = fstatSync(fd).size;
-    if (bytes.length === 0) return size === 0;
-    if (size < bytes.length) return false;
-    const tail = readRange(fd, size - bytes.length, size);
-    return (
-      tail.equals(bytes) &&
-      (size === bytes.length || readRange(fd, size - bytes.length - 1, size - bytes.length)[0] === 10)
-    );
-  } catch {
-    return false; // no such file
-  } finally {
-    if (fd >= 0) closeSync(fd);
   }
 }
 

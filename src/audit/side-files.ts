@@ -17,15 +17,17 @@ import {
   closeSync,
   existsSync,
   fdatasyncSync,
+  fstatSync,
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import { syncDirNow } from "./segment-writer.js";
+import { syncDir, syncDirNow } from "./segment-writer.js";
 
 export const UNRECORDED_SUFFIX = ".unrecorded";
 const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded$/;
@@ -51,6 +53,84 @@ export function unrecordedSideFiles(dir: string): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((n) => UNRECORDED_RE.test(n))
+    .sort();
+}
+
+/** A side file still named `.unrecorded` (step 2), read for the start that records it. */
+export interface UnrecordedSideFile {
+  /** `FILE.damaged-<hash>.unrecorded` */
+  name: string;
+  /** its name once recorded */
+  keptAs: string;
+  /** the segment FILE its bytes come from */
+  file: string;
+  bytes: Buffer;
+  /**
+   * the bytes are still at the end of FILE after its last newline (no bytes: FILE is still there, empty):
+   * the start that kept them was cut short before its cut (or removal)
+   */
+  stillInFile: boolean;
+}
+
+/** The side files still named `.unrecorded` (unrecordedSideFiles), with their bytes. */
+export function readUnrecorded(dir: string): UnrecordedSideFile[] {
+  return unrecordedSideFiles(dir).map((name) => {
+    const bytes = readFileSync(join(dir, name));
+    const keptAs = recordedName(name);
+    const file = sideFileSegment(keptAs);
+    return { name, keptAs, file, bytes, stillInFile: stillInFile(join(dir, file), bytes) };
+  });
+}
+
+function stillInFile(path: string, bytes: Buffer): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    if (bytes.length === 0) return size === 0;
+    if (size < bytes.length) return false;
+    const from = Math.max(0, size - bytes.length - 1);
+    const end = Buffer.alloc(size - from);
+    readSync(fd, end, 0, end.length, from);
+    // after the file's last newline (or the whole file)
+    return end.subarray(end.length - bytes.length).equals(bytes) && (size === bytes.length || end[0] === 10);
+  } catch {
+    return false; // no such file
+  } finally {
+    if (fd >= 0) closeQuietly(fd);
+  }
+}
+
+/**
+ * Step 2's rename, once an fdatasync covered the entries that record `names` (./trail.ts
+ * nameRecordedSideFiles decides when): each loses its `.unrecorded`, then the directory is fsynced (the
+ * promise). A rename that fails (`onFailed`) leaves the file for the next start to record again.
+ */
+export function nameRecorded(
+  dir: string,
+  names: readonly string[],
+  onFailed: (name: string, err: string) => void,
+): Promise<void> {
+  for (const name of names) {
+    try {
+      renameSync(join(dir, name), join(dir, recordedName(name)));
+    } catch (e) {
+      onFailed(name, errText(e));
+    }
+  }
+  return syncDir(dir);
+}
+
+/**
+ * Step 3: the side files of the segments `files` that retention deletes with them (./retention.ts), sorted.
+ * One still `.unrecorded` is kept: until its entry is on the disk it is the only evidence.
+ */
+export function sideFilesOf(dir: string, files: readonly string[]): string[] {
+  const deleted = new Set(files);
+  return readdirSync(dir)
+    .filter(
+      (n) => n.includes(".damaged-") && !n.endsWith(UNRECORDED_SUFFIX) && deleted.has(sideFileSegment(n)),
+    )
     .sort();
 }
 
