@@ -375,12 +375,12 @@ function keepAsideOrSay(
   });
   const inEntry = bytes.length > 0 && bytes.length <= IN_ENTRY_MAX;
   const said =
-    `; they could not be kept aside (${kept.why}): ` +
-    (bytes.length === 0
-      ? "this entry alone records it"
-      : inEntry
-        ? "this entry holds them (base64)"
-        : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`);
+    bytes.length === 0
+      ? ` could not be written (${kept.why}): this entry alone records it`
+      : `; they could not be kept aside (${kept.why}): ` +
+        (inEntry
+          ? "this entry holds them (base64)"
+          : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`);
   return {
     kept,
     said,
@@ -390,7 +390,9 @@ function keepAsideOrSay(
 
 /**
  * Removes the temporary file of a rotation cut short before its rename (it never became a segment), and
- * that of a side file (./side-files.ts keepAside) cut short before its rename: its bytes were not cut yet.
+ * that of a side file (./side-files.ts keepAside) cut short before its rename: a start killed while it
+ * wrote it had not cut the bytes yet (this start cuts and records them); a disk that refused the write and
+ * then the removal left it partial, and that start's `audit.damaged` entry holds the bytes it cut.
  */
 function removeUnfinishedFiles(dir: string, rec: Recorded): void {
   for (const name of readdirSync(dir))

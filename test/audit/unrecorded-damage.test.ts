@@ -17,12 +17,13 @@ import { entries, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "
 
 /**
  * A disk that misbehaves for the side files only (a path holding `.damaged-`): `eio` fails their
- * fdatasyncSync, `enospc` their writeSync; `failSegmentSync` fails the trail's fdatasync in the thread pool.
+ * fdatasyncSync, `enospc` their writeSync, `noInode` their openSync; `failSegmentSync` fails the trail's fdatasync in the thread pool.
  * With `io.on`, the fdatasyncs (both kinds), writes (writeSync, writevSync) and renames are logged in order, each with its file.
  */
 const io = vi.hoisted(() => ({
   eio: false,
   enospc: false,
+  noInode: false,
   failSegmentSync: false,
   on: false,
   log: [] as string[],
@@ -38,6 +39,8 @@ vi.mock("node:fs", async (importOriginal) => {
   return {
     ...real,
     openSync: (p: string, ...rest: unknown[]): number => {
+      if (io.noInode && String(p).includes(".damaged-"))
+        throw fail("ENOSPC", "no space left on device, open");
       const fd = (real.openSync as (...a: unknown[]) => number)(p, ...rest);
       io.paths.set(fd, String(p));
       return fd;
@@ -72,7 +75,14 @@ let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir("etc-audit-unrecorded-")));
 afterEach(() => {
-  Object.assign(io, { eio: false, enospc: false, failSegmentSync: false, on: false, log: [] });
+  Object.assign(io, {
+    eio: false,
+    enospc: false,
+    noInode: false,
+    failSegmentSync: false,
+    on: false,
+    log: [],
+  });
   cleanup();
 });
 
@@ -339,4 +349,22 @@ it("the side file is renamed only after an fdatasync of the segment that holds i
   expect(rename).toBeGreaterThan(0);
   expect(entryWritten).toBeGreaterThan(0);
   expect(io.log.slice(entryWritten, rename)).toContain(`fdatasync ${segment}`);
+});
+
+it("a full disk that cannot create the empty file's marker: the trail opens, the file is removed, its audit.damaged entry alone records it", async () => {
+  const name = await emptyNewestAfterNonCheckpoint();
+  io.noInode = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_WRITE", "AUDIT_DAMAGED"]);
+  expect(readdirSync(auditDir(dir)).filter((n) => n.includes(".damaged-") || n === name)).toEqual([]);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    {
+      data: { code: "AUDIT_DAMAGED", file: name, removed: true, notKept: expect.stringContaining("ENOSPC") },
+    },
+  ]);
+  expect(damaged[0]!.message).toContain("could not be written");
+  expect(verify(dir).problems.map((p) => p.what)).toEqual([`the lane recorded: ${damaged[0]!.message}`]);
 });
