@@ -7,10 +7,11 @@
  *    tampering. Only what `audit verify` takes for one (./torn-tail.ts): other bytes without a newline are
  *    moved aside whole and alarmed (keepNotTorn: `audit.damaged`). A newest file that is then empty after
  *    an older one gets its anchor again (restoreAnchor), or is removed and alarmed. Bytes cut or a file
- *    removed so are first kept in a side file `<file>.damaged-<hash>.unrecorded` (fsynced, and the
- *    directory), which the trail renames without `.unrecorded` once the `audit.damaged` entry naming it is
+ *    removed so are first kept in a side file `<file>.damaged-<hash>.unrecorded` (./side-files.ts
+ *    keepAside), which the trail renames without `.unrecorded` once the `audit.damaged` entry naming it is
  *    on the disk (./trail.ts): a start cut short before that leaves the `.unrecorded` file, on which
- *    `audit verify` fails, and the next start records it (recordUnrecorded, before step 1).
+ *    `audit verify` fails, and the next start records it (recordUnrecorded, before step 1). A disk that
+ *    refuses the side file never stops the start: the entry then holds the evidence (keepAsideOrSay).
  * 2. What the file lacks past its last intact entry (lastIntactEntry: damaged lines at the end are kept
  *    and recorded) is appended (fillFromSpoolAndRows): spooled lines byte-exactly (an entry committed with
  *    a journal transaction), and the line of each journal record whose row names the next seq, built from
@@ -44,7 +45,6 @@ import {
   ftruncateSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   statSync,
   unlinkSync,
@@ -70,14 +70,8 @@ import {
 } from "./recovery-journal-seqs.js";
 import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
-import {
-  linesBackwards,
-  listSegments,
-  type SegmentFile,
-  segmentName,
-  UNRECORDED_SUFFIX,
-  unrecordedSideFiles,
-} from "./segments.js";
+import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
+import { type KeptAside, keepAside, readUnrecorded, sideFileName, unfinishedSideFile } from "./side-files.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 import { trailHeldIntents } from "./trail-held-intents.js";
@@ -123,6 +117,8 @@ export interface RecoveredTrail {
    * each without `.unrecorded` once an fdatasync covered those entries (./trail.ts), never before
    */
   unrecorded: string[];
+  /** side files kept whose fdatasync the disk refused (./side-files.ts keepAside): the trail logs them */
+  sideFileSyncFailed: { file: string; err: string }[];
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -234,6 +230,8 @@ interface Recorded {
   changed: boolean;
   /** the side files kept aside but not yet recorded on the disk that `notes` record (RecoveredTrail) */
   unrecorded: string[];
+  /** RecoveredTrail.sideFileSyncFailed */
+  sideFileSyncFailed: { file: string; err: string }[];
 }
 
 /** The chain's end: the seq and hash of the last entry. */
@@ -251,8 +249,8 @@ interface TornTail {
 
 /** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const rec: Recorded = { notes: [], alarms: [], changed: false, unrecorded: [] };
-  removeUnrenamedRotations(dir, rec);
+  const rec: Recorded = { notes: [], alarms: [], changed: false, unrecorded: [], sideFileSyncFailed: [] };
+  removeUnfinishedFiles(dir, rec);
   recordUnrecorded(dir, rec);
   const segments = segmentsOrFirst(dir, rec);
   const torn = cutTail(segments, dir, rec);
@@ -302,6 +300,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
         }
       : null,
     unrecorded: rec.unrecorded,
+    sideFileSyncFailed: rec.sideFileSyncFailed,
   };
 }
 
@@ -310,19 +309,22 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
  * restoreAnchor), and that was cut short (killed, or a power cut) before the `audit.damaged` entry naming
  * it was on the disk, still ends in `.unrecorded`. Each is recorded now: `audit.damaged`, alarm, and is
  * renamed like this start's own once the entry is on the disk. A start that was killed after its entry's
- * write but before that rename has it in the trail already: recorded twice, never lost.
+ * write but before that rename has it in the trail already: recorded twice, never lost. Whether that start
+ * got to its cut is read from the file (./side-files.ts readUnrecorded, stillInFile): bytes still at its end are cut by this start, which
+ * records them again (keepNotTorn, keeping the same side file).
  */
 function recordUnrecorded(dir: string, rec: Recorded): void {
-  for (const name of unrecordedSideFiles(dir)) {
-    const bytes = readFileSync(join(dir, name));
-    const keptAs = name.slice(0, -UNRECORDED_SUFFIX.length);
-    const file = keptAs.slice(0, keptAs.indexOf(".damaged-"));
+  for (const { name, keptAs, file, bytes, stillInFile } of readUnrecorded(dir)) {
+    const what = bytes.length > 0 ? `${bytes.length} bytes at the end of ${file}` : `the empty file ${file}`;
+    const where = stillInFile
+      ? `; ${bytes.length > 0 ? "they are still at its end" : "it is still there"}: this start does what that one did not (its own entry follows)`
+      : `; ${bytes.length > 0 ? "they are no longer at its end" : "it is gone"}`;
     rec.notes.push({
       type: "audit.damaged",
       severity: "alarm",
       message:
-        `${name}: ${bytes.length} bytes of ${file} that a start cut or removed as damaged and kept aside, ` +
-        `and that it did not record before it was cut short (killed or a power cut): recorded now, kept as ${keptAs}`,
+        `${name}: ${what}, kept aside as damaged by a start that was cut short (killed or a power cut) before ` +
+        `it recorded them${where}; recorded now, kept as ${keptAs}`,
       data: {
         code: "AUDIT_DAMAGED",
         file,
@@ -330,6 +332,7 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
         sha256: sha256hex(bytes),
         keptAs,
         unrecorded: name,
+        stillInFile,
       },
     });
     rec.alarms.push({
@@ -340,29 +343,60 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
   }
 }
 
+/** Bytes kept in a side file up to this length are also written into their entry when it cannot be kept. */
+const IN_ENTRY_MAX = 4096;
+
 /**
- * Writes `bytes` to the new side file `<keptAs>.unrecorded` beside the trail, fdatasync'ed, and the
- * directory fsynced: done before the bytes are cut or their file removed. Its name joins `rec.unrecorded`.
+ * Keeps `bytes` of segment `file` aside as `<keptAs>.unrecorded` (./side-files.ts keepAside) before they are
+ * cut or `file` removed. Never throws: a disk that refuses the fdatasync is logged by the trail and the start
+ * goes on; one that refuses the write leaves no side file, and the `audit.damaged` entry is then the only
+ * evidence: `notKept` (data) says why and the bytes go into the entry (base64) up to IN_ENTRY_MAX, else
+ * only their length and SHA-256; an AUDIT_WRITE alarm names the file that cannot be written.
  */
-function keepAside(dir: string, keptAs: string, bytes: Buffer, rec: Recorded): void {
-  const name = `${keptAs}${UNRECORDED_SUFFIX}`;
-  const fd = openSync(join(dir, name), "w", 0o640);
-  try {
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off);
-    fdatasyncSync(fd);
-  } finally {
-    closeSync(fd);
+function keepAsideOrSay(
+  dir: string,
+  keptAs: string,
+  bytes: Buffer,
+  file: string,
+  rec: Recorded,
+): { kept: KeptAside; said: string; data: Record<string, unknown> } {
+  const kept = keepAside(dir, keptAs, bytes);
+  if (kept.kept) {
+    if (kept.syncFailed !== null) rec.sideFileSyncFailed.push({ file: kept.name, err: kept.syncFailed });
+    // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
+    if (!rec.unrecorded.includes(kept.name)) rec.unrecorded.push(kept.name);
+    return { kept, said: "", data: { keptAs } };
   }
-  syncDirNow(dir);
-  // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
-  if (!rec.unrecorded.includes(name)) rec.unrecorded.push(name);
+  rec.alarms.push({
+    code: "AUDIT_WRITE",
+    message:
+      `audit trail ${join(dir, kept.name)} cannot be written (${kept.why}): the damaged bytes of ${file} ` +
+      "are recorded in their audit.damaged entry only",
+  });
+  const inEntry = bytes.length > 0 && bytes.length <= IN_ENTRY_MAX;
+  const said =
+    bytes.length === 0
+      ? ` could not be written (${kept.why}): this entry alone records it`
+      : `; they could not be kept aside (${kept.why}): ` +
+        (inEntry
+          ? "this entry holds them (base64)"
+          : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`);
+  return {
+    kept,
+    said,
+    data: { notKept: kept.why, ...(inEntry ? { base64: bytes.toString("base64") } : {}) },
+  };
 }
 
-/** Removes the temporary file of a rotation cut short before its rename (it never became a segment). */
-function removeUnrenamedRotations(dir: string, rec: Recorded): void {
+/**
+ * Removes the temporary file of a rotation cut short before its rename (it never became a segment), and
+ * that of a side file (./side-files.ts keepAside) cut short before its rename: a start killed while it
+ * wrote it had not cut the bytes yet (this start cuts and records them); a disk that refused the write and
+ * then the removal left it partial, and that start's `audit.damaged` entry holds the bytes it cut.
+ */
+function removeUnfinishedFiles(dir: string, rec: Recorded): void {
   for (const name of readdirSync(dir))
-    if (/^\.audit-\d{12}\.log\.tmp$/.test(name)) {
+    if (/^\.audit-\d{12}\.log\.tmp$/.test(name) || unfinishedSideFile(name)) {
       unlinkSync(join(dir, name));
       rec.changed = true;
     }
@@ -458,8 +492,8 @@ function keepNotTorn(
 ): void {
   // durable before the file is cut back; verify reports the entry for ever, and the `.unrecorded` file until
   // the entry is on the disk
-  const keptAs = `${seg.name}.damaged-${what.sha256.slice(0, 16)}`;
-  keepAside(dir, keptAs, frag, rec);
+  const keptAs = sideFileName(seg.name, what.sha256);
+  const { kept, said, data } = keepAsideOrSay(dir, keptAs, frag, seg.name, rec);
   const why = afterOlder
     ? "not its anchor, whole or as zeros, as a power cut during a rotation leaves it"
     : "the oldest kept file begins with its anchor";
@@ -468,12 +502,15 @@ function keepNotTorn(
     severity: "alarm",
     message:
       `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
-      `which no write cut short leaves (${why}): not cut as a torn tail but moved to ${keptAs}`,
-    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: frag.length, sha256: what.sha256, keptAs },
+      `which no write cut short leaves (${why}): not cut as a torn tail but ` +
+      (kept.kept ? `moved to ${keptAs}` : `cut off${said}`),
+    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: frag.length, sha256: what.sha256, ...data },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",
-    message: `audit trail ${seg.name}: ${frag.length} bytes at its end are not a torn write (kept in ${keptAs})`,
+    message:
+      `audit trail ${seg.name}: ${frag.length} bytes at its end are not a torn write ` +
+      (kept.kept ? `(kept in ${keptAs})` : "(cut off; kept only in their audit.damaged entry)"),
   });
 }
 
@@ -496,8 +533,8 @@ function restoreAnchor(segments: readonly SegmentFile[], dir: string, rec: Recor
     appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));
     return seg;
   }
-  const keptAs = `${seg.name}.damaged-${sha256hex("").slice(0, 16)}`;
-  keepAside(dir, keptAs, Buffer.alloc(0), rec);
+  const keptAs = sideFileName(seg.name, sha256hex(""));
+  const { kept, said, data } = keepAsideOrSay(dir, keptAs, Buffer.alloc(0), seg.name, rec);
   unlinkSync(seg.path);
   const after = e ? `entry ${e.seq} (${e.type})` : "no intact entry";
   rec.notes.push({
@@ -505,8 +542,9 @@ function restoreAnchor(segments: readonly SegmentFile[], dir: string, rec: Recor
     severity: "alarm",
     message:
       `${seg.name} was empty after ${prev.name}, which ends with ${after}, not the checkpoint at seq ` +
-      `${seg.firstSeq - 1} that a rotation starts a file after: removed (the empty file ${keptAs} marks it)`,
-    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true, keptAs },
+      `${seg.firstSeq - 1} that a rotation starts a file after: removed ` +
+      (kept.kept ? `(the empty file ${keptAs} marks it)` : `(its marker ${keptAs}${said})`),
+    data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true, ...data },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",

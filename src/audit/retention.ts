@@ -11,15 +11,16 @@
  * `deletedThrough` only when such a sealed entry says so. The entry also restates the journal's binding
  * (./binding-mark.ts): the newest one the deleted files state, so it outlives the file of the
  * `journal.bound` entry. Bytes that recovery kept beside a deleted file (`<file>.damaged-<hash>`,
- * ./recovery.ts keepNotTorn) go with it, named in the entry (`sideFiles`): evidence of that file only. One
+ * ./side-files.ts) go with it, named in the entry (`sideFiles`): evidence of that file only. One
  * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { type BindingMark, newestBindingMark } from "./binding-mark.js";
 import { parseEntry } from "./entry.js";
-import { listSegments, readFirstLine, UNRECORDED_SUFFIX } from "./segments.js";
+import { listSegments, readFirstLine } from "./segments.js";
+import { sideFilesOf } from "./side-files.js";
 
 export interface RetentionPlan {
   files: { file: string; from: number; to: number; bytes: number; sha256: string; lastTime: string }[];
@@ -88,14 +89,11 @@ export async function planRetention(
     });
   }
   if (files.length === 0) return null;
-  const deleted = new Set(files.map((f) => `${f.file}.damaged-`));
-  const sideFiles = readdirSync(dir)
-    .filter((n) => {
-      const i = n.indexOf(".damaged-");
-      // one still .unrecorded is the only evidence until its entry is on the disk (./recovery.ts keepAside)
-      return i > 0 && deleted.has(n.slice(0, i + ".damaged-".length)) && !n.endsWith(UNRECORDED_SUFFIX);
-    })
-    .sort();
+  // one still .unrecorded is kept: the only evidence until its entry is on the disk
+  const sideFiles = sideFilesOf(
+    dir,
+    files.map((f) => f.file),
+  );
   return {
     files,
     deletedThrough: files[files.length - 1]!.to,

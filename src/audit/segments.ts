@@ -36,22 +36,6 @@ export function listSegments(dir: string): SegmentFile[] {
   return out.sort((a, b) => a.firstSeq - b.firstSeq);
 }
 
-/**
- * A side file the start wrote before it cut or removed damaged bytes of segment FILE (./recovery.ts
- * keepNotTorn, restoreAnchor): `FILE.damaged-<16 hex>.unrecorded` until the `audit.damaged` entry naming it
- * is on the disk, then renamed without `.unrecorded` (./trail.ts). Never a segment (NAME_RE).
- */
-const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded$/;
-export const UNRECORDED_SUFFIX = ".unrecorded";
-
-/** The side files of damaged bytes no `audit.damaged` entry on the disk names yet, sorted by name. */
-export function unrecordedSideFiles(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => UNRECORDED_RE.test(n))
-    .sort();
-}
-
 /** A segment's bytes split into complete lines (without newlines) and an incomplete last fragment. */
 export interface SegmentLines {
   lines: Buffer[];

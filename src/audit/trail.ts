@@ -16,7 +16,7 @@
  * spool, an AUDIT_WRITE alarm is raised once, and the trail writes the backlog when the disk accepts it.
  * The segment file itself (writes, fdatasync, that backlog, rotation) is ./segment-writer.ts's.
  */
-import { fstatSync, mkdirSync, openSync, renameSync } from "node:fs";
+import { fstatSync, mkdirSync, openSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { EtcError } from "../../firmware-bridge/errors.js";
@@ -43,7 +43,8 @@ import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import type { JournalBehind } from "./recovery-journal-seqs.js";
 import { planRetention, type RetentionPlan } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
-import { auditDir, UNRECORDED_SUFFIX } from "./segments.js";
+import { auditDir } from "./segments.js";
+import { nameRecorded } from "./side-files.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
 import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
@@ -220,7 +221,7 @@ export class AuditTrail {
   private undurable: { seq: number; cp: SignedCheckpoint }[] = [];
   /**
    * side files of damaged bytes recovery kept aside (`<file>.damaged-<hash>.unrecorded`, ./recovery.ts
-   * keepAside) and the seq of the last entry at open that records them: renamed without `.unrecorded` once
+   * ./side-files.ts keepAside) and the seq of the last entry at open that records them: renamed without `.unrecorded` once
    * an fdatasync covered it (nameRecordedSideFiles), never before
    */
   private unrecorded: { names: string[]; seq: number } | null = null;
@@ -394,6 +395,11 @@ export class AuditTrail {
       );
     }
     const t = new AuditTrail(opts, key, rec, fd, size);
+    for (const f of rec.sideFileSyncFailed)
+      t.log.error(
+        { err: f.err, file: f.file },
+        "audit: fdatasync of a side file of damaged bytes at open failed; kept all the same, the start goes on",
+      );
     if (rec.syncFailed !== null)
       t.log.error(
         { err: rec.syncFailed, segment: rec.segment.path },
@@ -756,7 +762,7 @@ export class AuditTrail {
 
   /**
    * Once the entries recording the side files recovery kept aside are on the disk (an fdatasync covered
-   * them), each loses its `.unrecorded` (./recovery.ts keepAside) and the directory is fsynced: `audit
+   * them), each loses its `.unrecorded` (./side-files.ts nameRecorded) and the directory is fsynced: `audit
    * verify` fails on a `.unrecorded` file, and the next start records one (a start cut short before its
    * entries reached the disk). A rename that fails leaves it for the next start to record again.
    */
@@ -764,17 +770,12 @@ export class AuditTrail {
     const u = this.unrecorded;
     if (u === null || !this.file.durable(u.seq)) return;
     this.unrecorded = null;
-    for (const name of u.names) {
-      try {
-        renameSync(join(this.dir, name), join(this.dir, name.slice(0, -UNRECORDED_SUFFIX.length)));
-      } catch (e) {
-        this.log.warn(
-          { file: name, err: e instanceof Error ? e.message : String(e) },
-          "audit: a side file of damaged bytes, recorded, keeps its .unrecorded; the next start records it again",
-        );
-      }
-    }
-    this.sideFilesNamed = syncDir(this.dir);
+    this.sideFilesNamed = nameRecorded(this.dir, u.names, (file, err) =>
+      this.log.warn(
+        { file, err },
+        "audit: a side file of damaged bytes, recorded, keeps its .unrecorded; the next start records it again",
+      ),
+    );
   }
 
   /**

@@ -25,7 +25,7 @@
  *   trail wherever journal.db shows a bound journal, and a key given with --key that checked a signature.
  * Here: incidents the lane recorded (gap, head mismatch, damaged lines, a rollback refused by the
  * station), and damaged bytes the start kept aside without recording them (a side file still named
- * `.unrecorded`: ./recovery.ts keepAside).
+ * `.unrecorded`: ./side-files.ts keepAside).
  *
  * An entry that excuses something (`journal.retention`: deleted rows; `audit.retention`: deleted files
  * and the journal's binding it restates) counts only once a checkpoint seals it: anyone who can write the
@@ -38,7 +38,8 @@
 import type { KeyObject } from "node:crypto";
 import type { AuditEntry } from "./entry.js";
 import { isRecordType } from "./records.js";
-import { listSegments, type SegmentFile, unrecordedSideFiles } from "./segments.js";
+import { listSegments, type SegmentFile } from "./segments.js";
+import { unrecordedSideFiles } from "./side-files.js";
 import type { AuditHead, AuditSpoolView, SpooledLine, WitnessRecord } from "./spool.js";
 import { CheckpointChain, type Cp, checkStationWord } from "./verify-checkpoints.js";
 import { EvidenceCheck, type EvidenceRow } from "./verify-evidence.js";
@@ -193,7 +194,7 @@ interface Walked {
   end: FileEnd;
 }
 
-/** What verify says of a side file still named `.unrecorded` (./segments.ts unrecordedSideFiles). */
+/** What verify says of a side file still named `.unrecorded` (./side-files.ts unrecordedSideFiles). */
 export const UNRECORDED_PROBLEM =
   "damaged bytes kept aside at start but not recorded in the trail: the start was cut short";
 
@@ -260,8 +261,8 @@ function startVerification(o: VerifyOptions): Verification {
     problems: problems.list,
   };
   if (!o.key) problems.note(null, null, null, "no public key: the checkpoints' signatures cannot be checked");
-  // damaged bytes the start cut or removed, kept aside before it, whose audit.damaged entry never reached
-  // the disk (./recovery.ts keepAside): the trail no longer shows the damage, this file does
+  // damaged bytes the start kept aside to cut them off or remove their file, whose audit.damaged entry never reached
+  // the disk (./side-files.ts keepAside): the trail no longer shows the damage, this file does
   for (const name of unrecordedSideFiles(o.dir)) problems.note(null, name, null, UNRECORDED_PROBLEM);
   // Read in one snapshot with the spool (the CLI does), the rows are judged against the entries up to the
   // newest entry the snapshot knows of; later ones against a fresh read (./verify-journal.ts).

@@ -9,16 +9,82 @@
 import { createHash } from "node:crypto";
 import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, beforeEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { recoverTrail } from "../../src/audit/recovery.js";
 import { auditDir, segmentName } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { entries, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
+/**
+ * A disk that misbehaves for the side files only (a path holding `.damaged-`): `eio` fails their
+ * fdatasyncSync, `enospc` their writeSync, `noInode` their openSync; `failSegmentSync` fails the trail's fdatasync in the thread pool.
+ * With `io.on`, the fdatasyncs (both kinds), writes (writeSync, writevSync) and renames are logged in order, each with its file.
+ */
+const io = vi.hoisted(() => ({
+  eio: false,
+  enospc: false,
+  noInode: false,
+  failSegmentSync: false,
+  on: false,
+  log: [] as string[],
+  paths: new Map<number, string>(),
+}));
+vi.mock("node:fs", async (importOriginal) => {
+  const real = await importOriginal<typeof import("node:fs")>();
+  const path = (fd: number): string => io.paths.get(fd) ?? `fd ${fd}`;
+  const log = (s: string): void => {
+    if (io.on) io.log.push(s);
+  };
+  const fail = (code: string, call: string): Error => Object.assign(new Error(`${code}: ${call}`), { code });
+  return {
+    ...real,
+    openSync: (p: string, ...rest: unknown[]): number => {
+      if (io.noInode && String(p).includes(".damaged-"))
+        throw fail("ENOSPC", "no space left on device, open");
+      const fd = (real.openSync as (...a: unknown[]) => number)(p, ...rest);
+      io.paths.set(fd, String(p));
+      return fd;
+    },
+    fdatasyncSync: (fd: number): void => {
+      log(`fdatasyncSync ${path(fd).split("/").pop()}`);
+      if (io.eio && path(fd).includes(".damaged-")) throw fail("EIO", "i/o error, fdatasync");
+      real.fdatasyncSync(fd);
+    },
+    fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
+      log(`fdatasync ${path(fd).split("/").pop()}`);
+      if (io.failSegmentSync) process.nextTick(() => cb(fail("EIO", "i/o error, fdatasync")));
+      else real.fdatasync(fd, cb);
+    },
+    writeSync: (fd: number, ...rest: unknown[]): number => {
+      log(`writeSync ${path(fd).split("/").pop()}`);
+      if (io.enospc && path(fd).includes(".damaged-")) throw fail("ENOSPC", "no space left on device, write");
+      return (real.writeSync as (...a: unknown[]) => number)(fd, ...rest);
+    },
+    writevSync: (fd: number, ...rest: unknown[]): number => {
+      log(`writevSync ${path(fd).split("/").pop()}`);
+      return (real.writevSync as (...a: unknown[]) => number)(fd, ...rest);
+    },
+    renameSync: (from: string, to: string): void => {
+      log(`renameSync ${String(to).split("/").pop()}`);
+      real.renameSync(from, to);
+    },
+  };
+});
+
 let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir("etc-audit-unrecorded-")));
-afterEach(() => cleanup());
+afterEach(() => {
+  Object.assign(io, {
+    eio: false,
+    enospc: false,
+    noInode: false,
+    failSegmentSync: false,
+    on: false,
+    log: [],
+  });
+  cleanup();
+});
 
 const CUT_SHORT = "damaged bytes kept aside at start but not recorded in the trail: the start was cut short";
 const sha = (b: Buffer | string): string => createHash("sha256").update(b).digest("hex");
@@ -165,4 +231,140 @@ it("a torn tail (a write cut short) leaves no side file, also at a start killed 
     data: torn,
   });
   expect(verify(dir)).toMatchObject({ ok: true, problems: [] });
+});
+
+it("a disk that refuses the side file's fdatasync (an empty newest file no rotation leaves): the trail opens, the marker is kept and recorded", async () => {
+  const name = await emptyNewestAfterNonCheckpoint();
+  io.eio = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_DAMAGED"]);
+  const keptAs = `${name}.damaged-${sha("").slice(0, 16)}`;
+  expect(readdirSync(auditDir(dir))).not.toContain(name);
+  expect(sideFiles()).toEqual([keptAs]);
+  expect(entries(dir).filter((e) => e.type === "audit.damaged")).toMatchObject([
+    { data: { code: "AUDIT_DAMAGED", file: name, removed: true, keptAs } },
+  ]);
+  expect(verify(dir).ok).toBe(false);
+});
+
+it("a full disk (ENOSPC writing the side file): the trail opens, no partial side file is left, the bytes are in the audit.damaged entry, AUDIT_WRITE", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  io.enospc = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_WRITE", "AUDIT_DAMAGED"]);
+  expect(readdirSync(auditDir(dir)).filter((n) => n.includes(".damaged-"))).toEqual([]);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    {
+      severity: "alarm",
+      data: {
+        code: "AUDIT_DAMAGED",
+        file,
+        bytes: content.length,
+        sha256: sha(content),
+        notKept: expect.stringContaining("ENOSPC"),
+        base64: Buffer.from(content).toString("base64"),
+      },
+    },
+  ]);
+  expect(damaged[0]!.data).not.toHaveProperty("keptAs");
+  expect(damaged[0]!.message).toContain("could not be kept aside");
+  // the file was cut back: the entry is the damage's record, and verify fails on it for ever
+  expect(verify(dir).problems.map((p) => p.what)).toEqual([`the lane recorded: ${damaged[0]!.message}`]);
+});
+
+it("a full disk and more damaged bytes than an entry holds: only their length and SHA-256 are recorded", async () => {
+  const content = "x".repeat(5000);
+  await newestReplacedBy(content);
+  io.enospc = true;
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  const [damaged] = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged!.data).toMatchObject({ bytes: 5000, sha256: sha(content), notKept: expect.any(String) });
+  expect(damaged!.data).not.toHaveProperty("base64");
+  expect(damaged!.message).toContain("only their length and SHA-256");
+});
+
+it("a start killed while it writes the side file leaves only its temporary file: the next start removes it and keeps the bytes whole, once", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), `.${keptAs}.unrecorded.tmp`), content.slice(0, 5)); // killed mid-write
+  expect(verify(dir).problems.map((p) => p.file)).not.toContain(`.${keptAs}.unrecorded.tmp`);
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  expect(readdirSync(auditDir(dir)).filter((n) => n.includes(".damaged-"))).toEqual([keptAs]);
+  expect(readFileSync(join(auditDir(dir), keptAs), "utf8")).toBe(content);
+  expect(entries(dir).filter((e) => e.type === "audit.damaged")).toMatchObject([
+    { data: { bytes: content.length, sha256: sha(content), keptAs } },
+  ]);
+});
+
+it("a start killed after keeping the bytes aside but before its cut: the next start says they are still in the file, keeps the side file as it is, and cuts them", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), `${keptAs}.unrecorded`), content); // complete, as keepAside leaves it
+  io.on = true;
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  expect(io.log.filter((l) => l.startsWith("writeSync") && l.includes(".damaged-"))).toEqual([]);
+  expect(sideFiles()).toEqual([keptAs]);
+  expect(readFileSync(join(auditDir(dir), keptAs), "utf8")).toBe(content);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    { data: { sha256: sha(content), keptAs, stillInFile: true } },
+    { data: { sha256: sha(content), keptAs } },
+  ]);
+  expect(damaged[0]!.message).toContain("they are still at its end");
+  expect(damaged[0]!.message).not.toMatch(/cut or removed/);
+});
+
+it("the segment's fdatasync fails in the thread pool: the side file keeps its .unrecorded, also after close", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  io.failSegmentSync = true;
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.flush();
+  await t.close();
+  expect(entries(dir).filter((e) => e.type === "audit.damaged")).toHaveLength(1);
+  expect(sideFiles()).toEqual([`${file}.damaged-${sha(content).slice(0, 16)}.unrecorded`]);
+});
+
+it("the side file is renamed only after an fdatasync of the segment that holds its entry", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  io.on = true;
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  const segment = segmentPaths(dir).at(-1)!.split("/").pop()!;
+  const rename = io.log.indexOf(`renameSync ${keptAs}`);
+  const entryWritten = io.log.findIndex((l) => /^write(v)?Sync audit-\d{12}\.log$/.test(l));
+  expect(rename).toBeGreaterThan(0);
+  expect(entryWritten).toBeGreaterThan(0);
+  expect(io.log.slice(entryWritten, rename)).toContain(`fdatasync ${segment}`);
+});
+
+it("a full disk that cannot create the empty file's marker: the trail opens, the file is removed, its audit.damaged entry alone records it", async () => {
+  const name = await emptyNewestAfterNonCheckpoint();
+  io.noInode = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_WRITE", "AUDIT_DAMAGED"]);
+  expect(readdirSync(auditDir(dir)).filter((n) => n.includes(".damaged-") || n === name)).toEqual([]);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    {
+      data: { code: "AUDIT_DAMAGED", file: name, removed: true, notKept: expect.stringContaining("ENOSPC") },
+    },
+  ]);
+  expect(damaged[0]!.message).toContain("could not be written");
+  expect(verify(dir).problems.map((p) => p.what)).toEqual([`the lane recorded: ${damaged[0]!.message}`]);
 });

@@ -1,0 +1,226 @@
+/**
+ * Side files of damaged bytes (docs/audit.md, "After a crash", step 1): bytes of segment FILE that the
+ * start cuts off or a file it removes (./recovery.ts keepNotTorn, restoreAnchor) are first kept beside the
+ * trail as `FILE.damaged-<16 hex of their SHA-256>`. Their life, in order:
+ *
+ * 1. keepAside writes them under the temporary name `.FILE.damaged-<hash>.unrecorded.tmp`, fdatasyncs it and
+ *    renames it to `FILE.damaged-<hash>.unrecorded`, then fsyncs the directory: a `.unrecorded` file always
+ *    holds all the bytes (a start killed while it writes leaves only the temporary file, which the next
+ *    start removes: unfinishedSideFile; the bytes were not cut yet). One of that name already there (a start
+ *    killed before its cut) is kept, never written again.
+ * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
+ *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
+ *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery.ts recordUnrecorded).
+ * 3. Deleted by retention with the segment FILE, once recorded (sideFilesOf, ./retention.ts).
+ */
+import {
+  closeSync,
+  existsSync,
+  fdatasyncSync,
+  fstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+import { syncDir, syncDirNow } from "./segment-writer.js";
+
+export const UNRECORDED_SUFFIX = ".unrecorded";
+const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded$/;
+const UNFINISHED_RE = /^\.audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded\.tmp$/;
+
+/** The name kept bytes of segment `file` get once recorded: `FILE.damaged-<first 16 hex of sha256>`. */
+export function sideFileName(file: string, sha256: string): string {
+  return `${file}.damaged-${sha256.slice(0, 16)}`;
+}
+
+/** The segment a side file's bytes come from (`FILE` of `FILE.damaged-…`). */
+export function sideFileSegment(name: string): string {
+  return name.slice(0, name.indexOf(".damaged-"));
+}
+
+/** A `.unrecorded` side file's name once its entry is on the disk. */
+export function recordedName(unrecorded: string): string {
+  return unrecorded.slice(0, -UNRECORDED_SUFFIX.length);
+}
+
+/** The side files of damaged bytes no `audit.damaged` entry on the disk names yet, sorted by name. */
+export function unrecordedSideFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((n) => UNRECORDED_RE.test(n))
+    .sort();
+}
+
+/** A side file still named `.unrecorded` (step 2), read for the start that records it. */
+export interface UnrecordedSideFile {
+  /** `FILE.damaged-<hash>.unrecorded` */
+  name: string;
+  /** its name once recorded */
+  keptAs: string;
+  /** the segment FILE its bytes come from */
+  file: string;
+  bytes: Buffer;
+  /**
+   * the bytes are still at the end of FILE after its last newline (no bytes: FILE is still there, empty):
+   * the start that kept them was cut short before its cut (or removal)
+   */
+  stillInFile: boolean;
+}
+
+/** The side files still named `.unrecorded` (unrecordedSideFiles), with their bytes. */
+export function readUnrecorded(dir: string): UnrecordedSideFile[] {
+  return unrecordedSideFiles(dir).map((name) => {
+    const bytes = readFileSync(join(dir, name));
+    const keptAs = recordedName(name);
+    const file = sideFileSegment(keptAs);
+    return { name, keptAs, file, bytes, stillInFile: stillInFile(join(dir, file), bytes) };
+  });
+}
+
+function stillInFile(path: string, bytes: Buffer): boolean {
+  let fd = -1;
+  try {
+    fd = openSync(path, "r");
+    const size = fstatSync(fd).size;
+    if (bytes.length === 0) return size === 0;
+    if (size < bytes.length) return false;
+    const from = Math.max(0, size - bytes.length - 1);
+    const end = Buffer.alloc(size - from);
+    readSync(fd, end, 0, end.length, from);
+    // after the file's last newline (or the whole file)
+    return end.subarray(end.length - bytes.length).equals(bytes) && (size === bytes.length || end[0] === 10);
+  } catch {
+    return false; // no such file
+  } finally {
+    if (fd >= 0) closeQuietly(fd);
+  }
+}
+
+/**
+ * Step 2's rename, once an fdatasync covered the entries that record `names` (./trail.ts
+ * nameRecordedSideFiles decides when): each loses its `.unrecorded`, then the directory is fsynced (the
+ * promise). A rename that fails (`onFailed`) leaves the file for the next start to record again.
+ */
+export function nameRecorded(
+  dir: string,
+  names: readonly string[],
+  onFailed: (name: string, err: string) => void,
+): Promise<void> {
+  for (const name of names) {
+    try {
+      renameSync(join(dir, name), join(dir, recordedName(name)));
+    } catch (e) {
+      onFailed(name, errText(e));
+    }
+  }
+  return syncDir(dir);
+}
+
+/**
+ * Step 3: the side files of the segments `files` that retention deletes with them (./retention.ts), sorted.
+ * One still `.unrecorded` is kept: until its entry is on the disk it is the only evidence.
+ */
+export function sideFilesOf(dir: string, files: readonly string[]): string[] {
+  const deleted = new Set(files);
+  return readdirSync(dir)
+    .filter(
+      (n) => n.includes(".damaged-") && !n.endsWith(UNRECORDED_SUFFIX) && deleted.has(sideFileSegment(n)),
+    )
+    .sort();
+}
+
+/** The temporary file of a keepAside cut short before its rename (the bytes it held were not cut yet). */
+export function unfinishedSideFile(name: string): boolean {
+  return UNFINISHED_RE.test(name);
+}
+
+/** What keepAside did. */
+export type KeptAside =
+  /** kept as `name` (`<keptAs>.unrecorded`); `syncFailed`: the fdatasync's error, when the disk refused it */
+  | { kept: true; name: string; syncFailed: string | null }
+  /** not kept: nothing of it is left beside the trail; `why` names the error */
+  | { kept: false; name: string; why: string };
+
+/**
+ * Keeps `bytes` as `<keptAs>.unrecorded` (step 1 of the file comment): done before they are cut or their
+ * file removed. Never throws: a write that fails removes the temporary file ({ kept: false }); a failed
+ * fdatasync is reported (syncFailed) and the file is kept all the same.
+ */
+export function keepAside(dir: string, keptAs: string, bytes: Buffer): KeptAside {
+  const name = `${keptAs}${UNRECORDED_SUFFIX}`;
+  const path = join(dir, name);
+  if (existsSync(path)) return keptAlready(path, name, bytes);
+  const tmp = join(dir, `.${name}.tmp`);
+  let fd = -1;
+  let syncFailed: string | null = null;
+  try {
+    fd = openSync(tmp, "w", 0o640);
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off);
+    try {
+      fdatasyncSync(fd);
+    } catch (e) {
+      syncFailed = errText(e);
+    }
+    closeSync(fd);
+    fd = -1;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd >= 0) closeQuietly(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // not created, or the disk refuses that too: the next start removes it (unfinishedSideFile)
+    }
+    return { kept: false, name, why: errText(e) };
+  }
+  syncDirNow(dir);
+  return { kept: true, name, syncFailed };
+}
+
+/**
+ * `<keptAs>.unrecorded` exists: a start killed before its cut kept these bytes (the name holds their hash),
+ * complete (step 1). Kept as it is, fdatasync'ed again; one that holds other bytes is never overwritten.
+ */
+function keptAlready(path: string, name: string, bytes: Buffer): KeptAside {
+  let held: Buffer;
+  try {
+    held = readFileSync(path);
+  } catch (e) {
+    return { kept: false, name, why: `${name} exists but cannot be read: ${errText(e)}` };
+  }
+  if (!held.equals(bytes))
+    return {
+      kept: false,
+      name,
+      why: `${name} exists and holds other bytes (${held.length}); it is left as it is`,
+    };
+  let syncFailed: string | null = null;
+  let fd = -1;
+  try {
+    fd = openSync(path, "r");
+    fdatasyncSync(fd);
+  } catch (e) {
+    syncFailed = errText(e);
+  } finally {
+    if (fd >= 0) closeQuietly(fd);
+  }
+  return { kept: true, name, syncFailed };
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // nothing more to do with it
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
