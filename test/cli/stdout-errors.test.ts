@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from "node:events";
 import { Command } from "commander";
-import { afterEach, expect, it } from "vitest";
+import { afterEach, beforeEach, expect, it } from "vitest";
 import {
   isLaneRun,
   keepTradingOnStdoutError,
@@ -14,6 +14,12 @@ import {
 } from "../../src/cli/stdout-errors.js";
 
 const err = (code: string) => Object.assign(new Error(`${code}: broken`), { code });
+
+// the exit code a broken pipe keeps is the process's: another test file's command that failed in this
+// worker (the shared pool) may have set it
+beforeEach(() => {
+  process.exitCode = undefined;
+});
 
 it("a short-lived command: EPIPE exits 0, any other stdout error is thrown", () => {
   const out = new EventEmitter();
