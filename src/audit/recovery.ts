@@ -40,12 +40,14 @@
  */
 import {
   closeSync,
+  existsSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
   openSync,
   readdirSync,
   readSync,
+  renameSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -71,7 +73,15 @@ import {
 import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
-import { type KeptAside, keepAside, readUnrecorded, sideFileName, unfinishedSideFile } from "./side-files.js";
+import {
+  type KeptAside,
+  keepAside,
+  readUnrecorded,
+  recordedName,
+  sideFileName,
+  UNRECORDED_SUFFIX,
+  unfinishedSideFile,
+} from "./side-files.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
 import { isTornTail, type NewestFileTail } from "./torn-tail.js";
 import { trailHeldIntents } from "./trail-held-intents.js";
@@ -119,6 +129,8 @@ export interface RecoveredTrail {
   unrecorded: string[];
   /** side files kept whose fdatasync the disk refused (./side-files.ts keepAside): the trail logs them */
   sideFileSyncFailed: { file: string; err: string }[];
+  /** temporary files removeUnfinishedFiles could not remove: the trail logs them */
+  notRemoved: { file: string; err: string }[];
 }
 
 const CHECKPOINT_MARK = '"type":"audit.checkpoint"';
@@ -232,6 +244,8 @@ interface Recorded {
   unrecorded: string[];
   /** RecoveredTrail.sideFileSyncFailed */
   sideFileSyncFailed: { file: string; err: string }[];
+  /** RecoveredTrail.notRemoved */
+  notRemoved: { file: string; err: string }[];
 }
 
 /** The chain's end: the seq and hash of the last entry. */
@@ -249,7 +263,14 @@ interface TornTail {
 
 /** Opens the trail in `dir` after a stop or a crash: the steps of the file comment, in order. */
 export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: number): RecoveredTrail {
-  const rec: Recorded = { notes: [], alarms: [], changed: false, unrecorded: [], sideFileSyncFailed: [] };
+  const rec: Recorded = {
+    notes: [],
+    alarms: [],
+    changed: false,
+    unrecorded: [],
+    sideFileSyncFailed: [],
+    notRemoved: [],
+  };
   removeUnfinishedFiles(dir, rec);
   recordUnrecorded(dir, rec);
   const segments = segmentsOrFirst(dir, rec);
@@ -301,6 +322,7 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
       : null,
     unrecorded: rec.unrecorded,
     sideFileSyncFailed: rec.sideFileSyncFailed,
+    notRemoved: rec.notRemoved,
   };
 }
 
@@ -311,10 +333,16 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
  * renamed like this start's own once the entry is on the disk. A start that was killed after its entry's
  * write but before that rename has it in the trail already: recorded twice, never lost. Whether that start
  * got to its cut is read from the file (./side-files.ts readUnrecorded, stillInFile): bytes still at its end are cut by this start, which
- * records them again (keepNotTorn, keeping the same side file).
+ * records them again (keepNotTorn, keeping the same side file). One whose bytes do not hash to its name, or
+ * that cannot be read, is recorded for what it is (recordNotMatching).
  */
 function recordUnrecorded(dir: string, rec: Recorded): void {
-  for (const { name, keptAs, file, bytes, stillInFile } of readUnrecorded(dir)) {
+  for (const u of readUnrecorded(dir)) {
+    if (u.bytes === null || !u.matches) {
+      recordNotMatching(dir, u, rec);
+      continue;
+    }
+    const { name, keptAs, file, bytes, stillInFile } = u;
     const what = bytes.length > 0 ? `${bytes.length} bytes at the end of ${file}` : `the empty file ${file}`;
     const where = stillInFile
       ? `; ${bytes.length > 0 ? "they are still at its end" : "it is still there"}: this start does what that one did not (its own entry follows)`
@@ -343,15 +371,78 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
   }
 }
 
+/**
+ * recordUnrecorded, for a side file whose bytes do not hash to its name (a keepAside whose fdatasync failed,
+ * then a power cut: empty or partial after its rename; or altered) or that cannot be read. Recorded for what
+ * it is, never as the bytes its name claims; `stillInFile` says whether bytes that hash to its name are at
+ * the end of FILE (this start then cuts and keeps them itself: keepNotTorn). One read is renamed by its own
+ * hash, `FILE.damaged-<its SHA-256>.unrecorded` (then renamed without `.unrecorded` like any other), so that
+ * its name never claims bytes it does not hold and this start can keep the real bytes under their name;
+ * left as it is (and recorded again by each start) when that name is taken or the rename fails, or when it
+ * cannot be read.
+ */
+function recordNotMatching(
+  dir: string,
+  u: { name: string; file: string; bytes: Buffer | null; unreadable: string | null; stillInFile: boolean },
+  rec: Recorded,
+): void {
+  const { name, file, bytes, stillInFile } = u;
+  const where = stillInFile
+    ? `; bytes that hash to its name are still at the end of ${file}: this start cuts and keeps them (its own entry follows)`
+    : `; no bytes that hash to its name are at the end of ${file}`;
+  let what: string;
+  let keptAs: string | null = null;
+  let left = "";
+  if (bytes === null) {
+    what = `cannot be read (${u.unreadable})`;
+    left = "left as it is";
+  } else {
+    what = `holds ${bytes.length} bytes that do not hash to its name: incomplete or altered (a start whose fdatasync of it failed, then a power cut, leaves it so)`;
+    const real = `${sideFileName(file, sha256hex(bytes))}${UNRECORDED_SUFFIX}`;
+    try {
+      if (existsSync(join(dir, real))) throw new Error(`${real} exists`);
+      renameSync(join(dir, name), join(dir, real));
+      rec.changed = true;
+      rec.unrecorded.push(real);
+      keptAs = recordedName(real);
+      left = `renamed ${real} by their own SHA-256, kept as ${keptAs}`;
+    } catch (e) {
+      left = `left as it is (${e instanceof Error ? e.message : String(e)})`;
+    }
+  }
+  rec.notes.push({
+    type: "audit.damaged",
+    severity: "alarm",
+    message:
+      `${name}, kept aside as damaged by a start that was cut short (killed or a power cut) before it ` +
+      `recorded it, ${what}${where}; recorded now, ${left}`,
+    data: {
+      code: "AUDIT_DAMAGED",
+      file,
+      ...(bytes === null ? { unreadable: u.unreadable } : { bytes: bytes.length, sha256: sha256hex(bytes) }),
+      notItsName: true,
+      ...(keptAs !== null ? { keptAs } : {}),
+      unrecorded: name,
+      stillInFile,
+    },
+  });
+  rec.alarms.push({
+    code: "AUDIT_DAMAGED",
+    message: `audit trail ${file}: a side file a start cut short kept aside without recording it (${name}) does not hold the bytes its name claims`,
+  });
+}
+
 /** Bytes kept in a side file up to this length are also written into their entry when it cannot be kept. */
 const IN_ENTRY_MAX = 4096;
 
 /**
  * Keeps `bytes` of segment `file` aside as `<keptAs>.unrecorded` (./side-files.ts keepAside) before they are
- * cut or `file` removed. Never throws: a disk that refuses the fdatasync is logged by the trail and the start
- * goes on; one that refuses the write leaves no side file, and the `audit.damaged` entry is then the only
- * evidence: `notKept` (data) says why and the bytes go into the entry (base64) up to IN_ENTRY_MAX, else
- * only their length and SHA-256; an AUDIT_WRITE alarm names the file that cannot be written.
+ * cut or `file` removed. Never throws. The bytes also go into the `audit.damaged` entry (base64) up to
+ * IN_ENTRY_MAX, else only their length and SHA-256, when the side file may not hold them: its fdatasync
+ * failed (`syncFailed`: a power cut can leave it empty or partial; the trail logs it), or it was not kept
+ * (`notKept`: why). A write that failed leaves no side file: an AUDIT_WRITE alarm names the file that cannot
+ * be written. One of that name already there that holds other bytes or cannot be read is left as it is,
+ * without AUDIT_WRITE (nothing failed to be written; recordUnrecorded recorded it, AUDIT_DAMAGED).
  */
 function keepAsideOrSay(
   dir: string,
@@ -361,31 +452,37 @@ function keepAsideOrSay(
   rec: Recorded,
 ): { kept: KeptAside; said: string; data: Record<string, unknown> } {
   const kept = keepAside(dir, keptAs, bytes);
+  const inEntry = bytes.length > 0 && bytes.length <= IN_ENTRY_MAX;
+  const holds = inEntry
+    ? "this entry holds them (base64)"
+    : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`;
+  const base64 = inEntry ? { base64: bytes.toString("base64") } : {};
   if (kept.kept) {
-    if (kept.syncFailed !== null) rec.sideFileSyncFailed.push({ file: kept.name, err: kept.syncFailed });
     // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
     if (!rec.unrecorded.includes(kept.name)) rec.unrecorded.push(kept.name);
-    return { kept, said: "", data: { keptAs } };
+    if (kept.syncFailed === null) return { kept, said: "", data: { keptAs } };
+    rec.sideFileSyncFailed.push({ file: kept.name, err: kept.syncFailed });
+    return {
+      kept,
+      said:
+        bytes.length === 0
+          ? ""
+          : ` (its fdatasync failed: ${kept.syncFailed}; a power cut may empty it: ${holds})`,
+      data: { keptAs, syncFailed: kept.syncFailed, ...base64 },
+    };
   }
-  rec.alarms.push({
-    code: "AUDIT_WRITE",
-    message:
-      `audit trail ${join(dir, kept.name)} cannot be written (${kept.why}): the damaged bytes of ${file} ` +
-      "are recorded in their audit.damaged entry only",
-  });
-  const inEntry = bytes.length > 0 && bytes.length <= IN_ENTRY_MAX;
+  if (!kept.exists)
+    rec.alarms.push({
+      code: "AUDIT_WRITE",
+      message:
+        `audit trail ${join(dir, kept.name)} cannot be written (${kept.why}): the damaged bytes of ${file} ` +
+        "are recorded in their audit.damaged entry only",
+    });
   const said =
     bytes.length === 0
       ? ` could not be written (${kept.why}): this entry alone records it`
-      : `; they could not be kept aside (${kept.why}): ` +
-        (inEntry
-          ? "this entry holds them (base64)"
-          : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`);
-  return {
-    kept,
-    said,
-    data: { notKept: kept.why, ...(inEntry ? { base64: bytes.toString("base64") } : {}) },
-  };
+      : `; they could not be kept aside (${kept.why}): ${holds}`;
+  return { kept, said, data: { notKept: kept.why, ...base64 } };
 }
 
 /**
@@ -397,8 +494,14 @@ function keepAsideOrSay(
 function removeUnfinishedFiles(dir: string, rec: Recorded): void {
   for (const name of readdirSync(dir))
     if (/^\.audit-\d{12}\.log\.tmp$/.test(name) || unfinishedSideFile(name)) {
-      unlinkSync(join(dir, name));
-      rec.changed = true;
+      try {
+        unlinkSync(join(dir, name));
+        rec.changed = true;
+      } catch (e) {
+        // a directory of that name, or a disk that refuses it: no evidence in it (see above), the start
+        // goes on; the trail logs it
+        rec.notRemoved.push({ file: name, err: e instanceof Error ? e.message : String(e) });
+      }
     }
 }
 
@@ -503,7 +606,7 @@ function keepNotTorn(
     message:
       `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
       `which no write cut short leaves (${why}): not cut as a torn tail but ` +
-      (kept.kept ? `moved to ${keptAs}` : `cut off${said}`),
+      (kept.kept ? `moved to ${keptAs}${said}` : `cut off${said}`),
     data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: frag.length, sha256: what.sha256, ...data },
   });
   rec.alarms.push({

@@ -4,10 +4,12 @@
  * trail as `FILE.damaged-<16 hex of their SHA-256>`. Their life, in order:
  *
  * 1. keepAside writes them under the temporary name `.FILE.damaged-<hash>.unrecorded.tmp`, fdatasyncs it and
- *    renames it to `FILE.damaged-<hash>.unrecorded`, then fsyncs the directory: a `.unrecorded` file always
- *    holds all the bytes (a start killed while it writes leaves only the temporary file, which the next
- *    start removes: unfinishedSideFile; the bytes were not cut yet). One of that name already there (a start
- *    killed before its cut) is kept, never written again.
+ *    renames it to `FILE.damaged-<hash>.unrecorded`, then fsyncs the directory (a start killed while it
+ *    writes leaves only the temporary file, which the next start removes: unfinishedSideFile; the bytes were
+ *    not cut yet). A `.unrecorded` file holds all the bytes unless its fdatasync failed (it is kept all the
+ *    same, and a power cut can then leave it empty or partial after the rename: readUnrecorded compares its
+ *    bytes with its name). One of that name already there (a start killed before its cut) is kept, never
+ *    written again.
  * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
  *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery.ts recordUnrecorded).
@@ -27,6 +29,7 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
+import { sha256hex } from "./entry.js";
 import { syncDir, syncDirNow } from "./segment-writer.js";
 
 export const UNRECORDED_SUFFIX = ".unrecorded";
@@ -64,22 +67,61 @@ export interface UnrecordedSideFile {
   keptAs: string;
   /** the segment FILE its bytes come from */
   file: string;
-  bytes: Buffer;
+  /** what it holds; null when it cannot be read (`unreadable`) */
+  bytes: Buffer | null;
+  /** the read's error (EACCES...), else null */
+  unreadable: string | null;
   /**
-   * the bytes are still at the end of FILE after its last newline (no bytes: FILE is still there, empty):
-   * the start that kept them was cut short before its cut (or removal)
+   * the bytes hash to the hash in its name. Not so: incomplete or altered (a keepAside whose fdatasync
+   * failed, then a power cut, can leave it empty or partial after its rename)
+   */
+  matches: boolean;
+  /**
+   * the bytes its name's hash names are still at the end of FILE after its last newline (the hash of no
+   * bytes: FILE is still there, empty): the start that kept them was cut short before its cut (or removal)
    */
   stillInFile: boolean;
 }
 
-/** The side files still named `.unrecorded` (unrecordedSideFiles), with their bytes. */
+/** The hash (16 hex) a side file's name gives its bytes. */
+export function nameHash(name: string): string {
+  const at = name.indexOf(".damaged-") + ".damaged-".length;
+  return name.slice(at, at + 16);
+}
+
+/**
+ * The side files still named `.unrecorded` (unrecordedSideFiles), with their bytes, compared with their
+ * name. Never throws for one that cannot be read (`unreadable`).
+ */
 export function readUnrecorded(dir: string): UnrecordedSideFile[] {
   return unrecordedSideFiles(dir).map((name) => {
-    const bytes = readFileSync(join(dir, name));
     const keptAs = recordedName(name);
     const file = sideFileSegment(keptAs);
-    return { name, keptAs, file, bytes, stillInFile: stillInFile(join(dir, file), bytes) };
+    const hash = nameHash(name);
+    let bytes: Buffer | null = null;
+    let unreadable: string | null = null;
+    try {
+      bytes = readFileSync(join(dir, name));
+    } catch (e) {
+      unreadable = errText(e);
+    }
+    const matches = bytes !== null && sha256hex(bytes).startsWith(hash);
+    const still = matches ? stillInFile(join(dir, file), bytes!) : hashStillInFile(join(dir, file), hash);
+    return { name, keptAs, file, bytes, unreadable, matches, stillInFile: still };
   });
+}
+
+/** Bytes that hash to `hash` (16 hex) are at the end of the file at `path` after its last newline. */
+function hashStillInFile(path: string, hash: string): boolean {
+  let held: Buffer;
+  try {
+    held = readFileSync(path);
+  } catch {
+    return false; // no such file, or unreadable: not known to be there
+  }
+  if (hash === sha256hex(Buffer.alloc(0)).slice(0, 16)) return held.length === 0;
+  const tail = held.subarray(held.lastIndexOf(10) + 1);
+  return tail.length > 0 && sha256hex(tail).startsWith(hash);
 }
 
 function stillInFile(path: string, bytes: Buffer): boolean {
@@ -143,8 +185,12 @@ export function unfinishedSideFile(name: string): boolean {
 export type KeptAside =
   /** kept as `name` (`<keptAs>.unrecorded`); `syncFailed`: the fdatasync's error, when the disk refused it */
   | { kept: true; name: string; syncFailed: string | null }
-  /** not kept: nothing of it is left beside the trail; `why` names the error */
-  | { kept: false; name: string; why: string };
+  /**
+   * not kept: `why` names the error. `exists`: a `.unrecorded` file of that name is there already and holds
+   * other bytes or cannot be read (left as it is: nothing failed to be written); else the write failed and
+   * nothing of it is left beside the trail
+   */
+  | { kept: false; name: string; why: string; exists: boolean };
 
 /**
  * Keeps `bytes` as `<keptAs>.unrecorded` (step 1 of the file comment): done before they are cut or their
@@ -177,7 +223,7 @@ export function keepAside(dir: string, keptAs: string, bytes: Buffer): KeptAside
     } catch {
       // not created, or the disk refuses that too: the next start removes it (unfinishedSideFile)
     }
-    return { kept: false, name, why: errText(e) };
+    return { kept: false, name, why: errText(e), exists: false };
   }
   syncDirNow(dir);
   return { kept: true, name, syncFailed };
@@ -192,13 +238,14 @@ function keptAlready(path: string, name: string, bytes: Buffer): KeptAside {
   try {
     held = readFileSync(path);
   } catch (e) {
-    return { kept: false, name, why: `${name} exists but cannot be read: ${errText(e)}` };
+    return { kept: false, name, why: `${name} exists but cannot be read: ${errText(e)}`, exists: true };
   }
   if (!held.equals(bytes))
     return {
       kept: false,
       name,
       why: `${name} exists and holds other bytes (${held.length}); it is left as it is`,
+      exists: true,
     };
   let syncFailed: string | null = null;
   let fd = -1;

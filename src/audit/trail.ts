@@ -400,6 +400,11 @@ export class AuditTrail {
         { err: f.err, file: f.file },
         "audit: fdatasync of a side file of damaged bytes at open failed; kept all the same, the start goes on",
       );
+    for (const f of rec.notRemoved)
+      t.log.error(
+        { err: f.err, file: f.file },
+        "audit: a temporary file a start cut short left cannot be removed; left as it is, the start goes on",
+      );
     if (rec.syncFailed !== null)
       t.log.error(
         { err: rec.syncFailed, segment: rec.segment.path },

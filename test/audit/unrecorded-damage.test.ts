@@ -7,7 +7,7 @@
  * stopped after its repair and before its entries are appended.
  */
 import { createHash } from "node:crypto";
-import { cpSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { recoverTrail } from "../../src/audit/recovery.js";
@@ -24,6 +24,7 @@ const io = vi.hoisted(() => ({
   eio: false,
   enospc: false,
   noInode: false,
+  eacces: false,
   failSegmentSync: false,
   on: false,
   log: [] as string[],
@@ -64,6 +65,10 @@ vi.mock("node:fs", async (importOriginal) => {
       log(`writevSync ${path(fd).split("/").pop()}`);
       return (real.writevSync as (...a: unknown[]) => number)(fd, ...rest);
     },
+    readFileSync: (p: unknown, ...rest: unknown[]): unknown => {
+      if (io.eacces && String(p).endsWith(".unrecorded")) throw fail("EACCES", "permission denied, open");
+      return (real.readFileSync as (...a: unknown[]) => unknown)(p, ...rest);
+    },
     renameSync: (from: string, to: string): void => {
       log(`renameSync ${String(to).split("/").pop()}`);
       real.renameSync(from, to);
@@ -79,6 +84,7 @@ afterEach(() => {
     eio: false,
     enospc: false,
     noInode: false,
+    eacces: false,
     failSegmentSync: false,
     on: false,
     log: [],
@@ -367,4 +373,95 @@ it("a full disk that cannot create the empty file's marker: the trail opens, the
   ]);
   expect(damaged[0]!.message).toContain("could not be written");
   expect(verify(dir).problems.map((p) => p.what)).toEqual([`the lane recorded: ${damaged[0]!.message}`]);
+});
+
+it("a .unrecorded file emptied by a power cut after its failed fdatasync, the bytes still in the file: recorded as what it holds, renamed by its own hash, the bytes kept under their name, no AUDIT_WRITE", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), `${keptAs}.unrecorded`), "");
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_DAMAGED", "AUDIT_DAMAGED"]);
+  const emptyAs = `${file}.damaged-${sha("").slice(0, 16)}`;
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    {
+      data: {
+        file,
+        bytes: 0,
+        sha256: sha(""),
+        notItsName: true,
+        unrecorded: `${keptAs}.unrecorded`,
+        keptAs: emptyAs,
+        stillInFile: true,
+      },
+    },
+    { data: { file, bytes: content.length, sha256: sha(content), keptAs } },
+  ]);
+  expect(damaged[0]!.message).not.toContain("the empty file");
+  expect(damaged[0]!.message).toContain("holds 0 bytes that do not hash to its name");
+  expect(damaged[1]!.data).not.toHaveProperty("notKept");
+  expect(sideFiles().sort()).toEqual([keptAs, emptyAs].sort());
+  expect(readFileSync(join(auditDir(dir), keptAs), "utf8")).toBe(content);
+  expect(readFileSync(join(auditDir(dir), emptyAs), "utf8")).toBe("");
+});
+
+it("a side file whose fdatasync failed: its audit.damaged entry also holds the bytes (a power cut may empty the file)", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  io.eio = true;
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    {
+      data: {
+        file,
+        keptAs: `${file}.damaged-${sha(content).slice(0, 16)}`,
+        syncFailed: expect.stringContaining("EIO"),
+        base64: Buffer.from(content).toString("base64"),
+      },
+    },
+  ]);
+  expect(damaged[0]!.message).toContain("its fdatasync failed");
+});
+
+it("a directory named like a side file's temporary file does not stop the start", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const tmp = `.${file}.damaged-0123456789abcdef.unrecorded.tmp`;
+  mkdirSync(join(auditDir(dir), tmp));
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  expect(readdirSync(auditDir(dir))).toContain(tmp);
+  expect(entries(dir).filter((e) => e.type === "audit.damaged")).toMatchObject([
+    { data: { file, sha256: sha(content), keptAs: `${file}.damaged-${sha(content).slice(0, 16)}` } },
+  ]);
+});
+
+it("a .unrecorded file that cannot be read (EACCES) does not stop the start: recorded as unreadable, left as it is, the bytes still in the file go into the entry, no AUDIT_WRITE", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const name = `${file}.damaged-${sha(content).slice(0, 16)}.unrecorded`;
+  writeFileSync(join(auditDir(dir), name), content);
+  io.eacces = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_DAMAGED", "AUDIT_DAMAGED"]);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged).toMatchObject([
+    { data: { file, unreadable: expect.stringContaining("EACCES"), unrecorded: name, stillInFile: true } },
+    {
+      data: {
+        file,
+        sha256: sha(content),
+        notKept: expect.stringContaining("cannot be read"),
+        base64: Buffer.from(content).toString("base64"),
+      },
+    },
+  ]);
+  expect(sideFiles()).toEqual([name]);
 });
