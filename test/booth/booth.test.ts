@@ -27,6 +27,7 @@ import {
   b5LostVehicle,
   boothCard,
   boothTest,
+  lateB5SettlesFirst,
   noCardVehicle,
   tornBeforeDebitVehicle,
 } from "./harness.js";
@@ -63,29 +64,6 @@ function refuseBoothRecords(t: BoothTestContext, n: number): () => number {
 const A1_CLASS_2 = { ...noCardVehicle("A1", SERIAL), class: 2 };
 
 /**
- * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, five minutes after the attempt,
- * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
- */
-/**
- * The lane's late B5 settles the suspect just before the booth's own settlement reaches the journal (the
- * journal's next settle first commits the B5's, once).
- */
-function lateB5SettlesFirst(t: BoothTestContext): void {
-  const j = t.lane.journal;
-  const settle = j.settle.bind(j);
-  j.settle = (seq, s, opts) => {
-    j.settle = settle;
-    settle(seq, {
-      kind: "transaction",
-      outcome: "EXIT_DEBIT_SETTLED",
-      settledBy: "b5",
-      fields: { tac: t.ledger()[0]!.tac },
-    });
-    return settle(seq, s, opts);
-  };
-}
-
-/**
  * Before the card reaches the booth it is used again: a new entry at 0101, five minutes after the attempt
  * (local-as-UTC wire time, the legacy dialect's, as boothCard's): later than the attempt, and within the
  * lane's tolerance of an entry time ahead of its clock (src/lane/card-rules.ts ENTRY_AHEAD_TOLERANCE_MS;
@@ -104,6 +82,10 @@ function cardMovesOn(t: BoothTestContext): void {
   expect(entry.kind).toBe("done");
 }
 
+/**
+ * B5_LOST and A1_CLASS_2 queued; the card then used again (a new entry at 0101, five minutes after the attempt,
+ * as in "a suspect's card that has moved on since"), and the collector takes A1's case with class 2.
+ */
 async function laterTripTaken(t: BoothTestContext) {
   const earlier = await t.caseQueued("B5_NO_DSRC");
   const atBooth = await t.caseQueued("OBU_NO_CARD");

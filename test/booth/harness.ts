@@ -363,3 +363,22 @@ export function noCardVehicle(id: string, serial: string, at = 200): Record<stri
     card: { present: false, inHand: true, serial },
   };
 }
+
+/**
+ * The lane's late B5 settles the suspect as paid just before the booth's own settlement reaches the journal
+ * (the journal's next settle first commits the B5's, with the TAC of the ledger's first debit, once).
+ */
+export function lateB5SettlesFirst(t: BoothTestContext): void {
+  const j = t.lane.journal;
+  const settle = j.settle.bind(j);
+  j.settle = (seq, s, opts) => {
+    j.settle = settle;
+    settle(seq, {
+      kind: "transaction",
+      outcome: "EXIT_DEBIT_SETTLED",
+      settledBy: "b5",
+      fields: { tac: t.ledger()[0]!.tac },
+    });
+    return settle(seq, s, opts);
+  };
+}

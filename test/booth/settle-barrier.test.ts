@@ -5,27 +5,11 @@
  * but nobody raised the barrier: the lane's late-B5 settlement opens none (its vehicle is at the booth).
  */
 import { expect, it } from "vitest";
-import { type BoothTestContext, b5LostVehicle, boothTest } from "./harness.js";
+import { type BoothTestContext, b5LostVehicle, boothTest, lateB5SettlesFirst } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
 const B5_LOST = b5LostVehicle(SERIAL);
-
-/** The lane's late B5 settles the suspect as paid right before the booth's own settlement is written. */
-function lateB5SettlesFirst(t: BoothTestContext): void {
-  const j = t.lane.journal;
-  const settle = j.settle.bind(j);
-  j.settle = (seq, s, opts) => {
-    j.settle = settle;
-    settle(seq, {
-      kind: "transaction",
-      outcome: "EXIT_DEBIT_SETTLED",
-      settledBy: "b5",
-      fields: { tac: t.ledger()[0]!.tac },
-    });
-    return settle(seq, s, opts);
-  };
-}
 
 const opened = (t: BoothTestContext, from: number) =>
   t.outputs.slice(from).filter((o) => o.type === "barrier" && o.action === "open");

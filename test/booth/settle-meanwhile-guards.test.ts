@@ -7,61 +7,24 @@
  * finding 2): they pass before and after.
  *
  * The card's evidence is stubbed (card-probe.ts gatherEvidence): this is the settlement, not the reading.
- * The settle() helper is test/booth/settle-moved-on.test.ts's, with the status list and the case at the
- * booth given.
+ * The suspect and the context are test/booth/settle-fakes.ts's, with the status list and the case at the booth
+ * given.
  */
 import { describe, expect, it, vi } from "vitest";
-import { silentLogger } from "../../firmware-bridge/log.js";
-import type { Detail0018 } from "../../src/booth/apdus.js";
 import { type CardRead, gatherEvidence } from "../../src/booth/card-probe.js";
 import type { BoothCase } from "../../src/booth/cases.js";
-import type { BoothContext } from "../../src/booth/context.js";
 import type { CardEvidence } from "../../src/booth/evidence.js";
 import { settleSuspect } from "../../src/booth/settle.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
-import { sampleRecord } from "../journal/sample-record.js";
+import { ATTEMPT_DETAIL, b5NoDsrcSuspect, CARD_ID, OBU_SERIAL, settleContext } from "./settle-fakes.js";
 
 vi.mock("../../src/booth/card-probe.js", async (orig) => ({
   ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
   gatherEvidence: vi.fn(),
 }));
 
-const CARD_ID = "43012200000000000001";
-const OBU_SERIAL = "4301000000000001";
-/** The attempt: exit 4301/0102 lane 3 at 10:15:00 (+08:00), card offline serial 100, balance 5000. */
-const ATTEMPT_MS = Date.parse("2025-12-03T10:15:00+08:00");
-
 /** A B5_NO_DSRC suspect whose B5 is this purchase (its TransTime, PSAM terminal, card serial). */
-const suspect: CommittedRecord = {
-  ...sampleRecord(1, "suspect"),
-  kind: "suspect",
-  outcome: "B5_NO_DSRC",
-  seq: 1,
-  tradeId: "T1",
-  revision: 1,
-  cardId: CARD_ID,
-  obuSerial: OBU_SERIAL,
-  amount: 1425,
-  balanceBefore: 5000,
-  lane: { network: "4301", station: "0102", lane: 3 },
-  transTime: "20251203101500",
-  iccPaySerial: "0064",
-  psamNo: "430100000001",
-  psamTransSerial: "00001234",
-  transType: "09",
-  vehicleClass: 1,
-  createdAt: "2025-12-03T10:15:00+08:00",
-  extra: { uncertain: true, purchaseTimeMs: ATTEMPT_MS, b5TransTime: "20251203101500" },
-} as CommittedRecord;
-
-/** The suspect's attempt as the card keeps it: 1425 fen at 10:15:00 on the lane's PSAM, serial 100. */
-const ATTEMPT_DETAIL: Detail0018 = {
-  offlineSerial: 100,
-  amount: 1425,
-  transType: 0x09,
-  terminalNo: "430100000001",
-  transTime: "20251203101500",
-};
+const suspect = b5NoDsrcSuspect();
 
 /** The card paid the attempt, its last transaction, and GET TRANSACTION PROVE gives its TAC. */
 const debitedWithTac: CardEvidence = {
@@ -90,36 +53,15 @@ const paidByB5 = {
  */
 async function settle(o: { lookup?: () => unknown; atBooth?: BoothCase } = {}) {
   vi.mocked(gatherEvidence).mockResolvedValue(debitedWithTac);
-  type Entry = { type: string; severity: string; message: string; data?: Record<string, unknown> };
-  const audits: Entry[] = [];
-  const alarms: string[] = [];
-  const shown: string[] = [];
-  /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
-  const barriers: unknown[] = [];
   const settleTried: number[] = [];
-  const ctx = {
-    rec: { lane: { role: "exit" } },
-    reader: {},
-    psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
-    trySettle: async (seq: number) => {
+  const { ctx, shown, barriers, audits, alarms } = settleContext({
+    trySettle: (seq) => {
       settleTried.push(seq);
       return "refused";
     },
-    noteShown: async () => true,
-    journal: { get: () => paidByB5 },
-    counters: { settledDebited: 0, settledNotDebited: 0, paidUnsettled: 0, refusals: 0 },
-    lane: {
-      guards: { release: () => undefined, rememberTraded: () => undefined, noteDebit: () => undefined },
-      statusList: { lookup: o.lookup ?? (() => ({ listed: false })) },
-    },
-    recorded: () => undefined,
-    openBarrier: (rec: unknown) => barriers.push(rec),
-    audit: (type: string, severity: string, message: string, data?: Record<string, unknown>) =>
-      audits.push({ type, severity, message, data }),
-    alarm: (code: string) => alarms.push(code),
-    show: (p: { step: string }) => shown.push(p.step),
-    log: silentLogger,
-  } as unknown as BoothContext;
+    now: () => paidByB5,
+    lookup: o.lookup,
+  });
   const c = { id: "s1", seq: 1, reason: "B5_NO_DSRC", obuSerial: OBU_SERIAL, obuId: null } as BoothCase;
   const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
   const atBooth = o.atBooth;

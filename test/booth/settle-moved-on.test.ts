@@ -7,25 +7,19 @@
  * The card's evidence is stubbed (card-probe.ts gatherEvidence): this is the settlement, not the reading.
  */
 import { describe, expect, it, vi } from "vitest";
-import { silentLogger } from "../../firmware-bridge/log.js";
 import type { Detail0018 } from "../../src/booth/apdus.js";
 import { type CardRead, gatherEvidence } from "../../src/booth/card-probe.js";
 import type { BoothCase } from "../../src/booth/cases.js";
-import type { BoothContext } from "../../src/booth/context.js";
 import type { CardEvidence } from "../../src/booth/evidence.js";
 import { settleSuspect } from "../../src/booth/settle.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import type { EntryExitRecord } from "../../src/rsu/driver.js";
-import { sampleRecord } from "../journal/sample-record.js";
+import { ATTEMPT_DETAIL, b5NoDsrcSuspect, CARD_ID, settleContext } from "./settle-fakes.js";
 
 vi.mock("../../src/booth/card-probe.js", async (orig) => ({
   ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
   gatherEvidence: vi.fn(),
 }));
-
-const CARD_ID = "43012200000000000001";
-/** The attempt: exit 4301/0102 lane 3 at 10:15:00 (+08:00), card offline serial 100, balance 5000. */
-const ATTEMPT_MS = Date.parse("2025-12-03T10:15:00+08:00");
 
 /** A 0019 entry written at `station` lane 1 at `time` (+08:00) by that station's own clock. */
 const entryAt = (station: string, time: string): EntryExitRecord => ({
@@ -40,33 +34,14 @@ const entryAt = (station: string, time: string): EntryExitRecord => ({
 
 /** The suspect, which recorded the card's 0019 at the attempt as its entry (null: the card had none). */
 function suspect(entry: EntryExitRecord | null): CommittedRecord {
-  return {
-    ...sampleRecord(1, "suspect"),
-    kind: "suspect",
-    outcome: "B5_NO_DSRC",
-    seq: 1,
-    tradeId: "T1",
-    revision: 1,
-    cardId: CARD_ID,
-    obuSerial: "4301000000000001",
-    amount: 1425,
-    balanceBefore: 5000,
-    lane: { network: "4301", station: "0102", lane: 3 },
+  return b5NoDsrcSuspect({
     entry: entry && {
       network: entry.network,
       station: entry.station,
       lane: entry.lane,
       time: new Date(entry.timeMs + 8 * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "+08:00"),
     },
-    transTime: "20251203101500",
-    iccPaySerial: "0064",
-    psamNo: "430100000001",
-    psamTransSerial: "00001234",
-    transType: "09",
-    vehicleClass: 1,
-    createdAt: "2025-12-03T10:15:00+08:00",
-    extra: { uncertain: true, purchaseTimeMs: ATTEMPT_MS, b5TransTime: "20251203101500" },
-  } as CommittedRecord;
+  });
 }
 
 /** The card's evidence: a new INIT still returns serial 100, the balance unchanged: not debited. */
@@ -89,41 +64,16 @@ async function settle(
   o: { noteThrows?: boolean; role?: "entry" | "exit" } = {},
 ) {
   vi.mocked(gatherEvidence).mockResolvedValue(ev);
-  type Entry = { type: string; severity: string; message: string; data?: Record<string, unknown> };
-  const audits: Entry[] = [];
-  /** the evidence entries the journal noted with the debit shown (ctx.noteShown), and the holds released */
-  const noted: Entry[] = [];
-  const released: unknown[] = [];
-  /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
-  const barriers: unknown[] = [];
-  const ctx = {
-    rec: { lane: { role: o.role ?? "exit" } },
-    reader: {},
-    psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
+  const { ctx, audits, noted, released, barriers } = settleContext({
+    role: o.role,
     trySettle: async () => (meanwhile ? "refused" : { ...s, kind: "stop", revision: 2 }),
-    noteShown: async (_seq: number, e: Entry) => {
-      if (o.noteThrows) throw new Error("SQLITE_FULL: database or disk is full");
-      noted.push(e);
-      return true;
-    },
-    journal: { get: () => (meanwhile ? { ...s, ...meanwhile } : s) },
-    counters: { settledDebited: 0, settledNotDebited: 0, paidUnsettled: 0 },
-    lane: {
-      guards: {
-        release: (k: unknown) => released.push(k),
-        rememberTraded: () => undefined,
-        noteDebit: () => undefined,
-      },
-      statusList: { lookup: () => ({ listed: false }) },
-    },
-    recorded: () => undefined,
-    openBarrier: (rec: unknown) => barriers.push(rec),
-    audit: (type: string, severity: string, message: string, data?: Record<string, unknown>) =>
-      audits.push({ type, severity, message, data }),
-    alarm: () => undefined,
-    show: () => undefined,
-    log: silentLogger,
-  } as unknown as BoothContext;
+    now: () => (meanwhile ? { ...s, ...meanwhile } : s),
+    noteShown: o.noteThrows
+      ? async () => {
+          throw new Error("SQLITE_FULL: database or disk is full");
+        }
+      : undefined,
+  });
   const c = { id: "s1", seq: 1, reason: "B5_NO_DSRC" } as BoothCase;
   const card = { cardId: CARD_ID, last: ev.record0019 } as unknown as CardRead;
   const r = await settleSuspect(ctx, s, c, card, new AbortController().signal);
@@ -204,9 +154,6 @@ const detail = (
   terminalNo,
   transTime,
 });
-
-/** The suspect's attempt as the card keeps it: 1425 fen at 10:15:00 on the lane's PSAM, serial 100. */
-const ATTEMPT_DETAIL = detail(100, 1425, "430100000001", "20251203101500");
 
 /**
  * The card's evidence: it paid the attempt (its 0018 record is there), then made `after` (newest first), the

@@ -7,23 +7,21 @@
  * The card's evidence is stubbed (card-probe.ts gatherEvidence): this is the settlement, not the reading.
  */
 import { describe, expect, it, vi } from "vitest";
-import { silentLogger } from "../../firmware-bridge/log.js";
 import type { Detail0018 } from "../../src/booth/apdus.js";
 import { type CardRead, gatherEvidence } from "../../src/booth/card-probe.js";
 import type { BoothCase } from "../../src/booth/cases.js";
-import type { BoothContext } from "../../src/booth/context.js";
 import type { CardEvidence } from "../../src/booth/evidence.js";
 import { settleSuspect } from "../../src/booth/settle.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
 import type { Settlement } from "../../src/lane/ports.js";
 import { sampleRecord } from "../journal/sample-record.js";
+import { CARD_ID, settleContext } from "./settle-fakes.js";
 
 vi.mock("../../src/booth/card-probe.js", async (orig) => ({
   ...(await orig<typeof import("../../src/booth/card-probe.js")>()),
   gatherEvidence: vi.fn(),
 }));
 
-const CARD_ID = "43012200000000000001";
 const SENT = "20251203101500";
 
 /** The card's record of the lane's purchase (serial 100, PSAM terminal ...01), proved by 805A. */
@@ -87,45 +85,15 @@ async function settle(
 ) {
   vi.mocked(gatherEvidence).mockResolvedValue(evidence);
   const settled: Settlement[] = [];
-  const noted: { message: string }[] = [];
-  const audits: { type: string; severity: string; message: string; data: Record<string, unknown> }[] = [];
-  /** the records the barrier opened for that are not the booth's own (settled meanwhile) */
-  const barriers: CommittedRecord[] = [];
-  /** whose record each barrier was opened for (effects.ts BarrierFor) */
-  const barrierFor: unknown[] = [];
-  /** the screens shown (their step) */
-  const shown: string[] = [];
-  const ctx = {
-    rec: { lane: { role: "exit" } },
-    reader: {},
-    psam: { prepare: async () => Buffer.from("430100000001", "hex"), keys: { keyIndex: 1 } },
-    trySettle: async (_seq: number, x: Settlement) => {
+  const { ctx, noted, audits, barriers, barrierFor, shown } = settleContext({
+    trySettle: (_seq, x) => {
       settled.push(x);
       return { ...s, kind: "transaction", revision: 2 };
     },
-    noteShown: async (_seq: number, e: { message: string }) => {
-      if (o.noteShown === false) return false;
-      noted.push(e);
-      return true;
-    },
-    journal: { get: () => o.now ?? s },
+    now: () => o.now ?? s,
+    noteShown: o.noteShown === false ? async () => false : undefined,
     counters: { settledDebited: 0, paidUnsettled: 0 },
-    lane: {
-      guards: { release: () => undefined, rememberTraded: () => undefined, noteDebit: () => undefined },
-      statusList: { lookup: () => ({ listed: false }) },
-    },
-    recorded: () => undefined,
-    openBarrier: (rec: CommittedRecord, whose: unknown) => {
-      barriers.push(rec);
-      barrierFor.push(whose);
-    },
-    audit: (type: string, severity: string, message: string, data: Record<string, unknown>) => {
-      audits.push({ type, severity, message, data });
-    },
-    alarm: () => undefined,
-    show: (p: { step: string }) => shown.push(p.step),
-    log: silentLogger,
-  } as unknown as BoothContext;
+  });
   const c = { id: "s1", seq: 1, reason: "B5_MISMATCH" } as BoothCase;
   const card = { cardId: CARD_ID, last: null } as unknown as CardRead;
   const r = await settleSuspect(

@@ -11,16 +11,10 @@ import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
 import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { laneNotAnswering, operatorCall } from "../../src/cli/operator-call.js";
-import {
-  DataDirErrors,
-  type DataDirHolder,
-  describeHolder,
-  HOLDER_FILE,
-  LOCK_FILE,
-} from "../../src/datadir/lock.js";
+import { DataDirErrors, describeHolder, HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { JOURNAL_FILE } from "../../src/journal/journal.js";
 import { tempDir } from "../audit/helpers.js";
-import { type Holder, holdLock } from "../datadir/holder.js";
+import { type Holder, holdLock, STANDBY_HOLDER } from "../datadir/holder.js";
 
 let t: ReturnType<typeof tempDir>;
 const holders: Holder[] = [];
@@ -133,23 +127,14 @@ it("booth with nobody here holding it but a holder file of another host: 'runnin
 // host's kernel names) was told "Retry in a moment", where etc-lane status says "not running here ...
 // running there?"
 it("a lock held from another host: the lock's own words naming that host, not 'Retry in a moment'", () => {
-  const standby: DataDirHolder = {
-    pid: 4242,
-    role: "lane",
-    command: "lane 4301-0102-03",
-    argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
-    since: "2026-12-06T08:00:00.000Z",
-    host: "lane3-standby",
-    token: "00",
-  };
-  const held = describeHolder(standby, null, { isAlive: () => false, host: "lane3-main" });
+  const held = describeHolder(STANDBY_HOLDER, null, { isAlive: () => false, host: "lane3-main" });
   const refusal = new EtcError(DataDirErrors.InUse, `the data directory /x is in use by ${held.what}; ...`, {
     dataDir: "/x",
     ...held,
   });
   expect(laneNotAnswering(refusal, "/x/control.sock")).toBe(refusal);
   // the same holder seen here (its pid the lock's owner on this host): retold as a lane not answering
-  const here = describeHolder({ ...standby, host: "lane3-main" }, 4242, { host: "lane3-main" });
+  const here = describeHolder({ ...STANDBY_HOLDER, host: "lane3-main" }, 4242, { host: "lane3-main" });
   const told = laneNotAnswering(
     new EtcError(DataDirErrors.InUse, "in use", { dataDir: "/x", ...here }),
     "/x/control.sock",

@@ -9,8 +9,9 @@ import { describe, expect, it } from "vitest";
 import { parseLaneConfig } from "../../src/config/index.js";
 import { captureFileSystemNotes, dataDirNotes } from "../../src/config/preflight.js";
 import { dataDirFileSystem, mountFsType, networkFileSystem } from "../../src/datadir/fs-type.js";
-import { type DataDirHolder, describeHolder } from "../../src/datadir/lock.js";
+import { describeHolder } from "../../src/datadir/lock.js";
 import { MINIMAL_LANE_CONFIG } from "../config/helpers.js";
+import { STANDBY_HOLDER } from "./holder.js";
 
 const fsOf = (type: number) => () => ({ type });
 
@@ -162,20 +163,10 @@ describe("dataDir on a FUSE file system", () => {
 });
 
 describe("describeHolder", () => {
-  const standby: DataDirHolder = {
-    pid: 4242,
-    role: "lane",
-    command: "lane 4301-0102-03",
-    argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
-    since: "2026-12-06T08:00:00.000Z",
-    host: "lane3-standby",
-    token: "00",
-  };
-
   // third review: another container on this host sharing the volume (its own hostname, and a pid this
   // host's /proc/locks shows as 0) was named "another computer, through a network file system" only
   it("a holder file of another host, and no owner this host's kernel names: that host's pid, per its holder file, another computer or a container", () => {
-    const d = describeHolder(standby, null, { isAlive: () => false, host: "lane3-main" });
+    const d = describeHolder(STANDBY_HOLDER, null, { isAlive: () => false, host: "lane3-main" });
     expect(d.what).toBe(
       "lane 4301-0102-03 (pid 4242 on host lane3-standby, per its holder file, since 2026-12-06T08:00:00.000Z: " +
         "a lock held from another computer through a network file system, or from a container with its own process namespace)",
@@ -187,13 +178,16 @@ describe("describeHolder", () => {
   // session 39 review: a container's lane is often pid 1, a pid alive on this host too: it was taken for
   // this host's process ("stop that process"), while etc-lane status said "running there?"
   it("a holder file of another host whose pid happens to be alive here, no owner this host's kernel names: still elsewhere", () => {
-    const d = describeHolder({ ...standby, pid: 1 }, null, { isAlive: () => true, host: "lane3-main" });
+    const d = describeHolder({ ...STANDBY_HOLDER, pid: 1 }, null, {
+      isAlive: () => true,
+      host: "lane3-main",
+    });
     expect(d.what).toMatch(/^lane 4301-0102-03 \(pid 1 on host lane3-standby, per its holder file/);
     expect(d.elsewhere).toBe(true);
   });
 
   it("a holder file of this host whose pid is gone: details not written yet, as before", () => {
-    const d = describeHolder({ ...standby, host: "lane3-main" }, null, {
+    const d = describeHolder({ ...STANDBY_HOLDER, host: "lane3-main" }, null, {
       isAlive: () => false,
       host: "lane3-main",
     });

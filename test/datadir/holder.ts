@@ -1,6 +1,7 @@
 /** Start a child process that holds a data directory's lock (lock-child.ts); resolves once it holds it. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { DataDirHolder } from "../../src/datadir/lock.js";
 
 const child = fileURLToPath(new URL("./lock-child.ts", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -42,3 +43,14 @@ export function holdLock(dataDir: string, role: "lane" | "cli", command: string)
     });
   });
 }
+
+/** A lane's holder file written on another host (lane3-standby): a lock held from there, as this host reads it. */
+export const STANDBY_HOLDER: DataDirHolder = {
+  pid: 4242,
+  role: "lane",
+  command: "lane 4301-0102-03",
+  argv: "node etc-lane.js run --config /etc/etc-lane/lane.yaml",
+  since: "2026-12-06T08:00:00.000Z",
+  host: "lane3-standby",
+  token: "00",
+};

@@ -4,13 +4,12 @@
  * one is spoken alike on both sides of the line: here the legacy 36-byte C6 Station and 39-byte B4
  * LastStation, which the default dialect (40 and 43) reads as malformed frames.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { runDemo } from "../../sim/demo/demo.js";
-import { ROOT } from "../integration/harness.js";
+import { writeDemoFiles } from "./demo-files.js";
 
 let dir: string;
 beforeEach(() => {
@@ -20,13 +19,12 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 // review: the demo's simulator spoke the protocol's default dialect whatever the config said
 it("a config with a non-default dialect: the demo's RSU speaks it, and its vehicles pay", async () => {
-  const config = parse(readFileSync(join(ROOT, "config/lane.example.yaml"), "utf8"));
-  config.rsu.dialect = { ...config.rsu.dialect, stationLength: 36, lastStationLength: 39 };
-  config.tariff = join(ROOT, "config/tariff.example.yaml");
-  writeFileSync(join(dir, "lane.yaml"), stringify(config));
-  writeFileSync(
-    join(dir, "scenario.yaml"),
-    stringify({
+  const files = writeDemoFiles(
+    dir,
+    (config) => {
+      config.rsu.dialect = { ...config.rsu.dialect, stationLength: 36, lastStationLength: 39 };
+    },
+    {
       name: "dialect",
       seed: 7,
       defaults: { zoneMs: 700, balance: 20000, entryStation: "0101", class: 1 },
@@ -37,11 +35,10 @@ it("a config with a non-default dialect: the demo's RSU speaks it, and its vehic
           { id: "credit", plate: "湘A66666", class: 1, cardType: 23, entryStation: "0105" },
         ],
       },
-    }),
+    },
   );
   const r = await runDemo({
-    config: join(dir, "lane.yaml"),
-    scenario: join(dir, "scenario.yaml"),
+    ...files,
     write: () => {},
     serve: false,
   });

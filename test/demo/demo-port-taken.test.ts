@@ -6,16 +6,15 @@
  * its feed took the start's alarms (src/audit/trail.ts onAlarmEntry hands them to the first listener) and
  * was stopped when HTTP could not listen, and the service on the free port had none of them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import { parse, stringify } from "yaml";
 import { runDemo } from "../../sim/demo/demo.js";
-import { ROOT } from "../integration/harness.js";
 import { parsePrometheusText } from "../service/prom-parse.js";
+import { writeDemoFiles } from "./demo-files.js";
 
 let dir: string;
 let taken: Server;
@@ -32,18 +31,17 @@ afterEach(async () => {
 // review: the start's alarms went into the service started on the taken port, and were lost with it
 it("service.listen's port taken: the page on a free port, etc_lane_alarms_total counts the start's alarm", async () => {
   const port = (taken.address() as AddressInfo).port;
-  const config = parse(readFileSync(join(ROOT, "config/lane.example.yaml"), "utf8"));
-  config.service = { ...config.service, listen: `127.0.0.1:${port}` };
-  config.tariff = join(ROOT, "config/tariff.example.yaml");
-  writeFileSync(join(dir, "lane.yaml"), stringify(config));
-  writeFileSync(
-    join(dir, "scenario.yaml"),
-    stringify({
+  const files = writeDemoFiles(
+    dir,
+    (config) => {
+      config.service = { ...config.service, listen: `127.0.0.1:${port}` };
+    },
+    {
       name: "port-taken",
       seed: 3,
       defaults: { zoneMs: 700, balance: 20000, entryStation: "0101", class: 1 },
       traffic: { gapMs: 350, vehicles: [{ id: "normal-1", plate: "湘A12345", class: 1 }] },
-    }),
+    },
   );
   let url: string | undefined;
   let metrics: string | undefined;
@@ -52,8 +50,7 @@ it("service.listen's port taken: the page on a free port, etc_lane_alarms_total 
     endStay = resolve;
   });
   await runDemo({
-    config: join(dir, "lane.yaml"),
-    scenario: join(dir, "scenario.yaml"),
+    ...files,
     write: (l) => {
       const stay = /^the lane stays open with its page at (\S+);/.exec(l);
       if (stay) {
