@@ -12,16 +12,20 @@
  *   current file to its end and moves on to the next one from its first byte; the anchor (a file's first
  *   line with the seq of the entry read before it, damaged lines between them aside) repeats an entry
  *   already returned and is skipped. A damaged line (not an entry) is not returned.
- * - The place is found by position: after the last line, from the end, whose seq is at or below `after`
- *   (locate). The entries after it whose seqs are above that line's and at or below `after` were shown
- *   before (tail printed them from journal.db, and the lane's start writes them to the file) and are not
- *   returned again. Every other line is returned, one whose seq does not follow on from the entry before
- *   it (./search.ts followsOn: a line changed or damaged to another seq) too, told to `onOutOfOrder`: one
- *   line with a wrong seq (too high too, as the newest line when the follower began) never hides the
- *   entries after it.
+ * - At the start, the place is found by position: after the last line, from the end, whose seq is at or
+ *   below `after` (locate). The entries after it whose seqs are above that line's and at or below `after`
+ *   were shown before (tail printed them from journal.db, and the lane's start writes them to the file)
+ *   and are not returned again. Every other line is returned, one whose seq does not follow on from the
+ *   entry before it (./search.ts followsOn: a line changed or damaged to another seq) too, told to
+ *   `onOutOfOrder`: one line with a wrong seq (too high too, as the newest line when the follower began)
+ *   never hides the entries after it.
  * - A file shorter than the offset read (lines removed: the lane never does that, only a torn fragment
- *   after the last newline is cut) or replaced by another file (another inode): the place is found again
- *   the same way, `after` being the entry returned last, and `onShrunk` is told.
+ *   after the last newline is cut) or replaced by another file (another inode): `onShrunk` is told and
+ *   the place is found again, after the last line, from the end, whose seq is the one of the entry
+ *   returned last or at or below `trusted`, the newest entry returned that followed on from the one
+ *   before it (an entry returned last with a seq too high or too low is not where the entries after it
+ *   are). Of the lines after that place, only those whose seqs are above that line's and at or below
+ *   `trusted` are not returned again.
  * - A file deleted meanwhile (retention deletes old ones; the lane's start removes an empty newest one):
  *   the next one is read, or the place is found again at the next poll.
  */
@@ -91,8 +95,14 @@ export class TrailFollower {
   /** entries up to this seq were shown before (at construction, or before the place was found again) */
   private shown: number;
   /**
-   * the seq of the line the place was found after (locate), null when none was at or below `after`: only
-   * the entries above it and at or below `shown` were shown before (those tail printed from journal.db)
+   * the seq of the newest entry returned that followed on from the one before it (./search.ts followsOn),
+   * or the one given at construction: an entry returned with a seq too high or too low is not one
+   */
+  private trusted: number;
+  /**
+   * the seq of the line the place was found after (locate), null when none was found: only the entries
+   * above it and at or below `shown` were shown before (those tail printed from journal.db, or returned
+   * before the place was found again)
    */
   private placed: number | null = null;
   /** the seq of the entry read just before (an anchor repeats it), kept across a damaged line */
@@ -118,6 +128,7 @@ export class TrailFollower {
     } = {},
   ) {
     this.shown = after;
+    this.trusted = after;
     this.prev = after;
   }
 
@@ -141,6 +152,8 @@ export class TrailFollower {
         located = true;
         this.at = this.locate(segs);
         if (this.at === null) return out;
+        // the entry before the place is the line it was found after
+        if (this.placed !== null) this.prev = this.placed;
       }
       const at = this.at;
       const next = segs.find((s) => s.firstSeq > at.seg.firstSeq);
@@ -148,7 +161,7 @@ export class TrailFollower {
       if (st !== null && ((at.ino !== null && st.ino !== at.ino) || st.size < at.lineEnd)) {
         this.o.onShrunk?.(at.seg.name, st.size, at.lineEnd);
         this.at = null;
-        this.shown = this.after;
+        this.shown = this.trusted;
         this.prev = this.after;
         this.afterDamaged = false;
         continue;
@@ -203,21 +216,25 @@ export class TrailFollower {
     const damagedBefore = this.afterDamaged;
     this.prev = e.seq;
     this.afterDamaged = false;
-    // shown before: the lines the lane's start writes after tail printed them from journal.db (or those
-    // between the place found again and the entry returned last). The place is found by position, so an
-    // entry at or below the line it was found after is a new one, with a wrong seq: shown (onOutOfOrder)
+    // shown before: the lines the lane's start writes after tail printed them from journal.db (or, after
+    // the place was found again, those up to the newest entry returned that followed on). The place is
+    // found by position, so an entry at or below the line it was found after is a new one, with a wrong
+    // seq: shown (onOutOfOrder)
     if (e.seq <= this.shown && (this.placed === null || e.seq > this.placed)) return;
-    if (!damagedBefore && !followsOn(prevSeq, e)) this.o.onOutOfOrder?.(file, e.seq, prevSeq);
+    const follows = followsOn(prevSeq, e);
+    if (!damagedBefore && !follows) this.o.onOutOfOrder?.(file, e.seq, prevSeq);
     out.push(e);
-    // the entry returned last, not the highest seq: one too high never hides the entries after it from a
-    // place found again (onShrunk)
+    // the entry returned last, and the newest one that followed on: a place found again (onShrunk) is
+    // after either, so a seq too high (or too low) returned last hides no entry after it and brings back
+    // none returned before it
     this.after = e.seq;
+    if (follows) this.trusted = e.seq;
   }
 
   /**
-   * Where the entries after `after` begin: after the last complete line at or below it, searched from the
-   * newest file backwards (at the start, the newest file's last line); the oldest file's start when no line
-   * is at or below it.
+   * Where the entries after `after` begin: after the last complete line whose seq is at or below
+   * `trusted` or is `after` (at the start both are the one given), searched from the newest file
+   * backwards (at the start, the newest file's last line); the oldest file's start when there is none.
    */
   private locate(segs: SegmentFile[]): Place | null {
     this.placed = null;
@@ -232,7 +249,7 @@ export class TrailFollower {
     return first ? { seg: first, ino: null, lineEnd: 0, seen: 0 } : null;
   }
 
-  /** The end of the last complete line of the file whose entry is at or below `after`, or null. */
+  /** The end of the last complete line of the file that is where the place is (atOrBelow), or null. */
   private endAfter(path: string, size: number): number | null {
     let pos = size;
     // bytes from `pos` on not yet split into lines: the start of a line, or (before the first newline is
@@ -259,10 +276,13 @@ export class TrailFollower {
     return null;
   }
 
-  /** Whether `line` is an entry at or below `after`; if so, its seq is where the place is found (placed). */
+  /**
+   * Whether `line` is an entry at or below `trusted`, or the entry returned last (`after`); if so, its seq
+   * is where the place is found (placed).
+   */
   private atOrBelow(line: Buffer): boolean {
     const e = parseEntry(line.toString("utf8"));
-    if (e === null || e.seq > this.after) return false;
+    if (e === null || (e.seq > this.trusted && e.seq !== this.after)) return false;
     this.placed = e.seq;
     return true;
   }

@@ -6,7 +6,7 @@
  * (not an entry) after a file's last entry does not keep that entry from being known as the one the next
  * file's anchor repeats.
  */
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { lastEntries, readTrail, searchNewest } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
@@ -183,5 +183,49 @@ describe("tail -f with a seq too high", () => {
     appendFileSync(file, `${next.join("\n")}\n`);
     // before: none, the place found again after seq 9003, the highest returned
     expect(f.poll().map((e) => e.seq)).toEqual([last + 1, last + 2]);
+  });
+
+  it("returned last, its line then cut off: the entries the lane appends after are returned", async () => {
+    const a = openTrail(dir);
+    for (let i = 0; i < 8; i++) a.append({ type: "test.event", severity: "info", message: `event ${i}` });
+    await a.close();
+    const file = segmentPaths(dir).at(-1)!;
+    const n = readFileSync(file, "utf8").split("\n").length - 1;
+    const was = changeSeq(file, n, 9000);
+    const all = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    const shrunk: string[] = [];
+    const f = new TrailFollower(auditDir(dir), 0, { onShrunk: (name) => shrunk.push(name) });
+    expect(f.poll().at(-1)!.seq).toBe(9000);
+    // the line with the seq too high removed, then the lane goes on from its own seq
+    writeFileSync(file, `${all.slice(0, -1).join("\n")}\n`);
+    expect(f.poll()).toEqual([]);
+    expect(shrunk).toHaveLength(1);
+    const next = [0, 1].map((k) => all.at(-1)!.replace(`{"seq":9000,`, `{"seq":${was + k},`));
+    appendFileSync(file, `${next.join("\n")}\n`);
+    // before: none, the place found after the line before it and every seq up to 9000 taken as printed
+    expect(f.poll().map((e) => e.seq)).toEqual([was, was + 1]);
+  });
+});
+
+describe("tail -f with a seq too low", () => {
+  it("returned last, the file then replaced by its repaired copy: no entry printed before it comes again", async () => {
+    const a = openTrail(dir);
+    for (let i = 0; i < 10; i++) a.append({ type: "test.event", severity: "info", message: `event ${i}` });
+    await a.close();
+    const file = segmentPaths(dir).at(-1)!;
+    const repaired = readFileSync(file, "utf8").split("\n").slice(0, -1);
+    const real = changeSeq(file, repaired.length, 3);
+    const shrunk: string[] = [];
+    const f = new TrailFollower(auditDir(dir), 0, { onShrunk: (name) => shrunk.push(name) });
+    const first = f.poll().map((e) => e.seq);
+    expect(first).toEqual([...Array.from({ length: real - 1 }, (_, i) => i + 1), 3]);
+    // another file (another inode) in its place: the repaired lines and one more entry
+    const more = repaired.at(-1)!.replace(`{"seq":${real},`, `{"seq":${real + 1},`);
+    writeFileSync(`${file}.tmp`, `${repaired.join("\n")}\n${more}\n`);
+    renameSync(`${file}.tmp`, file);
+    // before: 4 up to real + 1, the place found after the line with seq 3; the line printed as seq 3 is
+    // printed again with its own seq (nothing tells the follower it is the same line)
+    expect(f.poll().map((e) => e.seq)).toEqual([real, real + 1]);
+    expect(shrunk).toHaveLength(1);
   });
 });

@@ -230,7 +230,7 @@ async function follow(dir: string, lastSeq: number, emit: (e: AuditEntry) => voi
     onShrunk: (file, size, read) =>
       process.stderr.write(
         `etc-lane: ${file} is now ${size} bytes, shorter than the ${read} already read (or another file): ` +
-          `following on after seq ${follower.lastSeq}; audit verify tells more\n`,
+          "its place found again (src/audit/trail-follower.ts); audit verify tells more\n",
       ),
     onOutOfOrder: (file, seq, after) => process.stderr.write(outOfOrderNote(file, null, seq, after)),
     onDamaged: (file) =>
