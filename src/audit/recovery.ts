@@ -40,7 +40,6 @@
  */
 import {
   closeSync,
-  existsSync,
   fdatasyncSync,
   fstatSync,
   ftruncateSync,
@@ -74,12 +73,14 @@ import { retentionNotTheLanes } from "./recovery-retention.js";
 import { syncDirNow } from "./segment-writer.js";
 import { linesBackwards, listSegments, type SegmentFile, segmentName } from "./segments.js";
 import {
+  freeSideFileName,
   type KeptAside,
   keepAside,
+  MISMATCH_SUFFIX,
   readUnrecorded,
-  recordedName,
   sideFileName,
   UNRECORDED_SUFFIX,
+  type UnrecordedSideFile,
   unfinishedSideFile,
 } from "./side-files.js";
 import type { AuditSpool, RowRecord, SpooledLine } from "./spool.js";
@@ -334,12 +335,18 @@ export function recoverTrail(dir: string, spool: AuditSpool, utcOffsetMinutes: n
  * write but before that rename has it in the trail already: recorded twice, never lost. Whether that start
  * got to its cut is read from the file (./side-files.ts readUnrecorded, stillInFile): bytes still at its end are cut by this start, which
  * records them again (keepNotTorn, keeping the same side file). One whose bytes do not hash to its name, or
- * that cannot be read, is recorded for what it is (recordNotMatching).
+ * that cannot be read, is recorded for what it is (recordNotMatching); one such a start renamed by its own
+ * hash (`.mismatch`) and was cut short before its entry reached the disk is recorded again as that
+ * (recordMismatchAgain), never as the bytes or empty file a plain name stands for.
  */
 function recordUnrecorded(dir: string, rec: Recorded): void {
   for (const u of readUnrecorded(dir)) {
     if (u.bytes === null || !u.matches) {
       recordNotMatching(dir, u, rec);
+      continue;
+    }
+    if (u.mismatch) {
+      recordMismatchAgain(u, u.bytes, rec);
       continue;
     }
     const { name, keptAs, file, bytes, stillInFile } = u;
@@ -371,15 +378,43 @@ function recordUnrecorded(dir: string, rec: Recorded): void {
   }
 }
 
+/** recordUnrecorded, for a `.mismatch` side file (recordNotMatching named it) still `.unrecorded`. */
+function recordMismatchAgain(u: UnrecordedSideFile, bytes: Buffer, rec: Recorded): void {
+  const { name, keptAs, file } = u;
+  rec.notes.push({
+    type: "audit.damaged",
+    severity: "alarm",
+    message:
+      `${name}: ${bytes.length} bytes of a side file of ${file} that did not hold the bytes its name claimed, ` +
+      "renamed by their own SHA-256 by a start that was cut short (killed or a power cut) before it recorded " +
+      `that; recorded now, kept as ${keptAs}`,
+    data: {
+      code: "AUDIT_DAMAGED",
+      file,
+      bytes: bytes.length,
+      sha256: sha256hex(bytes),
+      notItsName: true,
+      keptAs,
+      unrecorded: name,
+    },
+  });
+  rec.alarms.push({
+    code: "AUDIT_DAMAGED",
+    message: `audit trail ${file}: a side file a start cut short renamed without recording it (kept in ${keptAs})`,
+  });
+  rec.unrecorded.push(name);
+}
+
 /**
  * recordUnrecorded, for a side file whose bytes do not hash to its name (a keepAside whose fdatasync failed,
  * then a power cut: empty or partial after its rename; or altered) or that cannot be read. Recorded for what
  * it is, never as the bytes its name claims; `stillInFile` says whether bytes that hash to its name are at
- * the end of FILE (this start then cuts and keeps them itself: keepNotTorn). One read is renamed by its own
- * hash, `FILE.damaged-<its SHA-256>.unrecorded` (then renamed without `.unrecorded` like any other), so that
- * its name never claims bytes it does not hold and this start can keep the real bytes under their name;
- * left as it is (and recorded again by each start) when that name is taken or the rename fails, or when it
- * cannot be read.
+ * the end of FILE (this start then cuts them and keeps them itself: keepNotTorn, under a numbered variant of
+ * their name when this file still has it). One read is renamed by its own hash with `.mismatch` after it,
+ * `FILE.damaged-<its SHA-256>.mismatch.unrecorded` (a numbered variant when that is taken:
+ * freeSideFileName; then renamed without `.unrecorded` like any other), so that its name never claims bytes
+ * it does not hold, nor means what a plain name means (the empty file's marker, restoreAnchor); left as it
+ * is (and recorded again by each start) when the rename fails, or when it cannot be read.
  */
 function recordNotMatching(
   dir: string,
@@ -388,7 +423,7 @@ function recordNotMatching(
 ): void {
   const { name, file, bytes, stillInFile } = u;
   const where = stillInFile
-    ? `; bytes that hash to its name are still at the end of ${file}: this start cuts and keeps them (its own entry follows)`
+    ? `; bytes that hash to its name are still at the end of ${file}: this start cuts them (its own entry follows and says where it keeps them)`
     : `; no bytes that hash to its name are at the end of ${file}`;
   let what: string;
   let keptAs: string | null = null;
@@ -398,14 +433,17 @@ function recordNotMatching(
     left = "left as it is";
   } else {
     what = `holds ${bytes.length} bytes that do not hash to its name: incomplete or altered (a start whose fdatasync of it failed, then a power cut, leaves it so)`;
-    const real = `${sideFileName(file, sha256hex(bytes))}${UNRECORDED_SUFFIX}`;
+    const own = `${sideFileName(file, sha256hex(bytes))}${MISMATCH_SUFFIX}`;
     try {
-      if (existsSync(join(dir, real))) throw new Error(`${real} exists`);
+      const free = freeSideFileName(dir, own);
+      if (free === null) throw new Error(`${own} and its numbered variants are taken`);
+      const real = `${free.keptAs}${UNRECORDED_SUFFIX}`;
       renameSync(join(dir, name), join(dir, real));
       rec.changed = true;
       rec.unrecorded.push(real);
-      keptAs = recordedName(real);
-      left = `renamed ${real} by their own SHA-256, kept as ${keptAs}`;
+      keptAs = free.keptAs;
+      const taken = free.taken.length > 0 ? ` (${free.taken.join(", ")} taken)` : "";
+      left = `renamed ${real} by their own SHA-256${taken}, kept as ${keptAs}`;
     } catch (e) {
       left = `left as it is (${e instanceof Error ? e.message : String(e)})`;
     }
@@ -441,8 +479,9 @@ const IN_ENTRY_MAX = 4096;
  * IN_ENTRY_MAX, else only their length and SHA-256, when the side file may not hold them: its fdatasync
  * failed (`syncFailed`: a power cut can leave it empty or partial; the trail logs it), or it was not kept
  * (`notKept`: why). A write that failed leaves no side file: an AUDIT_WRITE alarm names the file that cannot
- * be written. One of that name already there that holds other bytes or cannot be read is left as it is,
- * without AUDIT_WRITE (nothing failed to be written; recordUnrecorded recorded it, AUDIT_DAMAGED).
+ * be written. A name taken (./side-files.ts freeSideFileName) is left as it is, and the bytes are kept under a
+ * numbered variant (`keptAs` then names it, `taken` the names passed over); only when all are taken are they
+ * not kept, without AUDIT_WRITE (nothing failed to be written).
  */
 function keepAsideOrSay(
   dir: string,
@@ -457,18 +496,21 @@ function keepAsideOrSay(
     ? "this entry holds them (base64)"
     : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`;
   const base64 = inEntry ? { base64: bytes.toString("base64") } : {};
+  const taken = kept.taken.length > 0 ? { taken: kept.taken } : {};
+  const tookOther = kept.kept && kept.keptAs !== keptAs ? ` (${keptAs} was taken)` : "";
   if (kept.kept) {
     // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
     if (!rec.unrecorded.includes(kept.name)) rec.unrecorded.push(kept.name);
-    if (kept.syncFailed === null) return { kept, said: "", data: { keptAs } };
+    if (kept.syncFailed === null) return { kept, said: tookOther, data: { keptAs: kept.keptAs, ...taken } };
     rec.sideFileSyncFailed.push({ file: kept.name, err: kept.syncFailed });
     return {
       kept,
       said:
-        bytes.length === 0
+        tookOther +
+        (bytes.length === 0
           ? ""
-          : ` (its fdatasync failed: ${kept.syncFailed}; a power cut may empty it: ${holds})`,
-      data: { keptAs, syncFailed: kept.syncFailed, ...base64 },
+          : ` (its fdatasync failed: ${kept.syncFailed}; a power cut may empty it: ${holds})`),
+      data: { keptAs: kept.keptAs, ...taken, syncFailed: kept.syncFailed, ...base64 },
     };
   }
   if (!kept.exists)
@@ -482,7 +524,7 @@ function keepAsideOrSay(
     bytes.length === 0
       ? ` could not be written (${kept.why}): this entry alone records it`
       : `; they could not be kept aside (${kept.why}): ${holds}`;
-  return { kept, said, data: { notKept: kept.why, ...base64 } };
+  return { kept, said, data: { notKept: kept.why, ...taken, ...base64 } };
 }
 
 /**
@@ -606,14 +648,14 @@ function keepNotTorn(
     message:
       `${seg.name} ended with ${frag.length} bytes without a newline and no complete line before them, ` +
       `which no write cut short leaves (${why}): not cut as a torn tail but ` +
-      (kept.kept ? `moved to ${keptAs}${said}` : `cut off${said}`),
+      (kept.kept ? `moved to ${kept.keptAs}${said}` : `cut off${said}`),
     data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: frag.length, sha256: what.sha256, ...data },
   });
   rec.alarms.push({
     code: "AUDIT_DAMAGED",
     message:
       `audit trail ${seg.name}: ${frag.length} bytes at its end are not a torn write ` +
-      (kept.kept ? `(kept in ${keptAs})` : "(cut off; kept only in their audit.damaged entry)"),
+      (kept.kept ? `(kept in ${kept.keptAs})` : "(cut off; kept only in their audit.damaged entry)"),
   });
 }
 
@@ -646,7 +688,7 @@ function restoreAnchor(segments: readonly SegmentFile[], dir: string, rec: Recor
     message:
       `${seg.name} was empty after ${prev.name}, which ends with ${after}, not the checkpoint at seq ` +
       `${seg.firstSeq - 1} that a rotation starts a file after: removed ` +
-      (kept.kept ? `(the empty file ${keptAs} marks it)` : `(its marker ${keptAs}${said})`),
+      (kept.kept ? `(the empty file ${kept.keptAs} marks it${said})` : `(its marker ${keptAs}${said})`),
     data: { code: "AUDIT_DAMAGED", file: seg.name, bytes: 0, after: prev.name, removed: true, ...data },
   });
   rec.alarms.push({

@@ -8,8 +8,12 @@
  *    writes leaves only the temporary file, which the next start removes: unfinishedSideFile; the bytes were
  *    not cut yet). A `.unrecorded` file holds all the bytes unless its fdatasync failed (it is kept all the
  *    same, and a power cut can then leave it empty or partial after the rename: readUnrecorded compares its
- *    bytes with its name). One of that name already there (a start killed before its cut) is kept, never
- *    written again.
+ *    bytes with its name). One of that name already there that holds the same bytes (a start killed before
+ *    its cut) is kept, never written again; a name taken otherwise (with or without `.unrecorded`, or its
+ *    temporary name, by a file or a directory) is never written over: the bytes go under a numbered
+ *    variant `FILE.damaged-<hash>-2` (-3...: freeSideFileName). A side file whose bytes do not hash to its
+ *    name is renamed by its own hash with `.mismatch` after it, `FILE.damaged-<hash>.mismatch` (./recovery.ts
+ *    recordNotMatching), so it never takes a name that means something (the empty file's marker).
  * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
  *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery.ts recordUnrecorded).
@@ -33,12 +37,42 @@ import { sha256hex } from "./entry.js";
 import { syncDir, syncDirNow } from "./segment-writer.js";
 
 export const UNRECORDED_SUFFIX = ".unrecorded";
-const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded$/;
-const UNFINISHED_RE = /^\.audit-\d{12}\.log\.damaged-[0-9a-f]{16}\.unrecorded\.tmp$/;
+/** `.mismatch`: a side file renamed by its own hash after it did not hold the bytes its name claimed */
+export const MISMATCH_SUFFIX = ".mismatch";
+// FILE.damaged-<16 hex>[-<n>][.mismatch].unrecorded (sideFileName, freeSideFileName)
+const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded$/;
+const UNFINISHED_RE = /^\.audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded\.tmp$/;
+/** how many numbered variants freeSideFileName tries before it gives up */
+const MAX_VARIANTS = 100;
 
 /** The name kept bytes of segment `file` get once recorded: `FILE.damaged-<first 16 hex of sha256>`. */
 export function sideFileName(file: string, sha256: string): string {
   return `${file}.damaged-${sha256.slice(0, 16)}`;
+}
+
+/**
+ * The first name for side file `keptAs` (a name of sideFileName, or one with MISMATCH_SUFFIX) that nothing
+ * takes: `keptAs`, then `FILE.damaged-<hash>-2`, `-3`... (before the `.mismatch`). A name is taken when a
+ * file or directory has it, with or without `.unrecorded`, or has its temporary name; `sameBytes` (given)
+ * accepts one whose `.unrecorded` file holds them already (a start killed before its cut kept them there).
+ * Null when MAX_VARIANTS names are all taken. `taken` lists those passed over.
+ */
+export function freeSideFileName(
+  dir: string,
+  keptAs: string,
+  sameBytes?: (unrecorded: string) => boolean,
+): { keptAs: string; taken: string[] } | null {
+  const mismatch = keptAs.endsWith(MISMATCH_SUFFIX);
+  const base = mismatch ? keptAs.slice(0, -MISMATCH_SUFFIX.length) : keptAs;
+  const taken: string[] = [];
+  for (let n = 1; n <= MAX_VARIANTS; n++) {
+    const name = `${base}${n > 1 ? `-${n}` : ""}${mismatch ? MISMATCH_SUFFIX : ""}`;
+    const unrecorded = `${name}${UNRECORDED_SUFFIX}`;
+    if (sameBytes?.(unrecorded) && !existsSync(join(dir, name))) return { keptAs: name, taken };
+    if ([name, unrecorded, `.${unrecorded}.tmp`].some((n) => existsSync(join(dir, n)))) taken.push(name);
+    else return { keptAs: name, taken };
+  }
+  return null;
 }
 
 /** The segment a side file's bytes come from (`FILE` of `FILE.damaged-…`). */
@@ -67,6 +101,11 @@ export interface UnrecordedSideFile {
   keptAs: string;
   /** the segment FILE its bytes come from */
   file: string;
+  /**
+   * named `.mismatch`: a start renamed it by its own hash after it did not hold the bytes its name claimed
+   * (./recovery.ts recordNotMatching); its bytes are no marker of an empty file, nor known to be FILE's end
+   */
+  mismatch: boolean;
   /** what it holds; null when it cannot be read (`unreadable`) */
   bytes: Buffer | null;
   /** the read's error (EACCES...), else null */
@@ -106,8 +145,10 @@ export function readUnrecorded(dir: string): UnrecordedSideFile[] {
       unreadable = errText(e);
     }
     const matches = bytes !== null && sha256hex(bytes).startsWith(hash);
+    const mismatch = keptAs.endsWith(MISMATCH_SUFFIX);
+    if (mismatch) return { name, keptAs, file, bytes, unreadable, matches, mismatch, stillInFile: false };
     const still = matches ? stillInFile(join(dir, file), bytes!) : hashStillInFile(join(dir, file), hash);
-    return { name, keptAs, file, bytes, unreadable, matches, stillInFile: still };
+    return { name, keptAs, file, bytes, unreadable, matches, mismatch, stillInFile: still };
   });
 }
 
@@ -146,7 +187,8 @@ function stillInFile(path: string, bytes: Buffer): boolean {
 /**
  * Step 2's rename, once an fdatasync covered the entries that record `names` (./trail.ts
  * nameRecordedSideFiles decides when): each loses its `.unrecorded`, then the directory is fsynced (the
- * promise). A rename that fails (`onFailed`) leaves the file for the next start to record again.
+ * promise). A rename that fails (`onFailed`) leaves the file for the next start to record again; so does
+ * one whose name is taken (a file or directory): nothing is ever renamed over another.
  */
 export function nameRecorded(
   dir: string,
@@ -155,7 +197,9 @@ export function nameRecorded(
 ): Promise<void> {
   for (const name of names) {
     try {
-      renameSync(join(dir, name), join(dir, recordedName(name)));
+      const to = recordedName(name);
+      if (existsSync(join(dir, to))) throw new Error(`${to} exists: not renamed over it`);
+      renameSync(join(dir, name), join(dir, to));
     } catch (e) {
       onFailed(name, errText(e));
     }
@@ -181,31 +225,46 @@ export function unfinishedSideFile(name: string): boolean {
   return UNFINISHED_RE.test(name);
 }
 
-/** What keepAside did. */
+/** What keepAside did. `taken`: the names asked for or tried before that were taken (freeSideFileName). */
 export type KeptAside =
-  /** kept as `name` (`<keptAs>.unrecorded`); `syncFailed`: the fdatasync's error, when the disk refused it */
-  | { kept: true; name: string; syncFailed: string | null }
   /**
-   * not kept: `why` names the error. `exists`: a `.unrecorded` file of that name is there already and holds
-   * other bytes or cannot be read (left as it is: nothing failed to be written); else the write failed and
-   * nothing of it is left beside the trail
+   * kept as `name` (`<keptAs>.unrecorded`; `keptAs` is the one asked for or a numbered variant when that was
+   * taken); `syncFailed`: the fdatasync's error, when the disk refused it
    */
-  | { kept: false; name: string; why: string; exists: boolean };
+  | { kept: true; name: string; keptAs: string; taken: string[]; syncFailed: string | null }
+  /**
+   * not kept: `why` names the error. `exists`: every name it could take was taken (nothing failed to be
+   * written); else the write failed and nothing of it is left beside the trail
+   */
+  | { kept: false; name: string; why: string; exists: boolean; taken: string[] };
 
 /**
  * Keeps `bytes` as `<keptAs>.unrecorded` (step 1 of the file comment): done before they are cut or their
- * file removed. Never throws: a write that fails removes the temporary file ({ kept: false }); a failed
- * fdatasync is reported (syncFailed) and the file is kept all the same.
+ * file removed. A name taken (a file or directory of that name, with or without `.unrecorded`, or of its
+ * temporary name) is never written over: the bytes go under the next numbered variant
+ * (freeSideFileName), unless its `.unrecorded` file already holds them (kept as it is: keptAlready). Never
+ * throws: a write that fails removes the temporary file ({ kept: false }); a failed fdatasync is reported
+ * (syncFailed) and the file is kept all the same.
  */
-export function keepAside(dir: string, keptAs: string, bytes: Buffer): KeptAside {
+export function keepAside(dir: string, asked: string, bytes: Buffer): KeptAside {
+  const free = freeSideFileName(dir, asked, (u) => holds(join(dir, u), bytes));
+  if (free === null)
+    return {
+      kept: false,
+      name: `${asked}${UNRECORDED_SUFFIX}`,
+      why: `${asked} and ${MAX_VARIANTS - 1} numbered variants of it are taken`,
+      exists: true,
+      taken: [],
+    };
+  const { keptAs, taken } = free;
   const name = `${keptAs}${UNRECORDED_SUFFIX}`;
   const path = join(dir, name);
-  if (existsSync(path)) return keptAlready(path, name, bytes);
+  if (existsSync(path)) return keptAlready(path, name, keptAs, taken);
   const tmp = join(dir, `.${name}.tmp`);
   let fd = -1;
   let syncFailed: string | null = null;
   try {
-    fd = openSync(tmp, "w", 0o640);
+    fd = openSync(tmp, "wx", 0o640);
     let off = 0;
     while (off < bytes.length) off += writeSync(fd, bytes, off);
     try {
@@ -223,30 +282,26 @@ export function keepAside(dir: string, keptAs: string, bytes: Buffer): KeptAside
     } catch {
       // not created, or the disk refuses that too: the next start removes it (unfinishedSideFile)
     }
-    return { kept: false, name, why: errText(e), exists: false };
+    return { kept: false, name, why: errText(e), exists: false, taken };
   }
   syncDirNow(dir);
-  return { kept: true, name, syncFailed };
+  return { kept: true, name, keptAs, taken, syncFailed };
+}
+
+/** The file at `path` can be read and holds exactly `bytes`. */
+function holds(path: string, bytes: Buffer): boolean {
+  try {
+    return readFileSync(path).equals(bytes);
+  } catch {
+    return false; // none, a directory, or unreadable
+  }
 }
 
 /**
- * `<keptAs>.unrecorded` exists: a start killed before its cut kept these bytes (the name holds their hash),
- * complete (step 1). Kept as it is, fdatasync'ed again; one that holds other bytes is never overwritten.
+ * `<keptAs>.unrecorded` exists and holds these bytes (freeSideFileName checked): a start killed before its
+ * cut kept them, complete (step 1). Kept as it is, fdatasync'ed again.
  */
-function keptAlready(path: string, name: string, bytes: Buffer): KeptAside {
-  let held: Buffer;
-  try {
-    held = readFileSync(path);
-  } catch (e) {
-    return { kept: false, name, why: `${name} exists but cannot be read: ${errText(e)}`, exists: true };
-  }
-  if (!held.equals(bytes))
-    return {
-      kept: false,
-      name,
-      why: `${name} exists and holds other bytes (${held.length}); it is left as it is`,
-      exists: true,
-    };
+function keptAlready(path: string, name: string, keptAs: string, taken: string[]): KeptAside {
   let syncFailed: string | null = null;
   let fd = -1;
   try {
@@ -257,7 +312,7 @@ function keptAlready(path: string, name: string, bytes: Buffer): KeptAside {
   } finally {
     if (fd >= 0) closeQuietly(fd);
   }
-  return { kept: true, name, syncFailed };
+  return { kept: true, name, keptAs, taken, syncFailed };
 }
 
 function closeQuietly(fd: number): void {

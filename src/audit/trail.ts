@@ -769,7 +769,8 @@ export class AuditTrail {
    * Once the entries recording the side files recovery kept aside are on the disk (an fdatasync covered
    * them), each loses its `.unrecorded` (./side-files.ts nameRecorded) and the directory is fsynced: `audit
    * verify` fails on a `.unrecorded` file, and the next start records one (a start cut short before its
-   * entries reached the disk). A rename that fails leaves it for the next start to record again.
+   * entries reached the disk). A rename that fails, or whose name is taken (never renamed over), leaves it
+   * for the next start to record again.
    */
   private nameRecordedSideFiles(): void {
     const u = this.unrecorded;

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { recoverTrail } from "../../src/audit/recovery.js";
 import { auditDir, segmentName } from "../../src/audit/segments.js";
+import { nameRecorded } from "../../src/audit/side-files.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { entries, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "./helpers.js";
 
@@ -384,7 +385,7 @@ it("a .unrecorded file emptied by a power cut after its failed fdatasync, the by
   const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
   await t.close();
   expect(alarms).toEqual(["AUDIT_DAMAGED", "AUDIT_DAMAGED"]);
-  const emptyAs = `${file}.damaged-${sha("").slice(0, 16)}`;
+  const emptyAs = `${file}.damaged-${sha("").slice(0, 16)}.mismatch`;
   const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
   expect(damaged).toMatchObject([
     {
@@ -441,7 +442,7 @@ it("a directory named like a side file's temporary file does not stop the start"
   ]);
 });
 
-it("a .unrecorded file that cannot be read (EACCES) does not stop the start: recorded as unreadable, left as it is, the bytes still in the file go into the entry, no AUDIT_WRITE", async () => {
+it("a .unrecorded file that cannot be read (EACCES) does not stop the start: recorded as unreadable, left as it is, the bytes still in the file kept under a numbered variant of its name, no AUDIT_WRITE", async () => {
   const content = "not an anchor at all, no newline";
   const file = await newestReplacedBy(content);
   const name = `${file}.damaged-${sha(content).slice(0, 16)}.unrecorded`;
@@ -458,10 +459,91 @@ it("a .unrecorded file that cannot be read (EACCES) does not stop the start: rec
       data: {
         file,
         sha256: sha(content),
-        notKept: expect.stringContaining("cannot be read"),
-        base64: Buffer.from(content).toString("base64"),
+        keptAs: `${file}.damaged-${sha(content).slice(0, 16)}-2`,
+        taken: [`${file}.damaged-${sha(content).slice(0, 16)}`],
       },
     },
   ]);
-  expect(sideFiles()).toEqual([name]);
+  expect(damaged[1]!.data).not.toHaveProperty("notKept");
+  expect(sideFiles().sort()).toEqual([name, `${file}.damaged-${sha(content).slice(0, 16)}-2`].sort());
+});
+
+it("an emptied .unrecorded file renamed by its own hash never takes the empty file's marker name: no start, also one after a start cut short, records 'the empty file'", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  const marker = `${file}.damaged-${sha("").slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), `${keptAs}.unrecorded`), ""); // a power cut after a failed fdatasync
+  recoverTrail(auditDir(dir), new MemoryAuditSpool(), 480); // that start killed before its entries
+  expect(sideFiles()).not.toContain(`${marker}.unrecorded`);
+  expect(verify(dir).problems.map((p) => p.file)).toContain(`${marker}.mismatch.unrecorded`);
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  const again = openTrail(dir, new MemoryAuditSpool());
+  await again.close();
+  expect(sideFiles().sort()).toEqual([keptAs, `${marker}.mismatch`]);
+  expect(readFileSync(join(auditDir(dir), keptAs), "utf8")).toBe(content);
+  const damaged = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(damaged.map((e) => e.message).filter((m) => m.includes("the empty file"))).toEqual([]);
+  expect(damaged.map((e) => e.data)).toContainEqual(
+    expect.objectContaining({ bytes: 0, notItsName: true, keptAs: `${marker}.mismatch` }),
+  );
+});
+
+it("more damaged bytes than an entry holds, their side file's name held by one that cannot be read: kept whole under a numbered variant, no AUDIT_WRITE", async () => {
+  const content = "y".repeat(5000);
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), `${keptAs}.unrecorded`), "other bytes");
+  io.eacces = true;
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  io.eacces = false;
+  expect(alarms).not.toContain("AUDIT_WRITE");
+  expect(readFileSync(join(auditDir(dir), `${keptAs}-2`), "utf8")).toBe(content);
+  expect(readFileSync(join(auditDir(dir), `${keptAs}.unrecorded`), "utf8")).toBe("other bytes");
+  const cut = entries(dir).filter((e) => e.type === "audit.damaged" && e.data?.sha256 === sha(content));
+  expect(cut).toMatchObject([{ data: { bytes: 5000, keptAs: `${keptAs}-2` } }]);
+  expect(cut[0]!.message).toContain(`moved to ${keptAs}-2 (${keptAs} was taken)`);
+});
+
+it("a directory named like the side file's temporary file: the bytes are kept under a numbered variant, no AUDIT_WRITE", async () => {
+  const content = "z".repeat(5000);
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  mkdirSync(join(auditDir(dir), `.${keptAs}.unrecorded.tmp`));
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_DAMAGED"]);
+  expect(readFileSync(join(auditDir(dir), `${keptAs}-2`), "utf8")).toBe(content);
+  expect(entries(dir).filter((e) => e.type === "audit.damaged")).toMatchObject([
+    { data: { bytes: 5000, keptAs: `${keptAs}-2`, taken: [keptAs] } },
+  ]);
+});
+
+it("a side file's recorded name already taken: the new bytes go under a numbered variant, the file there is never renamed over", async () => {
+  const content = "not an anchor at all, no newline";
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  writeFileSync(join(auditDir(dir), keptAs), "recorded earlier");
+  const t = openTrail(dir, new MemoryAuditSpool());
+  await t.close();
+  expect(readFileSync(join(auditDir(dir), keptAs), "utf8")).toBe("recorded earlier");
+  expect(readFileSync(join(auditDir(dir), `${keptAs}-2`), "utf8")).toBe(content);
+  expect(sideFiles().sort()).toEqual([keptAs, `${keptAs}-2`]);
+});
+
+it("nameRecorded never renames over a file that has the recorded name: it keeps its .unrecorded and says so", async () => {
+  const d = auditDir(dir);
+  mkdirSync(d, { recursive: true });
+  const name = "audit-000000000001.log.damaged-0123456789abcdef";
+  writeFileSync(join(d, name), "there first");
+  writeFileSync(join(d, `${name}.unrecorded`), "kept later");
+  const failed: string[] = [];
+  await nameRecorded(d, [`${name}.unrecorded`], (n, err) => failed.push(`${n}: ${err}`));
+  expect(readFileSync(join(d, name), "utf8")).toBe("there first");
+  expect(readFileSync(join(d, `${name}.unrecorded`), "utf8")).toBe("kept later");
+  expect(failed).toEqual([`${name}.unrecorded: ${name} exists: not renamed over it`]);
 });
