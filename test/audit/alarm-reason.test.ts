@@ -7,19 +7,20 @@
 import { readFileSync, truncateSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { toRow } from "../../src/audit/search.js";
-import { entries, forgeAppend, openBoundTrail, runEtcLane, segmentPaths, tempDir } from "./helpers.js";
+import {
+  entries,
+  forgeAppend,
+  openBoundTrail,
+  runEtcLane,
+  segmentPaths,
+  seqsOf,
+  tempDir,
+} from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir()));
 afterEach(() => cleanup());
-
-const seqsOf = (out: string): number[] =>
-  out
-    .trim()
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => (JSON.parse(l) as { seq: number }).seq);
 
 describe("audit search --reason for the trail's own alarms", () => {
   it("finds the audit.gap entry the start wrote with its AUDIT_GAP alarm, which names its code", async () => {

@@ -28,6 +28,7 @@ import {
   openTrail,
   runEtcLane,
   segmentPaths,
+  seqsOf,
   tempDir,
   writeLaneConfig,
 } from "./helpers.js";
@@ -440,11 +441,6 @@ describe("audit tail and search output", () => {
   }
   const exportJson = (d: string) =>
     runEtcLane(["audit", "export", "--format", "json", "--full-ids", "--data-dir", d]);
-  const seqsOf = (out: string): number[] =>
-    out
-      .trim()
-      .split("\n")
-      .map((l) => (JSON.parse(l) as { seq: number }).seq);
 
   // review (session 32): tail -f after the entries not yet in the files goes on after the newest one it
   // printed, so the lane's next start, which writes them, prints none twice

@@ -164,6 +164,14 @@ export function binding(jseq: number, over: Partial<RecordBinding> = {}): Record
   return { ...b, json: JSON.stringify({ seq, ...fields }) };
 }
 
+/** The seqs of `--json` output, one entry a line (none for an empty output). */
+export const seqsOf = (out: string): number[] =>
+  out
+    .trim()
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => (JSON.parse(l) as { seq: number }).seq);
+
 /** Runs `etc-lane <args>` in this process (audit and transactions commands); stdout, stderr, exit code. */
 export async function runEtcLane(args: string[]): Promise<{ out: string; err: string; code: number }> {
   const { Command } = await import("commander");

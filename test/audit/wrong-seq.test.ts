@@ -12,18 +12,12 @@ import { lastEntries, readTrail, searchNewest } from "../../src/audit/search.js"
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import { TrailFollower } from "../../src/audit/trail-follower.js";
-import { openBoundTrail, openTrail, runEtcLane, segmentPaths, tempDir } from "./helpers.js";
+import { openBoundTrail, openTrail, runEtcLane, segmentPaths, seqsOf, tempDir } from "./helpers.js";
 
 let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir()));
 afterEach(() => cleanup());
-
-const seqsOf = (out: string): number[] =>
-  out
-    .trim()
-    .split("\n")
-    .map((l) => (JSON.parse(l) as { seq: number }).seq);
 
 /** Line `lineNo` (1-based) of `path` given seq `to` in place of its own. */
 function changeSeq(path: string, lineNo: number, to: number): number {
