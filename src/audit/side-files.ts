@@ -12,11 +12,11 @@
  *    its cut) is kept, never written again; a name taken otherwise (with or without `.unrecorded`, or its
  *    temporary name, by a file or a directory) is never written over: the bytes go under a numbered
  *    variant `FILE.damaged-<hash>-2` (-3...: freeSideFileName). A side file whose bytes do not hash to its
- *    name is renamed by its own hash with `.mismatch` after it, `FILE.damaged-<hash>.mismatch` (./recovery.ts
- *    recordNotMatching), so it never takes a name that means something (the empty file's marker).
+ *    name is renamed by its own hash with `.mismatch` after it, `FILE.damaged-<hash>.mismatch`
+ *    (./recovery-side-files.ts recordNotMatching), so it never takes a name that means something (the empty file's marker).
  * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
  *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
- *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery.ts recordUnrecorded).
+ *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery-side-files.ts recordUnrecorded).
  * 3. Deleted by retention with the segment FILE, once recorded (sideFilesOf, ./retention.ts).
  */
 import {
@@ -103,7 +103,7 @@ export interface UnrecordedSideFile {
   file: string;
   /**
    * named `.mismatch`: a start renamed it by its own hash after it did not hold the bytes its name claimed
-   * (./recovery.ts recordNotMatching); its bytes are no marker of an empty file, nor known to be FILE's end
+   * (./recovery-side-files.ts recordNotMatching); its bytes are no marker of an empty file, nor known to be FILE's end
    */
   mismatch: boolean;
   /** what it holds; null when it cannot be read (`unreadable`) */
