@@ -21,16 +21,11 @@ import { entries, forgeAppend, openTrail, segmentPaths, tempDir, verify } from "
  * fdatasyncSync, `enospc` their writeSync, `noInode` their openSync; `failSegmentSync` fails the trail's fdatasync in the thread pool.
  * With `io.on`, the fdatasyncs (both kinds), writes (writeSync, writevSync) and renames are logged in order, each with its file.
  */
-const io = vi.hoisted(() => ({
-  eio: false,
-  enospc: false,
-  noInode: false,
-  eacces: false,
-  failSegmentSync: false,
-  on: false,
-  log: [] as string[],
-  paths: new Map<number, string>(),
-}));
+const io = vi.hoisted(() => {
+  /** every switch off, as each test starts */
+  const off = { eio: false, enospc: false, noInode: false, eacces: false, failSegmentSync: false, on: false };
+  return { ...off, off, log: [] as string[], paths: new Map<number, string>() };
+});
 vi.mock("node:fs", async (importOriginal) => {
   const real = await importOriginal<typeof import("node:fs")>();
   const path = (fd: number): string => io.paths.get(fd) ?? `fd ${fd}`;
@@ -81,15 +76,7 @@ let dir: string;
 let cleanup: () => void;
 beforeEach(() => ({ dir, cleanup } = tempDir("etc-audit-unrecorded-")));
 afterEach(() => {
-  Object.assign(io, {
-    eio: false,
-    enospc: false,
-    noInode: false,
-    eacces: false,
-    failSegmentSync: false,
-    on: false,
-    log: [],
-  });
+  Object.assign(io, io.off, { log: [] });
   cleanup();
 });
 
