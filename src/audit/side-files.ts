@@ -17,7 +17,8 @@
  * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
  *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery-side-files.ts recordUnrecorded).
- * 3. Deleted by retention with the segment FILE, once recorded (sideFilesOf, ./retention.ts).
+ * 3. Deleted by retention with the segment FILE, once recorded; recorded after FILE was deleted (a retention
+ *    kept it while `.unrecorded`), by the next retention run that deletes a segment (sideFilesOf, ./retention.ts).
  */
 import {
   closeSync,
@@ -41,6 +42,7 @@ export const UNRECORDED_SUFFIX = ".unrecorded";
 export const MISMATCH_SUFFIX = ".mismatch";
 // FILE.damaged-<16 hex>[-<n>][.mismatch].unrecorded (sideFileName, freeSideFileName)
 const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded$/;
+const SEGMENT_RE = /^audit-\d{12}\.log$/;
 const UNFINISHED_RE = /^\.audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded\.tmp$/;
 /** how many of the names freeSideFileName passed over it lists (`taken`); the rest are only counted */
 export const TAKEN_LISTED = 100;
@@ -212,15 +214,19 @@ export function nameRecorded(
 }
 
 /**
- * Step 3: the side files of the segments `files` that retention deletes with them (./retention.ts), sorted.
- * One still `.unrecorded` is kept: until its entry is on the disk it is the only evidence.
+ * Step 3: the side files retention deletes (./retention.ts), sorted: those of every segment whose name sorts
+ * before `oldestKept`, the oldest segment the run keeps (names sort by seq), so those of the segments it
+ * deletes and of any deleted before: one a retention kept while it was `.unrecorded` and a later start
+ * recorded goes with the next run that deletes a segment. One still `.unrecorded` is kept: until its entry
+ * is on the disk it is the only evidence.
  */
-export function sideFilesOf(dir: string, files: readonly string[]): string[] {
-  const deleted = new Set(files);
+export function sideFilesOf(dir: string, oldestKept: string): string[] {
   return readdirSync(dir)
-    .filter(
-      (n) => n.includes(".damaged-") && !n.endsWith(UNRECORDED_SUFFIX) && deleted.has(sideFileSegment(n)),
-    )
+    .filter((n) => {
+      if (!n.includes(".damaged-") || n.endsWith(UNRECORDED_SUFFIX)) return false;
+      const seg = sideFileSegment(n);
+      return SEGMENT_RE.test(seg) && seg < oldestKept;
+    })
     .sort();
 }
 
