@@ -129,13 +129,13 @@ export function recordNotMatching(
     const own = `${sideFileName(file, sha256hex(bytes))}${MISMATCH_SUFFIX}`;
     try {
       const free = freeSideFileName(dir, own);
-      if (free === null) throw new Error(`${own} and its numbered variants are taken`);
       const real = `${free.keptAs}${UNRECORDED_SUFFIX}`;
       renameSync(join(dir, name), join(dir, real));
       rec.changed = true;
       rec.unrecorded.push(real);
       keptAs = free.keptAs;
-      const taken = free.taken.length > 0 ? ` (${free.taken.join(", ")} taken)` : "";
+      const more = free.takenMore > 0 ? ` and ${free.takenMore} more` : "";
+      const taken = free.taken.length > 0 ? ` (${free.taken.join(", ")}${more} taken)` : "";
       left = `renamed ${real} by their own SHA-256${taken}, kept as ${keptAs}`;
     } catch (e) {
       left = `left as it is (${e instanceof Error ? e.message : String(e)})`;
@@ -172,9 +172,9 @@ const IN_ENTRY_MAX = 4096;
  * IN_ENTRY_MAX, else only their length and SHA-256, when the side file may not hold them: its fdatasync
  * failed (`syncFailed`: a power cut can leave it empty or partial; the trail logs it), or it was not kept
  * (`notKept`: why). A write that failed leaves no side file: an AUDIT_WRITE alarm names the file that cannot
- * be written. A name taken (./side-files.ts freeSideFileName) is left as it is, and the bytes are kept under a
- * numbered variant (`keptAs` then names it, `taken` the names passed over); only when all are taken are they
- * not kept, without AUDIT_WRITE (nothing failed to be written).
+ * be written. A name taken (./side-files.ts freeSideFileName) is left as it is, and the bytes are kept under the
+ * first numbered variant that is free, however many are taken (`keptAs` then names it, `taken` the first
+ * TAKEN_LISTED names passed over, `takenMore` how many more were): no AUDIT_WRITE for that.
  */
 export function keepAsideOrSay(
   dir: string,
@@ -189,7 +189,10 @@ export function keepAsideOrSay(
     ? "this entry holds them (base64)"
     : `this entry holds only their length and SHA-256 (more than ${IN_ENTRY_MAX} bytes)`;
   const base64 = inEntry ? { base64: bytes.toString("base64") } : {};
-  const taken = kept.taken.length > 0 ? { taken: kept.taken } : {};
+  const taken = {
+    ...(kept.taken.length > 0 ? { taken: kept.taken } : {}),
+    ...(kept.takenMore > 0 ? { takenMore: kept.takenMore } : {}),
+  };
   const tookOther = kept.kept && kept.keptAs !== keptAs ? ` (${keptAs} was taken)` : "";
   if (kept.kept) {
     // the same bytes left by a start killed before its cut: recorded by recordUnrecorded too, renamed once
@@ -206,13 +209,12 @@ export function keepAsideOrSay(
       data: { keptAs: kept.keptAs, ...taken, syncFailed: kept.syncFailed, ...base64 },
     };
   }
-  if (!kept.exists)
-    rec.alarms.push({
-      code: "AUDIT_WRITE",
-      message:
-        `audit trail ${join(dir, kept.name)} cannot be written (${kept.why}): the damaged bytes of ${file} ` +
-        "are recorded in their audit.damaged entry only",
-    });
+  rec.alarms.push({
+    code: "AUDIT_WRITE",
+    message:
+      `audit trail ${join(dir, kept.name)} cannot be written (${kept.why}): the damaged bytes of ${file} ` +
+      "are recorded in their audit.damaged entry only",
+  });
   const said =
     bytes.length === 0
       ? ` could not be written (${kept.why}): this entry alone records it`

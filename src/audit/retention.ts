@@ -12,7 +12,9 @@
  * (./binding-mark.ts): the newest one the deleted files state, so it outlives the file of the
  * `journal.bound` entry. Bytes that recovery kept beside a deleted file (`<file>.damaged-<hash>`,
  * ./side-files.ts) go with it, named in the entry (`sideFiles`): evidence of that file only. One
- * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept.
+ * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept; once a
+ * later start has recorded it, it goes with the next run that deletes a file, as does any recorded side
+ * file of a segment older than the oldest one kept (sideFilesOf).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -33,7 +35,10 @@ export interface RetentionPlan {
    * it (null: they state none); the trail writes the one it carries into the entry
    */
   bound?: BindingMark | null;
-  /** the bytes recovery kept beside the deleted files (`<file>.damaged-<hash>`), deleted with them */
+  /**
+   * the bytes recovery kept beside the deleted files, or beside files deleted before
+   * (`<file>.damaged-<hash>`, recorded), deleted with them
+   */
   sideFiles: string[];
 }
 
@@ -89,11 +94,9 @@ export async function planRetention(
     });
   }
   if (files.length === 0) return null;
-  // one still .unrecorded is kept: the only evidence until its entry is on the disk
-  const sideFiles = sideFilesOf(
-    dir,
-    files.map((f) => f.file),
-  );
+  // those of the deleted files and of files deleted before (the oldest kept one is segs[files.length]: a
+  // newer segment is always kept); one still .unrecorded is kept: the only evidence until its entry is on the disk
+  const sideFiles = sideFilesOf(dir, segs[files.length]!.name);
   return {
     files,
     deletedThrough: files[files.length - 1]!.to,

@@ -11,13 +11,14 @@
  *    bytes with its name). One of that name already there that holds the same bytes (a start killed before
  *    its cut) is kept, never written again; a name taken otherwise (with or without `.unrecorded`, or its
  *    temporary name, by a file or a directory) is never written over: the bytes go under a numbered
- *    variant `FILE.damaged-<hash>-2` (-3...: freeSideFileName). A side file whose bytes do not hash to its
+ *    variant `FILE.damaged-<hash>-2` (-3..., without end: freeSideFileName). A side file whose bytes do not hash to its
  *    name is renamed by its own hash with `.mismatch` after it, `FILE.damaged-<hash>.mismatch`
  *    (./recovery-side-files.ts recordNotMatching), so it never takes a name that means something (the empty file's marker).
  * 2. Named `.unrecorded` until an fdatasync covered the `audit.damaged` entries of the start that records
  *    them (./trail.ts nameRecordedSideFiles), then renamed without it (recordedName): `audit verify` fails
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery-side-files.ts recordUnrecorded).
- * 3. Deleted by retention with the segment FILE, once recorded (sideFilesOf, ./retention.ts).
+ * 3. Deleted by retention with the segment FILE, once recorded; recorded after FILE was deleted (a retention
+ *    kept it while `.unrecorded`), by the next retention run that deletes a segment (sideFilesOf, ./retention.ts).
  */
 import {
   closeSync,
@@ -41,9 +42,10 @@ export const UNRECORDED_SUFFIX = ".unrecorded";
 export const MISMATCH_SUFFIX = ".mismatch";
 // FILE.damaged-<16 hex>[-<n>][.mismatch].unrecorded (sideFileName, freeSideFileName)
 const UNRECORDED_RE = /^audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded$/;
+const SEGMENT_RE = /^audit-\d{12}\.log$/;
 const UNFINISHED_RE = /^\.audit-\d{12}\.log\.damaged-[0-9a-f]{16}(-\d+)?(\.mismatch)?\.unrecorded\.tmp$/;
-/** how many numbered variants freeSideFileName tries before it gives up */
-const MAX_VARIANTS = 100;
+/** how many of the names freeSideFileName passed over it lists (`taken`); the rest are only counted */
+export const TAKEN_LISTED = 100;
 
 /** The name kept bytes of segment `file` get once recorded: `FILE.damaged-<first 16 hex of sha256>`. */
 export function sideFileName(file: string, sha256: string): string {
@@ -52,27 +54,31 @@ export function sideFileName(file: string, sha256: string): string {
 
 /**
  * The first name for side file `keptAs` (a name of sideFileName, or one with MISMATCH_SUFFIX) that nothing
- * takes: `keptAs`, then `FILE.damaged-<hash>-2`, `-3`... (before the `.mismatch`). A name is taken when a
- * file or directory has it, with or without `.unrecorded`, or has its temporary name; `sameBytes` (given)
- * accepts one whose `.unrecorded` file holds them already (a start killed before its cut kept them there).
- * Null when MAX_VARIANTS names are all taken. `taken` lists those passed over.
+ * takes: `keptAs`, then `FILE.damaged-<hash>-2`, `-3`... (before the `.mismatch`), without end: the names
+ * taken are names in `dir`, so one is always free, and the bytes are never given up for want of a name. A
+ * name is taken when a file or directory has it, with or without `.unrecorded`, or has its temporary name;
+ * `sameBytes` (given) accepts one whose `.unrecorded` file holds them already (a start killed before its
+ * cut kept them there). `taken` lists the first TAKEN_LISTED names passed over, `takenMore` counts the
+ * others (0 when all are listed).
  */
 export function freeSideFileName(
   dir: string,
   keptAs: string,
   sameBytes?: (unrecorded: string) => boolean,
-): { keptAs: string; taken: string[] } | null {
+): { keptAs: string; taken: string[]; takenMore: number } {
   const mismatch = keptAs.endsWith(MISMATCH_SUFFIX);
   const base = mismatch ? keptAs.slice(0, -MISMATCH_SUFFIX.length) : keptAs;
   const taken: string[] = [];
-  for (let n = 1; n <= MAX_VARIANTS; n++) {
+  let takenMore = 0;
+  for (let n = 1; ; n++) {
     const name = `${base}${n > 1 ? `-${n}` : ""}${mismatch ? MISMATCH_SUFFIX : ""}`;
     const unrecorded = `${name}${UNRECORDED_SUFFIX}`;
-    if (sameBytes?.(unrecorded) && !existsSync(join(dir, name))) return { keptAs: name, taken };
-    if ([name, unrecorded, `.${unrecorded}.tmp`].some((n) => existsSync(join(dir, n)))) taken.push(name);
-    else return { keptAs: name, taken };
+    if (sameBytes?.(unrecorded) && !existsSync(join(dir, name))) return { keptAs: name, taken, takenMore };
+    if (![name, unrecorded, `.${unrecorded}.tmp`].some((n) => existsSync(join(dir, n))))
+      return { keptAs: name, taken, takenMore };
+    if (taken.length < TAKEN_LISTED) taken.push(name);
+    else takenMore++;
   }
-  return null;
 }
 
 /** The segment a side file's bytes come from (`FILE` of `FILE.damaged-…`). */
@@ -208,15 +214,19 @@ export function nameRecorded(
 }
 
 /**
- * Step 3: the side files of the segments `files` that retention deletes with them (./retention.ts), sorted.
- * One still `.unrecorded` is kept: until its entry is on the disk it is the only evidence.
+ * Step 3: the side files retention deletes (./retention.ts), sorted: those of every segment whose name sorts
+ * before `oldestKept`, the oldest segment the run keeps (names sort by seq), so those of the segments it
+ * deletes and of any deleted before: one a retention kept while it was `.unrecorded` and a later start
+ * recorded goes with the next run that deletes a segment. One still `.unrecorded` is kept: until its entry
+ * is on the disk it is the only evidence.
  */
-export function sideFilesOf(dir: string, files: readonly string[]): string[] {
-  const deleted = new Set(files);
+export function sideFilesOf(dir: string, oldestKept: string): string[] {
   return readdirSync(dir)
-    .filter(
-      (n) => n.includes(".damaged-") && !n.endsWith(UNRECORDED_SUFFIX) && deleted.has(sideFileSegment(n)),
-    )
+    .filter((n) => {
+      if (!n.includes(".damaged-") || n.endsWith(UNRECORDED_SUFFIX)) return false;
+      const seg = sideFileSegment(n);
+      return SEGMENT_RE.test(seg) && seg < oldestKept;
+    })
     .sort();
 }
 
@@ -225,18 +235,25 @@ export function unfinishedSideFile(name: string): boolean {
   return UNFINISHED_RE.test(name);
 }
 
-/** What keepAside did. `taken`: the names asked for or tried before that were taken (freeSideFileName). */
+/**
+ * What keepAside did. `taken`: the first TAKEN_LISTED names, the one asked for and the variants tried before
+ * the one used, that were taken; `takenMore`: how many more were (freeSideFileName).
+ */
 export type KeptAside =
   /**
    * kept as `name` (`<keptAs>.unrecorded`; `keptAs` is the one asked for or a numbered variant when that was
    * taken); `syncFailed`: the fdatasync's error, when the disk refused it
    */
-  | { kept: true; name: string; keptAs: string; taken: string[]; syncFailed: string | null }
-  /**
-   * not kept: `why` names the error. `exists`: every name it could take was taken (nothing failed to be
-   * written); else the write failed and nothing of it is left beside the trail
-   */
-  | { kept: false; name: string; why: string; exists: boolean; taken: string[] };
+  | {
+      kept: true;
+      name: string;
+      keptAs: string;
+      taken: string[];
+      takenMore: number;
+      syncFailed: string | null;
+    }
+  /** not kept: the write failed (`why`, its error) and nothing of it is left beside the trail */
+  | { kept: false; name: string; why: string; taken: string[]; takenMore: number };
 
 /**
  * Keeps `bytes` as `<keptAs>.unrecorded` (step 1 of the file comment): done before they are cut or their
@@ -247,19 +264,10 @@ export type KeptAside =
  * (syncFailed) and the file is kept all the same.
  */
 export function keepAside(dir: string, asked: string, bytes: Buffer): KeptAside {
-  const free = freeSideFileName(dir, asked, (u) => holds(join(dir, u), bytes));
-  if (free === null)
-    return {
-      kept: false,
-      name: `${asked}${UNRECORDED_SUFFIX}`,
-      why: `${asked} and ${MAX_VARIANTS - 1} numbered variants of it are taken`,
-      exists: true,
-      taken: [],
-    };
-  const { keptAs, taken } = free;
+  const { keptAs, taken, takenMore } = freeSideFileName(dir, asked, (u) => holds(join(dir, u), bytes));
   const name = `${keptAs}${UNRECORDED_SUFFIX}`;
   const path = join(dir, name);
-  if (existsSync(path)) return keptAlready(path, name, keptAs, taken);
+  if (existsSync(path)) return keptAlready(path, name, keptAs, taken, takenMore);
   const tmp = join(dir, `.${name}.tmp`);
   let fd = -1;
   let syncFailed: string | null = null;
@@ -282,10 +290,10 @@ export function keepAside(dir: string, asked: string, bytes: Buffer): KeptAside 
     } catch {
       // not created, or the disk refuses that too: the next start removes it (unfinishedSideFile)
     }
-    return { kept: false, name, why: errText(e), exists: false, taken };
+    return { kept: false, name, why: errText(e), taken, takenMore };
   }
   syncDirNow(dir);
-  return { kept: true, name, keptAs, taken, syncFailed };
+  return { kept: true, name, keptAs, taken, takenMore, syncFailed };
 }
 
 /** The file at `path` can be read and holds exactly `bytes`. */
@@ -301,7 +309,13 @@ function holds(path: string, bytes: Buffer): boolean {
  * `<keptAs>.unrecorded` exists and holds these bytes (freeSideFileName checked): a start killed before its
  * cut kept them, complete (step 1). Kept as it is, fdatasync'ed again.
  */
-function keptAlready(path: string, name: string, keptAs: string, taken: string[]): KeptAside {
+function keptAlready(
+  path: string,
+  name: string,
+  keptAs: string,
+  taken: string[],
+  takenMore: number,
+): KeptAside {
   let syncFailed: string | null = null;
   let fd = -1;
   try {
@@ -312,7 +326,7 @@ function keptAlready(path: string, name: string, keptAs: string, taken: string[]
   } finally {
     if (fd >= 0) closeQuietly(fd);
   }
-  return { kept: true, name, keptAs, taken, syncFailed };
+  return { kept: true, name, keptAs, taken, takenMore, syncFailed };
 }
 
 function closeQuietly(fd: number): void {

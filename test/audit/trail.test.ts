@@ -293,6 +293,44 @@ describe("rotation and retention", () => {
     });
   });
 
+  it("a side file kept by retention as .unrecorded, recorded by the next start, goes with a later retention run; a kept file's recorded side file stays", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    const oldest = segmentPaths(dir)[0]!.split("/").pop()!;
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const hash = createHash("sha256").update("kept bytes").digest("hex").slice(0, 16);
+    const recorded = `${oldest}.damaged-${hash}`;
+    writeFileSync(join(auditDir(dir), `${recorded}.unrecorded`), "kept bytes");
+    expect((await t.runRetention())!.files.map((f) => f.file)).toContain(oldest);
+    await t.close();
+    // the next start records it and renames it, its segment already deleted
+    const again = openTrail(dir, new MemoryAuditSpool(), opts);
+    await again.close();
+    expect(readFileSync(join(auditDir(dir), recorded), "utf8")).toBe("kept bytes");
+    const later = openTrail(dir, new MemoryAuditSpool(), opts);
+    clock += 40 * 86_400_000;
+    await fill(later, 30, 60);
+    const newest = segmentPaths(dir).at(-1)!.split("/").pop()!;
+    const ofNewest = `${newest}.damaged-fedcba9876543210`;
+    writeFileSync(join(auditDir(dir), ofNewest), "kept bytes");
+    const plan = await later.runRetention();
+    await later.close();
+    expect(plan!.files.length).toBeGreaterThan(0);
+    expect(plan!.sideFiles).toEqual([recorded]);
+    expect(() => statSync(join(auditDir(dir), recorded))).toThrow();
+    expect(readFileSync(join(auditDir(dir), ofNewest), "utf8")).toBe("kept bytes");
+    expect(
+      entries()
+        .filter((e) => e.type === "audit.retention")
+        .at(-1)?.data,
+    ).toMatchObject({
+      sideFiles: [recorded],
+    });
+  });
+
   it("a file deleted without an audit.retention entry is detected", async () => {
     const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
     await fill(t, 30);

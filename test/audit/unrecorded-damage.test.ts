@@ -534,3 +534,32 @@ it("nameRecorded never renames over a file that has the recorded name: it keeps 
   expect(readFileSync(join(d, `${name}.unrecorded`), "utf8")).toBe("kept later");
   expect(failed).toEqual([`${name}.unrecorded: ${name} exists: not renamed over it`]);
 });
+
+it("a side file's name and its numbered variants -2 to -102 all taken: the bytes are still kept whole beside the trail (-103), the first 100 names passed over listed and the rest counted, no AUDIT_WRITE", async () => {
+  const content = "w".repeat(5000); // more than an entry holds: the side file is their only copy
+  const file = await newestReplacedBy(content);
+  const keptAs = `${file}.damaged-${sha(content).slice(0, 16)}`;
+  const filled = [keptAs, ...Array.from({ length: 101 }, (_, i) => `${keptAs}-${i + 2}`)];
+  for (const n of filled) writeFileSync(join(auditDir(dir), n), "recorded earlier");
+  const alarms: string[] = [];
+  const t = openTrail(dir, new MemoryAuditSpool(), { onAlarm: (c) => alarms.push(c) });
+  await t.close();
+  expect(alarms).toEqual(["AUDIT_DAMAGED"]);
+  expect(readFileSync(join(auditDir(dir), `${keptAs}-103`), "utf8")).toBe(content);
+  const cut = entries(dir).filter((e) => e.type === "audit.damaged");
+  expect(cut).toMatchObject([
+    {
+      data: {
+        bytes: 5000,
+        sha256: sha(content),
+        keptAs: `${keptAs}-103`,
+        taken: filled.slice(0, 100),
+        takenMore: 2,
+      },
+    },
+  ]);
+  expect(cut[0]!.data).not.toHaveProperty("notKept");
+  for (const n of filled) expect(readFileSync(join(auditDir(dir), n), "utf8")).toBe("recorded earlier");
+  // recorded: verify fails on the entry, not on a side file left .unrecorded
+  expect(sideFiles().filter((n) => n.endsWith(".unrecorded"))).toEqual([]);
+});
