@@ -7,7 +7,7 @@ import { encodeLegacy } from "../framing/legacy.js";
 import { encodeNational } from "../framing/national.js";
 import type { Variant, WireFrame } from "../framing/types.js";
 import type { Dialect } from "./dialect.js";
-import { type AnyField, decodeFields, encodeFields, sizeFields } from "./fields.js";
+import { type AnyField, decodeFields, encodeFields, lowerHexBytes, sizeFields } from "./fields.js";
 import type { FrameDef, FrameValue } from "./frame-def.js";
 import * as L from "./legacy-frames.js";
 import * as N from "./national-frames.js";
@@ -138,7 +138,14 @@ export function encodeData(frame: Frame, d: Dialect): Buffer {
     );
   const v = frame as unknown as Record<string, unknown>;
   const fields = def.fields as readonly AnyField[];
-  const extra = typeof v.extra === "string" ? Buffer.from(v.extra, "hex") : undefined;
+  // Buffer.from(hex) would stop at the first bad character and drop an odd digit: refused instead
+  const extra = v.extra === undefined ? undefined : lowerHexBytes(v.extra);
+  if (v.extra !== undefined && extra === undefined) {
+    throw new EtcError(
+      ErrorCodes.FieldValue,
+      `${def.type}.extra: expected an even number of lowercase hex digits, got ${JSON.stringify(v.extra)}`,
+    );
+  }
   let n: number;
   let out: Buffer;
   let o: number;

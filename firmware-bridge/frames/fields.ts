@@ -134,6 +134,16 @@ function writeHexAt(v: string, buf: Buffer, off: number, n: number): boolean {
   return true;
 }
 
+/**
+ * `v` as bytes when it is an even number of lowercase hex digits (none included), else undefined: the
+ * check the hex fields make, for a value with no fixed length (a frame's `extra`, catalogue.ts).
+ */
+export function lowerHexBytes(v: unknown): Buffer | undefined {
+  if (typeof v !== "string" || v.length % 2 !== 0) return undefined;
+  const out = Buffer.alloc(v.length / 2);
+  return writeHexAt(v, out, 0, out.length) ? out : undefined;
+}
+
 function bad(message: string): EtcError {
   return new EtcError(ErrorCodes.FieldValue, message);
 }

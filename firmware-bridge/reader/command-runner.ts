@@ -1,7 +1,8 @@
 /**
  * One reader command in flight at a time (docs/reader.md §6). Commands queue in call order. For each:
  * the SEQ is assigned before the write, so a reply that races the write's resolution still matches;
- * the deadline starts once the transport took the bytes; a write the transport has not completed within
+ * the deadline starts once the transport took the bytes, and is never more than `maxCommandMs` after
+ * the write (a list's timeout, per APDU times the count, included); a write the transport has not completed within
  * the command's timeout plus the same again (never more than `maxCommandMs`; a reader that stopped
  * reading, a port pushing back) times the command out as a lost reply would; a WAIT frame for that SEQ
  * moves the deadline (never past `maxCommandMs` from the write), also when it arrives before the
@@ -33,8 +34,8 @@ export interface CommandRequest {
   readonly p: number;
   readonly data: Buffer;
   /**
-   * Deadline after the write (before any WAIT). Until the transport took the bytes, the command has
-   * twice this (at most `maxCommandMs`) from the moment it was handed to the port.
+   * Deadline after the write (before any WAIT), cut to `maxCommandMs`. Until the transport took the
+   * bytes, the command has twice this (at most `maxCommandMs`) from the moment it was handed to the port.
    */
   readonly timeoutMs: number;
   readonly signal?: AbortSignal;
@@ -379,8 +380,10 @@ export class CommandRunner {
       (at) => {
         if (job.settled || job.seq !== seq) return;
         job.writtenAt = at;
-        // a WAIT that came before this point keeps the deadline it asked for
-        this.arm(job, Math.max(at + job.req.timeoutMs, job.waitUntil ?? 0));
+        // a WAIT that came before this point keeps the deadline it asked for (capped already); the
+        // command's own timeout (a list's: per APDU times the count) never goes past maxCommandMs
+        const own = at + Math.min(job.req.timeoutMs, this.i.options.maxCommandMs);
+        this.arm(job, Math.max(own, job.waitUntil ?? 0));
       },
       (err: unknown) => {
         if (job.settled || job.seq !== seq) return;

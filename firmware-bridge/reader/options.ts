@@ -3,6 +3,7 @@
  * an allowed range, validated at construction with the field name in the error. The lane config's
  * `reader` section (src/config/schema.ts) carries the same fields.
  */
+import { ErrorCodes, EtcError } from "../errors.js";
 import { checkedNumber } from "../options-check.js";
 import type { TimeoutName } from "./commands.js";
 
@@ -21,16 +22,17 @@ export interface ReaderReconnect {
 
 export interface ReaderOptions {
   /**
-   * Time for the reply after the command was written, per command kind (list commands: per APDU).
-   * Defaults: infoMs 500, signalMs 500, activateMs 1000, cardApduMs 1000, psamResetMs 1500,
-   * psamApduMs 1000; each 10..60000.
+   * Time for the reply after the command was written, per command kind (list commands: per APDU, the
+   * whole list never more than `maxCommandMs`). Defaults: infoMs 500, signalMs 500, activateMs 1000,
+   * cardApduMs 1000, psamResetMs 1500, psamApduMs 1000; each 10..60000 and at most `maxCommandMs`.
    */
   timeouts: ReaderTimeouts;
   /** A WAIT frame moves the deadline to at least this far ahead. Default 1000 ms; 10..60000. */
   stillWorkingMs: number;
   /**
-   * Hard limit from the write to the reply, however many WAIT frames came; also the longest a command
-   * waits for a write the port does not complete (twice its timeout otherwise). Default 10000 ms; 100..600000.
+   * Hard limit from the write to the reply, however many WAIT frames came and however long a list; also
+   * the longest a command waits for a write the port does not complete (twice its timeout otherwise).
+   * Default 10000 ms; 100..600000, and no less than any of `timeouts` (command-runner.ts enforces it).
    */
   maxCommandMs: number;
   /** A half frame is dropped after this much silence. Default 50 ms; 1..5000. */
@@ -100,13 +102,25 @@ export const DEFAULT_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze({
 const num = (field: string, v: unknown, min: number, max: number, integer: boolean): number =>
   checkedNumber("reader", field, v, min, max, integer);
 
-/** Fill defaults and validate; throws EtcError ConfigInvalid naming the field. */
+/**
+ * Fill defaults and validate; throws EtcError ConfigInvalid naming the field. A command timeout above
+ * `maxCommandMs` is refused: the hard limit would cut every such command short, and its write allowance
+ * (at most `maxCommandMs`) would be shorter than its reply timeout.
+ */
 export function resolveReaderOptions(input: ReaderOptionsInput = {}): ReaderOptions {
   const d = DEFAULT_READER_OPTIONS;
   const t = { ...d.timeouts, ...input.timeouts };
+  const maxCommandMs = num("maxCommandMs", input.maxCommandMs ?? d.maxCommandMs, 100, 600_000, false);
   const timeouts = {} as ReaderTimeouts;
   for (const k of Object.keys(d.timeouts) as (keyof ReaderTimeouts)[]) {
     timeouts[k] = num(`timeouts.${k}`, t[k], 10, 60_000, false);
+    if (timeouts[k] > maxCommandMs) {
+      throw new EtcError(
+        ErrorCodes.ConfigInvalid,
+        `reader options.timeouts.${k} must be at most reader options.maxCommandMs (${maxCommandMs}), got ${timeouts[k]}`,
+        { field: `timeouts.${k}`, value: timeouts[k] },
+      );
+    }
   }
   const r = { ...d.reconnect, ...input.reconnect };
   const initialDelayMs = num("reconnect.initialDelayMs", r.initialDelayMs, 10, 60_000, false);
@@ -114,7 +128,7 @@ export function resolveReaderOptions(input: ReaderOptionsInput = {}): ReaderOpti
   return {
     timeouts,
     stillWorkingMs: num("stillWorkingMs", input.stillWorkingMs ?? d.stillWorkingMs, 10, 60_000, false),
-    maxCommandMs: num("maxCommandMs", input.maxCommandMs ?? d.maxCommandMs, 100, 600_000, false),
+    maxCommandMs,
     interByteTimeoutMs: num(
       "interByteTimeoutMs",
       input.interByteTimeoutMs ?? d.interByteTimeoutMs,

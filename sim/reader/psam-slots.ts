@@ -55,11 +55,26 @@ export class PsamSlots {
     });
   }
 
-  /** Take the PSAM out of `slot` / put it back (unpowered, serial counter kept). */
+  /**
+   * Throws naming `slotNo` (and `what` asked) when no PSAM was configured there: a PSAM can only come
+   * back to the slot it was taken from (a new one would need its own terminal number and serial).
+   */
+  checkConfigured(slotNo: number, what: string): void {
+    if (this.slots.has(slotNo)) return;
+    const known = [...this.slots.keys()].sort((a, b) => a - b);
+    throw new Error(
+      `${what}: slot ${slotNo} has no PSAM configured (configured: ${known.length > 0 ? `slot ${known.join(", ")}` : "none"}); a PSAM comes back only to a slot configured with one (a scenario's psams, absent: true to start empty)`,
+    );
+  }
+
+  /**
+   * Take the PSAM out of `slot` / put it back (unpowered, serial counter kept). Putting one back into a
+   * slot never configured throws (checkConfigured); taking one out of it changes nothing (it is empty).
+   */
   setInserted(slotNo: number, inserted: boolean): void {
     const slot = this.slots.get(slotNo);
     if (!slot) {
-      if (inserted) this.configure({ ...DEFAULT_SIM_PSAM, slot: slotNo });
+      if (inserted) this.checkConfigured(slotNo, "psam-present");
       return;
     }
     slot.inserted = inserted;

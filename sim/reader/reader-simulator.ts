@@ -207,23 +207,33 @@ export class ReaderSimulator {
     return this.field.cardId;
   }
 
-  /** Inject a fault (validated; see faults.ts). */
+  /**
+   * Inject a fault (validated; see faults.ts): a `fault` event with the fault's JSON ("armed"), then,
+   * for one that acts at once (noise, psam-absent, psam-present, unplug), a `fault` event "applied" as
+   * it acts; the others are "applied" when they fire (fault-book.ts). `psam-present` for a slot with no
+   * PSAM configured is refused (psam-slots.ts), before anything is emitted.
+   */
   inject(input: ReaderFaultInput | ReaderFault): void {
     const f = parseReaderFault(input);
+    if (f.kind === "psam-present") this.slots.checkConfigured(f.slot, "psam-present");
     this.emit({ type: "fault", fault: f.kind, detail: JSON.stringify(f) });
+    const applied = (): void => this.emit({ type: "fault", fault: f.kind, detail: "applied" });
     switch (f.kind) {
       case "noise": {
         const junk = Buffer.alloc(f.bytes);
         for (let i = 0; i < junk.length; i++) junk[i] = (i * 37 + 11) & 0xff;
         void this.channel.write(junk, undefined, "noise").catch(() => {});
+        applied();
         return;
       }
       case "psam-absent":
       case "psam-present":
         this.slots.setInserted(f.slot, f.kind === "psam-present");
+        applied();
         return;
       case "unplug":
-        this.unplug(f.durationMs);
+        // an unplug while the cable is out already changes nothing: no "applied"
+        if (this.unplug(f.durationMs)) applied();
         return;
       default:
         this.faults.arm(f);
@@ -461,9 +471,12 @@ export class ReaderSimulator {
     this.working = undefined;
   }
 
-  /** The cable is pulled for `durationMs`: power lost (PSAMs unpowered, card deactivated), then back. */
-  private unplug(durationMs: number): void {
-    if (this.unplugged) return;
+  /**
+   * The cable is pulled for `durationMs`: power lost (PSAMs unpowered, card deactivated), then back.
+   * False when it is out already (nothing done).
+   */
+  private unplug(durationMs: number): boolean {
+    if (this.unplugged) return false;
     this.unplugged = true;
     this.log.info({ durationMs }, "reader unplugged");
     this.stopWorking();
@@ -483,6 +496,7 @@ export class ReaderSimulator {
         })
         .catch((e: unknown) => this.log.warn({ err: (e as Error).message }, "reopen after unplug failed"));
     }, durationMs);
+    return true;
   }
 
   private emit(e: ReaderSimEvent): void {

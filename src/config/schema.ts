@@ -6,6 +6,7 @@
 import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
+import type { TimeoutName } from "../../firmware-bridge/reader/commands.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 import { MAX_CHECKPOINT_EVERY } from "../audit/verify-guards.js";
@@ -281,31 +282,54 @@ export const RsuSection = z
  * The booth card reader on the lane computer's second serial port (docs/reader.md). The timeouts and
  * link fields are firmware-bridge/reader/options.ts's ReaderOptions, with the same defaults and ranges.
  */
-export const ReaderTimeoutsSection = z.strictObject({
-  /** INFO (the open probe and the idle ping). */
-  infoMs: int(10, 60_000, "milliseconds").default(500),
-  /** Beep / LED. */
-  signalMs: int(10, 60_000, "milliseconds").default(500),
-  /** Card activation (field on, select, RATS) and halt. */
-  activateMs: int(10, 60_000, "milliseconds").default(1000),
-  /** One card APDU (an APDU list: this times the number of APDUs). */
-  cardApduMs: int(10, 60_000, "milliseconds").default(1000),
-  /** PSAM cold reset (ATR). */
-  psamResetMs: int(10, 60_000, "milliseconds").default(1500),
-  /** One PSAM APDU (a list: this times the number of APDUs). */
-  psamApduMs: int(10, 60_000, "milliseconds").default(1000),
-  /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
-  stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
-  /**
-   * Hard limit from the write to the reply, WAIT frames or not; also the longest a command waits for a
-   * write the port does not complete (docs/reader.md §6.1).
-   */
-  maxCommandMs: int(100, 600_000, "milliseconds").default(10_000),
-  /** A half frame is dropped after this much silence on the line. */
-  interByteMs: int(1, 5000, "milliseconds").default(50),
-  /** An open attempt of the port that has not ended by then counts as failed. */
-  openMs: int(100, 120_000, "milliseconds").default(5000),
-});
+/** The per-command reply timeouts of the `reader.timeouts` section, each at most its maxCommandMs. */
+const READER_COMMAND_TIMEOUTS = [
+  "infoMs",
+  "signalMs",
+  "activateMs",
+  "cardApduMs",
+  "psamResetMs",
+  "psamApduMs",
+] as const satisfies readonly TimeoutName[];
+
+export const ReaderTimeoutsSection = z
+  .strictObject({
+    /** INFO (the open probe and the idle ping). */
+    infoMs: int(10, 60_000, "milliseconds").default(500),
+    /** Beep / LED. */
+    signalMs: int(10, 60_000, "milliseconds").default(500),
+    /** Card activation (field on, select, RATS) and halt. */
+    activateMs: int(10, 60_000, "milliseconds").default(1000),
+    /** One card APDU (an APDU list: this times the number of APDUs). */
+    cardApduMs: int(10, 60_000, "milliseconds").default(1000),
+    /** PSAM cold reset (ATR). */
+    psamResetMs: int(10, 60_000, "milliseconds").default(1500),
+    /** One PSAM APDU (a list: this times the number of APDUs). */
+    psamApduMs: int(10, 60_000, "milliseconds").default(1000),
+    /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
+    stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
+    /**
+     * Hard limit from the write to the reply, WAIT frames or not, a list however long; also the longest a
+     * command waits for a write the port does not complete (docs/reader.md §6.1). At least every command
+     * timeout above (infoMs .. psamApduMs): the superRefine below.
+     */
+    maxCommandMs: int(100, 600_000, "milliseconds").default(10_000),
+    /** A half frame is dropped after this much silence on the line. */
+    interByteMs: int(1, 5000, "milliseconds").default(50),
+    /** An open attempt of the port that has not ended by then counts as failed. */
+    openMs: int(100, 120_000, "milliseconds").default(5000),
+  })
+  .superRefine((t, ctx) => {
+    for (const k of READER_COMMAND_TIMEOUTS) {
+      if (t[k] > t.maxCommandMs) {
+        ctx.addIssue({
+          code: "custom",
+          path: [k],
+          message: `expected milliseconds in 10..${t.maxCommandMs} (at most timeouts.maxCommandMs), got ${t[k]}`,
+        });
+      }
+    }
+  });
 
 const PING_ERROR = "expected 0 or milliseconds in 100..600000";
 

@@ -172,6 +172,22 @@ describe("encodeData writes every byte it sends", () => {
   const refused = (message: RegExp) =>
     expect.objectContaining({ code: ErrorCodes.FieldValue, message: expect.stringMatching(message) });
 
+  it("an extra that is not whole bytes of lowercase hex is refused naming it, never cut short", () => {
+    const c1 = { type: "C1", obuId: "01020304", obuDivFactor: "0102030405060708" };
+    const whole = encodeData(c1 as Frame, DEFAULT_LEGACY_DIALECT);
+    expect(encodeData({ ...c1, extra: "ab01" } as Frame, DEFAULT_LEGACY_DIALECT).toString("hex")).toBe(
+      `${whole.toString("hex")}ab01`,
+    );
+    expect(encodeData({ ...c1, extra: "" } as Frame, DEFAULT_LEGACY_DIALECT)).toEqual(whole);
+    for (const bad of ["abz", "zz", "a", "0x12", "AB", "ab c", 12])
+      expect(() => encodeData({ ...c1, extra: bad } as unknown as Frame, DEFAULT_LEGACY_DIALECT)).toThrow(
+        expect.objectContaining({
+          code: ErrorCodes.FieldValue,
+          message: `C1.extra: expected an even number of lowercase hex digits, got ${JSON.stringify(bad)}`,
+        }),
+      );
+  });
+
   it("a B5 without TransType but with a TAC is refused, not sent as a success without TAC", () => {
     const b5 = {
       type: "B5",

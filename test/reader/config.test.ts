@@ -74,6 +74,39 @@ describe("reader config", () => {
     expect(errorOf({ ...base, reader: {} })).toMatch(/reader\.port/);
   });
 
+  it("a command timeout above maxCommandMs is refused, naming the field, the bound and the value", () => {
+    const base = { ...minimal, reader: { port: "/dev/ttyS1" } };
+    expect(
+      errorOf({ ...base, reader: { port: "/dev/ttyS1", timeouts: { maxCommandMs: 100, cardApduMs: 1000 } } }),
+    ).toMatch(
+      /reader\.timeouts\.cardApduMs: expected milliseconds in 10\.\.100 \(at most timeouts\.maxCommandMs\), got 1000/,
+    );
+    // a default counts too: psamResetMs is 1500
+    expect(errorOf({ ...base, reader: { port: "/dev/ttyS1", timeouts: { maxCommandMs: 1000 } } })).toMatch(
+      /reader\.timeouts\.psamResetMs: expected milliseconds in 10\.\.1000 .*got 1500/,
+    );
+    // equal is fine, and flows into the driver's options
+    const c = parseLaneConfig(
+      {
+        ...base,
+        reader: {
+          port: "/dev/ttyS1",
+          timeouts: { maxCommandMs: 1000, psamResetMs: 1000, cardApduMs: 1000 },
+        },
+      },
+      "lane.yaml",
+      "/etc",
+    );
+    expect(resolveReaderOptions(readerOptionsFromConfig(c.reader!)).maxCommandMs).toBe(1000);
+    // the driver's own options say the same
+    expect(() =>
+      resolveReaderOptions({ maxCommandMs: 1000, timeouts: { cardApduMs: 2000, psamResetMs: 1000 } }),
+    ).toThrow(
+      /reader options\.timeouts\.cardApduMs must be at most reader options\.maxCommandMs \(1000\), got 2000/,
+    );
+    expect(() => resolveReaderOptions({ maxCommandMs: 1000 })).toThrow(/timeouts\.psamResetMs .*got 1500/);
+  });
+
   it("link.maxFrameLength below what the booth's frames need is refused, naming the field and the range", () => {
     const base = { ...minimal, reader: { port: "/dev/ttyS1" } };
     for (const bad of [64, 511, 65_545])

@@ -329,6 +329,18 @@ describe("timing", () => {
     expect(o.error?.code).toBe(ReaderErrorCodes.Timeout);
   });
 
+  it("a list's timeout (per APDU times the count) never goes past maxCommandMs from the write", async () => {
+    const r = await rig({ timeouts: { cardApduMs: 400, psamResetMs: 1000 }, maxCommandMs: 1000 });
+    // 5 APDUs: 2000 ms by the per-APDU timeout, cut to 1000
+    const o = outcome(r.reader.cardApduList([1, 2, 3, 4, 5].map(() => h("0084000004"))));
+    await settle();
+    expect(r.device.nonInfo.map((f) => f.cmd)).toEqual([CARD_APDU_LIST.code]);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(o.done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(o.error).toMatchObject({ code: ReaderErrorCodes.Timeout, details: { executed: "unknown" } });
+  });
+
   it("a WAIT for another SEQ is stray: counted, the deadline does not move", async () => {
     const r = await rig({ timeouts: { cardApduMs: 400 } });
     const o = outcome(r.reader.cardApdu(h("8054010000")));
@@ -689,7 +701,8 @@ describe("writes that never complete or fail", () => {
   });
 
   it("the write allowance never takes a command past maxCommandMs", async () => {
-    const r = await faultyRig({ timeouts: { cardApduMs: 800 }, maxCommandMs: 1000 });
+    // psamResetMs (default 1500) must be at most maxCommandMs too
+    const r = await faultyRig({ timeouts: { cardApduMs: 800, psamResetMs: 1000 }, maxCommandMs: 1000 });
     r.port.mode = "hang";
     const o = outcome(r.reader.cardApdu(DEBIT));
     await vi.advanceTimersByTimeAsync(999);

@@ -5,6 +5,7 @@
  * garbled bytes, slow reader with WAIT frames, BUSY, NAK, unplug and replug, noise, a hold until release;
  * the scripted mode.
  */
+import { PassThrough } from "node:stream";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { EtcError } from "../../firmware-bridge/errors.js";
 import { CARD_APDU, CARD_EVENT, INFO, PSAM_RESET, WAIT } from "../../firmware-bridge/reader/commands.js";
@@ -16,12 +17,17 @@ import type { ReaderOptionsInput } from "../../firmware-bridge/reader/options.js
 import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
 import { CardStore } from "../../sim/card/card-store.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
+import { describeEvent } from "../../sim/cli/commands/reader.js";
 import { memoryLedger } from "../../sim/ledger/ledger.js";
 import { parseReaderFault, type ReaderFault } from "../../sim/reader/faults.js";
 import type { ReaderSimEvent } from "../../sim/reader/reader-simulator.js";
-import { ReaderSimulator, type ReaderSimulatorOptions } from "../../sim/reader/reader-simulator.js";
+import {
+  DEFAULT_SIM_PSAM,
+  ReaderSimulator,
+  type ReaderSimulatorOptions,
+} from "../../sim/reader/reader-simulator.js";
 import { parseReaderScenario } from "../../sim/reader/scenario.js";
-import { parseScriptLine, runScript, type ScriptStep } from "../../sim/reader/script.js";
+import { parseScriptLine, runScript, runStepsFrom, type ScriptStep } from "../../sim/reader/script.js";
 import { body, exitRecord0019, h, preparePsam, prove, purchase, readCard, sw } from "./booth-purchase.js";
 import { settle } from "./harness.js";
 
@@ -385,6 +391,36 @@ describe("card and PSAM faults", () => {
     expect(sw(await r.reader.psamApdu(1, h("00b0960006")))).toBe("9000");
   });
 
+  it("psam-present for a slot never configured is refused naming the slot; nothing is emitted, the slot stays empty", async () => {
+    const r = await rig();
+    expect(() => r.sim.inject({ kind: "psam-present", slot: 2 })).toThrow(
+      /^psam-present: slot 2 has no PSAM configured \(configured: slot 1\)/,
+    );
+    expect(r.events.filter((e) => e.type === "fault")).toEqual([]);
+    expect(r.sim.psam(2)).toBeUndefined();
+    expect((await fail(r.reader.psamReset(2))).code).toBe(ReaderErrorCodes.PsamAbsent);
+    // typed on stdin (etc-sim reader): the refusal is printed as the step's failure
+    const input = new PassThrough();
+    const said = await new Promise<string>((resolve) => {
+      runStepsFrom(input, r.sim, resolve);
+      input.write("{fault: {kind: psam-present, slot: 2}}\n");
+    });
+    expect(said).toMatch(/^step failed: psam-present: slot 2 has no PSAM configured/);
+  });
+
+  it("psam-present for a slot configured empty (absent: true) puts its own PSAM there, serial counter and all", async () => {
+    const r = await rig(
+      {},
+      {
+        psams: [DEFAULT_SIM_PSAM, { slot: 2, terminalNo: "430100000098", serial: 5, absent: true }],
+      },
+    );
+    expect((await fail(r.reader.psamReset(2))).code).toBe(ReaderErrorCodes.PsamAbsent);
+    r.sim.inject({ kind: "psam-present", slot: 2 });
+    expect((await preparePsam(r.reader, 2)).terminalNo.toString("hex")).toBe("430100000098");
+    expect((await preparePsam(r.reader, 1)).terminalNo.toString("hex")).toBe("430100000099");
+  });
+
   it("PSAM mute: E805", async () => {
     const r = await rig();
     r.sim.inject({ kind: "psam-mute" });
@@ -540,6 +576,32 @@ describe("line faults", () => {
     await vi.advanceTimersByTimeAsync(100); // the junk's false STX holds the reply for the inter-byte timeout
     expect(sw(await q)).toBe("9000");
     expect(r.reader.counters.discardedBytes).toBeGreaterThan(0);
+  });
+
+  it("a fault that acts at once says applied as it acts (stdout: armed, then applied); one that waits says armed only", async () => {
+    const r = await rig();
+    const lines = (): (string | undefined)[] =>
+      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    r.sim.inject({ kind: "noise", bytes: 4 });
+    r.sim.inject({ kind: "psam-absent", slot: 1 });
+    r.sim.inject({ kind: "psam-present", slot: 1 });
+    r.sim.inject({ kind: "psam-mute" });
+    r.sim.inject({ kind: "unplug", durationMs: 500 });
+    // while the cable is out, a second unplug changes nothing: no applied
+    r.sim.inject({ kind: "unplug", durationMs: 500 });
+    expect(lines()).toEqual([
+      "fault noise armed",
+      "fault noise applied",
+      "fault psam-absent armed",
+      "fault psam-absent applied",
+      "fault psam-present armed",
+      "fault psam-present applied",
+      "fault psam-mute armed",
+      "fault unplug armed",
+      "fault unplug applied",
+      "fault unplug armed",
+    ]);
+    await vi.advanceTimersByTimeAsync(500);
   });
 
   it("noise on the line between commands is counted and skipped", async () => {
