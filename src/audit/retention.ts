@@ -14,7 +14,9 @@
  * ./side-files.ts) go with it, named in the entry (`sideFiles`): evidence of that file only. One
  * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept; once a
  * later start has recorded it, it goes with the next run that deletes a file, as does any recorded side
- * file of a segment older than the oldest one kept (sideFilesOf).
+ * file of a segment older than the oldest one kept (sideFilesOf: regular files only). One whose unlink fails
+ * is named by that run's entry (sealed before any deletion) and by no later run of the trail (./trail.ts
+ * runRetention).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -40,6 +42,11 @@ export interface RetentionPlan {
    * (`<file>.damaged-<hash>`, recorded), deleted with them
    */
   sideFiles: string[];
+  /**
+   * set by AuditTrail.runRetention (./trail.ts) in its result only: side files the entry names whose
+   * unlink failed (each logged with a warning); `sideFiles` of the result then lists those deleted
+   */
+  sideFilesLeft?: string[];
 }
 
 /**

@@ -19,12 +19,14 @@
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery-side-files.ts recordUnrecorded).
  * 3. Deleted by retention with the segment FILE, once recorded; recorded after FILE was deleted (a retention
  *    kept it while `.unrecorded`), by the next retention run that deletes a segment (sideFilesOf, ./retention.ts).
+ *    One whose unlink fails is left, logged, and named by no later run of that trail (./trail.ts runRetention).
  */
 import {
   closeSync,
   existsSync,
   fdatasyncSync,
   fstatSync,
+  lstatSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -218,16 +220,26 @@ export function nameRecorded(
  * before `oldestKept`, the oldest segment the run keeps (names sort by seq), so those of the segments it
  * deletes and of any deleted before: one a retention kept while it was `.unrecorded` and a later start
  * recorded goes with the next run that deletes a segment. One still `.unrecorded` is kept: until its entry
- * is on the disk it is the only evidence.
+ * is on the disk it is the only evidence. Only regular files (lstat): keepAside writes nothing else, so a
+ * directory or a symbolic link of such a name is none of the lane's side files and is never named as
+ * deleted (unlinking a link would not remove the bytes it points to); it is left for the operator.
  */
 export function sideFilesOf(dir: string, oldestKept: string): string[] {
   return readdirSync(dir)
     .filter((n) => {
       if (!n.includes(".damaged-") || n.endsWith(UNRECORDED_SUFFIX)) return false;
       const seg = sideFileSegment(n);
-      return SEGMENT_RE.test(seg) && seg < oldestKept;
+      return SEGMENT_RE.test(seg) && seg < oldestKept && isRegularFile(join(dir, n));
     })
     .sort();
+}
+
+function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false; // gone meanwhile, or cannot be looked at: not deleted by this run
+  }
 }
 
 /** The temporary file of a keepAside cut short before its rename (the bytes it held were not cut yet). */

@@ -227,6 +227,11 @@ export class AuditTrail {
   private unrecorded: { names: string[]; seq: number } | null = null;
   /** the directory fsync after that rename; close waits for it */
   private sideFilesNamed: Promise<void> = Promise.resolve();
+  /**
+   * side files a retention run named in its entry and could not delete (runRetention): no later run of
+   * this trail names them again, nor warns again
+   */
+  private readonly sideFilesLeft = new Set<string>();
   private state: "open" | "closing" | "closed" = "open";
 
   private constructor(
@@ -892,7 +897,9 @@ export class AuditTrail {
    * covered it, and no line waits in the backlog of a failed write) before any file is deleted.
    * Resolves null when nothing is due (or the trail closed meanwhile); rejects E625 when its entry cannot
    * be sealed (signing failed), its seal is not on the disk (a full disk, an I/O error) or `boundFloor`
-   * cannot be read (an unhealthy journal): nothing is deleted then.
+   * cannot be read (an unhealthy journal): nothing is deleted then. The side files the entry names
+   * (`sideFiles`) are deleted after the segments; one whose unlink fails is logged with a warning, left out
+   * of the result's `sideFiles` (listed in its `sideFilesLeft`), and no later run of this trail names it again.
    */
   runRetention(): Promise<RetentionPlan | null> {
     if (this.retentionRunning) return this.retentionRunning;
@@ -909,7 +916,10 @@ export class AuditTrail {
       }
       const found = await planRetention(this.dir, this.now() - this.retentionMs, floor);
       if (found === null || this.state !== "open") return null;
-      const { bound: inFiles, ...plan } = found;
+      const { bound: inFiles, ...planned } = found;
+      // one an earlier run named and could not delete is still there: named again it would be claimed
+      // deleted again, with a new warning each time
+      const plan = { ...planned, sideFiles: planned.sideFiles.filter((f) => !this.sideFilesLeft.has(f)) };
       const bound = inFiles ?? this.binding;
       if (
         inFiles &&
@@ -955,16 +965,25 @@ export class AuditTrail {
         );
       }
       for (const f of plan.files) await unlink(join(this.dir, f.file));
-      for (const f of plan.sideFiles)
-        await unlink(join(this.dir, f)).catch((e: unknown) =>
+      const sideFiles: string[] = [];
+      const sideFilesLeft: string[] = [];
+      for (const f of plan.sideFiles) {
+        try {
+          await unlink(join(this.dir, f));
+          sideFiles.push(f);
+        } catch (e) {
+          // the entry, sealed before, names it: this run's result and later runs do not
+          sideFilesLeft.push(f);
+          this.sideFilesLeft.add(f);
           this.log.warn(
             { file: f, err: e instanceof Error ? e.message : String(e) },
             "audit retention: a side file of a deleted segment was not deleted; remove it by hand",
-          ),
-        );
+          );
+        }
+      }
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
-      return { ...plan, bound };
+      return { ...plan, bound, sideFiles, ...(sideFilesLeft.length > 0 ? { sideFilesLeft } : {}) };
     })().finally(() => {
       this.retentionRunning = null;
     });

@@ -331,6 +331,32 @@ describe("rotation and retention", () => {
     });
   });
 
+  it("retention deletes the recorded side files of the segments it deletes only: the oldest segment it keeps keeps its own", async () => {
+    let clock = Date.UTC(2026, 0, 1);
+    const opts = { checkpointEvery: 5, segmentMaxBytes: 1500, retentionDays: 30, now: () => clock };
+    const t = openTrail(dir, new MemoryAuditSpool(), opts);
+    await fill(t, 30);
+    clock += 40 * 86_400_000;
+    await fill(t, 30, 30);
+    const segs = segmentPaths(dir).map((p) => p.split("/").pop()!);
+    // a recorded side file beside every segment, the oldest kept one's among them
+    const sides = segs.map((s) => `${s}.damaged-0123456789abcdef`);
+    for (const s of sides) writeFileSync(join(auditDir(dir), s), "kept bytes");
+    const plan = await t.runRetention();
+    await t.close();
+    const deleted = plan!.files.length;
+    // the oldest kept segment is not the newest one (kept whatever the bound)
+    expect(deleted).toBeGreaterThan(0);
+    expect(deleted + 1).toBeLessThan(segs.length);
+    expect(plan!.files.map((f) => f.file)).toEqual(segs.slice(0, deleted));
+    expect(plan!.sideFiles).toEqual(sides.slice(0, deleted));
+    const ofOldestKept = sides[deleted]!;
+    expect(plan!.sideFiles).not.toContain(ofOldestKept);
+    expect(readFileSync(join(auditDir(dir), ofOldestKept), "utf8")).toBe("kept bytes");
+    for (const s of sides.slice(deleted)) expect(existsSync(join(auditDir(dir), s))).toBe(true);
+    for (const s of sides.slice(0, deleted)) expect(existsSync(join(auditDir(dir), s))).toBe(false);
+  });
+
   it("a file deleted without an audit.retention entry is detected", async () => {
     const t = openTrail(dir, new MemoryAuditSpool(), { checkpointEvery: 5, segmentMaxBytes: 1500 });
     await fill(t, 30);
