@@ -68,17 +68,20 @@ export class PsamSlots {
   }
 
   /**
-   * Take the PSAM out of `slot` / put it back (unpowered, serial counter kept). Putting one back into a
-   * slot never configured throws (checkConfigured); taking one out of it changes nothing (it is empty).
+   * Take the PSAM out of `slot` / put it back (unpowered, serial counter kept); true when that changed the
+   * slot. Putting one back into a slot never configured throws (checkConfigured); taking one out of a slot
+   * empty already or never configured, or putting back one that is in, changes nothing (false).
    */
-  setInserted(slotNo: number, inserted: boolean): void {
+  setInserted(slotNo: number, inserted: boolean): boolean {
     const slot = this.slots.get(slotNo);
     if (!slot) {
       if (inserted) this.checkConfigured(slotNo, "psam-present");
-      return;
+      return false;
     }
+    if (slot.inserted === inserted) return false;
     slot.inserted = inserted;
     slot.powered = false;
+    return true;
   }
 
   /** The PSAM in `slot`, if one is inserted. */

@@ -208,10 +208,11 @@ export class ReaderSimulator {
   }
 
   /**
-   * Inject a fault (validated; see faults.ts): a `fault` event with the fault's JSON ("armed"), then,
-   * for one that acts at once (noise, psam-absent, psam-present, unplug), a `fault` event "applied" as
-   * it acts; the others are "applied" when they fire (fault-book.ts). `psam-present` for a slot with no
-   * PSAM configured is refused (psam-slots.ts), before anything is emitted.
+   * Inject a fault (validated; see faults.ts): a `fault` event with the fault's JSON ("armed"), then a
+   * `fault` event "applied" when, and only if, it acts: `noise` once its bytes are written (none when the
+   * write is refused, the cable out), `psam-absent` / `psam-present` when the slot changed (setInserted),
+   * `unplug` when the cable was in; the others when they fire (fault-book.ts). `psam-present` for a slot
+   * with no PSAM configured is refused (psam-slots.ts), before anything is emitted.
    */
   inject(input: ReaderFaultInput | ReaderFault): void {
     const f = parseReaderFault(input);
@@ -222,14 +223,16 @@ export class ReaderSimulator {
       case "noise": {
         const junk = Buffer.alloc(f.bytes);
         for (let i = 0; i < junk.length; i++) junk[i] = (i * 37 + 11) & 0xff;
-        void this.channel.write(junk, undefined, "noise").catch(() => {});
-        applied();
+        // applied once on the line: a write refused (the cable out, the port closed) put nothing there
+        void this.channel
+          .write(junk, undefined, "noise")
+          .then(applied, (e: unknown) => this.log.info({ err: String(e) }, "noise not written"));
         return;
       }
       case "psam-absent":
       case "psam-present":
-        this.slots.setInserted(f.slot, f.kind === "psam-present");
-        applied();
+        // a slot that is so already (empty, never configured, or holding its PSAM) changes nothing
+        if (this.slots.setInserted(f.slot, f.kind === "psam-present")) applied();
         return;
       case "unplug":
         // an unplug while the cable is out already changes nothing: no "applied"

@@ -50,6 +50,59 @@ const int = (min: number, max: number, what = "an integer") => {
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
 
+/*
+ * Cross-field checks (a section's superRefine) run after its fields' own checks, even when those failed:
+ * they skip the fields already refused (`refusedFields`). The fields a check compares are `optional()` in
+ * the shape and get their defaults from `withDefaults` after it, so the check can tell a value written from
+ * a default and say which it was (`gotValue`).
+ */
+
+/** The fields of a section that its own field checks already refused (each issue's path starts with one). */
+function refusedFields(ctx: {
+  issues: readonly { path?: readonly PropertyKey[] | undefined }[];
+}): Set<PropertyKey | undefined> {
+  return new Set(ctx.issues.map((i) => i.path?.[0]));
+}
+
+/**
+ * The `got ...` of a field a cross-field check refuses: `got 1500`, or `got 1500 (the default)` for a field
+ * the section left out.
+ */
+const gotValue = (written: number | undefined, dflt: number): string =>
+  written === undefined ? `got ${dflt} (the default)` : `got ${written}`;
+
+/** A section's value with the defaults of the fields it left out (the fields of `defaults`, all numbers). */
+function withDefaults<const D extends Record<string, number>>(defaults: D) {
+  return <T extends { [K in keyof D]?: number | undefined }>(
+    t: T,
+  ): Omit<T, keyof D> & { [K in keyof D]: number } => {
+    const out: Record<string, unknown> = { ...t };
+    for (const [k, v] of Object.entries(defaults)) out[k] ??= v;
+    return out as Omit<T, keyof D> & { [K in keyof D]: number };
+  };
+}
+
+/**
+ * The check of a section's `backoffMaxMs` against its `backoffInitialMs` (both defaulted by `withDefaults`):
+ * skipped when either already failed its own range, so each wrong field is named once, with one range.
+ */
+function checkBackoff(
+  l: { backoffInitialMs?: number | undefined; backoffMaxMs?: number | undefined },
+  ctx: z.RefinementCtx,
+  defaults: { backoffInitialMs: number; backoffMaxMs: number },
+): void {
+  const refused = refusedFields(ctx);
+  if (refused.has("backoffInitialMs") || refused.has("backoffMaxMs")) return;
+  const initial = l.backoffInitialMs ?? defaults.backoffInitialMs;
+  const max = l.backoffMaxMs ?? defaults.backoffMaxMs;
+  if (max < initial)
+    ctx.addIssue({
+      code: "custom",
+      path: ["backoffMaxMs"],
+      message: `expected milliseconds in ${initial}..600000 (at least backoffInitialMs), ${gotValue(l.backoffMaxMs, defaults.backoffMaxMs)}`,
+    });
+}
+
 /** The rates a UART is set to (an RSU or reader set to another would never be understood). */
 const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230_400, 460_800, 921_600];
 const baudError = withGot(`expected a baud rate: one of ${BAUD_RATES.join(", ")}`);
@@ -174,6 +227,10 @@ export const C0Section = z.strictObject({
 });
 
 const LINK = DEFAULT_RSU_LINK_OPTIONS;
+const RSU_BACKOFF_DEFAULTS = {
+  backoffInitialMs: LINK.reconnect.initialDelayMs,
+  backoffMaxMs: LINK.reconnect.maxDelayMs,
+};
 
 /** The lane side of the RSU link (docs/link.md): timeouts, dedupe, reconnect, TCP keep-alive. */
 export const RsuLinkSection = z
@@ -191,21 +248,14 @@ export const RsuLinkSection = z
      */
     dedupeWindowMs: int(100, 10_000, "milliseconds").default(LINK.dedupeWindowMs),
     /** First reconnect delay after a failed open, a loss, or (TCP) a silent connection closed. */
-    backoffInitialMs: int(10, 60_000, "milliseconds").default(LINK.reconnect.initialDelayMs),
+    backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
     /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
-    backoffMaxMs: int(10, 600_000, "milliseconds").default(LINK.reconnect.maxDelayMs),
+    backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
     /** tcp:// ports: idle time before the first TCP keep-alive probe (then 10 probes 1 s apart). */
     tcpKeepaliveMs: int(1000, 600_000, "milliseconds").default(DEFAULT_TCP_KEEPALIVE_MS),
   })
-  .superRefine((l, ctx) => {
-    if (l.backoffMaxMs < l.backoffInitialMs) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["backoffMaxMs"],
-        message: `expected milliseconds in ${l.backoffInitialMs}..600000 (at least backoffInitialMs)`,
-      });
-    }
-  });
+  .superRefine((l, ctx) => checkBackoff(l, ctx, RSU_BACKOFF_DEFAULTS))
+  .transform(withDefaults(RSU_BACKOFF_DEFAULTS));
 
 /**
  * `rsu.port` as tcp://host:port (the form src/lane/runtime.ts transportFor connects to), or null when it
@@ -282,54 +332,67 @@ export const RsuSection = z
  * The booth card reader on the lane computer's second serial port (docs/reader.md). The timeouts and
  * link fields are firmware-bridge/reader/options.ts's ReaderOptions, with the same defaults and ranges.
  */
-/** The per-command reply timeouts of the `reader.timeouts` section, each at most its maxCommandMs. */
-const READER_COMMAND_TIMEOUTS = [
-  "infoMs",
-  "signalMs",
-  "activateMs",
-  "cardApduMs",
-  "psamResetMs",
-  "psamApduMs",
-] as const satisfies readonly TimeoutName[];
+/**
+ * The per-command reply timeouts of the `reader.timeouts` section with their defaults, each at most its
+ * maxCommandMs (also here: the check tells a timeout written from a default).
+ */
+const READER_COMMAND_TIMEOUT_DEFAULTS = {
+  /** INFO (the open probe and the idle ping). */
+  infoMs: 500,
+  /** Beep / LED. */
+  signalMs: 500,
+  /** Card activation (field on, select, RATS) and halt. */
+  activateMs: 1000,
+  /** One card APDU (an APDU list: this times the number of APDUs). */
+  cardApduMs: 1000,
+  /** PSAM cold reset (ATR). */
+  psamResetMs: 1500,
+  /** One PSAM APDU (a list: this times the number of APDUs). */
+  psamApduMs: 1000,
+} as const satisfies Record<TimeoutName, number>;
+const READER_TIMEOUT_DEFAULTS = { ...READER_COMMAND_TIMEOUT_DEFAULTS, maxCommandMs: 10_000 };
+const READER_COMMAND_TIMEOUTS = Object.keys(READER_COMMAND_TIMEOUT_DEFAULTS) as TimeoutName[];
+const commandTimeout = () => int(10, 60_000, "milliseconds").optional();
 
 export const ReaderTimeoutsSection = z
   .strictObject({
-    /** INFO (the open probe and the idle ping). */
-    infoMs: int(10, 60_000, "milliseconds").default(500),
-    /** Beep / LED. */
-    signalMs: int(10, 60_000, "milliseconds").default(500),
-    /** Card activation (field on, select, RATS) and halt. */
-    activateMs: int(10, 60_000, "milliseconds").default(1000),
-    /** One card APDU (an APDU list: this times the number of APDUs). */
-    cardApduMs: int(10, 60_000, "milliseconds").default(1000),
-    /** PSAM cold reset (ATR). */
-    psamResetMs: int(10, 60_000, "milliseconds").default(1500),
-    /** One PSAM APDU (a list: this times the number of APDUs). */
-    psamApduMs: int(10, 60_000, "milliseconds").default(1000),
+    /** The command timeouts: READER_COMMAND_TIMEOUT_DEFAULTS above says what each times, and its default. */
+    infoMs: commandTimeout(),
+    signalMs: commandTimeout(),
+    activateMs: commandTimeout(),
+    cardApduMs: commandTimeout(),
+    psamResetMs: commandTimeout(),
+    psamApduMs: commandTimeout(),
     /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
     stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
     /**
      * Hard limit from the write to the reply, WAIT frames or not, a list however long; also the longest a
      * command waits for a write the port does not complete (docs/reader.md §6.1). At least every command
-     * timeout above (infoMs .. psamApduMs): the superRefine below.
+     * timeout above (infoMs .. psamApduMs): the superRefine below (default 10000).
      */
-    maxCommandMs: int(100, 600_000, "milliseconds").default(10_000),
+    maxCommandMs: int(100, 600_000, "milliseconds").optional(),
     /** A half frame is dropped after this much silence on the line. */
     interByteMs: int(1, 5000, "milliseconds").default(50),
     /** An open attempt of the port that has not ended by then counts as failed. */
     openMs: int(100, 120_000, "milliseconds").default(5000),
   })
   .superRefine((t, ctx) => {
+    // a maxCommandMs out of its own range bounds nothing; a timeout out of its own range is named once
+    const refused = refusedFields(ctx);
+    if (refused.has("maxCommandMs")) return;
+    const max = t.maxCommandMs ?? READER_TIMEOUT_DEFAULTS.maxCommandMs;
     for (const k of READER_COMMAND_TIMEOUTS) {
-      if (t[k] > t.maxCommandMs) {
+      const v = t[k] ?? READER_COMMAND_TIMEOUT_DEFAULTS[k];
+      if (!refused.has(k) && v > max) {
         ctx.addIssue({
           code: "custom",
           path: [k],
-          message: `expected milliseconds in 10..${t.maxCommandMs} (at most timeouts.maxCommandMs), got ${t[k]}`,
+          message: `expected milliseconds in 10..${max} (at most timeouts.maxCommandMs), ${gotValue(t[k], READER_COMMAND_TIMEOUT_DEFAULTS[k])}`,
         });
       }
     }
-  });
+  })
+  .transform(withDefaults(READER_TIMEOUT_DEFAULTS));
 
 const PING_ERROR = "expected 0 or milliseconds in 100..600000";
 
@@ -337,55 +400,53 @@ const frameLengthError = (got: unknown): string =>
   `expected bytes in ${MIN_READER_FRAME_LENGTH}..${MAX_READER_FRAME_LENGTH} (the booth's reader replies need ` +
   `at least ${MIN_READER_FRAME_LENGTH}: docs/reader.md §6.5), got ${shownValue(got)}`;
 
-export const ReaderLinkSection = z.strictObject({
-  /**
-   * Largest frame accepted, STX..ETX; at least what the booth's own replies need (MIN_READER_FRAME_LENGTH,
-   * firmware-bridge/reader/options.ts).
-   */
-  maxFrameLength: z
-    .number({ error: (i) => frameLengthError(i.input) })
-    .int({ error: (i) => frameLengthError(i.input) })
-    .min(MIN_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
-    .max(MAX_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
-    .default(1024),
-  /** While idle, probe the reader with INFO this often; 0 never. */
-  pingIntervalMs: z
-    .number({ error: PING_ERROR })
-    .int({ error: PING_ERROR })
-    .refine((v) => v === 0 || (v >= 100 && v <= 600_000), { error: PING_ERROR })
-    .default(5000),
-  /** The link goes down (and reconnects) after this many commands in a row got no reply. */
-  silentLimit: int(1, 100, "a count").default(2),
-  /** Resends of a command the reader received corrupted (its BAD_CHECKSUM status). */
-  nakRetries: int(0, 10, "a count").default(2),
-  /** First reconnect delay after an unplug, a failed open or a silent reader; doubles up to backoffMaxMs. */
-  backoffInitialMs: int(10, 60_000, "milliseconds").default(200),
-  backoffMaxMs: int(10, 600_000, "milliseconds").default(5000),
-});
+const READER_BACKOFF_DEFAULTS = { backoffInitialMs: 200, backoffMaxMs: 5000 };
 
-export const ReaderSection = z
+export const ReaderLinkSection = z
   .strictObject({
-    /** Serial device path (prefer /dev/serial/by-id/...). */
-    port: z
-      .string({ error: "expected a serial device path" })
-      .min(1, { error: "expected a serial device path" })
-      // tcp:... (the RSU's network form, with or without its //) too: the reader has no network
-      .refine(
-        (p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !/^tcp:/i.test(p) && !BARE_HOST_PORT.test(p),
-        {
-          error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
-        },
-      ),
-    baudRate: baudRate.default(115_200),
-    /** The reader slot (1..) of the PSAM the booth debits with. */
-    psamSlot: int(1, 255, "a PSAM slot number").default(1),
-    timeouts: ReaderTimeoutsSection.prefault({}),
-    link: ReaderLinkSection.prefault({}),
+    /**
+     * Largest frame accepted, STX..ETX; at least what the booth's own replies need (MIN_READER_FRAME_LENGTH,
+     * firmware-bridge/reader/options.ts).
+     */
+    maxFrameLength: z
+      .number({ error: (i) => frameLengthError(i.input) })
+      .int({ error: (i) => frameLengthError(i.input) })
+      .min(MIN_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+      .max(MAX_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+      .default(1024),
+    /** While idle, probe the reader with INFO this often; 0 never. */
+    pingIntervalMs: z
+      .number({ error: PING_ERROR })
+      .int({ error: PING_ERROR })
+      .refine((v) => v === 0 || (v >= 100 && v <= 600_000), { error: PING_ERROR })
+      .default(5000),
+    /** The link goes down (and reconnects) after this many commands in a row got no reply. */
+    silentLimit: int(1, 100, "a count").default(2),
+    /** Resends of a command the reader received corrupted (its BAD_CHECKSUM status). */
+    nakRetries: int(0, 10, "a count").default(2),
+    /** First reconnect delay after an unplug, a failed open or a silent reader; doubles up to backoffMaxMs. */
+    backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
+    /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
+    backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
   })
-  .refine((r) => r.link.backoffMaxMs >= r.link.backoffInitialMs, {
-    error: "link.backoffMaxMs must be at least link.backoffInitialMs",
-    path: ["link", "backoffMaxMs"],
-  });
+  .superRefine((l, ctx) => checkBackoff(l, ctx, READER_BACKOFF_DEFAULTS))
+  .transform(withDefaults(READER_BACKOFF_DEFAULTS));
+
+export const ReaderSection = z.strictObject({
+  /** Serial device path (prefer /dev/serial/by-id/...). */
+  port: z
+    .string({ error: "expected a serial device path" })
+    .min(1, { error: "expected a serial device path" })
+    // tcp:... (the RSU's network form, with or without its //) too: the reader has no network
+    .refine((p) => !/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p) && !/^tcp:/i.test(p) && !BARE_HOST_PORT.test(p), {
+      error: (i) => `${READER_PORT_ERROR}, got ${JSON.stringify(i.input)}`,
+    }),
+  baudRate: baudRate.default(115_200),
+  /** The reader slot (1..) of the PSAM the booth debits with. */
+  psamSlot: int(1, 255, "a PSAM slot number").default(1),
+  timeouts: ReaderTimeoutsSection.prefault({}),
+  link: ReaderLinkSection.prefault({}),
+});
 
 /**
  * The booth (docs/booth.md): the collector charges or settles cards on the reader of the `reader`

@@ -12,6 +12,13 @@ const minimal = MINIMAL_LANE_CONFIG;
 
 const errorOf = configErrorOf;
 
+/** The lines of a refused config's message after its first (`lane.yaml: invalid configuration`), trimmed. */
+const issueLinesOf = (raw: unknown) =>
+  errorOf(raw)
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim());
+
 const withPort = (port: unknown) => ({ ...minimal, rsu: { ...minimal.rsu, port } });
 const withUrl = (url: unknown) => ({ ...minimal, station: { url } });
 
@@ -312,5 +319,67 @@ describe("config field messages", () => {
     expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { heartbeatCode: 0x81 } } })).toMatch(
       /\n {2}rsu\.dialect\.heartbeatCode: expected 128 \(0x80\) or 8; a simulator option the lane ignores: remove it$/,
     );
+  });
+
+  // session 40 review: the cross-field checks ran on fields that had failed their own range, and named
+  // defaults the user never wrote with a range no value could meet
+  it("reader.timeouts: a maxCommandMs out of its own range is the one line; a timeout out of range is named once", () => {
+    const reader = (timeouts: object) => ({ ...minimal, reader: { port: "/dev/ttyS1", timeouts } });
+    expect(issueLinesOf(reader({ maxCommandMs: 50 }))).toEqual([
+      "reader.timeouts.maxCommandMs: expected milliseconds in 100..600000, got 50",
+    ]);
+    const lines = issueLinesOf(reader({ maxCommandMs: 200, cardApduMs: 70_000 }));
+    expect(lines.filter((l) => l.startsWith("reader.timeouts.cardApduMs:"))).toEqual([
+      "reader.timeouts.cardApduMs: expected milliseconds in 10..60000, got 70000",
+    ]);
+    // each of the others once, as the default it is
+    expect(lines).toContain(
+      "reader.timeouts.psamResetMs: expected milliseconds in 10..200 (at most timeouts.maxCommandMs), got 1500 (the default)",
+    );
+    expect(lines.map((l) => l.split(":")[0])).toEqual([
+      "reader.timeouts.cardApduMs",
+      "reader.timeouts.infoMs",
+      "reader.timeouts.signalMs",
+      "reader.timeouts.activateMs",
+      "reader.timeouts.psamResetMs",
+      "reader.timeouts.psamApduMs",
+    ]);
+  });
+
+  it("reader.timeouts: a timeout over maxCommandMs says whether it was written or the default", () => {
+    const reader = (timeouts: object) => ({ ...minimal, reader: { port: "/dev/ttyS1", timeouts } });
+    expect(issueLinesOf(reader({ maxCommandMs: 1000 }))).toEqual([
+      "reader.timeouts.psamResetMs: expected milliseconds in 10..1000 (at most timeouts.maxCommandMs), got 1500 (the default)",
+    ]);
+    // written equal to the default, it is what the user wrote
+    expect(issueLinesOf(reader({ maxCommandMs: 1000, psamResetMs: 1500 }))).toEqual([
+      "reader.timeouts.psamResetMs: expected milliseconds in 10..1000 (at most timeouts.maxCommandMs), got 1500",
+    ]);
+    // the defaults still apply to a config taken
+    const c = parseLaneConfig({ ...reader({ maxCommandMs: 2000 }) }, "lane.yaml", "/etc/etc-lane");
+    expect(c.reader?.timeouts).toMatchObject({ infoMs: 500, psamResetMs: 1500, maxCommandMs: 2000 });
+  });
+
+  it("rsu.link and reader.link backoffMaxMs: one line each, its own range first; a default named as one", () => {
+    const rsu = (link: object) => ({ ...minimal, rsu: { ...minimal.rsu, link } });
+    const reader = (link: object) => ({ ...minimal, reader: { port: "/dev/ttyS1", link } });
+    expect(issueLinesOf(rsu({ backoffMaxMs: 5 }))).toEqual([
+      "rsu.link.backoffMaxMs: expected milliseconds in 10..600000, got 5",
+    ]);
+    expect(issueLinesOf(reader({ backoffMaxMs: 5 }))).toEqual([
+      "reader.link.backoffMaxMs: expected milliseconds in 10..600000, got 5",
+    ]);
+    // a backoffInitialMs out of its own range bounds nothing
+    expect(issueLinesOf(rsu({ backoffInitialMs: 70_000 }))).toEqual([
+      "rsu.link.backoffInitialMs: expected milliseconds in 10..60000, got 70000",
+    ]);
+    expect(issueLinesOf(rsu({ backoffInitialMs: 9000 }))).toEqual([
+      "rsu.link.backoffMaxMs: expected milliseconds in 9000..600000 (at least backoffInitialMs), got 5000 (the default)",
+    ]);
+    expect(issueLinesOf(reader({ backoffInitialMs: 9000, backoffMaxMs: 8000 }))).toEqual([
+      "reader.link.backoffMaxMs: expected milliseconds in 9000..600000 (at least backoffInitialMs), got 8000",
+    ]);
+    const c = parseLaneConfig(rsu({ backoffInitialMs: 300 }), "lane.yaml", "/etc/etc-lane");
+    expect(c.rsu.link).toMatchObject({ backoffInitialMs: 300, backoffMaxMs: 5000 });
   });
 });

@@ -67,7 +67,9 @@ describe("reader config", () => {
         ...base,
         reader: { port: "/dev/ttyS1", link: { backoffInitialMs: 900, backoffMaxMs: 800 } },
       }),
-    ).toMatch(/reader\.link\.backoffMaxMs: link\.backoffMaxMs must be at least link\.backoffInitialMs/);
+    ).toMatch(
+      /reader\.link\.backoffMaxMs: expected milliseconds in 900\.\.600000 \(at least backoffInitialMs\), got 800/,
+    );
     expect(errorOf({ ...base, reader: { port: "/dev/ttyS1", baud: 9600 } })).toMatch(
       /reader: unknown field\(s\) "baud"/,
     );

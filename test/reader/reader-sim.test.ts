@@ -583,6 +583,7 @@ describe("line faults", () => {
     const lines = (): (string | undefined)[] =>
       r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
     r.sim.inject({ kind: "noise", bytes: 4 });
+    await settle(); // noise is applied once its bytes are written
     r.sim.inject({ kind: "psam-absent", slot: 1 });
     r.sim.inject({ kind: "psam-present", slot: 1 });
     r.sim.inject({ kind: "psam-mute" });
@@ -602,6 +603,39 @@ describe("line faults", () => {
       "fault unplug armed",
     ]);
     await vi.advanceTimersByTimeAsync(500);
+  });
+
+  // session 40 review: "applied" was printed for a fault that did nothing
+  it("noise while the cable is out writes nothing and says armed only", async () => {
+    const r = await rig();
+    const lines = (): (string | undefined)[] =>
+      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    const received: Buffer[] = [];
+    r.pair.lane.data$.subscribe((c) => received.push(c));
+    r.sim.inject({ kind: "unplug", durationMs: 500 });
+    r.sim.inject({ kind: "noise", bytes: 4 });
+    await settle();
+    expect(lines()).toEqual(["fault unplug armed", "fault unplug applied", "fault noise armed"]);
+    expect(received).toEqual([]);
+    await vi.advanceTimersByTimeAsync(500);
+  });
+
+  it("psam-absent on a slot empty already or never configured, psam-present on a PSAM in: armed only", async () => {
+    const r = await rig();
+    const lines = (): (string | undefined)[] =>
+      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    r.sim.inject({ kind: "psam-present", slot: 1 });
+    r.sim.inject({ kind: "psam-absent", slot: 1 });
+    r.sim.inject({ kind: "psam-absent", slot: 1 });
+    r.sim.inject({ kind: "psam-absent", slot: 2 });
+    expect(lines()).toEqual([
+      "fault psam-present armed",
+      "fault psam-absent armed",
+      "fault psam-absent applied",
+      "fault psam-absent armed",
+      "fault psam-absent armed",
+    ]);
+    expect(r.sim.psam(1)).toBeUndefined();
   });
 
   it("noise on the line between commands is counted and skipped", async () => {
