@@ -87,12 +87,18 @@ export function withoutEmptyKeys(
       : d.type === "record"
         ? d.valueType
         : undefined;
+  // each key stays an own property: `out[k] = v` with a YAML key `__proto__` would set the copy's prototype
+  // instead, and the section under it would pass the schema's unknown-key check, its fields read as the
+  // enclosing section's (`transaction: { __proto__: { b5TimeoutMs: 5 } }`); kept, it is refused by name
   const out: Record<string, unknown> = {};
+  const put = (k: string, v: unknown): void => {
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  };
   for (const [k, v] of Object.entries(raw)) {
     const child = childOf(k);
-    if (child === undefined) out[k] = v;
-    else if (v !== null) out[k] = withoutEmptyKeys(v, child);
-    else if (!isSection(child)) out[k] = null;
+    if (child === undefined) put(k, v);
+    else if (v !== null) put(k, withoutEmptyKeys(v, child));
+    else if (!isSection(child)) put(k, null);
   }
   return out;
 }
