@@ -56,3 +56,57 @@ describe("a __proto__ key", () => {
     expect(m).not.toMatch(/b5TimeoutMs/);
   });
 });
+
+describe("YAML forms the tariff refuses too", () => {
+  it("an alias used as a key (repeating a field: the last would win silently) is refused, naming it", () => {
+    const m = refusal(`${LANE}${REST.replace("dataDir: data1", "&k dataDir: data1")}*k : data9\n`);
+    expect(m).toMatch(
+      /\n {2}\*k: an alias as a key \(\*k, for dataDir\) is not taken in the lane config; expected the key written out/,
+    );
+  });
+
+  it("a merge key is refused under %YAML 1.1, naming it", () => {
+    const m = refusal(
+      `%YAML 1.1\n---\nbase: &b { b5TimeoutMs: 1000 }\n${LANE}${REST}transaction: { <<: *b }\n`,
+    );
+    expect(m).toMatch(/\n {2}transaction\.<<: merge keys \(<<\) are not taken in the lane config/);
+  });
+
+  it("a number YAML reads as another (octal under %YAML 1.1) is refused, naming the field, with every other problem", () => {
+    const m = refusal(
+      `%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 010")}${REST.replace("legacy", "nope")}journal: { retentionDays: 0100 }\n`,
+    );
+    expect(m).toContain(
+      "\n  lane.lane: expected a number as written; got 010, which this YAML reads as 8 (an octal form under %YAML 1.1: write it without leading zeros)",
+    );
+    expect(m).toContain(
+      "\n  journal.retentionDays: expected a number as written; got 0100, which this YAML reads as 64",
+    );
+    expect(m).toMatch(/\n {2}rsu\.protocol: /);
+    // the same numbers written plainly are taken, in a file marked %YAML 1.1 too
+    const c = read(
+      `%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 10")}${REST}journal: { retentionDays: 100 }\n`,
+    );
+    expect([c.lane.lane, c.journal.retentionDays]).toEqual([10, 100]);
+  });
+
+  it("a number read as base 60 under %YAML 1.1 is refused; a misread number's range is not named too", () => {
+    const m = refusal(`%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 1:20")}${REST}`);
+    expect(m).toContain(
+      "\n  lane.lane: expected a number as written; got 1:20, which this YAML reads as 80 (a base-60 form under %YAML 1.1)",
+    );
+    expect(m).not.toMatch(/lane\.lane: expected a lane number/);
+  });
+
+  it("a tag YAML does not resolve is refused, naming the field and its line, not taken as a path", () => {
+    const m = refusal(`${LANE}${REST.replace("dataDir: data1", "dataDir: !env LANE_DIR")}`);
+    expect(m).toContain(
+      "\n  dataDir: the tag !env (line 4) is not resolved in the lane config: expected a plain value",
+    );
+  });
+
+  it("an unknown % directive is refused", () => {
+    const m = refusal(`%FOO bar\n---\n${LANE}${REST}`);
+    expect(m).toMatch(/\n {2}\(top level\): not taken in the lane config: Unknown directive %FOO/);
+  });
+});
