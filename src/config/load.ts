@@ -9,7 +9,7 @@ import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { type LaneConfig, LaneConfigSchema } from "./schema.js";
-import { readConfigYaml, type WrittenIssue } from "./yaml-source.js";
+import { asWritten, readConfigYaml, type YamlSource } from "./yaml-source.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
 export function formatIssues(error: z.ZodError, source: string): string {
@@ -109,23 +109,30 @@ const isUnder = (path: readonly PropertyKey[], prefix: readonly (string | number
 
 /**
  * Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). `written`:
- * the problems of the YAML text (./yaml-source.ts), listed with the schema's; the schema's issues of a field
- * named there are dropped (they speak of a value not written so: `lane: 010` under `%YAML 1.1` read as 8).
+ * what the YAML text says (./yaml-source.ts): its problems, listed with the schema's (the schema's issues of
+ * a field named there are dropped: they speak of a value not written so, `lane: 010` under `%YAML 1.1` read
+ * as 8), and its keys as written, which name every issue's path.
  */
 export function parseLaneConfig(
   raw: unknown,
   source = "config",
   baseDir = process.cwd(),
-  written: readonly WrittenIssue[] = [],
+  written: YamlSource = { issues: [], keys: new Map() },
 ): LaneConfig {
   const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw));
   const schemaIssues = (r.success ? [] : r.error.issues).filter(
-    (i) => !written.some((w) => w.path.length > 0 && isUnder(i.path, w.path)),
+    (i) => !written.issues.some((w) => w.path.length > 0 && isUnder(i.path, w.path)),
   );
+  // each key named as written (`b5.0x22`, not the `b5.34` YAML made of an unquoted 0x22)
   const issues: z.core.$ZodIssue[] = [
     ...schemaIssues,
-    ...written.map((w) => ({ code: "custom" as const, path: w.path, message: w.message, input: undefined })),
-  ];
+    ...written.issues.map((w) => ({
+      code: "custom" as const,
+      path: w.path,
+      message: w.message,
+      input: undefined,
+    })),
+  ].map((i) => ({ ...i, path: asWritten(i.path, written.keys) }));
   if (!r.success || issues.length > 0) {
     throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source), {
       issues: issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),

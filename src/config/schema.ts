@@ -78,23 +78,28 @@ const resultCodeClasses = z
           : undefined,
     },
   )
-  .superRefine((codes, ctx) => {
-    // "0x2a" and "0x2A" are two YAML keys for one code: the table would keep whichever came last
-    // (src/rsu/result-codes.ts), and "failed" where "uncertain" was meant lets the booth debit the card again.
-    const seen = new Map<number, string>();
-    for (const key of Object.keys(codes)) {
-      if (!RESULT_CODE_KEY.test(key)) continue; // the key schema has named it
-      const code = Number.parseInt(key.slice(2), 16);
-      const other = seen.get(code);
-      if (other !== undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message: `code 0x${code.toString(16).toUpperCase().padStart(2, "0")} listed twice (as "${other}" and "${key}"); expected one class per code`,
-        });
-      seen.set(code, key);
-    }
-  });
+  .superRefine(
+    (codes, ctx) => {
+      // "0x2a" and "0x2A" are two YAML keys for one code: the table would keep whichever came last
+      // (src/rsu/result-codes.ts), and "failed" where "uncertain" was meant lets the booth debit the card again.
+      const seen = new Map<number, string>();
+      for (const key of Object.keys(codes)) {
+        if (!RESULT_CODE_KEY.test(key)) continue; // the key schema has named it
+        const code = Number.parseInt(key.slice(2), 16);
+        const other = seen.get(code);
+        if (other !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `code 0x${code.toString(16).toUpperCase().padStart(2, "0")} listed twice (as "${other}" and "${key}"); expected one class per code`,
+          });
+        seen.set(code, key);
+      }
+    },
+    // checked with the record's other problems too (a key not written as a code, a class misspelt), so that
+    // every problem is listed at once
+    { when: (payload) => payload.value !== null && typeof payload.value === "object" },
+  );
 
 /**
  * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).

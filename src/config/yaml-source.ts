@@ -13,13 +13,31 @@
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, parseDocument, type Scalar } from "yaml";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { propertyOf } from "../tariff/written-forms.js";
+import { propertyOf, written } from "../tariff/written-forms.js";
 import { mergeAndAliasKeyIssues } from "../tariff/yaml-keys.js";
 
 /** A problem of the text: the field's path (the property it becomes) and what was expected. */
 export interface WrittenIssue {
   path: (string | number)[];
   message: string;
+}
+
+/** What the text says beyond the object it becomes: its problems, and the keys not written as their property. */
+export interface YamlSource {
+  issues: WrittenIssue[];
+  /**
+   * A key YAML read as another value than its text (`0x22:` is the number 34, property `34`), by the
+   * path of its property (keyPathId): its text, to name it as written (`...b5.0x22`).
+   */
+  keys: Map<string, string>;
+}
+
+/** A path's id in YamlSource.keys. */
+export const keyPathId = (path: readonly PropertyKey[]): string => path.map(String).join("\u0000");
+
+/** `path` (a path of properties) with each key named as written (YamlSource.keys). */
+export function asWritten(path: readonly PropertyKey[], keys: ReadonlyMap<string, string>): PropertyKey[] {
+  return path.map((seg, k) => keys.get(keyPathId(path.slice(0, k + 1))) ?? seg);
 }
 
 /** Tags the YAML schema resolves (`!!str`, `!!int`, ...) expand to these; any other tag is unresolved. */
@@ -49,9 +67,13 @@ export function misreadNumber(node: Scalar): string | null {
   return `expected a number as written; got ${text}, which this YAML reads as ${node.value} (${form})`;
 }
 
-/** Every misread number and unresolved tag in the document, where it is written (aliases not followed). */
-function textIssues(doc: Document, text: string): WrittenIssue[] {
+/**
+ * Every misread number and unresolved tag in the document, where it is written (aliases not followed), and
+ * every key whose text is not its property.
+ */
+function textIssues(doc: Document, text: string): YamlSource {
   const issues: WrittenIssue[] = [];
+  const keys = new Map<string, string>();
   const check = (node: unknown, path: (string | number)[]): void => {
     if (isAlias(node) || node === null || typeof node !== "object") return;
     const tag = (node as { tag?: string }).tag;
@@ -69,6 +91,8 @@ function textIssues(doc: Document, text: string): WrittenIssue[] {
     } else if (isMap(node)) {
       for (const pair of node.items) {
         const name = isScalar(pair.key) ? propertyOf(pair.key) : "?";
+        if (isScalar(pair.key) && typeof pair.key.value !== "string" && written(pair.key) !== name)
+          keys.set(keyPathId([...path, name]), written(pair.key));
         if (isScalar(pair.key) && pair.key.tag !== undefined && !pair.key.tag.startsWith(YAML_TAG))
           check(pair.key, [...path, name]);
         check(pair.value, [...path, name]);
@@ -79,7 +103,7 @@ function textIssues(doc: Document, text: string): WrittenIssue[] {
       });
   };
   check(doc.contents, []);
-  return issues;
+  return { issues, keys };
 }
 
 /** `path: message` lines, as ./load.ts formatIssues writes them. */
@@ -93,7 +117,7 @@ const lines = (issues: WrittenIssue[]): string =>
  * cannot see (`written`: its issues there speak of a value not written so, and give way to these). Not
  * YAML, a merge key or an alias as a key: EtcError(E401_CONFIG_INVALID) naming `source`.
  */
-export function readConfigYaml(text: string, source: string): { raw: unknown; written: WrittenIssue[] } {
+export function readConfigYaml(text: string, source: string): { raw: unknown; written: YamlSource } {
   const doc = parseDocument(text);
   const bad = doc.errors[0];
   if (bad) throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: not valid YAML: ${bad.message}`);
@@ -102,11 +126,11 @@ export function readConfigYaml(text: string, source: string): { raw: unknown; wr
     throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: invalid configuration\n${lines(keys)}`, {
       issues: keys.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
     });
-  const writtenIssues = textIssues(doc, text);
+  const written = textIssues(doc, text);
   // a tag is named where it is written (above); any other warning (an unknown `%` directive) at the top
   for (const w of doc.warnings)
     if (w.code !== "TAG_RESOLVE_FAILED")
-      writtenIssues.push({ path: [], message: `not taken in the lane config: ${w.message.split("\n")[0]}` });
+      written.issues.push({ path: [], message: `not taken in the lane config: ${w.message.split("\n")[0]}` });
   let raw: unknown;
   try {
     raw = doc.toJS();
@@ -116,5 +140,5 @@ export function readConfigYaml(text: string, source: string): { raw: unknown; wr
       `${source}: not valid YAML: ${e instanceof Error ? e.message : String(e)}`,
     );
   }
-  return { raw, written: writtenIssues };
+  return { raw, written };
 }

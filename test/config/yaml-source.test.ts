@@ -110,3 +110,20 @@ describe("YAML forms the tariff refuses too", () => {
     expect(m).toMatch(/\n {2}\(top level\): not taken in the lane config: Unknown directive %FOO/);
   });
 });
+
+describe("rsu.dialect.resultCodes keys", () => {
+  it("are named as written (an unquoted 0x22 is not named as the 34 YAML reads), with a duplicate listed too", () => {
+    const m = refusal(
+      `${LANE}rsu:\n  port: /dev/ttyUSB0\n  protocol: legacy\n  dialect:\n    resultCodes:\n` +
+        `      b5: { 0x22: failed, "0x2a": failed, "0x2A": uncertain }\n` +
+        "statusList: { publicKey: k.pem }\ndataDir: data1\n",
+    );
+    expect(m).toContain(
+      '\n  rsu.dialect.resultCodes.b5.0x22: expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF"',
+    );
+    expect(m).not.toMatch(/b5\.34/);
+    expect(m).toContain(
+      '\n  rsu.dialect.resultCodes.b5.0x2A: code 0x2A listed twice (as "0x2a" and "0x2A"); expected one class per code',
+    );
+  });
+});
