@@ -4,12 +4,12 @@
  */
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
-import type { z } from "zod";
+import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
 import { type LaneConfig, LaneConfigSchema } from "./schema.js";
+import { asWritten, readConfigYaml, type YamlSource } from "./yaml-source.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
 export function formatIssues(error: z.ZodError, source: string): string {
@@ -87,22 +87,55 @@ export function withoutEmptyKeys(
       : d.type === "record"
         ? d.valueType
         : undefined;
+  // each key stays an own property: `out[k] = v` with a YAML key `__proto__` would set the copy's prototype
+  // instead, and the section under it would pass the schema's unknown-key check, its fields read as the
+  // enclosing section's (`transaction: { __proto__: { b5TimeoutMs: 5 } }`); kept, it is refused by name
   const out: Record<string, unknown> = {};
+  const put = (k: string, v: unknown): void => {
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  };
   for (const [k, v] of Object.entries(raw)) {
     const child = childOf(k);
-    if (child === undefined) out[k] = v;
-    else if (v !== null) out[k] = withoutEmptyKeys(v, child);
-    else if (!isSection(child)) out[k] = null;
+    if (child === undefined) put(k, v);
+    else if (v !== null) put(k, withoutEmptyKeys(v, child));
+    else if (!isSection(child)) put(k, null);
   }
   return out;
 }
 
-/** Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). */
-export function parseLaneConfig(raw: unknown, source = "config", baseDir = process.cwd()): LaneConfig {
+/** `path` is `prefix` or under it. */
+const isUnder = (path: readonly PropertyKey[], prefix: readonly (string | number)[]): boolean =>
+  prefix.length <= path.length && prefix.every((s, k) => String(s) === String(path[k]));
+
+/**
+ * Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). `written`:
+ * what the YAML text says (./yaml-source.ts): its problems, listed with the schema's (the schema's issues of
+ * a field named there are dropped: they speak of a value not written so, `lane: 010` under `%YAML 1.1` read
+ * as 8), and its keys as written, which name every issue's path.
+ */
+export function parseLaneConfig(
+  raw: unknown,
+  source = "config",
+  baseDir = process.cwd(),
+  written: YamlSource = { issues: [], keys: new Map() },
+): LaneConfig {
   const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw));
-  if (!r.success) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source), {
-      issues: r.error.issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
+  const schemaIssues = (r.success ? [] : r.error.issues).filter(
+    (i) => !written.issues.some((w) => w.path.length > 0 && isUnder(i.path, w.path)),
+  );
+  // each key named as written (`b5.0x22`, not the `b5.34` YAML made of an unquoted 0x22)
+  const issues: z.core.$ZodIssue[] = [
+    ...schemaIssues,
+    ...written.issues.map((w) => ({
+      code: "custom" as const,
+      path: w.path,
+      message: w.message,
+      input: undefined,
+    })),
+  ].map((i) => ({ ...i, path: asWritten(i.path, written.keys) }));
+  if (!r.success || issues.length > 0) {
+    throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source), {
+      issues: issues.map((i) => ({ path: i.path.map(String).join("."), message: i.message })),
     });
   }
   const c = r.data;
@@ -139,13 +172,9 @@ export function readLaneConfig(file: string): { config: LaneConfig; file: FileDi
       `${file}: cannot read the config file (${(e as Error).message})`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(bytes.toString("utf8"));
-  } catch (e) {
-    throw new EtcError(ErrorCodes.ConfigInvalid, `${file}: not valid YAML: ${(e as Error).message}`);
-  }
-  return { config: parseLaneConfig(raw, file, dirname(resolve(file))), file: digestOf(file, bytes) };
+  // the text's own checks (./yaml-source.ts): an alias key, a number YAML read as another, a tag not resolved
+  const { raw, written } = readConfigYaml(bytes.toString("utf8"), file);
+  return { config: parseLaneConfig(raw, file, dirname(resolve(file)), written), file: digestOf(file, bytes) };
 }
 
 /** The wire dialect the config selects: the variant's defaults with the configured overrides. */

@@ -27,7 +27,7 @@ import { captureDirFileSystemNote, dataDirFileSystemNote } from "../datadir/fs-t
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { UNRECORDED_STOPS } from "../lane/stop-reasons.js";
 import { CONTROL_SOCKET_FILE, controlSocketPath, MAX_SOCKET_PATH } from "../service/control/protocol.js";
-import { loadPublicKey } from "../status-list/bundle.js";
+import { holdsPrivateKey, loadPublicKey } from "../status-list/bundle.js";
 import { isRepositoryTestKey } from "../status-list/test-key.js";
 import { Tariff } from "../tariff/tariff.js";
 import { captureRoomNotes } from "./capture-room.js";
@@ -80,7 +80,14 @@ export function laneConfigProblems(c: LaneConfig, opts: PreflightOptions = {}): 
   } catch (e) {
     add("statusList.publicKey", `cannot read ${c.statusList.publicKey} (${reason(e)})`);
   }
-  if (pem !== undefined) {
+  if (pem !== undefined && holdsPrivateKey(pem))
+    add(
+      "statusList.publicKey",
+      `expected the station's Ed25519 public key, but ${c.statusList.publicKey} holds a private key ` +
+        "(the station's signing key must not be on the lane: anyone who reads it can sign a status list the " +
+        "lane accepts)",
+    );
+  else if (pem !== undefined) {
     try {
       const { key } = loadPublicKey(pem);
       // the simulator's test key: its private key is in the repository (src/status-list/test-key.ts)

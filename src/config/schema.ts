@@ -3,6 +3,7 @@
  * tuning value lives here with its default and allowed range; an invalid file is refused
  * with the field path and what was expected.
  */
+import { isIPv4, isIPv6 } from "node:net";
 import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
@@ -130,23 +131,28 @@ const resultCodeClasses = z
           : undefined,
     },
   )
-  .superRefine((codes, ctx) => {
-    // "0x2a" and "0x2A" are two YAML keys for one code: the table would keep whichever came last
-    // (src/rsu/result-codes.ts), and "failed" where "uncertain" was meant lets the booth debit the card again.
-    const seen = new Map<number, string>();
-    for (const key of Object.keys(codes)) {
-      if (!RESULT_CODE_KEY.test(key)) continue; // the key schema has named it
-      const code = Number.parseInt(key.slice(2), 16);
-      const other = seen.get(code);
-      if (other !== undefined)
-        ctx.addIssue({
-          code: "custom",
-          path: [key],
-          message: `code 0x${code.toString(16).toUpperCase().padStart(2, "0")} listed twice (as "${other}" and "${key}"); expected one class per code`,
-        });
-      seen.set(code, key);
-    }
-  });
+  .superRefine(
+    (codes, ctx) => {
+      // "0x2a" and "0x2A" are two YAML keys for one code: the table would keep whichever came last
+      // (src/rsu/result-codes.ts), and "failed" where "uncertain" was meant lets the booth debit the card again.
+      const seen = new Map<number, string>();
+      for (const key of Object.keys(codes)) {
+        if (!RESULT_CODE_KEY.test(key)) continue; // the key schema has named it
+        const code = Number.parseInt(key.slice(2), 16);
+        const other = seen.get(code);
+        if (other !== undefined)
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message: `code 0x${code.toString(16).toUpperCase().padStart(2, "0")} listed twice (as "${other}" and "${key}"); expected one class per code`,
+          });
+        seen.set(code, key);
+      }
+    },
+    // checked with the record's other problems too (a key not written as a code, a class misspelt), so that
+    // every problem is listed at once
+    { when: (payload) => payload.value !== null && typeof payload.value === "object" },
+  );
 
 /**
  * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).
@@ -553,14 +559,35 @@ export const TransactionSection = z.strictObject({
 /** "host:port" or "[v6]:port"; the port may be 0 (any free port, for tests). */
 const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 
-/** The host part of a `service.listen` value, or null when it is not host:port. */
+/** One label of a host name: letters, digits and hyphens, 1..63 characters, no hyphen first or last. */
+const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/**
+ * A host that can be bound or looked up: an IPv4 address (digits and dots are nothing else), or a host name
+ * of dot-separated labels (HOST_LABEL), 253 characters at most. `...`, `-` or `a..b` never can: the bind
+ * would fail (ENOTFOUND) and be tried again every 10 s for ever.
+ */
+function isHostName(host: string): boolean {
+  if (/^[0-9.]+$/.test(host)) return isIPv4(host);
+  return host.length <= 253 && host.split(".").every((l) => HOST_LABEL.test(l));
+}
+
+/**
+ * The host and port of a `service.listen` value, or null when it is not host:port with an IPv6 address in
+ * brackets, an IPv4 address or a host name (isHostName), and a port 0..65535.
+ */
 export function listenHost(listen: string): { host: string; port: number } | null {
   const m = HOST_PORT.exec(listen);
   if (!m) return null;
   const port = Number(m[3]);
   if (port > 65535) return null;
+  if (m[1] !== undefined ? !isIPv6(m[1]) : !isHostName(m[2] as string)) return null;
   return { host: (m[1] ?? m[2]) as string, port };
 }
+
+const LISTEN_EXPECTED =
+  'expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address or a host name ' +
+  "(dot-separated labels of letters, digits and hyphens), the port 0..65535";
 
 /** Loopback: 127.0.0.0/8, ::1 and "localhost". Anything else is reachable from the network. */
 export function isLoopbackHost(host: string): boolean {
@@ -575,8 +602,8 @@ export const ServiceSection = z
   .strictObject({
     /** host:port to serve on; a non-loopback address requires tokenFile */
     listen: z
-      .string({ error: 'expected host:port, e.g. "127.0.0.1:9641"' })
-      .refine((s) => listenHost(s) !== null, { error: 'expected host:port, e.g. "127.0.0.1:9641"' })
+      .string({ error: withGot(LISTEN_EXPECTED) })
+      .refine((s) => listenHost(s) !== null, { error: withGot(LISTEN_EXPECTED) })
       .default("127.0.0.1:9641"),
     /** file holding the bearer token clients must send (required off loopback; mode 0600) */
     tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),

@@ -153,8 +153,38 @@ export function keyIdOf(publicKey: KeyObject): Buffer {
   return createHash("sha256").update(der).digest().subarray(0, 8);
 }
 
-/** Parse the station's Ed25519 public key (PEM). */
+/** A PEM block of a private key: `PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `EC PRIVATE KEY`, `OPENSSH PRIVATE KEY`... */
+const PRIVATE_KEY_PEM = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/**
+ * Whether `pem` holds a private key (a private-key PEM block anywhere in it, or anything Node takes as a
+ * private key). Node's createPublicKey takes a private key too and derives its public key, so a lane given
+ * the station's signing key as its "public key" would verify with it, and the signing key would sit on the
+ * lane computer, where anyone who reads it can sign a status list the lane accepts.
+ */
+export function holdsPrivateKey(pem: string | Buffer): boolean {
+  const text = typeof pem === "string" ? pem : pem.toString("latin1");
+  if (PRIVATE_KEY_PEM.test(text)) return true;
+  try {
+    createPrivateKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Parse the station's Ed25519 public key (PEM). A private key is refused (holdsPrivateKey), never taken
+ * for the public key Node would derive from it.
+ */
 export function loadPublicKey(pem: string | Buffer): TrustedKey {
+  if (holdsPrivateKey(pem))
+    throw slError(
+      StatusListErrors.Key,
+      "status-list public key: expected the station's Ed25519 public key, but this PEM holds a private key " +
+        "(the station's signing key must not be on the lane)",
+      { privateKey: true },
+    );
   let key: KeyObject;
   try {
     key = createPublicKey(pem);

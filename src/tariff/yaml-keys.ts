@@ -1,5 +1,6 @@
 /**
- * Merge keys (`<<`) and aliases used as keys (`*d :`) are refused anywhere in a tariff (why: ./fee-source.ts).
+ * Merge keys (`<<`) and aliases used as keys (`*d :`) are refused anywhere in a tariff (why: ./fee-source.ts),
+ * and in the lane config (src/config/yaml-source.ts).
  */
 import { type Document, isAlias, isCollection, isMap, isPair, isScalar, isSeq } from "yaml";
 import type { FeeSourceIssue } from "./fee-source.js";
@@ -29,7 +30,7 @@ function aliasTarget(doc: Document, node: unknown): string {
  * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks of ./fee-source.ts read the node it
  * names.
  */
-export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
+export function mergeAndAliasKeyIssues(doc: Document, where = "a tariff"): FeeSourceIssue[] {
   const issues: FeeSourceIssue[] = [];
   const walk = (node: unknown, path: (string | number)[]): void => {
     if (isMap(node)) {
@@ -38,7 +39,7 @@ export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
         if (isMergeKey(pair.key)) {
           issues.push({
             path: [...path, MERGE_KEY],
-            message: `merge keys (${MERGE_KEY}) are not taken in a tariff; expected each field written out`,
+            message: `merge keys (${MERGE_KEY}) are not taken in ${where}; expected each field written out`,
           });
           continue;
         }
@@ -46,7 +47,7 @@ export function mergeAndAliasKeyIssues(doc: Document): FeeSourceIssue[] {
           const name = `*${pair.key.source}`;
           issues.push({
             path: [...path, name],
-            message: `an alias as a key (${name}, for ${aliasTarget(doc, pair.key)}) is not taken in a tariff; expected the key written out`,
+            message: `an alias as a key (${name}, for ${aliasTarget(doc, pair.key)}) is not taken in ${where}; expected the key written out`,
           });
           walk(pair.value, [...path, name]);
           continue;

@@ -62,6 +62,9 @@ beforeAll(() => {
   // a key of our own: not the test key, allowed or not
   const own = generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" });
   writeFileSync(join(dir, "own.pub.pem"), own);
+  // the station's signing key where its public key belongs (Node derives the public key from it)
+  const priv = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" });
+  writeFileSync(join(dir, "station.key.pem"), priv);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -213,6 +216,20 @@ describe("etc-lane run --check", () => {
         c.statusList.publicKey = join(dir, "junk.pem");
       },
       /statusList\.publicKey: expected the station's Ed25519 public key in PEM/,
+    ],
+    [
+      "statusList.publicKey a private key (the station's signing key)",
+      (c) => {
+        c.statusList = { publicKey: join(dir, "station.key.pem") };
+      },
+      /statusList\.publicKey: expected the station's Ed25519 public key, but \S+\/station\.key\.pem holds a private key \(the station's signing key must not be on the lane/,
+    ],
+    [
+      "statusList.publicKey the simulator's test private key, even with allowTestKey",
+      (c) => {
+        c.statusList = { publicKey: join(ROOT, "config/keys/station-test.key.pem"), allowTestKey: true };
+      },
+      /statusList\.publicKey: expected the station's Ed25519 public key, but \S+station-test\.key\.pem holds a private key/,
     ],
     [
       "statusList.publicKey the simulator's test key without statusList.allowTestKey",

@@ -49,6 +49,36 @@ describe("config service.*", () => {
     expect(errorOf({ listen: "localhost:70000" })).toMatch(/service\.listen: expected host:port/);
   });
 
+  it("refuses a listen host that can never be bound (no IP address, no host name), naming service.listen", () => {
+    const long = `${"a".repeat(63)}.`.repeat(4) + "b"; // 257 characters
+    for (const listen of [
+      "...:9641",
+      "-:9641",
+      "a..b:9641",
+      "-lane.local:9641",
+      "lane-.local:9641",
+      `${"a".repeat(64)}:9641`,
+      `${long}:9641`,
+      "1.2.3:9641",
+      "256.1.1.1:9641",
+      "[:]:9641",
+      "[1:2:3]:9641",
+    ])
+      expect(errorOf({ listen, tokenFile: "service.token" }), listen).toContain(
+        `service.listen: expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address or a host name (dot-separated labels of letters, digits and hyphens), the port 0..65535, got ${JSON.stringify(listen).slice(0, 40)}`,
+      );
+    for (const listen of [
+      "lane-3.station.local:9641",
+      "localhost:0",
+      `${"a".repeat(63)}:9641`,
+      "[::ffff:127.0.0.1]:9641",
+      "127.0.0.2:9641",
+    ])
+      expect(
+        parseLaneConfig({ ...minimal, service: { listen, tokenFile: "service.token" } }).service.listen,
+      ).toBe(listen);
+  });
+
   it("the example config documents the section and validates", () => {
     const c = loadLaneConfig(join(PROJECT_ROOT, "config/lane.example.yaml"));
     expect(c.service.listen).toBe("127.0.0.1:9641");

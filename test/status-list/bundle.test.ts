@@ -266,3 +266,21 @@ describe("CSV rows", () => {
     expect(() => parseListCsv("card,32010000000000000001,1,x,delete")).toThrow(/op must be add or remove/);
   });
 });
+
+describe("loadPublicKey", () => {
+  it("refuses a private key, which Node would take for its public key, and a file holding one after the public key", () => {
+    const { privateKeyPem, publicKeyPem } = otherKeyPair();
+    const both = publicKeyPem + privateKeyPem;
+    for (const pem of [privateKeyPem, Buffer.from(privateKeyPem), both, stationKey]) {
+      expect(() => loadPublicKey(pem)).toThrow(
+        expect.objectContaining({
+          code: StatusListErrors.Key,
+          message: expect.stringMatching(
+            /but this PEM holds a private key \(the station's signing key must not be on the lane\)/,
+          ),
+        }),
+      );
+    }
+    expect(loadPublicKey(otherKeyPair().publicKeyPem).keyId).toHaveLength(8);
+  });
+});

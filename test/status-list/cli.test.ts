@@ -104,6 +104,20 @@ describe("status-list CLIs", () => {
     ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
   });
 
+  it("import refuses a private key given as the station's public key, before the data directory is touched", async () => {
+    const key = join(tmp.dir, "station.key.pem");
+    writeFileSync(key, otherKeyPair().privateKeyPem);
+    const f = join(tmp.dir, "full.bin");
+    writeFileSync(f, full("202507310000", []));
+    const data = join(tmp.dir, "data");
+    await expect(
+      run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", key]),
+    ).rejects.toThrow(
+      /--public-key \S+station\.key\.pem: .*expected the station's Ed25519 public key, but this PEM holds a private key/,
+    );
+    expect(existsSync(data)).toBe(false);
+  });
+
   it("import without a config reads the versions at the offset the lane wrote in: a list versioned 6 h ahead is not applied (E509), the station's real one is", async () => {
     // a data directory a lane (at +08:00) has run in
     const dataDir = join(tmp.dir, "data");

@@ -1,0 +1,129 @@
+/**
+ * The lane config as written in YAML (src/config/load.ts readLaneConfig): what the text says is what the
+ * schema checks, nothing slipped past it by how the YAML was written.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isEtcError } from "../../firmware-bridge/errors.js";
+import { readLaneConfig } from "../../src/config/load.js";
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "etc-cfg-yaml-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const LANE = 'lane: { network: "4301", station: "0102", lane: 3, role: entry }\n';
+const REST =
+  "rsu: { port: /dev/ttyUSB0, protocol: legacy }\nstatusList: { publicKey: k.pem }\ndataDir: data1\n";
+
+let n = 0;
+/** The config in YAML `text`, read from a file as `run` reads it. */
+function read(text: string): ReturnType<typeof readLaneConfig>["config"] {
+  const file = join(dir, `lane-${++n}.yaml`);
+  writeFileSync(file, text);
+  return readLaneConfig(file).config;
+}
+
+/** The E401 message of a config refused; throws when it is taken. */
+function refusal(text: string): string {
+  try {
+    read(text);
+  } catch (e) {
+    if (isEtcError(e, "E401_CONFIG_INVALID")) return e.message;
+    throw e;
+  }
+  throw new Error("expected the config to be refused");
+}
+
+describe("a __proto__ key", () => {
+  it("is an unknown field, not the prototype of its section: a whole config under it is refused", () => {
+    const nested = `__proto__:\n${(LANE + REST)
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => `  ${l}\n`)
+      .join("")}`;
+    const m = refusal(nested);
+    expect(m).toMatch(/\n {2}\(top level\): unknown field\(s\) "__proto__"/);
+    expect(m).toMatch(/\n {2}lane: missing/);
+  });
+
+  it("inside a section is refused by name, its fields not read as the section's", () => {
+    const m = refusal(`${LANE}${REST}transaction: { __proto__: { b5TimeoutMs: 5 } }\n`);
+    expect(m).toMatch(/\n {2}transaction: unknown field\(s\) "__proto__"/);
+    expect(m).not.toMatch(/b5TimeoutMs/);
+  });
+});
+
+describe("YAML forms the tariff refuses too", () => {
+  it("an alias used as a key (repeating a field: the last would win silently) is refused, naming it", () => {
+    const m = refusal(`${LANE}${REST.replace("dataDir: data1", "&k dataDir: data1")}*k : data9\n`);
+    expect(m).toMatch(
+      /\n {2}\*k: an alias as a key \(\*k, for dataDir\) is not taken in the lane config; expected the key written out/,
+    );
+  });
+
+  it("a merge key is refused under %YAML 1.1, naming it", () => {
+    const m = refusal(
+      `%YAML 1.1\n---\nbase: &b { b5TimeoutMs: 1000 }\n${LANE}${REST}transaction: { <<: *b }\n`,
+    );
+    expect(m).toMatch(/\n {2}transaction\.<<: merge keys \(<<\) are not taken in the lane config/);
+  });
+
+  it("a number YAML reads as another (octal under %YAML 1.1) is refused, naming the field, with every other problem", () => {
+    const m = refusal(
+      `%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 010")}${REST.replace("legacy", "nope")}journal: { retentionDays: 0100 }\n`,
+    );
+    expect(m).toContain(
+      "\n  lane.lane: expected a number as written; got 010, which this YAML reads as 8 (an octal form under %YAML 1.1: write it without leading zeros)",
+    );
+    expect(m).toContain(
+      "\n  journal.retentionDays: expected a number as written; got 0100, which this YAML reads as 64",
+    );
+    expect(m).toMatch(/\n {2}rsu\.protocol: /);
+    // the same numbers written plainly are taken, in a file marked %YAML 1.1 too
+    const c = read(
+      `%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 10")}${REST}journal: { retentionDays: 100 }\n`,
+    );
+    expect([c.lane.lane, c.journal.retentionDays]).toEqual([10, 100]);
+  });
+
+  it("a number read as base 60 under %YAML 1.1 is refused; a misread number's range is not named too", () => {
+    const m = refusal(`%YAML 1.1\n---\n${LANE.replace("lane: 3", "lane: 1:20")}${REST}`);
+    expect(m).toContain(
+      "\n  lane.lane: expected a number as written; got 1:20, which this YAML reads as 80 (a base-60 form under %YAML 1.1)",
+    );
+    expect(m).not.toMatch(/lane\.lane: expected a lane number/);
+  });
+
+  it("a tag YAML does not resolve is refused, naming the field and its line, not taken as a path", () => {
+    const m = refusal(`${LANE}${REST.replace("dataDir: data1", "dataDir: !env LANE_DIR")}`);
+    expect(m).toContain(
+      "\n  dataDir: the tag !env (line 4) is not resolved in the lane config: expected a plain value",
+    );
+  });
+
+  it("an unknown % directive is refused", () => {
+    const m = refusal(`%FOO bar\n---\n${LANE}${REST}`);
+    expect(m).toMatch(/\n {2}\(top level\): not taken in the lane config: Unknown directive %FOO/);
+  });
+});
+
+describe("rsu.dialect.resultCodes keys", () => {
+  it("are named as written (an unquoted 0x22 is not named as the 34 YAML reads), with a duplicate listed too", () => {
+    const m = refusal(
+      `${LANE}rsu:\n  port: /dev/ttyUSB0\n  protocol: legacy\n  dialect:\n    resultCodes:\n` +
+        `      b5: { 0x22: failed, "0x2a": failed, "0x2A": uncertain }\n` +
+        "statusList: { publicKey: k.pem }\ndataDir: data1\n",
+    );
+    expect(m).toContain(
+      '\n  rsu.dialect.resultCodes.b5.0x22: expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF"',
+    );
+    expect(m).not.toMatch(/b5\.34/);
+    expect(m).toContain(
+      '\n  rsu.dialect.resultCodes.b5.0x2A: code 0x2A listed twice (as "0x2a" and "0x2A"); expected one class per code',
+    );
+  });
+});
