@@ -15,8 +15,8 @@
  * still named `.unrecorded` (its `audit.damaged` entry is not known to be on the disk yet) is kept; once a
  * later start has recorded it, it goes with the next run that deletes a file, as does any recorded side
  * file of a segment older than the oldest one kept (sideFilesOf: regular files only). One whose unlink fails
- * is named by that run's entry (sealed before any deletion) and by no later run of the trail (./trail.ts
- * runRetention).
+ * is named by that run's entry (sealed before any deletion) and by no later run of the trail, which tries
+ * its unlink again (./trail.ts runRetention, RetentionResult).
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
@@ -39,14 +39,27 @@ export interface RetentionPlan {
   bound?: BindingMark | null;
   /**
    * the bytes recovery kept beside the deleted files, or beside files deleted before
-   * (`<file>.damaged-<hash>`, recorded), deleted with them
+   * (`<file>.damaged-<hash>`, recorded, regular files): those the run sets out to delete, as its
+   * `audit.retention` entry names them (sealed before anything is deleted); whether each was deleted is
+   * in RetentionResult, never here
    */
   sideFiles: string[];
+}
+
+/**
+ * What AuditTrail.runRetention (./trail.ts) did: the plan its entry names (`sideFiles`: set out to delete)
+ * and what became of the side files it tried, which are this run's `sideFiles` and those an earlier run of
+ * the same open trail named and could not delete (tried again, not named again: that run's sealed entry
+ * covers them).
+ */
+export interface RetentionResult extends RetentionPlan {
+  /** side files this run unlinked */
+  sideFilesDeleted: string[];
   /**
-   * set by AuditTrail.runRetention (./trail.ts) in its result only: side files the entry names whose
-   * unlink failed (each logged with a warning); `sideFiles` of the result then lists those deleted
+   * side files still there after this run: their unlink failed (EPERM, EBUSY...); each is logged with a
+   * warning the first time only, and the operator removes it by hand (or a later run deletes it)
    */
-  sideFilesLeft?: string[];
+  sideFilesLeft: string[];
 }
 
 /**

@@ -19,7 +19,8 @@
  *    on a `.unrecorded` file (./verify.ts), and the next start records it (./recovery-side-files.ts recordUnrecorded).
  * 3. Deleted by retention with the segment FILE, once recorded; recorded after FILE was deleted (a retention
  *    kept it while `.unrecorded`), by the next retention run that deletes a segment (sideFilesOf, ./retention.ts).
- *    One whose unlink fails is left, logged, and named by no later run of that trail (./trail.ts runRetention).
+ *    One whose unlink fails is left, logged once, and tried again by every later run of that trail without
+ *    being named again (./trail.ts runRetention).
  */
 import {
   closeSync,
@@ -234,7 +235,8 @@ export function sideFilesOf(dir: string, oldestKept: string): string[] {
     .sort();
 }
 
-function isRegularFile(path: string): boolean {
+/** Whether `path` is a regular file (lstat: a symbolic link is not); false when it cannot be looked at. */
+export function isRegularFile(path: string): boolean {
   try {
     return lstatSync(path).isFile();
   } catch {

@@ -41,10 +41,10 @@ import { type RecordChain, RecordLineQueue, type RecordQueueCounts } from "./rec
 import type { BoundEntry, RecordBinding, RecordSlot } from "./records.js";
 import { type LastCheckpoint, recoverTrail, SEAL_AT_ONCE } from "./recovery.js";
 import type { JournalBehind } from "./recovery-journal-seqs.js";
-import { planRetention, type RetentionPlan } from "./retention.js";
+import { planRetention, type RetentionResult } from "./retention.js";
 import { SegmentWriter, syncDir } from "./segment-writer.js";
 import { auditDir } from "./segments.js";
-import { nameRecorded } from "./side-files.js";
+import { isRegularFile, nameRecorded } from "./side-files.js";
 import type { AuditSpool, SpooledLine } from "./spool.js";
 import { EntryTimes } from "./time.js";
 import { CheckpointWitness } from "./witness.js";
@@ -204,7 +204,7 @@ export class AuditTrail {
   private headBehind = false;
   /** a write failure to record as a `disk.error` entry once the entry that met it is in the chain */
   private diskError: { path: string; message: string; code?: string } | null = null;
-  private retentionRunning: Promise<RetentionPlan | null> | null = null;
+  private retentionRunning: Promise<RetentionResult | null> | null = null;
   /** a seal under way for an entry that must be sealed at once (SEAL_AT_ONCE), and up to which seq */
   private sealing: Promise<void> | null = null;
   private sealTarget = 0;
@@ -228,10 +228,12 @@ export class AuditTrail {
   /** the directory fsync after that rename; close waits for it */
   private sideFilesNamed: Promise<void> = Promise.resolve();
   /**
-   * side files a retention run named in its entry and could not delete (runRetention): no later run of
-   * this trail names them again, nor warns again
+   * side files a sealed `audit.retention` entry of this trail named and its run could not delete
+   * (runRetention): every later run tries the unlink again without naming them again (that entry covers
+   * them) and without a new warning; a name leaves the set once its file is deleted, gone (ENOENT) or no
+   * longer a regular file. In memory only: after a restart the first run that deletes a file names it again
    */
-  private readonly sideFilesLeft = new Set<string>();
+  private readonly sideFilesNamedLeft = new Set<string>();
   private state: "open" | "closing" | "closed" = "open";
 
   private constructor(
@@ -898,10 +900,12 @@ export class AuditTrail {
    * Resolves null when nothing is due (or the trail closed meanwhile); rejects E625 when its entry cannot
    * be sealed (signing failed), its seal is not on the disk (a full disk, an I/O error) or `boundFloor`
    * cannot be read (an unhealthy journal): nothing is deleted then. The side files the entry names
-   * (`sideFiles`) are deleted after the segments; one whose unlink fails is logged with a warning, left out
-   * of the result's `sideFiles` (listed in its `sideFilesLeft`), and no later run of this trail names it again.
+   * (`sideFiles`) are deleted after the segments, with those an earlier run named and could not delete
+   * (tried again, not named again); the result says which were deleted (`sideFilesDeleted`) and which are
+   * still there (`sideFilesLeft`: logged with a warning the first time only). A run with nothing due tries
+   * those of earlier runs too (logged only; it resolves null).
    */
-  runRetention(): Promise<RetentionPlan | null> {
+  runRetention(): Promise<RetentionResult | null> {
     if (this.retentionRunning) return this.retentionRunning;
     const p = (async () => {
       if (this.state !== "open") return null;
@@ -915,11 +919,19 @@ export class AuditTrail {
         );
       }
       const found = await planRetention(this.dir, this.now() - this.retentionMs, floor);
-      if (found === null || this.state !== "open") return null;
+      if (this.state !== "open") return null;
+      if (found === null) {
+        // an earlier run's sealed entry named them: tried again, whatever is due
+        if ((await this.deleteSideFiles([])).deleted.length > 0) await syncDir(this.dir);
+        return null;
+      }
       const { bound: inFiles, ...planned } = found;
-      // one an earlier run named and could not delete is still there: named again it would be claimed
-      // deleted again, with a new warning each time
-      const plan = { ...planned, sideFiles: planned.sideFiles.filter((f) => !this.sideFilesLeft.has(f)) };
+      // one an earlier run named and could not delete is still there: its entry covers it, it is not named
+      // again (it is tried again below)
+      const plan = {
+        ...planned,
+        sideFiles: planned.sideFiles.filter((f) => !this.sideFilesNamedLeft.has(f)),
+      };
       const bound = inFiles ?? this.binding;
       if (
         inFiles &&
@@ -965,30 +977,56 @@ export class AuditTrail {
         );
       }
       for (const f of plan.files) await unlink(join(this.dir, f.file));
-      const sideFiles: string[] = [];
-      const sideFilesLeft: string[] = [];
-      for (const f of plan.sideFiles) {
-        try {
-          await unlink(join(this.dir, f));
-          sideFiles.push(f);
-        } catch (e) {
-          // the entry, sealed before, names it: this run's result and later runs do not
-          sideFilesLeft.push(f);
-          this.sideFilesLeft.add(f);
-          this.log.warn(
-            { file: f, err: e instanceof Error ? e.message : String(e) },
-            "audit retention: a side file of a deleted segment was not deleted; remove it by hand",
-          );
-        }
-      }
+      const side = await this.deleteSideFiles(plan.sideFiles);
       await syncDir(this.dir);
       this.log.info({ files: plan.files.length, deletedThrough: plan.deletedThrough }, "audit retention");
-      return { ...plan, bound, sideFiles, ...(sideFilesLeft.length > 0 ? { sideFilesLeft } : {}) };
+      return { ...plan, bound, sideFilesDeleted: side.deleted, sideFilesLeft: side.left };
     })().finally(() => {
       this.retentionRunning = null;
     });
     this.retentionRunning = p;
     return p;
+  }
+
+  /**
+   * Unlinks the side files a sealed `audit.retention` entry named: `named`, this run's (just sealed), then
+   * those earlier runs named and could not delete (sideFilesNamedLeft). One whose unlink fails is kept in
+   * that set and logged with a warning the first time; one gone (ENOENT) is no failure; one an earlier run
+   * named that is no longer a regular file (replaced by a link...) is not the lane's to delete: dropped.
+   * The caller fsyncs the directory.
+   */
+  private async deleteSideFiles(named: readonly string[]): Promise<{ deleted: string[]; left: string[] }> {
+    const deleted: string[] = [];
+    const left: string[] = [];
+    const earlier = [...this.sideFilesNamedLeft].sort();
+    for (const f of [...named, ...earlier]) {
+      const path = join(this.dir, f);
+      const retry = this.sideFilesNamedLeft.has(f);
+      if (retry && !isRegularFile(path)) {
+        this.sideFilesNamedLeft.delete(f);
+        continue;
+      }
+      try {
+        await unlink(path);
+        deleted.push(f);
+        this.sideFilesNamedLeft.delete(f);
+        if (retry) this.log.info({ file: f }, "audit retention: a side file left by an earlier run deleted");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") {
+          // removed meanwhile (by the operator): what the entry set out to do is done
+          this.sideFilesNamedLeft.delete(f);
+          continue;
+        }
+        left.push(f);
+        if (retry) continue; // warned when its run first failed
+        this.sideFilesNamedLeft.add(f);
+        this.log.warn(
+          { file: f, err: e instanceof Error ? e.message : String(e) },
+          "audit retention: a side file of a deleted segment was not deleted; remove it by hand",
+        );
+      }
+    }
+    return { deleted, left };
   }
 
   /**

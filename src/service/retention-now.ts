@@ -11,24 +11,48 @@
  * failed: docs/journal.md, "Retention and the other upkeep") leaves a journal whose floor is not to be
  * trusted, and a deleted trail file cannot be brought back, so the trail deletes nothing then (its own
  * hourly run tries again).
+ *
+ * A side file of damaged bytes the trail's run could not delete (src/audit/trail.ts runRetention,
+ * `sideFilesLeft`) is named in the answer, by its path, for the operator to remove by hand: the hourly run
+ * only logs it (once).
  */
-import type { RetentionPlan } from "../audit/retention.js";
+import { join } from "node:path";
+import type { RetentionResult } from "../audit/retention.js";
 import type { RetentionReport } from "../journal/upkeep.js";
 import type { OperatorResult } from "./lane-view.js";
 
 export interface RetentionParts {
   journal: { runRetention(): Promise<Pick<RetentionReport, "deleted" | "cutoff" | "error">> };
-  /** the trail's retention (AuditTrail.runRetention), or why it is not run here */
-  audit: { runRetention(): Promise<RetentionPlan | null> } | { notRun: string };
+  /** the trail's retention (AuditTrail.runRetention) and its directory, or why it is not run here */
+  audit:
+    | {
+        readonly dir: string;
+        runRetention(): Promise<Pick<RetentionResult, "files" | "deletedThrough" | "sideFilesLeft"> | null>;
+      }
+    | { notRun: string };
 }
 
 /** What the trail's part did, in the result's `data.audit`. */
 type AuditPart =
-  | { ok: true; ran: true; filesDeleted: number; deletedThrough?: number }
+  | {
+      ok: true;
+      ran: true;
+      filesDeleted: number;
+      deletedThrough?: number;
+      /** the paths of the side files the run could not delete; only when there is one */
+      sideFilesLeft?: string[];
+    }
   | { ok: boolean; ran: false; filesDeleted: 0; reason: string }
   | { ok: false; ran: true; filesDeleted: 0; error: string };
 
 const JOURNAL_INCOMPLETE = "the journal retention did not complete";
+
+/** "; 1 side file not deleted: remove it by hand: PATH" (the run's are all named); "" for none. */
+function sideFilesLeftText(paths: string[]): string {
+  if (paths.length === 0) return "";
+  const one = paths.length === 1;
+  return `; ${paths.length} side file${one ? "" : "s"} not deleted: remove ${one ? "it" : "them"} by hand: ${paths.join(", ")}`;
+}
 
 /** Runs the journal's retention, then (see above) the trail's; never throws: a failure is in the result. */
 export async function runRetentionNow(parts: RetentionParts): Promise<OperatorResult> {
@@ -51,11 +75,19 @@ export async function runRetentionNow(parts: RetentionParts): Promise<OperatorRe
       const a = await parts.audit.runRetention();
       // null: none due; an entry that could not be sealed, a seal not on the disk yet, or an unhealthy
       // journal, rejects (E625): caught below
+      const dir = parts.audit.dir;
+      const left = (a?.sideFilesLeft ?? []).map((f) => join(dir, f));
       audit = a
-        ? { ok: true, ran: true, filesDeleted: a.files.length, deletedThrough: a.deletedThrough }
+        ? {
+            ok: true,
+            ran: true,
+            filesDeleted: a.files.length,
+            deletedThrough: a.deletedThrough,
+            ...(left.length > 0 ? { sideFilesLeft: left } : {}),
+          }
         : { ok: true, ran: true, filesDeleted: 0 };
       auditText = a
-        ? `audit retention: ${a.files.length} segment file(s) deleted, entries through seq ${a.deletedThrough}`
+        ? `audit retention: ${a.files.length} segment file(s) deleted, entries through seq ${a.deletedThrough}${sideFilesLeftText(left)}`
         : "audit retention: no segment file deleted";
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);

@@ -620,11 +620,14 @@ describe("line faults", () => {
     await vi.advanceTimersByTimeAsync(500);
   });
 
-  it("psam-absent on a slot empty already or never configured, psam-present on a PSAM in: armed only", async () => {
+  it("psam-absent on a slot empty already or never configured, psam-present on a PSAM in: armed only, nothing changed", async () => {
     const r = await rig();
     const lines = (): (string | undefined)[] =>
       r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    expect((await r.reader.psamReset(1)).toString("hex")).toBe("3b6800ff8031006400085001");
     r.sim.inject({ kind: "psam-present", slot: 1 });
+    // the PSAM in the slot stays powered: it answers without a new reset (not PSAM_MUTE)
+    expect(sw(await r.reader.psamApdu(1, h("00b0960006")))).toBe("9000");
     r.sim.inject({ kind: "psam-absent", slot: 1 });
     r.sim.inject({ kind: "psam-absent", slot: 1 });
     r.sim.inject({ kind: "psam-absent", slot: 2 });

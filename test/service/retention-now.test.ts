@@ -6,7 +6,7 @@
  * and retention"), and a result that says what each part did.
  */
 import { expect, it, vi } from "vitest";
-import type { RetentionPlan } from "../../src/audit/retention.js";
+import type { RetentionResult } from "../../src/audit/retention.js";
 import type { DirectLaneDeps } from "../../src/cli/direct-session.js";
 import { runDirect } from "../../src/cli/stopped-lane-operator.js";
 import { parseLaneConfig } from "../../src/config/load.js";
@@ -35,7 +35,7 @@ function report(o: Partial<RetentionReport> = {}): RetentionReport {
   };
 }
 
-const PLAN: RetentionPlan = {
+const PLAN: RetentionResult = {
   files: [
     { file: "000001.log", from: 1, to: 500, bytes: 1000, sha256: "a".repeat(64), lastTime: "t1" },
     { file: "000501.log", from: 501, to: 900, bytes: 800, sha256: "b".repeat(64), lastTime: "t2" },
@@ -44,12 +44,14 @@ const PLAN: RetentionPlan = {
   sideFiles: [],
   cutoff: "2025-10-30T02:00:00.000Z",
   bound: null,
+  sideFilesDeleted: [],
+  sideFilesLeft: [],
 };
 
 /** The running lane's operator over a journal and a trail whose retention runs are given. */
 function laneOperator(
   journalRun: () => Promise<RetentionReport>,
-  auditRun: () => Promise<RetentionPlan | null>,
+  auditRun: () => Promise<RetentionResult | null>,
 ) {
   const order: string[] = [];
   const journal = {
@@ -61,6 +63,7 @@ function laneOperator(
     }),
   };
   const audit = {
+    dir: "/var/lib/etc-lane/audit",
     runRetention: vi.fn(async () => {
       order.push("audit started");
       return auditRun();
@@ -122,6 +125,42 @@ it("both complete: the trail's runs after the journal's has ended, and the resul
       audit: { ok: true, ran: true, filesDeleted: 2, deletedThrough: 900 },
     },
   });
+});
+
+it("a side file the trail's run could not delete: the answer names it by its path, to remove by hand", async () => {
+  const side = "000001.log.damaged-0123456789abcdef";
+  const l = laneOperator(
+    async () => report({ deleted: 12 }),
+    async () => ({ ...PLAN, sideFiles: [side], sideFilesLeft: [side] }),
+  );
+  const r = await l.op.runRetention(USER);
+  expect(r.ok).toBe(true);
+  expect(r.message).toBe(
+    "journal retention: 12 acknowledged record(s) older than 2026-09-05T10:00:00.000+08:00 deleted; " +
+      "audit retention: 2 segment file(s) deleted, entries through seq 900; " +
+      `1 side file not deleted: remove it by hand: /var/lib/etc-lane/audit/${side}`,
+  );
+  expect(r.data?.audit).toEqual({
+    ok: true,
+    ran: true,
+    filesDeleted: 2,
+    deletedThrough: 900,
+    sideFilesLeft: [`/var/lib/etc-lane/audit/${side}`],
+  });
+});
+
+it("two side files left: both named", async () => {
+  const sides = ["000001.log.damaged-0123456789abcdef", "000501.log.damaged-fedcba9876543210"];
+  const l = laneOperator(
+    async () => report({ deleted: 0 }),
+    async () => ({ ...PLAN, sideFiles: sides, sideFilesLeft: sides }),
+  );
+  const r = await l.op.runRetention(USER);
+  expect(r.message).toBe(
+    "journal retention: 0 acknowledged record(s) older than 2026-09-05T10:00:00.000+08:00 deleted; " +
+      "audit retention: 2 segment file(s) deleted, entries through seq 900; " +
+      `2 side files not deleted: remove them by hand: /var/lib/etc-lane/audit/${sides[0]}, /var/lib/etc-lane/audit/${sides[1]}`,
+  );
 });
 
 it("the trail deletes nothing: said so", async () => {
