@@ -81,11 +81,17 @@ export const MAX_READER_FRAME_LENGTH = 65_544;
 
 export const DEFAULT_READER_OPTIONS: Readonly<ReaderOptions> = Object.freeze({
   timeouts: Object.freeze({
+    /** INFO (the open probe and the idle ping). */
     infoMs: 500,
+    /** Beep / LED. */
     signalMs: 500,
+    /** Card activation (field on, select, RATS) and halt. */
     activateMs: 1000,
+    /** One card APDU (an APDU list: this times the number of APDUs). */
     cardApduMs: 1000,
+    /** PSAM cold reset (ATR). */
     psamResetMs: 1500,
+    /** One PSAM APDU (a list: this times the number of APDUs). */
     psamApduMs: 1000,
   }),
   stillWorkingMs: 1000,

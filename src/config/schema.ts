@@ -8,7 +8,11 @@ import { normalize } from "node:path";
 import { z } from "zod";
 import { DEFAULT_RSU_LINK_OPTIONS } from "../../firmware-bridge/link/options.js";
 import type { TimeoutName } from "../../firmware-bridge/reader/commands.js";
-import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../firmware-bridge/reader/options.js";
+import {
+  DEFAULT_READER_OPTIONS,
+  MAX_READER_FRAME_LENGTH,
+  MIN_READER_FRAME_LENGTH,
+} from "../../firmware-bridge/reader/options.js";
 import { DEFAULT_TCP_KEEPALIVE_MS } from "../../firmware-bridge/transport/tcp.js";
 import { MAX_CHECKPOINT_EVERY } from "../audit/verify-guards.js";
 import { DEFAULT_BOOTH_REASONS } from "../booth/cases.js";
@@ -339,30 +343,22 @@ export const RsuSection = z
  * link fields are firmware-bridge/reader/options.ts's ReaderOptions, with the same defaults and ranges.
  */
 /**
- * The per-command reply timeouts of the `reader.timeouts` section with their defaults, each at most its
+ * The per-command reply timeouts of the `reader.timeouts` section with their defaults, the driver's own
+ * (firmware-bridge/reader/options.ts DEFAULT_READER_OPTIONS says what each times), each at most its
  * maxCommandMs (also here: the check tells a timeout written from a default).
  */
-const READER_COMMAND_TIMEOUT_DEFAULTS = {
-  /** INFO (the open probe and the idle ping). */
-  infoMs: 500,
-  /** Beep / LED. */
-  signalMs: 500,
-  /** Card activation (field on, select, RATS) and halt. */
-  activateMs: 1000,
-  /** One card APDU (an APDU list: this times the number of APDUs). */
-  cardApduMs: 1000,
-  /** PSAM cold reset (ATR). */
-  psamResetMs: 1500,
-  /** One PSAM APDU (a list: this times the number of APDUs). */
-  psamApduMs: 1000,
-} as const satisfies Record<TimeoutName, number>;
-const READER_TIMEOUT_DEFAULTS = { ...READER_COMMAND_TIMEOUT_DEFAULTS, maxCommandMs: 10_000 };
+const READER_COMMAND_TIMEOUT_DEFAULTS: Readonly<Record<TimeoutName, number>> =
+  DEFAULT_READER_OPTIONS.timeouts;
+const READER_TIMEOUT_DEFAULTS = {
+  ...READER_COMMAND_TIMEOUT_DEFAULTS,
+  maxCommandMs: DEFAULT_READER_OPTIONS.maxCommandMs,
+};
 const READER_COMMAND_TIMEOUTS = Object.keys(READER_COMMAND_TIMEOUT_DEFAULTS) as TimeoutName[];
 const commandTimeout = () => int(10, 60_000, "milliseconds").optional();
 
 export const ReaderTimeoutsSection = z
   .strictObject({
-    /** The command timeouts: READER_COMMAND_TIMEOUT_DEFAULTS above says what each times, and its default. */
+    /** The command timeouts and their defaults: READER_COMMAND_TIMEOUT_DEFAULTS above. */
     infoMs: commandTimeout(),
     signalMs: commandTimeout(),
     activateMs: commandTimeout(),
