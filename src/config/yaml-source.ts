@@ -3,8 +3,7 @@
  * tariff's is (src/tariff/fee-source.ts): what the text says is what the lane runs with.
  *
  * - A merge key (`<<`) or an alias used as a key (`*k : data9` after `&k dataDir: data1`) is refused:
- *   the last of two pairs for one field would win silently (mergeAndAliasKeyIssues,
- *   src/tariff/yaml-keys.ts).
+ *   the last of two pairs for one field would win silently (mergeAndAliasKeyIssues, src/yaml/keys.ts).
  * - A number whose text YAML reads as another number is refused, naming the field: `lane: 010` under
  *   `%YAML 1.1` is octal 8, `retentionDays: 0100` is 64, `1:20` is base 60, 80 (misreadNumber).
  * - A tag YAML does not resolve (`dataDir: !env LANE_DIR`: YAML has no such tag; the value would be the
@@ -13,14 +12,11 @@
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, parseDocument, type Scalar } from "yaml";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
-import { propertyOf, written } from "../tariff/written-forms.js";
-import { mergeAndAliasKeyIssues } from "../tariff/yaml-keys.js";
+import { propertyOf, written, type YamlIssue } from "../yaml/forms.js";
+import { mergeAndAliasKeyIssues } from "../yaml/keys.js";
 
 /** A problem of the text: the field's path (the property it becomes) and what was expected. */
-export interface WrittenIssue {
-  path: (string | number)[];
-  message: string;
-}
+export type WrittenIssue = YamlIssue;
 
 /** What the text says beyond the object it becomes: its problems, and the keys not written as their property. */
 export interface YamlSource {
