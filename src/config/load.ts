@@ -8,7 +8,7 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
-import { type LaneConfig, LaneConfigSchema } from "./schema.js";
+import { comparedPaths, type LaneConfig, LaneConfigSchema } from "./schema.js";
 import { asWritten, readConfigYaml, type WrittenIssue, type YamlSource } from "./yaml-source.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
@@ -154,8 +154,10 @@ export function parseLaneConfig(
   const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw, undefined, found));
   // a value refused as no plain mapping: the schema's issues under it speak of what zod made of it
   const givesWay = [...written.issues.filter((w) => w.path.length > 0), ...found.notPlain];
+  // a cross-field issue comparing with such a value too (`backoffMaxMs: ... (at least backoffInitialMs)`
+  // beside a backoffInitialMs YAML misread): comparedPaths, ./schema.ts
   const schemaIssues = (r.success ? [] : r.error.issues).filter(
-    (i) => !givesWay.some((w) => isUnder(i.path, w.path)),
+    (i) => !givesWay.some((w) => isUnder(i.path, w.path) || comparedPaths(i).some((c) => isUnder(c, w.path))),
   );
   // a Map the text names already (`!!omap`, ./yaml-source.ts) is named once, as written
   const notPlain = found.notPlain.filter((n) => !written.issues.some((w) => isUnder(n.path, w.path)));

@@ -109,6 +109,26 @@ describe("YAML forms the tariff refuses too", () => {
     expect(m).not.toMatch(/lane\.lane: expected a lane number/);
   });
 
+  it("a misread number is not named in another field's cross-field message (backoff, reader timeouts)", () => {
+    const m = refusal(
+      `%YAML 1.1\n---\n${LANE}rsu: { port: /dev/ttyUSB0, protocol: legacy, link: { backoffInitialMs: 017000 } }\n` +
+        "reader: { port: /dev/ttyUSB1, timeouts: { maxCommandMs: 0200 } }\n" +
+        "statusList: { publicKey: k.pem }\ndataDir: data1\n",
+    );
+    expect(m.split("\n").slice(1)).toEqual([
+      "  rsu.link.backoffInitialMs: expected a number as written; got 017000, which this YAML reads as 7680 (an octal form under %YAML 1.1: write it without leading zeros)",
+      "  reader.timeouts.maxCommandMs: expected a number as written; got 0200, which this YAML reads as 128 (an octal form under %YAML 1.1: write it without leading zeros)",
+    ]);
+    // written plainly, the same values are compared (7680 > the default backoffMaxMs 5000)
+    const plain = refusal(
+      `${LANE}rsu: { port: /dev/ttyUSB0, protocol: legacy, link: { backoffInitialMs: 7680 } }\n` +
+        "statusList: { publicKey: k.pem }\ndataDir: data1\n",
+    );
+    expect(plain).toContain(
+      "\n  rsu.link.backoffMaxMs: expected milliseconds in 7680..600000 (at least backoffInitialMs), got 5000 (the default)",
+    );
+  });
+
   it("a tag YAML does not resolve is refused, naming the field and its line, not taken as a path", () => {
     const m = refusal(`${LANE}${REST.replace("dataDir: data1", "dataDir: !env LANE_DIR")}`);
     expect(m).toContain(
