@@ -590,9 +590,11 @@ const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /**
- * A host that can be bound or looked up: an IPv4 address (digits and dots are nothing else), or a host name
- * of dot-separated labels (HOST_LABEL), 253 characters at most. `...`, `-` or `a..b` never can: the bind
- * would fail (ENOTFOUND) and be tried again every 10 s for ever.
+ * A host that can be bound or looked up: an IPv4 address as four dotted numbers (digits and dots are
+ * nothing else: `127.1` or `2130706433`, which Node would bind as 127.0.0.1, are refused, so the address
+ * the lane serves on is the one written out), or a host name of dot-separated labels (HOST_LABEL), 253
+ * characters at most. `...`, `-` or `a..b` never can: the bind would fail (ENOTFOUND) and be tried again
+ * every 10 s for ever.
  */
 function isHostName(host: string): boolean {
   if (/^[0-9.]+$/.test(host)) return isIPv4(host);
@@ -613,8 +615,9 @@ export function listenHost(listen: string): { host: string; port: number } | nul
 }
 
 const LISTEN_EXPECTED =
-  'expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address or a host name ' +
-  "(dot-separated labels of letters, digits and hyphens), the port 0..65535";
+  'expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address (IPv6 in brackets; an ' +
+  "IPv4 address must be written as four dotted numbers 0..255, not 127.1 or 2130706433) or a host name " +
+  "(dot-separated labels of letters, digits and hyphens, not digits and dots alone), the port 0..65535";
 
 /** Loopback: 127.0.0.0/8, ::1 and "localhost". Anything else is reachable from the network. */
 export function isLoopbackHost(host: string): boolean {
