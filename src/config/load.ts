@@ -8,8 +8,8 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
-import { type LaneConfig, LaneConfigSchema } from "./schema.js";
-import { asWritten, readConfigYaml, type YamlSource } from "./yaml-source.js";
+import { comparedPaths, type LaneConfig, LaneConfigSchema } from "./schema.js";
+import { asWritten, readConfigYaml, type WrittenIssue, type YamlSource } from "./yaml-source.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
 export function formatIssues(error: z.ZodError, source: string): string {
@@ -72,13 +72,27 @@ function isSection(schema: SchemaNode): boolean {
  * `resultCodes` entry `"0x22":` with no class) is kept as null, and the setting's own error names it
  * (`..., got null`): no config setting takes null, and dropping it would drop the installer's line
  * without a word. A key the schema does not have keeps its value, null too: it is refused by name.
+ *
+ * What the schema would not say is put in `found` (named at `path`, the path of `raw`): a value that is no
+ * plain object where the schema has a section (a Map, a Set, a Date: what YAML makes of `!!omap`, `!!set`,
+ * a `%YAML 1.1` date), which zod's object would read as a section with no fields, its defaults applied
+ * (Object.entries of a Map is []); and a key `__proto__` in a record (`resultCodes.b5`), which zod's record
+ * skips without a word (in a section the schema names it as an unknown field itself).
  */
 export function withoutEmptyKeys(
   raw: unknown,
   schema: SchemaNode = LaneConfigSchema as unknown as SchemaNode,
+  found: CopyIssues = { notPlain: [], protoKeys: [] },
+  path: (string | number)[] = [],
 ): unknown {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
   const d = unwrapped(schema)._zod.def;
+  const proto = Object.getPrototypeOf(raw);
+  if (proto !== Object.prototype && proto !== null) {
+    if (d.type === "object" || d.type === "record")
+      found.notPlain.push({ path, message: `expected a mapping (key: value), got ${notPlainKind(raw)}` });
+    return raw;
+  }
   const childOf = (key: string): SchemaNode | undefined =>
     d.type === "object"
       ? d.shape !== undefined && Object.hasOwn(d.shape, key)
@@ -95,12 +109,29 @@ export function withoutEmptyKeys(
     Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   };
   for (const [k, v] of Object.entries(raw)) {
+    if (k === "__proto__" && d.type === "record")
+      found.protoKeys.push({ path, message: 'unknown field(s) "__proto__"' });
     const child = childOf(k);
     if (child === undefined) put(k, v);
-    else if (v !== null) put(k, withoutEmptyKeys(v, child));
+    else if (v !== null) put(k, withoutEmptyKeys(v, child, found, [...path, k]));
     else if (!isSection(child)) put(k, null);
   }
   return out;
+}
+
+/** What withoutEmptyKeys finds that the schema would not say, each by its path. */
+export interface CopyIssues {
+  /** a value that is no plain object where the schema has a section: the schema's issues under it give way */
+  notPlain: WrittenIssue[];
+  /** a record holding a key `__proto__` */
+  protoKeys: WrittenIssue[];
+}
+
+/** `a Map`, `a Set`, `a date`, for a message. */
+function notPlainKind(v: object): string {
+  if (v instanceof Date) return "a date";
+  const name = (Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null)?.constructor?.name;
+  return name ? `a ${name}` : "an object of another kind";
 }
 
 /** `path` is `prefix` or under it. */
@@ -119,14 +150,21 @@ export function parseLaneConfig(
   baseDir = process.cwd(),
   written: YamlSource = { issues: [], keys: new Map() },
 ): LaneConfig {
-  const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw));
+  const found: CopyIssues = { notPlain: [], protoKeys: [] };
+  const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw, undefined, found));
+  // a value refused as no plain mapping: the schema's issues under it speak of what zod made of it
+  const givesWay = [...written.issues.filter((w) => w.path.length > 0), ...found.notPlain];
+  // a cross-field issue comparing with such a value too (`backoffMaxMs: ... (at least backoffInitialMs)`
+  // beside a backoffInitialMs YAML misread): comparedPaths, ./schema.ts
   const schemaIssues = (r.success ? [] : r.error.issues).filter(
-    (i) => !written.issues.some((w) => w.path.length > 0 && isUnder(i.path, w.path)),
+    (i) => !givesWay.some((w) => isUnder(i.path, w.path) || comparedPaths(i).some((c) => isUnder(c, w.path))),
   );
+  // a Map the text names already (`!!omap`, ./yaml-source.ts) is named once, as written
+  const notPlain = found.notPlain.filter((n) => !written.issues.some((w) => isUnder(n.path, w.path)));
   // each key named as written (`b5.0x22`, not the `b5.34` YAML made of an unquoted 0x22)
   const issues: z.core.$ZodIssue[] = [
     ...schemaIssues,
-    ...written.issues.map((w) => ({
+    ...[...written.issues, ...notPlain, ...found.protoKeys].map((w) => ({
       code: "custom" as const,
       path: w.path,
       message: w.message,

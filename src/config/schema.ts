@@ -62,6 +62,33 @@ const int = (min: number, max: number, what = "an integer") => {
  * a default and say which it was (`gotValue`).
  */
 
+/**
+ * What a cross-field issue compares, in its `params`: the paths of the fields it compares the field at its
+ * own path with, relative to the section whose check raised it (`depth`: the length of the issue's path
+ * there). The loader (./load.ts) drops the issue when one of those fields was refused as written (a number
+ * YAML misread, `backoffInitialMs: 017000` under `%YAML 1.1` read as 7680): it would speak of a value never
+ * written. comparedPaths gives them as paths from the top.
+ */
+export interface Compared {
+  compared: string[][];
+  depth: number;
+}
+
+/** The `path` and `params` of a cross-field issue at `path` comparing it with `compared` (Compared). */
+const compares = (path: string[], ...compared: string[][]): { path: string[]; params: Compared } => ({
+  path,
+  params: { compared, depth: path.length },
+});
+
+/** The fields a cross-field issue compares its own with (Compared), as paths from the top; [] for any other. */
+export function comparedPaths(issue: z.core.$ZodIssue): PropertyKey[][] {
+  if (issue.code !== "custom") return [];
+  const p = issue.params as Partial<Compared> | undefined;
+  if (p?.compared === undefined || p.depth === undefined) return [];
+  const section = issue.path.slice(0, issue.path.length - p.depth);
+  return p.compared.map((c) => [...section, ...c]);
+}
+
 /** The fields of a section that its own field checks already refused (each issue's path starts with one). */
 function refusedFields(ctx: {
   issues: readonly { path?: readonly PropertyKey[] | undefined }[];
@@ -103,7 +130,7 @@ function checkBackoff(
   if (max < initial)
     ctx.addIssue({
       code: "custom",
-      path: ["backoffMaxMs"],
+      ...compares(["backoffMaxMs"], ["backoffInitialMs"]),
       message: `expected milliseconds in ${initial}..600000 (at least backoffInitialMs), ${gotValue(l.backoffMaxMs, defaults.backoffMaxMs)}`,
     });
 }
@@ -329,7 +356,7 @@ export const RsuSection = z
     if (p !== undefined && !(PLL_CHANNELS[r.protocol] as readonly number[]).includes(p))
       ctx.addIssue({
         code: "custom",
-        path: ["c0", "pllChannelId"],
+        ...compares(["c0", "pllChannelId"], ["protocol"]),
         message: `expected ${PLL_EXPECTED[r.protocol]} with protocol ${r.protocol}, got ${p}`,
       });
   })
@@ -388,7 +415,7 @@ export const ReaderTimeoutsSection = z
       if (!refused.has(k) && v > max) {
         ctx.addIssue({
           code: "custom",
-          path: [k],
+          ...compares([k], ["maxCommandMs"]),
           message: `expected milliseconds in 10..${max} (at most timeouts.maxCommandMs), ${gotValue(t[k], READER_COMMAND_TIMEOUT_DEFAULTS[k])}`,
         });
       }
@@ -559,9 +586,11 @@ const HOST_PORT = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/;
 const HOST_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /**
- * A host that can be bound or looked up: an IPv4 address (digits and dots are nothing else), or a host name
- * of dot-separated labels (HOST_LABEL), 253 characters at most. `...`, `-` or `a..b` never can: the bind
- * would fail (ENOTFOUND) and be tried again every 10 s for ever.
+ * A host that can be bound or looked up: an IPv4 address as four dotted numbers (digits and dots are
+ * nothing else: `127.1` or `2130706433`, which Node would bind as 127.0.0.1, are refused, so the address
+ * the lane serves on is the one written out), or a host name of dot-separated labels (HOST_LABEL), 253
+ * characters at most. `...`, `-` or `a..b` never can: the bind would fail (ENOTFOUND) and be tried again
+ * every 10 s for ever.
  */
 function isHostName(host: string): boolean {
   if (/^[0-9.]+$/.test(host)) return isIPv4(host);
@@ -582,8 +611,9 @@ export function listenHost(listen: string): { host: string; port: number } | nul
 }
 
 const LISTEN_EXPECTED =
-  'expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address or a host name ' +
-  "(dot-separated labels of letters, digits and hyphens), the port 0..65535";
+  'expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address (IPv6 in brackets; an ' +
+  "IPv4 address must be written as four dotted numbers 0..255, not 127.1 or 2130706433) or a host name " +
+  "(dot-separated labels of letters, digits and hyphens, not digits and dots alone), the port 0..65535";
 
 /** Loopback: 127.0.0.0/8, ::1 and "localhost". Anything else is reachable from the network. */
 export function isLoopbackHost(host: string): boolean {
@@ -616,7 +646,7 @@ export const ServiceSection = z
     if (s.maxLiveFeeds >= s.maxConnections) {
       ctx.addIssue({
         code: "custom",
-        path: ["maxLiveFeeds"],
+        ...compares(["maxLiveFeeds"], ["maxConnections"]),
         message: `must be less than service.maxConnections (${s.maxConnections}): each live feed holds a connection`,
       });
     }
@@ -624,7 +654,7 @@ export const ServiceSection = z
     if (h && !isLoopbackHost(h.host) && s.tokenFile === undefined) {
       ctx.addIssue({
         code: "custom",
-        path: ["tokenFile"],
+        ...compares(["tokenFile"], ["listen"]),
         message: `required when service.listen is not a loopback address (got "${s.listen}"): clients must send its token`,
       });
     }
@@ -693,7 +723,7 @@ export const StatusListSection = z
     if (s.hardMaxAgeMinutes <= s.deltaMaxAgeMinutes)
       ctx.addIssue({
         code: "custom",
-        path: ["hardMaxAgeMinutes"],
+        ...compares(["hardMaxAgeMinutes"], ["deltaMaxAgeMinutes"]),
         message: `expected more minutes than deltaMaxAgeMinutes (${s.deltaMaxAgeMinutes}): a list is stale before it is past its hard age, got ${s.hardMaxAgeMinutes}`,
       });
   });
@@ -840,7 +870,7 @@ export const LaneConfigSchema = z
     if (c.lane.role === "exit" && c.tariff === undefined)
       ctx.addIssue({
         code: "custom",
-        path: ["tariff"],
+        ...compares(["tariff"], ["lane", "role"]),
         message: `${TARIFF_ERROR}: an exit lane charges with it`,
       });
     // the list's age is counted from the newest update's issue time (src/status-list/health.ts): a lane
@@ -851,7 +881,11 @@ export const LaneConfigSchema = z
     if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000)
       ctx.addIssue({
         code: "custom",
-        path: ["station", "statusListPollMs"],
+        ...compares(
+          ["station", "statusListPollMs"],
+          ["statusList", "hardMaxAgeMinutes"],
+          ["statusList", "deltaMaxAgeMinutes"],
+        ),
         message:
           `expected less than statusList.hardMaxAgeMinutes (${c.statusList.hardMaxAgeMinutes} min = ` +
           `${c.statusList.hardMaxAgeMinutes * 60_000} ms), and less than statusList.deltaMaxAgeMinutes ` +
@@ -863,7 +897,7 @@ export const LaneConfigSchema = z
     if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
       ctx.addIssue({
         code: "custom",
-        path: ["reader", "port"],
+        ...compares(["reader", "port"], ["rsu", "port"]),
         message: `expected another device than rsu.port (${c.rsu.port}): the RSU and the booth reader each need their own serial port`,
       });
   });

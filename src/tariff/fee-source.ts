@@ -24,27 +24,23 @@
  * the schema while the text they were written as is not where the checks above look (a `15.00` merged into
  * `fees` was charged as 15 fen; an alias key repeating `etcDiscountPercent` replaced its value unchecked,
  * and yaml's duplicate-key check does not compare an alias key), and merge precedence or the last of two
- * pairs silently decides which of two values wins (./yaml-keys.ts). The checks of one number or key as
+ * pairs silently decides which of two values wins (src/yaml/keys.ts). The checks of one number or key as
  * written are in ./written-forms.ts.
  */
 import { type Document, isCollection, isMap, isScalar, isSeq } from "yaml";
 import type { z } from "zod";
+import { deref, propertyOf, written, type YamlIssue } from "../yaml/forms.js";
 import {
   CLASS_DIGITS,
   classKeyProblem,
-  deref,
   FEE,
   type NumberProblem,
   numberProblem,
   PERCENT,
-  propertyOf,
-  written,
 } from "./written-forms.js";
 
-export interface FeeSourceIssue {
-  path: (string | number)[];
-  message: string;
-}
+/** A problem of a tariff's text: the path of the field and what was expected. */
+export type FeeSourceIssue = YamlIssue;
 
 /**
  * What a custom issue of the tariff schema (src/tariff/tariff.ts) is about, in its `params`: the key of a

@@ -9,10 +9,10 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
+import { mergeAndAliasKeyIssues } from "../yaml/keys.js";
 import { applyDiscount } from "./discount.js";
 import { type IssueAbout, tariffIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
-import { mergeAndAliasKeyIssues } from "./yaml-keys.js";
 import { type ZeroCharge, zeroCharges, zeroChargeText } from "./zero-fee.js";
 
 export { applyDiscount } from "./discount.js";

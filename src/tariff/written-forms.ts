@@ -1,32 +1,18 @@
 /**
  * How a number and a fee's class key must be written in a tariff's YAML to be taken as the number its
- * digits say (the reasons are in ./fee-source.ts): the checks of one scalar as written, and the YAML
- * helpers they and ./yaml-keys.ts share.
+ * digits say (the reasons are in ./fee-source.ts): the checks of one scalar as written. The YAML helpers
+ * the tariff shares with the lane config are in src/yaml/forms.ts.
  */
-import { type Document, isAlias, isScalar, type Scalar } from "yaml";
+import { isScalar, type Scalar } from "yaml";
+import { written } from "../yaml/forms.js";
 
 /** A number as written: decimal digits, a leading `+` allowed. */
 const PLAIN_INTEGER = /^\+?[0-9]+$/;
-
-/** An alias (`fees: *common`) stands for the node it names. */
-export function deref(doc: Document, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(doc) : node;
-}
-
-/** A scalar's text as written: a plain scalar's source, a quoted one's string. */
-export function written(node: Scalar): string {
-  return typeof node.value === "string" ? node.value : (node.source ?? String(node.value));
-}
 
 /** A class key: decimal digits, quoted or not (leading zeros taken: `01` is class 1). */
 export const CLASS_DIGITS = /^[0-9]+$/;
 
 const OCTAL_NOTE = "(an octal form under %YAML 1.1)";
-
-/** The property a scalar key becomes once the YAML is converted (yaml stringifies a non-string key). */
-export function propertyOf(key: Scalar): string {
-  return key.value === null || key.value === undefined ? "" : String(key.value);
-}
 
 /** A value YAML read, for a message: `11`, `the boolean true`, `null`. */
 function readAs(value: unknown): string {

@@ -61,11 +61,16 @@ describe("config service.*", () => {
       `${long}:9641`,
       "1.2.3:9641",
       "256.1.1.1:9641",
+      "127.1:9641",
+      "2130706433:9641",
       "[:]:9641",
       "[1:2:3]:9641",
     ])
       expect(errorOf({ listen, tokenFile: "service.token" }), listen).toContain(
-        `service.listen: expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address or a host name (dot-separated labels of letters, digits and hyphens), the port 0..65535, got ${JSON.stringify(listen).slice(0, 40)}`,
+        'service.listen: expected host:port, e.g. "127.0.0.1:9641" or "[::1]:9641", the host an IP address (IPv6 in brackets; ' +
+          "an IPv4 address must be written as four dotted numbers 0..255, not 127.1 or 2130706433) or a host name " +
+          "(dot-separated labels of letters, digits and hyphens, not digits and dots alone), the port 0..65535, " +
+          `got ${JSON.stringify(listen).slice(0, 40)}`,
       );
     for (const listen of [
       "lane-3.station.local:9641",

@@ -101,7 +101,24 @@ describe("status-list CLIs", () => {
     await expect(run("lane", ["lookup", ...store])).rejects.toThrow(/--card ID and\/or --obu ID/);
     await expect(
       run("lane", ["info", "--data-dir", tmp.dir, "--public-key", join(tmp.dir, "nope.pem")]),
-    ).rejects.toThrow(/cannot read the status-list public key .*nope.pem: ENOENT/);
+    ).rejects.toThrow(
+      /--public-key \S+nope\.pem: no such file \(ENOENT\); give the station's Ed25519 public key/,
+    );
+  });
+
+  it("info and lookup name --public-key FILE when it holds a private key", async () => {
+    const key = join(tmp.dir, "station.key.pem");
+    writeFileSync(key, otherKeyPair().privateKeyPem);
+    const f = join(tmp.dir, "full.bin");
+    writeFileSync(f, full("202507310000", []));
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH]);
+    const named =
+      /--public-key \S+station\.key\.pem: .*expected the station's Ed25519 public key, but this PEM holds a private key/;
+    await expect(run("lane", ["info", "--data-dir", data, "--public-key", key])).rejects.toThrow(named);
+    await expect(
+      run("lane", ["lookup", "--card", "32010000000000000001", "--data-dir", data, "--public-key", key]),
+    ).rejects.toThrow(named);
   });
 
   it("import refuses a private key given as the station's public key, before the data directory is touched", async () => {

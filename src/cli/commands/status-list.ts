@@ -95,10 +95,11 @@ function checkBundleFile(file: string, asThisUser: boolean): void {
 }
 
 /**
- * The station key file an import without a lane verifies with, read and parsed before the data directory
- * is touched: a mistyped `--public-key` (or a config's `statusList.publicKey` that names no key: no such
- * file, not a file, not readable by this user, no Ed25519 PEM key) is a usage error, not the lane's failure
- * in the trail.
+ * The station key file an import without a lane, `lookup` or `info` verifies with, read and parsed before
+ * the data directory is touched (the list opened): a mistyped `--public-key` (or a config's
+ * `statusList.publicKey` that names no key: no such file, not a file, not readable by this user, no Ed25519
+ * PEM key, a private key) is a usage error naming the option or the config key and the file, not the
+ * lane's failure in the trail.
  */
 function checkKeyFile(path: string, o: StoreOpts): void {
   const named =
@@ -317,6 +318,7 @@ export function registerStatusList(program: Command): void {
     // the directory before the key: a mistyped --data-dir is not reported only once a key is given
     const loc = locateExistingLane(o);
     const publicKey = stationKey(o, loc);
+    checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
       false,
@@ -349,6 +351,7 @@ export function registerStatusList(program: Command): void {
     // the directory before the key: a mistyped --data-dir is not reported only once a key is given
     const loc = locateExistingLane(o);
     const publicKey = stationKey(o, loc);
+    checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
       false,

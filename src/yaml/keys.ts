@@ -1,10 +1,9 @@
 /**
- * Merge keys (`<<`) and aliases used as keys (`*d :`) are refused anywhere in a tariff (why: ./fee-source.ts),
- * and in the lane config (src/config/yaml-source.ts).
+ * Merge keys (`<<`) and aliases used as keys (`*d :`) are refused anywhere in a tariff (why:
+ * src/tariff/fee-source.ts), and in the lane config (src/config/yaml-source.ts).
  */
 import { type Document, isAlias, isCollection, isMap, isPair, isScalar, isSeq } from "yaml";
-import type { FeeSourceIssue } from "./fee-source.js";
-import { deref, written } from "./written-forms.js";
+import { deref, written, type YamlIssue } from "./forms.js";
 
 const MERGE_KEY = "<<";
 
@@ -27,11 +26,11 @@ function aliasTarget(doc: Document, node: unknown): string {
 /**
  * Every merge key (`<<`) and every alias used as a key (`*d :`) in the document, by the path of the map
  * holding it; keys are named as written. Aliases are not followed: the node an alias names is walked where
- * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks of ./fee-source.ts read the node it
- * names.
+ * its anchor is written. An alias as a value (`fees: *common`) is taken: the checks of src/tariff/fee-source.ts
+ * read the node it names.
  */
-export function mergeAndAliasKeyIssues(doc: Document, where = "a tariff"): FeeSourceIssue[] {
-  const issues: FeeSourceIssue[] = [];
+export function mergeAndAliasKeyIssues(doc: Document, where = "a tariff"): YamlIssue[] {
+  const issues: YamlIssue[] = [];
   const walk = (node: unknown, path: (string | number)[]): void => {
     if (isMap(node)) {
       for (const pair of node.items) {
