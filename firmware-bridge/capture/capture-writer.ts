@@ -14,7 +14,9 @@
  *
  * Off the hot path: `record()` only queues the block; the queue is written on the next event-loop turn
  * (after the handler that took the frame has written its reply), and on `close()`. A capture that
- * cannot be written logs once and stops capturing; it never stops the lane.
+ * cannot be written logs once and stops capturing; it never stops the lane. That stop is told once more,
+ * to `onStopped` (the lane's status and audit trail: src/capture/wire-capture.ts), and `status()` says so
+ * from then on: what was written, and why it stopped.
  *
  * A capture never fills the disk it shares with others (the lane's journal: `minFreeBytes`). Before each
  * file it wants `minFreeBytes` plus one whole file free on the directory's disk, and `minFreeBytes` every
@@ -85,6 +87,41 @@ export interface CaptureWriterOptions {
   checkEveryBytes?: number;
   /** The bytes an unprivileged writer may still use on the disk of `dir`; default statfs (bavail × bsize). */
   freeBytes?: (dir: string) => number;
+  /**
+   * Called once, when capturing stops (after its error line): the disk short of its margin, or the
+   * directory or a file that cannot be written. Not called by `close()`. A callback that throws is logged.
+   */
+  onStopped?: (stop: CaptureStop) => void;
+}
+
+/** Why a capture stopped: nothing more is captured after it. */
+export interface CaptureStop {
+  /**
+   * `disk-margin`: the disk would have been left with less than `minFreeBytes` (plus a whole file before
+   * a new one), its own earlier files deleted already; `write-failed`: the directory could not be made or
+   * read, or a capture file could not be opened or written
+   */
+  reason: "disk-margin" | "write-failed";
+  /** the error line's text, with the error for `write-failed` */
+  message: string;
+  /** `disk-margin`: the bytes free on the disk then, and the margin kept free (`minFreeBytes`) */
+  freeBytes?: number;
+  marginBytes?: number;
+  /** `write-failed`: the error's message */
+  error?: string;
+}
+
+/** What a capture has written, and whether it still captures. */
+export interface CaptureWriterStatus {
+  dir: string;
+  /** the file being written now (or the last one, after a stop); undefined before the first */
+  current: string | undefined;
+  /** files this writer started (its earlier ones may have been pruned since) */
+  files: number;
+  /** bytes this writer wrote, headers included */
+  bytes: number;
+  /** why it stopped; null while it captures (and after a `close()` that was no stop) */
+  stopped: CaptureStop | null;
 }
 
 const MiB = 1024 * 1024;
@@ -135,6 +172,10 @@ export class CaptureWriter {
   private readTogetherAt: number | undefined;
   private failed = false;
   private closed = false;
+  private stop: CaptureStop | null = null;
+  private readonly onStopped: ((stop: CaptureStop) => void) | undefined;
+  /** bytes written by this writer, every file's */
+  private bytesWritten = 0;
   /** The file being written now. */
   current: string | undefined;
 
@@ -147,6 +188,7 @@ export class CaptureWriter {
     this.minFreeBytes = opts.minFreeBytes ?? 0;
     this.checkEveryBytes = opts.checkEveryBytes ?? MiB;
     this.freeBytes = opts.freeBytes ?? statfsFreeBytes;
+    this.onStopped = opts.onStopped;
     this.log = (opts.logger ?? silentLogger).child({ ns: "capture" });
     this.now = opts.now ?? (() => performance.now());
     this.mono0 = this.now();
@@ -264,6 +306,7 @@ export class CaptureWriter {
       writeAll(this.fd as number, chunk);
       this.fileBytes += chunk.length;
       this.sinceCheck += chunk.length;
+      this.bytesWritten += chunk.length;
     } catch (e) {
       this.fail(e);
     }
@@ -301,15 +344,10 @@ export class CaptureWriter {
     if (free >= want) return false;
     this.failed = true;
     this.queue = [];
-    const fd = this.fd;
-    this.fd = undefined;
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // the file is given up either way
-      }
-    }
+    this.fd = this.closeQuietly(this.fd);
+    const message =
+      `wire capture would leave less than ${Math.ceil(this.minFreeBytes / MiB)} MiB free on the disk of ${this.dir} ` +
+      "(kept free for the journal): capturing stops (the lane goes on); free space, or lower capture.maxFileMB";
     this.log.error(
       {
         dir: this.dir,
@@ -317,20 +355,54 @@ export class CaptureWriter {
         marginMiB: Math.ceil(this.minFreeBytes / MiB),
         fileMiB: Math.ceil(need / MiB),
       },
-      `wire capture would leave less than ${Math.ceil(this.minFreeBytes / MiB)} MiB free on the disk of ${this.dir} ` +
-        "(kept free for the journal): capturing stops (the lane goes on); free space, or lower capture.maxFileMB",
+      message,
     );
+    this.stopped({ reason: "disk-margin", message, freeBytes: free, marginBytes: this.minFreeBytes });
     return true;
+  }
+
+  /** Closes `fd` if there is one, an error ignored (the file is given up either way); returns undefined. */
+  private closeQuietly(fd: number | undefined): undefined {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // the file is given up either way
+      }
+    }
+    return undefined;
   }
 
   /** The directory or a file cannot be written: one error, and nothing more is captured. */
   private fail(e: unknown): void {
     this.failed = true;
     this.queue = [];
-    this.log.error(
-      { err: (e as Error).message, dir: this.dir },
-      "wire capture cannot be written: capturing stops (the lane goes on)",
-    );
+    const error = (e as Error).message;
+    const message = "wire capture cannot be written: capturing stops (the lane goes on)";
+    this.log.error({ err: error, dir: this.dir }, message);
+    this.stopped({ reason: "write-failed", message: `${message}: ${error}`, error });
+  }
+
+  /** The stop, kept for `status()` and told to `onStopped` once (never thrown into the writer's caller). */
+  private stopped(s: CaptureStop): void {
+    if (this.stop !== null) return;
+    this.stop = s;
+    try {
+      this.onStopped?.(s);
+    } catch (e) {
+      this.log.error({ err: (e as Error).message }, "wire capture: its stop could not be reported");
+    }
+  }
+
+  /** What this writer has written, and why it stopped (null while it captures). */
+  status(): CaptureWriterStatus {
+    return {
+      dir: this.dir,
+      current: this.current,
+      files: this.fileIndex,
+      bytes: this.bytesWritten,
+      stopped: this.stop ? { ...this.stop } : null,
+    };
   }
 
   close(): void {
@@ -367,6 +439,7 @@ export class CaptureWriter {
     ]);
     writeAll(this.fd, head);
     this.fileBytes = head.length;
+    this.bytesWritten += head.length;
     // The queue may start with interface blocks for ports added before this file: the header has them.
     this.queue = this.queue.filter((b) => b.readUInt32LE(0) !== 0x00000001);
     this.prune();

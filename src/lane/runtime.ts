@@ -15,7 +15,7 @@ import { createTcpClientTransport } from "../../firmware-bridge/transport/tcp.js
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { type AuditTrail, connectLaneTrail, type FileDigest, openJournalTrail } from "../audit/index.js";
 import { type BoothWiring, openBooth } from "../booth/wiring.js";
-import { openWireCapture } from "../capture/wire-capture.js";
+import { openWireCapture, type WireCapture } from "../capture/wire-capture.js";
 import { dialectFromConfig } from "../config/load.js";
 import type { LaneConfigProblem } from "../config/preflight.js";
 import { type LaneConfig, laneTariffPath, rsuTcpPort } from "../config/schema.js";
@@ -68,6 +68,8 @@ export interface LaneRuntimeDeps {
   outputsCloseTimeoutMs?: number;
   /** the fdatasync that makes a debit intent durable (src/journal/wal-sync.ts); tests make it fail */
   journalSyncFile?: SyncFile;
+  /** the bytes free on the wire capture's disk (default statfs); tests stand in a disk short of its margin */
+  captureFreeBytes?: (dir: string) => number;
 }
 
 export interface LaneRuntime {
@@ -90,6 +92,8 @@ export interface LaneRuntime {
   /** the booth and its card reader (docs/booth.md), null without a `reader` section */
   readonly booth: BoothWiring["booth"] | null;
   readonly reader: BoothWiring["reader"] | null;
+  /** the wire capture (docs/capture.md), null when `capture.enabled` is false; its `status()` says whether it stopped */
+  readonly capture: WireCapture | null;
   /**
    * Applies a signed bundle (a path or its bytes) that does not come from the station's uplink (an
    * operator's import, a demo's list) and records it in the trail: `status-list.applied` with the versions
@@ -183,7 +187,12 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       { tariff, journal, logger },
       statusList,
     );
-    const capture = openWireCapture(c, logger);
+    // its stop is a CAPTURE_STOPPED alarm in the trail (src/capture/wire-capture.ts)
+    const capture = openWireCapture(c, {
+      logger,
+      events: audit.events,
+      ...(deps.captureFreeBytes ? { freeBytes: deps.captureFreeBytes } : {}),
+    });
     if (capture) cleanups.unshift(() => capture.close());
     const link = openRsuLink(c, dialect, deps, capture, logger);
     // a device that keeps failing is an alarm in the trail (OUTPUT_FAILED), not only an error line a minute
@@ -275,6 +284,7 @@ export async function openLane(c: LaneConfig, deps: LaneRuntimeDeps = {}): Promi
       outputFaults,
       booth: booth?.booth ?? null,
       reader: booth?.reader ?? null,
+      capture: capture ?? null,
       applyStatusList: (bundle, source, opts) => applies.apply(bundle, source, opts),
       close: async () => {
         await booth?.close();

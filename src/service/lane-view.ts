@@ -225,6 +225,28 @@ export interface AuditView {
 /** The outputs' devices (src/outputs/output-faults.ts): failing now, failures since start, the last one. */
 export type OutputsView = OutputFaultsView;
 
+/**
+ * The wire capture (docs/capture.md, src/capture/wire-capture.ts): capturing or stopped (for good, until
+ * the lane starts again), where, what this run wrote.
+ */
+export interface CaptureView {
+  /** true while it captures; false once it stopped */
+  active: boolean;
+  dir: string;
+  /** the file being written (after a stop: the last one written); null before the first */
+  current: string | null;
+  /** files this run of the lane started (earlier ones may have been pruned since) */
+  files: number;
+  /** bytes this run wrote */
+  bytes: number;
+  /**
+   * why and since when it stopped: `disk-margin` (its disk short of the margin kept for the journal) or
+   * `write-failed` (the directory or a file could not be written), the error line's text; null while it
+   * captures
+   */
+  stopped: { reason: "disk-margin" | "write-failed"; message: string; at: number } | null;
+}
+
 export interface LaneSnapshot {
   /** snapshot format version */
   v: 1;
@@ -261,6 +283,8 @@ export interface LaneSnapshot {
   audit: AuditView;
   /** the lane outputs' devices: the event types failing now (OUTPUT_FAILED), failures since start */
   outputs: OutputsView;
+  /** the wire capture; null when `capture.enabled` is false */
+  capture: CaptureView | null;
 }
 
 // ---- the live feed ---------------------------------------------------------------------------------

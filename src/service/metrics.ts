@@ -24,6 +24,7 @@ const STAGE_LABEL = { b2c1: "b2_c1", b3c1: "b3_c1", b4c6: "b4_c6", b5Barrier: "b
 const LANE_STATES = ["starting", "open", "closed", "stopping"] as const;
 const LIST_STATES = ["ok", "stale", "missing", "past-hard-age", "failed"] as const;
 const UPLINK_STATES = ["online", "degraded", "offline", "disabled"] as const;
+const CAPTURE_STOP_REASONS = ["disk-margin", "write-failed"] as const;
 
 /** camelCase -> snake_case, for counter names taken from the lane's own field names. */
 export function snakeCase(s: string): string {
@@ -292,6 +293,29 @@ export class LaneMetrics {
         // a gauge without labels reads 0 once reset: removed, it has no sample
         if (k === null) this.remove();
         else this.set(k / 1000);
+      },
+    });
+    new Gauge({
+      name: "etc_lane_capture_active",
+      help: "1 while the wire capture captures, 0 once it stopped (its disk short of the margin kept for the journal, or a file it cannot write; the lane trades on); absent when capture.enabled is false",
+      registers,
+      collect() {
+        const c = snap().capture;
+        // a gauge without labels reads 0 once reset: removed, it has no sample
+        if (!c) this.remove();
+        else this.set(c.active ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: "etc_lane_capture_stops_total",
+      help: "wire capture stops since the lane started, by reason (disk-margin, write-failed): a stopped capture stays stopped until the lane starts again; absent when capture.enabled is false",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        const c = snap().capture;
+        this.reset();
+        if (!c) return;
+        for (const reason of CAPTURE_STOP_REASONS) this.inc({ reason }, c.stopped?.reason === reason ? 1 : 0);
       },
     });
     const serviceState = opts.serviceState;

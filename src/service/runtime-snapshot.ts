@@ -13,6 +13,7 @@ import type { LaneRuntime } from "../lane/runtime.js";
 import type { UplinkStatus } from "../uplink/uplink.js";
 import {
   type AuditView,
+  type CaptureView,
   type ClockView,
   flattenCounters,
   type JournalView,
@@ -267,5 +268,19 @@ export function auditView(audit: ReturnType<LaneRuntime["audit"]["status"]>): Au
     lastCheckpoint: audit.lastCheckpoint
       ? { n: audit.lastCheckpoint.n, at: audit.lastCheckpoint.at ?? 0, to: audit.lastCheckpoint.to }
       : null,
+  };
+}
+
+/** `capture`: the wire capture's state (src/capture/wire-capture.ts status()), null without one. */
+export function captureView(capture: LaneRuntime["capture"]): CaptureView | null {
+  if (!capture) return null;
+  const s = capture.status();
+  return {
+    active: s.active,
+    dir: s.dir,
+    current: s.current,
+    files: s.files,
+    bytes: s.bytes,
+    stopped: s.stopped ? { ...s.stopped } : null,
   };
 }

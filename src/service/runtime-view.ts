@@ -43,6 +43,7 @@ import { runtimeFeed } from "./runtime-feed.js";
 import {
   auditView,
   boothView,
+  captureView,
   clockView,
   disabledUplinkView,
   journalView,
@@ -157,6 +158,7 @@ export class LaneRuntimeView implements LaneView {
       clock: clockView(up),
       audit: auditView(rt.audit.status()),
       outputs: rt.outputFaults.view(),
+      capture: captureView(rt.capture),
     };
   }
 

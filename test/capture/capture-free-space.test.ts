@@ -2,13 +2,15 @@
  * The wire capture never fills the disk it shares with the journal (firmware-bridge/capture/capture-writer.ts
  * `minFreeBytes`, which the lane sets to src/datadir/free-space.ts FREE_SPACE_MARGIN): short of the margin
  * plus one file before a file, or of the margin while one grows, it deletes its own oldest files, and when
- * that is not enough it stops capturing with one error line naming the margin, writing nothing more.
+ * that is not enough it stops capturing with one error line naming the margin, writing nothing more. The
+ * stop is told once to `onStopped` and kept in `status()`, for the lane's status and trail
+ * (src/capture/wire-capture.ts).
  */
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
+import { type CaptureStop, CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 
@@ -31,7 +33,13 @@ function disk(dir: string, size: number): (d: string) => number {
   };
 }
 
-function writer(dir: string, freeBytes: (d: string) => number, lines: LogLine[], checkEveryBytes?: number) {
+function writer(
+  dir: string,
+  freeBytes: (d: string) => number,
+  lines: LogLine[],
+  checkEveryBytes?: number,
+  onStopped?: (s: CaptureStop) => void,
+) {
   return new CaptureWriter({
     dir,
     prefix: "lane",
@@ -43,6 +51,7 @@ function writer(dir: string, freeBytes: (d: string) => number, lines: LogLine[],
     minFreeBytes: 256 * MiB,
     freeBytes,
     ...(checkEveryBytes !== undefined ? { checkEveryBytes } : {}),
+    ...(onStopped ? { onStopped } : {}),
   });
 }
 
@@ -53,14 +62,31 @@ describe("capture writer: free space on its disk", () => {
   it("less than the margin and one file free: no file is written, one error line names the margin", () => {
     const dir = tmp();
     const lines: LogLine[] = [];
-    const w = writer(dir, () => 256 * MiB + 999, lines);
+    const told: CaptureStop[] = [];
+    const w = writer(
+      dir,
+      () => 256 * MiB + 999,
+      lines,
+      undefined,
+      (s) => told.push(s),
+    );
     const rsu = w.addPort("rsu", "protocol=legacy");
+    expect(w.status()).toEqual({ dir, current: undefined, files: 0, bytes: 0, stopped: null });
     for (let i = 0; i < 3; i++) {
       w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40, i));
       w.flush();
     }
     w.close();
     expect(readdirSync(dir)).toEqual([]);
+    // told once, however many flushes came after, and kept
+    const stop = {
+      reason: "disk-margin",
+      message: expect.stringContaining(`less than 256 MiB free on the disk of ${dir}`),
+      freeBytes: 256 * MiB + 999,
+      marginBytes: 256 * MiB,
+    };
+    expect(told).toEqual([stop]);
+    expect(w.status()).toEqual({ dir, current: undefined, files: 0, bytes: 0, stopped: stop });
     expect(stops(lines)).toEqual([
       expect.objectContaining({
         msg: expect.stringContaining(`less than 256 MiB free on the disk of ${dir}`),
@@ -98,12 +124,26 @@ describe("capture writer: free space on its disk", () => {
     const dir = tmp();
     const lines: LogLine[] = [];
     let free = 256 * MiB + 5000;
-    const w = writer(dir, () => free, lines, 100);
+    const told: CaptureStop[] = [];
+    const w = writer(
+      dir,
+      () => free,
+      lines,
+      100,
+      (s) => told.push(s),
+    );
     const rsu = w.addPort("rsu", "protocol=legacy");
     w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(120, 1));
     w.flush();
     const [file] = readdirSync(dir);
     const size = statSync(join(dir, file as string)).size;
+    expect(w.status()).toEqual({
+      dir,
+      current: join(dir, file as string),
+      files: 1,
+      bytes: size,
+      stopped: null,
+    });
     free = 256 * MiB - 1; // something else took the rest
     w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40, 2));
     w.flush();
@@ -113,5 +153,54 @@ describe("capture writer: free space on its disk", () => {
     expect(readdirSync(dir)).toEqual([file]);
     expect(statSync(join(dir, file as string)).size).toBe(size);
     expect(stops(lines)).toHaveLength(1);
+    // what it wrote before it stopped, and why it stopped
+    expect(told.map((s) => s.reason)).toEqual(["disk-margin"]);
+    expect(w.status()).toMatchObject({ files: 1, bytes: size, stopped: { reason: "disk-margin" } });
+  });
+
+  it("a directory that cannot be made stops it in the constructor: onStopped is told, write-failed", () => {
+    const base = tmp();
+    writeFileSync(join(base, "a-file"), "x");
+    const dir = join(base, "a-file", "capture"); // under a file: ENOTDIR
+    const told: CaptureStop[] = [];
+    const w = writer(
+      dir,
+      () => 1024 * MiB,
+      [],
+      undefined,
+      (s) => told.push(s),
+    );
+    expect(told).toEqual([
+      {
+        reason: "write-failed",
+        message: expect.stringMatching(
+          /^wire capture cannot be written: capturing stops \(the lane goes on\): /,
+        ),
+        error: expect.stringContaining("ENOTDIR"),
+      },
+    ]);
+    expect(w.status().stopped).toEqual(told[0]);
+  });
+
+  it("an onStopped that throws is logged; the writer's caller never sees it", () => {
+    const dir = tmp();
+    const lines: LogLine[] = [];
+    const w = writer(
+      dir,
+      () => 0,
+      lines,
+      undefined,
+      () => {
+        throw new Error("trail closed");
+      },
+    );
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(4));
+    expect(() => w.flush()).not.toThrow();
+    expect(w.status().stopped?.reason).toBe("disk-margin");
+    expect(lines.filter((l) => l.level === "error").map((l) => l.msg)).toEqual([
+      expect.stringContaining("capturing stops"),
+      "wire capture: its stop could not be reported",
+    ]);
   });
 });

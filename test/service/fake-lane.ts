@@ -120,6 +120,7 @@ export function baseSnapshot(at = T0): LaneSnapshot {
     clock: { skewToStationMs: -35, measuredAt: at - 10_000 },
     audit: { lastSeq: 1234, lastCheckpoint: { n: 12, at: at - 30_000, to: 1200 } },
     outputs: { failing: [], failures: 0, last: null },
+    capture: null,
   };
 }
 

@@ -193,8 +193,26 @@ function queueRows(s: LaneSnapshot, show: Show): Row[] {
         (s.journal.error ? `; ${s.journal.error.code}: ${s.journal.error.message}` : ""),
     ],
     ...keptBehindTrailRows(s, show),
+    captureRow(s, show),
     ["In flight", String(s.inFlight.length), s.inFlight.map((m) => `${m.obuId} ${m.phase}`).join(", ")],
   ];
+}
+
+/**
+ * The wire capture (docs/capture.md): off, capturing (its file, what this run wrote), or STOPPED with why
+ * and since when (the lane trades on without it).
+ */
+function captureRow(s: LaneSnapshot, { t }: Show): Row {
+  const c = s.capture;
+  if (!c) return ["Wire capture", "off", "capture.enabled is false"];
+  const written = `${c.files} file(s), ${Math.round(c.bytes / 1024)} KiB written in ${c.dir}`;
+  if (c.stopped)
+    return [
+      "Wire capture",
+      "STOPPED",
+      `since ${t(c.stopped.at)} [${c.stopped.reason}]: ${c.stopped.message}; ${written}`,
+    ];
+  return ["Wire capture", "capturing", `${c.current ?? "no file yet"}; ${written}`];
 }
 
 /** How many of the booth's cases wait, are taken and are being worked on ("2 waiting, 1 taken"). */
@@ -433,7 +451,7 @@ export function registerStatus(program: Command): void {
     program
       .command("status")
       .description(
-        "the running lane's state: trading or not and why, links and counters, status list, upload queue, booth queue, last transactions",
+        "the running lane's state: trading or not and why, links and counters, status list, upload queue, wire capture, booth queue, last transactions",
       )
       .option(
         "--json",
