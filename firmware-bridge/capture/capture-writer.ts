@@ -89,7 +89,8 @@ export interface CaptureWriterOptions {
   freeBytes?: (dir: string) => number;
   /**
    * Called once, when capturing stops (after its error line): the disk short of its margin, or the
-   * directory or a file that cannot be written. Not called by `close()`. A callback that throws is logged.
+   * directory or a file that cannot be written; also by the last flush of `close()` when that is where the
+   * stop is found (in the lane, after its `lane.stop` entry). A callback that throws is logged.
    */
   onStopped?: (stop: CaptureStop) => void;
 }
@@ -426,9 +427,12 @@ export class CaptureWriter {
       this.fd = undefined; // never closed twice, even when the next open fails
       closeSync(fd);
     }
+    // counted and named only once it is open: a file that could not be made is no file of this run
+    // (status() names the last one written)
+    const next = join(this.dir, `${this.runName()}-${String(this.fileIndex + 1).padStart(3, "0")}.pcapng`);
+    this.fd = openSync(next, "wx", CAPTURE_FILE_MODE);
     this.fileIndex++;
-    this.current = join(this.dir, `${this.runName()}-${String(this.fileIndex).padStart(3, "0")}.pcapng`);
-    this.fd = openSync(this.current, "wx", CAPTURE_FILE_MODE);
+    this.current = next;
     const head = Buffer.concat([
       sectionHeader(this.application, [
         "timestamps: wall clock at capture start + monotonic time since; RTAC event 01 = written by this side, 02 = read",

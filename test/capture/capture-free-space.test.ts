@@ -182,6 +182,47 @@ describe("capture writer: free space on its disk", () => {
     expect(w.status().stopped).toEqual(told[0]);
   });
 
+  it("a file that cannot be opened is not counted and not named: status() shows no file of this run", () => {
+    const base = tmp();
+    const dir = join(base, "capture");
+    let removed = false;
+    // the directory is made by the constructor, then goes before the first file is opened (ENOENT)
+    const w = writer(dir, () => {
+      if (!removed) {
+        removed = true;
+        rmSync(dir, { recursive: true });
+      }
+      return 1024 * MiB;
+    }, []);
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(4));
+    w.flush();
+    const s = w.status();
+    expect(s.stopped?.reason).toBe("write-failed");
+    expect(s.files).toBe(0);
+    expect(s.current).toBeUndefined();
+  });
+
+  it("the last flush of close() that finds the disk short reports the stop, once", () => {
+    const dir = tmp();
+    let free = 1024 * MiB;
+    const told: CaptureStop[] = [];
+    const w = writer(
+      dir,
+      () => free,
+      [],
+      1,
+      (s) => told.push(s),
+    );
+    const rsu = w.addPort("rsu", "protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40));
+    w.flush();
+    free = 0;
+    w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40));
+    w.close();
+    expect(told.map((s) => s.reason)).toEqual(["disk-margin"]);
+  });
+
   it("an onStopped that throws is logged; the writer's caller never sees it", () => {
     const dir = tmp();
     const lines: LogLine[] = [];
