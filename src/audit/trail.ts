@@ -903,7 +903,7 @@ export class AuditTrail {
    * (`sideFiles`) are deleted after the segments, with those an earlier run named and could not delete
    * (tried again, not named again); the result says which were deleted (`sideFilesDeleted`) and which are
    * still there (`sideFilesLeft`: logged with a warning the first time only). A run with nothing due tries
-   * those of earlier runs too (logged only; it resolves null).
+   * those of earlier runs too (logged only; it resolves null: sideFilesLeft() says which are still left).
    */
   runRetention(): Promise<RetentionResult | null> {
     if (this.retentionRunning) return this.retentionRunning;
@@ -1027,6 +1027,17 @@ export class AuditTrail {
       }
     }
     return { deleted, left };
+  }
+
+  /**
+   * The side files a sealed `audit.retention` entry named that are still left after the latest try
+   * (deleteSideFiles): those whose unlink failed and were neither deleted nor found gone since, sorted.
+   * A run with nothing due (runRetention resolving null) tries them too, so the operator's
+   * `journal retention --now` asks here after its run (src/service/retention-now.ts) rather than
+   * relying on its run's `sideFilesLeft`.
+   */
+  sideFilesLeft(): string[] {
+    return [...this.sideFilesNamedLeft].sort();
   }
 
   /**

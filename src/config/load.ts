@@ -8,7 +8,7 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
-import { comparedPaths, type LaneConfig, LaneConfigSchema } from "./schema.js";
+import { comparedPaths, type LaneConfig, LaneConfigSchema, messageWithoutRefused } from "./schema.js";
 import { asWritten, readConfigYaml, type WrittenIssue, type YamlSource } from "./yaml-source.js";
 
 /** Turn a zod error into "field: expected ..." lines. */
@@ -156,9 +156,11 @@ export function parseLaneConfig(
   const givesWay = [...written.issues.filter((w) => w.path.length > 0), ...found.notPlain];
   // a cross-field issue comparing with such a value too (`backoffMaxMs: ... (at least backoffInitialMs)`
   // beside a backoffInitialMs YAML misread): comparedPaths, ./schema.ts
-  const schemaIssues = (r.success ? [] : r.error.issues).filter(
-    (i) => !givesWay.some((w) => isUnder(i.path, w.path) || comparedPaths(i).some((c) => isUnder(c, w.path))),
-  );
+  const gaveWay = (p: readonly PropertyKey[]): boolean => givesWay.some((w) => isUnder(p, w.path));
+  // one whose message only states such a value (its condition does not depend on it) stands, without it
+  const schemaIssues = (r.success ? [] : r.error.issues)
+    .filter((i) => !gaveWay(i.path) && !comparedPaths(i).some(gaveWay))
+    .map((i) => ({ ...i, message: messageWithoutRefused(i, gaveWay) }));
   // a Map the text names already (`!!omap`, ./yaml-source.ts) is named once, as written
   const notPlain = found.notPlain.filter((n) => !written.issues.some((w) => isUnder(n.path, w.path)));
   // each key named as written (`b5.0x22`, not the `b5.34` YAML made of an unquoted 0x22)

@@ -72,21 +72,63 @@ const int = (min: number, max: number, what = "an integer") => {
 export interface Compared {
   compared: string[][];
   depth: number;
+  /**
+   * Fields whose values the message only states, its condition not depending on them (as `compared`,
+   * relative paths), and the message without those values: the loader gives that one instead when one
+   * of them was refused as written (the issue stands: its condition holds whatever they are).
+   */
+  mentioned?: { paths: string[][]; message: string };
 }
 
-/** The `path` and `params` of a cross-field issue at `path` comparing it with `compared` (Compared). */
+/**
+ * The `path` and `params` of a cross-field issue at `path` comparing it with `compared` (Compared): the
+ * fields its condition depends on, no other (one the message only states: comparesMentioning).
+ */
 const compares = (path: string[], ...compared: string[][]): { path: string[]; params: Compared } => ({
   path,
   params: { compared, depth: path.length },
 });
+
+/**
+ * compares(path, ...compared), with a message that also states the values of `mentioned` fields its
+ * condition does not depend on; `withoutThem`, the message to give when one of them was refused as written.
+ */
+const comparesMentioning = (
+  path: string[],
+  compared: string[][],
+  mentioned: string[][],
+  withoutThem: string,
+): { path: string[]; params: Compared } => ({
+  path,
+  params: { compared, depth: path.length, mentioned: { paths: mentioned, message: withoutThem } },
+});
+
+/** The paths of `rel` (relative to the section whose check raised `issue`, Compared) from the top. */
+function fromTop(issue: z.core.$ZodIssue, depth: number, rel: string[][]): PropertyKey[][] {
+  const section = issue.path.slice(0, issue.path.length - depth);
+  return rel.map((c) => [...section, ...c]);
+}
 
 /** The fields a cross-field issue compares its own with (Compared), as paths from the top; [] for any other. */
 export function comparedPaths(issue: z.core.$ZodIssue): PropertyKey[][] {
   if (issue.code !== "custom") return [];
   const p = issue.params as Partial<Compared> | undefined;
   if (p?.compared === undefined || p.depth === undefined) return [];
-  const section = issue.path.slice(0, issue.path.length - p.depth);
-  return p.compared.map((c) => [...section, ...c]);
+  return fromTop(issue, p.depth, p.compared);
+}
+
+/**
+ * A cross-field issue's message without the values of the fields it only mentions (Compared
+ * `mentioned`) when `refused` says one of them was refused as written; else its message.
+ */
+export function messageWithoutRefused(
+  issue: z.core.$ZodIssue,
+  refused: (path: readonly PropertyKey[]) => boolean,
+): string {
+  if (issue.code !== "custom") return issue.message;
+  const p = issue.params as Partial<Compared> | undefined;
+  if (p?.mentioned === undefined || p.depth === undefined) return issue.message;
+  return fromTop(issue, p.depth, p.mentioned.paths).some(refused) ? p.mentioned.message : issue.message;
 }
 
 /** The fields of a section that its own field checks already refused (each issue's path starts with one). */
@@ -878,21 +920,27 @@ export const LaneConfigSchema = z
     // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
     // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
     // configNotes), not a refusal.
-    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000)
+    // the condition depends on hardMaxAgeMinutes only: a refused (misread) deltaMaxAgeMinutes leaves the
+    // issue standing, its message then without delta's value
+    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000) {
+      const { hardMaxAgeMinutes: hard, deltaMaxAgeMinutes: delta, whenPastHardAge } = c.statusList;
+      const pollMs = c.station.statusListPollMs;
+      const poll = (deltaValue: string) =>
+        `expected less than statusList.hardMaxAgeMinutes (${hard} min = ${hard * 60_000} ms), and less than ` +
+        `statusList.deltaMaxAgeMinutes${deltaValue} for a list that is never stale: a lane that asks for ` +
+        "status-list updates no more often than that finds its list past its hard age before every poll " +
+        `(whenPastHardAge: ${whenPastHardAge}), got ${pollMs}`;
       ctx.addIssue({
         code: "custom",
-        ...compares(
+        ...comparesMentioning(
           ["station", "statusListPollMs"],
-          ["statusList", "hardMaxAgeMinutes"],
-          ["statusList", "deltaMaxAgeMinutes"],
+          [["statusList", "hardMaxAgeMinutes"]],
+          [["statusList", "deltaMaxAgeMinutes"]],
+          poll(""),
         ),
-        message:
-          `expected less than statusList.hardMaxAgeMinutes (${c.statusList.hardMaxAgeMinutes} min = ` +
-          `${c.statusList.hardMaxAgeMinutes * 60_000} ms), and less than statusList.deltaMaxAgeMinutes ` +
-          `(${c.statusList.deltaMaxAgeMinutes} min) for a list that is never stale: a lane that asks for ` +
-          "status-list updates no more often than that finds its list past its hard age before every poll " +
-          `(whenPastHardAge: ${c.statusList.whenPastHardAge}), got ${c.station.statusListPollMs}`,
+        message: poll(` (${delta} min)`),
       });
+    }
     // one serial device cannot carry both links: each would read the other's frames
     if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
       ctx.addIssue({

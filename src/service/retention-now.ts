@@ -12,9 +12,11 @@
  * trusted, and a deleted trail file cannot be brought back, so the trail deletes nothing then (its own
  * hourly run tries again).
  *
- * A side file of damaged bytes the trail's run could not delete (src/audit/trail.ts runRetention,
- * `sideFilesLeft`) is named in the answer, by its path, for the operator to remove by hand: the hourly run
- * only logs it (once).
+ * A side file of damaged bytes the trail could not delete is named in the answer, by its path, for the
+ * operator to remove by hand: the hourly run only logs it (once). The answer asks the trail after its own
+ * run (src/audit/trail.ts `sideFilesLeft()`), not only that run's result: a run with nothing due resolves
+ * null yet still tries the files an earlier run (the hourly one) left, and one it then leaves is named too,
+ * whether or not the run deleted anything, also when it failed.
  */
 import { join } from "node:path";
 import type { RetentionResult } from "../audit/retention.js";
@@ -27,7 +29,9 @@ export interface RetentionParts {
   audit:
     | {
         readonly dir: string;
-        runRetention(): Promise<Pick<RetentionResult, "files" | "deletedThrough" | "sideFilesLeft"> | null>;
+        runRetention(): Promise<Pick<RetentionResult, "files" | "deletedThrough"> | null>;
+        /** the side files still left after the latest try (AuditTrail.sideFilesLeft), file names */
+        sideFilesLeft(): readonly string[];
       }
     | { notRun: string };
 }
@@ -39,15 +43,15 @@ type AuditPart =
       ran: true;
       filesDeleted: number;
       deletedThrough?: number;
-      /** the paths of the side files the run could not delete; only when there is one */
+      /** the paths of the side files still left after the run (this run's or an earlier's); only when there is one */
       sideFilesLeft?: string[];
     }
   | { ok: boolean; ran: false; filesDeleted: 0; reason: string }
-  | { ok: false; ran: true; filesDeleted: 0; error: string };
+  | { ok: false; ran: true; filesDeleted: 0; error: string; sideFilesLeft?: string[] };
 
 const JOURNAL_INCOMPLETE = "the journal retention did not complete";
 
-/** "; 1 side file not deleted: remove it by hand: PATH" (the run's are all named); "" for none. */
+/** "; 1 side file not deleted: remove it by hand: PATH" (all still left are named); "" for none. */
 function sideFilesLeftText(paths: string[]): string {
   if (paths.length === 0) return "";
   const one = paths.length === 1;
@@ -71,28 +75,33 @@ export async function runRetentionNow(parts: RetentionParts): Promise<OperatorRe
     audit = { ok: true, ran: false, filesDeleted: 0, reason: parts.audit.notRun };
     auditText = `audit retention not run: ${parts.audit.notRun}`;
   } else {
+    const trail = parts.audit;
+    // named after the run whatever it did: a run with nothing due (null) tries the side files an
+    // earlier run left too, and one still left is the operator's to remove
+    const leftNow = () => trail.sideFilesLeft().map((f) => join(trail.dir, f));
     try {
-      const a = await parts.audit.runRetention();
+      const a = await trail.runRetention();
       // null: none due; an entry that could not be sealed, a seal not on the disk yet, or an unhealthy
       // journal, rejects (E625): caught below
-      const dir = parts.audit.dir;
-      const left = (a?.sideFilesLeft ?? []).map((f) => join(dir, f));
+      const left = leftNow();
+      const leftData = left.length > 0 ? { sideFilesLeft: left } : {};
       audit = a
-        ? {
-            ok: true,
-            ran: true,
-            filesDeleted: a.files.length,
-            deletedThrough: a.deletedThrough,
-            ...(left.length > 0 ? { sideFilesLeft: left } : {}),
-          }
-        : { ok: true, ran: true, filesDeleted: 0 };
+        ? { ok: true, ran: true, filesDeleted: a.files.length, deletedThrough: a.deletedThrough, ...leftData }
+        : { ok: true, ran: true, filesDeleted: 0, ...leftData };
       auditText = a
         ? `audit retention: ${a.files.length} segment file(s) deleted, entries through seq ${a.deletedThrough}${sideFilesLeftText(left)}`
-        : "audit retention: no segment file deleted";
+        : `audit retention: no segment file deleted${sideFilesLeftText(left)}`;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
-      audit = { ok: false, ran: true, filesDeleted: 0, error: message };
-      auditText = `audit retention failed: ${message}`;
+      const left = leftNow();
+      audit = {
+        ok: false,
+        ran: true,
+        filesDeleted: 0,
+        error: message,
+        ...(left.length > 0 ? { sideFilesLeft: left } : {}),
+      };
+      auditText = `audit retention failed: ${message}${sideFilesLeftText(left)}`;
     }
   }
 

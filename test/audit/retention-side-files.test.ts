@@ -20,6 +20,7 @@ import type { AuditEntry } from "../../src/audit/entry.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { MemoryAuditSpool } from "../../src/audit/spool.js";
 import type { AuditTrail } from "../../src/audit/trail.js";
+import { runRetentionNow } from "../../src/service/retention-now.js";
 import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { entries, openTrail, segmentPaths, tempDir } from "./helpers.js";
 
@@ -213,6 +214,41 @@ it("a run with nothing due tries a side file an earlier run left again (resolves
   expect(existsSync(sidePath)).toBe(false);
   expect(entries(dir).length).toBe(entriesBefore);
   expect(warnings(log)).toHaveLength(1);
+});
+
+it("the hourly run left a side file: retention --now with nothing due names it, by its path, after trying it again", async () => {
+  const log: LogLine[] = [];
+  const { t, side, sidePath } = await trailWithSide(log);
+  io.eperm = true;
+  // the hourly run (the lane's timer calls runRetention): leaves it, warns once
+  expect((await t.runRetention())!.sideFilesLeft).toEqual([side]);
+  expect(t.sideFilesLeft()).toEqual([side]);
+  io.unlinked = [];
+  // etc-lane journal retention --now through the running lane: nothing due any more
+  const r = await runRetentionNow({
+    journal: { runRetention: async () => ({ deleted: 0, cutoff: "2026-01-01T00:00:00.000Z", error: null }) },
+    audit: t,
+  });
+  expect(io.unlinked).toEqual([side]);
+  expect(r.ok).toBe(true);
+  expect(r.message).toBe(
+    "journal retention: 0 acknowledged record(s) older than 2026-01-01T00:00:00.000Z deleted; " +
+      `audit retention: no segment file deleted; 1 side file not deleted: remove it by hand: ${sidePath}`,
+  );
+  expect(r.data?.audit).toEqual({ ok: true, ran: true, filesDeleted: 0, sideFilesLeft: [sidePath] });
+  expect(warnings(log)).toHaveLength(1);
+  // once its unlink succeeds (the --now run tried it again), it is named no more
+  io.eperm = false;
+  const after = await runRetentionNow({
+    journal: { runRetention: async () => ({ deleted: 0, cutoff: "2026-01-01T00:00:00.000Z", error: null }) },
+    audit: t,
+  });
+  expect(existsSync(sidePath)).toBe(false);
+  expect(t.sideFilesLeft()).toEqual([]);
+  expect(after.message).toBe(
+    "journal retention: 0 acknowledged record(s) older than 2026-01-01T00:00:00.000Z deleted; " +
+      "audit retention: no segment file deleted",
+  );
 });
 
 it("a side file removed meanwhile (ENOENT at unlink) is no failure: not left, no warning", async () => {

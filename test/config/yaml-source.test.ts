@@ -129,6 +129,27 @@ describe("YAML forms the tariff refuses too", () => {
     );
   });
 
+  it("a misread number only stated in a cross-field message leaves the issue standing, without its value", () => {
+    // statusListPollMs is refused against hardMaxAgeMinutes alone; deltaMaxAgeMinutes is only stated
+    const text = (delta: string) =>
+      `${LANE}rsu: { port: /dev/ttyUSB0, protocol: legacy }\nstation: { url: "http://st:8640", statusListPollMs: 3600000 }\n` +
+      `statusList: { publicKey: k.pem, hardMaxAgeMinutes: 60, deltaMaxAgeMinutes: ${delta} }\ndataDir: data1\n`;
+    const poll = (deltaValue: string) =>
+      "  station.statusListPollMs: expected less than statusList.hardMaxAgeMinutes (60 min = 3600000 ms), and less than " +
+      `statusList.deltaMaxAgeMinutes${deltaValue} for a list that is never stale: a lane that asks for status-list ` +
+      "updates no more often than that finds its list past its hard age before every poll (whenPastHardAge: trade), got 3600000";
+    expect(
+      refusal(`%YAML 1.1\n---\n${text("030")}`)
+        .split("\n")
+        .slice(1),
+    ).toEqual([
+      poll(""),
+      "  statusList.deltaMaxAgeMinutes: expected a number as written; got 030, which this YAML reads as 24 (an octal form under %YAML 1.1: write it without leading zeros)",
+    ]);
+    // written plainly, its value is stated
+    expect(refusal(text("30")).split("\n").slice(1)).toEqual([poll(" (30 min)")]);
+  });
+
   it("a tag YAML does not resolve is refused, naming the field and its line, not taken as a path", () => {
     const m = refusal(`${LANE}${REST.replace("dataDir: data1", "dataDir: !env LANE_DIR")}`);
     expect(m).toContain(

@@ -48,10 +48,14 @@ const PLAN: RetentionResult = {
   sideFilesLeft: [],
 };
 
-/** The running lane's operator over a journal and a trail whose retention runs are given. */
+/**
+ * The running lane's operator over a journal and a trail whose retention runs are given; `left`, the side
+ * files the trail says are still left (AuditTrail.sideFilesLeft), read after its run.
+ */
 function laneOperator(
   journalRun: () => Promise<RetentionReport>,
   auditRun: () => Promise<RetentionResult | null>,
+  left: { files: string[] } = { files: [] },
 ) {
   const order: string[] = [];
   const journal = {
@@ -68,6 +72,7 @@ function laneOperator(
       order.push("audit started");
       return auditRun();
     }),
+    sideFilesLeft: () => left.files,
   };
   // the two parts runRetention uses; the rest of the runtime is not reached
   const rt = { journal, audit } as unknown as LaneRuntime;
@@ -132,6 +137,7 @@ it("a side file the trail's run could not delete: the answer names it by its pat
   const l = laneOperator(
     async () => report({ deleted: 12 }),
     async () => ({ ...PLAN, sideFiles: [side], sideFilesLeft: [side] }),
+    { files: [side] },
   );
   const r = await l.op.runRetention(USER);
   expect(r.ok).toBe(true);
@@ -154,6 +160,7 @@ it("two side files left: both named", async () => {
   const l = laneOperator(
     async () => report({ deleted: 0 }),
     async () => ({ ...PLAN, sideFiles: sides, sideFilesLeft: sides }),
+    { files: sides },
   );
   const r = await l.op.runRetention(USER);
   expect(r.message).toBe(
@@ -175,6 +182,56 @@ it("the trail deletes nothing: said so", async () => {
       "audit retention: no segment file deleted",
   );
   expect(r.data?.audit).toEqual({ ok: true, ran: true, filesDeleted: 0 });
+});
+
+it("nothing due but a side file an earlier run (the hourly one) left is still there: named after the run", async () => {
+  const side = "000001.log.damaged-0123456789abcdef";
+  const left = { files: [side, "000501.log.damaged-fedcba9876543210"] };
+  const l = laneOperator(
+    async () => report({ deleted: 0 }),
+    async () => {
+      // the run (null: nothing due) tries them again and deletes one: the answer reads what is left after it
+      left.files = [side];
+      return null;
+    },
+    left,
+  );
+  const r = await l.op.runRetention(USER);
+  expect(r.ok).toBe(true);
+  expect(r.message).toBe(
+    "journal retention: 0 acknowledged record(s) older than 2026-09-05T10:00:00.000+08:00 deleted; " +
+      `audit retention: no segment file deleted; 1 side file not deleted: remove it by hand: /var/lib/etc-lane/audit/${side}`,
+  );
+  expect(r.data?.audit).toEqual({
+    ok: true,
+    ran: true,
+    filesDeleted: 0,
+    sideFilesLeft: [`/var/lib/etc-lane/audit/${side}`],
+  });
+});
+
+it("the trail's retention fails with a side file still left: the failure and the file are both said", async () => {
+  const side = "000001.log.damaged-0123456789abcdef";
+  const l = laneOperator(
+    async () => report({ deleted: 7 }),
+    async () => {
+      throw new Error("EIO: i/o error, fsync");
+    },
+    { files: [side] },
+  );
+  const r = await l.op.runRetention(USER);
+  expect(r.ok).toBe(false);
+  expect(r.message).toBe(
+    "journal retention: 7 acknowledged record(s) older than 2026-09-05T10:00:00.000+08:00 deleted; " +
+      `audit retention failed: EIO: i/o error, fsync; 1 side file not deleted: remove it by hand: /var/lib/etc-lane/audit/${side}`,
+  );
+  expect(r.data?.audit).toEqual({
+    ok: false,
+    ran: true,
+    filesDeleted: 0,
+    error: "EIO: i/o error, fsync",
+    sideFilesLeft: [`/var/lib/etc-lane/audit/${side}`],
+  });
 });
 
 it("the trail's retention fails: the journal's deletions are still reported, the result is a failure", async () => {
