@@ -5,7 +5,7 @@
  * metrics `etc_lane_capture_active` and `etc_lane_capture_stops_total`, and one `CAPTURE_STOPPED` alarm
  * entry in the audit trail (src/capture/wire-capture.ts, src/service/runtime-snapshot.ts captureView).
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, expect, it } from "vitest";
@@ -116,6 +116,46 @@ it("a capture stopped short of its disk's margin: the snapshot, the metrics, the
         marginBytes: 256 * MiB,
       }),
     }),
+  ]);
+});
+
+it("a capture directory that cannot be made stops it while the lane opens: the alarm waits for the view's feed, one trail entry", async () => {
+  const base = mkdtempSync(join(tmpdir(), "capture-status-"));
+  dirs.push(base);
+  writeFileSync(join(base, "a-file"), "x");
+  const dir = join(base, "a-file", "capture"); // under a file: ENOTDIR, in the writer's constructor
+  const rt = await openLane(laneConfig(base, { enabled: true, dir }), {
+    transport: createTransportPair().lane,
+    outputs: { emit: () => {} },
+    uplink: false,
+  });
+  // the view listens only now, after openLane: the trail held the alarm entry for it
+  const view = new LaneRuntimeView(rt, { lane: { ...LANE, utcOffsetMinutes: 480 } });
+  const fed: string[] = [];
+  const sub = view.events$.subscribe((e) => {
+    if (e.type === "alarm") fed.push(e.code);
+  });
+  try {
+    await rt.controller.start();
+    expect(fed).toContain("CAPTURE_STOPPED");
+    expect(fed.filter((c) => c === "CAPTURE_STOPPED")).toHaveLength(1);
+    expect(view.snapshot().capture).toEqual({
+      active: false,
+      dir,
+      current: null,
+      files: 0,
+      bytes: 0,
+      stopped: { reason: "write-failed", message: expect.any(String), at: expect.any(Number) },
+    });
+  } finally {
+    sub.unsubscribe();
+    await view.close();
+    await rt.close();
+  }
+  const entries = [...readTrail(auditDir(join(base, "data")))].map((x) => x.entry);
+  const alarms = entries.filter((e) => e.type === "lane.alarm" && e.data?.code === "CAPTURE_STOPPED");
+  expect(alarms).toEqual([
+    expect.objectContaining({ data: expect.objectContaining({ reason: "write-failed", dir }) }),
   ]);
 });
 
