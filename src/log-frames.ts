@@ -56,11 +56,18 @@ export function maskFrameFields(fields: Record<string, unknown>): Record<string,
   return out;
 }
 
-/** Hex that did not decode: its length and, when it starts as a frame, its header; saying where the rest is. */
-function headOf(hex: string, asFrame: boolean): string {
-  let shown = "";
+/**
+ * Hex that did not decode: its length and, when it starts as a frame, its header; saying where the rest is.
+ * `shown`: how the output says it (the log's words by default; `etc-lane decode --capture` has its own).
+ */
+export function headOf(
+  hex: string,
+  asFrame: boolean,
+  shown: { not: string; full: string } = { not: "not logged", full: "log.fullIds: true logs it in full" },
+): string {
+  let head = "";
   if (asFrame && hex.slice(0, 4).toLowerCase() === RSU_HEADER.start)
-    shown = hex.slice(0, RSU_HEADER.bytes * 2);
-  else if (asFrame) shown = readerFrameHeader(hex) ?? "";
-  return `${shown}... (${Math.ceil(hex.length / 2)} bytes, not decoded: not logged${shown ? " past the header" : ""} as it may hold a card number; log.fullIds: true logs it in full)`;
+    head = hex.slice(0, RSU_HEADER.bytes * 2);
+  else if (asFrame) head = readerFrameHeader(hex) ?? "";
+  return `${head}... (${Math.ceil(hex.length / 2)} bytes, not decoded: ${shown.not}${head ? " past the header" : ""} as it may hold a card number; ${shown.full})`;
 }

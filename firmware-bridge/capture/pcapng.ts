@@ -6,6 +6,7 @@
  *
  * Written little-endian; read in either byte order (a file rewritten by editcap stays readable).
  */
+import { readSync } from "node:fs";
 
 export const LINKTYPE_RTAC_SERIAL = 250;
 
@@ -172,6 +173,11 @@ export interface CapturePacket {
   readonly comment?: string;
   /** where the packet's block starts in the file */
   readonly offset: number;
+  /**
+   * when the packet's captured length is below its original length (a capture cut to a snap length,
+   * `editcap -s`): how many bytes crossed the port, of which `bytes` holds only the first ones
+   */
+  readonly cutFrom?: number;
 }
 
 /** A block that could not be read; the blocks after it were. */
@@ -210,6 +216,48 @@ export interface ParsedCapture {
 /** The largest time a JavaScript Date holds (ms since the epoch), in µs: a later timestamp is damage. */
 const MAX_US = 8_640_000_000_000_000_000n;
 
+/** Where the blocks of a capture are read from: a buffer, or a file read a block of bytes at a time. */
+export interface ByteSource {
+  readonly size: number;
+  /** the `length` bytes at `offset` (`offset + length <= size`); valid until the next call */
+  bytes(offset: number, length: number): Buffer;
+}
+
+export function bufferSource(buf: Buffer): ByteSource {
+  return { size: buf.length, bytes: (offset, length) => buf.subarray(offset, offset + length) };
+}
+
+/** How many bytes a file source reads at a time (a block longer than that is read whole). */
+export const FILE_CHUNK_BYTES = 1 << 20;
+
+/**
+ * A file read through one buffer of `chunk` bytes (or of the longest block asked for): memory does not
+ * grow with the file, and files of 2 GiB and more are read (readFileSync stops at 2 GiB).
+ */
+export function fileSource(fd: number, size: number, chunk = FILE_CHUNK_BYTES): ByteSource {
+  let window = Buffer.alloc(0);
+  let start = 0;
+  let filled = 0;
+  return {
+    size,
+    bytes(offset, length) {
+      if (offset >= start && offset + length <= start + filled)
+        return window.subarray(offset - start, offset - start + length);
+      const want = Math.min(Math.max(chunk, length), size - offset);
+      if (window.length < want) window = Buffer.alloc(want);
+      let got = 0;
+      while (got < want) {
+        const n = readSync(fd, window, got, want - got, offset + got);
+        if (n === 0) throw new Error(`the file ended at byte ${offset + got}, before its ${size} bytes`);
+        got += n;
+      }
+      start = offset;
+      filled = got;
+      return window.subarray(0, length);
+    },
+  };
+}
+
 /** The options of a block: the first of each code, and in `all` every one of each code (some repeat). */
 function readOptions(
   buf: Buffer,
@@ -238,137 +286,169 @@ function readOptions(
  * section header's type), or it holds only zero bytes (a crash after its size, not its data, reached the
  * disk). Undefined for anything else.
  */
-function cutBeforeItsHeader(buf: Buffer): string | undefined {
-  if (buf.length === 0) return "the file is empty (cut before its section header was written)";
+function cutBeforeItsHeader(src: ByteSource): string | undefined {
+  const size = src.size;
+  if (size === 0) return "the file is empty (cut before its section header was written)";
   const type = Buffer.alloc(4);
   type.writeUInt32LE(BLOCK_SHB, 0);
-  if (buf.length < 12 && buf.subarray(0, 4).equals(type.subarray(0, Math.min(4, buf.length))))
-    return `the file ends inside its section header (${buf.length} byte(s))`;
-  if (buf.every((b) => b === 0))
-    return `the file holds only zero bytes (${buf.length}): what was written to it never reached the disk`;
-  return undefined;
+  const n = Math.min(4, size);
+  if (size < 12 && src.bytes(0, n).equals(type.subarray(0, n)))
+    return `the file ends inside its section header (${size} byte(s))`;
+  for (let o = 0; o < size; o += FILE_CHUNK_BYTES) {
+    const len = Math.min(FILE_CHUNK_BYTES, size - o);
+    if (!src.bytes(o, len).every((b) => b === 0)) return undefined;
+  }
+  return `the file holds only zero bytes (${size}): what was written to it never reached the disk`;
 }
 
+/** What a scan knows at a block: what it needs to read the blocks from there (scanPcapng `from`). */
+export interface ScanState {
+  readonly le: boolean;
+  /** the sections before, less one: the index of the current one */
+  readonly section: number;
+  readonly interfaces: readonly CaptureInterface[];
+  readonly tsUnits: readonly bigint[];
+}
+
+/** One thing a scan found, in file order; `truncated` comes last when it comes. */
+export type ScanItem =
+  | { readonly kind: "section"; readonly section: CaptureSection }
+  | { readonly kind: "interface"; readonly iface: CaptureInterface }
+  | { readonly kind: "packet"; readonly packet: CapturePacket; readonly state: () => ScanState }
+  | { readonly kind: "skipped"; readonly block: SkippedBlock }
+  | { readonly kind: "truncated"; readonly why: string };
+
 /**
- * Parses a pcapng capture. Throws when the file is not pcapng at all. A file cut before its section
- * header was whole (empty, ended inside the header, or only zero bytes) is returned with nothing in it
- * and `truncated` saying so. A block whose length is sound but
- * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
- * can hold, a section header with a bad byte-order magic after the first) is skipped and listed in
- * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
- * multiple of 4, not repeated at the block's end, or past the end of the file) stops the reading there:
- * `truncated` says where and why, and every block before it is returned.
+ * The blocks of a pcapng capture, one at a time, in file order (parsePcapng says what each block gives).
+ * Throws when the file is not pcapng at all. From the start of the source, or from a block `from.offset`
+ * with the state a scan had there (a packet's `state()`), up to `from.end` (a block offset).
  */
-export function parsePcapng(buf: Buffer): ParsedCapture {
-  const cut = cutBeforeItsHeader(buf);
-  if (cut !== undefined)
-    return { application: "", sections: [], interfaces: [], packets: [], skipped: [], truncated: cut };
-  if (buf.length < 12 || buf.readUInt32LE(0) !== BLOCK_SHB) {
-    throw new Error("not a pcapng capture (no section header block at the start)");
-  }
-  if (buf.readUInt32LE(8) !== BYTE_ORDER_MAGIC && buf.readUInt32BE(8) !== BYTE_ORDER_MAGIC) {
-    throw new Error("bad pcapng byte-order magic");
-  }
-  let le = true;
-  let application = "";
-  const sections: CaptureSection[] = [];
-  let interfaces: CaptureInterface[] = [];
-  const all: CaptureInterface[] = [];
-  const tsUnits: bigint[] = [];
-  const packets: CapturePacket[] = [];
-  const skipped: SkippedBlock[] = [];
-  let o = 0;
-  let truncated: string | undefined;
-  while (o < buf.length) {
-    if (o + 12 > buf.length) {
-      truncated = `${buf.length - o} byte(s) after the last whole block, at byte ${o}`;
-      break;
+export function* scanPcapng(
+  src: ByteSource,
+  from?: { offset: number; state: ScanState; end?: number },
+): Generator<ScanItem> {
+  const size = src.size;
+  if (from === undefined) {
+    const cut = cutBeforeItsHeader(src);
+    if (cut !== undefined) {
+      yield { kind: "truncated", why: cut };
+      return;
     }
-    const type = buf.readUInt32LE(o);
+    const start = src.bytes(0, Math.min(12, size));
+    if (size < 12 || start.readUInt32LE(0) !== BLOCK_SHB) {
+      throw new Error("not a pcapng capture (no section header block at the start)");
+    }
+    if (start.readUInt32LE(8) !== BYTE_ORDER_MAGIC && start.readUInt32BE(8) !== BYTE_ORDER_MAGIC) {
+      throw new Error("bad pcapng byte-order magic");
+    }
+  }
+  let le = from?.state.le ?? true;
+  let section = from?.state.section ?? -1;
+  let interfaces: CaptureInterface[] = [...(from?.state.interfaces ?? [])];
+  const tsUnits: bigint[] = [...(from?.state.tsUnits ?? [])];
+  const state = (): ScanState => ({ le, section, interfaces: [...interfaces], tsUnits: [...tsUnits] });
+  let o = from?.offset ?? 0;
+  const end = Math.min(from?.end ?? size, size);
+  while (o < end) {
+    if (o + 12 > size) {
+      yield { kind: "truncated", why: `${size - o} byte(s) after the last whole block, at byte ${o}` };
+      return;
+    }
+    const h = src.bytes(o, 12);
+    const type = h.readUInt32LE(0);
     // A section header says its byte order; a damaged one leaves the order of its own length unknown.
     let order: boolean = le;
     if (type === BLOCK_SHB) {
-      if (buf.readUInt32LE(o + 8) === BYTE_ORDER_MAGIC) order = true;
-      else if (buf.readUInt32BE(o + 8) === BYTE_ORDER_MAGIC) order = false;
+      if (h.readUInt32LE(8) === BYTE_ORDER_MAGIC) order = true;
+      else if (h.readUInt32BE(8) === BYTE_ORDER_MAGIC) order = false;
     }
-    const total = order ? buf.readUInt32LE(o + 4) : buf.readUInt32BE(o + 4);
+    const total = order ? h.readUInt32LE(4) : h.readUInt32BE(4);
     if (total < 12 || total % 4 !== 0) {
-      truncated = `the block at byte ${o} gives its length as ${total}, which no block has: the ${buf.length - o} byte(s) from there are not read`;
-      break;
+      yield {
+        kind: "truncated",
+        why: `the block at byte ${o} gives its length as ${total}, which no block has: the ${size - o} byte(s) from there are not read`,
+      };
+      return;
     }
-    if (o + total > buf.length) {
-      truncated = `a block at byte ${o} is cut short (${buf.length - o} of ${total} bytes)`;
-      break;
+    if (o + total > size) {
+      yield { kind: "truncated", why: `a block at byte ${o} is cut short (${size - o} of ${total} bytes)` };
+      return;
     }
-    const trailer = order ? buf.readUInt32LE(o + total - 4) : buf.readUInt32BE(o + total - 4);
+    const buf = src.bytes(o, total);
+    const trailer = order ? buf.readUInt32LE(total - 4) : buf.readUInt32BE(total - 4);
     if (trailer !== total) {
-      truncated = `the block at byte ${o} gives its length as ${total} at its start and ${trailer} at its end: the ${buf.length - o} byte(s) from there are not read`;
-      break;
+      yield {
+        kind: "truncated",
+        why: `the block at byte ${o} gives its length as ${total} at its start and ${trailer} at its end: the ${size - o} byte(s) from there are not read`,
+      };
+      return;
     }
     const at = o;
     o += total;
-    const skip = (why: string): void => {
-      skipped.push({ offset: at, why });
-    };
-    const btype = order ? buf.readUInt32LE(at) : buf.readUInt32BE(at);
-    const body = at + 8;
-    const end = at + total - 4;
+    const skip = (why: string): ScanItem => ({ kind: "skipped", block: { offset: at, why } });
+    const btype = order ? buf.readUInt32LE(0) : buf.readUInt32BE(0);
+    const body = 8;
+    const blockEnd = total - 4;
     if (type === BLOCK_SHB) {
       const magic = buf.readUInt32LE(body);
       if (magic !== BYTE_ORDER_MAGIC && buf.readUInt32BE(body) !== BYTE_ORDER_MAGIC) {
         // Its interfaces follow it: they are numbered from 0 again, in the byte order we had.
-        skip(`section header with a bad byte-order magic (${magic.toString(16).padStart(8, "0")})`);
+        yield skip(`section header with a bad byte-order magic (${magic.toString(16).padStart(8, "0")})`);
         // a section of its own, whose header says nothing
-        sections.push({ offset: at, application: "", comments: [] });
+        section++;
+        yield { kind: "section", section: { offset: at, application: "", comments: [] } };
         interfaces = [];
         tsUnits.length = 0;
         continue;
       }
-      if (body + 16 > end) {
-        skip(`section header of ${total} bytes, too short`);
+      if (body + 16 > blockEnd) {
+        yield skip(`section header of ${total} bytes, too short`);
         continue;
       }
       le = order;
       interfaces = [];
       tsUnits.length = 0;
-      const opts = readOptions(buf, body + 16, end, le);
-      application = opts.get(SHB_USERAPPL)?.toString() ?? application;
-      sections.push({
-        offset: at,
-        application: opts.get(SHB_USERAPPL)?.toString() ?? "",
-        comments: (opts.all.get(OPT_COMMENT) ?? []).map((c) => c.toString()),
-      });
+      const opts = readOptions(buf, body + 16, blockEnd, le);
+      section++;
+      yield {
+        kind: "section",
+        section: {
+          offset: at,
+          application: opts.get(SHB_USERAPPL)?.toString() ?? "",
+          comments: (opts.all.get(OPT_COMMENT) ?? []).map((c) => c.toString()),
+        },
+      };
     } else if (btype === BLOCK_IDB) {
-      if (body + 8 > end) {
-        skip(`interface description of ${total} bytes, too short`);
+      if (body + 8 > blockEnd) {
+        yield skip(`interface description of ${total} bytes, too short`);
         continue;
       }
       const linkType = le ? buf.readUInt16LE(body) : buf.readUInt16BE(body);
-      const opts = readOptions(buf, body + 8, end, le);
+      const opts = readOptions(buf, body + 8, blockEnd, le);
       const res = opts.get(IF_TSRESOL)?.[0] ?? 6;
       // units per second: 10^res, or 2^res when the high bit is set
       tsUnits.push(res & 0x80 ? 1n << BigInt(res & 0x7f) : 10n ** BigInt(res));
       const iface: CaptureInterface = {
         id: interfaces.length,
-        section: sections.length - 1,
+        section,
         linkType,
         name: opts.get(IF_NAME)?.toString() ?? `if${interfaces.length}`,
         description: opts.get(IF_DESCRIPTION)?.toString() ?? "",
         comments: (opts.all.get(OPT_COMMENT) ?? []).map((c) => c.toString()),
       };
       interfaces.push(iface);
-      all.push(iface);
+      yield { kind: "interface", iface };
     } else if (btype === BLOCK_EPB) {
       const r32 = (pos: number): number => (le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos));
-      if (body + 20 > end) {
-        skip(`packet block of ${total} bytes, too short`);
+      if (body + 20 > blockEnd) {
+        yield skip(`packet block of ${total} bytes, too short`);
         continue;
       }
       const ifaceId = r32(body);
       const iface = interfaces[ifaceId];
       const units = tsUnits[ifaceId];
       if (!iface || units === undefined) {
-        skip(
+        yield skip(
           `packet on interface ${ifaceId}, which the section does not describe (${interfaces.length} interface(s))`,
         );
         continue;
@@ -376,27 +456,66 @@ export function parsePcapng(buf: Buffer): ParsedCapture {
       const ts = (BigInt(r32(body + 4)) << 32n) | BigInt(r32(body + 8));
       const us = (ts * 1_000_000n) / units;
       if (us > MAX_US) {
-        skip(`packet timestamp ${ts} (${units} per second) is past any date`);
+        yield skip(`packet timestamp ${ts} (${units} per second) is past any date`);
         continue;
       }
       const capLen = r32(body + 12);
-      if (capLen > end - (body + 20)) {
-        skip(`packet captured length ${capLen} runs past its ${total}-byte block`);
+      if (capLen > blockEnd - (body + 20)) {
+        yield skip(`packet captured length ${capLen} runs past its ${total}-byte block`);
         continue;
       }
+      const origLen = r32(body + 16);
       const data = buf.subarray(body + 20, body + 20 + capLen);
-      const opts = readOptions(buf, body + 20 + pad4(capLen), end, le);
+      const opts = readOptions(buf, body + 20 + pad4(capLen), blockEnd, le);
       const rtac = iface.linkType === LINKTYPE_RTAC_SERIAL && data.length >= RTAC_HEADER;
       const comment = opts.get(OPT_COMMENT)?.toString();
-      packets.push({
-        iface,
-        us,
-        event: rtac ? data[8] : undefined,
-        bytes: Buffer.from(rtac ? data.subarray(RTAC_HEADER) : data),
-        ...(comment !== undefined ? { comment } : {}),
-        offset: at,
-      });
+      const header = rtac ? RTAC_HEADER : 0;
+      yield {
+        kind: "packet",
+        packet: {
+          iface,
+          us,
+          event: rtac ? data[8] : undefined,
+          bytes: Buffer.from(data.subarray(header)),
+          ...(comment !== undefined ? { comment } : {}),
+          offset: at,
+          ...(capLen < origLen ? { cutFrom: origLen - header } : {}),
+        },
+        state,
+      };
     }
   }
-  return { application, sections, interfaces: all, packets, skipped, ...(truncated ? { truncated } : {}) };
+}
+
+/**
+ * Parses a pcapng capture held in memory (scanPcapng reads one block at a time). Throws when the file is
+ * not pcapng at all. A file cut before its section
+ * header was whole (empty, ended inside the header, or only zero bytes) is returned with nothing in it
+ * and `truncated` saying so. A block whose length is sound but
+ * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
+ * can hold, a section header with a bad byte-order magic after the first) is skipped and listed in
+ * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
+ * multiple of 4, not repeated at the block's end, or past the end of the file) stops the reading there:
+ * `truncated` says where and why, and every block before it is returned. A packet whose captured length
+ * is below its original length has `cutFrom`.
+ */
+export function parsePcapng(buf: Buffer): ParsedCapture {
+  let application = "";
+  const sections: CaptureSection[] = [];
+  const interfaces: CaptureInterface[] = [];
+  const packets: CapturePacket[] = [];
+  const skipped: SkippedBlock[] = [];
+  let truncated: string | undefined;
+  for (const item of scanPcapng(bufferSource(buf))) {
+    if (item.kind === "section") {
+      sections.push(item.section);
+      // the last section's application, the last one that had it (a damaged header says none)
+      if (item.section.application !== "" || item.section.comments.length > 0)
+        application = item.section.application || application;
+    } else if (item.kind === "interface") interfaces.push(item.iface);
+    else if (item.kind === "packet") packets.push(item.packet);
+    else if (item.kind === "skipped") skipped.push(item.block);
+    else truncated = item.why;
+  }
+  return { application, sections, interfaces, packets, skipped, ...(truncated ? { truncated } : {}) };
 }

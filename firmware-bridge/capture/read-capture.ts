@@ -16,17 +16,21 @@
  * restart may have changed the protocol, the dialect or the deframer limits). A run given after one of
  * the same prefix with a run number as high or higher gets a warning (`Capture.warnings`).
  */
-import { readFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Variant } from "../framing/types.js";
 import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
 import {
   type CaptureInterface,
+  type CapturePacket,
+  type CaptureSection,
+  FILE_CHUNK_BYTES,
+  fileSource,
   LINKTYPE_RTAC_SERIAL,
-  type ParsedCapture,
-  parsePcapng,
   RTAC_EVENT,
   runOfComments,
+  type ScanState,
+  scanPcapng,
 } from "./pcapng.js";
 
 export interface CapturePort {
@@ -70,6 +74,11 @@ export interface CaptureRecord {
    * have left: "write failed: why", firmware-bridge/capture/capture-transport.ts)
    */
   readonly note?: string;
+  /**
+   * for dir "tx" or "rx": the packet was cut to a snap length (`editcap -s`): this many bytes crossed the
+   * port, `bytes` holds only the first of them
+   */
+  readonly cutFrom?: number;
 }
 
 /** One run of the lane: the files one capture writer wrote (see above). */
@@ -104,6 +113,16 @@ export interface Capture {
   /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
   readonly skipped: string[];
   /**
+   * files not read at all (they cannot be opened or read, or are no pcapng), each `FILE: why`; the other
+   * files are read. Absent: none
+   */
+  readonly unreadable?: string[];
+  /**
+   * packets cut to a snap length (their captured length below their original length: `editcap -s`), each
+   * `FILE: packet at byte N holds X of the Y bytes...`; their records have `cutFrom`. Absent: none
+   */
+  readonly cut?: string[];
+  /**
    * what may have been given in the wrong order: a run given after another of the same prefix whose run
    * number is as high or higher (newest files first, or two collections whose numbering started again),
    * naming both runs and a file of each; absent: none
@@ -128,20 +147,6 @@ function runOfFile(file: string): { key: string; name: string } {
     : { key: `file:${join(resolve(dirname(file)), name)}`, name };
 }
 
-/**
- * What tells the run of interface `iface` of a file: the run its description names, else the run its
- * section header names, else the file's name.
- */
-function runOfInterface(
-  file: string,
-  parsed: ParsedCapture,
-  iface: CaptureInterface,
-): { key: string; name: string } {
-  const named =
-    runOfComments(iface.comments) ?? runOfComments(parsed.sections[iface.section]?.comments ?? []);
-  return named === undefined ? runOfFile(file) : { key: `run:${named}`, name: named };
-}
-
 function describePort(run: number, name: string, description: string): CapturePort {
   const m = /protocol=(legacy|national)\b/.exec(description);
   const speaks = /protocol=([a-z0-9-]+)/.exec(description)?.[1];
@@ -160,33 +165,73 @@ function describePort(run: number, name: string, description: string): CapturePo
   };
 }
 
-interface RawRecord {
-  us: bigint;
-  port: string;
-  dir: CaptureRecord["dir"];
-  bytes: Buffer;
-  state?: string;
-  note?: string;
+/** A stretch of one file's records of one run whose times never go back (read by one cursor). */
+interface Stretch {
+  /** an index into the files given */
+  file: number;
+  /** the block offset of its first record, and the scan's state there */
+  offset: number;
+  state: ScanState;
+  /** a block offset past its last record's (the scan stops before it) */
+  end: number;
 }
 
-/** A run as its files are read: its files, its ports by name (the first description of a name), its records. */
+/** A run as its files are read: its files, its ports by name (the first description of a name), its stretches. */
 interface RunRead {
   index: number;
   key: string;
   name: string;
   files: string[];
   ports: Map<string, CapturePort>;
-  raw: RawRecord[];
+  stretches: Stretch[];
+  minUs?: bigint;
+  maxUs?: bigint;
 }
 
-export function readCapture(files: string[]): Capture {
+export interface ReadOptions {
+  /** the bytes read from a file at a time (default FILE_CHUNK_BYTES; each stretch of a run being merged its own) */
+  chunkBytes?: number;
+}
+
+/**
+ * A capture whose records are read when asked for (`records()`), a file block by block: what it holds is
+ * known first (its files were read through once, keeping no packet), its records then come one at a time.
+ */
+export interface CaptureStream extends Omit<Capture, "records"> {
+  /**
+   * The records, in Capture.records' order. Memory holds, for each run, one buffer of `chunkBytes` for
+   * each stretch of a file's records of the run whose times never go back (a file the writer wrote is one;
+   * a file whose times go back is more). Throws, naming the file, when a file cannot be read again.
+   */
+  records(): Generator<CaptureRecord>;
+}
+
+const dirOf = (event: number | undefined): CaptureRecord["dir"] | undefined =>
+  event === RTAC_EVENT.dataTx
+    ? "tx"
+    : event === RTAC_EVENT.dataRx
+      ? "rx"
+      : event === RTAC_EVENT.statusChange
+        ? "state"
+        : undefined;
+
+/** A packet's interface, as a file's scan names it wherever it starts: its section and its index there. */
+const ifaceKey = (i: CaptureInterface): string => `${i.section}/${i.id}`;
+
+/**
+ * Reads the capture `files` through once, a block at a time (./pcapng.ts scanPcapng), keeping what they
+ * hold but no packet; `records()` reads them again for the records. A file that cannot be opened or read,
+ * or is no pcapng, is listed in `unreadable` (the others are read).
+ */
+export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStream {
+  const chunk = opts.chunkBytes ?? FILE_CHUNK_BYTES;
   /** the runs, in the order the first of their interfaces was given */
   const runs: RunRead[] = [];
   const byKey = new Map<string, RunRead>();
   const runOf = (key: string, name: string): RunRead => {
     let run = byKey.get(key);
     if (run === undefined) {
-      run = { index: runs.length, key, name, files: [], ports: new Map(), raw: [] };
+      run = { index: runs.length, key, name, files: [], ports: new Map(), stretches: [] };
       runs.push(run);
       byKey.set(key, run);
     }
@@ -196,109 +241,185 @@ export function readCapture(files: string[]): Capture {
   const byFileName = new Map<string, RunRead>();
   const truncated: string[] = [];
   const skipped: string[] = [];
-  for (const file of files) {
-    let parsed: ReturnType<typeof parsePcapng>;
-    try {
-      parsed = parsePcapng(readFileSync(file));
-    } catch (e) {
-      throw new Error(`${file}: ${(e as Error).message}`);
-    }
+  const unreadable: string[] = [];
+  const cut: string[] = [];
+  /** per file given: the run of each of its interfaces (ifaceKey) */
+  const ifaceRuns: Map<string, number>[] = [];
+  for (const [fileIndex, file] of files.entries()) {
+    const ifaceRun = new Map<string, number>();
+    ifaceRuns.push(ifaceRun);
     const named = runOfFile(file);
     const inFile = (run: RunRead): void => {
       if (run.files.at(-1) !== file) run.files.push(file);
     };
-    /** each interface's run */
-    const runOfIface = new Map<CaptureInterface, RunRead>();
-    for (const i of parsed.interfaces) {
-      const { key, name } = runOfInterface(file, parsed, i);
-      const run = runOf(key, name);
-      runOfIface.set(i, run);
-      inFile(run);
-      if (!byFileName.has(named.key)) byFileName.set(named.key, run);
-      // every file of a run describes its ports again (./capture-writer.ts): the first description counts
-      if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(run.index, i.name, i.description));
+    const sections: CaptureSection[] = [];
+    let interfaces = 0;
+    /** each run's current stretch in this file, and its last record's time */
+    const open = new Map<RunRead, { stretch: Stretch; lastUs: bigint }>();
+    let fd: number | undefined;
+    let failed = false;
+    try {
+      fd = openSync(file, "r");
+      for (const item of scanPcapng(fileSource(fd, fstatSync(fd).size, chunk))) {
+        if (item.kind === "section") sections.push(item.section);
+        else if (item.kind === "interface") {
+          const i = item.iface;
+          interfaces++;
+          // the run its description names, else the run its section header names, else the file's name
+          const says = runOfComments(i.comments) ?? runOfComments(sections[i.section]?.comments ?? []);
+          const { key, name } = says === undefined ? runOfFile(file) : { key: `run:${says}`, name: says };
+          const run = runOf(key, name);
+          ifaceRun.set(ifaceKey(i), run.index);
+          inFile(run);
+          if (!byFileName.has(named.key)) byFileName.set(named.key, run);
+          // every file of a run describes its ports again (./capture-writer.ts): the first description counts
+          if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(run.index, i.name, i.description));
+        } else if (item.kind === "skipped")
+          skipped.push(`${file}: skipped block at byte ${item.block.offset}: ${item.block.why}`);
+        else if (item.kind === "truncated") truncated.push(`${file}: ${item.why}`);
+        else {
+          const p = item.packet;
+          if (!dirOf(p.event)) {
+            skipped.push(
+              `${file}: skipped block at byte ${p.offset}: ${
+                p.event !== undefined
+                  ? `RTAC event type ${p.event.toString(16).padStart(2, "0")}, not one a capture writes (00, 01, 02)`
+                  : p.iface.linkType !== LINKTYPE_RTAC_SERIAL
+                    ? `interface "${p.iface.name}" has link type ${p.iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL})`
+                    : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`
+              }`,
+            );
+            continue;
+          }
+          if (p.cutFrom !== undefined)
+            cut.push(
+              `${file}: packet at byte ${p.offset} holds ${p.bytes.length} of the ${p.cutFrom} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+            );
+          const run = runs[ifaceRun.get(ifaceKey(p.iface)) as number] as RunRead;
+          if (run.minUs === undefined || p.us < run.minUs) run.minUs = p.us;
+          if (run.maxUs === undefined || p.us > run.maxUs) run.maxUs = p.us;
+          const o = open.get(run);
+          if (o !== undefined && p.us >= o.lastUs) {
+            o.stretch.end = p.offset + 1;
+            o.lastUs = p.us;
+          } else {
+            // the run's first record in this file, or one earlier than the one before: a stretch of its own
+            const stretch = { file: fileIndex, offset: p.offset, state: item.state(), end: p.offset + 1 };
+            run.stretches.push(stretch);
+            open.set(run, { stretch, lastUs: p.us });
+          }
+        }
+      }
+    } catch (e) {
+      unreadable.push(`${file}: ${(e as Error).message}`);
+      failed = true;
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     // a file that describes no port (cut before its section header, or right after it) says no run: the
     // run of the files named as it is, else one of its own
-    if (parsed.interfaces.length === 0) inFile(byFileName.get(named.key) ?? runOf(named.key, named.name));
-    if (parsed.truncated) truncated.push(`${file}: ${parsed.truncated}`);
-    // This file's skipped blocks, in file order.
-    const bad = [...parsed.skipped];
-    const skip = (offset: number, why: string): void => {
-      bad.push({ offset, why });
-    };
-    for (const p of parsed.packets) {
-      const dir =
-        p.event === RTAC_EVENT.dataTx
-          ? "tx"
-          : p.event === RTAC_EVENT.dataRx
-            ? "rx"
-            : p.event === RTAC_EVENT.statusChange
-              ? "state"
-              : undefined;
-      if (!dir) {
-        skip(
-          p.offset,
-          p.event !== undefined
-            ? `RTAC event type ${p.event.toString(16).padStart(2, "0")}, not one a capture writes (00, 01, 02)`
-            : p.iface.linkType !== LINKTYPE_RTAC_SERIAL
-              ? `interface "${p.iface.name}" has link type ${p.iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL})`
-              : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`,
-        );
-        continue;
-      }
-      (runOfIface.get(p.iface) as RunRead).raw.push({
-        us: p.us,
-        port: p.iface.name,
-        dir,
-        bytes: p.bytes,
-        ...(dir === "state"
-          ? { state: p.comment ?? "" }
-          : p.comment !== undefined
-            ? { note: p.comment }
-            : {}),
-      });
-    }
-    bad.sort((a, b) => a.offset - b.offset);
-    for (const b of bad) skipped.push(`${file}: skipped block at byte ${b.offset}: ${b.why}`);
+    if (interfaces === 0 && !failed) inFile(byFileName.get(named.key) ?? runOf(named.key, named.name));
   }
-  const records: CaptureRecord[] = [];
   const captureRuns: CaptureRun[] = [];
+  /** each run's start (`t` of its first record) */
+  const starts: number[] = [];
   let start = 0;
-  for (const [index, run] of runs.entries()) {
-    // Within a run, by time (a stable sort keeps same-instant records in file order); never across runs,
-    // whose clocks cannot be compared.
-    run.raw.sort((a, b) => (a.us < b.us ? -1 : a.us > b.us ? 1 : 0));
-    const us0 = run.raw[0]?.us;
+  for (const run of runs) {
+    starts.push(start);
     captureRuns.push({
       name: run.name,
       files: run.files,
       t: start,
-      ...(us0 !== undefined ? { wallMs: Number(us0 / 1000n) } : {}),
+      ...(run.minUs !== undefined ? { wallMs: Number(run.minUs / 1000n) } : {}),
     });
-    for (const r of run.raw) {
-      records.push({
-        t: start + Number(r.us - (us0 as bigint)) / 1000,
-        run: index,
-        wallMs: Number(r.us / 1000n),
-        port: r.port,
-        dir: r.dir,
-        bytes: r.bytes,
-        ...(r.state !== undefined ? { state: r.state } : {}),
-        ...(r.note !== undefined ? { note: r.note } : {}),
-      });
+    if (run.minUs !== undefined) start += Number((run.maxUs as bigint) - run.minUs) / 1000;
+  }
+  function* records(): Generator<CaptureRecord> {
+    const fds = new Map<number, number>();
+    try {
+      for (const run of runs) {
+        if (run.minUs === undefined) continue;
+        const us0 = run.minUs;
+        const t0 = starts[run.index] as number;
+        // One cursor per stretch; the records by time, same-instant ones in the order given (a stable
+        // sort's order): a run's records are never put in time order across runs, whose clocks differ.
+        const cursors = run.stretches.map((s) => {
+          const file = files[s.file] as string;
+          let fd = fds.get(s.file);
+          if (fd === undefined) {
+            try {
+              fd = openSync(file, "r");
+            } catch (e) {
+              throw new Error(`${file}: ${(e as Error).message}`);
+            }
+            fds.set(s.file, fd);
+          }
+          const source = fileSource(fd, fstatSync(fd).size, chunk);
+          const scan = scanPcapng(source, { offset: s.offset, state: s.state, end: s.end });
+          const ifaceRun = ifaceRuns[s.file] as Map<string, number>;
+          const next = (): CapturePacket | undefined => {
+            try {
+              for (;;) {
+                const r = scan.next();
+                if (r.done) return undefined;
+                const item = r.value;
+                if (item.kind !== "packet") continue;
+                if (ifaceRun.get(ifaceKey(item.packet.iface)) !== run.index || !dirOf(item.packet.event))
+                  continue;
+                return item.packet;
+              }
+            } catch (e) {
+              throw new Error(`${file}: ${(e as Error).message}`);
+            }
+          };
+          return { head: next(), next };
+        });
+        for (;;) {
+          let best: (typeof cursors)[number] | undefined;
+          for (const c of cursors)
+            if (c.head !== undefined && (best?.head === undefined || c.head.us < best.head.us)) best = c;
+          const p = best?.head;
+          if (best === undefined || p === undefined) break;
+          best.head = best.next();
+          const dir = dirOf(p.event) as CaptureRecord["dir"];
+          yield {
+            t: t0 + Number(p.us - us0) / 1000,
+            run: run.index,
+            wallMs: Number(p.us / 1000n),
+            port: p.iface.name,
+            dir,
+            bytes: p.bytes,
+            ...(dir === "state"
+              ? { state: p.comment ?? "" }
+              : p.comment !== undefined
+                ? { note: p.comment }
+                : {}),
+            ...(p.cutFrom !== undefined ? { cutFrom: p.cutFrom } : {}),
+          };
+        }
+      }
+    } finally {
+      for (const fd of fds.values()) closeSync(fd);
     }
-    start = records.at(-1)?.t ?? start;
   }
   return {
     files,
     runs: captureRuns,
     ports: runs.flatMap((r) => [...r.ports.values()]),
-    records,
     truncated,
     skipped,
+    unreadable,
+    cut,
     warnings: outOfOrder(runs),
+    records,
   };
+}
+
+/** The capture `files` with all their records in memory (openCapture reads them one at a time). */
+export function readCapture(files: string[], opts: ReadOptions = {}): Capture {
+  const stream = openCapture(files, opts);
+  const { records, ...rest } = stream;
+  return { ...rest, records: [...records()] };
 }
 
 /**

@@ -6,7 +6,7 @@
  * The booth's card-reader port (`protocol=etc-reader`) is deframed with the reader's framing
  * (docs/reader.md): each frame named as the reader driver's wire log names it, with its fields.
  */
-import type { Capture, CapturePort } from "../../firmware-bridge/capture/read-capture.js";
+import type { Capture, CapturePort, CaptureRecord } from "../../firmware-bridge/capture/read-capture.js";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { crcHex } from "../../firmware-bridge/framing/crc.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
@@ -181,6 +181,22 @@ export function captureTimeline(
   dialectFor: (port: CapturePort) => Dialect,
   opts: TimelineOptions = {},
 ): TimelineEntry[] {
+  return [...timelineEntries(cap, dialectFor, opts)];
+}
+
+/** What a timeline is made of: the capture's runs and ports, and its records in order (read as they come). */
+export type TimelineSource = Pick<Capture, "runs" | "ports"> & { readonly records: Iterable<CaptureRecord> };
+
+/**
+ * The entries of captureTimeline, each as soon as the records it needs were read: the records are taken
+ * one at a time and only each port and direction's deframer state is kept (`etc-lane decode --capture`
+ * prints each entry as it comes, src/cli/commands/decode.ts).
+ */
+export function* timelineEntries(
+  cap: TimelineSource,
+  dialectFor: (port: CapturePort) => Dialect,
+  opts: TimelineOptions = {},
+): Generator<TimelineEntry> {
   const portKey = (run: number, name: string): string => `${run}/${name}`;
   const ports = new Map(cap.ports.map((p) => [portKey(p.run ?? 0, p.name), p]));
   const readerPorts = new Set(
@@ -243,7 +259,8 @@ export function captureTimeline(
     for (let i = (current ?? -1) + 1; i <= run; i++) announce(i);
     current = run;
   };
-  for (const r of cap.records) {
+  /** What record `r` adds to the timeline, in `out`. */
+  const take = (r: CaptureRecord): void => {
     const run = r.run ?? 0;
     enter(run);
     expireBefore(r.t);
@@ -261,7 +278,7 @@ export function captureTimeline(
           if (s?.decoder.pending) emit(r.t, r.wallMs, r.port, dir, s.decoder.reset("port reopened"));
         }
       }
-      continue;
+      return;
     }
     const key = `${r.port}/${r.dir}`;
     let s = streams.get(key);
@@ -291,11 +308,33 @@ export function captureTimeline(
         complete: true,
       });
     }
+    if (r.cutFrom !== undefined) {
+      // A chunk cut to a snap length (editcap -s): its bytes are not the ones that crossed the port, so they
+      // are shown as such and not deframed; the half frame before them cannot be completed.
+      if (s.decoder.pending)
+        emit(r.t, r.wallMs, r.port, r.dir, s.decoder.reset("the next chunk was cut short by the capture"));
+      emit(r.t, r.wallMs, r.port, r.dir, [
+        {
+          json: {
+            discarded: r.bytes.toString("hex"),
+            why: `cut short by the capture (snap length): ${r.bytes.length} of the ${r.cutFrom} bytes that crossed the port were kept, not decoded`,
+          },
+          complete: false,
+        },
+      ]);
+      return;
+    }
     emit(r.t, r.wallMs, r.port, r.dir, s.decoder.push(r.bytes, r.t));
+  };
+  for (const r of cap.records) {
+    take(r);
+    // each entry as soon as it is known: the next record is not read before
+    yield* out;
+    out.length = 0;
   }
   // Runs with no record at the end are announced too.
   enter(Math.max(current ?? 0, runs.length - 1));
   // Half frames still buffered at the end of the capture: their timeouts ran out after it.
   expireBefore(Number.POSITIVE_INFINITY);
-  return out;
+  yield* out;
 }

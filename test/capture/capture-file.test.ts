@@ -241,11 +241,13 @@ describe("capture file (pcapng, LINKTYPE_RTAC_SERIAL)", () => {
     expect(cap.truncated).toEqual([expect.stringContaining("is cut short")]);
   });
 
-  it("refuses a file that is not pcapng", () => {
+  it("names a file that is not pcapng, and reads nothing of it", () => {
     const dir = tmp();
     const f = join(dir, "x.pcapng");
     writeFileSync(f, "not a capture");
-    expect(() => readCapture([f])).toThrow(/not a pcapng capture/);
+    const cap = readCapture([f]);
+    expect(cap.unreadable).toEqual([`${f}: not a pcapng capture (no section header block at the start)`]);
+    expect(cap.records).toEqual([]);
   });
 });
 

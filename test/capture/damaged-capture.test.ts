@@ -128,10 +128,16 @@ describe("a damaged capture", () => {
       `${half}: the file ends inside its section header (8 byte(s))`,
       `${zeros}: the file holds only zero bytes (64): what was written to it never reached the disk`,
     ]);
-    // a file of another kind still stops the reading, naming it
+    // a file of another kind, or one that cannot be opened, is named, and the files after it are read
     const text = join(dir, "notes.pcapng");
     writeFileSync(text, "not a capture");
-    expect(() => readCapture([file, text])).toThrow(`${text}: not a pcapng capture`);
+    const gone = join(dir, "gone.pcapng");
+    const other = readCapture([text, gone, file]);
+    expect(other.unreadable).toEqual([
+      `${text}: not a pcapng capture (no section header block at the start)`,
+      expect.stringMatching(new RegExp(`^${gone.replace(/[.]/g, "\\.")}: ENOENT`)),
+    ]);
+    expect(other.records.map((r) => r.bytes.at(-3))).toEqual([0, 1, 2, 3, 4, 5]);
   });
 
   it("etc-lane decode --capture and etc-sim replay read the other files of a rotated capture with an empty one, and exit 1", async () => {

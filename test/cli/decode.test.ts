@@ -562,3 +562,59 @@ describe("etc-lane decode --capture: the lane's dialect, as the capture recorded
     });
   });
 });
+
+describe("etc-lane decode --capture: files that cannot be read, card numbers", () => {
+  /** The simulator's legacy B4 for card 3701 0000000000000001 (test/firmware-bridge/legacy-lengths.test.ts). */
+  const B4 = Buffer.from(
+    "ffff18b401020304000000100000303900009001c9bdb6ab370100011640370100000000000000012020010120300101413132333435000000000000000001aa290043010001025f46a22e010300000000000000000000000000413132333435000000000000000000005bff",
+    "hex",
+  );
+  const CARD = "37010000000000000001";
+
+  function capture(dir: string): string {
+    const w = new CaptureWriter({ dir, prefix: "m", now: () => 0, wallNow: () => Date.UTC(2026, 11, 2) });
+    const rsu = w.addPort("rsu", "etc-lane t rsu port x protocol=legacy");
+    w.record(rsu, RTAC_EVENT.dataRx, B4);
+    w.close();
+    return join(dir, readdirSync(dir)[0] as string);
+  }
+
+  it("names a file it cannot read, reads the others after it, and exits 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decode-unreadable-"));
+    try {
+      const file = capture(dir);
+      const missing = join(dir, "gone.pcapng");
+      const r = await runCli("etc-lane", ["decode", "--capture", missing, file, "--full-ids"]);
+      expect(r.code).toBe(1);
+      expect(jsonLines(r.stdout).map((l) => l.type)).toEqual(["B4"]);
+      expect(r.stderr).toContain(`${missing}: ENOENT`);
+      expect(r.stderr).toContain("1 capture file(s) not read (named above; the others were read)");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("masks a B4's card number unless --full-ids, as the lane's log does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decode-mask-"));
+    try {
+      const file = capture(dir);
+      const masked = await runCli("etc-lane", ["decode", "--capture", file]);
+      expect(masked.stdout).not.toContain(CARD);
+      const [m] = jsonLines(masked.stdout);
+      expect(m).toMatchObject({
+        type: "B4",
+        issuerInfo: { cardNetwork: "3701", cardSerial: "************0001" },
+        hex: B4.toString("hex").replace(CARD, "3701************0001"),
+      });
+      const full = await runCli("etc-lane", ["decode", "--capture", file, "--full-ids"]);
+      const [f] = jsonLines(full.stdout);
+      expect(f).toMatchObject({
+        issuerInfo: { cardNetwork: "3701", cardSerial: "0000000000000001" },
+        hex: B4.toString("hex"),
+      });
+      expect(full.code).toBe(masked.code);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -61,9 +61,12 @@ export function runCli(
 
 export const PROJECT_ROOT = ROOT;
 
-/** `etc-lane decode --capture FILES`: its JSON lines, once it exited 0 with nothing on stderr. */
+/**
+ * `etc-lane decode --capture --full-ids FILES` (every byte, unmasked): its JSON lines, once it exited 0 with
+ * nothing on stderr.
+ */
 export async function decodeCaptureLines(files: string[]): Promise<Record<string, unknown>[]> {
-  const r = await runCli("etc-lane", ["decode", "--capture", ...files]);
+  const r = await runCli("etc-lane", ["decode", "--full-ids", "--capture", ...files]);
   if (r.code !== 0 || r.stderr !== "")
     throw new Error(`etc-lane decode --capture exited ${r.code}: ${r.stderr}`);
   return r.stdout

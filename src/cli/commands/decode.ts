@@ -8,14 +8,15 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { openCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import { escapeRawBytesInJson } from "../../../firmware-bridge/frames/gbk-text.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import { MAX_RSU_FRAME_LENGTH, MIN_RSU_FRAME_LENGTH } from "../../../firmware-bridge/link/options.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { MAX_READER_FRAME_LENGTH, MIN_READER_FRAME_LENGTH } from "../../../firmware-bridge/reader/options.js";
 import { type DecodedLine, decodeFrameBytes } from "../../rsu/analyse.js";
-import { captureTimeline, type TimelineOptions } from "../../rsu/analyse-capture.js";
+import { type TimelineOptions, timelineEntries } from "../../rsu/analyse-capture.js";
+import { maskCaptureLine } from "../../rsu/mask-capture.js";
 import { capturePortDialect, type DialectOptions, dialectFromOptions } from "../dialect-options.js";
 import { UsageError } from "../run-cli.js";
 
@@ -25,6 +26,7 @@ interface DecodeOpts extends DialectOptions {
   interByteMs?: string;
   maxFrameLength?: string;
   perLine?: boolean;
+  fullIds?: boolean;
 }
 
 /** `--inter-byte-ms` and `--max-frame-length`, checked (the ranges the lane's config accepts). */
@@ -141,6 +143,10 @@ export function registerDecode(program: Command): void {
       "--per-line",
       "stdin: decode each line as a stream of its own (default: all of stdin as one stream)",
     )
+    .option(
+      "--full-ids",
+      "with --capture: card numbers and frame bytes in full (default: masked as the lane's log masks them)",
+    )
     .argument("[hex...]", "frame bytes in hex; spaces allowed")
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
@@ -150,6 +156,7 @@ export function registerDecode(program: Command): void {
       }
       if (opts.interByteMs !== undefined || opts.maxFrameLength !== undefined)
         throw new UsageError("--inter-byte-ms and --max-frame-length go with --capture");
+      if (opts.fullIds) throw new UsageError("--full-ids goes with --capture (hex given is shown as given)");
       if (opts.protocol === undefined) throw new UsageError('--protocol: required ("legacy" or "national")');
       const d = dialectFromOptions({ ...opts, protocol: opts.protocol });
       let problems = 0;
@@ -217,16 +224,30 @@ export function registerDecode(program: Command): void {
     });
 }
 
-/** `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state. */
+/**
+ * `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state, each
+ * printed as soon as it is decoded. The files are read a block at a time (firmware-bridge/capture/pcapng.ts
+ * fileSource), once to learn their runs and ports and once for the records (openCapture), so memory does
+ * not grow with the capture and a failure part way leaves every line before it printed. Card numbers and
+ * frame bytes are masked (src/rsu/mask-capture.ts) unless `--full-ids`.
+ */
 function decodeCapture(files: string[], opts: DecodeOpts): void {
   const limits = limitsFromOptions(opts);
-  const cap = readCapture(files);
+  const cap = openCapture(files);
   checkFrameLimitPerPort(cap.ports, limits.maxFrameLength, opts.maxFrameLength);
+  const unreadable = cap.unreadable ?? [];
+  const cut = cap.cut ?? [];
+  for (const why of unreadable) process.stderr.write(`${why} (that file is not read)\n`);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
+  for (const why of cut) process.stderr.write(`${why}\n`);
   for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
-  const timeline = captureTimeline(
-    cap,
+  // what was found so far is the exit status as soon as it is known (a reader of stdout gone ends the
+  // command with the status so far, ../stdout-errors.ts)
+  if (unreadable.length > 0 || cap.skipped.length > 0 || cap.truncated.length > 0 || cut.length > 0)
+    process.exitCode = 1;
+  const timeline = timelineEntries(
+    { runs: cap.runs, ports: cap.ports, records: cap.records() },
     (port) => {
       const d = capturePortDialect(port, opts.protocol, opts);
       if (d === undefined)
@@ -236,16 +257,32 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     limits,
   );
   let incomplete = 0;
-  for (const e of timeline) {
-    process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(e.json))}\n`);
-    if (!e.complete) incomplete++;
-  }
   // the lines naming the runs of a capture of several are not bytes
-  const empty = timeline.every((e) => e.json.run !== undefined);
-  if (empty) process.stderr.write("the capture holds no bytes\n");
+  let empty = true;
+  let failed: string | undefined;
+  try {
+    for (const e of timeline) {
+      const json = opts.fullIds ? e.json : maskCaptureLine(e.json);
+      process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(json))}\n`);
+      if (e.json.run === undefined) empty = false;
+      if (!e.complete) {
+        incomplete++;
+        process.exitCode = 1;
+      }
+    }
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    failed = (e as Error).message;
+  }
+  if (failed !== undefined) process.stderr.write(`${failed}: the capture is shown up to there\n`);
+  else if (empty) process.stderr.write("the capture holds no bytes\n");
   if (incomplete > 0)
     process.stderr.write(
       `${incomplete} entr${incomplete === 1 ? "y" : "ies"} not fully decoded (see "reason" and "discarded")\n`,
+    );
+  if (unreadable.length > 0)
+    process.stderr.write(
+      `${unreadable.length} capture file(s) not read (named above; the others were read)\n`,
     );
   if (cap.skipped.length > 0)
     process.stderr.write(
@@ -256,5 +293,10 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${cap.truncated.length} capture file(s) not read to their end (what comes after the place named above is not shown)\n`,
     );
-  if (incomplete > 0 || empty || cap.skipped.length > 0 || cap.truncated.length > 0) process.exitCode = 1;
+  if (cut.length > 0)
+    process.stderr.write(
+      `${cut.length} captured packet(s) cut short by a snap length (named above; their bytes are shown as discarded, not decoded)\n`,
+    );
+  if (incomplete > 0 || empty || failed !== undefined || unreadable.length > 0) process.exitCode = 1;
+  if (cap.skipped.length > 0 || cap.truncated.length > 0 || cut.length > 0) process.exitCode = 1;
 }
