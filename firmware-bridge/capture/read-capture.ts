@@ -165,7 +165,11 @@ function describePort(run: number, name: string, description: string): CapturePo
   };
 }
 
-/** A stretch of one file's records of one run whose times never go back (read by one cursor). */
+/**
+ * One file's records of one run, from its first record's block to its last's (read by one cursor), and how
+ * far its times go back: a write is stamped when it is handed to the port and recorded once it settles
+ * (./capture-transport.ts), so a read recorded meanwhile comes before it in the file with a later time.
+ */
 interface Stretch {
   /** an index into the files given */
   file: number;
@@ -174,6 +178,59 @@ interface Stretch {
   state: ScanState;
   /** a block offset past its last record's (the scan stops before it) */
   end: number;
+  /** the most a record's time is below the latest time before it in the stretch (0: it never goes back) */
+  lagUs: bigint;
+  /** the latest time so far (while the file is read through) */
+  maxUs: bigint;
+}
+
+/** A packet and its place in its stretch, kept until no later packet of the stretch can come before it. */
+interface Held {
+  p: CapturePacket;
+  n: number;
+}
+
+const heldBefore = (a: Held, b: Held): boolean => a.p.us < b.p.us || (a.p.us === b.p.us && a.n < b.n);
+
+/** The held packets of a stretch, earliest first (same-instant ones in the stretch's order): a binary heap. */
+class HeldPackets {
+  private readonly h: Held[] = [];
+
+  peek(): Held | undefined {
+    return this.h[0];
+  }
+
+  push(x: Held): void {
+    const h = this.h;
+    let i = h.push(x) - 1;
+    while (i > 0) {
+      const up = (i - 1) >> 1;
+      if (!heldBefore(h[i] as Held, h[up] as Held)) break;
+      [h[i], h[up]] = [h[up] as Held, h[i] as Held];
+      i = up;
+    }
+  }
+
+  pop(): Held | undefined {
+    const h = this.h;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last !== undefined) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && heldBefore(h[l] as Held, h[m] as Held)) m = l;
+        if (r < h.length && heldBefore(h[r] as Held, h[m] as Held)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m] as Held, h[i] as Held];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 /** A run as its files are read: its files, its ports by name (the first description of a name), its stretches. */
@@ -199,9 +256,10 @@ export interface ReadOptions {
  */
 export interface CaptureStream extends Omit<Capture, "records"> {
   /**
-   * The records, in Capture.records' order. Memory holds, for each run, one buffer of `chunkBytes` for
-   * each stretch of a file's records of the run whose times never go back (a file the writer wrote is one;
-   * a file whose times go back is more). Throws, naming the file, when a file cannot be read again.
+   * The records, in Capture.records' order. Memory holds, for the run being read, one buffer of
+   * `chunkBytes` for each of its files, and each file's records that a later one of the file could still
+   * come before: those within the farthest its times go back (Stretch.lagUs: milliseconds in a file the
+   * writer wrote). Throws, naming the file, when a file cannot be read again.
    */
   records(): Generator<CaptureRecord>;
 }
@@ -254,8 +312,8 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     };
     const sections: CaptureSection[] = [];
     let interfaces = 0;
-    /** each run's current stretch in this file, and its last record's time */
-    const open = new Map<RunRead, { stretch: Stretch; lastUs: bigint }>();
+    /** each run's stretch in this file */
+    const open = new Map<RunRead, Stretch>();
     let fd: number | undefined;
     let failed = false;
     try {
@@ -299,14 +357,22 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
           if (run.minUs === undefined || p.us < run.minUs) run.minUs = p.us;
           if (run.maxUs === undefined || p.us > run.maxUs) run.maxUs = p.us;
           const o = open.get(run);
-          if (o !== undefined && p.us >= o.lastUs) {
-            o.stretch.end = p.offset + 1;
-            o.lastUs = p.us;
-          } else {
-            // the run's first record in this file, or one earlier than the one before: a stretch of its own
-            const stretch = { file: fileIndex, offset: p.offset, state: item.state(), end: p.offset + 1 };
+          if (o === undefined) {
+            // the run's first record in this file
+            const stretch: Stretch = {
+              file: fileIndex,
+              offset: p.offset,
+              state: item.state(),
+              end: p.offset + 1,
+              lagUs: 0n,
+              maxUs: p.us,
+            };
             run.stretches.push(stretch);
-            open.set(run, { stretch, lastUs: p.us });
+            open.set(run, stretch);
+          } else {
+            o.end = p.offset + 1;
+            if (p.us > o.maxUs) o.maxUs = p.us;
+            else if (o.maxUs - p.us > o.lagUs) o.lagUs = o.maxUs - p.us;
           }
         }
       }
@@ -341,8 +407,10 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
         if (run.minUs === undefined) continue;
         const us0 = run.minUs;
         const t0 = starts[run.index] as number;
-        // One cursor per stretch; the records by time, same-instant ones in the order given (a stable
-        // sort's order): a run's records are never put in time order across runs, whose clocks differ.
+        // One cursor per stretch (a file's records of the run); the records by time, same-instant ones in the
+        // order given (a stable sort's order): a run's records are never put in time order across runs,
+        // whose clocks differ. A cursor holds a packet until no later one of its stretch can come before
+        // it: every later one is at least (the latest time read) - lagUs.
         const cursors = run.stretches.map((s) => {
           const file = files[s.file] as string;
           let fd = fds.get(s.file);
@@ -357,7 +425,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
           const source = fileSource(fd, fstatSync(fd).size, chunk);
           const scan = scanPcapng(source, { offset: s.offset, state: s.state, end: s.end });
           const ifaceRun = ifaceRuns[s.file] as Map<string, number>;
-          const next = (): CapturePacket | undefined => {
+          const read = (): CapturePacket | undefined => {
             try {
               for (;;) {
                 const r = scan.next();
@@ -370,6 +438,24 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
               }
             } catch (e) {
               throw new Error(`${file}: ${(e as Error).message}`);
+            }
+          };
+          const held = new HeldPackets();
+          let latest: bigint | undefined;
+          let n = 0;
+          let ended = false;
+          const next = (): CapturePacket | undefined => {
+            for (;;) {
+              const top = held.peek();
+              if (top !== undefined && (ended || top.p.us <= (latest as bigint) - s.lagUs))
+                return (held.pop() as Held).p;
+              if (ended) return undefined;
+              const p = read();
+              if (p === undefined) ended = true;
+              else {
+                if (latest === undefined || p.us > latest) latest = p.us;
+                held.push({ p, n: n++ });
+              }
             }
           };
           return { head: next(), next };

@@ -150,3 +150,40 @@ describe("a packet cut to a snap length (editcap -s)", () => {
     expect(lines[1]?.complete).toBe(false);
   });
 });
+
+describe("a file whose times go back (a write stamped when handed to the port, recorded once it settled)", () => {
+  /** `pairs` writes, each with a read recorded while it drained: every write's record goes back in time. */
+  function readsDuringDrains(pairs: number): string[] {
+    const dir = tmp();
+    let t = 0;
+    const w = new CaptureWriter({ dir, prefix: "lane-x", now: () => t, wallNow: () => 1.7e12 });
+    const rsu = w.addPort("rsu", "etc-lane x rsu port p protocol=legacy");
+    for (let k = 0; k < pairs; k++) {
+      const handed = w.time();
+      t += 1;
+      w.record(rsu, RTAC_EVENT.dataRx, Buffer.alloc(40, 1));
+      t += 1;
+      w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40, 2), undefined, handed);
+      t += 5;
+    }
+    w.flush();
+    w.close();
+    return readdirSync(dir).map((f) => join(dir, f));
+  }
+
+  it("its records come in time order, and reading holds the records within how far it goes back, not a buffer per place it does", () => {
+    const files = readsDuringDrains(2000);
+    const before = process.memoryUsage().arrayBuffers;
+    const records = openCapture(files).records();
+    const first = records.next();
+    const grown = process.memoryUsage().arrayBuffers - before;
+    // one 1 MiB buffer per place the times go back would be 2,000 MiB; one per file is 1 MiB
+    expect(grown).toBeLessThan(64 * 2 ** 20);
+    const all = [first.value, ...records].map((r) => ({ t: r?.t, dir: r?.dir }));
+    expect(all).toHaveLength(4000);
+    expect(all.map((r) => r.dir)).toEqual(
+      Array.from({ length: 4000 }, (_, i) => (i % 2 === 0 ? "tx" : "rx")),
+    );
+    expect(all.map((r) => r.t)).toEqual(Array.from({ length: 4000 }, (_, i) => 7 * (i >> 1) + (i % 2)));
+  });
+});
