@@ -7,7 +7,7 @@
  */
 import { createServer, type Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
-import { freePort, type Proc, spawnCli } from "../../sim/harness/procs.js";
+import { type Proc, spawnCli } from "../../sim/harness/procs.js";
 
 let proc: Proc | undefined;
 afterEach(async () => {
@@ -43,18 +43,16 @@ describe("etc-sim station", () => {
 
 describe("etc-sim station --admin-listen", () => {
   it("answers as the main listener's admin routes: 400 naming the field, 405 with Allow, /api/* not served", async () => {
-    const adminPort = await freePort();
-    const p = spawnCli(
-      "etc-sim",
-      ["station", "--listen", "127.0.0.1:0", "--admin-listen", `127.0.0.1:${adminPort}`],
-      {
-        name: "station",
-        env: { ETC_LOG_LEVEL: "warn" },
-      },
-    );
+    // port 0 for both, the admin's read from its line: a port picked free beforehand could be the one the
+    // main listener's port 0 is given first
+    const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"], {
+      name: "station",
+      env: { ETC_LOG_LEVEL: "warn" },
+    });
     proc = p;
-    await p.waitLine((l) => l.text.startsWith("admin on "), 20_000, "admin line");
-    const admin = `http://127.0.0.1:${adminPort}`;
+    const adminLine = await p.waitLine((l) => l.text.startsWith("admin on "), 20_000, "admin line");
+    const admin = adminLine.text.slice("admin on ".length).trim();
+    expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const answer = async (path: string, init?: RequestInit) => {
       const res = await fetch(`${admin}${path}`, init);
       return { status: res.status, allow: res.headers.get("allow"), body: (await res.json()) as unknown };
