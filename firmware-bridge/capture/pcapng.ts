@@ -374,8 +374,9 @@ export function* scanPcapng(
       yield { kind: "truncated", why: `a block at byte ${o} is cut short (${size - o} of ${total} bytes)` };
       return;
     }
-    const buf = src.bytes(o, total);
-    const trailer = order ? buf.readUInt32LE(total - 4) : buf.readUInt32BE(total - 4);
+    // its length at its end first: a length that lies is not read as a block of that size
+    const end = src.bytes(o + total - 4, 4);
+    const trailer = order ? end.readUInt32LE(0) : end.readUInt32BE(0);
     if (trailer !== total) {
       yield {
         kind: "truncated",
@@ -383,6 +384,7 @@ export function* scanPcapng(
       };
       return;
     }
+    const buf = src.bytes(o, total);
     const at = o;
     o += total;
     const skip = (why: string): ScanItem => ({ kind: "skipped", block: { offset: at, why } });

@@ -182,6 +182,8 @@ interface Stretch {
   lagUs: bigint;
   /** the latest time so far (while the file is read through) */
   maxUs: bigint;
+  /** its earliest time: its cursor is opened only once the records' time reaches it */
+  minUs: bigint;
 }
 
 /** A packet and its place in its stretch, kept until no later packet of the stretch can come before it. */
@@ -257,7 +259,8 @@ export interface ReadOptions {
 export interface CaptureStream extends Omit<Capture, "records"> {
   /**
    * The records, in Capture.records' order. Memory holds, for the run being read, one buffer of
-   * `chunkBytes` for each of its files, and each file's records that a later one of the file could still
+   * `chunkBytes` for each of its files whose records are due (opened at its earliest time, closed when
+   * used up), and each file's records that a later one of the file could still
    * come before: those within the farthest its times go back (Stretch.lagUs: milliseconds in a file the
    * writer wrote). Throws, naming the file, when a file cannot be read again.
    */
@@ -366,6 +369,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
               end: p.offset + 1,
               lagUs: 0n,
               maxUs: p.us,
+              minUs: p.us,
             };
             run.stretches.push(stretch);
             open.set(run, stretch);
@@ -373,6 +377,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
             o.end = p.offset + 1;
             if (p.us > o.maxUs) o.maxUs = p.us;
             else if (o.maxUs - p.us > o.lagUs) o.lagUs = o.maxUs - p.us;
+            if (p.us < o.minUs) o.minUs = p.us;
           }
         }
       }
@@ -401,7 +406,14 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     if (run.minUs !== undefined) start += Number((run.maxUs as bigint) - run.minUs) / 1000;
   }
   function* records(): Generator<CaptureRecord> {
-    const fds = new Map<number, number>();
+    /** the files open, and how many open cursors read each */
+    const fds = new Map<number, { fd: number; users: number }>();
+    const release = (file: number): void => {
+      const f = fds.get(file);
+      if (f === undefined || --f.users > 0) return;
+      fds.delete(file);
+      closeSync(f.fd);
+    };
     try {
       for (const run of runs) {
         if (run.minUs === undefined) continue;
@@ -410,18 +422,22 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
         // One cursor per stretch (a file's records of the run); the records by time, same-instant ones in the
         // order given (a stable sort's order): a run's records are never put in time order across runs,
         // whose clocks differ. A cursor holds a packet until no later one of its stretch can come before
-        // it: every later one is at least (the latest time read) - lagUs.
-        const cursors = run.stretches.map((s) => {
+        // it: every later one is at least (the latest time read) - lagUs. A cursor (its file open, its buffer)
+        // is opened only once the records' time reaches its stretch's earliest and closed when it is used
+        // up: a run's files that follow each other in time are read one after the other.
+        const openCursor = (s: Stretch, index: number) => {
           const file = files[s.file] as string;
-          let fd = fds.get(s.file);
-          if (fd === undefined) {
+          let f = fds.get(s.file);
+          if (f === undefined) {
             try {
-              fd = openSync(file, "r");
+              f = { fd: openSync(file, "r"), users: 0 };
             } catch (e) {
               throw new Error(`${file}: ${(e as Error).message}`);
             }
-            fds.set(s.file, fd);
+            fds.set(s.file, f);
           }
+          f.users++;
+          const fd = f.fd;
           const source = fileSource(fd, fstatSync(fd).size, chunk);
           const scan = scanPcapng(source, { offset: s.offset, state: s.state, end: s.end });
           const ifaceRun = ifaceRuns[s.file] as Map<string, number>;
@@ -458,15 +474,46 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
               }
             }
           };
-          return { head: next(), next };
-        });
+          return { index, file: s.file, head: next(), next };
+        };
+        type Cursor = ReturnType<typeof openCursor>;
+        // the stretches by their earliest time, same-instant ones in the order given
+        const due = run.stretches
+          .map((s, index) => ({ s, index }))
+          .sort((a, b) => (a.s.minUs < b.s.minUs ? -1 : a.s.minUs > b.s.minUs ? 1 : a.index - b.index));
+        let nextDue = 0;
+        /** the cursors open, each with a packet at its head (one used up is closed) */
+        const open: Cursor[] = [];
+        const earliest = (): Cursor | undefined => {
+          let best: Cursor | undefined;
+          for (const c of open) {
+            const h = c.head as CapturePacket;
+            const b = best?.head;
+            if (b === undefined || h.us < b.us || (h.us === b.us && c.index < (best as Cursor).index))
+              best = c;
+          }
+          return best;
+        };
         for (;;) {
-          let best: (typeof cursors)[number] | undefined;
-          for (const c of cursors)
-            if (c.head !== undefined && (best?.head === undefined || c.head.us < best.head.us)) best = c;
-          const p = best?.head;
-          if (best === undefined || p === undefined) break;
-          best.head = best.next();
+          // every stretch that could hold a record at or before the earliest one open is opened first
+          for (;;) {
+            const d = due[nextDue];
+            if (d === undefined) break;
+            const head = earliest()?.head;
+            if (head !== undefined && d.s.minUs > head.us) break;
+            nextDue++;
+            const c = openCursor(d.s, d.index);
+            if (c.head === undefined) release(c.file);
+            else open.push(c);
+          }
+          const chosen = earliest();
+          const p = chosen?.head;
+          if (chosen === undefined || p === undefined) break;
+          chosen.head = chosen.next();
+          if (chosen.head === undefined) {
+            open.splice(open.indexOf(chosen), 1);
+            release(chosen.file);
+          }
           const dir = dirOf(p.event) as CaptureRecord["dir"];
           yield {
             t: t0 + Number(p.us - us0) / 1000,
@@ -485,7 +532,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
         }
       }
     } finally {
-      for (const fd of fds.values()) closeSync(fd);
+      for (const f of fds.values()) closeSync(f.fd);
     }
   }
   return {

@@ -7,7 +7,8 @@
  * - an RSU frame's `hex`, and `discarded` bytes, shown as the log shows them (src/rsu/mask-frames.ts
  *   frameForLog: RSU frames of declared types with each B4's number masked), else by their length and their
  *   frame header (src/log-frames.ts headOf); a frame's `extra` masked with the frame, else by its length;
- * - a card reader frame's `hex` by its header and its `data` by its length (both may carry the card's files).
+ * - a card reader frame's `hex` by its header and its `data` by its length (both may carry the card's files);
+ * - `undecoded` (the rest of a body that did not fit its layout) by its length.
  */
 import { headOf } from "../log-frames.js";
 import { maskCardId } from "../service/format.js";
@@ -41,6 +42,10 @@ export function maskCaptureLine(json: Record<string, unknown>): Record<string, u
   }
   if (typeof json.extra === "string")
     out.extra = frameShown ? maskNumbers(json.extra, numbers) : headOf(json.extra, false, HIDDEN);
+  // the rest of a body that did not fit its layout (src/rsu/analyse.ts): a B4 cut short inside its card
+  // file holds the number where no decoded field names it
+  if (typeof json.undecoded === "string" && json.undecoded.length > 0)
+    out.undecoded = headOf(json.undecoded, false, HIDDEN);
   if (reader && typeof json.data === "string" && json.data.length > 0)
     out.data = headOf(json.data, false, HIDDEN);
   if (typeof json.discarded === "string" && json.discarded.length > 0) {

@@ -187,3 +187,38 @@ describe("a file whose times go back (a write stamped when handed to the port, r
     expect(all.map((r) => r.t)).toEqual(Array.from({ length: 4000 }, (_, i) => 7 * (i >> 1) + (i % 2)));
   });
 });
+
+describe("a run of many files (rotated), read after each other", () => {
+  it("a file is opened when its records are due and closed when they are used up: one open at a time, the records in order", () => {
+    const dir = tmp();
+    let t = 0;
+    const w = new CaptureWriter({
+      dir,
+      prefix: "lane-x",
+      now: () => t,
+      wallNow: () => 1.7e12,
+      maxFileBytes: 2000,
+      maxFiles: 1000,
+    });
+    const rsu = w.addPort("rsu", "etc-lane x rsu port p protocol=legacy");
+    for (let k = 0; k < 1000; k++) {
+      // writes (reads in one turn share a time)
+      w.record(rsu, RTAC_EVENT.dataTx, Buffer.alloc(40, k % 256));
+      w.flush();
+      t += 1;
+    }
+    w.close();
+    const files = readdirSync(dir)
+      .sort()
+      .map((f) => join(dir, f));
+    expect(files.length).toBeGreaterThan(20);
+    const fdsOpen = (): number => readdirSync("/proc/self/fd").length;
+    const before = fdsOpen();
+    const records = openCapture(files).records();
+    const first = records.next();
+    expect(fdsOpen() - before).toBe(1);
+    const ts = [first.value, ...records].map((r) => r?.t);
+    expect(ts).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(fdsOpen()).toBe(before);
+  });
+});

@@ -594,6 +594,33 @@ describe("etc-lane decode --capture: files that cannot be read, card numbers", (
     }
   });
 
+  it("a B4 cut short inside its card file: its undecoded rest is shown by its length unless --full-ids", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "decode-mask-cut-"));
+    try {
+      // the B4's DATA (after STX and RSCTL, before BCC and ETX) up to the card number's last byte
+      const data = B4.subarray(3, B4.length - 2);
+      const cutAt = data.indexOf(Buffer.from(CARD, "hex")) + CARD.length / 2;
+      const cut = encodeLegacy(0x18, data.subarray(0, cutAt));
+      const w = new CaptureWriter({ dir, prefix: "m", now: () => 0, wallNow: () => Date.UTC(2026, 11, 2) });
+      const rsu = w.addPort("rsu", "etc-lane t rsu port x protocol=legacy");
+      w.record(rsu, RTAC_EVENT.dataRx, cut);
+      w.close();
+      const file = join(dir, readdirSync(dir)[0] as string);
+      const full = await runCli("etc-lane", ["decode", "--capture", file, "--full-ids"]);
+      expect(jsonLines(full.stdout)).toEqual([
+        expect.objectContaining({ type: "B4", undecoded: expect.stringContaining(CARD) }),
+      ]);
+      const masked = await runCli("etc-lane", ["decode", "--capture", file]);
+      expect(masked.stdout).not.toContain(CARD);
+      expect(masked.stdout).not.toContain(CARD.slice(0, 12));
+      expect(jsonLines(masked.stdout)).toEqual([
+        expect.objectContaining({ type: "B4", undecoded: expect.stringMatching(/bytes, not decoded/) }),
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("masks a B4's card number unless --full-ids, as the lane's log does", async () => {
     const dir = mkdtempSync(join(tmpdir(), "decode-mask-"));
     try {
