@@ -685,7 +685,13 @@ export const ServiceSection = z
     maxLiveFeeds: int(1, 1024, "pages").default(16),
   })
   .superRefine((s, ctx) => {
-    if (s.maxLiveFeeds >= s.maxConnections) {
+    // a field out of its own range is named once, by that range
+    const refused = refusedFields(ctx);
+    if (
+      !refused.has("maxLiveFeeds") &&
+      !refused.has("maxConnections") &&
+      s.maxLiveFeeds >= s.maxConnections
+    ) {
       ctx.addIssue({
         code: "custom",
         ...compares(["maxLiveFeeds"], ["maxConnections"]),

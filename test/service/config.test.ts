@@ -44,6 +44,15 @@ describe("config service.*", () => {
     ).toMatchObject({ maxConnections: 8, maxLiveFeeds: 2 });
   });
 
+  it("names a live-feed or connection count out of its own range once, by that range", () => {
+    const tooMany = errorOf({ maxLiveFeeds: 5000 });
+    expect(tooMany).toMatch(/service\.maxLiveFeeds: expected pages in 1\.\.1024, got 5000/);
+    expect(tooMany).not.toMatch(/must be less than/);
+    const tooFew = errorOf({ maxConnections: 2 });
+    expect(tooFew).toMatch(/service\.maxConnections: expected connections in 4\.\.4096, got 2/);
+    expect(tooFew).not.toMatch(/service\.maxLiveFeeds/);
+  });
+
   it("refuses a malformed listen value, naming service.listen", () => {
     expect(errorOf({ listen: "9641" })).toMatch(/service\.listen: expected host:port/);
     expect(errorOf({ listen: "localhost:70000" })).toMatch(/service\.listen: expected host:port/);
