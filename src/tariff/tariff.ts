@@ -9,7 +9,9 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
+import { written } from "../yaml/forms.js";
 import { mergeAndAliasKeyIssues } from "../yaml/keys.js";
+import { taggedIssues, type WrittenWords, warningIssues } from "../yaml/tags.js";
 import { applyDiscount } from "./discount.js";
 import { type IssueAbout, tariffIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
@@ -20,6 +22,13 @@ export { applyDiscount } from "./discount.js";
 const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
 const CLASS_KEY_EXPECTED = 'expected a vehicle class number as key, e.g. "1" or "11"';
+
+/** The words of the YAML tag checks (src/yaml/tags.ts) for a tariff. */
+const WORDS: WrittenWords = {
+  where: "a tariff",
+  value: "expected a plain value written out (a quoted text, a whole number, true or false)",
+  noneIs: "no field of a tariff is one",
+};
 
 const fen = z
   .number({ error: "expected a fee in whole fen (integer)" })
@@ -214,8 +223,10 @@ export class Tariff {
    * The tariff in YAML `text`. Beyond the schema (./fee-source.ts): a fee, and `etcDiscountPercent`, must
    * be written as a plain integer YAML reads as its digits: `15.00` is the number 15 once parsed, and would
    * be charged as 15 fen, `010` under `%YAML 1.1` is 8; a class key must be decimal digits read as those
-   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`), nor an alias as a
-   * key (`*d :`), is taken, since the pairs they bring are not checked as written.
+   * digits (`0xB:` would be class 11), and is named as written; no merge key (`<<`), nor an alias as a
+   * key (`*d :`), is taken, since the pairs they bring are not checked as written; and the tags and parser
+   * warnings the lane config refuses are refused (src/yaml/tags.ts: `version: !env V`, `!!int abc`, an
+   * unknown `%` directive), each before the schema is applied.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
@@ -223,16 +234,23 @@ export class Tariff {
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
     // a merge key (`<<`) or an alias as a key (`*d :`) brings in pairs the checks below never see as
-    // written: refused before anything is read from the converted object (./fee-source.ts)
-    const refused = mergeAndAliasKeyIssues(doc);
-    if (refused.length > 0)
-      throw new EtcError(
-        ErrorCodes.ConfigInvalid,
-        formatIssues(
-          new z.ZodError(refused.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
-          source,
-        ),
-      );
+    // written: refused before anything is read from the converted object (./fee-source.ts); then a tag
+    // YAML did not resolve or that makes no plain value (`version: !env V` would be the text "V"), and a
+    // warning of the parser (an unknown `%` directive), as in the lane config (src/yaml/tags.ts)
+    for (const refused of [
+      () => mergeAndAliasKeyIssues(doc),
+      () => [...taggedIssues(doc, text, WORDS, { name: written }), ...warningIssues(doc, WORDS.where)],
+    ]) {
+      const issues = refused();
+      if (issues.length > 0)
+        throw new EtcError(
+          ErrorCodes.ConfigInvalid,
+          formatIssues(
+            new z.ZodError(issues.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
+            source,
+          ),
+        );
+    }
     // the conversion can fail too (more aliases than yaml's limit): named like a parse error, with the file
     let js: unknown;
     try {

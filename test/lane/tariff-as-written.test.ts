@@ -1,0 +1,68 @@
+/**
+ * A tariff's YAML taken as the lane config's is (src/tariff/tariff.ts fromYaml, src/yaml/tags.ts): what
+ * the text says is the table charged and the version every record names.
+ */
+import { describe, expect, it } from "vitest";
+import { Tariff } from "../../src/tariff/tariff.js";
+
+const tariff = (version: string, fees = '{ "1": 1500 }', head = "", from = '"4301-0101"'): string =>
+  `${head}station: "4301-0102"\nversion: ${version}\nroutes:\n  - from: ${from}\n    fees: ${fees}\n`;
+
+/** The E401 message of a tariff refused; throws when it is taken. */
+function refusal(text: string): string {
+  try {
+    Tariff.fromYaml(text, "t.yaml");
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error("expected the tariff to be refused");
+}
+
+// session 41 review: the lane config refused these, the tariff took the text (`!env V` as version "V")
+describe("tags and directives, as in the lane config", () => {
+  it("a tag YAML does not resolve is refused, naming the field and its line, not taken as the text", () => {
+    expect(refusal(tariff("!env TARIFF_VERSION"))).toBe(
+      "t.yaml: invalid configuration\n  version: the tag !env (line 2) is not resolved in a tariff: " +
+        "expected a plain value written out (a quoted text, a whole number, true or false)",
+    );
+    expect(refusal(tariff('"v"', undefined, "", '!foo "4301-0101"'))).toMatch(
+      /\n {2}routes\.0\.from: the tag !foo \(line 4\) is not resolved in a tariff/,
+    );
+  });
+
+  it("a yaml.org tag YAML cannot resolve for its value (!!int abc) is refused, not taken as the text", () => {
+    expect(refusal(tariff("!!int abc"))).toMatch(
+      /^t\.yaml: invalid configuration\n {2}version: the tag !!int \(line 2\) is not resolved in a tariff/,
+    );
+    // a fee: the tag on a key or a value, named as written
+    expect(refusal(tariff('"v"', '{ "1": !!int 15.00 }'))).toMatch(
+      /\n {2}routes\.0\.fees\.1: the tag !!int \(line 5\) is not resolved in a tariff/,
+    );
+    expect(refusal(tariff('"v"', "{ !foo 0xB: 1500 }"))).toMatch(
+      /\n {2}routes\.0\.fees\.0xB: the tag !foo \(line 5\) is not resolved in a tariff/,
+    );
+  });
+
+  it("a tag that makes no plain value (!!omap, !!binary) is refused where written", () => {
+    expect(refusal(tariff('"v"', '!!omap [ "1": 1500 ]'))).toMatch(
+      /\n {2}routes\.0\.fees: the tag !!omap \(line 5\) makes an ordered map \(a Map\), which a tariff does not take/,
+    );
+    expect(refusal(tariff("!!binary aGVsbG8="))).toMatch(
+      /\n {2}version: the tag !!binary \(line 2\) makes binary data, which a tariff does not take/,
+    );
+  });
+
+  it("an unknown % directive is refused at the top level", () => {
+    expect(refusal(tariff('"v"', undefined, "%FOO bar\n---\n"))).toMatch(
+      /^t\.yaml: invalid configuration\n {2}\(top level\): not taken in a tariff: Unknown directive %FOO/,
+    );
+  });
+
+  it("the non-specific tag ! and the plain yaml.org tags YAML resolved are taken", () => {
+    const t = Tariff.fromYaml(tariff("! 2025.10", "!!map { !!str 1: !!int 1500 }"), "t.yaml");
+    expect([t.version, t.fee("4301", "0101", 1)]).toEqual([
+      "2025.10",
+      { ok: true, fee: 1500, discountPercent: 5, amount: 1425, tariffVersion: "2025.10" },
+    ]);
+  });
+});
