@@ -145,6 +145,37 @@ export const TariffSchema = z
 
 export type TariffInput = z.input<typeof TariffSchema>;
 
+/**
+ * A fee key `__proto__`: zod's record skips it without an issue, so the schema alone would drop its fee
+ * silently (`fees: { "1": 1500, "__proto__": 1500 }` loaded as class 1 alone); named here as any other key
+ * that is no class (the lane config names one in a record too: withoutEmptyKeys, src/config/load.ts).
+ */
+function protoFeeKeys(raw: unknown): z.core.$ZodIssue[] {
+  const routes = raw !== null && typeof raw === "object" ? (raw as { routes?: unknown }).routes : undefined;
+  if (!Array.isArray(routes)) return [];
+  return routes.flatMap((route: unknown, i) => {
+    const fees = route !== null && typeof route === "object" ? (route as { fees?: unknown }).fees : undefined;
+    return fees !== null && typeof fees === "object" && Object.hasOwn(fees, "__proto__")
+      ? [
+          {
+            code: "custom" as const,
+            path: ["routes", i, "fees", "__proto__"],
+            message: CLASS_KEY_EXPECTED,
+            params: { about: "key" } satisfies IssueAbout,
+            input: undefined,
+          },
+        ]
+      : [];
+  });
+}
+
+/** The schema's result for `raw`, with its issues and those of protoFeeKeys: `data` only when there are none. */
+function checked(raw: unknown): { data: z.output<typeof TariffSchema> | null; issues: z.core.$ZodIssue[] } {
+  const r = TariffSchema.safeParse(raw);
+  const issues = [...(r.success ? [] : r.error.issues), ...protoFeeKeys(raw)];
+  return { data: r.success && issues.length === 0 ? r.data : null, issues };
+}
+
 export type FeeResult =
   | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
   | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
@@ -184,8 +215,9 @@ export class Tariff {
   }
 
   static parse(raw: unknown, source = "tariff"): Tariff {
-    const r = TariffSchema.safeParse(raw);
-    if (!r.success) throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source));
+    const r = checked(raw);
+    if (r.data === null)
+      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(r.issues), source));
     return new Tariff(r.data);
   }
 
@@ -261,15 +293,15 @@ export class Tariff {
         `${source}: cannot read the tariff (${e instanceof Error ? e.message : String(e)})`,
       );
     }
-    const r = TariffSchema.safeParse(js);
+    const r = checked(js);
     // the schema's issues as they apply to what was written, with those of the text (./fee-source.ts): a
     // key or number YAML read as another number than written (`011:` under %YAML 1.1 as class 9), a fee
     // the schema never saw (a pair a later one of the same class replaced)
-    const issues = tariffIssues(doc, r.success ? [] : r.error.issues, (value) => {
+    const issues = tariffIssues(doc, r.issues, (value) => {
       const f = fen.safeParse(value);
       return f.success ? [] : f.error.issues.map((i) => i.message);
     });
-    if (!r.success || issues.length > 0)
+    if (r.data === null || issues.length > 0)
       throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
     return new Tariff(r.data, file);
   }

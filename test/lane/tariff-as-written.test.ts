@@ -66,3 +66,27 @@ describe("tags and directives, as in the lane config", () => {
     ]);
   });
 });
+
+// session 41 review: zod's record skips a key `__proto__` without an issue: its fee was dropped silently
+describe("a fee key __proto__", () => {
+  const expected = 'expected a vehicle class number as key, e.g. "1" or "11"';
+
+  it("is refused naming routes.N.fees.__proto__, as another key that is no class, not dropped", () => {
+    expect(refusal(tariff('"v"', '{ "1": 1500, "__proto__": 1500 }'))).toBe(
+      `t.yaml: invalid configuration\n  routes.0.fees.__proto__: ${expected}`,
+    );
+    // unquoted, holding a map (whose pairs are no fees of this route either), and hiding no other issue
+    expect(refusal(tariff('"v"', '{ "1": 15.00, __proto__: { "2": 1500 } }'))).toBe(
+      "t.yaml: invalid configuration\n" +
+        `  routes.0.fees.__proto__: ${expected}\n` +
+        "  routes.0.fees.1: expected whole fen as an integer, e.g. 1500 for 15.00 yuan; got 15.00",
+    );
+  });
+
+  it("is refused in a table given as an object too (Tariff.parse)", () => {
+    const fees = JSON.parse('{ "1": 1500, "__proto__": 1500 }') as Record<string, number>;
+    expect(() =>
+      Tariff.parse({ station: "4301-0102", version: "v", routes: [{ from: "4301-0101", fees }] }, "t"),
+    ).toThrow(`t: invalid configuration\n  routes.0.fees.__proto__: ${expected}`);
+  });
+});
