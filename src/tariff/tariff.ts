@@ -36,6 +36,10 @@ const fen = z
   .min(0, { error: "expected a fee >= 0 fen" })
   .max(100_000_000, { error: "expected a fee <= 100000000 fen" });
 
+/** `text` in quotes, every control character escaped (JSON.stringify leaves DEL and C1 as they are). */
+const shownEscaped = (text: string): string =>
+  JSON.stringify(text).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+
 export const TariffSchema = z
   .strictObject({
     /** the exit station this table is for, "NNNN-SSSS": a lane refuses a tariff of another station */
@@ -46,9 +50,18 @@ export const TariffSchema = z
           'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station (this tariff\'s exit station)',
       }),
     // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
+    // every record names the table by it: one that is blank, or holds a line break or another control
+    // character, names no table a reader can tell apart
     version: z
       .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
-      .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
+      .refine((v) => v.trim() !== "", {
+        error: 'expected a version string in quotes, e.g. version: "2025.10"; got a blank version',
+      })
+      .refine((v) => !/\p{Cc}/u.test(v), {
+        error: (iss) =>
+          'expected a version string in quotes, e.g. version: "2025.10", without control characters ' +
+          `(a line break, a tab); got ${shownEscaped(String(iss.input))}`,
+      }),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })

@@ -90,3 +90,30 @@ describe("a fee key __proto__", () => {
     ).toThrow(`t: invalid configuration\n  routes.0.fees.__proto__: ${expected}`);
   });
 });
+
+// session 41 review: `version: " "` and `version: "a\nb"` loaded, and every record named the table by them
+describe("a version", () => {
+  it("blank (empty after trimming) is refused, naming version", () => {
+    for (const v of ['" "', '"\\u3000"', '""'])
+      expect(refusal(tariff(v))).toBe(
+        't.yaml: invalid configuration\n  version: expected a version string in quotes, e.g. version: "2025.10"; got a blank version',
+      );
+  });
+
+  it("holding a control character (a line break, a tab, DEL) is refused, naming version and showing it", () => {
+    const cases: [string, string][] = [
+      ['"a\\nb"', '"a\\nb"'],
+      ['"2025\\t10"', '"2025\\t10"'],
+      ['"v\\x7f"', '"v\\u007f"'],
+    ];
+    for (const [v, shown] of cases)
+      expect(refusal(tariff(v))).toBe(
+        't.yaml: invalid configuration\n  version: expected a version string in quotes, e.g. version: "2025.10", ' +
+          `without control characters (a line break, a tab); got ${shown}`,
+      );
+  });
+
+  it("with spaces inside is taken as written", () => {
+    expect(Tariff.fromYaml(tariff('"2025 autumn"'), "t.yaml").version).toBe("2025 autumn");
+  });
+});
