@@ -1,16 +1,21 @@
 /**
  * Two tables under one `version`: records carry the tariff's version string only (src/lane/obu-outcomes.ts,
  * src/booth/booth-records.ts), so a fee corrected in place without a new `version` gives records of two
- * tables the same name, which the station cannot tell apart. The lane keeps the version and SHA-256 of the
- * tariff loaded by each start that opened in the journal (lane setting `tariff.loaded`, src/journal/journal.ts
- * writeSetting: read in O(1) at start, where the trail's previous `tariff.loaded` entry would take a scan of
- * every entry since) and, when this start's tariff has the same version and other bytes, says so: a note
- * the run logs at warn, and the trail's `tariff.loaded` entry at warn naming the previous digest.
+ * tables the same name, which the station cannot tell apart. The lane keeps, for each of the last
+ * TARIFFS_KEPT versions its starts that opened loaded, the SHA-256 of that version's latest table (lane
+ * setting `tariff.loaded`, src/journal/journal.ts writeSetting: read in O(1) at start, where the trail's
+ * earlier `tariff.loaded` entries would take a scan of every entry since) and, when this start's tariff has
+ * a version kept there and other bytes, says so: a note the run logs at warn, and the trail's
+ * `tariff.loaded` entry at warn naming the digest kept. A version loaded before another one is still known
+ * (V, then W, then V corrected: the third start says so).
  */
 import type { FileDigest } from "../file-digest.js";
 
-/** The journal's lane setting that holds the tariff the last start loaded. */
+/** The journal's lane setting that holds the tariffs the lane loaded, one per version. */
 export const TARIFF_SETTING = "tariff.loaded";
+
+/** How many versions the setting keeps (the least recently loaded is dropped first). */
+export const TARIFFS_KEPT = 64;
 
 /** The tariff a start loaded, as the setting keeps it. */
 export interface TariffSeen {
@@ -19,28 +24,41 @@ export interface TariffSeen {
   sha256: string;
 }
 
-function parseSeen(text: string | null): TariffSeen | null {
-  if (text === null) return null;
+/** An entry of the setting, or null when it is not one. */
+function seenOf(v: unknown): TariffSeen | null {
+  const o = v as Partial<TariffSeen> | null;
+  return typeof o?.version === "string" && typeof o.sha256 === "string"
+    ? { version: o.version, path: typeof o.path === "string" ? o.path : "", sha256: o.sha256 }
+    : null;
+}
+
+/**
+ * The tariffs the setting keeps, the least recently loaded first: `{ "tariffs": [...] }`, or the one tariff
+ * an earlier version of this module kept (`{ version, path, sha256 }`, the previous start's alone), so a
+ * lane upgraded in place keeps that memory.
+ */
+function parseSeen(text: string | null): TariffSeen[] {
+  if (text === null) return [];
   try {
-    const v = JSON.parse(text) as Partial<TariffSeen> | null;
-    return typeof v?.version === "string" && typeof v.sha256 === "string"
-      ? { version: v.version, path: typeof v.path === "string" ? v.path : "", sha256: v.sha256 }
-      : null;
+    const v = JSON.parse(text) as { tariffs?: unknown } | null;
+    if (Array.isArray(v?.tariffs)) return v.tariffs.map(seenOf).filter((t): t is TariffSeen => t !== null);
+    const one = seenOf(v);
+    return one === null ? [] : [one];
   } catch {
-    return null; // not this module's JSON: nothing to compare with, overwritten once the lane has opened
+    return []; // not this module's JSON: nothing to compare with, overwritten once the lane has opened
   }
 }
 
 /**
- * What the previous start that opened kept of its tariff, against this start's (`file`, `version`):
- * `before`, that tariff when it had `version` and other bytes than `file`, else null (none kept: a journal
- * from before this check, or an entry lane's; the same bytes; another version); and `keep`, which keeps
- * this start's tariff for the next one. The lane calls `keep` only once it has opened
- * (src/lane/runtime.ts openLane): a start that fails after this comparison keeps nothing, so the next
- * start compares with the same tariff and says so again, where the note of the failed one (logged by
- * `run` once the lane has opened: src/cli/commands/run.ts) never reached the log. A journal that cannot
- * read or write the setting is left to the controller, which closes the lane on the journal's failure:
- * `onError` is told, and the lane starts.
+ * What the lane's starts that opened kept of the tariff of `version`, against this start's (`file`,
+ * `version`): `before`, that version's latest table when its bytes differ from `file`'s, else null (none
+ * kept: a journal from before this check, an entry lane's, a version not among the last TARIFFS_KEPT; the
+ * same bytes); and `keep`, which keeps this start's tariff as its version's, the most recently loaded. The
+ * lane calls `keep` only once it has opened (src/lane/runtime.ts openLane): a start that fails after this
+ * comparison keeps nothing, so the next start compares with the same tariff and says so again, where the
+ * note of the failed one (logged by `run` once the lane has opened: src/cli/commands/run.ts) never reached
+ * the log. A journal that cannot read or write the setting is left to the controller, which closes the
+ * lane on the journal's failure: `onError` is told, and the lane starts.
  */
 export function sameVersionOtherTable(
   journal: { readSetting(key: string): string | null; writeSetting(key: string, value: string | null): void },
@@ -48,21 +66,25 @@ export function sameVersionOtherTable(
   version: string,
   onError: (e: unknown) => void,
 ): { before: TariffSeen | null; keep: () => void } {
-  let before: TariffSeen | null;
+  let text: string | null;
   try {
-    before = parseSeen(journal.readSetting(TARIFF_SETTING));
+    text = journal.readSetting(TARIFF_SETTING);
   } catch (e) {
     onError(e); // a journal that cannot read: the controller closes the lane on it, this check says nothing
     return { before: null, keep: () => {} };
   }
+  const seen = parseSeen(text);
   const now: TariffSeen = { version, path: file.path, sha256: file.sha256 };
-  const kept = before?.version === version && before.sha256 === file.sha256;
+  const same = seen.find((t) => t.version === version);
+  const next = JSON.stringify({
+    tariffs: [...seen.filter((t) => t.version !== version), now].slice(-TARIFFS_KEPT),
+  });
   return {
-    before: before !== null && before.version === version && before.sha256 !== file.sha256 ? before : null,
+    before: same !== undefined && same.sha256 !== file.sha256 ? same : null,
     keep: () => {
-      if (kept) return;
+      if (next === text) return; // this tariff was the last one kept, as it is
       try {
-        journal.writeSetting(TARIFF_SETTING, JSON.stringify(now));
+        journal.writeSetting(TARIFF_SETTING, next);
       } catch (e) {
         onError(e);
       }

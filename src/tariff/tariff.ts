@@ -9,7 +9,9 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
+import { written } from "../yaml/forms.js";
 import { mergeAndAliasKeyIssues } from "../yaml/keys.js";
+import { taggedIssues, type WrittenWords, warningIssues } from "../yaml/tags.js";
 import { applyDiscount } from "./discount.js";
 import { type IssueAbout, tariffIssues } from "./fee-source.js";
 import { isVehicleClass, VEHICLE_CLASSES_TEXT } from "./vehicle-class.js";
@@ -21,11 +23,22 @@ const ROUTE_RE = /^[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}$/;
 const CLASS_RE = /^[0-9]{1,3}$/;
 const CLASS_KEY_EXPECTED = 'expected a vehicle class number as key, e.g. "1" or "11"';
 
+/** The words of the YAML tag checks (src/yaml/tags.ts) for a tariff. */
+const WORDS: WrittenWords = {
+  where: "a tariff",
+  value: "expected a plain value written out (a quoted text, a whole number, true or false)",
+  noneIs: "no field of a tariff is one",
+};
+
 const fen = z
   .number({ error: "expected a fee in whole fen (integer)" })
   .int({ error: "expected a fee in whole fen (integer)" })
   .min(0, { error: "expected a fee >= 0 fen" })
   .max(100_000_000, { error: "expected a fee <= 100000000 fen" });
+
+/** `text` in quotes, every control character escaped (JSON.stringify leaves DEL and C1 as they are). */
+const shownEscaped = (text: string): string =>
+  JSON.stringify(text).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 
 export const TariffSchema = z
   .strictObject({
@@ -37,9 +50,18 @@ export const TariffSchema = z
           'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station (this tariff\'s exit station)',
       }),
     // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
+    // every record names the table by it: one that is blank, or holds a line break or another control
+    // character, names no table a reader can tell apart
     version: z
       .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
-      .min(1, { error: 'expected a version string in quotes, e.g. version: "2025.10"' }),
+      .refine((v) => v.trim() !== "", {
+        error: 'expected a version string in quotes, e.g. version: "2025.10"; got a blank version',
+      })
+      .refine((v) => !/\p{Cc}/u.test(v), {
+        error: (iss) =>
+          'expected a version string in quotes, e.g. version: "2025.10", without control characters ' +
+          `(a line break, a tab); got ${shownEscaped(String(iss.input))}`,
+      }),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })
@@ -136,6 +158,37 @@ export const TariffSchema = z
 
 export type TariffInput = z.input<typeof TariffSchema>;
 
+/**
+ * A fee key `__proto__`: zod's record skips it without an issue, so the schema alone would drop its fee
+ * silently (`fees: { "1": 1500, "__proto__": 1500 }` loaded as class 1 alone); named here as any other key
+ * that is no class (the lane config names one in a record too: withoutEmptyKeys, src/config/load.ts).
+ */
+function protoFeeKeys(raw: unknown): z.core.$ZodIssue[] {
+  const routes = raw !== null && typeof raw === "object" ? (raw as { routes?: unknown }).routes : undefined;
+  if (!Array.isArray(routes)) return [];
+  return routes.flatMap((route: unknown, i) => {
+    const fees = route !== null && typeof route === "object" ? (route as { fees?: unknown }).fees : undefined;
+    return fees !== null && typeof fees === "object" && Object.hasOwn(fees, "__proto__")
+      ? [
+          {
+            code: "custom" as const,
+            path: ["routes", i, "fees", "__proto__"],
+            message: CLASS_KEY_EXPECTED,
+            params: { about: "key" } satisfies IssueAbout,
+            input: undefined,
+          },
+        ]
+      : [];
+  });
+}
+
+/** The schema's result for `raw`, with its issues and those of protoFeeKeys: `data` only when there are none. */
+function checked(raw: unknown): { data: z.output<typeof TariffSchema> | null; issues: z.core.$ZodIssue[] } {
+  const r = TariffSchema.safeParse(raw);
+  const issues = [...(r.success ? [] : r.error.issues), ...protoFeeKeys(raw)];
+  return { data: r.success && issues.length === 0 ? r.data : null, issues };
+}
+
 export type FeeResult =
   | { ok: true; fee: number; discountPercent: number; amount: number; tariffVersion: string }
   | { ok: false; reason: "UNKNOWN_ROUTE" | "UNKNOWN_CLASS"; tariffVersion: string };
@@ -175,8 +228,9 @@ export class Tariff {
   }
 
   static parse(raw: unknown, source = "tariff"): Tariff {
-    const r = TariffSchema.safeParse(raw);
-    if (!r.success) throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(r.error, source));
+    const r = checked(raw);
+    if (r.data === null)
+      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(r.issues), source));
     return new Tariff(r.data);
   }
 
@@ -214,8 +268,10 @@ export class Tariff {
    * The tariff in YAML `text`. Beyond the schema (./fee-source.ts): a fee, and `etcDiscountPercent`, must
    * be written as a plain integer YAML reads as its digits: `15.00` is the number 15 once parsed, and would
    * be charged as 15 fen, `010` under `%YAML 1.1` is 8; a class key must be decimal digits read as those
-   * digits (`0xB:` would be class 11), and is named as written; and no merge key (`<<`), nor an alias as a
-   * key (`*d :`), is taken, since the pairs they bring are not checked as written.
+   * digits (`0xB:` would be class 11), and is named as written; no merge key (`<<`), nor an alias as a
+   * key (`*d :`), is taken, since the pairs they bring are not checked as written; and the tags and parser
+   * warnings the lane config refuses are refused (src/yaml/tags.ts: `version: !env V`, `!!int abc`, an
+   * unknown `%` directive), each before the schema is applied.
    */
   static fromYaml(text: string, source = "tariff", file: FileDigest | null = null): Tariff {
     const doc = parseDocument(text);
@@ -223,16 +279,23 @@ export class Tariff {
     if (bad)
       throw new EtcError(ErrorCodes.ConfigInvalid, `${source}: cannot read the tariff (${bad.message})`);
     // a merge key (`<<`) or an alias as a key (`*d :`) brings in pairs the checks below never see as
-    // written: refused before anything is read from the converted object (./fee-source.ts)
-    const refused = mergeAndAliasKeyIssues(doc);
-    if (refused.length > 0)
-      throw new EtcError(
-        ErrorCodes.ConfigInvalid,
-        formatIssues(
-          new z.ZodError(refused.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
-          source,
-        ),
-      );
+    // written: refused before anything is read from the converted object (./fee-source.ts); then a tag
+    // YAML did not resolve or that makes no plain value (`version: !env V` would be the text "V"), and a
+    // warning of the parser (an unknown `%` directive), as in the lane config (src/yaml/tags.ts)
+    for (const refused of [
+      () => mergeAndAliasKeyIssues(doc),
+      () => [...taggedIssues(doc, text, WORDS, { name: written }), ...warningIssues(doc, WORDS.where)],
+    ]) {
+      const issues = refused();
+      if (issues.length > 0)
+        throw new EtcError(
+          ErrorCodes.ConfigInvalid,
+          formatIssues(
+            new z.ZodError(issues.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
+            source,
+          ),
+        );
+    }
     // the conversion can fail too (more aliases than yaml's limit): named like a parse error, with the file
     let js: unknown;
     try {
@@ -243,15 +306,15 @@ export class Tariff {
         `${source}: cannot read the tariff (${e instanceof Error ? e.message : String(e)})`,
       );
     }
-    const r = TariffSchema.safeParse(js);
+    const r = checked(js);
     // the schema's issues as they apply to what was written, with those of the text (./fee-source.ts): a
     // key or number YAML read as another number than written (`011:` under %YAML 1.1 as class 9), a fee
     // the schema never saw (a pair a later one of the same class replaced)
-    const issues = tariffIssues(doc, r.success ? [] : r.error.issues, (value) => {
+    const issues = tariffIssues(doc, r.issues, (value) => {
       const f = fen.safeParse(value);
       return f.success ? [] : f.error.issues.map((i) => i.message);
     });
-    if (!r.success || issues.length > 0)
+    if (r.data === null || issues.length > 0)
       throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
     return new Tariff(r.data, file);
   }

@@ -23,7 +23,8 @@ function readAs(value: unknown): string {
 
 /**
  * Why a scalar fee key is not taken as the class its digits say, or null. A string key (quoted, or `!!str`)
- * is its text, which the schema checks (src/tariff/tariff.ts); any other key must be decimal digits that
+ * is its text, which the schema checks (src/tariff/tariff.ts; `__proto__`, which zod's record skips, there
+ * by protoFeeKeys); any other key must be decimal digits that
  * YAML reads as the number they say: not `0xB`, `0o13`, `1.1e1`, `+1`, `1.0`, nor `013` under `%YAML 1.1`
  * (octal: 11), nor a key YAML reads as true or null.
  */

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { expect, it } from "vitest";
 import type { Logger } from "../../firmware-bridge/log.js";
 import { auditDir, readTrail } from "../../src/audit/index.js";
+import { TARIFF_SETTING } from "../../src/lane/tariff-reuse.js";
 import { openLaneRig } from "./open-lane-rig.js";
 
 const rig = openLaneRig("etc-start-digests-");
@@ -109,4 +110,58 @@ it("a start that fails after comparing keeps nothing: the next start says the sa
   const loaded = [...readTrail(auditDir(c.dataDir))].filter((x) => x.entry.type === "tariff.loaded");
   // the failed start's entry and the next one's both name the table before
   expect(loaded.map((x) => x.entry.severity)).toEqual(["info", "warn", "warn"]);
+});
+
+// session 41 review: the setting kept the previous start's tariff alone: V, then W, then V corrected said
+// nothing, and records of two V tables shared the name V
+it("a version loaded before another one is still known: V, then W, then V with other bytes says so", async () => {
+  const tariff = join(rig.dir(), "tariff.yaml");
+  const v = tariffText("v1", 1500);
+  const w = tariffText("v2", 1600);
+  const vEdited = tariffText("v1", 1700);
+  const c = rig.config({ tariff });
+  const notes: string[][] = [];
+  for (const text of [v, w, vEdited, w, vEdited]) {
+    writeFileSync(tariff, text);
+    const lane = await rig.open(c);
+    notes.push(lane.tariffNotes.map((n) => n.message));
+    await rig.close();
+  }
+  // the corrected V is named once against the first V; W and the corrected V again, as kept, say nothing
+  expect(notes).toEqual([
+    [],
+    [],
+    [
+      `${tariff}: version "v1" is the version of the tariff the lane loaded before ` +
+        `(${tariff}, sha256 ${sha(v).slice(0, 12)}), but this table's bytes differ ` +
+        `(sha256 ${sha(vEdited).slice(0, 12)}): records of both name "v1"; expected a new version for a changed table`,
+    ],
+    [],
+    [],
+  ]);
+  const loaded = [...readTrail(auditDir(c.dataDir))].filter((x) => x.entry.type === "tariff.loaded");
+  expect(loaded.map((x) => x.entry.severity)).toEqual(["info", "info", "warn", "info", "info"]);
+});
+
+it("a lane upgraded in place keeps its memory: the setting an earlier version wrote (one tariff) is read", async () => {
+  const tariff = join(rig.dir(), "tariff.yaml");
+  const first = tariffText("v1", 1500);
+  const edited = tariffText("v1", 1600);
+  writeFileSync(tariff, first);
+  const c = rig.config({ tariff });
+  const lane = await rig.open(c);
+  // what the earlier version kept: the previous start's tariff alone
+  lane.journal.writeSetting(
+    TARIFF_SETTING,
+    JSON.stringify({ version: "v1", path: "/srv/old/tariff.yaml", sha256: sha(first) }),
+  );
+  await rig.close();
+  writeFileSync(tariff, edited);
+  const next = await rig.open(c);
+  expect(next.tariffNotes.map((n) => n.message)).toEqual([
+    `${tariff}: version "v1" is the version of the tariff the lane loaded before ` +
+      `(/srv/old/tariff.yaml, sha256 ${sha(first).slice(0, 12)}), but this table's bytes differ ` +
+      `(sha256 ${sha(edited).slice(0, 12)}): records of both name "v1"; expected a new version for a changed table`,
+  ]);
+  await rig.close();
 });
