@@ -225,6 +225,42 @@ describe("status-list CLIs", () => {
     await expect(run("lane", ["info", "--data-dir", missing, ...key])).rejects.toThrow(/no data directory/);
   });
 
+  it("lookup and info with a key that did not sign the list say why once, on one line: no log record with a stack", async () => {
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const f = join(tmp.dir, "other.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "43014301220000000099", listType: 1, reason: "x" }], {
+        key: other.privateKeyPem,
+      }),
+    );
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const lookup = await runBuilt("etc-lane", [
+      "status-list",
+      "lookup",
+      "--card",
+      "43014301220000000099",
+      ...store,
+    ]);
+    expect(lookup.code).toBe(1);
+    expect(lookup.stdout).toBe("");
+    expect(lookup.stderr).toMatch(
+      /^etc-lane: status list not checked \([^\n]*\): status list sl-\S+ \(full 202507310000\) was signed by key [0-9a-f]+, not by the station key this lane trusts \([0-9a-f]+\)[^\n]*; whether it is listed is unknown\n$/,
+    );
+    const info = await runBuilt("etc-lane", ["status-list", "info", ...store]);
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout).health).toMatchObject({
+      state: "missing",
+      reason: expect.stringMatching(/was signed by key [0-9a-f]+, not by the station key this lane trusts/),
+    });
+    // only the note that the built-in limits judged it (no config given)
+    expect(info.stderr).toMatch(/^no lane config \(lane found by --data-dir [^\n]*\)[^\n]*\n$/);
+  });
+
   it("etc-sim status-list build names the CSV line of a duplicate, an over-long reason and a card without its network; refuses more than 65,535 reasons", async () => {
     const csv = join(tmp.dir, "bad.csv");
     const out = join(tmp.dir, "bad.bin");

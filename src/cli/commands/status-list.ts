@@ -154,6 +154,8 @@ function checkCardOption(card: string): void {
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
  * error: envLogLevel, read when the action starts). The station's versions are read at the config's
  * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
+ * `lookup` and `info` (`cleanup` false) say why a list is not served themselves (the lookup's error,
+ * info's `health.reason`): the list's refusal is logged at debug only (StatusListOpenOptions.reportsNotServed).
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
@@ -166,6 +168,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
+    reportsNotServed: !cleanup,
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
