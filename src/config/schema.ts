@@ -905,7 +905,11 @@ export const LaneConfigSchema = z
     audit: AuditSection.prefault({}),
     log: z
       .strictObject({
-        level: z.enum(["trace", "debug", "info", "warn", "error"]).default("info"),
+        level: z
+          .enum(["trace", "debug", "info", "warn", "error"], {
+            error: withGot("expected one of trace, debug, info, warn, error"),
+          })
+          .default("info"),
         // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
         file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
         // card numbers in full in the log (bench debugging); masked by default (src/log.ts)

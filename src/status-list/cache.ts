@@ -56,6 +56,13 @@ export interface StatusListOpenOptions {
    * (src/datadir/lock.ts): the lane and `etc-lane status-list import` do.
    */
   cleanup?: boolean;
+  /**
+   * The caller reports itself why the list on disk is not served (`health().reason`: `etc-lane status-list
+   * lookup` prints it as its error, `info` in its JSON; src/cli/commands/status-list.ts). The refusal is then
+   * logged at debug, not as an error with its stack (lifecycle.ts refuse), so the command's stderr says it
+   * once. Default false: the lane logs it as an error, with the error's code and details.
+   */
+  reportsNotServed?: boolean;
   /** when and how the delta overlay is merged into the main tables (see OverlayCompaction) */
   compaction?: Partial<OverlayCompaction>;
   /**
@@ -89,6 +96,7 @@ export class StatusListCache {
     readonly compaction: OverlayCompaction,
     monotonicNow: () => number,
     private readonly utcOffsetMinutes: number,
+    reportsNotServed: boolean,
   ) {
     this.publicKeyPem = publicKeyPem;
     this.finder = new ListLookup(now, () => this.healthState.refresh());
@@ -100,6 +108,7 @@ export class StatusListCache {
       now,
       () => this.healthState.refresh(),
       loadPublicKey(publicKeyPem).keyId.toString("hex"),
+      reportsNotServed,
     );
     this.healthState = new ListHealth(
       limits,
@@ -145,6 +154,7 @@ export class StatusListCache {
       compaction,
       opts.monotonicNow ?? (() => performance.now()),
       off,
+      opts.reportsNotServed === true,
     );
     cache.life.start();
     cache.healthState.refresh();
@@ -294,6 +304,8 @@ export async function openStatusListFromOptions(opts: {
   cleanup?: boolean;
   /** the offset the station writes its versions in (StatusListOpenOptions.utcOffsetMinutes) */
   utcOffsetMinutes?: number;
+  /** the caller prints why a list is not served itself (StatusListOpenOptions.reportsNotServed) */
+  reportsNotServed?: boolean;
 }): Promise<StatusListCache> {
   let pem: Buffer;
   try {
@@ -312,5 +324,6 @@ export async function openStatusListFromOptions(opts: {
     ...(opts.compaction ? { compaction: opts.compaction } : {}),
     ...(opts.cleanup !== undefined ? { cleanup: opts.cleanup } : {}),
     ...(opts.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: opts.utcOffsetMinutes } : {}),
+    ...(opts.reportsNotServed !== undefined ? { reportsNotServed: opts.reportsNotServed } : {}),
   });
 }

@@ -91,6 +91,11 @@ export class ListLifecycle {
     private readonly onChange: () => void,
     /** the id (hex) of the station key the lane trusts: a list another key signed is never served */
     private readonly trustedKeyId: string,
+    /**
+     * the caller reports why a list is not served itself (StatusListOpenOptions.reportsNotServed, the CLI's
+     * lookup and info): a refusal is logged at debug, not as an error
+     */
+    private readonly reportsNotServed = false,
   ) {
     this.merges = new OverlayMergeSchedule({
       dir,
@@ -187,11 +192,16 @@ export class ListLifecycle {
     }
   }
 
-  /** The list `current` names cannot be served: no list is, and health says why (missing). */
+  /**
+   * The list `current` names cannot be served: no list is, and health says why (missing). The lane logs it
+   * as an error, with the error (its code, details and stack); a caller that reports the reason itself
+   * (reportsNotServed: `etc-lane status-list lookup` and `info`) only at debug, so its stderr says it once.
+   */
   private refuse(db: string | null, reason: string, err: unknown): void {
     this.notServed = reason;
     this.notServedDb = db;
-    this.log.error({ db, err }, reason);
+    if (this.reportsNotServed) this.log.debug({ db, err }, reason);
+    else this.log.error({ db, err }, reason);
     this.onChange();
   }
 

@@ -111,7 +111,9 @@ describe("card numbers in the CLI's error messages", () => {
       registerStatusList(program);
       const r = await run(program, ["status-list", "lookup", "--card", card]);
       expect(r.code).toBe(1);
-      expect(r.err).toMatch(/^etc-lane: --card: card id must be 20 decimal digits .*\[E510_ID_INVALID\]\n$/);
+      expect(r.err).toMatch(
+        /^etc-lane: --card: expected a card id of 20 decimal digits .*\[E510_ID_INVALID\]\n$/,
+      );
       const digits = card.replace(/[^0-9]/g, "");
       const quoted = /got "([^"]*)"/.exec(r.err)?.[1] ?? "";
       expect(quoted.replace(/[^0-9]/g, "")).toBe(digits.slice(0, 4) + digits.slice(-4));

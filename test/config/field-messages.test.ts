@@ -158,6 +158,16 @@ describe("config field messages", () => {
     expect(errorOf({ ...minimal, lane: withoutRole })).toMatch(/lane\.role: expected "entry" or "exit"$/m);
   });
 
+  // black-box review (session 41): log.level was the one enum refused with zod's own words, without the value
+  it("a bad log.level names what was expected and the value given, as the other enums do", () => {
+    expect(errorOf({ ...minimal, log: { level: "verbose" } })).toContain(
+      'log.level: expected one of trace, debug, info, warn, error, got "verbose"',
+    );
+    expect(errorOf({ ...minimal, log: { level: 3 } })).toContain(
+      "log.level: expected one of trace, debug, info, warn, error, got 3",
+    );
+  });
+
   it("transaction.repeatedB5WindowMs: its own window, at least a minute, whatever recentTradeWindowMs is", () => {
     const withTx = (transaction: unknown) => ({ ...minimal, transaction });
     const c = parseLaneConfig(withTx({ recentTradeWindowMs: 0 }));

@@ -225,6 +225,100 @@ describe("status-list CLIs", () => {
     await expect(run("lane", ["info", "--data-dir", missing, ...key])).rejects.toThrow(/no data directory/);
   });
 
+  it("lookup and info with a key that did not sign the list say why once, on one line: no log record with a stack", async () => {
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const f = join(tmp.dir, "other.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [{ kind: "card", id: "43014301220000000099", listType: 1, reason: "x" }], {
+        key: other.privateKeyPem,
+      }),
+    );
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
+    const lookup = await runBuilt("etc-lane", [
+      "status-list",
+      "lookup",
+      "--card",
+      "43014301220000000099",
+      ...store,
+    ]);
+    expect(lookup.code).toBe(1);
+    expect(lookup.stdout).toBe("");
+    expect(lookup.stderr).toMatch(
+      /^etc-lane: status list not checked \([^\n]*\): status list sl-\S+ \(full 202507310000\) was signed by key [0-9a-f]+, not by the station key this lane trusts \([0-9a-f]+\)[^\n]*; whether it is listed is unknown\n$/,
+    );
+    const info = await runBuilt("etc-lane", ["status-list", "info", ...store]);
+    expect(info.code).toBe(0);
+    expect(JSON.parse(info.stdout).health).toMatchObject({
+      state: "missing",
+      reason: expect.stringMatching(/was signed by key [0-9a-f]+, not by the station key this lane trusts/),
+    });
+    // only the note that the built-in limits judged it (no config given)
+    expect(info.stderr).toMatch(/^no lane config \(lane found by --data-dir [^\n]*\)[^\n]*\n$/);
+  });
+
+  // black-box review (session 41): --obu was checked only once the list was open, not naming the option
+  it("lookup --obu: a value that is no contract serial is refused naming --obu before the data directory; an id with A-F is answered with a note that no lane matches it", async () => {
+    const missing = join(tmp.dir, "nonexist");
+    const key = ["--public-key", TEST_PUBLIC_KEY_PATH];
+    await expect(run("lane", ["lookup", "--obu", "e84d4a61", "--data-dir", missing, ...key])).rejects.toThrow(
+      '--obu: expected an OBU contract serial of 16 digits (B2 SerialNumber), got "e84d4a61"; 8 hex digits is an ' +
+        "OBU's MAC id (OBUID), which the status list does not hold: give its contract serial",
+    );
+    await expect(
+      run("lane", ["lookup", "--obu", "32012301000045x7", "--data-dir", missing, ...key]),
+    ).rejects.toThrow(
+      /^--obu: expected an OBU contract serial of 16 digits \(B2 SerialNumber\), got "32012301000045x7"$/,
+    );
+    // with a valid --card beside it, the bad --obu is still refused before the data directory
+    await expect(
+      run("lane", [
+        "lookup",
+        "--card",
+        "32010000000000000001",
+        "--obu",
+        "3201",
+        "--data-dir",
+        missing,
+        ...key,
+      ]),
+    ).rejects.toThrow(/^--obu: expected an OBU contract serial of 16 digits/);
+    const f = join(tmp.dir, "full.bin");
+    writeFileSync(
+      f,
+      full("202507310000", [
+        { kind: "obu", id: "3201230100004567", listType: 1, reason: "x" },
+        { kind: "obu", id: "000B5F8076F47ED7", listType: 1, reason: "y" },
+      ]),
+    );
+    const store = ["--data-dir", join(tmp.dir, "data"), ...key];
+    await run("lane", ["import", f, "--init", ...store]);
+    io.out = "";
+    io.err = "";
+    await run("lane", ["lookup", "--obu", "3201230100004567", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
+    expect(io.err).toBe("");
+    io.out = "";
+    await run("lane", ["lookup", "--obu", "000b5f8076f47ed7", ...store]);
+    expect(JSON.parse(io.out)).toMatchObject({ listed: true });
+    expect(io.err).toBe(
+      "etc-lane: --obu 000b5f8076f47ed7 has a digit A-F: no lane matches it (a lane looks up only contract " +
+        "serials of 16 decimal digits and stops any other OBU as OBU_DATA_INVALID); answered as the list holds it\n",
+    );
+    const program = new Command("etc-lane");
+    registerLane(program);
+    const lookup = program.commands
+      .find((c) => c.name() === "status-list")
+      ?.commands.find((c) => c.name() === "lookup");
+    expect(lookup?.helpInformation()).toMatch(
+      /--obu <id>\s+OBU contract serial, 16 digits \(a lane matches only\s+decimal ones/,
+    );
+  });
+
   it("etc-sim status-list build names the CSV line of a duplicate, an over-long reason and a card without its network; refuses more than 65,535 reasons", async () => {
     const csv = join(tmp.dir, "bad.csv");
     const out = join(tmp.dir, "bad.bin");

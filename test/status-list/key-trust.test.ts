@@ -18,6 +18,7 @@ import { startControlServer } from "../../src/service/control/server.js";
 import { loadPublicKey } from "../../src/status-list/bundle.js";
 import { StatusListCache } from "../../src/status-list/index.js";
 import { captureOutput } from "../helpers/cli.js";
+import { type LogLine, recordingLogger } from "../reader/harness.js";
 import { FakeLane, FakeOperator } from "../service/fake-lane.js";
 import { card, delta, full, otherKeyPair, stationPub, tempDir } from "./helpers.js";
 
@@ -53,6 +54,36 @@ it("a list another key signed is not served: no list (whenMissing), health names
   } finally {
     await c.close();
   }
+});
+
+it("the lane logs a list another key signed as an error with its code; a caller that reports it itself (the CLI's lookup and info) only at debug", async () => {
+  await foreignListOnDisk();
+  const lane: LogLine[] = [];
+  const tool: LogLine[] = [];
+  const c = await StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    logger: recordingLogger(lane),
+  });
+  await c.close();
+  const t = await StatusListCache.open({
+    dataDir: tmp.dir,
+    publicKeyPem: stationPub,
+    logger: recordingLogger(tool),
+    cleanup: false,
+    reportsNotServed: true,
+  });
+  await t.close();
+  const refusal = /was signed by key [0-9a-f]+, not by the station key this lane trusts/;
+  expect(lane.filter((l) => l.level === "error")).toEqual([
+    {
+      level: "error",
+      msg: expect.stringMatching(refusal),
+      obj: expect.objectContaining({ err: expect.objectContaining({ code: "E504_BUNDLE_BAD_SIGNATURE" }) }),
+    },
+  ]);
+  expect(tool.filter((l) => l.level === "error")).toEqual([]);
+  expect(tool.filter((l) => l.level === "debug" && refusal.test(l.msg))).toHaveLength(1);
 });
 
 it("a full list of the lane's key replaces it whatever version the other one claims; a delta never applies to it", async () => {

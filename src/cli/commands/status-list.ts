@@ -24,7 +24,7 @@ import { controlSocketPath } from "../../service/control/protocol.js";
 import { maskTypedCard } from "../../service/format.js";
 import { loadPublicKey } from "../../status-list/bundle.js";
 import { StatusListErrors, slError } from "../../status-list/errors.js";
-import { parseCardId } from "../../status-list/ids.js";
+import { parseCardId, parseObuId } from "../../status-list/ids.js";
 import { operatorFileProblem } from "../../status-list/import-message.js";
 import {
   openStatusListFromOptions,
@@ -143,9 +143,40 @@ function checkCardOption(card: string): void {
     if (!(e instanceof EtcError) || e.code !== StatusListErrors.IdInvalid) throw e;
     throw slError(
       StatusListErrors.IdInvalid,
-      `--card: card id must be 20 decimal digits (network 4 + serial 16), got ${JSON.stringify(maskTypedCard(card))}`,
+      `--card: expected a card id of 20 decimal digits (network 4 + serial 16), got ${JSON.stringify(maskTypedCard(card))}`,
     );
   }
+}
+
+/**
+ * `lookup --obu`: an OBU id is the OBU's contract serial (B2 SerialNumber, 8 BCD bytes) as its 16 digits
+ * (src/status-list/ids.ts parseObuId; docs/status-list.md section 1). A value of another form is refused
+ * naming the option before anything is opened, as `--card` is; an 8-hex-digit value (the OBU's MAC id,
+ * which `audit search --obu` also takes) is told it is not what the list holds. A-F is accepted, as a list
+ * may hold such an id, but no lane ever looks one up: `obuNotDecimalNote` says so beside the answer.
+ */
+function checkObuOption(obu: string): void {
+  try {
+    parseObuId(obu);
+  } catch (e) {
+    if (!(e instanceof EtcError) || e.code !== StatusListErrors.IdInvalid) throw e;
+    throw slError(
+      StatusListErrors.IdInvalid,
+      `--obu: expected an OBU contract serial of 16 digits (B2 SerialNumber), got ${JSON.stringify(obu)}` +
+        (/^[0-9A-Fa-f]{8}$/.test(obu)
+          ? "; 8 hex digits is an OBU's MAC id (OBUID), which the status list does not hold: give its contract serial"
+          : ""),
+    );
+  }
+}
+
+/** For an `--obu` with a digit A-F: the list may hold it, but no lane ever matches it (null otherwise). */
+function obuNotDecimalNote(obu: string): string | null {
+  if (/^[0-9]{16}$/.test(obu)) return null;
+  return (
+    `etc-lane: --obu ${obu} has a digit A-F: no lane matches it (a lane looks up only contract serials of 16 ` +
+    "decimal digits and stops any other OBU as OBU_DATA_INVALID); answered as the list holds it\n"
+  );
 }
 
 /**
@@ -154,6 +185,8 @@ function checkCardOption(card: string): void {
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
  * error: envLogLevel, read when the action starts). The station's versions are read at the config's
  * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
+ * `lookup` and `info` (`cleanup` false) say why a list is not served themselves (the lookup's error,
+ * info's `health.reason`): the list's refusal is logged at debug only (StatusListOpenOptions.reportsNotServed).
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
@@ -166,6 +199,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup,
+    reportsNotServed: !cleanup,
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
@@ -309,12 +343,16 @@ export function registerStatusList(program: Command): void {
       .command("lookup")
       .description("is a card or OBU listed? prints the JSON answer with the versions it was judged against")
       .option("--card <id>", "card id, 20 digits (network 4 + serial 16)")
-      .option("--obu <id>", "OBU id, 16 hex digits"),
+      .option(
+        "--obu <id>",
+        "OBU contract serial, 16 digits (a lane matches only decimal ones; A-F is accepted, as a list may hold it)",
+      ),
   ).action(async (o: StoreOpts & { card?: string; obu?: string }) => {
     // ETC_LOG_LEVEL first: a bad one is refused naming it, before anything is read or applied
     const logLevel = envLogLevel("error");
     if (o.card === undefined && o.obu === undefined) throw new UsageError("give --card ID and/or --obu ID");
     if (o.card !== undefined) checkCardOption(o.card);
+    if (o.obu !== undefined) checkObuOption(o.obu);
     // the directory before the key: a mistyped --data-dir is not reported only once a key is given
     const loc = locateExistingLane(o);
     const publicKey = stationKey(o, loc);
@@ -334,6 +372,8 @@ export function registerStatusList(program: Command): void {
               "whether it is listed is unknown",
           );
         process.stdout.write(`${JSON.stringify(answer)}\n`);
+        const note = o.obu === undefined ? null : obuNotDecimalNote(o.obu);
+        if (note !== null) process.stderr.write(note);
       },
     );
   });
