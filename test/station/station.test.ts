@@ -22,8 +22,21 @@ const rec = (tradeId: string, seq: number): object => ({
   kind: "transaction",
   record: { tradeId, seq, amount: 100 },
 });
+/** The x-lane-id every API request carries (docs/station-api.md, "Common rules"): the body's lane's, or lane 4301-0102-03's. */
+const laneIdOf = (body: unknown): string => {
+  const l = (body as { lane?: { network?: unknown; station?: unknown; lane?: unknown } } | null)?.lane;
+  return typeof l?.network === "string" && typeof l.station === "string" && typeof l.lane === "number"
+    ? `${l.network}${l.station}${String(l.lane).padStart(2, "0")}`
+    : "4301010203";
+};
 const post = (url: string, body: unknown): Promise<Response> =>
-  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-lane-id": laneIdOf(body) },
+    body: JSON.stringify(body),
+  });
+/** A GET of the API, with the lane's x-lane-id. */
+const get = (url: string): Promise<Response> => fetch(url, { headers: { "x-lane-id": "4301010203" } });
 
 describe("station simulator", () => {
   it("stores by trade id, counts re-sends, rejects malformed records, lists everything on GET /transactions", async () => {
@@ -373,7 +386,7 @@ describe("station simulator", () => {
     expect(await failed.json()).toMatchObject({ error: "INJECTED_500" });
     expect(st.received()).toEqual([]);
     expect((await upload([rec(a, 1)])).status).toBe(200);
-    const beat = await post(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {});
+    const beat = await post(`${st.url}/api/v1/lanes/4301010203/heartbeat`, { lane });
     expect(beat.status).toBe(200);
     expect(st.received().map((r) => r.tradeId)).toEqual([a]);
     expect(st.stats().faultedRequests).toBe(1);
@@ -389,16 +402,16 @@ describe("station simulator", () => {
     writeFileSync(join(dir, "full-20261123.bundle"), Buffer.alloc(2500, 7));
     writeFileSync(join(dir, "secret.txt"), "no");
     st = await startStation({ statusListDir: dir, pageSize: 1000 });
-    const m = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
+    const m = (await (await get(`${st.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
       full: { name: string; pages: number; bytes: number };
     };
     expect(m.full).toMatchObject({ name: "full-20261123.bundle", pages: 3, bytes: 2500 });
-    const p2 = await fetch(`${st.url}/api/v1/status-list/bundles/full-20261123.bundle?page=2`);
+    const p2 = await get(`${st.url}/api/v1/status-list/bundles/full-20261123.bundle?page=2`);
     expect(p2.headers.get("x-page-count")).toBe("3");
     expect((await p2.arrayBuffer()).byteLength).toBe(500);
-    expect((await fetch(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
-    expect((await fetch(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
-    const same = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as {
+    expect((await get(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
+    expect((await get(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
+    const same = (await (await get(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as {
       full: unknown;
       deltas: unknown[];
     };
@@ -416,7 +429,7 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
     symlinkSync(join(t.dir, "gone.bundle"), join(dir, "full-202611260900.bundle"));
     mkdirSync(join(dir, "full-202611261000.bundle"));
     st = await startStation({ statusListDir: dir, pageSize: 1000 });
-    const res = await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`);
+    const res = await get(`${st.url}/api/v1/status-list/manifest?full=&delta=`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { full: { name: string } }).full.name).toBe("full-202611260800.bundle");
   });
