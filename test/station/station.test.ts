@@ -557,6 +557,62 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
     }
   });
 
+  // review: delta-V-V was chained on itself 100 times in one manifest, and a delta back to an older version
+  // was offered
+  it("never offers a delta whose version is not after its base (told once per file), and ends a chain at a version it reached", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      for (const name of [
+        "full-202611230000.bundle",
+        "delta-202611230000-202611230000.bundle",
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230005-202611230000.bundle",
+        "delta-202611230005-202611230010.bundle",
+        "delta-202611230010-202611230010.bundle",
+        "delta-202611230015-202611230005.bundle",
+      ])
+        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+      const told: string[] = [];
+      const store = new BundleStore(dir, 1000, undefined, (name, base, version) =>
+        told.push(`${name} ${base} ${version}`),
+      );
+      const names = (m: { deltas: { name: string }[] }) => m.deltas.map((d) => d.name);
+      expect(names(store.manifest({ full: null, delta: null }))).toEqual([
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230005-202611230010.bundle",
+      ]);
+      expect(store.manifest({ full: "202611230000", delta: null })).toMatchObject({
+        full: null,
+        deltas: [
+          { name: "delta-202611230000-202611230005.bundle" },
+          { name: "delta-202611230005-202611230010.bundle" },
+        ],
+        latest: { full: "202611230000", delta: "202611230010" },
+      });
+      // the self-loop alone on the version held, the step back alone on it: nothing to offer
+      expect(store.manifest({ full: "202611230000", delta: "202611230010" })).toMatchObject({ deltas: [] });
+      expect(store.manifest({ full: "202611230000", delta: "202611230015" })).toMatchObject({ deltas: [] });
+      expect(store.page("delta-202611230000-202611230000.bundle", 0)).toBeNull();
+      expect(told.sort()).toEqual([
+        "delta-202611230000-202611230000.bundle 202611230000 202611230000",
+        "delta-202611230005-202611230000.bundle 202611230005 202611230000",
+        "delta-202611230010-202611230010.bundle 202611230010 202611230010",
+        "delta-202611230015-202611230005.bundle 202611230015 202611230005",
+      ]);
+      // versions not all of digits compare as text: 2 < 10 < 1a < 2, each delta after its base
+      const cycle = join(dir, "cycle");
+      mkdirSync(cycle);
+      for (const name of ["full-2.bundle", "delta-2-10.bundle", "delta-10-1a.bundle", "delta-1a-2.bundle"])
+        writeFileSync(join(cycle, name), Buffer.alloc(10, 1));
+      expect(names(new BundleStore(cycle, 1000).manifest({ full: "2", delta: null }))).toEqual([
+        "delta-2-10.bundle",
+        "delta-10-1a.bundle",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("names as latest the newest full list and the newest delta it has, a delta no chain reaches included", () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
     try {
