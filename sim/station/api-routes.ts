@@ -7,14 +7,15 @@
  *   GET  status-list/manifest?full=&delta=     the bundles to fetch (./bundles.ts)
  *   GET  status-list/bundles/:name?page=       a page of a bundle
  * another method on these paths is answered 405 with Allow (HEAD is answered as GET), anything else under
- * /api/ 404. The faults (./faults.ts) apply to these routes only.
+ * /api/ 404. Every one of them needs `x-lane-id` (docs/station-api.md, "Common rules"; ./upload.ts
+ * laneHeader). The faults (./faults.ts) apply to these routes only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditWitness } from "./audit-witness.js";
 import type { BundleStore } from "./bundles.js";
 import { HttpError, handlerFor, methodNotAllowed, type RouteMethod, readBody, sendJson } from "./http.js";
 import type { ReceivedStore } from "./received.js";
-import { parseUpload } from "./upload.js";
+import { bodyLaneId, isObject, laneHeader, parseUpload, pathLaneId, sameLane } from "./upload.js";
 
 /** An API answer: JSON `body`, or `raw` bytes with their `headers`. */
 export interface ApiResult {
@@ -24,8 +25,21 @@ export interface ApiResult {
   headers?: Record<string, string>;
 }
 
-/** One API route's work for one method: the request, its URL and the path's captures. */
-type ApiHandler = (req: IncomingMessage, url: URL, ...captures: string[]) => Promise<ApiResult>;
+/** What an API route's work gets: the URL, the body read whole, and the request's checked x-lane-id. */
+interface ApiRequest {
+  url: URL;
+  body: Buffer;
+  laneId: string;
+}
+/** One API route's work for one method: the request and the path's captures. */
+type ApiHandler = (r: ApiRequest, ...captures: string[]) => ApiResult | Promise<ApiResult>;
+
+/**
+ * The API: the answer to `req`; throws HttpError for a refused request. `hold` is the "slow" fault's wait
+ * (./faults.ts), called once the body is read and before the work, so that a client that gives up while
+ * it waits has its request done all the same (what a lane whose timeout is below the station's time sees).
+ */
+export type ApiRoutes = (req: IncomingMessage, url: URL, hold: () => Promise<void>) => Promise<ApiResult>;
 
 export function sendApiResult(res: ServerResponse, r: ApiResult): void {
   if (r.raw) {
@@ -48,30 +62,40 @@ export interface ApiRoutesDeps {
   refuseUpload?: (tradeIds: readonly string[]) => { status: 400 | 413; message: string } | null;
 }
 
-/** The API's request handler: the answer to `req`; throws HttpError for a refused request. */
-export function apiRoutes(d: ApiRoutesDeps): (req: IncomingMessage, url: URL) => Promise<ApiResult> {
+/**
+ * The API's request handler. Each request goes: route and method (404, 405), its body read whole with the
+ * route's limit (413), the fault's `hold`, the path's {laneId} and `x-lane-id` checked (of the lane id's
+ * form, the header present and equal to the path's: else 400), then the route's work.
+ */
+export function apiRoutes(d: ApiRoutesDeps): ApiRoutes {
   const { received, witness, bundles, counters } = d;
 
-  async function upload(req: IncomingMessage): Promise<ApiResult> {
+  function upload({ body, laneId }: ApiRequest): ApiResult {
     counters.uploadRequests++;
-    const { laneId, good, rejected } = parseUpload(await readBody(req, d.maxBodyBytes));
+    const { laneId: bodyLane, good, rejected } = parseUpload(body);
+    sameLane(laneId, bodyLane, "the body's lane");
     const failed = d.failUpload?.(good.map((g) => g.tradeId));
     if (failed) return failed;
     const refusal = d.refuseUpload?.(good.map((g) => g.tradeId));
     if (refusal) throw new HttpError(refusal.status, refusal.message);
-    const { accepted, conflicts } = received.store(laneId, good);
+    const { accepted, conflicts } = received.store(bodyLane, good);
     return { status: 200, body: { accepted, rejected: [...rejected, ...conflicts] } };
   }
 
-  async function heartbeat(req: IncomingMessage, laneId: string): Promise<ApiResult> {
-    const raw = await readBody(req, 1024 * 1024);
+  function heartbeat({ body }: ApiRequest, laneId: string): ApiResult {
+    const text = body.toString("utf8");
+    let parsed: unknown;
     try {
-      JSON.parse(raw.toString("utf8"));
+      parsed = JSON.parse(text);
     } catch {
       throw new HttpError(400, "body is not JSON");
     }
+    if (!isObject(parsed)) throw new HttpError(400, "body must be a JSON object with the lane's `lane`");
+    const bodyLane = bodyLaneId(parsed.lane);
+    if (bodyLane !== laneId)
+      throw new HttpError(400, `lane: the body's lane ${bodyLane} differs from the path's ${laneId}`);
     counters.heartbeats++;
-    received.heartbeat(laneId, Date.now(), raw.toString("utf8"));
+    received.heartbeat(laneId, Date.now(), text);
     return { status: 200, body: { serverTime: new Date().toISOString() } };
   }
 
@@ -107,37 +131,60 @@ export function apiRoutes(d: ApiRoutesDeps): (req: IncomingMessage, url: URL) =>
     };
   }
 
-  /** path -> method -> handler (the path's captures after the request); a HEAD is answered as the GET */
-  const table: { path: RegExp; methods: Partial<Record<RouteMethod, ApiHandler>> }[] = [
-    { path: /^\/api\/v1\/transactions$/, methods: { POST: (req) => upload(req) } },
+  /**
+   * path -> method -> handler (the path's captures after the request); a HEAD is answered as the GET.
+   * `body`: the route reads one, of at most that many bytes; `lane`: the first capture is a {laneId}.
+   */
+  const table: {
+    path: RegExp;
+    body?: number;
+    lane?: true;
+    methods: Partial<Record<RouteMethod, ApiHandler>>;
+  }[] = [
+    { path: /^\/api\/v1\/transactions$/, body: d.maxBodyBytes, methods: { POST: upload } },
     {
       path: /^\/api\/v1\/lanes\/([^/]+)\/heartbeat$/,
-      methods: { POST: (req, _u, lane) => heartbeat(req, lane!) },
+      body: 1024 * 1024,
+      lane: true,
+      methods: { POST: (r, lane) => heartbeat(r, lane!) },
     },
     {
       path: /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints$/,
-      methods: { POST: async (req, _u, lane) => witness.submit(lane!, await readBody(req, 8 * 1024 * 1024)) },
+      body: 8 * 1024 * 1024,
+      lane: true,
+      methods: { POST: (r, lane) => witness.submit(lane!, r.body) },
     },
     {
       path: /^\/api\/v1\/lanes\/([^/]+)\/audit-checkpoints\/latest$/,
-      methods: { GET: async (_req, _u, lane) => witness.latest(lane!) },
+      lane: true,
+      methods: { GET: (_r, lane) => witness.latest(lane!) },
     },
-    { path: /^\/api\/v1\/status-list\/manifest$/, methods: { GET: async (_req, url) => manifest(url) } },
+    { path: /^\/api\/v1\/status-list\/manifest$/, methods: { GET: (r) => manifest(r.url) } },
     {
       path: /^\/api\/v1\/status-list\/bundles\/([^/]+)$/,
-      methods: { GET: async (_req, url, name) => bundlePage(url, name!) },
+      methods: { GET: (r, name) => bundlePage(r.url, name!) },
     },
   ];
 
-  return async (req, url) => {
+  return async (req, url, hold) => {
     const p = url.pathname;
     for (const route of table) {
       const m = route.path.exec(p);
       if (!m) continue;
       const handler = handlerFor(req, route.methods);
-      if (!handler) throw methodNotAllowed(req, p, route.methods);
-      return handler(req, url, ...m.slice(1));
+      if (!handler) {
+        await hold();
+        throw methodNotAllowed(req, p, route.methods);
+      }
+      const body = route.body === undefined ? Buffer.alloc(0) : await readBody(req, route.body);
+      await hold();
+      const captures = m.slice(1);
+      const pathLane = route.lane ? pathLaneId(captures[0]!) : null;
+      const laneId = laneHeader(req.headers);
+      if (pathLane !== null) sameLane(laneId, pathLane, "the path's lane id");
+      return handler({ url, body, laneId }, ...captures);
     }
+    await hold();
     throw new HttpError(404, `no route ${req.method} ${p}`);
   };
 }

@@ -3,8 +3,10 @@
  *   full-<version>.bundle          a full list at <version>
  *   delta-<base>-<version>.bundle  an increment from <base> (a full or delta version) to <version>
  * A name carries the bundle's own version, the one in its header: yyyyMMddhhmm for fulls and deltas alike.
- * The versions come from the names alone: a delta is chained only when its base equals the version the
- * lane holds (or that of the full list sent with it); versions of digits compare as numbers.
+ * The versions come from the names alone (versions of digits compare as numbers): a delta whose version
+ * is not after its base (delta-V-V, delta-V5-V0) is not served; the chain starts from the version the lane
+ * holds (or that of the full list sent with it), each next delta on the previous one's version, and stops
+ * at a version it already reached.
  * The bytes are opaque here: the lane's status-list module verifies their signature.
  */
 import { createHash } from "node:crypto";
@@ -58,7 +60,15 @@ export class BundleStore {
      * gone between the directory's read and its own: `unreadable` says why); the others are served
      */
     private readonly onSkipped?: (name: string, unreadable: string | null) => void,
+    /** a delta not served since its version is not after its base (told once per file, as onSkipped) */
+    private readonly onBackwards?: (name: string, base: string, version: string) => void,
   ) {}
+
+  /** Whether `name` is a delta whose version is not after its base: never chained nor served. */
+  private static backwards(name: string): { base: string; version: string } | null {
+    const d = DELTA_RE.exec(name);
+    return d && compareVersions(d[2]!, d[1]!) <= 0 ? { base: d[1]!, version: d[2]! } : null;
+  }
 
   list(): BundleInfo[] {
     if (!this.dir) return [];
@@ -76,6 +86,15 @@ export class BundleStore {
         if (name.endsWith(".bundle") && !this.skipped.has(name)) {
           this.skipped.add(name);
           this.onSkipped?.(name, null);
+        }
+        continue;
+      }
+      const back = BundleStore.backwards(name);
+      if (back) {
+        // offered, a self-loop would fill the chain with itself, a step back would be refused by the lane
+        if (!this.skipped.has(name)) {
+          this.skipped.add(name);
+          this.onBackwards?.(name, back.base, back.version);
         }
         continue;
       }
@@ -134,13 +153,17 @@ export class BundleStore {
       cur = latestFull.version;
     }
     const chain: BundleInfo[] = [];
+    // each delta's version is after its base (list), but names can still make a cycle (versions not all of
+    // digits compare as text: 2 < 10 as numbers, 10 < 1a < 2 as text): the chain ends at a version seen
+    const seen = new Set<string>(cur === null ? [] : [cur]);
     while (cur !== null && chain.length < maxDeltas) {
       const from = cur;
       const next = deltas
         .filter((d) => d.base === from)
         .sort((a, b) => compareVersions(b.version, a.version))[0];
-      if (!next) break;
+      if (!next || seen.has(next.version)) break;
       chain.push(next);
+      seen.add(next.version);
       cur = next.version;
     }
     // the newest of the files, reachable or not: a delta missing from a chain leaves the lane short of it,
@@ -159,7 +182,8 @@ export class BundleStore {
    * served page by page without reading it whole for each page.
    */
   page(name: string, page: number): { data: Buffer; info: BundleInfo } | null {
-    if (!this.dir || (!FULL_RE.test(name) && !DELTA_RE.test(name))) return null;
+    if (!this.dir || (!FULL_RE.test(name) && !DELTA_RE.test(name)) || BundleStore.backwards(name))
+      return null;
     const path = join(this.dir, name);
     let st: Stats;
     try {

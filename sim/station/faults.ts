@@ -76,15 +76,17 @@ export class FaultInjector {
 
   /**
    * Answers an /api/* request (`api` does the work and says the answer) under the mode current as it
-   * arrived: "500s" answers 500 without the work, "timeouts" never answers, "slow" waits slowMs first,
-   * "ack-lost" does the work and destroys the socket, "reset" does it and sends half the answer;
-   * "record-500" lets the API answer (its upload route asks failUpload).
+   * arrived: "500s" answers 500 without the work, "timeouts" never answers, "slow" waits slowMs once the
+   * request's body is read and before the work (`api` calls `hold` between the two, ./api-routes.ts: a
+   * client that gives up meanwhile leaves its records stored all the same), "ack-lost" does the work and
+   * destroys the socket, "reset" does it and sends half the answer; "record-500" lets the API answer (its
+   * upload route asks failUpload).
    */
   async serve(
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
-    api: (req: IncomingMessage, url: URL) => Promise<ApiResult>,
+    api: (req: IncomingMessage, url: URL, hold: () => Promise<void>) => Promise<ApiResult>,
   ): Promise<void> {
     const m = this.mode;
     if (m === "500s") {
@@ -99,8 +101,10 @@ export class FaultInjector {
       res.on("close", () => this.held.delete(res));
       return; // never answer
     }
-    if (m === "slow") await new Promise((r) => setTimeout(r, this.slowMs));
-    const result = await api(req, url);
+    const slowMs = this.slowMs;
+    const hold =
+      m === "slow" ? () => new Promise<void>((r) => setTimeout(r, slowMs)) : () => Promise.resolve();
+    const result = await api(req, url, hold);
     if (m === "ack-lost") {
       this.counters.faultedRequests++;
       req.socket.destroy(); // the work is done, the answer never arrives

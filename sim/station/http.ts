@@ -31,6 +31,12 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * A request whose client went away before its body ended (an aborted fetch, a lane that timed out while
+ * it sent): nobody is left to answer, and it is no failure of the station (./router.ts logs it at debug).
+ */
+export class ClientGone extends Error {}
+
 /** The methods a route of the simulator takes (its own and the API's). */
 export type RouteMethod = "GET" | "POST";
 
@@ -64,10 +70,13 @@ export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
  * a client that is still sending when the connection closes gets a reset, which can lose the answer.
  * One that sends more than DISCARD_MAX_BYTES beyond it is answered at that point (and the connection
  * then closed under what it sends); one that never ends is stopped by the listener's request timeout
- * (./listener.ts).
+ * (./listener.ts). A client that goes away before the end (the request destroyed, before or while it is
+ * read) rejects it with ClientGone: it never waits on a request that will send nothing more.
  */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const gone = (why: string): void => reject(new ClientGone(`client gone before the body ended: ${why}`));
+    if (req.destroyed && !req.readableEnded) return gone("request already closed");
     const chunks: Buffer[] = [];
     let size = 0;
     const tooLarge = (): HttpError =>
@@ -86,7 +95,9 @@ export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     };
     req.on("data", onData);
     req.on("end", () => (size > max ? reject(tooLarge()) : resolve(Buffer.concat(chunks))));
-    req.on("error", reject);
+    req.on("error", (e) => gone(e.message));
+    // closed without "end" nor "error" (a settled promise ignores this after either)
+    req.on("close", () => gone("connection closed"));
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the station simulator holds of the lanes' uploads (docs/station-api.md): one record per trade id
  * (the first arrival is stored, a higher revision whose settlement names the record held replaces it, any
- * other arrival is counted), and the last heartbeat per lane. In SQLite: in memory, or a file committed with `synchronous = FULL`, since the
+ * other arrival is counted, one refused as CONFLICT too, in `station_counters`), and the last heartbeat per lane. In SQLite: in memory, or a file committed with `synchronous = FULL`, since the
  * station answers only after its own durable commit and the lane then drops what it acknowledged.
  */
 import type Database from "better-sqlite3";
@@ -77,6 +77,22 @@ function settlesAnother(
   return differ.length === 0 ? null : `its ${differ.join(", ")} ${differ.length > 1 ? "differ" : "differs"}`;
 }
 
+/**
+ * `v` as JSON with every object's keys in sorted order, at every depth: two records of the same content
+ * give the same text whatever order their keys came in.
+ */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
 export class ReceivedStore {
   private readonly insert: Database.Statement;
   private readonly held: Database.Statement;
@@ -87,8 +103,7 @@ export class ReceivedStore {
     lane: string,
     items: UploadItem[],
   ) => { accepted: { tradeId: string; status: AcceptStatus }[]; conflicts: StoreConflict[] };
-  /** arrivals refused as CONFLICT (not counted in `arrivals`: nothing was taken) */
-  private conflictCount = 0;
+  private readonly countConflict: Database.Statement;
 
   constructor(
     private readonly db: Database.Database,
@@ -100,6 +115,8 @@ export class ReceivedStore {
         arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL
       );
       CREATE TABLE IF NOT EXISTS heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS station_counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      INSERT OR IGNORE INTO station_counters (name, value) VALUES ('conflicts', 0);
     `);
     // files written before revisions: every record they hold is revision 1
     const cols = (db.prepare("PRAGMA table_info(received)").all() as { name: string }[]).map((c) => c.name);
@@ -118,6 +135,9 @@ export class ReceivedStore {
       "UPDATE received SET seq = ?, kind = ?, revision = ?, record = ?, arrivals = arrivals + 1, " +
         "updates = updates + 1, last_at = ? WHERE trade_id = ?",
     );
+    // arrivals refused as CONFLICT (not counted in `arrivals`: nothing was taken), kept with the records
+    // so that a --db station counts them across restarts; a file from before the table gets it at 0
+    this.countConflict = db.prepare("UPDATE station_counters SET value = value + 1 WHERE name = 'conflicts'");
     this.bump = db.prepare("UPDATE received SET arrivals = arrivals + 1, last_at = ? WHERE trade_id = ?");
     this.store = db.transaction((lane: string, items: UploadItem[]) => {
       const at = now();
@@ -135,7 +155,7 @@ export class ReceivedStore {
             if (other !== null) {
               // another lane's record under this trade id (the one held, or the one settled): replacing it
               // would lose the one held unseen
-              this.conflictCount++;
+              this.countConflict.run();
               conflicts.push({
                 tradeId: it.tradeId,
                 code: "CONFLICT",
@@ -145,11 +165,15 @@ export class ReceivedStore {
             }
             this.replace.run(it.seq, it.kind, it.revision, json, at, it.tradeId);
             status = "updated";
-          } else if (it.revision === held.revision && json !== held.record) {
-            // the same trade at the same revision with other content: a lane whose data directory was
+          } else if (
+            it.revision === held.revision &&
+            json !== held.record &&
+            canonicalJson(it.record) !== canonicalJson(JSON.parse(held.record))
+          ) {
+            // the same trade at the same revision with other content (compared key order aside): a lane whose data directory was
             // put back from an older copy and then changed the record again, or two lanes under one lane
             // id. Acknowledging it as a re-send would drop it from that lane's queue unseen.
-            this.conflictCount++;
+            this.countConflict.run();
             conflicts.push({
               tradeId: it.tradeId,
               code: "CONFLICT",
@@ -195,12 +219,15 @@ export class ReceivedStore {
         "SELECT COUNT(*) AS d, COALESCE(SUM(arrivals), 0) AS a, COALESCE(SUM(updates), 0) AS u FROM received",
       )
       .get() as { d: number; a: number; u: number };
+    const c = this.db.prepare("SELECT value FROM station_counters WHERE name = 'conflicts'").get() as {
+      value: number;
+    };
     return {
       distinct: s.d,
       arrivals: s.a,
       duplicates: s.a - s.d - s.u,
       updates: s.u,
-      conflicts: this.conflictCount,
+      conflicts: c.value,
     };
   }
 

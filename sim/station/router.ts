@@ -2,14 +2,15 @@
  * Every request to the station simulator: a request target that is not a URL (`//[x`) 400, then the admin
  * routes (./admin-routes.ts), then the API (./api-routes.ts) through the current fault (./faults.ts);
  * anything else 404. An HttpError thrown on the way is answered with its status and that status's code
- * (./http.ts ERROR_CODES), anything else 500 (INTERNAL) and logged.
+ * (./http.ts ERROR_CODES), a client gone before its body ended (./http.ts ClientGone) is logged at debug
+ * and not answered, anything else 500 (INTERNAL) and logged as "station error".
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { AdminHandler } from "./admin-routes.js";
-import type { ApiResult } from "./api-routes.js";
+import type { ApiRoutes } from "./api-routes.js";
 import type { FaultInjector } from "./faults.js";
-import { errorBody, HttpError, sendJson } from "./http.js";
+import { ClientGone, errorBody, HttpError, sendJson } from "./http.js";
 
 export interface StationRouterDeps {
   admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
@@ -17,7 +18,7 @@ export interface StationRouterDeps {
    * the API and the faults it goes through; null: the admin routes alone, /api/* is 404 too (the
    * --admin-listen address, ./station.ts StationHandle.serveAdmin)
    */
-  api: { routes: (req: IncomingMessage, url: URL) => Promise<ApiResult>; faults: FaultInjector } | null;
+  api: { routes: ApiRoutes; faults: FaultInjector } | null;
   log: Logger;
 }
 
@@ -39,6 +40,14 @@ export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res:
 
   return (req, res) => {
     route(req, res).catch((e: unknown) => {
+      if (e instanceof ClientGone) {
+        // the client aborted (a lane's timeout, a fetch aborted): no failure of the station, nobody to answer
+        d.log.debug(
+          { method: req.method, path: req.url, err: e.message },
+          "station request abandoned by client",
+        );
+        return;
+      }
       const status = e instanceof HttpError ? e.status : 500;
       const message = e instanceof Error ? e.message : String(e);
       if (status === 500) d.log.error({ err: message }, "station error");

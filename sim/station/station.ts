@@ -105,16 +105,24 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     throw new RangeError(
       `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${shownValue(opts.pageSize)}`,
     );
-  const bundles = new BundleStore(opts.statusListDir, pageSize, (name, unreadable) =>
-    unreadable === null
-      ? log.warn(
-          { file: name, dir: opts.statusListDir },
-          "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",
-        )
-      : log.warn(
-          { file: name, dir: opts.statusListDir, err: unreadable },
-          "status-list bundle not served: not a regular file that can be read",
-        ),
+  const bundles = new BundleStore(
+    opts.statusListDir,
+    pageSize,
+    (name, unreadable) =>
+      unreadable === null
+        ? log.warn(
+            { file: name, dir: opts.statusListDir },
+            "status-list bundle not served: name it full-<version>.bundle or delta-<base>-<version>.bundle (the bundle's own versions)",
+          )
+        : log.warn(
+            { file: name, dir: opts.statusListDir, err: unreadable },
+            "status-list bundle not served: not a regular file that can be read",
+          ),
+    (name, base, version) =>
+      log.warn(
+        { file: name, dir: opts.statusListDir, base, version },
+        "status-list delta not served: its version is not after its base",
+      ),
   );
   const db = openStationDb(opts.dbPath);
   const received = new ReceivedStore(db);

@@ -84,7 +84,7 @@ async function post(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${station.url}/api/v1/lanes/${LANE_ID}/audit-checkpoints`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-lane-id": LANE_ID },
     body: JSON.stringify({ publicKey: pem, checkpoints }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };

@@ -28,6 +28,13 @@ async function station(o: StationOptions = {}): Promise<{ st: StationHandle; err
   return { st, errors };
 }
 
+/** fetch with the x-lane-id a lane's every API request carries (docs/station-api.md, "Common rules"). */
+const apiFetch = (url: string, init: RequestInit = {}): Promise<Response> =>
+  fetch(url, {
+    ...init,
+    headers: { "x-lane-id": "4301010203", ...(init.headers as Record<string, string>) },
+  });
+
 async function answer(res: Promise<Response>): Promise<{ status: number; body: unknown }> {
   const r = await res;
   return { status: r.status, body: await r.json() };
@@ -57,7 +64,7 @@ describe("the station's error answers", () => {
     let refuse: 400 | 413 = 413;
     const { st, errors } = await station({ refuseUpload: () => ({ status: refuse, message: "choked" }) });
     const post = (body: unknown) =>
-      fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(body) });
+      apiFetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(body) });
     expect(await answer(post(upload))).toEqual({
       status: 413,
       body: { error: "TOO_LARGE", message: "choked" },
@@ -69,17 +76,19 @@ describe("the station's error answers", () => {
     });
     expect(await answer(post([]))).toMatchObject({ status: 400, body: { error: "BAD_REQUEST" } });
     for (const path of ["/nowhere", "/api/v2/transactions", "/api/v1/status-list/bundles/full-1.bundle"])
-      expect(await answer(fetch(`${st.url}${path}`)), path).toMatchObject({
+      expect(await answer(apiFetch(`${st.url}${path}`)), path).toMatchObject({
         status: 404,
         body: { error: "NOT_FOUND" },
       });
-    expect(await answer(fetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints/latest`))).toMatchObject({
+    expect(
+      await answer(apiFetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints/latest`)),
+    ).toMatchObject({
       status: 404,
       body: { error: "NOT_FOUND" },
     });
     const checkpoints = (body: unknown) =>
       answer(
-        fetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints`, {
+        apiFetch(`${st.url}/api/v1/lanes/4301010203/audit-checkpoints`, {
           method: "POST",
           body: JSON.stringify(body),
         }),
@@ -101,7 +110,7 @@ describe("the station's error answers", () => {
       expect(got.text).toContain('"error":"BAD_REQUEST"');
     }
     for (const name of ["%E0%A4%A", "full-1%.bundle", "%"])
-      expect(await answer(fetch(`${st.url}/api/v1/status-list/bundles/${name}`)), name).toMatchObject({
+      expect(await answer(apiFetch(`${st.url}/api/v1/status-list/bundles/${name}`)), name).toMatchObject({
         status: 400,
         body: { error: "BAD_REQUEST" },
       });
@@ -120,7 +129,7 @@ describe("the station's error answers", () => {
       ["POST", "/api/v1/status-list/manifest", "GET, HEAD"],
       ["DELETE", "/api/v1/status-list/bundles/full-202611260800.bundle", "GET, HEAD"],
     ] as const) {
-      const res = await fetch(`${st.url}${path}`, { method, ...(method === "PUT" ? { body: "{}" } : {}) });
+      const res = await apiFetch(`${st.url}${path}`, { method, ...(method === "PUT" ? { body: "{}" } : {}) });
       expect([res.status, res.headers.get("allow")], `${method} ${path}`).toEqual([405, allow]);
       expect(await res.json()).toEqual({
         error: "METHOD_NOT_ALLOWED",
@@ -136,11 +145,11 @@ describe("the station's error answers", () => {
       ["POST", `${lanePath}/heartbeats`],
       ["GET", "/api/v1/status-list/bundles/"],
     ] as const)
-      expect(await answer(fetch(`${st.url}${path}`, { method })), `${method} ${path}`).toMatchObject({
+      expect(await answer(apiFetch(`${st.url}${path}`, { method })), `${method} ${path}`).toMatchObject({
         status: 404,
         body: { error: "NOT_FOUND" },
       });
-    const head = await fetch(`${st.url}/api/v1/status-list/manifest`, { method: "HEAD" });
+    const head = await apiFetch(`${st.url}/api/v1/status-list/manifest`, { method: "HEAD" });
     expect([head.status, await head.text()]).toEqual([200, ""]);
     expect(errors).toEqual([]);
   });
@@ -178,19 +187,22 @@ describe("the station's error answers", () => {
   it("answer a body over the limit 413 TOO_LARGE, which the client sees (not a reset), and go on serving", async () => {
     const { st, errors } = await station({ maxBodyBytes: 1024 });
     const big = (bytes: number) =>
-      answer(fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: "x".repeat(bytes) }));
+      answer(apiFetch(`${st.url}/api/v1/transactions`, { method: "POST", body: "x".repeat(bytes) }));
     for (const bytes of [1025, 64 * 1024, 4 * 1024 * 1024])
       expect(await big(bytes), String(bytes)).toMatchObject({ status: 413, body: { error: "TOO_LARGE" } });
     // the heartbeat's own limit (1 MiB)
     expect(
       await answer(
-        fetch(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {
+        apiFetch(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {
           method: "POST",
           body: `"${"x".repeat(2 * 1024 * 1024)}"`,
         }),
       ),
     ).toMatchObject({ status: 413, body: { error: "TOO_LARGE" } });
-    const ok = await fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(upload) });
+    const ok = await apiFetch(`${st.url}/api/v1/transactions`, {
+      method: "POST",
+      body: JSON.stringify(upload),
+    });
     expect(ok.status).toBe(200);
     expect(st.received().map((r) => r.tradeId)).toEqual([tradeId]);
     expect(errors).toEqual([]);
@@ -309,7 +321,7 @@ describe("POST /admin/fault", () => {
 describe("GET /transactions", () => {
   it("reads the records received once, and counts what it lists", async () => {
     const { st } = await station();
-    await fetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(upload) });
+    await apiFetch(`${st.url}/api/v1/transactions`, { method: "POST", body: JSON.stringify(upload) });
     const read = vi.spyOn(st, "received");
     expect(await answer(fetch(`${st.url}/transactions`))).toMatchObject({
       status: 200,

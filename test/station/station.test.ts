@@ -22,8 +22,21 @@ const rec = (tradeId: string, seq: number): object => ({
   kind: "transaction",
   record: { tradeId, seq, amount: 100 },
 });
+/** The x-lane-id every API request carries (docs/station-api.md, "Common rules"): the body's lane's, or lane 4301-0102-03's. */
+const laneIdOf = (body: unknown): string => {
+  const l = (body as { lane?: { network?: unknown; station?: unknown; lane?: unknown } } | null)?.lane;
+  return typeof l?.network === "string" && typeof l.station === "string" && typeof l.lane === "number"
+    ? `${l.network}${l.station}${String(l.lane).padStart(2, "0")}`
+    : "4301010203";
+};
 const post = (url: string, body: unknown): Promise<Response> =>
-  fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-lane-id": laneIdOf(body) },
+    body: JSON.stringify(body),
+  });
+/** A GET of the API, with the lane's x-lane-id. */
+const get = (url: string): Promise<Response> => fetch(url, { headers: { "x-lane-id": "4301010203" } });
 
 describe("station simulator", () => {
   it("stores by trade id, counts re-sends, rejects malformed records, lists everything on GET /transactions", async () => {
@@ -337,6 +350,66 @@ describe("station simulator", () => {
     expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 3, duplicates: 1, updates: 1 });
   });
 
+  // review: the content was compared as JSON.stringify text, so a re-send of the same record with its keys
+  // in another order was refused as CONFLICT (and held by the lane for an operator)
+  it("takes a re-send whose record has its keys in another order, at any depth, as a duplicate, not a CONFLICT", async () => {
+    st = await startStation();
+    const id = "430101020320261123185914000011";
+    const send = async (record: string) => {
+      const body = `{"lane":{"network":"4301","station":"0102","lane":3},"records":[{"tradeId":"${id}","seq":11,"kind":"transaction","record":${record}}]}`;
+      const res = await fetch(`${st!.url}/api/v1/transactions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-lane-id": "4301010203" },
+        body,
+      });
+      return (await res.json()) as { accepted: unknown[]; rejected: unknown[] };
+    };
+    expect(await send('{"a":1,"b":{"x":[{"p":1,"q":2}],"y":null}}')).toEqual({
+      accepted: [{ tradeId: id, status: "stored" }],
+      rejected: [],
+    });
+    expect(await send('{"b":{"y":null,"x":[{"q":2,"p":1}]},"a":1}')).toEqual({
+      accepted: [{ tradeId: id, status: "duplicate" }],
+      rejected: [],
+    });
+    // other content is still a CONFLICT: an array's order counts
+    expect((await send('{"a":1,"b":{"x":[{"p":2,"q":1}],"y":null}}')).rejected).toMatchObject([
+      { tradeId: id, code: "CONFLICT" },
+    ]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 2, duplicates: 1, conflicts: 1 });
+  });
+
+  // review: stats().conflicts was a counter in memory: a --db station restarted counted them from 0 while
+  // distinct, arrivals, duplicates and updates came back from the file
+  it("keeps its count of conflicts across a restart on its file, one written before the count included", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const path = join(t.dir, "station.db");
+    // a file as the station wrote it before it kept the count: received (with revisions) and heartbeats
+    const old = new Database(path);
+    old.exec(`CREATE TABLE received (
+      trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+      arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL,
+      revision INTEGER NOT NULL DEFAULT 1, updates INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)`);
+    const id = "430101020320261123185914000012";
+    old
+      .prepare("INSERT INTO received VALUES (?, '4301010203', 12, 'transaction', 1, 1, 1, '{\"a\":1}', 1, 0)")
+      .run(id);
+    old.close();
+    st = await startStation({ dbPath: path });
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 1, conflicts: 0 });
+    const other = { lane: { network: "4301", station: "0102", lane: 3 }, records: [rec(id, 12)] };
+    expect(
+      ((await (await post(`${st.url}/api/v1/transactions`, other)).json()) as { rejected: unknown[] })
+        .rejected,
+    ).toMatchObject([{ tradeId: id, code: "CONFLICT" }]);
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 1, conflicts: 1 });
+    await st.close();
+    st = await startStation({ dbPath: path });
+    expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 1, conflicts: 1 });
+  });
+
   it("switches faults at runtime through POST /admin/fault; down refuses connections and comes back on the same port", async () => {
     st = await startStation();
     const res = await post(`${st.url}/admin/fault`, { mode: "500s" });
@@ -373,7 +446,7 @@ describe("station simulator", () => {
     expect(await failed.json()).toMatchObject({ error: "INJECTED_500" });
     expect(st.received()).toEqual([]);
     expect((await upload([rec(a, 1)])).status).toBe(200);
-    const beat = await post(`${st.url}/api/v1/lanes/4301010203/heartbeat`, {});
+    const beat = await post(`${st.url}/api/v1/lanes/4301010203/heartbeat`, { lane });
     expect(beat.status).toBe(200);
     expect(st.received().map((r) => r.tradeId)).toEqual([a]);
     expect(st.stats().faultedRequests).toBe(1);
@@ -389,16 +462,16 @@ describe("station simulator", () => {
     writeFileSync(join(dir, "full-20261123.bundle"), Buffer.alloc(2500, 7));
     writeFileSync(join(dir, "secret.txt"), "no");
     st = await startStation({ statusListDir: dir, pageSize: 1000 });
-    const m = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
+    const m = (await (await get(`${st.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
       full: { name: string; pages: number; bytes: number };
     };
     expect(m.full).toMatchObject({ name: "full-20261123.bundle", pages: 3, bytes: 2500 });
-    const p2 = await fetch(`${st.url}/api/v1/status-list/bundles/full-20261123.bundle?page=2`);
+    const p2 = await get(`${st.url}/api/v1/status-list/bundles/full-20261123.bundle?page=2`);
     expect(p2.headers.get("x-page-count")).toBe("3");
     expect((await p2.arrayBuffer()).byteLength).toBe(500);
-    expect((await fetch(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
-    expect((await fetch(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
-    const same = (await (await fetch(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as {
+    expect((await get(`${st.url}/api/v1/status-list/bundles/secret.txt`)).status).toBe(404);
+    expect((await get(`${st.url}/api/v1/status-list/bundles/..%2Fsecret.txt`)).status).toBe(404);
+    const same = (await (await get(`${st.url}/api/v1/status-list/manifest?full=20261123`)).json()) as {
       full: unknown;
       deltas: unknown[];
     };
@@ -416,7 +489,7 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
     symlinkSync(join(t.dir, "gone.bundle"), join(dir, "full-202611260900.bundle"));
     mkdirSync(join(dir, "full-202611261000.bundle"));
     st = await startStation({ statusListDir: dir, pageSize: 1000 });
-    const res = await fetch(`${st.url}/api/v1/status-list/manifest?full=&delta=`);
+    const res = await get(`${st.url}/api/v1/status-list/manifest?full=&delta=`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { full: { name: string } }).full.name).toBe("full-202611260800.bundle");
   });
@@ -479,6 +552,62 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
       expect(offer("202611230000", "202611230010")).toEqual({ full: null, deltas: [] });
       // the newest full list and its delta: already latest
       expect(offer("202611230008", "202611230012")).toEqual({ full: null, deltas: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  // review: delta-V-V was chained on itself 100 times in one manifest, and a delta back to an older version
+  // was offered
+  it("never offers a delta whose version is not after its base (told once per file), and ends a chain at a version it reached", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+    try {
+      for (const name of [
+        "full-202611230000.bundle",
+        "delta-202611230000-202611230000.bundle",
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230005-202611230000.bundle",
+        "delta-202611230005-202611230010.bundle",
+        "delta-202611230010-202611230010.bundle",
+        "delta-202611230015-202611230005.bundle",
+      ])
+        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+      const told: string[] = [];
+      const store = new BundleStore(dir, 1000, undefined, (name, base, version) =>
+        told.push(`${name} ${base} ${version}`),
+      );
+      const names = (m: { deltas: { name: string }[] }) => m.deltas.map((d) => d.name);
+      expect(names(store.manifest({ full: null, delta: null }))).toEqual([
+        "delta-202611230000-202611230005.bundle",
+        "delta-202611230005-202611230010.bundle",
+      ]);
+      expect(store.manifest({ full: "202611230000", delta: null })).toMatchObject({
+        full: null,
+        deltas: [
+          { name: "delta-202611230000-202611230005.bundle" },
+          { name: "delta-202611230005-202611230010.bundle" },
+        ],
+        latest: { full: "202611230000", delta: "202611230010" },
+      });
+      // the self-loop alone on the version held, the step back alone on it: nothing to offer
+      expect(store.manifest({ full: "202611230000", delta: "202611230010" })).toMatchObject({ deltas: [] });
+      expect(store.manifest({ full: "202611230000", delta: "202611230015" })).toMatchObject({ deltas: [] });
+      expect(store.page("delta-202611230000-202611230000.bundle", 0)).toBeNull();
+      expect(told.sort()).toEqual([
+        "delta-202611230000-202611230000.bundle 202611230000 202611230000",
+        "delta-202611230005-202611230000.bundle 202611230005 202611230000",
+        "delta-202611230010-202611230010.bundle 202611230010 202611230010",
+        "delta-202611230015-202611230005.bundle 202611230015 202611230005",
+      ]);
+      // versions not all of digits compare as text: 2 < 10 < 1a < 2, each delta after its base
+      const cycle = join(dir, "cycle");
+      mkdirSync(cycle);
+      for (const name of ["full-2.bundle", "delta-2-10.bundle", "delta-10-1a.bundle", "delta-1a-2.bundle"])
+        writeFileSync(join(cycle, name), Buffer.alloc(10, 1));
+      expect(names(new BundleStore(cycle, 1000).manifest({ full: "2", delta: null }))).toEqual([
+        "delta-2-10.bundle",
+        "delta-10-1a.bundle",
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -158,7 +158,7 @@ it("two lanes under one lane id: a CONFLICT hold stays held through a settlement
   const theirs = { ...mine, obuId: "B0B0B0B0", amount: 1_234 };
   const res = await fetch(`${r.station.url}/api/v1/transactions`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-lane-id": "4301010203" },
     body: JSON.stringify({
       lane: { network: "4301", station: "0102", lane: 3 },
       records: [{ tradeId: suspect.tradeId, seq: suspect.seq, kind: "suspect", revision: 1, record: theirs }],
