@@ -94,7 +94,10 @@ export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
 class SimulatedRsu implements RsuSimulator {
   readonly channel: FrameChannel;
   readonly dialect: Dialect;
-  readonly done: Promise<void>;
+  /** Read it after the last `addVehicle`: ./traffic.ts `done`. */
+  get done(): Promise<void> {
+    return this.traffic.done;
+  }
   readonly events$: Observable<SimEvent>;
   private readonly ctx: SimContext;
   private readonly transport: Transport;
@@ -188,7 +191,6 @@ class SimulatedRsu implements RsuSimulator {
       new TrafficPlan(this.scenario, buildCtx, rng.fork("traffic")),
       buildCtx,
     );
-    this.done = this.traffic.done;
     this.purchases = new Purchases(
       this.ctx,
       opts.cards ?? cardEnvironment(),

@@ -184,7 +184,10 @@ export function registerRsu(program: Command): void {
       "--announce",
       "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty after the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
     )
-    .option("--exit-when-done", "exit once every scenario vehicle has passed")
+    .option(
+      "--exit-when-done",
+      "exit once every scenario vehicle has passed (with --reader-pty: once stdin has ended and every vehicle it added has passed too)",
+    )
     .option("--log-level <level>", LOG_LEVEL_HELP, "warn")
     .option(
       "--station-length <n>",
@@ -339,7 +342,13 @@ export function registerRsu(program: Command): void {
       const stopped = new Promise<void>((resolve) => {
         process.once("SIGINT", () => void shutdown(0).then(resolve));
         process.once("SIGTERM", () => void shutdown(0).then(resolve));
-        if (o.exitWhenDone) void sim.done.then(() => shutdown(0)).then(resolve);
+        // with --reader-pty, stdin may add vehicles (`vehicle`): once it has ended and its steps ran, `done`
+        // is read, so it waits for every vehicle added (sim/rsu/traffic.ts `done`)
+        if (o.exitWhenDone)
+          void (beside?.stepsDone ?? Promise.resolve())
+            .then(() => sim.done)
+            .then(() => shutdown(0))
+            .then(resolve);
       });
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
       process.stdout.write(`${where}\n`);
