@@ -31,7 +31,10 @@ export interface CardState {
 export interface CardStoreOptions {
   /** Keys the cards are diversified from and the PSAMs hold. Default: config/keys/card-test-keys.json. */
   keys?: CardKeys;
-  /** Seed of the INIT random numbers of cards the store creates without a random source. Default 1. */
+  /**
+   * Seed of the INIT random numbers of cards the store creates without a random source, a uint32, each its
+   * own run (0 included). Default 1.
+   */
   seed?: number;
   /** The ledger: a file (JSON lines, appended) or a sink. Entries are also kept in memory (`ledger()`). */
   ledger?: string | LedgerSink;
@@ -44,6 +47,9 @@ export interface BoothDebitContext {
   vehicleId?: string;
 }
 
+/** The first card's xorshift32 state for seed 0 (`random`): any nonzero constant. */
+const ZERO_SEED_STATE = 0x9e37_79b9;
+
 export class CardStore {
   readonly keys: CardKeys;
   private readonly cards = new Map<string, SimCard>();
@@ -53,7 +59,8 @@ export class CardStore {
 
   constructor(opts: CardStoreOptions = {}) {
     this.keys = opts.keys ?? loadCardKeys();
-    this.rngState = (opts.seed ?? 1) >>> 0 || 1;
+    // 0 too is a seed of its own (`etc-sim rsu --reader-pty --seed 0`): it was run as 1 (`random` below)
+    this.rngState = (opts.seed ?? 1) >>> 0;
     this.sink = typeof opts.ledger === "string" ? fileLedger(opts.ledger) : opts.ledger;
   }
 
@@ -192,9 +199,13 @@ export class CardStore {
     return card;
   }
 
-  /** A seeded 4-byte source (xorshift32) per card, so seeded runs repeat. */
+  /**
+   * A seeded 4-byte source (xorshift32) per card, so seeded runs repeat. xorshift32 cannot run from 0: the
+   * first card of seed 0 starts from ZERO_SEED_STATE and the next cards from the sequence after 0, so the
+   * run of seed 0 is neither seed 1's nor ZERO_SEED_STATE's; every other seed runs as before.
+   */
   private random(): () => Buffer {
-    let s = this.rngState;
+    let s = this.rngState || ZERO_SEED_STATE;
     this.rngState = (Math.imul(this.rngState, 1_664_525) + 1_013_904_223) >>> 0 || 1;
     return () => {
       s ^= s << 13;

@@ -34,6 +34,8 @@ export interface ReaderBeside {
   where: string;
   reader: ReaderSimulator;
   collector: SimCollector | undefined;
+  /** stdin ended and every step read from it (a `vehicle` step's addVehicle included) has run */
+  stepsDone: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,11 +114,12 @@ export async function startReaderBeside(
       else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
     });
   }
-  runStepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);
+  const stepsDone = runStepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);
   return {
     where: `reader-port: ${pty.lanePath}`,
     reader,
     collector,
+    stepsDone,
     async close() {
       process.stdin.destroy(); // an open stdin (a pipe, a terminal) must not keep the process alive
       collector?.stop();

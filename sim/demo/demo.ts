@@ -5,11 +5,11 @@
  * simulators on one card store, a fresh data directory and a small synthetic status list. The
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { filter, firstValueFrom, timeout } from "rxjs";
+import { filter, firstValueFrom, type Observable, throwError, timeout } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -20,6 +20,7 @@ import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
 import { laneLabel } from "../../src/journal/trade-id.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
+import type { LaneStatus } from "../../src/lane/lane-gate.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
@@ -115,12 +116,16 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         { dataDir: opts.dataDir },
       );
   }
-  // the summary compares this run's ledger with the journal's paid records, and the same seed gives the
-  // same cards again: a journal of an earlier run would be counted and would hold those cards
-  if (opts.dataDir !== undefined && existsSync(join(opts.dataDir, "journal.db")))
+  // The summary compares this run's ledger with the journal's paid records, and the same seed gives the
+  // same cards again: a journal of an earlier run would be counted and would hold those cards. Not only
+  // journal.db: an earlier demo's status list (without its journal) was refused as not newer, or the lane
+  // never opened. So anything in the directory refuses it, before anything is opened.
+  const held = opts.dataDir !== undefined && existsSync(opts.dataDir) ? readdirSync(opts.dataDir) : [];
+  if (held.length > 0)
     throw new Error(
-      `--data-dir ${opts.dataDir} already holds a lane's journal (an earlier demo?): the demo needs a new or ` +
-        "empty directory, as it compares the journal's paid records with this run's card debits",
+      `--data-dir ${opts.dataDir}: must be new or empty, it holds ${held.sort().slice(0, 5).join(", ")}` +
+        `${held.length > 5 ? ` and ${held.length - 5} more` : ""} (an earlier demo's?): the demo compares the ` +
+        "journal's paid records with this run's card debits",
     );
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "etc-lane-demo-"));
   if (!temp) return demoIn(opts, { config, configFile }, scenario, dataDir, false, write);
@@ -182,7 +187,7 @@ async function demoIn(
   write(
     `etc-lane demo: ${config.lane.role} lane ${laneLabel(config.lane)}, ` +
       `${config.rsu.protocol} RSU (simulated), booth card reader (simulated), ` +
-      `${scenario.traffic?.vehicles?.length ?? 0} vehicles, data in ${dataDir}` +
+      `${vehicleCount(scenario)}, data in ${dataDir}` +
       (temp ? " (removed at the end; --data-dir DIR keeps it)" : ""),
   );
   if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
@@ -383,6 +388,45 @@ function showCollector(collector: DemoCollector, write: Write): void {
   });
 }
 
+/** How long the demo waits for the lane to open after its start. */
+export const LANE_OPEN_WAIT_MS = 10_000;
+
+/**
+ * The lane open, or an error saying it did not open within LANE_OPEN_WAIT_MS and what its status was
+ * then (closed: the reason and detail), not rxjs's bare "Timeout has occurred".
+ */
+export function laneOpened(controller: {
+  status$: Observable<LaneStatus>;
+  readonly status: LaneStatus;
+}): Promise<unknown> {
+  return firstValueFrom(
+    controller.status$.pipe(
+      filter((s) => s.status === "open"),
+      timeout({
+        first: LANE_OPEN_WAIT_MS,
+        with: () => {
+          const s = controller.status;
+          const why = s.status === "closed" ? `closed (${s.reason}): ${s.detail}` : s.status;
+          return throwError(
+            () => new Error(`the lane did not open within ${LANE_OPEN_WAIT_MS / 1000} s: it is ${why}`),
+          );
+        },
+      }),
+    ),
+  );
+}
+
+/**
+ * The first line's count: the scenario's vehicles and the random ones planned (`traffic.random.count`;
+ * without a count the random stream has no end).
+ */
+export function vehicleCount(scenario: Scenario): string {
+  const listed = scenario.traffic?.vehicles?.length ?? 0;
+  const random = scenario.traffic?.random;
+  if (random && random.count === undefined) return `${listed} vehicles, then random ones without end`;
+  return `${listed + (random?.count ?? 0)} vehicles`;
+}
+
 /**
  * The scenario from the lane's opening to its end: every vehicle decided, every in-flight transaction
  * ended, and every card the collector was handed done (or given up) with the booth idle.
@@ -395,12 +439,7 @@ async function runScenario(
 ): Promise<void> {
   await sim.start();
   await lane.controller.start();
-  await firstValueFrom(
-    lane.controller.status$.pipe(
-      filter((s) => s.status === "open"),
-      timeout(10_000),
-    ),
-  );
+  await laneOpened(lane.controller);
   await sim.done;
   await lane.controller.idle();
   while (lane.controller.inFlight().length > 0) {

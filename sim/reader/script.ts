@@ -193,7 +193,8 @@ export interface ExtraStep {
 /**
  * Steps typed on a stream (stdin: `present 4301...`, `remove`...), run one after another on the reader,
  * after `after` (a script still running); a line whose first word is an `extra` step's runs that step,
- * in the same order; a bad line or a failed step is reported through `say`.
+ * in the same order; a bad line or a failed step is reported through `say`. Resolves once the stream
+ * has ended and every step read from it has run.
  */
 export function runStepsFrom(
   input: NodeJS.ReadableStream,
@@ -201,9 +202,20 @@ export function runStepsFrom(
   say: (line: string) => void,
   after: Promise<unknown> = Promise.resolve(),
   extra: readonly ExtraStep[] = [],
-): void {
+): Promise<void> {
   let chain: Promise<unknown> = after;
   const rl = createInterface({ input });
+  // the chain as of the stream's end: every step it had (a step's failure was reported through `say`)
+  const ended = new Promise<void>((resolve) =>
+    rl.once(
+      "close",
+      () =>
+        void chain.then(
+          () => resolve(),
+          () => resolve(),
+        ),
+    ),
+  );
   rl.on("line", (line) => {
     const t = line.trim();
     const word = t.split(/\s+/, 1)[0];
@@ -228,4 +240,5 @@ export function runStepsFrom(
       .then(() => runStep(sim, s))
       .catch((e: unknown) => say(`step failed: ${(e as Error).message}`));
   });
+  return ended;
 }

@@ -31,7 +31,7 @@ import type { Transport } from "../../firmware-bridge/transport/types.js";
 import { dataToJson, frameToJson } from "../../src/rsu/analyse.js";
 import type { CardSnapshot } from "../card/types.js";
 import { fileFrameLog } from "../framelog/frame-log.js";
-import { fileLedger, type LedgerEntry } from "../ledger/ledger.js";
+import { fileLedger, type LedgerEntry, type LedgerSink } from "../ledger/ledger.js";
 import { parseScenario, type Scenario, type VehicleSpecInput } from "../scenario/schema.js";
 import { isSeed, RSU_SEEDS, seedExpected } from "../seed.js";
 import { TrafficPlan, type VehicleModel } from "../vehicles/vehicles.js";
@@ -94,7 +94,10 @@ export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
 class SimulatedRsu implements RsuSimulator {
   readonly channel: FrameChannel;
   readonly dialect: Dialect;
-  readonly done: Promise<void>;
+  /** Read it after the last `addVehicle`: ./traffic.ts `done`. */
+  get done(): Promise<void> {
+    return this.traffic.done;
+  }
   readonly events$: Observable<SimEvent>;
   private readonly ctx: SimContext;
   private readonly transport: Transport;
@@ -136,20 +139,29 @@ class SimulatedRsu implements RsuSimulator {
         `invalid options: seed: ${seedExpected(RSU_SEEDS)}, got ${JSON.stringify(opts.seed)}`,
       );
     const log = (opts.logger ?? silentLogger).child({ ns: "sim-rsu" });
-    const frameLog = typeof opts.frameLog === "string" ? fileFrameLog(opts.frameLog) : opts.frameLog;
     // Parsing is idempotent, so a parsed scenario goes through the same validation.
     this.scenario = parseScenario(opts.scenario ?? {}, "(options)");
-    const wallStart =
-      opts.wallClockStart ?? (this.scenario.startTime ? Date.parse(this.scenario.startTime) : Date.now());
-    this.ctx = new SimContext(opts.clock ?? realClock(), log, this.dialect, timing, frameLog, wallStart);
-    this.ctx.mode = () => this.modeSubject.value;
-    this.events$ = this.ctx.events$;
     const late = scaledTimeIssue(this.scenario, timing.timeScale, "timing.timeScale");
     if (late)
       throw new EtcError(
         ErrorCodes.ConfigInvalid,
         `invalid scenario (options):\n  ${late.path}: ${late.message}`,
       );
+    // The files last of the checks, and both closed again when the construction fails after opening
+    // them (a ledger that cannot be opened left the frame log's descriptor open).
+    const frameLog = typeof opts.frameLog === "string" ? fileFrameLog(opts.frameLog) : opts.frameLog;
+    let ledger: LedgerSink | undefined;
+    try {
+      ledger = typeof opts.ledger === "string" ? fileLedger(opts.ledger) : opts.ledger;
+    } catch (e) {
+      if (typeof opts.frameLog === "string") frameLog?.close();
+      throw e;
+    }
+    const wallStart =
+      opts.wallClockStart ?? (this.scenario.startTime ? Date.parse(this.scenario.startTime) : Date.now());
+    this.ctx = new SimContext(opts.clock ?? realClock(), log, this.dialect, timing, frameLog, wallStart);
+    this.ctx.mode = () => this.modeSubject.value;
+    this.events$ = this.ctx.events$;
     const sr = this.scenario.rsu ?? {};
     this.identity = {
       ...DEFAULT_IDENTITY,
@@ -179,12 +191,11 @@ class SimulatedRsu implements RsuSimulator {
       new TrafficPlan(this.scenario, buildCtx, rng.fork("traffic")),
       buildCtx,
     );
-    this.done = this.traffic.done;
     this.purchases = new Purchases(
       this.ctx,
       opts.cards ?? cardEnvironment(),
       rng.fork("card"),
-      typeof opts.ledger === "string" ? fileLedger(opts.ledger) : opts.ledger,
+      ledger,
       opts.checkDivFactor !== false,
     );
     this.wire = new WireFaults(this.dialect, rng.fork("wire"));

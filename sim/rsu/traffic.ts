@@ -71,8 +71,8 @@ export class Traffic {
   private expected: number;
   private started = false;
   private t0 = 0;
-  private doneResolve!: () => void;
-  readonly done: Promise<void>;
+  /** what `done` handed out while vehicles were still to finish; resolved (and dropped) when none is */
+  private doneWait: { promise: Promise<void>; resolve: () => void } | undefined;
   hooks!: TrafficHooks;
 
   constructor(
@@ -82,10 +82,24 @@ export class Traffic {
     private readonly buildCtx: BuildContext,
   ) {
     this.expected = plan.remaining;
-    this.done = new Promise<void>((r) => {
-      this.doneResolve = r;
-    });
-    if (this.expected === 0) this.doneResolve();
+  }
+
+  /**
+   * Resolves when every vehicle known by then, the scenario's and every one added (`add`), has left and
+   * finished. Read when all have, it is resolved; read after an `add`, it waits for that vehicle too (a
+   * promise read before, already resolved, stays so: read it again). Was one promise made here, resolved
+   * at once for a scenario without vehicles, so an added vehicle still in the zone did not hold it.
+   */
+  get done(): Promise<void> {
+    if (this.finishedCount >= this.expected) return Promise.resolve();
+    if (!this.doneWait) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      this.doneWait = { promise, resolve };
+    }
+    return this.doneWait.promise;
   }
 
   /** Whether any vehicle is still to come or in the zone (the antenna matters). */
@@ -189,7 +203,10 @@ export class Traffic {
     this.finishedStatus.push(statusOf(v));
     if (this.finishedStatus.length > MAX_FINISHED_STATUS) this.finishedStatus.shift();
     this.finishedCount++;
-    if (this.finishedCount >= this.expected) this.doneResolve();
+    if (this.finishedCount >= this.expected && this.doneWait) {
+      this.doneWait.resolve();
+      this.doneWait = undefined;
+    }
   }
 
   /** The vehicle the RSU reaches next: first entered, in the zone, not traded there, not excluded. */

@@ -221,7 +221,11 @@ export interface RsuSimulator {
   vehicles(): VehicleStatus[];
   readonly mode: RsuMode;
   readonly events$: Observable<SimEvent>;
-  /** Resolves when every scenario vehicle (and every added one) has left the zone and is finished. */
+  /**
+   * Resolves when every vehicle known by then, the scenario's and every one added so far, has left the
+   * zone and is finished. Read again after `addVehicle`: a promise read while none was left to finish
+   * (a scenario without vehicles) is already resolved (sim/rsu/traffic.ts `done`).
+   */
   readonly done: Promise<void>;
   /** A vehicle entering `spec.at` ms from now (default now); defaults of the scenario apply. */
   addVehicle(spec?: VehicleSpecInput): VehicleModel;

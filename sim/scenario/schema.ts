@@ -371,7 +371,13 @@ export const ScenarioSchema = z
             /** Fields for every random vehicle (over `defaults`). */
             template: z.strictObject(VehicleFields).optional(),
             /** Random balance range in fen, [min, max], of stored-value cards (credit cards: notional). */
-            balance: z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]).optional(),
+            balance: z
+              .tuple([z.number().int().nonnegative(), z.number().int().nonnegative()])
+              // reversed, every vehicle got the first (sim/vehicles/vehicles.ts drew from [min, max(min, max)])
+              .refine(([min, max]) => min <= max, {
+                error: (i) => `expected [min, max] with min <= max, got ${JSON.stringify(i.input)}`,
+              })
+              .optional(),
             /** Share of credit (23) cards, 0..1. */
             creditShare: z.number().min(0).max(1).optional(),
           })

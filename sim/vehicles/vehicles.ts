@@ -334,7 +334,7 @@ export class TrafficPlan {
     this.randomLeft--;
     this.lastAt += this.arrivals.exponential(60_000 / r.ratePerMinute);
     const balance = r.balance
-      ? this.fieldRng.int(r.balance[0], Math.max(r.balance[0], r.balance[1]))
+      ? this.fieldRng.int(r.balance[0], r.balance[1]) // min <= max (sim/scenario/schema.ts)
       : undefined;
     const credit = r.creditShare !== undefined && this.fieldRng.chance(r.creditShare);
     const merged = mergeSpecs(

@@ -24,6 +24,27 @@ afterEach(async () => {
 const CARD = "43012200000000000001";
 
 describe("the card store", () => {
+  // review (session 41): the store ran seed 0 as 1, so `etc-sim rsu --reader-pty --seed 0` (the RSU takes
+  // 0..4294967295, sim/seed.ts) gave the reader's cards seed 1's random numbers
+  it("seed 0 is a run of its own: not seed 1's, nor that of its first card's state; other seeds as before", () => {
+    const draws = (seed: number): string[] => {
+      const store = new CardStore({ seed });
+      return [CARD, "43012200000000000002"].map((cardId) => {
+        const card = store.fromSpec({ cardId, province: "湖南", balance: 1 });
+        // the card's INIT random source, which the store made from its seed
+        const random = (card as unknown as { random: () => Buffer }).random;
+        return `${random().toString("hex")} ${random().toString("hex")}`;
+      });
+    };
+    // seeds 1 and 7 as the store drew them before (seed 0 drew seed 1's)
+    expect(draws(1)).toEqual(["00042021 04080601", "c31d957e 47ffd947"]);
+    expect(draws(7)).toEqual(["001ce0e7 1c099207", "786af6d1 f0a874a9"]);
+    const zero = draws(0);
+    expect(zero).not.toEqual(draws(1));
+    expect(zero).not.toEqual(draws(0x9e37_79b9));
+    expect(draws(0)).toEqual(zero); // and it repeats
+  });
+
   it("gives the same card for the same id, whichever description comes later", () => {
     const store = new CardStore({ seed: 1 });
     const a = store.fromSpec({ cardId: CARD, province: "湖南", balance: 1000 });

@@ -108,7 +108,7 @@ it("a --data-dir that already holds a journal (an earlier demo) is refused befor
         serve: false,
         write: () => {},
       }),
-    ).rejects.toThrow(`--data-dir ${dir} already holds a lane's journal (an earlier demo?)`);
+    ).rejects.toThrow(`--data-dir ${dir}: must be new or empty, it holds journal.db (an earlier demo's?)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

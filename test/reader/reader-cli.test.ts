@@ -138,6 +138,22 @@ describe("etc-sim rsu --reader-pty: the vehicle step on stdin", () => {
   });
 });
 
+// review (session 41): `sim.done` had resolved at once for a scenario without vehicles, so the RSU exited
+// before the vehicle typed on stdin had even entered
+describe("etc-sim rsu --reader-pty --exit-when-done", () => {
+  it("exits once stdin has ended and the vehicle it added has left the zone", async () => {
+    const r = await runCli("etc-sim", ["rsu", "--pty", "--reader-pty", "--exit-when-done"], {
+      input: "vehicle {zoneMs: 200}\n",
+    });
+    const lines = r.stdout.split("\n");
+    expect(r.code, r.stderr).toBe(0);
+    expect(lines.find((l) => l.startsWith("vehicle added: "))).toMatch(/^vehicle added: added1 obu /);
+    const left = lines.findIndex((l) => / added1 left obu /.test(l));
+    const stopped = lines.findIndex((l) => l.startsWith("stopped: "));
+    expect([left > 0, stopped > left]).toEqual([true, true]);
+  });
+});
+
 describe("etc-sim reader: errors", () => {
   it("needs exactly one of --port and --pty", async () => {
     const r = await runCli("etc-sim", ["reader"]);

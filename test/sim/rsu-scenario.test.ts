@@ -98,6 +98,17 @@ describe("scenario files", () => {
     ).toThrow(/traffic\.vehicles\[0\]\.faults\[0\]\.frame/);
   });
 
+  // review (session 41): [50000, 500] was taken and every random vehicle got 50000
+  it("a reversed traffic.random.balance range is refused at load, naming the field; [n, n] is one balance", () => {
+    expect(() =>
+      parseScenario({ traffic: { random: { ratePerMinute: 1, count: 1, balance: [50000, 500] } } }),
+    ).toThrow("traffic.random.balance: expected [min, max] with min <= max, got [50000,500]");
+    expect(
+      parseScenario({ traffic: { random: { ratePerMinute: 1, count: 1, balance: [700, 700] } } }).traffic
+        ?.random?.balance,
+    ).toEqual([700, 700]);
+  });
+
   it("a card network that is not 4 decimal digits is refused at load, naming the field (it makes the card and OBU serials)", () => {
     const bad = (input: unknown) => () => parseScenario(input);
     expect(bad({ traffic: { vehicles: [{ card: { network: "43a1" } }] } })).toThrow(

@@ -7,7 +7,7 @@
  * (sim/cli/stdout-epipe.ts).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -18,6 +18,7 @@ import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { ROOT } from "../../sim/harness/procs.js";
 import { CaptureReplay, type ReplayScript } from "../../sim/replay/replay.js";
+import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { UsageError } from "../../src/cli/run-cli.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -271,5 +272,50 @@ describe("etc-sim with stdout closed early", () => {
     expect(lines).toEqual([expect.stringMatching(/^lane-port: \/dev\//), "script done"]);
     expect(stderr).not.toMatch(/EPIPE/);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
+  });
+});
+
+// review (session 41): the pty or TCP listener was made before the files were opened, and nothing closed
+// it when the ledger or frame log could not be opened: the error was printed and the process never exited
+describe("etc-sim rsu with a --ledger or --frame-log that cannot be opened", () => {
+  it.each([
+    [["--pty", "--ledger", "/nonexistent/dir/l.jsonl"], "--ledger /nonexistent/dir/l.jsonl"],
+    [["--tcp", "127.0.0.1:0", "--frame-log", "/nonexistent/f.jsonl"], "--frame-log /nonexistent/f.jsonl"],
+    [["--pty", "--reader-pty", "--ledger", "/nonexistent/dir/l.jsonl"], "--ledger /nonexistent/dir/l.jsonl"],
+  ])("%j: exits 1 naming the flag, nothing on stdout", async (args, named) => {
+    const r = await runCli("etc-sim", ["rsu", ...args]);
+    expect([r.code, r.stdout]).toEqual([1, ""]);
+    expect(r.stderr).toBe(
+      `etc-sim: ${named}: cannot open: ENOENT: no such file or directory, open '${named.split(" ")[1]}'\n`,
+    );
+  });
+
+  it("createRsuSimulator closes the frame log it opened when the ledger cannot be opened", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-rsu-files-"));
+    try {
+      const frames = join(dir, "frames.jsonl");
+      const fds = (): string[] => readdirSync("/proc/self/fd");
+      const openOnFrames = (): string[] =>
+        fds().filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === frames;
+          } catch {
+            return false; // the descriptor readdir used, closed since
+          }
+        });
+      const pair = createTransportPair();
+      expect(() =>
+        createRsuSimulator({
+          transport: pair.device,
+          protocol: "legacy",
+          frameLog: frames,
+          ledger: join(dir, "missing", "l.jsonl"),
+        }),
+      ).toThrow(/ENOENT/);
+      expect(existsSync(frames)).toBe(true); // it was opened
+      expect(openOnFrames()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,8 @@ import { dialectFromOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
+import { fileFrameLog } from "../../framelog/frame-log.js";
+import { fileLedger, type LedgerSink } from "../../ledger/ledger.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { scaledTimeIssue } from "../../rsu/time-limits.js";
@@ -150,6 +152,15 @@ A session with lane software that is not ours (legacy protocol, over a pseudo-te
   every frame in and out, decoded. Details: docs/simulator.md.
 `;
 
+/** `open(path)`, its error naming the flag: `--ledger FILE: cannot open: ENOENT: ...`. */
+function opened<T>(flag: string, path: string, open: (path: string) => T): T {
+  try {
+    return open(path);
+  } catch (e) {
+    throw new UsageError(`${flag} ${path}: cannot open: ${(e as Error).message}`);
+  }
+}
+
 export function registerRsu(program: Command): void {
   program
     .command("rsu")
@@ -173,7 +184,10 @@ export function registerRsu(program: Command): void {
       "--announce",
       "send the power-on B0 (RSCTL 0x98) unasked when a lane can hear it: --port at once, --tcp when the lane connects, --pty after the lane's first frame unless that is a C0 (its B0 then carries 0x98)",
     )
-    .option("--exit-when-done", "exit once every scenario vehicle has passed")
+    .option(
+      "--exit-when-done",
+      "exit once every scenario vehicle has passed (with --reader-pty: once stdin has ended and every vehicle it added has passed too)",
+    )
     .option("--log-level <level>", LOG_LEVEL_HELP, "warn")
     .option(
       "--station-length <n>",
@@ -224,39 +238,70 @@ export function registerRsu(program: Command): void {
         throw new UsageError(
           "--reader-scenario, --collector, --collector-pause-ms and --reader-latency-ms need --reader-pty",
         );
+      // The files before the port: one that cannot be opened is refused naming its flag, with no pty or
+      // listener made (left open, it kept the process alive after the error).
+      const frameLog = o.frameLog ? opened("--frame-log", o.frameLog, fileFrameLog) : undefined;
       // one card store for the RSU and the booth reader: a card debited over DSRC is the same card at the booth
-      const store = o.readerPty
-        ? new CardStore({
+      let store: CardStore | undefined;
+      let ledger: LedgerSink | undefined;
+      try {
+        if (o.readerPty) {
+          const storeLedger = o.ledger ? opened("--ledger", o.ledger, fileLedger) : undefined;
+          store = new CardStore({
             keys,
             ...(seed !== undefined ? { seed } : {}),
-            ...(o.ledger ? { ledger: o.ledger } : {}),
-          })
-        : undefined;
-      const endpoint = await openEndpoint(o, logger);
+            ...(storeLedger ? { ledger: storeLedger } : {}),
+          });
+          ledger = store.ledgerSink("dsrc");
+        } else if (o.ledger) ledger = opened("--ledger", o.ledger, fileLedger);
+      } catch (e) {
+        frameLog?.close();
+        throw e;
+      }
+      const closeFiles = (): void => {
+        frameLog?.close();
+        ledger?.close();
+        store?.close();
+      };
+      let endpoint: Awaited<ReturnType<typeof openEndpoint>>;
+      try {
+        endpoint = await openEndpoint(o, logger);
+      } catch (e) {
+        closeFiles();
+        throw e;
+      }
       const { transport, where, close: closeEndpoint } = endpoint;
 
-      const sim = createRsuSimulator({
-        transport,
-        protocol: o.protocol,
-        dialect,
-        checkDivFactor: o.divCheck !== false,
-        scenario,
-        ...(seed !== undefined ? { seed } : {}),
-        ...(store ? { ledger: store.ledgerSink("dsrc") } : o.ledger ? { ledger: o.ledger } : {}),
-        ...(o.frameLog ? { frameLog: o.frameLog } : {}),
-        timing: { ...(hb ? { heartbeatMs: hb * 1000 } : {}), ...(timeScale ? { timeScale } : {}) },
-        cards: store ? store.environment() : cardEnvironment(keys),
-        logger,
-        // The power-on B0 goes out when a lane is there to hear it, so that it is the first frame the
-        // lane sees (docs/simulator.md "Sequence numbers"): a serial cable is there from the start; a
-        // TCP lane connects (below); a pty's lane end opens unseen, its open flushing what was written
-        // before, so its first frame says it is there.
-        announcePowerOn: !o.announce
-          ? false
-          : endpoint.kind === "pty"
-            ? "first-frame"
-            : endpoint.kind === "port",
-      });
+      let sim: ReturnType<typeof createRsuSimulator>;
+      try {
+        sim = createRsuSimulator({
+          transport,
+          protocol: o.protocol,
+          dialect,
+          checkDivFactor: o.divCheck !== false,
+          scenario,
+          ...(seed !== undefined ? { seed } : {}),
+          ...(ledger ? { ledger } : {}),
+          ...(frameLog ? { frameLog } : {}),
+          timing: { ...(hb ? { heartbeatMs: hb * 1000 } : {}), ...(timeScale ? { timeScale } : {}) },
+          cards: store ? store.environment() : cardEnvironment(keys),
+          logger,
+          // The power-on B0 goes out when a lane is there to hear it, so that it is the first frame the
+          // lane sees (docs/simulator.md "Sequence numbers"): a serial cable is there from the start; a
+          // TCP lane connects (below); a pty's lane end opens unseen, its open flushing what was written
+          // before, so its first frame says it is there.
+          announcePowerOn: !o.announce
+            ? false
+            : endpoint.kind === "pty"
+              ? "first-frame"
+              : endpoint.kind === "port",
+        });
+      } catch (e) {
+        // nothing may keep the process alive after the error: the pty or listener, the files
+        await closeEndpoint();
+        closeFiles();
+        throw e;
+      }
 
       let beside: ReaderBeside | undefined;
       let stopping = false;
@@ -297,7 +342,13 @@ export function registerRsu(program: Command): void {
       const stopped = new Promise<void>((resolve) => {
         process.once("SIGINT", () => void shutdown(0).then(resolve));
         process.once("SIGTERM", () => void shutdown(0).then(resolve));
-        if (o.exitWhenDone) void sim.done.then(() => shutdown(0)).then(resolve);
+        // with --reader-pty, stdin may add vehicles (`vehicle`): once it has ended and its steps ran, `done`
+        // is read, so it waits for every vehicle added (sim/rsu/traffic.ts `done`)
+        if (o.exitWhenDone)
+          void (beside?.stepsDone ?? Promise.resolve())
+            .then(() => sim.done)
+            .then(() => shutdown(0))
+            .then(resolve);
       });
       // Only now is the RSU listening: the lane may connect as soon as it reads this line.
       process.stdout.write(`${where}\n`);
