@@ -58,8 +58,8 @@ export interface StatusListOpenOptions {
   cleanup?: boolean;
   /**
    * The caller reports itself why the list on disk is not served (`health().reason`: `etc-lane status-list
-   * lookup` prints it as its error, `info` in its JSON, `import` in the line naming the list it replaced, or
-   * in its refusal; src/cli/commands/status-list.ts). The refusal is then
+   * lookup` prints it as its error, `info` in its JSON, `import` in the line naming the list it replaced;
+   * src/cli/commands/status-list.ts). The refusal is then
    * logged at debug, not as an error with its stack (lifecycle.ts refuse), so the command's stderr says it
    * once. Default false: the lane logs it as an error, with the error's code and details.
    */

@@ -187,7 +187,8 @@ function obuNotDecimalNote(obu: string): string | null {
  * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
  * Every command says why a list is not served itself (`reportsNotServed`, so the list's refusal is logged at
  * debug only, StatusListOpenOptions.reportsNotServed): `lookup` in its error, `info` in `health.reason`,
- * `import` in the line naming the list its full list replaced (or in its refusal). `cleanup`: the import
+ * `import` in the line naming the list its full list replaced (a refused import names why it refused the
+ * bundle; `info` says why the list on disk is not served). `cleanup`: the import
  * (the owner of the list's files) removes the lists no longer named; lookup and info only read.
  */
 async function withCache<T>(
