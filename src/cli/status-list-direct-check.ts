@@ -15,7 +15,8 @@
  *   it does for an import through the running lane: the lane never serves that list, so any full list of
  *   its key replaces it, whatever version either claims (a bundle dated far ahead is still refused, E509);
  *   a stricter rule here would leave a lane whose directory holds a mistaken list to start with none.
- *   A delta is refused by the list itself (E508: no list of the lane's key).
+ *   A delta is refused by the list itself (E508: no list of the lane's key). The list is returned, for the
+ *   command to say, once a full list has replaced it, which list it replaced (replacedListLine).
  */
 import { readFileSync } from "node:fs";
 import { loadPublicKey } from "../status-list/bundle.js";
@@ -29,22 +30,38 @@ export interface DirectImportKey {
   fromLaneConfig: boolean;
 }
 
-/** Throws E504 (above) when a bundle must not replace the list in `dataDir`. */
-export function checkAgainstListOnDisk(dataDir: string, key: DirectImportKey): void {
-  // the lane's rule (above): the config names the key the lane trusts
-  if (key.fromLaneConfig) return;
+/** A list in the data directory signed by another key than the import's (the config's). */
+export interface ListOfAnotherKey {
+  /** the list's directory (src/status-list/store.ts listDir) */
+  dir: string;
+  /** "full V" or "delta D on full V" */
+  held: string;
+  /** the id of the key that signed it */
+  keyId: string;
+  /** the id of the import's key */
+  given: string;
+}
+
+/**
+ * Throws E504 (above) when a bundle must not replace the list in `dataDir`; returns the list another key
+ * signed that a full list of the config's key will replace (null when the list on disk is of the import's
+ * key, or there is none, or it cannot be read).
+ */
+export function checkAgainstListOnDisk(dataDir: string, key: DirectImportKey): ListOfAnotherKey | null {
   const dir = listDir(dataDir);
   const onDisk = signedListOnDisk(dir);
   // no list: nothing to lose; a list that cannot be read: the list's own order (version-order.ts)
-  if (onDisk.state !== "readable") return;
+  if (onDisk.state !== "readable") return null;
   let given: string;
   try {
     given = loadPublicKey(readFileSync(key.path, "utf8")).keyId.toString("hex");
   } catch {
-    return; // the cache's open names the key file it cannot read
+    return null; // the cache's open names the key file it cannot read
   }
-  if (onDisk.keyId === given) return;
+  if (onDisk.keyId === given) return null;
   const held = onDisk.delta === null ? `full ${onDisk.full}` : `delta ${onDisk.delta} on full ${onDisk.full}`;
+  // the lane's rule (above): the config names the key the lane trusts
+  if (key.fromLaneConfig) return { dir, held, keyId: onDisk.keyId, given };
   throw slError(
     StatusListErrors.BadSignature,
     `the list in ${dir} (${held}) was signed by key ${onDisk.keyId}; this import was given key ${given} ` +
@@ -52,5 +69,13 @@ export function checkAgainstListOnDisk(dataDir: string, key: DirectImportKey): v
       "and a list of the key it was given would replace that list: refused, the list kept; " +
       "give --config FILE (the lane's statusList.publicKey)",
     { keyId: onDisk.keyId, given, full: onDisk.full, delta: onDisk.delta },
+  );
+}
+
+/** The line the import prints once a full list of the config's key has replaced `list`. */
+export function replacedListLine(list: ListOfAnotherKey, full: string): string {
+  return (
+    `etc-lane: the list in ${list.dir} (${list.held}) signed by key ${list.keyId}, not the config's key ` +
+    `${list.given}, is replaced by full ${full}\n`
   );
 }

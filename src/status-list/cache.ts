@@ -58,7 +58,8 @@ export interface StatusListOpenOptions {
   cleanup?: boolean;
   /**
    * The caller reports itself why the list on disk is not served (`health().reason`: `etc-lane status-list
-   * lookup` prints it as its error, `info` in its JSON; src/cli/commands/status-list.ts). The refusal is then
+   * lookup` prints it as its error, `info` in its JSON, `import` in the line naming the list it replaced;
+   * src/cli/commands/status-list.ts). The refusal is then
    * logged at debug, not as an error with its stack (lifecycle.ts refuse), so the command's stderr says it
    * once. Default false: the lane logs it as an error, with the error's code and details.
    */
@@ -181,6 +182,14 @@ export class StatusListCache {
 
   staleness(): StalenessState {
     return this.healthState.staleness();
+  }
+
+  /**
+   * Why the list `current` names is not served (another key signed it, it cannot be opened), null when one
+   * is served or none is on disk (lifecycle.ts refuse); health().reason when its state is missing.
+   */
+  notServed(): string | null {
+    return this.life.notServed;
   }
 
   /** The list's health now (exact ages): what the lane's policy acts on (docs/status-list.md section 5). */

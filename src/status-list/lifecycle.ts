@@ -93,7 +93,7 @@ export class ListLifecycle {
     private readonly trustedKeyId: string,
     /**
      * the caller reports why a list is not served itself (StatusListOpenOptions.reportsNotServed, the CLI's
-     * lookup and info): a refusal is logged at debug, not as an error
+     * lookup, info and import): a refusal is logged at debug, not as an error
      */
     private readonly reportsNotServed = false,
   ) {
@@ -195,7 +195,8 @@ export class ListLifecycle {
   /**
    * The list `current` names cannot be served: no list is, and health says why (missing). The lane logs it
    * as an error, with the error (its code, details and stack); a caller that reports the reason itself
-   * (reportsNotServed: `etc-lane status-list lookup` and `info`) only at debug, so its stderr says it once.
+   * (reportsNotServed: `etc-lane status-list lookup`, `info` and `import`) only at debug, so its stderr says
+   * it once.
    */
   private refuse(db: string | null, reason: string, err: unknown): void {
     this.notServed = reason;

@@ -261,6 +261,85 @@ describe("status-list CLIs", () => {
     expect(info.stderr).toMatch(/^no lane config \(lane found by --data-dir [^\n]*\)[^\n]*\n$/);
   });
 
+  // second review (session 41): a direct import with --config over a list another key signed logged the
+  // lane's error record with its stack (the list's refusal at open), and twice the reason for a refusal
+  it("import with the config over a list another key signed: one line naming the replaced list, or the refusal once; no log record with a stack", async () => {
+    const other = otherKeyPair();
+    const otherPub = join(tmp.dir, "other.pub.pem");
+    writeFileSync(otherPub, other.publicKeyPem);
+    const rows = [{ kind: "card" as const, id: "43014301220000000099", listType: 1, reason: "x" }];
+    const otherBin = join(tmp.dir, "other.bin");
+    writeFileSync(otherBin, full("202507310000", rows, { key: other.privateKeyPem }));
+    const stationBin = join(tmp.dir, "station.bin");
+    writeFileSync(stationBin, full("202507300000", rows));
+    const data = join(tmp.dir, "data");
+    await run("lane", ["import", otherBin, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const cfg = join(tmp.dir, "lane.yaml");
+    writeFileSync(
+      cfg,
+      [
+        'lane: { network: "4301", station: "0102", lane: 3, role: exit }',
+        "rsu: { port: /dev/null, protocol: legacy }",
+        `statusList: { publicKey: ${TEST_PUBLIC_KEY_PATH} }`,
+        `dataDir: ${data}`,
+        "tariff: tariff.yaml",
+        "",
+      ].join("\n"),
+    );
+    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
+    const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
+    // a bundle of the other key: refused, the reason said once
+    const refused = await runBuilt("etc-lane", [
+      "status-list",
+      "import",
+      otherBin,
+      "--init",
+      "--config",
+      cfg,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).not.toMatch(/"level":50|"stack"/);
+    expect(
+      refused.stderr.match(/signed by key [0-9a-f]+, not by the station key this lane trusts/g),
+    ).toHaveLength(1);
+    // the config's key's full list replaces it, and the import says which list it replaced, once
+    const applied = await runBuilt("etc-lane", [
+      "status-list",
+      "import",
+      stationBin,
+      "--init",
+      "--config",
+      cfg,
+    ]);
+    expect(applied.code).toBe(0);
+    expect(applied.stdout).toMatch(/^status-list full 202507300000 applied/);
+    expect(applied.stderr).not.toMatch(/"level":50|"stack"/);
+    expect(applied.stderr.match(/signed by key/g)).toHaveLength(1);
+    expect(applied.stderr).toContain(
+      `etc-lane: the list in ${join(data, "status-list")} (full 202507310000) signed by key ${otherId}, ` +
+        `not the config's key ${testId}, is replaced by full 202507300000\n`,
+    );
+    // a list the lane cannot open (damaged): replaced as well, the import naming why it was not served
+    const db = readdirSync(join(data, "status-list")).find((f) => f.endsWith(".db")) as string;
+    writeFileSync(join(data, "status-list", db), "not a database, at all: damaged beyond its header");
+    const again = await runBuilt("etc-lane", [
+      "status-list",
+      "import",
+      stationBin,
+      "--init",
+      "--config",
+      cfg,
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/"level":50|"stack"/);
+    expect(again.stderr).toMatch(
+      new RegExp(
+        `^etc-lane: the list the lane did not serve is replaced by full 202507300000: status list ${db} \\(full 202507300000\\) cannot be opened: [^\\n]*\n`,
+        "m",
+      ),
+    );
+  });
+
   // black-box review (session 41): --obu was checked only once the list was open, not naming the option
   it("lookup --obu: a value that is no contract serial is refused naming --obu before the data directory; an id with A-F is answered with a note that no lane matches it", async () => {
     const missing = join(tmp.dir, "nonexist");

@@ -37,7 +37,7 @@ import { addTimeoutOption, answerTimeoutMs, laneNotAnswering } from "../operator
 import { locateExistingLane, requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
-import { checkAgainstListOnDisk } from "../status-list-direct-check.js";
+import { checkAgainstListOnDisk, replacedListLine } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
@@ -185,12 +185,15 @@ function obuNotDecimalNote(obu: string): string | null {
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
  * error: envLogLevel, read when the action starts). The station's versions are read at the config's
  * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
- * `lookup` and `info` (`cleanup` false) say why a list is not served themselves (the lookup's error,
- * info's `health.reason`): the list's refusal is logged at debug only (StatusListOpenOptions.reportsNotServed).
+ * Every command says why a list is not served itself (`reportsNotServed`, so the list's refusal is logged at
+ * debug only, StatusListOpenOptions.reportsNotServed): `lookup` in its error, `info` in `health.reason`,
+ * `import` in the line naming the list its full list replaced (a refused import names why it refused the
+ * bundle; `info` says why the list on disk is not served). `cleanup`: the import
+ * (the owner of the list's files) removes the lists no longer named; lookup and info only read.
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
-  cleanup: boolean,
+  open: { cleanup: boolean; reportsNotServed: boolean },
   fn: (c: StatusListCache) => Promise<T>,
 ): Promise<T> {
   const logger = createLogger("etc-lane", { level: o.logLevel });
@@ -198,8 +201,8 @@ async function withCache<T>(
     dataDir: o.dataDir,
     publicKeyPath: o.publicKey,
     logger,
-    cleanup,
-    reportsNotServed: !cleanup,
+    cleanup: open.cleanup,
+    reportsNotServed: open.reportsNotServed,
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
@@ -304,6 +307,8 @@ export function registerStatusList(program: Command): void {
     checkBundleFile(file, true);
     checkKeyFile(publicKey, o);
     const created = o.init === true && !existsSync(loc.dataDir);
+    // the line naming the list the lane did not serve that this import's full list replaced
+    let replaced: string | null = null;
     let direct: Awaited<ReturnType<typeof importStatusListDirect>>;
     try {
       direct = await importStatusListDirect(
@@ -313,9 +318,23 @@ export function registerStatusList(program: Command): void {
         async (onProgress) => {
           // under the lock: a list another key signed is not replaced by this import's key unless the
           // config names it (../status-list-direct-check.ts)
-          checkAgainstListOnDisk(loc.dataDir, { path: publicKey, fromLaneConfig: loc.config !== null });
-          return withCache({ dataDir: loc.dataDir, publicKey, config: loc.config, logLevel }, true, (cache) =>
-            cache.applyBundle(file, onProgress ? { onProgress } : {}),
+          const ofAnotherKey = checkAgainstListOnDisk(loc.dataDir, {
+            path: publicKey,
+            fromLaneConfig: loc.config !== null,
+          });
+          return withCache(
+            { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
+            { cleanup: true, reportsNotServed: true },
+            async (cache) => {
+              const notServed = cache.notServed();
+              const r = await cache.applyBundle(file, onProgress ? { onProgress } : {});
+              // a full list took the place of the one not served (a delta is refused without a served list)
+              if (r.kind === "full" && ofAnotherKey !== null)
+                replaced = replacedListLine(ofAnotherKey, r.version);
+              else if (r.kind === "full" && notServed !== null)
+                replaced = `etc-lane: the list the lane did not serve is replaced by full ${r.version}: ${notServed}\n`;
+              return r;
+            },
           );
         },
         progress.onProgress,
@@ -328,6 +347,7 @@ export function registerStatusList(program: Command): void {
       progress.stop();
     }
     printImportOutcome({ via: "direct", result: direct.result }, o.json);
+    if (replaced !== null) process.stderr.write(replaced);
     if (!direct.recorded)
       process.stderr.write(
         `no lane has run in ${loc.dataDir} yet: the import is not in an audit trail (there is none yet)\n`,
@@ -359,7 +379,7 @@ export function registerStatusList(program: Command): void {
     checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
-      false,
+      { cleanup: false, reportsNotServed: true },
       async (cache) => {
         const q: { cardId?: string; obuId?: string } = {};
         if (o.card !== undefined) q.cardId = o.card;
@@ -394,7 +414,7 @@ export function registerStatusList(program: Command): void {
     checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
-      false,
+      { cleanup: false, reportsNotServed: true },
       async (cache) => {
         process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
       },
