@@ -7,7 +7,8 @@
  * earlier `tariff.loaded` entries would take a scan of every entry since) and, when this start's tariff has
  * a version kept there and other bytes, says so: a note the run logs at warn, and the trail's
  * `tariff.loaded` entry at warn naming the digest kept. A version loaded before another one is still known
- * (V, then W, then V corrected: the third start says so).
+ * (V, then W, then V corrected: the third start says so). The last one loaded is written at the top level
+ * of the setting too, so an earlier build, which kept that one alone, still compares with it (`written`).
  */
 import type { FileDigest } from "../file-digest.js";
 
@@ -33,9 +34,10 @@ function seenOf(v: unknown): TariffSeen | null {
 }
 
 /**
- * The tariffs the setting keeps, the least recently loaded first: `{ "tariffs": [...] }`, or the one tariff
- * an earlier version of this module kept (`{ version, path, sha256 }`, the previous start's alone), so a
- * lane upgraded in place keeps that memory.
+ * The tariffs the setting keeps, the least recently loaded first: its `tariffs` list when it has one (the
+ * entry beside it at the top level is the list's last, written for an earlier build: see `written`), or
+ * the one tariff an earlier build kept (`{ version, path, sha256 }`, the previous start's alone), so a lane
+ * upgraded in place, or moved back to an earlier build and forward again, keeps that memory.
  */
 function parseSeen(text: string | null): TariffSeen[] {
   if (text === null) return [];
@@ -47,6 +49,18 @@ function parseSeen(text: string | null): TariffSeen[] {
   } catch {
     return []; // not this module's JSON: nothing to compare with, overwritten once the lane has opened
   }
+}
+
+/**
+ * The setting's value for `tariffs` (the least recently loaded first), whose last is `last` (this start's):
+ * the list, and `last`'s `version`, `path` and `sha256` at the top level too. A build from before the list
+ * reads the top level alone (the previous start's tariff, `{ version, path, sha256 }`): going back to one
+ * still compares with the last tariff loaded, where a value of the list alone would read as nothing kept.
+ * Such a build, when its tariff is not the one at the top level, writes its own form over the whole value
+ * (the list is lost then; parseSeen reads that value as one tariff kept).
+ */
+function written(tariffs: TariffSeen[], last: TariffSeen): string {
+  return JSON.stringify({ version: last.version, path: last.path, sha256: last.sha256, tariffs });
 }
 
 /**
@@ -76,9 +90,7 @@ export function sameVersionOtherTable(
   const seen = parseSeen(text);
   const now: TariffSeen = { version, path: file.path, sha256: file.sha256 };
   const same = seen.find((t) => t.version === version);
-  const next = JSON.stringify({
-    tariffs: [...seen.filter((t) => t.version !== version), now].slice(-TARIFFS_KEPT),
-  });
+  const next = written([...seen.filter((t) => t.version !== version), now].slice(-TARIFFS_KEPT), now);
   return {
     before: same !== undefined && same.sha256 !== file.sha256 ? same : null,
     keep: () => {

@@ -36,9 +36,29 @@ const fen = z
   .min(0, { error: "expected a fee >= 0 fen" })
   .max(100_000_000, { error: "expected a fee <= 100000000 fen" });
 
-/** `text` in quotes, every control character escaped (JSON.stringify leaves DEL and C1 as they are). */
+/**
+ * The characters a version may not hold: control characters (\p{Cc}: a line break, a tab, DEL, C1), format
+ * characters (\p{Cf}: a zero-width space, a soft hyphen, a BOM, a bidi mark) and the line and paragraph
+ * separators U+2028/U+2029 (\p{Zl}, \p{Zp}): each breaks a line or shows as nothing, so a version holding
+ * one names no table a reader can tell apart.
+ */
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const UNSEEN_ALL = new RegExp(UNSEEN.source, "gu");
+
+/**
+ * `text` in quotes, every character of UNSEEN escaped as \uXXXX (an astral one as its two UTF-16 units):
+ * JSON.stringify leaves DEL, C1, the format characters and U+2028/U+2029 as they are.
+ */
 const shownEscaped = (text: string): string =>
-  JSON.stringify(text).replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  JSON.stringify(text).replace(UNSEEN_ALL, (c) =>
+    // split(""): by UTF-16 unit
+    c
+      .split("")
+      .map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, "0")}`)
+      .join(""),
+  );
+
+const VERSION_EXPECTED = 'expected a version string in quotes, e.g. version: "2025.10"';
 
 export const TariffSchema = z
   .strictObject({
@@ -50,18 +70,20 @@ export const TariffSchema = z
           'expected "NNNN-SSSS": 4 hex digits network, dash, 4 hex digits station (this tariff\'s exit station)',
       }),
     // a string only: YAML reads `version: 2025.10` as the number 2025.1, which would be recorded as "2025.1"
-    // every record names the table by it: one that is blank, or holds a line break or another control
-    // character, names no table a reader can tell apart
-    version: z
-      .string({ error: 'expected a version string in quotes, e.g. version: "2025.10"' })
-      .refine((v) => v.trim() !== "", {
-        error: 'expected a version string in quotes, e.g. version: "2025.10"; got a blank version',
-      })
-      .refine((v) => !/\p{Cc}/u.test(v), {
-        error: (iss) =>
-          'expected a version string in quotes, e.g. version: "2025.10", without control characters ' +
-          `(a line break, a tab); got ${shownEscaped(String(iss.input))}`,
-      }),
+    // every record names the table by it: one that is blank (once UNSEEN's characters are dropped and it is
+    // trimmed), or holds a character of UNSEEN, names no table a reader can tell apart; one issue per version
+    version: z.string({ error: VERSION_EXPECTED }).superRefine((v, ctx) => {
+      if (v.replace(UNSEEN_ALL, "").trim() === "")
+        ctx.addIssue({ code: "custom", input: v, message: `${VERSION_EXPECTED}; got a blank version` });
+      else if (UNSEEN.test(v))
+        ctx.addIssue({
+          code: "custom",
+          input: v,
+          message:
+            `${VERSION_EXPECTED}, without control or format characters (a line break, a tab, ` +
+            `a zero-width space, U+2028); got ${shownEscaped(v)}`,
+        });
+    }),
     /** ETC discount in whole percent (policy: at least 5). */
     etcDiscountPercent: z
       .number({ error: "expected a whole percent 0..100" })

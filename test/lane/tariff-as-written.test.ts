@@ -100,16 +100,32 @@ describe("a version", () => {
       );
   });
 
-  it("holding a control character (a line break, a tab, DEL) is refused, naming version and showing it", () => {
+  // second review: a version of a zero-width space alone (not removed by trim()) loaded, and one only a tab
+  // or a line break was named twice (blank, and a control character)
+  it("blank once its control and format characters are dropped is refused once, as blank", () => {
+    for (const v of ['"\\u200b"', '"\\t"', '"\\n"', '" \\ufeff\\u2028 "', '"\\u00ad\\u2029"'])
+      expect(refusal(tariff(v))).toBe(
+        't.yaml: invalid configuration\n  version: expected a version string in quotes, e.g. version: "2025.10"; got a blank version',
+      );
+  });
+
+  it("holding a control or format character or a line separator is refused, naming version and showing it", () => {
     const cases: [string, string][] = [
       ['"a\\nb"', '"a\\nb"'],
       ['"2025\\t10"', '"2025\\t10"'],
       ['"v\\x7f"', '"v\\u007f"'],
+      // second review: U+2028/U+2029 break a line but are no \p{Cc}; a zero-width space or a bidi mark shows
+      // as nothing: each loaded
+      ['"2025\\u202810"', '"2025\\u202810"'],
+      ['"2025\\u2029"', '"2025\\u2029"'],
+      ['"2025\\u200b.10"', '"2025\\u200b.10"'],
+      ['"v\\u202e1"', '"v\\u202e1"'],
+      ['"v\\U000E0041"', '"v\\udb40\\udc41"'],
     ];
     for (const [v, shown] of cases)
       expect(refusal(tariff(v))).toBe(
         't.yaml: invalid configuration\n  version: expected a version string in quotes, e.g. version: "2025.10", ' +
-          `without control characters (a line break, a tab); got ${shown}`,
+          `without control or format characters (a line break, a tab, a zero-width space, U+2028); got ${shown}`,
       );
   });
 

@@ -73,3 +73,38 @@ it("reads the one tariff an earlier version kept, and keeps it beside the next v
   expect(start(j, "v2", "b")).toBeNull();
   expect(start(j, "v1", "c")).toBe("a");
 });
+
+/**
+ * The setting's parser of the build before the list (`git show 4e882dad:src/lane/tariff-reuse.ts`,
+ * parseSeen, as it was): a lane moved back to that build reads the setting with it.
+ */
+function parseSeenBeforeTheList(
+  text: string | null,
+): { version: string; path: string; sha256: string } | null {
+  if (text === null) return null;
+  try {
+    const v = JSON.parse(text) as Partial<{ version: string; path: string; sha256: string }> | null;
+    return typeof v?.version === "string" && typeof v.sha256 === "string"
+      ? { version: v.version, path: typeof v.path === "string" ? v.path : "", sha256: v.sha256 }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
+// second review: a lane moved back to the build before the list read `{ "tariffs": [...] }` as nothing kept
+// and compared its next tariff with nothing
+it("writes the last tariff at the top level too, so the build before the list still compares with it", () => {
+  const j = settings();
+  start(j, "v1", "a");
+  start(j, "v2", "b");
+  expect(parseSeenBeforeTheList(j.readSetting(TARIFF_SETTING))).toEqual({
+    version: "v2",
+    path: "/etc/lane/tariff.yaml",
+    sha256: "b".padEnd(64, "0"),
+  });
+  start(j, "v1", "a"); // v1 again: now the last
+  expect(parseSeenBeforeTheList(j.readSetting(TARIFF_SETTING))?.version).toBe("v1");
+  // the list is still what this build reads: v2 is kept too
+  expect(start(j, "v2", "c")).toBe("b");
+});
