@@ -7,15 +7,24 @@
  *   GET  status-list/manifest?full=&delta=     the bundles to fetch (./bundles.ts)
  *   GET  status-list/bundles/:name?page=       a page of a bundle
  * another method on these paths is answered 405 with Allow (HEAD is answered as GET), anything else under
- * /api/ 404. Every one of them needs `x-lane-id` (docs/station-api.md, "Common rules"; ./upload.ts
+ * /api/ 404. Every one of them needs `x-lane-id` (docs/station-api.md, "Common rules"; ./lane-id.ts
  * laneHeader). The faults (./faults.ts) apply to these routes only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuditWitness } from "./audit-witness.js";
 import type { BundleStore } from "./bundles.js";
-import { HttpError, handlerFor, methodNotAllowed, type RouteMethod, readBody, sendJson } from "./http.js";
+import {
+  HttpError,
+  handlerFor,
+  isObject,
+  methodNotAllowed,
+  type RouteMethod,
+  readBody,
+  sendJson,
+} from "./http.js";
+import { bodyLaneId, laneHeader, pathLaneId, sameLane } from "./lane-id.js";
 import type { ReceivedStore } from "./received.js";
-import { bodyLaneId, isObject, laneHeader, parseUpload, pathLaneId, sameLane } from "./upload.js";
+import { parseUpload } from "./upload.js";
 
 /** An API answer: JSON `body`, or `raw` bytes with their `headers`. */
 export interface ApiResult {

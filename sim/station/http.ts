@@ -1,6 +1,6 @@
 /**
  * The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer, and
- * the `error` code of each status (docs/station-api.md, "Common rules").
+ * the `error` code of each status (docs/station-api.md, "Common rules"), and what a JSON object is.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -36,6 +36,11 @@ export class HttpError extends Error {
  * it sent): nobody is left to answer, and it is no failure of the station (./router.ts logs it at debug).
  */
 export class ClientGone extends Error {}
+
+/** A JSON object: not null, not an array. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
 /** The methods a route of the simulator takes (its own and the API's). */
 export type RouteMethod = "GET" | "POST";
