@@ -7,15 +7,25 @@
  *   GET  status-list/manifest?full=&delta=     the bundles to fetch (./bundles.ts)
  *   GET  status-list/bundles/:name?page=       a page of a bundle
  * another method on these paths is answered 405 with Allow (HEAD is answered as GET), anything else under
- * /api/ 404. Every one of them needs `x-lane-id` (docs/station-api.md, "Common rules"; ./upload.ts
+ * /api/ 404. Every one of them needs `x-lane-id` (docs/station-api.md, "Common rules"; ./lane-id.ts
  * laneHeader). The faults (./faults.ts) apply to these routes only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../../firmware-bridge/log.js";
 import type { AuditWitness } from "./audit-witness.js";
 import type { BundleStore } from "./bundles.js";
-import { HttpError, handlerFor, methodNotAllowed, type RouteMethod, readBody, sendJson } from "./http.js";
+import {
+  HttpError,
+  handlerFor,
+  isObject,
+  methodNotAllowed,
+  type RouteMethod,
+  readBody,
+  sendJson,
+} from "./http.js";
+import { bodyLaneId, laneHeader, pathLaneId, sameLane } from "./lane-id.js";
 import type { ReceivedStore } from "./received.js";
-import { bodyLaneId, isObject, laneHeader, parseUpload, pathLaneId, sameLane } from "./upload.js";
+import { parseUpload } from "./upload.js";
 
 /** An API answer: JSON `body`, or `raw` bytes with their `headers`. */
 export interface ApiResult {
@@ -52,8 +62,13 @@ export interface ApiRoutesDeps {
   received: ReceivedStore;
   witness: AuditWitness;
   bundles: BundleStore;
-  /** the station's counters (stats()) */
+  /**
+   * the station's counters (stats()): `uploadRequests` every POST to /api/v1/transactions that reaches
+   * its route, refused or not; `heartbeats` the heartbeats taken (answered 200)
+   */
   counters: { uploadRequests: number; heartbeats: number };
+  /** where a request refused 400 or 413 is logged (one line each, with the reason) */
+  log: Logger;
   /** max upload body */
   maxBodyBytes: number;
   /** the "record-500" fault (./faults.ts FaultInjector.failUpload): an upload's answer, or null */
@@ -63,15 +78,16 @@ export interface ApiRoutesDeps {
 }
 
 /**
- * The API's request handler. Each request goes: route and method (404, 405), its body read whole with the
- * route's limit (413), the fault's `hold`, the path's {laneId} and `x-lane-id` checked (of the lane id's
- * form, the header present and equal to the path's: else 400), then the route's work.
+ * The API's request handler. Each request goes: route and method (404, 405, answered after the fault's
+ * `hold`), counted (an upload in uploadRequests), its body read whole with the route's limit (413, at
+ * once), the fault's `hold`, the path's {laneId} and `x-lane-id` checked (of the lane id's form, the header
+ * present and equal to the path's: else 400), then the route's work (its body's checks: 400). Each 400 or
+ * 413 is logged, one line (refused).
  */
 export function apiRoutes(d: ApiRoutesDeps): ApiRoutes {
   const { received, witness, bundles, counters } = d;
 
   function upload({ body, laneId }: ApiRequest): ApiResult {
-    counters.uploadRequests++;
     const { laneId: bodyLane, good, rejected } = parseUpload(body);
     sameLane(laneId, bodyLane, "the body's lane");
     const failed = d.failUpload?.(good.map((g) => g.tradeId));
@@ -133,15 +149,22 @@ export function apiRoutes(d: ApiRoutesDeps): ApiRoutes {
 
   /**
    * path -> method -> handler (the path's captures after the request); a HEAD is answered as the GET.
-   * `body`: the route reads one, of at most that many bytes; `lane`: the first capture is a {laneId}.
+   * `body`: the route reads one, of at most that many bytes; `lane`: the first capture is a {laneId};
+   * `arrived`: called as a request the route takes arrives, before anything is checked or read.
    */
   const table: {
     path: RegExp;
     body?: number;
     lane?: true;
+    arrived?: () => void;
     methods: Partial<Record<RouteMethod, ApiHandler>>;
   }[] = [
-    { path: /^\/api\/v1\/transactions$/, body: d.maxBodyBytes, methods: { POST: upload } },
+    {
+      path: /^\/api\/v1\/transactions$/,
+      body: d.maxBodyBytes,
+      arrived: () => counters.uploadRequests++,
+      methods: { POST: upload },
+    },
     {
       path: /^\/api\/v1\/lanes\/([^/]+)\/heartbeat$/,
       body: 1024 * 1024,
@@ -166,6 +189,18 @@ export function apiRoutes(d: ApiRoutesDeps): ApiRoutes {
     },
   ];
 
+  /**
+   * One line for a request the API refused: a lane that sends what the station does not take (no
+   * x-lane-id, another lane's, a body that is not an upload, one too large) is what an integration test
+   * needs to see; 400 at warn, 413 (a batch the lane halves) at info.
+   */
+  function refused(req: IncomingMessage, path: string, e: HttpError): void {
+    const header = req.headers["x-lane-id"];
+    const fields = { method: req.method, path, laneId: header ?? null, status: e.status, reason: e.message };
+    if (e.status === 400) d.log.warn(fields, "station refused a lane request");
+    else d.log.info(fields, "station refused a lane request");
+  }
+
   return async (req, url, hold) => {
     const p = url.pathname;
     for (const route of table) {
@@ -176,13 +211,19 @@ export function apiRoutes(d: ApiRoutesDeps): ApiRoutes {
         await hold();
         throw methodNotAllowed(req, p, route.methods);
       }
-      const body = route.body === undefined ? Buffer.alloc(0) : await readBody(req, route.body);
-      await hold();
-      const captures = m.slice(1);
-      const pathLane = route.lane ? pathLaneId(captures[0]!) : null;
-      const laneId = laneHeader(req.headers);
-      if (pathLane !== null) sameLane(laneId, pathLane, "the path's lane id");
-      return handler({ url, body, laneId }, ...captures);
+      route.arrived?.();
+      try {
+        const body = route.body === undefined ? Buffer.alloc(0) : await readBody(req, route.body);
+        await hold();
+        const captures = m.slice(1);
+        const pathLane = route.lane ? pathLaneId(captures[0]!) : null;
+        const laneId = laneHeader(req.headers);
+        if (pathLane !== null) sameLane(laneId, pathLane, "the path's lane id");
+        return await handler({ url, body, laneId }, ...captures);
+      } catch (e) {
+        if (e instanceof HttpError && (e.status === 400 || e.status === 413)) refused(req, p, e);
+        throw e;
+      }
     }
     await hold();
     throw new HttpError(404, `no route ${req.method} ${p}`);

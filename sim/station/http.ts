@@ -1,6 +1,6 @@
 /**
  * The station simulator's small HTTP helpers: an error with its status, a bounded body, a JSON answer, and
- * the `error` code of each status (docs/station-api.md, "Common rules").
+ * the `error` code of each status (docs/station-api.md, "Common rules"), and what a JSON object is.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
@@ -32,10 +32,17 @@ export class HttpError extends Error {
 }
 
 /**
- * A request whose client went away before its body ended (an aborted fetch, a lane that timed out while
- * it sent): nobody is left to answer, and it is no failure of the station (./router.ts logs it at debug).
+ * A request that ended before its body did: its client went away (an aborted fetch, a lane that timed out
+ * while it sent) or the station cut it (the "down" fault or close() destroying the connections, the
+ * listener's request timeout, ./listener.ts). Nobody is left to answer, and it is no failure of the
+ * station (./router.ts logs it at debug).
  */
-export class ClientGone extends Error {}
+export class BodyCut extends Error {}
+
+/** A JSON object: not null, not an array. */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
 
 /** The methods a route of the simulator takes (its own and the API's). */
 export type RouteMethod = "GET" | "POST";
@@ -70,12 +77,12 @@ export const DISCARD_MAX_BYTES = 64 * 1024 * 1024;
  * a client that is still sending when the connection closes gets a reset, which can lose the answer.
  * One that sends more than DISCARD_MAX_BYTES beyond it is answered at that point (and the connection
  * then closed under what it sends); one that never ends is stopped by the listener's request timeout
- * (./listener.ts). A client that goes away before the end (the request destroyed, before or while it is
- * read) rejects it with ClientGone: it never waits on a request that will send nothing more.
+ * (./listener.ts). A request that ends before its body (destroyed, before or while it is read, by its
+ * client or the station) rejects it with BodyCut: it never waits on a request that will send nothing more.
  */
 export function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const gone = (why: string): void => reject(new ClientGone(`client gone before the body ended: ${why}`));
+    const gone = (why: string): void => reject(new BodyCut(`request ended before its body did: ${why}`));
     if (req.destroyed && !req.readableEnded) return gone("request already closed");
     const chunks: Buffer[] = [];
     let size = 0;

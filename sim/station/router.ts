@@ -2,15 +2,15 @@
  * Every request to the station simulator: a request target that is not a URL (`//[x`) 400, then the admin
  * routes (./admin-routes.ts), then the API (./api-routes.ts) through the current fault (./faults.ts);
  * anything else 404. An HttpError thrown on the way is answered with its status and that status's code
- * (./http.ts ERROR_CODES), a client gone before its body ended (./http.ts ClientGone) is logged at debug
- * and not answered, anything else 500 (INTERNAL) and logged as "station error".
+ * (./http.ts ERROR_CODES), a request that ended before its body did (./http.ts BodyCut: its client gone or
+ * the station closing it) is logged at debug and not answered, anything else 500 (INTERNAL) and logged as "station error".
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { AdminHandler } from "./admin-routes.js";
 import type { ApiRoutes } from "./api-routes.js";
 import type { FaultInjector } from "./faults.js";
-import { ClientGone, errorBody, HttpError, sendJson } from "./http.js";
+import { BodyCut, errorBody, HttpError, sendJson } from "./http.js";
 
 export interface StationRouterDeps {
   admin: (req: IncomingMessage, url: URL) => AdminHandler | null;
@@ -40,11 +40,12 @@ export function stationRouter(d: StationRouterDeps): (req: IncomingMessage, res:
 
   return (req, res) => {
     route(req, res).catch((e: unknown) => {
-      if (e instanceof ClientGone) {
-        // the client aborted (a lane's timeout, a fetch aborted): no failure of the station, nobody to answer
+      if (e instanceof BodyCut) {
+        // the client aborted (a lane's timeout, a fetch aborted) or the station cut the connection (down,
+        // close(), the request timeout): no failure of the station, nobody to answer
         d.log.debug(
           { method: req.method, path: req.url, err: e.message },
-          "station request abandoned by client",
+          "request ended before its body did (client gone or station closing)",
         );
         return;
       }

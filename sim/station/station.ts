@@ -60,8 +60,10 @@ export interface StationStats {
   updates: number;
   /** arrivals refused as CONFLICT: their revision is held with other content (not in `arrivals`) */
   conflicts: number;
+  /** every POST /api/v1/transactions that reached its route (./api-routes.ts): refused (400, 413) too */
   uploadRequests: number;
   faultedRequests: number;
+  /** heartbeats taken (answered 200, in heartbeats()); a refused one is logged, not counted */
   heartbeats: number;
 }
 
@@ -137,6 +139,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     witness,
     bundles,
     counters,
+    log,
     maxBodyBytes: opts.maxBodyBytes ?? 32 * 1024 * 1024,
     failUpload: (ids) => faults.failUpload(ids),
     refuseUpload: opts.refuseUpload,

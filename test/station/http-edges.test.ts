@@ -1,7 +1,7 @@
 /**
  * The station simulator answers like a well-behaved server (sim/station/router.ts, http.ts,
  * admin-routes.ts, api-routes.ts): a client's mistake gets a 4xx with its own error code and is not
- * logged; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
+ * logged as an error; only a failure of the simulator itself is 500 INTERNAL and a "station error" line.
  */
 import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
