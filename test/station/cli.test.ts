@@ -165,3 +165,45 @@ describe("etc-sim station with an option out of its range", () => {
     }
   });
 });
+
+/** The process's exit status, once its stdout and stderr are read to their end (the child's "close"). */
+function ended(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => p.child.once("close", (code, signal) => resolve({ code, signal })));
+}
+
+// review: the refusal of `--fault bogus` listed record-500, which --fault then refuses
+describe("etc-sim station --fault", () => {
+  const accepted = "none, down, slow, 500s, timeouts, reset, ack-lost";
+
+  it("an unknown mode: the refusal lists the modes --fault takes, as --help does", async () => {
+    const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--fault", "bogus"], {
+      name: "station",
+      env: { ETC_LOG_LEVEL: "warn" },
+    });
+    proc = p;
+    expect(await ended(p)).toEqual({ code: 1, signal: null });
+    expect(p.lines.map((l) => l.text)).toContain(
+      `etc-sim: --fault: expected one of ${accepted} (record-500 at run time), got "bogus"`,
+    );
+    const help = spawnCli("etc-sim", ["station", "--help"], { name: "help" });
+    proc = help;
+    expect(await ended(help)).toEqual({ code: 0, signal: null });
+    // commander wraps the descriptions: read as one line
+    const text = help.lines.map((l) => l.text.trim()).join(" ");
+    expect(text).toContain(`start in this fault mode: ${accepted} (record-500 at run time)`);
+  });
+
+  it("each mode the refusal lists starts the station", async () => {
+    for (const mode of accepted.split(", ")) {
+      const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--fault", mode], {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      });
+      proc = p;
+      const line = await p.waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line");
+      expect(line.text, mode).toMatch(new RegExp(`\\(fault: ${mode}\\)$`));
+      await p.stop();
+      proc = undefined;
+    }
+  });
+});

@@ -37,6 +37,12 @@ function wholeNumber(v: string, min: number, max: number, option: string, unit: 
   return n;
 }
 
+/**
+ * The modes --fault takes: all but record-500, which names a record and is switched to at run time alone
+ * (sim/station/station.ts startStation refuses it too)
+ */
+const START_FAULTS = FAULT_MODES.filter((m) => m !== "record-500");
+
 export function registerStation(program: Command): void {
   program
     .command("station")
@@ -51,7 +57,7 @@ export function registerStation(program: Command): void {
     .option("--db <file>", "SQLite file for received records (default: in memory)")
     .option(
       "--fault <mode>",
-      `start in this fault mode: ${FAULT_MODES.filter((m) => m !== "record-500").join(", ")} (record-500 at run time)`,
+      `start in this fault mode: ${START_FAULTS.join(", ")} (record-500 at run time)`,
       "none",
     )
     .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
@@ -62,11 +68,13 @@ export function registerStation(program: Command): void {
       "separate admin address (GET/POST /admin/fault, GET /transactions, /admin/stats, /admin/gaps, POST /admin/audit-witness/LANE/reset)",
     )
     .action(async (o: Opts) => {
-      if (!isFaultMode(o.fault))
-        throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
       if (o.fault === "record-500")
         throw new UsageError(
           '--fault: record-500 names a record: switch to it at run time (POST /admin/fault {"mode": "record-500", "tradeId": "..."})',
+        );
+      if (!isFaultMode(o.fault))
+        throw new UsageError(
+          `--fault: expected one of ${START_FAULTS.join(", ")} (record-500 at run time), got "${o.fault}"`,
         );
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
