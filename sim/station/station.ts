@@ -51,6 +51,17 @@ export interface StationOptions {
   refuseUpload?: (tradeIds: readonly string[]) => { status: 400 | 413; message: string } | null;
 }
 
+/** startStation could not listen on its address: `cause` is node's error (EADDRINUSE, EACCES, ...). */
+export class StationListenError extends Error {
+  constructor(
+    readonly address: string,
+    override readonly cause: Error,
+  ) {
+    super(`cannot listen on ${address} (${cause.message})`, { cause });
+    this.name = "StationListenError";
+  }
+}
+
 export interface StationStats {
   distinct: number;
   arrivals: number;
@@ -158,7 +169,14 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return turn;
   };
 
-  let port = await listener.listen(opts.port ?? 0);
+  let port: number;
+  try {
+    port = await listener.listen(opts.port ?? 0);
+  } catch (e) {
+    db.close(); // no handle is returned to close it
+    const p = opts.port ?? 0;
+    throw new StationListenError(`${host.includes(":") ? `[${host}]` : host}:${p}`, e as Error);
+  }
   if (faults.mode === "down") await stopListening();
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url, mode: faults.mode }, "station simulator listening");

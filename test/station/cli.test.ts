@@ -171,6 +171,32 @@ function ended(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals |
   return new Promise((resolve) => p.child.once("close", (code, signal) => resolve({ code, signal })));
 }
 
+// review: --listen on a taken port said `listen EADDRINUSE: ...` without naming the option
+describe("etc-sim station --listen on a port that is taken", () => {
+  it("fails naming --listen, its value and the reason, as --admin-listen does; exit 1", async () => {
+    const taken = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const p = spawnCli("etc-sim", ["station", "--listen", `127.0.0.1:${port}`], {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      });
+      proc = p;
+      expect(await ended(p)).toEqual({ code: 1, signal: null });
+      expect(p.lines.map((l) => l.text)).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^etc-sim: --listen 127\\.0\\.0\\.1:${port}: cannot listen \\(.*EADDRINUSE`),
+        ),
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
+
 // review: the refusal of `--fault bogus` listed record-500, which --fault then refuses
 describe("etc-sim station --fault", () => {
   const accepted = "none, down, slow, 500s, timeouts, reset, ack-lost";

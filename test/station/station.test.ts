@@ -1,10 +1,11 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { BundleStore } from "../../sim/station/bundles.js";
-import { type StationHandle, startStation } from "../../sim/station/station.js";
+import { type StationHandle, StationListenError, startStation } from "../../sim/station/station.js";
 import { tempDir } from "../journal/helpers.js";
 
 let st: StationHandle | undefined;
@@ -632,6 +633,35 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// review: `etc-sim station --listen` on a taken port did not name the option (sim/cli/commands/station.ts)
+describe("startStation on a port that is taken", () => {
+  it("throws a StationListenError naming the address and node's reason, its database closed", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const taken = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const dbPath = join(t.dir, "station.db");
+      const err = await startStation({ port, dbPath }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StationListenError);
+      expect((err as StationListenError).message).toMatch(
+        new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE`),
+      );
+      expect((err as StationListenError).cause).toMatchObject({ code: "EADDRINUSE" });
+      // an open WAL database keeps its -wal file; closed, SQLite removes it
+      expect(existsSync(`${dbPath}-wal`)).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 });

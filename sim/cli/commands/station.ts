@@ -10,7 +10,14 @@ import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
 import { MAX_PAGE_SIZE } from "../../station/bundles.js";
 import { MAX_FAULT_MS } from "../../station/faults.js";
-import { FAULT_MODES, type FaultMode, isFaultMode, startStation } from "../../station/station.js";
+import {
+  FAULT_MODES,
+  type FaultMode,
+  isFaultMode,
+  type StationHandle,
+  StationListenError,
+  startStation,
+} from "../../station/station.js";
 
 interface Opts {
   listen: string;
@@ -80,16 +87,24 @@ export function registerStation(program: Command): void {
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
       const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
       const logger = createLogger("etc-sim-station", { fullIds: true }); // test cards: etc-sim masks none (src/cli/run-cli.ts)
-      const st = await startStation({
-        host,
-        port,
-        fault: o.fault as FaultMode,
-        slowMs,
-        pageSize,
-        logger,
-        ...(o.db ? { dbPath: o.db } : {}),
-        ...(o.statusListDir ? { statusListDir: o.statusListDir } : {}),
-      });
+      let st: StationHandle;
+      try {
+        st = await startStation({
+          host,
+          port,
+          fault: o.fault as FaultMode,
+          slowMs,
+          pageSize,
+          logger,
+          ...(o.db ? { dbPath: o.db } : {}),
+          ...(o.statusListDir ? { statusListDir: o.statusListDir } : {}),
+        });
+      } catch (e) {
+        // as --admin-listen's below: the option, its value and node's reason
+        if (e instanceof StationListenError)
+          throw new Error(`--listen ${o.listen}: cannot listen (${e.cause.message})`);
+        throw e;
+      }
       process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
       if (o.adminListen) {
         const a = parseHostPort(o.adminListen, "--admin-listen");
