@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
-import { BundleStore, MAX_PAGE_SIZE } from "./bundles.js";
+import { BundleStore, MAX_PAGE_SIZE, statusListDirProblem } from "./bundles.js";
 import { openStationDb } from "./db.js";
 import { FaultInjector, type FaultMode, faultMs, faultTradeId, shownValue } from "./faults.js";
 import { StationListener } from "./listener.js";
@@ -34,6 +34,10 @@ export interface StationOptions {
   port?: number;
   /** SQLite file for received records; default in memory */
   dbPath?: string;
+  /**
+   * directory of the status-list bundles (./bundles.ts); one that cannot be read as a directory (missing,
+   * a file) makes startStation throw, naming it and why
+   */
   statusListDir?: string;
   /** bundle page size in bytes, a whole number from 1 to MAX_PAGE_SIZE (else a RangeError); default 1 MiB */
   pageSize?: number;
@@ -116,6 +120,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     throw new RangeError(
       `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${shownValue(opts.pageSize)}`,
     );
+  if (opts.statusListDir !== undefined) {
+    const why = statusListDirProblem(opts.statusListDir);
+    if (why !== null)
+      throw new Error(`statusListDir ${opts.statusListDir}: cannot read it as a directory (${why})`);
+  }
   const bundles = new BundleStore(
     opts.statusListDir,
     pageSize,
@@ -133,6 +142,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       log.warn(
         { file: name, dir: opts.statusListDir, base, version },
         "status-list delta not served: its version is not after its base",
+      ),
+    (why) =>
+      log.warn(
+        { dir: opts.statusListDir, err: why },
+        "status-list directory cannot be read: manifests offer no bundle until it can",
       ),
   );
   const db = openStationDb(opts.dbPath);

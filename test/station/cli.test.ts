@@ -5,9 +5,12 @@
  * (sim/station/station.ts setFault). Its --admin-listen address answers as the admin routes of the main
  * one do (sim/station/admin-routes.ts).
  */
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Proc, spawnCli } from "../../sim/harness/procs.js";
+import { tempDir } from "../journal/helpers.js";
 
 let proc: Proc | undefined;
 afterEach(async () => {
@@ -170,6 +173,45 @@ describe("etc-sim station with an option out of its range", () => {
 function ended(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => p.child.once("close", (code, signal) => resolve({ code, signal })));
 }
+
+// review: a missing --status-list-dir (or a file) was taken without a word, every manifest then empty
+describe("etc-sim station --status-list-dir that cannot be read as a directory", () => {
+  it("a missing directory, or a file: exit 1 naming the option and why, no station", async () => {
+    const t = tempDir("etc-station-cli-");
+    try {
+      const file = join(t.dir, "lists.txt");
+      writeFileSync(file, "not a directory");
+      const missing = join(t.dir, "no-such-dir");
+      for (const [dir, why] of [
+        [missing, "ENOENT"],
+        [file, "ENOTDIR"],
+      ] as const) {
+        const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--status-list-dir", dir], {
+          name: "station",
+          env: { ETC_LOG_LEVEL: "warn" },
+        });
+        proc = p;
+        const exit = ended(p);
+        // whichever comes first: the process ends, or the station listens
+        const listening = p
+          .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
+          .then(
+            () => "listening",
+            () => "no listen line",
+          );
+        expect(await Promise.race([exit, listening]), why).toEqual({ code: 1, signal: null });
+        const text = p.lines.map((l) => l.text);
+        expect(text).toContainEqual(
+          expect.stringMatching(
+            new RegExp(`^etc-sim: --status-list-dir ${dir}: cannot read it as a directory \\(${why}: `),
+          ),
+        );
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
 
 // review: --listen on a taken port said `listen EADDRINUSE: ...` without naming the option
 describe("etc-sim station --listen on a port that is taken", () => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
-import { MAX_PAGE_SIZE } from "../../station/bundles.js";
+import { MAX_PAGE_SIZE, statusListDirProblem } from "../../station/bundles.js";
 import { MAX_FAULT_MS } from "../../station/faults.js";
 import {
   FAULT_MODES,
@@ -67,7 +67,10 @@ export function registerStation(program: Command): void {
       `start in this fault mode: ${START_FAULTS.join(", ")} (record-500 at run time)`,
       "none",
     )
-    .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
+    .option(
+      "--status-list-dir <dir>",
+      "directory of full-<v>.bundle and delta-<base>-<v>.bundle files (must exist and be readable)",
+    )
     .option("--slow-ms <ms>", "delay of the slow fault", "3000")
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
     .option(
@@ -86,6 +89,12 @@ export function registerStation(program: Command): void {
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
       const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
+      // refused before anything starts, as startStation would refuse it (its message naming the option)
+      const dirProblem = o.statusListDir === undefined ? null : statusListDirProblem(o.statusListDir);
+      if (dirProblem !== null)
+        throw new UsageError(
+          `--status-list-dir ${o.statusListDir}: cannot read it as a directory (${dirProblem})`,
+        );
       const logger = createLogger("etc-sim-station", { fullIds: true }); // test cards: etc-sim masks none (src/cli/run-cli.ts)
       let st: StationHandle;
       try {
@@ -97,7 +106,7 @@ export function registerStation(program: Command): void {
           pageSize,
           logger,
           ...(o.db ? { dbPath: o.db } : {}),
-          ...(o.statusListDir ? { statusListDir: o.statusListDir } : {}),
+          ...(o.statusListDir !== undefined ? { statusListDir: o.statusListDir } : {}),
         });
       } catch (e) {
         // as --admin-listen's below: the option, its value and node's reason
