@@ -8,6 +8,9 @@
  * holds (or that of the full list sent with it), each next delta on the previous one's version, and stops
  * at a version it already reached.
  * The bytes are opaque here: the lane's status-list module verifies their signature.
+ * The directory itself must be one that can be read when the station starts (statusListDirProblem, checked
+ * by startStation in ./station.ts and by `etc-sim station --status-list-dir`); if it stops being readable
+ * while the station runs, manifests offer no bundle and onDirUnreadable is told once, until it is read again.
  */
 import { createHash } from "node:crypto";
 import { closeSync, openSync, readdirSync, readFileSync, readSync, type Stats, statSync } from "node:fs";
@@ -40,6 +43,19 @@ export interface Manifest {
 /** The largest bundle page the simulator serves (one page is one buffer): 1 GiB. */
 export const MAX_PAGE_SIZE = 2 ** 30;
 
+/**
+ * Why `dir` cannot serve as the directory of status-list bundles (missing, not a directory, not
+ * readable: the error of reading it, e.g. "ENOENT: no such file or directory, scandir '...'"), or null.
+ */
+export function statusListDirProblem(dir: string): string | null {
+  try {
+    readdirSync(dir);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export function compareVersions(a: string, b: string): number {
   if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
     if (a.length !== b.length) return a.length - b.length;
@@ -51,6 +67,8 @@ export class BundleStore {
   private readonly cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
   /** `.bundle` entries already told to `onSkipped` (once each; an unreadable one again once it was served) */
   private readonly skipped = new Set<string>();
+  /** the directory could not be read at the last look (told to onDirUnreadable once, when it became so) */
+  private dirUnreadable = false;
   constructor(
     readonly dir: string | undefined,
     readonly pageSize: number,
@@ -62,6 +80,11 @@ export class BundleStore {
     private readonly onSkipped?: (name: string, unreadable: string | null) => void,
     /** a delta not served since its version is not after its base (told once per file, as onSkipped) */
     private readonly onBackwards?: (name: string, base: string, version: string) => void,
+    /**
+     * the directory cannot be read (`why`: the error): every manifest offers no bundle meanwhile; told once
+     * when it becomes so, not at each request, and again only after it was read in between
+     */
+    private readonly onDirUnreadable?: (why: string) => void,
   ) {}
 
   /** Whether `name` is a delta whose version is not after its base: never chained nor served. */
@@ -75,7 +98,12 @@ export class BundleStore {
     let names: string[];
     try {
       names = readdirSync(this.dir);
-    } catch {
+      this.dirUnreadable = false;
+    } catch (e) {
+      if (!this.dirUnreadable) {
+        this.dirUnreadable = true;
+        this.onDirUnreadable?.((e as Error).message);
+      }
       return [];
     }
     const out: BundleInfo[] = [];

@@ -18,7 +18,7 @@ import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
 import { AuditWitness, type WitnessedCheckpoint } from "./audit-witness.js";
-import { BundleStore, MAX_PAGE_SIZE } from "./bundles.js";
+import { BundleStore, MAX_PAGE_SIZE, statusListDirProblem } from "./bundles.js";
 import { openStationDb } from "./db.js";
 import { FaultInjector, type FaultMode, faultMs, faultTradeId, shownValue } from "./faults.js";
 import { StationListener } from "./listener.js";
@@ -34,6 +34,10 @@ export interface StationOptions {
   port?: number;
   /** SQLite file for received records; default in memory */
   dbPath?: string;
+  /**
+   * directory of the status-list bundles (./bundles.ts); one that cannot be read as a directory (missing,
+   * a file) makes startStation throw, naming it and why
+   */
   statusListDir?: string;
   /** bundle page size in bytes, a whole number from 1 to MAX_PAGE_SIZE (else a RangeError); default 1 MiB */
   pageSize?: number;
@@ -49,6 +53,17 @@ export interface StationOptions {
    * it and stores nothing, null handles the request as usual
    */
   refuseUpload?: (tradeIds: readonly string[]) => { status: 400 | 413; message: string } | null;
+}
+
+/** startStation could not listen on its address: `cause` is node's error (EADDRINUSE, EACCES, ...). */
+export class StationListenError extends Error {
+  constructor(
+    readonly address: string,
+    override readonly cause: Error,
+  ) {
+    super(`cannot listen on ${address} (${cause.message})`, { cause });
+    this.name = "StationListenError";
+  }
 }
 
 export interface StationStats {
@@ -107,6 +122,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     throw new RangeError(
       `pageSize: expected a whole number of bytes from 1 to ${MAX_PAGE_SIZE}, got ${shownValue(opts.pageSize)}`,
     );
+  if (opts.statusListDir !== undefined) {
+    const why = statusListDirProblem(opts.statusListDir);
+    if (why !== null)
+      throw new Error(`statusListDir ${opts.statusListDir}: cannot read it as a directory (${why})`);
+  }
   const bundles = new BundleStore(
     opts.statusListDir,
     pageSize,
@@ -124,6 +144,11 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
       log.warn(
         { file: name, dir: opts.statusListDir, base, version },
         "status-list delta not served: its version is not after its base",
+      ),
+    (why) =>
+      log.warn(
+        { dir: opts.statusListDir, err: why },
+        "status-list directory cannot be read: manifests offer no bundle until it can",
       ),
   );
   const db = openStationDb(opts.dbPath);
@@ -161,7 +186,14 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return turn;
   };
 
-  let port = await listener.listen(opts.port ?? 0);
+  let port: number;
+  try {
+    port = await listener.listen(opts.port ?? 0);
+  } catch (e) {
+    db.close(); // no handle is returned to close it
+    const p = opts.port ?? 0;
+    throw new StationListenError(`${host.includes(":") ? `[${host}]` : host}:${p}`, e as Error);
+  }
   if (faults.mode === "down") await stopListening();
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   log.info({ url, mode: faults.mode }, "station simulator listening");

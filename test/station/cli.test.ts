@@ -5,9 +5,12 @@
  * (sim/station/station.ts setFault). Its --admin-listen address answers as the admin routes of the main
  * one do (sim/station/admin-routes.ts).
  */
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { type Proc, spawnCli } from "../../sim/harness/procs.js";
+import { tempDir } from "../journal/helpers.js";
 
 let proc: Proc | undefined;
 afterEach(async () => {
@@ -162,6 +165,113 @@ describe("etc-sim station with an option out of its range", () => {
         );
       expect(await Promise.race([p.exited, listening]), args.join(" ")).toEqual({ code: 1, signal: null });
       expect(p.lines.map((l) => l.text)).toContain(`etc-sim: ${message}`);
+    }
+  });
+});
+
+/** The process's exit status, once its stdout and stderr are read to their end (the child's "close"). */
+function ended(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => p.child.once("close", (code, signal) => resolve({ code, signal })));
+}
+
+// review: a missing --status-list-dir (or a file) was taken without a word, every manifest then empty
+describe("etc-sim station --status-list-dir that cannot be read as a directory", () => {
+  it("a missing directory, or a file: exit 1 naming the option and why, no station", async () => {
+    const t = tempDir("etc-station-cli-");
+    try {
+      const file = join(t.dir, "lists.txt");
+      writeFileSync(file, "not a directory");
+      const missing = join(t.dir, "no-such-dir");
+      for (const [dir, why] of [
+        [missing, "ENOENT"],
+        [file, "ENOTDIR"],
+      ] as const) {
+        const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--status-list-dir", dir], {
+          name: "station",
+          env: { ETC_LOG_LEVEL: "warn" },
+        });
+        proc = p;
+        const exit = ended(p);
+        // whichever comes first: the process ends, or the station listens
+        const listening = p
+          .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
+          .then(
+            () => "listening",
+            () => "no listen line",
+          );
+        expect(await Promise.race([exit, listening]), why).toEqual({ code: 1, signal: null });
+        const text = p.lines.map((l) => l.text);
+        expect(text).toContainEqual(
+          expect.stringMatching(
+            new RegExp(`^etc-sim: --status-list-dir ${dir}: cannot read it as a directory \\(${why}: `),
+          ),
+        );
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+// review: --listen on a taken port said `listen EADDRINUSE: ...` without naming the option
+describe("etc-sim station --listen on a port that is taken", () => {
+  it("fails naming --listen, its value and the reason, as --admin-listen does; exit 1", async () => {
+    const taken = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const p = spawnCli("etc-sim", ["station", "--listen", `127.0.0.1:${port}`], {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      });
+      proc = p;
+      expect(await ended(p)).toEqual({ code: 1, signal: null });
+      expect(p.lines.map((l) => l.text)).toContainEqual(
+        expect.stringMatching(
+          new RegExp(`^etc-sim: --listen 127\\.0\\.0\\.1:${port}: cannot listen \\(.*EADDRINUSE`),
+        ),
+      );
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+});
+
+// review: the refusal of `--fault bogus` listed record-500, which --fault then refuses
+describe("etc-sim station --fault", () => {
+  const accepted = "none, down, slow, 500s, timeouts, reset, ack-lost";
+
+  it("an unknown mode: the refusal lists the modes --fault takes, as --help does", async () => {
+    const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--fault", "bogus"], {
+      name: "station",
+      env: { ETC_LOG_LEVEL: "warn" },
+    });
+    proc = p;
+    expect(await ended(p)).toEqual({ code: 1, signal: null });
+    expect(p.lines.map((l) => l.text)).toContain(
+      `etc-sim: --fault: expected one of ${accepted} (record-500 at run time), got "bogus"`,
+    );
+    const help = spawnCli("etc-sim", ["station", "--help"], { name: "help" });
+    proc = help;
+    expect(await ended(help)).toEqual({ code: 0, signal: null });
+    // commander wraps the descriptions: read as one line
+    const text = help.lines.map((l) => l.text.trim()).join(" ");
+    expect(text).toContain(`start in this fault mode: ${accepted} (record-500 at run time)`);
+  });
+
+  it("each mode the refusal lists starts the station", async () => {
+    for (const mode of accepted.split(", ")) {
+      const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--fault", mode], {
+        name: "station",
+        env: { ETC_LOG_LEVEL: "warn" },
+      });
+      proc = p;
+      const line = await p.waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line");
+      expect(line.text, mode).toMatch(new RegExp(`\\(fault: ${mode}\\)$`));
+      await p.stop();
+      proc = undefined;
     }
   });
 });

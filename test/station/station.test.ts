@@ -1,10 +1,12 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { BundleStore } from "../../sim/station/bundles.js";
-import { type StationHandle, startStation } from "../../sim/station/station.js";
+import { type StationHandle, StationListenError, startStation } from "../../sim/station/station.js";
 import { tempDir } from "../journal/helpers.js";
 
 let st: StationHandle | undefined;
@@ -632,6 +634,85 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// review: a statusListDir that does not exist was taken without a word, every manifest then empty
+describe("startStation's statusListDir", () => {
+  it("one that is missing or a file: startStation throws naming it and why", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const file = join(t.dir, "lists.txt");
+    writeFileSync(file, "not a directory");
+    const missing = join(t.dir, "no-such-dir");
+    await expect(startStation({ statusListDir: missing })).rejects.toThrow(
+      `statusListDir ${missing}: cannot read it as a directory (ENOENT: `,
+    );
+    await expect(startStation({ statusListDir: file })).rejects.toThrow(
+      `statusListDir ${file}: cannot read it as a directory (ENOTDIR: `,
+    );
+  });
+
+  it("one that goes away while it runs: manifests offer nothing, one warning (not one per request); back, served again", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const dir = join(t.dir, "lists");
+    mkdirSync(dir);
+    writeFileSync(join(dir, "full-202611230000.bundle"), Buffer.alloc(10, 1));
+    const warnings: { obj: unknown; msg: unknown }[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (obj, msg) => warnings.push({ obj, msg }),
+      child: () => logger,
+    };
+    st = await startStation({ statusListDir: dir, logger });
+    const manifest = async () =>
+      (await (await get(`${st!.url}/api/v1/status-list/manifest?full=&delta=`)).json()) as {
+        full: { name: string } | null;
+      };
+    expect((await manifest()).full?.name).toBe("full-202611230000.bundle");
+    rmSync(dir, { recursive: true });
+    for (let i = 0; i < 3; i++)
+      expect(await manifest()).toEqual({ full: null, deltas: [], latest: { full: null, delta: null } });
+    expect(warnings).toEqual([
+      {
+        obj: { dir, err: expect.stringContaining("ENOENT") },
+        msg: "status-list directory cannot be read: manifests offer no bundle until it can",
+      },
+    ]);
+    mkdirSync(dir);
+    writeFileSync(join(dir, "full-202611230000.bundle"), Buffer.alloc(10, 1));
+    expect((await manifest()).full?.name).toBe("full-202611230000.bundle");
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+// review: `etc-sim station --listen` on a taken port did not name the option (sim/cli/commands/station.ts)
+describe("startStation on a port that is taken", () => {
+  it("throws a StationListenError naming the address and node's reason, its database closed", async () => {
+    const t = tempDir("etc-station-");
+    cleanup = t.cleanup;
+    const taken = await new Promise<Server>((resolve) => {
+      const s = createServer();
+      s.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      const port = (taken.address() as { port: number }).port;
+      const dbPath = join(t.dir, "station.db");
+      const err = await startStation({ port, dbPath }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(StationListenError);
+      expect((err as StationListenError).message).toMatch(
+        new RegExp(`^cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE`),
+      );
+      expect((err as StationListenError).cause).toMatchObject({ code: "EADDRINUSE" });
+      // an open WAL database keeps its -wal file; closed, SQLite removes it
+      expect(existsSync(`${dbPath}-wal`)).toBe(false);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 });

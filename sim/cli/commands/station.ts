@@ -8,9 +8,16 @@ import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
-import { MAX_PAGE_SIZE } from "../../station/bundles.js";
+import { MAX_PAGE_SIZE, statusListDirProblem } from "../../station/bundles.js";
 import { MAX_FAULT_MS } from "../../station/faults.js";
-import { FAULT_MODES, type FaultMode, isFaultMode, startStation } from "../../station/station.js";
+import {
+  FAULT_MODES,
+  type FaultMode,
+  isFaultMode,
+  type StationHandle,
+  StationListenError,
+  startStation,
+} from "../../station/station.js";
 
 interface Opts {
   listen: string;
@@ -37,6 +44,12 @@ function wholeNumber(v: string, min: number, max: number, option: string, unit: 
   return n;
 }
 
+/**
+ * The modes --fault takes: all but record-500, which names a record and is switched to at run time alone
+ * (sim/station/station.ts startStation refuses it too)
+ */
+const START_FAULTS = FAULT_MODES.filter((m) => m !== "record-500");
+
 export function registerStation(program: Command): void {
   program
     .command("station")
@@ -51,10 +64,13 @@ export function registerStation(program: Command): void {
     .option("--db <file>", "SQLite file for received records (default: in memory)")
     .option(
       "--fault <mode>",
-      `start in this fault mode: ${FAULT_MODES.filter((m) => m !== "record-500").join(", ")} (record-500 at run time)`,
+      `start in this fault mode: ${START_FAULTS.join(", ")} (record-500 at run time)`,
       "none",
     )
-    .option("--status-list-dir <dir>", "directory of full-<v>.bundle and delta-<base>-<v>.bundle files")
+    .option(
+      "--status-list-dir <dir>",
+      "directory of full-<v>.bundle and delta-<base>-<v>.bundle files (must exist and be readable)",
+    )
     .option("--slow-ms <ms>", "delay of the slow fault", "3000")
     .option("--page-size <bytes>", "status-list bundle page size", String(1024 * 1024))
     .option(
@@ -62,26 +78,42 @@ export function registerStation(program: Command): void {
       "separate admin address (GET/POST /admin/fault, GET /transactions, /admin/stats, /admin/gaps, POST /admin/audit-witness/LANE/reset)",
     )
     .action(async (o: Opts) => {
-      if (!isFaultMode(o.fault))
-        throw new UsageError(`--fault: expected one of ${FAULT_MODES.join(", ")}, got "${o.fault}"`);
       if (o.fault === "record-500")
         throw new UsageError(
           '--fault: record-500 names a record: switch to it at run time (POST /admin/fault {"mode": "record-500", "tradeId": "..."})',
         );
+      if (!isFaultMode(o.fault))
+        throw new UsageError(
+          `--fault: expected one of ${START_FAULTS.join(", ")} (record-500 at run time), got "${o.fault}"`,
+        );
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
       const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
+      // refused before anything starts, as startStation would refuse it (its message naming the option)
+      const dirProblem = o.statusListDir === undefined ? null : statusListDirProblem(o.statusListDir);
+      if (dirProblem !== null)
+        throw new UsageError(
+          `--status-list-dir ${o.statusListDir}: cannot read it as a directory (${dirProblem})`,
+        );
       const logger = createLogger("etc-sim-station", { fullIds: true }); // test cards: etc-sim masks none (src/cli/run-cli.ts)
-      const st = await startStation({
-        host,
-        port,
-        fault: o.fault as FaultMode,
-        slowMs,
-        pageSize,
-        logger,
-        ...(o.db ? { dbPath: o.db } : {}),
-        ...(o.statusListDir ? { statusListDir: o.statusListDir } : {}),
-      });
+      let st: StationHandle;
+      try {
+        st = await startStation({
+          host,
+          port,
+          fault: o.fault as FaultMode,
+          slowMs,
+          pageSize,
+          logger,
+          ...(o.db ? { dbPath: o.db } : {}),
+          ...(o.statusListDir !== undefined ? { statusListDir: o.statusListDir } : {}),
+        });
+      } catch (e) {
+        // as --admin-listen's below: the option, its value and node's reason
+        if (e instanceof StationListenError)
+          throw new Error(`--listen ${o.listen}: cannot listen (${e.cause.message})`);
+        throw e;
+      }
       process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
       if (o.adminListen) {
         const a = parseHostPort(o.adminListen, "--admin-listen");
