@@ -358,6 +358,7 @@ export function registerRsu(program: Command): void {
         await sim.start();
       } catch (e) {
         await closeEndpoint();
+        closeFiles(); // the --ledger (the card store's with --reader-pty) and --frame-log files
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
       // reader and collector lines wait until the port lines are out (the first lines say where to connect)
@@ -372,6 +373,7 @@ export function registerRsu(program: Command): void {
         } catch (e) {
           await sim.stop();
           await closeEndpoint();
+          closeFiles(); // sim.stop closed the frame log, not the card store's --ledger file
           throw e;
         }
       }
