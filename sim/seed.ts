@@ -3,8 +3,9 @@
  * (Rng, sim/rsu/clock.ts: mulberry32) makes every uint32 its own stream, so an RSU run takes
  * 0..4294967295. The reader's cards draw their INIT random numbers from xorshift32
  * (sim/card/card-store.ts), which cannot run from 0, so a reader run takes 1..4294967295. The card store
- * beside the RSU (`etc-sim rsu --reader-pty`) takes the RSU's seed, 0 included: the store runs 0 as a seed
- * of its own (its first card from a fixed nonzero state), not as 1. Outside its range a seed would
+ * beside the RSU (`etc-sim rsu --reader-pty`) takes the RSU's seed, 0 included, not run as 1: seed 0's first
+ * card starts from the fixed nonzero state 0x9e3779b9, so it draws what seed 2654435769's first card draws
+ * (2^32 seeds onto 2^32-1 states, the others unchanged), its next cards as no other seed's. Outside its range a seed would
  * silently repeat another seed's run (1.5 as 1, 4294967296 as 0, -1 as 4294967295), so it is refused.
  */
 import { z } from "zod";

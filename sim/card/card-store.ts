@@ -47,7 +47,11 @@ export interface BoothDebitContext {
   vehicleId?: string;
 }
 
-/** The first card's xorshift32 state for seed 0 (`random`): any nonzero constant. */
+/**
+ * The xorshift32 state of seed 0's first card (`random`; xorshift32 cannot run from 0). It is also seed
+ * 2654435769's first state, so the first cards of seeds 0 and 2654435769 draw the same numbers: with seeds
+ * 1..4294967295 unchanged, 2^32 seeds onto 2^32-1 nonzero states share one, whatever the constant.
+ */
 const ZERO_SEED_STATE = 0x9e37_79b9;
 
 export class CardStore {
@@ -59,7 +63,7 @@ export class CardStore {
 
   constructor(opts: CardStoreOptions = {}) {
     this.keys = opts.keys ?? loadCardKeys();
-    // 0 too is a seed of its own (`etc-sim rsu --reader-pty --seed 0`): it was run as 1 (`random` below)
+    // 0 is not run as 1 (`etc-sim rsu --reader-pty --seed 0` was seed 1's run): `random` below
     this.rngState = (opts.seed ?? 1) >>> 0;
     this.sink = typeof opts.ledger === "string" ? fileLedger(opts.ledger) : opts.ledger;
   }
@@ -201,8 +205,9 @@ export class CardStore {
 
   /**
    * A seeded 4-byte source (xorshift32) per card, so seeded runs repeat. xorshift32 cannot run from 0: the
-   * first card of seed 0 starts from ZERO_SEED_STATE and the next cards from the sequence after 0, so the
-   * run of seed 0 is neither seed 1's nor ZERO_SEED_STATE's; every other seed runs as before.
+   * first card of seed 0 starts from ZERO_SEED_STATE (0x9e3779b9), so it draws what the first card of seed
+   * 2654435769 (0x9e3779b9) draws; seed 0's next cards follow the sequence after 0, unlike that seed's and
+   * seed 1's. Every other seed runs as before.
    */
   private random(): () => Buffer {
     let s = this.rngState || ZERO_SEED_STATE;

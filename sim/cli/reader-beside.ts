@@ -18,7 +18,7 @@ import {
   type ReaderSimulator,
 } from "../reader/reader-simulator.js";
 import { loadReaderScenarioFile } from "../reader/scenario.js";
-import { type ExtraStep, runStepsFrom } from "../reader/script.js";
+import { type ExtraStep, type StreamSteps, stepsFrom } from "../reader/script.js";
 import type { RsuSimulator } from "../rsu/rsu-simulator.js";
 import { describeEvent } from "./commands/reader.js";
 
@@ -34,8 +34,9 @@ export interface ReaderBeside {
   where: string;
   reader: ReaderSimulator;
   collector: SimCollector | undefined;
-  /** stdin ended and every step read from it (a `vehicle` step's addVehicle included) has run */
-  stepsDone: Promise<void>;
+  /** stdin's steps: `ended` once stdin ended and every step read from it (a `vehicle` step's addVehicle
+   * included) has run; whether stdin is still open; the step running now */
+  steps: StreamSteps;
   close(): Promise<void>;
 }
 
@@ -114,12 +115,12 @@ export async function startReaderBeside(
       else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
     });
   }
-  const stepsDone = runStepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);
+  const steps = stepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);
   return {
     where: `reader-port: ${pty.lanePath}`,
     reader,
     collector,
-    stepsDone,
+    steps,
     async close() {
       process.stdin.destroy(); // an open stdin (a pipe, a terminal) must not keep the process alive
       collector?.stop();

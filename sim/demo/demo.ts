@@ -5,7 +5,7 @@
  * simulators on one card store, a fresh data directory and a small synthetic status list. The
  * composition lives here, on the simulator's side: src/ never imports sim/.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,6 +102,18 @@ type DemoDesk = Awaited<ReturnType<typeof startDemoReader>>;
 type DemoSim = ReturnType<typeof createRsuSimulator>;
 type Write = (line: string) => void;
 
+/** What `--data-dir` holds (nothing if it does not exist yet); one it cannot read is refused, naming the flag. */
+function dataDirHolds(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new Error(
+      `--data-dir ${dir}: cannot read it (${(e as Error).message}): the demo needs a new or empty directory`,
+    );
+  }
+}
+
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
   const { config, file: configFile } = readLaneConfig(opts.config);
@@ -120,7 +132,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   // same cards again: a journal of an earlier run would be counted and would hold those cards. Not only
   // journal.db: an earlier demo's status list (without its journal) was refused as not newer, or the lane
   // never opened. So anything in the directory refuses it, before anything is opened.
-  const held = opts.dataDir !== undefined && existsSync(opts.dataDir) ? readdirSync(opts.dataDir) : [];
+  const held = opts.dataDir !== undefined ? dataDirHolds(opts.dataDir) : [];
   if (held.length > 0)
     throw new Error(
       `--data-dir ${opts.dataDir}: must be new or empty, it holds ${held.sort().slice(0, 5).join(", ")}` +

@@ -190,6 +190,20 @@ export interface ExtraStep {
   run(rest: string): void;
 }
 
+/** Steps typed on a stream, as `stepsFrom` runs them. */
+export interface StreamSteps {
+  /** the stream has ended and every step read from it has run (a failed one reported through `say`) */
+  ended: Promise<void>;
+  /** the stream has ended (its steps may still run) */
+  closed: Promise<void>;
+  /** the stream has not ended yet */
+  inputOpen(): boolean;
+  /** the line of the first step read and not finished (e.g. `waitFor CARD_APDU`, still waiting), or undefined */
+  running(): string | undefined;
+  /** resolves when the next step finishes (run or failed) */
+  stepFinished(): Promise<void>;
+}
+
 /**
  * Steps typed on a stream (stdin: `present 4301...`, `remove`...), run one after another on the reader,
  * after `after` (a script still running); a line whose first word is an `extra` step's runs that step,
@@ -203,17 +217,44 @@ export function runStepsFrom(
   after: Promise<unknown> = Promise.resolve(),
   extra: readonly ExtraStep[] = [],
 ): Promise<void> {
+  return stepsFrom(input, sim, say, after, extra).ended;
+}
+
+/** `runStepsFrom`, also saying whether the stream is still open and which step runs now. */
+export function stepsFrom(
+  input: NodeJS.ReadableStream,
+  sim: ReaderSimulator,
+  say: (line: string) => void,
+  after: Promise<unknown> = Promise.resolve(),
+  extra: readonly ExtraStep[] = [],
+): StreamSteps {
   let chain: Promise<unknown> = after;
+  let open = true;
+  // the lines of the steps read and not finished, in order: the first runs now (or is about to)
+  const queued: string[] = [];
+  const finished: (() => void)[] = [];
+  const running = (line: string, run: () => unknown): Promise<unknown> => {
+    queued.push(line);
+    return chain
+      .then(() => run())
+      .catch((e: unknown) => say(`step failed: ${(e as Error).message}`))
+      .finally(() => {
+        queued.shift();
+        for (const f of finished.splice(0)) f();
+      });
+  };
   const rl = createInterface({ input });
+  const closed = new Promise<void>((resolve) =>
+    rl.once("close", () => {
+      open = false;
+      resolve();
+    }),
+  );
   // the chain as of the stream's end: every step it had (a step's failure was reported through `say`)
-  const ended = new Promise<void>((resolve) =>
-    rl.once(
-      "close",
-      () =>
-        void chain.then(
-          () => resolve(),
-          () => resolve(),
-        ),
+  const ended = closed.then(() =>
+    chain.then(
+      () => undefined,
+      () => undefined,
     ),
   );
   rl.on("line", (line) => {
@@ -222,9 +263,7 @@ export function runStepsFrom(
     const other = extra.find((x) => x.word === word);
     if (other) {
       const rest = t.slice(other.word.length).trim();
-      chain = chain
-        .then(() => other.run(rest))
-        .catch((e: unknown) => say(`step failed: ${(e as Error).message}`));
+      chain = running(t, () => other.run(rest));
       return;
     }
     let step: ScriptStep | undefined;
@@ -236,9 +275,13 @@ export function runStepsFrom(
     }
     if (!step) return;
     const s = step;
-    chain = chain
-      .then(() => runStep(sim, s))
-      .catch((e: unknown) => say(`step failed: ${(e as Error).message}`));
+    chain = running(t, () => runStep(sim, s));
   });
-  return ended;
+  return {
+    ended,
+    closed,
+    inputOpen: () => open,
+    running: () => queued[0],
+    stepFinished: () => new Promise<void>((resolve) => finished.push(resolve)),
+  };
 }

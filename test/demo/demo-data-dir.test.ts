@@ -5,13 +5,14 @@
  * with only its journal.db removed was used (E506_BUNDLE_NOT_NEWER, or a lane that never opened and only
  * rxjs's "Timeout has occurred"); with `traffic.random` the first line said "0 vehicles".
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BehaviorSubject } from "rxjs";
 import { afterEach, beforeEach, expect, it, vi } from "vitest";
 import { LANE_OPEN_WAIT_MS, laneOpened, runDemo } from "../../sim/demo/demo.js";
 import type { LaneStatus } from "../../src/lane/lane-gate.js";
+import { runCli } from "../helpers/cli.js";
 import { ROOT } from "../integration/harness.js";
 
 let dir: string;
@@ -38,6 +39,23 @@ it("a --data-dir holding an earlier demo's files but no journal.db is refused, n
     `--data-dir ${dir}: must be new or empty, it holds audit, status-list (an earlier demo's?)`,
   );
   expect(readdirSync(dir).sort()).toEqual(["audit", "status-list"]);
+});
+
+// review (session 41): an existing --data-dir it could not read gave a bare "EACCES: permission denied,
+// scandir '...'", not naming --data-dir
+it("an existing --data-dir the demo cannot read is refused naming --data-dir (etc-sim demo)", async () => {
+  chmodSync(dir, 0o755);
+  const data = join(dir, "data");
+  mkdirSync(data);
+  chmodSync(data, 0o111); // it can be entered, not listed
+  // root lists any directory (a path through a regular file is refused earlier, as not a directory): the
+  // CLI runs as nobody then
+  const user = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+  const r = await runCli("etc-sim", ["demo", "--data-dir", data], user);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(
+    `etc-sim: --data-dir ${data}: cannot read it (EACCES: permission denied, scandir '${data}'): the demo needs a new or empty directory\n`,
+  );
 });
 
 it("a lane that does not open within the wait: the error says so with its closed reason, not a bare timeout", async () => {

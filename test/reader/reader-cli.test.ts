@@ -152,6 +152,22 @@ describe("etc-sim rsu --reader-pty --exit-when-done", () => {
     const stopped = lines.findIndex((l) => l.startsWith("stopped: "));
     expect([left > 0, stopped > left]).toEqual([true, true]);
   });
+
+  // review (session 41): with stdin left open, or a step the lane never answers, it waited in silence
+  it("says what it waits for once every vehicle has passed: stdin to end, then the step still running", async () => {
+    const { child, lines, line } = spawnSim(
+      ["rsu", "--pty", "--reader-pty", "--exit-when-done"],
+      "etc-sim rsu",
+    );
+    child.stdin!.write("waitFor CARD_APDU\n"); // the pipe stays open
+    await line(/^all vehicles passed; waiting for stdin to end \(Ctrl-D\) to exit/);
+    child.stdin!.end();
+    await line(/^all vehicles passed; waiting for step/);
+    expect(lines.filter((l) => l.startsWith("all vehicles passed; waiting for step"))).toEqual([
+      'all vehicles passed; waiting for step "waitFor CARD_APDU" (stdin) to finish to exit',
+    ]);
+    expect(child.exitCode).toBe(null); // the step never ends (no lane): it waits, and now says so
+  });
 });
 
 describe("etc-sim reader: errors", () => {

@@ -11,10 +11,12 @@ import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { Command } from "commander";
 import { describe, expect, it } from "vitest";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { registerRsu } from "../../sim/cli/commands/rsu.js";
 import { openEndpoint } from "../../sim/cli/endpoint.js";
 import { ROOT } from "../../sim/harness/procs.js";
 import { CaptureReplay, type ReplayScript } from "../../sim/replay/replay.js";
@@ -277,6 +279,17 @@ describe("etc-sim with stdout closed early", () => {
 
 // review (session 41): the pty or TCP listener was made before the files were opened, and nothing closed
 // it when the ledger or frame log could not be opened: the error was printed and the process never exited
+/** This process's descriptors open on `file`. */
+function openOn(file: string): string[] {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false; // the descriptor readdir used, closed since
+    }
+  });
+}
+
 describe("etc-sim rsu with a --ledger or --frame-log that cannot be opened", () => {
   it.each([
     [["--pty", "--ledger", "/nonexistent/dir/l.jsonl"], "--ledger /nonexistent/dir/l.jsonl"],
@@ -290,19 +303,55 @@ describe("etc-sim rsu with a --ledger or --frame-log that cannot be opened", () 
     );
   });
 
+  // review (session 41): the failure paths after the files were opened left the card store's --ledger open
+  it("a --reader-scenario refused after the files were opened: the --ledger and --frame-log are closed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-rsu-files-"));
+    try {
+      const ledger = join(dir, "ledger.jsonl");
+      const frames = join(dir, "frames.jsonl");
+      const scenario = join(dir, "reader.yaml");
+      writeFileSync(
+        scenario,
+        "cards:\n  - { cardId: '43012200000000000001', province: 湖南, balance: -5 }\n",
+      );
+      const program = new Command().exitOverride();
+      registerRsu(program);
+      const args = ["--pty", "--reader-pty", "--ledger", ledger, "--frame-log", frames];
+      await expect(
+        program.parseAsync(["rsu", ...args, "--reader-scenario", scenario, "--log-level", "silent"], {
+          from: "user",
+        }),
+      ).rejects.toThrow(`${scenario}: cards[0]: card spec: balance`);
+      expect([existsSync(ledger), existsSync(frames)]).toEqual([true, true]); // they were opened
+      expect(openOn(ledger)).toEqual([]);
+      expect(openOn(frames)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a --port that cannot be opened (sim.start fails): the --ledger and --frame-log are closed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-rsu-files-"));
+    try {
+      const ledger = join(dir, "ledger.jsonl");
+      const frames = join(dir, "frames.jsonl");
+      const port = join(dir, "no-such-port");
+      const program = new Command().exitOverride();
+      registerRsu(program);
+      const args = ["--port", port, "--ledger", ledger, "--frame-log", frames, "--log-level", "silent"];
+      await expect(program.parseAsync(["rsu", ...args], { from: "user" })).rejects.toThrow(port);
+      expect([existsSync(ledger), existsSync(frames)]).toEqual([true, true]); // they were opened
+      expect(openOn(ledger)).toEqual([]);
+      expect(openOn(frames)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("createRsuSimulator closes the frame log it opened when the ledger cannot be opened", () => {
     const dir = mkdtempSync(join(tmpdir(), "etc-rsu-files-"));
     try {
       const frames = join(dir, "frames.jsonl");
-      const fds = (): string[] => readdirSync("/proc/self/fd");
-      const openOnFrames = (): string[] =>
-        fds().filter((fd) => {
-          try {
-            return readlinkSync(`/proc/self/fd/${fd}`) === frames;
-          } catch {
-            return false; // the descriptor readdir used, closed since
-          }
-        });
       const pair = createTransportPair();
       expect(() =>
         createRsuSimulator({
@@ -313,7 +362,7 @@ describe("etc-sim rsu with a --ledger or --frame-log that cannot be opened", () 
         }),
       ).toThrow(/ENOENT/);
       expect(existsSync(frames)).toBe(true); // it was opened
-      expect(openOnFrames()).toEqual([]);
+      expect(openOn(frames)).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -13,6 +13,7 @@ import { CardStore } from "../../card/card-store.js";
 import { loadCardKeys } from "../../card/crypto/keys.js";
 import { fileFrameLog } from "../../framelog/frame-log.js";
 import { fileLedger, type LedgerSink } from "../../ledger/ledger.js";
+import type { StreamSteps } from "../../reader/script.js";
 import { cardEnvironment } from "../../rsu/cards.js";
 import { createRsuSimulator, type SimEvent } from "../../rsu/rsu-simulator.js";
 import { scaledTimeIssue } from "../../rsu/time-limits.js";
@@ -117,6 +118,42 @@ export function describeEvent(e: SimEvent): string | undefined {
     case "mode":
     case "done":
       return undefined;
+  }
+}
+
+/**
+ * `--exit-when-done` (docs/simulator.md): resolves once every vehicle has passed (sim/rsu/traffic.ts
+ * `done`). With --reader-pty, stdin may add vehicles (`vehicle`), so it also waits for stdin to end and
+ * its steps to run, then reads `done` again (every vehicle added). So that it never waits in silence,
+ * once every vehicle known has passed it says what it still waits for: stdin to end (once, naming the
+ * step that runs then, if any), and after stdin has ended each step of it that still runs.
+ */
+export async function whenDone(
+  sim: { readonly done: Promise<void> },
+  steps: StreamSteps | undefined,
+  say: (line: string) => void,
+): Promise<void> {
+  let saidOpen = false;
+  for (;;) {
+    await sim.done;
+    if (!steps) return;
+    const step = steps.running();
+    if (steps.inputOpen()) {
+      if (!saidOpen)
+        say(
+          `all vehicles passed; waiting for stdin to end (Ctrl-D) to exit${step === undefined ? "" : `; step "${step}" still running`}`,
+        );
+      saidOpen = true;
+      await steps.closed;
+    } else if (step !== undefined) {
+      say(`all vehicles passed; waiting for step "${step}" (stdin) to finish to exit`);
+      await steps.stepFinished();
+    } else {
+      // every step ran: `done` read now counts every vehicle they added
+      await steps.ended;
+      await sim.done;
+      return;
+    }
   }
 }
 
@@ -321,6 +358,7 @@ export function registerRsu(program: Command): void {
         await sim.start();
       } catch (e) {
         await closeEndpoint();
+        closeFiles(); // the --ledger (the card store's with --reader-pty) and --frame-log files
         throw e instanceof EtcError ? e : new EtcError(ErrorCodes.PortOpenFailed, (e as Error).message);
       }
       // reader and collector lines wait until the port lines are out (the first lines say where to connect)
@@ -335,6 +373,7 @@ export function registerRsu(program: Command): void {
         } catch (e) {
           await sim.stop();
           await closeEndpoint();
+          closeFiles(); // sim.stop closed the frame log, not the card store's --ledger file
           throw e;
         }
       }
@@ -342,11 +381,8 @@ export function registerRsu(program: Command): void {
       const stopped = new Promise<void>((resolve) => {
         process.once("SIGINT", () => void shutdown(0).then(resolve));
         process.once("SIGTERM", () => void shutdown(0).then(resolve));
-        // with --reader-pty, stdin may add vehicles (`vehicle`): once it has ended and its steps ran, `done`
-        // is read, so it waits for every vehicle added (sim/rsu/traffic.ts `done`)
         if (o.exitWhenDone)
-          void (beside?.stepsDone ?? Promise.resolve())
-            .then(() => sim.done)
+          void whenDone(sim, beside?.steps, out)
             .then(() => shutdown(0))
             .then(resolve);
       });
