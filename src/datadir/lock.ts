@@ -1,8 +1,11 @@
 /**
  * The data-directory lock: one writer per lane data directory. `etc-lane run` holds it for the life of
  * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
- * directory without a running lane (`etc-lane status-list import`, `journal requeue-held`, `journal retention
- * --now`) holds it while it runs; with a lane running they act through the lane's control socket instead. A second writer is refused with
+ * directory without a running lane holds it while it runs: `etc-lane status-list import`
+ * (src/cli/status-list-direct.ts), and `lane open|close`, `journal requeue-held`, `journal retention --now`
+ * and `journal settle` (src/cli/stopped-lane-operator.ts runDirect), which with a lane running act through
+ * the lane's control socket instead; `journal resolve-intent` (src/cli/kept-intent.ts) works on a stopped
+ * lane only, so with a lane running it is refused (E410). A second writer is refused with
  * an EtcError naming the holder: its command, pid and start time. Those commands first check, with
  * nothing written yet, that the directory exists and belongs to the user they run as (./writer.ts), and
  * take the lock with `create: false`; the lane creates its data directory. Read-only commands
