@@ -11,6 +11,7 @@ import {
   dataDirHolder,
   describeHolder,
   holderElsewhere,
+  holderPlace,
 } from "../datadir/lock.js";
 import type { ControlCall } from "../service/control/client.js";
 import {
@@ -168,10 +169,10 @@ export function noLaneAnswers(dataDir: string, socket: string, command: string):
   if (elsewhere !== null)
     return (
       `no lane is running here on ${dataDir} (nothing answers on ${socket}); the holder file names ` +
-      `${elsewhere.command} (pid ${elsewhere.pid}) on host ${elsewhere.host} since ${elsewhere.since}: running ` +
+      `${elsewhere.command} (pid ${elsewhere.pid}) ${holderPlace(elsewhere)} since ${elsewhere.since}: running ` +
       `there? ${needs}: if it runs there, act there (a lane on another computer, through a network file ` +
-      "system, or in a container with its own process namespace is out of sight of this host; one killed " +
-      "there leaves the file behind)"
+      "system, or in another pid namespace, a container's or the host's seen from a container, is out of " +
+      "sight of this process; one killed there leaves the file behind)"
     );
   const busy = held
     ? `; ${held.holder?.command ?? "a command"} (pid ${held.pid}) holds the data directory until it finishes`

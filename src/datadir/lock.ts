@@ -1,8 +1,11 @@
 /**
  * The data-directory lock: one writer per lane data directory. `etc-lane run` holds it for the life of
  * the lane process (taken in `openLane`, src/lane/runtime.ts), and every CLI command that writes the
- * directory without a running lane (`etc-lane status-list import`, `journal requeue-held`, `journal retention
- * --now`) holds it while it runs; with a lane running they act through the lane's control socket instead. A second writer is refused with
+ * directory without a running lane holds it while it runs: `etc-lane status-list import`
+ * (src/cli/status-list-direct.ts), and `lane open|close`, `journal requeue-held`, `journal retention --now`
+ * and `journal settle` (src/cli/stopped-lane-operator.ts runDirect), which with a lane running act through
+ * the lane's control socket instead; `journal resolve-intent` (src/cli/kept-intent.ts) works on a stopped
+ * lane only, so with a lane running it is refused (E410). A second writer is refused with
  * an EtcError naming the holder: its command, pid and start time. Those commands first check, with
  * nothing written yet, that the directory exists and belongs to the user they run as (./writer.ts), and
  * take the lock with `create: false`; the lane creates its data directory. Read-only commands
@@ -20,14 +23,15 @@
  * lock for exactly that reason.
  *
  * The holder's details are in a small JSON file beside it, `data-dir.lock.holder`, written after the lock
- * is taken and removed on release. It is only ever read for the refusal message: the lock is the SQLite
- * lock. A file left by a killed holder is recognised as such (its pid is no longer the lock's owner, which
- * on Linux the kernel's own table, /proc/locks, names) and never blocks anyone.
+ * is taken and removed on release. It is only ever read for the refusal message and `etc-lane status`: the
+ * lock is the SQLite lock. A file left by a killed holder is recognised as such (its pid, in the pid
+ * namespace it names, is no longer the lock's owner's, which on Linux the kernel's own table, /proc/locks,
+ * names: fileIsOwners) and never blocks anyone.
  *
  * Do not delete data-dir.lock while a lane runs: a new file would be a new, free lock.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
@@ -58,9 +62,56 @@ export interface DataDirHolder {
   /** when the holder took the lock, ISO 8601 */
   since: string;
   host: string;
+  /**
+   * the holder's pid namespace, as /proc/self/ns/pid names it (e.g. "pid:[4026531836]"): `pid` is its pid
+   * there. Absent where it is not readable (not Linux), and in the files of versions before it was written.
+   */
+  pidNs?: string;
   /** tells this holder's file from a later holder's of the same pid (pids are reused) */
   token: string;
 }
+
+/**
+ * What is read of /proc to tell who holds the lock (never to decide who may write: that is the lock).
+ * `systemProc` reads this host's; tests give their own.
+ */
+export interface ProcReader {
+  /** the kernel's lock table (/proc/locks), or null where there is none (not Linux) */
+  locks(): string | null;
+  /** the pid namespace of a process ("self": this one), e.g. "pid:[4026531836]", or null when not readable */
+  pidNs(pid: number | "self"): string | null;
+  /**
+   * the pids of a process (`pid` as this /proc names it) in each pid namespace it is in, outermost first, its
+   * own last: the NSpid line of /proc/<pid>/status; null when not readable (Linux before 4.1: no such line)
+   */
+  nsPids(pid: number): number[] | null;
+}
+
+export const systemProc: ProcReader = {
+  locks: () => {
+    try {
+      return readFileSync("/proc/locks", "utf8");
+    } catch {
+      return null;
+    }
+  },
+  pidNs: (pid) => {
+    try {
+      return readlinkSync(`/proc/${pid}/ns/pid`);
+    } catch {
+      return null;
+    }
+  },
+  nsPids: (pid) => {
+    try {
+      const m = /^NSpid:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      const pids = m ? (m[1] as string).trim().split(/\s+/).map(Number) : [];
+      return pids.length > 0 && pids.every((p) => Number.isInteger(p) && p > 0) ? pids : null;
+    } catch {
+      return null;
+    }
+  },
+};
 
 export interface DataDirLock {
   readonly dataDir: string;
@@ -126,6 +177,7 @@ export function acquireDataDirLock(
     argv: process.argv.join(" ").slice(0, 300),
     since: new Date().toISOString(),
     host: hostname(),
+    ...pidNsField(systemProc.pidNs("self")),
     token: randomBytes(8).toString("hex"),
   };
   const holderPath = join(dir, HOLDER_FILE);
@@ -154,11 +206,15 @@ export function acquireDataDirLock(
   };
 }
 
+const pidNsField = (ns: string | null): { pidNs?: string } => (ns !== null ? { pidNs: ns } : {});
+
 function readHolder(path: string): DataDirHolder | null {
   try {
     const h = JSON.parse(readFileSync(path, "utf8")) as Partial<DataDirHolder>;
     if (typeof h.pid !== "number" || typeof h.command !== "string" || typeof h.since !== "string")
       return null;
+    // a pidNs that is not a string is read as none: the file is matched by its pid alone, as before
+    if (h.pidNs !== undefined && typeof h.pidNs !== "string") delete h.pidNs;
     return h as DataDirHolder;
   } catch {
     return null;
@@ -172,15 +228,15 @@ function readHolder(path: string): DataDirHolder | null {
  * first; else one on its inode alone (on btrfs, stat's device is the subvolume's, not the one the kernel
  * prints).
  */
-export function kernelLockOwner(path: string): number | null {
+export function kernelLockOwner(path: string, proc: Pick<ProcReader, "locks"> = systemProc): number | null {
   let st: { ino: number; dev: number };
-  let locks: string;
   try {
     st = statSync(path);
-    locks = readFileSync("/proc/locks", "utf8");
   } catch {
     return null;
   }
+  const locks = proc.locks();
+  if (locks === null) return null;
   // st_dev as glibc's major()/minor() read it
   const major = ((st.dev / 256) & 0xfff) | (Math.floor(st.dev / 2 ** 32) & ~0xfff);
   const minor = (st.dev & 0xff) | (Math.floor(st.dev / 4096) & ~0xff);
@@ -200,33 +256,75 @@ export function kernelLockOwner(path: string): number | null {
 
 /**
  * Who holds the lock on `dataDir` now, read without taking it (`etc-lane status` must never take it: a
- * lane starting at that moment would be refused): on Linux the kernel's owner of the lock (/proc/locks),
- * with the holder file when it is that owner's (else null: not written yet, or a dead holder's); without
- * /proc/locks, the holder file when its pid still runs. null when nobody holds it.
+ * lane starting at that moment would be refused): on Linux the kernel's owner of the lock (/proc/locks; its
+ * pid as this /proc names it), with the holder file when it is that owner's (`fileIsOwners`; else null: not
+ * written yet, or a dead holder's); without /proc/locks, the holder file when its pid still runs. null when
+ * nobody holds it, or nobody this /proc shows: /proc/locks leaves out the locks of processes outside its pid
+ * namespace (a reader in a container does not see the host's lane there), for which see holderElsewhere.
+ * `proc` for tests.
  */
-export function dataDirHolder(dataDir: string): { pid: number; holder: DataDirHolder | null } | null {
+export function dataDirHolder(
+  dataDir: string,
+  o: { proc?: ProcReader } = {},
+): { pid: number; holder: DataDirHolder | null } | null {
+  const proc = o.proc ?? systemProc;
   const dir = resolve(dataDir);
   const lockPath = join(dir, LOCK_FILE);
   if (!existsSync(lockPath)) return null;
   const file = readHolder(join(dir, HOLDER_FILE));
-  const owner = kernelLockOwner(lockPath);
-  if (owner !== null) return { pid: owner, holder: file?.pid === owner ? file : null };
-  if (existsSync("/proc/locks")) return null;
+  const owner = kernelLockOwner(lockPath, proc);
+  if (owner !== null) return { pid: owner, holder: file && fileIsOwners(file, owner, proc) ? file : null };
+  if (proc.locks() !== null) return null;
   return file && alive(file.pid) ? { pid: file.pid, holder: file } : null;
 }
 
 /**
  * When nobody here holds the lock on `dataDir` (`dataDirHolder` is null): the holder file, if it names
- * another host. A lane on another computer (through a network file system) or in a container with its own
- * process namespace holds the lock out of sight of this host's /proc/locks, or one that was killed there
- * left its file behind: nothing here tells these apart, so `etc-lane status` names it as a question
- * ("running there?"), read without taking the lock. `host` for tests.
+ * another host, or this host and another pid namespace than this process's. A lane on another computer
+ * (through a network file system), or on this one in another pid namespace (a container's, or the host's
+ * when this command runs in a container), holds the lock out of sight of this /proc/locks, or one that was
+ * killed there left its file behind: nothing here tells these apart, so `etc-lane status` names it as a
+ * question ("running there?"), read without taking the lock. `host` and `proc` for tests.
  */
-export function holderElsewhere(dataDir: string, o: { host?: string } = {}): DataDirHolder | null {
+export function holderElsewhere(
+  dataDir: string,
+  o: { host?: string; proc?: ProcReader } = {},
+): DataDirHolder | null {
   const dir = resolve(dataDir);
   if (!existsSync(join(dir, LOCK_FILE))) return null;
   const file = readHolder(join(dir, HOLDER_FILE));
-  return file !== null && file.host !== (o.host ?? hostname()) ? file : null;
+  return file !== null && fromElsewhere(file, o.host ?? hostname(), o.proc ?? systemProc) ? file : null;
+}
+
+/**
+ * Where a holder file of elsewhere (holderElsewhere) was written, in words: "on host H", with "in pid
+ * namespace N" when H is this host. `host` for tests.
+ */
+export function holderPlace(file: DataDirHolder, o: { host?: string } = {}): string {
+  const same = file.host === (o.host ?? hostname()) && file.pidNs !== undefined;
+  return `on host ${file.host}${same ? ` in pid namespace ${file.pidNs}` : ""}`;
+}
+
+/** The holder file was written on another host, or on this one in another pid namespace than this process's. */
+function fromElsewhere(file: DataDirHolder, host: string, proc: ProcReader): boolean {
+  if (file.host !== host) return true;
+  const here = file.pidNs === undefined ? null : proc.pidNs("self");
+  return here !== null && file.pidNs !== here;
+}
+
+/**
+ * Whether the holder file is that of the lock's owner, `owner` being its pid as this /proc names it: the
+ * file's pid is the owner's in the owner's own pid namespace (the last pid of its NSpid line; a holder in
+ * a container is pid 12 there and 7550 on the host), and that namespace is the file's when it can be read.
+ * A file without pidNs (written before it was) is the owner's when its pid is the owner's, as then.
+ */
+function fileIsOwners(file: DataDirHolder, owner: number, proc: ProcReader): boolean {
+  if (file.pidNs === undefined) return file.pid === owner;
+  const pids = proc.nsPids(owner);
+  // no NSpid line (Linux before 4.1, no pid namespaces to speak of): its pid here
+  if ((pids?.[pids.length - 1] ?? owner) !== file.pid) return false;
+  const ns = proc.pidNs(owner);
+  return ns === null || ns === file.pidNs;
 }
 
 function alive(pid: number): boolean {
@@ -245,7 +343,7 @@ function inUse(dir: string, lockPath: string): EtcError {
     holder: h,
     pid,
     elsewhere,
-  } = describeHolder(readHolder(join(dir, HOLDER_FILE)), kernelLockOwner(lockPath));
+  } = describeHolder(readHolder(join(dir, HOLDER_FILE)), kernelLockOwner(lockPath, systemProc));
   const advice =
     h?.role === "cli"
       ? "wait for it to finish"
@@ -262,36 +360,46 @@ function inUse(dir: string, lockPath: string): EtcError {
 }
 
 /**
- * Who holds the lock, in words, from the holder file `file` and the lock's owner this host's kernel
- * names (`owner`, null when it names none). The file describes the holder only if its pid owns the lock
- * (or, without /proc/locks, still runs). A file naming another host, with no owner here to be seen, is a
- * lock taken from that host over a network file system (./fs-type.ts), or from a container on this host
- * with its own process namespace (whose pids /proc/locks here shows as 0): named as such, not as details
- * "not written yet"; `elsewhere` is true then (nothing on this host to be seen holding it, as `etc-lane status`
- * finds with holderElsewhere). `isAlive` and `host` for tests.
+ * Who holds the lock, in words, from the holder file `file` and the lock's owner this /proc/locks names
+ * (`owner`, its pid as this /proc names it; null when it names none). The file describes the holder only
+ * if it is the owner's (`fileIsOwners`: its pid in its own pid namespace), or, without /proc/locks, its pid
+ * still runs. A file naming another host, or this host and another pid namespace than this process's, with
+ * no owner here to be seen, is a lock taken from that host over a network file system (./fs-type.ts), or
+ * from another pid namespace on this host (a container with its own, or the host's when this process runs
+ * in a container): /proc/locks leaves out the locks of processes outside its pid namespace. Named as such,
+ * not as details "not written yet"; `elsewhere` is true then (nothing here to be seen holding it, as
+ * `etc-lane status` finds with holderElsewhere, "running there?"). `isAlive`, `host` and `proc` for tests.
  */
 export function describeHolder(
   file: DataDirHolder | null,
   owner: number | null,
-  o: { isAlive?: (pid: number) => boolean; host?: string } = {},
+  o: { isAlive?: (pid: number) => boolean; host?: string; proc?: ProcReader } = {},
 ): { what: string; holder: DataDirHolder | null; pid: number | null; elsewhere: boolean } {
   const host = o.host ?? hostname();
-  // another host's holder file with no owner seen here is elsewhere whatever its pid is on this host (a
-  // container's lane is often pid 1, alive here too)
-  if (owner === null && file !== null && file.host !== host)
+  const proc = o.proc ?? systemProc;
+  // a holder file of elsewhere with no owner seen here is elsewhere whatever its pid is here (a container's
+  // lane is often pid 1, alive here too)
+  if (owner === null && file !== null && fromElsewhere(file, host, proc))
     return {
       what:
-        `${file.command} (pid ${file.pid} on host ${file.host}, per its holder file, since ${file.since}: ` +
-        "a lock held from another computer through a network file system, or from a container with its own " +
-        "process namespace)",
+        file.host !== host
+          ? `${file.command} (pid ${file.pid} on host ${file.host}, per its holder file, since ${file.since}: ` +
+            "a lock held from another computer through a network file system, or from a container with its own " +
+            "process namespace)"
+          : `${file.command} (pid ${file.pid} in pid namespace ${file.pidNs} on this host ${file.host}, per its ` +
+            `holder file, since ${file.since}: running there? A lock held from another pid namespace, a ` +
+            "container's or the host's, is out of sight of this process)",
       holder: file,
       pid: file.pid,
       elsewhere: true,
     };
-  const h = file && (owner !== null ? file.pid === owner : (o.isAlive ?? alive)(file.pid)) ? file : null;
-  const pid = h?.pid ?? owner;
+  const h =
+    file && (owner !== null ? fileIsOwners(file, owner, proc) : (o.isAlive ?? alive)(file.pid)) ? file : null;
+  // the owner's pid as this /proc names it; the file's may be its pid in a container
+  const pid = owner ?? h?.pid ?? null;
   const what = h
-    ? `${h.command} (pid ${h.pid}, running since ${h.since}${h.host !== host ? ` on ${h.host}` : ""}: ${h.argv})`
+    ? `${h.command} (pid ${pid}${h.pid !== pid ? `, ${h.pid} in its pid namespace` : ""}, running since ${h.since}` +
+      `${h.host !== host ? ` on ${h.host}` : ""}: ${h.argv})`
     : pid !== null
       ? `another process (pid ${pid}; its details are not written yet)`
       : "another process (its details are not written yet)";

@@ -20,7 +20,9 @@
  *    once from the lane thread (firmware-bridge/transport/serial.ts), so its threads are
  *    told apart by asking each of them which thread it is (readlink of /proc/thread-self runs on a pool
  *    thread). Threads started later inherit the priority of the thread that starts them, the lane
- *    thread's. Without /proc (not Linux) this step is skipped.
+ *    thread's. Without /proc (not Linux) this step is skipped; so it is without /proc/thread-self (Linux
+ *    before 3.17, some sandboxes), where the pool cannot be told apart: every thread keeps its priority,
+ *    and step 3 is skipped too (the workers find their own thread with /proc/thread-self to move).
  *
  * 3. One CPU left to the lane thread (Linux, two CPUs or more, util-linux `taskset`): V8's helpers go to
  *    the other CPUs, and so do the background workers started later (the status-list worker and the
@@ -79,6 +81,8 @@ export function tuneLaneProcess(): Promise<ProcessTuning> {
   return done;
 }
 
+const errorText = (e: unknown): string => (e instanceof Error ? (e.message.split("\n")[0] ?? "") : String(e));
+
 /** The thread ids of libuv's thread pool: each readlink of /proc/thread-self runs on one of them. */
 async function threadPoolTids(): Promise<Set<number>> {
   const size = Number(process.env.UV_THREADPOOL_SIZE) || 4;
@@ -100,7 +104,15 @@ async function apply(): Promise<ProcessTuning> {
     result.skipped = "no /proc/self/task (not Linux)";
     return result;
   }
-  const pool = await threadPoolTids();
+  let pool: Set<number>;
+  try {
+    pool = await threadPoolTids();
+  } catch (e) {
+    // best effort: without the pool's ids a renice could slow the serial port's I/O; leave every thread
+    result.skipped = `no /proc/thread-self (${errorText(e)})`;
+    result.cpuSkipped = "no /proc/thread-self";
+    return result;
+  }
   result.threadPool = [...pool].sort((a, b) => a - b);
   // listed again: asking the pool may have started it
   tids = readdirSync("/proc/self/task").map(Number);
@@ -139,7 +151,7 @@ function placeThreads(result: ProcessTuning): void {
       }
     }
   } catch (e) {
-    result.cpuSkipped = `taskset: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+    result.cpuSkipped = `taskset: ${errorText(e)}`;
     return;
   }
   setBackgroundCpus(background);

@@ -163,8 +163,9 @@ describe("dataDir on a FUSE file system", () => {
 });
 
 describe("describeHolder", () => {
-  // third review: another container on this host sharing the volume (its own hostname, and a pid this
-  // host's /proc/locks shows as 0) was named "another computer, through a network file system" only
+  // third review: another container on this host sharing the volume (its own hostname, and a lock this
+  // host's /proc/locks does not list when read from another pid namespace) was named "another computer,
+  // through a network file system" only
   it("a holder file of another host, and no owner this host's kernel names: that host's pid, per its holder file, another computer or a container", () => {
     const d = describeHolder(STANDBY_HOLDER, null, { isAlive: () => false, host: "lane3-main" });
     expect(d.what).toBe(

@@ -13,8 +13,27 @@ export interface Holder {
   kill(): Promise<void>;
 }
 
-export function holdLock(dataDir: string, role: "lane" | "cli", command: string): Promise<Holder> {
-  const proc = spawn(process.execPath, ["--import", "tsx", child, dataDir, role, command], {
+/**
+ * `under`: a command line that runs the child, e.g. unshare's (its own pid namespace): `pid` is then the
+ * child's pid as it prints it, in that namespace.
+ */
+export function holdLock(
+  dataDir: string,
+  role: "lane" | "cli",
+  command: string,
+  o: { under?: string[] } = {},
+): Promise<Holder> {
+  const [exe, ...args] = [
+    ...(o.under ?? []),
+    process.execPath,
+    "--import",
+    "tsx",
+    child,
+    dataDir,
+    role,
+    command,
+  ];
+  const proc = spawn(exe as string, args, {
     cwd: root,
     stdio: ["pipe", "pipe", "pipe"],
   });

@@ -19,6 +19,7 @@ import { HELPER_NICE } from "../../src/lane/process-tuning.js";
 import { allowedCpus, parseCpuList } from "../../src/threads.js";
 
 const child = fileURLToPath(new URL("./process-tuning-child.ts", import.meta.url));
+const noThreadSelfChild = fileURLToPath(new URL("./process-tuning-no-thread-self-child.ts", import.meta.url));
 
 interface ChildReport {
   pid: number;
@@ -124,6 +125,23 @@ describe("lane process tuning", () => {
     expect(out.first.cpus).toBeUndefined();
     expect(out.first.cpuSkipped).toBe("ETC_LANE_CPU_PLACEMENT=off");
     for (const t of Object.values(out.threads)) expect(t.cpus).toEqual(cpus);
+  });
+});
+
+// session 41 review: with /proc/self/task but no /proc/thread-self the tuning rejected, and `etc-lane run`
+// ended with exit 1 (forever, under systemd) for a step that is best effort
+it("without /proc/thread-self: the helper and CPU steps are skipped, saying why; the tuning does not fail", () => {
+  const out = JSON.parse(
+    execFileSync(process.execPath, ["--import", "tsx", noThreadSelfChild], { encoding: "utf8" }),
+  ) as { tuned?: Record<string, unknown>; rejected?: string };
+  expect(out).toEqual({
+    tuned: {
+      v8Flags: ["--no-parallel-scavenge"],
+      helpersReniced: [],
+      threadPool: [],
+      skipped: "no /proc/thread-self (ENOENT: no such file or directory, readlink '/proc/thread-self')",
+      cpuSkipped: "no /proc/thread-self",
+    },
   });
 });
 

@@ -124,8 +124,16 @@ export function registerRun(program: Command): void {
           import("../../lane/runtime.js"),
           import("../../service/serve-lane.js"),
         ]);
-        const tuning = await tuneLaneProcess();
-        logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
+        // best effort: a lane untuned trades all the same (its lookups may wait longer for a CPU)
+        try {
+          const tuning = await tuneLaneProcess();
+          logger.info(tuning, "lane process tuned (src/lane/process-tuning.ts)");
+        } catch (e) {
+          logger.warn(
+            { err: (e as Error).message },
+            "lane process tuning failed (src/lane/process-tuning.ts); the lane goes on untuned",
+          );
+        }
         const lane = await openLane(config, { logger, configFile });
         // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
         // read of its own: a file replaced meanwhile would be another table

@@ -6,7 +6,7 @@
  * removed); a lane that takes the request but does not answer within --timeout: exit 5 (../exit-codes.ts).
  */
 import type { Command } from "commander";
-import { type DataDirHolder, dataDirHolder, holderElsewhere } from "../../datadir/lock.js";
+import { type DataDirHolder, dataDirHolder, holderElsewhere, holderPlace } from "../../datadir/lock.js";
 import { JournalReader } from "../../journal/journal.js";
 import { laneLabel } from "../../journal/trade-id.js";
 import {
@@ -363,7 +363,15 @@ const isoOrUnknown = (ms: unknown): string =>
     : "?";
 
 const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
-  h ? { role: h.role, command: h.command, since: h.since, host: h.host } : null;
+  h
+    ? {
+        role: h.role,
+        command: h.command,
+        since: h.since,
+        host: h.host,
+        ...(h.pidNs !== undefined ? { pidNs: h.pidNs } : {}),
+      }
+    : null;
 
 /**
  * Nothing answers on the control socket. Either no lane runs (exit 3), or one holds the data directory
@@ -431,9 +439,10 @@ function notAnswering(
   } else if (elsewhere)
     process.stdout.write(
       `lane not running here: nothing answers on ${path} (found by ${how}); the holder file names ` +
-        `${elsewhere.command} (pid ${elsewhere.pid}) on host ${elsewhere.host} since ${elsewhere.since}: running ` +
-        "there? A lane on another computer (through a network file system) or in a container with its own " +
-        "process namespace holds the lock out of sight of this host; one killed there leaves the file behind\n" +
+        `${elsewhere.command} (pid ${elsewhere.pid}) ${holderPlace(elsewhere)} since ${elsewhere.since}: running ` +
+        "there? A lane on another computer (through a network file system) or in another pid namespace (a " +
+        "container with its own process namespace, or the host's seen from a container) holds the lock out of " +
+        "sight of this process; one killed there leaves the file behind\n" +
         off.text,
     );
   else
