@@ -340,6 +340,34 @@ describe("status-list CLIs", () => {
     );
   });
 
+  // third review (session 41): the import opens the list saying why it is not served itself, so a refused
+  // older full list over a damaged one no longer said why that list was not served
+  it("import of an older full list over a list the lane cannot open: refused E506, the refusal naming why that list is not served, once", async () => {
+    const rows = [{ kind: "card" as const, id: "43014301220000000099", listType: 1, reason: "x" }];
+    const newer = join(tmp.dir, "newer.bin");
+    writeFileSync(newer, full("202507310000", rows));
+    const older = join(tmp.dir, "older.bin");
+    writeFileSync(older, full("202507300000", rows));
+    const data = join(tmp.dir, "data");
+    const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
+    await run("lane", ["import", newer, "--init", ...store]);
+    const db = readdirSync(join(data, "status-list")).find((f) => f.endsWith(".db")) as string;
+    writeFileSync(join(data, "status-list", db), "not a database, at all: damaged beyond its header");
+    // no lane has run there (no journal): --init lets the import act on the directory as it is
+    const refused = await runBuilt("etc-lane", ["status-list", "import", older, "--init", ...store]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        "^etc-lane: status-list bundle refused: full list 202507300000 is older than the list the pointer " +
+          `names \\(${db}, full 202507310000\\), which the lane does not serve; [^\\n]*` +
+          `\\(status list ${db} \\(full 202507310000\\) cannot be opened: file is not a database[^)\\n]*\\) ` +
+          "\\[E506_BUNDLE_NOT_NEWER\\][^\\n]*\n",
+      ),
+    );
+    expect(refused.stderr.match(/file is not a database/g)).toHaveLength(1);
+  });
+
   // black-box review (session 41): --obu was checked only once the list was open, not naming the option
   it("lookup --obu: a value that is no contract serial is refused naming --obu before the data directory; an id with A-F is answered with a note that no lane matches it", async () => {
     const missing = join(tmp.dir, "nonexist");
