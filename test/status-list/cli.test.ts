@@ -38,6 +38,28 @@ async function run(which: "lane" | "sim", args: string[]): Promise<void> {
   await program.parseAsync(["status-list", ...args], { from: "user" });
 }
 
+/**
+ * A list another key signed: full 202507310000 listing card `cardId`, built with a key of its own and
+ * imported with --init into tmp/data with that key's public PEM (`pub`); `bin` is its bundle.
+ */
+async function importListOfAnotherKey(
+  cardId: string,
+): Promise<{ pub: string; keyId: string; bin: string; data: string }> {
+  const other = otherKeyPair();
+  const pub = join(tmp.dir, "other.pub.pem");
+  writeFileSync(pub, other.publicKeyPem);
+  const bin = join(tmp.dir, "other.bin");
+  writeFileSync(
+    bin,
+    full("202507310000", [{ kind: "card", id: cardId, listType: 1, reason: "x" }], {
+      key: other.privateKeyPem,
+    }),
+  );
+  const data = join(tmp.dir, "data");
+  await run("lane", ["import", bin, "--init", "--data-dir", data, "--public-key", pub]);
+  return { pub, keyId: loadPublicKey(other.publicKeyPem).keyId.toString("hex"), bin, data };
+}
+
 describe("status-list CLIs", () => {
   it("builds a full list and a delta from CSV, imports both, looks up and reports info", async () => {
     const csv = join(tmp.dir, "full.csv");
@@ -187,19 +209,7 @@ describe("status-list CLIs", () => {
       /status list not checked \(.*empty, lane found by --data-dir .*\): no status list loaded; whether it is listed is unknown/,
     );
     // a list another key signed than the one given
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
-    const f = join(tmp.dir, "other.bin");
-    writeFileSync(
-      f,
-      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }], {
-        key: other.privateKeyPem,
-      }),
-    );
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
-    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
+    const { pub: otherPub, keyId: otherId, data } = await importListOfAnotherKey("32010000000000000001");
     const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
     io.out = "";
     await expect(
@@ -226,18 +236,7 @@ describe("status-list CLIs", () => {
   });
 
   it("lookup and info with a key that did not sign the list say why once, on one line: no log record with a stack", async () => {
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
-    const f = join(tmp.dir, "other.bin");
-    writeFileSync(
-      f,
-      full("202507310000", [{ kind: "card", id: "43014301220000000099", listType: 1, reason: "x" }], {
-        key: other.privateKeyPem,
-      }),
-    );
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const { data } = await importListOfAnotherKey("43014301220000000099");
     const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
     const lookup = await runBuilt("etc-lane", [
       "status-list",
@@ -264,16 +263,10 @@ describe("status-list CLIs", () => {
   // second review (session 41): a direct import with --config over a list another key signed logged the
   // lane's error record with its stack (the list's refusal at open), and twice the reason for a refusal
   it("import with the config over a list another key signed: one line naming the replaced list, or the refusal once; no log record with a stack", async () => {
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
+    const { keyId: otherId, bin: otherBin, data } = await importListOfAnotherKey("43014301220000000099");
     const rows = [{ kind: "card" as const, id: "43014301220000000099", listType: 1, reason: "x" }];
-    const otherBin = join(tmp.dir, "other.bin");
-    writeFileSync(otherBin, full("202507310000", rows, { key: other.privateKeyPem }));
     const stationBin = join(tmp.dir, "station.bin");
     writeFileSync(stationBin, full("202507300000", rows));
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", otherBin, "--init", "--data-dir", data, "--public-key", otherPub]);
     const cfg = join(tmp.dir, "lane.yaml");
     writeFileSync(
       cfg,
@@ -286,7 +279,6 @@ describe("status-list CLIs", () => {
         "",
       ].join("\n"),
     );
-    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
     const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
     // a bundle of the other key: refused, the reason said once
     const refused = await runBuilt("etc-lane", [
