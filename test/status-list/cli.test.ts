@@ -280,29 +280,17 @@ describe("status-list CLIs", () => {
       ].join("\n"),
     );
     const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
+    const importWithConfig = (bin: string) =>
+      runBuilt("etc-lane", ["status-list", "import", bin, "--init", "--config", cfg]);
     // a bundle of the other key: refused, the reason said once
-    const refused = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      otherBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const refused = await importWithConfig(otherBin);
     expect(refused.code).toBe(1);
     expect(refused.stderr).not.toMatch(/"level":50|"stack"/);
     expect(
       refused.stderr.match(/signed by key [0-9a-f]+, not by the station key this lane trusts/g),
     ).toHaveLength(1);
     // the config's key's full list replaces it, and the import says which list it replaced, once
-    const applied = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      stationBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const applied = await importWithConfig(stationBin);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/^status-list full 202507300000 applied/);
     expect(applied.stderr).not.toMatch(/"level":50|"stack"/);
@@ -314,14 +302,7 @@ describe("status-list CLIs", () => {
     // a list the lane cannot open (damaged): replaced as well, the import naming why it was not served
     const db = readdirSync(join(data, "status-list")).find((f) => f.endsWith(".db")) as string;
     writeFileSync(join(data, "status-list", db), "not a database, at all: damaged beyond its header");
-    const again = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      stationBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const again = await importWithConfig(stationBin);
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/"level":50|"stack"/);
     expect(again.stderr).toMatch(
