@@ -64,7 +64,9 @@ export interface ApiRoutesDeps {
   bundles: BundleStore;
   /**
    * the station's counters (stats()): `uploadRequests` every POST to /api/v1/transactions that reaches
-   * its route, refused or not; `heartbeats` the heartbeats taken (answered 200)
+   * its route, refused or not; `heartbeats` the heartbeats taken: the route answered 200 and recorded
+   * the body, whether or not the answer reached the lane (FaultInjector.serve in ./faults.ts runs the route
+   * first, then an "ack-lost" or "reset" fault cuts the answer)
    */
   counters: { uploadRequests: number; heartbeats: number };
   /** where a request refused 400 or 413 is logged (one line each, with the reason) */

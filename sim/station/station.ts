@@ -78,7 +78,10 @@ export interface StationStats {
   /** every POST /api/v1/transactions that reached its route (./api-routes.ts): refused (400, 413) too */
   uploadRequests: number;
   faultedRequests: number;
-  /** heartbeats taken (answered 200, in heartbeats()); a refused one is logged, not counted */
+  /**
+   * heartbeats taken: the route answered 200 and recorded the body (in heartbeats()), whether or not the
+   * answer reached the lane (./api-routes.ts ApiRoutesDeps.counters); a refused one is logged, not counted
+   */
   heartbeats: number;
 }
 

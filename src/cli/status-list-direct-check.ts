@@ -17,8 +17,13 @@
  *   a stricter rule here would leave a lane whose directory holds a mistaken list to start with none.
  *   A delta is refused by the list itself (E508: no list of the lane's key). The list is returned, for the
  *   command to say, once a full list has replaced it, which list it replaced (replacedListLine).
+ *
+ * The command opens the list saying itself why a list on disk is not served (StatusListOpenOptions
+ * reportsNotServed, src/status-list/cache.ts): in the line naming the list a full list replaced
+ * (replacedListLine, notServedReplacedLine), or in the refusal of an older full list (withNotServedReason).
  */
 import { readFileSync } from "node:fs";
+import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { StatusListErrors, slError } from "../status-list/errors.js";
 import { listDir, signedListOnDisk } from "../status-list/store.js";
@@ -78,4 +83,25 @@ export function replacedListLine(list: ListOfAnotherKey, full: string): string {
     `etc-lane: the list in ${list.dir} (${list.held}) signed by key ${list.keyId}, not the config's key ` +
     `${list.given}, is replaced by full ${full}\n`
   );
+}
+
+/**
+ * The line the import prints once a full list has replaced a list the lane did not serve (its database
+ * damaged or missing, or it could not be opened): `notServed` says why (StatusListCache.notServed).
+ */
+export function notServedReplacedLine(notServed: string, full: string): string {
+  return `etc-lane: the list the lane did not serve is replaced by full ${full}: ${notServed}\n`;
+}
+
+/**
+ * A full list refused for its version (E506) while the lane serves no list: the refusal of one older than
+ * the list the pointer names (src/status-list/version-order.ts checkFullOrder), which says that list is
+ * not served but not why. The reason (`notServed`, StatusListCache.notServed as the import began; null
+ * when a list was served) is added in parentheses, as the E508 refusal of a delta adds it
+ * (src/status-list/apply.ts), once. Any other error is returned as it is.
+ */
+export function withNotServedReason(e: unknown, notServed: string | null): unknown {
+  if (notServed === null || !isEtcError(e, StatusListErrors.NotNewer) || e.message.includes(notServed))
+    return e;
+  return new EtcError(e.code, `${e.message} (${notServed})`, e.details, { cause: e });
 }

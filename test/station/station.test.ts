@@ -40,6 +40,33 @@ const post = (url: string, body: unknown): Promise<Response> =>
 /** A GET of the API, with the lane's x-lane-id. */
 const get = (url: string): Promise<Response> => fetch(url, { headers: { "x-lane-id": "4301010203" } });
 
+/**
+ * A station file as an earlier station wrote it, in a temp dir removed after the test: "before revisions"
+ * a `received` table without `revision` and `updates`; "before the conflicts count" with them and the
+ * `heartbeats` table, but no count of conflicts. `fill` adds its rows. Returns its path.
+ */
+function oldStationFile(
+  written: "before revisions" | "before the conflicts count",
+  fill: (db: Database.Database) => void,
+): string {
+  const t = tempDir("etc-station-");
+  cleanup = t.cleanup;
+  const path = join(t.dir, "station.db");
+  const old = new Database(path);
+  old.exec(`CREATE TABLE received (
+    trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+    arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL${
+      written === "before revisions"
+        ? ")"
+        : `,
+    revision INTEGER NOT NULL DEFAULT 1, updates INTEGER NOT NULL DEFAULT 0);
+    CREATE TABLE heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)`
+    }`);
+  fill(old);
+  old.close();
+  return path;
+}
+
 describe("station simulator", () => {
   it("stores by trade id, counts re-sends, rejects malformed records, lists everything on GET /transactions", async () => {
     const t = tempDir("etc-station-");
@@ -322,16 +349,10 @@ describe("station simulator", () => {
   });
 
   it("a database written before revisions opens with every record at revision 1", async () => {
-    const t = tempDir("etc-station-");
-    cleanup = t.cleanup;
-    const path = join(t.dir, "station.db");
-    const old = new Database(path);
-    old.exec(`CREATE TABLE received (
-      trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
-      arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL)`);
     const id = "430101020320261123185914000009";
-    old.prepare("INSERT INTO received VALUES (?, '4301010203', 9, 'suspect', 2, 1, 2, '{}')").run(id);
-    old.close();
+    const path = oldStationFile("before revisions", (old) =>
+      old.prepare("INSERT INTO received VALUES (?, '4301010203', 9, 'suspect', 2, 1, 2, '{}')").run(id),
+    );
     st = await startStation({ dbPath: path });
     expect(st.received().map((r) => [r.tradeId, r.revision, r.arrivals])).toEqual([[id, 1, 2]]);
     const res = await post(`${st.url}/api/v1/transactions`, {
@@ -384,21 +405,15 @@ describe("station simulator", () => {
   // review: stats().conflicts was a counter in memory: a --db station restarted counted them from 0 while
   // distinct, arrivals, duplicates and updates came back from the file
   it("keeps its count of conflicts across a restart on its file, one written before the count included", async () => {
-    const t = tempDir("etc-station-");
-    cleanup = t.cleanup;
-    const path = join(t.dir, "station.db");
     // a file as the station wrote it before it kept the count: received (with revisions) and heartbeats
-    const old = new Database(path);
-    old.exec(`CREATE TABLE received (
-      trade_id TEXT PRIMARY KEY, lane TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
-      arrivals INTEGER NOT NULL, first_at INTEGER NOT NULL, last_at INTEGER NOT NULL, record TEXT NOT NULL,
-      revision INTEGER NOT NULL DEFAULT 1, updates INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE heartbeats (lane TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL)`);
     const id = "430101020320261123185914000012";
-    old
-      .prepare("INSERT INTO received VALUES (?, '4301010203', 12, 'transaction', 1, 1, 1, '{\"a\":1}', 1, 0)")
-      .run(id);
-    old.close();
+    const path = oldStationFile("before the conflicts count", (old) =>
+      old
+        .prepare(
+          "INSERT INTO received VALUES (?, '4301010203', 12, 'transaction', 1, 1, 1, '{\"a\":1}', 1, 0)",
+        )
+        .run(id),
+    );
     st = await startStation({ dbPath: path });
     expect(st.stats()).toMatchObject({ distinct: 1, arrivals: 1, conflicts: 0 });
     const other = { lane: { network: "4301", station: "0102", lane: 3 }, records: [rec(id, 12)] };
@@ -654,7 +669,7 @@ describe("startStation's statusListDir", () => {
     );
   });
 
-  it("one that goes away while it runs: manifests offer nothing, one warning (not one per request); back, served again", async () => {
+  it("one that goes away while it runs: manifests offer nothing, one warning (not one per request); back, served again; gone again, warned again", async () => {
     const t = tempDir("etc-station-");
     cleanup = t.cleanup;
     const dir = join(t.dir, "lists");
@@ -675,16 +690,20 @@ describe("startStation's statusListDir", () => {
     rmSync(dir, { recursive: true });
     for (let i = 0; i < 3; i++)
       expect(await manifest()).toEqual({ full: null, deltas: [], latest: { full: null, delta: null } });
-    expect(warnings).toEqual([
-      {
-        obj: { dir, err: expect.stringContaining("ENOENT") },
-        msg: "status-list directory cannot be read: manifests offer no bundle until it can",
-      },
-    ]);
+    const unreadable = {
+      obj: { dir, err: expect.stringContaining("ENOENT") },
+      msg: "status-list directory cannot be read: manifests offer no bundle until it can",
+    };
+    expect(warnings).toEqual([unreadable]);
     mkdirSync(dir);
     writeFileSync(join(dir, "full-202611230000.bundle"), Buffer.alloc(10, 1));
     expect((await manifest()).full?.name).toBe("full-202611230000.bundle");
     expect(warnings).toHaveLength(1);
+    // read in between: its going away again is told again, once (sim/station/bundles.ts onDirUnreadable)
+    rmSync(dir, { recursive: true });
+    for (let i = 0; i < 2; i++)
+      expect(await manifest()).toEqual({ full: null, deltas: [], latest: { full: null, delta: null } });
+    expect(warnings).toEqual([unreadable, unreadable]);
   });
 });
 

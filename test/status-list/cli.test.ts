@@ -38,6 +38,28 @@ async function run(which: "lane" | "sim", args: string[]): Promise<void> {
   await program.parseAsync(["status-list", ...args], { from: "user" });
 }
 
+/**
+ * A list another key signed: full 202507310000 listing card `cardId`, built with a key of its own and
+ * imported with --init into tmp/data with that key's public PEM (`pub`); `bin` is its bundle.
+ */
+async function importListOfAnotherKey(
+  cardId: string,
+): Promise<{ pub: string; keyId: string; bin: string; data: string }> {
+  const other = otherKeyPair();
+  const pub = join(tmp.dir, "other.pub.pem");
+  writeFileSync(pub, other.publicKeyPem);
+  const bin = join(tmp.dir, "other.bin");
+  writeFileSync(
+    bin,
+    full("202507310000", [{ kind: "card", id: cardId, listType: 1, reason: "x" }], {
+      key: other.privateKeyPem,
+    }),
+  );
+  const data = join(tmp.dir, "data");
+  await run("lane", ["import", bin, "--init", "--data-dir", data, "--public-key", pub]);
+  return { pub, keyId: loadPublicKey(other.publicKeyPem).keyId.toString("hex"), bin, data };
+}
+
 describe("status-list CLIs", () => {
   it("builds a full list and a delta from CSV, imports both, looks up and reports info", async () => {
     const csv = join(tmp.dir, "full.csv");
@@ -187,19 +209,7 @@ describe("status-list CLIs", () => {
       /status list not checked \(.*empty, lane found by --data-dir .*\): no status list loaded; whether it is listed is unknown/,
     );
     // a list another key signed than the one given
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
-    const f = join(tmp.dir, "other.bin");
-    writeFileSync(
-      f,
-      full("202507310000", [{ kind: "card", id: "32010000000000000001", listType: 1, reason: "x" }], {
-        key: other.privateKeyPem,
-      }),
-    );
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
-    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
+    const { pub: otherPub, keyId: otherId, data } = await importListOfAnotherKey("32010000000000000001");
     const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
     io.out = "";
     await expect(
@@ -226,18 +236,7 @@ describe("status-list CLIs", () => {
   });
 
   it("lookup and info with a key that did not sign the list say why once, on one line: no log record with a stack", async () => {
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
-    const f = join(tmp.dir, "other.bin");
-    writeFileSync(
-      f,
-      full("202507310000", [{ kind: "card", id: "43014301220000000099", listType: 1, reason: "x" }], {
-        key: other.privateKeyPem,
-      }),
-    );
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", f, "--init", "--data-dir", data, "--public-key", otherPub]);
+    const { data } = await importListOfAnotherKey("43014301220000000099");
     const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
     const lookup = await runBuilt("etc-lane", [
       "status-list",
@@ -264,16 +263,10 @@ describe("status-list CLIs", () => {
   // second review (session 41): a direct import with --config over a list another key signed logged the
   // lane's error record with its stack (the list's refusal at open), and twice the reason for a refusal
   it("import with the config over a list another key signed: one line naming the replaced list, or the refusal once; no log record with a stack", async () => {
-    const other = otherKeyPair();
-    const otherPub = join(tmp.dir, "other.pub.pem");
-    writeFileSync(otherPub, other.publicKeyPem);
+    const { keyId: otherId, bin: otherBin, data } = await importListOfAnotherKey("43014301220000000099");
     const rows = [{ kind: "card" as const, id: "43014301220000000099", listType: 1, reason: "x" }];
-    const otherBin = join(tmp.dir, "other.bin");
-    writeFileSync(otherBin, full("202507310000", rows, { key: other.privateKeyPem }));
     const stationBin = join(tmp.dir, "station.bin");
     writeFileSync(stationBin, full("202507300000", rows));
-    const data = join(tmp.dir, "data");
-    await run("lane", ["import", otherBin, "--init", "--data-dir", data, "--public-key", otherPub]);
     const cfg = join(tmp.dir, "lane.yaml");
     writeFileSync(
       cfg,
@@ -286,31 +279,18 @@ describe("status-list CLIs", () => {
         "",
       ].join("\n"),
     );
-    const otherId = loadPublicKey(other.publicKeyPem).keyId.toString("hex");
     const testId = loadPublicKey(readFileSync(TEST_PUBLIC_KEY_PATH)).keyId.toString("hex");
+    const importWithConfig = (bin: string) =>
+      runBuilt("etc-lane", ["status-list", "import", bin, "--init", "--config", cfg]);
     // a bundle of the other key: refused, the reason said once
-    const refused = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      otherBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const refused = await importWithConfig(otherBin);
     expect(refused.code).toBe(1);
     expect(refused.stderr).not.toMatch(/"level":50|"stack"/);
     expect(
       refused.stderr.match(/signed by key [0-9a-f]+, not by the station key this lane trusts/g),
     ).toHaveLength(1);
     // the config's key's full list replaces it, and the import says which list it replaced, once
-    const applied = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      stationBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const applied = await importWithConfig(stationBin);
     expect(applied.code).toBe(0);
     expect(applied.stdout).toMatch(/^status-list full 202507300000 applied/);
     expect(applied.stderr).not.toMatch(/"level":50|"stack"/);
@@ -322,14 +302,7 @@ describe("status-list CLIs", () => {
     // a list the lane cannot open (damaged): replaced as well, the import naming why it was not served
     const db = readdirSync(join(data, "status-list")).find((f) => f.endsWith(".db")) as string;
     writeFileSync(join(data, "status-list", db), "not a database, at all: damaged beyond its header");
-    const again = await runBuilt("etc-lane", [
-      "status-list",
-      "import",
-      stationBin,
-      "--init",
-      "--config",
-      cfg,
-    ]);
+    const again = await importWithConfig(stationBin);
     expect(again.code).toBe(0);
     expect(again.stderr).not.toMatch(/"level":50|"stack"/);
     expect(again.stderr).toMatch(
@@ -338,6 +311,34 @@ describe("status-list CLIs", () => {
         "m",
       ),
     );
+  });
+
+  // third review (session 41): the import opens the list saying why it is not served itself, so a refused
+  // older full list over a damaged one no longer said why that list was not served
+  it("import of an older full list over a list the lane cannot open: refused E506, the refusal naming why that list is not served, once", async () => {
+    const rows = [{ kind: "card" as const, id: "43014301220000000099", listType: 1, reason: "x" }];
+    const newer = join(tmp.dir, "newer.bin");
+    writeFileSync(newer, full("202507310000", rows));
+    const older = join(tmp.dir, "older.bin");
+    writeFileSync(older, full("202507300000", rows));
+    const data = join(tmp.dir, "data");
+    const store = ["--data-dir", data, "--public-key", TEST_PUBLIC_KEY_PATH];
+    await run("lane", ["import", newer, "--init", ...store]);
+    const db = readdirSync(join(data, "status-list")).find((f) => f.endsWith(".db")) as string;
+    writeFileSync(join(data, "status-list", db), "not a database, at all: damaged beyond its header");
+    // no lane has run there (no journal): --init lets the import act on the directory as it is
+    const refused = await runBuilt("etc-lane", ["status-list", "import", older, "--init", ...store]);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        "^etc-lane: status-list bundle refused: full list 202507300000 is older than the list the pointer " +
+          `names \\(${db}, full 202507310000\\), which the lane does not serve; [^\\n]*` +
+          `\\(status list ${db} \\(full 202507310000\\) cannot be opened: file is not a database[^)\\n]*\\) ` +
+          "\\[E506_BUNDLE_NOT_NEWER\\][^\\n]*\n",
+      ),
+    );
+    expect(refused.stderr.match(/file is not a database/g)).toHaveLength(1);
   });
 
   // black-box review (session 41): --obu was checked only once the list was open, not naming the option

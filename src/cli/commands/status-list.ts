@@ -37,7 +37,12 @@ import { addTimeoutOption, answerTimeoutMs, laneNotAnswering } from "../operator
 import { locateExistingLane, requireDataDir } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
 import { importStatusListDirect } from "../status-list-direct.js";
-import { checkAgainstListOnDisk, replacedListLine } from "../status-list-direct-check.js";
+import {
+  checkAgainstListOnDisk,
+  notServedReplacedLine,
+  replacedListLine,
+  withNotServedReason,
+} from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
 interface StoreOpts extends LaneLocationOptions {
@@ -185,15 +190,16 @@ function obuNotDecimalNote(obu: string): string | null {
  * (`--data-dir` alone) with the built-in defaults. Its log on stderr at `logLevel` (ETC_LOG_LEVEL, else
  * error: envLogLevel, read when the action starts). The station's versions are read at the config's
  * `statusList.versionUtcOffsetMinutes` (with it, as the lane reads them), else at its default, UTC+8.
- * Every command says why a list is not served itself (`reportsNotServed`, so the list's refusal is logged at
- * debug only, StatusListOpenOptions.reportsNotServed): `lookup` in its error, `info` in `health.reason`,
- * `import` in the line naming the list its full list replaced (a refused import names why it refused the
- * bundle; `info` says why the list on disk is not served). `cleanup`: the import
+ * Always with `reportsNotServed` (the list's refusal logged at debug only, StatusListOpenOptions
+ * reportsNotServed): every command says why a list is not served itself, on one line rather than beside
+ * an error record with a stack: `lookup` in its error, `info` in `health.reason`, `import` in the line
+ * naming the list its full list replaced or in its refusal of an older full list
+ * (../status-list-direct-check.ts notServedReplacedLine, withNotServedReason). `cleanup`: the import
  * (the owner of the list's files) removes the lists no longer named; lookup and info only read.
  */
 async function withCache<T>(
   o: { dataDir: string; publicKey: string; config: LaneConfig | null; logLevel: string },
-  open: { cleanup: boolean; reportsNotServed: boolean },
+  open: { cleanup: boolean },
   fn: (c: StatusListCache) => Promise<T>,
 ): Promise<T> {
   const logger = createLogger("etc-lane", { level: o.logLevel });
@@ -202,7 +208,7 @@ async function withCache<T>(
     publicKeyPath: o.publicKey,
     logger,
     cleanup: open.cleanup,
-    reportsNotServed: open.reportsNotServed,
+    reportsNotServed: true,
     ...(o.config ? statusListTuning(o.config.statusList) : {}),
   });
   try {
@@ -324,15 +330,20 @@ export function registerStatusList(program: Command): void {
           });
           return withCache(
             { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
-            { cleanup: true, reportsNotServed: true },
+            { cleanup: true },
             async (cache) => {
               const notServed = cache.notServed();
-              const r = await cache.applyBundle(file, onProgress ? { onProgress } : {});
+              let r: Awaited<ReturnType<typeof cache.applyBundle>>;
+              try {
+                r = await cache.applyBundle(file, onProgress ? { onProgress } : {});
+              } catch (e) {
+                throw withNotServedReason(e, notServed);
+              }
               // a full list took the place of the one not served (a delta is refused without a served list)
               if (r.kind === "full" && ofAnotherKey !== null)
                 replaced = replacedListLine(ofAnotherKey, r.version);
               else if (r.kind === "full" && notServed !== null)
-                replaced = `etc-lane: the list the lane did not serve is replaced by full ${r.version}: ${notServed}\n`;
+                replaced = notServedReplacedLine(notServed, r.version);
               return r;
             },
           );
@@ -379,7 +390,7 @@ export function registerStatusList(program: Command): void {
     checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
-      { cleanup: false, reportsNotServed: true },
+      { cleanup: false },
       async (cache) => {
         const q: { cardId?: string; obuId?: string } = {};
         if (o.card !== undefined) q.cardId = o.card;
@@ -414,7 +425,7 @@ export function registerStatusList(program: Command): void {
     checkKeyFile(publicKey, o);
     await withCache(
       { dataDir: loc.dataDir, publicKey, config: loc.config, logLevel },
-      { cleanup: false, reportsNotServed: true },
+      { cleanup: false },
       async (cache) => {
         process.stdout.write(`${JSON.stringify(cache.info(), null, 2)}\n`);
       },
