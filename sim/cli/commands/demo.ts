@@ -47,7 +47,12 @@ export function registerDemo(program: Command): void {
         // the summary and the temporary data directory removed; a second one ends it at once
         const signals = takeDemoSignals();
         try {
-          await tuneLaneProcess(); // the lane runs in this process, as under `etc-lane run`
+          // the lane runs in this process, as under `etc-lane run`: a tuning that fails is said, the demo goes on
+          await tuneLaneProcess().catch((e: unknown) =>
+            process.stderr.write(
+              `etc-sim: lane process tuning failed, the demo runs untuned: ${e instanceof Error ? e.message : String(e)}\n`,
+            ),
+          );
           // on a terminal the demo stays by default, when it serves the page
           const stay = o.serve && (o.stay ?? (process.stdout.isTTY === true && process.stdin.isTTY === true));
           await runDemo({
