@@ -27,7 +27,8 @@ it("a config with a non-default dialect: the demo's RSU speaks it, and its vehic
     {
       name: "dialect",
       seed: 7,
-      defaults: { zoneMs: 700, balance: 20000, entryStation: "0101", class: 1 },
+      // 2 s in the zone: both vehicles pay whatever the machine's load (a B5 after a 700 ms zone is no payment)
+      defaults: { zoneMs: 2000, balance: 20000, entryStation: "0101", class: 1 },
       traffic: {
         gapMs: 350,
         vehicles: [

@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { filter, firstValueFrom, timeout } from "rxjs";
+import { concat, filter, firstValueFrom, of, timeout } from "rxjs";
 import { expect } from "vitest";
 import type { RsuLinkOptionsInput } from "../../firmware-bridge/link/options.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -71,6 +71,14 @@ export interface LaneTestContext {
   records(): StoredRecord[];
   /** waits until the simulator finished every vehicle and the lane has nothing in flight */
   settle(): Promise<void>;
+  /**
+   * Waits until the RSU has ended its transaction with each of the scenario's `vehicles` vehicles for good
+   * (each has its outcome and none is aborted: one whose transaction ended is not traded again while it
+   * stays in its zone, sim/rsu/traffic.ts `next`) and the lane has nothing in flight; unlike settle(), not
+   * until each has driven out of its zone. Not for vehicles with retradeWhileInZone or retradeAfterGiveUp,
+   * nor duplicated frames (a copy may still be on its way to the lane).
+   */
+  settleTraded(vehicles: number): Promise<void>;
   /** the journal matches the ledger exactly (see expectJournalMatchesLedger) */
   expectJournalMatchesLedger(): void;
 }
@@ -148,17 +156,32 @@ export async function laneTest(
     records: () => lane.journal.list({}).sort((a, b) => a.seq - b.seq),
     async settle() {
       await sim.done;
-      await lane.controller.idle();
-      // let timers of machines still waiting (B8 after a lost B5) run out
-      while (lane.controller.inFlight().length > 0) {
-        await firstValueFrom(lane.controller.outcomes$.pipe(timeout(5000)));
-        await lane.controller.idle();
-      }
+      await laneSettled();
+    },
+    async settleTraded(vehicles) {
+      const over = () => {
+        const vs = sim.vehicles();
+        return (
+          vs.length === vehicles &&
+          vs.every((s) => s.complete || (s.outcome !== undefined && s.outcome !== "aborted"))
+        );
+      };
+      // each outcome is set before the simulator's event that reports it (sim/rsu/transaction.ts `close`)
+      await firstValueFrom(concat(of(undefined), sim.events$).pipe(filter(over)));
+      await laneSettled();
     },
     expectJournalMatchesLedger() {
       expectJournalMatchesLedger(ctx.records(), sim.ledger());
     },
   };
+  async function laneSettled(): Promise<void> {
+    await lane.controller.idle();
+    // let timers of machines still waiting (B8 after a lost B5) run out
+    while (lane.controller.inFlight().length > 0) {
+      await firstValueFrom(lane.controller.outcomes$.pipe(timeout(5000)));
+      await lane.controller.idle();
+    }
+  }
   try {
     await opts.beforeStart?.(lane);
     await sim.start();

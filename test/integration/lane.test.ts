@@ -117,7 +117,9 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         protocol,
         role: "entry",
         scenario: {
-          defaults: { zoneMs: 400 },
+          // 2 s in the zone (as the exit test's): each vehicle's outcome is its own case's, not how fast a
+          // loaded machine answers; settleTraded: the test ends when the last is traded, not when it leaves
+          defaults: { zoneMs: 2000 },
           traffic: {
             gapMs: 150,
             vehicles: [
@@ -129,7 +131,7 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         },
       },
       async (t) => {
-        await t.settle();
+        await t.settleTraded(3);
         expect(byVehicle(t.records(), t.sim)).toEqual({
           湘B00001: ["transaction:ENTRY_WRITE"],
           湘B00002: ["transaction:ENTRY_WRITE"],
@@ -151,7 +153,8 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         role: "entry",
         entryWrite: "c3",
         scenario: {
-          defaults: { zoneMs: 400 },
+          // 2 s in the zone, the test ending when both are traded: as the entry test's
+          defaults: { zoneMs: 2000 },
           traffic: {
             gapMs: 150,
             vehicles: [v("湘B00011", { entry: null }), v("湘B00012", { entry: null, cardType: 23 })],
@@ -159,7 +162,7 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
         },
       },
       async (t) => {
-        await t.settle();
+        await t.settleTraded(2);
         expect(byVehicle(t.records(), t.sim)).toEqual({
           湘B00011: ["transaction:ENTRY_WRITE"],
           湘B00012: ["transaction:ENTRY_WRITE"],
@@ -178,7 +181,9 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
       {
         protocol,
         scenario: {
-          defaults: { zoneMs: 400 },
+          // 2 s in the zone: 湘C00006 pays whatever the machine's load; the leave-before-* faults make their
+          // OBU leave at their step, not at the zone's end
+          defaults: { zoneMs: 2000 },
           traffic: {
             gapMs: 200,
             vehicles: [
@@ -219,7 +224,8 @@ describe.each(PROTOCOLS)("lane over the in-process link, %s", (protocol) => {
       {
         protocol,
         scenario: {
-          defaults: { zoneMs: 400 },
+          // 2 s in the zone: 湘D00001, 湘D00002 and 湘D00004 pay whatever the machine's load
+          defaults: { zoneMs: 2000 },
           traffic: {
             gapMs: 200,
             vehicles: [
@@ -270,7 +276,9 @@ describe.each(PROTOCOLS)("lane over a real pty (%s)", (protocol) => {
         medium: "pty",
         listed: [{ kind: "card", id: BLACK_CARD }],
         scenario: {
-          defaults: { zoneMs: 400 },
+          // 2 s in the zone: over a pty each frame also crosses the kernel, the slowest of these tests on a
+          // loaded machine
+          defaults: { zoneMs: 2000 },
           traffic: {
             gapMs: 200,
             vehicles: [

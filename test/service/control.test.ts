@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { EventEmitter, once } from "node:events";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
-import { createConnection, createServer, type Socket } from "node:net";
+import { createConnection, createServer, Socket } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -597,11 +597,25 @@ describe("control socket", () => {
       const { lane, path } = await start();
       const big = "x".repeat(4 * 1024 * 1024); // far past a Unix socket's buffer
       lane.state = { ...lane.state, padding: big } as unknown as typeof lane.state;
+      // the lane's side of the connection, once it has read the request and ended its side with the answer
+      const end = Socket.prototype.end;
+      let endedWith: (s: Socket) => void = () => undefined;
+      const ended = new Promise<Socket>((resolve) => {
+        endedWith = resolve;
+      });
+      const endSpy = vi.spyOn(Socket.prototype, "end").mockImplementation(function (this: Socket, ...args) {
+        endedWith(this);
+        return end.apply(this, args as Parameters<typeof end>);
+      });
+      closers.push(async () => endSpy.mockRestore());
       const h = await stubborn(path, "");
       h.s.pause(); // reads nothing until the grace has passed
       h.s.write(statusLine);
-      await afterLanePoll();
-      await afterLanePoll();
+      const lanesSide = await ended;
+      endSpy.mockRestore();
+      expect(lanesSide).not.toBe(h.s);
+      // the answer has not left the process when the grace would have run out, had it run from end()
+      expect(lanesSide.writableLength).toBeGreaterThan(0);
       vi.advanceTimersByTime(ANSWER_GRACE_MS + 1);
       await afterLanePoll();
       h.s.resume();

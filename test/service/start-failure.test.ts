@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Server } from "node:http";
-import { createServer } from "node:net";
+import { createServer, Server as NetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Observable } from "rxjs";
@@ -80,25 +80,6 @@ function rig(listen: string, listenRetryMs = 0) {
   };
 }
 
-/** A loopback port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** Resolves once something can listen on the port: nothing holds it. */
-async function canListen(port: number): Promise<void> {
-  const s = createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once("error", reject);
-    s.listen(port, "127.0.0.1", resolve);
-  });
-  await new Promise<void>((r) => s.close(() => r()));
-}
-
 it("the page's files cannot be read: the feed it had started is stopped, and the read's error thrown", async () => {
   assets.fail = true;
   const r = rig("127.0.0.1:0");
@@ -123,14 +104,17 @@ it("the listen fails (no retry): the HTTP server is closed, then the feed stoppe
 });
 
 it("the control socket cannot start: HTTP stops listening, then the feed stops, and the socket's error is thrown", async () => {
-  const port = await freePort();
-  const r = rig(`127.0.0.1:${port}`);
+  // the HTTP server the service made, as it listens (on a port the system picks: no other test's)
+  const listen = vi.spyOn(NetServer.prototype, "listen");
+  const r = rig("127.0.0.1:0");
   writeFileSync(join(r.dataDir, "control.sock"), "not a socket");
   await expect(r.start()).rejects.toThrow("exists and is not a socket");
   expect(r.lane.feed.observed).toBe(false);
   expect(vi.getTimerCount()).toBe(0);
   expect(undone).toEqual(["http", "feed"]);
-  await canListen(port);
+  const http = (listen.mock.contexts as NetServer[]).filter((s) => s instanceof Server);
+  expect(http).toHaveLength(1);
+  expect(http[0]?.listening).toBe(false);
 });
 
 it("a start that succeeds keeps the feed subscribed and its timers until close()", async () => {

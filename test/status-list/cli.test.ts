@@ -662,7 +662,10 @@ describe("demoStatusList", () => {
     const demo = await demoStatusList(dataDir, { now });
     expect(demo.listedCards.length + demo.listedObus.length).toBeGreaterThan(250);
     // contract serials, as a lane presents them (16 decimal digits)
+    expect(demo.listedObus.length).toBeGreaterThan(0);
     expect(demo.listedObus.filter((id) => !/^\d{16}$/.test(id))).toEqual([]);
+    // the delta removes the full list's first 5 cards (sim/status-list/generate.ts demoStatusList)
+    expect(demo.removedCards).toHaveLength(5);
     const cache = await StatusListCache.open({ dataDir, publicKeyPem: stationPub });
     try {
       expect(cache.versions()).toEqual(demo.versions);

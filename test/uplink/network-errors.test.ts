@@ -2,7 +2,8 @@
  * What an E611 for a request that got no answer says (src/uplink/station-client.ts networkError,
  * causeText): the station's host:port and the cause's message with its code, where it said only the
  * code ("station heartbeat: ECONNREFUSED"), or dropped the message ("UND_ERR_SOCKET" without "other side
- * closed"), or "bad port" with no word of the port. Real sockets on 127.0.0.1.
+ * closed"), or "bad port" with no word of the port. Real sockets on 127.0.0.1, and a stub fetch for a
+ * refused connection.
  */
 import { createServer, type Server } from "node:http";
 import { afterEach, expect, it } from "vitest";
@@ -30,18 +31,24 @@ async function failure(c: StationClient): Promise<{ code?: string; message: stri
   throw new Error("the heartbeat was answered");
 }
 
-/** a port nothing listens on: one a server had, closed */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+// what undici's fetch rejects with when the connection is refused: a port another test's server took
+// meanwhile cannot answer it, as a real port freed for the purpose could
+const refused = (port: number) =>
+  (async () => {
+    throw new TypeError("fetch failed", {
+      cause: Object.assign(new Error(`connect ECONNREFUSED 127.0.0.1:${port}`), {
+        code: "ECONNREFUSED",
+        errno: -111,
+        syscall: "connect",
+        address: "127.0.0.1",
+        port,
+      }),
+    });
+  }) as unknown as typeof fetch;
 
 it("a refused connection names the host:port", async () => {
-  const port = await closedPort();
-  expect(await failure(client(`http://127.0.0.1:${port}`))).toMatchObject({
+  const port = 8466;
+  expect(await failure(client(`http://127.0.0.1:${port}`, refused(port)))).toMatchObject({
     code: "E611_STATION_UNREACHABLE",
     message: `station heartbeat at 127.0.0.1:${port}: connect ECONNREFUSED 127.0.0.1:${port}`,
     details: { station: `127.0.0.1:${port}` },
