@@ -335,16 +335,22 @@ function placeOf(file: DataDirHolder, host: string, proc: ProcReader): "here" | 
 /**
  * Whether the holder file is that of the lock's owner, `owner` being its pid as this /proc names it: the
  * file's pid is the owner's in the owner's own pid namespace (the last pid of its NSpid line; a holder in
- * a container is pid 12 there and 7550 on the host), and that namespace is the file's when it can be read.
- * A file without pidNs (written before it was) is the owner's when its pid is the owner's, as then.
+ * a container is pid 12 there and 7550 on the host), and that namespace is the file's. The owner's
+ * namespace is read from /proc/<owner>/ns/pid; an owner whose NSpid line has one pid is in this /proc's
+ * namespace, this process's (as placeOf assumes). When it cannot be read (another user's process, some
+ * sandboxes) and the owner is in a nested namespace, the file is not taken as its: pids in containers
+ * repeat (a lane is often pid 1) and namespace numbers are reused, so a dead container holder's file
+ * would be matched to a later holder that wrote none. Without an NSpid line (Linux before 4.1) its pid
+ * alone decides. A file without pidNs (written before it was) is the owner's when its pid is the owner's,
+ * as then.
  */
 function fileIsOwners(file: DataDirHolder, owner: number, proc: ProcReader): boolean {
   if (file.pidNs === undefined) return file.pid === owner;
   const pids = proc.nsPids(owner);
   // no NSpid line (Linux before 4.1, no pid namespaces to speak of): its pid here
   if ((pids?.[pids.length - 1] ?? owner) !== file.pid) return false;
-  const ns = proc.pidNs(owner);
-  return ns === null || ns === file.pidNs;
+  const ns = proc.pidNs(owner) ?? (pids?.length === 1 ? proc.pidNs("self") : null);
+  return ns === null ? pids === null : ns === file.pidNs;
 }
 
 function alive(pid: number): boolean {

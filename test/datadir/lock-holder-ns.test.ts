@@ -145,6 +145,25 @@ describe("the lock's holder across pid namespaces, with a /proc given", () => {
     });
   });
 
+  // session 41 second review, 2: a dead container CLI's file (pid 1 there) was matched to a later container
+  // lane (pid 1 in its own namespace) whose namespace could not be read: status said "not running" (exit 3)
+  it("an owner in a nested namespace that cannot be read, with the file's pid there: not taken as the file's", () => {
+    const file = holderFile({ pid: 1, role: "cli", command: "etc-lane journal settle", pidNs: CONTAINER_NS });
+    const proc = procOf(HOST_NS, { pid: 9000, nsPids: [9000, 1], ns: null });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 9000, holder: null });
+    expect(describeHolder(file, 9000, { host: "lane3", proc }).what).toBe(
+      "another process (pid 9000; its details are not written yet)",
+    );
+  });
+
+  it("an owner in this namespace (one NSpid pid) that cannot be read: the file's when it is of this namespace", () => {
+    const ours = holderFile({ pid: 7550, pidNs: HOST_NS });
+    const proc = procOf(HOST_NS, { pid: 7550, nsPids: [7550], ns: null });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 7550, holder: ours });
+    holderFile({ pid: 7550, pidNs: CONTAINER_NS });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 7550, holder: null });
+  });
+
   it("a holder file without pidNs (written before it was): matched by its pid, and of this host not elsewhere, as before", () => {
     const file = holderFile({ pid: 7550 });
     const owned = procOf(HOST_NS, { pid: 7550, nsPids: [7550], ns: HOST_NS });
