@@ -154,7 +154,8 @@ function holdsButDoesNotAnswer(what: string, dataDir: string, socket: string): s
  * (src/cli/commands/status.ts notAnswering; src/datadir/lock.ts dataDirHolder, holderElsewhere, read without
  * taking the lock): a lane (or a holder not named yet: a lane takes the lock first thing) holds it but does
  * not answer, so retry, not "start it" (a second lane the lock refuses); nobody here but a holder file of
- * another host, "running there?"; else no lane runs (naming a maintenance command that holds it).
+ * another host, or of this host and another pid namespace while this process runs in a container
+ * (holderElsewhere), "running there?"; else no lane runs (naming a maintenance command that holds it).
  */
 export function noLaneAnswers(dataDir: string, socket: string, command: string): string {
   const needs = `${command} acts on a running lane`;
@@ -184,9 +185,9 @@ export function noLaneAnswers(dataDir: string, socket: string, command: string):
  * The lock's refusal (src/datadir/lock.ts, E410) when the lane was asked first and nothing answered on
  * `socket`: a lane (or a holder not named yet: a lane takes the lock first thing) holds the data directory
  * but does not answer, told as `etc-lane status` tells it, not "act through its control socket" just
- * after that socket failed. A maintenance command's hold, a lock held from another host (the holder file
- * names it and this host's kernel names no owner: src/datadir/lock.ts describeHolder `elsewhere`), and any
- * other error, are returned as they are.
+ * after that socket failed. A maintenance command's hold, a lock held from elsewhere (the holder file names
+ * another host, or another pid namespace while this process runs in a container, and the kernel names no
+ * owner here: src/datadir/lock.ts describeHolder `elsewhere`), and any other error, are returned as they are.
  */
 export function laneNotAnswering(e: unknown, socket: string): unknown {
   if (!(e instanceof EtcError) || e.code !== DataDirErrors.InUse) return e;

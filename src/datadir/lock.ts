@@ -280,11 +280,13 @@ export function dataDirHolder(
 
 /**
  * When nobody here holds the lock on `dataDir` (`dataDirHolder` is null): the holder file, if it names
- * another host, or this host and another pid namespace than this process's. A lane on another computer
- * (through a network file system), or on this one in another pid namespace (a container's, or the host's
- * when this command runs in a container), holds the lock out of sight of this /proc/locks, or one that was
- * killed there left its file behind: nothing here tells these apart, so `etc-lane status` names it as a
- * question ("running there?"), read without taking the lock. `host` and `proc` for tests.
+ * another host, or this host and another pid namespace than this process's while this process runs in a
+ * container (`placeOf` "elsewhere"). A lane on another computer (through a network file system), or on this
+ * one in another pid namespace (the host's, or another container's), holds the lock out of sight of this
+ * /proc/locks, or one that was killed there left its file behind: nothing here tells these apart, so
+ * `etc-lane status` names it as a question ("running there?"), read without taking the lock. A file of this
+ * host and another pid namespace read from the host's own pid namespace is a dead holder's: null. `host`
+ * and `proc` for tests.
  */
 export function holderElsewhere(
   dataDir: string,
@@ -293,7 +295,9 @@ export function holderElsewhere(
   const dir = resolve(dataDir);
   if (!existsSync(join(dir, LOCK_FILE))) return null;
   const file = readHolder(join(dir, HOLDER_FILE));
-  return file !== null && fromElsewhere(file, o.host ?? hostname(), o.proc ?? systemProc) ? file : null;
+  return file !== null && placeOf(file, o.host ?? hostname(), o.proc ?? systemProc) === "elsewhere"
+    ? file
+    : null;
 }
 
 /**
@@ -305,26 +309,48 @@ export function holderPlace(file: DataDirHolder, o: { host?: string } = {}): str
   return `on host ${file.host}${same ? ` in pid namespace ${file.pidNs}` : ""}`;
 }
 
-/** The holder file was written on another host, or on this one in another pid namespace than this process's. */
-function fromElsewhere(file: DataDirHolder, host: string, proc: ProcReader): boolean {
-  if (file.host !== host) return true;
+/**
+ * The host's own pid namespace, the kernel's first (PROC_PID_INIT_INO, fixed in the kernel's
+ * include/linux/proc_ns.h): every process of the computer is in it or in one nested in it.
+ */
+export const INIT_PID_NS = "pid:[4026531836]";
+
+/**
+ * Where a holder file was written, as this process can tell when /proc/locks names no owner of the lock:
+ * "here" (this pid namespace, or not told: matched by its pid, as before pidNs was written); "elsewhere"
+ * (another host, or this host and another pid namespace when this process is in a container: a lock held
+ * from there is out of sight of this /proc/locks); "gone" (this host and another pid namespace, read from
+ * the host's own: a holder there would be in this /proc/locks, so the file is a dead holder's).
+ * /proc/locks names the locks of the processes in the pid namespace of the /proc it is read from and in
+ * those nested in it; assumed here: /proc is mounted for this process's pid namespace (the usual case, a
+ * container's /proc its own), so a reader in INIT_PID_NS sees every lock of this computer.
+ */
+function placeOf(file: DataDirHolder, host: string, proc: ProcReader): "here" | "elsewhere" | "gone" {
+  if (file.host !== host) return "elsewhere";
   const here = file.pidNs === undefined ? null : proc.pidNs("self");
-  return here !== null && file.pidNs !== here;
+  if (here === null || file.pidNs === here) return "here";
+  return here === INIT_PID_NS && proc.locks() !== null ? "gone" : "elsewhere";
 }
 
 /**
  * Whether the holder file is that of the lock's owner, `owner` being its pid as this /proc names it: the
  * file's pid is the owner's in the owner's own pid namespace (the last pid of its NSpid line; a holder in
- * a container is pid 12 there and 7550 on the host), and that namespace is the file's when it can be read.
- * A file without pidNs (written before it was) is the owner's when its pid is the owner's, as then.
+ * a container is pid 12 there and 7550 on the host), and that namespace is the file's. The owner's
+ * namespace is read from /proc/<owner>/ns/pid; an owner whose NSpid line has one pid is in this /proc's
+ * namespace, this process's (as placeOf assumes). When it cannot be read (another user's process, some
+ * sandboxes) and the owner is in a nested namespace, the file is not taken as its: pids in containers
+ * repeat (a lane is often pid 1) and namespace numbers are reused, so a dead container holder's file
+ * would be matched to a later holder that wrote none. Without an NSpid line (Linux before 4.1) its pid
+ * alone decides. A file without pidNs (written before it was) is the owner's when its pid is the owner's,
+ * as then.
  */
 function fileIsOwners(file: DataDirHolder, owner: number, proc: ProcReader): boolean {
   if (file.pidNs === undefined) return file.pid === owner;
   const pids = proc.nsPids(owner);
   // no NSpid line (Linux before 4.1, no pid namespaces to speak of): its pid here
   if ((pids?.[pids.length - 1] ?? owner) !== file.pid) return false;
-  const ns = proc.pidNs(owner);
-  return ns === null || ns === file.pidNs;
+  const ns = proc.pidNs(owner) ?? (pids?.length === 1 ? proc.pidNs("self") : null);
+  return ns === null ? pids === null : ns === file.pidNs;
 }
 
 function alive(pid: number): boolean {
@@ -362,13 +388,15 @@ function inUse(dir: string, lockPath: string): EtcError {
 /**
  * Who holds the lock, in words, from the holder file `file` and the lock's owner this /proc/locks names
  * (`owner`, its pid as this /proc names it; null when it names none). The file describes the holder only
- * if it is the owner's (`fileIsOwners`: its pid in its own pid namespace), or, without /proc/locks, its pid
- * still runs. A file naming another host, or this host and another pid namespace than this process's, with
- * no owner here to be seen, is a lock taken from that host over a network file system (./fs-type.ts), or
- * from another pid namespace on this host (a container with its own, or the host's when this process runs
- * in a container): /proc/locks leaves out the locks of processes outside its pid namespace. Named as such,
- * not as details "not written yet"; `elsewhere` is true then (nothing here to be seen holding it, as
- * `etc-lane status` finds with holderElsewhere, "running there?"). `isAlive`, `host` and `proc` for tests.
+ * if it is the owner's (`fileIsOwners`: its pid in its own pid namespace), or, with no owner named, it is
+ * of this pid namespace (`placeOf` "here") and its pid still runs. A file naming another host, or this host
+ * and another pid namespace than this process's while this process runs in a container, with no owner here
+ * to be seen (`placeOf` "elsewhere"), is a lock taken from that host over a network file system
+ * (./fs-type.ts), or from another pid namespace on this host (the host's, or another container's):
+ * /proc/locks leaves out the locks of processes outside its pid namespace. Named as such, not as details
+ * "not written yet"; `elsewhere` is true then (nothing here to be seen holding it, as `etc-lane status`
+ * finds with holderElsewhere, "running there?"). A file of another pid namespace read from the host's own
+ * is a dead holder's: not named. `isAlive`, `host` and `proc` for tests.
  */
 export function describeHolder(
   file: DataDirHolder | null,
@@ -377,9 +405,10 @@ export function describeHolder(
 ): { what: string; holder: DataDirHolder | null; pid: number | null; elsewhere: boolean } {
   const host = o.host ?? hostname();
   const proc = o.proc ?? systemProc;
+  const place = owner === null && file !== null ? placeOf(file, host, proc) : "here";
   // a holder file of elsewhere with no owner seen here is elsewhere whatever its pid is here (a container's
   // lane is often pid 1, alive here too)
-  if (owner === null && file !== null && fromElsewhere(file, host, proc))
+  if (file !== null && place === "elsewhere")
     return {
       what:
         file.host !== host
@@ -393,8 +422,12 @@ export function describeHolder(
       pid: file.pid,
       elsewhere: true,
     };
+  // a file of another pid namespace read from the host's ("gone"): a dead holder's, its pid here not its own
   const h =
-    file && (owner !== null ? fileIsOwners(file, owner, proc) : (o.isAlive ?? alive)(file.pid)) ? file : null;
+    file &&
+    (owner !== null ? fileIsOwners(file, owner, proc) : place === "here" && (o.isAlive ?? alive)(file.pid))
+      ? file
+      : null;
   // the owner's pid as this /proc names it; the file's may be its pid in a container
   const pid = owner ?? h?.pid ?? null;
   const what = h

@@ -26,6 +26,7 @@ import {
 import { tempDir } from "../status-list/helpers.js";
 import { type Holder, holdLock } from "./holder.js";
 
+// the host's own pid namespace (src/datadir/lock.ts INIT_PID_NS)
 const HOST_NS = "pid:[4026531836]";
 const CONTAINER_NS = "pid:[4026532176]";
 
@@ -117,6 +118,52 @@ describe("the lock's holder across pid namespaces, with a /proc given", () => {
     );
   });
 
+  // session 41 second review, 1: a killed container lane's file read from the host said "running there?"; the
+  // host's own pid namespace sees every lock in /proc/locks, so no owner there means the file is a dead one's
+  it("a holder file of another pid namespace, read from the host's own with no owner: a dead holder's, not elsewhere", () => {
+    const file = holderFile({ pid: 1, pidNs: CONTAINER_NS });
+    const proc = procOf(HOST_NS);
+    expect(dataDirHolder(tmp.dir, { proc })).toBeNull();
+    expect(holderElsewhere(tmp.dir, { host: "lane3", proc })).toBeNull();
+    // pid 1 runs here (the host's init), but it is not the file's
+    expect(describeHolder(file, null, { host: "lane3", proc, isAlive: () => true })).toEqual({
+      what: "another process (its details are not written yet)",
+      holder: null,
+      pid: null,
+      elsewhere: false,
+    });
+  });
+
+  it("a holder file of another container, read from a container with no owner: elsewhere, running there?", () => {
+    const file = holderFile({ pid: 1, pidNs: "pid:[4026532999]" });
+    const proc = procOf(CONTAINER_NS);
+    expect(holderElsewhere(tmp.dir, { host: "lane3", proc })).toEqual(file);
+    expect(describeHolder(file, null, { host: "lane3", proc, isAlive: () => true })).toMatchObject({
+      holder: file,
+      pid: 1,
+      elsewhere: true,
+    });
+  });
+
+  // session 41 second review, 2: a dead container CLI's file (pid 1 there) was matched to a later container
+  // lane (pid 1 in its own namespace) whose namespace could not be read: status said "not running" (exit 3)
+  it("an owner in a nested namespace that cannot be read, with the file's pid there: not taken as the file's", () => {
+    const file = holderFile({ pid: 1, role: "cli", command: "etc-lane journal settle", pidNs: CONTAINER_NS });
+    const proc = procOf(HOST_NS, { pid: 9000, nsPids: [9000, 1], ns: null });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 9000, holder: null });
+    expect(describeHolder(file, 9000, { host: "lane3", proc }).what).toBe(
+      "another process (pid 9000; its details are not written yet)",
+    );
+  });
+
+  it("an owner in this namespace (one NSpid pid) that cannot be read: the file's when it is of this namespace", () => {
+    const ours = holderFile({ pid: 7550, pidNs: HOST_NS });
+    const proc = procOf(HOST_NS, { pid: 7550, nsPids: [7550], ns: null });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 7550, holder: ours });
+    holderFile({ pid: 7550, pidNs: CONTAINER_NS });
+    expect(dataDirHolder(tmp.dir, { proc })).toEqual({ pid: 7550, holder: null });
+  });
+
   it("a holder file without pidNs (written before it was): matched by its pid, and of this host not elsewhere, as before", () => {
     const file = holderFile({ pid: 7550 });
     const owned = procOf(HOST_NS, { pid: 7550, nsPids: [7550], ns: HOST_NS });
@@ -155,6 +202,11 @@ const noUnshare = ((): string | null => {
 const withUnshare = (name: string): string => (noUnshare ? `${name} (${noUnshare})` : name);
 const readChild = fileURLToPath(new URL("./holder-read-child.ts", import.meta.url));
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+const inHostNs = ((): string | null => {
+  const ns = readlinkSync("/proc/self/ns/pid");
+  return ns === HOST_NS ? null : `skipped: this test runs in pid namespace ${ns}, not the host's`;
+})();
 
 describe("the lock's holder across real pid namespaces (unshare)", () => {
   it.skipIf(noUnshare !== null)(
@@ -197,6 +249,27 @@ describe("the lock's holder across real pid namespaces (unshare)", () => {
         pid: owner,
         holder: { pid: h.pid, command: "etc-lane journal settle" },
       });
+    },
+  );
+
+  it.skipIf(noUnshare !== null || inHostNs !== null)(
+    withUnshare(
+      `a lane in a pid namespace of its own killed, read from the host's: not running, nothing elsewhere${inHostNs ? ` (${inHostNs})` : ""}`,
+    ),
+    async () => {
+      const h = await holdLock(tmp.dir, "lane", "lane 4301-0102-03", { under: unshare });
+      holders.push(h);
+      // killed itself (its pid here, the lock's owner), not unshare: unshare exits once it has reaped it,
+      // and the kernel dropped its lock before that
+      const owner = kernelLockOwner(join(tmp.dir, LOCK_FILE));
+      expect(owner).toBeGreaterThan(0);
+      const exited = new Promise((resolve) => h.proc.once("exit", resolve));
+      process.kill(owner as number, "SIGKILL");
+      await exited;
+      // its file is left behind, naming its namespace
+      expect(JSON.parse(readFileSync(join(tmp.dir, HOLDER_FILE), "utf8"))).toMatchObject({ pid: h.pid });
+      expect(dataDirHolder(tmp.dir)).toBeNull();
+      expect(holderElsewhere(tmp.dir)).toBeNull();
     },
   );
 });

@@ -379,8 +379,10 @@ const holderJson = (h: DataDirHolder | null): Record<string, unknown> | null =>
  * stops listening at once, while the lane ends its actions and drains its debits under the lock:
  * src/cli/commands/run.ts), or its socket file was removed; nothing tells these three apart. Which of
  * exit 3 and exit 4 it is, is told by the data-directory lock's holder, read without taking the lock.
- * Nobody here, but a holder file of another host: exit 3, "not running here", naming that holder as a
- * question (src/datadir/lock.ts holderElsewhere).
+ * Nobody here, but a holder file of another host, or of this host and another pid namespace while this
+ * process runs in a container: exit 3, "not running here", naming that holder as a question
+ * (src/datadir/lock.ts holderElsewhere; read from the host's own pid namespace, whose /proc/locks shows
+ * every lock of the computer, such a file is a dead holder's: plain "not running").
  * `told`, what is known instead of the guess at why, said in its place:
  * - `notConnected`: the connection to the socket did not complete within --timeout (LaneNotConnected, this
  *   process held up) (`--json`: `answering: false` and `notConnected`);
@@ -410,8 +412,9 @@ function notAnswering(
   // a maintenance command holds it: no lane runs; a lane, or a holder that has not written who it is yet
   // (a lane takes the lock first thing), is a lane that does not answer
   const lane = held !== null && held.holder?.role !== "cli";
-  // nobody here holds it, but the holder file names another host: a lane there (or in a container with its
-  // own process namespace) may hold it out of sight, or one killed there left the file; said, not decided
+  // nobody here holds it, but the holder file names another host, or another pid namespace while this runs
+  // in a container (holderElsewhere): a lane there may hold it out of sight, or one killed there left the
+  // file; said, not decided
   const elsewhere = held === null ? holderElsewhere(dataDir) : null;
   if (show.json) {
     const base = { dataDir, ...told, ...off.json };
