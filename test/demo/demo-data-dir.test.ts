@@ -24,18 +24,28 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The default demo in `dir`, kept (serve off, output dropped). */
+const demoIn = (dataDir: string) =>
+  runDemo({
+    config: join(ROOT, "config/lane.example.yaml"),
+    scenario: join(ROOT, "config/scenarios/demo.yaml"),
+    dataDir,
+    serve: false,
+    write: () => {},
+  });
+
+it("a --data-dir that already holds a journal (an earlier demo) is refused before anything opens", async () => {
+  writeFileSync(join(dir, "journal.db"), "");
+  await expect(demoIn(dir)).rejects.toThrow(
+    `--data-dir ${dir}: must be new or empty, it holds journal.db (an earlier demo's?)`,
+  );
+  expect(readdirSync(dir)).toEqual(["journal.db"]);
+});
+
 it("a --data-dir holding an earlier demo's files but no journal.db is refused, nothing opened or made there", async () => {
   mkdirSync(join(dir, "status-list"));
   mkdirSync(join(dir, "audit"));
-  await expect(
-    runDemo({
-      config: join(ROOT, "config/lane.example.yaml"),
-      scenario: join(ROOT, "config/scenarios/demo.yaml"),
-      dataDir: dir,
-      serve: false,
-      write: () => {},
-    }),
-  ).rejects.toThrow(
+  await expect(demoIn(dir)).rejects.toThrow(
     `--data-dir ${dir}: must be new or empty, it holds audit, status-list (an earlier demo's?)`,
   );
   expect(readdirSync(dir).sort()).toEqual(["audit", "status-list"]);

@@ -4,8 +4,7 @@
  * lane sends to the booth pay there (one table line each, columns aligned); every debit in the
  * simulators' ledger is one paid record in the journal; the demo ends by itself, after its stay.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
 import { runDemo } from "../../sim/demo/demo.js";
@@ -95,21 +94,3 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
     ),
   );
 }, 120_000);
-
-it("a --data-dir that already holds a journal (an earlier demo) is refused before anything opens", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "etc-demo-again-"));
-  try {
-    writeFileSync(join(dir, "journal.db"), "");
-    await expect(
-      runDemo({
-        config: join(ROOT, "config/lane.example.yaml"),
-        scenario: join(ROOT, "config/scenarios/demo.yaml"),
-        dataDir: dir,
-        serve: false,
-        write: () => {},
-      }),
-    ).rejects.toThrow(`--data-dir ${dir}: must be new or empty, it holds journal.db (an earlier demo's?)`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
