@@ -74,9 +74,12 @@ export interface LaneTestContext {
   /**
    * Waits until the RSU has ended its transaction with each of the scenario's `vehicles` vehicles for good
    * (each has its outcome and none is aborted: one whose transaction ended is not traded again while it
-   * stays in its zone, sim/rsu/traffic.ts `next`) and the lane has nothing in flight; unlike settle(), not
-   * until each has driven out of its zone. Not for vehicles with retradeWhileInZone or retradeAfterGiveUp,
-   * nor duplicated frames (a copy may still be on its way to the lane).
+   * stays in its zone, sim/rsu/traffic.ts `next`) and the lane has nothing in flight (its queue idle, no
+   * machine left, and the work it puts off by one `setImmediate` done: a paid record's barrier time, a
+   * BARRIER_NOT_OPENED alarm, src/lane/effect-runner.ts); unlike settle(), not until each has driven out of
+   * its zone. An asynchronous barrier device's answer is not waited for. Not for vehicles with
+   * retradeWhileInZone or retradeAfterGiveUp, nor duplicated frames (a copy may still be on its way to the
+   * lane): refused, as is a count that is not the scenario's.
    */
   settleTraded(vehicles: number): Promise<void>;
   /** the journal matches the ledger exactly (see expectJournalMatchesLedger) */
@@ -159,6 +162,13 @@ export async function laneTest(
       await laneSettled();
     },
     async settleTraded(vehicles) {
+      const planned = opts.scenario.traffic?.vehicles?.length ?? 0;
+      if (planned !== vehicles || opts.scenario.traffic?.random !== undefined)
+        throw new Error(`settleTraded(${vehicles}): the scenario plans ${planned} vehicles, none random`);
+      const specs = JSON.stringify(opts.scenario);
+      for (const unfit of ["retradeWhileInZone", "retradeAfterGiveUp", '"duplicate"'])
+        if (specs.includes(unfit))
+          throw new Error(`settleTraded: not for a scenario with ${unfit}: use settle()`);
       const over = () => {
         const vs = sim.vehicles();
         return (
@@ -181,6 +191,8 @@ export async function laneTest(
       await firstValueFrom(lane.controller.outcomes$.pipe(timeout(5000)));
       await lane.controller.idle();
     }
+    // the work the lane puts off by one turn (src/lane/effect-runner.ts, the controller's alarmLater)
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   try {
     await opts.beforeStart?.(lane);
