@@ -67,6 +67,17 @@ function oldStationFile(
   return path;
 }
 
+/** A directory holding `names` as 10-byte bundle files, for `body`; removed after it. */
+function withBundles(names: string[], body: (dir: string) => void): void {
+  const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
+  try {
+    for (const name of names) writeFileSync(join(dir, name), Buffer.alloc(10, 1));
+    body(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe("station simulator", () => {
   it("stores by trade id, counts re-sends, rejects malformed records, lists everything on GET /transactions", async () => {
     const t = tempDir("etc-station-");
@@ -543,43 +554,40 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
   });
 
   it("offers a full list only when it is newer than the version the lane holds, its delta's included", () => {
-    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
-    try {
-      for (const name of [
+    withBundles(
+      [
         "full-202611230000.bundle",
         "delta-202611230000-202611230005.bundle",
         "delta-202611230005-202611230010.bundle",
         "full-202611230008.bundle",
         "delta-202611230008-202611230012.bundle",
-      ])
-        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
-      const store = new BundleStore(dir, 1000);
-      const offer = (full: string | null, delta: string | null) => {
-        const m = store.manifest({ full, delta });
-        return { full: m.full?.version ?? null, deltas: m.deltas.map((d) => d.version) };
-      };
-      // nothing held: the newest full list and its chain
-      expect(offer(null, null)).toEqual({ full: "202611230008", deltas: ["202611230012"] });
-      // the old full list and its first delta: the newer full list (after 0005) and its chain
-      expect(offer("202611230000", "202611230005")).toEqual({
-        full: "202611230008",
-        deltas: ["202611230012"],
-      });
-      // a delta past the newest full list (0010 > 0008): no full list, which the lane would refuse; its chain
-      expect(offer("202611230000", "202611230010")).toEqual({ full: null, deltas: [] });
-      // the newest full list and its delta: already latest
-      expect(offer("202611230008", "202611230012")).toEqual({ full: null, deltas: [] });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      ],
+      (dir) => {
+        const store = new BundleStore(dir, 1000);
+        const offer = (full: string | null, delta: string | null) => {
+          const m = store.manifest({ full, delta });
+          return { full: m.full?.version ?? null, deltas: m.deltas.map((d) => d.version) };
+        };
+        // nothing held: the newest full list and its chain
+        expect(offer(null, null)).toEqual({ full: "202611230008", deltas: ["202611230012"] });
+        // the old full list and its first delta: the newer full list (after 0005) and its chain
+        expect(offer("202611230000", "202611230005")).toEqual({
+          full: "202611230008",
+          deltas: ["202611230012"],
+        });
+        // a delta past the newest full list (0010 > 0008): no full list, which the lane would refuse; its chain
+        expect(offer("202611230000", "202611230010")).toEqual({ full: null, deltas: [] });
+        // the newest full list and its delta: already latest
+        expect(offer("202611230008", "202611230012")).toEqual({ full: null, deltas: [] });
+      },
+    );
   });
 
   // review: delta-V-V was chained on itself 100 times in one manifest, and a delta back to an older version
   // was offered
   it("never offers a delta whose version is not after its base (told once per file), and ends a chain at a version it reached", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
-    try {
-      for (const name of [
+    withBundles(
+      [
         "full-202611230000.bundle",
         "delta-202611230000-202611230000.bundle",
         "delta-202611230000-202611230005.bundle",
@@ -587,69 +595,66 @@ describe("the station's status-list manifest (BundleStore.manifest)", () => {
         "delta-202611230005-202611230010.bundle",
         "delta-202611230010-202611230010.bundle",
         "delta-202611230015-202611230005.bundle",
-      ])
-        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
-      const told: string[] = [];
-      const store = new BundleStore(dir, 1000, undefined, (name, base, version) =>
-        told.push(`${name} ${base} ${version}`),
-      );
-      const names = (m: { deltas: { name: string }[] }) => m.deltas.map((d) => d.name);
-      expect(names(store.manifest({ full: null, delta: null }))).toEqual([
-        "delta-202611230000-202611230005.bundle",
-        "delta-202611230005-202611230010.bundle",
-      ]);
-      expect(store.manifest({ full: "202611230000", delta: null })).toMatchObject({
-        full: null,
-        deltas: [
-          { name: "delta-202611230000-202611230005.bundle" },
-          { name: "delta-202611230005-202611230010.bundle" },
-        ],
-        latest: { full: "202611230000", delta: "202611230010" },
-      });
-      // the self-loop alone on the version held, the step back alone on it: nothing to offer
-      expect(store.manifest({ full: "202611230000", delta: "202611230010" })).toMatchObject({ deltas: [] });
-      expect(store.manifest({ full: "202611230000", delta: "202611230015" })).toMatchObject({ deltas: [] });
-      expect(store.page("delta-202611230000-202611230000.bundle", 0)).toBeNull();
-      expect(told.sort()).toEqual([
-        "delta-202611230000-202611230000.bundle 202611230000 202611230000",
-        "delta-202611230005-202611230000.bundle 202611230005 202611230000",
-        "delta-202611230010-202611230010.bundle 202611230010 202611230010",
-        "delta-202611230015-202611230005.bundle 202611230015 202611230005",
-      ]);
-      // versions not all of digits compare as text: 2 < 10 < 1a < 2, each delta after its base
-      const cycle = join(dir, "cycle");
-      mkdirSync(cycle);
-      for (const name of ["full-2.bundle", "delta-2-10.bundle", "delta-10-1a.bundle", "delta-1a-2.bundle"])
-        writeFileSync(join(cycle, name), Buffer.alloc(10, 1));
-      expect(names(new BundleStore(cycle, 1000).manifest({ full: "2", delta: null }))).toEqual([
-        "delta-2-10.bundle",
-        "delta-10-1a.bundle",
-      ]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      ],
+      (dir) => {
+        const told: string[] = [];
+        const store = new BundleStore(dir, 1000, undefined, (name, base, version) =>
+          told.push(`${name} ${base} ${version}`),
+        );
+        const names = (m: { deltas: { name: string }[] }) => m.deltas.map((d) => d.name);
+        expect(names(store.manifest({ full: null, delta: null }))).toEqual([
+          "delta-202611230000-202611230005.bundle",
+          "delta-202611230005-202611230010.bundle",
+        ]);
+        expect(store.manifest({ full: "202611230000", delta: null })).toMatchObject({
+          full: null,
+          deltas: [
+            { name: "delta-202611230000-202611230005.bundle" },
+            { name: "delta-202611230005-202611230010.bundle" },
+          ],
+          latest: { full: "202611230000", delta: "202611230010" },
+        });
+        // the self-loop alone on the version held, the step back alone on it: nothing to offer
+        expect(store.manifest({ full: "202611230000", delta: "202611230010" })).toMatchObject({ deltas: [] });
+        expect(store.manifest({ full: "202611230000", delta: "202611230015" })).toMatchObject({ deltas: [] });
+        expect(store.page("delta-202611230000-202611230000.bundle", 0)).toBeNull();
+        expect(told.sort()).toEqual([
+          "delta-202611230000-202611230000.bundle 202611230000 202611230000",
+          "delta-202611230005-202611230000.bundle 202611230005 202611230000",
+          "delta-202611230010-202611230010.bundle 202611230010 202611230010",
+          "delta-202611230015-202611230005.bundle 202611230015 202611230005",
+        ]);
+        // versions not all of digits compare as text: 2 < 10 < 1a < 2, each delta after its base
+        const cycle = join(dir, "cycle");
+        mkdirSync(cycle);
+        for (const name of ["full-2.bundle", "delta-2-10.bundle", "delta-10-1a.bundle", "delta-1a-2.bundle"])
+          writeFileSync(join(cycle, name), Buffer.alloc(10, 1));
+        expect(names(new BundleStore(cycle, 1000).manifest({ full: "2", delta: null }))).toEqual([
+          "delta-2-10.bundle",
+          "delta-10-1a.bundle",
+        ]);
+      },
+    );
   });
 
   it("names as latest the newest full list and the newest delta it has, a delta no chain reaches included", () => {
-    const dir = mkdtempSync(join(tmpdir(), "etc-station-bundles-"));
-    try {
-      // the 0005 -> 0010 delta is missing: 0015 is reached from no full list
-      for (const name of [
+    // the 0005 -> 0010 delta is missing: 0015 is reached from no full list
+    withBundles(
+      [
         "full-202611230000.bundle",
         "delta-202611230000-202611230005.bundle",
         "delta-202611230010-202611230015.bundle",
-      ])
-        writeFileSync(join(dir, name), Buffer.alloc(10, 1));
-      const m = new BundleStore(dir, 1000).manifest({ full: "202611230000", delta: "202611230005" });
-      // before: delta 0005, the newest reachable from the newest full list
-      expect(m).toMatchObject({
-        full: null,
-        deltas: [],
-        latest: { full: "202611230000", delta: "202611230015" },
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+      ],
+      (dir) => {
+        const m = new BundleStore(dir, 1000).manifest({ full: "202611230000", delta: "202611230005" });
+        // before: delta 0005, the newest reachable from the newest full list
+        expect(m).toMatchObject({
+          full: null,
+          deltas: [],
+          latest: { full: "202611230000", delta: "202611230015" },
+        });
+      },
+    );
   });
 });
 
