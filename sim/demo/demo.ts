@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { filter, firstValueFrom, type Observable, throwError, timeout } from "rxjs";
+import { firstValueFrom, timeout } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -20,11 +20,11 @@ import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
 import { laneLabel } from "../../src/journal/trade-id.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
-import type { LaneStatus } from "../../src/lane/lane-gate.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { CardStore } from "../card/card-store.js";
+import { laneOpened } from "../lane-opened.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { loadScenarioFile, type Scenario } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
@@ -398,34 +398,6 @@ function showCollector(collector: DemoCollector, write: Write): void {
     else if (e.type === "done") write(`    collector: took ${e.cardId} back (${e.led})`);
     else write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
   });
-}
-
-/** How long the demo waits for the lane to open after its start. */
-export const LANE_OPEN_WAIT_MS = 10_000;
-
-/**
- * The lane open, or an error saying it did not open within LANE_OPEN_WAIT_MS and what its status was
- * then (closed: the reason and detail), not rxjs's bare "Timeout has occurred".
- */
-export function laneOpened(controller: {
-  status$: Observable<LaneStatus>;
-  readonly status: LaneStatus;
-}): Promise<unknown> {
-  return firstValueFrom(
-    controller.status$.pipe(
-      filter((s) => s.status === "open"),
-      timeout({
-        first: LANE_OPEN_WAIT_MS,
-        with: () => {
-          const s = controller.status;
-          const why = s.status === "closed" ? `closed (${s.reason}): ${s.detail}` : s.status;
-          return throwError(
-            () => new Error(`the lane did not open within ${LANE_OPEN_WAIT_MS / 1000} s: it is ${why}`),
-          );
-        },
-      }),
-    ),
-  );
 }
 
 /**
