@@ -66,6 +66,17 @@ export class StationListenError extends Error {
   }
 }
 
+/** startStation's `statusListDir` cannot be read as a directory: `why` is statusListDirProblem's reason (./bundles.ts). */
+export class StationListDirError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly why: string,
+  ) {
+    super(`statusListDir ${dir}: cannot read it as a directory (${why})`);
+    this.name = "StationListDirError";
+  }
+}
+
 export interface StationStats {
   distinct: number;
   arrivals: number;
@@ -127,8 +138,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     );
   if (opts.statusListDir !== undefined) {
     const why = statusListDirProblem(opts.statusListDir);
-    if (why !== null)
-      throw new Error(`statusListDir ${opts.statusListDir}: cannot read it as a directory (${why})`);
+    if (why !== null) throw new StationListDirError(opts.statusListDir, why);
   }
   const bundles = new BundleStore(
     opts.statusListDir,
