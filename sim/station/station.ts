@@ -199,16 +199,17 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return turn;
   };
 
+  const hostPart = host.includes(":") ? `[${host}]` : host; // an IPv6 host bracketed, in the URL and the error
   let port: number;
   try {
     port = await listener.listen(opts.port ?? 0);
   } catch (e) {
     db.close(); // no handle is returned to close it
     const p = opts.port ?? 0;
-    throw new StationListenError(`${host.includes(":") ? `[${host}]` : host}:${p}`, e as Error);
+    throw new StationListenError(`${hostPart}:${p}`, e as Error);
   }
   if (faults.mode === "down") await stopListening();
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `http://${hostPart}:${port}`;
   log.info({ url, mode: faults.mode }, "station simulator listening");
 
   /** One switch, in its turn (inTurn): the mode it leaves is the one the switch before it left. */
