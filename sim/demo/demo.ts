@@ -404,7 +404,7 @@ function showCollector(collector: DemoCollector, write: Write): void {
  * The first line's count: the scenario's vehicles and the random ones planned (`traffic.random.count`;
  * without a count the random stream has no end).
  */
-export function vehicleCount(scenario: Scenario): string {
+function vehicleCount(scenario: Scenario): string {
   const listed = scenario.traffic?.vehicles?.length ?? 0;
   const random = scenario.traffic?.random;
   if (random && random.count === undefined) return `${listed} vehicles, then random ones without end`;

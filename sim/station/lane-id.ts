@@ -7,7 +7,7 @@ import { laneKey } from "../../src/journal/trade-id.js";
 import { HttpError, isObject } from "./http.js";
 
 /** A lane id as `x-lane-id` and the paths carry it: network and station hex in upper case, the lane 2 digits. */
-export const LANE_ID_RE = /^[0-9A-F]{8}\d{2}$/;
+const LANE_ID_RE = /^[0-9A-F]{8}\d{2}$/;
 const HEX4_UPPER = /^[0-9A-F]{4}$/;
 const LANE_ID_FORM = "8 hex digits in upper case and 2 digits, e.g. 4301010203";
 

@@ -87,7 +87,7 @@ export interface ProcReader {
   nsPids(pid: number): number[] | null;
 }
 
-export const systemProc: ProcReader = {
+const systemProc: ProcReader = {
   locks: () => {
     try {
       return readFileSync("/proc/locks", "utf8");
