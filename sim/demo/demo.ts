@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { filter, firstValueFrom, type Observable, throwError, timeout } from "rxjs";
+import { firstValueFrom, timeout } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -20,11 +20,11 @@ import { DataDirErrors } from "../../src/datadir/lock.js";
 import type { FileDigest } from "../../src/file-digest.js";
 import { laneLabel } from "../../src/journal/trade-id.js";
 import type { CommittedRecord } from "../../src/journal/types.js";
-import type { LaneStatus } from "../../src/lane/lane-gate.js";
 import { openLane } from "../../src/lane/runtime.js";
 import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
 import { type ServedLane, serveLane } from "../../src/service/serve-lane.js";
 import { CardStore } from "../card/card-store.js";
+import { laneOpened } from "../lane-opened.js";
 import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { loadScenarioFile, type Scenario } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
@@ -400,39 +400,11 @@ function showCollector(collector: DemoCollector, write: Write): void {
   });
 }
 
-/** How long the demo waits for the lane to open after its start. */
-export const LANE_OPEN_WAIT_MS = 10_000;
-
-/**
- * The lane open, or an error saying it did not open within LANE_OPEN_WAIT_MS and what its status was
- * then (closed: the reason and detail), not rxjs's bare "Timeout has occurred".
- */
-export function laneOpened(controller: {
-  status$: Observable<LaneStatus>;
-  readonly status: LaneStatus;
-}): Promise<unknown> {
-  return firstValueFrom(
-    controller.status$.pipe(
-      filter((s) => s.status === "open"),
-      timeout({
-        first: LANE_OPEN_WAIT_MS,
-        with: () => {
-          const s = controller.status;
-          const why = s.status === "closed" ? `closed (${s.reason}): ${s.detail}` : s.status;
-          return throwError(
-            () => new Error(`the lane did not open within ${LANE_OPEN_WAIT_MS / 1000} s: it is ${why}`),
-          );
-        },
-      }),
-    ),
-  );
-}
-
 /**
  * The first line's count: the scenario's vehicles and the random ones planned (`traffic.random.count`;
  * without a count the random stream has no end).
  */
-export function vehicleCount(scenario: Scenario): string {
+function vehicleCount(scenario: Scenario): string {
   const listed = scenario.traffic?.vehicles?.length ?? 0;
   const random = scenario.traffic?.random;
   if (random && random.count === undefined) return `${listed} vehicles, then random ones without end`;

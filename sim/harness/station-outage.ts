@@ -25,6 +25,7 @@ import { parseLaneConfig } from "../../src/config/load.js";
 import type { VehicleOutcome } from "../../src/lane/effect-runner.js";
 import { openLane } from "../../src/lane/runtime.js";
 import { consoleOutputs } from "../../src/outputs/console-outputs.js";
+import { laneOpened } from "../lane-opened.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { ROOT, startStation } from "./procs.js";
 import { startRsuProcess } from "./rsu-process.js";
@@ -122,12 +123,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageRun> {
         o.log(`  ${r.records.toLocaleString("en-US")} vehicles, queue ${lane.journal.queueDepth()}`);
     });
     await lane.controller.start();
-    await firstValueFrom(
-      lane.controller.status$.pipe(
-        filter((s) => s.status === "open"),
-        timeout(10_000),
-      ),
-    );
+    await laneOpened(lane.controller);
     rsu.go();
     await rsu.done;
     await lane.controller.idle();

@@ -207,8 +207,8 @@ export interface StreamSteps {
 /**
  * Steps typed on a stream (stdin: `present 4301...`, `remove`...), run one after another on the reader,
  * after `after` (a script still running); a line whose first word is an `extra` step's runs that step,
- * in the same order; a bad line or a failed step is reported through `say`. Resolves once the stream
- * has ended and every step read from it has run.
+ * in the same order; a bad line or a failed step is reported through `say`. To wait for its end, use
+ * stepsFrom (`ended`).
  */
 export function runStepsFrom(
   input: NodeJS.ReadableStream,
@@ -216,8 +216,8 @@ export function runStepsFrom(
   say: (line: string) => void,
   after: Promise<unknown> = Promise.resolve(),
   extra: readonly ExtraStep[] = [],
-): Promise<void> {
-  return stepsFrom(input, sim, say, after, extra).ended;
+): void {
+  stepsFrom(input, sim, say, after, extra);
 }
 
 /** `runStepsFrom`, also saying whether the stream is still open and which step runs now. */

@@ -4,7 +4,7 @@
  * listener) is the station handle's setFault (./station.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type ApiResult, sendApiResult } from "./api-routes.js";
+import { type ApiResult, type ApiRoutes, sendApiResult } from "./api-routes.js";
 import { sendJson } from "./http.js";
 
 export const FAULT_MODES = [
@@ -82,12 +82,7 @@ export class FaultInjector {
    * destroys the socket, "reset" does it and sends half the answer; "record-500" lets the API answer (its
    * upload route asks failUpload).
    */
-  async serve(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    api: (req: IncomingMessage, url: URL, hold: () => Promise<void>) => Promise<ApiResult>,
-  ): Promise<void> {
+  async serve(req: IncomingMessage, res: ServerResponse, url: URL, api: ApiRoutes): Promise<void> {
     const m = this.mode;
     if (m === "500s") {
       this.counters.faultedRequests++;

@@ -3,10 +3,11 @@
  * `x-lane-id` header, a path's {laneId}, a body's `lane` (an upload's, ./upload.ts, or a heartbeat's,
  * ./api-routes.ts), and that they name the same lane. Each throws HttpError 400 naming what is wrong.
  */
+import { laneKey } from "../../src/journal/trade-id.js";
 import { HttpError, isObject } from "./http.js";
 
 /** A lane id as `x-lane-id` and the paths carry it: network and station hex in upper case, the lane 2 digits. */
-export const LANE_ID_RE = /^[0-9A-F]{8}\d{2}$/;
+const LANE_ID_RE = /^[0-9A-F]{8}\d{2}$/;
 const HEX4_UPPER = /^[0-9A-F]{4}$/;
 const LANE_ID_FORM = "8 hex digits in upper case and 2 digits, e.g. 4301010203";
 
@@ -26,7 +27,7 @@ export function bodyLaneId(l: unknown): string {
       throw new HttpError(400, `lane.${field} must be 4 hex digits in upper case, got ${JSON.stringify(v)}`);
   if (!Number.isInteger(lane) || (lane as number) < 0 || (lane as number) > 99)
     throw new HttpError(400, `lane.lane must be an integer from 0 to 99, got ${JSON.stringify(lane)}`);
-  return `${network}${station}${String(lane).padStart(2, "0")}`;
+  return laneKey({ network: network as string, station: station as string, lane: lane as number });
 }
 
 /**

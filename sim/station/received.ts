@@ -81,7 +81,7 @@ function settlesAnother(
  * `v` as JSON with every object's keys in sorted order, at every depth: two records of the same content
  * give the same text whatever order their keys came in.
  */
-export function canonicalJson(v: unknown): string {
+function canonicalJson(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map((x) => canonicalJson(x)).join(",")}]`;
   if (v !== null && typeof v === "object") {
     const o = v as Record<string, unknown>;

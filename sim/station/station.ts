@@ -66,6 +66,17 @@ export class StationListenError extends Error {
   }
 }
 
+/** startStation's `statusListDir` cannot be read as a directory: `why` is statusListDirProblem's reason (./bundles.ts). */
+export class StationListDirError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly why: string,
+  ) {
+    super(`statusListDir ${dir}: cannot read it as a directory (${why})`);
+    this.name = "StationListDirError";
+  }
+}
+
 export interface StationStats {
   distinct: number;
   arrivals: number;
@@ -127,8 +138,7 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     );
   if (opts.statusListDir !== undefined) {
     const why = statusListDirProblem(opts.statusListDir);
-    if (why !== null)
-      throw new Error(`statusListDir ${opts.statusListDir}: cannot read it as a directory (${why})`);
+    if (why !== null) throw new StationListDirError(opts.statusListDir, why);
   }
   const bundles = new BundleStore(
     opts.statusListDir,
@@ -189,16 +199,17 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
     return turn;
   };
 
+  const hostPart = host.includes(":") ? `[${host}]` : host; // an IPv6 host bracketed, in the URL and the error
   let port: number;
   try {
     port = await listener.listen(opts.port ?? 0);
   } catch (e) {
     db.close(); // no handle is returned to close it
     const p = opts.port ?? 0;
-    throw new StationListenError(`${host.includes(":") ? `[${host}]` : host}:${p}`, e as Error);
+    throw new StationListenError(`${hostPart}:${p}`, e as Error);
   }
   if (faults.mode === "down") await stopListening();
-  const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const url = `http://${hostPart}:${port}`;
   log.info({ url, mode: faults.mode }, "station simulator listening");
 
   /** One switch, in its turn (inTurn): the mode it leaves is the one the switch before it left. */

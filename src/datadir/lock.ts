@@ -87,7 +87,7 @@ export interface ProcReader {
   nsPids(pid: number): number[] | null;
 }
 
-export const systemProc: ProcReader = {
+const systemProc: ProcReader = {
   locks: () => {
     try {
       return readFileSync("/proc/locks", "utf8");
@@ -254,6 +254,12 @@ export function kernelLockOwner(path: string, proc: Pick<ProcReader, "locks"> = 
   return inodeOnly;
 }
 
+/** `proc` with the lock table read once, now: one question about the holder reads /proc/locks once. */
+function locksReadOnce(proc: ProcReader): ProcReader {
+  const locks = proc.locks();
+  return { locks: () => locks, pidNs: (pid) => proc.pidNs(pid), nsPids: (pid) => proc.nsPids(pid) };
+}
+
 /**
  * Who holds the lock on `dataDir` now, read without taking it (`etc-lane status` must never take it: a
  * lane starting at that moment would be refused): on Linux the kernel's owner of the lock (/proc/locks; its
@@ -267,11 +273,11 @@ export function dataDirHolder(
   dataDir: string,
   o: { proc?: ProcReader } = {},
 ): { pid: number; holder: DataDirHolder | null } | null {
-  const proc = o.proc ?? systemProc;
   const dir = resolve(dataDir);
   const lockPath = join(dir, LOCK_FILE);
   if (!existsSync(lockPath)) return null;
   const file = readHolder(join(dir, HOLDER_FILE));
+  const proc = locksReadOnce(o.proc ?? systemProc); // after the file, as before: kernelLockOwner read it then
   const owner = kernelLockOwner(lockPath, proc);
   if (owner !== null) return { pid: owner, holder: file && fileIsOwners(file, owner, proc) ? file : null };
   if (proc.locks() !== null) return null;
@@ -364,12 +370,9 @@ function alive(pid: number): boolean {
 
 /** The refusal: who holds the directory, as far as can be told. */
 function inUse(dir: string, lockPath: string): EtcError {
-  const {
-    what,
-    holder: h,
-    pid,
-    elsewhere,
-  } = describeHolder(readHolder(join(dir, HOLDER_FILE)), kernelLockOwner(lockPath, systemProc));
+  const file = readHolder(join(dir, HOLDER_FILE));
+  const proc = locksReadOnce(systemProc);
+  const { what, holder: h, pid, elsewhere } = describeHolder(file, kernelLockOwner(lockPath, proc), { proc });
   const advice =
     h?.role === "cli"
       ? "wait for it to finish"

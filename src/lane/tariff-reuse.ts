@@ -52,14 +52,15 @@ function parseSeen(text: string | null): TariffSeen[] {
 }
 
 /**
- * The setting's value for `tariffs` (the least recently loaded first), whose last is `last` (this start's):
- * the list, and `last`'s `version`, `path` and `sha256` at the top level too. A build from before the list
+ * The setting's value for `tariffs` (the least recently loaded first; never empty, its last is this
+ * start's): the list, and its last's `version`, `path` and `sha256` at the top level too. A build from before the list
  * reads the top level alone (the previous start's tariff, `{ version, path, sha256 }`): going back to one
  * still compares with the last tariff loaded, where a value of the list alone would read as nothing kept.
  * Such a build, when its tariff is not the one at the top level, writes its own form over the whole value
  * (the list is lost then; parseSeen reads that value as one tariff kept).
  */
-function written(tariffs: TariffSeen[], last: TariffSeen): string {
+function written(tariffs: TariffSeen[]): string {
+  const last = tariffs[tariffs.length - 1]!;
   return JSON.stringify({ version: last.version, path: last.path, sha256: last.sha256, tariffs });
 }
 
@@ -90,7 +91,7 @@ export function sameVersionOtherTable(
   const seen = parseSeen(text);
   const now: TariffSeen = { version, path: file.path, sha256: file.sha256 };
   const same = seen.find((t) => t.version === version);
-  const next = written([...seen.filter((t) => t.version !== version), now].slice(-TARIFFS_KEPT), now);
+  const next = written([...seen.filter((t) => t.version !== version), now].slice(-TARIFFS_KEPT));
   return {
     before: same !== undefined && same.sha256 !== file.sha256 ? same : null,
     keep: () => {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { formatIssues } from "../config/load.js";
 import { digestOf, type FileDigest } from "../file-digest.js";
-import { written } from "../yaml/forms.js";
+import { written, type YamlIssue } from "../yaml/forms.js";
 import { mergeAndAliasKeyIssues } from "../yaml/keys.js";
 import { taggedIssues, type WrittenWords, warningIssues } from "../yaml/tags.js";
 import { applyDiscount } from "./discount.js";
@@ -204,6 +204,16 @@ function protoFeeKeys(raw: unknown): z.core.$ZodIssue[] {
   });
 }
 
+/** The tariff refused (E401) with each issue named as formatIssues names it (src/config/load.ts). */
+function invalid(issues: z.core.$ZodIssue[], source: string): EtcError {
+  return new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
+}
+
+/** Issues of the YAML text (src/yaml/forms.ts) as zod's custom issues, for invalid. */
+function custom(issues: YamlIssue[]): z.core.$ZodIssue[] {
+  return issues.map((i) => ({ code: "custom" as const, ...i, input: undefined }));
+}
+
 /** The schema's result for `raw`, with its issues and those of protoFeeKeys: `data` only when there are none. */
 function checked(raw: unknown): { data: z.output<typeof TariffSchema> | null; issues: z.core.$ZodIssue[] } {
   const r = TariffSchema.safeParse(raw);
@@ -251,8 +261,7 @@ export class Tariff {
 
   static parse(raw: unknown, source = "tariff"): Tariff {
     const r = checked(raw);
-    if (r.data === null)
-      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(r.issues), source));
+    if (r.data === null) throw invalid(r.issues, source);
     return new Tariff(r.data);
   }
 
@@ -304,20 +313,13 @@ export class Tariff {
     // written: refused before anything is read from the converted object (./fee-source.ts); then a tag
     // YAML did not resolve or that makes no plain value (`version: !env V` would be the text "V"), and a
     // warning of the parser (an unknown `%` directive), as in the lane config (src/yaml/tags.ts)
-    for (const refused of [
-      () => mergeAndAliasKeyIssues(doc),
-      () => [...taggedIssues(doc, text, WORDS, { name: written }), ...warningIssues(doc, WORDS.where)],
-    ]) {
-      const issues = refused();
-      if (issues.length > 0)
-        throw new EtcError(
-          ErrorCodes.ConfigInvalid,
-          formatIssues(
-            new z.ZodError(issues.map((i) => ({ code: "custom" as const, ...i, input: undefined }))),
-            source,
-          ),
-        );
-    }
+    const keyIssues = mergeAndAliasKeyIssues(doc);
+    if (keyIssues.length > 0) throw invalid(custom(keyIssues), source);
+    const tagIssues = [
+      ...taggedIssues(doc, text, WORDS, { name: written }),
+      ...warningIssues(doc, WORDS.where),
+    ];
+    if (tagIssues.length > 0) throw invalid(custom(tagIssues), source);
     // the conversion can fail too (more aliases than yaml's limit): named like a parse error, with the file
     let js: unknown;
     try {
@@ -336,8 +338,7 @@ export class Tariff {
       const f = fen.safeParse(value);
       return f.success ? [] : f.error.issues.map((i) => i.message);
     });
-    if (r.data === null || issues.length > 0)
-      throw new EtcError(ErrorCodes.ConfigInvalid, formatIssues(new z.ZodError(issues), source));
+    if (r.data === null || issues.length > 0) throw invalid(issues, source);
     return new Tariff(r.data, file);
   }
 

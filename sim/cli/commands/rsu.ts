@@ -128,7 +128,7 @@ export function describeEvent(e: SimEvent): string | undefined {
  * once every vehicle known has passed it says what it still waits for: stdin to end (once, naming the
  * step that runs then, if any), and after stdin has ended each step of it that still runs.
  */
-export async function whenDone(
+async function whenDone(
   sim: { readonly done: Promise<void> },
   steps: StreamSteps | undefined,
   say: (line: string) => void,

@@ -8,13 +8,14 @@ import type { AddressInfo } from "node:net";
 import type { Command } from "commander";
 import { UsageError } from "../../../src/cli/run-cli.js";
 import { createLogger } from "../../../src/log.js";
-import { MAX_PAGE_SIZE, statusListDirProblem } from "../../station/bundles.js";
+import { MAX_PAGE_SIZE } from "../../station/bundles.js";
 import { MAX_FAULT_MS } from "../../station/faults.js";
 import {
   FAULT_MODES,
   type FaultMode,
   isFaultMode,
   type StationHandle,
+  StationListDirError,
   StationListenError,
   startStation,
 } from "../../station/station.js";
@@ -89,12 +90,6 @@ export function registerStation(program: Command): void {
       const { host, port } = parseHostPort(o.listen, "--listen");
       const slowMs = wholeNumber(o.slowMs, 0, MAX_FAULT_MS, "--slow-ms", "milliseconds");
       const pageSize = wholeNumber(o.pageSize, 1, MAX_PAGE_SIZE, "--page-size", "bytes");
-      // refused before anything starts, as startStation would refuse it (its message naming the option)
-      const dirProblem = o.statusListDir === undefined ? null : statusListDirProblem(o.statusListDir);
-      if (dirProblem !== null)
-        throw new UsageError(
-          `--status-list-dir ${o.statusListDir}: cannot read it as a directory (${dirProblem})`,
-        );
       const logger = createLogger("etc-sim-station", { fullIds: true }); // test cards: etc-sim masks none (src/cli/run-cli.ts)
       let st: StationHandle;
       try {
@@ -109,9 +104,11 @@ export function registerStation(program: Command): void {
           ...(o.statusListDir !== undefined ? { statusListDir: o.statusListDir } : {}),
         });
       } catch (e) {
-        // as --admin-listen's below: the option, its value and node's reason
+        // the option and its value: --listen as --admin-listen's below (node's reason), --status-list-dir with why
         if (e instanceof StationListenError)
           throw new Error(`--listen ${o.listen}: cannot listen (${e.cause.message})`);
+        if (e instanceof StationListDirError)
+          throw new UsageError(`--status-list-dir ${e.dir}: cannot read it as a directory (${e.why})`);
         throw e;
       }
       process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
