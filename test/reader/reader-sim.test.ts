@@ -116,6 +116,10 @@ function settled(p: Promise<unknown>): { error?: EtcError } {
   return o;
 }
 
+/** The fault events of a run, as the CLI prints them (describeEvent). */
+const faultLines = (events: readonly ReaderSimEvent[]): (string | undefined)[] =>
+  events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+
 describe("the composite purchase through the simulated reader", () => {
   it("reads the card, debits with the PSAM, the TAC verifies, the ledger says booth", async () => {
     const r = await rig();
@@ -580,8 +584,7 @@ describe("line faults", () => {
 
   it("a fault that acts at once says applied as it acts (stdout: armed, then applied); one that waits says armed only", async () => {
     const r = await rig();
-    const lines = (): (string | undefined)[] =>
-      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    const lines = (): (string | undefined)[] => faultLines(r.events);
     r.sim.inject({ kind: "noise", bytes: 4 });
     await settle(); // noise is applied once its bytes are written
     r.sim.inject({ kind: "psam-absent", slot: 1 });
@@ -608,8 +611,7 @@ describe("line faults", () => {
   // session 40 review: "applied" was printed for a fault that did nothing
   it("noise while the cable is out writes nothing and says armed only", async () => {
     const r = await rig();
-    const lines = (): (string | undefined)[] =>
-      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    const lines = (): (string | undefined)[] => faultLines(r.events);
     const received: Buffer[] = [];
     r.pair.lane.data$.subscribe((c) => received.push(c));
     r.sim.inject({ kind: "unplug", durationMs: 500 });
@@ -622,8 +624,7 @@ describe("line faults", () => {
 
   it("psam-absent on a slot empty already or never configured, psam-present on a PSAM in: armed only, nothing changed", async () => {
     const r = await rig();
-    const lines = (): (string | undefined)[] =>
-      r.events.filter((e) => e.type === "fault").map((e) => describeEvent(e));
+    const lines = (): (string | undefined)[] => faultLines(r.events);
     expect((await r.reader.psamReset(1)).toString("hex")).toBe("3b6800ff8031006400085001");
     r.sim.inject({ kind: "psam-present", slot: 1 });
     // the PSAM in the slot stays powered: it answers without a new reset (not PSAM_MUTE)
