@@ -90,21 +90,13 @@ export async function startReaderBeside(
     }
   }
   const pty: PtyDevice = await openPty();
-  const reader = createReaderSimulator({
-    transport: pty.device,
-    store,
-    ...(scenario?.psams ? { psams: scenario.psams } : {}),
-    ...(scenario?.reader ? { info: scenario.reader } : {}),
-    // every command answered after this long (a real desk reader and card take tens of ms); a `slow`
-    // fault armed on stdin still applies to the commands it covers
-    ...(latencyMs ? { latencyMs } : {}),
-    logger,
-  });
-  reader.events$.subscribe((e) => {
-    const line = describeReaderEvent(e);
-    if (line) write(line);
-  });
-  await reader.start();
+  let reader: ReaderSimulator;
+  try {
+    reader = await startReader(scenario, store, pty, latencyMs, logger, write);
+  } catch (e) {
+    await pty.close(); // the pty's master would keep the process alive after the command's error
+    throw e;
+  }
   let collector: SimCollector | undefined;
   if (o.collector) {
     collector = new SimCollector(rsu, reader, pauseMs !== undefined ? { pauseMs } : {});
@@ -128,4 +120,31 @@ export async function startReaderBeside(
       await pty.close();
     },
   };
+}
+
+/** The reader simulator on `pty`, its lines written prefixed `reader: `, started. */
+async function startReader(
+  scenario: ReturnType<typeof loadReaderScenarioFile> | undefined,
+  store: CardStore,
+  pty: PtyDevice,
+  latencyMs: number | undefined,
+  logger: Logger,
+  write: (line: string) => void,
+): Promise<ReaderSimulator> {
+  const reader = createReaderSimulator({
+    transport: pty.device,
+    store,
+    ...(scenario?.psams ? { psams: scenario.psams } : {}),
+    ...(scenario?.reader ? { info: scenario.reader } : {}),
+    // every command answered after this long (a real desk reader and card take tens of ms); a `slow`
+    // fault armed on stdin still applies to the commands it covers
+    ...(latencyMs ? { latencyMs } : {}),
+    logger,
+  });
+  reader.events$.subscribe((e) => {
+    const line = describeReaderEvent(e);
+    if (line) write(line);
+  });
+  await reader.start();
+  return reader;
 }

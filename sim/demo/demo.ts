@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { firstValueFrom, timeout } from "rxjs";
+import { firstValueFrom, throwError, timeout } from "rxjs";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
@@ -96,6 +96,8 @@ export interface DemoResult {
 
 /** Waits for the booth side this long at most (the collector's pauses and reader exchanges included). */
 const BOOTH_WAIT_MS = 60_000;
+/** How long the demo waits for one of the transactions still in flight after the last vehicle to end. */
+const IN_FLIGHT_WAIT_MS = 10_000;
 
 type DemoLane = Awaited<ReturnType<typeof openLane>>;
 type DemoDesk = Awaited<ReturnType<typeof startDemoReader>>;
@@ -427,7 +429,23 @@ async function runScenario(
   await sim.done;
   await lane.controller.idle();
   while (lane.controller.inFlight().length > 0) {
-    await firstValueFrom(lane.controller.outcomes$.pipe(timeout(10_000)));
+    const open = lane.controller.inFlight();
+    await firstValueFrom(
+      lane.controller.outcomes$.pipe(
+        timeout({
+          first: IN_FLIGHT_WAIT_MS,
+          with: () =>
+            throwError(
+              () =>
+                new Error(
+                  `no transaction ended within ${IN_FLIGHT_WAIT_MS} ms after the scenario's last vehicle; in flight: ${open
+                    .map((m) => `OBU ${m.obuId} (${m.phase})`)
+                    .join(", ")}`,
+                ),
+            ),
+        }),
+      ),
+    );
     await lane.controller.idle();
   }
   await Promise.race([

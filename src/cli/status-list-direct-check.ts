@@ -20,10 +20,10 @@
  *
  * The command opens the list saying itself why a list on disk is not served (StatusListOpenOptions
  * reportsNotServed, src/status-list/cache.ts): in the line naming the list a full list replaced
- * (replacedListLine, notServedReplacedLine), or in the refusal of an older full list (withNotServedReason).
+ * (replacedListLine, notServedReplacedLine); the refusal of an older full list says it itself
+ * (src/status-list/apply-change.ts withNotServedReason).
  */
 import { readFileSync } from "node:fs";
-import { EtcError, isEtcError } from "../../firmware-bridge/errors.js";
 import { loadPublicKey } from "../status-list/bundle.js";
 import { StatusListErrors, slError } from "../status-list/errors.js";
 import { listDir, signedListOnDisk } from "../status-list/store.js";
@@ -91,17 +91,4 @@ export function replacedListLine(list: ListOfAnotherKey, full: string): string {
  */
 export function notServedReplacedLine(notServed: string, full: string): string {
   return `etc-lane: the list the lane did not serve is replaced by full ${full}: ${notServed}\n`;
-}
-
-/**
- * A full list refused for its version (E506) while the lane serves no list: the refusal of one older than
- * the list the pointer names (src/status-list/version-order.ts checkFullOrder), which says that list is
- * not served but not why. The reason (`notServed`, StatusListCache.notServed as the import began; null
- * when a list was served) is added in parentheses, as the E508 refusal of a delta adds it
- * (src/status-list/apply.ts), once. Any other error is returned as it is.
- */
-export function withNotServedReason(e: unknown, notServed: string | null): unknown {
-  if (notServed === null || !isEtcError(e, StatusListErrors.NotNewer) || e.message.includes(notServed))
-    return e;
-  return new EtcError(e.code, `${e.message} (${notServed})`, e.details, { cause: e });
 }

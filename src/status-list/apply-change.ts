@@ -130,3 +130,17 @@ function next(served: ListVersions, resync: Extract<FullResync, { state: "restor
 function messageOf(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/**
+ * A full list refused for its version (E506) while the lane serves no list: the refusal of one older than
+ * the list the pointer names (version-order.ts checkFullOrder), which says that list is not served but not
+ * why. The reason (`notServed`, ListLifecycle.notServed as the apply began; null when a list was served) is
+ * added in parentheses, once, as the E508 refusal of a delta adds it (apply.ts). So the uplink's log, an
+ * operator's import through the running lane and the direct import (`etc-lane status-list import`) all
+ * name it. Any other error is returned as it is.
+ */
+export function withNotServedReason(e: unknown, notServed: string | null): unknown {
+  if (notServed === null || !isEtcError(e, StatusListErrors.NotNewer) || e.message.includes(notServed))
+    return e;
+  return new EtcError(e.code, `${e.message} (${notServed})`, e.details, { cause: e });
+}

@@ -13,7 +13,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
-import { lanesFullError, withListChange } from "./apply-change.js";
+import { lanesFullError, withListChange, withNotServedReason } from "./apply-change.js";
 import type { BundleSource } from "./bundle-stream.js";
 import type { DeltaResult } from "./delta-apply.js";
 import { StatusListErrors, slError } from "./errors.js";
@@ -159,6 +159,8 @@ async function applyChecked(
         versions: ctx.versions(),
       };
     }
+    // why the list `current` names is not served, as the job began (the resync below may change it)
+    const unserved = life.notServed;
     const job = runJob<BuildResult>(
       {
         type: "full",
@@ -178,7 +180,10 @@ async function applyChecked(
     } catch (e) {
       // the pointer may name the new list although no answer came (or it could not be activated): the
       // resync serves it, or points `current` back at the list served; its error then says so
-      throw lanesFullError(e, before, life.resyncAfterFailedFull(), r?.header.version ?? null);
+      throw withNotServedReason(
+        lanesFullError(e, before, life.resyncAfterFailedFull(), r?.header.version ?? null),
+        unserved,
+      );
     }
     log.info(
       { version: r.header.version, cards: r.cards, obus: r.obus, ms: Math.round(r.ms) },

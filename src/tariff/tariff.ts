@@ -39,10 +39,12 @@ const fen = z
 /**
  * The characters a version may not hold: control characters (\p{Cc}: a line break, a tab, DEL, C1), format
  * characters (\p{Cf}: a zero-width space, a soft hyphen, a BOM, a bidi mark) and the line and paragraph
- * separators U+2028/U+2029 (\p{Zl}, \p{Zp}): each breaks a line or shows as nothing, so a version holding
- * one names no table a reader can tell apart.
+ * separators U+2028/U+2029 (\p{Zl}, \p{Zp}), private-use characters (\p{Co}: U+E000-U+F8FF and planes 15-16,
+ * which a font shows as it likes, or as an empty box) and lone surrogates (\p{Cs}): each breaks a line or
+ * shows as nothing, or as what this terminal's font chose, so a version holding one names no table a reader
+ * can tell apart.
  */
-const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+const UNSEEN = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}]/u;
 const UNSEEN_ALL = new RegExp(UNSEEN.source, "gu");
 
 /**
@@ -80,8 +82,8 @@ export const TariffSchema = z
           code: "custom",
           input: v,
           message:
-            `${VERSION_EXPECTED}, without control or format characters (a line break, a tab, ` +
-            `a zero-width space, U+2028); got ${shownEscaped(v)}`,
+            `${VERSION_EXPECTED}, without control, format or private-use characters (a line break, a tab, ` +
+            `a zero-width space, U+2028, U+E000); got ${shownEscaped(v)}`,
         });
     }),
     /** ETC discount in whole percent (policy: at least 5). */

@@ -109,7 +109,7 @@ describe("a version", () => {
       );
   });
 
-  it("holding a control or format character or a line separator is refused, naming version and showing it", () => {
+  it("holding a control, format or private-use character, a lone surrogate or a line separator is refused, naming version and showing it", () => {
     const cases: [string, string][] = [
       ['"a\\nb"', '"a\\nb"'],
       ['"2025\\t10"', '"2025\\t10"'],
@@ -121,11 +121,15 @@ describe("a version", () => {
       ['"2025\\u200b.10"', '"2025\\u200b.10"'],
       ['"v\\u202e1"', '"v\\u202e1"'],
       ['"v\\U000E0041"', '"v\\udb40\\udc41"'],
+      // a private-use character shows as the font likes (an empty box), a lone surrogate as U+FFFD: each loaded
+      ['"2025\\uE000"', '"2025\\ue000"'],
+      ['"v\\U000F0001"', '"v\\udb80\\udc01"'],
+      ['"v\\uD800"', '"v\\ud800"'],
     ];
     for (const [v, shown] of cases)
       expect(refusal(tariff(v))).toBe(
         't.yaml: invalid configuration\n  version: expected a version string in quotes, e.g. version: "2025.10", ' +
-          `without control or format characters (a line break, a tab, a zero-width space, U+2028); got ${shown}`,
+          `without control, format or private-use characters (a line break, a tab, a zero-width space, U+2028, U+E000); got ${shown}`,
       );
   });
 

@@ -110,15 +110,20 @@ it.each(damage.slice(0, 3))(
     const cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
     try {
       const phases = new Set<string>();
+      const notServed = cache.notServed();
       const older = await cache
         .applyBundle(full("202611220000", sampleRows(20)), { onProgress: (p) => phases.add(p.phase) })
         .catch((e: unknown) => e);
       expect(older).toMatchObject({
         code: "E506_BUNDLE_NOT_NEWER",
         message: expect.stringMatching(
-          /^full list 202611220000 is older than the list the pointer names \(sl-\d{12}-[0-9a-f]{8}\.db, full 202611230000\), which the lane does not serve; a full list at least as new as 202611230000 replaces it$/,
+          /^full list 202611220000 is older than the list the pointer names \(sl-\d{12}-[0-9a-f]{8}\.db, full 202611230000\), which the lane does not serve; a full list at least as new as 202611230000 replaces it \(.+\)$/,
         ),
       });
+      // why that list is not served, once: the lane's own apply says it (the uplink's log, an import
+      // through the running lane), not only the CLI's direct import
+      expect((older as Error).message.endsWith(` (${notServed})`)).toBe(true);
+      expect((older as Error).message.split(notServed as string)).toHaveLength(2);
       expect([...phases]).toEqual([]); // refused before anything was loaded
       expect(cache.health().reason).toMatch(why);
       await expect(

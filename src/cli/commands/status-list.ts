@@ -41,7 +41,6 @@ import {
   checkAgainstListOnDisk,
   notServedReplacedLine,
   replacedListLine,
-  withNotServedReason,
 } from "../status-list-direct-check.js";
 import { importStatusListThroughLane, printImportOutcome } from "../status-list-via-lane.js";
 
@@ -194,7 +193,8 @@ function obuNotDecimalNote(obu: string): string | null {
  * reportsNotServed): every command says why a list is not served itself, on one line rather than beside
  * an error record with a stack: `lookup` in its error, `info` in `health.reason`, `import` in the line
  * naming the list its full list replaced or in its refusal of an older full list
- * (../status-list-direct-check.ts notServedReplacedLine, withNotServedReason). `cleanup`: the import
+ * (../status-list-direct-check.ts notServedReplacedLine; ../../status-list/apply-change.ts
+ * withNotServedReason). `cleanup`: the import
  * (the owner of the list's files) removes the lists no longer named; lookup and info only read.
  */
 async function withCache<T>(
@@ -333,12 +333,9 @@ export function registerStatusList(program: Command): void {
             { cleanup: true },
             async (cache) => {
               const notServed = cache.notServed();
-              let r: Awaited<ReturnType<typeof cache.applyBundle>>;
-              try {
-                r = await cache.applyBundle(file, onProgress ? { onProgress } : {});
-              } catch (e) {
-                throw withNotServedReason(e, notServed);
-              }
+              // an older full list refused over the list not served says why itself
+              // (../../status-list/apply-change.ts withNotServedReason)
+              const r = await cache.applyBundle(file, onProgress ? { onProgress } : {});
               // a full list took the place of the one not served (a delta is refused without a served list)
               if (r.kind === "full" && ofAnotherKey !== null)
                 replaced = replacedListLine(ofAnotherKey, r.version);
