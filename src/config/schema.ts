@@ -388,7 +388,10 @@ export const RsuSection = z
     link: RsuLinkSection.prefault({}),
     /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
     entryWrite: z.enum(["c6", "c3"], { error: withGot('expected "c6" or "c3"') }).default("c6"),
-    /** C2 StopType for an OBU that already traded here recently: 1 (search again) or 3 (lane dialect). */
+    /**
+     * C2 StopType for an OBU that already traded here recently: 1 (search again), or 3 ("already traded",
+     * the national lane dialect's) with protocol national only (checked in the superRefine below).
+     */
     alreadyTradedStopType: z
       .union([z.literal(1), z.literal(3)], { error: withGot("expected 1 or 3") })
       .default(1),
@@ -400,6 +403,15 @@ export const RsuSection = z
         code: "custom",
         ...compares(["c0", "pllChannelId"], ["protocol"]),
         message: `expected ${PLL_EXPECTED[r.protocol]} with protocol ${r.protocol}, got ${p}`,
+      });
+    // legacy C2 defines StopType 1 and 2 only (firmware-bridge/frames/legacy-frames.ts, C2); 3 ("already
+    // traded") is a national lane dialect's (docs/lane.md, ALREADY_TRADED)
+    if (r.protocol === "legacy" && r.alreadyTradedStopType === 3)
+      ctx.addIssue({
+        code: "custom",
+        ...compares(["alreadyTradedStopType"], ["protocol"]),
+        message:
+          "expected 1 with protocol legacy (legacy C2 has StopType 1 and 2 only; 3 is the national lane dialect's), got 3",
       });
   })
   .transform((r) => ({

@@ -112,9 +112,19 @@ function obuStatusStop(
   return null;
 }
 
+/**
+ * The national B2 DeviceTypes the lane trades (docs/protocol.md §3, "The national B2 DeviceType"): 01
+ * dual-chip OBU, 02 single-chip OBU. 03 (CPC, the pass card of a vehicle without ETC) is not an OBU: its
+ * Status bits and B4 mean other things. A legacy B2 has no DeviceType (null): not judged.
+ */
+const TRADED_DEVICE_TYPES: readonly number[] = [0x01, 0x02];
+
 function onB2(b2: ObuInfo, ctx: MachineCtx): Transition {
   const obuId = b2.obuId;
   if (b2.errorCode !== 0) return stop("OBU_READ_FAILED", { obuId, extra: { errorCode: b2.errorCode } }, ctx);
+  // before the Status bits, which a CPC's B2 gives other meanings (bit 7: battery low, not "no card")
+  if (b2.deviceType !== null && !TRADED_DEVICE_TYPES.includes(b2.deviceType))
+    return stop("OBU_TYPE_INVALID", { obuId, extra: { deviceType: b2.deviceType } }, ctx);
   const { issuerId, contractSerial, status } = b2;
   if (issuerId === null || contractSerial === null || status === null || !/^\d{16}$/.test(contractSerial)) {
     return stop("OBU_DATA_INVALID", { obuId }, ctx);

@@ -41,6 +41,11 @@ export const STOP_REASONS = {
   // ---- B2: OBU --------------------------------------------------------------------------------
   OBU_READ_FAILED: r("B2", "读标签失败", "B2 carried a non-zero ErrorCode"),
   OBU_DATA_INVALID: r("B2", "标签数据异常", "B2 fields missing or dates not valid BCD"),
+  OBU_TYPE_INVALID: r(
+    "B2",
+    "标签类型无效",
+    "national B2 DeviceType neither 01 (dual-chip OBU) nor 02 (single-chip OBU): 03 (CPC) or unknown",
+  ),
   OBU_NO_CARD: r("B2", "标签无卡", "OBUStatus bit 7: no IC card in the OBU", {
     direction: "请插卡或走人工车道",
   }),

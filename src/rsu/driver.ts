@@ -48,7 +48,7 @@ export interface ObuInfo {
    * references: the lane reads it as config transaction.tamperByte says (docs/protocol.md §3)
    */
   tamperByte: number | null;
-  deviceType: number | null; // national: 01 dual-chip, 02 single-chip, 03 CPC
+  deviceType: number | null; // national: 01 dual-chip, 02 single-chip, 03 CPC (src/lane/obu-machine.ts onB2 trades 01 and 02 only)
 }
 
 export interface VehicleInfo {

@@ -181,6 +181,14 @@ describe("etc-lane run --check", () => {
       /rsu\.port: expected an absolute device path, e\.g\. \/dev\/ttyUSB0 .*got "ttyUSB0"/,
     ],
     [
+      // review: taken before; legacy C2 has StopType 1 and 2 only
+      "rsu.alreadyTradedStopType 3 with protocol legacy",
+      (c) => {
+        c.rsu.alreadyTradedStopType = 3;
+      },
+      /\n {2}rsu\.alreadyTradedStopType: expected 1 with protocol legacy \(legacy C2 has StopType 1 and 2 only; 3 is the national lane dialect's\), got 3/,
+    ],
+    [
       "reader.port a relative device path",
       (c) => {
         c.reader = { port: "ttyUSB1" };

@@ -161,6 +161,24 @@ describe("lane config", () => {
     );
   });
 
+  // review: legacy with StopType 3 was taken; legacy C2 has StopType 1 and 2 only (the simulator took 3 as 1)
+  it("rsu.alreadyTradedStopType 3 only with protocol national: refused with legacy, naming field and protocol", () => {
+    const withStop = (protocol: "legacy" | "national", alreadyTradedStopType?: number) => ({
+      ...minimal,
+      rsu: {
+        ...minimal.rsu,
+        protocol,
+        ...(alreadyTradedStopType === undefined ? {} : { alreadyTradedStopType }),
+      },
+    });
+    const stop = (protocol: "legacy" | "national", t?: number) =>
+      parseLaneConfig(withStop(protocol, t)).rsu.alreadyTradedStopType;
+    expect([stop("legacy"), stop("legacy", 1), stop("national"), stop("national", 3)]).toEqual([1, 1, 1, 3]);
+    expect(() => parseLaneConfig(withStop("legacy", 3))).toThrow(
+      /rsu\.alreadyTradedStopType: expected 1 with protocol legacy \(legacy C2 has StopType 1 and 2 only; 3 is the national lane dialect's\), got 3/,
+    );
+  });
+
   it("loads the shipped example and reports YAML syntax errors with the file name", () => {
     const c = loadLaneConfig(join(import.meta.dirname, "../../config/lane.example.yaml"));
     expect(c.lane.role).toBe("exit");

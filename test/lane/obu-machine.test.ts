@@ -193,6 +193,35 @@ describe("OBU machine: the happy paths", () => {
   });
 });
 
+// review: a national B2's DeviceType was decoded and never judged: a CPC (03) went on through C1, its Status
+// bit 7 (battery low on a CPC) read as no card, or its B4 undecodable and the vehicle timed out as OBU_LEFT
+describe("OBU machine: the national B2 DeviceType", () => {
+  const exit = ctxFor("exit");
+  const continues = (r: ReturnType<typeof run>) =>
+    r.effects.filter((e) => e.kind === "reply" && e.command.kind === "continue");
+
+  it("01 (dual-chip OBU), 02 (single-chip OBU) and none (a legacy B2) trade on: C1, await-b3", () => {
+    for (const deviceType of [null, 0x01, 0x02]) {
+      const r = run(exit, [E.obu(b2({ deviceType }))]);
+      expect(r.state.phase).toBe("await-b3");
+      expect(continues(r)).toHaveLength(1);
+    }
+  });
+
+  it("03 (CPC) and any other are stopped at B2 as OBU_TYPE_INVALID with the DeviceType, no C1, before the Status bits", () => {
+    for (const deviceType of [0x03, 0x00, 0x04, 0xff]) {
+      const r = run(exit, [E.obu(b2({ deviceType }))]);
+      expect(expectStop(r, "OBU_TYPE_INVALID").extra).toMatchObject({ deviceType });
+      expect(continues(r)).toEqual([]);
+    }
+    // a CPC's Status bit 7 says its battery is low, not that a card is missing: not OBU_NO_CARD
+    expectStop(
+      run(exit, [E.obu(b2({ deviceType: 0x03, bits: { cardPresent: false } }))]),
+      "OBU_TYPE_INVALID",
+    );
+  });
+});
+
 describe("OBU machine: every stop case", () => {
   const exit = ctxFor("exit");
   const cases: [string, MachineCtx, ObuEvent[], { reply?: boolean; stopType?: number; display?: false }?][] =
@@ -200,6 +229,7 @@ describe("OBU machine: every stop case", () => {
       ["OBU_READ_FAILED", exit, [E.obu(b2({ errorCode: 0x01 }))]],
       ["OBU_DATA_INVALID", exit, [E.obu(b2({ contractSerial: null }))]],
       ["OBU_DATA_INVALID", exit, [E.obu(b2({ dateOfExpire: "20331399" }))]],
+      ["OBU_TYPE_INVALID", exit, [E.obu(b2({ deviceType: 0x03 }))]],
       ["OBU_NO_CARD", exit, [E.obu(b2({ bits: { cardPresent: false } }))]],
       ["OBU_CARD_ERROR", exit, [E.obu(b2({ bits: { cardError: true } }))]],
       ["OBU_LOCKED", exit, [E.obu(b2({ bits: { locked: true } }))]],
