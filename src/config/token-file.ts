@@ -1,8 +1,8 @@
 /**
  * Token files: `service.tokenFile` (the token the status service asks of clients off loopback) and
- * `station.tokenFile` (the token the uplink sends the station). One token of at least 16 characters
- * without spaces, each one an HTTP header can carry (none above U+00FF, no control character), in a file
- * only its owner can read.
+ * `station.tokenFile` (the token the uplink sends the station). One token of at least 16 characters,
+ * each a visible ASCII character (U+0021..U+007E: no space, no control character, nothing above), in a
+ * file only its owner can read.
  */
 import { readFileSync, statSync } from "node:fs";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
@@ -28,19 +28,22 @@ export function readTokenFile(path: string, field: string): string {
       ErrorCodes.ConfigInvalid,
       `${field}: ${path} must hold one token of at least 16 characters without spaces`,
     );
-  // an HTTP header carries bytes: a character above U+00FF (or a control character) makes every request
-  // throw before it is sent (src/uplink/station-client.ts sends the token as `authorization: Bearer`)
+  // an HTTP header carries bytes, which Node reads as Latin-1: a character above U+00FF (or a control
+  // character) makes every request src/uplink/station-client.ts sends throw before it is sent, and one in
+  // U+0080..U+00FF is sent by a bearer client (curl, a Prometheus credentials_file) as its UTF-8 bytes,
+  // which src/service/http/token-auth.ts reads as two other characters: that token would never match,
+  // while the sign-in form (a UTF-8 body) would. Only visible ASCII is the same either way.
   const chars = [...token];
   const bad = chars.findIndex((ch) => {
     const c = ch.codePointAt(0) ?? 0;
-    return c < 0x20 || c === 0x7f || c > 0xff;
+    return c < 0x21 || c > 0x7e;
   });
   if (bad >= 0) {
     const code = (chars[bad]?.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
     throw new EtcError(
       ErrorCodes.ConfigInvalid,
-      `${field}: ${path} holds a character an HTTP header cannot carry (U+${code} at character ${bad + 1}); ` +
-        "expected a token of visible ASCII characters",
+      `${field}: ${path} holds a character that is not visible ASCII (U+${code} at character ${bad + 1}); ` +
+        "expected a token of visible ASCII characters (U+0021..U+007E)",
     );
   }
   return token;

@@ -74,12 +74,20 @@ export class HttpListener {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /**
+   * One attempt. It leaves nothing on the server when it ends: its 'listening' and 'error' handlers each
+   * remove the other (a callback given to server.listen would stay as a 'listening' listener after a
+   * failure, one more every retry, and all would run when the address finally binds).
+   */
   private listen(): Promise<string> {
     const server = this.server;
     return new Promise<string>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.o.address.port, this.o.address.host, () => {
-        server.off("error", reject);
+      const failed = (e: unknown): void => {
+        server.off("listening", listening);
+        reject(e);
+      };
+      const listening = (): void => {
+        server.off("error", failed);
         // from here on an error (a connection it could not accept) is logged, never thrown
         if (!this.errorsLogged) {
           this.errorsLogged = true;
@@ -91,7 +99,16 @@ export class HttpListener {
         }
         const a = server.address() as AddressInfo;
         resolve(`http://${a.family === "IPv6" ? `[${a.address}]` : a.address}:${a.port}/`);
-      });
+      };
+      server.once("error", failed);
+      server.once("listening", listening);
+      try {
+        server.listen(this.o.address.port, this.o.address.host);
+      } catch (e) {
+        // thrown, not emitted (a port out of range, a server already listening)
+        server.off("error", failed);
+        failed(e);
+      }
     });
   }
 

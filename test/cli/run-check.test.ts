@@ -45,6 +45,7 @@ beforeAll(() => {
   token("good.token", "s3cret-token-0123456789\n", 0o600);
   token("short.token", "abc\n", 0o600);
   token("open.token", "s3cret-token-0123456789\n", 0o644);
+  token("latin1.token", "abcdefghijklmnop\u00e9\n", 0o600); // written as UTF-8, as an editor would
   writeFileSync(join(dir, "junk.pem"), "not a key\n");
   writeFileSync(
     join(dir, "bad-tariff.yaml"),
@@ -301,6 +302,14 @@ describe("etc-lane run --check", () => {
         c.service = { listen: "0.0.0.0:0", tokenFile: join(dir, "open.token") };
       },
       /service\.tokenFile: .*open\.token can be read by other users \(mode 644\); chmod 600 it/,
+    ],
+    [
+      // curl and Prometheus would send it as UTF-8 bytes, which the service reads as Latin-1: never a match
+      "service.tokenFile holding a Latin-1 letter",
+      (c) => {
+        c.service = { listen: "0.0.0.0:0", tokenFile: join(dir, "latin1.token") };
+      },
+      /service\.tokenFile: .*latin1\.token holds a character that is not visible ASCII \(U\+00E9 at character 17\); expected a token of visible ASCII characters \(U\+0021\.\.U\+007E\)/,
     ],
     [
       "log.file a directory",
