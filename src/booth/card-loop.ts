@@ -32,7 +32,7 @@ import { readerUnfit } from "./reader-fit.js";
 import { sameStationWrite } from "./record-0019.js";
 import type { CardWatch, PendingDebit } from "./recover.js";
 import type { RecoverySlot } from "./recovery-book.js";
-import { attemptOf, type Judged, type JudgedCloses, settleSuspect } from "./settle.js";
+import { attemptOf, type Judged, type JudgedCloses, listedNow, settleSuspect } from "./settle.js";
 
 /** A reader that answered BUSY is asked again after this long (ms). */
 const BUSY_RETRY_MS = 100;
@@ -403,6 +403,17 @@ export class CardLoop implements DeskWork, RecoverySlot {
       return;
     }
     if (!open && ctx.lane.guards.recentlyTraded(cardKey)) {
+      // the list before the recent-trade refusal, as the DSRC path at B4 (src/lane/obu-machine.ts
+      // onAwaitB4): a card listed since it paid here is refused as listed with its alarm, never handed
+      // back as already traded; a lookup that fails (settle.ts listedNow: STATUS_LIST_FAILED) leaves
+      // ALREADY_TRADED as before (its text would have the collector take cash for a card that just paid).
+      // Nothing is charged either way
+      const bar = listedNow(ctx, card, { obuSerial: null });
+      if (bar && bar.code !== "STATUS_LIST_FAILED") {
+        refuse(ctx, null, card.cardId, bar.code, { ...bar.detail, recentlyTraded: true });
+        await ctx.signal("refused");
+        return;
+      }
       ctx.show(PROMPTS.alreadyTraded(), null);
       ctx.audit(
         "booth.refused",
@@ -411,6 +422,7 @@ export class CardLoop implements DeskWork, RecoverySlot {
         {
           cardId: card.cardId,
           code: "ALREADY_TRADED",
+          ...(bar ? { lookupError: bar.detail.lookupError } : {}),
         },
       );
       await ctx.signal("refused");

@@ -69,32 +69,29 @@ export function refuseForJournal(ctx: BoothContext, c: BoothCase | null, message
 /**
  * Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. The entry and the alarm
  * name the card on the reader and the case's OBU in their data, so `audit search --card/--obu` finds them
- * (src/audit/search.ts).
+ * (src/audit/search.ts). Without a case (`c` null: a card that paid here within the recent-trade window,
+ * listed since, card-loop.ts withCard) they name the card alone.
  */
 export function refuse(
   ctx: BoothContext,
-  c: BoothCase,
+  c: BoothCase | null,
   cardId: string | null,
   code: RefusalCode,
   detail: Record<string, unknown>,
 ): ChargeResult {
   const [text, what] = REFUSALS[code];
-  const ids = { cardId, obuSerial: c.obuSerial, obuId: c.obuId };
+  const ids = { cardId, obuSerial: c?.obuSerial ?? null, obuId: c?.obuId ?? null };
+  const about = c ? `case ${c.id}` : `card ${cardId}`;
   ctx.counters.refusals++;
   ctx.show(PROMPTS.refused(code, text, what), c);
-  ctx.audit(
-    "booth.refused",
-    ALARM_REFUSALS.has(code) ? "alarm" : "warn",
-    `booth refused case ${c.id}: ${code}`,
-    {
-      case: caseLink(c),
-      code,
-      ...idsData(ids),
-      ...detail,
-    },
-  );
+  ctx.audit("booth.refused", ALARM_REFUSALS.has(code) ? "alarm" : "warn", `booth refused ${about}: ${code}`, {
+    ...(c ? { case: caseLink(c) } : {}),
+    code,
+    ...idsData(ids),
+    ...detail,
+  });
   if (ALARM_REFUSALS.has(code))
-    ctx.alarm(code, `booth: ${code} (case ${c.id}${c.obuId ? `, OBU ${c.obuId}` : ""})`, ids);
+    ctx.alarm(code, `booth: ${code} (${about}${c?.obuId ? `, OBU ${c.obuId}` : ""})`, ids);
   return { kind: "refused", code };
 }
 

@@ -92,12 +92,13 @@ const NO_CLOSES: JudgedCloses = { notes: () => [], written: () => {} };
 /**
  * A vehicle that has paid still passes only if its card and OBU are not on the status list now, looked up
  * as the booth's checks do (the lane's policy, one snapshot for both ids): the refusal, or null. Also for a
- * recovered debit (recover.ts).
+ * recovered debit (recover.ts), and for a card put on again within the recent-trade window (card-loop.ts
+ * withCard, `s.obuSerial` null: the card alone).
  */
 export function listedNow(
   ctx: BoothContext,
   card: Pick<CardRead, "cardId">,
-  s: CommittedRecord,
+  s: Pick<CommittedRecord, "obuSerial">,
 ): { code: RefusalCode; detail: Record<string, unknown> } | null {
   let a: ReturnType<BoothContext["lane"]["statusList"]["lookup"]>;
   try {

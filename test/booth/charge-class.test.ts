@@ -1,7 +1,8 @@
 /**
- * The class the booth charges (src/booth/charge-class.ts): the case's, the collector's, the card's 0015;
- * on an exit whose card's 0019 ETC entry states another class, the collector decides (CLASS_MISMATCH's
- * rule, src/lane/card-rules.ts), and the record keeps both classes (src/booth/booth-records.ts).
+ * The class the booth charges (src/booth/charge-class.ts): the case's, the collector's, the card's 0015
+ * (byte 42, on a 2019 card only, and only a JT/T 489 class); on an exit whose card's 0019 ETC entry states
+ * another class, the collector decides (CLASS_MISMATCH's rule, src/lane/card-rules.ts), and the record
+ * keeps both classes (src/booth/booth-records.ts).
  */
 import { describe, expect, it } from "vitest";
 import type { CardRead } from "../../src/booth/card-probe.js";
@@ -16,8 +17,13 @@ const entered = (vehicleClass: number, status = 0x03): CardRead["last"] => ({
   status,
   plate: "湘A12345",
 });
-const cardWith = (last: CardRead["last"], cardClass = 0): Pick<CardRead, "issuance" | "last"> => ({
-  issuance: { vehicleClass: cardClass } as CardRead["issuance"],
+/** A card of version `cardVersion` (default 0x40: a 2019 national-network card) whose 0015 byte 42 is `cardClass`. */
+const cardWith = (
+  last: CardRead["last"],
+  cardClass = 0,
+  cardVersion = 0x40,
+): Pick<CardRead, "issuance" | "last"> => ({
+  issuance: { vehicleClass: cardClass, cardVersion } as CardRead["issuance"],
   last,
 });
 
@@ -50,5 +56,27 @@ describe("the booth's class: the card's 0019 entry class against the class it wo
     expect(classToCharge({ vehicleClass: 1 }, cardWith(entered(12, 0x04)), undefined, "exit")).toBe(1);
     expect(classToCharge({ vehicleClass: 1 }, cardWith(null), undefined, "exit")).toBe(1);
     expect(classToCharge({ vehicleClass: 1 }, cardWith(entered(12)), undefined, "entry")).toBe(1);
+  });
+});
+
+describe("the card's own class (0015 byte 42): a 2019 card's, a JT/T 489 class, else none (the collector is asked)", () => {
+  it("a 2019 card (version 0x40 and above) with a JT/T 489 class: that class", () => {
+    expect(classToCharge({ vehicleClass: null }, cardWith(null, 1, 0x40), undefined, "exit")).toBe(1);
+    expect(classToCharge({ vehicleClass: null }, cardWith(null, 26, 0x41), undefined, "exit")).toBe(26);
+  });
+
+  it("a card older than 2019 (version below 0x40): its byte 42 is not a class, whatever it holds", () => {
+    expect(classToCharge({ vehicleClass: null }, cardWith(null, 0xff, 0x10), undefined, "exit")).toBeNull();
+    expect(classToCharge({ vehicleClass: null }, cardWith(null, 1, 0x3f), undefined, "exit")).toBeNull();
+  });
+
+  it("a 2019 card whose byte 42 is outside JT/T 489 (0, 5, 0xff): none", () => {
+    for (const b of [0, 5, 10, 27, 0xff])
+      expect(classToCharge({ vehicleClass: null }, cardWith(null, b, 0x40), undefined, "exit")).toBeNull();
+  });
+
+  it("the case's or the collector's class comes first, whatever the card's byte 42", () => {
+    expect(classToCharge({ vehicleClass: 12 }, cardWith(null, 0xff, 0x10), undefined, "exit")).toBe(12);
+    expect(classToCharge({ vehicleClass: null }, cardWith(null, 0xff, 0x10), 2, "exit")).toBe(2);
   });
 });
