@@ -32,7 +32,9 @@ export function readTokenFile(path: string, field: string): string {
   // character) makes every request src/uplink/station-client.ts sends throw before it is sent, and one in
   // U+0080..U+00FF is sent by a bearer client (curl, a Prometheus credentials_file) as its UTF-8 bytes,
   // which src/service/http/token-auth.ts reads as two other characters: that token would never match,
-  // while the sign-in form (a UTF-8 body) would. Only visible ASCII is the same either way.
+  // while the sign-in form (a UTF-8 body) would. Only visible ASCII is the same either way. The station's
+  // token is held to the same rule on purpose (a bearer token is ASCII, RFC 6750 b64token): one in
+  // U+0080..U+00FF went as its Latin-1 byte, which a station reading UTF-8 would not match either.
   const chars = [...token];
   const bad = chars.findIndex((ch) => {
     const c = ch.codePointAt(0) ?? 0;
