@@ -206,6 +206,13 @@ export interface RsuSimulatorOptions {
    * frames carry. Default true.
    */
   checkDivFactor?: boolean;
+  /**
+   * A lane frame longer than its declaration (bytes after its last declared field, the decoder's
+   * `extra`) is ignored, as firmware that checks lengths drops it: no answer, the pending frame keeps
+   * being repeated. Default false: the frame is handled as declared and the surplus reported (an
+   * `illegal` event and the frame log's handling), as ./rsu-simulator.ts `surplusOf` words it.
+   */
+  strictLength?: boolean;
 }
 
 export interface RsuSimulator {
