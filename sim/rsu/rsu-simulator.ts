@@ -87,6 +87,18 @@ function c8Ef04(f: Extract<Frame, { type: "C8" }>): C8Ef04 | undefined {
   return g.ef04CmdType === undefined ? undefined : { cmdType: g.ef04CmdType, ef04Info: g.ef04Info };
 }
 
+/**
+ * A lane frame longer than its declaration, in words: how many bytes its DATA has after the type byte,
+ * how many its declared fields take, and the surplus the RSU does not read. Undefined when it fits.
+ */
+function surplusOf(f: Frame, data: Buffer): string | undefined {
+  const extra = (f as { extra?: string }).extra;
+  if (!extra) return undefined;
+  const surplus = extra.length / 2;
+  const body = data.length - 1;
+  return `${f.type} is ${surplus} byte(s) longer than declared: ${body} bytes after the type byte, declared ${body - surplus}; extra ${extra} not read`;
+}
+
 export function createRsuSimulator(opts: RsuSimulatorOptions): RsuSimulator {
   return new SimulatedRsu(opts);
 }
@@ -486,12 +498,20 @@ class SimulatedRsu implements RsuSimulator {
     // nothing): the lane sent it before that B0, so it is no answer to it.
     const announceAfter = this.announceBeforeFirstFrame && f.type !== "C0";
     this.announceBeforeFirstFrame = false;
+    // A frame longer than declared: firmware that checks lengths drops it (`strictLength`); by default it
+    // is handled as declared and the surplus reported, so a tester sees the layout mismatch (before, it
+    // was handled silently: docs/simulator.md "Modes and what each lane frame gets").
+    const surplus = surplusOf(f, rf.wire.data);
     let handling: string | undefined;
-    try {
-      handling = this.handle(f, seq, rf.wire.data);
-    } catch (e) {
-      handling = `error: ${(e as Error).message}`;
-      this.ctx.log.error({ err: (e as Error).message, type: f.type }, "handling a lane frame failed");
+    if (surplus && this.opts.strictLength) handling = `ignored: ${surplus} (strict length)`;
+    else {
+      try {
+        handling = this.handle(f, seq, rf.wire.data);
+      } catch (e) {
+        handling = `error: ${(e as Error).message}`;
+        this.ctx.log.error({ err: (e as Error).message, type: f.type }, "handling a lane frame failed");
+      }
+      if (surplus) handling = `${handling ?? "handled as declared"}; but ${surplus}`;
     }
     this.ctx.logFrame({
       dir: "rx",
@@ -499,7 +519,7 @@ class SimulatedRsu implements RsuSimulator {
       frame: frameToJson(f, seq, true),
       ...(handling ? { handling } : {}),
     });
-    if (handling?.startsWith("ignored"))
+    if (handling && (surplus || handling.startsWith("ignored")))
       this.ctx.event({ type: "illegal", at: this.ctx.rel(), frame: f.type, handling });
     if (announceAfter) this.announce();
     this.updateMode();

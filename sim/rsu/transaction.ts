@@ -321,12 +321,26 @@ export class DsrcTransactions {
     return true;
   }
 
-  /** An empty ack answered the pending frame. */
+  /**
+   * An empty ack answered the pending frame. The legacy reference lets the lane answer any RSU frame with
+   * one, so it always ends what it answers (before, an ack to an OBU frame ended the transaction only once
+   * the OBU had left: the RSU waited in wait-b5 for a frame that never came, serving no other OBU and, in
+   * legacy, sending no heartbeat). An ack to a B5 or B8 ends the exchange as C1 does (release; after a B5
+   * 00 or B8 00 the OBU goes on the recent-success list); an ack to a B2, B3 or B4 is the lane declining
+   * the OBU: released as after C2 stop type 1 (`stopped`, `failed` after an error frame), not traded again
+   * while in the zone (docs/simulator.md, "Modes and what each lane frame gets").
+   */
   onAck(answered: Pending): void {
+    const t = this.cur;
     // B0, or a frame of no transaction (a B8 for an OBU out of range): search again.
-    if (!answered.v) this.trySearch();
-    else if (this.cur && this.cur.v.phase === "left")
-      this.end(this.settled(this.cur, "abandoned"), "ack, OBU gone");
+    if (!answered.v || t?.v !== answered.v) {
+      this.trySearch();
+      return;
+    }
+    const what = `empty ack to ${answered.frame.type}`;
+    if (t.v.phase === "left") this.end(this.settled(t, "abandoned"), `${what}, OBU gone`);
+    else if (t.step === "b5" || t.step === "b8") this.end(this.settled(t, "failed"), what);
+    else this.end(this.settled(t, t.error ? "failed" : "stopped"), what);
   }
 
   /** The RSU gave up on an information frame (no answer after all retries). */

@@ -92,7 +92,7 @@ export type VehicleOutcome =
   | "traded"
   /** B5 00 to an EF04-only C6 (national OBUTradeType 01): the OBU's EF04 written, no purchase, nothing paid. */
   | "ef04-written"
-  /** The lane stopped it with C2. */
+  /** The lane stopped it with C2, or declined it with an empty ack to its B2, B3 or B4. */
   | "stopped"
   /** The lane did not answer an information frame after all retries. */
   | "gave-up"
@@ -206,6 +206,13 @@ export interface RsuSimulatorOptions {
    * frames carry. Default true.
    */
   checkDivFactor?: boolean;
+  /**
+   * A lane frame longer than its declaration (bytes after its last declared field, the decoder's
+   * `extra`) is ignored, as firmware that checks lengths drops it: no answer, the pending frame keeps
+   * being repeated. Default false: the frame is handled as declared and the surplus reported (an
+   * `illegal` event and the frame log's handling), as ./rsu-simulator.ts `surplusOf` words it.
+   */
+  strictLength?: boolean;
 }
 
 export interface RsuSimulator {

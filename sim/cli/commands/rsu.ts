@@ -46,6 +46,7 @@ interface RsuOpts {
   ef04?: boolean;
   b2AntennaId?: boolean;
   divCheck?: boolean;
+  strictLength?: boolean;
   readerPty?: boolean;
   readerScenario?: string;
   collector?: boolean;
@@ -237,6 +238,10 @@ export function registerRsu(program: Command): void {
       "--no-div-check",
       "use the right divisors whatever the lane sends (default: a wrong C6/C3 divisor gets a MAC1 the card refuses, B5 06; a C1 to B2 whose divisor is not the OBU issuer's gets B3 09)",
     )
+    .option(
+      "--strict-length",
+      "ignore a lane frame longer than declared, as firmware with length checks does (default: handle it as declared and report the surplus)",
+    )
     .option("--b2-antenna-id", "national B2 with the 1-byte AntennaID after ErrorCode")
     .option(
       "--reader-pty",
@@ -316,6 +321,7 @@ export function registerRsu(program: Command): void {
           protocol: o.protocol,
           dialect,
           checkDivFactor: o.divCheck !== false,
+          strictLength: o.strictLength === true,
           scenario,
           ...(seed !== undefined ? { seed } : {}),
           ...(ledger ? { ledger } : {}),
