@@ -19,7 +19,7 @@ import {
   toRow,
 } from "../../audit/search.js";
 import { auditDir, listSegments } from "../../audit/segments.js";
-import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
+import { displayLocal, localIso, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import { TrailFollower } from "../../audit/trail-follower.js";
 import { entriesNotInFiles } from "../../audit/trail-not-in-files.js";
 import type { VerifyReport } from "../../audit/verify.js";
@@ -132,8 +132,8 @@ class Table {
   }
 }
 
-function headings(offset: number | null): string[] {
-  return COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h));
+function headings(offset: number): string[] {
+  return COLUMNS.map(([h], i) => (i === 0 ? `TIME (${offsetText(offset)})` : h));
 }
 
 /**
@@ -145,10 +145,20 @@ function shown(e: AuditEntry, r: TimelineRow, full: boolean): { r: TimelineRow; 
   return full ? { r, data: e.data } : { r: maskCardIdsIn(r) as TimelineRow, data: maskCardIdsIn(e.data) };
 }
 
-function rowCells(e: AuditEntry, row: TimelineRow, full: boolean): string[] {
+/**
+ * A row's time at the table's offset (the TIME heading's, the one --since/--until are read in), from the
+ * entry's utc, so a time copied from a row and typed back finds that entry; the entry's own local text when
+ * its utc is no time.
+ */
+function tableTime(r: TimelineRow, offset: number): string {
+  const ms = Date.parse(r.utc);
+  return displayLocal(Number.isNaN(ms) ? r.time : localIso(ms, offset));
+}
+
+function rowCells(e: AuditEntry, row: TimelineRow, full: boolean, offset: number): string[] {
   const { r } = shown(e, row, full);
   return [
-    displayLocal(r.time),
+    tableTime(r, offset),
     String(r.seq),
     r.severity,
     r.kind,
@@ -184,21 +194,22 @@ function jsonLine(e: AuditEntry, row: TimelineRow, full: boolean): string {
 }
 
 /**
- * Prints entries: JSON lines at once; a table sized to these entries (the heading first). Returns how a
- * later entry is printed (tail -f): in the same columns.
+ * Prints entries: JSON lines at once (`--json`, or no offset given); a table sized to these entries, its
+ * times at `offset` (the heading first). Returns how a later entry is printed (tail -f): in the same
+ * columns.
  */
 function emitAll(entries: AuditEntry[], o: OutputOpts, offset: number | null): (e: AuditEntry) => void {
   const full = !!o.fullIds;
-  if (o.json) {
+  if (o.json || offset === null) {
     const one = (e: AuditEntry): void => out(jsonLine(e, toRow(e), full));
     for (const e of entries) one(e);
     return one;
   }
-  const rows = entries.map((e) => rowCells(e, toRow(e), full));
+  const rows = entries.map((e) => rowCells(e, toRow(e), full, offset));
   const table = new Table(headings(offset), rows);
   out(table.header());
   for (const r of rows) out(table.line(r));
-  return (e) => out(table.line(rowCells(e, toRow(e), full)));
+  return (e) => out(table.line(rowCells(e, toRow(e), full, offset)));
 }
 
 function addFilterOptions(cmd: Command): Command {
