@@ -28,7 +28,7 @@ import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "..
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
-import { maskCardIdsIn } from "../../service/format.js";
+import { maskCardIdsIn, maskTypedCard } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
@@ -69,21 +69,34 @@ function laneOffset(loc: LaneLocation, dir: string): number {
   return fromTrail ?? -new Date().getTimezoneOffset();
 }
 
-function parseTime(flag: string, v: string | undefined, offset: number): number | undefined {
+/**
+ * A refused option value as a refusal quotes it: a card number typed into it masked (maskTypedCard, as a
+ * refused --card is in src/service/trail-filters.ts), unless --full-ids.
+ */
+function quoted(v: string, fullIds: boolean | undefined): string {
+  return JSON.stringify(fullIds ? v : maskTypedCard(v));
+}
+
+function parseTime(
+  flag: string,
+  v: string | undefined,
+  offset: number,
+  fullIds: boolean | undefined,
+): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseTimeArg(v, offset, Date.now());
   if (ms === null)
     throw new UsageError(
       `${flag}: expected a local date or time such as "2026-11-26 08:00" (lane time ${offsetText(offset)}), ` +
-        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got "${v}"`,
+        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${quoted(v, fullIds)}`,
     );
   return ms;
 }
 
-function filterFrom(o: FilterOpts, offset: number): SearchFilter {
+function filterFrom(o: FilterOpts & OutputOpts, offset: number): SearchFilter {
   const f: SearchFilter = {};
-  const since = parseTime("--since", o.since, offset);
-  const until = parseTime("--until", o.until, offset);
+  const since = parseTime("--since", o.since, offset, o.fullIds);
+  const until = parseTime("--until", o.until, offset, o.fullIds);
   if (since !== undefined) f.since = since;
   if (until !== undefined) f.until = until;
   if (o.card !== undefined) f.card = o.card;
@@ -455,7 +468,8 @@ async function tailAction(
   o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean },
 ): Promise<void> {
   const n = Number(o.lines);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new UsageError(`-n: expected a whole number, got ${quoted(o.lines, o.fullIds)}`);
   // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
   const loc = locateExistingLane(o);
   const dir = trailDir(loc);
@@ -504,7 +518,7 @@ function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): voi
 /** `audit export --format csv|json`: the entries matching the filters, one line each. */
 function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
   if (given.format !== "csv" && given.format !== "json")
-    throw new UsageError(`--format: expected csv or json, got "${given.format}"`);
+    throw new UsageError(`--format: expected csv or json, got ${quoted(given.format, given.fullIds)}`);
   const o = trimmedFilters(given);
   checkAuditFilters(o);
   const loc = locateExistingLane(o);
