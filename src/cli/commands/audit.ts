@@ -572,7 +572,8 @@ function csvLine(entry: AuditEntry, row: TimelineRow, full: boolean): string {
     r.amount,
     r.tradeId,
     r.message,
-    data === undefined ? null : JSON.stringify(data),
+    // JSON, its escapes kept valid (csvJsonCell in ../format.ts)
+    data === undefined ? null : data,
     entry.hash,
   ];
   return cells.map(csvCell).join(",");
