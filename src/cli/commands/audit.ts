@@ -467,8 +467,9 @@ export function registerAudit(program: Command): void {
 async function tailAction(
   o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean },
 ): Promise<void> {
+  // digits only, as journal settle's SEQ (./journal.ts): Number("") is 0, Number("0x3") 3
   const n = Number(o.lines);
-  if (!Number.isInteger(n) || n < 0)
+  if (!/^\d+$/.test(o.lines) || !Number.isSafeInteger(n))
     throw new UsageError(`-n: expected a whole number, got ${quoted(o.lines, o.fullIds)}`);
   // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
   const loc = locateExistingLane(o);
