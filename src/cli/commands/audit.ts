@@ -617,16 +617,19 @@ function verifyKey(
     };
   const beside = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
   let pem: Buffer | null = null;
+  // why there is none: missing only when there is no such file; any other error (EACCES, EISDIR) as it is
+  let why = "is missing";
   try {
     pem = readFileSync(beside);
-  } catch {
+  } catch (e) {
     pem = null;
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") why = `cannot be read (${(e as Error).message})`;
   }
   return {
     key: pem ? publicKeyFromPem(pem, beside) : null,
     keyNote: pem
       ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
-      : `none: ${beside} is missing and no --key was given, so nothing can be trusted`,
+      : `none: ${beside} ${why} and no --key was given, so nothing can be trusted`,
   };
 }
 
