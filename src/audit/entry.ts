@@ -130,23 +130,52 @@ export function checkLine(line: Buffer): LineCheck {
   } catch {
     return { problem: "the line is not JSON" };
   }
-  if (e === null || typeof e !== "object") return { problem: "the line is not a JSON object" };
-  if (!Number.isSafeInteger(e.seq) || e.seq < 1) return { problem: "seq is not a positive whole number" };
-  if (typeof e.time !== "string" || typeof e.utc !== "string") return { problem: "time or utc is missing" };
-  if (typeof e.type !== "string" || !TYPE_RE.test(e.type)) return { problem: "type is not a dotted name" };
-  if (!(SEVERITIES as readonly string[]).includes(e.severity)) return { problem: "severity is not valid" };
-  if (typeof e.message !== "string") return { problem: "message is not a string" };
-  if (e.data !== undefined && (e.data === null || typeof e.data !== "object"))
-    return { problem: "data is not an object" };
-  if (typeof e.prev !== "string" || !HEX64.test(e.prev)) return { problem: "prev is not a hash" };
-  return { entry: e };
+  const problem = shapeProblem(e);
+  return problem === null ? { entry: e } : { problem };
 }
 
-/** Parses a line for reading (search, tail): no hash check; null for anything that is not an entry. */
+/**
+ * What is wrong with a parsed line's members, or null when they are an entry's: the types checkLine and
+ * parseEntry require alike (a positive whole seq; time, utc and message strings; a dotted type; a valid
+ * severity; data an object when present; prev a hash).
+ */
+function shapeProblem(e: AuditEntry): string | null {
+  if (e === null || typeof e !== "object" || Array.isArray(e)) return "the line is not a JSON object";
+  if (!Number.isSafeInteger(e.seq) || e.seq < 1) return "seq is not a positive whole number";
+  if (typeof e.time !== "string" || typeof e.utc !== "string") return "time or utc is missing";
+  if (typeof e.type !== "string" || !TYPE_RE.test(e.type)) return "type is not a dotted name";
+  if (!(SEVERITIES as readonly string[]).includes(e.severity)) return "severity is not valid";
+  if (typeof e.message !== "string") return "message is not a string";
+  if (e.data !== undefined && (e.data === null || typeof e.data !== "object")) return "data is not an object";
+  if (typeof e.prev !== "string" || !HEX64.test(e.prev)) return "prev is not a hash";
+  return null;
+}
+
+/**
+ * Parses a line for reading (search, tail, the trail's own look-ups): no hash check; null for anything
+ * that is not an entry, by the member types checkLine checks (shapeProblem), so a reader never meets an
+ * entry without its time or with a message that is not text. The hash member must be a string.
+ */
 export function parseEntry(line: string): AuditEntry | null {
   try {
     const e = JSON.parse(line) as AuditEntry;
-    return e && typeof e === "object" && Number.isSafeInteger(e.seq) && typeof e.type === "string" ? e : null;
+    return shapeProblem(e) === null && typeof e.hash === "string" ? e : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The seq a line claims (a JSON object with a whole `seq` and a string `type`, what parseEntry took
+ * before it checked the other members), whatever its other members: for naming a damaged line and
+ * numbering after it (./recovery.ts lastIntactEntry, ./trail-not-in-files.ts), not for reading it.
+ */
+export function claimedSeq(line: string): number | null {
+  try {
+    const e = JSON.parse(line) as { seq?: unknown; type?: unknown } | null;
+    return e !== null && typeof e === "object" && Number.isSafeInteger(e.seq) && typeof e.type === "string"
+      ? (e.seq as number)
+      : null;
   } catch {
     return null;
   }

@@ -58,7 +58,15 @@ import {
   type SignedCheckpoint,
   statementProblem,
 } from "./checkpoint.js";
-import { type AuditEntry, type AuditEventInput, checkLine, GENESIS, parseEntry, sha256hex } from "./entry.js";
+import {
+  type AuditEntry,
+  type AuditEventInput,
+  checkLine,
+  claimedSeq,
+  GENESIS,
+  parseEntry,
+  sha256hex,
+} from "./entry.js";
 import { RECORD_TYPES, recordLineOfRow } from "./records.js";
 import {
   commitJseq,
@@ -487,8 +495,7 @@ function lastIntactEntry(seg: SegmentFile, rec: Recorded): ChainEnd {
     // goes on after them, and verify names the first one.
     const lastLine = linesBackwards(seg.path).next();
     const raw = lastLine.done ? Buffer.alloc(0) : lastLine.value.line;
-    const e = parseEntry(raw.toString("utf8"));
-    fileSeq = Math.max(fileSeq + damaged, e?.seq ?? 0);
+    fileSeq = Math.max(fileSeq + damaged, claimedSeq(raw.toString("utf8")) ?? 0);
     head = sha256hex(raw);
     rec.notes.push({
       type: "audit.damaged",

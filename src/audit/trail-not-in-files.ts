@@ -14,7 +14,7 @@
  * commitOutOfOrder), or they stop short of the head copy (recovery appends them, then records the gap).
  */
 import { JournalReader, journalAuditSchema } from "../journal/journal.js";
-import { type AuditEntry, checkLine, parseEntry } from "./entry.js";
+import { type AuditEntry, checkLine, claimedSeq, parseEntry } from "./entry.js";
 import { RECORD_TYPES } from "./records.js";
 import { commitJseq, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
 import { completeEnd } from "./search.js";
@@ -87,8 +87,8 @@ function lastFileLine(dir: string): Buffer | null {
 function endDoesNotCheck(dir: string, last: AuditEntry): string | null {
   const raw = lastFileLine(dir);
   if (raw === null || "entry" in checkLine(raw)) return null;
-  const e = parseEntry(raw.toString("utf8"));
-  return `the trail's last line does not check (${e ? `seq ${e.seq}` : `after seq ${last.seq}`})`;
+  const seq = claimedSeq(raw.toString("utf8"));
+  return `the trail's last line does not check (${seq !== null ? `seq ${seq}` : `after seq ${last.seq}`})`;
 }
 
 /**

@@ -5,7 +5,7 @@
  * they reach people's terminals and spreadsheets only through terminalSafe and csvCell.
  */
 
-import { showRawBytes } from "../../firmware-bridge/frames/gbk-text.js";
+import { escapeRawBytesInJson, showRawBytes } from "../../firmware-bridge/frames/gbk-text.js";
 
 function isWide(cp: number): boolean {
   return (
@@ -48,14 +48,34 @@ export function terminalSafe(s: string): string {
  * One CSV cell. Control characters in text are shown as `\xNN`, as terminalSafe shows them (the CSV
  * goes to terminals as well as to files, and a cell with ESC in it is no use in a spreadsheet either); a
  * text cell then starting with = + - or @, which a spreadsheet would read as a formula, gets a leading
- * single quote ("'=1+2"); numbers are written as they are.
+ * single quote ("'=1+2"); numbers are written as they are; any other value as JSON (csvJsonCell).
  */
 export function csvCell(v: unknown): string {
   if (v === null || v === undefined) return "";
   if (typeof v === "number") return String(v);
-  let s = terminalSafe(typeof v === "string" ? v : JSON.stringify(v));
-  if (typeof v === "string" && /^[=+\-@]/.test(s)) s = `'${s}`;
-  return /[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  if (typeof v !== "string") return csvJsonCell(v);
+  let s = terminalSafe(v);
+  if (/^[=+\-@]/.test(s)) s = `'${s}`;
+  return csvQuoted(s);
 }
+
+/** DEL and C1 controls: JSON.stringify writes them as they are (it escapes only C0). */
+const DEL_C1_RE = /[\u007f-\u009f]/g;
+
+/**
+ * A value as a CSV cell of JSON (`audit export`'s `data` column): JSON.stringify, then a plate byte that
+ * was no GBK text (U+F700 + byte) and DEL and C1 controls written as JSON escapes (`\uf7ff`, `\u007f`),
+ * so the cell holds no control character and still parses back to the same value (terminalSafe's `\xff`
+ * is no JSON escape).
+ */
+export function csvJsonCell(v: unknown): string {
+  const json = escapeRawBytesInJson(JSON.stringify(v)).replace(
+    DEL_C1_RE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+  return csvQuoted(json);
+}
+
+const csvQuoted = (s: string): string => (/[",]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export const yuan = (fen: number | null): string => (fen === null ? "-" : (fen / 100).toFixed(2));

@@ -112,8 +112,9 @@ export interface TrailFilterProblem {
 /**
  * The first filter among card, obu and kinds that cannot match any entry, or null when all can.
  * `moreKinds`: words the asker takes as kinds besides these (the page's "alarm": every entry of severity
- * alarm, src/service/trail-search.ts searchTrailDir), accepted and named in the refusal. A refused card is
- * quoted masked (./format.ts maskTypedCard), as card numbers are everywhere on the page and in the CLI's
+ * alarm, src/service/trail-search.ts searchTrailDir), accepted and named in the refusal. A refused value
+ * (card, OBU, kind) is quoted masked (./format.ts maskTypedCard: a card number typed into any of them,
+ * spaced or run into a letter, as well), as card numbers are everywhere on the page and in the CLI's
  * output, unless `fullIds` (`etc-lane audit search|export --full-ids`).
  */
 export function trailFilterProblem(
@@ -125,11 +126,12 @@ export function trailFilterProblem(
   },
   moreKinds: readonly string[] = [],
 ): TrailFilterProblem | null {
+  const quoted = (v: string): string => JSON.stringify(o.fullIds ? v : maskTypedCard(v));
   if (o.card !== undefined && !CARD_RE.test(o.card))
     return {
       field: "card",
       message:
-        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${JSON.stringify(o.fullIds ? o.card : maskTypedCard(o.card))}` +
+        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${quoted(o.card)}` +
         (o.card.includes("*")
           ? "; a masked number (as the page and etc-lane status show it) cannot be searched: give it in full"
           : ""),
@@ -137,7 +139,7 @@ export function trailFilterProblem(
   if (o.obu !== undefined && !OBU_RE.test(o.obu))
     return {
       field: "obu",
-      message: `expected an OBU contract serial of 16 hex digits or its MAC id of 8 hex digits, got ${JSON.stringify(o.obu)}`,
+      message: `expected an OBU contract serial of 16 hex digits or its MAC id of 8 hex digits, got ${quoted(o.obu)}`,
     };
   const bad = (o.kind ?? []).filter((k) => !isAuditKind(k) && !moreKinds.includes(k));
   if (bad.length > 0) {
@@ -145,7 +147,7 @@ export function trailFilterProblem(
     return {
       field: "kind",
       message:
-        `unknown ${bad.map((k) => JSON.stringify(k)).join(", ")}; expected ${[...AUDIT_KIND_WORDS, ...moreKinds].join(", ")}, ` +
+        `unknown ${bad.map(quoted).join(", ")}; expected ${[...AUDIT_KIND_WORDS, ...moreKinds].join(", ")}, ` +
         `an entry type (${AUDIT_ENTRY_TYPES.join(", ")}) or its first part (${prefixes.join(", ")})`,
     };
   }

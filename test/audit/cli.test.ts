@@ -658,6 +658,17 @@ describe("audit tail and search output", () => {
     // a time that does not exist is refused, not rolled over into the next day
     const rolled = await runEtcLane(["audit", "search", "--data-dir", data(), "--until", "2026-12-03 29:70"]);
     expect(rolled.code).toBe(1);
-    expect(rolled.err).toMatch(/--until: expected a local date or time .*got "2026-12-03 29:70"/);
+    // quoted as a refused value is (more than 8 digits: masked as a card number typed there would be)
+    expect(rolled.err).toMatch(/--until: expected a local date or time .*got "2026-\*\*-\*\* 29:70"/);
+    const full = await runEtcLane([
+      "audit",
+      "search",
+      "--data-dir",
+      data(),
+      "--until",
+      "2026-12-03 29:70",
+      "--full-ids",
+    ]);
+    expect(full.err).toMatch(/--until: expected a local date or time .*got "2026-12-03 29:70"/);
   });
 });

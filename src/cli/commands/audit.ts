@@ -19,7 +19,7 @@ import {
   toRow,
 } from "../../audit/search.js";
 import { auditDir, listSegments } from "../../audit/segments.js";
-import { displayLocal, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
+import { displayLocal, localIso, offsetOf, offsetText, parseTimeArg } from "../../audit/time.js";
 import { TrailFollower } from "../../audit/trail-follower.js";
 import { entriesNotInFiles } from "../../audit/trail-not-in-files.js";
 import type { VerifyReport } from "../../audit/verify.js";
@@ -28,7 +28,7 @@ import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "..
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
-import { maskCardIdsIn } from "../../service/format.js";
+import { maskCardIdsIn, maskTypedCard } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
@@ -69,21 +69,34 @@ function laneOffset(loc: LaneLocation, dir: string): number {
   return fromTrail ?? -new Date().getTimezoneOffset();
 }
 
-function parseTime(flag: string, v: string | undefined, offset: number): number | undefined {
+/**
+ * A refused option value as a refusal quotes it: a card number typed into it masked (maskTypedCard, as a
+ * refused --card is in src/service/trail-filters.ts), unless --full-ids.
+ */
+function quoted(v: string, fullIds: boolean | undefined): string {
+  return JSON.stringify(fullIds ? v : maskTypedCard(v));
+}
+
+function parseTime(
+  flag: string,
+  v: string | undefined,
+  offset: number,
+  fullIds: boolean | undefined,
+): number | undefined {
   if (v === undefined) return undefined;
   const ms = parseTimeArg(v, offset, Date.now());
   if (ms === null)
     throw new UsageError(
       `${flag}: expected a local date or time such as "2026-11-26 08:00" (lane time ${offsetText(offset)}), ` +
-        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got "${v}"`,
+        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${quoted(v, fullIds)}`,
     );
   return ms;
 }
 
-function filterFrom(o: FilterOpts, offset: number): SearchFilter {
+function filterFrom(o: FilterOpts & OutputOpts, offset: number): SearchFilter {
   const f: SearchFilter = {};
-  const since = parseTime("--since", o.since, offset);
-  const until = parseTime("--until", o.until, offset);
+  const since = parseTime("--since", o.since, offset, o.fullIds);
+  const until = parseTime("--until", o.until, offset, o.fullIds);
   if (since !== undefined) f.since = since;
   if (until !== undefined) f.until = until;
   if (o.card !== undefined) f.card = o.card;
@@ -132,8 +145,8 @@ class Table {
   }
 }
 
-function headings(offset: number | null): string[] {
-  return COLUMNS.map(([h], i) => (i === 0 && offset !== null ? `TIME (${offsetText(offset)})` : h));
+function headings(offset: number): string[] {
+  return COLUMNS.map(([h], i) => (i === 0 ? `TIME (${offsetText(offset)})` : h));
 }
 
 /**
@@ -145,10 +158,20 @@ function shown(e: AuditEntry, r: TimelineRow, full: boolean): { r: TimelineRow; 
   return full ? { r, data: e.data } : { r: maskCardIdsIn(r) as TimelineRow, data: maskCardIdsIn(e.data) };
 }
 
-function rowCells(e: AuditEntry, row: TimelineRow, full: boolean): string[] {
+/**
+ * A row's time at the table's offset (the TIME heading's, the one --since/--until are read in), from the
+ * entry's utc, so a time copied from a row and typed back finds that entry; the entry's own local text when
+ * its utc is no time.
+ */
+function tableTime(r: TimelineRow, offset: number): string {
+  const ms = Date.parse(r.utc);
+  return displayLocal(Number.isNaN(ms) ? r.time : localIso(ms, offset));
+}
+
+function rowCells(e: AuditEntry, row: TimelineRow, full: boolean, offset: number): string[] {
   const { r } = shown(e, row, full);
   return [
-    displayLocal(r.time),
+    tableTime(r, offset),
     String(r.seq),
     r.severity,
     r.kind,
@@ -184,21 +207,22 @@ function jsonLine(e: AuditEntry, row: TimelineRow, full: boolean): string {
 }
 
 /**
- * Prints entries: JSON lines at once; a table sized to these entries (the heading first). Returns how a
- * later entry is printed (tail -f): in the same columns.
+ * Prints entries: JSON lines at once (`--json`, or no offset given); a table sized to these entries, its
+ * times at `offset` (the heading first). Returns how a later entry is printed (tail -f): in the same
+ * columns.
  */
 function emitAll(entries: AuditEntry[], o: OutputOpts, offset: number | null): (e: AuditEntry) => void {
   const full = !!o.fullIds;
-  if (o.json) {
+  if (o.json || offset === null) {
     const one = (e: AuditEntry): void => out(jsonLine(e, toRow(e), full));
     for (const e of entries) one(e);
     return one;
   }
-  const rows = entries.map((e) => rowCells(e, toRow(e), full));
+  const rows = entries.map((e) => rowCells(e, toRow(e), full, offset));
   const table = new Table(headings(offset), rows);
   out(table.header());
   for (const r of rows) out(table.line(r));
-  return (e) => out(table.line(rowCells(e, toRow(e), full)));
+  return (e) => out(table.line(rowCells(e, toRow(e), full, offset)));
 }
 
 function addFilterOptions(cmd: Command): Command {
@@ -443,8 +467,10 @@ export function registerAudit(program: Command): void {
 async function tailAction(
   o: LaneLocationOptions & OutputOpts & { lines: string; follow?: boolean },
 ): Promise<void> {
+  // digits only, as journal settle's SEQ (./journal.ts): Number("") is 0, Number("0x3") 3
   const n = Number(o.lines);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n: expected a whole number, got "${o.lines}"`);
+  if (!/^\d+$/.test(o.lines) || !Number.isSafeInteger(n))
+    throw new UsageError(`-n: expected a whole number, got ${quoted(o.lines, o.fullIds)}`);
   // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
   const loc = locateExistingLane(o);
   const dir = trailDir(loc);
@@ -493,7 +519,7 @@ function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): voi
 /** `audit export --format csv|json`: the entries matching the filters, one line each. */
 function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
   if (given.format !== "csv" && given.format !== "json")
-    throw new UsageError(`--format: expected csv or json, got "${given.format}"`);
+    throw new UsageError(`--format: expected csv or json, got ${quoted(given.format, given.fullIds)}`);
   const o = trimmedFilters(given);
   checkAuditFilters(o);
   const loc = locateExistingLane(o);
@@ -547,7 +573,8 @@ function csvLine(entry: AuditEntry, row: TimelineRow, full: boolean): string {
     r.amount,
     r.tradeId,
     r.message,
-    data === undefined ? null : JSON.stringify(data),
+    // JSON, its escapes kept valid (csvJsonCell in ../format.ts)
+    data === undefined ? null : data,
     entry.hash,
   ];
   return cells.map(csvCell).join(",");
@@ -590,16 +617,19 @@ function verifyKey(
     };
   const beside = join(dataDir, AUDIT_PUBLIC_KEY_FILE);
   let pem: Buffer | null = null;
+  // why there is none: missing only when there is no such file; any other error (EACCES, EISDIR) as it is
+  let why = "is missing";
   try {
     pem = readFileSync(beside);
-  } catch {
+  } catch (e) {
     pem = null;
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") why = `cannot be read (${(e as Error).message})`;
   }
   return {
     key: pem ? publicKeyFromPem(pem, beside) : null,
     keyNote: pem
       ? `${beside}, stored beside the log (for an independent check give --key with the copy the station or your records hold)`
-      : `none: ${beside} is missing and no --key was given, so nothing can be trusted`,
+      : `none: ${beside} ${why} and no --key was given, so nothing can be trusted`,
   };
 }
 

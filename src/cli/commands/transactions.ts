@@ -216,8 +216,9 @@ export function registerTransactions(program: Command): void {
       }
       if (o.pending) q.pending = true;
       if (o.limit !== undefined) {
+        // digits only, as journal settle's SEQ (./journal.ts): Number("0x3") is 3, Number("1e1") 10
         const n = Number(o.limit);
-        if (!Number.isInteger(n) || n < 1)
+        if (!/^\d+$/.test(o.limit) || !Number.isSafeInteger(n) || n < 1)
           throw new UsageError(`--limit: expected a positive integer, got "${o.limit}"`);
         q.limit = n;
       }
