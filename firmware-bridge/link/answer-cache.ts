@@ -50,7 +50,8 @@ export interface IncomingFrame {
    * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
    * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
    * E304_LINK_ALREADY_ANSWERED; for a frame received before a link loss (or stop()) it rejects with
-   * E302_LINK_DOWN and writes nothing. Those refusals, a frame that cannot be encoded, and a transport that
+   * E302_LINK_DOWN and writes nothing, as it does for a frame a different one replaced under the same
+   * RSCTL/SEQ (the RSU gave up on it; the reply would carry the newer frame's sequence). Those refusals, a frame that cannot be encoded, and a transport that
    * is not open carry `details.nothingWritten` (firmware-bridge/errors.ts NOTHING_WRITTEN): the RSU cannot
    * have received the frame.
    */
@@ -96,6 +97,11 @@ class Incoming implements IncomingFrame {
   late = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A different information frame that came later under the same RSCTL/SEQ: the RSU gave up on this one,
+   * and a reply to it would carry the newer frame's reply sequence, so none is written any more.
+   */
+  supersededBy: Incoming | undefined;
 
   constructor(
     private readonly cache: AnswerCache,
@@ -219,7 +225,9 @@ export class AnswerCache {
     if (informational) {
       // A different frame reusing the SEQ means the RSU gave up on the old one: an automatic ACK for it
       // would now carry the new frame's reply sequence, so its deadline is simply dropped.
+      // The same holds for a reply the application gives it later: answer() refuses it (supersededBy).
       const old = this.recent.get(wire.seq);
+      if (old !== undefined) old.supersededBy = inc;
       if (old?.deadline) {
         clearTimeout(old.deadline);
         old.deadline = undefined;
@@ -258,6 +266,18 @@ export class AnswerCache {
         new EtcError(
           ErrorCodes.LinkAlreadyAnswered,
           `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was already answered with ${prev}; not sending ${frame.type}`,
+          NOTHING_WRITTEN,
+        ),
+      );
+    }
+    if (inc.supersededBy !== undefined) {
+      // Its reply sequence now belongs to the newer frame: the RSU would take this reply for that frame's
+      // answer. Refused, as receive() drops the automatic ACK of such a frame.
+      const newer = inc.supersededBy;
+      return Promise.reject(
+        new EtcError(
+          ErrorCodes.LinkDown,
+          `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was superseded by a later ${newer.frame.type} under the same sequence ${Math.round(newer.at - inc.at)} ms after it (the RSU gave up on it); not sending ${frame.type}`,
           NOTHING_WRITTEN,
         ),
       );

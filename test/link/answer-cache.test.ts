@@ -110,6 +110,39 @@ describe("RsuLink deduplication", () => {
     expect(r.laneWrites).toHaveLength(1);
     expect(f.answered).toBe(true);
   });
+
+  for (const variant of ["legacy", "national"] as const) {
+    it(`${variant}: a reply to a frame a different one replaced under the same sequence is refused, nothing written`, async () => {
+      // legacy RSU with a fixed RSCTL per frame type: the first OBU's B2 went unanswered, the RSU gave up on
+      // it, and the next OBU's B2 comes under the same RSCTL; an answer to the first would go out under the
+      // reply sequence of the second, which the RSU would take for that one's answer
+      const r = await rig(variant);
+      const got = collect(r);
+      const seq = variant === "legacy" ? 0x18 : 0x01;
+      await r.rsu(seq, L.b2);
+      await settle();
+      await vi.advanceTimersByTimeAsync(600);
+      await r.rsu(seq, L.b2Other);
+      await settle();
+      expect(got.map((g) => g.frame.type)).toEqual(["B2", "B2"]);
+      const [first, second] = got as [IncomingFrame, IncomingFrame];
+      await expect(first.ack()).rejects.toMatchObject({
+        code: "E302_LINK_DOWN",
+        message: expect.stringContaining("superseded"),
+        details: { nothingWritten: true },
+      });
+      await expect(first.reply(C1)).rejects.toMatchObject({ details: { nothingWritten: true } });
+      await settle();
+      expect(r.laneWrites).toEqual([]);
+      expect(first.answered).toBe(false);
+      // the newer frame is answered as usual, under the swapped sequence
+      await second.reply(C1);
+      await settle();
+      expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([
+        ["C1", variant === "legacy" ? 0x81 : 0x10],
+      ]);
+    });
+  }
 });
 
 describe("RsuLink dedupe window: sized from the RSU's retransmission schedule", () => {
