@@ -13,11 +13,12 @@
  *    resent once per repeat, or, while the application is still deciding, the repeat is only counted
  *    and the eventual reply goes out once;
  *  - a national B1 heartbeat gets CF status 0 if configured; legacy heartbeats are never answered;
+ *  - a well-framed legacy frame of an undeclared type Bx gets the empty ACK at once (`undeclared`);
  *  - nothing slow sits between a reply and its write: `reply()` encodes and hands the bytes to the
  *    transport before it logs or counts anything.
  */
 import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.js";
-import { answerRule } from "../frames/answer-policy.js";
+import { acksUndeclared, answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { isRebootB0, swapNibbles } from "../framing/legacy.js";
@@ -67,7 +68,10 @@ export interface AnswerCacheCounters {
   resentReplies: number;
   /** Empty ACKs the link wrote because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
-  /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
+  /**
+   * Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF), a legacy
+   * frame of an undeclared type Bx (ACK, e.g. B7).
+   */
   autoAnswers: Record<string, number>;
   /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
   lateAnswers: Record<string, number>;
@@ -192,6 +196,21 @@ export class AnswerCache {
     this.channel.send(CF_RECEIVED, this.replySeqFor(seq)).then(
       () => bump(this.c.autoAnswers, type),
       (e: unknown) => this.writeFailed(e, "heartbeat answer not sent"),
+    );
+  }
+
+  /**
+   * A well-framed legacy RSU frame of the undeclared type `code` (never delivered: an undecodable frame),
+   * RSCTL `seq`: answered at once with the empty ACK under the swapped RSCTL where `acksUndeclared` says so
+   * (firmware-bridge/frames/answer-policy.ts), counted in autoAnswers under its type ("B7"). Each copy the
+   * RSU repeats (our ACK lost) is answered again.
+   */
+  undeclared(code: number, seq: number): void {
+    if (!acksUndeclared(code, this.dialect.variant)) return;
+    const type = code.toString(16).toUpperCase().padStart(2, "0");
+    this.channel.send(ACK, this.replySeqFor(seq)).then(
+      () => bump(this.c.autoAnswers, type),
+      (e: unknown) => this.writeFailed(e, "empty ACK to a frame of an undeclared type not sent"),
     );
   }
 

@@ -313,7 +313,11 @@ export class RsuLink {
       this.channel.misfitHeartbeats$.subscribe((m) => this.onMisfitHeartbeat(m)),
       // an echo of the lane's own frame is no sign of the RSU: it re-arms nothing
       this.channel.problems$.subscribe((p) => {
-        if (p.kind === "decode-error") this.supervisor.alive(); // a good envelope: the RSU is talking
+        if (p.kind !== "decode-error") return;
+        this.supervisor.alive(); // a good envelope: the RSU is talking
+        // a type the catalogue does not declare: legacy ones get the empty ACK (answer-policy.ts acksUndeclared)
+        if (p.error.code === ErrorCodes.FrameUnknownType && p.wire.data.length > 0)
+          this.answers.undeclared(p.wire.data[0] as number, p.wire.seq);
       }),
     ];
     this.channel.start();
