@@ -49,8 +49,10 @@ export function isEtcError(e: unknown, code?: ErrorCode): e is EtcError {
 /**
  * `details.nothingWritten: true` marks a refusal made before any byte of the frame reached the medium, so
  * the peer cannot have received it:
- * - E302_LINK_DOWN from a reply/ack to a frame received before a link loss (link/answer-cache.ts), and from
- *   `send()`/`request()` while the transport is not open (link/rsu-link.ts);
+ * - E302_LINK_DOWN from a reply/ack to a frame received before a link loss or superseded by a different frame
+ *   under the same RSCTL/SEQ (link/answer-cache.ts), from `send()`/`request()` while the transport is not
+ *   open, and (E303 on stop) from a legacy `request()` whose frame the mirrored-answer hold still held when
+ *   the link was lost or stopped (link/rsu-link.ts failWaiters);
  * - E304_LINK_ALREADY_ANSWERED (the frame's one reply was already handed over: this one is not written);
  * - a frame that cannot be encoded (its E1xx code, from a reply);
  * - E205_PORT_CLOSED "write while <status>" (a transport that is not open);

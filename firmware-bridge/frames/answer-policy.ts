@@ -44,6 +44,17 @@ export const ANSWER_RULES: { readonly [V in Variant]: Readonly<Record<string, An
   },
 };
 
+/**
+ * A well-framed legacy RSU frame (good BCC) whose type the catalogue does not declare (the references'
+ * dialect-specific B1, B6, B7, B9): the link answers it with an empty acknowledgement at once, as the
+ * legacy reference has the lane answer every RSU frame, at least with an empty acknowledgement (an
+ * unanswered one is repeated 3 times, docs/protocol.md §5). Only type codes Bx, the RSU's frames in the
+ * legacy reference; a national frame of an undeclared type gets nothing.
+ */
+export function acksUndeclared(code: number, variant: Variant): boolean {
+  return variant === "legacy" && (code & 0xf0) === 0xb0;
+}
+
 /** The rule for one RSU frame type ("command" when the table does not name it). */
 export function answerRule(type: string, variant: Variant): AnswerRule {
   const rules = ANSWER_RULES[variant];

@@ -78,6 +78,12 @@ export abstract class StreamDeframer implements Deframer {
   private pendingReason: DiscardReason | undefined;
   /** the rest of a failed candidate being rescanned: its first `bytes` bytes of `buf`, and why it failed */
   private blame: { reason: DiscardReason; bytes: number } | undefined;
+  /**
+   * The discarded event at `index` of the events being built, still as the pieces of the buffer it is made
+   * of: copied into one Buffer once, when the event is complete (`endRun`), not once per adjacent piece
+   * (a run of 0xFF in one read comes as thousands of pieces).
+   */
+  private run: { index: number; pieces: Buffer[] } | undefined;
   private readonly c: DeframerCounters = {
     frames: 0,
     discardedBytes: 0,
@@ -129,6 +135,7 @@ export abstract class StreamDeframer implements Deframer {
       this.c.malformed++;
       void err;
     }
+    this.endRun(events);
     return events;
   }
 
@@ -142,6 +149,7 @@ export abstract class StreamDeframer implements Deframer {
     if (now - this.lastByteAt <= this.interByteTimeoutMs) return events;
     if (this.buffered > 0) this.expire(events);
     this.blame = undefined;
+    this.endRun(events);
     return events;
   }
 
@@ -152,6 +160,7 @@ export abstract class StreamDeframer implements Deframer {
     this.freeLead = 0;
     this.pendingReason = undefined;
     this.blame = undefined;
+    this.endRun(events);
     return events;
   }
 
@@ -270,11 +279,8 @@ export abstract class StreamDeframer implements Deframer {
     while (at < n) {
       const blamed = blameable && this.blame !== undefined;
       const k = blamed ? Math.min(n - at, this.blame?.bytes ?? 0) : n - at;
-      this.report(
-        events,
-        Buffer.from(this.buf.subarray(at, at + k)),
-        blamed ? (this.blame?.reason ?? reason) : reason,
-      );
+      // a view: report() copies it when its event is complete (the buffer is never written in place)
+      this.report(events, this.buf.subarray(at, at + k), blamed ? (this.blame?.reason ?? reason) : reason);
       this.advanceBlame(k);
       at += k;
     }
@@ -282,16 +288,32 @@ export abstract class StreamDeframer implements Deframer {
     this.buf = this.buf.subarray(n);
   }
 
-  /** One discarded run; adjacent bytes dropped for the same reason are one run. */
+  /**
+   * One discarded run; adjacent bytes dropped for the same reason are one run. `bytes` is a view of the
+   * buffer: the run's pieces are collected and copied into its event's own Buffer once (`endRun`).
+   */
   private report(events: DeframerEvent[], bytes: Buffer, reason: DiscardReason): void {
     this.c.discardedBytes += bytes.length;
     const last = events[events.length - 1];
-    if (last?.kind === "discarded" && last.reason === reason) {
-      events[events.length - 1] = { kind: "discarded", reason, bytes: Buffer.concat([last.bytes, bytes]) };
+    if (last?.kind === "discarded" && last.reason === reason && this.run?.index === events.length - 1) {
+      this.run.pieces.push(bytes);
     } else {
+      this.endRun(events);
       this.c.discardedRuns++;
       events.push({ kind: "discarded", reason, bytes });
+      this.run = { index: events.length - 1, pieces: [bytes] };
     }
+  }
+
+  /** The discarded run being built is complete: its event gets its bytes, copied out of the buffer once. */
+  private endRun(events: DeframerEvent[]): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    const ev = events[run.index];
+    if (ev?.kind !== "discarded") return;
+    const bytes = run.pieces.length === 1 ? Buffer.from(run.pieces[0] as Buffer) : Buffer.concat(run.pieces);
+    events[run.index] = { kind: "discarded", reason: ev.reason, bytes };
   }
 
   /** `n` bytes left the front of the buffer: the failed candidate's rest shrinks by as many. */

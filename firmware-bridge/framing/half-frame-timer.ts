@@ -14,7 +14,10 @@
  * the pending reads are taken (on a busy 2-core host a serial read can take several ms to arrive after
  * the loop comes back: the binding's poll, then a read in the thread pool), and expires only if no byte
  * has come by then. It defers at most `MAX_DEFERRALS` times in a row, so a loop that is late on every
- * turn still drops a half frame. A timer that fires on time expires at once.
+ * turn still drops a half frame. A timer that fires on time expires at once. The timer is due at the last
+ * byte's arrival plus the timeout, on the clock: the time the channel's subscribers spent on the read that
+ * armed it counts (`start`), so it does not fire "late" because of them (only a loop busy past the due
+ * time makes it late).
  */
 
 /** What the timer needs of a deframer (both deframers have it). */
@@ -71,9 +74,14 @@ export class HalfFrameTimer<E> {
     this.start(now, ms);
   }
 
+  /**
+   * Due `ms` after `now`, counted on the clock now: `now` may be when the bytes arrived, before the
+   * channel's subscribers ran on them (the lane's decision, its commit), and a timer started only then for
+   * the whole `ms` would fire late by their time and wait a fresh timeout for nothing.
+   */
   private start(now: number, ms: number): void {
     this.dueAt = now + ms;
-    this.timer = setTimeout(() => this.fire(), ms);
+    this.timer = setTimeout(() => this.fire(), Math.max(0, this.dueAt - this.now()));
     this.timer.unref?.();
   }
 

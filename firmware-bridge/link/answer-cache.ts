@@ -13,11 +13,12 @@
  *    resent once per repeat, or, while the application is still deciding, the repeat is only counted
  *    and the eventual reply goes out once;
  *  - a national B1 heartbeat gets CF status 0 if configured; legacy heartbeats are never answered;
+ *  - a well-framed legacy frame of an undeclared type Bx gets the empty ACK at once (`undeclared`);
  *  - nothing slow sits between a reply and its write: `reply()` encodes and hands the bytes to the
  *    transport before it logs or counts anything.
  */
 import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.js";
-import { answerRule } from "../frames/answer-policy.js";
+import { acksUndeclared, answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
 import { isRebootB0, swapNibbles } from "../framing/legacy.js";
@@ -50,7 +51,8 @@ export interface IncomingFrame {
    * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
    * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
    * E304_LINK_ALREADY_ANSWERED; for a frame received before a link loss (or stop()) it rejects with
-   * E302_LINK_DOWN and writes nothing. Those refusals, a frame that cannot be encoded, and a transport that
+   * E302_LINK_DOWN and writes nothing, as it does for a frame a different one replaced under the same
+   * RSCTL/SEQ (the RSU gave up on it; the reply would carry the newer frame's sequence). Those refusals, a frame that cannot be encoded, and a transport that
    * is not open carry `details.nothingWritten` (firmware-bridge/errors.ts NOTHING_WRITTEN): the RSU cannot
    * have received the frame.
    */
@@ -66,7 +68,10 @@ export interface AnswerCacheCounters {
   resentReplies: number;
   /** Empty ACKs the link wrote because the application missed answerDeadlineMs (B0 only). */
   autoAcks: number;
-  /** Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF). */
+  /**
+   * Every answer the link wrote by itself, by the type of the frame answered: B0 (ACK), B1 (CF), a legacy
+   * frame of an undeclared type Bx (ACK, e.g. B7).
+   */
   autoAnswers: Record<string, number>;
   /** Information frames the application had not answered by answerDeadlineMs, by frame type. */
   lateAnswers: Record<string, number>;
@@ -96,6 +101,11 @@ class Incoming implements IncomingFrame {
   late = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * A different information frame that came later under the same RSCTL/SEQ: the RSU gave up on this one,
+   * and a reply to it would carry the newer frame's reply sequence, so none is written any more.
+   */
+  supersededBy: Incoming | undefined;
 
   constructor(
     private readonly cache: AnswerCache,
@@ -190,6 +200,21 @@ export class AnswerCache {
   }
 
   /**
+   * A well-framed legacy RSU frame of the undeclared type `code` (never delivered: an undecodable frame),
+   * RSCTL `seq`: answered at once with the empty ACK under the swapped RSCTL where `acksUndeclared` says so
+   * (firmware-bridge/frames/answer-policy.ts), counted in autoAnswers under its type ("B7"). Each copy the
+   * RSU repeats (our ACK lost) is answered again.
+   */
+  undeclared(code: number, seq: number): void {
+    if (!acksUndeclared(code, this.dialect.variant)) return;
+    const type = code.toString(16).toUpperCase().padStart(2, "0");
+    this.channel.send(ACK, this.replySeqFor(seq)).then(
+      () => bump(this.c.autoAnswers, type),
+      (e: unknown) => this.writeFailed(e, "empty ACK to a frame of an undeclared type not sent"),
+    );
+  }
+
+  /**
    * A decoded RSU frame that is not a heartbeat. Returns the IncomingFrame to deliver, or undefined
    * when it is an RSU repeat (absorbed here: the cached reply is resent, or nothing while undecided).
    * `answersC0`: a B0 that answers the lane's C0 (then a 0x98 one is the power-on answer, not a reboot).
@@ -219,7 +244,9 @@ export class AnswerCache {
     if (informational) {
       // A different frame reusing the SEQ means the RSU gave up on the old one: an automatic ACK for it
       // would now carry the new frame's reply sequence, so its deadline is simply dropped.
+      // The same holds for a reply the application gives it later: answer() refuses it (supersededBy).
       const old = this.recent.get(wire.seq);
+      if (old !== undefined) old.supersededBy = inc;
       if (old?.deadline) {
         clearTimeout(old.deadline);
         old.deadline = undefined;
@@ -258,6 +285,18 @@ export class AnswerCache {
         new EtcError(
           ErrorCodes.LinkAlreadyAnswered,
           `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was already answered with ${prev}; not sending ${frame.type}`,
+          NOTHING_WRITTEN,
+        ),
+      );
+    }
+    if (inc.supersededBy !== undefined) {
+      // Its reply sequence now belongs to the newer frame: the RSU would take this reply for that frame's
+      // answer. Refused, as receive() drops the automatic ACK of such a frame.
+      const newer = inc.supersededBy;
+      return Promise.reject(
+        new EtcError(
+          ErrorCodes.LinkDown,
+          `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}) was superseded by a later ${newer.frame.type} under the same sequence ${Math.round(newer.at - inc.at)} ms after it (the RSU gave up on it); not sending ${frame.type}`,
           NOTHING_WRITTEN,
         ),
       );

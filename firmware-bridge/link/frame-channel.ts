@@ -35,6 +35,7 @@ import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
 import type { Transport } from "../transport/types.js";
+import { NoiseLog } from "./noise-log.js";
 
 export interface ReceivedFrame {
   readonly frame: Frame;
@@ -138,6 +139,8 @@ export class FrameChannel {
   /** The layout settings that explain a frame's length, per frame type and length. */
   private readonly layoutFits: LayoutFitMemo;
   private sub: Subscription | undefined;
+  /** The warnings for discarded runs and checksum errors, capped (./noise-log.ts). */
+  private readonly noiseLog: NoiseLog;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
   private readonly c: ChannelCounters = {
@@ -165,6 +168,7 @@ export class FrameChannel {
     this.deframer = createDeframer(opts.dialect.variant, opts.deframer);
     this.log = (opts.logger ?? silentLogger).child({ ch: opts.channel ?? "RSU" });
     this.now = opts.now ?? (() => performance.now());
+    this.noiseLog = new NoiseLog(this.log, this.now);
     this.expiry = new HalfFrameTimer(this.deframer, this.now, (events, at) => this.emitAll(events, at));
   }
 
@@ -190,6 +194,7 @@ export class FrameChannel {
     this.sub?.unsubscribe();
     this.sub = undefined;
     this.expiry.cancel();
+    this.noiseLog.stop();
   }
 
   /** Drop any half frame (after a reconnect the old bytes mean nothing). */
@@ -275,15 +280,20 @@ export class FrameChannel {
         }
         this.framesSubject.next({ frame: r.frame, wire: ev.frame, at });
       } else {
+        // capped: the first of an episode at warn, then one summary per interval (./noise-log.ts)
         if (ev.kind === "checksum-error") {
-          this.log.warn(
-            { dir: "<-", hex: ev.candidate.toString("hex"), expected: ev.expected, actual: ev.actual },
-            "checksum error",
-          );
+          this.noiseLog.note("checksum-error", "checksum error", () => ({
+            dir: "<-",
+            hex: ev.candidate.toString("hex"),
+            expected: ev.expected,
+            actual: ev.actual,
+          }));
         } else {
-          this.log.warn(
-            { dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") },
+          this.noiseLog.note(
+            "discarded",
             "bytes discarded",
+            () => ({ dir: "<-", reason: ev.reason, len: ev.bytes.length, hex: ev.bytes.toString("hex") }),
+            ev.bytes.length,
           );
         }
         this.problemsSubject.next(ev);

@@ -40,10 +40,15 @@ export class MirroredAnswerHold {
 
   constructor(private readonly o: MirroredAnswerHoldInit) {}
 
-  /** Sends `frame`, whose answers are of the types `replies`, now or once its answer cannot be absorbed. */
-  send(frame: Frame, replies: readonly string[]): Promise<SentFrame> {
-    if (this.tail === undefined && this.o.answers.repeatableFor(MIRRORED_RSCTL, replies) === 0)
+  /**
+   * Sends `frame`, whose answers are of the types `replies`, now or once its answer cannot be absorbed.
+   * `onWrite` runs when the frame is handed to the transport (until then nothing of it can be written).
+   */
+  send(frame: Frame, replies: readonly string[], onWrite?: () => void): Promise<SentFrame> {
+    if (this.tail === undefined && this.o.answers.repeatableFor(MIRRORED_RSCTL, replies) === 0) {
+      onWrite?.();
       return this.o.write(frame);
+    }
     const generation = this.o.answers.generation;
     const run = (this.tail ?? Promise.resolve()).then(async () => {
       for (let i = 0; i < MAX_HOLDS; i++) {
@@ -59,6 +64,7 @@ export class MirroredAnswerHold {
         );
       }
       if (!this.o.isOpen()) throw this.o.downError(frame.type);
+      onWrite?.();
       return this.o.write(frame);
     });
     const tail = run.then(

@@ -138,6 +138,8 @@ export interface RequestOptions {
 }
 
 interface Waiter {
+  /** the type of the frame the request sends */
+  readonly type: string;
   readonly label: string;
   readonly match: (f: Frame) => boolean;
   readonly resolve: (f: IncomingFrame) => void;
@@ -146,6 +148,11 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** the C0 this request sent (its number in c0Sends): settling without an answer ends its wait */
   c0?: number;
+  /**
+   * Its frame was handed to the transport. Until then (legacy: held by the mirrored-answer hold) a link
+   * lost or stopped refuses the frame unwritten, so the waiter's rejection is marked nothing-written.
+   */
+  handed: boolean;
   /** Resolves when the waiter settles, whichever way (releases the request lock). */
   readonly done: Promise<void>;
   release: () => void;
@@ -306,7 +313,11 @@ export class RsuLink {
       this.channel.misfitHeartbeats$.subscribe((m) => this.onMisfitHeartbeat(m)),
       // an echo of the lane's own frame is no sign of the RSU: it re-arms nothing
       this.channel.problems$.subscribe((p) => {
-        if (p.kind === "decode-error") this.supervisor.alive(); // a good envelope: the RSU is talking
+        if (p.kind !== "decode-error") return;
+        this.supervisor.alive(); // a good envelope: the RSU is talking
+        // a type the catalogue does not declare: legacy ones get the empty ACK (answer-policy.ts acksUndeclared)
+        if (p.error.code === ErrorCodes.FrameUnknownType && p.wire.data.length > 0)
+          this.answers.undeclared(p.wire.data[0] as number, p.wire.seq);
       }),
     ];
     this.channel.start();
@@ -345,12 +356,16 @@ export class RsuLink {
   }
 
   /** C0: its wait for the B0 begins before the write (the B0 may arrive while the write is in progress). */
-  private sendC0(frame: Frame, answerWithinMs?: number): { sent: Promise<SentFrame>; nth: number } {
+  private sendC0(
+    frame: Frame,
+    answerWithinMs?: number,
+    onWrite?: () => void,
+  ): { sent: Promise<SentFrame>; nth: number } {
     this.endC0Wait();
     const nth = ++this.c0Sends;
     this.c0Unanswered = true;
     if (answerWithinMs !== undefined) this.c0Timer = setTimeout(() => this.endC0Wait(nth), answerWithinMs);
-    const sent = this.write(frame);
+    const sent = this.write(frame, onWrite);
     // a failed write, whatever it wrote, is a C0 the lane takes as not sent (it sends another)
     sent.catch(() => this.endC0Wait(nth));
     return { sent, nth };
@@ -364,8 +379,11 @@ export class RsuLink {
     this.c0Timer = undefined;
   }
 
-  private write(frame: Frame): Promise<SentFrame> {
-    if (this.legacy) return this.mirrorHold.send(frame, frameDef(frame.type, "legacy")?.replies ?? []);
+  /** `onWrite` runs when the frame is handed to the transport (legacy: after the mirrored-answer hold). */
+  private write(frame: Frame, onWrite?: () => void): Promise<SentFrame> {
+    if (this.legacy)
+      return this.mirrorHold.send(frame, frameDef(frame.type, "legacy")?.replies ?? [], onWrite);
+    onWrite?.();
     // An RSU may number the frame answering ours (the B0 answering C0) with our SEQ swapped, as the
     // lane numbers its replies (docs/protocol.md §1). Should that number be the SEQ of an information
     // frame received within the dedupe window, an answer with the same DATA (a B0 repeating the status
@@ -413,12 +431,14 @@ export class RsuLink {
         this.settle(w, new EtcError(ErrorCodes.LinkAborted, `${this.transport.name}: ${label} aborted`));
       };
       const w: Waiter = {
+        type: frame.type,
         label,
         match,
         resolve,
         reject,
         settled: false,
         timer: undefined,
+        handed: false,
         done,
         release,
         cleanup: () => signal?.removeEventListener("abort", onAbort),
@@ -431,12 +451,15 @@ export class RsuLink {
           return;
         }
         this.waiters.add(w); // before the write: an answer may arrive while the write is in progress
+        const onWrite = (): void => {
+          w.handed = true;
+        };
         try {
           if (frame.type === "C0") {
-            const c0 = this.sendC0(frame);
+            const c0 = this.sendC0(frame, undefined, onWrite);
             w.c0 = c0.nth;
             await c0.sent;
-          } else await this.write(frame);
+          } else await this.write(frame, onWrite);
         } catch (e) {
           this.settle(w, e);
           return;
@@ -526,8 +549,23 @@ export class RsuLink {
     else w.reject(err);
   }
 
+  /**
+   * The link was lost or stopped: every waiter fails with `err`; one whose frame was still held (legacy
+   * mirrored-answer hold), which the hold now refuses to write, with `err` marked nothing-written.
+   */
   private failWaiters(err: EtcError): void {
-    for (const w of [...this.waiters]) this.settle(w, err);
+    for (const w of [...this.waiters]) {
+      if (w.handed) this.settle(w, err);
+      else
+        this.settle(
+          w,
+          new EtcError(
+            err.code,
+            `${err.message}; ${w.type} not sent: it was still held for the dedupe window`,
+            { ...err.details, ...NOTHING_WRITTEN },
+          ),
+        );
+    }
   }
 
   private downError(type: string): EtcError {

@@ -81,8 +81,9 @@ export interface EffectRunnerDeps {
 
 /**
  * What became of a reply: handed to the port (when), or not sent. `nothingWritten`: refused before any byte
- * was written (E302 for a frame received before a link loss, E304, a frame that cannot be encoded, a port
- * that is not open: firmware-bridge/errors.ts), so the RSU cannot have it; otherwise part of it may be out.
+ * was written (E302 for a frame received before a link loss or superseded by a later one under its
+ * sequence, E304, a frame that cannot be encoded, a port that is not open: firmware-bridge/errors.ts), so
+ * the RSU cannot have it; otherwise part of it may be out.
  */
 export type ReplyResult =
   | { sent: true; at: number }

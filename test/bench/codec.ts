@@ -1,6 +1,7 @@
 /**
  * Codec figures (issue 2): frames/s for decode and encode of B4 and C6 (target >= 200,000 each on
- * one core) and deframer throughput in MB/s, for both wire variants.
+ * one core) and deframer throughput in MB/s, for both wire variants, also for a 256 KiB run of 0xFF read
+ * at once.
  */
 import {
   DEFAULT_LEGACY_DIALECT,
@@ -90,6 +91,19 @@ export const codecBench: Benchmark = {
           framesPerSecond: Math.round(frameCount / s),
         },
         notes: "64-byte chunks, ~5% noise",
+      });
+      // A floating line's run of 0xFF read at once (256 KiB in one push): one discarded run of thousands of
+      // pieces, each copied once (firmware-bridge/framing/deframer.ts endRun; it was quadratic).
+      const ff = Buffer.alloc(256 * 1024, 0xff);
+      const ffRuns = Math.max(2, Math.round(5 * ctx.scale));
+      const f0 = process.hrtime.bigint();
+      for (let r = 0; r < ffRuns; r++) createDeframer(d.variant).push(ff, 0);
+      const fs = Number(process.hrtime.bigint() - f0) / 1e9;
+      out.push({
+        name: `deframer.${d.variant}.ffRun`,
+        unit: "MB/s",
+        figures: { mbPerSecond: Number(((ff.length * ffRuns) / fs / 1e6).toFixed(1)) },
+        notes: "256 KiB of 0xFF in one push",
       });
     }
     return out;

@@ -129,6 +129,20 @@ describe("the reader channel's inter-byte timeout", () => {
     expect(discards).toEqual([`truncated:${reply.subarray(0, 7).toString("hex")}`]);
   });
 
+  it("a half frame read with a whole frame whose handler took 20 ms is dropped at the timeout from its last byte, not a fresh timeout later", () => {
+    const { t, ch, frames, discards } = readerChannel();
+    // the subscriber's work (the lane's decision) runs inside the read: the clock moves, no timer runs
+    ch.frames$.subscribe(() => {
+      clock += 20;
+    });
+    t.deliver(Buffer.concat([reply, reply.subarray(0, 7)]));
+    expect(frames).toHaveLength(1);
+    idle(30); // clock 50
+    expect(discards).toEqual([]);
+    idle(1); // clock 51: the timer was due then and runs on time, so it drops the half frame
+    expect(discards).toEqual([`truncated:${reply.subarray(0, 7).toString("hex")}`]);
+  });
+
   it("stop() cancels the timer: nothing is dropped by it afterwards", () => {
     const { t, ch, discards } = readerChannel();
     t.deliver(reply.subarray(0, 7));
@@ -174,6 +188,23 @@ describe.each([
     expect(frames).toEqual([good.toString("hex")]);
     expect(problems).toEqual([]);
     expect(ch.counters.timeouts).toBe(0);
+  });
+
+  it("a half frame read with a whole frame whose handler took 20 ms is dropped at the timeout from its last byte, not a fresh timeout later", () => {
+    const { t, ch, frames, problems } = rsuChannel();
+    // the subscriber's work (the lane's decision and commit) runs inside the read: the clock moves, no
+    // timer runs; before, the timer started after it counted a whole timeout and so fired "late", and
+    // waited a fresh one (docs/link.md deframer.interByteTimeoutMs)
+    ch.frames$.subscribe(() => {
+      clock += 20;
+    });
+    t.deliver(Buffer.concat([good, good.subarray(0, half)]));
+    expect(frames).toEqual([good.toString("hex")]);
+    idle(30); // clock 50
+    expect(problems).toEqual([]);
+    idle(1); // clock 51
+    expect(problems).toEqual(["timeout"]);
+    expect(ch.counters.timeouts).toBe(1);
   });
 
   it("a half frame followed by silence is still dropped at the timeout when the timer runs on time", () => {

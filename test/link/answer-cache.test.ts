@@ -110,6 +110,39 @@ describe("RsuLink deduplication", () => {
     expect(r.laneWrites).toHaveLength(1);
     expect(f.answered).toBe(true);
   });
+
+  for (const variant of ["legacy", "national"] as const) {
+    it(`${variant}: a reply to a frame a different one replaced under the same sequence is refused, nothing written`, async () => {
+      // legacy RSU with a fixed RSCTL per frame type: the first OBU's B2 went unanswered, the RSU gave up on
+      // it, and the next OBU's B2 comes under the same RSCTL; an answer to the first would go out under the
+      // reply sequence of the second, which the RSU would take for that one's answer
+      const r = await rig(variant);
+      const got = collect(r);
+      const seq = variant === "legacy" ? 0x18 : 0x01;
+      await r.rsu(seq, L.b2);
+      await settle();
+      await vi.advanceTimersByTimeAsync(600);
+      await r.rsu(seq, L.b2Other);
+      await settle();
+      expect(got.map((g) => g.frame.type)).toEqual(["B2", "B2"]);
+      const [first, second] = got as [IncomingFrame, IncomingFrame];
+      await expect(first.ack()).rejects.toMatchObject({
+        code: "E302_LINK_DOWN",
+        message: expect.stringContaining("superseded"),
+        details: { nothingWritten: true },
+      });
+      await expect(first.reply(C1)).rejects.toMatchObject({ details: { nothingWritten: true } });
+      await settle();
+      expect(r.laneWrites).toEqual([]);
+      expect(first.answered).toBe(false);
+      // the newer frame is answered as usual, under the swapped sequence
+      await second.reply(C1);
+      await settle();
+      expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([
+        ["C1", variant === "legacy" ? 0x81 : 0x10],
+      ]);
+    });
+  }
 });
 
 describe("RsuLink dedupe window: sized from the RSU's retransmission schedule", () => {
@@ -399,6 +432,53 @@ describe("RsuLink: a national B1 is a heartbeat whatever its body (docs/protocol
     await settle();
     expect(r.link.counters).toMatchObject({ heartbeats: 1, misfitHeartbeats: 0, decodeErrors: 1 });
     expect(r.warnings.filter((w) => MISFIT_WARNING.test(w))).toEqual([]);
+  });
+});
+
+// protocol review: the legacy reference has the lane answer every RSU frame, at least with an empty ack;
+// a well-framed frame of a type the catalogue does not declare went unanswered (docs/protocol.md §5)
+describe("RsuLink: a legacy RSU frame of an undeclared type gets the empty ACK", () => {
+  it("B1, B6, B7, B9 with a good BCC: an empty ACK each under the swapped RSCTL; still an undecodable frame, counted and logged", async () => {
+    const r = await rig("legacy");
+    const got = collect(r);
+    await r.rsu(0x18, "b1 0102");
+    await r.rsu(0x28, "b6");
+    await r.rsu(0x38, "b7 01020304 00 aabb");
+    await r.rsu(0x48, "b9 01020304 00 11223344");
+    await settle();
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq, w.hex])).toEqual([
+      ["ACK", 0x81, "ffff8181ff"],
+      ["ACK", 0x82, "ffff8282ff"],
+      ["ACK", 0x83, "ffff8383ff"],
+      ["ACK", 0x84, "ffff8484ff"],
+    ]);
+    expect(got).toEqual([]);
+    expect(r.link.counters).toMatchObject({
+      decodeErrors: 4,
+      autoAnswers: { B1: 1, B6: 1, B7: 1, B9: 1 },
+      autoAcks: 0,
+    });
+    expect(r.warnings.filter((w) => w.startsWith("undecodable frame"))).toHaveLength(4);
+    // the RSU repeating one (our ACK lost) gets it again
+    await r.rsu(0x38, "b7 01020304 00 aabb");
+    await settle();
+    expect(r.laneWrites.map((w) => w.seq)).toEqual([0x81, 0x82, 0x83, 0x84, 0x83]);
+    expect(r.link.counters.autoAnswers).toMatchObject({ B7: 2 });
+  });
+
+  it("nothing for a bad BCC, for an undeclared type that is no RSU frame (not Bx), nor on a national link", async () => {
+    const r = await rig("legacy");
+    const bad = frameBytes("legacy", 0x18, "b7 01020304 00");
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x01; // the BCC
+    await r.raw(bad);
+    await r.rsu(0x28, "a7 0102");
+    await settle();
+    expect(r.link.counters).toMatchObject({ checksumErrors: 1, decodeErrors: 1, autoAnswers: {} });
+    const n = await rig("national");
+    await n.rsu(0x01, "b7 0102");
+    await settle();
+    expect(n.link.counters).toMatchObject({ decodeErrors: 1, autoAnswers: {} });
+    expect([...r.laneWrites, ...n.laneWrites]).toEqual([]);
   });
 });
 

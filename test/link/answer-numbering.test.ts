@@ -6,6 +6,7 @@
  * legacy, whose lane RSCTL is always 0x80, holds the C0 until the window has passed.
  */
 import { describe, expect, it, vi } from "vitest";
+import { type EtcError, wroteNothing } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { replySeq } from "../../firmware-bridge/framing/national.js";
 import type { IncomingFrame } from "../../firmware-bridge/link/rsu-link.js";
@@ -147,5 +148,39 @@ describe("legacy: the B0 answering C0 (0x80) mirrored as 08, after the RSU annou
     await vi.advanceTimersByTimeAsync(WINDOW + 1);
     expect(await held).toMatch(/C0 not sent: the RSU link was lost or stopped while it was held/);
     expect(r2.laneWrites.filter((w) => w.frame.type === "C0")).toEqual([]);
+  });
+
+  // review: the link lost while a request(C0) was held rejected it with an unmarked E302, as if the C0 may
+  // have reached the RSU (docs/link.md "Refused before any byte was written")
+  it("request(C0) held when the link is lost (or stopped) rejects marked nothing-written; one written already does not", async () => {
+    for (const end of ["lost", "stopped"] as const) {
+      const r = await rig("legacy");
+      r.link.incoming$.subscribe((f) => void f.ack());
+      await r.rsu(0x08, L.b0);
+      await settle();
+      const held = r.link.request(LC0, isB0, { timeoutMs: 1000 }).catch((e: unknown) => e);
+      await settle();
+      if (end === "lost") r.pair.unplug();
+      else await r.link.stop();
+      await settle();
+      expect(await held).toMatchObject({
+        code: end === "lost" ? "E302_LINK_DOWN" : "E303_LINK_ABORTED",
+        message: expect.stringContaining("C0 not sent: it was still held"),
+        details: { nothingWritten: true },
+      });
+      await vi.advanceTimersByTimeAsync(WINDOW + 1);
+      expect(r.laneWrites.filter((w) => w.frame.type === "C0")).toEqual([]);
+    }
+
+    // a C0 written (no announcement to hold it for) and then lost while waiting for its B0: not marked
+    const r = await rig("legacy");
+    const sent = r.link.request(LC0, isB0, { timeoutMs: 1000 }).catch((e: unknown) => e);
+    await settle();
+    expect(r.laneWrites.filter((w) => w.frame.type === "C0")).toHaveLength(1);
+    r.pair.unplug();
+    await settle();
+    const e = (await sent) as EtcError;
+    expect(e.code).toBe("E302_LINK_DOWN");
+    expect(wroteNothing(e)).toBe(false);
   });
 });

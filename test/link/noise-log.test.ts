@@ -1,0 +1,162 @@
+/**
+ * Line-noise warnings are capped (firmware-bridge/link/noise-log.ts, docs/link.md "Receiving,
+ * acknowledging, deduplicating"): a floating RX line brings tens of discarded runs a second for months.
+ * The first ones of an episode are warned about, then one summary per interval; the counters still count
+ * every event. Fake timers and an injected clock.
+ */
+import { BehaviorSubject, Subject } from "rxjs";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
+import { encodeNational } from "../../firmware-bridge/framing/national.js";
+import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
+import { NOISE_SUMMARY_INTERVAL_MS, NOISE_WARN_BURST } from "../../firmware-bridge/link/noise-log.js";
+import type { Logger } from "../../firmware-bridge/log.js";
+import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
+
+interface Line {
+  level: "warn" | "debug";
+  msg: string;
+  obj: Record<string, unknown>;
+}
+
+function recorder(lines: Line[]): Logger {
+  const noop = (): void => {};
+  const l: Logger = {
+    trace: noop,
+    info: noop,
+    error: noop,
+    debug: (o, m) => lines.push({ level: "debug", msg: m ?? "", obj: o as Record<string, unknown> }),
+    warn: (o, m) => lines.push({ level: "warn", msg: m ?? "", obj: o as Record<string, unknown> }),
+    child: () => l,
+    isLevelEnabled: () => true,
+  };
+  return l;
+}
+
+function fakeTransport(): Transport & { deliver(b: Buffer): void } {
+  const data = new Subject<Buffer>();
+  return {
+    name: "fake",
+    data$: data.asObservable(),
+    state$: new BehaviorSubject<TransportState>({ status: "open" }).asObservable(),
+    status: "open",
+    open: async () => {},
+    write: async () => {},
+    close: async () => {},
+    deliver: (b) => data.next(b),
+  };
+}
+
+const NOISE = Buffer.from("123456", "hex"); // no FF: one discarded run of 3 bytes per read
+const BAD_CRC = (() => {
+  const f = Buffer.from(encodeNational(0x01, Buffer.from([0xb2, 1, 2, 3, 4, 0])));
+  f[f.length - 1] = (f[f.length - 1] as number) ^ 0xff;
+  return f;
+})();
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+function channel() {
+  const t = fakeTransport();
+  const lines: Line[] = [];
+  const ch = new FrameChannel({
+    transport: t,
+    dialect: DEFAULT_NATIONAL_DIALECT,
+    receives: "rsu-to-lane",
+    logger: recorder(lines),
+    now: () => Date.now(),
+  });
+  ch.start();
+  return { t, ch, lines, warns: () => lines.filter((l) => l.level === "warn") };
+}
+
+/** `seconds` of a floating line: 60 noise reads a second, every 10th a frame with a bad CRC. */
+function floating(t: { deliver(b: Buffer): void }, seconds: number): void {
+  for (let i = 0; i < seconds * 60; i++) {
+    t.deliver(i % 10 === 9 ? BAD_CRC : NOISE);
+    vi.advanceTimersByTime(1000 / 60);
+  }
+}
+
+describe("FrameChannel: line-noise warnings are capped", () => {
+  it("a floating line for 3 minutes: the first warnings, then one summary a minute; counters count everything", () => {
+    const { t, ch, lines, warns } = channel();
+    floating(t, 180);
+    vi.advanceTimersByTime(NOISE_SUMMARY_INTERVAL_MS); // the third minute's summary, then nothing more
+    const w = warns();
+    // the burst (9 noise reads, then the bad frame's checksum error; its bytes, discarded, already
+    // fall after it), the notice that the rest goes to debug, and one summary per minute of noise
+    expect(w.slice(0, NOISE_WARN_BURST).map((l) => l.msg)).toEqual([
+      ...Array(NOISE_WARN_BURST - 1).fill("bytes discarded"),
+      "checksum error",
+    ]);
+    expect(w[NOISE_WARN_BURST]?.msg).toMatch(
+      /further discarded runs and checksum errors are logged at debug/,
+    );
+    const summaries = w.slice(NOISE_WARN_BURST + 1);
+    expect(summaries).toHaveLength(3);
+    for (const s of summaries) expect(s.msg).toMatch(/^line noise: \d+ discarded run\(s\)/);
+    // every event is in the counters, and either warned about or logged at debug and summarised
+    const events = 180 * 60;
+    const badFrames = events / 10;
+    expect(ch.counters.checksumErrors).toBe(badFrames);
+    const runs = lines.filter((l) => l.msg === "bytes discarded").length;
+    const checksum = lines.filter((l) => l.msg === "checksum error").length;
+    expect(checksum).toBe(badFrames);
+    const summed = summaries.reduce(
+      (a, s) => ({
+        runs: a.runs + (s.obj.discardedRuns as number),
+        bytes: a.bytes + (s.obj.discardedBytes as number),
+        cs: a.cs + (s.obj.checksumErrors as number),
+      }),
+      { runs: 0, bytes: 0, cs: 0 },
+    );
+    const warnedRuns = w.filter((l) => l.msg === "bytes discarded").length;
+    const warnedCs = w.filter((l) => l.msg === "checksum error").length;
+    expect(summed.runs + warnedRuns).toBe(runs);
+    expect(summed.cs + warnedCs).toBe(checksum);
+    expect(summed.runs).toBe(lines.filter((l) => l.level === "debug" && l.msg === "bytes discarded").length);
+    ch.stop();
+  });
+
+  it("after a quiet interval the next noise is warned about again; stop() logs what the window held back", () => {
+    const { t, ch, warns } = channel();
+    floating(t, 10);
+    vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS); // a summary, then a window with nothing
+    const before = warns().length;
+    t.deliver(NOISE);
+    expect(
+      warns()
+        .slice(before)
+        .map((l) => l.msg),
+    ).toEqual(["bytes discarded"]);
+    floating(t, 5);
+    const held = warns().length;
+    ch.stop();
+    const last = warns().slice(held);
+    expect(last).toHaveLength(1);
+    expect(last[0]?.msg).toMatch(/^line noise: /);
+    vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS);
+    expect(warns().length).toBe(held + 1); // no timer left after stop()
+  });
+
+  it("an occasional checksum error is warned about every time", () => {
+    const { t, ch, warns } = channel();
+    for (let i = 0; i < 3 * NOISE_WARN_BURST; i++) {
+      t.deliver(BAD_CRC);
+      vi.advanceTimersByTime(NOISE_SUMMARY_INTERVAL_MS + 1);
+    }
+    // each bad frame: its checksum error and its bytes, discarded with reason checksum
+    expect(warns().map((l) => l.msg)).toEqual(
+      Array(3 * NOISE_WARN_BURST)
+        .fill(["checksum error", "bytes discarded"])
+        .flat(),
+    );
+    ch.stop();
+  });
+});
