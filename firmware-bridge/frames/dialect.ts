@@ -20,6 +20,13 @@ export interface Dialect {
    * if it were UTC (the public samples); `utc`: the true epoch.
    */
   readonly timeBase: "local-as-utc" | "utc";
+  /**
+   * The same choice for the time in the card's 0019 record (entry/exit), wherever the lane reads or writes
+   * it: B4 LastStation, C6/C3 Station, and the booth's READ RECORD / UPDATE CAPP DATA CACHE. It belongs to
+   * the card and the road network, not to the RSU's wire variant, so its default is `local-as-utc` for both
+   * variants (the public C6 sample's Station; docs/protocol.md §4 "Card time base").
+   */
+  readonly cardTimeBase: "local-as-utc" | "utc";
   /** Local offset from UTC in minutes for `local-as-utc` and BCD wall-clock fields (China: 480). */
   readonly utcOffsetMinutes: number;
   /** Variant B B4 carries the 91-byte OBU EF04 block (C0 EF04Opt on); false for the 182-byte form. */
@@ -37,6 +44,7 @@ export const DEFAULT_LEGACY_DIALECT: Dialect = {
   lastStationLength: 43,
   heartbeatCode: 0x80,
   timeBase: "local-as-utc",
+  cardTimeBase: "local-as-utc",
   utcOffsetMinutes: 480,
   b4Ef04: false,
   b2AntennaId: false,
@@ -48,6 +56,7 @@ export const DEFAULT_NATIONAL_DIALECT: Dialect = {
   lastStationLength: 43,
   heartbeatCode: 0x80,
   timeBase: "utc",
+  cardTimeBase: "local-as-utc",
   utcOffsetMinutes: 480,
   b4Ef04: true,
   b2AntennaId: false,
@@ -59,15 +68,34 @@ export function defaultDialect(variant: Variant): Dialect {
 
 export const HEARTBEAT_CODES: ReadonlySet<number> = new Set([0x80, 0x08]);
 
-/** Wire value of a 4-byte time field for a real instant. */
-export function toWireUnix(d: Dialect, ms: number): number {
+type TimeBase = Dialect["timeBase"];
+
+const toUnix = (base: TimeBase, offsetMinutes: number, ms: number): number => {
   const s = Math.floor(ms / 1000);
-  return d.timeBase === "local-as-utc" ? s + d.utcOffsetMinutes * 60 : s;
+  return base === "local-as-utc" ? s + offsetMinutes * 60 : s;
+};
+
+const fromUnix = (base: TimeBase, offsetMinutes: number, wire: number): number =>
+  (base === "local-as-utc" ? wire - offsetMinutes * 60 : wire) * 1000;
+
+/** Wire value of an RSU frame's 4-byte time field (C6 UnixTime, B5 WrFileTime) for a real instant. */
+export function toWireUnix(d: Dialect, ms: number): number {
+  return toUnix(d.timeBase, d.utcOffsetMinutes, ms);
 }
 
-/** Real instant (ms since the epoch) of a 4-byte time field. */
+/** Real instant (ms since the epoch) of an RSU frame's 4-byte time field. */
 export function fromWireUnix(d: Dialect, wire: number): number {
-  return (d.timeBase === "local-as-utc" ? wire - d.utcOffsetMinutes * 60 : wire) * 1000;
+  return fromUnix(d.timeBase, d.utcOffsetMinutes, wire);
+}
+
+/** The 0019 record's 4-byte time for a real instant, in the card's time base (`cardTimeBase`). */
+export function toCardUnix(d: Dialect, ms: number): number {
+  return toUnix(d.cardTimeBase, d.utcOffsetMinutes, ms);
+}
+
+/** Real instant (ms since the epoch) of the 0019 record's 4-byte time (`cardTimeBase`). */
+export function fromCardUnix(d: Dialect, wire: number): number {
+  return fromUnix(d.cardTimeBase, d.utcOffsetMinutes, wire);
 }
 
 /** BCD wall clock yyyymmddhhmmss in the lane's local time. */

@@ -28,7 +28,7 @@ function record0019Body<R extends (d: Dialect) => boolean>(reservePresent: R) {
     field("network", hex(2)),
     field("station", hex(2)),
     field("lane", u8),
-    field("time", u32), // 4-byte Unix time, dialect time base
+    field("time", u32), // 4-byte Unix time, the dialect's cardTimeBase (docs/protocol.md §4)
     field("vehicleClass", u8),
     field("status", u8), // 01 MTC entry, 02 MTC exit, 03 ETC entry, 04 ETC exit
     field("flagStations", hex(9)),

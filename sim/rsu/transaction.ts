@@ -9,7 +9,7 @@
  */
 import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { fromCardUnix, toCardUnix, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { SW, swHex } from "../card/apdu.js";
 import { FILE_0019_LENGTH } from "../card/card-files.js";
 import { CardErrorCodes } from "../card/crypto/errors.js";
@@ -464,13 +464,16 @@ export class DsrcTransactions {
     if (this.preSendFaults(v, "B5")) return;
     const card = this.purchases.cardOf(v);
     const psam = this.purchases.psam;
-    // a record time of 0 (the lane lets the RSU stamp it): the RSU's own clock, the scenario's
-    const wrFileTime = asked.record.time || toWireUnix(this.ctx.dialect, this.ctx.wallNow());
+    // a record time of 0 (the lane lets the RSU stamp it): the RSU's own clock, the scenario's. The record's
+    // time is in the card's time base, WrFileTime (an RSU frame time) in the RSU's.
+    const d = this.ctx.dialect;
+    const writtenAt = asked.record.time ? fromCardUnix(d, asked.record.time) : this.ctx.wallNow();
+    const wrFileTime = toWireUnix(d, writtenAt);
     // Legacy, where B5 reports WrFileTime: the card's 0019 gets that time too, so the two agree (before,
     // the card kept time 0). National (no WrFileTime) writes the record as the lane sent it.
     const req =
-      asked.record.time === 0 && this.ctx.dialect.variant === "legacy"
-        ? withRecordTime(asked, wrFileTime)
+      asked.record.time === 0 && d.variant === "legacy"
+        ? withRecordTime(asked, toCardUnix(d, writtenAt))
         : asked;
     // A B5 error is the reference's short form: what the RSU knows of the C6/C3 and its PSAM.
     const shortFacts: B5ShortFacts = {

@@ -255,7 +255,7 @@ export function entryNetworkIssue(
 }
 /**
  * The 0019 entry time is 4 bytes of seconds since 1970 (sim/vehicles/vehicles.ts writes it with the
- * dialect's time base). Accepted: a day inside that range at either end, so any UTC offset fits.
+ * dialect's card time base, `cardTimeBase`). Accepted: a day inside that range at either end, so any UTC offset fits.
  */
 const ENTRY_TIME_MIN_MS = Date.UTC(1970, 0, 2);
 const ENTRY_TIME_MAX_MS = Date.UTC(2106, 1, 6); // 2^32 - 1 seconds is 2106-02-07T06:28:15Z

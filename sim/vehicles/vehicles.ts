@@ -4,7 +4,7 @@
  */
 import iconv from "iconv-lite";
 import type { Dialect } from "../../firmware-bridge/frames/dialect.js";
-import { toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { toCardUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import type { VehicleFile } from "../../firmware-bridge/frames/records.js";
 import type { Card0015, Card0019 } from "../card/types.js";
@@ -244,7 +244,7 @@ function entryRecord(
     network: e.network ?? network,
     station: e.station ?? "0101",
     lane: e.lane ?? 1,
-    time: toWireUnix(ctx.dialect, when),
+    time: toCardUnix(ctx.dialect, when),
     vehicleClass: e.vehicleClass ?? vehicleClass,
     status: e.status ?? 0x03,
     plate,

@@ -18,6 +18,7 @@ export interface DialectOptions {
   stationLength?: string;
   lastStationLength?: string;
   timeBase?: string;
+  cardTimeBase?: string;
   utcOffset?: string;
   ef04?: boolean;
   b2AntennaId?: boolean;
@@ -45,6 +46,9 @@ export function dialectFromOptions(
   if (o.timeBase !== undefined && o.timeBase !== "utc" && o.timeBase !== "local-as-utc") {
     throw new UsageError(`--time-base: expected "utc" or "local-as-utc", got "${o.timeBase}"`);
   }
+  if (o.cardTimeBase !== undefined && o.cardTimeBase !== "utc" && o.cardTimeBase !== "local-as-utc") {
+    throw new UsageError(`--card-time-base: expected "utc" or "local-as-utc", got "${o.cardTimeBase}"`);
+  }
   const offset = o.utcOffset === undefined ? base.utcOffsetMinutes : Number(o.utcOffset);
   if (
     o.utcOffset !== undefined &&
@@ -64,6 +68,7 @@ export function dialectFromOptions(
       base.lastStationLength,
     ),
     timeBase: (o.timeBase as Dialect["timeBase"] | undefined) ?? base.timeBase,
+    cardTimeBase: (o.cardTimeBase as Dialect["cardTimeBase"] | undefined) ?? base.cardTimeBase,
     utcOffsetMinutes: offset,
     b4Ef04: o.ef04 ?? base.b4Ef04,
     b2AntennaId: o.b2AntennaId ?? base.b2AntennaId,

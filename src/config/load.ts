@@ -226,6 +226,7 @@ export function dialectFromConfig(c: LaneConfig): Dialect {
     ...(o.stationLength !== undefined ? { stationLength: o.stationLength } : {}),
     ...(o.lastStationLength !== undefined ? { lastStationLength: o.lastStationLength } : {}),
     ...(o.timeBase !== undefined ? { timeBase: o.timeBase } : {}),
+    ...(o.cardTimeBase !== undefined ? { cardTimeBase: o.cardTimeBase } : {}),
     ...(o.utcOffsetMinutes !== undefined ? { utcOffsetMinutes: o.utcOffsetMinutes } : {}),
     ...(o.b4Ef04 !== undefined ? { b4Ef04: o.b4Ef04 } : {}),
     ...(o.b2AntennaId !== undefined ? { b2AntennaId: o.b2AntennaId } : {}),

@@ -257,6 +257,13 @@ export const DialectSection = z.strictObject({
   timeBase: z
     .enum(["local-as-utc", "utc"], { error: withGot('expected "local-as-utc" or "utc"') })
     .optional(),
+  /**
+   * The time base of the card's 0019 (entry/exit) record, read and written over DSRC and by the booth;
+   * default local-as-utc whatever the protocol (docs/protocol.md §4 "Card time base").
+   */
+  cardTimeBase: z
+    .enum(["local-as-utc", "utc"], { error: withGot('expected "local-as-utc" or "utc"') })
+    .optional(),
   /** every zone's offset is a whole quarter hour */
   utcOffsetMinutes: int(-720, 840, "minutes")
     .refine((m) => m % 15 === 0, {

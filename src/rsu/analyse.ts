@@ -6,7 +6,7 @@
  * so all of them print frames the same way.
  */
 import { decodeData, type Frame, type PartialFrame } from "../../firmware-bridge/frames/catalogue.js";
-import { type Dialect, fromWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, fromCardUnix, fromWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
 
@@ -71,7 +71,8 @@ const TIME_FIELDS = new Set(["unixTime", "wrFileTime", "time"]);
 
 /**
  * Every 4-byte time field of `fields` (nested records too) as the instant it stands for, ISO UTC, read
- * with the dialect's time base and UTC offset; keyed by its path (`unixTime`, `station.time`). A 0 is
+ * with the dialect's UTC offset and its time base: `cardTimeBase` for a 0019 record's `time`, `timeBase`
+ * for the frame's own (`unixTime`, `wrFileTime`); keyed by its path (`unixTime`, `station.time`). A 0 is
  * no time and gets none.
  */
 export function derivedTimes(
@@ -86,7 +87,7 @@ export function derivedTimes(
       for (const [k, x] of Object.entries(v)) {
         const at = path ? `${path}.${k}` : k;
         if (TIME_FIELDS.has(k) && typeof x === "number" && Number.isInteger(x) && x > 0)
-          out[at] = new Date(fromWireUnix(d, x)).toISOString();
+          out[at] = new Date(k === "time" ? fromCardUnix(d, x) : fromWireUnix(d, x)).toISOString();
         else walk(x, at);
       }
   };

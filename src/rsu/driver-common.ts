@@ -1,5 +1,5 @@
 /** Mapping helpers shared by the two variant codecs. */
-import { type Dialect, fromWireUnix, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, fromCardUnix, toCardUnix } from "../../firmware-bridge/frames/dialect.js";
 import type { CardIssuance, EntryExitRecord, StationWrite } from "./driver.js";
 
 interface Raw0015 {
@@ -43,26 +43,27 @@ export function issuanceOf(f: Raw0015 | undefined): CardIssuance | null {
   };
 }
 
+/** The 0019 record read from the card (B4 LastStation, the booth's READ RECORD); its time in `cardTimeBase`. */
 export function recordOf(f: Raw0019Body | undefined, d: Dialect): EntryExitRecord | null {
   if (!f) return null;
   return {
     network: f.network,
     station: f.station,
     lane: f.lane,
-    timeMs: fromWireUnix(d, f.time),
+    timeMs: fromCardUnix(d, f.time),
     vehicleClass: f.vehicleClass,
     status: f.status,
     plate: f.plate,
   };
 }
 
-/** The 0019 body (after the AA 29 00 header) the lane writes. */
+/** The 0019 body (after the AA 29 00 header) the lane writes; its time in the dialect's `cardTimeBase`. */
 export function stationBody(w: StationWrite, d: Dialect) {
   return {
     network: w.network,
     station: w.station,
     lane: w.lane,
-    time: toWireUnix(d, w.timeMs),
+    time: toCardUnix(d, w.timeMs),
     vehicleClass: w.vehicleClass,
     status: w.status,
     flagStations: "000000000000000000",

@@ -356,12 +356,13 @@ describe("the lane's RSU port in the capture", () => {
           b4Ef04: false,
           b2AntennaId: false,
           timeBase: "utc",
+          cardTimeBase: "local-as-utc",
           utcOffsetMinutes: 540,
         },
       ],
     ]);
     expect(cap.ports[0]?.description).toContain(
-      "protocol=legacy station-length=36 last-station-length=39 ef04=0 b2-antenna-id=0 time-base=utc utc-offset=540",
+      "protocol=legacy station-length=36 last-station-length=39 ef04=0 b2-antenna-id=0 time-base=utc card-time-base=local-as-utc utc-offset=540",
     );
   });
 });

@@ -140,18 +140,30 @@ describe("etc-lane decode", () => {
     expect({ code, signal }).toEqual({ code: 1, signal: null });
   });
 
-  it("--time-base and --utc-offset: each 4-byte time field's instant in derived.times", async () => {
-    // the C6 sample's station time 5f46a22e is 2020-08-26 17:55:58 read as UTC; its BCD purchase time says the same
+  it("--card-time-base, --time-base and --utc-offset: each 4-byte time field's instant in derived.times", async () => {
+    // the C6 sample's station time 5f46a22e is 2020-08-26 17:55:58 read as UTC; its BCD purchase time says the same.
+    // A 0019 record's time is read with the card time base, not the RSU frames' (docs/protocol.md §4)
     const times = async (...opts: string[]) => {
       const r = await runCli("etc-lane", ["decode", "--protocol", "legacy", ...opts, C6_SAMPLE]);
       expect(r.code).toBe(0);
       return (jsonLines(r.stdout)[0]?.derived as { times?: unknown } | undefined)?.times;
     };
     expect(await times()).toEqual({ "station.time": "2020-08-26T09:55:58.000Z" });
-    expect(await times("--time-base", "local-as-utc", "--utc-offset", "-300")).toEqual({
+    expect(await times("--card-time-base", "local-as-utc", "--utc-offset", "-300")).toEqual({
       "station.time": "2020-08-26T22:55:58.000Z",
     });
-    expect(await times("--time-base", "utc")).toEqual({ "station.time": "2020-08-26T17:55:58.000Z" });
+    expect(await times("--card-time-base", "utc")).toEqual({ "station.time": "2020-08-26T17:55:58.000Z" });
+    expect(await times("--time-base", "utc")).toEqual({ "station.time": "2020-08-26T09:55:58.000Z" });
+    const badBase = await runCli("etc-lane", [
+      "decode",
+      "--protocol",
+      "legacy",
+      "--card-time-base",
+      "cst",
+      C6_SAMPLE,
+    ]);
+    expect(badBase.stderr).toContain('--card-time-base: expected "utc" or "local-as-utc", got "cst"');
+    expect(badBase.code).not.toBe(0);
     const bad = await runCli("etc-lane", ["decode", "--protocol", "legacy", "--utc-offset", "8h", C6_SAMPLE]);
     expect(bad.stderr).toContain(
       '--utc-offset: expected minutes east of UTC, an integer -720..840, got "8h"',
@@ -558,6 +570,20 @@ describe("etc-lane decode --capture: the lane's dialect, as the capture recorded
       "station.time": "2020-08-26T22:55:58.000Z",
     });
     expect(times(await decode(await capture(lane, c6), "--utc-offset", "480"))).toEqual({
+      "station.time": "2020-08-26T09:55:58.000Z",
+    });
+  });
+
+  it("the recorded card time base reads a 0019 record's time; --card-time-base overrides it", async () => {
+    const c6 = [{ dir: "tx" as const, bytes: Buffer.from(C6_SAMPLE, "hex") }];
+    const lane =
+      "etc-lane t rsu port x protocol=legacy time-base=local-as-utc card-time-base=utc utc-offset=480";
+    const times = (r: { frames: Record<string, unknown>[] }) =>
+      (r.frames[0]?.derived as { times?: unknown } | undefined)?.times;
+    expect(times(await decode(await capture(lane, c6)))).toEqual({
+      "station.time": "2020-08-26T17:55:58.000Z",
+    });
+    expect(times(await decode(await capture(lane, c6), "--card-time-base", "local-as-utc"))).toEqual({
       "station.time": "2020-08-26T09:55:58.000Z",
     });
   });

@@ -16,6 +16,7 @@ import { openPty } from "../../firmware-bridge/transport/pty.js";
 import { createSerialTransport } from "../../firmware-bridge/transport/serial.js";
 import type { Transport } from "../../firmware-bridge/transport/types.js";
 import type { LedgerEntry } from "../../sim/ledger/ledger.js";
+import type { CardEnvironment } from "../../sim/rsu/cards.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import {
@@ -44,6 +45,13 @@ export function vehicle(plate: string, over: Partial<ScenarioVehicle> = {}): Sce
 export interface LaneTestOptions {
   protocol: "legacy" | "national";
   role?: "entry" | "exit";
+  /**
+   * The lane's station (default 0102, the example tariff's exit station). An entry lane of another station
+   * has no tariff: the example tariff is refused by a lane of another station.
+   */
+  station?: string;
+  /** the simulated RSU's cards (sim/rsu/cards.ts), e.g. a CardStore's environment() shared by two runs */
+  cards?: CardEnvironment;
   /** an entry lane's write command (rsu.entryWrite), default c6 */
   entryWrite?: "c6" | "c3";
   medium?: "pair" | "pty";
@@ -108,7 +116,7 @@ export async function laneTest(
   }
   const config = parseLaneConfig(
     {
-      lane: { network: "4301", station: "0102", lane: 3, role: opts.role ?? "exit" },
+      lane: { network: "4301", station: opts.station ?? "0102", lane: 3, role: opts.role ?? "exit" },
       rsu: {
         port: "in-process",
         protocol: opts.protocol,
@@ -117,7 +125,7 @@ export async function laneTest(
       },
       statusList: { publicKey: TEST_PUBLIC_KEY_PATH },
       dataDir: join(dir, "data"),
-      tariff: join(ROOT, "config/tariff.example.yaml"),
+      ...((opts.station ?? "0102") === "0102" ? { tariff: join(ROOT, "config/tariff.example.yaml") } : {}),
       transaction: { obuTimeoutMs: 1500, b5TimeoutMs: 600, b8TimeoutMs: 600, ...opts.transaction },
       outputs: { sink: "log" },
     },
@@ -145,6 +153,7 @@ export async function laneTest(
     protocol: opts.protocol,
     scenario: opts.scenario,
     seed: 7,
+    ...(opts.cards ? { cards: opts.cards } : {}),
     ...(cable ? { cable } : {}),
     ...(opts.simTiming ? { timing: opts.simTiming } : {}),
   });

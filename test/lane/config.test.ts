@@ -144,6 +144,20 @@ describe("lane config", () => {
     expect(d.stationLength).toBe(40);
   });
 
+  // review: one time base covered the RSU's frames and the card's 0019, so a national lane read a legacy
+  // lane's entry time 8 h ahead (docs/protocol.md §4 "Card time base")
+  it("rsu.dialect.cardTimeBase: local-as-utc by default for both protocols, set apart from timeBase, a bad value named", () => {
+    const d = (protocol: "legacy" | "national", dialect: object = {}) =>
+      dialectFromConfig(parseLaneConfig({ ...minimal, rsu: { ...minimal.rsu, protocol, dialect } }));
+    expect([d("legacy").cardTimeBase, d("national").cardTimeBase]).toEqual(["local-as-utc", "local-as-utc"]);
+    expect([d("legacy").timeBase, d("national").timeBase]).toEqual(["local-as-utc", "utc"]);
+    const set = d("national", { cardTimeBase: "utc", timeBase: "local-as-utc" });
+    expect([set.cardTimeBase, set.timeBase]).toEqual(["utc", "local-as-utc"]);
+    expect(errorOf({ ...minimal, rsu: { ...minimal.rsu, dialect: { cardTimeBase: "UTC+8" } } })).toMatch(
+      /\n {2}rsu\.dialect\.cardTimeBase: expected "local-as-utc" or "utc", got "UTC\+8"/,
+    );
+  });
+
   it("C0 PLLChannelID per protocol: legacy 0 or 1 (default 0), national 1 or 2 (01H/02H, default 1)", () => {
     const withC0 = (protocol: "legacy" | "national", c0?: object) => ({
       ...minimal,

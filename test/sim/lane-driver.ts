@@ -8,6 +8,7 @@ import {
   type Dialect,
   defaultDialect,
   toBcdDateTime,
+  toCardUnix,
   toWireUnix,
 } from "../../firmware-bridge/frames/dialect.js";
 import type { Variant } from "../../firmware-bridge/framing/types.js";
@@ -161,7 +162,7 @@ export class LaneDriver {
       network: info.cardNetwork as string,
       station,
       lane,
-      time: toWireUnix(this.dialect, Date.UTC(2025, 0, 2, 4, 0, 0)),
+      time: toCardUnix(this.dialect, Date.UTC(2025, 0, 2, 4, 0, 0)),
       vehicleClass: info.vehicleClass as number,
       status: 0x04,
       flagStations: "00".repeat(9),

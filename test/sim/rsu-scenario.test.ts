@@ -1,6 +1,6 @@
 import { filter, firstValueFrom, timeout } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { silentLogger } from "../../firmware-bridge/log.js";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { createTcpClientTransport, createTcpServer } from "../../firmware-bridge/transport/tcp.js";
@@ -187,6 +187,24 @@ describe("scenario files", () => {
     expect(() => sim.addVehicle({ entry: { minutesAgo: 1e9 } })).toThrow(
       /^addVehicle: entry\.minutesAgo: the 0019 entry time is 4 bytes/,
     );
+  });
+
+  it("a card's 0019 entry time is written in the dialect's cardTimeBase: local-as-utc for both variants by default, whatever the RSU's timeBase", () => {
+    const entered = Date.UTC(2025, 0, 2, 2, 0, 0);
+    const timeOf = (dialect: Dialect) =>
+      new TrafficPlan(
+        parseScenario({
+          traffic: { vehicles: [{ id: "a", entry: { time: new Date(entered).toISOString() } }] },
+        }),
+        { dialect, wallStart: 0, ids: new Rng(1).fork("ids") },
+        new Rng(1).fork("traffic"),
+      ).next()?.card?.file0019.time;
+    const localAsUtc = entered / 1000 + 8 * 3600;
+    expect([timeOf(defaultDialect("legacy")), timeOf(defaultDialect("national"))]).toEqual([
+      localAsUtc,
+      localAsUtc,
+    ]);
+    expect(timeOf({ ...defaultDialect("national"), cardTimeBase: "utc" })).toBe(entered / 1000);
   });
 
   it("a credit card (23) has a large notional balance unless the scenario gives one; the random balance range is for stored-value cards", () => {

@@ -43,6 +43,7 @@ interface RsuOpts {
   stationLength?: string;
   lastStationLength?: string;
   timeBase?: string;
+  cardTimeBase?: string;
   ef04?: boolean;
   b2AntennaId?: boolean;
   divCheck?: boolean;
@@ -232,7 +233,11 @@ export function registerRsu(program: Command): void {
       "legacy C6 Station width the lane sends: 40 or 36 (C3 Station is always 36)",
     )
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
-    .option("--time-base <base>", "4-byte time fields: local-as-utc or utc")
+    .option("--time-base <base>", "4-byte time fields of the RSU's frames: local-as-utc or utc")
+    .option(
+      "--card-time-base <base>",
+      "the time in the cards' 0019 (entry/exit) record: local-as-utc (default, both protocols) or utc",
+    )
     .option("--no-ef04", "national B4 without the 91-byte EF04 block")
     .option(
       "--no-div-check",

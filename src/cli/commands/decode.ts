@@ -120,7 +120,11 @@ export function registerDecode(program: Command): void {
     .option("--last-station-length <n>", "legacy B4 LastStation width: 43 or 39")
     .option(
       "--time-base <base>",
-      "4-byte time fields: local-as-utc or utc (legacy default local-as-utc, national utc); their instants are printed in derived.times",
+      "4-byte time fields of the RSU's frames: local-as-utc or utc (legacy default local-as-utc, national utc); their instants are printed in derived.times",
+    )
+    .option(
+      "--card-time-base <base>",
+      "the time of a 0019 record (C6/C3 Station, B4 LastStation): local-as-utc (default, both protocols) or utc",
     )
     .option(
       "--utc-offset <minutes>",
