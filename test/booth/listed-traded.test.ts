@@ -4,12 +4,12 @@
  * (src/booth/card-loop.ts withCard), as the DSRC path does at B4 (src/lane/obu-machine.ts onAwaitB4). A
  * listed card gets the listed refusal with its alarm, never ALREADY_TRADED (已交易 / 请取回卡片: the card
  * handed back); a lookup that fails leaves ALREADY_TRADED as before, its entry keeping the lookup's
- * error (settle.ts listedNow). Nothing is debited a second time. Either refusal names the case the
- * desk would pick for the card (the collector's take, else the queue's: case-desk.ts peek), its OBU in the
- * entries, as every refusal on a case; the case stays. The entries carry the card (and the case's OBU) in
+ * error and code (settle.ts listedNow). Nothing is debited a second time. Either refusal names the case
+ * the desk would pick for the card (the collector's take, else the queue's: case-desk.ts peek), its OBU in
+ * the entries, as every refusal on a case; the case stays. The entries carry the card (and the case's OBU) in
  * their data, so `etc-lane audit search --card/--obu` finds them. Before the fix the card was told
  * ALREADY_TRADED without a lookup; then (second review) the refusal named no case even with one taken or
- * queued.
+ * queued, and the ALREADY_TRADED entry after a failed lookup dropped the lookup's code.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -262,11 +262,12 @@ describe("a listed card put on the reader again after it paid: the listed refusa
       expect(again.caseId).toBe("w1");
       expect(asked).toEqual([{ cardId: CARD }]);
       expect(t.ledger()).toHaveLength(1);
-      // the entry names the card and the case taken, and keeps the lookup's error
+      // the entry names the card and the case taken, and keeps the lookup's error and its code
       const es = await refusals(t);
       expect(idsOf(es)).toEqual([["booth.refused ALREADY_TRADED", CARD, null, null, "w1"]]);
       expect(es[0]?.data).toMatchObject({
         lookupError: "status list lookup failed: database disk image is malformed [E516_LOOKUP_FAILED]",
+        lookupCode: "E516_LOOKUP_FAILED",
       });
       expect(await search(t, ["--card", CARD])).toEqual([["booth.refused ALREADY_TRADED", CARD, null]]);
     });
