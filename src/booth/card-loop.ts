@@ -16,8 +16,9 @@ import { isEtcError } from "../../firmware-bridge/errors.js";
 import type { Logger } from "../../firmware-bridge/log.js";
 import type { CardReader, ReaderInfo, ReaderLinkState } from "../../firmware-bridge/reader/card-reader.js";
 import { ReaderErrorCodes } from "../../firmware-bridge/reader/errors.js";
+import { idsData } from "../audit/events.js";
 import type { CommittedRecord } from "../journal/types.js";
-import type { BoothIntentPayload } from "./booth-records.js";
+import { type BoothIntentPayload, caseLink } from "./booth-records.js";
 import { type CardRead, readCard } from "./card-probe.js";
 import type { CaseDesk, DeskWork } from "./case-desk.js";
 import type { BoothCase } from "./cases.js";
@@ -45,6 +46,7 @@ export type LoopDesk = Pick<
   | "size"
   | "get"
   | "pick"
+  | "peek"
   | "suspectCase"
   | "ownCase"
   | "add"
@@ -407,22 +409,26 @@ export class CardLoop implements DeskWork, RecoverySlot {
       // onAwaitB4): a card listed since it paid here is refused as listed with its alarm, never handed
       // back as already traded; a lookup that fails (settle.ts listedNow: STATUS_LIST_FAILED) leaves
       // ALREADY_TRADED as before (its text would have the collector take cash for a card that just paid).
-      // Nothing is charged either way
+      // Nothing is charged either way. Both name the case the desk would pick for the card (the
+      // collector's take, else the queue's: its OBU in the entries, as every refusal on a case), looked at
+      // without picking it (case-desk.ts peek): the case stays as it was, for the collector to handle
+      const kase = desk.peek(card.cardId) ?? null;
       const bar = listedNow(ctx, card, { obuSerial: null });
       if (bar && bar.code !== "STATUS_LIST_FAILED") {
-        refuse(ctx, null, card.cardId, bar.code, { ...bar.detail, recentlyTraded: true });
+        refuse(ctx, kase, card.cardId, bar.code, { ...bar.detail, recentlyTraded: true });
         await ctx.signal("refused");
         return;
       }
-      ctx.show(PROMPTS.alreadyTraded(), null);
+      ctx.show(PROMPTS.alreadyTraded(), kase);
       ctx.audit(
         "booth.refused",
         "warn",
-        `booth: card ${card.cardId} traded here within the recent-trade window`,
+        `booth: card ${card.cardId} traded here within the recent-trade window${kase ? ` (case ${kase.id})` : ""}`,
         {
-          cardId: card.cardId,
+          ...(kase ? { case: caseLink(kase) } : {}),
           code: "ALREADY_TRADED",
-          ...(bar ? { lookupError: bar.detail.lookupError } : {}),
+          ...idsData({ cardId: card.cardId, obuSerial: kase?.obuSerial ?? null, obuId: kase?.obuId ?? null }),
+          ...(bar ? bar.detail : {}),
         },
       );
       await ctx.signal("refused");

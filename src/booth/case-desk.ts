@@ -431,13 +431,21 @@ export class CaseDesk {
 
   // ---- which case a card is for --------------------------------------------------------------------
 
-  /** The case for this card: the one the collector took (if it may be this card's), else the queue's. */
+  /**
+   * The case for this card: the one the collector took (if it may be this card's), else the queue's. A
+   * take whose case has left the queue is dropped here.
+   */
   pick(cardId: string): BoothCase | undefined {
-    if (this.taken) {
-      const t = this.queue.get(this.taken.id);
-      if (!t) this.taken = undefined;
-      else if (this.cancelling.has(t.id)) return undefined;
-      else return t.cardId === null || t.cardId === cardId ? t : undefined;
+    if (this.taken && !this.queue.get(this.taken.id)) this.taken = undefined;
+    return this.peek(cardId);
+  }
+
+  /** The case `pick` would give this card, the desk left as it is (a take whose case left the queue kept). */
+  peek(cardId: string): BoothCase | undefined {
+    const t = this.taken ? this.queue.get(this.taken.id) : undefined;
+    if (t) {
+      if (this.cancelling.has(t.id)) return undefined;
+      return t.cardId === null || t.cardId === cardId ? t : undefined;
     }
     return this.queue.forCard(cardId, this.cancelling);
   }

@@ -104,7 +104,12 @@ export function listedNow(
   try {
     a = ctx.lane.statusList.lookup({ cardId: card.cardId, ...(s.obuSerial ? { obuId: s.obuSerial } : {}) });
   } catch (e) {
-    return { code: "STATUS_LIST_FAILED", detail: { lookupError: errText(e) } };
+    // its error code too (E516 ...), as checks.ts keeps it: the entries can be filtered on it
+    const code = (e as { code?: unknown }).code;
+    return {
+      code: "STATUS_LIST_FAILED",
+      detail: { lookupError: errText(e), ...(typeof code === "string" ? { lookupCode: code } : {}) },
+    };
   }
   if (!a.listed) return null;
   return {

@@ -425,7 +425,8 @@ describe("a walk-up (take --walk-up)", () => {
     });
     expect(r.ids()).toEqual(["w1"]);
     expect(r.alarms.map((a) => a.code)).toEqual(["BOOTH_QUEUE_FULL"]);
-    // the card put on is still w1's, the case taken
+    // the card put on is still w1's, the case taken (peek, as the recent-trade refusal asks: the same)
+    expect(r.desk.peek("43012200000000000001")?.id).toBe("w1");
     expect(r.desk.pick("43012200000000000001")?.id).toBe("w1");
   });
 

@@ -3,17 +3,70 @@
  * `transaction.recentTradeWindowMs`: the booth looks the list up before its recent-trade refusal
  * (src/booth/card-loop.ts withCard), as the DSRC path does at B4 (src/lane/obu-machine.ts onAwaitB4). A
  * listed card gets the listed refusal with its alarm, never ALREADY_TRADED (已交易 / 请取回卡片: the card
- * handed back); a lookup that fails leaves ALREADY_TRADED as before. Nothing is debited a second time.
- * Before the fix the card was told ALREADY_TRADED without a lookup.
+ * handed back); a lookup that fails leaves ALREADY_TRADED as before, its entry keeping the lookup's
+ * error and code (settle.ts listedNow). Nothing is debited a second time. Either refusal names the case
+ * the desk would pick for the card (the collector's take, else the queue's: case-desk.ts peek), its OBU in
+ * the entries, as every refusal on a case; the case stays. The entries carry the card (and the case's OBU) in
+ * their data, so `etc-lane audit search --card/--obu` finds them. Before the fix the card was told
+ * ALREADY_TRADED without a lookup; then (second review) the refusal named no case even with one taken or
+ * queued, and the ALREADY_TRADED entry after a failed lookup dropped the lookup's code.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import type { AuditEntry } from "../../src/audit/entry.js";
+import { readTrail } from "../../src/audit/search.js";
+import { auditDir } from "../../src/audit/segments.js";
 import type { BoothEvent } from "../../src/booth/booth.js";
+import { runEtcLane } from "../audit/helpers.js";
 import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
+
+const dataDir = (t: BoothTestContext): string => t.lane.journal.path.replace(/\/journal\.db$/, "");
+
+/** The trail's booth.refused entries and CARD_ON_STATUS_LIST alarms, flushed first. */
+async function refusals(t: BoothTestContext): Promise<AuditEntry[]> {
+  await t.lane.audit.flush();
+  return [...readTrail(auditDir(dataDir(t)))]
+    .map((x) => x.entry)
+    .filter(
+      (e) =>
+        e.type === "booth.refused" ||
+        (e.type === "lane.alarm" &&
+          (e.data as { code?: unknown } | undefined)?.code === "CARD_ON_STATUS_LIST"),
+    );
+}
+
+/** type (and code), the ids in the data and the case named, of each entry (as test/booth/audit-ids.test.ts idsOf). */
+const idsOf = (es: AuditEntry[]): [string, unknown, unknown, unknown, unknown][] =>
+  es.map((e) => {
+    const d = (e.data ?? {}) as Record<string, unknown>;
+    const kase = (d.case as { id?: unknown } | undefined)?.id ?? null;
+    return [`${e.type} ${d.code}`, d.cardId, d.obuSerial ?? null, d.obuId ?? null, kase];
+  });
+
+/**
+ * `audit search --card CARD` (or `--obu`) `--json --full-ids`: the type and code, card and OBU columns of
+ * each booth.refused and lane.alarm entry found.
+ */
+async function search(
+  t: BoothTestContext,
+  by: ["--card" | "--obu", string],
+): Promise<[string, unknown, unknown][]> {
+  const r = await runEtcLane(["audit", "search", "--data-dir", dataDir(t), ...by, "--json", "--full-ids"]);
+  expect(r.code, r.err).toBe(0);
+  return r.out
+    .trim()
+    .split("\n")
+    .map(
+      (l) =>
+        JSON.parse(l) as { type: string; reason: string | null; card: string | null; obu: string | null },
+    )
+    .filter((x) => x.type === "booth.refused" || x.type === "lane.alarm")
+    .map((x) => [`${x.type} ${x.reason}`, x.card, x.obu]);
+}
 
 /** The station lists the card (a full list, newer than the harness's). */
 async function listCard(t: BoothTestContext): Promise<void> {
@@ -28,9 +81,11 @@ async function listCard(t: BoothTestContext): Promise<void> {
 
 /**
  * The collector lifts the card and puts it on again: the prompt the booth ends that read with (the one
- * before its red beep), and what the lane put out meanwhile.
+ * before its red beep) and the case it names, and what the lane put out meanwhile.
  */
-async function putOnAgain(t: BoothTestContext): Promise<{ step: string; outputs: typeof t.outputs }> {
+async function putOnAgain(
+  t: BoothTestContext,
+): Promise<{ step: string; caseId: string | null; outputs: typeof t.outputs }> {
   const beeps = t.readerEvents.length;
   const prompts = t.boothEvents.length;
   const outputs = t.outputs.length;
@@ -44,7 +99,14 @@ async function putOnAgain(t: BoothTestContext): Promise<{ step: string; outputs:
   const shown = t.boothEvents
     .slice(prompts)
     .filter((e): e is Extract<BoothEvent, { type: "prompt" }> => e.type === "prompt");
-  return { step: shown.at(-1)?.prompt.step ?? "none", outputs: t.outputs.slice(outputs) };
+  // the read's last prompt: a waiting screen shown after it (a card event during the read runs the loop
+  // again, card-loop.ts work: the case's 请刷卡) is not that read's
+  const last = shown.filter((e) => e.prompt.step !== "WAIT_CARD").at(-1);
+  return {
+    step: last?.prompt.step ?? "none",
+    caseId: last?.caseId ?? null,
+    outputs: t.outputs.slice(outputs),
+  };
 }
 
 const alarmCodes = (outputs: BoothTestContext["outputs"]): string[] =>
@@ -87,7 +149,84 @@ describe("a listed card put on the reader again after it paid: the listed refusa
       expect(barrierOpenings(again.outputs)).toEqual([]);
       expect(t.ledger()).toHaveLength(1);
       expect(t.records().filter((r) => r.kind === "transaction")).toHaveLength(1);
+      // the paying case closed, none other queued: the entries name the card alone
+      expect(again.caseId).toBeNull();
+      const es = await refusals(t);
+      expect(idsOf(es)).toEqual([
+        ["booth.refused CARD_ON_STATUS_LIST", CARD, null, null, null],
+        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null, null, null],
+      ]);
+      expect(es[0]?.data).toMatchObject({ recentlyTraded: true, statusList: { kind: "card", id: CARD } });
+      expect(await search(t, ["--card", CARD])).toEqual([
+        ["booth.refused CARD_ON_STATUS_LIST", CARD, null],
+        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null],
+      ]);
     });
+  });
+
+  it("listed after it paid, a walk-up case taken (take --walk-up --class 1), put on again: the listed refusal names the case taken, which stays", async () => {
+    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
+      await t.caseQueued("OBU_NO_CARD");
+      t.reader.present(CARD);
+      await t.prompt("PAID");
+      await t.boothIdle();
+      await listCard(t);
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
+      expect(take.ok, take.message).toBe(true);
+      const again = await putOnAgain(t);
+      expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
+      expect(again.caseId).toBe("w1");
+      expect(alarmCodes(again.outputs)).toContain("CARD_ON_STATUS_LIST");
+      expect(barrierOpenings(again.outputs)).toEqual([]);
+      expect(t.ledger()).toHaveLength(1);
+      expect(t.lane.booth!.status().cases.map((c) => [c.id, c.status])).toEqual([["w1", "taken"]]);
+      const es = await refusals(t);
+      expect(idsOf(es)).toEqual([
+        ["booth.refused CARD_ON_STATUS_LIST", CARD, null, null, "w1"],
+        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null, null, null],
+      ]);
+      expect(es[1]?.message).toContain("case w1");
+      expect(await search(t, ["--card", CARD])).toEqual([
+        ["booth.refused CARD_ON_STATUS_LIST", CARD, null],
+        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null],
+      ]);
+    });
+  });
+
+  it("listed after it paid, another vehicle's OBU case queued (OBU_NO_CARD of O2), put on again: the refusal and alarm name O2's OBU, `audit search --obu` finds them", async () => {
+    await boothTest(
+      {
+        scenario: {
+          traffic: { vehicles: [noCardVehicle("A2", SERIAL), noCardVehicle("O2", "2200000000000002", 2500)] },
+        },
+      },
+      async (t) => {
+        const a2 = await t.caseQueued("OBU_NO_CARD");
+        const o2 = await t.caseQueued("OBU_NO_CARD", a2);
+        const stops = t.records().filter((r) => r.kind === "stop");
+        expect(stops).toHaveLength(2);
+        const { obuSerial, obuId } = stops[1]!;
+        expect([obuSerial, obuId].every((x) => typeof x === "string" && x !== "")).toBe(true);
+        t.reader.present(CARD);
+        await t.prompt("PAID");
+        await t.boothIdle();
+        expect(t.lane.booth!.status().cases.map((c) => c.id)).toEqual([o2]);
+        await listCard(t);
+        const again = await putOnAgain(t);
+        expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
+        expect(again.caseId).toBe(o2);
+        expect(t.ledger()).toHaveLength(1);
+        expect(t.lane.booth!.status().cases.map((c) => c.id)).toEqual([o2]);
+        expect(idsOf(await refusals(t))).toEqual([
+          ["booth.refused CARD_ON_STATUS_LIST", CARD, obuSerial, obuId, o2],
+          ["lane.alarm CARD_ON_STATUS_LIST", CARD, obuSerial, obuId, null],
+        ]);
+        expect(await search(t, ["--obu", obuSerial!])).toEqual([
+          ["booth.refused CARD_ON_STATUS_LIST", CARD, obuSerial],
+          ["lane.alarm CARD_ON_STATUS_LIST", CARD, obuSerial],
+        ]);
+      },
+    );
   });
 
   it("paid at the booth, not listed, put on again: ALREADY_TRADED as before, no alarm", async () => {
@@ -116,10 +255,21 @@ describe("a listed card put on the reader again after it paid: the listed refusa
           code: "E516_LOOKUP_FAILED",
         });
       };
+      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
+      expect(take.ok, take.message).toBe(true);
       const again = await putOnAgain(t);
       expect(again.step).toBe("ALREADY_TRADED");
+      expect(again.caseId).toBe("w1");
       expect(asked).toEqual([{ cardId: CARD }]);
       expect(t.ledger()).toHaveLength(1);
+      // the entry names the card and the case taken, and keeps the lookup's error and its code
+      const es = await refusals(t);
+      expect(idsOf(es)).toEqual([["booth.refused ALREADY_TRADED", CARD, null, null, "w1"]]);
+      expect(es[0]?.data).toMatchObject({
+        lookupError: "status list lookup failed: database disk image is malformed [E516_LOOKUP_FAILED]",
+        lookupCode: "E516_LOOKUP_FAILED",
+      });
+      expect(await search(t, ["--card", CARD])).toEqual([["booth.refused ALREADY_TRADED", CARD, null]]);
     });
   });
 });
