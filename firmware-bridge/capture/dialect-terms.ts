@@ -41,7 +41,8 @@ const term = (description: string, name: string, value: string): string | undefi
 
 /**
  * The settings `description` records; a term that is absent (a capture written before the lane recorded
- * it) or holds a value no dialect has is left out, so the variant's default applies to it.
+ * it) or holds a value no dialect has is left out, so the variant's default applies to it (but for an absent
+ * `card-time-base=`, which src/cli/dialect-options.ts capturePortDialect reads as the port's time base).
  */
 export function dialectFromTerms(description: string): RecordedDialect {
   const station = term(description, "station-length", "36|40");

@@ -80,6 +80,11 @@ export function dialectFromOptions(
  * recorded; the dialect settings the port recorded when that is its recorded protocol (a port read as the
  * other protocol starts from that protocol's defaults); the options given over them. Undefined when
  * neither says the protocol.
+ *
+ * A port whose description records no `card-time-base=` was written by a lane from before the card's 0019
+ * time had its own base: that lane read and wrote the 0019 time in its `timeBase`, so unless
+ * `--card-time-base` is given the card time base is the time base the port is read with (the recorded
+ * `time-base=`, else the protocol's default: national utc, legacy local-as-utc; `--time-base` over both).
  */
 export function capturePortDialect(
   port: CapturePort,
@@ -88,5 +93,7 @@ export function capturePortDialect(
 ): Dialect | undefined {
   const p = protocol ?? port.protocol;
   if (p === undefined) return undefined;
-  return dialectFromOptions({ ...o, protocol: p }, p === port.protocol ? port.dialect : undefined);
+  const d = dialectFromOptions({ ...o, protocol: p }, p === port.protocol ? port.dialect : undefined);
+  const oneBase = port.dialect?.cardTimeBase === undefined && o.cardTimeBase === undefined;
+  return oneBase ? { ...d, cardTimeBase: d.timeBase } : d;
 }

@@ -17,6 +17,7 @@ import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { spawnCli } from "../../sim/harness/procs.js";
 import { legacyC6 } from "../capture/c6-frame.js";
 import { runCli } from "../helpers/cli.js";
+import { NATIONAL_B4 } from "./b4-frame.js";
 
 const C6_SAMPLE =
   "ffff86c66a81353ecdf2bcafcdf2bcaf000000000000000020200826175558" +
@@ -586,6 +587,30 @@ describe("etc-lane decode --capture: the lane's dialect, as the capture recorded
     expect(times(await decode(await capture(lane, c6), "--card-time-base", "local-as-utc"))).toEqual({
       "station.time": "2020-08-26T09:55:58.000Z",
     });
+  });
+  it("a capture from before card-time-base= was recorded: the 0019 time read in the time base that lane used", async () => {
+    // the national sample B4's LastStation time 0e5e0896 is 2076-06-19 08:46:19 read as UTC (a lane of that
+    // time read it so: its one time base, utc); local-as-utc would read it 8 h earlier
+    const b4 = [{ dir: "rx" as const, bytes: Buffer.from(NATIONAL_B4, "hex") }];
+    const old =
+      "etc-lane t rsu port x protocol=national station-length=40 last-station-length=43 ef04=0 b2-antenna-id=0 time-base=utc utc-offset=480";
+    const times = (r: { frames: Record<string, unknown>[] }) =>
+      (r.frames[0]?.derived as { times?: unknown } | undefined)?.times;
+    const utc = { "lastStation.time": "2076-06-19T08:46:19.000Z" };
+    const localAsUtc = { "lastStation.time": "2076-06-19T00:46:19.000Z" };
+    expect(times(await decode(await capture(old, b4)))).toEqual(utc);
+    // no time-base= either (a capture from before the lane recorded its dialect): the national default, utc
+    expect(times(await decode(await capture("etc-lane t rsu port x protocol=national ef04=0", b4)))).toEqual(
+      utc,
+    );
+    // --time-base says what that lane used for both; --card-time-base sets the card's alone
+    expect(times(await decode(await capture(old, b4), "--time-base", "local-as-utc"))).toEqual(localAsUtc);
+    expect(times(await decode(await capture(old, b4), "--card-time-base", "local-as-utc"))).toEqual(
+      localAsUtc,
+    );
+    // a capture that records card-time-base= is read with it, whatever its time-base=
+    const now = old.replace("time-base=utc", "time-base=utc card-time-base=local-as-utc");
+    expect(times(await decode(await capture(now, b4)))).toEqual(localAsUtc);
   });
 });
 

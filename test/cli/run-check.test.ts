@@ -484,6 +484,33 @@ describe("etc-lane run --check", () => {
     });
   });
 
+  // second review of the card time base (9750a552): a national lane upgraded with no word read entries its
+  // not-yet-upgraded neighbours wrote 8 h early (README.md "Upgrading")
+  it("passes a national lane that leaves rsu.dialect.cardTimeBase unset, with a note; set either way, none", async () => {
+    const r = await check(
+      config((c) => {
+        c.rsu = { port: "/dev/ttyUSB0", protocol: "national" };
+      }),
+    );
+    expect(r).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, exit\)\n$/),
+      err: expect.stringMatching(
+        /^\S+: note: rsu\.dialect\.cardTimeBase: not set: this version reads and writes the card's 0019 entry\/exit time as local-as-utc .*set cardTimeBase: utc until they all are.*\n$/,
+      ),
+    });
+    for (const cardTimeBase of ["local-as-utc", "utc"]) {
+      const set = await check(
+        config((c) => {
+          c.rsu = { port: "/dev/ttyUSB0", protocol: "national", dialect: { cardTimeBase } };
+        }),
+      );
+      expect(set, cardTimeBase).toEqual({ ok: true, out: expect.stringMatching(/: OK /), err: "" });
+    }
+    // a legacy lane's 0019 time base did not change (local-as-utc before and now): no note
+    expect(await check(config())).toMatchObject({ ok: true, err: "" });
+  });
+
   it("passes an entry lane without a tariff, without a note", async () => {
     const r = await check(
       config((c) => {

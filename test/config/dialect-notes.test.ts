@@ -33,7 +33,13 @@ describe("dialect keys of the other protocol", () => {
   it("a national lane with stationLength and lastStationLength: a note each; its own keys none", () => {
     expect(
       configNotes(
-        lane("national", { stationLength: 36, lastStationLength: 39, b4Ef04: true, b2AntennaId: true }),
+        lane("national", {
+          stationLength: 36,
+          lastStationLength: 39,
+          b4Ef04: true,
+          b2AntennaId: true,
+          cardTimeBase: "local-as-utc",
+        }),
       ).map((n) => n.path),
     ).toEqual(["rsu.dialect.stationLength", "rsu.dialect.lastStationLength"]);
   });

@@ -1,7 +1,7 @@
 import { firstValueFrom } from "rxjs";
 import { describe, expect, it, vi } from "vitest";
 import { encodeFrame, type Frame } from "../../firmware-bridge/frames/catalogue.js";
-import { defaultDialect, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
+import { defaultDialect, fromWireUnix, toWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy, LegacyDeframer, RSU_REBOOT_RSCTL } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import type { ChannelProblem } from "../../firmware-bridge/link/frame-channel.js";
@@ -744,8 +744,8 @@ describe("legacy RSU: a C6 whose Station time is 0 (the lane lets the RSU stamp 
 });
 
 describe("a C6 whose Station time is 0: the 0019 written to the card", () => {
-  async function payWithTimeZero(protocol: "legacy" | "national") {
-    const { lane, sim } = await setup(protocol);
+  async function payWithTimeZero(protocol: "legacy" | "national", extra: Record<string, unknown> = {}) {
+    const { lane, sim } = await setup(protocol, ONE, extra);
     const { b4 } = await walkToB4(lane);
     const c6 = lane.c6(b4.frame, 100, PURCHASE_TIME) as Frame & { station: Record<string, unknown> };
     await lane.send({ ...c6, station: { ...c6.station, time: 0 } } as Frame, b4);
@@ -763,6 +763,19 @@ describe("a C6 whose Station time is 0: the 0019 written to the card", () => {
     // PurchaseTime): it still verifies.
     const [entry] = sim.ledger();
     expect(verifyTac({ ...entry!, algId: undefined }, keys).ok).toBe(true);
+  });
+
+  // second review of the card time base: with the two bases apart, the card's time is the instant WrFileTime
+  // reports, in the card's base (sim/rsu/transaction.ts purchase), not WrFileTime's bytes
+  it("legacy with cardTimeBase utc (timeBase local-as-utc): the card's 0019 holds WrFileTime's instant in the card's base", async () => {
+    const { sim, b5 } = await payWithTimeZero("legacy", { dialect: { cardTimeBase: "utc" } });
+    expect([sim.dialect.timeBase, sim.dialect.cardTimeBase]).toEqual(["local-as-utc", "utc"]);
+    const stamped = b5.frame.wrFileTime as number;
+    const at = fromWireUnix(sim.dialect, stamped);
+    expect(at).toBeGreaterThan(Date.UTC(2025, 0, 1));
+    // UTC+8: the same instant 8 h less as utc than as local-as-utc
+    expect(sim.cards()[0]?.file0019).toMatchObject({ time: at / 1000, station: "0201", lane: 3 });
+    expect(sim.cards()[0]?.file0019.time).toBe(stamped - 8 * 3600);
   });
 
   it("national (B5 carries no WrFileTime): the record is written as the lane sent it, time 0", async () => {
