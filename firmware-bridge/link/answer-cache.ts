@@ -49,7 +49,7 @@ export interface IncomingFrame {
   /**
    * Answer with `frame`, sequenced with the swapped RSCTL/SEQ of this frame. The bytes are cached and
    * resent for every RSU repeat. Calling it after the deadline still sends the frame (late, logged) and
-   * caches it, also after the link's automatic ACK to a B0; calling it twice rejects with
+   * caches it, also after the link's automatic ACK to a B0 (a frame with content: a C1); calling it twice rejects with
    * E304_LINK_ALREADY_ANSWERED; for a frame received before a link loss (or stop()) it rejects with
    * E302_LINK_DOWN and writes nothing, as it does for a frame a different one replaced under the same
    * RSCTL/SEQ (the RSU gave up on it; the reply would carry the newer frame's sequence). Those refusals, a frame that cannot be encoded, and a transport that
@@ -57,7 +57,13 @@ export interface IncomingFrame {
    * have received the frame.
    */
   reply(frame: Frame): Promise<SentFrame>;
-  /** `reply({ type: "ACK" })`: the empty acknowledgement. */
+  /**
+   * `reply({ type: "ACK" })`: the empty acknowledgement. After the link's automatic ACK to this frame
+   * (a B0 past the deadline) it writes nothing: that ACK said it, and a second one under the same reply
+   * RSCTL/SEQ would reach the RSU while it awaits the answer to its next frame. It resolves with the
+   * automatic ACK once that was written (and writes the ACK itself if that write failed); a second
+   * ack() or reply() then rejects as for any frame answered twice.
+   */
   ack(): Promise<SentFrame>;
 }
 
@@ -100,6 +106,8 @@ class Incoming implements IncomingFrame {
   /** the answer deadline passed before the application replied */
   late = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
+  /** The link's automatic ACK to this frame: its SentFrame once written, undefined if the write failed. */
+  autoAck: Promise<SentFrame | undefined> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   /**
    * A different information frame that came later under the same RSCTL/SEQ: the RSU gave up on this one,
@@ -301,6 +309,21 @@ export class AnswerCache {
         ),
       );
     }
+    const autoAck = frame.type === "ACK" ? inc.autoAck : undefined;
+    if (autoAck !== undefined) {
+      // The link's ACK already acknowledged it: nothing more to say (docs/link.md "Automatic answers").
+      inc.appReplied = true;
+      this.log.info(
+        { type: inc.frame.type, afterMs: Math.round(this.now() - inc.at) },
+        "application's empty ACK not written: the link's automatic ACK already answered the frame",
+      );
+      return autoAck.then((sent) => sent ?? this.write(inc, frame));
+    }
+    return this.write(inc, frame);
+  }
+
+  /** Encodes, caches and writes the application's reply `frame` to `inc` (answer's checks passed). */
+  private write(inc: Incoming, frame: Frame): Promise<SentFrame> {
     const seq = this.replySeqFor(inc.wire.seq);
     let raw: Buffer;
     try {
@@ -427,12 +450,16 @@ export class AnswerCache {
     const seq = this.replySeqFor(inc.wire.seq);
     const raw = encodeFrame(ACK, seq, this.dialect);
     inc.cached = { frame: ACK, seq, raw };
-    this.channel.sendEncoded(ACK, seq, raw).then(
-      () => {
+    inc.autoAck = this.channel.sendEncoded(ACK, seq, raw).then(
+      (sent) => {
         this.c.autoAcks++;
         bump(this.c.autoAnswers, type);
+        return sent;
       },
-      (e: unknown) => this.writeFailed(e, "auto-ACK not sent"),
+      (e: unknown) => {
+        this.writeFailed(e, "auto-ACK not sent");
+        return undefined;
+      },
     );
     this.log.warn(
       { type, seq: inc.wire.seq, deadlineMs },

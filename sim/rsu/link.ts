@@ -421,19 +421,19 @@ export class RsuLinkSide {
   answerOf(f: Frame, seq: number): LaneAnswer {
     const p = this.pending;
     return {
-      pending: p && answers(p, f) ? p : undefined,
+      pending: p && answers(p, f, seq) ? p : undefined,
       take: () => this.takeAnswer(f, seq),
     };
   }
 
   /**
-   * If `f` answers the pending frame (by content: frame type and OBUID; an empty ack answers anything, the
-   * heartbeat's ack having been told apart before, `takeHeartbeatAck`),
+   * If `f` answers the pending frame (a command by content: frame type and OBUID; an empty ack by its
+   * RSCTL/SEQ, `answers`, the heartbeat's ack having been told apart before, `takeHeartbeatAck`),
    * the repetition stops and the pending frame is returned.
    */
   private takeAnswer(f: Frame, seq: number): Pending | undefined {
     const p = this.pending;
-    if (!p || !answers(p, f)) return undefined;
+    if (!p || !answers(p, f, seq)) return undefined;
     this.dropPending();
     const obuId = "obuId" in f ? (f.obuId as string) : undefined;
     // Sent once, the frame gives the lane no reason to send its answer again.
@@ -442,9 +442,16 @@ export class RsuLinkSide {
   }
 }
 
-/** Does `f` answer the pending information frame? */
-function answers(p: Pending, f: Frame): boolean {
-  if (f.type === "ACK") return true;
+/**
+ * Does `f` (received under `seq`) answer the pending information frame? A command by content, whatever
+ * its RSCTL/SEQ. An empty ack carries no content, so its RSCTL/SEQ is all that says what it acknowledges:
+ * it answers a B2, B3, B4, B5 or B8, which it ends (./transaction.ts `onAck`), only under that frame's
+ * reply RSCTL/SEQ (`replySeq`, docs/protocol.md §1); another one is an ack to an earlier frame (a doubled
+ * ack, an ack to a frame the RSU gave up on) and answers nothing. It answers a B0, after which the RSU
+ * only searches, under any RSCTL/SEQ (docs/simulator.md "Sequence numbers").
+ */
+function answers(p: Pending, f: Frame, seq: number): boolean {
+  if (f.type === "ACK") return p.frame.type === "B0" || seq === replySeq(p.seq);
   const obuId = "obuId" in f ? (f.obuId as string) : undefined;
   switch (p.frame.type) {
     case "B0":

@@ -39,7 +39,7 @@ import { cardEnvironment } from "./cards.js";
 import { Rng, realClock } from "./clock.js";
 import { SimContext } from "./context.js";
 import { Heartbeat } from "./heartbeat.js";
-import { answersFor, type Pending, RsuLinkSide } from "./link.js";
+import { answersFor, type Pending, RsuLinkSide, replySeq } from "./link.js";
 import { Purchases } from "./purchase.js";
 import { RsuFaults } from "./rsu-faults.js";
 import {
@@ -544,6 +544,13 @@ class SimulatedRsu implements RsuSimulator {
     const answer = this.link.answerOf(f, seq);
     if (f.type === "ACK") {
       const answered = answer.take();
+      const pending = this.link.pending;
+      if (!answered && pending) {
+        // An ack to an earlier frame (doubled, or late after the RSU gave up on that frame): it must not
+        // end the OBU whose frame is pending now (./link.ts `answers`).
+        const name = this.dialect.variant === "legacy" ? "RSCTL" : "SEQ";
+        return `ignored: empty ack under ${name} ${hex2(seq)} answers no pending frame (${pending.frame.type} awaits one under ${hex2(replySeq(pending.seq))})`;
+      }
       if (!answered) return "ignored: empty ack with nothing to acknowledge";
       this.txn.onAck(answered);
       return `acknowledges ${answered.frame.type}`;
@@ -648,4 +655,9 @@ class SimulatedRsu implements RsuSimulator {
     this.setAntenna(true);
     return `antenna on (4C ${value}: the ${which} antenna)`;
   }
+}
+
+/** A byte as two hex digits (an RSCTL/SEQ in the frame log). */
+function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
 }

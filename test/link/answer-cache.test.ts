@@ -235,6 +235,30 @@ describe("RsuLink automatic answers, per frame type (firmware-bridge/frames/answ
     expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK", "C1"]);
   });
 
+  for (const [variant, seq, b0, reply] of [
+    ["legacy", 0x38, L.b0, 0x83],
+    ["national", 0x03, N.b0, 0x30],
+  ] as const) {
+    it(`${variant}: the application's empty ACK to a B0 the link already acknowledged writes nothing`, async () => {
+      // A second ACK under the B0's reply sequence would reach the RSU as the answer to its next frame
+      // (the simulator's B2 after the B0: docs/link.md "Automatic answers").
+      const r = await rig(variant, { answerDeadlineMs: 100 });
+      const got = collect(r);
+      await r.rsu(seq, b0);
+      await settle();
+      await vi.advanceTimersByTimeAsync(100);
+      expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", reply]]);
+      await expect(got[0]?.ack()).resolves.toMatchObject({ frame: { type: "ACK" }, seq: reply });
+      await settle();
+      expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", reply]]);
+      await expect(got[0]?.ack()).rejects.toMatchObject({ code: ErrorCodes.LinkAlreadyAnswered });
+      // the RSU's repeat of the B0 still gets the ACK, once
+      await r.rsu(seq, b0);
+      await settle();
+      expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK", "ACK"]);
+    });
+  }
+
   for (const variant of ["legacy", "national"] as const) {
     for (const type of ["B2", "B3", "B4", "B5", "B8"]) {
       it(`${variant} ${type} is never answered by the link: a late answer is counted, repeats are absorbed, the late reply goes out once`, async () => {
@@ -751,6 +775,21 @@ describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", 
     expect(s.link.counters.autoAcks).toBe(0);
     expect(s.link.counters.autoAnswers).toEqual({});
     expect(s.link.counters.failedAnswerWrites).toBe(1);
+  });
+
+  it("the application's empty ACK to a B0 whose automatic ACK failed to write is written", async () => {
+    const s = await scripted("legacy", { answerDeadlineMs: 100 });
+    const got: IncomingFrame[] = [];
+    s.link.incoming$.subscribe((f) => got.push(f));
+    const writes: string[] = [];
+    s.t.respond = (b) => writes.push(b.toString("hex"));
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x38, L.b0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(writes).toEqual(["ffff8383ff"]);
+    s.t.failWrites = undefined;
+    await expect(got[0]?.ack()).resolves.toMatchObject({ frame: { type: "ACK" }, seq: 0x83 });
+    expect(writes).toEqual(["ffff8383ff", "ffff8383ff"]);
   });
 
   it("a cached reply resent for a repeat whose write failed is not counted in resentReplies", async () => {
