@@ -15,9 +15,12 @@
  * the loop comes back: the binding's poll, then a read in the thread pool), and expires only if no byte
  * has come by then. It defers at most `MAX_DEFERRALS` times in a row, so a loop that is late on every
  * turn still drops a half frame. A timer that fires on time expires at once. The timer is due at the last
- * byte's arrival plus the timeout, on the clock: the time the channel's subscribers spent on the read that
- * armed it counts (`start`), so it does not fire "late" because of them (only a loop busy past the due
- * time makes it late).
+ * byte's arrival plus the timeout, on the clock: the time the synchronous subscribers of the read that
+ * armed it took counts (`start`), so it does not fire "late" because of them (only a loop busy past the due
+ * time makes it late). Work a subscriber only queues (the lane's controller decides in a later microtask,
+ * src/lane/controller.ts) runs after the timer was started and makes it late like any busy loop. When the
+ * synchronous subscribers took the whole timeout (nothing of it is left at `start`), the loop was not
+ * listening either: that counts as a late firing, and a fresh timeout is waited (a deferral).
  */
 
 /** What the timer needs of a deframer (both deframers have it). */
@@ -76,12 +79,27 @@ export class HalfFrameTimer<E> {
 
   /**
    * Due `ms` after `now`, counted on the clock now: `now` may be when the bytes arrived, before the
-   * channel's subscribers ran on them (the lane's decision, its commit), and a timer started only then for
-   * the whole `ms` would fire late by their time and wait a fresh timeout for nothing.
+   * synchronous subscribers of the read ran on them, and a timer started only then for the whole `ms`
+   * would fire late by their time and wait a fresh timeout for nothing. When nothing is left (they took
+   * the whole timeout), the loop was busy all along and the rest of the frame may be waiting in the OS:
+   * a timer due now would run before the read that delivers it, so this is a late firing, deferred.
    */
   private start(now: number, ms: number): void {
+    const t = this.now();
+    if (now + ms - t <= 0 && this.deferrals < MAX_DEFERRALS) {
+      this.deferrals++;
+      this.startFresh(t);
+      return;
+    }
     this.dueAt = now + ms;
-    this.timer = setTimeout(() => this.fire(), Math.max(0, this.dueAt - this.now()));
+    this.timer = setTimeout(() => this.fire(), Math.max(0, this.dueAt - t));
+    this.timer.unref?.();
+  }
+
+  /** A fresh inter-byte timeout from `t` (the loop came back): the reads pending meanwhile are taken. */
+  private startFresh(t: number): void {
+    this.dueAt = t + this.deframer.interByteTimeoutMs + 1;
+    this.timer = setTimeout(() => this.fire(), this.deframer.interByteTimeoutMs + 1);
     this.timer.unref?.();
   }
 
@@ -91,7 +109,7 @@ export class HalfFrameTimer<E> {
     if (t - this.dueAt > LATE_MS && this.deferrals < MAX_DEFERRALS) {
       // The loop was busy: a fresh timeout from now, in which it takes the reads that may be pending.
       this.deferrals++;
-      this.start(t, this.deframer.interByteTimeoutMs + 1);
+      this.startFresh(t);
       return;
     }
     this.deferrals = 0;

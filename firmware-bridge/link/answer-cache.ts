@@ -89,6 +89,12 @@ export interface AnswerCacheCounters {
 }
 
 const ACK: Frame = { type: "ACK" };
+
+/** The frame that superseded an earlier one under the same RSCTL/SEQ (its type and arrival). */
+interface Newer {
+  readonly frame: { readonly type: string };
+  readonly at: number;
+}
 const CF_RECEIVED = { type: "CF", status: 0 } as Frame;
 
 class Incoming implements IncomingFrame {
@@ -110,10 +116,13 @@ class Incoming implements IncomingFrame {
   autoAck: Promise<SentFrame | undefined> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   /**
-   * A different information frame that came later under the same RSCTL/SEQ: the RSU gave up on this one,
-   * and a reply to it would carry the newer frame's reply sequence, so none is written any more.
+   * A different frame (other DATA) that came later under the same RSCTL/SEQ: an information frame, or a
+   * legacy frame of an undeclared type the link acknowledged at once. The RSU gave up on this one, and a
+   * reply to it would carry the newer frame's reply sequence, so none is written any more. A byte-identical
+   * copy that is not taken for a repeat (after the dedupe window, or after the sequence went round) does
+   * not supersede it: the reply to this one is exactly the reply the copy needs.
    */
-  supersededBy: Incoming | undefined;
+  supersededBy: Newer | undefined;
 
   constructor(
     private readonly cache: AnswerCache,
@@ -209,14 +218,22 @@ export class AnswerCache {
 
   /**
    * A well-framed legacy RSU frame of the undeclared type `code` (never delivered: an undecodable frame),
-   * RSCTL `seq`: answered at once with the empty ACK under the swapped RSCTL where `acksUndeclared` says so
+   * `wire`: answered at once with the empty ACK under the swapped RSCTL where `acksUndeclared` says so
    * (firmware-bridge/frames/answer-policy.ts), counted in autoAnswers under its type ("B7"). Each copy the
-   * RSU repeats (our ACK lost) is answered again.
+   * RSU repeats (our ACK lost) is answered again. Its ACK takes the reply RSCTL, so it supersedes the
+   * information frame last received under that RSCTL as a different frame does in receive(): that
+   * frame's automatic ACK is dropped and a reply to it refused.
    */
-  undeclared(code: number, seq: number): void {
+  undeclared(code: number, wire: WireFrame): void {
     if (!acksUndeclared(code, this.dialect.variant)) return;
     const type = code.toString(16).toUpperCase().padStart(2, "0");
-    this.channel.send(ACK, this.replySeqFor(seq)).then(
+    const old = this.recent.get(wire.seq);
+    if (old !== undefined) {
+      this.supersede(old, wire, { frame: { type }, at: this.now() });
+      // the RSCTL is the undeclared frame's now: a later copy of the old one is no repeat of it
+      this.recent.delete(wire.seq);
+    }
+    this.channel.send(ACK, this.replySeqFor(wire.seq)).then(
       () => bump(this.c.autoAnswers, type),
       (e: unknown) => this.writeFailed(e, "empty ACK to a frame of an undeclared type not sent"),
     );
@@ -250,19 +267,28 @@ export class AnswerCache {
       for (const old of this.recent.values()) if (!old.deadline) this.recent.delete(old.wire.seq);
     }
     if (informational) {
-      // A different frame reusing the SEQ means the RSU gave up on the old one: an automatic ACK for it
-      // would now carry the new frame's reply sequence, so its deadline is simply dropped.
-      // The same holds for a reply the application gives it later: answer() refuses it (supersededBy).
       const old = this.recent.get(wire.seq);
-      if (old !== undefined) old.supersededBy = inc;
-      if (old?.deadline) {
-        clearTimeout(old.deadline);
-        old.deadline = undefined;
-      }
+      if (old !== undefined) this.supersede(old, wire, inc);
       this.recent.set(wire.seq, inc);
       inc.deadline = setTimeout(() => this.onDeadline(inc), this.options.answerDeadlineMs);
     }
     return inc;
+  }
+
+  /**
+   * `old` was the last information frame under the RSCTL/SEQ of `wire`, which `newer` now uses. Its
+   * deadline is dropped: an automatic ACK for it would carry the newer frame's reply sequence (the newer
+   * one has its own deadline, or its ACK). A different frame (other DATA) means the RSU gave up on the
+   * old one: a reply the application gives it later is refused too (answer(), supersededBy). A
+   * byte-identical copy leaves that reply allowed: it is the very reply the copy asks for (a C6 whose
+   * B4 was copied after the dedupe window while the lane's commit stalled).
+   */
+  private supersede(old: Incoming, wire: WireFrame, newer: Newer): void {
+    if (!old.wire.data.equals(wire.data)) old.supersededBy = newer;
+    if (old.deadline) {
+      clearTimeout(old.deadline);
+      old.deadline = undefined;
+    }
   }
 
   /**

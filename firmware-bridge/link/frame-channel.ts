@@ -34,8 +34,8 @@ import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { createDeframer } from "../framing/index.js";
 import type { Deframer, DeframerEvent, DeframerOptions, WireFrame } from "../framing/types.js";
 import { type Logger, silentLogger } from "../log.js";
+import { NoiseLog } from "../noise-log.js";
 import type { Transport } from "../transport/types.js";
-import { NoiseLog } from "./noise-log.js";
 
 export interface ReceivedFrame {
   readonly frame: Frame;
@@ -139,7 +139,7 @@ export class FrameChannel {
   /** The layout settings that explain a frame's length, per frame type and length. */
   private readonly layoutFits: LayoutFitMemo;
   private sub: Subscription | undefined;
-  /** The warnings for discarded runs and checksum errors, capped (./noise-log.ts). */
+  /** The warnings for discarded runs and checksum errors, capped (../noise-log.ts). */
   private readonly noiseLog: NoiseLog;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<DeframerEvent>;
@@ -280,7 +280,7 @@ export class FrameChannel {
         }
         this.framesSubject.next({ frame: r.frame, wire: ev.frame, at });
       } else {
-        // capped: the first of an episode at warn, then one summary per interval (./noise-log.ts)
+        // capped: the first of an episode at warn, then one summary per interval (../noise-log.ts)
         if (ev.kind === "checksum-error") {
           this.noiseLog.note("checksum-error", "checksum error", () => ({
             dir: "<-",

@@ -317,7 +317,7 @@ export class RsuLink {
         this.supervisor.alive(); // a good envelope: the RSU is talking
         // a type the catalogue does not declare: legacy ones get the empty ACK (answer-policy.ts acksUndeclared)
         if (p.error.code === ErrorCodes.FrameUnknownType && p.wire.data.length > 0)
-          this.answers.undeclared(p.wire.data[0] as number, p.wire.seq);
+          this.answers.undeclared(p.wire.data[0] as number, p.wire);
       }),
     ];
     this.channel.start();

@@ -2,12 +2,14 @@
  * One transport, the reader deframer, the wire log and the byte counters, with no protocol policy
  * (the reader's counterpart of firmware-bridge/link/frame-channel.ts). The host driver and the
  * simulated reader both sit on top of it. Every byte in and out goes to the injected logger at debug
- * level (channel READER by default); every discarded byte run is logged as a warning with its reason.
+ * level (channel READER by default); every discarded byte run is logged with its reason, as a warning
+ * capped by firmware-bridge/noise-log.ts (a floating RX line brings tens a second), else at debug.
  */
 import { Subject, type Subscription } from "rxjs";
 import { crcHex } from "../framing/crc.js";
 import { HalfFrameTimer } from "../framing/half-frame-timer.js";
 import { type Logger, silentLogger } from "../log.js";
+import { NoiseLog } from "../noise-log.js";
 import type { Transport } from "../transport/types.js";
 import {
   ReaderDeframer,
@@ -63,6 +65,8 @@ export class ReaderChannel {
   private sub: Subscription | undefined;
   /** Drops a half frame after the inter-byte timeout (deferring when the loop was busy). */
   private readonly expiry: HalfFrameTimer<ReaderDeframerEvent>;
+  /** The warnings for discarded runs, capped (../noise-log.ts). */
+  private readonly noiseLog: NoiseLog;
   private readonly c = { framesOut: 0, bytesIn: 0, bytesOut: 0 };
 
   constructor(opts: ReaderChannelOptions) {
@@ -72,6 +76,7 @@ export class ReaderChannel {
     this.now = opts.now ?? (() => performance.now());
     this.describe = opts.describe;
     this.expiry = new HalfFrameTimer(this.deframer, this.now, (events, at) => this.emitAll(events, at));
+    this.noiseLog = new NoiseLog(this.log, this.now);
   }
 
   get counters(): Readonly<ReaderChannelCounters> {
@@ -90,6 +95,7 @@ export class ReaderChannel {
     this.sub?.unsubscribe();
     this.sub = undefined;
     this.expiry.cancel();
+    this.noiseLog.stop();
   }
 
   /** Drop any half frame (after a reconnect the old bytes mean nothing). */
@@ -147,15 +153,18 @@ export class ReaderChannel {
         }
         this.framesSubject.next({ frame: ev.frame, at });
       } else {
-        this.log.warn(
-          {
+        // capped: the first of an episode at warn, then one summary per interval (../noise-log.ts)
+        this.noiseLog.note(
+          ev.reason === "checksum" ? "checksum-error" : "discarded",
+          "bytes discarded",
+          () => ({
             dir: "<-",
             reason: ev.reason,
             len: ev.bytes.length,
             hex: ev.bytes.toString("hex"),
             ...(ev.crc ? { crcFrame: crcHex(ev.crc.frame), crcComputed: crcHex(ev.crc.computed) } : {}),
-          },
-          "bytes discarded",
+          }),
+          ev.reason === "checksum" ? 0 : ev.bytes.length,
         );
         this.discardsSubject.next(ev);
       }

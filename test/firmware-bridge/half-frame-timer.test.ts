@@ -131,7 +131,7 @@ describe("the reader channel's inter-byte timeout", () => {
 
   it("a half frame read with a whole frame whose handler took 20 ms is dropped at the timeout from its last byte, not a fresh timeout later", () => {
     const { t, ch, frames, discards } = readerChannel();
-    // the subscriber's work (the lane's decision) runs inside the read: the clock moves, no timer runs
+    // a synchronous subscriber's work runs inside the read: the clock moves, no timer runs
     ch.frames$.subscribe(() => {
       clock += 20;
     });
@@ -141,6 +141,35 @@ describe("the reader channel's inter-byte timeout", () => {
     expect(discards).toEqual([]);
     idle(1); // clock 51: the timer was due then and runs on time, so it drops the half frame
     expect(discards).toEqual([`truncated:${reply.subarray(0, 7).toString("hex")}`]);
+  });
+
+  it("a half frame read with a whole frame whose synchronous subscriber took the whole timeout waits a fresh timeout: the rest, already in the OS, completes it", () => {
+    const { t, ch, frames, discards } = readerChannel();
+    ch.frames$.subscribe(() => {
+      clock += 51; // nothing of the half frame's timeout is left when the read returns
+    });
+    t.deliver(Buffer.concat([reply, reply.subarray(0, 7)]));
+    // the loop comes back: its timers phase runs whatever is due now, before the read of the rest
+    vi.advanceTimersByTime(0);
+    expect(discards).toEqual([]);
+    t.deliver(reply.subarray(7));
+    idle(1000);
+    expect(frames).toEqual([reply.toString("hex"), reply.toString("hex")]);
+    expect(discards).toEqual([]);
+  });
+
+  it("after such a deferral, silence drops the half frame at the fresh timeout", () => {
+    const { t, ch, discards } = readerChannel();
+    ch.frames$.subscribe(() => {
+      clock += 60;
+    });
+    t.deliver(Buffer.concat([reply, reply.subarray(0, 7)]));
+    vi.advanceTimersByTime(0);
+    idle(50);
+    expect(discards).toEqual([]);
+    idle(1);
+    expect(discards).toEqual([`truncated:${reply.subarray(0, 7).toString("hex")}`]);
+    expect(ch.counters.truncated).toBe(1);
   });
 
   it("stop() cancels the timer: nothing is dropped by it afterwards", () => {
@@ -192,9 +221,9 @@ describe.each([
 
   it("a half frame read with a whole frame whose handler took 20 ms is dropped at the timeout from its last byte, not a fresh timeout later", () => {
     const { t, ch, frames, problems } = rsuChannel();
-    // the subscriber's work (the lane's decision and commit) runs inside the read: the clock moves, no
-    // timer runs; before, the timer started after it counted a whole timeout and so fired "late", and
-    // waited a fresh one (docs/link.md deframer.interByteTimeoutMs)
+    // a synchronous subscriber's work runs inside the read: the clock moves, no timer runs; before, the
+    // timer started after it counted a whole timeout and so fired "late", and waited a fresh one
+    // (docs/link.md deframer.interByteTimeoutMs)
     ch.frames$.subscribe(() => {
       clock += 20;
     });
@@ -205,6 +234,22 @@ describe.each([
     idle(1); // clock 51
     expect(problems).toEqual(["timeout"]);
     expect(ch.counters.timeouts).toBe(1);
+  });
+
+  it("a half frame read with a whole frame whose synchronous subscriber took the whole timeout waits a fresh timeout: the rest, already in the OS, completes it", () => {
+    const { t, ch, frames, problems } = rsuChannel();
+    ch.frames$.subscribe(() => {
+      clock += 51; // nothing of the half frame's timeout is left when the read returns
+    });
+    t.deliver(Buffer.concat([good, good.subarray(0, half)]));
+    // the loop comes back: its timers phase runs whatever is due now, before the read of the rest
+    vi.advanceTimersByTime(0);
+    expect(problems).toEqual([]);
+    t.deliver(good.subarray(half));
+    idle(1000);
+    expect(frames).toEqual([good.toString("hex"), good.toString("hex")]);
+    expect(problems).toEqual([]);
+    expect(ch.counters.timeouts).toBe(0);
   });
 
   it("a half frame followed by silence is still dropped at the timeout when the timer runs on time", () => {

@@ -145,6 +145,32 @@ describe("RsuLink deduplication", () => {
   }
 });
 
+describe("RsuLink: a byte-identical copy after the dedupe window does not supersede the frame it copies", () => {
+  for (const [variant, seq, replySeq] of [
+    ["legacy", 0x48, 0x84],
+    ["national", 0x04, 0x40],
+  ] as const) {
+    it(`${variant}: B2 under 0x${seq.toString(16).padStart(2, "0")}, the same bytes 481 ms later; the reply to the first is still written`, async () => {
+      // the lane's commit stalled past the dedupe window: the RSU's copy is delivered as a new frame, but
+      // the reply to the first (a C6, a C8) is exactly the reply the copy asks for; refusing it stopped
+      // the vehicle (second review of fix-link)
+      const r = await rig(variant);
+      const got = collect(r);
+      await r.rsu(seq, "b2 01020304 00");
+      await settle();
+      await vi.advanceTimersByTimeAsync(481);
+      await r.rsu(seq, "b2 01020304 00");
+      await settle();
+      expect(got.map((g) => g.frame.type)).toEqual(["B2", "B2"]);
+      const [first] = got as [IncomingFrame];
+      await first.reply(C1);
+      await settle();
+      expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["C1", replySeq]]);
+      expect(first.answered).toBe(true);
+    });
+  }
+});
+
 describe("RsuLink dedupe window: sized from the RSU's retransmission schedule", () => {
   const C2: Frame = { type: "C2", obuId: "01020304", stopType: 1 } as Frame;
 
@@ -488,6 +514,26 @@ describe("RsuLink: a legacy RSU frame of an undeclared type gets the empty ACK",
     await settle();
     expect(r.laneWrites.map((w) => w.seq)).toEqual([0x81, 0x82, 0x83, 0x84, 0x83]);
     expect(r.link.counters.autoAnswers).toMatchObject({ B7: 2 });
+  });
+
+  it("it supersedes a frame still waiting for the lane's answer under the same RSCTL: that frame's late reply is refused unwritten", async () => {
+    // the ACK to the B7 took the reply RSCTL 0x84; a C6 to the B4 under it would be taken for the B7's answer
+    const r = await rig("legacy");
+    const got = collect(r);
+    await r.rsu(0x48, "b4 01020304 00");
+    await settle();
+    await r.rsu(0x48, "b7 01020304 00 aabb");
+    await settle();
+    expect(r.laneWrites.map((w) => [w.frame.type, w.seq])).toEqual([["ACK", 0x84]]);
+    const [b4] = got as [IncomingFrame];
+    await expect(b4.reply(C1)).rejects.toMatchObject({
+      code: "E302_LINK_DOWN",
+      message: expect.stringContaining("superseded by a later B7"),
+      details: { nothingWritten: true },
+    });
+    await settle();
+    expect(r.laneWrites.map((w) => w.frame.type)).toEqual(["ACK"]);
+    expect(b4.answered).toBe(false);
   });
 
   it("nothing for a bad BCC, for an undeclared type that is no RSU frame (not Bx), nor on a national link", async () => {

@@ -1,5 +1,5 @@
 /**
- * Line-noise warnings are capped (firmware-bridge/link/noise-log.ts, docs/link.md "Receiving,
+ * Line-noise warnings are capped (firmware-bridge/noise-log.ts, docs/link.md "Receiving,
  * acknowledging, deduplicating"): a floating RX line brings tens of discarded runs a second for months.
  * The first ones of an episode are warned about, then one summary per interval; the counters still count
  * every event. Fake timers and an injected clock.
@@ -9,8 +9,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
-import { NOISE_SUMMARY_INTERVAL_MS, NOISE_WARN_BURST } from "../../firmware-bridge/link/noise-log.js";
 import type { Logger } from "../../firmware-bridge/log.js";
+import { NOISE_SUMMARY_INTERVAL_MS, NOISE_WARN_BURST } from "../../firmware-bridge/noise-log.js";
 import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
 
 interface Line {

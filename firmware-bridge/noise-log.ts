@@ -1,13 +1,14 @@
 /**
  * The warnings a channel logs for line noise (a discarded byte run, a checksum error), capped: a floating
- * RX line or a noisy cable brings tens of them a second, for months (docs/link.md "Receiving,
- * acknowledging, deduplicating"). An episode of noise opens a window of `intervalMs`: its first `burst`
+ * RX line or a noisy cable brings tens of them a second, for months. Shared by the RSU link's channel
+ * (firmware-bridge/link/frame-channel.ts, docs/link.md "Receiving, acknowledging, deduplicating") and the
+ * card reader's (firmware-bridge/reader/reader-channel.ts, docs/reader.md §2.2). An episode of noise opens a window of `intervalMs`: its first `burst`
  * events are logged at warn level, the rest at debug and counted; when the window ends with some counted,
  * one summary warning says how many, and the next window starts without a burst (one summary per interval
  * while the noise lasts). A window in which nothing was held back closes the episode: the next noise is
  * warned about again. The channel's counters are kept apart and count every event.
  */
-import type { Logger } from "../log.js";
+import type { Logger } from "./log.js";
 
 /** Noise warnings logged at warn level at the start of an episode. */
 export const NOISE_WARN_BURST = 10;
