@@ -152,9 +152,10 @@ function shapeProblem(e: AuditEntry): string | null {
 }
 
 /**
- * Parses a line for reading (search, tail, the trail's own look-ups): no hash check; null for anything
- * that is not an entry, by the member types checkLine checks (shapeProblem), so a reader never meets an
- * entry without its time or with a message that is not text. The hash member must be a string.
+ * Parses a line for display (audit search, tail, tail -f, the page's search): no hash check; null for
+ * anything that is not an entry, by the member types checkLine checks (shapeProblem), so a reader never
+ * meets an entry without its time or with a message that is not text. The hash member must be a string.
+ * Recovery and its evidence scans read by claimedEntry instead: a damaged line still says what it is.
  */
 export function parseEntry(line: string): AuditEntry | null {
   try {
@@ -166,17 +167,52 @@ export function parseEntry(line: string): AuditEntry | null {
 }
 
 /**
- * The seq a line claims (a JSON object with a whole `seq` and a string `type`, what parseEntry took
- * before it checked the other members), whatever its other members: for naming a damaged line and
- * numbering after it (./recovery.ts lastIntactEntry, ./trail-not-in-files.ts), not for reading it.
+ * A line as it claims to be: a whole `seq` and a string `type`; `data` its data member when that is an
+ * object, else absent. Its other members are as the line has them, unchecked (one damaged byte, as a
+ * severity "warm" or a key "tife", leaves them missing or of another type): a reader that uses one checks
+ * its type.
  */
-export function claimedSeq(line: string): number | null {
+export interface ClaimedEntry {
+  seq: number;
+  type: string;
+  data?: Record<string, unknown>;
+  time?: unknown;
+  utc?: unknown;
+  severity?: unknown;
+  message?: unknown;
+  prev?: unknown;
+  hash?: unknown;
+}
+
+/**
+ * Reads a line by what it claims (a JSON object with a whole `seq` and a string `type`: what parseEntry
+ * took before it checked the other members), whatever its other members: for recovery and the evidence
+ * scans at start (./recovery.ts, ./recovery-journal-seqs.ts, ./trail-behind-entries.ts, ./witness.ts,
+ * ./trail-not-in-files.ts), which must not pass over a commit, a checkpoint or a retention entry because
+ * one byte of its head is damaged (a suspect journal.db lacks would go unheld). Null for anything else.
+ */
+export function claimedEntry(line: string): ClaimedEntry | null {
+  let e: Record<string, unknown> | null;
   try {
-    const e = JSON.parse(line) as { seq?: unknown; type?: unknown } | null;
-    return e !== null && typeof e === "object" && Number.isSafeInteger(e.seq) && typeof e.type === "string"
-      ? (e.seq as number)
-      : null;
+    e = JSON.parse(line) as Record<string, unknown> | null;
   } catch {
     return null;
   }
+  if (e === null || typeof e !== "object" || !Number.isSafeInteger(e.seq) || typeof e.type !== "string")
+    return null;
+  const { data, ...rest } = e;
+  return {
+    ...rest,
+    seq: e.seq as number,
+    type: e.type,
+    ...(data !== null && typeof data === "object" ? { data: data as Record<string, unknown> } : {}),
+  };
+}
+
+/**
+ * The seq a line claims (claimedEntry), whatever its other members: for naming a damaged line and
+ * numbering after it (./recovery.ts lastIntactEntry, ./trail-not-in-files.ts), not for reading it.
+ */
+export function claimedSeq(line: string): number | null {
+  return claimedEntry(line)?.seq ?? null;
 }

@@ -27,7 +27,7 @@
  * refused (./journal-trail.ts, src/journal/journal.ts refuseBehindTrail).
  */
 import type { AuditEventInput } from "./entry.js";
-import { parseEntry } from "./entry.js";
+import { claimedEntry } from "./entry.js";
 import { linesBackwards, type SegmentFile } from "./segments.js";
 import type { TrailHeldIntent } from "./trail-held-intents.js";
 import type { TrailOnlySuspect } from "./trail-only-suspects.js";
@@ -54,7 +54,7 @@ export function journalGap(
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       if (!MARKS.some((m) => line.includes(m))) continue;
-      const e = parseEntry(line.toString("utf8"));
+      const e = claimedEntry(line.toString("utf8"));
       if (!e) continue;
       const d = e.data as Record<string, unknown> | undefined;
       if (e.type === "journal.retention") {
@@ -95,7 +95,7 @@ export function newestCommit(
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       if (!line.includes(MARKS[0]!) && !line.includes(MARKS[2]!)) continue;
-      const e = parseEntry(line.toString("utf8"));
+      const e = claimedEntry(line.toString("utf8"));
       if (!e || e.seq > atOrBefore) continue;
       if (e.type === "record.commit") {
         const jseq = commitJseq(e.data);

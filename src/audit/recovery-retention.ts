@@ -12,7 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { AuditEntry, AuditEventInput } from "./entry.js";
+import type { AuditEventInput, ClaimedEntry } from "./entry.js";
 import type { SegmentFile } from "./segments.js";
 
 const SEGMENT_NAME = /^audit-\d{12}\.log$/;
@@ -64,7 +64,7 @@ export function describeDone(why: RetentionDone): string {
 
 /** The `audit.damaged` entry and its alarm for an unsealed `audit.retention` entry that is not the lane's. */
 export function retentionNotTheLanes(
-  e: AuditEntry,
+  e: ClaimedEntry,
   dir: string,
   segments: readonly SegmentFile[],
 ): { note: AuditEventInput; alarm: { code: string; message: string } } | null {

@@ -59,12 +59,12 @@ import {
   statementProblem,
 } from "./checkpoint.js";
 import {
-  type AuditEntry,
   type AuditEventInput,
+  type ClaimedEntry,
   checkLine,
+  claimedEntry,
   claimedSeq,
   GENESIS,
-  parseEntry,
   sha256hex,
 } from "./entry.js";
 import { RECORD_TYPES, recordLineOfRow } from "./records.js";
@@ -143,16 +143,19 @@ export const SEAL_AT_ONCE: ReadonlySet<string> = new Set(["journal.retention", "
 const EXCUSE_MARKS = [...SEAL_AT_ONCE].map((t) => `"type":"${t}"`);
 const SEQ_PREFIX = /^\{"seq":(\d+),/;
 
-/** The entries after seq `to` (the last checkpoint's range) that are one of SEAL_AT_ONCE, newest first. */
-export function unsealedExcuses(segments: readonly SegmentFile[], to: number): AuditEntry[] {
-  const found: AuditEntry[] = [];
+/**
+ * The entries after seq `to` (the last checkpoint's range) that are one of SEAL_AT_ONCE, newest first, read by
+ * what they claim (claimedEntry): a shape-damaged audit.retention is still checked for forgery.
+ */
+export function unsealedExcuses(segments: readonly SegmentFile[], to: number): ClaimedEntry[] {
+  const found: ClaimedEntry[] = [];
   for (let i = segments.length - 1; i >= 0; i--) {
     for (const { line } of linesBackwards(segments[i]!.path)) {
       const m = SEQ_PREFIX.exec(line.subarray(0, 32).toString("latin1"));
       if (!m) continue;
       if (Number(m[1]) <= to) return found;
       if (!EXCUSE_MARKS.some((k) => line.includes(k))) continue;
-      const e = parseEntry(line.toString("utf8"));
+      const e = claimedEntry(line.toString("utf8"));
       if (e && SEAL_AT_ONCE.has(e.type)) found.push(e);
     }
   }
@@ -218,15 +221,18 @@ export function findLastCheckpoint(segments: readonly SegmentFile[]): LastCheckp
   return { ...NO_CHECKPOINT, seq: 0, line: null, at: null };
 }
 
-/** The hash of entry `seq`, searching from the newest segment; null when no kept line has that seq. */
+/**
+ * The hash of entry `seq`, searching from the newest segment, read by what its line claims (claimedEntry);
+ * null when no kept line has that seq; "" when its line's hash member is not a string (it differs from any).
+ */
 export function hashAt(segments: readonly SegmentFile[], seq: number): string | null {
   for (let i = segments.length - 1; i >= 0; i--) {
     const s = segments[i]!;
     if (s.firstSeq - 1 > seq) continue;
     for (const { line } of linesBackwards(s.path)) {
-      const e = parseEntry(line.toString("utf8"));
+      const e = claimedEntry(line.toString("utf8"));
       if (!e) continue;
-      if (e.seq === seq) return e.hash;
+      if (e.seq === seq) return typeof e.hash === "string" ? e.hash : "";
       if (e.seq < seq) return null;
     }
   }
@@ -450,7 +456,7 @@ function restoreAnchor(segments: readonly SegmentFile[], dir: string, rec: Recor
   // the checkpoint it copies
   const prev = segments[segments.length - 2]!;
   const last = linesBackwards(prev.path).next();
-  const e = last.done ? null : parseEntry(last.value.line.toString("utf8"));
+  const e = last.done ? null : claimedEntry(last.value.line.toString("utf8"));
   rec.changed = true;
   if (!last.done && e && e.seq === seg.firstSeq - 1 && e.type === "audit.checkpoint") {
     appendBytes(seg.path, Buffer.concat([last.value.line, Buffer.from("\n")]));

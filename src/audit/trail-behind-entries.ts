@@ -5,16 +5,19 @@
  * journal-seq order), or the `journal.bound` entry at or before the first missing seq. Only lines holding
  * one of `marks` are parsed (the record and binding entries are always read: they end the walk).
  */
-import { type AuditEntry, parseEntry } from "./entry.js";
+import { type ClaimedEntry, claimedEntry } from "./entry.js";
 import { commitJseq } from "./recovery-journal-seqs.js";
 import { linesBackwards, type SegmentFile } from "./segments.js";
 
 const RECORD_MARK = '"type":"record.';
 const BOUND_MARK = '"type":"journal.bound"';
 
-/** A parsed entry after the last record journal.db holds; `jseq` is a record entry's journal seq. */
+/**
+ * An entry after the last record journal.db holds, read by what it claims (claimedEntry: a line with one
+ * damaged byte in its head still names its record); `jseq` is a record entry's journal seq.
+ */
 export interface EntryAfter {
-  entry: AuditEntry;
+  entry: ClaimedEntry;
   jseq: number | null;
 }
 
@@ -27,7 +30,7 @@ export function* entriesAfterLastSeq(
     for (const { line } of linesBackwards(segments[i]!.path)) {
       const isRecord = line.includes(RECORD_MARK);
       if (!isRecord && !line.includes(BOUND_MARK) && !marks.some((m) => line.includes(m))) continue;
-      const e = parseEntry(line.toString("utf8"));
+      const e = claimedEntry(line.toString("utf8"));
       if (!e) continue;
       if (e.type === "journal.bound") {
         const from = (e.data as { boundFrom?: unknown } | undefined)?.boundFrom;

@@ -84,8 +84,8 @@ export function trailHeldIntents(segments: readonly SegmentFile[], lastSeq: numb
       code: d.code,
       cardId,
       obuSerial,
-      message: e.message,
-      at: e.time,
+      message: typeof e.message === "string" ? e.message : "",
+      at: typeof e.time === "string" ? e.time : "",
       auditSeq: e.seq,
     };
     for (const k of keys) {

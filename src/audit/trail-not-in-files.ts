@@ -14,7 +14,7 @@
  * commitOutOfOrder), or they stop short of the head copy (recovery appends them, then records the gap).
  */
 import { JournalReader, journalAuditSchema } from "../journal/journal.js";
-import { type AuditEntry, checkLine, claimedSeq, parseEntry } from "./entry.js";
+import { type AuditEntry, checkLine, claimedSeq } from "./entry.js";
 import { RECORD_TYPES } from "./records.js";
 import { commitJseq, type NewestCommit, newestCommit } from "./recovery-journal-seqs.js";
 import { completeEnd } from "./search.js";
@@ -108,8 +108,8 @@ function asRecoveryAppends(
     // `last` are a running lane's progress, even short of the head copy (the lines it fsynced left the
     // spool, and its newest may not be in the file yet); a stopped lane's files do not grow
     const now = lastFileLine(dir);
-    const e = now === null ? null : parseEntry(now.toString("utf8"));
-    if (e !== null && e.seq > last.seq) return past;
+    const seq = now === null ? null : claimedSeq(now.toString("utf8"));
+    if (seq !== null && seq > last.seq) return past;
     return {
       ...none,
       leftOut: `the trail's files end at seq ${last.seq}, and what ${past.source} holds past them does not reach its head copy (seq ${headCopy.seq})`,

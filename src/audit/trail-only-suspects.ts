@@ -63,7 +63,7 @@ export function trailOnlySuspects(segments: readonly SegmentFile[], lastSeq: num
       amount: typeof d.amount === "number" ? d.amount : 0,
       revision: typeof d.rec.revision === "number" ? d.rec.revision : 1,
       digest: typeof d.rec.digest === "string" ? d.rec.digest : "",
-      recordedAt: e.time,
+      recordedAt: typeof e.time === "string" ? e.time : "",
       auditSeq: e.seq,
     });
   }

@@ -73,10 +73,16 @@ function keyProblem(dataDir: string, key: KeyObject, sealed: boolean): string | 
   let pem: Buffer;
   try {
     pem = readFileSync(path);
-  } catch {
+  } catch (e) {
+    // missing only when there is no such file; any other error (EISDIR, EACCES) as it is, as
+    // src/cli/commands/audit.ts verifyKey says it
+    const why =
+      (e as NodeJS.ErrnoException).code === "ENOENT"
+        ? "is missing"
+        : `cannot be read (${(e as Error).message})`;
     return sealed
       ? null
-      : `nothing in the trail is sealed yet and ${path} is missing: the key (id ${keyIdOf(key)}) could not be checked`;
+      : `nothing in the trail is sealed yet and ${path} ${why}: the key (id ${keyIdOf(key)}) could not be checked`;
   }
   let beside: string;
   try {

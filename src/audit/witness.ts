@@ -23,7 +23,7 @@ import {
   statementOnly,
   statementProblem,
 } from "./checkpoint.js";
-import { parseEntry } from "./entry.js";
+import { claimedEntry } from "./entry.js";
 import type { LastCheckpoint } from "./recovery.js";
 import { listSegments } from "./segments.js";
 import type { AuditSpool, WitnessRecord } from "./spool.js";
@@ -35,7 +35,7 @@ function* checkpointsIn(buf: Buffer): Generator<{ seq: number; cp: SignedCheckpo
   for (let at = buf.indexOf(CHECKPOINT_MARK); at >= 0; at = buf.indexOf(CHECKPOINT_MARK, at + 1)) {
     const end = buf.indexOf(10, at);
     if (end < 0) return; // a torn last line
-    const e = parseEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
+    const e = claimedEntry(buf.toString("utf8", buf.lastIndexOf(10, at) + 1, end));
     at = end;
     const cp = e !== null && e.type === CHECKPOINT_TYPE ? (e.data as unknown as SignedCheckpoint) : null;
     if (!cp || statementProblem(cp.checkpoint) !== null || typeof cp.sig !== "string") continue;

@@ -80,6 +80,24 @@ export function maskTypedCard(value: string): string {
   });
 }
 
+/** Hex digit groups joined by single spaces or dashes: "4301 0000 0000 0000 9001", "2026-11-26 08". */
+const HEX_GROUP_RUN = /[0-9A-Fa-f]+(?:[ -][0-9A-Fa-f]+)*/g;
+
+/**
+ * A value typed into an option that is not a card number (`--since`, `--until`, `--kind`, `--obu`, `-n`,
+ * `--format`, `transactions list --since/--limit`), masked for showing back in its refusal: only a run
+ * that could be a card number, 16 or more hex digits in groups joined by single spaces or dashes, is
+ * masked as maskTypedCard masks it (its first 4 and last 4 hex digits kept); the rest stays as typed, so
+ * the mistake shows: "2026-13-26 08:00" and "audit.checkpoint-failed" come out as they are, while
+ * "4301 0000 0000 0000 9001" -> "4301 **** **** **** 9001" and "43010000000000009001x" ->
+ * "4301************9001x". A 16-digit OBU serial is masked as well (a card number cut short looks the same).
+ */
+export function maskCardRuns(value: string): string {
+  return value.replace(HEX_GROUP_RUN, (run) =>
+    (run.match(/[0-9A-Fa-f]/g)?.length ?? 0) >= 16 ? maskTypedCard(run) : run,
+  );
+}
+
 /** Wall ms -> "2026-11-26 08:15:02" in the given UTC offset (minutes east of UTC). */
 export function localTime(ms: number | null, utcOffsetMinutes: number): string {
   if (ms === null || !Number.isFinite(ms)) return "-";

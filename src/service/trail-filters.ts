@@ -13,7 +13,7 @@ import { CHECKPOINT_TYPE } from "../audit/checkpoint.js";
 import { LANE_EVENT_KINDS } from "../audit/events.js";
 import { RECORD_TYPES } from "../audit/records.js";
 import { RECORD_KINDS } from "../journal/types.js";
-import { maskTypedCard } from "./format.js";
+import { maskCardRuns, maskTypedCard } from "./format.js";
 import type { OperatorAction } from "./lane-view.js";
 
 /**
@@ -113,9 +113,10 @@ export interface TrailFilterProblem {
  * The first filter among card, obu and kinds that cannot match any entry, or null when all can.
  * `moreKinds`: words the asker takes as kinds besides these (the page's "alarm": every entry of severity
  * alarm, src/service/trail-search.ts searchTrailDir), accepted and named in the refusal. A refused value
- * (card, OBU, kind) is quoted masked (./format.ts maskTypedCard: a card number typed into any of them,
- * spaced or run into a letter, as well), as card numbers are everywhere on the page and in the CLI's
- * output, unless `fullIds` (`etc-lane audit search|export --full-ids`).
+ * is quoted masked, as card numbers are everywhere on the page and in the CLI's output, unless `fullIds`
+ * (`etc-lane audit search|export --full-ids`): a card by ./format.ts maskTypedCard (every hex digit but its
+ * first and last four when it holds more than eight); an OBU or a kind by maskCardRuns (only a run that
+ * could be a card number, spaced or run into a letter, so a mistyped kind stays readable).
  */
 export function trailFilterProblem(
   o: {
@@ -126,12 +127,13 @@ export function trailFilterProblem(
   },
   moreKinds: readonly string[] = [],
 ): TrailFilterProblem | null {
-  const quoted = (v: string): string => JSON.stringify(o.fullIds ? v : maskTypedCard(v));
+  const quotedCard = (v: string): string => JSON.stringify(o.fullIds ? v : maskTypedCard(v));
+  const quoted = (v: string): string => JSON.stringify(o.fullIds ? v : maskCardRuns(v));
   if (o.card !== undefined && !CARD_RE.test(o.card))
     return {
       field: "card",
       message:
-        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${quoted(o.card)}` +
+        `expected a card number of 20 (hex) digits (network 4 + serial 16), got ${quotedCard(o.card)}` +
         (o.card.includes("*")
           ? "; a masked number (as the page and etc-lane status show it) cannot be searched: give it in full"
           : ""),

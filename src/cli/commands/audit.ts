@@ -28,7 +28,7 @@ import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "..
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
-import { maskCardIdsIn, maskTypedCard } from "../../service/format.js";
+import { maskCardIdsIn, maskCardRuns } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
@@ -70,11 +70,12 @@ function laneOffset(loc: LaneLocation, dir: string): number {
 }
 
 /**
- * A refused option value as a refusal quotes it: a card number typed into it masked (maskTypedCard, as a
- * refused --card is in src/service/trail-filters.ts), unless --full-ids.
+ * A refused option value (not --card) as a refusal quotes it: a run in it that could be a card number
+ * masked (maskCardRuns, as a refused --obu or --kind is in src/service/trail-filters.ts), the rest as
+ * typed so that the mistake shows; in full with --full-ids.
  */
 function quoted(v: string, fullIds: boolean | undefined): string {
-  return JSON.stringify(fullIds ? v : maskTypedCard(v));
+  return JSON.stringify(fullIds ? v : maskCardRuns(v));
 }
 
 function parseTime(
