@@ -69,8 +69,9 @@ export function refuseForJournal(ctx: BoothContext, c: BoothCase | null, message
 /**
  * Refuse to charge: screen, beeper, audit (alarm for status-list hits), counted. The entry and the alarm
  * name the card on the reader and the case's OBU in their data, so `audit search --card/--obu` finds them
- * (src/audit/search.ts). Without a case (`c` null: a card that paid here within the recent-trade window,
- * listed since, card-loop.ts withCard) they name the card alone.
+ * (src/audit/search.ts). Without a case (`c` null: a card that paid here within the recent-trade window
+ * with no case queued or taken for it, card-loop.ts withCard, which passes the case CaseDesk.peek finds
+ * when there is one) they name the card alone.
  */
 export function refuse(
   ctx: BoothContext,
