@@ -484,6 +484,9 @@ export class AnswerCache {
       },
       (e: unknown) => {
         this.writeFailed(e, "auto-ACK not sent");
+        // as write(): a refusal before any byte leaves nothing cached, so an RSU repeat is only counted and
+        // the application's ack() writes the one ACK (a resend here followed by that ACK would be two)
+        if (wroteNothing(e) && inc.cached?.raw === raw) inc.cached = undefined;
         return undefined;
       },
     );

@@ -23,6 +23,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
+import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { captureDirFileSystemNote, dataDirFileSystemNote } from "../datadir/fs-type.js";
 import { type LaneStartOptions, laneStartProblem } from "../datadir/lane-start.js";
 import { UNRECORDED_STOPS } from "../lane/stop-reasons.js";
@@ -415,8 +416,9 @@ export function captureFileSystemNotes(
  * examples set, which the lane ignores; a dialect key of the other protocol (`b4Ef04`, `b2AntennaId` are
  * national only, `stationLength`, `lastStationLength` legacy only: firmware-bridge/frames/); `outputs.sink`
  * log under a log.level that drops its lines; a `station.statusListPollMs` at least
- * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); a national lane's
- * `rsu.dialect.cardTimeBase` left unset (its default changed: README.md "Upgrading"); a `booth.offerFor` entry naming
+ * `statusList.deltaMaxAgeMinutes` (the list stale for part of every poll); a lane's
+ * `rsu.dialect.cardTimeBase` left unset while its effective `timeBase`, the 0019 time's base before, is
+ * not local-as-utc (README.md "Upgrading"); a `booth.offerFor` entry naming
  * a stop the journal does not record (UNRECORDED_STOPS), which the booth never sees; an entry lane's
  * `tariff`, which the lane does not use. `run`
  * logs them at start, before it opens the lane (at warn, or at error under log.level error).
@@ -447,17 +449,20 @@ export function configNotes(c: LaneConfig): LaneConfigProblem[] {
         path: `rsu.dialect.${key}`,
         message: `${c.rsu.protocol === "legacy" ? "national" : "legacy"} only: ${why}; with rsu.protocol ${c.rsu.protocol} this setting does nothing: remove it`,
       });
-  // a national lane read and wrote the card's 0019 time in its timeBase (utc) before that time had its own
-  // base, cardTimeBase, whose default is local-as-utc (firmware-bridge/frames/dialect.ts): one left to the
-  // default reads entries the lanes not yet upgraded wrote 8 h early (README.md "Upgrading")
-  if (c.rsu.protocol === "national" && d.cardTimeBase === undefined)
+  // before the card's 0019 time had its own base, cardTimeBase (default local-as-utc for both protocols,
+  // firmware-bridge/frames/dialect.ts), a lane read and wrote it in its effective timeBase (the configured
+  // one, else the protocol's default: legacy local-as-utc, national utc): a lane whose timeBase is not
+  // local-as-utc and that leaves cardTimeBase to the default now reads entries the lanes not yet upgraded
+  // wrote 8 h early at UTC+8 (README.md "Upgrading")
+  const timeBase = d.timeBase ?? defaultDialect(c.rsu.protocol).timeBase;
+  if (d.cardTimeBase === undefined && timeBase !== "local-as-utc")
     notes.push({
       path: "rsu.dialect.cardTimeBase",
       message:
         "not set: this version reads and writes the card's 0019 entry/exit time as local-as-utc (the default) " +
-        "where earlier versions used the national timeBase (utc), 8 h apart at UTC+8; upgrade every lane of the " +
-        "road network together, or set cardTimeBase: utc until they all are, and settle the booth's open " +
-        "suspects first (README.md, Upgrading); set it to local-as-utc or utc to say which",
+        `where earlier versions used this lane's timeBase (${timeBase}), 8 h apart at UTC+8; upgrade every lane ` +
+        `of the road network together, or set cardTimeBase: ${timeBase} until they all are, and settle the ` +
+        "booth's open suspects first (README.md, Upgrading); set it to local-as-utc or utc to say which",
     });
   // the log sink writes barrier, lights and display at level info (src/outputs/sinks.ts logOutputs)
   if (c.outputs.sink === "log" && (c.log.level === "warn" || c.log.level === "error"))

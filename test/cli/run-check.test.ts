@@ -511,6 +511,29 @@ describe("etc-lane run --check", () => {
     expect(await check(config())).toMatchObject({ ok: true, err: "" });
   });
 
+  // review: the 0019 time was in the lane's effective timeBase before 32972df6, configurable for both
+  // protocols; the note fired by protocol alone
+  it("notes cardTimeBase unset by the lane's effective timeBase: a legacy lane with utc, yes; a national one with local-as-utc, no", async () => {
+    const legacyUtc = await check(
+      config((c) => {
+        c.rsu = { port: "/dev/ttyUSB0", protocol: "legacy", dialect: { timeBase: "utc" } };
+      }),
+    );
+    expect(legacyUtc).toEqual({
+      ok: true,
+      out: expect.stringMatching(/: OK \(lane 4301-0102-03, exit\)\n$/),
+      err: expect.stringMatching(
+        /^\S+: note: rsu\.dialect\.cardTimeBase: not set: .*earlier versions used this lane's timeBase \(utc\), .*set cardTimeBase: utc until they all are.*\n$/,
+      ),
+    });
+    const nationalLocal = await check(
+      config((c) => {
+        c.rsu = { port: "/dev/ttyUSB0", protocol: "national", dialect: { timeBase: "local-as-utc" } };
+      }),
+    );
+    expect(nationalLocal).toEqual({ ok: true, out: expect.stringMatching(/: OK /), err: "" });
+  });
+
   it("passes an entry lane without a tariff, without a note", async () => {
     const r = await check(
       config((c) => {

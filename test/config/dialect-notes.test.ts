@@ -45,6 +45,45 @@ describe("dialect keys of the other protocol", () => {
   });
 });
 
+// review: the cardTimeBase note fired for a national lane only, and said it used utc before; but before
+// 32972df6 the 0019 time was in the lane's effective timeBase, configurable for both protocols: a national
+// lane with timeBase local-as-utc was told to set utc (moving its 0019 base 8 h), and a legacy lane with
+// timeBase utc, whose base did change, was told nothing
+describe("rsu.dialect.cardTimeBase unset: noted where the effective timeBase, its base before, is not local-as-utc", () => {
+  const cardNotes = (protocol: string, dialect: Record<string, unknown>) =>
+    configNotes(lane(protocol, dialect)).filter((n) => n.path === "rsu.dialect.cardTimeBase");
+  const advising = (base: string) => [
+    {
+      path: "rsu.dialect.cardTimeBase",
+      message: expect.stringMatching(
+        new RegExp(
+          `^not set: this version reads and writes the card's 0019 entry/exit time as local-as-utc \\(the default\\) where earlier versions used this lane's timeBase \\(${base}\\), .*set cardTimeBase: ${base} until they all are`,
+        ),
+      ),
+    },
+  ];
+
+  it("a national lane with the default timeBase (utc): a note advising utc", () => {
+    expect(cardNotes("national", {})).toEqual(advising("utc"));
+  });
+
+  it("a legacy lane with timeBase utc: a note advising utc", () => {
+    expect(cardNotes("legacy", { timeBase: "utc" })).toEqual(advising("utc"));
+  });
+
+  it("a national lane with timeBase local-as-utc: none (its 0019 base does not change)", () => {
+    expect(cardNotes("national", { timeBase: "local-as-utc" })).toEqual([]);
+  });
+
+  it("a legacy lane with the default timeBase (local-as-utc), or either lane with cardTimeBase set: none", () => {
+    expect(cardNotes("legacy", {})).toEqual([]);
+    for (const cardTimeBase of ["local-as-utc", "utc"]) {
+      expect(cardNotes("legacy", { timeBase: "utc", cardTimeBase }), cardTimeBase).toEqual([]);
+      expect(cardNotes("national", { cardTimeBase }), cardTimeBase).toEqual([]);
+    }
+  });
+});
+
 describe("outputs.sink log with a log level that drops its lines", () => {
   const withLog = (sink: string, level: string) =>
     parseLaneConfig(

@@ -838,6 +838,32 @@ describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", 
     expect(writes).toEqual(["ffff8383ff", "ffff8383ff"]);
   });
 
+  // review: the automatic ACK stayed cached when its write wrote nothing; the B0's repeat then got it resent,
+  // and the controller's ack(), seeing the automatic ACK failed, wrote a second ACK under the same RSCTL
+  it("an automatic ACK refused before any byte is not cached: the repeat is counted, the application's ACK is the one written", async () => {
+    const NOTHING = new EtcError(ErrorCodes.PortClosed, "scripted:rsu: not written", { ...NOTHING_WRITTEN });
+    const s = await scripted("legacy", { answerDeadlineMs: 100 });
+    const got: IncomingFrame[] = [];
+    s.link.incoming$.subscribe((f) => got.push(f));
+    const written: string[] = [];
+    s.t.respond = (b) => {
+      if (s.t.failWrites === undefined) written.push(b.toString("hex"));
+    };
+    s.t.failWrites = NOTHING;
+    await s.rsu(0x38, L.b0);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(s.link.counters.failedAnswerWrites).toBe(1);
+    expect(got[0]?.answered).toBe(false);
+    s.t.failWrites = undefined;
+    await s.rsu(0x38, L.b0);
+    expect(got).toHaveLength(1);
+    expect(s.link.counters.duplicates).toBe(1);
+    await expect(got[0]?.ack()).resolves.toMatchObject({ frame: { type: "ACK" }, seq: 0x83 });
+    await settle();
+    expect(written).toEqual(["ffff8383ff"]);
+    expect(s.link.counters.resentReplies).toBe(0);
+  });
+
   it("a cached reply resent for a repeat whose write failed is not counted in resentReplies", async () => {
     const s = await scripted("legacy");
     s.link.incoming$.subscribe((f) => void f.reply(C1));
