@@ -4,14 +4,13 @@
  * shared ledger and every TAC verifies with the test keys.
  */
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { createPsam } from "../../sim/card/sim-psam.js";
-import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
 import { draftRecord } from "../../src/booth/booth-records.js";
@@ -28,6 +27,7 @@ import {
   boothCard,
   boothTest,
   lateB5SettlesFirst,
+  listCard,
   noCardVehicle,
   tornBeforeDebitVehicle,
 } from "./harness.js";
@@ -1088,13 +1088,7 @@ describe("the booth over ptys", () => {
       await t.caseQueued("B5_NO_DSRC");
       const [suspect] = t.records();
       // a newer list puts the card on the status list after the lane judged it at B4
-      const bundle = buildBundle({
-        kind: "full",
-        version: "202507170000",
-        privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-        rows: [{ kind: "card", id: CARD, listType: 1, reason: "挂失" }],
-      });
-      await t.lane.applyStatusList(bundle, "test");
+      await listCard(t, CARD, "202507170000");
       const before = t.outputs.length;
       t.reader.present(CARD);
       await t.prompt("REFUSED_CARD_ON_STATUS_LIST");

@@ -23,7 +23,11 @@ import {
 } from "../../sim/reader/reader-simulator.js";
 import { createRsuSimulator, type RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { TEST_PUBLIC_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
+import {
+  buildBundle,
+  TEST_PRIVATE_KEY_PATH,
+  TEST_PUBLIC_KEY_PATH,
+} from "../../sim/status-list/bundle-builder.js";
 import type { BoothEvent } from "../../src/booth/booth.js";
 import { parseLaneConfig } from "../../src/config/load.js";
 import type { LaneConfigInput } from "../../src/config/schema.js";
@@ -363,6 +367,21 @@ export function noCardVehicle(id: string, serial: string, at = 200): Record<stri
     card: { present: false, inHand: true, serial },
   };
 }
+
+/** The station lists the card `cardId` (挂失) in a full list of `version`, newer than the harness's. */
+export async function listCard(t: BoothTestContext, cardId: string, version = "202507160001"): Promise<void> {
+  const bundle = buildBundle({
+    kind: "full",
+    version,
+    privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
+    rows: [{ kind: "card", id: cardId, listType: 1, reason: "挂失" }],
+  });
+  await t.lane.applyStatusList(bundle, "test");
+}
+
+/** The barrier's openings among `outputs` (docs/lane.md, "Barrier and lane light"). */
+export const barrierOpenings = (outputs: LaneOutputEvent[]): LaneOutputEvent[] =>
+  outputs.filter((o) => o.type === "barrier" && o.action === "open");
 
 /**
  * The lane's late B5 settles the suspect as paid just before the booth's own settlement reaches the journal

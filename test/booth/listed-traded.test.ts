@@ -11,15 +11,13 @@
  * ALREADY_TRADED without a lookup; then (second review) the refusal named no case even with one taken or
  * queued, and the ALREADY_TRADED entry after a failed lookup dropped the lookup's code.
  */
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import type { AuditEntry } from "../../src/audit/entry.js";
 import { readTrail } from "../../src/audit/search.js";
 import { auditDir } from "../../src/audit/segments.js";
 import type { BoothEvent } from "../../src/booth/booth.js";
 import { runEtcLane } from "../audit/helpers.js";
-import { type BoothTestContext, boothTest, noCardVehicle } from "./harness.js";
+import { type BoothTestContext, barrierOpenings, boothTest, listCard, noCardVehicle } from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -68,15 +66,23 @@ async function search(
     .map((x) => [`${x.type} ${x.reason}`, x.card, x.obu]);
 }
 
-/** The station lists the card (a full list, newer than the harness's). */
-async function listCard(t: BoothTestContext): Promise<void> {
-  const bundle = buildBundle({
-    kind: "full",
-    version: "202507160001",
-    privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-    rows: [{ kind: "card", id: CARD, listType: 1, reason: "挂失" }],
-  });
-  await t.lane.applyStatusList(bundle, "test");
+/** One vehicle, A2, whose driver hands CARD over at the booth. */
+const A2_ONLY = () => ({
+  scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } },
+});
+
+/** A2's case queued and paid with CARD at the booth, the booth idle after. */
+async function paidAtBooth(t: BoothTestContext): Promise<void> {
+  await t.caseQueued("OBU_NO_CARD");
+  t.reader.present(CARD);
+  await t.prompt("PAID");
+  await t.boothIdle();
+}
+
+/** The collector takes a walk-up case (take --walk-up --class 1): w1. */
+async function takeWalkUp(t: BoothTestContext): Promise<void> {
+  const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
+  expect(take.ok, take.message).toBe(true);
 }
 
 /**
@@ -112,24 +118,32 @@ async function putOnAgain(
 const alarmCodes = (outputs: BoothTestContext["outputs"]): string[] =>
   outputs.flatMap((o) => (o.type === "alarm" ? [o.code] : []));
 
-const barrierOpenings = (outputs: BoothTestContext["outputs"]) =>
-  outputs.filter((o) => o.type === "barrier" && o.action === "open");
+/** The read of the card put on again ended in the listed refusal, its alarm put out, no barrier opened. */
+function expectListedRefusal(again: Awaited<ReturnType<typeof putOnAgain>>): void {
+  expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
+  expect(alarmCodes(again.outputs)).toContain("CARD_ON_STATUS_LIST");
+  expect(barrierOpenings(again.outputs)).toEqual([]);
+}
+
+/** What `audit search` finds of the listed refusal and its alarm, `obu` in the OBU column. */
+const listedFound = (obu: unknown): [string, unknown, unknown][] => [
+  ["booth.refused CARD_ON_STATUS_LIST", CARD, obu],
+  ["lane.alarm CARD_ON_STATUS_LIST", CARD, obu],
+];
 
 describe("a listed card put on the reader again after it paid: the listed refusal, not ALREADY_TRADED", () => {
   it("a recovered debit refused as listed, the card put on again: still the listed refusal with its alarm, no second debit", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
+    await boothTest(A2_ONLY(), async (t) => {
       await t.caseQueued("OBU_NO_CARD");
       t.reader.inject({ kind: "card-removed-after-debit" });
       t.reader.present(CARD);
       await t.prompt("PUT_BACK");
-      await listCard(t);
+      await listCard(t, CARD);
       t.reader.present(CARD);
       await t.prompt("REFUSED_CARD_ON_STATUS_LIST");
       await t.boothIdle();
       const again = await putOnAgain(t);
-      expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
-      expect(alarmCodes(again.outputs)).toContain("CARD_ON_STATUS_LIST");
-      expect(barrierOpenings(again.outputs)).toEqual([]);
+      expectListedRefusal(again);
       expect(t.ledger()).toHaveLength(1);
       expect(t.records().filter((r) => r.kind === "transaction")).toHaveLength(1);
       t.expectRecordsMatchLedger();
@@ -137,16 +151,11 @@ describe("a listed card put on the reader again after it paid: the listed refusa
   });
 
   it("paid at the booth, then listed, put on again within the recent-trade window: the listed refusal with its alarm", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
-      await t.caseQueued("OBU_NO_CARD");
-      t.reader.present(CARD);
-      await t.prompt("PAID");
-      await t.boothIdle();
-      await listCard(t);
+    await boothTest(A2_ONLY(), async (t) => {
+      await paidAtBooth(t);
+      await listCard(t, CARD);
       const again = await putOnAgain(t);
-      expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
-      expect(alarmCodes(again.outputs)).toContain("CARD_ON_STATUS_LIST");
-      expect(barrierOpenings(again.outputs)).toEqual([]);
+      expectListedRefusal(again);
       expect(t.ledger()).toHaveLength(1);
       expect(t.records().filter((r) => r.kind === "transaction")).toHaveLength(1);
       // the paying case closed, none other queued: the entries name the card alone
@@ -157,27 +166,18 @@ describe("a listed card put on the reader again after it paid: the listed refusa
         ["lane.alarm CARD_ON_STATUS_LIST", CARD, null, null, null],
       ]);
       expect(es[0]?.data).toMatchObject({ recentlyTraded: true, statusList: { kind: "card", id: CARD } });
-      expect(await search(t, ["--card", CARD])).toEqual([
-        ["booth.refused CARD_ON_STATUS_LIST", CARD, null],
-        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null],
-      ]);
+      expect(await search(t, ["--card", CARD])).toEqual(listedFound(null));
     });
   });
 
   it("listed after it paid, a walk-up case taken (take --walk-up --class 1), put on again: the listed refusal names the case taken, which stays", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
-      await t.caseQueued("OBU_NO_CARD");
-      t.reader.present(CARD);
-      await t.prompt("PAID");
-      await t.boothIdle();
-      await listCard(t);
-      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
-      expect(take.ok, take.message).toBe(true);
+    await boothTest(A2_ONLY(), async (t) => {
+      await paidAtBooth(t);
+      await listCard(t, CARD);
+      await takeWalkUp(t);
       const again = await putOnAgain(t);
-      expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
+      expectListedRefusal(again);
       expect(again.caseId).toBe("w1");
-      expect(alarmCodes(again.outputs)).toContain("CARD_ON_STATUS_LIST");
-      expect(barrierOpenings(again.outputs)).toEqual([]);
       expect(t.ledger()).toHaveLength(1);
       expect(t.lane.booth!.status().cases.map((c) => [c.id, c.status])).toEqual([["w1", "taken"]]);
       const es = await refusals(t);
@@ -186,10 +186,7 @@ describe("a listed card put on the reader again after it paid: the listed refusa
         ["lane.alarm CARD_ON_STATUS_LIST", CARD, null, null, null],
       ]);
       expect(es[1]?.message).toContain("case w1");
-      expect(await search(t, ["--card", CARD])).toEqual([
-        ["booth.refused CARD_ON_STATUS_LIST", CARD, null],
-        ["lane.alarm CARD_ON_STATUS_LIST", CARD, null],
-      ]);
+      expect(await search(t, ["--card", CARD])).toEqual(listedFound(null));
     });
   });
 
@@ -211,7 +208,7 @@ describe("a listed card put on the reader again after it paid: the listed refusa
         await t.prompt("PAID");
         await t.boothIdle();
         expect(t.lane.booth!.status().cases.map((c) => c.id)).toEqual([o2]);
-        await listCard(t);
+        await listCard(t, CARD);
         const again = await putOnAgain(t);
         expect(again.step).toBe("REFUSED_CARD_ON_STATUS_LIST");
         expect(again.caseId).toBe(o2);
@@ -221,20 +218,14 @@ describe("a listed card put on the reader again after it paid: the listed refusa
           ["booth.refused CARD_ON_STATUS_LIST", CARD, obuSerial, obuId, o2],
           ["lane.alarm CARD_ON_STATUS_LIST", CARD, obuSerial, obuId, null],
         ]);
-        expect(await search(t, ["--obu", obuSerial!])).toEqual([
-          ["booth.refused CARD_ON_STATUS_LIST", CARD, obuSerial],
-          ["lane.alarm CARD_ON_STATUS_LIST", CARD, obuSerial],
-        ]);
+        expect(await search(t, ["--obu", obuSerial!])).toEqual(listedFound(obuSerial));
       },
     );
   });
 
   it("paid at the booth, not listed, put on again: ALREADY_TRADED as before, no alarm", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
-      await t.caseQueued("OBU_NO_CARD");
-      t.reader.present(CARD);
-      await t.prompt("PAID");
-      await t.boothIdle();
+    await boothTest(A2_ONLY(), async (t) => {
+      await paidAtBooth(t);
       const again = await putOnAgain(t);
       expect(again.step).toBe("ALREADY_TRADED");
       expect(alarmCodes(again.outputs)).toEqual([]);
@@ -243,11 +234,8 @@ describe("a listed card put on the reader again after it paid: the listed refusa
   });
 
   it("paid at the booth, the list's lookup failing (E516) when it is put on again: ALREADY_TRADED as before (never 请现金缴费 for a card that just paid)", async () => {
-    await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
-      await t.caseQueued("OBU_NO_CARD");
-      t.reader.present(CARD);
-      await t.prompt("PAID");
-      await t.boothIdle();
+    await boothTest(A2_ONLY(), async (t) => {
+      await paidAtBooth(t);
       const asked: unknown[] = [];
       t.lane.controller.listLookup = (q) => {
         asked.push(q);
@@ -255,8 +243,7 @@ describe("a listed card put on the reader again after it paid: the listed refusa
           code: "E516_LOOKUP_FAILED",
         });
       };
-      const take = await t.lane.booth!.take({ walkUp: true, vehicleClass: 1, user: { name: "op", uid: 1 } });
-      expect(take.ok, take.message).toBe(true);
+      await takeWalkUp(t);
       const again = await putOnAgain(t);
       expect(again.step).toBe("ALREADY_TRADED");
       expect(again.caseId).toBe("w1");

@@ -3,14 +3,18 @@
  * booth.test.ts: the lane with its booth, the simulated reader and RSU on one card store.
  */
 
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { describe, expect, it } from "vitest";
-import { buildBundle, TEST_PRIVATE_KEY_PATH } from "../../sim/status-list/bundle-builder.js";
 import { readBoothIntent } from "../../src/booth/booth-records.js";
-import type { LaneOutputEvent } from "../../src/outputs/outputs.js";
-import { type BoothTestContext, boothCard, boothTest, noCardVehicle } from "./harness.js";
+import {
+  type BoothTestContext,
+  barrierOpenings as barriers,
+  boothCard,
+  boothTest,
+  listCard,
+  noCardVehicle,
+} from "./harness.js";
 
 const SERIAL = "2200000000000001";
 const CARD = `4301${SERIAL}`;
@@ -21,17 +25,6 @@ const alarms = (outputs: { type: string }[], code: string): string[] =>
     .filter((o): o is { type: "alarm"; code: string; message: string } => o.type === "alarm")
     .filter((o) => o.code === code)
     .map((o) => o.message);
-
-/** The station lists the card (a full list, newer than the harness's). */
-async function listCard(t: BoothTestContext): Promise<void> {
-  const bundle = buildBundle({
-    kind: "full",
-    version: "202507160001",
-    privateKeyPem: readFileSync(TEST_PRIVATE_KEY_PATH),
-    rows: [{ kind: "card", id: CARD, listType: 1, reason: "挂失" }],
-  });
-  await t.lane.applyStatusList(bundle, "test");
-}
 
 /** The journal refuses the booth's next `n` records (a full disk), as in booth.test.ts (a stub: the journal stays healthy). */
 function refuseBoothRecords(t: BoothTestContext, n: number): void {
@@ -47,10 +40,6 @@ function refuseBoothRecords(t: BoothTestContext, n: number): void {
   };
 }
 
-/** the barrier's openings (docs/lane.md, "Barrier and lane light") */
-const barriers = (outputs: LaneOutputEvent[]) =>
-  outputs.filter((o) => o.type === "barrier" && o.action === "open");
-
 describe("a recovered debit opens the barrier only for its card, on the reader and not listed", () => {
   it("the card listed while the booth waits for it: the proved debit is recorded, the barrier stays closed, the refusal and its alarm", async () => {
     await boothTest({ scenario: { traffic: { vehicles: [noCardVehicle("A2", SERIAL)] } } }, async (t) => {
@@ -58,7 +47,7 @@ describe("a recovered debit opens the barrier only for its card, on the reader a
       t.reader.inject({ kind: "card-removed-after-debit" });
       t.reader.present(CARD);
       await t.prompt("PUT_BACK");
-      await listCard(t);
+      await listCard(t, CARD);
       const before = t.outputs.length;
       t.reader.present(CARD);
       const refused = await t.prompt("REFUSED_CARD_ON_STATUS_LIST");
@@ -111,7 +100,7 @@ describe("a recovered debit opens the barrier only for its card, on the reader a
         t.reader.present(CARD);
         await t.prompt("REFUSED_SYSTEM");
         await t.boothIdle();
-        if (listed) await listCard(t);
+        if (listed) await listCard(t, CARD);
         const before = t.outputs.length;
         await t.restartLane(); // the card stays on the reader
         await t.prompt(listed ? "REFUSED_CARD_ON_STATUS_LIST" : "RECOVERED");
@@ -160,7 +149,7 @@ describe("a recovered debit opens the barrier only for its card, on the reader a
       await t.prompt("REFUSED_SYSTEM");
       await t.boothIdle();
       t.reader.remove();
-      await listCard(t);
+      await listCard(t, CARD);
       const before = t.outputs.length;
       await t.restartLane();
       await t.prompt("REFUSED_CARD_ON_STATUS_LIST");

@@ -5,7 +5,6 @@
  * JavaScript late is not lost; a timer that fires on time still drops a genuinely truncated frame at
  * the timeout.
  */
-import { BehaviorSubject, Subject } from "rxjs";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import {
   DEFAULT_LEGACY_DIALECT,
@@ -16,22 +15,7 @@ import { MAX_DEFERRALS } from "../../firmware-bridge/framing/half-frame-timer.js
 import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { ReaderChannel } from "../../firmware-bridge/reader/reader-channel.js";
-import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
-
-/** A transport whose reads the test delivers. */
-function fakeTransport(): Transport & { deliver(b: Buffer): void } {
-  const data = new Subject<Buffer>();
-  return {
-    name: "fake",
-    data$: data.asObservable(),
-    state$: new BehaviorSubject<TransportState>({ status: "open" }).asObservable(),
-    status: "open",
-    open: async () => {},
-    write: async () => {},
-    close: async () => {},
-    deliver: (b) => data.next(b),
-  };
-}
+import { fakeTransport } from "../helpers/channel-fakes.js";
 
 let clock = 0;
 const now = (): number => clock;

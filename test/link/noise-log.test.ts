@@ -4,48 +4,17 @@
  * The first ones of an episode are warned about, then one summary per interval; the counters still count
  * every event. Fake timers and an injected clock.
  */
-import { BehaviorSubject, Subject } from "rxjs";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/index.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { FrameChannel } from "../../firmware-bridge/link/frame-channel.js";
-import type { Logger } from "../../firmware-bridge/log.js";
 import { NOISE_SUMMARY_INTERVAL_MS, NOISE_WARN_BURST } from "../../firmware-bridge/noise-log.js";
-import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
-
-interface Line {
-  level: "warn" | "debug";
-  msg: string;
-  obj: Record<string, unknown>;
-}
-
-function recorder(lines: Line[]): Logger {
-  const noop = (): void => {};
-  const l: Logger = {
-    trace: noop,
-    info: noop,
-    error: noop,
-    debug: (o, m) => lines.push({ level: "debug", msg: m ?? "", obj: o as Record<string, unknown> }),
-    warn: (o, m) => lines.push({ level: "warn", msg: m ?? "", obj: o as Record<string, unknown> }),
-    child: () => l,
-    isLevelEnabled: () => true,
-  };
-  return l;
-}
-
-function fakeTransport(): Transport & { deliver(b: Buffer): void } {
-  const data = new Subject<Buffer>();
-  return {
-    name: "fake",
-    data$: data.asObservable(),
-    state$: new BehaviorSubject<TransportState>({ status: "open" }).asObservable(),
-    status: "open",
-    open: async () => {},
-    write: async () => {},
-    close: async () => {},
-    deliver: (b) => data.next(b),
-  };
-}
+import {
+  eachTestOnFakeTimers,
+  recordedChannel,
+  summedSummaries,
+  warnsDuring,
+} from "../helpers/channel-fakes.js";
 
 const NOISE = Buffer.from("123456", "hex"); // no FF: one discarded run of 3 bytes per read
 const BAD_CRC = (() => {
@@ -54,25 +23,19 @@ const BAD_CRC = (() => {
   return f;
 })();
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+eachTestOnFakeTimers();
 
 function channel() {
-  const t = fakeTransport();
-  const lines: Line[] = [];
-  const ch = new FrameChannel({
-    transport: t,
-    dialect: DEFAULT_NATIONAL_DIALECT,
-    receives: "rsu-to-lane",
-    logger: recorder(lines),
-    now: () => Date.now(),
-  });
-  ch.start();
-  return { t, ch, lines, warns: () => lines.filter((l) => l.level === "warn") };
+  return recordedChannel(
+    (transport, logger) =>
+      new FrameChannel({
+        transport,
+        dialect: DEFAULT_NATIONAL_DIALECT,
+        receives: "rsu-to-lane",
+        logger,
+        now: () => Date.now(),
+      }),
+  );
 }
 
 /** `seconds` of a floating line: 60 noise reads a second, every 10th a frame with a bad CRC. */
@@ -108,14 +71,7 @@ describe("FrameChannel: line-noise warnings are capped", () => {
     const runs = lines.filter((l) => l.msg === "bytes discarded").length;
     const checksum = lines.filter((l) => l.msg === "checksum error").length;
     expect(checksum).toBe(badFrames);
-    const summed = summaries.reduce(
-      (a, s) => ({
-        runs: a.runs + (s.obj.discardedRuns as number),
-        bytes: a.bytes + (s.obj.discardedBytes as number),
-        cs: a.cs + (s.obj.checksumErrors as number),
-      }),
-      { runs: 0, bytes: 0, cs: 0 },
-    );
+    const summed = summedSummaries(summaries);
     const warnedRuns = w.filter((l) => l.msg === "bytes discarded").length;
     const warnedCs = w.filter((l) => l.msg === "checksum error").length;
     expect(summed.runs + warnedRuns).toBe(runs);
@@ -128,21 +84,13 @@ describe("FrameChannel: line-noise warnings are capped", () => {
     const { t, ch, warns } = channel();
     floating(t, 10);
     vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS); // a summary, then a window with nothing
-    const before = warns().length;
-    t.deliver(NOISE);
-    expect(
-      warns()
-        .slice(before)
-        .map((l) => l.msg),
-    ).toEqual(["bytes discarded"]);
+    expect(warnsDuring(warns, () => t.deliver(NOISE))).toEqual(["bytes discarded"]);
     floating(t, 5);
-    const held = warns().length;
-    ch.stop();
-    const last = warns().slice(held);
+    const last = warnsDuring(warns, () => ch.stop());
     expect(last).toHaveLength(1);
-    expect(last[0]?.msg).toMatch(/^line noise: /);
-    vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS);
-    expect(warns().length).toBe(held + 1); // no timer left after stop()
+    expect(last[0]).toMatch(/^line noise: /);
+    // no timer left after stop()
+    expect(warnsDuring(warns, () => vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS))).toEqual([]);
   });
 
   it("an occasional checksum error is warned about every time", () => {

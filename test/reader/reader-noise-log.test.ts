@@ -4,47 +4,16 @@
  * runs a second for months. The first ones of an episode are warned about, then one summary per interval;
  * the counters still count every byte. Fake timers and an injected clock.
  */
-import { BehaviorSubject, Subject } from "rxjs";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Logger } from "../../firmware-bridge/log.js";
+import { describe, expect, it, vi } from "vitest";
 import { NOISE_SUMMARY_INTERVAL_MS, NOISE_WARN_BURST } from "../../firmware-bridge/noise-log.js";
 import { encodeReaderFrame } from "../../firmware-bridge/reader/frame.js";
 import { ReaderChannel } from "../../firmware-bridge/reader/reader-channel.js";
-import type { Transport, TransportState } from "../../firmware-bridge/transport/types.js";
-
-interface Line {
-  level: "warn" | "debug";
-  msg: string;
-  obj: Record<string, unknown>;
-}
-
-function recorder(lines: Line[]): Logger {
-  const noop = (): void => {};
-  const l: Logger = {
-    trace: noop,
-    info: noop,
-    error: noop,
-    debug: (o, m) => lines.push({ level: "debug", msg: m ?? "", obj: o as Record<string, unknown> }),
-    warn: (o, m) => lines.push({ level: "warn", msg: m ?? "", obj: o as Record<string, unknown> }),
-    child: () => l,
-    isLevelEnabled: () => true,
-  };
-  return l;
-}
-
-function fakeTransport(): Transport & { deliver(b: Buffer): void } {
-  const data = new Subject<Buffer>();
-  return {
-    name: "fake",
-    data$: data.asObservable(),
-    state$: new BehaviorSubject<TransportState>({ status: "open" }).asObservable(),
-    status: "open",
-    open: async () => {},
-    write: async () => {},
-    close: async () => {},
-    deliver: (b) => data.next(b),
-  };
-}
+import {
+  eachTestOnFakeTimers,
+  recordedChannel,
+  summedSummaries,
+  warnsDuring,
+} from "../helpers/channel-fakes.js";
 
 const NOISE = Buffer.from("a5a5a5", "hex"); // no STX (02): one discarded run of 3 bytes per read
 const BAD_CRC = (() => {
@@ -53,19 +22,12 @@ const BAD_CRC = (() => {
   return f;
 })();
 
-beforeEach(() => {
-  vi.useFakeTimers();
-});
-afterEach(() => {
-  vi.useRealTimers();
-});
+eachTestOnFakeTimers();
 
 function channel() {
-  const t = fakeTransport();
-  const lines: Line[] = [];
-  const ch = new ReaderChannel({ transport: t, logger: recorder(lines), now: () => Date.now() });
-  ch.start();
-  return { t, ch, lines, warns: () => lines.filter((l) => l.level === "warn") };
+  return recordedChannel(
+    (transport, logger) => new ReaderChannel({ transport, logger, now: () => Date.now() }),
+  );
 }
 
 describe("ReaderChannel: discarded-bytes warnings are capped", () => {
@@ -92,14 +54,7 @@ describe("ReaderChannel: discarded-bytes warnings are capped", () => {
     const badFrames = reads / 10;
     expect(ch.counters.checksumErrors).toBe(badFrames);
     expect(ch.counters.noiseBytes).toBe((reads - badFrames) * NOISE.length);
-    const summed = summaries.reduce(
-      (a, s) => ({
-        runs: a.runs + (s.obj.discardedRuns as number),
-        bytes: a.bytes + (s.obj.discardedBytes as number),
-        cs: a.cs + (s.obj.checksumErrors as number),
-      }),
-      { runs: 0, bytes: 0, cs: 0 },
-    );
+    const summed = summedSummaries(summaries);
     expect(summed.runs + summed.cs + NOISE_WARN_BURST).toBe(reads);
     expect(summed.cs + 1).toBe(badFrames);
     expect(summed.bytes).toBe(summed.runs * NOISE.length);
@@ -113,20 +68,12 @@ describe("ReaderChannel: discarded-bytes warnings are capped", () => {
     const { t, ch, warns } = channel();
     for (let i = 0; i < 2 * NOISE_WARN_BURST; i++) t.deliver(NOISE);
     vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS); // a summary, then a window with nothing
-    const before = warns().length;
-    t.deliver(NOISE);
-    expect(
-      warns()
-        .slice(before)
-        .map((l) => l.msg),
-    ).toEqual(["bytes discarded"]);
+    expect(warnsDuring(warns, () => t.deliver(NOISE))).toEqual(["bytes discarded"]);
     for (let i = 0; i < 2 * NOISE_WARN_BURST; i++) t.deliver(NOISE);
-    const held = warns().length;
-    ch.stop();
-    const last = warns().slice(held);
+    const last = warnsDuring(warns, () => ch.stop());
     expect(last).toHaveLength(1);
-    expect(last[0]?.msg).toMatch(/^line noise: /);
-    vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS);
-    expect(warns().length).toBe(held + 1); // no timer left after stop()
+    expect(last[0]).toMatch(/^line noise: /);
+    // no timer left after stop()
+    expect(warnsDuring(warns, () => vi.advanceTimersByTime(2 * NOISE_SUMMARY_INTERVAL_MS))).toEqual([]);
   });
 });

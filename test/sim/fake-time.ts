@@ -2,11 +2,16 @@
  * Fake time for the simulator tests: the simulated RSU's timers (retransmission, air time, zone time,
  * heartbeat) and the lane driver's waits run on vitest's fake clock, so "nothing more was sent" is
  * checked after the simulated time has really passed, on any machine load, in a few milliseconds.
+ * Also what most RSU tests start with: the RSU and a lane driver on a cable (startSimAndLane), a
+ * vehicle (VEHICLE_A), the walk to the first B4 (walkToB4).
  */
 import { filter, firstValueFrom, type Observable } from "rxjs";
 import { afterEach, beforeEach, vi } from "vitest";
-import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
-import type { LaneDriver } from "./lane-driver.js";
+import { createTransportPair, type TransportPair } from "../../firmware-bridge/transport/pair.js";
+import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
+import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import type { RsuSimulatorOptions } from "../../sim/rsu/types.js";
+import { LaneDriver } from "./lane-driver.js";
 
 /** Runs fake time forward, timer by timer, until `p` settles; fails when nothing is left to wait for. */
 export async function until<T>(p: Promise<T>, limitMs = 120_000): Promise<T> {
@@ -52,6 +57,40 @@ export function simulatorsOnFakeTime(): { sim: RsuSimulator; lane: LaneDriver }[
     vi.useRealTimers();
   });
   return running;
+}
+
+/** A scenario vehicle: in the zone from the start for 8 s, a class 1 car entered at 0101, 50.00 on its card. */
+export const VEHICLE_A = {
+  id: "a",
+  plate: "湘A12345",
+  class: 1,
+  balance: 5000,
+  entryStation: "0101",
+  zoneMs: 8000,
+  at: 0,
+};
+
+/**
+ * The simulated RSU under test on one end of an in-process cable (`cable: pair`, so its unplug fault
+ * pulls the pair) with an in-memory frame log, and a LaneDriver on the other end; both open, the RSU
+ * started, pushed onto `running` (from simulatorsOnFakeTime) to be stopped after the test. `events` is
+ * every event the RSU emits from then on. `options` go to createRsuSimulator after the transport, the
+ * frame log and the cable.
+ */
+export async function startSimAndLane(
+  running: { sim: RsuSimulator; lane: LaneDriver }[],
+  options: Omit<RsuSimulatorOptions, "transport">,
+) {
+  const pair: TransportPair = createTransportPair();
+  const frameLog = memoryFrameLog();
+  const sim = createRsuSimulator({ transport: pair.device, frameLog, cable: pair, ...options });
+  const lane = new LaneDriver(pair.lane, options.protocol);
+  await lane.open();
+  await sim.start();
+  const events: SimEvent[] = [];
+  sim.events$.subscribe((e) => events.push(e));
+  running.push({ sim, lane });
+  return { pair, sim, lane, frameLog, events };
 }
 
 /** Lane init, then B2 -> C1 -> B3 -> C1 up to the first OBU's B4: the walk most RSU tests start with. */

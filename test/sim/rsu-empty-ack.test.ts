@@ -11,13 +11,11 @@ import { describe, expect, it } from "vitest";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { isHeartbeat } from "../../firmware-bridge/frames/catalogue.js";
 import type { ReceivedFrame } from "../../firmware-bridge/link/frame-channel.js";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import type { CardSnapshot } from "../../sim/card/types.js";
-import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type RsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import type { RsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
-import { LaneDriver } from "./lane-driver.js";
+import { next, simulatorsOnFakeTime, startSimAndLane, until, VEHICLE_A } from "./fake-time.js";
+import type { LaneDriver } from "./lane-driver.js";
 
 const running = simulatorsOnFakeTime();
 
@@ -27,31 +25,14 @@ const TWO: ScenarioInput = {
   startTime: "2025-01-02T10:00:00+08:00",
   traffic: {
     vehicles: [
-      { id: "a", plate: "湘A12345", class: 1, balance: 5000, entryStation: "0101", zoneMs: 8000, at: 0 },
+      VEHICLE_A,
       { id: "b", plate: "湘A12346", class: 1, balance: 5000, entryStation: "0101", zoneMs: 3000, at: 500 },
     ],
   },
 };
 
-async function setup(protocol: "legacy" | "national", scenario: ScenarioInput = TWO) {
-  const pair = createTransportPair();
-  const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({
-    transport: pair.device,
-    protocol,
-    scenario,
-    seed: 7,
-    frameLog,
-    timing: { heartbeatMs: 2000 },
-    cable: pair,
-  });
-  const lane = new LaneDriver(pair.lane, protocol);
-  await lane.open();
-  await sim.start();
-  const events: SimEvent[] = [];
-  sim.events$.subscribe((e) => events.push(e));
-  running.push({ sim, lane });
-  return { sim, lane, frameLog, events };
+function setup(protocol: "legacy" | "national", scenario: ScenarioInput = TWO) {
+  return startSimAndLane(running, { protocol, scenario, seed: 7, timing: { heartbeatMs: 2000 } });
 }
 
 type Step = "B2" | "B3" | "B4" | "B5" | "B8";
@@ -157,18 +138,7 @@ describe.each(["legacy", "national"] as const)("%s RSU: an empty ack after the O
       name: "one",
       startTime: "2025-01-02T10:00:00+08:00",
       traffic: {
-        vehicles: [
-          {
-            id: "a",
-            plate: "湘A12345",
-            class: 1,
-            balance: 5000,
-            entryStation: "0101",
-            zoneMs: 8000,
-            at: 0,
-            faults: [fault],
-          },
-        ],
+        vehicles: [{ ...VEHICLE_A, faults: [fault] }],
       },
     }) as ScenarioInput;
 

@@ -11,10 +11,10 @@ import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { verifyTac } from "../../sim/card/crypto/tac-verify.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
 import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import { createRsuSimulator } from "../../sim/rsu/rsu-simulator.js";
 import { SwitchTransport } from "../../sim/rsu/switch-transport.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
+import { next, simulatorsOnFakeTime, startSimAndLane, until, walkToB4 } from "./fake-time.js";
 import { autoExitLane, LaneDriver } from "./lane-driver.js";
 
 const keys = loadCardKeys();
@@ -28,30 +28,12 @@ const ONE: ScenarioInput = {
   },
 };
 
-async function setup(
+function setup(
   protocol: "legacy" | "national",
   scenario: ScenarioInput = ONE,
   extra: Record<string, unknown> = {},
 ) {
-  const pair = createTransportPair();
-  const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({
-    transport: pair.device,
-    protocol,
-    scenario,
-    seed: 7,
-    frameLog,
-    timing: { heartbeatMs: 60_000 },
-    cable: pair,
-    ...extra,
-  });
-  const lane = new LaneDriver(pair.lane, protocol);
-  await lane.open();
-  await sim.start();
-  const events: SimEvent[] = [];
-  sim.events$.subscribe((e) => events.push(e));
-  running.push({ sim, lane });
-  return { pair, sim, lane, frameLog, events };
+  return startSimAndLane(running, { protocol, scenario, seed: 7, timing: { heartbeatMs: 60_000 }, ...extra });
 }
 
 const PURCHASE_TIME = "20250102100005";

@@ -4,14 +4,11 @@
  * `etc-sim rsu --help` shows a whole session.
  */
 import { describe, expect, it, vi } from "vitest";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
 import { describeEvent } from "../../sim/cli/commands/rsu.js";
-import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
 import { runCli } from "../helpers/cli.js";
-import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
-import { autoExitLane, LaneDriver } from "./lane-driver.js";
+import { next, simulatorsOnFakeTime, startSimAndLane, until } from "./fake-time.js";
+import { autoExitLane } from "./lane-driver.js";
 
 const running = simulatorsOnFakeTime();
 
@@ -20,25 +17,8 @@ const CAR: ScenarioInput = {
   traffic: { vehicles: [{ id: "car", plate: "湘A12345", balance: 5000, zoneMs: 4000 }] },
 };
 
-async function setup(scenario: ScenarioInput = CAR) {
-  const pair = createTransportPair();
-  const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({
-    transport: pair.device,
-    protocol: "legacy",
-    scenario,
-    seed: 5,
-    frameLog,
-    timing: { heartbeatMs: 60_000 },
-    cable: pair,
-  });
-  const lane = new LaneDriver(pair.lane, "legacy");
-  await lane.open();
-  await sim.start();
-  const events: SimEvent[] = [];
-  sim.events$.subscribe((e) => events.push(e));
-  running.push({ sim, lane });
-  return { sim, lane, frameLog, events };
+function setup(scenario: ScenarioInput = CAR) {
+  return startSimAndLane(running, { protocol: "legacy", scenario, seed: 5, timing: { heartbeatMs: 60_000 } });
 }
 
 describe("the simulator tells an integrator what the lane under test does wrong", () => {

@@ -7,19 +7,14 @@
 import { describe, expect, it } from "vitest";
 import { encodeData, type Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
-import { next, simulatorsOnFakeTime, until, walkToB4 } from "./fake-time.js";
-import { LaneDriver, swap } from "./lane-driver.js";
+import type { createTransportPair } from "../../firmware-bridge/transport/pair.js";
+import { next, simulatorsOnFakeTime, startSimAndLane, until, walkToB4 } from "./fake-time.js";
+import { type LaneDriver, swap } from "./lane-driver.js";
 
 const running = simulatorsOnFakeTime();
 
-async function setup(strictLength?: boolean) {
-  const pair = createTransportPair();
-  const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({
-    transport: pair.device,
+function setup(strictLength?: boolean) {
+  return startSimAndLane(running, {
     protocol: "legacy",
     scenario: {
       name: "one",
@@ -27,18 +22,9 @@ async function setup(strictLength?: boolean) {
       traffic: { vehicles: [{ id: "car", plate: "湘A12345", class: 1, balance: 5000, zoneMs: 4000 }] },
     },
     seed: 7,
-    frameLog,
     timing: { heartbeatMs: 60_000 },
-    cable: pair,
     ...(strictLength !== undefined ? { strictLength } : {}),
   });
-  const lane = new LaneDriver(pair.lane, "legacy");
-  await lane.open();
-  await sim.start();
-  const events: SimEvent[] = [];
-  sim.events$.subscribe((e) => events.push(e));
-  running.push({ sim, lane });
-  return { pair, sim, lane, frameLog, events };
 }
 
 /** Walks to B4 and answers it with a C3 whose Station runs 4 bytes (the 0019 reserve) past the declared 36. */

@@ -8,26 +8,16 @@
  */
 import { describe, expect, it } from "vitest";
 import type { ReceivedFrame } from "../../firmware-bridge/link/frame-channel.js";
-import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { memoryFrameLog } from "../../sim/framelog/frame-log.js";
-import { createRsuSimulator, type SimEvent } from "../../sim/rsu/rsu-simulator.js";
+import type { memoryFrameLog } from "../../sim/framelog/frame-log.js";
 import type { ScenarioInput } from "../../sim/scenario/schema.js";
-import { next, simulatorsOnFakeTime, until } from "./fake-time.js";
-import { LaneDriver, swap } from "./lane-driver.js";
+import { next, simulatorsOnFakeTime, startSimAndLane, until, VEHICLE_A } from "./fake-time.js";
+import { swap } from "./lane-driver.js";
 
 const running = simulatorsOnFakeTime();
 
 /** a in the zone from the start; b arrives later (the give-up case serves it after a). */
 function scenario(withB: boolean): ScenarioInput {
-  const a = {
-    id: "a",
-    plate: "湘A12345",
-    class: 1,
-    balance: 5000,
-    entryStation: "0101",
-    zoneMs: 8000,
-    at: 0,
-  };
+  const a = VEHICLE_A;
   const b = { ...a, id: "b", plate: "湘A12346", zoneMs: 8000, at: 100 };
   return {
     name: "stray-ack",
@@ -37,25 +27,13 @@ function scenario(withB: boolean): ScenarioInput {
   };
 }
 
-async function setup(protocol: "legacy" | "national", withB = false) {
-  const pair = createTransportPair();
-  const frameLog = memoryFrameLog();
-  const sim = createRsuSimulator({
-    transport: pair.device,
+function setup(protocol: "legacy" | "national", withB = false) {
+  return startSimAndLane(running, {
     protocol,
     scenario: scenario(withB),
     seed: 7,
-    frameLog,
     timing: { heartbeatMs: 60_000 },
-    cable: pair,
   });
-  const lane = new LaneDriver(pair.lane, protocol);
-  await lane.open();
-  await sim.start();
-  const events: SimEvent[] = [];
-  sim.events$.subscribe((e) => events.push(e));
-  running.push({ sim, lane });
-  return { sim, lane, frameLog, events };
 }
 
 const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
