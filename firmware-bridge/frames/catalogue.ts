@@ -2,7 +2,9 @@
  * The frame registry per wire variant: one place that maps an opcode to its declaration, and the
  * generic encode/decode every frame goes through. Decoding never throws: it returns a result.
  */
+
 import { ErrorCodes, EtcError } from "../errors.js";
+import { hex2 } from "../framing/bytes.js";
 import { encodeLegacy } from "../framing/legacy.js";
 import { encodeNational } from "../framing/national.js";
 import type { Variant, WireFrame } from "../framing/types.js";
@@ -71,8 +73,6 @@ export interface PartialFrame {
 }
 
 export type DecodeResult = { ok: true; frame: Frame } | { ok: false; error: EtcError; partial: PartialFrame };
-
-const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
 /**
  * Decode DATA (type byte first). Unknown types and bodies cut short are failures, never exceptions;

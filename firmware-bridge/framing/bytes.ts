@@ -4,6 +4,11 @@ export function toHex(buf: Uint8Array, start = 0, end = buf.length): string {
   return Buffer.from(buf.buffer, buf.byteOffset + start, end - start).toString("hex");
 }
 
+/** A byte as two hex digits: 0x4c -> "4c" (a frame type, an RSCTL/SEQ, a status byte in a message). */
+export function hex2(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}
+
 const HEX_RE = /^(?:[0-9a-fA-F]{2})*$/;
 
 /**

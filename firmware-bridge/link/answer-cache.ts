@@ -21,6 +21,7 @@ import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../errors.j
 import { acksUndeclared, answerRule } from "../frames/answer-policy.js";
 import { encodeFrame, type Frame, needsAnswer } from "../frames/catalogue.js";
 import type { Dialect } from "../frames/dialect.js";
+import { hex2 } from "../framing/bytes.js";
 import { isRebootB0, swapNibbles } from "../framing/legacy.js";
 import { replySeq } from "../framing/national.js";
 import type { WireFrame } from "../framing/types.js";
@@ -499,8 +500,4 @@ export class AnswerCache {
 
 function bump(byType: Record<string, number>, type: string): void {
   byType[type] = (byType[type] ?? 0) + 1;
-}
-
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, "0");
 }

@@ -14,6 +14,7 @@
  */
 import forge from "node-forge";
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import { type Layout0019, layoutFor } from "../../src/booth/record-0019.js";
 import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
 import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
@@ -128,8 +129,6 @@ function fci1001(file0015: Buffer): Buffer {
   const proprietary = Buffer.concat([tlv("9f08", Buffer.from([APP_VERSION_1001])), tlv("9f0c", file0015)]);
   return tlv("6f", Buffer.concat([tlv("84", DF_NAME_1001), tlv("a5", proprietary)]));
 }
-
-const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
 /** The serial GET TRANSACTION PROVE names for the transaction INIT gave `offlineSerial`: the counter after it. */
 const proveSerial = (offlineSerial: number): number => (offlineSerial + 1) & 0xffff;

@@ -4,13 +4,15 @@
  * card, a TAC of all zeros in an answer). Card commits made during an exchange are collected for the
  * ledger.
  */
+
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import { CARD_ACTIVATE, type CardActivation } from "../../firmware-bridge/reader/commands.js";
 import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
 import { exchangeResolvingT0, T0AnswerLost } from "../../firmware-bridge/reader/t0.js";
 import type { CardCommit, SimCard } from "../card/sim-card.js";
 import type { FaultBook } from "./fault-book.js";
-import { hex2, isOk, type Outcome, outcome } from "./outcome.js";
+import { isOk, type Outcome, outcome } from "./outcome.js";
 
 const ATS = Buffer.from("0578807002", "hex");
 

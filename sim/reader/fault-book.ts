@@ -2,8 +2,9 @@
  * The faults armed in a simulated reader, and the one place that decides which fault applies to what:
  * each `take*` finds the first armed fault that matches, counts it down (`times`) and reports it.
  */
+
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import { type ApduMatch, matches, type ReaderFault } from "./faults.js";
-import { hex2 } from "./outcome.js";
 
 type Armed = ReaderFault & { left: number };
 /** The commands whose answer carries a TAC, by INS: DEBIT FOR CAPP PURCHASE and GET TRANSACTION PROVE. */

@@ -20,7 +20,3 @@ export function outcome(status: number, extra: Partial<Outcome> = {}): Outcome {
 export function isOk(r: Buffer): boolean {
   return r.length >= 2 && r[r.length - 2] === 0x90 && r[r.length - 1] === 0x00;
 }
-
-export function hex2(n: number): string {
-  return n.toString(16).padStart(2, "0");
-}

@@ -17,10 +17,12 @@
  *  - ./purchase.ts: cards, PSAM, the composite purchase and the ledger;
  *  - ./rsu-faults.ts: reboot, unplug, heartbeat stop, noise, slow RSU; ./heartbeat.ts.
  */
+
 import { BehaviorSubject, type Observable, type Subscription } from "rxjs";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, defaultDialect } from "../../firmware-bridge/frames/dialect.js";
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import {
   type ChannelProblem,
   FrameChannel,
@@ -655,9 +657,4 @@ class SimulatedRsu implements RsuSimulator {
     this.setAntenna(true);
     return `antenna on (4C ${value}: the ${which} antenna)`;
   }
-}
-
-/** A byte as two hex digits (an RSCTL/SEQ in the frame log). */
-function hex2(n: number): string {
-  return n.toString(16).padStart(2, "0");
 }

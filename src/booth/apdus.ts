@@ -4,6 +4,7 @@
  * check are the PSAM's (8070 / 8072), the TAC is the card's.
  */
 import { EtcError } from "../../firmware-bridge/errors.js";
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import { commandApdu, dataOf, swOf } from "../../firmware-bridge/reader/apdu.js";
 import { BoothErrorCodes } from "./errors.js";
 
@@ -127,8 +128,6 @@ export function divisor(issuerId: string): Buffer {
   const head = Buffer.from(issuerId.slice(0, 8).padEnd(8, "0"), "hex");
   return Buffer.concat([head, head]);
 }
-
-const hex2 = (n: number): string => n.toString(16).padStart(2, "0");
 
 /**
  * An answer that is not the one expected, told by its data length and SW, never its data: a READ BINARY 0015

@@ -98,6 +98,16 @@ export function maskCardRuns(value: string): string {
   );
 }
 
+/** A refused option value (not a card number) as its refusal shows it: maskCardRuns, in full with `fullIds`. */
+export function shownRefused(value: string, fullIds: boolean | undefined): string {
+  return fullIds ? value : maskCardRuns(value);
+}
+
+/** shownRefused in quotes (JSON), as a refusal quotes the value it got: `got "2026-13-26 08:00"`. */
+export function quotedRefused(value: string, fullIds: boolean | undefined): string {
+  return JSON.stringify(shownRefused(value, fullIds));
+}
+
 /** Wall ms -> "2026-11-26 08:15:02" in the given UTC offset (minutes east of UTC). */
 export function localTime(ms: number | null, utcOffsetMinutes: number): string {
   if (ms === null || !Number.isFinite(ms)) return "-";

@@ -13,7 +13,7 @@ import { CHECKPOINT_TYPE } from "../audit/checkpoint.js";
 import { LANE_EVENT_KINDS } from "../audit/events.js";
 import { RECORD_TYPES } from "../audit/records.js";
 import { RECORD_KINDS } from "../journal/types.js";
-import { maskCardRuns, maskTypedCard } from "./format.js";
+import { maskTypedCard, quotedRefused } from "./format.js";
 import type { OperatorAction } from "./lane-view.js";
 
 /**
@@ -128,7 +128,7 @@ export function trailFilterProblem(
   moreKinds: readonly string[] = [],
 ): TrailFilterProblem | null {
   const quotedCard = (v: string): string => JSON.stringify(o.fullIds ? v : maskTypedCard(v));
-  const quoted = (v: string): string => JSON.stringify(o.fullIds ? v : maskCardRuns(v));
+  const quoted = (v: string): string => quotedRefused(v, o.fullIds);
   if (o.card !== undefined && !CARD_RE.test(o.card))
     return {
       field: "card",

@@ -28,7 +28,7 @@ import { TAIL_ENTRY_MARGIN, TAIL_TIME_MARGIN_SECONDS, type TailLimits } from "..
 import { verifyLaneDataDir } from "../../audit/verify-lane.js";
 import { dialectFromConfig } from "../../config/load.js";
 import { laneKey } from "../../journal/trade-id.js";
-import { maskCardIdsIn, maskCardRuns } from "../../service/format.js";
+import { maskCardIdsIn, quotedRefused } from "../../service/format.js";
 import { checkAuditFilters, trimmedFilters } from "../audit-filters.js";
 import { csvCell, displayWidth, pad, terminalSafe, yuan } from "../format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
@@ -69,15 +69,6 @@ function laneOffset(loc: LaneLocation, dir: string): number {
   return fromTrail ?? -new Date().getTimezoneOffset();
 }
 
-/**
- * A refused option value (not --card) as a refusal quotes it: a run in it that could be a card number
- * masked (maskCardRuns, as a refused --obu or --kind is in src/service/trail-filters.ts), the rest as
- * typed so that the mistake shows; in full with --full-ids.
- */
-function quoted(v: string, fullIds: boolean | undefined): string {
-  return JSON.stringify(fullIds ? v : maskCardRuns(v));
-}
-
 function parseTime(
   flag: string,
   v: string | undefined,
@@ -89,7 +80,7 @@ function parseTime(
   if (ms === null)
     throw new UsageError(
       `${flag}: expected a local date or time such as "2026-11-26 08:00" (lane time ${offsetText(offset)}), ` +
-        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${quoted(v, fullIds)}`,
+        `an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${quotedRefused(v, fullIds)}`,
     );
   return ms;
 }
@@ -471,7 +462,7 @@ async function tailAction(
   // digits only, as journal settle's SEQ (./journal.ts): Number("") is 0, Number("0x3") 3
   const n = Number(o.lines);
   if (!/^\d+$/.test(o.lines) || !Number.isSafeInteger(n))
-    throw new UsageError(`-n: expected a whole number, got ${quoted(o.lines, o.fullIds)}`);
+    throw new UsageError(`-n: expected a whole number, got ${quotedRefused(o.lines, o.fullIds)}`);
   // a mistyped --data-dir is refused as such (E412), not reported as a lane that never ran there
   const loc = locateExistingLane(o);
   const dir = trailDir(loc);
@@ -520,7 +511,7 @@ function searchAction(given: LaneLocationOptions & OutputOpts & FilterOpts): voi
 /** `audit export --format csv|json`: the entries matching the filters, one line each. */
 function exportAction(given: LaneLocationOptions & OutputOpts & FilterOpts & { format: string }): void {
   if (given.format !== "csv" && given.format !== "json")
-    throw new UsageError(`--format: expected csv or json, got ${quoted(given.format, given.fullIds)}`);
+    throw new UsageError(`--format: expected csv or json, got ${quotedRefused(given.format, given.fullIds)}`);
   const o = trimmedFilters(given);
   checkAuditFilters(o);
   const loc = locateExistingLane(o);

@@ -18,7 +18,7 @@ import {
   type StoredRecord,
 } from "../../journal/types.js";
 import { maskFrameCards } from "../../rsu/mask-frames.js";
-import { maskCardId, maskCardIdsIn, maskCardRuns } from "../../service/format.js";
+import { maskCardId, maskCardIdsIn, quotedRefused, shownRefused } from "../../service/format.js";
 import { addLaneOptions, type LaneLocation, type LaneLocationOptions } from "../lane-locate.js";
 import { locateExistingLane } from "../require-data-dir.js";
 import { UsageError } from "../run-cli.js";
@@ -46,17 +46,9 @@ export function journalOffset(loc: LaneLocation, j: JournalReader): number {
 }
 
 /**
- * A refused option value as its refusal quotes it: a run in it that could be a card number masked
- * (maskCardRuns in src/service/format.ts, as `audit search` quotes its refused options), the rest as
- * typed; in full with --full-ids.
- */
-const refused = (v: string, fullIds: boolean | undefined): string =>
-  JSON.stringify(fullIds ? v : maskCardRuns(v));
-
-/**
  * `--since`: a sequence number, or a time as the audit commands read it (parseTimeArg of
  * src/audit/time.ts: "2026-11-26 08:00" in the lane's offset `offsetMinutes`, an ISO time with an
- * offset, today, -2h...), never in the process time zone. A refused value is quoted as refused()
+ * offset, today, -2h...), never in the process time zone. A refused value is quoted as quotedRefused (src/service/format.ts)
  * quotes it.
  */
 export function parseSince(
@@ -71,7 +63,7 @@ export function parseSince(
   if (ms === null)
     throw new UsageError(
       `--since: expected a sequence number, a local date or time such as "2026-11-26 08:00" (lane time ` +
-        `${offsetText(offsetMinutes)}), an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${refused(v, fullIds)}`,
+        `${offsetText(offsetMinutes)}), an ISO time with an offset, today, yesterday, or -30m / -2h / -7d; got ${quotedRefused(v, fullIds)}`,
     );
   return new Date(ms);
 }
@@ -222,7 +214,7 @@ export function registerTransactions(program: Command): void {
         const bad = o.kind.filter((k) => !RECORD_KINDS.includes(k as RecordKind));
         if (bad.length)
           throw new UsageError(
-            `--kind: unknown ${bad.map((k) => (o.fullIds ? k : maskCardRuns(k))).join(", ")}; expected ${RECORD_KINDS.join(", ")}`,
+            `--kind: unknown ${bad.map((k) => shownRefused(k, o.fullIds)).join(", ")}; expected ${RECORD_KINDS.join(", ")}`,
           );
         q.kinds = o.kind as RecordKind[];
       }
@@ -231,7 +223,9 @@ export function registerTransactions(program: Command): void {
         // digits only, as journal settle's SEQ (./journal.ts): Number("0x3") is 3, Number("1e1") 10
         const n = Number(o.limit);
         if (!/^\d+$/.test(o.limit) || !Number.isSafeInteger(n) || n < 1)
-          throw new UsageError(`--limit: expected a positive integer, got ${refused(o.limit, o.fullIds)}`);
+          throw new UsageError(
+            `--limit: expected a positive integer, got ${quotedRefused(o.limit, o.fullIds)}`,
+          );
         q.limit = n;
       }
       // a mistyped --data-dir (or config dataDir) is refused naming where it came from, as every
