@@ -96,6 +96,14 @@ export interface CaptureRun {
   readonly wallMs?: number;
 }
 
+/** A packet cut to a snap length (`editcap -s`): a tool that reads one port asks only about its own. */
+export interface CaptureCut {
+  /** the port it crossed: its interface's name, as `CaptureRecord.port` */
+  readonly port: string;
+  /** `FILE: packet at byte N on port "P" holds X of the Y bytes that crossed the port (...)` */
+  readonly why: string;
+}
+
 export interface Capture {
   readonly files: string[];
   /** the runs, in the order their files were given; absent: one run */
@@ -119,9 +127,10 @@ export interface Capture {
   readonly unreadable?: string[];
   /**
    * packets cut to a snap length (their captured length below their original length: `editcap -s`), each
-   * `FILE: packet at byte N holds X of the Y bytes...`; their records have `cutFrom`. Absent: none
+   * with the port it crossed and `FILE: packet at byte N on port "P" holds X of the Y bytes...`; their
+   * records have `cutFrom`. Absent: none
    */
-  readonly cut?: string[];
+  readonly cut?: CaptureCut[];
   /**
    * what may have been given in the wrong order: a run given after another of the same prefix whose run
    * number is as high or higher (newest files first, or two collections whose numbering started again),
@@ -303,7 +312,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
   const truncated: string[] = [];
   const skipped: string[] = [];
   const unreadable: string[] = [];
-  const cut: string[] = [];
+  const cut: CaptureCut[] = [];
   /** per file given: the run of each of its interfaces (ifaceKey) */
   const ifaceRuns: Map<string, number>[] = [];
   for (const [fileIndex, file] of files.entries()) {
@@ -353,9 +362,10 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
             continue;
           }
           if (p.cutFrom !== undefined)
-            cut.push(
-              `${file}: packet at byte ${p.offset} holds ${p.bytes.length} of the ${p.cutFrom} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
-            );
+            cut.push({
+              port: p.iface.name,
+              why: `${file}: packet at byte ${p.offset} on port "${p.iface.name}" holds ${p.bytes.length} of the ${p.cutFrom} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+            });
           const run = runs[ifaceRun.get(ifaceKey(p.iface)) as number] as RunRead;
           if (run.minUs === undefined || p.us < run.minUs) run.minUs = p.us;
           if (run.maxUs === undefined || p.us > run.maxUs) run.maxUs = p.us;

@@ -62,8 +62,10 @@ export interface IncomingFrame {
    * `reply({ type: "ACK" })`: the empty acknowledgement. After the link's automatic ACK to this frame
    * (a B0 past the deadline) it writes nothing: that ACK said it, and a second one under the same reply
    * RSCTL/SEQ would reach the RSU while it awaits the answer to its next frame. It resolves with the
-   * automatic ACK once that was written (and writes the ACK itself if that write failed); a second
-   * ack() or reply() then rejects as for any frame answered twice.
+   * automatic ACK once that was written; writes the ACK itself if the transport refused that write before
+   * any byte; and rejects, writing nothing, if that write failed otherwise (the ACK may be out, and stays
+   * cached: an RSU repeat gets it resent). A second ack() or reply() then rejects as for any frame
+   * answered twice.
    */
   ack(): Promise<SentFrame>;
 }
@@ -113,8 +115,12 @@ class Incoming implements IncomingFrame {
   /** the answer deadline passed before the application replied */
   late = false;
   cached: { frame: Frame; seq: number; raw: Buffer } | undefined;
-  /** The link's automatic ACK to this frame: its SentFrame once written, undefined if the write failed. */
-  autoAck: Promise<SentFrame | undefined> | undefined;
+  /**
+   * The link's automatic ACK to this frame: its SentFrame once written; else why its write failed and
+   * whether the transport refused it before any byte (then it is not cached, and the application's ack()
+   * writes the one ACK).
+   */
+  autoAck: Promise<SentFrame | { failed: unknown; nothingWritten: boolean }> | undefined;
   deadline: ReturnType<typeof setTimeout> | undefined;
   /**
    * A different frame (other DATA) that came later under the same RSCTL/SEQ: an information frame, or a
@@ -344,7 +350,21 @@ export class AnswerCache {
         { type: inc.frame.type, afterMs: Math.round(this.now() - inc.at) },
         "application's empty ACK not written: the link's automatic ACK already answered the frame",
       );
-      return autoAck.then((sent) => sent ?? this.write(inc, frame));
+      return autoAck.then((sent) => {
+        if (!("failed" in sent)) return sent;
+        if (sent.nothingWritten) return this.write(inc, frame);
+        // Its write failed after the transport took it: the ACK may have reached the RSU, whole or in
+        // part, and stays cached. An RSU that got no whole ACK repeats the B0 and the repeat gets it
+        // resent (repeat()); an ACK written here would answer no repeat, a second one under the same reply
+        // RSCTL/SEQ (docs/link.md "Receiving, acknowledging, deduplicating").
+        const why = sent.failed instanceof Error ? sent.failed.message : String(sent.failed);
+        throw new EtcError(
+          sent.failed instanceof EtcError ? sent.failed.code : ErrorCodes.PortClosed,
+          `${inc.frame.type} (seq 0x${hex2(inc.wire.seq)}): the link's automatic ACK failed to write (${why}) and may have reached the RSU; not writing a second ACK (an RSU repeat gets it resent)`,
+          sent.failed instanceof EtcError ? sent.failed.details : undefined,
+          { cause: sent.failed },
+        );
+      });
     }
     return this.write(inc, frame);
   }
@@ -486,9 +506,11 @@ export class AnswerCache {
       (e: unknown) => {
         this.writeFailed(e, "auto-ACK not sent");
         // as write(): a refusal before any byte leaves nothing cached, so an RSU repeat is only counted and
-        // the application's ack() writes the one ACK (a resend here followed by that ACK would be two)
-        if (wroteNothing(e) && inc.cached?.raw === raw) inc.cached = undefined;
-        return undefined;
+        // the application's ack() writes the one ACK (a resend here followed by that ACK would be two);
+        // after any other failure the ACK stays cached for the RSU's repeats and ack() writes none (answer())
+        const nothingWritten = wroteNothing(e);
+        if (nothingWritten && inc.cached?.raw === raw) inc.cached = undefined;
+        return { failed: e, nothingWritten };
       },
     );
     this.log.warn(

@@ -85,8 +85,8 @@ const HEX_GROUP_RUN = /[0-9A-Fa-f]+(?:[ -][0-9A-Fa-f]+)*/g;
 
 /**
  * A value typed into an option that is not a card number (`--since`, `--until`, `--kind`, `--obu`, `-n`,
- * `--format`, `transactions list --since/--limit`), masked for showing back in its refusal: only a run
- * that could be a card number, 16 or more hex digits in groups joined by single spaces or dashes, is
+ * `--format`, `transactions list --since/--limit`; on the page since, until, obu and kind), masked for
+ * showing back in its refusal: only a run that could be a card number, 16 or more hex digits in groups joined by single spaces or dashes, is
  * masked as maskTypedCard masks it (its first 4 and last 4 hex digits kept); the rest stays as typed, so
  * the mistake shows: "2026-13-26 08:00" and "audit.checkpoint-failed" come out as they are, while
  * "4301 0000 0000 0000 9001" -> "4301 **** **** **** 9001" and "43010000000000009001x" ->

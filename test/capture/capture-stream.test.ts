@@ -136,7 +136,10 @@ describe("a packet cut to a snap length (editcap -s)", () => {
     const { file, whole, cut, at } = cutFile(tmp());
     const cap = readCapture([file]);
     expect(cap.cut).toEqual([
-      `${file}: packet at byte ${at} holds ${cut.length} of the ${cut.length + 5} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      {
+        port: "rsu",
+        why: `${file}: packet at byte ${at} on port "rsu" holds ${cut.length} of the ${cut.length + 5} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      },
     ]);
     expect(cap.records.map((r) => r.cutFrom)).toEqual([undefined, cut.length + 5]);
     const lines = captureTimeline(cap, () => DEFAULT_NATIONAL_DIALECT);

@@ -1,6 +1,6 @@
 /** The answer cache through RsuLink: dedupe of RSU repeats, cached replies, automatic answers, reboot B0. */
 import { describe, expect, it, vi } from "vitest";
-import { ErrorCodes, EtcError, NOTHING_WRITTEN } from "../../firmware-bridge/errors.js";
+import { ErrorCodes, EtcError, NOTHING_WRITTEN, wroteNothing } from "../../firmware-bridge/errors.js";
 import type { Frame } from "../../firmware-bridge/frames/catalogue.js";
 import { defaultDialect } from "../../firmware-bridge/frames/dialect.js";
 import { type RsuLinkOptionsInput, resolveRsuLinkOptions } from "../../firmware-bridge/link/options.js";
@@ -823,7 +823,10 @@ describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", 
     expect(s.link.counters.failedAnswerWrites).toBe(1);
   });
 
-  it("the application's empty ACK to a B0 whose automatic ACK failed to write is written", async () => {
+  // noticed: an automatic ACK whose write failed after the port took it (it may be out, whole or in part)
+  // stayed cached, so the B0's repeat got it resent, and then the controller's ack() wrote a second ACK
+  // under the same RSCTL, answering no repeat (it would reach an RSU that moved on as its next frame's answer)
+  it("an automatic ACK whose write may have been written: the application's ACK writes nothing, only the RSU's repeat gets it resent", async () => {
     const s = await scripted("legacy", { answerDeadlineMs: 100 });
     const got: IncomingFrame[] = [];
     s.link.incoming$.subscribe((f) => got.push(f));
@@ -833,9 +836,35 @@ describe("RsuLink automatic answers whose write fails (docs/link.md Counters)", 
     await s.rsu(0x38, L.b0);
     await vi.advanceTimersByTimeAsync(100);
     expect(writes).toEqual(["ffff8383ff"]);
+    expect(got[0]?.answered).toBe(true);
     s.t.failWrites = undefined;
-    await expect(got[0]?.ack()).resolves.toMatchObject({ frame: { type: "ACK" }, seq: 0x83 });
+    // the RSU got no whole ACK: it repeats the B0, and the cached ACK answers the repeat
+    await s.rsu(0x38, L.b0);
+    expect(s.link.counters.duplicates).toBe(1);
+    expect(s.link.counters.resentReplies).toBe(1);
     expect(writes).toEqual(["ffff8383ff", "ffff8383ff"]);
+    // the application's ACK: refused, the link's ACK may have reached the RSU (not marked nothing written)
+    const e = await (got[0] as IncomingFrame).ack().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toMatchObject({ code: "E205_PORT_CLOSED" });
+    expect((e as EtcError).message).toMatch(
+      /^B0 \(seq 0x38\): the link's automatic ACK failed to write \(scripted:rsu: write failed: EIO\) and may have reached the RSU; not writing a second ACK \(an RSU repeat gets it resent\)$/,
+    );
+    expect(wroteNothing(e)).toBe(false);
+    await settle();
+    expect(writes).toEqual(["ffff8383ff", "ffff8383ff"]);
+    // it counts as the application's answer: a further one is refused as for any frame answered twice
+    await expect(got[0]?.ack()).rejects.toMatchObject({ code: "E304_LINK_ALREADY_ANSWERED" });
+    // with no repeat before it, the application's ACK writes nothing either
+    s.t.failWrites = WRITE_FAILED;
+    await s.rsu(0x48, L.b0);
+    await vi.advanceTimersByTimeAsync(100);
+    s.t.failWrites = undefined;
+    await expect(got[1]?.ack()).rejects.toMatchObject({ code: "E205_PORT_CLOSED" });
+    await settle();
+    expect(writes).toEqual(["ffff8383ff", "ffff8383ff", "ffff8484ff"]);
   });
 
   // review: the automatic ACK stayed cached when its write wrote nothing; the B0's repeat then got it resent,

@@ -79,15 +79,16 @@ export function registerReplay(program: Command): void {
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
       const cap = readCapture(files);
-      // A replay plays what crossed the wire: a file left out or a chunk cut to a snap length would play
-      // bytes the lane never got, as if recorded.
+      // A replay plays what crossed the wire: a file left out or a chunk of the replayed port cut to a snap
+      // length would play bytes the lane never got, as if recorded (a chunk cut on another port is not played).
       if ((cap.unreadable ?? []).length > 0)
         throw new UsageError(
           `${(cap.unreadable ?? []).join("; ")}: a replay needs every file of the capture read (give only readable files)`,
         );
-      if ((cap.cut ?? []).length > 0)
+      const cut = (cap.cut ?? []).filter((c) => c.port === o.capturePort);
+      if (cut.length > 0)
         throw new UsageError(
-          `${(cap.cut ?? []).length} captured packet(s) cut short by a snap length, the first ${(cap.cut ?? [])[0]}: a replay would send bytes that never crossed the wire as they did`,
+          `${cut.length} captured packet(s) of port "${o.capturePort}" cut short by a snap length, the first ${cut[0]?.why}: a replay would send bytes that never crossed the wire as they did`,
         );
       for (const why of cap.skipped) process.stderr.write(`${why}\n`);
       for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);

@@ -244,7 +244,7 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   for (const why of unreadable) process.stderr.write(`${why} (that file is not read)\n`);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
-  for (const why of cut) process.stderr.write(`${why}\n`);
+  for (const { why } of cut) process.stderr.write(`${why}\n`);
   for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
   // what was found so far is the exit status as soon as it is known (a reader of stdout gone ends the
   // command with the status so far, ../stdout-errors.ts)

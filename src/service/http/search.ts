@@ -6,6 +6,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { parseTimeArg } from "../../audit/time.js";
+import { quotedRefused } from "../format.js";
 import type { LaneView, TrailQuery } from "../lane-view.js";
 import { EMPTY_FORM, renderSearchResults, type SearchForm } from "../page/render.js";
 import { trailFilterProblem } from "../trail-filters.js";
@@ -24,7 +25,9 @@ export const SEARCH_BUSY =
  * A search time: empty, or what `etc-lane audit search --since/--until` takes (src/audit/time.ts
  * `parseTimeArg`): a page's datetime-local value ("2026-11-26T08:00[:00]") or any local date-time read in
  * the lane's UTC offset, an ISO time with its offset ("...Z", "...+08:00"), "today", "-2h". A time that
- * names no real moment ("2026-11-31T08:00", "29:70") is refused, never rolled over into another day.
+ * names no real moment ("2026-11-31T08:00", "29:70") is refused, never rolled over into another day; the
+ * refusal quotes the value as the page's other refusals do (../trail-filters.ts): ../format.ts
+ * quotedRefused, a run that could be a card number masked.
  */
 export function parseSearchTime(
   v: string,
@@ -35,7 +38,9 @@ export function parseSearchTime(
   if (v === "") return undefined;
   const t = parseTimeArg(v, utcOffsetMinutes, nowMs);
   if (t !== null) return t;
-  throw new RangeError(`${field}: expected a date and time such as 2026-11-26T08:00, got "${v}"`);
+  throw new RangeError(
+    `${field}: expected a date and time such as 2026-11-26T08:00, got ${quotedRefused(v, false)}`,
+  );
 }
 
 /**
