@@ -2691,6 +2691,21 @@ describe("status-list health and policy (defect 12)", () => {
     expect(r.journal.records[0]!.extra?.statusListChecked).toBeUndefined();
   });
 
+  it("an OBU listed by a delta between its B2 and its B4: the B4 lookup of card and OBU stops it OBU_ON_STATUS_LIST, no C6", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.listed.add(OBU_SERIAL); // a delta lists the OBU after its B2
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    expect(kinds(r.journal)).toEqual(["stop:OBU_ON_STATUS_LIST"]);
+    expect(r.journal.records[0]!.extra).toMatchObject({ statusList: { kind: "obu", id: OBU_SERIAL } });
+  });
+
   it("a lookup that throws: STATUS_LIST_FAILED stop of that vehicle and an alarm; the lane stays open", async () => {
     const r = rig();
     await open(r);
