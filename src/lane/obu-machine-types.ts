@@ -116,7 +116,10 @@ export interface Price {
 export interface Common {
   versions: StatusListVersionsUsed;
   warnings: string[];
-  /** a status-list lookup of this vehicle was not checked against a list (no list loaded, policy trade) */
+  /**
+   * the lookup that decides (B2's, then from the B4 on the B4's of card and OBU) was not checked against a
+   * list (no list loaded, policy trade)
+   */
   unchecked?: true;
 }
 

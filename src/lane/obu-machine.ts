@@ -424,16 +424,20 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
     };
   }
   const versions = a.versions;
-  // one lookup of the vehicle not checked (the OBU's or the card's) and its record says so
-  const unchecked = s.unchecked || a.checked === false ? (true as const) : undefined;
+  // this lookup judged the OBU again with the card, so it alone says whether the vehicle was checked: a
+  // list loaded since a B2 that found none checked both, and the record names its versions and no
+  // STATUS_LIST_MISSING carried from B2 (docs/lane.md "Status list")
+  const unchecked = a.checked === false ? (true as const) : undefined;
+  const carried = unchecked ? s.warnings : s.warnings.filter((w) => w !== listHealthCode("missing"));
+  const warnings =
+    a.health && !carried.some((w) => w.startsWith("STATUS_LIST_"))
+      ? [...carried, listHealthCode(a.health)]
+      : carried;
   if (a.listed) {
     const reason = a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST";
-    return { stop: stop(reason, { ...pc, versions, extra: { statusList: a.entry ?? null } }, ctx) };
+    const parts = { ...pc, versions, unchecked, warnings, extra: { statusList: a.entry ?? null } };
+    return { stop: stop(reason, parts, ctx) };
   }
-  const warnings =
-    a.health && !s.warnings.some((w) => w.startsWith("STATUS_LIST_"))
-      ? [...s.warnings, listHealthCode(a.health)]
-      : s.warnings;
   return { ok: { versions, warnings, unchecked, parts: { ...pc, versions, unchecked, warnings } } };
 }
 

@@ -35,7 +35,10 @@ export interface RecordParts {
   card?: CardFacts | null;
   price?: Price | null;
   versions?: StatusListVersionsUsed;
-  /** the vehicle's status-list lookups were not all checked (the record says statusListChecked: false) */
+  /**
+   * the lookup that decides was not checked (the B2's before the card is read, the B4's of card and OBU
+   * after): the record says statusListChecked: false
+   */
   unchecked?: true | undefined;
   /** warnings so far (battery low, the list's health when traded under the trade policy) */
   warnings?: string[];

@@ -1,7 +1,8 @@
 /**
  * Sending the audit trail's checkpoints to the station, which witnesses them
  * (`POST /api/v1/lanes/{laneId}/audit-checkpoints`, docs/audit.md, "The station as witness"). The uplink sends them in order
- * when no records are waiting; what the station answers goes back to the outbox (src/audit/witness.ts
+ * when no upload is ready to go (no record queued, the uploads in their backoff, or the journal
+ * unhealthy: src/uplink/uplink.ts step); what the station answers goes back to the outbox (src/audit/witness.ts
  * implements it): stored, refused with HTTP 409 (the station holds a checkpoint ours does not extend: a
  * rollback or a fork, and the lane raises AUDIT_ROLLBACK; or a station holding an older checkpoint of the
  * lane's own, set back, and the lane resends what follows it, an `audit.station-behind` entry and no

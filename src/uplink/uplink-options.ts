@@ -18,7 +18,10 @@ export interface UplinkOptions {
   lane: LaneIdentity;
   statusList?: StatusListSink;
   audit?: AuditSink;
-  /** the audit trail's checkpoints, sent when no records wait (src/uplink/audit-checkpoints.ts) */
+  /**
+   * the audit trail's checkpoints, sent when no upload is ready to go (none queued, the uploads in
+   * their backoff, or the journal unhealthy: src/uplink/audit-checkpoints.ts)
+   */
   auditCheckpoints?: WitnessOutbox;
   logger?: Logger;
   /**

@@ -394,6 +394,7 @@ export class FakeJournal implements JournalPort {
 
 export class FakeStatusList implements StatusListPort {
   readonly health$ = new BehaviorSubject<StatusListHealth>({ state: "ok", reason: "" });
+  /** the card ids and OBU contract serials the list holds */
   listed = new Set<string>();
   throws: Error | undefined;
   /** answer as a list cache with no list loaded does (noList: "not checked") */
@@ -406,8 +407,13 @@ export class FakeStatusList implements StatusListPort {
   lookup(q: { cardId?: string; obuId?: string }): StatusListLookup {
     if (this.throws) throw this.throws;
     if (this.noList) return { listed: false, noList: true, versions: { full: null, delta: null } };
-    const id = q.cardId ?? q.obuId ?? "";
-    return { listed: this.listed.has(id), versions: { full: "f1", delta: null } };
+    // as the list answers (src/status-list/lookup.ts): the card and the OBU in one lookup, the card's entry first
+    const versions = { full: "f1", delta: null };
+    const hit = (kind: "card" | "obu", id: string | undefined): StatusListLookup | null =>
+      id !== undefined && this.listed.has(id)
+        ? { listed: true, entry: { kind, id, listType: 1, listTypeName: "status", reason: "test" }, versions }
+        : null;
+    return hit("card", q.cardId) ?? hit("obu", q.obuId) ?? { listed: false, versions };
   }
 }
 

@@ -2691,6 +2691,21 @@ describe("status-list health and policy (defect 12)", () => {
     expect(r.journal.records[0]!.extra?.statusListChecked).toBeUndefined();
   });
 
+  it("an OBU listed by a delta between its B2 and its B4: the B4 lookup of card and OBU stops it OBU_ON_STATUS_LIST, no C6", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.listed.add(OBU_SERIAL); // a delta lists the OBU after its B2
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(r.link.answersTo("card").some((c) => c !== "ACK" && c.kind === "debit")).toBe(false);
+    expect(kinds(r.journal)).toEqual(["stop:OBU_ON_STATUS_LIST"]);
+    expect(r.journal.records[0]!.extra).toMatchObject({ statusList: { kind: "obu", id: OBU_SERIAL } });
+  });
+
   it("a lookup that throws: STATUS_LIST_FAILED stop of that vehicle and an alarm; the lane stays open", async () => {
     const r = rig();
     await open(r);
@@ -2731,6 +2746,45 @@ describe("status-list lookups with no list loaded (noList: not checked, never 'n
     await r.settle();
     await r.advance(0);
     expect(notChecked()).toBe(2);
+  });
+
+  it("under 'trade', no list at B2 but one loaded by B4: the B4 lookup (card and OBU) decides, the record says checked", async () => {
+    const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
+    await open(r);
+    r.list.noList = true;
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.noList = false; // the list is loaded before the card is read
+    r.link.frame(ev.b4());
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    const rec = r.journal.records[0]!;
+    expect(rec.statusListVersions).toEqual({ full: "f1", delta: null });
+    expect(rec.extra?.statusListChecked).toBeUndefined();
+    expect(rec.extra?.warnings ?? []).not.toContain("STATUS_LIST_MISSING");
+  });
+
+  it("under 'trade', no list at B2, the card listed in the list loaded by B4: its stop names that list, not 'unchecked'", async () => {
+    const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
+    await open(r);
+    r.list.noList = true;
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.noList = false;
+    r.list.listed.add(CARD_ID);
+    r.link.frame(ev.b4());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["stop:CARD_ON_STATUS_LIST"]);
+    const rec = r.journal.records[0]!;
+    expect(rec.statusListVersions).toEqual({ full: "f1", delta: null });
+    expect(rec.extra?.statusListChecked).toBeUndefined();
+    expect(rec.extra?.warnings ?? []).not.toContain("STATUS_LIST_MISSING");
   });
 
   it("under whenMissing 'close': a lookup answering noList stops the vehicle STATUS_LIST_FAILED, no debit", async () => {
