@@ -424,15 +424,13 @@ function listAtB4(s: AwaitB4, card: CardFacts, pc: RecordParts, ctx: MachineCtx)
     };
   }
   const versions = a.versions;
-  // this lookup judged the OBU again with the card, so it alone says whether the vehicle was checked: a
-  // list loaded since a B2 that found none checked both, and the record names its versions and no
-  // STATUS_LIST_MISSING carried from B2 (docs/lane.md "Status list")
+  // this lookup judged the OBU again with the card, so it alone says whether the vehicle was checked and
+  // how healthy the list was: a list loaded since a B2 that found none checked both, a delta applied since a
+  // B2 past the hard age brought it back, and the record carries this lookup's list warning only, none from
+  // B2 (docs/lane.md "Status list")
   const unchecked = a.checked === false ? (true as const) : undefined;
-  const carried = unchecked ? s.warnings : s.warnings.filter((w) => w !== listHealthCode("missing"));
-  const warnings =
-    a.health && !carried.some((w) => w.startsWith("STATUS_LIST_"))
-      ? [...carried, listHealthCode(a.health)]
-      : carried;
+  const carried = s.warnings.filter((w) => !w.startsWith("STATUS_LIST_"));
+  const warnings = a.health ? [...carried, listHealthCode(a.health)] : carried;
   if (a.listed) {
     const reason = a.entry?.kind === "obu" ? "OBU_ON_STATUS_LIST" : "CARD_ON_STATUS_LIST";
     const parts = { ...pc, versions, unchecked, warnings, extra: { statusList: a.entry ?? null } };

@@ -2768,6 +2768,23 @@ describe("status-list lookups with no list loaded (noList: not checked, never 'n
     expect(rec.extra?.warnings ?? []).not.toContain("STATUS_LIST_MISSING");
   });
 
+  it("past its hard age at B2, a delta applied before B4: the B4 lookup decides, no PAST_HARD_AGE carried from B2", async () => {
+    const r = rig(); // whenPastHardAge: trade
+    r.list.health$.next({ state: "past-hard-age", reason: "newest update 30 h old" });
+    await open(r);
+    r.link.frame(ev.b2());
+    await r.settle();
+    r.link.frame(ev.b3());
+    await r.settle();
+    r.list.health$.next({ state: "ok", reason: "" }); // a delta brought the list back within its ages
+    r.link.frame(ev.b4());
+    await r.settle();
+    r.link.frame(ev.b5());
+    await r.settle();
+    expect(kinds(r.journal)).toEqual(["transaction:EXIT_DEBIT"]);
+    expect(r.journal.records[0]!.extra?.warnings ?? []).not.toContain("STATUS_LIST_PAST_HARD_AGE");
+  });
+
   it("under 'trade', no list at B2, the card listed in the list loaded by B4: its stop names that list, not 'unchecked'", async () => {
     const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
     await open(r);
