@@ -139,6 +139,17 @@ function refusedFields(ctx: {
 }
 
 /**
+ * Whether a check's own field checks already refused the field at `path` (relative to the section whose
+ * check this is) or something under it: refusedFields for a field deeper than the section's own.
+ */
+function isRefused(
+  ctx: { issues: readonly { path?: readonly PropertyKey[] | undefined }[] },
+  path: readonly string[],
+): boolean {
+  return ctx.issues.some((i) => i.path !== undefined && path.every((s, k) => i.path?.[k] === s));
+}
+
+/**
  * The `got ...` of a field a cross-field check refuses: `got 1500`, or `got 1500 (the default)` for a field
  * the section left out.
  */
@@ -743,6 +754,9 @@ export const JournalSection = z.strictObject({
   recoverProbeSeconds: int(1, 3600, "seconds").default(30),
 });
 
+/** The status-list ages the section's check compares (defaulted by `withDefaults`, as checkBackoff's). */
+const STATUS_LIST_AGE_DEFAULTS = { deltaMaxAgeMinutes: 30, hardMaxAgeMinutes: 1440 };
+
 const closeOrTrade = z.enum(["close", "trade"], { error: withGot('expected "close" or "trade"') });
 
 /** The status list: the station's key, staleness limits, the policy with no list or a too old one. */
@@ -758,12 +772,12 @@ export const StatusListSection = z
     /** staleness alarm when the full list is older than this (from its issue time) */
     fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
     /** staleness alarm when the newest delta (or the full list, before any) is older than this */
-    deltaMaxAgeMinutes: int(1, 525_600, "minutes").default(30),
+    deltaMaxAgeMinutes: int(1, 525_600, "minutes").optional(),
     /**
      * past this age of the newest update (the last delta, or the full list before any) the list's health
      * is past-hard-age and `whenPastHardAge` applies (docs/status-list.md section 5)
      */
-    hardMaxAgeMinutes: int(1, 525_600, "minutes").default(1440),
+    hardMaxAgeMinutes: int(1, 525_600, "minutes").optional(),
     /** no list loaded: "close" the lane (default), or "trade" without the check, with an alarm */
     whenMissing: closeOrTrade.default("close"),
     /** list past hardMaxAgeMinutes: "trade" on it with an alarm (default), or "close" the lane */
@@ -787,13 +801,19 @@ export const StatusListSection = z
       .default(DEFAULT_VERSION_UTC_OFFSET_MINUTES),
   })
   .superRefine((s, ctx) => {
-    if (s.hardMaxAgeMinutes <= s.deltaMaxAgeMinutes)
+    // an age out of its own range is named once, by that range
+    const refused = refusedFields(ctx);
+    if (refused.has("hardMaxAgeMinutes") || refused.has("deltaMaxAgeMinutes")) return;
+    const delta = s.deltaMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.deltaMaxAgeMinutes;
+    const hard = s.hardMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes;
+    if (hard <= delta)
       ctx.addIssue({
         code: "custom",
         ...compares(["hardMaxAgeMinutes"], ["deltaMaxAgeMinutes"]),
-        message: `expected more minutes than deltaMaxAgeMinutes (${s.deltaMaxAgeMinutes}): a list is stale before it is past its hard age, got ${s.hardMaxAgeMinutes}`,
+        message: `expected more minutes than deltaMaxAgeMinutes (${delta}): a list is stale before it is past its hard age, ${gotValue(s.hardMaxAgeMinutes, STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes)}`,
       });
-  });
+  })
+  .transform(withDefaults(STATUS_LIST_AGE_DEFAULTS));
 
 /** The audit trail (docs/audit.md): checkpoints, segment files, retention. */
 export const AuditSection = z.strictObject({
@@ -949,10 +969,19 @@ export const LaneConfigSchema = z
     // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
     // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
     // configNotes), not a refusal.
-    // the condition depends on hardMaxAgeMinutes only: a refused (misread) deltaMaxAgeMinutes leaves the
-    // issue standing, its message then without delta's value
-    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000) {
-      const { hardMaxAgeMinutes: hard, deltaMaxAgeMinutes: delta, whenPastHardAge } = c.statusList;
+    // the condition depends on hardMaxAgeMinutes only: a deltaMaxAgeMinutes refused (out of its range, or
+    // misread) leaves the issue standing, its message then without delta's value; a poll interval or hard
+    // age out of its own range is named once, by that range. The section's ages are left out of `c` when
+    // another of its fields was refused (its transform, withDefaults, does not run then).
+    const hard = c.statusList.hardMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes;
+    const delta = c.statusList.deltaMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.deltaMaxAgeMinutes;
+    if (
+      c.station &&
+      !isRefused(ctx, ["station", "statusListPollMs"]) &&
+      !isRefused(ctx, ["statusList", "hardMaxAgeMinutes"]) &&
+      c.station.statusListPollMs >= hard * 60_000
+    ) {
+      const { whenPastHardAge } = c.statusList;
       const pollMs = c.station.statusListPollMs;
       const poll = (deltaValue: string) =>
         `expected less than statusList.hardMaxAgeMinutes (${hard} min = ${hard * 60_000} ms), and less than ` +
@@ -967,11 +996,17 @@ export const LaneConfigSchema = z
           [["statusList", "deltaMaxAgeMinutes"]],
           poll(""),
         ),
-        message: poll(` (${delta} min)`),
+        message: isRefused(ctx, ["statusList", "deltaMaxAgeMinutes"]) ? poll("") : poll(` (${delta} min)`),
       });
     }
-    // one serial device cannot carry both links: each would read the other's frames
-    if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
+    // one serial device cannot carry both links: each would read the other's frames (a port refused on its
+    // own is named once, by its own check)
+    if (
+      c.reader &&
+      !isRefused(ctx, ["reader", "port"]) &&
+      !isRefused(ctx, ["rsu", "port"]) &&
+      normalize(c.reader.port) === normalize(c.rsu.port)
+    )
       ctx.addIssue({
         code: "custom",
         ...compares(["reader", "port"], ["rsu", "port"]),
