@@ -2,9 +2,12 @@
  * Schema messages a new user meets (src/config/schema.ts): rsu.port in the form `run` connects to,
  * station.url http(s) only with one message, and a station example that is a station number.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
+import { loadLaneConfig, parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
 import { FETCH_BLOCKED_PORTS } from "../../src/config/station-url.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "./helpers.js";
 
@@ -473,6 +476,61 @@ describe("config cross-field checks on refused fields", () => {
     const rsu = "tcp://10.0.0.5:21003";
     expect(issueLinesOf({ ...minimal, rsu: { ...minimal.rsu, port: rsu }, reader: { port: rsu } })).toEqual([
       `reader.port: expected a serial device path (the booth reader is on a serial port, no network), got "${rsu}"`,
+    ]);
+  });
+});
+
+describe("config messages where zod's own would say its type names", () => {
+  // session 43 review: these got zod's stock "Invalid input: expected ..., received ..." instead of what the
+  // field wants
+  const withBooth = (offerFor: unknown) => ({ ...minimal, booth: { offerFor } });
+  const withB5 = (b5: unknown) => ({
+    ...minimal,
+    rsu: { ...minimal.rsu, dialect: { resultCodes: { b5 } } },
+  });
+
+  it("booth.offerFor: an item that is no string is named as a stop reason code wanted", () => {
+    expect(issueLinesOf(withBooth([1]))).toEqual([
+      'booth.offerFor.0: expected a stop reason code (docs/lane.md "Stop reasons"), got 1',
+    ]);
+  });
+
+  it("booth.offerFor: a single value where a list is wanted", () => {
+    expect(issueLinesOf(withBooth("TRADE_FAILED"))).toEqual([
+      'booth.offerFor: expected a list of stop reason codes (docs/lane.md "Stop reasons"), e.g. [OBU_NO_CARD, TRADE_FAILED], got "TRADE_FAILED"',
+    ]);
+  });
+
+  it("rsu.dialect.resultCodes.b5: a single value where a mapping of codes to classes is wanted", () => {
+    expect(issueLinesOf(withB5("failed"))).toEqual([
+      'rsu.dialect.resultCodes.b5: expected a mapping of B5/B8 ErrorCodes to their class, e.g. { "0x22": failed, "0x23": uncertain }, got "failed"',
+    ]);
+  });
+
+  it("an empty config file says it is empty and what it must hold", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-config-empty-"));
+    try {
+      const file = join(dir, "lane.yaml");
+      writeFileSync(file, "# lane 3\n");
+      expect(() => loadLaneConfig(file)).toThrow(
+        `${file}: invalid configuration\n` +
+          "  (top level): the file holds no config (it is empty, or only comments): expected the lane config, " +
+          "a mapping (key: value) with at least lane, rsu, statusList, dataDir (and tariff on an exit lane): " +
+          "see config/lane.example.yaml",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a section written as a single value: a mapping of its keys is wanted", () => {
+    expect(issueLinesOf({ ...minimal, lane: 5 })).toEqual([
+      "lane: expected a mapping (key: value) with keys among network, station, lane, role, got 5",
+    ]);
+    // left out: missing, with what it takes
+    const { lane: _lane, ...noLane } = minimal;
+    expect(issueLinesOf(noLane)).toEqual([
+      "lane: missing; expected a mapping (key: value) with keys among network, station, lane, role",
     ]);
   });
 });
