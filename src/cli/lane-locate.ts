@@ -65,14 +65,15 @@ export function locateLane(
         `${option} is empty: give the lane's ${option === "--config" ? "config file" : "data directory"} ` +
           "(an unset shell variable?), or leave the option out",
       );
-  /** `whence`: why this file was read, added to its error when it was not given with --config */
+  /** `whence`: why this file was read, added to its error (a line of its own) when not given with --config */
   const fromConfig = (path: string, how: string, whence?: string): LaneLocation => {
     let config: LaneConfig;
     try {
       config = loadLaneConfig(path);
     } catch (e) {
       if (whence === undefined || !(e instanceof EtcError)) throw e;
-      throw new EtcError(e.code, `${e.message}; ${whence}`, e.details, { cause: e });
+      // a line of its own: appended to the last one, it would read as part of that field's error
+      throw new EtcError(e.code, `${e.message}\n${whence}`, e.details, { cause: e });
     }
     return {
       dataDir: o.dataDir ?? config.dataDir,

@@ -41,7 +41,7 @@ export function addOperatorOptions(cmd: Command): Command {
 export function addTimeoutOption(cmd: Command): Command {
   return cmd.option(
     "--timeout <seconds>",
-    `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit, else at least 0.001. ` +
+    `how long to wait for the running lane's answer (an import's progress counts), default ${DEFAULT_ANSWER_TIMEOUT_MS / 1000}; 0: no limit, else 0.001 to 86400. ` +
       `Past it the command exits ${EXIT_NO_ANSWER_IN_TIME} (the action may still run), ` +
       `or ${EXIT_NOT_ANSWERING} when the connection to it had not completed (nothing was sent)`,
   );

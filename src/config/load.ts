@@ -138,6 +138,11 @@ function notPlainKind(v: object): string {
 const isUnder = (path: readonly PropertyKey[], prefix: readonly (string | number)[]): boolean =>
   prefix.length <= path.length && prefix.every((s, k) => String(s) === String(path[k]));
 
+/** The config's keys that are neither optional nor defaulted (what an empty file is told to hold). */
+const REQUIRED_KEYS = Object.entries(LaneConfigSchema.shape)
+  .filter(([, v]) => !["optional", "default", "prefault"].includes((v as SchemaNode)._zod.def.type))
+  .map(([k]) => k);
+
 /**
  * Validate an already parsed object. `baseDir` resolves relative paths (dataDir, tariff, keys). `written`:
  * what the YAML text says (./yaml-source.ts): its problems, listed with the schema's (the schema's issues of
@@ -150,6 +155,15 @@ export function parseLaneConfig(
   baseDir = process.cwd(),
   written: YamlSource = { issues: [], keys: new Map() },
 ): LaneConfig {
+  // a file with no document (empty, or only comments): said so, not "expected a mapping ..., got null"
+  if ((raw === null || raw === undefined) && written.issues.length === 0)
+    throw new EtcError(
+      ErrorCodes.ConfigInvalid,
+      `${source}: invalid configuration\n  (top level): the file holds no config (it is empty, or only comments): ` +
+        `expected the lane config, a mapping (key: value) with at least ${REQUIRED_KEYS.join(", ")} ` +
+        "(and tariff on an exit lane): see config/lane.example.yaml",
+      { issues: [{ path: "", message: "the file holds no config" }] },
+    );
   const found: CopyIssues = { notPlain: [], protoKeys: [] };
   const r = LaneConfigSchema.safeParse(withoutEmptyKeys(raw, undefined, found));
   // a value refused as no plain mapping: the schema's issues under it speak of what zod made of it

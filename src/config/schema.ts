@@ -44,6 +44,25 @@ function withGot(expected: string): (i: { input?: unknown }) => string {
   return (i) => (i.input === undefined ? expected : `${expected}, got ${shownValue(i.input)}`);
 }
 
+/**
+ * A section (a mapping of settings): z.strictObject whose refusal of another kind of value (a number, a
+ * string, a list: a section written as one value) names the keys it takes, not zod's "expected object";
+ * a required one left out is "missing; expected ...". Its unknown keys are named by the loader
+ * (./load.ts formatIssues).
+ */
+function section<const T extends z.core.$ZodLooseShape>(shape: T) {
+  const keys = Object.keys(shape);
+  const expected =
+    keys.length <= 6
+      ? `expected a mapping (key: value) with keys among ${keys.join(", ")}`
+      : `expected a mapping (key: value) with keys among ${keys.slice(0, 5).join(", ")}, ... (config/lane.example.yaml)`;
+  const error = withGot(expected);
+  return z.strictObject(shape, {
+    error: (i) =>
+      i.code !== "invalid_type" ? undefined : i.input === undefined ? `missing; ${expected}` : error(i),
+  });
+}
+
 const hex4 = (what: string, example: string) =>
   z
     .string({ error: withGot(`expected ${what} as a 4-hex-digit string in quotes, e.g. "${example}"`) })
@@ -139,6 +158,17 @@ function refusedFields(ctx: {
 }
 
 /**
+ * Whether a check's own field checks already refused the field at `path` (relative to the section whose
+ * check this is) or something under it: refusedFields for a field deeper than the section's own.
+ */
+function isRefused(
+  ctx: { issues: readonly { path?: readonly PropertyKey[] | undefined }[] },
+  path: readonly string[],
+): boolean {
+  return ctx.issues.some((i) => i.path !== undefined && path.every((s, k) => i.path?.[k] === s));
+}
+
+/**
  * The `got ...` of a field a cross-field check refuses: `got 1500`, or `got 1500 (the default)` for a field
  * the section left out.
  */
@@ -182,7 +212,7 @@ const BAUD_RATES = [1200, 2400, 4800, 9600, 19_200, 38_400, 57_600, 115_200, 230
 const baudError = withGot(`expected a baud rate: one of ${BAUD_RATES.join(", ")}`);
 const baudRate = z.number({ error: baudError }).refine((b) => BAUD_RATES.includes(b), { error: baudError });
 
-export const LaneSection = z.strictObject({
+export const LaneSection = section({
   network: hex4("the road network number", "4301"),
   station: hex4("the station number", "0102"),
   lane: int(0, 99, "a lane number"),
@@ -201,7 +231,11 @@ const resultCodeClasses = z
       error: (i) =>
         i.code === "invalid_key"
           ? 'expected a B5/B8 ErrorCode as a quoted hex string "0x01".."0xFF" (00 is success)'
-          : undefined,
+          : i.code === "invalid_type"
+            ? withGot(
+                'expected a mapping of B5/B8 ErrorCodes to their class, e.g. { "0x22": failed, "0x23": uncertain }',
+              )(i)
+            : undefined,
     },
   )
   .superRefine(
@@ -231,12 +265,12 @@ const resultCodeClasses = z
  * B5/B8 ErrorCode classes over the variant's defaults (src/rsu/result-codes.ts, docs/protocol.md §6).
  * A code named nowhere is uncertain.
  */
-export const ResultCodesSection = z.strictObject({
+export const ResultCodesSection = section({
   b5: resultCodeClasses.optional(),
   b8: resultCodeClasses.optional(),
 });
 
-export const DialectSection = z.strictObject({
+export const DialectSection = section({
   /** Variant A C6 Station width (C3 Station is always 36: docs/protocol.md §3). */
   stationLength: z.union([z.literal(36), z.literal(40)], { error: withGot("expected 36 or 40") }).optional(),
   /** Variant A B4 LastStation width. */
@@ -278,7 +312,7 @@ export const DialectSection = z.strictObject({
   b2AntennaId: z.boolean({ error: withGot("expected true or false") }).optional(),
 });
 
-export const RsuTimingSection = z.strictObject({
+export const RsuTimingSection = section({
   /** Expected heartbeat period of the RSU (variant A B2/0x80: 3-60 s; variant B: 10 s). */
   heartbeatPeriodMs: int(1000, 120_000, "milliseconds").default(10_000),
   /** Heartbeat periods without any RSU byte before the link is declared down. */
@@ -296,7 +330,7 @@ export const RsuTimingSection = z.strictObject({
 const PLL_CHANNELS = { legacy: [0, 1], national: [1, 2] } as const;
 const PLL_EXPECTED = { legacy: "0 or 1", national: "1 (01H, channel 1) or 2 (02H, channel 2)" } as const;
 
-export const C0Section = z.strictObject({
+export const C0Section = section({
   /**
    * Legacy: C0 WaitTime, the minimum time before the RSU trades the same OBU again (unit per dialect).
    * National: sent as C0 BSTInterval, which the reference defines as the interval in ms between the BST
@@ -319,27 +353,26 @@ const RSU_BACKOFF_DEFAULTS = {
 };
 
 /** The lane side of the RSU link (docs/link.md): timeouts, dedupe, reconnect, TCP keep-alive. */
-export const RsuLinkSection = z
-  .strictObject({
-    /** A half-received frame is dropped after this much silence between two bytes. */
-    interByteTimeoutMs: int(1, 5000, "milliseconds").default(LINK.deframer.interByteTimeoutMs),
-    /**
-     * An RSU information frame the lane has not answered by then is a late answer (counted, logged);
-     * only a B0 then gets an empty ACK from the link, B2..B8 never do. Below the RSU's 120 ms repeat.
-     */
-    answerDeadlineMs: int(1, 10_000, "milliseconds").default(LINK.answerDeadlineMs),
-    /**
-     * The same RSCTL/SEQ and DATA within this time of the first sighting is an RSU repeat: the RSU's
-     * 3 retries 120 ms apart plus one interval of margin (480). Longer swallows real frames.
-     */
-    dedupeWindowMs: int(100, 10_000, "milliseconds").default(LINK.dedupeWindowMs),
-    /** First reconnect delay after a failed open, a loss, or (TCP) a silent connection closed. */
-    backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
-    /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
-    backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
-    /** tcp:// ports: idle time before the first TCP keep-alive probe (then 10 probes 1 s apart). */
-    tcpKeepaliveMs: int(1000, 600_000, "milliseconds").default(DEFAULT_TCP_KEEPALIVE_MS),
-  })
+export const RsuLinkSection = section({
+  /** A half-received frame is dropped after this much silence between two bytes. */
+  interByteTimeoutMs: int(1, 5000, "milliseconds").default(LINK.deframer.interByteTimeoutMs),
+  /**
+   * An RSU information frame the lane has not answered by then is a late answer (counted, logged);
+   * only a B0 then gets an empty ACK from the link, B2..B8 never do. Below the RSU's 120 ms repeat.
+   */
+  answerDeadlineMs: int(1, 10_000, "milliseconds").default(LINK.answerDeadlineMs),
+  /**
+   * The same RSCTL/SEQ and DATA within this time of the first sighting is an RSU repeat: the RSU's
+   * 3 retries 120 ms apart plus one interval of margin (480). Longer swallows real frames.
+   */
+  dedupeWindowMs: int(100, 10_000, "milliseconds").default(LINK.dedupeWindowMs),
+  /** First reconnect delay after a failed open, a loss, or (TCP) a silent connection closed. */
+  backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
+  /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
+  backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
+  /** tcp:// ports: idle time before the first TCP keep-alive probe (then 10 probes 1 s apart). */
+  tcpKeepaliveMs: int(1000, 600_000, "milliseconds").default(DEFAULT_TCP_KEEPALIVE_MS),
+})
   .superRefine((l, ctx) => checkBackoff(l, ctx, RSU_BACKOFF_DEFAULTS))
   .transform(withDefaults(RSU_BACKOFF_DEFAULTS));
 
@@ -361,48 +394,47 @@ const RSU_PORT_ERROR = "expected a serial device path or tcp://host:port";
 const BARE_HOST_PORT = /^[A-Za-z0-9.-]+:\d{1,5}$/;
 const READER_PORT_ERROR = "expected a serial device path (the booth reader is on a serial port, no network)";
 
-export const RsuSection = z
-  .strictObject({
-    /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
-    port: z
-      .string({ error: RSU_PORT_ERROR })
-      .min(1, { error: RSU_PORT_ERROR })
-      .superRefine((p, ctx) => {
-        if (p.startsWith("tcp:")) {
-          if (rsuTcpPort(p) === null)
-            ctx.addIssue({
-              code: "custom",
-              message: `expected tcp://host:port with a host name or IPv4 address and a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
-            });
-        } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
+export const RsuSection = section({
+  /** Serial device path (prefer /dev/serial/by-id/...) or tcp://host:port. */
+  port: z
+    .string({ error: RSU_PORT_ERROR })
+    .min(1, { error: RSU_PORT_ERROR })
+    .superRefine((p, ctx) => {
+      if (p.startsWith("tcp:")) {
+        if (rsuTcpPort(p) === null)
           ctx.addIssue({
             code: "custom",
-            message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
+            message: `expected tcp://host:port with a host name or IPv4 address and a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got ${JSON.stringify(p)}`,
           });
-        } else if (BARE_HOST_PORT.test(p)) {
-          // a serial path has no host:port shape: this one was meant as a network address
-          ctx.addIssue({
-            code: "custom",
-            message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
-          });
-        }
-      }),
-    baudRate: baudRate.default(115_200),
-    protocol: z.enum(["legacy", "national"], { error: withGot('expected "legacy" or "national"') }),
-    dialect: DialectSection.default({}),
-    timing: RsuTimingSection.prefault({}),
-    c0: C0Section.prefault({}),
-    link: RsuLinkSection.prefault({}),
-    /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
-    entryWrite: z.enum(["c6", "c3"], { error: withGot('expected "c6" or "c3"') }).default("c6"),
-    /**
-     * C2 StopType for an OBU that already traded here recently: 1 (search again), or 3 ("already traded",
-     * the national lane dialect's) with protocol national only (checked in the superRefine below).
-     */
-    alreadyTradedStopType: z
-      .union([z.literal(1), z.literal(3)], { error: withGot("expected 1 or 3") })
-      .default(1),
-  })
+      } else if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(p)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `${RSU_PORT_ERROR} (tcp is the only network scheme), got ${JSON.stringify(p)}`,
+        });
+      } else if (BARE_HOST_PORT.test(p)) {
+        // a serial path has no host:port shape: this one was meant as a network address
+        ctx.addIssue({
+          code: "custom",
+          message: `${RSU_PORT_ERROR}, got ${JSON.stringify(p)}: did you mean "tcp://${p}"?`,
+        });
+      }
+    }),
+  baudRate: baudRate.default(115_200),
+  protocol: z.enum(["legacy", "national"], { error: withGot('expected "legacy" or "national"') }),
+  dialect: DialectSection.default({}),
+  timing: RsuTimingSection.prefault({}),
+  c0: C0Section.prefault({}),
+  link: RsuLinkSection.prefault({}),
+  /** How an entry lane writes the entry record: C6 with amount 0, or C3 where the dialect uses it. */
+  entryWrite: z.enum(["c6", "c3"], { error: withGot('expected "c6" or "c3"') }).default("c6"),
+  /**
+   * C2 StopType for an OBU that already traded here recently: 1 (search again), or 3 ("already traded",
+   * the national lane dialect's) with protocol national only (checked in the superRefine below).
+   */
+  alreadyTradedStopType: z
+    .union([z.literal(1), z.literal(3)], { error: withGot("expected 1 or 3") })
+    .default(1),
+})
   .superRefine((r, ctx) => {
     const p = r.c0.pllChannelId;
     if (p !== undefined && !(PLL_CHANNELS[r.protocol] as readonly number[]).includes(p))
@@ -444,28 +476,27 @@ const READER_TIMEOUT_DEFAULTS = {
 const READER_COMMAND_TIMEOUTS = Object.keys(READER_COMMAND_TIMEOUT_DEFAULTS) as TimeoutName[];
 const commandTimeout = () => int(10, 60_000, "milliseconds").optional();
 
-export const ReaderTimeoutsSection = z
-  .strictObject({
-    /** The command timeouts and their defaults: READER_COMMAND_TIMEOUT_DEFAULTS above. */
-    infoMs: commandTimeout(),
-    signalMs: commandTimeout(),
-    activateMs: commandTimeout(),
-    cardApduMs: commandTimeout(),
-    psamResetMs: commandTimeout(),
-    psamApduMs: commandTimeout(),
-    /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
-    stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
-    /**
-     * Hard limit from the write to the reply, WAIT frames or not, a list however long; also the longest a
-     * command waits for a write the port does not complete (docs/reader.md §6.1). At least every command
-     * timeout above (infoMs .. psamApduMs): the superRefine below (default 10000).
-     */
-    maxCommandMs: int(100, 600_000, "milliseconds").optional(),
-    /** A half frame is dropped after this much silence on the line. */
-    interByteMs: int(1, 5000, "milliseconds").default(50),
-    /** An open attempt of the port that has not ended by then counts as failed. */
-    openMs: int(100, 120_000, "milliseconds").default(5000),
-  })
+export const ReaderTimeoutsSection = section({
+  /** The command timeouts and their defaults: READER_COMMAND_TIMEOUT_DEFAULTS above. */
+  infoMs: commandTimeout(),
+  signalMs: commandTimeout(),
+  activateMs: commandTimeout(),
+  cardApduMs: commandTimeout(),
+  psamResetMs: commandTimeout(),
+  psamApduMs: commandTimeout(),
+  /** A WAIT ("still working") frame moves the deadline at least this far ahead. */
+  stillWorkingMs: int(10, 60_000, "milliseconds").default(1000),
+  /**
+   * Hard limit from the write to the reply, WAIT frames or not, a list however long; also the longest a
+   * command waits for a write the port does not complete (docs/reader.md §6.1). At least every command
+   * timeout above (infoMs .. psamApduMs): the superRefine below (default 10000).
+   */
+  maxCommandMs: int(100, 600_000, "milliseconds").optional(),
+  /** A half frame is dropped after this much silence on the line. */
+  interByteMs: int(1, 5000, "milliseconds").default(50),
+  /** An open attempt of the port that has not ended by then counts as failed. */
+  openMs: int(100, 120_000, "milliseconds").default(5000),
+})
   .superRefine((t, ctx) => {
     // a maxCommandMs out of its own range bounds nothing; a timeout out of its own range is named once
     const refused = refusedFields(ctx);
@@ -492,37 +523,36 @@ const frameLengthError = (got: unknown): string =>
 
 const READER_BACKOFF_DEFAULTS = { backoffInitialMs: 200, backoffMaxMs: 5000 };
 
-export const ReaderLinkSection = z
-  .strictObject({
-    /**
-     * Largest frame accepted, STX..ETX; at least what the booth's own replies need (MIN_READER_FRAME_LENGTH,
-     * firmware-bridge/reader/options.ts).
-     */
-    maxFrameLength: z
-      .number({ error: (i) => frameLengthError(i.input) })
-      .int({ error: (i) => frameLengthError(i.input) })
-      .min(MIN_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
-      .max(MAX_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
-      .default(1024),
-    /** While idle, probe the reader with INFO this often; 0 never. */
-    pingIntervalMs: z
-      .number({ error: PING_ERROR })
-      .int({ error: PING_ERROR })
-      .refine((v) => v === 0 || (v >= 100 && v <= 600_000), { error: PING_ERROR })
-      .default(5000),
-    /** The link goes down (and reconnects) after this many commands in a row got no reply. */
-    silentLimit: int(1, 100, "a count").default(2),
-    /** Resends of a command the reader received corrupted (its BAD_CHECKSUM status). */
-    nakRetries: int(0, 10, "a count").default(2),
-    /** First reconnect delay after an unplug, a failed open or a silent reader; doubles up to backoffMaxMs. */
-    backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
-    /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
-    backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
-  })
+export const ReaderLinkSection = section({
+  /**
+   * Largest frame accepted, STX..ETX; at least what the booth's own replies need (MIN_READER_FRAME_LENGTH,
+   * firmware-bridge/reader/options.ts).
+   */
+  maxFrameLength: z
+    .number({ error: (i) => frameLengthError(i.input) })
+    .int({ error: (i) => frameLengthError(i.input) })
+    .min(MIN_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+    .max(MAX_READER_FRAME_LENGTH, { error: (i) => frameLengthError(i.input) })
+    .default(1024),
+  /** While idle, probe the reader with INFO this often; 0 never. */
+  pingIntervalMs: z
+    .number({ error: PING_ERROR })
+    .int({ error: PING_ERROR })
+    .refine((v) => v === 0 || (v >= 100 && v <= 600_000), { error: PING_ERROR })
+    .default(5000),
+  /** The link goes down (and reconnects) after this many commands in a row got no reply. */
+  silentLimit: int(1, 100, "a count").default(2),
+  /** Resends of a command the reader received corrupted (its BAD_CHECKSUM status). */
+  nakRetries: int(0, 10, "a count").default(2),
+  /** First reconnect delay after an unplug, a failed open or a silent reader; doubles up to backoffMaxMs. */
+  backoffInitialMs: int(10, 60_000, "milliseconds").optional(),
+  /** Ceiling of the doubling reconnect delay; at least backoffInitialMs. */
+  backoffMaxMs: int(10, 600_000, "milliseconds").optional(),
+})
   .superRefine((l, ctx) => checkBackoff(l, ctx, READER_BACKOFF_DEFAULTS))
   .transform(withDefaults(READER_BACKOFF_DEFAULTS));
 
-export const ReaderSection = z.strictObject({
+export const ReaderSection = section({
   /** Serial device path (prefer /dev/serial/by-id/...). */
   port: z
     .string({ error: "expected a serial device path" })
@@ -542,7 +572,9 @@ export const ReaderSection = z.strictObject({
  * The booth (docs/booth.md): the collector charges or settles cards on the reader of the `reader`
  * section. Used only when `reader` is configured.
  */
-export const BoothSection = z.strictObject({
+const STOP_REASON_EXPECTED = 'expected a stop reason code (docs/lane.md "Stop reasons")';
+
+export const BoothSection = section({
   /** After a DEBIT whose answer was lost: wait this long for the original card, then record it unconfirmed. */
   originalCardWaitMs: int(1000, 3_600_000, "milliseconds").default(120_000),
   /**
@@ -562,10 +594,16 @@ export const BoothSection = z.strictObject({
    */
   offerFor: z
     .array(
-      z.string().refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
-        error: (i) =>
-          `expected a stop reason code (docs/lane.md "Stop reasons"), got ${JSON.stringify(i.input)}`,
-      }),
+      z
+        .string({ error: withGot(STOP_REASON_EXPECTED) })
+        .refine((v) => (STOP_REASON_CODES as readonly string[]).includes(v), {
+          error: withGot(STOP_REASON_EXPECTED),
+        }),
+      {
+        error: withGot(
+          'expected a list of stop reason codes (docs/lane.md "Stop reasons"), e.g. [OBU_NO_CARD, TRADE_FAILED]',
+        ),
+      },
     )
     .default([...DEFAULT_BOOTH_REASONS]),
   /**
@@ -588,7 +626,7 @@ export const BoothSection = z.strictObject({
     .default("auto"),
 });
 
-export const TransactionSection = z.strictObject({
+export const TransactionSection = section({
   /** Wait for the OBU's next frame (B3 after C1, B4 after C1) before the OBU counts as gone. */
   obuTimeoutMs: int(100, 30_000, "milliseconds").default(2000),
   /** Wait for B5 after C6/C3 before the debit counts as uncertain. */
@@ -685,49 +723,43 @@ export function isLoopbackHost(host: string): boolean {
  * The lane status service (docs/maintenance.md): GET /health, /status, /metrics and the maintenance page,
  * served by the running lane. Loopback only unless a token file is configured.
  */
-export const ServiceSection = z
-  .strictObject({
-    /** host:port to serve on; a non-loopback address requires tokenFile */
-    listen: z
-      .string({ error: withGot(LISTEN_EXPECTED) })
-      .refine((s) => listenHost(s) !== null, { error: withGot(LISTEN_EXPECTED) })
-      .default("127.0.0.1:9641"),
-    /** file holding the bearer token clients must send (required off loopback; mode 0600) */
-    tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
-    /** one point of the page's history chart (queue depth, decision latency) every this many seconds */
-    historyIntervalSeconds: int(1, 600, "seconds").default(10),
-    /** how far back the chart goes */
-    historyMinutes: int(1, 1440, "minutes").default(60),
-    /** HTTP connections open at once; more are closed as they arrive (node:http maxConnections) */
-    maxConnections: int(4, 4096, "connections").default(64),
-    /** pages with the live feed (GET /events) open at once; more are answered 503 */
-    maxLiveFeeds: int(1, 1024, "pages").default(16),
-  })
-  .superRefine((s, ctx) => {
-    // a field out of its own range is named once, by that range
-    const refused = refusedFields(ctx);
-    if (
-      !refused.has("maxLiveFeeds") &&
-      !refused.has("maxConnections") &&
-      s.maxLiveFeeds >= s.maxConnections
-    ) {
-      ctx.addIssue({
-        code: "custom",
-        ...compares(["maxLiveFeeds"], ["maxConnections"]),
-        message: `must be less than service.maxConnections (${s.maxConnections}): each live feed holds a connection`,
-      });
-    }
-    const h = listenHost(s.listen);
-    if (h && !isLoopbackHost(h.host) && s.tokenFile === undefined) {
-      ctx.addIssue({
-        code: "custom",
-        ...compares(["tokenFile"], ["listen"]),
-        message: `required when service.listen is not a loopback address (got "${s.listen}"): clients must send its token`,
-      });
-    }
-  });
+export const ServiceSection = section({
+  /** host:port to serve on; a non-loopback address requires tokenFile */
+  listen: z
+    .string({ error: withGot(LISTEN_EXPECTED) })
+    .refine((s) => listenHost(s) !== null, { error: withGot(LISTEN_EXPECTED) })
+    .default("127.0.0.1:9641"),
+  /** file holding the bearer token clients must send (required off loopback; mode 0600) */
+  tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+  /** one point of the page's history chart (queue depth, decision latency) every this many seconds */
+  historyIntervalSeconds: int(1, 600, "seconds").default(10),
+  /** how far back the chart goes */
+  historyMinutes: int(1, 1440, "minutes").default(60),
+  /** HTTP connections open at once; more are closed as they arrive (node:http maxConnections) */
+  maxConnections: int(4, 4096, "connections").default(64),
+  /** pages with the live feed (GET /events) open at once; more are answered 503 */
+  maxLiveFeeds: int(1, 1024, "pages").default(16),
+}).superRefine((s, ctx) => {
+  // a field out of its own range is named once, by that range
+  const refused = refusedFields(ctx);
+  if (!refused.has("maxLiveFeeds") && !refused.has("maxConnections") && s.maxLiveFeeds >= s.maxConnections) {
+    ctx.addIssue({
+      code: "custom",
+      ...compares(["maxLiveFeeds"], ["maxConnections"]),
+      message: `must be less than service.maxConnections (${s.maxConnections}): each live feed holds a connection`,
+    });
+  }
+  const h = listenHost(s.listen);
+  if (h && !isLoopbackHost(h.host) && s.tokenFile === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      ...compares(["tokenFile"], ["listen"]),
+      message: `required when service.listen is not a loopback address (got "${s.listen}"): clients must send its token`,
+    });
+  }
+});
 
-export const JournalSection = z.strictObject({
+export const JournalSection = section({
   /** Keep each record this long after the station acknowledged it (the clearing and dispute window). */
   retentionDays: int(1, 3650, "days").default(90),
   /** How often retention runs inside the lane (the first run 5 minutes after start, or sooner). */
@@ -743,60 +775,67 @@ export const JournalSection = z.strictObject({
   recoverProbeSeconds: int(1, 3600, "seconds").default(30),
 });
 
+/** The status-list ages the section's check compares (defaulted by `withDefaults`, as checkBackoff's). */
+const STATUS_LIST_AGE_DEFAULTS = { deltaMaxAgeMinutes: 30, hardMaxAgeMinutes: 1440 };
+
 const closeOrTrade = z.enum(["close", "trade"], { error: withGot('expected "close" or "trade"') });
 
 /** The status list: the station's key, staleness limits, the policy with no list or a too old one. */
-export const StatusListSection = z
-  .strictObject({
-    /** PEM file with the station's public key (bundles are signed). */
-    publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
-    /**
-     * true: `etc-lane run` accepts the simulator's test key (config/keys/station-test.pub.pem, whose
-     * private key is public in this repository) as publicKey; for simulator and demo lanes only
-     */
-    allowTestKey: z.boolean({ error: withGot("expected true or false") }).default(false),
-    /** staleness alarm when the full list is older than this (from its issue time) */
-    fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
-    /** staleness alarm when the newest delta (or the full list, before any) is older than this */
-    deltaMaxAgeMinutes: int(1, 525_600, "minutes").default(30),
-    /**
-     * past this age of the newest update (the last delta, or the full list before any) the list's health
-     * is past-hard-age and `whenPastHardAge` applies (docs/status-list.md section 5)
-     */
-    hardMaxAgeMinutes: int(1, 525_600, "minutes").default(1440),
-    /** no list loaded: "close" the lane (default), or "trade" without the check, with an alarm */
-    whenMissing: closeOrTrade.default("close"),
-    /** list past hardMaxAgeMinutes: "trade" on it with an alarm (default), or "close" the lane */
-    whenPastHardAge: closeOrTrade.default("trade"),
-    /**
-     * while the lane trades on a stale list, or without one (whenMissing: trade), the vehicles' alarm
-     * (STATUS_LIST_STALE, STATUS_LIST_NOT_CHECKED) is repeated at most this often
-     */
-    alarmRepeatSeconds: int(1, 86_400, "seconds").default(60),
-    /** merge the delta overlay into the main list once it holds more entries than this */
-    overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
-    /**
-     * the offset from UTC the station writes its list versions (yyyyMMddhhmm) in, at which the lane reads
-     * them (docs/status-list.md section 3, "Clocks"); not rsu.dialect.utcOffsetMinutes, the RSU's wire time
-     */
-    versionUtcOffsetMinutes: int(-720, 840, "minutes")
-      .refine((m) => m % 15 === 0, {
-        error: (i) =>
-          `expected a multiple of 15 minutes (time zones are whole quarter hours), got ${i.input}`,
-      })
-      .default(DEFAULT_VERSION_UTC_OFFSET_MINUTES),
-  })
+export const StatusListSection = section({
+  /** PEM file with the station's public key (bundles are signed). */
+  publicKey: z.string({ error: "expected the path of a PEM public key file" }).min(1),
+  /**
+   * true: `etc-lane run` accepts the simulator's test key (config/keys/station-test.pub.pem, whose
+   * private key is public in this repository) as publicKey; for simulator and demo lanes only
+   */
+  allowTestKey: z.boolean({ error: withGot("expected true or false") }).default(false),
+  /** staleness alarm when the full list is older than this (from its issue time) */
+  fullMaxAgeMinutes: int(1, 525_600, "minutes").default(2880),
+  /** staleness alarm when the newest delta (or the full list, before any) is older than this */
+  deltaMaxAgeMinutes: int(1, 525_600, "minutes").optional(),
+  /**
+   * past this age of the newest update (the last delta, or the full list before any) the list's health
+   * is past-hard-age and `whenPastHardAge` applies (docs/status-list.md section 5)
+   */
+  hardMaxAgeMinutes: int(1, 525_600, "minutes").optional(),
+  /** no list loaded: "close" the lane (default), or "trade" without the check, with an alarm */
+  whenMissing: closeOrTrade.default("close"),
+  /** list past hardMaxAgeMinutes: "trade" on it with an alarm (default), or "close" the lane */
+  whenPastHardAge: closeOrTrade.default("trade"),
+  /**
+   * while the lane trades on a stale list, or without one (whenMissing: trade), the vehicles' alarm
+   * (STATUS_LIST_STALE, STATUS_LIST_NOT_CHECKED) is repeated at most this often
+   */
+  alarmRepeatSeconds: int(1, 86_400, "seconds").default(60),
+  /** merge the delta overlay into the main list once it holds more entries than this */
+  overlayMaxRows: int(1000, 100_000_000, "a number of entries").default(1_000_000),
+  /**
+   * the offset from UTC the station writes its list versions (yyyyMMddhhmm) in, at which the lane reads
+   * them (docs/status-list.md section 3, "Clocks"); not rsu.dialect.utcOffsetMinutes, the RSU's wire time
+   */
+  versionUtcOffsetMinutes: int(-720, 840, "minutes")
+    .refine((m) => m % 15 === 0, {
+      error: (i) => `expected a multiple of 15 minutes (time zones are whole quarter hours), got ${i.input}`,
+    })
+    .default(DEFAULT_VERSION_UTC_OFFSET_MINUTES),
+})
   .superRefine((s, ctx) => {
-    if (s.hardMaxAgeMinutes <= s.deltaMaxAgeMinutes)
+    // an age out of its own range is named once, by that range
+    const refused = refusedFields(ctx);
+    if (refused.has("hardMaxAgeMinutes") || refused.has("deltaMaxAgeMinutes")) return;
+    const delta = s.deltaMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.deltaMaxAgeMinutes;
+    const hard = s.hardMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes;
+    if (hard <= delta)
       ctx.addIssue({
         code: "custom",
         ...compares(["hardMaxAgeMinutes"], ["deltaMaxAgeMinutes"]),
-        message: `expected more minutes than deltaMaxAgeMinutes (${s.deltaMaxAgeMinutes}): a list is stale before it is past its hard age, got ${s.hardMaxAgeMinutes}`,
+        message: `expected more minutes than deltaMaxAgeMinutes (${delta}): a list is stale before it is past its hard age, ${gotValue(s.hardMaxAgeMinutes, STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes)}`,
       });
-  });
+  })
+  .transform(withDefaults(STATUS_LIST_AGE_DEFAULTS));
 
 /** The audit trail (docs/audit.md): checkpoints, segment files, retention. */
-export const AuditSection = z.strictObject({
+export const AuditSection = section({
   /** a signed checkpoint after this many entries */
   checkpointEvery: int(10, MAX_CHECKPOINT_EVERY, "an entry count").default(1000),
   /** and at least this often, also when the lane is idle (the unsealed tail is never older than this) */
@@ -823,7 +862,7 @@ export const AuditSection = z.strictObject({
 });
 
 /** Wire capture (docs/capture.md): every byte on each serial port, both directions, to rotating files. */
-export const CaptureSection = z.strictObject({
+export const CaptureSection = section({
   enabled: z.boolean({ error: withGot("expected true or false") }).default(false),
   /** directory of the capture files; default <dataDir>/capture */
   dir: z
@@ -869,115 +908,120 @@ function isBaseUrl(u: string): boolean {
 
 const TARIFF_ERROR = "expected the path of the tariff YAML file";
 
-export const LaneConfigSchema = z
-  .strictObject({
-    lane: LaneSection,
-    rsu: RsuSection,
-    reader: ReaderSection.optional(),
-    booth: BoothSection.prefault({}),
-    station: z
-      .strictObject({
-        /** the station's base URL: http or https (what the uplink talks) */
-        url: z
-          .string({ error: STATION_URL_ERROR })
-          .refine(isHttpUrl, {
-            error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
-          })
-          .refine(isBaseUrl, {
-            error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
-          })
-          .refine((u) => !FETCH_BLOCKED_PORTS.has(urlPort(u) ?? 0), {
-            error: (i) =>
-              `expected a port the lane's HTTP client (fetch) connects to: port ${urlPort(String(i.input))} ` +
-              `is a "bad port" of the Fetch Standard, which it never connects to, got ` +
-              JSON.stringify(withoutPassword(String(i.input))),
-          }),
-        /** records per upload POST (halved while the same batch keeps failing: docs/station-api.md) */
-        batchSize: int(1, 5000, "a record count").default(500),
-        /** per request */
-        requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
-        /**
-         * after 5 failures in a row of one kind of request the uplink stops calling the station for this
-         * long, then probes once
-         */
-        breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
-        /** status-list manifest poll interval */
-        statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
-        /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
-        tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+export const LaneConfigSchema = section({
+  lane: LaneSection,
+  rsu: RsuSection,
+  reader: ReaderSection.optional(),
+  booth: BoothSection.prefault({}),
+  station: section({
+    /** the station's base URL: http or https (what the uplink talks) */
+    url: z
+      .string({ error: STATION_URL_ERROR })
+      .refine(isHttpUrl, {
+        error: (i) => `${STATION_URL_ERROR}, got ${JSON.stringify(i.input)}`,
       })
-      .optional(),
-    statusList: StatusListSection,
-    dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
-    journal: JournalSection.prefault({}),
-    /** an exit lane's fares (required there: the superRefine below); an entry lane charges nothing and ignores it */
-    tariff: z.string({ error: TARIFF_ERROR }).min(1, { error: TARIFF_ERROR }).optional(),
-    transaction: TransactionSection.prefault({}),
-    capture: CaptureSection.prefault({}),
-    outputs: z
-      .strictObject({
-        sink: z
-          .enum(["console", "log"], { error: withGot('expected "console" or "log"') })
-          .default("console"),
+      .refine(isBaseUrl, {
+        error: (i) => `${STATION_URL_PARTS}, got ${JSON.stringify(withoutPassword(String(i.input)))}`,
       })
-      .prefault({}),
-    audit: AuditSection.prefault({}),
-    log: z
-      .strictObject({
-        level: z
-          .enum(["trace", "debug", "info", "warn", "error"], {
-            error: withGot("expected one of trace, debug, info, warn, error"),
-          })
-          .default("info"),
-        // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
-        file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
-        // card numbers in full in the log (bench debugging); masked by default (src/log.ts)
-        fullIds: z.boolean({ error: withGot("expected true or false") }).default(false),
+      .refine((u) => !FETCH_BLOCKED_PORTS.has(urlPort(u) ?? 0), {
+        error: (i) =>
+          `expected a port the lane's HTTP client (fetch) connects to: port ${urlPort(String(i.input))} ` +
+          `is a "bad port" of the Fetch Standard, which it never connects to, got ` +
+          JSON.stringify(withoutPassword(String(i.input))),
+      }),
+    /** records per upload POST (halved while the same batch keeps failing: docs/station-api.md) */
+    batchSize: int(1, 5000, "a record count").default(500),
+    /** per request */
+    requestTimeoutMs: int(100, 300_000, "milliseconds").default(10_000),
+    /**
+     * after 5 failures in a row of one kind of request the uplink stops calling the station for this
+     * long, then probes once
+     */
+    breakerCoolDownMs: int(1, 3_600_000, "milliseconds").default(30_000),
+    /** status-list manifest poll interval */
+    statusListPollMs: int(1000, 86_400_000, "milliseconds").default(150_000),
+    /** a file holding the token sent as `authorization: Bearer <token>` (mode 0600, docs/station-api.md) */
+    tokenFile: z.string({ error: "expected the path of a token file" }).min(1).optional(),
+  }).optional(),
+  statusList: StatusListSection,
+  dataDir: z.string({ error: "expected a directory path" }).min(1, { error: "expected a directory path" }),
+  journal: JournalSection.prefault({}),
+  /** an exit lane's fares (required there: the superRefine below); an entry lane charges nothing and ignores it */
+  tariff: z.string({ error: TARIFF_ERROR }).min(1, { error: TARIFF_ERROR }).optional(),
+  transaction: TransactionSection.prefault({}),
+  capture: CaptureSection.prefault({}),
+  outputs: section({
+    sink: z.enum(["console", "log"], { error: withGot('expected "console" or "log"') }).default("console"),
+  }).prefault({}),
+  audit: AuditSection.prefault({}),
+  log: section({
+    level: z
+      .enum(["trace", "debug", "info", "warn", "error"], {
+        error: withGot("expected one of trace, debug, info, warn, error"),
       })
-      .prefault({}),
-    service: ServiceSection.prefault({}),
-  })
-  .superRefine((c, ctx) => {
-    if (c.lane.role === "exit" && c.tariff === undefined)
-      ctx.addIssue({
-        code: "custom",
-        ...compares(["tariff"], ["lane", "role"]),
-        message: `${TARIFF_ERROR}: an exit lane charges with it`,
-      });
-    // the list's age is counted from the newest update's issue time (src/status-list/health.ts): a lane
-    // that asks for updates no more often than its hard age reaches past-hard-age before every poll, and
-    // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
-    // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
-    // configNotes), not a refusal.
-    // the condition depends on hardMaxAgeMinutes only: a refused (misread) deltaMaxAgeMinutes leaves the
-    // issue standing, its message then without delta's value
-    if (c.station && c.station.statusListPollMs >= c.statusList.hardMaxAgeMinutes * 60_000) {
-      const { hardMaxAgeMinutes: hard, deltaMaxAgeMinutes: delta, whenPastHardAge } = c.statusList;
-      const pollMs = c.station.statusListPollMs;
-      const poll = (deltaValue: string) =>
-        `expected less than statusList.hardMaxAgeMinutes (${hard} min = ${hard * 60_000} ms), and less than ` +
-        `statusList.deltaMaxAgeMinutes${deltaValue} for a list that is never stale: a lane that asks for ` +
-        "status-list updates no more often than that finds its list past its hard age before every poll " +
-        `(whenPastHardAge: ${whenPastHardAge}), got ${pollMs}`;
-      ctx.addIssue({
-        code: "custom",
-        ...comparesMentioning(
-          ["station", "statusListPollMs"],
-          [["statusList", "hardMaxAgeMinutes"]],
-          [["statusList", "deltaMaxAgeMinutes"]],
-          poll(""),
-        ),
-        message: poll(` (${delta} min)`),
-      });
-    }
-    // one serial device cannot carry both links: each would read the other's frames
-    if (c.reader && normalize(c.reader.port) === normalize(c.rsu.port))
-      ctx.addIssue({
-        code: "custom",
-        ...compares(["reader", "port"], ["rsu", "port"]),
-        message: `expected another device than rsu.port (${c.rsu.port}): the RSU and the booth reader each need their own serial port`,
-      });
-  });
+      .default("info"),
+    // left out: the log goes to stderr; an empty path is a mistake, not a way to say so
+    file: z.string({ error: "expected the path of the log file" }).min(1).optional(),
+    // card numbers in full in the log (bench debugging); masked by default (src/log.ts)
+    fullIds: z.boolean({ error: withGot("expected true or false") }).default(false),
+  }).prefault({}),
+  service: ServiceSection.prefault({}),
+}).superRefine((c, ctx) => {
+  if (c.lane.role === "exit" && c.tariff === undefined)
+    ctx.addIssue({
+      code: "custom",
+      ...compares(["tariff"], ["lane", "role"]),
+      message: `${TARIFF_ERROR}: an exit lane charges with it`,
+    });
+  // the list's age is counted from the newest update's issue time (src/status-list/health.ts): a lane
+  // that asks for updates no more often than its hard age reaches past-hard-age before every poll, and
+  // then closes (whenPastHardAge: close) or trades on a list that old (trade) every cycle. A poll as
+  // long as the delta age only makes the list stale for part of each cycle: a note (preflight.ts
+  // configNotes), not a refusal.
+  // the condition depends on hardMaxAgeMinutes only: a deltaMaxAgeMinutes refused (out of its range, or
+  // misread) leaves the issue standing, its message then without delta's value; a poll interval or hard
+  // age out of its own range is named once, by that range. The section's ages are left out of `c` when
+  // another of its fields was refused (its transform, withDefaults, does not run then).
+  const hard = c.statusList.hardMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.hardMaxAgeMinutes;
+  const delta = c.statusList.deltaMaxAgeMinutes ?? STATUS_LIST_AGE_DEFAULTS.deltaMaxAgeMinutes;
+  if (
+    c.station &&
+    !isRefused(ctx, ["station", "statusListPollMs"]) &&
+    !isRefused(ctx, ["statusList", "hardMaxAgeMinutes"]) &&
+    c.station.statusListPollMs >= hard * 60_000
+  ) {
+    const { whenPastHardAge } = c.statusList;
+    const pollMs = c.station.statusListPollMs;
+    const poll = (deltaValue: string) =>
+      `expected less than statusList.hardMaxAgeMinutes (${hard} min = ${hard * 60_000} ms), and less than ` +
+      `statusList.deltaMaxAgeMinutes${deltaValue} for a list that is never stale: a lane that asks for ` +
+      "status-list updates no more often than that finds its list past its hard age before every poll " +
+      `(whenPastHardAge: ${whenPastHardAge}), got ${pollMs}`;
+    ctx.addIssue({
+      code: "custom",
+      ...comparesMentioning(
+        ["station", "statusListPollMs"],
+        [["statusList", "hardMaxAgeMinutes"]],
+        [["statusList", "deltaMaxAgeMinutes"]],
+        poll(""),
+      ),
+      message: isRefused(ctx, ["statusList", "deltaMaxAgeMinutes"]) ? poll("") : poll(` (${delta} min)`),
+    });
+  }
+  // one serial device cannot carry both links: each would read the other's frames (a port refused on its
+  // own is named once, by its own check)
+  if (
+    c.reader &&
+    !isRefused(ctx, ["reader", "port"]) &&
+    !isRefused(ctx, ["rsu", "port"]) &&
+    normalize(c.reader.port) === normalize(c.rsu.port)
+  )
+    ctx.addIssue({
+      code: "custom",
+      ...compares(["reader", "port"], ["rsu", "port"]),
+      message: `expected another device than rsu.port (${c.rsu.port}): the RSU and the booth reader each need their own serial port`,
+    });
+});
 
 export type LaneConfigInput = z.input<typeof LaneConfigSchema>;
 export type LaneConfig = z.output<typeof LaneConfigSchema>;

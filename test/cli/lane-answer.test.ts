@@ -21,7 +21,7 @@ import { registerLane } from "../../src/cli/commands/lane.js";
 import { registerStatus } from "../../src/cli/commands/status.js";
 import { registerStatusList } from "../../src/cli/commands/status-list.js";
 import { EXIT_NO_ANSWER_IN_TIME, EXIT_NOT_ANSWERING, EXIT_NOT_RUNNING } from "../../src/cli/exit-codes.js";
-import { answerTimeoutMs, askLane } from "../../src/cli/operator-call.js";
+import { addTimeoutOption, answerTimeoutMs, askLane } from "../../src/cli/operator-call.js";
 import { runCli } from "../../src/cli/run-cli.js";
 import { HOLDER_FILE, LOCK_FILE } from "../../src/datadir/lock.js";
 import { DEFAULT_ANSWER_TIMEOUT_MS } from "../../src/service/control/client.js";
@@ -236,6 +236,10 @@ describe("a lane that does not answer within --timeout", () => {
       expect(await etcLane(["status", "--data-dir", dataDir, "--timeout", bad])).toBe(1);
       expect(io.err).toContain("--timeout: expected seconds to wait for the lane");
     }
+    // session 43 review: the help gave the least value, not the most, which only the refusal said
+    expect(addTimeoutOption(new Command("status")).helpInformation().replace(/\s+/g, " ")).toContain(
+      "0: no limit, else 0.001 to 86400.",
+    );
   });
 
   // review: the socket refused a reason over 500 characters while the direct path took it

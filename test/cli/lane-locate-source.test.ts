@@ -48,6 +48,15 @@ describe("a config that does not load", () => {
     );
   });
 
+  // session 43 review: the sentence was appended to the last field's line, and read as part of its error
+  it("the sentence saying where the path came from is a line of its own, after every field's", () => {
+    const bad = join(t.dir, "lane.yaml");
+    writeFileSync(bad, "lane: { network: 43 }\n");
+    const lines = errorOf(() => locateLane({}, { ETC_LANE_CONFIG: bad })).message.split("\n");
+    expect(lines.at(-2)).toMatch(/^ {2}dataDir: expected a directory path$/);
+    expect(lines.at(-1)).toMatch(/^this config file is named by ETC_LANE_CONFIG in the environment/);
+  });
+
   it("given with --config: the error is the config's own", () => {
     const missing = join(t.dir, "missing.yaml");
     const e = errorOf(() => locateLane({ config: missing }, { ETC_LANE_CONFIG: "/elsewhere.yaml" }));

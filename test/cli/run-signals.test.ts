@@ -1,6 +1,7 @@
 /**
- * `etc-lane run` takes SIGINT/SIGTERM from before the lane trades (src/cli/commands/run.ts,
- * src/cli/stop-signals.ts): a stop that comes while the status service starts (before the controller) keeps
+ * `etc-lane run` takes SIGINT/SIGTERM from before the lane opens (src/cli/commands/run.ts,
+ * src/cli/stop-signals.ts): a stop before the open keeps the lane from opening, one while it opens closes it
+ * as soon as it is open, a stop that comes while the status service starts (before the controller) keeps
  * the controller from starting, one while the controller starts closes both in order once that is done
  * (or failed); neither leaves the process to Node's default action;
  * the lane controller stops (no new vehicles, drain) beside the service's close, the lane closes after both.
@@ -28,11 +29,30 @@ const h = vi.hoisted(() => ({
   /** the lane controller's graceful stop (no new vehicles, drain, antenna off) */
   stop: async (): Promise<void> => {},
   serve: async (): Promise<unknown> => undefined,
+  /** SIGTERM listeners when run asked to open the lane (-1: it never did) */
+  listenersAtOpen: -1,
+  /** the process tuning, before the lane opens */
+  tune: async (): Promise<void> => {},
+  /** the lane's open (journal, status list, trail, lane.start) */
+  open: async (): Promise<void> => {},
 }));
 
-vi.mock("../../src/lane/process-tuning.js", () => ({ tuneLaneProcess: async () => ({}) }));
+vi.mock("../../src/lane/process-tuning.js", () => ({
+  tuneLaneProcess: async () => {
+    await h.tune();
+    return {};
+  },
+}));
 vi.mock("../../src/lane/runtime.js", () => ({
-  openLane: async () => ({
+  openLane: async () => {
+    h.listenersAtOpen = process.listenerCount("SIGTERM");
+    await h.open();
+    return openedLane();
+  },
+}));
+
+function openedLane() {
+  return {
     controller: {
       status$: new Subject(),
       start: async () => {
@@ -50,8 +70,8 @@ vi.mock("../../src/lane/runtime.js", () => ({
     close: async () => {
       h.steps.push("lane.close");
     },
-  }),
-}));
+  };
+}
 vi.mock("../../src/service/serve-lane.js", () => ({ serveLane: () => h.serve() }));
 
 let dir: string;
@@ -79,6 +99,9 @@ beforeEach(() => {
   h.listenersAtServe = -1;
   h.start = async () => {};
   h.stop = async () => {};
+  h.listenersAtOpen = -1;
+  h.tune = async () => {};
+  h.open = async () => {};
 });
 afterEach(() => {
   // nothing of run's is left on the process
@@ -235,4 +258,45 @@ it("a controller start that fails, then a service close that fails: the lane sti
   service.up();
   await expect(done).rejects.toThrow("RSU port busy");
   expect(h.steps).toEqual(["service.start", "lane.start", "service.close", "lane.close"]);
+});
+
+/** A lane open that stays pending until the test ends it (`opened`), with `opening` once run asked for it. */
+function pendingOpen(): { opening: Promise<void>; opened: () => void } {
+  let opening!: () => void;
+  const o = {
+    opening: new Promise<void>((r) => {
+      opening = r;
+    }),
+    opened: () => {},
+  };
+  h.open = () =>
+    new Promise<void>((resolve) => {
+      o.opened = resolve;
+      opening();
+    });
+  return o;
+}
+
+// session 43 review: the signals were taken only once the lane was open; a `systemctl stop` (or a Ctrl-C of
+// the foreground --init start) while it opened ended the process at once (exit 143), with no lane.stop in
+// the trail and the data directory's holder file left behind
+it("a SIGTERM while the lane opens: the lane closed as soon as it is open; no service, no controller start", async () => {
+  const open = pendingOpen();
+  const done = run();
+  await open.opening;
+  expect(h.listenersAtOpen).toBe(1);
+  process.emit("SIGTERM", "SIGTERM");
+  h.steps.push("SIGTERM");
+  open.opened();
+  await done;
+  expect(h.steps).toEqual(["SIGTERM", "lane.close"]);
+});
+
+it("a SIGINT before the lane opens (the process tuning): the lane is never opened", async () => {
+  h.tune = async () => {
+    process.emit("SIGINT", "SIGINT");
+  };
+  await run();
+  expect(h.listenersAtOpen).toBe(-1);
+  expect(h.steps).toEqual([]);
 });

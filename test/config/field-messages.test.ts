@@ -2,9 +2,12 @@
  * Schema messages a new user meets (src/config/schema.ts): rsu.port in the form `run` connects to,
  * station.url http(s) only with one message, and a station example that is a station number.
  */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
+import { loadLaneConfig, parseLaneConfig, rsuTcpPort } from "../../src/config/index.js";
 import { FETCH_BLOCKED_PORTS } from "../../src/config/station-url.js";
 import { configErrorOf, MINIMAL_LANE_CONFIG } from "./helpers.js";
 
@@ -391,5 +394,143 @@ describe("config field messages", () => {
     ]);
     const c = parseLaneConfig(rsu({ backoffInitialMs: 300 }), "lane.yaml", "/etc/etc-lane");
     expect(c.rsu.link).toMatchObject({ backoffInitialMs: 300, backoffMaxMs: 5000 });
+  });
+});
+
+describe("config cross-field checks on refused fields", () => {
+  // session 43 review: the status-list age checks and the reader/RSU port check ran on values their own
+  // fields had refused, and named a correct field (or the default) as wrong
+  const withList = (statusList: object) => ({
+    ...minimal,
+    station: { url: "http://127.0.0.1:8640" },
+    statusList: { ...minimal.statusList, ...statusList },
+  });
+
+  it("statusList.deltaMaxAgeMinutes out of its range is the one line (hardMaxAgeMinutes left out is not named)", () => {
+    expect(issueLinesOf(withList({ deltaMaxAgeMinutes: 600_000 }))).toEqual([
+      "statusList.deltaMaxAgeMinutes: expected minutes in 1..525600, got 600000",
+    ]);
+  });
+
+  it("statusList.hardMaxAgeMinutes out of its range is the one line (neither delta nor the poll interval named)", () => {
+    expect(issueLinesOf(withList({ hardMaxAgeMinutes: 0 }))).toEqual([
+      "statusList.hardMaxAgeMinutes: expected minutes in 1..525600, got 0",
+    ]);
+  });
+
+  it("station.statusListPollMs out of its range is named once, by that range", () => {
+    expect(
+      issueLinesOf({
+        ...withList({ hardMaxAgeMinutes: 60 }),
+        station: { url: "http://127.0.0.1:8640", statusListPollMs: 90_000_000 },
+      }),
+    ).toEqual(["station.statusListPollMs: expected milliseconds in 1000..86400000, got 90000000"]);
+    // a delta age out of its range leaves the poll's issue standing, without the delta's value
+    expect(
+      issueLinesOf({
+        ...withList({ deltaMaxAgeMinutes: 600_000, hardMaxAgeMinutes: 1 }),
+        station: { url: "http://127.0.0.1:8640" },
+      }),
+    ).toEqual([
+      "statusList.deltaMaxAgeMinutes: expected minutes in 1..525600, got 600000",
+      expect.stringMatching(
+        /^station\.statusListPollMs: expected less than statusList\.hardMaxAgeMinutes \(1 min = 60000 ms\), and less than statusList\.deltaMaxAgeMinutes for a list .*, got 150000$/,
+      ),
+    ]);
+    // another status-list field refused: the poll interval is still checked against the default hard age
+    expect(
+      issueLinesOf({
+        ...withList({ fullMaxAgeMinutes: 0 }),
+        station: { url: "http://127.0.0.1:8640", statusListPollMs: 86_400_000 },
+      }),
+    ).toEqual([
+      "statusList.fullMaxAgeMinutes: expected minutes in 1..525600, got 0",
+      expect.stringMatching(
+        /^station\.statusListPollMs: expected less than statusList\.hardMaxAgeMinutes \(1440 min = 86400000 ms\), and less than statusList\.deltaMaxAgeMinutes \(30 min\) .*, got 86400000$/,
+      ),
+    ]);
+  });
+
+  it("hardMaxAgeMinutes not above deltaMaxAgeMinutes says whether it was written or the default", () => {
+    expect(issueLinesOf(withList({ deltaMaxAgeMinutes: 2000 }))).toEqual([
+      "statusList.hardMaxAgeMinutes: expected more minutes than deltaMaxAgeMinutes (2000): a list is stale before it is past its hard age, got 1440 (the default)",
+    ]);
+    expect(issueLinesOf(withList({ deltaMaxAgeMinutes: 2000, hardMaxAgeMinutes: 1440 }))).toEqual([
+      "statusList.hardMaxAgeMinutes: expected more minutes than deltaMaxAgeMinutes (2000): a list is stale before it is past its hard age, got 1440",
+    ]);
+    // the defaults still apply to a config taken
+    expect(parseLaneConfig(withList({ deltaMaxAgeMinutes: 20 })).statusList).toMatchObject({
+      deltaMaxAgeMinutes: 20,
+      hardMaxAgeMinutes: 1440,
+    });
+  });
+
+  it("reader.port refused on its own is not also named as rsu.port's device", () => {
+    // both wrong: each named once, by its own check
+    expect(
+      issueLinesOf({ ...minimal, rsu: { ...minimal.rsu, port: "tcp:/x" }, reader: { port: "tcp:/x" } }),
+    ).toEqual([
+      'rsu.port: expected tcp://host:port with a host name or IPv4 address and a port in 1..65535, e.g. "tcp://10.0.0.5:21003", got "tcp:/x"',
+      'reader.port: expected a serial device path (the booth reader is on a serial port, no network), got "tcp:/x"',
+    ]);
+    const rsu = "tcp://10.0.0.5:21003";
+    expect(issueLinesOf({ ...minimal, rsu: { ...minimal.rsu, port: rsu }, reader: { port: rsu } })).toEqual([
+      `reader.port: expected a serial device path (the booth reader is on a serial port, no network), got "${rsu}"`,
+    ]);
+  });
+});
+
+describe("config messages where zod's own would say its type names", () => {
+  // session 43 review: these got zod's stock "Invalid input: expected ..., received ..." instead of what the
+  // field wants
+  const withBooth = (offerFor: unknown) => ({ ...minimal, booth: { offerFor } });
+  const withB5 = (b5: unknown) => ({
+    ...minimal,
+    rsu: { ...minimal.rsu, dialect: { resultCodes: { b5 } } },
+  });
+
+  it("booth.offerFor: an item that is no string is named as a stop reason code wanted", () => {
+    expect(issueLinesOf(withBooth([1]))).toEqual([
+      'booth.offerFor.0: expected a stop reason code (docs/lane.md "Stop reasons"), got 1',
+    ]);
+  });
+
+  it("booth.offerFor: a single value where a list is wanted", () => {
+    expect(issueLinesOf(withBooth("TRADE_FAILED"))).toEqual([
+      'booth.offerFor: expected a list of stop reason codes (docs/lane.md "Stop reasons"), e.g. [OBU_NO_CARD, TRADE_FAILED], got "TRADE_FAILED"',
+    ]);
+  });
+
+  it("rsu.dialect.resultCodes.b5: a single value where a mapping of codes to classes is wanted", () => {
+    expect(issueLinesOf(withB5("failed"))).toEqual([
+      'rsu.dialect.resultCodes.b5: expected a mapping of B5/B8 ErrorCodes to their class, e.g. { "0x22": failed, "0x23": uncertain }, got "failed"',
+    ]);
+  });
+
+  it("an empty config file says it is empty and what it must hold", () => {
+    const dir = mkdtempSync(join(tmpdir(), "etc-config-empty-"));
+    try {
+      const file = join(dir, "lane.yaml");
+      writeFileSync(file, "# lane 3\n");
+      expect(() => loadLaneConfig(file)).toThrow(
+        `${file}: invalid configuration\n` +
+          "  (top level): the file holds no config (it is empty, or only comments): expected the lane config, " +
+          "a mapping (key: value) with at least lane, rsu, statusList, dataDir (and tariff on an exit lane): " +
+          "see config/lane.example.yaml",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a section written as a single value: a mapping of its keys is wanted", () => {
+    expect(issueLinesOf({ ...minimal, lane: 5 })).toEqual([
+      "lane: expected a mapping (key: value) with keys among network, station, lane, role, got 5",
+    ]);
+    // left out: missing, with what it takes
+    const { lane: _lane, ...noLane } = minimal;
+    expect(issueLinesOf(noLane)).toEqual([
+      "lane: missing; expected a mapping (key: value) with keys among network, station, lane, role",
+    ]);
   });
 });

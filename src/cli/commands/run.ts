@@ -7,7 +7,7 @@
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
  * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
- * trades: ../stop-signals.ts). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
+ * opens: ../stop-signals.ts; one while it opens closes it as soon as it is open). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
  * the lane goes on; but when the terminal the lane was started on is gone (onTerminal), it stops the lane as
  * SIGTERM does. The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
@@ -75,17 +75,21 @@ export function registerRun(program: Command): void {
       const logger = openLogger("etc-lane", laneLogOptions(config.log), opts.config);
       // a write to a stderr that is gone (EIO: that terminal closed) is no reason to end the lane mid-vehicle
       process.stderr.on("error", () => {});
-      // SIGHUP from here on (Node's default would end the lane at once, with no drain): the terminal the lane
-      // ran on gone (one at the start, none now: onTerminal), an orderly stop as SIGTERM's, asked once the
-      // stop is taken below; otherwise a log rotation's: log.file opened again at its path, the lane going on
+      // SIGINT/SIGTERM from here on, before the lane opens (Node's default would end the process at once: no
+      // lane.stop in the trail, the data directory's holder file left): one before the open keeps the lane
+      // from opening, one while it opens closes it as soon as it is open, one while the status service starts
+      // keeps the controller from starting, one while the controller starts closes both in order once that
+      // is done (or failed)
+      const stop = takeStopSignals();
+      // SIGHUP from here on too: the terminal the lane ran on gone (one at the start, none now: onTerminal),
+      // the same orderly stop; otherwise a log rotation's: log.file opened again at its path, the lane going on
       const startedOnTerminal = onTerminal();
       let hungUp = false;
-      let stopOnHangup: (() => void) | null = null;
       const hup = takeReopenSignal(() => {
         if (startedOnTerminal && !onTerminal()) {
           if (!hungUp) logger.warn("SIGHUP: the terminal this lane runs on is gone: stopping");
           hungUp = true;
-          stopOnHangup?.();
+          stop.request();
           return;
         }
         if (!reopenLogFile(logger))
@@ -134,7 +138,17 @@ export function registerRun(program: Command): void {
             "lane process tuning failed (src/lane/process-tuning.ts); the lane goes on untuned",
           );
         }
+        if (stop.requested) {
+          logger.info("stopping: the lane was not opened");
+          return;
+        }
         const lane = await openLane(config, { logger, configFile });
+        if (stop.requested) {
+          // the same close as a stop once the lane runs (lane.stop in the trail, the lock released)
+          logger.info("stopping: the stop came while the lane opened; closing the lane");
+          await lane.close();
+          return;
+        }
         // the free passage of the tariff the lane charges (the one its trail's tariff.loaded names), not of a
         // read of its own: a file replaced meanwhile would be another table
         const tariffFile = laneTariffPath(config);
@@ -143,56 +157,47 @@ export function registerRun(program: Command): void {
         // a tariff of the version the lane loaded before, with other bytes (src/lane/tariff-reuse.ts)
         for (const n of lane.tariffNotes) note(n);
         lane.controller.status$.subscribe((s) => logger.info({ lane: s }, "lane status"));
-        // SIGINT/SIGTERM are taken before the lane trades: one that comes while the status service starts
-        // keeps the controller from starting (the lane never opens), one while the controller starts closes
-        // both in order once that is done (or failed); neither ends the process midway
-        const stop = takeStopSignals();
-        stopOnHangup = () => stop.request();
-        if (hungUp) stop.request();
+        let served: ServedLane | null = null;
         try {
-          let served: ServedLane | null = null;
+          // the status service, page and control socket (docs/maintenance.md), up before the controller
+          // starts: its set-up is done before the lane opens and answers a vehicle
+          if (!stop.requested) served = await serveLane(lane, config, { logger });
+          if (!stop.requested) await lane.controller.start();
+        } catch (e) {
+          // the start's error is the one reported; the lane's journal, trail and list close all the same
           try {
-            // the status service, page and control socket (docs/maintenance.md), up before the controller
-            // starts: its set-up is done before the lane opens and answers a vehicle
-            if (!stop.requested) served = await serveLane(lane, config, { logger });
-            if (!stop.requested) await lane.controller.start();
-          } catch (e) {
-            // the start's error is the one reported; the lane's journal, trail and list close all the same
-            try {
-              await served?.close();
-            } catch (c) {
-              logger.warn({ err: (c as Error).message }, "status service close failed");
-            }
-            await lane.close();
-            throw e;
+            await served?.close();
+          } catch (c) {
+            logger.warn({ err: (c as Error).message }, "status service close failed");
           }
-          if (served !== null && !stop.requested)
-            logger.info(
-              {
-                rsu: config.rsu.port,
-                protocol: config.rsu.protocol,
-                page: served.service.listening
-                  ? served.service.url
-                  : `${served.service.url} (not listening yet: retrying)`,
-              },
-              "lane controller running",
-            );
-          await stop.stopped;
-          logger.info(
-            served !== null
-              ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
-              : "stopping: closing the lane",
-          );
-          // the lane stops trading now, not once the service's wait for operator actions is over (an import,
-          // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
-          // while vehicles pass. The actions still need the journal and trail, which close after both.
-          const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
           await lane.close();
-          for (const e of ends) if (e.status === "rejected") throw e.reason;
-        } finally {
-          stop.dispose();
+          throw e;
         }
+        if (served !== null && !stop.requested)
+          logger.info(
+            {
+              rsu: config.rsu.port,
+              protocol: config.rsu.protocol,
+              page: served.service.listening
+                ? served.service.url
+                : `${served.service.url} (not listening yet: retrying)`,
+            },
+            "lane controller running",
+          );
+        await stop.stopped;
+        logger.info(
+          served !== null
+            ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
+            : "stopping: closing the lane",
+        );
+        // the lane stops trading now, not once the service's wait for operator actions is over (an import,
+        // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
+        // while vehicles pass. The actions still need the journal and trail, which close after both.
+        const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
+        await lane.close();
+        for (const e of ends) if (e.status === "rejected") throw e.reason;
       } finally {
+        stop.dispose();
         hup.dispose();
       }
     });
