@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
-import { parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
+import { interfaceDescription, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { runCli } from "../helpers/cli.js";
@@ -203,6 +203,95 @@ describe("a damaged capture", () => {
     expect(r.stderr).toContain(`${file}: skipped block at byte ${epbs[4]}: packet captured length`);
     expect(r.stderr).toContain("2 capture block(s) skipped");
     expect(r.stderr).not.toMatch(/Invalid time value|out of range/);
+    expect(r.code).toBe(1);
+  });
+});
+
+/**
+ * The little-endian Enhanced Packet Block at `epb` of `buf` rewritten as a Simple Packet Block (type 3:
+ * original length and data, no interface id, no timestamp, no options), its data cut to `keep` bytes.
+ */
+function asSimplePacket(buf: Buffer, epb: number, keep?: number): Buffer {
+  const capLen = buf.readUInt32LE(epb + 20);
+  const data = buf.subarray(epb + 28, epb + 28 + Math.min(capLen, keep ?? capLen));
+  const total = 16 + ((data.length + 3) & ~3);
+  const spb = Buffer.alloc(total);
+  spb.writeUInt32LE(3, 0);
+  spb.writeUInt32LE(total, 4);
+  spb.writeUInt32LE(buf.readUInt32LE(epb + 24), 8);
+  data.copy(spb, 12);
+  spb.writeUInt32LE(total, total - 4);
+  return spb;
+}
+
+/**
+ * The little-endian Enhanced Packet Block at `epb` of `buf` rewritten as an obsolete Packet Block (type 2):
+ * a 16-bit interface id and a 16-bit drops count where the EPB has its 32-bit interface id.
+ */
+function asObsoletePacket(buf: Buffer, epb: number): Buffer {
+  const pb = Buffer.from(buf.subarray(epb, epb + buf.readUInt32LE(epb + 4)));
+  pb.writeUInt32LE(2, 0);
+  pb.writeUInt16LE(buf.readUInt32LE(epb + 8), 8);
+  pb.writeUInt16LE(0, 10);
+  return pb;
+}
+
+/** `buf` with its block at `at` replaced by `block`. */
+const replaceBlock = (buf: Buffer, at: number, block: Buffer): Buffer =>
+  Buffer.concat([buf.subarray(0, at), block, buf.subarray(at + buf.readUInt32LE(at + 4))]);
+
+describe("packets in Simple and obsolete Packet Blocks", () => {
+  it("a Simple Packet Block on the section's only interface is read, timed by its RTAC header", async () => {
+    const { file, buf, epbs } = await capture();
+    const before = readCapture([file]).records;
+    writeFileSync(file, replaceBlock(buf, epbs[2] as number, asSimplePacket(buf, epbs[2] as number)));
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([]);
+    expect(cap.records).toEqual(before);
+  });
+
+  it("an obsolete Packet Block is read as an Enhanced one", async () => {
+    const { file, buf, epbs } = await capture();
+    const before = readCapture([file]).records;
+    writeFileSync(file, replaceBlock(buf, epbs[3] as number, asObsoletePacket(buf, epbs[3] as number)));
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([]);
+    expect(cap.records).toEqual(before);
+  });
+
+  it("a Simple Packet Block is cut to its interface's snap length, and says so", async () => {
+    const { file, buf, epbs } = await capture();
+    const idb = buf.readUInt32LE(4); // the interface description follows the section header
+    buf.writeUInt32LE(14, idb + 12); // snaplen: the RTAC header and 2 bytes
+    const at = epbs[1] as number;
+    writeFileSync(file, replaceBlock(buf, at, asSimplePacket(buf, at, 14)));
+    const cap = readCapture([file]);
+    const whole = encodeNational(1, Buffer.from([0xb1, 1]));
+    expect(cap.records[1]).toMatchObject({ bytes: whole.subarray(0, 2), cutFrom: whole.length });
+    expect(cap.cut).toEqual([
+      {
+        port: "rsu",
+        why: `${file}: packet at byte ${at} on port "rsu" holds 2 of the ${whole.length} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      },
+    ]);
+  });
+
+  it("a Simple Packet Block in a section of two interfaces is skipped and named: decode exits 1", async () => {
+    const { file, buf, epbs } = await capture();
+    const idbEnd = buf.readUInt32LE(4) + buf.readUInt32LE(buf.readUInt32LE(4) + 4);
+    const reader = interfaceDescription("reader", "etc-lane test reader port r protocol=etc-reader");
+    const at = (epbs[2] as number) + reader.length;
+    let two: Buffer = Buffer.concat([buf.subarray(0, idbEnd), reader, buf.subarray(idbEnd)]);
+    two = replaceBlock(two, at, asSimplePacket(two, at));
+    writeFileSync(file, two);
+    const why = `${file}: skipped block at byte ${at}: simple packet block in a section of 2 interfaces: the port it crossed is not known (it names no interface)`;
+    const cap = readCapture([file]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 1, 3, 4, 5]);
+    expect(cap.skipped).toEqual([why]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(5);
+    expect(r.stderr).toContain(why);
+    expect(r.stderr).toContain("1 capture block(s) skipped");
     expect(r.code).toBe(1);
   });
 });
