@@ -16,7 +16,7 @@
  * restart may have changed the protocol, the dialect or the deframer limits). A run given after one of
  * the same prefix with a run number as high or higher gets a warning (`Capture.warnings`).
  */
-import { closeSync, fstatSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Variant } from "../framing/types.js";
 import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
@@ -105,6 +105,7 @@ export interface CaptureCut {
 }
 
 export interface Capture {
+  /** the files given, each once (a file given again is left out: `warnings`) */
   readonly files: string[];
   /** the runs, in the order their files were given; absent: one run */
   readonly runs?: CaptureRun[];
@@ -132,9 +133,10 @@ export interface Capture {
    */
   readonly cut?: CaptureCut[];
   /**
-   * what may have been given in the wrong order: a run given after another of the same prefix whose run
-   * number is as high or higher (newest files first, or two collections whose numbering started again),
-   * naming both runs and a file of each; absent: none
+   * files given more than once, each read once (`FILE: the same file as FIRST (given twice): read once`),
+   * then what may have been given in the wrong order: a run given after another of the same prefix whose
+   * run number is as high or higher (newest files first, or two collections whose numbering started
+   * again), naming both runs and a file of each; absent: none
    */
   readonly warnings?: string[];
 }
@@ -289,11 +291,40 @@ const dirOf = (event: number | undefined): CaptureRecord["dir"] | undefined =>
 const ifaceKey = (i: CaptureInterface): string => `${i.section}/${i.id}`;
 
 /**
+ * The files given, each once: a file given again (another path to it, a link to it, overlapping globs) is
+ * left out, with a warning naming both paths; read twice, its every record would come out twice (and a
+ * replay would send every RSU frame twice). A file is known by its device and inode (links followed); one
+ * that cannot be looked at is known by its path (its reading then says why it is not read).
+ */
+function eachFileOnce(given: string[]): { files: string[]; warnings: string[] } {
+  const seen = new Map<string, string>();
+  const files: string[] = [];
+  const warnings: string[] = [];
+  for (const file of given) {
+    let key: string;
+    try {
+      const st = statSync(file);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      key = `path:${resolve(file)}`;
+    }
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, file);
+      files.push(file);
+    } else warnings.push(`${file}: the same file as ${first} (given twice): read once`);
+  }
+  return { files, warnings };
+}
+
+/**
  * Reads the capture `files` through once, a block at a time (./pcapng.ts scanPcapng), keeping what they
  * hold but no packet; `records()` reads them again for the records. A file that cannot be opened or read,
- * or is no pcapng, is listed in `unreadable` (the others are read).
+ * or is no pcapng, is listed in `unreadable` (the others are read). A file given more than once is read
+ * once, and `warnings` says so (eachFileOnce).
  */
-export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStream {
+export function openCapture(given: string[], opts: ReadOptions = {}): CaptureStream {
+  const { files, warnings: givenTwice } = eachFileOnce(given);
   const chunk = opts.chunkBytes ?? FILE_CHUNK_BYTES;
   /** the runs, in the order the first of their interfaces was given */
   const runs: RunRead[] = [];
@@ -553,7 +584,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     skipped,
     unreadable,
     cut,
-    warnings: outOfOrder(runs),
+    warnings: [...givenTwice, ...outOfOrder(runs)],
     records,
   };
 }

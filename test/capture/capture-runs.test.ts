@@ -5,7 +5,15 @@
  * deframed as its own files describe its ports, and a replay does not play the jump between two runs'
  * clocks as a wait.
  */
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -433,4 +441,24 @@ describe("runs given out of order", () => {
         `(${dec}), whose run number is the same: ${advice}`,
     ]);
   });
+
+  it("a file given twice (another path, a link to it) is read once, and said so on stderr", async () => {
+    const files = await lane(runs);
+    const [first, second] = files as [string, string];
+    const link = join(dirs.at(-1) as string, "link.pcapng");
+    symlinkSync(first, link);
+    const again = `./${relative(process.cwd(), first)}`;
+    const cap = readCapture([first, second, again, link]);
+    expect(cap.records).toEqual(readCapture([first, second]).records);
+    expect(cap.files).toEqual([first, second]);
+    const said = [
+      `${again}: the same file as ${first} (given twice): read once`,
+      `${link}: the same file as ${first} (given twice): read once`,
+    ];
+    expect(cap.warnings).toEqual(said);
+    const r = await runCli("etc-lane", ["decode", "--capture", first, again, second]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(6);
+    expect(r.stderr).toBe(`${said[0]}\n`);
+    expect(r.code).toBe(0);
+  }, 20_000);
 });
