@@ -8,8 +8,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
-import { interfaceDescription, parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
-import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import {
+  interfaceDescription,
+  packet,
+  parsePcapng,
+  RTAC_EVENT,
+  sectionHeader,
+} from "../../firmware-bridge/capture/pcapng.js";
+import { CAPTURE_NAMED_PER_FILE, readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -293,5 +299,106 @@ describe("packets in Simple and obsolete Packet Blocks", () => {
     expect(r.stderr).toContain(why);
     expect(r.stderr).toContain("1 capture block(s) skipped");
     expect(r.code).toBe(1);
+  });
+});
+
+describe("many bad packets in one file: a few named, the rest counted", () => {
+  /**
+   * One section, one national RSU port, `n` read B1s 1 ms apart, each as `damage` leaves its block; the
+   * offset of each block.
+   */
+  function damaged(n: number, damage: (epb: Buffer) => void): { file: string; at: number[] } {
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const blocks = [
+      sectionHeader("test", []),
+      interfaceDescription("rsu", "etc-lane t rsu port x protocol=national"),
+    ];
+    const at: number[] = [];
+    let o = blocks[0]!.length + blocks[1]!.length;
+    for (let i = 0; i < n; i++) {
+      const epb = packet(
+        0,
+        1_796_000_000_000_000n + BigInt(i) * 1000n,
+        RTAC_EVENT.dataRx,
+        encodeNational(1, Buffer.from([0xb1, i])),
+      );
+      damage(epb);
+      blocks.push(epb);
+      at.push(o);
+      o += epb.length;
+    }
+    const file = join(dir, "many.pcapng");
+    writeFileSync(file, Buffer.concat(blocks));
+    return { file, at };
+  }
+
+  it("an interface of another link type is one line with its packet count, and decode still exits 1", async () => {
+    const { file, at } = damaged(50, () => {});
+    const buf = readFileSync(file);
+    buf.writeUInt16LE(1, buf.readUInt32LE(4) + 8); // the interface's link type: Ethernet
+    writeFileSync(file, buf);
+    const line = `${file}: interface "rsu" has link type 1, not RTAC serial (250): its 50 packet(s) are skipped, the first at byte ${at[0]}`;
+    const cap = readCapture([file]);
+    expect(cap.records).toEqual([]);
+    expect(cap.skipped).toEqual([line]);
+    expect(cap.skippedBlocks).toBe(50);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      line,
+      "the capture holds no bytes",
+      "50 capture block(s) skipped (not readable; the blocks after them were read)",
+    ]);
+    expect(r.code).toBe(1);
+  });
+
+  it("the first blocks skipped in a file are named, the rest counted in one line", async () => {
+    const n = CAPTURE_NAMED_PER_FILE + 30;
+    const { file, at } = damaged(n, (epb) => {
+      epb[28 + 8] = 0x07; // RTAC event type no capture writes
+    });
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([
+      ...at
+        .slice(0, CAPTURE_NAMED_PER_FILE)
+        .map(
+          (o) =>
+            `${file}: skipped block at byte ${o}: RTAC event type 07, not one a capture writes (00, 01, 02)`,
+        ),
+      `${file}: 30 more block(s) skipped, not named one by one (${n} in this file)`,
+    ]);
+    expect(cap.skippedBlocks).toBe(n);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr.trim().split("\n")).toHaveLength(CAPTURE_NAMED_PER_FILE + 3);
+    expect(r.stderr).toContain(`${n} capture block(s) skipped`);
+    expect(r.code).toBe(1);
+  });
+
+  it("the first packets cut to a snap length in a file are named, the rest counted; replay refuses with the count", async () => {
+    const n = CAPTURE_NAMED_PER_FILE + 5;
+    const { file, at } = damaged(n, (epb) => {
+      epb.writeUInt32LE(epb.readUInt32LE(8 + 12) + 5, 8 + 16); // original length: 5 bytes more than captured
+    });
+    const cap = readCapture([file]);
+    const crossed = encodeNational(1, Buffer.from([0xb1, 0])).length + 5;
+    expect(cap.cut).toEqual([
+      ...at.slice(0, CAPTURE_NAMED_PER_FILE).map((o) => ({
+        port: "rsu",
+        why: `${file}: packet at byte ${o} on port "rsu" holds ${crossed - 5} of the ${crossed} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      })),
+      {
+        port: "rsu",
+        packets: 5,
+        why: `${file}: 5 more packet(s) on port "rsu" cut to a snap length, not named one by one (${n} in this file)`,
+      },
+    ]);
+    const decoded = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(decoded.stderr).toContain(`${n} captured packet(s) cut short by a snap length`);
+    expect(decoded.code).toBe(1);
+    const replayed = await runCli("etc-sim", ["replay", "--tcp", "127.0.0.1:0", file]);
+    expect(replayed.stderr).toContain(
+      `${n} captured packet(s) of port "rsu" cut short by a snap length, the first ${file}: packet at byte ${at[0]}`,
+    );
+    expect(replayed.code).not.toBe(0);
   });
 });
