@@ -217,8 +217,13 @@ export interface ParsedCapture {
   readonly truncated?: string;
 }
 
-/** The largest time a JavaScript Date holds (ms since the epoch), in µs: a later timestamp is damage. */
-const MAX_US = 8_640_000_000_000_000_000n;
+/**
+ * The latest timestamp a packet may have: the last microsecond of the year 9999, in µs since the epoch; a
+ * later one is damage. Far below the largest time a JavaScript Date holds (the year 275760), so a time
+ * computed from a packet's (its half frame's expiry, an inter-byte timeout after it: src/rsu/analyse-capture.ts)
+ * is still a date.
+ */
+const MAX_US = 253_402_300_799_999_999n;
 
 /** Where the blocks of a capture are read from: a buffer, or a file read a block of bytes at a time. */
 export interface ByteSource {
@@ -525,7 +530,9 @@ export function* scanPcapng(
       const ts = (BigInt(r32(body + 4)) << 32n) | BigInt(r32(body + 8));
       const us = (ts * 1_000_000n) / units;
       if (us > MAX_US) {
-        yield skip(`packet timestamp ${ts} (${units} per second) is past any date`);
+        yield skip(
+          `packet timestamp ${ts} (${units} per second) is past the end of the year 9999, past any date a capture holds`,
+        );
         continue;
       }
       const capLen = r32(body + 12);
@@ -561,8 +568,8 @@ export function* scanPcapng(
  * not pcapng at all. A file cut before its section
  * header was whole (empty, ended inside the header, or only zero bytes) is returned with nothing in it
  * and `truncated` saying so. A block whose length is sound but
- * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
- * can hold, a Simple Packet Block in a section of several interfaces or without an RTAC header to time it,
+ * whose content is not (a captured length past the block, an undeclared interface, a timestamp past the
+ * end of the year 9999, a Simple Packet Block in a section of several interfaces or without an RTAC header to time it,
  * a section header with a bad byte-order magic after the first) is skipped and listed in
  * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
  * multiple of 4, not repeated at the block's end, or past the end of the file) stops the reading there:

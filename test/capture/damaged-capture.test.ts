@@ -65,7 +65,9 @@ describe("a damaged capture", () => {
       `${file}: skipped block at byte ${at(1)}: packet captured length 2147483664 runs past its 68-byte block`,
       `${file}: skipped block at byte ${at(2)}: packet on interface 5, which the section does not describe (1 interface(s))`,
       expect.stringMatching(
-        new RegExp(`^${file}: skipped block at byte ${at(3)}: packet timestamp \\d+ .* past any date$`),
+        new RegExp(
+          `^${file}: skipped block at byte ${at(3)}: packet timestamp \\d+ .* past any date a capture holds$`,
+        ),
       ),
       `${file}: skipped block at byte ${at(4)}: RTAC event type 07, not one a capture writes (00, 01, 02)`,
     ]);
@@ -400,5 +402,44 @@ describe("many bad packets in one file: a few named, the rest counted", () => {
       `${n} captured packet(s) of port "rsu" cut short by a snap length, the first ${file}: packet at byte ${at[0]}`,
     );
     expect(replayed.code).not.toBe(0);
+  });
+});
+
+describe("a timestamp near the end of what a date holds", () => {
+  /** A legacy RSU port: a half frame `ffff` at a sound time, then another at `us`. */
+  function stamped(us: bigint): { file: string; at: number } {
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const head = Buffer.concat([
+      sectionHeader("test", []),
+      interfaceDescription("rsu", "etc-lane t rsu port p protocol=legacy"),
+      packet(0, 1_796_257_452_000_000n, RTAC_EVENT.dataRx, Buffer.from("ffff", "hex")),
+    ]);
+    const file = join(dir, "late.pcapng");
+    writeFileSync(file, Buffer.concat([head, packet(0, us, RTAC_EVENT.dataRx, Buffer.from("ffff", "hex"))]));
+    return { file, at: head.length };
+  }
+
+  it("a packet stamped past the year 9999 is skipped and named, not a timeline that stops on an invalid date", async () => {
+    const { file, at } = stamped(8_640_000_000_000_000_000n - 10n); // 10 µs before the last time a Date holds
+    const cap = readCapture([file]);
+    expect(cap.records).toHaveLength(1);
+    expect(cap.skipped).toEqual([
+      `${file}: skipped block at byte ${at}: packet timestamp 8639999999999999990 (1000000 per second) is past the end of the year 9999, past any date a capture holds`,
+    ]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr).not.toContain("Invalid time value");
+    expect(r.stderr).toContain(`${file}: skipped block at byte ${at}: packet timestamp`);
+    // the sound packet's half frame is still dropped at its timeout, and shown
+    expect(r.stdout.trim().split("\n")).toEqual([expect.stringContaining('"discarded":"ffff')]);
+    expect(r.code).toBe(1);
+  });
+
+  it("the last microsecond of the year 9999 is read, and its half frame dropped after it", async () => {
+    const { file } = stamped(BigInt(Date.UTC(9999, 11, 31, 23, 59, 59, 999)) * 1000n + 999n);
+    expect(readCapture([file]).skipped).toEqual([]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr).not.toContain("Invalid time value");
+    expect(r.stdout).toContain('"time":"+010000-01-01T00:00:00.049Z"');
   });
 });
