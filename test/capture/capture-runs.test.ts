@@ -25,7 +25,7 @@ import {
   RTAC_EVENT,
   sectionHeader,
 } from "../../firmware-bridge/capture/pcapng.js";
-import { type Capture, readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { type Capture, openCapture, readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { DEFAULT_LEGACY_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
@@ -259,6 +259,34 @@ describe("replaying a capture of several runs", () => {
       { t: 105, bytes: legacyB2, after: ["C0"], delayMs: 15, newRun: undefined },
     ]);
     expect(script.trailing).toEqual([]);
+  });
+
+  it("the script is the same from the records read one at a time (openCapture: no array of every port's records)", async () => {
+    const files = await lane([
+      {
+        wall: "2026-12-02T10:00:00Z",
+        rsu: "x protocol=legacy",
+        recs: [
+          [0, TX, c6],
+          [20, RX, b5],
+        ],
+      },
+      {
+        wall: "2020-01-01T00:00:10Z",
+        rsu: "x protocol=legacy",
+        recs: [
+          [50, RX, b0],
+          [60, TX, c0],
+          [75, RX, legacyB2],
+        ],
+      },
+    ]);
+    const stream = openCapture(files);
+    const records = stream.records();
+    const script = replayScript({ ...stream, records }, DEFAULT_LEGACY_DIALECT);
+    expect(script).toEqual(replayScript(readCapture(files), DEFAULT_LEGACY_DIALECT));
+    expect(script.steps).toHaveLength(3);
+    expect(records.next().done).toBe(true); // read to its end, each record once
   });
 });
 

@@ -6,7 +6,7 @@
  * capture was read whole.
  */
 import type { Command } from "commander";
-import { cutPackets, readCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { cutPackets, openCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
@@ -78,7 +78,8 @@ export function registerReplay(program: Command): void {
       if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
-      const cap = readCapture(files);
+      // what the files hold, read through once; their records are read again, one at a time, for the script
+      const cap = openCapture(files);
       // A replay plays what crossed the wire: a file left out or a chunk of the replayed port cut to a snap
       // length would play bytes the lane never got, as if recorded (a chunk cut on another port is not played).
       if ((cap.unreadable ?? []).length > 0)
@@ -131,7 +132,7 @@ export function registerReplay(program: Command): void {
           );
         }
       }
-      const script = replayScript(cap, dialect, port.name, o.rsuSide);
+      const script = replayScript({ ...cap, records: cap.records() }, dialect, port.name, o.rsuSide);
       const endpoint = await openEndpoint(o, logger);
       const replay = new CaptureReplay({
         transport: endpoint.transport,
