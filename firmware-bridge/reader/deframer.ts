@@ -2,8 +2,8 @@
  * The reader deframer (docs/reader.md §2.2). It owns its buffer and never throws. A candidate starts at
  * an STX; once its 6-byte header is in, LEN says how long it is, and it is checked against the cap at
  * once. Once all 6 + LEN bytes are buffered it is checked in place, ETX first (one byte), then the CRC;
- * only a frame that passes is copied out, as one block of its own (a plain copy, no stream per frame). A
- * chunk is never a frame: bytes are only ever frames once STX, LEN, CRC and ETX all check out.
+ * only a frame that passes is copied out, as one block cut with `@serialport/parser-byte-length`. A chunk
+ * is never a frame: bytes are only ever frames once STX, LEN, CRC and ETX all check out.
  *
  * A candidate that fails (LEN below 3 or over the cap, CRC wrong, ETX missing, or silence for longer
  * than the inter-byte timeout before it is complete) costs only its STX byte: everything after that
@@ -20,6 +20,7 @@
  * reach JavaScript late because the event loop was busy still complete the frame they belong to, and a
  * stale candidate they do not complete fails on its own ETX or CRC.
  */
+import { ByteLengthParser } from "@serialport/parser-byte-length";
 import { crc16x25 } from "../framing/crc.js";
 import { ETX, HEADER_LENGTH, MIN_LEN, type ReaderWireFrame, STX } from "./frame.js";
 
@@ -389,11 +390,10 @@ function oversizeSpan(blame: Blame | undefined): Blame | undefined {
   return undefined;
 }
 
-/**
- * The accepted frame's `n` bytes at the front of `buf`, as a block of its own (not a view of `buf`). A plain
- * copy: no stream per frame, so a caller that pushes a whole capture in one turn of the event loop
- * (src/cli/commands/decode.ts) keeps nothing per frame.
- */
+/** The accepted frame's `n` bytes at the front of `buf`, as a block of its own (not a view of `buf`). */
 function cut(buf: Buffer, n: number): Buffer {
-  return Buffer.from(buf.subarray(0, n));
+  const parser = new ByteLengthParser({ length: n });
+  parser.write(buf.subarray(0, n));
+  const block: Buffer | null = parser.read();
+  return block ?? Buffer.from(buf.subarray(0, n));
 }

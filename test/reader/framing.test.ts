@@ -3,7 +3,7 @@
  * independently), every chunking, noise, truncated frames, oversize lengths, and the resynchronisation
  * one byte at a time.
  */
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { crc16x25 } from "../../firmware-bridge/framing/crc.js";
 import { decodeApduList, encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import {
@@ -190,36 +190,6 @@ describe("chunking", () => {
       const b = d.push(raw.subarray(cut), 1);
       expect(frames(b).map((f) => f.raw.toString("hex"))).toEqual([raw.toString("hex")]);
     }
-  });
-});
-
-describe("an accepted frame is a plain copy", () => {
-  it("queues no work on the event loop (a capture decoded in one turn keeps nothing per frame)", () => {
-    const raw = encodeReaderFrame(2, 0x12, 0, h("00a40000021001"));
-    const buf = Buffer.concat([raw, raw]);
-    const d = new ReaderDeframer();
-    const nextTick = vi.spyOn(process, "nextTick");
-    try {
-      const out = d.push(buf, 0);
-      expect(frames(out).map((f) => f.raw.toString("hex"))).toEqual([
-        raw.toString("hex"),
-        raw.toString("hex"),
-      ]);
-      expect(nextTick).not.toHaveBeenCalled();
-    } finally {
-      nextTick.mockRestore();
-    }
-  });
-
-  it("is its own block, not a view of the bytes pushed", () => {
-    const raw = Buffer.from(encodeReaderFrame(2, 0x12, 0, h("00a40000021001")));
-    const [ev] = new ReaderDeframer().push(raw, 0);
-    expect(ev?.kind).toBe("frame");
-    const frame = ev?.kind === "frame" ? ev.frame : undefined;
-    raw.fill(0);
-    expect(frame?.raw.toString("hex")).toBe(
-      encodeReaderFrame(2, 0x12, 0, h("00a40000021001")).toString("hex"),
-    );
   });
 });
 
