@@ -155,7 +155,7 @@ export function registerDecode(program: Command): void {
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
         if (hexArgs.length > 0) throw new UsageError("give either hex or --capture, not both");
-        decodeCapture(opts.capture, opts);
+        await decodeCapture(opts.capture, opts);
         return;
       }
       if (opts.interByteMs !== undefined || opts.maxFrameLength !== undefined)
@@ -228,14 +228,20 @@ export function registerDecode(program: Command): void {
     });
 }
 
+/** How many timeline entries `decode --capture` prints between two turns of the event loop. */
+export const DECODE_TURN_ENTRIES = 1024;
+
 /**
  * `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state, each
  * printed as soon as it is decoded. The files are read a block at a time (firmware-bridge/capture/pcapng.ts
  * fileSource), once to learn their runs and ports and once for the records (openCapture), so memory does
  * not grow with the capture and a failure part way leaves every line before it printed. Card numbers and
- * frame bytes are masked (src/rsu/mask-capture.ts) unless `--full-ids`.
+ * frame bytes are masked (src/rsu/mask-capture.ts) unless `--full-ids`. The event loop turns every
+ * DECODE_TURN_ENTRIES entries: the card reader's deframer cuts each frame it accepts with a
+ * `@serialport/parser-byte-length` stream (firmware-bridge/reader/deframer.ts), whose clean-up runs on
+ * the next tick, so a capture decoded in one turn would keep every reader frame's stream until the end.
  */
-function decodeCapture(files: string[], opts: DecodeOpts): void {
+async function decodeCapture(files: string[], opts: DecodeOpts): Promise<void> {
   const limits = limitsFromOptions(opts);
   const cap = openCapture(files);
   checkFrameLimitPerPort(cap.ports, limits.maxFrameLength, opts.maxFrameLength);
@@ -268,7 +274,12 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   let empty = true;
   let failed: string | undefined;
   try {
+    let sinceTurn = 0;
     for (const e of timeline) {
+      if (++sinceTurn === DECODE_TURN_ENTRIES) {
+        sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const json = opts.fullIds ? e.json : maskCaptureLine(e.json);
       process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(json))}\n`);
       if (e.json.run === undefined) empty = false;
