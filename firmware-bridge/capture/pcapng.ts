@@ -23,6 +23,10 @@ export const RTAC_EVENT = {
 const BLOCK_SHB = 0x0a0d0d0a;
 const BLOCK_IDB = 0x00000001;
 const BLOCK_EPB = 0x00000006;
+/** the obsolete Packet Block: an EPB with a 16-bit interface id and a 16-bit drops count */
+const BLOCK_PB = 0x00000002;
+/** the Simple Packet Block: original length and data only (no interface id, timestamp or options) */
+const BLOCK_SPB = 0x00000003;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const OPT_END = 0;
 const OPT_COMMENT = 1;
@@ -213,8 +217,13 @@ export interface ParsedCapture {
   readonly truncated?: string;
 }
 
-/** The largest time a JavaScript Date holds (ms since the epoch), in µs: a later timestamp is damage. */
-const MAX_US = 8_640_000_000_000_000_000n;
+/**
+ * The latest timestamp a packet may have: the last microsecond of the year 9999, in µs since the epoch; a
+ * later one is damage. Far below the largest time a JavaScript Date holds (the year 275760), so a time
+ * computed from a packet's (its half frame's expiry, an inter-byte timeout after it: src/rsu/analyse-capture.ts)
+ * is still a date.
+ */
+const MAX_US = 253_402_300_799_999_999n;
 
 /** Where the blocks of a capture are read from: a buffer, or a file read a block of bytes at a time. */
 export interface ByteSource {
@@ -308,6 +317,8 @@ export interface ScanState {
   readonly section: number;
   readonly interfaces: readonly CaptureInterface[];
   readonly tsUnits: readonly bigint[];
+  /** each interface's snap length (0: no limit): a Simple Packet Block's data is cut to interface 0's */
+  readonly snapLengths: readonly number[];
 }
 
 /** One thing a scan found, in file order; `truncated` comes last when it comes. */
@@ -320,6 +331,8 @@ export type ScanItem =
 
 /**
  * The blocks of a pcapng capture, one at a time, in file order (parsePcapng says what each block gives).
+ * Packets come from Enhanced Packet Blocks, obsolete Packet Blocks (a 16-bit interface id) and Simple Packet
+ * Blocks in a section of one interface (timed by their RTAC header); other block types hold no packet.
  * Throws when the file is not pcapng at all. From the start of the source, or from a block `from.offset`
  * with the state a scan had there (a packet's `state()`), up to `from.end` (a block offset).
  */
@@ -346,7 +359,14 @@ export function* scanPcapng(
   let section = from?.state.section ?? -1;
   let interfaces: CaptureInterface[] = [...(from?.state.interfaces ?? [])];
   const tsUnits: bigint[] = [...(from?.state.tsUnits ?? [])];
-  const state = (): ScanState => ({ le, section, interfaces: [...interfaces], tsUnits: [...tsUnits] });
+  const snapLengths: number[] = [...(from?.state.snapLengths ?? [])];
+  const state = (): ScanState => ({
+    le,
+    section,
+    interfaces: [...interfaces],
+    tsUnits: [...tsUnits],
+    snapLengths: [...snapLengths],
+  });
   let o = from?.offset ?? 0;
   const end = Math.min(from?.end ?? size, size);
   while (o < end) {
@@ -401,6 +421,7 @@ export function* scanPcapng(
         yield { kind: "section", section: { offset: at, application: "", comments: [] } };
         interfaces = [];
         tsUnits.length = 0;
+        snapLengths.length = 0;
         continue;
       }
       if (body + 16 > blockEnd) {
@@ -410,6 +431,7 @@ export function* scanPcapng(
       le = order;
       interfaces = [];
       tsUnits.length = 0;
+      snapLengths.length = 0;
       const opts = readOptions(buf, body + 16, blockEnd, le);
       section++;
       yield {
@@ -430,6 +452,7 @@ export function* scanPcapng(
       const res = opts.get(IF_TSRESOL)?.[0] ?? 6;
       // units per second: 10^res, or 2^res when the high bit is set
       tsUnits.push(res & 0x80 ? 1n << BigInt(res & 0x7f) : 10n ** BigInt(res));
+      snapLengths.push(le ? buf.readUInt32LE(body + 4) : buf.readUInt32BE(body + 4));
       const iface: CaptureInterface = {
         id: interfaces.length,
         section,
@@ -440,13 +463,62 @@ export function* scanPcapng(
       };
       interfaces.push(iface);
       yield { kind: "interface", iface };
-    } else if (btype === BLOCK_EPB) {
+    } else if (btype === BLOCK_SPB) {
+      // No interface id: the spec has it captured on the section's first interface, and no Simple Packet
+      // Block in a section of several (it could not say which); no timestamp: the RTAC header's is used.
+      const r32 = (pos: number): number => (le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos));
+      if (body + 4 > blockEnd) {
+        yield skip(`simple packet block of ${total} bytes, too short`);
+        continue;
+      }
+      const iface = interfaces[0];
+      if (interfaces.length !== 1 || iface === undefined) {
+        yield skip(
+          interfaces.length === 0
+            ? "simple packet block before any interface description: the port it crossed is not known"
+            : `simple packet block in a section of ${interfaces.length} interfaces: the port it crossed is not known (it names no interface)`,
+        );
+        continue;
+      }
+      const origLen = r32(body);
+      const snap = snapLengths[0] ?? 0;
+      const capLen = Math.min(origLen, snap === 0 ? origLen : snap, blockEnd - (body + 4));
+      const data = buf.subarray(body + 4, body + 4 + capLen);
+      if (iface.linkType !== LINKTYPE_RTAC_SERIAL || data.length < RTAC_HEADER) {
+        yield skip(
+          iface.linkType !== LINKTYPE_RTAC_SERIAL
+            ? `simple packet block on interface "${iface.name}" of link type ${iface.linkType}: it has no timestamp (only an RTAC serial header gives one)`
+            : `simple packet block of ${data.length} byte(s), shorter than the 12-byte RTAC serial header that would give its timestamp`,
+        );
+        continue;
+      }
+      const micros = data.readUInt32BE(4);
+      if (micros >= 1_000_000) {
+        yield skip(
+          `simple packet block whose RTAC header gives ${micros} microseconds (below 1000000 in a second)`,
+        );
+        continue;
+      }
+      yield {
+        kind: "packet",
+        packet: {
+          iface,
+          us: BigInt(data.readUInt32BE(0)) * 1_000_000n + BigInt(micros),
+          event: data[8],
+          bytes: Buffer.from(data.subarray(RTAC_HEADER)),
+          offset: at,
+          ...(capLen < origLen ? { cutFrom: origLen - RTAC_HEADER } : {}),
+        },
+        state,
+      };
+    } else if (btype === BLOCK_EPB || btype === BLOCK_PB) {
       const r32 = (pos: number): number => (le ? buf.readUInt32LE(pos) : buf.readUInt32BE(pos));
       if (body + 20 > blockEnd) {
         yield skip(`packet block of ${total} bytes, too short`);
         continue;
       }
-      const ifaceId = r32(body);
+      // the obsolete Packet Block: a 16-bit interface id, then a 16-bit drops count; the rest as an EPB's
+      const ifaceId = btype === BLOCK_PB ? (le ? buf.readUInt16LE(body) : buf.readUInt16BE(body)) : r32(body);
       const iface = interfaces[ifaceId];
       const units = tsUnits[ifaceId];
       if (!iface || units === undefined) {
@@ -458,7 +530,9 @@ export function* scanPcapng(
       const ts = (BigInt(r32(body + 4)) << 32n) | BigInt(r32(body + 8));
       const us = (ts * 1_000_000n) / units;
       if (us > MAX_US) {
-        yield skip(`packet timestamp ${ts} (${units} per second) is past any date`);
+        yield skip(
+          `packet timestamp ${ts} (${units} per second) is past the end of the year 9999, past any date a capture holds`,
+        );
         continue;
       }
       const capLen = r32(body + 12);
@@ -494,8 +568,9 @@ export function* scanPcapng(
  * not pcapng at all. A file cut before its section
  * header was whole (empty, ended inside the header, or only zero bytes) is returned with nothing in it
  * and `truncated` saying so. A block whose length is sound but
- * whose content is not (a captured length past the block, an undeclared interface, a timestamp no date
- * can hold, a section header with a bad byte-order magic after the first) is skipped and listed in
+ * whose content is not (a captured length past the block, an undeclared interface, a timestamp past the
+ * end of the year 9999, a Simple Packet Block in a section of several interfaces or without an RTAC header to time it,
+ * a section header with a bad byte-order magic after the first) is skipped and listed in
  * `skipped`; reading goes on with the next block. A block length that cannot be right (below 12, not a
  * multiple of 4, not repeated at the block's end, or past the end of the file) stops the reading there:
  * `truncated` says where and why, and every block before it is returned. A packet whose captured length

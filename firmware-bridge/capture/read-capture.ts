@@ -16,7 +16,7 @@
  * restart may have changed the protocol, the dialect or the deframer limits). A run given after one of
  * the same prefix with a run number as high or higher gets a warning (`Capture.warnings`).
  */
-import { closeSync, fstatSync, openSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Variant } from "../framing/types.js";
 import { dialectFromTerms, type RecordedDialect } from "./dialect-terms.js";
@@ -100,11 +100,30 @@ export interface CaptureRun {
 export interface CaptureCut {
   /** the port it crossed: its interface's name, as `CaptureRecord.port` */
   readonly port: string;
-  /** `FILE: packet at byte N on port "P" holds X of the Y bytes that crossed the port (...)` */
+  /**
+   * `FILE: packet at byte N on port "P" holds X of the Y bytes that crossed the port (...)`; for a file's
+   * packets past the ones it names (CAPTURE_NAMED_PER_FILE), `FILE: N more packet(s) on port "P" cut to a
+   * snap length, not named one by one (M in this file)`
+   */
   readonly why: string;
+  /** how many packets it stands for (the ones not named one by one); absent: 1 */
+  readonly packets?: number;
 }
 
+/**
+ * How many skipped blocks, and how many packets cut to a snap length on each port, a file names one by
+ * one in `Capture.skipped` and `Capture.cut`; the rest are counted, in one line each. A file of the wrong
+ * kind (an Ethernet capture given by mistake) would otherwise bring one line, and one string held, per
+ * packet: millions.
+ */
+export const CAPTURE_NAMED_PER_FILE = 20;
+
+/** How many packets `cut` says were cut to a snap length (each entry names one, or stands for `packets`). */
+export const cutPackets = (cut: readonly CaptureCut[]): number =>
+  cut.reduce((n, c) => n + (c.packets ?? 1), 0);
+
 export interface Capture {
+  /** the files given, each once (a file given again is left out: `warnings`) */
   readonly files: string[];
   /** the runs, in the order their files were given; absent: one run */
   readonly runs?: CaptureRun[];
@@ -118,8 +137,15 @@ export interface Capture {
    * other files are read.
    */
   readonly truncated: string[];
-  /** blocks skipped, each `FILE: skipped block at byte N: why`; the blocks after them were read */
+  /**
+   * blocks skipped, each `FILE: skipped block at byte N: why`, the first CAPTURE_NAMED_PER_FILE of a file,
+   * then `FILE: N more block(s) skipped, not named one by one (M in this file)`; the packets of an interface
+   * of another link type in one line, `FILE: interface "NAME" has link type N, not RTAC serial (250): its N
+   * packet(s) are skipped, the first at byte N`. The blocks after them were read
+   */
   readonly skipped: string[];
+  /** how many blocks were skipped, named or counted (absent: `skipped.length`) */
+  readonly skippedBlocks?: number;
   /**
    * files not read at all (they cannot be opened or read, or are no pcapng), each `FILE: why`; the other
    * files are read. Absent: none
@@ -127,14 +153,16 @@ export interface Capture {
   readonly unreadable?: string[];
   /**
    * packets cut to a snap length (their captured length below their original length: `editcap -s`), each
-   * with the port it crossed and `FILE: packet at byte N on port "P" holds X of the Y bytes...`; their
+   * with the port it crossed and `FILE: packet at byte N on port "P" holds X of the Y bytes...`, the first
+   * CAPTURE_NAMED_PER_FILE of a file and port, then one entry for the rest (`packets`, cutPackets); their
    * records have `cutFrom`. Absent: none
    */
   readonly cut?: CaptureCut[];
   /**
-   * what may have been given in the wrong order: a run given after another of the same prefix whose run
-   * number is as high or higher (newest files first, or two collections whose numbering started again),
-   * naming both runs and a file of each; absent: none
+   * files given more than once, each read once (`FILE: the same file as FIRST (given twice): read once`),
+   * then what may have been given in the wrong order: a run given after another of the same prefix whose
+   * run number is as high or higher (newest files first, or two collections whose numbering started
+   * again), naming both runs and a file of each; absent: none
    */
   readonly warnings?: string[];
 }
@@ -289,11 +317,40 @@ const dirOf = (event: number | undefined): CaptureRecord["dir"] | undefined =>
 const ifaceKey = (i: CaptureInterface): string => `${i.section}/${i.id}`;
 
 /**
+ * The files given, each once: a file given again (another path to it, a link to it, overlapping globs) is
+ * left out, with a warning naming both paths; read twice, its every record would come out twice (and a
+ * replay would send every RSU frame twice). A file is known by its device and inode (links followed); one
+ * that cannot be looked at is known by its path (its reading then says why it is not read).
+ */
+function eachFileOnce(given: string[]): { files: string[]; warnings: string[] } {
+  const seen = new Map<string, string>();
+  const files: string[] = [];
+  const warnings: string[] = [];
+  for (const file of given) {
+    let key: string;
+    try {
+      const st = statSync(file);
+      key = `${st.dev}:${st.ino}`;
+    } catch {
+      key = `path:${resolve(file)}`;
+    }
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, file);
+      files.push(file);
+    } else warnings.push(`${file}: the same file as ${first} (given twice): read once`);
+  }
+  return { files, warnings };
+}
+
+/**
  * Reads the capture `files` through once, a block at a time (./pcapng.ts scanPcapng), keeping what they
  * hold but no packet; `records()` reads them again for the records. A file that cannot be opened or read,
- * or is no pcapng, is listed in `unreadable` (the others are read).
+ * or is no pcapng, is listed in `unreadable` (the others are read). A file given more than once is read
+ * once, and `warnings` says so (eachFileOnce).
  */
-export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStream {
+export function openCapture(given: string[], opts: ReadOptions = {}): CaptureStream {
+  const { files, warnings: givenTwice } = eachFileOnce(given);
   const chunk = opts.chunkBytes ?? FILE_CHUNK_BYTES;
   /** the runs, in the order the first of their interfaces was given */
   const runs: RunRead[] = [];
@@ -311,6 +368,7 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
   const byFileName = new Map<string, RunRead>();
   const truncated: string[] = [];
   const skipped: string[] = [];
+  let skippedBlocks = 0;
   const unreadable: string[] = [];
   const cut: CaptureCut[] = [];
   /** per file given: the run of each of its interfaces (ifaceKey) */
@@ -324,6 +382,16 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     };
     const sections: CaptureSection[] = [];
     let interfaces = 0;
+    // what this file skipped: the first CAPTURE_NAMED_PER_FILE named, the rest counted
+    let skippedHere = 0;
+    const skip = (why: string): void => {
+      skippedBlocks++;
+      if (++skippedHere <= CAPTURE_NAMED_PER_FILE) skipped.push(why);
+    };
+    /** the packets of each interface of another link type (ifaceKey): one line each, with the count */
+    const foreign = new Map<string, { iface: CaptureInterface; packets: number; first: number }>();
+    /** the packets cut to a snap length on each port: the first CAPTURE_NAMED_PER_FILE named */
+    const cutHere = new Map<string, number>();
     /** each run's stretch in this file */
     const open = new Map<RunRead, Stretch>();
     let fd: number | undefined;
@@ -345,27 +413,37 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
           // every file of a run describes its ports again (./capture-writer.ts): the first description counts
           if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(run.index, i.name, i.description));
         } else if (item.kind === "skipped")
-          skipped.push(`${file}: skipped block at byte ${item.block.offset}: ${item.block.why}`);
+          skip(`${file}: skipped block at byte ${item.block.offset}: ${item.block.why}`);
         else if (item.kind === "truncated") truncated.push(`${file}: ${item.why}`);
         else {
           const p = item.packet;
+          if (p.event === undefined && p.iface.linkType !== LINKTYPE_RTAC_SERIAL) {
+            const f = foreign.get(ifaceKey(p.iface));
+            if (f === undefined)
+              foreign.set(ifaceKey(p.iface), { iface: p.iface, packets: 1, first: p.offset });
+            else f.packets++;
+            skippedBlocks++;
+            continue;
+          }
           if (!dirOf(p.event)) {
-            skipped.push(
+            skip(
               `${file}: skipped block at byte ${p.offset}: ${
                 p.event !== undefined
                   ? `RTAC event type ${p.event.toString(16).padStart(2, "0")}, not one a capture writes (00, 01, 02)`
-                  : p.iface.linkType !== LINKTYPE_RTAC_SERIAL
-                    ? `interface "${p.iface.name}" has link type ${p.iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL})`
-                    : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`
+                  : `${p.bytes.length} byte(s), shorter than the 12-byte RTAC serial header`
               }`,
             );
             continue;
           }
-          if (p.cutFrom !== undefined)
-            cut.push({
-              port: p.iface.name,
-              why: `${file}: packet at byte ${p.offset} on port "${p.iface.name}" holds ${p.bytes.length} of the ${p.cutFrom} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
-            });
+          if (p.cutFrom !== undefined) {
+            const n = (cutHere.get(p.iface.name) ?? 0) + 1;
+            cutHere.set(p.iface.name, n);
+            if (n <= CAPTURE_NAMED_PER_FILE)
+              cut.push({
+                port: p.iface.name,
+                why: `${file}: packet at byte ${p.offset} on port "${p.iface.name}" holds ${p.bytes.length} of the ${p.cutFrom} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+              });
+          }
           const run = runs[ifaceRun.get(ifaceKey(p.iface)) as number] as RunRead;
           if (run.minUs === undefined || p.us < run.minUs) run.minUs = p.us;
           if (run.maxUs === undefined || p.us > run.maxUs) run.maxUs = p.us;
@@ -397,6 +475,21 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
+    if (skippedHere > CAPTURE_NAMED_PER_FILE)
+      skipped.push(
+        `${file}: ${skippedHere - CAPTURE_NAMED_PER_FILE} more block(s) skipped, not named one by one (${skippedHere} in this file)`,
+      );
+    for (const { iface, packets, first } of foreign.values())
+      skipped.push(
+        `${file}: interface "${iface.name}" has link type ${iface.linkType}, not RTAC serial (${LINKTYPE_RTAC_SERIAL}): its ${packets} packet(s) are skipped, the first at byte ${first}`,
+      );
+    for (const [port, n] of cutHere)
+      if (n > CAPTURE_NAMED_PER_FILE)
+        cut.push({
+          port,
+          packets: n - CAPTURE_NAMED_PER_FILE,
+          why: `${file}: ${n - CAPTURE_NAMED_PER_FILE} more packet(s) on port "${port}" cut to a snap length, not named one by one (${n} in this file)`,
+        });
     // a file that describes no port (cut before its section header, or right after it) says no run: the
     // run of the files named as it is, else one of its own
     if (interfaces === 0 && !failed) inFile(byFileName.get(named.key) ?? runOf(named.key, named.name));
@@ -551,9 +644,10 @@ export function openCapture(files: string[], opts: ReadOptions = {}): CaptureStr
     ports: runs.flatMap((r) => [...r.ports.values()]),
     truncated,
     skipped,
+    skippedBlocks,
     unreadable,
     cut,
-    warnings: outOfOrder(runs),
+    warnings: [...givenTwice, ...outOfOrder(runs)],
     records,
   };
 }

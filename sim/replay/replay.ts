@@ -90,10 +90,13 @@ function deframerOf(d: Dialect, limits: Limits | undefined): Deframer {
  * The RSU side of `port` as steps. `rsuSide` says which direction the RSU's bytes are: "rx" when the
  * lane took the capture (the default: the lane reads what the RSU sends), "tx" when the RSU side did.
  * Both sides are deframed, as `etc-lane decode --capture` deframes them, with the limits the capture
- * recorded for the port in each run (its inter-byte timeout and largest frame).
+ * recorded for the port in each run (its inter-byte timeout and largest frame). The records are read once,
+ * in order, and only `port`'s kept (as steps): `cap.records` may be read one at a time (`etc-sim replay`
+ * gives openCapture's records(), firmware-bridge/capture/read-capture.ts), so the other ports' records are
+ * never all in memory.
  */
 export function replayScript(
-  cap: Capture,
+  cap: Pick<Capture, "ports" | "runs"> & { readonly records: Iterable<CaptureRecord> },
   d: Dialect,
   port = "rsu",
   rsuSide: "rx" | "tx" = "rx",
@@ -185,8 +188,8 @@ export function replayScript(
     tailAt = keep;
   };
 
-  const records = cap.records.filter((r: CaptureRecord) => r.port === port);
-  for (const r of records) {
+  for (const r of cap.records) {
+    if (r.port !== port) continue;
     if ((r.run ?? 0) !== run) {
       // A run after the first (the lane started again): its clock is its own, so its first step's gap is
       // counted from its start, as the first run's is from the capture's; a half frame of the run before

@@ -14,7 +14,7 @@ import type { DeframerEvent } from "../../firmware-bridge/framing/types.js";
 import { ReaderDeframer, type ReaderDeframerEvent } from "../../firmware-bridge/reader/deframer.js";
 import { READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { describeFrame } from "../../firmware-bridge/reader/framed-card-reader.js";
-import { dataToJson } from "./analyse.js";
+import { checksumMismatch, dataToJson } from "./analyse.js";
 
 export interface TimelineEntry {
   /** ms since the capture's first record */
@@ -104,9 +104,12 @@ function rsuDecoder(d: Dialect, limits: Limits): StreamDecoder {
         return [{ json: { ...r.json, hex: w.raw.toString("hex") }, complete: r.complete }];
       }
       if (ev.kind === "checksum-error") {
-        const hex = (n: number): string => n.toString(16).padStart(d.variant === "legacy" ? 2 : 4, "0");
-        const why = `${d.variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${hex(ev.expected)}, bytes give ${hex(ev.actual)}`;
-        return [{ json: { discarded: ev.candidate.toString("hex"), why }, complete: false }];
+        return [
+          {
+            json: { discarded: ev.candidate.toString("hex"), why: checksumMismatch(ev, d.variant) },
+            complete: false,
+          },
+        ];
       }
       // a checksum discard is the checksum-error event above, already shown
       if (ev.reason === "checksum") return [];

@@ -8,7 +8,10 @@
 import { decodeData, type Frame, type PartialFrame } from "../../firmware-bridge/frames/catalogue.js";
 import { type Dialect, fromCardUnix, fromWireUnix } from "../../firmware-bridge/frames/dialect.js";
 import { decodeObuStatus } from "../../firmware-bridge/frames/obu-status.js";
+import { hex2 } from "../../firmware-bridge/framing/bytes.js";
+import { crcHex } from "../../firmware-bridge/framing/crc.js";
 import { createDeframer } from "../../firmware-bridge/framing/index.js";
+import type { Variant } from "../../firmware-bridge/framing/types.js";
 
 /** One frame as the analyser shows it. `complete`: checksum right and every declared field decoded. */
 export interface AnalysedFrame {
@@ -146,7 +149,15 @@ export function candidateData(
   return { seq: body[0] as number, data: Buffer.from(body.slice(1, -1)) };
 }
 
-const hex = (n: number, digits: number): string => n.toString(16).padStart(digits, "0");
+/** A BCC (legacy: one byte) or CRC (national: two bytes) as hex digits, as the frame carries it. */
+const checksumHex = (n: number, variant: Variant): string => (variant === "legacy" ? hex2(n) : crcHex(n));
+
+/**
+ * `BCC mismatch: frame says X, bytes give Y` (`CRC` for national): a checksum-error event as `etc-lane
+ * decode` and `decode --capture` (./analyse-capture.ts) both say it.
+ */
+export const checksumMismatch = (ev: { expected: number; actual: number }, variant: Variant): string =>
+  `${variant === "legacy" ? "BCC" : "CRC"} mismatch: frame says ${checksumHex(ev.expected, variant)}, bytes give ${checksumHex(ev.actual, variant)}`;
 
 export function decodeFrameBytes(bytes: Buffer, d: Dialect, where = "input"): DecodedLine[] {
   const deframer = createDeframer(d.variant, { maxFrameLength: 65_536 });
@@ -159,16 +170,17 @@ export function decodeFrameBytes(bytes: Buffer, d: Dialect, where = "input"): De
       const { json, complete } = dataToJson(w.data, w.seq, true, d, header);
       out.push({ kind: "frame", json, complete });
     } else if (ev.kind === "checksum-error") {
-      const what = d.variant === "legacy" ? "BCC" : "CRC";
-      const digits = d.variant === "legacy" ? 2 : 4;
       out.push({
         kind: "problem",
-        message: `${where}: ${what} mismatch: frame says ${hex(ev.expected, digits)}, bytes give ${hex(ev.actual, digits)} (${ev.candidate.toString("hex")})`,
+        message: `${where}: ${checksumMismatch(ev, d.variant)} (${ev.candidate.toString("hex")})`,
       });
       const c = candidateData(ev.candidate, d);
       if (c) {
         const { json } = dataToJson(c.data, c.seq, false, d, c.header);
-        json.checksum = { sent: hex(ev.expected, digits), computed: hex(ev.actual, digits) };
+        json.checksum = {
+          sent: checksumHex(ev.expected, d.variant),
+          computed: checksumHex(ev.actual, d.variant),
+        };
         out.push({ kind: "frame", json, complete: false });
       }
     } else {

@@ -11,6 +11,7 @@ import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { captureTimeline, type TimelineOptions } from "../../src/rsu/analyse-capture.js";
+import { maskCaptureLine } from "../../src/rsu/mask-capture.js";
 
 const readerPort = {
   name: "reader",
@@ -60,6 +61,24 @@ describe("capture timeline of the card reader's port", () => {
     const decoded = lines.filter((l) => "reader" in l);
     expect(decoded).toHaveLength(1);
     expect(decoded[0]).toMatchObject({ seq: 7, cmd: 0x31, hex: good.toString("hex") });
+  });
+});
+
+describe("a card reader frame as decode --capture shows it without --full-ids", () => {
+  it("a frame with no DATA is shown whole: it holds no card number", () => {
+    const info = encodeReaderFrame(1, 0x01, 0x00, Buffer.alloc(0));
+    const [line] = timeline([info]).map(maskCaptureLine);
+    expect(line).toMatchObject({ reader: expect.any(String), data: "", hex: info.toString("hex") });
+  });
+
+  it("a frame with DATA shows its header and the length of the rest, decoded, not 'not decoded'", () => {
+    const reply = encodeReaderFrame(2, 0x12, 0x00, Buffer.from("6f04840210019000", "hex"));
+    const [line] = timeline([reply]).map(maskCaptureLine);
+    expect(line).toMatchObject({
+      hex: `${reply.subarray(0, 6).toString("hex")}... (${reply.length} bytes, decoded: not shown past the header as its DATA may hold a card number; --full-ids shows it)`,
+      data: "... (8 bytes, decoded: not shown as it may hold a card number; --full-ids shows it)",
+    });
+    expect(JSON.stringify(line)).not.toContain("not decoded");
   });
 });
 

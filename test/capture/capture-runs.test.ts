@@ -5,7 +5,15 @@
  * deframed as its own files describe its ports, and a replay does not play the jump between two runs'
  * clocks as a wait.
  */
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, relative } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -17,7 +25,7 @@ import {
   RTAC_EVENT,
   sectionHeader,
 } from "../../firmware-bridge/capture/pcapng.js";
-import { type Capture, readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import { type Capture, openCapture, readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { DEFAULT_LEGACY_DIALECT, type Dialect } from "../../firmware-bridge/frames/dialect.js";
 import { encodeLegacy } from "../../firmware-bridge/framing/legacy.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
@@ -252,6 +260,34 @@ describe("replaying a capture of several runs", () => {
     ]);
     expect(script.trailing).toEqual([]);
   });
+
+  it("the script is the same from the records read one at a time (openCapture: no array of every port's records)", async () => {
+    const files = await lane([
+      {
+        wall: "2026-12-02T10:00:00Z",
+        rsu: "x protocol=legacy",
+        recs: [
+          [0, TX, c6],
+          [20, RX, b5],
+        ],
+      },
+      {
+        wall: "2020-01-01T00:00:10Z",
+        rsu: "x protocol=legacy",
+        recs: [
+          [50, RX, b0],
+          [60, TX, c0],
+          [75, RX, legacyB2],
+        ],
+      },
+    ]);
+    const stream = openCapture(files);
+    const records = stream.records();
+    const script = replayScript({ ...stream, records }, DEFAULT_LEGACY_DIALECT);
+    expect(script).toEqual(replayScript(readCapture(files), DEFAULT_LEGACY_DIALECT));
+    expect(script.steps).toHaveLength(3);
+    expect(records.next().done).toBe(true); // read to its end, each record once
+  });
 });
 
 describe("which run a record belongs to, told by the files themselves", () => {
@@ -433,4 +469,24 @@ describe("runs given out of order", () => {
         `(${dec}), whose run number is the same: ${advice}`,
     ]);
   });
+
+  it("a file given twice (another path, a link to it) is read once, and said so on stderr", async () => {
+    const files = await lane(runs);
+    const [first, second] = files as [string, string];
+    const link = join(dirs.at(-1) as string, "link.pcapng");
+    symlinkSync(first, link);
+    const again = `./${relative(process.cwd(), first)}`;
+    const cap = readCapture([first, second, again, link]);
+    expect(cap.records).toEqual(readCapture([first, second]).records);
+    expect(cap.files).toEqual([first, second]);
+    const said = [
+      `${again}: the same file as ${first} (given twice): read once`,
+      `${link}: the same file as ${first} (given twice): read once`,
+    ];
+    expect(cap.warnings).toEqual(said);
+    const r = await runCli("etc-lane", ["decode", "--capture", first, again, second]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(6);
+    expect(r.stderr).toBe(`${said[0]}\n`);
+    expect(r.code).toBe(0);
+  }, 20_000);
 });

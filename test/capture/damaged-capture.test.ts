@@ -8,8 +8,14 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
-import { parsePcapng, RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
-import { readCapture } from "../../firmware-bridge/capture/read-capture.js";
+import {
+  interfaceDescription,
+  packet,
+  parsePcapng,
+  RTAC_EVENT,
+  sectionHeader,
+} from "../../firmware-bridge/capture/pcapng.js";
+import { CAPTURE_NAMED_PER_FILE, readCapture } from "../../firmware-bridge/capture/read-capture.js";
 import { encodeNational } from "../../firmware-bridge/framing/national.js";
 import { runCli } from "../helpers/cli.js";
 
@@ -59,7 +65,9 @@ describe("a damaged capture", () => {
       `${file}: skipped block at byte ${at(1)}: packet captured length 2147483664 runs past its 68-byte block`,
       `${file}: skipped block at byte ${at(2)}: packet on interface 5, which the section does not describe (1 interface(s))`,
       expect.stringMatching(
-        new RegExp(`^${file}: skipped block at byte ${at(3)}: packet timestamp \\d+ .* past any date$`),
+        new RegExp(
+          `^${file}: skipped block at byte ${at(3)}: packet timestamp \\d+ .* past any date a capture holds$`,
+        ),
       ),
       `${file}: skipped block at byte ${at(4)}: RTAC event type 07, not one a capture writes (00, 01, 02)`,
     ]);
@@ -204,5 +212,234 @@ describe("a damaged capture", () => {
     expect(r.stderr).toContain("2 capture block(s) skipped");
     expect(r.stderr).not.toMatch(/Invalid time value|out of range/);
     expect(r.code).toBe(1);
+  });
+});
+
+/**
+ * The little-endian Enhanced Packet Block at `epb` of `buf` rewritten as a Simple Packet Block (type 3:
+ * original length and data, no interface id, no timestamp, no options), its data cut to `keep` bytes.
+ */
+function asSimplePacket(buf: Buffer, epb: number, keep?: number): Buffer {
+  const capLen = buf.readUInt32LE(epb + 20);
+  const data = buf.subarray(epb + 28, epb + 28 + Math.min(capLen, keep ?? capLen));
+  const total = 16 + ((data.length + 3) & ~3);
+  const spb = Buffer.alloc(total);
+  spb.writeUInt32LE(3, 0);
+  spb.writeUInt32LE(total, 4);
+  spb.writeUInt32LE(buf.readUInt32LE(epb + 24), 8);
+  data.copy(spb, 12);
+  spb.writeUInt32LE(total, total - 4);
+  return spb;
+}
+
+/**
+ * The little-endian Enhanced Packet Block at `epb` of `buf` rewritten as an obsolete Packet Block (type 2):
+ * a 16-bit interface id and a 16-bit drops count where the EPB has its 32-bit interface id.
+ */
+function asObsoletePacket(buf: Buffer, epb: number): Buffer {
+  const pb = Buffer.from(buf.subarray(epb, epb + buf.readUInt32LE(epb + 4)));
+  pb.writeUInt32LE(2, 0);
+  pb.writeUInt16LE(buf.readUInt32LE(epb + 8), 8);
+  pb.writeUInt16LE(0, 10);
+  return pb;
+}
+
+/** `buf` with its block at `at` replaced by `block`. */
+const replaceBlock = (buf: Buffer, at: number, block: Buffer): Buffer =>
+  Buffer.concat([buf.subarray(0, at), block, buf.subarray(at + buf.readUInt32LE(at + 4))]);
+
+describe("packets in Simple and obsolete Packet Blocks", () => {
+  it("a Simple Packet Block on the section's only interface is read, timed by its RTAC header", async () => {
+    const { file, buf, epbs } = await capture();
+    const before = readCapture([file]).records;
+    writeFileSync(file, replaceBlock(buf, epbs[2] as number, asSimplePacket(buf, epbs[2] as number)));
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([]);
+    expect(cap.records).toEqual(before);
+  });
+
+  it("an obsolete Packet Block is read as an Enhanced one", async () => {
+    const { file, buf, epbs } = await capture();
+    const before = readCapture([file]).records;
+    writeFileSync(file, replaceBlock(buf, epbs[3] as number, asObsoletePacket(buf, epbs[3] as number)));
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([]);
+    expect(cap.records).toEqual(before);
+  });
+
+  it("a Simple Packet Block is cut to its interface's snap length, and says so", async () => {
+    const { file, buf, epbs } = await capture();
+    const idb = buf.readUInt32LE(4); // the interface description follows the section header
+    buf.writeUInt32LE(14, idb + 12); // snaplen: the RTAC header and 2 bytes
+    const at = epbs[1] as number;
+    writeFileSync(file, replaceBlock(buf, at, asSimplePacket(buf, at, 14)));
+    const cap = readCapture([file]);
+    const whole = encodeNational(1, Buffer.from([0xb1, 1]));
+    expect(cap.records[1]).toMatchObject({ bytes: whole.subarray(0, 2), cutFrom: whole.length });
+    expect(cap.cut).toEqual([
+      {
+        port: "rsu",
+        why: `${file}: packet at byte ${at} on port "rsu" holds 2 of the ${whole.length} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      },
+    ]);
+  });
+
+  it("a Simple Packet Block in a section of two interfaces is skipped and named: decode exits 1", async () => {
+    const { file, buf, epbs } = await capture();
+    const idbEnd = buf.readUInt32LE(4) + buf.readUInt32LE(buf.readUInt32LE(4) + 4);
+    const reader = interfaceDescription("reader", "etc-lane test reader port r protocol=etc-reader");
+    const at = (epbs[2] as number) + reader.length;
+    let two: Buffer = Buffer.concat([buf.subarray(0, idbEnd), reader, buf.subarray(idbEnd)]);
+    two = replaceBlock(two, at, asSimplePacket(two, at));
+    writeFileSync(file, two);
+    const why = `${file}: skipped block at byte ${at}: simple packet block in a section of 2 interfaces: the port it crossed is not known (it names no interface)`;
+    const cap = readCapture([file]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 1, 3, 4, 5]);
+    expect(cap.skipped).toEqual([why]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stdout.trim().split("\n")).toHaveLength(5);
+    expect(r.stderr).toContain(why);
+    expect(r.stderr).toContain("1 capture block(s) skipped");
+    expect(r.code).toBe(1);
+  });
+});
+
+describe("many bad packets in one file: a few named, the rest counted", () => {
+  /**
+   * One section, one national RSU port, `n` read B1s 1 ms apart, each as `damage` leaves its block; the
+   * offset of each block.
+   */
+  function damaged(n: number, damage: (epb: Buffer) => void): { file: string; at: number[] } {
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const blocks = [
+      sectionHeader("test", []),
+      interfaceDescription("rsu", "etc-lane t rsu port x protocol=national"),
+    ];
+    const at: number[] = [];
+    let o = blocks[0]!.length + blocks[1]!.length;
+    for (let i = 0; i < n; i++) {
+      const epb = packet(
+        0,
+        1_796_000_000_000_000n + BigInt(i) * 1000n,
+        RTAC_EVENT.dataRx,
+        encodeNational(1, Buffer.from([0xb1, i])),
+      );
+      damage(epb);
+      blocks.push(epb);
+      at.push(o);
+      o += epb.length;
+    }
+    const file = join(dir, "many.pcapng");
+    writeFileSync(file, Buffer.concat(blocks));
+    return { file, at };
+  }
+
+  it("an interface of another link type is one line with its packet count, and decode still exits 1", async () => {
+    const { file, at } = damaged(50, () => {});
+    const buf = readFileSync(file);
+    buf.writeUInt16LE(1, buf.readUInt32LE(4) + 8); // the interface's link type: Ethernet
+    writeFileSync(file, buf);
+    const line = `${file}: interface "rsu" has link type 1, not RTAC serial (250): its 50 packet(s) are skipped, the first at byte ${at[0]}`;
+    const cap = readCapture([file]);
+    expect(cap.records).toEqual([]);
+    expect(cap.skipped).toEqual([line]);
+    expect(cap.skippedBlocks).toBe(50);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      line,
+      "the capture holds no bytes",
+      "50 capture block(s) skipped (not readable; the blocks after them were read)",
+    ]);
+    expect(r.code).toBe(1);
+  });
+
+  it("the first blocks skipped in a file are named, the rest counted in one line", async () => {
+    const n = CAPTURE_NAMED_PER_FILE + 30;
+    const { file, at } = damaged(n, (epb) => {
+      epb[28 + 8] = 0x07; // RTAC event type no capture writes
+    });
+    const cap = readCapture([file]);
+    expect(cap.skipped).toEqual([
+      ...at
+        .slice(0, CAPTURE_NAMED_PER_FILE)
+        .map(
+          (o) =>
+            `${file}: skipped block at byte ${o}: RTAC event type 07, not one a capture writes (00, 01, 02)`,
+        ),
+      `${file}: 30 more block(s) skipped, not named one by one (${n} in this file)`,
+    ]);
+    expect(cap.skippedBlocks).toBe(n);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr.trim().split("\n")).toHaveLength(CAPTURE_NAMED_PER_FILE + 3);
+    expect(r.stderr).toContain(`${n} capture block(s) skipped`);
+    expect(r.code).toBe(1);
+  });
+
+  it("the first packets cut to a snap length in a file are named, the rest counted; replay refuses with the count", async () => {
+    const n = CAPTURE_NAMED_PER_FILE + 5;
+    const { file, at } = damaged(n, (epb) => {
+      epb.writeUInt32LE(epb.readUInt32LE(8 + 12) + 5, 8 + 16); // original length: 5 bytes more than captured
+    });
+    const cap = readCapture([file]);
+    const crossed = encodeNational(1, Buffer.from([0xb1, 0])).length + 5;
+    expect(cap.cut).toEqual([
+      ...at.slice(0, CAPTURE_NAMED_PER_FILE).map((o) => ({
+        port: "rsu",
+        why: `${file}: packet at byte ${o} on port "rsu" holds ${crossed - 5} of the ${crossed} bytes that crossed the port (the capture was cut to a snap length, as editcap -s does)`,
+      })),
+      {
+        port: "rsu",
+        packets: 5,
+        why: `${file}: 5 more packet(s) on port "rsu" cut to a snap length, not named one by one (${n} in this file)`,
+      },
+    ]);
+    const decoded = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(decoded.stderr).toContain(`${n} captured packet(s) cut short by a snap length`);
+    expect(decoded.code).toBe(1);
+    const replayed = await runCli("etc-sim", ["replay", "--tcp", "127.0.0.1:0", file]);
+    expect(replayed.stderr).toContain(
+      `${n} captured packet(s) of port "rsu" cut short by a snap length, the first ${file}: packet at byte ${at[0]}`,
+    );
+    expect(replayed.code).not.toBe(0);
+  });
+});
+
+describe("a timestamp near the end of what a date holds", () => {
+  /** A legacy RSU port: a half frame `ffff` at a sound time, then another at `us`. */
+  function stamped(us: bigint): { file: string; at: number } {
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const head = Buffer.concat([
+      sectionHeader("test", []),
+      interfaceDescription("rsu", "etc-lane t rsu port p protocol=legacy"),
+      packet(0, 1_796_257_452_000_000n, RTAC_EVENT.dataRx, Buffer.from("ffff", "hex")),
+    ]);
+    const file = join(dir, "late.pcapng");
+    writeFileSync(file, Buffer.concat([head, packet(0, us, RTAC_EVENT.dataRx, Buffer.from("ffff", "hex"))]));
+    return { file, at: head.length };
+  }
+
+  it("a packet stamped past the year 9999 is skipped and named, not a timeline that stops on an invalid date", async () => {
+    const { file, at } = stamped(8_640_000_000_000_000_000n - 10n); // 10 µs before the last time a Date holds
+    const cap = readCapture([file]);
+    expect(cap.records).toHaveLength(1);
+    expect(cap.skipped).toEqual([
+      `${file}: skipped block at byte ${at}: packet timestamp 8639999999999999990 (1000000 per second) is past the end of the year 9999, past any date a capture holds`,
+    ]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr).not.toContain("Invalid time value");
+    expect(r.stderr).toContain(`${file}: skipped block at byte ${at}: packet timestamp`);
+    // the sound packet's half frame is still dropped at its timeout, and shown
+    expect(r.stdout.trim().split("\n")).toEqual([expect.stringContaining('"discarded":"ffff')]);
+    expect(r.code).toBe(1);
+  });
+
+  it("the last microsecond of the year 9999 is read, and its half frame dropped after it", async () => {
+    const { file } = stamped(BigInt(Date.UTC(9999, 11, 31, 23, 59, 59, 999)) * 1000n + 999n);
+    expect(readCapture([file]).skipped).toEqual([]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr).not.toContain("Invalid time value");
+    expect(r.stdout).toContain('"time":"+010000-01-01T00:00:00.049Z"');
   });
 });

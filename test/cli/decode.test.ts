@@ -194,6 +194,18 @@ describe("etc-lane decode", () => {
     });
   });
 
+  it("a bad national CRC is given as four hex digits, as the frame carries it", async () => {
+    const good = encodeFrame({ type: "CF", status: 0 }, 0x10, DEFAULT_NATIONAL_DIALECT).toString("hex");
+    const bad = `${good.slice(0, -4)}0001`;
+    const r = await runCli("etc-lane", ["decode", "--protocol", "national", bad]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`input: CRC mismatch: frame says 0001, bytes give ${good.slice(-4)} (${bad})`);
+    expect(jsonLines(r.stdout)[0]).toMatchObject({
+      type: "CF",
+      checksum: { sent: "0001", computed: good.slice(-4) },
+    });
+  });
+
   it("malformed input gets a clear message, a non-zero exit and no stack trace", async () => {
     for (const args of [
       ["decode", "--protocol", "legacy", "not-hex"],

@@ -6,7 +6,7 @@
  * capture was read whole.
  */
 import type { Command } from "commander";
-import { readCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { cutPackets, openCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import { READER_CAPTURE_PROTOCOL } from "../../../firmware-bridge/reader/frame.js";
 import { capturePortDialect, type DialectOptions } from "../../../src/cli/dialect-options.js";
 import { UsageError } from "../../../src/cli/run-cli.js";
@@ -78,7 +78,8 @@ export function registerReplay(program: Command): void {
       if (o.rsuSide !== "rx" && o.rsuSide !== "tx") throw new UsageError('--rsu-side: expected "rx" or "tx"');
       const speed = positive("--speed", o.speed);
       const waitMs = positive("--wait-ms", o.waitMs);
-      const cap = readCapture(files);
+      // what the files hold, read through once; their records are read again, one at a time, for the script
+      const cap = openCapture(files);
       // A replay plays what crossed the wire: a file left out or a chunk of the replayed port cut to a snap
       // length would play bytes the lane never got, as if recorded (a chunk cut on another port is not played).
       if ((cap.unreadable ?? []).length > 0)
@@ -88,9 +89,10 @@ export function registerReplay(program: Command): void {
       const cut = (cap.cut ?? []).filter((c) => c.port === o.capturePort);
       if (cut.length > 0)
         throw new UsageError(
-          `${cut.length} captured packet(s) of port "${o.capturePort}" cut short by a snap length, the first ${cut[0]?.why}: a replay would send bytes that never crossed the wire as they did`,
+          `${cutPackets(cut)} captured packet(s) of port "${o.capturePort}" cut short by a snap length, the first ${cut[0]?.why}: a replay would send bytes that never crossed the wire as they did`,
         );
       for (const why of cap.skipped) process.stderr.write(`${why}\n`);
+      const skippedBlocks = cap.skippedBlocks ?? cap.skipped.length;
       for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
       for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
       // the port in every run that has it (several files of several runs: each run describes its own ports)
@@ -130,7 +132,7 @@ export function registerReplay(program: Command): void {
           );
         }
       }
-      const script = replayScript(cap, dialect, port.name, o.rsuSide);
+      const script = replayScript({ ...cap, records: cap.records() }, dialect, port.name, o.rsuSide);
       const endpoint = await openEndpoint(o, logger);
       const replay = new CaptureReplay({
         transport: endpoint.transport,
@@ -179,7 +181,7 @@ export function registerReplay(program: Command): void {
         ...(cap.truncated.length > 0
           ? [`${cap.truncated.length} capture file(s) not read to their end`]
           : []),
-        ...(cap.skipped.length > 0 ? [`${cap.skipped.length} block(s) skipped`] : []),
+        ...(skippedBlocks > 0 ? [`${skippedBlocks} block(s) skipped`] : []),
       ];
       process.stdout.write(
         `replayed: ${r.steps} RSU write(s); the lane sent ${r.matched} of the ${r.expected} frame(s) the recorded lane sent; ${r.divergences.length} difference(s)${interrupted ? " (interrupted)" : ""}${unread.length > 0 ? ` (only what was read was replayed: ${unread.join(", ")})` : ""}\n`,

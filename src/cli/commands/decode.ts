@@ -8,7 +8,7 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { openCapture } from "../../../firmware-bridge/capture/read-capture.js";
+import { cutPackets, openCapture } from "../../../firmware-bridge/capture/read-capture.js";
 import { escapeRawBytesInJson } from "../../../firmware-bridge/frames/gbk-text.js";
 import { fromHex, hexDigits } from "../../../firmware-bridge/framing/bytes.js";
 import { MAX_RSU_FRAME_LENGTH, MIN_RSU_FRAME_LENGTH } from "../../../firmware-bridge/link/options.js";
@@ -155,7 +155,7 @@ export function registerDecode(program: Command): void {
     .action(async (hexArgs: string[], opts: DecodeOpts) => {
       if (opts.capture) {
         if (hexArgs.length > 0) throw new UsageError("give either hex or --capture, not both");
-        decodeCapture(opts.capture, opts);
+        await decodeCapture(opts.capture, opts);
         return;
       }
       if (opts.interByteMs !== undefined || opts.maxFrameLength !== undefined)
@@ -228,19 +228,28 @@ export function registerDecode(program: Command): void {
     });
 }
 
+/** How many timeline entries `decode --capture` prints between two turns of the event loop. */
+export const DECODE_TURN_ENTRIES = 1024;
+
 /**
  * `--capture`: the capture as a timeline, one JSON object per frame, discarded run and port state, each
  * printed as soon as it is decoded. The files are read a block at a time (firmware-bridge/capture/pcapng.ts
  * fileSource), once to learn their runs and ports and once for the records (openCapture), so memory does
  * not grow with the capture and a failure part way leaves every line before it printed. Card numbers and
- * frame bytes are masked (src/rsu/mask-capture.ts) unless `--full-ids`.
+ * frame bytes are masked (src/rsu/mask-capture.ts) unless `--full-ids`. The event loop turns every
+ * DECODE_TURN_ENTRIES entries: the card reader's deframer cuts each frame it accepts with a
+ * `@serialport/parser-byte-length` stream (firmware-bridge/reader/deframer.ts), whose clean-up runs on
+ * the next tick, so a capture decoded in one turn would keep every reader frame's stream until the end.
  */
-function decodeCapture(files: string[], opts: DecodeOpts): void {
+async function decodeCapture(files: string[], opts: DecodeOpts): Promise<void> {
   const limits = limitsFromOptions(opts);
   const cap = openCapture(files);
   checkFrameLimitPerPort(cap.ports, limits.maxFrameLength, opts.maxFrameLength);
   const unreadable = cap.unreadable ?? [];
   const cut = cap.cut ?? [];
+  // every block skipped and packet cut, also those past the first of a file (named in one line each)
+  const skippedBlocks = cap.skippedBlocks ?? cap.skipped.length;
+  const cutCount = cutPackets(cut);
   for (const why of unreadable) process.stderr.write(`${why} (that file is not read)\n`);
   for (const why of cap.skipped) process.stderr.write(`${why}\n`);
   for (const why of cap.truncated) process.stderr.write(`${why} (that file is read up to there)\n`);
@@ -248,7 +257,7 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   for (const w of cap.warnings ?? []) process.stderr.write(`${w}\n`);
   // what was found so far is the exit status as soon as it is known (a reader of stdout gone ends the
   // command with the status so far, ../stdout-errors.ts)
-  if (unreadable.length > 0 || cap.skipped.length > 0 || cap.truncated.length > 0 || cut.length > 0)
+  if (unreadable.length > 0 || skippedBlocks > 0 || cap.truncated.length > 0 || cutCount > 0)
     process.exitCode = 1;
   const timeline = timelineEntries(
     { runs: cap.runs, ports: cap.ports, records: cap.records() },
@@ -265,7 +274,12 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
   let empty = true;
   let failed: string | undefined;
   try {
+    let sinceTurn = 0;
     for (const e of timeline) {
+      if (++sinceTurn === DECODE_TURN_ENTRIES) {
+        sinceTurn = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       const json = opts.fullIds ? e.json : maskCaptureLine(e.json);
       process.stdout.write(`${escapeRawBytesInJson(JSON.stringify(json))}\n`);
       if (e.json.run === undefined) empty = false;
@@ -288,19 +302,19 @@ function decodeCapture(files: string[], opts: DecodeOpts): void {
     process.stderr.write(
       `${unreadable.length} capture file(s) not read (named above; the others were read)\n`,
     );
-  if (cap.skipped.length > 0)
+  if (skippedBlocks > 0)
     process.stderr.write(
-      `${cap.skipped.length} capture block(s) skipped (not readable; the blocks after them were read)\n`,
+      `${skippedBlocks} capture block(s) skipped (not readable; the blocks after them were read)\n`,
     );
   // A file whose reading stopped early may hold much more than was printed (a bad length word mid-file).
   if (cap.truncated.length > 0)
     process.stderr.write(
       `${cap.truncated.length} capture file(s) not read to their end (what comes after the place named above is not shown)\n`,
     );
-  if (cut.length > 0)
+  if (cutCount > 0)
     process.stderr.write(
-      `${cut.length} captured packet(s) cut short by a snap length (named above; their bytes are shown as discarded, not decoded)\n`,
+      `${cutCount} captured packet(s) cut short by a snap length (named above; their bytes are shown as discarded, not decoded)\n`,
     );
   if (incomplete > 0 || empty || failed !== undefined || unreadable.length > 0) process.exitCode = 1;
-  if (cap.skipped.length > 0 || cap.truncated.length > 0 || cut.length > 0) process.exitCode = 1;
+  if (skippedBlocks > 0 || cap.truncated.length > 0 || cutCount > 0) process.exitCode = 1;
 }
