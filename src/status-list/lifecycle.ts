@@ -258,6 +258,7 @@ export class ListLifecycle {
         versions: Object.freeze({ full: meta.full_version, delta: meta.delta_version }),
         overlay,
         overlayRows: overlayRows(db),
+        mergeUnfinished: overlay && meta.overlay_merging === 1,
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,

@@ -52,6 +52,11 @@ export interface ActiveList {
   overlay: boolean;
   /** rows in the overlay, as of the last open, delta or compaction */
   overlayRows: number;
+  /**
+   * an overlay merge committed a batch and left rows (store.ts setOverlayMerging), as of the open or the
+   * last batch: the merge is resumed whatever the overlay's size (overlay-merge.ts compactIfDue)
+   */
+  mergeUnfinished: boolean;
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
