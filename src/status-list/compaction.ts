@@ -3,7 +3,7 @@
  * lane thread decides when and how often (overlay-merge.ts, OverlayCompaction); docs/status-list.md section 4.
  */
 import type Database from "better-sqlite3";
-import { hasOverlay, openWriter, overlayRows } from "./store.js";
+import { hasOverlay, openWriter, overlayRows, setOverlayMerging } from "./store.js";
 
 export interface CompactResult {
   /** overlay rows merged into the main tables by this call */
@@ -15,7 +15,9 @@ export interface CompactResult {
 
 /**
  * Merge up to `maxRows` overlay rows into the main tables, in key order, in one transaction: a listed
- * row replaces the main row, a tombstone deletes it, and the overlay row goes. A lookup reads the same
+ * row replaces the main row, a tombstone deletes it, and the overlay row goes. The same transaction
+ * records whether rows are left (store.ts setOverlayMerging): a merge the lane stops or a crash cuts
+ * short after any batch is resumed by the next open, and the batch that empties the overlay clears it. A lookup reads the same
  * answer before and after (the overlay row and the main row it becomes say the same), so the lane needs
  * no new snapshot for correctness, only to let the WAL be checkpointed: after each batch it renews its
  * snapshot, then checkpoints (lifecycle.ts batchMerged), so the next batch restarts the WAL and the WAL
@@ -49,6 +51,7 @@ export function compactOverlay(dbPath: string, maxRows: number): CompactResult {
         drop: write("DELETE FROM obu_delta WHERE key = ? AND list_type = ?"),
       },
     ];
+    let left = 0;
     db.transaction(() => {
       for (const t of tables) {
         if (merged >= maxRows) break;
@@ -60,8 +63,10 @@ export function compactOverlay(dbPath: string, maxRows: number): CompactResult {
         }
         merged += rows.length;
       }
+      left = overlayRows(db);
+      setOverlayMerging(db, left > 0);
     }).immediate();
-    return { merged, left: overlayRows(db), ms: performance.now() - t0 };
+    return { merged, left, ms: performance.now() - t0 };
   } finally {
     db.close();
   }

@@ -21,7 +21,7 @@ import { BloomFilter } from "./filter.js";
 import { FilterLoader } from "./filter-load.js";
 import type { BuildResult } from "./full-build.js";
 import { JobQueue } from "./job-queue.js";
-import { type ActiveList, beginSnapshot, loadReasons, prepareLookups, renewSnapshot } from "./lookup.js";
+import { type ActiveList, beginSnapshot, prepareLookups, renewSnapshot } from "./lookup.js";
 import { OverlayMergeSchedule } from "./overlay-merge.js";
 import { type RunningJob, runJob } from "./run-worker.js";
 import {
@@ -252,11 +252,13 @@ export class ListLifecycle {
         name,
         db,
         ...prepareLookups(db, layout, overlay),
-        reasons: loadReasons(db),
+        // filled as hits need them (lookup.ts reasonText): the table is never read here
+        reasons: new Map(),
         layout,
         versions: Object.freeze({ full: meta.full_version, delta: meta.delta_version }),
         overlay,
         overlayRows: overlayRows(db),
+        mergeUnfinished: overlay && meta.overlay_merging === 1,
         filter,
         full: meta.full_version,
         fullCreated: meta.full_created,

@@ -38,6 +38,11 @@ export interface ActiveList {
   /** every match of one id, a row (list type, reason id) each (ids on more than one list) */
   cardAll: Database.Statement;
   obuAll: Database.Statement;
+  /**
+   * the reason texts hits have needed so far, by id: empty at activation (a list's table can hold 65,535
+   * reasons of up to 255 bytes; reading it all would hold the lane thread at every swap and open), filled
+   * by ListLookup reasonText
+   */
   reasons: Map<number, string>;
   reasonById: Database.Statement;
   layout: CardLayout;
@@ -47,6 +52,11 @@ export interface ActiveList {
   overlay: boolean;
   /** rows in the overlay, as of the last open, delta or compaction */
   overlayRows: number;
+  /**
+   * an overlay merge committed a batch and left rows (store.ts setOverlayMerging), as of the open or the
+   * last batch: the merge is resumed whatever the overlay's size (overlay-merge.ts compactIfDue)
+   */
+  mergeUnfinished: boolean;
   filter: BloomFilter | null;
   full: string;
   fullCreated: number;
@@ -72,8 +82,8 @@ const PACK_COUNT = 2 ** 41;
 
 /**
  * One single-row statement per query shape: the versions and the matches in one snapshot. Reason texts
- * come from an in-memory map of the small reason table. A single-row `get` costs about half of a
- * multi-row `all` in better-sqlite3.
+ * come from an in-memory map, filled one id at a time as hits need them (ListLookup reasonText). A
+ * single-row `get` costs about half of a multi-row `all` in better-sqlite3.
  *
  * The matches of an id come back as one integer, `count(*)` and `min(list type, reason)` packed
  * (PACK_*), not as a `group_concat` string: an aggregate of integers runs without one malloc, while
@@ -125,13 +135,6 @@ export function prepareLookups(
     obuAll: db.prepare(sql.obuAll).raw(true),
     reasonById: db.prepare("SELECT text FROM reason WHERE id = ?").pluck(),
   };
-}
-
-export function loadReasons(db: Database.Database): Map<number, string> {
-  const m = new Map<number, string>();
-  for (const [id, text] of db.prepare("SELECT id, text FROM reason").raw(true).all() as [number, string][])
-    m.set(id, text);
-  return m;
 }
 
 /**
@@ -277,12 +280,16 @@ export class ListLookup {
   }
 
   private reasonText(a: ActiveList, reasonId: number): string {
-    let reason = a.reasons.get(reasonId);
-    if (reason === undefined) {
-      // a reason added by a delta committed a moment ago
-      reason = (a.reasonById.get(reasonId) as string | undefined) ?? "";
-      a.reasons.set(reasonId, reason);
-    }
-    return reason;
+    const known = a.reasons.get(reasonId);
+    if (known !== undefined) return known;
+    // the first hit with this reason since the list was activated (or a reason a delta has just added):
+    // read in the lookup's snapshot, which holds the row with the entry naming it (a delta adds both in
+    // one transaction). Reason ids never change within a list (a delta only appends reasons), so the text
+    // is kept. A row that is missing (a damaged list) is no reason to call the id unlisted: the entry is
+    // listed with an empty reason, and the miss is not kept, so the next hit reads it again
+    const text = a.reasonById.get(reasonId) as string | undefined;
+    if (text === undefined) return "";
+    a.reasons.set(reasonId, text);
+    return text;
   }
 }

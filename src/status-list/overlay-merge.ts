@@ -41,12 +41,15 @@ export class OverlayMergeSchedule {
   constructor(private readonly d: OverlayMergeDeps) {}
 
   /**
-   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`; it runs
+   * Start merging the overlay into the main tables when it has grown past `compaction.maxRows`, or when
+   * a merge was left unfinished (`mergeUnfinished`: stopped, failed or cut short by a crash after a
+   * batch, whatever the overlay's size; each batch records it in the database, compaction.ts); it runs
    * in batches until the overlay is empty (see OverlayCompaction). Only the owner compacts.
    */
   compactIfDue(a: ActiveList): void {
     const { d } = this;
-    if (!d.owner || this.compacting || !a.overlay || a.overlayRows <= d.compaction.maxRows) return;
+    if (!d.owner || this.compacting || !a.overlay) return;
+    if (a.overlayRows <= d.compaction.maxRows && !a.mergeUnfinished) return;
     this.compacting = true;
     this.compactDone = new Promise((resolve) => {
       this.compactEnd = resolve;
@@ -57,7 +60,9 @@ export class OverlayMergeSchedule {
     };
     d.log.info(
       { db: a.name, overlayRows: a.overlayRows, batchRows: d.compaction.batchRows },
-      "status-list overlay past its limit: merging it into the main tables in batches",
+      a.overlayRows > d.compaction.maxRows
+        ? "status-list overlay past its limit: merging it into the main tables in batches"
+        : "status-list overlay merge left unfinished: resuming it",
     );
     const t0 = d.now();
     let merged = 0;
@@ -82,6 +87,7 @@ export class OverlayMergeSchedule {
           }
           merged += r.merged;
           a.overlayRows = r.left;
+          a.mergeUnfinished = r.left > 0; // as the batch's transaction recorded it
           d.batchMerged(a); // the snapshot past the batch, then the checkpoint: the WAL restarts
           if (r.left > 0 && r.merged > 0) {
             this.compactTimer = setTimeout(step, d.compaction.pauseMs);
@@ -98,7 +104,10 @@ export class OverlayMergeSchedule {
         .catch((e: unknown) => {
           finish();
           if (!d.closed())
-            d.log.warn({ err: e }, "status-list overlay merge failed (tried again after the next delta)");
+            d.log.warn(
+              { err: e },
+              "status-list overlay merge failed (tried again after the next delta or at the next open)",
+            );
         });
     };
     step();

@@ -218,7 +218,8 @@ CREATE TABLE meta (
   imported_at INTEGER NOT NULL, key_id TEXT NOT NULL,
   obus_not_decimal INTEGER NOT NULL DEFAULT 0,
   cards_no_network INTEGER NOT NULL DEFAULT 0,
-  filter_gen INTEGER NOT NULL DEFAULT 0
+  filter_gen INTEGER NOT NULL DEFAULT 0,
+  overlay_merging INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE reason (id INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE card (
@@ -258,6 +259,12 @@ export interface MetaRow {
   cards_no_network?: number;
   /** the filter generation (filterGeneration); absent from a list stored before the column (0) */
   filter_gen?: number;
+  /**
+   * 1 while an overlay merge has committed a batch and left rows in the overlay (setOverlayMerging): the
+   * next open resumes it. Absent from a list stored before the column, and from one no merge has left
+   * unfinished since it was added (0)
+   */
+  overlay_merging?: number;
 }
 
 /**
@@ -287,6 +294,21 @@ export function raiseFilterGeneration(db: Database.Database): number {
       return next;
     })
     .immediate();
+}
+
+/**
+ * Inside an overlay-merge batch's transaction (compaction.ts): record whether the merge is unfinished
+ * (rows are left in the overlay), so an open after a crash or stop resumes it (lifecycle.ts activate,
+ * overlay-merge.ts compactIfDue) whatever the overlay's size. A list stored before the column gets it,
+ * in the same transaction, the first time a merge is left unfinished.
+ */
+export function setOverlayMerging(db: Database.Database, unfinished: boolean): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('meta')").pluck().all() as string[];
+  if (!columns.includes("overlay_merging")) {
+    if (!unfinished) return;
+    db.exec("ALTER TABLE meta ADD COLUMN overlay_merging INTEGER NOT NULL DEFAULT 0");
+  }
+  db.prepare("UPDATE meta SET overlay_merging = ? WHERE id = 1").run(unfinished ? 1 : 0);
 }
 
 /** Open the live database for writing from a worker: WAL, FULL sync, waits on a busy reader briefly. */

@@ -51,6 +51,23 @@ it("refuses a list made more than an hour ahead of the lane's clock, or versione
   expect(cache.lookup({ cardId: LISTED }).listed).toBe(true);
 });
 
+it("the clock rule comes before the body, for a delta too; a delta's version order after it (docs/status-list.md section 2)", async () => {
+  await cache.applyBundle(full("202611222300", [], { createdAt: T0 - HOUR }));
+  const tampered = (b: Buffer): Buffer => {
+    b[b.length - 1] = (b[b.length - 1] as number) ^ 1; // the last record's last byte: the body digest fails
+    return b;
+  };
+  // made ahead of the clock and its body altered: the clock answers, the body is never read
+  await expect(
+    cache.applyBundle(tampered(delta("202611230100", "202611222300", [row], { createdAt: T0 + 2 * HOUR }))),
+  ).rejects.toMatchObject({ code: "E509_BUNDLE_AHEAD_OF_CLOCK" });
+  // on another base and its body altered: the body answers before the version order
+  await expect(
+    cache.applyBundle(tampered(delta("202611230005", "202611220000", [row], { createdAt: T0 }))),
+  ).rejects.toMatchObject({ code: "E505_BUNDLE_DIGEST" });
+  expect(cache.versions()).toEqual({ full: "202611222300", delta: null });
+});
+
 it("a list made a little ahead (within the hour) ages from when the lane applied it, never reads as fresh", async () => {
   await cache.applyBundle(full("202611230030", [], { createdAt: T0 + 50 * 60_000 }));
   expect(cache.health().state).toBe("ok");

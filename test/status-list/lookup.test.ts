@@ -3,7 +3,7 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { decodeCardKey } from "../../src/status-list/ids.js";
 import { StatusListCache, StatusListErrors } from "../../src/status-list/index.js";
 import { card, delta, full, obu, sampleRows, stationPub, tempDir } from "./helpers.js";
@@ -19,6 +19,7 @@ beforeEach(async () => {
   cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
 });
 afterEach(async () => {
+  vi.restoreAllMocks();
   await cache.close();
   tmp.cleanup();
 });
@@ -163,5 +164,80 @@ describe("StatusListCache: a list stored in the older card layout (net, serial)"
     expect(cache.lookup({ cardId: card(4) }).listed).toBe(false);
     expect(cache.lookup({ cardId: card(500, 9999) }).entry?.reason).toBe("新增挂失");
     expect(cache.info().counts.cards).toBe(100);
+  });
+});
+
+describe("StatusListCache: reason texts", () => {
+  /**
+   * The SQL this thread prepares from now on (the worker thread has its own module instance), and how many
+   * times the by-id reason statement (lookup.ts prepareLookups) is run.
+   */
+  function watchSql(): { sql: string[]; byId: () => number } {
+    const sql: string[] = [];
+    let byId = 0;
+    const prepare = Database.prototype.prepare;
+    vi.spyOn(Database.prototype, "prepare").mockImplementation(function (this: Database.Database, s: string) {
+      sql.push(s);
+      const st = prepare.call(this, s);
+      if (/FROM reason WHERE id = \?/.test(s)) {
+        const get = st.get.bind(st) as (...args: unknown[]) => unknown;
+        st.get = (...args: unknown[]) => {
+          byId++;
+          return get(...args);
+        };
+      }
+      return st;
+    });
+    return { sql, byId: () => byId };
+  }
+  /** statements that read the reason table other than one id at a time */
+  const wholeTable = (sql: string[]): string[] =>
+    sql.filter((s) => /\bfrom\s+reason\b/i.test(s) && !/FROM reason WHERE id = \?/.test(s));
+
+  it("a full list's swap and the open read no reason row; a hit fetches its reason once, by id", async () => {
+    await cache.applyBundle(full(V2, sampleRows(20)));
+    const w = watchSql();
+    // a second full list whose reason ids name other texts: the swap keeps none of the old list's
+    await cache.applyBundle(
+      full("202508010000", [
+        { kind: "card", id: card(3), listType: 1, reason: "另一个" },
+        { kind: "card", id: card(4), listType: 1, reason: "r3" },
+      ]),
+    );
+    expect(wholeTable(w.sql)).toEqual([]);
+    expect(w.byId()).toBe(0);
+    expect(cache.lookup({ cardId: card(3) }).entry?.reason).toBe("另一个");
+    expect(cache.lookup({ cardId: card(3) }).entry?.reason).toBe("另一个");
+    expect(cache.lookup({ cardId: card(4) }).entry?.reason).toBe("r3");
+    expect(w.byId()).toBe(2);
+
+    await cache.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await cache.filterReady();
+    expect(wholeTable(w.sql)).toEqual([]);
+    expect(w.byId()).toBe(2);
+    expect(cache.lookup({ cardId: card(4) }).entry?.reason).toBe("r3");
+    expect(w.byId()).toBe(3);
+  });
+
+  it("an entry whose reason row is missing (a damaged list) is still listed, its reason empty", async () => {
+    await cache.applyBundle(
+      full(V2, [
+        { kind: "card", id: card(3), listType: 1, reason: "挂失" },
+        { kind: "card", id: card(4), listType: 2, reason: "欠费" },
+      ]),
+    );
+    const db = cache.info().db as string;
+    await cache.close();
+    const raw = new Database(join(tmp.dir, "status-list", db));
+    raw.prepare("DELETE FROM reason WHERE text = ?").run("挂失");
+    raw.close();
+    cache = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub });
+    await cache.filterReady();
+    expect(cache.lookup({ cardId: card(3) })).toMatchObject({
+      listed: true,
+      entry: { kind: "card", id: card(3), listType: 1, reason: "" },
+    });
+    expect(cache.lookup({ cardId: card(4) }).entry?.reason).toBe("欠费");
   });
 });

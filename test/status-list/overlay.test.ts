@@ -7,9 +7,11 @@
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import fc from "fast-check";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ListRow } from "../../sim/status-list/index.js";
+import { compactOverlay } from "../../src/status-list/compaction.js";
 import { type OverlayCompaction, StatusListCache } from "../../src/status-list/index.js";
+import type { ListLifecycle } from "../../src/status-list/lifecycle.js";
 import { card, delta, full, obu, stationPub, tempDir } from "./helpers.js";
 
 const FULL = "202507310000";
@@ -87,7 +89,10 @@ let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
   tmp = tempDir("etc-sl-overlay-");
 });
-afterEach(() => tmp.cleanup());
+afterEach(() => {
+  vi.useRealTimers();
+  tmp.cleanup();
+});
 
 async function open(compaction: Partial<OverlayCompaction>): Promise<StatusListCache> {
   const c = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, compaction });
@@ -251,5 +256,90 @@ describe("status-list delta overlay", () => {
     expect(cache.lookup({ cardId: card(1) }).listed).toBe(false);
     expect(cache.lookup({ cardId: card(2) }).entry?.reason).toBe("新增");
     await cache.close();
+  });
+
+  describe("a merge cut short", () => {
+    const rows = (from: number, n: number): ListRow[] =>
+      Array.from({ length: n }, (_, i) => ({
+        kind: "card",
+        id: card(from + i),
+        listType: 1,
+        reason: "欠费",
+      }));
+    /** every id of the full list and the deltas answers as listed */
+    const expectListed = (cache: StatusListCache, ns: number[], at: string): void => {
+      for (const n of ns)
+        expect(cache.lookup({ cardId: card(n) }), `${at}: card ${n}`).toMatchObject({ listed: true });
+      expect(cache.lookup({ cardId: card(999) }).listed, at).toBe(false);
+    };
+    const ALL = [1, 2, 3, 4, 5, 6, 7];
+
+    it("the lane's merge stopped after its first batch is resumed at the next open, though the overlay is under the limit", async () => {
+      const compaction = { maxRows: 4, batchRows: 3, pauseMs: 3_600_000 };
+      // the pause before the second batch never ends: the lane stops (or crashes) in it
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      let cache = await open(compaction);
+      await cache.applyBundle(full(FULL, rows(1, 1)));
+      await cache.applyBundle(delta(version(0), FULL, rows(2, 6)));
+      // the merge's first batch was queued before this: it has committed, and the second waits for its pause
+      await (cache as unknown as { life: ListLifecycle }).life.enqueue(async () => undefined);
+      expect(cache.info().overlay).toEqual({ enabled: true, rows: 3, merging: true });
+      expectListed(cache, ALL, "after the first batch");
+      await cache.close();
+      vi.useRealTimers();
+
+      cache = await open(compaction);
+      expect(cache.info().overlay.merging).toBe(true);
+      await cache.compactionIdle();
+      expect(cache.info().overlay).toEqual({ enabled: true, rows: 0, merging: false });
+      expect(tables(cache)).toEqual({ main: 7, overlay: 0 });
+      expectListed(cache, ALL, "resumed");
+
+      // a merge that ended leaves nothing to resume: an overlay under the limit then waits for it
+      await cache.applyBundle(delta(version(1), version(0), rows(20, 2)));
+      await cache.close();
+      cache = await open(compaction);
+      expect(cache.info().overlay).toEqual({ enabled: true, rows: 2, merging: false });
+      await cache.close();
+    });
+
+    it("a crash after a batch, and again after the resumed merge's batch: each open resumes, every answer right", async () => {
+      const compaction = { maxRows: 4, batchRows: 3, pauseMs: 0 };
+      let cache = await open({ maxRows: 1_000_000 });
+      await cache.applyBundle(full(FULL, rows(1, 1)));
+      await cache.applyBundle(
+        delta(version(0), FULL, [
+          ...rows(2, 6),
+          { kind: "card", id: card(1), listType: 1, reason: "", op: "remove" },
+        ]),
+      );
+      const path = join(cache.dir, cache.info().db as string);
+      await cache.close();
+      const listed = [2, 3, 4, 5, 6, 7];
+      const reader = async (at: string): Promise<void> => {
+        const r = await StatusListCache.open({ dataDir: tmp.dir, publicKeyPem: stationPub, cleanup: false });
+        expectListed(r, listed, at);
+        expect(r.lookup({ cardId: card(1) }).listed, at).toBe(false);
+        await r.close();
+      };
+      // a list stored before the merge was recorded: the batch gives it the column
+      const raw = new Database(path);
+      raw.exec("ALTER TABLE meta DROP COLUMN overlay_merging");
+      raw.close();
+      // what a merge's batch leaves when the lane dies right after it (the worker's own job)
+      expect(compactOverlay(path, 3)).toMatchObject({ merged: 3, left: 4 });
+      await reader("after a batch");
+      // the next open resumed, and died after its first batch too
+      expect(compactOverlay(path, 1)).toMatchObject({ merged: 1, left: 3 });
+      await reader("after the resumed merge's batch");
+
+      cache = await open(compaction);
+      expect(cache.info().overlay.merging).toBe(true);
+      await cache.compactionIdle();
+      expect(tables(cache)).toEqual({ main: 6, overlay: 0 });
+      expectListed(cache, listed, "resumed");
+      expect(cache.lookup({ cardId: card(1) }).listed).toBe(false);
+      await cache.close();
+    });
   });
 });
