@@ -6,8 +6,11 @@
  * as the directory's owner (src/datadir/lane-start.ts). `--check` runs these same checks and stops; it also
  * refuses an enabled capture.dir the lane cannot write in or create, which run logs at error and starts.
  * Then it opens the journal, status list and trail, starts the status service (HTTP, maintenance page,
- * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs until SIGINT/SIGTERM (taken from before the lane
- * opens: ../stop-signals.ts; one while it opens closes it as soon as it is open). SIGHUP, from the log's open on, opens `log.file` again (a log rotation) and
+ * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs
+ * until SIGINT/SIGTERM (taken from before the lane opens: ../stop-signals.ts; Node handles a signal when the
+ * process next waits on I/O, so one that comes while the lane opens closes it as soon as it is open if
+ * opening waited, else once its service and controller have started). SIGHUP, from the log's open on,
+ * opens `log.file` again (a log rotation) and
  * the lane goes on; but when the terminal the lane was started on is gone (onTerminal), it stops the lane as
  * SIGTERM does. The stop closes the lane to new vehicles and drains its debits in flight
  * (antenna off) at once, while the status service waits for the operator actions it had taken (at most
@@ -76,10 +79,11 @@ export function registerRun(program: Command): void {
       // a write to a stderr that is gone (EIO: that terminal closed) is no reason to end the lane mid-vehicle
       process.stderr.on("error", () => {});
       // SIGINT/SIGTERM from here on, before the lane opens (Node's default would end the process at once: no
-      // lane.stop in the trail, the data directory's holder file left): one before the open keeps the lane
-      // from opening, one while it opens closes it as soon as it is open, one while the status service starts
-      // keeps the controller from starting, one while the controller starts closes both in order once that
-      // is done (or failed)
+      // lane.stop in the trail, the data directory's holder file left). Node handles a signal when the
+      // process next waits on I/O, and the checks below act on the ones handled by then: one before the open
+      // keeps the lane from opening, one handled while it opens closes it as soon as it is open, one while
+      // the status service starts keeps the controller from starting, one while the controller starts
+      // closes both in order once that is done (or failed); any later one is the running lane's stop
       const stop = takeStopSignals();
       // SIGHUP from here on too: the terminal the lane ran on gone (one at the start, none now: onTerminal),
       // the same orderly stop; otherwise a log rotation's: log.file opened again at its path, the lane going on
@@ -160,8 +164,9 @@ export function registerRun(program: Command): void {
         let served: ServedLane | null = null;
         try {
           // the status service, page and control socket (docs/maintenance.md), up before the controller
-          // starts: its set-up is done before the lane opens and answers a vehicle
-          if (!stop.requested) served = await serveLane(lane, config, { logger });
+          // starts: its set-up is done before the lane opens and answers a vehicle (a stop is seen here
+          // only once the process has waited on I/O since the check above: not before this call)
+          served = await serveLane(lane, config, { logger });
           if (!stop.requested) await lane.controller.start();
         } catch (e) {
           // the start's error is the one reported; the lane's journal, trail and list close all the same
@@ -173,7 +178,7 @@ export function registerRun(program: Command): void {
           await lane.close();
           throw e;
         }
-        if (served !== null && !stop.requested)
+        if (!stop.requested)
           logger.info(
             {
               rsu: config.rsu.port,
@@ -186,14 +191,12 @@ export function registerRun(program: Command): void {
           );
         await stop.stopped;
         logger.info(
-          served !== null
-            ? "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail"
-            : "stopping: closing the lane",
+          "stopping: the lane closes to new vehicles and drains while the status service closes; then the journal and trail",
         );
         // the lane stops trading now, not once the service's wait for operator actions is over (an import,
         // a retention run): a stop that took long with the lane still open would meet systemd's SIGKILL
         // while vehicles pass. The actions still need the journal and trail, which close after both.
-        const ends = await Promise.allSettled([served?.close(), lane.controller.stop()]);
+        const ends = await Promise.allSettled([served.close(), lane.controller.stop()]);
         await lane.close();
         for (const e of ends) if (e.status === "rejected") throw e.reason;
       } finally {
