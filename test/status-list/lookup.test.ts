@@ -196,6 +196,9 @@ describe("StatusListCache: reason texts", () => {
 
   it("a full list's swap and the open read no reason row; a hit fetches its reason once, by id", async () => {
     await cache.applyBundle(full(V2, sampleRows(20)));
+    // the first list's texts of reason ids 0 and 1, held once read
+    expect(cache.lookup({ cardId: card(0) }).entry?.reason).toBe("r0");
+    expect(cache.lookup({ cardId: card(1) }).entry?.reason).toBe("r1");
     const w = watchSql();
     // a second full list whose reason ids name other texts: the swap keeps none of the old list's
     await cache.applyBundle(
