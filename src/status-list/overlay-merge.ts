@@ -102,6 +102,10 @@ export class OverlayMergeSchedule {
           }
         })
         .catch((e: unknown) => {
+          // the batch may have committed before its answer was lost (the worker died): rows may be left
+          // whatever the overlay's count says, so the next delta resumes the merge (an empty overlay costs
+          // one empty batch, which clears the database's mark)
+          if (d.active() === a) a.mergeUnfinished = true;
           finish();
           if (!d.closed())
             d.log.warn(
