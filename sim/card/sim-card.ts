@@ -293,7 +293,8 @@ export class SimCard implements SimCardApi {
       this.pending = undefined;
       return respond(SW.wrongLength);
     }
-    // INIT must be followed directly by DEBIT (composite: UPDATE CAPP DATA CACHE may come between).
+    // INIT must be followed directly by DEBIT (composite: by an accepted UPDATE CAPP DATA CACHE, then
+    // DEBIT; a refused UPDATE may be sent again).
     const continuesPurchase = c.cla === 0x80 && (c.ins === 0xdc || c.ins === 0x54);
     if (!continuesPurchase) this.pending = undefined;
     if (c.cla === 0x00) {
@@ -442,13 +443,17 @@ export class SimCard implements SimCardApi {
 
   /**
    * DEBIT FOR (CAPP) PURCHASE 80 54 01 00 0F: terminal serial 4 ‖ date 4 ‖ time 3 ‖ MAC1 4.
-   * Checks MAC1 (9302 on mismatch, nothing changes), then debits, commits the 0019 cache, moves the
-   * offline serial on and answers TAC 4 ‖ MAC2 4.
+   * 6901 without INIT, or after a composite INIT with no accepted UPDATE CAPP DATA CACHE. Checks MAC1
+   * (9302 on mismatch, nothing changes), then debits, commits the 0019 cache, moves the offline serial on
+   * and answers TAC 4 ‖ MAC2 4.
    */
   private debit(p1: number, p2: number, d: Buffer): Buffer {
     const p = this.pending;
     this.pending = undefined;
     if (!p) return respond(SW.invalidState);
+    // A composite purchase debits only after an accepted UPDATE CAPP DATA CACHE (PBOC 复合消费: the
+    // record is written with the debit or not at all): 6901 when none was sent or it was refused.
+    if (p.transType === TRANS_TYPE.compositePurchase && !p.cache) return respond(SW.invalidState);
     if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 0x0f) return respond(SW.wrongLength);
     const terminalSerial = d.readUInt32BE(0);

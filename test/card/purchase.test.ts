@@ -80,16 +80,18 @@ function expectCode(f: () => unknown, code: string): unknown {
 }
 
 /**
- * A composite purchase by hand, as an RSU sends it: SELECTs, INIT (apduInit), then MAC1 on the PSAM over
- * `time` and DEBIT (apduDebit); a caller that writes 0019 sends its UPDATE CAPP DATA CACHE in between.
- * Returns the MAC1 and DEBIT answers.
+ * A composite purchase by hand, as an RSU sends it: SELECTs, INIT (apduInit), UPDATE CAPP DATA CACHE of
+ * exitRecord(), then MAC1 on the PSAM over `time` and DEBIT (apduDebit); a caller that writes another
+ * 0019 record calls apduInit, sends its own UPDATE, then apduDebit. Returns the MAC1 and DEBIT answers.
  */
 function apduPurchase(
   card: SimCard,
   psam: SimPsam,
   o: { amount: number; time: string },
 ): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
-  return apduDebit(card, psam, { ...o, init: apduInit(card, psam, o.amount) });
+  const init = apduInit(card, psam, o.amount);
+  expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
+  return apduDebit(card, psam, { ...o, init });
 }
 
 /** The SELECTs and INIT FOR CAPP PURCHASE of a composite purchase; returns INIT's answer data (hex). */
@@ -446,6 +448,7 @@ describe("refusals and faults", () => {
     // A DEBIT with a wrong MAC1 commits nothing and tells nobody.
     expect(apdu(card, "00A40000021001").sw).toBe("9000");
     expect(apdu(card, `805003020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9000");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     expect(apdu(card, "805401000F 00000064 20240501 120000 00000000 08").sw).toBe("9302");
     off();
     card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
@@ -465,6 +468,50 @@ describe("refusals and faults", () => {
     expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     expect(apdu(card, "805401000F 00000064 20240501 120000 DEADBEEF 08").sw).toBe("9302");
     expect(card.snapshot()).toEqual(before);
+  });
+
+  /** A composite INIT, then `between` (UPDATE or nothing), a right MAC1 and DEBIT: DEBIT's answer. */
+  function debitAfter(card: SimCard, between: (c: SimCard) => void): { data: string; sw: string } {
+    const psam = newPsam();
+    const init = apduInit(card, psam, 100);
+    between(card);
+    const { mac1, debit } = apduDebit(card, psam, { amount: 100, time: TIME, init });
+    expect(mac1.sw).toBe("9000"); // a right MAC1: the missing UPDATE is the only reason to refuse
+    return debit;
+  }
+
+  it("a composite DEBIT without UPDATE CAPP DATA CACHE gets 6901 and nothing changes", () => {
+    const card = newCard();
+    const before = card.snapshot();
+    expect(debitAfter(card, () => {})).toEqual({ data: "", sw: "6901" });
+    expect(card.snapshot()).toEqual(before);
+    expect(apdu(card, "00B201C417").sw).toBe("6a83"); // no 0018 detail record
+  });
+
+  it.each([
+    { sw: "6a80", why: "record id ≠ P1", update: `80DCABC82B${encode0019(exitRecord()).toString("hex")}` },
+    { sw: "6700", why: "42 bytes", update: `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}` },
+    { sw: "6a86", why: "P2 not SFI 19", update: `80DCAAC02B${encode0019(exitRecord()).toString("hex")}` },
+  ])("a composite DEBIT after a refused UPDATE CAPP DATA CACHE ($sw, $why) gets 6901", ({ sw, update }) => {
+    const card = newCard();
+    const before = card.snapshot();
+    expect(debitAfter(card, (c) => expect(apdu(c, update).sw).toBe(sw))).toEqual({ data: "", sw: "6901" });
+    expect(card.snapshot()).toEqual(before);
+    expect(apdu(card, "00B201C417").sw).toBe("6a83");
+  });
+
+  it("a refused UPDATE CAPP DATA CACHE may be sent again: DEBIT then commits the accepted record", () => {
+    const card = newCard();
+    const good = encode0019(exitRecord()).toString("hex");
+    const debit = debitAfter(card, (c) => {
+      expect(apdu(c, `80DCABC82B${good}`).sw).toBe("6a80");
+      expect(apdu(c, `80DCAAC82B${good}`).sw).toBe("9000");
+    });
+    expect(debit.sw).toBe("9000");
+    expect(card.snapshot()).toMatchObject({
+      balance: 9900,
+      file0019: { ...exitRecord(), reserved: "00000000" },
+    });
   });
 
   it("a PSAM with other master keys produces a MAC1 the card rejects (E711, 9302), nothing debited", () => {
@@ -521,6 +568,7 @@ describe("refusals and faults", () => {
     expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
     expect(apdu(card, "00A40000021001").sw).toBe("9000");
     const init = apdu(card, "805003020B 01 000004D2 430100000001 0F");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     const random = init.data.slice(22, 30);
     // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
     const mac1Data = [
