@@ -329,7 +329,17 @@ export class SimCard implements SimCardApi {
     return respond(SW.claNotSupported);
   }
 
+  /**
+   * SELECT by file id (P1 P2 00 00: 3F00, 1001) or by DF name (P1 P2 04 00: the name of 1001, as public
+   * ETC card code selects it), which answers the same FCI as 1001 by file id. Another name or file is
+   * 6A82, other P1 P2 6A86; a refused SELECT leaves the selection as it was.
+   */
   private select(p1: number, p2: number, data: Buffer): Buffer {
+    if (p1 === 0x04 && p2 === 0x00) {
+      if (!data.equals(DF_NAME_1001)) return respond(SW.fileNotFound);
+      this.appSelected = true;
+      return respond(SW.ok, this.fci);
+    }
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (data.length !== 2) return respond(SW.wrongLength);
     const fid = data.readUInt16BE(0);

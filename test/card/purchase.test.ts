@@ -199,6 +199,27 @@ describe("composite purchase through the APDU interface", () => {
     expect(sel.data.slice(68, 84)).toBe(CARD_ID.slice(4));
   });
 
+  it.each(["00A4040009A00000000386980701", "00A4040009A0000000038698070100"])(
+    "SELECT by the DF name (%s) selects 1001 and answers the same FCI as SELECT by file id",
+    (byName) => {
+      const card = newCard();
+      const fci = apdu(newCard(), "00A40000021001");
+      expect(apdu(card, byName)).toEqual(fci);
+      expect(apdu(card, "00B095002B")).toEqual({ data: card.files().file0015.toString("hex"), sw: "9000" });
+      expect(apdu(card, "805C000204")).toEqual({ data: "00002710", sw: "9000" });
+    },
+  );
+
+  it("SELECT by another DF name answers 6A82 and leaves the application unselected; other P1 P2 6A86", () => {
+    const card = newCard();
+    expect(apdu(card, "00A4040009A00000000386980702").sw).toBe("6a82");
+    expect(apdu(card, "00A4040008A000000003869807").sw).toBe("6a82");
+    expect(apdu(card, "00B095002B").sw).toBe("6a82");
+    expect(apdu(card, "805C000204").sw).toBe("6985");
+    expect(apdu(card, "00A4040209A00000000386980701").sw).toBe("6a86");
+    expect(apdu(card, "00A4020002 1001").sw).toBe("6a86");
+  });
+
   it("runs several purchases in a row; every TAC verifies and state carries over", () => {
     const card = newCard({ balance: 5000, offlineSerial: 0 });
     const psam = newPsam(keys, 1);
