@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { READER_SEEDS, seedSchema } from "../seed.js";
+import { repeatedSlot } from "./psam-slots.js";
 import {
   DEFAULT_READER_INFO_TEXT,
   DEFAULT_READER_SIM_MAX_FRAME,
@@ -52,6 +53,10 @@ export const readerScenarioSchema = z.strictObject({
         absent: z.boolean().optional(),
       }),
     )
+    .superRefine((psams, ctx) => {
+      const repeat = repeatedSlot(psams);
+      if (repeat) ctx.addIssue({ code: "custom", path: [repeat.index, "slot"], message: repeat.message });
+    })
     .optional(),
   /** Cards as sim/card/card-spec.ts describes them (cardId, province, balance, record0019...). */
   cards: z.array(z.record(z.string(), z.unknown())).default([]),

@@ -591,6 +591,39 @@ describe("a reader scenario's identity strings", () => {
   });
 });
 
+// two PSAMs for one slot were accepted and the first silently dropped (the last one won)
+describe("a reader scenario's PSAM slots", () => {
+  it("a slot configured twice is refused at load, naming the repeat and the slot", () => {
+    const psams = [
+      { slot: 2, terminalNo: "333333333333" },
+      { slot: 1, terminalNo: "111111111111" },
+      { slot: 1, terminalNo: "222222222222" },
+    ];
+    expect(() => parseReaderScenario({ psams })).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: "scenario: psams.2.slot: slot 1 is configured already (psams.1); one PSAM per slot",
+      }),
+    );
+    expect(parseReaderScenario({ psams: psams.slice(0, 2) }).psams).toHaveLength(2);
+  });
+
+  it("in process, a slot given twice is refused when the simulator is built", () => {
+    const store = new CardStore({ seed: 7, ledger: memoryLedger() });
+    const transport = createTransportPair({ names: ["pair:lane", "pair:sim"] }).device;
+    const psams = [
+      { slot: 1, terminalNo: "111111111111" },
+      { slot: 1, terminalNo: "222222222222" },
+    ];
+    expect(() => new ReaderSimulator({ transport, store, psams })).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: "reader psams.1.slot: slot 1 is configured already (psams.0); one PSAM per slot",
+      }),
+    );
+  });
+});
+
 describe("line faults", () => {
   it("a reply with a bad checksum is discarded by the host: the command times out (E806)", async () => {
     const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
