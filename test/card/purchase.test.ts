@@ -745,6 +745,71 @@ describe("0019 of older cards (version < 0x40)", () => {
   });
 });
 
+describe("cardholder file 0016 under the MF", () => {
+  // 55 bytes: identity 1 ‖ staff 1 ‖ name 20 (GB2312, zero-padded) ‖ ID number 32 (ASCII, zero-padded) ‖ ID type 1
+  it("READ BINARY SFI 16 with the MF current gives the spec's holder, 55 bytes", () => {
+    const card = newCard({
+      holder: { name: "张三", idNumber: "430102199001011234", idType: 0, identity: 1 },
+    });
+    expect(apdu(card, "00A40000023F00").sw).toBe("9000");
+    const r = apdu(card, "00B0960037");
+    expect(r.sw).toBe("9000");
+    const name = Buffer.from("d5c5c8fd", "hex"); // 张三 in GB2312
+    const id = Buffer.from("430102199001011234", "ascii");
+    const expected = Buffer.concat([
+      Buffer.from([1, 0]),
+      name,
+      Buffer.alloc(20 - name.length),
+      id,
+      Buffer.alloc(32 - id.length),
+      Buffer.from([0]),
+    ]);
+    expect(r.data).toBe(expected.toString("hex"));
+    // as a public card reader reads it: MF, 0016, then 1001 and 0015
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B095002B").sw).toBe("9000");
+  });
+
+  it("a card without a holder in its spec has an all-zero 0016; after power-up the MF is current", () => {
+    const card = newCard();
+    expect(apdu(card, "00B0960037")).toEqual({ data: "00".repeat(55), sw: "9000" });
+    expect(apdu(card, "00B0961400").data).toBe("00".repeat(35)); // offset 20, Le 00: the rest
+    expect(apdu(card, "00B0960038").sw).toBe("6c37");
+    expect(apdu(card, "00B0963700").sw).toBe("6b00");
+  });
+
+  it("0016 is the MF's: with 1001 selected, SFI 16 is no file (6A82) until 3F00 is selected again", () => {
+    const card = newCard({ holder: { name: "李四" } });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B0960037").sw).toBe("6a82");
+    expect(apdu(card, "00A40000023F00").sw).toBe("9000");
+    expect(apdu(card, "00B0960037").sw).toBe("9000");
+  });
+
+  it("the holder survives cardToSpec and a rebuild; a bad holder is refused naming the field (E705)", () => {
+    const holder = { identity: 2, staff: 1, name: "王五", idNumber: "A1234567", idType: 2 };
+    const card = newCard({ holder });
+    expect(cardToSpec(card).holder).toEqual(holder);
+    const copy = createCardFromSpec(cardToSpec(card), keys);
+    expect(apdu(copy, "00B0960037")).toEqual(apdu(card, "00B0960037"));
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [
+        { holder: { name: "一二三四五六七八九十一" } },
+        /holder\.name: .*22 bytes in GB2312, the field holds 20/,
+      ],
+      [{ holder: { name: "😀" } }, /holder\.name: .*GB2312/],
+      [{ holder: { idNumber: "1".repeat(33) } }, /holder\.idNumber: .*at most 32/],
+      [{ holder: { idNumber: "身份" } }, /holder\.idNumber: .*ASCII/],
+      [{ holder: { idType: 256 } }, /holder\.idType/],
+      [{ holder: { nickname: "x" } }, /holder: .*nickname/],
+    ];
+    for (const [over, re] of bad) {
+      const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
+      expect(e.message).toMatch(re);
+    }
+  });
+});
+
 describe("card specs", () => {
   it("builds 0015 from the spec and a default 'not entered' 0019", () => {
     const card = createCardFromSpec(
