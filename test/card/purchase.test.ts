@@ -642,6 +642,35 @@ describe("refusals and faults", () => {
     expect(apdu(card, `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}`).sw).toBe("6700");
   });
 
+  // docs/card-crypto.md §4's list of the other status words, one command for each case it names
+  it.each([
+    { sw: "6700", state: "mf", cmd: "00A4" },
+    { sw: "6700", state: "mf", cmd: "00A4000003 100100" },
+    { sw: "6700", state: "app", cmd: "805A000903 000800" },
+    { sw: "6a86", state: "mf", cmd: "00A4010002 1001" },
+    { sw: "6a86", state: "app", cmd: "00B201CF2B" },
+    { sw: "6a86", state: "app", cmd: "805C000104" },
+    { sw: "6a86", state: "app", cmd: "805A010902 0008" },
+    { sw: "6d00", state: "mf", cmd: "00CA000000" },
+    { sw: "6e00", state: "mf", cmd: "9050000000" },
+    { sw: "6985", state: "mf", cmd: "805C000204" },
+    { sw: "6986", state: "app", cmd: "00B000002B" },
+    { sw: "6a82", state: "mf", cmd: "00A4040009 A00000000386980702" },
+    { sw: "6a82", state: "mf", cmd: "00B095002B" },
+    { sw: "6a82", state: "mf", cmd: "00B201C417" },
+    { sw: "6a82", state: "app", cmd: "00B0960037" },
+    { sw: "6a82", state: "app", cmd: "00B201DC17" },
+    { sw: "6a83", state: "app", cmd: "00B201C417" },
+    { sw: "6b00", state: "app", cmd: "00B0952B01" },
+    { sw: "6c2b", state: "app", cmd: "00B095002C" },
+    { sw: "6c2b", state: "app", cmd: "00B201CC2C" },
+    { sw: "6c04", state: "app", cmd: "805C000208" },
+  ])("$cmd with the $state current answers $sw", ({ sw, state, cmd }) => {
+    const card = newCard();
+    expect(apdu(card, state === "app" ? "00A40000021001" : "00A40000023F00").sw).toBe("9000");
+    expect(apdu(card, cmd)).toEqual({ data: "", sw });
+  });
+
   it("a simple purchase (type 06) debits without touching 0019", () => {
     const card = newCard();
     const before = card.snapshot();
