@@ -1,7 +1,9 @@
 /**
  * 43-byte images of the card files 0015 and 0019, built with the frame catalogue's codecs
- * (firmware-bridge/frames/records.ts) so the card and the frames agree to the byte.
+ * (firmware-bridge/frames/records.ts) so the card and the frames agree to the byte; and the MF's
+ * cardholder file 0016 (55 bytes), which no frame carries.
  */
+import iconv from "iconv-lite";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
 import {
@@ -10,7 +12,7 @@ import {
   file0019Full,
   RECORD_0019_HEADER,
 } from "../../firmware-bridge/frames/records.js";
-import type { Card0015, Card0019 } from "./types.js";
+import type { Card0015, Card0016, Card0019 } from "./types.js";
 
 export const FILE_0019_LENGTH = 43;
 // The full-width codecs do not depend on the dialect; any dialect will do.
@@ -63,4 +65,60 @@ export function decode0019(b: Buffer): Card0019 {
   if (!r || r[1] !== FILE_0019_LENGTH)
     throw new EtcError(ErrorCodes.FieldValue, `0019 must be 43 bytes, got ${b.length}`);
   return r[0];
+}
+
+export const FILE_0016_LENGTH = 55;
+const HOLDER_NAME_BYTES = 20;
+const HOLDER_ID_BYTES = 32;
+
+/** The holder of a card whose spec names none: every byte of 0016 zero, as a card issued without one. */
+export const NO_HOLDER: Card0016 = { identity: 0, staff: 0, name: "", idNumber: "", idType: 0 };
+
+/** The name's GB2312 bytes, or why it has none that fit (a character GBK lacks, too long). */
+export function holderNameBytes(name: string): Buffer | string {
+  const b = iconv.encode(name, "gbk");
+  if (iconv.decode(b, "gbk") !== name) return `expected GB2312 text, got "${name}"`;
+  if (b.length > HOLDER_NAME_BYTES)
+    return `"${name}" needs ${b.length} bytes in GB2312, the field holds ${HOLDER_NAME_BYTES}`;
+  return b;
+}
+
+/** Why `idNumber` does not fit 0016's 32 ASCII bytes, or undefined. */
+export function holderIdNumberIssue(idNumber: string): string | undefined {
+  if (!/^[\x20-\x7e]*$/.test(idNumber)) return `expected printable ASCII, got "${idNumber}"`;
+  if (idNumber.length > HOLDER_ID_BYTES)
+    return `expected at most ${HOLDER_ID_BYTES} characters, got ${idNumber.length}`;
+  return undefined;
+}
+
+export function encode0016(h: Card0016): Buffer {
+  const name = holderNameBytes(h.name);
+  if (typeof name === "string") throw new EtcError(ErrorCodes.FieldValue, `0016 name: ${name}`);
+  const idIssue = holderIdNumberIssue(h.idNumber);
+  if (idIssue) throw new EtcError(ErrorCodes.FieldValue, `0016 idNumber: ${idIssue}`);
+  const out = Buffer.alloc(FILE_0016_LENGTH);
+  out[0] = h.identity;
+  out[1] = h.staff;
+  name.copy(out, 2);
+  out.write(h.idNumber, 2 + HOLDER_NAME_BYTES, "ascii");
+  out[FILE_0016_LENGTH - 1] = h.idType;
+  return out;
+}
+
+/** The text of a zero-padded field: its bytes up to the first zero. */
+function untilZero(b: Buffer): Buffer {
+  const z = b.indexOf(0);
+  return z < 0 ? b : b.subarray(0, z);
+}
+
+export function decode0016(b: Buffer): Card0016 {
+  if (b.length !== FILE_0016_LENGTH)
+    throw new EtcError(ErrorCodes.FieldValue, `0016 must be ${FILE_0016_LENGTH} bytes, got ${b.length}`);
+  return {
+    identity: b[0] ?? 0,
+    staff: b[1] ?? 0,
+    name: iconv.decode(untilZero(b.subarray(2, 2 + HOLDER_NAME_BYTES)), "gbk"),
+    idNumber: untilZero(b.subarray(2 + HOLDER_NAME_BYTES, FILE_0016_LENGTH - 1)).toString("latin1"),
+    idType: b[FILE_0016_LENGTH - 1] ?? 0,
+  };
 }

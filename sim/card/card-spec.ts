@@ -6,7 +6,17 @@ import iconv from "iconv-lite";
 import { z } from "zod";
 import { EtcError } from "../../firmware-bridge/errors.js";
 import { layoutFor } from "../../src/booth/record-0019.js";
-import { decode0015, empty0019, encode0015, encode0019 } from "./card-files.js";
+import {
+  decode0015,
+  decode0016,
+  empty0019,
+  encode0015,
+  encode0016,
+  encode0019,
+  holderIdNumberIssue,
+  holderNameBytes,
+  NO_HOLDER,
+} from "./card-files.js";
 import { CardErrorCodes } from "./crypto/errors.js";
 import type { CardKeys } from "./crypto/keys.js";
 import { CARD_TYPE, record0019In, SimCard, type SimCardOptions } from "./sim-card.js";
@@ -34,6 +44,25 @@ const record0019Schema = z
   })
   .partial()
   .strict();
+
+/** The cardholder file 0016 (card-files.ts): every field defaults to NO_HOLDER's (zero, empty). */
+const holderSchema = z
+  .strictObject({
+    identity: z.number().int().min(0).max(255),
+    staff: z.number().int().min(0).max(255),
+    /** GB2312, at most 20 bytes (10 Chinese characters). */
+    name: z.string().superRefine((s, ctx) => {
+      const b = holderNameBytes(s);
+      if (typeof b === "string") ctx.addIssue({ code: "custom", message: b });
+    }),
+    /** Printable ASCII, at most 32 characters. */
+    idNumber: z.string().superRefine((s, ctx) => {
+      const issue = holderIdNumberIssue(s);
+      if (issue) ctx.addIssue({ code: "custom", message: issue });
+    }),
+    idType: z.number().int().min(0).max(255),
+  })
+  .partial();
 
 export const cardSpecSchema = z
   .object({
@@ -82,6 +111,8 @@ export const cardSpecSchema = z
       .string()
       .regex(/^(?:[0-9a-fA-F]{2})+$/, "expected hex digits")
       .optional(),
+    /** The cardholder file 0016 under the MF; default no holder (every byte zero). */
+    holder: holderSchema.optional(),
   })
   .strict();
 
@@ -170,8 +201,9 @@ export function createCardFromSpec(
     throw specError((e as Error).message);
   }
   decode0015(file0015);
+  const file0016 = encode0016({ ...NO_HOLDER, ...s.holder });
   return new SimCard(
-    { file0015, file0019, balance: s.balance, offlineSerial: s.offlineSerial },
+    { file0015, file0019, file0016, balance: s.balance, offlineSerial: s.offlineSerial },
     { ...opts, keys },
   );
 }
@@ -187,7 +219,7 @@ function lowerHex<T extends Record<string, unknown>>(o: T): T {
 
 /**
  * The spec that rebuilds a card in its current state (balance, serial, 0019 as the whole record in its
- * layout, byte for byte); the 0018 records and the proof of the last transaction are not kept.
+ * layout, byte for byte, the 0016 holder); the 0018 records and the proof of the last transaction are not kept.
  */
 export function cardToSpec(card: SimCard): CardSpec {
   const snap = card.snapshot();
@@ -212,5 +244,6 @@ export function cardToSpec(card: SimCard): CardSpec {
     plateColor: f.plateColor,
     vehicleClass: f.vehicleClass,
     file0019: card.record0019().toString("hex"),
+    holder: decode0016(card.record0016()),
   };
 }

@@ -2,7 +2,8 @@
  * A simulated ETC user card (CPU card, application DF01 / FID 1001) that runs the PBOC composite
  * purchase at the APDU level (docs/card-crypto.md §4; its files: docs/protocol.md §8).
  *
- * Files: 0015 (43 bytes, READ BINARY SFI 15), 0019 (the record in the card's layout: 43 bytes AA 29 00 on
+ * Files: under the MF, the cardholder file 0016 (55 bytes, READ BINARY SFI 16, card-files.ts encode0016);
+ * under 1001, 0015 (43 bytes, READ BINARY SFI 15), 0019 (the record in the card's layout: 43 bytes AA 29 00 on
  * a card of version 0x40 or above, 63 or 60 bytes on older ones; READ RECORD, SFI 19), 0018 (EP
  * transaction details, 23 bytes per record, newest first), the EP balance (GET BALANCE) and the
  * offline transaction serial. The card's DPK and DTK are diversified from the master keys at creation.
@@ -17,7 +18,15 @@ import { EtcError } from "../../firmware-bridge/errors.js";
 import { hex2 } from "../../firmware-bridge/framing/bytes.js";
 import { type Layout0019, layoutFor } from "../../src/booth/record-0019.js";
 import { buildCommand, parseCommand, respond, SW, splitResponse, swHex, swWrongLe } from "./apdu.js";
-import { decode0015, decode0019, encode0019, FILE_0019_LENGTH } from "./card-files.js";
+import {
+  decode0015,
+  decode0019,
+  encode0016,
+  encode0019,
+  FILE_0016_LENGTH,
+  FILE_0019_LENGTH,
+  NO_HOLDER,
+} from "./card-files.js";
 import { CardErrorCodes } from "./crypto/errors.js";
 import { type CardKeys, deriveCardKeys } from "./crypto/keys.js";
 import {
@@ -49,6 +58,8 @@ export const TRANS_TYPE = { simplePurchase: 0x06, compositePurchase: 0x09 } as c
 const FID_MF = 0x3f00;
 const FID_ETC_APP = 0x1001;
 const SFI_0015 = 0x15;
+/** The cardholder file 0016, under the MF. */
+const SFI_0016 = 0x16;
 const SFI_0018 = 0x18;
 const SFI_0019 = 0x19;
 const RECORD_0018_LENGTH = 23;
@@ -93,6 +104,8 @@ export interface SimCardState {
   file0019: Buffer;
   balance: number;
   offlineSerial: number;
+  /** The MF's cardholder file 0016, 55 bytes (card-files.ts encode0016); default all zero (NO_HOLDER). */
+  file0016?: Buffer;
 }
 
 interface PendingPurchase {
@@ -197,6 +210,8 @@ function refused(code: string, what: string, sw: number, details: Record<string,
 export class SimCard implements SimCardApi {
   readonly cardId: string;
   private readonly file0015: Buffer;
+  /** The MF's cardholder file 0016 (READ BINARY SFI 16 with the MF current). */
+  private readonly file0016: Buffer;
   /** What SELECT 1001 answers: the FCI, with this card's 0015. */
   private readonly fci: Buffer;
   /** The 0019 record as the card stores it: in its layout, byte for byte as the last UPDATE sent it. */
@@ -238,6 +253,9 @@ export class SimCard implements SimCardApi {
       );
     }
     this.file0015 = Buffer.from(state.file0015);
+    if (state.file0016 !== undefined && state.file0016.length !== FILE_0016_LENGTH)
+      throw new EtcError(CardErrorCodes.CardSpecInvalid, `0016 must be ${FILE_0016_LENGTH} bytes`);
+    this.file0016 = Buffer.from(state.file0016 ?? encode0016(NO_HOLDER));
     this.fci = fci1001(this.file0015);
     this.balance = state.balance;
     this.offlineSerial = state.offlineSerial;
@@ -267,6 +285,11 @@ export class SimCard implements SimCardApi {
     return { file0015: Buffer.from(this.file0015), file0019: aaView(this.file0019) };
   }
 
+  /** The MF's cardholder file 0016, 55 bytes, as READ BINARY SFI 16 gives it (a copy). */
+  record0016(): Buffer {
+    return Buffer.from(this.file0016);
+  }
+
   /** The whole 0019 record in the card's layout, as READ RECORD gives it (a copy). */
   record0019(): Buffer {
     return Buffer.from(this.file0019);
@@ -293,7 +316,8 @@ export class SimCard implements SimCardApi {
       this.pending = undefined;
       return respond(SW.wrongLength);
     }
-    // INIT must be followed directly by DEBIT (composite: UPDATE CAPP DATA CACHE may come between).
+    // INIT must be followed directly by DEBIT (composite: by an accepted UPDATE CAPP DATA CACHE, then
+    // DEBIT; a refused UPDATE may be sent again).
     const continuesPurchase = c.cla === 0x80 && (c.ins === 0xdc || c.ins === 0x54);
     if (!continuesPurchase) this.pending = undefined;
     if (c.cla === 0x00) {
@@ -328,7 +352,17 @@ export class SimCard implements SimCardApi {
     return respond(SW.claNotSupported);
   }
 
+  /**
+   * SELECT by file id (P1 P2 00 00: 3F00, 1001) or by DF name (P1 P2 04 00: the name of 1001, as public
+   * ETC card code selects it), which answers the same FCI as 1001 by file id. Another name or file is
+   * 6A82, other P1 P2 6A86; a refused SELECT leaves the selection as it was.
+   */
   private select(p1: number, p2: number, data: Buffer): Buffer {
+    if (p1 === 0x04 && p2 === 0x00) {
+      if (!data.equals(DF_NAME_1001)) return respond(SW.fileNotFound);
+      this.appSelected = true;
+      return respond(SW.ok, this.fci);
+    }
     if (p1 !== 0x00 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (data.length !== 2) return respond(SW.wrongLength);
     const fid = data.readUInt16BE(0);
@@ -351,10 +385,15 @@ export class SimCard implements SimCardApi {
     return respond(SW.ok, file.subarray(offset, offset + want));
   }
 
-  /** READ BINARY by SFI (P1 = 80 | SFI, P2 = offset): 0015 only. */
+  /**
+   * READ BINARY by SFI (P1 = 80 | SFI, P2 = offset), of the current DF's files: 0016 with the MF current
+   * (after power-up or SELECT 3F00), 0015 with 1001 selected.
+   */
   private readBinary(p1: number, p2: number, le: number | undefined): Buffer {
     if ((p1 & 0x80) === 0) return respond(SW.noCurrentEf);
-    if (!this.appSelected || (p1 & 0x7f) !== SFI_0015) return respond(SW.fileNotFound);
+    const sfi = p1 & 0x7f;
+    if (!this.appSelected && sfi === SFI_0016) return this.slice(this.file0016, p2, le);
+    if (!this.appSelected || sfi !== SFI_0015) return respond(SW.fileNotFound);
     return this.slice(this.file0015, p2, le);
   }
 
@@ -442,13 +481,17 @@ export class SimCard implements SimCardApi {
 
   /**
    * DEBIT FOR (CAPP) PURCHASE 80 54 01 00 0F: terminal serial 4 ‖ date 4 ‖ time 3 ‖ MAC1 4.
-   * Checks MAC1 (9302 on mismatch, nothing changes), then debits, commits the 0019 cache, moves the
-   * offline serial on and answers TAC 4 ‖ MAC2 4.
+   * 6901 without INIT, or after a composite INIT with no accepted UPDATE CAPP DATA CACHE. Checks MAC1
+   * (9302 on mismatch, nothing changes), then debits, commits the 0019 cache, moves the offline serial on
+   * and answers TAC 4 ‖ MAC2 4.
    */
   private debit(p1: number, p2: number, d: Buffer): Buffer {
     const p = this.pending;
     this.pending = undefined;
     if (!p) return respond(SW.invalidState);
+    // A composite purchase debits only after an accepted UPDATE CAPP DATA CACHE (PBOC 复合消费: the
+    // record is written with the debit or not at all): 6901 when none was sent or it was refused.
+    if (p.transType === TRANS_TYPE.compositePurchase && !p.cache) return respond(SW.invalidState);
     if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 0x0f) return respond(SW.wrongLength);
     const terminalSerial = d.readUInt32BE(0);

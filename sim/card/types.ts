@@ -37,6 +37,21 @@ export interface Card0019 {
   reserved?: string;
 }
 
+/**
+ * Decoded cardholder file 0016 under the MF (持卡人基本数据文件, 55 bytes): identity 1 ‖ staff 1 ‖ name 20
+ * (GB2312, zero-padded) ‖ ID number 32 (ASCII, zero-padded) ‖ ID type 1 (docs/card-crypto.md §4).
+ */
+export interface Card0016 {
+  /** 持卡人身份标识 */
+  identity: number;
+  /** 本系统职工标识 */
+  staff: number;
+  name: string;
+  idNumber: string;
+  /** 持卡人证件类型 */
+  idType: number;
+}
+
 export interface CardSnapshot {
   /** 20 digits: network + serial. */
   cardId: string;

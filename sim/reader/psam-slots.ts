@@ -2,6 +2,7 @@
  * The simulated reader's PSAM slots: which slot holds a PSAM, whether it was reset since power-up, and
  * the PSAM side of an exchange, where the PSAM faults apply (absent, mute, an error status word).
  */
+import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { encodeApduList } from "../../firmware-bridge/reader/apdu-list.js";
 import { ReaderStatus } from "../../firmware-bridge/reader/status.js";
 import { exchangeResolvingT0, T0AnswerLost } from "../../firmware-bridge/reader/t0.js";
@@ -23,6 +24,27 @@ export interface PsamSlotSpec {
 
 export const DEFAULT_SIM_PSAM: PsamSlotSpec = { slot: 1, terminalNo: "430100000099", serial: 1, t0: true };
 
+/**
+ * The first PSAM whose slot an earlier one has (`psams.N.slot` and why), or undefined: a slot holds one
+ * PSAM, and a second one for it would replace the first, silently.
+ */
+export function repeatedSlot(
+  specs: readonly Pick<PsamSlotSpec, "slot">[],
+): { index: number; path: string; message: string } | undefined {
+  const seen = new Map<number, number>();
+  for (const [i, { slot }] of specs.entries()) {
+    const first = seen.get(slot);
+    if (first !== undefined)
+      return {
+        index: i,
+        path: `psams.${i}.slot`,
+        message: `slot ${slot} is configured already (psams.${first}); one PSAM per slot`,
+      };
+    seen.set(slot, i);
+  }
+  return undefined;
+}
+
 interface Slot {
   /** The slot's PSAM; it keeps its serial counter while it is out of the slot. */
   psam: SimPsam;
@@ -39,6 +61,8 @@ export class PsamSlots {
     private readonly createPsam: (spec: PsamSlotSpec) => SimPsam,
     specs: readonly PsamSlotSpec[],
   ) {
+    const repeat = repeatedSlot(specs);
+    if (repeat) throw new EtcError(ErrorCodes.ConfigInvalid, `reader ${repeat.path}: ${repeat.message}`);
     for (const spec of specs) this.configure(spec);
   }
 

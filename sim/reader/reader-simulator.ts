@@ -45,6 +45,7 @@ import { FaultBook } from "./fault-book.js";
 import { parseReaderFault, type ReaderFault, type ReaderFaultInput } from "./faults.js";
 import { type Outcome, outcome } from "./outcome.js";
 import { DEFAULT_SIM_PSAM, type PsamSlotSpec, PsamSlots } from "./psam-slots.js";
+import { checkReaderInfo, DEFAULT_READER_INFO_TEXT, DEFAULT_READER_SIM_MAX_FRAME } from "./reader-info.js";
 import { SlowCommand } from "./slow-command.js";
 
 export { DEFAULT_SIM_PSAM, type PsamSlotSpec } from "./psam-slots.js";
@@ -117,7 +118,7 @@ export class ReaderSimulator {
       transport: opts.transport,
       channel: "READER-SIM",
       logger: opts.logger,
-      deframer: { maxFrameLength: opts.maxFrameLength ?? 1024 },
+      deframer: { maxFrameLength: opts.maxFrameLength ?? DEFAULT_READER_SIM_MAX_FRAME },
       describe: (f, dir) => describeFrame(f, dir === "->" ? "<-" : "->"),
     });
     this.faults = new FaultBook((fault, detail) => this.emit({ type: "fault", fault, detail }));
@@ -132,12 +133,13 @@ export class ReaderSimulator {
     this.info = {
       protocolVersion: 1,
       psamSlots: opts.psamSlots ?? Math.max(2, this.slots.highest),
-      maxFrameLength: opts.maxFrameLength ?? 1024,
-      vendor: opts.info?.vendor ?? "etc-sim",
-      model: opts.info?.model ?? "desk-reader",
-      firmware: opts.info?.firmware ?? "1.0",
-      serial: opts.info?.serial ?? "SIM00001",
+      maxFrameLength: opts.maxFrameLength ?? DEFAULT_READER_SIM_MAX_FRAME,
+      vendor: opts.info?.vendor ?? DEFAULT_READER_INFO_TEXT.vendor,
+      model: opts.info?.model ?? DEFAULT_READER_INFO_TEXT.model,
+      firmware: opts.info?.firmware ?? DEFAULT_READER_INFO_TEXT.firmware,
+      serial: opts.info?.serial ?? DEFAULT_READER_INFO_TEXT.serial,
     };
+    checkReaderInfo(this.info);
   }
 
   /** Opens the transport and starts answering. */

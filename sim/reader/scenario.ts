@@ -8,15 +8,40 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { READER_SEEDS, seedSchema } from "../seed.js";
+import { repeatedSlot } from "./psam-slots.js";
+import {
+  DEFAULT_READER_INFO_TEXT,
+  DEFAULT_READER_SIM_MAX_FRAME,
+  INFO_TEXT_FIELDS,
+  INFO_TEXT_MAX_BYTES,
+  infoReplyTooLong,
+} from "./reader-info.js";
 import { parseScriptStep, scriptStepSchema } from "./script.js";
+
+/** An INFO text: sent after a 1-byte length, so at most 255 bytes of UTF-8 (reader-info.ts). */
+const infoText = z.string().superRefine((s, ctx) => {
+  const n = Buffer.byteLength(s, "utf8");
+  if (n > INFO_TEXT_MAX_BYTES)
+    ctx.addIssue({
+      code: "custom",
+      message: `expected at most ${INFO_TEXT_MAX_BYTES} bytes in UTF-8 (INFO sends it after a 1-byte length), got ${n}`,
+    });
+});
 
 export const readerScenarioSchema = z.strictObject({
   name: z.string().optional(),
   /** Seed of the cards' INIT random numbers; READER_SEEDS (sim/seed.ts). */
   seed: seedSchema(READER_SEEDS).optional(),
   reader: z
-    .strictObject({ vendor: z.string(), model: z.string(), firmware: z.string(), serial: z.string() })
+    .strictObject({ vendor: infoText, model: infoText, firmware: infoText, serial: infoText })
     .partial()
+    .superRefine((r, ctx) => {
+      // `etc-sim reader` keeps the default frame limit: the INFO reply must fit it
+      const text = { ...DEFAULT_READER_INFO_TEXT, ...r };
+      if (INFO_TEXT_FIELDS.some((f) => Buffer.byteLength(text[f], "utf8") > INFO_TEXT_MAX_BYTES)) return;
+      const tooLong = infoReplyTooLong(text, DEFAULT_READER_SIM_MAX_FRAME);
+      if (tooLong) ctx.addIssue({ code: "custom", message: tooLong });
+    })
     .optional(),
   psams: z
     .array(
@@ -28,6 +53,10 @@ export const readerScenarioSchema = z.strictObject({
         absent: z.boolean().optional(),
       }),
     )
+    .superRefine((psams, ctx) => {
+      const repeat = repeatedSlot(psams);
+      if (repeat) ctx.addIssue({ code: "custom", path: [repeat.index, "slot"], message: repeat.message });
+    })
     .optional(),
   /** Cards as sim/card/card-spec.ts describes them (cardId, province, balance, record0019...). */
   cards: z.array(z.record(z.string(), z.unknown())).default([]),

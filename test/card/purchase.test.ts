@@ -80,16 +80,18 @@ function expectCode(f: () => unknown, code: string): unknown {
 }
 
 /**
- * A composite purchase by hand, as an RSU sends it: SELECTs, INIT (apduInit), then MAC1 on the PSAM over
- * `time` and DEBIT (apduDebit); a caller that writes 0019 sends its UPDATE CAPP DATA CACHE in between.
- * Returns the MAC1 and DEBIT answers.
+ * A composite purchase by hand, as an RSU sends it: SELECTs, INIT (apduInit), UPDATE CAPP DATA CACHE of
+ * exitRecord(), then MAC1 on the PSAM over `time` and DEBIT (apduDebit); a caller that writes another
+ * 0019 record calls apduInit, sends its own UPDATE, then apduDebit. Returns the MAC1 and DEBIT answers.
  */
 function apduPurchase(
   card: SimCard,
   psam: SimPsam,
   o: { amount: number; time: string },
 ): { mac1: { data: string; sw: string }; debit: { data: string; sw: string } } {
-  return apduDebit(card, psam, { ...o, init: apduInit(card, psam, o.amount) });
+  const init = apduInit(card, psam, o.amount);
+  expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
+  return apduDebit(card, psam, { ...o, init });
 }
 
 /** The SELECTs and INIT FOR CAPP PURCHASE of a composite purchase; returns INIT's answer data (hex). */
@@ -195,6 +197,27 @@ describe("composite purchase through the APDU interface", () => {
     expect(sel.data).toHaveLength(65 * 2);
     // The card serial (0015 bytes 12..19) sits at FCI bytes 34..41, where public lane code reads it.
     expect(sel.data.slice(68, 84)).toBe(CARD_ID.slice(4));
+  });
+
+  it.each(["00A4040009A00000000386980701", "00A4040009A0000000038698070100"])(
+    "SELECT by the DF name (%s) selects 1001 and answers the same FCI as SELECT by file id",
+    (byName) => {
+      const card = newCard();
+      const fci = apdu(newCard(), "00A40000021001");
+      expect(apdu(card, byName)).toEqual(fci);
+      expect(apdu(card, "00B095002B")).toEqual({ data: card.files().file0015.toString("hex"), sw: "9000" });
+      expect(apdu(card, "805C000204")).toEqual({ data: "00002710", sw: "9000" });
+    },
+  );
+
+  it("SELECT by another DF name answers 6A82 and leaves the application unselected; other P1 P2 6A86", () => {
+    const card = newCard();
+    expect(apdu(card, "00A4040009A00000000386980702").sw).toBe("6a82");
+    expect(apdu(card, "00A4040008A000000003869807").sw).toBe("6a82");
+    expect(apdu(card, "00B095002B").sw).toBe("6a82");
+    expect(apdu(card, "805C000204").sw).toBe("6985");
+    expect(apdu(card, "00A4040209A00000000386980701").sw).toBe("6a86");
+    expect(apdu(card, "00A4020002 1001").sw).toBe("6a86");
   });
 
   it("runs several purchases in a row; every TAC verifies and state carries over", () => {
@@ -446,6 +469,7 @@ describe("refusals and faults", () => {
     // A DEBIT with a wrong MAC1 commits nothing and tells nobody.
     expect(apdu(card, "00A40000021001").sw).toBe("9000");
     expect(apdu(card, `805003020B 01 00000001 ${psam.terminalNo} 0F`).sw).toBe("9000");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     expect(apdu(card, "805401000F 00000064 20240501 120000 00000000 08").sw).toBe("9302");
     off();
     card.purchase(psam, { amount: 1, transTime: TIME, record0019: exitRecord() });
@@ -465,6 +489,50 @@ describe("refusals and faults", () => {
     expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     expect(apdu(card, "805401000F 00000064 20240501 120000 DEADBEEF 08").sw).toBe("9302");
     expect(card.snapshot()).toEqual(before);
+  });
+
+  /** A composite INIT, then `between` (UPDATE or nothing), a right MAC1 and DEBIT: DEBIT's answer. */
+  function debitAfter(card: SimCard, between: (c: SimCard) => void): { data: string; sw: string } {
+    const psam = newPsam();
+    const init = apduInit(card, psam, 100);
+    between(card);
+    const { mac1, debit } = apduDebit(card, psam, { amount: 100, time: TIME, init });
+    expect(mac1.sw).toBe("9000"); // a right MAC1: the missing UPDATE is the only reason to refuse
+    return debit;
+  }
+
+  it("a composite DEBIT without UPDATE CAPP DATA CACHE gets 6901 and nothing changes", () => {
+    const card = newCard();
+    const before = card.snapshot();
+    expect(debitAfter(card, () => {})).toEqual({ data: "", sw: "6901" });
+    expect(card.snapshot()).toEqual(before);
+    expect(apdu(card, "00B201C417").sw).toBe("6a83"); // no 0018 detail record
+  });
+
+  it.each([
+    { sw: "6a80", why: "record id ≠ P1", update: `80DCABC82B${encode0019(exitRecord()).toString("hex")}` },
+    { sw: "6700", why: "42 bytes", update: `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}` },
+    { sw: "6a86", why: "P2 not SFI 19", update: `80DCAAC02B${encode0019(exitRecord()).toString("hex")}` },
+  ])("a composite DEBIT after a refused UPDATE CAPP DATA CACHE ($sw, $why) gets 6901", ({ sw, update }) => {
+    const card = newCard();
+    const before = card.snapshot();
+    expect(debitAfter(card, (c) => expect(apdu(c, update).sw).toBe(sw))).toEqual({ data: "", sw: "6901" });
+    expect(card.snapshot()).toEqual(before);
+    expect(apdu(card, "00B201C417").sw).toBe("6a83");
+  });
+
+  it("a refused UPDATE CAPP DATA CACHE may be sent again: DEBIT then commits the accepted record", () => {
+    const card = newCard();
+    const good = encode0019(exitRecord()).toString("hex");
+    const debit = debitAfter(card, (c) => {
+      expect(apdu(c, `80DCABC82B${good}`).sw).toBe("6a80");
+      expect(apdu(c, `80DCAAC82B${good}`).sw).toBe("9000");
+    });
+    expect(debit.sw).toBe("9000");
+    expect(card.snapshot()).toMatchObject({
+      balance: 9900,
+      file0019: { ...exitRecord(), reserved: "00000000" },
+    });
   });
 
   it("a PSAM with other master keys produces a MAC1 the card rejects (E711, 9302), nothing debited", () => {
@@ -521,6 +589,7 @@ describe("refusals and faults", () => {
     expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
     expect(apdu(card, "00A40000021001").sw).toBe("9000");
     const init = apdu(card, "805003020B 01 000004D2 430100000001 0F");
+    expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("9000");
     const random = init.data.slice(22, 30);
     // random 4 ‖ offline serial 2 ‖ amount 4 ‖ type 1 ‖ date-time 7 ‖ key version 1 ‖ alg 1 ‖ serial 8 ‖ divisor 8
     const mac1Data = [
@@ -571,6 +640,35 @@ describe("refusals and faults", () => {
     expect(apdu(card, "805003020B 01 00000001 430100000001").sw).toBe("9000");
     expect(apdu(card, `80DCABC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6a80");
     expect(apdu(card, `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}`).sw).toBe("6700");
+  });
+
+  // docs/card-crypto.md §4's list of the other status words, one command for each case it names
+  it.each([
+    { sw: "6700", state: "mf", cmd: "00A4" },
+    { sw: "6700", state: "mf", cmd: "00A4000003 100100" },
+    { sw: "6700", state: "app", cmd: "805A000903 000800" },
+    { sw: "6a86", state: "mf", cmd: "00A4010002 1001" },
+    { sw: "6a86", state: "app", cmd: "00B201CF2B" },
+    { sw: "6a86", state: "app", cmd: "805C000104" },
+    { sw: "6a86", state: "app", cmd: "805A010902 0008" },
+    { sw: "6d00", state: "mf", cmd: "00CA000000" },
+    { sw: "6e00", state: "mf", cmd: "9050000000" },
+    { sw: "6985", state: "mf", cmd: "805C000204" },
+    { sw: "6986", state: "app", cmd: "00B000002B" },
+    { sw: "6a82", state: "mf", cmd: "00A4040009 A00000000386980702" },
+    { sw: "6a82", state: "mf", cmd: "00B095002B" },
+    { sw: "6a82", state: "mf", cmd: "00B201C417" },
+    { sw: "6a82", state: "app", cmd: "00B0960037" },
+    { sw: "6a82", state: "app", cmd: "00B201DC17" },
+    { sw: "6a83", state: "app", cmd: "00B201C417" },
+    { sw: "6b00", state: "app", cmd: "00B0952B01" },
+    { sw: "6c2b", state: "app", cmd: "00B095002C" },
+    { sw: "6c2b", state: "app", cmd: "00B201CC2C" },
+    { sw: "6c04", state: "app", cmd: "805C000208" },
+  ])("$cmd with the $state current answers $sw", ({ sw, state, cmd }) => {
+    const card = newCard();
+    expect(apdu(card, state === "app" ? "00A40000021001" : "00A40000023F00").sw).toBe("9000");
+    expect(apdu(card, cmd)).toEqual({ data: "", sw });
   });
 
   it("a simple purchase (type 06) debits without touching 0019", () => {
@@ -673,6 +771,71 @@ describe("0019 of older cards (version < 0x40)", () => {
     const aa43 = newCard();
     apduInit(aa43, newPsam(), 100);
     expect(apdu(aa43, `80DCAAC82B c13d00${body}`).sw).toBe("6a80");
+  });
+});
+
+describe("cardholder file 0016 under the MF", () => {
+  // 55 bytes: identity 1 ‖ staff 1 ‖ name 20 (GB2312, zero-padded) ‖ ID number 32 (ASCII, zero-padded) ‖ ID type 1
+  it("READ BINARY SFI 16 with the MF current gives the spec's holder, 55 bytes", () => {
+    const card = newCard({
+      holder: { name: "张三", idNumber: "430102199001011234", idType: 0, identity: 1 },
+    });
+    expect(apdu(card, "00A40000023F00").sw).toBe("9000");
+    const r = apdu(card, "00B0960037");
+    expect(r.sw).toBe("9000");
+    const name = Buffer.from("d5c5c8fd", "hex"); // 张三 in GB2312
+    const id = Buffer.from("430102199001011234", "ascii");
+    const expected = Buffer.concat([
+      Buffer.from([1, 0]),
+      name,
+      Buffer.alloc(20 - name.length),
+      id,
+      Buffer.alloc(32 - id.length),
+      Buffer.from([0]),
+    ]);
+    expect(r.data).toBe(expected.toString("hex"));
+    // as a public card reader reads it: MF, 0016, then 1001 and 0015
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B095002B").sw).toBe("9000");
+  });
+
+  it("a card without a holder in its spec has an all-zero 0016; after power-up the MF is current", () => {
+    const card = newCard();
+    expect(apdu(card, "00B0960037")).toEqual({ data: "00".repeat(55), sw: "9000" });
+    expect(apdu(card, "00B0961400").data).toBe("00".repeat(35)); // offset 20, Le 00: the rest
+    expect(apdu(card, "00B0960038").sw).toBe("6c37");
+    expect(apdu(card, "00B0963700").sw).toBe("6b00");
+  });
+
+  it("0016 is the MF's: with 1001 selected, SFI 16 is no file (6A82) until 3F00 is selected again", () => {
+    const card = newCard({ holder: { name: "李四" } });
+    expect(apdu(card, "00A40000021001").sw).toBe("9000");
+    expect(apdu(card, "00B0960037").sw).toBe("6a82");
+    expect(apdu(card, "00A40000023F00").sw).toBe("9000");
+    expect(apdu(card, "00B0960037").sw).toBe("9000");
+  });
+
+  it("the holder survives cardToSpec and a rebuild; a bad holder is refused naming the field (E705)", () => {
+    const holder = { identity: 2, staff: 1, name: "王五", idNumber: "A1234567", idType: 2 };
+    const card = newCard({ holder });
+    expect(cardToSpec(card).holder).toEqual(holder);
+    const copy = createCardFromSpec(cardToSpec(card), keys);
+    expect(apdu(copy, "00B0960037")).toEqual(apdu(card, "00B0960037"));
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [
+        { holder: { name: "一二三四五六七八九十一" } },
+        /holder\.name: .*22 bytes in GB2312, the field holds 20/,
+      ],
+      [{ holder: { name: "😀" } }, /holder\.name: .*GB2312/],
+      [{ holder: { idNumber: "1".repeat(33) } }, /holder\.idNumber: .*at most 32/],
+      [{ holder: { idNumber: "身份" } }, /holder\.idNumber: .*ASCII/],
+      [{ holder: { idType: 256 } }, /holder\.idType/],
+      [{ holder: { nickname: "x" } }, /holder: .*nickname/],
+    ];
+    for (const [over, re] of bad) {
+      const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
+      expect(e.message).toMatch(re);
+    }
   });
 });
 

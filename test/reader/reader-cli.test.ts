@@ -188,6 +188,11 @@ describe("etc-sim reader: errors", () => {
     const r2 = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
     expect(r2.code).toBe(1);
     expect(r2.stderr).toMatch(/cards\[0\]: card spec: balance/);
+    // before, accepted, and the INFO encoder threw on the lane's first INFO: an uncaught exception
+    writeFileSync(file, `reader: { vendor: ${"读".repeat(86)} }\n`);
+    const r3 = await runCli("etc-sim", ["reader", "--port", "/dev/null", "--scenario", file]);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(/reader\.vendor: expected at most 255 bytes in UTF-8 .*got 258/);
   });
 
   it("a scenario that is not YAML is refused naming the file (ConfigInvalid)", async () => {

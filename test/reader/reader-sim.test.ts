@@ -523,6 +523,107 @@ describe("a reader scenario's seed", () => {
   });
 });
 
+// a reader identity string over 255 bytes was accepted, then the INFO reply's encoder threw inside the
+// frame subscriber on the lane's first INFO: an uncaught exception that ended `etc-sim reader`
+describe("a reader scenario's identity strings", () => {
+  it.each(["vendor", "model", "firmware", "serial"])(
+    "reader.%s over 255 bytes in UTF-8 is refused at load, naming the field and the limit",
+    (field) => {
+      expect(() => parseReaderScenario({ reader: { [field]: "v".repeat(256) } })).toThrow(
+        expect.objectContaining({
+          code: "E401_CONFIG_INVALID",
+          message: `scenario: reader.${field}: expected at most 255 bytes in UTF-8 (INFO sends it after a 1-byte length), got 256`,
+        }),
+      );
+      // 86 Chinese characters are 258 bytes; 85 are 255, which fit
+      expect(() => parseReaderScenario({ reader: { [field]: "读".repeat(86) } })).toThrow(
+        `scenario: reader.${field}: expected at most 255 bytes in UTF-8 (INFO sends it after a 1-byte length), got 258`,
+      );
+      expect(parseReaderScenario({ reader: { [field]: "读".repeat(85) } }).reader).toEqual({
+        [field]: "读".repeat(85),
+      });
+    },
+  );
+
+  it("texts of 255 bytes each are refused at load too: their INFO reply is over etc-sim reader's 1024-byte frames", () => {
+    const s = "x".repeat(255);
+    expect(() => parseReaderScenario({ reader: { vendor: s, model: s, firmware: s, serial: s } })).toThrow(
+      "scenario: reader: the INFO reply would be a 1037-byte frame, over the reader's maxFrameLength 1024 (shorten vendor, model, firmware or serial)",
+    );
+    // with the default serial (8 bytes): 4 + 3 × 256 + 9 DATA, 9 around them, 790 bytes
+    expect(parseReaderScenario({ reader: { vendor: s, model: s, firmware: s } }).reader?.vendor).toBe(s);
+  });
+
+  it("in process, a string over 255 bytes is refused when the simulator is built, naming info.<field>", () => {
+    const store = new CardStore({ seed: 7, ledger: memoryLedger() });
+    const transport = createTransportPair({ names: ["pair:lane", "pair:sim"] }).device;
+    expect(() => new ReaderSimulator({ transport, store, info: { serial: "s".repeat(300) } })).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: "reader info.serial: expected at most 255 bytes in UTF-8, got 300",
+      }),
+    );
+  });
+
+  it("an INFO reply longer than the reader's frame limit is refused when the simulator is built", () => {
+    const store = new CardStore({ seed: 7, ledger: memoryLedger() });
+    const transport = createTransportPair({ names: ["pair:lane", "pair:sim"] }).device;
+    const s = "x".repeat(255);
+    // 4 + 4 × (1 + 255) bytes of DATA, 9 around them: 1037 > 1024
+    expect(
+      () => new ReaderSimulator({ transport, store, info: { vendor: s, model: s, firmware: s, serial: s } }),
+    ).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message:
+          "reader info: the INFO reply would be a 1037-byte frame, over the reader's maxFrameLength 1024 (shorten vendor, model, firmware or serial)",
+      }),
+    );
+    expect(
+      () =>
+        new ReaderSimulator({
+          transport,
+          store,
+          maxFrameLength: 1037,
+          info: { vendor: s, model: s, firmware: s, serial: s },
+        }),
+    ).not.toThrow();
+  });
+});
+
+// two PSAMs for one slot were accepted and the first silently dropped (the last one won)
+describe("a reader scenario's PSAM slots", () => {
+  it("a slot configured twice is refused at load, naming the repeat and the slot", () => {
+    const psams = [
+      { slot: 2, terminalNo: "333333333333" },
+      { slot: 1, terminalNo: "111111111111" },
+      { slot: 1, terminalNo: "222222222222" },
+    ];
+    expect(() => parseReaderScenario({ psams })).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: "scenario: psams.2.slot: slot 1 is configured already (psams.1); one PSAM per slot",
+      }),
+    );
+    expect(parseReaderScenario({ psams: psams.slice(0, 2) }).psams).toHaveLength(2);
+  });
+
+  it("in process, a slot given twice is refused when the simulator is built", () => {
+    const store = new CardStore({ seed: 7, ledger: memoryLedger() });
+    const transport = createTransportPair({ names: ["pair:lane", "pair:sim"] }).device;
+    const psams = [
+      { slot: 1, terminalNo: "111111111111" },
+      { slot: 1, terminalNo: "222222222222" },
+    ];
+    expect(() => new ReaderSimulator({ transport, store, psams })).toThrow(
+      expect.objectContaining({
+        code: "E401_CONFIG_INVALID",
+        message: "reader psams.1.slot: slot 1 is configured already (psams.0); one PSAM per slot",
+      }),
+    );
+  });
+});
+
 describe("line faults", () => {
   it("a reply with a bad checksum is discarded by the host: the command times out (E806)", async () => {
     const r = await rig({ timeouts: { cardApduMs: 300 }, silentLimit: 5 });
