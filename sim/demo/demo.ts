@@ -29,7 +29,7 @@ import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { loadScenarioFile, type Scenario } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { type DemoCollector, startDemoCollector, startDemoReader } from "./booth-side.js";
-import { type DemoLine, describeRecord, headerLine, tableLine, yuan } from "./table.js";
+import { type DemoLine, describeRecord, displayWidth, headerLine, tableLine, yuan } from "./table.js";
 
 export type { DemoLine } from "./table.js";
 
@@ -209,7 +209,7 @@ async function demoIn(
   );
   if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
   verbose.release();
-  write(headerLine());
+  write(headerLine(table.vehicleWidth));
   lane.controller.outcomes$.subscribe((o) => table.show(o.record, "dsrc", o.decisionMs));
   booth.outcomes$.subscribe((o) => table.show(o.record, "booth", null));
   let collector: DemoCollector | undefined;
@@ -365,7 +365,13 @@ function demoTable(
   lines: DemoLine[];
   show: (r: CommittedRecord, path: DemoLine["path"], decisionMs: number | null) => void;
   idOf: (obuId: string) => string;
+  /** the vehicle column's width: the scenario's longest vehicle id (table.ts vehicleCell) */
+  vehicleWidth: number;
 } {
+  const vehicleWidth = Math.max(
+    0,
+    ...(scenario.traffic?.vehicles ?? []).map((v) => displayWidth(v.id ?? "")),
+  );
   const idOf = (obuId: string): string =>
     sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
   const plateOf = (r: CommittedRecord): string =>
@@ -390,9 +396,9 @@ function demoTable(
       revision: r.revision,
     };
     lines.push(line);
-    write(tableLine(line));
+    write(tableLine(line, vehicleWidth));
   };
-  return { lines, show, idOf };
+  return { lines, show, idOf, vehicleWidth };
 }
 
 /** `--verbose`: the simulated collector's actions. */
