@@ -7,7 +7,7 @@
  * on to the next card; red (refused) tries the same card again after a pause, a few times, then moves on.
  * For system tests that run the lane's booth without a person (test/reliability/system/booth-crash-run.ts),
  * and the demo (sim/demo/demo.ts), whose collector takes only the cards of vehicles the booth has a case
- * for (`takes`).
+ * for (`takes`), and takes that case at the booth before it puts the card on the reader (`takeCase`).
  */
 import { firstValueFrom, type Observable, Subject, type Subscription } from "rxjs";
 import type { ReaderSimulator } from "../reader/reader-simulator.js";
@@ -23,25 +23,40 @@ export interface CollectorOptions {
    * store). May answer later (a promise): the cards are still handed over in the order the vehicles were
    * stopped.
    */
-  takes?: (v: { vehicleId: string; cardId: string }) => boolean | Promise<boolean>;
+  takes?: (v: { vehicleId: string; cardId: string }) => Handover | Promise<Handover>;
+  /**
+   * The collector chooses the booth case it brings the card for (the one `takes` named) before each time
+   * it puts the card on the reader, as a collector at the window takes a case (`etc-lane booth take CASE`,
+   * docs/booth.md §1): the booth charges the card there, not on the oldest case that names no card (an
+   * earlier stopped vehicle's whose card never came). Answers false (or rejects) when that case cannot be
+   * taken (it closed meanwhile): the card goes back to its driver (`no-case`).
+   */
+  takeCase?: (caseId: string) => boolean | Promise<boolean>;
 }
+
+/** `takes`' answer: no, yes, or yes for this booth case (`takeCase`). */
+export type Handover = boolean | { caseId: string };
 
 export type CollectorEvent =
   | { type: "handed"; cardId: string; vehicleId: string }
   | { type: "present"; cardId: string; attempt: number }
   | { type: "done"; cardId: string; led: "green" | "red" }
-  | { type: "gave-up"; cardId: string; refusals: number };
+  | { type: "gave-up"; cardId: string; refusals: number }
+  | { type: "no-case"; cardId: string; caseId: string };
 
 export class SimCollector {
   readonly events$: Observable<CollectorEvent>;
   private readonly subject = new Subject<CollectorEvent>();
-  private readonly queue: { cardId: string; vehicleId: string }[] = [];
-  private current: { cardId: string; refusals: number } | undefined;
+  private readonly queue: { cardId: string; vehicleId: string; caseId?: string }[] = [];
+  private current: { cardId: string; refusals: number; caseId?: string } | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** the current card's case is being taken at the booth (`takeCase`): nothing else starts meanwhile */
+  private choosing = false;
   private readonly subs: Subscription[] = [];
   private readonly pauseMs: number;
   private readonly maxRefusals: number;
   private readonly takes: CollectorOptions["takes"];
+  private readonly takeCase: CollectorOptions["takeCase"];
   /** handovers whose `takes` answer is awaited, in the order the vehicles were stopped */
   private deciding: Promise<void> = Promise.resolve();
   private undecided = 0;
@@ -58,6 +73,7 @@ export class SimCollector {
     this.pauseMs = o.pauseMs ?? 300;
     this.maxRefusals = o.maxRefusals ?? 5;
     this.takes = o.takes;
+    this.takeCase = o.takeCase;
     this.events$ = this.subject.asObservable();
     this.subs.push(
       rsu.events$.subscribe((e) => {
@@ -78,7 +94,8 @@ export class SimCollector {
           .then(() => takes(h))
           .then(
             (yes) => {
-              if (yes && !this.stopped) this.hand(h);
+              if (yes === false || this.stopped) return;
+              this.hand(yes === true ? h : { ...h, caseId: yes.caseId });
             },
             () => undefined, // no answer: the card stays with the driver
           )
@@ -117,15 +134,15 @@ export class SimCollector {
     this.changed.complete();
   }
 
-  private hand(h: { cardId: string; vehicleId: string }): void {
+  private hand(h: { cardId: string; vehicleId: string; caseId?: string }): void {
     this.queue.push(h);
-    this.subject.next({ type: "handed", ...h });
+    this.subject.next({ type: "handed", cardId: h.cardId, vehicleId: h.vehicleId });
     this.next();
   }
 
   private onBeep(led: "green" | "red"): void {
     const c = this.current;
-    if (!c || this.timer) return;
+    if (!c || this.timer || this.choosing) return;
     this.reader.remove("the collector took the card back");
     this.subject.next({ type: "done", cardId: c.cardId, led });
     if (led === "green") {
@@ -141,18 +158,48 @@ export class SimCollector {
 
   /** After a pause: the current card again (after a red beep), or the next one. */
   private next(): void {
-    if (this.stopped || this.timer) return;
+    if (this.stopped || this.timer || this.choosing) return;
     if (!this.current) {
       const n = this.queue.shift();
       if (!n) return;
-      this.current = { cardId: n.cardId, refusals: 0 };
+      this.current = {
+        cardId: n.cardId,
+        refusals: 0,
+        ...(n.caseId !== undefined ? { caseId: n.caseId } : {}),
+      };
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       const c = this.current;
       if (!c || this.stopped) return;
-      this.reader.present(c.cardId);
-      this.subject.next({ type: "present", cardId: c.cardId, attempt: c.refusals + 1 });
+      const { caseId } = c;
+      const takeCase = this.takeCase;
+      if (caseId === undefined || !takeCase) {
+        this.put(c);
+        return;
+      }
+      this.choosing = true;
+      void Promise.resolve()
+        .then(() => takeCase(caseId))
+        .catch(() => false)
+        .then((taken) => {
+          this.choosing = false;
+          if (this.stopped || this.current !== c) return;
+          if (taken) {
+            this.put(c);
+            return;
+          }
+          this.subject.next({ type: "no-case", cardId: c.cardId, caseId });
+          this.current = undefined;
+          this.next();
+          this.changed.next();
+        });
     }, this.pauseMs);
+  }
+
+  /** The card on the reader. */
+  private put(c: { cardId: string; refusals: number }): void {
+    this.reader.present(c.cardId);
+    this.subject.next({ type: "present", cardId: c.cardId, attempt: c.refusals + 1 });
   }
 }

@@ -104,7 +104,8 @@ export async function startReaderBeside(
       if (e.type === "handed") write(`collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
       else if (e.type === "present") write(`collector: present ${e.cardId} (attempt ${e.attempt})`);
       else if (e.type === "done") write(`collector: took ${e.cardId} back (${e.led})`);
-      else write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+      else if (e.type === "gave-up") write(`collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+      else write(`collector: case ${e.caseId} closed: gave ${e.cardId} back to its driver`);
     });
   }
   const steps = stepsFrom(process.stdin, reader, write, Promise.resolve(), [vehicleStep(rsu, write)]);

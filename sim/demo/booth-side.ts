@@ -3,7 +3,8 @@
  * lane's reader line, an in-process transport pair, on the same card store as the RSU simulator (a card
  * is one card over DSRC and at the booth; one ledger has the debits of both); and the simulated
  * collector (sim/booth/collector.ts), who takes the card of each stopped vehicle the booth has a case
- * for, puts it on the reader and takes it back at the beep.
+ * for, takes that case at the booth (`booth take`), puts the card on the reader and takes it back at the
+ * beep.
  */
 import { firstValueFrom, Subject, type Subscription } from "rxjs";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
@@ -33,13 +34,23 @@ export async function startDemoReader(store: CardStore): Promise<DemoReader> {
 
 export interface DemoCollector {
   collector: SimCollector;
+  /** the booth cases the collector took for a card, by case id */
+  cardsFor: ReadonlySet<string>;
   stop(): void;
 }
+
+/** Who takes the cases at the demo's booth (the control socket's user for `etc-lane booth take`). */
+const DEMO_COLLECTOR = { name: "demo collector", uid: process.getuid?.() ?? 0 };
 
 /**
  * The collector takes a stopped vehicle's card when the lane's record for that vehicle opened a booth
  * case (a stop the booth handles, a suspect to settle); the others went to the manual lane. The booth
  * follows the lane's outcomes from openLane on, so its case is open before the demo sees the record.
+ * Before it puts the card on the reader the collector takes that case at the booth, as `etc-lane booth
+ * take CASE` does: without it the booth would charge a card no case names on the oldest case that names
+ * none (docs/booth.md §1), which is another vehicle's when an earlier stopped vehicle's card never came (a
+ * LANE_CLOSED stop whose C2 the RSU never got: its driver hands no card over). `cardsFor`: the cases a
+ * card was brought for (the demo's closing lines).
  */
 export function startDemoCollector(
   rsu: RsuSimulator,
@@ -47,12 +58,14 @@ export function startDemoCollector(
   lane: LaneRuntime,
 ): DemoCollector {
   const booth = lane.booth as Booth;
-  const caseSeqs = new Set<number>();
+  const caseIds = new Map<number, string>(); // by the seq of the record that opened the case
+  const cardsFor = new Set<string>();
   const records = new Map<string, CommittedRecord[]>(); // by OBU id, not yet matched to a handover
   const arrived = new Subject<void>();
   const subs: Subscription[] = [
     booth.events$.subscribe((e) => {
-      if (e.type === "booth" && e.action === "opened" && e.case.seq !== null) caseSeqs.add(e.case.seq);
+      if (e.type === "booth" && e.action === "opened" && e.case.seq !== null)
+        caseIds.set(e.case.seq, e.case.id);
     }),
     lane.controller.outcomes$.subscribe((o) => {
       const key = o.record.obuId.toUpperCase();
@@ -73,11 +86,34 @@ export function startDemoCollector(
       await firstValueFrom(arrived); // rejects once the demo stops: the card stays with the driver
     }
   };
+  /**
+   * Takes the case once the booth has finished what it was on (a case is not taken while another is in
+   * progress: src/booth/case-desk.ts take; a case is in progress only inside the booth's work loop,
+   * src/booth/card-loop.ts asActive, which `idle` waits for); false when it is no longer queued (closed
+   * meanwhile) or the booth refuses it for another reason (closed).
+   */
+  const takeCase = async (id: string): Promise<boolean> => {
+    for (;;) {
+      await booth.idle();
+      if (!booth.cases().some((c) => c.id === id)) return false;
+      const r = await booth.take({ id, user: DEMO_COLLECTOR });
+      if (r.ok) {
+        cardsFor.add(id);
+        return true;
+      }
+      if (!/ is in progress;/.test(r.message)) return false;
+    }
+  };
   const collector = new SimCollector(rsu, reader, {
-    takes: async ({ vehicleId }) => caseSeqs.has((await recordFor(vehicleId)).seq),
+    takes: async ({ vehicleId }) => {
+      const caseId = caseIds.get((await recordFor(vehicleId)).seq);
+      return caseId === undefined ? false : { caseId };
+    },
+    takeCase,
   });
   return {
     collector,
+    cardsFor,
     stop() {
       collector.stop();
       for (const s of subs) s.unsubscribe();

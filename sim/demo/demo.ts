@@ -29,7 +29,7 @@ import { createRsuSimulator } from "../rsu/rsu-simulator.js";
 import { loadScenarioFile, type Scenario } from "../scenario/schema.js";
 import { buildBundle, TEST_PRIVATE_KEY_PATH, TEST_PUBLIC_KEY_PATH } from "../status-list/bundle-builder.js";
 import { type DemoCollector, startDemoCollector, startDemoReader } from "./booth-side.js";
-import { type DemoLine, describeRecord, headerLine, tableLine, yuan } from "./table.js";
+import { type DemoLine, describeRecord, displayWidth, headerLine, tableLine, yuan } from "./table.js";
 
 export type { DemoLine } from "./table.js";
 
@@ -83,8 +83,11 @@ export interface DemoResult {
   boothPaid: number;
   /** suspects settled (at the booth, by a late answer or by an operator): as debited, as not debited */
   settled: { debited: number; notDebited: number };
-  /** booth cases still open at the end (e.g. a vehicle that drove off) */
-  boothCasesOpen: { id: string; reason: string; vehicle: string }[];
+  /**
+   * booth cases still open at the end (e.g. a vehicle that drove off); `cardCame`: the collector took the
+   * case for its vehicle's card (which was refused, or the demo was stopped before it paid)
+   */
+  boothCasesOpen: { id: string; reason: string; vehicle: string; cardCame: boolean }[];
   /** suspects still open at the end */
   suspectsOpen: { seq: number; reason: string; vehicle: string }[];
   /** the cards whose debits in the ledger and paid records in the journal differ at the end */
@@ -206,7 +209,7 @@ async function demoIn(
   );
   if (served) write(`maintenance page: ${served.service.url} (status: ${served.service.url}status)`);
   verbose.release();
-  write(headerLine());
+  write(headerLine(table.vehicleWidth));
   lane.controller.outcomes$.subscribe((o) => table.show(o.record, "dsrc", o.decisionMs));
   booth.outcomes$.subscribe((o) => table.show(o.record, "booth", null));
   let collector: DemoCollector | undefined;
@@ -228,7 +231,7 @@ async function demoIn(
       await opts.stayUntil;
     }
     // after the stay: what the operator did meanwhile counts
-    end = demoEnd(lane, booth, store, table.idOf);
+    end = demoEnd(lane, booth, store, table.idOf, collector.cardsFor);
   } finally {
     collector?.stop();
     await served?.close();
@@ -362,7 +365,13 @@ function demoTable(
   lines: DemoLine[];
   show: (r: CommittedRecord, path: DemoLine["path"], decisionMs: number | null) => void;
   idOf: (obuId: string) => string;
+  /** the vehicle column's width: the scenario's longest vehicle id (table.ts vehicleCell) */
+  vehicleWidth: number;
 } {
+  const vehicleWidth = Math.max(
+    0,
+    ...(scenario.traffic?.vehicles ?? []).map((v) => displayWidth(v.id ?? "")),
+  );
   const idOf = (obuId: string): string =>
     sim.vehicles().find((v) => v.obuId.toUpperCase() === obuId.toUpperCase())?.id ?? obuId;
   const plateOf = (r: CommittedRecord): string =>
@@ -387,9 +396,9 @@ function demoTable(
       revision: r.revision,
     };
     lines.push(line);
-    write(tableLine(line));
+    write(tableLine(line, vehicleWidth));
   };
-  return { lines, show, idOf };
+  return { lines, show, idOf, vehicleWidth };
 }
 
 /** `--verbose`: the simulated collector's actions. */
@@ -398,7 +407,9 @@ function showCollector(collector: DemoCollector, write: Write): void {
     if (e.type === "handed") write(`    collector: handed ${e.cardId} (vehicle ${e.vehicleId})`);
     else if (e.type === "present") write(`    collector: present ${e.cardId} (attempt ${e.attempt})`);
     else if (e.type === "done") write(`    collector: took ${e.cardId} back (${e.led})`);
-    else write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+    else if (e.type === "gave-up")
+      write(`    collector: gave up on ${e.cardId} after ${e.refusals} refusals`);
+    else write(`    collector: case ${e.caseId} closed: gave ${e.cardId} back to its driver`);
   });
 }
 
@@ -488,6 +499,7 @@ function demoEnd(
   booth: NonNullable<DemoLane["booth"]>,
   store: CardStore,
   idOf: (obuId: string) => string,
+  cardsFor: ReadonlySet<string>,
 ): DemoEnd {
   const paid = lane.journal.list({ kinds: ["transaction"] });
   const suspects = lane.journal.list({ kinds: ["suspect"] });
@@ -507,6 +519,7 @@ function demoEnd(
       id: c.id,
       reason: c.reason,
       vehicle: c.obuId ? idOf(c.obuId) : (c.plate ?? "-"),
+      cardCame: cardsFor.has(c.id),
     })),
     suspectsOpen: suspects.map((r) => ({
       seq: r.seq,
@@ -533,7 +546,10 @@ const andList = (xs: string[]): string =>
  */
 function writeSummary(r: DemoResult, write: Write): void {
   for (const o of r.boothCasesOpen)
-    write(`booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: no card came to the booth for it`);
+    write(
+      `booth case ${o.id} (${o.vehicle}, ${o.reason}) still open: ` +
+        (o.cardCame ? "its card came to the booth and was not paid" : "no card came to the booth for it"),
+    );
   for (const o of r.suspectsOpen)
     write(
       `suspect seq ${o.seq} (${o.vehicle}, ${o.reason}) still open: not settled as debited or as not debited`,

@@ -70,18 +70,27 @@ export function describeRecord(r: CommittedRecord, path: DemoLine["path"]): stri
     : `${info.message} (${r.outcome})`;
 }
 
-export function headerLine(): string {
+/** The vehicle column's width when no id is longer (the ids of config/scenarios/demo.yaml fit it). */
+export const VEHICLE_WIDTH = 16;
+
+/**
+ * The vehicle column: `width` wide (the scenario's longest id: sim/demo/demo.ts), at least VEHICLE_WIDTH,
+ * and a space after it, also after an id longer than the column (a random vehicle's, named after the header).
+ */
+const vehicleCell = (s: string, width: number): string => `${padEnd(s, Math.max(width, VEHICLE_WIDTH))} `;
+
+export function headerLine(vehicleWidth = VEHICLE_WIDTH): string {
   return (
-    `${padEnd("vehicle", 17)}${padEnd("plate", 11)}${padStart("class", 5)}  ${padEnd("route", 10)}` +
+    `${vehicleCell("vehicle", vehicleWidth)}${padEnd("plate", 11)}${padStart("class", 5)}  ${padEnd("route", 10)}` +
     `${padStart("charged", 9)}  ${padStart("decision", 10)}  outcome`
   );
 }
 
-export function tableLine(l: DemoLine): string {
+export function tableLine(l: DemoLine, vehicleWidth = VEHICLE_WIDTH): string {
   const decision =
     l.path === "booth" ? "人工 booth" : l.decisionMs === null ? "-" : `${l.decisionMs.toFixed(2)}ms`;
   return (
-    `${padEnd(l.vehicle, 17)}${padEnd(l.plate, 11)}${padStart(String(l.vehicleClass ?? "-"), 5)}  ${padEnd(l.route, 10)}` +
+    `${vehicleCell(l.vehicle, vehicleWidth)}${padEnd(l.plate, 11)}${padStart(String(l.vehicleClass ?? "-"), 5)}  ${padEnd(l.route, 10)}` +
     `${padStart(l.kind === "transaction" ? yuan(l.charged) : "-", 9)}  ${padStart(decision, 10)}  ${l.outcome}`
   );
 }

@@ -14,6 +14,7 @@
  * This file starts them and is the handle's side: setFault, close, the readers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type Database from "better-sqlite3";
 import { type Logger, silentLogger } from "../../firmware-bridge/log.js";
 import { adminRoutes } from "./admin-routes.js";
 import { apiRoutes } from "./api-routes.js";
@@ -74,6 +75,17 @@ export class StationListDirError extends Error {
   ) {
     super(`statusListDir ${dir}: cannot read it as a directory (${why})`);
     this.name = "StationListDirError";
+  }
+}
+
+/** startStation's `dbPath` cannot be opened as its SQLite database: `why` is SQLite's reason. */
+export class StationDbError extends Error {
+  constructor(
+    readonly path: string,
+    readonly why: string,
+  ) {
+    super(`dbPath ${path}: cannot open it as the station's SQLite database (${why})`);
+    this.name = "StationDbError";
   }
 }
 
@@ -164,9 +176,19 @@ export async function startStation(opts: StationOptions = {}): Promise<StationHa
         "status-list directory cannot be read: manifests offer no bundle until it can",
       ),
   );
-  const db = openStationDb(opts.dbPath);
-  const received = new ReceivedStore(db);
-  const witness = new AuditWitness(db);
+  let db: Database.Database | undefined;
+  let received: ReceivedStore;
+  let witness: AuditWitness;
+  try {
+    db = openStationDb(opts.dbPath);
+    received = new ReceivedStore(db);
+    witness = new AuditWitness(db);
+  } catch (e) {
+    db?.close();
+    // a file SQLite cannot open or read (a missing directory, not a database, a directory): named with why
+    if (opts.dbPath !== undefined) throw new StationDbError(opts.dbPath, (e as Error).message);
+    throw e;
+  }
   const counters = { uploadRequests: 0, faultedRequests: 0, heartbeats: 0 };
   const faults = new FaultInjector(opts.fault ?? "none", slowMs, counters);
   let revertTimer: NodeJS.Timeout | undefined;

@@ -58,7 +58,7 @@ it("the demo pays the booth's vehicles at the booth: a line each, ledger debits 
   expect(r.unmatched).toEqual([]);
   // the vehicle that drove off before the lane's decision left a case no card came for
   expect(r.boothCasesOpen).toEqual([
-    { id: expect.any(String), reason: "CARD_READ_FAILED", vehicle: "left-early" },
+    { id: expect.any(String), reason: "CARD_READ_FAILED", vehicle: "left-early", cardCame: false },
   ]);
   expect(status).toMatchObject({ booth: { cases: [{ reason: "CARD_READ_FAILED" }] } });
 

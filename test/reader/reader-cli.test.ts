@@ -221,6 +221,9 @@ describe("etc-sim reader --pty", () => {
     );
     const first = await line(/^lane-port: /);
     expect(lines[0]).toBe(first);
+    // newuser finding 5: the scenario has no script, and the second line said `script done` before any step
+    await line(/^(no script|script done)/);
+    expect(lines[1]).toBe("no script; reading steps from stdin");
     const lanePath = first.slice("lane-port: ".length);
     const reader = new FramedCardReader({
       transport: createSerialTransport({ path: lanePath, lock: false }),

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { createTransportPair } from "../../firmware-bridge/transport/pair.js";
-import { type CollectorEvent, SimCollector } from "../../sim/booth/collector.js";
+import { type CollectorEvent, type CollectorOptions, SimCollector } from "../../sim/booth/collector.js";
 import { CardStore } from "../../sim/card/card-store.js";
 import { loadCardKeys } from "../../sim/card/crypto/keys.js";
 import { ReaderSimulator } from "../../sim/reader/reader-simulator.js";
@@ -12,7 +12,7 @@ import { LaneDriver } from "./lane-driver.js";
 const running = simulatorsOnFakeTime();
 
 /** The RSU and a booth reader on one card store, and the collector between them (sim/cli/reader-beside.ts). */
-async function setup(scenario: ScenarioInput) {
+async function setup(scenario: ScenarioInput, o: Omit<CollectorOptions, "pauseMs"> = {}) {
   const store = new CardStore({ keys: loadCardKeys(), seed: 7 });
   const pair = createTransportPair();
   const sim = createRsuSimulator({
@@ -28,12 +28,14 @@ async function setup(scenario: ScenarioInput) {
   await sim.start();
   running.push({ sim, lane });
   const reader = new ReaderSimulator({ transport: createTransportPair().device, store });
-  const collector = new SimCollector(sim, reader, { pauseMs: 60_000 });
+  const collector = new SimCollector(sim, reader, { pauseMs: 60_000, ...o });
   const handed: CollectorEvent[] = [];
+  const events: CollectorEvent[] = [];
   collector.events$.subscribe((e) => {
+    events.push(e);
     if (e.type === "handed") handed.push(e);
   });
-  return { sim, lane, collector, handed };
+  return { sim, lane, collector, handed, events, reader };
 }
 
 describe("the simulated collector", () => {
@@ -125,4 +127,43 @@ describe("the simulated collector", () => {
     expect(handed).toEqual([]);
     collector.stop();
   });
+
+  // newuser finding 1: the demo's collector brings each card to its own vehicle's case (sim/demo/booth-side.ts)
+  it.each([
+    [true, ["handed", "present"], ["inserted (cases taken: 1)"]],
+    [false, ["handed", "no-case"], []],
+  ])(
+    "takes the case `takes` named before it puts the card on the reader (case open: %s)",
+    async (open, types, cards) => {
+      const taken: string[] = [];
+      const { sim, lane, collector, events, reader } = await setup(
+        {
+          name: "case",
+          traffic: { vehicles: [{ id: "v", zoneMs: 60_000, card: { present: false, inHand: true } }] },
+        },
+        {
+          takes: () => ({ caseId: "s7" }),
+          takeCase: (id) => {
+            taken.push(id);
+            return open;
+          },
+        },
+      );
+      const onReader: string[] = [];
+      reader.events$.subscribe((e) => {
+        if (e.type === "card") onReader.push(`${e.kind} (cases taken: ${taken.length})`);
+      });
+      const { b4, obuId } = await walkToB4(lane);
+      const ended = next(sim.events$, (e: SimEvent) => e.type === "ended");
+      await lane.send(lane.c2(obuId), b4);
+      await until(ended);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(taken).toEqual(["s7"]);
+      expect(events.map((e) => e.type)).toEqual(types);
+      // the card went on the reader only after its case was taken; a case it could not take: the card went back
+      expect(onReader).toEqual(cards);
+      expect(collector.waiting).toBe(open ? 1 : 0);
+      collector.stop();
+    },
+  );
 });

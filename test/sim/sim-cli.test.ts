@@ -256,7 +256,7 @@ describe("etc-sim with stdout closed early", () => {
     const exited = new Promise<[number | null, string | null]>((resolve) =>
       child.on("close", (code, signal) => resolve([code, signal])),
     );
-    // `head -2`: the port line and "script done" (printed once the signal handlers are in place), then
+    // `head -2`: the port line and "no script; ..." (printed once the signal handlers are in place), then
     // the reader of stdout goes away
     const rl = createInterface({ input: child.stdout });
     const lines: string[] = [];
@@ -271,7 +271,10 @@ describe("etc-sim with stdout closed early", () => {
     await new Promise((resolve) => child.stdout.once("close", resolve));
     child.kill("SIGTERM"); // the shutdown writes "stopped: ..." into the closed pipe
     const [code, signal] = await exited;
-    expect(lines).toEqual([expect.stringMatching(/^lane-port: \/dev\//), "script done"]);
+    expect(lines).toEqual([
+      expect.stringMatching(/^lane-port: \/dev\//),
+      "no script; reading steps from stdin",
+    ]);
     expect(stderr).not.toMatch(/EPIPE/);
     expect({ code, signal }).toEqual({ code: 0, signal: null });
   });

@@ -213,6 +213,42 @@ describe("etc-sim station --status-list-dir that cannot be read as a directory",
   });
 });
 
+// newuser finding 2: a --db that cannot be opened said better-sqlite3's bare reason, naming neither option nor file
+describe("etc-sim station --db that cannot be opened as a database", () => {
+  it("a missing directory, a file that is no database, a directory: exit 1 naming --db, the file and why", async () => {
+    const t = tempDir("etc-station-cli-");
+    try {
+      const notDb = join(t.dir, "notdb.txt");
+      writeFileSync(notDb, "not a database, but long enough for SQLite to read a header from it ".repeat(4));
+      for (const [file, why] of [
+        [join(t.dir, "no-such-dir", "x.db"), "Cannot open database because the directory does not exist"],
+        [notDb, "file is not a database"],
+        [t.dir, "unable to open database file"],
+      ] as const) {
+        const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--db", file], {
+          name: "station",
+          env: { ETC_LOG_LEVEL: "warn" },
+        });
+        proc = p;
+        // whichever comes first: the process ends, or the station listens (the line's wait fails on the
+        // process's exit, before its "close": that failure is no answer)
+        const listening = p
+          .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
+          .then(
+            () => "listening",
+            () => new Promise<never>(() => {}),
+          );
+        expect(await Promise.race([ended(p), listening]), file).toEqual({ code: 1, signal: null });
+        expect(p.lines.map((l) => l.text)).toContainEqual(
+          `etc-sim: --db ${file}: cannot open it as the station's SQLite database (${why})`,
+        );
+      }
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
 // review: --listen on a taken port said `listen EADDRINUSE: ...` without naming the option
 describe("etc-sim station --listen on a port that is taken", () => {
   it("fails naming --listen, its value and the reason, as --admin-listen does; exit 1", async () => {

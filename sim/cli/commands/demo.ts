@@ -72,32 +72,52 @@ export function registerDemo(program: Command): void {
 }
 
 /**
+ * A repeat of the first signal within this time is that signal again, not a second one: under `npm start`
+ * (package.json's `exec node ...`: the demo is npm's child) a Ctrl-C on the terminal, or a `kill %1` of
+ * the job, reaches the demo twice, from the terminal (or shell) and passed on by npm, which passes on
+ * every SIGINT and SIGTERM it gets to its child.
+ */
+export const SAME_SIGNAL_MS = 300;
+
+/**
  * SIGINT and SIGTERM for the whole demo (Node's default action would end it with its temporary data
  * directory left behind): the first resolves `stopped`; another one ends the process at once, with the
- * exit status of that signal, by process.exit, on which runDemo still removes the directory.
+ * exit status of that signal, by process.exit, on which runDemo still removes the directory. The first
+ * signal again within SAME_SIGNAL_MS is not another one.
  */
-function takeDemoSignals(): { stopped: Promise<void>; dispose(): void } {
+export function takeDemoSignals(
+  o: {
+    /** where the signals come from, and how the process ends at once (tests give their own) */
+    signals?: Pick<NodeJS.EventEmitter, "on" | "off">;
+    exit?: (code: number) => void;
+    now?: () => number;
+  } = {},
+): { stopped: Promise<void>; dispose(): void } {
+  const signals = o.signals ?? process;
+  const exit = o.exit ?? ((code: number) => process.exit(code));
+  const now = o.now ?? Date.now;
   let resolve!: () => void;
   const stopped = new Promise<void>((r) => {
     resolve = r;
   });
-  let taken = 0;
+  let first: { signal: NodeJS.Signals; at: number } | undefined;
   const onSignal = (signal: NodeJS.Signals): void => {
-    taken++;
-    if (taken === 1) {
+    if (!first) {
+      first = { signal, at: now() };
       resolve();
       return;
     }
+    if (signal === first.signal && now() - first.at < SAME_SIGNAL_MS) return;
     process.stderr.write(`etc-sim: ${signal} again: the demo ends at once\n`);
-    process.exit(signal === "SIGINT" ? 130 : 143);
+    exit(signal === "SIGINT" ? 130 : 143);
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  signals.on("SIGINT", onSignal);
+  signals.on("SIGTERM", onSignal);
   return {
     stopped,
     dispose() {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
+      signals.off("SIGINT", onSignal);
+      signals.off("SIGTERM", onSignal);
     },
   };
 }

@@ -163,11 +163,13 @@ export function registerReader(program: Command): void {
       // Only now does the reader listen: the lane may open the port as soon as it reads this line.
       process.stdout.write(`${where}\n`);
 
-      // The scenario's script first, then steps from stdin, one after the other.
+      // The scenario's script first, then steps from stdin, one after the other. Without a script nothing
+      // is "done": the line says where the steps come from
       let failed = false;
+      const noScript = o.stdin ? "no script; reading steps from stdin" : "no script";
       const scriptDone = runScript(sim, scenario.script).then(
         () => {
-          process.stdout.write("script done\n");
+          process.stdout.write(`${scenario.script.length > 0 ? "script done" : noScript}\n`);
         },
         (e: unknown) => {
           failed = true;

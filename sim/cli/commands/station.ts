@@ -14,6 +14,7 @@ import {
   FAULT_MODES,
   type FaultMode,
   isFaultMode,
+  StationDbError,
   type StationHandle,
   StationListDirError,
   StationListenError,
@@ -104,11 +105,14 @@ export function registerStation(program: Command): void {
           ...(o.statusListDir !== undefined ? { statusListDir: o.statusListDir } : {}),
         });
       } catch (e) {
-        // the option and its value: --listen as --admin-listen's below (node's reason), --status-list-dir with why
+        // the option and its value: --listen as --admin-listen's below (node's reason), --status-list-dir and
+        // --db with why
         if (e instanceof StationListenError)
           throw new Error(`--listen ${o.listen}: cannot listen (${e.cause.message})`);
         if (e instanceof StationListDirError)
           throw new UsageError(`--status-list-dir ${e.dir}: cannot read it as a directory (${e.why})`);
+        if (e instanceof StationDbError)
+          throw new Error(`--db ${e.path}: cannot open it as the station's SQLite database (${e.why})`);
         throw e;
       }
       process.stdout.write(`station simulator on ${st.url} (fault: ${st.fault()})\n`);
