@@ -317,7 +317,8 @@ export class SimCard implements SimCardApi {
       return respond(SW.wrongLength);
     }
     // INIT must be followed directly by DEBIT (composite: by an accepted UPDATE CAPP DATA CACHE, then
-    // DEBIT; a refused UPDATE may be sent again).
+    // DEBIT; an UPDATE refused 6A80, 6A86 or for its data length may be sent again; a malformed command,
+    // above, and an UPDATE without a composite INIT, 6985 in updateCache, end the purchase).
     const continuesPurchase = c.cla === 0x80 && (c.ins === 0xdc || c.ins === 0x54);
     if (!continuesPurchase) this.pending = undefined;
     if (c.cla === 0x00) {

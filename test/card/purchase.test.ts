@@ -513,6 +513,16 @@ describe("refusals and faults", () => {
     { sw: "6a80", why: "record id ≠ P1", update: `80DCABC82B${encode0019(exitRecord()).toString("hex")}` },
     { sw: "6700", why: "42 bytes", update: `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}` },
     { sw: "6a86", why: "P2 not SFI 19", update: `80DCAAC02B${encode0019(exitRecord()).toString("hex")}` },
+    {
+      sw: "6a80",
+      why: "P1 and data[0] AB, not the record id AA",
+      update: `80DCABC82Bab${encode0019(exitRecord()).toString("hex").slice(2)}`,
+    },
+    {
+      sw: "6a80",
+      why: "data[1] ≠ 29",
+      update: `80DCAAC82Baa28${encode0019(exitRecord()).toString("hex").slice(4)}`,
+    },
   ])("a composite DEBIT after a refused UPDATE CAPP DATA CACHE ($sw, $why) gets 6901", ({ sw, update }) => {
     const card = newCard();
     const before = card.snapshot();
@@ -534,6 +544,37 @@ describe("refusals and faults", () => {
       file0019: { ...exitRecord(), reserved: "00000000" },
     });
   });
+
+  it.each([
+    {
+      why: "a malformed APDU (Lc 2B, 42 bytes follow)",
+      initP1: "03",
+      update: `80DCAAC82B${encode0019(exitRecord()).toString("hex").slice(2)}`,
+      sw: "6700",
+    },
+    {
+      why: "coming after a simple-purchase INIT",
+      initP1: "01",
+      update: `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`,
+      sw: "6985",
+    },
+  ])(
+    "an UPDATE refused ($sw) as $why ends the purchase: sent again 6985, DEBIT 6901",
+    ({ initP1, update, sw }) => {
+      const card = newCard();
+      const before = card.snapshot();
+      const psam = newPsam();
+      expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
+      expect(apdu(card, "00A40000021001").sw).toBe("9000");
+      const init = apdu(card, `8050${initP1}020B 01 ${hexAmount(100)} ${psam.terminalNo} 0F`);
+      expect(init.sw).toBe("9000");
+      expect(apdu(card, update).sw).toBe(sw);
+      expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6985");
+      const { debit } = apduDebit(card, psam, { amount: 100, time: TIME, init: init.data });
+      expect(debit).toEqual({ data: "", sw: "6901" });
+      expect(card.snapshot()).toEqual(before);
+    },
+  );
 
   it("a PSAM with other master keys produces a MAC1 the card rejects (E711, 9302), nothing debited", () => {
     const otherKeys = parseCardKeys({
