@@ -7,7 +7,7 @@ import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/ca
 import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { type TacRecord, verifyTac } from "../../sim/card/crypto/tac-verify.js";
-import type { CardCommit, SimCard } from "../../sim/card/sim-card.js";
+import { type CardCommit, SimCard } from "../../sim/card/sim-card.js";
 import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
 import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
 
@@ -867,7 +867,9 @@ describe("cardholder file 0016 under the MF", () => {
         { holder: { name: "一二三四五六七八九十一" } },
         /holder\.name: .*22 bytes in GB2312, the field holds 20/,
       ],
-      [{ holder: { name: "😀" } }, /holder\.name: .*GB2312/],
+      [{ holder: { name: "😀" } }, /holder\.name: .*GBK cannot encode, U\+1F600 "😀"/],
+      // 0016 is zero-padded and read up to its first zero: "a\u0000b" would come back as "a"
+      [{ holder: { name: "a\u0000b" } }, /holder\.name: .*U\+0000/],
       [{ holder: { idNumber: "1".repeat(33) } }, /holder\.idNumber: .*at most 32/],
       [{ holder: { idNumber: "身份" } }, /holder\.idNumber: .*ASCII/],
       [{ holder: { idType: 256 } }, /holder\.idType/],
@@ -877,6 +879,29 @@ describe("cardholder file 0016 under the MF", () => {
       const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
       expect(e.message).toMatch(re);
     }
+  });
+
+  it("cardToSpec gives back 0016's name byte for byte: a GBK-only character, a byte no GBK character has", () => {
+    const holder = { identity: 1, staff: 0, name: "張三", idNumber: "X1", idType: 3 };
+    expect(cardToSpec(createCardFromSpec(cardToSpec(newCard({ holder })), keys)).holder).toEqual(holder);
+    // a card whose 0016 name is 张 then FF (no GBK character), as a real card may hold it
+    const base = newCard();
+    const f16 = Buffer.alloc(55);
+    Buffer.from("d5c5ff", "hex").copy(f16, 2);
+    const card = new SimCard(
+      {
+        file0015: encode0015(base.snapshot().file0015),
+        file0019: base.record0019(),
+        file0016: f16,
+        balance: 1,
+        offlineSerial: 0,
+      },
+      { keys },
+    );
+    const spec = cardToSpec(card);
+    expect(spec.holder?.name).toBe("张\uf7ff");
+    const copy = createCardFromSpec(spec, keys);
+    expect(apdu(copy, "00B0960037")).toEqual({ data: f16.toString("hex"), sw: "9000" });
   });
 });
 
