@@ -3,9 +3,9 @@
  * (firmware-bridge/frames/records.ts) so the card and the frames agree to the byte; and the MF's
  * cardholder file 0016 (55 bytes), which no frame carries.
  */
-import iconv from "iconv-lite";
 import { ErrorCodes, EtcError } from "../../firmware-bridge/errors.js";
 import { DEFAULT_NATIONAL_DIALECT } from "../../firmware-bridge/frames/dialect.js";
+import { codePointName, decodeGbk, encodeGbk } from "../../firmware-bridge/frames/gbk-text.js";
 import {
   FILE_0015_LENGTH,
   file0015,
@@ -74,10 +74,17 @@ const HOLDER_ID_BYTES = 32;
 /** The holder of a card whose spec names none: every byte of 0016 zero, as a card issued without one. */
 export const NO_HOLDER: Card0016 = { identity: 0, staff: 0, name: "", idNumber: "", idType: 0 };
 
-/** The name's GB2312 bytes, or why it has none that fit (a character GBK lacks, too long). */
+/**
+ * The name's GB2312 bytes (firmware-bridge/frames/gbk-text.ts: a reserved character stands for a byte no
+ * GBK character has), or why it has none that fit: a character GBK cannot encode, named; a NUL, since
+ * the field is zero-padded and read up to its first zero (decode0016); too long.
+ */
 export function holderNameBytes(name: string): Buffer | string {
-  const b = iconv.encode(name, "gbk");
-  if (iconv.decode(b, "gbk") !== name) return `expected GB2312 text, got "${name}"`;
+  const b = encodeGbk(name);
+  if (!Buffer.isBuffer(b))
+    return `expected GB2312 text: "${name}" has a character GBK cannot encode, ${codePointName(b.bad)} "${b.bad}"`;
+  if (name.includes("\u0000"))
+    return "expected GB2312 text without U+0000 (NUL): the field is zero-padded, read up to its first zero";
   if (b.length > HOLDER_NAME_BYTES)
     return `"${name}" needs ${b.length} bytes in GB2312, the field holds ${HOLDER_NAME_BYTES}`;
   return b;
@@ -117,7 +124,7 @@ export function decode0016(b: Buffer): Card0016 {
   return {
     identity: b[0] ?? 0,
     staff: b[1] ?? 0,
-    name: iconv.decode(untilZero(b.subarray(2, 2 + HOLDER_NAME_BYTES)), "gbk"),
+    name: decodeGbk(untilZero(b.subarray(2, 2 + HOLDER_NAME_BYTES))),
     idNumber: untilZero(b.subarray(2 + HOLDER_NAME_BYTES, FILE_0016_LENGTH - 1)).toString("latin1"),
     idType: b[FILE_0016_LENGTH - 1] ?? 0,
   };

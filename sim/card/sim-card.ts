@@ -317,7 +317,8 @@ export class SimCard implements SimCardApi {
       return respond(SW.wrongLength);
     }
     // INIT must be followed directly by DEBIT (composite: by an accepted UPDATE CAPP DATA CACHE, then
-    // DEBIT; a refused UPDATE may be sent again).
+    // DEBIT; an UPDATE refused 6A80, 6A86 or for its data length may be sent again; a malformed command,
+    // above, and an UPDATE without a composite INIT, 6985 in updateCache, end the purchase).
     const continuesPurchase = c.cla === 0x80 && (c.ins === 0xdc || c.ins === 0x54);
     if (!continuesPurchase) this.pending = undefined;
     if (c.cla === 0x00) {
@@ -489,8 +490,9 @@ export class SimCard implements SimCardApi {
     const p = this.pending;
     this.pending = undefined;
     if (!p) return respond(SW.invalidState);
-    // A composite purchase debits only after an accepted UPDATE CAPP DATA CACHE (PBOC 复合消费: the
-    // record is written with the debit or not at all): 6901 when none was sent or it was refused.
+    // A composite purchase debits only after an accepted UPDATE CAPP DATA CACHE, so the record is written
+    // with the debit or not at all (the simulator's decision, docs/card-crypto.md §4): 6901 when none was
+    // sent or it was refused.
     if (p.transType === TRANS_TYPE.compositePurchase && !p.cache) return respond(SW.invalidState);
     if (p1 !== 0x01 || p2 !== 0x00) return respond(SW.wrongP1P2);
     if (d.length !== 0x0f) return respond(SW.wrongLength);

@@ -7,7 +7,7 @@ import { decode0019, empty0019, encode0015, encode0019 } from "../../sim/card/ca
 import { cardToSpec, createCardFromSpec } from "../../sim/card/card-spec.js";
 import { type CardKeys, loadCardKeys, parseCardKeys, TEST_KEYS_MARKER } from "../../sim/card/crypto/keys.js";
 import { type TacRecord, verifyTac } from "../../sim/card/crypto/tac-verify.js";
-import type { CardCommit, SimCard } from "../../sim/card/sim-card.js";
+import { type CardCommit, SimCard } from "../../sim/card/sim-card.js";
 import { createPsam, type SimPsam } from "../../sim/card/sim-psam.js";
 import type { Card0019, PurchaseResult } from "../../sim/card/types.js";
 
@@ -513,6 +513,16 @@ describe("refusals and faults", () => {
     { sw: "6a80", why: "record id ≠ P1", update: `80DCABC82B${encode0019(exitRecord()).toString("hex")}` },
     { sw: "6700", why: "42 bytes", update: `80DCAAC82A${encode0019(exitRecord()).toString("hex").slice(2)}` },
     { sw: "6a86", why: "P2 not SFI 19", update: `80DCAAC02B${encode0019(exitRecord()).toString("hex")}` },
+    {
+      sw: "6a80",
+      why: "P1 and data[0] AB, not the record id AA",
+      update: `80DCABC82Bab${encode0019(exitRecord()).toString("hex").slice(2)}`,
+    },
+    {
+      sw: "6a80",
+      why: "data[1] ≠ 29",
+      update: `80DCAAC82Baa28${encode0019(exitRecord()).toString("hex").slice(4)}`,
+    },
   ])("a composite DEBIT after a refused UPDATE CAPP DATA CACHE ($sw, $why) gets 6901", ({ sw, update }) => {
     const card = newCard();
     const before = card.snapshot();
@@ -534,6 +544,37 @@ describe("refusals and faults", () => {
       file0019: { ...exitRecord(), reserved: "00000000" },
     });
   });
+
+  it.each([
+    {
+      why: "a malformed APDU (Lc 2B, 42 bytes follow)",
+      initP1: "03",
+      update: `80DCAAC82B${encode0019(exitRecord()).toString("hex").slice(2)}`,
+      sw: "6700",
+    },
+    {
+      why: "coming after a simple-purchase INIT",
+      initP1: "01",
+      update: `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`,
+      sw: "6985",
+    },
+  ])(
+    "an UPDATE refused ($sw) as $why ends the purchase: sent again 6985, DEBIT 6901",
+    ({ initP1, update, sw }) => {
+      const card = newCard();
+      const before = card.snapshot();
+      const psam = newPsam();
+      expect(apdu(psam, "00A4000002DF01").sw).toBe("9000");
+      expect(apdu(card, "00A40000021001").sw).toBe("9000");
+      const init = apdu(card, `8050${initP1}020B 01 ${hexAmount(100)} ${psam.terminalNo} 0F`);
+      expect(init.sw).toBe("9000");
+      expect(apdu(card, update).sw).toBe(sw);
+      expect(apdu(card, `80DCAAC82B${encode0019(exitRecord()).toString("hex")}`).sw).toBe("6985");
+      const { debit } = apduDebit(card, psam, { amount: 100, time: TIME, init: init.data });
+      expect(debit).toEqual({ data: "", sw: "6901" });
+      expect(card.snapshot()).toEqual(before);
+    },
+  );
 
   it("a PSAM with other master keys produces a MAC1 the card rejects (E711, 9302), nothing debited", () => {
     const otherKeys = parseCardKeys({
@@ -826,7 +867,9 @@ describe("cardholder file 0016 under the MF", () => {
         { holder: { name: "一二三四五六七八九十一" } },
         /holder\.name: .*22 bytes in GB2312, the field holds 20/,
       ],
-      [{ holder: { name: "😀" } }, /holder\.name: .*GB2312/],
+      [{ holder: { name: "😀" } }, /holder\.name: .*GBK cannot encode, U\+1F600 "😀"/],
+      // 0016 is zero-padded and read up to its first zero: "a\u0000b" would come back as "a"
+      [{ holder: { name: "a\u0000b" } }, /holder\.name: .*U\+0000/],
       [{ holder: { idNumber: "1".repeat(33) } }, /holder\.idNumber: .*at most 32/],
       [{ holder: { idNumber: "身份" } }, /holder\.idNumber: .*ASCII/],
       [{ holder: { idType: 256 } }, /holder\.idType/],
@@ -836,6 +879,29 @@ describe("cardholder file 0016 under the MF", () => {
       const e = expectCode(() => newCard(over), "E705_CARD_SPEC_INVALID") as Error;
       expect(e.message).toMatch(re);
     }
+  });
+
+  it("cardToSpec gives back 0016's name byte for byte: a GBK-only character, a byte no GBK character has", () => {
+    const holder = { identity: 1, staff: 0, name: "張三", idNumber: "X1", idType: 3 };
+    expect(cardToSpec(createCardFromSpec(cardToSpec(newCard({ holder })), keys)).holder).toEqual(holder);
+    // a card whose 0016 name is 张 then FF (no GBK character), as a real card may hold it
+    const base = newCard();
+    const f16 = Buffer.alloc(55);
+    Buffer.from("d5c5ff", "hex").copy(f16, 2);
+    const card = new SimCard(
+      {
+        file0015: encode0015(base.snapshot().file0015),
+        file0019: base.record0019(),
+        file0016: f16,
+        balance: 1,
+        offlineSerial: 0,
+      },
+      { keys },
+    );
+    const spec = cardToSpec(card);
+    expect(spec.holder?.name).toBe("张\uf7ff");
+    const copy = createCardFromSpec(spec, keys);
+    expect(apdu(copy, "00B0960037")).toEqual({ data: f16.toString("hex"), sw: "9000" });
   });
 });
 
