@@ -220,8 +220,9 @@ export interface ParsedCapture {
 /**
  * The latest timestamp a packet may have: the last microsecond of the year 9999, in µs since the epoch; a
  * later one is damage. Far below the largest time a JavaScript Date holds (the year 275760), so a time
- * computed from a packet's (its half frame's expiry, an inter-byte timeout after it: src/rsu/analyse-capture.ts)
- * is still a date.
+ * computed from a packet's is still a date: its half frame's expiry (src/rsu/analyse-capture.ts) is at most
+ * an inter-byte timeout after it, and a port's description is believed only for a timeout of 1..5000 ms
+ * (./read-capture.ts describePort).
  */
 const MAX_US = 253_402_300_799_999_999n;
 
