@@ -483,7 +483,13 @@ export function* scanPcapng(
       }
       const origLen = r32(body);
       const snap = snapLengths[0] ?? 0;
-      const capLen = Math.min(origLen, snap === 0 ? origLen : snap, blockEnd - (body + 4));
+      // its data is as long as the original packet, or the snap length if shorter (the pcapng spec's SPB); a
+      // block with less room is damaged, and what it holds past its data is padding
+      const capLen = Math.min(origLen, snap === 0 ? origLen : snap);
+      if (capLen > blockEnd - (body + 4)) {
+        yield skip(`simple packet block data of ${capLen} bytes runs past its ${total}-byte block`);
+        continue;
+      }
       const data = buf.subarray(body + 4, body + 4 + capLen);
       if (iface.linkType !== LINKTYPE_RTAC_SERIAL || data.length < RTAC_HEADER) {
         yield skip(

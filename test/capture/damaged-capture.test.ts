@@ -284,6 +284,20 @@ describe("packets in Simple and obsolete Packet Blocks", () => {
     ]);
   });
 
+  it("a Simple Packet Block holding less than its original length (no snap length) is skipped and named, its padding not read as bytes", async () => {
+    const { file, buf, epbs } = await capture();
+    const at = epbs[1] as number;
+    const origLen = buf.readUInt32LE(at + 24);
+    const spb = asSimplePacket(buf, at, 14); // 14 bytes and 2 of padding, of origLen
+    writeFileSync(file, replaceBlock(buf, at, spb));
+    const cap = readCapture([file]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 2, 3, 4, 5]);
+    expect(cap.cut).toEqual([]);
+    expect(cap.skipped).toEqual([
+      `${file}: skipped block at byte ${at}: simple packet block data of ${origLen} bytes runs past its ${spb.length}-byte block`,
+    ]);
+  });
+
   it("a Simple Packet Block in a section of two interfaces is skipped and named: decode exits 1", async () => {
     const { file, buf, epbs } = await capture();
     const idbEnd = buf.readUInt32LE(4) + buf.readUInt32LE(buf.readUInt32LE(4) + 4);
