@@ -356,7 +356,8 @@ function eachFileOnce(given: string[]): { files: string[]; warnings: string[] } 
   for (const file of given) {
     let key: string;
     try {
-      const st = statSync(file);
+      // as bigints: an inode number past 2^53 (overlayfs puts bits up there) is exact only so
+      const st = statSync(file, { bigint: true });
       key = `${st.dev}:${st.ino}`;
     } catch {
       key = `path:${resolve(file)}`;
