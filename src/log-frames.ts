@@ -58,16 +58,23 @@ export function maskFrameFields(fields: Record<string, unknown>): Record<string,
 
 /**
  * Hex that did not decode: its length and, when it starts as a frame, its header; saying where the rest is.
- * `shown`: how the output says it (the log's words by default; `etc-lane decode --capture` has its own).
+ * `shown`: how the output says it (the log's words by default; `etc-lane decode --capture` has its own);
+ * `what: "decoded"` for a card reader frame that did decode but whose bytes are hidden all the same (what
+ * may hold a card number past its header is then its DATA: src/rsu/mask-capture.ts).
  */
 export function headOf(
   hex: string,
   asFrame: boolean,
-  shown: { not: string; full: string } = { not: "not logged", full: "log.fullIds: true logs it in full" },
+  shown: { not: string; full: string; what?: "decoded" } = {
+    not: "not logged",
+    full: "log.fullIds: true logs it in full",
+  },
 ): string {
   let head = "";
   if (asFrame && hex.slice(0, 4).toLowerCase() === RSU_HEADER.start)
     head = hex.slice(0, RSU_HEADER.bytes * 2);
   else if (asFrame) head = readerFrameHeader(hex) ?? "";
-  return `${head}... (${Math.ceil(hex.length / 2)} bytes, not decoded: ${shown.not}${head ? " past the header" : ""} as it may hold a card number; ${shown.full})`;
+  const decoded = shown.what === "decoded";
+  const it = head ? ` past the header as ${decoded ? "its DATA" : "it"}` : " as it";
+  return `${head}... (${Math.ceil(hex.length / 2)} bytes, ${decoded ? "decoded" : "not decoded"}: ${shown.not}${it} may hold a card number; ${shown.full})`;
 }

@@ -220,8 +220,9 @@ export interface ParsedCapture {
 /**
  * The latest timestamp a packet may have: the last microsecond of the year 9999, in µs since the epoch; a
  * later one is damage. Far below the largest time a JavaScript Date holds (the year 275760), so a time
- * computed from a packet's (its half frame's expiry, an inter-byte timeout after it: src/rsu/analyse-capture.ts)
- * is still a date.
+ * computed from a packet's is still a date: its half frame's expiry (src/rsu/analyse-capture.ts) is at most
+ * an inter-byte timeout after it, and a port's description is believed only for a timeout of 1..5000 ms
+ * (./read-capture.ts describePort).
  */
 const MAX_US = 253_402_300_799_999_999n;
 
@@ -482,7 +483,13 @@ export function* scanPcapng(
       }
       const origLen = r32(body);
       const snap = snapLengths[0] ?? 0;
-      const capLen = Math.min(origLen, snap === 0 ? origLen : snap, blockEnd - (body + 4));
+      // its data is as long as the original packet, or the snap length if shorter (the pcapng spec's SPB); a
+      // block with less room is damaged, and what it holds past its data is padding
+      const capLen = Math.min(origLen, snap === 0 ? origLen : snap);
+      if (capLen > blockEnd - (body + 4)) {
+        yield skip(`simple packet block data of ${capLen} bytes runs past its ${total}-byte block`);
+        continue;
+      }
       const data = buf.subarray(body + 4, body + 4 + capLen);
       if (iface.linkType !== LINKTYPE_RTAC_SERIAL || data.length < RTAC_HEADER) {
         yield skip(

@@ -184,10 +184,37 @@ function runOfFile(file: string): { key: string; name: string } {
     : { key: `file:${join(resolve(dirname(file)), name)}`, name };
 }
 
-function describePort(run: number, name: string, description: string): CapturePort {
+/**
+ * The inter-byte timeouts (ms) a port can have run with: the range the lane's config accepts
+ * (src/config/schema.ts, `rsu.link.interByteTimeoutMs` and `reader.timeouts.interByteMs`), and
+ * `etc-lane decode --inter-byte-ms` (src/cli/commands/decode.ts).
+ */
+export const MIN_INTER_BYTE_MS = 1;
+export const MAX_INTER_BYTE_MS = 5000;
+
+/**
+ * A port as its description says. An "inter-byte-ms=N" outside the range a port can have run with is damage
+ * (a huge one would put a half frame's expiry past any date): it is left out, the default applies, and `warn`
+ * says so.
+ */
+function describePort(
+  run: number,
+  name: string,
+  description: string,
+  warn: (why: string) => void,
+): CapturePort {
   const m = /protocol=(legacy|national)\b/.exec(description);
   const speaks = /protocol=([a-z0-9-]+)/.exec(description)?.[1];
-  const interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(description)?.[1];
+  let interByteMs = /(?:^|\s)inter-byte-ms=(\d+(?:\.\d+)?)(?:\s|$)/.exec(description)?.[1];
+  if (
+    interByteMs !== undefined &&
+    !(Number(interByteMs) >= MIN_INTER_BYTE_MS && Number(interByteMs) <= MAX_INTER_BYTE_MS)
+  ) {
+    warn(
+      `port "${name}" says inter-byte-ms=${interByteMs}, not the ${MIN_INTER_BYTE_MS}..${MAX_INTER_BYTE_MS} ms the lane runs with: read with the default`,
+    );
+    interByteMs = undefined;
+  }
   const maxFrameLength = /(?:^|\s)max-frame-length=(\d+)(?:\s|$)/.exec(description)?.[1];
   const dialect = dialectFromTerms(description);
   return {
@@ -329,7 +356,8 @@ function eachFileOnce(given: string[]): { files: string[]; warnings: string[] } 
   for (const file of given) {
     let key: string;
     try {
-      const st = statSync(file);
+      // as bigints: an inode number past 2^53 (overlayfs puts bits up there) is exact only so
+      const st = statSync(file, { bigint: true });
       key = `${st.dev}:${st.ino}`;
     } catch {
       key = `path:${resolve(file)}`;
@@ -351,6 +379,8 @@ function eachFileOnce(given: string[]): { files: string[]; warnings: string[] } 
  */
 export function openCapture(given: string[], opts: ReadOptions = {}): CaptureStream {
   const { files, warnings: givenTwice } = eachFileOnce(given);
+  /** ports whose description says what they cannot have run with (describePort) */
+  const portWarnings: string[] = [];
   const chunk = opts.chunkBytes ?? FILE_CHUNK_BYTES;
   /** the runs, in the order the first of their interfaces was given */
   const runs: RunRead[] = [];
@@ -411,7 +441,11 @@ export function openCapture(given: string[], opts: ReadOptions = {}): CaptureStr
           inFile(run);
           if (!byFileName.has(named.key)) byFileName.set(named.key, run);
           // every file of a run describes its ports again (./capture-writer.ts): the first description counts
-          if (!run.ports.has(i.name)) run.ports.set(i.name, describePort(run.index, i.name, i.description));
+          if (!run.ports.has(i.name))
+            run.ports.set(
+              i.name,
+              describePort(run.index, i.name, i.description, (why) => portWarnings.push(`${file}: ${why}`)),
+            );
         } else if (item.kind === "skipped")
           skip(`${file}: skipped block at byte ${item.block.offset}: ${item.block.why}`);
         else if (item.kind === "truncated") truncated.push(`${file}: ${item.why}`);
@@ -647,7 +681,7 @@ export function openCapture(given: string[], opts: ReadOptions = {}): CaptureStr
     skippedBlocks,
     unreadable,
     cut,
-    warnings: [...givenTwice, ...outOfOrder(runs)],
+    warnings: [...givenTwice, ...portWarnings, ...outOfOrder(runs)],
     records,
   };
 }

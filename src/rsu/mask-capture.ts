@@ -8,19 +8,16 @@
  *   frameForLog: RSU frames of declared types with each B4's number masked), else by their length and their
  *   frame header (src/log-frames.ts headOf); a frame's `extra` masked with the frame, else by its length;
  * - a card reader frame (decoded: its header checked, its CRC too) shown whole when it has no DATA, else its
- *   `hex` by its header and its `data` by its length (DATA may carry the card's files): readerHidden;
+ *   `hex` by its header and its `data` by its length (DATA may carry the card's files): headOf, as decoded;
  * - `undecoded` (the rest of a body that did not fit its layout) by its length.
  */
-import { HEADER_LENGTH } from "../../firmware-bridge/reader/frame.js";
 import { headOf } from "../log-frames.js";
 import { maskCardId } from "../service/format.js";
 import { frameForLog, maskNumbers } from "./mask-frames.js";
 
 const HIDDEN = { not: "not shown", full: "--full-ids shows it" };
-
-/** A card reader frame's bytes (`hex`, from its header) or its DATA, decoded but not shown past `header`. */
-const readerHidden = (hex: string, header: string): string =>
-  `${header}... (${hex.length / 2} bytes, decoded: not shown${header ? " past the header as its DATA" : " as it"} may hold a card number; ${HIDDEN.full})`;
+/** how a card reader frame's bytes (`hex`, past its header) or its DATA are hidden: they decoded */
+const READER_HIDDEN = { ...HIDDEN, what: "decoded" as const };
 
 export function maskCaptureLine(json: Record<string, unknown>): Record<string, unknown> {
   const numbers: string[] = [];
@@ -46,7 +43,7 @@ export function maskCaptureLine(json: Record<string, unknown>): Record<string, u
       frameShown = true;
     } else if (reader)
       // a frame with no DATA holds no card number: its bytes are its header, CRC and ETX
-      out.hex = json.data === "" ? hex : readerHidden(hex, hex.slice(0, 2 * HEADER_LENGTH));
+      out.hex = json.data === "" ? hex : headOf(hex, true, READER_HIDDEN);
     else out.hex = headOf(hex, true, HIDDEN);
   }
   if (typeof json.extra === "string")
@@ -55,7 +52,8 @@ export function maskCaptureLine(json: Record<string, unknown>): Record<string, u
   // file holds the number where no decoded field names it
   if (typeof json.undecoded === "string" && json.undecoded.length > 0)
     out.undecoded = headOf(json.undecoded, false, HIDDEN);
-  if (reader && typeof json.data === "string" && json.data.length > 0) out.data = readerHidden(json.data, "");
+  if (reader && typeof json.data === "string" && json.data.length > 0)
+    out.data = headOf(json.data, false, READER_HIDDEN);
   if (typeof json.discarded === "string" && json.discarded.length > 0) {
     const shown = frameForLog(json.discarded);
     out.discarded = shown ? shown.hex : headOf(json.discarded, true, HIDDEN);

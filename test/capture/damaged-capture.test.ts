@@ -284,6 +284,20 @@ describe("packets in Simple and obsolete Packet Blocks", () => {
     ]);
   });
 
+  it("a Simple Packet Block holding less than its original length (no snap length) is skipped and named, its padding not read as bytes", async () => {
+    const { file, buf, epbs } = await capture();
+    const at = epbs[1] as number;
+    const origLen = buf.readUInt32LE(at + 24);
+    const spb = asSimplePacket(buf, at, 14); // 14 bytes and 2 of padding, of origLen
+    writeFileSync(file, replaceBlock(buf, at, spb));
+    const cap = readCapture([file]);
+    expect(cap.records.map((r) => r.bytes.at(-3))).toEqual([0, 2, 3, 4, 5]);
+    expect(cap.cut).toEqual([]);
+    expect(cap.skipped).toEqual([
+      `${file}: skipped block at byte ${at}: simple packet block data of ${origLen} bytes runs past its ${spb.length}-byte block`,
+    ]);
+  });
+
   it("a Simple Packet Block in a section of two interfaces is skipped and named: decode exits 1", async () => {
     const { file, buf, epbs } = await capture();
     const idbEnd = buf.readUInt32LE(4) + buf.readUInt32LE(buf.readUInt32LE(4) + 4);
@@ -402,6 +416,56 @@ describe("many bad packets in one file: a few named, the rest counted", () => {
       `${n} captured packet(s) of port "rsu" cut short by a snap length, the first ${file}: packet at byte ${at[0]}`,
     );
     expect(replayed.code).not.toBe(0);
+  });
+});
+
+describe("a port's inter-byte timeout the lane could not have run with", () => {
+  /** An RSU port described `inter-byte-ms=<ms>`: a C0, then a half frame. */
+  function described(ms: string): string {
+    const dir = mkdtempSync(join(tmpdir(), "damaged-capture-"));
+    dirs.push(dir);
+    const file = join(dir, "ibm.pcapng");
+    writeFileSync(
+      file,
+      Buffer.concat([
+        sectionHeader("test", []),
+        interfaceDescription(
+          "rsu",
+          `etc-lane t rsu port p protocol=legacy inter-byte-ms=${ms} max-frame-length=1024`,
+        ),
+        packet(
+          0,
+          1_796_257_452_100_000n,
+          RTAC_EVENT.dataRx,
+          Buffer.from("ffff80c06b17d5992026120810020104011500016eff", "hex"),
+        ),
+        packet(0, 1_796_257_452_200_000n, RTAC_EVENT.dataRx, Buffer.from("ffff80c06b", "hex")),
+      ]),
+    );
+    return file;
+  }
+
+  it("a timeout past 1..5000 ms is left out with a warning naming file and port, and the half frame is dropped at the default", async () => {
+    const file = described("9000000000000000");
+    const warning = `${file}: port "rsu" says inter-byte-ms=9000000000000000, not the 1..5000 ms the lane runs with: read with the default`;
+    const cap = readCapture([file]);
+    expect(cap.ports[0]?.interByteMs).toBeUndefined();
+    expect(cap.warnings).toEqual([warning]);
+    const r = await runCli("etc-lane", ["decode", "--capture", file]);
+    expect(r.stderr).not.toContain("Invalid time value");
+    expect(r.stderr).toContain(warning);
+    const lines = r.stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(`"discarded":"ffff80c06b`);
+    expect(lines[1]).toContain('"time":"2026-12-03T00:24:12.250Z"');
+  });
+
+  it("0 ms is left out too; 1 and 5000 ms are kept", () => {
+    expect(readCapture([described("0")]).ports[0]?.interByteMs).toBeUndefined();
+    expect(readCapture([described("1")]).ports[0]?.interByteMs).toBe(1);
+    const top = readCapture([described("5000")]);
+    expect(top.ports[0]?.interByteMs).toBe(5000);
+    expect(top.warnings).toEqual([]);
   });
 });
 

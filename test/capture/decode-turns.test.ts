@@ -1,5 +1,5 @@
 /**
- * `etc-lane decode --capture` turns the event loop every DECODE_TURN_ENTRIES entries
+ * `etc-lane decode --capture` turns the event loop every DECODE_TURN_ENTRIES entries as it prints them
  * (src/cli/commands/decode.ts): the card reader's deframer cuts each accepted frame with a
  * `@serialport/parser-byte-length` stream whose clean-up runs on the next tick, so a capture decoded in one
  * turn would keep every reader frame's stream, and its memory, until the end.
@@ -35,11 +35,13 @@ describe("decode --capture of a card reader's port", () => {
       .filter((f) => f.endsWith(".pcapng"))
       .map((f) => join(cli.dir(), f));
 
-    // the turns decode takes: each runs the work the reader frames before it put on the next-tick queue
-    let turns = 0;
+    // the turns decode takes, each as the number of lines printed by then: each turn runs the work the
+    // reader frames before it put on the next-tick queue
+    const lines = (): number => cli.io().out.split("\n").length - 1;
+    const turns: number[] = [];
     const immediate = globalThis.setImmediate;
     vi.spyOn(globalThis, "setImmediate").mockImplementation(((cb: () => void) => {
-      turns++;
+      turns.push(lines());
       return immediate(cb);
     }) as typeof setImmediate);
 
@@ -51,6 +53,10 @@ describe("decode --capture of a card reader's port", () => {
         .split("\n")
         .filter((l) => l.includes('"reader"')).length,
     ).toBe(frames);
-    expect(turns).toBeGreaterThanOrEqual(frames / DECODE_TURN_ENTRIES - 1);
+    // a turn at least every DECODE_TURN_ENTRIES lines, from the first line to the last: not all of them
+    // before the loop or after it
+    const gaps = [...turns, lines()].map((at, i, all) => at - (i === 0 ? 0 : (all[i - 1] as number)));
+    expect(gaps.filter((g) => g > DECODE_TURN_ENTRIES)).toEqual([]);
+    expect(turns.length).toBeGreaterThanOrEqual(frames / DECODE_TURN_ENTRIES - 1);
   });
 });
