@@ -95,13 +95,17 @@ export function startDemoCollector(
   const takeCase = async (id: string): Promise<boolean> => {
     for (;;) {
       await booth.idle();
-      if (!booth.cases().some((c) => c.id === id)) return false;
-      const r = await booth.take({ id, user: DEMO_COLLECTOR });
-      if (r.ok) {
-        cardsFor.add(id);
-        return true;
+      const cases = booth.cases();
+      if (!cases.some((c) => c.id === id)) return false;
+      // another case in progress: wait for it (its status, not the words of take's refusal)
+      if (cases.some((c) => c.status === "active" && c.id !== id)) {
+        await new Promise<void>((r) => setImmediate(r)); // never a loop that starves the event loop
+        continue;
       }
-      if (!/ is in progress;/.test(r.message)) return false;
+      const r = await booth.take({ id, user: DEMO_COLLECTOR });
+      if (!r.ok) return false;
+      cardsFor.add(id);
+      return true;
     }
   };
   const collector = new SimCollector(rsu, reader, {
