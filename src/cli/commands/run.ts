@@ -9,7 +9,7 @@
  * control socket: src/service/serve-lane.ts), starts the controller (which opens the RSU port), and runs
  * until SIGINT/SIGTERM (taken from before the lane opens: ../stop-signals.ts; Node handles a signal when the
  * process next waits on I/O, so one that comes while the lane opens closes it as soon as it is open if
- * opening waited, else once its service and controller have started). SIGHUP, from the log's open on,
+ * opening waited, else at the next wait: the status service's start, or the controller's). SIGHUP, from the log's open on,
  * opens `log.file` again (a log rotation) and
  * the lane goes on; but when the terminal the lane was started on is gone (onTerminal), it stops the lane as
  * SIGTERM does. The stop closes the lane to new vehicles and drains its debits in flight
