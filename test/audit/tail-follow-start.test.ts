@@ -8,7 +8,7 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
 import { registerAudit } from "../../src/cli/commands/audit.js";
-import { inProcessEtcLane } from "../helpers/in-process-cli.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 import { openTrail, segmentPaths } from "./helpers.js";
 
 const cli = inProcessEtcLane("etc-tail-follow-", [registerAudit]);

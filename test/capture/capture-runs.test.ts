@@ -220,28 +220,31 @@ describe("replaying a capture of several runs", () => {
   const c0 = encodeLegacy(0x80, Buffer.from("c0000000", "hex")).toString("hex");
   const b0 = encodeLegacy(0x08, Buffer.from("b0000000", "hex")).toString("hex");
 
+  /** Two runs, the second started on a clock years behind the first's; run 1 ends with half a B2. */
+  const twoRuns = [
+    {
+      wall: "2026-12-02T10:00:00Z",
+      rsu: "x protocol=legacy",
+      recs: [
+        [0, TX, c6],
+        [20, RX, b5],
+        [30, RX, legacyB2.slice(0, 10)],
+      ] as Rec[],
+    },
+    {
+      wall: "2020-01-01T00:00:10Z",
+      rsu: "x protocol=legacy",
+      recs: [
+        [0, STATE, "", "open"],
+        [50, RX, b0],
+        [60, TX, c0],
+        [75, RX, legacyB2],
+      ] as Rec[],
+    },
+  ];
+
   it("plays the runs in the order given, and the first RSU bytes of a run after its own start, not across the clocks", async () => {
-    const files = await lane([
-      {
-        wall: "2026-12-02T10:00:00Z",
-        rsu: "x protocol=legacy",
-        recs: [
-          [0, TX, c6],
-          [20, RX, b5],
-          [30, RX, legacyB2.slice(0, 10)],
-        ],
-      },
-      {
-        wall: "2020-01-01T00:00:10Z",
-        rsu: "x protocol=legacy",
-        recs: [
-          [0, STATE, "", "open"],
-          [50, RX, b0],
-          [60, TX, c0],
-          [75, RX, legacyB2],
-        ],
-      },
-    ]);
+    const files = await lane(twoRuns);
     const script = replayScript(readCapture(files), DEFAULT_LEGACY_DIALECT);
     expect(
       script.steps.map((s) => ({
@@ -262,30 +265,12 @@ describe("replaying a capture of several runs", () => {
   });
 
   it("the script is the same from the records read one at a time (openCapture: no array of every port's records)", async () => {
-    const files = await lane([
-      {
-        wall: "2026-12-02T10:00:00Z",
-        rsu: "x protocol=legacy",
-        recs: [
-          [0, TX, c6],
-          [20, RX, b5],
-        ],
-      },
-      {
-        wall: "2020-01-01T00:00:10Z",
-        rsu: "x protocol=legacy",
-        recs: [
-          [50, RX, b0],
-          [60, TX, c0],
-          [75, RX, legacyB2],
-        ],
-      },
-    ]);
+    const files = await lane(twoRuns);
     const stream = openCapture(files);
     const records = stream.records();
     const script = replayScript({ ...stream, records }, DEFAULT_LEGACY_DIALECT);
     expect(script).toEqual(replayScript(readCapture(files), DEFAULT_LEGACY_DIALECT));
-    expect(script.steps).toHaveLength(3);
+    expect(script.steps).toHaveLength(4);
     expect(records.next().done).toBe(true); // read to its end, each record once
   });
 });

@@ -11,7 +11,7 @@ import { CaptureWriter } from "../../firmware-bridge/capture/capture-writer.js";
 import { RTAC_EVENT } from "../../firmware-bridge/capture/pcapng.js";
 import { encodeReaderFrame, READER_CAPTURE_PROTOCOL } from "../../firmware-bridge/reader/frame.js";
 import { DECODE_TURN_ENTRIES, registerDecode } from "../../src/cli/commands/decode.js";
-import { inProcessEtcLane } from "../helpers/in-process-cli.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 
 const cli = inProcessEtcLane("etc-decode-turns-", [registerDecode]);
 

@@ -13,7 +13,7 @@ import { registerJournal } from "../../src/cli/commands/journal.js";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { OperatorCloseKeeper } from "../../src/lane/operator-close.js";
 import { openBoundTrail } from "../audit/helpers.js";
-import { inProcessEtcLane } from "../helpers/in-process-cli.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 const cli = inProcessEtcLane("etc-outcome-line-", [registerLane, registerJournal]);
@@ -36,6 +36,7 @@ it("lane open names the operator as lane close does: operator NAME (uid N)", asy
   expect(cli.io().out).toMatch(
     new RegExp(`^lane closed by operator ${me.username} \\(uid ${me.uid}\\): barrier`),
   );
+  cli.io().out = "";
   expect(await etcLane(["lane", "open", "--data-dir", dataDir]), cli.io().err).toBe(0);
   expect(cli.io().out).toMatch(
     new RegExp(`^close lifted by operator ${me.username} \\(uid ${me.uid}\\); the lane opens`),

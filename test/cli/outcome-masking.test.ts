@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { registerLane } from "../../src/cli/commands/lane.js";
 import { openBoundTrail } from "../audit/helpers.js";
-import { inProcessEtcLane } from "../helpers/in-process-cli.js";
+import { inProcessEtcLane } from "../helpers/cli.js";
 import { sampleRecord } from "../journal/sample-record.js";
 
 const CARD = "43010000000000009001";
@@ -25,9 +25,13 @@ describe("lane close on a lane already closed (no lane running: the data directo
     await lane.close();
     const reason = `card ${CARD} jams the barrier`;
     expect(await etcLane(["lane", "close", "--reason", reason, "--data-dir", dataDir]), cli.io().err).toBe(0);
+    cli.io().out = "";
+    cli.io().err = "";
     await etcLane(["lane", "close", "--reason", "again", "--data-dir", dataDir]);
     expect(cli.io().out + cli.io().err).toContain(MASKED);
     expect(cli.io().out + cli.io().err).not.toContain(CARD);
+    cli.io().out = "";
+    cli.io().err = "";
     await etcLane(["lane", "close", "--reason", "again", "--json", "--data-dir", dataDir]);
     const json = JSON.parse(cli.io().out.trim()) as Record<string, unknown>;
     expect(JSON.stringify(json)).toContain(MASKED);

@@ -2694,10 +2694,7 @@ describe("status-list health and policy (defect 12)", () => {
   it("an OBU listed by a delta between its B2 and its B4: the B4 lookup of card and OBU stops it OBU_ON_STATUS_LIST, no C6", async () => {
     const r = rig();
     await open(r);
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
+    await toAwaitB4(r);
     r.list.listed.add(OBU_SERIAL); // a delta lists the OBU after its B2
     r.link.frame(ev.b4());
     await r.settle();
@@ -2752,10 +2749,7 @@ describe("status-list lookups with no list loaded (noList: not checked, never 'n
     const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
     await open(r);
     r.list.noList = true;
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
+    await toAwaitB4(r);
     r.list.noList = false; // the list is loaded before the card is read
     r.link.frame(ev.b4());
     await r.settle();
@@ -2772,10 +2766,7 @@ describe("status-list lookups with no list loaded (noList: not checked, never 'n
     const r = rig(); // whenPastHardAge: trade
     r.list.health$.next({ state: "past-hard-age", reason: "newest update 30 h old" });
     await open(r);
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
+    await toAwaitB4(r);
     r.list.health$.next({ state: "ok", reason: "" }); // a delta brought the list back within its ages
     r.link.frame(ev.b4());
     await r.settle();
@@ -2789,10 +2780,7 @@ describe("status-list lookups with no list loaded (noList: not checked, never 'n
     const r = rig({ statusListPolicy: { whenMissing: "trade", whenPastHardAge: "trade" } });
     await open(r);
     r.list.noList = true;
-    r.link.frame(ev.b2());
-    await r.settle();
-    r.link.frame(ev.b3());
-    await r.settle();
+    await toAwaitB4(r);
     r.list.noList = false;
     r.list.listed.add(CARD_ID);
     r.link.frame(ev.b4());

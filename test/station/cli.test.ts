@@ -151,20 +151,9 @@ describe("etc-sim station with an option out of its range", () => {
       ],
     ];
     for (const [args, message] of cases) {
-      const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", ...args], {
-        name: "station",
-        env: { ETC_LOG_LEVEL: "warn" },
-      });
-      proc = p;
-      // whichever comes first: the process ends, or the station listens
-      const listening = p
-        .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
-        .then(
-          () => "listening",
-          () => "no listen line",
-        );
-      expect(await Promise.race([p.exited, listening]), args.join(" ")).toEqual({ code: 1, signal: null });
-      expect(p.lines.map((l) => l.text)).toContain(`etc-sim: ${message}`);
+      const { end, lines } = await stationStart(args);
+      expect(end, args.join(" ")).toEqual({ code: 1, signal: null });
+      expect(lines).toContain(`etc-sim: ${message}`);
     }
   });
 });
@@ -172,6 +161,27 @@ describe("etc-sim station with an option out of its range", () => {
 /** The process's exit status, once its stdout and stderr are read to their end (the child's "close"). */
 function ended(p: Proc): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => p.child.once("close", (code, signal) => resolve({ code, signal })));
+}
+
+/**
+ * `etc-sim station --listen 127.0.0.1:0 ARGS`, for a start that should be refused: whichever comes first,
+ * the process's exit status (ended) or "listening" once the station listens; and the lines it wrote. The
+ * listen line's wait fails on the process's "exit", before its "close": that failure is no answer.
+ */
+async function stationStart(args: string[]): Promise<{ end: unknown; lines: string[] }> {
+  const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", ...args], {
+    name: "station",
+    env: { ETC_LOG_LEVEL: "warn" },
+  });
+  proc = p;
+  const listening = p
+    .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
+    .then(
+      () => "listening",
+      () => new Promise<never>(() => {}),
+    );
+  const end = await Promise.race([ended(p), listening]);
+  return { end, lines: p.lines.map((l) => l.text) };
 }
 
 // review: a missing --status-list-dir (or a file) was taken without a word, every manifest then empty
@@ -186,22 +196,9 @@ describe("etc-sim station --status-list-dir that cannot be read as a directory",
         [missing, "ENOENT"],
         [file, "ENOTDIR"],
       ] as const) {
-        const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--status-list-dir", dir], {
-          name: "station",
-          env: { ETC_LOG_LEVEL: "warn" },
-        });
-        proc = p;
-        const exit = ended(p);
-        // whichever comes first: the process ends, or the station listens
-        const listening = p
-          .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
-          .then(
-            () => "listening",
-            () => "no listen line",
-          );
-        expect(await Promise.race([exit, listening]), why).toEqual({ code: 1, signal: null });
-        const text = p.lines.map((l) => l.text);
-        expect(text).toContainEqual(
+        const { end, lines } = await stationStart(["--status-list-dir", dir]);
+        expect(end, why).toEqual({ code: 1, signal: null });
+        expect(lines).toContainEqual(
           expect.stringMatching(
             new RegExp(`^etc-sim: --status-list-dir ${dir}: cannot read it as a directory \\(${why}: `),
           ),
@@ -225,21 +222,9 @@ describe("etc-sim station --db that cannot be opened as a database", () => {
         [notDb, "file is not a database"],
         [t.dir, "unable to open database file"],
       ] as const) {
-        const p = spawnCli("etc-sim", ["station", "--listen", "127.0.0.1:0", "--db", file], {
-          name: "station",
-          env: { ETC_LOG_LEVEL: "warn" },
-        });
-        proc = p;
-        // whichever comes first: the process ends, or the station listens (the line's wait fails on the
-        // process's exit, before its "close": that failure is no answer)
-        const listening = p
-          .waitLine((l) => /station simulator on /.test(l.text), 20_000, "listen line")
-          .then(
-            () => "listening",
-            () => new Promise<never>(() => {}),
-          );
-        expect(await Promise.race([ended(p), listening]), file).toEqual({ code: 1, signal: null });
-        expect(p.lines.map((l) => l.text)).toContainEqual(
+        const { end, lines } = await stationStart(["--db", file]);
+        expect(end, file).toEqual({ code: 1, signal: null });
+        expect(lines).toContainEqual(
           `etc-sim: --db ${file}: cannot open it as the station's SQLite database (${why})`,
         );
       }

@@ -7,51 +7,15 @@
  */
 import { Subject } from "rxjs";
 import { expect, it, vi } from "vitest";
-import type { CheckpointStatement, SignedCheckpoint } from "../../src/audit/checkpoint.js";
-import { MemoryAuditSpool } from "../../src/audit/spool.js";
-import { CheckpointWitness } from "../../src/audit/witness.js";
+import type { SignedCheckpoint } from "../../src/audit/checkpoint.js";
 import type { Outbox } from "../../src/journal/journal.js";
 import { CHECKPOINT_BATCH, sendCheckpoints } from "../../src/uplink/audit-checkpoints.js";
 import { StationClient } from "../../src/uplink/station-client.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE } from "../journal/helpers.js";
-import { tempDirOnFakeTimers } from "./rig.js";
+import { queuedWitness, tempDirOnFakeTimers } from "./rig.js";
 
 const dir = tempDirOnFakeTimers("etc-checkpoint-answers-");
-
-/** Checkpoints #1..#count, well formed (the stub station checks no signature). */
-function checkpoints(count: number): SignedCheckpoint[] {
-  return Array.from({ length: count }, (_, i) => {
-    const s: CheckpointStatement = {
-      v: 1,
-      lane: "4301010203",
-      keyId: "0123456789abcdef",
-      n: i + 1,
-      from: i * 10 + 1,
-      to: i * 10 + 10,
-      head: "a".repeat(64),
-      prev: "0".repeat(64),
-      time: "2026-12-06T00:00:00.000Z",
-    };
-    return { checkpoint: s, sig: "c2ln" };
-  });
-}
-
-function witness(count: number): CheckpointWitness {
-  const w = new CheckpointWitness({
-    dir: dir(),
-    spool: new MemoryAuditSpool(),
-    publicKeyPem: "PEM",
-    now: Date.now,
-    max: 1000,
-    enabled: true,
-    failRetryMs: 60_000,
-    onConflict: () => undefined,
-    onBehind: () => undefined,
-  });
-  for (const cp of checkpoints(count)) w.add(cp);
-  return w;
-}
 
 /**
  * A station whose answer to every checkpoint request is `answer(the numbers sent)`, 1 ms after the request
@@ -84,7 +48,7 @@ function emptyOutbox(): Outbox {
 }
 
 it("a 200 that names only a checkpoint below the request's is one refusal, asked again after failRetryMs, not at once", async () => {
-  const w = witness(3);
+  const w = queuedWitness(dir(), 3);
   const { f, seen } = stubStation(() => [{ n: 0, status: "stored" }]);
   const uplink = new Uplink({
     stationUrl: "http://station.invalid:1",
@@ -111,7 +75,7 @@ it("a 200 that names only a checkpoint below the request's is one refusal, asked
 
 it("a number above the request's last acknowledges none of the queued checkpoints that were not sent", async () => {
   const queued = CHECKPOINT_BATCH + 50;
-  const w = witness(queued);
+  const w = queuedWitness(dir(), queued);
   // every checkpoint sent stored, and one more the lane never sent
   const { f, seen } = stubStation((sent) => [
     ...sent.map((n) => ({ n, status: "stored" })),

@@ -6,43 +6,13 @@
  */
 import { Subject } from "rxjs";
 import { expect, it, vi } from "vitest";
-import type { CheckpointStatement } from "../../src/audit/checkpoint.js";
-import { MemoryAuditSpool } from "../../src/audit/spool.js";
-import { CheckpointWitness } from "../../src/audit/witness.js";
+import type { CheckpointWitness } from "../../src/audit/witness.js";
 import type { Outbox } from "../../src/journal/journal.js";
 import { Uplink } from "../../src/uplink/uplink.js";
 import { LANE } from "../journal/helpers.js";
-import { storedAll, tempDirOnFakeTimers } from "./rig.js";
+import { queuedWitness, storedAll, tempDirOnFakeTimers } from "./rig.js";
 
 const dir = tempDirOnFakeTimers("etc-checkpoint-turns-");
-
-/** A witness with checkpoint #1 queued. */
-function witness(): CheckpointWitness {
-  const w = new CheckpointWitness({
-    dir: dir(),
-    spool: new MemoryAuditSpool(),
-    publicKeyPem: "PEM",
-    now: Date.now,
-    max: 1000,
-    enabled: true,
-    failRetryMs: 60_000,
-    onConflict: () => undefined,
-    onBehind: () => undefined,
-  });
-  const s: CheckpointStatement = {
-    v: 1,
-    lane: "4301010203",
-    keyId: "0123456789abcdef",
-    n: 1,
-    from: 1,
-    to: 10,
-    head: "a".repeat(64),
-    prev: "0".repeat(64),
-    time: "2026-12-06T00:00:00.000Z",
-  };
-  w.add({ checkpoint: s, sig: "c2ln" });
-  return w;
-}
 
 /** An outbox holding one record until an upload of it is acknowledged. */
 function oneRecord(): Outbox {
@@ -99,7 +69,7 @@ function uplinkOf(outbox: Outbox, f: typeof fetch, w: CheckpointWitness): Uplink
 
 it("an upload ready to go goes before the checkpoints: the checkpoint follows once the record is stored", async () => {
   const outbox = oneRecord();
-  const w = witness();
+  const w = queuedWitness(dir(), 1);
   const { f, log } = station(outbox, storedAll);
   const uplink = uplinkOf(outbox, f, w);
   uplink.start();
@@ -111,7 +81,7 @@ it("an upload ready to go goes before the checkpoints: the checkpoint follows on
 
 it("a record waiting out its upload's backoff (a 503) does not hold the checkpoints back: one goes while it waits", async () => {
   const outbox = oneRecord();
-  const w = witness();
+  const w = queuedWitness(dir(), 1);
   const { f, log } = station(outbox, () => new Response('{"error":"X"}', { status: 503 }));
   const uplink = uplinkOf(outbox, f, w);
   uplink.start();

@@ -3,6 +3,9 @@
 import { filter, firstValueFrom, throwError, timeout } from "rxjs";
 import { afterEach, beforeEach, vi } from "vitest";
 import { type StationHandle, type StationOptions, startStation } from "../../sim/station/station.js";
+import type { CheckpointStatement, SignedCheckpoint } from "../../src/audit/checkpoint.js";
+import { MemoryAuditSpool } from "../../src/audit/spool.js";
+import { CheckpointWitness } from "../../src/audit/witness.js";
 import { Journal } from "../../src/journal/journal.js";
 import { Uplink, type UplinkOptions, type UplinkStatus } from "../../src/uplink/uplink.js";
 import { LANE, LANE_UTC_OFFSET, tempDir } from "../journal/helpers.js";
@@ -163,4 +166,42 @@ export function tempDirOnFakeTimers(prefix: string): () => string {
     cleanup();
   });
   return () => dir;
+}
+
+/** Audit checkpoints #1..#count, ten entries each, well formed (a stub station checks no signature). */
+function signedCheckpoints(count: number): SignedCheckpoint[] {
+  return Array.from({ length: count }, (_, i) => {
+    const s: CheckpointStatement = {
+      v: 1,
+      lane: "4301010203",
+      keyId: "0123456789abcdef",
+      n: i + 1,
+      from: i * 10 + 1,
+      to: i * 10 + 10,
+      head: "a".repeat(64),
+      prev: "0".repeat(64),
+      time: "2026-12-06T00:00:00.000Z",
+    };
+    return { checkpoint: s, sig: "c2ln" };
+  });
+}
+
+/**
+ * A checkpoint witness keeping its state in `dir`, with checkpoints #1..#count (signedCheckpoints) queued;
+ * a refused request is asked again after 60 s (failRetryMs).
+ */
+export function queuedWitness(dir: string, count: number): CheckpointWitness {
+  const w = new CheckpointWitness({
+    dir,
+    spool: new MemoryAuditSpool(),
+    publicKeyPem: "PEM",
+    now: Date.now,
+    max: 1000,
+    enabled: true,
+    failRetryMs: 60_000,
+    onConflict: () => undefined,
+    onBehind: () => undefined,
+  });
+  for (const cp of signedCheckpoints(count)) w.add(cp);
+  return w;
 }
