@@ -252,6 +252,7 @@ export class LaneController {
       schedule,
       alarm,
       counters: this.counters,
+      mayInit: () => this.gate.mayInit,
       onReady: async () => {
         this.gate.sessionChanged(undefined);
         await this.updateLane();

@@ -152,6 +152,49 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
   });
 });
 
+// review (session 43): the session's own timers sent C0 when the controller's mayInit said no (journal failed)
+describe("no C0 while the journal has failed (the gate's mayInit)", () => {
+  it("a C0 awaiting its B0 when the journal fails: no further C0, however long the journal stays failed", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    expect(r.link.inits()).toBe(2); // the reboot's C0 awaits its B0
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(40_000); // ten times initTimeoutMs + initRetryMs
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  });
+
+  it("a reboot B0 after the journal failed: no C0", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    await r.advance(40_000);
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  });
+
+  it("a silent RSU on an open port when the journal fails: its C0 cycle stops, a heartbeat does not restart it", async () => {
+    const r = rig();
+    await open(r);
+    r.link.silent();
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(2000); // the C0's B0 deadline passes: the session would pause, then send C0 again
+    r.link.up(); // a heartbeat
+    await r.settle();
+    await r.advance(40_000);
+    expect(r.link.inits()).toBe(2);
+  });
+});
+
 describe("a B0 with bytes after its declared fields (docs/protocol.md §7, B0)", () => {
   it("no PSAM decoded: the RSU_FAULT alarm and the closed reason name the undecoded bytes", async () => {
     const r = rig();
