@@ -51,6 +51,8 @@ export interface RsuSessionDeps {
   counters: { inits: number; rsuReboots: number };
   /** C0 may go out (the lane gate's mayInit: link, journal writable, not stopping) */
   mayInit(): boolean;
+  /** a C0 is going out: the RSU re-initialises (its antenna may be off after it) */
+  onInitSent(): void;
   /** the RSU answered C0 with a good B0 */
   onReady(status: RsuStatus): Promise<void>;
   /** the RSU restarted or re-announced itself while ready (its antenna is off, its mode forgotten) */
@@ -148,6 +150,7 @@ export class RsuSession {
     });
     try {
       this.d.counters.inits++;
+      this.d.onInitSent();
       await this.d.link.send(
         this.d.codec.encode({
           kind: "init",

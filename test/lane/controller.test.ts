@@ -588,6 +588,80 @@ describe("reply, commit, barrier", () => {
     expect(r.link.answersTo("card")).toEqual([]);
   });
 
+  // review (session 43): a link loss does not switch an RSU's antenna off (only C0 or a reboot does), but the
+  // gate took it for off, so a journal failure after it sent no C4 00 and the antenna stayed on
+  it("the journal failing while the link is down: C4 00 as soon as the link is back (no C0: the journal failed)", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.link.antenna()).toEqual([true]); // nothing can be sent
+    r.link.up();
+    await r.settle();
+    await r.advance(60_000);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "antenna:off"]);
+  });
+
+  it("the journal failing after a link blip while a debit holds C0: C4 00 at once", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1); // C0 held for the debit
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.antenna()).toEqual([true, false]);
+  });
+
+  it("the journal failing while the RSU is silent on an open port with a debit in flight: C4 00 through the open port", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.silent();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.link.antenna()).toEqual([true, false]);
+    r.link.up(); // a heartbeat: the antenna is off already, no second C4 00
+    await r.settle();
+    await r.advance(1000); // b5TimeoutMs: the debit becomes a suspect
+    expect(r.link.antenna()).toEqual([true, false]);
+    expect(r.link.inits()).toBe(1);
+  });
+
+  it("the journal failing after the link came back, while its C0 awaits the B0: C4 00 (a C0 need not switch the antenna off)", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(60_000);
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "send:init", "antenna:off"]);
+  });
+
+  it("a link blip on an open lane: C0, then C4 01 when it opens again, and no C4 00", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "send:init", "antenna:on"]);
+  });
+
   // review: the journal's probe made it writable again and every indicator said so, while the lane stayed
   // closed as "journal write failed" with nothing telling that only a restart opens it
   it("the journal writable again after a failure: still closed (a restart records what it left), and the status says so", async () => {
