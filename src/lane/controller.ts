@@ -252,6 +252,8 @@ export class LaneController {
       schedule,
       alarm,
       counters: this.counters,
+      mayInit: () => this.gate.mayInit,
+      onInitSent: () => this.gate.initSent(),
       onReady: async () => {
         this.gate.sessionChanged(undefined);
         await this.updateLane();
@@ -601,6 +603,8 @@ export class LaneController {
       this.downReported = false;
       this.gate.linkChanged(true);
       this.eventsSubject.next({ type: "link", status: "up", at: this.now() });
+      // a lane closed for the journal while the link was down: the RSU's antenna is still on
+      await this.gate.antennaOffForJournal();
       this.session.linkUp();
       await this.recovery.linkUp(this.machines.debitsInFlight());
       await this.maybeInit();

@@ -6,7 +6,7 @@
  * `desired()` is the one place that decides.
  *
  * The gate owns the antenna (C4): on when the lane opens; off at once when the journal fails (no trading
- * without a record), for the status-list policy or an operator's close once no debit is in flight (the
+ * without a record; while the link cannot send, as soon as it can: a link loss leaves the antenna on), for the status-list policy or an operator's close once no debit is in flight (the
  * controller says when: `quiet()`), so the B5 of a debit in flight can still come, and at the end of a stop.
  */
 import { BehaviorSubject, type Observable } from "rxjs";
@@ -88,7 +88,18 @@ export class LaneGate {
   private journalFailure: "write" | "read" = "write";
   private stoppingFlag = false;
   private stoppedFlag = false;
+  /**
+   * The RSU's antenna may be on (what a C4 00 is sent for): from a C4 01 until a C4 00 went out or the RSU
+   * restarted or re-announced itself (sessionChanged). A link loss does not end it (an unplug, a TCP reset
+   * or a watchdog trip leaves the RSU as it was), nor does a C0 (the simulated RSU keeps its antenna state
+   * through one, docs/simulator.md).
+   */
   private antennaOn = false;
+  /**
+   * The antenna is known to be on (what saves a C4 01 when the lane opens): from a C4 01 until anything
+   * after which the RSU may have switched it off (a link loss, a C0, a C4 00, a restart).
+   */
+  private antennaKnownOn = false;
 
   constructor(private readonly d: LaneGateDeps) {}
 
@@ -114,14 +125,23 @@ export class LaneGate {
     this.up = up;
     this.portOpen = !up && portOpen;
     if (!up) {
-      this.antennaOn = false;
+      this.antennaKnownOn = false;
       this.linkDetail = detail;
     }
   }
 
+  /** C0 goes out: the RSU re-initialises, and its antenna may be off after it (a C4 01 when the lane opens). */
+  initSent(): void {
+    this.antennaKnownOn = false;
+  }
+
   sessionChanged(lost: { reason: "rsu-init" | "rsu-fault"; detail: string } | undefined): void {
     this.sessionLost = lost;
-    if (lost) this.antennaOn = false; // a restarted or faulty RSU has its antenna off
+    if (lost) {
+      // a restarted or faulty RSU has its antenna off
+      this.antennaOn = false;
+      this.antennaKnownOn = false;
+    }
   }
 
   /**
@@ -203,12 +223,14 @@ export class LaneGate {
         next.detail !== was.detail
       )
         this.statusSubject.next(next);
+      // closed for the journal while nothing could be sent: the link may send again (a silent RSU's port open)
+      await this.antennaOffForJournal();
       return undefined;
     }
     this.statusSubject.next(next);
     const o = this.d.outputs;
     if (next.status === "open") {
-      if (!this.antennaOn) await this.antenna(true);
+      if (!this.antennaKnownOn) await this.antenna(true);
       const reason = `RSU ${next.rsu.rsuId} v${next.rsu.version}`;
       o.emit({ type: "lane", status: "open", reason, at: this.d.now() });
       o.emit({ type: "light", color: "red", at: this.d.now() });
@@ -249,9 +271,19 @@ export class LaneGate {
         );
       else this.d.log.error({ reason: next.reason, detail: next.detail }, "ETC SERVICE CLOSED");
     }
-    // No trading without a record: the antenna goes off at once when the journal fails.
-    if (next.reason === "journal" && this.up && this.antennaOn) await this.antenna(false);
+    await this.antennaOffForJournal();
     return "closed";
+  }
+
+  /**
+   * No trading without a record: a lane closed for the journal switches the antenna off at once, as soon
+   * as the link can send (up, or down with its port open), and else when the link comes back up (the
+   * controller calls this then: no C0 goes out once the journal failed, src/lane/rsu-session.ts).
+   */
+  async antennaOffForJournal(): Promise<void> {
+    const s = this.status;
+    if (s.status !== "closed" || s.reason !== "journal") return;
+    if (this.antennaOn && (this.up || this.portOpen)) await this.antenna(false);
   }
 
   /**
@@ -271,8 +303,11 @@ export class LaneGate {
 
   private async antenna(on: boolean): Promise<void> {
     try {
-      this.antennaOn = on;
+      // a C4 01 that fails may still have gone out; a C4 00 that fails leaves the antenna as it was
+      this.antennaKnownOn = on;
+      if (on) this.antennaOn = true;
       await this.d.link.send(this.d.codec.encode({ kind: "antenna", on }));
+      if (!on) this.antennaOn = false;
     } catch (e) {
       this.d.log.warn({ err: (e as Error).message, on }, "C4 could not be sent");
     }

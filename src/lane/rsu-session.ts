@@ -15,7 +15,9 @@
  *   retry-wait --link up--> awaiting-b0 at once (after the frames that brought the link back)
  *
  * From idle the controller calls begin() once nothing holds C0 (a debit in flight, the recovery's listen
- * window: C0 resets the RSU, which drops the B5 it owes). A silent RSU on an open port (a keep-open
+ * window: C0 resets the RSU, which drops the B5 it owes). No C0 goes out, on any path (the controller's, the
+ * session's own timers, a reboot B0), while the controller's `mayInit` says no (the journal failed, the
+ * controller stopping: src/lane/lane-gate.ts): the session goes to idle instead, and stays there. A silent RSU on an open port (a keep-open
  * watchdog trip, docs/link.md "States") keeps getting C0 every initTimeoutMs + initRetryMs: an RSU that
  * rebooted while the line was dead, or was powered on after the lane, says nothing until it gets one.
  */
@@ -47,6 +49,10 @@ export interface RsuSessionDeps {
   schedule(ms: number, fn: () => Promise<void> | void): () => void;
   alarm(code: string, message: string): void;
   counters: { inits: number; rsuReboots: number };
+  /** C0 may go out (the lane gate's mayInit: link, journal writable, not stopping) */
+  mayInit(): boolean;
+  /** a C0 is going out: the RSU re-initialises (its antenna may be off after it) */
+  onInitSent(): void;
   /** the RSU answered C0 with a good B0 */
   onReady(status: RsuStatus): Promise<void>;
   /** the RSU restarted or re-announced itself while ready (its antenna is off, its mode forgotten) */
@@ -122,6 +128,11 @@ export class RsuSession {
   private async sendC0(): Promise<void> {
     if (this.st === "down" || this.st === "stopped") return;
     this.clearTimer();
+    if (!this.d.mayInit()) {
+      // the journal failed or the controller is stopping: no C0 (the lane stays closed until a restart)
+      this.st = "idle";
+      return;
+    }
     this.attempt++;
     this.unanswered++;
     this.st = "awaiting-b0";
@@ -139,6 +150,7 @@ export class RsuSession {
     });
     try {
       this.d.counters.inits++;
+      this.d.onInitSent();
       await this.d.link.send(
         this.d.codec.encode({
           kind: "init",

@@ -152,6 +152,49 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
   });
 });
 
+// review (session 43): the session's own timers sent C0 when the controller's mayInit said no (journal failed)
+describe("no C0 while the journal has failed (the gate's mayInit)", () => {
+  it("a C0 awaiting its B0 when the journal fails: no further C0, however long the journal stays failed", async () => {
+    const r = rig();
+    await open(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    expect(r.link.inits()).toBe(2); // the reboot's C0 awaits its B0
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(40_000); // ten times initTimeoutMs + initRetryMs
+    expect(r.link.inits()).toBe(2);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  });
+
+  it("a reboot B0 after the journal failed: no C0", async () => {
+    const r = rig();
+    await open(r);
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    await r.advance(40_000);
+    expect(r.link.inits()).toBe(1);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+  });
+
+  it("a silent RSU on an open port when the journal fails: its C0 cycle stops, a heartbeat does not restart it", async () => {
+    const r = rig();
+    await open(r);
+    r.link.silent();
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(2000); // the C0's B0 deadline passes: the session would pause, then send C0 again
+    r.link.up(); // a heartbeat
+    await r.settle();
+    await r.advance(40_000);
+    expect(r.link.inits()).toBe(2);
+  });
+});
+
 describe("a B0 with bytes after its declared fields (docs/protocol.md §7, B0)", () => {
   it("no PSAM decoded: the RSU_FAULT alarm and the closed reason name the undecoded bytes", async () => {
     const r = rig();
@@ -543,6 +586,80 @@ describe("reply, commit, barrier", () => {
     await r.settle();
     expect(r.journal.intents.size).toBe(0);
     expect(r.link.answersTo("card")).toEqual([]);
+  });
+
+  // review (session 43): a link loss does not switch an RSU's antenna off (only C0 or a reboot does), but the
+  // gate took it for off, so a journal failure after it sent no C4 00 and the antenna stayed on
+  it("the journal failing while the link is down: C4 00 as soon as the link is back (no C0: the journal failed)", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.link.antenna()).toEqual([true]); // nothing can be sent
+    r.link.up();
+    await r.settle();
+    await r.advance(60_000);
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "antenna:off"]);
+  });
+
+  it("the journal failing after a link blip while a debit holds C0: C4 00 at once", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    expect(r.link.inits()).toBe(1); // C0 held for the debit
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.ctl.status).toMatchObject({ status: "closed", reason: "journal" });
+    expect(r.link.antenna()).toEqual([true, false]);
+  });
+
+  it("the journal failing while the RSU is silent on an open port with a debit in flight: C4 00 through the open port", async () => {
+    const r = rig();
+    await open(r);
+    await toDebit(r);
+    r.link.silent();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    expect(r.link.antenna()).toEqual([true, false]);
+    r.link.up(); // a heartbeat: the antenna is off already, no second C4 00
+    await r.settle();
+    await r.advance(1000); // b5TimeoutMs: the debit becomes a suspect
+    expect(r.link.antenna()).toEqual([true, false]);
+    expect(r.link.inits()).toBe(1);
+  });
+
+  it("the journal failing after the link came back, while its C0 awaits the B0: C4 00 (a C0 need not switch the antenna off)", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    r.journal.health$.next({ healthy: false });
+    await r.settle();
+    await r.advance(60_000);
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "send:init", "antenna:off"]);
+  });
+
+  it("a link blip on an open lane: C0, then C4 01 when it opens again, and no C4 00", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    r.link.frame(ev.b0());
+    await r.settle();
+    expect(r.ctl.status.status).toBe("open");
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "send:init", "antenna:on"]);
   });
 
   // review: the journal's probe made it writable again and every indicator said so, while the lane stayed
