@@ -6,8 +6,9 @@
  * `desired()` is the one place that decides.
  *
  * The gate owns the antenna (C4): on when the lane opens; off at once when the journal fails (no trading
- * without a record; while the link cannot send, as soon as it can: a link loss leaves the antenna on), for the status-list policy or an operator's close once no debit is in flight (the
- * controller says when: `quiet()`), so the B5 of a debit in flight can still come, and at the end of a stop.
+ * without a record; while the link cannot send, as soon as it can: a link loss leaves the antenna on), for
+ * the status-list policy or an operator's close once no debit is in flight (the controller says when:
+ * `quiet()`), so the B5 of a debit in flight can still come, and at the end of a stop.
  */
 import { BehaviorSubject, type Observable } from "rxjs";
 import type { Logger } from "../../firmware-bridge/log.js";

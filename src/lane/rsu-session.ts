@@ -17,8 +17,8 @@
  * From idle the controller calls begin() once nothing holds C0 (a debit in flight, the recovery's listen
  * window: C0 resets the RSU, which drops the B5 it owes). No C0 goes out, on any path (the controller's, the
  * session's own timers, a reboot B0), while the controller's `mayInit` says no (the journal failed, the
- * controller stopping: src/lane/lane-gate.ts): the session goes to idle instead, and stays there. A silent RSU on an open port (a keep-open
- * watchdog trip, docs/link.md "States") keeps getting C0 every initTimeoutMs + initRetryMs: an RSU that
+ * controller stopping: src/lane/lane-gate.ts): the session goes to idle instead, and stays there. A
+ * silent RSU on an open port (a keep-open watchdog trip, docs/link.md "States") keeps getting C0 every initTimeoutMs + initRetryMs: an RSU that
  * rebooted while the line was dead, or was powered on after the lane, says nothing until it gets one.
  */
 import type { Logger } from "../../firmware-bridge/log.js";

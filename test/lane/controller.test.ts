@@ -153,7 +153,32 @@ describe("RSU session: the one start-up timer (defect 5)", () => {
 });
 
 // review (session 43): the session's own timers sent C0 when the controller's mayInit said no (journal failed)
-describe("no C0 while the journal has failed (the gate's mayInit)", () => {
+describe("no C0 while the journal has failed or the lane stops (the gate's mayInit)", () => {
+  it("a reboot's C0 awaiting its B0 with a debit in flight, then the stop: no further C0 while it drains", async () => {
+    const r = rig({ transaction: { drainTimeoutMs: 20_000, b5TimeoutMs: 20_000 } });
+    await open(r);
+    await toDebit(r);
+    r.link.frame(ev.b0({ rebooted: true }), { rebooted: true });
+    await r.settle();
+    expect(r.link.inits()).toBe(2);
+    const stopped = r.ctl.stop();
+    await r.advance(15_000); // the session would cycle its C0 every initTimeoutMs + initRetryMs
+    expect(r.link.inits()).toBe(2);
+    await r.advance(10_000);
+    await stopped;
+  });
+
+  it("a stop after a link blip, before the lane reopened: C4 00 goes out (the antenna may still be on)", async () => {
+    const r = rig();
+    await open(r);
+    r.link.down();
+    await r.settle();
+    r.link.up();
+    await r.settle();
+    await r.ctl.stop();
+    expect(r.link.wire).toEqual(["send:init", "antenna:on", "send:init", "antenna:off"]);
+  });
+
   it("a C0 awaiting its B0 when the journal fails: no further C0, however long the journal stays failed", async () => {
     const r = rig();
     await open(r);
