@@ -98,6 +98,14 @@ export function checkpointHash(s: CheckpointStatement): string {
 
 export const NO_CHECKPOINT = { n: 0, to: 0, hash: GENESIS } as const;
 
+/**
+ * Signs on the calling thread (one Ed25519 signature): only for the one seal at open (src/audit/trail.ts
+ * open), before the lane trades; every other checkpoint is signed with signStatement.
+ */
+export function signStatementNow(s: CheckpointStatement, key: KeyObject): string {
+  return sign(null, statementBytes(s), key).toString("base64");
+}
+
 /** Signs off the calling thread: with a callback, Node runs Ed25519 signing in libuv's thread pool. */
 export function signStatement(s: CheckpointStatement, key: KeyObject): Promise<string> {
   const bytes = statementBytes(s);

@@ -30,6 +30,7 @@ import {
   laneIdOf,
   type SignedCheckpoint,
   signStatement,
+  signStatementNow,
 } from "./checkpoint.js";
 import { type AuditEventInput, type BuiltLine, buildLine } from "./entry.js";
 import { AuditErrorCodes } from "./errors.js";
@@ -235,6 +236,12 @@ export class AuditTrail {
    */
   private readonly sideFilesNamedLeft = new Set<string>();
   private state: "open" | "closing" | "closed" = "open";
+  /**
+   * open writes what recovery found and its seal: no checkpoint starts on the count or a clock step
+   * meanwhile (it would sign a range open is sealing or a head open has not chained yet); open starts
+   * the one over its notes itself
+   */
+  private recording = true;
 
   private constructor(
     private readonly opts: AuditTrailOptions,
@@ -419,12 +426,20 @@ export class AuditTrail {
       );
     void t.witness.recover(t.lastCp);
     let lastNote = 0;
-    for (const n of rec.notes) lastNote = t.append(n).seq;
+    // an audit.gap note is the entry right after the entries it names missing (src/audit/verify-walk.ts)
+    const gapFirst = rec.notes[0]?.type === "audit.gap" ? 1 : 0;
+    for (const n of rec.notes.slice(0, gapFirst)) lastNote = t.append(n).seq;
+    // what the last run left unsealed is sealed next, on this thread, before any entry stamped after the
+    // restart: a kill right after this open then leaves an unsealed tail of this start's entries only, which
+    // `audit verify` accepts (src/audit/verify-guards.ts tailProblem), not one spanning the downtime
+    if (t.unsealedCount() > 0) t.sealLeftTail();
+    for (const n of rec.notes.slice(gapFirst)) lastNote = t.append(n).seq;
+    t.recording = false;
     if (rec.unrecorded.length > 0) t.unrecorded = { names: rec.unrecorded, seq: lastNote };
     for (const a of rec.alarms) t.alarm(a.code, a.message);
     if (rec.filled > 0 || rec.notes.length > 0) t.flushSpool();
-    // what a crash left unsealed (and the notes about it) is sealed now, not an interval later: `audit
-    // verify` limits the unsealed tail to what a running lane leaves (src/audit/verify-guards.ts)
+    // the notes (and what the crash left, when its seal above failed) are sealed now, not an interval
+    // later: `audit verify` limits the unsealed tail to what a running lane leaves (src/audit/verify-guards.ts)
     if (t.unsealedCount() > 0) void t.startCheckpoint().catch(() => undefined);
     t.startTimers();
     // an entry verify accepts only sealed, written just before the lane died: sealed now, not at the timer
@@ -717,7 +732,8 @@ export class AuditTrail {
     if (
       (this.builtSeq - this.lastCp.to >= this.cpEvery || this.clockStepped) &&
       this.cpInFlight === null &&
-      this.state === "open"
+      this.state === "open" &&
+      !this.recording
     ) {
       void this.startCheckpoint().catch(() => undefined);
     }
@@ -831,15 +847,14 @@ export class AuditTrail {
     return this.sealing;
   }
 
-  private startCheckpoint(): Promise<SignedCheckpoint | null> {
-    if (this.cpInFlight) return this.cpInFlight;
-    if (this.state === "closed") return Promise.resolve(null);
+  /** The statement of the next checkpoint, over everything built since the last one: null when nothing is. */
+  private nextStatement(): CheckpointStatement | null {
     // the records still waiting for their line fall into the next checkpoint's range
     const to = this.builtSeq;
-    if (to < 1 || to <= this.lastCp.to) return Promise.resolve(null);
+    if (to < 1 || to <= this.lastCp.to) return null;
     // this checkpoint seals a wall-clock step noted so far; one noted while it is signed starts the next
     this.clockStepped = false;
-    const stmt: CheckpointStatement = {
+    return {
       v: 1,
       lane: this.laneId,
       keyId: this.key.keyId,
@@ -850,31 +865,62 @@ export class AuditTrail {
       prev: this.lastCp.hash,
       time: new Date(this.now()).toISOString(),
     };
+  }
+
+  /** Appends a signed checkpoint's entry, starts a new file when this one is full, and an fdatasync. */
+  private landCheckpoint(stmt: CheckpointStatement, sig: string): SignedCheckpoint {
+    const cp: SignedCheckpoint = { checkpoint: stmt, sig };
+    const built = this.build({
+      type: CHECKPOINT_TYPE,
+      severity: "info",
+      message: `checkpoint #${stmt.n} over seq ${stmt.from}..${stmt.to}`,
+      data: cp,
+    });
+    this.commit(built, false);
+    this.lastCp = {
+      n: stmt.n,
+      to: stmt.to,
+      hash: checkpointHash(stmt),
+      seq: built.seq,
+      line: built.line,
+      at: Date.parse(stmt.time),
+    };
+    this.undurable.push({ seq: built.seq, cp });
+    this.file.rotate(this.nextSeq, built.line);
+    void this.sync();
+    return cp;
+  }
+
+  /**
+   * At open, before anything stamped after the restart is appended (an audit.gap note only comes first):
+   * seals what the last run left unsealed with a checkpoint signed on this thread (one Ed25519 signature,
+   * once per start, before the lane trades). A signing failure is logged; the seal open starts after its
+   * notes (in the thread pool) covers the tail then.
+   */
+  private sealLeftTail(): void {
+    const stmt = this.nextStatement();
+    if (stmt === null) return;
+    let sig: string;
+    try {
+      sig = signStatementNow(stmt, this.key.privateKey);
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, "audit checkpoint signing failed");
+      return;
+    }
+    this.landCheckpoint(stmt, sig);
+  }
+
+  private startCheckpoint(): Promise<SignedCheckpoint | null> {
+    if (this.cpInFlight) return this.cpInFlight;
+    if (this.state === "closed") return Promise.resolve(null);
+    const stmt = this.nextStatement();
+    if (stmt === null) return Promise.resolve(null);
     const p = signStatement(stmt, this.key.privateKey)
       .then(async (sig) => {
         // its line lands behind the records committed meanwhile: let the worker build them first
         await this.records.whenCaughtUp();
         if (this.state === "closed") return null;
-        const cp: SignedCheckpoint = { checkpoint: stmt, sig };
-        const built = this.build({
-          type: CHECKPOINT_TYPE,
-          severity: "info",
-          message: `checkpoint #${stmt.n} over seq ${stmt.from}..${stmt.to}`,
-          data: cp,
-        });
-        this.commit(built, false);
-        this.lastCp = {
-          n: stmt.n,
-          to: stmt.to,
-          hash: checkpointHash(stmt),
-          seq: built.seq,
-          line: built.line,
-          at: Date.parse(stmt.time),
-        };
-        this.undurable.push({ seq: built.seq, cp });
-        this.file.rotate(this.nextSeq, built.line);
-        void this.sync();
-        return cp;
+        return this.landCheckpoint(stmt, sig);
       })
       .catch((e: unknown) => {
         this.log.error(

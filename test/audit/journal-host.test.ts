@@ -160,10 +160,16 @@ describe("the spool in journal.db", () => {
 
     const lane = openBoundTrail(dir, { witness: false });
     expect(existsSync(legacyPath)).toBe(false);
-    expect(entries().map((e) => e.message)).toEqual(["alarm 1", "alarm 2", "alarm 3"]);
+    // seq 4: the open's seal of what the dead process left
+    expect(entries().map((e) => e.message)).toEqual([
+      "alarm 1",
+      "alarm 2",
+      "alarm 3",
+      "checkpoint #1 over seq 1..3",
+    ]);
     expect(lane.journal.auditSpool.witness()).toMatchObject({ state: "acknowledged", n: 7 });
-    // seq 4: the journal.bound entry the lane wrote when it bound the journal (in the spool with its head)
-    expect(lane.journal.auditSpool.head()?.seq).toBe(4);
+    // seq 5: the journal.bound entry the lane wrote when it bound the journal (in the spool with its head)
+    expect(lane.journal.auditSpool.head()?.seq).toBe(5);
     await lane.close();
     // opening again moves nothing more
     const again = openBoundTrail(dir, { witness: false });

@@ -47,6 +47,14 @@ const checkpoints = (): SignedCheckpoint[] =>
     .filter((e) => e.type === "audit.checkpoint")
     .map((e) => e.data as unknown as SignedCheckpoint)
     .filter((c, i, all) => all.findIndex((x) => x.checkpoint.n === c.checkpoint.n) === i);
+/** each checkpoint entry written (an anchor, its copy in the next file, counted once): [n, from, to] */
+const sealsWritten = (): number[][] =>
+  entries()
+    .filter((e, i, all) => e.type === "audit.checkpoint" && all.findIndex((x) => x.seq === e.seq) === i)
+    .map((e) => {
+      const c = (e.data as unknown as SignedCheckpoint).checkpoint;
+      return [c.n, c.from, c.to];
+    });
 const ev = (i: number) => ({
   type: "test.event",
   severity: "info" as const,
@@ -610,6 +618,33 @@ describe("after a crash", () => {
     await again.close();
   });
 
+  it("killed, restarted an hour later and killed again right after the open: what the open wrote is sealed apart from the old tail, verify ok", async () => {
+    const spool = new MemoryAuditSpool();
+    let now = Date.parse("2026-12-01T00:00:00Z");
+    const t = openTrail(dir, spool, { now: () => now });
+    t.append(ev(1));
+    await t.checkpointNow();
+    now += 10_000;
+    const left = t.append(ev(2));
+    t.flushSpool();
+    await t.sync();
+    expect(verify(dir, spool).ok).toBe(true);
+    // kill -9 (t is abandoned, never closed); the lane starts again an hour later
+    now += 3_600_000;
+    const again = openTrail(dir, spool, { now: () => now });
+    again.append({ type: "lane.start", severity: "info", message: "started" });
+    // killed again now, before any turn of the event loop: the files as they are
+    const r = verify(dir, spool);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    // the tail the kill left is sealed by the open's own first entry, ahead of what the start appends
+    const seal = entries().find((e) => e.seq === left.seq + 1)!;
+    expect(seal.type).toBe("audit.checkpoint");
+    expect((seal.data as unknown as SignedCheckpoint).checkpoint.to).toBe(left.seq);
+    await again.close();
+    expect(verify(dir, spool).ok).toBe(true);
+  });
+
   it("a record whose journal transaction committed but whose line never reached the file is built again from its row", async () => {
     const spool = new MemoryAuditSpool();
     const t = openTrail(dir, spool);
@@ -631,7 +666,8 @@ describe("after a crash", () => {
     const alarms: string[] = [];
     const again = openTrail(dir, spool, { onAlarm: (c) => alarms.push(c) });
     expect(readFileSync(segmentPaths(dir)[0]!).subarray(0, full.length).equals(full)).toBe(true);
-    expect(again.status().lastSeq).toBe(bound.seq);
+    // the open's seal of what the kill left comes right after it
+    expect(again.status().lastCheckpoint).toMatchObject({ to: bound.seq, seq: bound.seq + 1 });
     expect(alarms).toEqual([]);
     await again.close();
     expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
@@ -719,6 +755,39 @@ describe("after a crash", () => {
     expect(r.ok).toBe(false);
     expect(r.problems[0]).toMatchObject({ seq: 7 });
     expect(r.problems[0]!.what).toMatch(/entries 5..6 are missing/);
+  });
+
+  it("more than checkpointEvery left unsealed: the open's seal is the only checkpoint of its number", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    for (let i = 0; i < 5; i++) t.append(ev(i));
+    t.flushSpool();
+    await t.sync(); // killed here: no closing checkpoint
+    const again = openTrail(dir, spool, { checkpointEvery: 3 });
+    const started = again.append(ev(5));
+    await again.close();
+    expect(started.seq).toBe(7); // behind the open's seal (seq 6)
+    expect(sealsWritten()).toEqual([
+      [1, 1, 5],
+      [2, 6, 7],
+    ]);
+    expect(verify(dir, spool)).toMatchObject({ ok: true, problems: [] });
+  });
+
+  it("a gap found at open past checkpointEvery: the open's seal covers its note, and no checkpoint names the missing entries' end", async () => {
+    const spool = new MemoryAuditSpool();
+    const t = openTrail(dir, spool);
+    for (let i = 0; i < 6; i++) t.append(ev(i));
+    await t.flush();
+    const path = segmentPaths(dir)[0]!;
+    const lines = readFileSync(path, "utf8").split("\n");
+    truncateSync(path, Buffer.byteLength(lines.slice(0, 4).join("\n")) + 1); // keep seq 1..4
+    const again = openTrail(dir, spool, { checkpointEvery: 3 });
+    await again.close();
+    // seq 7: the gap note; 8: the open's seal over it and the entries before the gap (nothing after it)
+    expect(sealsWritten()).toEqual([[1, 1, 7]]);
+    const r = verify(dir, spool);
+    expect(r.problems.map((p) => p.seq)).toEqual([7]);
   });
 });
 
@@ -920,7 +989,12 @@ describe("a station's 409 answer in the trail", () => {
       n: 7,
     });
     const again = openTrail(dir, spool);
-    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    // the open's seal of what the kill left continues checkpoint #1
+    expect(checkpoints().at(-1)!.checkpoint).toMatchObject({
+      n: 2,
+      from: cp.checkpoint.to + 1,
+      prev: checkpointHash(cp.checkpoint),
+    });
     await again.close();
   });
 
@@ -937,7 +1011,12 @@ describe("a station's 409 answer in the trail", () => {
     });
     await t.flush(); // killed here: no closing checkpoint
     const again = openTrail(dir, spool);
-    expect(again.status().lastCheckpoint).toMatchObject({ n: 1, to: cp.checkpoint.to });
+    // the open's seal of what the kill left continues checkpoint #1
+    expect(checkpoints().at(-1)!.checkpoint).toMatchObject({
+      n: 2,
+      from: cp.checkpoint.to + 1,
+      prev: checkpointHash(cp.checkpoint),
+    });
     await again.close();
   });
 });
