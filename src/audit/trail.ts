@@ -426,12 +426,17 @@ export class AuditTrail {
       );
     void t.witness.recover(t.lastCp);
     let lastNote = 0;
-    // an audit.gap note is the entry right after the entries it names missing (src/audit/verify-walk.ts)
+    // an audit.gap note is the entry right after the entries it names missing (src/audit/verify-walk.ts);
+    // an audit.rollback entry the witness's recover above wrote (onBehind) is before it too: the seal
+    // below covers both
     const gapFirst = rec.notes[0]?.type === "audit.gap" ? 1 : 0;
     for (const n of rec.notes.slice(0, gapFirst)) lastNote = t.append(n).seq;
     // what the last run left unsealed is sealed next, on this thread, before any entry stamped after the
     // restart: a kill right after this open then leaves an unsealed tail of this start's entries only, which
     // `audit verify` accepts (src/audit/verify-guards.ts tailProblem), not one spanning the downtime
+    // the last entry the crash left (the notes come after it): an unsealed entry verify excuses only sealed
+    // is in that stretch, which the seal below covers (not the seal's own entry, which needs no checkpoint)
+    const leftEnd = t.nextSeq - 1;
     if (t.unsealedCount() > 0) t.sealLeftTail();
     for (const n of rec.notes.slice(gapFirst)) lastNote = t.append(n).seq;
     t.recording = false;
@@ -443,7 +448,7 @@ export class AuditTrail {
     if (t.unsealedCount() > 0) void t.startCheckpoint().catch(() => undefined);
     t.startTimers();
     // an entry verify accepts only sealed, written just before the lane died: sealed now, not at the timer
-    if (rec.unsealedExcuse) void t.sealThrough(t.nextSeq - 1);
+    if (rec.unsealedExcuse) void t.sealThrough(leftEnd);
     t.log.info(
       {
         dir,
